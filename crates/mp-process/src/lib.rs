@@ -1,0 +1,2 @@
+//! `mp-process` (being written).
+#![forbid(unsafe_code)]

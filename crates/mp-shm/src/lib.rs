@@ -1,0 +1,2 @@
+//! `mp-shm` (being written).
+#![deny(unsafe_code)]

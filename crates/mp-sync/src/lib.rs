@@ -1,0 +1,2 @@
+//! `mp-sync` (being written).
+#![forbid(unsafe_code)]

@@ -1,0 +1,38 @@
+//! `mp-sys`: the only crate of `multiprocess` that talks to the kernel directly.
+//!
+//! Thin, typed wrappers over [`rustix`] (and `libc` where rustix lacks a call):
+//! process creation and reaping, pidfds, signals, sockets with `SCM_RIGHTS`,
+//! memfd, `mmap` and futex. Public signatures use [`OwnedFd`](std::os::fd::OwnedFd)
+//! and [`BorrowedFd`](std::os::fd::BorrowedFd), never raw integers, except where
+//! an fd number has to cross an `exec` boundary.
+//!
+//! ```
+//! let (a, b) = mp_sys::socket::socketpair().unwrap();
+//! mp_sys::socket::send_with_fds(&a, b"hi", &[]).unwrap();
+//! let mut buf = [0u8; 2];
+//! let (n, fds) = mp_sys::socket::recv_with_fds(&b, &mut buf, 0).unwrap();
+//! assert_eq!((&buf[..n], fds.len()), (&b"hi"[..], 0));
+//! ```
+//!
+//! # Platform
+//! Linux only. This root is the one platform seam of the workspace: every
+//! other crate is portable Rust over this API.
+//!
+//! # Unsafe
+//! The crate root denies `unsafe_code`; only the modules that must call
+//! foreign functions opt in, each with a `# Safety` section, and every
+//! `unsafe` block carries a `// SAFETY:` comment.
+#![deny(unsafe_code)]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("multiprocess currently supports Linux only (pidfd, memfd, futex)");
+
+pub mod exe;
+pub mod fd;
+pub mod futex;
+pub mod memfd;
+pub mod mmap;
+pub mod process;
+pub mod signal;
+pub mod socket;
+pub mod thread;

@@ -1,0 +1,1 @@
+//! Anonymous shared memory files (`memfd_create`), sized and sealed: filled in with mp-shm.

@@ -1,0 +1,1 @@
+//! Shared mappings (`mmap(MAP_SHARED)`) of memfds and other files: filled in with mp-shm.

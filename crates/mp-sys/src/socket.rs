@@ -1,0 +1,1 @@
+//! Unix stream sockets that carry fds beside bytes (`SCM_RIGHTS`): filled in with mp-wire.

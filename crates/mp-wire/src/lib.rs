@@ -1,0 +1,2 @@
+//! `mp-wire` (being written).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! `multiprocess` (being written).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! `cargo xtask`: project automation (being written).
+fn main() {}
