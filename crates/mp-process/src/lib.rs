@@ -1,2 +1,68 @@
-//! `mp-process` (being written).
+//! `mp-process`: Python's `multiprocessing.Process` for Rust — real OS
+//! processes started with `fork`, `spawn` or `forkserver`, one call shape for
+//! all three.
+//!
+//! ```
+//! use mp_process::Process;
+//!
+//! fn worker(name: String, n: u32) -> u32 {
+//!     println!("{name}: {n}");
+//!     n * 2 // ignored, as in Python: the exit code is 0
+//! }
+//!
+//! let mut p = Process::new(worker, ("hello".to_string(), 21));
+//! p.start().unwrap();
+//! p.join().unwrap();
+//! assert_eq!(p.exitcode(), Some(0));
+//! ```
+//!
+//! - [`Process`]: create from a [`Target`] (a `fn` item or non-capturing
+//!   closure) and serde arguments, or from a [`Run`] value; `start`, `join`,
+//!   `join_timeout`, `is_alive`, `pid`, `exitcode`, `terminate`, `kill`,
+//!   `close`, `sentinel`; CPython's `repr` as `Display`.
+//! - [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`].
+//! - Start methods: [`StartMethod`], [`set_start_method`], [`get_start_method`],
+//!   [`get_all_start_methods`], [`get_context`] / [`Context`].
+//! - [`log_to_stderr`] / [`get_logger`]: `[LEVEL/ProcessName] message` on stderr.
+//! - [`exit`]: Python's `sys.exit(n)` inside a child.
+//!
+//! # How a child starts
+//! Children of `spawn` and `forkserver` re-execute this program (from an fd
+//! opened at start-up); a constructor in `mp-sys` takes them over before
+//! `main`, so no line of user code is needed — in binaries, examples, tests
+//! and benchmarks alike. The target is named by its offset from an anchor in
+//! the executable, checked against the executable's build-id. See
+//! `docs/bootstrap.md` and `docs/function-identity.md`.
+//!
+//! # Exit
+//! When the main program ends, daemonic children are terminated and the
+//! others joined, as Python does at interpreter exit.
 #![forbid(unsafe_code)]
+
+mod active;
+mod child;
+mod context;
+mod current;
+mod error;
+mod exit;
+mod forkserver;
+mod launch;
+mod log;
+mod method;
+mod process;
+mod start;
+mod target;
+
+pub use active::{active_children, cpu_count, ActiveChild};
+pub use context::{get_context, Context};
+pub use current::{
+    current_process, parent_process, set_current_process_name, CurrentProcess, ParentProcess,
+};
+pub use error::{ProcessError, Result};
+pub use log::{get_logger, log_to_stderr, Logger, TARGET as LOG_TARGET};
+pub use method::{
+    get_all_start_methods, get_start_method, set_start_method, StartMethod, DEFAULT_START_METHOD,
+    START_METHOD_ENV,
+};
+pub use process::Process;
+pub use target::{exit, ExitCode, Run, Target, TargetReturn};

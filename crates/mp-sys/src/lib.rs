@@ -27,6 +27,8 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("multiprocess currently supports Linux only (pidfd, memfd, futex)");
 
+pub mod bootstrap;
+pub mod entry;
 pub mod exe;
 pub mod fd;
 pub mod futex;

@@ -1,1 +1,91 @@
-//! (being written)
+//! Signal names and process-exit hooks (`atexit`).
+//!
+//! # Safety
+//! `atexit(3)` and `signal(2)` are called through `libc`; each block says why
+//! it holds.
+#![allow(unsafe_code)]
+
+use std::io;
+
+/// The conventional name of signal `sig` (`"SIGTERM"` for 15), as Python's
+/// `signal.Signals(sig).name` gives it.
+pub fn signal_name(sig: i32) -> Option<&'static str> {
+    Some(match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGCHLD => "SIGCHLD",
+        libc::SIGCONT => "SIGCONT",
+        libc::SIGSTOP => "SIGSTOP",
+        libc::SIGTSTP => "SIGTSTP",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGSYS => "SIGSYS",
+        _ => return None,
+    })
+}
+
+/// `SIGTERM`, the signal `Process::terminate` sends.
+pub const SIGTERM: i32 = libc::SIGTERM;
+/// `SIGKILL`, the signal `Process::kill` sends.
+pub const SIGKILL: i32 = libc::SIGKILL;
+/// `SIGINT`, the signal `Process::interrupt` sends.
+pub const SIGINT: i32 = libc::SIGINT;
+
+/// `atexit(f)`—Runs `f` when the process calls `exit` (or `main` returns).
+pub fn at_exit(f: extern "C" fn()) -> io::Result<()> {
+    // SAFETY: `f` is a plain function pointer with the C ABI and no arguments,
+    // valid for the whole life of the program.
+    let r = unsafe { libc::atexit(f) };
+    if r != 0 {
+        Err(io::Error::other("atexit: too many handlers"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Restores the default disposition of `sig` (used in children, which must
+/// not inherit a parent's "ignore" of `SIGTERM` or `SIGINT`).
+pub fn set_default(sig: i32) -> io::Result<()> {
+    // SAFETY: installing SIG_DFL does not involve a handler function.
+    let r = unsafe { libc::signal(sig, libc::SIG_DFL) };
+    if r == libc::SIG_ERR {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Ignores `SIGPIPE`, as Rust's runtime does before `main`, so a write to a
+/// closed pipe is an `EPIPE` error rather than death.
+pub fn ignore_sigpipe() -> io::Result<()> {
+    // SAFETY: installing SIG_IGN does not involve a handler function.
+    let r = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    if r == libc::SIG_ERR {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names() {
+        assert_eq!(super::signal_name(15), Some("SIGTERM"));
+        assert_eq!(super::signal_name(9), Some("SIGKILL"));
+        assert_eq!(super::signal_name(1000), None);
+    }
+}

@@ -1,1 +1,71 @@
-//! (being written)
+//! Facts about the running process's threads and the machine's CPUs, read
+//! from `/proc` and `/sys`.
+
+use std::io;
+
+/// How many threads this process has (`/proc/self/stat`, field 20).
+pub fn thread_count() -> io::Result<usize> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The command name (field 2) is in parentheses and may contain spaces.
+    let rest = stat
+        .rsplit_once(") ")
+        .map(|(_, r)| r)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad /proc/self/stat"))?;
+    // `rest` starts at field 3; field 20 is index 17 there.
+    rest.split_whitespace()
+        .nth(17)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad /proc/self/stat"))
+}
+
+/// The number of online CPUs, like Python's `os.cpu_count()` (not limited by
+/// the affinity mask). Falls back to `available_parallelism`.
+pub fn cpu_count() -> usize {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|s| parse_cpu_list(s.trim()))
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+}
+
+/// Counts the CPUs in a kernel cpu list such as `0-3,8,10-11`.
+fn parse_cpu_list(s: &str) -> Option<usize> {
+    let mut n = 0;
+    for part in s.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+                n += b.checked_sub(a)? + 1;
+            }
+            None => {
+                part.parse::<usize>().ok()?;
+                n += 1;
+            }
+        }
+    }
+    (n > 0).then_some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_list() {
+        assert_eq!(parse_cpu_list("0-3,8,10-11"), Some(7));
+        assert_eq!(parse_cpu_list("0"), Some(1));
+        assert_eq!(parse_cpu_list("x"), None);
+        assert!(cpu_count() >= 1);
+    }
+
+    #[test]
+    fn threads() {
+        let before = thread_count().unwrap();
+        assert!(before >= 1);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let h = std::thread::spawn(move || rx.recv().ok());
+        assert!(thread_count().unwrap() > before.saturating_sub(1));
+        drop(tx);
+        h.join().unwrap();
+    }
+}

@@ -1,0 +1,284 @@
+//! Who this process is: its name, identity (for child numbering), daemon
+//! flag, authkey and parent — Python's `current_process()` and
+//! `parent_process()`.
+
+use std::fmt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::method::StartMethod;
+
+/// What a child learns about its parent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ParentInfo {
+    pub(crate) name: String,
+    pub(crate) pid: u32,
+}
+
+#[derive(Debug, Clone)]
+struct State {
+    name: String,
+    identity: Vec<u32>,
+    daemon: bool,
+    pid: u32,
+    authkey: Vec<u8>,
+    parent: Option<(ParentInfo, Option<Arc<OwnedFd>>)>,
+}
+
+static STATE: RwLock<Option<State>> = RwLock::new(None);
+static COUNTER: AtomicU32 = AtomicU32::new(1);
+static IN_CHILD_TARGET: AtomicBool = AtomicBool::new(false);
+
+fn random_authkey() -> Vec<u8> {
+    let mut key = vec![0u8; 32];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut key))
+        .is_err()
+    {
+        // No entropy source: fall back to a key derived from time and pid.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        for (i, b) in key.iter_mut().enumerate() {
+            *b = ((t >> (i % 16 * 8)) as u8)
+                ^ (mp_sys::process::getpid() as u8).wrapping_mul(i as u8);
+        }
+    }
+    key
+}
+
+fn with_state<T>(f: impl FnOnce(&State) -> T) -> T {
+    {
+        let guard = STATE.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = guard.as_ref() {
+            return f(s);
+        }
+    }
+    let mut guard = STATE.write().unwrap_or_else(|e| e.into_inner());
+    let s = guard.get_or_insert_with(|| State {
+        name: "MainProcess".to_string(),
+        identity: Vec::new(),
+        daemon: false,
+        pid: mp_sys::process::getpid(),
+        authkey: random_authkey(),
+        parent: None,
+    });
+    f(s)
+}
+
+/// Everything a child needs to become "itself", set at bootstrap.
+pub(crate) struct ChildIdentity {
+    pub(crate) name: String,
+    pub(crate) identity: Vec<u32>,
+    pub(crate) daemon: bool,
+    pub(crate) authkey: Vec<u8>,
+    pub(crate) parent: ParentInfo,
+    pub(crate) parent_pidfd: Option<OwnedFd>,
+    pub(crate) method: StartMethod,
+}
+
+/// Installs the child's identity and restarts its child counter at 1.
+pub(crate) fn become_child(c: ChildIdentity) {
+    let mut guard = STATE.write().unwrap_or_else(|e| e.into_inner());
+    *guard = Some(State {
+        name: c.name,
+        identity: c.identity,
+        daemon: c.daemon,
+        pid: mp_sys::process::getpid(),
+        authkey: c.authkey,
+        parent: Some((c.parent, c.parent_pidfd.map(Arc::new))),
+    });
+    COUNTER.store(1, Ordering::SeqCst);
+}
+
+pub(crate) fn set_in_child_target(v: bool) {
+    IN_CHILD_TARGET.store(v, Ordering::SeqCst);
+}
+
+pub(crate) fn in_child_target() -> bool {
+    IN_CHILD_TARGET.load(Ordering::SeqCst)
+}
+
+/// Takes the next child number and returns the new child's identity.
+pub(crate) fn next_identity() -> Vec<u32> {
+    let k = COUNTER.fetch_add(1, Ordering::SeqCst);
+    with_state(|s| {
+        let mut id = s.identity.clone();
+        id.push(k);
+        id
+    })
+}
+
+pub(crate) fn is_daemon() -> bool {
+    with_state(|s| s.daemon)
+}
+
+pub(crate) fn name() -> String {
+    with_state(|s| s.name.clone())
+}
+
+pub(crate) fn authkey() -> Vec<u8> {
+    with_state(|s| s.authkey.clone())
+}
+
+/// Python's `current_process()`: a snapshot describing the calling process.
+#[derive(Debug, Clone)]
+pub struct CurrentProcess {
+    name: String,
+    identity: Vec<u32>,
+    daemon: bool,
+    pid: u32,
+    parent_pid: Option<u32>,
+    authkey: Vec<u8>,
+}
+
+impl CurrentProcess {
+    /// The process name (`MainProcess` in the main process).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+    /// Python's `ident` (same as `pid`).
+    pub fn ident(&self) -> u32 {
+        self.pid
+    }
+    /// Whether this process is a daemon.
+    pub fn daemon(&self) -> bool {
+        self.daemon
+    }
+    /// The numbering path (`[]` in the main process, `[3]` in `Process-3`).
+    pub fn identity(&self) -> &[u32] {
+        &self.identity
+    }
+    /// The authentication key (32 random bytes in the main process,
+    /// inherited by children), used by managers and listeners by default.
+    pub fn authkey(&self) -> &[u8] {
+        &self.authkey
+    }
+    /// Always true: the calling process is alive.
+    pub fn is_alive(&self) -> bool {
+        true
+    }
+    /// Python's `exitcode` of the current process: always `None`.
+    pub fn exitcode(&self) -> Option<i32> {
+        None
+    }
+}
+
+impl fmt::Display for CurrentProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.parent_pid {
+            None => write!(f, "<_MainProcess name='{}' parent=None started>", self.name),
+            Some(pp) => write!(f, "<Process name='{}' parent={} started>", self.name, pp),
+        }
+    }
+}
+
+/// Python's `current_process()`.
+pub fn current_process() -> CurrentProcess {
+    with_state(|s| CurrentProcess {
+        name: s.name.clone(),
+        identity: s.identity.clone(),
+        daemon: s.daemon,
+        pid: s.pid,
+        parent_pid: s.parent.as_ref().map(|(p, _)| p.pid),
+        authkey: s.authkey.clone(),
+    })
+}
+
+/// Renames the calling process (Python's `current_process().name = ...`).
+pub fn set_current_process_name(name: impl Into<String>) {
+    let name = name.into();
+    with_state(|_| ());
+    if let Some(s) = STATE.write().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        s.name = name;
+    }
+}
+
+/// Python's `parent_process()`: the process that started this one, or `None`
+/// in the main process.
+pub fn parent_process() -> Option<ParentProcess> {
+    with_state(|s| {
+        s.parent.as_ref().map(|(info, fd)| ParentProcess {
+            name: info.name.clone(),
+            pid: info.pid,
+            pidfd: fd.clone(),
+        })
+    })
+}
+
+/// The parent of the calling process, as seen from the child.
+#[derive(Debug, Clone)]
+pub struct ParentProcess {
+    name: String,
+    pid: u32,
+    pidfd: Option<Arc<OwnedFd>>,
+}
+
+impl ParentProcess {
+    /// The parent's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The parent's pid.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+    /// A pidfd for the parent, readable once it has exited (Python's `sentinel`).
+    pub fn sentinel(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd.as_deref().map(|fd| fd.as_fd())
+    }
+    /// Whether the parent is still running; works even after the child was
+    /// re-parented, because it watches the parent's pidfd.
+    pub fn is_alive(&self) -> bool {
+        match &self.pidfd {
+            Some(fd) => {
+                !mp_sys::socket::poll_readable(fd.as_fd(), Some(Duration::ZERO)).unwrap_or(true)
+            }
+            None => mp_sys::process::kill(self.pid, 0).is_ok(),
+        }
+    }
+    /// Waits until the parent exits, or until `timeout` passes.
+    pub fn join(&self, timeout: Option<Duration>) {
+        if let Some(fd) = &self.pidfd {
+            let _ = mp_sys::socket::poll_readable(fd.as_fd(), timeout);
+        }
+    }
+}
+
+impl fmt::Display for ParentProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if self.is_alive() {
+            "started"
+        } else {
+            "stopped"
+        };
+        write!(
+            f,
+            "<_ParentProcess name='{}' pid={} {}>",
+            self.name, self.pid, state
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn main_process_defaults() {
+        let c = current_process();
+        assert_eq!(c.pid(), std::process::id());
+        assert_eq!(c.authkey().len(), 32);
+        assert!(c.is_alive());
+        assert!(parent_process().is_none() || c.name() != "MainProcess");
+    }
+}

@@ -1,0 +1,53 @@
+//! What every process does when it ends, as Python's `util._exit_function`:
+//! log "process shutting down", terminate daemonic children, join the rest,
+//! stop the fork server. Registered with `atexit` in the main process; called
+//! directly at the end of a child.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Once;
+
+use crate::child;
+use crate::log::TARGET;
+
+static ARMED: Once = Once::new();
+/// The pid of the process that already ran its clean-up (once per process).
+static DONE_IN: AtomicU32 = AtomicU32::new(0);
+
+/// Registers the exit hook once (inherited by forked children).
+pub(crate) fn arm() {
+    ARMED.call_once(|| {
+        let _ = mp_sys::signal::at_exit(on_exit);
+    });
+}
+
+extern "C" fn on_exit() {
+    // Never unwind into the C runtime.
+    let _ = std::panic::catch_unwind(run_exit_cleanup);
+}
+
+/// Terminates daemonic children and joins every other live child; runs at
+/// most once per process.
+pub(crate) fn run_exit_cleanup() {
+    let pid = mp_sys::process::getpid();
+    if DONE_IN.swap(pid, Ordering::SeqCst) == pid {
+        return;
+    }
+    log::info!(target: TARGET, "process shutting down");
+    let live = child::live_children();
+    let daemons = live.iter().filter(|c| c.daemon).count();
+    log::debug!(
+        target: TARGET,
+        "running exit-time clean-up: {daemons} daemonic children to terminate, {} children to join",
+        live.len()
+    );
+    for c in live.iter().filter(|c| c.daemon) {
+        log::info!(target: TARGET, "calling terminate() for daemon {}", c.name);
+        let _ = c.signal(mp_sys::signal::SIGTERM);
+    }
+    for c in &live {
+        log::info!(target: TARGET, "calling join() for process {}", c.name);
+        let _ = c.wait(None);
+        child::forget(c);
+    }
+    crate::forkserver::shutdown();
+}

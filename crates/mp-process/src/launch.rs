@@ -1,0 +1,178 @@
+//! The bootstrap message a parent gives a child, and what every child does
+//! with it whatever the start method: become itself, run the target, shut
+//! down like Python (log, clean up its own children, flush) and return the
+//! exit code.
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Duration;
+
+use mp_sys::entry::EntryPoint;
+use mp_wire::{Message, SharedFd};
+use serde::{Deserialize, Serialize};
+
+use crate::current::{self, ChildIdentity, ParentInfo};
+use crate::method::StartMethod;
+use crate::target::ExitRequest;
+
+/// The function a child calls with its encoded arguments; returns the exit code.
+pub(crate) type TargetEntry = EntryPoint<Message, i32>;
+
+/// Everything a child needs, sent over its control channel.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Launch {
+    pub(crate) entry: (i64, u64, [u8; 20]),
+    #[serde(with = "serde_bytes")]
+    pub(crate) args: Vec<u8>,
+    pub(crate) args_fds: Vec<SharedFd>,
+    pub(crate) name: String,
+    pub(crate) identity: Vec<u32>,
+    pub(crate) daemon: bool,
+    pub(crate) parent: ParentInfo,
+    pub(crate) parent_pidfd: Option<SharedFd>,
+    pub(crate) method: StartMethod,
+    pub(crate) log_level: Option<u8>,
+    pub(crate) authkey: Vec<u8>,
+}
+
+/// How long a spawned child waits for its bootstrap message.
+const BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The entry point of a spawned child: read the launch message from the
+/// control socket, then run it.
+pub(crate) fn spawn_main(control: OwnedFd) -> i32 {
+    let limits = mp_wire::Limits::default();
+    let msg = match mp_wire::recv(
+        std::os::fd::AsFd::as_fd(&control),
+        &limits,
+        Some(BOOTSTRAP_TIMEOUT),
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("multiprocess: child could not read its bootstrap message: {e}");
+            return 255;
+        }
+    };
+    drop(control);
+    match mp_wire::decode::<Launch>(msg) {
+        Ok(launch) => run_child(launch),
+        Err(e) => {
+            eprintln!("multiprocess: child could not decode its bootstrap message: {e}");
+            255
+        }
+    }
+}
+
+/// Becomes the child described by `launch`: identity, signals, logging,
+/// panic report. Returns the name, the entry point and its arguments.
+fn become_child(launch: Launch) -> (String, TargetEntry, Message) {
+    let _ = mp_sys::signal::set_default(mp_sys::signal::SIGINT);
+    let _ = mp_sys::signal::set_default(mp_sys::signal::SIGTERM);
+    let _ = mp_sys::signal::ignore_sigpipe();
+    crate::child::registry().clear();
+    crate::forkserver::forget_in_child();
+    crate::method::force_in_child(launch.method);
+    let name = launch.name.clone();
+    current::become_child(ChildIdentity {
+        name: launch.name,
+        identity: launch.identity,
+        daemon: launch.daemon,
+        authkey: launch.authkey,
+        parent: launch.parent,
+        parent_pidfd: launch.parent_pidfd.map(SharedFd::into_inner),
+        method: launch.method,
+    });
+    if let Some(level) = launch.log_level {
+        crate::log::inherit_level(level);
+    }
+    install_panic_report(name.clone());
+    crate::exit::arm();
+    let (o, s, b) = launch.entry;
+    let args = Message {
+        bytes: launch.args,
+        fds: launch
+            .args_fds
+            .into_iter()
+            .map(SharedFd::into_inner)
+            .collect(),
+    };
+    (name, TargetEntry::from_parts(o, s, b), args)
+}
+
+/// Becomes the child described by `launch`, runs its target and shuts down.
+pub(crate) fn run_child(launch: Launch) -> i32 {
+    let (name, entry, args) = become_child(launch);
+    log::info!(target: crate::log::TARGET, "child process calling self.run()");
+    let code = match entry.resolve() {
+        Ok(run) => run_guarded(|| run(args)),
+        Err(e) => {
+            eprintln!("Process {name}:\n{e}");
+            1
+        }
+    };
+    finish(code)
+}
+
+/// Like [`run_child`], for a capturing closure in a forked child.
+pub(crate) fn run_closure(launch: Launch, f: Box<dyn FnOnce() + Send>) -> i32 {
+    let _ = become_child(launch);
+    log::info!(target: crate::log::TARGET, "child process calling self.run()");
+    let code = run_guarded(|| {
+        f();
+        0
+    });
+    finish(code)
+}
+
+/// Runs a target, turning a panic into exit code 1 (the panic hook already
+/// printed the report) and [`crate::exit`] into its code.
+pub(crate) fn run_guarded(f: impl FnOnce() -> i32) -> i32 {
+    current::set_in_child_target(true);
+    let r = panic::catch_unwind(AssertUnwindSafe(f));
+    current::set_in_child_target(false);
+    match r {
+        Ok(code) => code,
+        Err(payload) => match payload.downcast::<ExitRequest>() {
+            Ok(req) => req.0,
+            Err(_) => 1,
+        },
+    }
+}
+
+/// Python's child shutdown: log, clean up this process's own children,
+/// flush, return the code.
+pub(crate) fn finish(code: i32) -> i32 {
+    crate::exit::run_exit_cleanup();
+    log::info!(target: crate::log::TARGET, "process exiting with exitcode {code}");
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    code
+}
+
+/// Prints `Process NAME:` and the panic message and location on stderr,
+/// the counterpart of Python's traceback report.
+fn install_panic_report(name: String) {
+    panic::set_hook(Box::new(move |info| {
+        if info.payload().is::<ExitRequest>() {
+            return;
+        }
+        let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
+            (*s).to_string()
+        } else if let Some(s) = info.payload().downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "Box<dyn Any>".to_string()
+        };
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_else(|| "<unknown>".to_string());
+        let backtrace = std::backtrace::Backtrace::capture();
+        let mut report = format!("Process {name}:\npanicked at {location}:\n{msg}\n");
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            report.push_str(&format!("{backtrace}\n"));
+        }
+        let _ = std::io::stderr().write_all(report.as_bytes());
+    }));
+}

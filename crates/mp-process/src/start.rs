@@ -1,0 +1,182 @@
+//! Starting a child with each start method: build the launch message, then
+//! fork, spawn (fork + exec of our own binary) or ask the fork server.
+
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+
+use mp_sys::bootstrap::{spawn_self, ChildMain};
+use mp_sys::process::{exit_now, fork, Fork};
+use mp_wire::{Message, SharedFd};
+
+use crate::child::{Child, Reaper};
+use crate::current::{self, ParentInfo};
+use crate::error::{ProcessError, Result};
+use crate::launch::{self, Launch, TargetEntry};
+use crate::method::StartMethod;
+use crate::process::Job;
+
+/// The parts of a `Process` the start needs.
+pub(crate) struct Spec {
+    pub(crate) name: String,
+    pub(crate) identity: Vec<u32>,
+    pub(crate) daemon: bool,
+    pub(crate) method: StartMethod,
+}
+
+/// A pidfd for this process, opened once per process and given to every child
+/// so it can tell when its parent dies.
+fn self_pidfd() -> Option<OwnedFd> {
+    static SELF: Mutex<Option<(u32, OwnedFd)>> = Mutex::new(None);
+    let pid = mp_sys::process::getpid();
+    let mut guard = SELF.lock().unwrap_or_else(|e| e.into_inner());
+    if guard.as_ref().is_none_or(|(p, _)| *p != pid) {
+        *guard = mp_sys::process::pidfd_open(pid).ok().map(|fd| (pid, fd));
+    }
+    guard
+        .as_ref()
+        .and_then(|(_, fd)| mp_sys::fd::dup_cloexec(fd).ok())
+}
+
+fn nothing(_: Message) -> i32 {
+    0
+}
+
+/// Builds the launch description; the closure (fork only) is returned apart.
+fn build_launch(
+    spec: &Spec,
+    job: Job,
+) -> std::result::Result<(Launch, Option<Box<dyn FnOnce() + Send>>), (Job, ProcessError)> {
+    let (entry, args, closure) = match job {
+        Job::Nothing => (
+            TargetEntry::of(nothing),
+            Message {
+                bytes: Vec::new(),
+                fds: Vec::new(),
+            },
+            None,
+        ),
+        Job::Entry { entry, args } => match args() {
+            Ok(m) => (entry, m, None),
+            // The arguments were consumed; the job cannot be retried.
+            Err(e) => return Err((Job::Nothing, e.into())),
+        },
+        Job::Closure(f) => {
+            if spec.method != StartMethod::Fork {
+                return Err((
+                    Job::Closure(f),
+                    ProcessError::ClosureNeedsFork(spec.method.name()),
+                ));
+            }
+            (
+                TargetEntry::of(nothing),
+                Message {
+                    bytes: Vec::new(),
+                    fds: Vec::new(),
+                },
+                Some(f),
+            )
+        }
+    };
+    let launch = Launch {
+        entry: entry.to_parts(),
+        args: args.bytes,
+        args_fds: args.fds.into_iter().map(SharedFd::from).collect(),
+        name: spec.name.clone(),
+        identity: spec.identity.clone(),
+        daemon: spec.daemon,
+        parent: ParentInfo {
+            name: current::name(),
+            pid: mp_sys::process::getpid(),
+        },
+        parent_pidfd: self_pidfd().map(SharedFd::from),
+        method: spec.method,
+        log_level: crate::log::level_for_child(),
+        authkey: current::authkey(),
+    };
+    Ok((launch, closure))
+}
+
+/// Starts the child; on failure gives the job back (when it can be retried).
+pub(crate) fn start(spec: Spec, job: Job) -> std::result::Result<Arc<Child>, (Job, ProcessError)> {
+    let (launch, closure) = build_launch(&spec, job)?;
+    let fail = |e: ProcessError| (Job::Nothing, e);
+    match spec.method {
+        StartMethod::Fork => start_fork(&spec, launch, closure).map_err(fail),
+        StartMethod::Spawn => {
+            let msg = mp_wire::encode(&launch).map_err(|e| fail(e.into()))?;
+            start_spawn(&spec, &msg).map_err(fail)
+        }
+        StartMethod::ForkServer => {
+            let msg = mp_wire::encode(&launch).map_err(|e| fail(e.into()))?;
+            crate::forkserver::start_child(&msg, &spec).map_err(fail)
+        }
+    }
+}
+
+fn start_fork(
+    spec: &Spec,
+    launch: Launch,
+    closure: Option<Box<dyn FnOnce() + Send>>,
+) -> Result<Arc<Child>> {
+    if let Ok(n) = mp_sys::thread::thread_count() {
+        if n > 1 {
+            log::warn!(
+                target: crate::log::TARGET,
+                "this process (pid={}) is multi-threaded ({n} threads), use of fork() may lead to deadlocks in the child",
+                mp_sys::process::getpid()
+            );
+        }
+    }
+    // Hold every lock the child will touch, so none is held by a thread that
+    // does not exist in the child; flush so no buffered line is printed twice.
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    let _ = out.flush();
+    let _ = err.flush();
+    let mut registry = crate::child::registry();
+    let server = crate::forkserver::lock();
+    match fork()? {
+        Fork::Child => {
+            registry.clear();
+            drop(registry);
+            crate::forkserver::forget_locked(server);
+            drop(err);
+            drop(out);
+            let _ = mp_sys::process::stdin_to_devnull();
+            let code = match closure {
+                Some(f) => launch::run_closure(launch, f),
+                None => launch::run_child(launch),
+            };
+            exit_now(code)
+        }
+        Fork::Parent { pid, pidfd } => Ok(Arc::new(Child::new(
+            pid,
+            pidfd,
+            spec.name.clone(),
+            spec.daemon,
+            Reaper::Direct,
+        ))),
+    }
+}
+
+fn start_spawn(spec: &Spec, msg: &Message) -> Result<Arc<Child>> {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    let (ours, theirs) = mp_sys::socket::socketpair()?;
+    let (pid, pidfd) = spawn_self(theirs.as_fd(), &ChildMain::of(launch::spawn_main))?;
+    drop(theirs);
+    let child = Arc::new(Child::new(
+        pid,
+        pidfd,
+        spec.name.clone(),
+        spec.daemon,
+        Reaper::Direct,
+    ));
+    if let Err(e) = mp_wire::send(ours.as_fd(), msg) {
+        let _ = child.signal(mp_sys::signal::SIGKILL);
+        let _ = child.wait(None);
+        return Err(e.into());
+    }
+    Ok(child)
+}

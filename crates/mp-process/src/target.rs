@@ -1,0 +1,195 @@
+//! What a child runs: a [`Target`] (a `fn` item or non-capturing closure with
+//! serde arguments), or a [`Run`] value (Python's "subclass `Process` and
+//! override `run()`"), and what its return value means for the exit code.
+
+use std::fmt::Debug;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// A function a child process can run with arguments `Args` (a tuple).
+///
+/// Implemented for every `Fn(A, B, ...) -> R` (up to eight arguments) that is
+/// zero-sized, `Copy`, `Send` and `'static`: a `fn` item or a closure that
+/// captures nothing. Only the code crosses into the child; data goes in
+/// `Args`, which must be serde-serializable. A closure that captures data is
+/// rejected at compile time ("the target must be zero-sized"). For a
+/// capturing closure under the fork start method, see
+/// [`Process::from_closure`](crate::Process::from_closure).
+pub trait Target<Args>: Copy + Send + 'static {
+    /// The function's return type.
+    type Output: TargetReturn;
+    /// Calls the function with the unpacked arguments.
+    fn call(self, args: Args) -> Self::Output;
+}
+
+macro_rules! impl_target {
+    ($($a:ident),*) => {
+        impl<Func, R, $($a),*> Target<($($a,)*)> for Func
+        where
+            Func: Fn($($a),*) -> R + Copy + Send + 'static,
+            R: TargetReturn,
+        {
+            type Output = R;
+            #[allow(non_snake_case)]
+            fn call(self, ($($a,)*): ($($a,)*)) -> R {
+                self($($a),*)
+            }
+        }
+    };
+}
+
+impl_target!();
+impl_target!(A);
+impl_target!(A, B);
+impl_target!(A, B, C);
+impl_target!(A, B, C, D);
+impl_target!(A, B, C, D, E);
+impl_target!(A, B, C, D, E, F);
+impl_target!(A, B, C, D, E, F, G);
+impl_target!(A, B, C, D, E, F, G, H);
+
+/// What a target's return value means for the child's exit code.
+///
+/// Python ignores the return value of `run()` (exit code 0). The same holds
+/// here for plain values; a `Result` that is `Err` is reported on stderr like
+/// an uncaught exception and gives exit code 1; [`ExitCode`] sets the code.
+pub trait TargetReturn {
+    /// The exit code, after reporting an error if there is one.
+    fn exit_code(self, process_name: &str) -> i32;
+}
+
+/// An explicit exit code as a target's return value (Python's `sys.exit(n)`
+/// at the end of `run()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitCode(pub i32);
+
+impl TargetReturn for ExitCode {
+    fn exit_code(self, _: &str) -> i32 {
+        self.0 & 0xff
+    }
+}
+
+impl<T, E: Debug> TargetReturn for Result<T, E> {
+    fn exit_code(self, process_name: &str) -> i32 {
+        match self {
+            Ok(_) => 0,
+            Err(e) => {
+                eprintln!("Process {process_name}:\nError: {e:?}");
+                1
+            }
+        }
+    }
+}
+
+macro_rules! ignored_return {
+    ($($t:ty),*) => {
+        $(impl TargetReturn for $t {
+            fn exit_code(self, _: &str) -> i32 { 0 }
+        })*
+    };
+}
+
+ignored_return!(
+    (),
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    String,
+    &'static str
+);
+
+impl<T> TargetReturn for Vec<T> {
+    fn exit_code(self, _: &str) -> i32 {
+        0
+    }
+}
+
+impl<T> TargetReturn for Option<T> {
+    fn exit_code(self, _: &str) -> i32 {
+        0
+    }
+}
+
+/// A process body as a type: Python's "subclass `Process`, override `run`".
+///
+/// The value is serialized into the child, where `run` is called on it. The
+/// default process name is the type's own name plus the counter
+/// (`Worker-1`), as Python names subclass instances.
+///
+/// ```no_run
+/// use multiprocess::{Process, Run};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Worker;
+///
+/// impl Run for Worker {
+///     fn run(&mut self) {
+///         println!("In {}", multiprocess::current_process().name());
+///     }
+/// }
+///
+/// let mut p = Process::from_run(Worker);
+/// p.start().unwrap();
+/// p.join().unwrap();
+/// ```
+pub trait Run: Serialize + DeserializeOwned + Send + 'static {
+    /// The body of the child process.
+    fn run(&mut self);
+}
+
+/// The payload `std::panic::resume_unwind` carries for [`exit`].
+#[derive(Debug)]
+pub(crate) struct ExitRequest(pub(crate) i32);
+
+/// Python's `sys.exit(code)` inside a child: ends the target now with this
+/// exit code, running the usual shutdown (logging, joining the child's own
+/// children, flushing). Outside a child target it is `std::process::exit`.
+pub fn exit(code: i32) -> ! {
+    if crate::current::in_child_target() {
+        std::panic::resume_unwind(Box::new(ExitRequest(code & 0xff)))
+    }
+    std::process::exit(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(a: i32, b: i32) -> i32 {
+        a + b
+    }
+
+    #[test]
+    fn targets_of_each_arity() {
+        assert_eq!(Target::call(add, (2, 3)), 5);
+        let f = || 7u8;
+        assert_eq!(Target::call(f, ()), 7);
+        let g = |s: String| s.len();
+        assert_eq!(Target::call(g, ("abc".to_string(),)), 3);
+    }
+
+    #[test]
+    fn return_values() {
+        assert_eq!(().exit_code("p"), 0);
+        assert_eq!(1i32.exit_code("p"), 0);
+        assert_eq!(ExitCode(3).exit_code("p"), 3);
+        assert_eq!(ExitCode(256).exit_code("p"), 0);
+        assert_eq!(Err::<(), _>("bad").exit_code("p"), 1);
+        assert_eq!(Ok::<u8, ()>(1).exit_code("p"), 0);
+    }
+}
