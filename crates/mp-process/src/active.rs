@@ -59,7 +59,7 @@ impl fmt::Display for ActiveChild {
         )?;
         match self.exitcode() {
             None => write!(f, "started")?,
-            Some(c) => write!(f, "stopped exitcode={c}")?,
+            Some(c) => write!(f, "stopped exitcode={}", crate::process::exitcode_repr(c))?,
         }
         if self.child.daemon {
             write!(f, " daemon")?;

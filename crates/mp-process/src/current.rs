@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::method::StartMethod;
-
 /// What a child learns about its parent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ParentInfo {
@@ -79,7 +77,6 @@ pub(crate) struct ChildIdentity {
     pub(crate) authkey: Vec<u8>,
     pub(crate) parent: ParentInfo,
     pub(crate) parent_pidfd: Option<OwnedFd>,
-    pub(crate) method: StartMethod,
 }
 
 /// Installs the child's identity and restarts its child counter at 1.

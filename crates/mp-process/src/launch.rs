@@ -81,7 +81,6 @@ fn become_child(launch: Launch) -> (String, TargetEntry, Message) {
         authkey: launch.authkey,
         parent: launch.parent,
         parent_pidfd: launch.parent_pidfd.map(SharedFd::into_inner),
-        method: launch.method,
     });
     if let Some(level) = launch.log_level {
         crate::log::inherit_level(level);

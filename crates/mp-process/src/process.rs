@@ -432,7 +432,7 @@ impl fmt::Display for Process {
 }
 
 /// `-SIGTERM` for -15, the number otherwise.
-fn exitcode_repr(code: i32) -> String {
+pub(crate) fn exitcode_repr(code: i32) -> String {
     if code < 0 {
         if let Some(name) = mp_sys::signal::signal_name(-code) {
             return format!("-{name}");

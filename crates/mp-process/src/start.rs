@@ -42,11 +42,14 @@ fn nothing(_: Message) -> i32 {
     0
 }
 
+/// A capturing closure to run in a forked child.
+type Closure = Box<dyn FnOnce() + Send>;
+
 /// Builds the launch description; the closure (fork only) is returned apart.
 fn build_launch(
     spec: &Spec,
     job: Job,
-) -> std::result::Result<(Launch, Option<Box<dyn FnOnce() + Send>>), (Job, ProcessError)> {
+) -> std::result::Result<(Launch, Option<Closure>), (Job, ProcessError)> {
     let (entry, args, closure) = match job {
         Job::Nothing => (
             TargetEntry::of(nothing),
@@ -114,11 +117,7 @@ pub(crate) fn start(spec: Spec, job: Job) -> std::result::Result<Arc<Child>, (Jo
     }
 }
 
-fn start_fork(
-    spec: &Spec,
-    launch: Launch,
-    closure: Option<Box<dyn FnOnce() + Send>>,
-) -> Result<Arc<Child>> {
+fn start_fork(spec: &Spec, launch: Launch, closure: Option<Closure>) -> Result<Arc<Child>> {
     if let Ok(n) = mp_sys::thread::thread_count() {
         if n > 1 {
             log::warn!(

@@ -1,2 +1,68 @@
-//! `mp-wire` (being written).
+//! `mp-wire`: the "reduction" layer of `multiprocess` — what Python's pickle
+//! and `Connection` framing do, for serde values, with fds passed beside the
+//! bytes.
+//!
+//! ```
+//! use std::os::fd::{AsFd, OwnedFd};
+//! use std::time::Duration;
+//! use mp_wire::{decode, encode, recv, send, Limits, SharedFd};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Job {
+//!     name: String,
+//!     #[serde(with = "mp_wire::serde_bytes")]
+//!     data: Vec<u8>,
+//!     log: SharedFd,
+//! }
+//!
+//! let (here, there) = mp_sys::socket::socketpair()?;
+//! let log = OwnedFd::from(std::fs::File::open("/dev/null")?);
+//! let job = Job { name: "resize".into(), data: vec![1, 2, 3], log: SharedFd::from(log) };
+//!
+//! send(here.as_fd(), &encode(&job)?)?;
+//! let msg = recv(there.as_fd(), &Limits::default(), Some(Duration::from_secs(5)))?;
+//! assert_eq!(msg.fds.len(), 1);
+//! let job: Job = decode(msg)?;
+//! assert_eq!((job.name.as_str(), &job.data[..]), ("resize", &[1, 2, 3][..]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Layers
+//! - **Codec** ([`encode`], [`decode`], [`Message`]): a value becomes postcard
+//!   bytes plus a list of fds. Any field of type [`SharedFd`] is replaced in
+//!   the bytes by an index into that list (the pattern ipc-channel uses), so
+//!   handle types (shared memory, locks, connections) can derive `Serialize`
+//!   and `Deserialize` and still arrive working in another process.
+//!   [`decode`] refuses trailing bytes and never panics on bad input.
+//! - **Framing** ([`send`], [`recv`], [`send_value`], [`recv_value`]): one
+//!   message per frame on a Unix stream socket, fds attached with
+//!   `SCM_RIGHTS`; see the [`frame`] module for the layout. Receiving checks
+//!   [`Limits`] before allocating and takes a timeout covering the whole frame.
+//!
+//! # Byte payloads
+//! serde hands a plain `Vec<u8>` or `&[u8]` to postcard one element at a time
+//! (a call per byte on both sides, many times slower for large buffers).
+//! Mark byte fields with `#[serde(with = "mp_wire::serde_bytes")]`, or use
+//! [`serde_bytes::ByteBuf`], to encode them as one length-prefixed block.
+//!
+//! # Trust
+//! postcard runs no code on decode: the receiver chooses the type. A peer can
+//! still send garbage, lie about lengths or fds, or stop mid-frame; each case
+//! is a typed error ([`WireError`], [`DecodeError`]). Decoding recursive types
+//! from untrusted peers is bounded only by the stack: keep
+//! [`Limits::max_frame`] modest for those.
 #![forbid(unsafe_code)]
+
+mod error;
+pub mod frame;
+mod limits;
+mod message;
+mod shared_fd;
+
+pub use error::{DecodeError, EncodeError, WireError};
+pub use frame::{recv, recv_value, send, send_timeout, send_value};
+pub use limits::{Limits, MAX_FDS_PER_FRAME};
+pub use message::{decode, encode, Message};
+pub use serde_bytes;
+pub use shared_fd::SharedFd;

@@ -1,2 +1,56 @@
-//! `multiprocess` (being written).
+//! `multiprocess`: Python's `multiprocessing`, rebuilt in Rust.
+//!
+//! Real OS processes started with `fork`, `spawn` or `forkserver` (crash
+//! isolation, every core for CPU-bound work), shared-memory locks and values,
+//! channels and queues — with the API Python users know, Rust's idioms
+//! (`Result`, RAII guards, `Duration` timeouts, serde for "picklable"), and a
+//! promise Python does not make: a dead peer is an error, never a hang.
+//!
+//! ```
+//! use multiprocess::{current_process, Process};
+//!
+//! fn worker(num: u32) {
+//!     println!("{} got {num}", current_process().name());
+//! }
+//!
+//! let mut jobs: Vec<Process> = (0..3).map(|i| Process::new(worker, (i,))).collect();
+//! for p in &mut jobs {
+//!     p.start().unwrap();
+//! }
+//! for p in &mut jobs {
+//!     p.join().unwrap();
+//!     assert_eq!(p.exitcode(), Some(0));
+//! }
+//! ```
+//!
+//! No set-up line is needed in `main`: children of `spawn` and `forkserver`
+//! are taken over by a start-up constructor before `main` runs.
+//!
+//! # Map
+//! - Processes ([`Process`], [`Run`], [`current_process`], [`active_children`],
+//!   start methods and [`Context`]s, [`log_to_stderr`]) — crate `mp-process`.
+//! - The wire layer ([`wire`]): how values and fds cross processes — crate `mp-wire`.
+//!
+//! # Feature flags
+//! - `process` (default): processes, start methods, logging.
+//! - `shm` (default): shared memory (`mp-shm`).
+//! - `sync` (default): cross-process locks, events, barriers, values (`mp-sync`).
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "process")]
+pub use mp_process::{
+    active_children, cpu_count, current_process, exit, get_all_start_methods, get_context,
+    get_logger, get_start_method, log_to_stderr, parent_process, set_current_process_name,
+    set_start_method, ActiveChild, Context, CurrentProcess, ExitCode, Logger, ParentProcess,
+    Process, ProcessError, Run, StartMethod, Target, TargetReturn, DEFAULT_START_METHOD,
+    LOG_TARGET, START_METHOD_ENV,
+};
+
+/// The wire layer: encoding values with the fds they carry, and frames on sockets.
+pub mod wire {
+    pub use mp_wire::*;
+}
+
+/// `log`'s level filter, for [`log_to_stderr`].
+#[cfg(feature = "process")]
+pub use log::LevelFilter;

@@ -1,0 +1,68 @@
+//! Test helpers: a pipe whose write end travels to children as a `SharedFd`,
+//! so they can report facts back to the test.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use mp_wire::SharedFd;
+
+/// The test's end of a report pipe.
+pub(crate) struct Reports {
+    read: OwnedFd,
+}
+
+/// Makes a report pipe: the reader stays here, the writer goes to a child.
+pub(crate) fn reports() -> (Reports, SharedFd) {
+    let (r, w) = mp_sys::fd::pipe().unwrap();
+    (Reports { read: r }, SharedFd::from(w))
+}
+
+/// Writes one line to a report pipe (in a child).
+pub(crate) fn report(fd: &SharedFd, line: &str) {
+    mp_sys::fd::write_all(fd, format!("{line}\n").as_bytes()).unwrap();
+}
+
+impl Reports {
+    /// Reads `n` lines, waiting at most 30 s.
+    ///
+    /// It does not wait for end-of-file: under the fork start method, a child
+    /// forked by another test thread may hold a copy of the write end for a
+    /// while (Python has the same property).
+    pub(crate) fn take(self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut file = std::fs::File::from(self.read);
+        let mut buf = Vec::new();
+        while buf.iter().filter(|&&b| b == b'\n').count() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                mp_sys::socket::poll_readable(&file, Some(left)).unwrap(),
+                "timed out waiting for {n} report lines; got {:?}",
+                String::from_utf8_lossy(&buf)
+            );
+            let mut chunk = [0u8; 4096];
+            let got = file.read(&mut chunk).unwrap();
+            if got == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..got]);
+        }
+        String::from_utf8(buf)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Whether a process with this pid still exists (and is not a zombie).
+pub(crate) fn pid_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, r)| r.starts_with('Z')),
+        Err(_) => false,
+    }
+}
