@@ -131,7 +131,7 @@ impl<T> TargetReturn for Option<T> {
 /// (`Worker-1`), as Python names subclass instances.
 ///
 /// ```no_run
-/// use multiprocess::{Process, Run};
+/// use mp_process::{Process, Run};
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Serialize, Deserialize)]
@@ -139,7 +139,7 @@ impl<T> TargetReturn for Option<T> {
 ///
 /// impl Run for Worker {
 ///     fn run(&mut self) {
-///         println!("In {}", multiprocess::current_process().name());
+///         println!("In {}", mp_process::current_process().name());
 ///     }
 /// }
 ///

@@ -167,19 +167,6 @@ fn child_knows_itself_and_its_parent() {
     );
 }
 
-#[test]
-fn names_follow_python_numbering() {
-    let a = Process::new(noop, ());
-    let b = Process::new(noop, ()).name("named");
-    let c = Process::new(noop, ());
-    let n = a.identity()[0];
-    assert_eq!(a.get_name(), format!("Process-{n}"));
-    assert_eq!(b.get_name(), "named");
-    assert_eq!(c.get_name(), format!("Process-{}", n + 2));
-    let ctx = get_context(Some("fork")).unwrap();
-    assert!(ctx.process(noop, ()).get_name().starts_with("ForkProcess-"));
-}
-
 #[derive(Serialize, Deserialize)]
 struct Worker {
     out: SharedFd,

@@ -10,15 +10,14 @@
 //! code. A process without the variable is untouched and runs `main`.
 //!
 //! # Safety
-//! Placing a function pointer in `.init_array` and `pre_exec` are unsafe
-//! operations; each block says why it holds.
+//! Placing a function pointer in `.init_array` and calling `posix_spawn`
+//! are unsafe operations; each block says why it holds.
 #![allow(unsafe_code)]
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::os::unix::ffi::OsStringExt;
 
 use crate::entry::EntryPoint;
 use crate::exe::{self_exe, BinaryId};
@@ -101,39 +100,99 @@ pub fn bootstrap_pending() -> bool {
 /// Starts a new process running this same executable (from the fd opened at
 /// start-up), which calls `entry` with `control` before its `main` would run.
 ///
-/// The child keeps `control` (at the same fd number; its close-on-exec flag
-/// is cleared in the child only), its standard input is `/dev/null`, and its
-/// `argv` is this process's. Returns the child's pid and a pidfd.
+/// Uses `posix_spawn` (a vfork-style clone, then exec: no copy of the
+/// parent's page tables). The child keeps `control` at the same fd number
+/// (a same-fd `dup2` file action clears its close-on-exec flag in the child
+/// only, glibc ≥ 2.29), its standard input is `/dev/null`, its environment is
+/// this process's plus [`BOOTSTRAP_ENV`], and its `argv` is this process's.
+/// Returns the child's pid and a pidfd.
 pub fn spawn_self(control: BorrowedFd<'_>, entry: &ChildMain) -> io::Result<(u32, OwnedFd)> {
     // Keep the constructor linked into every program that can spawn.
     std::hint::black_box(&CONSTRUCTOR);
     let exe = self_exe()?;
-    let mut cmd = Command::new(format!("/proc/self/fd/{}", exe.as_raw_fd()));
-    let mut args = std::env::args_os();
-    if let Some(arg0) = args.next() {
-        cmd.arg0(arg0);
-    }
-    cmd.args(args);
+    let path = cstring(format!("/proc/self/fd/{}", exe.as_raw_fd()).into_bytes())?;
     let raw = control.as_raw_fd();
-    cmd.env(BOOTSTRAP_ENV, format_env(raw, entry));
-    cmd.stdin(Stdio::null());
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // `fcntl(F_SETFD, 0)` on an fd number it copied, which is
-    // async-signal-safe and allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::fcntl(raw, libc::F_SETFD, 0) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn()?;
-    let pid = child.id();
-    // `Child` neither waits nor kills on drop; the pidfd takes over.
-    drop(child);
+    let argv: Vec<CString> = std::env::args_os()
+        .map(|a| cstring(a.into_vec()))
+        .collect::<io::Result<_>>()?;
+    let mut envp: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != BOOTSTRAP_ENV)
+        .map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend(v.into_vec());
+            cstring(kv)
+        })
+        .collect::<io::Result<_>>()?;
+    envp.push(cstring(
+        format!("{BOOTSTRAP_ENV}={}", format_env(raw, entry)).into_bytes(),
+    )?);
+    let devnull = cstring(b"/dev/null".to_vec())?;
+    let argv_ptrs = null_terminated(&argv);
+    let envp_ptrs = null_terminated(&envp);
+
+    let mut actions = std::mem::MaybeUninit::<libc::posix_spawn_file_actions_t>::uninit();
+    // SAFETY: `actions` is valid writable memory for the structure, which
+    // `posix_spawn_file_actions_init` initialises.
+    check(unsafe { libc::posix_spawn_file_actions_init(actions.as_mut_ptr()) })?;
+    let result = (|| -> io::Result<u32> {
+        // SAFETY: `actions` was initialised above; the path is a valid C
+        // string that outlives the call (it is copied by glibc).
+        check(unsafe {
+            libc::posix_spawn_file_actions_addopen(
+                actions.as_mut_ptr(),
+                0,
+                devnull.as_ptr(),
+                libc::O_RDONLY,
+                0,
+            )
+        })?;
+        // SAFETY: `actions` is initialised; `raw` is an open fd of ours.
+        check(unsafe { libc::posix_spawn_file_actions_adddup2(actions.as_mut_ptr(), raw, raw) })?;
+        let mut pid: libc::pid_t = 0;
+        // SAFETY: [1] `path`, `argv_ptrs` and `envp_ptrs` are valid
+        // NUL-terminated C strings / null-terminated pointer arrays that live
+        // until the call returns; [2] `actions` is initialised; [3] a null
+        // attribute pointer means default attributes.
+        check(unsafe {
+            libc::posix_spawn(
+                &mut pid,
+                path.as_ptr(),
+                actions.as_ptr(),
+                std::ptr::null(),
+                argv_ptrs.as_ptr(),
+                envp_ptrs.as_ptr(),
+            )
+        })?;
+        Ok(pid as u32)
+    })();
+    // SAFETY: `actions` was initialised and is destroyed exactly once.
+    unsafe { libc::posix_spawn_file_actions_destroy(actions.as_mut_ptr()) };
+    let pid = result?;
     let pidfd = pidfd_open(pid)?;
     Ok((pid, pidfd))
+}
+
+fn cstring(bytes: Vec<u8>) -> io::Result<CString> {
+    CString::new(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in argument"))
+}
+
+fn null_terminated(strings: &[CString]) -> Vec<*mut libc::c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr().cast_mut())
+        .chain(std::iter::once(std::ptr::null_mut()))
+        .collect()
+}
+
+/// posix_spawn functions return the error number instead of setting errno.
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
 }
 
 #[cfg(test)]
