@@ -3,6 +3,9 @@
 //! that exits at once, and fork + exec of this same binary (`std::process`,
 //! which uses `posix_spawn`) whose child exits before `main`'s work.
 
+// `criterion_group!` generates an undocumented `pub fn`.
+#![allow(missing_docs)]
+
 use std::process::Command;
 
 use criterion::{criterion_group, Criterion};
@@ -18,7 +21,11 @@ fn m1(c: &mut Criterion) {
     let mut g = c.benchmark_group("M1_start_join");
     g.sample_size(30);
     g.measurement_time(std::time::Duration::from_secs(3));
-    for method in [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer] {
+    for method in [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::ForkServer,
+    ] {
         g.bench_function(method.name(), |b| {
             b.iter(|| {
                 let mut p = Process::new(trivial, ()).start_method(method);
@@ -39,7 +46,10 @@ fn m1(c: &mut Criterion) {
     let exe = std::env::current_exe().expect("current_exe");
     g.bench_function("raw_fork_exec_self", |b| {
         b.iter(|| {
-            let st = Command::new(&exe).env(RAW_CHILD_ENV, "1").status().expect("spawn");
+            let st = Command::new(&exe)
+                .env(RAW_CHILD_ENV, "1")
+                .status()
+                .expect("spawn");
             assert!(st.success());
         })
     });

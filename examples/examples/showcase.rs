@@ -80,7 +80,11 @@ fn main() -> Result<(), ProcessError> {
     let expected = count_primes(0, LIMIT);
     let single = t.elapsed();
     println!("one process:            {expected} primes in {single:.2?}");
-    for method in [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer] {
+    for method in [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::ForkServer,
+    ] {
         let t = Instant::now();
         let got = parallel(method, cpus)?;
         let took = t.elapsed();
