@@ -6,9 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{pid_alive, report, reports};
-use mp_process::{
-    active_children, current_process, get_context, parent_process, Process, ProcessError, Run,
-};
+use mp_process::{active_children, current_process, parent_process, Process, ProcessError, Run};
 use mp_wire::SharedFd;
 use serde::{Deserialize, Serialize};
 

@@ -1,1 +1,289 @@
-//! Shared mappings (`mmap(MAP_SHARED)`) of memfds and other files: filled in with mp-shm.
+//! Shared mappings (`mmap(MAP_SHARED)`) of memfds and `/dev/shm` files, and
+//! a private wipe-on-fork page, with safe typed access.
+//!
+//! # Aliasing model
+//! Memory in a [`Mapping`] may be written at any moment by another process
+//! (or another mapping of the same file in this process), which Rust's
+//! memory model cannot see. So this module never hands out `&[u8]` or
+//! `&mut [u8]` over it. Access goes through:
+//! - [`Mapping::atomic_u32`] / [`Mapping::atomic_u64`]: `&AtomicU32`/`&AtomicU64`
+//!   views, which are designed for concurrent access (futex words, counters);
+//! - [`Mapping::read`] / [`Mapping::write`]: copy-in/copy-out through raw
+//!   pointers, never a reference. Unsynchronised concurrent copies may tear
+//!   (see a mix of old and new bytes), as in C; callers that need whole
+//!   values synchronise with a lock or use atomics;
+//! - [`Mapping::as_ptr`]: a raw pointer escape hatch; dereferencing it is the
+//!   caller's `unsafe` responsibility.
+//!
+//! ```
+//! use std::sync::atomic::Ordering;
+//! let fd = mp_sys::memfd::create_sealed("doc", 4096).unwrap();
+//! let a = mp_sys::mmap::Mapping::map_shared(&fd, 4096).unwrap();
+//! let b = mp_sys::mmap::Mapping::map_shared(&fd, 4096).unwrap();
+//! a.atomic_u32(8).unwrap().store(7, Ordering::SeqCst);
+//! assert_eq!(b.atomic_u32(8).unwrap().load(Ordering::SeqCst), 7);
+//! a.write(100, b"hello").unwrap();
+//! let mut buf = [0u8; 5];
+//! b.read(100, &mut buf).unwrap();
+//! assert_eq!(&buf, b"hello");
+//! ```
+#![allow(unsafe_code)]
+//! # Safety
+//! A [`Mapping`] owns `len` bytes at `ptr` obtained from `mmap` and unmaps
+//! them exactly once in `Drop`. Every accessor checks `offset + size <= len`
+//! (and alignment for atomics) before forming a pointer, so all pointers stay
+//! inside the live mapping while `&self` is borrowed. Shared bytes are only
+//! reached through raw-pointer copies or atomic types, never through plain
+//! references, so no `&`/`&mut` aliasing rule can be broken by a peer's write.
+
+use std::fmt;
+use std::io;
+use std::os::fd::AsFd;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicU32, AtomicU64};
+
+use rustix::mm::{self, Advice, MapFlags, ProtFlags};
+
+/// An offset/length pair that does not fit inside a [`Mapping`], or a
+/// misaligned offset for an atomic view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfBounds {
+    /// The requested offset.
+    pub offset: usize,
+    /// The requested length.
+    pub len: usize,
+    /// The mapping's length.
+    pub mapping_len: usize,
+}
+
+impl fmt::Display for OutOfBounds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "range {}..{}+{} is outside a mapping of {} bytes or misaligned",
+            self.offset, self.offset, self.len, self.mapping_len
+        )
+    }
+}
+
+impl std::error::Error for OutOfBounds {}
+
+/// One `mmap`ed region, read-write, unmapped on drop.
+pub struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: a Mapping is a plain address range; all access is through atomics
+// or raw-pointer copies that are valid from any thread.
+unsafe impl Send for Mapping {}
+// SAFETY: as above; `&Mapping` only allows atomic views and copies.
+unsafe impl Sync for Mapping {}
+
+impl fmt::Debug for Mapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mapping")
+            .field("ptr", &self.ptr)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl Mapping {
+    /// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)`—maps the
+    /// first `len` bytes of `fd`, shared with every other mapping of the file.
+    ///
+    /// # Errors
+    /// `InvalidInput` for `len == 0`, or the OS error of `mmap`.
+    ///
+    /// # References
+    /// - [Linux `mmap(2)`](https://man7.org/linux/man-pages/man2/mmap.2.html)
+    #[doc(alias = "mmap")]
+    pub fn map_shared(fd: impl AsFd, len: usize) -> io::Result<Mapping> {
+        if len == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot map 0 bytes",
+            ));
+        }
+        // SAFETY: a fresh mapping at a kernel-chosen address (NULL hint, no
+        // MAP_FIXED) cannot overlap any existing Rust object.
+        let p = unsafe {
+            mm::mmap(
+                ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                fd,
+                0,
+            )?
+        };
+        let ptr =
+            NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::from(io::ErrorKind::Other))?;
+        Ok(Mapping { ptr, len })
+    }
+
+    /// `mmap(MAP_PRIVATE | MAP_ANONYMOUS)` + `madvise(MADV_WIPEONFORK)`—a
+    /// zeroed private region that reads as zeroes again in a child created by
+    /// `fork` (any flavour of it, since the kernel does the wiping). Used to
+    /// cache per-process facts that a fork invalidates, such as the pid.
+    ///
+    /// # Errors
+    /// `InvalidInput` for `len == 0`, or the OS error of `mmap`/`madvise`.
+    #[doc(alias = "MADV_WIPEONFORK")]
+    pub fn private_wipe_on_fork(len: usize) -> io::Result<Mapping> {
+        if len == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot map 0 bytes",
+            ));
+        }
+        // SAFETY: as in `map_shared`: fresh, kernel-placed, overlaps nothing.
+        let p = unsafe {
+            mm::mmap_anonymous(
+                ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE,
+            )?
+        };
+        let ptr =
+            NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::from(io::ErrorKind::Other))?;
+        let mapping = Mapping { ptr, len };
+        // SAFETY: the range is exactly the mapping just created and owned by
+        // `mapping`; MADV_WIPEONFORK does not change its contents now.
+        unsafe { mm::madvise(mapping.ptr.as_ptr().cast(), len, Advice::LinuxWipeOnFork)? };
+        Ok(mapping)
+    }
+
+    /// The mapping's length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always `false`: a mapping has at least one byte.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The start address. Reading or writing through it is `unsafe` and
+    /// subject to the aliasing model in the module docs.
+    #[inline]
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    #[inline]
+    fn check(&self, offset: usize, len: usize, align: usize) -> Result<*mut u8, OutOfBounds> {
+        let err = OutOfBounds {
+            offset,
+            len,
+            mapping_len: self.len,
+        };
+        let end = offset.checked_add(len).ok_or(err)?;
+        if end > self.len || !offset.is_multiple_of(align) {
+            return Err(err);
+        }
+        // `self.ptr` is page-aligned, so `offset % align == 0` aligns the address.
+        Ok(self.ptr.as_ptr().wrapping_add(offset))
+    }
+
+    /// An atomic view of the 4 bytes at `offset` (which must be 4-aligned).
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the word is outside the mapping or misaligned.
+    #[inline]
+    pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32, OutOfBounds> {
+        let p = self.check(offset, 4, 4)?;
+        // SAFETY: `p` is inside the live mapping, 4-aligned, and valid for
+        // reads and writes for the lifetime of `&self`; AtomicU32 has the
+        // size and alignment of u32 and tolerates concurrent access, and
+        // every bit pattern is a valid u32.
+        Ok(unsafe { AtomicU32::from_ptr(p.cast()) })
+    }
+
+    /// An atomic view of the 8 bytes at `offset` (which must be 8-aligned).
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the word is outside the mapping or misaligned.
+    #[inline]
+    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64, OutOfBounds> {
+        let p = self.check(offset, 8, 8)?;
+        // SAFETY: as for `atomic_u32`, with 8-byte size and alignment.
+        Ok(unsafe { AtomicU64::from_ptr(p.cast()) })
+    }
+
+    /// Copies `buf.len()` bytes starting at `offset` out of the mapping.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the range is outside the mapping.
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
+        let p = self.check(offset, buf.len(), 1)?;
+        // SAFETY: the source range is inside the live mapping (checked), the
+        // destination is a distinct local buffer, and u8 has no invalid values.
+        unsafe { ptr::copy_nonoverlapping(p.cast_const(), buf.as_mut_ptr(), buf.len()) };
+        Ok(())
+    }
+
+    /// Copies `buf` into the mapping starting at `offset`.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the range is outside the mapping.
+    pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), OutOfBounds> {
+        let p = self.check(offset, buf.len(), 1)?;
+        // SAFETY: the destination range is inside the live, writable mapping
+        // (checked) and is never borrowed as a Rust reference; the source is
+        // a distinct buffer.
+        unsafe { ptr::copy_nonoverlapping(buf.as_ptr(), p, buf.len()) };
+        Ok(())
+    }
+
+    /// Sets `len` bytes starting at `offset` to `byte`.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the range is outside the mapping.
+    pub fn fill(&self, offset: usize, len: usize, byte: u8) -> Result<(), OutOfBounds> {
+        let p = self.check(offset, len, 1)?;
+        // SAFETY: the range is inside the live, writable mapping (checked).
+        unsafe { ptr::write_bytes(p, byte, len) };
+        Ok(())
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` are exactly what mmap returned, unmapped only
+        // here; every reference derived from the mapping borrows `self`, so
+        // none outlives this call.
+        let _ = unsafe { mm::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn bounds_and_alignment_are_checked() {
+        let fd = crate::memfd::create_sealed("t", 64).unwrap();
+        let m = Mapping::map_shared(&fd, 64).unwrap();
+        assert!(m.atomic_u32(60).is_ok());
+        assert!(m.atomic_u32(62).is_err());
+        assert!(m.atomic_u32(64).is_err());
+        assert!(m.atomic_u64(4).is_err());
+        assert!(m.read(60, &mut [0u8; 5]).is_err());
+        assert!(m.write(usize::MAX, &[1]).is_err());
+        assert!(Mapping::map_shared(&fd, 0).is_err());
+    }
+
+    #[test]
+    fn wipe_on_fork_page_starts_zeroed() {
+        let m = Mapping::private_wipe_on_fork(4096).unwrap();
+        let w = m.atomic_u64(0).unwrap();
+        assert_eq!(w.load(Ordering::Relaxed), 0);
+        w.store(5, Ordering::Relaxed);
+        assert_eq!(w.load(Ordering::Relaxed), 5);
+    }
+}
