@@ -1,0 +1,259 @@
+//! A small-object arena: [`Slot`]s carved out of shared regions, so that
+//! thousands of locks and values cost a handful of memfds, not thousands.
+//!
+//! Allocation is process-local bump allocation in 64 KiB chunks (a
+//! [`Region`] each); objects larger than 16 KiB get a region of their own.
+//! Memory is never reused while any process holds a slot of a chunk: a
+//! chunk's memfd is freed by the kernel when the last mapping and fd of it,
+//! in every process, is gone. So every slot starts zero-filled, which is the
+//! initial state of every primitive in `mp-sync`.
+//!
+//! A slot serializes as `(region, offset, len)`; the receiving side checks
+//! the range against the region it mapped (a typed error, never a panic).
+
+use std::io;
+use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::Mutex;
+
+use mp_sys::mmap::{Mapping, OutOfBounds};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::region::Region;
+
+/// Size of one arena chunk.
+pub const CHUNK_SIZE: usize = 64 * 1024;
+/// Objects above this size get a dedicated region.
+pub const LARGE_OBJECT: usize = 16 * 1024;
+/// The largest alignment [`alloc`] honours (a page).
+pub const MAX_ALIGN: usize = 4096;
+
+/// A zero-initialised range of a shared [`Region`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Slot {
+    region: Region,
+    offset: usize,
+    len: usize,
+}
+
+#[derive(Deserialize)]
+struct SlotWire {
+    region: Region,
+    offset: usize,
+    len: usize,
+}
+
+impl<'de> Deserialize<'de> for Slot {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let w = SlotWire::deserialize(deserializer)?;
+        let fits = w
+            .offset
+            .checked_add(w.len)
+            .is_some_and(|end| end <= w.region.len());
+        if !fits || w.offset % 8 != 0 {
+            return Err(D::Error::custom(format!(
+                "slot {}+{} does not fit a region of {} bytes",
+                w.offset,
+                w.len,
+                w.region.len()
+            )));
+        }
+        Ok(Slot {
+            region: w.region,
+            offset: w.offset,
+            len: w.len,
+        })
+    }
+}
+
+impl Slot {
+    /// A slot covering the whole of `region`.
+    pub fn whole(region: Region) -> Slot {
+        let len = region.len();
+        Slot {
+            region,
+            offset: 0,
+            len,
+        }
+    }
+
+    /// The slot's length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the slot is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The region the slot lives in.
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    /// The slot's offset inside its region.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    #[inline]
+    fn abs(&self, offset: usize, len: usize) -> Result<usize, OutOfBounds> {
+        let err = OutOfBounds {
+            offset,
+            len,
+            mapping_len: self.len,
+        };
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len => Ok(self.offset + offset),
+            _ => Err(err),
+        }
+    }
+
+    /// The mapping behind the slot (offsets there are region offsets).
+    pub fn mapping(&self) -> &Mapping {
+        self.region.mapping()
+    }
+
+    /// An atomic view of the 4-aligned word at `offset` within the slot.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if outside the slot or misaligned.
+    #[inline]
+    pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32, OutOfBounds> {
+        self.region.atomic_u32(self.abs(offset, 4)?)
+    }
+
+    /// An atomic view of the 8-aligned word at `offset` within the slot.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if outside the slot or misaligned.
+    #[inline]
+    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64, OutOfBounds> {
+        self.region.atomic_u64(self.abs(offset, 8)?)
+    }
+
+    /// Copies bytes at `offset` within the slot into `buf`.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the range leaves the slot.
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
+        self.region.read(self.abs(offset, buf.len())?, buf)
+    }
+
+    /// Copies `buf` into the slot at `offset`.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the range leaves the slot.
+    pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), OutOfBounds> {
+        self.region.write(self.abs(offset, buf.len())?, buf)
+    }
+}
+
+struct Bump {
+    chunk: Option<Region>,
+    next: usize,
+}
+
+static ARENA: Mutex<Bump> = Mutex::new(Bump {
+    chunk: None,
+    next: 0,
+});
+
+/// Allocates a zero-filled shared slot of `len` bytes aligned to `align`
+/// (a power of two up to [`MAX_ALIGN`]; at least 8 is used).
+///
+/// # Errors
+/// `InvalidInput` for a bad alignment or `len == 0`; the OS error if a new
+/// chunk cannot be created.
+///
+/// ```
+/// use std::sync::atomic::Ordering;
+/// let a = mp_shm::alloc(8, 8).unwrap();
+/// let b = mp_shm::alloc(8, 8).unwrap();
+/// assert!(a.region().ptr_eq(b.region())); // one fd for both
+/// a.atomic_u64(0).unwrap().store(1, Ordering::Relaxed);
+/// assert_eq!(b.atomic_u64(0).unwrap().load(Ordering::Relaxed), 0);
+/// ```
+pub fn alloc(len: usize, align: usize) -> io::Result<Slot> {
+    if len == 0 || !align.is_power_of_two() || align > MAX_ALIGN {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "bad slot size or alignment",
+        ));
+    }
+    let align = align.max(8);
+    if len > LARGE_OBJECT {
+        return Ok(Slot::whole(Region::create("mp-block", len)?));
+    }
+    let mut bump = ARENA.lock().unwrap_or_else(|e| e.into_inner());
+    let start = bump.next.next_multiple_of(align);
+    let region = match &bump.chunk {
+        Some(chunk) if start + len <= chunk.len() => chunk.clone(),
+        _ => {
+            let chunk = Region::create("mp-arena", CHUNK_SIZE)?;
+            bump.chunk = Some(chunk.clone());
+            bump.next = 0;
+            chunk
+        }
+    };
+    let offset = bump.next.next_multiple_of(align);
+    bump.next = offset + len;
+    Ok(Slot {
+        region,
+        offset,
+        len,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn many_small_slots_share_few_regions() {
+        let slots: Vec<Slot> = (0..2000).map(|_| alloc(24, 8).unwrap()).collect();
+        let mut regions: Vec<&Region> = Vec::new();
+        for s in &slots {
+            if !regions.iter().any(|r| r.ptr_eq(s.region())) {
+                regions.push(s.region());
+            }
+        }
+        assert!(regions.len() <= 3, "{} regions", regions.len());
+        // Slots do not overlap.
+        for (i, s) in slots.iter().enumerate() {
+            s.atomic_u64(16).unwrap().store(i as u64, Ordering::Relaxed);
+        }
+        for (i, s) in slots.iter().enumerate() {
+            assert_eq!(s.atomic_u64(16).unwrap().load(Ordering::Relaxed), i as u64);
+            assert!(s.atomic_u64(24).is_err());
+        }
+    }
+
+    #[test]
+    fn alignment_and_large_objects() {
+        let _ = alloc(3, 1).unwrap();
+        let s = alloc(64, 64).unwrap();
+        assert_eq!(s.offset() % 64, 0);
+        let big = alloc(LARGE_OBJECT + 1, 8).unwrap();
+        assert_eq!(big.offset(), 0);
+        assert!(alloc(0, 8).is_err());
+        assert!(alloc(8, 3).is_err());
+    }
+
+    #[test]
+    fn forged_slot_is_rejected_on_decode() {
+        let s = alloc(16, 8).unwrap();
+        let forged = Slot {
+            region: s.region().clone(),
+            offset: CHUNK_SIZE - 8,
+            len: 64,
+        };
+        let msg = mp_wire::encode(&forged).unwrap();
+        assert!(mp_wire::decode::<Slot>(msg).is_err());
+        let ok: Slot = mp_wire::decode(mp_wire::encode(&s).unwrap()).unwrap();
+        assert_eq!((ok.offset(), ok.len()), (s.offset(), s.len()));
+    }
+}

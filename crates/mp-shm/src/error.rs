@@ -1,0 +1,61 @@
+//! [`ShmError`]: what can go wrong with shared memory, as typed values.
+
+use std::io;
+
+/// Errors of shared-memory blocks, lists and arrays.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShmError {
+    /// Python's `IndexError`: an index past the end.
+    #[error("index {index} out of range for length {len}")]
+    IndexOutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// The length of the sequence.
+        len: usize,
+    },
+    /// Python's `ValueError` on assigning a sequence of another length.
+    #[error("can only assign a sequence of the same size (expected {expected}, got {got})")]
+    LengthMismatch {
+        /// Items expected.
+        expected: usize,
+        /// Items given.
+        got: usize,
+    },
+    /// A byte range outside the block.
+    #[error("byte range {offset}+{len} is outside a block of {size} bytes")]
+    OutOfBounds {
+        /// Start of the range.
+        offset: usize,
+        /// Length of the range.
+        len: usize,
+        /// Size of the block.
+        size: usize,
+    },
+    /// `SharedMemory::create` with size 0.
+    #[error("'size' must be a positive number different from zero")]
+    ZeroSize,
+    /// Python's `FileExistsError`.
+    #[error("shared memory {0:?} already exists")]
+    AlreadyExists(String),
+    /// Python's `FileNotFoundError`.
+    #[error("no shared memory named {0:?}")]
+    NotFound(String),
+    /// The block was closed in this process.
+    #[error("shared memory is closed")]
+    Closed,
+    /// Attaching a `ShareableList` to a block that holds something else.
+    #[error("{name:?} does not hold a shareable list of {item_size}-byte items")]
+    NotAList {
+        /// The block's name.
+        name: String,
+        /// `size_of` the item type asked for.
+        item_size: usize,
+    },
+    /// Python's `ValueError` from `index` when the value is absent.
+    #[error("value not in this container")]
+    NotInContainer,
+    /// Any other OS error.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}

@@ -1,0 +1,201 @@
+//! Process identity that survives pid reuse: `(pid, start time)`.
+//!
+//! A bare pid is a poor name for a process: `pid_max` is 32768 on many
+//! systems, so a dead lock holder's pid can belong to an unrelated process an
+//! hour later. The kernel's start time of a process (field 22 of
+//! `/proc/<pid>/stat`, in clock ticks since boot) disambiguates: `(pid,
+//! start)` names one process for the lifetime of the machine. [`ProcessIdent`]
+//! packs both into 62 bits so a lock can store its owner in one atomic word.
+//!
+//! [`ProcessIdent::current`] is cached in a `MADV_WIPEONFORK` page, so it
+//! costs two loads after the first call and is recomputed automatically in a
+//! child created by any flavour of `fork`.
+
+use std::fs;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use mp_sys::mmap::Mapping;
+
+/// Bits of the packed form that hold the pid (`PID_MAX_LIMIT` is 2^22).
+const PID_BITS: u32 = 22;
+/// Bits of the packed form that hold the start time (modulo 2^40 ticks, about
+/// 348 years at 100 Hz).
+const START_BITS: u32 = 40;
+const PID_MASK: u64 = (1 << PID_BITS) - 1;
+const START_MASK: u64 = (1 << START_BITS) - 1;
+
+/// The number of low bits of [`ProcessIdent::to_bits`] that may be non-zero;
+/// the two bits above are free for callers' flags.
+pub const IDENT_BITS: u32 = PID_BITS + START_BITS;
+
+/// One process, named by its pid and its start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProcessIdent {
+    pid: u32,
+    start: u64,
+}
+
+/// What `/proc/<pid>/stat` says about a process.
+struct Stat {
+    start: u64,
+    zombie: bool,
+}
+
+fn read_stat(pid: u32) -> io::Result<Stat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) is in parentheses and may contain anything,
+    // so fields are counted from the last ')'.
+    let rest = text
+        .rfind(')')
+        .map(|i| &text[i + 1..])
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc stat"))?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next().unwrap_or("?");
+    // Field 3 is the state; field 22 (starttime) is 19 fields later.
+    let start = fields
+        .nth(18)
+        .and_then(|f| f.parse::<u64>().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc stat"))?;
+    Ok(Stat {
+        start,
+        zombie: matches!(state, "Z" | "X" | "x"),
+    })
+}
+
+impl ProcessIdent {
+    /// The identity of process `pid` as the kernel reports it now.
+    ///
+    /// # Errors
+    /// `NotFound` if no such process exists; `InvalidData` if `/proc` could
+    /// not be parsed.
+    pub fn of(pid: u32) -> io::Result<ProcessIdent> {
+        let stat = read_stat(pid)?;
+        Ok(ProcessIdent {
+            pid,
+            start: stat.start & START_MASK,
+        })
+    }
+
+    /// The calling process's identity (cached; correct after `fork`).
+    #[inline]
+    pub fn current() -> ProcessIdent {
+        // The page lives for the whole process: leaked once, so the word is
+        // a plain `&'static` after the first call.
+        static WORD: OnceLock<Option<&'static AtomicU64>> = OnceLock::new();
+        static FALLBACK: AtomicU64 = AtomicU64::new(0);
+        let word = *WORD.get_or_init(|| {
+            let page: &'static Mapping =
+                Box::leak(Box::new(Mapping::private_wipe_on_fork(64).ok()?));
+            page.atomic_u64(0).ok()
+        });
+        if let Some(word) = word {
+            let bits = word.load(Ordering::Relaxed);
+            if bits != 0 {
+                return ProcessIdent::from_bits(bits);
+            }
+            let me = Self::compute_current();
+            word.store(me.to_bits(), Ordering::Relaxed);
+            return me;
+        }
+        // Without MADV_WIPEONFORK (Linux < 4.14) the pid is checked each call.
+        let bits = FALLBACK.load(Ordering::Relaxed);
+        if bits != 0 && (bits & PID_MASK) as u32 == std::process::id() {
+            return ProcessIdent::from_bits(bits);
+        }
+        let me = Self::compute_current();
+        FALLBACK.store(me.to_bits(), Ordering::Relaxed);
+        me
+    }
+
+    fn compute_current() -> ProcessIdent {
+        let pid = std::process::id();
+        // /proc/self is always readable by the process itself; if /proc is
+        // not mounted the start time is unknown and 0 stands for it.
+        let start = read_stat(pid).map(|s| s.start & START_MASK).unwrap_or(0);
+        ProcessIdent { pid, start }
+    }
+
+    /// The pid.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The start time in clock ticks since boot, modulo 2^40.
+    pub fn start_time(&self) -> u64 {
+        self.start
+    }
+
+    /// Packs the identity into the low [`IDENT_BITS`] bits of a `u64`; never 0.
+    #[inline]
+    pub fn to_bits(&self) -> u64 {
+        (self.start << PID_BITS) | (u64::from(self.pid) & PID_MASK)
+    }
+
+    /// Unpacks [`to_bits`](Self::to_bits); bits above [`IDENT_BITS`] are ignored.
+    #[inline]
+    pub fn from_bits(bits: u64) -> ProcessIdent {
+        ProcessIdent {
+            pid: (bits & PID_MASK) as u32,
+            start: (bits >> PID_BITS) & START_MASK,
+        }
+    }
+
+    /// Whether this process still runs: its pid exists, is not a zombie, and
+    /// belongs to a process started at the same time (so a reused pid
+    /// counts as dead). A `/proc` that cannot be read counts as alive.
+    pub fn is_alive(&self) -> bool {
+        match read_stat(self.pid) {
+            Ok(stat) => !stat.zombie && (stat.start & START_MASK) == self.start,
+            Err(e) => e.kind() != io::ErrorKind::NotFound,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_is_alive_and_round_trips() {
+        let me = ProcessIdent::current();
+        assert_eq!(me.pid(), std::process::id());
+        assert!(me.is_alive());
+        assert_eq!(ProcessIdent::from_bits(me.to_bits()), me);
+        assert_eq!(ProcessIdent::of(me.pid()).unwrap(), me);
+        assert!(me.to_bits() != 0 && me.to_bits() >> IDENT_BITS == 0);
+    }
+
+    #[test]
+    fn reused_pid_and_dead_pid_are_dead() {
+        let me = ProcessIdent::current();
+        let impostor = ProcessIdent {
+            pid: me.pid(),
+            start: (me.start_time() + 1) & START_MASK,
+        };
+        assert!(!impostor.is_alive());
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let ident = ProcessIdent::of(child.id()).ok();
+        child.wait().unwrap();
+        if let Some(ident) = ident {
+            assert!(!ident.is_alive());
+        }
+    }
+
+    #[test]
+    fn zombie_counts_as_dead() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let ident = ProcessIdent::of(pid);
+        // Not reaped yet: wait until it is a zombie.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while ident.as_ref().is_ok_and(|i| i.is_alive()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        if let Ok(ident) = ident {
+            assert!(!ident.is_alive());
+        }
+        child.wait().unwrap();
+    }
+}

@@ -1,0 +1,185 @@
+//! [`Lock`]: Python's `multiprocessing.Lock`, a non-recursive lock that
+//! works across processes and survives the death of its holder.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use mp_shm::Slot;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{AcquireError, LockResult, OwnerDied, ReleaseError, TryAcquireError};
+use crate::ident;
+use crate::outcome;
+use crate::park::{Deadline, Futex};
+use crate::raw::mutex::{NotLocked, RawMutex};
+use crate::shared::{self, word};
+
+/// Bytes of shared memory per lock: `state: u64`, `seq: u32`.
+pub(crate) const SIZE: usize = 16;
+
+/// A process-shared, non-recursive lock.
+///
+/// Any thread or process may release it (as in Python). A waiter learns
+/// within about 50–100 ms that the holding process died and then gets the
+/// lock wrapped in [`OwnerDied`].
+///
+/// ```
+/// let lock = mp_sync::Lock::new()?;
+/// {
+///     let _guard = lock.lock().unwrap_or_else(|died| died.into_inner());
+///     assert!(lock.locked());
+///     assert!(lock.try_lock().is_err());
+/// }
+/// // Python style:
+/// assert_eq!(lock.acquire(true, None), Ok(true));
+/// assert_eq!(lock.acquire(false, None), Ok(false));
+/// lock.release()?;
+/// assert_eq!(lock.release(), Err(mp_sync::ReleaseError::NotLocked));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Lock {
+    slot: Slot,
+}
+
+/// Holds a [`Lock`]; releases it on drop.
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct LockGuard<'a> {
+    lock: &'a Lock,
+}
+
+impl Lock {
+    /// A new unlocked lock in shared memory.
+    ///
+    /// # Errors
+    /// The OS error if shared memory cannot be allocated.
+    pub fn new() -> io::Result<Lock> {
+        Ok(Lock {
+            slot: shared::alloc(SIZE)?,
+        })
+    }
+
+    #[inline]
+    pub(crate) fn raw(&self) -> RawMutex<'_> {
+        RawMutex {
+            state: word!(self.slot, u64, 0),
+            seq: word!(self.slot, u32, 8),
+        }
+    }
+
+    pub(crate) fn lock_until(
+        &self,
+        deadline: Deadline,
+    ) -> Result<crate::raw::Acquired, crate::raw::TimedOut> {
+        self.raw().lock::<Futex>(ident::process(), deadline)
+    }
+
+    /// Blocks until the lock is acquired.
+    ///
+    /// # Errors
+    /// [`OwnerDied`] (holding the guard) if it was taken from a dead holder.
+    pub fn lock(&self) -> LockResult<LockGuard<'_>> {
+        let r = self
+            .lock_until(Deadline::NEVER)
+            .expect("an unbounded wait cannot time out");
+        outcome::blocking(r, LockGuard { lock: self })
+    }
+
+    /// Acquires the lock if that is possible without waiting.
+    ///
+    /// # Errors
+    /// [`TryAcquireError::WouldBlock`], or `OwnerDied` (holding the guard).
+    pub fn try_lock(&self) -> Result<LockGuard<'_>, TryAcquireError<LockGuard<'_>>> {
+        outcome::tried(self.lock_until(outcome::now()), || LockGuard { lock: self })
+    }
+
+    /// Waits at most `timeout` for the lock.
+    ///
+    /// # Errors
+    /// [`AcquireError::Timeout`], or `OwnerDied` (holding the guard).
+    pub fn lock_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<LockGuard<'_>, AcquireError<LockGuard<'_>>> {
+        outcome::timed(self.lock_until(Deadline::after(Some(timeout))), || {
+            LockGuard { lock: self }
+        })
+    }
+
+    /// Python's `acquire(block=True, timeout=None)`: `Ok(true)` if acquired,
+    /// `Ok(false)` if not (`block == false` ignores `timeout`).
+    ///
+    /// # Errors
+    /// [`OwnerDied`]: acquired from a dead holder; the caller must
+    /// [`release`](Self::release) as usual.
+    pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool, OwnerDied> {
+        outcome::py(self.lock_until(outcome::py_deadline(block, timeout)))
+    }
+
+    /// Python's `release()`; any thread or process may release.
+    ///
+    /// # Errors
+    /// [`ReleaseError::NotLocked`] if the lock is not held.
+    pub fn release(&self) -> Result<(), ReleaseError> {
+        self.raw()
+            .unlock::<Futex>()
+            .map(drop)
+            .map_err(|NotLocked| ReleaseError::NotLocked)
+    }
+
+    /// Whether anyone holds the lock (Python 3.14's `locked()`).
+    pub fn locked(&self) -> bool {
+        self.raw().owner() != 0
+    }
+
+    /// The pid of the process holding the lock, if any.
+    pub fn owner_pid(&self) -> Option<u32> {
+        let owner = self.raw().owner();
+        (owner != 0).then(|| mp_shm::ProcessIdent::from_bits(owner).pid())
+    }
+
+    /// Whether the calling process holds the lock (any of its threads).
+    pub(crate) fn held_by_me(&self) -> bool {
+        self.raw().owner() == ident::process()
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        // Python lets another party release a Lock; then there is nothing to do.
+        let _ = self.lock.release();
+    }
+}
+
+impl fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("lock", self.lock)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.owner_pid() {
+            None => write!(f, "<Lock(owner=None)>"),
+            Some(pid) if pid == std::process::id() => write!(f, "<Lock(owner=this process)>"),
+            Some(pid) => write!(f, "<Lock(owner=pid {pid})>"),
+        }
+    }
+}
+
+impl Serialize for Lock {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.slot.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Lock {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Lock {
+            slot: shared::slot_of(d, SIZE, "Lock")?,
+        })
+    }
+}

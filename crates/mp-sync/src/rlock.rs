@@ -1,0 +1,244 @@
+//! [`RLock`]: Python's `multiprocessing.RLock`, a recursive lock owned by
+//! one thread of one process.
+//!
+//! # Words (after the mutex's 16 bytes)
+//! | offset | word | meaning |
+//! |--------|------|---------|
+//! | 0..16  | mutex | `raw/mutex.rs`: owner process + waiters, `seq` |
+//! | 16     | `thread: u64` | owner thread token within the owner process; `0` while being handed over |
+//! | 24     | `count: u32`  | recursion depth |
+//!
+//! Only the owner writes `thread` and `count`. The owner clears `thread`
+//! before unlocking the mutex, so a thread of the same process that checks
+//! "is it mine?" never sees its own stale token under a new owner.
+
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use mp_shm::Slot;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{AcquireError, LockResult, OwnerDied, ReleaseError, TryAcquireError};
+use crate::ident;
+use crate::outcome;
+use crate::park::{Deadline, Futex};
+use crate::primitive::{AtomicU32, AtomicU64, Ordering};
+use crate::raw::mutex::RawMutex;
+use crate::raw::{Acquired, TimedOut};
+use crate::shared::{self, word};
+
+/// Bytes of shared memory per RLock.
+pub(crate) const SIZE: usize = 32;
+
+/// A process-shared recursive lock.
+///
+/// ```
+/// let rlock = mp_sync::RLock::new()?;
+/// let a = rlock.lock().unwrap();
+/// let b = rlock.lock().unwrap(); // same thread: recursion
+/// assert_eq!(rlock.count(), 2);
+/// drop((b, a));
+/// assert_eq!(rlock.release(), Err(mp_sync::ReleaseError::NotOwner));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct RLock {
+    slot: Slot,
+}
+
+/// Holds one level of an [`RLock`]; not `Send` (the owner is a thread).
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct RLockGuard<'a> {
+    lock: &'a RLock,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl RLock {
+    /// A new unowned RLock in shared memory.
+    ///
+    /// # Errors
+    /// The OS error if shared memory cannot be allocated.
+    pub fn new() -> io::Result<RLock> {
+        Ok(RLock {
+            slot: shared::alloc(SIZE)?,
+        })
+    }
+
+    fn mutex(&self) -> RawMutex<'_> {
+        RawMutex {
+            state: word!(self.slot, u64, 0),
+            seq: word!(self.slot, u32, 8),
+        }
+    }
+
+    fn thread_word(&self) -> &AtomicU64 {
+        word!(self.slot, u64, 16)
+    }
+
+    fn count_word(&self) -> &AtomicU32 {
+        word!(self.slot, u32, 24)
+    }
+
+    /// Whether the calling thread owns the lock.
+    pub fn is_mine(&self) -> bool {
+        self.mutex().owner() == ident::process()
+            && self.thread_word().load(Ordering::Relaxed) == ident::thread()
+    }
+
+    pub(crate) fn acquire_until(&self, deadline: Deadline) -> Result<Acquired, TimedOut> {
+        if self.is_mine() {
+            self.count_word().fetch_add(1, Ordering::Relaxed);
+            return Ok(Acquired::Clean);
+        }
+        let r = self.mutex().lock::<Futex>(ident::process(), deadline)?;
+        self.thread_word().store(ident::thread(), Ordering::Relaxed);
+        self.count_word().store(1, Ordering::Relaxed);
+        Ok(r)
+    }
+
+    fn guard(&self) -> RLockGuard<'_> {
+        RLockGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Blocks until acquired (at once if the caller already owns it).
+    ///
+    /// # Errors
+    /// [`OwnerDied`] (holding the guard) if taken from a dead holder.
+    pub fn lock(&self) -> LockResult<RLockGuard<'_>> {
+        let r = self
+            .acquire_until(Deadline::NEVER)
+            .expect("an unbounded wait cannot time out");
+        outcome::blocking(r, self.guard())
+    }
+
+    /// Acquires if possible without waiting.
+    ///
+    /// # Errors
+    /// [`TryAcquireError::WouldBlock`], or `OwnerDied` (holding the guard).
+    pub fn try_lock(&self) -> Result<RLockGuard<'_>, TryAcquireError<RLockGuard<'_>>> {
+        outcome::tried(self.acquire_until(outcome::now()), || self.guard())
+    }
+
+    /// Waits at most `timeout`.
+    ///
+    /// # Errors
+    /// [`AcquireError::Timeout`], or `OwnerDied` (holding the guard).
+    pub fn lock_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<RLockGuard<'_>, AcquireError<RLockGuard<'_>>> {
+        outcome::timed(self.acquire_until(Deadline::after(Some(timeout))), || {
+            self.guard()
+        })
+    }
+
+    /// Python's `acquire(block=True, timeout=None)`.
+    ///
+    /// # Errors
+    /// [`OwnerDied`]: acquired from a dead holder (release it as usual).
+    pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool, OwnerDied> {
+        outcome::py(self.acquire_until(outcome::py_deadline(block, timeout)))
+    }
+
+    /// Python's `release()`: one level.
+    ///
+    /// # Errors
+    /// [`ReleaseError::NotOwner`] if the calling thread does not own it.
+    pub fn release(&self) -> Result<(), ReleaseError> {
+        if !self.is_mine() {
+            return Err(ReleaseError::NotOwner);
+        }
+        let count = self.count_word().load(Ordering::Relaxed);
+        if count > 1 {
+            self.count_word().store(count - 1, Ordering::Relaxed);
+            return Ok(());
+        }
+        self.count_word().store(0, Ordering::Relaxed);
+        self.thread_word().store(0, Ordering::Relaxed);
+        self.mutex()
+            .unlock::<Futex>()
+            .map(drop)
+            .map_err(|_| ReleaseError::NotOwner)
+    }
+
+    /// Releases every level at once; returns the depth (for `Condition.wait`).
+    pub(crate) fn release_all(&self) -> Result<u32, ReleaseError> {
+        if !self.is_mine() {
+            return Err(ReleaseError::NotOwner);
+        }
+        let count = self.count_word().swap(0, Ordering::Relaxed);
+        self.thread_word().store(0, Ordering::Relaxed);
+        self.mutex()
+            .unlock::<Futex>()
+            .map_err(|_| ReleaseError::NotOwner)?;
+        Ok(count)
+    }
+
+    /// Re-acquires `depth` levels (after [`release_all`](Self::release_all)).
+    pub(crate) fn acquire_depth(&self, depth: u32) -> Acquired {
+        let r = self
+            .acquire_until(Deadline::NEVER)
+            .expect("an unbounded wait cannot time out");
+        self.count_word().store(depth.max(1), Ordering::Relaxed);
+        r
+    }
+
+    /// The recursion depth (0 when unowned).
+    pub fn count(&self) -> u32 {
+        self.count_word().load(Ordering::Relaxed)
+    }
+
+    /// Whether any thread of any process owns it.
+    pub fn locked(&self) -> bool {
+        self.mutex().owner() != 0
+    }
+
+    /// The pid of the owning process, if any.
+    pub fn owner_pid(&self) -> Option<u32> {
+        let owner = self.mutex().owner();
+        (owner != 0).then(|| mp_shm::ProcessIdent::from_bits(owner).pid())
+    }
+}
+
+impl Drop for RLockGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.lock.release();
+    }
+}
+
+impl fmt::Debug for RLockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RLockGuard")
+            .field("lock", self.lock)
+            .finish()
+    }
+}
+
+impl fmt::Debug for RLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.owner_pid() {
+            None => write!(f, "<RLock(None, 0)>"),
+            Some(_) if self.is_mine() => write!(f, "<RLock(this thread, {})>", self.count()),
+            Some(pid) => write!(f, "<RLock(pid {pid}, nonzero)>"),
+        }
+    }
+}
+
+impl Serialize for RLock {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.slot.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RLock {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(RLock {
+            slot: shared::slot_of(d, SIZE, "RLock")?,
+        })
+    }
+}

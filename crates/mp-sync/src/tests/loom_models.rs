@@ -1,0 +1,281 @@
+//! Loom models of the state machines in `raw/` (their state tables are in
+//! those files). Run with
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p mp-sync --release --lib loom`.
+//!
+//! Shared "protected data" is a loom atomic updated with a separate load
+//! and store, so any failure of mutual exclusion shows up as a lost update.
+
+use loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
+use loom::sync::Arc;
+use loom::thread;
+
+use super::loom_park::{die, LoomPark, DEAD};
+use crate::park::Deadline;
+use crate::primitive::Ordering;
+use crate::raw::barrier::RawBarrier;
+use crate::raw::condvar::RawCondvar;
+use crate::raw::event::RawEvent;
+use crate::raw::mutex::RawMutex;
+use crate::raw::semaphore::{Holder, RawSemaphore, HOLDERS};
+use crate::raw::Acquired;
+
+#[derive(Default)]
+struct MutexWords {
+    state: AtomicU64,
+    seq: AtomicU32,
+}
+
+impl MutexWords {
+    fn raw(&self) -> RawMutex<'_> {
+        RawMutex {
+            state: &self.state,
+            seq: &self.seq,
+        }
+    }
+}
+
+fn bump(data: &AtomicUsize) {
+    let v = data.load(Ordering::Relaxed);
+    data.store(v + 1, Ordering::Relaxed);
+}
+
+#[test]
+fn loom_mutex_excludes_and_never_loses_a_wakeup() {
+    loom::model(|| {
+        let m = Arc::new(MutexWords::default());
+        let data = Arc::new(AtomicUsize::new(0));
+        let ts: Vec<_> = (1..=2u64)
+            .map(|me| {
+                let (m, data) = (Arc::clone(&m), Arc::clone(&data));
+                thread::spawn(move || {
+                    assert_eq!(
+                        m.raw().lock::<LoomPark>(me, Deadline::NEVER),
+                        Ok(Acquired::Clean)
+                    );
+                    bump(&data);
+                    m.raw().unlock::<LoomPark>().unwrap();
+                })
+            })
+            .collect();
+        assert_eq!(
+            m.raw().lock::<LoomPark>(3, Deadline::NEVER),
+            Ok(Acquired::Clean)
+        );
+        bump(&data);
+        m.raw().unlock::<LoomPark>().unwrap();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(data.load(Ordering::Relaxed), 3);
+        assert_eq!(m.state.load(Ordering::Relaxed), 0);
+    });
+}
+
+#[test]
+fn loom_mutex_dead_owner_is_taken_over_once() {
+    loom::model(|| {
+        let m = Arc::new(MutexWords::default());
+        // The doomed process takes the lock, then dies holding it.
+        assert!(m.raw().try_lock(DEAD));
+        let waiters: Vec<_> = (1..=2u64)
+            .map(|me| {
+                let m = Arc::clone(&m);
+                thread::spawn(move || {
+                    let r = m.raw().lock::<LoomPark>(me, Deadline::NEVER).unwrap();
+                    m.raw().unlock::<LoomPark>().unwrap();
+                    r
+                })
+            })
+            .collect();
+        die();
+        let results: Vec<Acquired> = waiters.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(
+            results
+                .iter()
+                .filter(|r| **r == Acquired::OwnerDied)
+                .count(),
+            1
+        );
+    });
+}
+
+struct SemWords {
+    count: AtomicU32,
+    waiters: AtomicU32,
+    bound: AtomicU32,
+    who: Vec<AtomicU64>,
+    held: Vec<AtomicU32>,
+}
+
+impl SemWords {
+    fn new(value: u32, bound: u32) -> SemWords {
+        SemWords {
+            count: AtomicU32::new(value),
+            waiters: AtomicU32::new(0),
+            bound: AtomicU32::new(bound),
+            who: (0..HOLDERS).map(|_| AtomicU64::new(0)).collect(),
+            held: (0..HOLDERS).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    fn raw<'a>(&'a self) -> RawSemaphore<'a, impl Fn(usize) -> Holder<'a> + 'a> {
+        RawSemaphore {
+            count: &self.count,
+            waiters: &self.waiters,
+            bound: &self.bound,
+            holders: move |i: usize| Holder {
+                who: &self.who[i],
+                held: &self.held[i],
+            },
+        }
+    }
+}
+
+#[test]
+fn loom_semaphore_bound_and_wakeups() {
+    loom::model(|| {
+        let s = Arc::new(SemWords::new(1, 1));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let ts: Vec<_> = (1..=2u64)
+            .map(|me| {
+                let (s, inside) = (Arc::clone(&s), Arc::clone(&inside));
+                thread::spawn(move || {
+                    assert_eq!(
+                        s.raw().acquire::<LoomPark>(me, Deadline::NEVER),
+                        Ok(Acquired::Clean)
+                    );
+                    assert_eq!(
+                        inside.fetch_add(1, Ordering::SeqCst),
+                        0,
+                        "two holders of one slot"
+                    );
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    s.raw().release::<LoomPark>(me).unwrap();
+                })
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(s.count.load(Ordering::SeqCst), 1);
+        assert!(s.raw().release::<LoomPark>(1).is_err(), "bounded");
+    });
+}
+
+#[test]
+fn loom_semaphore_dead_holder_slot_returns() {
+    loom::model(|| {
+        let s = Arc::new(SemWords::new(1, 0));
+        assert!(s.raw().try_acquire::<LoomPark>(DEAD));
+        let s2 = Arc::clone(&s);
+        let t = thread::spawn(move || s2.raw().acquire::<LoomPark>(1, Deadline::NEVER).unwrap());
+        die();
+        assert_eq!(t.join().unwrap(), Acquired::OwnerDied);
+        assert_eq!(s.count.load(Ordering::SeqCst), 0);
+    });
+}
+
+#[derive(Default)]
+struct CondWords {
+    lock: MutexWords,
+    waiters: AtomicU32,
+    tokens: AtomicU32,
+    flag: AtomicU32,
+}
+
+#[test]
+fn loom_condvar_wait_sees_the_notify() {
+    loom::model(|| {
+        let c = Arc::new(CondWords::default());
+        let c2 = Arc::clone(&c);
+        let waiter = thread::spawn(move || {
+            let cv = RawCondvar {
+                waiters: &c2.waiters,
+                tokens: &c2.tokens,
+            };
+            c2.lock.raw().lock::<LoomPark>(1, Deadline::NEVER).unwrap();
+            while c2.flag.load(Ordering::Relaxed) == 0 {
+                cv.register();
+                c2.lock.raw().unlock::<LoomPark>().unwrap();
+                let notified = cv.sleep::<LoomPark>(Deadline::NEVER);
+                c2.lock.raw().lock::<LoomPark>(1, Deadline::NEVER).unwrap();
+                cv.finish(notified);
+            }
+            c2.lock.raw().unlock::<LoomPark>().unwrap();
+        });
+        let cv = RawCondvar {
+            waiters: &c.waiters,
+            tokens: &c.tokens,
+        };
+        c.lock.raw().lock::<LoomPark>(2, Deadline::NEVER).unwrap();
+        c.flag.store(1, Ordering::Relaxed);
+        cv.notify::<LoomPark>(1);
+        c.lock.raw().unlock::<LoomPark>().unwrap();
+        waiter.join().unwrap();
+        // Every registration was matched by a token or a give-up.
+        assert_eq!(c.waiters.load(Ordering::SeqCst), 0);
+        assert_eq!(c.tokens.load(Ordering::SeqCst), 0);
+    });
+}
+
+#[test]
+fn loom_event_set_wakes_the_waiter() {
+    loom::model(|| {
+        let words = Arc::new((AtomicU32::new(0), AtomicU32::new(0)));
+        let w2 = Arc::clone(&words);
+        let waiter = thread::spawn(move || {
+            RawEvent {
+                word: &w2.0,
+                waiters: &w2.1,
+            }
+            .wait::<LoomPark>(Deadline::NEVER)
+        });
+        let ev = RawEvent {
+            word: &words.0,
+            waiters: &words.1,
+        };
+        // (A set-then-clear pulse before the waiter starts would rightly
+        // leave it waiting, so the model sets only.)
+        ev.set::<LoomPark>();
+        assert!(waiter.join().unwrap());
+        assert!(ev.is_set());
+    });
+}
+
+#[derive(Default)]
+struct BarrierWords {
+    lock: MutexWords,
+    phase: AtomicU32,
+    count: AtomicU32,
+    seq: AtomicU32,
+    parties: AtomicU32,
+}
+
+impl BarrierWords {
+    fn raw(&self) -> RawBarrier<'_> {
+        RawBarrier {
+            lock: self.lock.raw(),
+            phase: &self.phase,
+            count: &self.count,
+            seq: &self.seq,
+            parties: &self.parties,
+        }
+    }
+}
+
+#[test]
+fn loom_barrier_two_parties_get_both_indices() {
+    loom::model(|| {
+        let b = Arc::new(BarrierWords::default());
+        b.parties.store(2, Ordering::SeqCst);
+        let b2 = Arc::clone(&b);
+        let other =
+            thread::spawn(move || b2.raw().wait::<LoomPark, ()>(1, Deadline::NEVER, || Ok(())));
+        let mine = b.raw().wait::<LoomPark, ()>(2, Deadline::NEVER, || Ok(()));
+        let theirs = other.join().unwrap();
+        let mut idx = [mine.unwrap(), theirs.unwrap()];
+        idx.sort_unstable();
+        assert_eq!(idx, [0, 1]);
+        assert_eq!(b.count.load(Ordering::SeqCst), 0);
+    });
+}
