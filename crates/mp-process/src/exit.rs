@@ -1,7 +1,8 @@
 //! What every process does when it ends, as Python's `util._exit_function`:
 //! log "process shutting down", terminate daemonic children, join the rest,
-//! stop the fork server. Registered with `atexit` in the main process; called
-//! directly at the end of a child.
+//! stop the fork server, run the workspace's exit finalizers (`mp_sys::exit`).
+//! Registered with `atexit` in the main process; called directly at the end
+//! of a child.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
@@ -16,7 +17,7 @@ static DONE_IN: AtomicU32 = AtomicU32::new(0);
 /// Registers the exit hook once (inherited by forked children).
 pub(crate) fn arm() {
     ARMED.call_once(|| {
-        let _ = mp_sys::signal::at_exit(on_exit);
+        let _ = mp_sys::exit::at_exit(on_exit);
     });
 }
 
@@ -50,4 +51,5 @@ pub(crate) fn run_exit_cleanup() {
         child::forget(c);
     }
     crate::forkserver::shutdown();
+    mp_sys::exit::run_finalizers();
 }

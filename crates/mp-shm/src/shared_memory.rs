@@ -40,7 +40,8 @@ use crate::region::Region;
 static OWNED: Mutex<Vec<(String, u32)>> = Mutex::new(Vec::new());
 static HOOK: Once = Once::new();
 
-extern "C" fn unlink_owned_at_exit() {
+/// Unlinks the names this process still owns (an exit finalizer).
+fn unlink_owned_at_exit() {
     let me = std::process::id();
     let owned = match OWNED.try_lock() {
         Ok(guard) => guard,
@@ -58,8 +59,7 @@ extern "C" fn unlink_owned_at_exit() {
 
 fn register(name: &str) {
     HOOK.call_once(|| {
-        // If the hook cannot be installed, Drop and `cleanup_stale` remain.
-        let _ = mp_sys::memfd::at_exit(unlink_owned_at_exit);
+        mp_sys::exit::register_finalizer(unlink_owned_at_exit);
     });
     OWNED
         .lock()

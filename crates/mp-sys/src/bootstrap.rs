@@ -41,6 +41,7 @@ static CONSTRUCTOR: InitFn = on_load;
 
 extern "C" fn on_load(_argc: i32, _argv: *const *const u8, _envp: *const *const u8) {
     crate::exe::open_self_exe();
+    crate::exit::install_hook();
     if let Some(value) = std::env::var_os(BOOTSTRAP_ENV) {
         // Single-threaded here (before main), so changing the environment is
         // fine; it must go before anything else so a child can never re-enter.

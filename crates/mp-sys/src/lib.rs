@@ -30,6 +30,7 @@ compile_error!("multiprocess currently supports Linux only (pidfd, memfd, futex)
 pub mod bootstrap;
 pub mod entry;
 pub mod exe;
+pub mod exit;
 pub mod fd;
 pub mod futex;
 pub mod memfd;

@@ -137,27 +137,6 @@ pub fn shm_list() -> io::Result<Vec<String>> {
     Ok(names)
 }
 
-/// `atexit(hook)`—runs `hook` when the process exits through `exit` (which
-/// includes returning from `main`); not on `_exit`, a fatal signal or `abort`.
-///
-/// # Errors
-/// `OutOfMemory` if the C library's table of hooks is full.
-///
-/// # References
-/// - [`atexit(3)`](https://man7.org/linux/man-pages/man3/atexit.3.html)
-#[doc(alias = "atexit")]
-pub fn at_exit(hook: extern "C" fn()) -> io::Result<()> {
-    // SAFETY: `hook` is a valid function pointer with the C ABI and no
-    // arguments, exactly what `atexit` stores and later calls; it lives for
-    // the whole program because function items are never unloaded.
-    let rc = unsafe { libc::atexit(hook) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from(io::ErrorKind::OutOfMemory))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
-//! Signal names and process-exit hooks (`atexit`).
+//! Signal names and dispositions.
 //!
 //! # Safety
-//! `atexit(3)` and `signal(2)` are called through `libc`; each block says why
+//! `signal(2)` is called through `libc`; each block says why
 //! it holds.
 #![allow(unsafe_code)]
 
@@ -43,18 +43,6 @@ pub const SIGTERM: i32 = libc::SIGTERM;
 pub const SIGKILL: i32 = libc::SIGKILL;
 /// `SIGINT`, the signal `Process::interrupt` sends.
 pub const SIGINT: i32 = libc::SIGINT;
-
-/// `atexit(f)`—Runs `f` when the process calls `exit` (or `main` returns).
-pub fn at_exit(f: extern "C" fn()) -> io::Result<()> {
-    // SAFETY: `f` is a plain function pointer with the C ABI and no arguments,
-    // valid for the whole life of the program.
-    let r = unsafe { libc::atexit(f) };
-    if r != 0 {
-        Err(io::Error::other("atexit: too many handlers"))
-    } else {
-        Ok(())
-    }
-}
 
 /// Restores the default disposition of `sig` (used in children, which must
 /// not inherit a parent's "ignore" of `SIGTERM` or `SIGINT`).
