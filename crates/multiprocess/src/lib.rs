@@ -29,6 +29,11 @@
 //! # Map
 //! - Processes ([`Process`], [`Run`], [`current_process`], [`active_children`],
 //!   start methods and [`Context`]s, [`log_to_stderr`]) — crate `mp-process`.
+//! - Synchronization ([`Lock`], [`RLock`], [`Semaphore`], [`BoundedSemaphore`],
+//!   [`Condition`], [`Event`], [`Barrier`], [`Value`], [`Array`]) on futexes in
+//!   shared memory, with dead-owner recovery — crate `mp-sync`.
+//! - Shared memory ([`shared_memory::SharedMemory`], [`RawValue`],
+//!   [`RawArray`]) — crate `mp-shm`.
 //! - The wire layer ([`wire`]): how values and fds cross processes — crate `mp-wire`.
 //!
 //! # Feature flags
@@ -45,6 +50,23 @@ pub use mp_process::{
     Process, ProcessError, Run, StartMethod, Target, TargetReturn, DEFAULT_START_METHOD,
     LOG_TARGET, START_METHOD_ENV,
 };
+
+#[cfg(feature = "sync")]
+pub use mp_sync::{
+    AcquireError, Array, ArrayGuard, Barrier, BoundedSemaphore, BrokenBarrierError, Condition,
+    ConditionError, ConditionGuard, Event, Lock, LockGuard, LockResult, OwnerDied, RLock,
+    RLockGuard, ReleaseError, Semaphore, SemaphorePermit, SyncLock, SyncLockGuard, TryAcquireError,
+    Value, ValueGuard,
+};
+
+#[cfg(feature = "shm")]
+pub use mp_shm::{Pod, RawArray, RawValue, Zeroable};
+
+/// Python's `multiprocessing.shared_memory`: named blocks of shared memory.
+#[cfg(feature = "shm")]
+pub mod shared_memory {
+    pub use mp_shm::{cleanup_stale, ShareableList, SharedMemory, ShmError};
+}
 
 /// The wire layer: encoding values with the fds they carry, and frames on sockets.
 pub mod wire {
