@@ -1,1 +1,10 @@
-//! Shared helpers for the benchmarks (raw baselines).
+//! The side-by-side scenarios of `cargo xtask bench-compare` (DESIGN.md §5):
+//! each measures one thing in this library, the same way the CPython script
+//! `benches/python/scenarios.py` measures it in `multiprocessing`.
+//!
+//! ```no_run
+//! let m = multiprocess_benches::scenarios::run("M5a", true).unwrap();
+//! println!("{} {}", m.value, m.unit);
+//! ```
+
+pub mod scenarios;

@@ -5,8 +5,10 @@
 //!   start method). Its last line is `N passed, N failed`; it exits 0 only when nothing failed.
 //! - `cargo xtask examples [--method M]... [-j N] [NAME...]`: build, run and check just the
 //!   seed examples (all of them, or the named ones).
+//! - `cargo xtask bench-compare [--quick]`: the side-by-side benchmark against CPython.
 #![forbid(unsafe_code)]
 
+mod bench_compare;
 mod cargo;
 mod examples;
 mod procfs;
@@ -34,6 +36,10 @@ commands:
       build, run and check the seed examples (all, or the named ones)
   examples --list
       list the seed examples by area
+
+  bench-compare [--quick] [--rounds N] [--only ID,...]
+      every scenario M1-M8 here and in CPython, alternating, latency scenarios pinned;
+      prints the table and writes docs/performance.md and docs/perf-chart.svg
 
   -j N   run N examples at a time (default 2)";
 
@@ -124,6 +130,15 @@ fn finish(tally: &Tally) -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("bench-compare") {
+        return match bench_compare::main(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match parse(&args) {
         Ok(Command::Help) => {
             println!("{USAGE}");

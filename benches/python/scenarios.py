@@ -1,0 +1,129 @@
+"""The bench-compare scenarios in CPython's multiprocessing (stdlib only).
+
+Each scenario is measured the way benches/src/scenarios/ measures it in Rust.
+Usage: python3 scenarios.py <id> [--quick]   prints `RESULT <id> <value> <unit>`
+       python3 scenarios.py --list
+"""
+import multiprocessing as mp
+import sys
+import time
+from multiprocessing import shared_memory
+
+
+def iters(quick, full):
+    return max(1, full // 5) if quick else full
+
+
+def trivial():
+    pass
+
+
+def m1(method, quick):
+    ctx = mp.get_context(method)
+    n = iters(quick, 200 if method != "spawn" else 20)
+    p = ctx.Process(target=trivial)
+    p.start()
+    p.join()
+    t = time.perf_counter()
+    for _ in range(n):
+        p = ctx.Process(target=trivial)
+        p.start()
+        p.join()
+        assert p.exitcode == 0
+    return (time.perf_counter() - t) * 1e6 / n, "us"
+
+
+def m5a(quick):
+    lock = mp.Lock()
+    n = iters(quick, 1_000_000)
+    t = time.perf_counter()
+    for _ in range(n):
+        with lock:
+            pass
+    return (time.perf_counter() - t) * 1e9 / n, "ns"
+
+
+def increment(counter, go, n):
+    go.wait(30)
+    for _ in range(n):
+        with counter.get_lock():
+            counter.value += 1
+
+
+def m5b(quick):
+    n = iters(quick, 200_000)
+    counter = mp.Value("Q", 0)
+    go = mp.Event()
+    ps = [mp.Process(target=increment, args=(counter, go, n)) for _ in range(2)]
+    for p in ps:
+        p.start()
+    time.sleep(0.05)
+    t = time.perf_counter()
+    go.set()
+    for p in ps:
+        p.join()
+    took = time.perf_counter() - t
+    assert counter.value == 2 * n, "lost increments"
+    return 2 * n / took, "ops/s"
+
+
+def pong(ping, back, rounds):
+    for _ in range(rounds):
+        ping.wait(10)
+        ping.clear()
+        back.set()
+
+
+def m7(quick):
+    rounds = iters(quick, 20_000)
+    ping, back = mp.Event(), mp.Event()
+    p = mp.Process(target=pong, args=(ping, back, rounds + 100))
+    p.start()
+
+    def one():
+        ping.set()
+        assert back.wait(10), "pong timed out"
+        back.clear()
+
+    for _ in range(100):
+        one()
+    t = time.perf_counter()
+    for _ in range(rounds):
+        one()
+    took = time.perf_counter() - t
+    p.join()
+    return took * 1e6 / rounds, "us"
+
+
+def m8(quick):
+    n = iters(quick, 2_000)
+    t = time.perf_counter()
+    for _ in range(n):
+        shm = shared_memory.SharedMemory(create=True, size=1 << 20)
+        other = shared_memory.SharedMemory(name=shm.name)
+        other.close()
+        shm.close()
+        shm.unlink()
+    return (time.perf_counter() - t) * 1e6 / n, "us"
+
+
+SCENARIOS = {
+    "M1-fork": lambda q: m1("fork", q),
+    "M1-spawn": lambda q: m1("spawn", q),
+    "M1-forkserver": lambda q: m1("forkserver", q),
+    "M5a": m5a,
+    "M5b": m5b,
+    "M7": m7,
+    "M8": m8,
+}
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if args and args[0] == "--list":
+        print("\n".join(SCENARIOS))
+        sys.exit(0)
+    if not args or args[0] not in SCENARIOS:
+        print("usage: scenarios.py <id> [--quick] | --list", file=sys.stderr)
+        sys.exit(2)
+    value, unit = SCENARIOS[args[0]]("--quick" in args)
+    print(f"RESULT {args[0]} {value} {unit}")

@@ -1,0 +1,102 @@
+//! The scenario registry: ids, units, and which way is better.
+
+mod process;
+mod shm;
+mod sync;
+
+/// One measurement of one scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// The measured value, in `unit`.
+    pub value: f64,
+    /// `us`, `ns`, `ops/s`, `items/s`, `MB/s`, `tasks/s`.
+    pub unit: &'static str,
+}
+
+/// A scenario: its id, what it measures, and its runner.
+#[derive(Debug, Clone, Copy)]
+pub struct Scenario {
+    /// The id used on the command line and in the table (`M1-fork`).
+    pub id: &'static str,
+    /// One line saying what is measured.
+    pub what: &'static str,
+    /// Whether a lower value is better (latencies) or a higher one (rates).
+    pub lower_is_better: bool,
+    /// Whether to pin both sides to one CPU (latency ping-pongs).
+    pub pinned: bool,
+    run: fn(quick: bool) -> Measurement,
+}
+
+impl Scenario {
+    /// Runs the scenario once.
+    pub fn run(&self, quick: bool) -> Measurement {
+        (self.run)(quick)
+    }
+}
+
+/// Every scenario this build can run.
+pub const ALL: &[Scenario] = &[
+    Scenario {
+        id: "M1-fork",
+        what: "process start + join, trivial target, fork",
+        lower_is_better: true,
+        pinned: false,
+        run: process::m1_fork,
+    },
+    Scenario {
+        id: "M1-spawn",
+        what: "process start + join, trivial target, spawn",
+        lower_is_better: true,
+        pinned: false,
+        run: process::m1_spawn,
+    },
+    Scenario {
+        id: "M1-forkserver",
+        what: "process start + join, trivial target, forkserver",
+        lower_is_better: true,
+        pinned: false,
+        run: process::m1_forkserver,
+    },
+    Scenario {
+        id: "M5a",
+        what: "Lock acquire + release, uncontended",
+        lower_is_better: true,
+        pinned: false,
+        run: sync::m5a,
+    },
+    Scenario {
+        id: "M5b",
+        what: "two processes incrementing a shared Value under its lock",
+        lower_is_better: false,
+        pinned: false,
+        run: sync::m5b,
+    },
+    Scenario {
+        id: "M7",
+        what: "Event wake-up ping-pong across two processes (round trip)",
+        lower_is_better: true,
+        pinned: true,
+        run: sync::m7,
+    },
+    Scenario {
+        id: "M8",
+        what: "SharedMemory 1 MiB create + attach + close + unlink",
+        lower_is_better: true,
+        pinned: false,
+        run: shm::m8,
+    },
+];
+
+/// Runs scenario `id` once; `None` for an unknown id.
+pub fn run(id: &str, quick: bool) -> Option<Measurement> {
+    ALL.iter().find(|s| s.id == id).map(|s| s.run(quick))
+}
+
+/// Iterations: `full`, or a fifth of it in quick mode.
+pub(crate) fn iters(quick: bool, full: u64) -> u64 {
+    if quick {
+        (full / 5).max(1)
+    } else {
+        full
+    }
+}

@@ -1,0 +1,94 @@
+//! M5a, M5b, M7: locks, a shared counter, event ping-pong.
+
+use std::time::{Duration, Instant};
+
+use multiprocess::{Event, Lock, Process, Value};
+
+use super::{iters, Measurement};
+
+pub(super) fn m5a(quick: bool) -> Measurement {
+    let lock = Lock::new().expect("lock");
+    let n = iters(quick, 5_000_000);
+    for _ in 0..1000 {
+        drop(lock.lock());
+    }
+    let t = Instant::now();
+    for _ in 0..n {
+        let g = lock.lock();
+        std::hint::black_box(&g);
+        drop(g);
+    }
+    Measurement {
+        value: t.elapsed().as_secs_f64() * 1e9 / n as f64,
+        unit: "ns",
+    }
+}
+
+fn increment(counter: Value<u64>, go: Event, n: u64) {
+    go.wait(Some(Duration::from_secs(30)));
+    for _ in 0..n {
+        let g = match counter.lock() {
+            Ok(g) => g,
+            Err(died) => died.into_inner(),
+        };
+        let v = g.get();
+        g.set(v + 1);
+    }
+}
+
+pub(super) fn m5b(quick: bool) -> Measurement {
+    let n = iters(quick, 200_000);
+    let counter = Value::new(0u64).expect("value");
+    let go = Event::new().expect("event");
+    let mut a = Process::new(increment, (counter.clone(), go.clone(), n));
+    let mut b = Process::new(increment, (counter.clone(), go.clone(), n));
+    a.start().expect("start");
+    b.start().expect("start");
+    // Both are started and waiting at the gate: time only the increments
+    // (and the two exits).
+    std::thread::sleep(Duration::from_millis(50));
+    let t = Instant::now();
+    go.set();
+    a.join().expect("join");
+    b.join().expect("join");
+    let took = t.elapsed();
+    assert_eq!(counter.value(), 2 * n, "lost increments");
+    Measurement {
+        value: (2 * n) as f64 / took.as_secs_f64(),
+        unit: "ops/s",
+    }
+}
+
+fn pong(ping: Event, pong: Event, rounds: u64) {
+    for _ in 0..rounds {
+        ping.wait(Some(Duration::from_secs(10)));
+        ping.clear();
+        pong.set();
+    }
+}
+
+pub(super) fn m7(quick: bool) -> Measurement {
+    let rounds = iters(quick, 20_000);
+    let ping = Event::new().expect("event");
+    let back = Event::new().expect("event");
+    let mut p = Process::new(pong, (ping.clone(), back.clone(), rounds + 100));
+    p.start().expect("start");
+    let round = |ping: &Event, back: &Event| {
+        ping.set();
+        assert!(back.wait(Some(Duration::from_secs(10))), "pong timed out");
+        back.clear();
+    };
+    for _ in 0..100 {
+        round(&ping, &back);
+    }
+    let t = Instant::now();
+    for _ in 0..rounds {
+        round(&ping, &back);
+    }
+    let took = t.elapsed();
+    p.join().expect("join");
+    Measurement {
+        value: took.as_secs_f64() * 1e6 / rounds as f64,
+        unit: "us",
+    }
+}

@@ -1,0 +1,353 @@
+//! `cargo xtask bench-compare [--quick] [--rounds N] [--only ID,...]`: every
+//! scenario of DESIGN.md §5 in this library and, in the same run, in
+//! CPython's `multiprocessing`, alternating the two sides round by round to
+//! cancel drift, latency scenarios pinned to one CPU. Prints one table with
+//! medians, spreads and the speed-up, and writes `docs/performance.md` (the
+//! generated section) and `docs/perf-chart.svg`.
+
+mod chart;
+mod table;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::run::{run, Spec};
+
+/// One scenario as the Rust runner lists it.
+#[derive(Debug, Clone)]
+pub(crate) struct Scenario {
+    pub(crate) id: String,
+    pub(crate) lower_is_better: bool,
+    pub(crate) pinned: bool,
+    pub(crate) what: String,
+}
+
+/// The samples of one side.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Samples {
+    pub(crate) values: Vec<f64>,
+    pub(crate) unit: String,
+}
+
+impl Samples {
+    pub(crate) fn median(&self) -> Option<f64> {
+        let mut v = self.values.clone();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let m = v.len() / 2;
+        Some(if v.len() % 2 == 1 {
+            v[m]
+        } else {
+            (v[m - 1] + v[m]) / 2.0
+        })
+    }
+
+    /// Half the min–max range, as a percentage of the median.
+    pub(crate) fn spread_pct(&self) -> Option<f64> {
+        let med = self.median()?;
+        let min = self.values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = self
+            .values
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        (med > 0.0).then(|| (max - min) / 2.0 / med * 100.0)
+    }
+}
+
+/// A finished comparison row.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub(crate) scenario: Scenario,
+    pub(crate) ours: Samples,
+    pub(crate) cpython: Samples,
+}
+
+impl Row {
+    /// How many times better we are (>1 means faster than CPython).
+    pub(crate) fn speedup(&self) -> Option<f64> {
+        let (o, c) = (self.ours.median()?, self.cpython.median()?);
+        if o <= 0.0 || c <= 0.0 {
+            return None;
+        }
+        Some(if self.scenario.lower_is_better {
+            c / o
+        } else {
+            o / c
+        })
+    }
+}
+
+struct Options {
+    quick: bool,
+    rounds: usize,
+    only: Vec<String>,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut o = Options {
+        quick: false,
+        rounds: 0,
+        only: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--rounds" => {
+                o.rounds = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .context("--rounds needs a positive number")?
+            }
+            "--only" => {
+                o.only = it
+                    .next()
+                    .context("--only needs ids")?
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect()
+            }
+            other => bail!("unknown bench-compare option `{other}`"),
+        }
+    }
+    if o.rounds == 0 {
+        o.rounds = if o.quick { 3 } else { 7 };
+    }
+    Ok(o)
+}
+
+fn parse_result(stdout: &str, id: &str) -> Result<(f64, String)> {
+    for line in stdout.lines() {
+        let mut f = line.split_whitespace();
+        if f.next() == Some("RESULT") && f.next() == Some(id) {
+            let value: f64 = f.next().context("no value")?.parse().context("bad value")?;
+            let unit = f.next().context("no unit")?.to_owned();
+            return Ok((value, unit));
+        }
+    }
+    bail!("no RESULT line for {id} in {stdout:?}")
+}
+
+/// Runs `program args...` (pinned to CPU 0 when asked) and reads its RESULT line.
+fn measure(
+    root: &Path,
+    program: OsString,
+    args: Vec<OsString>,
+    id: &str,
+    pinned: bool,
+) -> Result<(f64, String)> {
+    let spec = if pinned && which("taskset") {
+        let mut all = vec![OsString::from("-c"), OsString::from("0"), program];
+        all.extend(args);
+        Spec::new("taskset", root).args(all)
+    } else {
+        Spec::new(program, root).args(args)
+    };
+    let mut spec = spec;
+    spec.merged = false;
+    spec.timeout = Duration::from_secs(300);
+    let out = run(&spec)?;
+    if let Some(problem) = out.status_problem() {
+        bail!("{id} failed ({problem}): {}", out.stderr.trim());
+    }
+    parse_result(&out.stdout, id)
+}
+
+fn which(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Entry point of `cargo xtask bench-compare`.
+pub(crate) fn main(args: &[String]) -> Result<()> {
+    let opts = parse(args)?;
+    let root = crate::cargo::workspace_root();
+    let started = Instant::now();
+    println!("==> cargo build --release -p multiprocess-benches --bin mp-scenarios");
+    let st = Command::new("cargo")
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "multiprocess-benches",
+            "--bin",
+            "mp-scenarios",
+        ])
+        .status()
+        .context("running cargo build")?;
+    if !st.success() {
+        bail!("building the scenario runner failed");
+    }
+    let target: PathBuf = crate::cargo::metadata()?.target_dir;
+    let rust_bin = target.join("release").join("mp-scenarios");
+    let script = root.join("benches/python/scenarios.py");
+    let listing = Command::new(&rust_bin).arg("--list").output()?;
+    let mut scenarios: Vec<Scenario> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.splitn(4, '\t').collect();
+            (f.len() == 4).then(|| Scenario {
+                id: f[0].to_owned(),
+                lower_is_better: f[1] == "lower",
+                pinned: f[2] == "pinned",
+                what: f[3].to_owned(),
+            })
+        })
+        .collect();
+    if !opts.only.is_empty() {
+        scenarios.retain(|s| opts.only.contains(&s.id));
+    }
+    let py = Command::new("python3")
+        .arg(&script)
+        .arg("--list")
+        .output()?;
+    let py_ids = String::from_utf8_lossy(&py.stdout).to_string();
+    let python = Command::new("python3").arg("--version").output()?;
+    let python = String::from_utf8_lossy(&python.stdout).trim().to_owned();
+
+    let mut rows = Vec::new();
+    for s in &scenarios {
+        let mut row = Row {
+            scenario: s.clone(),
+            ours: Samples::default(),
+            cpython: Samples::default(),
+        };
+        let has_py = py_ids.lines().any(|l| l.trim() == s.id);
+        for round in 0..opts.rounds {
+            // Alternate which side goes first, to cancel drift.
+            for side in [round % 2, 1 - round % 2] {
+                let mut args: Vec<OsString> = vec![s.id.clone().into()];
+                if opts.quick {
+                    args.push("--quick".into());
+                }
+                if side == 0 {
+                    let (v, u) = measure(&root, rust_bin.clone().into(), args, &s.id, s.pinned)?;
+                    row.ours.values.push(v);
+                    row.ours.unit = u;
+                } else if has_py {
+                    args.insert(0, script.clone().into());
+                    let (v, u) = measure(&root, "python3".into(), args, &s.id, s.pinned)?;
+                    row.cpython.values.push(v);
+                    row.cpython.unit = u;
+                }
+            }
+        }
+        println!("{}", table::console_row(&row));
+        rows.push(row);
+    }
+    let command = format!(
+        "cargo xtask bench-compare{}",
+        if opts.quick { " --quick" } else { "" }
+    );
+    println!();
+    print!("{}", table::markdown(&rows));
+    let docs = root.join("docs");
+    chart::write_svg(&rows, &docs.join("perf-chart.svg"))?;
+    write_performance_md(
+        &docs.join("performance.md"),
+        &rows,
+        &command,
+        &python,
+        opts.rounds,
+    )?;
+    println!(
+        "\nwrote docs/performance.md and docs/perf-chart.svg ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+const BEGIN: &str = "<!-- bench-compare:begin -->";
+const END: &str = "<!-- bench-compare:end -->";
+
+fn write_performance_md(
+    path: &Path,
+    rows: &[Row],
+    command: &str,
+    python: &str,
+    rounds: usize,
+) -> Result<()> {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let cpus = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let section = format!(
+        "{BEGIN}\n## Side by side with CPython (generated)\n\n\
+         Command: `{command}` — {rounds} rounds per scenario, the two sides alternating, \
+         latency scenarios pinned to CPU 0 (`taskset -c 0`). Machine: Linux {}, CPUs {}, {python}. \
+         Values are medians; ± is half the min–max range over the rounds. Speed-up > 1 means \
+         multiprocess is faster.\n\n{}\n![speed-up over CPython](perf-chart.svg)\n{END}\n",
+        kernel.trim(),
+        cpus.trim(),
+        table::markdown(rows)
+    );
+    let new = match (old.find(BEGIN), old.find(END)) {
+        (Some(b), Some(e)) if e > b => format!(
+            "{}{}{}",
+            &old[..b],
+            section,
+            &old[e + END.len()..].trim_start_matches('\n')
+        ),
+        _ if old.is_empty() => format!("# Performance\n\n{section}"),
+        _ => format!("{}\n{section}", old.trim_end()),
+    };
+    std::fs::write(path, new).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(lower: bool, ours: &[f64], cpy: &[f64]) -> Row {
+        Row {
+            scenario: Scenario {
+                id: "X".into(),
+                lower_is_better: lower,
+                pinned: false,
+                what: String::new(),
+            },
+            ours: Samples {
+                values: ours.to_vec(),
+                unit: "us".into(),
+            },
+            cpython: Samples {
+                values: cpy.to_vec(),
+                unit: "us".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn statistics_and_speedup() {
+        let r = row(true, &[1.0, 3.0, 2.0], &[10.0, 30.0, 20.0]);
+        assert_eq!(r.ours.median(), Some(2.0));
+        assert_eq!(r.speedup(), Some(10.0));
+        assert_eq!(r.ours.spread_pct(), Some(50.0));
+        let r = row(false, &[100.0, 100.0], &[10.0, 30.0]);
+        assert_eq!(r.cpython.median(), Some(20.0));
+        assert_eq!(r.speedup(), Some(5.0));
+        assert_eq!(row(true, &[], &[1.0]).speedup(), None);
+    }
+
+    #[test]
+    fn parses_result_lines() {
+        assert_eq!(
+            parse_result("noise\nRESULT M7 1.5 us\n", "M7").unwrap(),
+            (1.5, "us".to_string())
+        );
+        assert!(parse_result("RESULT M8 1 us", "M7").is_err());
+        assert!(parse_result("RESULT M7 x us", "M7").is_err());
+    }
+}
