@@ -1,0 +1,415 @@
+//! [`Connection`]: one end of a [`pipe`](crate::pipe) or of a socket from a
+//! [`Listener`](crate::Listener) — messages of serde values or raw bytes,
+//! with fds passed beside them.
+
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use mp_sys::socket;
+use mp_wire::frame::{HEADER_LEN, MAGIC};
+use mp_wire::{Limits, Message, SharedFd, MAX_FDS_PER_FRAME};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{send_io, RecvError, RecvIntoError, SendError};
+use crate::reader::{Deadline, Reader};
+
+/// One end of a message channel over a Unix (or TCP) stream socket:
+/// Python's `multiprocessing.connection.Connection`.
+///
+/// Every message keeps its boundaries (an empty message is a message).
+/// [`send`](Self::send) / [`recv`](Self::recv) carry serde values (postcard
+/// encoded; fds inside them — [`mp_wire::SharedFd`], and so other
+/// connections, shared memory, locks, queues — travel with `SCM_RIGHTS`);
+/// [`send_bytes`](Self::send_bytes) / [`recv_bytes`](Self::recv_bytes) carry
+/// raw bytes. A connection is itself serde: sent through another connection,
+/// a queue, or as a [`Process`](https://docs.rs/mp-process) argument, it
+/// arrives as a working end of the same channel.
+///
+/// All methods take `&self`; sends are serialized by an internal lock and so
+/// are receives, so a connection may be shared between threads, though (as
+/// in Python) one reader and one writer per end is the usual design.
+///
+/// ```
+/// let (a, b) = mp_channel::pipe(true)?;
+/// a.send(&("hello", 42u32))?;
+/// let (text, n): (String, u32) = b.recv()?;
+/// assert_eq!((text.as_str(), n), ("hello", 42));
+/// b.send_bytes(b"")?;                       // empty messages are messages
+/// assert!(a.poll(Some(std::time::Duration::ZERO))?);
+/// assert_eq!(a.recv_bytes(None)?, b"");
+/// drop(b);
+/// assert!(matches!(a.recv::<u32>(), Err(mp_channel::RecvError::Eof)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Connection {
+    fd: SharedFd,
+    readable: bool,
+    writable: bool,
+    limits: Limits,
+    reader: Mutex<Reader>,
+    /// `true` once a send stopped mid-message.
+    writer: Mutex<bool>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("fd", &self.fd.as_raw_fd())
+            .field("readable", &self.readable)
+            .field("writable", &self.writable)
+            .finish()
+    }
+}
+
+/// Locks a mutex, ignoring poisoning (the state stays consistent: a panic
+/// inside can only come from the allocator).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Connection {
+    /// Wraps a connected stream socket (Unix or TCP) as a duplex connection.
+    pub fn from_fd(fd: OwnedFd) -> Connection {
+        Connection::with_mode(fd, true, true)
+    }
+
+    /// Wraps a socket with the given directions.
+    pub(crate) fn with_mode(fd: OwnedFd, readable: bool, writable: bool) -> Connection {
+        Connection {
+            fd: SharedFd::from(fd),
+            readable,
+            writable,
+            limits: Limits::default(),
+            reader: Mutex::new(Reader::new()),
+            writer: Mutex::new(false),
+        }
+    }
+
+    /// Whether this end can receive (`false` for the write end of a one-way pipe).
+    pub fn readable(&self) -> bool {
+        self.readable
+    }
+
+    /// Whether this end can send (`false` for the read end of a one-way pipe).
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The socket (Python's `fileno()`), e.g. for [`wait`](crate::wait) or `poll(2)`.
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The largest message this end accepts, in bytes (default 1 GiB).
+    pub fn max_message(&self) -> usize {
+        self.limits.max_frame
+    }
+
+    /// Sets the largest message this end accepts. A longer message fails
+    /// with [`RecvError::TooLarge`] before any of it is read or allocated.
+    pub fn set_max_message(&mut self, max: usize) {
+        self.limits.max_frame = max;
+    }
+
+    /// Closes this end (Python's `close()`; dropping does the same).
+    pub fn close(self) {}
+
+    /// Sends `value` as one message, blocking while the socket buffer is full.
+    ///
+    /// # Errors
+    /// [`SendError::Encode`] (nothing sent), [`SendError::Disconnected`] if
+    /// the peer closed its end, [`SendError::NotWritable`], OS errors.
+    pub fn send<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), SendError> {
+        self.send_message(&mp_wire::encode(value)?, None)
+    }
+
+    /// Like [`send`](Self::send), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// As `send`, plus [`SendError::Timeout`]; a timeout in the middle of a
+    /// message makes the connection unusable for sending.
+    pub fn send_timeout<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        timeout: Duration,
+    ) -> Result<(), SendError> {
+        self.send_message(&mp_wire::encode(value)?, Some(timeout))
+    }
+
+    /// Sends an encoded message (bytes and fds) as one frame.
+    ///
+    /// # Errors
+    /// As [`send_timeout`](Self::send_timeout).
+    pub fn send_message(&self, msg: &Message, timeout: Option<Duration>) -> Result<(), SendError> {
+        let fds: Vec<BorrowedFd<'_>> = msg.fds.iter().map(AsFd::as_fd).collect();
+        self.send_frame(&msg.bytes, &fds, Deadline::after(timeout))
+    }
+
+    /// Sends `bytes` as one message (Python's `send_bytes`; slice the buffer
+    /// for its `offset`/`size`).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn send_bytes(&self, bytes: &[u8]) -> Result<(), SendError> {
+        self.send_frame(bytes, &[], Deadline::after(None))
+    }
+
+    /// Like [`send_bytes`](Self::send_bytes), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// As [`send_timeout`](Self::send_timeout).
+    pub fn send_bytes_timeout(&self, bytes: &[u8], timeout: Duration) -> Result<(), SendError> {
+        self.send_frame(bytes, &[], Deadline::after(Some(timeout)))
+    }
+
+    /// Receives one message and decodes it as a `T`, blocking until one
+    /// arrives or the peer closes its end.
+    ///
+    /// # Errors
+    /// [`RecvError::Eof`] once the peer closed and nothing is left;
+    /// [`RecvError::Decode`] if the message is not a `T` (the connection
+    /// stays usable); [`RecvError::Truncated`], [`RecvError::Malformed`],
+    /// [`RecvError::TooLarge`] for a broken stream; OS errors.
+    pub fn recv<T: DeserializeOwned>(&self) -> Result<T, RecvError> {
+        Ok(mp_wire::decode(self.recv_message(None)?)?)
+    }
+
+    /// Like [`recv`](Self::recv), giving up after `timeout` with
+    /// [`RecvError::Timeout`] (the connection stays usable).
+    ///
+    /// # Errors
+    /// As `recv`, plus `Timeout`.
+    pub fn recv_timeout<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T, RecvError> {
+        Ok(mp_wire::decode(self.recv_message(Some(timeout))?)?)
+    }
+
+    /// Receives one message undecoded (bytes plus fds).
+    ///
+    /// # Errors
+    /// As [`recv_timeout`](Self::recv_timeout), without decode errors.
+    pub fn recv_message(&self, timeout: Option<Duration>) -> Result<Message, RecvError> {
+        self.recv_frame(usize::MAX, Deadline::after(timeout))
+    }
+
+    /// Receives one message as bytes (Python's `recv_bytes(maxlength)`).
+    ///
+    /// # Errors
+    /// A message longer than `max` is [`RecvError::TooLarge`] and, as in
+    /// Python, leaves the connection unusable for receiving; otherwise as
+    /// [`recv`](Self::recv).
+    pub fn recv_bytes(&self, max: Option<usize>) -> Result<Vec<u8>, RecvError> {
+        Ok(self
+            .recv_frame(max.unwrap_or(usize::MAX), Deadline::after(None))?
+            .bytes)
+    }
+
+    /// Like [`recv_bytes`](Self::recv_bytes), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// As `recv_bytes`, plus [`RecvError::Timeout`].
+    pub fn recv_bytes_timeout(
+        &self,
+        max: Option<usize>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, RecvError> {
+        Ok(self
+            .recv_frame(max.unwrap_or(usize::MAX), Deadline::after(Some(timeout)))?
+            .bytes)
+    }
+
+    /// Receives one message into `buf` at `offset` and returns its length
+    /// (Python's `recv_bytes_into`).
+    ///
+    /// ```
+    /// let (a, b) = mp_channel::pipe(true)?;
+    /// a.send_bytes(b"0123456789")?;
+    /// let mut small = [0u8; 4];
+    /// let err = b.recv_bytes_into(&mut small, 0).unwrap_err();
+    /// assert_eq!(err.into_message().unwrap(), b"0123456789"); // consumed, handed back
+    /// a.send_bytes(b"ok")?;
+    /// assert_eq!(b.recv_bytes_into(&mut small, 1)?, 2);     // still usable
+    /// assert_eq!(&small[1..3], b"ok");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RecvIntoError::OffsetTooLarge`] (nothing received);
+    /// [`RecvIntoError::BufferTooShort`] with the whole message if it does
+    /// not fit — the connection stays usable; else as [`recv`](Self::recv).
+    pub fn recv_bytes_into(&self, buf: &mut [u8], offset: usize) -> Result<usize, RecvIntoError> {
+        if offset > buf.len() {
+            return Err(RecvIntoError::OffsetTooLarge {
+                offset,
+                len: buf.len(),
+            });
+        }
+        let msg = self.recv_frame(usize::MAX, Deadline::after(None))?;
+        let room = &mut buf[offset..];
+        if msg.bytes.len() > room.len() {
+            return Err(RecvIntoError::BufferTooShort(msg.bytes));
+        }
+        room[..msg.bytes.len()].copy_from_slice(&msg.bytes);
+        Ok(msg.bytes.len())
+    }
+
+    /// Whether a message (or the end of the stream) can be read now, waiting
+    /// at most `timeout` for it (`Some(Duration::ZERO)`: don't wait; `None`:
+    /// forever). Never consumes anything.
+    ///
+    /// # Errors
+    /// [`RecvError::NotReadable`], OS errors.
+    pub fn poll(&self, timeout: Option<Duration>) -> Result<bool, RecvError> {
+        if !self.readable {
+            return Err(RecvError::NotReadable);
+        }
+        if self.has_buffered() {
+            return Ok(true);
+        }
+        socket::poll_readable(self.as_fd(), timeout).map_err(RecvError::Io)
+    }
+
+    /// Whether received bytes wait in this end's buffer (so the socket alone
+    /// would not show it readable).
+    pub(crate) fn has_buffered(&self) -> bool {
+        lock(&self.reader).has_buffered()
+    }
+
+    fn recv_frame(&self, max: usize, deadline: Deadline) -> Result<Message, RecvError> {
+        if !self.readable {
+            return Err(RecvError::NotReadable);
+        }
+        lock(&self.reader).recv(self.as_fd(), &self.limits, max, deadline)
+    }
+
+    fn send_frame(
+        &self,
+        payload: &[u8],
+        fds: &[BorrowedFd<'_>],
+        deadline: Deadline,
+    ) -> Result<(), SendError> {
+        if !self.writable {
+            return Err(SendError::NotWritable);
+        }
+        if fds.len() > MAX_FDS_PER_FRAME {
+            return Err(SendError::TooManyFds {
+                count: fds.len(),
+                max: MAX_FDS_PER_FRAME,
+            });
+        }
+        let mut broken = lock(&self.writer);
+        if *broken {
+            return Err(SendError::Unusable);
+        }
+        let header = header(payload.len() as u64, fds.len() as u32);
+        let total = HEADER_LEN + payload.len();
+        let mut sent = 0;
+        let result = (|| {
+            while sent < total {
+                let bufs = [
+                    IoSlice::new(&header[sent.min(HEADER_LEN)..]),
+                    IoSlice::new(&payload[sent.saturating_sub(HEADER_LEN)..]),
+                ];
+                let attach = if sent == 0 { fds } else { &[] };
+                let blocking = match deadline.remaining() {
+                    None => socket::Blocking::Wait,
+                    Some(_) => socket::Blocking::DontWait,
+                };
+                match socket::send_vectored_with_fds(self.as_fd(), &bufs, attach, blocking) {
+                    Ok(n) => sent += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if !socket::poll_writable(self.as_fd(), deadline.remaining())
+                            .map_err(SendError::Io)?
+                        {
+                            return Err(SendError::Timeout);
+                        }
+                    }
+                    Err(e) => return Err(send_io(e)),
+                }
+            }
+            Ok(())
+        })();
+        if result.is_err() && sent > 0 && sent < total {
+            *broken = true;
+        }
+        result
+    }
+}
+
+/// A frame header for `len` payload bytes and `fds` fds (see [`mp_wire::frame`]).
+fn header(len: u64, fds: u32) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..4].copy_from_slice(&MAGIC);
+    h[4..12].copy_from_slice(&len.to_le_bytes());
+    h[12..].copy_from_slice(&fds.to_le_bytes());
+    h
+}
+
+impl AsRawFd for Connection {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// What a connection looks like on the wire: its socket (out of band) and
+/// its directions.
+#[derive(Serialize, Deserialize)]
+struct Wire<F> {
+    fd: F,
+    readable: bool,
+    writable: bool,
+}
+
+impl Serialize for Connection {
+    /// Serializes a duplicate of the socket. Fails if this end holds
+    /// received bytes not yet read (they would be lost to the copy): read
+    /// them first.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.has_buffered() {
+            return Err(serde::ser::Error::custom(
+                "cannot send a connection holding unread received data",
+            ));
+        }
+        Wire {
+            fd: &self.fd,
+            readable: self.readable,
+            writable: self.writable,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Connection {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = Wire::<SharedFd>::deserialize(deserializer)?;
+        Ok(Connection::with_mode(
+            wire.fd.into_inner(),
+            wire.readable,
+            wire.writable,
+        ))
+    }
+}
+
+/// A connected pair (Python's `Pipe(duplex)`).
+///
+/// `duplex == true`: both ends send and receive. `duplex == false`: the
+/// first end only receives and the second only sends, as in Python. Both
+/// are Unix stream sockets, so either kind can carry fds.
+///
+/// # Errors
+/// The OS error of `socketpair` or `shutdown`.
+#[doc(alias = "Pipe")]
+pub fn pipe(duplex: bool) -> io::Result<(Connection, Connection)> {
+    let (a, b) = socket::socketpair()?;
+    if duplex {
+        return Ok((Connection::from_fd(a), Connection::from_fd(b)));
+    }
+    socket::shutdown(&a, std::net::Shutdown::Write)?;
+    Ok((
+        Connection::with_mode(a, true, false),
+        Connection::with_mode(b, false, true),
+    ))
+}

@@ -1,0 +1,60 @@
+//! `mp-channel`: Python's `multiprocessing` channels — [`pipe`] and
+//! [`Connection`], [`wait`], [`Listener`] / [`client`] with an authkey, and
+//! the queues [`Queue`], [`SimpleQueue`], [`JoinableQueue`].
+//!
+//! ```
+//! use mp_channel::{pipe, Queue};
+//!
+//! let (parent, child) = pipe(true)?;
+//! child.send(&vec![1u32, 2, 3])?;
+//! let got: Vec<u32> = parent.recv()?;
+//! assert_eq!(got, [1, 2, 3]);
+//!
+//! let q = Queue::<String>::new()?;
+//! q.put(&"job".to_string())?;
+//! assert_eq!(q.get()?, "job");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! - [`Connection`] / [`pipe`]: messages of serde values (`send`/`recv`) or
+//!   bytes (`send_bytes`/`recv_bytes`/`recv_bytes_into`) over a Unix socket,
+//!   fds passed beside them; `poll`, timeouts, typed errors for end of
+//!   stream, wrong direction, bad frames. See [`RecvError`], [`SendError`].
+//! - [`wait`]: readiness of connections, process sentinels, any fd.
+//! - [`Listener`] / [`client`]: Unix-socket or TCP connections between
+//!   unrelated processes; a mutual HMAC-SHA256 challenge when an authkey is
+//!   given ([`deliver_challenge`], [`answer_challenge`]).
+//! - [`Queue`] (feeder thread, `maxsize`), [`SimpleQueue`],
+//!   [`JoinableQueue`]: MPMC FIFO queues on a shared-memory ring with futex
+//!   wake-ups; items may carry fds (connections, shared memory, queues).
+//!
+//! Every handle — connection, queue — is serde, so it can be a `Process`
+//! argument or travel inside another message under every start method.
+//!
+//! # Dead peers
+//! A connection whose peer process died reads as end of stream. A queue
+//! producer killed mid-`put` loses that item only; a consumer in the middle
+//! of that item notices within about 100 ms that the producer is gone and
+//! goes on waiting for others. A killed consumer loses the item it was
+//! taking. Either way the item's count stays in [`Queue::qsize`] (and, for a
+//! bounded queue, its slot stays taken).
+#![forbid(unsafe_code)]
+
+mod auth;
+mod connection;
+mod error;
+mod listener;
+mod queue;
+mod reader;
+mod wait;
+
+pub use auth::{answer_challenge, deliver_challenge};
+
+pub use connection::{pipe, Connection};
+pub use error::{AuthenticationError, ConnectError, RecvError, RecvIntoError, SendError};
+pub use listener::{client, client_with_timeout, Address, Listener, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use queue::{
+    GetError, JoinableQueue, PutError, Queue, QueueStateError, SimpleQueue, TaskDoneError,
+    DEFAULT_RING_BYTES,
+};
+pub use wait::{wait, Waitable};

@@ -1,0 +1,264 @@
+//! The shared part of every queue: the [`Ring`], the writer and reader
+//! locks, and the side socket that carries fds; writing and reading whole
+//! messages.
+//!
+//! # Messages with fds
+//! Fds cannot live in shared memory. A message that carries some (a
+//! `Connection`, a `SharedMemory`, a `Queue` inside the item) sends them
+//! first, under the writer lock, through a Unix socket pair that every
+//! holder of the queue shares, tagged with the ring position its record
+//! will start at; its record is flagged [`FDS`]. The consumer that takes
+//! the record reads side messages until the tag matches, dropping any left
+//! by a producer that died between the two steps.
+//!
+//! # Dead processes
+//! A producer killed while copying a record never published it (see
+//! [`ring`](super::ring)). One killed between the chunks of a large message
+//! leaves a run without `LAST`: the consumer assembling it notices, every
+//! [`PROBE`], that it can take the writer lock (mp-sync hands a dead
+//! holder's lock over), drops the partial message and goes on waiting; a
+//! new `FIRST` also discards it. A consumer killed mid-run leaves chunks
+//! without `FIRST`, which the next consumer skips.
+
+use std::io::{self, IoSliceMut};
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use mp_sync::{AcquireError, Lock, LockGuard, TryAcquireError};
+use mp_sys::socket::{self, Blocking};
+use mp_wire::{Message, SharedFd};
+use serde::{Deserialize, Serialize};
+
+use super::ring::{pad, Ring, FDS, FIRST, LAST, RECORD_HEADER};
+use crate::reader::Deadline;
+
+/// How often a consumer in the middle of a chunked message checks that
+/// its producer is still alive.
+pub(crate) const PROBE: Duration = Duration::from_millis(100);
+
+/// Everything the processes sharing a queue share.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Core {
+    pub(crate) ring: Ring,
+    pub(crate) writer: Lock,
+    pub(crate) reader: Lock,
+    /// Producers send fds here...
+    side_tx: SharedFd,
+    /// ...and consumers receive them here.
+    side_rx: SharedFd,
+    /// `maxsize`; 0 = unbounded.
+    pub(crate) maxsize: u64,
+}
+
+/// Why a message could not be read.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    Timeout,
+    Io(io::Error),
+}
+
+/// Takes `lock` until `deadline`; a dead holder's lock is taken over (the
+/// ring protocol tolerates whatever it left). `None` on timeout.
+pub(crate) fn acquire(lock: &Lock, deadline: Deadline) -> Option<LockGuard<'_>> {
+    match deadline.remaining() {
+        None => Some(lock.lock().unwrap_or_else(|died| died.into_inner())),
+        Some(Duration::ZERO) => match lock.try_lock() {
+            Ok(g) => Some(g),
+            Err(TryAcquireError::OwnerDied(died)) => Some(died.into_inner()),
+            Err(TryAcquireError::WouldBlock) => None,
+        },
+        Some(left) => match lock.lock_timeout(left) {
+            Ok(g) => Some(g),
+            Err(AcquireError::OwnerDied(died)) => Some(died.into_inner()),
+            Err(AcquireError::Timeout) => None,
+        },
+    }
+}
+
+impl Core {
+    /// A new queue core with a ring of `cap` bytes.
+    pub(crate) fn new(cap: usize, maxsize: usize) -> io::Result<Core> {
+        let (tx, rx) = socket::socketpair()?;
+        Ok(Core {
+            ring: Ring::new(cap)?,
+            writer: Lock::new()?,
+            reader: Lock::new()?,
+            side_tx: SharedFd::from(tx),
+            side_rx: SharedFd::from(rx),
+            maxsize: maxsize as u64,
+        })
+    }
+
+    /// The largest payload of one record.
+    fn max_chunk(&self) -> u64 {
+        self.ring.cap() / 2 - RECORD_HEADER
+    }
+
+    /// Holding the writer lock: writes `msg` only if it fits whole right
+    /// now, without waiting for anything. Returns whether it was written.
+    pub(crate) fn try_write(&self, msg: &Message) -> io::Result<bool> {
+        let len = msg.bytes.len() as u64;
+        if len > self.max_chunk() || RECORD_HEADER + pad(len) > self.ring.free() {
+            return Ok(false);
+        }
+        let mut flags = FIRST | LAST;
+        if !msg.fds.is_empty() {
+            match self.send_fds(msg, Blocking::DontWait) {
+                Ok(()) => flags |= FDS,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.ring.push(&msg.bytes, flags))
+    }
+
+    /// Holding the writer lock: writes `msg`, in chunks if needed, waiting
+    /// for space as long as it takes.
+    pub(crate) fn write(&self, msg: &Message) -> io::Result<()> {
+        let mut flags = FIRST;
+        if !msg.fds.is_empty() {
+            self.send_fds(msg, Blocking::Wait)?;
+            flags |= FDS;
+        }
+        let max = self.max_chunk() as usize;
+        let mut rest = &msg.bytes[..];
+        loop {
+            let n = rest.len().min(max);
+            let last = n == rest.len();
+            let need = RECORD_HEADER + pad(n as u64);
+            let chunk_flags = flags | if last { LAST } else { 0 };
+            self.ring
+                .wait_until(false, Deadline::after(None), || self.ring.free() >= need);
+            let pushed = self.ring.push(&rest[..n], chunk_flags);
+            debug_assert!(pushed, "space was waited for under the writer lock");
+            rest = &rest[n..];
+            flags = 0;
+            if last {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends `msg`'s fds on the side socket, tagged with the position its
+    /// record will start at.
+    fn send_fds(&self, msg: &Message, blocking: Blocking) -> io::Result<()> {
+        let tag = self.ring.tail().load(std::sync::atomic::Ordering::SeqCst);
+        let fds: Vec<_> = msg.fds.iter().map(AsFd::as_fd).collect();
+        let bytes = tag.to_le_bytes();
+        let mut sent = 0;
+        while sent < bytes.len() {
+            let attach = if sent == 0 { &fds[..] } else { &[] };
+            let b = if sent == 0 { blocking } else { Blocking::Wait };
+            sent += socket::send_vectored_with_fds(
+                &self.side_tx,
+                &[io::IoSlice::new(&bytes[sent..])],
+                attach,
+                b,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Holding the reader lock: reads one whole message, waiting until
+    /// `deadline` for its first record.
+    pub(crate) fn read(&self, deadline: Deadline) -> Result<Message, ReadError> {
+        let mut bytes = Vec::new();
+        // Start position and fd flag of the message being assembled.
+        let mut current: Option<(u64, bool)> = None;
+        loop {
+            let mark = bytes.len();
+            let Some((flags, pos)) = self.ring.pop(&mut bytes) else {
+                self.wait_for_data(&mut current, &mut bytes, deadline)?;
+                continue;
+            };
+            if flags & FIRST != 0 {
+                bytes.drain(..mark);
+                current = Some((pos, flags & FDS != 0));
+            } else if current.is_none() {
+                bytes.truncate(mark); // the rest of a message whose reader died
+                continue;
+            }
+            if flags & LAST != 0 {
+                let Some((start, has_fds)) = current else {
+                    continue;
+                };
+                let fds = if has_fds {
+                    self.recv_fds(start).map_err(ReadError::Io)?
+                } else {
+                    Vec::new()
+                };
+                return Ok(Message { bytes, fds });
+            }
+        }
+    }
+
+    /// Waits for data; in the middle of a message, checks every [`PROBE`]
+    /// whether its producer died (then drops the partial message).
+    fn wait_for_data(
+        &self,
+        current: &mut Option<(u64, bool)>,
+        bytes: &mut Vec<u8>,
+        deadline: Deadline,
+    ) -> Result<(), ReadError> {
+        let ring = &self.ring;
+        if current.is_none() {
+            return match ring.wait_until(true, deadline, || !ring.is_empty()) {
+                true => Ok(()),
+                false => Err(ReadError::Timeout),
+            };
+        }
+        if ring.wait_until(true, Deadline::after(Some(PROBE)), || !ring.is_empty()) {
+            return Ok(());
+        }
+        // A live producer holds the writer lock from FIRST to LAST. If we
+        // can take it, ours is gone.
+        if let Some(_guard) = acquire(&self.writer, Deadline::after(Some(Duration::ZERO)))
+            .or_else(|| acquire(&self.writer, Deadline::after(Some(PROBE))))
+        {
+            if ring.is_empty() {
+                *current = None;
+                bytes.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives the fds tagged `tag` from the side socket, dropping older
+    /// (orphaned) ones.
+    fn recv_fds(&self, tag: u64) -> io::Result<Vec<OwnedFd>> {
+        loop {
+            let mut buf = [0u8; 8];
+            let mut got = 0;
+            let mut fds = Vec::new();
+            while got < 8 {
+                let r = socket::recv_vectored_with_fds(
+                    &self.side_rx,
+                    &mut [IoSliceMut::new(&mut buf[got..])],
+                    mp_wire::MAX_FDS_PER_FRAME,
+                    if got == 0 {
+                        Blocking::DontWait
+                    } else {
+                        Blocking::Wait
+                    },
+                )?;
+                if r.bytes == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                if got == 0 {
+                    fds = r.fds;
+                }
+                got += r.bytes;
+            }
+            match u64::from_le_bytes(buf) {
+                t if t == tag => return Ok(fds),
+                t if t < tag => continue,
+                _ => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "fds for a message are missing from the queue's side socket",
+                    ))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The per-process half of [`Queue`](crate::Queue): a buffer of encoded
+//! items and the feeder thread that moves them into the ring when `put`
+//! could not (ring full, or the writer lock busy), so `put` never blocks.
+//!
+//! `put` writes straight into the ring when this process has nothing
+//! buffered and the ring has room; otherwise it appends to the buffer and
+//! wakes the feeder (started on first use, named `QueueFeederThread` as in
+//! Python). Items of one process thus reach the ring in `put` order. When
+//! the last handle in a process is dropped, the buffer is flushed and the
+//! thread joined, unless [`cancel_join_thread`](Feeder::cancel_join_thread)
+//! was called — a process does not exit until what it put is in the queue.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+
+use mp_wire::Message;
+
+use super::core::{acquire, Core};
+use super::error::{PutError, QueueStateError};
+use crate::reader::Deadline;
+
+/// Buffer and thread state of one process.
+#[derive(Debug)]
+struct State {
+    /// The process this state belongs to (a forked child starts afresh).
+    pid: u32,
+    buf: VecDeque<Message>,
+    /// The feeder holds an item taken from `buf` and not yet in the ring.
+    in_flight: bool,
+    closed: bool,
+    cancel_join: bool,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct Feeder {
+    core: Arc<Core>,
+    state: Mutex<State>,
+    cv: Condvar,
+}
+
+impl Feeder {
+    pub(crate) fn new(core: Arc<Core>) -> Arc<Feeder> {
+        Arc::new(Feeder {
+            core,
+            state: Mutex::new(State {
+                pid: std::process::id(),
+                buf: VecDeque::new(),
+                in_flight: false,
+                closed: false,
+                cancel_join: false,
+                thread: None,
+            }),
+            cv: Condvar::new(),
+        })
+    }
+
+    /// The state, reset if this is a forked copy of another process's.
+    fn state(&self) -> MutexGuard<'_, State> {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let pid = std::process::id();
+        if st.pid != pid {
+            // The parent's buffer and thread are not ours. Forget the handle
+            // without joining: the thread does not exist here.
+            st.pid = pid;
+            st.buf.clear();
+            st.in_flight = false;
+            st.closed = false;
+            st.cancel_join = false;
+            st.thread = None;
+        }
+        st
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state().closed
+    }
+
+    /// Puts an encoded item (its slot already reserved); never blocks on
+    /// the ring.
+    pub(crate) fn put(self: &Arc<Self>, msg: Message) -> Result<(), PutError> {
+        let mut st = self.state();
+        if st.closed {
+            return Err(PutError::Closed);
+        }
+        if st.buf.is_empty() && !st.in_flight {
+            if let Some(_guard) = acquire(
+                &self.core.writer,
+                Deadline::after(Some(std::time::Duration::ZERO)),
+            ) {
+                if self.core.try_write(&msg)? {
+                    return Ok(());
+                }
+            }
+        }
+        st.buf.push_back(msg);
+        if st.thread.is_none() {
+            let me = Arc::clone(self);
+            st.thread = Some(
+                std::thread::Builder::new()
+                    .name("QueueFeederThread".into())
+                    .spawn(move || me.run())?,
+            );
+        }
+        drop(st);
+        self.cv.notify_one();
+        Ok(())
+    }
+
+    /// The feeder thread's body.
+    fn run(&self) {
+        loop {
+            let msg = {
+                let mut st = self.state();
+                st.in_flight = false;
+                loop {
+                    if let Some(m) = st.buf.pop_front() {
+                        st.in_flight = true;
+                        break m;
+                    }
+                    if st.closed {
+                        return;
+                    }
+                    st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
+                }
+            };
+            let _guard = acquire(&self.core.writer, Deadline::after(None));
+            if let Err(e) = self.core.write(&msg) {
+                // Python prints the error and drops the item; its slot is freed.
+                eprintln!("multiprocess: queue feeder thread could not write an item: {e}");
+                self.core.ring.size().fetch_sub(1, SeqCst);
+                self.core.ring.wake_producers();
+            }
+        }
+    }
+
+    /// No more puts from this process; the feeder flushes and exits.
+    pub(crate) fn close(&self) {
+        self.state().closed = true;
+        self.cv.notify_all();
+    }
+
+    /// Waits for the feeder to flush and exit (after [`close`](Self::close)).
+    pub(crate) fn join_thread(&self) -> Result<(), QueueStateError> {
+        let handle = {
+            let mut st = self.state();
+            if !st.closed {
+                return Err(QueueStateError::NotClosed);
+            }
+            st.thread.take()
+        };
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        Ok(())
+    }
+
+    /// Don't wait for the feeder when the last handle goes away.
+    pub(crate) fn cancel_join_thread(&self) {
+        self.state().cancel_join = true;
+    }
+
+    /// The last handle in this process is gone: close, and flush unless cancelled.
+    pub(crate) fn finish(&self) {
+        self.close();
+        let handle = {
+            let mut st = self.state();
+            if st.cancel_join {
+                None
+            } else {
+                st.thread.take()
+            }
+        };
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}

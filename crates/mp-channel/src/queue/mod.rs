@@ -1,0 +1,311 @@
+//! [`Queue`], [`SimpleQueue`] and [`JoinableQueue`]: multi-producer,
+//! multi-consumer FIFO queues between processes on a shared-memory ring.
+//!
+//! Items are encoded (postcard, fds beside them) by the caller and copied
+//! into a ring in a memfd that every handle maps; consumers copy them out.
+//! Sleeping and waking are futex calls made only when someone sleeps. See
+//! `ring` for the layout and `core` for fds and dead processes.
+
+mod core;
+mod error;
+mod feeder;
+mod joinable;
+mod ring;
+mod simple;
+
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use self::core::{acquire, Core, ReadError};
+use self::feeder::Feeder;
+use crate::reader::Deadline;
+
+pub use error::{GetError, PutError, QueueStateError, TaskDoneError};
+pub use joinable::JoinableQueue;
+pub use simple::SimpleQueue;
+
+/// Bytes of shared ring a queue gets by default (1 MiB). Larger items are
+/// streamed through it in chunks.
+pub const DEFAULT_RING_BYTES: usize = 1 << 20;
+
+/// A process-shared FIFO queue of `T` (Python's `multiprocessing.Queue`).
+///
+/// Unbounded by default: [`put`](Self::put) never blocks — when the ring is
+/// full, items wait in a per-process buffer that a feeder thread drains.
+/// [`Queue::bounded`] limits the number of items (`maxsize`); then `put`
+/// waits for a free slot. Every handle is serde, so a queue can be a
+/// `Process` argument or travel inside another message; items may
+/// themselves carry fds (connections, shared memory, other queues).
+///
+/// Items from one producer arrive in the order put; items from several
+/// producers interleave. A process killed in the middle of a `put` or a
+/// `get` loses at most that item and leaves the queue consistent.
+///
+/// ```
+/// use mp_channel::Queue;
+/// let q = Queue::<String>::new()?;
+/// q.put(&"hello".to_string())?;
+/// assert_eq!(q.qsize(), 1);
+/// assert_eq!(q.get()?, "hello");
+/// assert!(matches!(q.get_nowait(), Err(mp_channel::GetError::Empty)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Queue<T> {
+    handle: Arc<Handle>,
+    _items: PhantomData<fn(T) -> T>,
+}
+
+/// The shared core plus this process's feeder; dropping the last one in a
+/// process flushes the feeder.
+#[derive(Debug)]
+struct Handle {
+    core: Arc<Core>,
+    feeder: Arc<Feeder>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.feeder.finish();
+    }
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Self {
+        Queue {
+            handle: Arc::clone(&self.handle),
+            _items: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue")
+            .field("maxsize", &self.handle.core.maxsize)
+            .field("qsize", &self.handle.core.ring.size().load(SeqCst))
+            .finish()
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> Queue<T> {
+    /// An unbounded queue (Python's `Queue()`).
+    ///
+    /// # Errors
+    /// The OS error if shared memory or the side socket cannot be created.
+    pub fn new() -> io::Result<Queue<T>> {
+        Queue::with_ring(0, DEFAULT_RING_BYTES)
+    }
+
+    /// A queue holding at most `maxsize` items (Python's `Queue(maxsize)`;
+    /// 0 means unbounded).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn bounded(maxsize: usize) -> io::Result<Queue<T>> {
+        Queue::with_ring(maxsize, DEFAULT_RING_BYTES)
+    }
+
+    /// A queue with `maxsize` (0 = unbounded) and a ring of `ring_bytes`
+    /// (rounded up to a power of two, at least 4 KiB).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_ring(maxsize: usize, ring_bytes: usize) -> io::Result<Queue<T>> {
+        Ok(Queue::from_core(Core::new(ring_bytes, maxsize)?))
+    }
+
+    fn from_core(core: Core) -> Queue<T> {
+        let core = Arc::new(core);
+        Queue {
+            handle: Arc::new(Handle {
+                feeder: Feeder::new(Arc::clone(&core)),
+                core,
+            }),
+            _items: PhantomData,
+        }
+    }
+
+    fn core(&self) -> &Core {
+        &self.handle.core
+    }
+
+    /// Puts `item`, waiting for a free slot if the queue is bounded and full.
+    ///
+    /// # Errors
+    /// [`PutError::Closed`], [`PutError::Encode`] (nothing put), OS errors.
+    pub fn put(&self, item: &T) -> Result<(), PutError> {
+        self.put_timeout(item, true, None)
+    }
+
+    /// Puts `item` only if a slot is free now (Python's `put_nowait`).
+    ///
+    /// # Errors
+    /// [`PutError::Full`], and as [`put`](Self::put).
+    pub fn put_nowait(&self, item: &T) -> Result<(), PutError> {
+        self.put_timeout(item, false, None)
+    }
+
+    /// Python's `put(item, block, timeout)`: with `block == false` fails at
+    /// once when full (ignoring `timeout`); otherwise waits at most `timeout`
+    /// (`None` = forever) for a slot.
+    ///
+    /// # Errors
+    /// [`PutError::Full`], and as [`put`](Self::put).
+    pub fn put_timeout(
+        &self,
+        item: &T,
+        block: bool,
+        timeout: Option<Duration>,
+    ) -> Result<(), PutError> {
+        if self.handle.feeder.is_closed() {
+            return Err(PutError::Closed);
+        }
+        let msg = mp_wire::encode(item)?;
+        let timeout = if block { timeout } else { Some(Duration::ZERO) };
+        self.reserve(Deadline::after(timeout))?;
+        self.handle.feeder.put(msg).inspect_err(|_| self.release())
+    }
+
+    /// Takes a slot (bounded) or counts the item (unbounded).
+    fn reserve(&self, deadline: Deadline) -> Result<(), PutError> {
+        let core = self.core();
+        let size = core.ring.size();
+        if core.maxsize == 0 {
+            size.fetch_add(1, SeqCst);
+            return Ok(());
+        }
+        let take = || {
+            size.fetch_update(SeqCst, SeqCst, |n| (n < core.maxsize).then_some(n + 1))
+                .is_ok()
+        };
+        if take() {
+            return Ok(());
+        }
+        loop {
+            if !core
+                .ring
+                .wait_until(false, deadline, || size.load(SeqCst) < core.maxsize)
+            {
+                return Err(PutError::Full);
+            }
+            if take() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Gives a reserved slot back.
+    fn release(&self) {
+        self.core().ring.size().fetch_sub(1, SeqCst);
+        self.core().ring.wake_producers();
+    }
+
+    /// Removes and returns the next item, waiting as long as it takes.
+    ///
+    /// # Errors
+    /// [`GetError::Closed`], [`GetError::Decode`] (the item is gone), OS errors.
+    pub fn get(&self) -> Result<T, GetError> {
+        self.get_timeout(true, None)
+    }
+
+    /// Removes and returns an item only if one is there now (Python's `get_nowait`).
+    ///
+    /// # Errors
+    /// [`GetError::Empty`], and as [`get`](Self::get).
+    pub fn get_nowait(&self) -> Result<T, GetError> {
+        self.get_timeout(false, None)
+    }
+
+    /// Python's `get(block, timeout)`.
+    ///
+    /// # Errors
+    /// [`GetError::Empty`] when nothing arrived in time, and as [`get`](Self::get).
+    pub fn get_timeout(&self, block: bool, timeout: Option<Duration>) -> Result<T, GetError> {
+        if self.handle.feeder.is_closed() {
+            return Err(GetError::Closed);
+        }
+        let timeout = if block { timeout } else { Some(Duration::ZERO) };
+        let msg = read(self.core(), Deadline::after(timeout))?;
+        Ok(mp_wire::decode(msg)?)
+    }
+
+    /// Items put (in any process, including those still in a feeder buffer)
+    /// and not yet got. Approximate while others are putting or getting.
+    pub fn qsize(&self) -> usize {
+        self.core().ring.size().load(SeqCst) as usize
+    }
+
+    /// Whether no item is in the shared ring now (items still in a
+    /// producer's feeder buffer don't count, as in Python).
+    pub fn empty(&self) -> bool {
+        self.core().ring.is_empty()
+    }
+
+    /// Whether a bounded queue has `maxsize` items.
+    pub fn full(&self) -> bool {
+        let core = self.core();
+        core.maxsize > 0 && core.ring.size().load(SeqCst) >= core.maxsize
+    }
+
+    /// `maxsize` (0 = unbounded).
+    pub fn maxsize(&self) -> usize {
+        self.core().maxsize as usize
+    }
+
+    /// This process will put and get no more; its feeder flushes what is
+    /// buffered and exits. Other processes are not affected.
+    pub fn close(&self) {
+        self.handle.feeder.close();
+    }
+
+    /// Waits until this process's feeder has flushed everything (after
+    /// [`close`](Self::close)).
+    ///
+    /// # Errors
+    /// [`QueueStateError::NotClosed`] before `close`.
+    pub fn join_thread(&self) -> Result<(), QueueStateError> {
+        self.handle.feeder.join_thread()
+    }
+
+    /// Lets this process exit (drop its last handle) without waiting for
+    /// its feeder to flush; buffered items may be lost.
+    pub fn cancel_join_thread(&self) {
+        self.handle.feeder.cancel_join_thread();
+    }
+}
+
+/// Takes the reader lock and reads one message before `deadline`.
+pub(crate) fn read(core: &Core, deadline: Deadline) -> Result<mp_wire::Message, GetError> {
+    let guard = acquire(&core.reader, deadline).ok_or(GetError::Empty)?;
+    let msg = core.read(deadline).map_err(|e| match e {
+        ReadError::Timeout => GetError::Empty,
+        ReadError::Io(e) => GetError::Io(e),
+    });
+    drop(guard);
+    let msg = msg?;
+    let _ = core
+        .ring
+        .size()
+        .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1));
+    core.ring.wake_producers();
+    Ok(msg)
+}
+
+impl<T> Serialize for Queue<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.handle.core.serialize(s)
+    }
+}
+
+impl<'de, T: Serialize + DeserializeOwned> Deserialize<'de> for Queue<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Queue::from_core(Core::deserialize(d)?))
+    }
+}

@@ -1,0 +1,248 @@
+//! The shared-memory ring under every queue: variable-length records in a
+//! memfd, positions and futex words in its header.
+//!
+//! # Words (header of the region)
+//! | offset | word | type | meaning |
+//! |--------|------|------|---------|
+//! | 0  | `head` | u64 | bytes consumed since creation (consumers, under the reader lock) |
+//! | 8  | `tail` | u64 | bytes published since creation (producers, under the writer lock) |
+//! | 16 | `data_seq` | u32 | futex: bumped when data is published and a consumer sleeps |
+//! | 20 | `space_seq` | u32 | futex: bumped when space or a slot is freed and a producer sleeps |
+//! | 24 | `consumers_waiting` | u32 | consumers asleep (or about to be) on `data_seq` |
+//! | 28 | `producers_waiting` | u32 | producers asleep (or about to be) on `space_seq` |
+//! | 32 | `size` | u64 | items put (reserved) and not yet got: `qsize()` |
+//! | 40 | `unfinished` | u32 | futex: `JoinableQueue` tasks not yet `task_done()` |
+//! | 64.. | data | | `cap` bytes, a power of two; positions are taken modulo `cap` |
+//!
+//! # Records
+//! An 8-byte header — payload length (`u32` LE) and flags (`u32` LE:
+//! [`FIRST`], [`LAST`], [`FDS`]) — then the payload, padded to 8 bytes. A
+//! message is one record flagged `FIRST | LAST`, or, if larger than the
+//! ring has room for, a run of chunks from `FIRST` to `LAST` written under
+//! the writer lock, so runs never interleave. A record may wrap around the
+//! end of the data area.
+//!
+//! # Publication and wake-ups
+//! A producer copies a record in, then publishes it with one `SeqCst` store
+//! of `tail`: a record is never visible half-written, so a producer killed
+//! mid-copy leaves nothing behind. Sleepers use an eventcount: read the
+//! `seq` word, register in `*_waiting`, re-check the condition, and sleep
+//! only if `seq` is unchanged; the other side changes the condition, then
+//! bumps `seq` and wakes only if someone registered (no system call when
+//! nobody sleeps). Both sides' accesses are `SeqCst`, so one of them always
+//! sees the other (Dekker).
+
+use std::io;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
+use std::time::Duration;
+
+use mp_shm::Region;
+use serde::{Deserialize, Serialize};
+
+use crate::reader::Deadline;
+
+/// The payload of this record starts a message.
+pub(crate) const FIRST: u32 = 1;
+/// The payload of this record ends a message.
+pub(crate) const LAST: u32 = 2;
+/// The message carries fds, waiting on the queue's side socket.
+pub(crate) const FDS: u32 = 4;
+
+/// Bytes of a record header.
+pub(crate) const RECORD_HEADER: u64 = 8;
+/// Offset of the data area.
+const DATA: usize = 64;
+
+/// A ring in shared memory; cloning or sending it shares the same ring.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Ring {
+    region: Region,
+}
+
+/// Rounds `n` up to a multiple of 8.
+pub(crate) fn pad(n: u64) -> u64 {
+    (n + 7) & !7
+}
+
+impl Ring {
+    /// A new empty ring whose data area is `cap` bytes (rounded up to a
+    /// power of two, at least 4 KiB).
+    pub(crate) fn new(cap: usize) -> io::Result<Ring> {
+        let cap = cap.max(4096).next_power_of_two();
+        let region = Region::create("mp-queue", DATA + cap)?;
+        Ok(Ring { region })
+    }
+
+    /// Bytes in the data area.
+    pub(crate) fn cap(&self) -> u64 {
+        (self.region.len() - DATA) as u64
+    }
+
+    fn u64_at(&self, off: usize) -> &AtomicU64 {
+        self.region
+            .atomic_u64(off)
+            .expect("header words are in bounds")
+    }
+
+    fn u32_at(&self, off: usize) -> &AtomicU32 {
+        self.region
+            .atomic_u32(off)
+            .expect("header words are in bounds")
+    }
+
+    pub(crate) fn head(&self) -> &AtomicU64 {
+        self.u64_at(0)
+    }
+    pub(crate) fn tail(&self) -> &AtomicU64 {
+        self.u64_at(8)
+    }
+    fn data_seq(&self) -> &AtomicU32 {
+        self.u32_at(16)
+    }
+    fn space_seq(&self) -> &AtomicU32 {
+        self.u32_at(20)
+    }
+    fn consumers_waiting(&self) -> &AtomicU32 {
+        self.u32_at(24)
+    }
+    fn producers_waiting(&self) -> &AtomicU32 {
+        self.u32_at(28)
+    }
+    /// Items reserved by `put` and not yet taken by `get`.
+    pub(crate) fn size(&self) -> &AtomicU64 {
+        self.u64_at(32)
+    }
+    /// `JoinableQueue`'s unfinished-task count (also a futex word).
+    pub(crate) fn unfinished(&self) -> &AtomicU32 {
+        self.u32_at(40)
+    }
+
+    /// Bytes free for a producer (holding the writer lock).
+    pub(crate) fn free(&self) -> u64 {
+        let used = self
+            .tail()
+            .load(SeqCst)
+            .wrapping_sub(self.head().load(SeqCst));
+        self.cap().saturating_sub(used)
+    }
+
+    /// Whether no record is published.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tail().load(SeqCst) == self.head().load(SeqCst)
+    }
+
+    /// Copies `bytes` into the data area at ring position `pos`, wrapping.
+    fn write_at(&self, pos: u64, bytes: &[u8]) {
+        let cap = self.cap();
+        let off = (pos % cap) as usize;
+        let first = bytes.len().min(cap as usize - off);
+        let ok = self.region.write(DATA + off, &bytes[..first]).is_ok()
+            && self.region.write(DATA, &bytes[first..]).is_ok();
+        debug_assert!(ok, "ring writes stay inside the data area");
+    }
+
+    /// Copies from ring position `pos` into `buf`, wrapping.
+    fn read_at(&self, pos: u64, buf: &mut [u8]) {
+        let cap = self.cap();
+        let off = (pos % cap) as usize;
+        let first = buf.len().min(cap as usize - off);
+        let (a, b) = buf.split_at_mut(first);
+        let ok = self.region.read(DATA + off, a).is_ok() && self.region.read(DATA, b).is_ok();
+        debug_assert!(ok, "ring reads stay inside the data area");
+    }
+
+    /// Producer, holding the writer lock: writes one record at `tail` if it
+    /// fits and publishes it. Returns whether it was written.
+    pub(crate) fn push(&self, payload: &[u8], flags: u32) -> bool {
+        let need = RECORD_HEADER + pad(payload.len() as u64);
+        if need > self.free() {
+            return false;
+        }
+        let tail = self.tail().load(SeqCst);
+        let mut header = [0u8; 8];
+        header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        header[4..].copy_from_slice(&flags.to_le_bytes());
+        self.write_at(tail, &header);
+        self.write_at(tail + RECORD_HEADER, payload);
+        self.tail().store(tail + need, SeqCst);
+        if self.consumers_waiting().load(SeqCst) > 0 {
+            self.data_seq().fetch_add(1, SeqCst);
+            mp_sys::futex::wake(self.data_seq(), u32::MAX);
+        }
+        true
+    }
+
+    /// Consumer, holding the reader lock: takes the record at `head`,
+    /// appending its payload to `out`; returns its flags and start position.
+    ///
+    /// A header that cannot be right (length beyond the published bytes)
+    /// means the ring is corrupt: everything published is dropped and the
+    /// record is reported with flags 0, so callers skip it.
+    pub(crate) fn pop(&self, out: &mut Vec<u8>) -> Option<(u32, u64)> {
+        let head = self.head().load(SeqCst);
+        let tail = self.tail().load(SeqCst);
+        if head == tail {
+            return None;
+        }
+        let mut header = [0u8; 8];
+        self.read_at(head, &mut header);
+        let len = u64::from(u32::from_le_bytes([
+            header[0], header[1], header[2], header[3],
+        ]));
+        let flags = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let need = RECORD_HEADER + pad(len);
+        if need > tail.wrapping_sub(head) {
+            self.advance(tail);
+            return Some((0, head));
+        }
+        let start = out.len();
+        out.resize(start + len as usize, 0);
+        self.read_at(head + RECORD_HEADER, &mut out[start..]);
+        self.advance(head + need);
+        Some((flags, head))
+    }
+
+    /// Moves `head` to `to` and wakes producers waiting for space.
+    fn advance(&self, to: u64) {
+        self.head().store(to, SeqCst);
+        self.wake_producers();
+    }
+
+    /// Wakes producers waiting for space or a slot, if any sleep.
+    pub(crate) fn wake_producers(&self) {
+        if self.producers_waiting().load(SeqCst) > 0 {
+            self.space_seq().fetch_add(1, SeqCst);
+            mp_sys::futex::wake(self.space_seq(), u32::MAX);
+        }
+    }
+
+    /// Waits until `ready()` holds (`true`) or the deadline passes
+    /// (`false`), sleeping on `data_seq` (consumers) or `space_seq` (producers).
+    pub(crate) fn wait_until(
+        &self,
+        consumer: bool,
+        deadline: Deadline,
+        ready: impl Fn() -> bool,
+    ) -> bool {
+        let (seq, waiting) = if consumer {
+            (self.data_seq(), self.consumers_waiting())
+        } else {
+            (self.space_seq(), self.producers_waiting())
+        };
+        loop {
+            let seen = seq.load(SeqCst);
+            if ready() {
+                return true;
+            }
+            let left = deadline.remaining();
+            if left == Some(Duration::ZERO) {
+                return false;
+            }
+            waiting.fetch_add(1, SeqCst);
+            if !ready() {
+                let _ = mp_sys::futex::wait(seq, seen, left);
+            }
+            waiting.fetch_sub(1, SeqCst);
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! [`SimpleQueue`]: Python's `multiprocessing.SimpleQueue` — no feeder
+//! thread, no size limit; `put` writes into the ring itself, waiting for
+//! room when the ring is full.
+
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::core::{acquire, Core};
+use super::error::{GetError, PutError};
+use super::{read, DEFAULT_RING_BYTES};
+use crate::reader::Deadline;
+
+/// A process-shared FIFO queue without a feeder thread.
+///
+/// ```
+/// let q = mp_channel::SimpleQueue::<u32>::new()?;
+/// q.put(&7)?;
+/// assert!(!q.empty());
+/// assert_eq!(q.get()?, 7);
+/// assert!(q.empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SimpleQueue<T> {
+    core: Arc<Core>,
+    _items: PhantomData<fn(T) -> T>,
+}
+
+impl<T> Clone for SimpleQueue<T> {
+    fn clone(&self) -> Self {
+        SimpleQueue {
+            core: Arc::clone(&self.core),
+            _items: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for SimpleQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimpleQueue").finish_non_exhaustive()
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
+    /// A new empty queue.
+    ///
+    /// # Errors
+    /// The OS error if shared memory or the side socket cannot be created.
+    pub fn new() -> io::Result<SimpleQueue<T>> {
+        Ok(SimpleQueue {
+            core: Arc::new(Core::new(DEFAULT_RING_BYTES, 0)?),
+            _items: PhantomData,
+        })
+    }
+
+    /// Encodes `item` (errors are reported here) and writes it, waiting
+    /// while the ring is full.
+    ///
+    /// # Errors
+    /// [`PutError::Encode`] (nothing put), OS errors.
+    pub fn put(&self, item: &T) -> Result<(), PutError> {
+        let msg = mp_wire::encode(item)?;
+        self.core.ring.size().fetch_add(1, SeqCst);
+        let guard = acquire(&self.core.writer, Deadline::after(None));
+        let written = self.core.write(&msg);
+        drop(guard);
+        written.map_err(|e| {
+            self.core.ring.size().fetch_sub(1, SeqCst);
+            PutError::Io(e)
+        })
+    }
+
+    /// Removes and returns the next item, waiting as long as it takes.
+    ///
+    /// # Errors
+    /// [`GetError::Decode`] (the item is gone), OS errors.
+    pub fn get(&self) -> Result<T, GetError> {
+        Ok(mp_wire::decode(read(&self.core, Deadline::after(None))?)?)
+    }
+
+    /// Like [`get`](Self::get) but waiting at most `timeout`
+    /// (an extension: Python's `SimpleQueue.get` has no timeout).
+    ///
+    /// # Errors
+    /// [`GetError::Empty`] on timeout, and as `get`.
+    pub fn get_timeout(&self, timeout: std::time::Duration) -> Result<T, GetError> {
+        Ok(mp_wire::decode(read(
+            &self.core,
+            Deadline::after(Some(timeout)),
+        )?)?)
+    }
+
+    /// Whether no item is in the queue now.
+    pub fn empty(&self) -> bool {
+        self.core.ring.is_empty()
+    }
+
+    /// Drops this handle (Python's `close()`).
+    pub fn close(self) {}
+}
+
+impl<T> Serialize for SimpleQueue<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.core.serialize(s)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for SimpleQueue<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(SimpleQueue {
+            core: Arc::new(Core::deserialize(d)?),
+            _items: PhantomData,
+        })
+    }
+}
