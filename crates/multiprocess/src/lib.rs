@@ -34,12 +34,16 @@
 //!   shared memory, with dead-owner recovery — crate `mp-sync`.
 //! - Shared memory ([`shared_memory::SharedMemory`], [`RawValue`],
 //!   [`RawArray`]) — crate `mp-shm`.
+//! - Channels ([`pipe`], [`Connection`], [`wait`], [`Queue`], [`SimpleQueue`],
+//!   [`JoinableQueue`]; [`connection::Listener`] / [`connection::client`] with
+//!   an authkey) — crate `mp-channel`.
 //! - The wire layer ([`wire`]): how values and fds cross processes — crate `mp-wire`.
 //!
 //! # Feature flags
 //! - `process` (default): processes, start methods, logging.
 //! - `shm` (default): shared memory (`mp-shm`).
 //! - `sync` (default): cross-process locks, events, barriers, values (`mp-sync`).
+//! - `channel` (default): pipes, connections, listeners, queues (`mp-channel`).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "process")]
@@ -66,6 +70,23 @@ pub use mp_shm::{Pod, RawArray, RawValue, Zeroable};
 #[cfg(feature = "shm")]
 pub mod shared_memory {
     pub use mp_shm::{cleanup_stale, ShareableList, SharedMemory, ShmError};
+}
+
+#[cfg(feature = "channel")]
+pub use mp_channel::{
+    pipe, wait, Connection, GetError, JoinableQueue, PutError, Queue, QueueStateError, RecvError,
+    RecvIntoError, SendError, SimpleQueue, TaskDoneError, Waitable,
+};
+
+/// Python's `multiprocessing.connection`: listeners and clients over unix
+/// sockets and TCP, with HMAC-SHA256 authentication.
+#[cfg(feature = "channel")]
+pub mod connection {
+    pub use mp_channel::{
+        answer_challenge, client, client_with_timeout, deliver_challenge, pipe, wait, Address,
+        AuthenticationError, ConnectError, Connection, Listener, Waitable,
+        DEFAULT_HANDSHAKE_TIMEOUT,
+    };
 }
 
 /// The wire layer: encoding values with the fds they carry, and frames on sockets.
