@@ -33,6 +33,84 @@ def m1(method, quick):
     return (time.perf_counter() - t) * 1e6 / n, "us"
 
 
+def echo(conn, rounds):
+    for _ in range(rounds):
+        conn.send(conn.recv())
+
+
+def m2(quick):
+    rounds = iters(quick, 50_000)
+    ours, theirs = mp.Pipe()
+    p = mp.Process(target=echo, args=(theirs, rounds + 100))
+    p.start()
+    for i in range(100):
+        ours.send(i)
+        ours.recv()
+    t = time.perf_counter()
+    for i in range(rounds):
+        ours.send(i)
+        assert ours.recv() == i
+    took = time.perf_counter() - t
+    p.join()
+    return took * 1e6 / rounds, "us"
+
+
+def produce(q, n):
+    for i in range(n):
+        q.put(i)
+
+
+def m3a(quick):
+    n = iters(quick, 100_000)
+    q = mp.Queue()
+    p = mp.Process(target=produce, args=(q, n))
+    t = time.perf_counter()
+    p.start()
+    for i in range(n):
+        assert q.get(timeout=30) == i
+    took = time.perf_counter() - t
+    p.join()
+    return n / took, "items/s"
+
+
+def produce_big(q, n):
+    item = bytes([7]) * (1 << 20)
+    for _ in range(n):
+        q.put(item)
+
+
+def m3b(quick):
+    n = iters(quick, 500)
+    q = mp.Queue()
+    p = mp.Process(target=produce_big, args=(q, n))
+    t = time.perf_counter()
+    p.start()
+    for _ in range(n):
+        v = q.get(timeout=30)
+        assert len(v) == 1 << 20 and v[len(v) // 2] == 7
+    took = time.perf_counter() - t
+    p.join()
+    return n * 1.048576 / took, "MB/s"
+
+
+def produce_simple(q, n):
+    for i in range(n):
+        q.put(i)
+
+
+def m3c(quick):
+    n = iters(quick, 100_000)
+    q = mp.SimpleQueue()
+    p = mp.Process(target=produce_simple, args=(q, n))
+    t = time.perf_counter()
+    p.start()
+    for i in range(n):
+        assert q.get() == i
+    took = time.perf_counter() - t
+    p.join()
+    return n / took, "items/s"
+
+
 def m5a(quick):
     lock = mp.Lock()
     n = iters(quick, 1_000_000)
@@ -111,6 +189,10 @@ SCENARIOS = {
     "M1-fork": lambda q: m1("fork", q),
     "M1-spawn": lambda q: m1("spawn", q),
     "M1-forkserver": lambda q: m1("forkserver", q),
+    "M2": m2,
+    "M3a": m3a,
+    "M3b": m3b,
+    "M3c": m3c,
     "M5a": m5a,
     "M5b": m5b,
     "M7": m7,

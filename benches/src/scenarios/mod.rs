@@ -1,5 +1,6 @@
 //! The scenario registry: ids, units, and which way is better.
 
+mod channel;
 mod process;
 mod shm;
 mod sync;
@@ -56,6 +57,34 @@ pub const ALL: &[Scenario] = &[
         lower_is_better: true,
         pinned: false,
         run: process::m1_forkserver,
+    },
+    Scenario {
+        id: "M2",
+        what: "Pipe round trip of a small value between two processes",
+        lower_is_better: true,
+        pinned: true,
+        run: channel::m2,
+    },
+    Scenario {
+        id: "M3a",
+        what: "Queue throughput, small items, 1 producer to 1 consumer",
+        lower_is_better: false,
+        pinned: false,
+        run: channel::m3a,
+    },
+    Scenario {
+        id: "M3b",
+        what: "Queue throughput, 1 MiB payloads",
+        lower_is_better: false,
+        pinned: false,
+        run: channel::m3b,
+    },
+    Scenario {
+        id: "M3c",
+        what: "SimpleQueue throughput, small items",
+        lower_is_better: false,
+        pinned: false,
+        run: channel::m3c,
     },
     Scenario {
         id: "M5a",

@@ -1,0 +1,116 @@
+//! M2 (Pipe round trip) and M3a/b/c (queue throughput).
+
+use std::time::{Duration, Instant};
+
+use multiprocess::wire::serde_bytes::ByteBuf;
+use multiprocess::{pipe, Connection, Process, Queue, SimpleQueue};
+
+use super::{iters, Measurement};
+
+fn echo(conn: Connection, rounds: u64) {
+    for _ in 0..rounds {
+        let v: u64 = conn.recv().expect("recv");
+        conn.send(&v).expect("send");
+    }
+}
+
+pub(super) fn m2(quick: bool) -> Measurement {
+    let rounds = iters(quick, 50_000);
+    let (ours, theirs) = pipe(true).expect("pipe");
+    let mut p = Process::new(echo, (theirs, rounds + 100));
+    p.start().expect("start");
+    for i in 0..100u64 {
+        ours.send(&i).expect("send");
+        let _: u64 = ours.recv().expect("recv");
+    }
+    let t = Instant::now();
+    for i in 0..rounds {
+        ours.send(&i).expect("send");
+        let back: u64 = ours.recv().expect("recv");
+        assert_eq!(back, i);
+    }
+    let took = t.elapsed();
+    p.join().expect("join");
+    Measurement {
+        value: took.as_secs_f64() * 1e6 / rounds as f64,
+        unit: "us",
+    }
+}
+
+fn produce(q: Queue<u64>, n: u64) {
+    for i in 0..n {
+        q.put(&i).expect("put");
+    }
+}
+
+pub(super) fn m3a(quick: bool) -> Measurement {
+    let n = iters(quick, 500_000);
+    let q: Queue<u64> = Queue::new().expect("queue");
+    let mut p = Process::new(produce, (q.clone(), n));
+    let t = Instant::now();
+    p.start().expect("start");
+    for i in 0..n {
+        let v = q
+            .get_timeout(true, Some(Duration::from_secs(30)))
+            .expect("get");
+        assert_eq!(v, i);
+    }
+    let took = t.elapsed();
+    p.join().expect("join");
+    Measurement {
+        value: n as f64 / took.as_secs_f64(),
+        unit: "items/s",
+    }
+}
+
+fn produce_big(q: Queue<ByteBuf>, n: u64) {
+    let item = ByteBuf::from(vec![7u8; 1 << 20]);
+    for _ in 0..n {
+        q.put(&item).expect("put");
+    }
+}
+
+pub(super) fn m3b(quick: bool) -> Measurement {
+    let n = iters(quick, 500);
+    let q: Queue<ByteBuf> = Queue::new().expect("queue");
+    let mut p = Process::new(produce_big, (q.clone(), n));
+    let t = Instant::now();
+    p.start().expect("start");
+    for _ in 0..n {
+        let v = q
+            .get_timeout(true, Some(Duration::from_secs(30)))
+            .expect("get");
+        assert_eq!(v.len(), 1 << 20);
+        assert_eq!(v[v.len() / 2], 7);
+    }
+    let took = t.elapsed();
+    p.join().expect("join");
+    Measurement {
+        value: n as f64 * 1.048576 / took.as_secs_f64(),
+        unit: "MB/s",
+    }
+}
+
+fn produce_simple(q: SimpleQueue<u64>, n: u64) {
+    for i in 0..n {
+        q.put(&i).expect("put");
+    }
+}
+
+pub(super) fn m3c(quick: bool) -> Measurement {
+    let n = iters(quick, 500_000);
+    let q: SimpleQueue<u64> = SimpleQueue::new().expect("queue");
+    let mut p = Process::new(produce_simple, (q.clone(), n));
+    let t = Instant::now();
+    p.start().expect("start");
+    for i in 0..n {
+        let v = q.get().expect("get");
+        assert_eq!(v, i);
+    }
+    let took = t.elapsed();
+    p.join().expect("join");
+    Measurement {
+        value: n as f64 / took.as_secs_f64(),
+        unit: "items/s",
+    }
+}
