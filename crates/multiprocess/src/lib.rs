@@ -37,6 +37,8 @@
 //! - Channels ([`pipe`], [`Connection`], [`wait`], [`Queue`], [`SimpleQueue`],
 //!   [`JoinableQueue`]; [`connection::Listener`] / [`connection::client`] with
 //!   an authkey) — crate `mp-channel`.
+//! - The process pool ([`Pool`], [`AsyncResult`], [`IMapIterator`]), where a
+//!   worker that dies fails only its task — crate `mp-pool`.
 //! - The wire layer ([`wire`]): how values and fds cross processes — crate `mp-wire`.
 //!
 //! # Feature flags
@@ -44,6 +46,7 @@
 //! - `shm` (default): shared memory (`mp-shm`).
 //! - `sync` (default): cross-process locks, events, barriers, values (`mp-sync`).
 //! - `channel` (default): pipes, connections, listeners, queues (`mp-channel`).
+//! - `pool` (default): the process pool (`mp-pool`).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "process")]
@@ -87,6 +90,15 @@ pub mod connection {
         AuthenticationError, ConnectError, Connection, Listener, Waitable,
         DEFAULT_HANDSHAKE_TIMEOUT,
     };
+}
+
+#[cfg(feature = "pool")]
+pub use mp_pool::{AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder, PoolError, TaskError};
+
+/// Python's `multiprocessing.pool`: the process pool and its helpers.
+#[cfg(feature = "pool")]
+pub mod pool {
+    pub use mp_pool::*;
 }
 
 /// The wire layer: encoding values with the fds they carry, and frames on sockets.

@@ -1,0 +1,151 @@
+//! [`PoolBuilder`]: the options of Python's `Pool(processes, initializer,
+//! initargs, maxtasksperchild, context)`, plus retries.
+
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Condvar, Mutex};
+
+use mp_process::{Context, StartMethod};
+use mp_wire::{EncodeError, Message};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::dispatch::{self, Config, Inner, Shared};
+use crate::error::PoolError;
+use crate::func::{self, EntryParts, StarFn};
+use crate::pool::Pool;
+use crate::slot;
+
+/// Options for a [`Pool`]; start with [`Pool::builder`].
+///
+/// ```
+/// use mp_pool::Pool;
+///
+/// fn start() {
+///     println!("Starting {}", mp_process::current_process().name());
+/// }
+///
+/// let pool = Pool::builder().processes(2).initializer(start, ()).maxtasksperchild(10).build()?;
+/// assert_eq!(pool.processes(), 2);
+/// # Ok::<(), mp_pool::PoolError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct PoolBuilder {
+    processes: Option<usize>,
+    init: Option<Result<(EntryParts, Message), EncodeError>>,
+    maxtasks: Option<usize>,
+    method: Option<StartMethod>,
+    retries: u32,
+}
+
+impl PoolBuilder {
+    /// Number of worker processes (Python's `processes`; default
+    /// [`cpu_count()`](mp_process::cpu_count)). Must be at least 1.
+    pub fn processes(mut self, n: usize) -> Self {
+        self.processes = Some(n);
+        self
+    }
+
+    /// Runs `f(*initargs)` once in each worker when it starts, replacement
+    /// workers included (Python's `initializer` and `initargs`). `f` is a
+    /// `fn` item or a closure capturing nothing; `initargs` a tuple of serde
+    /// values. A panicking initializer ends the worker (exit code 1); the
+    /// task sent to it then fails with [`TaskError::WorkerDied`](crate::TaskError::WorkerDied).
+    pub fn initializer<F, Args>(mut self, f: F, initargs: Args) -> Self
+    where
+        F: StarFn<Args>,
+        Args: Serialize + DeserializeOwned + 'static,
+    {
+        let entry = func::init_entry::<F, Args>(f).to_parts();
+        self.init = Some(mp_wire::encode(&initargs).map(|m| (entry, m)));
+        self
+    }
+
+    /// Retires a worker after it has run `n` tasks (chunks) and starts a
+    /// fresh one (Python's `maxtasksperchild`). Must be at least 1.
+    pub fn maxtasksperchild(mut self, n: usize) -> Self {
+        self.maxtasks = Some(n);
+        self
+    }
+
+    /// Starts workers with this context's start method (Python's `context`).
+    pub fn context(mut self, ctx: Context) -> Self {
+        self.method = Some(ctx.start_method());
+        self
+    }
+
+    /// Starts workers with this start method.
+    pub fn start_method(mut self, method: StartMethod) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// Beyond Python: when the worker running a task dies, run the task again
+    /// on another worker up to `n` times before failing it with
+    /// [`TaskError::WorkerDied`](crate::TaskError::WorkerDied). Default 0.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = n;
+        self
+    }
+
+    /// Starts the workers and the pool's result thread.
+    ///
+    /// Fails with [`PoolError::InvalidArgument`] for 0 processes or
+    /// `maxtasksperchild(0)`, and with [`PoolError::Start`] if a worker cannot
+    /// be started (the ones already started are stopped).
+    pub fn build(self) -> Result<Pool, PoolError> {
+        let processes = self.processes.unwrap_or_else(mp_process::cpu_count);
+        if processes < 1 {
+            return Err(PoolError::InvalidArgument(
+                "number of processes must be at least 1".to_string(),
+            ));
+        }
+        if self.maxtasks == Some(0) {
+            return Err(PoolError::InvalidArgument(
+                "maxtasksperchild must be a positive int or None".to_string(),
+            ));
+        }
+        let method = self.method.unwrap_or_else(|| {
+            mp_process::get_start_method(false).unwrap_or(mp_process::DEFAULT_START_METHOD)
+        });
+        let config = Config {
+            processes,
+            maxtasks: self.maxtasks.map(|m| m as u64),
+            method,
+            init: self.init.transpose()?,
+            retries: self.retries,
+        };
+        let (wake_tx, wake_rx) = UnixStream::pair()?;
+        wake_tx.set_nonblocking(true)?;
+        wake_rx.set_nonblocking(true)?;
+        let mut workers = Vec::with_capacity(processes);
+        for id in 0..processes {
+            match slot::start_worker(&config, id as u64) {
+                Ok(w) => workers.push(w),
+                Err(e) => {
+                    slot::kill_all(workers);
+                    return Err(e);
+                }
+            }
+        }
+        let inner = Arc::new(Inner {
+            shared: Mutex::new(Shared::new(workers)),
+            config,
+            wake_tx,
+            wake_rx,
+            finished: Mutex::new(false),
+            finished_cv: Condvar::new(),
+        });
+        let engine = inner.clone();
+        let thread = std::thread::Builder::new()
+            .name("mp-pool".to_string())
+            .spawn(move || dispatch::run(engine));
+        match thread {
+            Ok(handle) => Ok(Pool::from_parts(inner, handle)),
+            Err(e) => {
+                let workers = crate::result::lock(&inner.shared).take_workers();
+                slot::kill_all(workers);
+                Err(e.into())
+            }
+        }
+    }
+}

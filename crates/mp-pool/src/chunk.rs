@@ -1,0 +1,94 @@
+//! Splitting a job's inputs into chunks: Python's default chunk size and the
+//! encoding of each chunk.
+
+use mp_wire::SharedFd;
+use serde::Serialize;
+
+use crate::error::PoolError;
+
+/// Python's default `map` chunk size: `chunksize, extra = divmod(len, 4 *
+/// processes); if extra: chunksize += 1` (0 for empty input).
+///
+/// ```
+/// assert_eq!(mp_pool::default_chunksize(100, 4), 7);
+/// assert_eq!(mp_pool::default_chunksize(200_000, 2), 25_000);
+/// assert_eq!(mp_pool::default_chunksize(0, 2), 0);
+/// ```
+pub fn default_chunksize(len: usize, processes: usize) -> usize {
+    let per = 4 * processes.max(1);
+    let (chunksize, extra) = (len / per, len % per);
+    if extra > 0 {
+        chunksize + 1
+    } else {
+        chunksize
+    }
+}
+
+/// The chunk size to use: the given one (which must be at least 1) or the
+/// default.
+pub(crate) fn resolve(
+    chunksize: Option<usize>,
+    len: usize,
+    processes: usize,
+) -> Result<usize, PoolError> {
+    match chunksize {
+        Some(0) => Err(PoolError::InvalidArgument(
+            "chunksize must be 1+, not 0".to_string(),
+        )),
+        Some(n) => Ok(n),
+        None => Ok(default_chunksize(len, processes).max(1)),
+    }
+}
+
+/// An encoded chunk: bytes and the fds its values carry.
+pub(crate) type Payload = (Vec<u8>, Vec<SharedFd>);
+
+/// Encodes `items` in chunks of `chunksize`; returns each chunk's length and
+/// encoding.
+pub(crate) fn encode_chunks<T: Serialize>(
+    items: &[T],
+    chunksize: usize,
+) -> Result<(Vec<usize>, Vec<Payload>), PoolError> {
+    let mut lens = Vec::new();
+    let mut payloads = Vec::new();
+    for chunk in items.chunks(chunksize.max(1)) {
+        let msg = mp_wire::encode(chunk)?;
+        lens.push(chunk.len());
+        payloads.push((msg.bytes, msg.fds.into_iter().map(SharedFd::from).collect()));
+    }
+    Ok((lens, payloads))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pythons_formula() {
+        // 100 items on 4 workers: 100 / 16 = 6 rest 4 -> 7 (15 tasks).
+        assert_eq!(default_chunksize(100, 4), 7);
+        assert_eq!(default_chunksize(16, 4), 1);
+        assert_eq!(default_chunksize(17, 4), 2);
+        assert_eq!(default_chunksize(10, 8), 1);
+        assert_eq!(default_chunksize(3, 1), 1);
+        assert_eq!(default_chunksize(0, 3), 0);
+        assert_eq!(default_chunksize(200_000, 2), 25_000);
+        assert_eq!(resolve(None, 0, 2).unwrap(), 1);
+        assert_eq!(resolve(Some(5), 100, 2).unwrap(), 5);
+        assert_eq!(
+            resolve(Some(0), 10, 2).unwrap_err().to_string(),
+            "chunksize must be 1+, not 0"
+        );
+    }
+
+    #[test]
+    fn chunks_cover_the_input() {
+        let items: Vec<u32> = (0..10).collect();
+        let (lens, payloads) = encode_chunks(&items, 3).unwrap();
+        assert_eq!(lens, vec![3, 3, 3, 1]);
+        assert_eq!(payloads.len(), 4);
+        let last: Vec<u32> =
+            mp_wire::decode(mp_wire::Message::from_bytes(payloads[3].0.clone())).unwrap();
+        assert_eq!(last, vec![9]);
+    }
+}

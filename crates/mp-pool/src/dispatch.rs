@@ -1,0 +1,387 @@
+//! The pool's engine in the parent: the task queue, the workers with their
+//! long-lived sockets and in-flight chunks, and the one thread that polls
+//! every worker's socket and sentinel at once — collecting results, handing
+//! out chunks, noticing deaths (failing or retrying the lost chunk, starting a
+//! replacement) and running completions (callbacks) outside the lock.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use mp_process::StartMethod;
+use mp_wire::{Limits, Message, SharedFd, WireError};
+
+use crate::error::TaskError;
+use crate::func::EntryParts;
+use crate::result::lock;
+use crate::sink::{Completion, Progress, Sink};
+use crate::slot::{kill_all, start_worker, stop_gracefully, Chunk, Worker};
+use crate::worker::RequestRef;
+
+/// How often the engine wakes without an event (to retry starting workers).
+const TICK: Duration = Duration::from_millis(200);
+/// How long a reply frame that has started may take to arrive in full.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The pool's lifecycle state (Python's `RUN`, `CLOSE`, `TERMINATE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunState {
+    Run,
+    Close,
+    Terminate,
+}
+
+/// The pool's fixed settings.
+pub(crate) struct Config {
+    pub(crate) processes: usize,
+    pub(crate) maxtasks: Option<u64>,
+    pub(crate) method: StartMethod,
+    pub(crate) init: Option<(EntryParts, Message)>,
+    pub(crate) retries: u32,
+}
+
+/// Everything the engine and the submitting threads share, under one lock.
+pub(crate) struct Shared {
+    pub(crate) state: RunState,
+    queue: VecDeque<Chunk>,
+    workers: Vec<Worker>,
+    jobs: HashMap<u64, Box<dyn Sink>>,
+    next_job: u64,
+    next_worker: u64,
+}
+
+impl Shared {
+    pub(crate) fn new(workers: Vec<Worker>) -> Self {
+        let next_worker = workers.len() as u64;
+        Shared {
+            state: RunState::Run,
+            queue: VecDeque::new(),
+            workers,
+            jobs: HashMap::new(),
+            next_job: 0,
+            next_worker,
+        }
+    }
+
+    /// Takes every worker out (to stop them).
+    pub(crate) fn take_workers(&mut self) -> Vec<Worker> {
+        std::mem::take(&mut self.workers)
+    }
+
+    /// Number of live workers.
+    pub(crate) fn worker_count(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Registers a job and queues its chunks, then hands out what it can.
+    pub(crate) fn submit(
+        &mut self,
+        cfg: &Config,
+        sink: Box<dyn Sink>,
+        entry: EntryParts,
+        payloads: Vec<(Vec<u8>, Vec<SharedFd>)>,
+        bulk: bool,
+        completions: &mut Vec<Completion>,
+    ) {
+        let job = self.next_job;
+        self.next_job += 1;
+        self.jobs.insert(job, sink);
+        for (index, (bytes, fds)) in payloads.into_iter().enumerate() {
+            self.queue.push_back(Chunk {
+                job,
+                index,
+                entry,
+                bytes,
+                fds,
+                bulk,
+                attempts: 0,
+            });
+        }
+        self.dispatch(cfg, completions);
+    }
+
+    fn deliver(
+        &mut self,
+        job: u64,
+        index: usize,
+        out: Result<Message, TaskError>,
+        completions: &mut Vec<Completion>,
+    ) {
+        if let Some(sink) = self.jobs.get_mut(&job) {
+            if let Progress::Done(c) = sink.chunk_done(index, out) {
+                self.jobs.remove(&job);
+                completions.extend(c);
+            }
+        }
+    }
+
+    /// Sends queued chunks to workers that can take them: idle workers first,
+    /// then (while plenty of work is queued) small map chunks behind small map
+    /// chunks, so a worker finds its next chunk waiting in its socket.
+    pub(crate) fn dispatch(&mut self, cfg: &Config, completions: &mut Vec<Completion>) {
+        while let Some(chunk) = self.queue.front() {
+            let plenty = self.queue.len() > self.workers.len();
+            let best = self
+                .workers
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| w.can_take(chunk, cfg.maxtasks, plenty))
+                .min_by_key(|(_, w)| w.inflight.len())
+                .map(|(i, _)| i);
+            let Some(i) = best else {
+                break;
+            };
+            let Some(chunk) = self.queue.pop_front() else {
+                break;
+            };
+            let msg = match mp_wire::encode(&RequestRef::Run {
+                entry: chunk.entry,
+                payload: &chunk.bytes,
+                fds: &chunk.fds,
+            }) {
+                Ok(m) => m,
+                Err(e) => {
+                    let err = TaskError::Encode(format!("the task arguments: {e}"));
+                    self.deliver(chunk.job, chunk.index, Err(err), completions);
+                    continue;
+                }
+            };
+            let w = &mut self.workers[i];
+            match mp_wire::send(w.sock.as_fd(), &msg) {
+                Ok(()) => {
+                    w.inflight.push_back(chunk);
+                    w.sent += 1;
+                }
+                Err(e) => {
+                    log::debug!(target: "multiprocess", "cannot send a task to {}: {e}", w.name);
+                    w.broken = true;
+                    let _ = w.process.kill();
+                    self.queue.push_front(chunk);
+                }
+            }
+        }
+    }
+
+    fn index_of(&self, id: u64) -> Option<usize> {
+        self.workers.iter().position(|w| w.id == id)
+    }
+
+    /// Reads every reply worker `idx` has written so far.
+    fn read_replies(&mut self, idx: usize, completions: &mut Vec<Completion>) {
+        let limits = Limits::default();
+        loop {
+            let w = &mut self.workers[idx];
+            if w.eof {
+                return;
+            }
+            let sock = w.sock.clone();
+            match mp_wire::recv(sock.as_fd(), &limits, Some(REPLY_TIMEOUT)) {
+                Ok(msg) => {
+                    let Some(chunk) = w.inflight.pop_front() else {
+                        log::warn!(target: "multiprocess", "{} sent a result for no task", w.name);
+                        w.broken = true;
+                        let _ = w.process.kill();
+                        return;
+                    };
+                    self.deliver(chunk.job, chunk.index, Ok(msg), completions);
+                }
+                Err(WireError::Eof) => {
+                    w.eof = true;
+                    return;
+                }
+                Err(e) => {
+                    log::warn!(target: "multiprocess", "cannot read a result from {}: {e}", w.name);
+                    w.eof = true;
+                    w.broken = true;
+                    let _ = w.process.kill();
+                    return;
+                }
+            }
+            if !mp_sys::socket::poll_readable(sock.as_fd(), Some(Duration::ZERO)).unwrap_or(false) {
+                return;
+            }
+        }
+    }
+
+    /// Worker `idx` ended: collect what it sent, fail (or retry) the chunk it
+    /// was running, requeue the ones it had not started.
+    fn reap(&mut self, idx: usize, cfg: &Config, completions: &mut Vec<Completion>) {
+        self.read_replies(idx, completions);
+        let mut w = self.workers.remove(idx);
+        let _ = w.process.join_timeout(Duration::from_secs(5));
+        let exitcode = w.process.exitcode().unwrap_or(255);
+        let mut requeue: Vec<Chunk> = Vec::new();
+        if let Some(mut lost) = w.inflight.pop_front() {
+            if lost.attempts < cfg.retries {
+                lost.attempts += 1;
+                requeue.push(lost);
+            } else {
+                let err = TaskError::WorkerDied {
+                    worker: w.name.clone(),
+                    exitcode,
+                };
+                self.deliver(lost.job, lost.index, Err(err), completions);
+            }
+        }
+        requeue.extend(w.inflight.drain(..));
+        for c in requeue.into_iter().rev() {
+            self.queue.push_front(c);
+        }
+    }
+
+    /// Starts workers until there are `processes` of them, while there is or
+    /// may be work; if none can be started, fails the queued chunks.
+    fn replenish(&mut self, cfg: &Config, completions: &mut Vec<Completion>) {
+        if self.state == RunState::Terminate
+            || (self.state == RunState::Close && self.jobs.is_empty())
+        {
+            return;
+        }
+        while self.workers.len() < cfg.processes {
+            let id = self.next_worker;
+            self.next_worker += 1;
+            match start_worker(cfg, id) {
+                Ok(w) => self.workers.push(w),
+                Err(e) => {
+                    log::warn!(target: "multiprocess", "cannot start a pool worker: {e}");
+                    if self.workers.is_empty() {
+                        let err = TaskError::NoWorker(e.to_string());
+                        while let Some(c) = self.queue.pop_front() {
+                            self.deliver(c.job, c.index, Err(err.clone()), completions);
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The state shared by the [`Pool`](crate::Pool) handle and its engine thread.
+pub(crate) struct Inner {
+    pub(crate) shared: Mutex<Shared>,
+    pub(crate) config: Config,
+    pub(crate) wake_tx: UnixStream,
+    pub(crate) wake_rx: UnixStream,
+    pub(crate) finished: Mutex<bool>,
+    pub(crate) finished_cv: Condvar,
+}
+
+impl Inner {
+    /// Makes the engine thread look at the state now.
+    pub(crate) fn wake(&self) {
+        let _ = std::io::Write::write(&mut &self.wake_tx, &[1]);
+    }
+
+    /// Waits until the engine thread has stopped (bounded by `timeout`).
+    pub(crate) fn wait_finished(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut done = lock(&self.finished);
+        while !*done {
+            match deadline {
+                None => {
+                    done = self
+                        .finished_cv
+                        .wait(done)
+                        .unwrap_or_else(|e| e.into_inner())
+                }
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    done = self
+                        .finished_cv
+                        .wait_timeout(done, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        true
+    }
+}
+
+type Watch = (u64, Arc<OwnedFd>, bool, Arc<OwnedFd>);
+
+/// The engine thread's body.
+pub(crate) fn run(inner: Arc<Inner>) {
+    let cfg = &inner.config;
+    let mut buf = [0u8; 64];
+    loop {
+        let watch: Vec<Watch> = {
+            let s = lock(&inner.shared);
+            if s.state == RunState::Terminate {
+                break;
+            }
+            s.workers
+                .iter()
+                .map(|w| (w.id, w.sock.clone(), w.eof, w.sentinel.clone()))
+                .collect()
+        };
+        let mut fds: Vec<BorrowedFd<'_>> = vec![inner.wake_rx.as_fd()];
+        for (_, sock, eof, sentinel) in &watch {
+            fds.push(if *eof { sentinel.as_fd() } else { sock.as_fd() });
+            fds.push(sentinel.as_fd());
+        }
+        let ready = match mp_sys::fd::poll_readable_any(&fds, Some(TICK)) {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!(target: "multiprocess", "pool: poll failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        if ready[0] {
+            while matches!((&inner.wake_rx).read(&mut buf), Ok(n) if n > 0) {}
+        }
+        let mut completions: Vec<Completion> = Vec::new();
+        let mut s = lock(&inner.shared);
+        for (k, (id, _, eof, _)) in watch.iter().enumerate() {
+            if ready[1 + 2 * k] && !*eof {
+                if let Some(i) = s.index_of(*id) {
+                    s.read_replies(i, &mut completions);
+                }
+            }
+        }
+        for (k, (id, ..)) in watch.iter().enumerate() {
+            if ready[2 + 2 * k] {
+                if let Some(i) = s.index_of(*id) {
+                    s.reap(i, cfg, &mut completions);
+                }
+            }
+        }
+        s.replenish(cfg, &mut completions);
+        s.dispatch(cfg, &mut completions);
+        let closed = s.state == RunState::Close && s.jobs.is_empty() && s.queue.is_empty();
+        let leaving = if closed {
+            std::mem::take(&mut s.workers)
+        } else {
+            Vec::new()
+        };
+        drop(s);
+        for c in completions {
+            c();
+        }
+        if closed {
+            stop_gracefully(leaving);
+            break;
+        }
+    }
+    // Terminate: stop the workers, abandon every job.
+    let (workers, jobs) = {
+        let mut s = lock(&inner.shared);
+        s.queue.clear();
+        (std::mem::take(&mut s.workers), std::mem::take(&mut s.jobs))
+    };
+    kill_all(workers);
+    for (_, sink) in jobs {
+        if let Some(c) = sink.abandon() {
+            c();
+        }
+    }
+    *lock(&inner.finished) = true;
+    inner.finished_cv.notify_all();
+}

@@ -1,0 +1,123 @@
+//! Errors of the pool: what one task can fail with ([`TaskError`], which
+//! travels from a worker to the parent) and what a pool call can fail with
+//! ([`PoolError`]).
+
+use std::io;
+
+use serde::{Deserialize, Serialize};
+
+/// Why one task failed. Delivered through [`AsyncResult::get`](crate::AsyncResult::get),
+/// `map`, the imap iterators and error callbacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task panicked (Python: the task raised an exception).
+    #[error("task panicked at {location}: {message}")]
+    Panic {
+        /// The panic message.
+        message: String,
+        /// Where it panicked: `file:line:column`.
+        location: String,
+    },
+    /// The worker running the task died (killed, aborted, crashed, exited).
+    /// CPython's pool hangs in this case.
+    #[error("worker {worker} died with {}", describe_exit(*.exitcode))]
+    WorkerDied {
+        /// The worker's name (`ForkPoolWorker-3`).
+        worker: String,
+        /// Its exit code: `-SIG` when killed by a signal.
+        exitcode: i32,
+    },
+    /// The task's result could not be encoded in the worker (Python's
+    /// `MaybeEncodingError`).
+    #[error("error sending result: {0}")]
+    Encode(String),
+    /// The task's arguments or result could not be decoded.
+    #[error("cannot decode: {0}")]
+    Decode(String),
+    /// The worker could not name the task function (a different binary).
+    #[error("cannot call the task function in the worker: {0}")]
+    Function(String),
+    /// No worker could be started to run the task.
+    #[error("no worker to run the task: {0}")]
+    NoWorker(String),
+}
+
+/// `exit code 3`, or `exit code -9 (SIGKILL)` for a signal.
+pub(crate) fn describe_exit(code: i32) -> String {
+    match (code < 0)
+        .then(|| mp_sys::signal::signal_name(-code))
+        .flatten()
+    {
+        Some(name) => format!("exit code {code} ({name})"),
+        None => format!("exit code {code}"),
+    }
+}
+
+/// What a pool call can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// A task failed (panic, worker death, encoding); for `map`, the first
+    /// failure received, reported once every task has finished.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    /// The result was not ready within the timeout (Python's
+    /// `multiprocessing.TimeoutError`).
+    #[error("timed out")]
+    Timeout,
+    /// Work was submitted after `close()` or `terminate()`.
+    #[error("pool not running")]
+    NotRunning,
+    /// `join()` before `close()` or `terminate()`.
+    #[error("pool is still running")]
+    StillRunning,
+    /// The pool was terminated (or dropped) before the result was ready.
+    #[error("the pool was terminated before the result was ready")]
+    Terminated,
+    /// `successful()` before the result was ready.
+    #[error("result not ready")]
+    NotReady,
+    /// The result was already taken by an earlier `get`.
+    #[error("the result was already taken")]
+    Taken,
+    /// An argument out of range (Python's `ValueError`).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The task arguments (or initializer arguments) could not be encoded.
+    #[error("cannot encode the task arguments: {0}")]
+    Encode(#[from] mp_wire::EncodeError),
+    /// A worker process could not be started.
+    #[error("cannot start a worker: {0}")]
+    Start(#[from] mp_process::ProcessError),
+    /// An operating-system error (creating channels).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_signal() {
+        let e = TaskError::WorkerDied {
+            worker: "ForkPoolWorker-3".into(),
+            exitcode: -9,
+        };
+        assert_eq!(
+            e.to_string(),
+            "worker ForkPoolWorker-3 died with exit code -9 (SIGKILL)"
+        );
+        assert_eq!(describe_exit(2), "exit code 2");
+        let p = TaskError::Panic {
+            message: "boom".into(),
+            location: "src/a.rs:1:2".into(),
+        };
+        assert_eq!(p.to_string(), "task panicked at src/a.rs:1:2: boom");
+        assert_eq!(
+            PoolError::from(p).to_string(),
+            "task panicked at src/a.rs:1:2: boom"
+        );
+    }
+}

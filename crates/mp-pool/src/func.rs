@@ -1,0 +1,251 @@
+//! How a task function reaches a worker: a per-(function, argument, result)
+//! trampoline named by an [`EntryPoint`] that decodes a chunk of inputs, calls
+//! the function on each (catching panics one by one) and encodes the outputs.
+
+use std::cell::{Cell, RefCell};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Once;
+
+use mp_sys::entry::EntryPoint;
+use mp_wire::Message;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::TaskError;
+
+/// An [`EntryPoint`] in serializable form: offset, signature hash, build-id.
+pub(crate) type EntryParts = (i64, u64, [u8; 20]);
+
+/// What runs a chunk in a worker: encoded `Vec<T>` in, encoded
+/// [`ChunkOutput`] out.
+pub(crate) type ChunkEntry = EntryPoint<Message, Message>;
+
+/// What runs the initializer in a worker.
+pub(crate) type InitEntry = EntryPoint<Message, Result<(), String>>;
+
+/// A chunk's outputs: one result per input, or one error for the whole chunk.
+pub(crate) type ChunkOutput<R> = Result<Vec<Result<R, TaskError>>, TaskError>;
+
+/// A function a pool can call with the unpacked argument tuple `Args`
+/// (`apply`, `starmap`, the initializer).
+///
+/// Implemented for every `Fn(A, B, ...) -> R` (up to eight arguments) that is
+/// zero-sized, `Copy`, `Send` and `'static`: a `fn` item or a closure that
+/// captures nothing. Data goes in `Args` (a tuple of serde values: `(x,)` for
+/// one argument, `()` for none), as with `Process::new`.
+pub trait StarFn<Args>: Copy + Send + 'static {
+    /// The function's return type.
+    type Output;
+    /// Calls the function with the unpacked arguments.
+    fn call(self, args: Args) -> Self::Output;
+}
+
+macro_rules! impl_star_fn {
+    ($($a:ident),*) => {
+        impl<Func, R, $($a),*> StarFn<($($a,)*)> for Func
+        where
+            Func: Fn($($a),*) -> R + Copy + Send + 'static,
+        {
+            type Output = R;
+            #[allow(non_snake_case)]
+            fn call(self, ($($a,)*): ($($a,)*)) -> R {
+                self($($a),*)
+            }
+        }
+    };
+}
+
+impl_star_fn!();
+impl_star_fn!(A);
+impl_star_fn!(A, B);
+impl_star_fn!(A, B, C);
+impl_star_fn!(A, B, C, D);
+impl_star_fn!(A, B, C, D, E);
+impl_star_fn!(A, B, C, D, E, F);
+impl_star_fn!(A, B, C, D, E, F, G);
+impl_star_fn!(A, B, C, D, E, F, G, H);
+
+/// The chunk entry for `map`-style calls: `f(item)` for each item.
+pub(crate) fn map_entry<F, T, R>(f: F) -> ChunkEntry
+where
+    F: Fn(T) -> R + Copy + Send + 'static,
+    T: DeserializeOwned + 'static,
+    R: Serialize + 'static,
+{
+    EntryPoint::of(move |msg: Message| run_chunk::<T, R>(msg, f))
+}
+
+/// The chunk entry for `apply`/`starmap`-style calls: `f(*args)` for each
+/// argument tuple.
+pub(crate) fn star_entry<F, Args>(f: F) -> ChunkEntry
+where
+    F: StarFn<Args>,
+    Args: DeserializeOwned + 'static,
+    F::Output: Serialize + 'static,
+{
+    EntryPoint::of(move |msg: Message| run_chunk::<Args, F::Output>(msg, |a| f.call(a)))
+}
+
+/// The initializer entry: decode the arguments, call `f(*initargs)`.
+pub(crate) fn init_entry<F, Args>(f: F) -> InitEntry
+where
+    F: StarFn<Args>,
+    Args: DeserializeOwned + 'static,
+{
+    EntryPoint::of(move |msg: Message| match mp_wire::decode::<Args>(msg) {
+        Ok(args) => {
+            let _ = f.call(args);
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot decode the initializer arguments: {e}")),
+    })
+}
+
+/// Decodes a chunk, runs `call` on each item, encodes the outputs.
+fn run_chunk<T: DeserializeOwned, R: Serialize>(msg: Message, call: impl Fn(T) -> R) -> Message {
+    let out: ChunkOutput<R> = match mp_wire::decode::<Vec<T>>(msg) {
+        Ok(items) => Ok(run_items(items, call)),
+        Err(e) => Err(TaskError::Decode(format!("the task arguments: {e}"))),
+    };
+    encode_output(&out)
+}
+
+/// Calls `call` on every item, one panic guard for the whole run: after a
+/// panic, the item that panicked gets its error and the run resumes with the
+/// next item (so the common case pays nothing per item).
+fn run_items<T, R>(items: Vec<T>, call: impl Fn(T) -> R) -> Vec<Result<R, TaskError>> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut rest = items.into_iter();
+    loop {
+        let run = catch_task(|| {
+            for item in rest.by_ref() {
+                out.push(Ok(call(item)));
+            }
+        });
+        match run {
+            Ok(()) => return out,
+            Err(e) => out.push(Err(e)),
+        }
+    }
+}
+
+/// Encodes a chunk's outputs; if the results cannot be encoded, the whole
+/// chunk becomes a [`TaskError::Encode`].
+pub(crate) fn encode_output<R: Serialize>(out: &ChunkOutput<R>) -> Message {
+    match mp_wire::encode(out) {
+        Ok(m) => m,
+        Err(e) => chunk_error(TaskError::Encode(e.to_string())),
+    }
+}
+
+/// An encoded whole-chunk error (decodes as `ChunkOutput<R>` for every `R`).
+pub(crate) fn chunk_error(e: TaskError) -> Message {
+    let out: ChunkOutput<()> = Err(e);
+    // Encoding an error of plain strings cannot fail; an empty message would
+    // decode as an error in the parent anyway.
+    mp_wire::encode(&out).unwrap_or_default()
+}
+
+thread_local! {
+    static IN_TASK: Cell<bool> = const { Cell::new(false) };
+    static LAST_PANIC: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
+}
+
+/// Runs one task, turning a panic into [`TaskError::Panic`] with message and
+/// location. An unwind that is not a panic (`mp_process::exit` in a task)
+/// continues, so the worker ends as asked and the parent reports the task's
+/// worker as dead with that exit code.
+pub(crate) fn catch_task<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
+    LAST_PANIC.with(|p| p.borrow_mut().take());
+    IN_TASK.with(|t| t.set(true));
+    let r = panic::catch_unwind(AssertUnwindSafe(f));
+    IN_TASK.with(|t| t.set(false));
+    match r {
+        Ok(v) => Ok(v),
+        Err(payload) => match LAST_PANIC.with(|p| p.borrow_mut().take()) {
+            Some((message, location)) => Err(TaskError::Panic { message, location }),
+            None => panic::resume_unwind(payload),
+        },
+    }
+}
+
+/// Installs (once per process) a panic hook that records a task's panic
+/// quietly and leaves every other panic to the previous hook.
+pub(crate) fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !IN_TASK.with(Cell::get) {
+                return previous(info);
+            }
+            let payload = info.payload();
+            let message = if let Some(s) = payload.downcast_ref::<&str>() {
+                (*s).to_string()
+            } else if let Some(s) = payload.downcast_ref::<String>() {
+                s.clone()
+            } else {
+                "Box<dyn Any>".to_string()
+            };
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+                .unwrap_or_else(|| "<unknown>".to_string());
+            LAST_PANIC.with(|p| *p.borrow_mut() = Some((message, location)));
+        }));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn double(x: u32) -> u32 {
+        x * 2
+    }
+
+    fn add(a: u32, b: u32) -> u32 {
+        a + b
+    }
+
+    fn decode_out<R: serde::de::DeserializeOwned>(m: Message) -> ChunkOutput<R> {
+        mp_wire::decode(m).unwrap()
+    }
+
+    #[test]
+    fn chunks_run_through_entries() {
+        let run = map_entry(double).resolve().unwrap();
+        let out: ChunkOutput<u32> = decode_out(run(mp_wire::encode(&[1u32, 2, 3][..]).unwrap()));
+        assert_eq!(out, Ok(vec![Ok(2), Ok(4), Ok(6)]));
+        let run = star_entry(add).resolve().unwrap();
+        let out: ChunkOutput<u32> = decode_out(run(mp_wire::encode(&[(1u32, 2u32)][..]).unwrap()));
+        assert_eq!(out, Ok(vec![Ok(3)]));
+        // Wrong input type: one error for the chunk.
+        let out: ChunkOutput<u32> = decode_out(run(mp_wire::encode(&"x").unwrap()));
+        assert!(matches!(out, Err(TaskError::Decode(_))), "{out:?}");
+    }
+
+    #[test]
+    fn panics_become_errors_with_location() {
+        install_panic_hook();
+        let r: Result<(), TaskError> = catch_task(|| panic!("boom {}", 7));
+        match r {
+            Err(TaskError::Panic { message, location }) => {
+                assert_eq!(message, "boom 7");
+                assert!(location.contains("func.rs"), "{location}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(catch_task(|| 5), Ok(5));
+        let out = run_items(vec![1, 2, 3, 4], |x: u32| {
+            assert!(x % 2 == 1, "even {x}");
+            x
+        });
+        assert_eq!(out.len(), 4);
+        assert_eq!((&out[0], &out[2]), (&Ok(1), &Ok(3)));
+        assert!(matches!(&out[1], Err(TaskError::Panic { message, .. }) if message == "even 2"));
+        assert!(matches!(&out[3], Err(TaskError::Panic { .. })));
+        let e: ChunkOutput<String> = decode_out(chunk_error(TaskError::Encode("x".into())));
+        assert_eq!(e, Err(TaskError::Encode("x".into())));
+    }
+}

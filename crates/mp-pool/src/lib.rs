@@ -1,0 +1,79 @@
+//! `mp-pool`: Python's `multiprocessing.Pool` for Rust — a pool of worker
+//! processes with `map`, `imap`, `imap_unordered`, `starmap`, `apply_async`,
+//! callbacks, an initializer and `maxtasksperchild`, under every start method.
+//!
+//! ```
+//! use mp_pool::Pool;
+//!
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! let pool = Pool::with_processes(2)?;
+//! assert_eq!(pool.map(square, 0..5)?, vec![0, 1, 4, 9, 16]);
+//! let r = pool.apply_async(|a: u64, b: u64| a + b, (2, 3))?;
+//! assert_eq!(r.get()?, 5);
+//! let mut firsts: Vec<u64> = pool.imap_unordered(square, 0..4)?.map(Result::unwrap).collect();
+//! firsts.sort();
+//! assert_eq!(firsts, vec![0, 1, 4, 9]);
+//! pool.close();
+//! pool.join()?;
+//! # Ok::<(), mp_pool::PoolError>(())
+//! ```
+//!
+//! - [`Pool`] ([`Pool::new`], [`Pool::with_processes`], [`Pool::builder`] →
+//!   [`PoolBuilder`]): `apply`, `apply_async(_with)`, `map(_chunked)`,
+//!   `map_async(_with)`, `starmap`, `starmap_async(_with)`, `imap(_chunked)`,
+//!   `imap_unordered(_chunked)`, `close`, `terminate`, `join`. Dropping a pool
+//!   terminates it, like the end of Python's `with Pool() as p:` block.
+//! - [`AsyncResult`]: `get`, `get_timeout`, `wait`, `wait_timeout`, `ready`,
+//!   `successful`; [`Callbacks`] run in this process.
+//! - [`IMapIterator`]: an `Iterator` of `Result`s with `next_timeout`.
+//! - [`TaskError`] (one task: panic with message and location, worker death
+//!   with exit code or signal, encoding) and [`PoolError`].
+//! - [`default_chunksize`]: Python's formula.
+//!
+//! # How it works
+//! Each worker has one long-lived socket to the parent. Inputs go in chunks
+//! (an encoded `Vec` of inputs plus the entry point of a trampoline that
+//! calls the task function on each); results come back per chunk. One thread
+//! in the parent polls every worker's socket and its pidfd at once: it
+//! collects results, hands out queued chunks, notices a dead worker at once
+//! (its pidfd turns readable), fails or retries the chunk it held, starts a
+//! replacement, and runs callbacks. Submitting threads send straight to an
+//! idle worker. No process or channel is created per task.
+#![forbid(unsafe_code)]
+
+mod builder;
+mod chunk;
+mod dispatch;
+mod error;
+mod func;
+mod imap;
+mod lifecycle;
+mod pool;
+mod pool_imap;
+mod result;
+mod sink;
+mod slot;
+mod worker;
+
+pub use builder::PoolBuilder;
+pub use chunk::default_chunksize;
+pub use error::{PoolError, TaskError};
+pub use func::StarFn;
+pub use imap::IMapIterator;
+pub use pool::Pool;
+pub use result::{AsyncResult, Callbacks};
+
+#[cfg(test)]
+mod tests {
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_cross_threads() {
+        send_sync::<crate::Pool>();
+        send_sync::<crate::AsyncResult<Vec<u8>>>();
+        send_sync::<crate::IMapIterator<u8>>();
+    }
+}

@@ -1,0 +1,353 @@
+//! [`Pool`]: Python's `multiprocessing.Pool` — submission methods and the
+//! lifecycle (`close`, `terminate`, `join`, drop).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use mp_process::StartMethod;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::builder::PoolBuilder;
+use crate::chunk::{self, Payload};
+use crate::dispatch::{Inner, RunState};
+use crate::error::{PoolError, TaskError};
+use crate::func::{self, ChunkEntry, StarFn};
+use crate::result::{lock, AsyncResult, Callbacks, ResultCell};
+use crate::sink::{CollectSink, Sink};
+
+/// A pool of worker processes (Python's `multiprocessing.Pool`).
+///
+/// Task functions are `fn` items or closures that capture nothing; inputs
+/// and results are serde values. Workers are daemonic processes named
+/// `ForkPoolWorker-N`, `SpawnPoolWorker-N` or `ForkServerPoolWorker-N` after
+/// the start method.
+///
+/// # Dropping
+/// Dropping a `Pool` **terminates** it, as Python's `with Pool() as p:` does
+/// at the end of the block (`__exit__` calls `terminate()`): workers are
+/// stopped at once and unfinished results become [`PoolError::Terminated`].
+/// A Rust block is the `with` statement: `{ let pool = Pool::new()?; ... }`.
+/// To let queued work finish, call [`close`](Self::close) and
+/// [`join`](Self::join) first.
+///
+/// # Failures
+/// A panic in a task is that task's `Err` ([`TaskError::Panic`], with message
+/// and location). A worker that dies (killed, aborted, crashed) never hangs
+/// the pool: the task it was running fails with [`TaskError::WorkerDied`]
+/// naming the exit code or signal (or is retried, see
+/// [`PoolBuilder::retries`]), a replacement starts, and every other task
+/// completes. A callback that panics is reported and the pool carries on.
+pub struct Pool {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+type Apply<F, Args> = <F as StarFn<Args>>::Output;
+
+fn single<R>(v: Vec<R>) -> Option<R> {
+    v.into_iter().next()
+}
+
+fn all<R>(v: Vec<R>) -> Option<Vec<R>> {
+    Some(v)
+}
+
+impl Pool {
+    pub(crate) fn from_parts(inner: Arc<Inner>, thread: JoinHandle<()>) -> Pool {
+        Pool {
+            inner,
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+
+    /// A pool of [`cpu_count()`](mp_process::cpu_count) workers with the
+    /// default start method (Python's `Pool()`).
+    pub fn new() -> Result<Pool, PoolError> {
+        PoolBuilder::default().build()
+    }
+
+    /// A pool of `processes` workers (Python's `Pool(processes)`).
+    pub fn with_processes(processes: usize) -> Result<Pool, PoolError> {
+        PoolBuilder::default().processes(processes).build()
+    }
+
+    /// Options: processes, initializer, maxtasksperchild, context, retries.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::default()
+    }
+
+    /// The number of worker processes the pool keeps.
+    pub fn processes(&self) -> usize {
+        self.inner.config.processes
+    }
+
+    /// The start method of the workers.
+    pub fn start_method(&self) -> StartMethod {
+        self.inner.config.method
+    }
+
+    pub(crate) fn state(&self) -> RunState {
+        lock(&self.inner.shared).state
+    }
+
+    pub(crate) fn check_running(&self) -> Result<(), PoolError> {
+        match self.state() {
+            RunState::Run => Ok(()),
+            _ => Err(PoolError::NotRunning),
+        }
+    }
+
+    pub(crate) fn submit(
+        &self,
+        sink: Box<dyn Sink>,
+        entry: ChunkEntry,
+        payloads: Vec<Payload>,
+        bulk: bool,
+    ) -> Result<(), PoolError> {
+        let mut completions = Vec::new();
+        {
+            let mut s = lock(&self.inner.shared);
+            if s.state != RunState::Run {
+                return Err(PoolError::NotRunning);
+            }
+            let entry = entry.to_parts();
+            s.submit(
+                &self.inner.config,
+                sink,
+                entry,
+                payloads,
+                bulk,
+                &mut completions,
+            );
+        }
+        for c in completions {
+            c();
+        }
+        Ok(())
+    }
+
+    fn collect<T, R, O>(
+        &self,
+        entry: ChunkEntry,
+        items: &[T],
+        chunksize: usize,
+        bulk: bool,
+        finish: fn(Vec<R>) -> Option<O>,
+        callbacks: Callbacks<O>,
+    ) -> Result<AsyncResult<O>, PoolError>
+    where
+        T: Serialize,
+        R: DeserializeOwned + Send + 'static,
+        O: Send + 'static,
+    {
+        self.check_running()?;
+        let (lens, payloads) = chunk::encode_chunks(items, chunksize)?;
+        let cell = ResultCell::new();
+        if lens.is_empty() {
+            // Python: an empty map is ready at once, without callbacks.
+            cell.set(
+                finish(Vec::new())
+                    .ok_or(PoolError::Task(TaskError::Decode("no result".to_string()))),
+            );
+            return Ok(AsyncResult::new(cell));
+        }
+        let sink = CollectSink::new(lens, finish, callbacks, cell.clone());
+        self.submit(Box::new(sink), entry, payloads, bulk)?;
+        Ok(AsyncResult::new(cell))
+    }
+
+    /// Runs `f(*args)` in a worker and waits for the result (Python's `apply`).
+    pub fn apply<F, Args>(&self, f: F, args: Args) -> Result<Apply<F, Args>, PoolError>
+    where
+        F: StarFn<Args>,
+        Args: Serialize + DeserializeOwned + 'static,
+        Apply<F, Args>: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.apply_async(f, args)?.get()
+    }
+
+    /// Submits `f(*args)` (Python's `apply_async`).
+    pub fn apply_async<F, Args>(
+        &self,
+        f: F,
+        args: Args,
+    ) -> Result<AsyncResult<Apply<F, Args>>, PoolError>
+    where
+        F: StarFn<Args>,
+        Args: Serialize + DeserializeOwned + 'static,
+        Apply<F, Args>: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.apply_async_with(f, args, Callbacks::new())
+    }
+
+    /// Submits `f(*args)` with a `callback` / `error_callback` run in this
+    /// process when it completes.
+    pub fn apply_async_with<F, Args>(
+        &self,
+        f: F,
+        args: Args,
+        callbacks: Callbacks<Apply<F, Args>>,
+    ) -> Result<AsyncResult<Apply<F, Args>>, PoolError>
+    where
+        F: StarFn<Args>,
+        Args: Serialize + DeserializeOwned + 'static,
+        Apply<F, Args>: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let entry = func::star_entry::<F, Args>(f);
+        self.collect(
+            entry,
+            std::slice::from_ref(&args),
+            1,
+            false,
+            single,
+            callbacks,
+        )
+    }
+
+    /// `f(item)` for every item, results in input order (Python's `map`),
+    /// with Python's default chunk size. Waits until every task has finished;
+    /// if any failed, returns the first failure received.
+    pub fn map<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+    ) -> Result<Vec<R>, PoolError>
+    where
+        F: Fn(T) -> R + Copy + Send + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.map_async(f, iterable, None)?.get()
+    }
+
+    /// [`map`](Self::map) with an explicit chunk size (at least 1).
+    pub fn map_chunked<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: usize,
+    ) -> Result<Vec<R>, PoolError>
+    where
+        F: Fn(T) -> R + Copy + Send + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.map_async(f, iterable, Some(chunksize))?.get()
+    }
+
+    /// Submits a `map` (Python's `map_async`); `chunksize` `None` is
+    /// Python's default.
+    pub fn map_async<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: Option<usize>,
+    ) -> Result<AsyncResult<Vec<R>>, PoolError>
+    where
+        F: Fn(T) -> R + Copy + Send + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.map_async_with(f, iterable, chunksize, Callbacks::new())
+    }
+
+    /// [`map_async`](Self::map_async) with callbacks: `callback` gets the
+    /// whole result list, `error_callback` the first error, once every task
+    /// has finished.
+    pub fn map_async_with<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: Option<usize>,
+        callbacks: Callbacks<Vec<R>>,
+    ) -> Result<AsyncResult<Vec<R>>, PoolError>
+    where
+        F: Fn(T) -> R + Copy + Send + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let items: Vec<T> = iterable.into_iter().collect();
+        let chunksize = chunk::resolve(chunksize, items.len(), self.processes())?;
+        let entry = func::map_entry::<F, T, R>(f);
+        self.collect(entry, &items, chunksize, true, all, callbacks)
+    }
+
+    /// `f(*args)` for every argument tuple, results in input order (Python's
+    /// `starmap`).
+    pub fn starmap<F, Args>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = Args>,
+    ) -> Result<Vec<Apply<F, Args>>, PoolError>
+    where
+        F: StarFn<Args>,
+        Args: Serialize + DeserializeOwned + 'static,
+        Apply<F, Args>: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.starmap_async(f, iterable, None)?.get()
+    }
+
+    /// Submits a `starmap` (Python's `starmap_async`).
+    pub fn starmap_async<F, Args>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = Args>,
+        chunksize: Option<usize>,
+    ) -> Result<AsyncResult<Vec<Apply<F, Args>>>, PoolError>
+    where
+        F: StarFn<Args>,
+        Args: Serialize + DeserializeOwned + 'static,
+        Apply<F, Args>: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.starmap_async_with(f, iterable, chunksize, Callbacks::new())
+    }
+
+    /// [`starmap_async`](Self::starmap_async) with callbacks.
+    pub fn starmap_async_with<F, Args>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = Args>,
+        chunksize: Option<usize>,
+        callbacks: Callbacks<Vec<Apply<F, Args>>>,
+    ) -> Result<AsyncResult<Vec<Apply<F, Args>>>, PoolError>
+    where
+        F: StarFn<Args>,
+        Args: Serialize + DeserializeOwned + 'static,
+        Apply<F, Args>: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let items: Vec<Args> = iterable.into_iter().collect();
+        let chunksize = chunk::resolve(chunksize, items.len(), self.processes())?;
+        let entry = func::star_entry::<F, Args>(f);
+        self.collect(entry, &items, chunksize, true, all, callbacks)
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// Python's repr: `<multiprocessing.pool.Pool state=RUN pool_size=2>`.
+impl fmt::Display for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state() {
+            RunState::Run => "RUN",
+            RunState::Close => "CLOSE",
+            RunState::Terminate => "TERMINATE",
+        };
+        write!(
+            f,
+            "<multiprocessing.pool.Pool state={state} pool_size={}>",
+            self.processes()
+        )
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

@@ -1,0 +1,98 @@
+//! The `imap` family of [`Pool`]: results as an iterator, in input order
+//! (`imap`) or in completion order (`imap_unordered`).
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::chunk;
+use crate::error::PoolError;
+use crate::func::{self, ChunkEntry};
+use crate::imap::{IMapIterator, ImapShared};
+use crate::pool::Pool;
+use crate::sink::ImapSink;
+
+impl Pool {
+    fn imap_inner<T, R>(
+        &self,
+        entry: ChunkEntry,
+        items: Vec<T>,
+        chunksize: usize,
+        ordered: bool,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        T: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.check_running()?;
+        let chunksize = chunk::resolve(Some(chunksize), items.len(), self.processes())?;
+        let (lens, payloads) = chunk::encode_chunks(&items, chunksize)?;
+        let shared = ImapShared::new(ordered, lens.len());
+        if !lens.is_empty() {
+            let sink = ImapSink::new(lens, shared.clone());
+            self.submit(Box::new(sink), entry, payloads, true)?;
+        }
+        Ok(IMapIterator::new(shared))
+    }
+
+    /// Results in input order, each yielded as soon as it and all before it
+    /// are done (Python's `imap` with chunksize 1). The input is consumed at
+    /// once, as Python's task handler does.
+    pub fn imap<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + Copy + Send + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.imap_chunked(f, iterable, 1)
+    }
+
+    /// [`imap`](Self::imap) with a chunk size (at least 1).
+    pub fn imap_chunked<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: usize,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + Copy + Send + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let entry = func::map_entry::<F, T, R>(f);
+        self.imap_inner(entry, iterable.into_iter().collect(), chunksize, true)
+    }
+
+    /// Results in completion order (Python's `imap_unordered`, chunksize 1).
+    pub fn imap_unordered<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + Copy + Send + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.imap_unordered_chunked(f, iterable, 1)
+    }
+
+    /// [`imap_unordered`](Self::imap_unordered) with a chunk size (at least 1).
+    pub fn imap_unordered_chunked<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: usize,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + Copy + Send + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let entry = func::map_entry::<F, T, R>(f);
+        self.imap_inner(entry, iterable.into_iter().collect(), chunksize, false)
+    }
+}

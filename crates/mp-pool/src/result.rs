@@ -1,0 +1,229 @@
+//! [`AsyncResult`]: the handle of an `apply_async` / `map_async` call, and the
+//! [`Callbacks`] that run in the parent when it completes.
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::error::{PoolError, TaskError};
+
+/// Locks a mutex, ignoring poisoning (no lock here guards an invariant that a
+/// panic could break halfway).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+enum Slot<T> {
+    Pending,
+    Ready(Result<T, PoolError>),
+    /// Taken by `get`; remembers whether it was a success.
+    Taken(bool),
+}
+
+/// Where a result lands; shared by the pool and the [`AsyncResult`].
+pub(crate) struct ResultCell<T> {
+    slot: Mutex<Slot<T>>,
+    ready: Condvar,
+}
+
+impl<T> ResultCell<T> {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(ResultCell {
+            slot: Mutex::new(Slot::Pending),
+            ready: Condvar::new(),
+        })
+    }
+
+    /// Stores the result (once) and wakes every waiter.
+    pub(crate) fn set(&self, r: Result<T, PoolError>) {
+        let mut slot = lock(&self.slot);
+        if matches!(*slot, Slot::Pending) {
+            *slot = Slot::Ready(r);
+        }
+        drop(slot);
+        self.ready.notify_all();
+    }
+
+    /// Waits until the result is ready or the deadline passes; returns the guard.
+    fn wait_until(&self, deadline: Option<Instant>) -> MutexGuard<'_, Slot<T>> {
+        let mut slot = lock(&self.slot);
+        while matches!(*slot, Slot::Pending) {
+            match deadline {
+                None => slot = self.ready.wait(slot).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    slot = self
+                        .ready
+                        .wait_timeout(slot, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        slot
+    }
+}
+
+/// The handle of a task submitted with `apply_async` (or of a whole
+/// `map_async`/`starmap_async` call): Python's `AsyncResult`.
+///
+/// It never hangs on a dead worker: the task then fails with
+/// [`TaskError::WorkerDied`]; if the pool is terminated (or dropped) first,
+/// the result is [`PoolError::Terminated`].
+pub struct AsyncResult<T> {
+    cell: Arc<ResultCell<T>>,
+}
+
+impl<T> AsyncResult<T> {
+    pub(crate) fn new(cell: Arc<ResultCell<T>>) -> Self {
+        AsyncResult { cell }
+    }
+
+    /// Waits for the result and returns it (Python's `get()`).
+    pub fn get(self) -> Result<T, PoolError> {
+        Self::take(&mut self.cell.wait_until(None))
+    }
+
+    /// Waits at most `timeout`: [`PoolError::Timeout`] if the result is not
+    /// ready by then (the handle stays usable), else the result. The value
+    /// moves out: a later `get` gives [`PoolError::Taken`].
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, PoolError> {
+        let mut slot = self.cell.wait_until(Some(Instant::now() + timeout));
+        if matches!(*slot, Slot::Pending) {
+            return Err(PoolError::Timeout);
+        }
+        Self::take(&mut slot)
+    }
+
+    fn take(slot: &mut Slot<T>) -> Result<T, PoolError> {
+        match std::mem::replace(slot, Slot::Taken(false)) {
+            Slot::Ready(r) => {
+                *slot = Slot::Taken(r.is_ok());
+                r
+            }
+            Slot::Taken(ok) => {
+                *slot = Slot::Taken(ok);
+                Err(PoolError::Taken)
+            }
+            Slot::Pending => {
+                *slot = Slot::Pending;
+                Err(PoolError::Timeout)
+            }
+        }
+    }
+
+    /// Waits until the result is ready (Python's `wait()`).
+    pub fn wait(&self) {
+        drop(self.cell.wait_until(None));
+    }
+
+    /// Waits at most `timeout`; returns whether the result is ready (Python's
+    /// `wait(timeout)` returns `None`; check [`ready`](Self::ready) there).
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        !matches!(
+            *self.cell.wait_until(Some(Instant::now() + timeout)),
+            Slot::Pending
+        )
+    }
+
+    /// Whether the call has completed, successfully or not.
+    pub fn ready(&self) -> bool {
+        !matches!(*lock(&self.cell.slot), Slot::Pending)
+    }
+
+    /// Whether the call completed without error; [`PoolError::NotReady`]
+    /// before it completed (Python's `ValueError`).
+    pub fn successful(&self) -> Result<bool, PoolError> {
+        match &*lock(&self.cell.slot) {
+            Slot::Pending => Err(PoolError::NotReady),
+            Slot::Ready(r) => Ok(r.is_ok()),
+            Slot::Taken(ok) => Ok(*ok),
+        }
+    }
+}
+
+impl<T> fmt::Debug for AsyncResult<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncResult")
+            .field("ready", &self.ready())
+            .finish()
+    }
+}
+
+type OnSuccess<R> = Box<dyn FnOnce(&R) + Send>;
+type OnError = Box<dyn FnOnce(&TaskError) + Send>;
+
+/// Python's `callback` and `error_callback`: closures run in the parent, on
+/// the pool's result thread, when the call completes — exactly one of them,
+/// before the result becomes ready. A callback that panics is reported on
+/// stderr and does not wedge the pool (CPython's pool hangs then).
+///
+/// ```
+/// use mp_pool::Callbacks;
+/// let cb = Callbacks::new()
+///     .callback(|r: &f64| println!("Callback got: {r}"))
+///     .error_callback(|e| eprintln!("failed: {e}"));
+/// # drop(cb);
+/// ```
+pub struct Callbacks<R> {
+    on_success: Option<OnSuccess<R>>,
+    on_error: Option<OnError>,
+}
+
+impl<R> Default for Callbacks<R> {
+    fn default() -> Self {
+        Callbacks {
+            on_success: None,
+            on_error: None,
+        }
+    }
+}
+
+impl<R> fmt::Debug for Callbacks<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Callbacks")
+            .field("callback", &self.on_success.is_some())
+            .field("error_callback", &self.on_error.is_some())
+            .finish()
+    }
+}
+
+impl<R> Callbacks<R> {
+    /// No callbacks.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `f` with the result when the call succeeds.
+    pub fn callback(mut self, f: impl FnOnce(&R) + Send + 'static) -> Self {
+        self.on_success = Some(Box::new(f));
+        self
+    }
+
+    /// Runs `f` with the error when the call fails.
+    pub fn error_callback(mut self, f: impl FnOnce(&TaskError) + Send + 'static) -> Self {
+        self.on_error = Some(Box::new(f));
+        self
+    }
+
+    /// Runs the matching callback (catching a panic), then stores the result.
+    pub(crate) fn complete(self, cell: &ResultCell<R>, result: Result<R, PoolError>) {
+        let outcome = match &result {
+            Ok(v) => self
+                .on_success
+                .map(|f| panic::catch_unwind(AssertUnwindSafe(|| f(v)))),
+            Err(PoolError::Task(e)) => self
+                .on_error
+                .map(|f| panic::catch_unwind(AssertUnwindSafe(|| f(e)))),
+            Err(_) => None,
+        };
+        if let Some(Err(_)) = outcome {
+            eprintln!("mp-pool: a result callback panicked; the pool carries on");
+        }
+        cell.set(result);
+    }
+}

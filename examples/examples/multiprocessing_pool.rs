@@ -1,0 +1,34 @@
+//! Port of PyMOTW's `multiprocessing_pool.py` ("Process Pools"): a pool of
+//! `cpu_count() * 2` workers, an initializer that runs once in each worker,
+//! `map()` returning the results in input order, then `close()` and `join()`.
+
+use mp_pool::{Pool, PoolError};
+use multiprocess::{cpu_count, current_process};
+
+fn do_calculation(data: u64) -> u64 {
+    data * 2
+}
+
+fn start_process() {
+    println!("Starting {}", current_process().name());
+}
+
+fn main() -> Result<(), PoolError> {
+    let inputs: Vec<u64> = (0..10).collect();
+    println!("Input   : {inputs:?}");
+
+    let builtin_outputs: Vec<u64> = inputs.iter().copied().map(do_calculation).collect();
+    println!("Built-in: {builtin_outputs:?}");
+
+    let pool_size = cpu_count() * 2;
+    let pool = Pool::builder()
+        .processes(pool_size)
+        .initializer(start_process, ())
+        .build()?;
+    let pool_outputs = pool.map(do_calculation, inputs)?;
+    pool.close(); // no more tasks
+    pool.join()?; // wrap up current tasks
+
+    println!("Pool    : {pool_outputs:?}");
+    Ok(())
+}
