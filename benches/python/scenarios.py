@@ -111,6 +111,42 @@ def m3c(quick):
     return n / took, "items/s"
 
 
+def double(x):
+    return x * 2
+
+
+def m4a(quick):
+    n, reps = 200_000, iters(quick, 10)
+    with mp.Pool(2) as pool:
+        pool.map(double, range(1000))
+        t = time.perf_counter()
+        for _ in range(reps):
+            r = pool.map(double, range(n))
+            assert r[-1] == 2 * (n - 1)
+        return n * reps / (time.perf_counter() - t), "tasks/s"
+
+
+def m4b(quick):
+    n = iters(quick, 5_000)
+    with mp.Pool(2) as pool:
+        pool.map(double, range(1000))
+        t = time.perf_counter()
+        for i in range(n):
+            assert pool.apply_async(double, (i,)).get() == 2 * i
+        return (time.perf_counter() - t) * 1e6 / n, "us"
+
+
+def m4c(quick):
+    n = 20_000  # always 20k tasks, as in the Rust scenario
+    with mp.Pool(2) as pool:
+        pool.map(double, range(1000))
+        t = time.perf_counter()
+        count = sum(1 for _ in pool.imap_unordered(double, range(n), chunksize=1))
+        took = time.perf_counter() - t
+        assert count == n
+        return n / took, "tasks/s"
+
+
 def m5a(quick):
     lock = mp.Lock()
     n = iters(quick, 1_000_000)
@@ -193,6 +229,9 @@ SCENARIOS = {
     "M3a": m3a,
     "M3b": m3b,
     "M3c": m3c,
+    "M4a": m4a,
+    "M4b": m4b,
+    "M4c": m4c,
     "M5a": m5a,
     "M5b": m5b,
     "M7": m7,

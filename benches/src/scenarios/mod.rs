@@ -1,6 +1,7 @@
 //! The scenario registry: ids, units, and which way is better.
 
 mod channel;
+mod pool;
 mod process;
 mod shm;
 mod sync;
@@ -85,6 +86,27 @@ pub const ALL: &[Scenario] = &[
         lower_is_better: false,
         pinned: false,
         run: channel::m3c,
+    },
+    Scenario {
+        id: "M4a",
+        what: "Pool(2).map of x*2 over 200k ints, default chunksize",
+        lower_is_better: false,
+        pinned: false,
+        run: pool::m4a,
+    },
+    Scenario {
+        id: "M4b",
+        what: "Pool apply_async round trip",
+        lower_is_better: true,
+        pinned: true,
+        run: pool::m4b,
+    },
+    Scenario {
+        id: "M4c",
+        what: "Pool imap_unordered, chunksize 1",
+        lower_is_better: false,
+        pinned: false,
+        run: pool::m4c,
     },
     Scenario {
         id: "M5a",
