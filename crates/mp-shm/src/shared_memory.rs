@@ -26,6 +26,7 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, Once};
 
 use serde::{Deserialize, Serialize};
@@ -151,8 +152,9 @@ pub struct SharedMemory {
     name: String,
     size: usize,
     region: Option<Region>,
-    /// The pid that owns the name, if this handle is its owner.
-    owner: Option<u32>,
+    /// The pid that owns the name if this handle is its owner, else 0.
+    /// Atomic so that `unlink(&self)` can give the ownership up.
+    owner: AtomicU32,
 }
 
 impl fmt::Debug for SharedMemory {
@@ -199,7 +201,7 @@ impl SharedMemory {
             name: bare,
             size,
             region: Some(region),
-            owner: Some(std::process::id()),
+            owner: AtomicU32::new(std::process::id()),
         })
     }
 
@@ -215,7 +217,7 @@ impl SharedMemory {
             name: bare,
             size: region.len(),
             region: Some(region),
-            owner: None,
+            owner: AtomicU32::new(0),
         })
     }
 
@@ -283,7 +285,7 @@ impl SharedMemory {
 
     /// Whether this handle owns the name (see the module docs).
     pub fn is_owner(&self) -> bool {
-        self.owner == Some(std::process::id())
+        self.owner.load(Ordering::Relaxed) == std::process::id()
     }
 
     /// Gives up ownership: the name then outlives this handle and process
@@ -293,7 +295,7 @@ impl SharedMemory {
         if self.is_owner() {
             unregister(&self.name);
         }
-        self.owner = None;
+        self.owner.store(0, Ordering::Relaxed);
     }
 
     /// Removes the name (Python's `unlink`); mappings stay valid.
@@ -301,6 +303,9 @@ impl SharedMemory {
     /// # Errors
     /// [`ShmError::NotFound`] if the name is already gone.
     pub fn unlink(&self) -> Result<(), ShmError> {
+        // The name is gone after this: dropping the owner must not unlink
+        // it again (a new block may have taken the name meanwhile).
+        self.owner.store(0, Ordering::Relaxed);
         unregister(&self.name);
         mp_sys::memfd::shm_unlink(&self.name).map_err(|e| map_io(&self.name, e))
     }
@@ -348,7 +353,7 @@ impl<'de> Deserialize<'de> for SharedMemory {
             size: w.region.len(),
             name: w.name,
             region: Some(w.region),
-            owner: None,
+            owner: AtomicU32::new(0),
         })
     }
 }
@@ -376,6 +381,7 @@ mod tests {
             Err(ShmError::NotFound(_))
         ));
         a.unlink().unwrap();
+        assert!(!a.is_owner());
         assert!(matches!(a.unlink(), Err(ShmError::NotFound(_))));
         assert!(matches!(
             a.read(8, &mut [0; 3]),
@@ -450,5 +456,19 @@ mod tests {
         let removed = cleanup_stale().unwrap();
         assert!(removed.contains(&stale));
         assert!(!removed.contains(&ours.name().to_owned()) && exists(ours.name()));
+    }
+
+    #[test]
+    fn unlink_then_drop_does_not_remove_a_reused_name() {
+        let name = format!("mp-test-reuse-{}", std::process::id());
+        let a = SharedMemory::create_named(&name, 4096).unwrap();
+        a.unlink().unwrap();
+        let b = SharedMemory::create_named(&name, 4096).unwrap();
+        drop(a);
+        assert!(
+            exists(&name),
+            "dropping the unlinked creator removed the new block"
+        );
+        b.unlink().unwrap();
     }
 }
