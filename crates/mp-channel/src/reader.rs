@@ -81,6 +81,11 @@ impl Deadline {
         Deadline(timeout.and_then(|t| Instant::now().checked_add(t)))
     }
 
+    /// Whether this deadline never passes.
+    pub(crate) fn is_never(self) -> bool {
+        self.0.is_none()
+    }
+
     /// Time left (`None` = forever).
     pub(crate) fn remaining(self) -> Option<Duration> {
         self.0.map(|d| d.saturating_duration_since(Instant::now()))
@@ -92,6 +97,39 @@ impl Deadline {
             None => Blocking::Wait,
             Some(_) => Blocking::DontWait,
         }
+    }
+}
+
+/// A [`Deadline`] fixed only when first asked for, so a call that needs
+/// no waiting does not read the clock.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LazyDeadline {
+    timeout: Option<Duration>,
+    at: Option<Deadline>,
+}
+
+impl LazyDeadline {
+    /// An already fixed deadline.
+    pub(crate) fn fixed(at: Deadline) -> LazyDeadline {
+        LazyDeadline {
+            timeout: (!at.is_never()).then_some(Duration::ZERO),
+            at: Some(at),
+        }
+    }
+
+    /// `timeout` from the first [`get`](Self::get) (`None` = never).
+    pub(crate) fn after(timeout: Option<Duration>) -> LazyDeadline {
+        LazyDeadline { timeout, at: None }
+    }
+
+    /// Whether this deadline never passes.
+    pub(crate) fn is_never(&self) -> bool {
+        self.timeout.is_none()
+    }
+
+    /// The deadline, fixed now if it was not yet.
+    pub(crate) fn get(&mut self) -> Deadline {
+        *self.at.get_or_insert_with(|| Deadline::after(self.timeout))
     }
 }
 

@@ -251,3 +251,30 @@ fn joinable_queue_counts_tasks() {
     assert!(q.task_done().is_err(), "one call too many");
     q.join();
 }
+
+#[test]
+fn many_laps_of_a_small_ring_keep_order_and_counts() {
+    // Records of varying sizes, several in flight, wrapping the 4 KiB ring
+    // hundreds of times: the cached head/tail copies must never hide data
+    // or free space, and `qsize` must follow puts and gets exactly.
+    let q = SimpleQueue::<Vec<u8>>::new().unwrap();
+    let bq = Queue::<Vec<u8>>::with_ring(3, 4096).unwrap();
+    let item = |i: usize| vec![(i % 251) as u8; (i * 37) % 700];
+    for i in 0..3000 {
+        q.put(&item(i)).unwrap();
+        bq.put_timeout(&item(i), true, Some(Duration::from_secs(10)))
+            .unwrap();
+        if i % 3 == 2 {
+            for j in i - 2..=i {
+                assert_eq!(q.get_timeout(Duration::from_secs(10)).unwrap(), item(j));
+                let got = bq.get_timeout(true, Some(Duration::from_secs(10)));
+                assert_eq!(got.unwrap(), item(j));
+            }
+            assert_eq!(bq.qsize(), 0);
+            assert!(q.empty());
+        } else {
+            assert_eq!(bq.qsize(), i % 3 + 1);
+        }
+    }
+    assert!(matches!(bq.get_nowait(), Err(GetError::Empty)));
+}

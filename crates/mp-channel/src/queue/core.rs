@@ -29,8 +29,8 @@ use mp_sys::socket::{self, Blocking};
 use mp_wire::{Message, SharedFd};
 use serde::{Deserialize, Serialize};
 
-use super::ring::{pad, Ring, FDS, FIRST, LAST, RECORD_HEADER};
-use crate::reader::Deadline;
+use super::ring::{pad, Ring, FDS, FIRST, LAST, RECORD_HEADER, SPIN_MAX_BYTES};
+use crate::reader::{Deadline, LazyDeadline};
 
 /// How often a consumer in the middle of a chunked message checks that
 /// its producer is still alive.
@@ -60,18 +60,38 @@ pub(crate) enum ReadError {
 /// Takes `lock` until `deadline`; a dead holder's lock is taken over (the
 /// ring protocol tolerates whatever it left). `None` on timeout.
 pub(crate) fn acquire(lock: &Lock, deadline: Deadline) -> Option<LockGuard<'_>> {
-    match deadline.remaining() {
-        None => Some(lock.lock().unwrap_or_else(|died| died.into_inner())),
-        Some(Duration::ZERO) => match lock.try_lock() {
-            Ok(g) => Some(g),
-            Err(TryAcquireError::OwnerDied(died)) => Some(died.into_inner()),
-            Err(TryAcquireError::WouldBlock) => None,
-        },
-        Some(left) => match lock.lock_timeout(left) {
+    acquire_lazy(lock, &mut LazyDeadline::fixed(deadline))
+}
+
+/// [`acquire`], reading the clock only if the lock is busy.
+pub(crate) fn acquire_lazy<'a>(
+    lock: &'a Lock,
+    deadline: &mut LazyDeadline,
+) -> Option<LockGuard<'a>> {
+    if deadline.is_never() {
+        return Some(lock.lock().unwrap_or_else(|died| died.into_inner()));
+    }
+    // Uncontended, the first try succeeds without the timed path.
+    if let Some(g) = try_acquire(lock) {
+        return Some(g);
+    }
+    match deadline.get().remaining() {
+        Some(Duration::ZERO) => None,
+        left => match lock.lock_timeout(left.unwrap_or(Duration::MAX)) {
             Ok(g) => Some(g),
             Err(AcquireError::OwnerDied(died)) => Some(died.into_inner()),
             Err(AcquireError::Timeout) => None,
         },
+    }
+}
+
+/// Takes `lock` if that is possible without waiting (a dead holder's lock
+/// is taken over).
+pub(crate) fn try_acquire(lock: &Lock) -> Option<LockGuard<'_>> {
+    match lock.try_lock() {
+        Ok(g) => Some(g),
+        Err(TryAcquireError::OwnerDied(died)) => Some(died.into_inner()),
+        Err(TryAcquireError::WouldBlock) => None,
     }
 }
 
@@ -98,7 +118,8 @@ impl Core {
     /// now, without waiting for anything. Returns whether it was written.
     pub(crate) fn try_write(&self, msg: &Message) -> io::Result<bool> {
         let len = msg.bytes.len() as u64;
-        if len > self.max_chunk() || RECORD_HEADER + pad(len) > self.ring.free() {
+        let need = RECORD_HEADER + pad(len);
+        if len > self.max_chunk() || need > self.ring.free_for(need) {
             return Ok(false);
         }
         let mut flags = FIRST | LAST;
@@ -127,8 +148,11 @@ impl Core {
             let last = n == rest.len();
             let need = RECORD_HEADER + pad(n as u64);
             let chunk_flags = flags | if last { LAST } else { 0 };
+            let spin = need <= SPIN_MAX_BYTES;
             self.ring
-                .wait_until(false, Deadline::after(None), || self.ring.free() >= need);
+                .wait_until(false, spin, Deadline::after(None), || {
+                    self.ring.free_for(need) >= need
+                });
             let pushed = self.ring.push(&rest[..n], chunk_flags);
             debug_assert!(pushed, "space was waited for under the writer lock");
             rest = &rest[n..];
@@ -161,7 +185,7 @@ impl Core {
 
     /// Holding the reader lock: reads one whole message, waiting until
     /// `deadline` for its first record.
-    pub(crate) fn read(&self, deadline: Deadline) -> Result<Message, ReadError> {
+    pub(crate) fn read(&self, deadline: &mut LazyDeadline) -> Result<Message, ReadError> {
         let mut bytes = Vec::new();
         // Start position and fd flag of the message being assembled.
         let mut current: Option<(u64, bool)> = None;
@@ -198,21 +222,24 @@ impl Core {
         &self,
         current: &mut Option<(u64, bool)>,
         bytes: &mut Vec<u8>,
-        deadline: Deadline,
+        deadline: &mut LazyDeadline,
     ) -> Result<(), ReadError> {
         let ring = &self.ring;
         if current.is_none() {
-            return match ring.wait_until(true, deadline, || !ring.is_empty()) {
+            return match ring.wait_until(true, true, deadline.get(), || !ring.is_empty()) {
                 true => Ok(()),
                 false => Err(ReadError::Timeout),
             };
         }
-        if ring.wait_until(true, Deadline::after(Some(PROBE)), || !ring.is_empty()) {
+        // Mid-message, the producer may be copying a large chunk: no spin.
+        if ring.wait_until(true, false, Deadline::after(Some(PROBE)), || {
+            !ring.is_empty()
+        }) {
             return Ok(());
         }
         // A live producer holds the writer lock from FIRST to LAST. If we
         // can take it, ours is gone.
-        if let Some(_guard) = acquire(&self.writer, Deadline::after(Some(Duration::ZERO)))
+        if let Some(_guard) = try_acquire(&self.writer)
             .or_else(|| acquire(&self.writer, Deadline::after(Some(PROBE))))
         {
             if ring.is_empty() {

@@ -11,15 +11,22 @@
 //! was called — a process does not exit until what it put is in the queue.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use mp_wire::Message;
 
-use super::core::{acquire, Core};
+use super::core::{acquire, try_acquire, Core};
 use super::error::{PutError, QueueStateError};
 use crate::reader::Deadline;
+
+/// The calling process's pid, cached (`getpid` is a system call; the
+/// cached identity is wiped on `fork`).
+fn my_pid() -> u32 {
+    mp_shm::ProcessIdent::current().pid()
+}
 
 /// Buffer and thread state of one process.
 #[derive(Debug)]
@@ -40,6 +47,9 @@ pub(crate) struct Feeder {
     core: Arc<Core>,
     state: Mutex<State>,
     cv: Condvar,
+    /// The pid of the process that closed its half (0: none), readable
+    /// without the mutex; a forked child is not the closer.
+    closed_by: AtomicU32,
 }
 
 impl Feeder {
@@ -47,7 +57,7 @@ impl Feeder {
         Arc::new(Feeder {
             core,
             state: Mutex::new(State {
-                pid: std::process::id(),
+                pid: my_pid(),
                 buf: VecDeque::new(),
                 in_flight: false,
                 closed: false,
@@ -55,13 +65,14 @@ impl Feeder {
                 thread: None,
             }),
             cv: Condvar::new(),
+            closed_by: AtomicU32::new(0),
         })
     }
 
     /// The state, reset if this is a forked copy of another process's.
     fn state(&self) -> MutexGuard<'_, State> {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let pid = std::process::id();
+        let pid = my_pid();
         if st.pid != pid {
             // The parent's buffer and thread are not ours. Forget the handle
             // without joining: the thread does not exist here.
@@ -76,7 +87,7 @@ impl Feeder {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.state().closed
+        self.closed_by.load(Relaxed) == my_pid()
     }
 
     /// Puts an encoded item (its slot already reserved); never blocks on
@@ -87,10 +98,7 @@ impl Feeder {
             return Err(PutError::Closed);
         }
         if st.buf.is_empty() && !st.in_flight {
-            if let Some(_guard) = acquire(
-                &self.core.writer,
-                Deadline::after(Some(std::time::Duration::ZERO)),
-            ) {
+            if let Some(_guard) = try_acquire(&self.core.writer) {
                 if self.core.try_write(&msg)? {
                     return Ok(());
                 }
@@ -131,15 +139,17 @@ impl Feeder {
             if let Err(e) = self.core.write(&msg) {
                 // Python prints the error and drops the item; its slot is freed.
                 eprintln!("multiprocess: queue feeder thread could not write an item: {e}");
-                self.core.ring.size().fetch_sub(1, SeqCst);
-                self.core.ring.wake_producers();
+                self.core.ring.uncount_put();
             }
         }
     }
 
     /// No more puts from this process; the feeder flushes and exits.
     pub(crate) fn close(&self) {
-        self.state().closed = true;
+        let mut st = self.state();
+        st.closed = true;
+        self.closed_by.store(st.pid, Relaxed);
+        drop(st);
         self.cv.notify_all();
     }
 

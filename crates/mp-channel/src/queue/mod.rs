@@ -16,16 +16,15 @@ mod simple;
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
-use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use self::core::{acquire, Core, ReadError};
+use self::core::{acquire_lazy, Core, ReadError};
 use self::feeder::Feeder;
-use crate::reader::Deadline;
+use crate::reader::{Deadline, LazyDeadline};
 
 pub use error::{GetError, PutError, QueueStateError, TaskDoneError};
 pub use joinable::JoinableQueue;
@@ -89,7 +88,7 @@ impl<T> fmt::Debug for Queue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queue")
             .field("maxsize", &self.handle.core.maxsize)
-            .field("qsize", &self.handle.core.ring.size().load(SeqCst))
+            .field("qsize", &self.handle.core.ring.size())
             .finish()
     }
 }
@@ -169,33 +168,28 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         }
         let msg = mp_wire::encode(item)?;
         let timeout = if block { timeout } else { Some(Duration::ZERO) };
-        self.reserve(Deadline::after(timeout))?;
+        self.reserve(timeout)?;
         self.handle.feeder.put(msg).inspect_err(|_| self.release())
     }
 
-    /// Takes a slot (bounded) or counts the item (unbounded).
-    fn reserve(&self, deadline: Deadline) -> Result<(), PutError> {
-        let core = self.core();
-        let size = core.ring.size();
-        if core.maxsize == 0 {
-            size.fetch_add(1, SeqCst);
+    /// Takes a slot (bounded; waiting at most `timeout`) or counts the
+    /// item (unbounded).
+    fn reserve(&self, timeout: Option<Duration>) -> Result<(), PutError> {
+        let ring = &self.core().ring;
+        let max = self.core().maxsize;
+        if max == 0 {
+            ring.count_put();
             return Ok(());
         }
-        let take = || {
-            size.fetch_update(SeqCst, SeqCst, |n| (n < core.maxsize).then_some(n + 1))
-                .is_ok()
-        };
-        if take() {
+        if ring.try_count_put(max) {
             return Ok(());
         }
+        let deadline = Deadline::after(timeout);
         loop {
-            if !core
-                .ring
-                .wait_until(false, deadline, || size.load(SeqCst) < core.maxsize)
-            {
+            if !ring.wait_until(false, true, deadline, || ring.size() < max) {
                 return Err(PutError::Full);
             }
-            if take() {
+            if ring.try_count_put(max) {
                 return Ok(());
             }
         }
@@ -203,8 +197,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Gives a reserved slot back.
     fn release(&self) {
-        self.core().ring.size().fetch_sub(1, SeqCst);
-        self.core().ring.wake_producers();
+        self.core().ring.uncount_put();
     }
 
     /// Removes and returns the next item, waiting as long as it takes.
@@ -232,14 +225,14 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             return Err(GetError::Closed);
         }
         let timeout = if block { timeout } else { Some(Duration::ZERO) };
-        let msg = read(self.core(), Deadline::after(timeout))?;
+        let msg = read(self.core(), timeout)?;
         Ok(mp_wire::decode(msg)?)
     }
 
     /// Items put (in any process, including those still in a feeder buffer)
     /// and not yet got. Approximate while others are putting or getting.
     pub fn qsize(&self) -> usize {
-        self.core().ring.size().load(SeqCst) as usize
+        self.core().ring.size() as usize
     }
 
     /// Whether no item is in the shared ring now (items still in a
@@ -251,7 +244,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// Whether a bounded queue has `maxsize` items.
     pub fn full(&self) -> bool {
         let core = self.core();
-        core.maxsize > 0 && core.ring.size().load(SeqCst) >= core.maxsize
+        core.maxsize > 0 && core.ring.size() >= core.maxsize
     }
 
     /// `maxsize` (0 = unbounded).
@@ -282,19 +275,16 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 }
 
 /// Takes the reader lock and reads one message before `deadline`.
-pub(crate) fn read(core: &Core, deadline: Deadline) -> Result<mp_wire::Message, GetError> {
-    let guard = acquire(&core.reader, deadline).ok_or(GetError::Empty)?;
-    let msg = core.read(deadline).map_err(|e| match e {
+pub(crate) fn read(core: &Core, timeout: Option<Duration>) -> Result<mp_wire::Message, GetError> {
+    let mut deadline = LazyDeadline::after(timeout);
+    let guard = acquire_lazy(&core.reader, &mut deadline).ok_or(GetError::Empty)?;
+    let msg = core.read(&mut deadline).map_err(|e| match e {
         ReadError::Timeout => GetError::Empty,
         ReadError::Io(e) => GetError::Io(e),
     });
     drop(guard);
     let msg = msg?;
-    let _ = core
-        .ring
-        .size()
-        .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1));
-    core.ring.wake_producers();
+    core.ring.count_get();
     Ok(msg)
 }
 

@@ -2,17 +2,27 @@
 //! memfd, positions and futex words in its header.
 //!
 //! # Words (header of the region)
+//! Each group sits on a cache line of its own, so the producer's and the
+//! consumer's stores do not bounce one line between CPUs.
+//!
 //! | offset | word | type | meaning |
 //! |--------|------|------|---------|
-//! | 0  | `head` | u64 | bytes consumed since creation (consumers, under the reader lock) |
-//! | 8  | `tail` | u64 | bytes published since creation (producers, under the writer lock) |
-//! | 16 | `data_seq` | u32 | futex: bumped when data is published and a consumer sleeps |
-//! | 20 | `space_seq` | u32 | futex: bumped when space or a slot is freed and a producer sleeps |
-//! | 24 | `consumers_waiting` | u32 | consumers asleep (or about to be) on `data_seq` |
-//! | 28 | `producers_waiting` | u32 | producers asleep (or about to be) on `space_seq` |
-//! | 32 | `size` | u64 | items put (reserved) and not yet got: `qsize()` |
-//! | 40 | `unfinished` | u32 | futex: `JoinableQueue` tasks not yet `task_done()` |
-//! | 64.. | data | | `cap` bytes, a power of two; positions are taken modulo `cap` |
+//! | 0   | `head` | u64 | bytes consumed since creation (consumers, under the reader lock) |
+//! | 8   | `seen_tail` | u64 | a `tail` the consumers saw, `<= tail` (under the reader lock) |
+//! | 16  | `gets` | u64 | items got since creation |
+//! | 64  | `tail` | u64 | bytes published since creation (producers, under the writer lock) |
+//! | 72  | `seen_head` | u64 | a `head` the producers saw, `<= head` (under the writer lock) |
+//! | 128 | `puts` | u64 | items put (reserved) since creation; `qsize() = puts - gets` |
+//! | 192 | `data_seq` | u32 | futex: bumped when data is published and a consumer sleeps |
+//! | 196 | `consumers_waiting` | u32 | consumers asleep (or about to be) on `data_seq` |
+//! | 256 | `space_seq` | u32 | futex: bumped when space or a slot is freed and a producer sleeps |
+//! | 260 | `producers_waiting` | u32 | producers asleep (or about to be) on `space_seq` |
+//! | 320 | `unfinished` | u32 | futex: `JoinableQueue` tasks not yet `task_done()` |
+//! | 384.. | data | | `cap` bytes, a power of two; positions are taken modulo `cap` |
+//!
+//! `seen_head` and `seen_tail` spare each side a read of the other's line
+//! per record: `head` and `tail` only grow, so a stale copy only
+//! under-estimates the free space or the data, and is refreshed then.
 //!
 //! # Records
 //! An 8-byte header — payload length (`u32` LE) and flags (`u32` LE:
@@ -50,8 +60,14 @@ pub(crate) const FDS: u32 = 4;
 
 /// Bytes of a record header.
 pub(crate) const RECORD_HEADER: u64 = 8;
+/// Records up to this many bytes are quick enough to copy that waiting for
+/// space for one is worth a spin.
+pub(crate) const SPIN_MAX_BYTES: u64 = 4096;
+/// Checks of a condition before a waiter sleeps (about 5 µs of spinning,
+/// the price of a sleep and a wake-up).
+const SPINS: u32 = 200;
 /// Offset of the data area.
-const DATA: usize = 64;
+const DATA: usize = 384;
 
 /// A ring in shared memory; cloning or sending it shares the same ring.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,37 +109,88 @@ impl Ring {
     pub(crate) fn head(&self) -> &AtomicU64 {
         self.u64_at(0)
     }
-    pub(crate) fn tail(&self) -> &AtomicU64 {
+    fn seen_tail(&self) -> &AtomicU64 {
         self.u64_at(8)
     }
-    fn data_seq(&self) -> &AtomicU32 {
-        self.u32_at(16)
+    fn gets(&self) -> &AtomicU64 {
+        self.u64_at(16)
     }
-    fn space_seq(&self) -> &AtomicU32 {
-        self.u32_at(20)
+    pub(crate) fn tail(&self) -> &AtomicU64 {
+        self.u64_at(64)
+    }
+    fn seen_head(&self) -> &AtomicU64 {
+        self.u64_at(72)
+    }
+    fn puts(&self) -> &AtomicU64 {
+        self.u64_at(128)
+    }
+    fn data_seq(&self) -> &AtomicU32 {
+        self.u32_at(192)
     }
     fn consumers_waiting(&self) -> &AtomicU32 {
-        self.u32_at(24)
+        self.u32_at(196)
+    }
+    fn space_seq(&self) -> &AtomicU32 {
+        self.u32_at(256)
     }
     fn producers_waiting(&self) -> &AtomicU32 {
-        self.u32_at(28)
-    }
-    /// Items reserved by `put` and not yet taken by `get`.
-    pub(crate) fn size(&self) -> &AtomicU64 {
-        self.u64_at(32)
+        self.u32_at(260)
     }
     /// `JoinableQueue`'s unfinished-task count (also a futex word).
     pub(crate) fn unfinished(&self) -> &AtomicU32 {
-        self.u32_at(40)
+        self.u32_at(320)
     }
 
-    /// Bytes free for a producer (holding the writer lock).
-    pub(crate) fn free(&self) -> u64 {
-        let used = self
-            .tail()
-            .load(SeqCst)
-            .wrapping_sub(self.head().load(SeqCst));
-        self.cap().saturating_sub(used)
+    /// Items put (reserved) and not yet got: `qsize()`.
+    pub(crate) fn size(&self) -> u64 {
+        let gets = self.gets().load(SeqCst);
+        let puts = self.puts().load(SeqCst);
+        // Negative only while a failed put is being given back.
+        (puts.wrapping_sub(gets) as i64).max(0) as u64
+    }
+
+    /// Counts an item put.
+    pub(crate) fn count_put(&self) {
+        self.puts().fetch_add(1, SeqCst);
+    }
+
+    /// Counts an item put if fewer than `max` are in the queue.
+    pub(crate) fn try_count_put(&self, max: u64) -> bool {
+        self.puts()
+            .fetch_update(SeqCst, SeqCst, |p| {
+                let gets = self.gets().load(SeqCst);
+                (p.wrapping_sub(gets) < max).then_some(p.wrapping_add(1))
+            })
+            .is_ok()
+    }
+
+    /// Takes back the count of a put that failed, and wakes producers
+    /// waiting for a slot.
+    pub(crate) fn uncount_put(&self) {
+        self.puts().fetch_sub(1, SeqCst);
+        self.wake_producers();
+    }
+
+    /// Counts an item got, and wakes producers waiting for a slot. (Every
+    /// item is counted as put before it is written, so `gets` stays at or
+    /// below `puts` without reading the producers' line.)
+    pub(crate) fn count_get(&self) {
+        self.gets().fetch_add(1, SeqCst);
+        self.wake_producers();
+    }
+
+    /// Bytes free for a producer (holding the writer lock) — at least
+    /// `need` if that many are free.
+    pub(crate) fn free_for(&self, need: u64) -> u64 {
+        let tail = self.tail().load(SeqCst);
+        let free = |head: u64| self.cap().saturating_sub(tail.wrapping_sub(head));
+        let seen = self.seen_head().load(SeqCst);
+        if free(seen) >= need {
+            return free(seen);
+        }
+        let head = self.head().load(SeqCst);
+        self.seen_head().store(head, SeqCst);
+        free(head)
     }
 
     /// Whether no record is published.
@@ -155,7 +222,7 @@ impl Ring {
     /// fits and publishes it. Returns whether it was written.
     pub(crate) fn push(&self, payload: &[u8], flags: u32) -> bool {
         let need = RECORD_HEADER + pad(payload.len() as u64);
-        if need > self.free() {
+        if need > self.free_for(need) {
             return false;
         }
         let tail = self.tail().load(SeqCst);
@@ -180,9 +247,13 @@ impl Ring {
     /// record is reported with flags 0, so callers skip it.
     pub(crate) fn pop(&self, out: &mut Vec<u8>) -> Option<(u32, u64)> {
         let head = self.head().load(SeqCst);
-        let tail = self.tail().load(SeqCst);
-        if head == tail {
-            return None;
+        let mut tail = self.seen_tail().load(SeqCst);
+        if tail.wrapping_sub(head) as i64 <= 0 {
+            tail = self.tail().load(SeqCst);
+            if head == tail {
+                return None;
+            }
+            self.seen_tail().store(tail, SeqCst);
         }
         let mut header = [0u8; 8];
         self.read_at(head, &mut header);
@@ -218,9 +289,13 @@ impl Ring {
 
     /// Waits until `ready()` holds (`true`) or the deadline passes
     /// (`false`), sleeping on `data_seq` (consumers) or `space_seq` (producers).
+    /// With `spin`, looks again for a few microseconds first: worth it when
+    /// the other side is about to publish a small record, harmful (it takes
+    /// a CPU from the other side's copy) when that is a large one.
     pub(crate) fn wait_until(
         &self,
         consumer: bool,
+        spin: bool,
         deadline: Deadline,
         ready: impl Fn() -> bool,
     ) -> bool {
@@ -229,6 +304,14 @@ impl Ring {
         } else {
             (self.space_seq(), self.producers_waiting())
         };
+        // The other side is usually a few hundred nanoseconds away on
+        // another CPU: look again for a while before paying for a sleep.
+        for _ in 0..if spin { SPINS } else { 0 } {
+            if ready() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
         loop {
             let seen = seq.load(SeqCst);
             if ready() {

@@ -5,7 +5,6 @@
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
-use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -65,12 +64,12 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// [`PutError::Encode`] (nothing put), OS errors.
     pub fn put(&self, item: &T) -> Result<(), PutError> {
         let msg = mp_wire::encode(item)?;
-        self.core.ring.size().fetch_add(1, SeqCst);
+        self.core.ring.count_put();
         let guard = acquire(&self.core.writer, Deadline::after(None));
         let written = self.core.write(&msg);
         drop(guard);
         written.map_err(|e| {
-            self.core.ring.size().fetch_sub(1, SeqCst);
+            self.core.ring.uncount_put();
             PutError::Io(e)
         })
     }
@@ -80,7 +79,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Errors
     /// [`GetError::Decode`] (the item is gone), OS errors.
     pub fn get(&self) -> Result<T, GetError> {
-        Ok(mp_wire::decode(read(&self.core, Deadline::after(None))?)?)
+        Ok(mp_wire::decode(read(&self.core, None)?)?)
     }
 
     /// Like [`get`](Self::get) but waiting at most `timeout`
@@ -89,10 +88,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Errors
     /// [`GetError::Empty`] on timeout, and as `get`.
     pub fn get_timeout(&self, timeout: std::time::Duration) -> Result<T, GetError> {
-        Ok(mp_wire::decode(read(
-            &self.core,
-            Deadline::after(Some(timeout)),
-        )?)?)
+        Ok(mp_wire::decode(read(&self.core, Some(timeout))?)?)
     }
 
     /// Whether no item is in the queue now.
