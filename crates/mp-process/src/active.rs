@@ -1,4 +1,4 @@
-//! `active_children()` and `cpu_count()`.
+//! `active_children()`, `cpu_count()` and `process_cpu_count()`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -81,4 +81,10 @@ pub fn active_children() -> Vec<ActiveChild> {
 /// Python's `cpu_count()`: the number of online CPUs.
 pub fn cpu_count() -> usize {
     mp_sys::thread::cpu_count()
+}
+
+/// Python 3.13's `process_cpu_count()`: the CPUs this process may run on
+/// (its affinity mask), which can be fewer than [`cpu_count`].
+pub fn process_cpu_count() -> usize {
+    std::thread::available_parallelism().map_or_else(|_| cpu_count(), |n| n.get())
 }

