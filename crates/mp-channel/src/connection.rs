@@ -1,9 +1,10 @@
-//! [`Connection`]: one end of a [`pipe`](crate::pipe) or of a socket from a
+//! [`Connection`]: one end of a [`pipe`] or of a socket from a
 //! [`Listener`](crate::Listener) — messages of serde values or raw bytes,
-//! with fds passed beside them.
+//! with fds passed beside them. What carries the bytes is in
+//! [`transport`](crate::transport).
 
 use std::fmt;
-use std::io::{self, IoSlice};
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -14,11 +15,13 @@ use mp_wire::{Limits, Message, SharedFd, MAX_FDS_PER_FRAME};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{send_io, RecvError, RecvIntoError, SendError};
+use crate::error::{RecvError, RecvIntoError, SendError};
 use crate::reader::{Deadline, Reader};
+use crate::transport::{Transport, Wire};
 
-/// One end of a message channel over a Unix (or TCP) stream socket:
-/// Python's `multiprocessing.connection.Connection`.
+/// One end of a message channel — over pipes (ends made by [`pipe`]) or a
+/// Unix or TCP stream socket (a [`Listener`](crate::Listener)'s, or
+/// [`from_fd`](Self::from_fd)): Python's `multiprocessing.connection.Connection`.
 ///
 /// Every message keeps its boundaries (an empty message is a message).
 /// [`send`](Self::send) / [`recv`](Self::recv) carry serde values (postcard
@@ -46,9 +49,7 @@ use crate::reader::{Deadline, Reader};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Connection {
-    fd: SharedFd,
-    readable: bool,
-    writable: bool,
+    transport: Transport,
     limits: Limits,
     reader: Mutex<Reader>,
     /// `true` once a send stopped mid-message.
@@ -58,9 +59,7 @@ pub struct Connection {
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("fd", &self.fd.as_raw_fd())
-            .field("readable", &self.readable)
-            .field("writable", &self.writable)
+            .field("transport", &self.transport)
             .finish()
     }
 }
@@ -74,15 +73,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Connection {
     /// Wraps a connected stream socket (Unix or TCP) as a duplex connection.
     pub fn from_fd(fd: OwnedFd) -> Connection {
-        Connection::with_mode(fd, true, true)
+        Connection::new(Transport::Socket {
+            fd: SharedFd::from(fd),
+            readable: true,
+            writable: true,
+        })
     }
 
-    /// Wraps a socket with the given directions.
-    pub(crate) fn with_mode(fd: OwnedFd, readable: bool, writable: bool) -> Connection {
+    /// An end on `transport`.
+    fn new(transport: Transport) -> Connection {
         Connection {
-            fd: SharedFd::from(fd),
-            readable,
-            writable,
+            transport,
             limits: Limits::default(),
             reader: Mutex::new(Reader::new()),
             writer: Mutex::new(false),
@@ -91,17 +92,21 @@ impl Connection {
 
     /// Whether this end can receive (`false` for the write end of a one-way pipe).
     pub fn readable(&self) -> bool {
-        self.readable
+        self.transport.readable()
     }
 
     /// Whether this end can send (`false` for the read end of a one-way pipe).
     pub fn writable(&self) -> bool {
-        self.writable
+        self.transport.writable()
     }
 
-    /// The socket (Python's `fileno()`), e.g. for [`wait`](crate::wait) or `poll(2)`.
+    /// The fd that shows whether a message is waiting (Python's
+    /// `fileno()`), e.g. for [`wait`](crate::wait) or `poll(2)`: the
+    /// socket, or for an end made by [`pipe`] the pipe it receives on (the
+    /// one it sends on if it only sends). Only poll it; reading or writing
+    /// it directly would put the stream out of step.
     pub fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.transport.main_fd()
     }
 
     /// The largest message this end accepts, in bytes (default 1 GiB).
@@ -263,7 +268,7 @@ impl Connection {
     /// # Errors
     /// [`RecvError::NotReadable`], OS errors.
     pub fn poll(&self, timeout: Option<Duration>) -> Result<bool, RecvError> {
-        if !self.readable {
+        if !self.readable() {
             return Err(RecvError::NotReadable);
         }
         if self.has_buffered() {
@@ -279,10 +284,10 @@ impl Connection {
     }
 
     fn recv_frame(&self, max: usize, deadline: Deadline) -> Result<Message, RecvError> {
-        if !self.readable {
+        let Some(src) = self.transport.source() else {
             return Err(RecvError::NotReadable);
-        }
-        lock(&self.reader).recv(self.as_fd(), &self.limits, max, deadline)
+        };
+        lock(&self.reader).recv(src, &self.limits, max, deadline)
     }
 
     fn send_frame(
@@ -291,7 +296,7 @@ impl Connection {
         fds: &[BorrowedFd<'_>],
         deadline: Deadline,
     ) -> Result<(), SendError> {
-        if !self.writable {
+        if !self.writable() {
             return Err(SendError::NotWritable);
         }
         if fds.len() > MAX_FDS_PER_FRAME {
@@ -305,37 +310,8 @@ impl Connection {
             return Err(SendError::Unusable);
         }
         let header = header(payload.len() as u64, fds.len() as u32);
-        let total = HEADER_LEN + payload.len();
-        let mut sent = 0;
-        let result = (|| {
-            while sent < total {
-                let bufs = [
-                    IoSlice::new(&header[sent.min(HEADER_LEN)..]),
-                    IoSlice::new(&payload[sent.saturating_sub(HEADER_LEN)..]),
-                ];
-                let attach = if sent == 0 { fds } else { &[] };
-                let blocking = match deadline.remaining() {
-                    None => socket::Blocking::Wait,
-                    Some(_) => socket::Blocking::DontWait,
-                };
-                match socket::send_vectored_with_fds(self.as_fd(), &bufs, attach, blocking) {
-                    Ok(n) => sent += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if !socket::poll_writable(self.as_fd(), deadline.remaining())
-                            .map_err(SendError::Io)?
-                        {
-                            return Err(SendError::Timeout);
-                        }
-                    }
-                    Err(e) => return Err(send_io(e)),
-                }
-            }
-            Ok(())
-        })();
-        if result.is_err() && sent > 0 && sent < total {
-            *broken = true;
-        }
-        result
+        self.transport
+            .write_frame(&header, payload, fds, deadline, &mut broken)
     }
 }
 
@@ -350,21 +326,12 @@ fn header(len: u64, fds: u32) -> [u8; HEADER_LEN] {
 
 impl AsRawFd for Connection {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.as_fd().as_raw_fd()
     }
 }
 
-/// What a connection looks like on the wire: its socket (out of band) and
-/// its directions.
-#[derive(Serialize, Deserialize)]
-struct Wire<F> {
-    fd: F,
-    readable: bool,
-    writable: bool,
-}
-
 impl Serialize for Connection {
-    /// Serializes a duplicate of the socket. Fails if this end holds
+    /// Serializes duplicates of this end's fds. Fails if this end holds
     /// received bytes not yet read (they would be lost to the copy): read
     /// them first.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -373,43 +340,38 @@ impl Serialize for Connection {
                 "cannot send a connection holding unread received data",
             ));
         }
-        Wire {
-            fd: &self.fd,
-            readable: self.readable,
-            writable: self.writable,
-        }
-        .serialize(serializer)
+        self.transport.to_wire().serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for Connection {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = Wire::<SharedFd>::deserialize(deserializer)?;
-        Ok(Connection::with_mode(
-            wire.fd.into_inner(),
-            wire.readable,
-            wire.writable,
-        ))
+        Ok(Connection::new(Transport::from_wire(wire)))
     }
 }
 
 /// A connected pair (Python's `Pipe(duplex)`).
 ///
 /// `duplex == true`: both ends send and receive. `duplex == false`: the
-/// first end only receives and the second only sends, as in Python. Both
-/// are Unix stream sockets, so either kind can carry fds.
+/// first end only receives and the second only sends, as in Python.
+///
+/// The bytes travel over pipes (one per direction), which is about twice
+/// as fast as a socket for small messages; each end also holds one end of
+/// a Unix socket that carries the fds of messages that have some. So a
+/// duplex pair takes 6 fds (3 per end), a one-way pair 4. Both kinds carry
+/// fds, and travel to other processes, like any connection. Each direction
+/// buffers a pipe's capacity (64 KiB on Linux) before a send waits for the
+/// reader.
+///
+/// As in Python, two processes must not send on the same end at the same
+/// time (messages may interleave, and fds may go with the wrong message);
+/// threads of one process may.
 ///
 /// # Errors
-/// The OS error of `socketpair` or `shutdown`.
+/// The OS error of `pipe` or `socketpair` (out of fds).
 #[doc(alias = "Pipe")]
 pub fn pipe(duplex: bool) -> io::Result<(Connection, Connection)> {
-    let (a, b) = socket::socketpair()?;
-    if duplex {
-        return Ok((Connection::from_fd(a), Connection::from_fd(b)));
-    }
-    socket::shutdown(&a, std::net::Shutdown::Write)?;
-    Ok((
-        Connection::with_mode(a, true, false),
-        Connection::with_mode(b, false, true),
-    ))
+    let (a, b) = Transport::pipe_pair(duplex)?;
+    Ok((Connection::new(a), Connection::new(b)))
 }

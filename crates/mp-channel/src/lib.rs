@@ -17,8 +17,8 @@
 //! ```
 //!
 //! - [`Connection`] / [`pipe`]: messages of serde values (`send`/`recv`) or
-//!   bytes (`send_bytes`/`recv_bytes`/`recv_bytes_into`) over a Unix socket,
-//!   fds passed beside them; `poll`, timeouts, typed errors for end of
+//!   bytes (`send_bytes`/`recv_bytes`/`recv_bytes_into`) over pipes (a
+//!   [`pipe`]) or a socket (a [`Listener`]'s), fds passed beside them; `poll`, timeouts, typed errors for end of
 //!   stream, wrong direction, bad frames. See [`RecvError`], [`SendError`].
 //! - [`wait`]: readiness of connections, process sentinels, any fd.
 //! - [`Listener`] / [`client`]: Unix-socket or TCP connections between
@@ -46,6 +46,7 @@ mod error;
 mod listener;
 mod queue;
 mod reader;
+mod transport;
 mod wait;
 
 pub use auth::{answer_challenge, deliver_challenge};

@@ -1,37 +1,39 @@
 //! The receiving half of a [`Connection`](crate::Connection): a buffered
 //! reader of `mp-wire` frames that matches fds to the frame that carried them.
 //!
-//! Frames are read with as few `recvmsg` calls as possible: small frames come
-//! into a 64 KiB buffer, several at a time, so a message usually costs one
-//! system call (header and payload together); a payload larger than what the
-//! buffer holds is read straight into its own allocation, which grows as
-//! data arrives (a peer that declares a huge length but sends little costs
-//! little memory).
+//! Frames are read with as few `recvmsg` (or, from a pipe, `read`) calls
+//! as possible: small frames come into a 64 KiB buffer, several at a time,
+//! so a message usually costs one system call (header and payload
+//! together); a payload larger than what the buffer holds is read straight
+//! into its own allocation, which grows as data arrives (a peer that
+//! declares a huge length but sends little costs little memory).
 //!
 //! # Fds
-//! The sender attaches a frame's fds to the `sendmsg` whose first byte is the
-//! frame's first header byte. Linux hands them to the `recvmsg` that reads
-//! part of that message and then stops reading, so a batch of fds belongs to
-//! the last frame whose header starts in the bytes of that `recvmsg`. Each
+//! On a pipe, a header that declares fds takes them from the side socket
+//! (see [`transport`](crate::transport)). On a stream socket, the sender
+//! attaches a frame's fds to the `sendmsg` whose first byte is the frame's
+//! first header byte. Linux hands them to the `recvmsg` that reads part of
+//! that message and then stops reading, so a batch of fds belongs to the
+//! last frame whose header starts in the bytes of that `recvmsg`. Each
 //! batch is recorded with the stream range of its `recvmsg`; a header that
 //! declares fds claims the batch whose range holds its first byte, and a
-//! batch no header claims is a protocol error. Nothing here trusts the peer:
-//! every mismatch is a [`RecvError::Malformed`].
+//! batch no header claims is a protocol error. Nothing here trusts the
+//! peer: every mismatch is a [`RecvError::Malformed`].
 //!
 //! # Timeouts
 //! State survives a timeout: bytes already read stay buffered (or in the
 //! partial payload), so the next call finishes the message.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSliceMut};
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::io;
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use mp_sys::socket::{self, Blocking};
 use mp_wire::frame::{HEADER_LEN, MAGIC};
 use mp_wire::{Limits, Message};
 
 use crate::error::RecvError;
+use crate::transport::{take_side_fds, Source};
 
 /// Size of the read buffer.
 const BUF_LEN: usize = 64 * 1024;
@@ -89,14 +91,6 @@ impl Deadline {
     /// Time left (`None` = forever).
     pub(crate) fn remaining(self) -> Option<Duration> {
         self.0.map(|d| d.saturating_duration_since(Instant::now()))
-    }
-
-    /// Whether a call may sleep inside the system call itself.
-    fn blocking(self) -> Blocking {
-        match self.0 {
-            None => Blocking::Wait,
-            Some(_) => Blocking::DontWait,
-        }
     }
 }
 
@@ -163,7 +157,7 @@ impl Reader {
     /// [`RecvError::TooLarge`] before being read.
     pub(crate) fn recv(
         &mut self,
-        sock: BorrowedFd<'_>,
+        src: Source<'_>,
         limits: &Limits,
         max: usize,
         deadline: Deadline,
@@ -171,7 +165,7 @@ impl Reader {
         if let Some(why) = &self.broken {
             return Err(RecvError::Unusable(why.clone()));
         }
-        let result = self.recv_inner(sock, limits, max, deadline);
+        let result = self.recv_inner(src, limits, max, deadline);
         if let Err(e) = &result {
             if e.is_fatal() {
                 self.broken = Some(e.to_string());
@@ -182,16 +176,16 @@ impl Reader {
 
     fn recv_inner(
         &mut self,
-        sock: BorrowedFd<'_>,
+        src: Source<'_>,
         limits: &Limits,
         max: usize,
         deadline: Deadline,
     ) -> Result<Message, RecvError> {
         if self.partial.is_some() {
-            return self.finish_partial(sock, deadline);
+            return self.finish_partial(src, deadline);
         }
         while self.end - self.start < HEADER_LEN {
-            self.fill(sock, deadline)?;
+            self.fill(src, deadline)?;
         }
         let header = parse_header(&self.buf[self.start..self.start + HEADER_LEN])?;
         let max_fds = limits.max_fds.min(mp_wire::MAX_FDS_PER_FRAME);
@@ -212,16 +206,16 @@ impl Reader {
         if HEADER_LEN + len <= self.buf.len() {
             // Small frame: wait until all of it is buffered, then take it.
             while self.end - self.start < HEADER_LEN + len {
-                self.fill(sock, deadline)?;
+                self.fill(src, deadline)?;
             }
-            let fds = self.claim_fds(header)?;
+            let fds = self.claim_fds(src, header)?;
             let from = self.start + HEADER_LEN;
             let bytes = self.buf[from..from + len].to_vec();
             self.consume(HEADER_LEN + len);
             return Ok(Message { bytes, fds });
         }
         // Large frame: move what is buffered into its own allocation.
-        let fds = self.claim_fds(header)?;
+        let fds = self.claim_fds(src, header)?;
         self.consume(HEADER_LEN);
         let have = (self.end - self.start).min(len);
         let initial = len.min(FIRST_CHUNK.max(have));
@@ -236,13 +230,13 @@ impl Reader {
             bytes,
             fds,
         });
-        self.finish_partial(sock, deadline)
+        self.finish_partial(src, deadline)
     }
 
     /// Reads the rest of a large payload straight into its buffer.
     fn finish_partial(
         &mut self,
-        sock: BorrowedFd<'_>,
+        src: Source<'_>,
         deadline: Deadline,
     ) -> Result<Message, RecvError> {
         let Some(p) = self.partial.as_mut() else {
@@ -254,7 +248,7 @@ impl Reader {
                 reserve(&mut p.bytes, grown, p.len)?;
                 p.bytes.resize(grown, 0);
             }
-            let received = read_some(sock, &mut p.bytes[p.got..], 0, deadline)?;
+            let received = src.read_some(&mut p.bytes[p.got..], 0, deadline)?;
             if received.fds_truncated || !received.fds.is_empty() {
                 return Err(RecvError::Malformed(
                     "fds arrived inside a message payload".into(),
@@ -276,7 +270,7 @@ impl Reader {
     }
 
     /// One `recvmsg` into the free part of the buffer (compacting first).
-    fn fill(&mut self, sock: BorrowedFd<'_>, deadline: Deadline) -> Result<(), RecvError> {
+    fn fill(&mut self, src: Source<'_>, deadline: Deadline) -> Result<(), RecvError> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -286,8 +280,7 @@ impl Reader {
             self.start = 0;
         }
         let from = self.pos + (self.end - self.start) as u64;
-        let received = read_some(
-            sock,
+        let received = src.read_some(
             &mut self.buf[self.end..],
             mp_wire::MAX_FDS_PER_FRAME,
             deadline,
@@ -319,7 +312,13 @@ impl Reader {
     }
 
     /// Takes the fds of the frame whose header is at `self.pos`.
-    fn claim_fds(&mut self, header: Header) -> Result<Vec<OwnedFd>, RecvError> {
+    fn claim_fds(&mut self, src: Source<'_>, header: Header) -> Result<Vec<OwnedFd>, RecvError> {
+        if let Source::Pipe { side, .. } = src {
+            return match header.fds {
+                0 => Ok(Vec::new()),
+                n => take_side_fds(side, n),
+            };
+        }
         let at = self.pos;
         if let Some(stray) = self.batches.front().filter(|b| b.to <= at) {
             return Err(RecvError::Malformed(format!(
@@ -389,36 +388,4 @@ fn reserve(bytes: &mut Vec<u8>, to: usize, len: usize) -> Result<(), RecvError> 
                 format!("cannot allocate {len} bytes for a message"),
             ))
         })
-}
-
-/// One `recvmsg`, waiting for readiness until the deadline.
-fn read_some(
-    sock: BorrowedFd<'_>,
-    buf: &mut [u8],
-    max_fds: usize,
-    deadline: Deadline,
-) -> Result<socket::Received, RecvError> {
-    loop {
-        let mut bufs = [IoSliceMut::new(buf)];
-        match socket::recv_vectored_with_fds(sock, &mut bufs, max_fds, deadline.blocking()) {
-            Ok(received) => return Ok(received),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                match socket::poll_readable(sock, deadline.remaining()) {
-                    Ok(true) => {}
-                    Ok(false) => return Err(RecvError::Timeout),
-                    Err(e) => return Err(RecvError::Io(e)),
-                }
-            }
-            // A TCP peer that closed with data unread resets the connection:
-            // for us that is the end of the stream.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
-                return Ok(socket::Received {
-                    bytes: 0,
-                    fds: Vec::new(),
-                    fds_truncated: false,
-                })
-            }
-            Err(e) => return Err(RecvError::Io(e)),
-        }
-    }
 }

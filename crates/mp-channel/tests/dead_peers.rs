@@ -1,5 +1,5 @@
 //! Peers that die: a Connection whose peer process is killed gives end of
-//! stream; a producer SIGKILLed in the middle of a large `put` leaves the
+//! stream (duplex and one-way) and sends to it fail as disconnected; a producer SIGKILLed in the middle of a large `put` leaves the
 //! queue usable for everyone else and a waiting `get` does not hang.
 //!
 //! Alone in this file because the pipe test relies on EOF, which a child
@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use mp_channel::{pipe, Connection, GetError, Queue, RecvError};
+use mp_channel::{pipe, Connection, GetError, Queue, RecvError, SendError};
 use mp_process::Process;
 
 const T: Duration = Duration::from_secs(30);
@@ -42,6 +42,15 @@ fn dead_peers() {
     assert_eq!(parent.recv_timeout::<String>(T).unwrap(), "ready");
     kill(p);
     assert!(matches!(parent.recv_timeout::<u8>(T), Err(RecvError::Eof)));
+    assert!(matches!(parent.send(&1u8), Err(SendError::Disconnected)));
+
+    // 1b. The writer of a one-way pipe dies: its reader sees end of stream.
+    let (reader, writer) = pipe(false).unwrap();
+    let mut p = Process::new(hold_forever, (writer,));
+    p.start().unwrap();
+    assert_eq!(reader.recv_timeout::<String>(T).unwrap(), "ready");
+    kill(p);
+    assert!(matches!(reader.recv_timeout::<u8>(T), Err(RecvError::Eof)));
 
     // 2. A producer killed in the middle of a chunked put.
     let q = Queue::<serde_bytes::ByteBuf>::with_ring(0, 64 * 1024).unwrap();

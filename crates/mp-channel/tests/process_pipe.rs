@@ -1,12 +1,15 @@
 //! Connections between processes, under the start method chosen by
 //! `MULTIPROCESS_START_METHOD`: a Connection as a Process argument, a
-//! Connection sent through a Connection, 64 MiB messages, `wait` on
-//! connections and process sentinels.
+//! Connection sent through a Connection, 64 MiB messages, fds sent by a
+//! child on a one-way pipe, `wait` on connections and process sentinels.
 
 use std::time::Duration;
 
+use std::os::fd::AsFd;
+
 use mp_channel::{pipe, wait, Connection, RecvError};
 use mp_process::Process;
+use mp_wire::SharedFd;
 use serde::{Deserialize, Serialize};
 
 const T: Duration = Duration::from_secs(30);
@@ -122,4 +125,46 @@ fn wait_on_connections_and_sentinels() {
     }
     finish(sleeper);
     finish(sender);
+}
+
+/// Sends 30 messages, every third carrying two pipe ends marked `i` and `i + 100`.
+fn send_marked_fds(out: Connection) {
+    for i in 0..30u8 {
+        let fds = if i % 3 == 0 {
+            [i, i + 100]
+                .iter()
+                .map(|&m| {
+                    let (r, w) = mp_sys::fd::pipe().unwrap();
+                    mp_sys::fd::write_all(&w, &[m]).unwrap();
+                    SharedFd::from(r)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        out.send(&(i, fds)).unwrap();
+    }
+}
+
+#[test]
+fn fds_from_a_child_stay_with_their_messages() {
+    let (r, w) = pipe(false).unwrap();
+    let mut p = Process::new(send_marked_fds, (w,));
+    p.start().unwrap();
+    for i in 0..30u8 {
+        let (n, fds): (u8, Vec<SharedFd>) = r.recv_timeout(T).unwrap();
+        assert_eq!(n, i);
+        let markers: Vec<u8> = fds
+            .iter()
+            .map(|fd| {
+                let mut b = [0u8; 1];
+                assert_eq!(rustix::io::read(fd.as_fd(), &mut b).unwrap(), 1);
+                b[0]
+            })
+            .collect();
+        let expected = if i % 3 == 0 { vec![i, i + 100] } else { vec![] };
+        assert_eq!(markers, expected);
+    }
+    finish(p);
+    assert!(matches!(r.recv_timeout::<u8>(T), Err(RecvError::Eof)));
 }
