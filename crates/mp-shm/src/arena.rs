@@ -15,9 +15,9 @@ use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Mutex;
 
-use mp_sys::mmap::{Mapping, OutOfBounds};
+use mp_sys::mmap::{Mapping, OutOfBounds, Span};
 use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::region::Region;
 
@@ -29,11 +29,31 @@ pub const LARGE_OBJECT: usize = 16 * 1024;
 pub const MAX_ALIGN: usize = 4096;
 
 /// A zero-initialised range of a shared [`Region`].
-#[derive(Debug, Clone, Serialize)]
+///
+/// It keeps its range as a [`Span`], so reaching a word costs one load and
+/// a length compare.
+#[derive(Debug, Clone)]
 pub struct Slot {
     region: Region,
+    span: Span,
+}
+
+#[derive(Serialize)]
+struct SlotWireRef<'a> {
+    region: &'a Region,
     offset: usize,
     len: usize,
+}
+
+impl Serialize for Slot {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SlotWireRef {
+            region: &self.region,
+            offset: self.span.offset(),
+            len: self.span.len(),
+        }
+        .serialize(serializer)
+    }
 }
 
 #[derive(Deserialize)]
@@ -46,46 +66,37 @@ struct SlotWire {
 impl<'de> Deserialize<'de> for Slot {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let w = SlotWire::deserialize(deserializer)?;
-        let fits = w
-            .offset
-            .checked_add(w.len)
-            .is_some_and(|end| end <= w.region.len());
-        if !fits || w.offset % 8 != 0 {
-            return Err(D::Error::custom(format!(
+        Slot::new(w.region, w.offset, w.len).map_err(|e| {
+            D::Error::custom(format!(
                 "slot {}+{} does not fit a region of {} bytes",
-                w.offset,
-                w.len,
-                w.region.len()
-            )));
-        }
-        Ok(Slot {
-            region: w.region,
-            offset: w.offset,
-            len: w.len,
+                e.offset, e.len, e.mapping_len
+            ))
         })
     }
 }
 
 impl Slot {
+    /// `len` bytes of `region` at `offset` (a multiple of 8).
+    fn new(region: Region, offset: usize, len: usize) -> Result<Slot, OutOfBounds> {
+        let span = region.span(offset, len)?;
+        Ok(Slot { region, span })
+    }
+
     /// A slot covering the whole of `region`.
     pub fn whole(region: Region) -> Slot {
         let len = region.len();
-        Slot {
-            region,
-            offset: 0,
-            len,
-        }
+        Slot::new(region, 0, len).expect("a region's whole range fits it")
     }
 
     /// The slot's length in bytes.
     #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        self.span.len()
     }
 
     /// Whether the slot is empty.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.span.is_empty()
     }
 
     /// The region the slot lives in.
@@ -95,20 +106,7 @@ impl Slot {
 
     /// The slot's offset inside its region.
     pub fn offset(&self) -> usize {
-        self.offset
-    }
-
-    #[inline]
-    fn abs(&self, offset: usize, len: usize) -> Result<usize, OutOfBounds> {
-        let err = OutOfBounds {
-            offset,
-            len,
-            mapping_len: self.len,
-        };
-        match offset.checked_add(len) {
-            Some(end) if end <= self.len => Ok(self.offset + offset),
-            _ => Err(err),
-        }
+        self.span.offset()
     }
 
     /// The mapping behind the slot (offsets there are region offsets).
@@ -122,7 +120,7 @@ impl Slot {
     /// [`OutOfBounds`] if outside the slot or misaligned.
     #[inline]
     pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32, OutOfBounds> {
-        self.region.atomic_u32(self.abs(offset, 4)?)
+        self.span.atomic_u32(offset)
     }
 
     /// An atomic view of the 8-aligned word at `offset` within the slot.
@@ -131,23 +129,25 @@ impl Slot {
     /// [`OutOfBounds`] if outside the slot or misaligned.
     #[inline]
     pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64, OutOfBounds> {
-        self.region.atomic_u64(self.abs(offset, 8)?)
+        self.span.atomic_u64(offset)
     }
 
     /// Copies bytes at `offset` within the slot into `buf`.
     ///
     /// # Errors
     /// [`OutOfBounds`] if the range leaves the slot.
+    #[inline]
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
-        self.region.read(self.abs(offset, buf.len())?, buf)
+        self.span.read(offset, buf)
     }
 
     /// Copies `buf` into the slot at `offset`.
     ///
     /// # Errors
     /// [`OutOfBounds`] if the range leaves the slot.
+    #[inline]
     pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), OutOfBounds> {
-        self.region.write(self.abs(offset, buf.len())?, buf)
+        self.span.write(offset, buf)
     }
 }
 
@@ -200,11 +200,7 @@ pub fn alloc(len: usize, align: usize) -> io::Result<Slot> {
     };
     let offset = bump.next.next_multiple_of(align);
     bump.next = offset + len;
-    Ok(Slot {
-        region,
-        offset,
-        len,
-    })
+    Ok(Slot::new(region, offset, len).expect("a chunk holds the slots carved from it"))
 }
 
 #[cfg(test)]
@@ -246,8 +242,8 @@ mod tests {
     #[test]
     fn forged_slot_is_rejected_on_decode() {
         let s = alloc(16, 8).unwrap();
-        let forged = Slot {
-            region: s.region().clone(),
+        let forged = SlotWireRef {
+            region: s.region(),
             offset: CHUNK_SIZE - 8,
             len: 64,
         };

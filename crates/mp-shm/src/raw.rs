@@ -14,6 +14,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::size_of;
+use std::sync::atomic::Ordering;
 
 use bytemuck::Pod;
 use serde::de::Error as _;
@@ -22,16 +23,56 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::arena::{alloc, Slot};
 use crate::error::ShmError;
 
+// A 4- or 8-byte `T` at an offset aligned to its size (the slot's start is
+// 8-aligned) moves as one relaxed atomic word: a single load or store, and
+// no data race with another process even without a lock.
+
+#[inline]
 fn read_at<T: Pod>(slot: &Slot, offset: usize) -> T {
-    let mut v = T::zeroed();
-    slot.read(offset, bytemuck::bytes_of_mut(&mut v))
-        .expect("range checked against the slot at construction");
-    v
+    const RANGE: &str = "range checked against the slot at construction";
+    match size_of::<T>() {
+        8 if offset.is_multiple_of(8) => {
+            let w = slot
+                .atomic_u64(offset)
+                .expect(RANGE)
+                .load(Ordering::Relaxed);
+            bytemuck::pod_read_unaligned(&w.to_ne_bytes())
+        }
+        4 if offset.is_multiple_of(4) => {
+            let w = slot
+                .atomic_u32(offset)
+                .expect(RANGE)
+                .load(Ordering::Relaxed);
+            bytemuck::pod_read_unaligned(&w.to_ne_bytes())
+        }
+        _ => {
+            let mut v = T::zeroed();
+            slot.read(offset, bytemuck::bytes_of_mut(&mut v))
+                .expect(RANGE);
+            v
+        }
+    }
 }
 
+#[inline]
 fn write_at<T: Pod>(slot: &Slot, offset: usize, v: &T) {
-    slot.write(offset, bytemuck::bytes_of(v))
-        .expect("range checked against the slot at construction");
+    const RANGE: &str = "range checked against the slot at construction";
+    let bytes = bytemuck::bytes_of(v);
+    match size_of::<T>() {
+        8 if offset.is_multiple_of(8) => {
+            let w = u64::from_ne_bytes(bytes.try_into().expect("8 bytes"));
+            slot.atomic_u64(offset)
+                .expect(RANGE)
+                .store(w, Ordering::Relaxed);
+        }
+        4 if offset.is_multiple_of(4) => {
+            let w = u32::from_ne_bytes(bytes.try_into().expect("4 bytes"));
+            slot.atomic_u32(offset)
+                .expect(RANGE)
+                .store(w, Ordering::Relaxed);
+        }
+        _ => slot.write(offset, bytes).expect(RANGE),
+    }
 }
 
 fn alloc_for<T>(count: usize) -> Result<Slot, ShmError> {
@@ -88,11 +129,13 @@ impl<T: Pod> RawValue<T> {
     }
 
     /// Copies the current value out.
+    #[inline]
     pub fn get(&self) -> T {
         read_at(&self.slot, 0)
     }
 
     /// Stores `value`.
+    #[inline]
     pub fn set(&self, value: T) {
         write_at(&self.slot, 0, &value);
     }
@@ -330,6 +373,21 @@ impl<'de, T: Pod> Deserialize<'de> for RawArray<T> {
 mod tests {
     use super::*;
     use crate::region::with_fresh_mappings;
+
+    #[test]
+    fn word_sized_and_odd_sized_values_round_trip() {
+        let a = RawValue::new(-2.5f64).unwrap();
+        assert_eq!(a.get(), -2.5);
+        let b = RawArray::from_slice(&[1u32, u32::MAX, 3]).unwrap();
+        b.set(2, 7).unwrap();
+        assert_eq!(b.to_vec(), [1, u32::MAX, 7]);
+        let c = RawArray::from_slice(&[[1u8, 2, 3], [4, 5, 6]]).unwrap();
+        c.set(1, [9, 9, 9]).unwrap();
+        assert_eq!(c.get(1).unwrap(), [9, 9, 9]);
+        assert_eq!(c.get(0).unwrap(), [1, 2, 3]);
+        let d = RawValue::new([7u16; 2]).unwrap();
+        assert_eq!(d.get(), [7, 7]);
+    }
 
     #[test]
     fn value_crosses_a_second_mapping() {

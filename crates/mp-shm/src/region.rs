@@ -15,7 +15,7 @@ use std::ops::Deref;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex, Weak};
 
-use mp_sys::mmap::Mapping;
+use mp_sys::mmap::{Mapping, OutOfBounds, Span};
 use mp_wire::SharedFd;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -28,7 +28,7 @@ pub struct Region {
 }
 
 struct Inner {
-    map: Mapping,
+    map: Arc<Mapping>,
     fd: SharedFd,
 }
 
@@ -109,7 +109,7 @@ impl Region {
                 )
             })?;
         if BYPASS_CACHE.with(std::cell::Cell::get) {
-            let map = Mapping::map_shared(&fd, len)?;
+            let map = Arc::new(Mapping::map_shared(&fd, len)?);
             return Ok(Region {
                 inner: Arc::new(Inner {
                     map,
@@ -125,7 +125,7 @@ impl Region {
                 return Ok(Region { inner });
             }
         }
-        let map = Mapping::map_shared(&fd, len)?;
+        let map = Arc::new(Mapping::map_shared(&fd, len)?);
         let inner = Arc::new(Inner {
             map,
             fd: SharedFd::from(fd),
@@ -139,6 +139,17 @@ impl Region {
     #[inline]
     pub fn mapping(&self) -> &Mapping {
         &self.inner.map
+    }
+
+    /// The `len` bytes at `offset` (a multiple of 8) as a [`Span`], which
+    /// keeps the mapping alive and reaches its bytes without going through
+    /// the region.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the range leaves the region or `offset` is
+    /// misaligned.
+    pub fn span(&self, offset: usize, len: usize) -> Result<Span, OutOfBounds> {
+        Span::new(Arc::clone(&self.inner.map), offset, len)
     }
 
     /// Whether two handles refer to the same mapping in this process.

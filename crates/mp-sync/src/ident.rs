@@ -1,6 +1,7 @@
 //! Who is calling: the process identity stored in lock words, and a
 //! per-thread token for `RLock` ownership.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// This process's `ProcessIdent` bits (cached; right after `fork`).
@@ -16,7 +17,16 @@ pub(crate) fn process() -> u64 {
 pub(crate) fn thread() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     thread_local! {
-        static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+        // `const` and without `Drop`: a plain thread-local load, no lazy
+        // initialisation check; 0 means "not assigned yet".
+        static TOKEN: Cell<u64> = const { Cell::new(0) };
     }
-    TOKEN.with(|t| *t)
+    TOKEN.with(|t| match t.get() {
+        0 => {
+            let token = NEXT.fetch_add(1, Ordering::Relaxed);
+            t.set(token);
+            token
+        }
+        token => token,
+    })
 }

@@ -68,6 +68,7 @@ impl Lock {
         }
     }
 
+    #[inline]
     pub(crate) fn lock_until(
         &self,
         deadline: Deadline,
@@ -79,6 +80,7 @@ impl Lock {
     ///
     /// # Errors
     /// [`OwnerDied`] (holding the guard) if it was taken from a dead holder.
+    #[inline]
     pub fn lock(&self) -> LockResult<LockGuard<'_>> {
         let r = self
             .lock_until(Deadline::NEVER)
@@ -90,6 +92,7 @@ impl Lock {
     ///
     /// # Errors
     /// [`TryAcquireError::WouldBlock`], or `OwnerDied` (holding the guard).
+    #[inline]
     pub fn try_lock(&self) -> Result<LockGuard<'_>, TryAcquireError<LockGuard<'_>>> {
         outcome::tried(self.lock_until(outcome::now()), || LockGuard { lock: self })
     }
@@ -113,6 +116,7 @@ impl Lock {
     /// # Errors
     /// [`OwnerDied`]: acquired from a dead holder; the caller must
     /// [`release`](Self::release) as usual.
+    #[inline]
     pub fn acquire(&self, block: bool, timeout: Option<Duration>) -> Result<bool, OwnerDied> {
         outcome::py(self.lock_until(outcome::py_deadline(block, timeout)))
     }
@@ -121,6 +125,7 @@ impl Lock {
     ///
     /// # Errors
     /// [`ReleaseError::NotLocked`] if the lock is not held.
+    #[inline]
     pub fn release(&self) -> Result<(), ReleaseError> {
         self.raw()
             .unlock::<Futex>()
@@ -146,6 +151,7 @@ impl Lock {
 }
 
 impl Drop for LockGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // Python lets another party release a Lock; then there is nothing to do.
         let _ = self.lock.release();

@@ -8,6 +8,7 @@ use crate::raw::{Acquired, TimedOut};
 
 /// Python's `acquire(block, timeout)` deadline: `block == false` ignores
 /// the timeout and never waits.
+#[inline]
 pub(crate) fn py_deadline(block: bool, timeout: Option<Duration>) -> Deadline {
     if block {
         Deadline::after(timeout)
@@ -17,12 +18,14 @@ pub(crate) fn py_deadline(block: bool, timeout: Option<Duration>) -> Deadline {
 }
 
 /// The deadline of a `try_*` call.
+#[inline]
 pub(crate) fn now() -> Deadline {
     Deadline::after(Some(Duration::ZERO))
 }
 
 /// Python-style result: `Ok(true)` acquired, `Ok(false)` not,
 /// `Err(OwnerDied)` acquired from a dead holder.
+#[inline]
 pub(crate) fn py(r: Result<Acquired, TimedOut>) -> Result<bool, OwnerDied> {
     match r {
         Ok(Acquired::Clean) => Ok(true),
@@ -31,6 +34,7 @@ pub(crate) fn py(r: Result<Acquired, TimedOut>) -> Result<bool, OwnerDied> {
     }
 }
 
+#[inline]
 pub(crate) fn blocking<G>(r: Acquired, guard: G) -> Result<G, OwnerDied<G>> {
     match r {
         Acquired::Clean => Ok(guard),
@@ -38,6 +42,7 @@ pub(crate) fn blocking<G>(r: Acquired, guard: G) -> Result<G, OwnerDied<G>> {
     }
 }
 
+#[inline]
 pub(crate) fn timed<G>(
     r: Result<Acquired, TimedOut>,
     guard: impl FnOnce() -> G,
@@ -48,6 +53,7 @@ pub(crate) fn timed<G>(
     }
 }
 
+#[inline]
 pub(crate) fn tried<G>(
     r: Result<Acquired, TimedOut>,
     guard: impl FnOnce() -> G,

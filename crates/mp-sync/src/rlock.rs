@@ -66,6 +66,7 @@ impl RLock {
         })
     }
 
+    #[inline]
     fn mutex(&self) -> RawMutex<'_> {
         RawMutex {
             state: word!(self.slot, u64, 0),
@@ -73,31 +74,43 @@ impl RLock {
         }
     }
 
+    #[inline]
     fn thread_word(&self) -> &AtomicU64 {
         word!(self.slot, u64, 16)
     }
 
+    #[inline]
     fn count_word(&self) -> &AtomicU32 {
         word!(self.slot, u32, 24)
     }
 
     /// Whether the calling thread owns the lock.
+    #[inline]
     pub fn is_mine(&self) -> bool {
         self.mutex().owner() == ident::process()
             && self.thread_word().load(Ordering::Relaxed) == ident::thread()
     }
 
+    #[inline]
     pub(crate) fn acquire_until(&self, deadline: Deadline) -> Result<Acquired, TimedOut> {
-        if self.is_mine() {
+        let mutex = self.mutex();
+        let me = ident::process();
+        // Unlocked is the common case; the CAS fails if anyone holds it,
+        // this thread included, so the ownership check can come after it.
+        let r = if mutex.try_lock(me) {
+            Acquired::Clean
+        } else if self.is_mine() {
             self.count_word().fetch_add(1, Ordering::Relaxed);
             return Ok(Acquired::Clean);
-        }
-        let r = self.mutex().lock::<Futex>(ident::process(), deadline)?;
+        } else {
+            mutex.lock::<Futex>(me, deadline)?
+        };
         self.thread_word().store(ident::thread(), Ordering::Relaxed);
         self.count_word().store(1, Ordering::Relaxed);
         Ok(r)
     }
 
+    #[inline]
     fn guard(&self) -> RLockGuard<'_> {
         RLockGuard {
             lock: self,
@@ -109,6 +122,7 @@ impl RLock {
     ///
     /// # Errors
     /// [`OwnerDied`] (holding the guard) if taken from a dead holder.
+    #[inline]
     pub fn lock(&self) -> LockResult<RLockGuard<'_>> {
         let r = self
             .acquire_until(Deadline::NEVER)
@@ -149,6 +163,7 @@ impl RLock {
     ///
     /// # Errors
     /// [`ReleaseError::NotOwner`] if the calling thread does not own it.
+    #[inline]
     pub fn release(&self) -> Result<(), ReleaseError> {
         if !self.is_mine() {
             return Err(ReleaseError::NotOwner);
@@ -206,6 +221,7 @@ impl RLock {
 }
 
 impl Drop for RLockGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         let _ = self.lock.release();
     }

@@ -56,6 +56,7 @@ impl SyncLock {
     ///
     /// # Errors
     /// [`OwnerDied`] (holding the guard).
+    #[inline]
     pub fn lock(&self) -> LockResult<SyncLockGuard<'_>> {
         match self {
             SyncLock::Lock(l) => l

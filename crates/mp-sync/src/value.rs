@@ -82,12 +82,14 @@ impl<T: Pod> Value<T> {
     }
 
     /// Reads under the lock.
+    #[inline]
     pub fn value(&self) -> T {
         let _g = self.lock.lock().unwrap_or_else(|d| d.into_inner());
         self.obj.get()
     }
 
     /// Writes under the lock.
+    #[inline]
     pub fn set_value(&self, value: T) {
         let _g = self.lock.lock().unwrap_or_else(|d| d.into_inner());
         self.obj.set(value);
@@ -97,6 +99,7 @@ impl<T: Pod> Value<T> {
     ///
     /// # Errors
     /// `OwnerDied` (holding the guard) if the lock came from a dead holder.
+    #[inline]
     pub fn lock(&self) -> LockResult<ValueGuard<'_, T>> {
         match self.lock.lock() {
             Ok(g) => Ok(ValueGuard {
@@ -113,11 +116,13 @@ impl<T: Pod> Value<T> {
 
 impl<T: Pod> ValueGuard<'_, T> {
     /// The value.
+    #[inline]
     pub fn get(&self) -> T {
         self.obj.get()
     }
 
     /// Stores `value`.
+    #[inline]
     pub fn set(&self, value: T) {
         self.obj.set(value);
     }

@@ -15,6 +15,11 @@
 //! - [`Mapping::as_ptr`]: a raw pointer escape hatch; dereferencing it is the
 //!   caller's `unsafe` responsibility.
 //!
+//! A [`Span`] is a bounds-checked sub-range of a reference-counted mapping
+//! with the same accessors, relative to its start. It keeps its start as a
+//! pointer, so a hot path (a lock word) costs one load and a length compare
+//! instead of a walk through the owner and the mapping.
+//!
 //! ```
 //! use std::sync::atomic::Ordering;
 //! let fd = mp_sys::memfd::create_sealed("doc", 4096).unwrap();
@@ -35,12 +40,15 @@
 //! inside the live mapping while `&self` is borrowed. Shared bytes are only
 //! reached through raw-pointer copies or atomic types, never through plain
 //! references, so no `&`/`&mut` aliasing rule can be broken by a peer's write.
+//! A [`Span`] holds an `Arc<Mapping>`, so the mapping outlives every pointer
+//! it derives; its range was checked against the mapping when it was made.
 
 use std::fmt;
 use std::io;
 use std::os::fd::AsFd;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::Arc;
 
 use rustix::mm::{self, Advice, MapFlags, ProtFlags};
 
@@ -218,6 +226,7 @@ impl Mapping {
     ///
     /// # Errors
     /// [`OutOfBounds`] if the range is outside the mapping.
+    #[inline]
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
         let p = self.check(offset, buf.len(), 1)?;
         // SAFETY: the source range is inside the live mapping (checked), the
@@ -230,6 +239,7 @@ impl Mapping {
     ///
     /// # Errors
     /// [`OutOfBounds`] if the range is outside the mapping.
+    #[inline]
     pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), OutOfBounds> {
         let p = self.check(offset, buf.len(), 1)?;
         // SAFETY: the destination range is inside the live, writable mapping
@@ -247,6 +257,154 @@ impl Mapping {
         let p = self.check(offset, len, 1)?;
         // SAFETY: the range is inside the live, writable mapping (checked).
         unsafe { ptr::write_bytes(p, byte, len) };
+        Ok(())
+    }
+}
+
+/// A checked sub-range of a shared [`Mapping`]: `len` bytes from an
+/// 8-aligned offset. Accessors take offsets relative to the span's start
+/// and check them against `len` only.
+///
+/// ```
+/// use std::sync::{atomic::Ordering, Arc};
+/// let fd = mp_sys::memfd::create_sealed("doc", 4096).unwrap();
+/// let map = Arc::new(mp_sys::mmap::Mapping::map_shared(&fd, 4096).unwrap());
+/// let span = mp_sys::mmap::Span::new(Arc::clone(&map), 64, 16).unwrap();
+/// span.atomic_u64(8).unwrap().store(3, Ordering::Relaxed);
+/// assert_eq!(map.atomic_u64(72).unwrap().load(Ordering::Relaxed), 3);
+/// assert!(span.atomic_u64(16).is_err());
+/// ```
+#[derive(Clone)]
+pub struct Span {
+    start: NonNull<u8>,
+    len: usize,
+    offset: usize,
+    map: Arc<Mapping>,
+}
+
+// SAFETY: a Span is an owned reference to a Mapping (Send + Sync) plus a
+// pointer into it that is only used as a Mapping's own would be.
+unsafe impl Send for Span {}
+// SAFETY: as above.
+unsafe impl Sync for Span {}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Span")
+            .field("offset", &self.offset)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Span {
+    /// The `len` bytes of `map` at `offset`, which must be a multiple of 8.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the range leaves the mapping or `offset` is
+    /// misaligned.
+    pub fn new(map: Arc<Mapping>, offset: usize, len: usize) -> Result<Span, OutOfBounds> {
+        let start = map.check(offset, len, 8)?;
+        let start = NonNull::new(start).ok_or(OutOfBounds {
+            offset,
+            len,
+            mapping_len: map.len,
+        })?;
+        Ok(Span {
+            start,
+            len,
+            offset,
+            map,
+        })
+    }
+
+    /// The span's length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the span is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The span's offset within its mapping.
+    #[inline]
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The mapping the span lies in.
+    #[inline]
+    pub fn mapping(&self) -> &Arc<Mapping> {
+        &self.map
+    }
+
+    #[inline]
+    fn check(&self, offset: usize, len: usize, align: usize) -> Result<*mut u8, OutOfBounds> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len && offset.is_multiple_of(align) => {
+                // The start is 8-aligned (checked in `new`), so for
+                // `align <= 8` an aligned offset aligns the address.
+                Ok(self.start.as_ptr().wrapping_add(offset))
+            }
+            _ => Err(OutOfBounds {
+                offset,
+                len,
+                mapping_len: self.len,
+            }),
+        }
+    }
+
+    /// An atomic view of the 4-aligned word at `offset` within the span.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the word is outside the span or misaligned.
+    #[inline]
+    pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32, OutOfBounds> {
+        let p = self.check(offset, 4, 4)?;
+        // SAFETY: `p` is inside the span, hence inside the mapping that
+        // `self.map` keeps alive for the lifetime of `&self`, and 4-aligned;
+        // as in `Mapping::atomic_u32`.
+        Ok(unsafe { AtomicU32::from_ptr(p.cast()) })
+    }
+
+    /// An atomic view of the 8-aligned word at `offset` within the span.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the word is outside the span or misaligned.
+    #[inline]
+    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64, OutOfBounds> {
+        let p = self.check(offset, 8, 8)?;
+        // SAFETY: as for `atomic_u32`, with 8-byte size and alignment.
+        Ok(unsafe { AtomicU64::from_ptr(p.cast()) })
+    }
+
+    /// Copies `buf.len()` bytes at `offset` within the span into `buf`.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the range leaves the span.
+    #[inline]
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
+        let p = self.check(offset, buf.len(), 1)?;
+        // SAFETY: the source is inside the live mapping (checked against the
+        // span, which lies inside it); as in `Mapping::read`.
+        unsafe { ptr::copy_nonoverlapping(p.cast_const(), buf.as_mut_ptr(), buf.len()) };
+        Ok(())
+    }
+
+    /// Copies `buf` into the span at `offset`.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the range leaves the span.
+    #[inline]
+    pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), OutOfBounds> {
+        let p = self.check(offset, buf.len(), 1)?;
+        // SAFETY: the destination is inside the live, writable mapping
+        // (checked) and never borrowed as a reference; as in `Mapping::write`.
+        unsafe { ptr::copy_nonoverlapping(buf.as_ptr(), p, buf.len()) };
         Ok(())
     }
 }
@@ -276,6 +434,22 @@ mod tests {
         assert!(m.read(60, &mut [0u8; 5]).is_err());
         assert!(m.write(usize::MAX, &[1]).is_err());
         assert!(Mapping::map_shared(&fd, 0).is_err());
+    }
+
+    #[test]
+    fn span_checks_against_its_own_range() {
+        let fd = crate::memfd::create_sealed("t", 64).unwrap();
+        let m = Arc::new(Mapping::map_shared(&fd, 64).unwrap());
+        assert!(Span::new(Arc::clone(&m), 4, 8).is_err());
+        assert!(Span::new(Arc::clone(&m), 56, 16).is_err());
+        let s = Span::new(Arc::clone(&m), 16, 16).unwrap();
+        assert!(s.atomic_u32(12).is_ok() && s.atomic_u32(14).is_err());
+        assert!(s.atomic_u64(8).is_ok() && s.atomic_u64(16).is_err());
+        assert!(s.read(10, &mut [0u8; 7]).is_err());
+        s.write(8, b"abc").unwrap();
+        let mut buf = [0u8; 3];
+        m.read(24, &mut buf).unwrap();
+        assert_eq!(&buf, b"abc");
     }
 
     #[test]

@@ -157,10 +157,16 @@ impl RawMutex<'_> {
             return Err(NotLocked);
         }
         if s & WAITERS != 0 {
-            self.seq.fetch_add(1, Ordering::SeqCst);
-            P::wake(self.seq, 1);
+            self.wake_one::<P>();
         }
         Ok(s)
+    }
+
+    /// The unlock's slow path: tells one sleeper on `seq`.
+    #[cold]
+    fn wake_one<P: Park>(&self) {
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        P::wake(self.seq, 1);
     }
 
     /// The current owner's identity bits, or 0 if unlocked.
