@@ -1,0 +1,226 @@
+//! The client side of the protocol: one pool of authenticated connections
+//! per process and server address, opened lazily and reused; the table of
+//! keys known for each address; and the decode context that keeps proxies
+//! nested in replies pointing at the server they came from.
+//!
+//! Pools are per thread (as Python's connections are): a connection is
+//! taken for one request/reply and put back after it, so a call that blocks
+//! in the server (a lock, a queue `get`) holds only its own. After a `fork`
+//! the pool is emptied in the child (the pid no longer matches): the
+//! parent's connections are never used by two processes. Nothing here takes
+//! a lock that a `fork` by another thread could leave held in the child.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::address::{Address, Stream};
+use crate::auth;
+use crate::error::ManagerError;
+use crate::framed::Framed;
+use crate::protocol::{self, Reply, RequestRef};
+
+/// Idle connections, by address and key, of process `pid`.
+struct Pool {
+    pid: u32,
+    idle: HashMap<(Address, Vec<u8>), Vec<Framed>>,
+}
+
+thread_local! {
+    // Per thread, as Python's connections are: no lock that a `fork` taken
+    // by another thread could leave locked in the child.
+    static POOL: RefCell<Pool> = RefCell::new(Pool {
+        pid: 0,
+        idle: HashMap::new(),
+    });
+}
+
+/// Idle connections kept per address and thread; more are closed when put back.
+const MAX_IDLE: usize = 4;
+
+/// The pool of this thread, emptied first if it was inherited through `fork`.
+fn with_pool<T>(f: impl FnOnce(&mut Pool) -> T) -> T {
+    POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        let pid = mp_sys::process::getpid();
+        if pool.pid != pid {
+            // Inherited through fork: these belong to the parent. Dropping
+            // closes only our copies.
+            pool.pid = pid;
+            pool.idle.clear();
+        }
+        f(&mut pool)
+    })
+}
+
+fn take_idle(address: &Address, key: &[u8]) -> Option<Framed> {
+    with_pool(|pool| {
+        pool.idle
+            .get_mut(&(address.clone(), key.to_vec()))
+            .and_then(Vec::pop)
+    })
+}
+
+fn put_idle(address: &Address, key: &[u8], stream: Framed) {
+    with_pool(|pool| {
+        let list = pool
+            .idle
+            .entry((address.clone(), key.to_vec()))
+            .or_default();
+        if list.len() < MAX_IDLE {
+            list.push(stream);
+        }
+    })
+}
+
+/// Closes this thread's idle connections to `address`.
+pub(crate) fn forget(address: &Address) {
+    with_pool(|pool| pool.idle.retain(|(a, _), _| a != address));
+}
+
+/// Keys of the servers this process started or connected to: an
+/// append-only table of write-once slots, so reading it never blocks (and
+/// a `fork` in the middle of a write cannot leave a lock held in the child).
+static KEYS: [OnceLock<(Address, Vec<u8>)>; KEY_SLOTS] = [const { OnceLock::new() }; KEY_SLOTS];
+static KEYS_USED: AtomicUsize = AtomicUsize::new(0);
+
+/// How many server keys a process records; later ones fall back to the
+/// key carried in tokens or the process's authkey.
+const KEY_SLOTS: usize = 256;
+
+/// Records the key of the server at `address`.
+pub(crate) fn remember_key(address: &Address, key: &[u8]) {
+    if lookup_key(address).as_deref() == Some(key) {
+        return;
+    }
+    let slot = KEYS_USED.fetch_add(1, Ordering::AcqRel);
+    if let Some(cell) = KEYS.get(slot) {
+        let _ = cell.set((address.clone(), key.to_vec()));
+    }
+}
+
+/// The most recently recorded key for `address`.
+fn lookup_key(address: &Address) -> Option<Vec<u8>> {
+    let used = KEYS_USED.load(Ordering::Acquire).min(KEY_SLOTS);
+    KEYS[..used]
+        .iter()
+        .rev()
+        .filter_map(OnceLock::get)
+        .find(|(a, _)| a == address)
+        .map(|(_, k)| k.clone())
+}
+
+/// This process's authkey (`current_process().authkey()`), read once.
+///
+/// Cached so that serializing and deserializing proxies does not take
+/// `mp-process`'s state lock: a `fork` while another thread holds that lock
+/// leaves the child unable to start (see the report on `become_child`).
+/// Children inherit the authkey, so a forked copy of the cache is right.
+pub(crate) fn default_key() -> &'static [u8] {
+    static KEY: OnceLock<Vec<u8>> = OnceLock::new();
+    KEY.get_or_init(|| mp_process::current_process().authkey().to_vec())
+}
+
+/// The key for `address`: the recorded one, else this process's authkey.
+pub(crate) fn key_for(address: &Address) -> Vec<u8> {
+    lookup_key(address).unwrap_or_else(|| default_key().to_vec())
+}
+
+fn gone(address: &Address, reason: impl ToString) -> ManagerError {
+    ManagerError::ServerGone {
+        address: address.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Opens and authenticates a new connection (client answers first, then
+/// challenges the server, as Python's `Client` does).
+pub(crate) fn connect(address: &Address, key: &[u8]) -> Result<Framed, ManagerError> {
+    let stream = Stream::connect(address).map_err(|e| gone(address, e))?;
+    match auth::answer_challenge(stream.as_fd(), key)
+        .and_then(|()| auth::deliver_challenge(stream.as_fd(), key))
+    {
+        Ok(()) => Ok(Framed::new(stream)),
+        Err(ManagerError::Io(e)) => Err(gone(address, e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Largest reply accepted.
+const MAX_REPLY: usize = 1 << 30;
+
+/// One request/reply on `conn`, waiting at most `timeout` for the reply.
+pub(crate) fn roundtrip(
+    conn: &mut Framed,
+    address: &Address,
+    request: &[u8],
+    timeout: Option<Duration>,
+) -> Result<Vec<u8>, ManagerError> {
+    conn.send(request).map_err(|e| gone(address, e))?;
+    let reply = conn
+        .recv(MAX_REPLY, timeout)
+        .map_err(|e| gone(address, e))?;
+    let reply: Reply = protocol::from_bytes(&reply)
+        .map_err(|e| ManagerError::Decode(format!("malformed reply: {e}")))?;
+    Ok(reply.map_err(ManagerError::from)?.into_vec())
+}
+
+/// Calls `method` on object `object` of the server at `address`.
+pub(crate) fn call(
+    address: &Address,
+    key: &[u8],
+    object: u128,
+    method: &str,
+    args: &[u8],
+) -> Result<Vec<u8>, ManagerError> {
+    let request = postcard::to_stdvec(&RequestRef {
+        object,
+        method,
+        args,
+    })
+    .map_err(|e| ManagerError::Encode(e.to_string()))?;
+    let mut conn = match take_idle(address, key) {
+        Some(c) => c,
+        None => connect(address, key)?,
+    };
+    let result = roundtrip(&mut conn, address, &request, None);
+    match &result {
+        // The connection is in step after a reply, failed or not.
+        Ok(_) | Err(ManagerError::Remote(_)) => put_idle(address, key, conn),
+        Err(_) => {}
+    }
+    result
+}
+
+/// Where a reply being decoded came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub(crate) server: u128,
+    pub(crate) address: Address,
+    pub(crate) key: Vec<u8>,
+}
+
+thread_local! {
+    static ORIGIN: RefCell<Vec<Origin>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` (a decode) with `origin` as the place proxies inside came from.
+pub(crate) fn with_origin<T>(origin: Origin, f: impl FnOnce() -> T) -> T {
+    struct Pop;
+    impl Drop for Pop {
+        fn drop(&mut self) {
+            ORIGIN.with(|o| o.borrow_mut().pop());
+        }
+    }
+    ORIGIN.with(|o| o.borrow_mut().push(origin));
+    let _pop = Pop;
+    f()
+}
+
+/// The innermost decode context's origin, if it is server `server`.
+pub(crate) fn origin_of(server: u128) -> Option<Origin> {
+    ORIGIN.with(|o| o.borrow().last().filter(|o| o.server == server).cloned())
+}

@@ -1,0 +1,138 @@
+//! Errors of the manager: [`ManagerError`] on the client side, and
+//! [`RemoteError`], what the server answers when a call fails there.
+
+use std::io;
+
+use serde::{Deserialize, Serialize};
+
+/// Which of Python's exceptions a failed remote call corresponds to.
+///
+/// Python re-raises the referent's exception in the caller (`KeyError`,
+/// `IndexError`, ...) and wraps every other server-side failure in
+/// `RemoteError`; here both are a [`RemoteError`] carrying this kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RemoteErrorKind {
+    /// A dict key is missing (Python's `KeyError`).
+    Key,
+    /// A list index is out of range or a pop hit an empty list (`IndexError`).
+    Index,
+    /// A `Namespace` has no such attribute (`AttributeError`).
+    Attribute,
+    /// A value is not in a list, a semaphore was released too often, ...
+    /// (`ValueError`).
+    Value,
+    /// A lock was released while not held, ... (`RuntimeError`).
+    Runtime,
+    /// `Queue.get` found nothing in time (`queue.Empty`).
+    Empty,
+    /// `Queue.put` found no room in time (`queue.Full`).
+    Full,
+    /// A barrier was broken, aborted or reset (`threading.BrokenBarrierError`).
+    BrokenBarrier,
+    /// A stored value did not decode as the type asked for (`TypeError`).
+    Type,
+    /// The request itself was bad: unknown object, unknown method, arguments
+    /// that do not decode (Python's `managers.RemoteError`).
+    Protocol,
+}
+
+/// A call that failed in the server: a kind and Python's message.
+///
+/// `Display` is the message alone, as Python's `str(exception)`:
+/// `'Namespace' object has no attribute 'value'`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct RemoteError {
+    /// The Python exception this corresponds to.
+    pub kind: RemoteErrorKind,
+    /// The message, as Python words it.
+    pub message: String,
+}
+
+impl RemoteError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: RemoteErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A [`RemoteErrorKind::Protocol`] error.
+    pub fn protocol(message: impl Into<String>) -> Self {
+        Self::new(RemoteErrorKind::Protocol, message)
+    }
+}
+
+/// Why a manager operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManagerError {
+    /// The call reached the referent (or the server) and failed there.
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    /// The server is gone: it was shut down, killed, or never listened at
+    /// this address. Calls fail with this at once, never hang.
+    #[error("manager server at {address} is gone: {reason}")]
+    ServerGone {
+        /// The server's address.
+        address: String,
+        /// What the client saw (end of stream, connection refused, ...).
+        reason: String,
+    },
+    /// The server and this process do not share the authkey (Python's
+    /// `AuthenticationError`).
+    #[error("authentication failed: {0}")]
+    Authentication(String),
+    /// The server could not be started, or is not in a state allowing this.
+    #[error("{0}")]
+    State(String),
+    /// A value could not be encoded for the server.
+    #[error("cannot encode a value for the manager: {0}")]
+    Encode(String),
+    /// A reply did not decode as the expected type: the proxy's type
+    /// parameters disagree with what the referent holds.
+    #[error("cannot decode a value from the manager: {0}")]
+    Decode(String),
+    /// Starting or joining the server process failed.
+    #[error(transparent)]
+    Process(#[from] mp_process::ProcessError),
+    /// The operating system reported an error (binding, connecting, ...).
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl ManagerError {
+    /// The remote error's kind, if this is a [`ManagerError::Remote`].
+    pub fn remote_kind(&self) -> Option<RemoteErrorKind> {
+        match self {
+            ManagerError::Remote(r) => Some(r.kind),
+            _ => None,
+        }
+    }
+
+    /// Whether this says the server is gone.
+    pub fn is_server_gone(&self) -> bool {
+        matches!(self, ManagerError::ServerGone { .. })
+    }
+}
+
+/// The result type of this crate.
+pub type Result<T, E = ManagerError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_python_text() {
+        let e = ManagerError::from(RemoteError::new(
+            RemoteErrorKind::Attribute,
+            "'Namespace' object has no attribute 'value'",
+        ));
+        assert_eq!(e.to_string(), "'Namespace' object has no attribute 'value'");
+        assert_eq!(e.remote_kind(), Some(RemoteErrorKind::Attribute));
+        assert!(!e.is_server_gone());
+    }
+}

@@ -1,0 +1,94 @@
+//! `mp-manager`: Python's `multiprocessing.Manager` for Rust — a server
+//! process that owns shared objects, and typed proxies that call their
+//! methods from any process, including over TCP from other machines.
+//!
+//! ```
+//! use mp_manager::{DictProxy, Manager};
+//! use mp_process::Process;
+//!
+//! fn worker(d: DictProxy<u32, u32>, key: u32, value: u32) {
+//!     d.set(key, value).unwrap();
+//! }
+//!
+//! let manager = Manager::new()?; // shut down when dropped
+//! let d = manager.dict()?;
+//! let mut jobs: Vec<Process> = (0..3)
+//!     .map(|i| Process::new(worker, (d.clone(), i, i * 2)))
+//!     .collect();
+//! for p in &mut jobs {
+//!     p.start()?;
+//! }
+//! for p in &mut jobs {
+//!     p.join()?;
+//! }
+//! assert_eq!(d.len()?, 3);
+//! println!("Results: {d}"); // Results: {0: 0, 1: 2, 2: 4} in some order
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Pieces
+//! - [`Manager`] (Python's `SyncManager`, started by `Manager::new()`) and
+//!   [`ManagerBuilder`] (address, authkey, start method, custom types,
+//!   `connect`, `serve_forever`). Dropping a started manager shuts its
+//!   server down: the Rust form of `with Manager() as manager:`.
+//! - Proxies: [`DictProxy`], [`ListProxy`], [`NamespaceProxy`],
+//!   [`ValueProxy`], [`ArrayProxy`], [`LockProxy`], [`RLockProxy`],
+//!   [`SemaphoreProxy`], [`BoundedSemaphoreProxy`], [`ConditionProxy`],
+//!   [`EventProxy`], [`BarrierProxy`], [`QueueProxy`] /
+//!   [`JoinableQueueProxy`]; all built on [`BaseProxy`].
+//! - Custom types: implement [`Shared`] (or generate it with the
+//!   `#[mp_manager::shared]` attribute of `mp-manager-derive`), register
+//!   with [`ManagerBuilder::register`], create with [`Manager::create`].
+//!
+//! # Semantics
+//! - **Copies, not references.** Every value a proxy returns is a copy;
+//!   changing it changes nothing in the server ("a mutated copy is lost",
+//!   as in Python). Store it back — or store a proxy: a proxy inside a dict
+//!   or list stays a live reference to its object.
+//! - **Proxies travel.** A proxy is serde: pass it as a
+//!   [`Process`](mp_process::Process) argument, through a queue, or inside
+//!   another managed container. In each process it opens its own
+//!   connection on first use (one pool per process and server, reset after
+//!   `fork`) and authenticates with the key (by default
+//!   `current_process().authkey()`, which children inherit).
+//! - **A dead server is an error, never a hang.** A call on a server that
+//!   was shut down or killed fails at once with
+//!   [`ManagerError::ServerGone`]; a call blocked in the server (a lock, a
+//!   queue `get`) fails the moment the server dies. The server itself
+//!   exits when the process that started it dies.
+//! - **Capabilities.** Object ids are random 128-bit numbers: a client can
+//!   reach only the objects it was given a proxy for (or that were
+//!   [published](Manager::publish) by name). Malformed requests get an
+//!   error reply; the server keeps serving.
+//! - **Lifetime.** Objects live until the server shuts down or
+//!   [`Manager::release`] is called: there is no cross-process reference
+//!   counting.
+//! - **Remote use.** [`Address::Tcp`] with an explicit authkey serves other
+//!   machines; [`ManagerBuilder::connect`] attaches to such a server, and
+//!   [`Manager::lookup`] finds what it [published](Manager::publish). A
+//!   wrong key is [`ManagerError::Authentication`].
+#![forbid(unsafe_code)]
+
+mod address;
+mod auth;
+mod client;
+mod error;
+mod framed;
+mod manager;
+mod protocol;
+mod proxy;
+mod server;
+mod shared;
+
+pub use address::Address;
+pub use error::{ManagerError, RemoteError, RemoteErrorKind, Result};
+pub use manager::{Manager, ManagerBuilder};
+pub use proxy::{
+    AcquireGuard, ArrayProxy, BarrierProxy, BaseProxy, BoundedSemaphoreProxy, ConditionProxy,
+    DictProxy, EventProxy, JoinableQueueProxy, ListProxy, LockProxy, NamespaceProxy, Proxy,
+    QueueProxy, RLockProxy, SemaphoreProxy, ValueProxy,
+};
+pub use shared::{Registration, Registry, Shared};
+
+#[doc(hidden)]
+pub use shared::__private;

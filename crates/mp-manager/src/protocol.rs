@@ -1,0 +1,150 @@
+//! The request/reply protocol between proxies and the server, and the
+//! helpers that turn values into the opaque bytes the server stores.
+//!
+//! A request is `(object id, method name, postcard-encoded arguments)`, one
+//! mp-wire frame; the reply is one frame holding
+//! `Result<bytes, RemoteError>`. Object id 0 addresses the server itself
+//! (the control methods below). The server never learns the types of the
+//! values it stores: a dict holds the encodings of its keys and values, and
+//! the proxy's type parameters say how to decode them.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::error::{ManagerError, RemoteError};
+
+/// The object id of the server's own control methods.
+pub(crate) const CONTROL: u128 = 0;
+
+/// Control method: `(typeid, init bytes)` → new object id.
+pub(crate) const CREATE: &str = "create";
+/// Control method: stop serving and exit.
+pub(crate) const SHUTDOWN: &str = "shutdown";
+/// Control method: `()` → the server id (used by `connect`).
+pub(crate) const HELLO: &str = "hello";
+/// Control method: `id` → forget the object.
+pub(crate) const RELEASE: &str = "release";
+/// Control method: `()` → number of live objects.
+pub(crate) const NUMBER_OF_OBJECTS: &str = "number_of_objects";
+/// Control method: `(name, id)` → make an object reachable by name.
+pub(crate) const PUBLISH: &str = "publish";
+/// Control method: `name` → `(id, typeid)`.
+pub(crate) const LOOKUP: &str = "lookup";
+
+/// A request as the client sends it (borrowing its parts).
+#[derive(Debug, Serialize)]
+pub(crate) struct RequestRef<'a> {
+    pub(crate) object: u128,
+    pub(crate) method: &'a str,
+    #[serde(with = "serde_bytes")]
+    pub(crate) args: &'a [u8],
+}
+
+/// A request as the server receives it (same layout as [`RequestRef`]).
+#[derive(Debug, Deserialize)]
+pub(crate) struct Request {
+    pub(crate) object: u128,
+    pub(crate) method: String,
+    pub(crate) args: ByteBuf,
+}
+
+/// The reply to one request.
+pub(crate) type Reply = Result<ByteBuf, RemoteError>;
+
+/// Encodes a value to the bytes the server stores. Values that carry file
+/// descriptors (shared memory, sync handles) cannot be stored: the server
+/// keeps bytes only.
+pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> Result<ByteBuf, ManagerError> {
+    let msg = mp_wire::encode(value).map_err(|e| ManagerError::Encode(e.to_string()))?;
+    if !msg.fds.is_empty() {
+        return Err(ManagerError::Encode(
+            "a value holding file descriptors cannot be stored in a manager; \
+             pass the handle to the process directly"
+                .into(),
+        ));
+    }
+    Ok(ByteBuf::from(msg.bytes))
+}
+
+/// Decodes the whole of `bytes` as a `T` (no trailing bytes allowed).
+pub(crate) fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, postcard::Error> {
+    match postcard::take_from_bytes::<T>(bytes)? {
+        (v, []) => Ok(v),
+        _ => Err(postcard::Error::DeserializeUnexpectedEnd),
+    }
+}
+
+/// Server side: decodes a method's arguments, or a protocol error.
+pub(crate) fn args<T: DeserializeOwned>(bytes: &[u8], method: &str) -> Result<T, RemoteError> {
+    from_bytes(bytes)
+        .map_err(|e| RemoteError::protocol(format!("bad arguments for '{method}': {e}")))
+}
+
+/// Server side: encodes a method's result.
+pub(crate) fn ret<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, RemoteError> {
+    postcard::to_stdvec(value)
+        .map_err(|e| RemoteError::protocol(format!("cannot encode the result: {e}")))
+}
+
+/// Who calls an owned primitive (RLock, Condition): a random number naming
+/// this program run, the pid (so a forked child is someone else) and the
+/// calling thread. Python uses the connection's server thread; connections
+/// here are pooled, so the caller names itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Owner {
+    pub(crate) run: u64,
+    pub(crate) pid: u32,
+    pub(crate) thread: u32,
+}
+
+impl Owner {
+    /// The calling thread of this process.
+    pub(crate) fn current() -> Owner {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        // Lock-free, so `fork` cannot leave it locked.
+        static RUN: AtomicU64 = AtomicU64::new(0);
+        let mut run = RUN.load(Ordering::Acquire);
+        if run == 0 {
+            let fresh =
+                crate::auth::random_u64().unwrap_or(u64::from(mp_sys::process::getpid())) | 1;
+            run = match RUN.compare_exchange(0, fresh, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => fresh,
+                Err(existing) => existing,
+            };
+        }
+        Owner {
+            run,
+            pid: mp_sys::process::getpid(),
+            thread: mp_sys::process::gettid(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ref_decodes_as_request() {
+        let bytes = postcard::to_stdvec(&RequestRef {
+            object: 7,
+            method: "get",
+            args: &[1, 2, 3],
+        })
+        .unwrap();
+        let r: Request = from_bytes(&bytes).unwrap();
+        assert_eq!(
+            (r.object, r.method.as_str(), &r.args[..]),
+            (7, "get", &[1, 2, 3][..])
+        );
+        assert!(from_bytes::<u8>(&[1, 2]).is_err());
+    }
+
+    #[test]
+    fn fds_are_refused() {
+        let fd = mp_wire::SharedFd::from(mp_sys::fd::devnull().unwrap());
+        assert!(matches!(to_bytes(&fd), Err(ManagerError::Encode(_))));
+        assert_eq!(&to_bytes(&5u8).unwrap()[..], &[5]);
+    }
+}

@@ -1,0 +1,232 @@
+//! [`BaseProxy`]: the token every proxy holds (server, address, object id,
+//! key) and the one call that every method goes through; the [`Proxy`]
+//! trait the typed proxies implement.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_bytes::ByteBuf;
+
+use crate::address::Address;
+use crate::client::{self, Origin};
+use crate::error::{ManagerError, Result};
+use crate::protocol;
+
+/// The reference to one object in one manager server, and the channel to
+/// call its methods: Python's `BaseProxy` with its `Token`.
+///
+/// A proxy is serde: as a [`Process`](mp_process::Process) argument, in a
+/// queue message or stored inside another managed container, it arrives as
+/// a working proxy to the same object. It carries the server's address and
+/// the authkey (the key is left out when it is the receiving family's
+/// default, `current_process().authkey()`, which children inherit). A
+/// proxy decoded from a reply of the server it refers to always uses the
+/// address and key its parent proxy used, so nested proxies keep working
+/// for remote clients.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BaseProxy {
+    typeid: String,
+    id: u128,
+    server: u128,
+    address: Address,
+    key: Vec<u8>,
+}
+
+/// A typed proxy: how a manager makes one from a [`BaseProxy`], and the
+/// typeid its referent must have.
+pub trait Proxy: Serialize + DeserializeOwned + Sized {
+    /// The server-side type of the referent (`"dict"`, `"Queue"`, a custom
+    /// type's name).
+    const TYPEID: &'static str;
+    /// Wraps a base proxy (whose typeid the caller has checked).
+    fn from_base(base: BaseProxy) -> Self;
+    /// The base proxy inside.
+    fn base(&self) -> &BaseProxy;
+}
+
+impl BaseProxy {
+    pub(crate) fn new(
+        typeid: &str,
+        id: u128,
+        server: u128,
+        address: Address,
+        key: Vec<u8>,
+    ) -> Self {
+        Self {
+            typeid: typeid.to_string(),
+            id,
+            server,
+            address,
+            key,
+        }
+    }
+
+    /// The referent's typeid.
+    pub fn typeid(&self) -> &str {
+        &self.typeid
+    }
+
+    /// The referent's id in the server (random, 128 bits: a capability).
+    pub fn id(&self) -> u128 {
+        self.id
+    }
+
+    /// The server's address.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    fn origin(&self) -> Origin {
+        Origin {
+            server: self.server,
+            address: self.address.clone(),
+            key: self.key.clone(),
+        }
+    }
+
+    /// Calls `method` with postcard-encoded `args` and returns the raw
+    /// result bytes (Python's `_callmethod`).
+    pub fn call_raw(&self, method: &str, args: &[u8]) -> Result<Vec<u8>> {
+        client::call(&self.address, &self.key, self.id, method, args)
+    }
+
+    /// Calls `method` with `args` (a tuple) and decodes the result as `R`.
+    pub fn call<A: Serialize, R: DeserializeOwned>(&self, method: &str, args: &A) -> Result<R> {
+        let args = protocol::to_bytes(args)?;
+        let out = self.call_raw(method, &args)?;
+        self.decode(&out)
+    }
+
+    /// Decodes bytes that came from this proxy's server; proxies inside
+    /// them are bound to this proxy's address and key.
+    pub fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
+        client::with_origin(self.origin(), || protocol::from_bytes::<T>(bytes))
+            .map_err(|e| ManagerError::Decode(format!("{e} (is the proxy's type right?)")))
+    }
+
+    /// Decodes a stored value that the server returned as bytes.
+    pub(crate) fn decode_value<T: DeserializeOwned>(&self, value: ByteBuf) -> Result<T> {
+        self.decode(&value)
+    }
+}
+
+impl fmt::Debug for BaseProxy {
+    /// Python's repr: `<BaseProxy object, typeid 'dict' at 1f2e...>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<BaseProxy object, typeid '{}' at {:x}>",
+            self.typeid, self.id
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct TokenRef<'a> {
+    typeid: &'a str,
+    id: u128,
+    server: u128,
+    address: &'a Address,
+    #[serde(with = "serde_bytes")]
+    key: Option<&'a [u8]>,
+}
+
+#[derive(Deserialize)]
+struct Token {
+    typeid: String,
+    id: u128,
+    server: u128,
+    address: Address,
+    key: Option<ByteBuf>,
+}
+
+impl Serialize for BaseProxy {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let default = client::default_key();
+        TokenRef {
+            typeid: &self.typeid,
+            id: self.id,
+            server: self.server,
+            address: &self.address,
+            key: (self.key != default).then_some(&self.key[..]),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for BaseProxy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let t = Token::deserialize(d)?;
+        if let Some(origin) = client::origin_of(t.server) {
+            return Ok(BaseProxy::new(
+                &t.typeid,
+                t.id,
+                t.server,
+                origin.address,
+                origin.key,
+            ));
+        }
+        let key = match t.key {
+            Some(k) => k.into_vec(),
+            None => client::key_for(&t.address),
+        };
+        Ok(BaseProxy::new(&t.typeid, t.id, t.server, t.address, key))
+    }
+}
+
+/// Implements `Serialize`/`Deserialize` (as the base proxy) and [`Proxy`]
+/// for a typed proxy `struct Name<..> { base: BaseProxy, .. }` whose other
+/// fields are `PhantomData`.
+macro_rules! typed_proxy {
+    ($name:ident $(<$($p:ident),*>)?, $typeid:expr) => {
+        impl$(<$($p),*>)? ::serde::Serialize for $name$(<$($p),*>)? {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                self.base.serialize(s)
+            }
+        }
+        impl<'de $($(, $p)*)?> ::serde::Deserialize<'de> for $name$(<$($p),*>)? {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                Ok(<Self as $crate::Proxy>::from_base($crate::BaseProxy::deserialize(d)?))
+            }
+        }
+        impl$(<$($p),*>)? $crate::Proxy for $name$(<$($p),*>)? {
+            const TYPEID: &'static str = $typeid;
+            fn from_base(base: $crate::BaseProxy) -> Self {
+                Self { base, _types: ::std::marker::PhantomData }
+            }
+            fn base(&self) -> &$crate::BaseProxy {
+                &self.base
+            }
+        }
+        impl$(<$($p),*>)? ::std::clone::Clone for $name$(<$($p),*>)? {
+            fn clone(&self) -> Self {
+                <Self as $crate::Proxy>::from_base(self.base.clone())
+            }
+        }
+    };
+}
+pub(crate) use typed_proxy;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_roundtrip_keeps_foreign_keys_and_drops_default() {
+        let addr = Address::Unix("/tmp/x".into());
+        let p = BaseProxy::new("dict", 5, 9, addr.clone(), b"other".to_vec());
+        let back: BaseProxy = protocol::from_bytes(&protocol::to_bytes(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+        let default = client::default_key().to_vec();
+        let q = BaseProxy::new("list", 6, 9, addr, default.clone());
+        let bytes = protocol::to_bytes(&q).unwrap();
+        assert!(bytes.windows(default.len()).all(|w| w != &default[..]));
+        let back: BaseProxy = protocol::from_bytes(&bytes).unwrap();
+        assert_eq!(back.key, default);
+        assert_eq!(
+            format!("{back:?}"),
+            "<BaseProxy object, typeid 'list' at 6>"
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! [`DictProxy`]: a managed `dict` with typed keys and values.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_bytes::ByteBuf;
+
+use super::{typed_proxy, BaseProxy};
+use crate::error::{RemoteError, RemoteErrorKind, Result};
+use crate::manager::Manager;
+use crate::protocol::to_bytes;
+use crate::shared::Registry;
+
+/// A proxy to a `dict` in a manager server (Python's `DictProxy`), with
+/// keys `K` and values `V`.
+///
+/// Every method is one round trip to the server. Values come back as
+/// copies: `d.get(&k)?.unwrap().push(1)` changes the copy only (Python's
+/// "a mutated copy is lost" rule) — store it back with
+/// [`insert`](Self::insert), or store a proxy (a [`ListProxy`](crate::ListProxy)
+/// value stays a live reference to the shared list). Keys are compared by
+/// their encoding: use key types whose equal values encode equally
+/// (integers, strings, tuples of them; not floats with `-0.0`/NaN).
+///
+/// `Display` prints the referent in Python's dict form, `{0: 0, 1: 2}`.
+pub struct DictProxy<K, V> {
+    base: BaseProxy,
+    _types: PhantomData<fn() -> (K, V)>,
+}
+
+typed_proxy!(DictProxy<K, V>, "dict");
+
+fn key_error() -> crate::ManagerError {
+    RemoteError::new(RemoteErrorKind::Key, "key not found").into()
+}
+
+impl<K, V> DictProxy<K, V>
+where
+    K: Serialize + DeserializeOwned,
+    V: Serialize + DeserializeOwned,
+{
+    /// The value for `key`, if any (Python's `d.get(key)`).
+    pub fn get<Q>(&self, key: &Q) -> Result<Option<V>>
+    where
+        K: Borrow<Q>,
+        Q: Serialize + ?Sized,
+    {
+        let v: Option<ByteBuf> = self.base.call("get", &to_bytes(key)?)?;
+        v.map(|v| self.base.decode_value(v)).transpose()
+    }
+
+    /// The value for `key`, or a `Key` error (Python's `d[key]`).
+    pub fn get_item<Q>(&self, key: &Q) -> Result<V>
+    where
+        K: Borrow<Q>,
+        Q: Serialize + ?Sized,
+    {
+        let v: ByteBuf = self.base.call("__getitem__", &to_bytes(key)?)?;
+        self.base.decode_value(v)
+    }
+
+    /// Sets `key` to `value` (Python's `d[key] = value`).
+    pub fn set(&self, key: K, value: V) -> Result<()> {
+        self.base
+            .call("__setitem__", &(to_bytes(&key)?, to_bytes(&value)?))
+    }
+
+    /// Sets `key` to `value`, returning the old value (`HashMap::insert`).
+    pub fn insert(&self, key: K, value: V) -> Result<Option<V>> {
+        let old: Option<ByteBuf> = self
+            .base
+            .call("insert", &(to_bytes(&key)?, to_bytes(&value)?))?;
+        old.map(|v| self.base.decode_value(v)).transpose()
+    }
+
+    /// Removes `key`, returning its value if it was there (`HashMap::remove`).
+    pub fn remove<Q>(&self, key: &Q) -> Result<Option<V>>
+    where
+        K: Borrow<Q>,
+        Q: Serialize + ?Sized,
+    {
+        let v: Option<ByteBuf> = self.base.call("pop", &to_bytes(key)?)?;
+        v.map(|v| self.base.decode_value(v)).transpose()
+    }
+
+    /// Removes `key` and returns its value, or a `Key` error (Python's
+    /// `d.pop(key)`).
+    pub fn pop<Q>(&self, key: &Q) -> Result<V>
+    where
+        K: Borrow<Q>,
+        Q: Serialize + ?Sized,
+    {
+        self.remove(key)?.ok_or_else(key_error)
+    }
+
+    /// Removes and returns the last inserted pair, or a `Key` error when
+    /// empty (Python's `popitem()`).
+    pub fn popitem(&self) -> Result<(K, V)> {
+        let (k, v): (ByteBuf, Option<ByteBuf>) = self.base.call("popitem", &())?;
+        let v = v.ok_or_else(key_error)?;
+        Ok((self.base.decode_value(k)?, self.base.decode_value(v)?))
+    }
+
+    /// Whether `key` is present (Python's `key in d`).
+    #[doc(alias = "contains")]
+    #[doc(alias = "__contains__")]
+    pub fn contains_key<Q>(&self, key: &Q) -> Result<bool>
+    where
+        K: Borrow<Q>,
+        Q: Serialize + ?Sized,
+    {
+        self.base.call("__contains__", &to_bytes(key)?)
+    }
+
+    /// The number of pairs (Python's `len(d)`).
+    pub fn len(&self) -> Result<usize> {
+        Ok(self.base.call::<_, u64>("__len__", &())? as usize)
+    }
+
+    /// Whether the dict is empty.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// The keys, in insertion order (a copy).
+    pub fn keys(&self) -> Result<Vec<K>> {
+        let ks: Vec<ByteBuf> = self.base.call("keys", &())?;
+        ks.into_iter().map(|k| self.base.decode_value(k)).collect()
+    }
+
+    /// The values, in insertion order (copies).
+    pub fn values(&self) -> Result<Vec<V>> {
+        let vs: Vec<ByteBuf> = self.base.call("values", &())?;
+        vs.into_iter().map(|v| self.base.decode_value(v)).collect()
+    }
+
+    /// The pairs, in insertion order: a snapshot of the dict (Python's
+    /// `d.items()` / `d.copy()`).
+    pub fn items(&self) -> Result<Vec<(K, V)>> {
+        let items: Vec<(ByteBuf, ByteBuf)> = self.base.call("items", &())?;
+        items
+            .into_iter()
+            .map(|(k, v)| Ok((self.base.decode_value(k)?, self.base.decode_value(v)?)))
+            .collect()
+    }
+
+    /// Sets every pair of `pairs`, in one round trip (Python's `update`).
+    pub fn update(&self, pairs: impl IntoIterator<Item = (K, V)>) -> Result<()> {
+        let items = pairs
+            .into_iter()
+            .map(|(k, v)| Ok((to_bytes(&k)?, to_bytes(&v)?)))
+            .collect::<Result<Vec<_>>>()?;
+        self.base.call("update", &items)
+    }
+
+    /// The value for `key`, inserting `default` first if it is missing
+    /// (Python's `setdefault`).
+    pub fn setdefault(&self, key: K, default: V) -> Result<V> {
+        let v: ByteBuf = self
+            .base
+            .call("setdefault", &(to_bytes(&key)?, to_bytes(&default)?))?;
+        self.base.decode_value(v)
+    }
+
+    /// Removes every pair.
+    pub fn clear(&self) -> Result<()> {
+        self.base.call("clear", &())
+    }
+}
+
+impl<K, V> fmt::Debug for DictProxy<K, V> {
+    /// Python's repr: `<DictProxy object, typeid 'dict' at ...>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<DictProxy object, typeid 'dict' at {:x}>",
+            self.base.id()
+        )
+    }
+}
+
+impl<K, V> fmt::Display for DictProxy<K, V>
+where
+    K: Serialize + DeserializeOwned + fmt::Debug,
+    V: Serialize + DeserializeOwned + fmt::Debug,
+{
+    /// The referent in Python's dict form: `{0: 0, 1: 2}`. If the server
+    /// cannot be reached, `<DictProxy: error>` with the reason.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.items() {
+            Ok(items) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k:?}: {v:?}")?;
+                }
+                f.write_str("}")
+            }
+            Err(e) => write!(f, "<DictProxy: {e}>"),
+        }
+    }
+}
+
+impl<R: Registry> Manager<R> {
+    /// A new empty shared dict (Python's `manager.dict()`).
+    pub fn dict<K, V>(&self) -> Result<DictProxy<K, V>> {
+        self.create_raw(&Vec::<(ByteBuf, ByteBuf)>::new())
+    }
+
+    /// A new shared dict holding `pairs` (Python's `manager.dict(mapping)`).
+    pub fn dict_from<K: Serialize, V: Serialize>(
+        &self,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<DictProxy<K, V>> {
+        let items = pairs
+            .into_iter()
+            .map(|(k, v)| Ok((to_bytes(&k)?, to_bytes(&v)?)))
+            .collect::<Result<Vec<_>>>()?;
+        self.create_raw(&items)
+    }
+}

@@ -1,0 +1,22 @@
+//! The typed proxies: one file per family, each with the `Manager` methods
+//! that create its objects.
+
+mod base;
+mod dict;
+mod list;
+mod namespace;
+mod queue;
+mod sync;
+mod value;
+
+pub(crate) use base::typed_proxy;
+pub use base::{BaseProxy, Proxy};
+pub use dict::DictProxy;
+pub use list::ListProxy;
+pub use namespace::NamespaceProxy;
+pub use queue::{JoinableQueueProxy, QueueProxy};
+pub use sync::{
+    AcquireGuard, BarrierProxy, BoundedSemaphoreProxy, ConditionProxy, EventProxy, LockProxy,
+    RLockProxy, SemaphoreProxy,
+};
+pub use value::{ArrayProxy, ValueProxy};

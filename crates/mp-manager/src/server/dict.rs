@@ -1,0 +1,175 @@
+//! The server side of a managed `dict`: an insertion-ordered map from the
+//! encodings of keys to the encodings of values (equal keys encode to equal
+//! bytes, so byte equality is key equality).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_bytes::ByteBuf;
+
+use super::{no_method, Cx, Referent};
+use crate::error::{RemoteError, RemoteErrorKind};
+use crate::protocol::{args, ret};
+
+/// An insertion-ordered map (Python's dict order) with removal by tombstone.
+#[derive(Debug, Default)]
+pub(crate) struct OrderedMap {
+    entries: Vec<Option<(ByteBuf, ByteBuf)>>,
+    index: HashMap<Vec<u8>, usize>,
+}
+
+impl OrderedMap {
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub(crate) fn get(&self, k: &[u8]) -> Option<&ByteBuf> {
+        let i = *self.index.get(k)?;
+        self.entries[i].as_ref().map(|(_, v)| v)
+    }
+
+    pub(crate) fn insert(&mut self, k: ByteBuf, v: ByteBuf) -> Option<ByteBuf> {
+        if let Some(&i) = self.index.get(&k[..]) {
+            if let Some((_, old)) = self.entries[i].as_mut() {
+                return Some(std::mem::replace(old, v));
+            }
+        }
+        self.index.insert(k.to_vec(), self.entries.len());
+        self.entries.push(Some((k, v)));
+        None
+    }
+
+    pub(crate) fn remove(&mut self, k: &[u8]) -> Option<ByteBuf> {
+        let i = self.index.remove(k)?;
+        let (_, v) = self.entries[i].take()?;
+        if self.entries.len() > 32 && self.index.len() < self.entries.len() / 2 {
+            self.compact();
+        }
+        Some(v)
+    }
+
+    fn compact(&mut self) {
+        self.entries.retain(Option::is_some);
+        for (i, e) in self.entries.iter().enumerate() {
+            if let Some((k, _)) = e {
+                self.index.insert(k.to_vec(), i);
+            }
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.index.clear();
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&ByteBuf, &ByteBuf)> {
+        self.entries.iter().flatten().map(|(k, v)| (k, v))
+    }
+}
+
+struct Dict(Mutex<OrderedMap>);
+
+pub(crate) fn create(init: &[u8]) -> Result<Arc<dyn Referent>, RemoteError> {
+    let items: Vec<(ByteBuf, ByteBuf)> = args(init, "dict")?;
+    let mut map = OrderedMap::default();
+    for (k, v) in items {
+        map.insert(k, v);
+    }
+    Ok(Arc::new(Dict(Mutex::new(map))))
+}
+
+fn key_error() -> RemoteError {
+    RemoteError::new(RemoteErrorKind::Key, "key not found")
+}
+
+impl Referent for Dict {
+    fn call(&self, method: &str, a: &[u8], _cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match method {
+            "get" => ret(&m.get(&args::<ByteBuf>(a, method)?)),
+            "__getitem__" => match m.get(&args::<ByteBuf>(a, method)?) {
+                Some(v) => ret(v),
+                None => Err(key_error()),
+            },
+            "__setitem__" => {
+                let (k, v): (ByteBuf, ByteBuf) = args(a, method)?;
+                m.insert(k, v);
+                ret(&())
+            }
+            "__delitem__" => match m.remove(&args::<ByteBuf>(a, method)?) {
+                Some(_) => ret(&()),
+                None => Err(key_error()),
+            },
+            "pop" => ret(&m.remove(&args::<ByteBuf>(a, method)?)),
+            "insert" => {
+                let (k, v): (ByteBuf, ByteBuf) = args(a, method)?;
+                ret(&m.insert(k, v))
+            }
+            "__contains__" => ret(&m.get(&args::<ByteBuf>(a, method)?).is_some()),
+            "__len__" => ret(&(m.len() as u64)),
+            "keys" => ret(&m.iter().map(|(k, _)| k).collect::<Vec<_>>()),
+            "values" => ret(&m.iter().map(|(_, v)| v).collect::<Vec<_>>()),
+            "items" => ret(&m.iter().collect::<Vec<_>>()),
+            "update" => {
+                let items: Vec<(ByteBuf, ByteBuf)> = args(a, method)?;
+                for (k, v) in items {
+                    m.insert(k, v);
+                }
+                ret(&())
+            }
+            "setdefault" => {
+                let (k, default): (ByteBuf, ByteBuf) = args(a, method)?;
+                if let Some(v) = m.get(&k) {
+                    return ret(v);
+                }
+                let out = ret(&default);
+                m.insert(k, default);
+                out
+            }
+            "popitem" => {
+                let last = m.iter().last().map(|(k, _)| k.clone());
+                match last {
+                    Some(k) => {
+                        let v = m.remove(&k);
+                        ret(&(k, v))
+                    }
+                    None => Err(RemoteError::new(
+                        RemoteErrorKind::Key,
+                        "'popitem(): dictionary is empty'",
+                    )),
+                }
+            }
+            "clear" => {
+                m.clear();
+                ret(&())
+            }
+            other => Err(no_method("dict", other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(x: &[u8]) -> ByteBuf {
+        ByteBuf::from(x.to_vec())
+    }
+
+    #[test]
+    fn ordered_map_keeps_insertion_order_through_removals() {
+        let mut m = OrderedMap::default();
+        for i in 0..100u8 {
+            m.insert(b(&[i]), b(&[i, i]));
+        }
+        for i in (0..100u8).filter(|i| i % 3 != 0) {
+            assert_eq!(m.remove(&[i]), Some(b(&[i, i])));
+        }
+        assert_eq!(m.insert(b(&[3]), b(&[9])), Some(b(&[3, 3])));
+        let keys: Vec<u8> = m.iter().map(|(k, _)| k[0]).collect();
+        assert_eq!(keys, (0..100).filter(|i| i % 3 == 0).collect::<Vec<u8>>());
+        assert_eq!(m.get(&[3]), Some(&b(&[9])));
+        assert_eq!(m.len(), 34);
+        assert_eq!(m.remove(&[1]), None);
+    }
+}

@@ -1,0 +1,301 @@
+//! The manager server: a table of objects by id, an accept loop, and one
+//! thread per connection serving requests (Python's `Server`).
+//!
+//! Each connection is authenticated first; after that, every frame is one
+//! request. A request that does not decode, names an unknown object or
+//! method, or carries bad arguments gets an error reply and the connection
+//! goes on; a frame that breaks the framing closes that connection only. A
+//! panic in a method is caught and reported as an error. The server exits
+//! when asked to (`shutdown`), or when the process that started it dies.
+
+mod barrier;
+mod condition;
+mod dict;
+mod list;
+mod namespace;
+mod queue;
+mod sync;
+mod value;
+mod wait;
+
+#[cfg(test)]
+mod robustness_tests;
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde_bytes::ByteBuf;
+
+use crate::address::{Listener, Stream};
+use crate::auth;
+use crate::error::RemoteError;
+use crate::framed::{FrameError, Framed};
+use crate::protocol::{self, args, ret, Reply, Request};
+
+pub(crate) use wait::Cx;
+
+/// A served object: calls a method by name on encoded arguments.
+pub(crate) trait Referent: Send + Sync {
+    /// Runs `method` with `args`; the result is the encoded return value.
+    fn call(&self, method: &str, args: &[u8], cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError>;
+}
+
+/// Makes a referent from its encoded initial state.
+pub(crate) type Factory = fn(&[u8]) -> Result<Arc<dyn Referent>, RemoteError>;
+
+/// The typeids a server can create, with their factories.
+pub(crate) type Factories = HashMap<&'static str, Factory>;
+
+/// The built-in types of `SyncManager`.
+pub(crate) fn builtin_factories() -> Factories {
+    let mut f: Factories = HashMap::new();
+    f.insert("dict", dict::create);
+    f.insert("list", list::create);
+    f.insert("Namespace", namespace::create);
+    f.insert("Value", value::create_value);
+    f.insert("Array", value::create_array);
+    f.insert("Lock", sync::create_lock);
+    f.insert("RLock", sync::create_rlock);
+    f.insert("Semaphore", sync::create_semaphore);
+    f.insert("BoundedSemaphore", sync::create_bounded_semaphore);
+    f.insert("Event", sync::create_event);
+    f.insert("Condition", condition::create);
+    f.insert("Barrier", barrier::create);
+    f.insert("Queue", queue::create);
+    f.insert("JoinableQueue", queue::create);
+    f
+}
+
+/// Python's "method not exposed" error.
+pub(crate) fn no_method(typeid: &str, method: &str) -> RemoteError {
+    RemoteError::protocol(format!(
+        "method '{method}' of {typeid} object is not exposed"
+    ))
+}
+
+struct Object {
+    typeid: &'static str,
+    referent: Arc<dyn Referent>,
+}
+
+/// Largest request accepted from an authenticated client.
+const MAX_REQUEST: usize = 1 << 30;
+
+/// The server's state, shared by the connection threads.
+pub(crate) struct Server {
+    id: u128,
+    key: Vec<u8>,
+    factories: Factories,
+    objects: RwLock<HashMap<u128, Object>>,
+    names: Mutex<HashMap<String, u128>>,
+    /// Written to ask the accept loop to stop.
+    stop: OwnedFd,
+}
+
+impl Server {
+    pub(crate) fn new(id: u128, key: Vec<u8>, factories: Factories, stop: OwnedFd) -> Self {
+        Self {
+            id,
+            key,
+            factories,
+            objects: RwLock::new(HashMap::new()),
+            names: Mutex::new(HashMap::new()),
+            stop,
+        }
+    }
+
+    fn dispatch(&self, req: &Request, cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError> {
+        if req.object == protocol::CONTROL {
+            return self.control(&req.method, &req.args);
+        }
+        let referent = {
+            let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
+            match objects.get(&req.object) {
+                Some(o) => o.referent.clone(),
+                None => {
+                    return Err(RemoteError::protocol(format!(
+                        "no object with id {:x} in this manager",
+                        req.object
+                    )))
+                }
+            }
+        };
+        referent.call(&req.method, &req.args, cx)
+    }
+
+    fn control(&self, method: &str, a: &[u8]) -> Result<Vec<u8>, RemoteError> {
+        match method {
+            protocol::HELLO => ret(&self.id),
+            protocol::CREATE => {
+                let (typeid, init): (String, ByteBuf) = args(a, method)?;
+                let Some((&name, factory)) = self.factories.get_key_value(typeid.as_str()) else {
+                    return Err(RemoteError::protocol(format!(
+                        "unknown typeid '{typeid}' (not registered with this manager)"
+                    )));
+                };
+                let referent = factory(&init)?;
+                let id = loop {
+                    let id = crate::auth::random_u128()
+                        .map_err(|e| RemoteError::protocol(format!("no randomness: {e}")))?;
+                    if id != protocol::CONTROL {
+                        break id;
+                    }
+                };
+                let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
+                objects.insert(
+                    id,
+                    Object {
+                        typeid: name,
+                        referent,
+                    },
+                );
+                ret(&id)
+            }
+            protocol::RELEASE => {
+                let id: u128 = args(a, method)?;
+                let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
+                ret(&objects.remove(&id).is_some())
+            }
+            protocol::NUMBER_OF_OBJECTS => {
+                let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
+                ret(&(objects.len() as u64))
+            }
+            protocol::PUBLISH => {
+                let (name, id): (String, u128) = args(a, method)?;
+                if !self
+                    .objects
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains_key(&id)
+                {
+                    return Err(RemoteError::protocol(format!("no object with id {id:x}")));
+                }
+                self.names
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(name, id);
+                ret(&())
+            }
+            protocol::LOOKUP => {
+                let name: String = args(a, method)?;
+                let id = self
+                    .names
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&name)
+                    .copied();
+                let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
+                match id.and_then(|id| objects.get(&id).map(|o| (id, o.typeid))) {
+                    Some((id, typeid)) => ret(&(id, typeid)),
+                    None => Err(RemoteError::new(
+                        crate::RemoteErrorKind::Key,
+                        format!("no object published as '{name}'"),
+                    )),
+                }
+            }
+            // The accept loop is stopped once the reply is out (see
+            // `serve_connection`), so the caller learns it worked.
+            protocol::SHUTDOWN => ret(&()),
+            other => Err(RemoteError::protocol(format!(
+                "unknown control method '{other}'"
+            ))),
+        }
+    }
+
+    /// Serves one connection until it closes.
+    fn serve_connection(&self, stream: Stream) {
+        let fd = stream.as_fd();
+        if let Err(e) = auth::deliver_challenge(fd, &self.key)
+            .and_then(|()| auth::answer_challenge(fd, &self.key))
+        {
+            log::debug!(target: mp_process::LOG_TARGET, "manager: rejected a connection: {e}");
+            return;
+        }
+        let mut conn = Framed::new(stream);
+        loop {
+            let msg = match conn.recv(MAX_REQUEST, None) {
+                Ok(m) => m,
+                Err(FrameError::Eof) => return,
+                Err(e) => {
+                    log::debug!(target: mp_process::LOG_TARGET, "manager: dropping a connection: {e}");
+                    return;
+                }
+            };
+            let cx = Cx::new(conn.as_fd());
+            let mut stopping = false;
+            let reply: Reply = match protocol::from_bytes::<Request>(&msg) {
+                Err(e) => Err(RemoteError::protocol(format!("malformed request: {e}"))),
+                Ok(req) => {
+                    stopping = req.object == protocol::CONTROL && req.method == protocol::SHUTDOWN;
+                    match panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(&req, &cx))) {
+                        Ok(r) => r.map(ByteBuf::from),
+                        Err(_) => Err(RemoteError::protocol(format!(
+                            "method '{}' panicked in the server",
+                            req.method
+                        ))),
+                    }
+                }
+            };
+            let bytes = match postcard::to_stdvec(&reply) {
+                Ok(b) => b,
+                Err(e) => match postcard::to_stdvec(&Reply::Err(RemoteError::protocol(format!(
+                    "cannot encode the reply: {e}"
+                )))) {
+                    Ok(b) => b,
+                    Err(_) => return,
+                },
+            };
+            let sent = conn.send(&bytes);
+            if stopping {
+                let _ = mp_sys::fd::write_all(&self.stop, b"x");
+            }
+            if sent.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Accepts connections until `stop_r` becomes readable (a shutdown request)
+/// or `parent` (a pidfd of the process that started the server) does.
+pub(crate) fn serve(
+    server: Arc<Server>,
+    listener: Listener,
+    stop_r: OwnedFd,
+    parent: Option<BorrowedFd<'_>>,
+) {
+    let mut fds = vec![listener.as_fd(), stop_r.as_fd()];
+    if let Some(p) = parent {
+        fds.push(p);
+    }
+    loop {
+        let ready = match mp_sys::fd::poll_readable_any(&fds, None) {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!(target: mp_process::LOG_TARGET, "manager: poll failed: {e}");
+                return;
+            }
+        };
+        if ready[1..].iter().any(|&r| r) {
+            return;
+        }
+        if ready[0] {
+            match listener.accept() {
+                Ok(stream) => {
+                    let server = server.clone();
+                    let spawned = std::thread::Builder::new()
+                        .name("manager-conn".into())
+                        .spawn(move || server.serve_connection(stream));
+                    if let Err(e) = spawned {
+                        log::warn!(target: mp_process::LOG_TARGET, "manager: no thread for a connection: {e}");
+                    }
+                }
+                Err(e) => {
+                    log::debug!(target: mp_process::LOG_TARGET, "manager: accept failed: {e}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Malformed input never crashes the server: bad requests get error
+//! replies on a connection that stays usable, broken framing or a failed
+//! handshake closes only that connection, and unknown ids are refused.
+
+use std::os::fd::AsFd;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use mp_wire::{Limits, Message};
+use serde_bytes::ByteBuf;
+
+use crate::address::{Address, Stream};
+use crate::client;
+use crate::error::{ManagerError, RemoteErrorKind};
+use crate::framed::{FrameError, Framed};
+use crate::protocol::{self, RequestRef, CONTROL};
+use crate::ManagerBuilder;
+
+const KEY: &[u8] = b"robustness";
+
+fn start() -> (Address, std::thread::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        ManagerBuilder::default()
+            .authkey(KEY)
+            .serve_forever(|a| tx.send(a.clone()).unwrap())
+            .unwrap();
+    });
+    let address = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    (address, t)
+}
+
+fn raw(conn: &mut Framed, bytes: Vec<u8>) -> protocol::Reply {
+    conn.send(&bytes).unwrap();
+    let reply = conn.recv(1 << 20, Some(Duration::from_secs(10))).unwrap();
+    protocol::from_bytes(&reply).unwrap()
+}
+
+fn request(object: u128, method: &str, args: &[u8]) -> Vec<u8> {
+    postcard::to_stdvec(&RequestRef {
+        object,
+        method,
+        args,
+    })
+    .unwrap()
+}
+
+fn kind(r: protocol::Reply) -> RemoteErrorKind {
+    r.unwrap_err().kind
+}
+
+#[test]
+fn malformed_requests_get_errors_and_the_server_keeps_serving() {
+    let (address, server) = start();
+    let mut s = client::connect(&address, KEY).unwrap();
+
+    // Garbage that is not a request at all.
+    assert_eq!(kind(raw(&mut s, vec![0xff; 7])), RemoteErrorKind::Protocol);
+    assert_eq!(kind(raw(&mut s, Vec::new())), RemoteErrorKind::Protocol);
+    // Unknown control method, unknown typeid, bad creation arguments.
+    assert_eq!(
+        kind(raw(&mut s, request(CONTROL, "explode", &[]))),
+        RemoteErrorKind::Protocol
+    );
+    let create = |typeid: &str, init: &[u8]| {
+        postcard::to_stdvec(&(typeid, ByteBuf::from(init.to_vec()))).unwrap()
+    };
+    let r = raw(
+        &mut s,
+        request(CONTROL, protocol::CREATE, &create("os.system", &[])),
+    );
+    assert!(r.unwrap_err().message.contains("unknown typeid"));
+    assert_eq!(
+        kind(raw(
+            &mut s,
+            request(CONTROL, protocol::CREATE, &create("list", &[0xff]))
+        )),
+        RemoteErrorKind::Protocol
+    );
+    // A real object; then a guessed id, a method it does not have, bad args.
+    let id: u128 = protocol::from_bytes(
+        &raw(
+            &mut s,
+            request(CONTROL, protocol::CREATE, &create("list", &[0])),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        kind(raw(&mut s, request(id ^ 1, "__len__", &[]))),
+        RemoteErrorKind::Protocol
+    );
+    assert_eq!(
+        kind(raw(&mut s, request(id, "__class__", &[]))),
+        RemoteErrorKind::Protocol
+    );
+    assert_eq!(
+        kind(raw(&mut s, request(id, "__getitem__", &[0xff; 20]))),
+        RemoteErrorKind::Protocol
+    );
+    // The same connection still works.
+    let n: u64 = protocol::from_bytes(&raw(&mut s, request(id, "__len__", &[])).unwrap()).unwrap();
+    assert_eq!(n, 0);
+
+    // A frame declaring more than the server accepts closes that
+    // connection only.
+    let mut bad = client::connect(&address, KEY).unwrap();
+    mp_sys::fd::write_all(bad.as_fd(), &[0, 0, 0, 0x80, 1, 2, 3]).unwrap();
+    assert!(matches!(
+        bad.recv(1 << 20, Some(Duration::from_secs(10))),
+        Err(FrameError::Eof | FrameError::Io(_))
+    ));
+    // A client that never authenticates gets nothing.
+    let anon = Stream::connect(&address).unwrap();
+    mp_wire::send(
+        anon.as_fd(),
+        &Message::from_bytes(request(id, "__len__", &[])),
+    )
+    .ok();
+    let challenge = mp_wire::recv(
+        anon.as_fd(),
+        &Limits::default(),
+        Some(Duration::from_secs(10)),
+    );
+    assert!(challenge.unwrap().bytes.starts_with(b"#CHALLENGE#"));
+    assert!(matches!(
+        mp_wire::recv(anon.as_fd(), &Limits::default(), Some(Duration::from_secs(10))),
+        Ok(m) if m.bytes == b"#FAILURE#"
+    ));
+    // A wrong key through the normal client.
+    assert!(matches!(
+        client::connect(&address, b"wrong"),
+        Err(ManagerError::Authentication(_))
+    ));
+
+    let n: u64 = protocol::from_bytes(&raw(&mut s, request(id, "__len__", &[])).unwrap()).unwrap();
+    assert_eq!(n, 0);
+    raw(&mut s, request(CONTROL, protocol::SHUTDOWN, &[])).unwrap();
+    server.join().unwrap();
+    if let Address::Unix(p) = &address {
+        assert!(!p.exists());
+    }
+}

@@ -1,0 +1,88 @@
+//! Remote use over TCP: a process that was given nothing but the address and
+//! the key connects, finds a published queue and uses it; a wrong key is
+//! rejected; a custom serve-forever server in a thread works the same.
+
+mod common;
+
+use std::time::Duration;
+
+use common::run;
+use mp_manager::{Address, Manager, ManagerError, QueueProxy};
+use mp_process::Process;
+
+fn remote_client(address: Address, key: Vec<u8>) -> Result<(), ManagerError> {
+    let m = Manager::builder().address(address).authkey(key).connect()?;
+    let q: QueueProxy<String> = m.lookup("get_queue")?;
+    let task = q.get_timeout(Duration::from_secs(20))?;
+    q.put(format!("{task} done"))?;
+    // A proxy created remotely travels back through the queue and works.
+    let l = m.list_from(["made remotely".to_string()])?;
+    let back: QueueProxy<mp_manager::ListProxy<String>> = m.lookup("lists")?;
+    back.put(l)
+}
+
+fn wrong_key_client(address: Address) -> Result<(), ManagerError> {
+    match Manager::builder()
+        .address(address)
+        .authkey(b"wrong".to_vec())
+        .connect()
+    {
+        Err(ManagerError::Authentication(_)) => Ok(()),
+        other => panic!("expected an authentication error, got {other:?}"),
+    }
+}
+
+#[test]
+fn queue_served_over_tcp() {
+    let key = b"abracadabra".to_vec();
+    let manager = Manager::builder()
+        .address(Address::tcp_loopback())
+        .authkey(key.clone())
+        .start()
+        .unwrap();
+    let Address::Tcp(addr) = manager.address() else {
+        panic!("a TCP address");
+    };
+    assert_ne!(addr.port(), 0, "the real port is reported");
+    let q = manager.queue::<String>(0).unwrap();
+    manager.publish("get_queue", &q).unwrap();
+    let lists = manager.queue::<mp_manager::ListProxy<String>>(0).unwrap();
+    manager.publish("lists", &lists).unwrap();
+    q.put("task 1".into()).unwrap();
+    run(Process::new(
+        remote_client,
+        (manager.address().clone(), key),
+    ));
+    assert_eq!(
+        q.get_timeout(Duration::from_secs(5)).unwrap(),
+        "task 1 done"
+    );
+    let l = lists.get_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(l.to_vec().unwrap(), vec!["made remotely".to_string()]);
+    run(Process::new(wrong_key_client, (manager.address().clone(),)));
+}
+
+#[test]
+fn serve_forever_in_a_thread() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        Manager::builder()
+            .address(Address::tcp_loopback())
+            .authkey(b"k".to_vec())
+            .serve_forever(|a| tx.send(a.clone()).unwrap())
+    });
+    let address = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let m = Manager::builder()
+        .address(address)
+        .authkey(b"k".to_vec())
+        .connect()
+        .unwrap();
+    let d = m.dict_from([(1u8, 2u8)]).unwrap();
+    assert_eq!(d.get(&1).unwrap(), Some(2));
+    // Any client with the key may stop a server (Python's `shutdown`
+    // control request).
+    let mut m = m;
+    m.shutdown().unwrap();
+    server.join().unwrap().unwrap();
+    assert!(d.len().unwrap_err().is_server_gone());
+}
