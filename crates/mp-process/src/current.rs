@@ -18,7 +18,7 @@ pub(crate) struct ParentInfo {
 }
 
 #[derive(Debug, Clone)]
-struct State {
+pub(crate) struct State {
     name: String,
     identity: Vec<u32>,
     daemon: bool,
@@ -77,6 +77,13 @@ pub(crate) struct ChildIdentity {
     pub(crate) authkey: Vec<u8>,
     pub(crate) parent: ParentInfo,
     pub(crate) parent_pidfd: Option<OwnedFd>,
+}
+
+/// Holds the identity lock across `fork()` so the child never inherits it
+/// held by a thread that does not exist there (the `atfork` "prepare" step).
+pub(crate) fn hold_for_fork() -> std::sync::RwLockWriteGuard<'static, Option<State>> {
+    with_state(|_| ());
+    STATE.write().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Installs the child's identity and restarts its child counter at 1.

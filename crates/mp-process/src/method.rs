@@ -121,6 +121,11 @@ pub fn get_all_start_methods() -> Vec<StartMethod> {
     all
 }
 
+/// Holds the start-method lock across `fork()` (see `current::hold_for_fork`).
+pub(crate) fn hold_for_fork() -> std::sync::MutexGuard<'static, Option<StartMethod>> {
+    CHOSEN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Forces the start method in a child to the one that created it, as Python does.
 pub(crate) fn force_in_child(method: StartMethod) {
     *CHOSEN.lock().unwrap_or_else(|e| e.into_inner()) = Some(method);

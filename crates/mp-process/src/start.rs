@@ -135,7 +135,13 @@ fn start_fork(spec: &Spec, launch: Launch, closure: Option<Closure>) -> Result<A
     let _ = err.flush();
     let mut registry = crate::child::registry();
     let server = crate::forkserver::lock();
-    match fork()? {
+    let state = crate::current::hold_for_fork();
+    let chosen = crate::method::hold_for_fork();
+    let forked = fork();
+    // Released in both processes; in the child this thread is the holder.
+    drop(chosen);
+    drop(state);
+    match forked? {
         Fork::Child => {
             registry.clear();
             drop(registry);
