@@ -39,6 +39,8 @@
 //!   an authkey) — crate `mp-channel`.
 //! - The process pool ([`Pool`], [`AsyncResult`], [`IMapIterator`]), where a
 //!   worker that dies fails only its task — crate `mp-pool`.
+//! - The manager ([`Manager`], typed proxies in [`managers`]), local or
+//!   remote with an authkey — crate `mp-manager`.
 //! - The wire layer ([`wire`]): how values and fds cross processes — crate `mp-wire`.
 //!
 //! # Feature flags
@@ -47,6 +49,7 @@
 //! - `sync` (default): cross-process locks, events, barriers, values (`mp-sync`).
 //! - `channel` (default): pipes, connections, listeners, queues (`mp-channel`).
 //! - `pool` (default): the process pool (`mp-pool`).
+//! - `manager` (default): the manager server and proxies (`mp-manager`).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "process")]
@@ -99,6 +102,16 @@ pub use mp_pool::{AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder, PoolE
 #[cfg(feature = "pool")]
 pub mod pool {
     pub use mp_pool::*;
+}
+
+#[cfg(feature = "manager")]
+pub use mp_manager::{Manager, ManagerBuilder, ManagerError, RemoteError};
+
+/// Python's `multiprocessing.managers`: a server process owning objects,
+/// typed proxies to them, custom types, remote use.
+#[cfg(feature = "manager")]
+pub mod managers {
+    pub use mp_manager::*;
 }
 
 /// The wire layer: encoding values with the fds they carry, and frames on sockets.
