@@ -181,6 +181,28 @@ def m5b(quick):
     return 2 * n / took, "ops/s"
 
 
+def dict_client(d, n, conn):
+    for i in range(100):
+        d[i] = i
+    t = time.perf_counter()
+    for i in range(n):
+        d[i % 64] = i
+        assert d.get(i % 64) == i
+    conn.send(time.perf_counter() - t)
+
+
+def m6(quick):
+    n = iters(quick, 5_000)
+    with mp.Manager() as manager:
+        d = manager.dict()
+        ours, theirs = mp.Pipe()
+        p = mp.Process(target=dict_client, args=(d, n, theirs))
+        p.start()
+        took = ours.recv()
+        p.join()
+    return took * 1e6 / n, "us"
+
+
 def pong(ping, back, rounds):
     for _ in range(rounds):
         ping.wait(10)
@@ -234,6 +256,7 @@ SCENARIOS = {
     "M4c": m4c,
     "M5a": m5a,
     "M5b": m5b,
+    "M6": m6,
     "M7": m7,
     "M8": m8,
 }

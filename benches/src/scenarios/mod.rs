@@ -1,6 +1,7 @@
 //! The scenario registry: ids, units, and which way is better.
 
 mod channel;
+mod manager;
 mod pool;
 mod process;
 mod shm;
@@ -121,6 +122,13 @@ pub const ALL: &[Scenario] = &[
         lower_is_better: false,
         pinned: false,
         run: sync::m5b,
+    },
+    Scenario {
+        id: "M6",
+        what: "Manager dict set + get from a child process",
+        lower_is_better: true,
+        pinned: true,
+        run: manager::m6,
     },
     Scenario {
         id: "M7",
