@@ -31,13 +31,16 @@ pub(crate) fn write_svg(rows: &[Row], path: &Path) -> Result<()> {
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(120)
-        .build_cartesian_2d((min..max).log_scale(), 0..n)
+        .build_cartesian_2d((min..max).log_scale(), (0..n).into_segmented())
         .map_err(|e| anyhow!("{e:?}"))?;
     chart
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(n)
-        .y_label_formatter(&|i| bars.get(*i).map(|b| b.0.clone()).unwrap_or_default())
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => bars.get(*i).map(|b| b.0.clone()).unwrap_or_default(),
+            _ => String::new(),
+        })
         .x_desc("times faster than CPython (1 = same)")
         .x_label_formatter(&|v| format!("{v:.0}×"))
         .draw()
@@ -49,14 +52,22 @@ pub(crate) fn write_svg(rows: &[Row], path: &Path) -> Result<()> {
             } else {
                 RGBColor(198, 40, 40)
             };
-            Rectangle::new([(min, i), (*x, i + 1)], color.mix(0.8).filled())
+            let mut bar = Rectangle::new(
+                [
+                    (min, SegmentValue::Exact(i)),
+                    (*x, SegmentValue::Exact(i + 1)),
+                ],
+                color.mix(0.8).filled(),
+            );
+            bar.set_margin(6, 6, 0, 0);
+            bar
         }))
         .map_err(|e| anyhow!("{e:?}"))?;
     chart
         .draw_series(bars.iter().enumerate().map(|(i, (_, x))| {
             Text::new(
                 format!("{x:.1}×"),
-                (*x * 1.05, i),
+                (*x * 1.05, SegmentValue::CenterOf(i)),
                 ("sans-serif", 14).into_font(),
             )
         }))
