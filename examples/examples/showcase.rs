@@ -1,17 +1,21 @@
-//! The README's first command: a tour of what processes can do.
+//! The README's first command: a real CPU-bound job on every core, under
+//! each start method, beside the same job in one process.
 //!
-//! It splits a CPU-bound job (counting primes below 4 million) across one
-//! process per CPU under each start method, prints the speed-up over doing it
-//! in one process, then shows the lifecycle features: exit codes, a panic
-//! turned into exit code 1, `terminate()`, a daemon cleaned up at exit.
+//! The job counts the primes below 6 million, dealt out as 300 chunks. A
+//! `Pool` runs them with `imap_unordered` (a progress bar on stderr); each
+//! result goes into a `Queue` read by a writer process, which adds them up
+//! and stores the total in a `Manager` dict; the main process checks the
+//! total against the single-process answer and prints the speed-up. Then a
+//! short tour of what happens when processes fail.
 
-use std::io::Read;
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use multiprocess::wire::SharedFd;
-use multiprocess::{cpu_count, Process, ProcessError, StartMethod};
+use multiprocess::managers::DictProxy;
+use multiprocess::{cpu_count, Manager, Pool, Process, Queue, StartMethod};
 
-const LIMIT: u64 = 4_000_000;
+const LIMIT: u64 = 6_000_000;
+const CHUNKS: u64 = 300;
 
 fn is_prime(n: u64) -> bool {
     if n < 2 {
@@ -27,76 +31,85 @@ fn is_prime(n: u64) -> bool {
     true
 }
 
-fn count_primes(lo: u64, hi: u64) -> u64 {
-    (lo..hi).filter(|&n| is_prime(n)).count() as u64
+/// One unit of work: the primes in chunk `k`.
+fn count_chunk(k: u64) -> (u64, u64) {
+    let (lo, hi) = (LIMIT * k / CHUNKS, LIMIT * (k + 1) / CHUNKS);
+    (k, (lo..hi).filter(|&n| is_prime(n)).count() as u64)
 }
 
-/// Numbers are dealt in chunks of this size, round-robin, so every worker
-/// gets an equal share of cheap and expensive (large) numbers.
-const CHUNK: u64 = 10_000;
-
-/// A worker: counts the primes in chunks `k, k + workers, ...` and writes the
-/// count to its result pipe.
-fn worker(k: u64, workers: u64, out: SharedFd) {
-    let n: u64 = (k * CHUNK..LIMIT)
-        .step_by((workers * CHUNK) as usize)
-        .map(|lo| count_primes(lo, (lo + CHUNK).min(LIMIT)))
-        .sum();
-    let mut file = std::fs::File::from(out.into_inner());
-    std::io::Write::write_all(&mut file, &n.to_le_bytes()).expect("report result");
-}
-
-fn parallel(method: StartMethod, workers: u64) -> Result<u64, ProcessError> {
-    let mut jobs = Vec::new();
-    for k in 0..workers {
-        let (r, w) = std::io::pipe()?;
-        let w: std::os::fd::OwnedFd = w.into();
-        let mut p = Process::new(worker, (k, workers, SharedFd::from(w))).start_method(method);
-        p.start()?;
-        jobs.push((p, r));
-    }
+/// The writer: sums the chunk results it receives until `None`, then
+/// records the total in the manager's dict.
+fn writer(results: Queue<Option<(u64, u64)>>, totals: DictProxy<String, u64>, key: String) {
     let mut total = 0;
-    for (mut p, mut r) in jobs {
-        let mut buf = [0u8; 8];
-        r.read_exact(&mut buf)?;
-        total += u64::from_le_bytes(buf);
-        p.join()?;
+    let mut seen = 0;
+    while let Some((_, count)) = results.get().expect("get") {
+        total += count;
+        seen += 1;
     }
-    Ok(total)
+    assert_eq!(seen, CHUNKS, "every chunk arrives exactly once");
+    totals.set(key, total).expect("record the total");
 }
 
-fn sleeper(secs: u64) {
-    std::thread::sleep(Duration::from_secs(secs));
-}
-
-fn fails() {
-    panic!("a worker failed (this report is expected)");
-}
-
-fn main() -> Result<(), ProcessError> {
-    let cpus = cpu_count() as u64;
-    println!("== CPU-bound job: primes below {LIMIT}, {cpus} CPUs");
-    let t = Instant::now();
-    let expected = count_primes(0, LIMIT);
-    let single = t.elapsed();
-    println!("one process:            {expected} primes in {single:.2?}");
-    for method in [
-        StartMethod::Fork,
-        StartMethod::Spawn,
-        StartMethod::ForkServer,
-    ] {
-        let t = Instant::now();
-        let got = parallel(method, cpus)?;
-        let took = t.elapsed();
-        assert_eq!(got, expected, "the parallel count must match");
-        println!(
-            "{cpus} processes ({:<10}) {got} primes in {took:.2?}  speed-up {:.2}x",
-            method.name(),
-            single.as_secs_f64() / took.as_secs_f64()
-        );
+/// Redraws the progress bar on stderr (only when it is a terminal).
+fn progress(done: u64) {
+    if !std::io::stderr().is_terminal() || (done % 10 != 0 && done != CHUNKS) {
+        return;
     }
+    let width = 30;
+    let filled = (done * width / CHUNKS) as usize;
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
+        "\r  [{}{}] {done}/{CHUNKS}",
+        "#".repeat(filled),
+        ".".repeat(width as usize - filled)
+    );
+    if done == CHUNKS {
+        let _ = writeln!(err);
+    }
+}
 
-    println!("\n== Lifecycle");
+fn run(
+    method: StartMethod,
+    totals: &DictProxy<String, u64>,
+) -> Result<Duration, Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let pool = Pool::builder()
+        .processes(cpu_count())
+        .start_method(method)
+        .build()?;
+    let results: Queue<Option<(u64, u64)>> = Queue::new()?;
+    let mut sink = Process::new(
+        writer,
+        (results.clone(), totals.clone(), method.name().to_string()),
+    )
+    .start_method(method)
+    .name("writer");
+    sink.start()?;
+    for (done, r) in pool.imap_unordered(count_chunk, 0..CHUNKS)?.enumerate() {
+        results.put(&Some(r?))?;
+        progress(done as u64 + 1);
+    }
+    results.put(&None)?;
+    sink.join()?;
+    drop(pool);
+    Ok(started.elapsed())
+}
+
+fn tour() -> Result<(), Box<dyn std::error::Error>> {
+    fn fails() {
+        panic!("a worker failed (this report is expected)");
+    }
+    fn sleeper(secs: u64) {
+        std::thread::sleep(Duration::from_secs(secs));
+    }
+    fn dies(x: u64) -> u64 {
+        if x == 3 {
+            std::process::abort();
+        }
+        x
+    }
+    println!("\n== When processes fail");
     let mut crash = Process::new(fails, ()).name("crasher");
     crash.start()?;
     crash.join()?;
@@ -104,13 +117,47 @@ fn main() -> Result<(), ProcessError> {
     let mut slow = Process::new(sleeper, (30,));
     slow.start()?;
     slow.join_timeout(Duration::from_millis(200))?;
-    println!("after join(0.2 s):      {slow} alive={}", slow.is_alive());
+    println!("after join(0.2 s):      alive={}", slow.is_alive());
     slow.terminate()?;
     slow.join()?;
     println!("after terminate():      {slow}");
+    let pool = Pool::with_processes(2)?;
+    let outcome: Vec<String> = pool
+        .imap(dies, 0..6u64)?
+        .map(|r| r.map_or_else(|e| format!("error ({e})"), |v| v.to_string()))
+        .collect();
+    println!("a pool worker aborts:   {outcome:?}");
     let mut daemon = Process::new(sleeper, (30,)).name("background").daemon(true);
     daemon.start()?;
     println!("a daemon child:         {daemon}");
     println!("(main returns now; the daemon is terminated at exit, as in Python)");
     Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cpus = cpu_count();
+    println!("== Primes below {LIMIT} in {CHUNKS} chunks, {cpus} CPUs");
+    let t = Instant::now();
+    let expected: u64 = (0..CHUNKS).map(|k| count_chunk(k).1).sum();
+    let single = t.elapsed();
+    println!("one process:                     {expected} primes in {single:.2?}");
+    let mut manager = Manager::new()?;
+    let totals: DictProxy<String, u64> = manager.dict()?;
+    for method in [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::ForkServer,
+    ] {
+        let took = run(method, &totals)?;
+        let total = totals.get(&method.name().to_string())?.unwrap_or(0);
+        assert_eq!(total, expected, "the parallel count must match");
+        println!(
+            "pool of {cpus} + queue + manager ({:<10}) {total} primes in {took:.2?}  speed-up {:.2}x",
+            method.name(),
+            single.as_secs_f64() / took.as_secs_f64()
+        );
+    }
+    println!("manager dict of results: {totals}");
+    manager.shutdown()?;
+    tour()
 }
