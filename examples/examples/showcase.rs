@@ -52,7 +52,7 @@ fn writer(results: Queue<Option<(u64, u64)>>, totals: DictProxy<String, u64>, ke
 
 /// Redraws the progress bar on stderr (only when it is a terminal).
 fn progress(done: u64) {
-    if !std::io::stderr().is_terminal() || (done % 10 != 0 && done != CHUNKS) {
+    if !std::io::stderr().is_terminal() || (!done.is_multiple_of(10) && done != CHUNKS) {
         return;
     }
     let width = 30;
