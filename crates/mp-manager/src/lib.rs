@@ -36,9 +36,38 @@
 //!   [`SemaphoreProxy`], [`BoundedSemaphoreProxy`], [`ConditionProxy`],
 //!   [`EventProxy`], [`BarrierProxy`], [`QueueProxy`] /
 //!   [`JoinableQueueProxy`]; all built on [`BaseProxy`].
-//! - Custom types: implement [`Shared`] (or generate it with the
-//!   `#[mp_manager::shared]` attribute of `mp-manager-derive`), register
-//!   with [`ManagerBuilder::register`], create with [`Manager::create`].
+//! - Custom types: put [`#[mp_manager::shared]`](shared) on a type's
+//!   `impl` block (or implement [`Shared`] and a [`Proxy`] by hand),
+//!   register with [`ManagerBuilder::register`], create with
+//!   [`Manager::create`]:
+//!
+//! ```
+//! use mp_manager::Manager;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Counter {
+//!     n: i64,
+//! }
+//!
+//! #[mp_manager::shared] // generates `CounterProxy` and `impl Shared for Counter`
+//! impl Counter {
+//!     pub fn add(&mut self, by: i64) -> i64 {
+//!         self.n += by;
+//!         self.n
+//!     }
+//!     pub fn get(&self) -> i64 {
+//!         self.n
+//!     }
+//!     fn reset(&mut self) {} // not `pub`: not exposed
+//! }
+//!
+//! let manager = Manager::builder().register::<Counter>().start()?;
+//! let c: CounterProxy = manager.create(Counter { n: 1 })?;
+//! assert_eq!(c.add(2)?, 3); // runs in the server; proxies travel to children
+//! assert_eq!(c.get()?, 3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Semantics
 //! - **Copies, not references.** Every value a proxy returns is a copy;
@@ -89,6 +118,18 @@ pub use proxy::{
     QueueProxy, RLockProxy, SemaphoreProxy, ValueProxy,
 };
 pub use shared::{Registration, Registry, Shared};
+
+/// Makes the type of an `impl` block a custom manager type (Python's
+/// `BaseManager.register`): keeps the block and generates `<Type>Proxy`
+/// with the same `pub` `&self`/`&mut self` methods, each returning
+/// `Result<_, ManagerError>`, and `impl Shared for Type`.
+///
+/// Only `pub` methods taking `&self` or `&mut self` are exposed; their
+/// arguments are plain names with owned serde types. Optional arguments:
+/// `crate = path` (where this crate is, e.g. `multiprocess::managers`),
+/// `vis = pub(crate)` (the proxy's visibility, `pub` by default),
+/// `proxy = Name`, `typeid = "name"`. See the crate docs for an example.
+pub use mp_manager_derive::shared;
 
 #[doc(hidden)]
 pub use shared::__private;

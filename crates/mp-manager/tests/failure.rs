@@ -52,7 +52,7 @@ fn killed_server_fails_calls_within_a_second() {
 
 #[test]
 fn wrong_key_is_rejected_right_key_connects() {
-    let manager = Manager::builder()
+    let mut manager = Manager::builder()
         .authkey(b"abracadabra".to_vec())
         .start()
         .unwrap();
@@ -79,8 +79,14 @@ fn wrong_key_is_rejected_right_key_connects() {
     let l = remote.list_from([1u8, 2]).unwrap();
     assert_eq!(l.len().unwrap(), 2);
     assert_eq!(l.len().unwrap(), 2);
-    // Any client with the key may stop the server.
+    // Any client with the key may stop the server. The request is
+    // asynchronous: wait for the server process (its starter can) before
+    // checking that calls now fail.
     remote.shutdown().unwrap();
+    manager
+        .join(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    assert!(manager.process().is_some_and(|p| p.exitcode().is_some()));
     assert!(l.len().unwrap_err().is_server_gone());
 }
 
