@@ -85,7 +85,7 @@ fn become_child(launch: Launch) -> (String, TargetEntry, Message) {
     if let Some(level) = launch.log_level {
         crate::log::inherit_level(level);
     }
-    install_panic_report(name.clone());
+    install_panic_report();
     crate::exit::arm();
     let (o, s, b) = launch.entry;
     let args = Message {
@@ -149,29 +149,47 @@ pub(crate) fn finish(code: i32) -> i32 {
     code
 }
 
-/// Prints `Process NAME:` and the panic message and location on stderr,
-/// the counterpart of Python's traceback report.
-fn install_panic_report(name: String) {
-    panic::set_hook(Box::new(move |info| {
-        if info.payload().is::<ExitRequest>() {
-            return;
-        }
-        let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
-            (*s).to_string()
-        } else if let Some(s) = info.payload().downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "Box<dyn Any>".to_string()
-        };
-        let location = info
-            .location()
-            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
-            .unwrap_or_else(|| "<unknown>".to_string());
-        let backtrace = std::backtrace::Backtrace::capture();
-        let mut report = format!("Process {name}:\npanicked at {location}:\n{msg}\n");
-        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
-            report.push_str(&format!("{backtrace}\n"));
-        }
-        let _ = std::io::stderr().write_all(report.as_bytes());
-    }));
+/// Installs, once per process image, the panic hook that prints
+/// `Process NAME:` and the panic message and location on stderr (the
+/// counterpart of Python's traceback report) for panics inside a child's
+/// target; other panics go to the previous hook.
+///
+/// It is installed in the parent before any fork (from `Process`
+/// construction), so a forked child inherits it and never calls
+/// `std::panic::set_hook` — whose lock may have been held at fork time by a
+/// parent thread that was panicking. Spawned and fork-server children are
+/// single-threaded when they install it.
+pub(crate) fn install_panic_report() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !current::in_child_target() {
+                return previous(info);
+            }
+            if info.payload().is::<ExitRequest>() {
+                return;
+            }
+            let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
+                (*s).to_string()
+            } else if let Some(s) = info.payload().downcast_ref::<String>() {
+                s.clone()
+            } else {
+                "Box<dyn Any>".to_string()
+            };
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+                .unwrap_or_else(|| "<unknown>".to_string());
+            let backtrace = std::backtrace::Backtrace::capture();
+            let mut report = format!(
+                "Process {}:\npanicked at {location}:\n{msg}\n",
+                current::name()
+            );
+            if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+                report.push_str(&format!("{backtrace}\n"));
+            }
+            let _ = std::io::stderr().write_all(report.as_bytes());
+        }));
+    });
 }

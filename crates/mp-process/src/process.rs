@@ -114,6 +114,7 @@ fn short_type_name<T>() -> String {
 impl Process {
     fn with_job(class: String, method: Option<StartMethod>, job: Job) -> Process {
         crate::exit::arm();
+        crate::launch::install_panic_report();
         let identity = current::next_identity();
         let name = format!("{class}-{}", join_identity(&identity));
         Process {
