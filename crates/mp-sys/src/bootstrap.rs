@@ -151,10 +151,11 @@ pub fn spawn_self(control: BorrowedFd<'_>, entry: &ChildMain) -> io::Result<(u32
         // SAFETY: `actions` is initialised; `raw` is an open fd of ours.
         check(unsafe { libc::posix_spawn_file_actions_adddup2(actions.as_mut_ptr(), raw, raw) })?;
         let mut pid: libc::pid_t = 0;
-        // SAFETY: [1] `path`, `argv_ptrs` and `envp_ptrs` are valid
-        // NUL-terminated C strings / null-terminated pointer arrays that live
-        // until the call returns; [2] `actions` is initialised; [3] a null
-        // attribute pointer means default attributes.
+        // [1] `path`, `argv_ptrs` and `envp_ptrs` are valid NUL-terminated C
+        // strings / null-terminated pointer arrays that live until the call
+        // returns; [2] `actions` is initialised; [3] a null attribute pointer
+        // means default attributes.
+        // SAFETY: by [1], [2] and [3] just above.
         check(unsafe {
             libc::posix_spawn(
                 &mut pid,

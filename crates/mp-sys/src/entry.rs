@@ -109,7 +109,7 @@ where
     F: Fn(I) -> O + Copy + Send + 'static,
 {
     const { assert!(std::mem::size_of::<F>() == 0) };
-    // SAFETY: [1] `F` is zero-sized (asserted at compile time above), so a
+    // Why this is sound: [1] `F` is zero-sized (asserted at compile time above), so a
     // value of it has no bytes and reading one through a dangling but aligned
     // pointer reads nothing. [2] `F: Copy + Send + 'static`, and this function
     // is reachable only through `EntryPoint::of`, which took an instance of
@@ -118,6 +118,7 @@ where
     // or process, and `'static` means it borrows nothing that could be gone.
     // This is the "copy a witnessed ZST" case, not conjuring an arbitrary
     // type from nothing (see rust-lang/rust#83995).
+    // SAFETY: a copy of a witnessed zero-sized `Copy` value, by [1] and [2].
     let f: F = unsafe { NonNull::<F>::dangling().as_ptr().read() };
     f(input)
 }
@@ -180,12 +181,13 @@ impl<I: 'static, O: 'static> EntryPoint<I, O> {
         }
         let base = anchor as fn() as usize;
         let addr = (base as i64).wrapping_add(self.offset) as usize;
-        // SAFETY: the executable is the one that computed `offset` (its
+        // Why this is sound: the executable is the one that computed `offset` (its
         // identity matched above), and a single executable is mapped with one
         // load bias, so `anchor + offset` is the address of the same
         // `call_zst::<F, I, O>` instantiation that `of` measured; its type is
         // `fn(I) -> O` (the signature hash matched, and `of` is the only
         // constructor with that hash besides `from_parts`).
+        // SAFETY: same executable and signature, as argued just above.
         Ok(unsafe { std::mem::transmute::<usize, EntryFn<I, O>>(addr) })
     }
 }

@@ -204,10 +204,11 @@ impl Mapping {
     #[inline]
     pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32, OutOfBounds> {
         let p = self.check(offset, 4, 4)?;
-        // SAFETY: `p` is inside the live mapping, 4-aligned, and valid for
-        // reads and writes for the lifetime of `&self`; AtomicU32 has the
-        // size and alignment of u32 and tolerates concurrent access, and
-        // every bit pattern is a valid u32.
+        // `p` is inside the live mapping, 4-aligned, and valid for reads and
+        // writes for the lifetime of `&self`; AtomicU32 has the size and
+        // alignment of u32 and tolerates concurrent access, and every bit
+        // pattern is a valid u32.
+        // SAFETY: as stated just above.
         Ok(unsafe { AtomicU32::from_ptr(p.cast()) })
     }
 
