@@ -16,7 +16,7 @@ pub const START_METHOD_ENV: &str = "MULTIPROCESS_START_METHOD";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum StartMethod {
     /// `fork()`: the child is a copy of the parent; fastest; closures may
-    /// capture state; unsafe to mix with threads in the parent.
+    /// capture state; risky to mix with threads in the parent.
     Fork,
     /// Fork + exec of this same executable: a clean process that receives only
     /// what is passed to it.

@@ -203,13 +203,7 @@ impl Mapping {
     /// [`OutOfBounds`] if the word is outside the mapping or misaligned.
     #[inline]
     pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32, OutOfBounds> {
-        let p = self.check(offset, 4, 4)?;
-        // `p` is inside the live mapping, 4-aligned, and valid for reads and
-        // writes for the lifetime of `&self`; AtomicU32 has the size and
-        // alignment of u32 and tolerates concurrent access, and every bit
-        // pattern is a valid u32.
-        // SAFETY: as stated just above.
-        Ok(unsafe { AtomicU32::from_ptr(p.cast()) })
+        access::atomic_u32(self, offset)
     }
 
     /// An atomic view of the 8 bytes at `offset` (which must be 8-aligned).
@@ -218,9 +212,7 @@ impl Mapping {
     /// [`OutOfBounds`] if the word is outside the mapping or misaligned.
     #[inline]
     pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64, OutOfBounds> {
-        let p = self.check(offset, 8, 8)?;
-        // SAFETY: as for `atomic_u32`, with 8-byte size and alignment.
-        Ok(unsafe { AtomicU64::from_ptr(p.cast()) })
+        access::atomic_u64(self, offset)
     }
 
     /// Copies `buf.len()` bytes starting at `offset` out of the mapping.
@@ -229,11 +221,7 @@ impl Mapping {
     /// [`OutOfBounds`] if the range is outside the mapping.
     #[inline]
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
-        let p = self.check(offset, buf.len(), 1)?;
-        // SAFETY: the source range is inside the live mapping (checked), the
-        // destination is a distinct local buffer, and u8 has no invalid values.
-        unsafe { ptr::copy_nonoverlapping(p.cast_const(), buf.as_mut_ptr(), buf.len()) };
-        Ok(())
+        access::read(self, offset, buf)
     }
 
     /// Copies `buf` into the mapping starting at `offset`.
@@ -242,12 +230,7 @@ impl Mapping {
     /// [`OutOfBounds`] if the range is outside the mapping.
     #[inline]
     pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), OutOfBounds> {
-        let p = self.check(offset, buf.len(), 1)?;
-        // SAFETY: the destination range is inside the live, writable mapping
-        // (checked) and is never borrowed as a Rust reference; the source is
-        // a distinct buffer.
-        unsafe { ptr::copy_nonoverlapping(buf.as_ptr(), p, buf.len()) };
-        Ok(())
+        access::write(self, offset, buf)
     }
 
     /// Sets `len` bytes starting at `offset` to `byte`.
@@ -365,11 +348,7 @@ impl Span {
     /// [`OutOfBounds`] if the word is outside the span or misaligned.
     #[inline]
     pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32, OutOfBounds> {
-        let p = self.check(offset, 4, 4)?;
-        // SAFETY: `p` is inside the span, hence inside the mapping that
-        // `self.map` keeps alive for the lifetime of `&self`, and 4-aligned;
-        // as in `Mapping::atomic_u32`.
-        Ok(unsafe { AtomicU32::from_ptr(p.cast()) })
+        access::atomic_u32(self, offset)
     }
 
     /// An atomic view of the 8-aligned word at `offset` within the span.
@@ -378,9 +357,7 @@ impl Span {
     /// [`OutOfBounds`] if the word is outside the span or misaligned.
     #[inline]
     pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64, OutOfBounds> {
-        let p = self.check(offset, 8, 8)?;
-        // SAFETY: as for `atomic_u32`, with 8-byte size and alignment.
-        Ok(unsafe { AtomicU64::from_ptr(p.cast()) })
+        access::atomic_u64(self, offset)
     }
 
     /// Copies `buf.len()` bytes at `offset` within the span into `buf`.
@@ -389,11 +366,7 @@ impl Span {
     /// [`OutOfBounds`] if the range leaves the span.
     #[inline]
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
-        let p = self.check(offset, buf.len(), 1)?;
-        // SAFETY: the source is inside the live mapping (checked against the
-        // span, which lies inside it); as in `Mapping::read`.
-        unsafe { ptr::copy_nonoverlapping(p.cast_const(), buf.as_mut_ptr(), buf.len()) };
-        Ok(())
+        access::read(self, offset, buf)
     }
 
     /// Copies `buf` into the span at `offset`.
@@ -402,11 +375,7 @@ impl Span {
     /// [`OutOfBounds`] if the range leaves the span.
     #[inline]
     pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), OutOfBounds> {
-        let p = self.check(offset, buf.len(), 1)?;
-        // SAFETY: the destination is inside the live, writable mapping
-        // (checked) and never borrowed as a reference; as in `Mapping::write`.
-        unsafe { ptr::copy_nonoverlapping(buf.as_ptr(), p, buf.len()) };
-        Ok(())
+        access::write(self, offset, buf)
     }
 }
 
@@ -416,6 +385,83 @@ impl Drop for Mapping {
         // here; every reference derived from the mapping borrows `self`, so
         // none outlives this call.
         let _ = unsafe { mm::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+/// The four accessors, written once for every type that can vouch for its
+/// pointers ([`Mapping`] and [`Span`]).
+mod access {
+    use std::ptr;
+    use std::sync::atomic::{AtomicU32, AtomicU64};
+
+    use super::OutOfBounds;
+
+    /// A bounds-checking view of mapped memory.
+    ///
+    /// # Safety
+    /// `check(offset, len, align)` may return `Ok(p)` only if `p .. p + len`
+    /// lies in memory that stays mapped, readable and writable for as long as
+    /// the `&self` it was called on lives, and `p` is `align`-aligned.
+    pub(super) unsafe trait Checked {
+        fn check(&self, offset: usize, len: usize, align: usize) -> Result<*mut u8, OutOfBounds>;
+    }
+
+    #[inline]
+    pub(super) fn atomic_u32<M: Checked>(m: &M, offset: usize) -> Result<&AtomicU32, OutOfBounds> {
+        let p = m.check(offset, 4, 4)?;
+        // SAFETY: by `Checked`'s contract `p` is 4-aligned and valid for reads
+        // and writes while `m` is borrowed; AtomicU32 has u32's size and
+        // alignment, tolerates concurrent access, and every bit pattern is valid.
+        Ok(unsafe { AtomicU32::from_ptr(p.cast()) })
+    }
+
+    #[inline]
+    pub(super) fn atomic_u64<M: Checked>(m: &M, offset: usize) -> Result<&AtomicU64, OutOfBounds> {
+        let p = m.check(offset, 8, 8)?;
+        // SAFETY: as for `atomic_u32`, with 8-byte size and alignment.
+        Ok(unsafe { AtomicU64::from_ptr(p.cast()) })
+    }
+
+    #[inline]
+    pub(super) fn read<M: Checked>(
+        m: &M,
+        offset: usize,
+        buf: &mut [u8],
+    ) -> Result<(), OutOfBounds> {
+        let p = m.check(offset, buf.len(), 1)?;
+        // SAFETY: the source range is valid for reads (`Checked`), the
+        // destination is a distinct local buffer, and u8 has no invalid values.
+        unsafe { ptr::copy_nonoverlapping(p.cast_const(), buf.as_mut_ptr(), buf.len()) };
+        Ok(())
+    }
+
+    #[inline]
+    pub(super) fn write<M: Checked>(m: &M, offset: usize, buf: &[u8]) -> Result<(), OutOfBounds> {
+        let p = m.check(offset, buf.len(), 1)?;
+        // SAFETY: the destination range is valid for writes (`Checked`) and is
+        // never borrowed as a Rust reference; the source is a distinct buffer.
+        unsafe { ptr::copy_nonoverlapping(buf.as_ptr(), p, buf.len()) };
+        Ok(())
+    }
+}
+
+// SAFETY: `Mapping::check` returns pointers inside the mapping, which lives
+// (mapped read-write) as long as the `Mapping`; the base is page-aligned, so
+// an `align`-multiple offset gives an `align`-aligned address.
+unsafe impl access::Checked for Mapping {
+    #[inline]
+    fn check(&self, offset: usize, len: usize, align: usize) -> Result<*mut u8, OutOfBounds> {
+        Mapping::check(self, offset, len, align)
+    }
+}
+
+// SAFETY: `Span::check` returns pointers inside the span, which lies inside a
+// mapping that `self.map` keeps alive; the span's start is 8-aligned and
+// `align` is at most 8 at every call site.
+unsafe impl access::Checked for Span {
+    #[inline]
+    fn check(&self, offset: usize, len: usize, align: usize) -> Result<*mut u8, OutOfBounds> {
+        Span::check(self, offset, len, align)
     }
 }
 
