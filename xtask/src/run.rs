@@ -46,6 +46,9 @@ pub(crate) struct Spec {
     pub(crate) own_group: bool,
     /// Kill the run when it has not finished after this long.
     pub(crate) timeout: Duration,
+    /// How long processes may keep the output pipes open after the main process exited
+    /// (a crashed test binary's stuck child would otherwise hold the run until `timeout`).
+    pub(crate) output_grace: Duration,
 }
 
 impl Spec {
@@ -60,6 +63,7 @@ impl Spec {
             merged: true,
             own_group: true,
             timeout: Duration::from_secs(30),
+            output_grace: Duration::from_secs(10),
         }
     }
 
@@ -95,7 +99,9 @@ pub(crate) struct Outcome {
     pub(crate) main_exited: Option<Duration>,
     /// Wall time until the main process exited and its output pipes were closed by everyone.
     pub(crate) wall: Duration,
-    /// Processes of the run still alive after it was over (they have been killed since).
+    /// Processes of the run still alive after it was over (they have been killed since),
+    /// including any that still held the output pipes [`Spec::output_grace`] after the main
+    /// process exited.
     pub(crate) leftovers: Vec<ProcInfo>,
     /// The pid of the main process.
     pub(crate) pid: u32,
@@ -197,8 +203,9 @@ pub(crate) fn run(spec: &Spec) -> anyhow::Result<Outcome> {
     let deadline = start + spec.timeout;
 
     let mut status = None;
-    let mut main_exited = None;
+    let mut main_exited: Option<Duration> = None;
     let mut timed_out = false;
+    let mut held_output = false;
     let readers_done = |err: &Option<Reader>| {
         out_h.is_finished() && err.as_ref().is_none_or(|(_, h)| h.is_finished())
     };
@@ -212,6 +219,10 @@ pub(crate) fn run(spec: &Spec) -> anyhow::Result<Outcome> {
         if status.is_some() && readers_done(&err) {
             break;
         }
+        if main_exited.is_some_and(|t| start.elapsed() >= t + spec.output_grace) {
+            held_output = true;
+            break;
+        }
         if Instant::now() >= deadline {
             timed_out = true;
             break;
@@ -219,6 +230,19 @@ pub(crate) fn run(spec: &Spec) -> anyhow::Result<Outcome> {
         thread::sleep(Duration::from_millis(5));
     }
     let wall = start.elapsed();
+
+    // Whoever still holds the output after the grace is a leftover: list, then kill.
+    let holders = if held_output {
+        let holders = procfs::members(pgrp, &marker_entry);
+        procfs::kill_all(&holders);
+        let until = Instant::now() + Duration::from_secs(2);
+        while !readers_done(&err) && Instant::now() < until {
+            thread::sleep(Duration::from_millis(10));
+        }
+        holders
+    } else {
+        Vec::new()
+    };
 
     if timed_out {
         if let Some(g) = pgrp.and_then(Pid::from_raw) {
@@ -244,6 +268,12 @@ pub(crate) fn run(spec: &Spec) -> anyhow::Result<Outcome> {
     if !leftovers.is_empty() {
         procfs::kill_all(&leftovers);
         thread::sleep(Duration::from_millis(50));
+    }
+    let mut leftovers = leftovers;
+    for h in holders {
+        if !leftovers.iter().any(|l| l.pid == h.pid) {
+            leftovers.push(h);
+        }
     }
 
     Ok(Outcome {
@@ -305,6 +335,18 @@ mod tests {
         assert!(!o.timed_out);
         assert_eq!(o.leftovers.len(), 1, "{:?}", o.leftovers);
         assert!(o.leftovers[0].cmdline.contains("sleep 20"));
+    }
+
+    #[test]
+    fn a_child_holding_the_output_past_the_grace_is_killed_and_listed() {
+        let mut spec = sh("sleep 30 & echo early");
+        spec.output_grace = Duration::from_millis(300);
+        let o = run(&spec).unwrap();
+        assert_eq!(o.stdout, "early\n");
+        assert!(!o.timed_out);
+        assert!(o.wall < Duration::from_secs(5), "{:?}", o.wall);
+        assert_eq!(o.leftovers.len(), 1, "{:?}", o.leftovers);
+        assert!(o.leftovers[0].cmdline.contains("sleep 30"));
     }
 
     #[test]

@@ -171,6 +171,12 @@ pub(crate) fn catch_task<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
 
 /// Installs (once per process) a panic hook that records a task's panic
 /// quietly and leaves every other panic to the previous hook.
+///
+/// The pool calls it in the parent before starting each worker (after the
+/// worker's `Process` exists, so this hook wraps mp-process's report hook),
+/// so a forked worker inherits a completed `Once` and the call at worker
+/// start does nothing; a spawned worker is single-threaded when it installs
+/// the hook.
 pub(crate) fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {

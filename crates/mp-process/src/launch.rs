@@ -4,7 +4,7 @@
 //! exit code.
 
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
@@ -158,7 +158,11 @@ pub(crate) fn finish(code: i32) -> i32 {
 /// construction), so a forked child inherits it and never calls
 /// `std::panic::set_hook` — whose lock may have been held at fork time by a
 /// parent thread that was panicking. Spawned and fork-server children are
-/// single-threaded when they install it.
+/// single-threaded when they install it. The report is written to fd 2
+/// directly, not through `std::io::stderr()`'s lock. One fork hazard is
+/// left: with `RUST_BACKTRACE` set, capturing the backtrace takes std's
+/// global backtrace lock, which a parent thread printing its own panic at
+/// fork time holds.
 pub(crate) fn install_panic_report() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
@@ -189,7 +193,9 @@ pub(crate) fn install_panic_report() {
             if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
                 report.push_str(&format!("{backtrace}\n"));
             }
-            let _ = std::io::stderr().write_all(report.as_bytes());
+            // Straight to fd 2: `std::io::stderr()`'s lock may have been held
+            // by another parent thread when this (forked) child was made.
+            let _ = mp_sys::fd::write_all(std::io::stderr().as_fd(), report.as_bytes());
         }));
     });
 }
