@@ -269,7 +269,6 @@ pub(crate) fn run(spec: &Spec) -> anyhow::Result<Outcome> {
         procfs::kill_all(&leftovers);
         thread::sleep(Duration::from_millis(50));
     }
-    let mut leftovers = leftovers;
     for h in holders {
         if !leftovers.iter().any(|l| l.pid == h.pid) {
             leftovers.push(h);
