@@ -12,19 +12,19 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use mp_process::StartMethod;
-use mp_wire::{Limits, Message, SharedFd, WireError};
+use mp_sys::socket::Blocking;
+use mp_wire::{Limits, Message, SharedFd};
 
 use crate::error::TaskError;
 use crate::func::EntryParts;
+use crate::reader::Fill;
 use crate::result::lock;
 use crate::sink::{Completion, Progress, Sink};
-use crate::slot::{kill_all, start_worker, stop_gracefully, Chunk, Worker};
+use crate::slot::{kill_all, start_worker, stop_gracefully, Chunk, Worker, FAST_CHUNK};
 use crate::worker::RequestRef;
 
 /// How often the engine wakes without an event (to retry starting workers).
 const TICK: Duration = Duration::from_millis(200);
-/// How long a reply frame that has started may take to arrive in full.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
 /// The pool's lifecycle state (Python's `RUN`, `CLOSE`, `TERMINATE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RunState {
@@ -97,6 +97,7 @@ impl Shared {
                 fds,
                 bulk,
                 attempts: 0,
+                sent_at: None,
             });
         }
         self.dispatch(cfg, completions);
@@ -109,18 +110,14 @@ impl Shared {
         out: Result<Message, TaskError>,
         completions: &mut Vec<Completion>,
     ) {
-        if let Some(sink) = self.jobs.get_mut(&job) {
-            if let Progress::Done(c) = sink.chunk_done(index, out) {
-                self.jobs.remove(&job);
-                completions.extend(c);
-            }
-        }
+        deliver(&mut self.jobs, job, index, out, completions);
     }
 
     /// Sends queued chunks to workers that can take them: idle workers first,
     /// then (while plenty of work is queued) small map chunks behind small map
     /// chunks, so a worker finds its next chunk waiting in its socket.
     pub(crate) fn dispatch(&mut self, cfg: &Config, completions: &mut Vec<Completion>) {
+        let mut now = None;
         while let Some(chunk) = self.queue.front() {
             let plenty = self.queue.len() > self.workers.len();
             let best = self
@@ -148,19 +145,24 @@ impl Shared {
                     continue;
                 }
             };
-            let w = &mut self.workers[i];
-            match mp_wire::send(w.sock.as_fd(), &msg) {
-                Ok(()) => {
-                    w.inflight.push_back(chunk);
-                    w.sent += 1;
-                }
-                Err(e) => {
-                    log::debug!(target: "multiprocess", "cannot send a task to {}: {e}", w.name);
-                    w.broken = true;
-                    let _ = w.process.kill();
-                    self.queue.push_front(chunk);
-                }
+            let now = *now.get_or_insert_with(Instant::now);
+            let back = self.workers[i].send(chunk, &msg, now);
+            self.requeue_front(back);
+        }
+        for i in 0..self.workers.len() {
+            let back = self.workers[i].flush_or_return();
+            if !back.is_empty() {
+                self.requeue_front(back);
+                // Another worker may take them.
+                return self.dispatch(cfg, completions);
             }
+        }
+    }
+
+    /// Puts `chunks` back at the head of the queue, in order.
+    fn requeue_front(&mut self, chunks: Vec<Chunk>) {
+        for c in chunks.into_iter().rev() {
+            self.queue.push_front(c);
         }
     }
 
@@ -168,39 +170,47 @@ impl Shared {
         self.workers.iter().position(|w| w.id == id)
     }
 
-    /// Reads every reply worker `idx` has written so far.
+    /// Reads every reply worker `idx` has written so far: one non-blocking
+    /// read takes in every frame that has arrived.
     fn read_replies(&mut self, idx: usize, completions: &mut Vec<Completion>) {
         let limits = Limits::default();
+        let Shared { workers, jobs, .. } = self;
+        let w = &mut workers[idx];
+        let now = Instant::now();
+        let mut first = true;
         loop {
-            let w = &mut self.workers[idx];
-            if w.eof {
-                return;
-            }
-            let sock = w.sock.clone();
-            match mp_wire::recv(sock.as_fd(), &limits, Some(REPLY_TIMEOUT)) {
-                Ok(msg) => {
-                    let Some(chunk) = w.inflight.pop_front() else {
-                        log::warn!(target: "multiprocess", "{} sent a result for no task", w.name);
-                        w.broken = true;
-                        let _ = w.process.kill();
-                        return;
-                    };
-                    self.deliver(chunk.job, chunk.index, Ok(msg), completions);
-                }
-                Err(WireError::Eof) => {
-                    w.eof = true;
-                    return;
-                }
-                Err(e) => {
-                    log::warn!(target: "multiprocess", "cannot read a result from {}: {e}", w.name);
-                    w.eof = true;
+            loop {
+                let msg = match w.reader.next_frame(&limits) {
+                    Ok(Some(msg)) => msg,
+                    Ok(None) => break,
+                    Err(e) => return w.fail(&e),
+                };
+                let Some(chunk) = w.inflight.pop_front() else {
+                    log::warn!(target: "multiprocess", "{} sent a result for no task", w.name);
                     w.broken = true;
                     let _ = w.process.kill();
                     return;
+                };
+                if first {
+                    // How long the worker took for this chunk, at most.
+                    let began = chunk.sent_at.map_or(w.last_reply, |t| t.max(w.last_reply));
+                    w.fast = now.saturating_duration_since(began) < FAST_CHUNK;
+                    w.last_reply = now;
+                    first = false;
                 }
+                deliver(jobs, chunk.job, chunk.index, Ok(msg), completions);
             }
-            if !mp_sys::socket::poll_readable(sock.as_fd(), Some(Duration::ZERO)).unwrap_or(false) {
+            if w.eof {
                 return;
+            }
+            match w.reader.fill(w.sock.as_fd(), &limits, Blocking::DontWait) {
+                Ok(Fill::Data) => {}
+                Ok(Fill::WouldBlock) => return,
+                Ok(Fill::Eof) => {
+                    w.eof = true;
+                    return;
+                }
+                Err(e) => return w.fail(&e),
             }
         }
     }
@@ -255,6 +265,23 @@ impl Shared {
                     break;
                 }
             }
+        }
+    }
+}
+
+/// Hands chunk `index` of `job` its output; a job that is now complete
+/// leaves `jobs` and its completion joins `completions`.
+fn deliver(
+    jobs: &mut HashMap<u64, Box<dyn Sink>>,
+    job: u64,
+    index: usize,
+    out: Result<Message, TaskError>,
+    completions: &mut Vec<Completion>,
+) {
+    if let Some(sink) = jobs.get_mut(&job) {
+        if let Progress::Done(c) = sink.chunk_done(index, out) {
+            jobs.remove(&job);
+            completions.extend(c);
         }
     }
 }

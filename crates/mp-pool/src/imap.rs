@@ -21,6 +21,8 @@ struct State<R> {
     total_chunks: usize,
     arrived: usize,
     terminated: bool,
+    /// Iterators waiting on the condvar (pushes notify only when some are).
+    waiting: usize,
 }
 
 /// Shared by the pool (which pushes chunks) and the iterator.
@@ -40,6 +42,7 @@ impl<R> ImapShared<R> {
                 total_chunks,
                 arrived: 0,
                 terminated: false,
+                waiting: 0,
             }),
             cv: Condvar::new(),
         })
@@ -54,8 +57,11 @@ impl<R> ImapShared<R> {
         } else {
             s.queue.extend(items);
         }
+        let wake = s.waiting > 0;
         drop(s);
-        self.cv.notify_all();
+        if wake {
+            self.cv.notify_all();
+        }
     }
 
     /// The pool was terminated: no more chunks will come.
@@ -131,11 +137,13 @@ impl<R> IMapIterator<R> {
                 Next::End => return None,
                 Next::Wait => {}
             }
+            s.waiting += 1;
             s = match deadline {
                 None => self.shared.cv.wait(s).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
+                        s.waiting -= 1;
                         return Some(Err(PoolError::Timeout));
                     }
                     self.shared
@@ -145,6 +153,7 @@ impl<R> IMapIterator<R> {
                         .0
                 }
             };
+            s.waiting -= 1;
         }
     }
 }

@@ -53,6 +53,7 @@ mod imap;
 mod lifecycle;
 mod pool;
 mod pool_imap;
+mod reader;
 mod result;
 mod sink;
 mod slot;

@@ -3,16 +3,20 @@
 //! or at once).
 
 use std::collections::VecDeque;
+use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mp_process::Process;
-use mp_wire::SharedFd;
+use mp_sys::socket::Blocking;
+use mp_wire::frame::encode_header;
+use mp_wire::{Message, SharedFd, WireError};
 
 use crate::dispatch::Config;
 use crate::error::PoolError;
 use crate::func::EntryParts;
+use crate::reader::FrameReader;
 use crate::worker::{worker_main, InitSpec, RequestRef, WorkerConfig};
 
 /// A chunk this small may be queued behind other small chunks on a busy
@@ -20,6 +24,12 @@ use crate::worker::{worker_main, InitSpec, RequestRef, WorkerConfig};
 const PREFETCH_MAX_BYTES: usize = 16 * 1024;
 /// At most this many chunks in flight per worker when prefetching.
 const PREFETCH_DEPTH: usize = 4;
+/// ... and this many for a worker whose chunks take under [`FAST_CHUNK`]:
+/// for tiny tasks, deep pipelining lets each write and each read carry many
+/// frames, while a slow task can hold back at most `PREFETCH_DEPTH` others.
+const PREFETCH_DEPTH_FAST: usize = 32;
+/// A worker that answers a chunk within this time is "fast".
+pub(crate) const FAST_CHUNK: Duration = Duration::from_micros(200);
 /// At most this many bytes in flight per worker when prefetching: well
 /// under a Unix socket's buffer, so a prefetch send never blocks (a blocked
 /// send could deadlock with a worker blocked writing a large result).
@@ -35,6 +45,8 @@ pub(crate) struct Chunk {
     /// Part of a map-style job (may be prefetched), not an `apply`.
     pub(crate) bulk: bool,
     pub(crate) attempts: u32,
+    /// When it was last sent to a worker.
+    pub(crate) sent_at: Option<Instant>,
 }
 
 impl Chunk {
@@ -51,9 +63,19 @@ pub(crate) struct Worker {
     pub(crate) sock: Arc<OwnedFd>,
     pub(crate) sentinel: Arc<OwnedFd>,
     pub(crate) inflight: VecDeque<Chunk>,
+    /// Replies read from `sock` but not yet handled.
+    pub(crate) reader: FrameReader,
+    /// Request frames (without fds) waiting to go out in one write, and how
+    /// many chunks (the last ones of `inflight`) they hold.
+    outbuf: Vec<u8>,
+    outcount: usize,
     pub(crate) sent: u64,
     pub(crate) eof: bool,
     pub(crate) broken: bool,
+    /// Its chunks come back within [`FAST_CHUNK`] (deeper prefetch).
+    pub(crate) fast: bool,
+    /// When a reply from it was last read.
+    pub(crate) last_reply: Instant,
 }
 
 impl Worker {
@@ -67,12 +89,103 @@ impl Worker {
         if self.inflight.is_empty() {
             return true;
         }
+        let depth = if self.fast {
+            PREFETCH_DEPTH_FAST
+        } else {
+            PREFETCH_DEPTH
+        };
         plenty
-            && self.inflight.len() < PREFETCH_DEPTH
+            && self.inflight.len() < depth
             && chunk.prefetchable()
             && self.inflight.iter().all(Chunk::prefetchable)
             && self.inflight.iter().map(|c| c.bytes.len()).sum::<usize>() + chunk.bytes.len()
                 <= PREFETCH_MAX_INFLIGHT
+    }
+}
+
+impl Worker {
+    /// Queues an encoded request for `chunk` (sent by
+    /// [`flush_or_return`](Self::flush_or_return) or before the next request
+    /// that must go alone) and counts it in flight. If a write fails, the
+    /// worker is broken and every chunk not yet sent comes back, in order,
+    /// to be queued again.
+    pub(crate) fn send(&mut self, mut chunk: Chunk, msg: &Message, now: Instant) -> Vec<Chunk> {
+        chunk.sent_at = Some(now);
+        if msg.fds.is_empty() && msg.bytes.len() <= PREFETCH_MAX_BYTES {
+            self.outbuf
+                .extend_from_slice(&encode_header(msg.bytes.len() as u64, 0));
+            self.outbuf.extend_from_slice(&msg.bytes);
+            self.outcount += 1;
+        } else {
+            let sent = self
+                .flush()
+                .and_then(|()| mp_wire::send(self.sock.as_fd(), msg).map_err(|e| e.to_string()));
+            if let Err(e) = sent {
+                let mut back = self.take_unsent(&e);
+                back.push(chunk);
+                return back;
+            }
+        }
+        self.inflight.push_back(chunk);
+        self.sent += 1;
+        Vec::new()
+    }
+
+    /// Writes the queued requests; if that fails the worker is broken and
+    /// the chunks they held come back, in order.
+    pub(crate) fn flush_or_return(&mut self) -> Vec<Chunk> {
+        match self.flush() {
+            Ok(()) => Vec::new(),
+            Err(e) => self.take_unsent(&e),
+        }
+    }
+
+    /// A write failed with `e`: the worker is broken; the queued requests'
+    /// chunks leave `inflight`.
+    fn take_unsent(&mut self, e: &str) -> Vec<Chunk> {
+        log::debug!(target: "multiprocess", "cannot send a task to {}: {e}", self.name);
+        self.broken = true;
+        let _ = self.process.kill();
+        let n = self.outcount.min(self.inflight.len());
+        self.outbuf.clear();
+        self.outcount = 0;
+        self.sent = self.sent.saturating_sub(n as u64);
+        self.inflight.split_off(self.inflight.len() - n).into()
+    }
+
+    /// Writes the queued requests in one `sendmsg` (more if the socket
+    /// takes them in parts).
+    fn flush(&mut self) -> Result<(), String> {
+        let mut at = 0;
+        while at < self.outbuf.len() {
+            let bufs = [IoSlice::new(&self.outbuf[at..])];
+            match mp_sys::socket::send_vectored_with_fds(
+                self.sock.as_fd(),
+                &bufs,
+                &[],
+                Blocking::Wait,
+            ) {
+                Ok(n) => at += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Err(e) = mp_sys::socket::poll_writable(self.sock.as_fd(), None) {
+                        return Err(e.to_string());
+                    }
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        self.outbuf.clear();
+        self.outcount = 0;
+        Ok(())
+    }
+
+    /// The worker's stream cannot be trusted any more: stop reading it and
+    /// kill the worker (its in-flight chunks are settled when it is reaped).
+    pub(crate) fn fail(&mut self, e: &WireError) {
+        log::warn!(target: "multiprocess", "cannot read a result from {}: {e}", self.name);
+        self.eof = true;
+        self.broken = true;
+        let _ = self.process.kill();
     }
 }
 
@@ -113,9 +226,14 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         sock: Arc::new(ours),
         sentinel: Arc::new(sentinel),
         inflight: VecDeque::new(),
+        reader: FrameReader::new(),
+        outbuf: Vec::new(),
+        outcount: 0,
         sent: 0,
         eof: false,
         broken: false,
+        fast: false,
+        last_reply: Instant::now(),
     })
 }
 

@@ -3,13 +3,15 @@
 //! `maxtasksperchild` chunks, on an `Exit` request, at end of stream, or when
 //! the parent dies.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use mp_process::ExitCode;
-use mp_wire::{Limits, Message, SharedFd, WireError};
+use mp_sys::socket::Blocking;
+use mp_wire::{Limits, Message, SharedFd};
 use serde::{Deserialize, Serialize};
 
 use crate::func::{self, ChunkEntry, EntryParts, InitEntry};
+use crate::reader::{Fill, FrameReader};
 use crate::TaskError;
 
 /// A resolved chunk entry.
@@ -63,6 +65,37 @@ pub(crate) enum RequestRef<'a> {
     Exit,
 }
 
+/// The next request: from the buffer if one is there, else after waiting
+/// for the socket (or the parent's death: `None`, as at end of stream).
+fn next_request(
+    reader: &mut FrameReader,
+    sock: BorrowedFd<'_>,
+    parent_sentinel: Option<BorrowedFd<'_>>,
+    limits: &Limits,
+) -> Result<Option<Message>, String> {
+    loop {
+        if let Some(m) = reader
+            .next_frame(limits)
+            .map_err(|e| format!("cannot read a task: {e}"))?
+        {
+            return Ok(Some(m));
+        }
+        match reader.fill(sock, limits, Blocking::DontWait) {
+            Ok(Fill::Data) => continue,
+            Ok(Fill::Eof) => return Ok(None),
+            Ok(Fill::WouldBlock) => {}
+            Err(e) => return Err(format!("cannot read a task: {e}")),
+        }
+        let mut fds = vec![sock];
+        fds.extend(parent_sentinel);
+        match mp_sys::fd::poll_readable_any(&fds, None) {
+            Ok(ready) if !ready[0] && ready.get(1) == Some(&true) => return Ok(None),
+            Ok(_) => {} // readable, or EINTR: read again
+            Err(e) => return Err(format!("cannot wait for a task: {e}")),
+        }
+    }
+}
+
 /// The body of every pool worker.
 pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
     func::install_panic_hook();
@@ -88,23 +121,13 @@ pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
     let limits = Limits::default();
     let mut done: u64 = 0;
     let mut cached: Option<(EntryParts, ChunkFn)> = None;
+    let mut reader = FrameReader::new();
     loop {
-        if let Some(ps) = parent_sentinel {
-            match mp_sys::fd::poll_readable_any(&[sock.as_fd(), ps], None) {
-                Ok(ready) if !ready[0] && ready[1] => break, // the parent died
-                Ok(ready) if !ready[0] => continue,          // EINTR
-                Ok(_) => {}
-                Err(e) => {
-                    eprintln!("Process {name}:\ncannot wait for a task: {e}");
-                    return ExitCode(1);
-                }
-            }
-        }
-        let msg = match mp_wire::recv(sock.as_fd(), &limits, None) {
-            Ok(m) => m,
-            Err(WireError::Eof) => break,
+        let msg = match next_request(&mut reader, sock.as_fd(), parent_sentinel, &limits) {
+            Ok(Some(m)) => m,
+            Ok(None) => break, // end of stream, or the parent died
             Err(e) => {
-                eprintln!("Process {name}:\ncannot read a task: {e}");
+                eprintln!("Process {name}:\n{e}");
                 return ExitCode(1);
             }
         };

@@ -135,31 +135,19 @@ pub fn recv(
         }
         got += received.bytes;
     }
-    let (len, count) = decode_header(&header)?;
-    if count as usize > max_fds {
-        return Err(WireError::TooManyFds {
-            count: count.into(),
-            max: max_fds,
-        });
-    }
-    if len > limits.max_frame as u64 {
-        return Err(WireError::TooLarge {
-            len,
-            max: limits.max_frame,
-        });
-    }
+    let (len, count) = check_header(&header, limits)?;
     if fds_overflow {
         return Err(malformed(&format!(
             "header declares {count} fds but more arrived"
         )));
     }
-    if fds.len() != count as usize {
+    if fds.len() != count {
         return Err(malformed(&format!(
             "header declares {count} fds but {} arrived",
             fds.len()
         )));
     }
-    let bytes = read_payload(sock, len as usize, &deadline)?;
+    let bytes = read_payload(sock, len, &deadline)?;
     Ok(Message { bytes, fds })
 }
 
@@ -229,13 +217,39 @@ fn read_some(
     }
 }
 
-/// The header for a payload of `len` bytes carrying `fds` fds.
-fn encode_header(len: u64, fds: u32) -> [u8; HEADER_LEN] {
+/// The header for a payload of `len` bytes carrying `fds` fds (for code that
+/// batches several frames into one write).
+pub fn encode_header(len: u64, fds: u32) -> [u8; HEADER_LEN] {
     let mut header = [0u8; HEADER_LEN];
     header[..4].copy_from_slice(&MAGIC);
     header[4..12].copy_from_slice(&len.to_le_bytes());
     header[12..].copy_from_slice(&fds.to_le_bytes());
     header
+}
+
+/// Checks a frame header against the magic and `limits` and returns (payload
+/// length, fd count): [`WireError::Malformed`] for a wrong magic,
+/// [`WireError::TooManyFds`] or [`WireError::TooLarge`] past the limits (for
+/// code that reads frames out of its own buffer).
+pub fn check_header(
+    header: &[u8; HEADER_LEN],
+    limits: &Limits,
+) -> Result<(usize, usize), WireError> {
+    let (len, count) = decode_header(header)?;
+    let max_fds = limits.max_fds.min(MAX_FDS_PER_FRAME);
+    if count as usize > max_fds {
+        return Err(WireError::TooManyFds {
+            count: count.into(),
+            max: max_fds,
+        });
+    }
+    if len > limits.max_frame as u64 {
+        return Err(WireError::TooLarge {
+            len,
+            max: limits.max_frame,
+        });
+    }
+    Ok((len as usize, count as usize))
 }
 
 /// Checks the magic and returns (payload length, fd count).
