@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     jobs: HashMap<u64, Box<dyn Sink>>,
     next_job: u64,
     next_worker: u64,
+    /// The workers whose sockets the engine thread is polling right now.
+    engine_watch: Vec<u64>,
 }
 
 impl Shared {
@@ -62,6 +64,7 @@ impl Shared {
             jobs: HashMap::new(),
             next_job: 0,
             next_worker,
+            engine_watch: Vec::new(),
         }
     }
 
@@ -75,7 +78,8 @@ impl Shared {
         self.workers.len()
     }
 
-    /// Registers a job and queues its chunks, then hands out what it can.
+    /// Registers a job and queues its chunks, then hands out what it can;
+    /// returns the job's id.
     pub(crate) fn submit(
         &mut self,
         cfg: &Config,
@@ -84,7 +88,7 @@ impl Shared {
         payloads: Vec<(Vec<u8>, Vec<SharedFd>)>,
         bulk: bool,
         completions: &mut Vec<Completion>,
-    ) {
+    ) -> u64 {
         let job = self.next_job;
         self.next_job += 1;
         self.jobs.insert(job, sink);
@@ -101,6 +105,21 @@ impl Shared {
             });
         }
         self.dispatch(cfg, completions);
+        job
+    }
+
+    /// Whether some worker has work in flight that nobody is reading: not
+    /// lent to a waiting thread and not in the engine thread's poll set (the
+    /// engine must be woken to rebuild it). A worker holding a chunk of
+    /// `except` does not count (its waiter will read it).
+    pub(crate) fn engine_stale(&self, except: Option<u64>) -> bool {
+        self.workers.iter().any(|w| {
+            !w.lent
+                && !w.eof
+                && !w.inflight.is_empty()
+                && !self.engine_watch.contains(&w.id)
+                && !except.is_some_and(|job| w.inflight.iter().all(|c| c.job == job))
+        })
     }
 
     fn deliver(
@@ -269,6 +288,13 @@ impl Shared {
     }
 }
 
+/// Runs completions (callbacks, result delivery), outside the lock.
+fn run_all(completions: Vec<Completion>) {
+    for c in completions {
+        c();
+    }
+}
+
 /// Hands chunk `index` of `job` its output; a job that is now complete
 /// leaves `jobs` and its completion joins `completions`.
 fn deliver(
@@ -302,6 +328,65 @@ impl Inner {
         let _ = std::io::Write::write(&mut &self.wake_tx, &[1]);
     }
 
+    /// Releases the lock, waking the engine thread if it must poll a worker
+    /// it does not know is busy (`except`: see [`Shared::engine_stale`]).
+    pub(crate) fn settle(&self, s: std::sync::MutexGuard<'_, Shared>, except: Option<u64>) {
+        let stale = s.engine_stale(except);
+        drop(s);
+        if stale {
+            self.wake();
+        }
+    }
+
+    /// A thread waiting (until `deadline`) for job `job` reads the socket of
+    /// the worker holding it itself, so the reply wakes the waiter directly
+    /// instead of the engine thread, which then wakes the waiter. Returns
+    /// `false` when it cannot help (the chunk is queued, or its worker is
+    /// already being read): the engine delivers it then. Replies of other
+    /// jobs read on the way are delivered too (their callbacks run here).
+    pub(crate) fn help(&self, job: u64, deadline: Option<Instant>) -> bool {
+        let mut completions = Vec::new();
+        let (id, sock, sentinel) = {
+            let mut s = lock(&self.shared);
+            let found = (s.state != RunState::Terminate)
+                .then(|| {
+                    s.workers.iter().position(|w| {
+                        !w.lent && !w.eof && w.inflight.iter().any(|c| c.job == job)
+                    })
+                })
+                .flatten();
+            let Some(i) = found else {
+                self.settle(s, None);
+                return false;
+            };
+            // What has arrived already (no waiting needed). If that finished
+            // this worker's part of the job, there is nothing to wait for here.
+            s.read_replies(i, &mut completions);
+            let w = &s.workers[i];
+            if w.eof || !w.inflight.iter().any(|c| c.job == job) {
+                s.dispatch(&self.config, &mut completions);
+                self.settle(s, None);
+                run_all(completions);
+                return true;
+            }
+            let w = &mut s.workers[i];
+            w.lent = true;
+            (w.id, w.sock.clone(), w.sentinel.clone())
+        };
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let _ = mp_sys::fd::poll_readable_any(&[sock.as_fd(), sentinel.as_fd()], timeout);
+        let mut s = lock(&self.shared);
+        if let Some(i) = s.index_of(id) {
+            s.workers[i].lent = false;
+            s.read_replies(i, &mut completions);
+            s.dispatch(&self.config, &mut completions);
+        }
+        // A dead worker is the engine's to reap (it polls every sentinel).
+        self.settle(s, None);
+        run_all(completions);
+        true
+    }
+
     /// Waits until the engine thread has stopped (bounded by `timeout`).
     pub(crate) fn wait_finished(&self, timeout: Option<Duration>) -> bool {
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -331,7 +416,9 @@ impl Inner {
     }
 }
 
-type Watch = (u64, Arc<OwnedFd>, bool, Arc<OwnedFd>);
+/// A worker as the engine polls it: id, its socket (when the engine reads
+/// it), its sentinel.
+type Watch = (u64, Option<Arc<OwnedFd>>, Arc<OwnedFd>);
 
 /// The engine thread's body.
 pub(crate) fn run(inner: Arc<Inner>) {
@@ -339,18 +426,30 @@ pub(crate) fn run(inner: Arc<Inner>) {
     let mut buf = [0u8; 64];
     loop {
         let watch: Vec<Watch> = {
-            let s = lock(&inner.shared);
+            let mut s = lock(&inner.shared);
             if s.state == RunState::Terminate {
                 break;
             }
-            s.workers
+            // A socket is polled only while it has work in flight and no
+            // waiting thread is reading it (see `Inner::help`).
+            let watch: Vec<Watch> = s
+                .workers
                 .iter()
-                .map(|w| (w.id, w.sock.clone(), w.eof, w.sentinel.clone()))
-                .collect()
+                .map(|w| {
+                    let read = !w.eof && !w.lent && !w.inflight.is_empty();
+                    (w.id, read.then(|| w.sock.clone()), w.sentinel.clone())
+                })
+                .collect();
+            s.engine_watch = watch
+                .iter()
+                .filter(|(_, sock, _)| sock.is_some())
+                .map(|(id, ..)| *id)
+                .collect();
+            watch
         };
         let mut fds: Vec<BorrowedFd<'_>> = vec![inner.wake_rx.as_fd()];
-        for (_, sock, eof, sentinel) in &watch {
-            fds.push(if *eof { sentinel.as_fd() } else { sock.as_fd() });
+        for (_, sock, sentinel) in &watch {
+            fds.push(sock.as_ref().unwrap_or(sentinel).as_fd());
             fds.push(sentinel.as_fd());
         }
         let ready = match mp_sys::fd::poll_readable_any(&fds, Some(TICK)) {
@@ -366,9 +465,11 @@ pub(crate) fn run(inner: Arc<Inner>) {
         }
         let mut completions: Vec<Completion> = Vec::new();
         let mut s = lock(&inner.shared);
-        for (k, (id, _, eof, _)) in watch.iter().enumerate() {
-            if ready[1 + 2 * k] && !*eof {
-                if let Some(i) = s.index_of(*id) {
+        for (k, (id, sock, _)) in watch.iter().enumerate() {
+            if ready[1 + 2 * k] && sock.is_some() {
+                // Not if a waiting thread has borrowed it since: that thread
+                // sleeps until the socket is readable, so it must do the read.
+                if let Some(i) = s.index_of(*id).filter(|&i| !s.workers[i].lent) {
                     s.read_replies(i, &mut completions);
                 }
             }

@@ -99,21 +99,26 @@ impl Pool {
         }
     }
 
+    /// Queues a job and hands out what it can; returns the job's id. With
+    /// `deferred`, the engine thread is not woken for the worker that took
+    /// the job: the caller promises to wait through [`AsyncResult`], whose
+    /// waiting reads that worker itself (or wakes the engine when dropped).
     pub(crate) fn submit(
         &self,
         sink: Box<dyn Sink>,
         entry: ChunkEntry,
         payloads: Vec<Payload>,
         bulk: bool,
-    ) -> Result<(), PoolError> {
+        deferred: bool,
+    ) -> Result<u64, PoolError> {
         let mut completions = Vec::new();
-        {
+        let job = {
             let mut s = lock(&self.inner.shared);
             if s.state != RunState::Run {
                 return Err(PoolError::NotRunning);
             }
             let entry = entry.to_parts();
-            s.submit(
+            let job = s.submit(
                 &self.inner.config,
                 sink,
                 entry,
@@ -121,11 +126,13 @@ impl Pool {
                 bulk,
                 &mut completions,
             );
-        }
+            self.inner.settle(s, deferred.then_some(job));
+            job
+        };
         for c in completions {
             c();
         }
-        Ok(())
+        Ok(job)
     }
 
     fn collect<T, R, O>(
@@ -153,9 +160,16 @@ impl Pool {
             );
             return Ok(AsyncResult::new(cell));
         }
+        // A lone task without callbacks is delivered only through its
+        // AsyncResult: its waiter reads the worker (no engine hop).
+        let deferred = !bulk && payloads.len() == 1 && callbacks.is_empty();
         let sink = CollectSink::new(lens, finish, callbacks, cell.clone());
-        self.submit(Box::new(sink), entry, payloads, bulk)?;
-        Ok(AsyncResult::new(cell))
+        let job = self.submit(Box::new(sink), entry, payloads, bulk, deferred)?;
+        Ok(AsyncResult::with_helper(
+            cell,
+            Arc::downgrade(&self.inner),
+            job,
+        ))
     }
 
     /// Runs `f(*args)` in a worker and waits for the result (Python's `apply`).

@@ -29,7 +29,7 @@ impl Pool {
         let shared = ImapShared::new(ordered, lens.len());
         if !lens.is_empty() {
             let sink = ImapSink::new(lens, shared.clone());
-            self.submit(Box::new(sink), entry, payloads, true)?;
+            self.submit(Box::new(sink), entry, payloads, true, false)?;
         }
         Ok(IMapIterator::new(shared))
     }

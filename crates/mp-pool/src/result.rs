@@ -3,9 +3,10 @@
 
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+use crate::dispatch::Inner;
 use crate::error::{PoolError, TaskError};
 
 /// Locks a mutex, ignoring poisoning (no lock here guards an invariant that a
@@ -45,8 +46,25 @@ impl<T> ResultCell<T> {
         self.ready.notify_all();
     }
 
-    /// Waits until the result is ready or the deadline passes; returns the guard.
-    fn wait_until(&self, deadline: Option<Instant>) -> MutexGuard<'_, Slot<T>> {
+    /// Waits until the result is ready or the deadline passes; returns the
+    /// guard. With a `helper`, the waiting thread reads the worker's replies
+    /// itself while it can (see [`Inner::help`]).
+    fn wait_until(
+        &self,
+        deadline: Option<Instant>,
+        helper: Option<&Helper>,
+    ) -> MutexGuard<'_, Slot<T>> {
+        if let Some(h) = helper {
+            // A deadline already passed still allows one look without waiting.
+            while matches!(*lock(&self.slot), Slot::Pending) {
+                let Some(inner) = h.inner.upgrade() else {
+                    break;
+                };
+                if !inner.help(h.job, deadline) || deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+            }
+        }
         let mut slot = lock(&self.slot);
         while matches!(*slot, Slot::Pending) {
             match deadline {
@@ -76,23 +94,41 @@ impl<T> ResultCell<T> {
 /// the result is [`PoolError::Terminated`].
 pub struct AsyncResult<T> {
     cell: Arc<ResultCell<T>>,
+    helper: Option<Helper>,
+}
+
+/// What a waiter needs to read its task's worker itself.
+struct Helper {
+    inner: Weak<Inner>,
+    job: u64,
 }
 
 impl<T> AsyncResult<T> {
     pub(crate) fn new(cell: Arc<ResultCell<T>>) -> Self {
-        AsyncResult { cell }
+        AsyncResult { cell, helper: None }
+    }
+
+    /// A handle whose waiting may read the replies of job `job` of the pool
+    /// `inner` itself.
+    pub(crate) fn with_helper(cell: Arc<ResultCell<T>>, inner: Weak<Inner>, job: u64) -> Self {
+        AsyncResult {
+            cell,
+            helper: Some(Helper { inner, job }),
+        }
     }
 
     /// Waits for the result and returns it (Python's `get()`).
     pub fn get(self) -> Result<T, PoolError> {
-        Self::take(&mut self.cell.wait_until(None))
+        Self::take(&mut self.cell.wait_until(None, self.helper.as_ref()))
     }
 
     /// Waits at most `timeout`: [`PoolError::Timeout`] if the result is not
     /// ready by then (the handle stays usable), else the result. The value
     /// moves out: a later `get` gives [`PoolError::Taken`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, PoolError> {
-        let mut slot = self.cell.wait_until(Some(Instant::now() + timeout));
+        let mut slot = self
+            .cell
+            .wait_until(Some(Instant::now() + timeout), self.helper.as_ref());
         if matches!(*slot, Slot::Pending) {
             return Err(PoolError::Timeout);
         }
@@ -118,21 +154,27 @@ impl<T> AsyncResult<T> {
 
     /// Waits until the result is ready (Python's `wait()`).
     pub fn wait(&self) {
-        drop(self.cell.wait_until(None));
+        drop(self.cell.wait_until(None, self.helper.as_ref()));
     }
 
     /// Waits at most `timeout`; returns whether the result is ready (Python's
     /// `wait(timeout)` returns `None`; check [`ready`](Self::ready) there).
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         !matches!(
-            *self.cell.wait_until(Some(Instant::now() + timeout)),
+            *self
+                .cell
+                .wait_until(Some(Instant::now() + timeout), self.helper.as_ref()),
             Slot::Pending
         )
     }
 
-    /// Whether the call has completed, successfully or not.
+    /// Whether the call has completed, successfully or not (takes in a
+    /// reply that has arrived, without waiting).
     pub fn ready(&self) -> bool {
-        !matches!(*lock(&self.cell.slot), Slot::Pending)
+        !matches!(
+            *self.cell.wait_until(Some(Instant::now()), self.helper.as_ref()),
+            Slot::Pending
+        )
     }
 
     /// Whether the call completed without error; [`PoolError::NotReady`]
@@ -142,6 +184,18 @@ impl<T> AsyncResult<T> {
             Slot::Pending => Err(PoolError::NotReady),
             Slot::Ready(r) => Ok(r.is_ok()),
             Slot::Taken(ok) => Ok(*ok),
+        }
+    }
+}
+
+impl<T> Drop for AsyncResult<T> {
+    /// A pending result nobody will wait for any more: the engine thread
+    /// must read its worker (it may not know the worker is busy).
+    fn drop(&mut self) {
+        if let Some(inner) = self.helper.as_ref().and_then(|h| h.inner.upgrade()) {
+            if matches!(*lock(&self.cell.slot), Slot::Pending) {
+                inner.settle(lock(&inner.shared), None);
+            }
         }
     }
 }
@@ -196,6 +250,11 @@ impl<R> Callbacks<R> {
     /// No callbacks.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether neither callback is set.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.on_success.is_none() && self.on_error.is_none()
     }
 
     /// Runs `f` with the result when the call succeeds.

@@ -72,6 +72,9 @@ pub(crate) struct Worker {
     pub(crate) sent: u64,
     pub(crate) eof: bool,
     pub(crate) broken: bool,
+    /// A thread waiting for one of its results reads its socket (the engine
+    /// thread does not poll it meanwhile).
+    pub(crate) lent: bool,
     /// Its chunks come back within [`FAST_CHUNK`] (deeper prefetch).
     pub(crate) fast: bool,
     /// When a reply from it was last read.
@@ -232,6 +235,7 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         sent: 0,
         eof: false,
         broken: false,
+        lent: false,
         fast: false,
         last_reply: Instant::now(),
     })
