@@ -211,10 +211,12 @@ impl<T> fmt::Debug for AsyncResult<T> {
 type OnSuccess<R> = Box<dyn FnOnce(&R) + Send>;
 type OnError = Box<dyn FnOnce(&TaskError) + Send>;
 
-/// Python's `callback` and `error_callback`: closures run in the parent, on
-/// the pool's result thread, when the call completes — exactly one of them,
-/// before the result becomes ready. A callback that panics is reported on
-/// stderr and does not wedge the pool (CPython's pool hangs then).
+/// Python's `callback` and `error_callback`: closures run in the parent when
+/// the call completes — exactly one of them, before the result becomes ready —
+/// on the pool's result thread, or on a thread that was waiting on another
+/// [`AsyncResult`] and read the reply (waiters read their worker's replies
+/// themselves). A callback that panics is reported on stderr and does not
+/// wedge the pool (CPython's pool hangs then).
 ///
 /// ```
 /// use mp_pool::Callbacks;
