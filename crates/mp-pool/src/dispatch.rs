@@ -350,9 +350,9 @@ impl Inner {
             let mut s = lock(&self.shared);
             let found = (s.state != RunState::Terminate)
                 .then(|| {
-                    s.workers.iter().position(|w| {
-                        !w.lent && !w.eof && w.inflight.iter().any(|c| c.job == job)
-                    })
+                    s.workers
+                        .iter()
+                        .position(|w| !w.lent && !w.eof && w.inflight.iter().any(|c| c.job == job))
                 })
                 .flatten();
             let Some(i) = found else {

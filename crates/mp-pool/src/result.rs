@@ -172,7 +172,9 @@ impl<T> AsyncResult<T> {
     /// reply that has arrived, without waiting).
     pub fn ready(&self) -> bool {
         !matches!(
-            *self.cell.wait_until(Some(Instant::now()), self.helper.as_ref()),
+            *self
+                .cell
+                .wait_until(Some(Instant::now()), self.helper.as_ref()),
             Slot::Pending
         )
     }
