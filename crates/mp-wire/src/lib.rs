@@ -55,6 +55,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod flavor;
 pub mod frame;
 mod limits;
 mod message;

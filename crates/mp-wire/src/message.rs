@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{DecodeError, EncodeError};
+use crate::flavor::ByteVec;
 use crate::shared_fd::{with_decode_scope, with_encode_scope};
 
 /// An encoded value: bytes plus the fds that travel beside them (out of band).
@@ -50,7 +51,8 @@ impl Message {
 /// Nested calls (an `encode` inside a `Serialize` impl) are fine: each call
 /// has its own fd list.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Message, EncodeError> {
-    let (result, fds, fd_error) = with_encode_scope(|| postcard::to_stdvec(value));
+    let (result, fds, fd_error) =
+        with_encode_scope(|| postcard::serialize_with_flavor(value, ByteVec::default()));
     match result {
         Ok(bytes) => Ok(Message { bytes, fds }),
         // postcard drops the text of custom errors; prefer the SharedFd one.
