@@ -9,7 +9,7 @@ use std::sync::Once;
 use mp_sys::entry::EntryPoint;
 use mp_wire::Message;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::TaskError;
 
@@ -23,8 +23,38 @@ pub(crate) type ChunkEntry = EntryPoint<Message, Message>;
 /// What runs the initializer in a worker.
 pub(crate) type InitEntry = EntryPoint<Message, Result<(), String>>;
 
-/// A chunk's outputs: one result per input, or one error for the whole chunk.
-pub(crate) type ChunkOutput<R> = Result<Vec<Result<R, TaskError>>, TaskError>;
+/// A chunk's outputs, as a worker sends them.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum ChunkOutput<R> {
+    /// Every task succeeded: the results in input order, with no per-task
+    /// tag to write and read (the common case, and the fast one).
+    Done(Vec<R>),
+    /// Some task failed: one result per input.
+    Mixed(Vec<Result<R, TaskError>>),
+    /// One error for the whole chunk (it decodes as `ChunkOutput<R>` for
+    /// every `R`).
+    Failed(TaskError),
+}
+
+impl<R> ChunkOutput<R> {
+    /// How many results it holds (0 for a whole-chunk failure).
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            ChunkOutput::Done(v) => v.len(),
+            ChunkOutput::Mixed(v) => v.len(),
+            ChunkOutput::Failed(_) => 0,
+        }
+    }
+
+    /// One result per input (a whole-chunk failure: none).
+    pub(crate) fn into_results(self) -> Vec<Result<R, TaskError>> {
+        match self {
+            ChunkOutput::Done(v) => v.into_iter().map(Ok).collect(),
+            ChunkOutput::Mixed(v) => v,
+            ChunkOutput::Failed(_) => Vec::new(),
+        }
+    }
+}
 
 /// A function a pool can call with the unpacked argument tuple `Args`
 /// (`apply`, `starmap`, the initializer).
@@ -104,18 +134,29 @@ where
 /// Decodes a chunk, runs `call` on each item, encodes the outputs.
 fn run_chunk<T: DeserializeOwned, R: Serialize>(msg: Message, call: impl Fn(T) -> R) -> Message {
     let out: ChunkOutput<R> = match mp_wire::decode::<Vec<T>>(msg) {
-        Ok(items) => Ok(run_items(items, call)),
-        Err(e) => Err(TaskError::Decode(format!("the task arguments: {e}"))),
+        Ok(items) => run_items(items, call),
+        Err(e) => ChunkOutput::Failed(TaskError::Decode(format!("the task arguments: {e}"))),
     };
     encode_output(&out)
 }
 
 /// Calls `call` on every item, one panic guard for the whole run: after a
 /// panic, the item that panicked gets its error and the run resumes with the
-/// next item (so the common case pays nothing per item).
-fn run_items<T, R>(items: Vec<T>, call: impl Fn(T) -> R) -> Vec<Result<R, TaskError>> {
-    let mut out = Vec::with_capacity(items.len());
+/// next item (so the common case pays nothing per item, and sends the bare
+/// results).
+fn run_items<T, R>(items: Vec<T>, call: impl Fn(T) -> R) -> ChunkOutput<R> {
+    let mut done = Vec::with_capacity(items.len());
     let mut rest = items.into_iter();
+    let first_error = match catch_task(|| {
+        for item in rest.by_ref() {
+            done.push(call(item));
+        }
+    }) {
+        Ok(()) => return ChunkOutput::Done(done),
+        Err(e) => e,
+    };
+    let mut out: Vec<Result<R, TaskError>> = done.into_iter().map(Ok).collect();
+    out.push(Err(first_error));
     loop {
         let run = catch_task(|| {
             for item in rest.by_ref() {
@@ -123,7 +164,7 @@ fn run_items<T, R>(items: Vec<T>, call: impl Fn(T) -> R) -> Vec<Result<R, TaskEr
             }
         });
         match run {
-            Ok(()) => return out,
+            Ok(()) => return ChunkOutput::Mixed(out),
             Err(e) => out.push(Err(e)),
         }
     }
@@ -140,7 +181,7 @@ pub(crate) fn encode_output<R: Serialize>(out: &ChunkOutput<R>) -> Message {
 
 /// An encoded whole-chunk error (decodes as `ChunkOutput<R>` for every `R`).
 pub(crate) fn chunk_error(e: TaskError) -> Message {
-    let out: ChunkOutput<()> = Err(e);
+    let out: ChunkOutput<()> = ChunkOutput::Failed(e);
     // Encoding an error of plain strings cannot fail; an empty message would
     // decode as an error in the parent anyway.
     mp_wire::encode(&out).unwrap_or_default()
@@ -222,13 +263,16 @@ mod tests {
     fn chunks_run_through_entries() {
         let run = map_entry(double).resolve().unwrap();
         let out: ChunkOutput<u32> = decode_out(run(mp_wire::encode(&[1u32, 2, 3][..]).unwrap()));
-        assert_eq!(out, Ok(vec![Ok(2), Ok(4), Ok(6)]));
+        assert_eq!(out, ChunkOutput::Done(vec![2, 4, 6]));
         let run = star_entry(add).resolve().unwrap();
         let out: ChunkOutput<u32> = decode_out(run(mp_wire::encode(&[(1u32, 2u32)][..]).unwrap()));
-        assert_eq!(out, Ok(vec![Ok(3)]));
+        assert_eq!(out, ChunkOutput::Done(vec![3]));
         // Wrong input type: one error for the chunk.
         let out: ChunkOutput<u32> = decode_out(run(mp_wire::encode(&"x").unwrap()));
-        assert!(matches!(out, Err(TaskError::Decode(_))), "{out:?}");
+        assert!(
+            matches!(out, ChunkOutput::Failed(TaskError::Decode(_))),
+            "{out:?}"
+        );
     }
 
     #[test]
@@ -248,10 +292,15 @@ mod tests {
             x
         });
         assert_eq!(out.len(), 4);
+        let out = out.into_results();
         assert_eq!((&out[0], &out[2]), (&Ok(1), &Ok(3)));
         assert!(matches!(&out[1], Err(TaskError::Panic { message, .. }) if message == "even 2"));
         assert!(matches!(&out[3], Err(TaskError::Panic { .. })));
         let e: ChunkOutput<String> = decode_out(chunk_error(TaskError::Encode("x".into())));
-        assert_eq!(e, Err(TaskError::Encode("x".into())));
+        assert_eq!(e, ChunkOutput::Failed(TaskError::Encode("x".into())));
+        assert_eq!(
+            run_items(vec![1u32, 3], |x| x),
+            ChunkOutput::Done(vec![1, 3])
+        );
     }
 }

@@ -34,21 +34,23 @@ pub(crate) trait Sink: Send {
 }
 
 /// Decodes a chunk's output, checking it has `expected` items; a failure
-/// becomes one error for the chunk.
+/// becomes one error for the chunk (`Err`, never [`ChunkOutput::Failed`]).
 pub(crate) fn decode_chunk<R: DeserializeOwned>(
     out: Result<Message, TaskError>,
     expected: usize,
-) -> Result<Vec<Result<R, TaskError>>, TaskError> {
+) -> Result<ChunkOutput<R>, TaskError> {
     let decoded: ChunkOutput<R> =
         mp_wire::decode(out?).map_err(|e| TaskError::Decode(format!("a task result: {e}")))?;
-    let items = decoded?;
-    if items.len() != expected {
+    if let ChunkOutput::Failed(e) = decoded {
+        return Err(e);
+    }
+    if decoded.len() != expected {
         return Err(TaskError::Decode(format!(
             "a chunk of {expected} tasks returned {} results",
-            items.len()
+            decoded.len()
         )));
     }
-    Ok(items)
+    Ok(decoded)
 }
 
 /// Collects every chunk of a job in order, then finishes it into a `T` (the
@@ -97,7 +99,9 @@ where
             return Progress::Pending;
         }
         match decode_chunk::<R>(out, len) {
+            Ok(ChunkOutput::Done(values)) => *slot = Some(values),
             Ok(items) => {
+                let items = items.into_results();
                 let mut values = Vec::with_capacity(items.len());
                 for item in items {
                     match item {
@@ -164,6 +168,7 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
         };
         let items: Vec<Result<R, PoolError>> = match decode_chunk::<R>(out, len) {
             Ok(items) => items
+                .into_results()
                 .into_iter()
                 .map(|r| r.map_err(PoolError::Task))
                 .collect(),
