@@ -1,9 +1,10 @@
 //! `cargo xtask bench-compare [--quick] [--rounds N] [--only ID,...]`: every
 //! scenario of DESIGN.md §5 in this library and, in the same run, in
-//! CPython's `multiprocessing`, alternating the two sides round by round to
-//! cancel drift, latency scenarios pinned to one CPU. Prints one table with
-//! medians, spreads and the speed-up, and writes `docs/performance.md` (the
-//! generated section) and `docs/perf-chart.svg`.
+//! CPython's `multiprocessing` and (where they can express it) in the Rust
+//! peers procspawn / ipc-channel (`benches/peers`), rotating the sides round by
+//! round to cancel drift, latency scenarios pinned to one CPU. Prints the
+//! tables with medians, spreads and the speed-ups, and writes
+//! `docs/performance.md` (the generated section) and `docs/perf-chart.svg`.
 
 mod chart;
 mod table;
@@ -67,12 +68,23 @@ pub(crate) struct Row {
     pub(crate) scenario: Scenario,
     pub(crate) ours: Samples,
     pub(crate) cpython: Samples,
+    /// The Rust peer crate that ran this scenario too, and its samples.
+    pub(crate) peer: Option<(String, Samples)>,
 }
 
 impl Row {
     /// How many times better we are (>1 means faster than CPython).
     pub(crate) fn speedup(&self) -> Option<f64> {
-        let (o, c) = (self.ours.median()?, self.cpython.median()?);
+        self.ratio(&self.cpython)
+    }
+
+    /// How many times better we are than the Rust peer (>1 means faster).
+    pub(crate) fn peer_speedup(&self) -> Option<f64> {
+        self.ratio(&self.peer.as_ref()?.1)
+    }
+
+    fn ratio(&self, other: &Samples) -> Option<f64> {
+        let (o, c) = (self.ours.median()?, other.median()?);
         if o <= 0.0 || c <= 0.0 {
             return None;
         }
@@ -175,24 +187,36 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     let opts = parse(args)?;
     let root = crate::cargo::workspace_root();
     let started = Instant::now();
-    println!("==> cargo build --release -p multiprocess-benches --bin mp-scenarios");
+    let build = [
+        "build",
+        "--release",
+        "-p",
+        "multiprocess-benches",
+        "--bin",
+        "mp-scenarios",
+        "-p",
+        "multiprocess-peer-benches",
+        "--bin",
+        "peer-scenarios",
+    ];
+    println!("==> cargo {}", build.join(" "));
     let st = Command::new("cargo")
         .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "multiprocess-benches",
-            "--bin",
-            "mp-scenarios",
-        ])
+        .args(build)
         .status()
         .context("running cargo build")?;
     if !st.success() {
-        bail!("building the scenario runner failed");
+        bail!("building the scenario runners failed");
     }
     let target: PathBuf = crate::cargo::metadata()?.target_dir;
     let rust_bin = target.join("release").join("mp-scenarios");
+    let peer_bin = target.join("release").join("peer-scenarios");
+    let peer_list = Command::new(&peer_bin).arg("--list").output()?;
+    let peers: Vec<(String, String)> = String::from_utf8_lossy(&peer_list.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(id, krate)| (id.to_owned(), krate.to_owned()))
+        .collect();
     let script = root.join("benches/python/scenarios.py");
     let listing = Command::new(&rust_bin).arg("--list").output()?;
     let mut scenarios: Vec<Scenario> = String::from_utf8_lossy(&listing.stdout)
@@ -220,29 +244,34 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
 
     let mut rows = Vec::new();
     for s in &scenarios {
+        let peer = peers.iter().find(|(id, _)| *id == s.id);
         let mut row = Row {
             scenario: s.clone(),
             ours: Samples::default(),
             cpython: Samples::default(),
+            peer: peer.map(|(_, krate)| (krate.clone(), Samples::default())),
         };
         let has_py = py_ids.lines().any(|l| l.trim() == s.id);
         for round in 0..opts.rounds {
-            // Alternate which side goes first, to cancel drift.
-            for side in [round % 2, 1 - round % 2] {
+            // Rotate which side goes first, to cancel drift.
+            for k in 0..3 {
+                let side = (round + k) % 3;
                 let mut args: Vec<OsString> = vec![s.id.clone().into()];
                 if opts.quick {
                     args.push("--quick".into());
                 }
-                if side == 0 {
-                    let (v, u) = measure(&root, rust_bin.clone().into(), args, &s.id, s.pinned)?;
-                    row.ours.values.push(v);
-                    row.ours.unit = u;
-                } else if has_py {
-                    args.insert(0, script.clone().into());
-                    let (v, u) = measure(&root, "python3".into(), args, &s.id, s.pinned)?;
-                    row.cpython.values.push(v);
-                    row.cpython.unit = u;
-                }
+                let (samples, program) = match (side, row.peer.as_mut()) {
+                    (0, _) => (&mut row.ours, rust_bin.clone().into_os_string()),
+                    (1, _) if has_py => {
+                        args.insert(0, script.clone().into());
+                        (&mut row.cpython, OsString::from("python3"))
+                    }
+                    (2, Some((_, peer))) => (peer, peer_bin.clone().into_os_string()),
+                    _ => continue,
+                };
+                let (v, u) = measure(&root, program, args, &s.id, s.pinned)?;
+                samples.values.push(v);
+                samples.unit = u;
             }
         }
         println!("{}", table::console_row(&row));
@@ -285,13 +314,18 @@ fn write_performance_md(
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let section = format!(
         "{BEGIN}\n## Side by side with CPython (generated)\n\n\
-         Command: `{command}` — {rounds} rounds per scenario, the two sides alternating, \
-         latency scenarios pinned to CPU 0 (`taskset -c 0`). Machine: Linux {}, CPUs {}, {python}. \
-         Values are medians; ± is half the min–max range over the rounds. Speed-up > 1 means \
-         multiprocess is faster.\n\n{}\n![speed-up over CPython](perf-chart.svg)\n{END}\n",
+         Command: `{command}` — {rounds} rounds per scenario, the sides taking turns to go \
+         first, latency scenarios pinned to CPU 0 (`taskset -c 0`). Machine: Linux {}, CPUs {}, \
+         {python}. Values are medians; ± is half the min–max range over the rounds. Speed-up > 1 \
+         means multiprocess is faster.\n\n{}\n![speed-up over CPython](perf-chart.svg)\n\n\
+         ## Side by side with the Rust peers (generated)\n\n\
+         The same run, the same scenarios written with procspawn 1.0.2 and ipc-channel 0.22 \
+         (`benches/peers/src/main.rs` says how each one is expressed), for the scenarios they \
+         can express.\n\n{}{END}\n",
         kernel.trim(),
         cpus.trim(),
-        table::markdown(rows)
+        table::markdown(rows),
+        table::peer_markdown(rows)
     );
     let new = match (old.find(BEGIN), old.find(END)) {
         (Some(b), Some(e)) if e > b => format!(
@@ -326,6 +360,7 @@ mod tests {
                 values: cpy.to_vec(),
                 unit: "us".into(),
             },
+            peer: None,
         }
     }
 
@@ -339,6 +374,16 @@ mod tests {
         assert_eq!(r.cpython.median(), Some(20.0));
         assert_eq!(r.speedup(), Some(5.0));
         assert_eq!(row(true, &[], &[1.0]).speedup(), None);
+        assert_eq!(r.peer_speedup(), None);
+        let mut r = row(true, &[2.0], &[1.0]);
+        r.peer = Some((
+            "procspawn".into(),
+            Samples {
+                values: vec![8.0],
+                unit: "us".into(),
+            },
+        ));
+        assert_eq!(r.peer_speedup(), Some(4.0));
     }
 
     #[test]

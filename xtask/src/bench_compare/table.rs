@@ -58,8 +58,17 @@ fn cells(row: &Row) -> [String; 5] {
 /// One line per scenario, printed as each finishes.
 pub(crate) fn console_row(row: &Row) -> String {
     let c = cells(row);
+    let peer = match &row.peer {
+        Some((krate, samples)) => format!(
+            "  {krate} {} ({})",
+            fmt_value(samples.median(), &samples.unit),
+            row.peer_speedup()
+                .map_or_else(|| "—".to_owned(), |x| format!("{x:.1}×")),
+        ),
+        None => String::new(),
+    };
     format!(
-        "{:<14} ours {:<22} CPython {:<22} speed-up {}",
+        "{:<14} ours {:<22} CPython {:<22} speed-up {}{peer}",
         c[0], c[2], c[3], c[4]
     )
 }
@@ -74,6 +83,30 @@ pub(crate) fn markdown(rows: &[Row]) -> String {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
             c[0], c[1], c[2], c[3], c[4]
+        ));
+    }
+    out
+}
+
+/// The rows a Rust peer ran too, as Markdown.
+pub(crate) fn peer_markdown(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| id | scenario | multiprocess | peer | peer's value | speed-up |\n|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let Some((krate, samples)) = &r.peer else {
+            continue;
+        };
+        let c = cells(r);
+        out.push_str(&format!(
+            "| {} | {} | {} | {krate} | {}{} | {} |\n",
+            c[0],
+            c[1],
+            c[2],
+            fmt_value(samples.median(), &samples.unit),
+            fmt_spread(samples.spread_pct()),
+            r.peer_speedup()
+                .map_or_else(|| "—".to_owned(), |x| format!("{x:.1}×")),
         ));
     }
     out

@@ -1,0 +1,191 @@
+//! `peer-scenarios`: the bench-compare scenarios that the Rust peers can
+//! express, written the way their documentation shows — procspawn for
+//! processes and its pool, ipc-channel for the channels — so `cargo xtask
+//! bench-compare` can put them beside ours in the same run.
+//!
+//! Usage: `peer-scenarios <id> [--quick]` prints `RESULT <id> <value> <unit>`;
+//! `peer-scenarios --list` prints `id<TAB>crate` for each scenario. The ids,
+//! sizes and units are those of `mp-scenarios` (benches/src/scenarios).
+
+use std::time::Instant;
+
+use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
+
+/// Scenario id, the crate that runs it, and the runner.
+type Entry = (&'static str, &'static str, fn(bool) -> (f64, &'static str));
+
+const ALL: &[Entry] = &[
+    ("M1-spawn", "procspawn", m1_spawn),
+    ("M2", "ipc-channel", m2),
+    ("M3a", "ipc-channel", m3a),
+    ("M4a", "procspawn", m4a),
+    ("M4b", "procspawn", m4b),
+    ("M4c", "procspawn", m4c),
+];
+
+fn main() {
+    procspawn::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--list") {
+        for (id, krate, _) in ALL {
+            println!("{id}\t{krate}");
+        }
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let Some((id, _, run)) = args
+        .first()
+        .and_then(|id| ALL.iter().find(|(name, ..)| name == id))
+    else {
+        eprintln!("usage: peer-scenarios <id> [--quick] | --list");
+        std::process::exit(2);
+    };
+    let (value, unit) = run(quick);
+    println!("RESULT {id} {value} {unit}");
+}
+
+/// `full` iterations, or a fifth of them in quick mode (as mp-scenarios).
+fn iters(quick: bool, full: u64) -> u64 {
+    if quick {
+        (full / 5).max(1)
+    } else {
+        full
+    }
+}
+
+/// M1 (spawn): `procspawn::spawn` of a trivial function, then join.
+fn m1_spawn(quick: bool) -> (f64, &'static str) {
+    let n = iters(quick, 20);
+    procspawn::spawn((), |()| ()).join().expect("warm-up");
+    let t = Instant::now();
+    for _ in 0..n {
+        procspawn::spawn((), |()| ()).join().expect("join");
+    }
+    (t.elapsed().as_secs_f64() * 1e6 / n as f64, "us")
+}
+
+/// M2: a round trip of a `u64` over a pair of ipc-channel channels to a
+/// child that echoes.
+fn m2(quick: bool) -> (f64, &'static str) {
+    let rounds = iters(quick, 50_000);
+    let (to_child, child_rx) = ipc::channel::<u64>().expect("channel");
+    let (child_tx, from_child) = ipc::channel::<u64>().expect("channel");
+    let child = procspawn::spawn(
+        (child_rx, child_tx, rounds + 100),
+        |(rx, tx, n): (IpcReceiver<u64>, IpcSender<u64>, u64)| {
+            for _ in 0..n {
+                tx.send(rx.recv().expect("recv")).expect("send");
+            }
+        },
+    );
+    for i in 0..100 {
+        to_child.send(i).expect("send");
+        from_child.recv().expect("recv");
+    }
+    let t = Instant::now();
+    for i in 0..rounds {
+        to_child.send(i).expect("send");
+        assert_eq!(from_child.recv().expect("recv"), i);
+    }
+    let took = t.elapsed();
+    child.join().expect("join");
+    (took.as_secs_f64() * 1e6 / rounds as f64, "us")
+}
+
+/// M3a: a child sends small items over an ipc-channel channel, the parent
+/// receives them (ipc-channel has no MPMC queue; this is its closest form).
+fn m3a(quick: bool) -> (f64, &'static str) {
+    let n = iters(quick, 500_000);
+    let (tx, rx) = ipc::channel::<u64>().expect("channel");
+    let t = Instant::now();
+    let child = procspawn::spawn((tx, n), |(tx, n): (IpcSender<u64>, u64)| {
+        for i in 0..n {
+            tx.send(i).expect("send");
+        }
+    });
+    for i in 0..n {
+        assert_eq!(rx.recv().expect("recv"), i);
+    }
+    let took = t.elapsed();
+    child.join().expect("join");
+    (n as f64 / took.as_secs_f64(), "items/s")
+}
+
+fn double_all(xs: Vec<u64>) -> Vec<u64> {
+    xs.into_iter().map(|x| x * 2).collect()
+}
+
+/// A procspawn pool of two, warmed up the way mp-scenarios warms ours.
+fn pool() -> procspawn::Pool {
+    let pool = procspawn::Pool::new(2).expect("pool");
+    let warm: Vec<_> = (0..8u64)
+        .map(|i| pool.spawn(vec![i; 125], double_all))
+        .collect();
+    for h in warm {
+        h.join().expect("warm-up");
+    }
+    pool
+}
+
+/// M4a: `x * 2` over 200k ints on a pool of two. procspawn has no `map`;
+/// the input is cut into the chunks Python's default chunk size gives
+/// (200k / (2 × 4) = 25 000 per chunk), one spawn per chunk.
+fn m4a(quick: bool) -> (f64, &'static str) {
+    let pool = pool();
+    let n = 200_000u64;
+    let reps = iters(quick, 10);
+    let t = Instant::now();
+    for _ in 0..reps {
+        let input: Vec<u64> = (0..n).collect();
+        let handles: Vec<_> = input
+            .chunks(25_000)
+            .map(|c| pool.spawn(c.to_vec(), double_all))
+            .collect();
+        let mut out = Vec::with_capacity(n as usize);
+        for h in handles {
+            out.extend(h.join().expect("join"));
+        }
+        assert_eq!(out[(n - 1) as usize], 2 * (n - 1));
+    }
+    ((n * reps) as f64 / t.elapsed().as_secs_f64(), "tasks/s")
+}
+
+/// M4b: one task's round trip on the pool (spawn, then join).
+fn m4b(quick: bool) -> (f64, &'static str) {
+    let pool = pool();
+    let n = iters(quick, 20_000);
+    let t = Instant::now();
+    for i in 0..n {
+        let r = pool.spawn(i, |x: u64| x * 2).join().expect("join");
+        assert_eq!(r, 2 * i);
+    }
+    (t.elapsed().as_secs_f64() * 1e6 / n as f64, "us")
+}
+
+/// M4c: 20k one-item tasks, results collected. procspawn has no
+/// `imap_unordered`, and each pending task holds an ipc-channel pair of fds,
+/// so 20k submitted at once fail with EMFILE ("Too many open files"); at most
+/// [`M4C_WINDOW`] are kept in flight, joined oldest first.
+fn m4c(_quick: bool) -> (f64, &'static str) {
+    let pool = pool();
+    let n = 20_000u64;
+    let t = Instant::now();
+    let mut pending = std::collections::VecDeque::new();
+    let mut ok = 0u64;
+    for i in 0..n {
+        if pending.len() == M4C_WINDOW {
+            let h: procspawn::JoinHandle<u64> = pending.pop_front().expect("non-empty");
+            ok += u64::from(h.join().is_ok());
+        }
+        pending.push_back(pool.spawn(i, |x: u64| x * 2));
+    }
+    for h in pending {
+        ok += u64::from(h.join().is_ok());
+    }
+    let took = t.elapsed();
+    assert_eq!(ok, n);
+    (n as f64 / took.as_secs_f64(), "tasks/s")
+}
+
+/// How many M4c tasks are in flight at once on the procspawn pool.
+const M4C_WINDOW: usize = 256;
