@@ -52,6 +52,9 @@ pub(crate) struct Shared {
     next_worker: u64,
     /// The workers whose sockets the engine thread is polling right now.
     engine_watch: Vec<u64>,
+    /// Replies read but not yet handed to their jobs: they are decoded only
+    /// after the workers that sent them have been given their next chunks.
+    arrived: Vec<(u64, usize, Message)>,
 }
 
 impl Shared {
@@ -65,6 +68,7 @@ impl Shared {
             next_job: 0,
             next_worker,
             engine_watch: Vec::new(),
+            arrived: Vec::new(),
         }
     }
 
@@ -185,15 +189,33 @@ impl Shared {
         }
     }
 
+    /// Hands every reply read so far to its job (decoding it).
+    pub(crate) fn deliver_arrived(&mut self, completions: &mut Vec<Completion>) {
+        for (job, index, msg) in std::mem::take(&mut self.arrived) {
+            deliver(&mut self.jobs, job, index, Ok(msg), completions);
+        }
+    }
+
+    /// Gives idle workers their next chunks, then decodes the replies that
+    /// freed them (so a worker computes while its last output is decoded).
+    pub(crate) fn dispatch_and_deliver(&mut self, cfg: &Config, completions: &mut Vec<Completion>) {
+        self.dispatch(cfg, completions);
+        self.deliver_arrived(completions);
+    }
+
     fn index_of(&self, id: u64) -> Option<usize> {
         self.workers.iter().position(|w| w.id == id)
     }
 
-    /// Reads every reply worker `idx` has written so far: one non-blocking
-    /// read takes in every frame that has arrived.
-    fn read_replies(&mut self, idx: usize, completions: &mut Vec<Completion>) {
+    /// Reads every reply worker `idx` has written so far (one non-blocking
+    /// read takes in every frame that has arrived) into `arrived`; the caller
+    /// hands them out with [`deliver_arrived`](Self::deliver_arrived) before
+    /// it lets go of the lock.
+    fn read_replies(&mut self, idx: usize) {
         let limits = Limits::default();
-        let Shared { workers, jobs, .. } = self;
+        let Shared {
+            workers, arrived, ..
+        } = self;
         let w = &mut workers[idx];
         let now = Instant::now();
         let mut first = true;
@@ -217,7 +239,7 @@ impl Shared {
                     w.last_reply = now;
                     first = false;
                 }
-                deliver(jobs, chunk.job, chunk.index, Ok(msg), completions);
+                arrived.push((chunk.job, chunk.index, msg));
             }
             if w.eof {
                 return;
@@ -237,7 +259,8 @@ impl Shared {
     /// Worker `idx` ended: collect what it sent, fail (or retry) the chunk it
     /// was running, requeue the ones it had not started.
     fn reap(&mut self, idx: usize, cfg: &Config, completions: &mut Vec<Completion>) {
-        self.read_replies(idx, completions);
+        self.read_replies(idx);
+        self.deliver_arrived(completions);
         let mut w = self.workers.remove(idx);
         let _ = w.process.join_timeout(Duration::from_secs(5));
         let exitcode = w.process.exitcode().unwrap_or(255);
@@ -361,25 +384,28 @@ impl Inner {
             };
             // What has arrived already (no waiting needed). If that finished
             // this worker's part of the job, there is nothing to wait for here.
-            s.read_replies(i, &mut completions);
+            s.read_replies(i);
             let w = &s.workers[i];
             if w.eof || !w.inflight.iter().any(|c| c.job == job) {
-                s.dispatch(&self.config, &mut completions);
+                s.dispatch_and_deliver(&self.config, &mut completions);
                 self.settle(s, None);
                 run_all(completions);
                 return true;
             }
+            s.dispatch_and_deliver(&self.config, &mut completions);
             let w = &mut s.workers[i];
             w.lent = true;
             (w.id, w.sock.clone(), w.sentinel.clone())
         };
+        // Other jobs' results read on the way are not held up by our wait.
+        run_all(std::mem::take(&mut completions));
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let _ = mp_sys::fd::poll_readable_any(&[sock.as_fd(), sentinel.as_fd()], timeout);
         let mut s = lock(&self.shared);
         if let Some(i) = s.index_of(id) {
             s.workers[i].lent = false;
-            s.read_replies(i, &mut completions);
-            s.dispatch(&self.config, &mut completions);
+            s.read_replies(i);
+            s.dispatch_and_deliver(&self.config, &mut completions);
         }
         // A dead worker is the engine's to reap (it polls every sentinel).
         self.settle(s, None);
@@ -470,7 +496,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
                 // Not if a waiting thread has borrowed it since: that thread
                 // sleeps until the socket is readable, so it must do the read.
                 if let Some(i) = s.index_of(*id).filter(|&i| !s.workers[i].lent) {
-                    s.read_replies(i, &mut completions);
+                    s.read_replies(i);
                 }
             }
         }
@@ -482,7 +508,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
             }
         }
         s.replenish(cfg, &mut completions);
-        s.dispatch(cfg, &mut completions);
+        s.dispatch_and_deliver(cfg, &mut completions);
         let closed = s.state == RunState::Close && s.jobs.is_empty() && s.queue.is_empty();
         let leaving = if closed {
             std::mem::take(&mut s.workers)
