@@ -78,13 +78,33 @@ pub fn active_children() -> Vec<ActiveChild> {
         .collect()
 }
 
-/// Python's `cpu_count()`: the number of online CPUs.
+/// The variable that overrides [`cpu_count`] and [`process_cpu_count`]
+/// (Python 3.13's `PYTHON_CPU_COUNT` / `-X cpu_count`): a positive integer;
+/// anything else is ignored.
+pub const CPU_COUNT_VAR: &str = "MULTIPROCESS_CPU_COUNT";
+
+/// The override from [`CPU_COUNT_VAR`], if it holds a positive integer.
+fn cpu_count_override() -> Option<usize> {
+    std::env::var(CPU_COUNT_VAR)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&n: &usize| n > 0)
+}
+
+/// Python's `cpu_count()`: the number of online CPUs (or the override in
+/// [`CPU_COUNT_VAR`]).
 pub fn cpu_count() -> usize {
-    mp_sys::thread::cpu_count()
+    cpu_count_override().unwrap_or_else(mp_sys::thread::cpu_count)
 }
 
 /// Python 3.13's `process_cpu_count()`: the CPUs this process may run on
-/// (its affinity mask), which can be fewer than [`cpu_count`].
+/// (its affinity mask), which can be fewer than [`cpu_count`] (or the
+/// override in [`CPU_COUNT_VAR`], as 3.13 applies `PYTHON_CPU_COUNT` to both).
 pub fn process_cpu_count() -> usize {
-    std::thread::available_parallelism().map_or_else(|_| cpu_count(), |n| n.get())
+    cpu_count_override().unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map_or_else(|_| mp_sys::thread::cpu_count(), |n| n.get())
+    })
 }

@@ -53,7 +53,7 @@ mod process;
 mod start;
 mod target;
 
-pub use active::{active_children, cpu_count, process_cpu_count, ActiveChild};
+pub use active::{active_children, cpu_count, process_cpu_count, ActiveChild, CPU_COUNT_VAR};
 pub use context::{get_context, Context};
 pub use current::{
     current_process, parent_process, set_current_process_authkey, set_current_process_name,

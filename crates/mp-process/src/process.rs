@@ -62,6 +62,8 @@ pub struct Process {
     daemon: Option<bool>,
     identity: Vec<u32>,
     method: Option<StartMethod>,
+    /// The child's authkey; `None` inherits the creating process's.
+    authkey: Option<Vec<u8>>,
     creator: u32,
     state: State,
 }
@@ -123,6 +125,7 @@ impl Process {
             daemon: None,
             identity,
             method,
+            authkey: None,
             creator: mp_sys::process::getpid(),
             state: State::Initial(job),
         }
@@ -210,6 +213,35 @@ impl Process {
         self
     }
 
+    /// Sets the authentication key the child starts with (builder form; see
+    /// [`set_authkey`](Self::set_authkey)).
+    pub fn authkey(mut self, key: impl Into<Vec<u8>>) -> Process {
+        self.authkey = Some(key.into());
+        self
+    }
+
+    /// The authentication key the child has (or will start with): the one set
+    /// on this `Process`, else the creating process's
+    /// ([`current_process().authkey()`](crate::current_process)), as Python's
+    /// `Process.authkey`.
+    pub fn get_authkey(&self) -> Vec<u8> {
+        self.authkey.clone().unwrap_or_else(current::authkey)
+    }
+
+    /// Sets the authentication key the child starts with (Python's
+    /// `p.authkey = ...`): its [`current_process().authkey()`](crate::current_process),
+    /// used by `Listener`/`Client` and managers there, and inherited by its own
+    /// children. Fails once started ([`ProcessError::StartedAlready`]).
+    pub fn set_authkey(&mut self, key: impl Into<Vec<u8>>) -> Result<()> {
+        match self.state {
+            State::Initial(_) => {
+                self.authkey = Some(key.into());
+                Ok(())
+            }
+            _ => Err(ProcessError::StartedAlready),
+        }
+    }
+
     /// Uses this start method instead of the default context's.
     pub fn start_method(mut self, method: StartMethod) -> Process {
         self.method = Some(method);
@@ -293,6 +325,7 @@ impl Process {
             identity: self.identity.clone(),
             daemon: self.is_daemon(),
             method,
+            authkey: self.get_authkey(),
         };
         match crate::start::start(spec, job) {
             Ok(child) => {

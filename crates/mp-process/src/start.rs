@@ -22,6 +22,8 @@ pub(crate) struct Spec {
     pub(crate) identity: Vec<u32>,
     pub(crate) daemon: bool,
     pub(crate) method: StartMethod,
+    /// The key the child starts with.
+    pub(crate) authkey: Vec<u8>,
 }
 
 /// A pidfd for this process, opened once per process and given to every child
@@ -95,7 +97,7 @@ fn build_launch(
         parent_pidfd: self_pidfd().map(SharedFd::from),
         method: spec.method,
         log_level: crate::log::level_for_child(),
-        authkey: current::authkey(),
+        authkey: spec.authkey.clone(),
     };
     Ok((launch, closure))
 }

@@ -308,3 +308,53 @@ fn large_arguments_arrive_intact() {
     drop(p);
     assert_eq!(reports.take(1), vec![format!("4000000 {sum}")]);
 }
+
+fn report_authkey(out: SharedFd) {
+    let key = current_process().authkey().to_vec();
+    report(&out, &String::from_utf8_lossy(&key));
+    // A grandchild inherits its parent's key.
+    let mut nested = Process::new(report_nested_authkey, (out,));
+    nested.start().unwrap();
+    nested.join().unwrap();
+}
+
+fn report_nested_authkey(out: SharedFd) {
+    report(
+        &out,
+        &format!(
+            "nested {}",
+            String::from_utf8_lossy(current_process().authkey())
+        ),
+    );
+}
+
+#[test]
+fn a_process_can_be_given_its_own_authkey() {
+    let (reports, w) = reports();
+    let mut p = Process::new(report_authkey, (w,)).authkey(b"first".to_vec());
+    assert_eq!(p.get_authkey(), b"first");
+    p.set_authkey(b"per-child key".to_vec()).unwrap();
+    assert_eq!(p.get_authkey(), b"per-child key");
+    // Without one, a Process reports the creating process's key.
+    assert_eq!(
+        Process::new(noop, ()).get_authkey(),
+        current_process().authkey()
+    );
+    p.start().unwrap();
+    assert!(matches!(
+        p.set_authkey(b"late".to_vec()),
+        Err(ProcessError::StartedAlready)
+    ));
+    p.join().unwrap();
+    assert_eq!(p.exitcode(), Some(0));
+    drop(p);
+    assert_eq!(
+        reports.take(2),
+        vec![
+            "per-child key".to_string(),
+            "nested per-child key".to_string()
+        ]
+    );
+    // The parent's own key is untouched.
+    assert_eq!(current_process().authkey().len(), 32);
+}
