@@ -43,6 +43,12 @@ pub(crate) fn resolve(
 /// An encoded chunk: bytes and the fds its values carry.
 pub(crate) type Payload = (Vec<u8>, Vec<SharedFd>);
 
+/// Encodes one chunk of items.
+pub(crate) fn encode_chunk<T: Serialize>(chunk: &[T]) -> Result<Payload, PoolError> {
+    let msg = mp_wire::encode(chunk)?;
+    Ok((msg.bytes, msg.fds.into_iter().map(SharedFd::from).collect()))
+}
+
 /// Encodes `items` in chunks of `chunksize`; returns each chunk's length and
 /// encoding.
 pub(crate) fn encode_chunks<T: Serialize>(
@@ -52,9 +58,8 @@ pub(crate) fn encode_chunks<T: Serialize>(
     let mut lens = Vec::new();
     let mut payloads = Vec::new();
     for chunk in items.chunks(chunksize.max(1)) {
-        let msg = mp_wire::encode(chunk)?;
+        payloads.push(encode_chunk(chunk)?);
         lens.push(chunk.len());
-        payloads.push((msg.bytes, msg.fds.into_iter().map(SharedFd::from).collect()));
     }
     Ok((lens, payloads))
 }

@@ -96,10 +96,31 @@ impl Shared {
         let job = self.next_job;
         self.next_job += 1;
         self.jobs.insert(job, sink);
-        for (index, (bytes, fds)) in payloads.into_iter().enumerate() {
+        self.extend(cfg, job, 0, entry, payloads, bulk, completions);
+        job
+    }
+
+    /// Queues more chunks of a submitted job, numbered from `first`, then
+    /// hands out what it can (a job's later chunks may be encoded while its
+    /// first ones run). Nothing happens if the job is gone (terminated).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn extend(
+        &mut self,
+        cfg: &Config,
+        job: u64,
+        first: usize,
+        entry: EntryParts,
+        payloads: Vec<(Vec<u8>, Vec<SharedFd>)>,
+        bulk: bool,
+        completions: &mut Vec<Completion>,
+    ) {
+        if !self.jobs.contains_key(&job) {
+            return;
+        }
+        for (k, (bytes, fds)) in payloads.into_iter().enumerate() {
             self.queue.push_back(Chunk {
                 job,
-                index,
+                index: first + k,
                 entry,
                 bytes,
                 fds,
@@ -109,7 +130,20 @@ impl Shared {
             });
         }
         self.dispatch(cfg, completions);
-        job
+    }
+
+    /// Chunks `indices` of `job` fail with `err` without running (their
+    /// inputs could not be encoded).
+    pub(crate) fn fail_chunks(
+        &mut self,
+        job: u64,
+        indices: std::ops::Range<usize>,
+        err: &TaskError,
+        completions: &mut Vec<Completion>,
+    ) {
+        for index in indices {
+            self.deliver(job, index, Err(err.clone()), completions);
+        }
     }
 
     /// Whether some worker has work in flight that nobody is reading: not

@@ -135,6 +135,35 @@ impl Pool {
         Ok(job)
     }
 
+    /// Queues chunks `first..` of a submitted job (see [`Shared::extend`]),
+    /// or fails them with `err` when their inputs could not be encoded.
+    fn submit_more(
+        &self,
+        job: u64,
+        first: usize,
+        entry: ChunkEntry,
+        more: Result<Vec<Payload>, (usize, TaskError)>,
+    ) {
+        let mut completions = Vec::new();
+        let mut s = lock(&self.inner.shared);
+        match more {
+            Ok(payloads) => s.extend(
+                &self.inner.config,
+                job,
+                first,
+                entry.to_parts(),
+                payloads,
+                true,
+                &mut completions,
+            ),
+            Err((end, e)) => s.fail_chunks(job, first..end, &e, &mut completions),
+        }
+        self.inner.settle(s, None);
+        for c in completions {
+            c();
+        }
+    }
+
     fn collect<T, R, O>(
         &self,
         entry: ChunkEntry,
@@ -150,7 +179,18 @@ impl Pool {
         O: Send + 'static,
     {
         self.check_running()?;
-        let (lens, payloads) = chunk::encode_chunks(items, chunksize)?;
+        let chunksize = chunksize.max(1);
+        // A map's first chunks go out as soon as they are encoded, one per
+        // worker; the rest are encoded while those run.
+        let head = if bulk {
+            self.processes().max(1) * chunksize
+        } else {
+            items.len()
+        };
+        let (head_items, rest) = items.split_at(head.min(items.len()));
+        let (mut lens, payloads) = chunk::encode_chunks(head_items, chunksize)?;
+        let first_rest = lens.len();
+        lens.extend(rest.chunks(chunksize).map(<[T]>::len));
         let cell = ResultCell::new();
         if lens.is_empty() {
             // Python: an empty map is ready at once, without callbacks.
@@ -163,8 +203,21 @@ impl Pool {
         // A lone task without callbacks is delivered only through its
         // AsyncResult: its waiter reads the worker (no engine hop).
         let deferred = !bulk && payloads.len() == 1 && callbacks.is_empty();
+        let lens_len = lens.len();
         let sink = CollectSink::new(lens, finish, callbacks, cell.clone());
         let job = self.submit(Box::new(sink), entry, payloads, bulk, deferred)?;
+        let total = lens_len;
+        for (k, c) in rest.chunks(chunksize).enumerate() {
+            let index = first_rest + k;
+            match chunk::encode_chunk(c) {
+                Ok(p) => self.submit_more(job, index, entry, Ok(vec![p])),
+                Err(e) => {
+                    let err = TaskError::Encode(e.to_string());
+                    self.submit_more(job, index, entry, Err((total, err)));
+                    break;
+                }
+            }
+        }
         Ok(AsyncResult::with_helper(
             cell,
             Arc::downgrade(&self.inner),

@@ -126,7 +126,10 @@ where
         let result = match self.first_error.take() {
             Some(e) => Err(PoolError::Task(e)),
             None => {
-                let all: Vec<R> = self.slots.drain(..).flatten().flatten().collect();
+                let mut all: Vec<R> = Vec::with_capacity(self.lens.iter().sum());
+                for values in self.slots.drain(..).flatten() {
+                    all.extend(values);
+                }
                 (self.finish)(all).ok_or_else(|| {
                     PoolError::Task(TaskError::Decode("a task returned no result".into()))
                 })
