@@ -183,6 +183,28 @@ impl Listener {
         })
     }
 
+    /// [`bind`](Self::bind) with room for `backlog` connections waiting to be
+    /// accepted (Python's `Listener(..., backlog=n)`); `bind` itself uses
+    /// std's queue length. Linux counts one more than asked and caps it at
+    /// `net.core.somaxconn`.
+    ///
+    /// # Errors
+    /// As [`bind`](Self::bind).
+    pub fn bind_with_backlog(
+        address: Option<Address>,
+        authkey: Option<&[u8]>,
+        backlog: u32,
+    ) -> io::Result<Listener> {
+        let listener = Self::bind(address, authkey)?;
+        let fd = match &listener.socket {
+            Socket::Unix(l) => l.as_fd(),
+            Socket::Tcp(l) => l.as_fd(),
+        };
+        // A second listen() on a listening socket only sets its queue length.
+        rustix::net::listen(fd, i32::try_from(backlog).unwrap_or(i32::MAX))?;
+        Ok(listener)
+    }
+
     /// Sets how long `accept` waits for a client's handshake messages
     /// (`None` = forever; default [`DEFAULT_HANDSHAKE_TIMEOUT`]).
     pub fn set_handshake_timeout(&mut self, timeout: Option<Duration>) {
