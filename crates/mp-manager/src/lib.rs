@@ -35,7 +35,7 @@
 //!   [`ValueProxy`], [`ArrayProxy`], [`LockProxy`], [`RLockProxy`],
 //!   [`SemaphoreProxy`], [`BoundedSemaphoreProxy`], [`ConditionProxy`],
 //!   [`EventProxy`], [`BarrierProxy`], [`QueueProxy`] /
-//!   [`JoinableQueueProxy`]; all built on [`BaseProxy`].
+//!   [`JoinableQueueProxy`], [`SetProxy`]; all built on [`BaseProxy`].
 //! - Custom types: put [`#[mp_manager::shared]`](shared) on a type's
 //!   `impl` block (or implement [`Shared`] and a [`Proxy`] by hand),
 //!   register with [`ManagerBuilder::register`], create with
@@ -115,7 +115,7 @@ pub use manager::{Manager, ManagerBuilder};
 pub use proxy::{
     AcquireGuard, ArrayProxy, BarrierProxy, BaseProxy, BoundedSemaphoreProxy, ConditionProxy,
     DictProxy, EventProxy, JoinableQueueProxy, ListProxy, LockProxy, NamespaceProxy, Proxy,
-    QueueProxy, RLockProxy, SemaphoreProxy, ValueProxy,
+    QueueProxy, RLockProxy, SemaphoreProxy, SetProxy, ValueProxy,
 };
 pub use shared::{Registration, Registry, Shared};
 

@@ -131,6 +131,15 @@ where
         ks.into_iter().map(|k| self.base.decode_value(k)).collect()
     }
 
+    /// The keys, last inserted first (Python 3.13's `reversed(d)`; a copy).
+    #[doc(alias = "reversed")]
+    #[doc(alias = "__reversed__")]
+    pub fn keys_reversed(&self) -> Result<Vec<K>> {
+        let mut ks = self.keys()?;
+        ks.reverse();
+        Ok(ks)
+    }
+
     /// The values, in insertion order (copies).
     pub fn values(&self) -> Result<Vec<V>> {
         let vs: Vec<ByteBuf> = self.base.call("values", &())?;
@@ -138,7 +147,7 @@ where
     }
 
     /// The pairs, in insertion order: a snapshot of the dict (Python's
-    /// `d.items()` / `d.copy()`).
+    /// `d.items()`; see also [`copy`](Self::copy)).
     pub fn items(&self) -> Result<Vec<(K, V)>> {
         let items: Vec<(ByteBuf, ByteBuf)> = self.base.call("items", &())?;
         items
@@ -147,7 +156,39 @@ where
             .collect()
     }
 
-    /// Sets every pair of `pairs`, in one round trip (Python's `update`).
+    /// A snapshot of the dict collected into any map or list of pairs
+    /// (Python's `d.copy()`, which returns a plain dict): a `HashMap<K, V>`,
+    /// a `BTreeMap<K, V>`, or a `Vec<(K, V)>` in insertion order.
+    pub fn copy<C: FromIterator<(K, V)>>(&self) -> Result<C> {
+        self.items().map(|items| items.into_iter().collect())
+    }
+
+    /// A snapshot of the dict updated with `pairs`, which leaves the dict
+    /// unchanged (Python 3.9+'s `d | other`, exposed by `DictProxy` since
+    /// 3.13), collected as [`copy`](Self::copy) is. In insertion order, the
+    /// dict's keys come first, then the new keys of `pairs`; a key in both
+    /// gets the value from `pairs`. Python's `d |= other` is
+    /// [`update`](Self::update).
+    #[doc(alias = "__or__")]
+    #[doc(alias = "merge")]
+    pub fn union<C: FromIterator<(K, V)>>(
+        &self,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<C> {
+        let items = pairs
+            .into_iter()
+            .map(|(k, v)| Ok((to_bytes(&k)?, to_bytes(&v)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let merged: Vec<(ByteBuf, ByteBuf)> = self.base.call("__or__", &items)?;
+        merged
+            .into_iter()
+            .map(|(k, v)| Ok((self.base.decode_value(k)?, self.base.decode_value(v)?)))
+            .collect()
+    }
+
+    /// Sets every pair of `pairs`, in one round trip (Python's `update`,
+    /// and `d |= other`).
+    #[doc(alias = "__ior__")]
     pub fn update(&self, pairs: impl IntoIterator<Item = (K, V)>) -> Result<()> {
         let items = pairs
             .into_iter()
@@ -220,6 +261,24 @@ impl<R: Registry> Manager<R> {
         let items = pairs
             .into_iter()
             .map(|(k, v)| Ok((to_bytes(&k)?, to_bytes(&v)?)))
+            .collect::<Result<Vec<_>>>()?;
+        self.create_raw(&items)
+    }
+
+    /// A new shared dict mapping each of `keys` to `value` (Python's
+    /// `dict.fromkeys(keys, value)`, exposed by `DictProxy` since 3.13;
+    /// Python's default value `None` is `Option::None` here, given
+    /// explicitly). A repeated key is kept once, at its first position.
+    #[doc(alias = "fromkeys")]
+    pub fn dict_fromkeys<K: Serialize, V: Serialize>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        value: V,
+    ) -> Result<DictProxy<K, V>> {
+        let value = to_bytes(&value)?;
+        let items = keys
+            .into_iter()
+            .map(|k| Ok((to_bytes(&k)?, value.clone())))
             .collect::<Result<Vec<_>>>()?;
         self.create_raw(&items)
     }

@@ -6,6 +6,7 @@ mod dict;
 mod list;
 mod namespace;
 mod queue;
+mod set;
 mod sync;
 mod value;
 
@@ -15,6 +16,7 @@ pub use dict::DictProxy;
 pub use list::ListProxy;
 pub use namespace::NamespaceProxy;
 pub use queue::{JoinableQueueProxy, QueueProxy};
+pub use set::SetProxy;
 pub use sync::{
     AcquireGuard, BarrierProxy, BoundedSemaphoreProxy, ConditionProxy, EventProxy, LockProxy,
     RLockProxy, SemaphoreProxy,

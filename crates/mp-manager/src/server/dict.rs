@@ -117,6 +117,14 @@ impl Referent for Dict {
                 }
                 ret(&())
             }
+            "__or__" => {
+                let items: Vec<(ByteBuf, ByteBuf)> = args(a, method)?;
+                let mut merged = OrderedMap::default();
+                for (k, v) in m.iter().chain(items.iter().map(|(k, v)| (k, v))) {
+                    merged.insert(k.clone(), v.clone());
+                }
+                ret(&merged.iter().collect::<Vec<_>>())
+            }
             "setdefault" => {
                 let (k, default): (ByteBuf, ByteBuf) = args(a, method)?;
                 if let Some(v) = m.get(&k) {

@@ -14,6 +14,7 @@ mod dict;
 mod list;
 mod namespace;
 mod queue;
+mod set;
 mod sync;
 mod value;
 mod wait;
@@ -53,6 +54,7 @@ pub(crate) fn builtin_factories() -> Factories {
     let mut f: Factories = HashMap::new();
     f.insert("dict", dict::create);
     f.insert("list", list::create);
+    f.insert("set", set::create);
     f.insert("Namespace", namespace::create);
     f.insert("Value", value::create_value);
     f.insert("Array", value::create_array);
