@@ -30,6 +30,8 @@
 //! - [`Barrier`]: `wait` → arrival index, `abort`, `reset`, [`BrokenBarrierError`].
 //! - [`Value`], [`Array`]: a `RawValue`/`RawArray` (re-exported from
 //!   `mp-shm`) plus a lock, with `get_lock()`.
+//! - [`CharArray`]: Python's `SynchronizedString` `.value`/`.raw` on any
+//!   shared `u8` array; [`sharedctypes::copy`], [`sharedctypes::synchronized`].
 //!
 //! # Dead holders
 //! CPython hangs forever when a process dies holding a lock. Here a lock
@@ -76,6 +78,10 @@ mod semaphore;
 #[cfg(not(loom))]
 mod shared;
 #[cfg(not(loom))]
+pub mod sharedctypes;
+#[cfg(not(loom))]
+mod string;
+#[cfg(not(loom))]
 mod sync_lock;
 #[cfg(not(loom))]
 mod value;
@@ -102,6 +108,8 @@ pub use mp_shm::{RawArray, RawValue};
 pub use rlock::{RLock, RLockGuard};
 #[cfg(not(loom))]
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphorePermit};
+#[cfg(not(loom))]
+pub use string::{CharArray, StringTooLong};
 #[cfg(not(loom))]
 pub use sync_lock::{SyncLock, SyncLockGuard};
 #[cfg(not(loom))]

@@ -71,6 +71,12 @@ impl<T: Pod> Value<T> {
         })
     }
 
+    /// Wraps an existing shared value with `lock`, without copying
+    /// (for `sharedctypes::synchronized`).
+    pub(crate) fn from_parts(obj: RawValue<T>, lock: SyncLock) -> Self {
+        Value { obj, lock }
+    }
+
     /// The lock (Python's `get_lock()`).
     pub fn get_lock(&self) -> &SyncLock {
         &self.lock
@@ -204,6 +210,12 @@ impl<T: Pod> Array<T> {
         })
     }
 
+    /// Wraps an existing shared array with `lock`, without copying
+    /// (for `sharedctypes::synchronized`).
+    pub(crate) fn from_parts(obj: RawArray<T>, lock: SyncLock) -> Self {
+        Array { obj, lock }
+    }
+
     /// The lock (Python's `get_lock()`).
     pub fn get_lock(&self) -> &SyncLock {
         &self.lock
@@ -276,7 +288,12 @@ impl<T: Pod> Array<T> {
     }
 }
 
-impl<T: Pod> ArrayGuard<'_, T> {
+impl<'a, T: Pod> ArrayGuard<'a, T> {
+    /// The array the guard's lock protects (for the byte-string view).
+    pub(crate) fn obj(&self) -> &'a RawArray<T> {
+        self.obj
+    }
+
     /// Item `index`.
     ///
     /// # Errors

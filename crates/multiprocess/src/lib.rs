@@ -63,11 +63,18 @@ pub use mp_process::{
 
 #[cfg(feature = "sync")]
 pub use mp_sync::{
-    AcquireError, Array, ArrayGuard, Barrier, BoundedSemaphore, BrokenBarrierError, Condition,
-    ConditionError, ConditionGuard, Event, Lock, LockGuard, LockResult, OwnerDied, RLock,
-    RLockGuard, ReleaseError, Semaphore, SemaphorePermit, SyncLock, SyncLockGuard, TryAcquireError,
-    Value, ValueGuard,
+    AcquireError, Array, ArrayGuard, Barrier, BoundedSemaphore, BrokenBarrierError, CharArray,
+    Condition, ConditionError, ConditionGuard, Event, Lock, LockGuard, LockResult, OwnerDied,
+    RLock, RLockGuard, ReleaseError, Semaphore, SemaphorePermit, StringTooLong, SyncLock,
+    SyncLockGuard, TryAcquireError, Value, ValueGuard,
 };
+
+/// Python's `multiprocessing.sharedctypes`: `copy` and `synchronized` for the
+/// shared values and arrays.
+#[cfg(feature = "sync")]
+pub mod sharedctypes {
+    pub use mp_sync::sharedctypes::*;
+}
 
 #[cfg(feature = "shm")]
 pub use mp_shm::{Pod, RawArray, RawValue, Zeroable};
