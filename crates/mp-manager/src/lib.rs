@@ -103,6 +103,7 @@ mod auth;
 mod client;
 mod error;
 mod framed;
+mod initializer;
 mod manager;
 mod protocol;
 mod proxy;

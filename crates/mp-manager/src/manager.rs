@@ -7,14 +7,16 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp_process::{ExitCode, Process, StartMethod};
+use mp_process::{ExitCode, Process, StartMethod, Target};
 use mp_wire::{Limits, SharedFd};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use crate::address::{fresh_unix_address, remove_unix_address, Address, Listener};
 use crate::client;
 use crate::error::{ManagerError, Result};
+use crate::initializer::Initializer;
 use crate::protocol::{self, RequestRef};
 use crate::proxy::{BaseProxy, Proxy};
 use crate::server::{self, Server};
@@ -32,6 +34,8 @@ struct ServerConfig {
     server: u128,
     /// Where the server reports `Ok(address)` once it listens, or `Err(why)`.
     ready: SharedFd,
+    /// Run before listening.
+    init: Option<Initializer>,
 }
 
 type Ready = std::result::Result<Address, String>;
@@ -42,6 +46,12 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
     let report = |r: &Ready| {
         let _ = mp_wire::send_value(ready.as_fd(), r);
     };
+    if let Some(init) = cfg.init {
+        if let Err(why) = init.run() {
+            report(&Err(why));
+            return ExitCode(1);
+        }
+    }
     let setup = (|| -> std::io::Result<_> {
         let listener = Listener::bind(&cfg.address)?;
         let local = listener.local_address(&cfg.address)?;
@@ -79,6 +89,7 @@ pub struct ManagerBuilder<R: Registry = ()> {
     authkey: Option<Vec<u8>>,
     method: Option<StartMethod>,
     shutdown_timeout: Duration,
+    init: Option<std::result::Result<Initializer, String>>,
     _registry: PhantomData<fn() -> R>,
 }
 
@@ -89,6 +100,7 @@ impl Default for ManagerBuilder<()> {
             authkey: None,
             method: None,
             shutdown_timeout: Duration::from_secs(1),
+            init: None,
             _registry: PhantomData,
         }
     }
@@ -121,6 +133,19 @@ impl<R: Registry> ManagerBuilder<R> {
         self
     }
 
+    /// Runs `f(*initargs)` in the server process before it starts listening
+    /// (Python's `start(initializer, initargs)`); used by [`start`](Self::start)
+    /// only. If it panics (or its arguments cannot be encoded), `start` fails
+    /// with [`ManagerError::State`] naming why, and no server is left running.
+    pub fn initializer<F, Args>(mut self, f: F, initargs: Args) -> Self
+    where
+        F: Target<Args>,
+        Args: Serialize + DeserializeOwned + 'static,
+    {
+        self.init = Some(Initializer::new(f, &initargs).map_err(|e| e.to_string()));
+        self
+    }
+
     /// Registers a custom type (Python's `register(typeid, callable)`): the
     /// server can then hold `T` values, created with [`Manager::create`].
     pub fn register<T: Shared>(self) -> ManagerBuilder<(T, R)> {
@@ -129,6 +154,7 @@ impl<R: Registry> ManagerBuilder<R> {
             authkey: self.authkey,
             method: self.method,
             shutdown_timeout: self.shutdown_timeout,
+            init: self.init,
             _registry: PhantomData,
         }
     }
@@ -153,6 +179,15 @@ impl<R: Registry> ManagerBuilder<R> {
                 remove_unix_address(p);
             }
         };
+        let init = match self.init {
+            Some(Err(e)) => {
+                return Err(ManagerError::State(format!(
+                    "cannot encode the initargs: {e}"
+                )))
+            }
+            Some(Ok(init)) => Some(init),
+            None => None,
+        };
         let server = crate::auth::random_u128()?;
         let (ours, theirs) = mp_sys::socket::socketpair()?;
         let cfg = ServerConfig {
@@ -160,6 +195,7 @@ impl<R: Registry> ManagerBuilder<R> {
             key: key.clone(),
             server,
             ready: SharedFd::from(theirs),
+            init,
         };
         let mut process =
             Process::with_class("SyncManager", self.method, serve_main::<R>, (cfg,)).daemon(true);
