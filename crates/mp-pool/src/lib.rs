@@ -32,6 +32,9 @@
 //! - [`TaskError`] (one task: panic with message and location, worker death
 //!   with exit code or signal, encoding) and [`PoolError`].
 //! - [`default_chunksize`]: Python's formula.
+//! - [`ThreadPool`] ([`ThreadPoolBuilder`]): Python's
+//!   `multiprocessing.pool.ThreadPool` — the same calls on threads of this
+//!   process, for closures that capture and values that are not serde.
 //!
 //! # How it works
 //! Each worker has one long-lived socket to the parent. Inputs go in chunks
@@ -41,7 +44,10 @@
 //! collects results, hands out queued chunks, notices a dead worker at once
 //! (its pidfd turns readable), fails or retries the chunk it held, starts a
 //! replacement, and runs callbacks. Submitting threads send straight to an
-//! idle worker. No process or channel is created per task.
+//! idle worker, and a thread waiting on an `AsyncResult` reads its task's
+//! worker itself (the engine thread then leaves that socket alone), so a
+//! reply wakes the waiter directly. A map's first chunks go out while the
+//! rest are still being encoded. No process or channel is created per task.
 #![forbid(unsafe_code)]
 
 mod builder;
@@ -57,6 +63,7 @@ mod reader;
 mod result;
 mod sink;
 mod slot;
+mod thread_pool;
 mod worker;
 
 pub use builder::PoolBuilder;
@@ -66,6 +73,7 @@ pub use func::StarFn;
 pub use imap::IMapIterator;
 pub use pool::Pool;
 pub use result::{AsyncResult, Callbacks};
+pub use thread_pool::{ThreadPool, ThreadPoolBuilder, ThreadStarFn};
 
 #[cfg(test)]
 mod tests {

@@ -103,7 +103,19 @@ pub mod connection {
 }
 
 #[cfg(feature = "pool")]
-pub use mp_pool::{AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder, PoolError, TaskError};
+pub use mp_pool::{
+    AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder, PoolError, TaskError, ThreadPool,
+    ThreadPoolBuilder,
+};
+
+/// Python's `multiprocessing.dummy`: the pool API on threads. Its `Pool` is
+/// [`ThreadPool`]; for the rest of that module (`Process`, `Queue`, `Lock`,
+/// ...) Rust's own `std::thread`, `std::sync::mpsc` and `std::sync` are the
+/// thread versions.
+#[cfg(feature = "pool")]
+pub mod dummy {
+    pub use mp_pool::{ThreadPool as Pool, ThreadPoolBuilder as PoolBuilder};
+}
 
 /// Python's `multiprocessing.pool`: the process pool and its helpers.
 #[cfg(feature = "pool")]

@@ -1,0 +1,208 @@
+//! [`ThreadPool`]: Python's `multiprocessing.pool.ThreadPool` (and
+//! `multiprocessing.dummy.Pool`) — the API of [`Pool`](crate::Pool) on
+//! threads of this process — and its lifecycle (`close`, `terminate`,
+//! `join`, drop).
+
+mod builder;
+mod engine;
+mod jobs;
+mod submit;
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::error::PoolError;
+use crate::result::lock;
+
+pub use builder::ThreadPoolBuilder;
+pub use jobs::ThreadStarFn;
+
+use engine::{Engine, RunState};
+
+/// A pool of worker threads in this process (Python's
+/// `multiprocessing.pool.ThreadPool`), with the methods of
+/// [`Pool`](crate::Pool): `apply`, `apply_async(_with)`, `map(_chunked)`,
+/// `map_async(_with)`, `starmap`, `starmap_async(_with)`, `imap(_chunked)`,
+/// `imap_unordered(_chunked)`, `close`, `terminate`, `join`, and the same
+/// result types ([`AsyncResult`](crate::AsyncResult),
+/// [`Callbacks`](crate::Callbacks), [`IMapIterator`](crate::IMapIterator),
+/// [`TaskError`](crate::TaskError)).
+///
+/// Unlike [`Pool`](crate::Pool), nothing is encoded: task functions are any
+/// `Fn + Send + Sync + 'static`, capturing closures included, and inputs and
+/// results any `Send + 'static` values. Threads are named
+/// `ThreadPoolWorker-N`. There is no `maxtasksperchild` (a thread has no
+/// state to shed; Python's `ThreadPool` has none either) and no start
+/// method.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mp_pool::ThreadPool;
+///
+/// let offset = Arc::new(10u64);
+/// let pool = ThreadPool::with_threads(2)?;
+/// let o = offset.clone();
+/// assert_eq!(pool.map(move |x: u64| x + *o, 0..4)?, vec![10, 11, 12, 13]);
+/// let r = pool.apply_async(|a: u64, b: u64| a * b, (6, 7))?;
+/// assert_eq!(r.get()?, 42);
+/// let mut squares: Vec<u64> = pool
+///     .imap_unordered(|x: u64| x * x, 0..4)?
+///     .map(Result::unwrap)
+///     .collect();
+/// squares.sort();
+/// assert_eq!(squares, vec![0, 1, 4, 9]);
+/// pool.close();
+/// pool.join()?;
+/// # Ok::<(), mp_pool::PoolError>(())
+/// ```
+///
+/// # Callbacks
+/// [`Callbacks`](crate::Callbacks) run on the pool thread that finished the
+/// call's last chunk, right after it (CPython runs them on the pool's one
+/// result-handler thread), before the result becomes ready. A callback that
+/// panics is reported and the pool carries on. A callback, like a task,
+/// occupies its thread while it runs.
+///
+/// # Failures
+/// A panic in a task is that task's `Err` ([`TaskError::Panic`](crate::TaskError::Panic)
+/// with the message; the location when the process pool's quiet panic hook
+/// is installed, else `<unknown>`, and the panic is then also printed by the
+/// usual hook). Waiting from a task for another call of the same pool can
+/// deadlock when every thread waits, as in Python.
+///
+/// # Dropping and terminating
+/// Dropping a `ThreadPool` **terminates** it, as Python's
+/// `with ThreadPool() as p:` does at the end of the block: queued tasks are
+/// dropped and every unfinished result becomes [`PoolError::Terminated`].
+/// To let queued work finish, call [`close`](Self::close) and
+/// [`join`](Self::join) first. A thread cannot be stopped from outside: a
+/// thread in the middle of a task when the pool terminates finishes that
+/// task in the background (its result is discarded) and then exits;
+/// `terminate` and `join` do not wait for it (CPython's `join` does).
+pub struct ThreadPool {
+    engine: Arc<Engine>,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl ThreadPool {
+    fn from_parts(engine: Arc<Engine>, handles: Vec<JoinHandle<()>>) -> ThreadPool {
+        ThreadPool {
+            engine,
+            handles: Mutex::new(handles),
+        }
+    }
+
+    /// A pool of [`cpu_count()`](mp_process::cpu_count) threads (Python's
+    /// `ThreadPool()`).
+    pub fn new() -> Result<ThreadPool, PoolError> {
+        ThreadPoolBuilder::default().build()
+    }
+
+    /// A pool of `threads` threads (Python's `ThreadPool(processes)`); 0 is
+    /// [`PoolError::InvalidArgument`].
+    pub fn with_threads(threads: usize) -> Result<ThreadPool, PoolError> {
+        ThreadPoolBuilder::default().threads(threads).build()
+    }
+
+    /// Options: threads, initializer.
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder::default()
+    }
+
+    /// The number of threads the pool started.
+    pub fn threads(&self) -> usize {
+        self.engine.threads
+    }
+
+    fn state(&self) -> RunState {
+        self.engine.state().run
+    }
+
+    /// Stops accepting work; the threads exit once every submitted task is
+    /// done (Python's `close()`). Idempotent.
+    pub fn close(&self) {
+        self.engine.close();
+    }
+
+    /// Stops the pool now (Python's `terminate()`): queued tasks are dropped
+    /// and every unfinished result becomes [`PoolError::Terminated`] (in
+    /// Python they never become ready). Waits until the idle threads have
+    /// exited, not for threads in the middle of a task (see the type's
+    /// docs), and not at all when called from one of the pool's threads.
+    pub fn terminate(&self) {
+        self.engine.terminate();
+        if !self.engine.on_pool_thread() {
+            if let Some(all_exited) = self.engine.wait_threads(None) {
+                self.finish(all_exited);
+            }
+        }
+    }
+
+    /// Waits until the threads have exited (Python's `join()`); requires
+    /// [`close`](Self::close) or [`terminate`](Self::terminate) first, else
+    /// [`PoolError::StillRunning`]. After `terminate`, threads in the middle
+    /// of a task are not waited for. Called from one of the pool's own
+    /// threads, it returns at once.
+    pub fn join(&self) -> Result<(), PoolError> {
+        self.join_inner(None).map(|_| ())
+    }
+
+    /// [`join`](Self::join) waiting at most `timeout`; returns whether the
+    /// pool has finished (`false` on timeout).
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool, PoolError> {
+        self.join_inner(Some(Instant::now() + timeout))
+    }
+
+    fn join_inner(&self, deadline: Option<Instant>) -> Result<bool, PoolError> {
+        if self.state() == RunState::Run {
+            return Err(PoolError::StillRunning);
+        }
+        if self.engine.on_pool_thread() {
+            return Ok(false);
+        }
+        match self.engine.wait_threads(deadline) {
+            Some(all_exited) => {
+                self.finish(all_exited);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Joins the threads that have exited; lets the rest (busy in a task
+    /// after `terminate`) go.
+    fn finish(&self, all_exited: bool) {
+        let handles = std::mem::take(&mut *lock(&self.handles));
+        for h in handles {
+            if all_exited || h.is_finished() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// Python's repr: `<multiprocessing.pool.ThreadPool state=RUN pool_size=2>`.
+impl fmt::Display for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<multiprocessing.pool.ThreadPool state={} pool_size={}>",
+            engine::describe(self.state()),
+            self.threads()
+        )
+    }
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

@@ -1,0 +1,251 @@
+//! The machinery of a [`ThreadPool`](super::ThreadPool): one queue of tasks
+//! under one lock, the worker threads that take from it, and the registry of
+//! unfinished calls that `terminate` abandons.
+
+use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::error::{PoolError, TaskError};
+use crate::result::lock;
+
+/// The state of a thread pool (Python's `RUN`, `CLOSE`, `TERMINATE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunState {
+    Run,
+    Close,
+    Terminate,
+}
+
+/// One unit of work for a thread: a chunk of a call. It gets the error of
+/// the thread's initializer, if that panicked (every item then fails with it).
+pub(crate) type Task = Box<dyn FnOnce(Option<&TaskError>) + Send>;
+
+/// An unfinished call, as `terminate` sees it.
+pub(crate) trait Abandon: Send + Sync {
+    /// The pool was terminated: the call will never complete; make its
+    /// results [`PoolError::Terminated`] and ignore chunks that still arrive.
+    fn abandon(&self);
+}
+
+/// The initializer every thread runs once when it starts.
+pub(crate) type Init = Arc<dyn Fn() + Send + Sync>;
+
+pub(crate) struct State {
+    pub(crate) run: RunState,
+    queue: VecDeque<Task>,
+    /// Unfinished calls by id.
+    jobs: HashMap<u64, Arc<dyn Abandon>>,
+    /// Threads that have not exited.
+    live: usize,
+    /// Threads inside their initializer or a task.
+    busy: usize,
+}
+
+/// Shared by the [`ThreadPool`](super::ThreadPool) handle and its threads.
+pub(crate) struct Engine {
+    /// Tells this pool's threads apart from every other thread.
+    pub(crate) id: u64,
+    pub(crate) threads: usize,
+    state: Mutex<State>,
+    /// Threads wait here for work.
+    work: Condvar,
+    /// `join` waits here for threads to go idle or exit.
+    idle: Condvar,
+    next_job: AtomicU64,
+}
+
+static NEXT_POOL: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The id of the pool this thread works for (0: none).
+    static POOL_ID: Cell<u64> = const { Cell::new(0) };
+}
+
+impl Engine {
+    /// An engine for `threads` threads, all counted live and busy (each
+    /// starts in its initializer).
+    pub(crate) fn new(threads: usize) -> Arc<Engine> {
+        Arc::new(Engine {
+            id: NEXT_POOL.fetch_add(1, Ordering::Relaxed),
+            threads,
+            state: Mutex::new(State {
+                run: RunState::Run,
+                queue: VecDeque::new(),
+                jobs: HashMap::new(),
+                live: threads,
+                busy: threads,
+            }),
+            work: Condvar::new(),
+            idle: Condvar::new(),
+            next_job: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// Whether the calling thread is one of this pool's threads.
+    pub(crate) fn on_pool_thread(&self) -> bool {
+        POOL_ID.with(Cell::get) == self.id
+    }
+
+    /// A fresh call id.
+    pub(crate) fn job_id(&self) -> u64 {
+        self.next_job.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Registers call `id` (if it can be abandoned) and queues its tasks;
+    /// [`PoolError::NotRunning`] after `close` or `terminate`.
+    pub(crate) fn submit(
+        &self,
+        id: u64,
+        job: Arc<dyn Abandon>,
+        tasks: Vec<Task>,
+    ) -> Result<(), PoolError> {
+        let mut s = self.state();
+        if s.run != RunState::Run {
+            return Err(PoolError::NotRunning);
+        }
+        let n = tasks.len();
+        s.jobs.insert(id, job);
+        s.queue.extend(tasks);
+        drop(s);
+        if n == 1 {
+            self.work.notify_one();
+        } else {
+            self.work.notify_all();
+        }
+        Ok(())
+    }
+
+    /// Call `id` completed.
+    pub(crate) fn finish_job(&self, id: u64) {
+        self.state().jobs.remove(&id);
+    }
+
+    /// Stops taking work once the queue is empty.
+    pub(crate) fn close(&self) {
+        let mut s = self.state();
+        if s.run == RunState::Run {
+            s.run = RunState::Close;
+        }
+        drop(s);
+        self.work.notify_all();
+        self.idle.notify_all();
+    }
+
+    /// Drops the queued tasks and abandons every unfinished call.
+    pub(crate) fn terminate(&self) {
+        let mut s = self.state();
+        s.run = RunState::Terminate;
+        let queue = std::mem::take(&mut s.queue);
+        let jobs = std::mem::take(&mut s.jobs);
+        drop(s);
+        self.work.notify_all();
+        self.idle.notify_all();
+        // Outside the lock: dropping a task or abandoning a call may run
+        // user code (drops of captured values).
+        drop(queue);
+        for job in jobs.into_values() {
+            job.abandon();
+        }
+    }
+
+    /// Waits (until `deadline`) for the threads: after `close`, until every
+    /// one has exited; after `terminate`, until every one has exited or is
+    /// inside a task it will not come back from in time (it is left to
+    /// finish on its own). Returns `None` on timeout, else whether every
+    /// thread has exited.
+    pub(crate) fn wait_threads(&self, deadline: Option<Instant>) -> Option<bool> {
+        let mut s = self.state();
+        loop {
+            if s.live == 0 || (s.run == RunState::Terminate && s.live == s.busy) {
+                return Some(s.live == 0);
+            }
+            s = match deadline {
+                None => self.idle.wait(s).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    self.idle
+                        .wait_timeout(s, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    /// `n` threads were never started: count them as exited.
+    pub(crate) fn forget_threads(&self, n: usize) {
+        let mut s = self.state();
+        s.live -= n;
+        s.busy -= n;
+    }
+
+    /// The next task for a thread, or `None` when it should exit.
+    fn next_task(&self) -> Option<Task> {
+        let mut s = self.state();
+        s.busy -= 1;
+        let task = loop {
+            match s.run {
+                RunState::Terminate => break None,
+                run => {
+                    if let Some(t) = s.queue.pop_front() {
+                        break Some(t);
+                    }
+                    if run == RunState::Close {
+                        break None;
+                    }
+                }
+            }
+            s = self.work.wait(s).unwrap_or_else(|e| e.into_inner());
+        };
+        match task {
+            Some(t) => {
+                s.busy += 1;
+                Some(t)
+            }
+            None => {
+                s.live -= 1;
+                drop(s);
+                self.idle.notify_all();
+                None
+            }
+        }
+    }
+}
+
+/// The body of a pool thread: the initializer, then tasks until the pool
+/// closes (and the queue is empty) or terminates.
+pub(crate) fn worker(engine: Arc<Engine>, init: Option<Init>) {
+    POOL_ID.with(|p| p.set(engine.id));
+    let init_error = init.and_then(|f| super::jobs::catch(|| f()).err());
+    if let Some(e) = &init_error {
+        log::warn!("a thread pool initializer failed: {e}");
+    }
+    while let Some(task) = engine.next_task() {
+        // Task panics are caught per item; this catches what is left (a
+        // captured value whose drop panics) so the thread and its
+        // bookkeeping survive.
+        if panic::catch_unwind(AssertUnwindSafe(|| task(init_error.as_ref()))).is_err() {
+            log::warn!("a thread pool task panicked outside its function");
+        }
+    }
+}
+
+/// Python's name of a pool state, for the pool's repr.
+pub(crate) fn describe(run: RunState) -> &'static str {
+    match run {
+        RunState::Run => "RUN",
+        RunState::Close => "CLOSE",
+        RunState::Terminate => "TERMINATE",
+    }
+}

@@ -1,0 +1,341 @@
+//! The submission methods of [`ThreadPool`]: `apply`, `map`, `starmap` and
+//! the `imap` family, each split into chunks that the threads take from one
+//! queue.
+
+use std::sync::Arc;
+
+use crate::chunk;
+use crate::error::{PoolError, TaskError};
+use crate::imap::{IMapIterator, ImapShared};
+use crate::result::{AsyncResult, Callbacks, ResultCell};
+use crate::sink::Progress;
+
+use super::engine::{Abandon, RunState, Task};
+use super::jobs::{self, split, ChunkSink, Collect, Imap, ThreadStarFn};
+use super::ThreadPool;
+
+type Apply<F, Args> = <F as ThreadStarFn<Args>>::Output;
+
+fn single<R>(v: Vec<R>) -> Option<R> {
+    v.into_iter().next()
+}
+
+fn all<R>(v: Vec<R>) -> Option<Vec<R>> {
+    Some(v)
+}
+
+impl ThreadPool {
+    fn check_running(&self) -> Result<(), PoolError> {
+        match self.engine.state().run {
+            RunState::Run => Ok(()),
+            _ => Err(PoolError::NotRunning),
+        }
+    }
+
+    /// Queues one task per chunk; each reports to `sink`, and the one that
+    /// completes the call unregisters it and runs its completion.
+    fn run_chunks<T, R, G, S>(
+        &self,
+        f: Arc<G>,
+        chunks: Vec<Vec<T>>,
+        sink: Arc<S>,
+    ) -> Result<(), PoolError>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        G: Fn(T) -> R + Send + Sync + 'static,
+        S: ChunkSink<R> + 'static,
+    {
+        let id = self.engine.job_id();
+        let engine = Arc::downgrade(&self.engine);
+        let tasks: Vec<Task> = chunks
+            .into_iter()
+            .enumerate()
+            .map(|(index, chunk)| {
+                let (f, sink, engine) = (f.clone(), sink.clone(), engine.clone());
+                Box::new(move |init_error: Option<&TaskError>| {
+                    let out = jobs::run_items(chunk, &*f, init_error);
+                    if let Progress::Done(done) = sink.chunk_done(index, out) {
+                        if let Some(e) = engine.upgrade() {
+                            e.finish_job(id);
+                        }
+                        if let Some(done) = done {
+                            done();
+                        }
+                    }
+                }) as Task
+            })
+            .collect();
+        let job: Arc<dyn Abandon> = sink;
+        self.engine.submit(id, job, tasks)
+    }
+
+    fn collect<T, R, O, G>(
+        &self,
+        f: G,
+        items: Vec<T>,
+        chunksize: usize,
+        finish: fn(Vec<R>) -> Option<O>,
+        callbacks: Callbacks<O>,
+    ) -> Result<AsyncResult<O>, PoolError>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        O: Send + 'static,
+        G: Fn(T) -> R + Send + Sync + 'static,
+    {
+        self.check_running()?;
+        let cell = ResultCell::new();
+        if items.is_empty() {
+            // Python: an empty map is ready at once, without callbacks.
+            cell.set(
+                finish(Vec::new())
+                    .ok_or(PoolError::Task(TaskError::Decode("no result".to_string()))),
+            );
+            return Ok(AsyncResult::new(cell));
+        }
+        let chunks = split(items, chunksize);
+        let sink = Arc::new(Collect::new(chunks.len(), finish, callbacks, cell.clone()));
+        self.run_chunks(Arc::new(f), chunks, sink)?;
+        Ok(AsyncResult::new(cell))
+    }
+
+    fn imap_inner<T, R, G>(
+        &self,
+        f: G,
+        items: Vec<T>,
+        chunksize: usize,
+        ordered: bool,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        G: Fn(T) -> R + Send + Sync + 'static,
+    {
+        self.check_running()?;
+        let chunksize = chunk::resolve(Some(chunksize), items.len(), self.threads())?;
+        let chunks = split(items, chunksize);
+        let shared = ImapShared::new(ordered, chunks.len());
+        if !chunks.is_empty() {
+            let sink = Arc::new(Imap::new(chunks.len(), shared.clone()));
+            self.run_chunks(Arc::new(f), chunks, sink)?;
+        }
+        Ok(IMapIterator::new(shared))
+    }
+
+    /// Runs `f(*args)` on a pool thread and waits for the result (Python's
+    /// `apply`).
+    pub fn apply<F, Args>(&self, f: F, args: Args) -> Result<Apply<F, Args>, PoolError>
+    where
+        F: ThreadStarFn<Args>,
+        Args: Send + 'static,
+        Apply<F, Args>: Send + 'static,
+    {
+        self.apply_async(f, args)?.get()
+    }
+
+    /// Submits `f(*args)` (Python's `apply_async`).
+    pub fn apply_async<F, Args>(
+        &self,
+        f: F,
+        args: Args,
+    ) -> Result<AsyncResult<Apply<F, Args>>, PoolError>
+    where
+        F: ThreadStarFn<Args>,
+        Args: Send + 'static,
+        Apply<F, Args>: Send + 'static,
+    {
+        self.apply_async_with(f, args, Callbacks::new())
+    }
+
+    /// Submits `f(*args)` with a `callback` / `error_callback`, run on the
+    /// pool thread that ran the task, right after it.
+    pub fn apply_async_with<F, Args>(
+        &self,
+        f: F,
+        args: Args,
+        callbacks: Callbacks<Apply<F, Args>>,
+    ) -> Result<AsyncResult<Apply<F, Args>>, PoolError>
+    where
+        F: ThreadStarFn<Args>,
+        Args: Send + 'static,
+        Apply<F, Args>: Send + 'static,
+    {
+        let call = move |a: Args| f.call(a);
+        self.collect(call, vec![args], 1, single, callbacks)
+    }
+
+    /// `f(item)` for every item, results in input order (Python's `map`),
+    /// with Python's default chunk size. Waits until every task has finished;
+    /// if any failed, returns the first failure received.
+    pub fn map<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+    ) -> Result<Vec<R>, PoolError>
+    where
+        F: Fn(T) -> R + Send + Sync + 'static,
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        self.map_async(f, iterable, None)?.get()
+    }
+
+    /// [`map`](Self::map) with an explicit chunk size (at least 1).
+    pub fn map_chunked<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: usize,
+    ) -> Result<Vec<R>, PoolError>
+    where
+        F: Fn(T) -> R + Send + Sync + 'static,
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        self.map_async(f, iterable, Some(chunksize))?.get()
+    }
+
+    /// Submits a `map` (Python's `map_async`); `chunksize` `None` is
+    /// Python's default.
+    pub fn map_async<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: Option<usize>,
+    ) -> Result<AsyncResult<Vec<R>>, PoolError>
+    where
+        F: Fn(T) -> R + Send + Sync + 'static,
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        self.map_async_with(f, iterable, chunksize, Callbacks::new())
+    }
+
+    /// [`map_async`](Self::map_async) with callbacks: `callback` gets the
+    /// whole result list, `error_callback` the first error, once every task
+    /// has finished (on the pool thread that finished the last chunk).
+    pub fn map_async_with<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: Option<usize>,
+        callbacks: Callbacks<Vec<R>>,
+    ) -> Result<AsyncResult<Vec<R>>, PoolError>
+    where
+        F: Fn(T) -> R + Send + Sync + 'static,
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        let items: Vec<T> = iterable.into_iter().collect();
+        let chunksize = chunk::resolve(chunksize, items.len(), self.threads())?;
+        self.collect(f, items, chunksize, all, callbacks)
+    }
+
+    /// `f(*args)` for every argument tuple, results in input order (Python's
+    /// `starmap`).
+    pub fn starmap<F, Args>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = Args>,
+    ) -> Result<Vec<Apply<F, Args>>, PoolError>
+    where
+        F: ThreadStarFn<Args>,
+        Args: Send + 'static,
+        Apply<F, Args>: Send + 'static,
+    {
+        self.starmap_async(f, iterable, None)?.get()
+    }
+
+    /// Submits a `starmap` (Python's `starmap_async`).
+    pub fn starmap_async<F, Args>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = Args>,
+        chunksize: Option<usize>,
+    ) -> Result<AsyncResult<Vec<Apply<F, Args>>>, PoolError>
+    where
+        F: ThreadStarFn<Args>,
+        Args: Send + 'static,
+        Apply<F, Args>: Send + 'static,
+    {
+        self.starmap_async_with(f, iterable, chunksize, Callbacks::new())
+    }
+
+    /// [`starmap_async`](Self::starmap_async) with callbacks.
+    pub fn starmap_async_with<F, Args>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = Args>,
+        chunksize: Option<usize>,
+        callbacks: Callbacks<Vec<Apply<F, Args>>>,
+    ) -> Result<AsyncResult<Vec<Apply<F, Args>>>, PoolError>
+    where
+        F: ThreadStarFn<Args>,
+        Args: Send + 'static,
+        Apply<F, Args>: Send + 'static,
+    {
+        let call = move |a: Args| f.call(a);
+        self.map_async_with(call, iterable, chunksize, callbacks)
+    }
+
+    /// Results in input order, each yielded as soon as it and all before it
+    /// are done (Python's `imap` with chunksize 1). The input is consumed at
+    /// once, as Python's task handler does.
+    pub fn imap<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + Send + Sync + 'static,
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        self.imap_chunked(f, iterable, 1)
+    }
+
+    /// [`imap`](Self::imap) with a chunk size (at least 1).
+    pub fn imap_chunked<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: usize,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + Send + Sync + 'static,
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        self.imap_inner(f, iterable.into_iter().collect(), chunksize, true)
+    }
+
+    /// Results in completion order (Python's `imap_unordered`, chunksize 1).
+    pub fn imap_unordered<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + Send + Sync + 'static,
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        self.imap_unordered_chunked(f, iterable, 1)
+    }
+
+    /// [`imap_unordered`](Self::imap_unordered) with a chunk size (at least 1).
+    pub fn imap_unordered_chunked<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: usize,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + Send + Sync + 'static,
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        self.imap_inner(f, iterable.into_iter().collect(), chunksize, false)
+    }
+}
