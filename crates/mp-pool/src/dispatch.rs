@@ -132,6 +132,33 @@ impl Shared {
         self.dispatch(cfg, completions);
     }
 
+    /// Adds chunks of these lengths to an open job (a buffered imap) and
+    /// queues `payloads` for the first of them (numbered from `first`; a chunk
+    /// without a payload is failed by the caller); with `last`, the job's
+    /// input has ended. Returns `false` if the job is gone (terminated).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn grow(
+        &mut self,
+        cfg: &Config,
+        job: u64,
+        first: usize,
+        entry: EntryParts,
+        lens: &[usize],
+        payloads: Vec<(Vec<u8>, Vec<SharedFd>)>,
+        last: bool,
+        completions: &mut Vec<Completion>,
+    ) -> bool {
+        let Some(sink) = self.jobs.get_mut(&job) else {
+            return false;
+        };
+        if let Progress::Done(c) = sink.grow(lens, last) {
+            self.jobs.remove(&job);
+            completions.extend(c);
+        }
+        self.extend(cfg, job, first, entry, payloads, true, completions);
+        true
+    }
+
     /// Chunks `indices` of `job` fail with `err` without running (their
     /// inputs could not be encoded).
     pub(crate) fn fail_chunks(

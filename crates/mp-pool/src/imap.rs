@@ -1,6 +1,7 @@
 //! The iterators of `imap` (results in input order, each as soon as it and
 //! all before it are done) and `imap_unordered` (results in completion
-//! order).
+//! order), and, for their buffered forms, the [`Feed`] that submits more
+//! input as results are taken.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -19,6 +20,8 @@ struct State<R> {
     /// Unordered: items in completion order.
     queue: VecDeque<Result<R, PoolError>>,
     total_chunks: usize,
+    /// `total_chunks` is final (a buffered job may still be adding chunks).
+    total_known: bool,
     arrived: usize,
     terminated: bool,
     /// Iterators waiting on the condvar (pushes notify only when some are).
@@ -33,6 +36,16 @@ pub(crate) struct ImapShared<R> {
 
 impl<R> ImapShared<R> {
     pub(crate) fn new(ordered: bool, total_chunks: usize) -> Arc<Self> {
+        Self::with_total(ordered, total_chunks, true)
+    }
+
+    /// For a job whose chunks are added as its input is read: the iterator
+    /// ends only after [`add_chunks`](Self::add_chunks) says the last came.
+    pub(crate) fn open(ordered: bool) -> Arc<Self> {
+        Self::with_total(ordered, 0, false)
+    }
+
+    fn with_total(ordered: bool, total_chunks: usize, total_known: bool) -> Arc<Self> {
         Arc::new(ImapShared {
             state: Mutex::new(State {
                 ordered,
@@ -40,6 +53,7 @@ impl<R> ImapShared<R> {
                 next_chunk: 0,
                 queue: VecDeque::new(),
                 total_chunks,
+                total_known,
                 arrived: 0,
                 terminated: false,
                 waiting: 0,
@@ -58,6 +72,18 @@ impl<R> ImapShared<R> {
             s.queue.extend(items);
         }
         let wake = s.waiting > 0;
+        drop(s);
+        if wake {
+            self.cv.notify_all();
+        }
+    }
+
+    /// `n` more chunks were submitted; with `last`, no more will be.
+    pub(crate) fn add_chunks(&self, n: usize, last: bool) {
+        let mut s = lock(&self.state);
+        s.total_chunks += n;
+        s.total_known |= last;
+        let wake = last && s.waiting > 0;
         drop(s);
         if wake {
             self.cv.notify_all();
@@ -88,20 +114,21 @@ impl<R> State<R> {
                 self.chunks.remove(&self.next_chunk);
                 self.next_chunk += 1;
             }
-            if self.next_chunk >= self.total_chunks {
+            if self.total_known && self.next_chunk >= self.total_chunks {
                 return Next::End;
             }
         } else {
             if let Some(item) = self.queue.pop_front() {
                 return Next::Item(item);
             }
-            if self.arrived >= self.total_chunks {
+            if self.total_known && self.arrived >= self.total_chunks {
                 return Next::End;
             }
         }
         if self.terminated {
             // Report the termination once, then end.
             self.total_chunks = 0;
+            self.total_known = true;
             self.next_chunk = 0;
             self.chunks.clear();
             return Next::Item(Err(PoolError::Terminated));
@@ -110,16 +137,81 @@ impl<R> State<R> {
     }
 }
 
+/// Submits a buffered job's input, a chunk at a time, as its results are
+/// taken.
+pub(crate) trait Feed: Send {
+    /// Reads the next chunk of input and submits it; returns how many items
+    /// it held, 0 once the input is exhausted (the job is then told so) or
+    /// the pool is gone.
+    fn feed(&mut self) -> usize;
+    /// No more input will be read (the iterator is dropped): the job ends
+    /// once what was submitted has come back.
+    fn close(&mut self);
+}
+
+/// The feeder of a buffered iterator and its budget.
+struct Buffered {
+    /// In a mutex only so the iterator stays `Sync`; reached through
+    /// `get_mut` (never locked).
+    feed: Mutex<Box<dyn Feed>>,
+    /// Items submitted whose results have not been taken yet.
+    in_flight: usize,
+    /// At most this many items in flight (`buffersize` chunks' worth).
+    limit: usize,
+}
+
 /// The iterator returned by `imap` and `imap_unordered` (Python's
 /// `IMapIterator`). Each item is the task's result or its error; a
 /// terminated pool yields one [`PoolError::Terminated`] and ends.
 pub struct IMapIterator<R> {
     shared: Arc<ImapShared<R>>,
+    /// Buffered forms: reads more input as results are taken.
+    buffered: Option<Buffered>,
 }
 
 impl<R> IMapIterator<R> {
     pub(crate) fn new(shared: Arc<ImapShared<R>>) -> Self {
-        IMapIterator { shared }
+        IMapIterator {
+            shared,
+            buffered: None,
+        }
+    }
+
+    /// An iterator whose input is read lazily by `feed`, keeping at most
+    /// `limit` items submitted whose results have not been taken; the first
+    /// ones are submitted now.
+    pub(crate) fn buffered(shared: Arc<ImapShared<R>>, feed: Box<dyn Feed>, limit: usize) -> Self {
+        let mut it = IMapIterator {
+            shared,
+            buffered: Some(Buffered {
+                feed: Mutex::new(feed),
+                in_flight: 0,
+                limit: limit.max(1),
+            }),
+        };
+        it.top_up();
+        it
+    }
+
+    /// Submits input until the budget is used or the input ends.
+    fn top_up(&mut self) {
+        while let Some(b) = self.buffered.as_mut() {
+            if b.in_flight >= b.limit {
+                return;
+            }
+            match b.feed.get_mut().unwrap_or_else(|e| e.into_inner()).feed() {
+                0 => self.buffered = None,
+                n => b.in_flight += n,
+            }
+        }
+    }
+
+    /// One result was taken: its slot goes to the next input.
+    fn taken(&mut self) {
+        if let Some(b) = self.buffered.as_mut() {
+            b.in_flight = b.in_flight.saturating_sub(1);
+        }
+        self.top_up();
     }
 
     /// Python's `next(timeout)`: the next item, `Some(Err(PoolError::Timeout))`
@@ -130,6 +222,15 @@ impl<R> IMapIterator<R> {
     }
 
     fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<R, PoolError>> {
+        let item = self.take_until(deadline);
+        if matches!(item, Some(Ok(_)) | Some(Err(PoolError::Task(_)))) {
+            // Outside the state lock: submitting may deliver results.
+            self.taken();
+        }
+        item
+    }
+
+    fn take_until(&self, deadline: Option<Instant>) -> Option<Result<R, PoolError>> {
         let mut s = lock(&self.shared.state);
         loop {
             match s.take() {
@@ -158,6 +259,14 @@ impl<R> IMapIterator<R> {
     }
 }
 
+impl<R> Drop for IMapIterator<R> {
+    fn drop(&mut self) {
+        if let Some(mut b) = self.buffered.take() {
+            b.feed.get_mut().unwrap_or_else(|e| e.into_inner()).close();
+        }
+    }
+}
+
 impl<R> Iterator for IMapIterator<R> {
     type Item = Result<R, PoolError>;
 
@@ -173,6 +282,7 @@ impl<R> fmt::Debug for IMapIterator<R> {
             .field("ordered", &s.ordered)
             .field("chunks", &s.total_chunks)
             .field("arrived", &s.arrived)
+            .field("buffered", &self.buffered.is_some())
             .finish()
     }
 }

@@ -59,6 +59,7 @@ mod imap;
 mod lifecycle;
 mod pool;
 mod pool_imap;
+mod pool_imap_buffered;
 mod reader;
 mod result;
 mod sink;

@@ -31,6 +31,13 @@ pub(crate) trait Sink: Send {
     fn chunk_done(&mut self, index: usize, out: Result<Message, TaskError>) -> Progress;
     /// The pool was terminated: the job will never complete.
     fn abandon(self: Box<Self>) -> Option<Completion>;
+    /// More chunks of these lengths were added (a buffered imap reading its
+    /// input as it goes); with `last`, no more will be. Only sinks made open
+    /// accept this; the others keep their fixed set.
+    fn grow(&mut self, lens: &[usize], last: bool) -> Progress {
+        let _ = (lens, last);
+        Progress::Pending
+    }
 }
 
 /// Decodes a chunk's output, checking it has `expected` items; a failure
@@ -151,6 +158,8 @@ pub(crate) struct ImapSink<R> {
     lens: Vec<usize>,
     remaining: usize,
     shared: Arc<ImapShared<R>>,
+    /// More chunks may still be added ([`Sink::grow`]).
+    open: bool,
 }
 
 impl<R> ImapSink<R> {
@@ -160,6 +169,25 @@ impl<R> ImapSink<R> {
             lens,
             remaining,
             shared,
+            open: false,
+        }
+    }
+
+    /// A sink for a buffered job: no chunks yet, more to come.
+    pub(crate) fn open(shared: Arc<ImapShared<R>>) -> Self {
+        ImapSink {
+            lens: Vec::new(),
+            remaining: 0,
+            shared,
+            open: true,
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        if self.remaining == 0 && !self.open {
+            Progress::Done(None)
+        } else {
+            Progress::Pending
         }
     }
 }
@@ -179,15 +207,22 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
         };
         self.shared.push(index, items);
         self.remaining = self.remaining.saturating_sub(1);
-        if self.remaining == 0 {
-            Progress::Done(None)
-        } else {
-            Progress::Pending
-        }
+        self.progress()
     }
 
     fn abandon(self: Box<Self>) -> Option<Completion> {
         self.shared.terminate();
         None
+    }
+
+    fn grow(&mut self, lens: &[usize], last: bool) -> Progress {
+        if !self.open {
+            return Progress::Pending;
+        }
+        self.lens.extend_from_slice(lens);
+        self.remaining += lens.len();
+        self.open = !last;
+        self.shared.add_chunks(lens.len(), last);
+        self.progress()
     }
 }

@@ -1,0 +1,221 @@
+//! The buffered forms of `imap` and `imap_unordered` (Python 3.15's
+//! `buffersize=`): the input is read lazily, a chunk at a time, and at most
+//! `buffersize` chunks' worth of tasks are submitted whose results have not
+//! been taken — so an endless or huge input works in bounded memory.
+
+use std::iter::Fuse;
+use std::sync::{Arc, Weak};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::chunk;
+use crate::dispatch::Inner;
+use crate::error::{PoolError, TaskError};
+use crate::func::{self, ChunkEntry};
+use crate::imap::{Feed, IMapIterator, ImapShared};
+use crate::pool::Pool;
+use crate::result::lock;
+use crate::sink::ImapSink;
+
+/// Reads a buffered job's input and submits it chunk by chunk.
+struct Feeder<I> {
+    inner: Weak<Inner>,
+    job: u64,
+    entry: ChunkEntry,
+    input: Fuse<I>,
+    chunksize: usize,
+    next_index: usize,
+}
+
+impl<I, T> Feed for Feeder<I>
+where
+    I: Iterator<Item = T> + Send,
+    T: Serialize,
+{
+    fn feed(&mut self) -> usize {
+        let Some(inner) = self.inner.upgrade() else {
+            return 0;
+        };
+        let items: Vec<T> = self.input.by_ref().take(self.chunksize).collect();
+        let n = items.len();
+        let last = n < self.chunksize;
+        let encoded = (n > 0).then(|| chunk::encode_chunk(&items));
+        let index = self.next_index;
+        let parts = self.entry.to_parts();
+        let cfg = &inner.config;
+        let mut completions = Vec::new();
+        let mut s = lock(&inner.shared);
+        let lens: &[usize] = if n > 0 { &[n] } else { &[] };
+        let live = match encoded {
+            None | Some(Ok(_)) => {
+                let payloads = encoded.and_then(Result::ok).into_iter().collect();
+                s.grow(
+                    cfg,
+                    self.job,
+                    index,
+                    parts,
+                    lens,
+                    payloads,
+                    last,
+                    &mut completions,
+                )
+            }
+            Some(Err(e)) => {
+                let live = s.grow(
+                    cfg,
+                    self.job,
+                    index,
+                    parts,
+                    lens,
+                    Vec::new(),
+                    last,
+                    &mut completions,
+                );
+                let err = TaskError::Encode(e.to_string());
+                s.fail_chunks(self.job, index..index + 1, &err, &mut completions);
+                live
+            }
+        };
+        inner.settle(s, None);
+        for c in completions {
+            c();
+        }
+        self.next_index += usize::from(n > 0);
+        if live {
+            n
+        } else {
+            0
+        }
+    }
+
+    fn close(&mut self) {
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        let mut completions = Vec::new();
+        let mut s = lock(&inner.shared);
+        let parts = self.entry.to_parts();
+        s.grow(
+            &inner.config,
+            self.job,
+            self.next_index,
+            parts,
+            &[],
+            Vec::new(),
+            true,
+            &mut completions,
+        );
+        inner.settle(s, None);
+        for c in completions {
+            c();
+        }
+    }
+}
+
+impl Pool {
+    #[allow(clippy::too_many_arguments)]
+    fn imap_buffered_inner<I, T, R>(
+        &self,
+        entry: ChunkEntry,
+        iterable: I,
+        chunksize: usize,
+        buffersize: usize,
+        ordered: bool,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+        T: Serialize + 'static,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.check_running()?;
+        if chunksize == 0 {
+            return Err(PoolError::InvalidArgument(
+                "chunksize must be 1+, not 0".to_string(),
+            ));
+        }
+        if buffersize == 0 {
+            return Err(PoolError::InvalidArgument(
+                "buffersize must be None or > 0".to_string(),
+            ));
+        }
+        let shared = ImapShared::open(ordered);
+        let sink = ImapSink::open(shared.clone());
+        let job = self.submit(Box::new(sink), entry, Vec::new(), true, false)?;
+        let feeder = Feeder {
+            inner: Arc::downgrade(&self.inner),
+            job,
+            entry,
+            input: iterable.into_iter().fuse(),
+            chunksize,
+            next_index: 0,
+        };
+        Ok(IMapIterator::buffered(
+            shared,
+            Box::new(feeder),
+            buffersize.saturating_mul(chunksize),
+        ))
+    }
+
+    /// [`imap_chunked`](Self::imap_chunked) reading its input lazily (Python
+    /// 3.15's `imap(..., buffersize=n)`): at most `buffersize` chunks are
+    /// submitted whose results have not been taken; taking a result lets the
+    /// next input in. With `buffersize` at least [`processes`](Self::processes)
+    /// every worker stays busy. The input may be endless; it is read on the
+    /// thread that iterates. A job still reading its input keeps
+    /// [`join`](Self::join) waiting, as in Python.
+    ///
+    /// ```
+    /// # use mp_pool::Pool;
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    /// let pool = Pool::with_processes(2)?;
+    /// // An endless input, consumed as the results are.
+    /// let first: Vec<u64> = pool
+    ///     .imap_buffered(square, 0.., 1, 4)?
+    ///     .take(5)
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// assert_eq!(first, vec![0, 1, 4, 9, 16]);
+    /// # Ok::<(), mp_pool::PoolError>(())
+    /// ```
+    pub fn imap_buffered<F, T, R, I>(
+        &self,
+        f: F,
+        iterable: I,
+        chunksize: usize,
+        buffersize: usize,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + Copy + Send + 'static,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let entry = func::map_entry::<F, T, R>(f);
+        self.imap_buffered_inner(entry, iterable, chunksize, buffersize, true)
+    }
+
+    /// [`imap_unordered_chunked`](Self::imap_unordered_chunked) reading its
+    /// input lazily, as [`imap_buffered`](Self::imap_buffered).
+    pub fn imap_unordered_buffered<F, T, R, I>(
+        &self,
+        f: F,
+        iterable: I,
+        chunksize: usize,
+        buffersize: usize,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + Copy + Send + 'static,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let entry = func::map_entry::<F, T, R>(f);
+        self.imap_buffered_inner(entry, iterable, chunksize, buffersize, false)
+    }
+}
