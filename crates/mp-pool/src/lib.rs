@@ -53,6 +53,7 @@
 mod builder;
 mod chunk;
 mod dispatch;
+mod encoded;
 mod error;
 mod func;
 mod imap;
@@ -69,6 +70,7 @@ mod worker;
 
 pub use builder::PoolBuilder;
 pub use chunk::default_chunksize;
+pub use encoded::{EncodedJob, EncodedOutput};
 pub use error::{PoolError, TaskError};
 pub use func::StarFn;
 pub use imap::IMapIterator;

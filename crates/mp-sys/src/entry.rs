@@ -163,9 +163,11 @@ impl<I: 'static, O: 'static> EntryPoint<I, O> {
     /// Turns the entry point into a callable function pointer, after checking
     /// that it was made by this same executable with this same signature.
     ///
-    /// Trust model: entry points arrive only over a process's private
-    /// bootstrap channel (an inherited socket or memory copied by `fork`),
-    /// never from the network.
+    /// Trust model: entry points arrive over a process's private bootstrap
+    /// channel (an inherited socket or memory copied by `fork`) or over a
+    /// connection authenticated with the authkey; the checks catch another
+    /// program or signature, not a forged offset (see
+    /// docs/function-identity.md).
     pub fn resolve(&self) -> Result<EntryFn<I, O>, EntryError> {
         let ours = binary_id();
         if self.binary != ours {
