@@ -36,6 +36,9 @@
 //!   [`SemaphoreProxy`], [`BoundedSemaphoreProxy`], [`ConditionProxy`],
 //!   [`EventProxy`], [`BarrierProxy`], [`QueueProxy`] /
 //!   [`JoinableQueueProxy`], [`SetProxy`]; all built on [`BaseProxy`].
+//!   [`NamespaceInit`] gives a namespace initial values; [`ConditionLock`]
+//!   is what [`Manager::condition_with`] accepts; barrier actions are
+//!   registered with [`ManagerBuilder::barrier_action`].
 //! - Custom types: put [`#[mp_manager::shared]`](shared) on a type's
 //!   `impl` block (or implement [`Shared`] and a [`Proxy`] by hand),
 //!   register with [`ManagerBuilder::register`], create with
@@ -100,6 +103,7 @@
 
 mod address;
 mod auth;
+mod barrier_action;
 mod client;
 mod error;
 mod framed;
@@ -114,9 +118,9 @@ pub use address::Address;
 pub use error::{ManagerError, RemoteError, RemoteErrorKind, Result};
 pub use manager::{Manager, ManagerBuilder};
 pub use proxy::{
-    AcquireGuard, ArrayProxy, BarrierProxy, BaseProxy, BoundedSemaphoreProxy, ConditionProxy,
-    DictProxy, EventProxy, JoinableQueueProxy, ListProxy, LockProxy, NamespaceProxy, Proxy,
-    QueueProxy, RLockProxy, SemaphoreProxy, SetProxy, ValueProxy,
+    AcquireGuard, ArrayProxy, BarrierProxy, BaseProxy, BoundedSemaphoreProxy, ConditionLock,
+    ConditionProxy, DictProxy, EventProxy, JoinableQueueProxy, ListProxy, LockProxy, NamespaceInit,
+    NamespaceProxy, Proxy, QueueProxy, RLockProxy, SemaphoreProxy, SetProxy, ValueProxy,
 };
 pub use shared::{Registration, Registry, Shared};
 

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use crate::address::{fresh_unix_address, remove_unix_address, Address, Listener};
+use crate::barrier_action::{self, BarrierAction};
 use crate::client;
 use crate::error::{ManagerError, Result};
 use crate::initializer::Initializer;
@@ -36,6 +37,8 @@ struct ServerConfig {
     ready: SharedFd,
     /// Run before listening.
     init: Option<Initializer>,
+    /// The barrier actions clients may name.
+    actions: Vec<BarrierAction>,
 }
 
 type Ready = std::result::Result<Address, String>;
@@ -52,6 +55,13 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
             return ExitCode(1);
         }
     }
+    let actions = match barrier_action::resolve_all(&cfg.actions) {
+        Ok(a) => a,
+        Err(why) => {
+            report(&Err(why));
+            return ExitCode(1);
+        }
+    };
     let setup = (|| -> std::io::Result<_> {
         let listener = Listener::bind(&cfg.address)?;
         let local = listener.local_address(&cfg.address)?;
@@ -65,7 +75,13 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
             return ExitCode(1);
         }
     };
-    let server = Arc::new(Server::new(cfg.server, cfg.key, factories::<R>(), stop_w));
+    let server = Arc::new(Server::new(
+        cfg.server,
+        cfg.key,
+        factories::<R>(),
+        actions,
+        stop_w,
+    ));
     report(&Ok(local.clone()));
     drop(ready);
     let parent = mp_process::parent_process();
@@ -90,6 +106,7 @@ pub struct ManagerBuilder<R: Registry = ()> {
     method: Option<StartMethod>,
     shutdown_timeout: Duration,
     init: Option<std::result::Result<Initializer, String>>,
+    actions: Vec<BarrierAction>,
     _registry: PhantomData<fn() -> R>,
 }
 
@@ -101,6 +118,7 @@ impl Default for ManagerBuilder<()> {
             method: None,
             shutdown_timeout: Duration::from_secs(1),
             init: None,
+            actions: Vec::new(),
             _registry: PhantomData,
         }
     }
@@ -146,6 +164,24 @@ impl<R: Registry> ManagerBuilder<R> {
         self
     }
 
+    /// Registers `action` as a barrier action (Python's
+    /// `manager.Barrier(parties, action)` runs the action in the server):
+    /// barriers made by
+    /// [`Manager::barrier_with_action`](crate::Manager::barrier_with_action)
+    /// with the same function run it in the server process.
+    ///
+    /// `action` must be a `fn` item or a closure that captures nothing (a
+    /// capturing closure is a compile-time error). Only registered functions
+    /// can run in the server: a client names one by a key, so nothing sent
+    /// over a (possibly remote) connection is ever called as code.
+    pub fn barrier_action<F>(mut self, action: F) -> Self
+    where
+        F: Fn() + Copy + Send + 'static,
+    {
+        self.actions.push(BarrierAction::of(action));
+        self
+    }
+
     /// Registers a custom type (Python's `register(typeid, callable)`): the
     /// server can then hold `T` values, created with [`Manager::create`].
     pub fn register<T: Shared>(self) -> ManagerBuilder<(T, R)> {
@@ -155,6 +191,7 @@ impl<R: Registry> ManagerBuilder<R> {
             method: self.method,
             shutdown_timeout: self.shutdown_timeout,
             init: self.init,
+            actions: self.actions,
             _registry: PhantomData,
         }
     }
@@ -196,6 +233,7 @@ impl<R: Registry> ManagerBuilder<R> {
             server,
             ready: SharedFd::from(theirs),
             init,
+            actions: self.actions,
         };
         let mut process =
             Process::with_class("SyncManager", self.method, serve_main::<R>, (cfg,)).daemon(true);
@@ -265,11 +303,13 @@ impl<R: Registry> ManagerBuilder<R> {
         };
         let listener = Listener::bind(&address)?;
         let local = listener.local_address(&address)?;
+        let actions = barrier_action::resolve_all(&self.actions).map_err(ManagerError::State)?;
         let (stop_r, stop_w) = mp_sys::fd::pipe()?;
         let server = Arc::new(Server::new(
             crate::auth::random_u128()?,
             key,
             factories::<R>(),
+            actions,
             stop_w,
         ));
         on_ready(&local);
@@ -382,6 +422,11 @@ impl<R: Registry> Manager<R> {
         let args = protocol::to_bytes(args)?;
         let out = client::call(&self.address, &self.key, protocol::CONTROL, method, &args)?;
         protocol::from_bytes(&out).map_err(|e| ManagerError::Decode(e.to_string()))
+    }
+
+    /// The id of the server run this manager talks to.
+    pub(crate) fn server_id(&self) -> u128 {
+        self.server
     }
 
     fn base(&self, typeid: &str, id: u128) -> BaseProxy {

@@ -43,7 +43,10 @@ impl<T: Shared> Referent for Custom<T> {
     }
 }
 
-fn create<T: Shared>(init: &[u8]) -> Result<Arc<dyn Referent>, RemoteError> {
+fn create<T: Shared>(
+    init: &[u8],
+    _: &crate::server::Server,
+) -> Result<Arc<dyn Referent>, RemoteError> {
     let value: T = crate::protocol::args(init, T::TYPEID)?;
     Ok(Arc::new(Custom(Mutex::new(value))))
 }

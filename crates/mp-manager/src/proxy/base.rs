@@ -72,6 +72,11 @@ impl BaseProxy {
         self.id
     }
 
+    /// The id of the server run the referent lives in.
+    pub(crate) fn server_id(&self) -> u128 {
+        self.server
+    }
+
     /// The server's address.
     pub fn address(&self) -> &Address {
         &self.address

@@ -23,7 +23,7 @@ use crate::shared::Registry;
 ///
 /// `Display` prints the referent as a list, `["0", "1"]`.
 pub struct ListProxy<T> {
-    base: BaseProxy,
+    pub(super) base: BaseProxy,
     _types: PhantomData<fn() -> T>,
 }
 

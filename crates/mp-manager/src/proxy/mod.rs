@@ -4,6 +4,7 @@
 mod base;
 mod dict;
 mod list;
+mod list_extras;
 mod namespace;
 mod queue;
 mod set;
@@ -14,11 +15,11 @@ pub(crate) use base::typed_proxy;
 pub use base::{BaseProxy, Proxy};
 pub use dict::DictProxy;
 pub use list::ListProxy;
-pub use namespace::NamespaceProxy;
+pub use namespace::{NamespaceInit, NamespaceProxy};
 pub use queue::{JoinableQueueProxy, QueueProxy};
 pub use set::SetProxy;
 pub use sync::{
-    AcquireGuard, BarrierProxy, BoundedSemaphoreProxy, ConditionProxy, EventProxy, LockProxy,
-    RLockProxy, SemaphoreProxy,
+    AcquireGuard, BarrierProxy, BoundedSemaphoreProxy, ConditionLock, ConditionProxy, EventProxy,
+    LockProxy, RLockProxy, SemaphoreProxy,
 };
 pub use value::{ArrayProxy, ValueProxy};

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_bytes::ByteBuf;
 
 use super::{typed_proxy, BaseProxy};
-use crate::error::Result;
+use crate::error::{ManagerError, Result};
 use crate::manager::Manager;
 use crate::protocol::to_bytes;
 use crate::shared::Registry;
@@ -69,9 +69,70 @@ impl fmt::Debug for NamespaceProxy {
     }
 }
 
+/// The initial values of a namespace (Python's `manager.Namespace(a=1,
+/// b='x')`), each of its own type, for [`Manager::namespace_from`].
+///
+/// ```
+/// use mp_manager::{Manager, NamespaceInit};
+///
+/// let manager = Manager::new()?;
+/// let ns = manager.namespace_from(NamespaceInit::new().set("a", &1).set("b", "x"))?;
+/// assert_eq!(ns.get::<i32>("a")?, 1);
+/// assert_eq!(ns.get::<String>("b")?, "x");
+/// # Ok::<(), mp_manager::ManagerError>(())
+/// ```
+///
+/// A name given twice keeps its last value. A value that cannot be encoded
+/// (one holding file descriptors) makes `namespace_from` fail with that
+/// [`ManagerError::Encode`] error.
+#[derive(Default)]
+pub struct NamespaceInit {
+    items: Vec<(String, ByteBuf)>,
+    error: Option<ManagerError>,
+}
+
+impl NamespaceInit {
+    /// No values yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `name = value`.
+    pub fn set<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Self {
+        if self.error.is_none() {
+            match to_bytes(value) {
+                Ok(v) => self.items.push((name.to_string(), v)),
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self
+    }
+}
+
+impl fmt::Debug for NamespaceInit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NamespaceInit")
+            .field(
+                "names",
+                &self.items.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
 impl<R: Registry> Manager<R> {
     /// A new empty shared namespace (Python's `manager.Namespace()`).
     pub fn namespace(&self) -> Result<NamespaceProxy> {
         self.create_raw(&Vec::<(String, ByteBuf)>::new())
+    }
+
+    /// A new shared namespace holding `init`'s values (Python's
+    /// `manager.Namespace(**kwds)`), in one round trip.
+    pub fn namespace_from(&self, init: NamespaceInit) -> Result<NamespaceProxy> {
+        if let Some(e) = init.error {
+            return Err(e);
+        }
+        self.create_raw(&init.items)
     }
 }

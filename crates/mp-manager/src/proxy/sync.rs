@@ -13,8 +13,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use super::{typed_proxy, BaseProxy};
-use crate::error::Result;
+use super::{typed_proxy, BaseProxy, Proxy};
+use crate::barrier_action::key_of;
+use crate::error::{ManagerError, Result};
 use crate::manager::Manager;
 use crate::protocol::Owner;
 use crate::shared::Registry;
@@ -156,8 +157,27 @@ impl fmt::Debug for EventProxy {
     }
 }
 
-/// A proxy to a `threading.Condition` (with its own reentrant lock) in a
-/// manager server.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::LockProxy {}
+    impl Sealed for super::RLockProxy {}
+}
+
+/// A managed lock a condition can be built on (Python's
+/// `manager.Condition(lock)`): [`LockProxy`] or [`RLockProxy`].
+pub trait ConditionLock: Proxy + sealed::Sealed {}
+impl ConditionLock for LockProxy {}
+impl ConditionLock for RLockProxy {}
+
+/// A proxy to a `threading.Condition` in a manager server: with its own
+/// reentrant lock ([`Manager::condition`]) or on a managed lock
+/// ([`Manager::condition_with`]).
+///
+/// On a lock, `acquire`/`release`/`lock()` act on that lock itself, so a
+/// process holding the [`LockProxy`] holds the condition, and the other way
+/// round. `wait` and `notify` need the lock held: by the calling thread for
+/// an `RLock`; by anyone for a `Lock`, which has no owner (CPython checks
+/// the same way).
 pub struct ConditionProxy {
     base: BaseProxy,
     _types: PhantomData<()>,
@@ -247,6 +267,7 @@ typed_proxy!(BarrierProxy, "Barrier");
 impl BarrierProxy {
     /// Waits until `parties` callers arrived; returns this caller's arrival
     /// index. A timeout, `abort` or `reset` is a `BrokenBarrier` error.
+    /// `None` uses the barrier's default timeout (forever if it has none).
     pub fn wait(&self, timeout: Option<Duration>) -> Result<usize> {
         Ok(self.base.call::<_, u64>("wait", &timeout)? as usize)
     }
@@ -319,8 +340,56 @@ impl<R: Registry> Manager<R> {
         self.create_raw(&())
     }
 
+    /// A new shared condition on an existing managed lock (Python's
+    /// `manager.Condition(lock)`): the condition and every holder of `lock`
+    /// share one lock. The lock must live in this manager's server; one
+    /// from another manager is a [`ManagerError::State`] error.
+    pub fn condition_with<L: ConditionLock>(&self, lock: &L) -> Result<ConditionProxy> {
+        if lock.base().server_id() != self.server_id() {
+            return Err(ManagerError::State(
+                "a condition's lock must live in the same manager".into(),
+            ));
+        }
+        self.create_raw(&lock.base().id())
+    }
+
     /// A new shared barrier for `parties` callers (Python's `manager.Barrier(parties)`).
     pub fn barrier(&self, parties: usize) -> Result<BarrierProxy> {
         self.create_raw(&(parties as u64))
+    }
+
+    /// A new shared barrier whose `wait(None)` waits at most `timeout`
+    /// (Python's `manager.Barrier(parties, timeout=timeout)`; `None` waits
+    /// forever). A timeout breaks the barrier, as in Python.
+    pub fn barrier_with_timeout(
+        &self,
+        parties: usize,
+        timeout: Option<Duration>,
+    ) -> Result<BarrierProxy> {
+        self.create_raw(&(parties as u64, timeout, None::<u64>))
+    }
+
+    /// A new shared barrier that runs `action` once per generation (Python's
+    /// `manager.Barrier(parties, action, timeout)`): in the server process,
+    /// called by the last party to arrive, before any party is let through.
+    ///
+    /// `action` must have been registered with
+    /// [`ManagerBuilder::barrier_action`](crate::ManagerBuilder::barrier_action)
+    /// when the server was started, or this is a `Protocol` remote error.
+    /// If it panics, the barrier breaks: the last party's `wait` is a
+    /// `Runtime` error carrying the panic's message, the others get
+    /// `BrokenBarrier`. The action runs with the barrier's state locked, so
+    /// it must not use this barrier.
+    pub fn barrier_with_action<F>(
+        &self,
+        parties: usize,
+        action: F,
+        timeout: Option<Duration>,
+    ) -> Result<BarrierProxy>
+    where
+        F: Fn() + Copy + Send + 'static,
+    {
+        let _ = action;
+        self.create_raw(&(parties as u64, timeout, Some(key_of::<F>())))
     }
 }

@@ -19,6 +19,10 @@ use crate::shared::Registry;
 /// `get` and `set` are each one round trip; `v.set(v.get()? + 1)` is not
 /// atomic (neither is Python's `v.value += 1`): guard it with a manager
 /// lock when several processes update it.
+///
+/// `Display` is Python's `str(v)` with the type in place of the typecode:
+/// `Value(i32, 5)` for Python's `Value('i', 5)`; `Debug` is the proxy's
+/// repr.
 pub struct ValueProxy<T> {
     base: BaseProxy,
     _types: PhantomData<fn() -> T>,
@@ -47,6 +51,40 @@ impl<T> fmt::Debug for ValueProxy<T> {
             self.base.id()
         )
     }
+}
+
+impl<T: Serialize + DeserializeOwned + fmt::Debug> fmt::Display for ValueProxy<T> {
+    /// `Value(i32, 5)`, `Value(String, "x")`: the type without its module
+    /// path, and the value's `Debug`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.get() {
+            Ok(v) => write!(f, "Value({}, {v:?})", short_type_name::<T>()),
+            Err(e) => write!(f, "<ValueProxy: {e}>"),
+        }
+    }
+}
+
+/// `T`'s name without module paths: `Vec<String>` for
+/// `alloc::vec::Vec<alloc::string::String>`.
+fn short_type_name<T>() -> String {
+    let full = std::any::type_name::<T>();
+    let mut out = String::with_capacity(full.len());
+    let mut word = String::new();
+    let mut chars = full.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+        } else if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            word.clear();
+        } else {
+            out.push_str(&word);
+            word.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(&word);
+    out
 }
 
 /// A proxy to a fixed-length array in a manager server (Python's
@@ -111,5 +149,21 @@ impl<R: Registry> Manager<R> {
     /// A new shared array of `items` (Python's `manager.Array(typecode, sequence)`).
     pub fn array<T: Serialize>(&self, items: impl IntoIterator<Item = T>) -> Result<ArrayProxy<T>> {
         self.create_raw(&Self::encode_all(items)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    #[test]
+    fn type_names_lose_their_paths() {
+        assert_eq!(short_type_name::<i32>(), "i32");
+        assert_eq!(short_type_name::<String>(), "String");
+        assert_eq!(
+            short_type_name::<Vec<(String, Option<u8>)>>(),
+            "Vec<(String, Option<u8>)>"
+        );
+        assert_eq!(short_type_name::<&[u8; 2]>(), "&[u8; 2]");
     }
 }

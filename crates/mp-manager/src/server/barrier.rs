@@ -1,12 +1,17 @@
 //! The server side of a managed `Barrier`: `parties` callers meet, each gets
 //! its arrival index; a timeout, `abort` or `reset` breaks the waiters with
-//! `BrokenBarrierError`, as in `threading.Barrier`.
+//! `BrokenBarrierError`, as in `threading.Barrier`. An optional action (a
+//! function registered with the manager's builder) runs once per
+//! generation, in the server, by the last caller to arrive, before anyone
+//! is let through; an optional default timeout applies to `wait(None)`.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use super::wait::wait_until;
-use super::{no_method, Cx, Referent};
+use super::{no_method, Cx, Referent, Server};
+use crate::barrier_action::ActionFn;
 use crate::error::{RemoteError, RemoteErrorKind};
 use crate::protocol::{args, ret};
 
@@ -21,10 +26,33 @@ struct State {
 struct Barrier {
     state: Mutex<State>,
     cv: Condvar,
+    /// Used by `wait(None)`.
+    timeout: Option<Duration>,
+    action: Option<ActionFn>,
 }
 
-pub(crate) fn create(init: &[u8]) -> Result<Arc<dyn Referent>, RemoteError> {
-    let parties: u64 = args(init, "Barrier")?;
+/// The optional part of the creation arguments, after `parties`: a default
+/// timeout and the key of a registered action. Absent (the bytes end after
+/// `parties`) means neither, so older clients keep working.
+type Options = (Option<Duration>, Option<u64>);
+
+pub(crate) fn create(init: &[u8], server: &Server) -> Result<Arc<dyn Referent>, RemoteError> {
+    let (parties, rest) = postcard::take_from_bytes::<u64>(init)
+        .map_err(|e| RemoteError::protocol(format!("bad arguments for 'Barrier': {e}")))?;
+    let (timeout, key): Options = if rest.is_empty() {
+        (None, None)
+    } else {
+        args(rest, "Barrier")?
+    };
+    let action = match key {
+        None => None,
+        Some(k) => Some(server.action(k).ok_or_else(|| {
+            RemoteError::protocol(
+                "the barrier action is not registered with this manager \
+                 (ManagerBuilder::barrier_action)",
+            )
+        })?),
+    };
     if parties == 0 {
         return Err(RemoteError::new(
             RemoteErrorKind::Value,
@@ -39,6 +67,8 @@ pub(crate) fn create(init: &[u8]) -> Result<Arc<dyn Referent>, RemoteError> {
             broken: false,
         }),
         cv: Condvar::new(),
+        timeout,
+        action,
     }))
 }
 
@@ -52,9 +82,24 @@ impl Barrier {
         if st.broken {
             return Err(broken());
         }
+        let timeout = timeout.or(self.timeout);
         let index = st.count;
         st.count += 1;
         if st.count == st.parties {
+            // The last arrival runs the action first, as `threading.Barrier`
+            // does; the others are still waiting. If it panics, the barrier
+            // breaks and this caller gets the panic's message.
+            if let Some(action) = self.action {
+                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| action(()))) {
+                    st.broken = true;
+                    st.count -= 1;
+                    self.cv.notify_all();
+                    return Err(RemoteError::new(
+                        RemoteErrorKind::Runtime,
+                        format!("the barrier action panicked: {}", panic_message(&*payload)),
+                    ));
+                }
+            }
             st.count = 0;
             st.generation += 1;
             self.cv.notify_all();
@@ -84,6 +129,14 @@ impl Barrier {
             }
         }
     }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 impl Referent for Barrier {

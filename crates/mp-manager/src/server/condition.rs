@@ -1,33 +1,57 @@
-//! The server side of a managed `Condition`: an owned, reentrant lock plus
-//! a FIFO of waiters, each woken by its own ticket so `notify(n)` wakes
-//! exactly the `n` oldest waiters.
+//! The server side of a managed `Condition`: a lock (its own reentrant one,
+//! or a managed `Lock`/`RLock` it was created on, Python's
+//! `manager.Condition(lock)`) plus a FIFO of waiters, each woken by its own
+//! ticket so `notify(n)` wakes exactly the `n` oldest waiters.
+//!
+//! A waiter takes its ticket before it lets go of the lock, and a notifier
+//! must hold the lock, so no notification can fall between the two.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use super::wait::{caller_gone, wait_until};
-use super::{no_method, Cx, Referent};
+use super::sync::{create_rlock, Acquirer};
+use super::wait::wait_until;
+use super::{no_method, Cx, Referent, Server};
 use crate::error::{RemoteError, RemoteErrorKind};
 use crate::protocol::{args, ret, Owner};
 
 #[derive(Debug, Default)]
-struct State {
-    owner: Option<Owner>,
-    depth: u64,
-    next_ticket: u64,
+struct Tickets {
+    next: u64,
     waiting: VecDeque<u64>,
     notified: HashSet<u64>,
 }
 
 struct Condition {
-    state: Mutex<State>,
+    lock: Arc<Acquirer>,
+    tickets: Mutex<Tickets>,
     cv: Condvar,
 }
 
-pub(crate) fn create(_: &[u8]) -> Result<Arc<dyn Referent>, RemoteError> {
+/// No arguments (empty bytes, as before locks could be given): a new
+/// reentrant lock of its own; otherwise the id of a `Lock` or `RLock` in
+/// this server.
+pub(crate) fn create(init: &[u8], server: &Server) -> Result<Arc<dyn Referent>, RemoteError> {
+    let lock = if init.is_empty() {
+        create_rlock(init)?.as_lock()
+    } else {
+        let id: u128 = args(init, "Condition")?;
+        let (typeid, referent) = server.object(id).ok_or_else(|| {
+            RemoteError::protocol(format!("no object with id {id:x} in this manager"))
+        })?;
+        if !matches!(typeid, "Lock" | "RLock") {
+            return Err(RemoteError::new(
+                RemoteErrorKind::Type,
+                format!("a Condition needs a Lock or an RLock, not a {typeid}"),
+            ));
+        }
+        referent.as_lock()
+    };
+    let lock = lock.ok_or_else(|| RemoteError::protocol("the condition's lock is not a lock"))?;
     Ok(Arc::new(Condition {
-        state: Mutex::new(State::default()),
+        lock,
+        tickets: Mutex::new(Tickets::default()),
         cv: Condvar::new(),
     }))
 }
@@ -37,36 +61,10 @@ fn runtime(msg: &str) -> RemoteError {
 }
 
 impl Condition {
-    fn acquire(
-        &self,
-        owner: Owner,
-        timeout: Option<Duration>,
-        cx: &Cx<'_>,
-    ) -> Result<bool, RemoteError> {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if st.owner == Some(owner) {
-            st.depth += 1;
-            return Ok(true);
-        }
-        let (mut st, ok) = wait_until(cx, &self.cv, st, timeout, |s| s.owner.is_none())?;
-        if ok {
-            st.owner = Some(owner);
-            st.depth = 1;
-        }
-        Ok(ok)
-    }
-
-    fn release(&self, owner: Owner) -> Result<(), RemoteError> {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if st.owner != Some(owner) {
-            return Err(runtime("cannot release un-acquired lock"));
-        }
-        st.depth -= 1;
-        if st.depth == 0 {
-            st.owner = None;
-            self.cv.notify_all();
-        }
-        Ok(())
+    fn forget(&self, ticket: u64) {
+        let mut t = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
+        t.waiting.retain(|&x| x != ticket);
+        t.notified.remove(&ticket);
     }
 
     fn wait(
@@ -75,51 +73,51 @@ impl Condition {
         timeout: Option<Duration>,
         cx: &Cx<'_>,
     ) -> Result<bool, RemoteError> {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if st.owner != Some(owner) {
+        if !self.lock.is_owned(owner) {
             return Err(runtime("cannot wait on un-acquired lock"));
         }
-        let depth = st.depth;
-        let ticket = st.next_ticket;
-        st.next_ticket += 1;
-        st.waiting.push_back(ticket);
-        st.owner = None;
-        st.depth = 0;
-        self.cv.notify_all();
-        let result = wait_until(cx, &self.cv, st, timeout, |s| s.notified.contains(&ticket));
-        let (mut st, notified) = match result {
-            Ok(r) => r,
+        let ticket = {
+            let mut t = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
+            let ticket = t.next;
+            t.next += 1;
+            t.waiting.push_back(ticket);
+            ticket
+        };
+        let depth = match self.lock.release_save(owner) {
+            Ok(d) => d,
             Err(e) => {
-                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                st.waiting.retain(|&t| t != ticket);
-                st.notified.remove(&ticket);
+                self.forget(ticket);
                 return Err(e);
             }
         };
-        st.waiting.retain(|&t| t != ticket);
-        st.notified.remove(&ticket);
+        let t = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
+        let notified = wait_until(cx, &self.cv, t, timeout, |t| t.notified.contains(&ticket)).map(
+            |(t, notified)| {
+                drop(t);
+                notified
+            },
+        );
+        self.forget(ticket);
+        let notified = notified?;
         // Take the lock back, however long it takes (Python does the same).
-        let (mut st, _) =
-            wait_until(cx, &self.cv, st, None, |s| s.owner.is_none()).map_err(|_| caller_gone())?;
-        st.owner = Some(owner);
-        st.depth = depth;
+        self.lock.acquire_restore(owner, depth, cx)?;
         Ok(notified)
     }
 
     fn notify(&self, owner: Owner, n: Option<u64>) -> Result<(), RemoteError> {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if st.owner != Some(owner) {
+        if !self.lock.is_owned(owner) {
             return Err(runtime("cannot notify on un-acquired lock"));
         }
+        let mut t = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
         let n = n.map_or(usize::MAX, |n| n as usize);
-        let pending: Vec<u64> = st
+        let pending: Vec<u64> = t
             .waiting
             .iter()
             .copied()
-            .filter(|t| !st.notified.contains(t))
+            .filter(|x| !t.notified.contains(x))
             .take(n)
             .collect();
-        st.notified.extend(pending);
+        t.notified.extend(pending);
         self.cv.notify_all();
         Ok(())
     }
@@ -130,14 +128,9 @@ impl Referent for Condition {
         match method {
             "acquire" => {
                 let (owner, blocking, timeout): (Owner, bool, Option<Duration>) = args(a, method)?;
-                let timeout = if blocking {
-                    timeout
-                } else {
-                    Some(Duration::ZERO)
-                };
-                ret(&self.acquire(owner, timeout, cx)?)
+                ret(&self.lock.acquire(owner, blocking, timeout, cx)?)
             }
-            "release" => ret(&self.release(args(a, method)?)?),
+            "release" => ret(&self.lock.release(args(a, method)?)?),
             "wait" => {
                 let (owner, timeout): (Owner, Option<Duration>) = args(a, method)?;
                 ret(&self.wait(owner, timeout, cx)?)

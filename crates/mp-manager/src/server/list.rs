@@ -1,19 +1,43 @@
 //! The server side of a managed `list`: a vector of value encodings, with
-//! Python's index rules (negative indices count from the end) and messages.
+//! Python's index and slice rules (negative indices count from the end) and
+//! messages, and a version number that every change bumps, so a client can
+//! replace the contents only if nobody changed them since it read them
+//! (`copy_versioned` then `replace_if`: how `sort` stays atomic).
 
 use std::sync::{Arc, Mutex};
 
 use serde_bytes::ByteBuf;
 
+use super::slice::Slice;
 use super::{no_method, Cx, Referent};
 use crate::error::{RemoteError, RemoteErrorKind};
 use crate::protocol::{args, ret};
 
-struct List(Mutex<Vec<ByteBuf>>);
+struct State {
+    items: Vec<ByteBuf>,
+    /// Bumped by every successful change.
+    version: u64,
+}
+
+struct List(Mutex<State>);
+
+/// The methods that change nothing (every other one bumps the version when
+/// it succeeds; `replace_if` bumps it itself, only when it replaces).
+const READ_ONLY: &[&str] = &[
+    "__getitem__",
+    "__len__",
+    "index",
+    "count",
+    "__contains__",
+    "copy",
+    "copy_versioned",
+    "get_slice",
+    "replace_if",
+];
 
 pub(crate) fn create(init: &[u8]) -> Result<Arc<dyn Referent>, RemoteError> {
     let items: Vec<ByteBuf> = args(init, "list")?;
-    Ok(Arc::new(List(Mutex::new(items))))
+    Ok(Arc::new(List(Mutex::new(State { items, version: 0 }))))
 }
 
 /// Python's index normalisation: `i` or `len + i`, if in range.
@@ -29,7 +53,18 @@ fn index_error(what: &str) -> RemoteError {
 
 impl Referent for List {
     fn call(&self, method: &str, a: &[u8], _cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError> {
-        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let out = Self::call_locked(&mut st, method, a)?;
+        if !READ_ONLY.contains(&method) {
+            st.version = st.version.wrapping_add(1);
+        }
+        Ok(out)
+    }
+}
+
+impl List {
+    fn call_locked(st: &mut State, method: &str, a: &[u8]) -> Result<Vec<u8>, RemoteError> {
+        let v = &mut st.items;
         match method {
             "append" => {
                 v.push(args(a, method)?);
@@ -102,6 +137,46 @@ impl Referent for List {
                 ret(&())
             }
             "copy" => ret(&*v),
+            "copy_versioned" => ret(&(st.version, &st.items)),
+            "replace_if" => {
+                let (version, items): (u64, Vec<ByteBuf>) = args(a, method)?;
+                if version != st.version {
+                    return ret(&false);
+                }
+                st.items = items;
+                st.version = st.version.wrapping_add(1);
+                ret(&true)
+            }
+            "get_slice" => ret(&args::<Slice>(a, method)?.get(v)?),
+            "set_slice" => {
+                let (slice, items): (Slice, Vec<ByteBuf>) = args(a, method)?;
+                slice.set(v, items)?;
+                ret(&())
+            }
+            "del_slice" => {
+                args::<Slice>(a, method)?.delete(v)?;
+                ret(&())
+            }
+            "__imul__" => {
+                let n: u64 = args(a, method)?;
+                let total = usize::try_from(n)
+                    .ok()
+                    .and_then(|n| n.checked_mul(v.len()))
+                    .filter(|&t| t <= isize::MAX as usize / 8)
+                    .ok_or_else(|| {
+                        RemoteError::new(RemoteErrorKind::Value, "list too large to repeat")
+                    })?;
+                if n == 0 {
+                    v.clear();
+                } else {
+                    let once = v.clone();
+                    v.reserve(total - once.len());
+                    for _ in 1..n {
+                        v.extend(once.iter().cloned());
+                    }
+                }
+                ret(&())
+            }
             other => Err(no_method("list", other)),
         }
     }

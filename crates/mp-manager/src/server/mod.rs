@@ -15,6 +15,7 @@ mod list;
 mod namespace;
 mod queue;
 mod set;
+mod slice;
 mod sync;
 mod value;
 mod wait;
@@ -31,20 +32,29 @@ use serde_bytes::ByteBuf;
 
 use crate::address::{Listener, Stream};
 use crate::auth;
+use crate::barrier_action::{ActionFn, Actions};
 use crate::error::RemoteError;
 use crate::framed::{FrameError, Framed};
 use crate::protocol::{self, args, ret, Reply, Request};
 
+pub(crate) use slice::Slice;
 pub(crate) use wait::Cx;
 
 /// A served object: calls a method by name on encoded arguments.
 pub(crate) trait Referent: Send + Sync {
     /// Runs `method` with `args`; the result is the encoded return value.
     fn call(&self, method: &str, args: &[u8], cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError>;
+
+    /// The referent as a managed `Lock`/`RLock`, for a condition built on
+    /// it; `None` for every other type.
+    fn as_lock(self: Arc<Self>) -> Option<Arc<sync::Acquirer>> {
+        None
+    }
 }
 
-/// Makes a referent from its encoded initial state.
-pub(crate) type Factory = fn(&[u8]) -> Result<Arc<dyn Referent>, RemoteError>;
+/// Makes a referent from its encoded initial state; the server is there
+/// for referents built on other objects or on registered functions.
+pub(crate) type Factory = fn(&[u8], &Server) -> Result<Arc<dyn Referent>, RemoteError>;
 
 /// The typeids a server can create, with their factories.
 pub(crate) type Factories = HashMap<&'static str, Factory>;
@@ -52,21 +62,21 @@ pub(crate) type Factories = HashMap<&'static str, Factory>;
 /// The built-in types of `SyncManager`.
 pub(crate) fn builtin_factories() -> Factories {
     let mut f: Factories = HashMap::new();
-    f.insert("dict", dict::create);
-    f.insert("list", list::create);
-    f.insert("set", set::create);
-    f.insert("Namespace", namespace::create);
-    f.insert("Value", value::create_value);
-    f.insert("Array", value::create_array);
-    f.insert("Lock", sync::create_lock);
-    f.insert("RLock", sync::create_rlock);
-    f.insert("Semaphore", sync::create_semaphore);
-    f.insert("BoundedSemaphore", sync::create_bounded_semaphore);
-    f.insert("Event", sync::create_event);
+    f.insert("dict", |i, _| dict::create(i));
+    f.insert("list", |i, _| list::create(i));
+    f.insert("set", |i, _| set::create(i));
+    f.insert("Namespace", |i, _| namespace::create(i));
+    f.insert("Value", |i, _| value::create_value(i));
+    f.insert("Array", |i, _| value::create_array(i));
+    f.insert("Lock", |i, _| sync::create_lock(i));
+    f.insert("RLock", |i, _| sync::create_rlock(i));
+    f.insert("Semaphore", |i, _| sync::create_semaphore(i));
+    f.insert("BoundedSemaphore", |i, _| sync::create_bounded_semaphore(i));
+    f.insert("Event", |i, _| sync::create_event(i));
     f.insert("Condition", condition::create);
     f.insert("Barrier", barrier::create);
-    f.insert("Queue", queue::create);
-    f.insert("JoinableQueue", queue::create);
+    f.insert("Queue", |i, _| queue::create(i));
+    f.insert("JoinableQueue", |i, _| queue::create(i));
     f
 }
 
@@ -92,20 +102,40 @@ pub(crate) struct Server {
     factories: Factories,
     objects: RwLock<HashMap<u128, Object>>,
     names: Mutex<HashMap<String, u128>>,
+    /// The barrier actions registered with the builder, by key.
+    actions: Actions,
     /// Written to ask the accept loop to stop.
     stop: OwnedFd,
 }
 
 impl Server {
-    pub(crate) fn new(id: u128, key: Vec<u8>, factories: Factories, stop: OwnedFd) -> Self {
+    pub(crate) fn new(
+        id: u128,
+        key: Vec<u8>,
+        factories: Factories,
+        actions: Actions,
+        stop: OwnedFd,
+    ) -> Self {
         Self {
             id,
             key,
             factories,
             objects: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
+            actions,
             stop,
         }
+    }
+
+    /// The object `id`: its typeid and referent.
+    pub(crate) fn object(&self, id: u128) -> Option<(&'static str, Arc<dyn Referent>)> {
+        let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
+        objects.get(&id).map(|o| (o.typeid, o.referent.clone()))
+    }
+
+    /// The barrier action registered under `key`.
+    pub(crate) fn action(&self, key: u64) -> Option<ActionFn> {
+        self.actions.get(&key).copied()
     }
 
     fn dispatch(&self, req: &Request, cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError> {
@@ -137,7 +167,7 @@ impl Server {
                         "unknown typeid '{typeid}' (not registered with this manager)"
                     )));
                 };
-                let referent = factory(&init)?;
+                let referent = factory(&init, self)?;
                 let id = loop {
                     let id = crate::auth::random_u128()
                         .map_err(|e| RemoteError::protocol(format!("no randomness: {e}")))?;

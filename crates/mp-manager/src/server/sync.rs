@@ -28,7 +28,8 @@ struct State {
     depth: u64,
 }
 
-struct Acquirer {
+/// A managed `Lock`, `RLock`, `Semaphore` or `BoundedSemaphore`.
+pub(crate) struct Acquirer {
     kind: Kind,
     state: Mutex<State>,
     cv: Condvar,
@@ -71,7 +72,7 @@ fn runtime(msg: &str) -> RemoteError {
 }
 
 impl Acquirer {
-    fn acquire(
+    pub(crate) fn acquire(
         &self,
         owner: Owner,
         blocking: bool,
@@ -99,7 +100,7 @@ impl Acquirer {
         Ok(ok)
     }
 
-    fn release(&self, owner: Owner) -> Result<(), RemoteError> {
+    pub(crate) fn release(&self, owner: Owner) -> Result<(), RemoteError> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match self.kind {
             Kind::Lock => {
@@ -134,7 +135,62 @@ impl Acquirer {
     }
 }
 
+/// What a condition needs of its lock (`threading.Condition`'s
+/// `_is_owned`, `_release_save`, `_acquire_restore`).
+impl Acquirer {
+    /// Whether `owner` may wait or notify: an `RLock` held by `owner`, or a
+    /// `Lock` held by anyone (a `Lock` has no owner; CPython checks the
+    /// same way).
+    pub(crate) fn is_owned(&self, owner: Owner) -> bool {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match self.kind {
+            Kind::RLock => st.owner == Some(owner),
+            _ => st.value == 0,
+        }
+    }
+
+    /// Releases the lock completely (every `RLock` level); returns the
+    /// depth to restore.
+    pub(crate) fn release_save(&self, owner: Owner) -> Result<u64, RemoteError> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let depth = match self.kind {
+            Kind::RLock if st.owner != Some(owner) => {
+                return Err(runtime("cannot release un-acquired lock"))
+            }
+            Kind::RLock => std::mem::replace(&mut st.depth, 0),
+            _ if st.value > 0 => return Err(runtime("release unlocked lock")),
+            _ => 1,
+        };
+        st.owner = None;
+        st.value = 1;
+        self.cv.notify_one();
+        Ok(depth)
+    }
+
+    /// Takes the lock back for `owner` at `depth`, however long it takes
+    /// (an error only if the caller hangs up meanwhile).
+    pub(crate) fn acquire_restore(
+        &self,
+        owner: Owner,
+        depth: u64,
+        cx: &Cx<'_>,
+    ) -> Result<(), RemoteError> {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut st, _) = wait_until(cx, &self.cv, st, None, |s| s.value > 0)?;
+        st.value -= 1;
+        if self.kind == Kind::RLock {
+            st.owner = Some(owner);
+            st.depth = depth;
+        }
+        Ok(())
+    }
+}
+
 impl Referent for Acquirer {
+    fn as_lock(self: Arc<Self>) -> Option<Arc<Acquirer>> {
+        matches!(self.kind, Kind::Lock | Kind::RLock).then_some(self)
+    }
+
     fn call(&self, method: &str, a: &[u8], cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError> {
         match method {
             "acquire" => {

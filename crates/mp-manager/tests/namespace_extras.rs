@@ -1,0 +1,70 @@
+//! `Manager::namespace_from` (Python's `manager.Namespace(a=1, b='x')`)
+//! and `ValueProxy`'s Python-style `Display`; under the start method chosen
+//! by the environment.
+
+mod common;
+
+use common::run;
+use mp_manager::{Manager, ManagerError, NamespaceInit, NamespaceProxy, ValueProxy};
+use mp_process::Process;
+
+type R = Result<(), ManagerError>;
+
+/// Checks the initial values from a child and adds one.
+fn check_in_child(ns: NamespaceProxy) -> R {
+    let ok = ns.get::<i32>("a")? == 1
+        && ns.get::<String>("b")? == "x"
+        && ns.get::<Vec<u8>>("c")? == [1, 2];
+    if !ok {
+        return Err(ManagerError::State("wrong initial values".into()));
+    }
+    ns.set("from_child", &true)
+}
+
+#[test]
+fn namespace_with_initial_values() {
+    let manager = Manager::new().unwrap();
+    let ns = manager
+        .namespace_from(
+            NamespaceInit::new()
+                .set("b", "x")
+                .set("a", &0)
+                .set("c", &vec![1u8, 2])
+                .set("a", &1), // a name given twice keeps its last value
+        )
+        .unwrap();
+    assert_eq!(ns.names().unwrap(), ["a", "b", "c"]);
+    run(Process::new(check_in_child, (ns.clone(),)));
+    assert!(ns.get::<bool>("from_child").unwrap());
+
+    let empty = manager.namespace_from(NamespaceInit::new()).unwrap();
+    assert!(empty.names().unwrap().is_empty());
+
+    // A value holding a file descriptor cannot be stored: the error comes
+    // out of `namespace_from`, and nothing is created.
+    let before = manager.number_of_objects().unwrap();
+    let fd = mp_wire::SharedFd::from(mp_sys::fd::devnull().unwrap());
+    let err = manager
+        .namespace_from(NamespaceInit::new().set("ok", &1).set("fd", &fd))
+        .unwrap_err();
+    assert!(matches!(err, ManagerError::Encode(_)), "{err:?}");
+    assert_eq!(manager.number_of_objects().unwrap(), before);
+}
+
+fn bump(v: ValueProxy<i32>) -> R {
+    v.set(v.get()? + 1)
+}
+
+#[test]
+fn value_display_is_pythons_str() {
+    let manager = Manager::new().unwrap();
+    let v = manager.value(5i32).unwrap();
+    run(Process::new(bump, (v.clone(),)));
+    // Python: str(manager.Value('i', 6)) == "Value('i', 6)".
+    assert_eq!(v.to_string(), "Value(i32, 6)");
+    let s = manager.value(String::from("x")).unwrap();
+    assert_eq!(s.to_string(), "Value(String, \"x\")");
+    let o = manager.value(Some(vec![1u8])).unwrap();
+    assert_eq!(o.to_string(), "Value(Option<Vec<u8>>, Some([1]))");
+    assert!(format!("{v:?}").starts_with("<ValueProxy object, typeid 'Value' at "));
+}
