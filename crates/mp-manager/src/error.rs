@@ -98,6 +98,9 @@ pub enum ManagerError {
     /// Starting or joining the server process failed.
     #[error(transparent)]
     Process(#[from] mp_process::ProcessError),
+    /// A managed pool's task failed, or its work could not be encoded.
+    #[error(transparent)]
+    Pool(#[from] mp_pool::PoolError),
     /// The operating system reported an error (binding, connecting, ...).
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),

@@ -35,7 +35,8 @@
 //!   [`ValueProxy`], [`ArrayProxy`], [`LockProxy`], [`RLockProxy`],
 //!   [`SemaphoreProxy`], [`BoundedSemaphoreProxy`], [`ConditionProxy`],
 //!   [`EventProxy`], [`BarrierProxy`], [`QueueProxy`] /
-//!   [`JoinableQueueProxy`], [`SetProxy`]; all built on [`BaseProxy`].
+//!   [`JoinableQueueProxy`], [`SetProxy`], [`PoolProxy`] (a process pool in
+//!   the server); all built on [`BaseProxy`].
 //!   [`NamespaceInit`] gives a namespace initial values; [`ConditionLock`]
 //!   is what [`Manager::condition_with`] accepts; barrier actions are
 //!   registered with [`ManagerBuilder::barrier_action`].
@@ -120,7 +121,7 @@ pub use manager::{Manager, ManagerBuilder};
 pub use proxy::{
     AcquireGuard, ArrayProxy, BarrierProxy, BaseProxy, BoundedSemaphoreProxy, ConditionLock,
     ConditionProxy, DictProxy, EventProxy, JoinableQueueProxy, ListProxy, LockProxy, NamespaceInit,
-    NamespaceProxy, Proxy, QueueProxy, RLockProxy, SemaphoreProxy, SetProxy, ValueProxy,
+    NamespaceProxy, PoolProxy, Proxy, QueueProxy, RLockProxy, SemaphoreProxy, SetProxy, ValueProxy,
 };
 pub use shared::{Registration, Registry, Shared};
 

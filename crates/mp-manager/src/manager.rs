@@ -45,6 +45,9 @@ type Ready = std::result::Result<Address, String>;
 
 /// The body of the server process: bind, report, serve, clean up.
 fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
+    // Started as a daemon (its parent terminates it at exit), but it may start
+    // processes: a managed Pool's workers, which end when the server does.
+    mp_process::set_current_process_daemon(false);
     let ready = OwnedFd::from(cfg.ready);
     let report = |r: &Ready| {
         let _ = mp_wire::send_value(ready.as_fd(), r);

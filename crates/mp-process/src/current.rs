@@ -217,6 +217,19 @@ pub fn set_current_process_authkey(key: impl Into<Vec<u8>>) {
     }
 }
 
+/// Sets the calling process's own daemon flag (Python's
+/// `current_process().daemon = ...` in a child). Cleared, a daemonic child
+/// may start children of its own (its parent still terminates it at exit, as
+/// it was started as a daemon; children that should end with it should watch
+/// [`parent_process`], as pool workers do). Children started afterwards
+/// inherit the new flag unless they set their own.
+pub fn set_current_process_daemon(daemon: bool) {
+    with_state(|_| ());
+    if let Some(s) = STATE.write().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        s.daemon = daemon;
+    }
+}
+
 /// Python's `parent_process()`: the process that started this one, or `None`
 /// in the main process.
 pub fn parent_process() -> Option<ParentProcess> {

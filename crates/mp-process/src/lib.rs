@@ -56,8 +56,8 @@ mod target;
 pub use active::{active_children, cpu_count, process_cpu_count, ActiveChild, CPU_COUNT_VAR};
 pub use context::{get_context, Context};
 pub use current::{
-    current_process, parent_process, set_current_process_authkey, set_current_process_name,
-    CurrentProcess, ParentProcess,
+    current_process, parent_process, set_current_process_authkey, set_current_process_daemon,
+    set_current_process_name, CurrentProcess, ParentProcess,
 };
 pub use error::{ProcessError, Result};
 pub use log::{get_logger, log_to_stderr, Logger, TARGET as LOG_TARGET};

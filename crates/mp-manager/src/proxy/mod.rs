@@ -6,6 +6,7 @@ mod dict;
 mod list;
 mod list_extras;
 mod namespace;
+mod pool;
 mod queue;
 mod set;
 mod sync;
@@ -16,6 +17,7 @@ pub use base::{BaseProxy, Proxy};
 pub use dict::DictProxy;
 pub use list::ListProxy;
 pub use namespace::{NamespaceInit, NamespaceProxy};
+pub use pool::PoolProxy;
 pub use queue::{JoinableQueueProxy, QueueProxy};
 pub use set::SetProxy;
 pub use sync::{

@@ -13,6 +13,7 @@ mod condition;
 mod dict;
 mod list;
 mod namespace;
+mod pool;
 mod queue;
 mod set;
 mod slice;
@@ -77,6 +78,7 @@ pub(crate) fn builtin_factories() -> Factories {
     f.insert("Barrier", barrier::create);
     f.insert("Queue", |i, _| queue::create(i));
     f.insert("JoinableQueue", |i, _| queue::create(i));
+    f.insert("Pool", |i, _| pool::create(i));
     f
 }
 
