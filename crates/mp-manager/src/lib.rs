@@ -105,6 +105,7 @@
 mod address;
 mod auth;
 mod barrier_action;
+mod builder;
 mod client;
 mod error;
 mod framed;
@@ -116,8 +117,9 @@ mod server;
 mod shared;
 
 pub use address::Address;
+pub use builder::ManagerBuilder;
 pub use error::{ManagerError, RemoteError, RemoteErrorKind, Result};
-pub use manager::{Manager, ManagerBuilder};
+pub use manager::Manager;
 pub use proxy::{
     AcquireGuard, ArrayProxy, BarrierProxy, BaseProxy, BoundedSemaphoreProxy, ConditionLock,
     ConditionProxy, DictProxy, EventProxy, JoinableQueueProxy, ListProxy, LockProxy, NamespaceInit,

@@ -1,0 +1,347 @@
+//! [`ManagerBuilder`]: configure a manager, then start its server process
+//! through the chosen start method (with an optional initializer), connect
+//! to a running one, or serve in this process; and the server process's
+//! own `main`.
+
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mp_process::{ExitCode, Process, StartMethod, Target};
+use mp_wire::{Limits, SharedFd};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::address::{fresh_unix_address, remove_unix_address, Address, Listener};
+use crate::barrier_action::{self, BarrierAction};
+use crate::client;
+use crate::error::{ManagerError, Result};
+use crate::initializer::Initializer;
+use crate::manager::Manager;
+use crate::protocol;
+use crate::server::{self, Server};
+use crate::shared::{factories, Registry, Shared};
+
+/// How long `start` waits for the server to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the server process is given.
+#[derive(Serialize, Deserialize)]
+struct ServerConfig {
+    address: Address,
+    #[serde(with = "serde_bytes")]
+    key: Vec<u8>,
+    server: u128,
+    /// Where the server reports `Ok(address)` once it listens, or `Err(why)`.
+    ready: SharedFd,
+    /// Run before listening.
+    init: Option<Initializer>,
+    /// The barrier actions clients may name.
+    actions: Vec<BarrierAction>,
+}
+
+type Ready = std::result::Result<Address, String>;
+
+/// The body of the server process: bind, report, serve, clean up.
+fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
+    // Started as a daemon (its parent terminates it at exit), but it may start
+    // processes: a managed Pool's workers, which end when the server does.
+    mp_process::set_current_process_daemon(false);
+    let ready = OwnedFd::from(cfg.ready);
+    let report = |r: &Ready| {
+        let _ = mp_wire::send_value(ready.as_fd(), r);
+    };
+    if let Some(init) = cfg.init {
+        if let Err(why) = init.run() {
+            report(&Err(why));
+            return ExitCode(1);
+        }
+    }
+    let actions = match barrier_action::resolve_all(&cfg.actions) {
+        Ok(a) => a,
+        Err(why) => {
+            report(&Err(why));
+            return ExitCode(1);
+        }
+    };
+    let setup = (|| -> std::io::Result<_> {
+        let listener = Listener::bind(&cfg.address)?;
+        let local = listener.local_address(&cfg.address)?;
+        let (stop_r, stop_w) = mp_sys::fd::pipe()?;
+        Ok((listener, local, stop_r, stop_w))
+    })();
+    let (listener, local, stop_r, stop_w) = match setup {
+        Ok(s) => s,
+        Err(e) => {
+            report(&Err(format!("cannot listen at {}: {e}", cfg.address)));
+            return ExitCode(1);
+        }
+    };
+    let server = Arc::new(Server::new(
+        cfg.server,
+        cfg.key,
+        factories::<R>(),
+        actions,
+        stop_w,
+    ));
+    report(&Ok(local.clone()));
+    drop(ready);
+    let parent = mp_process::parent_process();
+    server::serve(
+        server,
+        listener,
+        stop_r,
+        parent.as_ref().and_then(|p| p.sentinel()),
+    );
+    if let Address::Unix(p) = &local {
+        remove_unix_address(p);
+    }
+    ExitCode(0)
+}
+
+/// Configures a manager before it starts or connects (Python's
+/// `BaseManager(address, authkey, ctx, shutdown_timeout)` plus `register`).
+#[derive(Debug)]
+pub struct ManagerBuilder<R: Registry = ()> {
+    address: Option<Address>,
+    authkey: Option<Vec<u8>>,
+    method: Option<StartMethod>,
+    shutdown_timeout: Duration,
+    init: Option<std::result::Result<Initializer, String>>,
+    actions: Vec<BarrierAction>,
+    _registry: PhantomData<fn() -> R>,
+}
+
+impl Default for ManagerBuilder<()> {
+    fn default() -> Self {
+        Self {
+            address: None,
+            authkey: None,
+            method: None,
+            shutdown_timeout: Duration::from_secs(1),
+            init: None,
+            actions: Vec::new(),
+            _registry: PhantomData,
+        }
+    }
+}
+
+impl<R: Registry> ManagerBuilder<R> {
+    /// Listens at (or connects to) `address` instead of a fresh Unix socket
+    /// in a private temp dir.
+    pub fn address(mut self, address: Address) -> Self {
+        self.address = Some(address);
+        self
+    }
+
+    /// Uses `key` instead of `current_process().authkey()`.
+    pub fn authkey(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.authkey = Some(key.into());
+        self
+    }
+
+    /// Starts the server with this start method instead of the default.
+    pub fn start_method(mut self, method: StartMethod) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// How long `shutdown` waits at each step (ask, terminate, kill);
+    /// default 1 s, as Python's.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Runs `f(*initargs)` in the server process before it starts listening
+    /// (Python's `start(initializer, initargs)`); used by [`start`](Self::start)
+    /// only. If it panics (or its arguments cannot be encoded), `start` fails
+    /// with [`ManagerError::State`] naming why, and no server is left running.
+    pub fn initializer<F, Args>(mut self, f: F, initargs: Args) -> Self
+    where
+        F: Target<Args>,
+        Args: Serialize + DeserializeOwned + 'static,
+    {
+        self.init = Some(Initializer::new(f, &initargs).map_err(|e| e.to_string()));
+        self
+    }
+
+    /// Registers `action` as a barrier action (Python's
+    /// `manager.Barrier(parties, action)` runs the action in the server):
+    /// barriers made by
+    /// [`Manager::barrier_with_action`](crate::Manager::barrier_with_action)
+    /// with the same function run it in the server process.
+    ///
+    /// `action` must be a `fn` item or a closure that captures nothing (a
+    /// capturing closure is a compile-time error). Only registered functions
+    /// can run in the server: a client names one by a key, so nothing sent
+    /// over a (possibly remote) connection is ever called as code.
+    pub fn barrier_action<F>(mut self, action: F) -> Self
+    where
+        F: Fn() + Copy + Send + 'static,
+    {
+        self.actions.push(BarrierAction::of(action));
+        self
+    }
+
+    /// Registers a custom type (Python's `register(typeid, callable)`): the
+    /// server can then hold `T` values, created with [`Manager::create`].
+    pub fn register<T: Shared>(self) -> ManagerBuilder<(T, R)> {
+        ManagerBuilder {
+            address: self.address,
+            authkey: self.authkey,
+            method: self.method,
+            shutdown_timeout: self.shutdown_timeout,
+            init: self.init,
+            actions: self.actions,
+            _registry: PhantomData,
+        }
+    }
+
+    fn key(&self) -> Vec<u8> {
+        self.authkey
+            .clone()
+            .unwrap_or_else(|| client::default_key().to_vec())
+    }
+
+    /// Starts the server process (named `SyncManager-N`) and waits until it
+    /// listens.
+    pub fn start(self) -> Result<Manager<R>> {
+        let key = self.key();
+        let fresh = self.address.is_none();
+        let address = match self.address {
+            Some(a) => a,
+            None => fresh_unix_address()?,
+        };
+        let cleanup = |address: &Address| {
+            if let (true, Address::Unix(p)) = (fresh, address) {
+                remove_unix_address(p);
+            }
+        };
+        let init = match self.init {
+            Some(Err(e)) => {
+                return Err(ManagerError::State(format!(
+                    "cannot encode the initargs: {e}"
+                )))
+            }
+            Some(Ok(init)) => Some(init),
+            None => None,
+        };
+        let server = crate::auth::random_u128()?;
+        let (ours, theirs) = mp_sys::socket::socketpair()?;
+        let cfg = ServerConfig {
+            address: address.clone(),
+            key: key.clone(),
+            server,
+            ready: SharedFd::from(theirs),
+            init,
+            actions: self.actions,
+        };
+        let mut process =
+            Process::with_class("SyncManager", self.method, serve_main::<R>, (cfg,)).daemon(true);
+        if let Err(e) = process.start() {
+            cleanup(&address);
+            return Err(e.into());
+        }
+        let ready = wait_ready(&ours, &process);
+        let local = match ready {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = process.kill();
+                let _ = process.join_timeout(Duration::from_secs(5));
+                cleanup(&address);
+                return Err(e);
+            }
+        };
+        client::remember_key(&local, &key);
+        Ok(Manager {
+            address: local,
+            key,
+            server,
+            process: Some(process),
+            fresh,
+            owner: mp_sys::process::getpid(),
+            shut_down: false,
+            shutdown_timeout: self.shutdown_timeout,
+            _registry: PhantomData,
+        })
+    }
+
+    /// Connects to a running server at the builder's address with its key
+    /// (Python's `connect()`). A wrong key is an
+    /// [`ManagerError::Authentication`] error. The result cannot shut the
+    /// server down.
+    pub fn connect(self) -> Result<Manager<R>> {
+        let key = self.key();
+        let address = self
+            .address
+            .clone()
+            .ok_or_else(|| ManagerError::State("connect needs an address".into()))?;
+        let out = client::call(&address, &key, protocol::CONTROL, protocol::HELLO, &[])?;
+        let server: u128 = protocol::from_bytes(&out)
+            .map_err(|e| ManagerError::Decode(format!("bad hello: {e}")))?;
+        client::remember_key(&address, &key);
+        Ok(Manager {
+            address,
+            key,
+            server,
+            process: None,
+            fresh: false,
+            owner: mp_sys::process::getpid(),
+            shut_down: false,
+            shutdown_timeout: self.shutdown_timeout,
+            _registry: PhantomData,
+        })
+    }
+
+    /// Serves in this process until a client asks for shutdown (Python's
+    /// `get_server().serve_forever()`); `on_ready` is called with the
+    /// address once the server listens.
+    pub fn serve_forever(self, on_ready: impl FnOnce(&Address)) -> Result<()> {
+        let key = self.key();
+        let address = match self.address {
+            Some(a) => a,
+            None => fresh_unix_address()?,
+        };
+        let listener = Listener::bind(&address)?;
+        let local = listener.local_address(&address)?;
+        let actions = barrier_action::resolve_all(&self.actions).map_err(ManagerError::State)?;
+        let (stop_r, stop_w) = mp_sys::fd::pipe()?;
+        let server = Arc::new(Server::new(
+            crate::auth::random_u128()?,
+            key,
+            factories::<R>(),
+            actions,
+            stop_w,
+        ));
+        on_ready(&local);
+        server::serve(server, listener, stop_r, None);
+        if let Address::Unix(p) = &local {
+            remove_unix_address(p);
+        }
+        Ok(())
+    }
+}
+
+/// Waits for the server's report, watching it for death.
+fn wait_ready(ours: &OwnedFd, process: &Process) -> Result<Address> {
+    let sentinel = process.sentinel()?;
+    let ready = mp_sys::fd::poll_readable_any(&[ours.as_fd(), sentinel], Some(START_TIMEOUT))?;
+    if !ready.iter().any(|&r| r) {
+        return Err(ManagerError::State(
+            "manager server did not start in time".into(),
+        ));
+    }
+    match mp_wire::recv_value::<Ready>(
+        ours.as_fd(),
+        &Limits::with_max_frame(1 << 16),
+        Some(Duration::from_secs(1)),
+    ) {
+        Ok(Ok(a)) => Ok(a),
+        Ok(Err(why)) => Err(ManagerError::State(format!("manager server failed: {why}"))),
+        Err(e) => Err(ManagerError::State(format!(
+            "manager server died before listening ({e})"
+        ))),
+    }
+}
