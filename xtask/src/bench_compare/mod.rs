@@ -277,9 +277,15 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
         println!("{}", table::console_row(&row));
         rows.push(row);
     }
+    let default_rounds = if opts.quick { 3 } else { 7 };
     let command = format!(
-        "cargo xtask bench-compare{}",
-        if opts.quick { " --quick" } else { "" }
+        "cargo xtask bench-compare{}{}",
+        if opts.quick { " --quick" } else { "" },
+        if opts.rounds != default_rounds {
+            format!(" --rounds {}", opts.rounds)
+        } else {
+            String::new()
+        }
     );
     println!();
     print!("{}", table::markdown(&rows));
