@@ -34,11 +34,8 @@ impl Initializer {
             let args = mp_wire::decode::<Args>(msg)
                 .map_err(|e| format!("cannot decode the initargs: {e}"))?;
             panic::catch_unwind(AssertUnwindSafe(|| drop(f.call(args)))).map_err(|payload| {
-                let what = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a panic".to_string());
+                let what =
+                    mp_process::panic_message(&*payload).unwrap_or_else(|| "a panic".to_string());
                 format!("the initializer panicked: {what}")
             })
         });

@@ -226,14 +226,8 @@ pub(crate) fn install_panic_hook() {
             if !IN_TASK.with(Cell::get) {
                 return previous(info);
             }
-            let payload = info.payload();
-            let message = if let Some(s) = payload.downcast_ref::<&str>() {
-                (*s).to_string()
-            } else if let Some(s) = payload.downcast_ref::<String>() {
-                s.clone()
-            } else {
-                "Box<dyn Any>".to_string()
-            };
+            let message = mp_process::panic_message(info.payload())
+                .unwrap_or_else(|| "Box<dyn Any>".to_string());
             let location = info
                 .location()
                 .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))

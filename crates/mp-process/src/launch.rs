@@ -174,13 +174,8 @@ pub(crate) fn install_panic_report() {
             if info.payload().is::<ExitRequest>() {
                 return;
             }
-            let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
-                (*s).to_string()
-            } else if let Some(s) = info.payload().downcast_ref::<String>() {
-                s.clone()
-            } else {
-                "Box<dyn Any>".to_string()
-            };
+            let msg =
+                crate::panic_message(info.payload()).unwrap_or_else(|| "Box<dyn Any>".to_string());
             let location = info
                 .location()
                 .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))

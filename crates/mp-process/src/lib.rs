@@ -49,6 +49,7 @@ mod forkserver;
 mod launch;
 mod log;
 mod method;
+mod panic_text;
 mod process;
 mod start;
 mod target;
@@ -65,5 +66,6 @@ pub use method::{
     get_all_start_methods, get_start_method, set_start_method, StartMethod, DEFAULT_START_METHOD,
     START_METHOD_ENV,
 };
+pub use panic_text::panic_message;
 pub use process::Process;
 pub use target::{exit, ExitCode, Run, Target, TargetReturn};

@@ -132,11 +132,7 @@ impl Barrier {
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".to_string())
+    mp_process::panic_message(payload).unwrap_or_else(|| "a panic".to_string())
 }
 
 impl Referent for Barrier {

@@ -55,13 +55,7 @@ impl_thread_star_fn!(A, B, C, D, E, F, G, H);
 
 /// The message of a panic payload.
 fn payload_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_string()
-    }
+    mp_process::panic_message(payload).unwrap_or_else(|| "Box<dyn Any>".to_string())
 }
 
 /// Runs `f`, turning a panic into [`TaskError::Panic`].
