@@ -422,6 +422,21 @@ impl Inner {
         }
     }
 
+    /// Changes the shared state with `f` (given the pool's settings and where
+    /// to put completions), then lets go of the lock, wakes the engine thread
+    /// if it must watch a worker anew, and runs the completions.
+    pub(crate) fn update<T>(
+        &self,
+        f: impl FnOnce(&mut Shared, &Config, &mut Vec<Completion>) -> T,
+    ) -> T {
+        let mut completions = Vec::new();
+        let mut s = lock(&self.shared);
+        let out = f(&mut s, &self.config, &mut completions);
+        self.settle(s, None);
+        run_all(completions);
+        out
+    }
+
     /// A thread waiting (until `deadline`) for job `job` reads the socket of
     /// the worker holding it itself, so the reply wakes the waiter directly
     /// instead of the engine thread, which then wakes the waiter. Returns

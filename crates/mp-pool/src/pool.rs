@@ -144,24 +144,18 @@ impl Pool {
         entry: ChunkEntry,
         more: Result<Vec<Payload>, (usize, TaskError)>,
     ) {
-        let mut completions = Vec::new();
-        let mut s = lock(&self.inner.shared);
-        match more {
+        self.inner.update(|s, cfg, completions| match more {
             Ok(payloads) => s.extend(
-                &self.inner.config,
+                cfg,
                 job,
                 first,
                 entry.to_parts(),
                 payloads,
                 true,
-                &mut completions,
+                completions,
             ),
-            Err((end, e)) => s.fail_chunks(job, first..end, &e, &mut completions),
-        }
-        self.inner.settle(s, None);
-        for c in completions {
-            c();
-        }
+            Err((end, e)) => s.fail_chunks(job, first..end, &e, completions),
+        })
     }
 
     fn collect<T, R, O>(

@@ -15,7 +15,6 @@ use crate::error::{PoolError, TaskError};
 use crate::func::{self, ChunkEntry};
 use crate::imap::{Feed, IMapIterator, ImapShared};
 use crate::pool::Pool;
-use crate::result::lock;
 use crate::sink::ImapSink;
 
 /// Reads a buffered job's input and submits it chunk by chunk.
@@ -43,44 +42,20 @@ where
         let encoded = (n > 0).then(|| chunk::encode_chunk(&items));
         let index = self.next_index;
         let parts = self.entry.to_parts();
-        let cfg = &inner.config;
-        let mut completions = Vec::new();
-        let mut s = lock(&inner.shared);
+        let job = self.job;
         let lens: &[usize] = if n > 0 { &[n] } else { &[] };
-        let live = match encoded {
+        let live = inner.update(|s, cfg, completions| match encoded {
             None | Some(Ok(_)) => {
                 let payloads = encoded.and_then(Result::ok).into_iter().collect();
-                s.grow(
-                    cfg,
-                    self.job,
-                    index,
-                    parts,
-                    lens,
-                    payloads,
-                    last,
-                    &mut completions,
-                )
+                s.grow(cfg, job, index, parts, lens, payloads, last, completions)
             }
             Some(Err(e)) => {
-                let live = s.grow(
-                    cfg,
-                    self.job,
-                    index,
-                    parts,
-                    lens,
-                    Vec::new(),
-                    last,
-                    &mut completions,
-                );
+                let live = s.grow(cfg, job, index, parts, lens, Vec::new(), last, completions);
                 let err = TaskError::Encode(e.to_string());
-                s.fail_chunks(self.job, index..index + 1, &err, &mut completions);
+                s.fail_chunks(job, index..index + 1, &err, completions);
                 live
             }
-        };
-        inner.settle(s, None);
-        for c in completions {
-            c();
-        }
+        });
         self.next_index += usize::from(n > 0);
         if live {
             n
@@ -93,23 +68,10 @@ where
         let Some(inner) = self.inner.upgrade() else {
             return;
         };
-        let mut completions = Vec::new();
-        let mut s = lock(&inner.shared);
-        let parts = self.entry.to_parts();
-        s.grow(
-            &inner.config,
-            self.job,
-            self.next_index,
-            parts,
-            &[],
-            Vec::new(),
-            true,
-            &mut completions,
-        );
-        inner.settle(s, None);
-        for c in completions {
-            c();
-        }
+        let (job, next, parts) = (self.job, self.next_index, self.entry.to_parts());
+        inner.update(|s, cfg, completions| {
+            s.grow(cfg, job, next, parts, &[], Vec::new(), true, completions);
+        });
     }
 }
 
