@@ -39,3 +39,4 @@ pub mod process;
 pub mod signal;
 pub mod socket;
 pub mod thread;
+pub mod time;
