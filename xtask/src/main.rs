@@ -40,6 +40,9 @@ commands:
   bench-compare [--quick] [--rounds N] [--only ID,...]
       every scenario M1-M8 here and in CPython, alternating, latency scenarios pinned;
       prints the table and writes docs/performance.md and docs/perf-chart.svg
+  bench-compare --against OLD_MP_SCENARIOS [--rounds N] [--only ID,...]
+      interleaved A/B of this tree against another build of mp-scenarios (a copy of
+      target/release/mp-scenarios from before a change); prints the table only
 
   -j N   run N examples at a time (default 2)";
 

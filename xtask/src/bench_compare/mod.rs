@@ -1,4 +1,4 @@
-//! `cargo xtask bench-compare [--quick] [--rounds N] [--only ID,...]`: every
+//! `cargo xtask bench-compare [--quick] [--rounds N] [--only ID,...] [--against BIN]`: every
 //! scenario of DESIGN.md §5 in this library and, in the same run, in
 //! CPython's `multiprocessing` and (where they can express it) in the Rust
 //! peers procspawn / ipc-channel (`benches/peers`), rotating the sides round by
@@ -6,6 +6,7 @@
 //! tables with medians, spreads and the speed-ups, and writes
 //! `docs/performance.md` (the generated section) and `docs/perf-chart.svg`.
 
+mod ab;
 mod chart;
 mod table;
 
@@ -100,6 +101,8 @@ struct Options {
     quick: bool,
     rounds: usize,
     only: Vec<String>,
+    /// A/B mode: another build of `mp-scenarios` to run against this tree's.
+    against: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -107,6 +110,7 @@ fn parse(args: &[String]) -> Result<Options> {
         quick: false,
         rounds: 0,
         only: Vec::new(),
+        against: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -126,6 +130,13 @@ fn parse(args: &[String]) -> Result<Options> {
                     .split(',')
                     .map(str::to_owned)
                     .collect()
+            }
+            "--against" => {
+                let bin = PathBuf::from(it.next().context("--against needs a path")?);
+                if !bin.is_file() {
+                    bail!("--against {}: no such file", bin.display());
+                }
+                o.against = Some(std::fs::canonicalize(bin)?);
             }
             other => bail!("unknown bench-compare option `{other}`"),
         }
@@ -233,6 +244,24 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
         .collect();
     if !opts.only.is_empty() {
         scenarios.retain(|s| opts.only.contains(&s.id));
+    }
+    if let Some(old) = &opts.against {
+        let rows = ab::run(&root, &scenarios, &rust_bin, old, opts.rounds, opts.quick)?;
+        let command = format!(
+            "cargo xtask bench-compare{} --against {}{}{}",
+            if opts.quick { " --quick" } else { "" },
+            old.display(),
+            if opts.only.is_empty() {
+                String::new()
+            } else {
+                format!(" --only {}", opts.only.join(","))
+            },
+            format_args!(" --rounds {}", opts.rounds)
+        );
+        println!();
+        print!("{}", ab::markdown(&rows, &command));
+        println!("({:.0} s)", started.elapsed().as_secs_f64());
+        return Ok(());
     }
     let py = Command::new("python3")
         .arg(&script)

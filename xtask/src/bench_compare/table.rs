@@ -26,6 +26,15 @@ fn fmt_spread(p: Option<f64>) -> String {
     p.map_or_else(String::new, |p| format!(" ±{p:.0}%"))
 }
 
+/// A side's median and spread, as one cell.
+pub(crate) fn sample_cell(s: &super::Samples) -> String {
+    format!(
+        "{}{}",
+        fmt_value(s.median(), &s.unit),
+        fmt_spread(s.spread_pct())
+    )
+}
+
 fn cells(row: &Row) -> [String; 5] {
     let s = &row.scenario;
     [
@@ -40,16 +49,8 @@ fn cells(row: &Row) -> [String; 5] {
                 ", higher is better"
             }
         ),
-        format!(
-            "{}{}",
-            fmt_value(row.ours.median(), &row.ours.unit),
-            fmt_spread(row.ours.spread_pct())
-        ),
-        format!(
-            "{}{}",
-            fmt_value(row.cpython.median(), &row.cpython.unit),
-            fmt_spread(row.cpython.spread_pct())
-        ),
+        sample_cell(&row.ours),
+        sample_cell(&row.cpython),
         row.speedup()
             .map_or_else(|| "—".to_owned(), |x| format!("{x:.1}×")),
     ]
