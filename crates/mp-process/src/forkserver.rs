@@ -68,14 +68,12 @@ pub(crate) fn forget_in_child() {
 
 impl Server {
     fn start() -> Result<Server> {
-        let (ours, theirs) = mp_sys::socket::socketpair()?;
-        let (_pid, pidfd) = spawn_self(theirs.as_fd(), &ChildMain::of(server_main))?;
-        drop(theirs);
+        let spawned = spawn_self(&ChildMain::of(server_main))?;
         log::debug!(target: crate::log::TARGET, "fork server started");
         Ok(Server {
             owner: mp_sys::process::getpid(),
-            pidfd,
-            sock: ours,
+            pidfd: spawned.pidfd,
+            sock: spawned.control,
         })
     }
 

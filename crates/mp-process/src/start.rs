@@ -5,7 +5,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
-use mp_sys::bootstrap::{spawn_self, ChildMain};
+use mp_sys::bootstrap::{spawn_self, ChildMain, Spawned};
 use mp_sys::process::{exit_now, fork, Fork};
 use mp_wire::{Message, SharedFd};
 
@@ -170,9 +170,11 @@ fn start_fork(spec: &Spec, launch: Launch, closure: Option<Closure>) -> Result<A
 fn start_spawn(spec: &Spec, msg: &Message) -> Result<Arc<Child>> {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
-    let (ours, theirs) = mp_sys::socket::socketpair()?;
-    let (pid, pidfd) = spawn_self(theirs.as_fd(), &ChildMain::of(launch::spawn_main))?;
-    drop(theirs);
+    let Spawned {
+        pid,
+        pidfd,
+        control: ours,
+    } = spawn_self(&ChildMain::of(launch::spawn_main))?;
     let child = Arc::new(Child::new(
         pid,
         pidfd,

@@ -1,34 +1,64 @@
 //! The child bootstrap: a start-up constructor (`.init_array`) that takes over
 //! a process started by [`spawn_self`] before `main` runs, and `spawn_self`
-//! itself (fork + exec of our own executable from the fd opened at start-up).
+//! itself (`posix_spawn` of our own executable from the fd opened at
+//! start-up).
 //!
-//! The protocol is one environment variable, [`BOOTSTRAP_ENV`], holding
-//! `FD:OFFSET:SIGNATURE:BUILD`: an inherited control socket and an
-//! [`EntryPoint<OwnedFd, i32>`] to call with it. The constructor removes the
-//! variable before doing anything else, so a program can never re-run itself
-//! recursively (no fork bomb); the entry point's return value is the exit
-//! code. A process without the variable is untouched and runs `main`.
+//! # Protocol
+//! The environment variable [`BOOTSTRAP_ENV`] holds `v1:FD` and nothing else:
+//! a version tag and the number of an inherited control socket. It carries
+//! no code address. The parent, right after spawning, writes a fixed-size
+//! bootstrap record on that socket: a magic and version, the process tree's
+//! secret key, and the parts of the [`ChildMain`] entry point to call. The
+//! constructor in the child
+//! 1. removes the variable, before anything else, so a program never re-runs
+//!    itself recursively (no fork bomb);
+//! 2. refuses to go on if the kernel marked the process `AT_SECURE`
+//!    (setuid, setgid or file capabilities): such a program runs with
+//!    privileges its invoker lacks, and the invoker controls the environment;
+//! 3. checks that `FD` is a Unix socket whose peer (`SO_PEERCRED`) is our
+//!    parent process;
+//! 4. reads the record with a bounded wait, installs the key and resolves
+//!    the entry point (whose tag must verify under that key);
+//! 5. calls it with the control socket; its return value is the exit code.
+//!
+//! Any deviation prints why on stderr and exits with code 255, having called
+//! nothing. A process without the variable is untouched and runs `main`.
 //!
 //! # Safety
-//! Placing a function pointer in `.init_array` and calling `posix_spawn`
-//! are unsafe operations; each block says why it holds.
+//! Placing a function pointer in `.init_array`, reading the auxiliary vector
+//! and calling `posix_spawn` are unsafe operations; each block says why it
+//! holds.
 #![allow(unsafe_code)]
 
 use std::ffi::{CString, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
+use std::time::Duration;
 
 use crate::entry::EntryPoint;
-use crate::exe::{self_exe, BinaryId};
-use crate::process::{adopt_inherited_fd, exit_now, pidfd_open};
+use crate::exe::self_exe;
+use crate::process::{adopt_inherited_fd, exit_now, getppid, pidfd_open};
+use crate::time::Deadline;
+use crate::tree_key::{self, KEY_LEN};
 
 /// The environment variable that marks a process as a bootstrapping child.
 pub const BOOTSTRAP_ENV: &str = "MULTIPROCESS_BOOTSTRAP";
 
+/// The version tag that starts [`BOOTSTRAP_ENV`]'s value.
+const ENV_VERSION: &str = "v1";
+
 /// The entry point a bootstrapping child runs: it gets the control socket and
 /// returns the exit code.
 pub type ChildMain = EntryPoint<OwnedFd, i32>;
+
+/// The first bytes of a bootstrap record: a magic and the record version.
+const RECORD_MAGIC: [u8; 8] = *b"MPBOOT\x00\x01";
+/// magic, key, entry offset, entry tag, build-id.
+const RECORD_LEN: usize = 8 + KEY_LEN + 8 + 8 + 20;
+/// How long a child waits for its parent's bootstrap record (the parent
+/// writes it right after `posix_spawn` returns).
+const RECORD_TIMEOUT: Duration = Duration::from_secs(60);
 
 type InitFn = extern "C" fn(i32, *const *const u8, *const *const u8);
 
@@ -43,52 +73,150 @@ extern "C" fn on_load(_argc: i32, _argv: *const *const u8, _envp: *const *const 
     crate::exe::open_self_exe();
     crate::exit::install_hook();
     if let Some(value) = std::env::var_os(BOOTSTRAP_ENV) {
-        // Single-threaded here (before main), so changing the environment is
-        // fine; it must go before anything else so a child can never re-enter.
+        // This runs before `main`, from the C runtime's constructor list:
+        // no thread of this program exists yet unless an earlier
+        // constructor started one, which no code of this workspace does, so
+        // nothing reads the environment concurrently. It must go before
+        // anything else so a child can never re-enter.
         std::env::remove_var(BOOTSTRAP_ENV);
         // A panic must not unwind through the C runtime.
-        let code = std::panic::catch_unwind(|| run_child(value)).unwrap_or(255);
+        let code = std::panic::catch_unwind(|| match take_over(value) {
+            Ok(code) => code,
+            Err(why) => {
+                eprintln!("multiprocess: refusing to start as a child: {why}");
+                255
+            }
+        })
+        .unwrap_or(255);
         exit_now(code);
     }
 }
 
-fn run_child(value: OsString) -> i32 {
-    let parsed = value.to_str().and_then(parse_env);
-    let Some((fd, entry)) = parsed else {
-        eprintln!("multiprocess: malformed {BOOTSTRAP_ENV}={value:?}");
-        return 255;
-    };
-    let main = match entry.resolve() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("multiprocess: cannot start child: {e}");
-            return 255;
-        }
-    };
-    match adopt_inherited_fd(fd) {
-        Ok(control) => main(control),
-        Err(e) => {
-            eprintln!("multiprocess: child's control fd {fd} is not open: {e}");
-            255
-        }
-    }
+/// True if the kernel started this process in secure-execution mode
+/// (`AT_SECURE`: setuid, setgid, or gained file capabilities).
+fn secure_execution() -> bool {
+    // SAFETY: `getauxval` only reads the auxiliary vector the kernel gave
+    // this process; it has no preconditions and returns 0 for an absent
+    // entry.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
 
-fn parse_env(s: &str) -> Option<(i32, ChildMain)> {
-    let mut it = s.split(':');
-    let fd = it.next()?.parse().ok()?;
-    let offset = it.next()?.parse().ok()?;
-    let sig = u64::from_str_radix(it.next()?, 16).ok()?;
-    let build = BinaryId::from_hex(it.next()?)?;
-    if it.next().is_some() {
+/// Steps 2–5 of the protocol; `Err` says why the process refuses.
+fn take_over(value: OsString) -> Result<i32, String> {
+    if secure_execution() {
+        return Err(format!(
+            "{BOOTSTRAP_ENV} is set in a program running with raised privileges \
+             (AT_SECURE: setuid, setgid or file capabilities)"
+        ));
+    }
+    let fd = value.to_str().and_then(parse_env).ok_or_else(|| {
+        format!("malformed {BOOTSTRAP_ENV}={value:?} (expected {ENV_VERSION}:FD)")
+    })?;
+    let control = adopt_inherited_fd(fd)
+        .map_err(|e| format!("the control fd {fd} named by {BOOTSTRAP_ENV} is not open: {e}"))?;
+    check_peer_is_parent(&control)?;
+    let mut record = [0u8; RECORD_LEN];
+    read_record(&control, &mut record)?;
+    let (key, entry) = decode_record(&record)?;
+    if !tree_key::install(key) {
+        return Err("this process already has a process-tree key".into());
+    }
+    let main = entry
+        .resolve()
+        .map_err(|e| format!("the bootstrap record's entry point: {e}"))?;
+    Ok(main(control))
+}
+
+fn parse_env(s: &str) -> Option<i32> {
+    let (version, fd) = s.split_once(':')?;
+    if version != ENV_VERSION || fd.is_empty() || !fd.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some((fd, EntryPoint::from_parts(offset, sig, build.0)))
+    fd.parse().ok()
 }
 
-fn format_env(fd: i32, entry: &ChildMain) -> String {
-    let (offset, sig, build) = entry.to_parts();
-    format!("{fd}:{offset}:{sig:x}:{}", BinaryId(build).to_hex())
+fn format_env(fd: i32) -> String {
+    format!("{ENV_VERSION}:{fd}")
+}
+
+/// The control fd must be a Unix socket whose peer is the process that
+/// started us (`SO_PEERCRED` of a `socketpair` names the process that
+/// created it, which is [`spawn_self`]'s caller).
+fn check_peer_is_parent(control: &OwnedFd) -> Result<(), String> {
+    let domain = rustix::net::sockopt::socket_domain(control)
+        .map_err(|e| format!("the control fd is not a socket: {e}"))?;
+    if domain != rustix::net::AddressFamily::UNIX {
+        return Err("the control fd is not a Unix socket".into());
+    }
+    let peer = rustix::net::sockopt::socket_peercred(control)
+        .map_err(|e| format!("cannot read the control socket's peer: {e}"))?;
+    let peer_pid = peer.pid.as_raw_nonzero().get() as u32;
+    let parent = getppid();
+    if peer_pid != parent {
+        return Err(format!(
+            "the control socket's peer is process {peer_pid}, not our parent {parent}"
+        ));
+    }
+    Ok(())
+}
+
+/// Reads exactly one record, waiting at most [`RECORD_TIMEOUT`] in all.
+fn read_record(control: &OwnedFd, record: &mut [u8; RECORD_LEN]) -> Result<(), String> {
+    let deadline = Deadline::after(Some(RECORD_TIMEOUT));
+    let mut got = 0;
+    while got < RECORD_LEN {
+        match crate::socket::poll_readable(control, deadline.remaining()) {
+            Ok(true) => {}
+            Ok(false) => return Err("no bootstrap record from the parent in time".into()),
+            Err(e) => return Err(format!("waiting for the bootstrap record: {e}")),
+        }
+        match rustix::io::read(control, &mut record[got..]) {
+            Ok(0) => {
+                return Err(
+                    "the parent closed the control socket before the bootstrap record".into(),
+                )
+            }
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
+            Err(e) => return Err(format!("reading the bootstrap record: {e}")),
+        }
+    }
+    Ok(())
+}
+
+fn encode_record(key: &[u8; KEY_LEN], entry: &ChildMain) -> [u8; RECORD_LEN] {
+    let (offset, tag, build) = entry.to_parts();
+    let mut out = [0u8; RECORD_LEN];
+    let parts: [&[u8]; 5] = [
+        &RECORD_MAGIC,
+        key,
+        &offset.to_le_bytes(),
+        &tag.to_le_bytes(),
+        &build,
+    ];
+    let mut at = 0;
+    for p in parts {
+        out[at..at + p.len()].copy_from_slice(p);
+        at += p.len();
+    }
+    out
+}
+
+fn decode_record(r: &[u8; RECORD_LEN]) -> Result<([u8; KEY_LEN], ChildMain), String> {
+    let (magic, rest) = r.split_at(8);
+    if magic != RECORD_MAGIC {
+        return Err("the bootstrap record has a wrong magic or version".into());
+    }
+    let (key, rest) = rest.split_at(KEY_LEN);
+    let (offset, rest) = rest.split_at(8);
+    let (tag, build) = rest.split_at(8);
+    let array = |b: &[u8]| -> [u8; 8] { b.try_into().unwrap_or([0; 8]) };
+    let entry = ChildMain::from_parts(
+        i64::from_le_bytes(array(offset)),
+        u64::from_le_bytes(array(tag)),
+        build.try_into().unwrap_or([0; 20]),
+    );
+    Ok((key.try_into().unwrap_or([0; KEY_LEN]), entry))
 }
 
 /// True if this process was started as a bootstrapping child but the
@@ -98,18 +226,65 @@ pub fn bootstrap_pending() -> bool {
     std::env::var_os(BOOTSTRAP_ENV).is_some()
 }
 
+/// A child started by [`spawn_self`].
+#[derive(Debug)]
+pub struct Spawned {
+    /// The child's process id.
+    pub pid: u32,
+    /// A pidfd for the child.
+    pub pidfd: OwnedFd,
+    /// Our end of the child's control socket; the child's entry point gets
+    /// the other end, with the bootstrap record already consumed.
+    pub control: OwnedFd,
+}
+
 /// Starts a new process running this same executable (from the fd opened at
-/// start-up), which calls `entry` with `control` before its `main` would run.
+/// start-up), which calls `entry` with its end of a new control socket
+/// before its `main` would run.
 ///
 /// Uses `posix_spawn` (a vfork-style clone, then exec: no copy of the
-/// parent's page tables). The child keeps `control` at the same fd number
-/// (a same-fd `dup2` file action clears its close-on-exec flag in the child
-/// only, glibc ≥ 2.29), its standard input is `/dev/null`, its environment is
-/// this process's plus [`BOOTSTRAP_ENV`], and its `argv` is this process's.
-/// Returns the child's pid and a pidfd.
-pub fn spawn_self(control: BorrowedFd<'_>, entry: &ChildMain) -> io::Result<(u32, OwnedFd)> {
+/// parent's page tables). The child keeps its end of the socket at the same
+/// fd number (a same-fd `dup2` file action clears its close-on-exec flag in
+/// the child only, glibc ≥ 2.29), its standard input is `/dev/null`, its
+/// environment is this process's plus [`BOOTSTRAP_ENV`], and its `argv` is
+/// this process's. The bootstrap record (the process-tree key and `entry`)
+/// is written on the socket before this returns.
+///
+/// Fails if the process has no process-tree key (the OS gave no entropy).
+pub fn spawn_self(entry: &ChildMain) -> io::Result<Spawned> {
     // Keep the constructor linked into every program that can spawn.
     std::hint::black_box(&CONSTRUCTOR);
+    let record = encode_record(tree_key::get()?.bytes(), entry);
+    let (ours, theirs) = crate::socket::socketpair()?;
+    let (pid, pidfd) = spawn_exe(theirs.as_fd())?;
+    drop(theirs);
+    // One `sendmsg` (`MSG_NOSIGNAL`: a child that already died is an
+    // error, not a SIGPIPE) into an empty socket buffer; a child that never
+    // gets its record sees EOF once `ours` is dropped.
+    let sent = match crate::socket::send_with_fds(&ours, &record, &[]) {
+        Ok(n) if n == RECORD_LEN => Ok(()),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "short write of the bootstrap record",
+        )),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        // Reap the child we could not start, so no zombie is left.
+        let _ = crate::process::send_signal(&pidfd, libc::SIGKILL);
+        let _ = crate::process::wait_pidfd(&pidfd, true);
+        return Err(e);
+    }
+    Ok(Spawned {
+        pid,
+        pidfd,
+        control: ours,
+    })
+}
+
+/// `posix_spawn` of our executable with `control` inherited and
+/// [`BOOTSTRAP_ENV`] naming it.
+fn spawn_exe(control: std::os::fd::BorrowedFd<'_>) -> io::Result<(u32, OwnedFd)> {
     let exe = self_exe()?;
     let path = cstring(format!("/proc/self/fd/{}", exe.as_raw_fd()).into_bytes())?;
     let raw = control.as_raw_fd();
@@ -126,7 +301,7 @@ pub fn spawn_self(control: BorrowedFd<'_>, entry: &ChildMain) -> io::Result<(u32
         })
         .collect::<io::Result<_>>()?;
     envp.push(cstring(
-        format!("{BOOTSTRAP_ENV}={}", format_env(raw, entry)).into_bytes(),
+        format!("{BOOTSTRAP_ENV}={}", format_env(raw)).into_bytes(),
     )?);
     let devnull = cstring(b"/dev/null".to_vec())?;
     let argv_ptrs = null_terminated(&argv);
@@ -207,14 +382,21 @@ mod tests {
     }
 
     #[test]
-    fn env_round_trip() {
+    fn env_carries_only_a_version_and_an_fd() {
+        assert_eq!(parse_env(&format_env(7)), Some(7));
+        for bad in ["7", "v2:7", "v1:", "v1:-1", "v1:7:1", "v1:+7", "7:1:2:00"] {
+            assert_eq!(parse_env(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn record_round_trip_and_magic() {
         let e = EntryPoint::of(child_main);
-        let s = format_env(7, &e);
-        let (fd, back) = parse_env(&s).unwrap();
-        assert_eq!(fd, 7);
-        assert_eq!(back.to_parts(), e.to_parts());
-        assert!(parse_env("7:1:2").is_none());
-        assert!(parse_env("x:1:2:00").is_none());
-        assert!(parse_env(&format!("{s}:extra")).is_none());
+        let key = [9u8; KEY_LEN];
+        let mut r = encode_record(&key, &e);
+        let (k, back) = decode_record(&r).unwrap();
+        assert_eq!((k, back.to_parts()), (key, e.to_parts()));
+        r[7] ^= 1;
+        assert!(decode_record(&r).is_err());
     }
 }

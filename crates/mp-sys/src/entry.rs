@@ -1,10 +1,22 @@
-//! Naming a function so that another process running the same binary can
-//! call it: an offset from an anchor function, validated by the binary's
-//! identity and the function's signature.
+//! Naming a function so that another process of the same process tree,
+//! running the same binary, can call it: an offset from an anchor function,
+//! authenticated with a key that only this process tree knows.
 //!
 //! This is how a `Process` target crosses `exec`: Rust cannot serialize a
 //! function, but within one executable every function sits at a fixed offset
 //! from every other, whatever address-space randomisation does to the base.
+//!
+//! # Trust
+//! [`EntryPoint::to_parts`] gives `(offset, tag, build-id)`, where the tag is
+//! a MAC (SipHash-2-4, 128-bit key) over the offset, the signature's
+//! [`TypeId`] and the build-id, under a per-process-tree secret key private to
+//! `mp-sys` (created from the OS CSPRNG by the root process, inherited by
+//! forked children, handed to spawned children over their private bootstrap
+//! channel). [`EntryPoint::from_parts`] accepts any bytes, but
+//! [`EntryPoint::resolve`] calls nothing unless the tag verifies, so safe
+//! code can only call functions that some process of this tree named with
+//! [`EntryPoint::of`]. Parts from another program, another process tree or a
+//! forger fail with a typed [`EntryError`].
 //!
 //! # Safety
 //! Turning an offset back into a function pointer, and producing the
@@ -12,12 +24,14 @@
 //! out at each block and in the crate's `docs/function-identity.md`.
 #![allow(unsafe_code)]
 
-use std::any::type_name;
+use std::any::{type_name, TypeId};
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use crate::exe::{binary_id, BinaryId};
+use crate::tree_key;
 
 /// The anchor all offsets are measured from.
 #[inline(never)]
@@ -28,15 +42,21 @@ fn anchor() {
 /// The function pointer type behind an [`EntryPoint<I, O>`].
 pub type EntryFn<I, O> = fn(I) -> O;
 
-/// A callable `fn(I) -> O`, named portably across processes running the same
-/// executable.
+/// A callable `fn(I) -> O`, named portably across the processes of one
+/// process tree running the same executable.
 ///
 /// Built from a *zero-sized* `Copy + Send + 'static` callable (a `fn` item or
-/// a closure that captures nothing zero-sized), so the callable carries no
-/// data that would have to cross: only its code does.
+/// a closure that captures nothing, or only zero-sized values), so the
+/// callable carries no data that would have to cross: only its code does.
+///
+/// # Rule for closure targets
+/// Another process conjures its own copy of the zero-sized callable. So a
+/// closure must capture no value that carries a process-local invariant: a
+/// zero-sized "proof token" (say, a witness that some `init()` ran in this
+/// process) would be conjured in a process where the proof is false.
 pub struct EntryPoint<I, O> {
     offset: i64,
-    signature: u64,
+    tag: u64,
     binary: BinaryId,
     _marker: PhantomData<fn(I) -> O>,
 }
@@ -52,9 +72,8 @@ impl<I, O> fmt::Debug for EntryPoint<I, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EntryPoint")
             .field("offset", &self.offset)
-            .field("signature", &format_args!("{:016x}", self.signature))
             .field("binary", &self.binary.to_hex())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,10 +87,18 @@ pub enum EntryError {
         /// This process's identity.
         ours: String,
     },
-    /// The entry point has a different signature than the one expected.
-    SignatureMismatch {
+    /// The tag does not verify: the parts were not produced by
+    /// [`EntryPoint::to_parts`] in this process tree for this signature
+    /// (another signature, another process tree, or forged).
+    Unauthenticated {
         /// The signature that was expected, as a type name.
         expected: &'static str,
+    },
+    /// This process has no process-tree key, because the OS could not
+    /// provide entropy when it was created; no entry point can be resolved.
+    NoKey {
+        /// The OS error met when creating the key.
+        reason: String,
     },
 }
 
@@ -83,24 +110,31 @@ impl fmt::Display for EntryError {
                 "the function was named by a different executable (build {theirs}, this is {ours}); \
                  parent and child must run the same binary"
             ),
-            EntryError::SignatureMismatch { expected } => {
-                write!(f, "the function does not have the expected signature {expected}")
-            }
+            EntryError::Unauthenticated { expected } => write!(
+                f,
+                "the function reference does not authenticate as a {expected} named by this \
+                 process tree (wrong signature, another process tree, or forged)"
+            ),
+            EntryError::NoKey { reason } => write!(
+                f,
+                "no process-tree key (the OS gave no entropy: {reason}); functions cannot be \
+                 named across processes"
+            ),
         }
     }
 }
 
 impl std::error::Error for EntryError {}
 
-/// A stable hash (FNV-1a) of the signature's type name: equal in every
-/// process running the same binary.
-fn signature_hash<I, O>() -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in type_name::<fn(I) -> O>().bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
+/// The tag of `(offset, signature, binary)` under the process-tree key.
+fn tag<I: 'static, O: 'static>(key: &tree_key::TreeKey, offset: i64, binary: &BinaryId) -> u64 {
+    key.mac(|h| {
+        h.write(&offset.to_le_bytes());
+        // `TypeId` is unique per type (unlike `type_name`) and identical in
+        // every process running one build.
+        TypeId::of::<fn(I) -> O>().hash(h);
+        h.write(&binary.0);
+    })
 }
 
 /// Calls the zero-sized callable `F` without an instance at hand.
@@ -109,25 +143,37 @@ where
     F: Fn(I) -> O + Copy + Send + 'static,
 {
     const { assert!(std::mem::size_of::<F>() == 0) };
-    // Why this is sound: [1] `F` is zero-sized (asserted at compile time above), so a
-    // value of it has no bytes and reading one through a dangling but aligned
-    // pointer reads nothing. [2] `F: Copy + Send + 'static`, and this function
-    // is reachable only through `EntryPoint::of`, which took an instance of
-    // `F` as a witness: making another value of a `Copy` type whose instance
-    // exists is what `Copy` permits, `Send` lets it be used in another thread
-    // or process, and `'static` means it borrows nothing that could be gone.
-    // This is the "copy a witnessed ZST" case, not conjuring an arbitrary
-    // type from nothing (see rust-lang/rust#83995).
-    // SAFETY: a copy of a witnessed zero-sized `Copy` value, by [1] and [2].
+    // Why this is sound: [1] `F` is zero-sized (asserted at compile time
+    // above), so a value of it has no bytes and reading one through a
+    // dangling but aligned pointer reads nothing. [2] This function is
+    // reachable only through `EntryPoint::of`, which took an instance of `F`
+    // as a witness, so `F` is inhabited; on stable Rust only the compiler
+    // implements `Fn`, so `F` is a `fn` item or a closure type, whose only
+    // invariants are those of its captures. [3] Those captures are
+    // zero-sized `Copy + 'static` values, and the rule documented on
+    // `EntryPoint` is that none of them carries a process-local invariant
+    // (a proof token of this process's state): making another copy of a
+    // witnessed `Copy` value, in this process or another running the same
+    // code, then breaks nothing. (`Send` does not argue anything about other
+    // processes; it is required so that the target may run on another
+    // thread.) This is the "copy a witnessed ZST" case, not conjuring an
+    // arbitrary type from nothing (see rust-lang/rust#83995).
+    // SAFETY: a copy of a witnessed zero-sized `Copy` value, by [1]–[3].
     let f: F = unsafe { NonNull::<F>::dangling().as_ptr().read() };
     f(input)
 }
 
 impl<I: 'static, O: 'static> EntryPoint<I, O> {
-    /// Names `f` for other processes running this binary.
+    /// Names `f` for other processes of this process tree running this
+    /// binary.
     ///
     /// `f` must be zero-sized: a `fn` item, or a closure that captures only
-    /// zero-sized values. A capturing closure is a compile-time error.
+    /// zero-sized values (none carrying a process-local invariant; see the
+    /// type's docs). A capturing closure is a compile-time error.
+    ///
+    /// If this process has no process-tree key (the OS gave no entropy), the
+    /// entry point is still made, and [`resolve`](Self::resolve) reports
+    /// [`EntryError::NoKey`].
     pub fn of<F>(f: F) -> Self
     where
         F: Fn(I) -> O + Copy + Send + 'static,
@@ -136,38 +182,37 @@ impl<I: 'static, O: 'static> EntryPoint<I, O> {
         let _witness = f;
         let target = call_zst::<F, I, O> as EntryFn<I, O> as usize;
         let base = anchor as fn() as usize;
+        let offset = (target as i64).wrapping_sub(base as i64);
+        let binary = binary_id();
+        let tag = tree_key::get().map_or(0, |key| tag::<I, O>(key, offset, &binary));
         EntryPoint {
-            offset: (target as i64).wrapping_sub(base as i64),
-            signature: signature_hash::<I, O>(),
-            binary: binary_id(),
+            offset,
+            tag,
+            binary,
             _marker: PhantomData,
         }
     }
 
-    /// The parts to serialize: offset, signature hash, binary identity.
+    /// The parts to send to another process of this tree: offset, tag
+    /// (a MAC under the process-tree key), binary identity.
     pub fn to_parts(&self) -> (i64, u64, [u8; 20]) {
-        (self.offset, self.signature, self.binary.0)
+        (self.offset, self.tag, self.binary.0)
     }
 
     /// Rebuilds an entry point from [`to_parts`](Self::to_parts); nothing is
-    /// trusted until [`resolve`](Self::resolve) checks it.
-    pub fn from_parts(offset: i64, signature: u64, binary: [u8; 20]) -> Self {
+    /// trusted until [`resolve`](Self::resolve) verifies the tag.
+    pub fn from_parts(offset: i64, tag: u64, binary: [u8; 20]) -> Self {
         EntryPoint {
             offset,
-            signature,
+            tag,
             binary: BinaryId(binary),
             _marker: PhantomData,
         }
     }
 
-    /// Turns the entry point into a callable function pointer, after checking
-    /// that it was made by this same executable with this same signature.
-    ///
-    /// Trust model: entry points arrive over a process's private bootstrap
-    /// channel (an inherited socket or memory copied by `fork`) or over a
-    /// connection authenticated with the authkey; the checks catch another
-    /// program or signature, not a forged offset (see
-    /// docs/function-identity.md).
+    /// Turns the entry point into a callable function pointer, after
+    /// checking that it was made by this same executable and that its tag
+    /// verifies under this process tree's key for this signature.
     pub fn resolve(&self) -> Result<EntryFn<I, O>, EntryError> {
         let ours = binary_id();
         if self.binary != ours {
@@ -176,20 +221,28 @@ impl<I: 'static, O: 'static> EntryPoint<I, O> {
                 ours: ours.to_hex(),
             });
         }
-        if self.signature != signature_hash::<I, O>() {
-            return Err(EntryError::SignatureMismatch {
+        let key = tree_key::get().map_err(|e| EntryError::NoKey {
+            reason: e.to_string(),
+        })?;
+        if tag::<I, O>(key, self.offset, &self.binary) != self.tag {
+            return Err(EntryError::Unauthenticated {
                 expected: type_name::<fn(I) -> O>(),
             });
         }
         let base = anchor as fn() as usize;
         let addr = (base as i64).wrapping_add(self.offset) as usize;
-        // Why this is sound: the executable is the one that computed `offset` (its
-        // identity matched above), and a single executable is mapped with one
-        // load bias, so `anchor + offset` is the address of the same
-        // `call_zst::<F, I, O>` instantiation that `of` measured; its type is
-        // `fn(I) -> O` (the signature hash matched, and `of` is the only
-        // constructor with that hash besides `from_parts`).
-        // SAFETY: same executable and signature, as argued just above.
+        // Why this is sound: [1] the tag verified under the process-tree key,
+        // which never leaves mp-sys except into the bootstrap record of a
+        // spawned child of this tree; the only code that computes a tag is
+        // `of`, so some process of this tree ran `of::<F>` for a zero-sized
+        // `F: Fn(I) -> O` and measured `offset` to `call_zst::<F, I, O>`
+        // (a forgery succeeds with probability 2^-64 per attempt, the
+        // strength of a 64-bit MAC). [2] The tag covers the signature's
+        // `TypeId`, so that instantiation has type `fn(I) -> O`. [3] The
+        // tag covers the build-id, which matched ours above, and a single
+        // executable is mapped with one load bias, so `anchor + offset` is
+        // that function's address in this process too.
+        // SAFETY: `addr` is a `fn(I) -> O` of this executable, by [1]–[3].
         Ok(unsafe { std::mem::transmute::<usize, EntryFn<I, O>>(addr) })
     }
 }
@@ -227,6 +280,36 @@ mod tests {
         let err = EntryPoint::<u64, u32>::from_parts(o, s, b)
             .resolve()
             .unwrap_err();
-        assert!(matches!(err, EntryError::SignatureMismatch { .. }));
+        assert!(matches!(err, EntryError::Unauthenticated { .. }));
+    }
+
+    fn triple(x: u32) -> u32 {
+        x * 3
+    }
+
+    #[test]
+    fn rejects_a_chosen_offset_and_a_guessed_tag() {
+        // The offset of another function of the same signature, with the
+        // tag of `double`: the tag binds the offset.
+        let (_, tag, b) = EntryPoint::of(double).to_parts();
+        let (other, _, _) = EntryPoint::of(triple).to_parts();
+        let err = EntryPoint::<u32, u32>::from_parts(other, tag, b)
+            .resolve()
+            .unwrap_err();
+        assert!(matches!(err, EntryError::Unauthenticated { .. }));
+        assert!(err.to_string().contains("forged"));
+        // Any tag bit flipped.
+        let (o, tag, b) = EntryPoint::of(double).to_parts();
+        for bit in 0..64 {
+            let e = EntryPoint::<u32, u32>::from_parts(o, tag ^ (1 << bit), b);
+            assert!(e.resolve().is_err(), "bit {bit}");
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_tag() {
+        let (_, tag, _) = EntryPoint::of(double).to_parts();
+        let text = format!("{:?}", EntryPoint::of(double));
+        assert!(!text.contains(&tag.to_string()) && !text.contains(&format!("{tag:x}")));
     }
 }

@@ -44,6 +44,8 @@ pub enum Fork {
 /// # References
 /// - [fork(2)](https://man7.org/linux/man-pages/man2/fork.2.html)
 pub fn fork() -> io::Result<Fork> {
+    // Parent and child must agree on the process-tree key.
+    crate::tree_key::settle();
     // SAFETY: `fork` has no memory-safety preconditions of its own; the
     // consequences for multi-threaded callers are documented above.
     let pid = unsafe { libc::fork() };
