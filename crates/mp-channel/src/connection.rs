@@ -10,13 +10,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use mp_sys::socket;
-use mp_wire::frame::{HEADER_LEN, MAGIC};
-use mp_wire::{Limits, Message, SharedFd, MAX_FDS_PER_FRAME};
+use mp_wire::{FrameEncoder, Limits, Message, SharedFd, MAX_FDS_PER_FRAME};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::deadline::Deadline;
 use crate::error::{RecvError, RecvIntoError, SendError};
-use crate::reader::{Deadline, Reader};
+use crate::reader::{Reader, Wait};
 use crate::transport::{Transport, Wire};
 
 /// One end of a message channel — over pipes (ends made by [`pipe`]) or a
@@ -52,9 +52,22 @@ pub struct Connection {
     transport: Transport,
     limits: Limits,
     reader: Mutex<Reader>,
-    /// `true` once a send stopped mid-message.
-    writer: Mutex<bool>,
+    writer: Mutex<Writer>,
 }
+
+/// The sending half's state.
+#[derive(Debug, Default)]
+struct Writer {
+    /// `true` once a send stopped mid-message.
+    broken: bool,
+    /// Headers (and, for a batch, whole frames) of the write in progress;
+    /// kept so sending does not allocate.
+    frames: FrameEncoder,
+}
+
+/// Frames up to this size are copied into one buffer by
+/// [`Connection::send_many`]; larger ones are written from where they are.
+const BATCH_COPY_MAX: usize = 16 * 1024;
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -86,7 +99,7 @@ impl Connection {
             transport,
             limits: Limits::default(),
             reader: Mutex::new(Reader::new()),
-            writer: Mutex::new(false),
+            writer: Mutex::new(Writer::default()),
         }
     }
 
@@ -261,6 +274,96 @@ impl Connection {
         Ok(msg.bytes.len())
     }
 
+    /// Sends `msgs` in order, with as few writes as possible: small messages
+    /// are laid out in one buffer and go out together (one `sendmsg` or
+    /// `write` per run), a message with fds starts a new write (its fds are
+    /// attached to that write's first byte) and a large one is written from
+    /// where it is. Blocks while the socket or pipe is full.
+    ///
+    /// Batching keeps each frame whole, so the peer receives the same
+    /// messages as from as many [`send_message`](Self::send_message) calls.
+    ///
+    /// ```
+    /// use mp_wire::Message;
+    /// let (a, b) = mp_channel::pipe(true)?;
+    /// let msgs: Vec<Message> = (0u8..3).map(|i| Message::from_bytes(vec![i; 3])).collect();
+    /// a.send_many(&msgs)?;
+    /// for i in 0u8..3 {
+    ///     assert_eq!(b.recv_message(None)?.bytes, [i; 3]);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send`](Self::send) (except encoding); [`SendError::TooManyFds`]
+    /// before anything is written. After another error an unknown prefix of
+    /// `msgs` was sent.
+    pub fn send_many(&self, msgs: &[Message]) -> Result<(), SendError> {
+        if !self.writable() {
+            return Err(SendError::NotWritable);
+        }
+        for msg in msgs {
+            check_fds(msg.fds.len())?;
+        }
+        let mut writer = lock(&self.writer);
+        let Writer { broken, frames } = &mut *writer;
+        if *broken {
+            return Err(SendError::Unusable);
+        }
+        let mut rest = msgs;
+        while let Some((first, tail)) = rest.split_first() {
+            let fds: Vec<BorrowedFd<'_>> = first.fds.iter().map(AsFd::as_fd).collect();
+            frames.clear();
+            if first.bytes.len() > BATCH_COPY_MAX {
+                frames
+                    .push_header(first.bytes.len(), fds.len())
+                    .map_err(|_| too_many_fds(fds.len()))?;
+                self.transport.write_frame(
+                    frames.as_bytes(),
+                    &first.bytes,
+                    &fds,
+                    Deadline::NEVER,
+                    broken,
+                )?;
+                rest = tail;
+                continue;
+            }
+            let run = tail
+                .iter()
+                .take_while(|m| m.fds.is_empty() && m.bytes.len() <= BATCH_COPY_MAX)
+                .count();
+            for m in std::iter::once(first).chain(&tail[..run]) {
+                frames.push(m).map_err(|_| too_many_fds(m.fds.len()))?;
+            }
+            self.transport
+                .write_frame(frames.as_bytes(), &[], &fds, Deadline::NEVER, broken)?;
+            rest = &tail[run..];
+        }
+        Ok(())
+    }
+
+    /// The next message if one has already been read into this end's
+    /// buffer (by an earlier receive that took in several), without a
+    /// system call; `None` if no whole message is buffered.
+    ///
+    /// # Errors
+    /// [`RecvError::NotReadable`], and as [`recv_message`](Self::recv_message)
+    /// for a broken stream.
+    pub fn try_recv_buffered(&self) -> Result<Option<Message>, RecvError> {
+        self.read(usize::MAX, Wait::Buffered)
+    }
+
+    /// The next message if it has arrived, reading what is there without
+    /// waiting (one read takes in every message that has arrived, up to the
+    /// buffer's size); `None` if no whole message has arrived yet.
+    ///
+    /// # Errors
+    /// [`RecvError::Eof`] once the peer closed and nothing is left; else as
+    /// [`recv_message`](Self::recv_message), without timeouts.
+    pub fn try_recv_message(&self) -> Result<Option<Message>, RecvError> {
+        self.read(usize::MAX, Wait::No)
+    }
+
     /// Whether a message (or the end of the stream) can be read now, waiting
     /// at most `timeout` for it (`Some(Duration::ZERO)`: don't wait; `None`:
     /// forever). Never consumes anything.
@@ -284,10 +387,16 @@ impl Connection {
     }
 
     fn recv_frame(&self, max: usize, deadline: Deadline) -> Result<Message, RecvError> {
+        self.read(max, Wait::Until(deadline))?
+            .ok_or(RecvError::Timeout)
+    }
+
+    /// Receives with the reader lock held, waiting as `wait` says.
+    fn read(&self, max: usize, wait: Wait) -> Result<Option<Message>, RecvError> {
         let Some(src) = self.transport.source() else {
             return Err(RecvError::NotReadable);
         };
-        lock(&self.reader).recv(src, &self.limits, max, deadline)
+        lock(&self.reader).recv(src, &self.limits, max, wait)
     }
 
     fn send_frame(
@@ -299,29 +408,35 @@ impl Connection {
         if !self.writable() {
             return Err(SendError::NotWritable);
         }
-        if fds.len() > MAX_FDS_PER_FRAME {
-            return Err(SendError::TooManyFds {
-                count: fds.len(),
-                max: MAX_FDS_PER_FRAME,
-            });
-        }
-        let mut broken = lock(&self.writer);
+        check_fds(fds.len())?;
+        let mut writer = lock(&self.writer);
+        let Writer { broken, frames } = &mut *writer;
         if *broken {
             return Err(SendError::Unusable);
         }
-        let header = header(payload.len() as u64, fds.len() as u32);
+        frames.clear();
+        frames
+            .push_header(payload.len(), fds.len())
+            .map_err(|_| too_many_fds(fds.len()))?;
         self.transport
-            .write_frame(&header, payload, fds, deadline, &mut broken)
+            .write_frame(frames.as_bytes(), payload, fds, deadline, broken)
     }
 }
 
-/// A frame header for `len` payload bytes and `fds` fds (see [`mp_wire::frame`]).
-fn header(len: u64, fds: u32) -> [u8; HEADER_LEN] {
-    let mut h = [0u8; HEADER_LEN];
-    h[..4].copy_from_slice(&MAGIC);
-    h[4..12].copy_from_slice(&len.to_le_bytes());
-    h[12..].copy_from_slice(&fds.to_le_bytes());
-    h
+/// Refuses more fds than one frame can carry.
+fn check_fds(count: usize) -> Result<(), SendError> {
+    if count > MAX_FDS_PER_FRAME {
+        return Err(too_many_fds(count));
+    }
+    Ok(())
+}
+
+/// [`SendError::TooManyFds`] for `count` fds.
+fn too_many_fds(count: usize) -> SendError {
+    SendError::TooManyFds {
+        count,
+        max: MAX_FDS_PER_FRAME,
+    }
 }
 
 impl AsRawFd for Connection {

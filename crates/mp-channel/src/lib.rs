@@ -20,6 +20,11 @@
 //!   bytes (`send_bytes`/`recv_bytes`/`recv_bytes_into`) over pipes (a
 //!   [`pipe`]) or a socket (a [`Listener`]'s), fds passed beside them; `poll`, timeouts, typed errors for end of
 //!   stream, wrong direction, bad frames. See [`RecvError`], [`SendError`].
+//!   For engines that multiplex many connections (the process pool):
+//!   [`Connection::send_many`] batches messages into few writes,
+//!   [`Connection::try_recv_message`] takes what has arrived without
+//!   waiting, [`Connection::try_recv_buffered`] what is already buffered
+//!   without a system call.
 //! - [`wait`]: readiness of connections, process sentinels, any fd.
 //! - [`Listener`] / [`client`]: Unix-socket or TCP connections between
 //!   unrelated processes; a mutual HMAC-SHA256 challenge when an authkey is
@@ -42,6 +47,7 @@
 
 mod auth;
 mod connection;
+mod deadline;
 mod error;
 mod listener;
 mod queue;

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use crate::connection::Connection;
-use crate::reader::Deadline;
+use crate::deadline::Deadline;
 
 /// Something [`wait`] can watch: a [`Connection`], or anything with an fd
 /// (a process sentinel, a socket, a pipe end, a [`BorrowedFd`]).

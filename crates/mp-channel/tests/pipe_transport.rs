@@ -222,7 +222,7 @@ impl RawPeer {
 
 /// A frame in mp-wire's layout, for writing by hand.
 fn frame(payload: &[u8], fds: u32) -> Vec<u8> {
-    let mut f = mp_wire::frame::MAGIC.to_vec();
+    let mut f = b"MPW\x01".to_vec();
     f.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     f.extend_from_slice(&fds.to_le_bytes());
     f.extend_from_slice(payload);

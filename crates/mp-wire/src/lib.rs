@@ -39,6 +39,11 @@
 //!   message per frame on a Unix stream socket, fds attached with
 //!   `SCM_RIGHTS`; see the [`frame`] module for the layout. Receiving checks
 //!   [`Limits`] before allocating and takes a timeout covering the whole frame.
+//! - **Decoding and batching without I/O** ([`FrameDecoder`],
+//!   [`FrameEncoder`]): the one receive side of the frame layout — buffer,
+//!   limits, the rule that gives received fds to frames — for readers that
+//!   own their socket and their waiting (mp-channel's `Connection`, and
+//!   through it the pool); and frames laid out for one batched write.
 //!
 //! # Byte payloads
 //! serde hands a plain `Vec<u8>` or `&[u8]` to postcard one element at a time
@@ -54,13 +59,18 @@
 //! [`Limits::max_frame`] modest for those.
 #![forbid(unsafe_code)]
 
+mod decoder;
+mod encoder;
 mod error;
 mod flavor;
 pub mod frame;
+mod header;
 mod limits;
 mod message;
 mod shared_fd;
 
+pub use decoder::FrameDecoder;
+pub use encoder::FrameEncoder;
 pub use error::{DecodeError, EncodeError, WireError};
 pub use frame::{recv, recv_value, send, send_timeout, send_value};
 pub use limits::{Limits, MAX_FDS_PER_FRAME};

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mp_sys::socket::{send_with_fds, socketpair};
-use mp_wire::frame::MAGIC;
+const MAGIC: [u8; 4] = *b"MPW\x01";
 use mp_wire::{
     decode, encode, recv, recv_value, send, send_timeout, send_value, serde_bytes, Limits, Message,
     SharedFd, WireError, MAX_FDS_PER_FRAME,

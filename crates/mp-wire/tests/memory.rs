@@ -6,7 +6,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use mp_sys::socket::{send_with_fds, socketpair};
-use mp_wire::frame::MAGIC;
+const MAGIC: [u8; 4] = *b"MPW\x01";
 use mp_wire::{recv, Limits, WireError};
 
 /// The process's peak virtual memory size in KiB (`VmPeak`).

@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use mp_sys::socket::{send_with_fds, socketpair};
-use mp_wire::frame::MAGIC;
+const MAGIC: [u8; 4] = *b"MPW\x01";
 use mp_wire::{
     decode, recv, recv_value, send_value, serde_bytes, Limits, Message, SharedFd, WireError,
 };

@@ -3,12 +3,15 @@
 
 use std::io::{self, IoSliceMut};
 use std::os::fd::{BorrowedFd, OwnedFd};
+use std::time::Duration;
 
 use mp_sys::socket::{self, Blocking, Received};
 use rustix::io::Errno;
 
+use mp_wire::WireError;
+
+use crate::deadline::Deadline;
 use crate::error::RecvError;
-use crate::reader::Deadline;
 
 /// Where a frame is read from.
 #[derive(Debug, Clone, Copy)]
@@ -40,11 +43,56 @@ impl Source<'_> {
             }),
         }
     }
+
+    /// One read of what has arrived, without waiting: `None` if nothing
+    /// has (0 bytes is end of stream).
+    pub(crate) fn read_now(
+        self,
+        buf: &mut [u8],
+        max_fds: usize,
+    ) -> Result<Option<Received>, RecvError> {
+        let pipe = match self {
+            Source::Socket(sock) => {
+                let mut bufs = [IoSliceMut::new(buf)];
+                return match socket::recv_vectored_with_fds(
+                    sock,
+                    &mut bufs,
+                    max_fds,
+                    Blocking::DontWait,
+                ) {
+                    Ok(received) => Ok(Some(received)),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(Some(eof())),
+                    Err(e) => Err(RecvError::Io(e)),
+                };
+            }
+            Source::Pipe { data, .. } => data,
+        };
+        // Pipes stay blocking: look first.
+        if !socket::poll_readable(pipe, Some(Duration::ZERO)).map_err(RecvError::Io)? {
+            return Ok(None);
+        }
+        let bytes = read_pipe(pipe, buf, Deadline::NEVER)?;
+        Ok(Some(Received {
+            bytes,
+            fds: Vec::new(),
+            fds_truncated: false,
+        }))
+    }
+}
+
+/// What a read at end of stream gives.
+fn eof() -> Received {
+    Received {
+        bytes: 0,
+        fds: Vec::new(),
+        fds_truncated: false,
+    }
 }
 
 /// Takes the side batch of a pipe frame declaring `count` fds; it must
 /// already be there (see the [`transport`](super) docs).
-pub(crate) fn take_side_fds(side: BorrowedFd<'_>, count: u32) -> Result<Vec<OwnedFd>, RecvError> {
+pub(crate) fn take_side_fds(side: BorrowedFd<'_>, count: usize) -> Result<Vec<OwnedFd>, WireError> {
     let mut byte = [0u8; 1];
     let got = socket::recv_vectored_with_fds(
         side,
@@ -53,7 +101,7 @@ pub(crate) fn take_side_fds(side: BorrowedFd<'_>, count: u32) -> Result<Vec<Owne
         Blocking::DontWait,
     );
     let missing = || {
-        RecvError::Malformed(format!(
+        WireError::Malformed(format!(
             "message declares {count} fds but none arrived with it"
         ))
     };
@@ -68,10 +116,10 @@ pub(crate) fn take_side_fds(side: BorrowedFd<'_>, count: u32) -> Result<Vec<Owne
         {
             return Err(missing())
         }
-        Err(e) => return Err(RecvError::Io(e)),
+        Err(e) => return Err(WireError::Io(e)),
     };
-    if batch.fds_truncated || batch.fds.len() != count as usize || u32::from(byte[0]) != count {
-        return Err(RecvError::Malformed(format!(
+    if batch.fds_truncated || batch.fds.len() != count || usize::from(byte[0]) != count {
+        return Err(WireError::Malformed(format!(
             "message declares {count} fds but {}{} arrived (batch says {})",
             batch.fds.len(),
             if batch.fds_truncated { " or more" } else { "" },
@@ -130,13 +178,7 @@ fn read_socket(
             }
             // A TCP peer that closed with data unread resets the connection:
             // for us that is the end of the stream.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
-                return Ok(Received {
-                    bytes: 0,
-                    fds: Vec::new(),
-                    fds_truncated: false,
-                })
-            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(eof()),
             Err(e) => return Err(RecvError::Io(e)),
         }
     }

@@ -5,12 +5,11 @@ use std::io::{self, IoSlice};
 use std::os::fd::BorrowedFd;
 
 use mp_sys::socket::{self, Blocking};
-use mp_wire::frame::HEADER_LEN;
 use rustix::io::Errno;
 
 use super::{Sink, Transport};
+use crate::deadline::Deadline;
 use crate::error::{send_io, SendError};
-use crate::reader::Deadline;
 
 /// Bytes a pipe with any room takes in one write without blocking.
 const PIPE_BUF: usize = 4096;
@@ -20,20 +19,21 @@ const PIPE_BUF: usize = 4096;
 const SMALL_FRAME: usize = 128;
 
 impl Transport {
-    /// Writes one frame (`header` then `payload`, `fds` beside them).
-    /// Sets `*broken` if the stream is left out of step.
+    /// Writes `head` then `payload` — one frame, or a batch of frames of
+    /// which only the first declares fds — with `fds` beside them. Sets
+    /// `*broken` if the stream is left out of step.
     ///
     /// # Errors
     /// [`SendError::NotWritable`], `Timeout`, `Disconnected`, OS errors.
     pub(crate) fn write_frame(
         &self,
-        header: &[u8; HEADER_LEN],
+        header: &[u8],
         payload: &[u8],
         fds: &[BorrowedFd<'_>],
         deadline: Deadline,
         broken: &mut bool,
     ) -> Result<(), SendError> {
-        let total = HEADER_LEN + payload.len();
+        let total = header.len() + payload.len();
         let mut sent = 0;
         let mut fds_out = false;
         let result = match self.sink() {
