@@ -81,20 +81,27 @@ pub enum ManagerError {
         /// What the client saw (end of stream, connection refused, ...).
         reason: String,
     },
-    /// The server and this process do not share the authkey (Python's
-    /// `AuthenticationError`).
+    /// The server and this process do not share the authkey, or the peer
+    /// does not speak the handshake (Python's `AuthenticationError`).
     #[error("authentication failed: {0}")]
-    Authentication(String),
+    Authentication(#[from] mp_channel::AuthenticationError),
     /// The server could not be started, or is not in a state allowing this.
     #[error("{0}")]
     State(String),
     /// A value could not be encoded for the server.
     #[error("cannot encode a value for the manager: {0}")]
-    Encode(String),
+    Encode(#[from] mp_wire::EncodeError),
+    /// A value holds file descriptors (shared memory, sync handles): the
+    /// server stores bytes only, so it cannot hold it.
+    #[error(
+        "a value holding file descriptors cannot be stored in a manager; \
+         pass the handle to the process directly"
+    )]
+    HoldsFds,
     /// A reply did not decode as the expected type: the proxy's type
     /// parameters disagree with what the referent holds.
-    #[error("cannot decode a value from the manager: {0}")]
-    Decode(String),
+    #[error("cannot decode a value from the manager (is the proxy's type right?): {0}")]
+    Decode(#[from] mp_wire::DecodeError),
     /// Starting or joining the server process failed.
     #[error(transparent)]
     Process(#[from] mp_process::ProcessError),

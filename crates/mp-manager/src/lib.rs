@@ -102,24 +102,26 @@
 //!   wrong key is [`ManagerError::Authentication`].
 #![forbid(unsafe_code)]
 
-mod address;
-mod auth;
+mod address_serde;
 mod barrier_action;
 mod builder;
 mod client;
 mod error;
-mod framed;
 mod initializer;
 mod manager;
 mod protocol;
 mod proxy;
+mod random;
 mod server;
 mod shared;
 
-pub use address::Address;
 pub use builder::ManagerBuilder;
 pub use error::{ManagerError, RemoteError, RemoteErrorKind, Result};
 pub use manager::Manager;
+/// Where a manager server listens or is reached: a Unix socket path or a
+/// TCP address. The same type as `mp_channel::Address` (a manager server is
+/// an `mp_channel::Listener`).
+pub use mp_channel::Address;
 pub use proxy::{
     AcquireGuard, ArrayProxy, BarrierProxy, BaseProxy, BoundedSemaphoreProxy, ConditionLock,
     ConditionProxy, DictProxy, EventProxy, JoinableQueueProxy, ListProxy, LockProxy, NamespaceInit,

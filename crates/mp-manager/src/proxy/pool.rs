@@ -118,7 +118,9 @@ impl PoolProxy {
     {
         let mut out = self.run(EncodedJob::star(f, std::slice::from_ref(&args), 1)?)?;
         out.pop().ok_or_else(|| {
-            ManagerError::Decode("the pool returned no result for an apply".to_string())
+            ManagerError::Remote(crate::RemoteError::protocol(
+                "the pool returned no result for an apply",
+            ))
         })
     }
 
