@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mp_channel::{Address, Listener};
+use mp_pool::StarFn;
 use mp_process::{ExitCode, Process, StartMethod, Target};
 use mp_wire::{Limits, SharedFd};
 use serde::de::DeserializeOwned;
@@ -20,7 +21,9 @@ use crate::client;
 use crate::error::{ManagerError, Result};
 use crate::initializer::Initializer;
 use crate::manager::Manager;
+use crate::pool_function::{self, PoolFunction};
 use crate::protocol;
+use crate::registered;
 use crate::server::{self, Server};
 use crate::shared::{factories, Registry, Shared};
 
@@ -42,6 +45,8 @@ struct ServerConfig {
     init: Option<Initializer>,
     /// The barrier actions clients may name.
     actions: Vec<BarrierAction>,
+    /// The managed pool's functions clients may name.
+    pool_functions: Vec<PoolFunction>,
 }
 
 /// The server's report: where it listens, or why it cannot.
@@ -66,8 +71,10 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
             return ExitCode(1);
         }
     }
-    let actions = match barrier_action::resolve_all(&cfg.actions) {
-        Ok(a) => a,
+    let resolved = registered::resolve_all(&cfg.actions)
+        .and_then(|actions| Ok((actions, registered::resolve_all(&cfg.pool_functions)?)));
+    let (actions, pool_functions) = match resolved {
+        Ok(r) => r,
         Err(why) => {
             report(&Ready::Failed(why));
             return ExitCode(1);
@@ -93,6 +100,7 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
         cfg.key,
         factories::<R>(),
         actions,
+        pool_functions,
         stop_w,
     ));
     report(&Ready::Listening(listener.address().clone()));
@@ -117,6 +125,7 @@ pub struct ManagerBuilder<R: Registry = ()> {
     shutdown_timeout: Duration,
     init: Option<std::result::Result<Initializer, String>>,
     actions: Vec<BarrierAction>,
+    pool_functions: Vec<PoolFunction>,
     _registry: PhantomData<fn() -> R>,
 }
 
@@ -129,6 +138,7 @@ impl Default for ManagerBuilder<()> {
             shutdown_timeout: Duration::from_secs(1),
             init: None,
             actions: Vec::new(),
+            pool_functions: Vec::new(),
             _registry: PhantomData,
         }
     }
@@ -188,7 +198,31 @@ impl<R: Registry> ManagerBuilder<R> {
     where
         F: Fn() + Copy + Send + 'static,
     {
-        self.actions.push(BarrierAction::of(action));
+        self.actions.push(barrier_action::of(action));
+        self
+    }
+
+    /// Registers `f` as a function the manager's pools may run (see
+    /// [`Manager::pool`](crate::Manager::pool)): `map`, `map_chunked`,
+    /// `starmap` and `apply` of a [`PoolProxy`](crate::PoolProxy) with the
+    /// same function run it in the server's pool. Arguments are a tuple
+    /// (`(x,)` for one), as for `Pool::starmap`; a one-argument function
+    /// serves `map` as well.
+    ///
+    /// `f` must be a `fn` item or a closure that captures nothing (a
+    /// capturing closure is a compile-time error); a closure written again
+    /// at the call site is another function. Only registered functions can
+    /// run in the server: a client names one by a key, so nothing sent over
+    /// a (possibly remote) connection is ever called as code, and a
+    /// function that was not registered is
+    /// [`ManagerError::NotRegistered`].
+    pub fn pool_function<F, Args>(mut self, f: F) -> Self
+    where
+        F: StarFn<Args>,
+        Args: Serialize + DeserializeOwned + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.pool_functions.push(pool_function::of(f));
         self
     }
 
@@ -202,6 +236,7 @@ impl<R: Registry> ManagerBuilder<R> {
             shutdown_timeout: self.shutdown_timeout,
             init: self.init,
             actions: self.actions,
+            pool_functions: self.pool_functions,
             _registry: PhantomData,
         }
     }
@@ -235,6 +270,7 @@ impl<R: Registry> ManagerBuilder<R> {
             ready: SharedFd::from(theirs),
             init,
             actions: self.actions,
+            pool_functions: self.pool_functions,
         };
         let mut process =
             Process::with_class("SyncManager", self.method, serve_main::<R>, (cfg,)).daemon(true);
@@ -294,13 +330,16 @@ impl<R: Registry> ManagerBuilder<R> {
     pub fn serve_forever(self, on_ready: impl FnOnce(&Address)) -> Result<()> {
         let key = self.key();
         let listener = Listener::bind(self.address, None)?;
-        let actions = barrier_action::resolve_all(&self.actions).map_err(ManagerError::State)?;
+        let actions = registered::resolve_all(&self.actions).map_err(ManagerError::State)?;
+        let pool_functions =
+            registered::resolve_all(&self.pool_functions).map_err(ManagerError::State)?;
         let (stop_r, stop_w) = mp_sys::fd::pipe()?;
         let server = Arc::new(Server::new(
             crate::random::random_u128()?,
             key,
             factories::<R>(),
             actions,
+            pool_functions,
             stop_w,
         ));
         on_ready(listener.address());

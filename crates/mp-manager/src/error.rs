@@ -35,6 +35,9 @@ pub enum RemoteErrorKind {
     /// The request itself was bad: unknown object, unknown method, arguments
     /// that do not decode (Python's `managers.RemoteError`).
     Protocol,
+    /// The request named a function that the program did not register with
+    /// the server (a managed pool's function): nothing was called.
+    NotRegistered,
 }
 
 /// A call that failed in the server: a kind and Python's message.
@@ -62,6 +65,19 @@ impl RemoteError {
     /// A [`RemoteErrorKind::Protocol`] error.
     pub fn protocol(message: impl Into<String>) -> Self {
         Self::new(RemoteErrorKind::Protocol, message)
+    }
+
+    /// A managed pool's error as the client sees it: CPython's
+    /// `ValueError`s for misuse, a `Runtime` error otherwise.
+    pub(crate) fn from_pool(e: mp_pool::PoolError) -> Self {
+        use mp_pool::PoolError;
+        let kind = match e {
+            PoolError::NotRunning | PoolError::StillRunning | PoolError::InvalidArgument(_) => {
+                RemoteErrorKind::Value
+            }
+            _ => RemoteErrorKind::Runtime,
+        };
+        Self::new(kind, e.to_string())
     }
 }
 
@@ -102,6 +118,17 @@ pub enum ManagerError {
     /// parameters disagree with what the referent holds.
     #[error("cannot decode a value from the manager (is the proxy's type right?): {0}")]
     Decode(#[from] mp_wire::DecodeError),
+    /// A managed pool was asked to run a function that was not registered
+    /// with its server ([`ManagerBuilder::pool_function`](crate::ManagerBuilder::pool_function)),
+    /// or was registered for other argument types. The server called nothing.
+    #[error(
+        "{function} is not registered with the manager's server for these argument types \
+         (register it with ManagerBuilder::pool_function)"
+    )]
+    NotRegistered {
+        /// The function's type name, as this process knows it.
+        function: &'static str,
+    },
     /// Starting or joining the server process failed.
     #[error(transparent)]
     Process(#[from] mp_process::ProcessError),

@@ -39,7 +39,8 @@
 //!   the server); all built on [`BaseProxy`].
 //!   [`NamespaceInit`] gives a namespace initial values; [`ConditionLock`]
 //!   is what [`Manager::condition_with`] accepts; barrier actions are
-//!   registered with [`ManagerBuilder::barrier_action`].
+//!   registered with [`ManagerBuilder::barrier_action`], the functions a
+//!   managed pool may run with [`ManagerBuilder::pool_function`].
 //! - Custom types: put [`#[mp_manager::shared]`](shared) on a type's
 //!   `impl` block (or implement [`Shared`] and a [`Proxy`] by hand),
 //!   register with [`ManagerBuilder::register`], create with
@@ -92,10 +93,16 @@
 //! - **Capabilities.** Object ids are random 128-bit numbers: a client can
 //!   reach only the objects it was given a proxy for (or that were
 //!   [published](Manager::publish) by name). Malformed requests get an
-//!   error reply; the server keeps serving.
+//!   error reply; the server keeps serving. The server runs only code the
+//!   program registered with it (barrier actions, pool functions), chosen
+//!   by a key: nothing a client sends is called as code.
 //! - **Lifetime.** Objects live until the server shuts down or
 //!   [`Manager::release`] is called: there is no cross-process reference
 //!   counting.
+//! - **Transport.** The server is an `mp_channel::Listener` and clients
+//!   connect with `mp_channel::client`: the same frames, the same
+//!   HMAC-SHA256 handshake and the same [`Address`] as
+//!   `multiprocess::connection`.
 //! - **Remote use.** [`Address::Tcp`] with an explicit authkey serves other
 //!   machines; [`ManagerBuilder::connect`] attaches to such a server, and
 //!   [`Manager::lookup`] finds what it [published](Manager::publish). A
@@ -109,9 +116,11 @@ mod client;
 mod error;
 mod initializer;
 mod manager;
+mod pool_function;
 mod protocol;
 mod proxy;
 mod random;
+mod registered;
 mod server;
 mod shared;
 

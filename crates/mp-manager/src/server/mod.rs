@@ -36,6 +36,7 @@ use serde_bytes::ByteBuf;
 
 use crate::barrier_action::{ActionFn, Actions};
 use crate::error::RemoteError;
+use crate::pool_function::PoolFunctions;
 use crate::protocol::{self, args, ret, Reply, Request};
 
 pub(crate) use slice::Slice;
@@ -78,7 +79,7 @@ pub(crate) fn builtin_factories() -> Factories {
     f.insert("Barrier", barrier::create);
     f.insert("Queue", |i, _| queue::create(i));
     f.insert("JoinableQueue", |i, _| queue::create(i));
-    f.insert("Pool", |i, _| pool::create(i));
+    f.insert("Pool", pool::create);
     f
 }
 
@@ -103,6 +104,8 @@ pub(crate) struct Server {
     names: Mutex<HashMap<String, u128>>,
     /// The barrier actions registered with the builder, by key.
     actions: Actions,
+    /// The managed pool's functions registered with the builder, by key.
+    pool_functions: Arc<PoolFunctions>,
     /// Written to ask the accept loop to stop.
     stop: OwnedFd,
 }
@@ -113,6 +116,7 @@ impl Server {
         key: Vec<u8>,
         factories: Factories,
         actions: Actions,
+        pool_functions: PoolFunctions,
         stop: OwnedFd,
     ) -> Self {
         Self {
@@ -122,6 +126,7 @@ impl Server {
             objects: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
             actions,
+            pool_functions: Arc::new(pool_functions),
             stop,
         }
     }
@@ -135,6 +140,11 @@ impl Server {
     /// The barrier action registered under `key`.
     pub(crate) fn action(&self, key: u64) -> Option<ActionFn> {
         self.actions.get(&key).copied()
+    }
+
+    /// The managed pool's registered functions.
+    pub(crate) fn pool_functions(&self) -> Arc<PoolFunctions> {
+        self.pool_functions.clone()
     }
 
     fn dispatch(&self, req: &Request, cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError> {

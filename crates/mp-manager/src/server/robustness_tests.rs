@@ -131,3 +131,52 @@ fn malformed_requests_get_errors_and_the_server_keeps_serving() {
         assert!(!p.exists());
     }
 }
+
+#[test]
+fn a_forged_pool_function_key_is_refused_and_nothing_runs() {
+    use crate::pool_function::{self, PoolCall, RunRequest};
+
+    fn square(x: u64) -> u64 {
+        x * x
+    }
+
+    /// The key a client sends for `f` (it registered nowhere here).
+    fn key_of<F: 'static>(_: F) -> u64 {
+        pool_function::key::<F, (u64,)>()
+    }
+
+    // This server has no pool functions registered at all, so whatever key
+    // arrives, there is nothing it could call.
+    let (address, server) = start();
+    let mut s = client::connect(&address, KEY).unwrap();
+    let init = mp_wire::encode(&(Some(1u64), None::<u64>)).unwrap().bytes;
+    let create = mp_wire::encode(&("Pool", ByteBuf::from(init)))
+        .unwrap()
+        .bytes;
+    let id: u128 =
+        protocol::from_bytes(&raw(&mut s, request(CONTROL, protocol::CREATE, &create)).unwrap())
+            .unwrap();
+    let items = mp_wire::encode(&vec![(3u64,)]).unwrap().bytes;
+    let call = PoolCall::Starmap { chunksize: None };
+    // The key a client computes for a real function, and made-up ones.
+    for key in [
+        key_of(square),
+        crate::registered::key_of::<(u8,)>(),
+        0,
+        u64::MAX,
+    ] {
+        let run: RunRequest = (key, call, ByteBuf::from(items.clone()));
+        let args = mp_wire::encode(&run).unwrap().bytes;
+        let r = raw(&mut s, request(id, "run", &args));
+        assert_eq!(kind(r), RemoteErrorKind::NotRegistered);
+    }
+    // Arguments that are not a run request are a protocol error.
+    assert_eq!(
+        kind(raw(&mut s, request(id, "run", &[0xff; 3]))),
+        RemoteErrorKind::Protocol
+    );
+    raw(&mut s, request(id, "terminate", &[])).unwrap();
+    raw(&mut s, request(id, "join", &[])).unwrap();
+    raw(&mut s, request(CONTROL, protocol::SHUTDOWN, &[])).unwrap();
+    server.join().unwrap();
+}
