@@ -5,15 +5,17 @@
 //!
 //! To serve other machines, listen on `0.0.0.0:50000` instead of loopback.
 
+use std::net::SocketAddr;
+
 use mp_manager::{Address, Manager, ManagerError, QueueProxy};
 use mp_process::Process;
 
 const AUTHKEY: &[u8] = b"abracadabra";
 
 /// A remote client: `m = QueueManager(address, authkey); m.connect()`.
-fn remote_put(address: String) -> Result<(), ManagerError> {
+fn remote_put(address: SocketAddr) -> Result<(), ManagerError> {
     let m = Manager::builder()
-        .address(Address::tcp(address.as_str())?)
+        .address(Address::Tcp(address))
         .authkey(AUTHKEY)
         .connect()?;
     let queue: QueueProxy<String> = m.lookup("get_queue")?;
@@ -21,9 +23,9 @@ fn remote_put(address: String) -> Result<(), ManagerError> {
 }
 
 /// Another remote client takes the item out.
-fn remote_get(address: String) -> Result<(), ManagerError> {
+fn remote_get(address: SocketAddr) -> Result<(), ManagerError> {
     let m = Manager::builder()
-        .address(Address::tcp(address.as_str())?)
+        .address(Address::Tcp(address))
         .authkey(AUTHKEY)
         .connect()?;
     let queue: QueueProxy<String> = m.lookup("get_queue")?;
@@ -33,20 +35,22 @@ fn remote_get(address: String) -> Result<(), ManagerError> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manager = Manager::builder()
-        .address(Address::tcp("127.0.0.1:0")?)
+        .address(Address::tcp_loopback(0))
         .authkey(AUTHKEY)
         .start()?;
     let queue = manager.queue::<String>(0)?;
     manager.publish("get_queue", &queue)?;
-    let address = manager.address().to_string();
+    let &Address::Tcp(address) = manager.address() else {
+        unreachable!("a TCP address was asked for");
+    };
     println!("serving a queue at {address}");
 
     // (Each target is its own fn item: an array of them would be fn
     // pointers, which cannot name code in another process.)
-    let mut put = Process::new(remote_put, (address.clone(),));
+    let mut put = Process::new(remote_put, (address,));
     put.start()?;
     put.join()?;
-    let mut get = Process::new(remote_get, (address.clone(),));
+    let mut get = Process::new(remote_get, (address,));
     get.start()?;
     get.join()?;
     assert_eq!((put.exitcode(), get.exitcode()), (Some(0), Some(0)));

@@ -8,18 +8,22 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
+use mp_channel::{Address, Listener};
+use mp_pool::StarFn;
 use mp_process::{ExitCode, Process, StartMethod, Target};
 use mp_wire::{Limits, SharedFd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::address::{fresh_unix_address, remove_unix_address, Address, Listener};
+use crate::address_serde;
 use crate::barrier_action::{self, BarrierAction};
 use crate::client;
 use crate::error::{ManagerError, Result};
 use crate::initializer::Initializer;
 use crate::manager::Manager;
+use crate::pool_function::{self, PoolFunction};
 use crate::protocol;
+use crate::registered;
 use crate::server::{self, Server};
 use crate::shared::{factories, Registry, Shared};
 
@@ -29,7 +33,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the server process is given.
 #[derive(Serialize, Deserialize)]
 struct ServerConfig {
-    address: Address,
+    /// Where to listen; `None`: a fresh Unix socket in a private directory.
+    #[serde(with = "address_serde::option")]
+    address: Option<Address>,
     #[serde(with = "serde_bytes")]
     key: Vec<u8>,
     server: u128,
@@ -39,9 +45,16 @@ struct ServerConfig {
     init: Option<Initializer>,
     /// The barrier actions clients may name.
     actions: Vec<BarrierAction>,
+    /// The managed pool's functions clients may name.
+    pool_functions: Vec<PoolFunction>,
 }
 
-type Ready = std::result::Result<Address, String>;
+/// The server's report: where it listens, or why it cannot.
+#[derive(Serialize, Deserialize)]
+enum Ready {
+    Listening(#[serde(with = "address_serde")] Address),
+    Failed(String),
+}
 
 /// The body of the server process: bind, report, serve, clean up.
 fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
@@ -54,27 +67,31 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
     };
     if let Some(init) = cfg.init {
         if let Err(why) = init.run() {
-            report(&Err(why));
+            report(&Ready::Failed(why));
             return ExitCode(1);
         }
     }
-    let actions = match barrier_action::resolve_all(&cfg.actions) {
-        Ok(a) => a,
+    let resolved = registered::resolve_all(&cfg.actions)
+        .and_then(|actions| Ok((actions, registered::resolve_all(&cfg.pool_functions)?)));
+    let (actions, pool_functions) = match resolved {
+        Ok(r) => r,
         Err(why) => {
-            report(&Err(why));
+            report(&Ready::Failed(why));
             return ExitCode(1);
         }
     };
     let setup = (|| -> std::io::Result<_> {
-        let listener = Listener::bind(&cfg.address)?;
-        let local = listener.local_address(&cfg.address)?;
+        let listener = Listener::bind(cfg.address.clone(), None)?;
         let (stop_r, stop_w) = mp_sys::fd::pipe()?;
-        Ok((listener, local, stop_r, stop_w))
+        Ok((listener, stop_r, stop_w))
     })();
-    let (listener, local, stop_r, stop_w) = match setup {
+    let (listener, stop_r, stop_w) = match setup {
         Ok(s) => s,
         Err(e) => {
-            report(&Err(format!("cannot listen at {}: {e}", cfg.address)));
+            let at = cfg
+                .address
+                .map_or("a fresh unix socket".into(), |a| a.to_string());
+            report(&Ready::Failed(format!("cannot listen at {at}: {e}")));
             return ExitCode(1);
         }
     };
@@ -83,9 +100,10 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
         cfg.key,
         factories::<R>(),
         actions,
+        pool_functions,
         stop_w,
     ));
-    report(&Ok(local.clone()));
+    report(&Ready::Listening(listener.address().clone()));
     drop(ready);
     let parent = mp_process::parent_process();
     server::serve(
@@ -94,9 +112,6 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
         stop_r,
         parent.as_ref().and_then(|p| p.sentinel()),
     );
-    if let Address::Unix(p) = &local {
-        remove_unix_address(p);
-    }
     ExitCode(0)
 }
 
@@ -110,6 +125,7 @@ pub struct ManagerBuilder<R: Registry = ()> {
     shutdown_timeout: Duration,
     init: Option<std::result::Result<Initializer, String>>,
     actions: Vec<BarrierAction>,
+    pool_functions: Vec<PoolFunction>,
     _registry: PhantomData<fn() -> R>,
 }
 
@@ -122,6 +138,7 @@ impl Default for ManagerBuilder<()> {
             shutdown_timeout: Duration::from_secs(1),
             init: None,
             actions: Vec::new(),
+            pool_functions: Vec::new(),
             _registry: PhantomData,
         }
     }
@@ -181,7 +198,31 @@ impl<R: Registry> ManagerBuilder<R> {
     where
         F: Fn() + Copy + Send + 'static,
     {
-        self.actions.push(BarrierAction::of(action));
+        self.actions.push(barrier_action::of(action));
+        self
+    }
+
+    /// Registers `f` as a function the manager's pools may run (see
+    /// [`Manager::pool`](crate::Manager::pool)): `map`, `map_chunked`,
+    /// `starmap` and `apply` of a [`PoolProxy`](crate::PoolProxy) with the
+    /// same function run it in the server's pool. Arguments are a tuple
+    /// (`(x,)` for one), as for `Pool::starmap`; a one-argument function
+    /// serves `map` as well.
+    ///
+    /// `f` must be a `fn` item or a closure that captures nothing (a
+    /// capturing closure is a compile-time error); a closure written again
+    /// at the call site is another function. Only registered functions can
+    /// run in the server: a client names one by a key, so nothing sent over
+    /// a (possibly remote) connection is ever called as code, and a
+    /// function that was not registered is
+    /// [`ManagerError::NotRegistered`].
+    pub fn pool_function<F, Args>(mut self, f: F) -> Self
+    where
+        F: StarFn<Args>,
+        Args: Serialize + DeserializeOwned + 'static,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.pool_functions.push(pool_function::of(f));
         self
     }
 
@@ -195,6 +236,7 @@ impl<R: Registry> ManagerBuilder<R> {
             shutdown_timeout: self.shutdown_timeout,
             init: self.init,
             actions: self.actions,
+            pool_functions: self.pool_functions,
             _registry: PhantomData,
         }
     }
@@ -210,15 +252,6 @@ impl<R: Registry> ManagerBuilder<R> {
     pub fn start(self) -> Result<Manager<R>> {
         let key = self.key();
         let fresh = self.address.is_none();
-        let address = match self.address {
-            Some(a) => a,
-            None => fresh_unix_address()?,
-        };
-        let cleanup = |address: &Address| {
-            if let (true, Address::Unix(p)) = (fresh, address) {
-                remove_unix_address(p);
-            }
-        };
         let init = match self.init {
             Some(Err(e)) => {
                 return Err(ManagerError::State(format!(
@@ -228,29 +261,26 @@ impl<R: Registry> ManagerBuilder<R> {
             Some(Ok(init)) => Some(init),
             None => None,
         };
-        let server = crate::auth::random_u128()?;
+        let server = crate::random::random_u128()?;
         let (ours, theirs) = mp_sys::socket::socketpair()?;
         let cfg = ServerConfig {
-            address: address.clone(),
+            address: self.address,
             key: key.clone(),
             server,
             ready: SharedFd::from(theirs),
             init,
             actions: self.actions,
+            pool_functions: self.pool_functions,
         };
         let mut process =
             Process::with_class("SyncManager", self.method, serve_main::<R>, (cfg,)).daemon(true);
-        if let Err(e) = process.start() {
-            cleanup(&address);
-            return Err(e.into());
-        }
+        process.start()?;
         let ready = wait_ready(&ours, &process);
         let local = match ready {
             Ok(a) => a,
             Err(e) => {
                 let _ = process.kill();
                 let _ = process.join_timeout(Duration::from_secs(5));
-                cleanup(&address);
                 return Err(e);
             }
         };
@@ -279,8 +309,7 @@ impl<R: Registry> ManagerBuilder<R> {
             .clone()
             .ok_or_else(|| ManagerError::State("connect needs an address".into()))?;
         let out = client::call(&address, &key, protocol::CONTROL, protocol::HELLO, &[])?;
-        let server: u128 = protocol::from_bytes(&out)
-            .map_err(|e| ManagerError::Decode(format!("bad hello: {e}")))?;
+        let server: u128 = protocol::from_bytes(&out)?;
         client::remember_key(&address, &key);
         Ok(Manager {
             address,
@@ -300,26 +329,21 @@ impl<R: Registry> ManagerBuilder<R> {
     /// address once the server listens.
     pub fn serve_forever(self, on_ready: impl FnOnce(&Address)) -> Result<()> {
         let key = self.key();
-        let address = match self.address {
-            Some(a) => a,
-            None => fresh_unix_address()?,
-        };
-        let listener = Listener::bind(&address)?;
-        let local = listener.local_address(&address)?;
-        let actions = barrier_action::resolve_all(&self.actions).map_err(ManagerError::State)?;
+        let listener = Listener::bind(self.address, None)?;
+        let actions = registered::resolve_all(&self.actions).map_err(ManagerError::State)?;
+        let pool_functions =
+            registered::resolve_all(&self.pool_functions).map_err(ManagerError::State)?;
         let (stop_r, stop_w) = mp_sys::fd::pipe()?;
         let server = Arc::new(Server::new(
-            crate::auth::random_u128()?,
+            crate::random::random_u128()?,
             key,
             factories::<R>(),
             actions,
+            pool_functions,
             stop_w,
         ));
-        on_ready(&local);
+        on_ready(listener.address());
         server::serve(server, listener, stop_r, None);
-        if let Address::Unix(p) = &local {
-            remove_unix_address(p);
-        }
         Ok(())
     }
 }
@@ -338,8 +362,8 @@ fn wait_ready(ours: &OwnedFd, process: &Process) -> Result<Address> {
         &Limits::with_max_frame(1 << 16),
         Some(Duration::from_secs(1)),
     ) {
-        Ok(Ok(a)) => Ok(a),
-        Ok(Err(why)) => Err(ManagerError::State(format!("manager server failed: {why}"))),
+        Ok(Ready::Listening(a)) => Ok(a),
+        Ok(Ready::Failed(why)) => Err(ManagerError::State(format!("manager server failed: {why}"))),
         Err(e) => Err(ManagerError::State(format!(
             "manager server died before listening ({e})"
         ))),

@@ -12,21 +12,19 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::address::{Address, Stream};
-use crate::auth;
+use mp_channel::{Address, AuthenticationError, ConnectError, Connection, RecvError, SendError};
+
 use crate::error::ManagerError;
-use crate::framed::Framed;
-use crate::protocol::{self, Reply, RequestRef};
+use crate::protocol::{Reply, RequestRef};
 
 /// Idle connections, by address and key, of process `pid`.
 struct Pool {
     pid: u32,
-    idle: HashMap<(Address, Vec<u8>), Vec<Framed>>,
+    idle: HashMap<(Address, Vec<u8>), Vec<Connection>>,
 }
 
 thread_local! {
@@ -56,7 +54,7 @@ fn with_pool<T>(f: impl FnOnce(&mut Pool) -> T) -> T {
     })
 }
 
-fn take_idle(address: &Address, key: &[u8]) -> Option<Framed> {
+fn take_idle(address: &Address, key: &[u8]) -> Option<Connection> {
     with_pool(|pool| {
         pool.idle
             .get_mut(&(address.clone(), key.to_vec()))
@@ -64,7 +62,7 @@ fn take_idle(address: &Address, key: &[u8]) -> Option<Framed> {
     })
 }
 
-fn put_idle(address: &Address, key: &[u8], stream: Framed) {
+fn put_idle(address: &Address, key: &[u8], stream: Connection) {
     with_pool(|pool| {
         let list = pool
             .idle
@@ -136,35 +134,44 @@ fn gone(address: &Address, reason: impl ToString) -> ManagerError {
     }
 }
 
-/// Opens and authenticates a new connection (client answers first, then
-/// challenges the server, as Python's `Client` does).
-pub(crate) fn connect(address: &Address, key: &[u8]) -> Result<Framed, ManagerError> {
-    let stream = Stream::connect(address).map_err(|e| gone(address, e))?;
-    match auth::answer_challenge(stream.as_fd(), key)
-        .and_then(|()| auth::deliver_challenge(stream.as_fd(), key))
-    {
-        Ok(()) => Ok(Framed::new(stream)),
-        Err(ManagerError::Io(e)) => Err(gone(address, e)),
-        Err(e) => Err(e),
-    }
+/// Whether a failed handshake means the peer went away (rather than that
+/// the keys differ or the peer speaks another protocol).
+fn peer_went_away(e: &AuthenticationError) -> bool {
+    matches!(
+        e,
+        AuthenticationError::Recv(RecvError::Eof | RecvError::Truncated { .. } | RecvError::Io(_))
+            | AuthenticationError::Send(SendError::Disconnected | SendError::Io(_))
+    )
 }
 
-/// Largest reply accepted.
-const MAX_REPLY: usize = 1 << 30;
+/// Opens and authenticates a new connection (`mp_channel::client`: the
+/// client answers first, then challenges the server, as Python's `Client`).
+pub(crate) fn connect(address: &Address, key: &[u8]) -> Result<Connection, ManagerError> {
+    mp_channel::client(address, Some(key)).map_err(|e| match e {
+        ConnectError::Authentication(a) if !peer_went_away(&a) => ManagerError::Authentication(a),
+        other => gone(address, other),
+    })
+}
 
 /// One request/reply on `conn`, waiting at most `timeout` for the reply.
 pub(crate) fn roundtrip(
-    conn: &mut Framed,
+    conn: &Connection,
     address: &Address,
-    request: &[u8],
+    request: &RequestRef<'_>,
     timeout: Option<Duration>,
 ) -> Result<Vec<u8>, ManagerError> {
-    conn.send(request).map_err(|e| gone(address, e))?;
-    let reply = conn
-        .recv(MAX_REPLY, timeout)
-        .map_err(|e| gone(address, e))?;
-    let reply: Reply = protocol::from_bytes(&reply)
-        .map_err(|e| ManagerError::Decode(format!("malformed reply: {e}")))?;
+    conn.send(request).map_err(|e| match e {
+        SendError::Encode(e) => ManagerError::Encode(e),
+        other => gone(address, other),
+    })?;
+    let reply = match timeout {
+        None => conn.recv::<Reply>(),
+        Some(t) => conn.recv_timeout::<Reply>(t),
+    };
+    let reply = reply.map_err(|e| match e {
+        RecvError::Decode(e) => ManagerError::Decode(e),
+        other => gone(address, other),
+    })?;
     Ok(reply.map_err(ManagerError::from)?.into_vec())
 }
 
@@ -176,17 +183,16 @@ pub(crate) fn call(
     method: &str,
     args: &[u8],
 ) -> Result<Vec<u8>, ManagerError> {
-    let request = postcard::to_stdvec(&RequestRef {
+    let request = RequestRef {
         object,
         method,
         args,
-    })
-    .map_err(|e| ManagerError::Encode(e.to_string()))?;
-    let mut conn = match take_idle(address, key) {
+    };
+    let conn = match take_idle(address, key) {
         Some(c) => c,
         None => connect(address, key)?,
     };
-    let result = roundtrip(&mut conn, address, &request, None);
+    let result = roundtrip(&conn, address, &request, None);
     match &result {
         // The connection is in step after a reply, failed or not.
         Ok(_) | Err(ManagerError::Remote(_)) => put_idle(address, key, conn),

@@ -35,6 +35,9 @@ pub enum RemoteErrorKind {
     /// The request itself was bad: unknown object, unknown method, arguments
     /// that do not decode (Python's `managers.RemoteError`).
     Protocol,
+    /// The request named a function that the program did not register with
+    /// the server (a managed pool's function): nothing was called.
+    NotRegistered,
 }
 
 /// A call that failed in the server: a kind and Python's message.
@@ -63,6 +66,19 @@ impl RemoteError {
     pub fn protocol(message: impl Into<String>) -> Self {
         Self::new(RemoteErrorKind::Protocol, message)
     }
+
+    /// A managed pool's error as the client sees it: CPython's
+    /// `ValueError`s for misuse, a `Runtime` error otherwise.
+    pub(crate) fn from_pool(e: mp_pool::PoolError) -> Self {
+        use mp_pool::PoolError;
+        let kind = match e {
+            PoolError::NotRunning | PoolError::StillRunning | PoolError::InvalidArgument(_) => {
+                RemoteErrorKind::Value
+            }
+            _ => RemoteErrorKind::Runtime,
+        };
+        Self::new(kind, e.to_string())
+    }
 }
 
 /// Why a manager operation failed.
@@ -81,20 +97,38 @@ pub enum ManagerError {
         /// What the client saw (end of stream, connection refused, ...).
         reason: String,
     },
-    /// The server and this process do not share the authkey (Python's
-    /// `AuthenticationError`).
+    /// The server and this process do not share the authkey, or the peer
+    /// does not speak the handshake (Python's `AuthenticationError`).
     #[error("authentication failed: {0}")]
-    Authentication(String),
+    Authentication(#[from] mp_channel::AuthenticationError),
     /// The server could not be started, or is not in a state allowing this.
     #[error("{0}")]
     State(String),
     /// A value could not be encoded for the server.
     #[error("cannot encode a value for the manager: {0}")]
-    Encode(String),
+    Encode(#[from] mp_wire::EncodeError),
+    /// A value holds file descriptors (shared memory, sync handles): the
+    /// server stores bytes only, so it cannot hold it.
+    #[error(
+        "a value holding file descriptors cannot be stored in a manager; \
+         pass the handle to the process directly"
+    )]
+    HoldsFds,
     /// A reply did not decode as the expected type: the proxy's type
     /// parameters disagree with what the referent holds.
-    #[error("cannot decode a value from the manager: {0}")]
-    Decode(String),
+    #[error("cannot decode a value from the manager (is the proxy's type right?): {0}")]
+    Decode(#[from] mp_wire::DecodeError),
+    /// A managed pool was asked to run a function that was not registered
+    /// with its server ([`ManagerBuilder::pool_function`](crate::ManagerBuilder::pool_function)),
+    /// or was registered for other argument types. The server called nothing.
+    #[error(
+        "{function} is not registered with the manager's server for these argument types \
+         (register it with ManagerBuilder::pool_function)"
+    )]
+    NotRegistered {
+        /// The function's type name, as this process knows it.
+        function: &'static str,
+    },
     /// Starting or joining the server process failed.
     #[error(transparent)]
     Process(#[from] mp_process::ProcessError),

@@ -39,7 +39,8 @@
 //!   the server); all built on [`BaseProxy`].
 //!   [`NamespaceInit`] gives a namespace initial values; [`ConditionLock`]
 //!   is what [`Manager::condition_with`] accepts; barrier actions are
-//!   registered with [`ManagerBuilder::barrier_action`].
+//!   registered with [`ManagerBuilder::barrier_action`], the functions a
+//!   managed pool may run with [`ManagerBuilder::pool_function`].
 //! - Custom types: put [`#[mp_manager::shared]`](shared) on a type's
 //!   `impl` block (or implement [`Shared`] and a [`Proxy`] by hand),
 //!   register with [`ManagerBuilder::register`], create with
@@ -92,34 +93,44 @@
 //! - **Capabilities.** Object ids are random 128-bit numbers: a client can
 //!   reach only the objects it was given a proxy for (or that were
 //!   [published](Manager::publish) by name). Malformed requests get an
-//!   error reply; the server keeps serving.
+//!   error reply; the server keeps serving. The server runs only code the
+//!   program registered with it (barrier actions, pool functions), chosen
+//!   by a key: nothing a client sends is called as code.
 //! - **Lifetime.** Objects live until the server shuts down or
 //!   [`Manager::release`] is called: there is no cross-process reference
 //!   counting.
+//! - **Transport.** The server is an `mp_channel::Listener` and clients
+//!   connect with `mp_channel::client`: the same frames, the same
+//!   HMAC-SHA256 handshake and the same [`Address`] as
+//!   `multiprocess::connection`.
 //! - **Remote use.** [`Address::Tcp`] with an explicit authkey serves other
 //!   machines; [`ManagerBuilder::connect`] attaches to such a server, and
 //!   [`Manager::lookup`] finds what it [published](Manager::publish). A
 //!   wrong key is [`ManagerError::Authentication`].
 #![forbid(unsafe_code)]
 
-mod address;
-mod auth;
+mod address_serde;
 mod barrier_action;
 mod builder;
 mod client;
 mod error;
-mod framed;
 mod initializer;
 mod manager;
+mod pool_function;
 mod protocol;
 mod proxy;
+mod random;
+mod registered;
 mod server;
 mod shared;
 
-pub use address::Address;
 pub use builder::ManagerBuilder;
 pub use error::{ManagerError, RemoteError, RemoteErrorKind, Result};
 pub use manager::Manager;
+/// Where a manager server listens or is reached: a Unix socket path or a
+/// TCP address. The same type as `mp_channel::Address` (a manager server is
+/// an `mp_channel::Listener`).
+pub use mp_channel::Address;
 pub use proxy::{
     AcquireGuard, ArrayProxy, BarrierProxy, BaseProxy, BoundedSemaphoreProxy, ConditionLock,
     ConditionProxy, DictProxy, EventProxy, JoinableQueueProxy, ListProxy, LockProxy, NamespaceInit,

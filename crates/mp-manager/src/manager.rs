@@ -5,11 +5,11 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use mp_channel::Address;
 use mp_process::Process;
 use serde::Serialize;
 use serde_bytes::ByteBuf;
 
-use crate::address::{remove_unix_address, Address};
 use crate::builder::ManagerBuilder;
 use crate::client;
 use crate::error::{ManagerError, Result};
@@ -95,7 +95,7 @@ impl<R: Registry> Manager<R> {
         self.check()?;
         let args = protocol::to_bytes(args)?;
         let out = client::call(&self.address, &self.key, protocol::CONTROL, method, &args)?;
-        protocol::from_bytes(&out).map_err(|e| ManagerError::Decode(e.to_string()))
+        Ok(protocol::from_bytes(&out)?)
     }
 
     /// The id of the server run this manager talks to.
@@ -172,19 +172,13 @@ impl<R: Registry> Manager<R> {
             return Ok(());
         }
         self.shut_down = true;
-        let asked = client::connect(&self.address, &self.key).and_then(|mut conn| {
-            let request = postcard::to_stdvec(&RequestRef {
+        let asked = client::connect(&self.address, &self.key).and_then(|conn| {
+            let request = RequestRef {
                 object: protocol::CONTROL,
                 method: protocol::SHUTDOWN,
                 args: &[],
-            })
-            .map_err(|e| ManagerError::Encode(e.to_string()))?;
-            client::roundtrip(
-                &mut conn,
-                &self.address,
-                &request,
-                Some(self.shutdown_timeout),
-            )
+            };
+            client::roundtrip(&conn, &self.address, &request, Some(self.shutdown_timeout))
         });
         client::forget(&self.address);
         let Some(process) = self.process.as_mut() else {
@@ -202,7 +196,7 @@ impl<R: Registry> Manager<R> {
             }
         }
         if let (true, Address::Unix(p)) = (self.fresh, &self.address) {
-            remove_unix_address(p);
+            remove_fresh_socket(p);
         }
         Ok(())
     }
@@ -223,6 +217,16 @@ impl<R: Registry> Manager<R> {
         items: impl IntoIterator<Item = T>,
     ) -> Result<Vec<ByteBuf>> {
         items.into_iter().map(|v| protocol::to_bytes(&v)).collect()
+    }
+}
+
+/// Removes the socket file of a fresh address and its private directory,
+/// which the server's listener removes itself unless the server was killed.
+/// Only called once the server process has ended.
+fn remove_fresh_socket(path: &std::path::Path) {
+    let _ = std::fs::remove_file(path);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::remove_dir(dir);
     }
 }
 

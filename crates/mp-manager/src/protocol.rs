@@ -2,12 +2,13 @@
 //! helpers that turn values into the opaque bytes the server stores.
 //!
 //! A request is `(object id, method name, postcard-encoded arguments)`, one
-//! mp-wire frame; the reply is one frame holding
-//! `Result<bytes, RemoteError>`. Object id 0 addresses the server itself
+//! message on an authenticated `mp_channel::Connection`; the reply is one
+//! message holding `Result<bytes, RemoteError>`. Object id 0 addresses the server itself
 //! (the control methods below). The server never learns the types of the
 //! values it stores: a dict holds the encodings of its keys and values, and
 //! the proxy's type parameters say how to decode them.
 
+use mp_wire::DecodeError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -56,22 +57,20 @@ pub(crate) type Reply = Result<ByteBuf, RemoteError>;
 /// descriptors (shared memory, sync handles) cannot be stored: the server
 /// keeps bytes only.
 pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> Result<ByteBuf, ManagerError> {
-    let msg = mp_wire::encode(value).map_err(|e| ManagerError::Encode(e.to_string()))?;
+    let msg = mp_wire::encode(value)?;
     if !msg.fds.is_empty() {
-        return Err(ManagerError::Encode(
-            "a value holding file descriptors cannot be stored in a manager; \
-             pass the handle to the process directly"
-                .into(),
-        ));
+        return Err(ManagerError::HoldsFds);
     }
     Ok(ByteBuf::from(msg.bytes))
 }
 
-/// Decodes the whole of `bytes` as a `T` (no trailing bytes allowed).
-pub(crate) fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, postcard::Error> {
-    match postcard::take_from_bytes::<T>(bytes)? {
-        (v, []) => Ok(v),
-        _ => Err(postcard::Error::DeserializeUnexpectedEnd),
+/// Decodes the whole of `bytes` as a `T` (no trailing bytes allowed), with
+/// `mp_wire::decode`'s errors.
+pub(crate) fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((v, [])) => Ok(v),
+        Ok((_, rest)) => Err(DecodeError::TrailingBytes { count: rest.len() }),
+        Err(e) => Err(DecodeError::Deserialize(e)),
     }
 }
 
@@ -83,7 +82,8 @@ pub(crate) fn args<T: DeserializeOwned>(bytes: &[u8], method: &str) -> Result<T,
 
 /// Server side: encodes a method's result.
 pub(crate) fn ret<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, RemoteError> {
-    postcard::to_stdvec(value)
+    mp_wire::encode(value)
+        .map(|m| m.bytes)
         .map_err(|e| RemoteError::protocol(format!("cannot encode the result: {e}")))
 }
 
@@ -107,7 +107,7 @@ impl Owner {
         let mut run = RUN.load(Ordering::Acquire);
         if run == 0 {
             let fresh =
-                crate::auth::random_u64().unwrap_or(u64::from(mp_sys::process::getpid())) | 1;
+                crate::random::random_u64().unwrap_or(u64::from(mp_sys::process::getpid())) | 1;
             run = match RUN.compare_exchange(0, fresh, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => fresh,
                 Err(existing) => existing,
@@ -127,12 +127,13 @@ mod tests {
 
     #[test]
     fn request_ref_decodes_as_request() {
-        let bytes = postcard::to_stdvec(&RequestRef {
+        let bytes = mp_wire::encode(&RequestRef {
             object: 7,
             method: "get",
             args: &[1, 2, 3],
         })
-        .unwrap();
+        .unwrap()
+        .bytes;
         let r: Request = from_bytes(&bytes).unwrap();
         assert_eq!(
             (r.object, r.method.as_str(), &r.args[..]),
@@ -144,7 +145,7 @@ mod tests {
     #[test]
     fn fds_are_refused() {
         let fd = mp_wire::SharedFd::from(mp_sys::fd::devnull().unwrap());
-        assert!(matches!(to_bytes(&fd), Err(ManagerError::Encode(_))));
+        assert!(matches!(to_bytes(&fd), Err(ManagerError::HoldsFds)));
         assert_eq!(&to_bytes(&5u8).unwrap()[..], &[5]);
     }
 }

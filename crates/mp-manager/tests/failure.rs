@@ -131,7 +131,7 @@ fn drop_shuts_the_server_down() {
 #[test]
 fn a_server_that_cannot_listen_reports_why() {
     let taken = Manager::builder()
-        .address(Address::tcp_loopback())
+        .address(Address::tcp_loopback(0))
         .start()
         .unwrap();
     let e = Manager::builder()

@@ -47,7 +47,7 @@ fn namespace_with_initial_values() {
     let err = manager
         .namespace_from(NamespaceInit::new().set("ok", &1).set("fd", &fd))
         .unwrap_err();
-    assert!(matches!(err, ManagerError::Encode(_)), "{err:?}");
+    assert!(matches!(err, ManagerError::HoldsFds), "{err:?}");
     assert_eq!(manager.number_of_objects().unwrap(), before);
 }
 

@@ -4,14 +4,18 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::run;
 use mp_manager::{Address, Manager, ManagerError, QueueProxy};
 use mp_process::Process;
 
-fn remote_client(address: Address, key: Vec<u8>) -> Result<(), ManagerError> {
-    let m = Manager::builder().address(address).authkey(key).connect()?;
+fn remote_client(address: SocketAddr, key: Vec<u8>) -> Result<(), ManagerError> {
+    let m = Manager::builder()
+        .address(address.into())
+        .authkey(key)
+        .connect()?;
     let q: QueueProxy<String> = m.lookup("get_queue")?;
     let task = q.get_timeout(Duration::from_secs(20))?;
     q.put(format!("{task} done"))?;
@@ -21,9 +25,9 @@ fn remote_client(address: Address, key: Vec<u8>) -> Result<(), ManagerError> {
     back.put(l)
 }
 
-fn wrong_key_client(address: Address) -> Result<(), ManagerError> {
+fn wrong_key_client(address: SocketAddr) -> Result<(), ManagerError> {
     match Manager::builder()
-        .address(address)
+        .address(address.into())
         .authkey(b"wrong".to_vec())
         .connect()
     {
@@ -36,11 +40,11 @@ fn wrong_key_client(address: Address) -> Result<(), ManagerError> {
 fn queue_served_over_tcp() {
     let key = b"abracadabra".to_vec();
     let manager = Manager::builder()
-        .address(Address::tcp_loopback())
+        .address(Address::tcp_loopback(0))
         .authkey(key.clone())
         .start()
         .unwrap();
-    let Address::Tcp(addr) = manager.address() else {
+    let &Address::Tcp(addr) = manager.address() else {
         panic!("a TCP address");
     };
     assert_ne!(addr.port(), 0, "the real port is reported");
@@ -49,17 +53,14 @@ fn queue_served_over_tcp() {
     let lists = manager.queue::<mp_manager::ListProxy<String>>(0).unwrap();
     manager.publish("lists", &lists).unwrap();
     q.put("task 1".into()).unwrap();
-    run(Process::new(
-        remote_client,
-        (manager.address().clone(), key),
-    ));
+    run(Process::new(remote_client, (addr, key)));
     assert_eq!(
         q.get_timeout(Duration::from_secs(5)).unwrap(),
         "task 1 done"
     );
     let l = lists.get_timeout(Duration::from_secs(5)).unwrap();
     assert_eq!(l.to_vec().unwrap(), vec!["made remotely".to_string()]);
-    run(Process::new(wrong_key_client, (manager.address().clone(),)));
+    run(Process::new(wrong_key_client, (addr,)));
 }
 
 #[test]
@@ -67,7 +68,7 @@ fn serve_forever_in_a_thread() {
     let (tx, rx) = std::sync::mpsc::channel();
     let server = std::thread::spawn(move || {
         Manager::builder()
-            .address(Address::tcp_loopback())
+            .address(Address::tcp_loopback(0))
             .authkey(b"k".to_vec())
             .serve_forever(|a| tx.send(a.clone()).unwrap())
     });

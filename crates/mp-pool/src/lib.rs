@@ -53,7 +53,6 @@
 mod builder;
 mod chunk;
 mod dispatch;
-mod encoded;
 mod error;
 mod func;
 mod imap;
@@ -70,7 +69,6 @@ mod worker;
 
 pub use builder::PoolBuilder;
 pub use chunk::default_chunksize;
-pub use encoded::{EncodedJob, EncodedOutput};
 pub use error::{PoolError, TaskError};
 pub use func::StarFn;
 pub use imap::IMapIterator;

@@ -8,10 +8,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_bytes::ByteBuf;
 
-use crate::address::Address;
 use crate::client::{self, Origin};
-use crate::error::{ManagerError, Result};
+use crate::error::Result;
 use crate::protocol;
+use mp_channel::Address;
 
 /// The reference to one object in one manager server, and the channel to
 /// call its methods: Python's `BaseProxy` with its `Token`.
@@ -106,8 +106,9 @@ impl BaseProxy {
     /// Decodes bytes that came from this proxy's server; proxies inside
     /// them are bound to this proxy's address and key.
     pub fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
-        client::with_origin(self.origin(), || protocol::from_bytes::<T>(bytes))
-            .map_err(|e| ManagerError::Decode(format!("{e} (is the proxy's type right?)")))
+        Ok(client::with_origin(self.origin(), || {
+            protocol::from_bytes::<T>(bytes)
+        })?)
     }
 
     /// Decodes a stored value that the server returned as bytes.
@@ -132,6 +133,7 @@ struct TokenRef<'a> {
     typeid: &'a str,
     id: u128,
     server: u128,
+    #[serde(serialize_with = "crate::address_serde::serialize")]
     address: &'a Address,
     #[serde(with = "serde_bytes")]
     key: Option<&'a [u8]>,
@@ -142,6 +144,7 @@ struct Token {
     typeid: String,
     id: u128,
     server: u128,
+    #[serde(deserialize_with = "crate::address_serde::deserialize")]
     address: Address,
     key: Option<ByteBuf>,
 }

@@ -84,7 +84,7 @@ impl fmt::Debug for NamespaceProxy {
 ///
 /// A name given twice keeps its last value. A value that cannot be encoded
 /// (one holding file descriptors) makes `namespace_from` fail with that
-/// [`ManagerError::Encode`] error.
+/// [`ManagerError::HoldsFds`] error.
 #[derive(Default)]
 pub struct NamespaceInit {
     items: Vec<(String, ByteBuf)>,

@@ -1,28 +1,34 @@
 //! [`PoolProxy`]: a process pool owned by the manager's server (Python's
 //! `manager.Pool(...)`), shared by every process that holds the proxy. Each
-//! call encodes its work here (which function — an entry point into this same
-//! program — and the inputs), the server's pool runs it, and the outputs are
-//! decoded here.
+//! call names a function registered with the server
+//! ([`ManagerBuilder::pool_function`](crate::ManagerBuilder::pool_function))
+//! by its key and sends the encoded inputs; the server's pool runs it, and
+//! the outputs are decoded here.
 
+use std::any::type_name;
 use std::marker::PhantomData;
 
-use mp_pool::{default_chunksize, EncodedJob, EncodedOutput, StarFn};
+use mp_pool::{StarFn, TaskError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{typed_proxy, BaseProxy};
-use crate::error::{ManagerError, Result};
+use crate::error::{ManagerError, RemoteErrorKind, Result};
 use crate::manager::Manager;
+use crate::pool_function::{self, PoolCall};
+use crate::protocol;
 use crate::shared::Registry;
 
 /// A proxy to a process pool in a manager server (Python's managed `Pool`).
 ///
 /// The calls are those of [`mp_pool::Pool`] that wait for their results —
 /// `apply`, `map`, `map_chunked`, `starmap` — plus `close`, `terminate` and
-/// `join`. The function must be a `fn` item or non-capturing closure of this
-/// program, as for a local pool; values carrying fds cannot be sent. A task
-/// that panics, or whose worker dies, is [`ManagerError::Pool`] with the
-/// task's error, as `Pool::map` reports it.
+/// `join`. The function must be registered with the server by the program
+/// ([`ManagerBuilder::pool_function`](crate::ManagerBuilder::pool_function));
+/// any other is [`ManagerError::NotRegistered`], and the server runs
+/// nothing. Values carrying fds cannot be sent. A task that panics, or
+/// whose worker dies, is [`ManagerError::Pool`] with the task's error, as
+/// `Pool::map` reports it.
 ///
 /// ```
 /// use mp_manager::Manager;
@@ -31,10 +37,17 @@ use crate::shared::Registry;
 ///     x * x
 /// }
 ///
-/// let manager = Manager::new()?;
+/// fn mul(a: u64, b: u64) -> u64 {
+///     a * b
+/// }
+///
+/// let manager = Manager::builder()
+///     .pool_function(square)
+///     .pool_function(mul)
+///     .start()?;
 /// let pool = manager.pool(Some(2))?;
 /// assert_eq!(pool.map(square, 0..5u64)?, vec![0, 1, 4, 9, 16]);
-/// assert_eq!(pool.apply(|a: u64, b: u64| a * b, (6, 7))?, 42);
+/// assert_eq!(pool.apply(mul, (6, 7))?, 42);
 /// pool.close()?;
 /// pool.join()?;
 /// # Ok::<(), mp_manager::ManagerError>(())
@@ -47,9 +60,30 @@ pub struct PoolProxy {
 typed_proxy!(PoolProxy, "Pool");
 
 impl PoolProxy {
-    fn run<R: DeserializeOwned>(&self, job: EncodedJob) -> Result<Vec<R>> {
-        let outputs: Vec<EncodedOutput> = self.base.call("run", &job)?;
-        Ok(job.decode(outputs)?)
+    /// Runs the function `F`, registered for `Args`, as `call` says on
+    /// `args` (encoded here); the reply decodes as `Result<T, TaskError>`.
+    fn run<F: 'static, Args: 'static, T: DeserializeOwned>(
+        &self,
+        call: PoolCall,
+        args: &impl Serialize,
+    ) -> Result<T> {
+        let request = (
+            pool_function::key::<F, Args>(),
+            call,
+            protocol::to_bytes(args)?,
+        );
+        match self
+            .base
+            .call::<_, std::result::Result<T, TaskError>>("run", &request)
+        {
+            Ok(out) => Ok(out.map_err(mp_pool::PoolError::Task)?),
+            Err(ManagerError::Remote(r)) if r.kind == RemoteErrorKind::NotRegistered => {
+                Err(ManagerError::NotRegistered {
+                    function: type_name::<F>(),
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// How many worker processes the pool has.
@@ -59,16 +93,15 @@ impl PoolProxy {
     }
 
     /// `f(item)` for every item, results in input order, with Python's
-    /// default chunk size for the server pool's size.
+    /// default chunk size for the server pool's size. `f` must be
+    /// registered with the server.
     pub fn map<F, T, R>(&self, f: F, iterable: impl IntoIterator<Item = T>) -> Result<Vec<R>>
     where
         F: Fn(T) -> R + Copy + Send + 'static,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + 'static,
     {
-        let items: Vec<T> = iterable.into_iter().collect();
-        let chunksize = default_chunksize(items.len(), self.processes()?).max(1);
-        self.run(EncodedJob::map(f, &items, chunksize)?)
+        self.map_with(f, iterable, None)
     }
 
     /// [`map`](Self::map) with an explicit chunk size (at least 1).
@@ -89,14 +122,32 @@ impl PoolProxy {
             )
             .into());
         }
-        let items: Vec<T> = iterable.into_iter().collect();
-        self.run(EncodedJob::map(f, &items, chunksize)?)
+        self.map_with(f, iterable, Some(chunksize))
     }
 
-    /// `f(*args)` for every argument tuple, results in input order.
+    /// `map` as a `starmap` of one-element tuples: the function registered
+    /// for `(T,)` serves it.
+    fn map_with<F, T, R>(
+        &self,
+        _f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: Option<usize>,
+    ) -> Result<Vec<R>>
+    where
+        F: Fn(T) -> R + Copy + Send + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+    {
+        let items: Vec<(T,)> = iterable.into_iter().map(|x| (x,)).collect();
+        let chunksize = chunksize.map(|c| c as u64);
+        self.run::<F, (T,), _>(PoolCall::Starmap { chunksize }, &items)
+    }
+
+    /// `f(*args)` for every argument tuple, results in input order. `f`
+    /// must be registered with the server.
     pub fn starmap<F, Args>(
         &self,
-        f: F,
+        _f: F,
         iterable: impl IntoIterator<Item = Args>,
     ) -> Result<Vec<F::Output>>
     where
@@ -104,22 +155,19 @@ impl PoolProxy {
         Args: Serialize + DeserializeOwned + 'static,
         F::Output: Serialize + DeserializeOwned + 'static,
     {
-        let args: Vec<Args> = iterable.into_iter().collect();
-        let chunksize = default_chunksize(args.len(), self.processes()?).max(1);
-        self.run(EncodedJob::star(f, &args, chunksize)?)
+        let items: Vec<Args> = iterable.into_iter().collect();
+        self.run::<F, Args, _>(PoolCall::Starmap { chunksize: None }, &items)
     }
 
-    /// Runs `f(*args)` in one of the server's workers and returns its result.
-    pub fn apply<F, Args>(&self, f: F, args: Args) -> Result<F::Output>
+    /// Runs `f(*args)` in one of the server's workers and returns its
+    /// result. `f` must be registered with the server.
+    pub fn apply<F, Args>(&self, _f: F, args: Args) -> Result<F::Output>
     where
         F: StarFn<Args>,
         Args: Serialize + DeserializeOwned + 'static,
         F::Output: Serialize + DeserializeOwned + 'static,
     {
-        let mut out = self.run(EncodedJob::star(f, std::slice::from_ref(&args), 1)?)?;
-        out.pop().ok_or_else(|| {
-            ManagerError::Decode("the pool returned no result for an apply".to_string())
-        })
+        self.run::<F, Args, _>(PoolCall::Apply, &args)
     }
 
     /// No more work will be accepted (Python's `close()`).
@@ -150,7 +198,9 @@ impl std::fmt::Debug for PoolProxy {
 
 impl<R: Registry> Manager<R> {
     /// A process pool in the server with `processes` workers (default: the
-    /// server machine's CPU count), Python's `manager.Pool(processes)`.
+    /// server machine's CPU count), Python's `manager.Pool(processes)`. It
+    /// runs only the functions registered with
+    /// [`ManagerBuilder::pool_function`](crate::ManagerBuilder::pool_function).
     pub fn pool(&self, processes: Option<usize>) -> Result<PoolProxy> {
         self.pool_with(processes, None)
     }

@@ -14,10 +14,10 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use super::{typed_proxy, BaseProxy, Proxy};
-use crate::barrier_action::key_of;
 use crate::error::{ManagerError, Result};
 use crate::manager::Manager;
 use crate::protocol::Owner;
+use crate::registered::key_of;
 use crate::shared::Registry;
 
 /// Releases the primitive when dropped (Python's `with lock:`).

@@ -1,8 +1,10 @@
 //! The manager server: a table of objects by id, an accept loop, and one
 //! thread per connection serving requests (Python's `Server`).
 //!
-//! Each connection is authenticated first; after that, every frame is one
-//! request. A request that does not decode, names an unknown object or
+//! The server is an `mp_channel::Listener`; each accepted connection is
+//! authenticated first with `mp_channel`'s handshake (in its own thread, so
+//! a slow or silent client cannot hold up the accept loop); after that,
+//! every message is one request. A request that does not decode, names an unknown object or
 //! method, or carries bad arguments gets an error reply and the connection
 //! goes on; a frame that breaks the framing closes that connection only. A
 //! panic in a method is caught and reported as an error. The server exits
@@ -29,13 +31,12 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, RwLock};
 
+use mp_channel::{answer_challenge, deliver_challenge, Connection, Listener, RecvError};
 use serde_bytes::ByteBuf;
 
-use crate::address::{Listener, Stream};
-use crate::auth;
 use crate::barrier_action::{ActionFn, Actions};
 use crate::error::RemoteError;
-use crate::framed::{FrameError, Framed};
+use crate::pool_function::PoolFunctions;
 use crate::protocol::{self, args, ret, Reply, Request};
 
 pub(crate) use slice::Slice;
@@ -78,7 +79,7 @@ pub(crate) fn builtin_factories() -> Factories {
     f.insert("Barrier", barrier::create);
     f.insert("Queue", |i, _| queue::create(i));
     f.insert("JoinableQueue", |i, _| queue::create(i));
-    f.insert("Pool", |i, _| pool::create(i));
+    f.insert("Pool", pool::create);
     f
 }
 
@@ -94,9 +95,6 @@ struct Object {
     referent: Arc<dyn Referent>,
 }
 
-/// Largest request accepted from an authenticated client.
-const MAX_REQUEST: usize = 1 << 30;
-
 /// The server's state, shared by the connection threads.
 pub(crate) struct Server {
     id: u128,
@@ -106,6 +104,8 @@ pub(crate) struct Server {
     names: Mutex<HashMap<String, u128>>,
     /// The barrier actions registered with the builder, by key.
     actions: Actions,
+    /// The managed pool's functions registered with the builder, by key.
+    pool_functions: Arc<PoolFunctions>,
     /// Written to ask the accept loop to stop.
     stop: OwnedFd,
 }
@@ -116,6 +116,7 @@ impl Server {
         key: Vec<u8>,
         factories: Factories,
         actions: Actions,
+        pool_functions: PoolFunctions,
         stop: OwnedFd,
     ) -> Self {
         Self {
@@ -125,6 +126,7 @@ impl Server {
             objects: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
             actions,
+            pool_functions: Arc::new(pool_functions),
             stop,
         }
     }
@@ -138,6 +140,11 @@ impl Server {
     /// The barrier action registered under `key`.
     pub(crate) fn action(&self, key: u64) -> Option<ActionFn> {
         self.actions.get(&key).copied()
+    }
+
+    /// The managed pool's registered functions.
+    pub(crate) fn pool_functions(&self) -> Arc<PoolFunctions> {
+        self.pool_functions.clone()
     }
 
     fn dispatch(&self, req: &Request, cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError> {
@@ -171,7 +178,7 @@ impl Server {
                 };
                 let referent = factory(&init, self)?;
                 let id = loop {
-                    let id = crate::auth::random_u128()
+                    let id = crate::random::random_u128()
                         .map_err(|e| RemoteError::protocol(format!("no randomness: {e}")))?;
                     if id != protocol::CONTROL {
                         break id;
@@ -238,20 +245,21 @@ impl Server {
         }
     }
 
-    /// Serves one connection until it closes.
-    fn serve_connection(&self, stream: Stream) {
-        let fd = stream.as_fd();
-        if let Err(e) = auth::deliver_challenge(fd, &self.key)
-            .and_then(|()| auth::answer_challenge(fd, &self.key))
+    /// Authenticates one connection, then serves it until it closes.
+    fn serve_connection(&self, conn: Connection) {
+        let timeout = Some(mp_channel::DEFAULT_HANDSHAKE_TIMEOUT);
+        if let Err(e) = deliver_challenge(&conn, &self.key, timeout)
+            .and_then(|()| answer_challenge(&conn, &self.key, timeout))
         {
             log::debug!(target: mp_process::LOG_TARGET, "manager: rejected a connection: {e}");
             return;
         }
-        let mut conn = Framed::new(stream);
         loop {
-            let msg = match conn.recv(MAX_REQUEST, None) {
-                Ok(m) => m,
-                Err(FrameError::Eof) => return,
+            let request = match conn.recv::<Request>() {
+                Ok(r) => Ok(r),
+                // A whole message that is not a request: answer, go on.
+                Err(RecvError::Decode(e)) => Err(e),
+                Err(RecvError::Eof) => return,
                 Err(e) => {
                     log::debug!(target: mp_process::LOG_TARGET, "manager: dropping a connection: {e}");
                     return;
@@ -259,7 +267,7 @@ impl Server {
             };
             let cx = Cx::new(conn.as_fd());
             let mut stopping = false;
-            let reply: Reply = match protocol::from_bytes::<Request>(&msg) {
+            let reply: Reply = match request {
                 Err(e) => Err(RemoteError::protocol(format!("malformed request: {e}"))),
                 Ok(req) => {
                     stopping = req.object == protocol::CONTROL && req.method == protocol::SHUTDOWN;
@@ -272,16 +280,7 @@ impl Server {
                     }
                 }
             };
-            let bytes = match postcard::to_stdvec(&reply) {
-                Ok(b) => b,
-                Err(e) => match postcard::to_stdvec(&Reply::Err(RemoteError::protocol(format!(
-                    "cannot encode the reply: {e}"
-                )))) {
-                    Ok(b) => b,
-                    Err(_) => return,
-                },
-            };
-            let sent = conn.send(&bytes);
+            let sent = conn.send(&reply);
             if stopping {
                 let _ = mp_sys::fd::write_all(&self.stop, b"x");
             }
@@ -294,6 +293,8 @@ impl Server {
 
 /// Accepts connections until `stop_r` becomes readable (a shutdown request)
 /// or `parent` (a pidfd of the process that started the server) does.
+/// `listener` has no authkey of its own: each connection's thread runs the
+/// handshake. Dropping the listener at the end removes its socket file.
 pub(crate) fn serve(
     server: Arc<Server>,
     listener: Listener,
@@ -317,11 +318,11 @@ pub(crate) fn serve(
         }
         if ready[0] {
             match listener.accept() {
-                Ok(stream) => {
+                Ok(conn) => {
                     let server = server.clone();
                     let spawned = std::thread::Builder::new()
                         .name("manager-conn".into())
-                        .spawn(move || server.serve_connection(stream));
+                        .spawn(move || server.serve_connection(conn));
                     if let Err(e) = spawned {
                         log::warn!(target: mp_process::LOG_TARGET, "manager: no thread for a connection: {e}");
                     }

@@ -2,17 +2,14 @@
 //! replies on a connection that stays usable, broken framing or a failed
 //! handshake closes only that connection, and unknown ids are refused.
 
-use std::os::fd::AsFd;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mp_wire::{Limits, Message};
+use mp_channel::{Address, Connection, RecvError};
 use serde_bytes::ByteBuf;
 
-use crate::address::{Address, Stream};
 use crate::client;
 use crate::error::{ManagerError, RemoteErrorKind};
-use crate::framed::{FrameError, Framed};
 use crate::protocol::{self, RequestRef, CONTROL};
 use crate::ManagerBuilder;
 
@@ -30,19 +27,19 @@ fn start() -> (Address, std::thread::JoinHandle<()>) {
     (address, t)
 }
 
-fn raw(conn: &mut Framed, bytes: Vec<u8>) -> protocol::Reply {
-    conn.send(&bytes).unwrap();
-    let reply = conn.recv(1 << 20, Some(Duration::from_secs(10))).unwrap();
-    protocol::from_bytes(&reply).unwrap()
+fn raw(conn: &mut Connection, bytes: Vec<u8>) -> protocol::Reply {
+    conn.send_bytes(&bytes).unwrap();
+    conn.recv_timeout(Duration::from_secs(10)).unwrap()
 }
 
 fn request(object: u128, method: &str, args: &[u8]) -> Vec<u8> {
-    postcard::to_stdvec(&RequestRef {
+    mp_wire::encode(&RequestRef {
         object,
         method,
         args,
     })
     .unwrap()
+    .bytes
 }
 
 fn kind(r: protocol::Reply) -> RemoteErrorKind {
@@ -102,31 +99,24 @@ fn malformed_requests_get_errors_and_the_server_keeps_serving() {
     let n: u64 = protocol::from_bytes(&raw(&mut s, request(id, "__len__", &[])).unwrap()).unwrap();
     assert_eq!(n, 0);
 
-    // A frame declaring more than the server accepts closes that
-    // connection only.
-    let mut bad = client::connect(&address, KEY).unwrap();
-    mp_sys::fd::write_all(bad.as_fd(), &[0, 0, 0, 0x80, 1, 2, 3]).unwrap();
+    // Bytes that are not a frame close that connection only.
+    let bad = client::connect(&address, KEY).unwrap();
+    mp_sys::fd::write_all(bad.as_fd(), &[0xff; 32]).unwrap();
     assert!(matches!(
-        bad.recv(1 << 20, Some(Duration::from_secs(10))),
-        Err(FrameError::Eof | FrameError::Io(_))
+        bad.recv_bytes_timeout(None, Duration::from_secs(10)),
+        Err(RecvError::Eof | RecvError::Io(_))
     ));
-    // A client that never authenticates gets nothing.
-    let anon = Stream::connect(&address).unwrap();
-    mp_wire::send(
-        anon.as_fd(),
-        &Message::from_bytes(request(id, "__len__", &[])),
-    )
-    .ok();
-    let challenge = mp_wire::recv(
-        anon.as_fd(),
-        &Limits::default(),
-        Some(Duration::from_secs(10)),
+    // A client that never authenticates gets nothing: its request is taken
+    // as a (wrong) answer to the challenge.
+    let anon = mp_channel::client(&address, None).unwrap();
+    anon.send_bytes(&request(id, "__len__", &[])).ok();
+    let timeout = Duration::from_secs(10);
+    let challenge = anon.recv_bytes_timeout(None, timeout).unwrap();
+    assert!(challenge.starts_with(b"#CHALLENGE#"));
+    assert_eq!(
+        anon.recv_bytes_timeout(None, timeout).unwrap(),
+        b"#FAILURE#"
     );
-    assert!(challenge.unwrap().bytes.starts_with(b"#CHALLENGE#"));
-    assert!(matches!(
-        mp_wire::recv(anon.as_fd(), &Limits::default(), Some(Duration::from_secs(10))),
-        Ok(m) if m.bytes == b"#FAILURE#"
-    ));
     // A wrong key through the normal client.
     assert!(matches!(
         client::connect(&address, b"wrong"),
@@ -140,4 +130,53 @@ fn malformed_requests_get_errors_and_the_server_keeps_serving() {
     if let Address::Unix(p) = &address {
         assert!(!p.exists());
     }
+}
+
+#[test]
+fn a_forged_pool_function_key_is_refused_and_nothing_runs() {
+    use crate::pool_function::{self, PoolCall, RunRequest};
+
+    fn square(x: u64) -> u64 {
+        x * x
+    }
+
+    /// The key a client sends for `f` (it registered nowhere here).
+    fn key_of<F: 'static>(_: F) -> u64 {
+        pool_function::key::<F, (u64,)>()
+    }
+
+    // This server has no pool functions registered at all, so whatever key
+    // arrives, there is nothing it could call.
+    let (address, server) = start();
+    let mut s = client::connect(&address, KEY).unwrap();
+    let init = mp_wire::encode(&(Some(1u64), None::<u64>)).unwrap().bytes;
+    let create = mp_wire::encode(&("Pool", ByteBuf::from(init)))
+        .unwrap()
+        .bytes;
+    let id: u128 =
+        protocol::from_bytes(&raw(&mut s, request(CONTROL, protocol::CREATE, &create)).unwrap())
+            .unwrap();
+    let items = mp_wire::encode(&vec![(3u64,)]).unwrap().bytes;
+    let call = PoolCall::Starmap { chunksize: None };
+    // The key a client computes for a real function, and made-up ones.
+    for key in [
+        key_of(square),
+        crate::registered::key_of::<(u8,)>(),
+        0,
+        u64::MAX,
+    ] {
+        let run: RunRequest = (key, call, ByteBuf::from(items.clone()));
+        let args = mp_wire::encode(&run).unwrap().bytes;
+        let r = raw(&mut s, request(id, "run", &args));
+        assert_eq!(kind(r), RemoteErrorKind::NotRegistered);
+    }
+    // Arguments that are not a run request are a protocol error.
+    assert_eq!(
+        kind(raw(&mut s, request(id, "run", &[0xff; 3]))),
+        RemoteErrorKind::Protocol
+    );
+    raw(&mut s, request(id, "terminate", &[])).unwrap();
+    raw(&mut s, request(id, "join", &[])).unwrap();
+    raw(&mut s, request(CONTROL, protocol::SHUTDOWN, &[])).unwrap();
+    server.join().unwrap();
 }

@@ -1,0 +1,23 @@
+//! Random numbers for the manager's ids (object ids, server ids, the tag
+//! naming this program run), all from the OS CSPRNG through [`fill`].
+
+use std::io;
+
+/// Fills `buf` from the OS CSPRNG; fails rather than degrading.
+fn fill(buf: &mut [u8]) -> io::Result<()> {
+    getrandom::getrandom(buf).map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// A random `u64`.
+pub(crate) fn random_u64() -> io::Result<u64> {
+    let mut b = [0u8; 8];
+    fill(&mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// A random `u128`.
+pub(crate) fn random_u128() -> io::Result<u128> {
+    let mut b = [0u8; 16];
+    fill(&mut b)?;
+    Ok(u128::from_le_bytes(b))
+}
