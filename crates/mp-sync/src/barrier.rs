@@ -6,19 +6,19 @@ use std::io;
 use std::time::Duration;
 
 use mp_shm::Slot;
+use mp_sys::time::Deadline;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::BrokenBarrierError;
 use crate::ident;
-use crate::park::{Deadline, Futex};
+use crate::park::Futex;
 use crate::primitive::Ordering;
 use crate::raw::barrier::{Broken, RawBarrier};
-use crate::raw::mutex::RawMutex;
 use crate::shared::{self, word};
 
-/// Layout: mutex @0 (16), phase @16, count @20, seq @24, parties @28,
-/// default timeout in ns @32 (`u64::MAX` = none).
-const SIZE: usize = 40;
+/// Layout: mutex @0 (16), phase @16, count @20, (unused @24), parties
+/// @28, default timeout in ns @32 (`u64::MAX` = none), eventcount @40 (8).
+const SIZE: usize = 48;
 const NO_TIMEOUT: u64 = u64::MAX;
 
 /// A process-shared barrier.
@@ -87,14 +87,11 @@ impl Barrier {
 
     fn raw(&self) -> RawBarrier<'_> {
         RawBarrier {
-            lock: RawMutex {
-                state: word!(self.slot, u64, 0),
-                seq: word!(self.slot, u32, 8),
-            },
+            lock: shared::mutex_at(&self.slot, 0),
             phase: word!(self.slot, u32, 16),
             count: word!(self.slot, u32, 20),
-            seq: word!(self.slot, u32, 24),
             parties: word!(self.slot, u32, 28),
+            wake: shared::eventcount_at(&self.slot, 40),
         }
     }
 

@@ -7,10 +7,11 @@ use std::io;
 use std::time::Duration;
 
 use mp_shm::Slot;
+use mp_sys::time::Deadline;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConditionError, LockResult, OwnerDied, ReleaseError};
-use crate::park::{Deadline, Futex};
+use crate::park::Futex;
 use crate::raw::condvar::RawCondvar;
 use crate::raw::Acquired;
 use crate::rlock::RLock;
@@ -18,7 +19,7 @@ use crate::shared::{self, word};
 use crate::sync_lock::{SyncLock, SyncLockGuard};
 
 /// Bytes of shared memory per condition (besides its lock).
-const SIZE: usize = 8;
+const SIZE: usize = 8 + shared::EVENTCOUNT;
 
 /// A process-shared condition variable.
 ///
@@ -75,6 +76,7 @@ impl Condition {
         RawCondvar {
             waiters: word!(self.slot, u32, 0),
             tokens: word!(self.slot, u32, 4),
+            wake: shared::eventcount_at(&self.slot, 8),
         }
     }
 

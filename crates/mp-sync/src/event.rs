@@ -6,13 +6,15 @@ use std::io;
 use std::time::Duration;
 
 use mp_shm::Slot;
+use mp_sys::time::Deadline;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::park::{Deadline, Futex};
+use crate::park::Futex;
 use crate::raw::event::RawEvent;
 use crate::shared::{self, word};
 
-const SIZE: usize = 8;
+/// Bytes of shared memory per event: `flag: u32`, pad, an eventcount.
+const SIZE: usize = 8 + shared::EVENTCOUNT;
 
 /// A process-shared flag to wait on.
 ///
@@ -44,8 +46,8 @@ impl Event {
 
     pub(crate) fn raw(&self) -> RawEvent<'_> {
         RawEvent {
-            word: word!(self.slot, u32, 0),
-            waiters: word!(self.slot, u32, 4),
+            flag: word!(self.slot, u32, 0),
+            wake: shared::eventcount_at(&self.slot, 8),
         }
     }
 

@@ -32,6 +32,9 @@
 //!   `mp-shm`) plus a lock, with `get_lock()`.
 //! - [`CharArray`]: Python's `SynchronizedString` `.value`/`.raw` on any
 //!   shared `u8` array; [`sharedctypes::copy`], [`sharedctypes::synchronized`].
+//! - [`EventCount`]: the sleep/wake protocol under all of the above, over
+//!   two words of the caller's shared memory, for blocking structures
+//!   built elsewhere (mp-channel's queues).
 //!
 //! # Dead holders
 //! CPython hangs forever when a process dies holding a lock. Here a lock
@@ -46,9 +49,11 @@
 //!
 //! # Proof
 //! The state machines in `raw/` are written against a `Park` trait and the
-//! atomics in `primitive`, so they run unchanged under loom:
-//! `RUSTFLAGS="--cfg loom" cargo test -p mp-sync --release --lib loom`.
-//! Each `raw/` file documents its words and states as a table.
+//! atomics in `primitive`, so they run unchanged under loom. Every one of
+//! them sleeps through the one eventcount (`raw/eventcount.rs`). Each
+//! `raw/` file documents its words and states as a table. `cargo xtask
+//! test-all` runs the models; by hand:
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p mp-sync --release --lib --target-dir target/loom loom`.
 #![forbid(unsafe_code)]
 // The models exercise the state machines, not every accessor of them.
 #![cfg_attr(loom, allow(dead_code))]
@@ -65,6 +70,8 @@ mod condition;
 mod error;
 #[cfg(not(loom))]
 mod event;
+#[cfg(not(loom))]
+mod eventcount;
 #[cfg(not(loom))]
 mod ident;
 #[cfg(not(loom))]
@@ -100,6 +107,8 @@ pub use error::{
 };
 #[cfg(not(loom))]
 pub use event::Event;
+#[cfg(not(loom))]
+pub use eventcount::{EventCount, Waiter};
 #[cfg(not(loom))]
 pub use lock::{Lock, LockGuard};
 #[cfg(not(loom))]

@@ -6,17 +6,18 @@ use std::io;
 use std::time::Duration;
 
 use mp_shm::Slot;
+use mp_sys::time::Deadline;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{AcquireError, LockResult, OwnerDied, ReleaseError, TryAcquireError};
 use crate::ident;
 use crate::outcome;
-use crate::park::{Deadline, Futex};
+use crate::park::Futex;
 use crate::raw::mutex::{NotLocked, RawMutex};
-use crate::shared::{self, word};
+use crate::shared;
 
-/// Bytes of shared memory per lock: `state: u64`, `seq: u32`.
-pub(crate) const SIZE: usize = 16;
+/// Bytes of shared memory per lock: one mutex (see `raw/mutex.rs`).
+pub(crate) const SIZE: usize = shared::MUTEX;
 
 /// A process-shared, non-recursive lock.
 ///
@@ -62,10 +63,7 @@ impl Lock {
 
     #[inline]
     pub(crate) fn raw(&self) -> RawMutex<'_> {
-        RawMutex {
-            state: word!(self.slot, u64, 0),
-            seq: word!(self.slot, u32, 8),
-        }
+        shared::mutex_at(&self.slot, 0)
     }
 
     #[inline]

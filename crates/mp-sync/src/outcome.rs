@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use crate::error::{AcquireError, OwnerDied, TryAcquireError};
-use crate::park::Deadline;
 use crate::raw::{Acquired, TimedOut};
+use mp_sys::time::Deadline;
 
 /// Python's `acquire(block, timeout)` deadline: `block == false` ignores
 /// the timeout and never waits.

@@ -5,7 +5,7 @@
 //! `mp_sys::futex`, liveness from [`mp_shm::ProcessIdent`]); the loom
 //! models supply their own.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::primitive::AtomicU32;
 
@@ -45,36 +45,4 @@ impl Park for Futex {
     fn is_alive(owner: u64) -> bool {
         mp_shm::ProcessIdent::from_bits(owner).is_alive()
     }
-}
-
-/// An optional point in time after which a blocking call gives up.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline(Option<Instant>);
-
-impl Deadline {
-    /// Never gives up.
-    pub(crate) const NEVER: Deadline = Deadline(None);
-
-    /// Gives up after `timeout` from now (`None`: never).
-    pub(crate) fn after(timeout: Option<Duration>) -> Deadline {
-        Deadline(timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future)))
-    }
-
-    /// Whether the deadline has passed.
-    pub(crate) fn passed(&self) -> bool {
-        self.0.is_some_and(|d| Instant::now() >= d)
-    }
-
-    /// The next sleep: the time left, capped at `cap` (`None` cap: no cap).
-    pub(crate) fn slice(&self, cap: Option<Duration>) -> Option<Duration> {
-        let left = self.0.map(|d| d.saturating_duration_since(Instant::now()));
-        match (left, cap) {
-            (Some(l), Some(c)) => Some(l.min(c)),
-            (l, c) => l.or(c),
-        }
-    }
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(60 * 60 * 24 * 365 * 30)
 }

@@ -18,12 +18,13 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use mp_shm::Slot;
+use mp_sys::time::Deadline;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{AcquireError, LockResult, OwnerDied, ReleaseError, TryAcquireError};
 use crate::ident;
 use crate::outcome;
-use crate::park::{Deadline, Futex};
+use crate::park::Futex;
 use crate::primitive::{AtomicU32, AtomicU64, Ordering};
 use crate::raw::mutex::RawMutex;
 use crate::raw::{Acquired, TimedOut};
@@ -68,10 +69,7 @@ impl RLock {
 
     #[inline]
     fn mutex(&self) -> RawMutex<'_> {
-        RawMutex {
-            state: word!(self.slot, u64, 0),
-            seq: word!(self.slot, u32, 8),
-        }
+        shared::mutex_at(&self.slot, 0)
     }
 
     #[inline]

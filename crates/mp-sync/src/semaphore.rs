@@ -10,18 +10,20 @@ use std::io;
 use std::time::Duration;
 
 use mp_shm::Slot;
+use mp_sys::time::Deadline;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{AcquireError, LockResult, OwnerDied, ReleaseError, TryAcquireError};
 use crate::ident;
 use crate::outcome;
-use crate::park::{Deadline, Futex};
+use crate::park::Futex;
 use crate::primitive::Ordering;
 use crate::raw::semaphore::{Holder, RawSemaphore, HOLDERS, VALUE_MAX};
 use crate::raw::{Acquired, TimedOut};
 use crate::shared::{self, word};
 
-/// Bytes of shared memory per semaphore.
+/// Bytes of shared memory per semaphore: count @0, eventcount @4 (8),
+/// bound @12, then the holder table (16 bytes an entry).
 pub(crate) const SIZE: usize = 16 + HOLDERS * 16;
 
 /// A process-shared counting semaphore (Python's `Semaphore(value)`).
@@ -74,7 +76,7 @@ impl Semaphore {
         let sem = Semaphore {
             slot: shared::alloc(SIZE)?,
         };
-        word!(sem.slot, u32, 8).store(bound, Ordering::Relaxed);
+        word!(sem.slot, u32, 12).store(bound, Ordering::Relaxed);
         word!(sem.slot, u32, 0).store(value, Ordering::Release);
         Ok(sem)
     }
@@ -83,8 +85,8 @@ impl Semaphore {
         let slot = &self.slot;
         RawSemaphore {
             count: word!(slot, u32, 0),
-            waiters: word!(slot, u32, 4),
-            bound: word!(slot, u32, 8),
+            wake: shared::eventcount_at(slot, 4),
+            bound: word!(slot, u32, 12),
             holders: move |i: usize| Holder {
                 who: word!(slot, u64, 16 + 16 * i),
                 held: word!(slot, u32, 24 + 16 * i),
@@ -160,7 +162,7 @@ impl Semaphore {
     }
 
     fn bound(&self) -> u32 {
-        word!(self.slot, u32, 8).load(Ordering::Relaxed)
+        word!(self.slot, u32, 12).load(Ordering::Relaxed)
     }
 }
 

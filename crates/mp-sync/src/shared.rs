@@ -6,9 +6,13 @@ use mp_shm::Slot;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
-/// A zeroed slot of `len` bytes (every primitive's initial state is zero).
+use crate::raw::eventcount::RawEventCount;
+use crate::raw::mutex::RawMutex;
+
+/// A zeroed slot of `len` bytes (every primitive's initial state is zero),
+/// aligned so that a slot of up to 64 bytes never straddles two cache lines.
 pub(crate) fn alloc(len: usize) -> io::Result<Slot> {
-    mp_shm::alloc(len, 8)
+    mp_shm::alloc(len, len.next_power_of_two().clamp(8, 64))
 }
 
 /// Deserializes a slot and checks it is large enough for `kind`.
@@ -40,3 +44,26 @@ macro_rules! word {
     };
 }
 pub(crate) use word;
+
+/// Bytes of an eventcount in a slot: `seq: u32`, `waiters: u32`.
+pub(crate) const EVENTCOUNT: usize = 8;
+/// Bytes of a mutex in a slot: `state: u64`, then its eventcount.
+pub(crate) const MUTEX: usize = 8 + EVENTCOUNT;
+
+/// The eventcount at byte `off` of `slot` (whose size was checked).
+#[inline]
+pub(crate) fn eventcount_at(slot: &Slot, off: usize) -> RawEventCount<'_> {
+    RawEventCount {
+        seq: word!(slot, u32, off),
+        waiters: word!(slot, u32, off + 4),
+    }
+}
+
+/// The mutex at byte `off` of `slot` (whose size was checked).
+#[inline]
+pub(crate) fn mutex_at(slot: &Slot, off: usize) -> RawMutex<'_> {
+    RawMutex {
+        state: word!(slot, u64, off),
+        wake: eventcount_at(slot, off + 8),
+    }
+}

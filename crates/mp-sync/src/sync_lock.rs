@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AcquireError, LockResult, OwnerDied, ReleaseError};
 use crate::lock::{Lock, LockGuard};
-use crate::park::Deadline;
 use crate::raw::Acquired;
 use crate::rlock::{RLock, RLockGuard};
+use mp_sys::time::Deadline;
 
 /// Either lock kind.
 ///

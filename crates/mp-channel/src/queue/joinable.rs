@@ -2,13 +2,21 @@
 //! `task_done` and `join`, as Python's `multiprocessing.JoinableQueue`.
 //!
 //! The count is the ring's `unfinished` word: `put` adds one before the item
-//! is visible, `task_done` takes one away (never below zero) and wakes every
-//! `join`er when it reaches zero; `join` sleeps on the word itself.
+//! is visible, `task_done` takes one away (never below zero) and, when it
+//! reaches zero, notifies the ring's `all_done` eventcount, on which `join`
+//! sleeps (a system call only if someone is joining).
+//!
+//! # Dead consumers
+//! As in Python, a consumer that dies between `get` and `task_done` leaves
+//! its task unfinished for ever, so `join` would wait for ever: the queue
+//! does not record which process got which item, so there is no party
+//! whose death `join` could notice. [`JoinableQueue::join_timeout`]
+//! bounds the wait.
 
 use std::fmt;
 use std::io;
 use std::ops::Deref;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -16,7 +24,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::error::{PutError, TaskDoneError};
 use super::Queue;
-use crate::reader::Deadline;
 
 /// A [`Queue`] with `task_done` / `join`. Dereferences to the queue for
 /// `get`, `qsize`, `close`, ...; its own `put*` methods count tasks.
@@ -78,7 +85,7 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
         })
     }
 
-    fn unfinished(&self) -> &std::sync::atomic::AtomicU32 {
+    fn unfinished(&self) -> &AtomicU32 {
         self.queue.handle.core.ring.unfinished()
     }
 
@@ -119,12 +126,12 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// # Errors
     /// [`TaskDoneError`] if called more times than items were put.
     pub fn task_done(&self) -> Result<(), TaskDoneError> {
-        let word = self.unfinished();
-        let before = word
+        let before = self
+            .unfinished()
             .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
             .map_err(|_| TaskDoneError)?;
         if before == 1 {
-            mp_sys::futex::wake(word, u32::MAX);
+            self.queue.handle.core.ring.all_done().notify_all();
         }
         Ok(())
     }
@@ -134,7 +141,9 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
         let _ = self.task_done();
     }
 
-    /// Blocks until every item put has been marked done.
+    /// Blocks until every item put has been marked done (for ever if a
+    /// consumer died holding a task: see the module docs, and
+    /// [`join_timeout`](Self::join_timeout)).
     pub fn join(&self) {
         self.join_timeout(None);
     }
@@ -142,19 +151,13 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// Like [`join`](Self::join), giving up after `timeout`; returns whether
     /// every task is done.
     pub fn join_timeout(&self, timeout: Option<Duration>) -> bool {
-        let deadline = Deadline::after(timeout);
-        let word = self.unfinished();
-        loop {
-            let n = word.load(SeqCst);
-            if n == 0 {
-                return true;
-            }
-            let left = deadline.remaining();
-            if left == Some(Duration::ZERO) {
-                return false;
-            }
-            let _ = mp_sys::futex::wait(word, n, left);
-        }
+        let unfinished = self.unfinished();
+        self.queue
+            .handle
+            .core
+            .ring
+            .all_done()
+            .wait_until(timeout, || unfinished.load(SeqCst) == 0)
     }
 }
 

@@ -13,11 +13,10 @@
 //! | 64  | `tail` | u64 | bytes published since creation (producers, under the writer lock) |
 //! | 72  | `seen_head` | u64 | a `head` the producers saw, `<= head` (under the writer lock) |
 //! | 128 | `puts` | u64 | items put (reserved) since creation; `qsize() = puts - gets` |
-//! | 192 | `data_seq` | u32 | futex: bumped when data is published and a consumer sleeps |
-//! | 196 | `consumers_waiting` | u32 | consumers asleep (or about to be) on `data_seq` |
-//! | 256 | `space_seq` | u32 | futex: bumped when space or a slot is freed and a producer sleeps |
-//! | 260 | `producers_waiting` | u32 | producers asleep (or about to be) on `space_seq` |
-//! | 320 | `unfinished` | u32 | futex: `JoinableQueue` tasks not yet `task_done()` |
+//! | 192 | `data` | 2×u32 | eventcount (`seq`, `waiters`): consumers wait on it for data |
+//! | 256 | `space` | 2×u32 | eventcount: producers wait on it for space or a slot |
+//! | 320 | `unfinished` | u32 | `JoinableQueue` tasks not yet `task_done()` |
+//! | 324 | `all_done` | 2×u32 | eventcount: `JoinableQueue::join` waits on it for `unfinished == 0` |
 //! | 384.. | data | | `cap` bytes, a power of two; positions are taken modulo `cap` |
 //!
 //! `seen_head` and `seen_tail` spare each side a read of the other's line
@@ -35,18 +34,17 @@
 //! # Publication and wake-ups
 //! A producer copies a record in, then publishes it with one `SeqCst` store
 //! of `tail`: a record is never visible half-written, so a producer killed
-//! mid-copy leaves nothing behind. Sleepers use an eventcount: read the
-//! `seq` word, register in `*_waiting`, re-check the condition, and sleep
-//! only if `seq` is unchanged; the other side changes the condition, then
-//! bumps `seq` and wakes only if someone registered (no system call when
-//! nobody sleeps). Both sides' accesses are `SeqCst`, so one of them always
-//! sees the other (Dekker).
+//! mid-copy leaves nothing behind. Sleepers use mp-sync's [`EventCount`]
+//! (register, re-check the condition, sleep); the other side changes the
+//! condition with a `SeqCst` write, then notifies, which makes a system
+//! call only if someone is registered. mp-sync's loom models check this
+//! protocol, on a one-slot ring.
 
 use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
-use std::time::Duration;
 
 use mp_shm::Region;
+use mp_sync::EventCount;
 use serde::{Deserialize, Serialize};
 
 use crate::reader::Deadline;
@@ -124,21 +122,25 @@ impl Ring {
     fn puts(&self) -> &AtomicU64 {
         self.u64_at(128)
     }
-    fn data_seq(&self) -> &AtomicU32 {
-        self.u32_at(192)
+    fn eventcount_at(&self, off: usize) -> EventCount<'_> {
+        EventCount::new(self.u32_at(off), self.u32_at(off + 4))
     }
-    fn consumers_waiting(&self) -> &AtomicU32 {
-        self.u32_at(196)
+    /// Consumers wait here for data.
+    fn data(&self) -> EventCount<'_> {
+        self.eventcount_at(192)
     }
-    fn space_seq(&self) -> &AtomicU32 {
-        self.u32_at(256)
+    /// Producers wait here for space or a slot.
+    fn space(&self) -> EventCount<'_> {
+        self.eventcount_at(256)
     }
-    fn producers_waiting(&self) -> &AtomicU32 {
-        self.u32_at(260)
-    }
-    /// `JoinableQueue`'s unfinished-task count (also a futex word).
+    /// `JoinableQueue`'s unfinished-task count.
     pub(crate) fn unfinished(&self) -> &AtomicU32 {
         self.u32_at(320)
+    }
+    /// `JoinableQueue::join` waits here for [`unfinished`](Self::unfinished)
+    /// to reach zero.
+    pub(crate) fn all_done(&self) -> EventCount<'_> {
+        self.eventcount_at(324)
     }
 
     /// Items put (reserved) and not yet got: `qsize()`.
@@ -232,10 +234,7 @@ impl Ring {
         self.write_at(tail, &header);
         self.write_at(tail + RECORD_HEADER, payload);
         self.tail().store(tail + need, SeqCst);
-        if self.consumers_waiting().load(SeqCst) > 0 {
-            self.data_seq().fetch_add(1, SeqCst);
-            mp_sys::futex::wake(self.data_seq(), u32::MAX);
-        }
+        self.data().notify_all();
         true
     }
 
@@ -281,14 +280,12 @@ impl Ring {
 
     /// Wakes producers waiting for space or a slot, if any sleep.
     pub(crate) fn wake_producers(&self) {
-        if self.producers_waiting().load(SeqCst) > 0 {
-            self.space_seq().fetch_add(1, SeqCst);
-            mp_sys::futex::wake(self.space_seq(), u32::MAX);
-        }
+        self.space().notify_all();
     }
 
     /// Waits until `ready()` holds (`true`) or the deadline passes
-    /// (`false`), sleeping on `data_seq` (consumers) or `space_seq` (producers).
+    /// (`false`), sleeping on the `data` (consumers) or `space` (producers)
+    /// eventcount.
     /// With `spin`, looks again for a few microseconds first: worth it when
     /// the other side is about to publish a small record, harmful (it takes
     /// a CPU from the other side's copy) when that is a large one.
@@ -299,11 +296,6 @@ impl Ring {
         deadline: Deadline,
         ready: impl Fn() -> bool,
     ) -> bool {
-        let (seq, waiting) = if consumer {
-            (self.data_seq(), self.consumers_waiting())
-        } else {
-            (self.space_seq(), self.producers_waiting())
-        };
         // The other side is usually a few hundred nanoseconds away on
         // another CPU: look again for a while before paying for a sleep.
         for _ in 0..if spin { SPINS } else { 0 } {
@@ -312,20 +304,7 @@ impl Ring {
             }
             std::hint::spin_loop();
         }
-        loop {
-            let seen = seq.load(SeqCst);
-            if ready() {
-                return true;
-            }
-            let left = deadline.remaining();
-            if left == Some(Duration::ZERO) {
-                return false;
-            }
-            waiting.fetch_add(1, SeqCst);
-            if !ready() {
-                let _ = mp_sys::futex::wait(seq, seen, left);
-            }
-            waiting.fetch_sub(1, SeqCst);
-        }
+        let ec = if consumer { self.data() } else { self.space() };
+        ec.wait_until(deadline.remaining(), ready)
     }
 }

@@ -1,14 +1,14 @@
 //! `RawBarrier`: `threading.Barrier`'s algorithm on shared words, guarded
-//! by an internal [`RawMutex`] with a notify-all futex.
+//! by an internal [`RawMutex`], with an eventcount to sleep on.
 //!
 //! # Words
 //! | word     | type | meaning |
 //! |----------|------|---------|
-//! | `lock`   | u64+u32 | internal mutex (see `raw/mutex.rs`) guarding the words below |
+//! | `lock`   | u64+2×u32 | internal mutex (see `raw/mutex.rs`) guarding the words below |
 //! | `phase`  | u32  | `FILLING`, `DRAINING`, `RESETTING` or `BROKEN` |
 //! | `count`  | u32  | parties inside `wait` (arrived, not yet left) |
-//! | `seq`    | u32  | futex word: bumped (under the lock) by every notify-all |
 //! | `parties`| u32  | parties per generation (set at creation) |
+//! | `wake`   | 2×u32 | a [`RawEventCount`]: waiters register under the lock, then sleep; every phase change notifies all |
 //!
 //! # States (CPython's `threading.Barrier`: 0, 1, -1, -2)
 //! | phase       | arriving `wait`            | last arrival          | leaving (count → 0) |
@@ -22,8 +22,11 @@
 //! the error), as in Python. A dead holder of the internal lock also breaks
 //! it: its counts can no longer be trusted.
 
-use crate::park::{Deadline, Park, SLICE};
+use mp_sys::time::Deadline;
+
+use crate::park::{Park, SLICE};
 use crate::primitive::{AtomicU32, Ordering};
+use crate::raw::eventcount::RawEventCount;
 use crate::raw::mutex::RawMutex;
 use crate::raw::{Acquired, TimedOut};
 
@@ -42,8 +45,8 @@ pub(crate) struct RawBarrier<'a> {
     pub(crate) lock: RawMutex<'a>,
     pub(crate) phase: &'a AtomicU32,
     pub(crate) count: &'a AtomicU32,
-    pub(crate) seq: &'a AtomicU32,
     pub(crate) parties: &'a AtomicU32,
+    pub(crate) wake: RawEventCount<'a>,
 }
 
 impl RawBarrier<'_> {
@@ -58,8 +61,7 @@ impl RawBarrier<'_> {
     }
 
     fn notify_all<P: Park>(&self) {
-        self.seq.fetch_add(1, Ordering::SeqCst);
-        P::wake(self.seq, u32::MAX);
+        self.wake.notify::<P>(u32::MAX);
     }
 
     fn break_locked<P: Park>(&self) {
@@ -73,9 +75,12 @@ impl RawBarrier<'_> {
         if deadline.passed() {
             return Err(TimedOut);
         }
-        let seq = self.seq.load(Ordering::SeqCst);
+        // Registered under the lock: every later notify (also under the
+        // lock) sees the registration and bumps the key.
+        let waiter = self.wake.prepare();
         self.leave::<P>();
-        P::wait(self.seq, seq, deadline.slice(Some(SLICE)));
+        waiter.wait::<P>(deadline.slice(Some(SLICE)));
+        drop(waiter);
         self.enter::<P>(me);
         Ok(())
     }

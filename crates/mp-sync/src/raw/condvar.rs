@@ -5,14 +5,15 @@
 //! | word      | type | meaning |
 //! |-----------|------|---------|
 //! | `waiters` | u32  | registered waiters not yet given a token (changed under the lock) |
-//! | `tokens`  | u32  | futex word: wake-ups handed out and not yet consumed |
+//! | `tokens`  | u32  | wake-ups handed out and not yet consumed |
+//! | `wake`    | 2×u32 | a [`RawEventCount`]: sleepers wait on it for a token |
 //!
 //! # Protocol
 //! | step | who | under the lock? | effect |
 //! |------|-----|-----------------|--------|
 //! | register | waiter | yes | `waiters += 1`, then the caller releases the lock |
-//! | sleep | waiter | no | consume a token (CAS `t → t-1`) or sleep while `tokens == 0` |
-//! | notify(n) | notifier | yes | `k = min(n, waiters)`; `waiters -= k`; `tokens += k`; wake `k` |
+//! | sleep | waiter | no | consume a token (CAS `t → t-1`), or register on `wake`, re-check `tokens` and sleep |
+//! | notify(n) | notifier | yes | `k = min(n, waiters)`; `waiters -= k`; `tokens += k`; notify `k` (a syscall only if one sleeps) |
 //! | give up | waiter after its deadline | yes (re-acquired) | consume a token if any (then it counts as notified), else `waiters -= 1` |
 //!
 //! Invariant: waiters in the protocol = `waiters + tokens`. So `notify(n)`
@@ -24,14 +25,18 @@
 //! acknowledge, so a waiter killed mid-wait cannot hang the notifier; it
 //! leaves at most one stale count behind, absorbed by a later waiter.
 
-use crate::park::{Deadline, Park, SLICE};
-use crate::primitive::{AtomicU32, Ordering};
+use mp_sys::time::Deadline;
 
-/// The two words of a condition variable.
+use crate::park::{Park, SLICE};
+use crate::primitive::{AtomicU32, Ordering};
+use crate::raw::eventcount::RawEventCount;
+
+/// The words of a condition variable.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RawCondvar<'a> {
     pub(crate) waiters: &'a AtomicU32,
     pub(crate) tokens: &'a AtomicU32,
+    pub(crate) wake: RawEventCount<'a>,
 }
 
 impl RawCondvar<'_> {
@@ -65,7 +70,10 @@ impl RawCondvar<'_> {
             if deadline.passed() {
                 return false;
             }
-            P::wait(self.tokens, 0, deadline.slice(Some(SLICE)));
+            let waiter = self.wake.prepare();
+            if self.tokens.load(Ordering::SeqCst) == 0 {
+                waiter.wait::<P>(deadline.slice(Some(SLICE)));
+            }
         }
     }
 
@@ -89,7 +97,7 @@ impl RawCondvar<'_> {
         }
         self.waiters.fetch_sub(k, Ordering::SeqCst);
         self.tokens.fetch_add(k, Ordering::SeqCst);
-        P::wake(self.tokens, k);
+        self.wake.notify::<P>(k);
         k
     }
 

@@ -1,86 +1,75 @@
 //! `RawEvent`: a process-shared flag that waiters can sleep on.
 //!
 //! # Words
-//! | word      | type | meaning |
-//! |-----------|------|---------|
-//! | `word`    | u32  | futex word: `generation << 1 \| flag` |
-//! | `waiters` | u32  | threads that may sleep on `word` |
+//! | word   | type | meaning |
+//! |--------|------|---------|
+//! | `flag` | u32  | `1` = set, `0` = clear |
+//! | `wake` | 2×u32 | a [`RawEventCount`]: waiters sleep on it, `set` notifies it |
 //!
 //! # States
-//! | flag | set                                         | clear        | wait |
-//! |------|---------------------------------------------|--------------|------|
-//! | 0    | CAS → `(gen+1) << 1 \| 1`; wake all if `waiters > 0` | no-op | sleep while `word` is unchanged |
-//! | 1    | no-op                                       | flag → 0     | return `true` at once |
+//! | flag | set                                       | clear        | wait |
+//! |------|-------------------------------------------|--------------|------|
+//! | 0    | CAS → 1; notify all (a syscall only if a waiter is registered) | no-op | register, re-check, sleep until notified |
+//! | 1    | no-op                                     | flag → 0     | return `true` at once |
 //!
-//! A waiter returns `true` if it sees the flag set *or* the generation
-//! moved since it started (a `set` followed quickly by `clear` still wakes
-//! everyone who was waiting, as `threading.Event` does). `waiters` and
-//! `word` form a Dekker pair (`SeqCst`), so `set` skips the syscall when
-//! nobody waits.
+//! A waiter returns `true` if it sees the flag set *or* was notified while
+//! registered (a `set` followed quickly by `clear` still wakes everyone who
+//! was waiting, as `threading.Event` does): it stays registered for the
+//! whole wait, so every `set` in that time bumps the eventcount's `seq`.
 
-use crate::park::{Deadline, Park};
-use crate::primitive::{dekker_load, AtomicU32, Ordering};
+use mp_sys::time::Deadline;
 
-/// The two words of an event.
+use crate::park::Park;
+use crate::primitive::{AtomicU32, Ordering};
+use crate::raw::eventcount::RawEventCount;
+
+/// The words of an event.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RawEvent<'a> {
-    pub(crate) word: &'a AtomicU32,
-    pub(crate) waiters: &'a AtomicU32,
+    pub(crate) flag: &'a AtomicU32,
+    pub(crate) wake: RawEventCount<'a>,
 }
 
 impl RawEvent<'_> {
     pub(crate) fn is_set(&self) -> bool {
-        self.word.load(Ordering::SeqCst) & 1 == 1
+        self.flag.load(Ordering::SeqCst) == 1
     }
 
     pub(crate) fn set<P: Park>(&self) {
-        let mut w = self.word.load(Ordering::SeqCst);
-        loop {
-            if w & 1 == 1 {
-                return;
-            }
-            let next = (((w >> 1).wrapping_add(1)) << 1) | 1;
-            match self
-                .word
-                .compare_exchange_weak(w, next, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => break,
-                Err(now) => w = now,
-            }
-        }
-        if dekker_load(self.waiters) > 0 {
-            P::wake(self.word, u32::MAX);
+        if self
+            .flag
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            self.wake.notify::<P>(u32::MAX);
         }
     }
 
     /// Threads that may be asleep in [`wait`](Self::wait).
     #[cfg(test)]
     pub(crate) fn waiting(&self) -> u32 {
-        self.waiters.load(Ordering::SeqCst)
+        self.wake.waiters()
     }
 
     pub(crate) fn clear(&self) {
-        self.word.fetch_and(!1, Ordering::SeqCst);
+        self.flag.store(0, Ordering::SeqCst);
     }
 
     /// Waits until set (or set-then-cleared) or `deadline`; returns whether
     /// it was set.
     pub(crate) fn wait<P: Park>(&self, deadline: Deadline) -> bool {
-        let start = self.word.load(Ordering::SeqCst);
-        if start & 1 == 1 {
+        if self.is_set() {
             return true;
         }
+        let waiter = self.wake.prepare();
         loop {
+            if self.is_set() || waiter.notified() {
+                return true;
+            }
             if deadline.passed() {
                 return false;
             }
-            self.waiters.fetch_add(1, Ordering::SeqCst);
-            P::wait(self.word, start, deadline.slice(None));
-            self.waiters.fetch_sub(1, Ordering::SeqCst);
-            let now = self.word.load(Ordering::SeqCst);
-            if now & 1 == 1 || now >> 1 != start >> 1 {
-                return true;
-            }
+            waiter.wait::<P>(deadline.remaining());
         }
     }
 }

@@ -7,6 +7,7 @@
 pub(crate) mod barrier;
 pub(crate) mod condvar;
 pub(crate) mod event;
+pub(crate) mod eventcount;
 pub(crate) mod mutex;
 pub(crate) mod semaphore;
 

@@ -2,28 +2,26 @@
 //! so waiters can take it over when the owner dies.
 //!
 //! # Words
-//! | word    | type | meaning |
-//! |---------|------|---------|
-//! | `state` | u64  | `0` = unlocked; else owner `ProcessIdent` bits (62) \| `WAITERS` (bit 63) |
-//! | `seq`   | u32  | futex word: bumped by every unlock that saw `WAITERS`; waiters sleep on it |
+//! | word      | type | meaning |
+//! |-----------|------|---------|
+//! | `state`   | u64  | `0` = unlocked; else the owner's `ProcessIdent` bits (62) |
+//! | `wake`    | 2×u32 | a [`RawEventCount`]: waiters sleep on it, unlocks notify it |
 //!
 //! The owner is a 62-bit `(pid, start time)` identity, which does not fit a
-//! 32-bit futex word, so sleeping happens on the separate `seq` word (an
-//! "eventcount"): a waiter reads `seq`, re-checks `state`, and sleeps only
-//! if `seq` is unchanged; an unlocker clears `state` and then bumps `seq`.
+//! 32-bit futex word, so sleeping happens on the eventcount beside it.
 //!
 //! # States
-//! | state              | lock                | unlock                        | waiter (slow path)                |
-//! |--------------------|---------------------|-------------------------------|-----------------------------------|
-//! | `0`                | CAS → `me` (1 CAS)  | error `NotLocked`             | CAS → `me \| WAITERS`            |
-//! | `owner`            | slow path           | swap → `0`, no syscall        | CAS → `owner \| WAITERS`, sleep   |
-//! | `owner \| WAITERS` | slow path           | swap → `0`, `seq += 1`, wake 1 | sleep on `seq` (50 ms slices)    |
-//! | `dead \| *`        | slow path           | (nobody: the owner is dead)   | after a slice: CAS → `me \| (WAITERS)`, report `OwnerDied` |
+//! | state   | lock                | unlock                                     | waiter (slow path) |
+//! |---------|---------------------|--------------------------------------------|--------------------|
+//! | `0`     | CAS → `me` (1 CAS)  | error `NotLocked`                          | CAS → `me` |
+//! | `owner` | slow path           | swap → `0`; wake 1 only if a waiter is registered (no syscall otherwise) | register, re-check, sleep (50 ms slices) |
+//! | `dead`  | slow path           | (nobody: the owner is dead)                | after a slice: CAS → `me`, report `OwnerDied` |
 //!
-//! A waiter that has slept acquires with `WAITERS` set, since other
-//! sleepers may remain (as in Drepper's "Futexes are tricky", mutex 2). A
-//! waiter that gives up on its deadline passes one wake-up on, so a wake it
-//! consumed is not lost.
+//! Every unlock that finds a registered waiter wakes one, so no sleeper is
+//! forgotten while others take the lock (the waiter count plays the part
+//! of Drepper's "contended" state in "Futexes are tricky", mutex 2). A
+//! waiter that gives up on its deadline after sleeping passes one wake-up
+//! on, so a wake it consumed is not lost.
 //!
 //! # Dead owners
 //! The kernel's robust-futex list would flag a dead owner itself, but it
@@ -36,24 +34,22 @@
 //! Only a *process* death counts: Python lets any thread or process release
 //! a `Lock`, so a thread that exits holding it has not abandoned it.
 
-use crate::park::{Deadline, Park, SLICE};
-use crate::primitive::{spin_hint, AtomicU32, AtomicU64, Ordering, SPINS};
-use crate::raw::{Acquired, TimedOut};
+use mp_sys::time::Deadline;
 
-/// Set in `state` when a waiter may be asleep on `seq`.
-pub(crate) const WAITERS: u64 = 1 << 63;
-/// The owner part of `state`.
-pub(crate) const OWNER: u64 = (1 << mp_shm::IDENT_BITS) - 1;
+use crate::park::{Park, SLICE};
+use crate::primitive::{spin_hint, AtomicU64, Ordering, SPINS};
+use crate::raw::eventcount::RawEventCount;
+use crate::raw::{Acquired, TimedOut};
 
 /// Unlocking a mutex that nobody holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NotLocked;
 
-/// The two words of a mutex.
+/// The words of a mutex.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RawMutex<'a> {
     pub(crate) state: &'a AtomicU64,
-    pub(crate) seq: &'a AtomicU32,
+    pub(crate) wake: RawEventCount<'a>,
 }
 
 impl RawMutex<'_> {
@@ -76,16 +72,11 @@ impl RawMutex<'_> {
 
     #[cold]
     fn lock_slow<P: Park>(&self, me: u64, deadline: Deadline) -> Result<Acquired, TimedOut> {
-        let mut spins = 0;
-        let mut slept = 0; // WAITERS once this thread has slept
+        let mut spins = SPINS; // left to spin
+        let mut slept = false;
         loop {
-            let s = self.state.load(Ordering::Relaxed);
-            if s == 0 {
-                if self
-                    .state
-                    .compare_exchange(0, me | slept, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
+            if self.state.load(Ordering::Relaxed) == 0 {
+                if self.try_lock(me) {
                     return Ok(Acquired::Clean);
                 }
                 continue;
@@ -94,31 +85,24 @@ impl RawMutex<'_> {
                 if let Some(took) = self.recover::<P>(me) {
                     return Ok(took);
                 }
-                if slept != 0 {
-                    self.pass_wake_on::<P>();
+                if slept {
+                    // Hand a wake-up this thread may have consumed to another sleeper.
+                    self.wake.notify::<P>(1);
                 }
                 return Err(TimedOut);
             }
-            if s & WAITERS == 0 && spins < SPINS {
-                spins += 1;
+            if spins > 0 && self.wake.waiters() == 0 {
+                spins -= 1;
                 spin_hint();
                 continue;
             }
-            if s & WAITERS == 0
-                && self
-                    .state
-                    .compare_exchange(s, s | WAITERS, Ordering::SeqCst, Ordering::Relaxed)
-                    .is_err()
-            {
+            let waiter = self.wake.prepare();
+            if self.state.load(Ordering::SeqCst) == 0 {
                 continue;
             }
-            slept = WAITERS;
-            let seq = self.seq.load(Ordering::SeqCst);
-            if self.state.load(Ordering::SeqCst) != s | WAITERS {
-                continue;
-            }
+            slept = true;
             // After a whole slice without an unlock: is the owner still there?
-            if P::wait(self.seq, seq, deadline.slice(Some(SLICE))) {
+            if waiter.wait::<P>(deadline.slice(Some(SLICE))) {
                 if let Some(took) = self.recover::<P>(me) {
                     return Ok(took);
                 }
@@ -129,48 +113,28 @@ impl RawMutex<'_> {
     /// Takes the mutex over if its owner process is dead.
     fn recover<P: Park>(&self, me: u64) -> Option<Acquired> {
         let cur = self.state.load(Ordering::Relaxed);
-        if cur == 0 || cur & OWNER == me || P::is_alive(cur & OWNER) {
+        if cur == 0 || cur == me || P::is_alive(cur) {
             return None;
         }
         self.state
-            .compare_exchange(
-                cur,
-                me | (cur & WAITERS),
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            )
+            .compare_exchange(cur, me, Ordering::Acquire, Ordering::Relaxed)
             .ok()
             .map(|_| Acquired::OwnerDied)
     }
 
-    /// Hands a wake-up to another sleeper (used when giving up).
-    fn pass_wake_on<P: Park>(&self) {
-        self.seq.fetch_add(1, Ordering::SeqCst);
-        P::wake(self.seq, 1);
-    }
-
-    /// Unlocks (whoever holds it); returns the previous `state`.
+    /// Unlocks (whoever holds it); returns the previous owner.
     #[inline]
     pub(crate) fn unlock<P: Park>(&self) -> Result<u64, NotLocked> {
         let s = self.state.swap(0, Ordering::SeqCst);
         if s == 0 {
             return Err(NotLocked);
         }
-        if s & WAITERS != 0 {
-            self.wake_one::<P>();
-        }
+        self.wake.notify::<P>(1);
         Ok(s)
-    }
-
-    /// The unlock's slow path: tells one sleeper on `seq`.
-    #[cold]
-    fn wake_one<P: Park>(&self) {
-        self.seq.fetch_add(1, Ordering::SeqCst);
-        P::wake(self.seq, 1);
     }
 
     /// The current owner's identity bits, or 0 if unlocked.
     pub(crate) fn owner(&self) -> u64 {
-        self.state.load(Ordering::Relaxed) & OWNER
+        self.state.load(Ordering::Relaxed)
     }
 }

@@ -5,8 +5,8 @@
 //! # Words
 //! | word              | type | meaning |
 //! |-------------------|------|---------|
-//! | `count`           | u32  | futex word: free slots (`0..=bound`) |
-//! | `waiters`         | u32  | threads that may sleep on `count` |
+//! | `count`           | u32  | free slots (`0..=bound`) |
+//! | `wake`            | 2×u32 | a [`RawEventCount`]: waiters sleep on it, releases notify it |
 //! | `bound`           | u32  | maximum value (`0` = unbounded, `Semaphore`) |
 //! | `holders[i].who`  | u64  | `ProcessIdent` bits of the entry's process, `0` = free entry |
 //! | `holders[i].held` | u32  | slots that process acquired and has not released |
@@ -14,12 +14,8 @@
 //! # States
 //! | `count` | acquire                                  | release                                  |
 //! |---------|------------------------------------------|------------------------------------------|
-//! | `> 0`   | CAS `c → c-1`, then `held += 1` for me   | CAS `c → c+1` (error at `bound`), `held -= 1` for me if any, wake 1 if `waiters > 0` |
-//! | `0`     | `waiters += 1`, re-check, sleep on `count == 0` in 50 ms slices; after a slice, reclaim | as above |
-//!
-//! `waiters` and `count` form a Dekker pair (both `SeqCst`): a releaser
-//! that reads `waiters == 0` ran before the waiter's increment, so the
-//! waiter's futex check sees the new `count` and does not sleep.
+//! | `> 0`   | CAS `c → c-1`, then `held += 1` for me   | CAS `c → c+1` (error at `bound`), `held -= 1` for me if any, notify 1 (a syscall only if a waiter is registered) |
+//! | `0`     | register, re-check, sleep in 50 ms slices; after a slice, reclaim | as above |
 //!
 //! # Dead holders
 //! Python's semaphore has no owner, so a slot is attributed to the process
@@ -36,8 +32,11 @@
 //! (a few instructions) escapes tracking, as the kernel's robust list has a
 //! similar pending-op window.
 
-use crate::park::{Deadline, Park, SLICE};
-use crate::primitive::{dekker_load, AtomicU32, AtomicU64, Ordering};
+use mp_sys::time::Deadline;
+
+use crate::park::{Park, SLICE};
+use crate::primitive::{AtomicU32, AtomicU64, Ordering};
+use crate::raw::eventcount::RawEventCount;
 use crate::raw::{Acquired, TimedOut};
 
 /// Entries in the holder table.
@@ -58,7 +57,7 @@ pub(crate) struct Holder<'a> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RawSemaphore<'a, H> {
     pub(crate) count: &'a AtomicU32,
-    pub(crate) waiters: &'a AtomicU32,
+    pub(crate) wake: RawEventCount<'a>,
     pub(crate) bound: &'a AtomicU32,
     pub(crate) holders: H,
 }
@@ -97,17 +96,17 @@ impl<'a, H: Fn(usize) -> Holder<'a>> RawSemaphore<'a, H> {
             }
             if deadline.passed() {
                 // A wake-up this thread consumed must not strand a free slot.
-                if self.count.load(Ordering::SeqCst) > 0 && self.waiters.load(Ordering::SeqCst) > 0
-                {
-                    P::wake(self.count, 1);
+                if self.count.load(Ordering::SeqCst) > 0 {
+                    self.wake.notify::<P>(1);
                 }
                 return Err(TimedOut);
             }
-            self.waiters.fetch_add(1, Ordering::SeqCst);
-            let timed_out = self.count.load(Ordering::SeqCst) == 0
-                && P::wait(self.count, 0, deadline.slice(Some(SLICE)));
-            self.waiters.fetch_sub(1, Ordering::SeqCst);
-            if timed_out && self.reclaim::<P>(me) {
+            let waiter = self.wake.prepare();
+            if self.count.load(Ordering::SeqCst) > 0 {
+                continue;
+            }
+            // After a whole slice without a release: did a holder die?
+            if waiter.wait::<P>(deadline.slice(Some(SLICE))) && self.reclaim::<P>(me) {
                 return Ok(Acquired::OwnerDied);
             }
         }
@@ -131,9 +130,7 @@ impl<'a, H: Fn(usize) -> Holder<'a>> RawSemaphore<'a, H> {
             }
         }
         self.untrack(me);
-        if dekker_load(self.waiters) > 0 {
-            P::wake(self.count, 1);
-        }
+        self.wake.notify::<P>(1);
         Ok(())
     }
 
@@ -244,7 +241,7 @@ impl<'a, H: Fn(usize) -> Holder<'a>> RawSemaphore<'a, H> {
                 }
             }
             if extra > 0 {
-                P::wake(self.count, extra);
+                self.wake.notify::<P>(extra);
             }
             return true;
         }

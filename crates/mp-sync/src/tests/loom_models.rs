@@ -4,32 +4,57 @@
 //!
 //! Shared "protected data" is a loom atomic updated with a separate load
 //! and store, so any failure of mutual exclusion shows up as a lost update.
+//! A lost wake-up shows up as a loom deadlock (see `loom_park.rs`).
+//!
+//! The eventcount is modelled on its own, and in the two shapes in which
+//! mp-channel uses it through `mp_sync::EventCount`: the queue ring (a
+//! producer and a consumer, each sleeping on its own eventcount until the
+//! other side moves a position) and `JoinableQueue` (`join` sleeping until
+//! `task_done` brings the unfinished count to zero).
 
 use loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
 use loom::sync::Arc;
 use loom::thread;
 
+use mp_sys::time::Deadline;
+
 use super::loom_park::{die, LoomPark, DEAD};
-use crate::park::Deadline;
 use crate::primitive::Ordering;
 use crate::raw::barrier::RawBarrier;
 use crate::raw::condvar::RawCondvar;
 use crate::raw::event::RawEvent;
+use crate::raw::eventcount::RawEventCount;
 use crate::raw::mutex::RawMutex;
 use crate::raw::semaphore::{Holder, RawSemaphore, HOLDERS};
 use crate::raw::Acquired;
 
+/// The two words of an eventcount.
+#[derive(Default)]
+struct EcWords {
+    seq: AtomicU32,
+    waiters: AtomicU32,
+}
+
+impl EcWords {
+    fn raw(&self) -> RawEventCount<'_> {
+        RawEventCount {
+            seq: &self.seq,
+            waiters: &self.waiters,
+        }
+    }
+}
+
 #[derive(Default)]
 struct MutexWords {
     state: AtomicU64,
-    seq: AtomicU32,
+    wake: EcWords,
 }
 
 impl MutexWords {
     fn raw(&self) -> RawMutex<'_> {
         RawMutex {
             state: &self.state,
-            seq: &self.seq,
+            wake: self.wake.raw(),
         }
     }
 }
@@ -68,6 +93,7 @@ fn loom_mutex_excludes_and_never_loses_a_wakeup() {
         }
         assert_eq!(data.load(Ordering::Relaxed), 3);
         assert_eq!(m.state.load(Ordering::Relaxed), 0);
+        assert_eq!(m.wake.waiters.load(Ordering::Relaxed), 0);
     });
 }
 
@@ -101,7 +127,7 @@ fn loom_mutex_dead_owner_is_taken_over_once() {
 
 struct SemWords {
     count: AtomicU32,
-    waiters: AtomicU32,
+    wake: EcWords,
     bound: AtomicU32,
     who: Vec<AtomicU64>,
     held: Vec<AtomicU32>,
@@ -111,7 +137,7 @@ impl SemWords {
     fn new(value: u32, bound: u32) -> SemWords {
         SemWords {
             count: AtomicU32::new(value),
-            waiters: AtomicU32::new(0),
+            wake: EcWords::default(),
             bound: AtomicU32::new(bound),
             who: (0..HOLDERS).map(|_| AtomicU64::new(0)).collect(),
             held: (0..HOLDERS).map(|_| AtomicU32::new(0)).collect(),
@@ -121,7 +147,7 @@ impl SemWords {
     fn raw<'a>(&'a self) -> RawSemaphore<'a, impl Fn(usize) -> Holder<'a> + 'a> {
         RawSemaphore {
             count: &self.count,
-            waiters: &self.waiters,
+            wake: self.wake.raw(),
             bound: &self.bound,
             holders: move |i: usize| Holder {
                 who: &self.who[i],
@@ -180,6 +206,7 @@ struct CondWords {
     lock: MutexWords,
     waiters: AtomicU32,
     tokens: AtomicU32,
+    wake: EcWords,
     flag: AtomicU32,
 }
 
@@ -192,6 +219,7 @@ fn loom_condvar_wait_sees_the_notify() {
             let cv = RawCondvar {
                 waiters: &c2.waiters,
                 tokens: &c2.tokens,
+                wake: c2.wake.raw(),
             };
             c2.lock.raw().lock::<LoomPark>(1, Deadline::NEVER).unwrap();
             while c2.flag.load(Ordering::Relaxed) == 0 {
@@ -206,6 +234,7 @@ fn loom_condvar_wait_sees_the_notify() {
         let cv = RawCondvar {
             waiters: &c.waiters,
             tokens: &c.tokens,
+            wake: c.wake.raw(),
         };
         c.lock.raw().lock::<LoomPark>(2, Deadline::NEVER).unwrap();
         c.flag.store(1, Ordering::Relaxed);
@@ -215,30 +244,32 @@ fn loom_condvar_wait_sees_the_notify() {
         // Every registration was matched by a token or a give-up.
         assert_eq!(c.waiters.load(Ordering::SeqCst), 0);
         assert_eq!(c.tokens.load(Ordering::SeqCst), 0);
+        assert_eq!(c.wake.waiters.load(Ordering::SeqCst), 0);
     });
 }
 
 #[test]
 fn loom_event_set_wakes_the_waiter() {
     loom::model(|| {
-        let words = Arc::new((AtomicU32::new(0), AtomicU32::new(0)));
+        let words = Arc::new((AtomicU32::new(0), EcWords::default()));
         let w2 = Arc::clone(&words);
         let waiter = thread::spawn(move || {
             RawEvent {
-                word: &w2.0,
-                waiters: &w2.1,
+                flag: &w2.0,
+                wake: w2.1.raw(),
             }
             .wait::<LoomPark>(Deadline::NEVER)
         });
         let ev = RawEvent {
-            word: &words.0,
-            waiters: &words.1,
+            flag: &words.0,
+            wake: words.1.raw(),
         };
         // (A set-then-clear pulse before the waiter starts would rightly
         // leave it waiting, so the model sets only.)
         ev.set::<LoomPark>();
         assert!(waiter.join().unwrap());
         assert!(ev.is_set());
+        assert_eq!(ev.waiting(), 0);
     });
 }
 
@@ -247,8 +278,8 @@ struct BarrierWords {
     lock: MutexWords,
     phase: AtomicU32,
     count: AtomicU32,
-    seq: AtomicU32,
     parties: AtomicU32,
+    wake: EcWords,
 }
 
 impl BarrierWords {
@@ -257,8 +288,8 @@ impl BarrierWords {
             lock: self.lock.raw(),
             phase: &self.phase,
             count: &self.count,
-            seq: &self.seq,
             parties: &self.parties,
+            wake: self.wake.raw(),
         }
     }
 }
@@ -277,5 +308,129 @@ fn loom_barrier_two_parties_get_both_indices() {
         idx.sort_unstable();
         assert_eq!(idx, [0, 1]);
         assert_eq!(b.count.load(Ordering::SeqCst), 0);
+        assert_eq!(b.wake.waiters.load(Ordering::SeqCst), 0);
+    });
+}
+
+#[test]
+fn loom_eventcount_notify_after_the_recheck_is_never_missed() {
+    loom::model(|| {
+        let ec = Arc::new(EcWords::default());
+        let flag = Arc::new(AtomicU32::new(0));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let (ec, flag) = (Arc::clone(&ec), Arc::clone(&flag));
+                thread::spawn(move || {
+                    ec.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
+                        flag.load(Ordering::SeqCst) == 1
+                    })
+                })
+            })
+            .collect();
+        flag.store(1, Ordering::SeqCst);
+        ec.raw().notify::<LoomPark>(u32::MAX);
+        for w in waiters {
+            assert!(w.join().unwrap());
+        }
+        assert_eq!(ec.waiters.load(Ordering::SeqCst), 0);
+    });
+}
+
+/// Takes one of `tokens` if there is one.
+fn take(tokens: &AtomicU32) -> bool {
+    tokens
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| t.checked_sub(1))
+        .is_ok()
+}
+
+#[test]
+fn loom_eventcount_counted_notifies_reach_every_waiter() {
+    loom::model(|| {
+        let ec = Arc::new(EcWords::default());
+        let tokens = Arc::new(AtomicU32::new(0));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let (ec, tokens) = (Arc::clone(&ec), Arc::clone(&tokens));
+                thread::spawn(move || {
+                    ec.raw()
+                        .wait_until::<LoomPark>(Deadline::NEVER, || take(&tokens))
+                })
+            })
+            .collect();
+        for _ in 0..2 {
+            tokens.fetch_add(1, Ordering::SeqCst);
+            ec.raw().notify::<LoomPark>(1);
+        }
+        for w in waiters {
+            assert!(w.join().unwrap());
+        }
+        assert_eq!(tokens.load(Ordering::SeqCst), 0);
+        assert_eq!(ec.waiters.load(Ordering::SeqCst), 0);
+    });
+}
+
+/// The queue ring's protocol (`mp-channel/src/queue/ring.rs`) on a ring of
+/// one slot: positions only grow, each side publishes its position with a
+/// `SeqCst` store and then notifies the other side's eventcount.
+#[derive(Default)]
+struct RingWords {
+    head: AtomicU32,
+    tail: AtomicU32,
+    data: EcWords,
+    space: EcWords,
+}
+
+#[test]
+fn loom_ring_producer_and_consumer_never_sleep_through_a_move() {
+    const ITEMS: u32 = 2;
+    loom::model(|| {
+        let r = Arc::new(RingWords::default());
+        let r2 = Arc::clone(&r);
+        let consumer = thread::spawn(move || {
+            for _ in 0..ITEMS {
+                assert!(r2.data.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
+                    r2.tail.load(Ordering::SeqCst) != r2.head.load(Ordering::SeqCst)
+                }));
+                let head = r2.head.load(Ordering::SeqCst);
+                r2.head.store(head + 1, Ordering::SeqCst);
+                r2.space.raw().notify::<LoomPark>(u32::MAX);
+            }
+        });
+        for _ in 0..ITEMS {
+            assert!(r.space.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
+                r.tail.load(Ordering::SeqCst) == r.head.load(Ordering::SeqCst)
+            }));
+            let tail = r.tail.load(Ordering::SeqCst);
+            r.tail.store(tail + 1, Ordering::SeqCst);
+            r.data.raw().notify::<LoomPark>(u32::MAX);
+        }
+        consumer.join().unwrap();
+        assert_eq!(r.head.load(Ordering::SeqCst), ITEMS);
+        assert_eq!(r.data.waiters.load(Ordering::SeqCst), 0);
+        assert_eq!(r.space.waiters.load(Ordering::SeqCst), 0);
+    });
+}
+
+#[test]
+fn loom_joinable_join_wakes_when_the_last_task_is_done() {
+    loom::model(|| {
+        let unfinished = Arc::new(AtomicU32::new(2)); // two items put
+        let joined = Arc::new(EcWords::default());
+        let (u2, j2) = (Arc::clone(&unfinished), Arc::clone(&joined));
+        let joiner = thread::spawn(move || {
+            j2.raw()
+                .wait_until::<LoomPark>(Deadline::NEVER, || u2.load(Ordering::SeqCst) == 0)
+        });
+        // task_done, twice: the one that reaches zero notifies.
+        for _ in 0..2 {
+            let before = unfinished
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .unwrap();
+            if before == 1 {
+                joined.raw().notify::<LoomPark>(u32::MAX);
+            }
+        }
+        assert!(joiner.join().unwrap());
+        assert_eq!(joined.waiters.load(Ordering::SeqCst), 0);
     });
 }
