@@ -15,6 +15,8 @@ mod procfs;
 mod report;
 mod run;
 mod steps;
+#[cfg(test)]
+mod tidy;
 
 use std::process::ExitCode;
 
