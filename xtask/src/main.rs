@@ -11,6 +11,8 @@
 mod bench_compare;
 mod cargo;
 mod examples;
+mod features;
+mod manifest;
 mod procfs;
 mod report;
 mod run;

@@ -6,13 +6,8 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
-/// The workspace root (xtask sits one level below it).
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask is inside the workspace")
-        .to_path_buf()
-}
+use crate::cargo::workspace_root as root;
+use crate::manifest;
 
 /// Every file under `dir` whose name ends with `ext`, in a stable order.
 fn files_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
@@ -33,38 +28,6 @@ fn files_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
     out
 }
 
-/// The dependency names of one manifest section kind: `normal` is `[dependencies]` (also
-/// per-target), otherwise `[dev-dependencies]` or `[build-dependencies]` as named.
-fn manifest_deps(manifest: &str, kind: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut inside = false;
-    for line in manifest.lines().map(str::trim) {
-        if line.starts_with('[') {
-            let section = line.trim_matches(|c| c == '[' || c == ']');
-            let last = section.rsplit('.').next().unwrap_or(section);
-            inside = last == kind;
-            continue;
-        }
-        if !inside || line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let name = line.split(['=', '.']).next().unwrap_or("").trim();
-        if !name.is_empty() {
-            out.push(name.to_owned());
-        }
-    }
-    out
-}
-
-#[test]
-fn manifest_deps_reads_every_form() {
-    let toml = "[package]\nname = \"x\"\n\n[dependencies]\na.workspace = true\n\
-                b = { workspace = true, optional = true }\n# c = \"1\"\n\n\
-                [dev-dependencies]\nd = \"1\"\n\n[target.'cfg(loom)'.dependencies]\ne = \"1\"\n";
-    assert_eq!(manifest_deps(toml, "dependencies"), ["a", "b", "e"]);
-    assert_eq!(manifest_deps(toml, "dev-dependencies"), ["d"]);
-}
-
 /// Examples use the library as users do: through `multiprocess` only.
 #[test]
 fn examples_use_only_the_facade() {
@@ -72,7 +35,7 @@ fn examples_use_only_the_facade() {
     let manifest = fs::read_to_string(dir.join("Cargo.toml")).expect("examples/Cargo.toml");
     let mut bad = Vec::new();
     for kind in ["dependencies", "dev-dependencies"] {
-        for dep in manifest_deps(&manifest, kind) {
+        for dep in manifest::keys(&manifest, |h| h == kind) {
             if dep.starts_with("mp-") {
                 bad.push(format!("examples/Cargo.toml [{kind}] names {dep}"));
             }
