@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use mp_channel::{pipe, Connection};
-use multiprocess::Process;
+use multiprocess::{pipe, Connection, Process};
 use serde::{Deserialize, Serialize};
 
 /// Python sends ints and then the string `'stop'` on the same pipe.
@@ -33,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     while parent_conn.poll(Some(Duration::ZERO))? {
         match parent_conn.recv::<i64>() {
             Ok(n) => println!("{n}"),
-            Err(mp_channel::RecvError::Eof) => break,
+            Err(multiprocess::RecvError::Eof) => break,
             Err(e) => return Err(e.into()),
         }
     }

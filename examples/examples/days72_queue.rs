@@ -1,8 +1,7 @@
 //! Port of the 100-days tutorial, "Sharing Data with Queues": the producer
 //! puts 0…9 and then `None`; the consumer prints them in FIFO order.
 
-use mp_channel::Queue;
-use multiprocess::Process;
+use multiprocess::{Process, Queue};
 
 fn producer(queue: Queue<Option<i32>>) {
     for i in 0..10 {

@@ -3,7 +3,7 @@
 //! seed there is no `unlink()` call; the creating handle unlinks the name
 //! when it is dropped, so nothing is left in `/dev/shm`.
 
-use mp_shm::{SharedMemory, ShmError};
+use multiprocess::shared_memory::{SharedMemory, ShmError};
 
 fn main() -> Result<(), ShmError> {
     let shm = SharedMemory::create(1024)?;

@@ -5,8 +5,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use mp_sync::{Condition, ConditionError, OwnerDied};
-use multiprocess::{current_process, Process};
+use multiprocess::{current_process, Condition, ConditionError, OwnerDied, Process};
 
 /// Perform the first stage of work, then notify stage 2 to continue.
 fn stage_1(cond: Condition) -> Result<(), ConditionError> {

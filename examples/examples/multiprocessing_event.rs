@@ -6,8 +6,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use mp_sync::Event;
-use multiprocess::Process;
+use multiprocess::{Event, Process};
 
 /// Wait for the event to be set before doing anything.
 fn wait_for_event(e: Event) {

@@ -5,8 +5,7 @@
 
 use std::io::{self, Write};
 
-use mp_sync::{Lock, OwnerDied};
-use multiprocess::Process;
+use multiprocess::{Lock, OwnerDied, Process};
 
 fn worker_with(lock: Lock) -> io::Result<()> {
     let _guard = lock.lock().unwrap_or_else(OwnerDied::into_inner);

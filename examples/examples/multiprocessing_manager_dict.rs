@@ -2,7 +2,7 @@
 //! State"): ten processes write `d[i] = i * 2` into a dict held by a manager
 //! server; the parent prints it in Python's dict form.
 
-use mp_manager::{DictProxy, Manager, ManagerError};
+use multiprocess::managers::{DictProxy, Manager, ManagerError};
 use multiprocess::Process;
 
 fn worker(d: DictProxy<u32, u32>, key: u32, value: u32) -> Result<(), ManagerError> {

@@ -2,9 +2,8 @@
 //! the consumer reads a name the producer has not set yet (an error with
 //! Python's `AttributeError` text), waits for the event, then sees the value.
 
-use mp_manager::{Manager, ManagerError, NamespaceProxy};
-use mp_sync::Event;
-use multiprocess::Process;
+use multiprocess::managers::{Manager, ManagerError, NamespaceProxy};
+use multiprocess::{Event, Process};
 
 fn producer(ns: NamespaceProxy, event: Event) -> Result<(), ManagerError> {
     ns.set("value", "This is the value")?;

@@ -3,9 +3,8 @@
 //! so the consumer sees the shared value unchanged. (To update it, store
 //! the list back with `ns.set`.)
 
-use mp_manager::{Manager, ManagerError, NamespaceProxy};
-use mp_sync::Event;
-use multiprocess::Process;
+use multiprocess::managers::{Manager, ManagerError, NamespaceProxy};
+use multiprocess::{Event, Process};
 
 fn producer(ns: NamespaceProxy, event: Event) -> Result<(), ManagerError> {
     // DOES NOT UPDATE GLOBAL VALUE!

@@ -2,8 +2,7 @@
 //! `cpu_count() * 2` workers, an initializer that runs once in each worker,
 //! `map()` returning the results in input order, then `close()` and `join()`.
 
-use mp_pool::{Pool, PoolError};
-use multiprocess::{cpu_count, current_process};
+use multiprocess::{cpu_count, current_process, Pool, PoolError};
 
 fn do_calculation(data: u64) -> u64 {
     data * 2

@@ -3,8 +3,7 @@
 //! (with a new name, running the initializer again) takes its place; the
 //! results are unchanged.
 
-use mp_pool::{Pool, PoolError};
-use multiprocess::{cpu_count, current_process};
+use multiprocess::{cpu_count, current_process, Pool, PoolError};
 
 fn do_calculation(data: u64) -> u64 {
     data * 2

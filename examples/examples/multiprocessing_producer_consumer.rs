@@ -7,8 +7,7 @@ use std::fmt;
 use std::thread::sleep;
 use std::time::Duration;
 
-use mp_channel::{JoinableQueue, Queue};
-use multiprocess::{cpu_count, current_process, Process, Run};
+use multiprocess::{cpu_count, current_process, JoinableQueue, Process, Queue, Run};
 use serde::{Deserialize, Serialize};
 
 /// A consumer process (Python's `Process` subclass): named `Consumer-K`.

@@ -2,8 +2,7 @@
 //! Processes"): a user object goes through a `Queue` to a child, which calls
 //! its method. Any serde type can travel, as any picklable object can in Python.
 
-use mp_channel::Queue;
-use multiprocess::{current_process, Process};
+use multiprocess::{current_process, Process, Queue};
 use serde::{Deserialize, Serialize};
 
 /// The user object sent to the child.

@@ -9,9 +9,8 @@ use std::fmt;
 use std::thread::sleep;
 use std::time::Duration;
 
-use mp_manager::{ListProxy, Manager, ManagerError};
-use mp_sync::{Lock, OwnerDied, Semaphore};
-use multiprocess::{current_process, Process};
+use multiprocess::managers::{ListProxy, Manager, ManagerError};
+use multiprocess::{current_process, Lock, OwnerDied, Process, Semaphore};
 use serde::{Deserialize, Serialize};
 
 /// The names of the active processes, in a manager list behind a lock.

@@ -6,8 +6,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use mp_sync::{Barrier, BrokenBarrierError};
-use multiprocess::Process;
+use multiprocess::{Barrier, BrokenBarrierError, Process};
 
 /// Executed in a child process.
 fn task(shared_barrier: Barrier, ident: u32) -> Result<(), BrokenBarrierError> {

@@ -6,8 +6,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use mp_sync::{Condition, ConditionError, OwnerDied};
-use multiprocess::Process;
+use multiprocess::{Condition, ConditionError, OwnerDied, Process};
 
 /// Executed in a child process.
 fn task(shared_condition: Condition) -> Result<(), ConditionError> {

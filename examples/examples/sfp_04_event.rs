@@ -5,8 +5,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use mp_sync::Event;
-use multiprocess::Process;
+use multiprocess::{Event, Process};
 
 /// Executed in a child process.
 fn task(shared_event: Event, number: u32) {

@@ -5,8 +5,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use mp_sync::{Lock, OwnerDied};
-use multiprocess::Process;
+use multiprocess::{Lock, OwnerDied, Process};
 
 /// Executed in a child process.
 fn task(shared_lock: Lock, ident: u32, value: f64) {

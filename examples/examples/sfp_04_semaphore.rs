@@ -5,8 +5,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use mp_sync::{OwnerDied, Semaphore};
-use multiprocess::Process;
+use multiprocess::{OwnerDied, Process, Semaphore};
 
 /// Executed in a child process.
 fn task(shared_semaphore: Semaphore, ident: u32) {

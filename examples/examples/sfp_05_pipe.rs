@@ -5,8 +5,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use mp_channel::{pipe, Connection};
-use multiprocess::Process;
+use multiprocess::{pipe, Connection, Process};
 
 /// generate work
 fn sender(connection: Connection) {

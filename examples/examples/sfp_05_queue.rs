@@ -5,8 +5,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use mp_channel::Queue;
-use multiprocess::Process;
+use multiprocess::{Process, Queue};
 
 /// generate work
 fn producer(queue: Queue<Option<f64>>) {

@@ -3,8 +3,7 @@
 //! stores a random number and prints what it reads back, and the parent
 //! reads the same number after `join()`.
 
-use mp_sync::Value;
-use multiprocess::Process;
+use multiprocess::{Process, Value};
 
 /// Executed in a child process.
 fn task(shared_var: Value<f32>) {

@@ -3,7 +3,7 @@
 //! part of Python's `with Pool() as pool:` — dropping the pool at its end
 //! terminates it, as `__exit__` does.
 
-use mp_pool::{Pool, PoolError};
+use multiprocess::{Pool, PoolError};
 
 /// custom function to be executed in a child process
 fn task() {

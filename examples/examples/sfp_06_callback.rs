@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mp_pool::{Callbacks, Pool, PoolError};
+use multiprocess::{Callbacks, Pool, PoolError};
 
 /// result callback function
 fn result_callback(return_value: &f64) {

@@ -1,7 +1,7 @@
 //! Port of SuperFastPython's `Pool.map` example (lesson 06): ten tasks; the
 //! workers report as they run, and the results come back in input order.
 
-use mp_pool::{Pool, PoolError};
+use multiprocess::{Pool, PoolError};
 
 /// custom function to be executed in a child process
 fn task(arg: u64) -> u64 {

@@ -6,7 +6,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use mp_manager::{ListProxy, Manager, ManagerError};
+use multiprocess::managers::{ListProxy, Manager, ManagerError};
 use multiprocess::Process;
 
 /// Custom function to be executed in a child process.

@@ -5,8 +5,8 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use mp_manager::{Manager, SemaphoreProxy};
-use mp_pool::Pool;
+use multiprocess::managers::{Manager, SemaphoreProxy};
+use multiprocess::Pool;
 
 /// Custom function to be executed in a child process.
 fn task(number: u32, shared_semaphore: SemaphoreProxy) {

@@ -11,10 +11,14 @@
 mod bench_compare;
 mod cargo;
 mod examples;
+mod features;
+mod manifest;
 mod procfs;
 mod report;
 mod run;
 mod steps;
+#[cfg(test)]
+mod tidy;
 
 use std::process::ExitCode;
 

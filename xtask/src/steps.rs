@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::cargo::{self, cargo, excerpt, failed_test_names, parse_test_output};
 use crate::examples::runner::{self, Options};
 use crate::examples::Method;
+use crate::features;
 use crate::report::{print_indented, secs, Tally};
 use crate::run::Outcome;
 
@@ -78,6 +79,19 @@ pub(crate) fn test_all(opts: &TestAll) -> Tally {
             check_step(c, "rustdoc", &args, &env, BUILD_TIMEOUT, |o| excerpt(o, 80));
         });
     }
+    step("features", &mut ctx, &mut |c| match features::checks() {
+        Ok(checks) => {
+            for check in &checks {
+                let args: Vec<&str> = check.args.iter().map(String::as_str).collect();
+                check_step(c, &check.label, &args, &[], BUILD_TIMEOUT, |o| {
+                    excerpt(o, 80)
+                });
+            }
+        }
+        Err(e) => c
+            .tally
+            .check(false, "features", Duration::ZERO, &format!("{e:#}")),
+    });
     step("unit and doc tests", &mut ctx, &mut |c| {
         let lib = ["test", "--workspace", "--lib", "--bins", "--no-fail-fast"];
         test_step(c, "unit tests", &lib, &[]);

@@ -6,6 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
+use mp_process::TupleFn;
 use mp_sys::entry::EntryPoint;
 use mp_wire::Message;
 use serde::de::DeserializeOwned;
@@ -57,43 +58,17 @@ impl<R> ChunkOutput<R> {
 }
 
 /// A function a pool can call with the unpacked argument tuple `Args`
-/// (`apply`, `starmap`, the initializer).
+/// (`apply`, `starmap`, the initializer): a [`TupleFn`] that is `Copy`,
+/// `Send` and `'static`.
 ///
-/// Implemented for every `Fn(A, B, ...) -> R` (up to eight arguments) that is
+/// That is every `Fn(A, B, ...) -> R` (up to eight arguments) that is
 /// zero-sized, `Copy`, `Send` and `'static`: a `fn` item or a closure that
 /// captures nothing. Data goes in `Args` (a tuple of serde values: `(x,)` for
-/// one argument, `()` for none), as with `Process::new`.
-pub trait StarFn<Args>: Copy + Send + 'static {
-    /// The function's return type.
-    type Output;
-    /// Calls the function with the unpacked arguments.
-    fn call(self, args: Args) -> Self::Output;
-}
+/// one argument, `()` for none), as with `Process::new`. Its return type is
+/// `<F as TupleFn<Args>>::Output`.
+pub trait StarFn<Args>: TupleFn<Args> + Copy + Send + 'static {}
 
-macro_rules! impl_star_fn {
-    ($($a:ident),*) => {
-        impl<Func, R, $($a),*> StarFn<($($a,)*)> for Func
-        where
-            Func: Fn($($a),*) -> R + Copy + Send + 'static,
-        {
-            type Output = R;
-            #[allow(non_snake_case)]
-            fn call(self, ($($a,)*): ($($a,)*)) -> R {
-                self($($a),*)
-            }
-        }
-    };
-}
-
-impl_star_fn!();
-impl_star_fn!(A);
-impl_star_fn!(A, B);
-impl_star_fn!(A, B, C);
-impl_star_fn!(A, B, C, D);
-impl_star_fn!(A, B, C, D, E);
-impl_star_fn!(A, B, C, D, E, F);
-impl_star_fn!(A, B, C, D, E, F, G);
-impl_star_fn!(A, B, C, D, E, F, G, H);
+impl<Func, Args> StarFn<Args> for Func where Func: TupleFn<Args> + Copy + Send + 'static {}
 
 /// The chunk entry for `map`-style calls: `f(item)` for each item.
 pub(crate) fn map_entry<F, T, R>(f: F) -> ChunkEntry

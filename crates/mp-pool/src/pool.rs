@@ -44,7 +44,7 @@ pub struct Pool {
     pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-type Apply<F, Args> = <F as StarFn<Args>>::Output;
+type Apply<F, Args> = <F as mp_process::TupleFn<Args>>::Output;
 
 fn single<R>(v: Vec<R>) -> Option<R> {
     v.into_iter().next()

@@ -68,4 +68,4 @@ pub use method::{
 };
 pub use panic_text::panic_message;
 pub use process::Process;
-pub use target::{exit, ExitCode, Run, Target, TargetReturn};
+pub use target::{exit, ExitCode, Run, Target, TargetReturn, TupleFn};

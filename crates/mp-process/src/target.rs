@@ -7,47 +7,65 @@ use std::fmt::Debug;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// A function a child process can run with arguments `Args` (a tuple).
+/// A function called with its arguments packed in one tuple: `f.call((a, b))`
+/// is `f(a, b)` (Python's `f(*args)`).
 ///
-/// Implemented for every `Fn(A, B, ...) -> R` (up to eight arguments) that is
-/// zero-sized, `Copy`, `Send` and `'static`: a `fn` item or a closure that
-/// captures nothing. Only the code crosses into the child; data goes in
-/// `Args`, which must be serde-serializable. A closure that captures data is
-/// rejected at compile time ("the target must be zero-sized"). For a
-/// capturing closure under the fork start method, see
-/// [`Process::from_closure`](crate::Process::from_closure).
-pub trait Target<Args>: Copy + Send + 'static {
+/// Implemented for every `Fn(A, B, ...) -> R` with up to eight arguments;
+/// `Args` is the tuple of their types (`(x,)` for one argument, `()` for
+/// none). This is the one tuple-call trait of the workspace: [`Target`] adds
+/// the bounds a child process needs, the pools add theirs (`Copy` for a
+/// process pool, `Sync` for a thread pool).
+pub trait TupleFn<Args> {
     /// The function's return type.
-    type Output: TargetReturn;
+    type Output;
     /// Calls the function with the unpacked arguments.
-    fn call(self, args: Args) -> Self::Output;
+    fn call(&self, args: Args) -> Self::Output;
 }
 
-macro_rules! impl_target {
+macro_rules! impl_tuple_fn {
     ($($a:ident),*) => {
-        impl<Func, R, $($a),*> Target<($($a,)*)> for Func
+        impl<Func, R, $($a),*> TupleFn<($($a,)*)> for Func
         where
-            Func: Fn($($a),*) -> R + Copy + Send + 'static,
-            R: TargetReturn,
+            Func: Fn($($a),*) -> R,
         {
             type Output = R;
             #[allow(non_snake_case)]
-            fn call(self, ($($a,)*): ($($a,)*)) -> R {
+            fn call(&self, ($($a,)*): ($($a,)*)) -> R {
                 self($($a),*)
             }
         }
     };
 }
 
-impl_target!();
-impl_target!(A);
-impl_target!(A, B);
-impl_target!(A, B, C);
-impl_target!(A, B, C, D);
-impl_target!(A, B, C, D, E);
-impl_target!(A, B, C, D, E, F);
-impl_target!(A, B, C, D, E, F, G);
-impl_target!(A, B, C, D, E, F, G, H);
+impl_tuple_fn!();
+impl_tuple_fn!(A);
+impl_tuple_fn!(A, B);
+impl_tuple_fn!(A, B, C);
+impl_tuple_fn!(A, B, C, D);
+impl_tuple_fn!(A, B, C, D, E);
+impl_tuple_fn!(A, B, C, D, E, F);
+impl_tuple_fn!(A, B, C, D, E, F, G);
+impl_tuple_fn!(A, B, C, D, E, F, G, H);
+
+/// A function a child process can run with arguments `Args` (a tuple): a
+/// [`TupleFn`] that is `Copy`, `Send` and `'static` and returns a
+/// [`TargetReturn`].
+///
+/// That is every `Fn(A, B, ...) -> R` (up to eight arguments) that is
+/// zero-sized, `Copy`, `Send` and `'static`: a `fn` item or a closure that
+/// captures nothing. Only the code crosses into the child; data goes in
+/// `Args`, which must be serde-serializable. A closure that captures data is
+/// rejected at compile time ("the target must be zero-sized"). For a
+/// capturing closure under the fork start method, see
+/// [`Process::from_closure`](crate::Process::from_closure).
+pub trait Target<Args>: TupleFn<Args, Output: TargetReturn> + Copy + Send + 'static {}
+
+impl<Func, Args> Target<Args> for Func
+where
+    Func: TupleFn<Args> + Copy + Send + 'static,
+    Func::Output: TargetReturn,
+{
+}
 
 /// What a target's return value means for the child's exit code.
 ///
@@ -174,13 +192,36 @@ mod tests {
         a + b
     }
 
+    #[allow(clippy::too_many_arguments)]
+    fn eight(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8, g: u8, h: u8) -> [u8; 8] {
+        [a, b, c, d, e, f, g, h]
+    }
+
+    /// Runs `t` as a child's entry does (through the [`Target`] bound).
+    fn run_target<T: Target<Args>, Args>(t: T, args: Args) -> i32 {
+        t.call(args).exit_code("p")
+    }
+
     #[test]
-    fn targets_of_each_arity() {
-        assert_eq!(Target::call(add, (2, 3)), 5);
+    fn tuple_fns_of_each_arity() {
+        assert_eq!(TupleFn::call(&add, (2, 3)), 5);
         let f = || 7u8;
-        assert_eq!(Target::call(f, ()), 7);
+        assert_eq!(TupleFn::call(&f, ()), 7);
         let g = |s: String| s.len();
-        assert_eq!(Target::call(g, ("abc".to_string(),)), 3);
+        assert_eq!(TupleFn::call(&g, ("abc".to_string(),)), 3);
+        let all = (1, 2, 3, 4, 5, 6, 7, 8);
+        assert_eq!(TupleFn::call(&eight, all), [1, 2, 3, 4, 5, 6, 7, 8]);
+        // A capturing closure is a TupleFn too (it is not a Target).
+        let base = String::from("ab");
+        let h = move |s: &str| format!("{base}{s}");
+        assert_eq!(TupleFn::call(&h, ("c",)), "abc");
+    }
+
+    #[test]
+    fn targets_report_their_exit_code() {
+        assert_eq!(run_target(add, (2, 3)), 0);
+        assert_eq!(run_target(|| ExitCode(4), ()), 4);
+        assert_eq!(run_target(|s: &'static str| Err::<(), _>(s), ("bad",)), 1);
     }
 
     #[test]

@@ -7,6 +7,8 @@ use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
+use mp_process::TupleFn;
+
 use crate::error::{PoolError, TaskError};
 use crate::imap::ImapShared;
 use crate::result::{lock, Callbacks, ResultCell};
@@ -15,43 +17,16 @@ use crate::sink::{Completion, Progress};
 use super::engine::Abandon;
 
 /// A function a [`ThreadPool`](super::ThreadPool) can call with the unpacked
-/// argument tuple `Args` (`apply`, `starmap`): the thread counterpart of
-/// [`StarFn`](crate::StarFn).
+/// argument tuple `Args` (`apply`, `starmap`): a [`TupleFn`] that is `Send`,
+/// `Sync` and `'static` — the thread counterpart of [`StarFn`](crate::StarFn).
 ///
-/// Implemented for every `Fn(A, B, ...) -> R + Send + Sync + 'static` (up to
-/// eight arguments), capturing closures included; `Args` is a tuple (`(x,)`
-/// for one argument, `()` for none) of any `Send` values.
-pub trait ThreadStarFn<Args>: Send + Sync + 'static {
-    /// The function's return type.
-    type Output;
-    /// Calls the function with the unpacked arguments.
-    fn call(&self, args: Args) -> Self::Output;
-}
+/// That is every `Fn(A, B, ...) -> R + Send + Sync + 'static` (up to eight
+/// arguments), capturing closures included; `Args` is a tuple (`(x,)` for one
+/// argument, `()` for none) of any `Send` values. Its return type is
+/// `<F as TupleFn<Args>>::Output`.
+pub trait ThreadStarFn<Args>: TupleFn<Args> + Send + Sync + 'static {}
 
-macro_rules! impl_thread_star_fn {
-    ($($a:ident),*) => {
-        impl<Func, R, $($a),*> ThreadStarFn<($($a,)*)> for Func
-        where
-            Func: Fn($($a),*) -> R + Send + Sync + 'static,
-        {
-            type Output = R;
-            #[allow(non_snake_case)]
-            fn call(&self, ($($a,)*): ($($a,)*)) -> R {
-                self($($a),*)
-            }
-        }
-    };
-}
-
-impl_thread_star_fn!();
-impl_thread_star_fn!(A);
-impl_thread_star_fn!(A, B);
-impl_thread_star_fn!(A, B, C);
-impl_thread_star_fn!(A, B, C, D);
-impl_thread_star_fn!(A, B, C, D, E);
-impl_thread_star_fn!(A, B, C, D, E, F);
-impl_thread_star_fn!(A, B, C, D, E, F, G);
-impl_thread_star_fn!(A, B, C, D, E, F, G, H);
+impl<Func, Args> ThreadStarFn<Args> for Func where Func: TupleFn<Args> + Send + Sync + 'static {}
 
 /// The message of a panic payload.
 fn payload_message(payload: &(dyn Any + Send)) -> String {

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use mp_process::TupleFn;
+
 use crate::chunk;
 use crate::error::{PoolError, TaskError};
 use crate::imap::{IMapIterator, ImapShared};
@@ -14,7 +16,7 @@ use super::engine::{Abandon, RunState, Task};
 use super::jobs::{self, split, ChunkSink, Collect, Imap, ThreadStarFn};
 use super::ThreadPool;
 
-type Apply<F, Args> = <F as ThreadStarFn<Args>>::Output;
+type Apply<F, Args> = <F as TupleFn<Args>>::Output;
 
 fn single<R>(v: Vec<R>) -> Option<R> {
     v.into_iter().next()

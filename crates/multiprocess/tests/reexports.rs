@@ -1,0 +1,191 @@
+//! The facade's public list, module by module (crossbeam's `tests/subcrates.rs`): every
+//! listed name must resolve through `multiprocess` (this file compiles only if it does), and
+//! the `pub use` lists of `src/lib.rs` must be exactly these names — no glob, no plumbing that
+//! a sub-crate made public only for a sibling (`wire::frame::check_header`,
+//! `pool::EncodedJob`, `managers::Result`). Changing the facade's surface means changing this
+//! list, on purpose.
+
+use std::collections::BTreeMap;
+
+/// Imports the names from the module (so each must resolve) and returns them as strings.
+macro_rules! listed {
+    ($($seg:ident)::+ : $($name:ident),* $(,)?) => {{
+        #[allow(unused_imports)]
+        use $($seg)::+::{$($name),*};
+        (stringify!($($seg)::+), &[$(stringify!($name)),*][..])
+    }};
+}
+
+/// What the facade re-exports with every feature on (the default), keyed by module path.
+fn expected() -> Vec<(&'static str, &'static [&'static str])> {
+    vec![
+        listed!(multiprocess:
+            // mp-process
+            active_children, cpu_count, current_process, exit, get_all_start_methods,
+            get_context, get_logger, get_start_method, log_to_stderr, parent_process,
+            process_cpu_count, set_current_process_authkey, set_current_process_daemon,
+            set_current_process_name, set_start_method, ActiveChild, Context, CurrentProcess,
+            ExitCode, Logger, ParentProcess, Process, ProcessError, Run, StartMethod, Target,
+            TargetReturn, TupleFn, CPU_COUNT_VAR, DEFAULT_START_METHOD, LOG_TARGET,
+            START_METHOD_ENV,
+            // mp-sync
+            AcquireError, Array, ArrayGuard, Barrier, BoundedSemaphore, BrokenBarrierError,
+            CharArray, Condition, ConditionError, ConditionGuard, Event, Lock, LockGuard,
+            LockResult, OwnerDied, RLock, RLockGuard, ReleaseError, Semaphore, SemaphorePermit,
+            StringTooLong, SyncLock, SyncLockGuard, TryAcquireError, Value, ValueGuard,
+            // mp-shm
+            Pod, RawArray, RawValue, Zeroable,
+            // mp-channel
+            pipe, wait, Connection, GetError, JoinableQueue, PutError, Queue, QueueStateError,
+            RecvError, RecvIntoError, SendError, SimpleQueue, TaskDoneError, Waitable,
+            // mp-pool
+            AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder, PoolError, TaskError,
+            ThreadPool, ThreadPoolBuilder,
+            // mp-manager
+            Manager, ManagerBuilder, ManagerError, RemoteError,
+            // log
+            LevelFilter,
+        ),
+        listed!(multiprocess::sharedctypes: copy, synchronized, SharedCopy, Synchronize),
+        listed!(multiprocess::shared_memory:
+            cleanup_stale, ShareableList, SharedMemory, ShmError),
+        listed!(multiprocess::connection:
+            answer_challenge, client, client_with_timeout, deliver_challenge, pipe, wait,
+            Address, AuthenticationError, ConnectError, Connection, Listener, Waitable,
+            DEFAULT_HANDSHAKE_TIMEOUT,
+        ),
+        listed!(multiprocess::dummy: Pool, PoolBuilder),
+        listed!(multiprocess::pool:
+            default_chunksize, AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder,
+            PoolError, StarFn, TaskError, ThreadPool, ThreadPoolBuilder, ThreadStarFn,
+        ),
+        listed!(multiprocess::managers:
+            shared, AcquireGuard, Address, ArrayProxy, BarrierProxy, BaseProxy,
+            BoundedSemaphoreProxy, ConditionLock, ConditionProxy, DictProxy, EventProxy,
+            JoinableQueueProxy, ListProxy, LockProxy, Manager, ManagerBuilder, ManagerError,
+            NamespaceInit, NamespaceProxy, PoolProxy, Proxy, QueueProxy, RLockProxy,
+            Registration, Registry, RemoteError, RemoteErrorKind, SemaphoreProxy, SetProxy,
+            Shared, ValueProxy, __private,
+        ),
+        listed!(multiprocess::wire:
+            decode, encode, recv, recv_value, send, send_timeout, send_value, serde_bytes,
+            DecodeError, EncodeError, Limits, Message, SharedFd, WireError, MAX_FDS_PER_FRAME,
+        ),
+    ]
+}
+
+/// The names each module of `src` re-exports with `pub use`, keyed by module path
+/// (`multiprocess`, `multiprocess::pool`, ...); a glob is kept as the name `*`.
+fn reexports_in(src: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut module = "multiprocess".to_owned();
+    let mut statement: Option<String> = None;
+    for line in src.lines() {
+        let code = line.split("//").next().unwrap_or("").trim();
+        if let Some(name) = code
+            .strip_prefix("pub mod ")
+            .and_then(|r| r.strip_suffix(" {"))
+        {
+            module = format!("multiprocess::{name}");
+            continue;
+        }
+        if line == "}" {
+            module = "multiprocess".to_owned();
+            continue;
+        }
+        if statement.is_none() && code.starts_with("pub use ") {
+            statement = Some(String::new());
+        }
+        let Some(text) = statement.as_mut() else {
+            continue;
+        };
+        text.push_str(code);
+        text.push(' ');
+        if !code.ends_with(';') {
+            continue;
+        }
+        let body = text
+            .trim()
+            .trim_start_matches("pub use ")
+            .trim_end_matches(';');
+        // `a::b::{x, y as z}` or `a::b::x` or `a::b as x`: the names after the last `::`.
+        let items = match body.find('{') {
+            Some(open) => body[open + 1..].trim_end_matches('}').to_owned(),
+            None => body.rsplit("::").next().unwrap_or(body).to_owned(),
+        };
+        let names = out.entry(module.clone()).or_default();
+        for item in items.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let public = item.rsplit(" as ").next().unwrap_or(item).trim();
+            names.push(public.to_owned());
+        }
+        statement = None;
+    }
+    out
+}
+
+#[test]
+fn reexports_in_reads_every_form() {
+    let src = "pub use a::{x, y as z};\npub use a::b::W;\n#[doc(hidden)]\n\
+               pub mod m {\n    pub use c::{\n        p, q,\n    };\n    pub use d::*;\n}\n\
+               pub use e::f as G;\n";
+    let got = reexports_in(src);
+    assert_eq!(got["multiprocess"], ["x", "z", "W", "G"]);
+    assert_eq!(got["multiprocess::m"], ["p", "q", "*"]);
+}
+
+#[test]
+fn lib_rs_reexports_exactly_the_list() {
+    let src = include_str!("../src/lib.rs");
+    let mut found = reexports_in(src);
+    for list in found.values_mut() {
+        list.sort();
+    }
+    let mut want: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (module, names) in expected() {
+        let mut names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        names.sort();
+        want.insert(module.replace(' ', ""), names);
+    }
+    for (module, names) in &found {
+        assert!(
+            !names.iter().any(|n| n == "*"),
+            "{module} re-exports with a glob: name the items"
+        );
+    }
+    assert_eq!(
+        found, want,
+        "the facade's re-exports changed: update this list on purpose"
+    );
+}
+
+/// A custom manager type written against the facade alone (`#[shared]`
+/// names `managers::__private` through `crate = ...`).
+mod custom {
+    use serde::{Deserialize, Serialize};
+
+    /// A counter kept in the manager's server.
+    #[derive(Serialize, Deserialize)]
+    pub(crate) struct Counter {
+        pub(crate) n: i64,
+    }
+
+    #[multiprocess::managers::shared(crate = multiprocess::managers, vis = pub(crate))]
+    impl Counter {
+        /// Adds `by`; returns the new count.
+        pub(crate) fn add(&mut self, by: i64) -> i64 {
+            self.n += by;
+            self.n
+        }
+    }
+}
+
+#[test]
+fn a_custom_manager_type_through_the_facade() -> Result<(), multiprocess::ManagerError> {
+    let manager = multiprocess::Manager::builder()
+        .register::<custom::Counter>()
+        .start()?;
+    let c: custom::CounterProxy = manager.create(custom::Counter { n: 1 })?;
+    assert_eq!(c.add(2)?, 3);
+    assert_eq!(c.add(-5)?, -2);
+    Ok(())
+}
