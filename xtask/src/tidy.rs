@@ -87,11 +87,6 @@ const FACADE: &str = "multiprocess";
 const KNOWN_DEBT: &[(&str, &str)] = &[
     // mp-channel calls rustix directly instead of through mp-sys.
     ("mp-channel", "rustix"),
-    // The manager's own handshake.
-    ("mp-manager", "hmac"),
-    ("mp-manager", "sha2"),
-    // The manager's own Address.
-    ("crates/mp-manager/src/address.rs", "Address"),
     // The pool's own frame reader and batched writer.
     ("crates/mp-pool/src/reader.rs", "frame plumbing"),
     ("crates/mp-pool/src/slot.rs", "frame plumbing"),
