@@ -22,7 +22,10 @@ use crate::error::ConnectError;
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where a [`Listener`] listens: a Unix socket path or a TCP address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// An address is a serde value, so it can be a `Process` argument or
+/// travel through a queue, as Python passes `listener.address` to children.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Address {
     /// A Unix-domain socket at this path (Python's `'AF_UNIX'`).
     Unix(PathBuf),
@@ -373,4 +376,21 @@ fn random_hex() -> io::Result<String> {
     let mut bytes = [0u8; 8];
     getrandom::getrandom(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_serde_values() {
+        for a in [
+            Address::tcp_loopback(6000),
+            "[::1]:0".parse().unwrap(),
+            Address::Unix(PathBuf::from("/tmp/mp-test/listener")),
+        ] {
+            let back: Address = mp_wire::decode(mp_wire::encode(&a).unwrap()).unwrap();
+            assert_eq!(back, a);
+        }
+    }
 }
