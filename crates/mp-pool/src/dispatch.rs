@@ -11,13 +11,12 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use mp_channel::{Connection, RecvError};
 use mp_process::StartMethod;
-use mp_sys::socket::Blocking;
-use mp_wire::{Limits, Message, SharedFd};
+use mp_wire::{Message, SharedFd};
 
 use crate::error::TaskError;
 use crate::func::EntryParts;
-use crate::reader::Fill;
 use crate::result::lock;
 use crate::sink::{Completion, Progress, Sink};
 use crate::slot::{kill_all, start_worker, stop_gracefully, Chunk, Worker, FAST_CHUNK};
@@ -230,7 +229,7 @@ impl Shared {
                 }
             };
             let now = *now.get_or_insert_with(Instant::now);
-            let back = self.workers[i].send(chunk, &msg, now);
+            let back = self.workers[i].send(chunk, msg, now);
             self.requeue_front(back);
         }
         for i in 0..self.workers.len() {
@@ -273,47 +272,39 @@ impl Shared {
     /// hands them out with [`deliver_arrived`](Self::deliver_arrived) before
     /// it lets go of the lock.
     fn read_replies(&mut self, idx: usize) {
-        let limits = Limits::default();
         let Shared {
             workers, arrived, ..
         } = self;
         let w = &mut workers[idx];
+        if w.eof {
+            return;
+        }
         let now = Instant::now();
         let mut first = true;
         loop {
-            loop {
-                let msg = match w.reader.next_frame(&limits) {
-                    Ok(Some(msg)) => msg,
-                    Ok(None) => break,
-                    Err(e) => return w.fail(&e),
-                };
-                let Some(chunk) = w.inflight.pop_front() else {
-                    log::warn!(target: "multiprocess", "{} sent a result for no task", w.name);
-                    w.broken = true;
-                    let _ = w.process.kill();
-                    return;
-                };
-                if first {
-                    // How long the worker took for this chunk, at most.
-                    let began = chunk.sent_at.map_or(w.last_reply, |t| t.max(w.last_reply));
-                    w.fast = now.saturating_duration_since(began) < FAST_CHUNK;
-                    w.last_reply = now;
-                    first = false;
-                }
-                arrived.push((chunk.job, chunk.index, msg));
-            }
-            if w.eof {
-                return;
-            }
-            match w.reader.fill(w.sock.as_fd(), &limits, Blocking::DontWait) {
-                Ok(Fill::Data) => {}
-                Ok(Fill::WouldBlock) => return,
-                Ok(Fill::Eof) => {
+            let msg = match w.conn.try_recv_message() {
+                Ok(Some(msg)) => msg,
+                Ok(None) => return,
+                Err(RecvError::Eof) => {
                     w.eof = true;
                     return;
                 }
                 Err(e) => return w.fail(&e),
+            };
+            let Some(chunk) = w.inflight.pop_front() else {
+                log::warn!(target: "multiprocess", "{} sent a result for no task", w.name);
+                w.broken = true;
+                let _ = w.process.kill();
+                return;
+            };
+            if first {
+                // How long the worker took for this chunk, at most.
+                let began = chunk.sent_at.map_or(w.last_reply, |t| t.max(w.last_reply));
+                w.fast = now.saturating_duration_since(began) < FAST_CHUNK;
+                w.last_reply = now;
+                first = false;
             }
+            arrived.push((chunk.job, chunk.index, msg));
         }
     }
 
@@ -445,7 +436,7 @@ impl Inner {
     /// jobs read on the way are delivered too (their callbacks run here).
     pub(crate) fn help(&self, job: u64, deadline: Option<Instant>) -> bool {
         let mut completions = Vec::new();
-        let (id, sock, sentinel) = {
+        let (id, conn, sentinel) = {
             let mut s = lock(&self.shared);
             let found = (s.state != RunState::Terminate)
                 .then(|| {
@@ -471,12 +462,12 @@ impl Inner {
             s.dispatch_and_deliver(&self.config, &mut completions);
             let w = &mut s.workers[i];
             w.lent = true;
-            (w.id, w.sock.clone(), w.sentinel.clone())
+            (w.id, w.conn.clone(), w.sentinel.clone())
         };
         // Other jobs' results read on the way are not held up by our wait.
         run_all(std::mem::take(&mut completions));
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let _ = mp_sys::fd::poll_readable_any(&[sock.as_fd(), sentinel.as_fd()], timeout);
+        let _ = mp_sys::fd::poll_readable_any(&[conn.as_fd(), sentinel.as_fd()], timeout);
         let mut s = lock(&self.shared);
         if let Some(i) = s.index_of(id) {
             s.workers[i].lent = false;
@@ -518,9 +509,9 @@ impl Inner {
     }
 }
 
-/// A worker as the engine polls it: id, its socket (when the engine reads
-/// it), its sentinel.
-type Watch = (u64, Option<Arc<OwnedFd>>, Arc<OwnedFd>);
+/// A worker as the engine polls it: id, its connection (when the engine
+/// reads it), its sentinel.
+type Watch = (u64, Option<Arc<Connection>>, Arc<OwnedFd>);
 
 /// The engine thread's body.
 pub(crate) fn run(inner: Arc<Inner>) {
@@ -539,7 +530,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
                 .iter()
                 .map(|w| {
                     let read = !w.eof && !w.lent && !w.inflight.is_empty();
-                    (w.id, read.then(|| w.sock.clone()), w.sentinel.clone())
+                    (w.id, read.then(|| w.conn.clone()), w.sentinel.clone())
                 })
                 .collect();
             s.engine_watch = watch
@@ -551,7 +542,10 @@ pub(crate) fn run(inner: Arc<Inner>) {
         };
         let mut fds: Vec<BorrowedFd<'_>> = vec![inner.wake_rx.as_fd()];
         for (_, sock, sentinel) in &watch {
-            fds.push(sock.as_ref().unwrap_or(sentinel).as_fd());
+            fds.push(match sock {
+                Some(conn) => conn.as_fd(),
+                None => sentinel.as_fd(),
+            });
             fds.push(sentinel.as_fd());
         }
         let ready = match mp_sys::fd::poll_readable_any(&fds, Some(TICK)) {

@@ -61,7 +61,6 @@ mod lifecycle;
 mod pool;
 mod pool_imap;
 mod pool_imap_buffered;
-mod reader;
 mod result;
 mod sink;
 mod slot;
