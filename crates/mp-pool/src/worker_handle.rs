@@ -11,10 +11,10 @@ use mp_channel::{Connection, RecvError};
 use mp_process::Process;
 use mp_wire::{Message, SharedFd};
 
-use crate::dispatch::Config;
+use crate::config::Config;
 use crate::error::PoolError;
 use crate::func::EntryParts;
-use crate::worker::{worker_main, InitSpec, RequestRef, WorkerConfig};
+use crate::worker_main::{worker_main, InitSpec, RequestRef, WorkerConfig};
 
 /// A chunk this small may be queued behind other small chunks on a busy
 /// worker (prefetch).

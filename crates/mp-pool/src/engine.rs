@@ -12,15 +12,16 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use mp_channel::{Connection, RecvError};
-use mp_process::StartMethod;
 use mp_wire::{Message, SharedFd};
 
+use crate::config::Config;
 use crate::error::TaskError;
 use crate::func::EntryParts;
-use crate::result::lock;
+use crate::lock::lock;
+use crate::result::Help;
 use crate::sink::{Completion, Progress, Sink};
-use crate::slot::{kill_all, start_worker, stop_gracefully, Chunk, Worker, FAST_CHUNK};
-use crate::worker::RequestRef;
+use crate::worker_handle::{kill_all, start_worker, stop_gracefully, Chunk, Worker, FAST_CHUNK};
+use crate::worker_main::RequestRef;
 
 /// How often the engine wakes without an event (to retry starting workers).
 const TICK: Duration = Duration::from_millis(200);
@@ -30,15 +31,6 @@ pub(crate) enum RunState {
     Run,
     Close,
     Terminate,
-}
-
-/// The pool's fixed settings.
-pub(crate) struct Config {
-    pub(crate) processes: usize,
-    pub(crate) maxtasks: Option<u64>,
-    pub(crate) method: StartMethod,
-    pub(crate) init: Option<(EntryParts, Message)>,
-    pub(crate) retries: u32,
 }
 
 /// Everything the engine and the submitting threads share, under one lock.
@@ -428,13 +420,43 @@ impl Inner {
         out
     }
 
+    /// Waits until the engine thread has stopped (bounded by `timeout`).
+    pub(crate) fn wait_finished(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut done = lock(&self.finished);
+        while !*done {
+            match deadline {
+                None => {
+                    done = self
+                        .finished_cv
+                        .wait(done)
+                        .unwrap_or_else(|e| e.into_inner())
+                }
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    done = self
+                        .finished_cv
+                        .wait_timeout(done, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        true
+    }
+}
+
+impl Help for Inner {
     /// A thread waiting (until `deadline`) for job `job` reads the socket of
     /// the worker holding it itself, so the reply wakes the waiter directly
     /// instead of the engine thread, which then wakes the waiter. Returns
     /// `false` when it cannot help (the chunk is queued, or its worker is
     /// already being read): the engine delivers it then. Replies of other
     /// jobs read on the way are delivered too (their callbacks run here).
-    pub(crate) fn help(&self, job: u64, deadline: Option<Instant>) -> bool {
+    fn help(&self, job: u64, deadline: Option<Instant>) -> bool {
         let mut completions = Vec::new();
         let (id, conn, sentinel) = {
             let mut s = lock(&self.shared);
@@ -480,32 +502,8 @@ impl Inner {
         true
     }
 
-    /// Waits until the engine thread has stopped (bounded by `timeout`).
-    pub(crate) fn wait_finished(&self, timeout: Option<Duration>) -> bool {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut done = lock(&self.finished);
-        while !*done {
-            match deadline {
-                None => {
-                    done = self
-                        .finished_cv
-                        .wait(done)
-                        .unwrap_or_else(|e| e.into_inner())
-                }
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    done = self
-                        .finished_cv
-                        .wait_timeout(done, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
-            }
-        }
-        true
+    fn stop_helping(&self) {
+        self.settle(lock(&self.shared), None);
     }
 }
 
@@ -524,7 +522,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
                 break;
             }
             // A socket is polled only while it has work in flight and no
-            // waiting thread is reading it (see `Inner::help`).
+            // waiting thread is reading it (see `Inner`'s `Help::help`).
             let watch: Vec<Watch> = s
                 .workers
                 .iter()
