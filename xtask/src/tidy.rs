@@ -87,9 +87,6 @@ const FACADE: &str = "multiprocess";
 const KNOWN_DEBT: &[(&str, &str)] = &[
     // mp-channel calls rustix directly instead of through mp-sys.
     ("mp-channel", "rustix"),
-    // The pool's own frame reader and batched writer.
-    ("crates/mp-pool/src/reader.rs", "frame plumbing"),
-    ("crates/mp-pool/src/slot.rs", "frame plumbing"),
 ];
 
 fn known_debt(place: &str, what: &str) -> bool {

@@ -9,11 +9,13 @@ use mp_wire::{EncodeError, Message};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::dispatch::{self, Config, Inner, Shared};
+use crate::config::Config;
+use crate::engine::{self, Inner, Shared};
 use crate::error::PoolError;
 use crate::func::{self, EntryParts, StarFn};
+use crate::lock::lock;
 use crate::pool::Pool;
-use crate::slot;
+use crate::worker_handle;
 
 /// Options for a [`Pool`]; start with [`Pool::builder`].
 ///
@@ -119,10 +121,10 @@ impl PoolBuilder {
         wake_rx.set_nonblocking(true)?;
         let mut workers = Vec::with_capacity(processes);
         for id in 0..processes {
-            match slot::start_worker(&config, id as u64) {
+            match worker_handle::start_worker(&config, id as u64) {
                 Ok(w) => workers.push(w),
                 Err(e) => {
-                    slot::kill_all(workers);
+                    worker_handle::kill_all(workers);
                     return Err(e);
                 }
             }
@@ -138,12 +140,12 @@ impl PoolBuilder {
         let engine = inner.clone();
         let thread = std::thread::Builder::new()
             .name("mp-pool".to_string())
-            .spawn(move || dispatch::run(engine));
+            .spawn(move || engine::run(engine));
         match thread {
             Ok(handle) => Ok(Pool::from_parts(inner, handle)),
             Err(e) => {
-                let workers = crate::result::lock(&inner.shared).take_workers();
-                slot::kill_all(workers);
+                let workers = lock(&inner.shared).take_workers();
+                worker_handle::kill_all(workers);
                 Err(e.into())
             }
         }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::PoolError;
-use crate::result::lock;
+use crate::lock::lock;
 
 struct State<R> {
     ordered: bool,

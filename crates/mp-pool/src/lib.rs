@@ -37,10 +37,12 @@
 //!   process, for closures that capture and values that are not serde.
 //!
 //! # How it works
-//! Each worker has one long-lived socket to the parent. Inputs go in chunks
-//! (an encoded `Vec` of inputs plus the entry point of a trampoline that
-//! calls the task function on each); results come back per chunk. One thread
-//! in the parent polls every worker's socket and its pidfd at once: it
+//! Each worker has one long-lived connection to the parent (an mp-channel
+//! `Connection` over a socketpair). Inputs go in chunks (an encoded `Vec` of
+//! inputs plus the entry point of a trampoline that calls the task function
+//! on each), several small ones per write; results come back per chunk, and
+//! one read takes in every reply that has arrived. One thread in the parent
+//! polls every worker's connection and its pidfd at once: it
 //! collects results, hands out queued chunks, notices a dead worker at once
 //! (its pidfd turns readable), fails or retries the chunk it held, starts a
 //! replacement, and runs callbacks. Submitting threads send straight to an
@@ -52,20 +54,21 @@
 
 mod builder;
 mod chunk;
-mod dispatch;
+mod config;
+mod engine;
 mod error;
 mod func;
 mod imap;
 mod lifecycle;
+mod lock;
 mod pool;
 mod pool_imap;
 mod pool_imap_buffered;
-mod reader;
 mod result;
 mod sink;
-mod slot;
 mod thread_pool;
-mod worker;
+mod worker_handle;
+mod worker_main;
 
 pub use builder::PoolBuilder;
 pub use chunk::default_chunksize;

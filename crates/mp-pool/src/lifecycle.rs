@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use crate::dispatch::RunState;
+use crate::engine::RunState;
 use crate::error::PoolError;
+use crate::lock::lock;
 use crate::pool::Pool;
-use crate::result::lock;
 
 impl Pool {
     /// Stops accepting work; the workers exit once every submitted task is

@@ -11,10 +11,11 @@ use serde::Serialize;
 
 use crate::builder::PoolBuilder;
 use crate::chunk::{self, Payload};
-use crate::dispatch::{Inner, RunState};
+use crate::engine::{Inner, RunState};
 use crate::error::{PoolError, TaskError};
 use crate::func::{self, ChunkEntry, StarFn};
-use crate::result::{lock, AsyncResult, Callbacks, ResultCell};
+use crate::lock::lock;
+use crate::result::{AsyncResult, Callbacks, ResultCell};
 use crate::sink::{CollectSink, Sink};
 
 /// A pool of worker processes (Python's `multiprocessing.Pool`).

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::chunk;
-use crate::dispatch::Inner;
+use crate::engine::Inner;
 use crate::error::{PoolError, TaskError};
 use crate::func::{self, ChunkEntry};
 use crate::imap::{Feed, IMapIterator, ImapShared};

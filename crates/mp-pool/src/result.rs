@@ -6,13 +6,23 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use crate::dispatch::Inner;
 use crate::error::{PoolError, TaskError};
+// Re-exported for the modules that still take it from here (`thread_pool`).
+use crate::lock::lock;
 
-/// Locks a mutex, ignoring poisoning (no lock here guards an invariant that a
-/// panic could break halfway).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// What lets a thread waiting for a result read its task's worker itself
+/// (the pool's engine implements it): a reply then wakes the waiter
+/// directly instead of the engine thread, which would then wake the waiter.
+pub(crate) trait Help: Send + Sync {
+    /// Waits (until `deadline`) for replies of job `job` by reading the
+    /// worker that holds it, delivering what arrives. `false` when it cannot
+    /// help (the job's chunk is queued, or its worker is already being read):
+    /// the engine delivers the result then.
+    fn help(&self, job: u64, deadline: Option<Instant>) -> bool;
+
+    /// A waiter gave up on a result still pending: the engine must read its
+    /// worker from now on.
+    fn stop_helping(&self);
 }
 
 enum Slot<T> {
@@ -48,7 +58,7 @@ impl<T> ResultCell<T> {
 
     /// Waits until the result is ready or the deadline passes; returns the
     /// guard. With a `helper`, the waiting thread reads the worker's replies
-    /// itself while it can (see [`Inner::help`]).
+    /// itself while it can (see [`Help`]).
     fn wait_until(
         &self,
         deadline: Option<Instant>,
@@ -99,7 +109,7 @@ pub struct AsyncResult<T> {
 
 /// What a waiter needs to read its task's worker itself.
 struct Helper {
-    inner: Weak<Inner>,
+    inner: Weak<dyn Help>,
     job: u64,
 }
 
@@ -110,7 +120,12 @@ impl<T> AsyncResult<T> {
 
     /// A handle whose waiting may read the replies of job `job` of the pool
     /// `inner` itself.
-    pub(crate) fn with_helper(cell: Arc<ResultCell<T>>, inner: Weak<Inner>, job: u64) -> Self {
+    pub(crate) fn with_helper<H: Help + 'static>(
+        cell: Arc<ResultCell<T>>,
+        inner: Weak<H>,
+        job: u64,
+    ) -> Self {
+        let inner: Weak<dyn Help> = inner;
         AsyncResult {
             cell,
             helper: Some(Helper { inner, job }),
@@ -196,7 +211,7 @@ impl<T> Drop for AsyncResult<T> {
     fn drop(&mut self) {
         if let Some(inner) = self.helper.as_ref().and_then(|h| h.inner.upgrade()) {
             if matches!(*lock(&self.cell.slot), Slot::Pending) {
-                inner.settle(lock(&inner.shared), None);
+                inner.stop_helping();
             }
         }
     }

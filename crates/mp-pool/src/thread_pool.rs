@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::PoolError;
-use crate::result::lock;
+use crate::lock::lock;
 
 pub use builder::ThreadPoolBuilder;
 pub use jobs::ThreadStarFn;

@@ -149,9 +149,9 @@ impl FrameDecoder {
     }
 
     /// Space to read into: the free part of the buffer, or the rest of a
-    /// large payload's allocation. Empty only if a complete header waits
-    /// for [`next_frame`](Self::next_frame). Follow the read with
-    /// [`filled`](Self::filled).
+    /// large payload's allocation. Empty only if the buffer is full of
+    /// complete frames that wait for [`next_frame`](Self::next_frame) (call
+    /// it before each read). Follow the read with [`filled`](Self::filled).
     pub fn spare(&mut self) -> &mut [u8] {
         if self.reading_large() {
             return self.large_rest();

@@ -30,10 +30,7 @@ use serde::Serialize;
 
 use crate::decoder::FrameDecoder;
 use crate::error::WireError;
-// Still public until mp-channel and mp-pool read through `FrameDecoder`
-// (the following commits); then crate-private.
-#[doc(hidden)]
-pub use crate::header::{check_header, encode_header, HEADER_LEN, MAGIC};
+use crate::header::{encode_header, HEADER_LEN};
 use crate::limits::{Limits, MAX_FDS_PER_FRAME};
 use crate::message::{decode, encode, Message};
 

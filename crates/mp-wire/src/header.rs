@@ -5,13 +5,13 @@ use crate::error::WireError;
 use crate::limits::{Limits, MAX_FDS_PER_FRAME};
 
 /// The first four bytes of every frame: protocol name and version 1.
-pub const MAGIC: [u8; 4] = *b"MPW\x01";
+pub(crate) const MAGIC: [u8; 4] = *b"MPW\x01";
 
 /// Length of a frame header in bytes.
-pub const HEADER_LEN: usize = 16;
+pub(crate) const HEADER_LEN: usize = 16;
 
 /// The header for a payload of `len` bytes carrying `fds` fds.
-pub fn encode_header(len: u64, fds: u32) -> [u8; HEADER_LEN] {
+pub(crate) fn encode_header(len: u64, fds: u32) -> [u8; HEADER_LEN] {
     let mut header = [0u8; HEADER_LEN];
     header[..4].copy_from_slice(&MAGIC);
     header[4..12].copy_from_slice(&len.to_le_bytes());
@@ -22,7 +22,7 @@ pub fn encode_header(len: u64, fds: u32) -> [u8; HEADER_LEN] {
 /// Checks a frame header against the magic and `limits` and returns (payload
 /// length, fd count): [`WireError::Malformed`] for a wrong magic,
 /// [`WireError::TooManyFds`] or [`WireError::TooLarge`] past the limits.
-pub fn check_header(
+pub(crate) fn check_header(
     header: &[u8; HEADER_LEN],
     limits: &Limits,
 ) -> Result<(usize, usize), WireError> {

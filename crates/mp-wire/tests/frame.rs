@@ -327,3 +327,22 @@ fn sixty_four_mib_roundtrip() {
 fn sixty_four_mib_roundtrip_with_timeouts() {
     big_roundtrip(WAIT);
 }
+
+#[test]
+fn recv_leaves_the_next_frames_bytes_on_the_socket() {
+    // Handshakes rely on this: after `recv`, another reader takes over the
+    // socket and must find every byte that followed the frame.
+    let (a, b) = socketpair().unwrap();
+    let mut after = header(3, 0);
+    after.extend_from_slice(b"xyz");
+    after.extend_from_slice(b"raw tail");
+    let mut all = header(5, 0);
+    all.extend_from_slice(b"hello");
+    all.extend_from_slice(&after);
+    send_with_fds(&a, &all, &[]).unwrap();
+    drop(a);
+    assert_eq!(recv_default(&b).unwrap().bytes, b"hello");
+    let mut rest = Vec::new();
+    std::fs::File::from(b).read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, after);
+}

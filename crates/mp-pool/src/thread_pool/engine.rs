@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::error::{PoolError, TaskError};
-use crate::result::lock;
+use crate::lock::lock;
 
 /// The state of a thread pool (Python's `RUN`, `CLOSE`, `TERMINATE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

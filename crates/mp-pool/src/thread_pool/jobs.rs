@@ -11,7 +11,8 @@ use mp_process::TupleFn;
 
 use crate::error::{PoolError, TaskError};
 use crate::imap::ImapShared;
-use crate::result::{lock, Callbacks, ResultCell};
+use crate::lock::lock;
+use crate::result::{Callbacks, ResultCell};
 use crate::sink::{Completion, Progress};
 
 use super::engine::Abandon;

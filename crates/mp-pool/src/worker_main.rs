@@ -3,15 +3,14 @@
 //! `maxtasksperchild` chunks, on an `Exit` request, at end of stream, or when
 //! the parent dies.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 
+use mp_channel::{Connection, RecvError};
 use mp_process::ExitCode;
-use mp_sys::socket::Blocking;
-use mp_wire::{Limits, Message, SharedFd};
+use mp_wire::{Message, SharedFd};
 use serde::{Deserialize, Serialize};
 
 use crate::func::{self, ChunkEntry, EntryParts, InitEntry};
-use crate::reader::{Fill, FrameReader};
 use crate::TaskError;
 
 /// A resolved chunk entry.
@@ -20,8 +19,8 @@ type ChunkFn = fn(Message) -> Message;
 /// What a worker is started with (its process argument).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct WorkerConfig {
-    /// The worker's end of its socket to the parent.
-    pub(crate) sock: SharedFd,
+    /// The worker's end of its connection to the parent.
+    pub(crate) conn: Connection,
     /// The initializer and its encoded arguments.
     pub(crate) init: Option<InitSpec>,
     /// Chunks to run before retiring (`maxtasksperchild`).
@@ -66,27 +65,19 @@ pub(crate) enum RequestRef<'a> {
 }
 
 /// The next request: from the buffer if one is there, else after waiting
-/// for the socket (or the parent's death: `None`, as at end of stream).
+/// for the connection (or the parent's death: `None`, as at end of stream).
 fn next_request(
-    reader: &mut FrameReader,
-    sock: BorrowedFd<'_>,
+    conn: &Connection,
     parent_sentinel: Option<BorrowedFd<'_>>,
-    limits: &Limits,
 ) -> Result<Option<Message>, String> {
     loop {
-        if let Some(m) = reader
-            .next_frame(limits)
-            .map_err(|e| format!("cannot read a task: {e}"))?
-        {
-            return Ok(Some(m));
-        }
-        match reader.fill(sock, limits, Blocking::DontWait) {
-            Ok(Fill::Data) => continue,
-            Ok(Fill::Eof) => return Ok(None),
-            Ok(Fill::WouldBlock) => {}
+        match conn.try_recv_message() {
+            Ok(Some(m)) => return Ok(Some(m)),
+            Ok(None) => {}
+            Err(RecvError::Eof) => return Ok(None),
             Err(e) => return Err(format!("cannot read a task: {e}")),
         }
-        let mut fds = vec![sock];
+        let mut fds = vec![conn.as_fd()];
         fds.extend(parent_sentinel);
         match mp_sys::fd::poll_readable_any(&fds, None) {
             Ok(ready) if !ready[0] && ready.get(1) == Some(&true) => return Ok(None),
@@ -100,7 +91,7 @@ fn next_request(
 pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
     func::install_panic_hook();
     let name = mp_process::current_process().name().to_string();
-    let sock: OwnedFd = cfg.sock.into_inner();
+    let conn = cfg.conn;
     if let Some(init) = cfg.init {
         let (o, s, b) = init.entry;
         let msg = Message {
@@ -118,12 +109,10 @@ pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
     }
     let parent = mp_process::parent_process();
     let parent_sentinel = parent.as_ref().and_then(|p| p.sentinel());
-    let limits = Limits::default();
     let mut done: u64 = 0;
     let mut cached: Option<(EntryParts, ChunkFn)> = None;
-    let mut reader = FrameReader::new();
     loop {
-        let msg = match next_request(&mut reader, sock.as_fd(), parent_sentinel, &limits) {
+        let msg = match next_request(&conn, parent_sentinel) {
             Ok(Some(m)) => m,
             Ok(None) => break, // end of stream, or the parent died
             Err(e) => {
@@ -157,7 +146,7 @@ pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
             }
             Err(e) => func::chunk_error(TaskError::Function(e.to_string())),
         };
-        if mp_wire::send(sock.as_fd(), &out).is_err() {
+        if conn.send_message(&out, None).is_err() {
             break; // the parent is gone
         }
         done += 1;

@@ -1,23 +1,20 @@
-//! The parent's side of each worker: its process, socket, sentinel and the
-//! chunks in flight to it; starting workers and stopping them (gracefully,
-//! or at once).
+//! The parent's side of each worker: its process, connection, sentinel and
+//! the chunks in flight to it; starting workers and stopping them
+//! (gracefully, or at once).
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mp_channel::{Connection, RecvError};
 use mp_process::Process;
-use mp_sys::socket::Blocking;
-use mp_wire::frame::encode_header;
-use mp_wire::{Message, SharedFd, WireError};
+use mp_wire::{Message, SharedFd};
 
-use crate::dispatch::Config;
+use crate::config::Config;
 use crate::error::PoolError;
 use crate::func::EntryParts;
-use crate::reader::FrameReader;
-use crate::worker::{worker_main, InitSpec, RequestRef, WorkerConfig};
+use crate::worker_main::{worker_main, InitSpec, RequestRef, WorkerConfig};
 
 /// A chunk this small may be queued behind other small chunks on a busy
 /// worker (prefetch).
@@ -60,15 +57,14 @@ pub(crate) struct Worker {
     pub(crate) id: u64,
     pub(crate) name: String,
     pub(crate) process: Process,
-    pub(crate) sock: Arc<OwnedFd>,
+    /// The connection to the worker (its socketpair); replies that one read
+    /// took in beyond the first wait in its buffer.
+    pub(crate) conn: Arc<Connection>,
     pub(crate) sentinel: Arc<OwnedFd>,
     pub(crate) inflight: VecDeque<Chunk>,
-    /// Replies read from `sock` but not yet handled.
-    pub(crate) reader: FrameReader,
-    /// Request frames (without fds) waiting to go out in one write, and how
-    /// many chunks (the last ones of `inflight`) they hold.
-    outbuf: Vec<u8>,
-    outcount: usize,
+    /// Small requests (without fds) waiting to go out in one write; they
+    /// hold the last chunks of `inflight`.
+    outq: Vec<Message>,
     pub(crate) sent: u64,
     pub(crate) eof: bool,
     pub(crate) broken: bool,
@@ -112,17 +108,16 @@ impl Worker {
     /// that must go alone) and counts it in flight. If a write fails, the
     /// worker is broken and every chunk not yet sent comes back, in order,
     /// to be queued again.
-    pub(crate) fn send(&mut self, mut chunk: Chunk, msg: &Message, now: Instant) -> Vec<Chunk> {
+    pub(crate) fn send(&mut self, mut chunk: Chunk, msg: Message, now: Instant) -> Vec<Chunk> {
         chunk.sent_at = Some(now);
         if msg.fds.is_empty() && msg.bytes.len() <= PREFETCH_MAX_BYTES {
-            self.outbuf
-                .extend_from_slice(&encode_header(msg.bytes.len() as u64, 0));
-            self.outbuf.extend_from_slice(&msg.bytes);
-            self.outcount += 1;
+            self.outq.push(msg);
         } else {
-            let sent = self
-                .flush()
-                .and_then(|()| mp_wire::send(self.sock.as_fd(), msg).map_err(|e| e.to_string()));
+            let sent = self.flush().and_then(|()| {
+                self.conn
+                    .send_message(&msg, None)
+                    .map_err(|e| e.to_string())
+            });
             if let Err(e) = sent {
                 let mut back = self.take_unsent(&e);
                 back.push(chunk);
@@ -149,42 +144,26 @@ impl Worker {
         log::debug!(target: "multiprocess", "cannot send a task to {}: {e}", self.name);
         self.broken = true;
         let _ = self.process.kill();
-        let n = self.outcount.min(self.inflight.len());
-        self.outbuf.clear();
-        self.outcount = 0;
+        let n = self.outq.len().min(self.inflight.len());
+        self.outq.clear();
         self.sent = self.sent.saturating_sub(n as u64);
         self.inflight.split_off(self.inflight.len() - n).into()
     }
 
-    /// Writes the queued requests in one `sendmsg` (more if the socket
-    /// takes them in parts).
+    /// Writes the queued requests together (one `sendmsg` unless the
+    /// socket takes them in parts).
     fn flush(&mut self) -> Result<(), String> {
-        let mut at = 0;
-        while at < self.outbuf.len() {
-            let bufs = [IoSlice::new(&self.outbuf[at..])];
-            match mp_sys::socket::send_vectored_with_fds(
-                self.sock.as_fd(),
-                &bufs,
-                &[],
-                Blocking::Wait,
-            ) {
-                Ok(n) => at += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if let Err(e) = mp_sys::socket::poll_writable(self.sock.as_fd(), None) {
-                        return Err(e.to_string());
-                    }
-                }
-                Err(e) => return Err(e.to_string()),
-            }
+        if self.outq.is_empty() {
+            return Ok(());
         }
-        self.outbuf.clear();
-        self.outcount = 0;
+        self.conn.send_many(&self.outq).map_err(|e| e.to_string())?;
+        self.outq.clear();
         Ok(())
     }
 
     /// The worker's stream cannot be trusted any more: stop reading it and
     /// kill the worker (its in-flight chunks are settled when it is reaped).
-    pub(crate) fn fail(&mut self, e: &WireError) {
+    pub(crate) fn fail(&mut self, e: &RecvError) {
         log::warn!(target: "multiprocess", "cannot read a result from {}: {e}", self.name);
         self.eof = true;
         self.broken = true;
@@ -207,7 +186,7 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         }
     };
     let wc = WorkerConfig {
-        sock: SharedFd::from(theirs),
+        conn: Connection::from_fd(theirs),
         init,
         maxtasks: cfg.maxtasks,
     };
@@ -226,12 +205,10 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         id,
         name: process.get_name().to_string(),
         process,
-        sock: Arc::new(ours),
+        conn: Arc::new(Connection::from_fd(ours)),
         sentinel: Arc::new(sentinel),
         inflight: VecDeque::new(),
-        reader: FrameReader::new(),
-        outbuf: Vec::new(),
-        outcount: 0,
+        outq: Vec::new(),
         sent: 0,
         eof: false,
         broken: false,
@@ -244,10 +221,10 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
 /// Asks every worker to exit after its current work, then waits (bounded)
 /// and kills any that does not.
 pub(crate) fn stop_gracefully(workers: Vec<Worker>) {
-    if let Ok(msg) = mp_wire::encode(&RequestRef::Exit) {
-        for w in &workers {
-            let _ = mp_wire::send_timeout(w.sock.as_fd(), &msg, Some(Duration::from_secs(1)));
-        }
+    for w in &workers {
+        let _ = w
+            .conn
+            .send_timeout(&RequestRef::Exit, Duration::from_secs(1));
     }
     reap_all(workers, Duration::from_secs(10));
 }

@@ -11,17 +11,17 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use mp_process::StartMethod;
-use mp_sys::socket::Blocking;
-use mp_wire::{Limits, Message, SharedFd};
+use mp_channel::{Connection, RecvError};
+use mp_wire::{Message, SharedFd};
 
+use crate::config::Config;
 use crate::error::TaskError;
 use crate::func::EntryParts;
-use crate::reader::Fill;
-use crate::result::lock;
+use crate::lock::lock;
+use crate::result::Help;
 use crate::sink::{Completion, Progress, Sink};
-use crate::slot::{kill_all, start_worker, stop_gracefully, Chunk, Worker, FAST_CHUNK};
-use crate::worker::RequestRef;
+use crate::worker_handle::{kill_all, start_worker, stop_gracefully, Chunk, Worker, FAST_CHUNK};
+use crate::worker_main::RequestRef;
 
 /// How often the engine wakes without an event (to retry starting workers).
 const TICK: Duration = Duration::from_millis(200);
@@ -31,15 +31,6 @@ pub(crate) enum RunState {
     Run,
     Close,
     Terminate,
-}
-
-/// The pool's fixed settings.
-pub(crate) struct Config {
-    pub(crate) processes: usize,
-    pub(crate) maxtasks: Option<u64>,
-    pub(crate) method: StartMethod,
-    pub(crate) init: Option<(EntryParts, Message)>,
-    pub(crate) retries: u32,
 }
 
 /// Everything the engine and the submitting threads share, under one lock.
@@ -230,7 +221,7 @@ impl Shared {
                 }
             };
             let now = *now.get_or_insert_with(Instant::now);
-            let back = self.workers[i].send(chunk, &msg, now);
+            let back = self.workers[i].send(chunk, msg, now);
             self.requeue_front(back);
         }
         for i in 0..self.workers.len() {
@@ -273,47 +264,39 @@ impl Shared {
     /// hands them out with [`deliver_arrived`](Self::deliver_arrived) before
     /// it lets go of the lock.
     fn read_replies(&mut self, idx: usize) {
-        let limits = Limits::default();
         let Shared {
             workers, arrived, ..
         } = self;
         let w = &mut workers[idx];
+        if w.eof {
+            return;
+        }
         let now = Instant::now();
         let mut first = true;
         loop {
-            loop {
-                let msg = match w.reader.next_frame(&limits) {
-                    Ok(Some(msg)) => msg,
-                    Ok(None) => break,
-                    Err(e) => return w.fail(&e),
-                };
-                let Some(chunk) = w.inflight.pop_front() else {
-                    log::warn!(target: "multiprocess", "{} sent a result for no task", w.name);
-                    w.broken = true;
-                    let _ = w.process.kill();
-                    return;
-                };
-                if first {
-                    // How long the worker took for this chunk, at most.
-                    let began = chunk.sent_at.map_or(w.last_reply, |t| t.max(w.last_reply));
-                    w.fast = now.saturating_duration_since(began) < FAST_CHUNK;
-                    w.last_reply = now;
-                    first = false;
-                }
-                arrived.push((chunk.job, chunk.index, msg));
-            }
-            if w.eof {
-                return;
-            }
-            match w.reader.fill(w.sock.as_fd(), &limits, Blocking::DontWait) {
-                Ok(Fill::Data) => {}
-                Ok(Fill::WouldBlock) => return,
-                Ok(Fill::Eof) => {
+            let msg = match w.conn.try_recv_message() {
+                Ok(Some(msg)) => msg,
+                Ok(None) => return,
+                Err(RecvError::Eof) => {
                     w.eof = true;
                     return;
                 }
                 Err(e) => return w.fail(&e),
+            };
+            let Some(chunk) = w.inflight.pop_front() else {
+                log::warn!(target: "multiprocess", "{} sent a result for no task", w.name);
+                w.broken = true;
+                let _ = w.process.kill();
+                return;
+            };
+            if first {
+                // How long the worker took for this chunk, at most.
+                let began = chunk.sent_at.map_or(w.last_reply, |t| t.max(w.last_reply));
+                w.fast = now.saturating_duration_since(began) < FAST_CHUNK;
+                w.last_reply = now;
+                first = false;
             }
+            arrived.push((chunk.job, chunk.index, msg));
         }
     }
 
@@ -437,58 +420,6 @@ impl Inner {
         out
     }
 
-    /// A thread waiting (until `deadline`) for job `job` reads the socket of
-    /// the worker holding it itself, so the reply wakes the waiter directly
-    /// instead of the engine thread, which then wakes the waiter. Returns
-    /// `false` when it cannot help (the chunk is queued, or its worker is
-    /// already being read): the engine delivers it then. Replies of other
-    /// jobs read on the way are delivered too (their callbacks run here).
-    pub(crate) fn help(&self, job: u64, deadline: Option<Instant>) -> bool {
-        let mut completions = Vec::new();
-        let (id, sock, sentinel) = {
-            let mut s = lock(&self.shared);
-            let found = (s.state != RunState::Terminate)
-                .then(|| {
-                    s.workers
-                        .iter()
-                        .position(|w| !w.lent && !w.eof && w.inflight.iter().any(|c| c.job == job))
-                })
-                .flatten();
-            let Some(i) = found else {
-                self.settle(s, None);
-                return false;
-            };
-            // What has arrived already (no waiting needed). If that finished
-            // this worker's part of the job, there is nothing to wait for here.
-            s.read_replies(i);
-            let w = &s.workers[i];
-            if w.eof || !w.inflight.iter().any(|c| c.job == job) {
-                s.dispatch_and_deliver(&self.config, &mut completions);
-                self.settle(s, None);
-                run_all(completions);
-                return true;
-            }
-            s.dispatch_and_deliver(&self.config, &mut completions);
-            let w = &mut s.workers[i];
-            w.lent = true;
-            (w.id, w.sock.clone(), w.sentinel.clone())
-        };
-        // Other jobs' results read on the way are not held up by our wait.
-        run_all(std::mem::take(&mut completions));
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let _ = mp_sys::fd::poll_readable_any(&[sock.as_fd(), sentinel.as_fd()], timeout);
-        let mut s = lock(&self.shared);
-        if let Some(i) = s.index_of(id) {
-            s.workers[i].lent = false;
-            s.read_replies(i);
-            s.dispatch_and_deliver(&self.config, &mut completions);
-        }
-        // A dead worker is the engine's to reap (it polls every sentinel).
-        self.settle(s, None);
-        run_all(completions);
-        true
-    }
-
     /// Waits until the engine thread has stopped (bounded by `timeout`).
     pub(crate) fn wait_finished(&self, timeout: Option<Duration>) -> bool {
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -518,9 +449,67 @@ impl Inner {
     }
 }
 
-/// A worker as the engine polls it: id, its socket (when the engine reads
-/// it), its sentinel.
-type Watch = (u64, Option<Arc<OwnedFd>>, Arc<OwnedFd>);
+impl Help for Inner {
+    /// A thread waiting (until `deadline`) for job `job` reads the socket of
+    /// the worker holding it itself, so the reply wakes the waiter directly
+    /// instead of the engine thread, which then wakes the waiter. Returns
+    /// `false` when it cannot help (the chunk is queued, or its worker is
+    /// already being read): the engine delivers it then. Replies of other
+    /// jobs read on the way are delivered too (their callbacks run here).
+    fn help(&self, job: u64, deadline: Option<Instant>) -> bool {
+        let mut completions = Vec::new();
+        let (id, conn, sentinel) = {
+            let mut s = lock(&self.shared);
+            let found = (s.state != RunState::Terminate)
+                .then(|| {
+                    s.workers
+                        .iter()
+                        .position(|w| !w.lent && !w.eof && w.inflight.iter().any(|c| c.job == job))
+                })
+                .flatten();
+            let Some(i) = found else {
+                self.settle(s, None);
+                return false;
+            };
+            // What has arrived already (no waiting needed). If that finished
+            // this worker's part of the job, there is nothing to wait for here.
+            s.read_replies(i);
+            let w = &s.workers[i];
+            if w.eof || !w.inflight.iter().any(|c| c.job == job) {
+                s.dispatch_and_deliver(&self.config, &mut completions);
+                self.settle(s, None);
+                run_all(completions);
+                return true;
+            }
+            s.dispatch_and_deliver(&self.config, &mut completions);
+            let w = &mut s.workers[i];
+            w.lent = true;
+            (w.id, w.conn.clone(), w.sentinel.clone())
+        };
+        // Other jobs' results read on the way are not held up by our wait.
+        run_all(std::mem::take(&mut completions));
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let _ = mp_sys::fd::poll_readable_any(&[conn.as_fd(), sentinel.as_fd()], timeout);
+        let mut s = lock(&self.shared);
+        if let Some(i) = s.index_of(id) {
+            s.workers[i].lent = false;
+            s.read_replies(i);
+            s.dispatch_and_deliver(&self.config, &mut completions);
+        }
+        // A dead worker is the engine's to reap (it polls every sentinel).
+        self.settle(s, None);
+        run_all(completions);
+        true
+    }
+
+    fn stop_helping(&self) {
+        self.settle(lock(&self.shared), None);
+    }
+}
+
+/// A worker as the engine polls it: id, its connection (when the engine
+/// reads it), its sentinel.
+type Watch = (u64, Option<Arc<Connection>>, Arc<OwnedFd>);
 
 /// The engine thread's body.
 pub(crate) fn run(inner: Arc<Inner>) {
@@ -533,13 +522,13 @@ pub(crate) fn run(inner: Arc<Inner>) {
                 break;
             }
             // A socket is polled only while it has work in flight and no
-            // waiting thread is reading it (see `Inner::help`).
+            // waiting thread is reading it (see `Inner`'s `Help::help`).
             let watch: Vec<Watch> = s
                 .workers
                 .iter()
                 .map(|w| {
                     let read = !w.eof && !w.lent && !w.inflight.is_empty();
-                    (w.id, read.then(|| w.sock.clone()), w.sentinel.clone())
+                    (w.id, read.then(|| w.conn.clone()), w.sentinel.clone())
                 })
                 .collect();
             s.engine_watch = watch
@@ -551,7 +540,10 @@ pub(crate) fn run(inner: Arc<Inner>) {
         };
         let mut fds: Vec<BorrowedFd<'_>> = vec![inner.wake_rx.as_fd()];
         for (_, sock, sentinel) in &watch {
-            fds.push(sock.as_ref().unwrap_or(sentinel).as_fd());
+            fds.push(match sock {
+                Some(conn) => conn.as_fd(),
+                None => sentinel.as_fd(),
+            });
             fds.push(sentinel.as_fd());
         }
         let ready = match mp_sys::fd::poll_readable_any(&fds, Some(TICK)) {

@@ -1,0 +1,16 @@
+//! [`Config`]: a pool's fixed settings, read by the engine and by whoever
+//! starts a worker.
+
+use mp_process::StartMethod;
+use mp_wire::Message;
+
+use crate::func::EntryParts;
+
+/// The pool's fixed settings.
+pub(crate) struct Config {
+    pub(crate) processes: usize,
+    pub(crate) maxtasks: Option<u64>,
+    pub(crate) method: StartMethod,
+    pub(crate) init: Option<(EntryParts, Message)>,
+    pub(crate) retries: u32,
+}
