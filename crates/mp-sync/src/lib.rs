@@ -108,7 +108,7 @@ pub use error::{
 #[cfg(not(loom))]
 pub use event::Event;
 #[cfg(not(loom))]
-pub use eventcount::{EventCount, Waiter};
+pub use eventcount::{EventCount, EventCountWaiter};
 #[cfg(not(loom))]
 pub use lock::{Lock, LockGuard};
 #[cfg(not(loom))]
