@@ -27,7 +27,7 @@
 //! The kernel's robust-futex list would flag a dead owner itself, but it
 //! needs the owner's TID in a 32-bit futex word and one list head per
 //! thread, which glibc already owns (for robust pthread mutexes). Instead,
-//! waiters sleep in [`SLICE`](crate::park::SLICE)-long slices; after each
+//! waiters sleep in [`SLICE`]-long slices; after each
 //! one they check the owner with `/proc/<pid>/stat` (pid gone, zombie, or a
 //! different start time = a reused pid = dead) and, if it is dead, CAS its
 //! identity out. Exactly one waiter wins that CAS and learns `OwnerDied`.
