@@ -1,8 +1,8 @@
 //! `cargo xtask`: project automation.
 //!
 //! - `cargo xtask test-all [--skip-lints] [-j N]`: the project's single test command (fmt,
-//!   clippy, rustdoc, unit and doc tests, integration tests and every seed example under every
-//!   start method). Its last line is `N passed, N failed`; it exits 0 only when nothing failed.
+//!   clippy, rustdoc, unit and doc tests, loom models, integration tests and every seed example
+//!   under every start method). Its last line is `N passed, N failed`; it exits 0 only when nothing failed.
 //! - `cargo xtask examples [--method M]... [-j N] [NAME...]`: build, run and check just the
 //!   seed examples (all of them, or the named ones).
 //! - `cargo xtask bench-compare [--quick]`: the side-by-side benchmark against CPython.
@@ -12,6 +12,7 @@ mod bench_compare;
 mod cargo;
 mod examples;
 mod features;
+mod loom;
 mod manifest;
 mod procfs;
 mod report;
@@ -33,7 +34,7 @@ usage: cargo xtask <command>
 
 commands:
   test-all [--skip-lints] [--budget MINUTES] [-j N]
-      fmt, clippy, rustdoc, unit + doc tests, integration tests per start method,
+      fmt, clippy, rustdoc, unit + doc tests, loom models, integration tests per start method,
       and every seed example per start method; ends with `N passed, N failed`;
       whatever cannot finish within the budget (default 25 minutes) fails as not run
   examples [--method fork|spawn|forkserver]... [-j N] [NAME...]

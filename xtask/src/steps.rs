@@ -8,6 +8,7 @@ use crate::cargo::{self, cargo, excerpt, failed_test_names, parse_test_output};
 use crate::examples::runner::{self, Options};
 use crate::examples::Method;
 use crate::features;
+use crate::loom;
 use crate::report::{print_indented, secs, Tally};
 use crate::run::Outcome;
 
@@ -97,6 +98,9 @@ pub(crate) fn test_all(opts: &TestAll) -> Tally {
         test_step(c, "unit tests", &lib, &[]);
         let doc = ["test", "--workspace", "--doc", "--no-fail-fast"];
         test_step(c, "doc tests", &doc, &[]);
+    });
+    step(loom::LABEL, &mut ctx, &mut |c| {
+        loom::models(|label, args, env| test_step(c, label, args, env));
     });
     step("integration tests", &mut ctx, &mut integration);
     step("examples", &mut ctx, &mut |c| {

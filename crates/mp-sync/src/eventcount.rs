@@ -46,7 +46,7 @@ pub struct EventCount<'a>(RawEventCount<'a>);
 /// [`prepare_wait`](EventCount::prepare_wait); dropping it unregisters.
 #[derive(Debug)]
 #[must_use = "dropping the registration at once makes the wait pointless"]
-pub struct Waiter<'a>(Prepared<'a>);
+pub struct EventCountWaiter<'a>(Prepared<'a>);
 
 impl<'a> EventCount<'a> {
     /// The eventcount made of these two words (zero-initialized when the
@@ -56,11 +56,11 @@ impl<'a> EventCount<'a> {
     }
 
     /// Registers the caller as a waiter. Re-check the condition next, and
-    /// call [`Waiter::wait`] only if it still fails; a notify that comes
+    /// call [`EventCountWaiter::wait`] only if it still fails; a notify that comes
     /// after this call is not missed.
     #[inline]
-    pub fn prepare_wait(&self) -> Waiter<'a> {
-        Waiter(self.0.prepare())
+    pub fn prepare_wait(&self) -> EventCountWaiter<'a> {
+        EventCountWaiter(self.0.prepare())
     }
 
     /// Wakes up to `n` waiters, after the caller made their condition true
@@ -91,7 +91,7 @@ impl<'a> EventCount<'a> {
     }
 }
 
-impl Waiter<'_> {
+impl EventCountWaiter<'_> {
     /// Sleeps until a notify that came after
     /// [`prepare_wait`](EventCount::prepare_wait), at most `timeout`
     /// (`None`: no limit). Returns `true` if the timeout elapsed. Any

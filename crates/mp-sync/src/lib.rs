@@ -53,7 +53,7 @@
 //! them sleeps through the one eventcount (`raw/eventcount.rs`). Each
 //! `raw/` file documents its words and states as a table. `cargo xtask
 //! test-all` runs the models; by hand:
-//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p mp-sync --release --lib --target-dir target/loom loom`.
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p mp-sync --release --lib --target-dir target/loom loom`.
 #![forbid(unsafe_code)]
 // The models exercise the state machines, not every accessor of them.
 #![cfg_attr(loom, allow(dead_code))]
@@ -108,7 +108,7 @@ pub use error::{
 #[cfg(not(loom))]
 pub use event::Event;
 #[cfg(not(loom))]
-pub use eventcount::{EventCount, Waiter};
+pub use eventcount::{EventCount, EventCountWaiter};
 #[cfg(not(loom))]
 pub use lock::{Lock, LockGuard};
 #[cfg(not(loom))]

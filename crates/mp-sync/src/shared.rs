@@ -53,17 +53,21 @@ pub(crate) const MUTEX: usize = 8 + EVENTCOUNT;
 /// The eventcount at byte `off` of `slot` (whose size was checked).
 #[inline]
 pub(crate) fn eventcount_at(slot: &Slot, off: usize) -> RawEventCount<'_> {
+    // The last word first: its bounds check implies the other's, which the
+    // compiler then drops (these run on every lock and unlock).
+    let waiters = word!(slot, u32, off + 4);
     RawEventCount {
         seq: word!(slot, u32, off),
-        waiters: word!(slot, u32, off + 4),
+        waiters,
     }
 }
 
 /// The mutex at byte `off` of `slot` (whose size was checked).
 #[inline]
 pub(crate) fn mutex_at(slot: &Slot, off: usize) -> RawMutex<'_> {
+    let wake = eventcount_at(slot, off + 8); // the last words first, as above
     RawMutex {
         state: word!(slot, u64, off),
-        wake: eventcount_at(slot, off + 8),
+        wake,
     }
 }

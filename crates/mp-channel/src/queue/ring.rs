@@ -123,7 +123,9 @@ impl Ring {
         self.u64_at(128)
     }
     fn eventcount_at(&self, off: usize) -> EventCount<'_> {
-        EventCount::new(self.u32_at(off), self.u32_at(off + 4))
+        // The last word first: its bounds check implies the other's.
+        let waiters = self.u32_at(off + 4);
+        EventCount::new(self.u32_at(off), waiters)
     }
     /// Consumers wait here for data.
     fn data(&self) -> EventCount<'_> {

@@ -1,6 +1,7 @@
 //! The state machines: each borrows a few atomic words (an `mp-shm` slot in
 //! production, loom atomics in the models) and is generic over [`Park`].
-//! Each file documents its words and states as a table.
+//! Each file documents its words and states as a table. Every one of them
+//! sleeps and wakes through [`eventcount`], the one futex protocol.
 //!
 //! [`Park`]: crate::park::Park
 

@@ -27,7 +27,7 @@
 //! The kernel's robust-futex list would flag a dead owner itself, but it
 //! needs the owner's TID in a 32-bit futex word and one list head per
 //! thread, which glibc already owns (for robust pthread mutexes). Instead,
-//! waiters sleep in [`SLICE`](crate::park::SLICE)-long slices; after each
+//! waiters sleep in [`SLICE`]-long slices; after each
 //! one they check the owner with `/proc/<pid>/stat` (pid gone, zombie, or a
 //! different start time = a reused pid = dead) and, if it is dead, CAS its
 //! identity out. Exactly one waiter wins that CAS and learns `OwnerDied`.
@@ -67,11 +67,23 @@ impl RawMutex<'_> {
         if self.try_lock(me) {
             return Ok(Acquired::Clean);
         }
-        self.lock_slow::<P>(me, deadline)
+        // The words go by value, in registers: a `&self` would make the
+        // fast path above build a `RawMutex` in memory first.
+        Self::lock_slow::<P>(self.state, self.wake, me, deadline)
     }
 
     #[cold]
-    fn lock_slow<P: Park>(&self, me: u64, deadline: Deadline) -> Result<Acquired, TimedOut> {
+    fn lock_slow<P: Park>(
+        state: &AtomicU64,
+        wake: RawEventCount<'_>,
+        me: u64,
+        deadline: Deadline,
+    ) -> Result<Acquired, TimedOut> {
+        let this = RawMutex { state, wake };
+        this.lock_slow_loop::<P>(me, deadline)
+    }
+
+    fn lock_slow_loop<P: Park>(&self, me: u64, deadline: Deadline) -> Result<Acquired, TimedOut> {
         let mut spins = SPINS; // left to spin
         let mut slept = false;
         loop {

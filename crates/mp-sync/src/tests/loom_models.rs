@@ -1,6 +1,7 @@
 //! Loom models of the state machines in `raw/` (their state tables are in
-//! those files). Run with
-//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p mp-sync --release --lib loom`.
+//! those files). `cargo xtask test-all` runs them (`xtask/src/loom.rs`); by
+//! hand: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p mp-sync
+//! --release --lib --target-dir target/loom loom`.
 //!
 //! Shared "protected data" is a loom atomic updated with a separate load
 //! and store, so any failure of mutual exclusion shows up as a lost update.

@@ -1,11 +1,14 @@
 //! A loom model of the futex: one mutex + condvar per execution. `wait`
-//! checks the word under the mutex and sleeps on the condvar; `wake`
-//! notifies under the mutex, so a wake after a store is never lost — and a
-//! lost wake-up in an algorithm shows up as a loom deadlock. A timed wait
-//! "times out" only after a simulated process death (see [`die`]): once per
-//! thread at once (the slice in which the death is noticed), and afterwards
-//! whenever it is woken. That models the 50 ms liveness slices without
-//! letting a thread spin forever.
+//! checks the word under the mutex and sleeps on the condvar until a
+//! `wake` on the same word picks it; `wake(word, n)` picks at most `n`
+//! sleepers on that word (the longest asleep first, as the kernel does),
+//! so a wake-up given to the wrong waiter, or one too few, is not hidden.
+//! A wake after a store is never lost, and a lost wake-up in an algorithm
+//! shows up as a loom deadlock. A timed wait "times out" only after a
+//! simulated process death (see [`die`]): once per thread at once (the
+//! slice in which the death is noticed), and afterwards whenever the
+//! condvar wakes it. That models the 50 ms liveness slices without letting
+//! a thread spin forever.
 
 use std::time::Duration;
 
@@ -22,10 +25,24 @@ loom::thread_local! {
     static NOTICED: std::cell::Cell<bool> = std::cell::Cell::new(false);
 }
 
+/// Who sleeps on which word, and who has been picked by a `wake`.
+#[derive(Default)]
+struct Sleepers {
+    next_ticket: u64,
+    /// `(word address, ticket)`, longest asleep first.
+    asleep: Vec<(usize, u64)>,
+    /// Tickets picked by a `wake` whose thread has not returned yet.
+    woken: Vec<u64>,
+}
+
 loom::lazy_static! {
-    static ref LOCK: Mutex<()> = Mutex::new(());
+    static ref LOCK: Mutex<Sleepers> = Mutex::new(Sleepers::default());
     static ref CV: Condvar = Condvar::new();
     static ref DIED: AtomicBool = AtomicBool::new(false);
+}
+
+fn address(word: &AtomicU32) -> usize {
+    std::ptr::from_ref(word) as usize
 }
 
 /// Simulates the death of process [`DEAD`]: timed waits expire from now on.
@@ -40,7 +57,7 @@ pub(crate) struct LoomPark;
 
 impl Park for LoomPark {
     fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> bool {
-        let g = LOCK.lock().unwrap();
+        let mut g = LOCK.lock().unwrap();
         if word.load(Ordering::SeqCst) != expected {
             return false;
         }
@@ -48,13 +65,37 @@ impl Park for LoomPark {
         if timed && DIED.load(Ordering::SeqCst) && !NOTICED.with(|n| n.replace(true)) {
             return true;
         }
-        drop(CV.wait(g).unwrap());
-        timed && DIED.load(Ordering::SeqCst)
+        let me = g.next_ticket;
+        g.next_ticket += 1;
+        g.asleep.push((address(word), me));
+        loop {
+            g = CV.wait(g).unwrap();
+            if let Some(i) = g.woken.iter().position(|&t| t == me) {
+                g.woken.swap_remove(i);
+                return false;
+            }
+            if timed && DIED.load(Ordering::SeqCst) {
+                g.asleep.retain(|&(_, t)| t != me);
+                return true;
+            }
+        }
     }
 
-    fn wake(_word: &AtomicU32, _n: u32) {
-        let _g = LOCK.lock().unwrap();
-        CV.notify_all();
+    fn wake(word: &AtomicU32, n: u32) {
+        let mut g = LOCK.lock().unwrap();
+        let at = address(word);
+        let mut picked = 0;
+        while picked < n {
+            let Some(i) = g.asleep.iter().position(|&(a, _)| a == at) else {
+                break;
+            };
+            let (_, ticket) = g.asleep.remove(i);
+            g.woken.push(ticket);
+            picked += 1;
+        }
+        if picked > 0 {
+            CV.notify_all();
+        }
     }
 
     fn is_alive(owner: u64) -> bool {

@@ -98,6 +98,30 @@ fn lock_wakes_a_sleeping_waiter() {
 }
 
 #[test]
+fn nobody_asleep_means_no_wake_up() {
+    // With no registered waiter, unlock, set and notify never bump the
+    // eventcount's seq, so they make no futex syscall.
+    let lock = Lock::new().unwrap();
+    for _ in 0..3 {
+        drop(lock.lock().unwrap());
+        assert!(lock.try_lock().is_ok());
+    }
+    let ev = Event::new().unwrap();
+    ev.set();
+    ev.clear();
+    ev.set();
+    let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
+    cond.lock().unwrap().notify_all().unwrap();
+    assert_eq!(lock.raw().wake.seq.load(Ordering::SeqCst), 0);
+    assert_eq!(ev.raw().wake.seq.load(Ordering::SeqCst), 0);
+    assert_eq!(cond.raw().wake.seq.load(Ordering::SeqCst), 0);
+    // A registered waiter is woken: the seq moves.
+    let w = lock.raw().wake.prepare();
+    drop(lock.lock().unwrap());
+    assert!(w.notified());
+}
+
+#[test]
 fn lock_taken_from_a_dead_owner_says_so_once() {
     let lock = Lock::new().unwrap();
     lock.raw().state.store(dead_ident(), Ordering::SeqCst);
