@@ -37,7 +37,7 @@
 //! # Exit
 //! When the main program ends, daemonic children are terminated and the
 //! others joined, as Python does at interpreter exit.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod active;
 mod child;
@@ -53,6 +53,7 @@ mod panic_text;
 mod process;
 mod start;
 mod target;
+mod unchecked_fork;
 
 pub use active::{active_children, cpu_count, process_cpu_count, ActiveChild, CPU_COUNT_VAR};
 pub use context::{get_context, Context};

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
 use mp_sys::bootstrap::{spawn_self, ChildMain, Spawned};
-use mp_sys::process::{exit_now, fork, Fork};
+use mp_sys::process::{exit_now, Fork};
 use mp_wire::{Message, SharedFd};
 
 use crate::child::{Child, Reaper};
@@ -139,7 +139,7 @@ fn start_fork(spec: &Spec, launch: Launch, closure: Option<Closure>) -> Result<A
     let server = crate::forkserver::lock();
     let state = crate::current::hold_for_fork();
     let chosen = crate::method::hold_for_fork();
-    let forked = fork();
+    let forked = crate::unchecked_fork::fork_for_start_method();
     // Released in both processes; in the child this thread is the holder.
     drop(chosen);
     drop(state);
