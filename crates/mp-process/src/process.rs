@@ -224,8 +224,22 @@ impl Process {
     /// on this `Process`, else the creating process's
     /// ([`current_process().authkey()`](crate::current_process)), as Python's
     /// `Process.authkey`.
+    ///
+    /// # Panics
+    /// If the creating process needed a new key and the OS gave no entropy
+    /// ([`start`](Self::start) returns that as [`ProcessError::NoEntropy`]).
     pub fn get_authkey(&self) -> Vec<u8> {
-        self.authkey.clone().unwrap_or_else(current::authkey)
+        match self.try_authkey() {
+            Ok(key) => key,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn try_authkey(&self) -> Result<Vec<u8>> {
+        match &self.authkey {
+            Some(key) => Ok(key.clone()),
+            None => current::authkey(),
+        }
     }
 
     /// Sets the authentication key the child starts with (Python's
@@ -317,6 +331,7 @@ impl Process {
             Some(m) => m,
             None => get_start_method(false).unwrap_or(crate::method::DEFAULT_START_METHOD),
         };
+        let authkey = self.try_authkey()?;
         let State::Initial(job) = std::mem::replace(&mut self.state, State::Closed) else {
             unreachable!("checked above");
         };
@@ -325,7 +340,7 @@ impl Process {
             identity: self.identity.clone(),
             daemon: self.is_daemon(),
             method,
-            authkey: self.get_authkey(),
+            authkey,
         };
         match crate::start::start(spec, job) {
             Ok(child) => {

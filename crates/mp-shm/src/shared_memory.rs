@@ -24,7 +24,6 @@
 //! re-attaches by name and fails then). Received handles never own the name.
 
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, Once};
@@ -76,19 +75,19 @@ fn unregister(name: &str) {
         .retain(|(n, pid)| !(n == name && *pid == me));
 }
 
-fn random_u32() -> u32 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish() as u32
+/// 32 bits from the OS CSPRNG (`mp_sys::random`), or its error.
+fn random_u32() -> std::io::Result<u32> {
+    Ok(u32::from_le_bytes(mp_sys::random::bytes()?))
 }
 
-fn generated_name() -> String {
+fn generated_name() -> std::io::Result<String> {
     let me = ProcessIdent::current();
-    format!("mp-{}-{:x}-{:08x}", me.pid(), me.start_time(), random_u32())
+    Ok(format!(
+        "mp-{}-{:x}-{:08x}",
+        me.pid(),
+        me.start_time(),
+        random_u32()?
+    ))
 }
 
 /// Parses `mp-<pid>-<start hex>-<random>` back to the creator's identity.
@@ -167,10 +166,11 @@ impl SharedMemory {
     /// Creates a block of `size` zero bytes under a fresh generated name.
     ///
     /// # Errors
-    /// [`ShmError::ZeroSize`], or an OS error.
+    /// [`ShmError::ZeroSize`], or an OS error (also when the OS gives no
+    /// random bytes for the name).
     pub fn create(size: usize) -> Result<SharedMemory, ShmError> {
         loop {
-            match Self::create_named(&generated_name(), size) {
+            match Self::create_named(&generated_name()?, size) {
                 Err(ShmError::AlreadyExists(_)) => continue,
                 other => return other,
             }
@@ -449,7 +449,7 @@ mod tests {
             "mp-{}-{:x}-{:08x}",
             dead.pid(),
             dead.start_time(),
-            random_u32()
+            random_u32().unwrap()
         );
         let mut s = SharedMemory::create_named(&stale, 8).unwrap();
         s.disown();
