@@ -31,7 +31,8 @@
 //! opened at start-up); a constructor in `mp-sys` takes them over before
 //! `main`, so no line of user code is needed — in binaries, examples, tests
 //! and benchmarks alike. The target is named by its offset from an anchor in
-//! the executable, checked against the executable's build-id. See
+//! the executable, checked against the executable's build-id and
+//! authenticated with a key private to the process tree. See
 //! `docs/bootstrap.md` and `docs/function-identity.md`.
 //!
 //! # Exit
