@@ -41,13 +41,15 @@
 #![deny(unsafe_code)]
 
 mod active;
-mod child;
+mod child_main;
+mod children;
 mod context;
 mod current;
 mod error;
 mod exit;
-mod forkserver;
-mod launch;
+mod forkserver_client;
+mod forkserver_server;
+mod job;
 mod log;
 mod method;
 mod panic_text;
