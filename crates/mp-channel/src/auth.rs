@@ -76,7 +76,7 @@ pub fn deliver_challenge(
 ) -> Result<(), AuthenticationError> {
     let deadline = Deadline::after(timeout);
     let mut nonce = [0u8; NONCE_LEN];
-    getrandom::getrandom(&mut nonce).map_err(|e| {
+    mp_sys::random::fill(&mut nonce).map_err(|e| {
         AuthenticationError::Protocol(format!("cannot get random bytes for a challenge: {e}"))
     })?;
     let message = [CHALLENGE, DIGEST, &nonce[..]].concat();

@@ -374,7 +374,7 @@ fn bind_unix(path: &Path) -> io::Result<(UnixListener, u64)> {
 /// 16 random hex digits.
 fn random_hex() -> io::Result<String> {
     let mut bytes = [0u8; 8];
-    getrandom::getrandom(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
+    mp_sys::random::fill(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 

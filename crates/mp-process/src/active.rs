@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::child::{self, Child};
+use crate::children::{self, Child};
 use crate::error::Result;
 
 /// A live child of this process, as returned by [`active_children`].
@@ -72,7 +72,7 @@ impl fmt::Display for ActiveChild {
 /// the ones that have ended), in no particular order.
 pub fn active_children() -> Vec<ActiveChild> {
     let parent = mp_sys::process::getpid();
-    child::live_children()
+    children::live_children()
         .into_iter()
         .map(|child| ActiveChild { child, parent })
         .collect()

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ProcessError;
+
 /// What a child learns about its parent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ParentInfo {
@@ -23,7 +25,8 @@ pub(crate) struct State {
     identity: Vec<u32>,
     daemon: bool,
     pid: u32,
-    authkey: Vec<u8>,
+    /// `None` in the main process until the key is first needed.
+    authkey: Option<Vec<u8>>,
     parent: Option<(ParentInfo, Option<Arc<OwnedFd>>)>,
 }
 
@@ -31,23 +34,12 @@ static STATE: RwLock<Option<State>> = RwLock::new(None);
 static COUNTER: AtomicU32 = AtomicU32::new(1);
 static IN_CHILD_TARGET: AtomicBool = AtomicBool::new(false);
 
-fn random_authkey() -> Vec<u8> {
+/// A new process authkey: 32 bytes from the OS CSPRNG, or the OS's error
+/// (there is no weaker fallback).
+fn new_authkey() -> std::io::Result<Vec<u8>> {
     let mut key = vec![0u8; 32];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut key))
-        .is_err()
-    {
-        // No entropy source: fall back to a key derived from time and pid.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        for (i, b) in key.iter_mut().enumerate() {
-            *b = ((t >> (i % 16 * 8)) as u8)
-                ^ (mp_sys::process::getpid() as u8).wrapping_mul(i as u8);
-        }
-    }
-    key
+    mp_sys::random::fill(&mut key)?;
+    Ok(key)
 }
 
 fn with_state<T>(f: impl FnOnce(&State) -> T) -> T {
@@ -63,7 +55,7 @@ fn with_state<T>(f: impl FnOnce(&State) -> T) -> T {
         identity: Vec::new(),
         daemon: false,
         pid: mp_sys::process::getpid(),
-        authkey: random_authkey(),
+        authkey: None,
         parent: None,
     });
     f(s)
@@ -94,7 +86,7 @@ pub(crate) fn become_child(c: ChildIdentity) {
         identity: c.identity,
         daemon: c.daemon,
         pid: mp_sys::process::getpid(),
-        authkey: c.authkey,
+        authkey: Some(c.authkey),
         parent: Some((c.parent, c.parent_pidfd.map(Arc::new))),
     });
     COUNTER.store(1, Ordering::SeqCst);
@@ -126,19 +118,47 @@ pub(crate) fn name() -> String {
     with_state(|s| s.name.clone())
 }
 
-pub(crate) fn authkey() -> Vec<u8> {
-    with_state(|s| s.authkey.clone())
+/// This process's authkey, created (main process) the first time it is
+/// needed; fails if the OS gives no entropy then.
+pub(crate) fn authkey() -> Result<Vec<u8>, ProcessError> {
+    if let Some(key) = with_state(|s| s.authkey.clone()) {
+        return Ok(key);
+    }
+    let mut guard = STATE.write().unwrap_or_else(|e| e.into_inner());
+    let state = guard
+        .as_mut()
+        .expect("with_state initialised the state just above");
+    if state.authkey.is_none() {
+        let key = new_authkey().map_err(|e| ProcessError::NoEntropy(Arc::new(e)))?;
+        state.authkey = Some(key);
+    }
+    Ok(state.authkey.clone().unwrap_or_default())
 }
 
 /// Python's `current_process()`: a snapshot describing the calling process.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output leaves out the authkey.
+#[derive(Clone)]
 pub struct CurrentProcess {
     name: String,
     identity: Vec<u32>,
     daemon: bool,
     pid: u32,
     parent_pid: Option<u32>,
-    authkey: Vec<u8>,
+    /// The key, or the OS error met when creating it.
+    authkey: std::result::Result<Vec<u8>, Arc<std::io::Error>>,
+}
+
+impl fmt::Debug for CurrentProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CurrentProcess")
+            .field("name", &self.name)
+            .field("identity", &self.identity)
+            .field("daemon", &self.daemon)
+            .field("pid", &self.pid)
+            .field("parent_pid", &self.parent_pid)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CurrentProcess {
@@ -162,10 +182,27 @@ impl CurrentProcess {
     pub fn identity(&self) -> &[u32] {
         &self.identity
     }
-    /// The authentication key (32 random bytes in the main process,
-    /// inherited by children), used by managers and listeners by default.
+    /// The authentication key (32 bytes from the OS CSPRNG in the main
+    /// process, inherited by children), used by managers and listeners by
+    /// default.
+    ///
+    /// # Panics
+    /// If the main process needed a new key and the OS gave no entropy
+    /// (there is no weaker fallback); [`try_authkey`](Self::try_authkey)
+    /// returns that error instead.
     pub fn authkey(&self) -> &[u8] {
-        &self.authkey
+        match self.try_authkey() {
+            Ok(key) => key,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    /// The authentication key, or [`ProcessError::NoEntropy`] if the OS gave
+    /// no entropy to create it.
+    pub fn try_authkey(&self) -> Result<&[u8], ProcessError> {
+        match &self.authkey {
+            Ok(key) => Ok(key),
+            Err(e) => Err(ProcessError::NoEntropy(e.clone())),
+        }
     }
     /// Always true: the calling process is alive.
     pub fn is_alive(&self) -> bool {
@@ -188,14 +225,21 @@ impl fmt::Display for CurrentProcess {
 
 /// Python's `current_process()`.
 pub fn current_process() -> CurrentProcess {
-    with_state(|s| CurrentProcess {
+    let snapshot = with_state(|s| CurrentProcess {
         name: s.name.clone(),
         identity: s.identity.clone(),
         daemon: s.daemon,
         pid: s.pid,
         parent_pid: s.parent.as_ref().map(|(p, _)| p.pid),
-        authkey: s.authkey.clone(),
-    })
+        authkey: Ok(Vec::new()),
+    });
+    CurrentProcess {
+        authkey: authkey().map_err(|e| match e {
+            ProcessError::NoEntropy(e) => e,
+            other => Arc::new(std::io::Error::other(other.to_string())),
+        }),
+        ..snapshot
+    }
 }
 
 /// Renames the calling process (Python's `current_process().name = ...`).
@@ -213,7 +257,7 @@ pub fn set_current_process_authkey(key: impl Into<Vec<u8>>) {
     let key = key.into();
     with_state(|_| ());
     if let Some(s) = STATE.write().unwrap_or_else(|e| e.into_inner()).as_mut() {
-        s.authkey = key;
+        s.authkey = Some(key);
     }
 }
 
@@ -304,7 +348,7 @@ mod tests {
     fn authkey_can_be_set() {
         set_current_process_authkey(b"secret".to_vec());
         assert_eq!(current_process().authkey(), b"secret");
-        assert_eq!(authkey(), b"secret".to_vec());
+        assert_eq!(authkey().unwrap(), b"secret".to_vec());
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub enum ProcessError {
     /// The fork server failed to start a child.
     #[error("fork server: {0}")]
     ForkServer(String),
+    /// The OS gave no entropy for a new authkey (there is no weaker
+    /// fallback).
+    #[error("cannot create an authkey: the OS gave no entropy: {0}")]
+    NoEntropy(#[source] std::sync::Arc<io::Error>),
     /// An operating-system error.
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -1,13 +1,14 @@
 //! What every process does when it ends, as Python's `util._exit_function`:
 //! log "process shutting down", terminate daemonic children, join the rest,
-//! stop the fork server, run the workspace's exit finalizers (`mp_sys::exit`).
+//! then run the exit finalizers that subsystems registered with
+//! `mp_sys::exit` (the fork server's shutdown among them).
 //! Registered with `atexit` in the main process; called directly at the end
 //! of a child.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
 
-use crate::child;
+use crate::children;
 use crate::log::TARGET;
 
 static ARMED: Once = Once::new();
@@ -34,7 +35,7 @@ pub(crate) fn run_exit_cleanup() {
         return;
     }
     log::info!(target: TARGET, "process shutting down");
-    let live = child::live_children();
+    let live = children::live_children();
     let daemons = live.iter().filter(|c| c.daemon).count();
     log::debug!(
         target: TARGET,
@@ -48,8 +49,9 @@ pub(crate) fn run_exit_cleanup() {
     for c in &live {
         log::info!(target: TARGET, "calling join() for process {}", c.name);
         let _ = c.wait(None);
-        child::forget(c);
+        children::forget(c);
     }
-    crate::forkserver::shutdown();
+    // Then what subsystems registered (the fork server's shutdown, shared
+    // memory names to unlink, ...).
     mp_sys::exit::run_finalizers();
 }

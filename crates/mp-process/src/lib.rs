@@ -31,28 +31,32 @@
 //! opened at start-up); a constructor in `mp-sys` takes them over before
 //! `main`, so no line of user code is needed — in binaries, examples, tests
 //! and benchmarks alike. The target is named by its offset from an anchor in
-//! the executable, checked against the executable's build-id. See
+//! the executable, checked against the executable's build-id and
+//! authenticated with a key private to the process tree. See
 //! `docs/bootstrap.md` and `docs/function-identity.md`.
 //!
 //! # Exit
 //! When the main program ends, daemonic children are terminated and the
 //! others joined, as Python does at interpreter exit.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod active;
-mod child;
+mod child_main;
+mod children;
 mod context;
 mod current;
 mod error;
 mod exit;
-mod forkserver;
-mod launch;
+mod forkserver_client;
+mod forkserver_server;
+mod job;
 mod log;
 mod method;
 mod panic_text;
 mod process;
 mod start;
 mod target;
+mod unchecked_fork;
 
 pub use active::{active_children, cpu_count, process_cpu_count, ActiveChild, CPU_COUNT_VAR};
 pub use context::{get_context, Context};

@@ -92,7 +92,6 @@ impl Log for Logger {
 /// If the program already installed another `log` logger, that one keeps
 /// receiving the records and only the level is applied.
 pub fn log_to_stderr(level: Option<LevelFilter>) -> &'static Logger {
-    crate::exit::arm();
     if !INSTALLED.swap(true, Ordering::SeqCst) {
         let _ = log::set_logger(&LOGGER);
     }

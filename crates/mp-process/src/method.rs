@@ -17,6 +17,20 @@ pub const START_METHOD_ENV: &str = "MULTIPROCESS_START_METHOD";
 pub enum StartMethod {
     /// `fork()`: the child is a copy of the parent; fastest; closures may
     /// capture state; risky to mix with threads in the parent.
+    ///
+    /// # Contract in a multi-threaded parent
+    /// As in CPython, forking a process that has other threads is unsafe:
+    /// the child contains only the thread that forked, and POSIX allows it
+    /// only async-signal-safe calls until it `exec`s. Choosing this method
+    /// in a multi-threaded program is the promise that the child's target
+    /// does not use a lock, a lazily initialised value or other state that
+    /// one of the parent's other threads may have been holding or changing
+    /// at the moment of the fork (a `Mutex` held there stays locked forever
+    /// in the child). This crate keeps its own part: it holds its registries,
+    /// stdout and stderr across the fork, and installs its panic hook before
+    /// any fork; it logs a warning when the parent has several threads. When
+    /// in doubt, use [`StartMethod::ForkServer`] (the default) or
+    /// [`StartMethod::Spawn`].
     Fork,
     /// Fork + exec of this same executable: a clean process that receives only
     /// what is passed to it.

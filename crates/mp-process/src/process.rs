@@ -6,31 +6,16 @@ use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp_wire::{EncodeError, Message};
+use mp_wire::Message;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::child::{self, Child};
+use crate::children::{self, Child};
 use crate::current;
 use crate::error::{ProcessError, Result};
-use crate::launch::TargetEntry;
+use crate::job::{Job, Spec, TargetEntry};
 use crate::method::{get_start_method, StartMethod};
 use crate::target::{Run, Target, TargetReturn};
-
-type EncodeArgs = Box<dyn FnOnce() -> std::result::Result<Message, EncodeError> + Send>;
-
-/// What the child runs.
-pub(crate) enum Job {
-    /// Nothing (Python's `Process()` without a target: `run()` does nothing).
-    Nothing,
-    /// A named entry point plus its encoded-on-start arguments.
-    Entry {
-        entry: TargetEntry,
-        args: EncodeArgs,
-    },
-    /// A capturing closure; fork start method only.
-    Closure(Box<dyn FnOnce() + Send>),
-}
 
 enum State {
     Initial(Job),
@@ -116,7 +101,7 @@ fn short_type_name<T>() -> String {
 impl Process {
     fn with_job(class: String, method: Option<StartMethod>, job: Job) -> Process {
         crate::exit::arm();
-        crate::launch::install_panic_report();
+        crate::child_main::install_panic_report();
         let identity = current::next_identity();
         let name = format!("{class}-{}", join_identity(&identity));
         Process {
@@ -224,8 +209,22 @@ impl Process {
     /// on this `Process`, else the creating process's
     /// ([`current_process().authkey()`](crate::current_process)), as Python's
     /// `Process.authkey`.
+    ///
+    /// # Panics
+    /// If the creating process needed a new key and the OS gave no entropy
+    /// ([`start`](Self::start) returns that as [`ProcessError::NoEntropy`]).
     pub fn get_authkey(&self) -> Vec<u8> {
-        self.authkey.clone().unwrap_or_else(current::authkey)
+        match self.try_authkey() {
+            Ok(key) => key,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn try_authkey(&self) -> Result<Vec<u8>> {
+        match &self.authkey {
+            Some(key) => Ok(key.clone()),
+            None => current::authkey(),
+        }
     }
 
     /// Sets the authentication key the child starts with (Python's
@@ -312,24 +311,25 @@ impl Process {
             return Err(ProcessError::BootstrapNotRun);
         }
         // Python reaps finished children at every start.
-        let _ = child::live_children();
+        let _ = children::live_children();
         let method = match self.method {
             Some(m) => m,
             None => get_start_method(false).unwrap_or(crate::method::DEFAULT_START_METHOD),
         };
+        let authkey = self.try_authkey()?;
         let State::Initial(job) = std::mem::replace(&mut self.state, State::Closed) else {
             unreachable!("checked above");
         };
-        let spec = crate::start::Spec {
+        let spec = Spec {
             name: self.name.clone(),
             identity: self.identity.clone(),
             daemon: self.is_daemon(),
             method,
-            authkey: self.get_authkey(),
+            authkey,
         };
         match crate::start::start(spec, job) {
             Ok(child) => {
-                child::register(child.clone());
+                children::register(child.clone());
                 self.state = State::Started(child);
                 Ok(())
             }
@@ -356,7 +356,7 @@ impl Process {
         self.check_creator("join")?;
         let c = self.child("join")?.clone();
         if c.wait(timeout)?.is_some() {
-            child::forget(&c);
+            children::forget(&c);
         }
         Ok(())
     }
@@ -424,7 +424,7 @@ impl Process {
             if c.poll()?.is_none() {
                 return Err(ProcessError::StillRunning);
             }
-            child::forget(c);
+            children::forget(c);
         }
         self.state = State::Closed;
         Ok(())

@@ -6,25 +6,15 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
 use mp_sys::bootstrap::{spawn_self, ChildMain, Spawned};
-use mp_sys::process::{exit_now, fork, Fork};
+use mp_sys::process::{exit_now, Fork};
 use mp_wire::{Message, SharedFd};
 
-use crate::child::{Child, Reaper};
+use crate::child_main::{self, Launch};
+use crate::children::{Child, Reaper};
 use crate::current::{self, ParentInfo};
 use crate::error::{ProcessError, Result};
-use crate::launch::{self, Launch, TargetEntry};
+use crate::job::{Job, Spec, TargetEntry};
 use crate::method::StartMethod;
-use crate::process::Job;
-
-/// The parts of a `Process` the start needs.
-pub(crate) struct Spec {
-    pub(crate) name: String,
-    pub(crate) identity: Vec<u32>,
-    pub(crate) daemon: bool,
-    pub(crate) method: StartMethod,
-    /// The key the child starts with.
-    pub(crate) authkey: Vec<u8>,
-}
 
 /// A pidfd for this process, opened once per process and given to every child
 /// so it can tell when its parent dies.
@@ -114,7 +104,7 @@ pub(crate) fn start(spec: Spec, job: Job) -> std::result::Result<Arc<Child>, (Jo
         }
         StartMethod::ForkServer => {
             let msg = mp_wire::encode(&launch).map_err(|e| fail(e.into()))?;
-            crate::forkserver::start_child(&msg, &spec).map_err(fail)
+            crate::forkserver_client::start_child(&msg, &spec).map_err(fail)
         }
     }
 }
@@ -135,11 +125,11 @@ fn start_fork(spec: &Spec, launch: Launch, closure: Option<Closure>) -> Result<A
     let mut err = std::io::stderr().lock();
     let _ = out.flush();
     let _ = err.flush();
-    let mut registry = crate::child::registry();
-    let server = crate::forkserver::lock();
+    let mut registry = crate::children::registry();
+    let server = crate::forkserver_client::lock();
     let state = crate::current::hold_for_fork();
     let chosen = crate::method::hold_for_fork();
-    let forked = fork();
+    let forked = crate::unchecked_fork::fork_for_start_method();
     // Released in both processes; in the child this thread is the holder.
     drop(chosen);
     drop(state);
@@ -147,13 +137,13 @@ fn start_fork(spec: &Spec, launch: Launch, closure: Option<Closure>) -> Result<A
         Fork::Child => {
             registry.clear();
             drop(registry);
-            crate::forkserver::forget_locked(server);
+            crate::forkserver_client::forget_locked(server);
             drop(err);
             drop(out);
             let _ = mp_sys::process::stdin_to_devnull();
             let code = match closure {
-                Some(f) => launch::run_closure(launch, f),
-                None => launch::run_child(launch),
+                Some(f) => child_main::run_closure(launch, f),
+                None => child_main::run_child(launch),
             };
             exit_now(code)
         }
@@ -174,7 +164,7 @@ fn start_spawn(spec: &Spec, msg: &Message) -> Result<Arc<Child>> {
         pid,
         pidfd,
         control: ours,
-    } = spawn_self(&ChildMain::of(launch::spawn_main))?;
+    } = spawn_self(&ChildMain::of(child_main::spawn_main))?;
     let child = Arc::new(Child::new(
         pid,
         pidfd,

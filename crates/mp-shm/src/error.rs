@@ -55,6 +55,21 @@ pub enum ShmError {
     /// Python's `ValueError` from `index` when the value is absent.
     #[error("value not in this container")]
     NotInContainer,
+    /// A region received from another process (or given to
+    /// [`Region::from_fd`](crate::Region::from_fd)) is not sealed against
+    /// shrinking and growing, so its owner could truncate it under our
+    /// mapping and make our next access fault (`SIGBUS`).
+    #[error(
+        "refusing to map a shared region that is not sealed against resizing \
+         (a memfd with F_SEAL_SHRINK | F_SEAL_GROW is required)"
+    )]
+    NotSealed,
+    /// A region's file is empty, or larger than this address space.
+    #[error("a shared region of {size} bytes cannot be mapped (empty or too large)")]
+    BadSize {
+        /// The file's size (`fstat`).
+        size: u64,
+    },
     /// Any other OS error.
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -38,9 +38,9 @@
 //! [`mp_sys::mmap`].
 //!
 //! # Unsafe
-//! None: this crate denies `unsafe_code`; the mapping itself lives in
+//! None: this crate forbids `unsafe_code`; the mapping itself lives in
 //! `mp_sys::mmap`.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 mod arena;
 mod error;

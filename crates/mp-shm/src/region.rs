@@ -2,7 +2,9 @@
 //! arrives mapped (the same memory) in another process.
 //!
 //! A region serializes as its fd (carried out of band by
-//! [`mp_wire::SharedFd`]). Deserializing maps the fd again, unless this
+//! [`mp_wire::SharedFd`]). Deserializing checks that the fd is a memfd
+//! sealed against shrinking and growing (a peer could otherwise truncate it
+//! under our mapping and kill us with `SIGBUS`), then maps it, unless this
 //! process already maps the same file: a process-wide cache keyed by the
 //! file's `(st_dev, st_ino)` hands out the existing mapping and closes the
 //! extra fd, so receiving a thousand handles that live in one region costs
@@ -16,6 +18,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex, Weak};
 
 use mp_sys::mmap::{Mapping, OutOfBounds, Span};
+
+use crate::error::ShmError;
 use mp_wire::SharedFd;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -87,27 +91,45 @@ impl Region {
             ));
         }
         let fd = mp_sys::memfd::create_sealed(name, len as u64)?;
-        Self::from_fd(fd)
+        Self::map_whole(fd).map_err(|e| match e {
+            ShmError::Io(e) => e,
+            other => io::Error::new(io::ErrorKind::InvalidData, other),
+        })
     }
 
-    /// Maps the whole of `fd` (a memfd or `/dev/shm` file), reusing an
-    /// existing mapping of the same file in this process if there is one.
+    /// Maps the whole of `fd`, a memfd received from another process (or
+    /// made by [`create`](Self::create)), reusing an existing mapping of the
+    /// same file in this process if there is one.
+    ///
+    /// The file must be sealed against shrinking and growing
+    /// (`F_SEAL_SHRINK | F_SEAL_GROW`, checked with `F_GET_SEALS`), so its
+    /// size (`fstat`) is fixed and no access to the mapping can fault.
     ///
     /// # Errors
-    /// The OS error of `fstat` or `mmap`; `InvalidData` if the file is empty
-    /// or larger than the address space.
-    pub fn from_fd(fd: OwnedFd) -> io::Result<Region> {
+    /// [`ShmError::NotSealed`] for an unsealed file (an unsealed memfd, a
+    /// `/dev/shm` file, anything else), [`ShmError::BadSize`] for an empty
+    /// file or one larger than the address space, or the OS error of
+    /// `fcntl`, `fstat` or `mmap`.
+    pub fn from_fd(fd: OwnedFd) -> Result<Region, ShmError> {
+        if !mp_sys::memfd::size_sealed(&fd)? {
+            return Err(ShmError::NotSealed);
+        }
+        Self::map_whole(fd)
+    }
+
+    /// Maps the whole of a named `/dev/shm` file, which cannot be sealed:
+    /// see [`SharedMemory`](crate::SharedMemory)'s "Sealing" section.
+    pub(crate) fn from_named_fd(fd: OwnedFd) -> Result<Region, ShmError> {
+        Self::map_whole(fd)
+    }
+
+    fn map_whole(fd: OwnedFd) -> Result<Region, ShmError> {
         let id = mp_sys::memfd::file_id(&fd)?;
         let size = mp_sys::memfd::size(&fd)?;
         let len = usize::try_from(size)
             .ok()
             .filter(|&l| l > 0)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "shared file is empty or too large",
-                )
-            })?;
+            .ok_or(ShmError::BadSize { size })?;
         if BYPASS_CACHE.with(std::cell::Cell::get) {
             let map = Arc::new(Mapping::map_shared(&fd, len)?);
             return Ok(Region {
@@ -210,6 +232,68 @@ mod tests {
         let mut buf = [0; 3];
         r.read(10, &mut buf).unwrap();
         assert_eq!(&buf, b"xyz");
+    }
+
+    /// What a peer sends: the fd of a region, as [`Region`] serializes.
+    fn as_sent(fd: OwnedFd) -> mp_wire::Message {
+        mp_wire::encode(&SharedFd::from(fd)).unwrap()
+    }
+
+    #[test]
+    fn an_unsealed_memfd_from_a_peer_is_refused() {
+        use rustix::fs::{memfd_create, MemfdFlags, SealFlags};
+        // Unsealed, and also sealed against growing only.
+        for seals in [SealFlags::empty(), SealFlags::GROW | SealFlags::SEAL] {
+            let fd = memfd_create("t", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING).unwrap();
+            rustix::fs::ftruncate(&fd, 4096).unwrap();
+            if !seals.is_empty() {
+                rustix::fs::fcntl_add_seals(&fd, seals).unwrap();
+            }
+            let dup = mp_sys::fd::dup_cloexec(&fd).unwrap();
+            assert!(matches!(Region::from_fd(dup), Err(ShmError::NotSealed)));
+            // Decoding fails with a decode error (postcard keeps no message).
+            assert!(mp_wire::decode::<Region>(as_sent(fd)).is_err());
+        }
+        // A file that has no seals at all (a regular file).
+        let file = std::fs::File::open("/proc/self/exe").unwrap();
+        assert!(matches!(
+            Region::from_fd(OwnedFd::from(file)),
+            Err(ShmError::NotSealed)
+        ));
+    }
+
+    #[test]
+    fn a_region_shorter_than_claimed_is_refused_not_faulted() {
+        // A sealed memfd of 8 bytes sent where a 64-byte slot (a lock, a
+        // value) is expected: the slot does not fit, a typed error.
+        #[derive(serde::Serialize)]
+        struct SlotWire {
+            region: SharedFd,
+            offset: usize,
+            len: usize,
+        }
+        let slot_of = |len| {
+            let fd = mp_sys::memfd::create_sealed("t", 8).unwrap();
+            let msg = mp_wire::encode(&SlotWire {
+                region: SharedFd::from(fd),
+                offset: 0,
+                len,
+            })
+            .unwrap();
+            mp_wire::decode::<crate::Slot>(msg)
+        };
+        assert!(slot_of(8).is_ok());
+        assert!(slot_of(64).is_err());
+        // An empty sealed memfd: nothing to map.
+        let fd = mp_sys::memfd::create_sealed("t", 0).unwrap();
+        assert!(matches!(
+            Region::from_fd(fd),
+            Err(ShmError::BadSize { size: 0 })
+        ));
+        // Mapping more than the file has is refused before `mmap`.
+        let fd = mp_sys::memfd::create_sealed("t", 8).unwrap();
+        let err = Mapping::map_shared(&fd, 4096).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
 
     #[test]

@@ -22,13 +22,24 @@
 //! A `SharedMemory` serializes as its name, size and fd, so the receiver
 //! maps the same memory even if the name was unlinked meanwhile (Python
 //! re-attaches by name and fails then). Received handles never own the name.
+//!
+//! # Sealing
+//! Unlike the anonymous regions behind locks, queues and values, a named
+//! block cannot be sealed against resizing: `/dev/shm` files do not support
+//! seals, and any process that can open the name may truncate the file. An
+//! access to the part of a mapping that a truncation removed raises
+//! `SIGBUS`, which ends the process. So a `SharedMemory` is only as safe as
+//! the processes that can open its name (mode 0600: the same user) and the
+//! peer that sent it; this is also true of Python's `SharedMemory`. Use
+//! a [`Region`] (or the types built on it) for memory shared with a peer
+//! you do not trust to keep its size.
 
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, Once};
 
+use mp_wire::SharedFd;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ShmError;
@@ -76,19 +87,19 @@ fn unregister(name: &str) {
         .retain(|(n, pid)| !(n == name && *pid == me));
 }
 
-fn random_u32() -> u32 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish() as u32
+/// 32 bits from the OS CSPRNG (`mp_sys::random`), or its error.
+fn random_u32() -> std::io::Result<u32> {
+    Ok(u32::from_le_bytes(mp_sys::random::bytes()?))
 }
 
-fn generated_name() -> String {
+fn generated_name() -> std::io::Result<String> {
     let me = ProcessIdent::current();
-    format!("mp-{}-{:x}-{:08x}", me.pid(), me.start_time(), random_u32())
+    Ok(format!(
+        "mp-{}-{:x}-{:08x}",
+        me.pid(),
+        me.start_time(),
+        random_u32()?
+    ))
 }
 
 /// Parses `mp-<pid>-<start hex>-<random>` back to the creator's identity.
@@ -167,10 +178,11 @@ impl SharedMemory {
     /// Creates a block of `size` zero bytes under a fresh generated name.
     ///
     /// # Errors
-    /// [`ShmError::ZeroSize`], or an OS error.
+    /// [`ShmError::ZeroSize`], or an OS error (also when the OS gives no
+    /// random bytes for the name).
     pub fn create(size: usize) -> Result<SharedMemory, ShmError> {
         loop {
-            match Self::create_named(&generated_name(), size) {
+            match Self::create_named(&generated_name()?, size) {
                 Err(ShmError::AlreadyExists(_)) => continue,
                 other => return other,
             }
@@ -188,12 +200,14 @@ impl SharedMemory {
         }
         let bare = name.strip_prefix('/').unwrap_or(name).to_owned();
         let fd = mp_sys::memfd::shm_create(&bare).map_err(|e| map_io(&bare, e))?;
-        let mapped = mp_sys::memfd::set_size(&fd, size as u64).and_then(|()| Region::from_fd(fd));
+        let mapped = mp_sys::memfd::set_size(&fd, size as u64)
+            .map_err(ShmError::Io)
+            .and_then(|()| Region::from_named_fd(fd));
         let region = match mapped {
             Ok(r) => r,
             Err(e) => {
                 let _ = mp_sys::memfd::shm_unlink(&bare);
-                return Err(ShmError::Io(e));
+                return Err(e);
             }
         };
         register(&bare);
@@ -212,7 +226,7 @@ impl SharedMemory {
     pub fn attach(name: &str) -> Result<SharedMemory, ShmError> {
         let bare = name.strip_prefix('/').unwrap_or(name).to_owned();
         let fd = mp_sys::memfd::shm_attach(&bare).map_err(|e| map_io(&bare, e))?;
-        let region = Region::from_fd(fd)?;
+        let region = Region::from_named_fd(fd)?;
         Ok(SharedMemory {
             name: bare,
             size: region.len(),
@@ -326,10 +340,13 @@ struct WireRef<'a> {
     region: &'a Region,
 }
 
+/// The receiving side of [`WireRef`]: the region arrives as its fd (the
+/// same bytes on the wire), mapped without the seal check that a
+/// [`Region`] gets, because a named block cannot be sealed.
 #[derive(Deserialize)]
 struct Wire {
     name: String,
-    region: Region,
+    region: SharedFd,
 }
 
 impl Serialize for SharedMemory {
@@ -349,10 +366,12 @@ impl Serialize for SharedMemory {
 impl<'de> Deserialize<'de> for SharedMemory {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let w = Wire::deserialize(d)?;
+        let region = Region::from_named_fd(w.region.into_inner())
+            .map_err(|e| serde::de::Error::custom(format!("cannot map shared memory: {e}")))?;
         Ok(SharedMemory {
-            size: w.region.len(),
+            size: region.len(),
             name: w.name,
-            region: Some(w.region),
+            region: Some(region),
             owner: AtomicU32::new(0),
         })
     }
@@ -449,7 +468,7 @@ mod tests {
             "mp-{}-{:x}-{:08x}",
             dead.pid(),
             dead.start_time(),
-            random_u32()
+            random_u32().unwrap()
         );
         let mut s = SharedMemory::create_named(&stale, 8).unwrap();
         s.disown();

@@ -1,5 +1,9 @@
 //! `mp-sys`: the only crate of `multiprocess` that talks to the kernel directly.
 //!
+//! **Internal.** This crate exists for the other `multiprocess` crates; its
+//! API has no semver promise and may change in any release. Programs use
+//! the `multiprocess` facade.
+//!
 //! Thin, typed wrappers over [`rustix`] (and `libc` where rustix lacks a call):
 //! process creation and reaping, pidfds, signals, sockets with `SCM_RIGHTS`,
 //! memfd, `mmap` and futex. Public signatures use [`OwnedFd`](std::os::fd::OwnedFd)
@@ -13,6 +17,25 @@
 //! let (n, fds) = mp_sys::socket::recv_with_fds(&b, &mut buf, 0).unwrap();
 //! assert_eq!((&buf[..n], fds.len()), (&b"hi"[..], 0));
 //! ```
+//!
+//! # Modules
+//! - [`bootstrap`]: the start-up constructor that takes over spawned
+//!   children, and `spawn_self`.
+//! - [`entry`]: naming a function for another process of the process tree
+//!   (offset + MAC tag).
+//! - [`exe`]: this program's executable (fd opened at start-up) and build-id.
+//! - [`exit`]: `atexit` and the exit finalizers crates register.
+//! - [`fd`]: small fd helpers (dup, pipe, write_all, poll).
+//! - [`futex`]: futex wait/wake on shared words.
+//! - [`memfd`]: sealed memfds and named `/dev/shm` files.
+//! - [`mmap`]: shared mappings with bounds-checked typed access.
+//! - [`process`]: fork (checked and unchecked), pidfds, waiting, signals to
+//!   children, `_exit`.
+//! - [`random`]: the OS CSPRNG, the one randomness source.
+//! - [`signal`]: signal names and dispositions.
+//! - [`socket`]: Unix socket pairs and `SCM_RIGHTS` send/receive.
+//! - [`thread`]: thread and CPU counts.
+//! - [`time`]: the one `Deadline` type.
 //!
 //! # Platform
 //! Linux only. This root is the one platform seam of the workspace: every

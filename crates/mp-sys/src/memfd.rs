@@ -6,10 +6,14 @@
 //! let fd = mp_sys::memfd::create_sealed("doc", 4096).unwrap();
 //! assert_eq!(mp_sys::memfd::size(&fd).unwrap(), 4096);
 //! ```
-#![allow(unsafe_code)]
-//! # Safety
-//! The only `unsafe` here is the call to `atexit`, which registers a plain
-//! `extern "C" fn()`; see the `SAFETY` comment at the call.
+//!
+//! # Sealing
+//! A mapping of a file faults with `SIGBUS` where the file no longer has
+//! bytes, so a file that another process can shrink is not safe to map and
+//! use. Anonymous regions are therefore sealed by their creator
+//! ([`create_sealed`]) and a receiver checks [`size_sealed`] before mapping.
+//! Named files under `/dev/shm` cannot be sealed: anyone who can open the
+//! name can resize them.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -37,6 +41,28 @@ pub fn create_sealed(name: &str, size: u64) -> io::Result<OwnedFd> {
     fs::ftruncate(&fd, size)?;
     fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)?;
     Ok(fd)
+}
+
+/// `fcntl(fd, F_GET_SEALS)` includes `F_SEAL_SHRINK` and `F_SEAL_GROW`: the
+/// file's size can never change again, so a mapping of it up to that size
+/// cannot fault.
+///
+/// False for a memfd without those seals, a `/dev/shm` file (tmpfs reports
+/// only `F_SEAL_SEAL`), and a file that does not support seals at all.
+///
+/// ```
+/// let fd = mp_sys::memfd::create_sealed("doc", 64).unwrap();
+/// assert!(mp_sys::memfd::size_sealed(&fd).unwrap());
+/// ```
+///
+/// # Errors
+/// The OS error of `fcntl`, other than `EINVAL` (no seal support).
+pub fn size_sealed(fd: impl AsFd) -> io::Result<bool> {
+    match fs::fcntl_get_seals(fd) {
+        Ok(seals) => Ok(seals.contains(SealFlags::SHRINK | SealFlags::GROW)),
+        Err(rustix::io::Errno::INVAL) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `fstat(fd).st_size`—the size of a file in bytes.

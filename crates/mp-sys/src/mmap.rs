@@ -42,6 +42,14 @@
 //! references, so no `&`/`&mut` aliasing rule can be broken by a peer's write.
 //! A [`Span`] holds an `Arc<Mapping>`, so the mapping outlives every pointer
 //! it derives; its range was checked against the mapping when it was made.
+//!
+//! The file behind a mapping is checked to be at least as long as the
+//! mapping when it is mapped. A file sealed against shrinking (every memfd
+//! this workspace creates, and every one `mp-shm` accepts from a peer)
+//! keeps that length; if an unsealed file (a named `/dev/shm` block) is
+//! truncated later, an access past its new end raises `SIGBUS` and the
+//! process dies: the pages are still mapped, they just have no file behind
+//! them, and no access reads or writes memory that is not the file's.
 
 use std::fmt;
 use std::io;
@@ -101,8 +109,17 @@ impl Mapping {
     /// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)`—maps the
     /// first `len` bytes of `fd`, shared with every other mapping of the file.
     ///
+    /// Checks first (`fstat`) that the file has at least `len` bytes, so the
+    /// mapping does not start with pages that fault. Whether it stays so is
+    /// the file's business: a file sealed against shrinking
+    /// ([`memfd::size_sealed`](crate::memfd::size_sealed)) keeps its size
+    /// forever; a file that another process truncates later makes accesses
+    /// past its new end fault with `SIGBUS`, which ends the process (no
+    /// access through a `Mapping` reads or writes memory that is not there).
+    ///
     /// # Errors
-    /// `InvalidInput` for `len == 0`, or the OS error of `mmap`.
+    /// `InvalidInput` for `len == 0`, `InvalidData` if the file is shorter
+    /// than `len`, or the OS error of `fstat` or `mmap`.
     ///
     /// # References
     /// - [Linux `mmap(2)`](https://man7.org/linux/man-pages/man2/mmap.2.html)
@@ -112,6 +129,13 @@ impl Mapping {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "cannot map 0 bytes",
+            ));
+        }
+        let size = crate::memfd::size(&fd)?;
+        if u128::from(size) < len as u128 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("cannot map {len} bytes of a file of {size} bytes"),
             ));
         }
         // SAFETY: a fresh mapping at a kernel-chosen address (NULL hint, no

@@ -12,7 +12,8 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions};
 
-/// The outcome of [`fork`] in each of the two processes.
+/// The outcome of [`fork`] (or [`fork_unchecked`]) in each of the two
+/// processes.
 #[derive(Debug)]
 pub enum Fork {
     /// In the parent: the new child's pid and a pidfd referring to it.
@@ -26,28 +27,107 @@ pub enum Fork {
     Child,
 }
 
-/// `fork()`—Creates a child process that is a copy of the caller.
+/// Why [`fork`] did not fork.
+#[derive(Debug)]
+pub enum ForkError {
+    /// The process has more than one thread, so the child could inherit a
+    /// lock or state that a thread which does not exist in the child was
+    /// changing; use [`fork_unchecked`] and keep its contract.
+    MultiThreaded {
+        /// How many threads the process had.
+        threads: usize,
+    },
+    /// The thread count could not be read, or `fork`/`pidfd_open` failed.
+    Os(io::Error),
+}
+
+impl std::fmt::Display for ForkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ForkError::MultiThreaded { threads } => write!(
+                f,
+                "refusing to fork a multi-threaded process ({threads} threads): \
+                 the child may only call async-signal-safe functions"
+            ),
+            ForkError::Os(e) => write!(f, "fork: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ForkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ForkError::MultiThreaded { .. } => None,
+            ForkError::Os(e) => Some(e),
+        }
+    }
+}
+
+impl From<ForkError> for io::Error {
+    fn from(e: ForkError) -> io::Error {
+        match e {
+            ForkError::Os(e) => e,
+            e @ ForkError::MultiThreaded { .. } => io::Error::other(e),
+        }
+    }
+}
+
+/// `fork()`, for a single-threaded process: creates a child process that is
+/// a copy of the caller.
+///
+/// Refuses with [`ForkError::MultiThreaded`] unless this process has exactly
+/// one thread. The check cannot go stale before the call: only the calling
+/// thread could start another one. With one thread, the child is an exact
+/// copy of the whole process, and every Rust and libc facility stays usable
+/// in it.
 ///
 /// In the parent it also opens a pidfd for the child, race-free because an
 /// unreaped child's pid cannot be reused.
 ///
-/// # Why this is a safe function
-/// The child is a copy of this process's memory at the moment of the call,
-/// containing only the calling thread. Memory stays valid and consistent: a
-/// `Mutex` that another thread held at that moment simply stays locked in the
-/// child, so using it there deadlocks, which is not undefined behaviour. The
-/// allocator (glibc malloc) re-initialises its locks in the child through its
-/// `atfork` handlers. Callers in multi-threaded programs should keep the
-/// child's work simple and end it with [`exit_now`]; `multiprocess` logs a
-/// warning when it forks a multi-threaded parent.
-///
 /// # References
 /// - [fork(2)](https://man7.org/linux/man-pages/man2/fork.2.html)
-pub fn fork() -> io::Result<Fork> {
+pub fn fork() -> Result<Fork, ForkError> {
+    let threads = crate::thread::thread_count().map_err(ForkError::Os)?;
+    if threads != 1 {
+        return Err(ForkError::MultiThreaded { threads });
+    }
+    // SAFETY: the process has one thread (checked just above, and only this
+    // thread could have started another since), which is the case in which
+    // `fork_unchecked`'s contract holds unconditionally.
+    unsafe { fork_unchecked() }.map_err(ForkError::Os)
+}
+
+/// `fork()` without the single-thread check: creates a child process that
+/// is a copy of the caller, containing only the calling thread.
+///
+/// In the parent it also opens a pidfd for the child.
+///
+/// # Safety
+/// If the process has other threads, the child is a copy of memory that
+/// those threads may have been changing at the moment of the call, and
+/// POSIX allows the child to call only async-signal-safe functions until it
+/// calls `exec`. The caller must ensure that the code the child runs does
+/// not depend on state that another thread could have been holding or
+/// mutating at the moment of the fork:
+/// - a `Mutex`, `RwLock`, `Once` or `OnceLock` that another thread held or
+///   was initialising stays locked (or half-initialised) forever in the
+///   child: the child must not touch it, or the caller must hold it itself
+///   across the fork;
+/// - memory that another thread was writing without a lock held across the
+///   fork (including data behind an `UnsafeCell` that relies on a
+///   thread's exclusive access, thread-local destructors and thread ids
+///   that the runtime caches) may be inconsistent in the child;
+/// - libc state beyond what its `atfork` handlers repair (glibc repairs
+///   `malloc` and stdio's locks) is in the same position, as is every
+///   `MAP_SHARED` mapping, which the parent's threads go on changing.
+///
+/// With one thread in the process the contract holds trivially; [`fork`]
+/// checks that case.
+pub unsafe fn fork_unchecked() -> io::Result<Fork> {
     // Parent and child must agree on the process-tree key.
     crate::tree_key::settle();
-    // SAFETY: `fork` has no memory-safety preconditions of its own; the
-    // consequences for multi-threaded callers are documented above.
+    // SAFETY: the call itself only duplicates the process; what the child
+    // may then do is the caller's contract above.
     let pid = unsafe { libc::fork() };
     match pid {
         -1 => Err(io::Error::last_os_error()),
@@ -223,8 +303,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fork_refuses_a_multi_threaded_process() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || rx.recv());
+        match fork() {
+            Err(ForkError::MultiThreaded { threads }) => assert!(threads > 1),
+            Ok(Fork::Child) => exit_now(0),
+            other => panic!("fork in a multi-threaded process: {other:?}"),
+        }
+        drop(tx);
+        let _ = other.join();
+    }
+
+    #[test]
     fn fork_exit_code_and_signal() {
-        match fork().unwrap() {
+        // SAFETY: the child only calls `_exit` or sleeps and then dies of a
+        // signal: nothing that another thread of the harness may hold.
+        match unsafe { fork_unchecked() }.unwrap() {
             Fork::Child => exit_now(7),
             Fork::Parent { pidfd, .. } => {
                 assert_eq!(
@@ -233,7 +328,8 @@ mod tests {
                 );
             }
         }
-        match fork().unwrap() {
+        // SAFETY: as above.
+        match unsafe { fork_unchecked() }.unwrap() {
             Fork::Child => {
                 std::thread::sleep(std::time::Duration::from_secs(10));
                 exit_now(0)

@@ -222,6 +222,14 @@ fn bootstrap_under_at_secure_is_refused() {
         return cannot_set_up("setpriv(1) is not installed (util-linux)");
     };
     let (dir, marker, ours, theirs) = prepare("at-secure");
+    let nosuid = rustix::fs::statvfs(&dir)
+        .map(|v| v.f_flag.contains(rustix::fs::StatVfsMountFlags::NOSUID))
+        .unwrap_or(true);
+    if nosuid {
+        drop((ours, theirs));
+        let _ = std::fs::remove_dir_all(&dir);
+        return cannot_set_up(&format!("{} is on a nosuid mount", dir.display()));
+    }
     let copy = dir.join("setuid-test-binary");
     std::fs::copy(std::env::current_exe().unwrap(), &copy).unwrap();
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o4755)).unwrap();

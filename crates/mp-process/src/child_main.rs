@@ -8,16 +8,13 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
-use mp_sys::entry::EntryPoint;
 use mp_wire::{Message, SharedFd};
 use serde::{Deserialize, Serialize};
 
 use crate::current::{self, ChildIdentity, ParentInfo};
+use crate::job::TargetEntry;
 use crate::method::StartMethod;
 use crate::target::ExitRequest;
-
-/// The function a child calls with its encoded arguments; returns the exit code.
-pub(crate) type TargetEntry = EntryPoint<Message, i32>;
 
 /// Everything a child needs, sent over its control channel.
 #[derive(Serialize, Deserialize)]
@@ -70,8 +67,7 @@ fn become_child(launch: Launch) -> (String, TargetEntry, Message) {
     let _ = mp_sys::signal::set_default(mp_sys::signal::SIGINT);
     let _ = mp_sys::signal::set_default(mp_sys::signal::SIGTERM);
     let _ = mp_sys::signal::ignore_sigpipe();
-    crate::child::registry().clear();
-    crate::forkserver::forget_in_child();
+    crate::children::registry().clear();
     crate::method::force_in_child(launch.method);
     let name = launch.name.clone();
     current::become_child(ChildIdentity {

@@ -1,0 +1,131 @@
+//! The parent's side of the fork server: starting it (by spawning), asking
+//! it for a child, restarting it if it died, and stopping it at exit
+//! (a finalizer registered with `mp_sys::exit` when the server starts).
+//! The server itself is in `forkserver_server.rs`.
+//!
+//! If the server dies, the next start restarts it; children it had started
+//! report exit code 255 (Python's behaviour). When the client closes its
+//! socket (at exit), the server exits.
+
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use mp_sys::bootstrap::{spawn_self, ChildMain};
+use mp_sys::process::wait_pidfd;
+use mp_wire::{Limits, Message, WireError};
+
+use crate::children::{Child, Reaper};
+use crate::error::{ProcessError, Result};
+use crate::forkserver_server::{server_main, Reply};
+use crate::job::Spec;
+
+/// The client's connection to its fork server.
+#[derive(Debug)]
+pub(crate) struct Server {
+    owner: u32,
+    pidfd: OwnedFd,
+    sock: OwnedFd,
+}
+
+static SERVER: Mutex<Option<Server>> = Mutex::new(None);
+
+/// How long the client waits for the server to answer a request.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) fn lock() -> MutexGuard<'static, Option<Server>> {
+    SERVER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// In a forked child: drop the parent's connection (closing only our copy).
+pub(crate) fn forget_locked(mut guard: MutexGuard<'static, Option<Server>>) {
+    guard.take();
+}
+
+impl Server {
+    fn start() -> Result<Server> {
+        let spawned = spawn_self(&ChildMain::of(server_main))?;
+        // Stopped at exit, after the children are joined (registered once;
+        // a no-op in any process that does not own a server).
+        mp_sys::exit::register_finalizer(shutdown);
+        log::debug!(target: crate::log::TARGET, "fork server started");
+        Ok(Server {
+            owner: mp_sys::process::getpid(),
+            pidfd: spawned.pidfd,
+            sock: spawned.control,
+        })
+    }
+
+    fn request(&self, msg: &Message) -> Result<Reply> {
+        mp_wire::send(self.sock.as_fd(), msg)?;
+        let reply = mp_wire::recv(self.sock.as_fd(), &Limits::default(), Some(REPLY_TIMEOUT))?;
+        Ok(mp_wire::decode(reply).map_err(WireError::from)?)
+    }
+}
+
+/// Asks the fork server (starting it if needed, restarting it once if it
+/// died) to start the child described by `msg`.
+pub(crate) fn start_child(msg: &Message, spec: &Spec) -> Result<Arc<Child>> {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    let mut guard = lock();
+    let mut last_err = None;
+    for _attempt in 0..2 {
+        if guard
+            .as_ref()
+            .is_none_or(|s| s.owner != mp_sys::process::getpid())
+        {
+            *guard = Some(Server::start()?);
+        }
+        let server = guard
+            .as_ref()
+            .ok_or_else(|| ProcessError::ForkServer("not running".into()))?;
+        match server.request(msg) {
+            Ok(Reply::Started { pid, pidfd, status }) => {
+                let reaper = Reaper::Server(Mutex::new(Some(status.into_inner())));
+                return Ok(Arc::new(Child::new(
+                    pid,
+                    pidfd.into_inner(),
+                    spec.name.clone(),
+                    spec.daemon,
+                    reaper,
+                )));
+            }
+            Ok(Reply::Failed(e)) => return Err(ProcessError::ForkServer(e)),
+            Err(e) => {
+                // The server died or misbehaved: replace it and try once more.
+                log::debug!(target: crate::log::TARGET, "fork server failed ({e}); restarting it");
+                if let Some(old) = guard.take() {
+                    stop(old);
+                }
+                last_err = Some(e);
+            }
+        }
+    }
+    Err(last_err.unwrap_or_else(|| ProcessError::ForkServer("unavailable".into())))
+}
+
+fn stop(server: Server) {
+    let Server { pidfd, sock, .. } = server;
+    drop(sock);
+    if !mp_sys::socket::poll_readable(&pidfd, Some(Duration::from_secs(2))).unwrap_or(false) {
+        let _ = mp_sys::process::send_signal(&pidfd, mp_sys::signal::SIGKILL);
+    }
+    let _ = wait_pidfd(&pidfd, true);
+}
+
+/// At exit (an `mp_sys::exit` finalizer): close the connection and wait for
+/// the server to leave.
+fn shutdown() {
+    let mut guard = lock();
+    if guard
+        .as_ref()
+        .is_some_and(|s| s.owner == mp_sys::process::getpid())
+    {
+        if let Some(server) = guard.take() {
+            log::debug!(target: crate::log::TARGET, "stopping the fork server");
+            stop(server);
+        }
+    }
+}

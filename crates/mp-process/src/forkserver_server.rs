@@ -1,0 +1,135 @@
+//! The fork server: a single-threaded process, started once by spawning
+//! (`forkserver_client.rs`), that forks children on request. Requests and
+//! fds travel over a socket (`SCM_RIGHTS`); the server answers with the
+//! child's pid, a pidfd and a pipe on which it writes the exit code once it
+//! has reaped the child. It exits when the client closes its socket.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use mp_sys::process::{exit_now, fork, wait_pidfd, Fork};
+use mp_wire::{Limits, Message, SharedFd, WireError};
+use serde::{Deserialize, Serialize};
+
+use crate::child_main::{self, Launch};
+
+/// How long the server waits for the rest of a request that has begun.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The server's answer to one request.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum Reply {
+    /// The child was forked.
+    Started {
+        pid: u32,
+        pidfd: SharedFd,
+        status: SharedFd,
+    },
+    /// Forking failed; the reason.
+    Failed(String),
+}
+
+struct Kid {
+    pidfd: OwnedFd,
+    status: OwnedFd,
+}
+
+struct ServerState {
+    control: Option<OwnedFd>,
+    kids: Vec<Kid>,
+}
+
+/// The fork server's main loop; returns when the client goes away.
+pub(crate) fn server_main(control: OwnedFd) -> i32 {
+    // Ctrl-C in a terminal reaches the whole foreground group; the server
+    // must outlive its children's handling of it.
+    let _ = mp_sys::signal::ignore_sigpipe();
+    let mut st = ServerState {
+        control: Some(control),
+        kids: Vec::new(),
+    };
+    loop {
+        let Some(control) = st.control.as_ref() else {
+            return 0;
+        };
+        let (control_ready, ready_kids) = {
+            let mut fds = Vec::with_capacity(st.kids.len() + 1);
+            fds.push(control.as_fd());
+            fds.extend(st.kids.iter().map(|k| k.pidfd.as_fd()));
+            match mp_sys::fd::poll_readable_any(&fds, None) {
+                Ok(ready) => (ready[0], ready[1..].to_vec()),
+                Err(_) => return 1,
+            }
+        };
+        // Report and forget finished children (highest index first).
+        for i in (0..ready_kids.len()).rev() {
+            if ready_kids[i] {
+                if let Ok(Some(status)) = wait_pidfd(&st.kids[i].pidfd, false) {
+                    let kid = st.kids.swap_remove(i);
+                    let _ = mp_sys::fd::write_all(&kid.status, &status.code().to_le_bytes());
+                }
+            }
+        }
+        if control_ready {
+            let msg =
+                match mp_wire::recv(control.as_fd(), &Limits::default(), Some(REQUEST_TIMEOUT)) {
+                    Ok(m) => m,
+                    Err(_) => return 0, // the client closed the connection (or broke it)
+                };
+            let reply = fork_child(&mut st, msg);
+            let Some(control) = st.control.as_ref() else {
+                return 0;
+            };
+            let sent = mp_wire::encode(&reply)
+                .map_err(WireError::from)
+                .and_then(|m| mp_wire::send(control.as_fd(), &m));
+            if sent.is_err() {
+                return 0;
+            }
+        }
+    }
+}
+
+fn fork_child(st: &mut ServerState, msg: Message) -> Reply {
+    let (status_r, status_w) = match mp_sys::fd::pipe() {
+        Ok(p) => p,
+        Err(e) => return Reply::Failed(format!("pipe: {e}")),
+    };
+    match fork() {
+        Err(e) => Reply::Failed(format!("fork: {e}")),
+        Ok(Fork::Child) => {
+            // Close the server's descriptors so nothing in the child keeps
+            // the client's socket or a sibling's status pipe open.
+            st.control.take();
+            st.kids.clear();
+            drop(status_r);
+            drop(status_w);
+            let code = match mp_wire::decode::<Launch>(msg) {
+                Ok(l) => child_main::run_child(l),
+                Err(e) => {
+                    eprintln!(
+                        "multiprocess: fork server child cannot decode its launch message: {e}"
+                    );
+                    255
+                }
+            };
+            exit_now(code)
+        }
+        Ok(Fork::Parent { pid, pidfd }) => {
+            drop(msg);
+            let reply_pidfd = match mp_sys::fd::dup_cloexec(&pidfd) {
+                Ok(fd) => fd,
+                Err(e) => return Reply::Failed(format!("dup: {e}")),
+            };
+            st.kids.push(Kid {
+                pidfd,
+                status: status_w,
+            });
+            Reply::Started {
+                pid,
+                pidfd: SharedFd::from(reply_pidfd),
+                status: SharedFd::from(status_r),
+            }
+        }
+    }
+}
