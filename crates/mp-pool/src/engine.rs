@@ -327,6 +327,24 @@ impl Shared {
         }
     }
 
+    /// Kills the workers whose link failed and that did not end within
+    /// their grace; returns how long until the next such deadline.
+    fn kill_doomed(&mut self, now: Instant) -> Option<Duration> {
+        let mut next: Option<Duration> = None;
+        for w in &mut self.workers {
+            let Some(at) = w.doomed else { continue };
+            if at <= now {
+                log::warn!(target: "multiprocess", "killing {}: its link failed and it did not end", w.name);
+                let _ = w.process.kill();
+                w.doomed = None;
+            } else {
+                let left = at - now;
+                next = Some(next.map_or(left, |n| n.min(left)));
+            }
+        }
+        next
+    }
+
     /// Starts workers until there are `processes` of them, while there is or
     /// may be work; if none can be started, fails the queued chunks.
     fn replenish(&mut self, cfg: &Config, completions: &mut Vec<Completion>) {
@@ -516,10 +534,14 @@ pub(crate) fn run(inner: Arc<Inner>) {
     let cfg = &inner.config;
     let mut buf = [0u8; 64];
     loop {
+        let mut timeout = TICK;
         let watch: Vec<Watch> = {
             let mut s = lock(&inner.shared);
             if s.state == RunState::Terminate {
                 break;
+            }
+            if let Some(left) = s.kill_doomed(Instant::now()) {
+                timeout = timeout.min(left);
             }
             // A socket is polled only while it has work in flight and no
             // waiting thread is reading it (see `Inner`'s `Help::help`).
@@ -546,7 +568,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
             });
             fds.push(sentinel.as_fd());
         }
-        let ready = match mp_sys::fd::poll_readable_any(&fds, Some(TICK)) {
+        let ready = match mp_sys::fd::poll_readable_any(&fds, Some(timeout)) {
             Ok(r) => r,
             Err(e) => {
                 log::warn!(target: "multiprocess", "pool: poll failed: {e}");

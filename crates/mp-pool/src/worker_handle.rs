@@ -27,6 +27,11 @@ const PREFETCH_DEPTH: usize = 4;
 const PREFETCH_DEPTH_FAST: usize = 32;
 /// A worker that answers a chunk within this time is "fast".
 pub(crate) const FAST_CHUNK: Duration = Duration::from_micros(200);
+/// How long a worker whose link failed may take to end by itself before it
+/// is killed: a worker ending with `exit(n)` closes its link while it
+/// unwinds, then runs its exit clean-up; killing it at once would report
+/// `SIGKILL` instead of its real status.
+pub(crate) const LINK_GRACE: Duration = Duration::from_secs(2);
 /// At most this many bytes in flight per worker when prefetching: well
 /// under a Unix socket's buffer, so a prefetch send never blocks (a blocked
 /// send could deadlock with a worker blocked writing a large result).
@@ -75,6 +80,8 @@ pub(crate) struct Worker {
     pub(crate) fast: bool,
     /// When a reply from it was last read.
     pub(crate) last_reply: Instant,
+    /// Its link failed: it is killed if it has not ended by this time.
+    pub(crate) doomed: Option<Instant>,
 }
 
 impl Worker {
@@ -142,8 +149,7 @@ impl Worker {
     /// chunks leave `inflight`.
     fn take_unsent(&mut self, e: &str) -> Vec<Chunk> {
         log::debug!(target: "multiprocess", "cannot send a task to {}: {e}", self.name);
-        self.broken = true;
-        let _ = self.process.kill();
+        self.doom();
         let n = self.outq.len().min(self.inflight.len());
         self.outq.clear();
         self.sent = self.sent.saturating_sub(n as u64);
@@ -162,12 +168,20 @@ impl Worker {
     }
 
     /// The worker's stream cannot be trusted any more: stop reading it and
-    /// kill the worker (its in-flight chunks are settled when it is reaped).
+    /// let it end (its in-flight chunks are settled when it is reaped).
     pub(crate) fn fail(&mut self, e: &RecvError) {
         log::warn!(target: "multiprocess", "cannot read a result from {}: {e}", self.name);
         self.eof = true;
+        self.doom();
+    }
+
+    /// Its link failed: no more work goes to it, and it gets
+    /// [`LINK_GRACE`] to end by itself (so its real exit status is
+    /// reported) before the engine kills it.
+    fn doom(&mut self) {
         self.broken = true;
-        let _ = self.process.kill();
+        self.doomed
+            .get_or_insert_with(|| Instant::now() + LINK_GRACE);
     }
 }
 
@@ -215,6 +229,7 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         lent: false,
         fast: false,
         last_reply: Instant::now(),
+        doomed: None,
     })
 }
 
