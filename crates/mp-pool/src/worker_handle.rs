@@ -214,7 +214,19 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
     // so a task's panic is recorded quietly instead of reported.
     crate::func::install_panic_hook();
     process.start()?;
-    let sentinel = mp_sys::fd::dup_cloexec(process.sentinel()?)?;
+    let sentinel = match process
+        .sentinel()
+        .map_err(PoolError::from)
+        .and_then(|fd| Ok(mp_sys::fd::dup_cloexec(fd)?))
+    {
+        Ok(fd) => fd,
+        Err(e) => {
+            // The child exists: it must not outlive this error (under fork
+            // it is a copy of this process holding every fd it had).
+            abandon(process);
+            return Err(e);
+        }
+    };
     Ok(Worker {
         id,
         name: process.get_name().to_string(),
@@ -251,6 +263,12 @@ pub(crate) fn kill_all(workers: Vec<Worker>) {
         let _ = w.process.terminate();
     }
     reap_all(workers, Duration::from_secs(2));
+}
+
+/// Kills a worker process that will never be used and waits for it.
+fn abandon(mut process: Process) {
+    let _ = process.kill();
+    let _ = process.join_timeout(Duration::from_secs(5));
 }
 
 fn reap_all(workers: Vec<Worker>, grace: Duration) {
