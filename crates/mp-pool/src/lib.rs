@@ -64,6 +64,7 @@ mod lock;
 mod pool;
 mod pool_imap;
 mod pool_imap_buffered;
+mod progress;
 mod result;
 mod sink;
 mod thread_pool;

@@ -14,6 +14,7 @@ use mp_wire::{Message, SharedFd};
 use crate::config::Config;
 use crate::error::PoolError;
 use crate::func::EntryParts;
+use crate::progress::ProgressWord;
 use crate::worker_main::{worker_main, InitSpec, RequestRef, WorkerConfig};
 
 /// A chunk this small may be queued behind other small chunks on a busy
@@ -44,9 +45,16 @@ pub(crate) struct Chunk {
     pub(crate) entry: EntryParts,
     pub(crate) bytes: Vec<u8>,
     pub(crate) fds: Vec<SharedFd>,
+    /// How many tasks it holds.
+    pub(crate) len: usize,
+    /// The tasks before this index are settled (a worker died running the
+    /// chunk); the worker runs the rest.
+    pub(crate) skip: usize,
     /// Part of a map-style job (may be prefetched), not an `apply`.
     pub(crate) bulk: bool,
     pub(crate) attempts: u32,
+    /// How many workers died holding it before any of its tasks started.
+    pub(crate) unstarted_losses: u32,
     /// When it was last sent to a worker.
     pub(crate) sent_at: Option<Instant>,
 }
@@ -66,6 +74,10 @@ pub(crate) struct Worker {
     /// took in beyond the first wait in its buffer.
     pub(crate) conn: Arc<Connection>,
     pub(crate) sentinel: Arc<OwnedFd>,
+    /// Which task it is on (read when it has died).
+    pub(crate) progress: ProgressWord,
+    /// How many replies were read from it.
+    pub(crate) replied: u64,
     pub(crate) inflight: VecDeque<Chunk>,
     /// Small requests (without fds) waiting to go out in one write; they
     /// hold the last chunks of `inflight`.
@@ -187,6 +199,7 @@ impl Worker {
 
 /// Starts one worker process with its socket.
 pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
+    let (progress, progress_fd) = ProgressWord::create()?;
     let (ours, theirs) = mp_sys::socket::socketpair()?;
     let init = match &cfg.init {
         None => None,
@@ -203,6 +216,7 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         conn: Connection::from_fd(theirs),
         init,
         maxtasks: cfg.maxtasks,
+        progress: SharedFd::from(progress_fd),
     };
     let class = format!("{}PoolWorker", cfg.method.class_prefix());
     let mut process =
@@ -233,6 +247,8 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         process,
         conn: Arc::new(Connection::from_fd(ours)),
         sentinel: Arc::new(sentinel),
+        progress,
+        replied: 0,
         inflight: VecDeque::new(),
         outq: Vec::new(),
         sent: 0,
