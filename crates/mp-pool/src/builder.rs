@@ -51,7 +51,9 @@ impl PoolBuilder {
     /// workers included (Python's `initializer` and `initargs`). `f` is a
     /// `fn` item or a closure capturing nothing; `initargs` a tuple of serde
     /// values. A panicking initializer ends the worker (exit code 1); the
-    /// task sent to it then fails with [`TaskError::WorkerDied`](crate::TaskError::WorkerDied).
+    /// tasks sent to it never started, so they go to a fresh worker; after
+    /// three such re-sends a task fails with
+    /// [`TaskError::WorkerDied`](crate::TaskError::WorkerDied).
     pub fn initializer<F, Args>(mut self, f: F, initargs: Args) -> Self
     where
         F: StarFn<Args>,
@@ -84,6 +86,11 @@ impl PoolBuilder {
     /// Beyond Python: when the worker running a task dies, run the task again
     /// on another worker up to `n` times before failing it with
     /// [`TaskError::WorkerDied`](crate::TaskError::WorkerDied). Default 0.
+    ///
+    /// A retry reruns the tasks of the chunk that may have run (the one that
+    /// was running and the ones before it in its chunk, whose results died
+    /// with the worker). Tasks that had not started are sent again whatever
+    /// this setting says.
     pub fn retries(mut self, n: u32) -> Self {
         self.retries = n;
         self

@@ -40,13 +40,22 @@ pub(crate) fn resolve(
     }
 }
 
-/// An encoded chunk: bytes and the fds its values carry.
-pub(crate) type Payload = (Vec<u8>, Vec<SharedFd>);
+/// An encoded chunk: bytes, the fds its values carry, and how many items it
+/// holds.
+pub(crate) struct Payload {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) fds: Vec<SharedFd>,
+    pub(crate) len: usize,
+}
 
 /// Encodes one chunk of items.
 pub(crate) fn encode_chunk<T: Serialize>(chunk: &[T]) -> Result<Payload, PoolError> {
     let msg = mp_wire::encode(chunk)?;
-    Ok((msg.bytes, msg.fds.into_iter().map(SharedFd::from).collect()))
+    Ok(Payload {
+        bytes: msg.bytes,
+        fds: msg.fds.into_iter().map(SharedFd::from).collect(),
+        len: chunk.len(),
+    })
 }
 
 /// Encodes `items` in chunks of `chunksize`; returns each chunk's length and
@@ -93,7 +102,7 @@ mod tests {
         assert_eq!(lens, vec![3, 3, 3, 1]);
         assert_eq!(payloads.len(), 4);
         let last: Vec<u32> =
-            mp_wire::decode(mp_wire::Message::from_bytes(payloads[3].0.clone())).unwrap();
+            mp_wire::decode(mp_wire::Message::from_bytes(payloads[3].bytes.clone())).unwrap();
         assert_eq!(last, vec![9]);
     }
 }

@@ -6,14 +6,16 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
+use std::ops::Range;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use mp_channel::{Connection, RecvError};
-use mp_wire::{Message, SharedFd};
+use mp_wire::Message;
 
+use crate::chunk::Payload;
 use crate::config::Config;
 use crate::error::TaskError;
 use crate::func::EntryParts;
@@ -25,6 +27,11 @@ use crate::worker_main::RequestRef;
 
 /// How often the engine wakes without an event (to retry starting workers).
 const TICK: Duration = Duration::from_millis(200);
+/// A chunk is sent again at most this many times after its worker died
+/// before any of its tasks started; the next such death fails it (it may be
+/// what kills them: one that cannot even be decoded, or a failing
+/// initializer).
+const MAX_UNSTARTED_LOSSES: u32 = 3;
 /// The pool's lifecycle state (Python's `RUN`, `CLOSE`, `TERMINATE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RunState {
@@ -43,9 +50,10 @@ pub(crate) struct Shared {
     next_worker: u64,
     /// The workers whose sockets the engine thread is polling right now.
     engine_watch: Vec<u64>,
-    /// Replies read but not yet handed to their jobs: they are decoded only
-    /// after the workers that sent them have been given their next chunks.
-    arrived: Vec<(u64, usize, Message)>,
+    /// Replies read but not yet handed to their jobs (job, chunk, the tasks
+    /// of the chunk it answers): they are decoded only after the workers
+    /// that sent them have been given their next chunks.
+    arrived: Vec<(u64, usize, Range<usize>, Message)>,
 }
 
 impl Shared {
@@ -80,7 +88,7 @@ impl Shared {
         cfg: &Config,
         sink: Box<dyn Sink>,
         entry: EntryParts,
-        payloads: Vec<(Vec<u8>, Vec<SharedFd>)>,
+        payloads: Vec<Payload>,
         bulk: bool,
         completions: &mut Vec<Completion>,
     ) -> u64 {
@@ -101,22 +109,25 @@ impl Shared {
         job: u64,
         first: usize,
         entry: EntryParts,
-        payloads: Vec<(Vec<u8>, Vec<SharedFd>)>,
+        payloads: Vec<Payload>,
         bulk: bool,
         completions: &mut Vec<Completion>,
     ) {
         if !self.jobs.contains_key(&job) {
             return;
         }
-        for (k, (bytes, fds)) in payloads.into_iter().enumerate() {
+        for (k, p) in payloads.into_iter().enumerate() {
             self.queue.push_back(Chunk {
                 job,
                 index: first + k,
                 entry,
-                bytes,
-                fds,
+                bytes: p.bytes,
+                fds: p.fds,
+                len: p.len,
+                skip: 0,
                 bulk,
                 attempts: 0,
+                unstarted_losses: 0,
                 sent_at: None,
             });
         }
@@ -135,7 +146,7 @@ impl Shared {
         first: usize,
         entry: EntryParts,
         lens: &[usize],
-        payloads: Vec<(Vec<u8>, Vec<SharedFd>)>,
+        payloads: Vec<Payload>,
         last: bool,
         completions: &mut Vec<Completion>,
     ) -> bool {
@@ -160,7 +171,7 @@ impl Shared {
         completions: &mut Vec<Completion>,
     ) {
         for index in indices {
-            self.deliver(job, index, Err(err.clone()), completions);
+            self.deliver(job, index, 0..usize::MAX, Err(err.clone()), completions);
         }
     }
 
@@ -182,10 +193,11 @@ impl Shared {
         &mut self,
         job: u64,
         index: usize,
+        items: Range<usize>,
         out: Result<Message, TaskError>,
         completions: &mut Vec<Completion>,
     ) {
-        deliver(&mut self.jobs, job, index, out, completions);
+        deliver(&mut self.jobs, job, index, items, out, completions);
     }
 
     /// Sends queued chunks to workers that can take them: idle workers first,
@@ -212,11 +224,13 @@ impl Shared {
                 entry: chunk.entry,
                 payload: &chunk.bytes,
                 fds: &chunk.fds,
+                skip: chunk.skip,
             }) {
                 Ok(m) => m,
                 Err(e) => {
                     let err = TaskError::Encode(format!("the task arguments: {e}"));
-                    self.deliver(chunk.job, chunk.index, Err(err), completions);
+                    let items = chunk.skip..chunk.len;
+                    self.deliver(chunk.job, chunk.index, items, Err(err), completions);
                     continue;
                 }
             };
@@ -243,8 +257,8 @@ impl Shared {
 
     /// Hands every reply read so far to its job (decoding it).
     pub(crate) fn deliver_arrived(&mut self, completions: &mut Vec<Completion>) {
-        for (job, index, msg) in std::mem::take(&mut self.arrived) {
-            deliver(&mut self.jobs, job, index, Ok(msg), completions);
+        for (job, index, items, msg) in std::mem::take(&mut self.arrived) {
+            deliver(&mut self.jobs, job, index, items, Ok(msg), completions);
         }
     }
 
@@ -296,35 +310,84 @@ impl Shared {
                 w.last_reply = now;
                 first = false;
             }
-            arrived.push((chunk.job, chunk.index, msg));
+            w.replied += 1;
+            arrived.push((chunk.job, chunk.index, chunk.skip..chunk.len, msg));
         }
     }
 
-    /// Worker `idx` ended: collect what it sent, fail (or retry) the chunk it
-    /// was running, requeue the ones it had not started.
+    /// Worker `idx` ended: collect what it sent; of the chunk it was on, the
+    /// tasks that may have run fail (or are retried) and the ones that never
+    /// started are queued again, as are the chunks it had not begun.
     fn reap(&mut self, idx: usize, cfg: &Config, completions: &mut Vec<Completion>) {
         self.read_replies(idx);
         self.deliver_arrived(completions);
         let mut w = self.workers.remove(idx);
         let _ = w.process.join_timeout(Duration::from_secs(5));
         let exitcode = w.process.exitcode().unwrap_or(255);
+        let died = |task| TaskError::WorkerDied {
+            worker: w.name.clone(),
+            exitcode,
+            task,
+        };
         let mut requeue: Vec<Chunk> = Vec::new();
         if let Some(mut lost) = w.inflight.pop_front() {
-            if lost.attempts < cfg.retries {
-                lost.attempts += 1;
-                requeue.push(lost);
-            } else {
-                let err = TaskError::WorkerDied {
-                    worker: w.name.clone(),
-                    exitcode,
-                };
-                self.deliver(lost.job, lost.index, Err(err), completions);
+            match w.progress.began(w.replied) {
+                // No task of it started (the worker was killed before it
+                // read the chunk, or while idle): it goes out again, as long
+                // as it is not what kills its workers before any task runs.
+                None if lost.unstarted_losses < MAX_UNSTARTED_LOSSES => {
+                    lost.unstarted_losses += 1;
+                    requeue.push(lost);
+                }
+                None => {
+                    let items = lost.skip..lost.len;
+                    self.deliver(lost.job, lost.index, items, Err(died(None)), completions);
+                }
+                Some(_) if lost.attempts < cfg.retries => {
+                    lost.attempts += 1;
+                    requeue.push(lost);
+                }
+                // Tasks up to `task` may have run (those before it did, but
+                // their results died with the worker); the rest never started.
+                Some(task) => {
+                    let task = task.clamp(lost.skip, lost.len.saturating_sub(1));
+                    let err = died(Some(task));
+                    self.deliver(
+                        lost.job,
+                        lost.index,
+                        lost.skip..task + 1,
+                        Err(err),
+                        completions,
+                    );
+                    if task + 1 < lost.len {
+                        lost.skip = task + 1;
+                        requeue.push(lost);
+                    }
+                }
             }
         }
         requeue.extend(w.inflight.drain(..));
         for c in requeue.into_iter().rev() {
             self.queue.push_front(c);
         }
+    }
+
+    /// Kills the workers whose link failed and that did not end within
+    /// their grace; returns how long until the next such deadline.
+    fn kill_doomed(&mut self, now: Instant) -> Option<Duration> {
+        let mut next: Option<Duration> = None;
+        for w in &mut self.workers {
+            let Some(at) = w.doomed else { continue };
+            if at <= now {
+                log::warn!(target: "multiprocess", "killing {}: its link failed and it did not end", w.name);
+                let _ = w.process.kill();
+                w.doomed = None;
+            } else {
+                let left = at - now;
+                next = Some(next.map_or(left, |n| n.min(left)));
+            }
+        }
+        next
     }
 
     /// Starts workers until there are `processes` of them, while there is or
@@ -345,7 +408,8 @@ impl Shared {
                     if self.workers.is_empty() {
                         let err = TaskError::NoWorker(e.to_string());
                         while let Some(c) = self.queue.pop_front() {
-                            self.deliver(c.job, c.index, Err(err.clone()), completions);
+                            let items = c.skip..c.len;
+                            self.deliver(c.job, c.index, items, Err(err.clone()), completions);
                         }
                     }
                     break;
@@ -368,11 +432,12 @@ fn deliver(
     jobs: &mut HashMap<u64, Box<dyn Sink>>,
     job: u64,
     index: usize,
+    items: Range<usize>,
     out: Result<Message, TaskError>,
     completions: &mut Vec<Completion>,
 ) {
     if let Some(sink) = jobs.get_mut(&job) {
-        if let Progress::Done(c) = sink.chunk_done(index, out) {
+        if let Progress::Done(c) = sink.chunk_done(index, items, out) {
             jobs.remove(&job);
             completions.extend(c);
         }
@@ -516,10 +581,14 @@ pub(crate) fn run(inner: Arc<Inner>) {
     let cfg = &inner.config;
     let mut buf = [0u8; 64];
     loop {
+        let mut timeout = TICK;
         let watch: Vec<Watch> = {
             let mut s = lock(&inner.shared);
             if s.state == RunState::Terminate {
                 break;
+            }
+            if let Some(left) = s.kill_doomed(Instant::now()) {
+                timeout = timeout.min(left);
             }
             // A socket is polled only while it has work in flight and no
             // waiting thread is reading it (see `Inner`'s `Help::help`).
@@ -546,7 +615,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
             });
             fds.push(sentinel.as_fd());
         }
-        let ready = match mp_sys::fd::poll_readable_any(&fds, Some(TICK)) {
+        let ready = match mp_sys::fd::poll_readable_any(&fds, Some(timeout)) {
             Ok(r) => r,
             Err(e) => {
                 log::warn!(target: "multiprocess", "pool: poll failed: {e}");

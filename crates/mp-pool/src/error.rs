@@ -19,14 +19,20 @@ pub enum TaskError {
         /// Where it panicked: `file:line:column`.
         location: String,
     },
-    /// The worker running the task died (killed, aborted, crashed, exited).
-    /// CPython's pool hangs in this case.
-    #[error("worker {worker} died with {}", describe_exit(*.exitcode))]
+    /// The worker running the task died (killed, aborted, crashed, exited)
+    /// while the task ran, or after it ran but before its result was sent
+    /// (a task is in the same chunk as the task that was running then, and
+    /// earlier). Tasks that had not started are sent to another worker
+    /// instead. CPython's pool hangs in this case.
+    #[error("worker {worker} died with {}{}", describe_exit(*.exitcode), describe_task(*.task))]
     WorkerDied {
         /// The worker's name (`ForkPoolWorker-3`).
         worker: String,
         /// Its exit code: `-SIG` when killed by a signal.
         exitcode: i32,
+        /// The index (in the call's inputs) of the task it was running when
+        /// it died; `None` if no task of the chunk had started.
+        task: Option<usize>,
     },
     /// The task's result could not be encoded in the worker (Python's
     /// `MaybeEncodingError`).
@@ -51,6 +57,32 @@ pub(crate) fn describe_exit(code: i32) -> String {
     {
         Some(name) => format!("exit code {code} ({name})"),
         None => format!("exit code {code}"),
+    }
+}
+
+/// ` while running task 7`, or nothing.
+fn describe_task(task: Option<usize>) -> String {
+    task.map(|t| format!(" while running task {t}"))
+        .unwrap_or_default()
+}
+
+impl TaskError {
+    /// A [`WorkerDied`](Self::WorkerDied) whose task index counts within its
+    /// chunk, made to count within the whole call (`offset`: the index of
+    /// the chunk's first input).
+    pub(crate) fn offset_task(self, offset: usize) -> TaskError {
+        match self {
+            TaskError::WorkerDied {
+                worker,
+                exitcode,
+                task,
+            } => TaskError::WorkerDied {
+                worker,
+                exitcode,
+                task: task.map(|t| t + offset),
+            },
+            other => other,
+        }
     }
 }
 
@@ -104,10 +136,20 @@ mod tests {
         let e = TaskError::WorkerDied {
             worker: "ForkPoolWorker-3".into(),
             exitcode: -9,
+            task: None,
         };
         assert_eq!(
             e.to_string(),
             "worker ForkPoolWorker-3 died with exit code -9 (SIGKILL)"
+        );
+        let e = TaskError::WorkerDied {
+            worker: "ForkPoolWorker-3".into(),
+            exitcode: 3,
+            task: Some(2),
+        };
+        assert_eq!(
+            e.offset_task(10).to_string(),
+            "worker ForkPoolWorker-3 died with exit code 3 while running task 12"
         );
         assert_eq!(describe_exit(2), "exit code 2");
         let p = TaskError::Panic {

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TaskError;
+use crate::progress;
 
 /// An [`EntryPoint`] in serializable form: offset, signature hash, build-id.
 pub(crate) type EntryParts = (i64, u64, [u8; 20]);
@@ -109,7 +110,12 @@ where
 /// Decodes a chunk, runs `call` on each item, encodes the outputs.
 fn run_chunk<T: DeserializeOwned, R: Serialize>(msg: Message, call: impl Fn(T) -> R) -> Message {
     let out: ChunkOutput<R> = match mp_wire::decode::<Vec<T>>(msg) {
-        Ok(items) => run_items(items, call),
+        Ok(mut items) => {
+            // Tasks settled before (their worker died in this chunk).
+            let skip = progress::skip().min(items.len());
+            items.drain(..skip);
+            run_items(items, skip, call)
+        }
         Err(e) => ChunkOutput::Failed(TaskError::Decode(format!("the task arguments: {e}"))),
     };
     encode_output(&out)
@@ -118,10 +124,16 @@ fn run_chunk<T: DeserializeOwned, R: Serialize>(msg: Message, call: impl Fn(T) -
 /// Calls `call` on every item, one panic guard for the whole run: after a
 /// panic, the item that panicked gets its error and the run resumes with the
 /// next item (so the common case pays nothing per item, and sends the bare
-/// results).
-fn run_items<T, R>(items: Vec<T>, call: impl Fn(T) -> R) -> ChunkOutput<R> {
+/// results). Before each task, the progress word gets its index in the
+/// chunk (`first` is the index of `items[0]`).
+fn run_items<T, R>(items: Vec<T>, first: usize, call: impl Fn(T) -> R) -> ChunkOutput<R> {
     let mut done = Vec::with_capacity(items.len());
-    let mut rest = items.into_iter();
+    let mut rest = items.into_iter().enumerate();
+    let tracker = progress::tracker();
+    let call = |(i, item): (usize, T)| {
+        tracker.task_begins(first + i);
+        call(item)
+    };
     let first_error = match catch_task(|| {
         for item in rest.by_ref() {
             done.push(call(item));
@@ -256,7 +268,7 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(catch_task(|| 5), Ok(5));
-        let out = run_items(vec![1, 2, 3, 4], |x: u32| {
+        let out = run_items(vec![1, 2, 3, 4], 0, |x: u32| {
             assert!(x % 2 == 1, "even {x}");
             x
         });
@@ -268,7 +280,7 @@ mod tests {
         let e: ChunkOutput<String> = decode_out(chunk_error(TaskError::Encode("x".into())));
         assert_eq!(e, ChunkOutput::Failed(TaskError::Encode("x".into())));
         assert_eq!(
-            run_items(vec![1u32, 3], |x| x),
+            run_items(vec![1u32, 3], 0, |x| x),
             ChunkOutput::Done(vec![1, 3])
         );
     }

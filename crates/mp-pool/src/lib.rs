@@ -44,8 +44,11 @@
 //! one read takes in every reply that has arrived. One thread in the parent
 //! polls every worker's connection and its pidfd at once: it
 //! collects results, hands out queued chunks, notices a dead worker at once
-//! (its pidfd turns readable), fails or retries the chunk it held, starts a
-//! replacement, and runs callbacks. Submitting threads send straight to an
+//! (its pidfd turns readable), starts a replacement, and runs callbacks.
+//! Before each task a worker stores which task of which chunk it starts in
+//! a word of memory it shares with the parent, so after a death the tasks
+//! that never started are sent again and only those that may have run fail
+//! (or are retried). Submitting threads send straight to an
 //! idle worker, and a thread waiting on an `AsyncResult` reads its task's
 //! worker itself (the engine thread then leaves that socket alone), so a
 //! reply wakes the waiter directly. A map's first chunks go out while the
@@ -64,6 +67,7 @@ mod lock;
 mod pool;
 mod pool_imap;
 mod pool_imap_buffered;
+mod progress;
 mod result;
 mod sink;
 mod thread_pool;

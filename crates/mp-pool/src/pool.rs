@@ -35,11 +35,15 @@ use crate::sink::{CollectSink, Sink};
 ///
 /// # Failures
 /// A panic in a task is that task's `Err` ([`TaskError::Panic`], with message
-/// and location). A worker that dies (killed, aborted, crashed) never hangs
-/// the pool: the task it was running fails with [`TaskError::WorkerDied`]
-/// naming the exit code or signal (or is retried, see
-/// [`PoolBuilder::retries`]), a replacement starts, and every other task
-/// completes. A callback that panics is reported and the pool carries on.
+/// and location). A worker that dies (killed, aborted, crashed, `exit(n)`)
+/// never hangs the pool: the task it was running fails with
+/// [`TaskError::WorkerDied`] naming the task and the real exit code or
+/// signal (or is retried, see [`PoolBuilder::retries`]), and so do the
+/// tasks before it in the same chunk (their results died with the worker);
+/// the tasks it had not started go to other workers, a replacement starts,
+/// and every other task completes. `map` then fails with that error after
+/// every other task has run. A callback that panics is reported and the
+/// pool carries on.
 pub struct Pool {
     pub(crate) inner: Arc<Inner>,
     pub(crate) thread: Mutex<Option<JoinHandle<()>>>,

@@ -3,6 +3,8 @@
 //! back a [`Completion`] that the pool runs outside its lock (callbacks,
 //! waking waiters).
 
+use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use mp_wire::Message;
@@ -26,9 +28,17 @@ pub(crate) enum Progress {
 
 /// The parent-side consumer of one job's chunks.
 pub(crate) trait Sink: Send {
-    /// Chunk `index` finished with `out` (its encoded output, or an error
-    /// that applies to every item of the chunk).
-    fn chunk_done(&mut self, index: usize, out: Result<Message, TaskError>) -> Progress;
+    /// Tasks `items` of chunk `index` (counted within the chunk; an end past
+    /// the chunk means its end) finished with `out`: their encoded outputs,
+    /// or an error that applies to each of them. A chunk's tasks arrive in
+    /// order, in one piece unless a worker died running it (then the tasks
+    /// that may have run fail first, and the rest come from another worker).
+    fn chunk_done(
+        &mut self,
+        index: usize,
+        items: Range<usize>,
+        out: Result<Message, TaskError>,
+    ) -> Progress;
     /// The pool was terminated: the job will never complete.
     fn abandon(self: Box<Self>) -> Option<Completion>;
     /// More chunks of these lengths were added (a buffered imap reading its
@@ -60,11 +70,25 @@ pub(crate) fn decode_chunk<R: DeserializeOwned>(
     Ok(decoded)
 }
 
+/// The index, in the whole call, of the first input of chunk `index`.
+fn chunk_offset(lens: &[usize], index: usize) -> usize {
+    lens.iter().take(index).sum()
+}
+
+/// Where tasks `items` of a chunk of `len` tasks go, given that `settled`
+/// of its tasks are settled: the number of tasks they cover, or `None` if
+/// they are not the next ones (a stale delivery).
+fn next_piece(items: &Range<usize>, len: usize, settled: usize) -> Option<usize> {
+    let end = items.end.min(len);
+    (items.start == settled && end > items.start).then(|| end - items.start)
+}
+
 /// Collects every chunk of a job in order, then finishes it into a `T` (the
 /// `Vec<R>` of `map`, the single `R` of `apply`).
 pub(crate) struct CollectSink<R, T> {
     lens: Vec<usize>,
-    slots: Vec<Option<Vec<R>>>,
+    /// Each chunk's values so far and how many of its tasks are settled.
+    slots: Vec<(Vec<R>, usize)>,
     remaining: usize,
     first_error: Option<TaskError>,
     finish: fn(Vec<R>) -> Option<T>,
@@ -83,7 +107,7 @@ impl<R, T> CollectSink<R, T> {
         let n = lens.len();
         CollectSink {
             lens,
-            slots: (0..n).map(|_| None).collect(),
+            slots: (0..n).map(|_| (Vec::new(), 0)).collect(),
             remaining: n,
             first_error: None,
             finish,
@@ -98,19 +122,25 @@ where
     R: DeserializeOwned + Send + 'static,
     T: Send + 'static,
 {
-    fn chunk_done(&mut self, index: usize, out: Result<Message, TaskError>) -> Progress {
-        let (Some(&len), Some(slot)) = (self.lens.get(index), self.slots.get_mut(index)) else {
+    fn chunk_done(
+        &mut self,
+        index: usize,
+        items: Range<usize>,
+        out: Result<Message, TaskError>,
+    ) -> Progress {
+        let (Some(&len), Some((values, settled))) =
+            (self.lens.get(index), self.slots.get_mut(index))
+        else {
             return Progress::Pending;
         };
-        if slot.is_some() {
+        let Some(n) = next_piece(&items, len, *settled) else {
             return Progress::Pending;
-        }
-        match decode_chunk::<R>(out, len) {
-            Ok(ChunkOutput::Done(values)) => *slot = Some(values),
-            Ok(items) => {
-                let items = items.into_results();
-                let mut values = Vec::with_capacity(items.len());
-                for item in items {
+        };
+        *settled += n;
+        match decode_chunk::<R>(out, n) {
+            Ok(ChunkOutput::Done(got)) if values.is_empty() => *values = got,
+            Ok(got) => {
+                for item in got.into_results() {
                     match item {
                         Ok(v) => values.push(v),
                         Err(e) => {
@@ -119,12 +149,14 @@ where
                         }
                     }
                 }
-                *slot = Some(values);
             }
             Err(e) => {
+                let e = e.offset_task(chunk_offset(&self.lens, index));
                 self.first_error.get_or_insert(e);
-                *slot = Some(Vec::new());
             }
+        }
+        if *settled < len {
+            return Progress::Pending;
         }
         self.remaining -= 1;
         if self.remaining > 0 {
@@ -134,7 +166,7 @@ where
             Some(e) => Err(PoolError::Task(e)),
             None => {
                 let mut all: Vec<R> = Vec::with_capacity(self.lens.iter().sum());
-                for values in self.slots.drain(..).flatten() {
+                for (values, _) in self.slots.drain(..) {
                     all.extend(values);
                 }
                 (self.finish)(all).ok_or_else(|| {
@@ -156,6 +188,8 @@ where
 /// Feeds an imap iterator: each chunk's items are pushed as they arrive.
 pub(crate) struct ImapSink<R> {
     lens: Vec<usize>,
+    /// The first pieces of chunks a worker died in, until the rest arrives.
+    partial: HashMap<usize, Vec<Result<R, PoolError>>>,
     remaining: usize,
     shared: Arc<ImapShared<R>>,
     /// More chunks may still be added ([`Sink::grow`]).
@@ -167,6 +201,7 @@ impl<R> ImapSink<R> {
         let remaining = lens.len();
         ImapSink {
             lens,
+            partial: HashMap::new(),
             remaining,
             shared,
             open: false,
@@ -177,6 +212,7 @@ impl<R> ImapSink<R> {
     pub(crate) fn open(shared: Arc<ImapShared<R>>) -> Self {
         ImapSink {
             lens: Vec::new(),
+            partial: HashMap::new(),
             remaining: 0,
             shared,
             open: true,
@@ -193,19 +229,42 @@ impl<R> ImapSink<R> {
 }
 
 impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
-    fn chunk_done(&mut self, index: usize, out: Result<Message, TaskError>) -> Progress {
+    fn chunk_done(
+        &mut self,
+        index: usize,
+        items: Range<usize>,
+        out: Result<Message, TaskError>,
+    ) -> Progress {
         let Some(&len) = self.lens.get(index) else {
             return Progress::Pending;
         };
-        let items: Vec<Result<R, PoolError>> = match decode_chunk::<R>(out, len) {
-            Ok(items) => items
+        let settled = self.partial.get(&index).map_or(0, Vec::len);
+        let Some(n) = next_piece(&items, len, settled) else {
+            return Progress::Pending;
+        };
+        let got: Vec<Result<R, PoolError>> = match decode_chunk::<R>(out, n) {
+            Ok(got) => got
                 .into_results()
                 .into_iter()
                 .map(|r| r.map_err(PoolError::Task))
                 .collect(),
-            Err(e) => (0..len).map(|_| Err(PoolError::Task(e.clone()))).collect(),
+            Err(e) => {
+                let e = e.offset_task(chunk_offset(&self.lens, index));
+                (0..n).map(|_| Err(PoolError::Task(e.clone()))).collect()
+            }
         };
-        self.shared.push(index, items);
+        let got = if n == len {
+            got
+        } else {
+            let mut all = self.partial.remove(&index).unwrap_or_default();
+            all.extend(got);
+            if all.len() < len {
+                self.partial.insert(index, all);
+                return Progress::Pending;
+            }
+            all
+        };
+        self.shared.push(index, got);
         self.remaining = self.remaining.saturating_sub(1);
         self.progress()
     }

@@ -14,6 +14,7 @@ use mp_wire::{Message, SharedFd};
 use crate::config::Config;
 use crate::error::PoolError;
 use crate::func::EntryParts;
+use crate::progress::ProgressWord;
 use crate::worker_main::{worker_main, InitSpec, RequestRef, WorkerConfig};
 
 /// A chunk this small may be queued behind other small chunks on a busy
@@ -27,6 +28,11 @@ const PREFETCH_DEPTH: usize = 4;
 const PREFETCH_DEPTH_FAST: usize = 32;
 /// A worker that answers a chunk within this time is "fast".
 pub(crate) const FAST_CHUNK: Duration = Duration::from_micros(200);
+/// How long a worker whose link failed may take to end by itself before it
+/// is killed: a worker ending with `exit(n)` closes its link while it
+/// unwinds, then runs its exit clean-up; killing it at once would report
+/// `SIGKILL` instead of its real status.
+pub(crate) const LINK_GRACE: Duration = Duration::from_secs(2);
 /// At most this many bytes in flight per worker when prefetching: well
 /// under a Unix socket's buffer, so a prefetch send never blocks (a blocked
 /// send could deadlock with a worker blocked writing a large result).
@@ -39,9 +45,16 @@ pub(crate) struct Chunk {
     pub(crate) entry: EntryParts,
     pub(crate) bytes: Vec<u8>,
     pub(crate) fds: Vec<SharedFd>,
+    /// How many tasks it holds.
+    pub(crate) len: usize,
+    /// The tasks before this index are settled (a worker died running the
+    /// chunk); the worker runs the rest.
+    pub(crate) skip: usize,
     /// Part of a map-style job (may be prefetched), not an `apply`.
     pub(crate) bulk: bool,
     pub(crate) attempts: u32,
+    /// How many workers died holding it before any of its tasks started.
+    pub(crate) unstarted_losses: u32,
     /// When it was last sent to a worker.
     pub(crate) sent_at: Option<Instant>,
 }
@@ -61,6 +74,10 @@ pub(crate) struct Worker {
     /// took in beyond the first wait in its buffer.
     pub(crate) conn: Arc<Connection>,
     pub(crate) sentinel: Arc<OwnedFd>,
+    /// Which task it is on (read when it has died).
+    pub(crate) progress: ProgressWord,
+    /// How many replies were read from it.
+    pub(crate) replied: u64,
     pub(crate) inflight: VecDeque<Chunk>,
     /// Small requests (without fds) waiting to go out in one write; they
     /// hold the last chunks of `inflight`.
@@ -75,6 +92,8 @@ pub(crate) struct Worker {
     pub(crate) fast: bool,
     /// When a reply from it was last read.
     pub(crate) last_reply: Instant,
+    /// Its link failed: it is killed if it has not ended by this time.
+    pub(crate) doomed: Option<Instant>,
 }
 
 impl Worker {
@@ -142,8 +161,7 @@ impl Worker {
     /// chunks leave `inflight`.
     fn take_unsent(&mut self, e: &str) -> Vec<Chunk> {
         log::debug!(target: "multiprocess", "cannot send a task to {}: {e}", self.name);
-        self.broken = true;
-        let _ = self.process.kill();
+        self.doom();
         let n = self.outq.len().min(self.inflight.len());
         self.outq.clear();
         self.sent = self.sent.saturating_sub(n as u64);
@@ -162,17 +180,26 @@ impl Worker {
     }
 
     /// The worker's stream cannot be trusted any more: stop reading it and
-    /// kill the worker (its in-flight chunks are settled when it is reaped).
+    /// let it end (its in-flight chunks are settled when it is reaped).
     pub(crate) fn fail(&mut self, e: &RecvError) {
         log::warn!(target: "multiprocess", "cannot read a result from {}: {e}", self.name);
         self.eof = true;
+        self.doom();
+    }
+
+    /// Its link failed: no more work goes to it, and it gets
+    /// [`LINK_GRACE`] to end by itself (so its real exit status is
+    /// reported) before the engine kills it.
+    fn doom(&mut self) {
         self.broken = true;
-        let _ = self.process.kill();
+        self.doomed
+            .get_or_insert_with(|| Instant::now() + LINK_GRACE);
     }
 }
 
 /// Starts one worker process with its socket.
 pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
+    let (progress, progress_fd) = ProgressWord::create()?;
     let (ours, theirs) = mp_sys::socket::socketpair()?;
     let init = match &cfg.init {
         None => None,
@@ -189,6 +216,7 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         conn: Connection::from_fd(theirs),
         init,
         maxtasks: cfg.maxtasks,
+        progress: SharedFd::from(progress_fd),
     };
     let class = format!("{}PoolWorker", cfg.method.class_prefix());
     let mut process =
@@ -200,13 +228,27 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
     // so a task's panic is recorded quietly instead of reported.
     crate::func::install_panic_hook();
     process.start()?;
-    let sentinel = mp_sys::fd::dup_cloexec(process.sentinel()?)?;
+    let sentinel = match process
+        .sentinel()
+        .map_err(PoolError::from)
+        .and_then(|fd| Ok(mp_sys::fd::dup_cloexec(fd)?))
+    {
+        Ok(fd) => fd,
+        Err(e) => {
+            // The child exists: it must not outlive this error (under fork
+            // it is a copy of this process holding every fd it had).
+            abandon(process);
+            return Err(e);
+        }
+    };
     Ok(Worker {
         id,
         name: process.get_name().to_string(),
         process,
         conn: Arc::new(Connection::from_fd(ours)),
         sentinel: Arc::new(sentinel),
+        progress,
+        replied: 0,
         inflight: VecDeque::new(),
         outq: Vec::new(),
         sent: 0,
@@ -215,6 +257,7 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         lent: false,
         fast: false,
         last_reply: Instant::now(),
+        doomed: None,
     })
 }
 
@@ -236,6 +279,12 @@ pub(crate) fn kill_all(workers: Vec<Worker>) {
         let _ = w.process.terminate();
     }
     reap_all(workers, Duration::from_secs(2));
+}
+
+/// Kills a worker process that will never be used and waits for it.
+fn abandon(mut process: Process) {
+    let _ = process.kill();
+    let _ = process.join_timeout(Duration::from_secs(5));
 }
 
 fn reap_all(workers: Vec<Worker>, grace: Duration) {

@@ -11,6 +11,7 @@ use mp_wire::{Message, SharedFd};
 use serde::{Deserialize, Serialize};
 
 use crate::func::{self, ChunkEntry, EntryParts, InitEntry};
+use crate::progress::{self, ProgressWord};
 use crate::TaskError;
 
 /// A resolved chunk entry.
@@ -25,6 +26,8 @@ pub(crate) struct WorkerConfig {
     pub(crate) init: Option<InitSpec>,
     /// Chunks to run before retiring (`maxtasksperchild`).
     pub(crate) maxtasks: Option<u64>,
+    /// The memfd of the word that tells the parent which task it is on.
+    pub(crate) progress: SharedFd,
 }
 
 /// An initializer: entry point plus encoded `initargs`.
@@ -39,12 +42,15 @@ pub(crate) struct InitSpec {
 /// A request from the parent, as the worker decodes it.
 #[derive(Deserialize)]
 enum Request {
-    /// Run a chunk: the chunk entry and its encoded inputs.
+    /// Run a chunk: the chunk entry and its encoded inputs, from task
+    /// `skip` on (the ones before it were settled when an earlier worker
+    /// died running this chunk).
     Run {
         entry: EntryParts,
         #[serde(with = "mp_wire::serde_bytes")]
         payload: Vec<u8>,
         fds: Vec<SharedFd>,
+        skip: usize,
     },
     /// Finish and exit with code 0.
     Exit,
@@ -59,6 +65,7 @@ pub(crate) enum RequestRef<'a> {
         #[serde(with = "mp_wire::serde_bytes")]
         payload: &'a [u8],
         fds: &'a [SharedFd],
+        skip: usize,
     },
     /// See [`Request::Exit`].
     Exit,
@@ -92,6 +99,13 @@ pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
     func::install_panic_hook();
     let name = mp_process::current_process().name().to_string();
     let conn = cfg.conn;
+    match ProgressWord::attach(&cfg.progress.into_inner()) {
+        Ok(word) => progress::install(word),
+        Err(e) => {
+            eprintln!("Process {name}:\ncannot map the progress word: {e}");
+            return ExitCode(1);
+        }
+    }
     if let Some(init) = cfg.init {
         let (o, s, b) = init.entry;
         let msg = Message {
@@ -110,6 +124,8 @@ pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
     let parent = mp_process::parent_process();
     let parent_sentinel = parent.as_ref().and_then(|p| p.sentinel());
     let mut done: u64 = 0;
+    // The number of run requests taken, as the progress word counts them.
+    let mut number: u32 = 0;
     let mut cached: Option<(EntryParts, ChunkFn)> = None;
     loop {
         let msg = match next_request(&conn, parent_sentinel) {
@@ -125,7 +141,12 @@ pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
                 entry,
                 payload,
                 fds,
-            }) => (entry, payload, fds),
+                skip,
+            }) => {
+                number = number.wrapping_add(1);
+                progress::chunk_begins(number, skip);
+                (entry, payload, fds)
+            }
             Ok(Request::Exit) => break,
             Err(e) => {
                 eprintln!("Process {name}:\ncannot decode a task: {e}");

@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use crate::entry::EntryPoint;
 use crate::exe::self_exe;
-use crate::process::{adopt_inherited_fd, exit_now, getppid, pidfd_open};
+use crate::process::{adopt_inherited_fd, exit_now, getppid};
 use crate::time::Deadline;
 use crate::tree_key::{self, KEY_LEN};
 
@@ -346,7 +346,7 @@ fn spawn_exe(control: std::os::fd::BorrowedFd<'_>) -> io::Result<(u32, OwnedFd)>
     // SAFETY: `actions` was initialised and is destroyed exactly once.
     unsafe { libc::posix_spawn_file_actions_destroy(actions.as_mut_ptr()) };
     let pid = result?;
-    let pidfd = pidfd_open(pid)?;
+    let pidfd = crate::process::pidfd_or_reap(pid)?;
     Ok((pid, pidfd))
 }
 

@@ -133,7 +133,7 @@ pub unsafe fn fork_unchecked() -> io::Result<Fork> {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Fork::Child),
         pid => {
-            let pidfd = pidfd_open(pid as u32)?;
+            let pidfd = pidfd_or_reap(pid as u32)?;
             Ok(Fork::Parent {
                 pid: pid as u32,
                 pidfd,
@@ -150,6 +150,22 @@ pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     let pid =
         Pid::from_raw(pid as i32).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
     Ok(rustix::process::pidfd_open(pid, PidfdFlags::empty())?)
+}
+
+/// [`pidfd_open`] for a child just created; if that fails (out of file
+/// descriptors, say), the child is killed and reaped before the error is
+/// returned, so no copy of the caller or zombie is left behind.
+pub(crate) fn pidfd_or_reap(pid: u32) -> io::Result<OwnedFd> {
+    pidfd_open(pid).inspect_err(|_| {
+        let _ = kill(pid, libc::SIGKILL);
+        if let Some(pid) = Pid::from_raw(pid as i32) {
+            // Our own child, killed just now: this wait ends (no fd needed).
+            while let Err(rustix::io::Errno::INTR) =
+                rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
+            {
+            }
+        }
+    })
 }
 
 /// How a child process ended.

@@ -1,0 +1,136 @@
+//! Which task a worker is on: one 64-bit word in memory the worker shares
+//! with the parent. Before each task the worker stores the number of the
+//! chunk (counting the run requests it took, from 1, modulo 2³²) and the
+//! task's index in that chunk; a plain store, no system call, so the fast
+//! path stays fast. When the worker dies, the parent reads the word: the
+//! tasks of its chunks that provably never started are sent again, and only
+//! the ones that may have run fail (see [`ProgressWord::began`]).
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use mp_sys::mmap::Mapping;
+
+/// The size of the shared word.
+const WORD: usize = 8;
+
+/// One worker's progress word, mapped in the parent or in the worker.
+pub(crate) struct ProgressWord {
+    map: Mapping,
+}
+
+impl ProgressWord {
+    /// A fresh word (zero: no chunk begun) and the fd that gives the worker
+    /// its mapping of it.
+    pub(crate) fn create() -> io::Result<(ProgressWord, OwnedFd)> {
+        let fd = mp_sys::memfd::create_sealed("mp-pool-progress", WORD as u64)?;
+        let map = Mapping::map_shared(&fd, WORD)?;
+        Ok((ProgressWord { map }, fd))
+    }
+
+    /// Maps the word the parent created (in the worker). The memfd is sealed
+    /// at its size; a different size is refused.
+    pub(crate) fn attach(fd: &OwnedFd) -> io::Result<ProgressWord> {
+        if mp_sys::memfd::size(fd)? != WORD as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the progress word has the wrong size",
+            ));
+        }
+        Ok(ProgressWord {
+            map: Mapping::map_shared(fd, WORD)?,
+        })
+    }
+
+    fn word(&self) -> &AtomicU64 {
+        // The mapping is page-aligned and at least WORD long.
+        self.map
+            .atomic_u64(0)
+            .expect("an 8-byte mapping holds an aligned u64 at 0")
+    }
+
+    /// Where the worker was, read after it ended: given that `replied`
+    /// replies were read from it, `Some(task)` if the chunk after them (the
+    /// first still in flight) had begun and `task` (its index in the chunk)
+    /// may have run; `None` if no task of that chunk ever started.
+    pub(crate) fn began(&self, replied: u64) -> Option<usize> {
+        let v = self.word().load(Ordering::Acquire);
+        let chunk = (v >> 32) as u32;
+        (chunk == (replied as u32).wrapping_add(1)).then_some((v as u32) as usize)
+    }
+}
+
+/// The worker's word, once it has mapped it.
+static MINE: OnceLock<ProgressWord> = OnceLock::new();
+/// The current chunk's number, shifted into the word's high half.
+static CHUNK: AtomicU64 = AtomicU64::new(0);
+/// How many leading tasks of the current chunk to skip (already settled).
+static SKIP: AtomicUsize = AtomicUsize::new(0);
+
+/// In the worker: report progress through `word` from now on.
+pub(crate) fn install(word: ProgressWord) {
+    let _ = MINE.set(word);
+}
+
+/// In the worker: run request number `number` begins, skipping its first
+/// `skip` tasks.
+pub(crate) fn chunk_begins(number: u32, skip: usize) {
+    CHUNK.store(u64::from(number) << 32, Ordering::Relaxed);
+    SKIP.store(skip, Ordering::Relaxed);
+}
+
+/// In the worker: how many leading tasks of the current chunk to skip.
+pub(crate) fn skip() -> usize {
+    SKIP.load(Ordering::Relaxed)
+}
+
+/// Where the tasks of the current chunk report (taken once per chunk, so
+/// each task costs one plain store).
+#[derive(Clone, Copy)]
+pub(crate) struct Tracker {
+    word: Option<&'static AtomicU64>,
+    chunk: u64,
+}
+
+/// In the worker: the tracker for the current chunk (outside a pool worker
+/// it does nothing).
+pub(crate) fn tracker() -> Tracker {
+    Tracker {
+        word: MINE.get().map(ProgressWord::word),
+        chunk: CHUNK.load(Ordering::Relaxed),
+    }
+}
+
+impl Tracker {
+    /// Task `index` of the chunk is about to run (stored before it runs, so
+    /// a death during it finds the word saying so).
+    #[inline]
+    pub(crate) fn task_begins(self, index: usize) {
+        if let Some(word) = self.word {
+            let task = u64::from(u32::try_from(index).unwrap_or(u32::MAX));
+            word.store(self.chunk | task, Ordering::Release);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_word_says_which_chunk_began() {
+        let (parent, fd) = ProgressWord::create().unwrap();
+        let worker = ProgressWord::attach(&fd).unwrap();
+        assert_eq!(parent.began(0), None);
+        worker.word().store((1 << 32) | 4, Ordering::Release);
+        // One chunk answered: the word is about the first one (done).
+        assert_eq!(parent.began(1), None);
+        // None answered: the first chunk began, task 4 may have run.
+        assert_eq!(parent.began(0), Some(4));
+        // The count wraps with the word's 32 bits.
+        worker.word().store(5, Ordering::Release);
+        assert_eq!(parent.began(u64::from(u32::MAX)), Some(5));
+    }
+}
