@@ -133,6 +133,20 @@ impl Connection {
         self.limits.max_frame = max;
     }
 
+    /// The deepest nesting [`recv`](Self::recv) decodes, in levels (default
+    /// [`Limits::DEFAULT_MAX_DEPTH`]; see [`Limits::max_depth`]).
+    pub fn max_depth(&self) -> usize {
+        self.limits.max_depth
+    }
+
+    /// Sets the deepest nesting [`recv`](Self::recv) decodes. A deeper value
+    /// fails with [`RecvError::Decode`]`(`[`DecodeError::TooDeep`](mp_wire::DecodeError::TooDeep)`)`
+    /// instead of overflowing the stack; the connection stays usable.
+    /// Raise it only for trusted peers and threads with stack to match.
+    pub fn set_max_depth(&mut self, levels: usize) {
+        self.limits.max_depth = levels;
+    }
+
     /// Closes this end (Python's `close()`; dropping does the same).
     pub fn close(self) {}
 
@@ -189,11 +203,13 @@ impl Connection {
     ///
     /// # Errors
     /// [`RecvError::Eof`] once the peer closed and nothing is left;
-    /// [`RecvError::Decode`] if the message is not a `T` (the connection
-    /// stays usable); [`RecvError::Truncated`], [`RecvError::Malformed`],
+    /// [`RecvError::Decode`] if the message is not a `T` or nests deeper
+    /// than [`max_depth`](Self::max_depth) (the connection stays usable);
+    /// [`RecvError::Truncated`], [`RecvError::Malformed`],
     /// [`RecvError::TooLarge`] for a broken stream; OS errors.
     pub fn recv<T: DeserializeOwned>(&self) -> Result<T, RecvError> {
-        Ok(mp_wire::decode(self.recv_message(None)?)?)
+        let msg = self.recv_message(None)?;
+        Ok(mp_wire::decode_with_limits(msg, &self.limits)?)
     }
 
     /// Like [`recv`](Self::recv), giving up after `timeout` with
@@ -202,7 +218,8 @@ impl Connection {
     /// # Errors
     /// As `recv`, plus `Timeout`.
     pub fn recv_timeout<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T, RecvError> {
-        Ok(mp_wire::decode(self.recv_message(Some(timeout))?)?)
+        let msg = self.recv_message(Some(timeout))?;
+        Ok(mp_wire::decode_with_limits(msg, &self.limits)?)
     }
 
     /// Receives one message undecoded (bytes plus fds).
