@@ -403,6 +403,59 @@ impl Connection {
         lock(&self.reader).has_buffered()
     }
 
+    /// Writes `head` then `body` as they are, outside the frame layout (a
+    /// handshake in CPython's framing, before the first frame).
+    pub(crate) fn write_raw(
+        &self,
+        head: &[u8],
+        body: &[u8],
+        deadline: Deadline,
+    ) -> Result<(), SendError> {
+        if !self.writable() {
+            return Err(SendError::NotWritable);
+        }
+        let mut writer = lock(&self.writer);
+        if writer.broken {
+            return Err(SendError::Unusable);
+        }
+        self.transport
+            .write_frame(head, body, &[], deadline, &mut writer.broken)
+    }
+
+    /// One read of at most `buf.len()` bytes, outside the frame layout (a
+    /// handshake in CPython's framing, before the first frame): waiting
+    /// until `deadline`, or with `None` only taking what has arrived
+    /// (`Ok(None)` if nothing has). `Ok(Some(0))` is end of stream.
+    ///
+    /// # Errors
+    /// [`RecvError::Malformed`] if frame bytes are already buffered or fds
+    /// arrive; [`RecvError::Timeout`]; OS errors.
+    pub(crate) fn read_raw(
+        &self,
+        buf: &mut [u8],
+        deadline: Option<Deadline>,
+    ) -> Result<Option<usize>, RecvError> {
+        let Some(src) = self.transport.source() else {
+            return Err(RecvError::NotReadable);
+        };
+        let reader = lock(&self.reader);
+        if reader.has_buffered() {
+            return Err(RecvError::Malformed(
+                "handshake bytes after frame data was received".into(),
+            ));
+        }
+        let received = match deadline {
+            Some(deadline) => Some(src.read_some(buf, 0, deadline)?),
+            None => src.read_now(buf, 0)?,
+        };
+        match received {
+            Some(r) if r.fds_truncated || !r.fds.is_empty() => Err(RecvError::Malformed(
+                "fds arrived with handshake bytes".into(),
+            )),
+            other => Ok(other.map(|r| r.bytes)),
+        }
+    }
+
     fn recv_frame(&self, max: usize, deadline: Deadline) -> Result<Message, RecvError> {
         self.read(max, Wait::Until(deadline))?
             .ok_or(RecvError::Timeout)

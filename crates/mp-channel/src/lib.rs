@@ -50,6 +50,7 @@ mod connection;
 mod deadline;
 mod error;
 mod listener;
+mod py_frame;
 mod queue;
 mod reader;
 mod transport;
@@ -59,7 +60,10 @@ pub use auth::{answer_challenge, deliver_challenge};
 
 pub use connection::{pipe, Connection};
 pub use error::{AuthenticationError, ConnectError, RecvError, RecvIntoError, SendError};
-pub use listener::{client, client_with_timeout, Address, Listener, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use listener::{
+    client, client_with_timeout, Address, Listener, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_MAX_PENDING_HANDSHAKES,
+};
 pub use queue::{
     GetError, JoinableQueue, PutError, Queue, QueueStateError, SimpleQueue, TaskDoneError,
     DEFAULT_RING_BYTES,

@@ -1,0 +1,118 @@
+//! The authkey handshake is CPython's: `python3`'s own
+//! `multiprocessing.connection` authenticates with us in both directions
+//! (a 3.12+ interpreter with HMAC-SHA256, an older one in the legacy
+//! HMAC-MD5 form that CPython 3.12 also accepts), and a wrong key fails
+//! on both sides.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use mp_channel::{client, Address, AuthenticationError, ConnectError, Listener};
+
+/// Runs `python3 -c script args...` with stdout piped.
+fn python(script: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 must be installed to check CPython compatibility");
+    let out = BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
+/// The next line python printed, trimmed.
+fn line(out: &mut BufReader<ChildStdout>) -> String {
+    let mut s = String::new();
+    out.read_line(&mut s).unwrap();
+    s.trim().to_string()
+}
+
+/// A Python `Listener` with an authkey: prints its port, accepts one
+/// connection, prints the outcome.
+const PY_LISTENER: &str = r#"
+import sys
+from multiprocessing.connection import Listener
+with Listener(('127.0.0.1', 0), authkey=sys.argv[1].encode()) as l:
+    print(l.address[1], flush=True)
+    try:
+        l.accept()
+        print('accepted', flush=True)
+    except Exception as e:
+        print(type(e).__name__, e, flush=True)
+"#;
+
+/// A Python `Client` with an authkey to a Unix socket path: prints the outcome.
+const PY_CLIENT: &str = r#"
+import sys
+from multiprocessing.connection import Client
+try:
+    Client(sys.argv[2], authkey=sys.argv[1].encode())
+    print('connected', flush=True)
+except Exception as e:
+    print(type(e).__name__, e, flush=True)
+"#;
+
+fn our_client_to_python(python_key: &str, our_key: &[u8]) -> (Result<(), ConnectError>, String) {
+    let (mut child, mut out) = python(PY_LISTENER, &[python_key]);
+    let port: u16 = line(&mut out).parse().expect("python printed its port");
+    let ours = client(&Address::tcp_loopback(port), Some(our_key)).map(drop);
+    let theirs = line(&mut out);
+    child.wait().unwrap();
+    (ours, theirs)
+}
+
+fn python_client_to_us(python_key: &str, our_key: &[u8]) -> (Result<(), ConnectError>, String) {
+    let listener = Listener::bind(None, Some(our_key)).unwrap();
+    let Address::Unix(path) = listener.address().clone() else {
+        panic!("not unix")
+    };
+    let (mut child, mut out) = python(PY_CLIENT, &[python_key, path.to_str().unwrap()]);
+    let ours = listener.accept_timeout(Duration::from_secs(30)).map(drop);
+    let theirs = line(&mut out);
+    child.wait().unwrap();
+    (ours, theirs)
+}
+
+#[test]
+fn our_client_authenticates_with_a_python_listener() {
+    let (ours, theirs) = our_client_to_python("k3y", b"k3y");
+    assert!(ours.is_ok(), "{ours:?}");
+    assert_eq!(theirs, "accepted");
+}
+
+#[test]
+fn a_python_client_authenticates_with_our_listener() {
+    let (ours, theirs) = python_client_to_us("k3y", b"k3y");
+    assert!(ours.is_ok(), "{ours:?}");
+    assert_eq!(theirs, "connected");
+}
+
+#[test]
+fn a_wrong_key_fails_on_both_sides_in_both_directions() {
+    let (ours, theirs) = our_client_to_python("k3y", b"other");
+    assert!(
+        matches!(
+            ours,
+            Err(ConnectError::Authentication(
+                AuthenticationError::DigestRejected
+            ))
+        ),
+        "{ours:?}"
+    );
+    assert_eq!(theirs, "AuthenticationError digest received was wrong");
+
+    let (ours, theirs) = python_client_to_us("k3y", b"other");
+    assert!(
+        matches!(
+            ours,
+            Err(ConnectError::Authentication(
+                AuthenticationError::DigestWrong
+            ))
+        ),
+        "{ours:?}"
+    );
+    assert_eq!(theirs, "AuthenticationError digest sent was rejected");
+}
