@@ -6,8 +6,10 @@ use std::fs;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::{SocketAddr as UnixSocketAddr, UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -28,11 +30,18 @@ pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 64;
 
 /// Where a [`Listener`] listens: a Unix socket path or a TCP address.
 ///
+/// A Unix path that starts with a NUL byte (`"\0name"`, as in Python) is a
+/// name in Linux's abstract socket namespace: no file is created, nothing
+/// is left behind, and it is shown as `@name`. Abstract sockets have no
+/// permissions — any process in the same network namespace can connect —
+/// so give such a listener an authkey.
+///
 /// An address is a serde value, so it can be a `Process` argument or
 /// travel through a queue, as Python passes `listener.address` to children.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Address {
-    /// A Unix-domain socket at this path (Python's `'AF_UNIX'`).
+    /// A Unix-domain socket at this path (Python's `'AF_UNIX'`), or in the
+    /// abstract namespace if the path starts with a NUL byte.
     Unix(PathBuf),
     /// A TCP address (Python's `'AF_INET'`); port 0 picks a free port.
     Tcp(SocketAddr),
@@ -43,12 +52,35 @@ impl Address {
     pub fn tcp_loopback(port: u16) -> Address {
         Address::Tcp(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
     }
+
+    /// A name in Linux's abstract socket namespace (`Address::Unix` of
+    /// `"\0"` + `name`).
+    pub fn unix_abstract(name: &str) -> Address {
+        Address::Unix(PathBuf::from(format!("\0{name}")))
+    }
+
+    /// The abstract-namespace name of this address (without the leading
+    /// NUL), if it is one.
+    pub fn abstract_name(&self) -> Option<&[u8]> {
+        match self {
+            Address::Unix(path) => abstract_name(path),
+            Address::Tcp(_) => None,
+        }
+    }
+}
+
+/// The name after the NUL of an abstract-namespace path.
+fn abstract_name(path: &Path) -> Option<&[u8]> {
+    path.as_os_str().as_bytes().strip_prefix(b"\0")
 }
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Address::Unix(p) => write!(f, "{}", p.display()),
+            Address::Unix(p) => match abstract_name(p) {
+                Some(name) => write!(f, "@{}", String::from_utf8_lossy(name)),
+                None => write!(f, "{}", p.display()),
+            },
             Address::Tcp(a) => write!(f, "{a}"),
         }
     }
@@ -76,7 +108,8 @@ impl FromStr for Address {
     type Err = std::convert::Infallible;
 
     /// `"127.0.0.1:6000"`, `"[::1]:0"` → TCP; `"localhost:6000"` and
-    /// `":6000"` → TCP on 127.0.0.1; anything else is a Unix socket path.
+    /// `":6000"` → TCP on 127.0.0.1; anything else is a Unix socket path
+    /// (`"\0name"`: abstract namespace).
     fn from_str(s: &str) -> Result<Address, Self::Err> {
         if let Ok(a) = s.parse::<SocketAddr>() {
             return Ok(Address::Tcp(a));
@@ -199,6 +232,11 @@ impl Listener {
                         return Err(e);
                     }
                 }
+            }
+            Some(Address::Unix(path)) if abstract_name(&path).is_some() => {
+                let name = abstract_name(&path).unwrap_or_default();
+                let l = UnixListener::bind_addr(&UnixSocketAddr::from_abstract_name(name)?)?;
+                (Socket::Unix(l), Address::Unix(path), None)
             }
             Some(Address::Unix(path)) => {
                 let (l, ino) = bind_unix(&path)?;
@@ -451,7 +489,12 @@ pub fn client_with_timeout(
     handshake_timeout: Option<Duration>,
 ) -> Result<Connection, ConnectError> {
     let fd: OwnedFd = match address {
-        Address::Unix(path) => UnixStream::connect(path)?.into(),
+        Address::Unix(path) => match abstract_name(path) {
+            Some(name) => {
+                UnixStream::connect_addr(&UnixSocketAddr::from_abstract_name(name)?)?.into()
+            }
+            None => UnixStream::connect(path)?.into(),
+        },
         Address::Tcp(addr) => {
             let s = TcpStream::connect(addr)?;
             s.set_nodelay(true)?;

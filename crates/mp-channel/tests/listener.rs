@@ -205,3 +205,23 @@ fn addresses_parse() {
     );
     assert_eq!(Address::tcp_loopback(9).to_string(), "127.0.0.1:9");
 }
+
+#[test]
+fn abstract_namespace_addresses_leave_no_file() {
+    let name = format!("mp-channel-test-{}-abstract", std::process::id());
+    let address: Address = format!("\0{name}").parse().unwrap();
+    assert_eq!(address, Address::unix_abstract(&name));
+    assert_eq!(address.abstract_name(), Some(name.as_bytes()));
+    assert_eq!(address.to_string(), format!("@{name}"));
+    let listener = Listener::bind(Some(address.clone()), Some(b"k")).unwrap();
+    assert_eq!(listener.address(), &address);
+    // A second listener on the same name is refused, as for a path.
+    assert!(Listener::bind(Some(address.clone()), None).is_err());
+    let server = echo_once(listener);
+    let c = client(&address, Some(b"k")).unwrap();
+    c.send(&"hi").unwrap();
+    assert_eq!(c.recv_timeout::<String>(T).unwrap(), "echo hi");
+    server.join().unwrap().unwrap();
+    // Closed, the name is free again (no file to clean up).
+    drop(Listener::bind(Some(address), None).unwrap());
+}

@@ -44,12 +44,15 @@ with Listener(('127.0.0.1', 0), authkey=sys.argv[1].encode()) as l:
         print(type(e).__name__, e, flush=True)
 "#;
 
-/// A Python `Client` with an authkey to a Unix socket path: prints the outcome.
+/// A Python `Client` with an authkey to a Unix socket path (a NUL byte
+/// first for the abstract namespace, which argv cannot carry): prints the
+/// outcome.
 const PY_CLIENT: &str = r#"
 import sys
 from multiprocessing.connection import Client
+address = sys.argv[2] if sys.argv[3] == 'path' else '\0' + sys.argv[2]
 try:
-    Client(sys.argv[2], authkey=sys.argv[1].encode())
+    Client(address, authkey=sys.argv[1].encode())
     print('connected', flush=True)
 except Exception as e:
     print(type(e).__name__, e, flush=True)
@@ -69,7 +72,7 @@ fn python_client_to_us(python_key: &str, our_key: &[u8]) -> (Result<(), ConnectE
     let Address::Unix(path) = listener.address().clone() else {
         panic!("not unix")
     };
-    let (mut child, mut out) = python(PY_CLIENT, &[python_key, path.to_str().unwrap()]);
+    let (mut child, mut out) = python(PY_CLIENT, &[python_key, path.to_str().unwrap(), "path"]);
     let ours = listener.accept_timeout(Duration::from_secs(30)).map(drop);
     let theirs = line(&mut out);
     child.wait().unwrap();
@@ -115,4 +118,15 @@ fn a_wrong_key_fails_on_both_sides_in_both_directions() {
         "{ours:?}"
     );
     assert_eq!(theirs, "AuthenticationError digest sent was rejected");
+}
+
+#[test]
+fn a_python_client_reaches_our_listener_in_the_abstract_namespace() {
+    let name = format!("mp-channel-interop-{}", std::process::id());
+    let listener = Listener::bind(Some(Address::unix_abstract(&name)), Some(b"k3y")).unwrap();
+    let (mut child, mut out) = python(PY_CLIENT, &["k3y", &name, "abstract"]);
+    let ours = listener.accept_timeout(Duration::from_secs(30));
+    assert!(ours.is_ok(), "{ours:?}");
+    assert_eq!(line(&mut out), "connected");
+    child.wait().unwrap();
 }
