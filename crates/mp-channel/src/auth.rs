@@ -227,8 +227,8 @@ fn verdict(message: &[u8]) -> Result<(), AuthenticationError> {
 
 /// Receives one handshake message before `deadline`.
 fn recv(conn: &Connection, deadline: Deadline) -> Result<Vec<u8>, AuthenticationError> {
-    let mut reader = PyFrameReader::new(MAX_MESSAGE);
-    match reader.read(conn, Some(deadline)) {
+    let mut reader = PyFrameReader::new();
+    match reader.read(conn, MAX_MESSAGE, Some(deadline)) {
         Ok(Some(message)) => Ok(message),
         Ok(None) => Err(AuthenticationError::Recv(crate::RecvError::Timeout)),
         Err(e) => Err(AuthenticationError::Recv(e)),
@@ -311,7 +311,7 @@ impl ServerHandshake {
         send(conn, &[CHALLENGE, &challenge].concat(), deadline)?;
         Ok(ServerHandshake {
             step: Awaiting::Answer(challenge),
-            reader: PyFrameReader::new(MAX_MESSAGE),
+            reader: PyFrameReader::new(),
             deadline,
         })
     }
@@ -334,7 +334,7 @@ impl ServerHandshake {
         loop {
             let Some(message) = self
                 .reader
-                .read(conn, None)
+                .read(conn, MAX_MESSAGE, None)
                 .map_err(AuthenticationError::Recv)?
             else {
                 return Ok(false);

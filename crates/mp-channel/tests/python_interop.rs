@@ -2,13 +2,13 @@
 //! `multiprocessing.connection` authenticates with us in both directions
 //! (a 3.12+ interpreter with HMAC-SHA256, an older one in the legacy
 //! HMAC-MD5 form that CPython 3.12 also accepts), and a wrong key fails
-//! on both sides.
+//! on both sides; then a `PyConnection` exchanges byte messages with it.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use mp_channel::{client, Address, AuthenticationError, ConnectError, Listener};
+use mp_channel::{client, Address, AuthenticationError, ConnectError, Listener, PyConnection};
 
 /// Runs `python3 -c script args...` with stdout piped.
 fn python(script: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
@@ -128,5 +128,82 @@ fn a_python_client_reaches_our_listener_in_the_abstract_namespace() {
     let ours = listener.accept_timeout(Duration::from_secs(30));
     assert!(ours.is_ok(), "{ours:?}");
     assert_eq!(line(&mut out), "connected");
+    child.wait().unwrap();
+}
+
+/// A Python echo server: accepts one authenticated connection and sends
+/// back every byte message reversed, until the end of the stream.
+const PY_ECHO_SERVER: &str = r#"
+import sys
+from multiprocessing.connection import Listener
+with Listener(('127.0.0.1', 0), authkey=b'k3y') as l:
+    print(l.address[1], flush=True)
+    with l.accept() as c:
+        while True:
+            try:
+                m = c.recv_bytes()
+            except (EOFError, ConnectionResetError):
+                # We hang up with the last reply unread: a reset.
+                break
+            c.send_bytes(m[::-1])
+print('done', flush=True)
+"#;
+
+/// A Python client that sends two byte messages, then prints what our
+/// server sent back.
+const PY_BYTES_CLIENT: &str = r#"
+import sys
+from multiprocessing.connection import Client
+with Client(sys.argv[1], authkey=b'k3y') as c:
+    c.send_bytes(b'ping')
+    c.send_bytes(b'x' * 100000)
+    print(c.recv_bytes().decode(), len(c.recv_bytes()), flush=True)
+"#;
+
+#[test]
+fn byte_messages_round_trip_with_a_python_server() {
+    let (mut child, mut out) = python(PY_ECHO_SERVER, &[]);
+    let port: u16 = line(&mut out).parse().expect("python printed its port");
+    let conn = PyConnection::from(client(&Address::tcp_loopback(port), Some(b"k3y")).unwrap());
+    let t = Duration::from_secs(30);
+    for message in [
+        b"hello".to_vec(),
+        Vec::new(),
+        (0..=255u8).cycle().take(1 << 20).collect(),
+    ] {
+        conn.send_bytes(&message).unwrap();
+        let mut back = conn.recv_bytes_timeout(None, t).unwrap();
+        back.reverse();
+        assert_eq!(back, message);
+    }
+    // A reply longer than the maximum: refused, and the end is unreadable.
+    conn.send_bytes(b"0123456789").unwrap();
+    assert!(matches!(
+        conn.recv_bytes(Some(4)),
+        Err(mp_channel::RecvError::TooLarge { len: 10, max: 4 })
+    ));
+    assert!(!conn.readable());
+    drop(conn);
+    assert_eq!(line(&mut out), "done");
+    child.wait().unwrap();
+}
+
+#[test]
+fn byte_messages_round_trip_with_a_python_client() {
+    let listener = Listener::bind(None, Some(b"k3y")).unwrap();
+    let Address::Unix(path) = listener.address().clone() else {
+        panic!("not unix")
+    };
+    let (mut child, mut out) = python(PY_BYTES_CLIENT, &[path.to_str().unwrap()]);
+    let t = Duration::from_secs(30);
+    let conn = PyConnection::from(listener.accept_timeout(t).unwrap());
+    assert_eq!(conn.recv_bytes_timeout(None, t).unwrap(), b"ping");
+    assert_eq!(
+        conn.recv_bytes_timeout(None, t).unwrap(),
+        vec![b'x'; 100_000]
+    );
+    conn.send_bytes(b"pong").unwrap();
+    conn.send_bytes(&[0u8; 70_000]).unwrap();
+    assert_eq!(line(&mut out), "pong 70000");
     child.wait().unwrap();
 }
