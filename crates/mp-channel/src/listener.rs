@@ -12,6 +12,7 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt}
 use std::os::unix::net::{SocketAddr as UnixSocketAddr, UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -150,6 +151,7 @@ impl FromStr for Address {
 /// ones. A handshake that fails or runs out of time is closed and reported
 /// by the `accept` call that saw it end, as an error (Python's
 /// `AuthenticationError`), so a server loop goes on to the next call.
+/// `accept` calls from several threads take turns driving the handshakes.
 ///
 /// ```
 /// use mp_channel::{client, Address, Listener};
@@ -170,8 +172,11 @@ pub struct Listener {
     authkey: Option<Vec<u8>>,
     handshake_timeout: Option<Duration>,
     max_pending: usize,
-    /// Handshakes in progress (only with an authkey).
+    /// Handshakes in progress (only with an authkey); locked by the
+    /// `accept` call driving them.
     pending: Mutex<Vec<Pending>>,
+    /// `pending.len()`, readable while an `accept` holds the lock.
+    pending_count: AtomicUsize,
     last_accepted: Mutex<Option<Address>>,
     /// The socket file we created (path, inode) and our private directory.
     cleanup: Option<(PathBuf, u64, Option<PathBuf>)>,
@@ -263,6 +268,7 @@ impl Listener {
             handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
             max_pending: DEFAULT_MAX_PENDING_HANDSHAKES,
             pending: Mutex::new(Vec::new()),
+            pending_count: AtomicUsize::new(0),
             last_accepted: Mutex::new(None),
             cleanup,
         })
@@ -304,9 +310,10 @@ impl Listener {
         self.max_pending = max.max(1);
     }
 
-    /// How many connections are in the middle of their handshake now.
+    /// How many connections are in the middle of their handshake now
+    /// (never waits, even while another thread is in `accept`).
     pub fn pending_handshakes(&self) -> usize {
-        lock(&self.pending).len()
+        self.pending_count.load(Ordering::Relaxed)
     }
 
     /// The bound address (with the real port if port 0 was asked for).
@@ -378,6 +385,7 @@ impl Listener {
                         handshake,
                         peer,
                     });
+                    self.pending_count.store(pending.len(), Ordering::Relaxed);
                 }
             }
             if deadline.passed() {
@@ -405,11 +413,13 @@ impl Listener {
                 Ok(false) => continue,
                 Ok(true) => {
                     let done = pending.swap_remove(i);
+                    self.pending_count.store(pending.len(), Ordering::Relaxed);
                     self.set_last_accepted(done.peer);
                     return Ok(Some(done.conn));
                 }
                 Err(e) => {
                     pending.swap_remove(i);
+                    self.pending_count.store(pending.len(), Ordering::Relaxed);
                     return Err(e.into());
                 }
             }
