@@ -6,7 +6,8 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use mp_sys::socket;
@@ -34,7 +35,9 @@ use crate::transport::{Transport, Wire};
 ///
 /// All methods take `&self`; sends are serialized by an internal lock and so
 /// are receives, so a connection may be shared between threads, though (as
-/// in Python) one reader and one writer per end is the usual design.
+/// in Python) one reader and one writer per end is the usual design. For a
+/// reader thread and a writer thread that each own a handle, see
+/// [`try_clone`](Self::try_clone).
 ///
 /// ```
 /// let (a, b) = mp_channel::pipe(true)?;
@@ -49,10 +52,19 @@ use crate::transport::{Transport, Wire};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Connection {
-    transport: Transport,
+    shared: Arc<Shared>,
     limits: Limits,
+}
+
+/// What every handle of one end ([`Connection::try_clone`]) shares.
+#[derive(Debug)]
+struct Shared {
+    transport: Transport,
     reader: Mutex<Reader>,
     writer: Mutex<Writer>,
+    /// Set once a receive error left the stream out of step (the reader
+    /// knows why; this is readable without its lock).
+    recv_broken: AtomicBool,
 }
 
 /// The sending half's state.
@@ -72,7 +84,7 @@ const BATCH_COPY_MAX: usize = 16 * 1024;
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("transport", &self.transport)
+            .field("transport", &self.shared.transport)
             .finish()
     }
 }
@@ -96,21 +108,60 @@ impl Connection {
     /// An end on `transport`.
     fn new(transport: Transport) -> Connection {
         Connection {
-            transport,
+            shared: Arc::new(Shared {
+                transport,
+                reader: Mutex::new(Reader::new()),
+                writer: Mutex::new(Writer::default()),
+                recv_broken: AtomicBool::new(false),
+            }),
             limits: Limits::default(),
-            reader: Mutex::new(Reader::new()),
-            writer: Mutex::new(Writer::default()),
         }
     }
 
-    /// Whether this end can receive (`false` for the write end of a one-way pipe).
+    /// A second handle to this end, for example one for a reader thread and
+    /// one for a writer thread (Rust's `TcpStream::try_clone`).
+    ///
+    /// The handles share everything but their limits
+    /// ([`set_max_message`](Self::set_max_message),
+    /// [`set_max_depth`](Self::set_max_depth), copied at the clone): the
+    /// fds, the receive buffer and the send side. So messages sent through
+    /// both never interleave, a message is received by exactly one of them
+    /// (whichever asks first) and never split between them, and an error
+    /// that leaves the stream unusable does so for both. The end closes
+    /// when the last handle is dropped ([`close`](Self::close) drops only
+    /// its own handle).
+    ///
+    /// ```
+    /// let (a, b) = mp_channel::pipe(true)?;
+    /// let writer = a.try_clone()?;
+    /// std::thread::spawn(move || writer.send(&"from the other handle").unwrap());
+    /// assert_eq!(b.recv::<String>()?, "from the other handle");
+    /// b.send(&1u8)?;
+    /// assert_eq!(a.recv::<u8>()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// None today: the handles share one set of fds rather than duplicate
+    /// them. The `Result` is std's `try_clone` shape.
+    pub fn try_clone(&self) -> io::Result<Connection> {
+        Ok(Connection {
+            shared: Arc::clone(&self.shared),
+            limits: self.limits,
+        })
+    }
+
+    /// Whether this end can receive: `false` for the write end of a one-way
+    /// pipe, and (as in Python) once a receive error left the stream
+    /// unusable — a message longer than `recv_bytes`' maximum or
+    /// [`max_message`](Self::max_message), a malformed or truncated frame.
     pub fn readable(&self) -> bool {
-        self.transport.readable()
+        self.shared.transport.readable() && !self.shared.recv_broken.load(Ordering::Relaxed)
     }
 
     /// Whether this end can send (`false` for the read end of a one-way pipe).
     pub fn writable(&self) -> bool {
-        self.transport.writable()
+        self.shared.transport.writable()
     }
 
     /// The fd that shows whether a message is waiting (Python's
@@ -119,7 +170,7 @@ impl Connection {
     /// one it sends on if it only sends). Only poll it; reading or writing
     /// it directly would put the stream out of step.
     pub fn as_fd(&self) -> BorrowedFd<'_> {
-        self.transport.main_fd()
+        self.shared.transport.main_fd()
     }
 
     /// The largest message this end accepts, in bytes (default 1 GiB).
@@ -133,7 +184,23 @@ impl Connection {
         self.limits.max_frame = max;
     }
 
-    /// Closes this end (Python's `close()`; dropping does the same).
+    /// The deepest nesting [`recv`](Self::recv) decodes, in levels (default
+    /// [`Limits::DEFAULT_MAX_DEPTH`]; see [`Limits::max_depth`]).
+    pub fn max_depth(&self) -> usize {
+        self.limits.max_depth
+    }
+
+    /// Sets the deepest nesting [`recv`](Self::recv) decodes. A deeper value
+    /// fails with [`RecvError::Decode`]`(`[`DecodeError::TooDeep`](mp_wire::DecodeError::TooDeep)`)`
+    /// instead of overflowing the stack; the connection stays usable.
+    /// Raise it only for trusted peers and threads with stack to match.
+    pub fn set_max_depth(&mut self, levels: usize) {
+        self.limits.max_depth = levels;
+    }
+
+    /// Closes this end (Python's `close()`; dropping does the same). With
+    /// other handles from [`try_clone`](Self::try_clone), closes only this
+    /// handle: the end stays open until the last one goes.
     pub fn close(self) {}
 
     /// Sends `value` as one message, blocking while the socket buffer is full.
@@ -189,11 +256,13 @@ impl Connection {
     ///
     /// # Errors
     /// [`RecvError::Eof`] once the peer closed and nothing is left;
-    /// [`RecvError::Decode`] if the message is not a `T` (the connection
-    /// stays usable); [`RecvError::Truncated`], [`RecvError::Malformed`],
+    /// [`RecvError::Decode`] if the message is not a `T` or nests deeper
+    /// than [`max_depth`](Self::max_depth) (the connection stays usable);
+    /// [`RecvError::Truncated`], [`RecvError::Malformed`],
     /// [`RecvError::TooLarge`] for a broken stream; OS errors.
     pub fn recv<T: DeserializeOwned>(&self) -> Result<T, RecvError> {
-        Ok(mp_wire::decode(self.recv_message(None)?)?)
+        let msg = self.recv_message(None)?;
+        Ok(mp_wire::decode_with_limits(msg, &self.limits)?)
     }
 
     /// Like [`recv`](Self::recv), giving up after `timeout` with
@@ -202,7 +271,8 @@ impl Connection {
     /// # Errors
     /// As `recv`, plus `Timeout`.
     pub fn recv_timeout<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T, RecvError> {
-        Ok(mp_wire::decode(self.recv_message(Some(timeout))?)?)
+        let msg = self.recv_message(Some(timeout))?;
+        Ok(mp_wire::decode_with_limits(msg, &self.limits)?)
     }
 
     /// Receives one message undecoded (bytes plus fds).
@@ -217,7 +287,8 @@ impl Connection {
     ///
     /// # Errors
     /// A message longer than `max` is [`RecvError::TooLarge`] and, as in
-    /// Python, leaves the connection unusable for receiving; otherwise as
+    /// Python, leaves the connection unusable for receiving
+    /// ([`readable`](Self::readable) turns `false`); otherwise as
     /// [`recv`](Self::recv).
     pub fn recv_bytes(&self, max: Option<usize>) -> Result<Vec<u8>, RecvError> {
         Ok(self
@@ -305,7 +376,7 @@ impl Connection {
         for msg in msgs {
             check_fds(msg.fds.len())?;
         }
-        let mut writer = lock(&self.writer);
+        let mut writer = lock(&self.shared.writer);
         let Writer { broken, frames } = &mut *writer;
         if *broken {
             return Err(SendError::Unusable);
@@ -318,7 +389,7 @@ impl Connection {
                 frames
                     .push_header(first.bytes.len(), fds.len())
                     .map_err(|_| too_many_fds(fds.len()))?;
-                self.transport.write_frame(
+                self.shared.transport.write_frame(
                     frames.as_bytes(),
                     &first.bytes,
                     &fds,
@@ -335,8 +406,13 @@ impl Connection {
             for m in std::iter::once(first).chain(&tail[..run]) {
                 frames.push(m).map_err(|_| too_many_fds(m.fds.len()))?;
             }
-            self.transport
-                .write_frame(frames.as_bytes(), &[], &fds, Deadline::NEVER, broken)?;
+            self.shared.transport.write_frame(
+                frames.as_bytes(),
+                &[],
+                &fds,
+                Deadline::NEVER,
+                broken,
+            )?;
             rest = &tail[run..];
         }
         Ok(())
@@ -369,7 +445,8 @@ impl Connection {
     /// forever). Never consumes anything.
     ///
     /// # Errors
-    /// [`RecvError::NotReadable`], OS errors.
+    /// [`RecvError::NotReadable`] if this end is not [`readable`](Self::readable)
+    /// (a send-only end, or one an earlier error left unusable); OS errors.
     pub fn poll(&self, timeout: Option<Duration>) -> Result<bool, RecvError> {
         if !self.readable() {
             return Err(RecvError::NotReadable);
@@ -383,7 +460,61 @@ impl Connection {
     /// Whether received bytes wait in this end's buffer (so the socket alone
     /// would not show it readable).
     pub(crate) fn has_buffered(&self) -> bool {
-        lock(&self.reader).has_buffered()
+        lock(&self.shared.reader).has_buffered()
+    }
+
+    /// Writes `head` then `body` as they are, outside the frame layout (a
+    /// handshake in CPython's framing, before the first frame).
+    pub(crate) fn write_raw(
+        &self,
+        head: &[u8],
+        body: &[u8],
+        deadline: Deadline,
+    ) -> Result<(), SendError> {
+        if !self.writable() {
+            return Err(SendError::NotWritable);
+        }
+        let mut writer = lock(&self.shared.writer);
+        if writer.broken {
+            return Err(SendError::Unusable);
+        }
+        self.shared
+            .transport
+            .write_frame(head, body, &[], deadline, &mut writer.broken)
+    }
+
+    /// One read of at most `buf.len()` bytes, outside the frame layout (a
+    /// handshake in CPython's framing, before the first frame): waiting
+    /// until `deadline`, or with `None` only taking what has arrived
+    /// (`Ok(None)` if nothing has). `Ok(Some(0))` is end of stream.
+    ///
+    /// # Errors
+    /// [`RecvError::Malformed`] if frame bytes are already buffered or fds
+    /// arrive; [`RecvError::Timeout`]; OS errors.
+    pub(crate) fn read_raw(
+        &self,
+        buf: &mut [u8],
+        deadline: Option<Deadline>,
+    ) -> Result<Option<usize>, RecvError> {
+        let Some(src) = self.shared.transport.source() else {
+            return Err(RecvError::NotReadable);
+        };
+        let reader = lock(&self.shared.reader);
+        if reader.has_buffered() {
+            return Err(RecvError::Malformed(
+                "handshake bytes after frame data was received".into(),
+            ));
+        }
+        let received = match deadline {
+            Some(deadline) => Some(src.read_some(buf, 0, deadline)?),
+            None => src.read_now(buf, 0)?,
+        };
+        match received {
+            Some(r) if r.fds_truncated || !r.fds.is_empty() => Err(RecvError::Malformed(
+                "fds arrived with handshake bytes".into(),
+            )),
+            other => Ok(other.map(|r| r.bytes)),
+        }
     }
 
     fn recv_frame(&self, max: usize, deadline: Deadline) -> Result<Message, RecvError> {
@@ -393,10 +524,16 @@ impl Connection {
 
     /// Receives with the reader lock held, waiting as `wait` says.
     fn read(&self, max: usize, wait: Wait) -> Result<Option<Message>, RecvError> {
-        let Some(src) = self.transport.source() else {
+        let Some(src) = self.shared.transport.source() else {
             return Err(RecvError::NotReadable);
         };
-        lock(&self.reader).recv(src, &self.limits, max, wait)
+        let result = lock(&self.shared.reader).recv(src, &self.limits, max, wait);
+        if let Err(e) = &result {
+            if e.is_fatal() {
+                self.shared.recv_broken.store(true, Ordering::Relaxed);
+            }
+        }
+        result
     }
 
     fn send_frame(
@@ -409,7 +546,7 @@ impl Connection {
             return Err(SendError::NotWritable);
         }
         check_fds(fds.len())?;
-        let mut writer = lock(&self.writer);
+        let mut writer = lock(&self.shared.writer);
         let Writer { broken, frames } = &mut *writer;
         if *broken {
             return Err(SendError::Unusable);
@@ -418,7 +555,8 @@ impl Connection {
         frames
             .push_header(payload.len(), fds.len())
             .map_err(|_| too_many_fds(fds.len()))?;
-        self.transport
+        self.shared
+            .transport
             .write_frame(frames.as_bytes(), payload, fds, deadline, broken)
     }
 }
@@ -446,16 +584,27 @@ impl AsRawFd for Connection {
 }
 
 impl Serialize for Connection {
-    /// Serializes duplicates of this end's fds. Fails if this end holds
-    /// received bytes not yet read (they would be lost to the copy): read
-    /// them first.
+    /// Serializes duplicates of this end's fds (the copy cannot receive if
+    /// this end is no longer [`readable`](Connection::readable)). Fails if
+    /// this (readable) end holds received bytes not yet read (they would be
+    /// lost to the copy): read them first.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if self.has_buffered() {
+        let broken = self.shared.recv_broken.load(Ordering::Relaxed);
+        // What a broken end holds is unreadable anyway.
+        if !broken && self.has_buffered() {
             return Err(serde::ser::Error::custom(
                 "cannot send a connection holding unread received data",
             ));
         }
-        self.transport.to_wire().serialize(serializer)
+        let mut wire = self.shared.transport.to_wire();
+        if broken {
+            // As Python's reduction does: the copy is as readable as this end.
+            match &mut wire {
+                Wire::Socket { readable, .. } => *readable = false,
+                Wire::Pipe { rx, .. } => *rx = None,
+            }
+        }
+        wire.serialize(serializer)
     }
 }
 

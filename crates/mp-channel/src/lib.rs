@@ -28,7 +28,10 @@
 //! - [`wait`]: readiness of connections, process sentinels, any fd.
 //! - [`Listener`] / [`client`]: Unix-socket or TCP connections between
 //!   unrelated processes; a mutual HMAC-SHA256 challenge when an authkey is
-//!   given ([`deliver_challenge`], [`answer_challenge`]).
+//!   given ([`deliver_challenge`], [`answer_challenge`]), CPython 3.12's
+//!   byte for byte, so Python's `multiprocessing.connection` peers
+//!   authenticate with us; [`PyConnection`] then exchanges byte messages
+//!   with them in CPython's framing.
 //! - [`Queue`] (feeder thread, `maxsize`), [`SimpleQueue`],
 //!   [`JoinableQueue`]: MPMC FIFO queues on a shared-memory ring with futex
 //!   wake-ups; items may carry fds (connections, shared memory, queues).
@@ -50,6 +53,8 @@ mod connection;
 mod deadline;
 mod error;
 mod listener;
+mod py_connection;
+mod py_frame;
 mod queue;
 mod reader;
 mod transport;
@@ -59,7 +64,11 @@ pub use auth::{answer_challenge, deliver_challenge};
 
 pub use connection::{pipe, Connection};
 pub use error::{AuthenticationError, ConnectError, RecvError, RecvIntoError, SendError};
-pub use listener::{client, client_with_timeout, Address, Listener, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use listener::{
+    client, client_with_timeout, Address, Listener, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_MAX_PENDING_HANDSHAKES,
+};
+pub use py_connection::PyConnection;
 pub use queue::{
     GetError, JoinableQueue, PutError, Queue, QueueStateError, SimpleQueue, TaskDoneError,
     DEFAULT_RING_BYTES,

@@ -6,28 +6,43 @@ use std::fs;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::{SocketAddr as UnixSocketAddr, UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::auth::{answer_challenge, deliver_challenge};
+use crate::auth::{answer_challenge, deliver_challenge, ServerHandshake};
 use crate::connection::Connection;
-use crate::error::ConnectError;
+use crate::deadline::Deadline;
+use crate::error::{AuthenticationError, ConnectError, RecvError};
 
 /// How long [`Listener::accept`] and [`client`] wait for the other side's
 /// handshake messages by default, so a silent peer cannot hang them.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// How many handshakes a [`Listener`] runs at once by default (see
+/// [`Listener::set_max_pending_handshakes`]).
+pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 64;
+
 /// Where a [`Listener`] listens: a Unix socket path or a TCP address.
+///
+/// A Unix path that starts with a NUL byte (`"\0name"`, as in Python) is a
+/// name in Linux's abstract socket namespace: no file is created, nothing
+/// is left behind, and it is shown as `@name`. Abstract sockets have no
+/// permissions — any process in the same network namespace can connect —
+/// so give such a listener an authkey.
 ///
 /// An address is a serde value, so it can be a `Process` argument or
 /// travel through a queue, as Python passes `listener.address` to children.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Address {
-    /// A Unix-domain socket at this path (Python's `'AF_UNIX'`).
+    /// A Unix-domain socket at this path (Python's `'AF_UNIX'`), or in the
+    /// abstract namespace if the path starts with a NUL byte.
     Unix(PathBuf),
     /// A TCP address (Python's `'AF_INET'`); port 0 picks a free port.
     Tcp(SocketAddr),
@@ -38,12 +53,35 @@ impl Address {
     pub fn tcp_loopback(port: u16) -> Address {
         Address::Tcp(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
     }
+
+    /// A name in Linux's abstract socket namespace (`Address::Unix` of
+    /// `"\0"` + `name`).
+    pub fn unix_abstract(name: &str) -> Address {
+        Address::Unix(PathBuf::from(format!("\0{name}")))
+    }
+
+    /// The abstract-namespace name of this address (without the leading
+    /// NUL), if it is one.
+    pub fn abstract_name(&self) -> Option<&[u8]> {
+        match self {
+            Address::Unix(path) => abstract_name(path),
+            Address::Tcp(_) => None,
+        }
+    }
+}
+
+/// The name after the NUL of an abstract-namespace path.
+fn abstract_name(path: &Path) -> Option<&[u8]> {
+    path.as_os_str().as_bytes().strip_prefix(b"\0")
 }
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Address::Unix(p) => write!(f, "{}", p.display()),
+            Address::Unix(p) => match abstract_name(p) {
+                Some(name) => write!(f, "@{}", String::from_utf8_lossy(name)),
+                None => write!(f, "{}", p.display()),
+            },
             Address::Tcp(a) => write!(f, "{a}"),
         }
     }
@@ -71,7 +109,8 @@ impl FromStr for Address {
     type Err = std::convert::Infallible;
 
     /// `"127.0.0.1:6000"`, `"[::1]:0"` → TCP; `"localhost:6000"` and
-    /// `":6000"` → TCP on 127.0.0.1; anything else is a Unix socket path.
+    /// `":6000"` → TCP on 127.0.0.1; anything else is a Unix socket path
+    /// (`"\0name"`: abstract namespace).
     fn from_str(s: &str) -> Result<Address, Self::Err> {
         if let Ok(a) = s.parse::<SocketAddr>() {
             return Ok(Address::Tcp(a));
@@ -97,6 +136,23 @@ impl FromStr for Address {
 /// the mutual HMAC-SHA256 handshake: nothing else is read from a client
 /// before that.
 ///
+/// # Handshakes run side by side
+/// A client that connects and says nothing cannot hold up the others:
+/// `accept` takes in every waiting connection, starts its handshake and
+/// drives all of them at once (without threads: one `poll` over the
+/// listening socket and the clients), each under its own deadline
+/// ([`set_handshake_timeout`](Self::set_handshake_timeout), from when it was
+/// taken in), and returns the first connection whose handshake completes.
+/// Handshakes still running when `accept` returns go on at the next call.
+/// At most [`DEFAULT_MAX_PENDING_HANDSHAKES`] run at once
+/// ([`set_max_pending_handshakes`](Self::set_max_pending_handshakes));
+/// further connections are left in the kernel's listen queue (the backlog)
+/// until a handshake ends, and when that is full too the kernel refuses new
+/// ones. A handshake that fails or runs out of time is closed and reported
+/// by the `accept` call that saw it end, as an error (Python's
+/// `AuthenticationError`), so a server loop goes on to the next call.
+/// `accept` calls from several threads take turns driving the handshakes.
+///
 /// ```
 /// use mp_channel::{client, Address, Listener};
 /// let listener = Listener::bind(Some(Address::tcp_loopback(0)), Some(b"secret"))?;
@@ -115,9 +171,29 @@ pub struct Listener {
     address: Address,
     authkey: Option<Vec<u8>>,
     handshake_timeout: Option<Duration>,
+    max_pending: usize,
+    /// Handshakes in progress (only with an authkey); locked by the
+    /// `accept` call driving them.
+    pending: Mutex<Vec<Pending>>,
+    /// `pending.len()`, readable while an `accept` holds the lock.
+    pending_count: AtomicUsize,
     last_accepted: Mutex<Option<Address>>,
     /// The socket file we created (path, inode) and our private directory.
     cleanup: Option<(PathBuf, u64, Option<PathBuf>)>,
+}
+
+/// A connection taken in whose handshake is running.
+#[derive(Debug)]
+struct Pending {
+    conn: Connection,
+    handshake: ServerHandshake,
+    peer: Option<Address>,
+}
+
+/// Locks a mutex, ignoring poisoning (the state stays consistent: every
+/// change is a push or a removal).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The listening socket itself.
@@ -162,6 +238,11 @@ impl Listener {
                     }
                 }
             }
+            Some(Address::Unix(path)) if abstract_name(&path).is_some() => {
+                let name = abstract_name(&path).unwrap_or_default();
+                let l = UnixListener::bind_addr(&UnixSocketAddr::from_abstract_name(name)?)?;
+                (Socket::Unix(l), Address::Unix(path), None)
+            }
             Some(Address::Unix(path)) => {
                 let (l, ino) = bind_unix(&path)?;
                 (
@@ -176,11 +257,18 @@ impl Listener {
                 (Socket::Tcp(l), Address::Tcp(bound), None)
             }
         };
+        match &socket {
+            Socket::Unix(l) => l.set_nonblocking(true)?,
+            Socket::Tcp(l) => l.set_nonblocking(true)?,
+        }
         Ok(Listener {
             socket,
             address,
             authkey: authkey.map(<[u8]>::to_vec),
             handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            max_pending: DEFAULT_MAX_PENDING_HANDSHAKES,
+            pending: Mutex::new(Vec::new()),
+            pending_count: AtomicUsize::new(0),
             last_accepted: Mutex::new(None),
             cleanup,
         })
@@ -208,10 +296,24 @@ impl Listener {
         Ok(listener)
     }
 
-    /// Sets how long `accept` waits for a client's handshake messages
-    /// (`None` = forever; default [`DEFAULT_HANDSHAKE_TIMEOUT`]).
+    /// Sets how long a client's handshake may take, from when `accept`
+    /// took the connection in (`None` = forever; default
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`]).
     pub fn set_handshake_timeout(&mut self, timeout: Option<Duration>) {
         self.handshake_timeout = timeout;
+    }
+
+    /// Sets how many handshakes run at once (at least 1; default
+    /// [`DEFAULT_MAX_PENDING_HANDSHAKES`]); connections beyond that wait in
+    /// the listen queue.
+    pub fn set_max_pending_handshakes(&mut self, max: usize) {
+        self.max_pending = max.max(1);
+    }
+
+    /// How many connections are in the middle of their handshake now
+    /// (never waits, even while another thread is in `accept`).
+    pub fn pending_handshakes(&self) -> usize {
+        self.pending_count.load(Ordering::Relaxed)
     }
 
     /// The bound address (with the real port if port 0 was asked for).
@@ -222,48 +324,131 @@ impl Listener {
     /// The peer address of the last accepted connection (TCP only; Unix
     /// clients are unnamed).
     pub fn last_accepted(&self) -> Option<Address> {
-        self.last_accepted.lock().ok().and_then(|a| a.clone())
+        lock(&self.last_accepted).clone()
     }
 
-    /// Accepts one connection, authenticating it if there is an authkey.
+    /// Accepts one connection, authenticating it if there is an authkey:
+    /// the first whose handshake completes (see the type's docs).
     ///
     /// # Errors
-    /// [`ConnectError::Authentication`] if the client failed the handshake
-    /// (its connection is closed); OS errors.
+    /// [`ConnectError::Authentication`] if a client failed its handshake or
+    /// ran out of time (its connection is closed; call again for the next);
+    /// OS errors.
     pub fn accept(&self) -> Result<Connection, ConnectError> {
-        self.accept_inner()
+        self.accept_until(Deadline::NEVER)
     }
 
     /// Like [`accept`](Self::accept), giving up with
-    /// [`ConnectError::Timeout`] if no client connects within `timeout`.
+    /// [`ConnectError::Timeout`] if no connection (handshake included)
+    /// completes within `timeout`; handshakes under way go on at the next call.
     ///
     /// # Errors
     /// As `accept`, plus `Timeout`.
     pub fn accept_timeout(&self, timeout: Duration) -> Result<Connection, ConnectError> {
-        if !mp_sys::socket::poll_readable(self.as_fd(), Some(timeout))? {
-            return Err(ConnectError::Timeout);
-        }
-        self.accept_inner()
+        self.accept_until(Deadline::after(Some(timeout)))
     }
 
-    fn accept_inner(&self) -> Result<Connection, ConnectError> {
-        let (fd, peer): (OwnedFd, Option<Address>) = match &self.socket {
-            Socket::Unix(l) => (l.accept()?.0.into(), None),
-            Socket::Tcp(l) => {
-                let (s, peer) = l.accept()?;
-                s.set_nodelay(true)?;
-                (s.into(), Some(Address::Tcp(peer)))
+    fn accept_until(&self, deadline: Deadline) -> Result<Connection, ConnectError> {
+        let Some(key) = &self.authkey else {
+            loop {
+                if !mp_sys::socket::poll_readable(self.as_fd(), deadline.remaining())? {
+                    return Err(ConnectError::Timeout);
+                }
+                if let Some((conn, peer)) = self.take_in()? {
+                    self.set_last_accepted(peer);
+                    return Ok(conn);
+                }
             }
         };
-        let conn = Connection::from_fd(fd);
-        if let Some(key) = &self.authkey {
-            deliver_challenge(&conn, key, self.handshake_timeout)?;
-            answer_challenge(&conn, key, self.handshake_timeout)?;
+        let mut pending = lock(&self.pending);
+        loop {
+            if let Some(done) = self.drive(&mut pending, key)? {
+                return Ok(done);
+            }
+            let room = pending.len() < self.max_pending;
+            let mut fds: Vec<BorrowedFd<'_>> = pending.iter().map(|p| p.conn.as_fd()).collect();
+            if room {
+                fds.push(self.as_fd());
+            }
+            let wake = pending
+                .iter()
+                .map(|p| p.handshake.deadline())
+                .fold(deadline, Deadline::min);
+            let ready = mp_sys::fd::poll_readable_any(&fds, wake.remaining())?;
+            drop(fds);
+            if room && ready.last() == Some(&true) {
+                if let Some((conn, peer)) = self.take_in()? {
+                    let handshake_deadline = Deadline::after(self.handshake_timeout);
+                    let handshake = ServerHandshake::start(&conn, handshake_deadline)?;
+                    pending.push(Pending {
+                        conn,
+                        handshake,
+                        peer,
+                    });
+                    self.pending_count.store(pending.len(), Ordering::Relaxed);
+                }
+            }
+            if deadline.passed() {
+                return Err(ConnectError::Timeout);
+            }
         }
-        if let Ok(mut last) = self.last_accepted.lock() {
-            *last = peer;
+    }
+
+    /// Advances every pending handshake with what has arrived; returns the
+    /// first that completed, or the first failure (removing it), or `None`.
+    fn drive(
+        &self,
+        pending: &mut Vec<Pending>,
+        key: &[u8],
+    ) -> Result<Option<Connection>, ConnectError> {
+        for i in 0..pending.len() {
+            let p = &mut pending[i];
+            let result = match p.handshake.advance(&p.conn, key) {
+                Ok(false) if p.handshake.deadline().passed() => {
+                    Err(AuthenticationError::Recv(RecvError::Timeout))
+                }
+                other => other,
+            };
+            match result {
+                Ok(false) => continue,
+                Ok(true) => {
+                    let done = pending.swap_remove(i);
+                    self.pending_count.store(pending.len(), Ordering::Relaxed);
+                    self.set_last_accepted(done.peer);
+                    return Ok(Some(done.conn));
+                }
+                Err(e) => {
+                    pending.swap_remove(i);
+                    self.pending_count.store(pending.len(), Ordering::Relaxed);
+                    return Err(e.into());
+                }
+            }
         }
-        Ok(conn)
+        Ok(None)
+    }
+
+    /// Takes one connection from the listen queue; `None` if there is none
+    /// (the listening socket is non-blocking: another process sharing it
+    /// may have taken the one `poll` saw).
+    fn take_in(&self) -> Result<Option<(Connection, Option<Address>)>, ConnectError> {
+        let taken = match &self.socket {
+            Socket::Unix(l) => l.accept().map(|(s, _)| (OwnedFd::from(s), None)),
+            Socket::Tcp(l) => l.accept().and_then(|(s, peer)| {
+                s.set_nodelay(true)?;
+                Ok((OwnedFd::from(s), Some(Address::Tcp(peer))))
+            }),
+        };
+        match taken {
+            // Accepted sockets do not inherit the listener's O_NONBLOCK.
+            Ok((fd, peer)) => Ok(Some((Connection::from_fd(fd), peer))),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records the peer of the connection `accept` returns.
+    fn set_last_accepted(&self, peer: Option<Address>) {
+        *lock(&self.last_accepted) = peer;
     }
 
     /// Closes the listener and removes its socket file (dropping does the same).
@@ -314,7 +499,12 @@ pub fn client_with_timeout(
     handshake_timeout: Option<Duration>,
 ) -> Result<Connection, ConnectError> {
     let fd: OwnedFd = match address {
-        Address::Unix(path) => UnixStream::connect(path)?.into(),
+        Address::Unix(path) => match abstract_name(path) {
+            Some(name) => {
+                UnixStream::connect_addr(&UnixSocketAddr::from_abstract_name(name)?)?.into()
+            }
+            None => UnixStream::connect(path)?.into(),
+        },
         Address::Tcp(addr) => {
             let s = TcpStream::connect(addr)?;
             s.set_nodelay(true)?;

@@ -61,7 +61,7 @@ impl Reader {
         }
         let limits = Limits {
             max_frame: max.min(limits.max_frame),
-            max_fds: limits.max_fds,
+            ..*limits
         };
         let result = self.recv_inner(src, &limits, wait);
         if let Err(e) = &result {

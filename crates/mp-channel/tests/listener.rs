@@ -1,7 +1,10 @@
 //! Listener / client over Unix sockets and TCP: authkeys (right, wrong,
 //! missing), socket file permissions and clean-up, stale and live paths.
 
+use std::io::Read;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
@@ -116,18 +119,29 @@ fn wrong_key_fails_on_both_sides() {
 #[test]
 fn nothing_is_served_to_a_client_without_the_key() {
     let l = Listener::bind(None, Some(b"right")).unwrap();
-    let addr = l.address().clone();
+    let Address::Unix(path) = l.address().clone() else {
+        panic!("not unix")
+    };
     let server = thread::spawn(move || l.accept_timeout(T).map(|_| ()));
     // No key: the client does not answer the challenge but sends a request.
-    let c = client(&addr, None).unwrap();
-    c.send(&"give me everything").unwrap();
+    let mut c = UnixStream::connect(path).unwrap();
+    c.set_read_timeout(Some(T)).unwrap();
+    mp_wire::send_value(c.as_fd(), &"give me everything").unwrap();
     let err = server.join().unwrap().unwrap_err();
     assert!(matches!(err, ConnectError::Authentication(_)), "{err}");
-    // What the client sees is the challenge, then the failure, then EOF.
-    let challenge = c.recv_bytes_timeout(None, T).unwrap();
-    assert!(challenge.starts_with(b"#CHALLENGE#"));
-    assert_eq!(c.recv_bytes_timeout(None, T).unwrap(), b"#FAILURE#");
-    assert!(c.recv_bytes_timeout(None, T).is_err());
+    // All the client sees is the challenge (in CPython's framing: a 4-byte
+    // big-endian length), then the end of the stream.
+    let challenge = b"#CHALLENGE#{sha256}".len() + 40;
+    let mut seen = vec![0u8; 4 + challenge];
+    c.read_exact(&mut seen).unwrap();
+    assert_eq!(seen[..4], (challenge as u32).to_be_bytes());
+    assert!(seen[4..].starts_with(b"#CHALLENGE#{sha256}"));
+    // The server hung up with our request unread (Linux: a reset).
+    match c.read(&mut [0u8; 1]) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("expected the end of the stream, got {other:?}"),
+    }
 }
 
 #[test]
@@ -190,4 +204,24 @@ fn addresses_parse() {
         Address::Unix("/tmp/x.sock".into())
     );
     assert_eq!(Address::tcp_loopback(9).to_string(), "127.0.0.1:9");
+}
+
+#[test]
+fn abstract_namespace_addresses_leave_no_file() {
+    let name = format!("mp-channel-test-{}-abstract", std::process::id());
+    let address: Address = format!("\0{name}").parse().unwrap();
+    assert_eq!(address, Address::unix_abstract(&name));
+    assert_eq!(address.abstract_name(), Some(name.as_bytes()));
+    assert_eq!(address.to_string(), format!("@{name}"));
+    let listener = Listener::bind(Some(address.clone()), Some(b"k")).unwrap();
+    assert_eq!(listener.address(), &address);
+    // A second listener on the same name is refused, as for a path.
+    assert!(Listener::bind(Some(address.clone()), None).is_err());
+    let server = echo_once(listener);
+    let c = client(&address, Some(b"k")).unwrap();
+    c.send(&"hi").unwrap();
+    assert_eq!(c.recv_timeout::<String>(T).unwrap(), "echo hi");
+    server.join().unwrap().unwrap();
+    // Closed, the name is free again (no file to clean up).
+    drop(Listener::bind(Some(address), None).unwrap());
 }

@@ -43,6 +43,14 @@ pub enum DecodeError {
         /// How many fds the message carries.
         count: usize,
     },
+    /// The value nests deeper than [`Limits::max_depth`](crate::Limits)
+    /// levels (a hostile or runaway recursive value); decoding stopped
+    /// before it could overflow the stack.
+    #[error("value nests deeper than the limit of {limit} levels")]
+    TooDeep {
+        /// The limit in force.
+        limit: usize,
+    },
     /// Two [`SharedFd`](crate::SharedFd)s named the same fd.
     #[error("shared fd index {index} used twice")]
     FdReused {

@@ -32,7 +32,7 @@ use crate::decoder::FrameDecoder;
 use crate::error::WireError;
 use crate::header::{encode_header, HEADER_LEN};
 use crate::limits::{Limits, MAX_FDS_PER_FRAME};
-use crate::message::{decode, encode, Message};
+use crate::message::{decode_with_limits, encode, Message};
 
 /// Sends `msg` as one frame, blocking until all of it is written.
 ///
@@ -124,13 +124,14 @@ pub fn send_value<T: Serialize + ?Sized>(sock: BorrowedFd<'_>, value: &T) -> Res
     send(sock, &encode(value)?)
 }
 
-/// Receives one frame and decodes it as a `T` (see [`recv`] and [`decode`]).
+/// Receives one frame and decodes it as a `T` (see [`recv`] and
+/// [`decode_with_limits`], which applies `limits.max_depth`).
 pub fn recv_value<T: DeserializeOwned>(
     sock: BorrowedFd<'_>,
     limits: &Limits,
     timeout: Option<Duration>,
 ) -> Result<T, WireError> {
-    Ok(decode(recv(sock, limits, timeout)?)?)
+    Ok(decode_with_limits(recv(sock, limits, timeout)?, limits)?)
 }
 
 /// One `recvmsg` into `buf`, waiting for readiness until the deadline.

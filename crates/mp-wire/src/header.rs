@@ -84,6 +84,7 @@ mod tests {
         let limits = Limits {
             max_frame: 10,
             max_fds: 2,
+            ..Limits::default()
         };
         assert_eq!(
             check_header(&encode_header(10, 2), &limits).unwrap(),

@@ -34,7 +34,9 @@
 //!   the bytes by an index into that list (the pattern ipc-channel uses), so
 //!   handle types (shared memory, locks, connections) can derive `Serialize`
 //!   and `Deserialize` and still arrive working in another process.
-//!   [`decode`] refuses trailing bytes and never panics on bad input.
+//!   [`decode`] refuses trailing bytes, never panics on bad input, and
+//!   stops a value nesting deeper than [`Limits::max_depth`] before it
+//!   overflows the stack.
 //! - **Framing** ([`send`], [`recv`], [`send_value`], [`recv_value`]): one
 //!   message per frame on a Unix stream socket, fds attached with
 //!   `SCM_RIGHTS`; see the [`frame`] module for the layout. Receiving checks
@@ -54,12 +56,13 @@
 //! # Trust
 //! postcard runs no code on decode: the receiver chooses the type. A peer can
 //! still send garbage, lie about lengths or fds, or stop mid-frame; each case
-//! is a typed error ([`WireError`], [`DecodeError`]). Decoding recursive types
-//! from untrusted peers is bounded only by the stack: keep
-//! [`Limits::max_frame`] modest for those.
+//! is a typed error ([`WireError`], [`DecodeError`]), and so is a value that
+//! nests deeper than [`Limits::max_depth`] (256 levels by default), which
+//! would otherwise overflow the receiver's stack.
 #![forbid(unsafe_code)]
 
 mod decoder;
+mod depth;
 mod encoder;
 mod error;
 mod flavor;
@@ -74,6 +77,6 @@ pub use encoder::FrameEncoder;
 pub use error::{DecodeError, EncodeError, WireError};
 pub use frame::{recv, recv_value, send, send_timeout, send_value};
 pub use limits::{Limits, MAX_FDS_PER_FRAME};
-pub use message::{decode, encode, Message};
+pub use message::{decode, decode_with_limits, encode, Message};
 pub use serde_bytes;
 pub use shared_fd::SharedFd;

@@ -1,13 +1,16 @@
 //! [`Message`] and the codec: [`encode`] a serde value into bytes plus fds,
 //! [`decode`] it back.
 
+use std::cell::Cell;
 use std::os::fd::OwnedFd;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::depth::{Budget, Depth};
 use crate::error::{DecodeError, EncodeError};
 use crate::flavor::ByteVec;
+use crate::limits::Limits;
 use crate::shared_fd::{with_decode_scope, with_encode_scope};
 
 /// An encoded value: bytes plus the fds that travel beside them (out of band).
@@ -64,20 +67,52 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Message, EncodeError> 
 }
 
 /// Decodes a value of type `T` from `msg`, handing its fds to the value's
-/// [`SharedFd`](crate::SharedFd)s.
+/// [`SharedFd`](crate::SharedFd)s; values may nest at most
+/// [`Limits::DEFAULT_MAX_DEPTH`] levels (see [`decode_with_limits`]).
 ///
 /// The whole of `msg.bytes` must be consumed: trailing bytes are refused with
 /// [`DecodeError::TrailingBytes`], since they mean sender and receiver
 /// disagree on the type. Fds that no `SharedFd` claimed are closed. Any input
-/// yields a value or an error, never a panic; for a recursive type, though,
-/// nesting depth is bounded only by the stack, so keep [`Limits`](crate::Limits)
-/// modest when decoding such types from untrusted peers.
+/// yields a value or an error, never a panic, and a recursive type nested
+/// too deeply is [`DecodeError::TooDeep`], never a stack overflow.
 pub fn decode<T: DeserializeOwned>(msg: Message) -> Result<T, DecodeError> {
+    decode_depth(msg, Limits::DEFAULT_MAX_DEPTH)
+}
+
+/// [`decode`] with the nesting limit of `limits`
+/// ([`Limits::max_depth`]; the other limits are the framing's).
+///
+/// ```
+/// use mp_wire::{decode_with_limits, encode, DecodeError, Limits};
+/// let msg = encode(&vec![vec![1u8]])?;                 // 2 levels
+/// let shallow = Limits { max_depth: 1, ..Limits::default() };
+/// let err = decode_with_limits::<Vec<Vec<u8>>>(msg, &shallow).unwrap_err();
+/// assert!(matches!(err, DecodeError::TooDeep { limit: 1 }));
+/// # Ok::<(), mp_wire::EncodeError>(())
+/// ```
+///
+/// # Errors
+/// As [`decode`]; [`DecodeError::TooDeep`] past `limits.max_depth`.
+pub fn decode_with_limits<T: DeserializeOwned>(
+    msg: Message,
+    limits: &Limits,
+) -> Result<T, DecodeError> {
+    decode_depth(msg, limits.max_depth)
+}
+
+/// Decodes with at most `max_depth` levels of nesting.
+fn decode_depth<T: DeserializeOwned>(msg: Message, max_depth: usize) -> Result<T, DecodeError> {
     let Message { bytes, fds } = msg;
-    let (result, fd_error) = with_decode_scope(fds, || postcard::take_from_bytes::<T>(&bytes));
+    let too_deep = Cell::new(false);
+    let (result, fd_error) = with_decode_scope(fds, || {
+        let mut de = postcard::Deserializer::from_bytes(&bytes);
+        let value = T::deserialize(Depth::new(&mut de, Budget::new(max_depth, &too_deep)))?;
+        Ok((value, de.finalize()?))
+    });
     match result {
         Ok((value, [])) => Ok(value),
         Ok((_, rest)) => Err(DecodeError::TrailingBytes { count: rest.len() }),
+        Err(_) if too_deep.get() => Err(DecodeError::TooDeep { limit: max_depth }),
         Err(e @ postcard::Error::SerdeDeCustom) => {
             Err(fd_error.unwrap_or(DecodeError::Deserialize(e)))
         }

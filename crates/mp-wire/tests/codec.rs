@@ -267,3 +267,67 @@ fn a_panic_inside_encode_restores_the_outer_state() {
     // And encode still works.
     assert_eq!(decode::<u8>(encode(&3u8).unwrap()).unwrap(), 3);
 }
+
+/// A recursive type for the nesting-limit tests.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+enum Nest {
+    Leaf,
+    Node(Box<Nest>),
+}
+
+/// `Node` nested `levels - 1` times around a `Leaf`: `levels` enum levels.
+fn nest(levels: usize) -> Nest {
+    (1..levels).fold(Nest::Leaf, |inner, _| Nest::Node(Box::new(inner)))
+}
+
+#[test]
+fn nesting_up_to_the_limit_decodes_and_one_more_level_is_too_deep() {
+    let limit = mp_wire::Limits::DEFAULT_MAX_DEPTH;
+    let ok: Nest = decode(encode(&nest(limit)).unwrap()).unwrap();
+    assert_eq!(ok, nest(limit));
+    let err = decode::<Nest>(encode(&nest(limit + 1)).unwrap()).unwrap_err();
+    assert!(
+        matches!(err, DecodeError::TooDeep { limit: l } if l == limit),
+        "{err}"
+    );
+    let shallow = mp_wire::Limits {
+        max_depth: 3,
+        ..mp_wire::Limits::default()
+    };
+    // Each compound is a level: struct > seq > seq is 3, one more is 4.
+    let three = encode(&(vec![vec![1u8]],)).unwrap();
+    assert!(mp_wire::decode_with_limits::<(Vec<Vec<u8>>,)>(three, &shallow).is_ok());
+    let four = encode(&(vec![vec![Some(1u8)]],)).unwrap();
+    assert!(matches!(
+        mp_wire::decode_with_limits::<(Vec<Vec<Option<u8>>>,)>(four, &shallow),
+        Err(DecodeError::TooDeep { limit: 3 })
+    ));
+}
+
+#[test]
+fn depth_counting_keeps_borrowed_and_custom_decoding_intact() {
+    // Strings, bytes, maps, struct variants, shared fds all go through the wrapper.
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    enum E {
+        S {
+            name: String,
+            #[serde(with = "mp_wire::serde_bytes")]
+            data: Vec<u8>,
+        },
+        T(u8, i128),
+        U,
+    }
+    let value = (
+        std::collections::BTreeMap::from([(1u32, E::U), (2, E::T(3, -4))]),
+        E::S {
+            name: "x".into(),
+            data: vec![1, 2],
+        },
+        Some(()),
+        'c',
+        1.5f64,
+    );
+    let back: (std::collections::BTreeMap<u32, E>, E, Option<()>, char, f64) =
+        decode(encode(&value).unwrap()).unwrap();
+    assert_eq!(back, value);
+}

@@ -40,6 +40,7 @@ fn run(wire: &Wire, exact: bool, limit: usize) -> (Vec<Message>, WireError) {
     let limits = Limits {
         max_frame: 1 << 20,
         max_fds: 8,
+        ..Limits::default()
     };
     let mut decoder = FrameDecoder::new();
     let mut frames = Vec::new();

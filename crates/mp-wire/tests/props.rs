@@ -43,6 +43,7 @@ fn feed(bytes: &[u8], fds: usize) -> Vec<Message> {
     let limits = Limits {
         max_frame: 1 << 20,
         max_fds: 8,
+        ..Limits::default()
     };
     let mut messages = Vec::new();
     loop {
