@@ -47,6 +47,8 @@ struct ServerConfig {
     actions: Vec<BarrierAction>,
     /// The managed pool's functions clients may name.
     pool_functions: Vec<PoolFunction>,
+    /// How long a client may take over each step of the handshake.
+    handshake_timeout: Duration,
 }
 
 /// The server's report: where it listens, or why it cannot.
@@ -102,6 +104,7 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
         actions,
         pool_functions,
         stop_w,
+        cfg.handshake_timeout,
     ));
     report(&Ready::Listening(listener.address().clone()));
     drop(ready);
@@ -126,6 +129,7 @@ pub struct ManagerBuilder<R: Registry = ()> {
     init: Option<std::result::Result<Initializer, String>>,
     actions: Vec<BarrierAction>,
     pool_functions: Vec<PoolFunction>,
+    handshake_timeout: Duration,
     _registry: PhantomData<fn() -> R>,
 }
 
@@ -139,6 +143,7 @@ impl Default for ManagerBuilder<()> {
             init: None,
             actions: Vec::new(),
             pool_functions: Vec::new(),
+            handshake_timeout: mp_channel::DEFAULT_HANDSHAKE_TIMEOUT,
             _registry: PhantomData,
         }
     }
@@ -168,6 +173,17 @@ impl<R: Registry> ManagerBuilder<R> {
     /// default 1 s, as Python's.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How long the server gives a connecting client for each step of the
+    /// authentication handshake before hanging up (default
+    /// `mp_channel::DEFAULT_HANDSHAKE_TIMEOUT`, 20 s). Whatever this is, a
+    /// silent client never delays other clients: the server runs a bounded
+    /// number of handshakes at once and, past the bound, hangs up the
+    /// oldest unfinished one.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
         self
     }
 
@@ -237,6 +253,7 @@ impl<R: Registry> ManagerBuilder<R> {
             init: self.init,
             actions: self.actions,
             pool_functions: self.pool_functions,
+            handshake_timeout: self.handshake_timeout,
             _registry: PhantomData,
         }
     }
@@ -271,6 +288,7 @@ impl<R: Registry> ManagerBuilder<R> {
             init,
             actions: self.actions,
             pool_functions: self.pool_functions,
+            handshake_timeout: self.handshake_timeout,
         };
         let mut process =
             Process::with_class("SyncManager", self.method, serve_main::<R>, (cfg,)).daemon(true);
@@ -341,6 +359,7 @@ impl<R: Registry> ManagerBuilder<R> {
             actions,
             pool_functions,
             stop_w,
+            self.handshake_timeout,
         ));
         on_ready(listener.address());
         server::serve(server, listener, stop_r, None);

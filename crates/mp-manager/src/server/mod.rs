@@ -3,13 +3,15 @@
 //!
 //! The server is an `mp_channel::Listener`; each accepted connection is
 //! authenticated first with `mp_channel`'s handshake (in its own thread, so
-//! a slow or silent client cannot hold up the accept loop); after that,
+//! a slow or silent client cannot hold up the accept loop; how many run at
+//! once is bounded, see [`admission`]); after that,
 //! every message is one request. A request that does not decode, names an unknown object or
 //! method, or carries bad arguments gets an error reply and the connection
 //! goes on; a frame that breaks the framing closes that connection only. A
 //! panic in a method is caught and reported as an error. The server exits
 //! when asked to (`shutdown`), or when the process that started it dies.
 
+mod admission;
 mod barrier;
 mod condition;
 mod dict;
@@ -30,6 +32,7 @@ use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use mp_channel::{answer_challenge, deliver_challenge, Connection, Listener, RecvError};
 use serde_bytes::ByteBuf;
@@ -38,6 +41,7 @@ use crate::barrier_action::{ActionFn, Actions};
 use crate::error::RemoteError;
 use crate::pool_function::PoolFunctions;
 use crate::protocol::{self, args, ret, Reply, Request};
+use admission::{Admission, Gate};
 
 pub(crate) use slice::Slice;
 pub(crate) use wait::Cx;
@@ -108,6 +112,10 @@ pub(crate) struct Server {
     pool_functions: Arc<PoolFunctions>,
     /// Written to ask the accept loop to stop.
     stop: OwnedFd,
+    /// How long a client may take over each step of the handshake.
+    handshake_timeout: Duration,
+    /// The connections in the handshake phase.
+    gate: Arc<Gate>,
 }
 
 impl Server {
@@ -118,6 +126,7 @@ impl Server {
         actions: Actions,
         pool_functions: PoolFunctions,
         stop: OwnedFd,
+        handshake_timeout: Duration,
     ) -> Self {
         Self {
             id,
@@ -128,6 +137,8 @@ impl Server {
             actions,
             pool_functions: Arc::new(pool_functions),
             stop,
+            handshake_timeout,
+            gate: Arc::default(),
         }
     }
 
@@ -245,12 +256,14 @@ impl Server {
         }
     }
 
-    /// Authenticates one connection, then serves it until it closes.
-    fn serve_connection(&self, conn: Connection) {
-        let timeout = Some(mp_channel::DEFAULT_HANDSHAKE_TIMEOUT);
-        if let Err(e) = deliver_challenge(&conn, &self.key, timeout)
-            .and_then(|()| answer_challenge(&conn, &self.key, timeout))
-        {
+    /// Authenticates one connection (holding its place in the gate until
+    /// the handshake ends), then serves it until it closes.
+    fn serve_connection(&self, conn: Connection, admission: Admission) {
+        let timeout = Some(self.handshake_timeout);
+        let handshake = deliver_challenge(&conn, &self.key, timeout)
+            .and_then(|()| answer_challenge(&conn, &self.key, timeout));
+        drop(admission);
+        if let Err(e) = handshake {
             log::debug!(target: mp_process::LOG_TARGET, "manager: rejected a connection: {e}");
             return;
         }
@@ -294,7 +307,9 @@ impl Server {
 /// Accepts connections until `stop_r` becomes readable (a shutdown request)
 /// or `parent` (a pidfd of the process that started the server) does.
 /// `listener` has no authkey of its own: each connection's thread runs the
-/// handshake. Dropping the listener at the end removes its socket file.
+/// handshake, admitted by the server's [`Gate`] (which bounds how many run
+/// at once without ever waiting on a client). Dropping the listener at the
+/// end removes its socket file.
 pub(crate) fn serve(
     server: Arc<Server>,
     listener: Listener,
@@ -319,10 +334,18 @@ pub(crate) fn serve(
         if ready[0] {
             match listener.accept() {
                 Ok(conn) => {
+                    let socket = match conn.as_fd().try_clone_to_owned() {
+                        Ok(s) => s,
+                        Err(e) => {
+                            log::warn!(target: mp_process::LOG_TARGET, "manager: cannot admit a connection: {e}");
+                            continue;
+                        }
+                    };
+                    let admission = server.gate.admit(socket);
                     let server = server.clone();
                     let spawned = std::thread::Builder::new()
                         .name("manager-conn".into())
-                        .spawn(move || server.serve_connection(conn));
+                        .spawn(move || server.serve_connection(conn, admission));
                     if let Err(e) = spawned {
                         log::warn!(target: mp_process::LOG_TARGET, "manager: no thread for a connection: {e}");
                     }

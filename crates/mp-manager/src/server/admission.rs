@@ -1,0 +1,154 @@
+//! The admission gate: how many accepted connections may be in the
+//! handshake phase at once, and what happens past that.
+//!
+//! Each accepted connection gets a thread that runs the handshake under a
+//! deadline and then serves the connection. Without a bound, anyone who can
+//! reach a TCP address could make the server start one thread per silent
+//! connection. So at most [`MAX_HANDSHAKES`] connections are in the
+//! handshake at a time. Past the bound, the gate hangs up the **oldest**
+//! unfinished handshake (a `shutdown` of its socket, which ends its
+//! thread's wait at once) to make room for the new one, rather than closing
+//! the new connection or leaving it in the kernel's backlog:
+//! - closing new connections would let a handful of silent clients lock
+//!   everyone else out for a whole handshake timeout, again and again;
+//! - leaving them in the backlog makes an honest client queue behind every
+//!   silent one (backlog / bound × the timeout);
+//! - an honest client finishes its handshake within a round trip, so the
+//!   oldest unfinished handshake is the one most likely to be silent, and
+//!   a new client never waits for it.
+//!
+//! The accept loop therefore never waits on a client: only, after a
+//! hang-up, for the hung-up thread to leave, which it does without waiting.
+
+use std::collections::VecDeque;
+use std::net::Shutdown;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// How many connections may be in the handshake at once.
+pub(crate) const MAX_HANDSHAKES: usize = 32;
+
+/// A safety net for the wait after a hang-up (the hung-up thread wakes
+/// the gate when it leaves).
+const RECHECK: Duration = Duration::from_millis(50);
+
+/// One unfinished handshake: a ticket and a copy of its socket.
+struct Pending {
+    ticket: u64,
+    socket: OwnedFd,
+    hung_up: bool,
+}
+
+#[derive(Default)]
+struct State {
+    pending: VecDeque<Pending>,
+    next_ticket: u64,
+}
+
+/// The connections in the handshake phase.
+#[derive(Default)]
+pub(crate) struct Gate {
+    state: Mutex<State>,
+    left: Condvar,
+}
+
+/// A connection's place in the gate, given back when dropped (after the
+/// handshake, or if its thread could not be started).
+pub(crate) struct Admission {
+    gate: Arc<Gate>,
+    ticket: u64,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.gate.leave(self.ticket);
+    }
+}
+
+impl Gate {
+    /// Admits `socket` (a copy of the accepted connection's descriptor),
+    /// hanging up the oldest unfinished handshakes while the gate is full.
+    pub(crate) fn admit(self: &Arc<Self>, socket: OwnedFd) -> Admission {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while st.pending.len() >= MAX_HANDSHAKES {
+            if let Some(oldest) = st.pending.iter_mut().find(|p| !p.hung_up) {
+                oldest.hung_up = true;
+                // Ends the handshake thread's read or write with an error;
+                // it then leaves the gate.
+                let _ = mp_sys::socket::shutdown(oldest.socket.as_fd(), Shutdown::Both);
+                log::debug!(
+                    target: mp_process::LOG_TARGET,
+                    "manager: too many handshakes at once; hung up the oldest"
+                );
+            }
+            st = self
+                .left
+                .wait_timeout(st, RECHECK)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        let ticket = st.next_ticket;
+        st.next_ticket += 1;
+        st.pending.push_back(Pending {
+            ticket,
+            socket,
+            hung_up: false,
+        });
+        Admission {
+            gate: self.clone(),
+            ticket,
+        }
+    }
+
+    /// The handshake of `ticket` ended (done, failed or hung up).
+    fn leave(&self, ticket: u64) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.pending.retain(|p| p.ticket != ticket);
+        self.left.notify_all();
+    }
+
+    /// How many connections are in the handshake now.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pending
+            .len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_gate_hangs_up_the_oldest() {
+        let gate = Arc::new(Gate::default());
+        let pairs: Vec<(OwnedFd, OwnedFd)> = (0..MAX_HANDSHAKES)
+            .map(|_| mp_sys::socket::socketpair().unwrap())
+            .collect();
+        let admissions: Vec<Admission> = pairs
+            .iter()
+            .map(|(ours, _)| gate.admit(ours.try_clone().unwrap()))
+            .collect();
+        assert_eq!(gate.len(), MAX_HANDSHAKES);
+        std::thread::scope(|s| {
+            // The next admission waits until the oldest (hung up) leaves.
+            let (extra, _peer) = mp_sys::socket::socketpair().unwrap();
+            let admitting = s.spawn(|| gate.admit(extra));
+            // The oldest's peer sees end of stream: it was shut down.
+            let oldest_peer = &pairs[0].1;
+            assert!(
+                mp_sys::socket::poll_readable(oldest_peer, Some(Duration::from_secs(10))).unwrap()
+            );
+            let mut admissions = admissions.into_iter();
+            drop(admissions.next());
+            let _newest = admitting.join().unwrap();
+            assert_eq!(gate.len(), MAX_HANDSHAKES);
+            // The others were not hung up.
+            assert!(!mp_sys::socket::poll_readable(&pairs[1].1, Some(Duration::ZERO)).unwrap());
+        });
+    }
+}
