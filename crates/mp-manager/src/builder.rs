@@ -24,7 +24,7 @@ use crate::manager::Manager;
 use crate::pool_function::{self, PoolFunction};
 use crate::protocol;
 use crate::registered;
-use crate::server::{self, Server};
+use crate::server::{self, Identity, Server};
 use crate::shared::{factories, Registry, Shared};
 
 /// How long `start` waits for the server to listen.
@@ -39,6 +39,8 @@ struct ServerConfig {
     #[serde(with = "serde_bytes")]
     key: Vec<u8>,
     server: u128,
+    /// What a shutdown request must carry (only the starter knows it).
+    shutdown_token: u128,
     /// Where the server reports `Ok(address)` once it listens, or `Err(why)`.
     ready: SharedFd,
     /// Run before listening.
@@ -97,14 +99,18 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
             return ExitCode(1);
         }
     };
+    let identity = Identity {
+        id: cfg.server,
+        key: cfg.key,
+        shutdown_token: cfg.shutdown_token,
+        handshake_timeout: cfg.handshake_timeout,
+    };
     let server = Arc::new(Server::new(
-        cfg.server,
-        cfg.key,
+        identity,
         factories::<R>(),
         actions,
         pool_functions,
         stop_w,
-        cfg.handshake_timeout,
     ));
     report(&Ready::Listening(listener.address().clone()));
     drop(ready);
@@ -279,11 +285,13 @@ impl<R: Registry> ManagerBuilder<R> {
             None => None,
         };
         let server = crate::random::random_u128()?;
+        let shutdown_token = crate::random::random_u128()?;
         let (ours, theirs) = mp_sys::socket::socketpair()?;
         let cfg = ServerConfig {
             address: self.address,
             key: key.clone(),
             server,
+            shutdown_token,
             ready: SharedFd::from(theirs),
             init,
             actions: self.actions,
@@ -312,6 +320,7 @@ impl<R: Registry> ManagerBuilder<R> {
             owner: mp_sys::process::getpid(),
             shut_down: false,
             shutdown_timeout: self.shutdown_timeout,
+            shutdown_token: Some(shutdown_token),
             _registry: PhantomData,
         })
     }
@@ -319,7 +328,10 @@ impl<R: Registry> ManagerBuilder<R> {
     /// Connects to a running server at the builder's address with its key
     /// (Python's `connect()`). A wrong key is an
     /// [`ManagerError::Authentication`] error. The result cannot shut the
-    /// server down.
+    /// server down: its [`shutdown`](Manager::shutdown) is a
+    /// [`ManagerError::State`] error and the server goes on (in Python a
+    /// connected manager has no `shutdown`); dropping it closes only its
+    /// connections.
     pub fn connect(self) -> Result<Manager<R>> {
         let key = self.key();
         let address = self
@@ -338,31 +350,69 @@ impl<R: Registry> ManagerBuilder<R> {
             owner: mp_sys::process::getpid(),
             shut_down: false,
             shutdown_timeout: self.shutdown_timeout,
+            shutdown_token: None,
             _registry: PhantomData,
         })
     }
 
-    /// Serves in this process until a client asks for shutdown (Python's
-    /// `get_server().serve_forever()`); `on_ready` is called with the
-    /// address once the server listens.
-    pub fn serve_forever(self, on_ready: impl FnOnce(&Address)) -> Result<()> {
+    /// Serves in this process (Python's `get_server().serve_forever()`)
+    /// until the server is shut down through the manager given to
+    /// `on_ready`, then returns.
+    ///
+    /// Once the server listens (and accepts, in another thread),
+    /// `on_ready` runs in the calling thread with the serving manager: it
+    /// can create and [publish](Manager::publish) objects, learn the real
+    /// [address](Manager::address), and keep the manager (or send it to
+    /// another thread) to [shut the server down](Manager::shutdown) later:
+    /// only this manager can. Dropping it leaves the server serving for
+    /// ever. If `on_ready` panics, the server stops and the panic goes on.
+    pub fn serve_forever(self, on_ready: impl FnOnce(Manager<R>)) -> Result<()> {
         let key = self.key();
         let listener = Listener::bind(self.address, None)?;
         let actions = registered::resolve_all(&self.actions).map_err(ManagerError::State)?;
         let pool_functions =
             registered::resolve_all(&self.pool_functions).map_err(ManagerError::State)?;
         let (stop_r, stop_w) = mp_sys::fd::pipe()?;
+        let stop = stop_w.try_clone()?;
+        let id = crate::random::random_u128()?;
+        let shutdown_token = crate::random::random_u128()?;
+        let identity = Identity {
+            id,
+            key: key.clone(),
+            shutdown_token,
+            handshake_timeout: self.handshake_timeout,
+        };
         let server = Arc::new(Server::new(
-            crate::random::random_u128()?,
-            key,
+            identity,
             factories::<R>(),
             actions,
             pool_functions,
             stop_w,
-            self.handshake_timeout,
         ));
-        on_ready(listener.address());
-        server::serve(server, listener, stop_r, None);
+        let address = listener.address().clone();
+        client::remember_key(&address, &key);
+        let manager = Manager {
+            address,
+            key,
+            server: id,
+            process: None,
+            fresh: false,
+            owner: mp_sys::process::getpid(),
+            shut_down: false,
+            shutdown_timeout: self.shutdown_timeout,
+            shutdown_token: Some(shutdown_token),
+            _registry: PhantomData,
+        };
+        std::thread::scope(|scope| {
+            scope.spawn(|| server::serve(server, listener, stop_r, None));
+            let ready =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_ready(manager)));
+            if let Err(payload) = ready {
+                // Stop the accept loop, or the scope would wait for it for ever.
+                let _ = mp_sys::fd::write_all(&stop, b"x");
+                std::panic::resume_unwind(payload);
+            }
+        });
         Ok(())
     }
 }

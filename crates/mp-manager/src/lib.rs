@@ -106,7 +106,9 @@
 //! - **Remote use.** [`Address::Tcp`] with an explicit authkey serves other
 //!   machines; [`ManagerBuilder::connect`] attaches to such a server, and
 //!   [`Manager::lookup`] finds what it [published](Manager::publish). A
-//!   wrong key is [`ManagerError::Authentication`].
+//!   wrong key is [`ManagerError::Authentication`]. Only the manager that
+//!   started the server (or the one [`ManagerBuilder::serve_forever`] hands
+//!   out) can shut it down.
 #![forbid(unsafe_code)]
 
 mod address_serde;

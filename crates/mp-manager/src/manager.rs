@@ -37,6 +37,9 @@ pub struct Manager<R: Registry = ()> {
     pub(crate) owner: u32,
     pub(crate) shut_down: bool,
     pub(crate) shutdown_timeout: Duration,
+    /// The server's shutdown token: known only to the manager that started
+    /// (or serves) it; `None` for a [connected](ManagerBuilder::connect) one.
+    pub(crate) shutdown_token: Option<u128>,
     pub(crate) _registry: PhantomData<fn() -> R>,
 }
 
@@ -164,19 +167,30 @@ impl<R: Registry> Manager<R> {
     /// Stops the server: asks it, waits `shutdown_timeout`, then terminates
     /// and finally kills it (Python's `shutdown()`). Idempotent.
     ///
-    /// A [connected](ManagerBuilder::connect) manager only asks: the server
-    /// (started elsewhere, or serving forever) stops, and the request's
-    /// outcome is returned.
+    /// Only the manager that started the server (or the one
+    /// [`serve_forever`](ManagerBuilder::serve_forever) hands out) can stop
+    /// it, as in Python. A [connected](ManagerBuilder::connect) manager
+    /// gets [`ManagerError::State`] and the server goes on (Python's
+    /// connected manager has no `shutdown` at all); the server refuses a
+    /// shutdown request that lacks the starter's token.
     pub fn shutdown(&mut self) -> Result<()> {
         if self.shut_down {
             return Ok(());
         }
+        let Some(token) = self.shutdown_token else {
+            return Err(ManagerError::State(
+                "a manager obtained with connect() cannot shut the server down; \
+                 only the manager that started it can"
+                    .into(),
+            ));
+        };
         self.shut_down = true;
+        let token = protocol::to_bytes(&token)?;
         let asked = client::connect(&self.address, &self.key).and_then(|conn| {
             let request = RequestRef {
                 object: protocol::CONTROL,
                 method: protocol::SHUTDOWN,
-                args: &[],
+                args: &token,
             };
             client::roundtrip(&conn, &self.address, &request, Some(self.shutdown_timeout))
         });

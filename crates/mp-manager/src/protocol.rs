@@ -20,7 +20,8 @@ pub(crate) const CONTROL: u128 = 0;
 
 /// Control method: `(typeid, init bytes)` → new object id.
 pub(crate) const CREATE: &str = "create";
-/// Control method: stop serving and exit.
+/// Control method: the server's shutdown token → stop serving and exit.
+/// Only the manager that started (or serves) the server has the token.
 pub(crate) const SHUTDOWN: &str = "shutdown";
 /// Control method: `()` → the server id (used by `connect`).
 pub(crate) const HELLO: &str = "hello";

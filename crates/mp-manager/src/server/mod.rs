@@ -112,22 +112,41 @@ pub(crate) struct Server {
     pool_functions: Arc<PoolFunctions>,
     /// Written to ask the accept loop to stop.
     stop: OwnedFd,
+    /// What a shutdown request must carry: only the manager that started
+    /// the server knows it.
+    shutdown_token: u128,
     /// How long a client may take over each step of the handshake.
     handshake_timeout: Duration,
     /// The connections in the handshake phase.
     gate: Arc<Gate>,
 }
 
+/// Who a server is and who may talk to it or stop it.
+pub(crate) struct Identity {
+    /// The id of this server run (clients check it on `connect`).
+    pub(crate) id: u128,
+    /// The authkey of the handshake.
+    pub(crate) key: Vec<u8>,
+    /// What a shutdown request must carry.
+    pub(crate) shutdown_token: u128,
+    /// How long a client may take over each step of the handshake.
+    pub(crate) handshake_timeout: Duration,
+}
+
 impl Server {
     pub(crate) fn new(
-        id: u128,
-        key: Vec<u8>,
+        identity: Identity,
         factories: Factories,
         actions: Actions,
         pool_functions: PoolFunctions,
         stop: OwnedFd,
-        handshake_timeout: Duration,
     ) -> Self {
+        let Identity {
+            id,
+            key,
+            shutdown_token,
+            handshake_timeout,
+        } = identity;
         Self {
             id,
             key,
@@ -137,6 +156,7 @@ impl Server {
             actions,
             pool_functions: Arc::new(pool_functions),
             stop,
+            shutdown_token,
             handshake_timeout,
             gate: Arc::default(),
         }
@@ -249,7 +269,19 @@ impl Server {
             }
             // The accept loop is stopped once the reply is out (see
             // `serve_connection`), so the caller learns it worked.
-            protocol::SHUTDOWN => ret(&()),
+            protocol::SHUTDOWN => {
+                let token: u128 = args(a, method)?;
+                // Compared without an early exit: the time taken says
+                // nothing about how much of a guess was right.
+                if (token ^ self.shutdown_token).count_ones() == 0 {
+                    ret(&())
+                } else {
+                    Err(RemoteError::new(
+                        crate::RemoteErrorKind::Runtime,
+                        "only the manager that started this server can shut it down",
+                    ))
+                }
+            }
             other => Err(RemoteError::protocol(format!(
                 "unknown control method '{other}'"
             ))),
@@ -283,14 +315,18 @@ impl Server {
             let reply: Reply = match request {
                 Err(e) => Err(RemoteError::protocol(format!("malformed request: {e}"))),
                 Ok(req) => {
-                    stopping = req.object == protocol::CONTROL && req.method == protocol::SHUTDOWN;
-                    match panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(&req, &cx))) {
-                        Ok(r) => r.map(ByteBuf::from),
-                        Err(_) => Err(RemoteError::protocol(format!(
-                            "method '{}' panicked in the server",
-                            req.method
-                        ))),
-                    }
+                    let shutdown =
+                        req.object == protocol::CONTROL && req.method == protocol::SHUTDOWN;
+                    let reply =
+                        match panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(&req, &cx))) {
+                            Ok(r) => r.map(ByteBuf::from),
+                            Err(_) => Err(RemoteError::protocol(format!(
+                                "method '{}' panicked in the server",
+                                req.method
+                            ))),
+                        };
+                    stopping = shutdown && reply.is_ok();
+                    reply
                 }
             };
             let sent = conn.send(&reply);
