@@ -29,6 +29,21 @@ pub(crate) const HELLO: &str = "hello";
 pub(crate) const RELEASE: &str = "release";
 /// Control method: `()` → number of live objects.
 pub(crate) const NUMBER_OF_OBJECTS: &str = "number_of_objects";
+/// Control method: `id` → this connection takes a reference to the object.
+pub(crate) const INCREF: &str = "incref";
+/// Control method: `id` → this connection gives a reference back.
+pub(crate) const DECREF: &str = "decref";
+/// Control method: `(id, lease)` → a reference lent by this connection to
+/// whoever adopts `lease` (a proxy leaving the process).
+pub(crate) const LEASE: &str = "lease";
+/// Control method: `(id, lease)` → this connection takes over the lease
+/// (or a new reference if the lease is gone).
+pub(crate) const ADOPT: &str = "adopt";
+/// Control method: `id` → the server itself holds a reference (a proxy
+/// stored in a managed value).
+pub(crate) const PIN: &str = "pin";
+/// Control method: `()` → `(id, typeid, refcount)` of every object.
+pub(crate) const DEBUG_INFO: &str = "debug_info";
 /// Control method: `(name, id)` → make an object reachable by name.
 pub(crate) const PUBLISH: &str = "publish";
 /// Control method: `name` → `(id, typeid)`.
@@ -54,11 +69,32 @@ pub(crate) struct Request {
 /// The reply to one request.
 pub(crate) type Reply = Result<ByteBuf, RemoteError>;
 
+thread_local! {
+    /// How deep this thread is in [`to_bytes`]: proxies serialized there go
+    /// to a server, which keeps them (they pin their object).
+    static FOR_SERVER: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether the value being serialized goes to a manager server.
+pub(crate) fn encoding_for_server() -> bool {
+    FOR_SERVER.with(|d| d.get() > 0)
+}
+
 /// Encodes a value to the bytes the server stores. Values that carry file
 /// descriptors (shared memory, sync handles) cannot be stored: the server
 /// keeps bytes only.
 pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> Result<ByteBuf, ManagerError> {
-    let msg = mp_wire::encode(value)?;
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            FOR_SERVER.with(|d| d.set(d.get() - 1));
+        }
+    }
+    FOR_SERVER.with(|d| d.set(d.get() + 1));
+    let leave = Leave;
+    let msg = mp_wire::encode(value);
+    drop(leave);
+    let msg = msg?;
     if !msg.fds.is_empty() {
         return Err(ManagerError::HoldsFds);
     }

@@ -19,6 +19,8 @@ mod list;
 mod namespace;
 mod pool;
 mod queue;
+mod refcount;
+mod references;
 mod set;
 mod slice;
 mod sync;
@@ -31,6 +33,7 @@ mod robustness_tests;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -42,6 +45,7 @@ use crate::error::RemoteError;
 use crate::pool_function::PoolFunctions;
 use crate::protocol::{self, args, ret, Reply, Request};
 use admission::{Admission, Gate};
+use refcount::{ConnId, RefTable};
 
 pub(crate) use slice::Slice;
 pub(crate) use wait::Cx;
@@ -105,6 +109,10 @@ pub(crate) struct Server {
     key: Vec<u8>,
     factories: Factories,
     objects: RwLock<HashMap<u128, Object>>,
+    /// Who holds references to which object (taken before `objects`).
+    refs: Mutex<RefTable>,
+    /// The number of the next accepted connection.
+    next_conn: AtomicU64,
     names: Mutex<HashMap<String, u128>>,
     /// The barrier actions registered with the builder, by key.
     actions: Actions,
@@ -152,6 +160,8 @@ impl Server {
             key,
             factories,
             objects: RwLock::new(HashMap::new()),
+            refs: Mutex::default(),
+            next_conn: AtomicU64::new(1),
             names: Mutex::new(HashMap::new()),
             actions,
             pool_functions: Arc::new(pool_functions),
@@ -178,9 +188,12 @@ impl Server {
         self.pool_functions.clone()
     }
 
-    fn dispatch(&self, req: &Request, cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError> {
+    fn dispatch(&self, req: &Request, cx: &Cx<'_>, conn: ConnId) -> Result<Vec<u8>, RemoteError> {
         if req.object == protocol::CONTROL {
-            return self.control(&req.method, &req.args);
+            if let Some(r) = self.reference_control(conn, &req.method, &req.args) {
+                return r;
+            }
+            return self.control(&req.method, &req.args, conn);
         }
         let referent = {
             let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
@@ -197,7 +210,7 @@ impl Server {
         referent.call(&req.method, &req.args, cx)
     }
 
-    fn control(&self, method: &str, a: &[u8]) -> Result<Vec<u8>, RemoteError> {
+    fn control(&self, method: &str, a: &[u8], conn: ConnId) -> Result<Vec<u8>, RemoteError> {
         match method {
             protocol::HELLO => ret(&self.id),
             protocol::CREATE => {
@@ -223,12 +236,19 @@ impl Server {
                         referent,
                     },
                 );
+                drop(objects);
+                self.created(conn, id);
                 ret(&id)
             }
             protocol::RELEASE => {
                 let id: u128 = args(a, method)?;
-                let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
-                ret(&objects.remove(&id).is_some())
+                self.released(id);
+                let removed = self
+                    .objects
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+                ret(&removed.is_some())
             }
             protocol::NUMBER_OF_OBJECTS => {
                 let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
@@ -244,10 +264,12 @@ impl Server {
                 {
                     return Err(RemoteError::protocol(format!("no object with id {id:x}")));
                 }
-                self.names
+                let old = self
+                    .names
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(name, id);
+                self.published(id, old);
                 ret(&())
             }
             protocol::LOOKUP => {
@@ -291,6 +313,15 @@ impl Server {
     /// Authenticates one connection (holding its place in the gate until
     /// the handshake ends), then serves it until it closes.
     fn serve_connection(&self, conn: Connection, admission: Admission) {
+        /// Gives back what the connection held, however serving ends.
+        struct Closed<'a>(&'a Server, ConnId);
+        impl Drop for Closed<'_> {
+            fn drop(&mut self) {
+                self.0.connection_closed(self.1);
+            }
+        }
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let _closed = Closed(self, id);
         let timeout = Some(self.handshake_timeout);
         let handshake = deliver_challenge(&conn, &self.key, timeout)
             .and_then(|()| answer_challenge(&conn, &self.key, timeout));
@@ -317,14 +348,15 @@ impl Server {
                 Ok(req) => {
                     let shutdown =
                         req.object == protocol::CONTROL && req.method == protocol::SHUTDOWN;
-                    let reply =
-                        match panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(&req, &cx))) {
-                            Ok(r) => r.map(ByteBuf::from),
-                            Err(_) => Err(RemoteError::protocol(format!(
-                                "method '{}' panicked in the server",
-                                req.method
-                            ))),
-                        };
+                    let reply = match panic::catch_unwind(AssertUnwindSafe(|| {
+                        self.dispatch(&req, &cx, id)
+                    })) {
+                        Ok(r) => r.map(ByteBuf::from),
+                        Err(_) => Err(RemoteError::protocol(format!(
+                            "method '{}' panicked in the server",
+                            req.method
+                        ))),
+                    };
                     stopping = shutdown && reply.is_ok();
                     reply
                 }
