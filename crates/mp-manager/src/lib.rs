@@ -128,6 +128,7 @@ mod proxy;
 mod random;
 mod refs;
 mod registered;
+mod repr;
 mod server;
 mod shared;
 

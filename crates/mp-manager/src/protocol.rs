@@ -69,32 +69,51 @@ pub(crate) struct Request {
 /// The reply to one request.
 pub(crate) type Reply = Result<ByteBuf, RemoteError>;
 
-thread_local! {
-    /// How deep this thread is in [`to_bytes`]: proxies serialized there go
-    /// to a server, which keeps them (they pin their object).
-    static FOR_SERVER: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+/// Where a proxy being serialized on this thread goes, which decides the
+/// reference it takes (see `crate::refs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Destination {
+    /// Another process: the proxy lends a reference for the receiver.
+    Elsewhere,
+    /// A manager server, which keeps it: the proxy pins its object.
+    Server,
+    /// Nowhere, it is being printed: no reference is taken.
+    Display,
 }
 
-/// Whether the value being serialized goes to a manager server.
-pub(crate) fn encoding_for_server() -> bool {
-    FOR_SERVER.with(|d| d.get() > 0)
+thread_local! {
+    static DESTINATION: std::cell::Cell<Destination> =
+        const { std::cell::Cell::new(Destination::Elsewhere) };
+}
+
+/// Where the value being serialized on this thread goes.
+pub(crate) fn destination() -> Destination {
+    DESTINATION.with(std::cell::Cell::get)
+}
+
+/// Runs `f` (a serialization) with `to` as the destination.
+fn serializing_to<T>(to: Destination, f: impl FnOnce() -> T) -> T {
+    struct Restore(Destination);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DESTINATION.with(|d| d.set(self.0));
+        }
+    }
+    let _restore = Restore(DESTINATION.with(|d| d.replace(to)));
+    f()
+}
+
+/// Runs `f`, a serialization for printing only: proxies inside take no
+/// reference.
+pub(crate) fn for_display<T>(f: impl FnOnce() -> T) -> T {
+    serializing_to(Destination::Display, f)
 }
 
 /// Encodes a value to the bytes the server stores. Values that carry file
 /// descriptors (shared memory, sync handles) cannot be stored: the server
 /// keeps bytes only.
 pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> Result<ByteBuf, ManagerError> {
-    struct Leave;
-    impl Drop for Leave {
-        fn drop(&mut self) {
-            FOR_SERVER.with(|d| d.set(d.get() - 1));
-        }
-    }
-    FOR_SERVER.with(|d| d.set(d.get() + 1));
-    let leave = Leave;
-    let msg = mp_wire::encode(value);
-    drop(leave);
-    let msg = msg?;
+    let msg = serializing_to(Destination::Server, || mp_wire::encode(value))?;
     if !msg.fds.is_empty() {
         return Err(ManagerError::HoldsFds);
     }

@@ -191,11 +191,13 @@ impl Serialize for BaseProxy {
         // reference. Going elsewhere: lend one until the receiver adopts it.
         // A server that is gone takes no reference, and the proxy still
         // travels (its calls will say the server is gone).
-        let lease = if protocol::encoding_for_server() {
-            let _ = refs::pin(&self.address, &self.key, self.id);
-            None
-        } else {
-            refs::lease(&self.address, &self.key, self.id).ok()
+        let lease = match protocol::destination() {
+            protocol::Destination::Server => {
+                let _ = refs::pin(&self.address, &self.key, self.id);
+                None
+            }
+            protocol::Destination::Elsewhere => refs::lease(&self.address, &self.key, self.id).ok(),
+            protocol::Destination::Display => None,
         };
         TokenRef {
             lease,
