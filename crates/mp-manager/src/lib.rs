@@ -141,8 +141,9 @@ pub use manager::{Manager, ObjectInfo};
 pub use mp_channel::Address;
 pub use proxy::{
     AcquireGuard, ArrayProxy, BarrierProxy, BaseProxy, BoundedSemaphoreProxy, ConditionLock,
-    ConditionProxy, DictProxy, EventProxy, JoinableQueueProxy, ListProxy, LockProxy, NamespaceInit,
-    NamespaceProxy, PoolProxy, Proxy, QueueProxy, RLockProxy, SemaphoreProxy, SetProxy, ValueProxy,
+    ConditionProxy, DictIter, DictProxy, EventProxy, JoinableQueueProxy, ListIter, ListProxy,
+    LockProxy, NamespaceInit, NamespaceProxy, PoolProxy, Proxy, QueueProxy, RLockProxy,
+    SemaphoreProxy, SetProxy, ValueProxy,
 };
 pub use shared::{Registration, Registry, Shared};
 

@@ -3,6 +3,7 @@
 
 mod base;
 mod dict;
+mod iter;
 mod list;
 mod list_extras;
 mod namespace;
@@ -15,6 +16,7 @@ mod value;
 pub(crate) use base::typed_proxy;
 pub use base::{BaseProxy, Proxy};
 pub use dict::DictProxy;
+pub use iter::{DictIter, ListIter};
 pub use list::ListProxy;
 pub use namespace::{NamespaceInit, NamespaceProxy};
 pub use pool::PoolProxy;
