@@ -140,9 +140,9 @@ pub use manager::{Manager, ObjectInfo};
 /// an `mp_channel::Listener`).
 pub use mp_channel::Address;
 pub use proxy::{
-    AcquireGuard, ArrayProxy, BarrierProxy, BaseProxy, BoundedSemaphoreProxy, ConditionLock,
-    ConditionProxy, DictIter, DictProxy, EventProxy, JoinableQueueProxy, ListIter, ListProxy,
-    LockProxy, NamespaceInit, NamespaceProxy, PoolProxy, Proxy, QueueProxy, RLockProxy,
+    AcquireGuard, ArrayProxy, AsyncResult, BarrierProxy, BaseProxy, BoundedSemaphoreProxy,
+    ConditionLock, ConditionProxy, DictIter, DictProxy, EventProxy, JoinableQueueProxy, ListIter,
+    ListProxy, LockProxy, NamespaceInit, NamespaceProxy, PoolProxy, Proxy, QueueProxy, RLockProxy,
     SemaphoreProxy, SetProxy, ValueProxy,
 };
 pub use shared::{Registration, Registry, Shared};

@@ -8,6 +8,7 @@ mod list;
 mod list_extras;
 mod namespace;
 mod pool;
+mod pool_async;
 mod queue;
 mod set;
 mod sync;
@@ -20,6 +21,7 @@ pub use iter::{DictIter, ListIter};
 pub use list::ListProxy;
 pub use namespace::{NamespaceInit, NamespaceProxy};
 pub use pool::PoolProxy;
+pub use pool_async::AsyncResult;
 pub use queue::{JoinableQueueProxy, QueueProxy};
 pub use set::SetProxy;
 pub use sync::{
