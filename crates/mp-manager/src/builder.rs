@@ -225,9 +225,11 @@ impl<R: Registry> ManagerBuilder<R> {
     }
 
     /// Registers `f` as a function the manager's pools may run (see
-    /// [`Manager::pool`](crate::Manager::pool)): `map`, `map_chunked`,
-    /// `starmap` and `apply` of a [`PoolProxy`](crate::PoolProxy) with the
-    /// same function run it in the server's pool. Arguments are a tuple
+    /// [`Manager::pool`](crate::Manager::pool)): `map`, `starmap`, `apply`,
+    /// their async forms and `imap` of a [`PoolProxy`](crate::PoolProxy)
+    /// with the same function run it in the server's pool, and
+    /// [`Manager::pool_with_initializer`](crate::Manager::pool_with_initializer)
+    /// may name it as the initializer. Arguments are a tuple
     /// (`(x,)` for one), as for `Pool::starmap`; a one-argument function
     /// serves `map` as well.
     ///

@@ -142,8 +142,8 @@ pub use mp_channel::Address;
 pub use proxy::{
     AcquireGuard, ArrayProxy, AsyncResult, BarrierProxy, BaseProxy, BoundedSemaphoreProxy,
     ConditionLock, ConditionProxy, DictIter, DictProxy, EventProxy, JoinableQueueProxy, ListIter,
-    ListProxy, LockProxy, NamespaceInit, NamespaceProxy, PoolProxy, Proxy, QueueProxy, RLockProxy,
-    SemaphoreProxy, SetProxy, ValueProxy,
+    ListProxy, LockProxy, ManagedIMap, NamespaceInit, NamespaceProxy, PoolProxy, Proxy, QueueProxy,
+    RLockProxy, SemaphoreProxy, SetProxy, ValueProxy,
 };
 pub use shared::{Registration, Registry, Shared};
 

@@ -106,3 +106,97 @@ fn async_forms_return_handles() {
     ));
     run(Process::new(async_from_child, (pool.clone(),)));
 }
+
+/// The initializer: remembers its argument in the worker.
+static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn set_seed(seed: u64) {
+    SEED.store(seed, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// What the worker's initializer set, plus `x`.
+fn seeded(x: u64) -> u64 {
+    SEED.load(std::sync::atomic::Ordering::SeqCst) + x
+}
+
+fn imap_from_child(pool: PoolProxy) -> Result<(), ManagerError> {
+    let got: Vec<u64> = pool.imap(square, 0..5u64, 1)?.collect::<Result<_, _>>()?;
+    if got != [0, 1, 4, 9, 16] {
+        return Err(ManagerError::State(format!("child imap gave {got:?}")));
+    }
+    Ok(())
+}
+
+#[test]
+fn imap_and_imap_unordered_stream_results() {
+    let manager = registered().start().unwrap();
+    let pool = manager.pool(Some(2)).unwrap();
+    let ordered: Vec<u64> = pool
+        .imap(square, 0..20u64, 1)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ordered, (0..20).map(|x| x * x).collect::<Vec<_>>());
+    let mut unordered: Vec<u64> = pool
+        .imap_unordered(square, 0..20u64, 3)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    unordered.sort_unstable();
+    assert_eq!(unordered, ordered);
+
+    // Results come as they are ready: a slow first item is not there yet.
+    let mut it = pool.imap(sleepy, [500u64, 0], 1).unwrap();
+    assert!(matches!(
+        it.next_timeout(Some(Duration::from_millis(1))),
+        Some(Err(ManagerError::Pool(PoolError::Timeout)))
+    ));
+    assert_eq!(it.next().unwrap().unwrap(), 500);
+    assert_eq!(it.next().unwrap().unwrap(), 0);
+    assert!(it.next().is_none());
+
+    // A task's panic is that item's error; the others still come.
+    let items: Vec<Result<u64, ManagerError>> =
+        pool.imap(fails_on_3, 0..5u64, 1).unwrap().collect();
+    assert_eq!(items.len(), 5);
+    assert!(matches!(
+        &items[3],
+        Err(ManagerError::Pool(PoolError::Task(TaskError::Panic { .. })))
+    ));
+    assert_eq!(*items[4].as_ref().unwrap(), 4);
+
+    // Dropped early, and unregistered functions.
+    drop(pool.imap(square, 0..100u64, 1).unwrap());
+    assert!(matches!(
+        pool.imap(must_not_run, 0..3u64, 1),
+        Err(ManagerError::NotRegistered { .. })
+    ));
+    assert!(matches!(
+        pool.imap(square, 0..3u64, 0),
+        Err(ManagerError::Pool(PoolError::InvalidArgument(_)))
+    ));
+    run(Process::new(imap_from_child, (pool.clone(),)));
+}
+
+#[test]
+fn the_initializer_runs_in_every_worker() {
+    let manager = registered()
+        .pool_function(set_seed)
+        .pool_function(seeded)
+        .start()
+        .unwrap();
+    let pool = manager
+        .pool_with_initializer(Some(2), None, set_seed, (1000u64,))
+        .unwrap();
+    assert_eq!(
+        pool.map_chunked(seeded, 0..8u64, 1).unwrap(),
+        (1000..1008).collect::<Vec<_>>()
+    );
+    // The initializer must be registered: no pool is made otherwise.
+    let before = manager.number_of_objects().unwrap();
+    let e = manager
+        .pool_with_initializer(Some(1), None, must_not_run, (1u64,))
+        .unwrap_err();
+    assert!(matches!(e, ManagerError::NotRegistered { .. }), "{e}");
+    assert_eq!(manager.number_of_objects().unwrap(), before);
+}

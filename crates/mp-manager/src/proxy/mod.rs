@@ -9,6 +9,7 @@ mod list_extras;
 mod namespace;
 mod pool;
 mod pool_async;
+mod pool_imap;
 mod queue;
 mod set;
 mod sync;
@@ -22,6 +23,7 @@ pub use list::ListProxy;
 pub use namespace::{NamespaceInit, NamespaceProxy};
 pub use pool::PoolProxy;
 pub use pool_async::AsyncResult;
+pub use pool_imap::ManagedIMap;
 pub use queue::{JoinableQueueProxy, QueueProxy};
 pub use set::SetProxy;
 pub use sync::{
