@@ -37,10 +37,15 @@ use crate::client;
 use crate::error::{ManagerError, Result};
 use crate::protocol::{self, RequestRef, CONTROL};
 
-/// The holders of one process: one connection per server address and key.
+/// A process's holder connection to each server (by address and key);
+/// `None` once that server went away (so dropping the proxies of a dead
+/// server does not try to reach it again, one connect per proxy).
+type HolderConns = HashMap<(Address, Vec<u8>), Option<Connection>>;
+
+/// The holders of one process.
 struct Holders {
     pid: u32,
-    conns: Mutex<HashMap<(Address, Vec<u8>), Connection>>,
+    conns: Mutex<HolderConns>,
 }
 
 /// How many processes of one fork lineage can hold references (each uses
@@ -73,7 +78,9 @@ fn my_slot() -> Option<usize> {
 
 /// One request/reply on this process's holder for `address`, opening it
 /// first if needed. A broken holder is closed (its references are gone in
-/// the server as well) and the error returned.
+/// the server as well) and the error returned. A `decref` for a server
+/// already found gone does nothing; other requests try to connect again (a
+/// new server may listen at the address).
 fn holder_call(
     slot: usize,
     address: &Address,
@@ -86,23 +93,32 @@ fn holder_call(
         .ok_or_else(|| ManagerError::State("no reference holder".into()))?;
     let mut conns = holders.conns.lock().unwrap_or_else(|e| e.into_inner());
     let entry = (address.clone(), key.to_vec());
-    if !conns.contains_key(&entry) {
-        let conn = client::connect(address, key)?;
-        conns.insert(entry.clone(), conn);
+    match conns.get(&entry) {
+        Some(Some(_)) => {}
+        Some(None) if method == protocol::DECREF => return Ok(Vec::new()),
+        _ => match client::connect(address, key) {
+            Ok(conn) => {
+                conns.insert(entry.clone(), Some(conn));
+            }
+            Err(e) => {
+                if e.is_server_gone() {
+                    conns.insert(entry.clone(), None);
+                }
+                return Err(e);
+            }
+        },
     }
+    let Some(Some(conn)) = conns.get(&entry) else {
+        return Err(ManagerError::State("no reference holder".into()));
+    };
     let request = RequestRef {
         object: CONTROL,
         method,
         args,
     };
-    let result = conns
-        .get(&entry)
-        .map(|conn| client::roundtrip(conn, address, &request, None))
-        .unwrap_or_else(|| Err(ManagerError::State("no reference holder".into())));
-    if let Err(e) = &result {
-        if e.is_server_gone() {
-            conns.remove(&entry);
-        }
+    let result = client::roundtrip(conn, address, &request, None);
+    if result.as_ref().is_err_and(ManagerError::is_server_gone) {
+        conns.insert(entry, None);
     }
     result
 }
