@@ -92,8 +92,21 @@ fn serve_forever_in_a_thread() {
     // `shutdown`); the server goes on.
     assert!(matches!(m.shutdown(), Err(ManagerError::State(_))));
     assert_eq!(d.get(&1).unwrap(), Some(2));
-    // The serving manager can.
+    // Another thread keeps a connection open (pooled per thread).
+    let (ask, asked) = std::sync::mpsc::channel::<()>();
+    let other = std::thread::spawn({
+        let d = d.clone();
+        move || {
+            assert_eq!(d.len().unwrap(), 1);
+            asked.recv().unwrap();
+            d.len()
+        }
+    });
+    // The serving manager can stop the server; every connection is hung
+    // up, so the other thread's open one fails too.
     serving.shutdown().unwrap();
     server.join().unwrap().unwrap();
     assert!(d.len().unwrap_err().is_server_gone());
+    ask.send(()).unwrap();
+    assert!(other.join().unwrap().unwrap_err().is_server_gone());
 }

@@ -20,7 +20,7 @@
 //! The accept loop therefore never waits on a client: only, after a
 //! hang-up, for the hung-up thread to leave, which it does without waiting.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex};
@@ -44,6 +44,12 @@ struct Pending {
 struct State {
     pending: VecDeque<Pending>,
     next_ticket: u64,
+    /// Copies of the sockets of connections past their handshake, by
+    /// ticket, so that a stopping server can hang them all up.
+    serving: HashMap<u64, OwnedFd>,
+    /// The server stopped: connections that finish their handshake now are
+    /// hung up at once.
+    closed: bool,
 }
 
 /// The connections in the handshake phase.
@@ -53,16 +59,45 @@ pub(crate) struct Gate {
     left: Condvar,
 }
 
-/// A connection's place in the gate, given back when dropped (after the
-/// handshake, or if its thread could not be started).
+/// A connection's place in the gate, given back when dropped (if its
+/// thread could not be started, or its handshake failed); see
+/// [`Admission::serving`].
 pub(crate) struct Admission {
     gate: Arc<Gate>,
     ticket: u64,
+    /// The handshake succeeded.
+    served: bool,
 }
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        self.gate.leave(self.ticket);
+        self.gate.leave(self.ticket, self.served);
+    }
+}
+
+impl Admission {
+    /// The handshake succeeded: the place in the gate is given back, and
+    /// the connection is remembered until the returned guard is dropped
+    /// (so that stopping the server hangs it up).
+    pub(crate) fn serving(mut self) -> Serving {
+        self.served = true;
+        Serving {
+            gate: self.gate.clone(),
+            ticket: self.ticket,
+        }
+    }
+}
+
+/// A connection being served; forgotten when dropped.
+pub(crate) struct Serving {
+    gate: Arc<Gate>,
+    ticket: u64,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let mut st = self.gate.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.serving.remove(&self.ticket);
     }
 }
 
@@ -98,14 +133,39 @@ impl Gate {
         Admission {
             gate: self.clone(),
             ticket,
+            served: false,
         }
     }
 
-    /// The handshake of `ticket` ended (done, failed or hung up).
-    fn leave(&self, ticket: u64) {
+    /// The handshake of `ticket` ended (done, failed or hung up); if it
+    /// succeeded (`serving`), its socket is kept for [`close_all`](Self::close_all).
+    fn leave(&self, ticket: u64, serving: bool) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.pending.retain(|p| p.ticket != ticket);
+        if let Some(i) = st.pending.iter().position(|p| p.ticket == ticket) {
+            if let Some(p) = st.pending.remove(i) {
+                if st.closed {
+                    let _ = mp_sys::socket::shutdown(p.socket.as_fd(), Shutdown::Both);
+                } else if serving {
+                    st.serving.insert(ticket, p.socket);
+                }
+            }
+        }
         self.left.notify_all();
+    }
+
+    /// The server stopped: hangs up every connection, in its handshake or
+    /// served, and those that finish their handshake later.
+    pub(crate) fn close_all(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.closed = true;
+        let sockets = st
+            .pending
+            .iter()
+            .map(|p| &p.socket)
+            .chain(st.serving.values());
+        for socket in sockets {
+            let _ = mp_sys::socket::shutdown(socket.as_fd(), Shutdown::Both);
+        }
     }
 
     /// How many connections are in the handshake now.
@@ -150,5 +210,21 @@ mod tests {
             // The others were not hung up.
             assert!(!mp_sys::socket::poll_readable(&pairs[1].1, Some(Duration::ZERO)).unwrap());
         });
+    }
+
+    #[test]
+    fn closing_hangs_up_served_connections_and_later_ones() {
+        let gate = Arc::new(Gate::default());
+        let (a, a_peer) = mp_sys::socket::socketpair().unwrap();
+        let (b, b_peer) = mp_sys::socket::socketpair().unwrap();
+        let served = gate.admit(a).serving();
+        let late = gate.admit(b);
+        gate.close_all();
+        assert!(mp_sys::socket::poll_readable(&a_peer, Some(Duration::ZERO)).unwrap());
+        // Its handshake finishes after the close: hung up then.
+        let _late = late.serving();
+        assert!(mp_sys::socket::poll_readable(&b_peer, Some(Duration::ZERO)).unwrap());
+        drop(served);
+        assert_eq!(gate.len(), 0);
     }
 }

@@ -325,11 +325,11 @@ impl Server {
         let timeout = Some(self.handshake_timeout);
         let handshake = deliver_challenge(&conn, &self.key, timeout)
             .and_then(|()| answer_challenge(&conn, &self.key, timeout));
-        drop(admission);
         if let Err(e) = handshake {
             log::debug!(target: mp_process::LOG_TARGET, "manager: rejected a connection: {e}");
             return;
         }
+        let _serving = admission.serving();
         loop {
             let request = match conn.recv::<Request>() {
                 Ok(r) => Ok(r),
@@ -373,13 +373,25 @@ impl Server {
 }
 
 /// Accepts connections until `stop_r` becomes readable (a shutdown request)
-/// or `parent` (a pidfd of the process that started the server) does.
+/// or `parent` (a pidfd of the process that started the server) does, then
+/// hangs up every connection still open, so a server that stops (even one
+/// serving in a process that goes on) answers nobody any more.
 /// `listener` has no authkey of its own: each connection's thread runs the
 /// handshake, admitted by the server's [`Gate`] (which bounds how many run
 /// at once without ever waiting on a client). Dropping the listener at the
 /// end removes its socket file.
 pub(crate) fn serve(
     server: Arc<Server>,
+    listener: Listener,
+    stop_r: OwnedFd,
+    parent: Option<BorrowedFd<'_>>,
+) {
+    accept_until_stopped(&server, listener, stop_r, parent);
+    server.gate.close_all();
+}
+
+fn accept_until_stopped(
+    server: &Arc<Server>,
     listener: Listener,
     stop_r: OwnedFd,
     parent: Option<BorrowedFd<'_>>,
