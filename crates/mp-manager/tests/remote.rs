@@ -94,14 +94,17 @@ fn serve_forever_in_a_thread() {
     assert_eq!(d.get(&1).unwrap(), Some(2));
     // Another thread keeps a connection open (pooled per thread).
     let (ask, asked) = std::sync::mpsc::channel::<()>();
+    let (opened, open) = std::sync::mpsc::channel::<()>();
     let other = std::thread::spawn({
         let d = d.clone();
         move || {
             assert_eq!(d.len().unwrap(), 1);
+            opened.send(()).unwrap();
             asked.recv().unwrap();
             d.len()
         }
     });
+    open.recv().unwrap();
     // The serving manager can stop the server; every connection is hung
     // up, so the other thread's open one fails too.
     serving.shutdown().unwrap();
