@@ -184,10 +184,10 @@ impl<R: Registry> ManagerBuilder<R> {
 
     /// How long the server gives a connecting client for each step of the
     /// authentication handshake before hanging up (default
-    /// `mp_channel::DEFAULT_HANDSHAKE_TIMEOUT`, 20 s). Whatever this is, a
-    /// silent client never delays other clients: the server runs a bounded
-    /// number of handshakes at once and, past the bound, hangs up the
-    /// oldest unfinished one.
+    /// `mp_channel::DEFAULT_HANDSHAKE_TIMEOUT`, 20 s). Whatever this is,
+    /// silent clients do not hold up others for it: the server runs a
+    /// bounded number of handshakes at once and, when they are all taken,
+    /// hangs up one that has been unfinished for a second to make room.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self

@@ -7,27 +7,38 @@
 //! connection. So at most [`MAX_HANDSHAKES`] connections are in the
 //! handshake at a time. Past the bound, the gate hangs up the **oldest**
 //! unfinished handshake (a `shutdown` of its socket, which ends its
-//! thread's wait at once) to make room for the new one, rather than closing
-//! the new connection or leaving it in the kernel's backlog:
+//! thread's wait at once) once it has been unfinished for [`GRACE`], to
+//! make room for the new one; until then the new connection waits (for at
+//! most `GRACE`), with those behind it in the kernel's backlog. Why:
 //! - closing new connections would let a handful of silent clients lock
 //!   everyone else out for a whole handshake timeout, again and again;
-//! - leaving them in the backlog makes an honest client queue behind every
-//!   silent one (backlog / bound × the timeout);
-//! - an honest client finishes its handshake within a round trip, so the
-//!   oldest unfinished handshake is the one most likely to be silent, and
-//!   a new client never waits for it.
+//! - leaving them in the backlog until a handshake times out makes an
+//!   honest client queue behind every silent one (backlog / bound × the
+//!   timeout, minutes with the default);
+//! - an honest client finishes its handshake within a round trip, far
+//!   below `GRACE`, so the oldest unfinished handshake past `GRACE` is
+//!   almost surely silent, and a burst of honest clients (more than the
+//!   bound at once) only waits for the slots they free, never is hung up.
+//!   A client hung up all the same (a very slow one) reconnects: the
+//!   manager's client retries a handshake whose peer hung up.
 //!
-//! The accept loop therefore never waits on a client: only, after a
-//! hang-up, for the hung-up thread to leave, which it does without waiting.
+//! The accept loop therefore never waits on a particular client: at most
+//! `GRACE` per admission while the gate is full, then for a hung-up thread
+//! to leave, which it does at once. A flood of silent connections delays
+//! an honest one by about (flood / bound) × `GRACE`.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How many connections may be in the handshake at once.
-pub(crate) const MAX_HANDSHAKES: usize = 32;
+pub(crate) const MAX_HANDSHAKES: usize = 128;
+
+/// How long a handshake may stay unfinished before a newer connection may
+/// take its place when the gate is full.
+pub(crate) const GRACE: Duration = Duration::from_secs(1);
 
 /// A safety net for the wait after a hang-up (the hung-up thread wakes
 /// the gate when it leaves).
@@ -37,6 +48,7 @@ const RECHECK: Duration = Duration::from_millis(50);
 struct Pending {
     ticket: u64,
     socket: OwnedFd,
+    since: Instant,
     hung_up: bool,
 }
 
@@ -102,24 +114,31 @@ impl Drop for Serving {
 }
 
 impl Gate {
-    /// Admits `socket` (a copy of the accepted connection's descriptor),
-    /// hanging up the oldest unfinished handshakes while the gate is full.
+    /// Admits `socket` (a copy of the accepted connection's descriptor)
+    /// while the gate is full: as soon as a handshake ends, or by hanging up
+    /// the oldest unfinished one once it is [`GRACE`] old.
     pub(crate) fn admit(self: &Arc<Self>, socket: OwnedFd) -> Admission {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         while st.pending.len() >= MAX_HANDSHAKES {
+            let mut wait = RECHECK;
             if let Some(oldest) = st.pending.iter_mut().find(|p| !p.hung_up) {
-                oldest.hung_up = true;
-                // Ends the handshake thread's read or write with an error;
-                // it then leaves the gate.
-                let _ = mp_sys::socket::shutdown(oldest.socket.as_fd(), Shutdown::Both);
-                log::debug!(
-                    target: mp_process::LOG_TARGET,
-                    "manager: too many handshakes at once; hung up the oldest"
-                );
+                let age = oldest.since.elapsed();
+                if age >= GRACE {
+                    oldest.hung_up = true;
+                    // Ends the handshake thread's read or write with an
+                    // error; it then leaves the gate.
+                    let _ = mp_sys::socket::shutdown(oldest.socket.as_fd(), Shutdown::Both);
+                    log::debug!(
+                        target: mp_process::LOG_TARGET,
+                        "manager: too many handshakes at once; hung up the oldest"
+                    );
+                } else {
+                    wait = wait.min(GRACE - age);
+                }
             }
             st = self
                 .left
-                .wait_timeout(st, RECHECK)
+                .wait_timeout(st, wait)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
@@ -128,6 +147,7 @@ impl Gate {
         st.pending.push_back(Pending {
             ticket,
             socket,
+            since: Instant::now(),
             hung_up: false,
         });
         Admission {
