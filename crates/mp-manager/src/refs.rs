@@ -65,6 +65,19 @@ fn my_slot() -> Option<usize> {
     if let Some(i) = find() {
         return Some(i);
     }
+    // First use in this process. Slots of other pids were inherited
+    // through `fork`: close our copies of their connections (as the
+    // connection pool does), so the parent's references go with the parent
+    // and not with this child. A slot whose lock was held at the fork is
+    // left alone (its holder thread does not exist here).
+    let used = USED.load(Ordering::Acquire).min(SLOTS);
+    for inherited in TABLE[..used].iter().filter_map(OnceLock::get) {
+        if inherited.pid != pid {
+            if let Ok(mut conns) = inherited.conns.try_lock() {
+                conns.clear();
+            }
+        }
+    }
     let i = USED.fetch_add(1, Ordering::AcqRel);
     let slot = TABLE.get(i)?;
     let _ = slot.set(Holders {

@@ -131,3 +131,43 @@ fn a_killed_process_gives_its_references_back() {
     assert!(!child.is_alive());
     until_freed(&manager, id);
 }
+
+/// Started by [`middle`]: takes its own references, says so, waits for `stop`.
+fn grandchild(stop: EventProxy, ready: EventProxy) -> R {
+    ready.set()?;
+    // Longer than the parent waits for the middle process's references.
+    stop.wait(Some(3 * LONG))?;
+    Ok(())
+}
+
+/// Holds `l`, starts a grandchild (a copy of this process under fork), and
+/// never lets go.
+fn middle(l: ListProxy<u32>, ready: EventProxy, stop: EventProxy) -> R {
+    l.append(1)?;
+    let mut g = Process::new(grandchild, (stop, ready));
+    g.start().map_err(failed)?;
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn a_killed_process_gives_its_references_back_while_its_children_live() {
+    // Under fork, the grandchild inherits the middle process's connection
+    // that holds its references: it must let go of its copy, or the
+    // references would outlive the middle process.
+    let manager = Manager::new().unwrap();
+    let l = manager.list::<u32>().unwrap();
+    let id = l.base().id();
+    let ready = manager.event().unwrap();
+    let stop = manager.event().unwrap();
+    let mut child = Process::new(middle, (l.clone(), ready.clone(), stop.clone()));
+    child.start().unwrap();
+    drop(l);
+    assert!(ready.wait(Some(LONG)).unwrap());
+    assert_eq!(refcount(&manager, id), Some(1));
+    child.kill().unwrap();
+    child.join_timeout(LONG).unwrap();
+    until_freed(&manager, id);
+    stop.set().unwrap();
+}
