@@ -138,7 +138,6 @@ fn holder_call(
 
 /// A reference held by this process on one object: given back when dropped
 /// (by the process that took it; a forked copy gives nothing back).
-#[derive(Debug)]
 pub(crate) struct Ref {
     slot: usize,
     pid: u32,
@@ -156,6 +155,17 @@ impl Drop for Ref {
             // A server that is gone has dropped the reference with us.
             let _ = holder_call(self.slot, &self.address, &self.key, protocol::DECREF, &args);
         }
+    }
+}
+
+impl std::fmt::Debug for Ref {
+    /// Without the key: it is the server's secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ref")
+            .field("address", &self.address)
+            .field("id", &format_args!("{:x}", self.id))
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
     }
 }
 

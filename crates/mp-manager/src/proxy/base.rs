@@ -1,6 +1,7 @@
 //! [`BaseProxy`]: the token every proxy holds (server, address, object id,
-//! key) and the one call that every method goes through; the [`Proxy`]
-//! trait the typed proxies implement.
+//! key), its process's reference to the object, and the one call that
+//! every method goes through; the [`Proxy`] trait the typed proxies
+//! implement.
 
 use std::fmt;
 use std::sync::Arc;
