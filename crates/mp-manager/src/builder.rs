@@ -126,7 +126,6 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
 
 /// Configures a manager before it starts or connects (Python's
 /// `BaseManager(address, authkey, ctx, shutdown_timeout)` plus `register`).
-#[derive(Debug)]
 pub struct ManagerBuilder<R: Registry = ()> {
     address: Option<Address>,
     authkey: Option<Vec<u8>>,
@@ -137,6 +136,21 @@ pub struct ManagerBuilder<R: Registry = ()> {
     pool_functions: Vec<PoolFunction>,
     handshake_timeout: Duration,
     _registry: PhantomData<fn() -> R>,
+}
+
+impl<R: Registry> std::fmt::Debug for ManagerBuilder<R> {
+    /// The settings, with the authkey redacted (it guards the server).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagerBuilder")
+            .field("address", &self.address)
+            .field("authkey", &self.authkey.as_ref().map(|_| "<redacted>"))
+            .field("method", &self.method)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("barrier_actions", &self.actions.len())
+            .field("pool_functions", &self.pool_functions.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ManagerBuilder<()> {
@@ -438,5 +452,19 @@ fn wait_ready(ours: &OwnedFd, process: &Process) -> Result<Address> {
         Err(e) => Err(ManagerError::State(format!(
             "manager server died before listening ({e})"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_authkey() {
+        let b = ManagerBuilder::default().authkey(b"sesame-1234".to_vec());
+        let text = format!("{b:?}");
+        assert!(!text.contains("sesame"), "{text}");
+        assert!(!text.contains("115, 101, 115"), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
     }
 }

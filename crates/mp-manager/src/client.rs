@@ -221,7 +221,7 @@ pub(crate) fn call(
 }
 
 /// Where a reply being decoded came from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Origin {
     pub(crate) server: u128,
     pub(crate) address: Address,
