@@ -24,7 +24,7 @@ use crate::manager::Manager;
 use crate::pool_function::{self, PoolFunction};
 use crate::protocol;
 use crate::registered;
-use crate::server::{self, Server};
+use crate::server::{self, Identity, Server};
 use crate::shared::{factories, Registry, Shared};
 
 /// How long `start` waits for the server to listen.
@@ -39,6 +39,8 @@ struct ServerConfig {
     #[serde(with = "serde_bytes")]
     key: Vec<u8>,
     server: u128,
+    /// What a shutdown request must carry (only the starter knows it).
+    shutdown_token: u128,
     /// Where the server reports `Ok(address)` once it listens, or `Err(why)`.
     ready: SharedFd,
     /// Run before listening.
@@ -47,6 +49,8 @@ struct ServerConfig {
     actions: Vec<BarrierAction>,
     /// The managed pool's functions clients may name.
     pool_functions: Vec<PoolFunction>,
+    /// How long a client may take over each step of the handshake.
+    handshake_timeout: Duration,
 }
 
 /// The server's report: where it listens, or why it cannot.
@@ -95,9 +99,14 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
             return ExitCode(1);
         }
     };
+    let identity = Identity {
+        id: cfg.server,
+        key: cfg.key,
+        shutdown_token: cfg.shutdown_token,
+        handshake_timeout: cfg.handshake_timeout,
+    };
     let server = Arc::new(Server::new(
-        cfg.server,
-        cfg.key,
+        identity,
         factories::<R>(),
         actions,
         pool_functions,
@@ -117,7 +126,6 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
 
 /// Configures a manager before it starts or connects (Python's
 /// `BaseManager(address, authkey, ctx, shutdown_timeout)` plus `register`).
-#[derive(Debug)]
 pub struct ManagerBuilder<R: Registry = ()> {
     address: Option<Address>,
     authkey: Option<Vec<u8>>,
@@ -126,7 +134,23 @@ pub struct ManagerBuilder<R: Registry = ()> {
     init: Option<std::result::Result<Initializer, String>>,
     actions: Vec<BarrierAction>,
     pool_functions: Vec<PoolFunction>,
+    handshake_timeout: Duration,
     _registry: PhantomData<fn() -> R>,
+}
+
+impl<R: Registry> std::fmt::Debug for ManagerBuilder<R> {
+    /// The settings, with the authkey redacted (it guards the server).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagerBuilder")
+            .field("address", &self.address)
+            .field("authkey", &self.authkey.as_ref().map(|_| "<redacted>"))
+            .field("method", &self.method)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("barrier_actions", &self.actions.len())
+            .field("pool_functions", &self.pool_functions.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ManagerBuilder<()> {
@@ -139,6 +163,7 @@ impl Default for ManagerBuilder<()> {
             init: None,
             actions: Vec::new(),
             pool_functions: Vec::new(),
+            handshake_timeout: mp_channel::DEFAULT_HANDSHAKE_TIMEOUT,
             _registry: PhantomData,
         }
     }
@@ -168,6 +193,17 @@ impl<R: Registry> ManagerBuilder<R> {
     /// default 1 s, as Python's.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How long the server gives a connecting client for each step of the
+    /// authentication handshake before hanging up (default
+    /// `mp_channel::DEFAULT_HANDSHAKE_TIMEOUT`, 20 s). Whatever this is,
+    /// silent clients do not hold up others for it: the server runs a
+    /// bounded number of handshakes at once and, when they are all taken,
+    /// hangs up one that has been unfinished for a second to make room.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
         self
     }
 
@@ -203,9 +239,11 @@ impl<R: Registry> ManagerBuilder<R> {
     }
 
     /// Registers `f` as a function the manager's pools may run (see
-    /// [`Manager::pool`](crate::Manager::pool)): `map`, `map_chunked`,
-    /// `starmap` and `apply` of a [`PoolProxy`](crate::PoolProxy) with the
-    /// same function run it in the server's pool. Arguments are a tuple
+    /// [`Manager::pool`](crate::Manager::pool)): `map`, `starmap`, `apply`,
+    /// their async forms and `imap` of a [`PoolProxy`](crate::PoolProxy)
+    /// with the same function run it in the server's pool, and
+    /// [`Manager::pool_with_initializer`](crate::Manager::pool_with_initializer)
+    /// may name it as the initializer. Arguments are a tuple
     /// (`(x,)` for one), as for `Pool::starmap`; a one-argument function
     /// serves `map` as well.
     ///
@@ -237,6 +275,7 @@ impl<R: Registry> ManagerBuilder<R> {
             init: self.init,
             actions: self.actions,
             pool_functions: self.pool_functions,
+            handshake_timeout: self.handshake_timeout,
             _registry: PhantomData,
         }
     }
@@ -262,15 +301,18 @@ impl<R: Registry> ManagerBuilder<R> {
             None => None,
         };
         let server = crate::random::random_u128()?;
+        let shutdown_token = crate::random::random_u128()?;
         let (ours, theirs) = mp_sys::socket::socketpair()?;
         let cfg = ServerConfig {
             address: self.address,
             key: key.clone(),
             server,
+            shutdown_token,
             ready: SharedFd::from(theirs),
             init,
             actions: self.actions,
             pool_functions: self.pool_functions,
+            handshake_timeout: self.handshake_timeout,
         };
         let mut process =
             Process::with_class("SyncManager", self.method, serve_main::<R>, (cfg,)).daemon(true);
@@ -294,6 +336,7 @@ impl<R: Registry> ManagerBuilder<R> {
             owner: mp_sys::process::getpid(),
             shut_down: false,
             shutdown_timeout: self.shutdown_timeout,
+            shutdown_token: Some(shutdown_token),
             _registry: PhantomData,
         })
     }
@@ -301,7 +344,10 @@ impl<R: Registry> ManagerBuilder<R> {
     /// Connects to a running server at the builder's address with its key
     /// (Python's `connect()`). A wrong key is an
     /// [`ManagerError::Authentication`] error. The result cannot shut the
-    /// server down.
+    /// server down: its [`shutdown`](Manager::shutdown) is a
+    /// [`ManagerError::State`] error and the server goes on (in Python a
+    /// connected manager has no `shutdown`); dropping it closes only its
+    /// connections.
     pub fn connect(self) -> Result<Manager<R>> {
         let key = self.key();
         let address = self
@@ -320,30 +366,69 @@ impl<R: Registry> ManagerBuilder<R> {
             owner: mp_sys::process::getpid(),
             shut_down: false,
             shutdown_timeout: self.shutdown_timeout,
+            shutdown_token: None,
             _registry: PhantomData,
         })
     }
 
-    /// Serves in this process until a client asks for shutdown (Python's
-    /// `get_server().serve_forever()`); `on_ready` is called with the
-    /// address once the server listens.
-    pub fn serve_forever(self, on_ready: impl FnOnce(&Address)) -> Result<()> {
+    /// Serves in this process (Python's `get_server().serve_forever()`)
+    /// until the server is shut down through the manager given to
+    /// `on_ready`, then returns.
+    ///
+    /// Once the server listens (and accepts, in another thread),
+    /// `on_ready` runs in the calling thread with the serving manager: it
+    /// can create and [publish](Manager::publish) objects, learn the real
+    /// [address](Manager::address), and keep the manager (or send it to
+    /// another thread) to [shut the server down](Manager::shutdown) later:
+    /// only this manager can. Dropping it leaves the server serving for
+    /// ever. If `on_ready` panics, the server stops and the panic goes on.
+    pub fn serve_forever(self, on_ready: impl FnOnce(Manager<R>)) -> Result<()> {
         let key = self.key();
         let listener = Listener::bind(self.address, None)?;
         let actions = registered::resolve_all(&self.actions).map_err(ManagerError::State)?;
         let pool_functions =
             registered::resolve_all(&self.pool_functions).map_err(ManagerError::State)?;
         let (stop_r, stop_w) = mp_sys::fd::pipe()?;
+        let stop = stop_w.try_clone()?;
+        let id = crate::random::random_u128()?;
+        let shutdown_token = crate::random::random_u128()?;
+        let identity = Identity {
+            id,
+            key: key.clone(),
+            shutdown_token,
+            handshake_timeout: self.handshake_timeout,
+        };
         let server = Arc::new(Server::new(
-            crate::random::random_u128()?,
-            key,
+            identity,
             factories::<R>(),
             actions,
             pool_functions,
             stop_w,
         ));
-        on_ready(listener.address());
-        server::serve(server, listener, stop_r, None);
+        let address = listener.address().clone();
+        client::remember_key(&address, &key);
+        let manager = Manager {
+            address,
+            key,
+            server: id,
+            process: None,
+            fresh: false,
+            owner: mp_sys::process::getpid(),
+            shut_down: false,
+            shutdown_timeout: self.shutdown_timeout,
+            shutdown_token: Some(shutdown_token),
+            _registry: PhantomData,
+        };
+        std::thread::scope(|scope| {
+            scope.spawn(|| server::serve(server, listener, stop_r, None));
+            let ready =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_ready(manager)));
+            if let Err(payload) = ready {
+                // Stop the accept loop, or the scope would wait for it for ever.
+                let _ = mp_sys::fd::write_all(&stop, b"x");
+                std::panic::resume_unwind(payload);
+            }
+        });
         Ok(())
     }
 }
@@ -367,5 +452,19 @@ fn wait_ready(ours: &OwnedFd, process: &Process) -> Result<Address> {
         Err(e) => Err(ManagerError::State(format!(
             "manager server died before listening ({e})"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_authkey() {
+        let b = ManagerBuilder::default().authkey(b"sesame-1234".to_vec());
+        let text = format!("{b:?}");
+        assert!(!text.contains("sesame"), "{text}");
+        assert!(!text.contains("115, 101, 115"), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
     }
 }

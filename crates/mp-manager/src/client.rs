@@ -144,13 +144,32 @@ fn peer_went_away(e: &AuthenticationError) -> bool {
     )
 }
 
+/// How many times a handshake whose peer hung up is tried in all.
+const HANDSHAKE_ATTEMPTS: u32 = 3;
+
 /// Opens and authenticates a new connection (`mp_channel::client`: the
 /// client answers first, then challenges the server, as Python's `Client`).
+///
+/// A server hangs up a handshake that stayed unfinished too long while it
+/// was flooded with connections (see the server's admission gate): a peer
+/// that hangs up in the middle of the handshake is tried again, a few
+/// times, before the server counts as gone. A refused connection or a
+/// wrong key is not retried.
 pub(crate) fn connect(address: &Address, key: &[u8]) -> Result<Connection, ManagerError> {
-    mp_channel::client(address, Some(key)).map_err(|e| match e {
-        ConnectError::Authentication(a) if !peer_went_away(&a) => ManagerError::Authentication(a),
-        other => gone(address, other),
-    })
+    let mut attempt = 1;
+    loop {
+        match mp_channel::client(address, Some(key)) {
+            Ok(conn) => return Ok(conn),
+            Err(ConnectError::Authentication(a)) if !peer_went_away(&a) => {
+                return Err(ManagerError::Authentication(a))
+            }
+            Err(ConnectError::Authentication(_)) if attempt < HANDSHAKE_ATTEMPTS => {
+                std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)));
+                attempt += 1;
+            }
+            Err(other) => return Err(gone(address, other)),
+        }
+    }
 }
 
 /// One request/reply on `conn`, waiting at most `timeout` for the reply.
@@ -202,7 +221,7 @@ pub(crate) fn call(
 }
 
 /// Where a reply being decoded came from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Origin {
     pub(crate) server: u128,
     pub(crate) address: Address,

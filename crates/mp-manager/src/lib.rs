@@ -96,9 +96,13 @@
 //!   error reply; the server keeps serving. The server runs only code the
 //!   program registered with it (barrier actions, pool functions), chosen
 //!   by a key: nothing a client sends is called as code.
-//! - **Lifetime.** Objects live until the server shuts down or
-//!   [`Manager::release`] is called: there is no cross-process reference
-//!   counting.
+//! - **Lifetime.** Objects are reference-counted across processes, as in
+//!   Python: an object is freed when the last proxy to it is dropped,
+//!   wherever it was; a process that dies (even by SIGKILL) gives its
+//!   references back; a proxy in flight (a `Process` argument, a queue
+//!   message) keeps its object alive until it arrives. A proxy stored in a
+//!   managed value, and a [published](Manager::publish) object, live until
+//!   [`Manager::release`] or shutdown.
 //! - **Transport.** The server is an `mp_channel::Listener` and clients
 //!   connect with `mp_channel::client`: the same frames, the same
 //!   HMAC-SHA256 handshake and the same [`Address`] as
@@ -106,7 +110,9 @@
 //! - **Remote use.** [`Address::Tcp`] with an explicit authkey serves other
 //!   machines; [`ManagerBuilder::connect`] attaches to such a server, and
 //!   [`Manager::lookup`] finds what it [published](Manager::publish). A
-//!   wrong key is [`ManagerError::Authentication`].
+//!   wrong key is [`ManagerError::Authentication`]. Only the manager that
+//!   started the server (or the one [`ManagerBuilder::serve_forever`] hands
+//!   out) can shut it down.
 #![forbid(unsafe_code)]
 
 mod address_serde;
@@ -120,21 +126,24 @@ mod pool_function;
 mod protocol;
 mod proxy;
 mod random;
+mod refs;
 mod registered;
+mod repr;
 mod server;
 mod shared;
 
 pub use builder::ManagerBuilder;
 pub use error::{ManagerError, RemoteError, RemoteErrorKind, Result};
-pub use manager::Manager;
+pub use manager::{Manager, ObjectInfo};
 /// Where a manager server listens or is reached: a Unix socket path or a
 /// TCP address. The same type as `mp_channel::Address` (a manager server is
 /// an `mp_channel::Listener`).
 pub use mp_channel::Address;
 pub use proxy::{
-    AcquireGuard, ArrayProxy, BarrierProxy, BaseProxy, BoundedSemaphoreProxy, ConditionLock,
-    ConditionProxy, DictProxy, EventProxy, JoinableQueueProxy, ListProxy, LockProxy, NamespaceInit,
-    NamespaceProxy, PoolProxy, Proxy, QueueProxy, RLockProxy, SemaphoreProxy, SetProxy, ValueProxy,
+    AcquireGuard, ArrayProxy, AsyncResult, BarrierProxy, BaseProxy, BoundedSemaphoreProxy,
+    ConditionLock, ConditionProxy, DictIter, DictProxy, EventProxy, JoinableQueueProxy, ListIter,
+    ListProxy, LockProxy, ManagedIMap, NamespaceInit, NamespaceProxy, PoolProxy, Proxy, QueueProxy,
+    RLockProxy, SemaphoreProxy, SetProxy, ValueProxy,
 };
 pub use shared::{Registration, Registry, Shared};
 

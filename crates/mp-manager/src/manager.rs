@@ -15,7 +15,21 @@ use crate::client;
 use crate::error::{ManagerError, Result};
 use crate::protocol::{self, RequestRef};
 use crate::proxy::{BaseProxy, Proxy};
+use crate::refs::{self, Ref};
 use crate::shared::{Registry, Shared};
+
+/// One object of a manager's server, as [`Manager::debug_info`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The object's id ([`BaseProxy::id`]).
+    pub id: u128,
+    /// Its type (`"dict"`, `"Queue"`, a custom type's name).
+    pub typeid: String,
+    /// How many references hold it: one per process holding proxies, per
+    /// proxy in flight, per published name and per proxy stored in a
+    /// managed value.
+    pub refcount: u64,
+}
 
 /// A running manager: Python's `multiprocessing.Manager()` (a started
 /// `SyncManager`), or a connection to a remote one.
@@ -24,10 +38,10 @@ use crate::shared::{Registry, Shared};
 /// `with Manager() as manager:`. Proxies made by it then fail with
 /// [`ManagerError::ServerGone`].
 ///
-/// Objects live until the server shuts down or [`release`](Self::release)
-/// is called for them: there is no reference counting across processes
-/// (Python's incref/decref), so a long-running server that creates many
-/// short-lived objects should release them.
+/// Objects are reference-counted across processes (Python's
+/// incref/decref): an object is freed when the last proxy to it, in any
+/// process, is dropped, or when a process holding it dies; see
+/// [`BaseProxy`]. [`release`](Self::release) frees one at once.
 pub struct Manager<R: Registry = ()> {
     pub(crate) address: Address,
     pub(crate) key: Vec<u8>,
@@ -37,6 +51,9 @@ pub struct Manager<R: Registry = ()> {
     pub(crate) owner: u32,
     pub(crate) shut_down: bool,
     pub(crate) shutdown_timeout: Duration,
+    /// The server's shutdown token: known only to the manager that started
+    /// (or serves) it; `None` for a [connected](ManagerBuilder::connect) one.
+    pub(crate) shutdown_token: Option<u128>,
     pub(crate) _registry: PhantomData<fn() -> R>,
 }
 
@@ -103,21 +120,29 @@ impl<R: Registry> Manager<R> {
         self.server
     }
 
-    fn base(&self, typeid: &str, id: u128) -> BaseProxy {
+    fn base(&self, typeid: &str, id: u128, held: Ref) -> BaseProxy {
         BaseProxy::new(
             typeid,
             id,
             self.server,
             self.address.clone(),
             self.key.clone(),
+            Some(held),
         )
+    }
+
+    /// Creates an object of `typeid` from its encoded initial state, with
+    /// this process's reference on it.
+    fn create_typeid(&self, typeid: &str, init: &[u8]) -> Result<BaseProxy> {
+        self.check()?;
+        let (id, held) = refs::create(&self.address, &self.key, typeid, init)?;
+        Ok(self.base(typeid, id, held))
     }
 
     /// Creates an object of `typeid` from its encoded initial state.
     pub(crate) fn create_raw<P: Proxy, I: Serialize>(&self, init: &I) -> Result<P> {
         let init = protocol::to_bytes(init)?;
-        let id: u128 = self.call(protocol::CREATE, &(P::TYPEID, init))?;
-        Ok(P::from_base(self.base(P::TYPEID, id)))
+        Ok(P::from_base(self.create_typeid(P::TYPEID, &init)?))
     }
 
     /// Puts `value` in the server and returns its proxy (Python's
@@ -125,8 +150,9 @@ impl<R: Registry> Manager<R> {
     /// `T` registered.
     pub fn create<T: Shared>(&self, value: T) -> Result<T::Proxy> {
         let init = protocol::to_bytes(&value)?;
-        let id: u128 = self.call(protocol::CREATE, &(T::TYPEID, init))?;
-        Ok(<T::Proxy as Proxy>::from_base(self.base(T::TYPEID, id)))
+        Ok(<T::Proxy as Proxy>::from_base(
+            self.create_typeid(T::TYPEID, &init)?,
+        ))
     }
 
     /// Makes an object reachable by `name` for clients that
@@ -147,7 +173,8 @@ impl<R: Registry> Manager<R> {
             )
             .into());
         }
-        Ok(P::from_base(self.base(&typeid, id)))
+        let held = refs::incref(&self.address, &self.key, id, None)?;
+        Ok(P::from_base(self.base(&typeid, id, held)))
     }
 
     /// Forgets the proxy's referent in the server; every proxy to it then
@@ -156,27 +183,53 @@ impl<R: Registry> Manager<R> {
         self.call(protocol::RELEASE, &proxy.base().id())
     }
 
-    /// How many objects the server holds.
+    /// How many objects the server holds (Python's `_number_of_objects`).
     pub fn number_of_objects(&self) -> Result<u64> {
         self.call(protocol::NUMBER_OF_OBJECTS, &())
+    }
+
+    /// Every object the server holds, with its reference count (Python's
+    /// `_debug_info`), ordered by id. A count of 0 means nothing counts
+    /// references to it (it lives until released).
+    pub fn debug_info(&self) -> Result<Vec<ObjectInfo>> {
+        let raw: Vec<(u128, String, u64)> = self.call(protocol::DEBUG_INFO, &())?;
+        Ok(raw
+            .into_iter()
+            .map(|(id, typeid, refcount)| ObjectInfo {
+                id,
+                typeid,
+                refcount,
+            })
+            .collect())
     }
 
     /// Stops the server: asks it, waits `shutdown_timeout`, then terminates
     /// and finally kills it (Python's `shutdown()`). Idempotent.
     ///
-    /// A [connected](ManagerBuilder::connect) manager only asks: the server
-    /// (started elsewhere, or serving forever) stops, and the request's
-    /// outcome is returned.
+    /// Only the manager that started the server (or the one
+    /// [`serve_forever`](ManagerBuilder::serve_forever) hands out) can stop
+    /// it, as in Python. A [connected](ManagerBuilder::connect) manager
+    /// gets [`ManagerError::State`] and the server goes on (Python's
+    /// connected manager has no `shutdown` at all); the server refuses a
+    /// shutdown request that lacks the starter's token.
     pub fn shutdown(&mut self) -> Result<()> {
         if self.shut_down {
             return Ok(());
         }
+        let Some(token) = self.shutdown_token else {
+            return Err(ManagerError::State(
+                "a manager obtained with connect() cannot shut the server down; \
+                 only the manager that started it can"
+                    .into(),
+            ));
+        };
         self.shut_down = true;
+        let token = protocol::to_bytes(&token)?;
         let asked = client::connect(&self.address, &self.key).and_then(|conn| {
             let request = RequestRef {
                 object: protocol::CONTROL,
                 method: protocol::SHUTDOWN,
-                args: &[],
+                args: &token,
             };
             client::roundtrip(&conn, &self.address, &request, Some(self.shutdown_timeout))
         });

@@ -20,7 +20,8 @@ pub(crate) const CONTROL: u128 = 0;
 
 /// Control method: `(typeid, init bytes)` → new object id.
 pub(crate) const CREATE: &str = "create";
-/// Control method: stop serving and exit.
+/// Control method: the server's shutdown token → stop serving and exit.
+/// Only the manager that started (or serves) the server has the token.
 pub(crate) const SHUTDOWN: &str = "shutdown";
 /// Control method: `()` → the server id (used by `connect`).
 pub(crate) const HELLO: &str = "hello";
@@ -28,6 +29,21 @@ pub(crate) const HELLO: &str = "hello";
 pub(crate) const RELEASE: &str = "release";
 /// Control method: `()` → number of live objects.
 pub(crate) const NUMBER_OF_OBJECTS: &str = "number_of_objects";
+/// Control method: `id` → this connection takes a reference to the object.
+pub(crate) const INCREF: &str = "incref";
+/// Control method: `id` → this connection gives a reference back.
+pub(crate) const DECREF: &str = "decref";
+/// Control method: `(id, lease)` → a reference lent by this connection to
+/// whoever adopts `lease` (a proxy leaving the process).
+pub(crate) const LEASE: &str = "lease";
+/// Control method: `(id, lease)` → this connection takes over the lease
+/// (or a new reference if the lease is gone).
+pub(crate) const ADOPT: &str = "adopt";
+/// Control method: `id` → the server itself holds a reference (a proxy
+/// stored in a managed value).
+pub(crate) const PIN: &str = "pin";
+/// Control method: `()` → `(id, typeid, refcount)` of every object.
+pub(crate) const DEBUG_INFO: &str = "debug_info";
 /// Control method: `(name, id)` → make an object reachable by name.
 pub(crate) const PUBLISH: &str = "publish";
 /// Control method: `name` → `(id, typeid)`.
@@ -53,11 +69,51 @@ pub(crate) struct Request {
 /// The reply to one request.
 pub(crate) type Reply = Result<ByteBuf, RemoteError>;
 
+/// Where a proxy being serialized on this thread goes, which decides the
+/// reference it takes (see `crate::refs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Destination {
+    /// Another process: the proxy lends a reference for the receiver.
+    Elsewhere,
+    /// A manager server, which keeps it: the proxy pins its object.
+    Server,
+    /// Nowhere, it is being printed: no reference is taken.
+    Display,
+}
+
+thread_local! {
+    static DESTINATION: std::cell::Cell<Destination> =
+        const { std::cell::Cell::new(Destination::Elsewhere) };
+}
+
+/// Where the value being serialized on this thread goes.
+pub(crate) fn destination() -> Destination {
+    DESTINATION.with(std::cell::Cell::get)
+}
+
+/// Runs `f` (a serialization) with `to` as the destination.
+fn serializing_to<T>(to: Destination, f: impl FnOnce() -> T) -> T {
+    struct Restore(Destination);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DESTINATION.with(|d| d.set(self.0));
+        }
+    }
+    let _restore = Restore(DESTINATION.with(|d| d.replace(to)));
+    f()
+}
+
+/// Runs `f`, a serialization for printing only: proxies inside take no
+/// reference.
+pub(crate) fn for_display<T>(f: impl FnOnce() -> T) -> T {
+    serializing_to(Destination::Display, f)
+}
+
 /// Encodes a value to the bytes the server stores. Values that carry file
 /// descriptors (shared memory, sync handles) cannot be stored: the server
 /// keeps bytes only.
 pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> Result<ByteBuf, ManagerError> {
-    let msg = mp_wire::encode(value)?;
+    let msg = serializing_to(Destination::Server, || mp_wire::encode(value))?;
     if !msg.fds.is_empty() {
         return Err(ManagerError::HoldsFds);
     }
@@ -106,6 +162,10 @@ impl Owner {
         static RUN: AtomicU64 = AtomicU64::new(0);
         let mut run = RUN.load(Ordering::Acquire);
         if run == 0 {
+            // An identity tag, not a secret: it tells this run's (pid, tid)
+            // apart from a later process that reuses the pid. Without entropy
+            // it is the pid, which still names the owner, only without that
+            // protection against pid reuse.
             let fresh =
                 crate::random::random_u64().unwrap_or(u64::from(mp_sys::process::getpid())) | 1;
             run = match RUN.compare_exchange(0, fresh, Ordering::AcqRel, Ordering::Acquire) {

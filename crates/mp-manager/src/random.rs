@@ -3,9 +3,10 @@
 
 use std::io;
 
-/// Fills `buf` from the OS CSPRNG; fails rather than degrading.
+/// Fills `buf` from the OS CSPRNG (the workspace's one source,
+/// [`mp_sys::random::fill`]); fails rather than degrading.
 fn fill(buf: &mut [u8]) -> io::Result<()> {
-    getrandom::getrandom(buf).map_err(|e| io::Error::other(e.to_string()))
+    mp_sys::random::fill(buf)
 }
 
 /// A random `u64`.

@@ -68,3 +68,34 @@ fn value_display_is_pythons_str() {
     assert_eq!(o.to_string(), "Value(Option<Vec<u8>>, Some([1]))");
     assert!(format!("{v:?}").starts_with("<ValueProxy object, typeid 'Value' at "));
 }
+
+/// Sets a struct-valued attribute from a child.
+fn set_point(ns: NamespaceProxy) -> R {
+    #[derive(serde::Serialize)]
+    struct Point {
+        x: i32,
+        y: i32,
+    }
+    ns.set("p", &Point { x: 1, y: -2 })
+}
+
+#[test]
+fn namespace_displays_as_python_does() {
+    let manager = Manager::new().unwrap();
+    let ns = manager
+        .namespace_from(NamespaceInit::new().set("x", &42).set("a", &1))
+        .unwrap();
+    // CPython: `Namespace(a=1, x=42)`.
+    assert_eq!(ns.to_string(), "Namespace(a=1, x=42)");
+    ns.set("_hidden", &0).unwrap();
+    ns.set("s", "it's").unwrap();
+    ns.set("v", &vec![Some(1.5), None]).unwrap();
+    run(Process::new(set_point, (ns.clone(),)));
+    assert_eq!(
+        ns.to_string(),
+        r#"Namespace(a=1, p=Point { x: 1, y: -2 }, s="it's", v=[Some(1.5), None], x=42)"#
+    );
+    ns.delete("a").unwrap();
+    assert!(ns.to_string().starts_with("Namespace(p="));
+    assert_eq!(manager.namespace().unwrap().to_string(), "Namespace()");
+}

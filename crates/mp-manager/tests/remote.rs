@@ -70,20 +70,46 @@ fn serve_forever_in_a_thread() {
         Manager::builder()
             .address(Address::tcp_loopback(0))
             .authkey(b"k".to_vec())
-            .serve_forever(|a| tx.send(a.clone()).unwrap())
+            .serve_forever(|serving| {
+                // Objects created and published before any client comes.
+                let q = serving.queue::<String>(0).unwrap();
+                q.put("ready".into()).unwrap();
+                serving.publish("jobs", &q).unwrap();
+                tx.send(serving).unwrap();
+            })
     });
-    let address = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    let m = Manager::builder()
-        .address(address)
+    let mut serving = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let mut m = Manager::builder()
+        .address(serving.address().clone())
         .authkey(b"k".to_vec())
         .connect()
         .unwrap();
+    let jobs: QueueProxy<String> = m.lookup("jobs").unwrap();
+    assert_eq!(jobs.get().unwrap(), "ready");
     let d = m.dict_from([(1u8, 2u8)]).unwrap();
     assert_eq!(d.get(&1).unwrap(), Some(2));
-    // Any client with the key may stop a server (Python's `shutdown`
-    // control request).
-    let mut m = m;
-    m.shutdown().unwrap();
+    // A connected manager cannot stop the server (Python's has no
+    // `shutdown`); the server goes on.
+    assert!(matches!(m.shutdown(), Err(ManagerError::State(_))));
+    assert_eq!(d.get(&1).unwrap(), Some(2));
+    // Another thread keeps a connection open (pooled per thread).
+    let (ask, asked) = std::sync::mpsc::channel::<()>();
+    let (opened, open) = std::sync::mpsc::channel::<()>();
+    let other = std::thread::spawn({
+        let d = d.clone();
+        move || {
+            assert_eq!(d.len().unwrap(), 1);
+            opened.send(()).unwrap();
+            asked.recv().unwrap();
+            d.len()
+        }
+    });
+    open.recv().unwrap();
+    // The serving manager can stop the server; every connection is hung
+    // up, so the other thread's open one fails too.
+    serving.shutdown().unwrap();
     server.join().unwrap().unwrap();
     assert!(d.len().unwrap_err().is_server_gone());
+    ask.send(()).unwrap();
+    assert!(other.join().unwrap().unwrap_err().is_server_gone());
 }

@@ -260,3 +260,65 @@ fn barrier_default_timeout_applies_to_wait_none() {
     let plain = manager.barrier(1).unwrap();
     assert_eq!(plain.wait(None).unwrap(), 0);
 }
+
+/// Rounds of [`parties_released_by_reset_wait_again`].
+const RESET_ROUNDS: usize = 10;
+
+/// Each round: waits, is released by `reset` (a `BrokenBarrier` error), and
+/// waits again at once: the second wait must wait for the fresh generation
+/// and pass.
+fn wait_through_reset(b: BarrierProxy) -> R {
+    for round in 0..RESET_ROUNDS {
+        match b.wait(Some(LONG)) {
+            Err(e) if e.remote_kind() == Some(RemoteErrorKind::BrokenBarrier) => {}
+            other => {
+                return Err(ManagerError::State(format!(
+                    "round {round}: the first wait should be broken by reset, got {other:?}"
+                )))
+            }
+        }
+        b.wait(Some(LONG))?;
+    }
+    Ok(())
+}
+
+/// Polls until `n` parties wait at `b`.
+fn until_waiting(b: &BarrierProxy, n: usize) {
+    let deadline = std::time::Instant::now() + LONG;
+    while b.n_waiting().unwrap() != n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} waiters never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn parties_released_by_reset_wait_again() {
+    // threading.Barrier: reset() breaks the current waiters, and those that
+    // wait again at once wait in the next generation (no BrokenBarrier).
+    // Many parties and rounds: a released party's second wait must never
+    // race the others' leaving.
+    const CHILDREN: usize = 8;
+    let manager = Manager::new().unwrap();
+    let b = manager.barrier(CHILDREN + 1).unwrap();
+    let mut jobs: Vec<Process> = (0..CHILDREN)
+        .map(|_| Process::new(wait_through_reset, (b.clone(),)))
+        .collect();
+    for p in &mut jobs {
+        p.start().unwrap();
+    }
+    for _ in 0..RESET_ROUNDS {
+        until_waiting(&b, CHILDREN);
+        b.reset().unwrap();
+        until_waiting(&b, CHILDREN);
+        assert!(!b.broken().unwrap());
+        assert!(b.wait(Some(LONG)).unwrap() <= CHILDREN);
+    }
+    for p in &mut jobs {
+        finish(p);
+    }
+    assert_eq!(b.n_waiting().unwrap(), 0);
+    assert!(!b.broken().unwrap());
+}

@@ -1,8 +1,10 @@
 //! [`BaseProxy`]: the token every proxy holds (server, address, object id,
-//! key) and the one call that every method goes through; the [`Proxy`]
-//! trait the typed proxies implement.
+//! key), its process's reference to the object, and the one call that
+//! every method goes through; the [`Proxy`] trait the typed proxies
+//! implement.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -11,6 +13,7 @@ use serde_bytes::ByteBuf;
 use crate::client::{self, Origin};
 use crate::error::Result;
 use crate::protocol;
+use crate::refs::{self, Ref};
 use mp_channel::Address;
 
 /// The reference to one object in one manager server, and the channel to
@@ -24,14 +27,42 @@ use mp_channel::Address;
 /// proxy decoded from a reply of the server it refers to always uses the
 /// address and key its parent proxy used, so nested proxies keep working
 /// for remote clients.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// A proxy holds a reference to its object (Python's incref/decref), shared
+/// by its clones and given back when the last one is dropped; the server
+/// frees an object when no process holds a reference to it any more, and a
+/// process that dies gives its references back. A proxy on its way to
+/// another process (a `Process` argument, a queue or pipe message) keeps
+/// its object alive until it arrives; a proxy stored in a managed value
+/// keeps it alive until [`Manager::release`](crate::Manager::release) or
+/// shutdown.
+#[derive(Clone)]
 pub struct BaseProxy {
     typeid: String,
     id: u128,
     server: u128,
     address: Address,
     key: Vec<u8>,
+    /// This process's reference (`None` if none could be taken: the
+    /// server was gone, or the object was).
+    _held: Option<Arc<Ref>>,
 }
+
+impl PartialEq for BaseProxy {
+    /// The same object in the same server, reached the same way.
+    fn eq(&self, other: &Self) -> bool {
+        (&self.typeid, self.id, self.server, &self.address, &self.key)
+            == (
+                &other.typeid,
+                other.id,
+                other.server,
+                &other.address,
+                &other.key,
+            )
+    }
+}
+
+impl Eq for BaseProxy {}
 
 /// A typed proxy: how a manager makes one from a [`BaseProxy`], and the
 /// typeid its referent must have.
@@ -52,6 +83,7 @@ impl BaseProxy {
         server: u128,
         address: Address,
         key: Vec<u8>,
+        held: Option<Ref>,
     ) -> Self {
         Self {
             typeid: typeid.to_string(),
@@ -59,6 +91,7 @@ impl BaseProxy {
             server,
             address,
             key,
+            _held: held.map(Arc::new),
         }
     }
 
@@ -137,6 +170,8 @@ struct TokenRef<'a> {
     address: &'a Address,
     #[serde(with = "serde_bytes")]
     key: Option<&'a [u8]>,
+    /// The sender's lease on the object, for the receiver to adopt.
+    lease: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -147,12 +182,26 @@ struct Token {
     #[serde(deserialize_with = "crate::address_serde::deserialize")]
     address: Address,
     key: Option<ByteBuf>,
+    lease: Option<u64>,
 }
 
 impl Serialize for BaseProxy {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let default = client::default_key();
+        // Going to the server, which keeps it: the server holds a
+        // reference. Going elsewhere: lend one until the receiver adopts it.
+        // A server that is gone takes no reference, and the proxy still
+        // travels (its calls will say the server is gone).
+        let lease = match protocol::destination() {
+            protocol::Destination::Server => {
+                let _ = refs::pin(&self.address, &self.key, self.id);
+                None
+            }
+            protocol::Destination::Elsewhere => refs::lease(&self.address, &self.key, self.id).ok(),
+            protocol::Destination::Display => None,
+        };
         TokenRef {
+            lease,
             typeid: &self.typeid,
             id: self.id,
             server: self.server,
@@ -166,20 +215,26 @@ impl Serialize for BaseProxy {
 impl<'de> Deserialize<'de> for BaseProxy {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let t = Token::deserialize(d)?;
-        if let Some(origin) = client::origin_of(t.server) {
-            return Ok(BaseProxy::new(
-                &t.typeid,
-                t.id,
-                t.server,
-                origin.address,
-                origin.key,
-            ));
-        }
-        let key = match t.key {
-            Some(k) => k.into_vec(),
-            None => client::key_for(&t.address),
+        let (address, key) = match (client::origin_of(t.server), t.key) {
+            (Some(origin), _) => (origin.address, origin.key),
+            (None, Some(k)) => (t.address, k.into_vec()),
+            (None, None) => {
+                let key = client::key_for(&t.address);
+                (t.address, key)
+            }
         };
-        Ok(BaseProxy::new(&t.typeid, t.id, t.server, t.address, key))
+        // This process's own reference (adopting the sender's lease). If it
+        // cannot be taken, the proxy is still made: its calls report why.
+        let held = match refs::incref(&address, &key, t.id, t.lease) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                log::debug!(target: mp_process::LOG_TARGET, "manager: no reference taken for a received proxy: {e}");
+                None
+            }
+        };
+        Ok(BaseProxy::new(
+            &t.typeid, t.id, t.server, address, key, held,
+        ))
     }
 }
 
@@ -223,11 +278,11 @@ mod tests {
     #[test]
     fn token_roundtrip_keeps_foreign_keys_and_drops_default() {
         let addr = Address::Unix("/tmp/x".into());
-        let p = BaseProxy::new("dict", 5, 9, addr.clone(), b"other".to_vec());
+        let p = BaseProxy::new("dict", 5, 9, addr.clone(), b"other".to_vec(), None);
         let back: BaseProxy = protocol::from_bytes(&protocol::to_bytes(&p).unwrap()).unwrap();
         assert_eq!(back, p);
         let default = client::default_key().to_vec();
-        let q = BaseProxy::new("list", 6, 9, addr, default.clone());
+        let q = BaseProxy::new("list", 6, 9, addr, default.clone(), None);
         let bytes = protocol::to_bytes(&q).unwrap();
         assert!(bytes.windows(default.len()).all(|w| w != &default[..]));
         let back: BaseProxy = protocol::from_bytes(&bytes).unwrap();

@@ -27,7 +27,7 @@ use crate::shared::Registry;
 ///
 /// `Display` prints the referent in Python's dict form, `{0: 0, 1: 2}`.
 pub struct DictProxy<K, V> {
-    base: BaseProxy,
+    pub(super) base: BaseProxy,
     _types: PhantomData<fn() -> (K, V)>,
 }
 

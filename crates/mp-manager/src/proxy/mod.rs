@@ -3,10 +3,13 @@
 
 mod base;
 mod dict;
+mod iter;
 mod list;
 mod list_extras;
 mod namespace;
 mod pool;
+mod pool_async;
+mod pool_imap;
 mod queue;
 mod set;
 mod sync;
@@ -15,9 +18,12 @@ mod value;
 pub(crate) use base::typed_proxy;
 pub use base::{BaseProxy, Proxy};
 pub use dict::DictProxy;
+pub use iter::{DictIter, ListIter};
 pub use list::ListProxy;
 pub use namespace::{NamespaceInit, NamespaceProxy};
 pub use pool::PoolProxy;
+pub use pool_async::AsyncResult;
+pub use pool_imap::ManagedIMap;
 pub use queue::{JoinableQueueProxy, QueueProxy};
 pub use set::SetProxy;
 pub use sync::{

@@ -11,6 +11,7 @@ use super::{typed_proxy, BaseProxy};
 use crate::error::{ManagerError, Result};
 use crate::manager::Manager;
 use crate::protocol::to_bytes;
+use crate::repr::repr;
 use crate::shared::Registry;
 
 /// A proxy to a `Namespace` in a manager server: named values, each of its
@@ -23,6 +24,10 @@ use crate::shared::Registry;
 /// onto a `Vec` fetched from the namespace changes only the copy, exactly as
 /// `ns.my_list.append(x)` does nothing to the shared value in Python. Store
 /// it back with [`set`](Self::set) to publish the change.
+///
+/// `Display` prints Python's `Namespace(a=1, x=42)`: each value as `{:?}`
+/// prints it (from its `Serialize`, when it was set: `x="s"`, `p=Point { x: 1 }`),
+/// sorted, names starting with `_` left out.
 pub struct NamespaceProxy {
     base: BaseProxy,
     _types: PhantomData<()>,
@@ -39,7 +44,8 @@ impl NamespaceProxy {
 
     /// Sets `name` to `value` (Python's `ns.name = value`).
     pub fn set<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<()> {
-        self.base.call("__setattr__", &(name, to_bytes(value)?))
+        self.base
+            .call("__setattr__", &(name, to_bytes(value)?, repr(value)))
     }
 
     /// Removes `name`; an `Attribute` error if it is missing (Python's `del ns.name`).
@@ -55,6 +61,17 @@ impl NamespaceProxy {
     /// The names set, sorted.
     pub fn names(&self) -> Result<Vec<String>> {
         self.base.call("names", &())
+    }
+}
+
+impl fmt::Display for NamespaceProxy {
+    /// Python's `str(ns)`: `Namespace(a=1, x=42)`. If the server cannot be
+    /// reached, `<NamespaceProxy: error>` with the reason.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.base.call::<_, String>("__repr__", &()) {
+            Ok(text) => f.write_str(&text),
+            Err(e) => write!(f, "<NamespaceProxy: {e}>"),
+        }
     }
 }
 
@@ -87,7 +104,7 @@ impl fmt::Debug for NamespaceProxy {
 /// [`ManagerError::HoldsFds`] error.
 #[derive(Default)]
 pub struct NamespaceInit {
-    items: Vec<(String, ByteBuf)>,
+    items: Vec<(String, ByteBuf, String)>,
     error: Option<ManagerError>,
 }
 
@@ -101,7 +118,7 @@ impl NamespaceInit {
     pub fn set<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Self {
         if self.error.is_none() {
             match to_bytes(value) {
-                Ok(v) => self.items.push((name.to_string(), v)),
+                Ok(v) => self.items.push((name.to_string(), v, repr(value))),
                 Err(e) => self.error = Some(e),
             }
         }
@@ -114,7 +131,7 @@ impl fmt::Debug for NamespaceInit {
         f.debug_struct("NamespaceInit")
             .field(
                 "names",
-                &self.items.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                &self.items.iter().map(|(n, _, _)| n).collect::<Vec<_>>(),
             )
             .field("error", &self.error)
             .finish()
@@ -124,7 +141,7 @@ impl fmt::Debug for NamespaceInit {
 impl<R: Registry> Manager<R> {
     /// A new empty shared namespace (Python's `manager.Namespace()`).
     pub fn namespace(&self) -> Result<NamespaceProxy> {
-        self.create_raw(&Vec::<(String, ByteBuf)>::new())
+        self.create_raw(&Vec::<(String, ByteBuf, String)>::new())
     }
 
     /// A new shared namespace holding `init`'s values (Python's

@@ -21,9 +21,13 @@ use crate::shared::Registry;
 
 /// A proxy to a process pool in a manager server (Python's managed `Pool`).
 ///
-/// The calls are those of [`mp_pool::Pool`] that wait for their results —
-/// `apply`, `map`, `map_chunked`, `starmap` — plus `close`, `terminate` and
-/// `join`. The function must be registered with the server by the program
+/// The calls are those of [`mp_pool::Pool`]: `apply`, `map`,
+/// `map_chunked`, `starmap`; their async forms `apply_async`, `map_async`,
+/// `starmap_async` (an [`AsyncResult`](crate::AsyncResult) handle);
+/// `imap`, `imap_unordered` (a [`ManagedIMap`](crate::ManagedIMap) of
+/// results as they come); `close`, `terminate` and `join`. An initializer
+/// is given with [`Manager::pool_with_initializer`]. The function must be
+/// registered with the server by the program
 /// ([`ManagerBuilder::pool_function`](crate::ManagerBuilder::pool_function));
 /// any other is [`ManagerError::NotRegistered`], and the server runs
 /// nothing. Values carrying fds cannot be sent. A task that panics, or
@@ -61,8 +65,8 @@ typed_proxy!(PoolProxy, "Pool");
 
 impl PoolProxy {
     /// Runs the function `F`, registered for `Args`, as `call` says on
-    /// `args` (encoded here); the reply decodes as `Result<T, TaskError>`.
-    fn run<F: 'static, Args: 'static, T: DeserializeOwned>(
+    /// `args` (encoded here); the reply decodes as `T`.
+    pub(super) fn run_call<F: 'static, Args: 'static, T: DeserializeOwned>(
         &self,
         call: PoolCall,
         args: &impl Serialize,
@@ -72,18 +76,24 @@ impl PoolProxy {
             call,
             protocol::to_bytes(args)?,
         );
-        match self
-            .base
-            .call::<_, std::result::Result<T, TaskError>>("run", &request)
-        {
-            Ok(out) => Ok(out.map_err(mp_pool::PoolError::Task)?),
-            Err(ManagerError::Remote(r)) if r.kind == RemoteErrorKind::NotRegistered => {
-                Err(ManagerError::NotRegistered {
-                    function: type_name::<F>(),
-                })
-            }
-            Err(e) => Err(e),
-        }
+        self.base
+            .call::<_, T>("run", &request)
+            .map_err(not_registered::<F>)
+    }
+
+    /// [`run_call`](Self::run_call) whose reply is `Result<T, TaskError>`.
+    fn run<F: 'static, Args: 'static, T: DeserializeOwned>(
+        &self,
+        call: PoolCall,
+        args: &impl Serialize,
+    ) -> Result<T> {
+        let out: std::result::Result<T, TaskError> = self.run_call::<F, Args, _>(call, args)?;
+        Ok(out.map_err(mp_pool::PoolError::Task)?)
+    }
+
+    /// The base proxy, for the pool's other call forms.
+    pub(super) fn base(&self) -> &BaseProxy {
+        &self.base
     }
 
     /// How many worker processes the pool has.
@@ -186,6 +196,19 @@ impl PoolProxy {
     }
 }
 
+/// The server's "not registered" answer as [`ManagerError::NotRegistered`]
+/// naming `F`; other errors as they are.
+pub(super) fn not_registered<F>(e: ManagerError) -> ManagerError {
+    match e {
+        ManagerError::Remote(r) if r.kind == RemoteErrorKind::NotRegistered => {
+            ManagerError::NotRegistered {
+                function: type_name::<F>(),
+            }
+        }
+        e => e,
+    }
+}
+
 impl std::fmt::Debug for PoolProxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -217,5 +240,34 @@ impl<R: Registry> Manager<R> {
             maxtasksperchild.map(|n| n as u64),
         );
         self.create_raw(&init)
+    }
+
+    /// [`pool_with`](Self::pool_with) whose workers each run
+    /// `initializer(*initargs)` when they start (Python's
+    /// `manager.Pool(processes, initializer, initargs, maxtasksperchild)`).
+    /// The initializer must be registered with
+    /// [`ManagerBuilder::pool_function`](crate::ManagerBuilder::pool_function)
+    /// (else [`ManagerError::NotRegistered`], and no pool is made); a
+    /// panicking initializer ends its worker, as in `mp_pool`.
+    pub fn pool_with_initializer<F, Args>(
+        &self,
+        processes: Option<usize>,
+        maxtasksperchild: Option<usize>,
+        _initializer: F,
+        initargs: Args,
+    ) -> Result<PoolProxy>
+    where
+        F: StarFn<Args>,
+        Args: Serialize + DeserializeOwned + 'static,
+    {
+        let init = (
+            processes.map(|n| n as u64),
+            maxtasksperchild.map(|n| n as u64),
+            Some((
+                pool_function::key::<F, Args>(),
+                protocol::to_bytes(&initargs)?,
+            )),
+        );
+        self.create_raw(&init).map_err(not_registered::<F>)
     }
 }

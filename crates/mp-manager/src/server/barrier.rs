@@ -15,12 +15,48 @@ use crate::barrier_action::ActionFn;
 use crate::error::{RemoteError, RemoteErrorKind};
 use crate::protocol::{args, ret};
 
+/// Filling: parties arrive and wait for the last one. Each generation has
+/// its own outcome, set once when it ends; the state then starts a fresh
+/// generation at once (count 0), so there is no draining phase in which a
+/// new arrival could see the old generation's end.
 #[derive(Debug)]
 struct State {
     parties: u64,
+    /// Arrivals in the current generation still waiting.
     count: u64,
-    generation: u64,
+    /// The current generation's outcome, shared with its waiters.
+    current: Arc<Outcome>,
+    /// Set by a timeout, `abort` or a failed action; cleared by `reset`.
     broken: bool,
+}
+
+/// How a generation ended: `None` while it fills. Only read and written
+/// with the barrier's state locked.
+#[derive(Debug, Default)]
+struct Outcome(Mutex<Option<End>>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The last party arrived: everyone passes.
+    Tripped,
+    /// A timeout, `abort`, a failed action or `reset` ended it: every
+    /// waiter of it gets `BrokenBarrier`.
+    Broken,
+}
+
+impl Outcome {
+    fn get(&self) -> Option<End> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    /// Ends the current generation with `end` and starts a fresh one.
+    fn end_generation(&mut self, end: End) {
+        *self.current.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(end);
+        self.current = Arc::new(Outcome::default());
+        self.count = 0;
+    }
 }
 
 struct Barrier {
@@ -63,7 +99,7 @@ pub(crate) fn create(init: &[u8], server: &Server) -> Result<Arc<dyn Referent>, 
         state: Mutex::new(State {
             parties,
             count: 0,
-            generation: 0,
+            current: Arc::new(Outcome::default()),
             broken: false,
         }),
         cv: Condvar::new(),
@@ -91,43 +127,55 @@ impl Barrier {
             // breaks and this caller gets the panic's message.
             if let Some(action) = self.action {
                 if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| action(()))) {
-                    st.broken = true;
-                    st.count -= 1;
-                    self.cv.notify_all();
+                    self.break_barrier(&mut st);
                     return Err(RemoteError::new(
                         RemoteErrorKind::Runtime,
                         format!("the barrier action panicked: {}", panic_message(&*payload)),
                     ));
                 }
             }
-            st.count = 0;
-            st.generation += 1;
+            st.end_generation(End::Tripped);
             self.cv.notify_all();
             return Ok(index);
         }
-        let generation = st.generation;
-        let result = wait_until(cx, &self.cv, st, timeout, |s| {
-            s.generation != generation || s.broken
-        });
+        let mine = st.current.clone();
+        let result = wait_until(cx, &self.cv, st, timeout, |_| mine.get().is_some());
         match result {
-            Ok((st, _)) if st.generation != generation => Ok(index),
-            Ok((mut st, _)) => {
-                // Timed out or broken: the barrier is broken for everyone.
-                st.broken = true;
-                st.count = st.count.saturating_sub(1);
-                self.cv.notify_all();
+            Ok((_, true)) if mine.get() == Some(End::Tripped) => Ok(index),
+            Ok((_, true)) => Err(broken()),
+            Ok((mut st, false)) => {
+                // Timed out: the barrier is broken for everyone.
+                self.break_barrier(&mut st);
                 Err(broken())
             }
             Err(e) => {
+                // The caller went away: it cannot pass, so nobody can.
                 let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                if st.generation == generation {
-                    st.broken = true;
-                    st.count = st.count.saturating_sub(1);
-                    self.cv.notify_all();
+                if mine.get().is_none() {
+                    self.break_barrier(&mut st);
                 }
                 Err(e)
             }
         }
+    }
+
+    /// Breaks the barrier: the current generation's waiters leave with
+    /// `BrokenBarrier`, and so does every `wait` until `reset`.
+    fn break_barrier(&self, st: &mut State) {
+        st.broken = true;
+        st.end_generation(End::Broken);
+        self.cv.notify_all();
+    }
+
+    /// `threading.Barrier.reset`: the current waiters leave with
+    /// `BrokenBarrier` and the barrier is usable again at once, so a party
+    /// that was released by the reset and waits again waits in the fresh
+    /// generation (it is not told the barrier is broken).
+    fn reset(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.broken = false;
+        st.end_generation(End::Broken);
+        self.cv.notify_all();
     }
 }
 
@@ -141,24 +189,11 @@ impl Referent for Barrier {
             "wait" => ret(&self.wait(args(a, method)?, cx)?),
             "abort" => {
                 let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                st.broken = true;
-                self.cv.notify_all();
+                self.break_barrier(&mut st);
                 ret(&())
             }
             "reset" => {
-                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                if st.count > 0 {
-                    // Waiters of this generation see it broken, then leave.
-                    st.broken = true;
-                    self.cv.notify_all();
-                    let (mut st2, _) =
-                        wait_until(cx, &self.cv, st, Some(Duration::from_secs(5)), |s| {
-                            s.count == 0
-                        })?;
-                    st2.broken = false;
-                    return ret(&());
-                }
-                st.broken = false;
+                self.reset();
                 ret(&())
             }
             "parties" => ret(&self.state.lock().unwrap_or_else(|e| e.into_inner()).parties),

@@ -16,6 +16,9 @@ use crate::protocol::{args, ret};
 pub(crate) struct OrderedMap {
     entries: Vec<Option<(ByteBuf, ByteBuf)>>,
     index: HashMap<Vec<u8>, usize>,
+    /// Bumped whenever a key is added or removed (entries may move): what
+    /// a live iteration checks.
+    version: u64,
 }
 
 impl OrderedMap {
@@ -36,12 +39,14 @@ impl OrderedMap {
         }
         self.index.insert(k.to_vec(), self.entries.len());
         self.entries.push(Some((k, v)));
+        self.version += 1;
         None
     }
 
     pub(crate) fn remove(&mut self, k: &[u8]) -> Option<ByteBuf> {
         let i = self.index.remove(k)?;
         let (_, v) = self.entries[i].take()?;
+        self.version += 1;
         if self.entries.len() > 32 && self.index.len() < self.entries.len() / 2 {
             self.compact();
         }
@@ -60,6 +65,33 @@ impl OrderedMap {
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
         self.index.clear();
+        self.version += 1;
+    }
+
+    /// One step of a live iteration from position `cursor`: the position
+    /// after the next entry, and the entry. `seen` is the size and version
+    /// of the first step; a change since is Python's `RuntimeError`.
+    fn next_item(&self, cursor: u64, seen: Option<(u64, u64)>) -> Result<Vec<u8>, RemoteError> {
+        if let Some((len, version)) = seen {
+            let changed = if len != self.len() as u64 {
+                Some("dictionary changed size during iteration")
+            } else if version != self.version {
+                Some("dictionary keys changed during iteration")
+            } else {
+                None
+            };
+            if let Some(why) = changed {
+                return Err(RemoteError::new(RemoteErrorKind::Runtime, why));
+            }
+        }
+        let start = usize::try_from(cursor).unwrap_or(usize::MAX);
+        let next = self
+            .entries
+            .iter()
+            .enumerate()
+            .skip(start)
+            .find_map(|(i, e)| e.as_ref().map(|(k, v)| (i, k, v)));
+        ret(&next.map(|(i, k, v)| (i as u64 + 1, k, v, self.len() as u64, self.version)))
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&ByteBuf, &ByteBuf)> {
@@ -110,6 +142,10 @@ impl Referent for Dict {
             "keys" => ret(&m.iter().map(|(k, _)| k).collect::<Vec<_>>()),
             "values" => ret(&m.iter().map(|(_, v)| v).collect::<Vec<_>>()),
             "items" => ret(&m.iter().collect::<Vec<_>>()),
+            "__next_item__" => {
+                let (cursor, seen): (u64, Option<(u64, u64)>) = args(a, method)?;
+                m.next_item(cursor, seen)
+            }
             "update" => {
                 let items: Vec<(ByteBuf, ByteBuf)> = args(a, method)?;
                 for (k, v) in items {

@@ -3,13 +3,15 @@
 //!
 //! The server is an `mp_channel::Listener`; each accepted connection is
 //! authenticated first with `mp_channel`'s handshake (in its own thread, so
-//! a slow or silent client cannot hold up the accept loop); after that,
+//! a slow or silent client cannot hold up the accept loop; how many run at
+//! once is bounded, see [`admission`]); after that,
 //! every message is one request. A request that does not decode, names an unknown object or
 //! method, or carries bad arguments gets an error reply and the connection
 //! goes on; a frame that breaks the framing closes that connection only. A
 //! panic in a method is caught and reported as an error. The server exits
 //! when asked to (`shutdown`), or when the process that started it dies.
 
+mod admission;
 mod barrier;
 mod condition;
 mod dict;
@@ -17,6 +19,8 @@ mod list;
 mod namespace;
 mod pool;
 mod queue;
+mod refcount;
+mod references;
 mod set;
 mod slice;
 mod sync;
@@ -29,7 +33,9 @@ mod robustness_tests;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use mp_channel::{answer_challenge, deliver_challenge, Connection, Listener, RecvError};
 use serde_bytes::ByteBuf;
@@ -38,6 +44,8 @@ use crate::barrier_action::{ActionFn, Actions};
 use crate::error::RemoteError;
 use crate::pool_function::PoolFunctions;
 use crate::protocol::{self, args, ret, Reply, Request};
+use admission::{Admission, Gate};
+use refcount::{ConnId, RefTable};
 
 pub(crate) use slice::Slice;
 pub(crate) use wait::Cx;
@@ -101,6 +109,10 @@ pub(crate) struct Server {
     key: Vec<u8>,
     factories: Factories,
     objects: RwLock<HashMap<u128, Object>>,
+    /// Who holds references to which object (taken before `objects`).
+    refs: Mutex<RefTable>,
+    /// The number of the next accepted connection.
+    next_conn: AtomicU64,
     names: Mutex<HashMap<String, u128>>,
     /// The barrier actions registered with the builder, by key.
     actions: Actions,
@@ -108,26 +120,55 @@ pub(crate) struct Server {
     pool_functions: Arc<PoolFunctions>,
     /// Written to ask the accept loop to stop.
     stop: OwnedFd,
+    /// What a shutdown request must carry: only the manager that started
+    /// the server knows it.
+    shutdown_token: u128,
+    /// How long a client may take over each step of the handshake.
+    handshake_timeout: Duration,
+    /// The connections in the handshake phase.
+    gate: Arc<Gate>,
+}
+
+/// Who a server is and who may talk to it or stop it.
+pub(crate) struct Identity {
+    /// The id of this server run (clients check it on `connect`).
+    pub(crate) id: u128,
+    /// The authkey of the handshake.
+    pub(crate) key: Vec<u8>,
+    /// What a shutdown request must carry.
+    pub(crate) shutdown_token: u128,
+    /// How long a client may take over each step of the handshake.
+    pub(crate) handshake_timeout: Duration,
 }
 
 impl Server {
     pub(crate) fn new(
-        id: u128,
-        key: Vec<u8>,
+        identity: Identity,
         factories: Factories,
         actions: Actions,
         pool_functions: PoolFunctions,
         stop: OwnedFd,
     ) -> Self {
+        let Identity {
+            id,
+            key,
+            shutdown_token,
+            handshake_timeout,
+        } = identity;
         Self {
             id,
             key,
             factories,
             objects: RwLock::new(HashMap::new()),
+            refs: Mutex::default(),
+            next_conn: AtomicU64::new(1),
             names: Mutex::new(HashMap::new()),
             actions,
             pool_functions: Arc::new(pool_functions),
             stop,
+            shutdown_token,
+            handshake_timeout,
+            gate: Arc::default(),
         }
     }
 
@@ -147,9 +188,12 @@ impl Server {
         self.pool_functions.clone()
     }
 
-    fn dispatch(&self, req: &Request, cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError> {
+    fn dispatch(&self, req: &Request, cx: &Cx<'_>, conn: ConnId) -> Result<Vec<u8>, RemoteError> {
         if req.object == protocol::CONTROL {
-            return self.control(&req.method, &req.args);
+            if let Some(r) = self.reference_control(conn, &req.method, &req.args) {
+                return r;
+            }
+            return self.control(&req.method, &req.args, conn);
         }
         let referent = {
             let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
@@ -166,7 +210,7 @@ impl Server {
         referent.call(&req.method, &req.args, cx)
     }
 
-    fn control(&self, method: &str, a: &[u8]) -> Result<Vec<u8>, RemoteError> {
+    fn control(&self, method: &str, a: &[u8], conn: ConnId) -> Result<Vec<u8>, RemoteError> {
         match method {
             protocol::HELLO => ret(&self.id),
             protocol::CREATE => {
@@ -192,12 +236,19 @@ impl Server {
                         referent,
                     },
                 );
+                drop(objects);
+                self.created(conn, id);
                 ret(&id)
             }
             protocol::RELEASE => {
                 let id: u128 = args(a, method)?;
-                let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
-                ret(&objects.remove(&id).is_some())
+                self.released(id);
+                let removed = self
+                    .objects
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+                ret(&removed.is_some())
             }
             protocol::NUMBER_OF_OBJECTS => {
                 let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
@@ -213,10 +264,12 @@ impl Server {
                 {
                     return Err(RemoteError::protocol(format!("no object with id {id:x}")));
                 }
-                self.names
+                let old = self
+                    .names
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(name, id);
+                self.published(id, old);
                 ret(&())
             }
             protocol::LOOKUP => {
@@ -238,22 +291,45 @@ impl Server {
             }
             // The accept loop is stopped once the reply is out (see
             // `serve_connection`), so the caller learns it worked.
-            protocol::SHUTDOWN => ret(&()),
+            protocol::SHUTDOWN => {
+                let token: u128 = args(a, method)?;
+                // Compared without an early exit: the time taken says
+                // nothing about how much of a guess was right.
+                if (token ^ self.shutdown_token).count_ones() == 0 {
+                    ret(&())
+                } else {
+                    Err(RemoteError::new(
+                        crate::RemoteErrorKind::Runtime,
+                        "only the manager that started this server can shut it down",
+                    ))
+                }
+            }
             other => Err(RemoteError::protocol(format!(
                 "unknown control method '{other}'"
             ))),
         }
     }
 
-    /// Authenticates one connection, then serves it until it closes.
-    fn serve_connection(&self, conn: Connection) {
-        let timeout = Some(mp_channel::DEFAULT_HANDSHAKE_TIMEOUT);
-        if let Err(e) = deliver_challenge(&conn, &self.key, timeout)
-            .and_then(|()| answer_challenge(&conn, &self.key, timeout))
-        {
+    /// Authenticates one connection (holding its place in the gate until
+    /// the handshake ends), then serves it until it closes.
+    fn serve_connection(&self, conn: Connection, admission: Admission) {
+        /// Gives back what the connection held, however serving ends.
+        struct Closed<'a>(&'a Server, ConnId);
+        impl Drop for Closed<'_> {
+            fn drop(&mut self) {
+                self.0.connection_closed(self.1);
+            }
+        }
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let _closed = Closed(self, id);
+        let timeout = Some(self.handshake_timeout);
+        let handshake = deliver_challenge(&conn, &self.key, timeout)
+            .and_then(|()| answer_challenge(&conn, &self.key, timeout));
+        if let Err(e) = handshake {
             log::debug!(target: mp_process::LOG_TARGET, "manager: rejected a connection: {e}");
             return;
         }
+        let _serving = admission.serving();
         loop {
             let request = match conn.recv::<Request>() {
                 Ok(r) => Ok(r),
@@ -270,14 +346,19 @@ impl Server {
             let reply: Reply = match request {
                 Err(e) => Err(RemoteError::protocol(format!("malformed request: {e}"))),
                 Ok(req) => {
-                    stopping = req.object == protocol::CONTROL && req.method == protocol::SHUTDOWN;
-                    match panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(&req, &cx))) {
+                    let shutdown =
+                        req.object == protocol::CONTROL && req.method == protocol::SHUTDOWN;
+                    let reply = match panic::catch_unwind(AssertUnwindSafe(|| {
+                        self.dispatch(&req, &cx, id)
+                    })) {
                         Ok(r) => r.map(ByteBuf::from),
                         Err(_) => Err(RemoteError::protocol(format!(
                             "method '{}' panicked in the server",
                             req.method
                         ))),
-                    }
+                    };
+                    stopping = shutdown && reply.is_ok();
+                    reply
                 }
             };
             let sent = conn.send(&reply);
@@ -292,11 +373,25 @@ impl Server {
 }
 
 /// Accepts connections until `stop_r` becomes readable (a shutdown request)
-/// or `parent` (a pidfd of the process that started the server) does.
+/// or `parent` (a pidfd of the process that started the server) does, then
+/// hangs up every connection still open, so a server that stops (even one
+/// serving in a process that goes on) answers nobody any more.
 /// `listener` has no authkey of its own: each connection's thread runs the
-/// handshake. Dropping the listener at the end removes its socket file.
+/// handshake, admitted by the server's [`Gate`] (which bounds how many run
+/// at once without ever waiting on a client). Dropping the listener at the
+/// end removes its socket file.
 pub(crate) fn serve(
     server: Arc<Server>,
+    listener: Listener,
+    stop_r: OwnedFd,
+    parent: Option<BorrowedFd<'_>>,
+) {
+    accept_until_stopped(&server, listener, stop_r, parent);
+    server.gate.close_all();
+}
+
+fn accept_until_stopped(
+    server: &Arc<Server>,
     listener: Listener,
     stop_r: OwnedFd,
     parent: Option<BorrowedFd<'_>>,
@@ -319,10 +414,18 @@ pub(crate) fn serve(
         if ready[0] {
             match listener.accept() {
                 Ok(conn) => {
+                    let socket = match conn.as_fd().try_clone_to_owned() {
+                        Ok(s) => s,
+                        Err(e) => {
+                            log::warn!(target: mp_process::LOG_TARGET, "manager: cannot admit a connection: {e}");
+                            continue;
+                        }
+                    };
+                    let admission = server.gate.admit(socket);
                     let server = server.clone();
                     let spawned = std::thread::Builder::new()
                         .name("manager-conn".into())
-                        .spawn(move || server.serve_connection(conn));
+                        .spawn(move || server.serve_connection(conn, admission));
                     if let Err(e) = spawned {
                         log::warn!(target: mp_process::LOG_TARGET, "manager: no thread for a connection: {e}");
                     }

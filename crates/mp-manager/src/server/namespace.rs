@@ -1,5 +1,6 @@
-//! The server side of a managed `Namespace`: named values (their encodings),
-//! kept sorted by name as Python's `str(ns)` shows them.
+//! The server side of a managed `Namespace`: named values (their encodings,
+//! and the text the client printed them as, for Python's
+//! `Namespace(a=1, x=42)`), kept sorted by name.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -10,11 +11,28 @@ use super::{no_method, Cx, Referent};
 use crate::error::{RemoteError, RemoteErrorKind};
 use crate::protocol::{args, ret};
 
-struct Namespace(Mutex<BTreeMap<String, ByteBuf>>);
+/// A value: its encoding and its printed text.
+type Attribute = (ByteBuf, String);
+
+struct Namespace(Mutex<BTreeMap<String, Attribute>>);
 
 pub(crate) fn create(init: &[u8]) -> Result<Arc<dyn Referent>, RemoteError> {
-    let items: Vec<(String, ByteBuf)> = args(init, "Namespace")?;
-    Ok(Arc::new(Namespace(Mutex::new(items.into_iter().collect()))))
+    let items: Vec<(String, ByteBuf, String)> = args(init, "Namespace")?;
+    Ok(Arc::new(Namespace(Mutex::new(
+        items.into_iter().map(|(n, v, r)| (n, (v, r))).collect(),
+    ))))
+}
+
+/// Python's `NamespaceProxy.__repr__`: `Namespace(a=1, x=42)`, the
+/// `name=value` texts sorted, names starting with `_` left out.
+fn repr(m: &BTreeMap<String, Attribute>) -> String {
+    let mut parts: Vec<String> = m
+        .iter()
+        .filter(|(name, _)| !name.starts_with('_'))
+        .map(|(name, (_, text))| format!("{name}={text}"))
+        .collect();
+    parts.sort();
+    format!("Namespace({})", parts.join(", "))
 }
 
 /// Python's `AttributeError` text for a missing name.
@@ -32,15 +50,16 @@ impl Referent for Namespace {
             "__getattribute__" => {
                 let name: String = args(a, method)?;
                 match m.get(&name) {
-                    Some(v) => ret(v),
+                    Some((v, _)) => ret(v),
                     None => Err(no_attribute(&name)),
                 }
             }
             "__setattr__" => {
-                let (name, v): (String, ByteBuf) = args(a, method)?;
-                m.insert(name, v);
+                let (name, v, text): (String, ByteBuf, String) = args(a, method)?;
+                m.insert(name, (v, text));
                 ret(&())
             }
+            "__repr__" => ret(&repr(&m)),
             "__delattr__" => {
                 let name: String = args(a, method)?;
                 match m.remove(&name) {
@@ -50,7 +69,7 @@ impl Referent for Namespace {
             }
             "__contains__" => ret(&m.contains_key(&args::<String>(a, method)?)),
             "names" => ret(&m.keys().collect::<Vec<_>>()),
-            "items" => ret(&m.iter().collect::<Vec<_>>()),
+            "items" => ret(&m.iter().map(|(n, (v, _))| (n, v)).collect::<Vec<_>>()),
             other => Err(no_method("Namespace", other)),
         }
     }

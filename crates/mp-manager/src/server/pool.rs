@@ -3,59 +3,187 @@
 //! client's `run` request names a function registered with the server (by
 //! its key, see [`pool_function`](crate::pool_function)) and carries its
 //! encoded arguments; a key the server does not know is refused, and
-//! nothing runs.
+//! nothing runs. The initializer is a registered function too.
+//!
+//! An `imap`'s results stay here, under a random handle, until the client
+//! has taken them all (`imap_next`) or lets go (`imap_drop`); whatever is
+//! left goes with the pool.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use mp_pool::Pool;
+use mp_pool::{Pool, PoolError};
+use serde_bytes::ByteBuf;
 
+use super::wait::caller_gone;
 use super::{no_method, Cx, Referent, Server};
 use crate::error::{RemoteError, RemoteErrorKind};
-use crate::pool_function::{PoolFunctions, PoolJob, RunRequest};
+use crate::pool_function::{
+    sized, PoolCall, PoolFunctions, PoolJob, PoolOutcome, ResultStream, RunRequest,
+};
 use crate::protocol::{args, ret};
+
+/// How long one wait for an `imap` result lasts before checking that the
+/// caller is still there.
+const SLICE: Duration = Duration::from_millis(100);
+
+type Stream = Arc<Mutex<Box<dyn ResultStream>>>;
 
 struct ManagedPool {
     pool: Arc<Pool>,
     functions: Arc<PoolFunctions>,
+    /// Running `imap`s, by handle.
+    streams: Mutex<HashMap<u64, Stream>>,
 }
 
-/// Creates the pool: `(processes, maxtasksperchild)`, each optional.
+/// The creation arguments after `(processes, maxtasksperchild)`: the key
+/// and encoded arguments of a registered initializer. Absent (the bytes end
+/// after the first two) means none.
+type Initializer = Option<(u64, ByteBuf)>;
+
+fn not_registered(key: u64) -> RemoteError {
+    RemoteError::new(
+        RemoteErrorKind::NotRegistered,
+        format!(
+            "no pool function is registered with this manager under key \
+             {key:016x} (ManagerBuilder::pool_function)"
+        ),
+    )
+}
+
+/// Creates the pool: `(processes, maxtasksperchild)`, each optional, then
+/// an optional initializer.
 pub(crate) fn create(init: &[u8], server: &Server) -> Result<Arc<dyn Referent>, RemoteError> {
-    let (processes, maxtasks): (Option<u64>, Option<u64>) = args(init, "Pool")?;
-    let mut b = Pool::builder();
-    if let Some(n) = processes {
-        b = b.processes(usize::try_from(n).unwrap_or(usize::MAX));
-    }
-    if let Some(n) = maxtasks {
-        b = b.maxtasksperchild(usize::try_from(n).unwrap_or(usize::MAX));
-    }
-    let pool = b.build().map_err(RemoteError::from_pool)?;
+    let ((processes, maxtasks), rest) =
+        postcard::take_from_bytes::<(Option<u64>, Option<u64>)>(init)
+            .map_err(|e| RemoteError::protocol(format!("bad arguments for 'Pool': {e}")))?;
+    let initializer: Initializer = if rest.is_empty() {
+        None
+    } else {
+        args(rest, "Pool")?
+    };
+    let functions = server.pool_functions();
+    let pool = match initializer {
+        Some((key, initargs)) => {
+            let f = functions.get(&key).ok_or_else(|| not_registered(key))?;
+            let job = PoolJob {
+                pool: None,
+                call: PoolCall::Build {
+                    processes,
+                    maxtasksperchild: maxtasks,
+                },
+                args: initargs,
+            };
+            match f(job)? {
+                PoolOutcome::Built(pool) => pool,
+                _ => return Err(RemoteError::protocol("the initializer built no pool")),
+            }
+        }
+        None => sized(Pool::builder(), processes, maxtasks)
+            .build()
+            .map_err(RemoteError::from_pool)?,
+    };
     Ok(Arc::new(ManagedPool {
         pool: Arc::new(pool),
-        functions: server.pool_functions(),
+        functions,
+        streams: Mutex::default(),
     }))
 }
 
+impl ManagedPool {
+    fn stream(&self, handle: u64) -> Option<Stream> {
+        let streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        streams.get(&handle).cloned()
+    }
+
+    fn forget(&self, handle: u64) {
+        let removed = self
+            .streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&handle);
+        drop(removed);
+    }
+
+    /// The next result of `imap` `handle`, waiting at most `timeout`
+    /// (`None`: until it comes): `Some(Some(item))`, `Some(None)` if none
+    /// came in time, `None` at the end.
+    fn next(
+        &self,
+        handle: u64,
+        timeout: Option<Duration>,
+        cx: &Cx<'_>,
+    ) -> Result<Option<Option<ByteBuf>>, RemoteError> {
+        let stream = self.stream(handle).ok_or_else(|| {
+            RemoteError::protocol(format!("no imap with handle {handle:x} in this pool"))
+        })?;
+        let mut stream = stream.lock().unwrap_or_else(|e| e.into_inner());
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        loop {
+            let slice = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
+                None => SLICE,
+            };
+            match stream.next_encoded(slice) {
+                Some(Ok(item)) => return Ok(Some(Some(ByteBuf::from(item)))),
+                None => {
+                    self.forget(handle);
+                    return Ok(None);
+                }
+                Some(Err(PoolError::Timeout)) => {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(Some(None));
+                    }
+                    if cx.peer_gone() {
+                        return Err(caller_gone());
+                    }
+                }
+                Some(Err(e)) => {
+                    self.forget(handle);
+                    return Err(RemoteError::from_pool(e));
+                }
+            }
+        }
+    }
+}
+
 impl Referent for ManagedPool {
-    fn call(&self, method: &str, a: &[u8], _cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError> {
+    fn call(&self, method: &str, a: &[u8], cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError> {
         let pool = &self.pool;
         match method {
             "run" => {
                 let (key, call, args): RunRequest = args(a, method)?;
-                let Some(f) = self.functions.get(&key) else {
-                    return Err(RemoteError::new(
-                        RemoteErrorKind::NotRegistered,
-                        format!(
-                            "no pool function is registered with this manager under key \
-                             {key:016x} (ManagerBuilder::pool_function)"
-                        ),
-                    ));
-                };
-                f(PoolJob {
-                    pool: pool.clone(),
+                let f = self
+                    .functions
+                    .get(&key)
+                    .ok_or_else(|| not_registered(key))?;
+                let job = PoolJob {
+                    pool: Some(pool.clone()),
                     call,
                     args,
-                })
+                };
+                match f(job)? {
+                    PoolOutcome::Reply(bytes) => Ok(bytes),
+                    PoolOutcome::Stream(stream) => {
+                        let handle = crate::random::random_u64()
+                            .map_err(|e| RemoteError::protocol(format!("no randomness: {e}")))?;
+                        self.streams
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(handle, Arc::new(Mutex::new(stream)));
+                        ret(&handle)
+                    }
+                    PoolOutcome::Built(_) => Err(RemoteError::protocol("not a pool call")),
+                }
+            }
+            "imap_next" => {
+                let (handle, timeout): (u64, Option<Duration>) = args(a, method)?;
+                ret(&self.next(handle, timeout, cx)?)
+            }
+            "imap_drop" => {
+                self.forget(args(a, method)?);
+                ret(&())
             }
             "processes" => ret(&(pool.processes() as u64)),
             "close" => {

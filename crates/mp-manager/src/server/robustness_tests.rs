@@ -11,20 +11,22 @@ use serde_bytes::ByteBuf;
 use crate::client;
 use crate::error::{ManagerError, RemoteErrorKind};
 use crate::protocol::{self, RequestRef, CONTROL};
-use crate::ManagerBuilder;
+use crate::{Manager, ManagerBuilder};
 
 const KEY: &[u8] = b"robustness";
 
-fn start() -> (Address, std::thread::JoinHandle<()>) {
+/// A server serving in a thread: its address, the thread, and the
+/// serving manager (the one that can shut it down).
+fn start() -> (Address, std::thread::JoinHandle<()>, Manager) {
     let (tx, rx) = mpsc::channel();
     let t = std::thread::spawn(move || {
         ManagerBuilder::default()
             .authkey(KEY)
-            .serve_forever(|a| tx.send(a.clone()).unwrap())
+            .serve_forever(|m| tx.send(m).unwrap())
             .unwrap();
     });
-    let address = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    (address, t)
+    let manager = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    (manager.address().clone(), t, manager)
 }
 
 fn raw(conn: &mut Connection, bytes: Vec<u8>) -> protocol::Reply {
@@ -48,7 +50,7 @@ fn kind(r: protocol::Reply) -> RemoteErrorKind {
 
 #[test]
 fn malformed_requests_get_errors_and_the_server_keeps_serving() {
-    let (address, server) = start();
+    let (address, server, mut manager) = start();
     let mut s = client::connect(&address, KEY).unwrap();
 
     // Garbage that is not a request at all.
@@ -132,7 +134,20 @@ fn malformed_requests_get_errors_and_the_server_keeps_serving() {
 
     let n: u64 = protocol::from_bytes(&raw(&mut s, request(id, "__len__", &[])).unwrap()).unwrap();
     assert_eq!(n, 0);
-    raw(&mut s, request(CONTROL, protocol::SHUTDOWN, &[])).unwrap();
+    // A shutdown request without the starter's token, or with a wrong
+    // one, is refused and the server goes on.
+    assert_eq!(
+        kind(raw(&mut s, request(CONTROL, protocol::SHUTDOWN, &[]))),
+        RemoteErrorKind::Protocol
+    );
+    let guess = mp_wire::encode(&7u128).unwrap().bytes;
+    assert_eq!(
+        kind(raw(&mut s, request(CONTROL, protocol::SHUTDOWN, &guess))),
+        RemoteErrorKind::Runtime
+    );
+    let n: u64 = protocol::from_bytes(&raw(&mut s, request(id, "__len__", &[])).unwrap()).unwrap();
+    assert_eq!(n, 0);
+    manager.shutdown().unwrap();
     server.join().unwrap();
     if let Address::Unix(p) = &address {
         assert!(!p.exists());
@@ -154,7 +169,7 @@ fn a_forged_pool_function_key_is_refused_and_nothing_runs() {
 
     // This server has no pool functions registered at all, so whatever key
     // arrives, there is nothing it could call.
-    let (address, server) = start();
+    let (address, server, mut manager) = start();
     let mut s = client::connect(&address, KEY).unwrap();
     let init = mp_wire::encode(&(Some(1u64), None::<u64>)).unwrap().bytes;
     let create = mp_wire::encode(&("Pool", ByteBuf::from(init)))
@@ -184,6 +199,6 @@ fn a_forged_pool_function_key_is_refused_and_nothing_runs() {
     );
     raw(&mut s, request(id, "terminate", &[])).unwrap();
     raw(&mut s, request(id, "join", &[])).unwrap();
-    raw(&mut s, request(CONTROL, protocol::SHUTDOWN, &[])).unwrap();
+    manager.shutdown().unwrap();
     server.join().unwrap();
 }
