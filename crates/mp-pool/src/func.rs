@@ -197,31 +197,56 @@ pub(crate) fn catch_task<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
     }
 }
 
-/// Installs (once per process) a panic hook that records a task's panic
-/// quietly and leaves every other panic to the previous hook.
+/// Installs (once per process) the task panic hook over mp-process's child
+/// report hook, for the process pool.
 ///
 /// The pool calls it in the parent before starting each worker (after the
-/// worker's `Process` exists, so this hook wraps mp-process's report hook),
-/// so a forked worker inherits a completed `Once` and the call at worker
-/// start does nothing; a spawned worker is single-threaded when it installs
-/// the hook.
+/// worker's `Process` exists, so this hook wraps mp-process's report hook and
+/// a worker's task panic is recorded quietly instead of reported), so a
+/// forked worker inherits a completed `Once` and the call at worker start
+/// does nothing; a spawned worker is single-threaded when it installs the
+/// hook.
 pub(crate) fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if !IN_TASK.with(Cell::get) {
-                return previous(info);
-            }
-            let message = mp_process::panic_message(info.payload())
-                .unwrap_or_else(|| "Box<dyn Any>".to_string());
-            let location = info
-                .location()
-                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
-                .unwrap_or_else(|| "<unknown>".to_string());
-            LAST_PANIC.with(|p| *p.borrow_mut() = Some((message, location)));
-        }));
-    });
+    OVER_REPORT.call_once(install_task_hook);
+}
+
+/// Installs the task panic hook for a thread pool, unless the process pool
+/// already did: so a thread pool's task panic carries its location whether
+/// or not a process pool was started first.
+///
+/// A hook installed here may end up under mp-process's report hook (a
+/// `Process` made later installs that one on top); a process pool started
+/// later then installs the task hook once more, outermost
+/// ([`install_panic_hook`]). Under mp-process's hook, a thread-pool task
+/// panic in the parent still reaches this one (that hook passes on every
+/// panic outside a child's target).
+pub(crate) fn install_thread_panic_hook() {
+    if !OVER_REPORT.is_completed() {
+        FOR_THREADS.call_once(install_task_hook);
+    }
+}
+
+/// The task hook installed over mp-process's report hook (process pool).
+static OVER_REPORT: Once = Once::new();
+/// The task hook installed by a thread pool before any process pool.
+static FOR_THREADS: Once = Once::new();
+
+/// Installs a panic hook that records a task's panic quietly and leaves
+/// every other panic to the previous hook.
+fn install_task_hook() {
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        if !IN_TASK.with(Cell::get) {
+            return previous(info);
+        }
+        let message =
+            mp_process::panic_message(info.payload()).unwrap_or_else(|| "Box<dyn Any>".to_string());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_else(|| "<unknown>".to_string());
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some((message, location)));
+    }));
 }
 
 #[cfg(test)]

@@ -36,12 +36,10 @@ fn payload_message(payload: &(dyn Any + Send)) -> String {
 
 /// Runs `f`, turning a panic into [`TaskError::Panic`].
 ///
-/// The process pool's task guard records the message and location quietly
-/// when its panic hook is installed (once a process `Pool` has started a
-/// worker in this process); it is not installed from here, because a hook
-/// installed before mp-process's would hide worker panics from it. Without
-/// it, the panic is printed by the usual hook and the location is
-/// `<unknown>`.
+/// The task panic hook (installed when the pool is built) records the
+/// message and location quietly. If another hook replaced it since (the
+/// program's own `panic::set_hook`), the panic is printed by that hook and
+/// the location is `<unknown>`.
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
     match panic::catch_unwind(AssertUnwindSafe(|| crate::func::catch_task(f))) {
         Ok(r) => r,
