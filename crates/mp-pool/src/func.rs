@@ -197,6 +197,24 @@ pub(crate) fn catch_task<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
     }
 }
 
+/// Runs `f` in this process, turning a panic into [`TaskError::Panic`].
+///
+/// The task panic hook ([`install_local_panic_hook`]) records the message and
+/// location quietly. If another hook replaced it since (the program's own
+/// `panic::set_hook`), the panic is printed by that hook and the location is
+/// `<unknown>`.
+pub(crate) fn catch_local<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
+    install_local_panic_hook();
+    match panic::catch_unwind(AssertUnwindSafe(|| catch_task(f))) {
+        Ok(r) => r,
+        Err(payload) => Err(TaskError::Panic {
+            message: mp_process::panic_message(&*payload)
+                .unwrap_or_else(|| "Box<dyn Any>".to_string()),
+            location: "<unknown>".to_string(),
+        }),
+    }
+}
+
 /// Installs (once per process) the task panic hook over mp-process's child
 /// report hook, for the process pool.
 ///
@@ -210,9 +228,10 @@ pub(crate) fn install_panic_hook() {
     OVER_REPORT.call_once(install_task_hook);
 }
 
-/// Installs the task panic hook for a thread pool, unless the process pool
-/// already did: so a thread pool's task panic carries its location whether
-/// or not a process pool was started first.
+/// Installs the task panic hook for panics caught in this process (a thread
+/// pool's tasks, an `imap` input iterator), unless the process pool already
+/// did: so such a panic carries its location whether or not a process pool
+/// was started first.
 ///
 /// A hook installed here may end up under mp-process's report hook (a
 /// `Process` made later installs that one on top); a process pool started
@@ -220,7 +239,7 @@ pub(crate) fn install_panic_hook() {
 /// ([`install_panic_hook`]). Under mp-process's hook, a thread-pool task
 /// panic in the parent still reaches this one (that hook passes on every
 /// panic outside a child's target).
-pub(crate) fn install_thread_panic_hook() {
+pub(crate) fn install_local_panic_hook() {
     if !OVER_REPORT.is_completed() {
         FOR_THREADS.call_once(install_task_hook);
     }
@@ -228,7 +247,8 @@ pub(crate) fn install_thread_panic_hook() {
 
 /// The task hook installed over mp-process's report hook (process pool).
 static OVER_REPORT: Once = Once::new();
-/// The task hook installed by a thread pool before any process pool.
+/// The task hook installed for panics caught in this process, before any
+/// process pool.
 static FOR_THREADS: Once = Once::new();
 
 /// Installs a panic hook that records a task's panic quietly and leaves

@@ -75,7 +75,7 @@ impl ThreadPoolBuilder {
             ));
         }
         // A task's panic is recorded with its location by the task hook.
-        crate::func::install_thread_panic_hook();
+        crate::func::install_local_panic_hook();
         let engine = Engine::new(threads);
         let mut handles = Vec::with_capacity(threads);
         for n in 1..=threads {
