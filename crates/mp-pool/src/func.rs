@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-use mp_process::TupleFn;
+use mp_process::{CodeOnly, TupleFn};
 use mp_sys::entry::EntryPoint;
 use mp_wire::Message;
 use serde::de::DeserializeOwned;
@@ -59,22 +59,29 @@ impl<R> ChunkOutput<R> {
 }
 
 /// A function a pool can call with the unpacked argument tuple `Args`
-/// (`apply`, `starmap`, the initializer): a [`TupleFn`] that is `Copy`,
-/// `Send` and `'static`.
+/// (`apply`, `starmap`, the initializer): a [`TupleFn`] that is
+/// [`CodeOnly`].
 ///
 /// That is every `Fn(A, B, ...) -> R` (up to eight arguments) that is
 /// zero-sized, `Copy`, `Send` and `'static`: a `fn` item or a closure that
 /// captures nothing. Data goes in `Args` (a tuple of serde values: `(x,)` for
 /// one argument, `()` for none), as with `Process::new`. Its return type is
-/// `<F as TupleFn<Args>>::Output`.
-pub trait StarFn<Args>: TupleFn<Args> + Copy + Send + 'static {}
+/// `<F as TupleFn<Args>>::Output`. [`CodeOnly`] says what the compiler
+/// rejects at `cargo check` and what only at `cargo build`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` captures data, so it cannot be a process pool task",
+    label = "captures data: a pool task must be a `fn` item or a closure that captures nothing",
+    note = "only the code crosses into the worker processes, so the task must be zero-sized",
+    note = "pass the data in the argument tuple instead (`pool.apply(f, (a, b))` calls `f(a, b)` in a worker); a `ThreadPool` runs capturing closures"
+)]
+pub trait StarFn<Args>: TupleFn<Args> + CodeOnly {}
 
-impl<Func, Args> StarFn<Args> for Func where Func: TupleFn<Args> + Copy + Send + 'static {}
+impl<Func, Args> StarFn<Args> for Func where Func: TupleFn<Args> + CodeOnly {}
 
 /// The chunk entry for `map`-style calls: `f(item)` for each item.
 pub(crate) fn map_entry<F, T, R>(f: F) -> ChunkEntry
 where
-    F: Fn(T) -> R + Copy + Send + 'static,
+    F: Fn(T) -> R + CodeOnly,
     T: DeserializeOwned + 'static,
     R: Serialize + 'static,
 {

@@ -1,6 +1,7 @@
 //! The `imap` family of [`Pool`]: results as an iterator, in input order
 //! (`imap`) or in completion order (`imap_unordered`).
 
+use mp_process::CodeOnly;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -53,7 +54,7 @@ impl Pool {
         iterable: impl IntoIterator<Item = T>,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
@@ -68,7 +69,7 @@ impl Pool {
         chunksize: usize,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
@@ -83,7 +84,7 @@ impl Pool {
         iterable: impl IntoIterator<Item = T>,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
@@ -98,7 +99,7 @@ impl Pool {
         chunksize: usize,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {

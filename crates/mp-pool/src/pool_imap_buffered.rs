@@ -6,6 +6,7 @@
 use std::iter::Fuse;
 use std::sync::{Arc, Weak};
 
+use mp_process::CodeOnly;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -170,7 +171,7 @@ impl Pool {
         buffersize: usize,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
         T: Serialize + DeserializeOwned + 'static,
@@ -190,7 +191,7 @@ impl Pool {
         buffersize: usize,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
         T: Serialize + DeserializeOwned + 'static,
