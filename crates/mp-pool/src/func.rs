@@ -245,7 +245,14 @@ pub(crate) fn install_panic_hook() {
 /// later then installs the task hook once more, outermost
 /// ([`install_panic_hook`]). Under mp-process's hook, a thread-pool task
 /// panic in the parent still reaches this one (that hook passes on every
-/// panic outside a child's target).
+/// panic outside a child's target). Not covered: a thread pool inside a
+/// forked child's target, when the parent installed this hook before it
+/// made its first `Process` and never started a process pool. The child
+/// inherits the completed `Once` with mp-process's hook on top, which
+/// reports the panic as the child's own; the task still fails with
+/// [`TaskError::Panic`], its location `<unknown>`. (Installing again in a
+/// forked child could deadlock on the hook lock, see mp-process's
+/// `install_panic_report`.)
 pub(crate) fn install_local_panic_hook() {
     if !OVER_REPORT.is_completed() {
         FOR_THREADS.call_once(install_task_hook);

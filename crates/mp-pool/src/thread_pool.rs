@@ -69,8 +69,9 @@ use engine::{Engine, RunState};
 /// A panic in a task is that task's `Err` ([`TaskError::Panic`](crate::TaskError::Panic)
 /// with its message and location, recorded quietly by the pool's panic hook;
 /// if the program replaced that hook with its own `panic::set_hook` since,
-/// the panic is printed by that hook and the location is `<unknown>`). Waiting from a task for another call of the same pool can
-/// deadlock when every thread waits, as in Python.
+/// the panic is printed by that hook and the location is `<unknown>`).
+/// Waiting from a task for another call of the same pool can deadlock when
+/// every thread waits, as in Python.
 ///
 /// # Dropping and terminating
 /// Dropping a `ThreadPool` **terminates** it, as Python's
