@@ -1,10 +1,26 @@
-//! Splitting a job's inputs into chunks: Python's default chunk size and the
-//! encoding of each chunk.
+//! Splitting a job's inputs into chunks: reading them, Python's default
+//! chunk size and the encoding of each chunk.
 
 use mp_wire::SharedFd;
 use serde::Serialize;
 
-use crate::error::PoolError;
+use crate::error::{PoolError, TaskError};
+
+/// Reads up to `limit` items of `input`. A panic while reading ends the
+/// input (Python: the iterable raised): the items read before it are
+/// returned with the panic as a [`TaskError::InputPanic`] for the next task.
+pub(crate) fn read_input<T>(
+    input: &mut impl Iterator<Item = T>,
+    limit: usize,
+) -> (Vec<T>, Option<TaskError>) {
+    let mut items = Vec::new();
+    let read = crate::func::catch_local(|| items.extend(input.take(limit)));
+    let failure = read.err().map(|e| match e {
+        TaskError::Panic { message, location } => TaskError::InputPanic { message, location },
+        other => other,
+    });
+    (items, failure)
+}
 
 /// Python's default `map` chunk size: `chunksize, extra = divmod(len, 4 *
 /// processes); if extra: chunksize += 1` (0 for empty input).

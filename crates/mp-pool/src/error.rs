@@ -34,6 +34,16 @@ pub enum TaskError {
         /// it died; `None` if no task of the chunk had started.
         task: Option<usize>,
     },
+    /// The call's input iterator panicked while this task's argument was
+    /// being read (Python: the iterable raised). The `imap` forms yield the
+    /// results of the inputs read before it, then this error, then end.
+    #[error("the input iterator panicked at {location}: {message}")]
+    InputPanic {
+        /// The panic message.
+        message: String,
+        /// Where it panicked: `file:line:column`.
+        location: String,
+    },
     /// The task's result could not be encoded in the worker (Python's
     /// `MaybeEncodingError`).
     #[error("error sending result: {0}")]

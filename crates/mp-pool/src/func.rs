@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-use mp_process::TupleFn;
+use mp_process::{CodeOnly, TupleFn};
 use mp_sys::entry::EntryPoint;
 use mp_wire::Message;
 use serde::de::DeserializeOwned;
@@ -59,22 +59,29 @@ impl<R> ChunkOutput<R> {
 }
 
 /// A function a pool can call with the unpacked argument tuple `Args`
-/// (`apply`, `starmap`, the initializer): a [`TupleFn`] that is `Copy`,
-/// `Send` and `'static`.
+/// (`apply`, `starmap`, the initializer): a [`TupleFn`] that is
+/// [`CodeOnly`].
 ///
 /// That is every `Fn(A, B, ...) -> R` (up to eight arguments) that is
 /// zero-sized, `Copy`, `Send` and `'static`: a `fn` item or a closure that
 /// captures nothing. Data goes in `Args` (a tuple of serde values: `(x,)` for
 /// one argument, `()` for none), as with `Process::new`. Its return type is
-/// `<F as TupleFn<Args>>::Output`.
-pub trait StarFn<Args>: TupleFn<Args> + Copy + Send + 'static {}
+/// `<F as TupleFn<Args>>::Output`. [`CodeOnly`] says what the compiler
+/// rejects at `cargo check` and what only at `cargo build`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` captures data, so it cannot be a process pool task",
+    label = "captures data: a pool task must be a `fn` item or a closure that captures nothing",
+    note = "only the code crosses into the worker processes, so the task must be zero-sized",
+    note = "pass the data in the argument tuple instead (`pool.apply(f, (a, b))` calls `f(a, b)` in a worker); a `ThreadPool` runs capturing closures"
+)]
+pub trait StarFn<Args>: TupleFn<Args> + CodeOnly {}
 
-impl<Func, Args> StarFn<Args> for Func where Func: TupleFn<Args> + Copy + Send + 'static {}
+impl<Func, Args> StarFn<Args> for Func where Func: TupleFn<Args> + CodeOnly {}
 
 /// The chunk entry for `map`-style calls: `f(item)` for each item.
 pub(crate) fn map_entry<F, T, R>(f: F) -> ChunkEntry
 where
-    F: Fn(T) -> R + Copy + Send + 'static,
+    F: Fn(T) -> R + CodeOnly,
     T: DeserializeOwned + 'static,
     R: Serialize + 'static,
 {
@@ -197,31 +204,83 @@ pub(crate) fn catch_task<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
     }
 }
 
-/// Installs (once per process) a panic hook that records a task's panic
-/// quietly and leaves every other panic to the previous hook.
+/// Runs `f` in this process, turning a panic into [`TaskError::Panic`].
+///
+/// The task panic hook ([`install_local_panic_hook`]) records the message and
+/// location quietly. If another hook replaced it since (the program's own
+/// `panic::set_hook`), the panic is printed by that hook and the location is
+/// `<unknown>`.
+pub(crate) fn catch_local<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
+    install_local_panic_hook();
+    match panic::catch_unwind(AssertUnwindSafe(|| catch_task(f))) {
+        Ok(r) => r,
+        Err(payload) => Err(TaskError::Panic {
+            message: mp_process::panic_message(&*payload)
+                .unwrap_or_else(|| "Box<dyn Any>".to_string()),
+            location: "<unknown>".to_string(),
+        }),
+    }
+}
+
+/// Installs (once per process) the task panic hook over mp-process's child
+/// report hook, for the process pool.
 ///
 /// The pool calls it in the parent before starting each worker (after the
-/// worker's `Process` exists, so this hook wraps mp-process's report hook),
-/// so a forked worker inherits a completed `Once` and the call at worker
-/// start does nothing; a spawned worker is single-threaded when it installs
-/// the hook.
+/// worker's `Process` exists, so this hook wraps mp-process's report hook and
+/// a worker's task panic is recorded quietly instead of reported), so a
+/// forked worker inherits a completed `Once` and the call at worker start
+/// does nothing; a spawned worker is single-threaded when it installs the
+/// hook.
 pub(crate) fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if !IN_TASK.with(Cell::get) {
-                return previous(info);
-            }
-            let message = mp_process::panic_message(info.payload())
-                .unwrap_or_else(|| "Box<dyn Any>".to_string());
-            let location = info
-                .location()
-                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
-                .unwrap_or_else(|| "<unknown>".to_string());
-            LAST_PANIC.with(|p| *p.borrow_mut() = Some((message, location)));
-        }));
-    });
+    OVER_REPORT.call_once(install_task_hook);
+}
+
+/// Installs the task panic hook for panics caught in this process (a thread
+/// pool's tasks, an `imap` input iterator), unless the process pool already
+/// did: so such a panic carries its location whether or not a process pool
+/// was started first.
+///
+/// A hook installed here may end up under mp-process's report hook (a
+/// `Process` made later installs that one on top); a process pool started
+/// later then installs the task hook once more, outermost
+/// ([`install_panic_hook`]). Under mp-process's hook, a thread-pool task
+/// panic in the parent still reaches this one (that hook passes on every
+/// panic outside a child's target). Not covered: a thread pool inside a
+/// forked child's target, when the parent installed this hook before it
+/// made its first `Process` and never started a process pool. The child
+/// inherits the completed `Once` with mp-process's hook on top, which
+/// reports the panic as the child's own; the task still fails with
+/// [`TaskError::Panic`], its location `<unknown>`. (Installing again in a
+/// forked child could deadlock on the hook lock, see mp-process's
+/// `install_panic_report`.)
+pub(crate) fn install_local_panic_hook() {
+    if !OVER_REPORT.is_completed() {
+        FOR_THREADS.call_once(install_task_hook);
+    }
+}
+
+/// The task hook installed over mp-process's report hook (process pool).
+static OVER_REPORT: Once = Once::new();
+/// The task hook installed for panics caught in this process, before any
+/// process pool.
+static FOR_THREADS: Once = Once::new();
+
+/// Installs a panic hook that records a task's panic quietly and leaves
+/// every other panic to the previous hook.
+fn install_task_hook() {
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        if !IN_TASK.with(Cell::get) {
+            return previous(info);
+        }
+        let message =
+            mp_process::panic_message(info.payload()).unwrap_or_else(|| "Box<dyn Any>".to_string());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_else(|| "<unknown>".to_string());
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some((message, location)));
+    }));
 }
 
 #[cfg(test)]

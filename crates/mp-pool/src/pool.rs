@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use mp_process::StartMethod;
+use mp_process::{CodeOnly, StartMethod};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -281,7 +281,7 @@ impl Pool {
         iterable: impl IntoIterator<Item = T>,
     ) -> Result<Vec<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
@@ -296,7 +296,7 @@ impl Pool {
         chunksize: usize,
     ) -> Result<Vec<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
@@ -312,7 +312,7 @@ impl Pool {
         chunksize: Option<usize>,
     ) -> Result<AsyncResult<Vec<R>>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
@@ -330,7 +330,7 @@ impl Pool {
         callbacks: Callbacks<Vec<R>>,
     ) -> Result<AsyncResult<Vec<R>>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {

@@ -1,6 +1,7 @@
 //! The `imap` family of [`Pool`]: results as an iterator, in input order
 //! (`imap`) or in completion order (`imap_unordered`).
 
+use mp_process::CodeOnly;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -15,7 +16,7 @@ impl Pool {
     fn imap_inner<T, R>(
         &self,
         entry: ChunkEntry,
-        items: Vec<T>,
+        iterable: impl IntoIterator<Item = T>,
         chunksize: usize,
         ordered: bool,
     ) -> Result<IMapIterator<R>, PoolError>
@@ -24,26 +25,36 @@ impl Pool {
         R: DeserializeOwned + Send + 'static,
     {
         self.check_running()?;
+        let (items, failure) = chunk::read_input(&mut iterable.into_iter(), usize::MAX);
         let chunksize = chunk::resolve(Some(chunksize), items.len(), self.processes())?;
         let (lens, payloads) = chunk::encode_chunks(&items, chunksize)?;
-        let shared = ImapShared::new(ordered, lens.len());
+        let chunks = lens.len();
+        // A panic while reading the input is one more "chunk", after the rest.
+        let shared = ImapShared::new(ordered, chunks + usize::from(failure.is_some()));
         if !lens.is_empty() {
             let sink = ImapSink::new(lens, shared.clone());
             self.submit(Box::new(sink), entry, payloads, true, false)?;
+        }
+        if let Some(e) = failure {
+            shared.push(chunks, vec![Err(PoolError::Task(e))]);
         }
         Ok(IMapIterator::new(shared))
     }
 
     /// Results in input order, each yielded as soon as it and all before it
     /// are done (Python's `imap` with chunksize 1). The input is consumed at
-    /// once, as Python's task handler does.
+    /// once, as Python's task handler does. If reading it panics, the
+    /// results of the items read before are yielded, then
+    /// [`TaskError::InputPanic`](crate::TaskError::InputPanic), and the
+    /// iterator ends (Python: the iterable's exception is raised in its
+    /// turn).
     pub fn imap<F, T, R>(
         &self,
         f: F,
         iterable: impl IntoIterator<Item = T>,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
@@ -58,12 +69,12 @@ impl Pool {
         chunksize: usize,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let entry = func::map_entry::<F, T, R>(f);
-        self.imap_inner(entry, iterable.into_iter().collect(), chunksize, true)
+        self.imap_inner(entry, iterable, chunksize, true)
     }
 
     /// Results in completion order (Python's `imap_unordered`, chunksize 1).
@@ -73,7 +84,7 @@ impl Pool {
         iterable: impl IntoIterator<Item = T>,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
@@ -88,11 +99,11 @@ impl Pool {
         chunksize: usize,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let entry = func::map_entry::<F, T, R>(f);
-        self.imap_inner(entry, iterable.into_iter().collect(), chunksize, false)
+        self.imap_inner(entry, iterable, chunksize, false)
     }
 }

@@ -6,6 +6,7 @@
 use std::iter::Fuse;
 use std::sync::{Arc, Weak};
 
+use mp_process::CodeOnly;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -25,6 +26,8 @@ struct Feeder<I> {
     input: Fuse<I>,
     chunksize: usize,
     next_index: usize,
+    /// Reading the input panicked: it is not read again.
+    failed: bool,
 }
 
 impl<I, T> Feed for Feeder<I>
@@ -32,33 +35,46 @@ where
     I: Iterator<Item = T> + Send,
     T: Serialize,
 {
+    /// A panic while reading the input ends it: the items read before it
+    /// are submitted, then one more chunk of one task that fails with
+    /// [`TaskError::InputPanic`] (counted in the return value).
     fn feed(&mut self) -> usize {
+        if self.failed {
+            return 0;
+        }
         let Some(inner) = self.inner.upgrade() else {
             return 0;
         };
-        let items: Vec<T> = self.input.by_ref().take(self.chunksize).collect();
+        let (items, failure) = chunk::read_input(&mut self.input, self.chunksize);
         let n = items.len();
-        let last = n < self.chunksize;
-        let encoded = (n > 0).then(|| chunk::encode_chunk(&items));
+        let last = n < self.chunksize || failure.is_some();
+        let (payloads, encode_error) = match (n > 0).then(|| chunk::encode_chunk(&items)) {
+            None => (Vec::new(), None),
+            Some(Ok(p)) => (vec![p], None),
+            Some(Err(e)) => (Vec::new(), Some(TaskError::Encode(e.to_string()))),
+        };
         let index = self.next_index;
         let parts = self.entry.to_parts();
         let job = self.job;
-        let lens: &[usize] = if n > 0 { &[n] } else { &[] };
-        let live = inner.update(|s, cfg, completions| match encoded {
-            None | Some(Ok(_)) => {
-                let payloads = encoded.and_then(Result::ok).into_iter().collect();
-                s.grow(cfg, job, index, parts, lens, payloads, last, completions)
+        // The chunk read (if any), then the input's failure (if any).
+        let mut lens = Vec::with_capacity(2);
+        lens.extend((n > 0).then_some(n));
+        lens.extend(failure.is_some().then_some(1));
+        let live = inner.update(|s, cfg, completions| {
+            let live = s.grow(cfg, job, index, parts, &lens, payloads, last, completions);
+            if let Some(err) = &encode_error {
+                s.fail_chunks(job, index..index + 1, err, completions);
             }
-            Some(Err(e)) => {
-                let live = s.grow(cfg, job, index, parts, lens, Vec::new(), last, completions);
-                let err = TaskError::Encode(e.to_string());
-                s.fail_chunks(job, index..index + 1, &err, completions);
-                live
+            if let Some(err) = &failure {
+                let at = index + usize::from(n > 0);
+                s.fail_chunks(job, at..at + 1, err, completions);
             }
+            live
         });
-        self.next_index += usize::from(n > 0);
+        self.next_index += lens.len();
+        self.failed = failure.is_some();
         if live {
-            n
+            n + usize::from(self.failed)
         } else {
             0
         }
@@ -112,6 +128,7 @@ impl Pool {
             input: iterable.into_iter().fuse(),
             chunksize,
             next_index: 0,
+            failed: false,
         };
         Ok(IMapIterator::buffered(
             shared,
@@ -125,7 +142,10 @@ impl Pool {
     /// submitted whose results have not been taken; taking a result lets the
     /// next input in. With `buffersize` at least [`processes`](Self::processes)
     /// every worker stays busy. The input may be endless; it is read on the
-    /// thread that iterates. A job still reading its input keeps
+    /// thread that iterates. If reading it panics, the results of the items
+    /// read before are yielded, then
+    /// [`TaskError::InputPanic`](crate::TaskError::InputPanic), and the
+    /// iterator ends. A job still reading its input keeps
     /// [`join`](Self::join) waiting, as in Python.
     ///
     /// ```
@@ -151,7 +171,7 @@ impl Pool {
         buffersize: usize,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
         T: Serialize + DeserializeOwned + 'static,
@@ -171,7 +191,7 @@ impl Pool {
         buffersize: usize,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
         T: Serialize + DeserializeOwned + 'static,

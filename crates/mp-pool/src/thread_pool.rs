@@ -67,10 +67,11 @@ use engine::{Engine, RunState};
 ///
 /// # Failures
 /// A panic in a task is that task's `Err` ([`TaskError::Panic`](crate::TaskError::Panic)
-/// with the message; the location when the process pool's quiet panic hook
-/// is installed, else `<unknown>`, and the panic is then also printed by the
-/// usual hook). Waiting from a task for another call of the same pool can
-/// deadlock when every thread waits, as in Python.
+/// with its message and location, recorded quietly by the pool's panic hook;
+/// if the program replaced that hook with its own `panic::set_hook` since,
+/// the panic is printed by that hook and the location is `<unknown>`).
+/// Waiting from a task for another call of the same pool can deadlock when
+/// every thread waits, as in Python.
 ///
 /// # Dropping and terminating
 /// Dropping a `ThreadPool` **terminates** it, as Python's

@@ -485,7 +485,7 @@ fn thread_and_process_pools_share_a_process() {
             .apply(|x: u8| -> u8 { panic!("process {x}") }, (1,))
             .unwrap_err();
         assert_eq!(panic_message(&err), Some("process 1"), "{err:?}");
-        // Now its quiet hook is installed: thread panics carry a location.
+        // Thread panics still carry a location.
         match threads.apply(|| -> u8 { panic!("thread again") }, ()) {
             Err(PoolError::Task(TaskError::Panic { message, location })) => {
                 assert_eq!(message, "thread again");

@@ -72,4 +72,4 @@ pub use method::{
 };
 pub use panic_text::panic_message;
 pub use process::Process;
-pub use target::{exit, ExitCode, Run, Target, TargetReturn, TupleFn};
+pub use target::{exit, CodeOnly, ExitCode, Run, Target, TargetReturn, TupleFn};

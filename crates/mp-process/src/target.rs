@@ -47,22 +47,62 @@ impl_tuple_fn!(A, B, C, D, E, F);
 impl_tuple_fn!(A, B, C, D, E, F, G);
 impl_tuple_fn!(A, B, C, D, E, F, G, H);
 
+/// What a function must be to run in another process: code only, no data.
+/// The check the compiler can make of it: `Copy`, `Send` and `'static`.
+///
+/// A process target and a process pool's task cross into the child as the
+/// code of a `fn` item or of a closure that captures nothing (they must be
+/// zero-sized); their data goes as arguments. A closure that captures a
+/// value that is not `Copy` (a `String`, a `Vec`), not `Send` (an `Rc`), or
+/// a borrow of a local (not `'static`) is rejected when the program is type
+/// checked (`cargo check`), with a message that names this rule.
+///
+/// What type checking cannot see: a `move` closure whose captures are all
+/// `Copy`, `Send` and `'static` (`move |x| x + offset` with `offset: u32`)
+/// is `CodeOnly` but not zero-sized. It is rejected when the program is
+/// built (`cargo build`, after `cargo check` passed) by a compile-time
+/// assertion in `mp_sys::entry::EntryPoint::of` that names the same rule
+/// (the failed constant's type names the closure: `{closure@src/main.rs:4:22}`).
+///
+/// The way out is the same in both cases: pass the data as arguments (the
+/// argument tuple of `Process::new`, the items of `Pool::map`), or, under
+/// the fork start method, run a capturing closure with
+/// [`Process::from_closure`](crate::Process::from_closure); a thread pool
+/// takes capturing closures.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` captures data, so it cannot run in another process",
+    label = "captures data: a process target or pool task must be a `fn` item or a closure that captures nothing",
+    note = "only the code crosses into the child process, so the function must be zero-sized",
+    note = "pass the data as arguments instead (the argument tuple of `Process::new`, the items of `Pool::map`); under the fork start method, `Process::from_closure` runs a capturing closure"
+)]
+pub trait CodeOnly: Copy + Send + 'static {}
+
+// `do_not_recommend`: a failure is reported as "not `CodeOnly`" with the
+// message above, not as the `Copy` bound of some capture.
+#[diagnostic::do_not_recommend]
+impl<Func: Copy + Send + 'static> CodeOnly for Func {}
+
 /// A function a child process can run with arguments `Args` (a tuple): a
-/// [`TupleFn`] that is `Copy`, `Send` and `'static` and returns a
-/// [`TargetReturn`].
+/// [`TupleFn`] that is [`CodeOnly`] and returns a [`TargetReturn`].
 ///
 /// That is every `Fn(A, B, ...) -> R` (up to eight arguments) that is
 /// zero-sized, `Copy`, `Send` and `'static`: a `fn` item or a closure that
 /// captures nothing. Only the code crosses into the child; data goes in
 /// `Args`, which must be serde-serializable. A closure that captures data is
-/// rejected at compile time ("the target must be zero-sized"). For a
-/// capturing closure under the fork start method, see
-/// [`Process::from_closure`](crate::Process::from_closure).
-pub trait Target<Args>: TupleFn<Args, Output: TargetReturn> + Copy + Send + 'static {}
+/// rejected at compile time (see [`CodeOnly`] for what `cargo check` catches
+/// and what only `cargo build` does). For a capturing closure under the fork
+/// start method, see [`Process::from_closure`](crate::Process::from_closure).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` captures data, so it cannot be a process target",
+    label = "captures data: a process target must be a `fn` item or a closure that captures nothing",
+    note = "only the code crosses into the child process, so the target must be zero-sized",
+    note = "pass the data in the argument tuple instead (`Process::new(f, (a, b))` calls `f(a, b)` in the child); under the fork start method, `Process::from_closure` runs a capturing closure"
+)]
+pub trait Target<Args>: TupleFn<Args, Output: TargetReturn> + CodeOnly {}
 
 impl<Func, Args> Target<Args> for Func
 where
-    Func: TupleFn<Args> + Copy + Send + 'static,
+    Func: TupleFn<Args> + CodeOnly,
     Func::Output: TargetReturn,
 {
 }
@@ -72,6 +112,17 @@ where
 /// Python ignores the return value of `run()` (exit code 0). The same holds
 /// here for plain values; a `Result` that is `Err` is reported on stderr like
 /// an uncaught exception and gives exit code 1; [`ExitCode`] sets the code.
+///
+/// Implemented for `()`, the numbers, `bool`, `char`, `String`,
+/// `&'static str`, `Vec<T>`, `Option<T>`, `Result<T, E: Debug>` and
+/// [`ExitCode`]. A process target returns nothing to its parent: to send a
+/// result back, use a `Queue` or `Pipe`, or run the function in a `Pool`.
+#[diagnostic::on_unimplemented(
+    message = "a process target cannot return `{Self}`",
+    label = "the target returns `{Self}`",
+    note = "a target's return value only sets the child's exit code: allowed are `()`, numbers, `bool`, `char`, `String`, `&'static str`, `Vec<T>`, `Option<T>`, `Result<T, E: Debug>` (an `Err` exits with code 1) and `ExitCode`",
+    note = "a child cannot return a value to its parent: send it through a `Queue` or `Pipe`, or call the function with `Pool::apply` to get its result"
+)]
 pub trait TargetReturn {
     /// The exit code, after reporting an error if there is one.
     fn exit_code(self, process_name: &str) -> i32;

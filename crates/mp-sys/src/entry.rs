@@ -178,7 +178,18 @@ impl<I: 'static, O: 'static> EntryPoint<I, O> {
     where
         F: Fn(I) -> O + Copy + Send + 'static,
     {
-        const { assert!(std::mem::size_of::<F>() == 0) };
+        // The backstop of `mp_process::CodeOnly`: a closure whose captures
+        // are all `Copy + Send + 'static` passes type checking; this rejects
+        // it when the program is built.
+        const {
+            assert!(
+                std::mem::size_of::<F>() == 0,
+                "a process target or pool task must be a `fn` item or a closure that captures \
+                 nothing (only its code crosses into the child; this closure captures data): \
+                 pass the data as arguments, or under the fork start method use \
+                 `Process::from_closure`"
+            )
+        };
         let _witness = f;
         let target = call_zst::<F, I, O> as EntryFn<I, O> as usize;
         let base = anchor as fn() as usize;

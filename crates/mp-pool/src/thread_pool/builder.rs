@@ -74,6 +74,8 @@ impl ThreadPoolBuilder {
                 "number of processes must be at least 1".to_string(),
             ));
         }
+        // A task's panic is recorded with its location by the task hook.
+        crate::func::install_local_panic_hook();
         let engine = Engine::new(threads);
         let mut handles = Vec::with_capacity(threads);
         for n in 1..=threads {

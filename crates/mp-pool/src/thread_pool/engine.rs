@@ -227,7 +227,7 @@ impl Engine {
 /// closes (and the queue is empty) or terminates.
 pub(crate) fn worker(engine: Arc<Engine>, init: Option<Init>) {
     POOL_ID.with(|p| p.set(engine.id));
-    let init_error = init.and_then(|f| super::jobs::catch(|| f()).err());
+    let init_error = init.and_then(|f| crate::func::catch_local(|| f()).err());
     if let Some(e) = &init_error {
         log::warn!("a thread pool initializer failed: {e}");
     }

@@ -3,8 +3,6 @@
 //! collect chunk results ([`Collect`] for `apply`/`map`, [`Imap`] for the
 //! iterators).
 
-use std::any::Any;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
 use mp_process::TupleFn;
@@ -29,29 +27,6 @@ pub trait ThreadStarFn<Args>: TupleFn<Args> + Send + Sync + 'static {}
 
 impl<Func, Args> ThreadStarFn<Args> for Func where Func: TupleFn<Args> + Send + Sync + 'static {}
 
-/// The message of a panic payload.
-fn payload_message(payload: &(dyn Any + Send)) -> String {
-    mp_process::panic_message(payload).unwrap_or_else(|| "Box<dyn Any>".to_string())
-}
-
-/// Runs `f`, turning a panic into [`TaskError::Panic`].
-///
-/// The process pool's task guard records the message and location quietly
-/// when its panic hook is installed (once a process `Pool` has started a
-/// worker in this process); it is not installed from here, because a hook
-/// installed before mp-process's would hide worker panics from it. Without
-/// it, the panic is printed by the usual hook and the location is
-/// `<unknown>`.
-pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
-    match panic::catch_unwind(AssertUnwindSafe(|| crate::func::catch_task(f))) {
-        Ok(r) => r,
-        Err(payload) => Err(TaskError::Panic {
-            message: payload_message(&*payload),
-            location: "<unknown>".to_string(),
-        }),
-    }
-}
-
 /// Calls `f` on every item, one panic guard per item; with `init_error`,
 /// every item fails with it instead.
 pub(crate) fn run_items<T, R>(
@@ -63,7 +38,7 @@ pub(crate) fn run_items<T, R>(
         .into_iter()
         .map(|item| match init_error {
             Some(e) => Err(e.clone()),
-            None => catch(|| f(item)),
+            None => crate::func::catch_local(|| f(item)),
         })
         .collect()
 }

@@ -105,7 +105,7 @@ impl ThreadPool {
     fn imap_inner<T, R, G>(
         &self,
         f: G,
-        items: Vec<T>,
+        iterable: impl IntoIterator<Item = T>,
         chunksize: usize,
         ordered: bool,
     ) -> Result<IMapIterator<R>, PoolError>
@@ -115,12 +115,18 @@ impl ThreadPool {
         G: Fn(T) -> R + Send + Sync + 'static,
     {
         self.check_running()?;
+        let (items, failure) = chunk::read_input(&mut iterable.into_iter(), usize::MAX);
         let chunksize = chunk::resolve(Some(chunksize), items.len(), self.threads())?;
         let chunks = split(items, chunksize);
-        let shared = ImapShared::new(ordered, chunks.len());
+        let n = chunks.len();
+        // A panic while reading the input is one more "chunk", after the rest.
+        let shared = ImapShared::new(ordered, n + usize::from(failure.is_some()));
         if !chunks.is_empty() {
-            let sink = Arc::new(Imap::new(chunks.len(), shared.clone()));
+            let sink = Arc::new(Imap::new(n, shared.clone()));
             self.run_chunks(Arc::new(f), chunks, sink)?;
+        }
+        if let Some(e) = failure {
+            shared.push(n, vec![Err(PoolError::Task(e))]);
         }
         Ok(IMapIterator::new(shared))
     }
@@ -283,7 +289,9 @@ impl ThreadPool {
 
     /// Results in input order, each yielded as soon as it and all before it
     /// are done (Python's `imap` with chunksize 1). The input is consumed at
-    /// once, as Python's task handler does.
+    /// once, as Python's task handler does. If reading it panics, the
+    /// results of the items read before are yielded, then
+    /// [`TaskError::InputPanic`], and the iterator ends.
     pub fn imap<F, T, R>(
         &self,
         f: F,
@@ -309,7 +317,7 @@ impl ThreadPool {
         T: Send + 'static,
         R: Send + 'static,
     {
-        self.imap_inner(f, iterable.into_iter().collect(), chunksize, true)
+        self.imap_inner(f, iterable, chunksize, true)
     }
 
     /// Results in completion order (Python's `imap_unordered`, chunksize 1).
@@ -338,6 +346,6 @@ impl ThreadPool {
         T: Send + 'static,
         R: Send + 'static,
     {
-        self.imap_inner(f, iterable.into_iter().collect(), chunksize, false)
+        self.imap_inner(f, iterable, chunksize, false)
     }
 }

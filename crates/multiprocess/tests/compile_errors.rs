@@ -1,0 +1,16 @@
+//! The compile-time errors a newcomer meets first, pinned (trybuild): a
+//! capturing closure given to `Process::new` or a process pool, and a
+//! process target with a return type that does not make an exit code. Each
+//! `tests/ui/*.rs` must fail `cargo check` with the message in the `.stderr`
+//! file next to it (`TRYBUILD=overwrite` rewrites them after a deliberate
+//! change).
+//!
+//! A `move` closure whose captures are all `Copy` passes `cargo check` and
+//! is rejected only when built (see `mp_process::CodeOnly`); trybuild checks
+//! only, so that case is not pinned here.
+
+#[test]
+fn compile_errors_name_the_rule_and_the_way_out() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/ui/*.rs");
+}
