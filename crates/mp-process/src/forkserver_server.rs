@@ -42,8 +42,10 @@ struct ServerState {
 /// The fork server's main loop; returns when the client goes away.
 pub(crate) fn server_main(control: OwnedFd) -> i32 {
     // Ctrl-C in a terminal reaches the whole foreground group; the server
-    // must outlive its children's handling of it.
+    // must outlive its children's handling of it, so it ignores SIGINT as
+    // CPython's does (each child restores the default in `become_child`).
     let _ = mp_sys::signal::ignore_sigpipe();
+    let _ = mp_sys::signal::ignore(mp_sys::signal::SIGINT);
     let mut st = ServerState {
         control: Some(control),
         kids: Vec::new(),

@@ -56,6 +56,18 @@ pub fn set_default(sig: i32) -> io::Result<()> {
     }
 }
 
+/// Ignores `sig` (the fork server ignores `SIGINT`, as CPython's does; its
+/// children restore the default with [`set_default`]).
+pub fn ignore(sig: i32) -> io::Result<()> {
+    // SAFETY: installing SIG_IGN does not involve a handler function.
+    let r = unsafe { libc::signal(sig, libc::SIG_IGN) };
+    if r == libc::SIG_ERR {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// Ignores `SIGPIPE`, as Rust's runtime does before `main`, so a write to a
 /// closed pipe is an `EPIPE` error rather than death.
 pub fn ignore_sigpipe() -> io::Result<()> {
