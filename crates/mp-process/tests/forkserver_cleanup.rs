@@ -4,6 +4,8 @@
 //! lives on. Uses a fork-server context whatever `MULTIPROCESS_START_METHOD`
 //! says; alone in its test binary because it counts the server's children.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::process::Command;
@@ -19,19 +21,12 @@ fn wait_for_go(go: SharedFd) {
 
 fn noop() {}
 
-/// Field `n` (1-based, as in proc(5)) of `/proc/PID/stat`, if the process exists.
-fn stat_field(pid: u32, n: usize) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(") ")?;
-    rest.split_whitespace().nth(n - 3).map(str::to_string)
-}
-
 /// Every process (live or zombie) whose parent is `parent`.
 fn children_of(parent: u32) -> BTreeSet<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| stat_field(pid, 4).is_some_and(|pp| pp == parent.to_string()))
+        .filter(|&pid| common::stat_field(pid, 4).is_some_and(|pp| pp == parent.to_string()))
         .collect()
 }
 
@@ -48,7 +43,7 @@ fn open_fds(pid: u32) -> BTreeSet<u32> {
 fn wait_idle(pid: u32) {
     for _ in 0..10_000 {
         let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
-        if wchan.contains("poll") && stat_field(pid, 3).as_deref() == Some("S") {
+        if wchan.contains("poll") && common::stat_field(pid, 3).as_deref() == Some("S") {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
@@ -78,7 +73,7 @@ fn child_is_reaped_when_its_start_fails_after_the_fork() {
     let mut running = ctx.process(wait_for_go, (SharedFd::from(go_r),));
     running.start().unwrap();
     let running_pid = running.pid().unwrap();
-    let server: u32 = stat_field(running_pid, 4).unwrap().parse().unwrap();
+    let server = common::parent_pid(running_pid);
     assert_eq!(children_of(server), BTreeSet::from([running_pid]));
 
     // A request takes, in order: the parent's pidfd (received with the
@@ -118,7 +113,7 @@ fn child_is_reaped_when_its_start_fails_after_the_fork() {
 
     // The server (the same one) still works, and still reports the running
     // child.
-    assert_eq!(stat_field(running_pid, 4), Some(server.to_string()));
+    assert_eq!(common::stat_field(running_pid, 4), Some(server.to_string()));
     let mut next = ctx.process(noop, ());
     next.start().unwrap();
     next.join().unwrap();

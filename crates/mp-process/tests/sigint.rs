@@ -30,20 +30,13 @@ fn sleep_forever(ready: SharedFd) {
     }
 }
 
-/// The parent pid of a live process, from `/proc/PID/stat`.
-fn ppid_of(pid: u32) -> u32 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let (_, rest) = stat.rsplit_once(") ").unwrap();
-    rest.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn fork_server_survives_sigint_and_reports_real_status() {
     let ctx = get_context(Some("forkserver")).unwrap();
     let (go_r, go_w) = mp_sys::fd::pipe().unwrap();
     let mut waiting = ctx.process(wait_then_exit, (SharedFd::from(go_r),));
     waiting.start().unwrap();
-    let server = ppid_of(waiting.pid().unwrap());
+    let server = common::parent_pid(waiting.pid().unwrap());
     assert_ne!(
         server,
         std::process::id(),
@@ -57,7 +50,7 @@ fn fork_server_survives_sigint_and_reports_real_status() {
     let mut after = ctx.process(wait_then_exit, (SharedFd::from(next_r),));
     after.start().unwrap();
     assert_eq!(
-        ppid_of(after.pid().unwrap()),
+        common::parent_pid(after.pid().unwrap()),
         server,
         "the same fork server started the next child"
     );
