@@ -30,7 +30,7 @@ pub(crate) struct Launch {
     pub(crate) parent_pidfd: Option<SharedFd>,
     pub(crate) method: StartMethod,
     pub(crate) log: crate::log::Inherited,
-    pub(crate) authkey: Vec<u8>,
+    pub(crate) authkey: crate::authkey::AuthKey,
 }
 
 /// How long a spawned child waits for its bootstrap message.
