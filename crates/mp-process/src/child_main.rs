@@ -29,8 +29,8 @@ pub(crate) struct Launch {
     pub(crate) parent: ParentInfo,
     pub(crate) parent_pidfd: Option<SharedFd>,
     pub(crate) method: StartMethod,
-    pub(crate) log_level: Option<u8>,
-    pub(crate) authkey: Vec<u8>,
+    pub(crate) log: crate::log::Inherited,
+    pub(crate) authkey: crate::authkey::AuthKey,
 }
 
 /// How long a spawned child waits for its bootstrap message.
@@ -78,9 +78,7 @@ fn become_child(launch: Launch) -> (String, TargetEntry, Message) {
         parent: launch.parent,
         parent_pidfd: launch.parent_pidfd.map(SharedFd::into_inner),
     });
-    if let Some(level) = launch.log_level {
-        crate::log::inherit_level(level);
-    }
+    crate::log::inherit(launch.log);
     install_panic_report();
     crate::exit::arm();
     let (o, s, b) = launch.entry;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::authkey::AuthKey;
 use crate::error::ProcessError;
 
 /// What a child learns about its parent.
@@ -26,7 +27,7 @@ pub(crate) struct State {
     daemon: bool,
     pid: u32,
     /// `None` in the main process until the key is first needed.
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     parent: Option<(ParentInfo, Option<Arc<OwnedFd>>)>,
 }
 
@@ -36,9 +37,9 @@ static IN_CHILD_TARGET: AtomicBool = AtomicBool::new(false);
 
 /// A new process authkey: 32 bytes from the OS CSPRNG, or the OS's error
 /// (there is no weaker fallback).
-fn new_authkey() -> std::io::Result<Vec<u8>> {
-    let mut key = vec![0u8; 32];
-    mp_sys::random::fill(&mut key)?;
+fn new_authkey() -> std::io::Result<AuthKey> {
+    let mut key = AuthKey::from(vec![0u8; 32]);
+    mp_sys::random::fill(key.as_bytes_mut())?;
     Ok(key)
 }
 
@@ -66,7 +67,7 @@ pub(crate) struct ChildIdentity {
     pub(crate) name: String,
     pub(crate) identity: Vec<u32>,
     pub(crate) daemon: bool,
-    pub(crate) authkey: Vec<u8>,
+    pub(crate) authkey: AuthKey,
     pub(crate) parent: ParentInfo,
     pub(crate) parent_pidfd: Option<OwnedFd>,
 }
@@ -120,7 +121,7 @@ pub(crate) fn name() -> String {
 
 /// This process's authkey, created (main process) the first time it is
 /// needed; fails if the OS gives no entropy then.
-pub(crate) fn authkey() -> Result<Vec<u8>, ProcessError> {
+pub(crate) fn authkey() -> Result<AuthKey, ProcessError> {
     if let Some(key) = with_state(|s| s.authkey.clone()) {
         return Ok(key);
     }
@@ -146,7 +147,7 @@ pub struct CurrentProcess {
     pid: u32,
     parent_pid: Option<u32>,
     /// The key, or the OS error met when creating it.
-    authkey: std::result::Result<Vec<u8>, Arc<std::io::Error>>,
+    authkey: std::result::Result<AuthKey, Arc<std::io::Error>>,
 }
 
 impl fmt::Debug for CurrentProcess {
@@ -200,7 +201,7 @@ impl CurrentProcess {
     /// no entropy to create it.
     pub fn try_authkey(&self) -> Result<&[u8], ProcessError> {
         match &self.authkey {
-            Ok(key) => Ok(key),
+            Ok(key) => Ok(key.as_bytes()),
             Err(e) => Err(ProcessError::NoEntropy(e.clone())),
         }
     }
@@ -231,7 +232,7 @@ pub fn current_process() -> CurrentProcess {
         daemon: s.daemon,
         pid: s.pid,
         parent_pid: s.parent.as_ref().map(|(p, _)| p.pid),
-        authkey: Ok(Vec::new()),
+        authkey: Ok(AuthKey::default()),
     });
     CurrentProcess {
         authkey: authkey().map_err(|e| match e {
@@ -257,7 +258,7 @@ pub fn set_current_process_authkey(key: impl Into<Vec<u8>>) {
     let key = key.into();
     with_state(|_| ());
     if let Some(s) = STATE.write().unwrap_or_else(|e| e.into_inner()).as_mut() {
-        s.authkey = Some(key);
+        s.authkey = Some(AuthKey::from(key));
     }
 }
 
@@ -348,7 +349,21 @@ mod tests {
     fn authkey_can_be_set() {
         set_current_process_authkey(b"secret".to_vec());
         assert_eq!(current_process().authkey(), b"secret");
-        assert_eq!(authkey().unwrap(), b"secret".to_vec());
+        assert_eq!(authkey().unwrap().as_bytes(), b"secret");
+    }
+
+    #[test]
+    fn state_debug_hides_the_key() {
+        let state = State {
+            name: "P".to_string(),
+            identity: vec![1],
+            daemon: false,
+            pid: 1,
+            authkey: Some(AuthKey::from(vec![0xa5; 32])),
+            parent: None,
+        };
+        let shown = format!("{state:?}");
+        assert!(!shown.contains("165") && !shown.contains("a5a5"), "{shown}");
     }
 
     #[test]

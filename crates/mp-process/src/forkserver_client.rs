@@ -4,7 +4,8 @@
 //! The server itself is in `forkserver_server.rs`.
 //!
 //! If the server dies, the next start restarts it; children it had started
-//! report exit code 255 (Python's behaviour). When the client closes its
+//! report exit code 255 (Python's behaviour). A request is re-sent only when
+//! the server never received it, so a target never runs twice. When the client closes its
 //! socket (at exit), the server exits.
 
 use std::io::Write;
@@ -57,21 +58,39 @@ impl Server {
         })
     }
 
-    fn request(&self, msg: &Message) -> Result<Reply> {
-        mp_wire::send(self.sock.as_fd(), msg)?;
+    /// Whether the server is known to have ended (its pidfd is readable).
+    fn has_exited(&self) -> bool {
+        mp_sys::socket::poll_readable(&self.pidfd, Some(Duration::ZERO)).unwrap_or(true)
+    }
+
+    /// Waits for the server's answer to the request just sent.
+    fn reply(&self) -> Result<Reply> {
         let reply = mp_wire::recv(self.sock.as_fd(), &Limits::default(), Some(REPLY_TIMEOUT))?;
         Ok(mp_wire::decode(reply).map_err(WireError::from)?)
     }
 }
 
-/// Asks the fork server (starting it if needed, restarting it once if it
-/// died) to start the child described by `msg`.
+/// Asks the fork server (starting it if needed) to start the child described
+/// by `msg`. A server known to be dead (as CPython's `ensure_running`
+/// checks) is replaced first; one found dead when the request is sent (it
+/// never saw it) is replaced and asked once more; one that fails after receiving the
+/// request is replaced but not asked again, since it may have started the
+/// child already (a target never runs twice).
 pub(crate) fn start_child(msg: &Message, spec: &Spec) -> Result<Arc<Child>> {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     let mut guard = lock();
     let mut last_err = None;
     for _attempt in 0..2 {
+        if guard
+            .as_ref()
+            .is_some_and(|s| s.owner == mp_sys::process::getpid() && s.has_exited())
+        {
+            log::debug!(target: crate::log::TARGET, "fork server died; restarting it");
+            if let Some(old) = guard.take() {
+                stop(old);
+            }
+        }
         if guard
             .as_ref()
             .is_none_or(|s| s.owner != mp_sys::process::getpid())
@@ -81,27 +100,35 @@ pub(crate) fn start_child(msg: &Message, spec: &Spec) -> Result<Arc<Child>> {
         let server = guard
             .as_ref()
             .ok_or_else(|| ProcessError::ForkServer("not running".into()))?;
-        match server.request(msg) {
+        if let Err(e) = mp_wire::send(server.sock.as_fd(), msg) {
+            log::debug!(target: crate::log::TARGET, "fork server gone ({e}); restarting it");
+            if let Some(old) = guard.take() {
+                stop(old);
+            }
+            last_err = Some(e.into());
+            continue;
+        }
+        return match server.reply() {
             Ok(Reply::Started { pid, pidfd, status }) => {
                 let reaper = Reaper::Server(Mutex::new(Some(status.into_inner())));
-                return Ok(Arc::new(Child::new(
+                Ok(Arc::new(Child::new(
                     pid,
                     pidfd.into_inner(),
                     spec.name.clone(),
                     spec.daemon,
                     reaper,
-                )));
+                )))
             }
-            Ok(Reply::Failed(e)) => return Err(ProcessError::ForkServer(e)),
+            Ok(Reply::Failed(e)) => Err(ProcessError::ForkServer(e)),
             Err(e) => {
-                // The server died or misbehaved: replace it and try once more.
-                log::debug!(target: crate::log::TARGET, "fork server failed ({e}); restarting it");
+                // The server broke mid-request: replace it at the next start.
+                log::debug!(target: crate::log::TARGET, "fork server failed ({e}); stopping it");
                 if let Some(old) = guard.take() {
                     stop(old);
                 }
-                last_err = Some(e);
+                Err(e)
             }
-        }
+        };
     }
     Err(last_err.unwrap_or_else(|| ProcessError::ForkServer("unavailable".into())))
 }

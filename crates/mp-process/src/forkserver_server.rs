@@ -42,8 +42,10 @@ struct ServerState {
 /// The fork server's main loop; returns when the client goes away.
 pub(crate) fn server_main(control: OwnedFd) -> i32 {
     // Ctrl-C in a terminal reaches the whole foreground group; the server
-    // must outlive its children's handling of it.
+    // must outlive its children's handling of it, so it ignores SIGINT as
+    // CPython's does (each child restores the default in `become_child`).
     let _ = mp_sys::signal::ignore_sigpipe();
+    let _ = mp_sys::signal::ignore(mp_sys::signal::SIGINT);
     let mut st = ServerState {
         control: Some(control),
         kids: Vec::new(),
@@ -77,26 +79,36 @@ pub(crate) fn server_main(control: OwnedFd) -> i32 {
                     Err(_) => return 0, // the client closed the connection (or broke it)
                 };
             let reply = fork_child(&mut st, msg);
+            let started = reply.is_ok();
             let Some(control) = st.control.as_ref() else {
                 return 0;
             };
-            let sent = mp_wire::encode(&reply)
+            let sent = reply
+                .or_else(|why| mp_wire::encode(&Reply::Failed(why)))
                 .map_err(WireError::from)
                 .and_then(|m| mp_wire::send(control.as_fd(), &m));
             if sent.is_err() {
+                // The client is gone and never learns of the child just
+                // started (the last one pushed): end it rather than leave it
+                // running unsupervised, then leave.
+                if started {
+                    if let Some(kid) = st.kids.pop() {
+                        kill_and_reap(&kid.pidfd);
+                    }
+                }
                 return 0;
             }
         }
     }
 }
 
-fn fork_child(st: &mut ServerState, msg: Message) -> Reply {
-    let (status_r, status_w) = match mp_sys::fd::pipe() {
-        Ok(p) => p,
-        Err(e) => return Reply::Failed(format!("pipe: {e}")),
-    };
+/// Forks the child `msg` describes and returns the encoded `Started` reply,
+/// or why it could not. Once the child exists, every failure kills and
+/// reaps it, so no child is left that the client does not know of.
+fn fork_child(st: &mut ServerState, msg: Message) -> Result<Message, String> {
+    let (status_r, status_w) = mp_sys::fd::pipe().map_err(|e| format!("pipe: {e}"))?;
     match fork() {
-        Err(e) => Reply::Failed(format!("fork: {e}")),
+        Err(e) => Err(format!("fork: {e}")),
         Ok(Fork::Child) => {
             // Close the server's descriptors so nothing in the child keeps
             // the client's socket or a sibling's status pipe open.
@@ -117,19 +129,37 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Reply {
         }
         Ok(Fork::Parent { pid, pidfd }) => {
             drop(msg);
-            let reply_pidfd = match mp_sys::fd::dup_cloexec(&pidfd) {
-                Ok(fd) => fd,
-                Err(e) => return Reply::Failed(format!("dup: {e}")),
-            };
-            st.kids.push(Kid {
-                pidfd,
-                status: status_w,
-            });
-            Reply::Started {
-                pid,
-                pidfd: SharedFd::from(reply_pidfd),
-                status: SharedFd::from(status_r),
+            match started_reply(pid, &pidfd, status_r) {
+                Ok(reply) => {
+                    st.kids.push(Kid {
+                        pidfd,
+                        status: status_w,
+                    });
+                    Ok(reply)
+                }
+                Err(why) => {
+                    kill_and_reap(&pidfd);
+                    Err(why)
+                }
             }
         }
     }
+}
+
+/// The encoded reply announcing a new child: its pid, a pidfd of its own
+/// for the client and the read end of its status pipe.
+fn started_reply(pid: u32, pidfd: &OwnedFd, status: OwnedFd) -> Result<Message, String> {
+    let pidfd = mp_sys::fd::dup_cloexec(pidfd).map_err(|e| format!("dup: {e}"))?;
+    mp_wire::encode(&Reply::Started {
+        pid,
+        pidfd: SharedFd::from(pidfd),
+        status: SharedFd::from(status),
+    })
+    .map_err(|e| format!("reply: {e}"))
+}
+
+/// Ends a child the client cannot be told about and reaps it.
+fn kill_and_reap(pidfd: &OwnedFd) {
+    let _ = mp_sys::process::send_signal(pidfd, mp_sys::signal::SIGKILL);
+    let _ = wait_pidfd(pidfd, true);
 }

@@ -5,6 +5,7 @@
 use mp_sys::entry::EntryPoint;
 use mp_wire::{EncodeError, Message};
 
+use crate::authkey::AuthKey;
 use crate::method::StartMethod;
 
 /// The function a child calls with its encoded arguments; returns the exit code.
@@ -33,5 +34,5 @@ pub(crate) struct Spec {
     pub(crate) daemon: bool,
     pub(crate) method: StartMethod,
     /// The key the child starts with.
-    pub(crate) authkey: Vec<u8>,
+    pub(crate) authkey: AuthKey,
 }

@@ -25,6 +25,8 @@
 //!   [`get_all_start_methods`], [`get_context`] / [`Context`].
 //! - [`log_to_stderr`] / [`get_logger`]: `[LEVEL/ProcessName] message` on stderr.
 //! - [`exit`]: Python's `sys.exit(n)` inside a child.
+//! - [`AuthKey`]: a key's bytes behind a `Debug` that never prints them;
+//!   every key this crate stores is one.
 //!
 //! # How a child starts
 //! Children of `spawn` and `forkserver` re-execute this program (from an fd
@@ -41,6 +43,7 @@
 #![deny(unsafe_code)]
 
 mod active;
+mod authkey;
 mod child_main;
 mod children;
 mod context;
@@ -59,6 +62,7 @@ mod target;
 mod unchecked_fork;
 
 pub use active::{active_children, cpu_count, process_cpu_count, ActiveChild, CPU_COUNT_VAR};
+pub use authkey::AuthKey;
 pub use context::{get_context, Context};
 pub use current::{
     current_process, parent_process, set_current_process_authkey, set_current_process_daemon,

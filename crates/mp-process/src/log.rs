@@ -5,12 +5,15 @@
 //! self.run()`, `process shutting down`, `process exiting with exitcode N`,
 //! `calling terminate() for daemon X`, ...) with target `multiprocess`. A
 //! program that installs its own `log` logger receives them there instead.
-//! Children inherit the level, under every start method.
+//! Children inherit the level (set by [`Logger::set_level`] or
+//! [`log_to_stderr`]) and whether records go to stderr, under every start
+//! method, as CPython's do.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use serde::{Deserialize, Serialize};
 
 /// The `log` target of the library's own records.
 pub const TARGET: &str = "multiprocess";
@@ -108,16 +111,32 @@ pub fn get_logger() -> &'static Logger {
     &LOGGER
 }
 
-/// The level a child inherits: `Some` once `log_to_stderr` was called.
-pub(crate) fn level_for_child() -> Option<u8> {
-    INSTALLED
-        .load(Ordering::SeqCst)
-        .then(|| LOGGER.level.load(Ordering::SeqCst))
+/// What a child inherits of the logger (CPython's `log_level` and
+/// `log_to_stderr` preparation data): the level, always (so
+/// `get_logger().set_level(..)` alone reaches children under every start
+/// method), and whether records go to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Inherited {
+    level: u8,
+    to_stderr: bool,
 }
 
-/// In a child: log to stderr at the parent's level.
-pub(crate) fn inherit_level(level: u8) {
-    log_to_stderr(Some(filter_from(level)));
+/// The logger state a new child inherits.
+pub(crate) fn for_child() -> Inherited {
+    Inherited {
+        level: LOGGER.level.load(Ordering::SeqCst),
+        to_stderr: INSTALLED.load(Ordering::SeqCst),
+    }
+}
+
+/// In a child: take the parent's level, and log to stderr if it did.
+pub(crate) fn inherit(parent: Inherited) {
+    let level = filter_from(parent.level);
+    if parent.to_stderr {
+        log_to_stderr(Some(level));
+    } else {
+        LOGGER.set_level(level);
+    }
 }
 
 #[cfg(test)]

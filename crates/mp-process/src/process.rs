@@ -10,6 +10,7 @@ use mp_wire::Message;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::authkey::AuthKey;
 use crate::children::{self, Child};
 use crate::current;
 use crate::error::{ProcessError, Result};
@@ -48,7 +49,7 @@ pub struct Process {
     identity: Vec<u32>,
     method: Option<StartMethod>,
     /// The child's authkey; `None` inherits the creating process's.
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     creator: u32,
     state: State,
 }
@@ -201,7 +202,7 @@ impl Process {
     /// Sets the authentication key the child starts with (builder form; see
     /// [`set_authkey`](Self::set_authkey)).
     pub fn authkey(mut self, key: impl Into<Vec<u8>>) -> Process {
-        self.authkey = Some(key.into());
+        self.authkey = Some(AuthKey::from(key.into()));
         self
     }
 
@@ -215,12 +216,12 @@ impl Process {
     /// ([`start`](Self::start) returns that as [`ProcessError::NoEntropy`]).
     pub fn get_authkey(&self) -> Vec<u8> {
         match self.try_authkey() {
-            Ok(key) => key,
+            Ok(key) => key.to_vec(),
             Err(e) => panic!("{e}"),
         }
     }
 
-    fn try_authkey(&self) -> Result<Vec<u8>> {
+    fn try_authkey(&self) -> Result<AuthKey> {
         match &self.authkey {
             Some(key) => Ok(key.clone()),
             None => current::authkey(),
@@ -234,7 +235,7 @@ impl Process {
     pub fn set_authkey(&mut self, key: impl Into<Vec<u8>>) -> Result<()> {
         match self.state {
             State::Initial(_) => {
-                self.authkey = Some(key.into());
+                self.authkey = Some(AuthKey::from(key.into()));
                 Ok(())
             }
             _ => Err(ProcessError::StartedAlready),

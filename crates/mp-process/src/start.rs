@@ -86,7 +86,7 @@ fn build_launch(
         },
         parent_pidfd: self_pidfd().map(SharedFd::from),
         method: spec.method,
-        log_level: crate::log::level_for_child(),
+        log: crate::log::for_child(),
         authkey: spec.authkey.clone(),
     };
     Ok((launch, closure))

@@ -47,20 +47,27 @@ pub const SIGINT: i32 = libc::SIGINT;
 /// Restores the default disposition of `sig` (used in children, which must
 /// not inherit a parent's "ignore" of `SIGTERM` or `SIGINT`).
 pub fn set_default(sig: i32) -> io::Result<()> {
-    // SAFETY: installing SIG_DFL does not involve a handler function.
-    let r = unsafe { libc::signal(sig, libc::SIG_DFL) };
-    if r == libc::SIG_ERR {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    set_disposition(sig, libc::SIG_DFL)
+}
+
+/// Ignores `sig` (the fork server ignores `SIGINT`, as CPython's does; its
+/// children restore the default with [`set_default`]).
+pub fn ignore(sig: i32) -> io::Result<()> {
+    set_disposition(sig, libc::SIG_IGN)
 }
 
 /// Ignores `SIGPIPE`, as Rust's runtime does before `main`, so a write to a
 /// closed pipe is an `EPIPE` error rather than death.
 pub fn ignore_sigpipe() -> io::Result<()> {
-    // SAFETY: installing SIG_IGN does not involve a handler function.
-    let r = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    ignore(libc::SIGPIPE)
+}
+
+/// Installs `SIG_DFL` or `SIG_IGN` for `sig`.
+fn set_disposition(sig: i32, disposition: libc::sighandler_t) -> io::Result<()> {
+    debug_assert!(disposition == libc::SIG_DFL || disposition == libc::SIG_IGN);
+    // SAFETY: SIG_DFL and SIG_IGN (the only values callers pass) install no
+    // handler function, so no code runs in signal context.
+    let r = unsafe { libc::signal(sig, disposition) };
     if r == libc::SIG_ERR {
         Err(io::Error::last_os_error())
     } else {

@@ -66,3 +66,17 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// Field `n` (1-based, as in proc(5)) of `/proc/PID/stat`, if the process exists.
+pub(crate) fn stat_field(pid: u32, n: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    rest.split_whitespace().nth(n - 3).map(str::to_string)
+}
+
+/// The parent pid of a live (or zombie) process.
+pub(crate) fn parent_pid(pid: u32) -> u32 {
+    stat_field(pid, 4)
+        .and_then(|pp| pp.parse().ok())
+        .unwrap_or_else(|| panic!("no /proc/{pid}/stat"))
+}

@@ -1,0 +1,52 @@
+//! A fork server that died is replaced at the next start, which succeeds;
+//! the children it was running report exit code 255, as in CPython. Uses a
+//! fork-server context whatever `MULTIPROCESS_START_METHOD` says; alone in
+//! its test binary because it kills the server.
+
+mod common;
+
+use std::io::Read;
+
+use mp_process::get_context;
+use mp_sys::signal::SIGKILL;
+use mp_wire::SharedFd;
+
+/// Waits until the test writes a byte or closes the pipe.
+fn wait_for_go(go: SharedFd) {
+    let mut byte = [0u8; 1];
+    let _ = std::fs::File::from(go.into_inner()).read(&mut byte);
+}
+
+fn noop() {}
+
+#[test]
+fn dead_server_is_replaced_and_its_children_report_255() {
+    let ctx = get_context(Some("forkserver")).unwrap();
+    let (go_r, go_w) = mp_sys::fd::pipe().unwrap();
+    let mut orphan = ctx.process(wait_for_go, (SharedFd::from(go_r),));
+    orphan.start().unwrap();
+    let server = common::parent_pid(orphan.pid().unwrap());
+
+    mp_sys::process::kill(server, SIGKILL).unwrap();
+    // The server is our child: it stays a zombie until the client reaps it.
+    for _ in 0..10_000 {
+        if common::stat_field(server, 3).as_deref() == Some("Z") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(common::stat_field(server, 3).as_deref(), Some("Z"));
+
+    let mut next = ctx.process(noop, ());
+    next.start().unwrap();
+    next.join().unwrap();
+    assert_eq!(next.exitcode(), Some(0));
+    assert!(
+        common::stat_field(server, 3).is_none(),
+        "the dead server was reaped when it was replaced"
+    );
+
+    drop(go_w);
+    orphan.join().unwrap();
+    assert_eq!(orphan.exitcode(), Some(255));
+}
