@@ -25,7 +25,9 @@
 //!   turns that off for tests).
 //! - [`alloc`] / [`Slot`]: the arena; thousands of slots share a few memfds.
 //! - [`RawValue`] / [`RawArray`]: unlocked shared `T: bytemuck::Pod`.
-//! - [`SharedMemory`], [`cleanup_stale`]: named blocks and their clean-up.
+//! - [`SharedMemory`], [`cleanup_stale`]: named blocks and their clean-up;
+//!   [`resource_tracker`]: the process that unlinks the names of creators
+//!   killed by a signal.
 //! - [`ShareableList`]: a fixed-length list of fixed-width items.
 //! - [`ProcessIdent`]: `(pid, start time)`, the owner identity `mp-sync`
 //!   uses to detect dead lock holders despite pid reuse.
@@ -47,6 +49,7 @@ mod error;
 mod ident;
 mod raw;
 mod region;
+pub mod resource_tracker;
 mod shareable_list;
 mod shared_memory;
 
@@ -56,5 +59,6 @@ pub use error::ShmError;
 pub use ident::{ProcessIdent, IDENT_BITS};
 pub use raw::{RawArray, RawValue};
 pub use region::{with_fresh_mappings, Region};
+pub use resource_tracker::resource_tracker_pid;
 pub use shareable_list::ShareableList;
 pub use shared_memory::{cleanup_stale, SharedMemory};

@@ -44,11 +44,12 @@ pub const SIGKILL: i32 = libc::SIGKILL;
 /// `SIGINT`, the signal `Process::interrupt` sends.
 pub const SIGINT: i32 = libc::SIGINT;
 
-/// Restores the default disposition of `sig` (used in children, which must
-/// not inherit a parent's "ignore" of `SIGTERM` or `SIGINT`).
-pub fn set_default(sig: i32) -> io::Result<()> {
-    // SAFETY: installing SIG_DFL does not involve a handler function.
-    let r = unsafe { libc::signal(sig, libc::SIG_DFL) };
+/// Installs `SIG_IGN` (if `ignore`) or `SIG_DFL` for `sig`.
+fn set_disposition(sig: i32, ignore: bool) -> io::Result<()> {
+    let disposition = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
+    // SAFETY: `SIG_DFL` and `SIG_IGN` install no handler function, so no
+    // code of ours runs in signal context.
+    let r = unsafe { libc::signal(sig, disposition) };
     if r == libc::SIG_ERR {
         Err(io::Error::last_os_error())
     } else {
@@ -56,16 +57,23 @@ pub fn set_default(sig: i32) -> io::Result<()> {
     }
 }
 
+/// Restores the default disposition of `sig` (used in children, which must
+/// not inherit a parent's "ignore" of `SIGTERM` or `SIGINT`).
+pub fn set_default(sig: i32) -> io::Result<()> {
+    set_disposition(sig, false)
+}
+
+/// Ignores `sig` (`SIG_IGN`): a helper process that must outlive a Ctrl-C
+/// or a `SIGTERM` sent to its process group (the shared-memory resource
+/// tracker) uses it. `SIGKILL` and `SIGSTOP` cannot be ignored (`EINVAL`).
+pub fn ignore(sig: i32) -> io::Result<()> {
+    set_disposition(sig, true)
+}
+
 /// Ignores `SIGPIPE`, as Rust's runtime does before `main`, so a write to a
 /// closed pipe is an `EPIPE` error rather than death.
 pub fn ignore_sigpipe() -> io::Result<()> {
-    // SAFETY: installing SIG_IGN does not involve a handler function.
-    let r = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    if r == libc::SIG_ERR {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    ignore(libc::SIGPIPE)
 }
 
 #[cfg(test)]
@@ -75,5 +83,10 @@ mod tests {
         assert_eq!(super::signal_name(15), Some("SIGTERM"));
         assert_eq!(super::signal_name(9), Some("SIGKILL"));
         assert_eq!(super::signal_name(1000), None);
+    }
+
+    #[test]
+    fn sigkill_cannot_be_ignored() {
+        assert!(super::ignore(super::SIGKILL).is_err());
     }
 }
