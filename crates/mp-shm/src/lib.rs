@@ -28,7 +28,9 @@
 //! - [`SharedMemory`], [`cleanup_stale`]: named blocks and their clean-up;
 //!   [`resource_tracker`]: the process that unlinks the names of creators
 //!   killed by a signal.
-//! - [`ShareableList`]: a fixed-length list of fixed-width items.
+//! - [`ShareableList`]: Python's fixed-length list of mixed [`Item`]s, in
+//!   CPython's layout (a Python process can attach to it);
+//!   [`PodList`]: a fixed-length list of one `Pod` item type.
 //! - [`ProcessIdent`]: `(pid, start time)`, the owner identity `mp-sync`
 //!   uses to detect dead lock holders despite pid reuse.
 //!
@@ -47,6 +49,7 @@
 mod arena;
 mod error;
 mod ident;
+mod pod_list;
 mod raw;
 mod region;
 pub mod resource_tracker;
@@ -57,8 +60,9 @@ pub use arena::{alloc, Slot, CHUNK_SIZE, LARGE_OBJECT, MAX_ALIGN};
 pub use bytemuck::{Pod, Zeroable};
 pub use error::ShmError;
 pub use ident::{ProcessIdent, IDENT_BITS};
+pub use pod_list::PodList;
 pub use raw::{RawArray, RawValue};
 pub use region::{with_fresh_mappings, Region};
 pub use resource_tracker::resource_tracker_pid;
-pub use shareable_list::ShareableList;
+pub use shareable_list::{Item, ShareableList};
 pub use shared_memory::{cleanup_stale, SharedMemory};
