@@ -73,6 +73,21 @@ pub enum ShmError {
         /// What is wrong.
         why: String,
     },
+    /// A [`SharedMemoryManager`](crate::SharedMemoryManager) that has shut
+    /// down creates nothing more.
+    #[error("the shared memory manager has shut down")]
+    ManagerShutDown,
+    /// Only the process that made a
+    /// [`SharedMemoryManager`](crate::SharedMemoryManager) can shut it down.
+    #[error("only the process that started the shared memory manager can shut it down")]
+    NotManagerOwner,
+    /// A [`SharedMemoryManager`](crate::SharedMemoryManager) records at most
+    /// `capacity` blocks (the block asked for was not kept).
+    #[error("the shared memory manager already holds {capacity} blocks")]
+    ManagerFull {
+        /// [`MANAGER_CAPACITY`](crate::MANAGER_CAPACITY).
+        capacity: usize,
+    },
     /// Python's `ValueError` from `index` when the value is absent.
     #[error("value not in this container")]
     NotInContainer,

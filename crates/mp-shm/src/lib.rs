@@ -31,6 +31,7 @@
 //! - [`ShareableList`]: Python's fixed-length list of mixed [`Item`]s, in
 //!   CPython's layout (a Python process can attach to it);
 //!   [`PodList`]: a fixed-length list of one `Pod` item type.
+//! - [`SharedMemoryManager`]: blocks that live until a manager shuts down.
 //! - [`ProcessIdent`]: `(pid, start time)`, the owner identity `mp-sync`
 //!   uses to detect dead lock holders despite pid reuse.
 //!
@@ -47,8 +48,10 @@
 #![forbid(unsafe_code)]
 
 mod arena;
+mod at_exit;
 mod error;
 mod ident;
+mod manager;
 mod pod_list;
 mod raw;
 mod region;
@@ -60,6 +63,7 @@ pub use arena::{alloc, Slot, CHUNK_SIZE, LARGE_OBJECT, MAX_ALIGN};
 pub use bytemuck::{Pod, Zeroable};
 pub use error::ShmError;
 pub use ident::{ProcessIdent, IDENT_BITS};
+pub use manager::{SharedMemoryManager, MANAGER_CAPACITY};
 pub use pod_list::PodList;
 pub use raw::{RawArray, RawValue};
 pub use region::{with_fresh_mappings, Region};

@@ -39,59 +39,38 @@
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, Once};
 
 use mp_wire::SharedFd;
 use serde::{Deserialize, Serialize};
 
+use crate::at_exit::ExitList;
 use crate::error::ShmError;
 use crate::ident::ProcessIdent;
 use crate::region::Region;
 use crate::resource_tracker;
 
-/// Names created by this process and not yet unlinked or disowned, with the
-/// pid that created them (a forked child inherits the list but not the
-/// names).
-static OWNED: Mutex<Vec<(String, u32)>> = Mutex::new(Vec::new());
-static HOOK: Once = Once::new();
+/// Names created by this process and not yet unlinked or disowned.
+static OWNED: ExitList<String> = ExitList::new();
 
-/// Unlinks the names this process still owns (an exit finalizer).
+/// Unlinks the names this process still owns (an exit finalizer). If
+/// another thread holds the list while the process exits, the names are
+/// left to the tracker and `cleanup_stale`.
 fn unlink_owned_at_exit() {
-    let me = std::process::id();
-    let owned = match OWNED.try_lock() {
-        Ok(guard) => guard,
-        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-        // Another thread holds the list while the process exits: leave the
-        // names to `cleanup_stale` rather than risk a deadlock at exit.
-        Err(std::sync::TryLockError::WouldBlock) => return,
-    };
-    for (name, pid) in owned.iter() {
-        if *pid == me {
-            let _ = mp_sys::memfd::shm_unlink(name);
-            resource_tracker::unregister(name, true);
-        }
-    }
+    OWNED.for_each_mine_at_exit(|name| {
+        let _ = mp_sys::memfd::shm_unlink(name);
+        resource_tracker::unregister(name, true);
+    });
 }
 
 fn register(name: &str) {
-    HOOK.call_once(|| {
-        mp_sys::exit::register_finalizer(unlink_owned_at_exit);
-    });
-    OWNED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((name.to_owned(), std::process::id()));
+    OWNED.push(name.to_owned(), unlink_owned_at_exit);
     resource_tracker::register(name);
 }
 
 /// Forgets `name` here and in the resource tracker (after it was
 /// unlinked or handed over).
 fn unregister(name: &str) {
-    let me = std::process::id();
-    OWNED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|(n, pid)| !(n == name && *pid == me));
+    OWNED.remove_mine(|n| n == name);
     resource_tracker::unregister(name, false);
 }
 

@@ -174,11 +174,10 @@ pub(crate) fn register(name: &str) {
 /// up rather than wait for a lock another thread holds.
 pub(crate) fn unregister(name: &str, at_exit: bool) {
     let mut state = if at_exit {
-        match STATE.try_lock() {
-            Ok(g) => g,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return,
-        }
+        let Some(state) = crate::at_exit::try_lock_at_exit(&STATE) else {
+            return;
+        };
+        state
     } else {
         STATE.lock().unwrap_or_else(|e| e.into_inner())
     };
