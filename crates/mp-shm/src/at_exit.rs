@@ -40,13 +40,21 @@ impl<T> ExitList<T> {
             .push((item, std::process::id()));
     }
 
-    /// Removes this process's items for which `drop_it` is true.
-    pub(crate) fn remove_mine(&self, mut drop_it: impl FnMut(&T) -> bool) {
+    /// Removes this process's items for which `drop_it` is true and
+    /// returns them.
+    pub(crate) fn remove_mine(&self, mut drop_it: impl FnMut(&T) -> bool) -> Vec<T> {
         let me = std::process::id();
-        self.items
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(item, pid)| !(*pid == me && drop_it(item)));
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        let mut removed = Vec::new();
+        let mut i = 0;
+        while i < items.len() {
+            if items[i].1 == me && drop_it(&items[i].0) {
+                removed.push(items.remove(i).0);
+            } else {
+                i += 1;
+            }
+        }
+        removed
     }
 
     /// Calls `f` on each of this process's items; gives up if another

@@ -59,7 +59,7 @@ fn shut_down(registry: &Region, at_exit: bool) -> Vec<String> {
     let names = published(registry);
     for name in &names {
         let _ = mp_sys::memfd::shm_unlink(name);
-        resource_tracker::unregister(name, at_exit);
+        resource_tracker::unregister(name, None, at_exit);
     }
     names
 }
@@ -196,7 +196,7 @@ impl SharedMemoryManager {
         // A shutdown that read the slots before we published: undo.
         if self.is_shut_down() {
             let _ = mp_sys::memfd::shm_unlink(&name);
-            resource_tracker::unregister(&name, false);
+            resource_tracker::unregister(&name, None, false);
             return Err(ShmError::ManagerShutDown);
         }
         Ok(())

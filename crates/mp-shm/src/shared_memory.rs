@@ -49,29 +49,34 @@ use crate::ident::ProcessIdent;
 use crate::region::Region;
 use crate::resource_tracker;
 
-/// Names created by this process and not yet unlinked or disowned.
-static OWNED: ExitList<String> = ExitList::new();
+/// Names created by this process and not yet unlinked or disowned, with
+/// their resource tracker slots.
+static OWNED: ExitList<(String, Option<u32>)> = ExitList::new();
 
 /// Unlinks the names this process still owns (an exit finalizer). If
 /// another thread holds the list while the process exits, the names are
 /// left to the tracker and `cleanup_stale`.
 fn unlink_owned_at_exit() {
-    OWNED.for_each_mine_at_exit(|name| {
+    OWNED.for_each_mine_at_exit(|(name, slot)| {
         let _ = mp_sys::memfd::shm_unlink(name);
-        resource_tracker::unregister(name, true);
+        resource_tracker::unregister(name, *slot, true);
     });
 }
 
 fn register(name: &str) {
-    OWNED.push(name.to_owned(), unlink_owned_at_exit);
-    resource_tracker::register(name);
+    let slot = resource_tracker::register(name);
+    OWNED.push((name.to_owned(), slot), unlink_owned_at_exit);
 }
 
 /// Forgets `name` here and in the resource tracker (after it was
 /// unlinked or handed over).
 fn unregister(name: &str) {
-    OWNED.remove_mine(|n| n == name);
-    resource_tracker::unregister(name, false);
+    let removed = OWNED.remove_mine(|(n, _)| n == name);
+    // Registered here: by slot; else (someone else's name) by name.
+    let slot = removed.first().and_then(|(_, slot)| *slot);
+    if removed.is_empty() || slot.is_some() {
+        resource_tracker::unregister(name, slot, false);
+    }
 }
 
 /// 32 bits from the OS CSPRNG (`mp_sys::random`), or its error.

@@ -1,96 +1,43 @@
-//! The resource tracker's wire format: one message per `register` or
-//! `unregister`, small enough that one `send` writes it whole.
-//!
-//! `[op: b'R' | b'U'] [creator: u64 LE, ProcessIdent bits] [len: u8] [name]`
-//!
-//! A name is at most [`MAX_NAME`] bytes of UTF-8 (`NAME_MAX`; `shm_open`
-//! refuses longer names anyway), so a message is at most 265 bytes: one
-//! socket buffer, never split between writers sharing the socket.
+//! The resource tracker's socket messages. Names go through the shared
+//! [table](super::table); the socket only tells the tracker which processes
+//! to watch, once per process: `[b'W'] [creator: u64 LE, ProcessIdent bits]`.
 
 use std::fmt;
 
-/// The longest name a message carries (`NAME_MAX`).
-pub(crate) const MAX_NAME: usize = 255;
-const HEADER: usize = 1 + 8 + 1;
-
-/// What a message asks the tracker to do with a name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
-    /// Unlink the name if its creator ends without unregistering it.
-    Register,
-    /// Forget the name: it was unlinked or handed over.
-    Unregister,
-}
-
-/// One decoded message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Message {
-    pub(crate) op: Op,
-    /// The sender's [`ProcessIdent`](crate::ProcessIdent) bits.
-    pub(crate) creator: u64,
-    pub(crate) name: String,
-}
+/// The length of one message.
+pub(crate) const WATCH_LEN: usize = 9;
 
 /// Bytes that are not a message: the stream can no longer be trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Malformed(pub(crate) &'static str);
+pub(crate) struct Malformed;
 
 impl fmt::Display for Malformed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "malformed resource tracker message: {}", self.0)
+        f.write_str("malformed resource tracker message")
     }
 }
 
-/// Encodes one message, or `None` if the name is too long to track.
-pub(crate) fn encode(op: Op, creator: u64, name: &str) -> Option<Vec<u8>> {
-    if name.len() > MAX_NAME {
-        return None;
-    }
-    let len = u8::try_from(name.len()).ok()?;
-    let mut out = Vec::with_capacity(HEADER + name.len());
-    out.push(match op {
-        Op::Register => b'R',
-        Op::Unregister => b'U',
-    });
-    out.extend_from_slice(&creator.to_le_bytes());
-    out.push(len);
-    out.extend_from_slice(name.as_bytes());
-    Some(out)
+/// "Watch process `creator`".
+pub(crate) fn encode_watch(creator: u64) -> [u8; WATCH_LEN] {
+    let mut out = [0u8; WATCH_LEN];
+    out[0] = b'W';
+    out[1..].copy_from_slice(&creator.to_le_bytes());
+    out
 }
 
 /// Decodes the message at the start of `buf`: `Ok(None)` if it is not all
-/// there yet, else the message and how many bytes it took.
-pub(crate) fn decode(buf: &[u8]) -> Result<Option<(Message, usize)>, Malformed> {
-    let Some(&tag) = buf.first() else {
-        return Ok(None);
-    };
-    let op = match tag {
-        b'R' => Op::Register,
-        b'U' => Op::Unregister,
-        _ => return Err(Malformed("unknown operation")),
-    };
-    if buf.len() < HEADER {
-        return Ok(None);
+/// there yet, else the creator to watch.
+pub(crate) fn decode_watch(buf: &[u8]) -> Result<Option<u64>, Malformed> {
+    match buf.first() {
+        None => Ok(None),
+        Some(b'W') if buf.len() < WATCH_LEN => Ok(None),
+        Some(b'W') => {
+            let mut creator = [0u8; 8];
+            creator.copy_from_slice(&buf[1..WATCH_LEN]);
+            Ok(Some(u64::from_le_bytes(creator)))
+        }
+        Some(_) => Err(Malformed),
     }
-    let len = usize::from(buf[HEADER - 1]);
-    if buf.len() < HEADER + len {
-        return Ok(None);
-    }
-    let mut creator = [0u8; 8];
-    creator.copy_from_slice(&buf[1..9]);
-    let name = std::str::from_utf8(&buf[HEADER..HEADER + len])
-        .map_err(|_| Malformed("name is not UTF-8"))?;
-    if name.is_empty() || name.contains('/') {
-        return Err(Malformed("not a shared memory name"));
-    }
-    Ok(Some((
-        Message {
-            op,
-            creator: u64::from_le_bytes(creator),
-            name: name.to_owned(),
-        },
-        HEADER + len,
-    )))
 }
 
 #[cfg(test)]
@@ -99,26 +46,11 @@ mod tests {
 
     #[test]
     fn round_trip_partial_and_malformed() {
-        let a = encode(Op::Register, 42, "mp-1-2-0000000a").unwrap();
-        let b = encode(Op::Unregister, 7, "x").unwrap();
-        let both = [a.clone(), b].concat();
-        let (m, n) = decode(&both).unwrap().unwrap();
-        assert_eq!(
-            (m.op, m.creator, m.name.as_str(), n),
-            (Op::Register, 42, "mp-1-2-0000000a", a.len())
-        );
-        let (m, _) = decode(&both[n..]).unwrap().unwrap();
-        assert_eq!((m.op, m.creator, m.name.as_str()), (Op::Unregister, 7, "x"));
-        for cut in 0..a.len() {
-            assert_eq!(decode(&a[..cut]), Ok(None), "{cut}");
+        let m = encode_watch(42);
+        for cut in 0..WATCH_LEN {
+            assert_eq!(decode_watch(&m[..cut]), Ok(None), "{cut}");
         }
-        assert!(encode(Op::Register, 1, &"n".repeat(MAX_NAME + 1)).is_none());
-        assert!(decode(b"X").is_err());
-        let mut bad = encode(Op::Register, 1, "a/b").unwrap();
-        assert!(decode(&bad).is_err());
-        bad = encode(Op::Register, 1, "ab").unwrap();
-        bad[10] = 0xff;
-        assert!(decode(&bad).is_err());
-        assert!(decode(&encode(Op::Register, 1, "").unwrap()).is_err());
+        assert_eq!(decode_watch(&[m, encode_watch(7)].concat()), Ok(Some(42)));
+        assert_eq!(decode_watch(b"Rxxxxxxxx"), Err(Malformed));
     }
 }

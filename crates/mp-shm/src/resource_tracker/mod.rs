@@ -4,15 +4,17 @@
 //!
 //! # Life
 //! The first [`SharedMemory::create`](crate::SharedMemory::create) of a
-//! process starts it ([`mp_sys::bootstrap::spawn_self`], then a wait for
-//! its ready byte: a one-time cost of a few milliseconds) and keeps one end
-//! of a socket to it. Each name the
-//! process creates is *registered* (one small non-blocking write of at most
-//! 265 bytes), and *unregistered* when it is unlinked or disowned. The
-//! tracker watches every registering process with a pidfd: when one ends
-//! with names still registered (killed by `SIGKILL` or `SIGTERM`, `abort`,
-//! `_exit`), the tracker unlinks them and prints CPython's warning on its
-//! stderr (inherited from the process that started it):
+//! process starts it ([`mp_sys::bootstrap::spawn_self`], a wait for its
+//! ready byte, and the hand-over of a registration table: a one-time cost
+//! of about a millisecond) and keeps one end of a socket to it. Each name
+//! the process creates is *registered* in the table, a sealed shared region
+//! (a few atomic stores: no system call, and the tracker is not woken), and
+//! *unregistered* when it is unlinked or disowned. Each registering process
+//! tells the tracker once, over the socket, to watch it; the tracker holds
+//! a pidfd per such process. When one ends with names still registered
+//! (killed by `SIGKILL` or `SIGTERM`, `abort`, `_exit`), the tracker
+//! unlinks them and prints CPython's warning on its stderr (inherited from
+//! the process that started it):
 //!
 //! ```text
 //! resource_tracker: There appear to be 1 leaked shared_memory objects to clean up after process 4242 ended: ["mp-4242-…"]
@@ -25,29 +27,33 @@
 //! group ends its clients, not it.
 //!
 //! # Process trees
-//! - **fork**: a child inherits the socket and shares its parent's tracker,
-//!   as CPython's do. Messages carry the sender's
-//!   [`ProcessIdent`], so a killed child's names are
-//!   unlinked when *it* ends, not when the whole tree has.
+//! - **fork**: a child inherits the socket and the table's mapping and
+//!   shares its parent's tracker, as CPython's do. Entries carry their
+//!   creator's [`ProcessIdent`] and the child asks to
+//!   be watched itself, so a killed child's names are unlinked when *it*
+//!   ends, not when the whole tree has.
 //! - **spawn / forkserver**: a child does not inherit the socket (it is
 //!   close-on-exec; the fork server is spawned); it starts its own tracker
 //!   the first time it creates a block. CPython hands its tracker's fd to
 //!   spawned children instead; one tracker per creator tree costs one more
 //!   process and needs no fd passing through the start protocol.
 //!
-//! # When the tracker is gone
-//! A tracker that died (say, `SIGKILL` sent to it) or could not start
-//! changes nothing for `SharedMemory`: the first failed write marks it
-//! broken (and reaps it, in the process that started it), no new one is
-//! started, and names fall back to the creator's exit-time unlink plus
-//! [`cleanup_stale`](crate::cleanup_stale). A tracker too busy to read
-//! (its socket buffer full) drops that one message rather than block the
-//! creator.
+//! # Limits and failures
+//! The table holds 16,384 names at once; names beyond that, or longer than
+//! 255 bytes, go untracked. A tracker that died (say, `SIGKILL` sent to
+//! it) or could not start changes nothing for `SharedMemory`: names fall
+//! back to the creator's exit-time unlink plus
+//! [`cleanup_stale`](crate::cleanup_stale). A process that finds it dead
+//! when it asks to be watched marks it broken (and reaps it, in the process
+//! that started it) and no new one is started. Nothing here ever blocks a
+//! creator: the one socket write per process is non-blocking.
 
 mod message;
 mod server;
+mod table;
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -56,7 +62,8 @@ use mp_sys::entry::EntryPoint;
 use mp_sys::socket::Blocking;
 
 use crate::ident::ProcessIdent;
-use message::{encode, Op};
+use message::encode_watch;
+use table::Table;
 
 enum State {
     /// No tracker started yet by this process or its fork ancestors.
@@ -66,6 +73,7 @@ enum State {
     Starting { by: u32 },
     Running {
         sock: OwnedFd,
+        table: Table,
         pid: u32,
         /// The pidfd, kept by the process that started the tracker (its
         /// parent, the only one that may reap it).
@@ -73,23 +81,29 @@ enum State {
         /// The pid of the process that started it.
         parent: u32,
     },
-    /// Could not start, or died: trackerless from now on.
+    /// Could not start, or found dead: trackerless from now on.
     Broken,
 }
 
 static STATE: Mutex<State> = Mutex::new(State::Idle);
+/// The pid of the process that last told the tracker to watch it (a fork
+/// child has another pid, so it announces itself too).
+static ANNOUNCED: AtomicU32 = AtomicU32::new(0);
 
 /// How long a creator waits, once, for a new tracker to say it is ready.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Starts a tracker and waits for its ready byte. The wait matters: a child
-/// started by `spawn_self` refuses to run if its parent has already gone,
-/// so a creator that returned at once and was then killed could be left
-/// with no tracker.
+/// Starts a tracker, waits for its ready byte and hands it the table. The
+/// wait matters: a child started by `spawn_self` refuses to run if its
+/// parent has already gone, so a creator that returned at once and was
+/// then killed could be left with no tracker.
 fn start() -> State {
     if mp_sys::bootstrap::bootstrap_pending() {
         return State::Broken;
     }
+    let Ok(table) = Table::create() else {
+        return State::Broken;
+    };
     let entry: ChildMain = EntryPoint::of(server::serve);
     let Ok(child) = mp_sys::bootstrap::spawn_self(&entry) else {
         return State::Broken;
@@ -97,7 +111,9 @@ fn start() -> State {
     let mut byte = [0u8; 1];
     let ready = mp_sys::socket::poll_readable(&child.control, Some(START_TIMEOUT)).is_ok_and(|r| r)
         && rustix::io::read(&child.control, &mut byte).is_ok_and(|n| n == 1)
-        && byte[0] == server::READY;
+        && byte[0] == server::READY
+        && mp_sys::socket::send_with_fds(&child.control, b"T", &[table.region().as_fd()])
+            .is_ok_and(|n| n == 1);
     if !ready {
         let _ = mp_sys::process::send_signal(&child.pidfd, mp_sys::signal::SIGKILL);
         let _ = mp_sys::process::wait_pidfd(&child.pidfd, true);
@@ -105,6 +121,7 @@ fn start() -> State {
     }
     State::Running {
         sock: child.control,
+        table,
         pid: child.pid,
         pidfd: child.pidfd,
         parent: std::process::id(),
@@ -133,30 +150,37 @@ pub(crate) fn ensure_started() {
     *STATE.lock().unwrap_or_else(|e| e.into_inner()) = started;
 }
 
-/// Sends one message; a tracker found dead is marked broken.
-fn send(state: &mut State, op: Op, name: &str) {
-    let State::Running { sock, .. } = &*state else {
+/// Tells the tracker to watch this process, once per process. A tracker
+/// found dead is marked broken (and reaped by its parent); a full socket
+/// buffer is tried again at the next registration.
+fn announce(state: &mut State) {
+    let me = std::process::id();
+    let State::Running {
+        sock,
+        pidfd,
+        parent,
+        ..
+    } = &*state
+    else {
         return;
     };
-    let Some(bytes) = encode(op, ProcessIdent::current().to_bits(), name) else {
+    if ANNOUNCED.load(Ordering::Relaxed) == me {
         return;
-    };
+    }
+    let message = encode_watch(ProcessIdent::current().to_bits());
     let sent = mp_sys::socket::send_vectored_with_fds(
         sock,
-        &[std::io::IoSlice::new(&bytes)],
+        &[std::io::IoSlice::new(&message)],
         &[],
         Blocking::DontWait,
     );
     match sent {
-        Ok(n) if n == bytes.len() => {}
-        // Too busy to read: drop this one message, never wait.
+        Ok(n) if n == message.len() => ANNOUNCED.store(me, Ordering::Relaxed),
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
         // Dead (EPIPE), or a partial write that would desynchronise it.
         _ => {
-            if let State::Running { pidfd, parent, .. } = &*state {
-                if *parent == std::process::id() {
-                    let _ = mp_sys::process::wait_pidfd(pidfd, false);
-                }
+            if *parent == me {
+                let _ = mp_sys::process::wait_pidfd(pidfd, false);
             }
             *state = State::Broken;
         }
@@ -164,16 +188,21 @@ fn send(state: &mut State, op: Op, name: &str) {
 }
 
 /// Registers `name`, just created by this process, if a tracker is running
-/// (see [`ensure_started`]).
-pub(crate) fn register(name: &str) {
+/// (see [`ensure_started`]); returns its slot for [`unregister`].
+pub(crate) fn register(name: &str) -> Option<u32> {
     let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
-    send(&mut state, Op::Register, name);
+    announce(&mut state);
+    match &*state {
+        State::Running { table, .. } => table.register(ProcessIdent::current().to_bits(), name),
+        _ => None,
+    }
 }
 
-/// Unregisters `name` if a tracker is running; starts none. At exit, gives
-/// up rather than wait for a lock another thread holds.
-pub(crate) fn unregister(name: &str, at_exit: bool) {
-    let mut state = if at_exit {
+/// Unregisters a name: by its `slot` if this process registered it, else
+/// by looking `name` up. Starts nothing. At exit, gives up rather than wait
+/// for a lock another thread holds.
+pub(crate) fn unregister(name: &str, slot: Option<u32>, at_exit: bool) {
+    let state = if at_exit {
         let Some(state) = crate::at_exit::try_lock_at_exit(&STATE) else {
             return;
         };
@@ -181,12 +210,19 @@ pub(crate) fn unregister(name: &str, at_exit: bool) {
     } else {
         STATE.lock().unwrap_or_else(|e| e.into_inner())
     };
-    send(&mut state, Op::Unregister, name);
+    if let State::Running { table, .. } = &*state {
+        match slot {
+            Some(slot) => table.release(slot),
+            None => {
+                table.take(|_, n| n == name);
+            }
+        }
+    }
 }
 
-/// The pid of the resource tracker this process reports to, if one is
-/// running (started by this process or, under fork, by an ancestor); see
-/// the [module docs](crate::resource_tracker).
+/// The pid of the resource tracker this process reports to, if one was
+/// started (by this process or, under fork, by an ancestor) and not found
+/// dead; see the [module docs](crate::resource_tracker).
 pub fn resource_tracker_pid() -> Option<u32> {
     match &*STATE.lock().unwrap_or_else(|e| e.into_inner()) {
         State::Running { pid, .. } => Some(*pid),

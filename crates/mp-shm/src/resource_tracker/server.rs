@@ -1,6 +1,6 @@
-//! The resource tracker process: reads registrations from its clients,
-//! watches each creator with a pidfd, and unlinks the names whose creator
-//! ended without unregistering them.
+//! The resource tracker process: receives the registration table, watches
+//! each creator that announced itself with a pidfd, and unlinks the names a
+//! creator left registered when it ends.
 //!
 //! It ends when every client has closed its end of the socket (end of
 //! stream), after unlinking what is still registered. It ignores `SIGINT`
@@ -9,82 +9,28 @@
 //! [`READY`], when it starts, and nothing after, so a client never waits on
 //! it once started.
 
-use std::collections::HashMap;
 use std::os::fd::OwnedFd;
+use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 
-use super::message::{decode, Message, Op};
+use super::message::{decode_watch, WATCH_LEN};
+use super::table::Table;
 use crate::ident::ProcessIdent;
+use crate::region::Region;
 
-/// The byte a tracker writes once it serves.
+/// The byte a tracker writes once it runs.
 pub(crate) const READY: u8 = b'!';
+/// How long the tracker waits for its table after [`READY`].
+const TABLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The tracker's state: registered names and the creators it watches.
-#[derive(Default)]
-struct Registry {
-    /// Name → the creator's `ProcessIdent` bits.
-    names: HashMap<String, u64>,
-    /// Creators with registered names, each with a pidfd (readable once it
-    /// has ended).
-    watched: Vec<(u64, OwnedFd)>,
-}
-
-impl Registry {
-    fn apply(&mut self, m: Message) {
-        match m.op {
-            Op::Register => {
-                self.names.insert(m.name, m.creator);
-            }
-            Op::Unregister => {
-                self.names.remove(&m.name);
-            }
-        }
+/// Prints CPython's warning for `names` that were left behind and unlinks
+/// them.
+fn clean_up(names: &[String], when: &str) {
+    for name in names {
+        let _ = mp_sys::memfd::shm_unlink(name);
     }
-
-    /// Starts watching the creators of registered names not yet watched;
-    /// returns those that have already ended (or whose pid now names
-    /// another process).
-    fn watch_new_creators(&mut self) -> Vec<u64> {
-        let mut ended = Vec::new();
-        let creators: Vec<u64> = self.names.values().copied().collect();
-        for creator in creators {
-            if ended.contains(&creator) || self.watched.iter().any(|(c, _)| *c == creator) {
-                continue;
-            }
-            let ident = ProcessIdent::from_bits(creator);
-            // Open first, then check that the pid still names the creator:
-            // the pidfd then refers to it, whatever happens to the pid.
-            match mp_sys::process::pidfd_open(ident.pid()) {
-                Ok(fd) if ProcessIdent::of(ident.pid()).is_ok_and(|now| now == ident) => {
-                    self.watched.push((creator, fd));
-                }
-                _ => ended.push(creator),
-            }
-        }
-        ended
-    }
-
-    /// Unlinks the names `creator` left registered; returns them.
-    fn release(&mut self, creator: u64) -> Vec<String> {
-        self.watched.retain(|(c, _)| *c != creator);
-        let left: Vec<String> = self
-            .names
-            .iter()
-            .filter(|(_, c)| **c == creator)
-            .map(|(n, _)| n.clone())
-            .collect();
-        for name in &left {
-            self.names.remove(name);
-            let _ = mp_sys::memfd::shm_unlink(name);
-        }
-        left
-    }
-}
-
-/// Prints CPython's warning for `names` that were left behind.
-fn warn(names: &[String], when: &str) {
     if !names.is_empty() {
         eprintln!(
             "resource_tracker: There appear to be {} leaked shared_memory objects to clean up {when}: {names:?}",
@@ -108,74 +54,103 @@ fn drain(sock: &OwnedFd, buf: &mut Vec<u8>) -> bool {
     }
 }
 
+/// Receives the table's fd, the first message after [`READY`].
+fn receive_table(sock: &OwnedFd) -> Option<Table> {
+    if !mp_sys::socket::poll_readable(sock, Some(TABLE_TIMEOUT)).ok()? {
+        return None;
+    }
+    let mut tag = [0u8; 1];
+    let (n, mut fds) = mp_sys::socket::recv_with_fds(sock, &mut tag, 1).ok()?;
+    if n != 1 || tag[0] != b'T' || fds.len() != 1 {
+        return None;
+    }
+    Table::from_region(Region::from_fd(fds.pop()?).ok()?)
+}
+
+/// Starts watching `creator`; `false` if it has already ended (or its pid
+/// names another process now).
+fn watch(watched: &mut Vec<(u64, OwnedFd)>, creator: u64) -> bool {
+    if watched.iter().any(|(c, _)| *c == creator) {
+        return true;
+    }
+    let ident = ProcessIdent::from_bits(creator);
+    // Open first, then check that the pid still names the creator: the
+    // pidfd then refers to it, whatever happens to the pid.
+    match mp_sys::process::pidfd_open(ident.pid()) {
+        Ok(fd) if ProcessIdent::of(ident.pid()).is_ok_and(|now| now == ident) => {
+            watched.push((creator, fd));
+            true
+        }
+        _ => false,
+    }
+}
+
 /// The tracker process's entry point (a [`mp_sys::bootstrap::ChildMain`]);
 /// `sock` is its end of the socket its clients share.
 pub(crate) fn serve(sock: OwnedFd) -> i32 {
     let _ = mp_sys::signal::ignore(mp_sys::signal::SIGINT);
     let _ = mp_sys::signal::ignore(mp_sys::signal::SIGTERM);
-    if rustix::io::write(&sock, &[READY]) != Ok(1)
-        || mp_sys::socket::set_nonblocking(&sock, true).is_err()
-    {
+    if rustix::io::write(&sock, &[READY]) != Ok(1) {
         return 1;
     }
-    let mut registry = Registry::default();
+    let Some(table) = receive_table(&sock) else {
+        return 1;
+    };
+    if mp_sys::socket::set_nonblocking(&sock, true).is_err() {
+        return 1;
+    }
+    let mut watched: Vec<(u64, OwnedFd)> = Vec::new();
     let mut buf = Vec::new();
     loop {
         let mut ended = {
-            let mut fds = Vec::with_capacity(1 + registry.watched.len());
+            let mut fds = Vec::with_capacity(1 + watched.len());
             fds.push(PollFd::new(&sock, PollFlags::IN));
-            fds.extend(
-                registry
-                    .watched
-                    .iter()
-                    .map(|(_, fd)| PollFd::new(fd, PollFlags::IN)),
-            );
+            fds.extend(watched.iter().map(|(_, fd)| PollFd::new(fd, PollFlags::IN)));
             match rustix::event::poll(&mut fds, None) {
                 Ok(_) | Err(Errno::INTR) => {}
                 Err(_) => return 1,
             }
             fds[1..]
                 .iter()
-                .zip(&registry.watched)
+                .zip(&watched)
                 .filter(|(fd, _)| !fd.revents().is_empty())
                 .map(|(_, (creator, _))| *creator)
                 .collect::<Vec<u64>>()
         };
-        // Everything a creator sent before it ended is in the socket by the
-        // time its pidfd is readable: read it all before releasing anyone.
         let eof = drain(&sock, &mut buf);
         let mut at = 0;
         loop {
-            match decode(&buf[at..]) {
-                Ok(Some((m, n))) => {
-                    registry.apply(m);
-                    at += n;
+            match decode_watch(&buf[at..]) {
+                Ok(Some(creator)) => {
+                    if !watch(&mut watched, creator) {
+                        ended.push(creator);
+                    }
+                    at += WATCH_LEN;
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    // The stream cannot be resynchronised. Unlinking on a
-                    // guess could remove live blocks: stop tracking instead.
-                    eprintln!("resource_tracker: {e}; no longer tracking shared memory");
-                    return 1;
+                    // The stream cannot be resynchronised; the table is
+                    // still good, so clean up at the end as usual.
+                    eprintln!("resource_tracker: {e}; no longer watching new processes");
+                    buf.clear();
+                    at = 0;
+                    break;
                 }
             }
         }
         buf.drain(..at);
-        ended.extend(registry.watch_new_creators());
         for creator in ended {
+            watched.retain(|(c, _)| *c != creator);
             let pid = ProcessIdent::from_bits(creator).pid();
-            warn(
-                &registry.release(creator),
+            clean_up(
+                &table.take(|c, _| c == creator),
                 &format!("after process {pid} ended"),
             );
         }
         if eof {
-            let mut left: Vec<String> = registry.names.drain().map(|(n, _)| n).collect();
+            let mut left = table.take(|_, _| true);
             left.sort();
-            for name in &left {
-                let _ = mp_sys::memfd::shm_unlink(name);
-            }
-            warn(&left, "at shutdown");
+            clean_up(&left, "at shutdown");
             return 0;
         }
     }
