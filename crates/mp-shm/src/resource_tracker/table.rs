@@ -7,9 +7,14 @@
 //! then [`SLOTS`] entries of 272 bytes: creator ([`ProcessIdent`] bits,
 //! `u64`), name length (`u32`), padding, name (at most 255 bytes).
 //!
-//! A slot goes free → busy (compare-and-swap: the writer owns it) → live
-//! (entry written, `Release`) → free again when its name is unregistered;
-//! the tracker claims live slots (live → busy) before unlinking them.
+//! A slot goes free → writing (compare-and-swap: the writer owns it) → live
+//! (entry written, `Release`) → free again when its name is unregistered.
+//! Whoever looks entries up (the tracker after a death, a process
+//! unregistering someone else's name) first claims a live slot (live →
+//! claimed), reads it, and then either takes it (claimed → free) or puts it
+//! back (claimed → live); both are compare-and-swaps, so if the owner freed
+//! the slot meanwhile, or someone else reused it, nothing is taken or
+//! resurrected.
 //! Every process of the tree that maps the table is trusted as much as the
 //! creator (same user, same tree); the tracker still checks lengths.
 //!
@@ -34,8 +39,9 @@ pub(crate) const MAX_NAME: usize = 255;
 pub(crate) const TABLE_LEN: usize = ENTRIES + SLOTS * ENTRY;
 
 const FREE: u32 = 0;
-const BUSY: u32 = 1;
+const WRITING: u32 = 1;
 const LIVE: u32 = 2;
+const CLAIMED: u32 = 3;
 
 /// A mapped registration table.
 pub(crate) struct Table(Region);
@@ -81,7 +87,7 @@ impl Table {
         let (slot, state) = (0..SLOTS).find_map(|i| {
             let state = self.state(i)?;
             state
-                .compare_exchange(FREE, BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange(FREE, WRITING, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
                 .then_some((i, state))
         })?;
@@ -103,13 +109,28 @@ impl Table {
         Some(slot as u32)
     }
 
-    /// Frees `slot` (its name was unlinked or handed over).
+    /// Frees `slot`, registered by this process (its name was unlinked or
+    /// handed over), even while someone has it claimed for a look-up.
     pub(crate) fn release(&self, slot: u32) {
-        if let Some(state) = self
+        let Some(state) = self
             .state(slot as usize)
             .filter(|_| (slot as usize) < SLOTS)
-        {
-            state.store(FREE, Ordering::Release);
+        else {
+            return;
+        };
+        // A claimer flips the state at most twice per look-up: a few tries
+        // suffice, and a claimer that died mid-look-up cannot stall us.
+        for _ in 0..64 {
+            let now = state.load(Ordering::Acquire);
+            if now != LIVE && now != CLAIMED {
+                return;
+            }
+            if state
+                .compare_exchange(now, FREE, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return;
+            }
         }
     }
 
@@ -137,18 +158,25 @@ impl Table {
                 break;
             };
             if state
-                .compare_exchange(LIVE, BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange(LIVE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
                 .is_err()
             {
                 continue;
             }
-            match self.entry(slot) {
-                Some((creator, name)) if take(creator, &name) => {
-                    state.store(FREE, Ordering::Release);
-                    taken.push(name);
-                }
-                // Not ours to take, or unreadable: leave it live.
-                _ => state.store(LIVE, Ordering::Release),
+            let entry = self.entry(slot);
+            let wanted = entry.as_ref().is_some_and(|(c, n)| take(*c, n));
+            // Fails if the owner freed the slot meanwhile: then it is not
+            // ours to take, nor to put back.
+            let still_claimed = state
+                .compare_exchange(
+                    CLAIMED,
+                    if wanted { FREE } else { LIVE },
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_ok();
+            if wanted && still_claimed {
+                taken.extend(entry.map(|(_, n)| n));
             }
         }
         taken
@@ -171,5 +199,13 @@ mod tests {
         assert_eq!(t.take(|c, _| c == 2), ["b"]);
         assert_eq!(t.take(|_, n| n == "c"), ["c"]);
         assert!(t.take(|_, _| true).is_empty());
+        // Released while claimed: neither taken nor put back.
+        let d = t.register(4, "d").unwrap();
+        let taken = t.take(|_, _| {
+            t.release(d);
+            true
+        });
+        assert!(taken.is_empty());
+        assert_eq!(t.register(5, "e"), Some(d), "the slot is free again");
     }
 }
