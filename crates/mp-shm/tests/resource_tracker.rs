@@ -45,6 +45,45 @@ fn create_and_wait(name: String) {
     }
 }
 
+/// Creates `name`, writes its tracker's pid after the ready mark, and
+/// waits to be killed.
+fn create_report_tracker_and_wait(name: String) {
+    let shm = SharedMemory::create_named(&name, 4096).unwrap();
+    let tracker = mp_shm::resource_tracker_pid().unwrap_or(0);
+    shm.write(8, &tracker.to_le_bytes()).unwrap();
+    shm.write(0, READY).unwrap();
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn a_fork_child_shares_its_parents_tracker_and_is_cleaned_up_alone() {
+    let mine = SharedMemory::create(64).unwrap();
+    let tracker = mp_shm::resource_tracker_pid().expect("no tracker started");
+    let name = format!("mp-test-tracker-{}-shared", std::process::id());
+    let mut p = Process::new(create_report_tracker_and_wait, (name.clone(),))
+        .start_method(StartMethod::Fork);
+    p.start().unwrap();
+    let survivor = attach_when_ready(&name);
+    let mut theirs = [0u8; 4];
+    survivor.read(8, &mut theirs).unwrap();
+    p.kill().unwrap();
+    p.join().unwrap();
+    let gone = eventually(|| !exists(&name));
+    let _ = mp_sys::memfd::shm_unlink(&name);
+    assert_eq!(
+        u32::from_le_bytes(theirs),
+        tracker,
+        "the child has its own tracker"
+    );
+    assert!(gone, "{name} outlived its forked creator");
+    // The tracker and the parent's own block live on.
+    assert_eq!(mp_shm::resource_tracker_pid(), Some(tracker));
+    assert!(exists(mine.name()));
+    assert!(mp_sys::process::kill(tracker, 0).is_ok());
+}
+
 /// Creates `name` and returns, leaving the handle to the exit hook.
 fn create_and_exit(name: String) {
     let shm = SharedMemory::create_named(&name, 4096).unwrap();
