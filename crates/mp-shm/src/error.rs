@@ -44,13 +44,49 @@ pub enum ShmError {
     /// The block was closed in this process.
     #[error("shared memory is closed")]
     Closed,
-    /// Attaching a `ShareableList` to a block that holds something else.
+    /// Attaching a [`PodList`](crate::PodList) to a block that holds something else.
     #[error("{name:?} does not hold a shareable list of {item_size}-byte items")]
     NotAList {
         /// The block's name.
         name: String,
         /// `size_of` the item type asked for.
         item_size: usize,
+    },
+    /// Python's `ValueError` on storing a `str`/`bytes` longer than its
+    /// slot of a [`ShareableList`](crate::ShareableList).
+    #[error("bytes/str item exceeds available storage ({len} bytes into a slot of {capacity} at index {index})")]
+    ItemTooLarge {
+        /// The slot.
+        index: usize,
+        /// The encoded length of the item.
+        len: usize,
+        /// The slot's capacity in bytes.
+        capacity: usize,
+    },
+    /// A block that does not hold a well-formed
+    /// [`ShareableList`](crate::ShareableList) (Python's layout), or a
+    /// slot whose format, type code or bytes make no item.
+    #[error("{name:?} does not hold a valid shareable list: {why}")]
+    BadList {
+        /// The block's name.
+        name: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A [`SharedMemoryManager`](crate::SharedMemoryManager) that has shut
+    /// down creates nothing more.
+    #[error("the shared memory manager has shut down")]
+    ManagerShutDown,
+    /// Only the process that made a
+    /// [`SharedMemoryManager`](crate::SharedMemoryManager) can shut it down.
+    #[error("only the process that started the shared memory manager can shut it down")]
+    NotManagerOwner,
+    /// A [`SharedMemoryManager`](crate::SharedMemoryManager) records at most
+    /// `capacity` blocks (the block asked for was not kept).
+    #[error("the shared memory manager already holds {capacity} blocks")]
+    ManagerFull {
+        /// [`MANAGER_CAPACITY`](crate::MANAGER_CAPACITY).
+        capacity: usize,
     },
     /// Python's `ValueError` from `index` when the value is absent.
     #[error("value not in this container")]

@@ -25,8 +25,13 @@
 //!   turns that off for tests).
 //! - [`alloc`] / [`Slot`]: the arena; thousands of slots share a few memfds.
 //! - [`RawValue`] / [`RawArray`]: unlocked shared `T: bytemuck::Pod`.
-//! - [`SharedMemory`], [`cleanup_stale`]: named blocks and their clean-up.
-//! - [`ShareableList`]: a fixed-length list of fixed-width items.
+//! - [`SharedMemory`], [`cleanup_stale`]: named blocks and their clean-up;
+//!   [`resource_tracker`]: the process that unlinks the names of creators
+//!   killed by a signal.
+//! - [`ShareableList`]: Python's fixed-length list of mixed [`Item`]s, in
+//!   CPython's layout (a Python process can attach to it);
+//!   [`PodList`]: a fixed-length list of one `Pod` item type.
+//! - [`SharedMemoryManager`]: blocks that live until a manager shuts down.
 //! - [`ProcessIdent`]: `(pid, start time)`, the owner identity `mp-sync`
 //!   uses to detect dead lock holders despite pid reuse.
 //!
@@ -43,10 +48,14 @@
 #![forbid(unsafe_code)]
 
 mod arena;
+mod at_exit;
 mod error;
 mod ident;
+mod manager;
+mod pod_list;
 mod raw;
 mod region;
+pub mod resource_tracker;
 mod shareable_list;
 mod shared_memory;
 
@@ -54,7 +63,10 @@ pub use arena::{alloc, Slot, CHUNK_SIZE, LARGE_OBJECT, MAX_ALIGN};
 pub use bytemuck::{Pod, Zeroable};
 pub use error::ShmError;
 pub use ident::{ProcessIdent, IDENT_BITS};
+pub use manager::{SharedMemoryManager, MANAGER_CAPACITY};
+pub use pod_list::PodList;
 pub use raw::{RawArray, RawValue};
 pub use region::{with_fresh_mappings, Region};
-pub use shareable_list::ShareableList;
+pub use resource_tracker::resource_tracker_pid;
+pub use shareable_list::{Item, ShareableList};
 pub use shared_memory::{cleanup_stale, SharedMemory};

@@ -11,12 +11,14 @@
 //! hands the name over to whoever unlinks it later.
 //!
 //! A process killed by `SIGKILL` (or any fatal signal, or `abort`, or
-//! `_exit`) runs no hook, so its names stay in `/dev/shm`. Every generated
-//! name has the form `mp-<pid>-<start time>-<random>`, so
-//! [`cleanup_stale`] can find and remove the names whose creator is no
+//! `_exit`) runs no hook. Its names are then unlinked by the
+//! [`resource_tracker`](crate::resource_tracker), a small process started
+//! by the first `create` that watches the creators, as CPython's does (with
+//! CPython's warning about leaked objects). Should the tracker itself be
+//! gone, every generated name has the form `mp-<pid>-<start time>-<random>`,
+//! so [`cleanup_stale`] can find and remove the names whose creator is no
 //! longer running (a reused pid is recognised by its different start
-//! time). Call it at start-up or after a crash; it is what Python's
-//! resource tracker does, without the extra process.
+//! time); call it at start-up or after a crash.
 //!
 //! # Crossing processes
 //! A `SharedMemory` serializes as its name, size and fd, so the receiver
@@ -37,54 +39,44 @@
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, Once};
 
 use mp_wire::SharedFd;
 use serde::{Deserialize, Serialize};
 
+use crate::at_exit::ExitList;
 use crate::error::ShmError;
 use crate::ident::ProcessIdent;
 use crate::region::Region;
+use crate::resource_tracker;
 
-/// Names created by this process and not yet unlinked or disowned, with the
-/// pid that created them (a forked child inherits the list but not the
-/// names).
-static OWNED: Mutex<Vec<(String, u32)>> = Mutex::new(Vec::new());
-static HOOK: Once = Once::new();
+/// Names created by this process and not yet unlinked or disowned, with
+/// their resource tracker slots.
+static OWNED: ExitList<(String, Option<u32>)> = ExitList::new();
 
-/// Unlinks the names this process still owns (an exit finalizer).
+/// Unlinks the names this process still owns (an exit finalizer). If
+/// another thread holds the list while the process exits, the names are
+/// left to the tracker and `cleanup_stale`.
 fn unlink_owned_at_exit() {
-    let me = std::process::id();
-    let owned = match OWNED.try_lock() {
-        Ok(guard) => guard,
-        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-        // Another thread holds the list while the process exits: leave the
-        // names to `cleanup_stale` rather than risk a deadlock at exit.
-        Err(std::sync::TryLockError::WouldBlock) => return,
-    };
-    for (name, pid) in owned.iter() {
-        if *pid == me {
-            let _ = mp_sys::memfd::shm_unlink(name);
-        }
-    }
+    OWNED.for_each_mine_at_exit(|(name, slot)| {
+        let _ = mp_sys::memfd::shm_unlink(name);
+        resource_tracker::unregister(name, *slot, true);
+    });
 }
 
 fn register(name: &str) {
-    HOOK.call_once(|| {
-        mp_sys::exit::register_finalizer(unlink_owned_at_exit);
-    });
-    OWNED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((name.to_owned(), std::process::id()));
+    let slot = resource_tracker::register(name);
+    OWNED.push((name.to_owned(), slot), unlink_owned_at_exit);
 }
 
+/// Forgets `name` here and in the resource tracker (after it was
+/// unlinked or handed over).
 fn unregister(name: &str) {
-    let me = std::process::id();
-    OWNED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|(n, pid)| !(n == name && *pid == me));
+    let removed = OWNED.remove_mine(|(n, _)| n == name);
+    // Registered here: by slot; else (someone else's name) by name.
+    let slot = removed.first().and_then(|(_, slot)| *slot);
+    if removed.is_empty() || slot.is_some() {
+        resource_tracker::unregister(name, slot, false);
+    }
 }
 
 /// 32 bits from the OS CSPRNG (`mp_sys::random`), or its error.
@@ -199,6 +191,7 @@ impl SharedMemory {
             return Err(ShmError::ZeroSize);
         }
         let bare = name.strip_prefix('/').unwrap_or(name).to_owned();
+        resource_tracker::ensure_started();
         let fd = mp_sys::memfd::shm_create(&bare).map_err(|e| map_io(&bare, e))?;
         let mapped = mp_sys::memfd::set_size(&fd, size as u64)
             .map_err(ShmError::Io)
@@ -320,16 +313,17 @@ impl SharedMemory {
         // The name is gone after this: dropping the owner must not unlink
         // it again (a new block may have taken the name meanwhile).
         self.owner.store(0, Ordering::Relaxed);
+        let unlinked = mp_sys::memfd::shm_unlink(&self.name).map_err(|e| map_io(&self.name, e));
         unregister(&self.name);
-        mp_sys::memfd::shm_unlink(&self.name).map_err(|e| map_io(&self.name, e))
+        unlinked
     }
 }
 
 impl Drop for SharedMemory {
     fn drop(&mut self) {
         if self.is_owner() {
-            unregister(&self.name);
             let _ = mp_sys::memfd::shm_unlink(&self.name);
+            unregister(&self.name);
         }
     }
 }

@@ -24,6 +24,18 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
 }
 
+/// `read(fd, buf)`, retrying `EINTR`: the number of bytes read (0 at end of
+/// file); a non-blocking fd with nothing to read gives `WouldBlock`.
+pub fn read(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match rustix::io::read(fd.as_fd(), &mut *buf) {
+            Ok(n) => return Ok(n),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// `write(fd, buf)` until all of `buf` is written (retrying `EINTR`).
 pub fn write_all(fd: impl AsFd, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {

@@ -86,7 +86,9 @@ pub use mp_shm::{Pod, RawArray, RawValue, Zeroable};
 /// Python's `multiprocessing.shared_memory`: named blocks of shared memory.
 #[cfg(feature = "shm")]
 pub mod shared_memory {
-    pub use mp_shm::{cleanup_stale, ShareableList, SharedMemory, ShmError};
+    pub use mp_shm::{
+        cleanup_stale, Item, PodList, ShareableList, SharedMemory, SharedMemoryManager, ShmError,
+    };
 }
 
 #[cfg(feature = "channel")]

@@ -48,7 +48,8 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
         ),
         listed!(multiprocess::sharedctypes: copy, synchronized, SharedCopy, Synchronize),
         listed!(multiprocess::shared_memory:
-            cleanup_stale, ShareableList, SharedMemory, ShmError),
+            cleanup_stale, Item, PodList, ShareableList, SharedMemory, SharedMemoryManager,
+            ShmError),
         listed!(multiprocess::connection:
             answer_challenge, client, client_with_timeout, deliver_challenge, pipe, wait,
             Address, AuthenticationError, ConnectError, Connection, Listener, Waitable,

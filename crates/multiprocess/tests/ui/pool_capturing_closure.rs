@@ -1,3 +1,4 @@
+//! Compile-fail case (trybuild): a capturing closure given to Pool::map / Pool::apply must fail at type-check time, naming the rule.
 // A process pool's task that captures data is rejected by `cargo check`, in
 // the map family (`Fn(T) -> R`) and the apply/starmap family (argument
 // tuples) alike.

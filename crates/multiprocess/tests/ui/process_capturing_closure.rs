@@ -1,3 +1,4 @@
+//! Compile-fail case (trybuild): a capturing closure given to Process::new must fail at type-check time, naming the rule.
 // A process target that captures data is rejected by `cargo check`, with
 // the rule and the way out.
 use multiprocess::Process;

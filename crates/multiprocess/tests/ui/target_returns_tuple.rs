@@ -1,3 +1,4 @@
+//! Compile-fail case (trybuild): a process target returning an unsupported type (a tuple) must say what is allowed.
 // A process target whose return type does not make an exit code: the error
 // says what is allowed and how to get a value back.
 use multiprocess::Process;

@@ -1,10 +1,11 @@
-//! [`ShareableList`]: Python's `ShareableList`, for fixed-width items.
+//! [`PodList`]: a `ShareableList` of one fixed-width item type.
 //!
-//! Python's list stores mixed `int`/`float`/`str`/... with per-slot struct
-//! formats. Here every item has one `Pod` type `T` (use an enum-like
-//! `#[repr(C)]` struct or fixed-size byte arrays for richer rows), which
-//! keeps the layout checkable: a header records the item size, so
-//! attaching with the wrong type is an error, not garbage.
+//! [`ShareableList`](crate::ShareableList) stores mixed `int`/`float`/`str`/...
+//! with per-slot formats, as Python's does. Here every item has one `Pod`
+//! type `T` (use a `#[repr(C)]` struct or fixed-size byte arrays for richer
+//! rows): items are copied in and out whole, with no per-slot decoding. A
+//! header records the item size, so attaching with the wrong type is an
+//! error, not garbage.
 //!
 //! Layout of the block: `magic: u32 = "MPSL"`, `item_size: u32`, `len: u64`,
 //! then `len` items starting at `max(16, align_of::<T>())`.
@@ -30,21 +31,21 @@ fn data_offset<T>() -> usize {
 /// A fixed-length list of `T` in one named [`SharedMemory`] block.
 ///
 /// ```
-/// use mp_shm::ShareableList;
-/// let list = ShareableList::new(&[1.0f64, 2.0, 3.0])?;
-/// let other = ShareableList::<f64>::attach(list.shm().name())?;
+/// use mp_shm::PodList;
+/// let list = PodList::new(&[1.0f64, 2.0, 3.0])?;
+/// let other = PodList::<f64>::attach(list.shm().name())?;
 /// other.set(2, 30.0)?;
 /// assert_eq!(list.to_vec(), [1.0, 2.0, 30.0]);
 /// assert_eq!(list.index(&30.0)?, 2);
 /// # Ok::<(), mp_shm::ShmError>(())
 /// ```
-pub struct ShareableList<T> {
+pub struct PodList<T> {
     shm: SharedMemory,
     len: usize,
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T: Pod> ShareableList<T> {
+impl<T: Pod> PodList<T> {
     /// Creates a new block (generated name) holding a copy of `items`.
     ///
     /// # Errors
@@ -82,7 +83,7 @@ impl<T: Pod> ShareableList<T> {
         shm.write(8, &(items.len() as u64).to_le_bytes())?;
         // The magic goes last, so a concurrent attacher sees a whole header or none.
         shm.write(0, &MAGIC.to_le_bytes())?;
-        Ok(ShareableList {
+        Ok(PodList {
             shm,
             len: items.len(),
             _t: PhantomData,
@@ -116,7 +117,7 @@ impl<T: Pod> ShareableList<T> {
         if word(0) != MAGIC || word(4) as usize != size_of::<T>() || !fits {
             return Err(not_a_list());
         }
-        Ok(ShareableList {
+        Ok(PodList {
             len: len as usize,
             shm,
             _t: PhantomData,
@@ -209,24 +210,24 @@ impl<T: Pod> ShareableList<T> {
     }
 }
 
-impl<T: Pod + fmt::Debug> fmt::Debug for ShareableList<T> {
+impl<T: Pod + fmt::Debug> fmt::Debug for PodList<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "ShareableList({:?}, name={:?})",
+            "PodList({:?}, name={:?})",
             self.to_vec(),
             self.shm.name()
         )
     }
 }
 
-impl<T> Serialize for ShareableList<T> {
+impl<T> Serialize for PodList<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.shm.serialize(s)
     }
 }
 
-impl<'de, T: Pod> Deserialize<'de> for ShareableList<T> {
+impl<'de, T: Pod> Deserialize<'de> for PodList<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Self::from_shm(SharedMemory::deserialize(d)?).map_err(D::Error::custom)
     }
@@ -238,7 +239,7 @@ mod tests {
 
     #[test]
     fn list_semantics() {
-        let l = ShareableList::new(&[3u32, 1, 3]).unwrap();
+        let l = PodList::new(&[3u32, 1, 3]).unwrap();
         assert_eq!(l.len(), 3);
         assert_eq!(l.count(&3), 2);
         assert!(matches!(l.index(&9), Err(ShmError::NotInContainer)));
@@ -247,17 +248,17 @@ mod tests {
             Err(ShmError::IndexOutOfRange { index: 3, len: 3 })
         ));
         assert!(matches!(
-            ShareableList::<u64>::attach(l.shm().name()),
+            PodList::<u64>::attach(l.shm().name()),
             Err(ShmError::NotAList { .. })
         ));
         let msg = mp_wire::encode(&l).unwrap();
-        let r: ShareableList<u32> = crate::with_fresh_mappings(|| mp_wire::decode(msg)).unwrap();
+        let r: PodList<u32> = crate::with_fresh_mappings(|| mp_wire::decode(msg)).unwrap();
         r.set(0, 7).unwrap();
         assert_eq!(l.to_vec(), [7, 1, 3]);
-        let empty = ShareableList::<u8>::new(&[]).unwrap();
+        let empty = PodList::<u8>::new(&[]).unwrap();
         assert!(
             empty.is_empty()
-                && ShareableList::<u8>::attach(empty.shm().name())
+                && PodList::<u8>::attach(empty.shm().name())
                     .unwrap()
                     .is_empty()
         );
@@ -267,7 +268,7 @@ mod tests {
     fn a_block_of_another_kind_is_not_a_list() {
         let shm = SharedMemory::create(64).unwrap();
         assert!(matches!(
-            ShareableList::<u8>::attach(shm.name()),
+            PodList::<u8>::attach(shm.name()),
             Err(ShmError::NotAList { .. })
         ));
     }
