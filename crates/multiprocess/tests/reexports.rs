@@ -45,14 +45,16 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
             Manager, ManagerBuilder, ManagerError, RemoteError,
             // log
             LevelFilter,
+            // bytemuck, for the derives of Pod and Zeroable
+            bytemuck,
         ),
         listed!(multiprocess::sharedctypes: copy, synchronized, SharedCopy, Synchronize),
         listed!(multiprocess::shared_memory:
             cleanup_stale, ShareableList, SharedMemory, ShmError),
         listed!(multiprocess::connection:
             answer_challenge, client, client_with_timeout, deliver_challenge, pipe, wait,
-            Address, AuthenticationError, ConnectError, Connection, Listener, Waitable,
-            DEFAULT_HANDSHAKE_TIMEOUT,
+            Address, AuthenticationError, ConnectError, Connection, Listener, PyConnection,
+            Waitable, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,
         ),
         listed!(multiprocess::dummy: Pool, PoolBuilder),
         listed!(multiprocess::pool:
@@ -68,8 +70,9 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
             Shared, ValueProxy, __private,
         ),
         listed!(multiprocess::wire:
-            decode, encode, recv, recv_value, send, send_timeout, send_value, serde_bytes,
-            DecodeError, EncodeError, Limits, Message, SharedFd, WireError, MAX_FDS_PER_FRAME,
+            decode, decode_with_limits, encode, recv, recv_value, send, send_timeout,
+            send_value, serde_bytes, DecodeError, EncodeError, Limits, Message, SharedFd,
+            WireError, MAX_FDS_PER_FRAME,
         ),
     ]
 }
@@ -188,4 +191,25 @@ fn a_custom_manager_type_through_the_facade() -> Result<(), multiprocess::Manage
     assert_eq!(c.add(2)?, 3);
     assert_eq!(c.add(-5)?, -2);
     Ok(())
+}
+
+#[test]
+fn wire_errors_name_their_cause_through_the_facade() {
+    use multiprocess::wire::{decode_with_limits, encode, DecodeError, EncodeError, Limits};
+    let shallow = Limits {
+        max_depth: 1,
+        ..Limits::default()
+    };
+    let msg = encode(&vec![vec![1u8]]).unwrap();
+    let err = decode_with_limits::<Vec<Vec<u8>>>(msg, &shallow).unwrap_err();
+    assert!(matches!(err, DecodeError::TooDeep { limit: 1 }), "{err:?}");
+
+    struct Refuses;
+    impl serde::Serialize for Refuses {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("refused by its own impl"))
+        }
+    }
+    let err = encode(&Refuses).unwrap_err();
+    assert!(matches!(&err, EncodeError::Custom(t) if t == "refused by its own impl"));
 }
