@@ -88,6 +88,14 @@ impl<'s, S> KeepText<'s, S> {
     fn new(inner: S, slot: &'s Slot) -> KeepText<'s, S> {
         KeepText { inner, slot }
     }
+
+    /// A compound the inner serializer `started`, wrapped in turn.
+    #[inline(always)]
+    fn started<C, E>(slot: &'s Slot, started: Result<C, E>) -> Result<KeepText<'s, C>, Kept<E>> {
+        started
+            .map(|inner| KeepText { inner, slot })
+            .map_err(Kept::Inner)
+    }
 }
 
 /// A value serialized through a [`KeepText`] around whatever serializer it
@@ -199,18 +207,12 @@ impl<'s, S: Serializer> Serializer for KeepText<'s, S> {
 
     #[inline(always)]
     fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, Self::Error> {
-        let slot = self.slot;
-        (self.inner.serialize_seq(len))
-            .map(|inner| KeepText { inner, slot })
-            .map_err(Kept::Inner)
+        Self::started(self.slot, self.inner.serialize_seq(len))
     }
 
     #[inline(always)]
     fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, Self::Error> {
-        let slot = self.slot;
-        (self.inner.serialize_tuple(len))
-            .map(|inner| KeepText { inner, slot })
-            .map_err(Kept::Inner)
+        Self::started(self.slot, self.inner.serialize_tuple(len))
     }
 
     #[inline(always)]
@@ -219,10 +221,7 @@ impl<'s, S: Serializer> Serializer for KeepText<'s, S> {
         name: &'static str,
         len: usize,
     ) -> Result<Self::SerializeTupleStruct, Self::Error> {
-        let slot = self.slot;
-        (self.inner.serialize_tuple_struct(name, len))
-            .map(|inner| KeepText { inner, slot })
-            .map_err(Kept::Inner)
+        Self::started(self.slot, self.inner.serialize_tuple_struct(name, len))
     }
 
     #[inline(always)]
@@ -233,20 +232,16 @@ impl<'s, S: Serializer> Serializer for KeepText<'s, S> {
         variant: &'static str,
         len: usize,
     ) -> Result<Self::SerializeTupleVariant, Self::Error> {
-        let slot = self.slot;
-        (self
-            .inner
-            .serialize_tuple_variant(name, index, variant, len))
-        .map(|inner| KeepText { inner, slot })
-        .map_err(Kept::Inner)
+        Self::started(
+            self.slot,
+            self.inner
+                .serialize_tuple_variant(name, index, variant, len),
+        )
     }
 
     #[inline(always)]
     fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, Self::Error> {
-        let slot = self.slot;
-        (self.inner.serialize_map(len))
-            .map(|inner| KeepText { inner, slot })
-            .map_err(Kept::Inner)
+        Self::started(self.slot, self.inner.serialize_map(len))
     }
 
     #[inline(always)]
@@ -255,10 +250,7 @@ impl<'s, S: Serializer> Serializer for KeepText<'s, S> {
         name: &'static str,
         len: usize,
     ) -> Result<Self::SerializeStruct, Self::Error> {
-        let slot = self.slot;
-        (self.inner.serialize_struct(name, len))
-            .map(|inner| KeepText { inner, slot })
-            .map_err(Kept::Inner)
+        Self::started(self.slot, self.inner.serialize_struct(name, len))
     }
 
     #[inline(always)]
@@ -269,12 +261,11 @@ impl<'s, S: Serializer> Serializer for KeepText<'s, S> {
         variant: &'static str,
         len: usize,
     ) -> Result<Self::SerializeStructVariant, Self::Error> {
-        let slot = self.slot;
-        (self
-            .inner
-            .serialize_struct_variant(name, index, variant, len))
-        .map(|inner| KeepText { inner, slot })
-        .map_err(Kept::Inner)
+        Self::started(
+            self.slot,
+            self.inner
+                .serialize_struct_variant(name, index, variant, len),
+        )
     }
 
     #[inline(always)]
