@@ -243,6 +243,33 @@ impl Connection {
         self.send_frame(bytes, &[], Deadline::after(None))
     }
 
+    /// Sends the bytes of a slice of plain values as one message — a typed
+    /// array, as Python's `send_bytes` takes an `array.array` or any buffer.
+    /// The bytes are the values' in-memory representation (native byte
+    /// order); the receiver reads them with
+    /// [`recv_bytes_into_slice`](Self::recv_bytes_into_slice), or
+    /// [`recv_bytes`](Self::recv_bytes) and `bytemuck::pod_read_unaligned`.
+    ///
+    /// ```
+    /// let (a, b) = mp_channel::pipe(true)?;
+    /// a.send_slice(&[1.5f64, -2.0, 1e300])?;
+    /// let mut got = [0f64; 4];
+    /// let len = b.recv_bytes_into_slice(&mut got, 0)?;     // bytes, as in Python
+    /// assert_eq!((len, &got[..3]), (24, &[1.5, -2.0, 1e300][..]));
+    ///
+    /// a.send_slice(&[7u32, 8])?;                           // length not known ahead
+    /// let bytes = b.recv_bytes(None)?;
+    /// let any: Vec<u32> = bytes.chunks_exact(4).map(bytemuck::pod_read_unaligned).collect();
+    /// assert_eq!(any, [7, 8]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send_bytes`](Self::send_bytes).
+    pub fn send_slice<T: bytemuck::NoUninit>(&self, values: &[T]) -> Result<(), SendError> {
+        self.send_bytes(bytemuck::cast_slice(values))
+    }
+
     /// Like [`send_bytes`](Self::send_bytes), giving up after `timeout`.
     ///
     /// # Errors
@@ -343,6 +370,27 @@ impl Connection {
         }
         room[..msg.bytes.len()].copy_from_slice(&msg.bytes);
         Ok(msg.bytes.len())
+    }
+
+    /// Receives one message into the bytes of a slice of plain values
+    /// (Python's `recv_bytes_into` with an `array.array`): `offset` and the
+    /// returned length count bytes, as in Python, so a message need not be
+    /// a whole number of values. The slice keeps its type and so its
+    /// alignment; the message is copied into its bytes.
+    ///
+    /// See [`send_slice`](Self::send_slice) for an example.
+    ///
+    /// # Errors
+    /// As [`recv_bytes_into`](Self::recv_bytes_into), with `offset` and
+    /// lengths in bytes.
+    pub fn recv_bytes_into_slice<T: bytemuck::Pod>(
+        &self,
+        values: &mut [T],
+        offset: usize,
+    ) -> Result<usize, RecvIntoError> {
+        // Any `Pod` slice is whole bytes (a zero-sized `T`, none), and bytes
+        // need no alignment: this cast cannot fail.
+        self.recv_bytes_into(bytemuck::cast_slice_mut(values), offset)
     }
 
     /// Sends `msgs` in order, with as few writes as possible: small messages

@@ -17,7 +17,9 @@
 //! ```
 //!
 //! - [`Connection`] / [`pipe`]: messages of serde values (`send`/`recv`) or
-//!   bytes (`send_bytes`/`recv_bytes`/`recv_bytes_into`) over pipes (a
+//!   bytes (`send_bytes`/`recv_bytes`/`recv_bytes_into`, and typed arrays
+//!   of `bytemuck::Pod` values with [`Connection::send_slice`] /
+//!   [`Connection::recv_bytes_into_slice`]) over pipes (a
 //!   [`pipe`]) or a socket (a [`Listener`]'s), fds passed beside them; `poll`, timeouts, typed errors for end of
 //!   stream, wrong direction, bad frames. See [`RecvError`], [`SendError`].
 //!   For engines that multiplex many connections (the process pool):

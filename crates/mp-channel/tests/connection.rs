@@ -98,6 +98,48 @@ fn max_message_limit_is_checked_before_reading() {
 }
 
 #[test]
+fn typed_slices_cross_as_their_bytes() {
+    #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+    #[repr(C)]
+    struct Point {
+        x: f32,
+        y: f32,
+    }
+    let (a, b) = pipe(true).unwrap();
+    let points = [Point { x: 1.0, y: -1.0 }, Point { x: 0.5, y: 2.5 }];
+    a.send_slice(&points).unwrap();
+    // The receive buffer is the typed slice itself (aligned for `u64`),
+    // written from byte 8 on: offsets and lengths count bytes, as in Python.
+    let mut words = [u64::MAX; 3];
+    assert_eq!(b.recv_bytes_into_slice(&mut words, 8).unwrap(), 16);
+    assert_eq!(words[0], u64::MAX);
+    let got: &[Point] = bytemuck::cast_slice(&words[1..]);
+    assert_eq!(got, points);
+
+    // The bytes are the values' own: a byte receiver sees them.
+    a.send_slice(&[0x0102_0304u32]).unwrap();
+    assert_eq!(b.recv_bytes(None).unwrap(), 0x0102_0304u32.to_ne_bytes());
+
+    // Too short keeps the message whole and the connection usable.
+    a.send_slice(&[1u16, 2, 3]).unwrap();
+    let mut two = [0u16; 2];
+    let err = b.recv_bytes_into_slice(&mut two, 0).unwrap_err();
+    assert_eq!(
+        err.into_message().unwrap(),
+        bytemuck::cast_slice::<u16, u8>(&[1, 2, 3])
+    );
+    assert!(matches!(
+        b.recv_bytes_into_slice(&mut two, 5),
+        Err(RecvIntoError::OffsetTooLarge { offset: 5, len: 4 })
+    ));
+    a.send_slice::<u16>(&[]).unwrap();
+    assert_eq!(b.recv_bytes_into_slice(&mut two, 4).unwrap(), 0);
+    // A zero-sized type has no bytes: only an empty message fits.
+    a.send_slice(&[(); 3]).unwrap();
+    assert_eq!(b.recv_bytes_into_slice(&mut [(); 2], 0).unwrap(), 0);
+}
+
+#[test]
 fn recv_bytes_into_with_offset_and_buffer_too_short() {
     let (a, b) = pipe(true).unwrap();
     let mut buf = [0u8; 8];

@@ -6,9 +6,13 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EncodeError {
-    /// The value's `Serialize` implementation (or postcard) failed.
+    /// postcard refused the value (a sequence or map of unknown length, ...).
     #[error("cannot encode value: {0}")]
     Serialize(#[source] postcard::Error),
+    /// The value's `Serialize` implementation failed with this message
+    /// (`serde::ser::Error::custom`), kept word for word.
+    #[error("cannot encode value: {0}")]
+    Custom(String),
     /// A [`SharedFd`](crate::SharedFd) in the value could not be duplicated.
     #[error("cannot duplicate a shared fd: {0}")]
     DupFd(#[source] io::Error),

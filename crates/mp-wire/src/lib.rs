@@ -68,6 +68,7 @@ mod error;
 mod flavor;
 pub mod frame;
 mod header;
+mod keep_text;
 mod limits;
 mod message;
 mod shared_fd;

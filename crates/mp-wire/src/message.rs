@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::depth::{Budget, Depth};
 use crate::error::{DecodeError, EncodeError};
 use crate::flavor::ByteVec;
+use crate::keep_text::{Nested, Slot};
 use crate::limits::Limits;
 use crate::shared_fd::{with_decode_scope, with_encode_scope};
 
@@ -54,15 +55,16 @@ impl Message {
 /// Nested calls (an `encode` inside a `Serialize` impl) are fine: each call
 /// has its own fd list.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Message, EncodeError> {
-    let (result, fds, fd_error) =
-        with_encode_scope(|| postcard::serialize_with_flavor(value, ByteVec::default()));
+    let slot = Slot::default();
+    let (result, fds, fd_error) = with_encode_scope(|| {
+        postcard::serialize_with_flavor(&Nested::new(value, &slot), ByteVec::default())
+    });
     match result {
         Ok(bytes) => Ok(Message { bytes, fds }),
-        // postcard drops the text of custom errors; prefer the SharedFd one.
-        Err(e @ postcard::Error::SerdeSerCustom) => {
-            Err(fd_error.unwrap_or(EncodeError::Serialize(e)))
-        }
-        Err(e) => Err(EncodeError::Serialize(e)),
+        // A SharedFd failure is the most precise; then the value's own text.
+        Err(e) => Err(fd_error
+            .or_else(|| slot.take().map(EncodeError::Custom))
+            .unwrap_or(EncodeError::Serialize(e))),
     }
 }
 

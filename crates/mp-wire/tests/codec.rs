@@ -234,7 +234,81 @@ fn serialize_error_is_an_encode_error() {
             Err(serde::ser::Error::custom("no"))
         }
     }
-    assert!(matches!(encode(&Fails), Err(EncodeError::Serialize(_))));
+    let err = encode(&Fails).unwrap_err();
+    assert!(
+        matches!(&err, EncodeError::Custom(text) if text == "no"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn serialize_error_keeps_the_message_of_a_nested_value() {
+    #[derive(Serialize)]
+    struct Outer {
+        id: u32,
+        items: Vec<Option<Inner>>,
+    }
+    struct Inner(u8);
+    impl Serialize for Inner {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            if self.0 == 3 {
+                return Err(serde::ser::Error::custom(format!(
+                    "item {} is poisoned",
+                    self.0
+                )));
+            }
+            s.serialize_u8(self.0)
+        }
+    }
+    let value = Outer {
+        id: 7,
+        items: vec![Some(Inner(1)), None, Some(Inner(3))],
+    };
+    let err = encode(&value).unwrap_err();
+    assert_eq!(err.to_string(), "cannot encode value: item 3 is poisoned");
+    // A value that encodes still encodes to postcard's bytes.
+    let fine = Outer {
+        id: 7,
+        items: vec![Some(Inner(1)), None],
+    };
+    assert_eq!(encode(&fine).unwrap().bytes, [7, 2, 1, 1, 0]);
+}
+
+#[test]
+fn serialize_error_wrapping_an_inner_error_sees_its_text() {
+    struct Poisoned;
+    impl Serialize for Poisoned {
+        fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("poisoned"))
+        }
+    }
+    struct Wraps(Poisoned);
+    impl Serialize for Wraps {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeTuple;
+            let mut t = s.serialize_tuple(1)?;
+            t.serialize_element(&self.0)
+                .map_err(|e| serde::ser::Error::custom(format!("field 0: {e}")))?;
+            t.end()
+        }
+    }
+    let err = encode(&Wraps(Poisoned)).unwrap_err();
+    assert_eq!(err.to_string(), "cannot encode value: field 0: poisoned");
+}
+
+#[test]
+fn postcard_refusal_is_still_a_serialize_error() {
+    struct UnknownLength;
+    impl Serialize for UnknownLength {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_seq(None)?;
+            unreachable!("postcard refuses sequences of unknown length")
+        }
+    }
+    assert!(matches!(
+        encode(&UnknownLength),
+        Err(EncodeError::Serialize(_))
+    ));
 }
 
 #[test]

@@ -34,7 +34,8 @@
 //!   shared memory, with dead-owner recovery; [`sharedctypes`] (`copy`,
 //!   `synchronized`) — crate `mp-sync`.
 //! - Shared memory ([`shared_memory::SharedMemory`], [`RawValue`],
-//!   [`RawArray`]) — crate `mp-shm`.
+//!   [`RawArray`] of [`Pod`] types; derive them through [`bytemuck`]) —
+//!   crate `mp-shm`.
 //! - Channels ([`pipe`], [`Connection`], [`wait`], [`Queue`], [`SimpleQueue`],
 //!   [`JoinableQueue`]; [`connection::Listener`] / [`connection::client`] with
 //!   an authkey) — crate `mp-channel`.
@@ -83,6 +84,25 @@ pub mod sharedctypes {
 #[cfg(feature = "shm")]
 pub use mp_shm::{Pod, RawArray, RawValue, Zeroable};
 
+/// The `bytemuck` crate, which [`Pod`] and [`Zeroable`] come from. Their
+/// derives name `::bytemuck` unless told otherwise, so a crate that depends
+/// only on `multiprocess` points them here:
+///
+/// ```
+/// #[derive(Clone, Copy, multiprocess::Pod, multiprocess::Zeroable)]
+/// #[bytemuck(crate = "multiprocess::bytemuck")]
+/// #[repr(C)]
+/// struct Point {
+///     x: f64,
+///     y: f64,
+/// }
+///
+/// let points = multiprocess::RawArray::from_slice(&[Point { x: 1.0, y: 2.0 }])?;
+/// assert_eq!(points.get(0)?.y, 2.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub use bytemuck_reexport as bytemuck;
+
 /// Python's `multiprocessing.shared_memory`: named blocks of shared memory.
 #[cfg(feature = "shm")]
 pub mod shared_memory {
@@ -98,13 +118,14 @@ pub use mp_channel::{
 };
 
 /// Python's `multiprocessing.connection`: listeners and clients over unix
-/// sockets and TCP, with HMAC-SHA256 authentication.
+/// sockets and TCP, with HMAC-SHA256 authentication; [`PyConnection`](connection::PyConnection)
+/// exchanges byte messages with Python's own `multiprocessing.connection` peers.
 #[cfg(feature = "channel")]
 pub mod connection {
     pub use mp_channel::{
         answer_challenge, client, client_with_timeout, deliver_challenge, pipe, wait, Address,
-        AuthenticationError, ConnectError, Connection, Listener, Waitable,
-        DEFAULT_HANDSHAKE_TIMEOUT,
+        AuthenticationError, ConnectError, Connection, Listener, PyConnection, Waitable,
+        DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,
     };
 }
 
@@ -158,8 +179,9 @@ pub mod managers {
 /// The wire layer: encoding values with the fds they carry, and frames on sockets.
 pub mod wire {
     pub use mp_wire::{
-        decode, encode, recv, recv_value, send, send_timeout, send_value, serde_bytes, DecodeError,
-        EncodeError, Limits, Message, SharedFd, WireError, MAX_FDS_PER_FRAME,
+        decode, decode_with_limits, encode, recv, recv_value, send, send_timeout, send_value,
+        serde_bytes, DecodeError, EncodeError, Limits, Message, SharedFd, WireError,
+        MAX_FDS_PER_FRAME,
     };
 }
 

@@ -45,6 +45,8 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
             Manager, ManagerBuilder, ManagerError, RemoteError,
             // log
             LevelFilter,
+            // bytemuck, for the derives of Pod and Zeroable
+            bytemuck,
         ),
         listed!(multiprocess::sharedctypes: copy, synchronized, SharedCopy, Synchronize),
         listed!(multiprocess::shared_memory:
@@ -52,8 +54,8 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
             ShmError),
         listed!(multiprocess::connection:
             answer_challenge, client, client_with_timeout, deliver_challenge, pipe, wait,
-            Address, AuthenticationError, ConnectError, Connection, Listener, Waitable,
-            DEFAULT_HANDSHAKE_TIMEOUT,
+            Address, AuthenticationError, ConnectError, Connection, Listener, PyConnection,
+            Waitable, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,
         ),
         listed!(multiprocess::dummy: Pool, PoolBuilder),
         listed!(multiprocess::pool:
@@ -69,8 +71,9 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
             Shared, ValueProxy, __private,
         ),
         listed!(multiprocess::wire:
-            decode, encode, recv, recv_value, send, send_timeout, send_value, serde_bytes,
-            DecodeError, EncodeError, Limits, Message, SharedFd, WireError, MAX_FDS_PER_FRAME,
+            decode, decode_with_limits, encode, recv, recv_value, send, send_timeout,
+            send_value, serde_bytes, DecodeError, EncodeError, Limits, Message, SharedFd,
+            WireError, MAX_FDS_PER_FRAME,
         ),
     ]
 }
@@ -159,6 +162,80 @@ fn lib_rs_reexports_exactly_the_list() {
     );
 }
 
+/// The paths `docs/python-api-map.md` names: each `multiprocess::...` path, cut after its
+/// module and item (`multiprocess::connection::Listener::bind` → `connection`, `Listener`), and
+/// each `mp_manager::Item` (section (e) says those are `multiprocess::managers::Item`).
+fn api_map_paths(doc: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (start, _) in doc
+        .match_indices("multiprocess::")
+        .chain(doc.match_indices("mp_manager::"))
+    {
+        if doc[..start].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+            continue; // inside a longer name
+        }
+        let tail = &doc[start..];
+        let end = tail
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .unwrap_or(tail.len());
+        let segments: Vec<&str> = tail[..end].trim_end_matches(':').split("::").collect();
+        let (module, item) = match segments[..] {
+            ["mp_manager", item, ..] => ("managers", item),
+            [_, module, item, ..] if module.starts_with(char::is_lowercase) => (module, item),
+            [_, item, ..] => ("", item),
+            _ => continue,
+        };
+        out.push((module.to_owned(), item.to_owned()));
+    }
+    out
+}
+
+#[test]
+fn api_map_paths_reads_what_the_map_writes() {
+    let doc = "`multiprocess::connection::Listener::bind(a)`, `multiprocess::Lock::new()`,\n\
+               `mp_manager::shared`; `multiprocess::pipe(duplex)`; `multiprocess::wire`, \
+               not_multiprocess::Lock";
+    let got = api_map_paths(doc);
+    let want = [
+        ("connection", "Listener"),
+        ("", "Lock"),
+        ("", "pipe"),
+        ("", "wire"),
+        ("managers", "shared"),
+    ];
+    assert_eq!(got, want.map(|(m, i)| (m.to_owned(), i.to_owned())));
+}
+
+#[test]
+fn api_map_names_only_what_the_facade_exports() {
+    let doc = include_str!("../../../docs/python-api-map.md");
+    let found = reexports_in(include_str!("../src/lib.rs"));
+    let modules: Vec<&str> = found
+        .keys()
+        .filter_map(|m| m.strip_prefix("multiprocess::"))
+        .collect();
+    let paths = api_map_paths(doc);
+    assert!(paths.len() > 50, "the map names the facade's paths");
+    let wrong: Vec<String> = paths
+        .iter()
+        .filter(|(module, item)| {
+            let list = if module.is_empty() {
+                "multiprocess".to_owned()
+            } else {
+                format!("multiprocess::{module}")
+            };
+            let exported = found.get(&list).is_some_and(|names| names.contains(item));
+            let is_module = module.is_empty() && modules.contains(&item.as_str());
+            !exported && !is_module
+        })
+        .map(|(module, item)| format!("{module}::{item}"))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "docs/python-api-map.md names paths the facade does not export: {wrong:?}"
+    );
+}
+
 /// A custom manager type written against the facade alone (`#[shared]`
 /// names `managers::__private` through `crate = ...`).
 mod custom {
@@ -189,4 +266,25 @@ fn a_custom_manager_type_through_the_facade() -> Result<(), multiprocess::Manage
     assert_eq!(c.add(2)?, 3);
     assert_eq!(c.add(-5)?, -2);
     Ok(())
+}
+
+#[test]
+fn wire_errors_name_their_cause_through_the_facade() {
+    use multiprocess::wire::{decode_with_limits, encode, DecodeError, EncodeError, Limits};
+    let shallow = Limits {
+        max_depth: 1,
+        ..Limits::default()
+    };
+    let msg = encode(&vec![vec![1u8]]).unwrap();
+    let err = decode_with_limits::<Vec<Vec<u8>>>(msg, &shallow).unwrap_err();
+    assert!(matches!(err, DecodeError::TooDeep { limit: 1 }), "{err:?}");
+
+    struct Refuses;
+    impl serde::Serialize for Refuses {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("refused by its own impl"))
+        }
+    }
+    let err = encode(&Refuses).unwrap_err();
+    assert!(matches!(&err, EncodeError::Custom(t) if t == "refused by its own impl"));
 }
