@@ -61,9 +61,9 @@ pub use mp_process::{
     active_children, cpu_count, current_process, exit, get_all_start_methods, get_context,
     get_logger, get_start_method, log_to_stderr, parent_process, process_cpu_count,
     set_current_process_authkey, set_current_process_daemon, set_current_process_name,
-    set_start_method, ActiveChild, Context, CurrentProcess, ExitCode, Logger, ParentProcess,
-    Process, ProcessError, Run, StartMethod, Target, TargetReturn, TupleFn, CPU_COUNT_VAR,
-    DEFAULT_START_METHOD, LOG_TARGET, START_METHOD_ENV,
+    set_start_method, ActiveChild, AuthKey, CodeOnly, Context, CurrentProcess, ExitCode, Logger,
+    ParentProcess, Process, ProcessError, Run, StartMethod, Target, TargetReturn, TupleFn,
+    CPU_COUNT_VAR, DEFAULT_START_METHOD, LOG_TARGET, START_METHOD_ENV,
 };
 
 #[cfg(feature = "sync")]
@@ -161,11 +161,12 @@ pub use mp_manager::{Manager, ManagerBuilder, ManagerError, RemoteError};
 #[cfg(feature = "manager")]
 pub mod managers {
     pub use mp_manager::{
-        shared, AcquireGuard, ArrayProxy, BarrierProxy, BaseProxy, BoundedSemaphoreProxy,
-        ConditionLock, ConditionProxy, DictProxy, EventProxy, JoinableQueueProxy, ListProxy,
-        LockProxy, Manager, ManagerBuilder, ManagerError, NamespaceInit, NamespaceProxy, PoolProxy,
-        Proxy, QueueProxy, RLockProxy, Registration, Registry, RemoteError, RemoteErrorKind,
-        SemaphoreProxy, SetProxy, Shared, ValueProxy,
+        shared, AcquireGuard, ArrayProxy, AsyncResult, BarrierProxy, BaseProxy,
+        BoundedSemaphoreProxy, ConditionLock, ConditionProxy, DictIter, DictProxy, EventProxy,
+        JoinableQueueProxy, ListIter, ListProxy, LockProxy, ManagedIMap, Manager, ManagerBuilder,
+        ManagerError, NamespaceInit, NamespaceProxy, ObjectInfo, PoolProxy, Proxy, QueueProxy,
+        RLockProxy, Registration, Registry, RemoteError, RemoteErrorKind, SemaphoreProxy, SetProxy,
+        Shared, ValueProxy,
     };
 
     /// Where a manager server listens (a unix socket path or a TCP address).
