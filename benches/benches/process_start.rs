@@ -12,8 +12,7 @@ use criterion::{criterion_group, Criterion};
 use mp_sys::process::{exit_now, fork_unchecked, wait_pidfd, Fork};
 use multiprocess::{Process, StartMethod};
 
-/// Set in the raw fork+exec baseline's child: exit at once.
-const RAW_CHILD_ENV: &str = "MP_BENCH_RAW_CHILD";
+use multiprocess_benches::raw::{exit_if_exec_child, EXEC_CHILD_ENV as RAW_CHILD_ENV};
 
 fn trivial() {}
 
@@ -61,9 +60,7 @@ fn m1(c: &mut Criterion) {
 criterion_group!(benches, m1);
 
 fn main() {
-    if std::env::var_os(RAW_CHILD_ENV).is_some() {
-        std::process::exit(0);
-    }
+    exit_if_exec_child();
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -12,7 +12,7 @@
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]
 
-use std::hint::{black_box, spin_loop};
+use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -22,68 +22,11 @@ use mp_sync::{Event, Lock, OwnerDied, Value};
 use mp_sys::futex;
 use mp_sys::mmap::Mapping;
 use multiprocess::Process;
+// The raw baseline, shared with `mp-scenarios raw:M5a` / `raw:M5b`.
+use multiprocess_benches::raw::FutexMutex as RawFutexMutex;
 
 /// A blocking wait in the harness gives up (panics) after this long.
 const HANG: Duration = Duration::from_secs(60);
-
-/// The raw baseline: std's futex mutex (`0` unlocked, `1` locked, `2`
-/// locked with sleepers), with a bounded spin like `mp_sync::Lock`'s, on a
-/// word that may live in shared memory. No owner, no dead-holder checks.
-#[derive(Clone, Copy)]
-struct RawFutexMutex<'a>(&'a AtomicU32);
-
-impl RawFutexMutex<'_> {
-    #[inline]
-    fn lock(self) {
-        if self
-            .0
-            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            self.lock_contended();
-        }
-    }
-
-    #[cold]
-    fn lock_contended(self) {
-        let mut state = self.spin();
-        if state == 0 {
-            match self
-                .0
-                .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return,
-                Err(s) => state = s,
-            }
-        }
-        loop {
-            if state != 2 && self.0.swap(2, Ordering::Acquire) == 0 {
-                return;
-            }
-            let _ = futex::wait(self.0, 2, None);
-            state = self.spin();
-        }
-    }
-
-    fn spin(self) -> u32 {
-        let mut left = 64;
-        loop {
-            let s = self.0.load(Ordering::Relaxed);
-            if s != 1 || left == 0 {
-                return s;
-            }
-            spin_loop();
-            left -= 1;
-        }
-    }
-
-    #[inline]
-    fn unlock(self) {
-        if self.0.swap(0, Ordering::Release) == 2 {
-            futex::wake(self.0, 1);
-        }
-    }
-}
 
 fn word(r: &Region, offset: usize) -> &AtomicU32 {
     r.atomic_u32(offset).expect("offset inside the region")

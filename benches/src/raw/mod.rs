@@ -1,0 +1,124 @@
+//! The raw limit of every scenario: the same measurement written straight on
+//! system calls (through `mp_sys` and `rustix`), with none of this library's
+//! framing, checks or bookkeeping. `mp-scenarios raw:<id>` runs one, so
+//! `cargo xtask bench-compare` measures it beside ours in the same run.
+//!
+//! Children are started with [`mp_sys::process::fork`], which checks that
+//! the runner has a single thread (it does: a raw scenario starts none), so
+//! none of this needs `unsafe`.
+
+mod child;
+pub mod futex_mutex;
+mod pipes;
+mod pool;
+mod process;
+mod ring;
+mod shm;
+mod sync;
+
+pub use futex_mutex::FutexMutex;
+pub use process::{exit_if_exec_child, EXEC_CHILD_ENV};
+
+use crate::scenarios::Measurement;
+
+/// A raw implementation: the scenario id it stands beside, what it is, and
+/// its runner.
+#[derive(Debug, Clone, Copy)]
+pub struct Raw {
+    /// The id of the scenario this is the limit of (`M2`).
+    pub id: &'static str,
+    /// One line saying what the raw version does.
+    pub what: &'static str,
+    run: fn(quick: bool) -> Measurement,
+}
+
+impl Raw {
+    /// Runs the raw version once.
+    pub fn run(&self, quick: bool) -> Measurement {
+        (self.run)(quick)
+    }
+}
+
+/// The raw version of every scenario of [`crate::scenarios::ALL`].
+pub const ALL: &[Raw] = &[
+    Raw {
+        id: "M1-fork",
+        what: "fork() + waitid of a child that _exits at once",
+        run: process::fork_waitid,
+    },
+    Raw {
+        id: "M1-spawn",
+        what: "fork+exec of the same binary (std::process), which exits before main's work",
+        run: process::fork_exec_self,
+    },
+    Raw {
+        id: "M1-forkserver",
+        what: "a minimal fork server: one helper process forks on request over a socketpair, reports pid and exit",
+        run: process::fork_server,
+    },
+    Raw {
+        id: "M2",
+        what: "pipe ping-pong of 8 bytes with an echo child",
+        run: pipes::m2,
+    },
+    Raw {
+        id: "M3a",
+        what: "SPSC ring of 8-byte items in a memfd, spin-then-futex waits",
+        run: ring::small,
+    },
+    Raw {
+        id: "M3b",
+        what: "4 MiB ring in a memfd, 1 MiB items copied in and out",
+        run: ring::big,
+    },
+    Raw {
+        id: "M3c",
+        what: "SPSC ring of 8-byte items in a memfd, spin-then-futex waits",
+        run: ring::small,
+    },
+    Raw {
+        id: "M4a",
+        what: "two forked workers fed over pipes, CPython's default chunking (8 chunks)",
+        run: pool::m4a,
+    },
+    Raw {
+        id: "M4b",
+        what: "pipe round trip of 8 bytes to a waiting worker",
+        run: pipes::m4b,
+    },
+    Raw {
+        id: "M4c",
+        what: "two forked workers fed over pipes, one item per message",
+        run: pool::m4c,
+    },
+    Raw {
+        id: "M5a",
+        what: "futex mutex (std's algorithm) lock + unlock, uncontended",
+        run: sync::m5a,
+    },
+    Raw {
+        id: "M5b",
+        what: "two processes incrementing a shared counter under a futex mutex",
+        run: sync::m5b,
+    },
+    Raw {
+        id: "M6",
+        what: "two pipe round trips of 8 bytes with an echo child",
+        run: pipes::m6,
+    },
+    Raw {
+        id: "M7",
+        what: "futex ping-pong between two processes (round trip)",
+        run: sync::m7,
+    },
+    Raw {
+        id: "M8",
+        what: "posix shm 1 MiB: shm_open create + ftruncate + mmap, attach + mmap, unmap, unlink",
+        run: shm::m8,
+    },
+];
+
+/// The raw version of scenario `id`, if there is one.
+pub fn find(id: &str) -> Option<&'static Raw> {
+    ALL.iter().find(|r| r.id == id)
+}
