@@ -43,8 +43,10 @@ commands:
       list the seed examples by area
 
   bench-compare [--quick] [--rounds N] [--only ID,...]
-      every scenario M1-M8 here and in CPython, alternating, latency scenarios pinned;
-      prints the table and writes docs/performance.md and docs/perf-chart.svg
+      every scenario M1-M8 here, as its raw limit (straight system calls), in CPython
+      and in the Rust peers, alternating, latency scenarios pinned; prints the table
+      (speed-up over CPython, ours / raw against issue 13's targets) and, unless
+      --only is given, writes docs/performance.md and docs/perf-chart.svg
   bench-compare --against OLD_MP_SCENARIOS [--rounds N] [--only ID,...]
       interleaved A/B of this tree against another build of mp-scenarios (a copy of
       target/release/mp-scenarios from before a change); prints the table only

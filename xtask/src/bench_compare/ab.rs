@@ -30,6 +30,7 @@ pub(super) fn run(
             scenario: s.clone(),
             ours: Samples::default(),
             cpython: Samples::default(),
+            raw: None,
             peer: None,
         };
         for round in 0..rounds {

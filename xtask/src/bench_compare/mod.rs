@@ -1,14 +1,17 @@
 //! `cargo xtask bench-compare [--quick] [--rounds N] [--only ID,...] [--against BIN]`: every
-//! scenario of DESIGN.md §5 in this library and, in the same run, in
-//! CPython's `multiprocessing` and (where they can express it) in the Rust
-//! peers procspawn / ipc-channel (`benches/peers`), rotating the sides round by
+//! scenario of DESIGN.md §5 in this library and, in the same run, its raw
+//! limit (`mp-scenarios raw:<id>`, straight system calls), CPython's
+//! `multiprocessing` and (where they can express it) the Rust peers
+//! procspawn / ipc-channel (`benches/peers`), rotating the sides round by
 //! round to cancel drift, latency scenarios pinned to one CPU. Prints the
-//! tables with medians, spreads and the speed-ups, and writes
+//! tables with medians, spreads, the speed-ups over CPython and the ratios
+//! to the raw limit against issue 13's targets, and writes
 //! `docs/performance.md` (the generated section) and `docs/perf-chart.svg`.
 
 mod ab;
 mod chart;
 mod table;
+mod targets;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -26,6 +29,8 @@ pub(crate) struct Scenario {
     pub(crate) lower_is_better: bool,
     pub(crate) pinned: bool,
     pub(crate) what: String,
+    /// What the raw version does, if the runner has one.
+    pub(crate) raw_what: Option<String>,
 }
 
 /// The samples of one side.
@@ -69,6 +74,8 @@ pub(crate) struct Row {
     pub(crate) scenario: Scenario,
     pub(crate) ours: Samples,
     pub(crate) cpython: Samples,
+    /// The raw limit's samples (`mp-scenarios raw:<id>`), if it ran.
+    pub(crate) raw: Option<Samples>,
     /// The Rust peer crate that ran this scenario too, and its samples.
     pub(crate) peer: Option<(String, Samples)>,
 }
@@ -82,6 +89,19 @@ impl Row {
     /// How many times better we are than the Rust peer (>1 means faster).
     pub(crate) fn peer_speedup(&self) -> Option<f64> {
         self.ratio(&self.peer.as_ref()?.1)
+    }
+
+    /// Ours ÷ the raw limit: the raw cost we pay for a latency, the share
+    /// of the raw rate we reach for a rate (see [`targets`]).
+    pub(crate) fn raw_ratio(&self) -> Option<f64> {
+        let (o, r) = (self.ours.median()?, self.raw.as_ref()?.median()?);
+        (o > 0.0 && r > 0.0).then(|| o / r)
+    }
+
+    /// Issue 13's target for this row and whether the raw ratio meets it.
+    pub(crate) fn target(&self) -> Option<(targets::Target, Option<bool>)> {
+        let t = targets::target(&self.scenario.id)?;
+        Some((t, self.raw_ratio().map(|r| t.met(r))))
     }
 
     fn ratio(&self, other: &Samples) -> Option<f64> {
@@ -233,12 +253,13 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     let mut scenarios: Vec<Scenario> = String::from_utf8_lossy(&listing.stdout)
         .lines()
         .filter_map(|l| {
-            let f: Vec<&str> = l.splitn(4, '\t').collect();
-            (f.len() == 4).then(|| Scenario {
+            let f: Vec<&str> = l.splitn(5, '\t').collect();
+            (f.len() >= 4).then(|| Scenario {
                 id: f[0].to_owned(),
                 lower_is_better: f[1] == "lower",
                 pinned: f[2] == "pinned",
                 what: f[3].to_owned(),
+                raw_what: f.get(4).filter(|w| !w.is_empty()).map(|w| (*w).to_owned()),
             })
         })
         .collect();
@@ -278,27 +299,35 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
             scenario: s.clone(),
             ours: Samples::default(),
             cpython: Samples::default(),
+            raw: s.raw_what.as_ref().map(|_| Samples::default()),
             peer: peer.map(|(_, krate)| (krate.clone(), Samples::default())),
         };
         let has_py = py_ids.lines().any(|l| l.trim() == s.id);
+        let raw_id = format!("raw:{}", s.id);
         for round in 0..opts.rounds {
             // Rotate which side goes first, to cancel drift.
-            for k in 0..3 {
-                let side = (round + k) % 3;
+            for k in 0..SIDES {
+                let side = (round + k) % SIDES;
                 let mut args: Vec<OsString> = vec![s.id.clone().into()];
                 if opts.quick {
                     args.push("--quick".into());
                 }
-                let (samples, program) = match (side, row.peer.as_mut()) {
-                    (0, _) => (&mut row.ours, rust_bin.clone().into_os_string()),
-                    (1, _) if has_py => {
+                let mut id = s.id.as_str();
+                let (samples, program) = match (side, row.raw.as_mut(), row.peer.as_mut()) {
+                    (0, _, _) => (&mut row.ours, rust_bin.clone().into_os_string()),
+                    (1, Some(raw), _) => {
+                        args[0] = raw_id.clone().into();
+                        id = &raw_id;
+                        (raw, rust_bin.clone().into_os_string())
+                    }
+                    (2, _, _) if has_py => {
                         args.insert(0, script.clone().into());
                         (&mut row.cpython, OsString::from("python3"))
                     }
-                    (2, Some((_, peer))) => (peer, peer_bin.clone().into_os_string()),
+                    (3, _, Some((_, peer))) => (peer, peer_bin.clone().into_os_string()),
                     _ => continue,
                 };
-                let (v, u) = measure(&root, program, args, &s.id, s.pinned)?;
+                let (v, u) = measure(&root, program, args, id, s.pinned)?;
                 samples.values.push(v);
                 samples.unit = u;
             }
@@ -318,6 +347,13 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     );
     println!();
     print!("{}", table::markdown(&rows));
+    if !opts.only.is_empty() {
+        println!(
+            "\n(--only: docs/performance.md and docs/perf-chart.svg left as they are; {:.0} s)",
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
     let docs = root.join("docs");
     chart::write_svg(&rows, &docs.join("perf-chart.svg"))?;
     write_performance_md(
@@ -334,6 +370,9 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Ours, raw, CPython, the peer: the sides that take turns in each round.
+const SIDES: usize = 4;
+
 const BEGIN: &str = "<!-- bench-compare:begin -->";
 const END: &str = "<!-- bench-compare:end -->";
 
@@ -348,11 +387,16 @@ fn write_performance_md(
     let cpus = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let section = format!(
-        "{BEGIN}\n## Side by side with CPython (generated)\n\n\
-         Command: `{command}` — {rounds} rounds per scenario, the sides taking turns to go \
-         first, latency scenarios pinned to CPU 0 (`taskset -c 0`). Machine: Linux {}, CPUs {}, \
-         {python}. Values are medians; ± is half the min–max range over the rounds. Speed-up > 1 \
-         means multiprocess is faster.\n\n{}\n![speed-up over CPython](perf-chart.svg)\n\n\
+        "{BEGIN}\n## Side by side with CPython and the raw limit (generated)\n\n\
+         Command: `{command}` — {rounds} rounds per scenario, the sides (multiprocess, its raw \
+         limit, CPython, a Rust peer) taking turns to go first, latency scenarios pinned to \
+         CPU 0 (`taskset -c 0`). Machine: Linux {}, CPUs {}, {python}. Values are medians; ± is \
+         half the min–max range over the rounds. Speed-up > 1 means multiprocess is faster than \
+         CPython. The raw limit is the same measurement written straight on system calls \
+         (`mp-scenarios raw:<id>`, `benches/src/raw/`), described per row below; ours ÷ raw is \
+         the raw cost we pay for a latency (target a ceiling) and the share of the raw rate we \
+         reach for a rate (target a floor); the targets are issue 13's.\n\n{}\n{}\n\
+         ![speed-up over CPython](perf-chart.svg)\n\n\
          ## Side by side with the Rust peers (generated)\n\n\
          The same run, the same scenarios written with procspawn 1.0.2 and ipc-channel 0.22 \
          (`benches/peers/src/main.rs` says how each one is expressed), for the scenarios they \
@@ -360,6 +404,7 @@ fn write_performance_md(
         kernel.trim(),
         cpus.trim(),
         table::markdown(rows),
+        table::raw_legend(rows),
         table::peer_markdown(rows)
     );
     let new = match (old.find(BEGIN), old.find(END)) {
@@ -386,6 +431,7 @@ mod tests {
                 lower_is_better: lower,
                 pinned: false,
                 what: String::new(),
+                raw_what: None,
             },
             ours: Samples {
                 values: ours.to_vec(),
@@ -395,6 +441,7 @@ mod tests {
                 values: cpy.to_vec(),
                 unit: "us".into(),
             },
+            raw: None,
             peer: None,
         }
     }

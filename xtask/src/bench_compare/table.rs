@@ -1,4 +1,6 @@
-//! The comparison table, for the console and for Markdown.
+//! The comparison table, for the console and for Markdown: ours, CPython
+//! and the speed-up, then the raw limit, ours ÷ raw and issue 13's target
+//! with a met/missed mark.
 
 use super::Row;
 
@@ -35,6 +37,23 @@ pub(crate) fn sample_cell(s: &super::Samples) -> String {
     )
 }
 
+/// Ours ÷ raw, the target, and `met` / `missed` (`—` where there is none).
+fn raw_cells(row: &Row) -> [String; 4] {
+    let dash = || "—".to_owned();
+    let (target, met) = match row.target() {
+        Some((t, Some(true))) => (t.to_string(), "met".to_owned()),
+        Some((t, Some(false))) => (t.to_string(), "**missed**".to_owned()),
+        Some((t, None)) => (t.to_string(), dash()),
+        None => (dash(), dash()),
+    };
+    [
+        row.raw.as_ref().map_or_else(dash, sample_cell),
+        row.raw_ratio().map_or_else(dash, |x| format!("{x:.2}×")),
+        target,
+        met,
+    ]
+}
+
 fn cells(row: &Row) -> [String; 5] {
     let s = &row.scenario;
     [
@@ -68,8 +87,10 @@ pub(crate) fn console_row(row: &Row) -> String {
         ),
         None => String::new(),
     };
+    let [raw, ratio, target, met] = raw_cells(row);
+    let met = met.trim_matches('*');
     format!(
-        "{:<14} ours {:<22} CPython {:<22} speed-up {}{peer}",
+        "{:<14} ours {:<22} CPython {:<22} speed-up {:<7} raw {raw:<22} ours/raw {ratio} (target {target}: {met}){peer}",
         c[0], c[2], c[3], c[4]
     )
 }
@@ -77,14 +98,27 @@ pub(crate) fn console_row(row: &Row) -> String {
 /// The whole table as Markdown.
 pub(crate) fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| id | scenario | multiprocess | CPython | speed-up |\n|---|---|---|---|---|\n",
+        "| id | scenario | multiprocess | CPython | speed-up | raw limit | ours ÷ raw | target | |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let c = cells(r);
+        let [raw, ratio, target, met] = raw_cells(r);
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {raw} | {ratio} | {target} | {met} |\n",
             c[0], c[1], c[2], c[3], c[4]
         ));
+    }
+    out
+}
+
+/// What each row's raw limit is, as Markdown.
+pub(crate) fn raw_legend(rows: &[Row]) -> String {
+    let mut out = String::from("| id | the raw limit |\n|---|---|\n");
+    for r in rows {
+        if let Some(what) = &r.scenario.raw_what {
+            out.push_str(&format!("| {} | {what} |\n", r.scenario.id));
+        }
     }
     out
 }
@@ -115,6 +149,72 @@ pub(crate) fn peer_markdown(rows: &[Row]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Row, Samples, Scenario};
+
+    fn samples(values: &[f64], unit: &str) -> Samples {
+        Samples {
+            values: values.to_vec(),
+            unit: unit.into(),
+        }
+    }
+
+    fn row(id: &str, lower: bool, ours: &[f64], raw: Option<&[f64]>) -> Row {
+        let unit = if lower { "us" } else { "items/s" };
+        Row {
+            scenario: Scenario {
+                id: id.into(),
+                lower_is_better: lower,
+                pinned: false,
+                what: "w".into(),
+                raw_what: raw.map(|_| "raw way".into()),
+            },
+            ours: samples(ours, unit),
+            cpython: samples(&[20.0], unit),
+            raw: raw.map(|r| samples(r, unit)),
+            peer: None,
+        }
+    }
+
+    #[test]
+    fn raw_ratio_target_and_mark() {
+        // A latency: ours 2.6 us against raw 2.0 us is 1.3× the raw cost,
+        // exactly M2's ceiling; 2.8 us misses it.
+        let met = row("M2", true, &[2.5, 2.6, 2.7], Some(&[2.0, 1.0, 3.0]));
+        assert!((met.raw_ratio().unwrap() - 1.3).abs() < 1e-9);
+        assert_eq!(super::raw_cells(&met)[1..], ["1.30×", "≤ 1.3×", "met"]);
+        let missed = row("M2", true, &[2.8], Some(&[2.0]));
+        assert_eq!(super::raw_cells(&missed)[3], "**missed**");
+        // A rate: 3 M/s against a raw 10 M/s reaches 0.3× of it; M3a
+        // needs 0.5×.
+        let rate = row("M3a", false, &[3e6], Some(&[1e7]));
+        assert_eq!(
+            super::raw_cells(&rate)[1..],
+            ["0.30×", "≥ 0.5×", "**missed**"]
+        );
+        let rate = row("M3a", false, &[6e6], Some(&[1e7]));
+        assert_eq!(super::raw_cells(&rate)[3], "met");
+        // No raw run: no ratio and no mark, but the target still shows.
+        let none = row("M6", true, &[8.0], None);
+        assert_eq!(none.raw_ratio(), None);
+        assert_eq!(super::raw_cells(&none), ["—", "—", "≤ 1.5×", "—"]);
+    }
+
+    #[test]
+    fn markdown_has_both_ratios_and_the_legend() {
+        let rows = [row("M2", true, &[2.0], Some(&[1.6]))];
+        let md = super::markdown(&rows);
+        let line = md.lines().nth(2).unwrap();
+        assert_eq!(
+            line,
+            "| M2 | w, lower is better | 2.00 us ±0% | 20.00 us ±0% | 10.0× | 1.60 us ±0% | 1.25× | ≤ 1.3× | met |"
+        );
+        assert_eq!(md.lines().next().unwrap().matches('|').count(), 10);
+        assert!(super::raw_legend(&rows).contains("| M2 | raw way |"));
+        assert!(super::console_row(&rows[0]).contains("ours/raw 1.25× (target ≤ 1.3×: met)"));
+        let missed = row("M2", true, &[2.0], Some(&[1.0]));
+        assert!(super::console_row(&missed).contains("(target ≤ 1.3×: missed)"));
+    }
+
     #[test]
     fn units() {
         assert_eq!(super::fmt_value(Some(43_800.0), "us"), "43.80 ms");
