@@ -408,12 +408,12 @@ fn write_performance_md(
         table::peer_markdown(rows)
     );
     let new = match (old.find(BEGIN), old.find(END)) {
-        (Some(b), Some(e)) if e > b => format!(
-            "{}{}{}",
-            &old[..b],
-            section,
-            &old[e + END.len()..].trim_start_matches('\n')
-        ),
+        (Some(b), Some(e)) if e > b => {
+            // The hand-written part after the section keeps one blank line.
+            let rest = old[e + END.len()..].trim_start_matches('\n');
+            let gap = if rest.is_empty() { "" } else { "\n" };
+            format!("{}{section}{gap}{rest}", &old[..b])
+        }
         _ if old.is_empty() => format!("# Performance\n\n{section}"),
         _ => format!("{}\n{section}", old.trim_end()),
     };
@@ -466,6 +466,26 @@ mod tests {
             },
         ));
         assert_eq!(r.peer_speedup(), Some(4.0));
+    }
+
+    #[test]
+    fn regenerating_keeps_the_hand_written_parts() {
+        let path = std::env::temp_dir().join(format!("xtask-perf-{}.md", std::process::id()));
+        let before = format!("# P\n\nintro\n\n{BEGIN}\nold table\n{END}\n\n## Notes\n\ntail\n");
+        std::fs::write(&path, before).unwrap();
+        let mut r = row(true, &[2.0], &[10.0]);
+        r.scenario.id = "M2".into();
+        r.raw = Some(Samples {
+            values: vec![1.0],
+            unit: "us".into(),
+        });
+        write_performance_md(&path, &[r], "cargo xtask bench-compare", "Python 3", 7).unwrap();
+        let after = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(after.starts_with("# P\n\nintro\n\n<!-- bench-compare:begin -->\n"));
+        assert!(after.ends_with(&format!("{END}\n\n## Notes\n\ntail\n")));
+        assert!(!after.contains("old table"));
+        assert!(after.contains("| 2.00× | ≤ 1.3× | **missed** |"), "{after}");
     }
 
     #[test]
