@@ -3,9 +3,9 @@
 //! framing, checks or bookkeeping. `mp-scenarios raw:<id>` runs one, so
 //! `cargo xtask bench-compare` measures it beside ours in the same run.
 //!
-//! Children are started with [`mp_sys::process::fork`], which checks that
-//! the runner has a single thread (it does: a raw scenario starts none), so
-//! none of this needs `unsafe`.
+//! Children are started with a bare `fork()` (`child::start`): a raw
+//! scenario runs in a process with one thread, which [`Raw::run`] checks
+//! before it starts, and starts no thread itself.
 
 mod child;
 pub mod futex_mutex;
@@ -34,7 +34,14 @@ pub struct Raw {
 
 impl Raw {
     /// Runs the raw version once.
+    ///
+    /// # Panics
+    /// If the process has more than one thread: the raw versions fork
+    /// without checking (a raw limit does not pay for the check), which is
+    /// sound only in a single-threaded process, such as `mp-scenarios`.
     pub fn run(&self, quick: bool) -> Measurement {
+        let threads = mp_sys::thread::thread_count().expect("count threads");
+        assert_eq!(threads, 1, "raw scenarios fork: run them single-threaded");
         (self.run)(quick)
     }
 }

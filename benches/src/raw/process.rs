@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use mp_sys::fd::{read, write_all};
-use mp_sys::process::{exit_now, fork, wait_pidfd, ExitStatus, Fork};
+use mp_sys::process::{exit_now, fork_unchecked, wait_pidfd, ExitStatus, Fork};
 
 use super::child;
 use crate::scenarios::{iters, Measurement};
@@ -30,10 +30,14 @@ fn per_start(n: u64, t: Instant) -> Measurement {
 
 pub(super) fn fork_waitid(quick: bool) -> Measurement {
     let n = iters(quick, 200);
-    child::reap(&child::start(|| ()));
+    // SAFETY: a raw scenario's process is single-threaded (`Raw::run`
+    // checked; none starts a thread).
+    child::reap(&unsafe { child::start(|| ()) });
     let t = Instant::now();
     for _ in 0..n {
-        child::reap(&child::start(|| ()));
+        // SAFETY: a raw scenario's process is single-threaded (`Raw::run`
+        // checked; none starts a thread).
+        child::reap(&unsafe { child::start(|| ()) });
     }
     per_start(n, t)
 }
@@ -62,8 +66,9 @@ pub(super) fn fork_exec_self(quick: bool) -> Measurement {
 fn serve(sock: &std::os::fd::OwnedFd) {
     let mut req = [0u8; 1];
     while read(sock, &mut req).expect("request") == 1 && req[0] == 1 {
-        // The server is single-threaded (a fork of a single-threaded runner).
-        match fork().expect("fork") {
+        // SAFETY: the server is a fork of a single-threaded raw scenario
+        // (`Raw::run` checked) and starts no thread: it has one thread.
+        match unsafe { fork_unchecked() }.expect("fork") {
             Fork::Child => exit_now(0),
             Fork::Parent { pid, pidfd } => {
                 write_all(sock, &pid.to_le_bytes()).expect("pid");
@@ -91,7 +96,9 @@ fn read_u32(sock: &std::os::fd::OwnedFd) -> u32 {
 pub(super) fn fork_server(quick: bool) -> Measurement {
     let n = iters(quick, 200);
     let (ours, theirs) = mp_sys::socket::socketpair().expect("socketpair");
-    let server = child::start(|| serve(&theirs));
+    // SAFETY: a raw scenario's process is single-threaded (`Raw::run`
+    // checked; none starts a thread).
+    let server = unsafe { child::start(|| serve(&theirs)) };
     drop(theirs);
     let once = || {
         write_all(&ours, &[1]).expect("request");

@@ -72,8 +72,12 @@ pub(super) fn m5b(quick: bool) -> Measurement {
             mutex.unlock();
         }
     };
-    let a = child::start(worker);
-    let b = child::start(worker);
+    // SAFETY: a raw scenario's process is single-threaded (`Raw::run`
+    // checked; none starts a thread).
+    let a = unsafe { child::start(worker) };
+    // SAFETY: a raw scenario's process is single-threaded (`Raw::run`
+    // checked; none starts a thread).
+    let b = unsafe { child::start(worker) };
     wait_at_least(ready, 2);
     // As the scenario: time the increments and the two exits.
     let t = Instant::now();
@@ -103,12 +107,16 @@ pub(super) fn m7(quick: bool) -> Measurement {
         w.store(1, Ordering::Release);
         futex::wake(w, 1);
     };
-    let peer = child::start(|| {
-        for _ in 0..warm + rounds {
-            wait_set(ping);
-            set(pong);
-        }
-    });
+    // SAFETY: a raw scenario's process is single-threaded (`Raw::run`
+    // checked; none starts a thread).
+    let peer = unsafe {
+        child::start(|| {
+            for _ in 0..warm + rounds {
+                wait_set(ping);
+                set(pong);
+            }
+        })
+    };
     let round = || {
         set(ping);
         wait_set(pong);
