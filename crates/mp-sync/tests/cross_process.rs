@@ -263,6 +263,46 @@ fn condition_notify_count_across_processes() {
     }
 }
 
+fn cond_wait_once(cond: Condition, woken: Value<u32>) {
+    let g = cond.lock().unwrap();
+    if g.wait(Some(DEADLINE)).unwrap() {
+        woken.lock().unwrap().update(|w| w + 1);
+    }
+}
+
+/// Issue 11 #5: the parent notifies the waiting child and then waits
+/// itself; the notification is the child's, not the parent's.
+#[test]
+fn condition_notifier_cannot_take_its_own_notify_across_processes() {
+    for m in METHODS {
+        for round in 0..5 {
+            let cond = Condition::new().unwrap();
+            let woken = Value::new(0u32).unwrap();
+            let mut p = Process::new(cond_wait_once, (cond.clone(), woken.clone())).start_method(m);
+            p.start().unwrap();
+            let deadline = Instant::now() + DEADLINE;
+            while !format!("{cond:?}").ends_with(", 1)>") && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let g = cond.lock().unwrap();
+            g.notify(1).unwrap();
+            assert_eq!(
+                g.wait(Some(Duration::ZERO)),
+                Ok(false),
+                "{m:?} round {round}"
+            );
+            drop(g);
+            p.join_timeout(DEADLINE).unwrap();
+            assert_eq!(p.exitcode(), Some(0), "{m:?}");
+            assert_eq!(
+                woken.value(),
+                1,
+                "{m:?} round {round}: the child was not woken"
+            );
+        }
+    }
+}
+
 fn bounded_user(sem: BoundedSemaphore, inside: Slot, max: Slot, n: u32) {
     let (inside, max) = (inside.atomic_u32(0).unwrap(), max.atomic_u32(0).unwrap());
     for _ in 0..n {

@@ -205,10 +205,45 @@ fn loom_semaphore_dead_holder_slot_returns() {
 #[derive(Default)]
 struct CondWords {
     lock: MutexWords,
+    fresh: AtomicU32,
     waiters: AtomicU32,
     tokens: AtomicU32,
+    epoch: AtomicU32,
     wake: EcWords,
     flag: AtomicU32,
+}
+
+impl CondWords {
+    fn cv(&self) -> RawCondvar<'_> {
+        RawCondvar {
+            fresh: &self.fresh,
+            waiters: &self.waiters,
+            tokens: &self.tokens,
+            epoch: &self.epoch,
+            wake: self.wake.raw(),
+        }
+    }
+
+    /// `Condition.wait` as `me` with the lock held; returns the verdict.
+    fn wait(&self, me: u64, deadline: Deadline) -> bool {
+        let ticket = self.cv().register();
+        self.lock.raw().unlock::<LoomPark>().unwrap();
+        let notified = self.cv().sleep::<LoomPark>(ticket, deadline);
+        self.lock
+            .raw()
+            .lock::<LoomPark>(me, Deadline::NEVER)
+            .unwrap();
+        self.cv().finish(ticket, notified)
+    }
+
+    /// Nothing left over: every registration was matched by a token or a
+    /// give-up.
+    fn assert_settled(&self) {
+        assert_eq!(self.fresh.load(Ordering::SeqCst), 0);
+        assert_eq!(self.waiters.load(Ordering::SeqCst), 0);
+        assert_eq!(self.tokens.load(Ordering::SeqCst), 0);
+        assert_eq!(self.wake.waiters.load(Ordering::SeqCst), 0);
+    }
 }
 
 #[test]
@@ -217,35 +252,51 @@ fn loom_condvar_wait_sees_the_notify() {
         let c = Arc::new(CondWords::default());
         let c2 = Arc::clone(&c);
         let waiter = thread::spawn(move || {
-            let cv = RawCondvar {
-                waiters: &c2.waiters,
-                tokens: &c2.tokens,
-                wake: c2.wake.raw(),
-            };
             c2.lock.raw().lock::<LoomPark>(1, Deadline::NEVER).unwrap();
             while c2.flag.load(Ordering::Relaxed) == 0 {
-                cv.register();
-                c2.lock.raw().unlock::<LoomPark>().unwrap();
-                let notified = cv.sleep::<LoomPark>(Deadline::NEVER);
-                c2.lock.raw().lock::<LoomPark>(1, Deadline::NEVER).unwrap();
-                cv.finish(notified);
+                c2.wait(1, Deadline::NEVER);
             }
             c2.lock.raw().unlock::<LoomPark>().unwrap();
         });
-        let cv = RawCondvar {
-            waiters: &c.waiters,
-            tokens: &c.tokens,
-            wake: c.wake.raw(),
-        };
         c.lock.raw().lock::<LoomPark>(2, Deadline::NEVER).unwrap();
         c.flag.store(1, Ordering::Relaxed);
-        cv.notify::<LoomPark>(1);
+        c.cv().notify::<LoomPark>(1);
         c.lock.raw().unlock::<LoomPark>().unwrap();
         waiter.join().unwrap();
-        // Every registration was matched by a token or a give-up.
-        assert_eq!(c.waiters.load(Ordering::SeqCst), 0);
-        assert_eq!(c.tokens.load(Ordering::SeqCst), 0);
-        assert_eq!(c.wake.waiters.load(Ordering::SeqCst), 0);
+        c.assert_settled();
+    });
+}
+
+/// Issue 11 #5: the notifier waits right after its notify (giving up at
+/// once); it must not take the token, and the waiter it meant must wake
+/// (if the notifier took it, the waiter would sleep for ever: a loom
+/// deadlock).
+#[test]
+fn loom_condvar_notifier_cannot_take_its_own_notify() {
+    loom::model(|| {
+        let c = Arc::new(CondWords::default());
+        let c2 = Arc::clone(&c);
+        let waiter = thread::spawn(move || {
+            c2.lock.raw().lock::<LoomPark>(1, Deadline::NEVER).unwrap();
+            c2.flag.store(1, Ordering::SeqCst); // registered from here on
+            let woken = c2.wait(1, Deadline::NEVER);
+            c2.lock.raw().unlock::<LoomPark>().unwrap();
+            woken
+        });
+        loop {
+            c.lock.raw().lock::<LoomPark>(2, Deadline::NEVER).unwrap();
+            if c.flag.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            c.lock.raw().unlock::<LoomPark>().unwrap();
+            thread::yield_now();
+        }
+        assert_eq!(c.cv().notify::<LoomPark>(1), 1);
+        let now = Deadline::after(Some(std::time::Duration::ZERO));
+        assert!(!c.wait(2, now), "the notifier took its own notification");
+        c.lock.raw().unlock::<LoomPark>().unwrap();
+        assert!(waiter.join().unwrap());
+        c.assert_settled();
     });
 }
 

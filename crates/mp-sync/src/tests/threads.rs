@@ -298,6 +298,37 @@ fn condition_notify_counts_are_exact() {
     assert_eq!(woken.load(Ordering::SeqCst), 5);
 }
 
+/// Issue 11 #5: a thread that notifies and then waits itself must not
+/// take the notification meant for the thread already waiting.
+#[test]
+fn condition_notifier_cannot_take_its_own_notify() {
+    for _ in 0..20 {
+        let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
+        let c2 = remap(&cond);
+        let waiter = thread::spawn(move || {
+            let g = c2.lock().unwrap();
+            g.wait(Some(Duration::from_secs(20))).unwrap()
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cond.raw().waiting() < 1 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let g = cond.lock().unwrap();
+        g.notify(1).unwrap();
+        assert_eq!(
+            g.wait(Some(Duration::ZERO)),
+            Ok(false),
+            "took its own notify"
+        );
+        drop(g);
+        assert!(waiter.join().unwrap(), "the waiter was not woken");
+        // Every registration was settled: nothing left for a later wait.
+        let g = cond.lock().unwrap();
+        assert_eq!(g.wait(Some(Duration::ZERO)), Ok(false));
+        assert_eq!(cond.raw().waiting(), 0);
+    }
+}
+
 #[test]
 fn condition_python_semantics() {
     let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
