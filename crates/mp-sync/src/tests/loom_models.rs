@@ -21,7 +21,7 @@ use mp_sys::time::Deadline;
 
 use super::loom_park::{die, LoomPark, DEAD};
 use crate::primitive::Ordering;
-use crate::raw::barrier::RawBarrier;
+use crate::raw::barrier::{Broken, RawBarrier, DRAINING, FILLING};
 use crate::raw::condvar::RawCondvar;
 use crate::raw::event::RawEvent;
 use crate::raw::eventcount::RawEventCount;
@@ -332,16 +332,44 @@ struct BarrierWords {
     count: AtomicU32,
     parties: AtomicU32,
     wake: EcWords,
+    arrivals: [AtomicU64; 3],
 }
 
 impl BarrierWords {
-    fn raw(&self) -> RawBarrier<'_> {
+    fn new(parties: u32) -> BarrierWords {
+        let b = BarrierWords::default();
+        b.parties.store(parties, Ordering::SeqCst);
+        b
+    }
+
+    fn raw<'a>(&'a self) -> RawBarrier<'a, impl Fn(usize) -> Option<&'a AtomicU64> + Copy + 'a> {
         RawBarrier {
             lock: self.lock.raw(),
             phase: &self.phase,
             count: &self.count,
             parties: &self.parties,
             wake: self.wake.raw(),
+            arrivals: move |i: usize| self.arrivals.get(i),
+        }
+    }
+
+    fn wait(&self, me: u64) -> Result<usize, Result<Broken, ()>> {
+        self.raw()
+            .wait::<LoomPark, ()>(me, Deadline::NEVER, || Ok(()))
+    }
+
+    /// The state a party leaves when it dies inside `wait` after arriving.
+    fn forge_dead_arrival(&self, phase: u32) {
+        self.arrivals[0].store(DEAD, Ordering::SeqCst);
+        self.count.store(1, Ordering::SeqCst);
+        self.phase.store(phase, Ordering::SeqCst);
+    }
+
+    fn assert_idle(&self) {
+        assert_eq!(self.count.load(Ordering::SeqCst), 0);
+        assert_eq!(self.wake.waiters.load(Ordering::SeqCst), 0);
+        for e in &self.arrivals {
+            assert_eq!(e.load(Ordering::SeqCst), 0);
         }
     }
 }
@@ -349,18 +377,53 @@ impl BarrierWords {
 #[test]
 fn loom_barrier_two_parties_get_both_indices() {
     loom::model(|| {
-        let b = Arc::new(BarrierWords::default());
-        b.parties.store(2, Ordering::SeqCst);
+        let b = Arc::new(BarrierWords::new(2));
         let b2 = Arc::clone(&b);
-        let other =
-            thread::spawn(move || b2.raw().wait::<LoomPark, ()>(1, Deadline::NEVER, || Ok(())));
-        let mine = b.raw().wait::<LoomPark, ()>(2, Deadline::NEVER, || Ok(()));
+        let other = thread::spawn(move || b2.wait(1));
+        let mine = b.wait(2);
         let theirs = other.join().unwrap();
         let mut idx = [mine.unwrap(), theirs.unwrap()];
         idx.sort_unstable();
         assert_eq!(idx, [0, 1]);
-        assert_eq!(b.count.load(Ordering::SeqCst), 0);
-        assert_eq!(b.wake.waiters.load(Ordering::SeqCst), 0);
+        b.assert_idle();
+    });
+}
+
+/// Issue 11 #3: a party of a filling generation died; the party waiting
+/// with it learns `Broken` (a missed death would sleep for ever: a loom
+/// deadlock), and `reset` leaves a clean barrier.
+#[test]
+fn loom_barrier_dead_party_breaks_the_generation() {
+    loom::model(|| {
+        let b = Arc::new(BarrierWords::new(3));
+        b.forge_dead_arrival(FILLING);
+        let b2 = Arc::clone(&b);
+        let survivor = thread::spawn(move || b2.wait(1));
+        die();
+        assert_eq!(survivor.join().unwrap(), Err(Ok(Broken)));
+        assert!(b.raw().broken());
+        b.raw().reset::<LoomPark>(2);
+        assert_eq!(b.phase.load(Ordering::SeqCst), FILLING);
+        b.assert_idle();
+    });
+}
+
+/// Issue 11 #3: a party that passed died before leaving; the next
+/// generation still fills (its waiters reap the leftover instead of
+/// waiting for ever for the drain to finish).
+#[test]
+fn loom_barrier_dead_leftover_does_not_wedge_the_next_generation() {
+    loom::model(|| {
+        let b = Arc::new(BarrierWords::new(2));
+        b.forge_dead_arrival(DRAINING);
+        let b2 = Arc::clone(&b);
+        let other = thread::spawn(move || b2.wait(1));
+        die();
+        let mine = b.wait(2);
+        let mut idx = [mine.unwrap(), other.join().unwrap().unwrap()];
+        idx.sort_unstable();
+        assert_eq!(idx, [0, 1]);
+        b.assert_idle();
     });
 }
 

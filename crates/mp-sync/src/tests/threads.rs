@@ -455,6 +455,40 @@ fn barrier_timeout_abort_reset() {
     let theirs = t.join().unwrap().unwrap();
     assert_eq!(mine + theirs, 1);
     assert!(Barrier::new(0).is_err());
+    assert!(Barrier::new(Barrier::MAX_PARTIES + 1).is_err());
+}
+
+/// The state a party of a three-party barrier leaves when it is killed
+/// inside `wait` (forged: its arrival entry names a dead process): the
+/// next party to wait learns it as `BrokenBarrierError`, and a reset
+/// barrier completes full rounds again.
+#[test]
+fn barrier_dead_party_breaks_the_generation() {
+    let b = Barrier::new(3).unwrap();
+    let slot: mp_shm::Slot = mp_wire::decode(mp_wire::encode(&b).unwrap()).unwrap();
+    slot.atomic_u64(48)
+        .unwrap()
+        .store(dead_ident(), Ordering::SeqCst);
+    slot.atomic_u32(20).unwrap().store(1, Ordering::SeqCst); // count
+    assert_eq!(b.n_waiting(), 1);
+    assert_eq!(
+        b.wait_timeout(Duration::from_secs(20)),
+        Err(BrokenBarrierError)
+    );
+    b.reset();
+    assert_eq!(slot.atomic_u64(48).unwrap().load(Ordering::SeqCst), 0);
+    for _ in 0..3 {
+        let others: Vec<_> = (0..2)
+            .map(|_| {
+                let other = remap(&b);
+                thread::spawn(move || other.wait_timeout(Duration::from_secs(20)).unwrap())
+            })
+            .collect();
+        let mut idx = vec![b.wait_timeout(Duration::from_secs(20)).unwrap()];
+        idx.extend(others.into_iter().map(|t| t.join().unwrap()));
+        idx.sort_unstable();
+        assert_eq!(idx, [0, 1, 2]);
+    }
 }
 
 #[test]
@@ -498,4 +532,9 @@ fn forged_handles_are_rejected() {
     assert!(mp_wire::decode::<Semaphore>(msg).is_err());
     let msg = mp_wire::encode(&tiny).unwrap();
     assert!(mp_wire::decode::<Lock>(msg).is_err());
+    // A barrier whose parties do not fit its slot's arrival table.
+    let b = Barrier::new(2).unwrap();
+    let slot: mp_shm::Slot = mp_wire::decode(mp_wire::encode(&b).unwrap()).unwrap();
+    slot.atomic_u32(28).unwrap().store(1000, Ordering::SeqCst);
+    assert!(mp_wire::decode::<Barrier>(mp_wire::encode(&b).unwrap()).is_err());
 }
