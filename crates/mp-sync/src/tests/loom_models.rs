@@ -26,7 +26,7 @@ use crate::raw::condvar::RawCondvar;
 use crate::raw::event::RawEvent;
 use crate::raw::eventcount::RawEventCount;
 use crate::raw::mutex::RawMutex;
-use crate::raw::semaphore::{Holder, RawSemaphore, HOLDERS};
+use crate::raw::semaphore::{Holder, RawSemaphore};
 use crate::raw::Acquired;
 
 /// The two words of an eventcount.
@@ -130,38 +130,55 @@ struct SemWords {
     count: AtomicU32,
     wake: EcWords,
     bound: AtomicU32,
+    used: AtomicU32,
+    claim: MutexWords,
     who: Vec<AtomicU64>,
     held: Vec<AtomicU32>,
 }
 
 impl SemWords {
-    fn new(value: u32, bound: u32) -> SemWords {
+    /// A semaphore with a holder table of `holders` entries.
+    fn new(value: u32, bound: u32, holders: usize) -> SemWords {
         SemWords {
             count: AtomicU32::new(value),
             wake: EcWords::default(),
             bound: AtomicU32::new(bound),
-            who: (0..HOLDERS).map(|_| AtomicU64::new(0)).collect(),
-            held: (0..HOLDERS).map(|_| AtomicU32::new(0)).collect(),
+            used: AtomicU32::new(0),
+            claim: MutexWords::default(),
+            who: (0..holders).map(|_| AtomicU64::new(0)).collect(),
+            held: (0..holders).map(|_| AtomicU32::new(0)).collect(),
         }
     }
 
-    fn raw<'a>(&'a self) -> RawSemaphore<'a, impl Fn(usize) -> Holder<'a> + 'a> {
+    fn raw<'a>(&'a self) -> RawSemaphore<'a, impl Fn(usize) -> Option<Holder<'a>> + 'a> {
         RawSemaphore {
             count: &self.count,
             wake: self.wake.raw(),
             bound: &self.bound,
-            holders: move |i: usize| Holder {
-                who: &self.who[i],
-                held: &self.held[i],
+            used: &self.used,
+            claim: self.claim.raw(),
+            holders: move |i: usize| {
+                Some(Holder {
+                    who: self.who.get(i)?,
+                    held: self.held.get(i)?,
+                })
             },
         }
+    }
+
+    /// Slots attributed to `who`.
+    fn held_by(&self, who: u64) -> u32 {
+        (0..self.who.len())
+            .filter(|&i| self.who[i].load(Ordering::SeqCst) == who)
+            .map(|i| self.held[i].load(Ordering::SeqCst))
+            .sum()
     }
 }
 
 #[test]
 fn loom_semaphore_bound_and_wakeups() {
     loom::model(|| {
-        let s = Arc::new(SemWords::new(1, 1));
+        let s = Arc::new(SemWords::new(1, 1, 2));
         let inside = Arc::new(AtomicUsize::new(0));
         let ts: Vec<_> = (1..=2u64)
             .map(|me| {
@@ -192,13 +209,75 @@ fn loom_semaphore_bound_and_wakeups() {
 #[test]
 fn loom_semaphore_dead_holder_slot_returns() {
     loom::model(|| {
-        let s = Arc::new(SemWords::new(1, 0));
+        let s = Arc::new(SemWords::new(1, 0, 2));
         assert!(s.raw().try_acquire::<LoomPark>(DEAD));
         let s2 = Arc::clone(&s);
         let t = thread::spawn(move || s2.raw().acquire::<LoomPark>(1, Deadline::NEVER).unwrap());
         die();
         assert_eq!(t.join().unwrap(), Acquired::OwnerDied);
         assert_eq!(s.count.load(Ordering::SeqCst), 0);
+        assert_eq!(s.held_by(DEAD), 0);
+        assert_eq!(s.held_by(1), 1);
+    });
+}
+
+/// Issue 11 #4: a dead holder's entry is recycled and its slots come
+/// back. A dead process holds two of four slots in the only entry in use
+/// of a two-entry table; two processes (threads with identities 1 and 2)
+/// then hold a slot each at the same time: the first to record itself
+/// reclaims the dead entry (its slots return to the count) and the other
+/// takes the last entry. Afterwards every slot is back.
+#[test]
+fn loom_semaphore_dead_holders_entry_is_recycled() {
+    loom::model(|| {
+        let s = Arc::new(SemWords::new(4, 4, 2));
+        assert!(s.raw().try_acquire::<LoomPark>(DEAD));
+        assert!(s.raw().try_acquire::<LoomPark>(DEAD));
+        let holding = Arc::new(AtomicUsize::new(0));
+        let ts: Vec<_> = (1..=2u64)
+            .map(|me| {
+                let (s, holding) = (Arc::clone(&s), Arc::clone(&holding));
+                thread::spawn(move || {
+                    assert!(s.raw().try_acquire::<LoomPark>(me));
+                    assert_eq!(s.held_by(me), 1);
+                    holding.fetch_add(1, Ordering::SeqCst);
+                    while holding.load(Ordering::SeqCst) < 2 {
+                        thread::yield_now();
+                    }
+                    s.raw().release::<LoomPark>(me).unwrap();
+                })
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(s.count.load(Ordering::SeqCst), 4);
+        assert_eq!(s.held_by(DEAD), 0);
+        assert_eq!(s.held_by(1) + s.held_by(2), 0);
+    });
+}
+
+/// The threads of one process share its one entry: concurrent acquires and releases by two
+/// threads of process 1 leave nothing attributed and the count whole.
+#[test]
+fn loom_semaphore_threads_of_one_process_share_an_entry() {
+    loom::model(|| {
+        let s = Arc::new(SemWords::new(2, 2, 2));
+        let ts: Vec<_> = (0..2)
+            .map(|_| {
+                let s = Arc::clone(&s);
+                thread::spawn(move || {
+                    assert!(s.raw().try_acquire::<LoomPark>(1));
+                    s.raw().release::<LoomPark>(1).unwrap();
+                })
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(s.count.load(Ordering::SeqCst), 2);
+        assert_eq!(s.held_by(1), 0);
+        assert_eq!(s.used.load(Ordering::SeqCst), 1, "one entry per process");
     });
 }
 

@@ -238,10 +238,11 @@ fn semaphore_slots_of_a_dead_holder_come_back() {
     // Forge the state a dead process holding all three slots leaves behind.
     let slot: mp_shm::Slot = mp_wire::decode(mp_wire::encode(&sem).unwrap()).unwrap();
     slot.atomic_u32(0).unwrap().store(0, Ordering::SeqCst);
-    slot.atomic_u64(16 + 16 * 5)
+    slot.atomic_u32(16).unwrap().store(6, Ordering::SeqCst); // entries used
+    slot.atomic_u64(40 + 16 * 5)
         .unwrap()
         .store(dead, Ordering::SeqCst);
-    slot.atomic_u32(24 + 16 * 5)
+    slot.atomic_u32(48 + 16 * 5)
         .unwrap()
         .store(3, Ordering::SeqCst);
     let start = Instant::now();
