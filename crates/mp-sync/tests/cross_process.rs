@@ -328,6 +328,44 @@ fn barrier_party_killed_inside_wait_breaks_it_until_reset() {
     }
 }
 
+fn die_in_the_action() {
+    std::process::abort();
+}
+
+fn barrier_last_party_dies_in_action(mut b: Barrier) {
+    b.set_action(die_in_the_action);
+    let deadline = Instant::now() + DEADLINE;
+    while b.n_waiting() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = b.wait();
+}
+
+/// A party killed while it holds the barrier's internal lock (here in the
+/// action, which the last arrival runs under it) breaks the barrier; the
+/// counts are repaired, so `reset` and full rounds work afterwards.
+#[test]
+fn barrier_party_killed_in_the_action_breaks_it_until_reset() {
+    for m in METHODS {
+        let b = Barrier::new(2).unwrap();
+        let mut p = Process::new(barrier_last_party_dies_in_action, (b.clone(),)).start_method(m);
+        p.start().unwrap();
+        assert_eq!(b.wait_timeout(DEADLINE), Err(BrokenBarrierError), "{m:?}");
+        p.join_timeout(DEADLINE).unwrap();
+        assert_eq!(p.exitcode(), Some(-6), "{m:?}");
+        b.reset();
+        let out = RawArray::<u32>::new(2 * 3).unwrap();
+        run_all(
+            (0..2)
+                .map(|row| {
+                    Process::new(barrier_party, (b.clone(), out.clone(), row, 3)).start_method(m)
+                })
+                .collect(),
+        );
+        assert_eq!(b.n_waiting(), 0, "{m:?}");
+    }
+}
+
 fn barrier_wait_once(b: Barrier) {
     b.wait_timeout(DEADLINE).unwrap();
 }
