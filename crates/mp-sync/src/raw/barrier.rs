@@ -195,9 +195,10 @@ impl<'a, A: Fn(usize) -> Option<&'a AtomicU64>> RawBarrier<'a, A> {
         if let Some(e) = entry {
             e.store(me, Ordering::Relaxed);
         }
-        self.count.store(index + 1, Ordering::SeqCst);
+        // (Saturating: shared words a damaged peer wrote must not panic us.)
+        self.count.store(index.saturating_add(1), Ordering::SeqCst);
         let parties = self.parties.load(Ordering::Relaxed);
-        let result = if index + 1 >= parties {
+        let result = if index.saturating_add(1) >= parties {
             match action() {
                 Ok(()) => {
                     self.phase.store(DRAINING, Ordering::SeqCst);
