@@ -19,7 +19,7 @@ use crate::primitive::{AtomicU64, Ordering};
 use crate::raw::barrier::{Broken, RawBarrier};
 use crate::shared::{self, word};
 
-/// Layout: mutex @0 (16), phase @16, count @20, (unused @24), parties
+/// Layout: mutex @0 (16), phase @16, count @20, scanned @24, parties
 /// @28, default timeout in ns @32 (`u64::MAX` = none), eventcount @40 (8),
 /// then one `u64` arrival entry per party from @48.
 const HEADER: usize = 48;
@@ -102,6 +102,7 @@ impl Barrier {
             lock: shared::mutex_at(slot, 0),
             phase: word!(slot, u32, 16),
             count: word!(slot, u32, 20),
+            scanned: word!(slot, u32, 24),
             parties: word!(slot, u32, 28),
             wake: shared::eventcount_at(slot, 40),
             arrivals: move |i: usize| slot.atomic_u64(HEADER + 8 * i).ok(),

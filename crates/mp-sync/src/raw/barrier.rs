@@ -7,6 +7,7 @@
 //! | `lock`   | u64+2×u32 | internal mutex (see `raw/mutex.rs`) guarding the words below |
 //! | `phase`  | u32  | `FILLING`, `DRAINING`, `RESETTING` or `BROKEN` |
 //! | `count`  | u32  | parties inside `wait` (arrived, not yet left) |
+//! | `scanned`| u32  | [`Park::clock_ms`] of the last scan for dead parties |
 //! | `parties`| u32  | parties per generation (set at creation) |
 //! | `wake`   | 2×u32 | a [`RawEventCount`]: waiters register under the lock, then sleep; every phase change notifies all |
 //! | `arrivals[i]` | u64 | `ProcessIdent` bits of the party that arrived `i`-th in this generation and has not left yet, `0` = none (`parties` entries) |
@@ -31,7 +32,10 @@
 //! would count for ever and every later generation would hang. Waiters
 //! sleep in [`SLICE`]s; after a slice without a phase change they scan
 //! `arrivals` (under the lock) for parties whose process died, clear each
-//! such entry and lower `count` ("reaping"). Then:
+//! such entry and lower `count` ("reaping"). One scan per slice is enough,
+//! so a waiter skips it if another one scanned less than a slice ago
+//! (`scanned`): the `/proc` reads grow with the parties, not with their
+//! square. Then:
 //!
 //! | phase when reaped | effect |
 //! |-------------------|--------|
@@ -79,6 +83,7 @@ pub(crate) struct RawBarrier<'a, A> {
     pub(crate) lock: RawMutex<'a>,
     pub(crate) phase: &'a AtomicU32,
     pub(crate) count: &'a AtomicU32,
+    pub(crate) scanned: &'a AtomicU32,
     pub(crate) parties: &'a AtomicU32,
     pub(crate) wake: RawEventCount<'a>,
     pub(crate) arrivals: A,
@@ -165,7 +170,13 @@ impl<'a, A: Fn(usize) -> Option<&'a AtomicU64>> RawBarrier<'a, A> {
         self.enter::<P>(me);
         if slept_a_slice {
             // No phase change for a whole slice: did a party die inside?
-            self.reap::<P>();
+            // (Unless another waiter just looked.)
+            let now = P::clock_ms().max(1); // 0 = never scanned
+            let last = self.scanned.load(Ordering::Relaxed);
+            if last == 0 || now.wrapping_sub(last) >= SLICE.as_millis() as u32 {
+                self.scanned.store(now, Ordering::Relaxed);
+                self.reap::<P>();
+            }
         }
         Ok(())
     }
