@@ -3,7 +3,7 @@
 //! many.
 //!
 //! Layout: `count: u32` @0, eventcount @4 (8), `bound: u32` @12, `used:
-//! u32` @16, the claim mutex @24 (16), then [`HOLDERS`] entries of `{ who:
+//! u32` @16, `scanned: u32` @20, the claim mutex @24 (16), then [`HOLDERS`] entries of `{ who:
 //! u64, held: u32 }` (16 bytes each) from @40. See `raw/semaphore.rs` for
 //! the states.
 //!
@@ -103,6 +103,7 @@ impl Semaphore {
             wake: shared::eventcount_at(slot, 4),
             bound: word!(slot, u32, 12),
             used: word!(slot, u32, 16),
+            scanned: word!(slot, u32, 20),
             claim: shared::mutex_at(slot, 24),
             holders: move |i: usize| {
                 (i < HOLDERS).then(|| Holder {

@@ -170,62 +170,6 @@ fn killed_semaphore_holder_returns_its_slots() {
     }
 }
 
-fn hold_one_permit_forever(sem: Semaphore, ready: Slot) {
-    sem.acquire(true, None).unwrap(); // Python style, never released
-    ready.atomic_u32(0).unwrap().fetch_add(1, Ordering::SeqCst);
-    std::thread::sleep(Duration::from_secs(600));
-}
-
-/// Issue 11 #4: more holder processes than the old 64-entry table, all
-/// SIGKILLed while holding a slot each: every slot comes back.
-#[test]
-fn semaphore_slots_of_many_killed_holders_all_come_back() {
-    const HOLDERS: u32 = 70;
-    for m in METHODS {
-        let sem = Semaphore::new(HOLDERS).unwrap();
-        let ready = mp_shm::alloc(4, 4).unwrap();
-        let mut procs: Vec<Process> = (0..HOLDERS)
-            .map(|_| {
-                Process::new(hold_one_permit_forever, (sem.clone(), ready.clone())).start_method(m)
-            })
-            .collect();
-        for p in &mut procs {
-            p.start().unwrap();
-        }
-        let deadline = Instant::now() + DEADLINE;
-        let counter = ready.atomic_u32(0).unwrap();
-        while counter.load(Ordering::SeqCst) < HOLDERS && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert_eq!(counter.load(Ordering::SeqCst), HOLDERS, "{m:?}");
-        assert_eq!(sem.get_value(), 0, "{m:?}");
-        for p in &mut procs {
-            p.kill().unwrap();
-        }
-        for p in procs {
-            reap(p);
-        }
-        // The first acquisition finds the dead and reports it; the slots of
-        // all of them are free again.
-        let mut permits = Vec::new();
-        let mut deaths = 0;
-        for i in 0..HOLDERS {
-            match sem.permit_timeout(DEADLINE) {
-                Ok(p) => permits.push(p),
-                Err(AcquireError::OwnerDied(p)) => {
-                    deaths += 1;
-                    permits.push(p.into_inner());
-                }
-                Err(AcquireError::Timeout) => panic!("{m:?}: slot {i} never came back"),
-            }
-        }
-        assert!(deaths >= 1, "{m:?}: the deaths went unreported");
-        assert!(sem.try_permit().is_err(), "{m:?}: more slots than before");
-        drop(permits);
-        assert_eq!(sem.get_value(), HOLDERS, "{m:?}");
-    }
-}
-
 fn ping_pong(ping: Event, pong: Event, rounds: u32) {
     for _ in 0..rounds {
         assert!(ping.wait(Some(DEADLINE)));

@@ -7,7 +7,7 @@
 //! | `lock`   | u64+2×u32 | internal mutex (see `raw/mutex.rs`) guarding the words below |
 //! | `phase`  | u32  | `FILLING`, `DRAINING`, `RESETTING` or `BROKEN` |
 //! | `count`  | u32  | parties inside `wait` (arrived, not yet left) |
-//! | `scanned`| u32  | [`Park::clock_ms`] of the last scan for dead parties |
+//! | `scanned`| u32  | clock of the last scan for dead parties (see [`scan_due`]) |
 //! | `parties`| u32  | parties per generation (set at creation) |
 //! | `wake`   | 2×u32 | a [`RawEventCount`]: waiters register under the lock, then sleep; every phase change notifies all |
 //! | `arrivals[i]` | u64 | `ProcessIdent` bits of the party that arrived `i`-th in this generation and has not left yet, `0` = none (`parties` entries) |
@@ -65,7 +65,7 @@ use crate::park::{Park, SLICE};
 use crate::primitive::{AtomicU32, AtomicU64, Ordering};
 use crate::raw::eventcount::RawEventCount;
 use crate::raw::mutex::RawMutex;
-use crate::raw::{Acquired, TimedOut};
+use crate::raw::{scan_due, Acquired, TimedOut};
 
 pub(crate) const FILLING: u32 = 0;
 pub(crate) const DRAINING: u32 = 1;
@@ -170,11 +170,7 @@ impl<'a, A: Fn(usize) -> Option<&'a AtomicU64>> RawBarrier<'a, A> {
         self.enter::<P>(me);
         if slept_a_slice {
             // No phase change for a whole slice: did a party die inside?
-            // (Unless another waiter just looked.)
-            let now = P::clock_ms().max(1); // 0 = never scanned
-            let last = self.scanned.load(Ordering::Relaxed);
-            if last == 0 || now.wrapping_sub(last) >= SLICE.as_millis() as u32 {
-                self.scanned.store(now, Ordering::Relaxed);
+            if scan_due::<P>(self.scanned) {
                 self.reap::<P>();
             }
         }

@@ -9,6 +9,7 @@
 //! | `wake`            | 2×u32 | a [`RawEventCount`]: waiters sleep on it, releases notify it |
 //! | `bound`           | u32  | maximum value (`0` = unbounded, `Semaphore`) |
 //! | `used`            | u32  | entries handed out so far (`holders[used..]` are untouched zeros) |
+//! | `scanned`         | u32  | clock of the last waiter's scan for dead holders (see [`scan_due`]) |
 //! | `claim`           | u64+2×u32 | a [`RawMutex`] held while a process takes its entry (its first acquisition) |
 //! | `holders[i].who`  | u64  | `ProcessIdent` bits of the entry's process; `0` = free; with [`RECLAIMING`] set: being reclaimed by that process |
 //! | `holders[i].held` | u32  | slots that process acquired and has not released |
@@ -58,6 +59,8 @@
 //! that acquired it until that same process releases one. A release by a
 //! process holding nothing (a producer in a producer/consumer pattern) only
 //! adds to `count`. A waiter whose slice expired with `count == 0` reclaims
+//! (unless another waiter scanned less than a slice ago: `scanned`, so the
+//! `/proc` reads per slice follow the holders, not holders × waiters)
 //! every entry with `held > 0` whose process is dead: it keeps one of their
 //! slots (and learns `OwnerDied`: one report for the deaths it found) and
 //! returns the others to `count`, waking as many waiters. Consequence to
@@ -74,7 +77,7 @@ use crate::park::{Park, SLICE};
 use crate::primitive::{AtomicU32, AtomicU64, Ordering};
 use crate::raw::eventcount::RawEventCount;
 use crate::raw::mutex::RawMutex;
-use crate::raw::{Acquired, TimedOut};
+use crate::raw::{scan_due, Acquired, TimedOut};
 
 /// Marks `who` of an entry being reclaimed (above the 62 identity bits).
 pub(crate) const RECLAIMING: u64 = 1 << 63;
@@ -102,6 +105,7 @@ pub(crate) struct RawSemaphore<'a, H> {
     pub(crate) wake: RawEventCount<'a>,
     pub(crate) bound: &'a AtomicU32,
     pub(crate) used: &'a AtomicU32,
+    pub(crate) scanned: &'a AtomicU32,
     pub(crate) claim: RawMutex<'a>,
     pub(crate) holders: H,
 }
@@ -339,6 +343,9 @@ impl<'a, H: Fn(usize) -> Option<Holder<'a>>> RawSemaphore<'a, H> {
     /// thread now holds a slot.
     fn reclaim<P: Park>(&self, me: u64) -> bool {
         if self.count.load(Ordering::SeqCst) > 0 {
+            return false;
+        }
+        if !scan_due::<P>(self.scanned) {
             return false;
         }
         let found: u32 = self

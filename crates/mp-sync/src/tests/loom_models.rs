@@ -131,6 +131,7 @@ struct SemWords {
     wake: EcWords,
     bound: AtomicU32,
     used: AtomicU32,
+    scanned: AtomicU32,
     claim: MutexWords,
     who: Vec<AtomicU64>,
     held: Vec<AtomicU32>,
@@ -144,6 +145,7 @@ impl SemWords {
             wake: EcWords::default(),
             bound: AtomicU32::new(bound),
             used: AtomicU32::new(0),
+            scanned: AtomicU32::new(0),
             claim: MutexWords::default(),
             who: (0..holders).map(|_| AtomicU64::new(0)).collect(),
             held: (0..holders).map(|_| AtomicU32::new(0)).collect(),
@@ -156,6 +158,7 @@ impl SemWords {
             wake: self.wake.raw(),
             bound: &self.bound,
             used: &self.used,
+            scanned: &self.scanned,
             claim: self.claim.raw(),
             holders: move |i: usize| {
                 Some(Holder {
