@@ -1,5 +1,7 @@
 //! [`Barrier`]: Python's `multiprocessing.Barrier(parties, action, timeout)`,
-//! `threading.Barrier`'s algorithm on shared words (see `raw/barrier.rs`).
+//! `threading.Barrier`'s algorithm on shared words (see `raw/barrier.rs`),
+//! plus a record of who is inside, so that a party killed in `wait` breaks
+//! the barrier instead of wedging it.
 
 use std::fmt;
 use std::io;
@@ -7,19 +9,25 @@ use std::time::Duration;
 
 use mp_shm::Slot;
 use mp_sys::time::Deadline;
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::BrokenBarrierError;
 use crate::ident;
 use crate::park::Futex;
-use crate::primitive::Ordering;
+use crate::primitive::{AtomicU64, Ordering};
 use crate::raw::barrier::{Broken, RawBarrier};
 use crate::shared::{self, word};
 
-/// Layout: mutex @0 (16), phase @16, count @20, (unused @24), parties
-/// @28, default timeout in ns @32 (`u64::MAX` = none), eventcount @40 (8).
-const SIZE: usize = 48;
+/// Layout: mutex @0 (16), phase @16, count @20, scanned @24, parties
+/// @28, default timeout in ns @32 (`u64::MAX` = none), eventcount @40 (8),
+/// then one `u64` arrival entry per party from @48.
+const HEADER: usize = 48;
 const NO_TIMEOUT: u64 = u64::MAX;
+
+fn size(parties: usize) -> usize {
+    HEADER + 8 * parties
+}
 
 /// A process-shared barrier.
 ///
@@ -46,10 +54,15 @@ pub struct Barrier {
 }
 
 impl Barrier {
+    /// The most parties a barrier can have: Linux's `PID_MAX_LIMIT`, the
+    /// most threads that can exist at once, so no barrier with more could
+    /// ever fill. The record of who is inside costs 8 bytes a party.
+    pub const MAX_PARTIES: usize = 1 << 22;
+
     /// A barrier for `parties` callers, without a default timeout.
     ///
     /// # Errors
-    /// `InvalidInput` if `parties` is 0 or above `u32::MAX`; an OS error.
+    /// `InvalidInput` if `parties` is 0 or above [`MAX_PARTIES`](Self::MAX_PARTIES); an OS error.
     pub fn new(parties: usize) -> io::Result<Barrier> {
         Self::with_timeout(parties, None)
     }
@@ -59,19 +72,17 @@ impl Barrier {
     /// # Errors
     /// As [`new`](Self::new).
     pub fn with_timeout(parties: usize, timeout: Option<Duration>) -> io::Result<Barrier> {
-        let parties = u32::try_from(parties)
-            .ok()
-            .filter(|&p| p > 0)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "a barrier needs at least one party",
-                )
-            })?;
+        if parties == 0 || parties > Self::MAX_PARTIES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a barrier needs between 1 and MAX_PARTIES (2^22) parties",
+            ));
+        }
         let b = Barrier {
-            slot: shared::alloc(SIZE)?,
+            slot: shared::alloc(size(parties))?,
             action: None,
         };
+        let parties = parties as u32; // <= 2^22
         let ns = timeout.map_or(NO_TIMEOUT, |t| {
             u64::try_from(t.as_nanos()).unwrap_or(NO_TIMEOUT - 1)
         });
@@ -85,13 +96,16 @@ impl Barrier {
         self.action = Some(action);
     }
 
-    fn raw(&self) -> RawBarrier<'_> {
+    fn raw<'a>(&'a self) -> RawBarrier<'a, impl Fn(usize) -> Option<&'a AtomicU64> + Copy + 'a> {
+        let slot = &self.slot;
         RawBarrier {
-            lock: shared::mutex_at(&self.slot, 0),
-            phase: word!(self.slot, u32, 16),
-            count: word!(self.slot, u32, 20),
-            parties: word!(self.slot, u32, 28),
-            wake: shared::eventcount_at(&self.slot, 40),
+            lock: shared::mutex_at(slot, 0),
+            phase: word!(slot, u32, 16),
+            count: word!(slot, u32, 20),
+            scanned: word!(slot, u32, 24),
+            parties: word!(slot, u32, 28),
+            wake: shared::eventcount_at(slot, 40),
+            arrivals: move |i: usize| slot.atomic_u64(HEADER + 8 * i).ok(),
         }
     }
 
@@ -108,7 +122,9 @@ impl Barrier {
     ///
     /// # Errors
     /// [`BrokenBarrierError`] if the barrier is or becomes broken (abort,
-    /// reset while waiting, the default timeout, a failed action).
+    /// reset while waiting, the default timeout, a failed action, or a
+    /// party of this generation killed inside `wait`: noticed within about
+    /// 50 ms; [`reset`](Self::reset) makes the barrier usable again).
     pub fn wait(&self) -> Result<usize, BrokenBarrierError> {
         self.wait_timeout_opt(self.timeout())
     }
@@ -183,9 +199,13 @@ impl Serialize for Barrier {
 
 impl<'de> Deserialize<'de> for Barrier {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Barrier {
-            slot: shared::slot_of(d, SIZE, "Barrier")?,
-            action: None,
-        })
+        let slot = shared::slot_of(d, HEADER, "Barrier")?;
+        let parties = word!(slot, u32, 28).load(Ordering::Acquire) as usize;
+        if parties == 0 || parties > Barrier::MAX_PARTIES || slot.len() < size(parties) {
+            return Err(D::Error::custom(
+                "shared slot too small for a Barrier of its parties",
+            ));
+        }
+        Ok(Barrier { slot, action: None })
     }
 }

@@ -1,6 +1,7 @@
 //! [`Condition`]: Python's `multiprocessing.Condition(lock=None)`, over a
 //! [`SyncLock`] and the token protocol of `raw/condvar.rs` (exact notify
-//! counts, no blocking handshake, so a dead waiter cannot hang `notify`).
+//! counts; a notify wakes only waiters already waiting; no blocking
+//! handshake, so a dead waiter cannot hang `notify`).
 
 use std::fmt;
 use std::io;
@@ -18,8 +19,9 @@ use crate::rlock::RLock;
 use crate::shared::{self, word};
 use crate::sync_lock::{SyncLock, SyncLockGuard};
 
-/// Bytes of shared memory per condition (besides its lock).
-const SIZE: usize = 8 + shared::EVENTCOUNT;
+/// Bytes of shared memory per condition (besides its lock): `fresh` @0,
+/// `waiters` @4, `tokens` @8, `epoch` @12, eventcount @16.
+const SIZE: usize = 16 + shared::EVENTCOUNT;
 
 /// A process-shared condition variable.
 ///
@@ -74,9 +76,11 @@ impl Condition {
 
     pub(crate) fn raw(&self) -> RawCondvar<'_> {
         RawCondvar {
-            waiters: word!(self.slot, u32, 0),
-            tokens: word!(self.slot, u32, 4),
-            wake: shared::eventcount_at(&self.slot, 8),
+            fresh: word!(self.slot, u32, 0),
+            waiters: word!(self.slot, u32, 4),
+            tokens: word!(self.slot, u32, 8),
+            epoch: word!(self.slot, u32, 12),
+            wake: shared::eventcount_at(&self.slot, 16),
         }
     }
 
@@ -131,17 +135,17 @@ impl Condition {
             return Err(ConditionError::NotOwner);
         }
         let raw = self.raw();
-        raw.register();
+        let ticket = raw.register();
         let depth = match self.lock.release_all() {
             Ok(d) => d,
             Err(_) => {
-                raw.finish(false);
+                raw.finish(ticket, false);
                 return Err(ConditionError::NotOwner);
             }
         };
-        let notified = raw.sleep::<Futex>(Deadline::after(timeout));
+        let notified = raw.sleep::<Futex>(ticket, Deadline::after(timeout));
         let reacquired = self.lock.reacquire(depth);
-        let notified = raw.finish(notified);
+        let notified = raw.finish(ticket, notified);
         match reacquired {
             Acquired::Clean => Ok(notified),
             Acquired::OwnerDied => Err(ConditionError::OwnerDied),
@@ -171,7 +175,9 @@ impl Condition {
         }
     }
 
-    /// Python's `notify(n=1)`: wakes up to `n` waiters.
+    /// Python's `notify(n=1)`: wakes up to `n` of the waiters that are
+    /// waiting now (a `wait` that starts later, even in this thread, does
+    /// not take this notification).
     ///
     /// # Errors
     /// [`ConditionError::NotOwner`] if the caller does not hold the lock.

@@ -43,9 +43,14 @@
 //! takes the lock over and gets it wrapped in [`OwnerDied`], which says the
 //! protected state may be inconsistent and must be acknowledged
 //! ([`OwnerDied::into_inner`] gives the guard). Semaphores attribute slots
-//! to the acquiring process and return a dead process's slots the same way.
+//! to the acquiring process and return the slots of dead processes the same
+//! way, however many die. A barrier records who is inside `wait`: a party
+//! killed there breaks it for the others ([`BrokenBarrierError`]) until
+//! `reset`. A waiter killed in `Condition::wait` or `Event::wait` costs the
+//! others at most a spurious wake-up (`notify` never waits for the woken).
 //! Only process death counts (a thread that exits holding a `Lock` has not
-//! abandoned it: Python lets others release a `Lock`).
+//! abandoned it: Python lets others release a `Lock`). `docs/guide.md`
+//! (section 10) tabulates what each death costs.
 //!
 //! # Proof
 //! The state machines in `raw/` are written against a `Park` trait and the

@@ -22,6 +22,9 @@ pub(crate) trait Park {
     fn wake(word: &AtomicU32, n: u32);
     /// Whether the process named by `owner` (`ProcessIdent` bits) runs.
     fn is_alive(owner: u64) -> bool;
+    /// A clock in milliseconds that every process reads alike (it may
+    /// wrap): waiters use it to share liveness scans, not for deadlines.
+    fn clock_ms() -> u32;
 }
 
 /// The production [`Park`]: shared futexes and `/proc` liveness.
@@ -44,5 +47,14 @@ impl Park for Futex {
 
     fn is_alive(owner: u64) -> bool {
         mp_shm::ProcessIdent::from_bits(owner).is_alive()
+    }
+
+    fn clock_ms() -> u32 {
+        // The wall clock, because `Instant` is opaque across processes. A
+        // jump costs at most one scan too many or one slice's delay.
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        since.as_millis() as u32 // wraps every 49 days; compared with wrapping_sub
     }
 }

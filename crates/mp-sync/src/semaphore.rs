@@ -1,9 +1,15 @@
 //! [`Semaphore`] and [`BoundedSemaphore`]: Python's counting semaphores,
-//! shared across processes, returning slots of holders that died.
+//! shared across processes, returning slots of holders that died, however
+//! many.
 //!
-//! Layout: `count: u32` @0, `waiters: u32` @4, `bound: u32` @8, then
-//! [`HOLDERS`] entries of `{ who: u64, held: u32 }` (16 bytes each) from @16.
-//! See `raw/semaphore.rs` for the states.
+//! Layout: `count: u32` @0, eventcount @4 (8), `bound: u32` @12, `used:
+//! u32` @16, `scanned: u32` @20, the claim mutex @24 (16), then [`HOLDERS`] entries of `{ who:
+//! u64, held: u32 }` (16 bytes each) from @40. See `raw/semaphore.rs` for
+//! the states.
+//!
+//! The table is sparse: a memfd of its own (one fd per semaphore, 64 MiB of
+//! address space), of which only the pages of entries in use are ever
+//! touched (16 bytes per process using the semaphore at the same time).
 
 use std::fmt;
 use std::io;
@@ -18,21 +24,30 @@ use crate::ident;
 use crate::outcome;
 use crate::park::Futex;
 use crate::primitive::Ordering;
-use crate::raw::semaphore::{Holder, RawSemaphore, HOLDERS, VALUE_MAX};
+use crate::raw::semaphore::{Holder, RawSemaphore, VALUE_MAX};
 use crate::raw::{Acquired, TimedOut};
 use crate::shared::{self, word};
 
-/// Bytes of shared memory per semaphore: count @0, eventcount @4 (8),
-/// bound @12, then the holder table (16 bytes an entry).
-pub(crate) const SIZE: usize = 16 + HOLDERS * 16;
+/// Entries in the holder table: Linux's `PID_MAX_LIMIT`, the most threads
+/// (hence processes) that can be alive at once. Entries are per process
+/// and the entries of dead processes are reclaimed, so the table can never
+/// fill with live processes: no number of holders, dead or alive, costs a
+/// slot.
+const HOLDERS: usize = 1 << 22;
+/// Where the holder table starts.
+const TABLE: usize = 40;
+/// Bytes of shared memory per semaphore.
+pub(crate) const SIZE: usize = TABLE + HOLDERS * 16;
 
 /// A process-shared counting semaphore (Python's `Semaphore(value)`).
 ///
 /// `release` may raise the count above its initial value. A slot acquired
 /// by a process that dies without releasing it is handed to a waiter within
-/// about 50–100 ms, wrapped in [`OwnerDied`] (see `raw/semaphore.rs` for
-/// how slots are attributed, and the caveat for consumers that never
-/// release).
+/// about 50–100 ms, wrapped in [`OwnerDied`], however many holders die
+/// (see `raw/semaphore.rs` for how slots are attributed, and the caveat
+/// for consumers that never release). Each semaphore maps a sparse holder
+/// table of its own: one fd and 64 MiB of address space, of which only
+/// the pages in use are touched.
 ///
 /// ```
 /// let sem = mp_sync::Semaphore::new(2)?;
@@ -81,15 +96,20 @@ impl Semaphore {
         Ok(sem)
     }
 
-    fn raw<'a>(&'a self) -> RawSemaphore<'a, impl Fn(usize) -> Holder<'a> + 'a> {
+    fn raw<'a>(&'a self) -> RawSemaphore<'a, impl Fn(usize) -> Option<Holder<'a>> + 'a> {
         let slot = &self.slot;
         RawSemaphore {
             count: word!(slot, u32, 0),
             wake: shared::eventcount_at(slot, 4),
             bound: word!(slot, u32, 12),
-            holders: move |i: usize| Holder {
-                who: word!(slot, u64, 16 + 16 * i),
-                held: word!(slot, u32, 24 + 16 * i),
+            used: word!(slot, u32, 16),
+            scanned: word!(slot, u32, 20),
+            claim: shared::mutex_at(slot, 24),
+            holders: move |i: usize| {
+                (i < HOLDERS).then(|| Holder {
+                    who: word!(slot, u64, TABLE + 16 * i),
+                    held: word!(slot, u32, TABLE + 8 + 16 * i),
+                })
             },
         }
     }

@@ -223,6 +223,122 @@ fn barrier_generations_across_processes() {
     }
 }
 
+fn barrier_wait_forever(b: Barrier) {
+    let _ = b.wait();
+}
+
+/// Starts a party that waits on `b` for ever and SIGKILLs it once it is
+/// inside `wait` (`n_waiting` shows it).
+fn kill_inside_wait(b: &Barrier, m: StartMethod) {
+    let mut p = Process::new(barrier_wait_forever, (b.clone(),)).start_method(m);
+    p.start().unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while b.n_waiting() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(b.n_waiting(), 1, "{m:?}: the party never arrived");
+    p.kill().unwrap();
+    reap(p);
+}
+
+/// Issue 11 #3: a party killed inside `wait` breaks the barrier for the
+/// survivors of its generation (instead of wedging it); `reset` makes it
+/// usable again.
+#[test]
+fn barrier_party_killed_inside_wait_breaks_it_until_reset() {
+    for m in METHODS {
+        let b = Barrier::new(3).unwrap();
+        kill_inside_wait(&b, m);
+        let start = Instant::now();
+        assert_eq!(b.wait_timeout(DEADLINE), Err(BrokenBarrierError), "{m:?}");
+        // Noticed by the dead party's liveness check, not the timeout.
+        assert!(
+            start.elapsed() < DEADLINE / 4,
+            "{m:?}: {:?}",
+            start.elapsed()
+        );
+        assert!(b.broken(), "{m:?}");
+        b.reset();
+        assert!(!b.broken(), "{m:?}");
+        let out = RawArray::<u32>::new(3 * 5).unwrap();
+        run_all(
+            (0..3)
+                .map(|row| {
+                    Process::new(barrier_party, (b.clone(), out.clone(), row, 5)).start_method(m)
+                })
+                .collect(),
+        );
+        assert_eq!(b.n_waiting(), 0, "{m:?}");
+    }
+}
+
+fn die_in_the_action() {
+    std::process::abort();
+}
+
+fn barrier_last_party_dies_in_action(mut b: Barrier) {
+    b.set_action(die_in_the_action);
+    let deadline = Instant::now() + DEADLINE;
+    while b.n_waiting() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = b.wait();
+}
+
+/// A party killed while it holds the barrier's internal lock (here in the
+/// action, which the last arrival runs under it) breaks the barrier; the
+/// counts are repaired, so `reset` and full rounds work afterwards.
+#[test]
+fn barrier_party_killed_in_the_action_breaks_it_until_reset() {
+    for m in METHODS {
+        let b = Barrier::new(2).unwrap();
+        let mut p = Process::new(barrier_last_party_dies_in_action, (b.clone(),)).start_method(m);
+        p.start().unwrap();
+        assert_eq!(b.wait_timeout(DEADLINE), Err(BrokenBarrierError), "{m:?}");
+        p.join_timeout(DEADLINE).unwrap();
+        assert_eq!(p.exitcode(), Some(-6), "{m:?}");
+        b.reset();
+        let out = RawArray::<u32>::new(2 * 3).unwrap();
+        run_all(
+            (0..2)
+                .map(|row| {
+                    Process::new(barrier_party, (b.clone(), out.clone(), row, 3)).start_method(m)
+                })
+                .collect(),
+        );
+        assert_eq!(b.n_waiting(), 0, "{m:?}");
+    }
+}
+
+fn barrier_wait_once(b: Barrier) {
+    b.wait_timeout(DEADLINE).unwrap();
+}
+
+/// Issue 11 #3: when the generation fills although a party died inside it
+/// (the dead arrival counts), the survivors pass, and the dead party's
+/// leftover must not wedge the next generations.
+#[test]
+fn barrier_generation_after_a_dead_arrival_is_not_wedged() {
+    for m in METHODS {
+        let b = Barrier::new(2).unwrap();
+        kill_inside_wait(&b, m);
+        assert!(b.wait_timeout(DEADLINE).is_ok(), "{m:?}");
+        for round in 0..3 {
+            let mut p = Process::new(barrier_wait_once, (b.clone(),)).start_method(m);
+            p.start().unwrap();
+            let start = Instant::now();
+            assert!(b.wait_timeout(DEADLINE).is_ok(), "{m:?} round {round}");
+            assert!(
+                start.elapsed() < DEADLINE / 4,
+                "{m:?}: {:?}",
+                start.elapsed()
+            );
+            p.join_timeout(DEADLINE).unwrap();
+            assert_eq!(p.exitcode(), Some(0), "{m:?} round {round}");
+        }
+    }
+}
+
 fn cond_waiter(cond: Condition, woken: Value<u32>) {
     let g = cond.lock().unwrap();
     if g.wait(Some(Duration::from_secs(10))).unwrap() {
@@ -260,6 +376,46 @@ fn condition_notify_count_across_processes() {
             assert_eq!(p.exitcode(), Some(0), "{m:?}");
         }
         assert_eq!(woken.value(), 3, "{m:?}");
+    }
+}
+
+fn cond_wait_once(cond: Condition, woken: Value<u32>) {
+    let g = cond.lock().unwrap();
+    if g.wait(Some(DEADLINE)).unwrap() {
+        woken.lock().unwrap().update(|w| w + 1);
+    }
+}
+
+/// Issue 11 #5: the parent notifies the waiting child and then waits
+/// itself; the notification is the child's, not the parent's.
+#[test]
+fn condition_notifier_cannot_take_its_own_notify_across_processes() {
+    for m in METHODS {
+        for round in 0..5 {
+            let cond = Condition::new().unwrap();
+            let woken = Value::new(0u32).unwrap();
+            let mut p = Process::new(cond_wait_once, (cond.clone(), woken.clone())).start_method(m);
+            p.start().unwrap();
+            let deadline = Instant::now() + DEADLINE;
+            while !format!("{cond:?}").ends_with(", 1)>") && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let g = cond.lock().unwrap();
+            g.notify(1).unwrap();
+            assert_eq!(
+                g.wait(Some(Duration::ZERO)),
+                Ok(false),
+                "{m:?} round {round}"
+            );
+            drop(g);
+            p.join_timeout(DEADLINE).unwrap();
+            assert_eq!(p.exitcode(), Some(0), "{m:?}");
+            assert_eq!(
+                woken.value(),
+                1,
+                "{m:?} round {round}: the child was not woken"
+            );
+        }
     }
 }
 

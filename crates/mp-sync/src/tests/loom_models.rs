@@ -21,12 +21,12 @@ use mp_sys::time::Deadline;
 
 use super::loom_park::{die, LoomPark, DEAD};
 use crate::primitive::Ordering;
-use crate::raw::barrier::RawBarrier;
+use crate::raw::barrier::{Broken, RawBarrier, DRAINING, FILLING};
 use crate::raw::condvar::RawCondvar;
 use crate::raw::event::RawEvent;
 use crate::raw::eventcount::RawEventCount;
 use crate::raw::mutex::RawMutex;
-use crate::raw::semaphore::{Holder, RawSemaphore, HOLDERS};
+use crate::raw::semaphore::{Holder, RawSemaphore};
 use crate::raw::Acquired;
 
 /// The two words of an eventcount.
@@ -130,38 +130,58 @@ struct SemWords {
     count: AtomicU32,
     wake: EcWords,
     bound: AtomicU32,
+    used: AtomicU32,
+    scanned: AtomicU32,
+    claim: MutexWords,
     who: Vec<AtomicU64>,
     held: Vec<AtomicU32>,
 }
 
 impl SemWords {
-    fn new(value: u32, bound: u32) -> SemWords {
+    /// A semaphore with a holder table of `holders` entries.
+    fn new(value: u32, bound: u32, holders: usize) -> SemWords {
         SemWords {
             count: AtomicU32::new(value),
             wake: EcWords::default(),
             bound: AtomicU32::new(bound),
-            who: (0..HOLDERS).map(|_| AtomicU64::new(0)).collect(),
-            held: (0..HOLDERS).map(|_| AtomicU32::new(0)).collect(),
+            used: AtomicU32::new(0),
+            scanned: AtomicU32::new(0),
+            claim: MutexWords::default(),
+            who: (0..holders).map(|_| AtomicU64::new(0)).collect(),
+            held: (0..holders).map(|_| AtomicU32::new(0)).collect(),
         }
     }
 
-    fn raw<'a>(&'a self) -> RawSemaphore<'a, impl Fn(usize) -> Holder<'a> + 'a> {
+    fn raw<'a>(&'a self) -> RawSemaphore<'a, impl Fn(usize) -> Option<Holder<'a>> + 'a> {
         RawSemaphore {
             count: &self.count,
             wake: self.wake.raw(),
             bound: &self.bound,
-            holders: move |i: usize| Holder {
-                who: &self.who[i],
-                held: &self.held[i],
+            used: &self.used,
+            scanned: &self.scanned,
+            claim: self.claim.raw(),
+            holders: move |i: usize| {
+                Some(Holder {
+                    who: self.who.get(i)?,
+                    held: self.held.get(i)?,
+                })
             },
         }
+    }
+
+    /// Slots attributed to `who`.
+    fn held_by(&self, who: u64) -> u32 {
+        (0..self.who.len())
+            .filter(|&i| self.who[i].load(Ordering::SeqCst) == who)
+            .map(|i| self.held[i].load(Ordering::SeqCst))
+            .sum()
     }
 }
 
 #[test]
 fn loom_semaphore_bound_and_wakeups() {
     loom::model(|| {
-        let s = Arc::new(SemWords::new(1, 1));
+        let s = Arc::new(SemWords::new(1, 1, 2));
         let inside = Arc::new(AtomicUsize::new(0));
         let ts: Vec<_> = (1..=2u64)
             .map(|me| {
@@ -192,23 +212,120 @@ fn loom_semaphore_bound_and_wakeups() {
 #[test]
 fn loom_semaphore_dead_holder_slot_returns() {
     loom::model(|| {
-        let s = Arc::new(SemWords::new(1, 0));
+        let s = Arc::new(SemWords::new(1, 0, 2));
         assert!(s.raw().try_acquire::<LoomPark>(DEAD));
         let s2 = Arc::clone(&s);
         let t = thread::spawn(move || s2.raw().acquire::<LoomPark>(1, Deadline::NEVER).unwrap());
         die();
         assert_eq!(t.join().unwrap(), Acquired::OwnerDied);
         assert_eq!(s.count.load(Ordering::SeqCst), 0);
+        assert_eq!(s.held_by(DEAD), 0);
+        assert_eq!(s.held_by(1), 1);
+    });
+}
+
+/// Issue 11 #4: a dead holder's entry is recycled and its slots come
+/// back. A dead process holds two of four slots in the only entry in use
+/// of a two-entry table; two processes (threads with identities 1 and 2)
+/// then hold a slot each at the same time: the first to record itself
+/// reclaims the dead entry (its slots return to the count) and the other
+/// takes the last entry. Afterwards every slot is back.
+#[test]
+fn loom_semaphore_dead_holders_entry_is_recycled() {
+    loom::model(|| {
+        let s = Arc::new(SemWords::new(4, 4, 2));
+        assert!(s.raw().try_acquire::<LoomPark>(DEAD));
+        assert!(s.raw().try_acquire::<LoomPark>(DEAD));
+        let holding = Arc::new(AtomicUsize::new(0));
+        let ts: Vec<_> = (1..=2u64)
+            .map(|me| {
+                let (s, holding) = (Arc::clone(&s), Arc::clone(&holding));
+                thread::spawn(move || {
+                    assert!(s.raw().try_acquire::<LoomPark>(me));
+                    assert_eq!(s.held_by(me), 1);
+                    holding.fetch_add(1, Ordering::SeqCst);
+                    while holding.load(Ordering::SeqCst) < 2 {
+                        thread::yield_now();
+                    }
+                    s.raw().release::<LoomPark>(me).unwrap();
+                })
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(s.count.load(Ordering::SeqCst), 4);
+        assert_eq!(s.held_by(DEAD), 0);
+        assert_eq!(s.held_by(1) + s.held_by(2), 0);
+    });
+}
+
+/// The threads of one process share its one entry: concurrent acquires and releases by two
+/// threads of process 1 leave nothing attributed and the count whole.
+#[test]
+fn loom_semaphore_threads_of_one_process_share_an_entry() {
+    loom::model(|| {
+        let s = Arc::new(SemWords::new(2, 2, 2));
+        let ts: Vec<_> = (0..2)
+            .map(|_| {
+                let s = Arc::clone(&s);
+                thread::spawn(move || {
+                    assert!(s.raw().try_acquire::<LoomPark>(1));
+                    s.raw().release::<LoomPark>(1).unwrap();
+                })
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(s.count.load(Ordering::SeqCst), 2);
+        assert_eq!(s.held_by(1), 0);
+        assert_eq!(s.used.load(Ordering::SeqCst), 1, "one entry per process");
     });
 }
 
 #[derive(Default)]
 struct CondWords {
     lock: MutexWords,
+    fresh: AtomicU32,
     waiters: AtomicU32,
     tokens: AtomicU32,
+    epoch: AtomicU32,
     wake: EcWords,
     flag: AtomicU32,
+}
+
+impl CondWords {
+    fn cv(&self) -> RawCondvar<'_> {
+        RawCondvar {
+            fresh: &self.fresh,
+            waiters: &self.waiters,
+            tokens: &self.tokens,
+            epoch: &self.epoch,
+            wake: self.wake.raw(),
+        }
+    }
+
+    /// `Condition.wait` as `me` with the lock held; returns the verdict.
+    fn wait(&self, me: u64, deadline: Deadline) -> bool {
+        let ticket = self.cv().register();
+        self.lock.raw().unlock::<LoomPark>().unwrap();
+        let notified = self.cv().sleep::<LoomPark>(ticket, deadline);
+        self.lock
+            .raw()
+            .lock::<LoomPark>(me, Deadline::NEVER)
+            .unwrap();
+        self.cv().finish(ticket, notified)
+    }
+
+    /// Nothing left over: every registration was matched by a token or a
+    /// give-up.
+    fn assert_settled(&self) {
+        assert_eq!(self.fresh.load(Ordering::SeqCst), 0);
+        assert_eq!(self.waiters.load(Ordering::SeqCst), 0);
+        assert_eq!(self.tokens.load(Ordering::SeqCst), 0);
+        assert_eq!(self.wake.waiters.load(Ordering::SeqCst), 0);
+    }
 }
 
 #[test]
@@ -217,35 +334,51 @@ fn loom_condvar_wait_sees_the_notify() {
         let c = Arc::new(CondWords::default());
         let c2 = Arc::clone(&c);
         let waiter = thread::spawn(move || {
-            let cv = RawCondvar {
-                waiters: &c2.waiters,
-                tokens: &c2.tokens,
-                wake: c2.wake.raw(),
-            };
             c2.lock.raw().lock::<LoomPark>(1, Deadline::NEVER).unwrap();
             while c2.flag.load(Ordering::Relaxed) == 0 {
-                cv.register();
-                c2.lock.raw().unlock::<LoomPark>().unwrap();
-                let notified = cv.sleep::<LoomPark>(Deadline::NEVER);
-                c2.lock.raw().lock::<LoomPark>(1, Deadline::NEVER).unwrap();
-                cv.finish(notified);
+                c2.wait(1, Deadline::NEVER);
             }
             c2.lock.raw().unlock::<LoomPark>().unwrap();
         });
-        let cv = RawCondvar {
-            waiters: &c.waiters,
-            tokens: &c.tokens,
-            wake: c.wake.raw(),
-        };
         c.lock.raw().lock::<LoomPark>(2, Deadline::NEVER).unwrap();
         c.flag.store(1, Ordering::Relaxed);
-        cv.notify::<LoomPark>(1);
+        c.cv().notify::<LoomPark>(1);
         c.lock.raw().unlock::<LoomPark>().unwrap();
         waiter.join().unwrap();
-        // Every registration was matched by a token or a give-up.
-        assert_eq!(c.waiters.load(Ordering::SeqCst), 0);
-        assert_eq!(c.tokens.load(Ordering::SeqCst), 0);
-        assert_eq!(c.wake.waiters.load(Ordering::SeqCst), 0);
+        c.assert_settled();
+    });
+}
+
+/// Issue 11 #5: the notifier waits right after its notify (giving up at
+/// once); it must not take the token, and the waiter it meant must wake
+/// (if the notifier took it, the waiter would sleep for ever: a loom
+/// deadlock).
+#[test]
+fn loom_condvar_notifier_cannot_take_its_own_notify() {
+    loom::model(|| {
+        let c = Arc::new(CondWords::default());
+        let c2 = Arc::clone(&c);
+        let waiter = thread::spawn(move || {
+            c2.lock.raw().lock::<LoomPark>(1, Deadline::NEVER).unwrap();
+            c2.flag.store(1, Ordering::SeqCst); // registered from here on
+            let woken = c2.wait(1, Deadline::NEVER);
+            c2.lock.raw().unlock::<LoomPark>().unwrap();
+            woken
+        });
+        loop {
+            c.lock.raw().lock::<LoomPark>(2, Deadline::NEVER).unwrap();
+            if c.flag.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            c.lock.raw().unlock::<LoomPark>().unwrap();
+            thread::yield_now();
+        }
+        assert_eq!(c.cv().notify::<LoomPark>(1), 1);
+        let now = Deadline::after(Some(std::time::Duration::ZERO));
+        assert!(!c.wait(2, now), "the notifier took its own notification");
+        c.lock.raw().unlock::<LoomPark>().unwrap();
+        assert!(waiter.join().unwrap());
+        c.assert_settled();
     });
 }
 
@@ -279,18 +412,48 @@ struct BarrierWords {
     lock: MutexWords,
     phase: AtomicU32,
     count: AtomicU32,
+    scanned: AtomicU32,
     parties: AtomicU32,
     wake: EcWords,
+    arrivals: [AtomicU64; 3],
 }
 
 impl BarrierWords {
-    fn raw(&self) -> RawBarrier<'_> {
+    fn new(parties: u32) -> BarrierWords {
+        let b = BarrierWords::default();
+        b.parties.store(parties, Ordering::SeqCst);
+        b
+    }
+
+    fn raw<'a>(&'a self) -> RawBarrier<'a, impl Fn(usize) -> Option<&'a AtomicU64> + Copy + 'a> {
         RawBarrier {
             lock: self.lock.raw(),
             phase: &self.phase,
             count: &self.count,
+            scanned: &self.scanned,
             parties: &self.parties,
             wake: self.wake.raw(),
+            arrivals: move |i: usize| self.arrivals.get(i),
+        }
+    }
+
+    fn wait(&self, me: u64) -> Result<usize, Result<Broken, ()>> {
+        self.raw()
+            .wait::<LoomPark, ()>(me, Deadline::NEVER, || Ok(()))
+    }
+
+    /// The state a party leaves when it dies inside `wait` after arriving.
+    fn forge_dead_arrival(&self, phase: u32) {
+        self.arrivals[0].store(DEAD, Ordering::SeqCst);
+        self.count.store(1, Ordering::SeqCst);
+        self.phase.store(phase, Ordering::SeqCst);
+    }
+
+    fn assert_idle(&self) {
+        assert_eq!(self.count.load(Ordering::SeqCst), 0);
+        assert_eq!(self.wake.waiters.load(Ordering::SeqCst), 0);
+        for e in &self.arrivals {
+            assert_eq!(e.load(Ordering::SeqCst), 0);
         }
     }
 }
@@ -298,18 +461,53 @@ impl BarrierWords {
 #[test]
 fn loom_barrier_two_parties_get_both_indices() {
     loom::model(|| {
-        let b = Arc::new(BarrierWords::default());
-        b.parties.store(2, Ordering::SeqCst);
+        let b = Arc::new(BarrierWords::new(2));
         let b2 = Arc::clone(&b);
-        let other =
-            thread::spawn(move || b2.raw().wait::<LoomPark, ()>(1, Deadline::NEVER, || Ok(())));
-        let mine = b.raw().wait::<LoomPark, ()>(2, Deadline::NEVER, || Ok(()));
+        let other = thread::spawn(move || b2.wait(1));
+        let mine = b.wait(2);
         let theirs = other.join().unwrap();
         let mut idx = [mine.unwrap(), theirs.unwrap()];
         idx.sort_unstable();
         assert_eq!(idx, [0, 1]);
-        assert_eq!(b.count.load(Ordering::SeqCst), 0);
-        assert_eq!(b.wake.waiters.load(Ordering::SeqCst), 0);
+        b.assert_idle();
+    });
+}
+
+/// Issue 11 #3: a party of a filling generation died; the party waiting
+/// with it learns `Broken` (a missed death would sleep for ever: a loom
+/// deadlock), and `reset` leaves a clean barrier.
+#[test]
+fn loom_barrier_dead_party_breaks_the_generation() {
+    loom::model(|| {
+        let b = Arc::new(BarrierWords::new(3));
+        b.forge_dead_arrival(FILLING);
+        let b2 = Arc::clone(&b);
+        let survivor = thread::spawn(move || b2.wait(1));
+        die();
+        assert_eq!(survivor.join().unwrap(), Err(Ok(Broken)));
+        assert!(b.raw().broken());
+        b.raw().reset::<LoomPark>(2);
+        assert_eq!(b.phase.load(Ordering::SeqCst), FILLING);
+        b.assert_idle();
+    });
+}
+
+/// Issue 11 #3: a party that passed died before leaving; the next
+/// generation still fills (its waiters reap the leftover instead of
+/// waiting for ever for the drain to finish).
+#[test]
+fn loom_barrier_dead_leftover_does_not_wedge_the_next_generation() {
+    loom::model(|| {
+        let b = Arc::new(BarrierWords::new(2));
+        b.forge_dead_arrival(DRAINING);
+        let b2 = Arc::clone(&b);
+        let other = thread::spawn(move || b2.wait(1));
+        die();
+        let mine = b.wait(2);
+        let mut idx = [mine.unwrap(), other.join().unwrap().unwrap()];
+        idx.sort_unstable();
+        assert_eq!(idx, [0, 1]);
+        b.assert_idle();
     });
 }
 

@@ -238,10 +238,11 @@ fn semaphore_slots_of_a_dead_holder_come_back() {
     // Forge the state a dead process holding all three slots leaves behind.
     let slot: mp_shm::Slot = mp_wire::decode(mp_wire::encode(&sem).unwrap()).unwrap();
     slot.atomic_u32(0).unwrap().store(0, Ordering::SeqCst);
-    slot.atomic_u64(16 + 16 * 5)
+    slot.atomic_u32(16).unwrap().store(6, Ordering::SeqCst); // entries used
+    slot.atomic_u64(40 + 16 * 5)
         .unwrap()
         .store(dead, Ordering::SeqCst);
-    slot.atomic_u32(24 + 16 * 5)
+    slot.atomic_u32(48 + 16 * 5)
         .unwrap()
         .store(3, Ordering::SeqCst);
     let start = Instant::now();
@@ -296,6 +297,37 @@ fn condition_notify_counts_are_exact() {
         h.join().unwrap();
     }
     assert_eq!(woken.load(Ordering::SeqCst), 5);
+}
+
+/// Issue 11 #5: a thread that notifies and then waits itself must not
+/// take the notification meant for the thread already waiting.
+#[test]
+fn condition_notifier_cannot_take_its_own_notify() {
+    for _ in 0..20 {
+        let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
+        let c2 = remap(&cond);
+        let waiter = thread::spawn(move || {
+            let g = c2.lock().unwrap();
+            g.wait(Some(Duration::from_secs(20))).unwrap()
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cond.raw().waiting() < 1 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let g = cond.lock().unwrap();
+        g.notify(1).unwrap();
+        assert_eq!(
+            g.wait(Some(Duration::ZERO)),
+            Ok(false),
+            "took its own notify"
+        );
+        drop(g);
+        assert!(waiter.join().unwrap(), "the waiter was not woken");
+        // Every registration was settled: nothing left for a later wait.
+        let g = cond.lock().unwrap();
+        assert_eq!(g.wait(Some(Duration::ZERO)), Ok(false));
+        assert_eq!(cond.raw().waiting(), 0);
+    }
 }
 
 #[test]
@@ -424,6 +456,40 @@ fn barrier_timeout_abort_reset() {
     let theirs = t.join().unwrap().unwrap();
     assert_eq!(mine + theirs, 1);
     assert!(Barrier::new(0).is_err());
+    assert!(Barrier::new(Barrier::MAX_PARTIES + 1).is_err());
+}
+
+/// The state a party of a three-party barrier leaves when it is killed
+/// inside `wait` (forged: its arrival entry names a dead process): the
+/// next party to wait learns it as `BrokenBarrierError`, and a reset
+/// barrier completes full rounds again.
+#[test]
+fn barrier_dead_party_breaks_the_generation() {
+    let b = Barrier::new(3).unwrap();
+    let slot: mp_shm::Slot = mp_wire::decode(mp_wire::encode(&b).unwrap()).unwrap();
+    slot.atomic_u64(48)
+        .unwrap()
+        .store(dead_ident(), Ordering::SeqCst);
+    slot.atomic_u32(20).unwrap().store(1, Ordering::SeqCst); // count
+    assert_eq!(b.n_waiting(), 1);
+    assert_eq!(
+        b.wait_timeout(Duration::from_secs(20)),
+        Err(BrokenBarrierError)
+    );
+    b.reset();
+    assert_eq!(slot.atomic_u64(48).unwrap().load(Ordering::SeqCst), 0);
+    for _ in 0..3 {
+        let others: Vec<_> = (0..2)
+            .map(|_| {
+                let other = remap(&b);
+                thread::spawn(move || other.wait_timeout(Duration::from_secs(20)).unwrap())
+            })
+            .collect();
+        let mut idx = vec![b.wait_timeout(Duration::from_secs(20)).unwrap()];
+        idx.extend(others.into_iter().map(|t| t.join().unwrap()));
+        idx.sort_unstable();
+        assert_eq!(idx, [0, 1, 2]);
+    }
 }
 
 #[test]
@@ -467,4 +533,9 @@ fn forged_handles_are_rejected() {
     assert!(mp_wire::decode::<Semaphore>(msg).is_err());
     let msg = mp_wire::encode(&tiny).unwrap();
     assert!(mp_wire::decode::<Lock>(msg).is_err());
+    // A barrier whose parties do not fit its slot's arrival table.
+    let b = Barrier::new(2).unwrap();
+    let slot: mp_shm::Slot = mp_wire::decode(mp_wire::encode(&b).unwrap()).unwrap();
+    slot.atomic_u32(28).unwrap().store(1000, Ordering::SeqCst);
+    assert!(mp_wire::decode::<Barrier>(mp_wire::encode(&b).unwrap()).is_err());
 }
