@@ -69,6 +69,11 @@ pub(crate) fn get(t: &Tally, i: usize) -> u64 {
         .load(Ordering::SeqCst)
 }
 
+/// Clears the stop flag, for another round of participants.
+pub(crate) fn unstop(t: &Tally) {
+    set(t, STOP, 0);
+}
+
 /// Whether participants were told to stop.
 pub(crate) fn stopped(t: &Tally) -> bool {
     get(t, STOP) != 0

@@ -23,6 +23,7 @@ mod events;
 mod harness;
 mod known_broken;
 mod locks;
+mod queues;
 mod semaphores;
 mod values;
 
@@ -101,4 +102,37 @@ fn value_killed_writer() {
 #[test]
 fn array_killed_writer() {
     run("array_killed_writer", values::array_killed_writer);
+}
+
+#[test]
+fn queue_unbounded() {
+    run("queue_unbounded", queues::queue_unbounded);
+}
+
+#[test]
+fn queue_bounded() {
+    run("queue_bounded", queues::queue_bounded);
+}
+
+#[test]
+fn queue_bounded_many_kills() {
+    run("queue_bounded_many_kills", queues::queue_bounded_many_kills);
+}
+
+#[test]
+fn queue_unbounded_many_kills() {
+    run(
+        "queue_unbounded_many_kills",
+        queues::queue_unbounded_many_kills,
+    );
+}
+
+#[test]
+fn simple_queue() {
+    run("simple_queue", queues::simple_queue);
+}
+
+#[test]
+fn joinable_queue() {
+    run("joinable_queue", queues::joinable_queue);
 }
