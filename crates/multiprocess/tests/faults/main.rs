@@ -23,6 +23,7 @@ mod events;
 mod harness;
 mod known_broken;
 mod locks;
+mod pipe;
 mod queues;
 mod semaphores;
 mod values;
@@ -135,4 +136,9 @@ fn simple_queue() {
 #[test]
 fn joinable_queue() {
     run("joinable_queue", queues::joinable_queue);
+}
+
+#[test]
+fn pipe_dead_peer() {
+    run("pipe_dead_peer", pipe::pipe_dead_peer);
 }
