@@ -48,6 +48,11 @@ impl Trial {
         self.rng.gen_range(0..n)
     }
 
+    /// 16 random bytes (a seed for proptest's runner).
+    pub(crate) fn seed_bytes(&mut self) -> [u8; 16] {
+        self.rng.gen()
+    }
+
     /// Sleeps between 0 and `max_ms` milliseconds.
     pub(crate) fn pause(&mut self, max_ms: u64) {
         let ms = self.rng.gen_range(0..=max_ms);

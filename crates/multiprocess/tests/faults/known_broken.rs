@@ -34,6 +34,10 @@ pub(crate) const KNOWN_BROKEN: &[(&str, &str)] = &[
         "issue 11 #1: producers hang flushing at exit; qsize() stays high",
     ),
     (
+        "decoder_deep_nesting",
+        "issue 11 #7: a million-level nested enum overflows the receiver's stack",
+    ),
+    (
         "joinable_queue",
         "issue 11 #1/#2: join() never returns after a producer kill; qsize() leaks",
     ),

@@ -19,7 +19,9 @@
 mod barriers;
 mod conditions;
 mod crew;
+mod decoders;
 mod events;
+mod frames;
 mod harness;
 mod known_broken;
 mod locks;
@@ -141,4 +143,14 @@ fn joinable_queue() {
 #[test]
 fn pipe_dead_peer() {
     run("pipe_dead_peer", pipe::pipe_dead_peer);
+}
+
+#[test]
+fn decoder_fuzz() {
+    run("decoder_fuzz", decoders::decoder_fuzz);
+}
+
+#[test]
+fn decoder_deep_nesting() {
+    run("decoder_deep_nesting", decoders::decoder_deep_nesting);
 }
