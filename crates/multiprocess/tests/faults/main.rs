@@ -25,7 +25,9 @@ mod frames;
 mod harness;
 mod known_broken;
 mod locks;
+mod manager;
 mod pipe;
+mod pool;
 mod queues;
 mod semaphores;
 mod values;
@@ -153,4 +155,24 @@ fn decoder_fuzz() {
 #[test]
 fn decoder_deep_nesting() {
     run("decoder_deep_nesting", decoders::decoder_deep_nesting);
+}
+
+#[test]
+fn pool_killed_worker() {
+    run("pool_killed_worker", pool::pool_killed_worker);
+}
+
+#[test]
+fn pool_task_exits() {
+    run("pool_task_exits", pool::pool_task_exits);
+}
+
+#[test]
+fn manager_killed_client() {
+    run("manager_killed_client", manager::manager_killed_client);
+}
+
+#[test]
+fn manager_killed_server() {
+    run("manager_killed_server", manager::manager_killed_server);
 }

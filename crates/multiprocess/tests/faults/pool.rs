@@ -1,0 +1,114 @@
+//! `Pool`: tasks submitted with `apply_async` mark when they start (with
+//! their worker's pid) and when they end; a worker that is running a task is
+//! SIGKILLed at a random moment. Asserts: every result arrives within the
+//! timeout, every task succeeds except the one the killed worker was running
+//! (which fails with `WorkerDied`) — a task that never started must not fail —
+//! and the pool maps a fresh batch afterwards. And issue 11 #9(a): a task
+//! that ends its worker with `exit(3)` is reported with exit code 3.
+
+use std::time::{Duration, Instant};
+
+use multiprocess::{exit, Pool, PoolError, RawArray, TaskError};
+use rustix::process::{kill_process, Pid, Signal};
+
+use crate::crew::{OVERRUN, WAIT};
+use crate::harness::{check, Outcome, Trial};
+
+const TASKS: usize = 8;
+
+/// Task `i`: records its worker's pid in `marks[2i]`, works a little,
+/// records that it ended in `marks[2i + 1]`.
+fn task(i: u64, ms: u64, marks: RawArray<u64>) -> u64 {
+    let i = i as usize;
+    marks
+        .set(2 * i, u64::from(std::process::id()))
+        .expect("mark");
+    std::thread::sleep(Duration::from_millis(ms));
+    marks.set(2 * i + 1, 1).expect("mark");
+    i as u64
+}
+
+fn double(x: u64) -> u64 {
+    2 * x
+}
+
+/// Waits until some task is running (started, not ended); returns it.
+fn running(marks: &RawArray<u64>, trial: &mut Trial) -> Option<usize> {
+    let end = Instant::now() + WAIT;
+    while Instant::now() < end {
+        let now: Vec<usize> = (0..TASKS)
+            .filter(|&i| {
+                marks.get(2 * i).unwrap_or(0) != 0 && marks.get(2 * i + 1).unwrap_or(1) == 0
+            })
+            .collect();
+        if !now.is_empty() {
+            return Some(now[trial.below(now.len())]);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    None
+}
+
+pub(crate) fn pool_killed_worker(trial: &mut Trial) -> Outcome {
+    let pool = Pool::with_processes(2).map_err(|e| e.to_string())?;
+    let marks = RawArray::<u64>::new(2 * TASKS).map_err(|e| e.to_string())?;
+    let results: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let ms = 20 + 10 * trial.below(5) as u64;
+            pool.apply_async(task, (i as u64, ms, marks.clone()))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let victim = running(&marks, trial).ok_or("no task started")?;
+    trial.pause(10);
+    let pid = marks.get(2 * victim).map_err(|e| e.to_string())? as i32;
+    kill_process(Pid::from_raw(pid).ok_or("pid 0")?, Signal::KILL)
+        .map_err(|e| format!("kill {pid}: {e}"))?;
+    let mut failed = Vec::new();
+    for (i, r) in results.iter().enumerate() {
+        match r.get_timeout(WAIT + OVERRUN) {
+            Ok(v) => check(v == i as u64, || format!("task {i} returned {v}"))?,
+            Err(PoolError::Task(TaskError::WorkerDied { .. })) => failed.push(i),
+            Err(e) => return Err(format!("task {i}: {e} (expected its value)")),
+        }
+    }
+    for &i in &failed {
+        let ran_there = marks.get(2 * i).unwrap_or(0) == pid as u64;
+        let ended = marks.get(2 * i + 1).unwrap_or(0) == 1;
+        check(ran_there && !ended, || {
+            format!(
+                "task {i} failed with WorkerDied but {} (killed task: {victim})",
+                if ran_there {
+                    "had ended"
+                } else {
+                    "never ran on the killed worker"
+                }
+            )
+        })?;
+    }
+    check(failed.len() <= 1, || {
+        format!("tasks {failed:?} failed; only the killed worker's may")
+    })?;
+    let again = pool
+        .map(double, 0..4u64)
+        .map_err(|e| format!("map after the kill: {e}"))?;
+    check(again == [0, 2, 4, 6], || {
+        format!("map after the kill returned {again:?}")
+    })
+}
+
+fn exit_three(_x: u64) -> u64 {
+    exit(3);
+}
+
+/// Issue 11 #9(a): `exit(3)` in a task is reported as exit code 3.
+pub(crate) fn pool_task_exits(_trial: &mut Trial) -> Outcome {
+    let pool = Pool::with_processes(2).map_err(|e| e.to_string())?;
+    let r = pool
+        .apply_async(exit_three, (1u64,))
+        .map_err(|e| e.to_string())?;
+    match r.get_timeout(WAIT + OVERRUN) {
+        Err(PoolError::Task(TaskError::WorkerDied { exitcode: 3, .. })) => Ok(()),
+        other => Err(format!("exit(3) in a task gave {other:?}")),
+    }
+}
