@@ -176,3 +176,8 @@ fn manager_killed_client() {
 fn manager_killed_server() {
     run("manager_killed_server", manager::manager_killed_server);
 }
+
+#[test]
+fn pool_idle_worker_killed() {
+    run("pool_idle_worker_killed", pool::pool_idle_worker_killed);
+}

@@ -3,8 +3,10 @@
 //! SIGKILLed at a random moment. Asserts: every result arrives within the
 //! timeout, every task succeeds except the one the killed worker was running
 //! (which fails with `WorkerDied`) — a task that never started must not fail —
-//! and the pool maps a fresh batch afterwards. And issue 11 #9(a): a task
-//! that ends its worker with `exit(3)` is reported with exit code 3.
+//! and the pool maps a fresh batch afterwards. Issue 11 #9(b): tasks
+//! submitted right after an idle worker was killed never ran, so none may
+//! fail. Issue 11 #9(a): a task that ends its worker with `exit(3)` is
+//! reported with exit code 3.
 
 use std::time::{Duration, Instant};
 
@@ -95,6 +97,35 @@ pub(crate) fn pool_killed_worker(trial: &mut Trial) -> Outcome {
     check(again == [0, 2, 4, 6], || {
         format!("map after the kill returned {again:?}")
     })
+}
+
+/// The worker's pid, after a short nap (so both workers get some).
+fn worker_pid(_x: u64) -> u32 {
+    std::thread::sleep(Duration::from_millis(10));
+    std::process::id()
+}
+
+/// Issue 11 #9(b): kill an idle worker, then submit at once.
+pub(crate) fn pool_idle_worker_killed(trial: &mut Trial) -> Outcome {
+    let pool = Pool::with_processes(2).map_err(|e| e.to_string())?;
+    let mut pids = pool.map(worker_pid, 0..8u64).map_err(|e| e.to_string())?;
+    pids.sort_unstable();
+    pids.dedup();
+    let pid = pids[trial.below(pids.len())] as i32;
+    kill_process(Pid::from_raw(pid).ok_or("pid 0")?, Signal::KILL)
+        .map_err(|e| format!("kill {pid}: {e}"))?;
+    trial.pause(5);
+    let results: Vec<_> = (0..4u64)
+        .map(|x| pool.apply_async(double, (x,)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    for (x, r) in results.iter().enumerate() {
+        let v = r
+            .get_timeout(WAIT + OVERRUN)
+            .map_err(|e| format!("task {x}, submitted after an idle worker died: {e}"))?;
+        check(v == 2 * x as u64, || format!("task {x} returned {v}"))?;
+    }
+    Ok(())
 }
 
 fn exit_three(_x: u64) -> u64 {
