@@ -79,7 +79,7 @@ enum Line<'a> {
 }
 
 fn parse_line(line: &str) -> Option<Line<'_>> {
-    let (name, rest) = line.strip_prefix("FAULTS ")?.split_once(": ")?;
+    let (name, rest) = line.split_once("FAULTS ")?.1.split_once(": ")?;
     if let Some(why) = rest.strip_prefix("skipped, known broken: ") {
         return Some(Line::Skipped { name, why });
     }
