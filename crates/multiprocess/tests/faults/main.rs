@@ -181,3 +181,8 @@ fn manager_killed_server() {
 fn pool_idle_worker_killed() {
     run("pool_idle_worker_killed", pool::pool_idle_worker_killed);
 }
+
+#[test]
+fn pool_chunk_worker_killed() {
+    run("pool_chunk_worker_killed", pool::pool_chunk_worker_killed);
+}

@@ -5,7 +5,9 @@
 //! (which fails with `WorkerDied`) — a task that never started must not fail —
 //! and the pool maps a fresh batch afterwards. Issue 11 #9(b): tasks
 //! submitted right after an idle worker was killed never ran, so none may
-//! fail. Issue 11 #9(a): a task that ends its worker with `exit(3)` is
+//! fail. Issue 11 #9(c): under `imap` in chunks of 4, a killed worker fails
+//! only tasks that started on it; the rest of its chunk is re-sent and
+//! succeeds. Issue 11 #9(a): a task that ends its worker with `exit(3)` is
 //! reported with exit code 3.
 
 use std::time::{Duration, Instant};
@@ -97,6 +99,42 @@ pub(crate) fn pool_killed_worker(trial: &mut Trial) -> Outcome {
     check(again == [0, 2, 4, 6], || {
         format!("map after the kill returned {again:?}")
     })
+}
+
+/// `task` for `imap`: one tuple argument.
+fn task_item(args: (u64, u64, RawArray<u64>)) -> u64 {
+    task(args.0, args.1, args.2)
+}
+
+/// Issue 11 #9(c): a worker dies inside a chunk.
+pub(crate) fn pool_chunk_worker_killed(trial: &mut Trial) -> Outcome {
+    let pool = Pool::with_processes(2).map_err(|e| e.to_string())?;
+    let marks = RawArray::<u64>::new(2 * TASKS).map_err(|e| e.to_string())?;
+    let items: Vec<_> = (0..TASKS as u64)
+        .map(|i| (i, 20 + 10 * trial.below(5) as u64, marks.clone()))
+        .collect();
+    let mut results = pool
+        .imap_chunked(task_item, items, 4)
+        .map_err(|e| e.to_string())?;
+    let victim = running(&marks, trial).ok_or("no task started")?;
+    trial.pause(10);
+    let pid = marks.get(2 * victim).map_err(|e| e.to_string())?;
+    kill_process(Pid::from_raw(pid as i32).ok_or("pid 0")?, Signal::KILL)
+        .map_err(|e| format!("kill {pid}: {e}"))?;
+    for i in 0..TASKS {
+        match results.next_timeout(WAIT + OVERRUN) {
+            Some(Ok(v)) => check(v == i as u64, || format!("item {i} returned {v}"))?,
+            Some(Err(PoolError::Task(TaskError::WorkerDied { .. }))) => {
+                let ran_there = marks.get(2 * i).unwrap_or(0) == pid;
+                check(ran_there, || {
+                    format!("item {i} failed with WorkerDied but never ran on the killed worker (killed task: {victim})")
+                })?;
+            }
+            Some(Err(e)) => return Err(format!("item {i}: {e}")),
+            None => return Err(format!("item {i}: no result within {:?}", WAIT + OVERRUN)),
+        }
+    }
+    Ok(())
 }
 
 /// The worker's pid, after a short nap (so both workers get some).
