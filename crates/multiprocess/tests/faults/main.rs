@@ -34,155 +34,59 @@ mod values;
 
 use harness::run;
 
-#[test]
-fn lock_killed_holder() {
-    run("lock_killed_holder", locks::lock_killed_holder);
+/// One `#[test]` per scenario, named as the scenario (so `cargo test -- NAME`
+/// and `cargo xtask stress --only NAME` select it).
+macro_rules! scenarios {
+    ($($module:ident::$name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                run(stringify!($name), $module::$name);
+            }
+        )*
+
+        /// Every scenario's name.
+        const SCENARIOS: &[&str] = &[$(stringify!($name)),*];
+    };
 }
 
+/// A known-broken entry that names no scenario would skip nothing.
 #[test]
-fn rlock_killed_holder() {
-    run("rlock_killed_holder", locks::rlock_killed_holder);
+fn known_broken_entries_name_scenarios() {
+    for (name, _) in known_broken::KNOWN_BROKEN {
+        assert!(
+            SCENARIOS.contains(name),
+            "KNOWN_BROKEN names no scenario `{name}`"
+        );
+    }
 }
 
-#[test]
-fn semaphore_killed_holder() {
-    run(
-        "semaphore_killed_holder",
-        semaphores::semaphore_killed_holder,
-    );
-}
-
-#[test]
-fn bounded_semaphore_killed_holder() {
-    run(
-        "bounded_semaphore_killed_holder",
-        semaphores::bounded_semaphore_killed_holder,
-    );
-}
-
-#[test]
-fn semaphore_many_dead_holders() {
-    run(
-        "semaphore_many_dead_holders",
-        semaphores::semaphore_many_dead_holders,
-    );
-}
-
-#[test]
-fn condition_killed_party() {
-    run("condition_killed_party", conditions::condition_killed_party);
-}
-
-#[test]
-fn condition_notify_then_wait() {
-    run(
-        "condition_notify_then_wait",
-        conditions::condition_notify_then_wait,
-    );
-}
-
-#[test]
-fn event_killed_party() {
-    run("event_killed_party", events::event_killed_party);
-}
-
-#[test]
-fn barrier_killed_party() {
-    run("barrier_killed_party", barriers::barrier_killed_party);
-}
-
-#[test]
-fn barrier_party_killed_in_wait() {
-    run(
-        "barrier_party_killed_in_wait",
-        barriers::barrier_party_killed_in_wait,
-    );
-}
-
-#[test]
-fn value_killed_writer() {
-    run("value_killed_writer", values::value_killed_writer);
-}
-
-#[test]
-fn array_killed_writer() {
-    run("array_killed_writer", values::array_killed_writer);
-}
-
-#[test]
-fn queue_unbounded() {
-    run("queue_unbounded", queues::queue_unbounded);
-}
-
-#[test]
-fn queue_bounded() {
-    run("queue_bounded", queues::queue_bounded);
-}
-
-#[test]
-fn queue_bounded_many_kills() {
-    run("queue_bounded_many_kills", queues::queue_bounded_many_kills);
-}
-
-#[test]
-fn queue_unbounded_many_kills() {
-    run(
-        "queue_unbounded_many_kills",
-        queues::queue_unbounded_many_kills,
-    );
-}
-
-#[test]
-fn simple_queue() {
-    run("simple_queue", queues::simple_queue);
-}
-
-#[test]
-fn joinable_queue() {
-    run("joinable_queue", queues::joinable_queue);
-}
-
-#[test]
-fn pipe_dead_peer() {
-    run("pipe_dead_peer", pipe::pipe_dead_peer);
-}
-
-#[test]
-fn decoder_fuzz() {
-    run("decoder_fuzz", decoders::decoder_fuzz);
-}
-
-#[test]
-fn decoder_deep_nesting() {
-    run("decoder_deep_nesting", decoders::decoder_deep_nesting);
-}
-
-#[test]
-fn pool_killed_worker() {
-    run("pool_killed_worker", pool::pool_killed_worker);
-}
-
-#[test]
-fn pool_task_exits() {
-    run("pool_task_exits", pool::pool_task_exits);
-}
-
-#[test]
-fn manager_killed_client() {
-    run("manager_killed_client", manager::manager_killed_client);
-}
-
-#[test]
-fn manager_killed_server() {
-    run("manager_killed_server", manager::manager_killed_server);
-}
-
-#[test]
-fn pool_idle_worker_killed() {
-    run("pool_idle_worker_killed", pool::pool_idle_worker_killed);
-}
-
-#[test]
-fn pool_chunk_worker_killed() {
-    run("pool_chunk_worker_killed", pool::pool_chunk_worker_killed);
+scenarios! {
+    locks::lock_killed_holder,
+    locks::rlock_killed_holder,
+    semaphores::semaphore_killed_holder,
+    semaphores::bounded_semaphore_killed_holder,
+    semaphores::semaphore_many_dead_holders,
+    conditions::condition_killed_party,
+    conditions::condition_notify_then_wait,
+    events::event_killed_party,
+    barriers::barrier_killed_party,
+    barriers::barrier_party_killed_in_wait,
+    values::value_killed_writer,
+    values::array_killed_writer,
+    queues::queue_unbounded,
+    queues::queue_bounded,
+    queues::queue_bounded_many_kills,
+    queues::queue_unbounded_many_kills,
+    queues::simple_queue,
+    queues::joinable_queue,
+    pipe::pipe_dead_peer,
+    decoders::decoder_fuzz,
+    decoders::decoder_deep_nesting,
+    pool::pool_killed_worker,
+    pool::pool_task_exits,
+    manager::manager_killed_client,
+    manager::manager_killed_server,
+    pool::pool_idle_worker_killed,
+    pool::pool_chunk_worker_killed,
 }
