@@ -6,6 +6,7 @@
 //! - `cargo xtask examples [--method M]... [-j N] [NAME...]`: build, run and check just the
 //!   seed examples (all of them, or the named ones).
 //! - `cargo xtask bench-compare [--quick]`: the side-by-side benchmark against CPython.
+//! - `cargo xtask stress [--trials N] [--only SCENARIO] [--seed S]`: the fault-injection soak run.
 #![forbid(unsafe_code)]
 
 mod bench_compare;
@@ -18,6 +19,7 @@ mod procfs;
 mod report;
 mod run;
 mod steps;
+mod stress;
 #[cfg(test)]
 mod tidy;
 
@@ -50,6 +52,9 @@ commands:
   bench-compare --against OLD_MP_SCENARIOS [--rounds N] [--only ID,...]
       interleaved A/B of this tree against another build of mp-scenarios (a copy of
       target/release/mp-scenarios from before a change); prints the table only
+
+  stress [--trials N] [--only SCENARIO] [--seed S] [--include-known-broken]
+      the fault-injection suite, 1000 trials per scenario, per start method
 
   -j N   run N examples at a time (default 2)";
 
@@ -148,6 +153,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if args.first().map(String::as_str) == Some("stress") {
+        return stress::main(&args[1..]);
     }
     match parse(&args) {
         Ok(Command::Help) => {

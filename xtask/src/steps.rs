@@ -233,6 +233,11 @@ fn test_step(c: &mut Ctx, label: &str, args: &[&str], env: &[(&str, &str)]) {
     }
     let failed = counts.failed + extra;
     c.tally.tests(label, counts.passed, failed);
+    for l in out.stdout.lines().filter_map(|l| l.split_once("FAULTS ")) {
+        if let Some((name, why)) = l.1.split_once(": skipped, known broken: ") {
+            println!("SKIP  fault scenario {name}: known broken ({why})");
+        }
+    }
     let verdict = if failed == 0 { "PASS" } else { "FAIL" };
     let note = if notes.is_empty() {
         String::new()
