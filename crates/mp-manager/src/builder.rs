@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use mp_channel::{Address, Listener};
 use mp_pool::StarFn;
-use mp_process::{ExitCode, Process, StartMethod, Target};
+use mp_process::{CodeOnly, ExitCode, Process, StartMethod, Target};
 use mp_wire::{Limits, SharedFd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -227,12 +227,19 @@ impl<R: Registry> ManagerBuilder<R> {
     /// with the same function run it in the server process.
     ///
     /// `action` must be a `fn` item or a closure that captures nothing (a
-    /// capturing closure is a compile-time error). Only registered functions
+    /// capturing closure is a compile-time error, the [`CodeOnly`] one of
+    /// `Pool::map`). Only registered functions
     /// can run in the server: a client names one by a key, so nothing sent
     /// over a (possibly remote) connection is ever called as code.
+    ///
+    /// ```compile_fail
+    /// let name = String::from("barrier");
+    /// // error: `{closure}` captures data, so it cannot run in another process
+    /// let _ = mp_manager::ManagerBuilder::default().barrier_action(move || println!("{name}"));
+    /// ```
     pub fn barrier_action<F>(mut self, action: F) -> Self
     where
-        F: Fn() + Copy + Send + 'static,
+        F: Fn() + CodeOnly,
     {
         self.actions.push(barrier_action::of(action));
         self
