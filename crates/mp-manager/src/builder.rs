@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp_channel::{Address, Listener};
+use mp_channel::Address;
 use mp_pool::StarFn;
 use mp_process::{CodeOnly, ExitCode, Process, StartMethod, Target};
 use mp_wire::{Limits, SharedFd};
@@ -49,7 +49,7 @@ struct ServerConfig {
     actions: Vec<BarrierAction>,
     /// The managed pool's functions clients may name.
     pool_functions: Vec<PoolFunction>,
-    /// How long a client may take over each step of the handshake.
+    /// How long a client may take over the handshake.
     handshake_timeout: Duration,
 }
 
@@ -85,7 +85,7 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
         }
     };
     let setup = (|| -> std::io::Result<_> {
-        let listener = Listener::bind(cfg.address.clone(), None)?;
+        let listener = server::listen(cfg.address.clone(), &cfg.key, cfg.handshake_timeout)?;
         let (stop_r, stop_w) = mp_sys::fd::pipe()?;
         Ok((listener, stop_r, stop_w))
     })();
@@ -101,9 +101,7 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
     };
     let identity = Identity {
         id: cfg.server,
-        key: cfg.key,
         shutdown_token: cfg.shutdown_token,
-        handshake_timeout: cfg.handshake_timeout,
     };
     let server = Arc::new(Server::new(
         identity,
@@ -196,12 +194,13 @@ impl<R: Registry> ManagerBuilder<R> {
         self
     }
 
-    /// How long the server gives a connecting client for each step of the
+    /// How long the server gives a connecting client to finish the
     /// authentication handshake before hanging up (default
     /// `mp_channel::DEFAULT_HANDSHAKE_TIMEOUT`, 20 s). Whatever this is,
-    /// silent clients do not hold up others for it: the server runs a
-    /// bounded number of handshakes at once and, when they are all taken,
-    /// hangs up one that has been unfinished for a second to make room.
+    /// silent clients do not hold up others for it: the server's
+    /// `mp_channel::Listener` runs a bounded number of handshakes at once
+    /// and, when they are all taken, hangs up one that has been unfinished
+    /// for a second to make room.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
@@ -391,7 +390,7 @@ impl<R: Registry> ManagerBuilder<R> {
     /// ever. If `on_ready` panics, the server stops and the panic goes on.
     pub fn serve_forever(self, on_ready: impl FnOnce(Manager<R>)) -> Result<()> {
         let key = self.key();
-        let listener = Listener::bind(self.address, None)?;
+        let listener = server::listen(self.address, &key, self.handshake_timeout)?;
         let actions = registered::resolve_all(&self.actions).map_err(ManagerError::State)?;
         let pool_functions =
             registered::resolve_all(&self.pool_functions).map_err(ManagerError::State)?;
@@ -399,12 +398,7 @@ impl<R: Registry> ManagerBuilder<R> {
         let stop = stop_w.try_clone()?;
         let id = crate::random::random_u128()?;
         let shutdown_token = crate::random::random_u128()?;
-        let identity = Identity {
-            id,
-            key: key.clone(),
-            shutdown_token,
-            handshake_timeout: self.handshake_timeout,
-        };
+        let identity = Identity { id, shutdown_token };
         let server = Arc::new(Server::new(
             identity,
             factories::<R>(),

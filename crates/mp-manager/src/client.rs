@@ -151,7 +151,8 @@ const HANDSHAKE_ATTEMPTS: u32 = 3;
 /// client answers first, then challenges the server, as Python's `Client`).
 ///
 /// A server hangs up a handshake that stayed unfinished too long while it
-/// was flooded with connections (see the server's admission gate): a peer
+/// was flooded with connections (the admission policy of
+/// `mp_channel::Listener`, "When every slot is taken"): a peer
 /// that hangs up in the middle of the handshake is tried again, a few
 /// times, before the server counts as gone. A refused connection or a
 /// wrong key is not retried.
