@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use mp_wire::AuthKey;
+
 use crate::auth::{answer_challenge, deliver_challenge, ServerHandshake};
 use crate::connection::Connection;
 use crate::deadline::Deadline;
@@ -197,7 +199,7 @@ impl FromStr for Address {
 pub struct Listener {
     socket: Socket,
     address: Address,
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     handshake_timeout: Option<Duration>,
     max_pending: usize,
     grace: Duration,
@@ -296,7 +298,7 @@ impl Listener {
         Ok(Listener {
             socket,
             address,
-            authkey: authkey.map(<[u8]>::to_vec),
+            authkey: authkey.map(AuthKey::from),
             handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
             max_pending: DEFAULT_MAX_PENDING_HANDSHAKES,
             grace: DEFAULT_HANDSHAKE_GRACE,
@@ -433,7 +435,7 @@ impl Listener {
         };
         let mut pending = lock(&self.pending);
         loop {
-            if let Some(done) = self.drive(&mut pending, key)? {
+            if let Some(done) = self.drive(&mut pending, key.as_bytes())? {
                 return Ok(Some(done));
             }
             // A waiting connection may be taken in if a slot is free, or if

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use mp_channel::Address;
 use mp_pool::StarFn;
-use mp_process::{CodeOnly, ExitCode, Process, StartMethod, Target};
+use mp_process::{AuthKey, CodeOnly, ExitCode, Process, StartMethod, Target};
 use mp_wire::{Limits, SharedFd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -36,8 +36,7 @@ struct ServerConfig {
     /// Where to listen; `None`: a fresh Unix socket in a private directory.
     #[serde(with = "address_serde::option")]
     address: Option<Address>,
-    #[serde(with = "serde_bytes")]
-    key: Vec<u8>,
+    key: AuthKey,
     server: u128,
     /// What a shutdown request must carry (only the starter knows it).
     shutdown_token: u128,
@@ -85,7 +84,11 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
         }
     };
     let setup = (|| -> std::io::Result<_> {
-        let listener = server::listen(cfg.address.clone(), &cfg.key, cfg.handshake_timeout)?;
+        let listener = server::listen(
+            cfg.address.clone(),
+            cfg.key.as_bytes(),
+            cfg.handshake_timeout,
+        )?;
         let (stop_r, stop_w) = mp_sys::fd::pipe()?;
         Ok((listener, stop_r, stop_w))
     })();
@@ -126,7 +129,7 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
 /// `BaseManager(address, authkey, ctx, shutdown_timeout)` plus `register`).
 pub struct ManagerBuilder<R: Registry = ()> {
     address: Option<Address>,
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     method: Option<StartMethod>,
     shutdown_timeout: Duration,
     init: Option<std::result::Result<Initializer, String>>,
@@ -141,7 +144,7 @@ impl<R: Registry> std::fmt::Debug for ManagerBuilder<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ManagerBuilder")
             .field("address", &self.address)
-            .field("authkey", &self.authkey.as_ref().map(|_| "<redacted>"))
+            .field("authkey", &self.authkey)
             .field("method", &self.method)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
@@ -177,7 +180,7 @@ impl<R: Registry> ManagerBuilder<R> {
 
     /// Uses `key` instead of `current_process().authkey()`.
     pub fn authkey(mut self, key: impl Into<Vec<u8>>) -> Self {
-        self.authkey = Some(key.into());
+        self.authkey = Some(AuthKey::from(key.into()));
         self
     }
 
@@ -286,10 +289,10 @@ impl<R: Registry> ManagerBuilder<R> {
         }
     }
 
-    fn key(&self) -> Vec<u8> {
+    fn key(&self) -> AuthKey {
         self.authkey
             .clone()
-            .unwrap_or_else(|| client::default_key().to_vec())
+            .unwrap_or_else(|| client::default_key().clone())
     }
 
     /// Starts the server process (named `SyncManager-N`) and waits until it
@@ -390,7 +393,7 @@ impl<R: Registry> ManagerBuilder<R> {
     /// ever. If `on_ready` panics, the server stops and the panic goes on.
     pub fn serve_forever(self, on_ready: impl FnOnce(Manager<R>)) -> Result<()> {
         let key = self.key();
-        let listener = server::listen(self.address, &key, self.handshake_timeout)?;
+        let listener = server::listen(self.address, key.as_bytes(), self.handshake_timeout)?;
         let actions = registered::resolve_all(&self.actions).map_err(ManagerError::State)?;
         let pool_functions =
             registered::resolve_all(&self.pool_functions).map_err(ManagerError::State)?;
