@@ -67,8 +67,8 @@ pub use auth::{answer_challenge, deliver_challenge};
 pub use connection::{pipe, Connection};
 pub use error::{AuthenticationError, ConnectError, RecvError, RecvIntoError, SendError};
 pub use listener::{
-    client, client_with_timeout, Address, Listener, DEFAULT_HANDSHAKE_TIMEOUT,
-    DEFAULT_MAX_PENDING_HANDSHAKES,
+    client, client_with_timeout, Address, Listener, DEFAULT_HANDSHAKE_GRACE,
+    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,
 };
 pub use py_connection::PyConnection;
 pub use queue::{

@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use mp_wire::AuthKey;
+
 use crate::auth::{answer_challenge, deliver_challenge, ServerHandshake};
 use crate::connection::Connection;
 use crate::deadline::Deadline;
@@ -28,6 +30,11 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How many handshakes a [`Listener`] runs at once by default (see
 /// [`Listener::set_max_pending_handshakes`]).
 pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 64;
+
+/// How long a handshake may stay unfinished before, when every handshake
+/// slot of a [`Listener`] is taken, a waiting connection may take its place
+/// (see [`Listener::set_handshake_grace`]).
+pub const DEFAULT_HANDSHAKE_GRACE: Duration = Duration::from_secs(1);
 
 /// Where a [`Listener`] listens: a Unix socket path or a TCP address.
 ///
@@ -153,6 +160,29 @@ impl FromStr for Address {
 /// `AuthenticationError`), so a server loop goes on to the next call.
 /// `accept` calls from several threads take turns driving the handshakes.
 ///
+/// # When every slot is taken
+/// While all handshake slots are taken and a connection waits in the listen
+/// queue, the **oldest** handshake that has been unfinished for longer than
+/// a grace period ([`DEFAULT_HANDSHAKE_GRACE`], 1 s;
+/// [`set_handshake_grace`](Self::set_handshake_grace)) is hung up (its
+/// connection closed, not reported as an error) and the waiting connection
+/// takes its slot. Until one is that old, the waiting connection stays in
+/// the queue. Why:
+/// - refusing new connections would let a handful of silent clients lock
+///   everyone else out for a whole handshake timeout, again and again;
+/// - leaving new connections queued until a handshake times out makes an
+///   honest client wait behind every silent one (backlog / slots × the
+///   timeout: minutes with the defaults);
+/// - an honest client finishes within a round trip, far below the grace
+///   period, so the oldest handshake past it is almost surely silent, and a
+///   burst of honest clients (more than the slots at once) only waits for
+///   the slots they free, never is hung up.
+///
+/// So a flood of silent connections delays an honest one by about
+/// (flood / slots) × grace. A client hung up all the same (a very slow one)
+/// sees its connection closed during the handshake and may connect again
+/// (the manager's client does).
+///
 /// ```
 /// use mp_channel::{client, Address, Listener};
 /// let listener = Listener::bind(Some(Address::tcp_loopback(0)), Some(b"secret"))?;
@@ -169,11 +199,12 @@ impl FromStr for Address {
 pub struct Listener {
     socket: Socket,
     address: Address,
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     handshake_timeout: Option<Duration>,
     max_pending: usize,
-    /// Handshakes in progress (only with an authkey); locked by the
-    /// `accept` call driving them.
+    grace: Duration,
+    /// Handshakes in progress (only with an authkey), oldest first; locked
+    /// by the `accept` call driving them.
     pending: Mutex<Vec<Pending>>,
     /// `pending.len()`, readable while an `accept` holds the lock.
     pending_count: AtomicUsize,
@@ -188,6 +219,9 @@ struct Pending {
     conn: Connection,
     handshake: ServerHandshake,
     peer: Option<Address>,
+    /// When its grace period ends: from then on a waiting connection may
+    /// take its slot if every slot is taken.
+    grace_ends: Deadline,
 }
 
 /// Locks a mutex, ignoring poisoning (the state stays consistent: every
@@ -264,9 +298,10 @@ impl Listener {
         Ok(Listener {
             socket,
             address,
-            authkey: authkey.map(<[u8]>::to_vec),
+            authkey: authkey.map(AuthKey::from),
             handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
             max_pending: DEFAULT_MAX_PENDING_HANDSHAKES,
+            grace: DEFAULT_HANDSHAKE_GRACE,
             pending: Mutex::new(Vec::new()),
             pending_count: AtomicUsize::new(0),
             last_accepted: Mutex::new(None),
@@ -310,6 +345,15 @@ impl Listener {
         self.max_pending = max.max(1);
     }
 
+    /// Sets how long a handshake may stay unfinished before a waiting
+    /// connection may take its slot when every slot is taken (default
+    /// [`DEFAULT_HANDSHAKE_GRACE`]; see "When every slot is taken" in the
+    /// type's docs). Counted from when `accept` took the connection in;
+    /// `Duration::MAX` never hangs a handshake up early.
+    pub fn set_handshake_grace(&mut self, grace: Duration) {
+        self.grace = grace;
+    }
+
     /// How many connections are in the middle of their handshake now
     /// (never waits, even while another thread is in `accept`).
     pub fn pending_handshakes(&self) -> usize {
@@ -335,7 +379,22 @@ impl Listener {
     /// ran out of time (its connection is closed; call again for the next);
     /// OS errors.
     pub fn accept(&self) -> Result<Connection, ConnectError> {
-        self.accept_until(Deadline::NEVER)
+        self.accept_until(Deadline::NEVER, &[])?
+            .ok_or(ConnectError::Timeout)
+    }
+
+    /// Like [`accept`](Self::accept), but returns `Ok(None)` as soon as one
+    /// of `stop` is readable (a pipe written to ask a server loop to end, a
+    /// pidfd of a process that exited) instead of waiting on; handshakes
+    /// under way go on at the next call.
+    ///
+    /// # Errors
+    /// As `accept`.
+    pub fn accept_unless(
+        &self,
+        stop: &[BorrowedFd<'_>],
+    ) -> Result<Option<Connection>, ConnectError> {
+        self.accept_until(Deadline::NEVER, stop)
     }
 
     /// Like [`accept`](Self::accept), giving up with
@@ -345,45 +404,79 @@ impl Listener {
     /// # Errors
     /// As `accept`, plus `Timeout`.
     pub fn accept_timeout(&self, timeout: Duration) -> Result<Connection, ConnectError> {
-        self.accept_until(Deadline::after(Some(timeout)))
+        self.accept_until(Deadline::after(Some(timeout)), &[])?
+            .ok_or(ConnectError::Timeout)
     }
 
-    fn accept_until(&self, deadline: Deadline) -> Result<Connection, ConnectError> {
+    /// The first connection accepted (and authenticated) by `deadline`, or
+    /// `None` once one of `stop` is readable.
+    fn accept_until(
+        &self,
+        deadline: Deadline,
+        stop: &[BorrowedFd<'_>],
+    ) -> Result<Option<Connection>, ConnectError> {
         let Some(key) = &self.authkey else {
             loop {
-                if !mp_sys::socket::poll_readable(self.as_fd(), deadline.remaining())? {
-                    return Err(ConnectError::Timeout);
+                let mut fds = vec![self.as_fd()];
+                fds.extend_from_slice(stop);
+                let ready = mp_sys::fd::poll_readable_any(&fds, deadline.remaining())?;
+                if ready[1..].contains(&true) {
+                    return Ok(None);
                 }
-                if let Some((conn, peer)) = self.take_in()? {
-                    self.set_last_accepted(peer);
-                    return Ok(conn);
+                if ready[0] {
+                    if let Some((conn, peer)) = self.take_in()? {
+                        self.set_last_accepted(peer);
+                        return Ok(Some(conn));
+                    }
+                } else if deadline.passed() {
+                    return Err(ConnectError::Timeout);
                 }
             }
         };
         let mut pending = lock(&self.pending);
         loop {
-            if let Some(done) = self.drive(&mut pending, key)? {
-                return Ok(done);
+            if let Some(done) = self.drive(&mut pending, key.as_bytes())? {
+                return Ok(Some(done));
             }
-            let room = pending.len() < self.max_pending;
+            // A waiting connection may be taken in if a slot is free, or if
+            // the oldest handshake is past its grace period (it is hung up).
+            let full = pending.len() >= self.max_pending;
+            let oldest_grace = pending.first().map(|p| p.grace_ends);
+            let may_evict = full && oldest_grace.is_some_and(|g| g.passed());
+            let watch_listener = !full || may_evict;
             let mut fds: Vec<BorrowedFd<'_>> = pending.iter().map(|p| p.conn.as_fd()).collect();
-            if room {
+            let clients = fds.len();
+            if watch_listener {
                 fds.push(self.as_fd());
             }
-            let wake = pending
+            fds.extend_from_slice(stop);
+            let mut wake = pending
                 .iter()
                 .map(|p| p.handshake.deadline())
                 .fold(deadline, Deadline::min);
+            if full && !may_evict {
+                wake = oldest_grace.map_or(wake, |g| wake.min(g));
+            }
             let ready = mp_sys::fd::poll_readable_any(&fds, wake.remaining())?;
             drop(fds);
-            if room && ready.last() == Some(&true) {
+            let listener_ready = watch_listener && ready[clients];
+            if ready[clients + usize::from(watch_listener)..].contains(&true) {
+                return Ok(None);
+            }
+            if listener_ready {
                 if let Some((conn, peer)) = self.take_in()? {
+                    if full {
+                        // The oldest, past its grace: closed by the drop.
+                        pending.remove(0);
+                        self.pending_count.store(pending.len(), Ordering::Relaxed);
+                    }
                     let handshake_deadline = Deadline::after(self.handshake_timeout);
                     let handshake = ServerHandshake::start(&conn, handshake_deadline)?;
                     pending.push(Pending {
                         conn,
                         handshake,
                         peer,
+                        grace_ends: Deadline::after(Some(self.grace)),
                     });
                     self.pending_count.store(pending.len(), Ordering::Relaxed);
                 }
@@ -412,13 +505,13 @@ impl Listener {
             match result {
                 Ok(false) => continue,
                 Ok(true) => {
-                    let done = pending.swap_remove(i);
+                    let done = pending.remove(i);
                     self.pending_count.store(pending.len(), Ordering::Relaxed);
                     self.set_last_accepted(done.peer);
                     return Ok(Some(done.conn));
                 }
                 Err(e) => {
-                    pending.swap_remove(i);
+                    pending.remove(i);
                     self.pending_count.store(pending.len(), Ordering::Relaxed);
                     return Err(e.into());
                 }

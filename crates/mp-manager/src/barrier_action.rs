@@ -3,6 +3,7 @@
 //! (see [`registered`](crate::registered)), named by a key when a barrier is
 //! created.
 
+use mp_process::CodeOnly;
 use mp_sys::entry::{EntryFn, EntryPoint};
 
 use crate::registered::{key_of, Registered, Table};
@@ -20,7 +21,7 @@ pub(crate) type Actions = Table<(), ()>;
 /// closure; anything else is a compile-time error).
 pub(crate) fn of<F>(f: F) -> BarrierAction
 where
-    F: Fn() + Copy + Send + 'static,
+    F: Fn() + CodeOnly,
 {
     Registered::new(
         key_of::<F>(),

@@ -8,9 +8,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp_channel::{Address, Listener};
+use mp_channel::Address;
 use mp_pool::StarFn;
-use mp_process::{ExitCode, Process, StartMethod, Target};
+use mp_process::{AuthKey, CodeOnly, ExitCode, Process, StartMethod, Target};
 use mp_wire::{Limits, SharedFd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -36,8 +36,7 @@ struct ServerConfig {
     /// Where to listen; `None`: a fresh Unix socket in a private directory.
     #[serde(with = "address_serde::option")]
     address: Option<Address>,
-    #[serde(with = "serde_bytes")]
-    key: Vec<u8>,
+    key: AuthKey,
     server: u128,
     /// What a shutdown request must carry (only the starter knows it).
     shutdown_token: u128,
@@ -49,7 +48,7 @@ struct ServerConfig {
     actions: Vec<BarrierAction>,
     /// The managed pool's functions clients may name.
     pool_functions: Vec<PoolFunction>,
-    /// How long a client may take over each step of the handshake.
+    /// How long a client may take over the handshake.
     handshake_timeout: Duration,
 }
 
@@ -85,7 +84,11 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
         }
     };
     let setup = (|| -> std::io::Result<_> {
-        let listener = Listener::bind(cfg.address.clone(), None)?;
+        let listener = server::listen(
+            cfg.address.clone(),
+            cfg.key.as_bytes(),
+            cfg.handshake_timeout,
+        )?;
         let (stop_r, stop_w) = mp_sys::fd::pipe()?;
         Ok((listener, stop_r, stop_w))
     })();
@@ -101,9 +104,7 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
     };
     let identity = Identity {
         id: cfg.server,
-        key: cfg.key,
         shutdown_token: cfg.shutdown_token,
-        handshake_timeout: cfg.handshake_timeout,
     };
     let server = Arc::new(Server::new(
         identity,
@@ -128,7 +129,7 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
 /// `BaseManager(address, authkey, ctx, shutdown_timeout)` plus `register`).
 pub struct ManagerBuilder<R: Registry = ()> {
     address: Option<Address>,
-    authkey: Option<Vec<u8>>,
+    authkey: Option<AuthKey>,
     method: Option<StartMethod>,
     shutdown_timeout: Duration,
     init: Option<std::result::Result<Initializer, String>>,
@@ -143,7 +144,7 @@ impl<R: Registry> std::fmt::Debug for ManagerBuilder<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ManagerBuilder")
             .field("address", &self.address)
-            .field("authkey", &self.authkey.as_ref().map(|_| "<redacted>"))
+            .field("authkey", &self.authkey)
             .field("method", &self.method)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
@@ -179,7 +180,7 @@ impl<R: Registry> ManagerBuilder<R> {
 
     /// Uses `key` instead of `current_process().authkey()`.
     pub fn authkey(mut self, key: impl Into<Vec<u8>>) -> Self {
-        self.authkey = Some(key.into());
+        self.authkey = Some(AuthKey::from(key.into()));
         self
     }
 
@@ -196,12 +197,13 @@ impl<R: Registry> ManagerBuilder<R> {
         self
     }
 
-    /// How long the server gives a connecting client for each step of the
+    /// How long the server gives a connecting client to finish the
     /// authentication handshake before hanging up (default
     /// `mp_channel::DEFAULT_HANDSHAKE_TIMEOUT`, 20 s). Whatever this is,
-    /// silent clients do not hold up others for it: the server runs a
-    /// bounded number of handshakes at once and, when they are all taken,
-    /// hangs up one that has been unfinished for a second to make room.
+    /// silent clients do not hold up others for it: the server's
+    /// `mp_channel::Listener` runs a bounded number of handshakes at once
+    /// and, when they are all taken, hangs up one that has been unfinished
+    /// for a second to make room.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
@@ -227,12 +229,19 @@ impl<R: Registry> ManagerBuilder<R> {
     /// with the same function run it in the server process.
     ///
     /// `action` must be a `fn` item or a closure that captures nothing (a
-    /// capturing closure is a compile-time error). Only registered functions
+    /// capturing closure is a compile-time error, the [`CodeOnly`] one of
+    /// `Pool::map`). Only registered functions
     /// can run in the server: a client names one by a key, so nothing sent
     /// over a (possibly remote) connection is ever called as code.
+    ///
+    /// ```compile_fail
+    /// let name = String::from("barrier");
+    /// // error: `{closure}` captures data, so it cannot run in another process
+    /// let _ = mp_manager::ManagerBuilder::default().barrier_action(move || println!("{name}"));
+    /// ```
     pub fn barrier_action<F>(mut self, action: F) -> Self
     where
-        F: Fn() + Copy + Send + 'static,
+        F: Fn() + CodeOnly,
     {
         self.actions.push(barrier_action::of(action));
         self
@@ -280,10 +289,10 @@ impl<R: Registry> ManagerBuilder<R> {
         }
     }
 
-    fn key(&self) -> Vec<u8> {
+    fn key(&self) -> AuthKey {
         self.authkey
             .clone()
-            .unwrap_or_else(|| client::default_key().to_vec())
+            .unwrap_or_else(|| client::default_key().clone())
     }
 
     /// Starts the server process (named `SyncManager-N`) and waits until it
@@ -384,7 +393,7 @@ impl<R: Registry> ManagerBuilder<R> {
     /// ever. If `on_ready` panics, the server stops and the panic goes on.
     pub fn serve_forever(self, on_ready: impl FnOnce(Manager<R>)) -> Result<()> {
         let key = self.key();
-        let listener = Listener::bind(self.address, None)?;
+        let listener = server::listen(self.address, key.as_bytes(), self.handshake_timeout)?;
         let actions = registered::resolve_all(&self.actions).map_err(ManagerError::State)?;
         let pool_functions =
             registered::resolve_all(&self.pool_functions).map_err(ManagerError::State)?;
@@ -392,12 +401,7 @@ impl<R: Registry> ManagerBuilder<R> {
         let stop = stop_w.try_clone()?;
         let id = crate::random::random_u128()?;
         let shutdown_token = crate::random::random_u128()?;
-        let identity = Identity {
-            id,
-            key: key.clone(),
-            shutdown_token,
-            handshake_timeout: self.handshake_timeout,
-        };
+        let identity = Identity { id, shutdown_token };
         let server = Arc::new(Server::new(
             identity,
             factories::<R>(),

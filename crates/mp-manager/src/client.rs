@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use mp_channel::{Address, AuthenticationError, ConnectError, Connection, RecvError, SendError};
+use mp_process::AuthKey;
 
 use crate::error::ManagerError;
 use crate::protocol::{Reply, RequestRef};
@@ -24,7 +25,7 @@ use crate::protocol::{Reply, RequestRef};
 /// Idle connections, by address and key, of process `pid`.
 struct Pool {
     pid: u32,
-    idle: HashMap<(Address, Vec<u8>), Vec<Connection>>,
+    idle: HashMap<(Address, AuthKey), Vec<Connection>>,
 }
 
 thread_local! {
@@ -54,20 +55,17 @@ fn with_pool<T>(f: impl FnOnce(&mut Pool) -> T) -> T {
     })
 }
 
-fn take_idle(address: &Address, key: &[u8]) -> Option<Connection> {
+fn take_idle(address: &Address, key: &AuthKey) -> Option<Connection> {
     with_pool(|pool| {
         pool.idle
-            .get_mut(&(address.clone(), key.to_vec()))
+            .get_mut(&(address.clone(), key.clone()))
             .and_then(Vec::pop)
     })
 }
 
-fn put_idle(address: &Address, key: &[u8], stream: Connection) {
+fn put_idle(address: &Address, key: &AuthKey, stream: Connection) {
     with_pool(|pool| {
-        let list = pool
-            .idle
-            .entry((address.clone(), key.to_vec()))
-            .or_default();
+        let list = pool.idle.entry((address.clone(), key.clone())).or_default();
         if list.len() < MAX_IDLE {
             list.push(stream);
         }
@@ -82,7 +80,7 @@ pub(crate) fn forget(address: &Address) {
 /// Keys of the servers this process started or connected to: an
 /// append-only table of write-once slots, so reading it never blocks (and
 /// a `fork` in the middle of a write cannot leave a lock held in the child).
-static KEYS: [OnceLock<(Address, Vec<u8>)>; KEY_SLOTS] = [const { OnceLock::new() }; KEY_SLOTS];
+static KEYS: [OnceLock<(Address, AuthKey)>; KEY_SLOTS] = [const { OnceLock::new() }; KEY_SLOTS];
 static KEYS_USED: AtomicUsize = AtomicUsize::new(0);
 
 /// How many server keys a process records; later ones fall back to the
@@ -90,18 +88,18 @@ static KEYS_USED: AtomicUsize = AtomicUsize::new(0);
 const KEY_SLOTS: usize = 256;
 
 /// Records the key of the server at `address`.
-pub(crate) fn remember_key(address: &Address, key: &[u8]) {
-    if lookup_key(address).as_deref() == Some(key) {
+pub(crate) fn remember_key(address: &Address, key: &AuthKey) {
+    if lookup_key(address).as_ref() == Some(key) {
         return;
     }
     let slot = KEYS_USED.fetch_add(1, Ordering::AcqRel);
     if let Some(cell) = KEYS.get(slot) {
-        let _ = cell.set((address.clone(), key.to_vec()));
+        let _ = cell.set((address.clone(), key.clone()));
     }
 }
 
 /// The most recently recorded key for `address`.
-fn lookup_key(address: &Address) -> Option<Vec<u8>> {
+fn lookup_key(address: &Address) -> Option<AuthKey> {
     let used = KEYS_USED.load(Ordering::Acquire).min(KEY_SLOTS);
     KEYS[..used]
         .iter()
@@ -117,14 +115,14 @@ fn lookup_key(address: &Address) -> Option<Vec<u8>> {
 /// `mp-process`'s state lock: a `fork` while another thread holds that lock
 /// leaves the child unable to start (see the report on `become_child`).
 /// Children inherit the authkey, so a forked copy of the cache is right.
-pub(crate) fn default_key() -> &'static [u8] {
-    static KEY: OnceLock<Vec<u8>> = OnceLock::new();
-    KEY.get_or_init(|| mp_process::current_process().authkey().to_vec())
+pub(crate) fn default_key() -> &'static AuthKey {
+    static KEY: OnceLock<AuthKey> = OnceLock::new();
+    KEY.get_or_init(|| AuthKey::from(mp_process::current_process().authkey()))
 }
 
 /// The key for `address`: the recorded one, else this process's authkey.
-pub(crate) fn key_for(address: &Address) -> Vec<u8> {
-    lookup_key(address).unwrap_or_else(|| default_key().to_vec())
+pub(crate) fn key_for(address: &Address) -> AuthKey {
+    lookup_key(address).unwrap_or_else(|| default_key().clone())
 }
 
 fn gone(address: &Address, reason: impl ToString) -> ManagerError {
@@ -151,14 +149,15 @@ const HANDSHAKE_ATTEMPTS: u32 = 3;
 /// client answers first, then challenges the server, as Python's `Client`).
 ///
 /// A server hangs up a handshake that stayed unfinished too long while it
-/// was flooded with connections (see the server's admission gate): a peer
+/// was flooded with connections (the admission policy of
+/// `mp_channel::Listener`, "When every slot is taken"): a peer
 /// that hangs up in the middle of the handshake is tried again, a few
 /// times, before the server counts as gone. A refused connection or a
 /// wrong key is not retried.
-pub(crate) fn connect(address: &Address, key: &[u8]) -> Result<Connection, ManagerError> {
+pub(crate) fn connect(address: &Address, key: &AuthKey) -> Result<Connection, ManagerError> {
     let mut attempt = 1;
     loop {
-        match mp_channel::client(address, Some(key)) {
+        match mp_channel::client(address, Some(key.as_bytes())) {
             Ok(conn) => return Ok(conn),
             Err(ConnectError::Authentication(a)) if !peer_went_away(&a) => {
                 return Err(ManagerError::Authentication(a))
@@ -197,7 +196,7 @@ pub(crate) fn roundtrip(
 /// Calls `method` on object `object` of the server at `address`.
 pub(crate) fn call(
     address: &Address,
-    key: &[u8],
+    key: &AuthKey,
     object: u128,
     method: &str,
     args: &[u8],
@@ -225,7 +224,7 @@ pub(crate) fn call(
 pub(crate) struct Origin {
     pub(crate) server: u128,
     pub(crate) address: Address,
-    pub(crate) key: Vec<u8>,
+    pub(crate) key: AuthKey,
 }
 
 thread_local! {

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use mp_channel::Address;
-use mp_process::Process;
+use mp_process::{AuthKey, Process};
 use serde::Serialize;
 use serde_bytes::ByteBuf;
 
@@ -44,7 +44,7 @@ pub struct ObjectInfo {
 /// [`BaseProxy`]. [`release`](Self::release) frees one at once.
 pub struct Manager<R: Registry = ()> {
     pub(crate) address: Address,
-    pub(crate) key: Vec<u8>,
+    pub(crate) key: AuthKey,
     pub(crate) server: u128,
     pub(crate) process: Option<Process>,
     pub(crate) fresh: bool,

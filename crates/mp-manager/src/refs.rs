@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use mp_channel::{Address, Connection};
+use mp_process::AuthKey;
 use serde::Serialize;
 
 use crate::client;
@@ -40,7 +41,7 @@ use crate::protocol::{self, RequestRef, CONTROL};
 /// A process's holder connection to each server (by address and key);
 /// `None` once that server went away (so dropping the proxies of a dead
 /// server does not try to reach it again, one connect per proxy).
-type HolderConns = HashMap<(Address, Vec<u8>), Option<Connection>>;
+type HolderConns = HashMap<(Address, AuthKey), Option<Connection>>;
 
 /// The holders of one process.
 struct Holders {
@@ -97,7 +98,7 @@ fn my_slot() -> Option<usize> {
 fn holder_call(
     slot: usize,
     address: &Address,
-    key: &[u8],
+    key: &AuthKey,
     method: &str,
     args: &[u8],
 ) -> Result<Vec<u8>> {
@@ -105,7 +106,7 @@ fn holder_call(
         .get()
         .ok_or_else(|| ManagerError::State("no reference holder".into()))?;
     let mut conns = holders.conns.lock().unwrap_or_else(|e| e.into_inner());
-    let entry = (address.clone(), key.to_vec());
+    let entry = (address.clone(), key.clone());
     match conns.get(&entry) {
         Some(Some(_)) => {}
         Some(None) if method == protocol::DECREF => return Ok(Vec::new()),
@@ -142,7 +143,7 @@ pub(crate) struct Ref {
     slot: usize,
     pid: u32,
     address: Address,
-    key: Vec<u8>,
+    key: AuthKey,
     id: u128,
 }
 
@@ -170,12 +171,12 @@ impl std::fmt::Debug for Ref {
 }
 
 impl Ref {
-    fn held(slot: usize, address: &Address, key: &[u8], id: u128) -> Ref {
+    fn held(slot: usize, address: &Address, key: &AuthKey, id: u128) -> Ref {
         Ref {
             slot,
             pid: mp_sys::process::getpid(),
             address: address.clone(),
-            key: key.to_vec(),
+            key: key.clone(),
             id,
         }
     }
@@ -185,7 +186,7 @@ impl Ref {
 /// this process's holder when it succeeds.
 fn take<A: Serialize>(
     address: &Address,
-    key: &[u8],
+    key: &AuthKey,
     method: &str,
     args: &A,
 ) -> Result<(usize, Vec<u8>)> {
@@ -202,7 +203,7 @@ fn take<A: Serialize>(
 /// on it: its id and the reference.
 pub(crate) fn create(
     address: &Address,
-    key: &[u8],
+    key: &AuthKey,
     typeid: &str,
     init: &[u8],
 ) -> Result<(u128, Ref)> {
@@ -218,7 +219,12 @@ pub(crate) fn create(
 
 /// A new reference to `id` (which must exist). With `lease`, the sender's
 /// lease is adopted (or, if it is gone, a new reference taken).
-pub(crate) fn incref(address: &Address, key: &[u8], id: u128, lease: Option<u64>) -> Result<Ref> {
+pub(crate) fn incref(
+    address: &Address,
+    key: &AuthKey,
+    id: u128,
+    lease: Option<u64>,
+) -> Result<Ref> {
     let (slot, _) = match lease {
         Some(lease) => take(address, key, protocol::ADOPT, &(id, lease))?,
         None => take(address, key, protocol::INCREF, &id)?,
@@ -227,7 +233,7 @@ pub(crate) fn incref(address: &Address, key: &[u8], id: u128, lease: Option<u64>
 }
 
 /// Takes a lease on `id` for a proxy leaving this process: its number.
-pub(crate) fn lease(address: &Address, key: &[u8], id: u128) -> Result<u64> {
+pub(crate) fn lease(address: &Address, key: &AuthKey, id: u128) -> Result<u64> {
     let lease = crate::random::random_u64()?;
     take(address, key, protocol::LEASE, &(id, lease))?;
     Ok(lease)
@@ -235,6 +241,6 @@ pub(crate) fn lease(address: &Address, key: &[u8], id: u128) -> Result<u64> {
 
 /// Makes the server hold a reference to `id` itself (a proxy stored in a
 /// managed value).
-pub(crate) fn pin(address: &Address, key: &[u8], id: u128) -> Result<()> {
+pub(crate) fn pin(address: &Address, key: &AuthKey, id: u128) -> Result<()> {
     take(address, key, protocol::PIN, &id).map(drop)
 }

@@ -38,9 +38,7 @@ static IN_CHILD_TARGET: AtomicBool = AtomicBool::new(false);
 /// A new process authkey: 32 bytes from the OS CSPRNG, or the OS's error
 /// (there is no weaker fallback).
 fn new_authkey() -> std::io::Result<AuthKey> {
-    let mut key = AuthKey::from(vec![0u8; 32]);
-    mp_sys::random::fill(key.as_bytes_mut())?;
-    Ok(key)
+    AuthKey::random(32)
 }
 
 fn with_state<T>(f: impl FnOnce(&State) -> T) -> T {

@@ -47,6 +47,12 @@
 //!   own their socket and their waiting (mp-channel's `Connection`, and
 //!   through it the pool); and frames laid out for one batched write.
 //!
+//! # Secrets
+//! [`AuthKey`] holds an authentication key's bytes behind a `Debug` that
+//! prints `AuthKey(<redacted>)`, zeroed on drop; mp-process (the process
+//! authkey, re-exported as `mp_process::AuthKey`) and mp-channel (a
+//! `Listener`'s key) both keep keys in it.
+//!
 //! # Byte payloads
 //! serde hands a plain `Vec<u8>` or `&[u8]` to postcard one element at a time
 //! (a call per byte on both sides, many times slower for large buffers).
@@ -61,6 +67,7 @@
 //! would otherwise overflow the receiver's stack.
 #![forbid(unsafe_code)]
 
+mod authkey;
 mod decoder;
 mod depth;
 mod encoder;
@@ -73,6 +80,7 @@ mod limits;
 mod message;
 mod shared_fd;
 
+pub use authkey::AuthKey;
 pub use decoder::FrameDecoder;
 pub use encoder::FrameEncoder;
 pub use error::{DecodeError, EncodeError, WireError};

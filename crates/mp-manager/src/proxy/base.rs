@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::protocol;
 use crate::refs::{self, Ref};
 use mp_channel::Address;
+use mp_process::AuthKey;
 
 /// The reference to one object in one manager server, and the channel to
 /// call its methods: Python's `BaseProxy` with its `Token`.
@@ -42,7 +43,7 @@ pub struct BaseProxy {
     id: u128,
     server: u128,
     address: Address,
-    key: Vec<u8>,
+    key: AuthKey,
     /// This process's reference (`None` if none could be taken: the
     /// server was gone, or the object was).
     _held: Option<Arc<Ref>>,
@@ -82,7 +83,7 @@ impl BaseProxy {
         id: u128,
         server: u128,
         address: Address,
-        key: Vec<u8>,
+        key: AuthKey,
         held: Option<Ref>,
     ) -> Self {
         Self {
@@ -206,7 +207,7 @@ impl Serialize for BaseProxy {
             id: self.id,
             server: self.server,
             address: &self.address,
-            key: (self.key != default).then_some(&self.key[..]),
+            key: (self.key != *default).then_some(self.key.as_bytes()),
         }
         .serialize(s)
     }
@@ -217,7 +218,7 @@ impl<'de> Deserialize<'de> for BaseProxy {
         let t = Token::deserialize(d)?;
         let (address, key) = match (client::origin_of(t.server), t.key) {
             (Some(origin), _) => (origin.address, origin.key),
-            (None, Some(k)) => (t.address, k.into_vec()),
+            (None, Some(k)) => (t.address, AuthKey::from(k.into_vec())),
             (None, None) => {
                 let key = client::key_for(&t.address);
                 (t.address, key)
@@ -278,13 +279,22 @@ mod tests {
     #[test]
     fn token_roundtrip_keeps_foreign_keys_and_drops_default() {
         let addr = Address::Unix("/tmp/x".into());
-        let p = BaseProxy::new("dict", 5, 9, addr.clone(), b"other".to_vec(), None);
+        let p = BaseProxy::new(
+            "dict",
+            5,
+            9,
+            addr.clone(),
+            AuthKey::from(&b"other"[..]),
+            None,
+        );
         let back: BaseProxy = protocol::from_bytes(&protocol::to_bytes(&p).unwrap()).unwrap();
         assert_eq!(back, p);
-        let default = client::default_key().to_vec();
+        let default = client::default_key().clone();
         let q = BaseProxy::new("list", 6, 9, addr, default.clone(), None);
         let bytes = protocol::to_bytes(&q).unwrap();
-        assert!(bytes.windows(default.len()).all(|w| w != &default[..]));
+        assert!(bytes
+            .windows(default.as_bytes().len())
+            .all(|w| w != default.as_bytes()));
         let back: BaseProxy = protocol::from_bytes(&bytes).unwrap();
         assert_eq!(back.key, default);
         assert_eq!(

@@ -9,6 +9,7 @@ use std::any::type_name;
 use std::marker::PhantomData;
 
 use mp_pool::{StarFn, TaskError};
+use mp_process::CodeOnly;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -107,7 +108,7 @@ impl PoolProxy {
     /// registered with the server.
     pub fn map<F, T, R>(&self, f: F, iterable: impl IntoIterator<Item = T>) -> Result<Vec<R>>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + 'static,
     {
@@ -122,7 +123,7 @@ impl PoolProxy {
         chunksize: usize,
     ) -> Result<Vec<R>>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + 'static,
     {
@@ -144,7 +145,7 @@ impl PoolProxy {
         chunksize: Option<usize>,
     ) -> Result<Vec<R>>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + 'static,
     {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use mp_pool::PoolError;
 use mp_pool::StarFn;
+use mp_process::CodeOnly;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -150,7 +151,7 @@ impl PoolProxy {
         iterable: impl IntoIterator<Item = T>,
     ) -> Result<AsyncResult<Vec<R>>>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + Send + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use mp_pool::{PoolError, TaskError};
+use mp_process::CodeOnly;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_bytes::ByteBuf;
@@ -102,7 +103,7 @@ impl PoolProxy {
         chunksize: usize,
     ) -> Result<ManagedIMap<R>>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + 'static,
     {
@@ -118,7 +119,7 @@ impl PoolProxy {
         chunksize: usize,
     ) -> Result<ManagedIMap<R>>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + 'static,
     {
@@ -135,7 +136,7 @@ impl PoolProxy {
         ordered: bool,
     ) -> Result<ManagedIMap<R>>
     where
-        F: Fn(T) -> R + Copy + Send + 'static,
+        F: Fn(T) -> R + CodeOnly,
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + 'static,
     {

@@ -13,6 +13,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use mp_process::CodeOnly;
+
 use super::{typed_proxy, BaseProxy, Proxy};
 use crate::error::{ManagerError, Result};
 use crate::manager::Manager;
@@ -387,7 +389,7 @@ impl<R: Registry> Manager<R> {
         timeout: Option<Duration>,
     ) -> Result<BarrierProxy>
     where
-        F: Fn() + Copy + Send + 'static,
+        F: Fn() + CodeOnly,
     {
         let _ = action;
         self.create_raw(&(parties as u64, timeout, Some(key_of::<F>())))

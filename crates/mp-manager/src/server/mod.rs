@@ -1,22 +1,23 @@
 //! The manager server: a table of objects by id, an accept loop, and one
 //! thread per connection serving requests (Python's `Server`).
 //!
-//! The server is an `mp_channel::Listener`; each accepted connection is
-//! authenticated first with `mp_channel`'s handshake (in its own thread, so
-//! a slow or silent client cannot hold up the accept loop; how many run at
-//! once is bounded, see [`admission`]); after that,
+//! The server is an `mp_channel::Listener` with the server's authkey: it
+//! returns only connections that passed the handshake (running the
+//! handshakes side by side and bounding how many, so slow or silent
+//! clients cannot hold up the others; see [`listen`]). Each authenticated
+//! connection is served by its own thread, where
 //! every message is one request. A request that does not decode, names an unknown object or
 //! method, or carries bad arguments gets an error reply and the connection
 //! goes on; a frame that breaks the framing closes that connection only. A
 //! panic in a method is caught and reported as an error. The server exits
 //! when asked to (`shutdown`), or when the process that started it dies.
 
-mod admission;
 mod barrier;
 mod condition;
 mod dict;
 mod list;
 mod namespace;
+mod open;
 mod pool;
 mod queue;
 mod refcount;
@@ -31,20 +32,21 @@ mod wait;
 mod robustness_tests;
 
 use std::collections::HashMap;
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use mp_channel::{answer_challenge, deliver_challenge, Connection, Listener, RecvError};
+use mp_channel::{Address, ConnectError, Connection, Listener, RecvError};
 use serde_bytes::ByteBuf;
 
 use crate::barrier_action::{ActionFn, Actions};
 use crate::error::RemoteError;
 use crate::pool_function::PoolFunctions;
 use crate::protocol::{self, args, ret, Reply, Request};
-use admission::{Admission, Gate};
+use open::OpenConnections;
 use refcount::{ConnId, RefTable};
 
 pub(crate) use slice::Slice;
@@ -106,7 +108,6 @@ struct Object {
 /// The server's state, shared by the connection threads.
 pub(crate) struct Server {
     id: u128,
-    key: Vec<u8>,
     factories: Factories,
     objects: RwLock<HashMap<u128, Object>>,
     /// Who holds references to which object (taken before `objects`).
@@ -123,22 +124,16 @@ pub(crate) struct Server {
     /// What a shutdown request must carry: only the manager that started
     /// the server knows it.
     shutdown_token: u128,
-    /// How long a client may take over each step of the handshake.
-    handshake_timeout: Duration,
-    /// The connections in the handshake phase.
-    gate: Arc<Gate>,
+    /// The connections being served.
+    open: OpenConnections,
 }
 
 /// Who a server is and who may talk to it or stop it.
 pub(crate) struct Identity {
     /// The id of this server run (clients check it on `connect`).
     pub(crate) id: u128,
-    /// The authkey of the handshake.
-    pub(crate) key: Vec<u8>,
     /// What a shutdown request must carry.
     pub(crate) shutdown_token: u128,
-    /// How long a client may take over each step of the handshake.
-    pub(crate) handshake_timeout: Duration,
 }
 
 impl Server {
@@ -149,15 +144,9 @@ impl Server {
         pool_functions: PoolFunctions,
         stop: OwnedFd,
     ) -> Self {
-        let Identity {
-            id,
-            key,
-            shutdown_token,
-            handshake_timeout,
-        } = identity;
+        let Identity { id, shutdown_token } = identity;
         Self {
             id,
-            key,
             factories,
             objects: RwLock::new(HashMap::new()),
             refs: Mutex::default(),
@@ -167,8 +156,7 @@ impl Server {
             pool_functions: Arc::new(pool_functions),
             stop,
             shutdown_token,
-            handshake_timeout,
-            gate: Arc::default(),
+            open: OpenConnections::default(),
         }
     }
 
@@ -310,26 +298,17 @@ impl Server {
         }
     }
 
-    /// Authenticates one connection (holding its place in the gate until
-    /// the handshake ends), then serves it until it closes.
-    fn serve_connection(&self, conn: Connection, admission: Admission) {
+    /// Serves authenticated connection `id` until it closes.
+    fn serve_connection(&self, conn: Connection, id: ConnId) {
         /// Gives back what the connection held, however serving ends.
         struct Closed<'a>(&'a Server, ConnId);
         impl Drop for Closed<'_> {
             fn drop(&mut self) {
+                self.0.open.remove(self.1);
                 self.0.connection_closed(self.1);
             }
         }
-        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let _closed = Closed(self, id);
-        let timeout = Some(self.handshake_timeout);
-        let handshake = deliver_challenge(&conn, &self.key, timeout)
-            .and_then(|()| answer_challenge(&conn, &self.key, timeout));
-        if let Err(e) = handshake {
-            log::debug!(target: mp_process::LOG_TARGET, "manager: rejected a connection: {e}");
-            return;
-        }
-        let _serving = admission.serving();
         loop {
             let request = match conn.recv::<Request>() {
                 Ok(r) => Ok(r),
@@ -372,68 +351,80 @@ impl Server {
     }
 }
 
-/// Accepts connections until `stop_r` becomes readable (a shutdown request)
-/// or `parent` (a pidfd of the process that started the server) does, then
-/// hangs up every connection still open, so a server that stops (even one
-/// serving in a process that goes on) answers nobody any more.
-/// `listener` has no authkey of its own: each connection's thread runs the
-/// handshake, admitted by the server's [`Gate`] (which bounds how many run
-/// at once without ever waiting on a client). Dropping the listener at the
-/// end removes its socket file.
+/// How many handshakes a server runs at once (the listener's admission
+/// policy: past this, the oldest handshake unfinished for a second gives
+/// its place to a waiting connection). Twice mp-channel's default: a flood
+/// of silent connections delays an honest client by (flood / this) seconds.
+const MAX_HANDSHAKES: usize = 128;
+
+/// Binds the server's listener at `address` (`None`: a fresh Unix socket in
+/// a private directory): `accept` returns only connections that passed the
+/// handshake with `key`, which a client has `handshake_timeout` to finish.
+pub(crate) fn listen(
+    address: Option<Address>,
+    key: &[u8],
+    handshake_timeout: Duration,
+) -> io::Result<Listener> {
+    let mut listener = Listener::bind(address, Some(key))?;
+    listener.set_handshake_timeout(Some(handshake_timeout));
+    listener.set_max_pending_handshakes(MAX_HANDSHAKES);
+    Ok(listener)
+}
+
+/// Accepts connections from `listener` (made by [`listen`]) until `stop_r`
+/// becomes readable (a shutdown request) or `parent` (a pidfd of the
+/// process that started the server) does, serving each in its own thread;
+/// then hangs up every connection still open, so a server that stops (even
+/// one serving in a process that goes on) answers nobody any more.
+/// Dropping the listener at the end closes the handshakes under way and
+/// removes its socket file.
 pub(crate) fn serve(
     server: Arc<Server>,
     listener: Listener,
     stop_r: OwnedFd,
     parent: Option<BorrowedFd<'_>>,
 ) {
-    accept_until_stopped(&server, listener, stop_r, parent);
-    server.gate.close_all();
+    accept_until_stopped(&server, &listener, stop_r, parent);
+    server.open.close_all();
 }
 
 fn accept_until_stopped(
     server: &Arc<Server>,
-    listener: Listener,
+    listener: &Listener,
     stop_r: OwnedFd,
     parent: Option<BorrowedFd<'_>>,
 ) {
-    let mut fds = vec![listener.as_fd(), stop_r.as_fd()];
-    if let Some(p) = parent {
-        fds.push(p);
-    }
+    let mut stop = vec![stop_r.as_fd()];
+    stop.extend(parent);
     loop {
-        let ready = match mp_sys::fd::poll_readable_any(&fds, None) {
-            Ok(r) => r,
+        let conn = match listener.accept_unless(&stop) {
+            Ok(Some(conn)) => conn,
+            Ok(None) => return,
+            Err(ConnectError::Authentication(e)) => {
+                log::debug!(target: mp_process::LOG_TARGET, "manager: rejected a connection: {e}");
+                continue;
+            }
             Err(e) => {
-                log::warn!(target: mp_process::LOG_TARGET, "manager: poll failed: {e}");
-                return;
+                log::debug!(target: mp_process::LOG_TARGET, "manager: accept failed: {e}");
+                continue;
             }
         };
-        if ready[1..].iter().any(|&r| r) {
-            return;
-        }
-        if ready[0] {
-            match listener.accept() {
-                Ok(conn) => {
-                    let socket = match conn.as_fd().try_clone_to_owned() {
-                        Ok(s) => s,
-                        Err(e) => {
-                            log::warn!(target: mp_process::LOG_TARGET, "manager: cannot admit a connection: {e}");
-                            continue;
-                        }
-                    };
-                    let admission = server.gate.admit(socket);
-                    let server = server.clone();
-                    let spawned = std::thread::Builder::new()
-                        .name("manager-conn".into())
-                        .spawn(move || server.serve_connection(conn, admission));
-                    if let Err(e) = spawned {
-                        log::warn!(target: mp_process::LOG_TARGET, "manager: no thread for a connection: {e}");
-                    }
-                }
-                Err(e) => {
-                    log::debug!(target: mp_process::LOG_TARGET, "manager: accept failed: {e}");
-                }
+        let socket = match conn.as_fd().try_clone_to_owned() {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!(target: mp_process::LOG_TARGET, "manager: cannot serve a connection: {e}");
+                continue;
             }
+        };
+        let id = server.next_conn.fetch_add(1, Ordering::Relaxed);
+        server.open.insert(id, socket);
+        let serving = server.clone();
+        let spawned = std::thread::Builder::new()
+            .name("manager-conn".into())
+            .spawn(move || serving.serve_connection(conn, id));
+        if let Err(e) = spawned {
+            server.open.remove(id);
+            log::warn!(target: mp_process::LOG_TARGET, "manager: no thread for a connection: {e}");
         }
     }
 }

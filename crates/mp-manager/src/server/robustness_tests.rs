@@ -6,6 +6,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use mp_channel::{Address, Connection, RecvError};
+use mp_process::AuthKey;
 use serde_bytes::ByteBuf;
 
 use crate::client;
@@ -51,7 +52,7 @@ fn kind(r: protocol::Reply) -> RemoteErrorKind {
 #[test]
 fn malformed_requests_get_errors_and_the_server_keeps_serving() {
     let (address, server, mut manager) = start();
-    let mut s = client::connect(&address, KEY).unwrap();
+    let mut s = client::connect(&address, &AuthKey::from(KEY)).unwrap();
 
     // Garbage that is not a request at all.
     assert_eq!(kind(raw(&mut s, vec![0xff; 7])), RemoteErrorKind::Protocol);
@@ -102,7 +103,7 @@ fn malformed_requests_get_errors_and_the_server_keeps_serving() {
     assert_eq!(n, 0);
 
     // Bytes that are not a frame close that connection only.
-    let bad = client::connect(&address, KEY).unwrap();
+    let bad = client::connect(&address, &AuthKey::from(KEY)).unwrap();
     mp_sys::fd::write_all(bad.as_fd(), &[0xff; 32]).unwrap();
     assert!(matches!(
         bad.recv_bytes_timeout(None, Duration::from_secs(10)),
@@ -128,7 +129,7 @@ fn malformed_requests_get_errors_and_the_server_keeps_serving() {
     assert!(seen[4..].starts_with(b"#CHALLENGE#{sha256}"));
     // A wrong key through the normal client.
     assert!(matches!(
-        client::connect(&address, b"wrong"),
+        client::connect(&address, &AuthKey::from(&b"wrong"[..])),
         Err(ManagerError::Authentication(_))
     ));
 
@@ -170,7 +171,7 @@ fn a_forged_pool_function_key_is_refused_and_nothing_runs() {
     // This server has no pool functions registered at all, so whatever key
     // arrives, there is nothing it could call.
     let (address, server, mut manager) = start();
-    let mut s = client::connect(&address, KEY).unwrap();
+    let mut s = client::connect(&address, &AuthKey::from(KEY)).unwrap();
     let init = mp_wire::encode(&(Some(1u64), None::<u64>)).unwrap().bytes;
     let create = mp_wire::encode(&("Pool", ByteBuf::from(init)))
         .unwrap()
