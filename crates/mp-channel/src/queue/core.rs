@@ -147,12 +147,17 @@ impl Core {
         self.ring.cap() / 2 - RECORD_HEADER
     }
 
+    /// Whether `msg` can be written as one record (if there is room).
+    pub(crate) fn fits_one_record(&self, msg: &Message) -> bool {
+        msg.bytes.len() as u64 <= self.max_chunk()
+    }
+
     /// Holding the writer lock: writes `msg` only if it fits whole right
     /// now, without waiting for anything. Returns whether it was written.
     pub(crate) fn try_write(&self, msg: &Message) -> io::Result<bool> {
         let len = msg.bytes.len() as u64;
         let need = self.ring.need(len);
-        if len > self.max_chunk() || need > self.ring.free_for(need) {
+        if !self.fits_one_record(msg) || need > self.ring.free_for(need) {
             return Ok(false);
         }
         let mut flags = FIRST | LAST;
@@ -278,24 +283,24 @@ impl Core {
     /// Waits for a message to start until `deadline`. A producer killed
     /// between counting an item and publishing it leaves `puts` ahead of
     /// an empty ring until the writer lock's next holder completes the
-    /// commit: while that is what the ring looks like, this consumer tries
-    /// to be that holder, every [`PROBE`].
+    /// commit: so this consumer sleeps at most [`PROBE`] at a time and,
+    /// finding the ring like that, tries to be that holder.
     fn wait_for_first(&self, deadline: Deadline) -> Result<(), ReadError> {
         let ring = &self.ring;
+        let data = || !ring.is_empty();
+        if ring.spin_until(data) {
+            return Ok(());
+        }
         loop {
-            let stalled = ring.is_empty() && ring.size() > 0;
-            if stalled {
-                drop(self.try_lock_writer());
-            }
-            let until = match (stalled, deadline.remaining()) {
-                (false, _) => deadline,
-                (true, left) => Deadline::after(Some(left.unwrap_or(PROBE).min(PROBE))),
-            };
-            if ring.wait_until(true, true, until, || !ring.is_empty()) {
+            let slice = deadline.remaining().unwrap_or(PROBE).min(PROBE);
+            if ring.wait_until(true, false, Deadline::after(Some(slice)), data) {
                 return Ok(());
             }
             if deadline.passed() {
                 return Err(ReadError::Timeout);
+            }
+            if ring.is_empty() && ring.size() > 0 {
+                drop(self.try_lock_writer());
             }
         }
     }

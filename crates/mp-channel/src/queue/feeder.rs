@@ -34,8 +34,11 @@ struct State {
     /// The process this state belongs to (a forked child starts afresh).
     pid: u32,
     buf: VecDeque<Message>,
-    /// The feeder holds an item taken from `buf` and not yet in the ring.
+    /// The feeder is writing an item taken from `buf` (until it comes
+    /// back for the next one): `put` must not overtake it.
     in_flight: bool,
+    /// That item is not published yet: it still counts as buffered.
+    unpublished: bool,
     closed: bool,
     cancel_join: bool,
     thread: Option<JoinHandle<()>>,
@@ -60,6 +63,7 @@ impl Feeder {
                 pid: my_pid(),
                 buf: VecDeque::new(),
                 in_flight: false,
+                unpublished: false,
                 closed: false,
                 cancel_join: false,
                 thread: None,
@@ -79,6 +83,7 @@ impl Feeder {
             st.pid = pid;
             st.buf.clear();
             st.in_flight = false;
+            st.unpublished = false;
             st.closed = false;
             st.cancel_join = false;
             st.thread = None;
@@ -96,7 +101,7 @@ impl Feeder {
         if st.closed {
             return Err(PutError::Closed);
         }
-        if st.buf.is_empty() && !st.in_flight {
+        if st.buf.is_empty() && !st.in_flight && self.core.fits_one_record(&msg) {
             if let Some(_guard) = self.core.try_lock_writer() {
                 if self.core.try_write(&msg)? {
                     return Ok(());
@@ -126,6 +131,7 @@ impl Feeder {
                 loop {
                     if let Some(m) = st.buf.pop_front() {
                         st.in_flight = true;
+                        st.unpublished = true;
                         break m;
                     }
                     if st.closed {
@@ -139,12 +145,12 @@ impl Feeder {
             let written = self.core.write_then(&msg, Deadline::NEVER, |publish| {
                 let mut st = self.state();
                 publish();
-                st.in_flight = false;
+                st.unpublished = false;
             });
             if let Err(e) = written {
                 // Python prints the error and drops the item.
                 eprintln!("multiprocess: queue feeder thread could not write an item: {e}");
-                self.state().in_flight = false;
+                self.state().unpublished = false;
                 self.core.ring.all_done().notify_all();
             }
         }
@@ -155,7 +161,7 @@ impl Feeder {
     /// item from one count to the other under the same mutex.
     pub(crate) fn count_with(&self, shared: impl FnOnce() -> u64) -> u64 {
         let st = self.state();
-        shared() + st.buf.len() as u64 + u64::from(st.in_flight)
+        shared() + st.buf.len() as u64 + u64::from(st.unpublished)
     }
 
     /// No more puts from this process; the feeder flushes and exits.

@@ -414,6 +414,19 @@ impl Ring {
         self.space().notify_all();
     }
 
+    /// Looks at `ready()` for a few microseconds; returns whether it held.
+    /// The other side is usually a few hundred nanoseconds away on another
+    /// CPU: worth a look before paying for a sleep.
+    pub(crate) fn spin_until(&self, ready: impl Fn() -> bool) -> bool {
+        for _ in 0..SPINS {
+            if ready() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        false
+    }
+
     /// Waits until `ready()` holds (`true`) or the deadline passes
     /// (`false`), sleeping on the `data` (consumers) or `space` (producers)
     /// eventcount.
@@ -427,13 +440,8 @@ impl Ring {
         deadline: Deadline,
         ready: impl Fn() -> bool,
     ) -> bool {
-        // The other side is usually a few hundred nanoseconds away on
-        // another CPU: look again for a while before paying for a sleep.
-        for _ in 0..if spin { SPINS } else { 0 } {
-            if ready() {
-                return true;
-            }
-            std::hint::spin_loop();
+        if spin && self.spin_until(&ready) {
+            return true;
         }
         let ec = if consumer { self.data() } else { self.space() };
         ec.wait_until(deadline.remaining(), ready)
