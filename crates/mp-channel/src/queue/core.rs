@@ -374,3 +374,50 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(len: usize, byte: u8) -> Message {
+        Message {
+            bytes: vec![byte; len],
+            fds: Vec::new(),
+        }
+    }
+
+    fn read_now(core: &Core) -> Message {
+        let mut deadline = LazyDeadline::after(Some(Duration::from_secs(10)));
+        core.read(&mut deadline).expect("a message")
+    }
+
+    #[test]
+    fn a_write_out_of_time_mid_stream_is_abandoned_like_a_dead_one() {
+        // 4 KiB ring, 1504 bytes taken: of 5000 bytes (chunks of 2040),
+        // the first chunk fits, the second waits for room until the
+        // deadline (nobody consumes).
+        let core = Core::new(4096, 0).unwrap();
+        assert!(core.write(&message(1500, 1), Deadline::NEVER).unwrap());
+        let deadline = Deadline::after(Some(Duration::from_millis(30)));
+        assert!(!core.write(&message(5000, 2), deadline).unwrap());
+        assert_eq!(core.ring.size(), 1, "the abandoned message is not counted");
+        assert_eq!(read_now(&core).bytes, vec![1; 1500]);
+        assert!(core.write(&message(10, 3), Deadline::NEVER).unwrap());
+        // The consumer drops the first chunk at the ABORT before "3".
+        assert_eq!(read_now(&core).bytes, vec![3; 10]);
+        assert!(core.ring.is_empty());
+        assert_eq!(core.ring.size(), 0);
+    }
+
+    #[test]
+    fn no_room_by_the_deadline_writes_nothing() {
+        let core = Core::new(4096, 0).unwrap();
+        assert!(core.write(&message(1500, 1), Deadline::NEVER).unwrap());
+        assert!(core.write(&message(1500, 2), Deadline::NEVER).unwrap());
+        let soon = Deadline::after(Some(Duration::from_millis(10)));
+        assert!(!core.write(&message(1500, 3), soon).unwrap());
+        assert_eq!(read_now(&core).bytes, vec![1; 1500]);
+        assert_eq!(read_now(&core).bytes, vec![2; 1500]);
+        assert!(core.ring.is_empty());
+    }
+}

@@ -447,3 +447,107 @@ impl Ring {
         ec.wait_until(deadline.remaining(), ready)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The repairs, on states a process killed between two stores leaves
+    //! (random kills land in these few-nanosecond windows too rarely for
+    //! the integration tests to reach them reliably).
+    use super::*;
+
+    /// Writes a whole `FIRST | LAST` record at `tail` without publishing
+    /// it; returns where it ends.
+    fn write_unpublished(ring: &Ring, payload: &[u8]) -> u64 {
+        let tail = ring.tail().load(SeqCst);
+        ring.write_header(tail, payload.len() as u64, FIRST | LAST);
+        ring.write_at(tail + RECORD_HEADER, payload);
+        tail + RECORD_HEADER + pad(payload.len() as u64)
+    }
+
+    #[test]
+    fn a_commit_cut_short_after_the_journal_is_completed() {
+        // Killed after the journal, before and after storing `puts`.
+        for store_puts in [false, true] {
+            let ring = Ring::new(4096).unwrap();
+            assert!(ring.push(b"one", FIRST | LAST));
+            let end = write_unpublished(&ring, b"two");
+            ring.next_puts().store(2, SeqCst);
+            ring.next_tail().store(end, SeqCst);
+            if store_puts {
+                ring.puts().store(2, SeqCst);
+            }
+            ring.repair_writer();
+            assert_eq!(ring.size(), 2);
+            let mut out = Vec::new();
+            assert_eq!(ring.pop(&mut out).map(|p| p.0), Some(FIRST | LAST));
+            out.clear();
+            assert_eq!(ring.pop(&mut out).map(|p| p.0), Some(FIRST | LAST));
+            assert_eq!(out, b"two");
+            assert_eq!((ring.size(), ring.is_empty()), (0, true));
+        }
+    }
+
+    #[test]
+    fn a_record_written_before_the_journal_stays_unpublished() {
+        let ring = Ring::new(4096).unwrap();
+        assert!(ring.push(b"one", FIRST | LAST));
+        write_unpublished(&ring, b"two");
+        ring.next_puts().store(2, SeqCst); // the first journal store only
+        ring.repair_writer();
+        assert_eq!(ring.size(), 1);
+        let mut out = Vec::new();
+        assert!(ring.pop(&mut out).is_some());
+        assert!(ring.pop(&mut out).is_none());
+        assert_eq!(ring.size(), 0);
+    }
+
+    #[test]
+    fn after_a_writer_repair_the_next_record_is_preceded_by_an_abort() {
+        let ring = Ring::new(4096).unwrap();
+        assert!(ring.push(b"half", FIRST));
+        ring.repair_writer();
+        let at = ring.next_record();
+        assert_eq!(at, ring.tail().load(SeqCst) + RECORD_HEADER);
+        assert!(ring.push(b"whole", FIRST | LAST));
+        let mut out = Vec::new();
+        let flags: Vec<u32> = std::iter::from_fn(|| ring.pop(&mut out).map(|p| p.0)).collect();
+        assert_eq!(flags, [FIRST, ABORT, FIRST | LAST]);
+        assert_eq!(ring.size(), 0);
+        // The ABORT is owed once.
+        assert!(ring.push(b"x", FIRST | LAST));
+        assert_eq!(ring.pop(&mut out).map(|p| p.0), Some(FIRST | LAST));
+    }
+
+    #[test]
+    fn a_get_cut_short_after_the_journal_is_completed() {
+        let ring = Ring::new(4096).unwrap();
+        assert!(ring.push(b"one", FIRST | LAST));
+        assert!(ring.push(b"two", FIRST | LAST));
+        // A consumer read "one" and was killed after its journal.
+        let head = ring.head().load(SeqCst);
+        ring.next_gets().store(1, SeqCst);
+        ring.next_head().store(head + RECORD_HEADER + 8, SeqCst);
+        ring.repair_reader();
+        assert_eq!(ring.size(), 1);
+        let mut out = Vec::new();
+        assert!(ring.pop(&mut out).is_some());
+        assert_eq!(out, b"two");
+        assert_eq!(ring.size(), 0);
+        // A repair with nothing cut short changes nothing.
+        ring.repair_reader();
+        assert_eq!((ring.size(), ring.is_empty()), (0, true));
+    }
+
+    #[test]
+    fn tasks_are_done_at_most_once_per_published_item() {
+        let ring = Ring::new(4096).unwrap();
+        assert!(!ring.count_done());
+        assert!(ring.push(b"a", FIRST));
+        assert_eq!(ring.unfinished(), 0, "a message counts once whole");
+        assert!(ring.push(b"b", LAST));
+        assert_eq!(ring.unfinished(), 1);
+        assert!(ring.count_done());
+        assert!(!ring.count_done());
+        assert_eq!(ring.unfinished(), 0);
+    }
+}
