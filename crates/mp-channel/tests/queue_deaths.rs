@@ -76,13 +76,18 @@ fn finish(mut p: Process) {
     assert_eq!(p.exitcode(), Some(0));
 }
 
-/// Waits (at most [`T`]) until `done()` holds.
-fn wait_for(what: &str, done: impl Fn() -> bool) {
+/// Waits (at most [`T`]) until `done()` holds; if it does not, kills `p`
+/// (so the test fails rather than waits for it at exit) and fails.
+fn wait_for(p: Process, what: &str, done: impl Fn() -> bool) -> Process {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < T, "waited {T:?} for {what}");
+        if start.elapsed() > T {
+            kill(p);
+            panic!("waited {T:?} for {what}");
+        }
         thread::sleep(Duration::from_millis(1));
     }
+    p
 }
 
 /// Puts items `0..` until killed (or until a put cannot finish in [`T`]).
@@ -201,7 +206,7 @@ fn kill_producers(q: &Queue<Item>, collector: &Collector, rng: &mut Rng) {
     for id in 0..KILLS {
         let mut p = Process::new(produce_forever, (q.clone(), id));
         p.start().unwrap();
-        wait_for("a first item", || collector.has_seen(id));
+        let p = wait_for(p, "a first item", || collector.has_seen(id));
         thread::sleep(rng.moment());
         kill(p);
     }
@@ -264,7 +269,14 @@ fn consumer_kills(q: Queue<Item>) {
     for _ in 0..KILLS {
         let mut p = Process::new(consume_forever, (q.clone(), seen.clone()));
         p.start().unwrap();
-        got.push(seen.get_timeout(T).expect("the consumer got an item"));
+        match seen.get_timeout(T) {
+            Ok(seq) => got.push(seq),
+            Err(e) => {
+                let (size, empty) = (q.qsize(), q.empty());
+                kill(p);
+                panic!("no item reported in {T:?} ({e}; qsize {size}, empty {empty})");
+            }
+        }
         thread::sleep(rng.moment());
         kill(p);
     }
@@ -305,7 +317,7 @@ fn joinable_queue_join_returns_after_producer_kills() {
     for id in 0..KILLS / 2 {
         let mut p = Process::new(produce_forever_joinable, (jq.clone(), id));
         p.start().unwrap();
-        wait_for("a first item", || collector.has_seen(id));
+        let p = wait_for(p, "a first item", || collector.has_seen(id));
         thread::sleep(rng.moment());
         kill(p);
     }

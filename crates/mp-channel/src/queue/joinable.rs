@@ -16,8 +16,9 @@
 //! an item belongs to no lock, and the queue does not record which
 //! process holds which task, so there is no party whose death `join`
 //! could notice. [`JoinableQueue::join_timeout`] bounds the wait. (A
-//! consumer killed inside `get`, before the item was removed, costs
-//! nothing; one killed as it removes it is counted as having got it.)
+//! consumer killed inside `get` before the item was removed costs
+//! nothing; one killed as it removes it has got it, and that task stays
+//! unfinished as above.)
 
 use std::fmt;
 use std::io;

@@ -164,6 +164,11 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// once when full (ignoring `timeout`); otherwise waits at most `timeout`
     /// (`None` = forever) for a slot.
     ///
+    /// A bounded queue also needs room in its ring for the item by then: an
+    /// item larger than the ring is streamed through it as consumers take
+    /// it, and one they do not take in time is withdrawn (never seen, as
+    /// if its producer had died) and reported as `Full`.
+    ///
     /// # Errors
     /// [`PutError::Full`], and as [`put`](Self::put).
     pub fn put_timeout(
