@@ -5,10 +5,16 @@
 //! to 0 once drained), each kill loses at most the item in flight,
 //! nothing is duplicated or corrupted, `JoinableQueue::join` returns, and
 //! a fresh producer/consumer round completes. Every wait has a timeout.
+//!
+//! The tests run one at a time ([`serial`]): under the fork start method a
+//! child forked while another test's thread holds a process-local lock
+//! (mp-shm's region cache, for one) would inherit it locked and hang
+//! decoding its arguments — a hazard of forking a multi-threaded process,
+//! not of the queues.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,6 +23,12 @@ use mp_process::Process;
 use serde_bytes::ByteBuf;
 
 const T: Duration = Duration::from_secs(30);
+
+/// Held for the whole of each test (see the module docs).
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
 const KILLS: u32 = 20;
 /// A ring small enough that every third item (see [`payload`]) is
 /// streamed in chunks.
@@ -228,11 +240,13 @@ fn producer_kills(maxsize: usize) {
 
 #[test]
 fn bounded_queue_survives_producer_kills() {
+    let _serial = serial();
     producer_kills(2);
 }
 
 #[test]
 fn unbounded_queue_survives_producer_kills() {
+    let _serial = serial();
     producer_kills(0);
 }
 
@@ -297,6 +311,7 @@ fn consumer_kills(q: Queue<Item>) {
 
 #[test]
 fn bounded_queue_survives_consumer_kills() {
+    let _serial = serial();
     let q = Queue::<Item>::with_ring(2, RING).unwrap();
     consumer_kills(q.clone());
     fresh_round(&q);
@@ -304,6 +319,7 @@ fn bounded_queue_survives_consumer_kills() {
 
 #[test]
 fn unbounded_queue_survives_consumer_kills() {
+    let _serial = serial();
     let q = Queue::<Item>::with_ring(0, RING).unwrap();
     consumer_kills(q.clone());
     fresh_round(&q);
@@ -311,6 +327,7 @@ fn unbounded_queue_survives_consumer_kills() {
 
 #[test]
 fn joinable_queue_join_returns_after_producer_kills() {
+    let _serial = serial();
     let mut rng = Rng::new();
     let jq = JoinableQueue::<Item>::bounded(2).unwrap();
     let collector = Collector::start(&jq, Some(jq.clone()));
