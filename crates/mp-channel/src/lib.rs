@@ -45,9 +45,10 @@
 //! A connection whose peer process died reads as end of stream. A queue
 //! producer killed mid-`put` loses that item only; a consumer in the middle
 //! of that item notices within about 100 ms that the producer is gone and
-//! goes on waiting for others. A killed consumer loses the item it was
-//! taking. Either way the item's count stays in [`Queue::qsize`] (and, for a
-//! bounded queue, its slot stays taken).
+//! goes on waiting for others. A killed consumer loses at most the item it
+//! was taking. Neither leaks a count: an item is counted in
+//! [`Queue::qsize`] (and takes a bounded queue's slot, and is a
+//! [`JoinableQueue`] task) from its publication in the ring to its removal.
 #![forbid(unsafe_code)]
 
 mod auth;

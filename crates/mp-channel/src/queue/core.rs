@@ -12,13 +12,19 @@
 //! by a producer that died between the two steps.
 //!
 //! # Dead processes
-//! A producer killed while copying a record never published it (see
-//! [`ring`](super::ring)). One killed between the chunks of a large message
-//! leaves a run without `LAST`: the consumer assembling it notices, every
-//! [`PROBE`], that it can take the writer lock (mp-sync hands a dead
-//! holder's lock over), drops the partial message and goes on waiting; a
-//! new `FIRST` also discards it. A consumer killed mid-run leaves chunks
-//! without `FIRST`, which the next consumer skips.
+//! The writer and reader locks are mp-sync locks: the next party that
+//! takes one from a dead holder is told so, and repairs the ring before
+//! anything else ([`Ring::repair_writer`], [`Ring::repair_reader`]; see
+//! [`ring`](super::ring) for the counting). A producer killed between the
+//! chunks of a large message leaves a run without `LAST`: the consumer
+//! assembling it drops it at the [`ABORT`] record the next writer puts
+//! first, or — if no producer comes — notices, every [`PROBE`], that it can
+//! take the writer lock (mp-sync hands a dead holder's lock over), repairs
+//! and drops the partial message; a new `FIRST` also discards it. A
+//! consumer killed mid-run leaves chunks without `FIRST`, which the next
+//! consumer skips. Fds a producer sent before dying are tagged with a
+//! position no later record starts at (the `ABORT` takes it), so consumers
+//! drop them.
 
 use std::io::{self, IoSliceMut};
 use std::os::fd::{AsFd, OwnedFd};
@@ -29,7 +35,7 @@ use mp_sys::socket::{self, Blocking};
 use mp_wire::{Message, SharedFd};
 use serde::{Deserialize, Serialize};
 
-use super::ring::{pad, Ring, FDS, FIRST, LAST, RECORD_HEADER, SPIN_MAX_BYTES};
+use super::ring::{Ring, ABORT, FDS, FIRST, LAST, RECORD_HEADER, SPIN_MAX_BYTES};
 use crate::reader::{Deadline, LazyDeadline};
 
 /// How often a consumer in the middle of a chunked message checks that
@@ -57,29 +63,27 @@ pub(crate) enum ReadError {
     Io(io::Error),
 }
 
-/// Takes `lock` until `deadline`; a dead holder's lock is taken over (the
-/// ring protocol tolerates whatever it left). `None` on timeout.
-pub(crate) fn acquire(lock: &Lock, deadline: Deadline) -> Option<LockGuard<'_>> {
-    acquire_lazy(lock, &mut LazyDeadline::fixed(deadline))
-}
+/// A lock taken, and whether it was taken from a dead holder.
+type Taken<'a> = (LockGuard<'a>, bool);
 
-/// [`acquire`], reading the clock only if the lock is busy.
-pub(crate) fn acquire_lazy<'a>(
-    lock: &'a Lock,
-    deadline: &mut LazyDeadline,
-) -> Option<LockGuard<'a>> {
+/// Takes `lock` until `deadline` (`None` on timeout), reading the clock
+/// only if the lock is busy; a dead holder's lock is taken over.
+fn acquire<'a>(lock: &'a Lock, deadline: &mut LazyDeadline) -> Option<Taken<'a>> {
     if deadline.is_never() {
-        return Some(lock.lock().unwrap_or_else(|died| died.into_inner()));
+        return Some(match lock.lock() {
+            Ok(g) => (g, false),
+            Err(died) => (died.into_inner(), true),
+        });
     }
     // Uncontended, the first try succeeds without the timed path.
-    if let Some(g) = try_acquire(lock) {
-        return Some(g);
+    if let Some(taken) = try_acquire(lock) {
+        return Some(taken);
     }
     match deadline.get().remaining() {
         Some(Duration::ZERO) => None,
         left => match lock.lock_timeout(left.unwrap_or(Duration::MAX)) {
-            Ok(g) => Some(g),
-            Err(AcquireError::OwnerDied(died)) => Some(died.into_inner()),
+            Ok(g) => Some((g, false)),
+            Err(AcquireError::OwnerDied(died)) => Some((died.into_inner(), true)),
             Err(AcquireError::Timeout) => None,
         },
     }
@@ -87,10 +91,10 @@ pub(crate) fn acquire_lazy<'a>(
 
 /// Takes `lock` if that is possible without waiting (a dead holder's lock
 /// is taken over).
-pub(crate) fn try_acquire(lock: &Lock) -> Option<LockGuard<'_>> {
+fn try_acquire(lock: &Lock) -> Option<Taken<'_>> {
     match lock.try_lock() {
-        Ok(g) => Some(g),
-        Err(TryAcquireError::OwnerDied(died)) => Some(died.into_inner()),
+        Ok(g) => Some((g, false)),
+        Err(TryAcquireError::OwnerDied(died)) => Some((died.into_inner(), true)),
         Err(TryAcquireError::WouldBlock) => None,
     }
 }
@@ -109,17 +113,51 @@ impl Core {
         })
     }
 
+    /// Takes the writer lock until `deadline` (`None` on timeout),
+    /// repairing the ring if its holder died.
+    pub(crate) fn lock_writer(&self, deadline: &mut LazyDeadline) -> Option<LockGuard<'_>> {
+        acquire(&self.writer, deadline).map(|t| self.repaired_writer(t))
+    }
+
+    /// Takes the writer lock if that is possible without waiting,
+    /// repairing the ring if its holder died.
+    pub(crate) fn try_lock_writer(&self) -> Option<LockGuard<'_>> {
+        try_acquire(&self.writer).map(|t| self.repaired_writer(t))
+    }
+
+    fn repaired_writer<'a>(&self, (guard, died): Taken<'a>) -> LockGuard<'a> {
+        if died {
+            self.ring.repair_writer();
+        }
+        guard
+    }
+
+    /// Takes the reader lock until `deadline` (`None` on timeout),
+    /// repairing the ring if its holder died.
+    pub(crate) fn lock_reader(&self, deadline: &mut LazyDeadline) -> Option<LockGuard<'_>> {
+        let (guard, died) = acquire(&self.reader, deadline)?;
+        if died {
+            self.ring.repair_reader();
+        }
+        Some(guard)
+    }
+
     /// The largest payload of one record.
     fn max_chunk(&self) -> u64 {
         self.ring.cap() / 2 - RECORD_HEADER
+    }
+
+    /// Whether `msg` can be written as one record (if there is room).
+    pub(crate) fn fits_one_record(&self, msg: &Message) -> bool {
+        msg.bytes.len() as u64 <= self.max_chunk()
     }
 
     /// Holding the writer lock: writes `msg` only if it fits whole right
     /// now, without waiting for anything. Returns whether it was written.
     pub(crate) fn try_write(&self, msg: &Message) -> io::Result<bool> {
         let len = msg.bytes.len() as u64;
-        let need = RECORD_HEADER + pad(len);
-        if len > self.max_chunk() || need > self.ring.free_for(need) {
+        let need = self.ring.need(len);
+        if !self.fits_one_record(msg) || need > self.ring.free_for(need) {
             return Ok(false);
         }
         let mut flags = FIRST | LAST;
@@ -134,39 +172,60 @@ impl Core {
     }
 
     /// Holding the writer lock: writes `msg`, in chunks if needed, waiting
-    /// for space as long as it takes.
-    pub(crate) fn write(&self, msg: &Message) -> io::Result<()> {
-        let mut flags = FIRST;
-        if !msg.fds.is_empty() {
-            self.send_fds(msg, Blocking::Wait)?;
-            flags |= FDS;
-        }
+    /// for room until `deadline`. `Ok(false)` if the deadline passed: then
+    /// nothing was published, or the chunks that were are abandoned as a
+    /// dead producer's are (consumers drop them at the [`ABORT`] the next
+    /// writer owes).
+    pub(crate) fn write(&self, msg: &Message, deadline: Deadline) -> io::Result<bool> {
+        self.write_then(msg, deadline, |publish| publish())
+    }
+
+    /// [`write`](Self::write), publishing the last record inside
+    /// `publish_last` (which must call the function it is given): the
+    /// feeder counts the item out of its buffer there, atomically for its
+    /// own process.
+    pub(crate) fn write_then(
+        &self,
+        msg: &Message,
+        deadline: Deadline,
+        publish_last: impl FnOnce(&mut dyn FnMut()),
+    ) -> io::Result<bool> {
         let max = self.max_chunk() as usize;
+        let mut flags = FIRST;
         let mut rest = &msg.bytes[..];
         loop {
             let n = rest.len().min(max);
             let last = n == rest.len();
-            let need = RECORD_HEADER + pad(n as u64);
-            let chunk_flags = flags | if last { LAST } else { 0 };
+            let need = self.ring.need(n as u64);
             let spin = need <= SPIN_MAX_BYTES;
-            self.ring
-                .wait_until(false, spin, Deadline::after(None), || {
-                    self.ring.free_for(need) >= need
-                });
-            let pushed = self.ring.push(&rest[..n], chunk_flags);
+            let room = || self.ring.free_for(need) >= need;
+            if !self.ring.wait_until(false, spin, deadline, room) {
+                if flags & FIRST == 0 {
+                    self.ring.abandon();
+                }
+                return Ok(false);
+            }
+            if flags & FIRST != 0 && !msg.fds.is_empty() {
+                self.send_fds(msg, Blocking::Wait)?;
+                flags |= FDS;
+            }
+            let mut pushed = false;
+            if last {
+                publish_last(&mut || pushed = self.ring.push(rest, flags | LAST));
+                debug_assert!(pushed, "space was waited for under the writer lock");
+                return Ok(true);
+            }
+            pushed = self.ring.push(&rest[..n], flags);
             debug_assert!(pushed, "space was waited for under the writer lock");
             rest = &rest[n..];
             flags = 0;
-            if last {
-                return Ok(());
-            }
         }
     }
 
     /// Sends `msg`'s fds on the side socket, tagged with the position its
     /// record will start at.
     fn send_fds(&self, msg: &Message, blocking: Blocking) -> io::Result<()> {
-        let tag = self.ring.tail().load(std::sync::atomic::Ordering::SeqCst);
+        let tag = self.ring.next_record();
         let fds: Vec<_> = msg.fds.iter().map(AsFd::as_fd).collect();
         let bytes = tag.to_le_bytes();
         let mut sent = 0;
@@ -195,6 +254,11 @@ impl Core {
                 self.wait_for_data(&mut current, &mut bytes, deadline)?;
                 continue;
             };
+            if flags & ABORT != 0 {
+                bytes.clear(); // the producer of the message died
+                current = None;
+                continue;
+            }
             if flags & FIRST != 0 {
                 bytes.drain(..mark);
                 current = Some((pos, flags & FDS != 0));
@@ -216,6 +280,31 @@ impl Core {
         }
     }
 
+    /// Waits for a message to start until `deadline`. A producer killed
+    /// between counting an item and publishing it leaves `puts` ahead of
+    /// an empty ring until the writer lock's next holder completes the
+    /// commit: so this consumer sleeps at most [`PROBE`] at a time and,
+    /// finding the ring like that, tries to be that holder.
+    fn wait_for_first(&self, deadline: Deadline) -> Result<(), ReadError> {
+        let ring = &self.ring;
+        let data = || !ring.is_empty();
+        if ring.spin_until(data) {
+            return Ok(());
+        }
+        loop {
+            let slice = deadline.remaining().unwrap_or(PROBE).min(PROBE);
+            if ring.wait_until(true, false, Deadline::after(Some(slice)), data) {
+                return Ok(());
+            }
+            if deadline.passed() {
+                return Err(ReadError::Timeout);
+            }
+            if ring.is_empty() && ring.size() > 0 {
+                drop(self.try_lock_writer());
+            }
+        }
+    }
+
     /// Waits for data; in the middle of a message, checks every [`PROBE`]
     /// whether its producer died (then drops the partial message).
     fn wait_for_data(
@@ -226,10 +315,7 @@ impl Core {
     ) -> Result<(), ReadError> {
         let ring = &self.ring;
         if current.is_none() {
-            return match ring.wait_until(true, true, deadline.get(), || !ring.is_empty()) {
-                true => Ok(()),
-                false => Err(ReadError::Timeout),
-            };
+            return self.wait_for_first(deadline.get());
         }
         // Mid-message, the producer may be copying a large chunk: no spin.
         if ring.wait_until(true, false, Deadline::after(Some(PROBE)), || {
@@ -238,10 +324,9 @@ impl Core {
             return Ok(());
         }
         // A live producer holds the writer lock from FIRST to LAST. If we
-        // can take it, ours is gone.
-        if let Some(_guard) = try_acquire(&self.writer)
-            .or_else(|| acquire(&self.writer, Deadline::after(Some(PROBE))))
-        {
+        // can take it, ours is gone (taking it repairs the ring).
+        let mut probe = LazyDeadline::fixed(Deadline::after(Some(PROBE)));
+        if let Some(_guard) = self.lock_writer(&mut probe) {
             if ring.is_empty() {
                 *current = None;
                 bytes.clear();
@@ -287,5 +372,52 @@ impl Core {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(len: usize, byte: u8) -> Message {
+        Message {
+            bytes: vec![byte; len],
+            fds: Vec::new(),
+        }
+    }
+
+    fn read_now(core: &Core) -> Message {
+        let mut deadline = LazyDeadline::after(Some(Duration::from_secs(10)));
+        core.read(&mut deadline).expect("a message")
+    }
+
+    #[test]
+    fn a_write_out_of_time_mid_stream_is_abandoned_like_a_dead_one() {
+        // 4 KiB ring, 1504 bytes taken: of 5000 bytes (chunks of 2040),
+        // the first chunk fits, the second waits for room until the
+        // deadline (nobody consumes).
+        let core = Core::new(4096, 0).unwrap();
+        assert!(core.write(&message(1500, 1), Deadline::NEVER).unwrap());
+        let deadline = Deadline::after(Some(Duration::from_millis(30)));
+        assert!(!core.write(&message(5000, 2), deadline).unwrap());
+        assert_eq!(core.ring.size(), 1, "the abandoned message is not counted");
+        assert_eq!(read_now(&core).bytes, vec![1; 1500]);
+        assert!(core.write(&message(10, 3), Deadline::NEVER).unwrap());
+        // The consumer drops the first chunk at the ABORT before "3".
+        assert_eq!(read_now(&core).bytes, vec![3; 10]);
+        assert!(core.ring.is_empty());
+        assert_eq!(core.ring.size(), 0);
+    }
+
+    #[test]
+    fn no_room_by_the_deadline_writes_nothing() {
+        let core = Core::new(4096, 0).unwrap();
+        assert!(core.write(&message(1500, 1), Deadline::NEVER).unwrap());
+        assert!(core.write(&message(1500, 2), Deadline::NEVER).unwrap());
+        let soon = Deadline::after(Some(Duration::from_millis(10)));
+        assert!(!core.write(&message(1500, 3), soon).unwrap());
+        assert_eq!(read_now(&core).bytes, vec![1; 1500]);
+        assert_eq!(read_now(&core).bytes, vec![2; 1500]);
+        assert!(core.ring.is_empty());
     }
 }

@@ -18,9 +18,9 @@ use std::thread::JoinHandle;
 
 use mp_wire::Message;
 
-use super::core::{acquire, try_acquire, Core};
+use super::core::Core;
 use super::error::{PutError, QueueStateError};
-use crate::reader::Deadline;
+use crate::reader::{Deadline, LazyDeadline};
 
 /// The calling process's pid, cached (`getpid` is a system call; the
 /// cached identity is wiped on `fork`).
@@ -34,8 +34,11 @@ struct State {
     /// The process this state belongs to (a forked child starts afresh).
     pid: u32,
     buf: VecDeque<Message>,
-    /// The feeder holds an item taken from `buf` and not yet in the ring.
+    /// The feeder is writing an item taken from `buf` (until it comes
+    /// back for the next one): `put` must not overtake it.
     in_flight: bool,
+    /// That item is not published yet: it still counts as buffered.
+    unpublished: bool,
     closed: bool,
     cancel_join: bool,
     thread: Option<JoinHandle<()>>,
@@ -60,6 +63,7 @@ impl Feeder {
                 pid: my_pid(),
                 buf: VecDeque::new(),
                 in_flight: false,
+                unpublished: false,
                 closed: false,
                 cancel_join: false,
                 thread: None,
@@ -79,6 +83,7 @@ impl Feeder {
             st.pid = pid;
             st.buf.clear();
             st.in_flight = false;
+            st.unpublished = false;
             st.closed = false;
             st.cancel_join = false;
             st.thread = None;
@@ -90,15 +95,14 @@ impl Feeder {
         self.closed_by.load(Relaxed) == my_pid()
     }
 
-    /// Puts an encoded item (its slot already reserved); never blocks on
-    /// the ring.
+    /// Puts an encoded item; never blocks on the ring.
     pub(crate) fn put(self: &Arc<Self>, msg: Message) -> Result<(), PutError> {
         let mut st = self.state();
         if st.closed {
             return Err(PutError::Closed);
         }
-        if st.buf.is_empty() && !st.in_flight {
-            if let Some(_guard) = try_acquire(&self.core.writer) {
+        if st.buf.is_empty() && !st.in_flight && self.core.fits_one_record(&msg) {
+            if let Some(_guard) = self.core.try_lock_writer() {
                 if self.core.try_write(&msg)? {
                     return Ok(());
                 }
@@ -127,6 +131,7 @@ impl Feeder {
                 loop {
                     if let Some(m) = st.buf.pop_front() {
                         st.in_flight = true;
+                        st.unpublished = true;
                         break m;
                     }
                     if st.closed {
@@ -135,13 +140,28 @@ impl Feeder {
                     st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
                 }
             };
-            let _guard = acquire(&self.core.writer, Deadline::after(None));
-            if let Err(e) = self.core.write(&msg) {
-                // Python prints the error and drops the item; its slot is freed.
+            let _guard = self.core.lock_writer(&mut LazyDeadline::after(None));
+            // The item leaves the buffer's count as the ring's counts it.
+            let written = self.core.write_then(&msg, Deadline::NEVER, |publish| {
+                let mut st = self.state();
+                publish();
+                st.unpublished = false;
+            });
+            if let Err(e) = written {
+                // Python prints the error and drops the item.
                 eprintln!("multiprocess: queue feeder thread could not write an item: {e}");
-                self.core.ring.uncount_put();
+                self.state().unpublished = false;
+                self.core.ring.all_done().notify_all();
             }
         }
+    }
+
+    /// `shared()` (a count of the ring's) plus the items this process put
+    /// that are not in the ring yet, read together: the feeder moves an
+    /// item from one count to the other under the same mutex.
+    pub(crate) fn count_with(&self, shared: impl FnOnce() -> u64) -> u64 {
+        let st = self.state();
+        shared() + st.buf.len() as u64 + u64::from(st.unpublished)
     }
 
     /// No more puts from this process; the feeder flushes and exits.

@@ -1,22 +1,28 @@
 //! [`JoinableQueue`]: a [`Queue`] that also counts unfinished tasks —
 //! `task_done` and `join`, as Python's `multiprocessing.JoinableQueue`.
 //!
-//! The count is the ring's `unfinished` word: `put` adds one before the item
-//! is visible, `task_done` takes one away (never below zero) and, when it
-//! reaches zero, notifies the ring's `all_done` eventcount, on which `join`
-//! sleeps (a system call only if someone is joining).
+//! The unfinished count moves with the items, so no death can leak it:
+//! it is the ring's `puts` (messages published, raised by the commit of
+//! an item, see `ring`) minus its `done` word (raised by `task_done`,
+//! never past `puts`), plus the items this process put that its feeder
+//! has not written yet. A producer killed before its item is published
+//! never counted it. `task_done` notifies the ring's `all_done`
+//! eventcount, on which `join` sleeps (a system call only if someone is
+//! joining).
 //!
 //! # Dead consumers
 //! As in Python, a consumer that dies between `get` and `task_done` leaves
-//! its task unfinished for ever, so `join` would wait for ever: the queue
-//! does not record which process got which item, so there is no party
-//! whose death `join` could notice. [`JoinableQueue::join_timeout`]
-//! bounds the wait.
+//! its task unfinished for ever, so `join` would wait for ever: once got,
+//! an item belongs to no lock, and the queue does not record which
+//! process holds which task, so there is no party whose death `join`
+//! could notice. [`JoinableQueue::join_timeout`] bounds the wait. (A
+//! consumer killed inside `get` before the item was removed costs
+//! nothing; one killed as it removes it has got it, and that task stays
+//! unfinished as above.)
 
 use std::fmt;
 use std::io;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -85,8 +91,11 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
         })
     }
 
-    fn unfinished(&self) -> &AtomicU32 {
-        self.queue.handle.core.ring.unfinished()
+    /// Tasks put (by any process, or still in this one's feeder buffer)
+    /// and not yet marked done.
+    fn unfinished(&self) -> u64 {
+        let ring = &self.queue.handle.core.ring;
+        self.queue.handle.feeder.count_with(|| ring.unfinished())
     }
 
     /// [`Queue::put`], counting one more unfinished task.
@@ -115,10 +124,8 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
         block: bool,
         timeout: Option<Duration>,
     ) -> Result<(), PutError> {
-        self.unfinished().fetch_add(1, SeqCst);
-        self.queue
-            .put_timeout(item, block, timeout)
-            .inspect_err(|_| self.finish_one())
+        // The task is counted when the item is published.
+        self.queue.put_timeout(item, block, timeout)
     }
 
     /// Marks one task got from the queue as done.
@@ -126,19 +133,10 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// # Errors
     /// [`TaskDoneError`] if called more times than items were put.
     pub fn task_done(&self) -> Result<(), TaskDoneError> {
-        let before = self
-            .unfinished()
-            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
-            .map_err(|_| TaskDoneError)?;
-        if before == 1 {
-            self.queue.handle.core.ring.all_done().notify_all();
+        match self.queue.handle.core.ring.count_done() {
+            true => Ok(()),
+            false => Err(TaskDoneError),
         }
-        Ok(())
-    }
-
-    /// Undoes the count of a failed put.
-    fn finish_one(&self) {
-        let _ = self.task_done();
     }
 
     /// Blocks until every item put has been marked done (for ever if a
@@ -151,13 +149,12 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// Like [`join`](Self::join), giving up after `timeout`; returns whether
     /// every task is done.
     pub fn join_timeout(&self, timeout: Option<Duration>) -> bool {
-        let unfinished = self.unfinished();
         self.queue
             .handle
             .core
             .ring
             .all_done()
-            .wait_until(timeout, || unfinished.load(SeqCst) == 0)
+            .wait_until(timeout, || self.unfinished() == 0)
     }
 }
 

@@ -4,7 +4,8 @@
 //! Items are encoded (postcard, fds beside them) by the caller and copied
 //! into a ring in a memfd that every handle maps; consumers copy them out.
 //! Sleeping and waking are futex calls made only when someone sleeps. See
-//! `ring` for the layout and `core` for fds and dead processes.
+//! `ring` for the layout and how counts survive a death, `core` for fds and
+//! dead processes.
 
 mod core;
 mod error;
@@ -22,9 +23,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use self::core::{acquire_lazy, Core, ReadError};
+use self::core::{Core, ReadError};
 use self::feeder::Feeder;
-use crate::reader::{Deadline, LazyDeadline};
+use crate::reader::LazyDeadline;
 
 pub use error::{GetError, PutError, QueueStateError, TaskDoneError};
 pub use joinable::JoinableQueue;
@@ -34,18 +35,26 @@ pub use simple::SimpleQueue;
 /// streamed through it in chunks.
 pub const DEFAULT_RING_BYTES: usize = 1 << 20;
 
+/// How long a non-blocking put on a bounded queue waits for another
+/// producer to finish writing before it reports [`PutError::Full`].
+const NOWAIT_LOCK_GRACE: Duration = Duration::from_millis(10);
+
 /// A process-shared FIFO queue of `T` (Python's `multiprocessing.Queue`).
 ///
 /// Unbounded by default: [`put`](Self::put) never blocks — when the ring is
 /// full, items wait in a per-process buffer that a feeder thread drains.
 /// [`Queue::bounded`] limits the number of items (`maxsize`); then `put`
-/// waits for a free slot. Every handle is serde, so a queue can be a
+/// waits for a free slot and writes the item into the shared ring itself
+/// (no feeder), so a bounded queue never holds more than `maxsize` items
+/// and a `put` that returns `Ok` has made its item visible to every
+/// consumer. Every handle is serde, so a queue can be a
 /// `Process` argument or travel inside another message; items may
 /// themselves carry fds (connections, shared memory, other queues).
 ///
 /// Items from one producer arrive in the order put; items from several
 /// producers interleave. A process killed in the middle of a `put` or a
-/// `get` loses at most that item and leaves the queue consistent.
+/// `get` loses at most that item and leaves the queue consistent: no slot
+/// or count leaks (see the crate docs, "Dead peers").
 ///
 /// ```
 /// use mp_channel::Queue;
@@ -155,6 +164,11 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// once when full (ignoring `timeout`); otherwise waits at most `timeout`
     /// (`None` = forever) for a slot.
     ///
+    /// A bounded queue also needs room in its ring for the item by then: an
+    /// item larger than the ring is streamed through it as consumers take
+    /// it, and one they do not take in time is withdrawn (never seen, as
+    /// if its producer had died) and reported as `Full`.
+    ///
     /// # Errors
     /// [`PutError::Full`], and as [`put`](Self::put).
     pub fn put_timeout(
@@ -167,37 +181,48 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             return Err(PutError::Closed);
         }
         let msg = mp_wire::encode(item)?;
+        if self.core().maxsize == 0 {
+            return self.handle.feeder.put(msg);
+        }
         let timeout = if block { timeout } else { Some(Duration::ZERO) };
-        self.reserve(timeout)?;
-        self.handle.feeder.put(msg).inspect_err(|_| self.release())
+        self.put_bounded(&msg, block, timeout)
     }
 
-    /// Takes a slot (bounded; waiting at most `timeout`) or counts the
-    /// item (unbounded).
-    fn reserve(&self, timeout: Option<Duration>) -> Result<(), PutError> {
-        let ring = &self.core().ring;
-        let max = self.core().maxsize;
-        if max == 0 {
-            ring.count_put();
-            return Ok(());
-        }
-        if ring.try_count_put(max) {
-            return Ok(());
-        }
-        let deadline = Deadline::after(timeout);
+    /// A bounded queue's put: waits for a slot, then writes the item into
+    /// the ring itself under the writer lock, where the slot is checked
+    /// again and taken by the publication (nothing is reserved that a
+    /// death could leak). A non-blocking put waits for the writer lock at
+    /// most [`NOWAIT_LOCK_GRACE`] (another producer's copy).
+    fn put_bounded(
+        &self,
+        msg: &mp_wire::Message,
+        block: bool,
+        timeout: Option<Duration>,
+    ) -> Result<(), PutError> {
+        let core = self.core();
+        let (ring, max) = (&core.ring, core.maxsize);
+        let mut deadline = LazyDeadline::after(timeout);
         loop {
-            if !ring.wait_until(false, true, deadline, || ring.size() < max) {
+            if ring.size() >= max
+                && !ring.wait_until(false, true, deadline.get(), || ring.size() < max)
+            {
                 return Err(PutError::Full);
             }
-            if ring.try_count_put(max) {
-                return Ok(());
+            let guard = if block {
+                core.lock_writer(&mut deadline)
+            } else {
+                core.lock_writer(&mut LazyDeadline::after(Some(NOWAIT_LOCK_GRACE)))
+            };
+            let Some(_guard) = guard else {
+                return Err(PutError::Full);
+            };
+            if ring.size() < max {
+                return match core.write(msg, deadline.get())? {
+                    true => Ok(()),
+                    false => Err(PutError::Full),
+                };
             }
         }
-    }
-
-    /// Gives a reserved slot back.
-    fn release(&self) {
-        self.core().ring.uncount_put();
     }
 
     /// Removes and returns the next item, waiting as long as it takes.
@@ -229,10 +254,12 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         Ok(mp_wire::decode(msg)?)
     }
 
-    /// Items put (in any process, including those still in a feeder buffer)
-    /// and not yet got. Approximate while others are putting or getting.
+    /// Items in the queue: published and not yet got, plus those still in
+    /// this process's feeder buffer (other processes' buffers are not
+    /// seen). Approximate while others are putting or getting.
     pub fn qsize(&self) -> usize {
-        self.core().ring.size() as usize
+        let ring = &self.core().ring;
+        self.handle.feeder.count_with(|| ring.size()) as usize
     }
 
     /// Whether no item is in the shared ring now (items still in a
@@ -274,18 +301,15 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 }
 
-/// Takes the reader lock and reads one message before `deadline`.
+/// Takes the reader lock and reads one message before `deadline` (the
+/// ring counts it as got).
 pub(crate) fn read(core: &Core, timeout: Option<Duration>) -> Result<mp_wire::Message, GetError> {
     let mut deadline = LazyDeadline::after(timeout);
-    let guard = acquire_lazy(&core.reader, &mut deadline).ok_or(GetError::Empty)?;
-    let msg = core.read(&mut deadline).map_err(|e| match e {
+    let _guard = core.lock_reader(&mut deadline).ok_or(GetError::Empty)?;
+    core.read(&mut deadline).map_err(|e| match e {
         ReadError::Timeout => GetError::Empty,
         ReadError::Io(e) => GetError::Io(e),
-    });
-    drop(guard);
-    let msg = msg?;
-    core.ring.count_get();
-    Ok(msg)
+    })
 }
 
 impl<T> Serialize for Queue<T> {

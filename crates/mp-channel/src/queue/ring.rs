@@ -9,14 +9,19 @@
 //! |--------|------|------|---------|
 //! | 0   | `head` | u64 | bytes consumed since creation (consumers, under the reader lock) |
 //! | 8   | `seen_tail` | u64 | a `tail` the consumers saw, `<= tail` (under the reader lock) |
-//! | 16  | `gets` | u64 | items got since creation |
+//! | 16  | `gets` | u64 | messages taken since creation (under the reader lock) |
+//! | 24  | `next_head` | u64 | journal: the `head` a consumer is committing |
+//! | 32  | `next_gets` | u64 | journal: the `gets` that goes with it |
 //! | 64  | `tail` | u64 | bytes published since creation (producers, under the writer lock) |
 //! | 72  | `seen_head` | u64 | a `head` the producers saw, `<= head` (under the writer lock) |
-//! | 128 | `puts` | u64 | items put (reserved) since creation; `qsize() = puts - gets` |
+//! | 80  | `next_tail` | u64 | journal: the `tail` a producer is committing |
+//! | 88  | `next_puts` | u64 | journal: the `puts` that goes with it |
+//! | 96  | `abort` | u64 | 1: a producer died holding the writer lock; the next record written is [`ABORT`] |
+//! | 128 | `puts` | u64 | messages published since creation (under the writer lock); `qsize() = puts - gets` |
 //! | 192 | `data` | 2×u32 | eventcount (`seq`, `waiters`): consumers wait on it for data |
 //! | 256 | `space` | 2×u32 | eventcount: producers wait on it for space or a slot |
-//! | 320 | `unfinished` | u32 | `JoinableQueue` tasks not yet `task_done()` |
-//! | 324 | `all_done` | 2×u32 | eventcount: `JoinableQueue::join` waits on it for `unfinished == 0` |
+//! | 320 | `done` | u64 | `JoinableQueue` tasks marked done; unfinished = `puts - done` |
+//! | 328 | `all_done` | 2×u32 | eventcount: `JoinableQueue::join` waits on it for `done == puts` |
 //! | 384.. | data | | `cap` bytes, a power of two; positions are taken modulo `cap` |
 //!
 //! `seen_head` and `seen_tail` spare each side a read of the other's line
@@ -25,23 +30,46 @@
 //!
 //! # Records
 //! An 8-byte header — payload length (`u32` LE) and flags (`u32` LE:
-//! [`FIRST`], [`LAST`], [`FDS`]) — then the payload, padded to 8 bytes. A
-//! message is one record flagged `FIRST | LAST`, or, if larger than the
-//! ring has room for, a run of chunks from `FIRST` to `LAST` written under
-//! the writer lock, so runs never interleave. A record may wrap around the
-//! end of the data area.
+//! [`FIRST`], [`LAST`], [`FDS`], [`ABORT`]) — then the payload, padded to 8
+//! bytes. A message is one record flagged `FIRST | LAST`, or, if larger
+//! than the ring has room for, a run of chunks from `FIRST` to `LAST`
+//! written under the writer lock, so runs never interleave. A record may
+//! wrap around the end of the data area.
+//!
+//! # Counting: nothing leaks when a process dies
+//! A message is counted where it becomes visible and where it is removed,
+//! never before: the producer that publishes a `LAST` record raises `puts`,
+//! the consumer that removes one (delivered or skipped) raises `gets`, each
+//! under its lock. There is no reservation held outside a lock, so a
+//! process killed anywhere else holds nothing. Inside a lock, the commit
+//! of a `LAST` record moves two words (`puts` and `tail`, or `gets` and
+//! `head`); it first writes both new values to the side's journal words,
+//! then stores them, the position last. The next holder of the lock is
+//! told by mp-sync that the previous one died ([`OwnerDied`]), and calls
+//! [`repair_writer`](Ring::repair_writer) or
+//! [`repair_reader`](Ring::repair_reader): a journal ahead of its position
+//! is a commit cut short, which is completed (the record was written
+//! whole before the journal). Any other record the dead producer left
+//! unpublished is ignored, as it lies beyond `tail`; the chunks of a
+//! message it had begun are dropped by consumers when they reach the
+//! [`ABORT`] record the next writer puts first. A consumer killed in the
+//! middle of a message leaves chunks without `FIRST`, which the next
+//! consumer skips (counting their `LAST`).
 //!
 //! # Publication and wake-ups
 //! A producer copies a record in, then publishes it with one `SeqCst` store
-//! of `tail`: a record is never visible half-written, so a producer killed
-//! mid-copy leaves nothing behind. Sleepers use mp-sync's [`EventCount`]
-//! (register, re-check the condition, sleep); the other side changes the
-//! condition with a `SeqCst` write, then notifies, which makes a system
-//! call only if someone is registered. mp-sync's loom models check this
-//! protocol, on a one-slot ring.
+//! of `tail`: a record is never visible half-written. Sleepers use
+//! mp-sync's [`EventCount`] (register, re-check the condition, sleep); the
+//! other side changes the condition with a `SeqCst` write, then notifies,
+//! which makes a system call only if someone is registered. mp-sync's loom
+//! models check this protocol, on a one-slot ring.
+//!
+//! [`OwnerDied`]: mp_sync::OwnerDied
 
 use std::io;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Release, SeqCst};
 
 use mp_shm::Region;
 use mp_sync::EventCount;
@@ -55,6 +83,8 @@ pub(crate) const FIRST: u32 = 1;
 pub(crate) const LAST: u32 = 2;
 /// The message carries fds, waiting on the queue's side socket.
 pub(crate) const FDS: u32 = 4;
+/// An empty record: the producer of the message being assembled died; drop it.
+pub(crate) const ABORT: u32 = 8;
 
 /// Bytes of a record header.
 pub(crate) const RECORD_HEADER: u64 = 8;
@@ -76,6 +106,11 @@ pub(crate) struct Ring {
 /// Rounds `n` up to a multiple of 8.
 pub(crate) fn pad(n: u64) -> u64 {
     (n + 7) & !7
+}
+
+/// Whether position or count `a` is past `b` (both only grow).
+fn ahead(a: u64, b: u64) -> bool {
+    (a.wrapping_sub(b) as i64) > 0
 }
 
 impl Ring {
@@ -104,7 +139,7 @@ impl Ring {
             .expect("header words are in bounds")
     }
 
-    pub(crate) fn head(&self) -> &AtomicU64 {
+    fn head(&self) -> &AtomicU64 {
         self.u64_at(0)
     }
     fn seen_tail(&self) -> &AtomicU64 {
@@ -113,11 +148,26 @@ impl Ring {
     fn gets(&self) -> &AtomicU64 {
         self.u64_at(16)
     }
-    pub(crate) fn tail(&self) -> &AtomicU64 {
+    fn next_head(&self) -> &AtomicU64 {
+        self.u64_at(24)
+    }
+    fn next_gets(&self) -> &AtomicU64 {
+        self.u64_at(32)
+    }
+    fn tail(&self) -> &AtomicU64 {
         self.u64_at(64)
     }
     fn seen_head(&self) -> &AtomicU64 {
         self.u64_at(72)
+    }
+    fn next_tail(&self) -> &AtomicU64 {
+        self.u64_at(80)
+    }
+    fn next_puts(&self) -> &AtomicU64 {
+        self.u64_at(88)
+    }
+    fn abort(&self) -> &AtomicU64 {
+        self.u64_at(96)
     }
     fn puts(&self) -> &AtomicU64 {
         self.u64_at(128)
@@ -135,52 +185,45 @@ impl Ring {
     fn space(&self) -> EventCount<'_> {
         self.eventcount_at(256)
     }
-    /// `JoinableQueue`'s unfinished-task count.
-    pub(crate) fn unfinished(&self) -> &AtomicU32 {
-        self.u32_at(320)
+    /// `JoinableQueue`'s count of tasks marked done.
+    fn done(&self) -> &AtomicU64 {
+        self.u64_at(320)
     }
-    /// `JoinableQueue::join` waits here for [`unfinished`](Self::unfinished)
-    /// to reach zero.
+    /// `JoinableQueue::join` waits here for every task to be done.
     pub(crate) fn all_done(&self) -> EventCount<'_> {
-        self.eventcount_at(324)
+        self.eventcount_at(328)
     }
 
-    /// Items put (reserved) and not yet got: `qsize()`.
+    /// Messages published and not yet taken: `qsize()` (without items
+    /// still in a producer's feeder buffer).
     pub(crate) fn size(&self) -> u64 {
+        // `gets` first: it never passes the `puts` read after it.
         let gets = self.gets().load(SeqCst);
         let puts = self.puts().load(SeqCst);
-        // Negative only while a failed put is being given back.
-        (puts.wrapping_sub(gets) as i64).max(0) as u64
+        puts.saturating_sub(gets)
     }
 
-    /// Counts an item put.
-    pub(crate) fn count_put(&self) {
-        self.puts().fetch_add(1, SeqCst);
+    /// Messages published and not yet marked done (`JoinableQueue`).
+    pub(crate) fn unfinished(&self) -> u64 {
+        // `done` first: it never passes the `puts` read after it.
+        let done = self.done().load(SeqCst);
+        let puts = self.puts().load(SeqCst);
+        puts.saturating_sub(done)
     }
 
-    /// Counts an item put if fewer than `max` are in the queue.
-    pub(crate) fn try_count_put(&self, max: u64) -> bool {
-        self.puts()
-            .fetch_update(SeqCst, SeqCst, |p| {
-                let gets = self.gets().load(SeqCst);
-                (p.wrapping_sub(gets) < max).then_some(p.wrapping_add(1))
+    /// Counts one task done, unless every published message already is;
+    /// wakes joiners. Returns whether it was counted.
+    pub(crate) fn count_done(&self) -> bool {
+        let counted = self
+            .done()
+            .fetch_update(SeqCst, SeqCst, |d| {
+                ahead(self.puts().load(SeqCst), d).then_some(d.wrapping_add(1))
             })
-            .is_ok()
-    }
-
-    /// Takes back the count of a put that failed, and wakes producers
-    /// waiting for a slot.
-    pub(crate) fn uncount_put(&self) {
-        self.puts().fetch_sub(1, SeqCst);
-        self.wake_producers();
-    }
-
-    /// Counts an item got, and wakes producers waiting for a slot. (Every
-    /// item is counted as put before it is written, so `gets` stays at or
-    /// below `puts` without reading the producers' line.)
-    pub(crate) fn count_get(&self) {
-        self.gets().fetch_add(1, SeqCst);
-        self.wake_producers();
+            .is_ok();
+        if counted {
+            self.all_done().notify_all();
+        }
+        counted
     }
 
     /// Bytes free for a producer (holding the writer lock) — at least
@@ -195,6 +238,23 @@ impl Ring {
         let head = self.head().load(SeqCst);
         self.seen_head().store(head, SeqCst);
         free(head)
+    }
+
+    /// Bytes a producer (holding the writer lock) needs free to write a
+    /// record of `len` payload bytes next, counting an owed [`ABORT`].
+    pub(crate) fn need(&self, len: u64) -> u64 {
+        RECORD_HEADER + pad(len) + self.abort_owed() * RECORD_HEADER
+    }
+
+    /// 1 if the next record must be preceded by an [`ABORT`], else 0.
+    fn abort_owed(&self) -> u64 {
+        self.abort().load(SeqCst).min(1)
+    }
+
+    /// Where the next record a producer (holding the writer lock) writes
+    /// starts: the tag of its fds.
+    pub(crate) fn next_record(&self) -> u64 {
+        self.tail().load(SeqCst) + self.abort_owed() * RECORD_HEADER
     }
 
     /// Whether no record is published.
@@ -222,30 +282,86 @@ impl Ring {
         debug_assert!(ok, "ring reads stay inside the data area");
     }
 
+    /// Writes a record header at `pos`.
+    fn write_header(&self, pos: u64, len: u64, flags: u32) {
+        let mut header = [0u8; 8];
+        header[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        header[4..].copy_from_slice(&flags.to_le_bytes());
+        self.write_at(pos, &header);
+    }
+
     /// Producer, holding the writer lock: writes one record at `tail` if it
-    /// fits and publishes it. Returns whether it was written.
+    /// fits (after an owed [`ABORT`]) and publishes it, counting the
+    /// message if it is the `LAST` record. Returns whether it was written.
     pub(crate) fn push(&self, payload: &[u8], flags: u32) -> bool {
-        let need = RECORD_HEADER + pad(payload.len() as u64);
+        let need = self.need(payload.len() as u64);
         if need > self.free_for(need) {
             return false;
         }
-        let tail = self.tail().load(SeqCst);
-        let mut header = [0u8; 8];
-        header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-        header[4..].copy_from_slice(&flags.to_le_bytes());
-        self.write_at(tail, &header);
+        let mut tail = self.tail().load(SeqCst);
+        let abort = self.abort_owed() == 1;
+        if abort {
+            self.write_header(tail, 0, ABORT);
+            tail += RECORD_HEADER;
+        }
+        self.write_header(tail, payload.len() as u64, flags);
         self.write_at(tail + RECORD_HEADER, payload);
-        self.tail().store(tail + need, SeqCst);
+        let end = tail + RECORD_HEADER + pad(payload.len() as u64);
+        if flags & LAST != 0 {
+            // Journal, then commit, the position last (see the module
+            // docs). A process killed stops between two of these stores in
+            // program order whatever the ordering; `Release` keeps `puts`
+            // ahead of `tail` for readers.
+            let puts = self.puts().load(SeqCst).wrapping_add(1);
+            self.next_puts().store(puts, Release);
+            self.next_tail().store(end, Release);
+            self.puts().store(puts, Release);
+        }
+        self.tail().store(end, SeqCst);
+        if abort {
+            self.abort().store(0, SeqCst);
+        }
         self.data().notify_all();
         true
     }
 
+    /// Holding the writer lock taken from a dead producer: completes a
+    /// commit it cut short, and owes consumers an [`ABORT`] (it may have
+    /// been in the middle of a message).
+    pub(crate) fn repair_writer(&self) {
+        let next = self.next_tail().load(SeqCst);
+        if ahead(next, self.tail().load(SeqCst)) {
+            self.puts().store(self.next_puts().load(SeqCst), SeqCst);
+            self.tail().store(next, SeqCst);
+            self.data().notify_all();
+        }
+        self.abandon();
+    }
+
+    /// Holding the writer lock, giving up a message begun: consumers are
+    /// owed an [`ABORT`], as after a death.
+    pub(crate) fn abandon(&self) {
+        self.abort().store(1, SeqCst);
+    }
+
+    /// Holding the reader lock taken from a dead consumer: completes a
+    /// commit it cut short.
+    pub(crate) fn repair_reader(&self) {
+        let next = self.next_head().load(SeqCst);
+        if ahead(next, self.head().load(SeqCst)) {
+            self.gets().store(self.next_gets().load(SeqCst), SeqCst);
+            self.advance(next);
+        }
+    }
+
     /// Consumer, holding the reader lock: takes the record at `head`,
-    /// appending its payload to `out`; returns its flags and start position.
+    /// appending its payload to `out`, and counts the message if it is the
+    /// `LAST` record; returns its flags and start position.
     ///
     /// A header that cannot be right (length beyond the published bytes)
-    /// means the ring is corrupt: everything published is dropped and the
-    /// record is reported with flags 0, so callers skip it.
+    /// means the ring is corrupt: everything published is dropped (and
+    /// counted as taken) and the record is reported with flags 0, so
+    /// callers skip it.
     pub(crate) fn pop(&self, out: &mut Vec<u8>) -> Option<(u32, u64)> {
         let head = self.head().load(SeqCst);
         let mut tail = self.seen_tail().load(SeqCst);
@@ -264,14 +380,27 @@ impl Ring {
         let flags = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
         let need = RECORD_HEADER + pad(len);
         if need > tail.wrapping_sub(head) {
-            self.advance(tail);
+            self.commit_get(tail, self.puts().load(SeqCst));
             return Some((0, head));
         }
         let start = out.len();
         out.resize(start + len as usize, 0);
         self.read_at(head + RECORD_HEADER, &mut out[start..]);
-        self.advance(head + need);
+        if flags & LAST != 0 {
+            self.commit_get(head + need, self.gets().load(SeqCst).wrapping_add(1));
+        } else {
+            self.advance(head + need);
+        }
         Some((flags, head))
+    }
+
+    /// Moves `head` to `to` and `gets` to `gets`, journalled first (see
+    /// the module docs).
+    fn commit_get(&self, to: u64, gets: u64) {
+        self.next_gets().store(gets, Release);
+        self.next_head().store(to, Release);
+        self.gets().store(gets, Release);
+        self.advance(to);
     }
 
     /// Moves `head` to `to` and wakes producers waiting for space.
@@ -283,6 +412,19 @@ impl Ring {
     /// Wakes producers waiting for space or a slot, if any sleep.
     pub(crate) fn wake_producers(&self) {
         self.space().notify_all();
+    }
+
+    /// Looks at `ready()` for a few microseconds; returns whether it held.
+    /// The other side is usually a few hundred nanoseconds away on another
+    /// CPU: worth a look before paying for a sleep.
+    pub(crate) fn spin_until(&self, ready: impl Fn() -> bool) -> bool {
+        for _ in 0..SPINS {
+            if ready() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        false
     }
 
     /// Waits until `ready()` holds (`true`) or the deadline passes
@@ -298,15 +440,114 @@ impl Ring {
         deadline: Deadline,
         ready: impl Fn() -> bool,
     ) -> bool {
-        // The other side is usually a few hundred nanoseconds away on
-        // another CPU: look again for a while before paying for a sleep.
-        for _ in 0..if spin { SPINS } else { 0 } {
-            if ready() {
-                return true;
-            }
-            std::hint::spin_loop();
+        if spin && self.spin_until(&ready) {
+            return true;
         }
         let ec = if consumer { self.data() } else { self.space() };
         ec.wait_until(deadline.remaining(), ready)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The repairs, on states a process killed between two stores leaves
+    //! (random kills land in these few-nanosecond windows too rarely for
+    //! the integration tests to reach them reliably).
+    use super::*;
+
+    /// Writes a whole `FIRST | LAST` record at `tail` without publishing
+    /// it; returns where it ends.
+    fn write_unpublished(ring: &Ring, payload: &[u8]) -> u64 {
+        let tail = ring.tail().load(SeqCst);
+        ring.write_header(tail, payload.len() as u64, FIRST | LAST);
+        ring.write_at(tail + RECORD_HEADER, payload);
+        tail + RECORD_HEADER + pad(payload.len() as u64)
+    }
+
+    #[test]
+    fn a_commit_cut_short_after_the_journal_is_completed() {
+        // Killed after the journal, before and after storing `puts`.
+        for store_puts in [false, true] {
+            let ring = Ring::new(4096).unwrap();
+            assert!(ring.push(b"one", FIRST | LAST));
+            let end = write_unpublished(&ring, b"two");
+            ring.next_puts().store(2, SeqCst);
+            ring.next_tail().store(end, SeqCst);
+            if store_puts {
+                ring.puts().store(2, SeqCst);
+            }
+            ring.repair_writer();
+            assert_eq!(ring.size(), 2);
+            let mut out = Vec::new();
+            assert_eq!(ring.pop(&mut out).map(|p| p.0), Some(FIRST | LAST));
+            out.clear();
+            assert_eq!(ring.pop(&mut out).map(|p| p.0), Some(FIRST | LAST));
+            assert_eq!(out, b"two");
+            assert_eq!((ring.size(), ring.is_empty()), (0, true));
+        }
+    }
+
+    #[test]
+    fn a_record_written_before_the_journal_stays_unpublished() {
+        let ring = Ring::new(4096).unwrap();
+        assert!(ring.push(b"one", FIRST | LAST));
+        write_unpublished(&ring, b"two");
+        ring.next_puts().store(2, SeqCst); // the first journal store only
+        ring.repair_writer();
+        assert_eq!(ring.size(), 1);
+        let mut out = Vec::new();
+        assert!(ring.pop(&mut out).is_some());
+        assert!(ring.pop(&mut out).is_none());
+        assert_eq!(ring.size(), 0);
+    }
+
+    #[test]
+    fn after_a_writer_repair_the_next_record_is_preceded_by_an_abort() {
+        let ring = Ring::new(4096).unwrap();
+        assert!(ring.push(b"half", FIRST));
+        ring.repair_writer();
+        let at = ring.next_record();
+        assert_eq!(at, ring.tail().load(SeqCst) + RECORD_HEADER);
+        assert!(ring.push(b"whole", FIRST | LAST));
+        let mut out = Vec::new();
+        let flags: Vec<u32> = std::iter::from_fn(|| ring.pop(&mut out).map(|p| p.0)).collect();
+        assert_eq!(flags, [FIRST, ABORT, FIRST | LAST]);
+        assert_eq!(ring.size(), 0);
+        // The ABORT is owed once.
+        assert!(ring.push(b"x", FIRST | LAST));
+        assert_eq!(ring.pop(&mut out).map(|p| p.0), Some(FIRST | LAST));
+    }
+
+    #[test]
+    fn a_get_cut_short_after_the_journal_is_completed() {
+        let ring = Ring::new(4096).unwrap();
+        assert!(ring.push(b"one", FIRST | LAST));
+        assert!(ring.push(b"two", FIRST | LAST));
+        // A consumer read "one" and was killed after its journal.
+        let head = ring.head().load(SeqCst);
+        ring.next_gets().store(1, SeqCst);
+        ring.next_head().store(head + RECORD_HEADER + 8, SeqCst);
+        ring.repair_reader();
+        assert_eq!(ring.size(), 1);
+        let mut out = Vec::new();
+        assert!(ring.pop(&mut out).is_some());
+        assert_eq!(out, b"two");
+        assert_eq!(ring.size(), 0);
+        // A repair with nothing cut short changes nothing.
+        ring.repair_reader();
+        assert_eq!((ring.size(), ring.is_empty()), (0, true));
+    }
+
+    #[test]
+    fn tasks_are_done_at_most_once_per_published_item() {
+        let ring = Ring::new(4096).unwrap();
+        assert!(!ring.count_done());
+        assert!(ring.push(b"a", FIRST));
+        assert_eq!(ring.unfinished(), 0, "a message counts once whole");
+        assert!(ring.push(b"b", LAST));
+        assert_eq!(ring.unfinished(), 1);
+        assert!(ring.count_done());
+        assert!(!ring.count_done());
+        assert_eq!(ring.unfinished(), 0);
     }
 }

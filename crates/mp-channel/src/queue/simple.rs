@@ -10,10 +10,10 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::core::{acquire, Core};
+use super::core::Core;
 use super::error::{GetError, PutError};
 use super::{read, DEFAULT_RING_BYTES};
-use crate::reader::Deadline;
+use crate::reader::{Deadline, LazyDeadline};
 
 /// A process-shared FIFO queue without a feeder thread.
 ///
@@ -64,14 +64,9 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// [`PutError::Encode`] (nothing put), OS errors.
     pub fn put(&self, item: &T) -> Result<(), PutError> {
         let msg = mp_wire::encode(item)?;
-        self.core.ring.count_put();
-        let guard = acquire(&self.core.writer, Deadline::after(None));
-        let written = self.core.write(&msg);
-        drop(guard);
-        written.map_err(|e| {
-            self.core.ring.uncount_put();
-            PutError::Io(e)
-        })
+        let _guard = self.core.lock_writer(&mut LazyDeadline::after(None));
+        self.core.write(&msg, Deadline::NEVER)?;
+        Ok(())
     }
 
     /// Removes and returns the next item, waiting as long as it takes.
