@@ -151,9 +151,25 @@ impl Slot {
     }
 }
 
-struct Bump {
+/// The arena's state: the chunk slots are carved from, and the next offset.
+pub(crate) struct Bump {
     chunk: Option<Region>,
     next: usize,
+}
+
+impl Bump {
+    /// Starts the next slot in a fresh chunk (a forked child must not carve
+    /// the chunk it shares with its parent).
+    pub(crate) fn forget_chunk(&mut self) {
+        self.chunk = None;
+        self.next = 0;
+    }
+}
+
+/// Locks the arena (ignoring poisoning: the state is two plain fields).
+pub(crate) fn lock() -> std::sync::MutexGuard<'static, Bump> {
+    crate::fork_safety::ensure_registered();
+    ARENA.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 static ARENA: Mutex<Bump> = Mutex::new(Bump {
@@ -187,7 +203,7 @@ pub fn alloc(len: usize, align: usize) -> io::Result<Slot> {
     if len > LARGE_OBJECT {
         return Ok(Slot::whole(Region::create("mp-block", len)?));
     }
-    let mut bump = ARENA.lock().unwrap_or_else(|e| e.into_inner());
+    let mut bump = lock();
     let start = bump.next.next_multiple_of(align);
     let region = match &bump.chunk {
         Some(chunk) if start + len <= chunk.len() => chunk.clone(),

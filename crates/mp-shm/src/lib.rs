@@ -50,6 +50,7 @@
 mod arena;
 mod at_exit;
 mod error;
+mod fork_safety;
 mod ident;
 mod manager;
 mod pod_list;

@@ -31,7 +31,7 @@ pub struct Region {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     map: Arc<Mapping>,
     fd: SharedFd,
 }
@@ -44,7 +44,9 @@ impl fmt::Debug for Region {
     }
 }
 
-type Cache = Mutex<HashMap<(u64, u64), Weak<Inner>>>;
+/// Mappings by (device, inode), so one memfd received twice is mapped once.
+pub(crate) type CacheMap = HashMap<(u64, u64), Weak<Inner>>;
+type Cache = Mutex<CacheMap>;
 
 thread_local! {
     static BYPASS_CACHE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -75,6 +77,12 @@ pub fn with_fresh_mappings<R>(f: impl FnOnce() -> R) -> R {
 fn cache() -> &'static Cache {
     static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Locks the mapping cache (ignoring poisoning: entries are weak pointers).
+pub(crate) fn lock_cache() -> std::sync::MutexGuard<'static, CacheMap> {
+    crate::fork_safety::ensure_registered();
+    cache().lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Region {
@@ -139,7 +147,7 @@ impl Region {
                 }),
             });
         }
-        let mut cache = cache().lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = lock_cache();
         if let Some(inner) = cache.get(&id).and_then(Weak::upgrade) {
             // A file's size cannot change under a sealed memfd; a named file
             // may have been resized, in which case a fresh mapping is needed.

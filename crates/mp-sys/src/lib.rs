@@ -25,7 +25,8 @@
 //!   (offset + MAC tag).
 //! - [`exe`]: this program's executable (fd opened at start-up) and build-id.
 //! - [`exit`]: `atexit` and the exit finalizers crates register.
-//! - [`fd`]: small fd helpers (dup, pipe, write_all, poll).
+//! - [`fd`]: small fd helpers (dup, pipe, read, write_all, poll).
+//! - [`fork_hooks`]: locks the crates above hold across this crate's forks.
 //! - [`futex`]: futex wait/wake on shared words.
 //! - [`memfd`]: sealed memfds and named `/dev/shm` files.
 //! - [`mmap`]: shared mappings with bounds-checked typed access.
@@ -55,6 +56,7 @@ pub mod entry;
 pub mod exe;
 pub mod exit;
 pub mod fd;
+pub mod fork_hooks;
 pub mod futex;
 pub mod memfd;
 pub mod mmap;

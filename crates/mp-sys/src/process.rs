@@ -126,9 +126,14 @@ pub fn fork() -> Result<Fork, ForkError> {
 pub unsafe fn fork_unchecked() -> io::Result<Fork> {
     // Parent and child must agree on the process-tree key.
     crate::tree_key::settle();
-    // SAFETY: the call itself only duplicates the process; what the child
-    // may then do is the caller's contract above.
-    let pid = unsafe { libc::fork() };
+    // Locks registered by the crates above are taken just before the fork
+    // and released on both sides (see `fork_hooks`).
+    let pid = crate::fork_hooks::around(
+        // SAFETY: the call itself only duplicates the process; what the child
+        // may then do is the caller's contract above.
+        || unsafe { libc::fork() },
+        |pid| *pid == 0,
+    );
     match pid {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Fork::Child),

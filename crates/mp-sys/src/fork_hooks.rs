@@ -1,0 +1,94 @@
+//! Hooks run around every fork this library makes ([`fork_unchecked`],
+//! and so [`fork`]): the `pthread_atfork` pattern for process-local state
+//! of the crates above.
+//!
+//! A process-local lock that another thread holds at the moment of a fork
+//! stays locked for ever in the child, whose copy has no thread to release
+//! it. A crate that keeps such a lock (mp-shm's mapping cache and slot
+//! arena) registers a [`ForkHook`]: `prepare` takes its locks just before
+//! the fork, in the forking thread, so no other thread holds them at that
+//! instant; `parent` and `child` release them on each side (and `child` may
+//! also reset state that must not be shared with the parent). Hooks run in
+//! reverse order of registration before the fork and in order after it.
+//!
+//! [`fork_unchecked`]: crate::process::fork_unchecked
+//! [`fork`]: crate::process::fork
+
+use std::sync::{Mutex, MutexGuard};
+
+/// Three functions run around a fork, in the forking thread.
+///
+/// They must not panic (a fork is not a place to unwind) and must not fork;
+/// `prepare` must only take locks that no lock held by the forking thread
+/// is ordered after.
+#[derive(Debug, Clone, Copy)]
+pub struct ForkHook {
+    /// Runs just before the fork.
+    pub prepare: fn(),
+    /// Runs in the parent just after the fork.
+    pub parent: fn(),
+    /// Runs in the child just after the fork (its only thread).
+    pub child: fn(),
+}
+
+static HOOKS: Mutex<Vec<ForkHook>> = Mutex::new(Vec::new());
+
+fn hooks() -> MutexGuard<'static, Vec<ForkHook>> {
+    HOOKS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Registers `hook` to run around every later fork made through this crate.
+pub fn register(hook: ForkHook) {
+    hooks().push(hook);
+}
+
+/// Runs `fork` between the hooks; `in_child` says which side a result is.
+///
+/// The registry itself is held across the fork, so a registration racing
+/// with the fork can never leave it locked in the child.
+pub(crate) fn around<T>(fork: impl FnOnce() -> T, in_child: impl Fn(&T) -> bool) -> T {
+    let list = hooks();
+    for h in list.iter().rev() {
+        (h.prepare)();
+    }
+    let result = fork();
+    let child = in_child(&result);
+    for h in list.iter() {
+        if child {
+            (h.child)();
+        } else {
+            (h.parent)();
+        }
+    }
+    drop(list);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    static LOG: AtomicU32 = AtomicU32::new(0);
+
+    #[test]
+    fn hooks_run_around_the_call_in_order() {
+        register(ForkHook {
+            prepare: || {
+                LOG.fetch_add(1, Ordering::SeqCst);
+            },
+            parent: || {
+                LOG.fetch_add(10, Ordering::SeqCst);
+            },
+            child: || {
+                LOG.fetch_add(100, Ordering::SeqCst);
+            },
+        });
+        let before = LOG.load(Ordering::SeqCst);
+        let r = around(|| LOG.load(Ordering::SeqCst), |_| false);
+        assert_eq!(r, before + 1, "prepare ran before the call");
+        assert_eq!(LOG.load(Ordering::SeqCst), before + 11);
+        around(|| (), |_| true);
+        assert_eq!(LOG.load(Ordering::SeqCst), before + 11 + 101);
+    }
+}
