@@ -120,7 +120,8 @@ impl Pool {
         }
         let shared = ImapShared::open(ordered);
         let sink = ImapSink::open(shared.clone());
-        let job = self.submit(Box::new(sink), entry, Vec::new(), true, false)?;
+        let limit = self.default_limit();
+        let job = self.submit(Box::new(sink), entry, Vec::new(), true, false, limit)?;
         let feeder = Feeder {
             inner: Arc::downgrade(&self.inner),
             job,

@@ -9,9 +9,12 @@
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use mp_sys::mmap::Mapping;
+
+use crate::error::TaskError;
+use crate::lock::lock;
 
 /// The size of the shared word.
 const WORD: usize = 8;
@@ -68,6 +71,9 @@ static MINE: OnceLock<ProgressWord> = OnceLock::new();
 static CHUNK: AtomicU64 = AtomicU64::new(0);
 /// How many leading tasks of the current chunk to skip (already settled).
 static SKIP: AtomicUsize = AtomicUsize::new(0);
+/// Tasks of the current chunk not to run, with the error each reports
+/// instead (they timed out on an earlier worker).
+static HOLES: Mutex<Vec<(usize, TaskError)>> = Mutex::new(Vec::new());
 
 /// In the worker: report progress through `word` from now on.
 pub(crate) fn install(word: ProgressWord) {
@@ -75,10 +81,19 @@ pub(crate) fn install(word: ProgressWord) {
 }
 
 /// In the worker: run request number `number` begins, skipping its first
-/// `skip` tasks.
-pub(crate) fn chunk_begins(number: u32, skip: usize) {
+/// `skip` tasks and the `holes`.
+pub(crate) fn chunk_begins(number: u32, skip: usize, holes: Vec<(usize, TaskError)>) {
     CHUNK.store(u64::from(number) << 32, Ordering::Relaxed);
     SKIP.store(skip, Ordering::Relaxed);
+    if !holes.is_empty() || !lock(&HOLES).is_empty() {
+        *lock(&HOLES) = holes;
+    }
+}
+
+/// In the worker: the tasks of the current chunk not to run (taken: asked
+/// once per chunk).
+pub(crate) fn take_holes() -> Vec<(usize, TaskError)> {
+    std::mem::take(&mut *lock(&HOLES))
 }
 
 /// In the worker: how many leading tasks of the current chunk to skip.

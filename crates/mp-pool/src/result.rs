@@ -23,6 +23,10 @@ pub(crate) trait Help: Send + Sync {
     /// A waiter gave up on a result still pending: the engine must read its
     /// worker from now on.
     fn stop_helping(&self);
+
+    /// Cancels job `job` (see [`AsyncResult::cancel`]); `false` if it had
+    /// already completed.
+    fn cancel(&self, job: u64, kill: bool) -> bool;
 }
 
 enum Slot<T> {
@@ -192,6 +196,40 @@ impl<T> AsyncResult<T> {
                 .wait_until(Some(Instant::now()), self.helper.as_ref()),
             Slot::Pending
         )
+    }
+
+    /// Cancels the call (like `concurrent.futures.Future.cancel`): its tasks
+    /// that have not started never run, and the result reports
+    /// [`TaskError::Cancelled`] at once (the error callback runs with it).
+    /// Tasks already running finish, and their results are dropped; see
+    /// [`cancel_and_kill`](Self::cancel_and_kill) to stop them. Returns
+    /// `false` if the call had already completed (nothing changes then).
+    ///
+    /// A map's small chunks may already wait in a busy worker's socket
+    /// (prefetched); those still run, and their results are dropped.
+    /// A [`ThreadPool`](crate::ThreadPool)'s results cannot be cancelled
+    /// (`false`).
+    pub fn cancel(&self) -> bool {
+        self.cancel_with(false)
+    }
+
+    /// [`cancel`](Self::cancel), and the workers running one of its tasks
+    /// are stopped (`SIGTERM`, then `SIGKILL` after a grace period) and
+    /// replaced, like pebble's `future.cancel()`. The other tasks those
+    /// workers held run elsewhere.
+    pub fn cancel_and_kill(&self) -> bool {
+        self.cancel_with(true)
+    }
+
+    fn cancel_with(&self, kill: bool) -> bool {
+        match self
+            .helper
+            .as_ref()
+            .and_then(|h| h.inner.upgrade().map(|i| (i, h.job)))
+        {
+            Some((inner, job)) => inner.cancel(job, kill),
+            None => false,
+        }
     }
 
     /// Whether the call completed without error; [`PoolError::NotReady`]
