@@ -34,14 +34,16 @@ impl Pool {
         let chunks = lens.len();
         // A panic while reading the input is one more "chunk", after the rest.
         let shared = ImapShared::new(ordered, chunks + usize::from(failure.is_some()));
+        let mut it = IMapIterator::new(shared.clone());
         if !lens.is_empty() {
             let sink = ImapSink::new(lens, shared.clone());
-            self.submit(Box::new(sink), entry, payloads, true, false, limit)?;
+            let job = self.submit(Box::new(sink), entry, payloads, true, false, limit)?;
+            it = it.of_job(std::sync::Arc::downgrade(&self.inner), job);
         }
         if let Some(e) = failure {
             shared.push(chunks, vec![Err(PoolError::Task(e))]);
         }
-        Ok(IMapIterator::new(shared))
+        Ok(it)
     }
 
     /// Results in input order, each yielded as soon as it and all before it

@@ -131,11 +131,10 @@ impl Pool {
             next_index: 0,
             failed: false,
         };
-        Ok(IMapIterator::buffered(
-            shared,
-            Box::new(feeder),
-            buffersize.saturating_mul(chunksize),
-        ))
+        let limit = buffersize.saturating_mul(chunksize);
+        Ok(IMapIterator::buffered(shared, Box::new(feeder), limit)
+            .of_job(Arc::downgrade(&self.inner), job)
+            .started())
     }
 
     /// [`imap_chunked`](Self::imap_chunked) reading its input lazily (Python

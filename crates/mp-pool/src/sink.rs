@@ -290,6 +290,11 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
         None
     }
 
+    fn cancel(self: Box<Self>) -> Option<Completion> {
+        self.shared.cancel();
+        None
+    }
+
     fn grow(&mut self, lens: &[usize], last: bool) -> Progress {
         if !self.open {
             return Progress::Pending;

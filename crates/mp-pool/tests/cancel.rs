@@ -148,3 +148,67 @@ fn a_cancelled_running_task_finishes_and_its_result_is_dropped() {
         let _ = std::fs::remove_file(&gate);
     });
 }
+
+/// Reports `x` when it starts.
+fn noted(x: u64, out: SharedFd) -> u64 {
+    report(&out, &x.to_string());
+    x
+}
+
+#[test]
+fn dropping_or_cancelling_an_imap_ends_its_job() {
+    deadline(120, "imap cancel", || {
+        let pool = Pool::with_processes(1).unwrap();
+        let (read, write) = report_pipe();
+        let gate = gate_path("imap");
+        let busy = pool
+            .apply_async(gated, (100, gate.clone(), write.try_clone().unwrap()))
+            .unwrap();
+        assert_eq!(read_lines(&read, 1, 30), vec!["100"]);
+        let args = |from: u64| -> Vec<(u64, SharedFd)> {
+            (from..from + 20)
+                .map(|x| (x, write.try_clone().unwrap()))
+                .collect()
+        };
+        // Dropped before any of its tasks ran: none runs.
+        drop(pool.imap(|(x, out)| noted(x, out), args(0)).unwrap());
+        let mut it = pool
+            .imap_unordered(|(x, out)| noted(x, out), args(20))
+            .unwrap();
+        assert!(it.cancel());
+        assert!(matches!(
+            it.next(),
+            Some(Err(PoolError::Task(TaskError::Cancelled)))
+        ));
+        assert!(it.next().is_none());
+        assert!(!it.cancel(), "already cancelled");
+        // A buffered imap stops reading its input too.
+        drop(
+            pool.imap_buffered(|(x, out)| noted(x, out), args(40), 1, 2)
+                .unwrap(),
+        );
+        std::fs::write(&gate, b"1").unwrap();
+        assert_eq!(busy.get().unwrap(), 100);
+        // An imap taken to its end is unaffected.
+        let all: Vec<u64> = pool
+            .imap(|(x, out)| noted(x, out), args(60))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(all, (60..80).collect::<Vec<_>>());
+        drop(write);
+        pool.close();
+        pool.join().unwrap();
+        let mut lines: Vec<u64> = read_lines(&read, usize::MAX, 30)
+            .iter()
+            .map(|l| l.parse().unwrap())
+            .collect();
+        lines.sort_unstable();
+        assert_eq!(
+            lines,
+            (60..80).collect::<Vec<_>>(),
+            "cancelled tasks never ran"
+        );
+        let _ = std::fs::remove_file(&gate);
+    });
+}
