@@ -258,7 +258,12 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
         };
         let got: Vec<Result<R, PoolError>> = match decode_chunk::<R>(out, n) {
             Ok(got) => {
-                let offset = chunk_offset(&self.lens, index);
+                // Only a chunk with failures needs its offset (a sum over
+                // the chunks before it).
+                let offset = match got {
+                    ChunkOutput::Mixed(_) => chunk_offset(&self.lens, index),
+                    _ => 0,
+                };
                 got.into_results()
                     .into_iter()
                     .map(|r| r.map_err(|e| PoolError::Task(e.offset_task(offset))))
