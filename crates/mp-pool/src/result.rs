@@ -3,10 +3,12 @@
 
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::error::{PoolError, TaskError};
+use crate::futures::Board;
 // Re-exported for the modules that still take it from here (`thread_pool`).
 use crate::lock::lock;
 
@@ -40,6 +42,10 @@ enum Slot<T> {
 pub(crate) struct ResultCell<T> {
     slot: Mutex<Slot<T>>,
     ready: Condvar,
+    /// Some [`Board`] waits for it (read and written under `slot`'s lock).
+    observed: AtomicBool,
+    /// The boards to tell when it is ready, with its index on each.
+    observers: Mutex<Vec<(Arc<Board>, usize)>>,
 }
 
 impl<T> ResultCell<T> {
@@ -47,6 +53,8 @@ impl<T> ResultCell<T> {
         Arc::new(ResultCell {
             slot: Mutex::new(Slot::Pending),
             ready: Condvar::new(),
+            observed: AtomicBool::new(false),
+            observers: Mutex::new(Vec::new()),
         })
     }
 
@@ -56,8 +64,26 @@ impl<T> ResultCell<T> {
         if matches!(*slot, Slot::Pending) {
             *slot = Slot::Ready(r);
         }
+        let observed = self.observed.load(Ordering::Relaxed);
         drop(slot);
         self.ready.notify_all();
+        if observed {
+            for (board, index) in std::mem::take(&mut *lock(&self.observers)) {
+                board.post(index);
+            }
+        }
+    }
+
+    /// Posts `index` on `board` when the result is ready (at once if it is).
+    fn observe(&self, board: &Arc<Board>, index: usize) {
+        let slot = lock(&self.slot);
+        if matches!(*slot, Slot::Pending) {
+            lock(&self.observers).push((board.clone(), index));
+            self.observed.store(true, Ordering::Relaxed);
+        } else {
+            drop(slot);
+            board.post(index);
+        }
     }
 
     /// Waits until the result is ready or the deadline passes; returns the
@@ -230,6 +256,20 @@ impl<T> AsyncResult<T> {
             Some((inner, job)) => inner.cancel(job, kill),
             None => false,
         }
+    }
+
+    /// Posts `index` on `board` when the result is ready; a thread waiting
+    /// on the board does not read the worker, so the engine must.
+    pub(crate) fn observe(&self, board: &Arc<Board>, index: usize) {
+        if let Some(inner) = self.helper.as_ref().and_then(|h| h.inner.upgrade()) {
+            inner.stop_helping();
+        }
+        self.cell.observe(board, index);
+    }
+
+    /// Whether the result is ready, without reading the worker.
+    pub(crate) fn is_done(&self) -> bool {
+        !matches!(*lock(&self.cell.slot), Slot::Pending)
     }
 
     /// Whether the call completed without error; [`PoolError::NotReady`]
