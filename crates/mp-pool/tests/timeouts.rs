@@ -197,3 +197,18 @@ fn zero_timeouts_and_thread_pool_kill_timeouts_are_refused() {
         .unwrap_err();
     assert!(matches!(err, PoolError::InvalidArgument(_)), "{err:?}");
 }
+
+#[test]
+fn the_limit_is_per_task_not_per_chunk() {
+    deadline(120, "per task", || {
+        let pool = Pool::builder()
+            .processes(1)
+            .task_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        // One chunk of 30 tasks of 50 ms: the chunk runs 1.5 s, each task
+        // far less than its limit.
+        let got = pool.map_chunked(sleepy, vec![50; 30], 30).unwrap();
+        assert_eq!(got, vec![50; 30]);
+    });
+}
