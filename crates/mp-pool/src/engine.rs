@@ -342,13 +342,19 @@ impl Shared {
             task,
         };
         let mut requeue: Vec<Chunk> = Vec::new();
-        let stopped = w.stopped.take().filter(|s| s.replied == w.replied);
+        let stopped = w.stopped.take();
         if let Some((mut lost, stop)) = stopped.and_then(|s| Some((w.inflight.pop_front()?, s))) {
             // The parent stopped it: no fault of the chunk. The task it was
             // stopped in reports its error (a timeout) without running again;
             // every other task of the chunk runs again elsewhere (the ones
-            // before it ran, but their results died with the worker).
-            match (w.progress.began(w.replied), stop.error) {
+            // before it ran, but their results died with the worker). If the
+            // worker had moved on to another task meanwhile, that one runs
+            // again too.
+            let began = w
+                .progress
+                .began(w.replied)
+                .filter(|_| stop.replied == w.replied);
+            match (began, stop.error) {
                 (Some(task), Some(err)) if task == stop.task && task == lost.skip => {
                     self.deliver(lost.job, lost.index, task..task + 1, Err(err), completions);
                     lost.skip = task + 1;
@@ -503,11 +509,12 @@ impl Shared {
         self.queue.retain(|c| c.job != job);
         if kill {
             let now = Instant::now();
+            // Also a worker that holds one of its chunks first but has not
+            // begun it: stopped, it never runs it.
             for w in &mut self.workers {
-                if w.inflight.front().is_some_and(|c| c.job == job) {
-                    if let Some(task) = w.progress.began(w.replied) {
-                        w.stop_in(task, None, now);
-                    }
+                if let Some(head) = w.inflight.front().filter(|c| c.job == job) {
+                    let task = w.progress.began(w.replied).unwrap_or(head.skip);
+                    w.stop_in(task, None, now);
                 }
             }
         }

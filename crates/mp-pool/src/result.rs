@@ -231,8 +231,10 @@ impl<T> AsyncResult<T> {
     /// [`cancel_and_kill`](Self::cancel_and_kill) to stop them. Returns
     /// `false` if the call had already completed (nothing changes then).
     ///
-    /// A map's small chunks may already wait in a busy worker's socket
-    /// (prefetched); those still run, and their results are dropped.
+    /// A task already handed to a worker counts as started here: a map's
+    /// small chunks prefetched into a busy worker's socket, or a task sent
+    /// to an idle worker just before, still run (their results dropped)
+    /// unless the call is cancelled with a kill.
     /// A [`ThreadPool`](crate::ThreadPool)'s results cannot be cancelled
     /// (`false`).
     pub fn cancel(&self) -> bool {
@@ -240,9 +242,10 @@ impl<T> AsyncResult<T> {
     }
 
     /// [`cancel`](Self::cancel), and the workers running one of its tasks
-    /// are stopped (`SIGTERM`, then `SIGKILL` after a grace period) and
-    /// replaced, like pebble's `future.cancel()`. The other tasks those
-    /// workers held run elsewhere.
+    /// (or about to: holding one of its chunks first) are stopped
+    /// (`SIGTERM`, then `SIGKILL` after a grace period) and replaced, like
+    /// pebble's `future.cancel()`. The other tasks those workers held run
+    /// elsewhere.
     pub fn cancel_and_kill(&self) -> bool {
         self.cancel_with(true)
     }
