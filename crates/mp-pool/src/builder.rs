@@ -3,6 +3,7 @@
 
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use mp_process::{Context, StartMethod};
 use mp_wire::{EncodeError, Message};
@@ -37,6 +38,7 @@ pub struct PoolBuilder {
     maxtasks: Option<usize>,
     method: Option<StartMethod>,
     retries: u32,
+    task_timeout: Option<Duration>,
 }
 
 impl PoolBuilder {
@@ -96,6 +98,24 @@ impl PoolBuilder {
         self
     }
 
+    /// Beyond Python (pebble's `timeout`, mpire's `task_timeout`): a task
+    /// running longer than `timeout` has its worker stopped (`SIGTERM`, then
+    /// `SIGKILL` after a second) and replaced; the task fails with
+    /// [`TaskError::Timeout`](crate::TaskError::Timeout) naming it, and every
+    /// other task carries on — the ones of its chunk run on another worker
+    /// (those before it in the chunk run again: their results died with the
+    /// worker; use chunk size 1 where a task must not run twice). The limit
+    /// is per task, not per chunk. A call may set its own with
+    /// [`TaskOptions`](crate::TaskOptions). Must not be zero.
+    ///
+    /// A task is never stopped before it has run `timeout`; it may run a
+    /// little longer (the pool sees a task start by looking at its worker's
+    /// progress, every `timeout / 16`).
+    pub fn task_timeout(mut self, timeout: Duration) -> Self {
+        self.task_timeout = Some(timeout);
+        self
+    }
+
     /// Starts the workers and the pool's result thread.
     ///
     /// Fails with [`PoolError::InvalidArgument`] for 0 processes or
@@ -106,6 +126,11 @@ impl PoolBuilder {
         if processes < 1 {
             return Err(PoolError::InvalidArgument(
                 "number of processes must be at least 1".to_string(),
+            ));
+        }
+        if self.task_timeout == Some(Duration::ZERO) {
+            return Err(PoolError::InvalidArgument(
+                "task_timeout must be positive".to_string(),
             ));
         }
         if self.maxtasks == Some(0) {
@@ -122,6 +147,7 @@ impl PoolBuilder {
             method,
             init: self.init.transpose()?,
             retries: self.retries,
+            task_timeout: self.task_timeout,
         };
         let (wake_tx, wake_rx) = UnixStream::pair()?;
         wake_tx.set_nonblocking(true)?;

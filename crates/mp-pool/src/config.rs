@@ -1,6 +1,8 @@
 //! [`Config`]: a pool's fixed settings, read by the engine and by whoever
 //! starts a worker.
 
+use std::time::Duration;
+
 use mp_process::StartMethod;
 use mp_wire::Message;
 
@@ -13,4 +15,6 @@ pub(crate) struct Config {
     pub(crate) method: StartMethod,
     pub(crate) init: Option<(EntryParts, Message)>,
     pub(crate) retries: u32,
+    /// The default per-task timeout.
+    pub(crate) task_timeout: Option<Duration>,
 }

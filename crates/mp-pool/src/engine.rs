@@ -27,6 +27,8 @@ use crate::worker_main::RequestRef;
 
 /// How often the engine wakes without an event (to retry starting workers).
 const TICK: Duration = Duration::from_millis(200);
+/// The engine looks at a timed task's progress at least this far apart.
+const LOOK_MIN: Duration = Duration::from_millis(2);
 /// A chunk is sent again at most this many times after its worker died
 /// before any of its tasks started; the next such death fails it (it may be
 /// what kills them: one that cannot even be decoded, or a failing
@@ -46,6 +48,8 @@ pub(crate) struct Shared {
     queue: VecDeque<Chunk>,
     workers: Vec<Worker>,
     jobs: HashMap<u64, Box<dyn Sink>>,
+    /// The per-task timeout of each job that has one.
+    limits: HashMap<u64, Duration>,
     next_job: u64,
     next_worker: u64,
     /// The workers whose sockets the engine thread is polling right now.
@@ -64,6 +68,7 @@ impl Shared {
             queue: VecDeque::new(),
             workers,
             jobs: HashMap::new(),
+            limits: HashMap::new(),
             next_job: 0,
             next_worker,
             engine_watch: Vec::new(),
@@ -81,8 +86,9 @@ impl Shared {
         self.workers.len()
     }
 
-    /// Registers a job and queues its chunks, then hands out what it can;
-    /// returns the job's id.
+    /// Registers a job (whose tasks may each run at most `limit`) and queues
+    /// its chunks, then hands out what it can; returns the job's id.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn submit(
         &mut self,
         cfg: &Config,
@@ -90,11 +96,15 @@ impl Shared {
         entry: EntryParts,
         payloads: Vec<Payload>,
         bulk: bool,
+        limit: Option<Duration>,
         completions: &mut Vec<Completion>,
     ) -> u64 {
         let job = self.next_job;
         self.next_job += 1;
         self.jobs.insert(job, sink);
+        if let Some(limit) = limit {
+            self.limits.insert(job, limit);
+        }
         self.extend(cfg, job, 0, entry, payloads, bulk, completions);
         job
     }
@@ -129,6 +139,7 @@ impl Shared {
                 attempts: 0,
                 unstarted_losses: 0,
                 sent_at: None,
+                holes: Vec::new(),
             });
         }
         self.dispatch(cfg, completions);
@@ -225,6 +236,7 @@ impl Shared {
                 payload: &chunk.bytes,
                 fds: &chunk.fds,
                 skip: chunk.skip,
+                holes: &chunk.holes,
             }) {
                 Ok(m) => m,
                 Err(e) => {
@@ -330,7 +342,33 @@ impl Shared {
             task,
         };
         let mut requeue: Vec<Chunk> = Vec::new();
-        if let Some(mut lost) = w.inflight.pop_front() {
+        let stopped = w.stopped.take();
+        if let Some((mut lost, stop)) = stopped.and_then(|s| Some((w.inflight.pop_front()?, s))) {
+            // The parent stopped it: no fault of the chunk. The task it was
+            // stopped in reports its error (a timeout) without running again;
+            // every other task of the chunk runs again elsewhere (the ones
+            // before it ran, but their results died with the worker). If the
+            // worker had moved on to another task meanwhile, that one runs
+            // again too.
+            let began = w
+                .progress
+                .began(w.replied)
+                .filter(|_| stop.replied == w.replied);
+            match (began, stop.error) {
+                (Some(task), Some(err)) if task == stop.task && task == lost.skip => {
+                    self.deliver(lost.job, lost.index, task..task + 1, Err(err), completions);
+                    lost.skip = task + 1;
+                    if lost.skip < lost.len {
+                        requeue.push(lost);
+                    }
+                }
+                (Some(task), Some(err)) if task == stop.task => {
+                    lost.holes.push((task, err));
+                    requeue.push(lost);
+                }
+                _ => requeue.push(lost),
+            }
+        } else if let Some(mut lost) = w.inflight.pop_front() {
             match w.progress.began(w.replied) {
                 // No task of it started (the worker was killed before it
                 // read the chunk, or while idle): it goes out again, as long
@@ -367,6 +405,8 @@ impl Shared {
             }
         }
         requeue.extend(w.inflight.drain(..));
+        // Chunks of cancelled jobs are dropped.
+        requeue.retain(|c| self.jobs.contains_key(&c.job));
         for c in requeue.into_iter().rev() {
             self.queue.push_front(c);
         }
@@ -388,6 +428,98 @@ impl Shared {
             }
         }
         next
+    }
+
+    /// Watches the running tasks that have a timeout: a worker whose first
+    /// chunk in flight has run the same task for its job's limit is stopped
+    /// in it. Returns how long until the next look is due: the nearest
+    /// deadline, or a fraction of the limit while a task's start is not yet
+    /// seen (it is known only by when its progress word changed, so a task
+    /// runs at most `limit` plus one such look before it is stopped, and
+    /// never less than `limit`).
+    fn watch_deadlines(&mut self, now: Instant) -> Option<Duration> {
+        if self.limits.is_empty() {
+            return None;
+        }
+        let Shared { jobs, limits, .. } = self;
+        limits.retain(|job, _| jobs.contains_key(job));
+        let mut next: Option<Duration> = None;
+        let mut soon = |d: Duration| next = Some(next.map_or(d, |n: Duration| n.min(d)));
+        for i in 0..self.workers.len() {
+            let w = &mut self.workers[i];
+            let limit = match w.inflight.front() {
+                Some(head) if w.stopped.is_none() && !w.eof => self.limits.get(&head.job).copied(),
+                _ => None,
+            };
+            let Some(limit) = limit else {
+                w.seen = None;
+                continue;
+            };
+            let look = (limit / 16).max(LOOK_MIN);
+            let Some(task) = w.progress.began(w.replied) else {
+                w.seen = None;
+                soon(look);
+                continue;
+            };
+            let since = match w.seen {
+                Some((replied, t, at)) if replied == w.replied && t == task => at,
+                _ => {
+                    w.seen = Some((w.replied, task, now));
+                    now
+                }
+            };
+            let ran = now.saturating_duration_since(since);
+            if ran < limit {
+                soon((limit - ran).min(look));
+                continue;
+            }
+            // Its reply may be waiting unread (the word still names its last
+            // task): read before deciding.
+            if !w.lent {
+                let before = w.replied;
+                self.read_replies(i);
+                if self.workers[i].replied != before {
+                    soon(Duration::ZERO);
+                    continue;
+                }
+            }
+            let err = TaskError::Timeout {
+                task,
+                timeout: limit,
+            };
+            self.workers[i].stop_in(task, Some(err), now);
+        }
+        next
+    }
+
+    /// Cancels job `job`: its queued chunks never run, its result reports
+    /// [`TaskError::Cancelled`]; with `kill`, the workers running one of its
+    /// tasks are stopped (else the task finishes and its result is
+    /// dropped). Returns `false` if the job had already completed.
+    pub(crate) fn cancel(
+        &mut self,
+        job: u64,
+        kill: bool,
+        completions: &mut Vec<Completion>,
+    ) -> bool {
+        let Some(sink) = self.jobs.remove(&job) else {
+            return false;
+        };
+        self.limits.remove(&job);
+        self.queue.retain(|c| c.job != job);
+        if kill {
+            let now = Instant::now();
+            // Also a worker that holds one of its chunks first but has not
+            // begun it: stopped, it never runs it.
+            for w in &mut self.workers {
+                if let Some(head) = w.inflight.front().filter(|c| c.job == job) {
+                    let task = w.progress.began(w.replied).unwrap_or(head.skip);
+                    w.stop_in(task, None, now);
+                }
+            }
+        }
+        completions.extend(sink.cancel());
+        true
     }
 
     /// Starts workers until there are `processes` of them, while there is or
@@ -570,6 +702,15 @@ impl Help for Inner {
     fn stop_helping(&self) {
         self.settle(lock(&self.shared), None);
     }
+
+    fn cancel(&self, job: u64, kill: bool) -> bool {
+        let cancelled = self.update(|s, _, completions| s.cancel(job, kill, completions));
+        if cancelled && kill {
+            // The engine must watch the stopped workers' grace.
+            self.wake();
+        }
+        cancelled
+    }
 }
 
 /// A worker as the engine polls it: id, its connection (when the engine
@@ -587,7 +728,11 @@ pub(crate) fn run(inner: Arc<Inner>) {
             if s.state == RunState::Terminate {
                 break;
             }
-            if let Some(left) = s.kill_doomed(Instant::now()) {
+            let now = Instant::now();
+            if let Some(left) = s.watch_deadlines(now) {
+                timeout = timeout.min(left);
+            }
+            if let Some(left) = s.kill_doomed(now) {
                 timeout = timeout.min(left);
             }
             // A socket is polled only while it has work in flight and no

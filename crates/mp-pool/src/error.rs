@@ -57,6 +57,22 @@ pub enum TaskError {
     /// No worker could be started to run the task.
     #[error("no worker to run the task: {0}")]
     NoWorker(String),
+    /// The task ran longer than its timeout
+    /// ([`PoolBuilder::task_timeout`](crate::PoolBuilder::task_timeout),
+    /// [`TaskOptions::timeout`](crate::TaskOptions::timeout)): its worker was
+    /// stopped (`SIGTERM`, then `SIGKILL` after a grace period) and replaced.
+    /// The other tasks of its chunk run again elsewhere.
+    #[error("task {task} timed out after {timeout:?}")]
+    Timeout {
+        /// The index of the task in the call's inputs.
+        task: usize,
+        /// The timeout it exceeded.
+        timeout: std::time::Duration,
+    },
+    /// The call was cancelled ([`AsyncResult::cancel`](crate::AsyncResult::cancel))
+    /// before this task's result was delivered.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// `exit code 3`, or `exit code -9 (SIGKILL)` for a signal.
@@ -77,7 +93,7 @@ fn describe_task(task: Option<usize>) -> String {
 }
 
 impl TaskError {
-    /// A [`WorkerDied`](Self::WorkerDied) whose task index counts within its
+    /// A [`WorkerDied`](Self::WorkerDied) or [`Timeout`](Self::Timeout) whose task index counts within its
     /// chunk, made to count within the whole call (`offset`: the index of
     /// the chunk's first input).
     pub(crate) fn offset_task(self, offset: usize) -> TaskError {
@@ -90,6 +106,10 @@ impl TaskError {
                 worker,
                 exitcode,
                 task: task.map(|t| t + offset),
+            },
+            TaskError::Timeout { task, timeout } => TaskError::Timeout {
+                task: task + offset,
+                timeout,
             },
             other => other,
         }
@@ -132,6 +152,10 @@ pub enum PoolError {
     /// A worker process could not be started.
     #[error("cannot start a worker: {0}")]
     Start(#[from] mp_process::ProcessError),
+    /// A setting this kind of pool cannot honour (a kill-timeout on a
+    /// [`ThreadPool`](crate::ThreadPool): a thread cannot be killed).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// An operating-system error (creating channels).
     #[error(transparent)]
     Io(#[from] io::Error),

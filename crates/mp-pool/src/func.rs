@@ -121,7 +121,12 @@ fn run_chunk<T: DeserializeOwned, R: Serialize>(msg: Message, call: impl Fn(T) -
             // Tasks settled before (their worker died in this chunk).
             let skip = progress::skip().min(items.len());
             items.drain(..skip);
-            run_items(items, skip, call)
+            let holes = progress::take_holes();
+            if holes.is_empty() {
+                run_items(items, skip, call)
+            } else {
+                run_around(items, skip, &holes, call)
+            }
         }
         Err(e) => ChunkOutput::Failed(TaskError::Decode(format!("the task arguments: {e}"))),
     };
@@ -162,6 +167,31 @@ fn run_items<T, R>(items: Vec<T>, first: usize, call: impl Fn(T) -> R) -> ChunkO
             Err(e) => out.push(Err(e)),
         }
     }
+}
+
+/// [`run_items`] for a chunk some of whose tasks must not run (`holes`:
+/// their indices in the chunk, with the error each reports instead).
+fn run_around<T, R>(
+    items: Vec<T>,
+    first: usize,
+    holes: &[(usize, TaskError)],
+    call: impl Fn(T) -> R,
+) -> ChunkOutput<R> {
+    let tracker = progress::tracker();
+    let out = items
+        .into_iter()
+        .enumerate()
+        .map(
+            |(i, item)| match holes.iter().find(|(h, _)| *h == first + i) {
+                Some((_, e)) => Err(e.clone()),
+                None => {
+                    tracker.task_begins(first + i);
+                    catch_task(|| call(item))
+                }
+            },
+        )
+        .collect();
+    ChunkOutput::Mixed(out)
 }
 
 /// Encodes a chunk's outputs; if the results cannot be encoded, the whole

@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use crate::error::PoolError;
+use crate::error::{PoolError, TaskError};
 use crate::lock::lock;
+use crate::result::Help;
 
 struct State<R> {
     ordered: bool,
@@ -24,6 +25,8 @@ struct State<R> {
     total_known: bool,
     arrived: usize,
     terminated: bool,
+    /// The job was cancelled: no more chunks will come.
+    cancelled: bool,
     /// Iterators waiting on the condvar (pushes notify only when some are).
     waiting: usize,
 }
@@ -56,6 +59,7 @@ impl<R> ImapShared<R> {
                 total_known,
                 arrived: 0,
                 terminated: false,
+                cancelled: false,
                 waiting: 0,
             }),
             cv: Condvar::new(),
@@ -95,6 +99,12 @@ impl<R> ImapShared<R> {
         lock(&self.state).terminated = true;
         self.cv.notify_all();
     }
+
+    /// The job was cancelled: no more chunks will come.
+    pub(crate) fn cancel(&self) {
+        lock(&self.state).cancelled = true;
+        self.cv.notify_all();
+    }
 }
 
 /// What one attempt to take the next item found.
@@ -125,13 +135,17 @@ impl<R> State<R> {
                 return Next::End;
             }
         }
-        if self.terminated {
-            // Report the termination once, then end.
+        if self.terminated || self.cancelled {
+            // Report the termination (or cancellation) once, then end.
             self.total_chunks = 0;
             self.total_known = true;
             self.next_chunk = 0;
             self.chunks.clear();
-            return Next::Item(Err(PoolError::Terminated));
+            return Next::Item(Err(if self.terminated {
+                PoolError::Terminated
+            } else {
+                PoolError::Task(TaskError::Cancelled)
+            }));
         }
         Next::Wait
     }
@@ -163,10 +177,16 @@ struct Buffered {
 /// The iterator returned by `imap` and `imap_unordered` (Python's
 /// `IMapIterator`). Each item is the task's result or its error; a
 /// terminated pool yields one [`PoolError::Terminated`] and ends.
+///
+/// Dropping it cancels its call (beyond Python, where the tasks run on):
+/// the tasks that have not started never run; see
+/// [`cancel`](Self::cancel).
 pub struct IMapIterator<R> {
     shared: Arc<ImapShared<R>>,
     /// Buffered forms: reads more input as results are taken.
     buffered: Option<Buffered>,
+    /// The pool's engine and the call's job, to cancel it.
+    job: Option<(Weak<dyn Help>, u64)>,
 }
 
 impl<R> IMapIterator<R> {
@@ -174,6 +194,44 @@ impl<R> IMapIterator<R> {
         IMapIterator {
             shared,
             buffered: None,
+            job: None,
+        }
+    }
+
+    /// This iterator's call is job `job` of the pool `inner` (it can be
+    /// cancelled).
+    pub(crate) fn of_job<H: Help + 'static>(mut self, inner: Weak<H>, job: u64) -> Self {
+        let inner: Weak<dyn Help> = inner;
+        self.job = Some((inner, job));
+        self
+    }
+
+    /// Cancels the call (see [`AsyncResult::cancel`](crate::AsyncResult::cancel)):
+    /// its tasks that have not started never run, the ones running finish
+    /// and their results are dropped. The results that arrived before are
+    /// still yielded, then one [`TaskError::Cancelled`], then the iterator
+    /// ends. Returns `false` if the call had already completed.
+    pub fn cancel(&mut self) -> bool {
+        self.cancel_with(false)
+    }
+
+    /// [`cancel`](Self::cancel), and the workers running its tasks are
+    /// stopped (`SIGTERM`, then `SIGKILL`) and replaced.
+    pub fn cancel_and_kill(&mut self) -> bool {
+        self.cancel_with(true)
+    }
+
+    fn cancel_with(&mut self, kill: bool) -> bool {
+        if let Some(mut b) = self.buffered.take() {
+            b.feed.get_mut().unwrap_or_else(|e| e.into_inner()).close();
+        }
+        match self
+            .job
+            .as_ref()
+            .and_then(|(w, job)| Some((w.upgrade()?, *job)))
+        {
+            Some((inner, job)) => inner.cancel(job, kill),
+            None => false,
         }
     }
 
@@ -181,16 +239,21 @@ impl<R> IMapIterator<R> {
     /// `limit` items submitted whose results have not been taken; the first
     /// ones are submitted now.
     pub(crate) fn buffered(shared: Arc<ImapShared<R>>, feed: Box<dyn Feed>, limit: usize) -> Self {
-        let mut it = IMapIterator {
+        IMapIterator {
             shared,
             buffered: Some(Buffered {
                 feed: Mutex::new(feed),
                 in_flight: 0,
                 limit: limit.max(1),
             }),
-        };
-        it.top_up();
-        it
+            job: None,
+        }
+    }
+
+    /// Submits the first inputs of a buffered iterator.
+    pub(crate) fn started(mut self) -> Self {
+        self.top_up();
+        self
     }
 
     /// Submits input until the budget is used or the input ends.
@@ -260,10 +323,9 @@ impl<R> IMapIterator<R> {
 }
 
 impl<R> Drop for IMapIterator<R> {
+    /// Cancels the call (no input is read any more).
     fn drop(&mut self) {
-        if let Some(mut b) = self.buffered.take() {
-            b.feed.get_mut().unwrap_or_else(|e| e.into_inner()).close();
-        }
+        self.cancel_with(false);
     }
 }
 

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use mp_process::{CodeOnly, StartMethod};
 use serde::de::DeserializeOwned;
@@ -15,6 +16,7 @@ use crate::engine::{Inner, RunState};
 use crate::error::{PoolError, TaskError};
 use crate::func::{self, ChunkEntry, StarFn};
 use crate::lock::lock;
+use crate::options::TaskOptions;
 use crate::result::{AsyncResult, Callbacks, ResultCell};
 use crate::sink::{CollectSink, Sink};
 
@@ -49,13 +51,13 @@ pub struct Pool {
     pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-type Apply<F, Args> = <F as mp_process::TupleFn<Args>>::Output;
+pub(crate) type Apply<F, Args> = <F as mp_process::TupleFn<Args>>::Output;
 
-fn single<R>(v: Vec<R>) -> Option<R> {
+pub(crate) fn single<R>(v: Vec<R>) -> Option<R> {
     v.into_iter().next()
 }
 
-fn all<R>(v: Vec<R>) -> Option<Vec<R>> {
+pub(crate) fn all<R>(v: Vec<R>) -> Option<Vec<R>> {
     Some(v)
 }
 
@@ -115,6 +117,7 @@ impl Pool {
         payloads: Vec<Payload>,
         bulk: bool,
         deferred: bool,
+        limit: Option<Duration>,
     ) -> Result<u64, PoolError> {
         let mut completions = Vec::new();
         let job = {
@@ -129,11 +132,16 @@ impl Pool {
                 entry,
                 payloads,
                 bulk,
+                limit,
                 &mut completions,
             );
             self.inner.settle(s, deferred.then_some(job));
             job
         };
+        if limit.is_some() {
+            // The engine watches the new job's deadlines from now on.
+            self.inner.wake();
+        }
         for c in completions {
             c();
         }
@@ -163,7 +171,15 @@ impl Pool {
         })
     }
 
-    fn collect<T, R, O>(
+    /// The default per-task timeout (the builder's).
+    pub(crate) fn default_limit(&self) -> Option<Duration> {
+        self.inner.config.task_timeout
+    }
+
+    /// Submits `items` in chunks of `chunksize`, each task limited to
+    /// `limit`; the job's result is `finish` of every task's result.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn collect<T, R, O>(
         &self,
         entry: ChunkEntry,
         items: &[T],
@@ -171,6 +187,7 @@ impl Pool {
         bulk: bool,
         finish: fn(Vec<R>) -> Option<O>,
         callbacks: Callbacks<O>,
+        limit: Option<Duration>,
     ) -> Result<AsyncResult<O>, PoolError>
     where
         T: Serialize,
@@ -204,7 +221,7 @@ impl Pool {
         let deferred = !bulk && payloads.len() == 1 && callbacks.is_empty();
         let lens_len = lens.len();
         let sink = CollectSink::new(lens, finish, callbacks, cell.clone());
-        let job = self.submit(Box::new(sink), entry, payloads, bulk, deferred)?;
+        let job = self.submit(Box::new(sink), entry, payloads, bulk, deferred, limit)?;
         let total = lens_len;
         for (k, c) in rest.chunks(chunksize).enumerate() {
             let index = first_rest + k;
@@ -261,15 +278,7 @@ impl Pool {
         Args: Serialize + DeserializeOwned + 'static,
         Apply<F, Args>: Serialize + DeserializeOwned + Send + 'static,
     {
-        let entry = func::star_entry::<F, Args>(f);
-        self.collect(
-            entry,
-            std::slice::from_ref(&args),
-            1,
-            false,
-            single,
-            callbacks,
-        )
+        self.apply_async_opts(f, args, callbacks, TaskOptions::new())
     }
 
     /// `f(item)` for every item, results in input order (Python's `map`),
@@ -334,10 +343,7 @@ impl Pool {
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        let items: Vec<T> = iterable.into_iter().collect();
-        let chunksize = chunk::resolve(chunksize, items.len(), self.processes())?;
-        let entry = func::map_entry::<F, T, R>(f);
-        self.collect(entry, &items, chunksize, true, all, callbacks)
+        self.map_async_opts(f, iterable, chunksize, callbacks, TaskOptions::new())
     }
 
     /// `f(*args)` for every argument tuple, results in input order (Python's
@@ -386,7 +392,15 @@ impl Pool {
         let items: Vec<Args> = iterable.into_iter().collect();
         let chunksize = chunk::resolve(chunksize, items.len(), self.processes())?;
         let entry = func::star_entry::<F, Args>(f);
-        self.collect(entry, &items, chunksize, true, all, callbacks)
+        self.collect(
+            entry,
+            &items,
+            chunksize,
+            true,
+            all,
+            callbacks,
+            self.default_limit(),
+        )
     }
 }
 

@@ -1,6 +1,8 @@
 //! The `imap` family of [`Pool`]: results as an iterator, in input order
 //! (`imap`) or in completion order (`imap_unordered`).
 
+use std::time::Duration;
+
 use mp_process::CodeOnly;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -13,12 +15,13 @@ use crate::pool::Pool;
 use crate::sink::ImapSink;
 
 impl Pool {
-    fn imap_inner<T, R>(
+    pub(crate) fn imap_inner<T, R>(
         &self,
         entry: ChunkEntry,
         iterable: impl IntoIterator<Item = T>,
         chunksize: usize,
         ordered: bool,
+        limit: Option<Duration>,
     ) -> Result<IMapIterator<R>, PoolError>
     where
         T: Serialize,
@@ -31,14 +34,16 @@ impl Pool {
         let chunks = lens.len();
         // A panic while reading the input is one more "chunk", after the rest.
         let shared = ImapShared::new(ordered, chunks + usize::from(failure.is_some()));
+        let mut it = IMapIterator::new(shared.clone());
         if !lens.is_empty() {
             let sink = ImapSink::new(lens, shared.clone());
-            self.submit(Box::new(sink), entry, payloads, true, false)?;
+            let job = self.submit(Box::new(sink), entry, payloads, true, false, limit)?;
+            it = it.of_job(std::sync::Arc::downgrade(&self.inner), job);
         }
         if let Some(e) = failure {
             shared.push(chunks, vec![Err(PoolError::Task(e))]);
         }
-        Ok(IMapIterator::new(shared))
+        Ok(it)
     }
 
     /// Results in input order, each yielded as soon as it and all before it
@@ -74,7 +79,7 @@ impl Pool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let entry = func::map_entry::<F, T, R>(f);
-        self.imap_inner(entry, iterable, chunksize, true)
+        self.imap_inner(entry, iterable, chunksize, true, self.default_limit())
     }
 
     /// Results in completion order (Python's `imap_unordered`, chunksize 1).
@@ -104,6 +109,6 @@ impl Pool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let entry = func::map_entry::<F, T, R>(f);
-        self.imap_inner(entry, iterable, chunksize, false)
+        self.imap_inner(entry, iterable, chunksize, false, self.default_limit())
     }
 }

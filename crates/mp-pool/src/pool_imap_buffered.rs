@@ -120,7 +120,8 @@ impl Pool {
         }
         let shared = ImapShared::open(ordered);
         let sink = ImapSink::open(shared.clone());
-        let job = self.submit(Box::new(sink), entry, Vec::new(), true, false)?;
+        let limit = self.default_limit();
+        let job = self.submit(Box::new(sink), entry, Vec::new(), true, false, limit)?;
         let feeder = Feeder {
             inner: Arc::downgrade(&self.inner),
             job,
@@ -130,11 +131,10 @@ impl Pool {
             next_index: 0,
             failed: false,
         };
-        Ok(IMapIterator::buffered(
-            shared,
-            Box::new(feeder),
-            buffersize.saturating_mul(chunksize),
-        ))
+        let limit = buffersize.saturating_mul(chunksize);
+        Ok(IMapIterator::buffered(shared, Box::new(feeder), limit)
+            .of_job(Arc::downgrade(&self.inner), job)
+            .started())
     }
 
     /// [`imap_chunked`](Self::imap_chunked) reading its input lazily (Python

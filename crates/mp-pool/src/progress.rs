@@ -8,10 +8,13 @@
 
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use mp_sys::mmap::Mapping;
+
+use crate::error::TaskError;
+use crate::lock::lock;
 
 /// The size of the shared word.
 const WORD: usize = 8;
@@ -68,6 +71,11 @@ static MINE: OnceLock<ProgressWord> = OnceLock::new();
 static CHUNK: AtomicU64 = AtomicU64::new(0);
 /// How many leading tasks of the current chunk to skip (already settled).
 static SKIP: AtomicUsize = AtomicUsize::new(0);
+/// Tasks of the current chunk not to run, with the error each reports
+/// instead (they timed out on an earlier worker).
+static HOLES: Mutex<Vec<(usize, TaskError)>> = Mutex::new(Vec::new());
+/// Whether `HOLES` is not empty (so a chunk without holes takes no lock).
+static HAS_HOLES: AtomicBool = AtomicBool::new(false);
 
 /// In the worker: report progress through `word` from now on.
 pub(crate) fn install(word: ProgressWord) {
@@ -75,10 +83,23 @@ pub(crate) fn install(word: ProgressWord) {
 }
 
 /// In the worker: run request number `number` begins, skipping its first
-/// `skip` tasks.
-pub(crate) fn chunk_begins(number: u32, skip: usize) {
+/// `skip` tasks and the `holes`.
+pub(crate) fn chunk_begins(number: u32, skip: usize, holes: Vec<(usize, TaskError)>) {
     CHUNK.store(u64::from(number) << 32, Ordering::Relaxed);
     SKIP.store(skip, Ordering::Relaxed);
+    if !holes.is_empty() || HAS_HOLES.load(Ordering::Relaxed) {
+        HAS_HOLES.store(!holes.is_empty(), Ordering::Relaxed);
+        *lock(&HOLES) = holes;
+    }
+}
+
+/// In the worker: the tasks of the current chunk not to run (taken: asked
+/// once per chunk).
+pub(crate) fn take_holes() -> Vec<(usize, TaskError)> {
+    if !HAS_HOLES.swap(false, Ordering::Relaxed) {
+        return Vec::new();
+    }
+    std::mem::take(&mut *lock(&HOLES))
 }
 
 /// In the worker: how many leading tasks of the current chunk to skip.

@@ -3,10 +3,12 @@
 
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::error::{PoolError, TaskError};
+use crate::futures::Board;
 // Re-exported for the modules that still take it from here (`thread_pool`).
 use crate::lock::lock;
 
@@ -23,6 +25,10 @@ pub(crate) trait Help: Send + Sync {
     /// A waiter gave up on a result still pending: the engine must read its
     /// worker from now on.
     fn stop_helping(&self);
+
+    /// Cancels job `job` (see [`AsyncResult::cancel`]); `false` if it had
+    /// already completed.
+    fn cancel(&self, job: u64, kill: bool) -> bool;
 }
 
 enum Slot<T> {
@@ -36,6 +42,10 @@ enum Slot<T> {
 pub(crate) struct ResultCell<T> {
     slot: Mutex<Slot<T>>,
     ready: Condvar,
+    /// Some [`Board`] waits for it (read and written under `slot`'s lock).
+    observed: AtomicBool,
+    /// The boards to tell when it is ready, with its index on each.
+    observers: Mutex<Vec<(Arc<Board>, usize)>>,
 }
 
 impl<T> ResultCell<T> {
@@ -43,6 +53,8 @@ impl<T> ResultCell<T> {
         Arc::new(ResultCell {
             slot: Mutex::new(Slot::Pending),
             ready: Condvar::new(),
+            observed: AtomicBool::new(false),
+            observers: Mutex::new(Vec::new()),
         })
     }
 
@@ -52,8 +64,26 @@ impl<T> ResultCell<T> {
         if matches!(*slot, Slot::Pending) {
             *slot = Slot::Ready(r);
         }
+        let observed = self.observed.load(Ordering::Relaxed);
         drop(slot);
         self.ready.notify_all();
+        if observed {
+            for (board, index) in std::mem::take(&mut *lock(&self.observers)) {
+                board.post(index);
+            }
+        }
+    }
+
+    /// Posts `index` on `board` when the result is ready (at once if it is).
+    fn observe(&self, board: &Arc<Board>, index: usize) {
+        let slot = lock(&self.slot);
+        if matches!(*slot, Slot::Pending) {
+            lock(&self.observers).push((board.clone(), index));
+            self.observed.store(true, Ordering::Relaxed);
+        } else {
+            drop(slot);
+            board.post(index);
+        }
     }
 
     /// Waits until the result is ready or the deadline passes; returns the
@@ -192,6 +222,57 @@ impl<T> AsyncResult<T> {
                 .wait_until(Some(Instant::now()), self.helper.as_ref()),
             Slot::Pending
         )
+    }
+
+    /// Cancels the call (like `concurrent.futures.Future.cancel`): its tasks
+    /// that have not started never run, and the result reports
+    /// [`TaskError::Cancelled`] at once (the error callback runs with it).
+    /// Tasks already running finish, and their results are dropped; see
+    /// [`cancel_and_kill`](Self::cancel_and_kill) to stop them. Returns
+    /// `false` if the call had already completed (nothing changes then).
+    ///
+    /// A task already handed to a worker counts as started here: a map's
+    /// small chunks prefetched into a busy worker's socket, or a task sent
+    /// to an idle worker just before, still run (their results dropped)
+    /// unless the call is cancelled with a kill.
+    /// A [`ThreadPool`](crate::ThreadPool)'s results cannot be cancelled
+    /// (`false`).
+    pub fn cancel(&self) -> bool {
+        self.cancel_with(false)
+    }
+
+    /// [`cancel`](Self::cancel), and the workers running one of its tasks
+    /// (or about to: holding one of its chunks first) are stopped
+    /// (`SIGTERM`, then `SIGKILL` after a grace period) and replaced, like
+    /// pebble's `future.cancel()`. The other tasks those workers held run
+    /// elsewhere.
+    pub fn cancel_and_kill(&self) -> bool {
+        self.cancel_with(true)
+    }
+
+    fn cancel_with(&self, kill: bool) -> bool {
+        match self
+            .helper
+            .as_ref()
+            .and_then(|h| h.inner.upgrade().map(|i| (i, h.job)))
+        {
+            Some((inner, job)) => inner.cancel(job, kill),
+            None => false,
+        }
+    }
+
+    /// Posts `index` on `board` when the result is ready; a thread waiting
+    /// on the board does not read the worker, so the engine must.
+    pub(crate) fn observe(&self, board: &Arc<Board>, index: usize) {
+        if let Some(inner) = self.helper.as_ref().and_then(|h| h.inner.upgrade()) {
+            inner.stop_helping();
+        }
+        self.cell.observe(board, index);
+    }
+
+    /// Whether the result is ready, without reading the worker.
+    pub(crate) fn is_done(&self) -> bool {
+        !matches!(*lock(&self.cell.slot), Slot::Pending)
     }
 
     /// Whether the call completed without error; [`PoolError::NotReady`]

@@ -41,6 +41,11 @@ pub(crate) trait Sink: Send {
     ) -> Progress;
     /// The pool was terminated: the job will never complete.
     fn abandon(self: Box<Self>) -> Option<Completion>;
+    /// The job was cancelled: its result reports [`TaskError::Cancelled`]
+    /// (by default, as if the pool were terminated).
+    fn cancel(self: Box<Self>) -> Option<Completion> {
+        self.abandon()
+    }
     /// More chunks of these lengths were added (a buffered imap reading its
     /// input as it goes); with `last`, no more will be. Only sinks made open
     /// accept this; the others keep their fixed set.
@@ -144,6 +149,7 @@ where
                     match item {
                         Ok(v) => values.push(v),
                         Err(e) => {
+                            let e = e.offset_task(chunk_offset(&self.lens, index));
                             self.first_error.get_or_insert(e);
                             break;
                         }
@@ -182,6 +188,14 @@ where
     fn abandon(self: Box<Self>) -> Option<Completion> {
         let cell = self.cell;
         Some(Box::new(move || cell.set(Err(PoolError::Terminated))))
+    }
+
+    fn cancel(self: Box<Self>) -> Option<Completion> {
+        let CollectSink {
+            callbacks, cell, ..
+        } = *self;
+        let err = PoolError::Task(TaskError::Cancelled);
+        Some(Box::new(move || callbacks.complete(&cell, Err(err))))
     }
 }
 
@@ -243,11 +257,18 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
             return Progress::Pending;
         };
         let got: Vec<Result<R, PoolError>> = match decode_chunk::<R>(out, n) {
-            Ok(got) => got
-                .into_results()
-                .into_iter()
-                .map(|r| r.map_err(PoolError::Task))
-                .collect(),
+            Ok(got) => {
+                // Only a chunk with failures needs its offset (a sum over
+                // the chunks before it).
+                let offset = match got {
+                    ChunkOutput::Mixed(_) => chunk_offset(&self.lens, index),
+                    _ => 0,
+                };
+                got.into_results()
+                    .into_iter()
+                    .map(|r| r.map_err(|e| PoolError::Task(e.offset_task(offset))))
+                    .collect()
+            }
             Err(e) => {
                 let e = e.offset_task(chunk_offset(&self.lens, index));
                 (0..n).map(|_| Err(PoolError::Task(e.clone()))).collect()
@@ -271,6 +292,11 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
 
     fn abandon(self: Box<Self>) -> Option<Completion> {
         self.shared.terminate();
+        None
+    }
+
+    fn cancel(self: Box<Self>) -> Option<Completion> {
+        self.shared.cancel();
         None
     }
 

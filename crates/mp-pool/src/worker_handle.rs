@@ -12,7 +12,7 @@ use mp_process::Process;
 use mp_wire::{Message, SharedFd};
 
 use crate::config::Config;
-use crate::error::PoolError;
+use crate::error::{PoolError, TaskError};
 use crate::func::EntryParts;
 use crate::progress::ProgressWord;
 use crate::worker_main::{worker_main, InitSpec, RequestRef, WorkerConfig};
@@ -33,6 +33,9 @@ pub(crate) const FAST_CHUNK: Duration = Duration::from_micros(200);
 /// unwinds, then runs its exit clean-up; killing it at once would report
 /// `SIGKILL` instead of its real status.
 pub(crate) const LINK_GRACE: Duration = Duration::from_secs(2);
+/// How long a worker stopped in a task (timed out, cancelled with a kill)
+/// has after `SIGTERM` before `SIGKILL`.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(1);
 /// At most this many bytes in flight per worker when prefetching: well
 /// under a Unix socket's buffer, so a prefetch send never blocks (a blocked
 /// send could deadlock with a worker blocked writing a large result).
@@ -57,6 +60,8 @@ pub(crate) struct Chunk {
     pub(crate) unstarted_losses: u32,
     /// When it was last sent to a worker.
     pub(crate) sent_at: Option<Instant>,
+    /// Tasks not to run (they timed out), with the error each reports.
+    pub(crate) holes: Vec<(usize, TaskError)>,
 }
 
 impl Chunk {
@@ -92,8 +97,25 @@ pub(crate) struct Worker {
     pub(crate) fast: bool,
     /// When a reply from it was last read.
     pub(crate) last_reply: Instant,
-    /// Its link failed: it is killed if it has not ended by this time.
+    /// Its link failed, or it is being stopped: it is killed if it has not
+    /// ended by this time.
     pub(crate) doomed: Option<Instant>,
+    /// The task it was stopped in (timed out or cancelled), if it was.
+    pub(crate) stopped: Option<Stopped>,
+    /// The task of its first chunk in flight it was last seen running:
+    /// (replies read then, task index in the chunk, first seen at).
+    pub(crate) seen: Option<(u64, usize, Instant)>,
+}
+
+/// Why the parent stopped a worker in a task.
+pub(crate) struct Stopped {
+    /// Replies read from it when it was stopped (identifies the chunk).
+    pub(crate) replied: u64,
+    /// The task's index in its chunk.
+    pub(crate) task: usize,
+    /// What the task reports: [`TaskError::Timeout`] (with the index in the
+    /// chunk), or `None` when its job was cancelled.
+    pub(crate) error: Option<TaskError>,
 }
 
 impl Worker {
@@ -179,6 +201,23 @@ impl Worker {
         Ok(())
     }
 
+    /// Stops the worker in task `task` of its first chunk in flight:
+    /// `SIGTERM` now, `SIGKILL` after [`STOP_GRACE`]; no more work goes to it.
+    pub(crate) fn stop_in(&mut self, task: usize, error: Option<TaskError>, now: Instant) {
+        if self.stopped.is_some() {
+            return;
+        }
+        log::info!(target: "multiprocess", "stopping {} in task {task}", self.name);
+        self.stopped = Some(Stopped {
+            replied: self.replied,
+            task,
+            error,
+        });
+        self.broken = true;
+        let _ = self.process.terminate();
+        self.doomed = Some(now + STOP_GRACE);
+    }
+
     /// The worker's stream cannot be trusted any more: stop reading it and
     /// let it end (its in-flight chunks are settled when it is reaped).
     pub(crate) fn fail(&mut self, e: &RecvError) {
@@ -258,6 +297,8 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         fast: false,
         last_reply: Instant::now(),
         doomed: None,
+        stopped: None,
+        seen: None,
     })
 }
 

@@ -51,6 +51,9 @@ enum Request {
         payload: Vec<u8>,
         fds: Vec<SharedFd>,
         skip: usize,
+        /// Tasks not to run, with the error each reports instead (they
+        /// timed out on an earlier worker).
+        holes: Vec<(usize, TaskError)>,
     },
     /// Finish and exit with code 0.
     Exit,
@@ -66,6 +69,7 @@ pub(crate) enum RequestRef<'a> {
         payload: &'a [u8],
         fds: &'a [SharedFd],
         skip: usize,
+        holes: &'a [(usize, TaskError)],
     },
     /// See [`Request::Exit`].
     Exit,
@@ -142,9 +146,10 @@ pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
                 payload,
                 fds,
                 skip,
+                holes,
             }) => {
                 number = number.wrapping_add(1);
-                progress::chunk_begins(number, skip);
+                progress::chunk_begins(number, skip, holes);
                 (entry, payload, fds)
             }
             Ok(Request::Exit) => break,

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::PoolError;
 
@@ -33,6 +34,7 @@ use super::ThreadPool;
 pub struct ThreadPoolBuilder {
     threads: Option<usize>,
     init: Option<Init>,
+    task_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for ThreadPoolBuilder {
@@ -62,12 +64,28 @@ impl ThreadPoolBuilder {
         self
     }
 
+    /// Refused: a thread cannot be killed, so a stuck task cannot be
+    /// stopped. [`build`](Self::build) then fails with
+    /// [`PoolError::Unsupported`]; use a process [`Pool`](crate::Pool)
+    /// ([`PoolBuilder::task_timeout`](crate::PoolBuilder::task_timeout)), or
+    /// [`AsyncResult::get_timeout`](crate::AsyncResult::get_timeout) to stop
+    /// waiting without stopping the task.
+    pub fn task_timeout(mut self, timeout: Duration) -> Self {
+        self.task_timeout = Some(timeout);
+        self
+    }
+
     /// Starts the threads.
     ///
     /// Fails with [`PoolError::InvalidArgument`] for 0 threads and with
     /// [`PoolError::Io`] if a thread cannot be started (the ones already
     /// started are stopped).
     pub fn build(self) -> Result<ThreadPool, PoolError> {
+        if self.task_timeout.is_some() {
+            return Err(PoolError::Unsupported(
+                "a ThreadPool cannot stop a task that exceeds its timeout (a thread cannot be killed); use a process Pool".to_string(),
+            ));
+        }
         let threads = self.threads.unwrap_or_else(mp_process::cpu_count);
         if threads < 1 {
             return Err(PoolError::InvalidArgument(

@@ -1,0 +1,200 @@
+//! `concurrent.futures`' waiting over many results: [`as_completed`]
+//! (each [`AsyncResult`] as it finishes) and [`wait`] (until the first
+//! finishes, the first fails, or all finish), on the [`Board`] each result
+//! posts its index to when it becomes ready.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::error::PoolError;
+use crate::lock::lock;
+use crate::result::AsyncResult;
+
+/// Where results post their index when they become ready.
+pub(crate) struct Board {
+    ready: Mutex<VecDeque<usize>>,
+    cv: Condvar,
+}
+
+impl Board {
+    fn new() -> Arc<Board> {
+        Arc::new(Board {
+            ready: Mutex::new(VecDeque::new()),
+            cv: Condvar::new(),
+        })
+    }
+
+    /// Result `index` is ready.
+    pub(crate) fn post(&self, index: usize) {
+        lock(&self.ready).push_back(index);
+        self.cv.notify_all();
+    }
+
+    /// The next index posted, waiting until `deadline` at most.
+    fn next_until(&self, deadline: Option<Instant>) -> Option<usize> {
+        let mut ready = lock(&self.ready);
+        loop {
+            if let Some(i) = ready.pop_front() {
+                return Some(i);
+            }
+            ready = match deadline {
+                None => self.cv.wait(ready).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    self.cv
+                        .wait_timeout(ready, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+}
+
+/// Watches `results` on a fresh board.
+fn watch<T>(results: &[AsyncResult<T>]) -> Arc<Board> {
+    let board = Board::new();
+    for (i, r) in results.iter().enumerate() {
+        r.observe(&board, i);
+    }
+    board
+}
+
+/// The iterator of [`as_completed`].
+pub struct AsCompleted<T> {
+    results: Vec<Option<AsyncResult<T>>>,
+    board: Arc<Board>,
+    left: usize,
+}
+
+/// Yields each of `results` as it completes (successfully, failed,
+/// cancelled or terminated), in completion order — Python's
+/// `concurrent.futures.as_completed`. Works for the results of a [`Pool`](crate::Pool)
+/// and of a [`ThreadPool`](crate::ThreadPool).
+///
+/// ```no_run
+/// # fn square(x: u64) -> u64 { x * x }
+/// let pool = mp_pool::Pool::new()?;
+/// let results = (0..4u64)
+///     .map(|x| pool.apply_async(square, (x,)))
+///     .collect::<Result<Vec<_>, _>>()?;
+/// for r in mp_pool::as_completed(results) {
+///     println!("{}", r.get()?);
+/// }
+/// # Ok::<(), mp_pool::PoolError>(())
+/// ```
+pub fn as_completed<T>(results: impl IntoIterator<Item = AsyncResult<T>>) -> AsCompleted<T> {
+    let results: Vec<AsyncResult<T>> = results.into_iter().collect();
+    let board = watch(&results);
+    AsCompleted {
+        left: results.len(),
+        results: results.into_iter().map(Some).collect(),
+        board,
+    }
+}
+
+impl<T> AsCompleted<T> {
+    /// The next result to complete within `timeout`: `Some(Err(PoolError::Timeout))`
+    /// if none does (the iterator stays usable; Python raises `TimeoutError`),
+    /// `None` when every result has been yielded.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<AsyncResult<T>, PoolError>> {
+        self.next_until(Some(Instant::now() + timeout))
+    }
+
+    fn next_until(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Option<Result<AsyncResult<T>, PoolError>> {
+        if self.left == 0 {
+            return None;
+        }
+        loop {
+            let Some(i) = self.board.next_until(deadline) else {
+                return Some(Err(PoolError::Timeout));
+            };
+            if let Some(r) = self.results.get_mut(i).and_then(Option::take) {
+                self.left -= 1;
+                return Some(Ok(r));
+            }
+        }
+    }
+}
+
+impl<T> Iterator for AsCompleted<T> {
+    type Item = AsyncResult<T>;
+
+    fn next(&mut self) -> Option<AsyncResult<T>> {
+        self.next_until(None).and_then(Result::ok)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<T> fmt::Debug for AsCompleted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsCompleted")
+            .field("left", &self.left)
+            .finish()
+    }
+}
+
+/// When [`wait`] returns (Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`,
+/// `ALL_COMPLETED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnWhen {
+    /// As soon as any result is ready.
+    FirstCompleted,
+    /// As soon as any result is an error (failed, cancelled, terminated),
+    /// or when all are ready.
+    FirstError,
+    /// When all results are ready.
+    AllCompleted,
+}
+
+/// What [`wait`] found: the indices (into its slice) of the results that are
+/// ready and of those that are not, each in ascending order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Waited {
+    /// Ready results.
+    pub done: Vec<usize>,
+    /// Results still pending.
+    pub not_done: Vec<usize>,
+}
+
+/// Waits until `when` holds for `results` or `timeout` passes (`None`: no
+/// limit) — Python's `concurrent.futures.wait`; returns which are ready. The
+/// results stay where they are: take the values with
+/// [`get`](AsyncResult::get) afterwards.
+pub fn wait<T>(results: &[AsyncResult<T>], when: ReturnWhen, timeout: Option<Duration>) -> Waited {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let board = watch(results);
+    let mut ready = vec![false; results.len()];
+    let mut count = 0;
+    while count < results.len() {
+        let Some(i) = board.next_until(deadline) else {
+            break;
+        };
+        if std::mem::replace(&mut ready[i], true) {
+            continue;
+        }
+        count += 1;
+        let stop = match when {
+            ReturnWhen::FirstCompleted => true,
+            ReturnWhen::FirstError => matches!(results[i].successful(), Ok(false)),
+            ReturnWhen::AllCompleted => false,
+        };
+        if stop {
+            break;
+        }
+    }
+    // Results that became ready meanwhile count too.
+    let (done, not_done) = (0..results.len()).partition(|&i| ready[i] || results[i].is_done());
+    Waited { done, not_done }
+}
