@@ -10,6 +10,12 @@ use crate::error::{PoolError, TaskError};
 // Re-exported for the modules that still take it from here (`thread_pool`).
 use crate::lock::lock;
 
+#[cfg(feature = "async")]
+#[path = "result_future.rs"]
+mod future;
+#[cfg(feature = "async")]
+pub use future::ResultFuture;
+
 /// What lets a thread waiting for a result read its task's worker itself
 /// (the pool's engine implements it): a reply then wakes the waiter
 /// directly instead of the engine thread, which would then wake the waiter.
@@ -36,6 +42,9 @@ enum Slot<T> {
 pub(crate) struct ResultCell<T> {
     slot: Mutex<Slot<T>>,
     ready: Condvar,
+    /// Wakes the futures waiting for the result (`async` feature).
+    #[cfg(feature = "async")]
+    ready_async: event_listener::Event,
 }
 
 impl<T> ResultCell<T> {
@@ -43,6 +52,8 @@ impl<T> ResultCell<T> {
         Arc::new(ResultCell {
             slot: Mutex::new(Slot::Pending),
             ready: Condvar::new(),
+            #[cfg(feature = "async")]
+            ready_async: event_listener::Event::new(),
         })
     }
 
@@ -54,6 +65,8 @@ impl<T> ResultCell<T> {
         }
         drop(slot);
         self.ready.notify_all();
+        #[cfg(feature = "async")]
+        self.ready_async.notify(usize::MAX);
     }
 
     /// Waits until the result is ready or the deadline passes; returns the
