@@ -2,7 +2,8 @@
 //! for the pool's engine to deliver, woken by an `event-listener` event
 //! that the result cell fires beside its condvar. No thread waits, and the
 //! future does not read the worker's socket itself (the blocking `get` may:
-//! see `Help`); the engine thread always reads workers nobody is helping.
+//! see `Help`): turning the handle into a future hands its worker back to
+//! the engine thread (`Help::stop_helping`), which delivers.
 //!
 //! Lives beside `result.rs` as its child module, so it uses the cell's
 //! private parts without widening them.
@@ -60,6 +61,12 @@ impl<T> IntoFuture for AsyncResult<T> {
     type IntoFuture = ResultFuture<T>;
 
     fn into_future(self) -> ResultFuture<T> {
+        // `apply_async` left the worker to the blocking waiter, who reads it
+        // itself; this waiter won't: hand the worker back to the engine now
+        // (else the engine sees it only at its next tick).
+        if let Some(inner) = self.helper.as_ref().and_then(|h| h.inner.upgrade()) {
+            inner.stop_helping();
+        }
         ResultFuture {
             result: self,
             listener: None,
