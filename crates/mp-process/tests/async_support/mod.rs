@@ -58,3 +58,27 @@ pub(crate) async fn all<F: Future>(mut futs: Vec<Pin<Box<F>>>) -> Vec<F::Output>
     .await;
     out.into_iter().map(Option::unwrap).collect()
 }
+
+/// This process's thread count, from `/proc/self/status`.
+pub(crate) fn threads() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("Threads:")).unwrap();
+    line["Threads:".len()..].trim().parse().unwrap()
+}
+
+/// Polls every future once; asserts that all are pending and that they
+/// took no thread each: at most one more thread (the reactor's, which the
+/// first wait of the process may start). `what` names them in the message.
+pub(crate) async fn assert_pending_without_threads<F: Future + ?Sized>(
+    futs: &mut [Pin<&mut F>],
+    what: &str,
+) {
+    let before = threads();
+    assert!(all_pending(futs).await, "{what}: not all pending");
+    let during = threads();
+    assert!(
+        during <= before + 1,
+        "{} pending {what}: {before} threads before, {during} during",
+        futs.len()
+    );
+}
