@@ -565,6 +565,13 @@ impl Connection {
         }
     }
 
+    /// What carries this end's bytes, and the limits its decoding uses (for
+    /// the async forms in `connection_async`).
+    #[cfg(feature = "async")]
+    pub(crate) fn parts(&self) -> (&Transport, &Limits) {
+        (&self.shared.transport, &self.limits)
+    }
+
     fn recv_frame(&self, max: usize, deadline: Deadline) -> Result<Message, RecvError> {
         self.read(max, Wait::Until(deadline))?
             .ok_or(RecvError::Timeout)

@@ -27,6 +27,8 @@
 //!   [`Connection::try_recv_message`] takes what has arrived without
 //!   waiting, [`Connection::try_recv_buffered`] what is already buffered
 //!   without a system call.
+//! - With the `async` feature, `Connection::recv_async` /
+//!   `Connection::send_async`: the same as futures, on any runtime.
 //! - [`wait`]: readiness of connections, process sentinels, any fd.
 //! - [`Listener`] / [`client`]: Unix-socket or TCP connections between
 //!   unrelated processes; a mutual HMAC-SHA256 challenge when an authkey is
@@ -53,6 +55,8 @@
 
 mod auth;
 mod connection;
+#[cfg(feature = "async")]
+mod connection_async;
 mod deadline;
 mod error;
 mod listener;

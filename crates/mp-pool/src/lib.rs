@@ -27,7 +27,8 @@
 //!   `imap_unordered(_chunked)`, `close`, `terminate`, `join`. Dropping a pool
 //!   terminates it, like the end of Python's `with Pool() as p:` block.
 //! - [`AsyncResult`]: `get`, `get_timeout`, `wait`, `wait_timeout`, `ready`,
-//!   `successful`; [`Callbacks`] run in this process.
+//!   `successful`; [`Callbacks`] run in this process. With the `async`
+//!   feature it is also a future (`result.await`, `ResultFuture`).
 //! - [`IMapIterator`]: an `Iterator` of `Result`s with `next_timeout`.
 //! - [`TaskError`] (one task: panic with message and location, worker death
 //!   with exit code or signal, encoding) and [`PoolError`].
@@ -84,6 +85,8 @@ pub use futures::{as_completed, wait, AsCompleted, ReturnWhen, Waited};
 pub use imap::IMapIterator;
 pub use options::TaskOptions;
 pub use pool::Pool;
+#[cfg(feature = "async")]
+pub use result::ResultFuture;
 pub use result::{AsyncResult, Callbacks};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder, ThreadStarFn};
 

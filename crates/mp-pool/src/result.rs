@@ -12,6 +12,12 @@ use crate::futures::Board;
 // Re-exported for the modules that still take it from here (`thread_pool`).
 use crate::lock::lock;
 
+#[cfg(feature = "async")]
+#[path = "result_future.rs"]
+mod future;
+#[cfg(feature = "async")]
+pub use future::ResultFuture;
+
 /// What lets a thread waiting for a result read its task's worker itself
 /// (the pool's engine implements it): a reply then wakes the waiter
 /// directly instead of the engine thread, which would then wake the waiter.
@@ -46,6 +52,9 @@ pub(crate) struct ResultCell<T> {
     observed: AtomicBool,
     /// The boards to tell when it is ready, with its index on each.
     observers: Mutex<Vec<(Arc<Board>, usize)>>,
+    /// Wakes the futures waiting for the result (`async` feature).
+    #[cfg(feature = "async")]
+    ready_async: event_listener::Event,
 }
 
 impl<T> ResultCell<T> {
@@ -55,6 +64,8 @@ impl<T> ResultCell<T> {
             ready: Condvar::new(),
             observed: AtomicBool::new(false),
             observers: Mutex::new(Vec::new()),
+            #[cfg(feature = "async")]
+            ready_async: event_listener::Event::new(),
         })
     }
 
@@ -72,6 +83,8 @@ impl<T> ResultCell<T> {
                 board.post(index);
             }
         }
+        #[cfg(feature = "async")]
+        self.ready_async.notify(usize::MAX);
     }
 
     /// Posts `index` on `board` when the result is ready (at once if it is).

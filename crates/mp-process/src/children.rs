@@ -107,6 +107,32 @@ impl Child {
         }
     }
 
+    /// Waits for the child to end without blocking a thread: the pidfd's
+    /// readiness (and, for a fork-server child, the status pipe's) on the
+    /// async reactor. Returns the exit code.
+    ///
+    /// Cancellation-safe: nothing is consumed before the code is read, and
+    /// the code is kept in `status` once read.
+    #[cfg(feature = "async")]
+    pub(crate) async fn wait_async(&self) -> io::Result<i32> {
+        use mp_sys::readiness::readable;
+        loop {
+            if let Some(code) = self.poll()? {
+                return Ok(code);
+            }
+            readable(self.pidfd.as_fd()).await?;
+            // A fork-server child: the server writes the status right after
+            // it reaps (or the pipe reads end of file if the server died);
+            // wait for that too rather than block in `poll`.
+            if let Reaper::Server(pipe) = &self.reaper {
+                let pipe = lock(pipe).as_ref().map(OwnedFd::try_clone).transpose()?;
+                if let Some(pipe) = pipe {
+                    readable(pipe.as_fd()).await?;
+                }
+            }
+        }
+    }
+
     /// Sends `sig` unless the child is known to have ended.
     pub(crate) fn signal(&self, sig: i32) -> io::Result<()> {
         if lock(&self.status).is_some() {

@@ -20,6 +20,8 @@
 //!   closure) and serde arguments, or from a [`Run`] value; `start`, `join`,
 //!   `join_timeout`, `is_alive`, `pid`, `exitcode`, `terminate`, `kill`,
 //!   `close`, `sentinel`; CPython's `repr` as `Display`.
+//! - With the `async` feature, `Process::join_async`: `join` as a future
+//!   on any runtime (see the guide's "Async" section).
 //! - [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`].
 //! - Start methods: [`StartMethod`], [`set_start_method`], [`get_start_method`],
 //!   [`get_all_start_methods`], [`get_context`] / [`Context`].
@@ -53,6 +55,8 @@ mod exit;
 mod forkserver_client;
 mod forkserver_server;
 mod job;
+#[cfg(feature = "async")]
+mod join_async;
 mod log;
 mod method;
 mod panic_text;

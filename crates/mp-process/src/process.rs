@@ -279,7 +279,7 @@ impl Process {
         &self.identity
     }
 
-    fn child(&self, what: &'static str) -> Result<&Arc<Child>> {
+    pub(crate) fn child(&self, what: &'static str) -> Result<&Arc<Child>> {
         match &self.state {
             State::Initial(_) => Err(ProcessError::NotStarted(what)),
             State::Started(c) => Ok(c),
@@ -287,7 +287,7 @@ impl Process {
         }
     }
 
-    fn check_creator(&self, what: &'static str) -> Result<()> {
+    pub(crate) fn check_creator(&self, what: &'static str) -> Result<()> {
         if self.creator != mp_sys::process::getpid() {
             return Err(ProcessError::NotCreator(what));
         }

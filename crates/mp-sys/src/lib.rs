@@ -62,6 +62,8 @@ pub mod memfd;
 pub mod mmap;
 pub mod process;
 pub mod random;
+#[cfg(feature = "async")]
+pub mod readiness;
 pub mod signal;
 pub mod socket;
 pub mod thread;

@@ -1,0 +1,43 @@
+//! Waiting for an fd's readiness as a future, on `async-io`'s reactor (one
+//! `epoll` shared by the whole process, driven by whichever thread blocks
+//! in `async_io::block_on` or by its own `async-io` thread otherwise), so
+//! the futures work under any executor — tokio, smol, a hand-written one —
+//! and a pending wait costs a registration, not a thread.
+//!
+//! The fd is duplicated for the wait: `epoll` refuses the same fd twice, and
+//! two tasks may wait on one fd (two clones of a connection, two joins of a
+//! process). The duplicate is registered as it is, never switched to
+//! non-blocking mode, so blocking users of the same open file (in this
+//! process or another) are unaffected.
+
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use async_io::Async;
+
+/// Resolves once `fd` is readable, or has hung up or failed (as `poll(2)`'s
+/// `POLLIN`, `POLLHUP`, `POLLERR`).
+///
+/// Cancellation-safe: dropping the future only removes the registration.
+///
+/// # Errors
+/// The fd cannot be duplicated (`EMFILE`) or registered with the reactor.
+pub async fn readable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    registered(fd)?.readable().await
+}
+
+/// Resolves once `fd` is writable, or has failed (`POLLOUT`, `POLLERR`).
+///
+/// Cancellation-safe as [`readable`].
+///
+/// # Errors
+/// As [`readable`].
+pub async fn writable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    registered(fd)?.writable().await
+}
+
+/// A duplicate of `fd` registered with the reactor, left in its blocking
+/// mode (the caller only waits on it, never reads or writes through it).
+fn registered(fd: BorrowedFd<'_>) -> io::Result<Async<OwnedFd>> {
+    Async::new_nonblocking(fd.try_clone_to_owned()?)
+}
