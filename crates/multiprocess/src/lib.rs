@@ -61,9 +61,9 @@ pub use mp_process::{
     active_children, cpu_count, current_process, exit, get_all_start_methods, get_context,
     get_logger, get_start_method, log_to_stderr, parent_process, process_cpu_count,
     set_current_process_authkey, set_current_process_daemon, set_current_process_name,
-    set_start_method, ActiveChild, AuthKey, CodeOnly, Context, CurrentProcess, ExitCode, Logger,
-    ParentProcess, Process, ProcessError, Run, StartMethod, Target, TargetReturn, TupleFn,
-    CPU_COUNT_VAR, DEFAULT_START_METHOD, LOG_TARGET, START_METHOD_ENV,
+    set_start_method, ActiveChild, AuthKey, CodeOnly, Context, CurrentProcess, ExitCode, Function,
+    FunctionError, Logger, ParentProcess, Process, ProcessError, Run, StartMethod, Target,
+    TargetReturn, TupleFn, CPU_COUNT_VAR, DEFAULT_START_METHOD, LOG_TARGET, START_METHOD_ENV,
 };
 
 #[cfg(feature = "sync")]
