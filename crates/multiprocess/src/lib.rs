@@ -135,14 +135,70 @@ pub use mp_pool::{
     ThreadPoolBuilder,
 };
 
-/// Python's `multiprocessing.dummy`: the pool API on threads. Its `Pool` is
-/// [`ThreadPool`]; for the rest of that module (`Process`, `Queue`, `Lock`,
-/// ...) Rust's own `std::thread`, `std::sync::mpsc` and `std::sync` are the
-/// thread versions.
+/// Python's `multiprocessing.dummy`: the same API on threads. Its `Pool` is
+/// [`ThreadPool`]; `Lock`, `Event` and `Queue` are thread versions with the
+/// calls of the process versions (all four implement the
+/// [`flavor`] traits); for the rest of that module (`Process`, ...) Rust's
+/// own `std::thread` and `std::sync` are the thread versions.
 #[cfg(feature = "pool")]
 pub mod dummy {
+    pub use crate::thread_sync::{Event, Lock, LockGuard, Queue};
     pub use mp_pool::{ThreadPool as Pool, ThreadPoolBuilder as PoolBuilder};
 }
+
+#[cfg(feature = "pool")]
+mod thread_sync;
+
+/// Traits for what the native, managed and thread-backed flavours share, so
+/// a program written once runs on any of them (Python swaps
+/// `multiprocessing` for a manager or for `multiprocessing.dummy` without
+/// changing the code that uses the objects).
+///
+/// | trait | native | managed ([`managers`]) | threads ([`dummy`]) |
+/// |---|---|---|---|
+/// | [`LockLike`](flavor::LockLike) | [`Lock`], [`RLock`] | [`LockProxy`](managers::LockProxy), [`RLockProxy`](managers::RLockProxy) | [`dummy::Lock`] |
+/// | [`EventLike`](flavor::EventLike) | [`Event`] | [`EventProxy`](managers::EventProxy) | [`dummy::Event`] |
+/// | [`QueueLike`](flavor::QueueLike) | [`Queue`] | [`QueueProxy`](managers::QueueProxy) | [`dummy::Queue`] |
+/// | [`PoolLike`](flavor::PoolLike) | [`Pool`] | [`PoolProxy`](managers::PoolProxy) | [`ThreadPool`] |
+///
+/// Every method returns the one error type [`FlavorError`](flavor::FlavorError):
+/// the conditions a program handles the same way in every flavour (`Empty`,
+/// `Full`, `NotLocked`) are variants of their own, the rest keeps its
+/// flavour's typed error.
+///
+/// ```
+/// use multiprocess::flavor::{EventLike, FlavorError, QueueLike};
+///
+/// fn relay<Q: QueueLike<u32>, E: EventLike>(q: &Q, done: &E) -> Result<u32, FlavorError> {
+///     q.put(20)?;
+///     q.put(22)?;
+///     done.set()?;
+///     Ok(q.get()? + q.get()?)
+/// }
+///
+/// let (q, e) = (multiprocess::Queue::new()?, multiprocess::Event::new()?);
+/// assert_eq!(relay(&q, &e)?, 42);
+/// let (q, e) = (multiprocess::dummy::Queue::new(0), multiprocess::dummy::Event::new());
+/// assert_eq!(relay(&q, &e)?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(all(
+    feature = "sync",
+    feature = "channel",
+    feature = "pool",
+    feature = "manager"
+))]
+pub mod flavor {
+    pub use crate::flavor_traits::{EventLike, FlavorError, LockLike, PoolLike, QueueLike};
+}
+
+#[cfg(all(
+    feature = "sync",
+    feature = "channel",
+    feature = "pool",
+    feature = "manager"
+))]
+mod flavor_traits;
 
 /// Python's `multiprocessing.pool`: the process pool and its helpers.
 #[cfg(feature = "pool")]

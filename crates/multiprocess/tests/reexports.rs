@@ -58,7 +58,8 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
             Address, AuthenticationError, ConnectError, Connection, Listener, PyConnection,
             Waitable, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,
         ),
-        listed!(multiprocess::dummy: Pool, PoolBuilder),
+        listed!(multiprocess::dummy: Event, Lock, LockGuard, Pool, PoolBuilder, Queue),
+        listed!(multiprocess::flavor: EventLike, FlavorError, LockLike, PoolLike, QueueLike),
         listed!(multiprocess::pool:
             default_chunksize, AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder,
             PoolError, StarFn, TaskError, ThreadPool, ThreadPoolBuilder, ThreadStarFn,
