@@ -1,13 +1,27 @@
-//! Output checkers for the *ports* area: programs of CPython's own documentation
-//! (`Doc/includes/mp_*.py`) ported to the facade, beyond the 52 seed examples.
+//! Output checkers for the *ports* area: programs of CPython's own `multiprocessing`
+//! documentation (`Doc/includes/mp_*.py`, the remote manager recipe) ported to the facade,
+//! beyond the 52 seed examples.
 
 use anyhow::{ensure, Context as _, Result};
 
-use super::check::{once_each, re, Observed};
+use super::check::{exact, once_each, re, Observed};
 use super::Checker;
 
 /// The examples of this area with their checkers.
-pub(crate) const EXAMPLES: &[(&str, Checker)] = &[("cpython_mp_workers", mp_workers)];
+pub(crate) const EXAMPLES: &[(&str, Checker)] = &[
+    ("cpython_mp_workers", mp_workers),
+    ("cpython_remote_manager", |o| {
+        exact(
+            o,
+            &[
+                "serving 'get_queue'",
+                "client 1 put 'hello'",
+                "client 2 got 'hello'",
+                "server stopped",
+            ],
+        )
+    }),
+];
 
 /// `Unordered results:`, then the 20 `mul(i, 7)` results in any order, then the 10
 /// `plus(i, 8)` results in any order (the second batch is queued only after the first is
