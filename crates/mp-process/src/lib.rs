@@ -27,6 +27,8 @@
 //!   [`get_all_start_methods`], [`get_context`] / [`Context`].
 //! - [`log_to_stderr`] / [`get_logger`]: `[LEVEL/ProcessName] message` on stderr.
 //! - [`exit`]: Python's `sys.exit(n)` inside a child.
+//! - [`Function`]: a function as serde data (Python's picklable function),
+//!   called in any process of the tree; a forged handle is a [`FunctionError`].
 //! - [`AuthKey`]: a key's bytes behind a `Debug` that never prints them;
 //!   every key this crate stores is one.
 //!
@@ -54,6 +56,7 @@ mod error;
 mod exit;
 mod forkserver_client;
 mod forkserver_server;
+mod function;
 mod job;
 #[cfg(feature = "async")]
 mod join_async;
@@ -73,6 +76,7 @@ pub use current::{
     set_current_process_name, CurrentProcess, ParentProcess,
 };
 pub use error::{ProcessError, Result};
+pub use function::{Function, FunctionError};
 pub use log::{get_logger, log_to_stderr, Logger, TARGET as LOG_TARGET};
 pub use method::{
     get_all_start_methods, get_start_method, set_start_method, StartMethod, DEFAULT_START_METHOD,

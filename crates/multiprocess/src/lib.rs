@@ -61,9 +61,9 @@ pub use mp_process::{
     active_children, cpu_count, current_process, exit, get_all_start_methods, get_context,
     get_logger, get_start_method, log_to_stderr, parent_process, process_cpu_count,
     set_current_process_authkey, set_current_process_daemon, set_current_process_name,
-    set_start_method, ActiveChild, AuthKey, CodeOnly, Context, CurrentProcess, ExitCode, Logger,
-    ParentProcess, Process, ProcessError, Run, StartMethod, Target, TargetReturn, TupleFn,
-    CPU_COUNT_VAR, DEFAULT_START_METHOD, LOG_TARGET, START_METHOD_ENV,
+    set_start_method, ActiveChild, AuthKey, CodeOnly, Context, CurrentProcess, ExitCode, Function,
+    FunctionError, Logger, ParentProcess, Process, ProcessError, Run, StartMethod, Target,
+    TargetReturn, TupleFn, CPU_COUNT_VAR, DEFAULT_START_METHOD, LOG_TARGET, START_METHOD_ENV,
 };
 
 #[cfg(feature = "sync")]
@@ -135,14 +135,70 @@ pub use mp_pool::{
     ThreadPoolBuilder,
 };
 
-/// Python's `multiprocessing.dummy`: the pool API on threads. Its `Pool` is
-/// [`ThreadPool`]; for the rest of that module (`Process`, `Queue`, `Lock`,
-/// ...) Rust's own `std::thread`, `std::sync::mpsc` and `std::sync` are the
-/// thread versions.
+/// Python's `multiprocessing.dummy`: the same API on threads. Its `Pool` is
+/// [`ThreadPool`]; `Lock`, `Event` and `Queue` are thread versions with the
+/// calls of the process versions (all four implement the
+/// [`flavor`] traits); for the rest of that module (`Process`, ...) Rust's
+/// own `std::thread` and `std::sync` are the thread versions.
 #[cfg(feature = "pool")]
 pub mod dummy {
+    pub use crate::thread_sync::{Event, Lock, LockGuard, Queue};
     pub use mp_pool::{ThreadPool as Pool, ThreadPoolBuilder as PoolBuilder};
 }
+
+#[cfg(feature = "pool")]
+mod thread_sync;
+
+/// Traits for what the native, managed and thread-backed flavours share, so
+/// a program written once runs on any of them (Python swaps
+/// `multiprocessing` for a manager or for `multiprocessing.dummy` without
+/// changing the code that uses the objects).
+///
+/// | trait | native | managed ([`managers`]) | threads ([`dummy`]) |
+/// |---|---|---|---|
+/// | [`LockLike`](flavor::LockLike) | [`Lock`], [`RLock`] | [`LockProxy`](managers::LockProxy), [`RLockProxy`](managers::RLockProxy) | [`dummy::Lock`] |
+/// | [`EventLike`](flavor::EventLike) | [`Event`] | [`EventProxy`](managers::EventProxy) | [`dummy::Event`] |
+/// | [`QueueLike`](flavor::QueueLike) | [`Queue`] | [`QueueProxy`](managers::QueueProxy) | [`dummy::Queue`] |
+/// | [`PoolLike`](flavor::PoolLike) | [`Pool`] | [`PoolProxy`](managers::PoolProxy) | [`ThreadPool`] |
+///
+/// Every method returns the one error type [`FlavorError`](flavor::FlavorError):
+/// the conditions a program handles the same way in every flavour (`Empty`,
+/// `Full`, `NotLocked`) are variants of their own, the rest keeps its
+/// flavour's typed error.
+///
+/// ```
+/// use multiprocess::flavor::{EventLike, FlavorError, QueueLike};
+///
+/// fn relay<Q: QueueLike<u32>, E: EventLike>(q: &Q, done: &E) -> Result<u32, FlavorError> {
+///     q.put(20)?;
+///     q.put(22)?;
+///     done.set()?;
+///     Ok(q.get()? + q.get()?)
+/// }
+///
+/// let (q, e) = (multiprocess::Queue::new()?, multiprocess::Event::new()?);
+/// assert_eq!(relay(&q, &e)?, 42);
+/// let (q, e) = (multiprocess::dummy::Queue::new(0), multiprocess::dummy::Event::new());
+/// assert_eq!(relay(&q, &e)?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(all(
+    feature = "sync",
+    feature = "channel",
+    feature = "pool",
+    feature = "manager"
+))]
+pub mod flavor {
+    pub use crate::flavor_traits::{EventLike, FlavorError, LockLike, PoolLike, QueueLike};
+}
+
+#[cfg(all(
+    feature = "sync",
+    feature = "channel",
+    feature = "pool",
+    feature = "manager"
+))]
+mod flavor_traits;
 
 /// Python's `multiprocessing.pool`: the process pool and its helpers.
 #[cfg(feature = "pool")]

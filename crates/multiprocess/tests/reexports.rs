@@ -26,7 +26,7 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
             process_cpu_count, set_current_process_authkey, set_current_process_daemon,
             set_current_process_name, set_start_method, ActiveChild, AuthKey, CodeOnly, Context,
             CurrentProcess,
-            ExitCode, Logger, ParentProcess, Process, ProcessError, Run, StartMethod, Target,
+            ExitCode, Function, FunctionError, Logger, ParentProcess, Process, ProcessError, Run, StartMethod, Target,
             TargetReturn, TupleFn, CPU_COUNT_VAR, DEFAULT_START_METHOD, LOG_TARGET,
             START_METHOD_ENV,
             // mp-sync
@@ -58,7 +58,8 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
             Address, AuthenticationError, ConnectError, Connection, Listener, PyConnection,
             Waitable, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,
         ),
-        listed!(multiprocess::dummy: Pool, PoolBuilder),
+        listed!(multiprocess::dummy: Event, Lock, LockGuard, Pool, PoolBuilder, Queue),
+        listed!(multiprocess::flavor: EventLike, FlavorError, LockLike, PoolLike, QueueLike),
         listed!(multiprocess::pool:
             default_chunksize, AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder,
             PoolError, StarFn, TaskError, ThreadPool, ThreadPoolBuilder, ThreadStarFn,

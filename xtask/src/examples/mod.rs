@@ -1,5 +1,5 @@
-//! The 52 seed examples of `shared/seed-programs.md`: their names, areas and output checkers
-//! (one file per area), the start methods they run under, and the runner that builds, runs and
+//! The 52 seed examples of `shared/seed-programs.md` and the ports of CPython's documentation
+//! examples: their names, areas and output checkers (one file per area), the start methods they run under, and the runner that builds, runs and
 //! checks them.
 
 mod channels;
@@ -7,6 +7,7 @@ pub(crate) mod check;
 mod logging;
 mod manager;
 mod pool;
+mod ports;
 mod process;
 pub(crate) mod runner;
 mod shared;
@@ -72,9 +73,9 @@ pub(crate) struct Example {
     pub(crate) check: Checker,
 }
 
-/// Every listed example, area by area, in the order of seed-programs.md.
+/// Every listed example, area by area, in the order of seed-programs.md, then the ports.
 pub(crate) fn all() -> Vec<Example> {
-    let areas: [(&str, &[(&str, Checker)]); 7] = [
+    let areas: [(&str, &[(&str, Checker)]); 8] = [
         ("process", process::EXAMPLES),
         ("sync", sync::EXAMPLES),
         ("shared state", shared::EXAMPLES),
@@ -82,6 +83,7 @@ pub(crate) fn all() -> Vec<Example> {
         ("pool", pool::EXAMPLES),
         ("manager", manager::EXAMPLES),
         ("logging", logging::EXAMPLES),
+        ("ports", ports::EXAMPLES),
     ];
     areas
         .into_iter()
@@ -134,13 +136,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fifty_two_unique_examples_in_seven_areas() {
+    fn fifty_two_seeds_in_seven_areas_and_the_ports() {
         let all = all();
-        assert_eq!(all.len(), 52);
+        assert_eq!(all.len(), 52 + ports::EXAMPLES.len());
         let mut names: Vec<&str> = all.iter().map(|e| e.name).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 52);
+        assert_eq!(names.len(), all.len());
         let count = |a: &str| all.iter().filter(|e| e.area == a).count();
         assert_eq!(
             [
@@ -150,9 +152,10 @@ mod tests {
                 count("channels"),
                 count("pool"),
                 count("manager"),
-                count("logging")
+                count("logging"),
+                count("ports")
             ],
-            [22, 9, 3, 6, 5, 5, 2]
+            [22, 9, 3, 6, 5, 5, 2, 2]
         );
         assert!(all.iter().filter(|e| e.merged).all(|e| e.area == "logging"));
     }
