@@ -204,8 +204,9 @@ mod flavor_traits;
 #[cfg(feature = "pool")]
 pub mod pool {
     pub use mp_pool::{
-        default_chunksize, AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder, PoolError,
-        StarFn, TaskError, ThreadPool, ThreadPoolBuilder, ThreadStarFn,
+        as_completed, default_chunksize, wait, AsCompleted, AsyncResult, Callbacks, IMapIterator,
+        Pool, PoolBuilder, PoolError, ReturnWhen, StarFn, TaskError, TaskOptions, ThreadPool,
+        ThreadPoolBuilder, ThreadStarFn, Waited,
     };
 }
 

@@ -61,8 +61,9 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
         listed!(multiprocess::dummy: Event, Lock, LockGuard, Pool, PoolBuilder, Queue),
         listed!(multiprocess::flavor: EventLike, FlavorError, LockLike, PoolLike, QueueLike),
         listed!(multiprocess::pool:
-            default_chunksize, AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder,
-            PoolError, StarFn, TaskError, ThreadPool, ThreadPoolBuilder, ThreadStarFn,
+            as_completed, default_chunksize, wait, AsCompleted, AsyncResult, Callbacks,
+            IMapIterator, Pool, PoolBuilder, PoolError, ReturnWhen, StarFn, TaskError,
+            TaskOptions, ThreadPool, ThreadPoolBuilder, ThreadStarFn, Waited,
         ),
         listed!(multiprocess::managers:
             shared, AcquireGuard, Address, ArrayProxy, AsyncResult, BarrierProxy, BaseProxy,
