@@ -22,5 +22,6 @@ pub(crate) fn fork_for_start_method() -> std::io::Result<Fork> {
     // `StartMethod::Fork` (CPython's own caveat): choosing the fork start
     // method in a multi-threaded program is the user's promise that the
     // child's target does not touch state the other threads may hold.
+    // SAFETY: both parts of the contract are kept, as argued just above.
     unsafe { fork_unchecked() }
 }
