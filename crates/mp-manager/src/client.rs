@@ -11,9 +11,8 @@
 //! a lock that a `fork` by another thread could leave held in the child.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use mp_channel::{Address, AuthenticationError, ConnectError, Connection, RecvError, SendError};
@@ -23,58 +22,82 @@ use crate::error::ManagerError;
 use crate::protocol::{Reply, RequestRef};
 
 /// Idle connections, by address and key, of process `pid`.
+///
+/// A short list searched by equality: a process talks to one server or a
+/// few, and a lookup then costs neither a clone of the address and key
+/// nor a hash of them (this runs twice per proxy call).
 struct Pool {
     pid: u32,
-    idle: HashMap<(Address, AuthKey), Vec<Connection>>,
+    idle: Vec<Idle>,
+}
+
+/// The idle connections to one server, reached with one key.
+struct Idle {
+    address: Address,
+    key: AuthKey,
+    connections: Vec<Connection>,
 }
 
 thread_local! {
     // Per thread, as Python's connections are: no lock that a `fork` taken
     // by another thread could leave locked in the child.
-    static POOL: RefCell<Pool> = RefCell::new(Pool {
-        pid: 0,
-        idle: HashMap::new(),
-    });
+    static POOL: RefCell<Pool> = const {
+        RefCell::new(Pool {
+            pid: 0,
+            idle: Vec::new(),
+        })
+    };
 }
 
 /// Idle connections kept per address and thread; more are closed when put back.
 const MAX_IDLE: usize = 4;
 
-/// The pool of this thread, emptied first if it was inherited through `fork`.
-fn with_pool<T>(f: impl FnOnce(&mut Pool) -> T) -> T {
+impl Pool {
+    fn entry(&mut self, address: &Address, key: &AuthKey) -> Option<&mut Idle> {
+        self.idle
+            .iter_mut()
+            .find(|i| i.address == *address && i.key == *key)
+    }
+}
+
+/// Takes an idle connection of this thread to `address`, if there is one.
+///
+/// Empties the pool first if it was inherited through `fork` (the pid no
+/// longer matches): those connections belong to the parent, and dropping
+/// them closes only our copies.
+fn take_idle(address: &Address, key: &AuthKey) -> Option<Connection> {
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
         let pid = mp_sys::process::getpid();
         if pool.pid != pid {
-            // Inherited through fork: these belong to the parent. Dropping
-            // closes only our copies.
             pool.pid = pid;
             pool.idle.clear();
         }
-        f(&mut pool)
+        pool.entry(address, key).and_then(|i| i.connections.pop())
     })
 }
 
-fn take_idle(address: &Address, key: &AuthKey) -> Option<Connection> {
-    with_pool(|pool| {
-        pool.idle
-            .get_mut(&(address.clone(), key.clone()))
-            .and_then(Vec::pop)
-    })
-}
-
-fn put_idle(address: &Address, key: &AuthKey, stream: Connection) {
-    with_pool(|pool| {
-        let list = pool.idle.entry((address.clone(), key.clone())).or_default();
-        if list.len() < MAX_IDLE {
-            list.push(stream);
+/// Puts back a connection taken by [`take_idle`] (or newly opened) after a
+/// request. No pid check: the same thread took it in this process (a fork
+/// by another thread leaves the child without this thread).
+fn put_idle(address: &Address, key: &AuthKey, connection: Connection) {
+    POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        match pool.entry(address, key) {
+            Some(i) if i.connections.len() < MAX_IDLE => i.connections.push(connection),
+            Some(_) => {}
+            None => pool.idle.push(Idle {
+                address: address.clone(),
+                key: key.clone(),
+                connections: vec![connection],
+            }),
         }
     })
 }
 
 /// Closes this thread's idle connections to `address`.
 pub(crate) fn forget(address: &Address) {
-    with_pool(|pool| pool.idle.retain(|(a, _), _| a != address));
+    POOL.with(|p| p.borrow_mut().idle.retain(|i| i.address != *address));
 }
 
 /// Keys of the servers this process started or connected to: an
@@ -219,8 +242,9 @@ pub(crate) fn call(
     result
 }
 
-/// Where a reply being decoded came from.
-#[derive(Clone)]
+/// Where a reply being decoded came from: the server run, its address and
+/// the key used to reach it.
+#[derive(PartialEq, Eq)]
 pub(crate) struct Origin {
     pub(crate) server: u128,
     pub(crate) address: Address,
@@ -228,23 +252,23 @@ pub(crate) struct Origin {
 }
 
 thread_local! {
-    static ORIGIN: RefCell<Vec<Origin>> = const { RefCell::new(Vec::new()) };
+    static ORIGIN: RefCell<Vec<Arc<Origin>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` (a decode) with `origin` as the place proxies inside came from.
-pub(crate) fn with_origin<T>(origin: Origin, f: impl FnOnce() -> T) -> T {
+pub(crate) fn with_origin<T>(origin: &Arc<Origin>, f: impl FnOnce() -> T) -> T {
     struct Pop;
     impl Drop for Pop {
         fn drop(&mut self) {
             ORIGIN.with(|o| o.borrow_mut().pop());
         }
     }
-    ORIGIN.with(|o| o.borrow_mut().push(origin));
+    ORIGIN.with(|o| o.borrow_mut().push(Arc::clone(origin)));
     let _pop = Pop;
     f()
 }
 
 /// The innermost decode context's origin, if it is server `server`.
-pub(crate) fn origin_of(server: u128) -> Option<Origin> {
+pub(crate) fn origin_of(server: u128) -> Option<Arc<Origin>> {
     ORIGIN.with(|o| o.borrow().last().filter(|o| o.server == server).cloned())
 }

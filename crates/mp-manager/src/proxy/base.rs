@@ -41,9 +41,9 @@ use mp_process::AuthKey;
 pub struct BaseProxy {
     typeid: String,
     id: u128,
-    server: u128,
-    address: Address,
-    key: AuthKey,
+    /// Which server run, where, with which key: shared by the proxy's
+    /// clones and lent to the decode of each reply without a copy.
+    origin: Arc<Origin>,
     /// This process's reference (`None` if none could be taken: the
     /// server was gone, or the object was).
     _held: Option<Arc<Ref>>,
@@ -52,14 +52,7 @@ pub struct BaseProxy {
 impl PartialEq for BaseProxy {
     /// The same object in the same server, reached the same way.
     fn eq(&self, other: &Self) -> bool {
-        (&self.typeid, self.id, self.server, &self.address, &self.key)
-            == (
-                &other.typeid,
-                other.id,
-                other.server,
-                &other.address,
-                &other.key,
-            )
+        (&self.typeid, self.id, &*self.origin) == (&other.typeid, other.id, &*other.origin)
     }
 }
 
@@ -86,12 +79,23 @@ impl BaseProxy {
         key: AuthKey,
         held: Option<Ref>,
     ) -> Self {
+        Self::with_origin(
+            typeid,
+            id,
+            Arc::new(Origin {
+                server,
+                address,
+                key,
+            }),
+            held,
+        )
+    }
+
+    fn with_origin(typeid: &str, id: u128, origin: Arc<Origin>, held: Option<Ref>) -> Self {
         Self {
             typeid: typeid.to_string(),
             id,
-            server,
-            address,
-            key,
+            origin,
             _held: held.map(Arc::new),
         }
     }
@@ -108,26 +112,24 @@ impl BaseProxy {
 
     /// The id of the server run the referent lives in.
     pub(crate) fn server_id(&self) -> u128 {
-        self.server
+        self.origin.server
     }
 
     /// The server's address.
     pub fn address(&self) -> &Address {
-        &self.address
-    }
-
-    fn origin(&self) -> Origin {
-        Origin {
-            server: self.server,
-            address: self.address.clone(),
-            key: self.key.clone(),
-        }
+        &self.origin.address
     }
 
     /// Calls `method` with postcard-encoded `args` and returns the raw
     /// result bytes (Python's `_callmethod`).
     pub fn call_raw(&self, method: &str, args: &[u8]) -> Result<Vec<u8>> {
-        client::call(&self.address, &self.key, self.id, method, args)
+        client::call(
+            &self.origin.address,
+            &self.origin.key,
+            self.id,
+            method,
+            args,
+        )
     }
 
     /// Calls `method` with `args` (a tuple) and decodes the result as `R`.
@@ -140,7 +142,7 @@ impl BaseProxy {
     /// Decodes bytes that came from this proxy's server; proxies inside
     /// them are bound to this proxy's address and key.
     pub fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
-        Ok(client::with_origin(self.origin(), || {
+        Ok(client::with_origin(&self.origin, || {
             protocol::from_bytes::<T>(bytes)
         })?)
     }
@@ -195,19 +197,21 @@ impl Serialize for BaseProxy {
         // travels (its calls will say the server is gone).
         let lease = match protocol::destination() {
             protocol::Destination::Server => {
-                let _ = refs::pin(&self.address, &self.key, self.id);
+                let _ = refs::pin(&self.origin.address, &self.origin.key, self.id);
                 None
             }
-            protocol::Destination::Elsewhere => refs::lease(&self.address, &self.key, self.id).ok(),
+            protocol::Destination::Elsewhere => {
+                refs::lease(&self.origin.address, &self.origin.key, self.id).ok()
+            }
             protocol::Destination::Display => None,
         };
         TokenRef {
             lease,
             typeid: &self.typeid,
             id: self.id,
-            server: self.server,
-            address: &self.address,
-            key: (self.key != *default).then_some(self.key.as_bytes()),
+            server: self.origin.server,
+            address: &self.origin.address,
+            key: (self.origin.key != *default).then_some(self.origin.key.as_bytes()),
         }
         .serialize(s)
     }
@@ -216,26 +220,30 @@ impl Serialize for BaseProxy {
 impl<'de> Deserialize<'de> for BaseProxy {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let t = Token::deserialize(d)?;
-        let (address, key) = match (client::origin_of(t.server), t.key) {
-            (Some(origin), _) => (origin.address, origin.key),
-            (None, Some(k)) => (t.address, AuthKey::from(k.into_vec())),
-            (None, None) => {
-                let key = client::key_for(&t.address);
-                (t.address, key)
+        let origin = match (client::origin_of(t.server), t.key) {
+            (Some(origin), _) => origin,
+            (None, key) => {
+                let key = match key {
+                    Some(k) => AuthKey::from(k.into_vec()),
+                    None => client::key_for(&t.address),
+                };
+                Arc::new(Origin {
+                    server: t.server,
+                    address: t.address,
+                    key,
+                })
             }
         };
         // This process's own reference (adopting the sender's lease). If it
         // cannot be taken, the proxy is still made: its calls report why.
-        let held = match refs::incref(&address, &key, t.id, t.lease) {
+        let held = match refs::incref(&origin.address, &origin.key, t.id, t.lease) {
             Ok(r) => Some(r),
             Err(e) => {
                 log::debug!(target: mp_process::LOG_TARGET, "manager: no reference taken for a received proxy: {e}");
                 None
             }
         };
-        Ok(BaseProxy::new(
-            &t.typeid, t.id, t.server, address, key, held,
-        ))
+        Ok(BaseProxy::with_origin(&t.typeid, t.id, origin, held))
     }
 }
 
@@ -296,7 +304,7 @@ mod tests {
             .windows(default.as_bytes().len())
             .all(|w| w != default.as_bytes()));
         let back: BaseProxy = protocol::from_bytes(&bytes).unwrap();
-        assert_eq!(back.key, default);
+        assert_eq!(back.origin.key, default);
         assert_eq!(
             format!("{back:?}"),
             "<BaseProxy object, typeid 'list' at 6>"

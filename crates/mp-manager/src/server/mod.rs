@@ -17,6 +17,7 @@ mod condition;
 mod dict;
 mod list;
 mod namespace;
+mod object_ids;
 mod open;
 mod pool;
 mod queue;
@@ -46,6 +47,7 @@ use crate::barrier_action::{ActionFn, Actions};
 use crate::error::RemoteError;
 use crate::pool_function::PoolFunctions;
 use crate::protocol::{self, args, ret, Reply, Request};
+use object_ids::IdMap;
 use open::OpenConnections;
 use refcount::{ConnId, RefTable};
 
@@ -109,7 +111,7 @@ struct Object {
 pub(crate) struct Server {
     id: u128,
     factories: Factories,
-    objects: RwLock<HashMap<u128, Object>>,
+    objects: RwLock<IdMap<Object>>,
     /// Who holds references to which object (taken before `objects`).
     refs: Mutex<RefTable>,
     /// The number of the next accepted connection.
@@ -148,7 +150,7 @@ impl Server {
         Self {
             id,
             factories,
-            objects: RwLock::new(HashMap::new()),
+            objects: RwLock::new(IdMap::default()),
             refs: Mutex::default(),
             next_conn: AtomicU64::new(1),
             names: Mutex::new(HashMap::new()),
