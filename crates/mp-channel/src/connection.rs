@@ -506,8 +506,9 @@ impl Connection {
     }
 
     /// Whether received bytes wait in this end's buffer (so the socket alone
-    /// would not show it readable).
-    pub(crate) fn has_buffered(&self) -> bool {
+    /// would not show it readable): an earlier receive took in more than
+    /// the message it returned. No system call.
+    pub fn has_buffered(&self) -> bool {
         lock(&self.shared.reader).has_buffered()
     }
 

@@ -324,6 +324,11 @@ impl Shared {
             }
             w.replied += 1;
             arrived.push((chunk.job, chunk.index, chunk.skip..chunk.len, msg));
+            if w.inflight.is_empty() && !w.conn.has_buffered() {
+                // Nothing more is owed: a read now would only find nothing
+                // (or a reply for no task, which the next read reports).
+                return;
+            }
         }
     }
 

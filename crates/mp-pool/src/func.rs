@@ -18,6 +18,45 @@ use crate::progress;
 /// An [`EntryPoint`] in serializable form: offset, signature hash, build-id.
 pub(crate) type EntryParts = (i64, u64, [u8; 20]);
 
+/// The wire form of [`EntryParts`] in a task request: one 36-byte block
+/// (offset and tag little-endian, then the build-id), written and read with
+/// one copy, where serde's tuple form costs a varint per build-id byte (it
+/// travels with every chunk). Use as `#[serde(with = "func::entry_parts_bytes")]`.
+pub(crate) mod entry_parts_bytes {
+    use mp_wire::serde_bytes::ByteArray;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::EntryParts;
+
+    const LEN: usize = 8 + 8 + 20;
+
+    pub(crate) fn serialize<S: Serializer>(parts: &EntryParts, s: S) -> Result<S::Ok, S::Error> {
+        let mut block = [0u8; LEN];
+        block[..8].copy_from_slice(&parts.0.to_le_bytes());
+        block[8..16].copy_from_slice(&parts.1.to_le_bytes());
+        block[16..].copy_from_slice(&parts.2);
+        s.serialize_bytes(&block)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<EntryParts, D::Error> {
+        // A block of another length is refused by `ByteArray`.
+        let block = ByteArray::<LEN>::deserialize(d)?;
+        let block = block.into_array();
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&block[at..at + 8]);
+            w
+        };
+        let mut binary = [0u8; 20];
+        binary.copy_from_slice(&block[16..]);
+        Ok((
+            i64::from_le_bytes(word(0)),
+            u64::from_le_bytes(word(8)),
+            binary,
+        ))
+    }
+}
+
 /// What runs a chunk in a worker: encoded `Vec<T>` in, encoded
 /// [`ChunkOutput`] out.
 pub(crate) type ChunkEntry = EntryPoint<Message, Message>;

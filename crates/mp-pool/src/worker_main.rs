@@ -46,6 +46,7 @@ enum Request {
     /// `skip` on (the ones before it were settled when an earlier worker
     /// died running this chunk).
     Run {
+        #[serde(with = "func::entry_parts_bytes")]
         entry: EntryParts,
         #[serde(with = "mp_wire::serde_bytes")]
         payload: Vec<u8>,
@@ -64,6 +65,7 @@ enum Request {
 pub(crate) enum RequestRef<'a> {
     /// See [`Request::Run`].
     Run {
+        #[serde(with = "func::entry_parts_bytes")]
         entry: EntryParts,
         #[serde(with = "mp_wire::serde_bytes")]
         payload: &'a [u8],
@@ -77,23 +79,62 @@ pub(crate) enum RequestRef<'a> {
 
 /// The next request: from the buffer if one is there, else after waiting
 /// for the connection (or the parent's death: `None`, as at end of stream).
+///
+/// `speculate` says whether to try a read before waiting: right when the
+/// parent sends ahead of the worker (a map: the next request is usually
+/// there, one system call), wasted when it sends one task per round trip
+/// (`apply_async`: the read finds nothing and the wait follows anyway).
+/// It turns off after a read found nothing and back on when a read after
+/// a wait took in more than one request.
 fn next_request(
     conn: &Connection,
     parent_sentinel: Option<BorrowedFd<'_>>,
+    speculate: &mut bool,
 ) -> Result<Option<Message>, String> {
-    loop {
-        match conn.try_recv_message() {
+    // `syscall`: read the socket too, not only what is buffered.
+    let read = |syscall: bool| match if syscall {
+        conn.try_recv_message()
+    } else {
+        conn.try_recv_buffered()
+    } {
+        Ok(m) => Ok(m),
+        Err(RecvError::Eof) => Err(None),
+        Err(e) => Err(Some(format!("cannot read a task: {e}"))),
+    };
+    let ended = |e: Option<String>| e.map_or(Ok(None), Err);
+    match read(false) {
+        Ok(Some(m)) => return Ok(Some(m)),
+        Ok(None) => {}
+        Err(e) => return ended(e),
+    }
+    if *speculate {
+        match read(true) {
             Ok(Some(m)) => return Ok(Some(m)),
-            Ok(None) => {}
-            Err(RecvError::Eof) => return Ok(None),
-            Err(e) => return Err(format!("cannot read a task: {e}")),
+            Ok(None) => *speculate = false,
+            Err(e) => return ended(e),
         }
-        let mut fds = vec![conn.as_fd()];
-        fds.extend(parent_sentinel);
-        match mp_sys::fd::poll_readable_any(&fds, None) {
+    }
+    let mut fds = [conn.as_fd(), conn.as_fd()];
+    let fds = match parent_sentinel {
+        Some(s) => {
+            fds[1] = s;
+            &fds[..]
+        }
+        None => &fds[..1],
+    };
+    loop {
+        match mp_sys::fd::poll_readable_any(fds, None) {
             Ok(ready) if !ready[0] && ready.get(1) == Some(&true) => return Ok(None),
             Ok(_) => {} // readable, or EINTR: read again
             Err(e) => return Err(format!("cannot wait for a task: {e}")),
+        }
+        match read(true) {
+            Ok(Some(m)) => {
+                *speculate = conn.has_buffered();
+                return Ok(Some(m));
+            }
+            Ok(None) => {}
+            Err(e) => return ended(e),
         }
     }
 }
@@ -131,8 +172,9 @@ pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
     // The number of run requests taken, as the progress word counts them.
     let mut number: u32 = 0;
     let mut cached: Option<(EntryParts, ChunkFn)> = None;
+    let mut speculate = true;
     loop {
-        let msg = match next_request(&conn, parent_sentinel) {
+        let msg = match next_request(&conn, parent_sentinel, &mut speculate) {
             Ok(Some(m)) => m,
             Ok(None) => break, // end of stream, or the parent died
             Err(e) => {

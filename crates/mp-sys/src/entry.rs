@@ -25,6 +25,7 @@
 #![allow(unsafe_code)]
 
 use std::any::{type_name, TypeId};
+use std::cell::Cell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
@@ -137,6 +138,32 @@ fn tag<I: 'static, O: 'static>(key: &tree_key::TreeKey, offset: i64, binary: &Bi
     })
 }
 
+thread_local! {
+    /// The last tag this thread computed, by offset and signature: a pool
+    /// names the same function for every task it submits, and the MAC
+    /// would otherwise be computed again each time.
+    static LAST_TAG: Cell<Option<(i64, TypeId, u64)>> = const { Cell::new(None) };
+}
+
+/// [`tag`], remembering the last one per thread. The key is written once
+/// per process (a `OnceLock`) and the build-id is this executable's, so
+/// offset and signature decide the tag.
+fn cached_tag<I: 'static, O: 'static>(
+    key: &tree_key::TreeKey,
+    offset: i64,
+    binary: &BinaryId,
+) -> u64 {
+    let signature = TypeId::of::<fn(I) -> O>();
+    if let Some((o, t, tag)) = LAST_TAG.with(Cell::get) {
+        if o == offset && t == signature {
+            return tag;
+        }
+    }
+    let tag = tag::<I, O>(key, offset, binary);
+    LAST_TAG.with(|c| c.set(Some((offset, signature, tag))));
+    tag
+}
+
 /// Calls the zero-sized callable `F` without an instance at hand.
 fn call_zst<F, I, O>(input: I) -> O
 where
@@ -195,7 +222,7 @@ impl<I: 'static, O: 'static> EntryPoint<I, O> {
         let base = anchor as fn() as usize;
         let offset = (target as i64).wrapping_sub(base as i64);
         let binary = binary_id();
-        let tag = tree_key::get().map_or(0, |key| tag::<I, O>(key, offset, &binary));
+        let tag = tree_key::get().map_or(0, |key| cached_tag::<I, O>(key, offset, &binary));
         EntryPoint {
             offset,
             tag,
