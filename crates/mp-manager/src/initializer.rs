@@ -5,7 +5,7 @@
 use std::panic::{self, AssertUnwindSafe};
 
 use mp_process::Target;
-use mp_sys::entry::EntryPoint;
+use mp_sys::entry::{EntryParts, EntryPoint};
 use mp_wire::{EncodeError, Message, SharedFd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,7 @@ impl Initializer {
     /// Runs it (in the server process).
     pub(crate) fn run(self) -> Result<(), String> {
         let (offset, signature, binary) = self.entry;
-        let run = InitEntry::from_parts(offset, signature, binary)
+        let run = EntryParts::<Message, Result<(), String>>::new(offset, signature, binary)
             .resolve()
             .map_err(|e| format!("cannot find the initializer: {e}"))?;
         run(Message {

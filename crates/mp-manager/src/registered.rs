@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::marker::PhantomData;
 
-use mp_sys::entry::{EntryFn, EntryPoint};
+use mp_sys::entry::{EntryFn, EntryParts, EntryPoint};
 use serde::{Deserialize, Serialize};
 
 /// The key naming `F` in every process running this binary: a hash of its
@@ -85,7 +85,7 @@ pub(crate) fn resolve_all<I: 'static, O: 'static>(
     list.iter()
         .map(|r| {
             let (offset, signature, binary) = r.entry;
-            EntryPoint::<I, O>::from_parts(offset, signature, binary)
+            EntryParts::<I, O>::new(offset, signature, binary)
                 .resolve()
                 .map(|f| (r.key, f))
                 .map_err(|e| format!("cannot find the registered function {}: {e}", r.name))

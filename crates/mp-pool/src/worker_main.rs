@@ -10,7 +10,7 @@ use mp_process::ExitCode;
 use mp_wire::{Message, SharedFd};
 use serde::{Deserialize, Serialize};
 
-use crate::func::{self, ChunkEntry, EntryParts, InitEntry};
+use crate::func::{self, EntryParts};
 use crate::progress::{self, ProgressWord};
 use crate::TaskError;
 
@@ -157,7 +157,7 @@ pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
             bytes: init.args,
             fds: init.fds.into_iter().map(SharedFd::into_inner).collect(),
         };
-        let result = InitEntry::from_parts(o, s, b)
+        let result = mp_sys::entry::EntryParts::<Message, Result<(), String>>::new(o, s, b)
             .resolve()
             .map_err(|e| e.to_string())
             .and_then(|run| run(msg));
@@ -202,7 +202,8 @@ pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
         };
         let run = match cached {
             Some((parts, run)) if parts == entry => Ok(run),
-            _ => ChunkEntry::from_parts(entry.0, entry.1, entry.2).resolve(),
+            _ => mp_sys::entry::EntryParts::<Message, Message>::new(entry.0, entry.1, entry.2)
+                .resolve(),
         };
         let out = match run {
             Ok(run) => {

@@ -8,11 +8,11 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
+use mp_sys::entry::EntryParts;
 use mp_wire::{Message, SharedFd};
 use serde::{Deserialize, Serialize};
 
 use crate::current::{self, ChildIdentity, ParentInfo};
-use crate::job::TargetEntry;
 use crate::method::StartMethod;
 use crate::target::ExitRequest;
 
@@ -63,7 +63,7 @@ pub(crate) fn spawn_main(control: OwnedFd) -> i32 {
 
 /// Becomes the child described by `launch`: identity, signals, logging,
 /// panic report. Returns the name, the entry point and its arguments.
-fn become_child(launch: Launch) -> (String, TargetEntry, Message) {
+fn become_child(launch: Launch) -> (String, EntryParts<Message, i32>, Message) {
     let _ = mp_sys::signal::set_default(mp_sys::signal::SIGINT);
     let _ = mp_sys::signal::set_default(mp_sys::signal::SIGTERM);
     let _ = mp_sys::signal::ignore_sigpipe();
@@ -90,7 +90,7 @@ fn become_child(launch: Launch) -> (String, TargetEntry, Message) {
             .map(SharedFd::into_inner)
             .collect(),
     };
-    (name, TargetEntry::from_parts(o, s, b), args)
+    (name, EntryParts::new(o, s, b), args)
 }
 
 /// Becomes the child described by `launch`, runs its target and shuts down.

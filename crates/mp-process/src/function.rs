@@ -12,7 +12,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use mp_sys::entry::{EntryError, EntryPoint};
+use mp_sys::entry::{EntryError, EntryParts, EntryPoint};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::target::{CodeOnly, TupleFn};
@@ -41,7 +41,9 @@ use crate::target::{CodeOnly, TupleFn};
 /// assert_eq!(g.call((6, 7)).unwrap(), 42);
 /// ```
 pub struct Function<Args, R> {
-    entry: EntryPoint<Args, R>,
+    /// The parts of the entry point, checked at each resolve (a handle
+    /// may come from another process).
+    entry: EntryParts<Args, R>,
     _marker: PhantomData<fn(Args) -> R>,
 }
 
@@ -102,7 +104,11 @@ impl<Args: 'static, R: 'static> Function<Args, R> {
         // `f` is zero-sized (asserted by `EntryPoint::of` on this closure,
         // which captures only `f`), so only its code is named.
         Function {
-            entry: EntryPoint::of(move |args: Args| f.call(args)),
+            entry: {
+                let (offset, tag, binary) =
+                    EntryPoint::of(move |args: Args| f.call(args)).to_parts();
+                EntryParts::new(offset, tag, binary)
+            },
             _marker: PhantomData,
         }
     }
@@ -146,7 +152,7 @@ struct Parts(i64, u64, [u8; 20]);
 
 impl<Args: 'static, R: 'static> Serialize for Function<Args, R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (offset, tag, binary) = self.entry.to_parts();
+        let (offset, tag, binary) = self.entry.get();
         Parts(offset, tag, binary).serialize(serializer)
     }
 }
@@ -157,7 +163,7 @@ impl<'de, Args: 'static, R: 'static> Deserialize<'de> for Function<Args, R> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let Parts(offset, tag, binary) = Parts::deserialize(deserializer)?;
         Ok(Function {
-            entry: EntryPoint::from_parts(offset, tag, binary),
+            entry: EntryParts::new(offset, tag, binary),
             _marker: PhantomData,
         })
     }
@@ -209,12 +215,12 @@ mod tests {
     #[test]
     fn edited_parts_are_refused() {
         let f = Function::new(add);
-        let (offset, tag, binary) = f.entry.to_parts();
+        let (offset, tag, binary) = f.entry.get();
         // Point it at another function of the same signature, keeping the tag.
-        let other = Function::new(sub).entry.to_parts().0;
+        let other = Function::new(sub).entry.get().0;
         assert_ne!(offset, other);
         let forged = Function::<(u32, u32), u32> {
-            entry: EntryPoint::from_parts(other, tag, binary),
+            entry: EntryParts::new(other, tag, binary),
             _marker: PhantomData,
         };
         assert!(matches!(
@@ -224,7 +230,7 @@ mod tests {
         let mut foreign = binary;
         foreign[0] ^= 1;
         let forged = Function::<(u32, u32), u32> {
-            entry: EntryPoint::from_parts(offset, tag, foreign),
+            entry: EntryParts::new(offset, tag, foreign),
             _marker: PhantomData,
         };
         assert!(matches!(

@@ -36,7 +36,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
 
-use crate::entry::EntryPoint;
+use crate::entry::{EntryParts, EntryPoint};
 use crate::exe::self_exe;
 use crate::process::{adopt_inherited_fd, exit_now, getppid};
 use crate::time::Deadline;
@@ -202,7 +202,9 @@ fn encode_record(key: &[u8; KEY_LEN], entry: &ChildMain) -> [u8; RECORD_LEN] {
     out
 }
 
-fn decode_record(r: &[u8; RECORD_LEN]) -> Result<([u8; KEY_LEN], ChildMain), String> {
+fn decode_record(
+    r: &[u8; RECORD_LEN],
+) -> Result<([u8; KEY_LEN], EntryParts<OwnedFd, i32>), String> {
     let (magic, rest) = r.split_at(8);
     if magic != RECORD_MAGIC {
         return Err("the bootstrap record has a wrong magic or version".into());
@@ -211,7 +213,7 @@ fn decode_record(r: &[u8; RECORD_LEN]) -> Result<([u8; KEY_LEN], ChildMain), Str
     let (offset, rest) = rest.split_at(8);
     let (tag, build) = rest.split_at(8);
     let array = |b: &[u8]| -> [u8; 8] { b.try_into().unwrap_or([0; 8]) };
-    let entry = ChildMain::from_parts(
+    let entry = EntryParts::new(
         i64::from_le_bytes(array(offset)),
         u64::from_le_bytes(array(tag)),
         build.try_into().unwrap_or([0; 20]),
@@ -395,7 +397,7 @@ mod tests {
         let key = [9u8; KEY_LEN];
         let mut r = encode_record(&key, &e);
         let (k, back) = decode_record(&r).unwrap();
-        assert_eq!((k, back.to_parts()), (key, e.to_parts()));
+        assert_eq!((k, back.get()), (key, e.to_parts()));
         r[7] ^= 1;
         assert!(decode_record(&r).is_err());
     }

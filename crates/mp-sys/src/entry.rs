@@ -12,11 +12,12 @@
 //! [`TypeId`] and the build-id, under a per-process-tree secret key private to
 //! `mp-sys` (created from the OS CSPRNG by the root process, inherited by
 //! forked children, handed to spawned children over their private bootstrap
-//! channel). [`EntryPoint::from_parts`] accepts any bytes, but
-//! [`EntryPoint::resolve`] calls nothing unless the tag verifies, so safe
-//! code can only call functions that some process of this tree named with
-//! [`EntryPoint::of`]. Parts from another program, another process tree or a
-//! forger fail with a typed [`EntryError`].
+//! channel). Parts that arrive from elsewhere are an [`EntryParts`], which
+//! names nothing until [`EntryParts::verify`] has checked the tag; an
+//! [`EntryPoint`] exists only when made by [`EntryPoint::of`] in this
+//! process or verified that way, so safe code can only call functions that
+//! some process of this tree named with `of`. Parts from another program,
+//! another process tree or a forger fail with a typed [`EntryError`].
 //!
 //! # Safety
 //! Turning an offset back into a function pointer, and producing the
@@ -55,11 +56,103 @@ pub type EntryFn<I, O> = fn(I) -> O;
 /// closure must capture no value that carries a process-local invariant: a
 /// zero-sized "proof token" (say, a witness that some `init()` ran in this
 /// process) would be conjured in a process where the proof is false.
+///
+/// # Invariant
+/// Its only constructors are [`EntryPoint::of`] (which measures the offset
+/// in this process) and [`EntryParts::verify`] (which checks the tag), so
+/// every value names a `fn(I) -> O` of this executable.
 pub struct EntryPoint<I, O> {
     offset: i64,
-    tag: u64,
+    /// The MAC of the parts; `None` if this process has no tree key.
+    tag: Option<u64>,
     binary: BinaryId,
     _marker: PhantomData<fn(I) -> O>,
+}
+
+/// An entry point's parts as another process sent them (see
+/// [`EntryPoint::to_parts`]): offset, tag, build-id. It names nothing until
+/// [`verify`](Self::verify) has checked that this process tree made it for
+/// this signature in this executable.
+pub struct EntryParts<I, O> {
+    offset: i64,
+    tag: u64,
+    binary: [u8; 20],
+    _marker: PhantomData<fn(I) -> O>,
+}
+
+impl<I, O> Clone for EntryParts<I, O> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<I, O> Copy for EntryParts<I, O> {}
+
+impl<I, O> fmt::Debug for EntryParts<I, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EntryParts")
+            .field("offset", &self.offset)
+            .field("binary", &BinaryId(self.binary).to_hex())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I: 'static, O: 'static> EntryParts<I, O> {
+    /// Parts received from another process, unchecked.
+    pub fn new(offset: i64, tag: u64, binary: [u8; 20]) -> Self {
+        EntryParts {
+            offset,
+            tag,
+            binary,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The raw parts: offset, tag, build-id.
+    pub fn get(&self) -> (i64, u64, [u8; 20]) {
+        (self.offset, self.tag, self.binary)
+    }
+
+    /// Checks that these parts were made by [`EntryPoint::of`] in a process
+    /// of this tree running this executable, for the signature
+    /// `fn(I) -> O`, and returns the entry point they name.
+    ///
+    /// # Errors
+    /// [`EntryError::ForeignBinary`] for another executable's parts,
+    /// [`EntryError::NoKey`] if this process has no tree key, and
+    /// [`EntryError::Unauthenticated`] when the tag does not verify
+    /// (another signature, another process tree, or forged).
+    pub fn verify(&self) -> Result<EntryPoint<I, O>, EntryError> {
+        let ours = binary_id();
+        let binary = BinaryId(self.binary);
+        if binary != ours {
+            return Err(EntryError::ForeignBinary {
+                theirs: binary.to_hex(),
+                ours: ours.to_hex(),
+            });
+        }
+        let key = tree_key::get().map_err(|e| EntryError::NoKey {
+            reason: e.to_string(),
+        })?;
+        if tag::<I, O>(key, self.offset, &binary) != self.tag {
+            return Err(EntryError::Unauthenticated {
+                expected: type_name::<fn(I) -> O>(),
+            });
+        }
+        Ok(EntryPoint {
+            offset: self.offset,
+            tag: Some(self.tag),
+            binary,
+            _marker: PhantomData,
+        })
+    }
+
+    /// [`verify`](Self::verify), then [`EntryPoint::resolve`].
+    ///
+    /// # Errors
+    /// As `verify`.
+    pub fn resolve(&self) -> Result<EntryFn<I, O>, EntryError> {
+        self.verify()?.resolve()
+    }
 }
 
 impl<I, O> Clone for EntryPoint<I, O> {
@@ -222,7 +315,9 @@ impl<I: 'static, O: 'static> EntryPoint<I, O> {
         let base = anchor as fn() as usize;
         let offset = (target as i64).wrapping_sub(base as i64);
         let binary = binary_id();
-        let tag = tree_key::get().map_or(0, |key| cached_tag::<I, O>(key, offset, &binary));
+        let tag = tree_key::get()
+            .ok()
+            .map(|key| cached_tag::<I, O>(key, offset, &binary));
         EntryPoint {
             offset,
             tag,
@@ -232,52 +327,42 @@ impl<I: 'static, O: 'static> EntryPoint<I, O> {
     }
 
     /// The parts to send to another process of this tree: offset, tag
-    /// (a MAC under the process-tree key), binary identity.
+    /// (a MAC under the process-tree key; 0, which never verifies, if this
+    /// process has none), binary identity. The receiver rebuilds them with
+    /// [`EntryParts::new`] and checks them with [`EntryParts::verify`].
     pub fn to_parts(&self) -> (i64, u64, [u8; 20]) {
-        (self.offset, self.tag, self.binary.0)
+        (self.offset, self.tag.unwrap_or(0), self.binary.0)
     }
 
-    /// Rebuilds an entry point from [`to_parts`](Self::to_parts); nothing is
-    /// trusted until [`resolve`](Self::resolve) verifies the tag.
-    pub fn from_parts(offset: i64, tag: u64, binary: [u8; 20]) -> Self {
-        EntryPoint {
-            offset,
-            tag,
-            binary: BinaryId(binary),
-            _marker: PhantomData,
-        }
-    }
-
-    /// Turns the entry point into a callable function pointer, after
-    /// checking that it was made by this same executable and that its tag
-    /// verifies under this process tree's key for this signature.
+    /// Turns the entry point into a callable function pointer.
+    ///
+    /// # Errors
+    /// [`EntryError::NoKey`] if it was made by [`of`](Self::of) in a process
+    /// without a tree key (the OS gave no entropy): such an entry point
+    /// cannot have been checked by anyone, so it is not used either.
     pub fn resolve(&self) -> Result<EntryFn<I, O>, EntryError> {
-        let ours = binary_id();
-        if self.binary != ours {
-            return Err(EntryError::ForeignBinary {
-                theirs: self.binary.to_hex(),
-                ours: ours.to_hex(),
-            });
-        }
-        let key = tree_key::get().map_err(|e| EntryError::NoKey {
-            reason: e.to_string(),
-        })?;
-        if tag::<I, O>(key, self.offset, &self.binary) != self.tag {
-            return Err(EntryError::Unauthenticated {
-                expected: type_name::<fn(I) -> O>(),
+        if self.tag.is_none() {
+            return Err(EntryError::NoKey {
+                reason: tree_key::get()
+                    .err()
+                    .map_or_else(|| "none when it was made".into(), |e| e.to_string()),
             });
         }
         let base = anchor as fn() as usize;
         let addr = (base as i64).wrapping_add(self.offset) as usize;
-        // Why this is sound: [1] the tag verified under the process-tree key,
-        // which never leaves mp-sys except into the bootstrap record of a
-        // spawned child of this tree; the only code that computes a tag is
-        // `of`, so some process of this tree ran `of::<F>` for a zero-sized
-        // `F: Fn(I) -> O` and measured `offset` to `call_zst::<F, I, O>`
-        // (a forgery succeeds with probability 2^-64 per attempt, the
-        // strength of a 64-bit MAC). [2] The tag covers the signature's
-        // `TypeId`, so that instantiation has type `fn(I) -> O`. [3] The
-        // tag covers the build-id, which matched ours above, and a single
+        // Why this is sound: [1] `self` is an `EntryPoint`, whose fields are
+        // private and whose only constructors are `of` and
+        // `EntryParts::verify` (the type's invariant). `of::<F>` measured
+        // `offset` from `anchor` to `call_zst::<F, I, O>` for a zero-sized
+        // `F: Fn(I) -> O`, in this executable (`binary` is ours). `verify`
+        // checked the tag under the process-tree key, which never leaves
+        // mp-sys except into the bootstrap record of a spawned child of this
+        // tree, and the only code that computes a tag is `of`: so some
+        // process of this tree ran `of::<F>` and measured that offset (a
+        // forgery succeeds with probability 2^-64 per attempt, the strength
+        // of a 64-bit MAC). [2] The tag covers the signature's `TypeId`, so
+        // that instantiation has type `fn(I) -> O`. [3] The tag covers the
+        // build-id, which `verify` matched against ours, and a single
         // executable is mapped with one load bias, so `anchor + offset` is
         // that function's address in this process too.
         // SAFETY: `addr` is a `fn(I) -> O` of this executable, by [1]–[3].
@@ -297,9 +382,7 @@ mod tests {
     fn round_trip_fn_item_and_closure() {
         let e = EntryPoint::of(double);
         let (o, s, b) = e.to_parts();
-        let f = EntryPoint::<u32, u32>::from_parts(o, s, b)
-            .resolve()
-            .unwrap();
+        let f = EntryParts::<u32, u32>::new(o, s, b).resolve().unwrap();
         assert_eq!(f(21), 42);
         let e = EntryPoint::of(|s: String| s.len());
         assert_eq!(e.resolve().unwrap()("abc".to_string()), 3);
@@ -309,15 +392,11 @@ mod tests {
     fn rejects_foreign_binary_and_signature() {
         let (o, s, mut b) = EntryPoint::of(double).to_parts();
         b[0] ^= 1;
-        let err = EntryPoint::<u32, u32>::from_parts(o, s, b)
-            .resolve()
-            .unwrap_err();
+        let err = EntryParts::<u32, u32>::new(o, s, b).resolve().unwrap_err();
         assert!(matches!(err, EntryError::ForeignBinary { .. }));
         assert!(err.to_string().contains("different executable"));
         let (o, s, b) = EntryPoint::of(double).to_parts();
-        let err = EntryPoint::<u64, u32>::from_parts(o, s, b)
-            .resolve()
-            .unwrap_err();
+        let err = EntryParts::<u64, u32>::new(o, s, b).resolve().unwrap_err();
         assert!(matches!(err, EntryError::Unauthenticated { .. }));
     }
 
@@ -331,7 +410,7 @@ mod tests {
         // tag of `double`: the tag binds the offset.
         let (_, tag, b) = EntryPoint::of(double).to_parts();
         let (other, _, _) = EntryPoint::of(triple).to_parts();
-        let err = EntryPoint::<u32, u32>::from_parts(other, tag, b)
+        let err = EntryParts::<u32, u32>::new(other, tag, b)
             .resolve()
             .unwrap_err();
         assert!(matches!(err, EntryError::Unauthenticated { .. }));
@@ -339,7 +418,7 @@ mod tests {
         // Any tag bit flipped.
         let (o, tag, b) = EntryPoint::of(double).to_parts();
         for bit in 0..64 {
-            let e = EntryPoint::<u32, u32>::from_parts(o, tag ^ (1 << bit), b);
+            let e = EntryParts::<u32, u32>::new(o, tag ^ (1 << bit), b);
             assert!(e.resolve().is_err(), "bit {bit}");
         }
     }
