@@ -249,3 +249,15 @@ impl fmt::Debug for Condition {
         write!(f, "<Condition({:?}, {})>", self.lock, self.raw().waiting())
     }
 }
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_pythons_repr() {
+        // CPython: repr(multiprocessing.Condition()) == "<Condition(<RLock(None, 0)>, 0)>"
+        let c = Condition::new().unwrap();
+        assert_eq!(format!("{c:?}"), "<Condition(<RLock(None, 0)>, 0)>");
+    }
+}

@@ -21,12 +21,23 @@ use mp_sys::time::Deadline;
 /// lock.release()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub enum SyncLock {
     /// A non-recursive [`Lock`].
     Lock(Lock),
     /// A recursive [`RLock`].
     RLock(RLock),
+}
+
+impl std::fmt::Debug for SyncLock {
+    /// The inner lock's own repr (`<Lock(owner=None)>`, `<RLock(None, 0)>`),
+    /// as Python shows the lock a `Condition` wraps.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyncLock::Lock(l) => l.fmt(f),
+            SyncLock::RLock(l) => l.fmt(f),
+        }
+    }
 }
 
 /// A guard of either lock kind.
