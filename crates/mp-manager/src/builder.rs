@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::address_serde;
 use crate::barrier_action::{self, BarrierAction};
 use crate::client;
+use crate::client_settings::{self, ClientSettings};
 use crate::error::{ManagerError, Result};
 use crate::initializer::Initializer;
 use crate::manager::Manager;
@@ -136,6 +137,7 @@ pub struct ManagerBuilder<R: Registry = ()> {
     actions: Vec<BarrierAction>,
     pool_functions: Vec<PoolFunction>,
     handshake_timeout: Duration,
+    client: ClientSettings,
     _registry: PhantomData<fn() -> R>,
 }
 
@@ -148,6 +150,8 @@ impl<R: Registry> std::fmt::Debug for ManagerBuilder<R> {
             .field("method", &self.method)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
+            .field("reconnect", &self.client.reconnect)
+            .field("call_timeout", &self.client.call_timeout)
             .field("barrier_actions", &self.actions.len())
             .field("pool_functions", &self.pool_functions.len())
             .finish_non_exhaustive()
@@ -165,6 +169,7 @@ impl Default for ManagerBuilder<()> {
             actions: Vec::new(),
             pool_functions: Vec::new(),
             handshake_timeout: mp_channel::DEFAULT_HANDSHAKE_TIMEOUT,
+            client: ClientSettings::default(),
             _registry: PhantomData,
         }
     }
@@ -285,8 +290,40 @@ impl<R: Registry> ManagerBuilder<R> {
             actions: self.actions,
             pool_functions: self.pool_functions,
             handshake_timeout: self.handshake_timeout,
+            client: self.client,
             _registry: PhantomData,
         }
+    }
+
+    /// How long this process's calls keep trying to reach the server when
+    /// it cannot be reached — refused connections, a missing socket, a
+    /// reset — before failing with [`ManagerError::ServerGone`] (default:
+    /// not at all, as CPython). With a window, a client outlives a server
+    /// restart or a network outage shorter than it: calls made meanwhile
+    /// wait, with growing pauses up to 0.5 s, and go on when the server is
+    /// back. A request is sent again only if it provably never reached the
+    /// old server; one that was sent and got no reply fails (it may have
+    /// run). Objects live in the server run that made them: after a restart,
+    /// proxies to the old run's objects fail with a
+    /// [`RemoteErrorKind::Protocol`](crate::RemoteErrorKind::Protocol) error
+    /// (no such object), and the program looks its objects up again (e.g.
+    /// by name, [`Manager::lookup`]). Applies to every manager and proxy of
+    /// this process that reaches the same address.
+    pub fn reconnect(mut self, window: Duration) -> Self {
+        self.client.reconnect = window;
+        self
+    }
+
+    /// The longest a call (a proxy method, or the manager's own requests)
+    /// waits for the server's reply; past it the call fails with
+    /// [`ManagerError::Timeout`] and its connection is closed (default: no
+    /// limit, as CPython). This bounds the blocking methods too — a
+    /// `Queue::get` or `Lock::acquire` that waits in the server — so choose
+    /// it longer than their own waits. Applies to every manager and proxy
+    /// of this process that reaches the same address.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.client.call_timeout = Some(timeout);
+        self
     }
 
     fn key(&self) -> AuthKey {
@@ -336,6 +373,7 @@ impl<R: Registry> ManagerBuilder<R> {
             }
         };
         client::remember_key(&local, &key);
+        client_settings::set(&local, self.client);
         Ok(Manager {
             address: local,
             key,
@@ -363,6 +401,7 @@ impl<R: Registry> ManagerBuilder<R> {
             .address
             .clone()
             .ok_or_else(|| ManagerError::State("connect needs an address".into()))?;
+        client_settings::set(&address, self.client);
         let out = client::call(&address, &key, protocol::CONTROL, protocol::HELLO, &[])?;
         let server: u128 = protocol::from_bytes(&out)?;
         client::remember_key(&address, &key);
@@ -411,6 +450,7 @@ impl<R: Registry> ManagerBuilder<R> {
         ));
         let address = listener.address().clone();
         client::remember_key(&address, &key);
+        client_settings::set(&address, self.client);
         let manager = Manager {
             address,
             key,

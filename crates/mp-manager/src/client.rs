@@ -11,13 +11,16 @@
 //! a lock that a `fork` by another thread could leave held in the child.
 
 use std::cell::RefCell;
+use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mp_channel::{Address, AuthenticationError, ConnectError, Connection, RecvError, SendError};
 use mp_process::AuthKey;
+use mp_sys::time::Deadline;
 
+use crate::client_settings;
 use crate::error::ManagerError;
 use crate::protocol::{Reply, RequestRef};
 
@@ -31,11 +34,12 @@ struct Pool {
     idle: Vec<Idle>,
 }
 
-/// The idle connections to one server, reached with one key.
+/// The idle connections to one server, reached with one key, each with
+/// the moment it was put back.
 struct Idle {
     address: Address,
     key: AuthKey,
-    connections: Vec<Connection>,
+    connections: Vec<(Connection, Instant)>,
 }
 
 thread_local! {
@@ -65,7 +69,7 @@ impl Pool {
 /// Empties the pool first if it was inherited through `fork` (the pid no
 /// longer matches): those connections belong to the parent, and dropping
 /// them closes only our copies.
-fn take_idle(address: &Address, key: &AuthKey) -> Option<Connection> {
+fn take_idle(address: &Address, key: &AuthKey) -> Option<(Connection, Instant)> {
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
         let pid = mp_sys::process::getpid();
@@ -81,18 +85,40 @@ fn take_idle(address: &Address, key: &AuthKey) -> Option<Connection> {
 /// request. No pid check: the same thread took it in this process (a fork
 /// by another thread leaves the child without this thread).
 fn put_idle(address: &Address, key: &AuthKey, connection: Connection) {
+    let entry = (connection, Instant::now());
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
         match pool.entry(address, key) {
-            Some(i) if i.connections.len() < MAX_IDLE => i.connections.push(connection),
+            Some(i) if i.connections.len() < MAX_IDLE => i.connections.push(entry),
             Some(_) => {}
             None => pool.idle.push(Idle {
                 address: address.clone(),
                 key: key.clone(),
-                connections: vec![connection],
+                connections: vec![entry],
             }),
         }
     })
+}
+
+/// How long a connection may sit idle before it is checked for life
+/// before reuse: a server says nothing unasked, so an idle connection that
+/// reads as ready was closed by its peer (a server that died or was
+/// restarted). Checking costs one `poll`; connections in steady use skip it.
+const CHECK_IDLE_AFTER: Duration = Duration::from_millis(20);
+
+/// An idle connection that is still usable, or a new one (`true`: new).
+/// Finding a dead one closes every idle connection to `address`: they all
+/// went to the server that is gone.
+fn idle_or_connect(address: &Address, key: &AuthKey) -> Result<(Connection, bool), ManagerError> {
+    while let Some((conn, since)) = take_idle(address, key) {
+        if since.elapsed() < CHECK_IDLE_AFTER
+            || matches!(conn.poll(Some(Duration::ZERO)), Ok(false))
+        {
+            return Ok((conn, false));
+        }
+        forget(address);
+    }
+    Ok((connect(address, key)?, true))
 }
 
 /// Closes this thread's idle connections to `address`.
@@ -168,6 +194,28 @@ fn peer_went_away(e: &AuthenticationError) -> bool {
 /// How many times a handshake whose peer hung up is tried in all.
 const HANDSHAKE_ATTEMPTS: u32 = 3;
 
+/// Whether a failed connect means nobody serves the address now (a server
+/// that is down or restarting), rather than a wrong key or address family.
+fn unreachable(e: &ConnectError) -> bool {
+    match e {
+        ConnectError::Io(e) => matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionRefused
+                | io::ErrorKind::NotFound
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::TimedOut
+        ),
+        ConnectError::Authentication(a) => peer_went_away(a),
+        _ => false,
+    }
+}
+
+/// The first and the longest pause between connection attempts while a
+/// server cannot be reached ([`ClientSettings::reconnect`]).
+const RECONNECT_FIRST_PAUSE: Duration = Duration::from_millis(10);
+const RECONNECT_MAX_PAUSE: Duration = Duration::from_millis(500);
+
 /// Opens and authenticates a new connection (`mp_channel::client`: the
 /// client answers first, then challenges the server, as Python's `Client`).
 ///
@@ -177,7 +225,28 @@ const HANDSHAKE_ATTEMPTS: u32 = 3;
 /// that hangs up in the middle of the handshake is tried again, a few
 /// times, before the server counts as gone. A refused connection or a
 /// wrong key is not retried.
+///
+/// With a [reconnect window](crate::ManagerBuilder::reconnect) for
+/// `address`, a server that cannot be reached (refused, socket missing,
+/// reset) is tried again, with growing pauses, until the window has passed
+/// since the first attempt.
 pub(crate) fn connect(address: &Address, key: &AuthKey) -> Result<Connection, ManagerError> {
+    connect_within(address, key, client_settings::get(address).reconnect)
+}
+
+/// [`connect`] without the reconnect window: a server that cannot be
+/// reached fails at once.
+pub(crate) fn connect_once(address: &Address, key: &AuthKey) -> Result<Connection, ManagerError> {
+    connect_within(address, key, Duration::ZERO)
+}
+
+fn connect_within(
+    address: &Address,
+    key: &AuthKey,
+    window: Duration,
+) -> Result<Connection, ManagerError> {
+    let deadline = Deadline::after(Some(window));
+    let mut pause = RECONNECT_FIRST_PAUSE;
     let mut attempt = 1;
     loop {
         match mp_channel::client(address, Some(key.as_bytes())) {
@@ -186,8 +255,13 @@ pub(crate) fn connect(address: &Address, key: &AuthKey) -> Result<Connection, Ma
                 return Err(ManagerError::Authentication(a))
             }
             Err(ConnectError::Authentication(_)) if attempt < HANDSHAKE_ATTEMPTS => {
-                std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)));
+                std::thread::sleep(Duration::from_millis(20 * u64::from(attempt)));
                 attempt += 1;
+            }
+            Err(e) if unreachable(&e) && !window.is_zero() && !deadline.passed() => {
+                let left = deadline.remaining().unwrap_or(Duration::ZERO);
+                std::thread::sleep(pause.min(left));
+                pause = (pause * 2).min(RECONNECT_MAX_PAUSE);
             }
             Err(other) => return Err(gone(address, other)),
         }
@@ -205,18 +279,18 @@ pub(crate) fn roundtrip(
         SendError::Encode(e) => ManagerError::Encode(e),
         other => gone(address, other),
     })?;
-    let reply = match timeout {
-        None => conn.recv::<Reply>(),
-        Some(t) => conn.recv_timeout::<Reply>(t),
-    };
-    let reply = reply.map_err(|e| match e {
-        RecvError::Decode(e) => ManagerError::Decode(e),
-        other => gone(address, other),
-    })?;
-    Ok(reply.map_err(ManagerError::from)?.into_vec())
+    receive_reply(conn, address, timeout)
 }
 
 /// Calls `method` on object `object` of the server at `address`.
+///
+/// A request that provably never reached a server (the connection was
+/// found closed before it was written, or writing it failed) is sent again
+/// on a new connection; one that was written and got no reply is not (it
+/// may have run), and fails with [`ManagerError::ServerGone`]. Either way
+/// the idle connections to `address` are closed, so the next call opens a
+/// new one (CPython's manager clients keep reusing the dead ones:
+/// cpython#87495, #86320).
 pub(crate) fn call(
     address: &Address,
     key: &AuthKey,
@@ -229,17 +303,54 @@ pub(crate) fn call(
         method,
         args,
     };
-    let conn = match take_idle(address, key) {
-        Some(c) => c,
-        None => connect(address, key)?,
-    };
-    let result = roundtrip(&conn, address, &request, None);
-    match &result {
-        // The connection is in step after a reply, failed or not.
-        Ok(_) | Err(ManagerError::Remote(_)) => put_idle(address, key, conn),
-        Err(_) => {}
+    let timeout = client_settings::get(address).call_timeout;
+    loop {
+        let (conn, fresh) = idle_or_connect(address, key)?;
+        if let Err(e) = conn.send(&request) {
+            return match e {
+                SendError::Encode(e) => {
+                    put_idle(address, key, conn);
+                    Err(ManagerError::Encode(e))
+                }
+                // Nothing of the request went out on a new connection
+                // either: the server is gone, not merely restarted.
+                other if fresh => Err(gone(address, other)),
+                _ => {
+                    forget(address);
+                    continue;
+                }
+            };
+        }
+        let result = receive_reply(&conn, address, timeout);
+        match &result {
+            // The connection is in step after a reply, failed or not.
+            Ok(_) | Err(ManagerError::Remote(_)) => put_idle(address, key, conn),
+            Err(ManagerError::ServerGone { .. }) => forget(address),
+            Err(_) => {}
+        }
+        return result;
     }
-    result
+}
+
+/// The reply to a request sent on `conn`.
+fn receive_reply(
+    conn: &Connection,
+    address: &Address,
+    timeout: Option<Duration>,
+) -> Result<Vec<u8>, ManagerError> {
+    let reply = match timeout {
+        None => conn.recv::<Reply>(),
+        Some(t) => conn.recv_timeout::<Reply>(t),
+    };
+    let reply = reply.map_err(|e| match e {
+        RecvError::Decode(e) => ManagerError::Decode(e),
+        RecvError::Timeout => ManagerError::Timeout {
+            address: address.to_string(),
+            after: timeout.unwrap_or_default(),
+        },
+        other => gone(address, other),
+    })?;
+    Ok(reply.map_err(ManagerError::from)?.into_vec())
 }
 
 /// Where a reply being decoded came from: the server run, its address and

@@ -97,6 +97,17 @@ pub enum ManagerError {
         /// What the client saw (end of stream, connection refused, ...).
         reason: String,
     },
+    /// No reply came within the
+    /// [call timeout](crate::ManagerBuilder::call_timeout) (or the timeout
+    /// of the operation). The connection is closed: a late reply cannot be
+    /// taken for the next call's. The call may still run in the server.
+    #[error("manager server at {address} did not reply within {after:?}")]
+    Timeout {
+        /// The server's address.
+        address: String,
+        /// How long the call waited.
+        after: std::time::Duration,
+    },
     /// The server and this process do not share the authkey, or the peer
     /// does not speak the handshake (Python's `AuthenticationError`).
     #[error("authentication failed: {0}")]

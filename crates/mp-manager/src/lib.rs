@@ -119,6 +119,7 @@ mod address_serde;
 mod barrier_action;
 mod builder;
 mod client;
+mod client_settings;
 mod error;
 mod initializer;
 mod manager;

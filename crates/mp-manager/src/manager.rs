@@ -225,7 +225,9 @@ impl<R: Registry> Manager<R> {
         };
         self.shut_down = true;
         let token = protocol::to_bytes(&token)?;
-        let asked = client::connect(&self.address, &self.key).and_then(|conn| {
+        // Once, without the reconnect window: a server that cannot be
+        // reached is not waited for (its process is terminated below).
+        let asked = client::connect_once(&self.address, &self.key).and_then(|conn| {
             let request = RequestRef {
                 object: protocol::CONTROL,
                 method: protocol::SHUTDOWN,

@@ -29,6 +29,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use mp_channel::{Address, Connection};
 use mp_process::AuthKey;
@@ -107,6 +108,12 @@ fn holder_call(
         .ok_or_else(|| ManagerError::State("no reference holder".into()))?;
     let mut conns = holders.conns.lock().unwrap_or_else(|e| e.into_inner());
     let entry = (address.clone(), key.clone());
+    // A holder hears nothing unasked: one that reads as ready was closed by
+    // its server (gone, or restarted), and a new server is tried instead.
+    let dead = matches!(conns.get(&entry), Some(Some(c)) if !matches!(c.poll(Some(Duration::ZERO)), Ok(false)));
+    if dead {
+        conns.insert(entry.clone(), None);
+    }
     match conns.get(&entry) {
         Some(Some(_)) => {}
         Some(None) if method == protocol::DECREF => return Ok(Vec::new()),
