@@ -143,6 +143,32 @@ impl<T> Future<T> {
     }
 }
 
+/// `future.await` (the `async` feature): the value of
+/// [`Future::result`], without blocking a thread, on any runtime (see
+/// [`ResultFuture`](crate::ResultFuture)).
+///
+/// ```
+/// use mp_pool::ProcessPoolExecutor;
+///
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// let executor = ProcessPoolExecutor::with_max_workers(1)?;
+/// let f = executor.submit(square, (7,))?;
+/// assert_eq!(smol::block_on(async { f.await })?, 49);
+/// # Ok::<(), mp_pool::PoolError>(())
+/// ```
+#[cfg(feature = "async")]
+impl<T: Send + 'static> std::future::IntoFuture for Future<T> {
+    type Output = Result<T, PoolError>;
+    type IntoFuture =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, PoolError>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let Future { result, breaker } = self;
+        Box::pin(async move { result.await.map_err(|e| breaker.map(e)) })
+    }
+}
+
 impl<T> ResultHandle for Future<T> {
     type Output = T;
 
