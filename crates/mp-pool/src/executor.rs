@@ -1,13 +1,16 @@
-//! [`ProcessPoolExecutor`]: Python's `concurrent.futures.ProcessPoolExecutor`
-//! on top of [`Pool`] — `submit` returning a [`Future`], `map` with a
-//! deadline, `shutdown(wait, cancel_futures)`, drop as the end of a `with`
-//! block, and a broken pool reported as Python does when the user picks
-//! [`BrokenPolicy::Break`].
+//! [`Executor`]: Python's `concurrent.futures` executors on top of our
+//! pools — [`ProcessPoolExecutor`] on a [`Pool`], [`ThreadPoolExecutor`] on
+//! a [`ThreadPool`]: `submit` returning a [`Future`], `map` with a deadline,
+//! `shutdown(wait, cancel_futures)`, drop as the end of a `with` block, and
+//! (processes) a broken pool reported as Python does when the user picks
+//! [`BrokenPolicy::Break`]. The process calls are here, the thread calls in
+//! `thread`.
 
 mod broken;
 mod builder;
 mod future;
 mod map;
+mod thread;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -24,6 +27,7 @@ use crate::lock::lock;
 use crate::options::TaskOptions;
 use crate::pool::{Apply, Pool};
 use crate::result::{AsyncResult, Callbacks};
+use crate::thread_pool::ThreadPool;
 
 pub use broken::BrokenPolicy;
 pub use builder::ExecutorBuilder;
@@ -32,11 +36,11 @@ pub use map::ExecutorMap;
 
 use broken::Breaker;
 
-/// A pool of worker processes with the shape of Python's
-/// `concurrent.futures.ProcessPoolExecutor`: [`submit`](Self::submit) a
-/// call and get a [`Future`]; [`map`](Self::map) with a timeout;
-/// [`shutdown`](Self::shutdown). [`as_completed`](crate::as_completed) and
-/// [`wait`](crate::wait) take its futures.
+/// Python's `concurrent.futures.ProcessPoolExecutor`: an [`Executor`] on
+/// worker processes. [`submit`](Executor::submit) a call and get a
+/// [`Future`]; [`map`](Executor::map) with a timeout;
+/// [`shutdown`](Executor::shutdown). [`as_completed`](crate::as_completed)
+/// and [`wait`](crate::wait) take its futures.
 ///
 /// Task functions and values follow [`Pool`]'s rules (a `fn` item or a
 /// closure that captures nothing; serde arguments and results).
@@ -61,10 +65,10 @@ use broken::Breaker;
 /// ```
 ///
 /// # Dropping
-/// Dropping an executor is [`shutdown(true, false)`](Self::shutdown), as the
-/// end of Python's `with ProcessPoolExecutor() as ex:` block: it waits until
-/// every submitted task has finished. (Dropping a [`Pool`] terminates it:
-/// Python's two `with` blocks differ, and so do ours.)
+/// Dropping an executor is [`shutdown(true, false)`](Executor::shutdown), as
+/// the end of Python's `with ProcessPoolExecutor() as ex:` block: it waits
+/// until every submitted task has finished. (Dropping a [`Pool`] terminates
+/// it: Python's two `with` blocks differ, and so do ours.)
 ///
 /// # A worker that dies
 /// By default the pool heals ([`BrokenPolicy::Replace`]): only the task the
@@ -74,10 +78,66 @@ use broken::Breaker;
 /// terminated and every unfinished and later future fails with
 /// [`TaskError::BrokenProcessPool`](crate::TaskError::BrokenProcessPool),
 /// which names the dead worker and its exit status.
-pub struct ProcessPoolExecutor {
-    pool: Pool,
+pub type ProcessPoolExecutor = Executor<Pool>;
+
+/// Python's `concurrent.futures.ThreadPoolExecutor`: an [`Executor`] on the
+/// threads of a [`ThreadPool`], so task functions may capture and values
+/// need no serde.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mp_pool::ThreadPoolExecutor;
+///
+/// let base = Arc::new(10u64);
+/// let executor = ThreadPoolExecutor::with_max_workers(2)?;
+/// let b = base.clone();
+/// let f = executor.submit(move |x: u64| x + *b, (5,))?;
+/// assert_eq!(f.result()?, 15);
+/// # Ok::<(), mp_pool::PoolError>(())
+/// ```
+///
+/// A thread cannot be stopped from outside, and the thread pool does not
+/// cancel queued work yet: [`Future::cancel`] returns `false` here,
+/// `shutdown(_, true)` cancels nothing, and a `map` that ends early (timeout,
+/// drop) lets its remaining tasks run. It never breaks (a panic is the
+/// task's error).
+pub type ThreadPoolExecutor = Executor<ThreadPool>;
+
+/// `concurrent.futures`' executor shape over one of our pools: see
+/// [`ProcessPoolExecutor`] (worker processes) and [`ThreadPoolExecutor`]
+/// (threads), which say what each adds.
+pub struct Executor<P: ExecutorPool> {
+    pool: P,
     breaker: Arc<Breaker>,
     pending: Mutex<Pending>,
+}
+
+/// A pool an [`Executor`] runs on: [`Pool`] or [`ThreadPool`].
+pub trait ExecutorPool {
+    /// Stops accepting work (the pool's `close`).
+    fn close(&self);
+    /// Waits until the workers have exited (the pool's `join`).
+    fn join(&self) -> Result<(), PoolError>;
+}
+
+impl ExecutorPool for Pool {
+    fn close(&self) {
+        Pool::close(self);
+    }
+
+    fn join(&self) -> Result<(), PoolError> {
+        Pool::join(self)
+    }
+}
+
+impl ExecutorPool for ThreadPool {
+    fn close(&self) {
+        ThreadPool::close(self);
+    }
+
+    fn join(&self) -> Result<(), PoolError> {
+        ThreadPool::join(self)
+    }
 }
 
 /// The futures submitted and maybe unfinished, for
@@ -116,28 +176,18 @@ impl Pending {
     }
 }
 
-impl ProcessPoolExecutor {
-    /// An executor with [`cpu_count()`](mp_process::cpu_count) workers
-    /// (Python's `ProcessPoolExecutor()`).
-    pub fn new() -> Result<ProcessPoolExecutor, PoolError> {
-        ExecutorBuilder::default().build()
-    }
-
-    /// An executor with `n` workers (Python's
-    /// `ProcessPoolExecutor(max_workers=n)`).
-    pub fn with_max_workers(n: usize) -> Result<ProcessPoolExecutor, PoolError> {
-        ExecutorBuilder::default().max_workers(n).build()
-    }
-
-    /// Options: max_workers, initializer, max_tasks_per_child, context,
-    /// task timeout, broken-pool policy.
-    pub fn builder() -> ExecutorBuilder {
-        ExecutorBuilder::default()
+impl<P: ExecutorPool> Executor<P> {
+    fn from_pool(pool: P, breaker: Arc<Breaker>) -> Self {
+        Executor {
+            pool,
+            breaker,
+            pending: Mutex::new(Pending::default()),
+        }
     }
 
     /// The pool underneath, for what an executor does not offer
-    /// (`imap_unordered`, callbacks, [`live_workers`](Pool::live_workers)).
-    pub fn pool(&self) -> &Pool {
+    /// (`imap_unordered`, callbacks, ...).
+    pub fn pool(&self) -> &P {
         &self.pool
     }
 
@@ -157,6 +207,53 @@ impl ProcessPoolExecutor {
             Some(cause) => Err(PoolError::Task(cause)),
             None => Ok(()),
         }
+    }
+
+    /// Wraps a submitted call's result.
+    fn future<T: Send + 'static>(&self, result: AsyncResult<T>) -> Future<T> {
+        lock(&self.pending).push(Box::new(result.share()));
+        Future::new(result, self.breaker.clone())
+    }
+
+    /// Stops accepting work (Python's `shutdown(wait, cancel_futures)`):
+    /// later calls fail with [`PoolError::NotRunning`]. With
+    /// `cancel_futures`, the futures no worker holds yet are cancelled
+    /// (they report [`TaskError::Cancelled`](crate::TaskError::Cancelled));
+    /// with `wait`, returns once every other task has finished and the
+    /// workers have exited. Idempotent. The executor's drop waits even after
+    /// `shutdown(false, _)`.
+    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        if cancel_futures {
+            let calls = std::mem::take(&mut lock(&self.pending).calls);
+            for call in &calls {
+                call.cancel_pending();
+            }
+        }
+        self.pool.close();
+        if wait {
+            // Only `StillRunning` is possible, and the pool is closed.
+            let _ = self.pool.join();
+        }
+    }
+}
+
+impl Executor<Pool> {
+    /// An executor with [`cpu_count()`](mp_process::cpu_count) workers
+    /// (Python's `ProcessPoolExecutor()`).
+    pub fn new() -> Result<ProcessPoolExecutor, PoolError> {
+        ExecutorBuilder::default().build()
+    }
+
+    /// An executor with `n` workers (Python's
+    /// `ProcessPoolExecutor(max_workers=n)`).
+    pub fn with_max_workers(n: usize) -> Result<ProcessPoolExecutor, PoolError> {
+        ExecutorBuilder::default().max_workers(n).build()
+    }
+
+    /// Options: max_workers, initializer, max_tasks_per_child, context,
+    /// task timeout, broken-pool policy.
+    pub fn builder() -> ExecutorBuilder {
+        ExecutorBuilder::default()
     }
 
     /// Schedules `f(*args)` and returns its [`Future`] (Python's
@@ -190,8 +287,7 @@ impl ProcessPoolExecutor {
             .pool
             .apply_async_opts(f, args, Callbacks::new(), opts)
             .map_err(|e| self.refused(e))?;
-        lock(&self.pending).push(Box::new(result.share()));
-        Ok(Future::new(result, self.breaker.clone()))
+        Ok(self.future(result))
     }
 
     /// `f(item)` for every item, as an iterator of results in input order
@@ -225,39 +321,18 @@ impl ProcessPoolExecutor {
             .map_err(|e| self.refused(e))?;
         Ok(ExecutorMap::new(results, deadline, self.breaker.clone()))
     }
-
-    /// Stops accepting work (Python's `shutdown(wait, cancel_futures)`):
-    /// later calls fail with [`PoolError::NotRunning`]. With
-    /// `cancel_futures`, the futures no worker holds yet are cancelled
-    /// (they report [`TaskError::Cancelled`](crate::TaskError::Cancelled));
-    /// with `wait`, returns once every other task has finished and the
-    /// workers have exited. Idempotent. The executor's drop waits even after
-    /// `shutdown(false, _)`.
-    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        if cancel_futures {
-            let calls = std::mem::take(&mut lock(&self.pending).calls);
-            for call in &calls {
-                call.cancel_pending();
-            }
-        }
-        self.pool.close();
-        if wait {
-            // Only `StillRunning` is possible, and the pool is closed.
-            let _ = self.pool.join();
-        }
-    }
 }
 
-impl Drop for ProcessPoolExecutor {
+impl<P: ExecutorPool> Drop for Executor<P> {
     /// `shutdown(wait=true)`, like the end of a `with` block.
     fn drop(&mut self) {
         self.shutdown(true, false);
     }
 }
 
-impl fmt::Debug for ProcessPoolExecutor {
+impl<P: ExecutorPool + fmt::Debug> fmt::Debug for Executor<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProcessPoolExecutor")
+        f.debug_struct("Executor")
             .field("pool", &self.pool)
             .field("broken", &self.is_broken())
             .finish()

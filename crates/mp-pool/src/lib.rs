@@ -35,8 +35,9 @@
 //! - [`default_chunksize`]: Python's formula.
 //! - [`as_completed`] and [`wait`] over [`AsyncResult`]s and [`Future`]s
 //!   (Python's `concurrent.futures` functions; [`ResultHandle`]).
-//! - [`ProcessPoolExecutor`] ([`ExecutorBuilder`]): Python's
-//!   `concurrent.futures.ProcessPoolExecutor` on a [`Pool`] — `submit` →
+//! - [`ProcessPoolExecutor`] ([`ExecutorBuilder`]) and
+//!   [`ThreadPoolExecutor`], both an [`Executor`]: Python's
+//!   `concurrent.futures` executors on a [`Pool`] or a [`ThreadPool`] — `submit` →
 //!   [`Future`] (`result`, `exception`, `done`, `running`, `cancel`,
 //!   `add_done_callback`), `map` with a timeout ([`ExecutorMap`]),
 //!   `shutdown(wait, cancel_futures)`, drop waits like `with`; a dead worker
@@ -90,7 +91,10 @@ mod worker_main;
 pub use builder::PoolBuilder;
 pub use chunk::default_chunksize;
 pub use error::{PoolError, TaskError};
-pub use executor::{BrokenPolicy, ExecutorBuilder, ExecutorMap, Future, ProcessPoolExecutor};
+pub use executor::{
+    BrokenPolicy, Executor, ExecutorBuilder, ExecutorMap, ExecutorPool, Future,
+    ProcessPoolExecutor, ThreadPoolExecutor,
+};
 pub use func::StarFn;
 pub use futures::{as_completed, wait, AsCompleted, ResultHandle, ReturnWhen, Waited};
 pub use imap::IMapIterator;

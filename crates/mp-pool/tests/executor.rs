@@ -350,3 +350,55 @@ fn a_failing_initializer_breaks_the_executor() {
         assert_eq!(broken_by(&err), Some(1), "{err}");
     });
 }
+
+#[test]
+fn a_thread_pool_executor_runs_capturing_closures() {
+    deadline(120, "thread executor", || {
+        let base = Arc::new(100u64);
+        let ex = mp_pool::ThreadPoolExecutor::with_max_workers(2).unwrap();
+        let b = base.clone();
+        let add = ex.submit(move |x: u64| x + *b, (5,)).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let rx = Mutex::new(rx);
+        let slow = ex
+            .submit(
+                move || {
+                    let _ = rx.lock().unwrap().recv();
+                    1u64
+                },
+                (),
+            )
+            .unwrap();
+        assert_eq!(add.result().unwrap(), 105);
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s = seen.clone();
+        slow.add_done_callback(move |f| {
+            assert!(f.done());
+            s.fetch_add(1, Ordering::SeqCst);
+        });
+        assert!(
+            !slow.cancel(),
+            "a thread pool's futures cannot be cancelled"
+        );
+        let mut it = as_completed(vec![slow, ex.submit(|| 2u64, ()).unwrap()]);
+        assert_eq!(it.next().unwrap().result().unwrap(), 2);
+        tx.send(()).unwrap();
+        assert_eq!(it.next().unwrap().result().unwrap(), 1);
+        assert_eq!(seen.load(Ordering::SeqCst), 1);
+        let b = base.clone();
+        let got: Vec<u64> = ex
+            .map(move |x: u64| x * *b, 0..5, None, 2)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(got, vec![0, 100, 200, 300, 400]);
+        let panics: Vec<Result<u64, PoolError>> =
+            ex.map(square, 12..15, None, 1).unwrap().collect();
+        assert!(matches!(
+            panics[1],
+            Err(PoolError::Task(TaskError::Panic { .. }))
+        ));
+        ex.shutdown(true, false);
+        assert!(matches!(ex.submit(|| 3u64, ()), Err(PoolError::NotRunning)));
+    });
+}

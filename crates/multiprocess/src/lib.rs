@@ -209,21 +209,26 @@ pub mod pool {
         Pool, PoolBuilder, PoolError, ReturnWhen, StarFn, TaskError, TaskOptions, ThreadPool,
         ThreadPoolBuilder, ThreadStarFn, Waited,
     };
-    pub use mp_pool::{BrokenPolicy, ExecutorBuilder, ExecutorMap, Future, ProcessPoolExecutor};
+    pub use mp_pool::{
+        BrokenPolicy, Executor, ExecutorBuilder, ExecutorMap, ExecutorPool, Future,
+        ProcessPoolExecutor, ThreadPoolExecutor,
+    };
 }
 
-/// Python's `concurrent.futures` (the name with `_` for `.`), on the process
-/// pool: [`ProcessPoolExecutor`](concurrent_futures::ProcessPoolExecutor)
-/// with its [`Future`](concurrent_futures::Future)s, `as_completed`, `wait`
-/// and `ReturnWhen` (`FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`).
+/// Python's `concurrent.futures` (the name with `_` for `.`), on our pools:
+/// [`ProcessPoolExecutor`](concurrent_futures::ProcessPoolExecutor) and
+/// [`ThreadPoolExecutor`](concurrent_futures::ThreadPoolExecutor) with their
+/// [`Future`](concurrent_futures::Future)s, `as_completed`, `wait` and
+/// `ReturnWhen` (`FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`).
 /// The same items are in [`pool`]; Python's `BrokenProcessPool` and
 /// `CancelledError` are [`TaskError`]'s `BrokenProcessPool` and `Cancelled`,
 /// its `TimeoutError` is [`PoolError`]'s `Timeout`.
 #[cfg(feature = "pool")]
 pub mod concurrent_futures {
     pub use mp_pool::{
-        as_completed, wait, AsCompleted, BrokenPolicy, ExecutorBuilder, ExecutorMap, Future,
-        PoolError, ProcessPoolExecutor, ResultHandle, ReturnWhen, TaskError, TaskOptions, Waited,
+        as_completed, wait, AsCompleted, BrokenPolicy, Executor, ExecutorBuilder, ExecutorMap,
+        ExecutorPool, Future, PoolError, ProcessPoolExecutor, ResultHandle, ReturnWhen, TaskError,
+        TaskOptions, ThreadPoolExecutor, Waited,
     };
 }
 

@@ -2,7 +2,7 @@
 //! `ProcessPoolExecutor(max_workers, mp_context, initializer, initargs,
 //! max_tasks_per_child)`, plus the broken-pool policy and a task timeout.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mp_process::{Context, StartMethod};
@@ -111,10 +111,6 @@ impl ExecutorBuilder {
             let b = breaker.clone();
             lock(&pool.inner.shared).on_death = Some(Box::new(move |w, code| b.record(w, code)));
         }
-        Ok(ProcessPoolExecutor {
-            pool,
-            breaker,
-            pending: Mutex::new(super::Pending::default()),
-        })
+        Ok(ProcessPoolExecutor::from_pool(pool, breaker))
     }
 }

@@ -13,9 +13,10 @@ use crate::result::{AsyncResult, Peek};
 
 use super::broken::Breaker;
 
-/// The handle of a task submitted with
-/// [`ProcessPoolExecutor::submit`](crate::ProcessPoolExecutor::submit)
-/// (Python's `concurrent.futures.Future`; not a `std::future::Future`).
+/// The handle of a task submitted to a
+/// [`ProcessPoolExecutor`](crate::ProcessPoolExecutor) or a
+/// [`ThreadPoolExecutor`](crate::ThreadPoolExecutor) (Python's
+/// `concurrent.futures.Future`; not a `std::future::Future`).
 ///
 /// [`as_completed`](crate::as_completed) and [`wait`](crate::wait) take
 /// futures as they take [`AsyncResult`]s. The value moves out: the first
@@ -87,7 +88,8 @@ impl<T> Future<T> {
 
     /// Whether a worker holds the task and it has not finished (Python's
     /// `running()`: the task has left the queue, so
-    /// [`cancel`](Self::cancel) can no longer stop it).
+    /// [`cancel`](Self::cancel) can no longer stop it). Not known for a
+    /// [`ThreadPoolExecutor`](crate::ThreadPoolExecutor)'s futures: `false`.
     pub fn running(&self) -> bool {
         self.result.running()
     }
@@ -101,7 +103,9 @@ impl<T> Future<T> {
     /// Cancels the task if no worker holds it yet (Python's `cancel()`): it
     /// never runs and the future reports [`TaskError::Cancelled`]. Returns
     /// `false` if it is running or finished (nothing changes then), `true`
-    /// if it is cancelled now or was already.
+    /// if it is cancelled now or was already. A
+    /// [`ThreadPoolExecutor`](crate::ThreadPoolExecutor)'s futures cannot be
+    /// cancelled yet (`false`).
     pub fn cancel(&self) -> bool {
         self.cancelled() || self.result.cancel_pending()
     }
