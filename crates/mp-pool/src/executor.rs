@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::error::PoolError;
 use crate::func::StarFn;
+use crate::imap::IMapIterator;
 use crate::lock::lock;
 use crate::options::TaskOptions;
 use crate::pool::{Apply, Pool};
@@ -96,11 +97,11 @@ pub type ProcessPoolExecutor = Executor<Pool>;
 /// # Ok::<(), mp_pool::PoolError>(())
 /// ```
 ///
-/// A thread cannot be stopped from outside, and the thread pool does not
-/// cancel queued work yet: [`Future::cancel`] returns `false` here,
-/// `shutdown(_, true)` cancels nothing, and a `map` that ends early (timeout,
-/// drop) lets its remaining tasks run. It never breaks (a panic is the
-/// task's error).
+/// [`Future::cancel`], `shutdown(_, true)` and a `map` that ends early
+/// (timeout, drop) cancel the tasks no thread has begun, as Python's do. A
+/// thread cannot be stopped from outside: [`Future::cancel_and_kill`] is
+/// `cancel` here, a running task finishing with its result dropped. The
+/// executor never breaks (a panic is the task's error).
 pub type ThreadPoolExecutor = Executor<ThreadPool>;
 
 /// `concurrent.futures`' executor shape over one of our pools: see
@@ -209,6 +210,25 @@ impl<P: ExecutorPool> Executor<P> {
         }
     }
 
+    /// A `map` of `chunksize` items per chunk whose results `start` submits,
+    /// with a deadline `timeout` from now.
+    fn start_map<R>(
+        &self,
+        timeout: Option<Duration>,
+        chunksize: usize,
+        start: impl FnOnce(&P) -> Result<IMapIterator<R>, PoolError>,
+    ) -> Result<ExecutorMap<R>, PoolError> {
+        if chunksize < 1 {
+            return Err(PoolError::InvalidArgument(
+                "chunksize must be >= 1".to_string(),
+            ));
+        }
+        let deadline = Deadline::after(timeout);
+        self.check()?;
+        let results = start(&self.pool).map_err(|e| self.refused(e))?;
+        Ok(ExecutorMap::new(results, deadline, self.breaker.clone()))
+    }
+
     /// Wraps a submitted call's result.
     fn future<T: Send + 'static>(&self, result: AsyncResult<T>) -> Future<T> {
         lock(&self.pending).push(Box::new(result.share()));
@@ -308,18 +328,9 @@ impl Executor<Pool> {
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        if chunksize < 1 {
-            return Err(PoolError::InvalidArgument(
-                "chunksize must be >= 1".to_string(),
-            ));
-        }
-        let deadline = Deadline::after(timeout);
-        self.check()?;
-        let results = self
-            .pool
-            .imap_opts(f, iterable, chunksize, TaskOptions::new())
-            .map_err(|e| self.refused(e))?;
-        Ok(ExecutorMap::new(results, deadline, self.breaker.clone()))
+        self.start_map(timeout, chunksize, |pool| {
+            pool.imap_opts(f, iterable, chunksize, TaskOptions::new())
+        })
     }
 }
 

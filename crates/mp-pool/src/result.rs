@@ -268,9 +268,9 @@ impl<T> AsyncResult<T> {
     /// A task already handed to a worker counts as started here: a map's
     /// small chunks prefetched into a busy worker's socket, or a task sent
     /// to an idle worker just before, still run (their results dropped)
-    /// unless the call is cancelled with a kill.
-    /// A [`ThreadPool`](crate::ThreadPool)'s results cannot be cancelled
-    /// (`false`).
+    /// unless the call is cancelled with a kill. On a
+    /// [`ThreadPool`](crate::ThreadPool) the queued tasks never run and a
+    /// task a thread has begun finishes (its result dropped).
     pub fn cancel(&self) -> bool {
         self.cancel_with(false)
     }
@@ -279,7 +279,8 @@ impl<T> AsyncResult<T> {
     /// (or about to: holding one of its chunks first) are stopped
     /// (`SIGTERM`, then `SIGKILL` after a grace period) and replaced, like
     /// pebble's `future.cancel()`. The other tasks those workers held run
-    /// elsewhere.
+    /// elsewhere. A thread cannot be killed: on a
+    /// [`ThreadPool`](crate::ThreadPool) this is [`cancel`](Self::cancel).
     pub fn cancel_and_kill(&self) -> bool {
         self.cancel_with(true)
     }

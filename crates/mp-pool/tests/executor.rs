@@ -376,10 +376,6 @@ fn a_thread_pool_executor_runs_capturing_closures() {
             assert!(f.done());
             s.fetch_add(1, Ordering::SeqCst);
         });
-        assert!(
-            !slow.cancel(),
-            "a thread pool's futures cannot be cancelled"
-        );
         let mut it = as_completed(vec![slow, ex.submit(|| 2u64, ()).unwrap()]);
         assert_eq!(it.next().unwrap().result().unwrap(), 2);
         tx.send(()).unwrap();
@@ -400,5 +396,52 @@ fn a_thread_pool_executor_runs_capturing_closures() {
         ));
         ex.shutdown(true, false);
         assert!(matches!(ex.submit(|| 3u64, ()), Err(PoolError::NotRunning)));
+    });
+}
+
+#[test]
+fn a_thread_pool_executor_cancels_what_has_not_started() {
+    deadline(120, "thread executor cancel", || {
+        let ex = mp_pool::ThreadPoolExecutor::with_max_workers(1).unwrap();
+        let (started_tx, started) = std::sync::mpsc::channel::<u64>();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let rx = Mutex::new(rx);
+        let busy = ex
+            .submit(
+                move || {
+                    started_tx.send(1).unwrap();
+                    let _ = rx.lock().unwrap().recv();
+                    1u64
+                },
+                (),
+            )
+            .unwrap();
+        assert_eq!(started.recv().unwrap(), 1);
+        assert!(busy.running());
+        let ran = Arc::new(AtomicUsize::new(0));
+        let queued: Vec<_> = (0..3)
+            .map(|_| {
+                let r = ran.clone();
+                ex.submit(
+                    move || {
+                        r.fetch_add(1, Ordering::SeqCst);
+                    },
+                    (),
+                )
+                .unwrap()
+            })
+            .collect();
+        assert!(!queued[0].running());
+        assert!(!busy.cancel(), "a running task is not cancelled");
+        assert!(queued[0].cancel());
+        assert!(queued[0].cancelled());
+        ex.shutdown(false, true);
+        tx.send(()).unwrap();
+        ex.shutdown(true, false);
+        assert_eq!(busy.result().unwrap(), 1);
+        for f in queued {
+            assert!(f.cancelled());
+        }
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "no cancelled task ran");
     });
 }

@@ -88,8 +88,7 @@ impl<T> Future<T> {
 
     /// Whether a worker holds the task and it has not finished (Python's
     /// `running()`: the task has left the queue, so
-    /// [`cancel`](Self::cancel) can no longer stop it). Not known for a
-    /// [`ThreadPoolExecutor`](crate::ThreadPoolExecutor)'s futures: `false`.
+    /// [`cancel`](Self::cancel) can no longer stop it).
     pub fn running(&self) -> bool {
         self.result.running()
     }
@@ -103,9 +102,7 @@ impl<T> Future<T> {
     /// Cancels the task if no worker holds it yet (Python's `cancel()`): it
     /// never runs and the future reports [`TaskError::Cancelled`]. Returns
     /// `false` if it is running or finished (nothing changes then), `true`
-    /// if it is cancelled now or was already. A
-    /// [`ThreadPoolExecutor`](crate::ThreadPoolExecutor)'s futures cannot be
-    /// cancelled yet (`false`).
+    /// if it is cancelled now or was already.
     pub fn cancel(&self) -> bool {
         self.cancelled() || self.result.cancel_pending()
     }
@@ -113,7 +110,7 @@ impl<T> Future<T> {
     /// Beyond Python (pebble's `future.cancel()`): cancels the task even if
     /// it is running — its worker is stopped (`SIGTERM`, then `SIGKILL`) and
     /// replaced. Returns `false` if it had already finished. See
-    /// [`AsyncResult::cancel_and_kill`].
+    /// [`AsyncResult::cancel_and_kill`] (on a thread pool it cannot kill).
     pub fn cancel_and_kill(&self) -> bool {
         self.result.cancel_and_kill()
     }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mp_process::TupleFn;
-use mp_sys::time::Deadline;
 
 use crate::error::PoolError;
 use crate::thread_pool::{ThreadPool, ThreadPoolBuilder, ThreadStarFn};
@@ -54,8 +53,7 @@ impl Executor<ThreadPool> {
     /// `f(item)` for every item, as an iterator of results in input order
     /// (Python's `map(fn, iterable, timeout=, chunksize=)`); see
     /// [`ProcessPoolExecutor::map`](Executor::map) for the timeout and how
-    /// the iteration ends. The tasks not yet run when it ends early still
-    /// run.
+    /// the iteration ends.
     pub fn map<F, T, R>(
         &self,
         f: F,
@@ -68,13 +66,8 @@ impl Executor<ThreadPool> {
         T: Send + 'static,
         R: Send + 'static,
     {
-        if chunksize < 1 {
-            return Err(PoolError::InvalidArgument(
-                "chunksize must be >= 1".to_string(),
-            ));
-        }
-        let deadline = Deadline::after(timeout);
-        let results = self.pool.imap_chunked(f, iterable, chunksize)?;
-        Ok(ExecutorMap::new(results, deadline, self.breaker.clone()))
+        self.start_map(timeout, chunksize, |pool| {
+            pool.imap_chunked(f, iterable, chunksize)
+        })
     }
 }
