@@ -108,6 +108,8 @@ impl ExecutorBuilder {
         let pool = self.pool.build()?;
         let breaker = Arc::new(Breaker::default());
         if self.policy == BrokenPolicy::Break {
+            // A worker that died before this line (nothing submitted yet)
+            // was replaced; from here on a death breaks the executor.
             let b = breaker.clone();
             lock(&pool.inner.shared).on_death = Some(Box::new(move |w, code| b.record(w, code)));
         }
