@@ -34,6 +34,12 @@ const LOOK_MIN: Duration = Duration::from_millis(2);
 /// what kills them: one that cannot even be decoded, or a failing
 /// initializer).
 const MAX_UNSTARTED_LOSSES: u32 = 3;
+/// Told when a worker dies on its own (not stopped by the pool, not retired
+/// after `maxtasksperchild`), with its name and exit code, under the pool's
+/// lock; `true` breaks the pool: it terminates at once (an executor's
+/// `BrokenPolicy::Break`).
+pub(crate) type DeathHook = Box<dyn Fn(&str, i32) -> bool + Send>;
+
 /// The pool's lifecycle state (Python's `RUN`, `CLOSE`, `TERMINATE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RunState {
@@ -58,6 +64,8 @@ pub(crate) struct Shared {
     /// of the chunk it answers): they are decoded only after the workers
     /// that sent them have been given their next chunks.
     arrived: Vec<(u64, usize, Range<usize>, Message)>,
+    /// Told of each worker that dies on its own (see [`DeathHook`]).
+    pub(crate) on_death: Option<DeathHook>,
 }
 
 impl Shared {
@@ -73,6 +81,7 @@ impl Shared {
             next_worker,
             engine_watch: Vec::new(),
             arrived: Vec::new(),
+            on_death: None,
         }
     }
 
@@ -346,6 +355,10 @@ impl Shared {
             exitcode,
             task,
         };
+        let on_its_own = w.stopped.is_none() && (exitcode != 0 || !w.inflight.is_empty());
+        if on_its_own && self.on_death.as_ref().is_some_and(|h| h(&w.name, exitcode)) {
+            self.state = RunState::Terminate;
+        }
         let mut requeue: Vec<Chunk> = Vec::new();
         let stopped = w.stopped.take();
         if let Some((mut lost, stop)) = stopped.and_then(|s| Some((w.inflight.pop_front()?, s))) {
@@ -706,6 +719,23 @@ impl Help for Inner {
 
     fn stop_helping(&self) {
         self.settle(lock(&self.shared), None);
+    }
+
+    fn running(&self, job: u64) -> bool {
+        let s = lock(&self.shared);
+        s.jobs.contains_key(&job)
+            && s.workers
+                .iter()
+                .any(|w| w.inflight.iter().any(|c| c.job == job))
+    }
+
+    fn cancel_pending(&self, job: u64) -> bool {
+        self.update(|s, _, completions| {
+            !s.workers
+                .iter()
+                .any(|w| w.inflight.iter().any(|c| c.job == job))
+                && s.cancel(job, false, completions)
+        })
     }
 
     fn cancel(&self, job: u64, kill: bool) -> bool {

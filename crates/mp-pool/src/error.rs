@@ -73,6 +73,21 @@ pub enum TaskError {
     /// before this task's result was delivered.
     #[error("cancelled")]
     Cancelled,
+    /// A worker of a [`ProcessPoolExecutor`](crate::ProcessPoolExecutor)
+    /// built with [`BrokenPolicy::Break`](crate::BrokenPolicy::Break) died
+    /// while this task was running or pending, or before it was submitted:
+    /// the executor is broken and every unfinished and later task fails so
+    /// (Python's `concurrent.futures.process.BrokenProcessPool`).
+    #[error(
+        "a process in the pool ({worker}) terminated abruptly with {}: the process pool is not usable any more",
+        describe_exit(*.exitcode)
+    )]
+    BrokenProcessPool {
+        /// The name of the worker that died (`ForkPoolWorker-3`).
+        worker: String,
+        /// Its exit code: `-SIG` when killed by a signal.
+        exitcode: i32,
+    },
 }
 
 /// `exit code 3`, or `exit code -9 (SIGKILL)` for a signal.

@@ -1,7 +1,8 @@
 //! `concurrent.futures`' waiting over many results: [`as_completed`]
-//! (each [`AsyncResult`] as it finishes) and [`wait`] (until the first
-//! finishes, the first fails, or all finish), on the [`Board`] each result
-//! posts its index to when it becomes ready.
+//! (each [`AsyncResult`] or executor [`Future`](crate::Future) as it
+//! finishes) and [`wait`] (until the first finishes, the first fails, or all
+//! finish), on the [`Board`] each result posts its index to when it becomes
+//! ready.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -56,26 +57,46 @@ impl Board {
     }
 }
 
+/// A handle on a pending result that [`as_completed`] and [`wait`] can
+/// watch: an [`AsyncResult`] or an executor's [`Future`](crate::Future).
+pub trait ResultHandle {
+    /// What the result holds.
+    type Output;
+
+    /// The pool's result underneath.
+    fn async_result(&self) -> &AsyncResult<Self::Output>;
+}
+
+impl<T> ResultHandle for AsyncResult<T> {
+    type Output = T;
+
+    fn async_result(&self) -> &AsyncResult<T> {
+        self
+    }
+}
+
 /// Watches `results` on a fresh board.
-fn watch<T>(results: &[AsyncResult<T>]) -> Arc<Board> {
+fn watch<R: ResultHandle>(results: &[R]) -> Arc<Board> {
     let board = Board::new();
     for (i, r) in results.iter().enumerate() {
-        r.observe(&board, i);
+        r.async_result().observe(&board, i);
     }
     board
 }
 
-/// The iterator of [`as_completed`].
-pub struct AsCompleted<T> {
-    results: Vec<Option<AsyncResult<T>>>,
+/// The iterator of [`as_completed`]: yields the handles it was given
+/// ([`AsyncResult`]s or [`Future`](crate::Future)s).
+pub struct AsCompleted<R> {
+    results: Vec<Option<R>>,
     board: Arc<Board>,
     left: usize,
 }
 
 /// Yields each of `results` as it completes (successfully, failed,
 /// cancelled or terminated), in completion order — Python's
-/// `concurrent.futures.as_completed`. Works for the results of a [`Pool`](crate::Pool)
-/// and of a [`ThreadPool`](crate::ThreadPool).
+/// `concurrent.futures.as_completed`. Works for the results of a [`Pool`](crate::Pool),
+/// of a [`ThreadPool`](crate::ThreadPool) and of a
+/// [`ProcessPoolExecutor`](crate::ProcessPoolExecutor).
 ///
 /// ```no_run
 /// # fn square(x: u64) -> u64 { x * x }
@@ -88,8 +109,8 @@ pub struct AsCompleted<T> {
 /// }
 /// # Ok::<(), mp_pool::PoolError>(())
 /// ```
-pub fn as_completed<T>(results: impl IntoIterator<Item = AsyncResult<T>>) -> AsCompleted<T> {
-    let results: Vec<AsyncResult<T>> = results.into_iter().collect();
+pub fn as_completed<R: ResultHandle>(results: impl IntoIterator<Item = R>) -> AsCompleted<R> {
+    let results: Vec<R> = results.into_iter().collect();
     let board = watch(&results);
     AsCompleted {
         left: results.len(),
@@ -98,18 +119,15 @@ pub fn as_completed<T>(results: impl IntoIterator<Item = AsyncResult<T>>) -> AsC
     }
 }
 
-impl<T> AsCompleted<T> {
+impl<R> AsCompleted<R> {
     /// The next result to complete within `timeout`: `Some(Err(PoolError::Timeout))`
     /// if none does (the iterator stays usable; Python raises `TimeoutError`),
     /// `None` when every result has been yielded.
-    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<AsyncResult<T>, PoolError>> {
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R, PoolError>> {
         self.next_until(Some(Instant::now() + timeout))
     }
 
-    fn next_until(
-        &mut self,
-        deadline: Option<Instant>,
-    ) -> Option<Result<AsyncResult<T>, PoolError>> {
+    fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<R, PoolError>> {
         if self.left == 0 {
             return None;
         }
@@ -125,10 +143,10 @@ impl<T> AsCompleted<T> {
     }
 }
 
-impl<T> Iterator for AsCompleted<T> {
-    type Item = AsyncResult<T>;
+impl<R> Iterator for AsCompleted<R> {
+    type Item = R;
 
-    fn next(&mut self) -> Option<AsyncResult<T>> {
+    fn next(&mut self) -> Option<R> {
         self.next_until(None).and_then(Result::ok)
     }
 
@@ -137,7 +155,7 @@ impl<T> Iterator for AsCompleted<T> {
     }
 }
 
-impl<T> fmt::Debug for AsCompleted<T> {
+impl<R> fmt::Debug for AsCompleted<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsCompleted")
             .field("left", &self.left)
@@ -172,7 +190,7 @@ pub struct Waited {
 /// limit) — Python's `concurrent.futures.wait`; returns which are ready. The
 /// results stay where they are: take the values with
 /// [`get`](AsyncResult::get) afterwards.
-pub fn wait<T>(results: &[AsyncResult<T>], when: ReturnWhen, timeout: Option<Duration>) -> Waited {
+pub fn wait<R: ResultHandle>(results: &[R], when: ReturnWhen, timeout: Option<Duration>) -> Waited {
     let deadline = timeout.map(|t| Instant::now() + t);
     let board = watch(results);
     let mut ready = vec![false; results.len()];
@@ -187,7 +205,7 @@ pub fn wait<T>(results: &[AsyncResult<T>], when: ReturnWhen, timeout: Option<Dur
         count += 1;
         let stop = match when {
             ReturnWhen::FirstCompleted => true,
-            ReturnWhen::FirstError => matches!(results[i].successful(), Ok(false)),
+            ReturnWhen::FirstError => matches!(results[i].async_result().successful(), Ok(false)),
             ReturnWhen::AllCompleted => false,
         };
         if stop {
@@ -195,6 +213,7 @@ pub fn wait<T>(results: &[AsyncResult<T>], when: ReturnWhen, timeout: Option<Dur
         }
     }
     // Results that became ready meanwhile count too.
-    let (done, not_done) = (0..results.len()).partition(|&i| ready[i] || results[i].is_done());
+    let (done, not_done) =
+        (0..results.len()).partition(|&i| ready[i] || results[i].async_result().is_done());
     Waited { done, not_done }
 }

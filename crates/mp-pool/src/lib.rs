@@ -33,6 +33,16 @@
 //! - [`TaskError`] (one task: panic with message and location, worker death
 //!   with exit code or signal, encoding) and [`PoolError`].
 //! - [`default_chunksize`]: Python's formula.
+//! - [`as_completed`] and [`wait`] over [`AsyncResult`]s and [`Future`]s
+//!   (Python's `concurrent.futures` functions; [`ResultHandle`]).
+//! - [`ProcessPoolExecutor`] ([`ExecutorBuilder`]) and
+//!   [`ThreadPoolExecutor`], both an [`Executor`]: Python's
+//!   `concurrent.futures` executors on a [`Pool`] or a [`ThreadPool`] — `submit` →
+//!   [`Future`] (`result`, `exception`, `done`, `running`, `cancel`,
+//!   `add_done_callback`), `map` with a timeout ([`ExecutorMap`]),
+//!   `shutdown(wait, cancel_futures)`, drop waits like `with`; a dead worker
+//!   heals the pool or breaks the executor ([`BrokenPolicy`],
+//!   [`TaskError::BrokenProcessPool`]).
 //! - [`ThreadPool`] ([`ThreadPoolBuilder`]): Python's
 //!   `multiprocessing.pool.ThreadPool` — the same calls on threads of this
 //!   process, for closures that capture and values that are not serde.
@@ -61,6 +71,7 @@ mod chunk;
 mod config;
 mod engine;
 mod error;
+mod executor;
 mod func;
 mod futures;
 mod imap;
@@ -80,8 +91,12 @@ mod worker_main;
 pub use builder::PoolBuilder;
 pub use chunk::default_chunksize;
 pub use error::{PoolError, TaskError};
+pub use executor::{
+    BrokenPolicy, Executor, ExecutorBuilder, ExecutorMap, ExecutorPool, Future,
+    ProcessPoolExecutor, ThreadPoolExecutor,
+};
 pub use func::StarFn;
-pub use futures::{as_completed, wait, AsCompleted, ReturnWhen, Waited};
+pub use futures::{as_completed, wait, AsCompleted, ResultHandle, ReturnWhen, Waited};
 pub use imap::IMapIterator;
 pub use options::TaskOptions;
 pub use pool::Pool;

@@ -35,7 +35,19 @@ pub(crate) trait Help: Send + Sync {
     /// Cancels job `job` (see [`AsyncResult::cancel`]); `false` if it had
     /// already completed.
     fn cancel(&self, job: u64, kill: bool) -> bool;
+
+    /// Whether job `job` is unfinished and some worker holds one of its
+    /// chunks (`concurrent.futures`' "running").
+    fn running(&self, job: u64) -> bool;
+
+    /// Cancels job `job` only if no worker holds any of its chunks yet
+    /// (`concurrent.futures.Future.cancel`); `false` otherwise.
+    fn cancel_pending(&self, job: u64) -> bool;
 }
+
+/// Run once when a result becomes ready (posting to a [`Board`], a done
+/// callback).
+pub(crate) type ReadyHook = Box<dyn FnOnce() + Send>;
 
 enum Slot<T> {
     Pending,
@@ -44,14 +56,22 @@ enum Slot<T> {
     Taken(bool),
 }
 
+/// What [`AsyncResult::peek`] sees.
+pub(crate) enum Peek<'a, T> {
+    Pending,
+    Ready(&'a Result<T, PoolError>),
+    /// Taken by `get`; whether it was a success.
+    Taken(bool),
+}
+
 /// Where a result lands; shared by the pool and the [`AsyncResult`].
 pub(crate) struct ResultCell<T> {
     slot: Mutex<Slot<T>>,
     ready: Condvar,
-    /// Some [`Board`] waits for it (read and written under `slot`'s lock).
+    /// Some hook waits for it (read and written under `slot`'s lock).
     observed: AtomicBool,
-    /// The boards to tell when it is ready, with its index on each.
-    observers: Mutex<Vec<(Arc<Board>, usize)>>,
+    /// What to run when it is ready.
+    observers: Mutex<Vec<ReadyHook>>,
     /// Wakes the futures waiting for the result (`async` feature).
     #[cfg(feature = "async")]
     ready_async: event_listener::Event,
@@ -79,23 +99,24 @@ impl<T> ResultCell<T> {
         drop(slot);
         self.ready.notify_all();
         if observed {
-            for (board, index) in std::mem::take(&mut *lock(&self.observers)) {
-                board.post(index);
+            for hook in std::mem::take(&mut *lock(&self.observers)) {
+                hook();
             }
         }
         #[cfg(feature = "async")]
         self.ready_async.notify(usize::MAX);
     }
 
-    /// Posts `index` on `board` when the result is ready (at once if it is).
-    fn observe(&self, board: &Arc<Board>, index: usize) {
+    /// Runs `hook` when the result is ready (at once if it is), on the
+    /// thread that stores it.
+    fn on_ready(&self, hook: ReadyHook) {
         let slot = lock(&self.slot);
         if matches!(*slot, Slot::Pending) {
-            lock(&self.observers).push((board.clone(), index));
+            lock(&self.observers).push(hook);
             self.observed.store(true, Ordering::Relaxed);
         } else {
             drop(slot);
-            board.post(index);
+            hook();
         }
     }
 
@@ -247,9 +268,9 @@ impl<T> AsyncResult<T> {
     /// A task already handed to a worker counts as started here: a map's
     /// small chunks prefetched into a busy worker's socket, or a task sent
     /// to an idle worker just before, still run (their results dropped)
-    /// unless the call is cancelled with a kill.
-    /// A [`ThreadPool`](crate::ThreadPool)'s results cannot be cancelled
-    /// (`false`).
+    /// unless the call is cancelled with a kill. On a
+    /// [`ThreadPool`](crate::ThreadPool) the queued tasks never run and a
+    /// task a thread has begun finishes (its result dropped).
     pub fn cancel(&self) -> bool {
         self.cancel_with(false)
     }
@@ -258,7 +279,8 @@ impl<T> AsyncResult<T> {
     /// (or about to: holding one of its chunks first) are stopped
     /// (`SIGTERM`, then `SIGKILL` after a grace period) and replaced, like
     /// pebble's `future.cancel()`. The other tasks those workers held run
-    /// elsewhere.
+    /// elsewhere. A thread cannot be killed: on a
+    /// [`ThreadPool`](crate::ThreadPool) this is [`cancel`](Self::cancel).
     pub fn cancel_and_kill(&self) -> bool {
         self.cancel_with(true)
     }
@@ -274,18 +296,65 @@ impl<T> AsyncResult<T> {
         }
     }
 
-    /// Posts `index` on `board` when the result is ready; a thread waiting
-    /// on the board does not read the worker, so the engine must.
+    /// Posts `index` on `board` when the result is ready.
     pub(crate) fn observe(&self, board: &Arc<Board>, index: usize) {
+        let board = board.clone();
+        self.on_ready(Box::new(move || board.post(index)));
+    }
+
+    /// Runs `hook` when the result is ready (at once if it is); nobody
+    /// waiting reads the worker for it, so the engine must.
+    pub(crate) fn on_ready(&self, hook: ReadyHook) {
         if let Some(inner) = self.helper.as_ref().and_then(|h| h.inner.upgrade()) {
             inner.stop_helping();
         }
-        self.cell.observe(board, index);
+        self.cell.on_ready(hook);
     }
 
     /// Whether the result is ready, without reading the worker.
     pub(crate) fn is_done(&self) -> bool {
         !matches!(*lock(&self.cell.slot), Slot::Pending)
+    }
+
+    /// A second handle on the same result (whichever takes the value first
+    /// gets it).
+    pub(crate) fn share(&self) -> AsyncResult<T> {
+        AsyncResult {
+            cell: self.cell.clone(),
+            helper: self.helper.as_ref().map(|h| Helper {
+                inner: h.inner.clone(),
+                job: h.job,
+            }),
+        }
+    }
+
+    /// Looks at the result without taking it.
+    pub(crate) fn peek<O>(&self, f: impl FnOnce(Peek<'_, T>) -> O) -> O {
+        match &*lock(&self.cell.slot) {
+            Slot::Pending => f(Peek::Pending),
+            Slot::Ready(r) => f(Peek::Ready(r)),
+            Slot::Taken(ok) => f(Peek::Taken(*ok)),
+        }
+    }
+
+    /// Whether the call is unfinished and a worker holds it (see
+    /// [`Help::running`]); `false` for a [`ThreadPool`](crate::ThreadPool)'s.
+    pub(crate) fn running(&self) -> bool {
+        !self.is_done()
+            && self
+                .helper
+                .as_ref()
+                .and_then(|h| Some(h.inner.upgrade()?.running(h.job)))
+                .unwrap_or(false)
+    }
+
+    /// Cancels the call only if no worker holds it yet (see
+    /// [`Help::cancel_pending`]).
+    pub(crate) fn cancel_pending(&self) -> bool {
+        self.helper
+            .as_ref()
+            .and_then(|h| Some(h.inner.upgrade()?.cancel_pending(h.job)))
+            .unwrap_or(false)
     }
 
     /// Whether the call completed without error; [`PoolError::NotReady`]

@@ -73,6 +73,13 @@ use engine::{Engine, RunState};
 /// Waiting from a task for another call of the same pool can deadlock when
 /// every thread waits, as in Python.
 ///
+/// # Cancelling
+/// [`AsyncResult::cancel`](crate::AsyncResult::cancel) and
+/// [`IMapIterator::cancel`](crate::IMapIterator::cancel) (or dropping the
+/// iterator) drop the call's tasks no thread has begun; a task already
+/// running finishes and its result is dropped (a thread cannot be killed, so
+/// `cancel_and_kill` does the same).
+///
 /// # Dropping and terminating
 /// Dropping a `ThreadPool` **terminates** it, as Python's
 /// `with ThreadPool() as p:` does at the end of the block: queued tasks are

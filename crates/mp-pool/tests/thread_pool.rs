@@ -502,3 +502,86 @@ fn handles_cross_threads() {
     send_sync::<ThreadPool>();
     send_sync::<mp_pool::ThreadPoolBuilder>();
 }
+
+/// A task that blocks its thread until the returned sender sends (or is
+/// dropped), reporting on `started` when it begins.
+fn blocker(
+    started: mpsc::Sender<u64>,
+    x: u64,
+) -> (impl Fn() -> u64 + Send + Sync, mpsc::Sender<()>) {
+    let (tx, rx) = mpsc::channel::<()>();
+    let rx = Mutex::new(rx);
+    let started = Mutex::new(started);
+    let task = move || {
+        let _ = started.lock().unwrap().send(x);
+        let _ = rx.lock().unwrap().recv();
+        x
+    };
+    (task, tx)
+}
+
+#[test]
+fn a_cancelled_queued_call_never_runs() {
+    deadline(30, "thread pool cancel", || {
+        let pool = ThreadPool::with_threads(1).unwrap();
+        let (started_tx, started) = mpsc::channel();
+        let (task, release) = blocker(started_tx.clone(), 1);
+        let busy = pool.apply_async(task, ()).unwrap();
+        assert_eq!(started.recv().unwrap(), 1);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let errors = Arc::new(AtomicUsize::new(0));
+        let e = errors.clone();
+        let queued = pool
+            .apply_async_with(
+                move || {
+                    r.fetch_add(1, Ordering::SeqCst);
+                },
+                (),
+                Callbacks::new().error_callback(move |err| {
+                    assert_eq!(*err, TaskError::Cancelled);
+                    e.fetch_add(1, Ordering::SeqCst);
+                }),
+            )
+            .unwrap();
+        let r = ran.clone();
+        let mut it = pool
+            .imap(
+                move |x: u64| {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    x
+                },
+                0..4,
+            )
+            .unwrap();
+        assert!(queued.cancel());
+        assert!(!queued.cancel(), "cancelling twice changes nothing");
+        assert_eq!(errors.load(Ordering::SeqCst), 1);
+        assert!(matches!(
+            queued.get(),
+            Err(PoolError::Task(TaskError::Cancelled))
+        ));
+        assert!(it.cancel());
+        assert!(matches!(
+            it.next(),
+            Some(Err(PoolError::Task(TaskError::Cancelled)))
+        ));
+        assert!(it.next().is_none());
+        // A running call is cancelled too: it finishes, its result dropped.
+        assert!(busy.cancel());
+        release.send(()).unwrap();
+        assert!(matches!(
+            busy.get(),
+            Err(PoolError::Task(TaskError::Cancelled))
+        ));
+        // The pool carries on; the cancelled tasks never ran.
+        assert_eq!(pool.apply(|| 7u64, ()).unwrap(), 7);
+        let done = pool.apply_async(|| 8u64, ()).unwrap();
+        done.wait();
+        assert!(!done.cancel(), "a completed call is not cancelled");
+        assert_eq!(done.get().unwrap(), 8);
+        pool.close();
+        pool.join().unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+    });
+}

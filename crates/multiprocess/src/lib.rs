@@ -41,7 +41,8 @@
 //!   an authkey) — crate `mp-channel`.
 //! - The process pool ([`Pool`], [`AsyncResult`], [`IMapIterator`]), where a
 //!   worker that dies fails only its task; the same API on threads
-//!   ([`ThreadPool`], or [`dummy::Pool`] as Python spells it) — crate `mp-pool`.
+//!   ([`ThreadPool`], or [`dummy::Pool`] as Python spells it); Python's
+//!   `concurrent.futures` executor in [`concurrent_futures`] — crate `mp-pool`.
 //! - The manager ([`Manager`], typed proxies in [`managers`]), local or
 //!   remote with an authkey; custom manager types with
 //!   [`#[managers::shared]`](managers::shared) — crate `mp-manager`.
@@ -207,6 +208,27 @@ pub mod pool {
         as_completed, default_chunksize, wait, AsCompleted, AsyncResult, Callbacks, IMapIterator,
         Pool, PoolBuilder, PoolError, ReturnWhen, StarFn, TaskError, TaskOptions, ThreadPool,
         ThreadPoolBuilder, ThreadStarFn, Waited,
+    };
+    pub use mp_pool::{
+        BrokenPolicy, Executor, ExecutorBuilder, ExecutorMap, ExecutorPool, Future,
+        ProcessPoolExecutor, ThreadPoolExecutor,
+    };
+}
+
+/// Python's `concurrent.futures` (the name with `_` for `.`), on our pools:
+/// [`ProcessPoolExecutor`](concurrent_futures::ProcessPoolExecutor) and
+/// [`ThreadPoolExecutor`](concurrent_futures::ThreadPoolExecutor) with their
+/// [`Future`](concurrent_futures::Future)s, `as_completed`, `wait` and
+/// `ReturnWhen` (`FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`).
+/// The same items are in [`pool`]; Python's `BrokenProcessPool` and
+/// `CancelledError` are [`TaskError`]'s `BrokenProcessPool` and `Cancelled`,
+/// its `TimeoutError` is [`PoolError`]'s `Timeout`.
+#[cfg(feature = "pool")]
+pub mod concurrent_futures {
+    pub use mp_pool::{
+        as_completed, wait, AsCompleted, BrokenPolicy, Executor, ExecutorBuilder, ExecutorMap,
+        ExecutorPool, Future, PoolError, ProcessPoolExecutor, ResultHandle, ReturnWhen, TaskError,
+        TaskOptions, ThreadPoolExecutor, Waited,
     };
 }
 

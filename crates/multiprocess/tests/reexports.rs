@@ -64,6 +64,13 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
             as_completed, default_chunksize, wait, AsCompleted, AsyncResult, Callbacks,
             IMapIterator, Pool, PoolBuilder, PoolError, ReturnWhen, StarFn, TaskError,
             TaskOptions, ThreadPool, ThreadPoolBuilder, ThreadStarFn, Waited,
+            BrokenPolicy, Executor, ExecutorBuilder, ExecutorMap, ExecutorPool, Future,
+            ProcessPoolExecutor, ThreadPoolExecutor,
+        ),
+        listed!(multiprocess::concurrent_futures:
+            as_completed, wait, AsCompleted, BrokenPolicy, Executor, ExecutorBuilder, ExecutorMap,
+            ExecutorPool, Future, PoolError, ProcessPoolExecutor, ResultHandle, ReturnWhen,
+            TaskError, TaskOptions, ThreadPoolExecutor, Waited,
         ),
         listed!(multiprocess::managers:
             shared, AcquireGuard, Address, ArrayProxy, AsyncResult, BarrierProxy, BaseProxy,

@@ -1,6 +1,6 @@
 //! The machinery of a [`ThreadPool`](super::ThreadPool): one queue of tasks
 //! under one lock, the worker threads that take from it, and the registry of
-//! unfinished calls that `terminate` abandons.
+//! unfinished calls that `terminate` abandons and `cancel` cancels.
 
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use crate::error::{PoolError, TaskError};
 use crate::lock::lock;
+use crate::result::Help;
+use crate::sink::Completion;
 
 /// The state of a thread pool (Python's `RUN`, `CLOSE`, `TERMINATE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,11 +26,16 @@ pub(crate) enum RunState {
 /// the thread's initializer, if that panicked (every item then fails with it).
 pub(crate) type Task = Box<dyn FnOnce(Option<&TaskError>) + Send>;
 
-/// An unfinished call, as `terminate` sees it.
+/// An unfinished call, as `terminate` and `cancel` see it.
 pub(crate) trait Abandon: Send + Sync {
     /// The pool was terminated: the call will never complete; make its
     /// results [`PoolError::Terminated`] and ignore chunks that still arrive.
     fn abandon(&self);
+    /// The call was cancelled: its results report
+    /// [`TaskError::Cancelled`] (through its callbacks: the returned
+    /// completion, run outside the pool's lock) and chunks that still
+    /// arrive are ignored.
+    fn cancel(&self) -> Option<Completion>;
 }
 
 /// The initializer every thread runs once when it starts.
@@ -36,9 +43,12 @@ pub(crate) type Init = Arc<dyn Fn() + Send + Sync>;
 
 pub(crate) struct State {
     pub(crate) run: RunState,
-    queue: VecDeque<Task>,
+    /// Each task with the id of its call.
+    queue: VecDeque<(u64, Task)>,
     /// Unfinished calls by id.
     jobs: HashMap<u64, Arc<dyn Abandon>>,
+    /// How many tasks of each call threads are running now.
+    running: HashMap<u64, usize>,
     /// Threads that have not exited.
     live: usize,
     /// Threads inside their initializer or a task.
@@ -76,6 +86,7 @@ impl Engine {
                 run: RunState::Run,
                 queue: VecDeque::new(),
                 jobs: HashMap::new(),
+                running: HashMap::new(),
                 live: threads,
                 busy: threads,
             }),
@@ -113,7 +124,7 @@ impl Engine {
         }
         let n = tasks.len();
         s.jobs.insert(id, job);
-        s.queue.extend(tasks);
+        s.queue.extend(tasks.into_iter().map(|t| (id, t)));
         drop(s);
         if n == 1 {
             self.work.notify_one();
@@ -126,6 +137,35 @@ impl Engine {
     /// Call `id` completed.
     pub(crate) fn finish_job(&self, id: u64) {
         self.state().jobs.remove(&id);
+    }
+
+    /// Cancels call `id` (only if no thread is running one of its tasks,
+    /// with `pending_only`): its queued tasks never run and its results
+    /// report [`TaskError::Cancelled`]. Returns `false` if it had completed
+    /// (or, with `pending_only`, is running).
+    fn cancel_job(&self, id: u64, pending_only: bool) -> bool {
+        let mut s = self.state();
+        if pending_only && s.running.contains_key(&id) {
+            return false;
+        }
+        let Some(job) = s.jobs.remove(&id) else {
+            return false;
+        };
+        let mut dropped = Vec::new();
+        s.queue.retain_mut(|(job, task)| {
+            if *job != id {
+                return true;
+            }
+            dropped.push(std::mem::replace(task, Box::new(|_| {})));
+            false
+        });
+        drop(s);
+        // Outside the lock: dropping a task may run user code.
+        drop(dropped);
+        if let Some(done) = job.cancel() {
+            done();
+        }
+        true
     }
 
     /// Stops taking work once the queue is empty.
@@ -145,6 +185,7 @@ impl Engine {
         s.run = RunState::Terminate;
         let queue = std::mem::take(&mut s.queue);
         let jobs = std::mem::take(&mut s.jobs);
+        s.running.clear();
         drop(s);
         self.work.notify_all();
         self.idle.notify_all();
@@ -190,10 +231,19 @@ impl Engine {
         s.busy -= n;
     }
 
-    /// The next task for a thread, or `None` when it should exit.
-    fn next_task(&self) -> Option<Task> {
+    /// The next task for a thread, or `None` when it should exit; `done`
+    /// names the call whose task the thread just finished.
+    fn next_task(&self, done: Option<u64>) -> Option<(u64, Task)> {
         let mut s = self.state();
         s.busy -= 1;
+        if let Some(id) = done {
+            if let Some(n) = s.running.get_mut(&id) {
+                *n -= 1;
+                if *n == 0 {
+                    s.running.remove(&id);
+                }
+            }
+        }
         let task = loop {
             match s.run {
                 RunState::Terminate => break None,
@@ -209,9 +259,10 @@ impl Engine {
             s = self.work.wait(s).unwrap_or_else(|e| e.into_inner());
         };
         match task {
-            Some(t) => {
+            Some((id, t)) => {
                 s.busy += 1;
-                Some(t)
+                *s.running.entry(id).or_insert(0) += 1;
+                Some((id, t))
             }
             None => {
                 s.live -= 1;
@@ -231,13 +282,15 @@ pub(crate) fn worker(engine: Arc<Engine>, init: Option<Init>) {
     if let Some(e) = &init_error {
         log::warn!("a thread pool initializer failed: {e}");
     }
-    while let Some(task) = engine.next_task() {
+    let mut done = None;
+    while let Some((id, task)) = engine.next_task(done) {
         // Task panics are caught per item; this catches what is left (a
         // captured value whose drop panics) so the thread and its
         // bookkeeping survive.
         if panic::catch_unwind(AssertUnwindSafe(|| task(init_error.as_ref()))).is_err() {
             log::warn!("a thread pool task panicked outside its function");
         }
+        done = Some(id);
     }
 }
 
@@ -247,5 +300,30 @@ pub(crate) fn describe(run: RunState) -> &'static str {
         RunState::Run => "RUN",
         RunState::Close => "CLOSE",
         RunState::Terminate => "TERMINATE",
+    }
+}
+
+/// What a [`ThreadPool`](super::ThreadPool)'s results and iterators ask of
+/// it: cancelling a call and whether it runs. A waiting thread cannot take
+/// over a thread's work, so it never helps.
+impl Help for Engine {
+    fn help(&self, _job: u64, _deadline: Option<Instant>) -> bool {
+        false
+    }
+
+    fn stop_helping(&self) {}
+
+    /// A thread cannot be killed: `kill` cancels as without it.
+    fn cancel(&self, job: u64, _kill: bool) -> bool {
+        self.cancel_job(job, false)
+    }
+
+    fn running(&self, job: u64) -> bool {
+        let s = self.state();
+        s.jobs.contains_key(&job) && s.running.contains_key(&job)
+    }
+
+    fn cancel_pending(&self, job: u64) -> bool {
+        self.cancel_job(job, true)
     }
 }

@@ -140,13 +140,20 @@ impl<R: Send + 'static, O: Send + 'static> ChunkSink<R> for Collect<R, O> {
     }
 }
 
-impl<R: Send, O: Send> Abandon for Collect<R, O> {
+impl<R: Send, O: Send + 'static> Abandon for Collect<R, O> {
     fn abandon(&self) {
         let mut s = lock(&self.state);
         if s.callbacks.take().is_some() {
             drop(s);
             self.cell.set(Err(PoolError::Terminated));
         }
+    }
+
+    fn cancel(&self) -> Option<Completion> {
+        let callbacks = lock(&self.state).callbacks.take()?;
+        let cell = self.cell.clone();
+        let err = PoolError::Task(TaskError::Cancelled);
+        Some(Box::new(move || callbacks.complete(&cell, Err(err))))
     }
 }
 
@@ -190,6 +197,14 @@ impl<R: Send> Abandon for Imap<R> {
         if remaining.take().is_some() {
             self.shared.terminate();
         }
+    }
+
+    fn cancel(&self) -> Option<Completion> {
+        let mut remaining = lock(&self.remaining);
+        if remaining.take().is_some() {
+            self.shared.cancel();
+        }
+        None
     }
 }
 

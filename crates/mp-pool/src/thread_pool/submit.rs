@@ -35,13 +35,14 @@ impl ThreadPool {
     }
 
     /// Queues one task per chunk; each reports to `sink`, and the one that
-    /// completes the call unregisters it and runs its completion.
+    /// completes the call unregisters it and runs its completion. Returns
+    /// the call's id.
     fn run_chunks<T, R, G, S>(
         &self,
         f: Arc<G>,
         chunks: Vec<Vec<T>>,
         sink: Arc<S>,
-    ) -> Result<(), PoolError>
+    ) -> Result<u64, PoolError>
     where
         T: Send + 'static,
         R: Send + 'static,
@@ -69,7 +70,8 @@ impl ThreadPool {
             })
             .collect();
         let job: Arc<dyn Abandon> = sink;
-        self.engine.submit(id, job, tasks)
+        self.engine.submit(id, job, tasks)?;
+        Ok(id)
     }
 
     fn collect<T, R, O, G>(
@@ -98,8 +100,12 @@ impl ThreadPool {
         }
         let chunks = split(items, chunksize);
         let sink = Arc::new(Collect::new(chunks.len(), finish, callbacks, cell.clone()));
-        self.run_chunks(Arc::new(f), chunks, sink)?;
-        Ok(AsyncResult::new(cell))
+        let id = self.run_chunks(Arc::new(f), chunks, sink)?;
+        Ok(AsyncResult::with_helper(
+            cell,
+            Arc::downgrade(&self.engine),
+            id,
+        ))
     }
 
     fn imap_inner<T, R, G>(
@@ -121,14 +127,16 @@ impl ThreadPool {
         let n = chunks.len();
         // A panic while reading the input is one more "chunk", after the rest.
         let shared = ImapShared::new(ordered, n + usize::from(failure.is_some()));
+        let mut it = IMapIterator::new(shared.clone());
         if !chunks.is_empty() {
             let sink = Arc::new(Imap::new(n, shared.clone()));
-            self.run_chunks(Arc::new(f), chunks, sink)?;
+            let id = self.run_chunks(Arc::new(f), chunks, sink)?;
+            it = it.of_job(Arc::downgrade(&self.engine), id);
         }
         if let Some(e) = failure {
             shared.push(n, vec![Err(PoolError::Task(e))]);
         }
-        Ok(IMapIterator::new(shared))
+        Ok(it)
     }
 
     /// Runs `f(*args)` on a pool thread and waits for the result (Python's

@@ -92,3 +92,39 @@ pub(crate) fn worker_prefix() -> String {
     let m = mp_process::get_start_method(false).unwrap();
     format!("{}PoolWorker-", m.class_prefix())
 }
+
+/// Reports `x` when it starts, waits (bounded) until `gate` exists, returns
+/// `x`.
+pub(crate) fn gated(x: u64, gate: String, out: mp_wire::SharedFd) -> u64 {
+    report(&out, &x.to_string());
+    for _ in 0..3000 {
+        if std::fs::metadata(&gate).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    x
+}
+
+/// A file whose existence lets [`gated`] tasks finish; removed on drop.
+pub(crate) struct Gate(pub(crate) String);
+
+impl Gate {
+    /// A shut gate (a fresh path in the temporary directory).
+    pub(crate) fn new(name: &str) -> Gate {
+        let p = std::env::temp_dir().join(format!("mp-pool-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        Gate(p.to_string_lossy().into_owned())
+    }
+
+    /// Lets the tasks through.
+    pub(crate) fn open(&self) {
+        std::fs::write(&self.0, b"1").unwrap();
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
