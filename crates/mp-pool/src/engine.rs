@@ -688,7 +688,12 @@ impl Help for Inner {
             };
             // What has arrived already (no waiting needed). If that finished
             // this worker's part of the job, there is nothing to wait for here.
-            s.read_replies(i);
+            if s.workers[i].read_first {
+                let before = s.workers[i].replied;
+                s.read_replies(i);
+                let w = &mut s.workers[i];
+                w.read_first = w.replied != before;
+            }
             let w = &s.workers[i];
             if w.eof || !w.inflight.iter().any(|c| c.job == job) {
                 s.dispatch_and_deliver(&self.config, &mut completions);
@@ -709,6 +714,8 @@ impl Help for Inner {
         if let Some(i) = s.index_of(id) {
             s.workers[i].lent = false;
             s.read_replies(i);
+            let w = &mut s.workers[i];
+            w.read_first = w.read_first || w.conn.has_buffered();
             s.dispatch_and_deliver(&self.config, &mut completions);
         }
         // A dead worker is the engine's to reap (it polls every sentinel).

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -68,6 +68,11 @@ pub(crate) enum Peek<'a, T> {
 pub(crate) struct ResultCell<T> {
     slot: Mutex<Slot<T>>,
     ready: Condvar,
+    /// How many threads wait on `ready` (changed under `slot`'s lock, so
+    /// `set`, which reads it under that lock, never misses one). std's
+    /// `notify_all` makes a system call even with nobody waiting; with
+    /// this, a result that its caller read itself costs none.
+    sleepers: AtomicUsize,
     /// Some hook waits for it (read and written under `slot`'s lock).
     observed: AtomicBool,
     /// What to run when it is ready.
@@ -82,6 +87,7 @@ impl<T> ResultCell<T> {
         Arc::new(ResultCell {
             slot: Mutex::new(Slot::Pending),
             ready: Condvar::new(),
+            sleepers: AtomicUsize::new(0),
             observed: AtomicBool::new(false),
             observers: Mutex::new(Vec::new()),
             #[cfg(feature = "async")]
@@ -96,8 +102,11 @@ impl<T> ResultCell<T> {
             *slot = Slot::Ready(r);
         }
         let observed = self.observed.load(Ordering::Relaxed);
+        let sleepers = self.sleepers.load(Ordering::Relaxed);
         drop(slot);
-        self.ready.notify_all();
+        if sleepers > 0 {
+            self.ready.notify_all();
+        }
         if observed {
             for hook in std::mem::take(&mut *lock(&self.observers)) {
                 hook();
@@ -140,6 +149,10 @@ impl<T> ResultCell<T> {
             }
         }
         let mut slot = lock(&self.slot);
+        let sleeping = matches!(*slot, Slot::Pending);
+        if sleeping {
+            self.sleepers.fetch_add(1, Ordering::Relaxed);
+        }
         while matches!(*slot, Slot::Pending) {
             match deadline {
                 None => slot = self.ready.wait(slot).unwrap_or_else(|e| e.into_inner()),
@@ -155,6 +168,9 @@ impl<T> ResultCell<T> {
                         .0;
                 }
             }
+        }
+        if sleeping {
+            self.sleepers.fetch_sub(1, Ordering::Relaxed);
         }
         slot
     }

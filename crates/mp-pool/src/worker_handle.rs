@@ -95,6 +95,12 @@ pub(crate) struct Worker {
     pub(crate) lent: bool,
     /// Its chunks come back within [`FAST_CHUNK`] (deeper prefetch).
     pub(crate) fast: bool,
+    /// Whether a thread about to wait for its replies reads first (replies
+    /// are usually there already: it runs ahead of the reader) or waits
+    /// first (the read would find nothing: one reply per round trip). Off
+    /// after a read found nothing, on again when a read after a wait took
+    /// in more than one reply.
+    pub(crate) read_first: bool,
     /// When a reply from it was last read.
     pub(crate) last_reply: Instant,
     /// Its link failed, or it is being stopped: it is killed if it has not
@@ -295,6 +301,7 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         broken: false,
         lent: false,
         fast: false,
+        read_first: true,
         last_reply: Instant::now(),
         doomed: None,
         stopped: None,
