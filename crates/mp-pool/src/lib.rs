@@ -70,12 +70,15 @@ mod options;
 mod pool;
 mod pool_imap;
 mod pool_imap_buffered;
-mod progress;
+mod pool_state;
+mod progress_hook;
 mod result;
 mod sink;
+mod task_word;
 mod thread_pool;
 mod worker_handle;
 mod worker_main;
+mod worker_state;
 
 pub use builder::PoolBuilder;
 pub use chunk::default_chunksize;
@@ -85,6 +88,7 @@ pub use futures::{as_completed, wait, AsCompleted, ReturnWhen, Waited};
 pub use imap::IMapIterator;
 pub use options::TaskOptions;
 pub use pool::Pool;
+pub use progress_hook::ProgressUpdate;
 #[cfg(feature = "async")]
 pub use result::ResultFuture;
 pub use result::{AsyncResult, Callbacks};

@@ -7,6 +7,7 @@ mod builder;
 mod engine;
 mod jobs;
 mod submit;
+mod with_state;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -107,7 +108,7 @@ impl ThreadPool {
         ThreadPoolBuilder::default().threads(threads).build()
     }
 
-    /// Options: threads, initializer.
+    /// Options: threads, initializer, worker state.
     pub fn builder() -> ThreadPoolBuilder {
         ThreadPoolBuilder::default()
     }
