@@ -32,6 +32,12 @@
 //! - [`IMapIterator`]: an `Iterator` of `Result`s with `next_timeout`.
 //! - [`TaskError`] (one task: panic with message and location, worker death
 //!   with exit code or signal, encoding) and [`PoolError`].
+//! - Beyond Python: [`TaskOptions`] per call (a task timeout, a progress
+//!   hook that gets [`ProgressUpdate`]s) through the `*_opts` methods;
+//!   worker state made once per worker and lent to `map_with_state` and
+//!   its kin ([`PoolBuilder::worker_state`]); a worker retired past
+//!   [`PoolBuilder::max_memory_per_child`]; cancellation; [`as_completed`]
+//!   and [`wait`].
 //! - [`default_chunksize`]: Python's formula.
 //! - [`ThreadPool`] ([`ThreadPoolBuilder`]): Python's
 //!   `multiprocessing.pool.ThreadPool` — the same calls on threads of this

@@ -23,7 +23,7 @@ use crate::result::{AsyncResult, Callbacks};
 /// use std::time::Duration;
 /// let opts = mp_pool::TaskOptions::new()
 ///     .timeout(Duration::from_secs(5))
-///     .on_progress(|p| eprintln!("{}/{:?}: task {} done", p.done, p.total, p.index));
+///     .on_progress(|p| eprintln!("{}/{:?} done (tasks {:?} just now)", p.done, p.total, p.tasks));
 /// # drop(opts);
 /// ```
 #[derive(Clone, Default)]
@@ -73,19 +73,22 @@ impl TaskOptions {
     }
 
     /// Beyond Python (mpire's `progress_bar`, tqdm over `imap`): calls
-    /// `hook` in this process once for every task of the call that
-    /// finishes, successfully or not, with the number of finished tasks, the
-    /// total (`None` while a buffered `imap` is still reading its input) and
-    /// the task's index in the inputs ([`ProgressUpdate`]).
+    /// `hook` in this process as the call's tasks finish, successfully or
+    /// not, with the number of finished tasks, the total (`None` while a
+    /// buffered `imap` is still reading its input) and the indices of the
+    /// tasks that just finished ([`ProgressUpdate`]): one call per chunk
+    /// (per task with chunk size 1), so a map of many tiny tasks pays for
+    /// a few calls, not one per task. Over the call each task is reported
+    /// once.
     ///
     /// The hook runs outside the pool's lock, on the pool's result thread
     /// or on a thread waiting for a result of the pool (on the worker thread
-    /// that ran the task, in a [`ThreadPool`](crate::ThreadPool)), before
-    /// the task's result is delivered: when `map` returns or an `imap`
-    /// yields a result, the hook has seen its tasks. Two calls may run at
-    /// once on different threads; each `done` value is seen once. Keep it
-    /// short: the results of the pool wait while it runs. Cancelled tasks
-    /// are not reported. Without a hook a call pays nothing.
+    /// that ran the chunk, in a [`ThreadPool`](crate::ThreadPool)), before
+    /// those tasks' results are delivered: when `map` returns or an `imap`
+    /// yields a result, the hook has seen its task. Two calls may run at
+    /// once on different threads, so `done` values may arrive out of order.
+    /// Keep it short: the pool's results wait while it runs. Cancelled
+    /// tasks are not reported. Without a hook a call pays nothing.
     pub fn on_progress(mut self, hook: impl Fn(ProgressUpdate) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(hook));
         self

@@ -1,13 +1,14 @@
 //! Progress hooks: a function the caller gives a multi-task call
 //! ([`TaskOptions::on_progress`](crate::TaskOptions::on_progress)) that is
-//! called in this process once for every task of the call that finishes,
-//! with a [`ProgressUpdate`] (tasks done, the total if known, the task's
-//! index). Not to be confused with the task word ([`crate::task_word`]),
+//! called in this process as the call's tasks finish, with a
+//! [`ProgressUpdate`] (tasks done, the total if known, the indices of the
+//! tasks that finished: a chunk's worth at a time). Not to be confused with the task word ([`crate::task_word`]),
 //! which tells the parent which task a worker has *begun*.
 //!
 //! A hook costs nothing when there is none (one `Option` per delivered
 //! chunk). With one, the engine hands each chunk's tasks to a [`JobProgress`]
-//! outside the pool's lock: one batch per chunk, one call per task. The
+//! outside the pool's lock: one call per chunk. (One call per task cost
+//! M4a 9%: 1.8 ns a call, 200 000 calls in a 4 ms map.) The
 //! call's result is set only after every batch has run, so when `map`
 //! returns (or an `imap` yields a result), the hook has seen those tasks.
 
@@ -19,19 +20,21 @@ use std::sync::{Arc, Mutex};
 use crate::lock::lock;
 use crate::sink::Completion;
 
-/// One finished task, as a progress hook sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Tasks that just finished, as a progress hook sees them: one or more
+/// consecutive tasks of one chunk (exactly one with chunk size 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProgressUpdate {
-    /// How many tasks of the call have finished, this one included (each
-    /// value from 1 to the total is seen once; hooks may run on more than
-    /// one thread, so two calls may arrive out of order).
+    /// How many tasks of the call have finished, these included. Over a
+    /// call the hook sees each task once, so `done` ends at the total;
+    /// hooks may run on more than one thread, so two calls may arrive out
+    /// of order.
     pub done: usize,
     /// How many tasks the call has: `None` while a buffered `imap` is
     /// still reading its input.
     pub total: Option<usize>,
-    /// The finished task's index in the call's inputs.
-    pub index: usize,
+    /// The finished tasks' indices in the call's inputs.
+    pub tasks: Range<usize>,
 }
 
 /// A progress hook as a call keeps it.
@@ -110,22 +113,22 @@ impl JobProgress {
         start + items.start..start + items.end
     }
 
-    /// Calls the hook for each of the call's inputs `indices` (which just
+    /// Calls the hook for the call's inputs `indices` (which just
     /// finished). Run outside the pool's lock.
     pub(crate) fn report(&self, indices: Range<usize>) {
-        let n = indices.len();
-        let before = self.done.fetch_add(n, Ordering::Relaxed);
+        if indices.is_empty() {
+            return;
+        }
+        let done = self.done.fetch_add(indices.len(), Ordering::Relaxed) + indices.len();
         let total = match self.total.load(Ordering::Relaxed) {
             UNKNOWN => None,
             t => Some(t),
         };
-        for (k, index) in indices.enumerate() {
-            (self.hook)(ProgressUpdate {
-                done: before + k + 1,
-                total,
-                index,
-            });
-        }
+        (self.hook)(ProgressUpdate {
+            done,
+            total,
+            tasks: indices,
+        });
     }
 
     /// A completion that reports `indices` and lets the result through once
@@ -184,10 +187,10 @@ mod tests {
         first();
         assert_eq!(result_set.load(Ordering::SeqCst), 1);
         let got = lock(&seen).clone();
-        let indices: Vec<usize> = got.iter().map(|u| u.index).collect();
+        let tasks: Vec<Range<usize>> = got.iter().map(|u| u.tasks.clone()).collect();
         let done: Vec<usize> = got.iter().map(|u| u.done).collect();
-        assert_eq!(indices, vec![0, 1, 3, 4]);
-        assert_eq!(done, vec![1, 2, 3, 4]);
+        assert_eq!(tasks, vec![0..2, 3..5]);
+        assert_eq!(done, vec![2, 4]);
         assert!(got.iter().all(|u| u.total == Some(5)));
     }
 

@@ -1,6 +1,6 @@
 //! Progress hooks (issue 14, item 4): every multi-task call reports each
-//! finished task exactly once, with the right total and index, before the
-//! call's result is delivered — on a process pool under every start method
+//! finished task exactly once (a chunk's tasks per call), with the right
+//! total, count and indices, before the call's result is delivered — on a process pool under every start method
 //! and on a thread pool.
 
 mod common;
@@ -30,22 +30,31 @@ fn recorder() -> (TaskOptions, Arc<Mutex<Vec<ProgressUpdate>>>) {
     (opts, seen)
 }
 
-/// Every task `0..n` was reported once, `done` ran through `1..=n`, and
-/// every update that knew the total said `n`.
+/// Every task `0..n` was reported once; the counts rise by each update's
+/// tasks to `n`; every update that knew the total said `n`.
 fn assert_each_once(seen: &Mutex<Vec<ProgressUpdate>>, n: usize, total_known: bool) {
     let seen = seen.lock().unwrap();
-    let mut indices: Vec<usize> = seen.iter().map(|u| u.index).collect();
+    let mut indices: Vec<usize> = seen.iter().flat_map(|u| u.tasks.clone()).collect();
     indices.sort_unstable();
     assert_eq!(indices, (0..n).collect::<Vec<_>>(), "each task once");
-    let mut done: Vec<usize> = seen.iter().map(|u| u.done).collect();
-    done.sort_unstable();
-    assert_eq!(done, (1..=n).collect::<Vec<_>>(), "each count once");
-    for u in seen.iter() {
+    let mut by_done: Vec<&ProgressUpdate> = seen.iter().collect();
+    by_done.sort_by_key(|u| u.done);
+    let mut before = 0;
+    for u in by_done {
+        assert!(!u.tasks.is_empty(), "{u:?}");
+        assert_eq!(u.done, before + u.tasks.len(), "counts rise by each update");
+        before = u.done;
         match u.total {
             Some(t) => assert_eq!(t, n),
             None => assert!(!total_known, "{u:?}"),
         }
     }
+    assert_eq!(before, n);
+}
+
+/// Whether the hook has seen task `i`.
+fn reported(seen: &Mutex<Vec<ProgressUpdate>>, i: usize) -> bool {
+    seen.lock().unwrap().iter().any(|u| u.tasks.contains(&i))
 }
 
 #[test]
@@ -78,10 +87,7 @@ fn map_starmap_and_imap_report_every_task_once() {
         let it = pool.imap_opts(double, 0..40u64, 3, opts).unwrap();
         for (i, r) in it.enumerate() {
             assert_eq!(r.unwrap(), 2 * i as u64);
-            assert!(
-                seen.lock().unwrap().iter().any(|u| u.index == i),
-                "task {i}"
-            );
+            assert!(reported(&seen, i), "task {i}");
         }
         assert_each_once(&seen, 40, true);
 
@@ -90,10 +96,7 @@ fn map_starmap_and_imap_report_every_task_once() {
         let it = pool.imap_unordered_opts(double, 0..50u64, 1, opts).unwrap();
         for r in it {
             let i = (r.unwrap() / 2) as usize;
-            assert!(
-                seen.lock().unwrap().iter().any(|u| u.index == i),
-                "task {i}"
-            );
+            assert!(reported(&seen, i), "task {i}");
         }
         assert_each_once(&seen, 50, true);
         pool.close();
@@ -128,7 +131,7 @@ fn a_buffered_imap_learns_its_total_at_the_end_of_its_input() {
         assert_eq!(got, (0..25).map(|x| x * 2).collect::<Vec<_>>());
         assert_each_once(&seen, 25, false);
         // The first tasks finished before the input was read to its end.
-        let first = seen.lock().unwrap().iter().find(|u| u.done == 1).copied();
+        let first = seen.lock().unwrap().iter().find(|u| u.done == 2).cloned();
         assert_eq!(first.map(|u| u.total), Some(None));
     });
 }
@@ -150,10 +153,7 @@ fn a_thread_pool_reports_every_task_once_and_refuses_a_timeout() {
         let it = pool.imap_opts(|x: u64| x, 0..33u64, 2, opts).unwrap();
         for (i, r) in it.enumerate() {
             assert_eq!(r.unwrap(), i as u64);
-            assert!(
-                seen.lock().unwrap().iter().any(|u| u.index == i),
-                "task {i}"
-            );
+            assert!(reported(&seen, i), "task {i}");
         }
         assert_each_once(&seen, 33, true);
 
