@@ -45,6 +45,37 @@ fn a_worker_past_its_memory_limit_is_replaced_after_its_task() {
     });
 }
 
+/// Every task grows its worker past the limit.
+fn always_leaky(x: u64) -> (u64, u32) {
+    std::mem::forget(vec![1u8; (96 * MIB) as usize]);
+    (x, std::process::id())
+}
+
+#[test]
+fn workers_that_retire_after_every_task_lose_nothing() {
+    deadline(180, "memory limit, every task", || {
+        let pool = Pool::builder()
+            .processes(2)
+            .max_memory_per_child(limit())
+            .build()
+            .unwrap();
+        // Each worker runs one task and retires, with the chunks queued
+        // behind it (prefetched) still unstarted: they go to the next
+        // workers, and each task still runs exactly once.
+        let got = pool.map_chunked(always_leaky, 0..12u64, 1).unwrap();
+        assert_eq!(
+            got.iter().map(|r| r.0).collect::<Vec<_>>(),
+            (0..12).collect::<Vec<_>>()
+        );
+        let mut pids: Vec<u32> = got.iter().map(|r| r.1).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        assert_eq!(pids.len(), 12, "one worker per task: {got:?}");
+        pool.close();
+        pool.join().unwrap();
+    });
+}
+
 #[test]
 fn without_a_limit_the_worker_stays() {
     deadline(120, "no memory limit", || {
