@@ -226,9 +226,11 @@ impl Pool {
             );
             return Ok(AsyncResult::new(cell));
         }
-        // A lone task without callbacks is delivered only through its
-        // AsyncResult: its waiter reads the worker (no engine hop).
-        let deferred = !bulk && payloads.len() == 1 && callbacks.is_empty();
+        // A lone task without callbacks or progress hook is delivered only
+        // through its AsyncResult: its waiter reads the worker (no engine
+        // hop).
+        let deferred =
+            !bulk && payloads.len() == 1 && callbacks.is_empty() && call.progress.is_none();
         let lens_len = lens.len();
         let progress = call.progress.map(|h| JobProgress::new(h, &lens, true));
         let sink = CollectSink::new(lens, finish, callbacks, cell.clone()).with_progress(progress);

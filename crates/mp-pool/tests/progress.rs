@@ -105,6 +105,26 @@ fn map_starmap_and_imap_report_every_task_once() {
 }
 
 #[test]
+fn an_apply_reports_its_task_though_nobody_waits_for_it() {
+    deadline(60, "apply progress", || {
+        let pool = Pool::with_processes(1).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let opts = TaskOptions::new().on_progress(move |u| {
+            let _ = tx.send(u);
+        });
+        let r = pool
+            .apply_async_opts(add, (2, 3), Callbacks::new(), opts)
+            .unwrap();
+        let u = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the hook runs without a waiter");
+        assert_eq!((u.done, u.total, u.tasks), (1, Some(1), 0..1));
+        assert_eq!(r.get().unwrap(), 5);
+        assert!(rx.try_recv().is_err(), "reported once");
+    });
+}
+
+#[test]
 fn failed_tasks_are_reported_too() {
     deadline(120, "progress with a failure", || {
         let pool = Pool::with_processes(2).unwrap();
