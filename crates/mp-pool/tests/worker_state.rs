@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::{deadline, read_lines, report, report_pipe};
-use mp_pool::{Pool, PoolError, TaskOptions, ThreadPool};
+use mp_pool::{Pool, PoolError, TaskError, TaskOptions, ThreadPool};
 use mp_wire::SharedFd;
 
 /// The worker state of these tests: how many tasks this worker ran.
@@ -175,5 +175,69 @@ fn a_thread_pool_gives_each_thread_its_state() {
         assert!(matches!(r, Err(PoolError::WorkerStateType { .. })), "{r:?}");
         let r = ThreadPool::builder().max_memory_per_child(1 << 30).build();
         assert!(matches!(r, Err(PoolError::Unsupported(_))), "{r:?}");
+    });
+}
+
+fn broken_state() -> Tally {
+    panic!("cannot open the state");
+}
+
+/// Panics on 2; counts the tasks its worker ran before.
+fn step_or_panic(t: &mut Tally, x: u64) -> u64 {
+    t.ran += 1;
+    assert!(x != 2, "task two fails");
+    t.ran
+}
+
+#[test]
+fn a_panicking_task_keeps_the_state_and_a_failing_maker_fails_the_tasks() {
+    deadline(120, "state failures", || {
+        let (_read, write) = report_pipe();
+        let pool = Pool::builder()
+            .processes(1)
+            .worker_state(make_tally, (write,))
+            .build()
+            .unwrap();
+        let got: Vec<_> = pool
+            .imap_with_state(step_or_panic, 0..5u64, 1, TaskOptions::new())
+            .unwrap()
+            .collect();
+        assert!(
+            matches!(&got[2], Err(PoolError::Task(TaskError::Panic { .. }))),
+            "{got:?}"
+        );
+        // The same state ran on: the count includes the task that panicked.
+        let counts: Vec<u64> = [0, 1, 3, 4]
+            .iter()
+            .map(|&i| *got[i].as_ref().unwrap())
+            .collect();
+        assert_eq!(counts, vec![1, 2, 4, 5]);
+
+        // A maker that panics ends each worker before any task starts; the
+        // tasks fail with WorkerDied after their re-sends (as with a
+        // panicking initializer).
+        let pool = Pool::builder()
+            .processes(1)
+            .worker_state(broken_state, ())
+            .build()
+            .unwrap();
+        let r = pool.map_with_state(step, 0..2u64);
+        assert!(
+            matches!(
+                r,
+                Err(PoolError::Task(TaskError::WorkerDied { task: None, .. }))
+            ),
+            "{r:?}"
+        );
+        let pool = ThreadPool::builder()
+            .threads(1)
+            .worker_state(|| -> Tally { panic!("cannot open the state") })
+            .build()
+            .unwrap();
+        let r = pool.map_with_state(|t: &mut Tally, x: u64| t.ran + x, 0..2u64);
+        assert!(
+            matches!(r, Err(PoolError::Task(TaskError::Panic { .. }))),
+            "{r:?}"
+        );
     });
 }
