@@ -17,7 +17,7 @@ use crate::error::{PoolError, TaskError};
 use crate::func::{self, ChunkEntry, StarFn};
 use crate::lock::lock;
 use crate::options::{CallSettings, TaskOptions};
-use crate::progress_hook::JobProgress;
+use crate::progress_hook::Reporter;
 use crate::result::{AsyncResult, Callbacks, ResultCell};
 use crate::sink::{CollectSink, Sink};
 
@@ -232,7 +232,7 @@ impl Pool {
         let deferred =
             !bulk && payloads.len() == 1 && callbacks.is_empty() && call.progress.is_none();
         let lens_len = lens.len();
-        let progress = call.progress.map(|h| JobProgress::new(h, &lens, true));
+        let progress = call.progress.map(|h| Reporter::new(h, &lens, true));
         let sink = CollectSink::new(lens, finish, callbacks, cell.clone()).with_progress(progress);
         let job = self.submit(Box::new(sink), entry, payloads, bulk, deferred, call.limit)?;
         let total = lens_len;

@@ -11,7 +11,7 @@ use crate::func::{self, ChunkEntry};
 use crate::imap::{IMapIterator, ImapShared};
 use crate::options::CallSettings;
 use crate::pool::Pool;
-use crate::progress_hook::JobProgress;
+use crate::progress_hook::Reporter;
 use crate::sink::ImapSink;
 
 impl Pool {
@@ -36,7 +36,7 @@ impl Pool {
         let shared = ImapShared::new(ordered, chunks + usize::from(failure.is_some()));
         let mut it = IMapIterator::new(shared.clone());
         if !lens.is_empty() {
-            let progress = call.progress.map(|h| JobProgress::new(h, &lens, true));
+            let progress = call.progress.map(|h| Reporter::new(h, &lens, true));
             let sink = ImapSink::new(lens, shared.clone()).with_progress(progress);
             let job = self.submit(Box::new(sink), entry, payloads, true, false, call.limit)?;
             it = it.of_job(std::sync::Arc::downgrade(&self.inner), job);

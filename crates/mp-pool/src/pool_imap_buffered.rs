@@ -17,7 +17,7 @@ use crate::func::{self, ChunkEntry};
 use crate::imap::{Feed, IMapIterator, ImapShared};
 use crate::options::{CallSettings, TaskOptions};
 use crate::pool::Pool;
-use crate::progress_hook::JobProgress;
+use crate::progress_hook::Reporter;
 use crate::sink::ImapSink;
 
 /// Reads a buffered job's input and submits it chunk by chunk.
@@ -122,7 +122,7 @@ impl Pool {
             ));
         }
         let shared = ImapShared::open(ordered);
-        let progress = call.progress.map(|h| JobProgress::new(h, &[], false));
+        let progress = call.progress.map(|h| Reporter::new(h, &[], false));
         let sink = ImapSink::open(shared.clone()).with_progress(progress);
         let job = self.submit(Box::new(sink), entry, Vec::new(), true, false, call.limit)?;
         let feeder = Feeder {

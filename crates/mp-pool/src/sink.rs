@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{PoolError, TaskError};
 use crate::func::ChunkOutput;
 use crate::imap::ImapShared;
-use crate::progress_hook::JobProgress;
+use crate::progress_hook::Reporter;
 use crate::result::{Callbacks, ResultCell};
 
 /// Work to run outside the pool's lock once a job is complete.
@@ -106,8 +106,8 @@ pub(crate) struct CollectSink<R, T> {
     finish: fn(Vec<R>) -> Option<T>,
     callbacks: Callbacks<T>,
     cell: Arc<ResultCell<T>>,
-    /// The call's progress hook, if it has one, and its calls to make.
-    progress: Option<(Arc<JobProgress>, Vec<Completion>)>,
+    /// The call's progress hook, if it has one.
+    progress: Option<Reporter>,
 }
 
 impl<R, T> CollectSink<R, T> {
@@ -132,8 +132,8 @@ impl<R, T> CollectSink<R, T> {
     }
 
     /// Reports each finished task to `progress`.
-    pub(crate) fn with_progress(mut self, progress: Option<Arc<JobProgress>>) -> Self {
-        self.progress = progress.map(|p| (p, Vec::new()));
+    pub(crate) fn with_progress(mut self, progress: Option<Reporter>) -> Self {
+        self.progress = progress;
         self
     }
 }
@@ -157,8 +157,8 @@ where
         let Some(n) = next_piece(&items, len, *settled) else {
             return Progress::Pending;
         };
-        if let Some((p, reports)) = &mut self.progress {
-            reports.push(p.batch(p.indices(index, *settled..*settled + n)));
+        if let Some(p) = &mut self.progress {
+            p.batch(index, *settled..*settled + n);
         }
         *settled += n;
         match decode_chunk::<R>(out, n) {
@@ -203,14 +203,14 @@ where
         let cell = self.cell.clone();
         let done: Completion = Box::new(move || callbacks.complete(&cell, result));
         Progress::Done(Some(match &self.progress {
-            Some((p, _)) => p.finish(done),
+            Some(p) => p.finish(done),
             None => done,
         }))
     }
 
     fn take_reports(&mut self, out: &mut Vec<Completion>) {
-        if let Some((_, reports)) = &mut self.progress {
-            out.append(reports);
+        if let Some(p) = &mut self.progress {
+            p.take_ready(out);
         }
     }
 
@@ -237,9 +237,9 @@ pub(crate) struct ImapSink<R> {
     shared: Arc<ImapShared<R>>,
     /// More chunks may still be added ([`Sink::grow`]).
     open: bool,
-    /// The call's progress hook, if it has one, and its calls to make
-    /// (each followed by handing its chunk's results to the iterator).
-    progress: Option<(Arc<JobProgress>, Vec<Completion>)>,
+    /// The call's progress hook, if it has one (each chunk's hook call is
+    /// followed by handing its results to the iterator).
+    progress: Option<Reporter>,
 }
 
 impl<R> ImapSink<R> {
@@ -269,8 +269,8 @@ impl<R> ImapSink<R> {
 
     /// Reports each finished task to `progress` (before the iterator sees
     /// its result).
-    pub(crate) fn with_progress(mut self, progress: Option<Arc<JobProgress>>) -> Self {
-        self.progress = progress.map(|p| (p, Vec::new()));
+    pub(crate) fn with_progress(mut self, progress: Option<Reporter>) -> Self {
+        self.progress = progress;
         self
     }
 
@@ -297,10 +297,6 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
         let Some(n) = next_piece(&items, len, settled) else {
             return Progress::Pending;
         };
-        let indices = match &self.progress {
-            Some((p, _)) => p.indices(index, settled..settled + n),
-            None => 0..0,
-        };
         let got: Vec<Result<R, PoolError>> = match decode_chunk::<R>(out, n) {
             Ok(got) => {
                 // Only a chunk with failures needs its offset (a sum over
@@ -326,21 +322,17 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
             all.extend(got);
             if all.len() < len {
                 self.partial.insert(index, all);
-                if let Some((p, reports)) = &mut self.progress {
-                    let p = p.clone();
-                    reports.push(Box::new(move || p.report(indices)));
+                if let Some(p) = &mut self.progress {
+                    p.then(index, settled..settled + n, || {});
                 }
                 return Progress::Pending;
             }
             all
         };
         match &mut self.progress {
-            Some((p, reports)) => {
-                let (p, shared) = (p.clone(), self.shared.clone());
-                reports.push(Box::new(move || {
-                    p.report(indices);
-                    shared.push(index, got);
-                }));
+            Some(p) => {
+                let shared = self.shared.clone();
+                p.then(index, settled..settled + n, move || shared.push(index, got));
             }
             None => self.shared.push(index, got),
         }
@@ -365,7 +357,7 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
         self.lens.extend_from_slice(lens);
         self.remaining += lens.len();
         self.open = !last;
-        if let Some((p, _)) = &self.progress {
+        if let Some(p) = &mut self.progress {
             p.add_chunks(lens, last);
         }
         self.shared.add_chunks(lens.len(), last);
@@ -373,8 +365,8 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
     }
 
     fn take_reports(&mut self, out: &mut Vec<Completion>) {
-        if let Some((_, reports)) = &mut self.progress {
-            out.append(reports);
+        if let Some(p) = &mut self.progress {
+            p.take_ready(out);
         }
     }
 }

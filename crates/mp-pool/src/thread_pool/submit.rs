@@ -56,7 +56,8 @@ impl ThreadPool {
         let id = self.engine.job_id();
         let engine = Arc::downgrade(&self.engine);
         let lens: Vec<usize> = chunks.iter().map(Vec::len).collect();
-        let progress = progress.map(|h| JobProgress::new(h, &lens, true));
+        let total = lens.iter().sum();
+        let progress = progress.map(|h| JobProgress::new(h, Some(total)));
         let mut offset = 0;
         let tasks: Vec<Task> = chunks
             .into_iter()
