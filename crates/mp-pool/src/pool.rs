@@ -81,7 +81,8 @@ impl Pool {
         PoolBuilder::default().processes(processes).build()
     }
 
-    /// Options: processes, initializer, maxtasksperchild, context, retries.
+    /// Options: processes, initializer, maxtasksperchild, context, retries,
+    /// task timeout, worker state, memory limit per worker.
     pub fn builder() -> PoolBuilder {
         PoolBuilder::default()
     }
