@@ -121,3 +121,53 @@ fn counter_style() -> indicatif::ProgressStyle {
     indicatif::ProgressStyle::with_template("{msg} {pos} done ({elapsed})")
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(done: usize, total: Option<usize>) -> ProgressUpdate {
+        // `ProgressUpdate` is non-exhaustive: start from one a real call made.
+        let mut u = template();
+        u.done = done;
+        u.total = total;
+        u.tasks = done.saturating_sub(1)..done;
+        u
+    }
+
+    /// A `ProgressUpdate` from a real (thread) pool call.
+    fn template() -> ProgressUpdate {
+        let seen = Arc::new(std::sync::Mutex::new(None));
+        let s = seen.clone();
+        let pool = crate::ThreadPool::with_threads(1).expect("pool");
+        let opts = crate::pool::TaskOptions::new().on_progress(move |u| {
+            *s.lock().expect("lock") = Some(u);
+        });
+        pool.map_async_opts(|x: u8| x, [1u8], None, crate::Callbacks::new(), opts)
+            .expect("map")
+            .get()
+            .expect("result");
+        let u = seen.lock().expect("lock").take();
+        u.expect("the hook ran")
+    }
+
+    #[test]
+    fn the_bar_never_goes_back_and_finishes_at_the_total() {
+        let bar = ProgressBar::new("test");
+        let hook = bar.hook();
+        hook(update(3, None));
+        assert_eq!(bar.shared.bar.length(), None);
+        hook(update(10, Some(1000)));
+        assert_eq!(bar.shared.bar.length(), Some(1000));
+        assert_eq!(bar.shared.bar.position(), 10);
+        // Out of order: an earlier count arrives late.
+        hook(update(5, Some(1000)));
+        assert_eq!(bar.shared.bar.position(), 10);
+        // Between redraw steps nothing is drawn.
+        hook(update(11, Some(1000)));
+        assert_eq!(bar.shared.bar.position(), 10);
+        hook(update(1000, Some(1000)));
+        assert_eq!(bar.shared.bar.position(), 1000);
+        assert!(bar.shared.bar.is_finished());
+    }
+}
