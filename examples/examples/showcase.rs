@@ -2,16 +2,18 @@
 //! each start method, beside the same job in one process.
 //!
 //! The job counts the primes below 6 million, dealt out as 300 chunks. A
-//! `Pool` runs them with `imap_unordered` (a progress bar on stderr); each
+//! `Pool` runs them with `imap_unordered` (a progress bar on stderr, fed by
+//! the call's progress hook: `indicatif`'s with the `progress-bar` feature,
+//! which the examples turn on by default); each
 //! result goes into a `Queue` read by a writer process, which adds them up
 //! and stores the total in a `Manager` dict; the main process checks the
 //! total against the single-process answer and prints the speed-up. Then a
 //! short tour of what happens when processes fail.
 
-use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use multiprocess::managers::DictProxy;
+use multiprocess::pool::TaskOptions;
 use multiprocess::{cpu_count, Manager, Pool, Process, Queue, StartMethod};
 
 const LIMIT: u64 = 6_000_000;
@@ -50,23 +52,42 @@ fn writer(results: Queue<Option<(u64, u64)>>, totals: DictProxy<String, u64>, ke
     totals.set(key, total).expect("record the total");
 }
 
-/// Redraws the progress bar on stderr (only when it is a terminal).
-fn progress(done: u64) {
-    if !std::io::stderr().is_terminal() || (!done.is_multiple_of(10) && done != CHUNKS) {
-        return;
+/// The call's progress hook: an `indicatif` bar with the `progress-bar`
+/// feature (on by default in the examples), else a plain one; both draw on
+/// stderr only when it is a terminal.
+#[cfg(feature = "progress-bar")]
+fn progress(method: StartMethod) -> TaskOptions {
+    let bar = multiprocess::progress_bar::ProgressBar::new(format!("  {:<10}", method.name()));
+    TaskOptions::new().on_progress(bar.hook())
+}
+
+/// The call's progress hook: a plain bar on stderr (only when it is a
+/// terminal); build with `--features progress-bar` for an `indicatif` one.
+#[cfg(not(feature = "progress-bar"))]
+fn progress(_method: StartMethod) -> TaskOptions {
+    use std::io::{IsTerminal, Write};
+    if !std::io::stderr().is_terminal() {
+        return TaskOptions::new();
     }
-    let width = 30;
-    let filled = (done * width / CHUNKS) as usize;
-    let mut err = std::io::stderr().lock();
-    let _ = write!(
-        err,
-        "\r  [{}{}] {done}/{CHUNKS}",
-        "#".repeat(filled),
-        ".".repeat(width as usize - filled)
-    );
-    if done == CHUNKS {
-        let _ = writeln!(err);
-    }
+    TaskOptions::new().on_progress(|p| {
+        let total = p.total.unwrap_or(p.done);
+        if !p.done.is_multiple_of(10) && p.done != total {
+            return;
+        }
+        let width = 30;
+        let filled = p.done * width / total.max(1);
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r  [{}{}] {}/{total}",
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            p.done
+        );
+        if p.done == total {
+            let _ = writeln!(err);
+        }
+    })
 }
 
 fn run(
@@ -86,9 +107,8 @@ fn run(
     .start_method(method)
     .name("writer");
     sink.start()?;
-    for (done, r) in pool.imap_unordered(count_chunk, 0..CHUNKS)?.enumerate() {
+    for r in pool.imap_unordered_opts(count_chunk, 0..CHUNKS, 1, progress(method))? {
         results.put(&Some(r?))?;
-        progress(done as u64 + 1);
     }
     results.put(&None)?;
     sink.join()?;

@@ -146,9 +146,32 @@ pub const ALL: &[Scenario] = &[
     },
 ];
 
-/// Runs scenario `id` once; `None` for an unknown id.
+/// Variants of the scenarios that measure what an option costs, run by id
+/// (`mp-scenarios M4a-progress`) beside their base scenario in A/B runs;
+/// not in the CPython comparison.
+pub const VARIANTS: &[Scenario] = &[
+    Scenario {
+        id: "M4a-progress",
+        what: "M4a with a no-op progress hook (TaskOptions::on_progress)",
+        lower_is_better: false,
+        pinned: false,
+        run: pool::m4a_progress,
+    },
+    Scenario {
+        id: "M4c-progress",
+        what: "M4c with a no-op progress hook (TaskOptions::on_progress)",
+        lower_is_better: false,
+        pinned: false,
+        run: pool::m4c_progress,
+    },
+];
+
+/// Runs scenario (or variant) `id` once; `None` for an unknown id.
 pub fn run(id: &str, quick: bool) -> Option<Measurement> {
-    ALL.iter().find(|s| s.id == id).map(|s| s.run(quick))
+    ALL.iter()
+        .chain(VARIANTS)
+        .find(|s| s.id == id)
+        .map(|s| s.run(quick))
 }
 
 /// Iterations: `full`, or a fifth of it in quick mode.

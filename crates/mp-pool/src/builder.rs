@@ -1,5 +1,6 @@
 //! [`PoolBuilder`]: the options of Python's `Pool(processes, initializer,
-//! initargs, maxtasksperchild, context)`, plus retries.
+//! initargs, maxtasksperchild, context)`, plus retries, a task timeout,
+//! worker state and a memory limit per worker.
 
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
@@ -17,6 +18,7 @@ use crate::func::{self, EntryParts, StarFn};
 use crate::lock::lock;
 use crate::pool::Pool;
 use crate::worker_handle;
+use crate::worker_state::{self, WorkerStateType};
 
 /// Options for a [`Pool`]; start with [`Pool::builder`].
 ///
@@ -39,6 +41,8 @@ pub struct PoolBuilder {
     method: Option<StartMethod>,
     retries: u32,
     task_timeout: Option<Duration>,
+    state: Option<Result<(EntryParts, Message, WorkerStateType), EncodeError>>,
+    max_memory: Option<u64>,
 }
 
 impl PoolBuilder {
@@ -116,6 +120,40 @@ impl PoolBuilder {
         self
     }
 
+    /// Beyond Python (mpire's `worker_state`): each worker makes a state
+    /// value `f(*initargs)` once, when it starts (after the
+    /// [`initializer`](Self::initializer); replacement workers make their
+    /// own), and the [`map_with_state`](Pool::map_with_state) family lends
+    /// it `&mut` to every task that worker runs: a connection, a cache, a
+    /// model loaded once. `f` is a `fn` item or a closure capturing nothing,
+    /// named like every pool function, so it works under every start method;
+    /// the state itself never leaves the worker (it needs no serde). A
+    /// panicking `f` ends the worker, as a panicking initializer does.
+    pub fn worker_state<F, Args>(mut self, f: F, initargs: Args) -> Self
+    where
+        F: StarFn<Args>,
+        Args: Serialize + DeserializeOwned + 'static,
+        F::Output: 'static,
+    {
+        let entry = worker_state::state_entry::<F, Args>(f).to_parts();
+        let ty = WorkerStateType::of::<F::Output>();
+        self.state = Some(mp_wire::encode(&initargs).map(|m| (entry, m, ty)));
+        self
+    }
+
+    /// Beyond Python (billiard's `max_memory_per_child`): after each chunk
+    /// (each task with chunk size 1) a worker reads its resident memory;
+    /// past `bytes` it sends the chunk's results, then exits, and a fresh
+    /// worker replaces it. No result is lost and no task runs twice (chunks
+    /// queued to it go to other workers). A single task that needs more
+    /// still runs to the end: this bounds what a worker keeps between
+    /// tasks (leaks, caches), not what a task may use. Must not be zero. A
+    /// [`ThreadPool`](crate::ThreadPool) refuses it.
+    pub fn max_memory_per_child(mut self, bytes: u64) -> Self {
+        self.max_memory = Some(bytes);
+        self
+    }
+
     /// Starts the workers and the pool's result thread.
     ///
     /// Fails with [`PoolError::InvalidArgument`] for 0 processes or
@@ -133,6 +171,11 @@ impl PoolBuilder {
                 "task_timeout must be positive".to_string(),
             ));
         }
+        if self.max_memory == Some(0) {
+            return Err(PoolError::InvalidArgument(
+                "max_memory_per_child must be positive".to_string(),
+            ));
+        }
         if self.maxtasks == Some(0) {
             return Err(PoolError::InvalidArgument(
                 "maxtasksperchild must be a positive int or None".to_string(),
@@ -148,6 +191,8 @@ impl PoolBuilder {
             init: self.init.transpose()?,
             retries: self.retries,
             task_timeout: self.task_timeout,
+            state: self.state.transpose()?,
+            max_memory: self.max_memory,
         };
         let (wake_tx, wake_rx) = UnixStream::pair()?;
         wake_tx.set_nonblocking(true)?;

@@ -27,7 +27,7 @@ use crate::worker_main::RequestRef;
 
 /// How often the engine wakes without an event (to retry starting workers).
 const TICK: Duration = Duration::from_millis(200);
-/// The engine looks at a timed task's progress at least this far apart.
+/// The engine looks at a timed task's task word at least this far apart.
 const LOOK_MIN: Duration = Duration::from_millis(2);
 /// A chunk is sent again at most this many times after its worker died
 /// before any of its tasks started; the next such death fails it (it may be
@@ -369,7 +369,7 @@ impl Shared {
             // worker had moved on to another task meanwhile, that one runs
             // again too.
             let began = w
-                .progress
+                .task_word
                 .began(w.replied)
                 .filter(|_| stop.replied == w.replied);
             match (began, stop.error) {
@@ -387,7 +387,10 @@ impl Shared {
                 _ => requeue.push(lost),
             }
         } else if let Some(mut lost) = w.inflight.pop_front() {
-            match w.progress.began(w.replied) {
+            match w.task_word.began(w.replied) {
+                // The worker retired by itself (exit code 0: past its
+                // memory limit) with this chunk queued: no fault of the chunk.
+                None if exitcode == 0 => requeue.push(lost),
                 // No task of it started (the worker was killed before it
                 // read the chunk, or while idle): it goes out again, as long
                 // as it is not what kills its workers before any task runs.
@@ -452,7 +455,7 @@ impl Shared {
     /// chunk in flight has run the same task for its job's limit is stopped
     /// in it. Returns how long until the next look is due: the nearest
     /// deadline, or a fraction of the limit while a task's start is not yet
-    /// seen (it is known only by when its progress word changed, so a task
+    /// seen (it is known only by when its task word changed, so a task
     /// runs at most `limit` plus one such look before it is stopped, and
     /// never less than `limit`).
     fn watch_deadlines(&mut self, now: Instant) -> Option<Duration> {
@@ -474,7 +477,7 @@ impl Shared {
                 continue;
             };
             let look = (limit / 16).max(LOOK_MIN);
-            let Some(task) = w.progress.began(w.replied) else {
+            let Some(task) = w.task_word.began(w.replied) else {
                 w.seen = None;
                 soon(look);
                 continue;
@@ -531,7 +534,7 @@ impl Shared {
             // begun it: stopped, it never runs it.
             for w in &mut self.workers {
                 if let Some(head) = w.inflight.front().filter(|c| c.job == job) {
-                    let task = w.progress.began(w.replied).unwrap_or(head.skip);
+                    let task = w.task_word.began(w.replied).unwrap_or(head.skip);
                     w.stop_in(task, None, now);
                 }
             }
@@ -587,7 +590,9 @@ fn deliver(
     completions: &mut Vec<Completion>,
 ) {
     if let Some(sink) = jobs.get_mut(&job) {
-        if let Progress::Done(c) = sink.chunk_done(index, items, out) {
+        let progress = sink.chunk_done(index, items, out);
+        sink.take_reports(completions);
+        if let Progress::Done(c) = progress {
             jobs.remove(&job);
             completions.extend(c);
         }

@@ -101,6 +101,14 @@ pub(crate) fn describe_exit(code: i32) -> String {
     }
 }
 
+/// `the pool's workers make a T`, or that they make none.
+fn describe_state(pool: Option<&str>) -> String {
+    match pool {
+        Some(t) => format!("the pool's workers make a {t}"),
+        None => "the pool's workers make no state (see worker_state on the builder)".to_string(),
+    }
+}
+
 /// ` while running task 7`, or nothing.
 fn describe_task(task: Option<usize>) -> String {
     task.map(|t| format!(" while running task {t}"))
@@ -171,6 +179,17 @@ pub enum PoolError {
     /// [`ThreadPool`](crate::ThreadPool): a thread cannot be killed).
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A `*_with_state` call whose tasks take a worker state of another
+    /// type than the one the pool's workers make
+    /// ([`PoolBuilder::worker_state`](crate::PoolBuilder::worker_state)), or
+    /// a pool that makes none.
+    #[error("the tasks take a worker state of type {wanted}, but {}", describe_state(*.pool))]
+    WorkerStateType {
+        /// The state type the tasks take.
+        wanted: &'static str,
+        /// The state type the workers make, if any.
+        pool: Option<&'static str>,
+    },
     /// An operating-system error (creating channels).
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TaskError;
-use crate::progress;
+use crate::task_word;
 
 /// An [`EntryPoint`] in serializable form: offset, signature hash, build-id.
 pub(crate) type EntryParts = (i64, u64, [u8; 20]);
@@ -154,13 +154,16 @@ where
 }
 
 /// Decodes a chunk, runs `call` on each item, encodes the outputs.
-fn run_chunk<T: DeserializeOwned, R: Serialize>(msg: Message, call: impl Fn(T) -> R) -> Message {
+pub(crate) fn run_chunk<T: DeserializeOwned, R: Serialize>(
+    msg: Message,
+    call: impl FnMut(T) -> R,
+) -> Message {
     let out: ChunkOutput<R> = match mp_wire::decode::<Vec<T>>(msg) {
         Ok(mut items) => {
             // Tasks settled before (their worker died in this chunk).
-            let skip = progress::skip().min(items.len());
+            let skip = task_word::skip().min(items.len());
             items.drain(..skip);
-            let holes = progress::take_holes();
+            let holes = task_word::take_holes();
             if holes.is_empty() {
                 run_items(items, skip, call)
             } else {
@@ -175,13 +178,13 @@ fn run_chunk<T: DeserializeOwned, R: Serialize>(msg: Message, call: impl Fn(T) -
 /// Calls `call` on every item, one panic guard for the whole run: after a
 /// panic, the item that panicked gets its error and the run resumes with the
 /// next item (so the common case pays nothing per item, and sends the bare
-/// results). Before each task, the progress word gets its index in the
+/// results). Before each task, the task word gets its index in the
 /// chunk (`first` is the index of `items[0]`).
-fn run_items<T, R>(items: Vec<T>, first: usize, call: impl Fn(T) -> R) -> ChunkOutput<R> {
+fn run_items<T, R>(items: Vec<T>, first: usize, mut call: impl FnMut(T) -> R) -> ChunkOutput<R> {
     let mut done = Vec::with_capacity(items.len());
     let mut rest = items.into_iter().enumerate();
-    let tracker = progress::tracker();
-    let call = |(i, item): (usize, T)| {
+    let tracker = task_word::tracker();
+    let mut call = |(i, item): (usize, T)| {
         tracker.task_begins(first + i);
         call(item)
     };
@@ -214,9 +217,9 @@ fn run_around<T, R>(
     items: Vec<T>,
     first: usize,
     holes: &[(usize, TaskError)],
-    call: impl Fn(T) -> R,
+    mut call: impl FnMut(T) -> R,
 ) -> ChunkOutput<R> {
-    let tracker = progress::tracker();
+    let tracker = task_word::tracker();
     let out = items
         .into_iter()
         .enumerate()

@@ -66,9 +66,14 @@ impl<R> ImapShared<R> {
         })
     }
 
-    /// Chunk `index` arrived with these items.
+    /// Chunk `index` arrived with these items (dropped if the call was
+    /// cancelled or terminated meanwhile: a push may run after the pool's
+    /// lock was let go, when the call has a progress hook).
     pub(crate) fn push(&self, index: usize, items: Vec<Result<R, PoolError>>) {
         let mut s = lock(&self.state);
+        if s.cancelled || s.terminated {
+            return;
+        }
         s.arrived += 1;
         if s.ordered {
             s.chunks.insert(index, items.into());

@@ -32,6 +32,12 @@
 //! - [`IMapIterator`]: an `Iterator` of `Result`s with `next_timeout`.
 //! - [`TaskError`] (one task: panic with message and location, worker death
 //!   with exit code or signal, encoding) and [`PoolError`].
+//! - Beyond Python: [`TaskOptions`] per call (a task timeout, a progress
+//!   hook that gets [`ProgressUpdate`]s) through the `*_opts` methods;
+//!   worker state made once per worker and lent to `map_with_state` and
+//!   its kin ([`PoolBuilder::worker_state`]); a worker retired past
+//!   [`PoolBuilder::max_memory_per_child`]; cancellation; [`as_completed`]
+//!   and [`wait`].
 //! - [`default_chunksize`]: Python's formula.
 //! - [`as_completed`] and [`wait`] over [`AsyncResult`]s and [`Future`]s
 //!   (Python's `concurrent.futures` functions; [`ResultHandle`]).
@@ -81,12 +87,15 @@ mod options;
 mod pool;
 mod pool_imap;
 mod pool_imap_buffered;
-mod progress;
+mod pool_state;
+mod progress_hook;
 mod result;
 mod sink;
+mod task_word;
 mod thread_pool;
 mod worker_handle;
 mod worker_main;
+mod worker_state;
 
 pub use builder::PoolBuilder;
 pub use chunk::default_chunksize;
@@ -100,6 +109,7 @@ pub use futures::{as_completed, wait, AsCompleted, ResultHandle, ReturnWhen, Wai
 pub use imap::IMapIterator;
 pub use options::TaskOptions;
 pub use pool::Pool;
+pub use progress_hook::ProgressUpdate;
 #[cfg(feature = "async")]
 pub use result::ResultFuture;
 pub use result::{AsyncResult, Callbacks};

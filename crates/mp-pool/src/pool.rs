@@ -16,7 +16,8 @@ use crate::engine::{Inner, RunState};
 use crate::error::{PoolError, TaskError};
 use crate::func::{self, ChunkEntry, StarFn};
 use crate::lock::lock;
-use crate::options::TaskOptions;
+use crate::options::{CallSettings, TaskOptions};
+use crate::progress_hook::Reporter;
 use crate::result::{AsyncResult, Callbacks, ResultCell};
 use crate::sink::{CollectSink, Sink};
 
@@ -80,7 +81,8 @@ impl Pool {
         PoolBuilder::default().processes(processes).build()
     }
 
-    /// Options: processes, initializer, maxtasksperchild, context, retries.
+    /// Options: processes, initializer, maxtasksperchild, context, retries,
+    /// task timeout, worker state, memory limit per worker.
     pub fn builder() -> PoolBuilder {
         PoolBuilder::default()
     }
@@ -176,8 +178,17 @@ impl Pool {
         self.inner.config.task_timeout
     }
 
+    /// The settings of a call without [`TaskOptions`].
+    pub(crate) fn default_call(&self) -> CallSettings {
+        CallSettings {
+            limit: self.default_limit(),
+            progress: None,
+        }
+    }
+
     /// Submits `items` in chunks of `chunksize`, each task limited to
-    /// `limit`; the job's result is `finish` of every task's result.
+    /// `call.limit` and reported to `call.progress`; the job's result is
+    /// `finish` of every task's result.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn collect<T, R, O>(
         &self,
@@ -187,7 +198,7 @@ impl Pool {
         bulk: bool,
         finish: fn(Vec<R>) -> Option<O>,
         callbacks: Callbacks<O>,
-        limit: Option<Duration>,
+        call: CallSettings,
     ) -> Result<AsyncResult<O>, PoolError>
     where
         T: Serialize,
@@ -216,12 +227,15 @@ impl Pool {
             );
             return Ok(AsyncResult::new(cell));
         }
-        // A lone task without callbacks is delivered only through its
-        // AsyncResult: its waiter reads the worker (no engine hop).
-        let deferred = !bulk && payloads.len() == 1 && callbacks.is_empty();
+        // A lone task without callbacks or progress hook is delivered only
+        // through its AsyncResult: its waiter reads the worker (no engine
+        // hop).
+        let deferred =
+            !bulk && payloads.len() == 1 && callbacks.is_empty() && call.progress.is_none();
         let lens_len = lens.len();
-        let sink = CollectSink::new(lens, finish, callbacks, cell.clone());
-        let job = self.submit(Box::new(sink), entry, payloads, bulk, deferred, limit)?;
+        let progress = call.progress.map(|h| Reporter::new(h, &lens, true));
+        let sink = CollectSink::new(lens, finish, callbacks, cell.clone()).with_progress(progress);
+        let job = self.submit(Box::new(sink), entry, payloads, bulk, deferred, call.limit)?;
         let total = lens_len;
         for (k, c) in rest.chunks(chunksize).enumerate() {
             let index = first_rest + k;
@@ -399,7 +413,7 @@ impl Pool {
             true,
             all,
             callbacks,
-            self.default_limit(),
+            self.default_call(),
         )
     }
 }

@@ -1,8 +1,6 @@
 //! The `imap` family of [`Pool`]: results as an iterator, in input order
 //! (`imap`) or in completion order (`imap_unordered`).
 
-use std::time::Duration;
-
 use mp_process::CodeOnly;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -11,7 +9,9 @@ use crate::chunk;
 use crate::error::PoolError;
 use crate::func::{self, ChunkEntry};
 use crate::imap::{IMapIterator, ImapShared};
+use crate::options::CallSettings;
 use crate::pool::Pool;
+use crate::progress_hook::Reporter;
 use crate::sink::ImapSink;
 
 impl Pool {
@@ -21,7 +21,7 @@ impl Pool {
         iterable: impl IntoIterator<Item = T>,
         chunksize: usize,
         ordered: bool,
-        limit: Option<Duration>,
+        call: CallSettings,
     ) -> Result<IMapIterator<R>, PoolError>
     where
         T: Serialize,
@@ -36,8 +36,9 @@ impl Pool {
         let shared = ImapShared::new(ordered, chunks + usize::from(failure.is_some()));
         let mut it = IMapIterator::new(shared.clone());
         if !lens.is_empty() {
-            let sink = ImapSink::new(lens, shared.clone());
-            let job = self.submit(Box::new(sink), entry, payloads, true, false, limit)?;
+            let progress = call.progress.map(|h| Reporter::new(h, &lens, true));
+            let sink = ImapSink::new(lens, shared.clone()).with_progress(progress);
+            let job = self.submit(Box::new(sink), entry, payloads, true, false, call.limit)?;
             it = it.of_job(std::sync::Arc::downgrade(&self.inner), job);
         }
         if let Some(e) = failure {
@@ -79,7 +80,7 @@ impl Pool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let entry = func::map_entry::<F, T, R>(f);
-        self.imap_inner(entry, iterable, chunksize, true, self.default_limit())
+        self.imap_inner(entry, iterable, chunksize, true, self.default_call())
     }
 
     /// Results in completion order (Python's `imap_unordered`, chunksize 1).
@@ -109,6 +110,6 @@ impl Pool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let entry = func::map_entry::<F, T, R>(f);
-        self.imap_inner(entry, iterable, chunksize, false, self.default_limit())
+        self.imap_inner(entry, iterable, chunksize, false, self.default_call())
     }
 }

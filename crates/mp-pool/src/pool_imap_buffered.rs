@@ -15,7 +15,9 @@ use crate::engine::Inner;
 use crate::error::{PoolError, TaskError};
 use crate::func::{self, ChunkEntry};
 use crate::imap::{Feed, IMapIterator, ImapShared};
+use crate::options::{CallSettings, TaskOptions};
 use crate::pool::Pool;
+use crate::progress_hook::Reporter;
 use crate::sink::ImapSink;
 
 /// Reads a buffered job's input and submits it chunk by chunk.
@@ -100,6 +102,7 @@ impl Pool {
         chunksize: usize,
         buffersize: usize,
         ordered: bool,
+        call: CallSettings,
     ) -> Result<IMapIterator<R>, PoolError>
     where
         I: IntoIterator<Item = T>,
@@ -119,9 +122,9 @@ impl Pool {
             ));
         }
         let shared = ImapShared::open(ordered);
-        let sink = ImapSink::open(shared.clone());
-        let limit = self.default_limit();
-        let job = self.submit(Box::new(sink), entry, Vec::new(), true, false, limit)?;
+        let progress = call.progress.map(|h| Reporter::new(h, &[], false));
+        let sink = ImapSink::open(shared.clone()).with_progress(progress);
+        let job = self.submit(Box::new(sink), entry, Vec::new(), true, false, call.limit)?;
         let feeder = Feeder {
             inner: Arc::downgrade(&self.inner),
             job,
@@ -178,7 +181,14 @@ impl Pool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let entry = func::map_entry::<F, T, R>(f);
-        self.imap_buffered_inner(entry, iterable, chunksize, buffersize, true)
+        self.imap_buffered_inner(
+            entry,
+            iterable,
+            chunksize,
+            buffersize,
+            true,
+            self.default_call(),
+        )
     }
 
     /// [`imap_unordered_chunked`](Self::imap_unordered_chunked) reading its
@@ -198,6 +208,58 @@ impl Pool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let entry = func::map_entry::<F, T, R>(f);
-        self.imap_buffered_inner(entry, iterable, chunksize, buffersize, false)
+        self.imap_buffered_inner(
+            entry,
+            iterable,
+            chunksize,
+            buffersize,
+            false,
+            self.default_call(),
+        )
+    }
+
+    /// [`imap_buffered`](Self::imap_buffered) with [`TaskOptions`] (a
+    /// timeout for each task, a progress hook; its total is `None` until
+    /// the input has ended).
+    pub fn imap_buffered_opts<F, T, R, I>(
+        &self,
+        f: F,
+        iterable: I,
+        chunksize: usize,
+        buffersize: usize,
+        opts: TaskOptions,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + CodeOnly,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let call = opts.settings(self.default_limit())?;
+        let entry = func::map_entry::<F, T, R>(f);
+        self.imap_buffered_inner(entry, iterable, chunksize, buffersize, true, call)
+    }
+
+    /// [`imap_unordered_buffered`](Self::imap_unordered_buffered) with
+    /// [`TaskOptions`], as [`imap_buffered_opts`](Self::imap_buffered_opts).
+    pub fn imap_unordered_buffered_opts<F, T, R, I>(
+        &self,
+        f: F,
+        iterable: I,
+        chunksize: usize,
+        buffersize: usize,
+        opts: TaskOptions,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + CodeOnly,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let call = opts.settings(self.default_limit())?;
+        let entry = func::map_entry::<F, T, R>(f);
+        self.imap_buffered_inner(entry, iterable, chunksize, buffersize, false, call)
     }
 }

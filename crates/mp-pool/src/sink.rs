@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{PoolError, TaskError};
 use crate::func::ChunkOutput;
 use crate::imap::ImapShared;
+use crate::progress_hook::Reporter;
 use crate::result::{Callbacks, ResultCell};
 
 /// Work to run outside the pool's lock once a job is complete.
@@ -52,6 +53,12 @@ pub(crate) trait Sink: Send {
     fn grow(&mut self, lens: &[usize], last: bool) -> Progress {
         let _ = (lens, last);
         Progress::Pending
+    }
+    /// Moves the progress-hook calls made ready by the last
+    /// [`chunk_done`](Self::chunk_done) to `out` (to run outside the lock,
+    /// before the job's completion). Sinks without a hook have none.
+    fn take_reports(&mut self, out: &mut Vec<Completion>) {
+        let _ = out;
     }
 }
 
@@ -99,6 +106,8 @@ pub(crate) struct CollectSink<R, T> {
     finish: fn(Vec<R>) -> Option<T>,
     callbacks: Callbacks<T>,
     cell: Arc<ResultCell<T>>,
+    /// The call's progress hook, if it has one.
+    progress: Option<Reporter>,
 }
 
 impl<R, T> CollectSink<R, T> {
@@ -118,7 +127,14 @@ impl<R, T> CollectSink<R, T> {
             finish,
             callbacks,
             cell,
+            progress: None,
         }
+    }
+
+    /// Reports each finished task to `progress`.
+    pub(crate) fn with_progress(mut self, progress: Option<Reporter>) -> Self {
+        self.progress = progress;
+        self
     }
 }
 
@@ -141,6 +157,9 @@ where
         let Some(n) = next_piece(&items, len, *settled) else {
             return Progress::Pending;
         };
+        if let Some(p) = &mut self.progress {
+            p.batch(index, *settled..*settled + n);
+        }
         *settled += n;
         match decode_chunk::<R>(out, n) {
             Ok(ChunkOutput::Done(got)) if values.is_empty() => *values = got,
@@ -182,7 +201,17 @@ where
         };
         let callbacks = std::mem::take(&mut self.callbacks);
         let cell = self.cell.clone();
-        Progress::Done(Some(Box::new(move || callbacks.complete(&cell, result))))
+        let done: Completion = Box::new(move || callbacks.complete(&cell, result));
+        Progress::Done(Some(match &self.progress {
+            Some(p) => p.finish(done),
+            None => done,
+        }))
+    }
+
+    fn take_reports(&mut self, out: &mut Vec<Completion>) {
+        if let Some(p) = &mut self.progress {
+            p.take_ready(out);
+        }
     }
 
     fn abandon(self: Box<Self>) -> Option<Completion> {
@@ -208,6 +237,9 @@ pub(crate) struct ImapSink<R> {
     shared: Arc<ImapShared<R>>,
     /// More chunks may still be added ([`Sink::grow`]).
     open: bool,
+    /// The call's progress hook, if it has one (each chunk's hook call is
+    /// followed by handing its results to the iterator).
+    progress: Option<Reporter>,
 }
 
 impl<R> ImapSink<R> {
@@ -219,6 +251,7 @@ impl<R> ImapSink<R> {
             remaining,
             shared,
             open: false,
+            progress: None,
         }
     }
 
@@ -230,10 +263,18 @@ impl<R> ImapSink<R> {
             remaining: 0,
             shared,
             open: true,
+            progress: None,
         }
     }
 
-    fn progress(&self) -> Progress {
+    /// Reports each finished task to `progress` (before the iterator sees
+    /// its result).
+    pub(crate) fn with_progress(mut self, progress: Option<Reporter>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    fn outcome(&self) -> Progress {
         if self.remaining == 0 && !self.open {
             Progress::Done(None)
         } else {
@@ -281,13 +322,22 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
             all.extend(got);
             if all.len() < len {
                 self.partial.insert(index, all);
+                if let Some(p) = &mut self.progress {
+                    p.then(index, settled..settled + n, || {});
+                }
                 return Progress::Pending;
             }
             all
         };
-        self.shared.push(index, got);
+        match &mut self.progress {
+            Some(p) => {
+                let shared = self.shared.clone();
+                p.then(index, settled..settled + n, move || shared.push(index, got));
+            }
+            None => self.shared.push(index, got),
+        }
         self.remaining = self.remaining.saturating_sub(1);
-        self.progress()
+        self.outcome()
     }
 
     fn abandon(self: Box<Self>) -> Option<Completion> {
@@ -307,7 +357,16 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
         self.lens.extend_from_slice(lens);
         self.remaining += lens.len();
         self.open = !last;
+        if let Some(p) = &mut self.progress {
+            p.add_chunks(lens, last);
+        }
         self.shared.add_chunks(lens.len(), last);
-        self.progress()
+        self.outcome()
+    }
+
+    fn take_reports(&mut self, out: &mut Vec<Completion>) {
+        if let Some(p) = &mut self.progress {
+            p.take_ready(out);
+        }
     }
 }

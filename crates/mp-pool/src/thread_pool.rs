@@ -7,6 +7,7 @@ mod builder;
 mod engine;
 mod jobs;
 mod submit;
+mod with_state;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -25,8 +26,10 @@ use engine::{Engine, RunState};
 /// `multiprocessing.pool.ThreadPool`), with the methods of
 /// [`Pool`](crate::Pool): `apply`, `apply_async(_with)`, `map(_chunked)`,
 /// `map_async(_with)`, `starmap`, `starmap_async(_with)`, `imap(_chunked)`,
-/// `imap_unordered(_chunked)`, `close`, `terminate`, `join`, and the same
-/// result types ([`AsyncResult`](crate::AsyncResult),
+/// `imap_unordered(_chunked)`, `close`, `terminate`, `join`, the `*_opts`
+/// forms (a progress hook; a task timeout is refused) and the
+/// `*_with_state` calls (a worker state per thread), and the same result
+/// types ([`AsyncResult`](crate::AsyncResult),
 /// [`Callbacks`](crate::Callbacks), [`IMapIterator`](crate::IMapIterator),
 /// [`TaskError`](crate::TaskError)).
 ///
@@ -34,8 +37,10 @@ use engine::{Engine, RunState};
 /// `Fn + Send + Sync + 'static`, capturing closures included, and inputs and
 /// results any `Send + 'static` values. Threads are named
 /// `ThreadPoolWorker-N`. There is no `maxtasksperchild` (a thread has no
-/// state to shed; Python's `ThreadPool` has none either) and no start
-/// method.
+/// state to shed; Python's `ThreadPool` has none either), no
+/// `max_memory_per_child` and no task timeout (refused at `build()`: a
+/// thread can be neither replaced to give memory back nor killed), and no
+/// start method.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -114,7 +119,7 @@ impl ThreadPool {
         ThreadPoolBuilder::default().threads(threads).build()
     }
 
-    /// Options: threads, initializer.
+    /// Options: threads, initializer, worker state.
     pub fn builder() -> ThreadPoolBuilder {
         ThreadPoolBuilder::default()
     }

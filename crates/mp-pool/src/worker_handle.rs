@@ -14,7 +14,7 @@ use mp_wire::{Message, SharedFd};
 use crate::config::Config;
 use crate::error::{PoolError, TaskError};
 use crate::func::EntryParts;
-use crate::progress::ProgressWord;
+use crate::task_word::TaskWord;
 use crate::worker_main::{worker_main, InitSpec, RequestRef, WorkerConfig};
 
 /// A chunk this small may be queued behind other small chunks on a busy
@@ -80,7 +80,7 @@ pub(crate) struct Worker {
     pub(crate) conn: Arc<Connection>,
     pub(crate) sentinel: Arc<OwnedFd>,
     /// Which task it is on (read when it has died).
-    pub(crate) progress: ProgressWord,
+    pub(crate) task_word: TaskWord,
     /// How many replies were read from it.
     pub(crate) replied: u64,
     pub(crate) inflight: VecDeque<Chunk>,
@@ -244,24 +244,25 @@ impl Worker {
 
 /// Starts one worker process with its socket.
 pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
-    let (progress, progress_fd) = ProgressWord::create()?;
+    let (task_word, word_fd) = TaskWord::create()?;
     let (ours, theirs) = mp_sys::socket::socketpair()?;
-    let init = match &cfg.init {
-        None => None,
-        Some((entry, msg)) => {
-            let msg = msg.try_clone()?;
-            Some(InitSpec {
-                entry: *entry,
-                args: msg.bytes,
-                fds: msg.fds.into_iter().map(SharedFd::from).collect(),
-            })
-        }
-    };
+    let init = cfg
+        .init
+        .as_ref()
+        .map(|(entry, msg)| InitSpec::new(*entry, msg))
+        .transpose()?;
+    let state = cfg
+        .state
+        .as_ref()
+        .map(|(entry, msg, _)| InitSpec::new(*entry, msg))
+        .transpose()?;
     let wc = WorkerConfig {
         conn: Connection::from_fd(theirs),
         init,
         maxtasks: cfg.maxtasks,
-        progress: SharedFd::from(progress_fd),
+        task_word: SharedFd::from(word_fd),
+        state,
+        max_memory: cfg.max_memory,
     };
     let class = format!("{}PoolWorker", cfg.method.class_prefix());
     let mut process =
@@ -292,7 +293,7 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         process,
         conn: Arc::new(Connection::from_fd(ours)),
         sentinel: Arc::new(sentinel),
-        progress,
+        task_word,
         replied: 0,
         inflight: VecDeque::new(),
         outq: Vec::new(),

@@ -1,7 +1,8 @@
-//! The worker process: run the initializer once, then read chunks from the
+//! The worker process: run the initializer once and make the worker state,
+//! then read chunks from the
 //! long-lived socket, run them, write each output back; retire after
-//! `maxtasksperchild` chunks, on an `Exit` request, at end of stream, or when
-//! the parent dies.
+//! `maxtasksperchild` chunks or past `max_memory_per_child`, on an `Exit`
+//! request, at end of stream, or when the parent dies.
 
 use std::os::fd::BorrowedFd;
 
@@ -11,7 +12,8 @@ use mp_wire::{Message, SharedFd};
 use serde::{Deserialize, Serialize};
 
 use crate::func::{self, EntryParts};
-use crate::progress::{self, ProgressWord};
+use crate::task_word::{self, TaskWord};
+use crate::worker_state::{self, StateParts};
 use crate::TaskError;
 
 /// A resolved chunk entry.
@@ -27,16 +29,43 @@ pub(crate) struct WorkerConfig {
     /// Chunks to run before retiring (`maxtasksperchild`).
     pub(crate) maxtasks: Option<u64>,
     /// The memfd of the word that tells the parent which task it is on.
-    pub(crate) progress: SharedFd,
+    pub(crate) task_word: SharedFd,
+    /// What makes the worker's state and its encoded arguments.
+    pub(crate) state: Option<InitSpec>,
+    /// Retire when the resident memory exceeds this after a chunk.
+    pub(crate) max_memory: Option<u64>,
 }
 
-/// An initializer: entry point plus encoded `initargs`.
+/// An initializer (or worker-state maker): entry point plus encoded
+/// `initargs`.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct InitSpec {
     pub(crate) entry: EntryParts,
     #[serde(with = "mp_wire::serde_bytes")]
     pub(crate) args: Vec<u8>,
     pub(crate) fds: Vec<SharedFd>,
+}
+
+impl InitSpec {
+    /// The spec of `entry` called with the encoded arguments `msg` (in the
+    /// parent; the fds are shared, not moved).
+    pub(crate) fn new(entry: EntryParts, msg: &Message) -> std::io::Result<InitSpec> {
+        let msg = msg.try_clone()?;
+        Ok(InitSpec {
+            entry,
+            args: msg.bytes,
+            fds: msg.fds.into_iter().map(SharedFd::from).collect(),
+        })
+    }
+
+    /// The entry's parts and its arguments as a message (in the worker).
+    fn into_parts(self) -> (EntryParts, Message) {
+        let msg = Message {
+            bytes: self.args,
+            fds: self.fds.into_iter().map(SharedFd::into_inner).collect(),
+        };
+        (self.entry, msg)
+    }
 }
 
 /// A request from the parent, as the worker decodes it.
@@ -139,24 +168,32 @@ fn next_request(
     }
 }
 
+/// Whether this process's resident memory exceeds `limit` bytes (if it
+/// cannot be read, it does not).
+fn over_memory(limit: u64) -> bool {
+    match mp_sys::process::resident_memory() {
+        Ok(rss) => rss > limit,
+        Err(e) => {
+            log::debug!(target: "multiprocess", "cannot read the resident memory: {e}");
+            false
+        }
+    }
+}
+
 /// The body of every pool worker.
 pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
     func::install_panic_hook();
     let name = mp_process::current_process().name().to_string();
     let conn = cfg.conn;
-    match ProgressWord::attach(&cfg.progress.into_inner()) {
-        Ok(word) => progress::install(word),
+    match TaskWord::attach(&cfg.task_word.into_inner()) {
+        Ok(word) => task_word::install(word),
         Err(e) => {
-            eprintln!("Process {name}:\ncannot map the progress word: {e}");
+            eprintln!("Process {name}:\ncannot map the task word: {e}");
             return ExitCode(1);
         }
     }
     if let Some(init) = cfg.init {
-        let (o, s, b) = init.entry;
-        let msg = Message {
-            bytes: init.args,
-            fds: init.fds.into_iter().map(SharedFd::into_inner).collect(),
-        };
+        let ((o, s, b), msg) = init.into_parts();
         let result = mp_sys::entry::EntryParts::<Message, Result<(), String>>::new(o, s, b)
             .resolve()
             .map_err(|e| e.to_string())
@@ -166,10 +203,27 @@ pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
             return ExitCode(1);
         }
     }
+    if let Some(spec) = cfg.state {
+        let ((o, s, b), msg) = spec.into_parts();
+        let made = StateParts::new(o, s, b)
+            .resolve()
+            .map_err(|e| e.to_string())
+            .and_then(|make| make(msg));
+        match made {
+            Ok(state) => worker_state::install(state),
+            Err(e) => {
+                eprintln!(
+                    "Process {name}:
+worker state failed: {e}"
+                );
+                return ExitCode(1);
+            }
+        }
+    }
     let parent = mp_process::parent_process();
     let parent_sentinel = parent.as_ref().and_then(|p| p.sentinel());
     let mut done: u64 = 0;
-    // The number of run requests taken, as the progress word counts them.
+    // The number of run requests taken, as the task word counts them.
     let mut number: u32 = 0;
     let mut cached: Option<(EntryParts, ChunkFn)> = None;
     let mut speculate = true;
@@ -191,7 +245,7 @@ pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
                 holes,
             }) => {
                 number = number.wrapping_add(1);
-                progress::chunk_begins(number, skip, holes);
+                task_word::chunk_begins(number, skip, holes);
                 (entry, payload, fds)
             }
             Ok(Request::Exit) => break,
@@ -220,6 +274,11 @@ pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
         }
         done += 1;
         if cfg.maxtasks.is_some_and(|m| done >= m) {
+            break;
+        }
+        if cfg.max_memory.is_some_and(over_memory) {
+            // Retire (exit code 0): the parent sends what was queued to this
+            // worker to another.
             break;
         }
     }

@@ -1,4 +1,5 @@
-//! Process creation and reaping: `fork`, pidfds, `waitid`, signals to a child, `_exit`.
+//! Process creation and reaping: `fork`, pidfds, `waitid`, signals to a child, `_exit`;
+//! this process's resident memory.
 //!
 //! # Safety
 //! This module calls `fork(2)`, `_exit(2)` and `pidfd_send_signal(2)` through
@@ -282,6 +283,25 @@ pub fn gettid() -> u32 {
     rustix::thread::gettid().as_raw_nonzero().get() as u32
 }
 
+/// This process's resident memory in bytes (the second field of
+/// `/proc/self/statm`, in pages, times the page size). Fails if procfs is
+/// not mounted or the file is not as documented in `proc(5)`.
+pub fn resident_memory() -> io::Result<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    resident_from_statm(&statm, rustix::param::page_size() as u64)
+}
+
+/// The resident bytes a `/proc/<pid>/statm` line gives, with pages of
+/// `page` bytes.
+fn resident_from_statm(statm: &str, page: u64) -> io::Result<u64> {
+    statm
+        .split_ascii_whitespace()
+        .nth(1)
+        .and_then(|pages| pages.parse::<u64>().ok())
+        .map(|pages| pages.saturating_mul(page))
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/self/statm"))
+}
+
 /// `_exit(code)`—Ends the process at once: no `atexit` handlers, no
 /// destructors, no stdio flushing (flush first).
 pub fn exit_now(code: i32) -> ! {
@@ -322,6 +342,23 @@ pub(crate) fn adopt_inherited_fd(raw: i32) -> io::Result<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resident_memory_grows_with_touched_pages() {
+        assert_eq!(
+            resident_from_statm("100 25 3 1 0 40 0\n", 4096).unwrap(),
+            25 * 4096
+        );
+        assert!(resident_from_statm("100", 4096).is_err());
+        assert!(resident_from_statm("100 x 3", 4096).is_err());
+        let before = resident_memory().unwrap();
+        assert!(before > 0);
+        // 64 MiB, every page written.
+        let block = vec![1u8; 64 << 20];
+        let after = resident_memory().unwrap();
+        assert!(after >= before + (48 << 20), "{before} -> {after}");
+        drop(block);
+    }
 
     #[test]
     fn fork_refuses_a_multi_threaded_process() {

@@ -55,6 +55,8 @@
 //! - `channel` (default): pipes, connections, listeners, queues (`mp-channel`).
 //! - `pool` (default): the process pool (`mp-pool`).
 //! - `manager` (default): the manager server and proxies (`mp-manager`).
+//! - `progress-bar`: a terminal progress bar for pool calls
+//!   (module `progress_bar`, on `indicatif`).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "process")]
@@ -206,8 +208,8 @@ mod flavor_traits;
 pub mod pool {
     pub use mp_pool::{
         as_completed, default_chunksize, wait, AsCompleted, AsyncResult, Callbacks, IMapIterator,
-        Pool, PoolBuilder, PoolError, ReturnWhen, StarFn, TaskError, TaskOptions, ThreadPool,
-        ThreadPoolBuilder, ThreadStarFn, Waited,
+        Pool, PoolBuilder, PoolError, ProgressUpdate, ReturnWhen, StarFn, TaskError, TaskOptions,
+        ThreadPool, ThreadPoolBuilder, ThreadStarFn, Waited,
     };
     pub use mp_pool::{
         BrokenPolicy, Executor, ExecutorBuilder, ExecutorMap, ExecutorPool, Future,
@@ -231,6 +233,9 @@ pub mod concurrent_futures {
         TaskOptions, ThreadPoolExecutor, Waited,
     };
 }
+
+#[cfg(feature = "progress-bar")]
+pub mod progress_bar;
 
 #[cfg(feature = "manager")]
 pub use mp_manager::{Manager, ManagerBuilder, ManagerError, RemoteError};

@@ -62,7 +62,7 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
         listed!(multiprocess::flavor: EventLike, FlavorError, LockLike, PoolLike, QueueLike),
         listed!(multiprocess::pool:
             as_completed, default_chunksize, wait, AsCompleted, AsyncResult, Callbacks,
-            IMapIterator, Pool, PoolBuilder, PoolError, ReturnWhen, StarFn, TaskError,
+            IMapIterator, Pool, PoolBuilder, PoolError, ProgressUpdate, ReturnWhen, StarFn, TaskError,
             TaskOptions, ThreadPool, ThreadPoolBuilder, ThreadStarFn, Waited,
             BrokenPolicy, Executor, ExecutorBuilder, ExecutorMap, ExecutorPool, Future,
             ProcessPoolExecutor, ThreadPoolExecutor,

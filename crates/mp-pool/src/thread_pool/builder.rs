@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use crate::error::PoolError;
 
-use super::engine::{self, Engine, Init};
+use super::engine::{self, Engine, Init, StateInit};
 use super::ThreadPool;
+use crate::worker_state::WorkerStateType;
 
 /// Options for a [`ThreadPool`]; start with [`ThreadPool::builder`].
 ///
@@ -35,6 +36,8 @@ pub struct ThreadPoolBuilder {
     threads: Option<usize>,
     init: Option<Init>,
     task_timeout: Option<Duration>,
+    state: Option<(StateInit, WorkerStateType)>,
+    max_memory: Option<u64>,
 }
 
 impl fmt::Debug for ThreadPoolBuilder {
@@ -42,6 +45,9 @@ impl fmt::Debug for ThreadPoolBuilder {
         f.debug_struct("ThreadPoolBuilder")
             .field("threads", &self.threads)
             .field("initializer", &self.init.is_some())
+            .field("worker_state", &self.state.as_ref().map(|(_, t)| t.name))
+            .field("task_timeout", &self.task_timeout)
+            .field("max_memory_per_child", &self.max_memory)
             .finish()
     }
 }
@@ -75,15 +81,46 @@ impl ThreadPoolBuilder {
         self
     }
 
+    /// Beyond Python (mpire's `worker_state`): each thread makes its own
+    /// state with `make` when it starts (after the
+    /// [`initializer`](Self::initializer)), and the
+    /// [`map_with_state`](ThreadPool::map_with_state) family lends it `&mut`
+    /// to each task that thread runs. If `make` panics, every task of that
+    /// thread fails with the panic.
+    pub fn worker_state<S: 'static>(
+        mut self,
+        make: impl Fn() -> S + Send + Sync + 'static,
+    ) -> Self {
+        let make: StateInit = Arc::new(move || Box::new(make()));
+        self.state = Some((make, WorkerStateType::of::<S>()));
+        self
+    }
+
+    /// Refused: a thread cannot be replaced to give its memory back (all
+    /// threads share one process). [`build`](Self::build) then fails with
+    /// [`PoolError::Unsupported`]; use a process [`Pool`](crate::Pool)
+    /// ([`PoolBuilder::max_memory_per_child`](crate::PoolBuilder::max_memory_per_child)).
+    pub fn max_memory_per_child(mut self, bytes: u64) -> Self {
+        self.max_memory = Some(bytes);
+        self
+    }
+
     /// Starts the threads.
     ///
-    /// Fails with [`PoolError::InvalidArgument`] for 0 threads and with
+    /// Fails with [`PoolError::InvalidArgument`] for 0 threads, with
+    /// [`PoolError::Unsupported`] for a [`task_timeout`](Self::task_timeout)
+    /// or [`max_memory_per_child`](Self::max_memory_per_child), and with
     /// [`PoolError::Io`] if a thread cannot be started (the ones already
     /// started are stopped).
     pub fn build(self) -> Result<ThreadPool, PoolError> {
         if self.task_timeout.is_some() {
             return Err(PoolError::Unsupported(
                 "a ThreadPool cannot stop a task that exceeds its timeout (a thread cannot be killed); use a process Pool".to_string(),
+            ));
+        }
+        if self.max_memory.is_some() {
+            return Err(PoolError::Unsupported(
+                "a ThreadPool cannot replace a thread to give back its memory (the threads share one process); use a process Pool".to_string(),
             ));
         }
         let threads = self.threads.unwrap_or_else(mp_process::cpu_count);
@@ -94,13 +131,14 @@ impl ThreadPoolBuilder {
         }
         // A task's panic is recorded with its location by the task hook.
         crate::func::install_local_panic_hook();
-        let engine = Engine::new(threads);
+        let (state, state_type) = self.state.unzip();
+        let engine = Engine::new(threads, state_type);
         let mut handles = Vec::with_capacity(threads);
         for n in 1..=threads {
-            let (e, init) = (engine.clone(), self.init.clone());
+            let (e, init, state) = (engine.clone(), self.init.clone(), state.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("ThreadPoolWorker-{n}"))
-                .spawn(move || engine::worker(e, init));
+                .spawn(move || engine::worker(e, init, state));
             match spawned {
                 Ok(h) => handles.push(h),
                 Err(err) => {

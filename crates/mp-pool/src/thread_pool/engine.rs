@@ -2,6 +2,7 @@
 //! under one lock, the worker threads that take from it, and the registry of
 //! unfinished calls that `terminate` abandons and `cancel` cancels.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::panic::{self, AssertUnwindSafe};
@@ -13,6 +14,7 @@ use crate::error::{PoolError, TaskError};
 use crate::lock::lock;
 use crate::result::Help;
 use crate::sink::Completion;
+use crate::worker_state::WorkerStateType;
 
 /// The state of a thread pool (Python's `RUN`, `CLOSE`, `TERMINATE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,9 +24,18 @@ pub(crate) enum RunState {
     Terminate,
 }
 
-/// One unit of work for a thread: a chunk of a call. It gets the error of
-/// the thread's initializer, if that panicked (every item then fails with it).
-pub(crate) type Task = Box<dyn FnOnce(Option<&TaskError>) + Send>;
+/// One unit of work for a thread: a chunk of a call. It gets the thread's
+/// [`ThreadCtx`].
+pub(crate) type Task = Box<dyn FnOnce(&mut ThreadCtx) + Send>;
+
+/// What a pool thread keeps between tasks.
+pub(crate) struct ThreadCtx {
+    /// The error of the thread's initializer (or worker-state maker), if it
+    /// panicked: every item then fails with it.
+    pub(crate) init_error: Option<TaskError>,
+    /// The thread's worker state, lent to `*_with_state` tasks.
+    pub(crate) state: Option<Box<dyn Any>>,
+}
 
 /// An unfinished call, as `terminate` and `cancel` see it.
 pub(crate) trait Abandon: Send + Sync {
@@ -40,6 +51,9 @@ pub(crate) trait Abandon: Send + Sync {
 
 /// The initializer every thread runs once when it starts.
 pub(crate) type Init = Arc<dyn Fn() + Send + Sync>;
+
+/// What makes each thread's worker state, once, when it starts.
+pub(crate) type StateInit = Arc<dyn Fn() -> Box<dyn Any> + Send + Sync>;
 
 pub(crate) struct State {
     pub(crate) run: RunState,
@@ -60,6 +74,8 @@ pub(crate) struct Engine {
     /// Tells this pool's threads apart from every other thread.
     pub(crate) id: u64,
     pub(crate) threads: usize,
+    /// The type of the threads' worker state, if they have one.
+    pub(crate) state_type: Option<WorkerStateType>,
     state: Mutex<State>,
     /// Threads wait here for work.
     work: Condvar,
@@ -78,10 +94,11 @@ thread_local! {
 impl Engine {
     /// An engine for `threads` threads, all counted live and busy (each
     /// starts in its initializer).
-    pub(crate) fn new(threads: usize) -> Arc<Engine> {
+    pub(crate) fn new(threads: usize, state_type: Option<WorkerStateType>) -> Arc<Engine> {
         Arc::new(Engine {
             id: NEXT_POOL.fetch_add(1, Ordering::Relaxed),
             threads,
+            state_type,
             state: Mutex::new(State {
                 run: RunState::Run,
                 queue: VecDeque::new(),
@@ -276,10 +293,19 @@ impl Engine {
 
 /// The body of a pool thread: the initializer, then tasks until the pool
 /// closes (and the queue is empty) or terminates.
-pub(crate) fn worker(engine: Arc<Engine>, init: Option<Init>) {
+pub(crate) fn worker(engine: Arc<Engine>, init: Option<Init>, state: Option<StateInit>) {
     POOL_ID.with(|p| p.set(engine.id));
-    let init_error = init.and_then(|f| crate::func::catch_local(|| f()).err());
-    if let Some(e) = &init_error {
+    let mut ctx = ThreadCtx {
+        init_error: init.and_then(|f| crate::func::catch_local(|| f()).err()),
+        state: None,
+    };
+    if let (None, Some(make)) = (&ctx.init_error, state) {
+        match crate::func::catch_local(|| make()) {
+            Ok(s) => ctx.state = Some(s),
+            Err(e) => ctx.init_error = Some(e),
+        }
+    }
+    if let Some(e) = &ctx.init_error {
         log::warn!("a thread pool initializer failed: {e}");
     }
     let mut done = None;
@@ -287,7 +313,7 @@ pub(crate) fn worker(engine: Arc<Engine>, init: Option<Init>) {
         // Task panics are caught per item; this catches what is left (a
         // captured value whose drop panics) so the thread and its
         // bookkeeping survive.
-        if panic::catch_unwind(AssertUnwindSafe(|| task(init_error.as_ref()))).is_err() {
+        if panic::catch_unwind(AssertUnwindSafe(|| task(&mut ctx))).is_err() {
             log::warn!("a thread pool task panicked outside its function");
         }
         done = Some(id);

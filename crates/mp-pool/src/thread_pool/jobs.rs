@@ -13,7 +13,7 @@ use crate::lock::lock;
 use crate::result::{Callbacks, ResultCell};
 use crate::sink::{Completion, Progress};
 
-use super::engine::Abandon;
+use super::engine::{Abandon, ThreadCtx};
 
 /// A function a [`ThreadPool`](super::ThreadPool) can call with the unpacked
 /// argument tuple `Args` (`apply`, `starmap`): a [`TupleFn`] that is `Send`,
@@ -41,6 +41,29 @@ pub(crate) fn run_items<T, R>(
             None => crate::func::catch_local(|| f(item)),
         })
         .collect()
+}
+
+/// Calls `f` with the thread's worker state on every item, one panic guard
+/// per item; with an initializer error (or no state of type `S`), every item
+/// fails with it instead.
+pub(crate) fn run_items_with_state<S: 'static, T, R>(
+    items: Vec<T>,
+    f: &(impl Fn(&mut S, T) -> R + ?Sized),
+    ctx: &mut ThreadCtx,
+) -> Vec<Result<R, TaskError>> {
+    let state = match (&ctx.init_error, ctx.state.as_mut()) {
+        (Some(e), _) => Err(e.clone()),
+        (None, state) => state
+            .and_then(|s| s.downcast_mut::<S>())
+            .ok_or_else(|| crate::worker_state::missing::<S>()),
+    };
+    match state {
+        Ok(state) => items
+            .into_iter()
+            .map(|item| crate::func::catch_local(|| f(state, item)))
+            .collect(),
+        Err(e) => items.into_iter().map(|_| Err(e.clone())).collect(),
+    }
 }
 
 /// Splits `items` into chunks of `chunksize` (at least 1).

@@ -9,10 +9,12 @@ use mp_process::TupleFn;
 use crate::chunk;
 use crate::error::{PoolError, TaskError};
 use crate::imap::{IMapIterator, ImapShared};
+use crate::options::{CallSettings, TaskOptions};
+use crate::progress_hook::{JobProgress, ProgressHook};
 use crate::result::{AsyncResult, Callbacks, ResultCell};
 use crate::sink::Progress;
 
-use super::engine::{Abandon, RunState, Task};
+use super::engine::{Abandon, RunState, Task, ThreadCtx};
 use super::jobs::{self, split, ChunkSink, Collect, Imap, ThreadStarFn};
 use super::ThreadPool;
 
@@ -34,30 +36,42 @@ impl ThreadPool {
         }
     }
 
-    /// Queues one task per chunk; each reports to `sink`, and the one that
-    /// completes the call unregisters it and runs its completion. Returns
-    /// the call's id.
+    /// Queues one task per chunk, each run by `run` with the thread's
+    /// context; each reports its tasks to `progress` (if any), then its
+    /// results to `sink`, and the one that completes the call unregisters it
+    /// and runs its completion.
     fn run_chunks<T, R, G, S>(
         &self,
-        f: Arc<G>,
+        run: Arc<G>,
         chunks: Vec<Vec<T>>,
         sink: Arc<S>,
+        progress: Option<ProgressHook>,
     ) -> Result<u64, PoolError>
     where
         T: Send + 'static,
         R: Send + 'static,
-        G: Fn(T) -> R + Send + Sync + 'static,
+        G: Fn(Vec<T>, &mut ThreadCtx) -> Vec<Result<R, TaskError>> + Send + Sync + 'static,
         S: ChunkSink<R> + 'static,
     {
         let id = self.engine.job_id();
         let engine = Arc::downgrade(&self.engine);
+        let lens: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        let total = lens.iter().sum();
+        let progress = progress.map(|h| JobProgress::new(h, Some(total)));
+        let mut offset = 0;
         let tasks: Vec<Task> = chunks
             .into_iter()
             .enumerate()
             .map(|(index, chunk)| {
-                let (f, sink, engine) = (f.clone(), sink.clone(), engine.clone());
-                Box::new(move |init_error: Option<&TaskError>| {
-                    let out = jobs::run_items(chunk, &*f, init_error);
+                let (run, sink, engine) = (run.clone(), sink.clone(), engine.clone());
+                let indices = offset..offset + chunk.len();
+                offset = indices.end;
+                let progress = progress.clone();
+                Box::new(move |ctx: &mut ThreadCtx| {
+                    let out = run(chunk, ctx);
+                    if let Some(p) = &progress {
+                        p.report(indices);
+                    }
                     if let Progress::Done(done) = sink.chunk_done(index, out) {
                         if let Some(e) = engine.upgrade() {
                             e.finish_job(id);
@@ -74,19 +88,40 @@ impl ThreadPool {
         Ok(id)
     }
 
-    fn collect<T, R, O, G>(
+    /// The settings of a call: a timeout is refused (a thread cannot be
+    /// stopped).
+    pub(super) fn settings(opts: &TaskOptions) -> Result<CallSettings, PoolError> {
+        if opts.has_timeout() {
+            return Err(PoolError::Unsupported(
+                "a ThreadPool cannot stop a task that exceeds its timeout (a thread cannot be killed); use a process Pool".to_string(),
+            ));
+        }
+        opts.settings(None)
+    }
+
+    /// `f` on every item of a chunk, with the thread's initializer error.
+    fn plain<T, R, G>(f: G) -> impl Fn(Vec<T>, &mut ThreadCtx) -> Vec<Result<R, TaskError>>
+    where
+        G: Fn(T) -> R,
+    {
+        move |items, ctx| jobs::run_items(items, &f, ctx.init_error.as_ref())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn collect<T, R, O, G>(
         &self,
-        f: G,
+        run: G,
         items: Vec<T>,
         chunksize: usize,
         finish: fn(Vec<R>) -> Option<O>,
         callbacks: Callbacks<O>,
+        call: CallSettings,
     ) -> Result<AsyncResult<O>, PoolError>
     where
         T: Send + 'static,
         R: Send + 'static,
         O: Send + 'static,
-        G: Fn(T) -> R + Send + Sync + 'static,
+        G: Fn(Vec<T>, &mut ThreadCtx) -> Vec<Result<R, TaskError>> + Send + Sync + 'static,
     {
         self.check_running()?;
         let cell = ResultCell::new();
@@ -100,7 +135,7 @@ impl ThreadPool {
         }
         let chunks = split(items, chunksize);
         let sink = Arc::new(Collect::new(chunks.len(), finish, callbacks, cell.clone()));
-        let id = self.run_chunks(Arc::new(f), chunks, sink)?;
+        let id = self.run_chunks(Arc::new(run), chunks, sink, call.progress)?;
         Ok(AsyncResult::with_helper(
             cell,
             Arc::downgrade(&self.engine),
@@ -108,17 +143,18 @@ impl ThreadPool {
         ))
     }
 
-    fn imap_inner<T, R, G>(
+    pub(super) fn imap_inner<T, R, G>(
         &self,
-        f: G,
+        run: G,
         iterable: impl IntoIterator<Item = T>,
         chunksize: usize,
         ordered: bool,
+        call: CallSettings,
     ) -> Result<IMapIterator<R>, PoolError>
     where
         T: Send + 'static,
         R: Send + 'static,
-        G: Fn(T) -> R + Send + Sync + 'static,
+        G: Fn(Vec<T>, &mut ThreadCtx) -> Vec<Result<R, TaskError>> + Send + Sync + 'static,
     {
         self.check_running()?;
         let (items, failure) = chunk::read_input(&mut iterable.into_iter(), usize::MAX);
@@ -130,7 +166,7 @@ impl ThreadPool {
         let mut it = IMapIterator::new(shared.clone());
         if !chunks.is_empty() {
             let sink = Arc::new(Imap::new(n, shared.clone()));
-            let id = self.run_chunks(Arc::new(f), chunks, sink)?;
+            let id = self.run_chunks(Arc::new(run), chunks, sink, call.progress)?;
             it = it.of_job(Arc::downgrade(&self.engine), id);
         }
         if let Some(e) = failure {
@@ -177,8 +213,7 @@ impl ThreadPool {
         Args: Send + 'static,
         Apply<F, Args>: Send + 'static,
     {
-        let call = move |a: Args| f.call(a);
-        self.collect(call, vec![args], 1, single, callbacks)
+        self.apply_async_opts(f, args, callbacks, TaskOptions::new())
     }
 
     /// `f(item)` for every item, results in input order (Python's `map`),
@@ -243,9 +278,7 @@ impl ThreadPool {
         T: Send + 'static,
         R: Send + 'static,
     {
-        let items: Vec<T> = iterable.into_iter().collect();
-        let chunksize = chunk::resolve(chunksize, items.len(), self.threads())?;
-        self.collect(f, items, chunksize, all, callbacks)
+        self.map_async_opts(f, iterable, chunksize, callbacks, TaskOptions::new())
     }
 
     /// `f(*args)` for every argument tuple, results in input order (Python's
@@ -291,8 +324,7 @@ impl ThreadPool {
         Args: Send + 'static,
         Apply<F, Args>: Send + 'static,
     {
-        let call = move |a: Args| f.call(a);
-        self.map_async_with(call, iterable, chunksize, callbacks)
+        self.starmap_async_opts(f, iterable, chunksize, callbacks, TaskOptions::new())
     }
 
     /// Results in input order, each yielded as soon as it and all before it
@@ -325,7 +357,7 @@ impl ThreadPool {
         T: Send + 'static,
         R: Send + 'static,
     {
-        self.imap_inner(f, iterable, chunksize, true)
+        self.imap_opts(f, iterable, chunksize, TaskOptions::new())
     }
 
     /// Results in completion order (Python's `imap_unordered`, chunksize 1).
@@ -354,6 +386,107 @@ impl ThreadPool {
         T: Send + 'static,
         R: Send + 'static,
     {
-        self.imap_inner(f, iterable, chunksize, false)
+        self.imap_unordered_opts(f, iterable, chunksize, TaskOptions::new())
+    }
+
+    /// [`apply_async_with`](Self::apply_async_with) with [`TaskOptions`]. A
+    /// timeout is refused with [`PoolError::Unsupported`] (a thread cannot
+    /// be stopped).
+    pub fn apply_async_opts<F, Args>(
+        &self,
+        f: F,
+        args: Args,
+        callbacks: Callbacks<Apply<F, Args>>,
+        opts: TaskOptions,
+    ) -> Result<AsyncResult<Apply<F, Args>>, PoolError>
+    where
+        F: ThreadStarFn<Args>,
+        Args: Send + 'static,
+        Apply<F, Args>: Send + 'static,
+    {
+        let call = Self::settings(&opts)?;
+        let run = Self::plain(move |a: Args| f.call(a));
+        self.collect(run, vec![args], 1, single, callbacks, call)
+    }
+
+    /// [`map_async_with`](Self::map_async_with) with [`TaskOptions`] (a
+    /// progress hook; a timeout is refused with [`PoolError::Unsupported`]).
+    pub fn map_async_opts<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: Option<usize>,
+        callbacks: Callbacks<Vec<R>>,
+        opts: TaskOptions,
+    ) -> Result<AsyncResult<Vec<R>>, PoolError>
+    where
+        F: Fn(T) -> R + Send + Sync + 'static,
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        let call = Self::settings(&opts)?;
+        let items: Vec<T> = iterable.into_iter().collect();
+        let chunksize = chunk::resolve(chunksize, items.len(), self.threads())?;
+        self.collect(Self::plain(f), items, chunksize, all, callbacks, call)
+    }
+
+    /// [`starmap_async_with`](Self::starmap_async_with) with [`TaskOptions`]
+    /// (as [`map_async_opts`](Self::map_async_opts)).
+    pub fn starmap_async_opts<F, Args>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = Args>,
+        chunksize: Option<usize>,
+        callbacks: Callbacks<Vec<Apply<F, Args>>>,
+        opts: TaskOptions,
+    ) -> Result<AsyncResult<Vec<Apply<F, Args>>>, PoolError>
+    where
+        F: ThreadStarFn<Args>,
+        Args: Send + 'static,
+        Apply<F, Args>: Send + 'static,
+    {
+        self.map_async_opts(
+            move |a: Args| f.call(a),
+            iterable,
+            chunksize,
+            callbacks,
+            opts,
+        )
+    }
+
+    /// [`imap_chunked`](Self::imap_chunked) with [`TaskOptions`] (as
+    /// [`map_async_opts`](Self::map_async_opts)).
+    pub fn imap_opts<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: usize,
+        opts: TaskOptions,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + Send + Sync + 'static,
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        let call = Self::settings(&opts)?;
+        self.imap_inner(Self::plain(f), iterable, chunksize, true, call)
+    }
+
+    /// [`imap_unordered_chunked`](Self::imap_unordered_chunked) with
+    /// [`TaskOptions`] (as [`map_async_opts`](Self::map_async_opts)).
+    pub fn imap_unordered_opts<F, T, R>(
+        &self,
+        f: F,
+        iterable: impl IntoIterator<Item = T>,
+        chunksize: usize,
+        opts: TaskOptions,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        F: Fn(T) -> R + Send + Sync + 'static,
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        let call = Self::settings(&opts)?;
+        self.imap_inner(Self::plain(f), iterable, chunksize, false, call)
     }
 }

@@ -1,10 +1,10 @@
-//! Which task a worker is on: one 64-bit word in memory the worker shares
+//! The task word: which task a worker is on: one 64-bit word in memory the worker shares
 //! with the parent. Before each task the worker stores the number of the
 //! chunk (counting the run requests it took, from 1, modulo 2³²) and the
 //! task's index in that chunk; a plain store, no system call, so the fast
 //! path stays fast. When the worker dies, the parent reads the word: the
 //! tasks of its chunks that provably never started are sent again, and only
-//! the ones that may have run fail (see [`ProgressWord::began`]).
+//! the ones that may have run fail (see [`TaskWord::began`]).
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -19,30 +19,30 @@ use crate::lock::lock;
 /// The size of the shared word.
 const WORD: usize = 8;
 
-/// One worker's progress word, mapped in the parent or in the worker.
-pub(crate) struct ProgressWord {
+/// One worker's task word, mapped in the parent or in the worker.
+pub(crate) struct TaskWord {
     map: Mapping,
 }
 
-impl ProgressWord {
+impl TaskWord {
     /// A fresh word (zero: no chunk begun) and the fd that gives the worker
     /// its mapping of it.
-    pub(crate) fn create() -> io::Result<(ProgressWord, OwnedFd)> {
-        let fd = mp_sys::memfd::create_sealed("mp-pool-progress", WORD as u64)?;
+    pub(crate) fn create() -> io::Result<(TaskWord, OwnedFd)> {
+        let fd = mp_sys::memfd::create_sealed("mp-pool-task-word", WORD as u64)?;
         let map = Mapping::map_shared(&fd, WORD)?;
-        Ok((ProgressWord { map }, fd))
+        Ok((TaskWord { map }, fd))
     }
 
     /// Maps the word the parent created (in the worker). The memfd is sealed
     /// at its size; a different size is refused.
-    pub(crate) fn attach(fd: &OwnedFd) -> io::Result<ProgressWord> {
+    pub(crate) fn attach(fd: &OwnedFd) -> io::Result<TaskWord> {
         if mp_sys::memfd::size(fd)? != WORD as u64 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                "the progress word has the wrong size",
+                "the task word has the wrong size",
             ));
         }
-        Ok(ProgressWord {
+        Ok(TaskWord {
             map: Mapping::map_shared(fd, WORD)?,
         })
     }
@@ -66,7 +66,7 @@ impl ProgressWord {
 }
 
 /// The worker's word, once it has mapped it.
-static MINE: OnceLock<ProgressWord> = OnceLock::new();
+static MINE: OnceLock<TaskWord> = OnceLock::new();
 /// The current chunk's number, shifted into the word's high half.
 static CHUNK: AtomicU64 = AtomicU64::new(0);
 /// How many leading tasks of the current chunk to skip (already settled).
@@ -77,8 +77,8 @@ static HOLES: Mutex<Vec<(usize, TaskError)>> = Mutex::new(Vec::new());
 /// Whether `HOLES` is not empty (so a chunk without holes takes no lock).
 static HAS_HOLES: AtomicBool = AtomicBool::new(false);
 
-/// In the worker: report progress through `word` from now on.
-pub(crate) fn install(word: ProgressWord) {
+/// In the worker: report which task runs through `word` from now on.
+pub(crate) fn install(word: TaskWord) {
     let _ = MINE.set(word);
 }
 
@@ -119,7 +119,7 @@ pub(crate) struct Tracker {
 /// it does nothing).
 pub(crate) fn tracker() -> Tracker {
     Tracker {
-        word: MINE.get().map(ProgressWord::word),
+        word: MINE.get().map(TaskWord::word),
         chunk: CHUNK.load(Ordering::Relaxed),
     }
 }
@@ -142,8 +142,8 @@ mod tests {
 
     #[test]
     fn the_word_says_which_chunk_began() {
-        let (parent, fd) = ProgressWord::create().unwrap();
-        let worker = ProgressWord::attach(&fd).unwrap();
+        let (parent, fd) = TaskWord::create().unwrap();
+        let worker = TaskWord::attach(&fd).unwrap();
         assert_eq!(parent.began(0), None);
         worker.word().store((1 << 32) | 4, Ordering::Release);
         // One chunk answered: the word is about the first one (done).
