@@ -76,6 +76,7 @@ const ARROWS: &[(&str, &[&str])] = &[
         &["mp-process", "mp-channel", "mp-pool", "mp-manager-derive"],
     ),
     ("mp-manager-derive", &[]),
+    ("mp-pod-derive", &[]),
     ("mp-mpi", &["mp-pool"]),
 ];
 

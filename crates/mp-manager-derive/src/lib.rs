@@ -48,13 +48,16 @@
 //! by value, references, patterns, `impl Trait`, `async` and generics are
 //! compile errors that say so.
 //!
-//! Arguments, all optional: `crate = path` (where `mp_manager` is, e.g.
-//! `crate = multiprocess::managers`), `vis = pub(crate)` (the proxy's
+//! Arguments, all optional: `crate = path` (where `mp_manager` is; by
+//! default the macro reads the user's `Cargo.toml`: `multiprocess::managers`
+//! when the crate depends on the facade `multiprocess`, else `mp_manager`,
+//! renamed dependencies included), `vis = pub(crate)` (the proxy's
 //! visibility, `pub` by default), `proxy = Name` (the proxy's name,
 //! `TProxy` by default), `typeid = "name"` (the name the server knows the
 //! type by, `"T"` by default; it must be unique among registered types).
 #![forbid(unsafe_code)]
 
+mod crate_path;
 mod expand;
 mod method;
 mod options;

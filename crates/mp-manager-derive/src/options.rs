@@ -7,7 +7,8 @@ use syn::{Ident, LitStr, Path, Visibility};
 /// What the attribute's arguments set; every field has a default.
 #[derive(Default)]
 pub(crate) struct Options {
-    /// The path to `mp_manager` (`::mp_manager` by default).
+    /// The path to `mp_manager` (found in the user's `Cargo.toml` by default,
+    /// see `crate_path`).
     krate: Option<Path>,
     /// The proxy's visibility (`pub` by default).
     vis: Option<Visibility>,
@@ -41,11 +42,12 @@ impl Options {
         Ok(o)
     }
 
-    /// The path to the `mp_manager` crate.
+    /// The path to the `mp_manager` crate: the `crate = ..` argument, else
+    /// the one the user's `Cargo.toml` gives.
     pub(crate) fn krate(&self) -> TokenStream {
         match &self.krate {
             Some(p) => quote!(#p),
-            None => quote!(::mp_manager),
+            None => crate::crate_path::mp_manager(),
         }
     }
 

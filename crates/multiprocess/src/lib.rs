@@ -85,25 +85,18 @@ pub mod sharedctypes {
 }
 
 #[cfg(feature = "shm")]
-pub use mp_shm::{Pod, RawArray, RawValue, Zeroable};
+pub use mp_shm::{RawArray, RawValue};
 
-/// The `bytemuck` crate, which [`Pod`] and [`Zeroable`] come from. Their
-/// derives name `::bytemuck` unless told otherwise, so a crate that depends
-/// only on `multiprocess` points them here:
-///
-/// ```
-/// #[derive(Clone, Copy, multiprocess::Pod, multiprocess::Zeroable)]
-/// #[bytemuck(crate = "multiprocess::bytemuck")]
-/// #[repr(C)]
-/// struct Point {
-///     x: f64,
-///     y: f64,
-/// }
-///
-/// let points = multiprocess::RawArray::from_slice(&[Point { x: 1.0, y: 2.0 }])?;
-/// assert_eq!(points.get(0)?.y, 2.0);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
+#[cfg(feature = "shm")]
+pub use pod::{Pod, Zeroable};
+
+#[cfg(feature = "shm")]
+mod pod;
+
+/// The `bytemuck` crate, which [`Pod`](trait@Pod) and
+/// [`Zeroable`](trait@Zeroable) come from (its casts, `bytes_of`,
+/// `cast_slice`, ...). The derives [`Pod`](macro@Pod) and
+/// [`Zeroable`](macro@Zeroable) point bytemuck's own derives here.
 pub use bytemuck_reexport as bytemuck;
 
 /// Python's `multiprocessing.shared_memory`: named blocks of shared memory.

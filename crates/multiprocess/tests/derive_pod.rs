@@ -1,23 +1,24 @@
 //! `Pod` and `Zeroable` derived from a crate that depends only on the facade.
 //!
 //! This test crate, like a user's, has no `bytemuck` of its own in scope (the
-//! facade names its bytemuck dependency otherwise): without the
-//! `#[bytemuck(crate = ...)]` line the derives fail with "cannot find
-//! `bytemuck` in the crate root". The derived types then cross processes as
-//! shared memory and as typed connection messages.
+//! facade names its bytemuck dependency otherwise), so bytemuck's own derives
+//! would fail here with "cannot find `bytemuck` in the crate root"; the
+//! facade's derives need no attribute (bytemuck's `#[bytemuck(crate = ..)]`
+//! still overrides the path they find). The derived types then cross
+//! processes as shared memory and as typed connection messages.
 
 use multiprocess::{pipe, Pod, Process, RawArray, Zeroable};
 
 /// A plain pair, derived through the facade.
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
-#[bytemuck(crate = "multiprocess::bytemuck")]
 #[repr(C)]
 struct Point {
     x: f64,
     y: f64,
 }
 
-/// A transparent wrapper, derived with the facade's paths written out.
+/// A transparent wrapper, derived with the facade's paths written out and
+/// the path to bytemuck given explicitly (the override).
 #[derive(Clone, Copy, Debug, PartialEq, multiprocess::Pod, multiprocess::Zeroable)]
 #[bytemuck(crate = "multiprocess::bytemuck")]
 #[repr(transparent)]

@@ -247,8 +247,9 @@ fn api_map_names_only_what_the_facade_exports() {
     );
 }
 
-/// A custom manager type written against the facade alone (`#[shared]`
-/// names `managers::__private` through `crate = ...`).
+/// A custom manager type written against the facade alone, with the
+/// `crate = ..` override that still works (`tests/ui-pass` has the form
+/// without it).
 mod custom {
     use serde::{Deserialize, Serialize};
 
