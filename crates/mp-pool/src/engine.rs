@@ -19,11 +19,12 @@ use crate::chunk::Payload;
 use crate::config::Config;
 use crate::error::TaskError;
 use crate::func::EntryParts;
-use crate::lock::lock;
+use crate::lock::{lock, wait_until};
 use crate::result::Help;
 use crate::sink::{Completion, Progress, Sink};
 use crate::worker_handle::{kill_all, start_worker, stop_gracefully, Chunk, Worker, FAST_CHUNK};
 use crate::worker_main::RequestRef;
+use mp_sys::time::Deadline;
 
 /// How often the engine wakes without an event (to retry starting workers).
 const TICK: Duration = Duration::from_millis(200);
@@ -642,27 +643,13 @@ impl Inner {
 
     /// Waits until the engine thread has stopped (bounded by `timeout`).
     pub(crate) fn wait_finished(&self, timeout: Option<Duration>) -> bool {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = Deadline::after(timeout);
         let mut done = lock(&self.finished);
         while !*done {
-            match deadline {
-                None => {
-                    done = self
-                        .finished_cv
-                        .wait(done)
-                        .unwrap_or_else(|e| e.into_inner())
-                }
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    done = self
-                        .finished_cv
-                        .wait_timeout(done, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
+            let waited;
+            (done, waited) = wait_until(&self.finished_cv, done, deadline);
+            if !waited {
+                return false;
             }
         }
         true
@@ -676,7 +663,7 @@ impl Help for Inner {
     /// `false` when it cannot help (the chunk is queued, or its worker is
     /// already being read): the engine delivers it then. Replies of other
     /// jobs read on the way are delivered too (their callbacks run here).
-    fn help(&self, job: u64, deadline: Option<Instant>) -> bool {
+    fn help(&self, job: u64, deadline: Deadline) -> bool {
         let mut completions = Vec::new();
         let (id, conn, sentinel) = {
             let mut s = lock(&self.shared);
@@ -713,7 +700,7 @@ impl Help for Inner {
         };
         // Other jobs' results read on the way are not held up by our wait.
         run_all(std::mem::take(&mut completions));
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let timeout = deadline.remaining();
         let _ = mp_sys::fd::poll_readable_any(&[conn.as_fd(), sentinel.as_fd()], timeout);
         let mut s = lock(&self.shared);
         if let Some(i) = s.index_of(id) {

@@ -7,11 +7,12 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::PoolError;
-use crate::lock::lock;
+use crate::lock::{lock, wait_until};
 use crate::result::AsyncResult;
+use mp_sys::time::Deadline;
 
 /// Where results post their index when they become ready.
 pub(crate) struct Board {
@@ -34,25 +35,17 @@ impl Board {
     }
 
     /// The next index posted, waiting until `deadline` at most.
-    fn next_until(&self, deadline: Option<Instant>) -> Option<usize> {
+    fn next_until(&self, deadline: Deadline) -> Option<usize> {
         let mut ready = lock(&self.ready);
         loop {
             if let Some(i) = ready.pop_front() {
                 return Some(i);
             }
-            ready = match deadline {
-                None => self.cv.wait(ready).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return None;
-                    }
-                    self.cv
-                        .wait_timeout(ready, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-            };
+            let waited;
+            (ready, waited) = wait_until(&self.cv, ready, deadline);
+            if !waited {
+                return None;
+            }
         }
     }
 }
@@ -124,10 +117,10 @@ impl<R> AsCompleted<R> {
     /// if none does (the iterator stays usable; Python raises `TimeoutError`),
     /// `None` when every result has been yielded.
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R, PoolError>> {
-        self.next_until(Some(Instant::now() + timeout))
+        self.next_until(Deadline::after(Some(timeout)))
     }
 
-    fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<R, PoolError>> {
+    fn next_until(&mut self, deadline: Deadline) -> Option<Result<R, PoolError>> {
         if self.left == 0 {
             return None;
         }
@@ -147,7 +140,7 @@ impl<R> Iterator for AsCompleted<R> {
     type Item = R;
 
     fn next(&mut self) -> Option<R> {
-        self.next_until(None).and_then(Result::ok)
+        self.next_until(Deadline::NEVER).and_then(Result::ok)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -191,7 +184,7 @@ pub struct Waited {
 /// results stay where they are: take the values with
 /// [`get`](AsyncResult::get) afterwards.
 pub fn wait<R: ResultHandle>(results: &[R], when: ReturnWhen, timeout: Option<Duration>) -> Waited {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = Deadline::after(timeout);
     let board = watch(results);
     let mut ready = vec![false; results.len()];
     let mut count = 0;

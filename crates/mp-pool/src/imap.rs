@@ -6,11 +6,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{PoolError, TaskError};
-use crate::lock::lock;
+use crate::lock::{lock, wait_until};
 use crate::result::Help;
+use mp_sys::time::Deadline;
 
 struct State<R> {
     ordered: bool,
@@ -286,10 +287,10 @@ impl<R> IMapIterator<R> {
     /// if none is ready within `timeout` (the iterator stays usable), `None`
     /// at the end.
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R, PoolError>> {
-        self.next_until(Some(Instant::now() + timeout))
+        self.next_until(Deadline::after(Some(timeout)))
     }
 
-    fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<R, PoolError>> {
+    fn next_until(&mut self, deadline: Deadline) -> Option<Result<R, PoolError>> {
         let item = self.take_until(deadline);
         if matches!(item, Some(Ok(_)) | Some(Err(PoolError::Task(_)))) {
             // Outside the state lock: submitting may deliver results.
@@ -298,7 +299,7 @@ impl<R> IMapIterator<R> {
         item
     }
 
-    fn take_until(&self, deadline: Option<Instant>) -> Option<Result<R, PoolError>> {
+    fn take_until(&self, deadline: Deadline) -> Option<Result<R, PoolError>> {
         let mut s = lock(&self.shared.state);
         loop {
             match s.take() {
@@ -307,22 +308,12 @@ impl<R> IMapIterator<R> {
                 Next::Wait => {}
             }
             s.waiting += 1;
-            s = match deadline {
-                None => self.shared.cv.wait(s).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        s.waiting -= 1;
-                        return Some(Err(PoolError::Timeout));
-                    }
-                    self.shared
-                        .cv
-                        .wait_timeout(s, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-            };
+            let waited;
+            (s, waited) = wait_until(&self.shared.cv, s, deadline);
             s.waiting -= 1;
+            if !waited {
+                return Some(Err(PoolError::Timeout));
+            }
         }
     }
 }
@@ -338,7 +329,7 @@ impl<R> Iterator for IMapIterator<R> {
     type Item = Result<R, PoolError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_until(None)
+        self.next_until(Deadline::NEVER)
     }
 }
 

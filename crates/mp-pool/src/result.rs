@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use crate::error::{PoolError, TaskError};
 use crate::futures::Board;
 // Re-exported for the modules that still take it from here (`thread_pool`).
-use crate::lock::lock;
+use crate::lock::{lock, wait_until};
+use mp_sys::time::Deadline;
 
 #[cfg(feature = "async")]
 #[path = "result_future.rs"]
@@ -26,7 +27,7 @@ pub(crate) trait Help: Send + Sync {
     /// worker that holds it, delivering what arrives. `false` when it cannot
     /// help (the job's chunk is queued, or its worker is already being read):
     /// the engine delivers the result then.
-    fn help(&self, job: u64, deadline: Option<Instant>) -> bool;
+    fn help(&self, job: u64, deadline: Deadline) -> bool;
 
     /// A waiter gave up on a result still pending: the engine must read its
     /// worker from now on.
@@ -132,18 +133,14 @@ impl<T> ResultCell<T> {
     /// Waits until the result is ready or the deadline passes; returns the
     /// guard. With a `helper`, the waiting thread reads the worker's replies
     /// itself while it can (see [`Help`]).
-    fn wait_until(
-        &self,
-        deadline: Option<Instant>,
-        helper: Option<&Helper>,
-    ) -> MutexGuard<'_, Slot<T>> {
+    fn wait_until(&self, deadline: Deadline, helper: Option<&Helper>) -> MutexGuard<'_, Slot<T>> {
         if let Some(h) = helper {
             // A deadline already passed still allows one look without waiting.
             while matches!(*lock(&self.slot), Slot::Pending) {
                 let Some(inner) = h.inner.upgrade() else {
                     break;
                 };
-                if !inner.help(h.job, deadline) || deadline.is_some_and(|d| Instant::now() >= d) {
+                if !inner.help(h.job, deadline) || deadline.passed() {
                     break;
                 }
             }
@@ -154,19 +151,10 @@ impl<T> ResultCell<T> {
             self.sleepers.fetch_add(1, Ordering::Relaxed);
         }
         while matches!(*slot, Slot::Pending) {
-            match deadline {
-                None => slot = self.ready.wait(slot).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    slot = self
-                        .ready
-                        .wait_timeout(slot, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
+            let waited;
+            (slot, waited) = wait_until(&self.ready, slot, deadline);
+            if !waited {
+                break;
             }
         }
         if sleeping {
@@ -214,7 +202,7 @@ impl<T> AsyncResult<T> {
 
     /// Waits for the result and returns it (Python's `get()`).
     pub fn get(self) -> Result<T, PoolError> {
-        Self::take(&mut self.cell.wait_until(None, self.helper.as_ref()))
+        Self::take(&mut self.cell.wait_until(Deadline::NEVER, self.helper.as_ref()))
     }
 
     /// Waits at most `timeout`: [`PoolError::Timeout`] if the result is not
@@ -223,7 +211,7 @@ impl<T> AsyncResult<T> {
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, PoolError> {
         let mut slot = self
             .cell
-            .wait_until(Some(Instant::now() + timeout), self.helper.as_ref());
+            .wait_until(Deadline::after(Some(timeout)), self.helper.as_ref());
         if matches!(*slot, Slot::Pending) {
             return Err(PoolError::Timeout);
         }
@@ -249,7 +237,7 @@ impl<T> AsyncResult<T> {
 
     /// Waits until the result is ready (Python's `wait()`).
     pub fn wait(&self) {
-        drop(self.cell.wait_until(None, self.helper.as_ref()));
+        drop(self.cell.wait_until(Deadline::NEVER, self.helper.as_ref()));
     }
 
     /// Waits at most `timeout`; returns whether the result is ready (Python's
@@ -258,7 +246,7 @@ impl<T> AsyncResult<T> {
         !matches!(
             *self
                 .cell
-                .wait_until(Some(Instant::now() + timeout), self.helper.as_ref()),
+                .wait_until(Deadline::after(Some(timeout)), self.helper.as_ref()),
             Slot::Pending
         )
     }
@@ -269,7 +257,7 @@ impl<T> AsyncResult<T> {
         !matches!(
             *self
                 .cell
-                .wait_until(Some(Instant::now()), self.helper.as_ref()),
+                .wait_until(Deadline::at(Instant::now()), self.helper.as_ref()),
             Slot::Pending
         )
     }

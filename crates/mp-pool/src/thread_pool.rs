@@ -12,10 +12,11 @@ mod with_state;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::PoolError;
 use crate::lock::lock;
+use mp_sys::time::Deadline;
 
 pub use builder::ThreadPoolBuilder;
 pub use jobs::ThreadStarFn;
@@ -147,7 +148,7 @@ impl ThreadPool {
     pub fn terminate(&self) {
         self.engine.terminate();
         if !self.engine.on_pool_thread() {
-            if let Some(all_exited) = self.engine.wait_threads(None) {
+            if let Some(all_exited) = self.engine.wait_threads(Deadline::NEVER) {
                 self.finish(all_exited);
             }
         }
@@ -159,16 +160,16 @@ impl ThreadPool {
     /// of a task are not waited for. Called from one of the pool's own
     /// threads, it returns at once.
     pub fn join(&self) -> Result<(), PoolError> {
-        self.join_inner(None).map(|_| ())
+        self.join_inner(Deadline::NEVER).map(|_| ())
     }
 
     /// [`join`](Self::join) waiting at most `timeout`; returns whether the
     /// pool has finished (`false` on timeout).
     pub fn join_timeout(&self, timeout: Duration) -> Result<bool, PoolError> {
-        self.join_inner(Some(Instant::now() + timeout))
+        self.join_inner(Deadline::after(Some(timeout)))
     }
 
-    fn join_inner(&self, deadline: Option<Instant>) -> Result<bool, PoolError> {
+    fn join_inner(&self, deadline: Deadline) -> Result<bool, PoolError> {
         if self.state() == RunState::Run {
             return Err(PoolError::StillRunning);
         }

@@ -8,13 +8,13 @@ use std::collections::{HashMap, VecDeque};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
 
 use crate::error::{PoolError, TaskError};
-use crate::lock::lock;
+use crate::lock::{lock, wait_until};
 use crate::result::Help;
 use crate::sink::Completion;
 use crate::worker_state::WorkerStateType;
+use mp_sys::time::Deadline;
 
 /// The state of a thread pool (Python's `RUN`, `CLOSE`, `TERMINATE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,25 +219,17 @@ impl Engine {
     /// inside a task it will not come back from in time (it is left to
     /// finish on its own). Returns `None` on timeout, else whether every
     /// thread has exited.
-    pub(crate) fn wait_threads(&self, deadline: Option<Instant>) -> Option<bool> {
+    pub(crate) fn wait_threads(&self, deadline: Deadline) -> Option<bool> {
         let mut s = self.state();
         loop {
             if s.live == 0 || (s.run == RunState::Terminate && s.live == s.busy) {
                 return Some(s.live == 0);
             }
-            s = match deadline {
-                None => self.idle.wait(s).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return None;
-                    }
-                    self.idle
-                        .wait_timeout(s, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-            };
+            let waited;
+            (s, waited) = wait_until(&self.idle, s, deadline);
+            if !waited {
+                return None;
+            }
         }
     }
 
@@ -333,7 +325,7 @@ pub(crate) fn describe(run: RunState) -> &'static str {
 /// it: cancelling a call and whether it runs. A waiting thread cannot take
 /// over a thread's work, so it never helps.
 impl Help for Engine {
-    fn help(&self, _job: u64, _deadline: Option<Instant>) -> bool {
+    fn help(&self, _job: u64, _deadline: Deadline) -> bool {
         false
     }
 
