@@ -85,10 +85,7 @@ const FACADE: &str = "multiprocess";
 
 /// Exceptions to the checked invariants that main still has (ARCHITECTURE.md, "Known debt"):
 /// `(crate or file, what it names)`. Being removed by issue 10.
-const KNOWN_DEBT: &[(&str, &str)] = &[
-    // mp-channel calls rustix directly instead of through mp-sys.
-    ("mp-channel", "rustix"),
-];
+const KNOWN_DEBT: &[(&str, &str)] = &[];
 
 fn known_debt(place: &str, what: &str) -> bool {
     KNOWN_DEBT.contains(&(place, what))

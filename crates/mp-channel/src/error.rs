@@ -171,18 +171,8 @@ pub enum ConnectError {
 
 /// Maps an OS error from a send to [`SendError`], recognising a closed peer.
 pub(crate) fn send_io(e: io::Error) -> SendError {
-    match e.raw_os_error() {
-        Some(code) if code == libc_epipe() || code == libc_econnreset() => SendError::Disconnected,
+    match e.kind() {
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => SendError::Disconnected,
         _ => SendError::Io(e),
     }
-}
-
-/// `EPIPE`.
-fn libc_epipe() -> i32 {
-    rustix::io::Errno::PIPE.raw_os_error()
-}
-
-/// `ECONNRESET`.
-fn libc_econnreset() -> i32 {
-    rustix::io::Errno::CONNRESET.raw_os_error()
 }

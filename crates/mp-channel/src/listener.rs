@@ -327,7 +327,7 @@ impl Listener {
             Socket::Tcp(l) => l.as_fd(),
         };
         // A second listen() on a listening socket only sets its queue length.
-        rustix::net::listen(fd, i32::try_from(backlog).unwrap_or(i32::MAX))?;
+        mp_sys::socket::listen(fd, backlog)?;
         Ok(listener)
     }
 

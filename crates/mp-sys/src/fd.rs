@@ -36,6 +36,30 @@ pub fn read(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// One `write(fd, buf)`, retrying `EINTR`: the number of bytes written; a
+/// non-blocking fd with no room gives `WouldBlock`.
+pub fn write(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        match rustix::io::write(fd.as_fd(), buf) {
+            Ok(n) => return Ok(n),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// One `writev(fd, bufs)`, retrying `EINTR`: the number of bytes written; a
+/// non-blocking fd with no room gives `WouldBlock`.
+pub fn writev(fd: impl AsFd, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    loop {
+        match rustix::io::writev(fd.as_fd(), bufs) {
+            Ok(n) => return Ok(n),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// `write(fd, buf)` until all of `buf` is written (retrying `EINTR`).
 pub fn write_all(fd: impl AsFd, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {

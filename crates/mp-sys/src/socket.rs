@@ -212,6 +212,14 @@ fn poll_one(fd: BorrowedFd<'_>, events: PollFlags, timeout: Option<Duration>) ->
     }
 }
 
+/// `listen(sock, backlog)`: marks a bound socket as accepting connections,
+/// or, on one that already listens, sets the length of its queue of
+/// pending connections (a backlog past `i32::MAX` counts as `i32::MAX`).
+pub fn listen(sock: impl AsFd, backlog: u32) -> io::Result<()> {
+    rustix::net::listen(sock.as_fd(), i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(())
+}
+
 /// Switches `O_NONBLOCK` on or off for `fd`.
 pub fn set_nonblocking(fd: impl AsFd, nonblocking: bool) -> io::Result<()> {
     Ok(rustix::io::ioctl_fionbio(fd, nonblocking)?)

@@ -6,7 +6,6 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use mp_sys::socket::{self, Blocking, Received};
-use rustix::io::Errno;
 
 use mp_wire::WireError;
 
@@ -136,16 +135,15 @@ fn read_pipe(pipe: BorrowedFd<'_>, buf: &mut [u8], deadline: Deadline) -> Result
         if timed && !wait_readable(pipe, deadline)? {
             return Err(RecvError::Timeout);
         }
-        match rustix::io::read(pipe, &mut *buf) {
+        match mp_sys::fd::read(pipe, &mut *buf) {
             Ok(n) => return Ok(n),
-            Err(Errno::INTR) => {}
             // Someone made the pipe non-blocking: wait for data instead.
-            Err(Errno::AGAIN) => {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if !wait_readable(pipe, deadline)? {
                     return Err(RecvError::Timeout);
                 }
             }
-            Err(e) => return Err(RecvError::Io(e.into())),
+            Err(e) => return Err(RecvError::Io(e)),
         }
     }
 }

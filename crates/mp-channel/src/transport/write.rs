@@ -5,7 +5,6 @@ use std::io::{self, IoSlice};
 use std::os::fd::BorrowedFd;
 
 use mp_sys::socket::{self, Blocking};
-use rustix::io::Errno;
 
 use super::{Sink, Transport};
 use crate::deadline::Deadline;
@@ -127,22 +126,21 @@ fn write_pipe(
             return Err(SendError::Timeout);
         }
         let written = match joined {
-            Some(all) => rustix::io::write(pipe, &all[*sent..]),
+            Some(all) => mp_sys::fd::write(pipe, &all[*sent..]),
             None => {
                 let max = if timed { PIPE_BUF } else { usize::MAX };
-                rustix::io::writev(pipe, &rest(header, payload, *sent, max))
+                mp_sys::fd::writev(pipe, &rest(header, payload, *sent, max))
             }
         };
         match written {
             Ok(n) => *sent += n,
-            Err(Errno::INTR) => {}
             // Someone made the pipe non-blocking: wait for room instead.
-            Err(Errno::AGAIN) => {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if !wait_writable(pipe, deadline)? {
                     return Err(SendError::Timeout);
                 }
             }
-            Err(e) => return Err(send_io(e.into())),
+            Err(e) => return Err(send_io(e)),
         }
     }
     Ok(())
