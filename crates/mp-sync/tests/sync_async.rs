@@ -1,0 +1,191 @@
+//! The async forms of the primitives (the `async` feature) under tokio
+//! (multi-thread and current-thread) and smol, with the start method from
+//! `MULTIPROCESS_START_METHOD`: a wake-up from another process, the
+//! timeout forms, a holder killed while others await (an error, never a
+//! hang), cancellation (a dropped wait holds and loses nothing), and many
+//! pending waits on a few threads.
+//!
+//! One test in its own binary, scenarios in sequence: the thread count
+//! must see no other test's threads.
+#![cfg(feature = "async")]
+
+use std::pin::pin;
+use std::time::Duration;
+
+use mp_process::Process;
+use mp_sync::{AcquireError, Condition, Event, Lock, RLock, Semaphore};
+
+#[path = "../../mp-process/tests/async_support/mod.rs"]
+mod async_support;
+use async_support::{all, all_pending, on_every_runtime, threads};
+
+const T: Duration = Duration::from_secs(30);
+const SHORT: Duration = Duration::from_millis(30);
+
+fn hold_until(lock: Lock, held: Event, release: Event) {
+    let _g = lock.lock().unwrap();
+    held.set();
+    assert!(release.wait(Some(T)));
+}
+
+fn hold_forever(lock: Lock, sem: Semaphore, held: Event) {
+    let _g = lock.lock().unwrap();
+    let _p = sem.permit().unwrap();
+    held.set();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+fn set_after(event: Event, delay_ms: u64) {
+    std::thread::sleep(Duration::from_millis(delay_ms));
+    event.set();
+}
+
+async fn lock_released_by_another_process() {
+    let (lock, held, release) = (
+        Lock::new().unwrap(),
+        Event::new().unwrap(),
+        Event::new().unwrap(),
+    );
+    let mut p = Process::new(hold_until, (lock.clone(), held.clone(), release.clone()));
+    p.start().unwrap();
+    assert!(held.wait_async(Some(T)).await);
+    assert!(matches!(
+        lock.lock_timeout_async(SHORT).await,
+        Err(AcquireError::Timeout)
+    ));
+    release.set();
+    let g = lock.lock_async().await.expect("a clean release");
+    assert!(lock.locked());
+    drop(g);
+    assert_eq!(p.join_async().await.unwrap(), 0);
+}
+
+async fn dead_holders_are_errors() {
+    let (lock, sem, held) = (
+        Lock::new().unwrap(),
+        Semaphore::new(1).unwrap(),
+        Event::new().unwrap(),
+    );
+    let mut p = Process::new(hold_forever, (lock.clone(), sem.clone(), held.clone()));
+    p.start().unwrap();
+    assert!(held.wait_async(Some(T)).await);
+    let mut waits = (pin!(lock.lock_async()), pin!(sem.permit_async()));
+    assert!(all_pending(&mut [waits.0.as_mut()]).await);
+    assert!(all_pending(&mut [waits.1.as_mut()]).await);
+    p.kill().unwrap();
+    assert_eq!(p.join_async().await.unwrap(), -9);
+    let died = waits.0.await.expect_err("taken from a dead holder");
+    drop(died.into_inner());
+    let died = waits.1.await.expect_err("a dead holder's slot");
+    drop(died.into_inner());
+    assert_eq!(sem.get_value(), 1);
+    // The timeout forms see the death too.
+    let mut p = Process::new(hold_forever, (lock.clone(), sem.clone(), held.clone()));
+    held.clear();
+    p.start().unwrap();
+    assert!(held.wait_async(Some(T)).await);
+    p.kill().unwrap();
+    assert_eq!(p.join_async().await.unwrap(), -9);
+    assert!(matches!(
+        lock.lock_timeout_async(T).await,
+        Err(AcquireError::OwnerDied(_))
+    ));
+    assert!(matches!(
+        sem.permit_timeout_async(T).await,
+        Err(AcquireError::OwnerDied(_))
+    ));
+}
+
+async fn event_from_another_process() {
+    let event = Event::new().unwrap();
+    assert!(!event.wait_async(Some(SHORT)).await);
+    let mut p = Process::new(set_after, (event.clone(), 50));
+    p.start().unwrap();
+    assert!(event.wait_async(Some(T)).await);
+    assert_eq!(p.join_async().await.unwrap(), 0);
+}
+
+async fn dropped_waits_hold_nothing() {
+    let lock = Lock::new().unwrap();
+    let g = lock.lock().unwrap();
+    {
+        let mut w = pin!(lock.lock_async());
+        assert!(all_pending(&mut [w.as_mut()]).await);
+    }
+    drop(g);
+    assert!(!lock.locked(), "a dropped lock_async took nothing");
+    // A release that reached only a dropped waiter is passed on: a
+    // blocking waiter in another thread gets the lock.
+    let g = lock.lock().unwrap();
+    let mut w = Box::pin(lock.lock_async());
+    assert!(all_pending(&mut [w.as_mut()]).await);
+    let other = lock.clone();
+    let blocked = std::thread::spawn(move || other.lock_timeout(T).is_ok());
+    std::thread::sleep(SHORT);
+    drop(g);
+    drop(w);
+    assert!(blocked.join().unwrap(), "the blocking waiter got the lock");
+
+    let sem = Semaphore::new(0).unwrap();
+    {
+        let mut w = pin!(sem.permit_async());
+        assert!(all_pending(&mut [w.as_mut()]).await);
+    }
+    sem.release().unwrap();
+    assert_eq!(sem.get_value(), 1, "a dropped permit_async took nothing");
+}
+
+async fn rlock_and_condition() {
+    let r = RLock::new().unwrap();
+    let outer = r.lock_async().await.unwrap();
+    let inner = r.lock_timeout_async(SHORT).await.unwrap();
+    assert_eq!(r.count(), 2);
+    drop((inner, outer));
+    assert!(!r.locked());
+
+    let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
+    let guard = cond.lock().unwrap();
+    assert_eq!(guard.wait_async(Some(SHORT)).await, Ok(false));
+    let other = cond.clone();
+    let notifier = std::thread::spawn(move || {
+        // Notify once the waiter has released the lock (it is waiting).
+        let g = other.lock().unwrap();
+        g.notify(1).unwrap();
+    });
+    assert_eq!(guard.wait_async(Some(T)).await, Ok(true));
+    notifier.join().unwrap();
+    drop(guard);
+}
+
+async fn many_pending() {
+    const PENDING: usize = 10_000;
+    let events: Vec<Event> = (0..100).map(|_| Event::new().unwrap()).collect();
+    let before = threads();
+    let mut waits: Vec<_> = (0..PENDING)
+        .map(|i| Box::pin(events[i % events.len()].wait_async(None)))
+        .collect();
+    let mut polled: Vec<_> = waits.iter_mut().map(|f| f.as_mut()).collect();
+    assert!(all_pending(&mut polled).await);
+    let during = threads();
+    // 100 words: one watcher thread, perhaps the reactor's.
+    assert!(
+        during <= before + 2,
+        "{PENDING} pending waits: {before} threads before, {during} during"
+    );
+    for e in &events {
+        e.set();
+    }
+    assert!(all(waits).await.into_iter().all(|set| set));
+}
+
+#[test]
+fn sync_async_on_every_runtime() {
+    on_every_runtime(|| async {
+        lock_released_by_another_process().await;
+        dead_holders_are_errors().await;
+        event_from_another_process().await;
+        dropped_waits_hold_nothing().await;
+        rlock_and_condition().await;
+        many_pending().await;
+    });
+}
