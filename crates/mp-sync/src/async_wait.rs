@@ -142,7 +142,7 @@ impl<'a> EventCount<'a> {
     /// });
     /// ```
     pub async fn wait_for_async<T>(
-        &self,
+        self,
         deadline: Deadline,
         slice: Option<Duration>,
         mut attempt: impl FnMut(bool) -> Option<T>,
