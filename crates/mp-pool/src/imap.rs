@@ -12,6 +12,10 @@ use crate::error::{PoolError, TaskError};
 use crate::lock::lock;
 use crate::result::Help;
 
+#[cfg(feature = "async")]
+#[path = "imap_stream.rs"]
+mod stream;
+
 struct State<R> {
     ordered: bool,
     /// Ordered: chunks that arrived, by chunk index, not yet consumed.
@@ -35,6 +39,9 @@ struct State<R> {
 pub(crate) struct ImapShared<R> {
     state: Mutex<State<R>>,
     cv: Condvar,
+    /// Wakes the streams waiting for an item (`async` feature).
+    #[cfg(feature = "async")]
+    changed: event_listener::Event,
 }
 
 impl<R> ImapShared<R> {
@@ -63,7 +70,19 @@ impl<R> ImapShared<R> {
                 waiting: 0,
             }),
             cv: Condvar::new(),
+            #[cfg(feature = "async")]
+            changed: event_listener::Event::new(),
         })
+    }
+
+    /// Wakes every waiter: the threads on the condvar (if `threads`) and
+    /// the streams.
+    fn wake(&self, threads: bool) {
+        if threads {
+            self.cv.notify_all();
+        }
+        #[cfg(feature = "async")]
+        self.changed.notify(usize::MAX);
     }
 
     /// Chunk `index` arrived with these items.
@@ -77,9 +96,7 @@ impl<R> ImapShared<R> {
         }
         let wake = s.waiting > 0;
         drop(s);
-        if wake {
-            self.cv.notify_all();
-        }
+        self.wake(wake);
     }
 
     /// `n` more chunks were submitted; with `last`, no more will be.
@@ -89,21 +106,19 @@ impl<R> ImapShared<R> {
         s.total_known |= last;
         let wake = last && s.waiting > 0;
         drop(s);
-        if wake {
-            self.cv.notify_all();
-        }
+        self.wake(wake);
     }
 
     /// The pool was terminated: no more chunks will come.
     pub(crate) fn terminate(&self) {
         lock(&self.state).terminated = true;
-        self.cv.notify_all();
+        self.wake(true);
     }
 
     /// The job was cancelled: no more chunks will come.
     pub(crate) fn cancel(&self) {
         lock(&self.state).cancelled = true;
-        self.cv.notify_all();
+        self.wake(true);
     }
 }
 
@@ -187,6 +202,9 @@ pub struct IMapIterator<R> {
     buffered: Option<Buffered>,
     /// The pool's engine and the call's job, to cancel it.
     job: Option<(Weak<dyn Help>, u64)>,
+    /// As a `Stream`: registered before the last look (`async` feature).
+    #[cfg(feature = "async")]
+    listener: Option<event_listener::EventListener>,
 }
 
 impl<R> IMapIterator<R> {
@@ -195,6 +213,8 @@ impl<R> IMapIterator<R> {
             shared,
             buffered: None,
             job: None,
+            #[cfg(feature = "async")]
+            listener: None,
         }
     }
 
@@ -247,6 +267,8 @@ impl<R> IMapIterator<R> {
                 limit: limit.max(1),
             }),
             job: None,
+            #[cfg(feature = "async")]
+            listener: None,
         }
     }
 
@@ -286,11 +308,16 @@ impl<R> IMapIterator<R> {
 
     fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<R, PoolError>> {
         let item = self.take_until(deadline);
+        self.settle(&item);
+        item
+    }
+
+    /// After an item was taken (outside the state lock: submitting may
+    /// deliver results): a result's slot goes to the next input.
+    fn settle(&mut self, item: &Option<Result<R, PoolError>>) {
         if matches!(item, Some(Ok(_)) | Some(Err(PoolError::Task(_)))) {
-            // Outside the state lock: submitting may deliver results.
             self.taken();
         }
-        item
     }
 
     fn take_until(&self, deadline: Option<Instant>) -> Option<Result<R, PoolError>> {
