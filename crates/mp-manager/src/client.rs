@@ -22,6 +22,12 @@ use mp_process::AuthKey;
 use crate::error::ManagerError;
 use crate::protocol::{Reply, RequestRef};
 
+#[cfg(feature = "async")]
+#[path = "client_async.rs"]
+mod async_call;
+#[cfg(feature = "async")]
+pub(crate) use async_call::call_async;
+
 /// Idle connections, by address and key, of process `pid`.
 struct Pool {
     pid: u32,
