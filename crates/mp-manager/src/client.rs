@@ -212,17 +212,31 @@ pub(crate) fn call(
         method,
         args,
     };
-    let conn = match take_idle(address, key) {
-        Some(c) => c,
-        None => connect(address, key)?,
-    };
+    let conn = checkout(address, key)?;
     let result = roundtrip(&conn, address, &request, None);
-    match &result {
-        // The connection is in step after a reply, failed or not.
-        Ok(_) | Err(ManagerError::Remote(_)) => put_idle(address, key, conn),
-        Err(_) => {}
-    }
+    checkin(address, key, conn, &result);
     result
+}
+
+/// An idle connection of this thread to `address`, or a new one.
+fn checkout(address: &Address, key: &AuthKey) -> Result<Connection, ManagerError> {
+    match take_idle(address, key) {
+        Some(c) => Ok(c),
+        None => connect(address, key),
+    }
+}
+
+/// Keeps `conn` for the next call if it is in step after `result` (a
+/// reply came, failed or not); else closes it.
+fn checkin<T>(
+    address: &Address,
+    key: &AuthKey,
+    conn: Connection,
+    result: &Result<T, ManagerError>,
+) {
+    if matches!(result, Ok(_) | Err(ManagerError::Remote(_))) {
+        put_idle(address, key, conn);
+    }
 }
 
 /// Where a reply being decoded came from.

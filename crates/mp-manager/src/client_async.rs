@@ -5,7 +5,7 @@
 use mp_channel::{RecvError, SendError};
 use mp_process::AuthKey;
 
-use super::{connect, gone, put_idle, take_idle};
+use super::{checkin, checkout, gone};
 use crate::error::ManagerError;
 use crate::protocol::{Reply, RequestRef};
 use mp_channel::{Address, Connection};
@@ -29,16 +29,9 @@ pub(crate) async fn call_async(
         method,
         args,
     };
-    let conn = match take_idle(address, key) {
-        Some(c) => c,
-        None => connect(address, key)?,
-    };
+    let conn = checkout(address, key)?;
     let result = roundtrip_async(&conn, address, &request).await;
-    match &result {
-        // The connection is in step after a reply, failed or not.
-        Ok(_) | Err(ManagerError::Remote(_)) => put_idle(address, key, conn),
-        Err(_) => {}
-    }
+    checkin(address, key, conn, &result);
     result
 }
 
