@@ -22,7 +22,10 @@ use smol::stream::StreamExt;
 const PIECES: u64 = 10;
 
 fn is_prime(n: u64) -> bool {
-    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| !n.is_multiple_of(d))
+    n >= 2
+        && (2..)
+            .take_while(|d| d * d <= n)
+            .all(|d| !n.is_multiple_of(d))
 }
 
 /// Runs in a worker process: the primes in `lo..hi`.
