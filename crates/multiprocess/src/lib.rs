@@ -127,6 +127,9 @@ pub mod connection {
         AuthenticationError, ConnectError, Connection, Listener, PyConnection, Waitable,
         DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,
     };
+    /// [`wait`] as a future (feature `async`).
+    #[cfg(feature = "async")]
+    pub use mp_channel::wait_async;
 }
 
 #[cfg(feature = "pool")]
