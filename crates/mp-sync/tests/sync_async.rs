@@ -40,6 +40,26 @@ fn set_after(event: Event, delay_ms: u64) {
     event.set();
 }
 
+/// Awaits `go` in the child (after a fork, with the parent's watcher
+/// threads gone), then sets `done`.
+fn await_in_child(go: Event, done: Event) {
+    assert!(smol::block_on(go.wait_async(Some(T))));
+    done.set();
+}
+
+async fn a_child_awaits_too() {
+    let (go, done) = (Event::new().unwrap(), Event::new().unwrap());
+    // A wait pending in the parent while the child starts (its registration
+    // is copied into a forked child, and must not confuse it).
+    let mut pending = pin!(done.wait_async(Some(T)));
+    assert!(all_pending(&mut [pending.as_mut()]).await);
+    let mut p = Process::new(await_in_child, (go.clone(), done.clone()));
+    p.start().unwrap();
+    go.set();
+    assert!(pending.await);
+    assert_eq!(p.join_async().await.unwrap(), 0);
+}
+
 async fn lock_released_by_another_process() {
     let (lock, held, release) = (
         Lock::new().unwrap(),
@@ -182,6 +202,7 @@ async fn many_pending() {
 fn sync_async_on_every_runtime() {
     on_every_runtime(|| async {
         lock_released_by_another_process().await;
+        a_child_awaits_too().await;
         dead_holders_are_errors().await;
         event_from_another_process().await;
         dropped_waits_hold_nothing().await;
