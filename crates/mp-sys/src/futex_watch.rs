@@ -112,6 +112,9 @@ impl Future for WordChanged<'_> {
                 return Poll::Ready(Changed::TimedOut);
             }
         }
+        if this.registration.is_none() && spin_until_changed(this.word, this.expected) {
+            return Poll::Ready(Changed::Woken);
+        }
         let current = this
             .registration
             .as_ref()
@@ -135,6 +138,25 @@ impl Future for WordChanged<'_> {
         Poll::Pending
     }
 }
+
+/// Looks at `word` for a few microseconds before the first registration:
+/// a change that comes that soon (the other side of a ping-pong is
+/// usually that close) costs no trip through a watcher thread, whose two
+/// wake-ups (the registration's and the notify's) are the async form's
+/// price over a blocking wait.
+fn spin_until_changed(word: &AtomicU32, expected: u32) -> bool {
+    for _ in 0..SPINS {
+        if word.load(Ordering::SeqCst) != expected {
+            return true;
+        }
+        std::hint::spin_loop();
+    }
+    false
+}
+
+/// Looks of [`spin_until_changed`] (a few microseconds, like the queue
+/// ring's spin before it sleeps).
+const SPINS: u32 = 200;
 
 /// One task's place in a watcher's slot; dropping it leaves.
 #[derive(Debug)]

@@ -30,13 +30,19 @@ pub async fn readable(fd: BorrowedFd<'_>) -> io::Result<()> {
     registered(fd)?.readable().await
 }
 
-/// Resolves once `fd` is writable, or has failed (`POLLOUT`, `POLLERR`).
+/// Resolves once `fd` is writable, or has failed (`POLLOUT`, `POLLERR`);
+/// at once, without touching the reactor, if it is already.
 ///
 /// Cancellation-safe as [`readable`].
 ///
 /// # Errors
 /// As [`readable`].
 pub async fn writable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // A pipe or socket usually has room: one `poll` instead of a
+    // registration (a `dup`, three `epoll_ctl`s and a reactor turn).
+    if crate::socket::poll_writable(fd, Some(Duration::ZERO))? {
+        return Ok(());
+    }
     registered(fd)?.writable().await
 }
 

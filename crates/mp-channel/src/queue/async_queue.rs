@@ -68,9 +68,12 @@ async fn read_async(core: &Core, deadline: Deadline) -> Result<Message, GetError
     }
     let ring = &core.ring;
     loop {
-        // As `Core::wait_for_first`: a producer killed between counting an
-        // item and publishing it leaves `puts` ahead of an empty ring until
-        // the writer lock's next holder completes the commit.
+        // As `Core::wait_for_first`: a look for a few microseconds first
+        // (the producer is usually about to publish); a producer killed
+        // between counting an item and publishing it leaves `puts` ahead of
+        // an empty ring until the writer lock's next holder completes the
+        // commit.
+        ring.spin_until(|| !ring.is_empty());
         let data = ring.data().wait_for_async(deadline, Some(PROBE), |sliced| {
             if !ring.is_empty() {
                 return Some(());
@@ -105,6 +108,8 @@ async fn write_async(
     let ring = &core.ring;
     let slot_free = || maxsize == 0 || ring.size() < maxsize;
     loop {
+        // As `put_bounded`: a look for a few microseconds first.
+        ring.spin_until(slot_free);
         let slot = ring
             .space()
             .wait_for_async(deadline, None, |_| slot_free().then_some(()));
