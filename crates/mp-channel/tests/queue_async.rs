@@ -171,8 +171,57 @@ async fn many_pending() {
     assert_eq!(got, (0..PENDING as u32).collect::<Vec<_>>());
 }
 
+/// Tasks spawned on a tokio multi-thread runtime (so the futures must be
+/// `Send`, and wake-ups cross threads): four producers and four consumers
+/// through a bounded queue, every item got exactly once.
+fn spawned_on_tokio_multi_thread() {
+    const EACH: u32 = 250;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let q = Queue::<u32>::bounded(4).unwrap();
+    let got: Vec<u32> = rt.block_on(async {
+        let consumers: Vec<_> = (0..4)
+            .map(|_| {
+                let q = q.clone();
+                tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    for _ in 0..EACH {
+                        got.push(q.get_async().await.unwrap());
+                    }
+                    got
+                })
+            })
+            .collect();
+        let producers: Vec<_> = (0..4)
+            .map(|p| {
+                let q = q.clone();
+                tokio::spawn(async move {
+                    for i in 0..EACH {
+                        q.put_async(&(p * EACH + i)).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for p in producers {
+            p.await.unwrap();
+        }
+        let mut got = Vec::new();
+        for c in consumers {
+            got.extend(c.await.unwrap());
+        }
+        got
+    });
+    let mut got = got;
+    got.sort_unstable();
+    assert_eq!(got, (0..4 * EACH).collect::<Vec<_>>());
+}
+
 #[test]
 fn queue_async_on_every_runtime() {
+    spawned_on_tokio_multi_thread();
     on_every_runtime(|| async {
         across_processes().await;
         timeouts().await;

@@ -198,8 +198,61 @@ async fn many_pending() {
     assert!(all(waits).await.into_iter().all(|set| set));
 }
 
+/// Tasks spawned on a tokio multi-thread runtime (the futures must be
+/// `Send`; wake-ups cross threads): 8 tasks take one `Lock` 200 times each
+/// and never overlap; a `Semaphore(2)` never lets more than 2 in.
+fn spawned_on_tokio_multi_thread() {
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    use std::sync::Arc;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (lock, sem) = (Lock::new().unwrap(), Semaphore::new(2).unwrap());
+    let (holders, inside, most, turns) = (
+        Arc::new(AtomicU32::new(0)),
+        Arc::new(AtomicU32::new(0)),
+        Arc::new(AtomicU32::new(0)),
+        Arc::new(AtomicU32::new(0)),
+    );
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (lock, sem) = (lock.clone(), sem.clone());
+                let (holders, inside) = (holders.clone(), inside.clone());
+                let (most, turns) = (most.clone(), turns.clone());
+                tokio::spawn(async move {
+                    for _ in 0..200 {
+                        let g = lock.lock_async().await.unwrap();
+                        assert_eq!(holders.fetch_add(1, SeqCst), 0, "two holders");
+                        tokio::task::yield_now().await;
+                        holders.fetch_sub(1, SeqCst);
+                        drop(g);
+                        let p = sem.permit_async().await.unwrap();
+                        let now = inside.fetch_add(1, SeqCst) + 1;
+                        most.fetch_max(now, SeqCst);
+                        tokio::task::yield_now().await;
+                        inside.fetch_sub(1, SeqCst);
+                        drop(p);
+                        turns.fetch_add(1, SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    assert_eq!(turns.load(SeqCst), 1600);
+    assert!(most.load(SeqCst) <= 2, "{} inside the semaphore", most.load(SeqCst));
+    assert!(!lock.locked());
+    assert_eq!(sem.get_value(), 2);
+}
+
 #[test]
 fn sync_async_on_every_runtime() {
+    spawned_on_tokio_multi_thread();
     on_every_runtime(|| async {
         lock_released_by_another_process().await;
         a_child_awaits_too().await;
