@@ -245,7 +245,11 @@ fn spawned_on_tokio_multi_thread() {
         }
     });
     assert_eq!(turns.load(SeqCst), 1600);
-    assert!(most.load(SeqCst) <= 2, "{} inside the semaphore", most.load(SeqCst));
+    assert!(
+        most.load(SeqCst) <= 2,
+        "{} inside the semaphore",
+        most.load(SeqCst)
+    );
     assert!(!lock.locked());
     assert_eq!(sem.get_value(), 2);
 }
