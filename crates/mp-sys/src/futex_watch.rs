@@ -14,7 +14,8 @@
 //!
 //! Waits on the same word with the same expected value share one slot, so
 //! 10,000 tasks waiting on one queue cost one slot of one thread; 10,000
-//! waits on 10,000 different words cost ⌈10,000 / 127⌉ = 79 threads.
+//! waits on 10,000 different words cost ⌈10,000 / 127⌉ = 79 threads. A
+//! watcher left without slots for 10 s exits (its place is reused).
 //! `docs/performance.md` ("Async waits on futex words") compares this with
 //! an eventfd per primitive.
 //!
@@ -226,7 +227,18 @@ struct State {
 struct Watcher {
     control: Arc<Control>,
     slots: Vec<Slot>,
+    /// Its thread exited after [`IDLE`] without a slot; the place is
+    /// reused (with a new thread) when one is needed.
+    retired: bool,
 }
+
+/// How long a watcher thread without slots stays before it exits (a
+/// tenth of a second in this crate's unit tests, to see it happen).
+const IDLE: Duration = if cfg!(test) {
+    Duration::from_millis(100)
+} else {
+    Duration::from_secs(10)
+};
 
 /// One watched (word, expected value) and the tasks waiting on it.
 #[derive(Debug)]
@@ -306,19 +318,25 @@ fn register(word: &AtomicU32, expected: u32, waker: &Waker) -> Option<Registrati
     let free = state
         .watchers
         .iter()
-        .position(|w| w.slots.len() < WORDS_PER_WATCHER);
+        .position(|w| !w.retired && w.slots.len() < WORDS_PER_WATCHER);
     let w = match free {
         Some(w) => w,
         None => {
             let control = Arc::new(Control::default());
-            let index = state.watchers.len();
+            let retired = state.watchers.iter().position(|w| w.retired);
+            let index = retired.unwrap_or(state.watchers.len());
             // No thread (out of memory or a thread limit): no slot either;
             // the caller polls instead of sleeping.
             spawn_watcher(index, generation, Arc::clone(&control)).ok()?;
-            state.watchers.push(Watcher {
+            let watcher = Watcher {
                 control,
                 slots: Vec::new(),
-            });
+                retired: false,
+            };
+            match retired {
+                Some(i) => state.watchers[i] = watcher,
+                None => state.watchers.push(watcher),
+            }
             index
         }
     };
@@ -369,7 +387,34 @@ fn watch(index: usize, generation: u64, control: &Control) {
         let mut waits = Vec::with_capacity(list.len() + 1);
         waits.push(wait_entry(&control.0 as *const AtomicU32 as usize, seen));
         waits.extend(list.iter().map(|&(a, e)| wait_entry(a, e)));
-        match futex::waitv(&waits, WaitvFlags::empty(), None, ClockId::Monotonic) {
+        // Without slots, sleep at most `IDLE` (an absolute time for
+        // `futex_waitv`), then leave if still idle.
+        let idle_until = list.is_empty().then(|| {
+            let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+            let now = Duration::new(now.tv_sec.max(0) as u64, now.tv_nsec as u32);
+            let until = now.saturating_add(IDLE);
+            futex::Timespec {
+                tv_sec: until.as_secs() as i64,
+                tv_nsec: i64::from(until.subsec_nanos()),
+            }
+        });
+        match futex::waitv(
+            &waits,
+            WaitvFlags::empty(),
+            idle_until.as_ref(),
+            ClockId::Monotonic,
+        ) {
+            Err(Errno::TIMEDOUT) => {
+                let mut state = state();
+                if state.generation != generation {
+                    return;
+                }
+                let watcher = &mut state.watchers[index];
+                if watcher.slots.is_empty() {
+                    watcher.retired = true;
+                    return;
+                }
+            }
             Ok(0) => {}
             Ok(i) => fire(index, generation, &list[i - 1..i]),
             Err(Errno::AGAIN) if control.0.load(Ordering::SeqCst) != seen => {}
@@ -465,7 +510,7 @@ fn reset_after_fork() {
 
 /// Threads watching futex words now (for tests and benchmarks).
 pub fn watcher_count() -> usize {
-    state().watchers.len()
+    state().watchers.iter().filter(|w| !w.retired).count()
 }
 
 #[cfg(test)]
@@ -494,6 +539,23 @@ mod tests {
         assert_eq!(how, Changed::TimedOut);
         let how = async_io::block_on(changed(&word, 4, Some(Duration::from_secs(60))));
         assert_eq!(how, Changed::Woken);
+    }
+
+    #[test]
+    fn a_wait_after_the_watchers_retired_still_completes() {
+        for _ in 0..2 {
+            let word = Arc::new(AtomicU32::new(0));
+            let w2 = Arc::clone(&word);
+            let t = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                w2.store(1, Ordering::SeqCst);
+                crate::futex::wake(&w2, u32::MAX);
+            });
+            assert_eq!(async_io::block_on(changed(&word, 0, None)), Changed::Woken);
+            t.join().unwrap();
+            // Long enough for an idle watcher to exit (`IDLE` is 100 ms here).
+            std::thread::sleep(IDLE * 3);
+        }
     }
 
     #[test]
