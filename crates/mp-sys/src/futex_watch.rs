@@ -517,8 +517,9 @@ pub fn watcher_count() -> usize {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_wake_from_another_thread_completes_the_future() {
+    /// Awaits a word that another thread sets to 1 (and wakes) a little
+    /// later.
+    fn await_a_wake_from_another_thread() {
         let word = Arc::new(AtomicU32::new(0));
         let w2 = Arc::clone(&word);
         let t = std::thread::spawn(move || {
@@ -533,6 +534,11 @@ mod tests {
     }
 
     #[test]
+    fn a_wake_from_another_thread_completes_the_future() {
+        await_a_wake_from_another_thread();
+    }
+
+    #[test]
     fn an_unchanged_word_times_out_and_a_changed_one_is_ready_at_once() {
         let word = AtomicU32::new(5);
         let how = async_io::block_on(changed(&word, 5, Some(Duration::from_millis(5))));
@@ -544,15 +550,7 @@ mod tests {
     #[test]
     fn a_wait_after_the_watchers_retired_still_completes() {
         for _ in 0..2 {
-            let word = Arc::new(AtomicU32::new(0));
-            let w2 = Arc::clone(&word);
-            let t = std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(20));
-                w2.store(1, Ordering::SeqCst);
-                crate::futex::wake(&w2, u32::MAX);
-            });
-            assert_eq!(async_io::block_on(changed(&word, 0, None)), Changed::Woken);
-            t.join().unwrap();
+            await_a_wake_from_another_thread();
             // Long enough for an idle watcher to exit (`IDLE` is 100 ms here).
             std::thread::sleep(IDLE * 3);
         }
