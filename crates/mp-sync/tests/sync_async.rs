@@ -13,7 +13,7 @@ use std::pin::pin;
 use std::time::Duration;
 
 use mp_process::Process;
-use mp_sync::{AcquireError, Condition, Event, Lock, RLock, Semaphore};
+use mp_sync::{AcquireError, Condition, Event, Lock, RLock, Semaphore, SyncLock};
 
 #[path = "../../mp-process/tests/async_support/mod.rs"]
 mod async_support;
@@ -175,6 +175,40 @@ async fn rlock_and_condition() {
     assert_eq!(guard.wait_async(Some(T)).await, Ok(true));
     notifier.join().unwrap();
     drop(guard);
+
+    // A dropped wait holds the lock again (the caller's guard stays valid).
+    let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
+    let guard = cond.lock().unwrap();
+    {
+        let mut wait = pin!(guard.wait_async(None));
+        assert!(all_pending(&mut [wait.as_mut()]).await);
+        assert!(!cond.get_lock().is_mine(), "released while waiting");
+    }
+    assert!(cond.get_lock().is_mine(), "held again after the drop");
+    assert_eq!(guard.notify(1), Ok(()));
+    drop(guard);
+    assert!(!cond.get_lock().is_mine());
+
+    // Over the default RLock (two levels deep): released while waiting,
+    // held again at the same depth after.
+    let cond = Condition::new().unwrap();
+    let outer = cond.lock().unwrap();
+    let SyncLock::RLock(r) = cond.get_lock() else {
+        panic!("Condition::new is over an RLock")
+    };
+    let inner = r.lock().unwrap();
+    assert_eq!(r.count(), 2);
+    let other = cond.clone();
+    let notifier = std::thread::spawn(move || {
+        let g = other.lock().unwrap();
+        g.notify_all().unwrap();
+    });
+    assert_eq!(outer.wait_async(Some(T)).await, Ok(true));
+    assert!(r.is_mine());
+    assert_eq!(r.count(), 2);
+    notifier.join().unwrap();
+    drop((inner, outer));
+    assert!(!r.locked());
 }
 
 async fn many_pending() {
