@@ -66,6 +66,8 @@ mod queue;
 mod reader;
 mod transport;
 mod wait;
+#[cfg(feature = "async")]
+mod wait_async;
 
 pub use auth::{answer_challenge, deliver_challenge};
 
@@ -81,3 +83,5 @@ pub use queue::{
     DEFAULT_RING_BYTES,
 };
 pub use wait::{wait, Waitable};
+#[cfg(feature = "async")]
+pub use wait_async::wait_async;

@@ -23,6 +23,10 @@ use crate::connection::Connection;
 use crate::deadline::Deadline;
 use crate::error::{AuthenticationError, ConnectError, RecvError};
 
+#[cfg(feature = "async")]
+#[path = "listener_async.rs"]
+mod async_forms;
+
 /// How long [`Listener::accept`] and [`client`] wait for the other side's
 /// handshake messages by default, so a silent peer cannot hang them.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);

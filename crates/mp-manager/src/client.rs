@@ -24,6 +24,12 @@ use crate::client_settings;
 use crate::error::ManagerError;
 use crate::protocol::{Reply, RequestRef};
 
+#[cfg(feature = "async")]
+#[path = "client_async.rs"]
+mod async_call;
+#[cfg(feature = "async")]
+pub(crate) use async_call::call_async;
+
 /// Idle connections, by address and key, of process `pid`.
 ///
 /// A short list searched by equality: a process talks to one server or a
@@ -322,13 +328,30 @@ pub(crate) fn call(
             };
         }
         let result = receive_reply(&conn, address, timeout);
-        match &result {
-            // The connection is in step after a reply, failed or not.
-            Ok(_) | Err(ManagerError::Remote(_)) => put_idle(address, key, conn),
-            Err(ManagerError::ServerGone { .. }) => forget(address),
-            Err(_) => {}
-        }
+        checkin(address, key, conn, &result);
         return result;
+    }
+}
+
+/// A live idle connection of this thread to `address`, or a new one.
+#[cfg_attr(not(feature = "async"), allow(dead_code))]
+fn checkout(address: &Address, key: &AuthKey) -> Result<Connection, ManagerError> {
+    idle_or_connect(address, key).map(|(conn, _)| conn)
+}
+
+/// Keeps `conn` for the next call if it is in step after `result` (a
+/// reply came, failed or not); else closes it, and after a server that went
+/// away, every idle connection to `address` with it.
+fn checkin<T>(
+    address: &Address,
+    key: &AuthKey,
+    conn: Connection,
+    result: &Result<T, ManagerError>,
+) {
+    match result {
+        Ok(_) | Err(ManagerError::Remote(_)) => put_idle(address, key, conn),
+        Err(ManagerError::ServerGone { .. }) => forget(address),
+        Err(_) => {}
     }
 }
 

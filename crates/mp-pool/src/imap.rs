@@ -13,6 +13,10 @@ use crate::lock::{lock, wait_until};
 use crate::result::Help;
 use mp_sys::time::Deadline;
 
+#[cfg(feature = "async")]
+#[path = "imap_stream.rs"]
+mod stream;
+
 struct State<R> {
     ordered: bool,
     /// Ordered: chunks that arrived, by chunk index, not yet consumed.
@@ -36,6 +40,9 @@ struct State<R> {
 pub(crate) struct ImapShared<R> {
     state: Mutex<State<R>>,
     cv: Condvar,
+    /// Wakes the streams waiting for an item (`async` feature).
+    #[cfg(feature = "async")]
+    changed: event_listener::Event,
 }
 
 impl<R> ImapShared<R> {
@@ -64,7 +71,19 @@ impl<R> ImapShared<R> {
                 waiting: 0,
             }),
             cv: Condvar::new(),
+            #[cfg(feature = "async")]
+            changed: event_listener::Event::new(),
         })
+    }
+
+    /// Wakes every waiter: the threads on the condvar (if `threads`) and
+    /// the streams.
+    fn wake(&self, threads: bool) {
+        if threads {
+            self.cv.notify_all();
+        }
+        #[cfg(feature = "async")]
+        self.changed.notify(usize::MAX);
     }
 
     /// Chunk `index` arrived with these items (dropped if the call was
@@ -83,9 +102,7 @@ impl<R> ImapShared<R> {
         }
         let wake = s.waiting > 0;
         drop(s);
-        if wake {
-            self.cv.notify_all();
-        }
+        self.wake(wake);
     }
 
     /// `n` more chunks were submitted; with `last`, no more will be.
@@ -95,21 +112,19 @@ impl<R> ImapShared<R> {
         s.total_known |= last;
         let wake = last && s.waiting > 0;
         drop(s);
-        if wake {
-            self.cv.notify_all();
-        }
+        self.wake(wake);
     }
 
     /// The pool was terminated: no more chunks will come.
     pub(crate) fn terminate(&self) {
         lock(&self.state).terminated = true;
-        self.cv.notify_all();
+        self.wake(true);
     }
 
     /// The job was cancelled: no more chunks will come.
     pub(crate) fn cancel(&self) {
         lock(&self.state).cancelled = true;
-        self.cv.notify_all();
+        self.wake(true);
     }
 }
 
@@ -193,6 +208,9 @@ pub struct IMapIterator<R> {
     buffered: Option<Buffered>,
     /// The pool's engine and the call's job, to cancel it.
     job: Option<(Weak<dyn Help>, u64)>,
+    /// As a `Stream`: registered before the last look (`async` feature).
+    #[cfg(feature = "async")]
+    listener: Option<event_listener::EventListener>,
 }
 
 impl<R> IMapIterator<R> {
@@ -201,6 +219,8 @@ impl<R> IMapIterator<R> {
             shared,
             buffered: None,
             job: None,
+            #[cfg(feature = "async")]
+            listener: None,
         }
     }
 
@@ -253,6 +273,8 @@ impl<R> IMapIterator<R> {
                 limit: limit.max(1),
             }),
             job: None,
+            #[cfg(feature = "async")]
+            listener: None,
         }
     }
 
@@ -292,11 +314,16 @@ impl<R> IMapIterator<R> {
 
     fn next_until(&mut self, deadline: Deadline) -> Option<Result<R, PoolError>> {
         let item = self.take_until(deadline);
+        self.settle(&item);
+        item
+    }
+
+    /// After an item was taken (outside the state lock: submitting may
+    /// deliver results): a result's slot goes to the next input.
+    fn settle(&mut self, item: &Option<Result<R, PoolError>>) {
         if matches!(item, Some(Ok(_)) | Some(Err(PoolError::Task(_)))) {
-            // Outside the state lock: submitting may deliver results.
             self.taken();
         }
-        item
     }
 
     fn take_until(&self, deadline: Deadline) -> Option<Result<R, PoolError>> {

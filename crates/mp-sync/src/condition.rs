@@ -19,6 +19,10 @@ use crate::rlock::RLock;
 use crate::shared::{self, word};
 use crate::sync_lock::{SyncLock, SyncLockGuard};
 
+#[cfg(feature = "async")]
+#[path = "condition_async.rs"]
+mod async_forms;
+
 /// Bytes of shared memory per condition (besides its lock): `fresh` @0,
 /// `waiters` @4, `tokens` @8, `epoch` @12, eventcount @16.
 const SIZE: usize = 16 + shared::EVENTCOUNT;

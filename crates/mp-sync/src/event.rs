@@ -13,6 +13,10 @@ use crate::park::Futex;
 use crate::raw::event::RawEvent;
 use crate::shared::{self, word};
 
+#[cfg(feature = "async")]
+#[path = "event_async.rs"]
+mod async_forms;
+
 /// Bytes of shared memory per event: `flag: u32`, pad, an eventcount.
 const SIZE: usize = 8 + shared::EVENTCOUNT;
 

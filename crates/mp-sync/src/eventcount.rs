@@ -77,6 +77,12 @@ impl<'a> EventCount<'a> {
         self.0.notify::<Futex>(u32::MAX)
     }
 
+    /// The words, for the async forms (`async_wait`).
+    #[cfg(feature = "async")]
+    pub(crate) fn raw(&self) -> RawEventCount<'a> {
+        self.0
+    }
+
     /// Waiters registered now (including any that a dead process left).
     pub fn waiters(&self) -> u32 {
         self.0.waiters()

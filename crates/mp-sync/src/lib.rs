@@ -67,6 +67,8 @@ mod park;
 mod primitive;
 mod raw;
 
+#[cfg(all(feature = "async", not(loom)))]
+mod async_wait;
 #[cfg(not(loom))]
 mod barrier;
 #[cfg(not(loom))]

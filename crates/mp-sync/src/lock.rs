@@ -16,6 +16,10 @@ use crate::park::Futex;
 use crate::raw::mutex::{NotLocked, RawMutex};
 use crate::shared;
 
+#[cfg(feature = "async")]
+#[path = "lock_async.rs"]
+mod async_forms;
+
 /// Bytes of shared memory per lock: one mutex (see `raw/mutex.rs`).
 pub(crate) const SIZE: usize = shared::MUTEX;
 

@@ -30,6 +30,10 @@ use crate::raw::mutex::RawMutex;
 use crate::raw::{Acquired, TimedOut};
 use crate::shared::{self, word};
 
+#[cfg(feature = "async")]
+#[path = "rlock_async.rs"]
+mod async_forms;
+
 /// Bytes of shared memory per RLock.
 pub(crate) const SIZE: usize = 32;
 

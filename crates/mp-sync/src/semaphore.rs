@@ -28,6 +28,10 @@ use crate::raw::semaphore::{Holder, RawSemaphore, VALUE_MAX};
 use crate::raw::{Acquired, TimedOut};
 use crate::shared::{self, word};
 
+#[cfg(feature = "async")]
+#[path = "semaphore_async.rs"]
+mod async_forms;
+
 /// Entries in the holder table: Linux's `PID_MAX_LIMIT`, the most threads
 /// (hence processes) that can be alive at once. Entries are per process
 /// and the entries of dead processes are reclaimed, so the table can never

@@ -58,6 +58,8 @@ pub mod exit;
 pub mod fd;
 pub mod fork_hooks;
 pub mod futex;
+#[cfg(feature = "async")]
+pub mod futex_watch;
 pub mod memfd;
 pub mod mmap;
 pub mod process;

@@ -10,10 +10,14 @@
 //! non-blocking mode, so blocking users of the same open file (in this
 //! process or another) are unaffected.
 
+use std::future::Future;
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
 
-use async_io::Async;
+use async_io::{Async, Timer};
 
 /// Resolves once `fd` is readable, or has hung up or failed (as `poll(2)`'s
 /// `POLLIN`, `POLLHUP`, `POLLERR`).
@@ -26,13 +30,19 @@ pub async fn readable(fd: BorrowedFd<'_>) -> io::Result<()> {
     registered(fd)?.readable().await
 }
 
-/// Resolves once `fd` is writable, or has failed (`POLLOUT`, `POLLERR`).
+/// Resolves once `fd` is writable, or has failed (`POLLOUT`, `POLLERR`);
+/// at once, without touching the reactor, if it is already.
 ///
 /// Cancellation-safe as [`readable`].
 ///
 /// # Errors
 /// As [`readable`].
 pub async fn writable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // A pipe or socket usually has room: one `poll` instead of a
+    // registration (a `dup`, three `epoll_ctl`s and a reactor turn).
+    if crate::socket::poll_writable(fd, Some(Duration::ZERO))? {
+        return Ok(());
+    }
     registered(fd)?.writable().await
 }
 
@@ -40,4 +50,33 @@ pub async fn writable(fd: BorrowedFd<'_>) -> io::Result<()> {
 /// mode (the caller only waits on it, never reads or writes through it).
 fn registered(fd: BorrowedFd<'_>) -> io::Result<Async<OwnedFd>> {
     Async::new_nonblocking(fd.try_clone_to_owned()?)
+}
+
+/// Resolves once any of `fds` is readable (or has hung up or failed), with
+/// `true`, or with `false` when `timeout` elapses first (`None`: no limit).
+/// The async twin of [`poll_readable_any`](crate::fd::poll_readable_any);
+/// the caller finds out which fds are ready with a zero-timeout poll.
+///
+/// Cancellation-safe as [`readable`].
+///
+/// # Errors
+/// As [`readable`].
+pub async fn readable_any(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<bool> {
+    let registered = fds
+        .iter()
+        .map(|fd| registered(*fd))
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut timer = timeout.map(Timer::after);
+    std::future::poll_fn(|cx| {
+        for r in &registered {
+            if let Poll::Ready(ready) = r.poll_readable(cx) {
+                return Poll::Ready(ready.map(|()| true));
+            }
+        }
+        match timer.as_mut().map(|t| Pin::new(t).poll(cx)) {
+            Some(Poll::Ready(_)) => Poll::Ready(Ok(false)),
+            _ => Poll::Pending,
+        }
+    })
+    .await
 }

@@ -118,6 +118,9 @@ pub use mp_channel::{
 /// exchanges byte messages with Python's own `multiprocessing.connection` peers.
 #[cfg(feature = "channel")]
 pub mod connection {
+    /// [`wait`] as a future (feature `async`).
+    #[cfg(feature = "async")]
+    pub use mp_channel::wait_async;
     pub use mp_channel::{
         answer_challenge, client, client_with_timeout, deliver_challenge, pipe, wait, Address,
         AuthenticationError, ConnectError, Connection, Listener, PyConnection, Waitable,

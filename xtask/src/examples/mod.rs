@@ -155,7 +155,7 @@ mod tests {
                 count("logging"),
                 count("ports")
             ],
-            [22, 9, 3, 6, 5, 5, 2, 2]
+            [22, 9, 3, 6, 5, 5, 2, 3]
         );
         assert!(all.iter().filter(|e| e.merged).all(|e| e.area == "logging"));
     }

@@ -1,6 +1,6 @@
 //! Output checkers for the *ports* area: programs of CPython's own `multiprocessing`
 //! documentation (`Doc/includes/mp_*.py`, the remote manager recipe) ported to the facade,
-//! beyond the 52 seed examples.
+//! beyond the 52 seed examples, and `async_server` (issue 15: a Pool behind an async server).
 
 use anyhow::{ensure, Context as _, Result};
 
@@ -18,6 +18,16 @@ pub(crate) const EXAMPLES: &[(&str, Checker)] = &[
                 "client 1 put 'hello'",
                 "client 2 got 'hello'",
                 "server stopped",
+            ],
+        )
+    }),
+    ("async_server", |o| {
+        exact(
+            o,
+            &[
+                "primes below 10000: 1229 (10 partial results streamed)",
+                "primes below 100000: 9592 (10 partial results streamed)",
+                "primes below 300000: 25997 (10 partial results streamed)",
             ],
         )
     }),

@@ -7,6 +7,8 @@
 //! `ring` for the layout and how counts survive a death, `core` for fds and
 //! dead processes.
 
+#[cfg(feature = "async")]
+mod async_queue;
 mod core;
 mod error;
 mod feeder;

@@ -178,11 +178,11 @@ impl Ring {
         EventCount::new(self.u32_at(off), waiters)
     }
     /// Consumers wait here for data.
-    fn data(&self) -> EventCount<'_> {
+    pub(crate) fn data(&self) -> EventCount<'_> {
         self.eventcount_at(192)
     }
     /// Producers wait here for space or a slot.
-    fn space(&self) -> EventCount<'_> {
+    pub(crate) fn space(&self) -> EventCount<'_> {
         self.eventcount_at(256)
     }
     /// `JoinableQueue`'s count of tasks marked done.

@@ -26,7 +26,7 @@ use crate::reader::{Deadline, LazyDeadline};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct SimpleQueue<T> {
-    core: Arc<Core>,
+    pub(super) core: Arc<Core>,
     _items: PhantomData<fn(T) -> T>,
 }
 

@@ -17,6 +17,10 @@ use crate::refs::{self, Ref};
 use mp_channel::Address;
 use mp_process::AuthKey;
 
+#[cfg(feature = "async")]
+#[path = "base_async.rs"]
+mod async_call;
+
 /// The reference to one object in one manager server, and the channel to
 /// call its methods: Python's `BaseProxy` with its `Token`.
 ///

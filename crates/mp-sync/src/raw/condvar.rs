@@ -70,7 +70,7 @@ impl RawCondvar<'_> {
         self.epoch.load(Ordering::SeqCst) != ticket.0
     }
 
-    fn take_token(&self, ticket: Ticket) -> bool {
+    pub(crate) fn take_token(&self, ticket: Ticket) -> bool {
         if !self.may_take(ticket) {
             return false;
         }

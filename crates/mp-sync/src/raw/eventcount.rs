@@ -130,6 +130,13 @@ impl Prepared<'_> {
         P::wait(self.ec.seq, self.key, timeout)
     }
 
+    /// The value of `seq` read at [`prepare`](RawEventCount::prepare): an
+    /// async waiter awaits `seq` moving from it (`async_wait`).
+    #[cfg(feature = "async")]
+    pub(crate) fn key(&self) -> u32 {
+        self.key
+    }
+
     /// Whether a notify has come since [`prepare`](RawEventCount::prepare).
     pub(crate) fn notified(&self) -> bool {
         self.ec.seq.load(Ordering::SeqCst) != self.key

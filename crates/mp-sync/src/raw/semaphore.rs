@@ -341,7 +341,7 @@ impl<'a, H: Fn(usize) -> Option<Holder<'a>>> RawSemaphore<'a, H> {
 
     /// Reclaims every dead holder's slots; keeps one. Returns whether this
     /// thread now holds a slot.
-    fn reclaim<P: Park>(&self, me: u64) -> bool {
+    pub(crate) fn reclaim<P: Park>(&self, me: u64) -> bool {
         if self.count.load(Ordering::SeqCst) > 0 {
             return false;
         }
