@@ -115,7 +115,10 @@ where
 }
 
 /// Decodes a chunk, runs `call` on each item, encodes the outputs.
-fn run_chunk<T: DeserializeOwned, R: Serialize>(msg: Message, call: impl Fn(T) -> R) -> Message {
+pub(crate) fn run_chunk<T: DeserializeOwned, R: Serialize>(
+    msg: Message,
+    call: impl Fn(T) -> R,
+) -> Message {
     let out: ChunkOutput<R> = match mp_wire::decode::<Vec<T>>(msg) {
         Ok(mut items) => {
             // Tasks settled before (their worker died in this chunk).

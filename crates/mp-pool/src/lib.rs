@@ -33,6 +33,8 @@
 //! - [`TaskError`] (one task: panic with message and location, worker death
 //!   with exit code or signal, encoding) and [`PoolError`].
 //! - [`default_chunksize`]: Python's formula.
+//! - [`remote`]: the chunk trampolines and result types for pool backends
+//!   outside this crate (the MPI pool of `mp-mpi`).
 //! - [`ThreadPool`] ([`ThreadPoolBuilder`]): Python's
 //!   `multiprocessing.pool.ThreadPool` — the same calls on threads of this
 //!   process, for closures that capture and values that are not serde.
@@ -71,6 +73,7 @@ mod pool;
 mod pool_imap;
 mod pool_imap_buffered;
 mod progress;
+pub mod remote;
 mod result;
 mod sink;
 mod thread_pool;
