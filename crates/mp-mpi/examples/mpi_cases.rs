@@ -1,0 +1,120 @@
+//! The cases `tests/mpirun.rs` runs under `mpirun -n 3`: every pool call on
+//! MPI ranks, checked against the same calls computed here; `crash` makes a
+//! task exit its rank. Prints one line per case; exits non-zero on a
+//! mismatch.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use mp_mpi::{Callbacks, Pool, TaskError};
+
+static SEED: AtomicU64 = AtomicU64::new(0);
+
+fn init(seed: u64) {
+    SEED.store(seed, Ordering::SeqCst);
+}
+
+fn seeded(x: u64) -> u64 {
+    SEED.load(Ordering::SeqCst) + x
+}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn add(a: u64, b: u64) -> u64 {
+    a + b
+}
+
+fn rank(_: u32) -> String {
+    std::env::var("OMPI_COMM_WORLD_RANK").unwrap_or_else(|_| "local".into())
+}
+
+fn picky(x: u64) -> u64 {
+    assert!(x != 5, "five is not allowed");
+    x
+}
+
+fn exits_at_7(x: u64) -> u64 {
+    if x == 7 {
+        std::process::exit(3);
+    }
+    x
+}
+
+fn check(name: &str, ok: bool) {
+    println!("{name}: {}", if ok { "ok" } else { "MISMATCH" });
+    if !ok {
+        std::process::exit(1);
+    }
+}
+
+fn main() -> Result<(), mp_mpi::PoolError> {
+    let pool = Pool::builder().initializer(init, (1000u64,)).build()?;
+    println!("mpi: {} workers: {}", pool.is_mpi(), pool.processes());
+    if std::env::args().nth(1).as_deref() == Some("crash") {
+        let _ = pool.map_chunked(exits_at_7, 0..20u64, 1);
+        println!("crash: survived (wrong)");
+        std::process::exit(1);
+    }
+    let want: Vec<u64> = (0..200).map(square).collect();
+    check("map", pool.map(square, 0..200u64)? == want);
+    check(
+        "map_chunked",
+        pool.map_chunked(square, 0..200u64, 7)? == want,
+    );
+    let ordered: Vec<u64> = pool.imap(square, 0..50u64)?.collect::<Result<_, _>>()?;
+    check("imap", ordered == want[..50]);
+    let mut any: Vec<u64> = pool
+        .imap_unordered_chunked(square, 0..50u64, 3)?
+        .collect::<Result<_, _>>()?;
+    any.sort_unstable();
+    check("imap_unordered", any == want[..50]);
+    let pairs: Vec<(u64, u64)> = (0..30).map(|i| (i, 2 * i)).collect();
+    check(
+        "starmap",
+        pool.starmap(add, pairs)? == (0..30).map(|i| 3 * i).collect::<Vec<_>>(),
+    );
+    check(
+        "initializer",
+        pool.map(seeded, 0..4u64)? == vec![1000, 1001, 1002, 1003],
+    );
+    let seen = Arc::new(Mutex::new(None));
+    let s = seen.clone();
+    let r = pool.apply_async_with(
+        add,
+        (20u64, 22u64),
+        Callbacks::new().callback(move |v| *s.lock().unwrap() = Some(*v)),
+    )?;
+    check(
+        "apply_async",
+        r.get()? == 42 && *seen.lock().unwrap() == Some(42),
+    );
+    let failed = Arc::new(Mutex::new(None));
+    let f = failed.clone();
+    let r = pool.map_async_with(
+        picky,
+        0..10u64,
+        Some(2),
+        Callbacks::new()
+            .error_callback(move |e: &TaskError| *f.lock().unwrap() = Some(e.to_string())),
+    )?;
+    let err = r.get().unwrap_err().to_string();
+    let told = failed.lock().unwrap().clone().unwrap_or_default();
+    check(
+        "task panic",
+        err.contains("five is not allowed") && told == err,
+    );
+    let results: Vec<_> = pool.imap(picky, 3..7u64)?.collect();
+    check(
+        "imap panic",
+        results.len() == 4 && results[2].is_err() && results[3].as_ref().ok() == Some(&6),
+    );
+    let mut ranks = pool.map_chunked(rank, 0..40u32, 1)?;
+    ranks.sort();
+    ranks.dedup();
+    println!("ranks: {}", ranks.join(","));
+    pool.close();
+    pool.join()?;
+    Ok(())
+}
