@@ -11,7 +11,7 @@
 //! MPI counterpart of the spawn child's bootstrap record: the job's
 //! communicator is trusted as the private launch channel (MPI authenticates
 //! nothing itself; a job's ranks trust their fabric, and so does this). Rank 0
-//! then runs `main`; the other ranks [`serve`] until rank 0 stops them, and
+//! then runs `main`; the other ranks serve calls until rank 0 stops them, and
 //! end with `_exit(0)` without running `main`.
 //!
 //! # Wire
