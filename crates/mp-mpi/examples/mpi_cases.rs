@@ -30,6 +30,13 @@ fn rank(_: u32) -> String {
     std::env::var("OMPI_COMM_WORLD_RANK").unwrap_or_else(|_| "local".into())
 }
 
+/// This process's network namespace (`net:[inode]`).
+fn netns(_: u32) -> String {
+    std::fs::read_link("/proc/self/ns/net")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
 fn picky(x: u64) -> u64 {
     assert!(x != 5, "five is not allowed");
     x
@@ -114,6 +121,18 @@ fn main() -> Result<(), mp_mpi::PoolError> {
     ranks.sort();
     ranks.dedup();
     println!("ranks: {}", ranks.join(","));
+    // Where the workers ran: this network namespace, or another "host".
+    let mut spaces = pool.map_chunked(netns, 0..40u32, 1)?;
+    spaces.dedup();
+    let here = netns(0);
+    let place = if spaces.iter().all(|s| *s == here) {
+        "same"
+    } else if spaces.iter().all(|s| *s != here) {
+        "other"
+    } else {
+        "mixed"
+    };
+    println!("worker network namespace: {place}");
     pool.close();
     pool.join()?;
     Ok(())

@@ -3,18 +3,34 @@
 //! then the crash case: a task that exits its rank aborts the job, and the
 //! rank names the task first.
 //!
+//! With [`NETNS_ENV`]`=1` (as `cargo xtask test-all` sets it; needs root and
+//! `ip`), one more run spans two "hosts": two network namespaces joined by a
+//! veth pair, with private addresses, that the test creates and removes
+//! itself; rank 0 runs in one, ranks 1-2 in the other, launched through an
+//! `ip netns exec` stand-in for ssh and talking over TCP only.
+//!
 //! MPI can be initialised once per process, so these run a separate program.
 //! Without `mpirun` on PATH the MPI tests fail and say so (the feature
 //! `mpi` that builds this file needs an MPI library anyway).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// Set to `1` to run the two-host test (root, `ip` from iproute2).
+const NETNS_ENV: &str = "MP_MPI_NETNS_TEST";
 
 /// The example binary, built by `cargo test` beside this test's binary.
 fn cases() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    dir.join("examples").join("mpi_cases")
+    let path = dir.join("examples").join("mpi_cases");
+    assert!(
+        path.is_file(),
+        "{} is missing: run the whole `cargo test -p mp-mpi --features mpi` (a `--test` \
+         filter does not build examples)",
+        path.display()
+    );
+    path
 }
 
 /// `mpirun -n 3` with the flags a root CI container on two cores needs.
@@ -58,6 +74,10 @@ fn every_call_runs_on_the_worker_ranks() {
     }
     // Both worker ranks took chunks, rank 0 none.
     assert!(stdout.contains("ranks: 1,2\n"), "{stdout}");
+    assert!(
+        stdout.contains("worker network namespace: same\n"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -84,4 +104,125 @@ fn a_dying_rank_aborts_the_job_and_names_its_task() {
         ),
         "{stderr}"
     );
+}
+
+/// `ip ARGS`, which must succeed.
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!("ip {}: {}", args.join(" "), text(&o.stderr)),
+        Err(e) => panic!("cannot run ip ({e}): install iproute2"),
+    }
+}
+
+/// Two network namespaces joined by a veth pair, `10.233.P.1` and
+/// `10.233.P.2`; removed on drop (with the pair, which goes with them).
+struct TwoHosts {
+    names: [String; 2],
+    addrs: [String; 2],
+}
+
+impl TwoHosts {
+    fn new() -> TwoHosts {
+        let id = std::process::id();
+        let net = format!("10.233.{}", id % 250 + 1);
+        let hosts = TwoHosts {
+            names: [format!("mpmpi{id}a"), format!("mpmpi{id}b")],
+            addrs: [format!("{net}.1"), format!("{net}.2")],
+        };
+        let (veth_a, veth_b) = (format!("mpv{id}a"), format!("mpv{id}b"));
+        for (ns, (veth, addr)) in hosts
+            .names
+            .iter()
+            .zip([(&veth_a, &hosts.addrs[0]), (&veth_b, &hosts.addrs[1])])
+        {
+            ip(&["netns", "add", ns]);
+            if ns == &hosts.names[0] {
+                ip(&[
+                    "link", "add", &veth_a, "type", "veth", "peer", "name", &veth_b,
+                ]);
+            }
+            ip(&["link", "set", veth, "netns", ns]);
+            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", veth]);
+            ip(&["-n", ns, "link", "set", veth, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        hosts
+    }
+}
+
+impl Drop for TwoHosts {
+    fn drop(&mut self) {
+        for ns in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+#[test]
+fn two_hosts_over_tcp() {
+    if std::env::var(NETNS_ENV).as_deref() != Ok("1") {
+        println!("SKIP two_hosts_over_tcp: set {NETNS_ENV}=1 (root, iproute2) to run it");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("mp-mpi-netns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let hosts = TwoHosts::new();
+    let agent = dir.join("agent.sh");
+    let script = format!(
+        "#!/bin/sh\n# ssh stand-in: run the command in the host's network namespace\n\
+         case \"$1\" in\n{a}) ns={na} ;;\n{b}) ns={nb} ;;\n\
+         *) echo \"unknown host $1\" >&2; exit 255 ;;\nesac\nshift\n\
+         exec ip netns exec \"$ns\" /bin/sh -c \"$*\"\n",
+        a = hosts.addrs[0],
+        b = hosts.addrs[1],
+        na = hosts.names[0],
+        nb = hosts.names[1],
+    );
+    write_executable(&agent, &script);
+    let hostfile = dir.join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("{} slots=1\n{} slots=2\n", hosts.addrs[0], hosts.addrs[1]),
+    )
+    .expect("hostfile");
+    let subnet = format!("{}.0/24", hosts.addrs[0].rsplit_once('.').expect("addr").0);
+    let out = Command::new("ip")
+        .args(["netns", "exec", &hosts.names[0], "mpirun"])
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "3"])
+        .arg("--hostfile")
+        .arg(&hostfile)
+        .args(["--mca", "plm_rsh_agent"])
+        .arg(&agent)
+        .args(["--mca", "btl", "tcp,self"])
+        .args(["--mca", "btl_tcp_if_include", &subnet])
+        .args(["--mca", "oob_tcp_if_include", &subnet])
+        .args([
+            "-x",
+            "OMPI_ALLOW_RUN_AS_ROOT=1",
+            "-x",
+            "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+        ])
+        .arg(cases())
+        .output()
+        .expect("ip netns exec mpirun");
+    drop(hosts);
+    let _ = std::fs::remove_dir_all(&dir);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{}\n{stdout}\n{stderr}", out.status);
+    for case in CASES {
+        assert!(stdout.contains(case), "no {case:?} in\n{stdout}\n{stderr}");
+    }
+    assert!(stdout.contains("ranks: 1,2\n"), "{stdout}");
+    assert!(
+        stdout.contains("worker network namespace: other\n"),
+        "{stdout}"
+    );
+}
+
+fn write_executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write agent");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod agent");
 }
