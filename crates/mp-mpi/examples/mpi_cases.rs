@@ -70,6 +70,9 @@ fn main() -> Result<(), mp_mpi::PoolError> {
         "map_chunked",
         pool.map_chunked(square, 0..200u64, 7)? == want,
     );
+    // Chunks of 25 000 inputs: messages far above MPI's eager limit.
+    let big: Vec<u64> = (0..200_000).map(square).collect();
+    check("big map", pool.map(square, 0..200_000u64)? == big);
     let ordered: Vec<u64> = pool.imap(square, 0..50u64)?.collect::<Result<_, _>>()?;
     check("imap", ordered == want[..50]);
     let mut any: Vec<u64> = pool

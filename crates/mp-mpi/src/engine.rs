@@ -1,9 +1,15 @@
 //! The dispatcher of an MPI pool, on rank 0: one thread owns every MPI call
 //! of the pool. It hands each chunk to an idle worker rank (dynamic
-//! dispatch: a rank gets its next chunk when it has room, so a slow rank
-//! takes fewer), keeps up to [`DEPTH`] chunks in flight per rank so a rank
-//! never waits for rank 0 between chunks, and delivers each reply to its
-//! job's [`Sink`].
+//! dispatch: a rank gets its next chunk when it is done with the last, so a
+//! slow rank takes fewer) and delivers each reply to its job's [`Sink`].
+//!
+//! One chunk per rank at a time, because sends are blocking: a large message
+//! (above the library's eager limit, a few KiB on shared memory) completes
+//! only once the receiver takes it, so rank 0 sending a second chunk to a
+//! rank still busy with the first, while that rank sends its large reply to
+//! rank 0, would deadlock both. A rank with no chunk is always waiting to
+//! receive, so a send to it completes. For the same reason `terminate`
+//! waits for the chunks already running before the next pool may start.
 //!
 //! MPI has no way to wait for "a message or a submission" at once, so while
 //! calls are in flight the thread polls for replies, yielding and then
@@ -22,12 +28,13 @@ use mp_sys::mpi_job::{CallEntry, Reply, World};
 
 use crate::sinks::Sink;
 
-/// Chunks in flight per worker rank.
-const DEPTH: u8 = 2;
+/// Chunks in flight per worker rank (see the module comment: more would
+/// deadlock on large messages).
+const DEPTH: u8 = 1;
 /// Polls that only yield before the dispatcher starts sleeping.
-const SPINS: u32 = 64;
+const SPINS: u32 = 200;
 /// The longest sleep between two polls for replies.
-const MAX_PAUSE: Duration = Duration::from_micros(500);
+const MAX_PAUSE: Duration = Duration::from_micros(200);
 
 /// One pool at a time drives the job's worker ranks.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -382,13 +389,27 @@ impl Dispatcher {
         }
     }
 
-    /// Fails every unfinished job with `Terminated`. Calls still running in
-    /// workers finish there; their replies are dropped.
+    /// Fails every unfinished job with `Terminated`, then waits for the
+    /// chunks still running in workers (a rank cannot be stopped mid-call
+    /// without aborting the job) and drops their replies, so every rank is
+    /// idle again for the next pool.
     fn terminate(&mut self) {
         for (_, mut live) in self.jobs.drain() {
             live.sink.terminate();
         }
         self.queue.clear();
+        let mut pause = Pause::default();
+        while !self.flight.is_empty() {
+            match self.world.try_reply() {
+                Ok(Some(reply)) => {
+                    self.flight.remove(&reply.call);
+                }
+                Ok(None) => {
+                    pause.idle(None);
+                }
+                Err(_) => break,
+            }
+        }
         self.flight.clear();
     }
 }

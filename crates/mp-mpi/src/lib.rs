@@ -33,10 +33,10 @@
 //! program not started by an MPI launcher (or built without the feature) it
 //! is a local [`mp_pool::Pool`].
 //!
-//! On rank 0 one dispatcher thread owns MPI: it hands each chunk to the rank
-//! with the most room (two chunks in flight per rank at most, so a rank
-//! never waits between chunks), reorders for `map`/`imap`, and runs the
-//! callbacks. One MPI pool at a time.
+//! On rank 0 one dispatcher thread owns MPI: it hands each chunk to an idle
+//! rank (one chunk per rank at a time: MPI's blocking sends of large
+//! messages would deadlock otherwise), reorders for `map`/`imap`, and runs
+//! the callbacks. One MPI pool at a time.
 //!
 //! # Failure
 //! MPI is fail-stop: a rank that dies (a task calls `exit`, aborts, is

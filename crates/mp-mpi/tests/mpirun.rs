@@ -50,9 +50,10 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-const CASES: [&str; 10] = [
+const CASES: [&str; 11] = [
     "map: ok",
     "map_chunked: ok",
+    "big map: ok",
     "imap: ok",
     "imap_unordered: ok",
     "starmap: ok",
