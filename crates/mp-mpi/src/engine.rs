@@ -12,9 +12,10 @@
 //! waits for the chunks already running before the next pool may start.
 //!
 //! MPI has no way to wait for "a message or a submission" at once, so while
-//! calls are in flight the thread polls for replies, yielding and then
-//! sleeping on its command channel for a doubling interval (at most
-//! [`MAX_PAUSE`]); with nothing in flight it sleeps on the channel.
+//! calls are in flight the thread polls for replies ([`Backoff`]: without
+//! pause just after a message, then sleeping on its command channel for a
+//! doubling interval, at most [`MAX_PAUSE`]); with nothing in flight it
+//! sleeps on the channel.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,15 +25,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mp_pool::{PoolError, TaskError};
-use mp_sys::mpi_job::{CallEntry, Reply, World};
+use mp_sys::mpi_job::{Backoff, CallEntry, Reply, World};
 
 use crate::sinks::Sink;
 
 /// Chunks in flight per worker rank (see the module comment: more would
 /// deadlock on large messages).
 const DEPTH: u8 = 1;
-/// Polls that only yield before the dispatcher starts sleeping.
-const SPINS: u32 = 200;
 /// The longest sleep between two polls for replies.
 const MAX_PAUSE: Duration = Duration::from_micros(200);
 
@@ -143,7 +142,7 @@ fn initialize(
     }
     let mut left = workers;
     let mut failure = None;
-    let mut pause = Pause::default();
+    let mut backoff = Backoff::new(MAX_PAUSE);
     while left > 0 {
         match world.try_reply()? {
             Some(Reply {
@@ -163,7 +162,7 @@ fn initialize(
             }
             Some(_) => {}
             None => {
-                pause.idle(None);
+                pause(&mut backoff, None);
             }
         }
     }
@@ -173,37 +172,22 @@ fn initialize(
     }
 }
 
-/// The doubling pause between polls.
-#[derive(Default)]
-struct Pause {
-    spins: u32,
-    sleep: Duration,
-}
-
-impl Pause {
-    fn reset(&mut self) {
-        *self = Pause::default();
-    }
-
-    /// Waits a little; with a channel, on it (returning what came).
-    fn idle(&mut self, rx: Option<&mpsc::Receiver<Command>>) -> Option<Result<Command, ()>> {
-        if self.spins < SPINS {
-            self.spins += 1;
-            std::thread::yield_now();
-            return None;
+/// Waits a little ([`Backoff`]); with a channel, on it (returning what came).
+fn pause(
+    backoff: &mut Backoff,
+    rx: Option<&mpsc::Receiver<Command>>,
+) -> Option<Result<Command, ()>> {
+    let d = backoff.next_pause()?;
+    match rx {
+        None => {
+            std::thread::sleep(d);
+            None
         }
-        self.sleep = (self.sleep * 2).clamp(Duration::from_micros(20), MAX_PAUSE);
-        match rx {
-            None => {
-                std::thread::sleep(self.sleep);
-                None
-            }
-            Some(rx) => match rx.recv_timeout(self.sleep) {
-                Ok(cmd) => Some(Ok(cmd)),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => Some(Err(())),
-            },
-        }
+        Some(rx) => match rx.recv_timeout(d) {
+            Ok(cmd) => Some(Ok(cmd)),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => Some(Err(())),
+        },
     }
 }
 
@@ -245,7 +229,7 @@ impl Dispatcher {
     }
 
     fn run(mut self, rx: mpsc::Receiver<Command>) {
-        let mut pause = Pause::default();
+        let mut backoff = Backoff::new(MAX_PAUSE);
         loop {
             self.dispatch();
             if self.flight.is_empty() {
@@ -274,10 +258,10 @@ impl Dispatcher {
             match self.world.try_reply() {
                 Ok(Some(reply)) => {
                     self.reply(reply);
-                    pause.reset();
+                    backoff.reset();
                 }
                 Ok(None) => {
-                    let go_on = match pause.idle(Some(&rx)) {
+                    let go_on = match pause(&mut backoff, Some(&rx)) {
                         None => true,
                         Some(Ok(cmd)) => self.command(cmd),
                         Some(Err(())) => {
@@ -398,14 +382,14 @@ impl Dispatcher {
             live.sink.terminate();
         }
         self.queue.clear();
-        let mut pause = Pause::default();
+        let mut backoff = Backoff::new(MAX_PAUSE);
         while !self.flight.is_empty() {
             match self.world.try_reply() {
                 Ok(Some(reply)) => {
                     self.flight.remove(&reply.call);
                 }
                 Ok(None) => {
-                    pause.idle(None);
+                    pause(&mut backoff, None);
                 }
                 Err(_) => break,
             }

@@ -283,8 +283,19 @@ fn serve(world: &SimpleCommunicator, rank: i32) -> i32 {
         previous(info);
     }));
     let root = world.process_at_rank(0);
+    let mut backoff = Backoff::new(std::time::Duration::from_micros(500));
     loop {
-        let (bytes, status) = root.matched_probe().matched_receive_vec::<u8>();
+        // Not MPI's blocking probe: Open MPI spins in it, and an idle rank
+        // that spins takes the CPU from the ranks that work (oversubscribed
+        // nodes, other jobs).
+        let Some(probed) = root.immediate_matched_probe() else {
+            if let Some(d) = backoff.next_pause() {
+                std::thread::sleep(d);
+            }
+            continue;
+        };
+        backoff.reset();
+        let (bytes, status) = probed.matched_receive_vec::<u8>();
         match status.tag() {
             TAG_STOP => {
                 root.send_with_tag(&[0u8][..], TAG_STOPPED);
@@ -302,6 +313,50 @@ fn serve(world: &SimpleCommunicator, rank: i32) -> i32 {
                 return 255;
             }
         }
+    }
+}
+
+/// How a rank waits for MPI messages without spinning for long: MPI has no
+/// blocking wait that sleeps (Open MPI's blocking calls spin, and yielding
+/// on a loaded machine hands the core to every other runnable process for a
+/// time slice), so a waiter polls without pause for [`Backoff::SPIN`] after
+/// the last message, then sleeps between polls for a doubling time, from
+/// 20 µs up to its cap.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    since: std::time::Instant,
+    sleep: std::time::Duration,
+    cap: std::time::Duration,
+}
+
+impl Backoff {
+    /// How long a waiter polls without pause after the last message.
+    pub const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+    const FIRST_SLEEP: std::time::Duration = std::time::Duration::from_micros(20);
+
+    /// A backoff whose sleeps grow to at most `cap`.
+    pub fn new(cap: std::time::Duration) -> Backoff {
+        Backoff {
+            since: std::time::Instant::now(),
+            sleep: std::time::Duration::ZERO,
+            cap,
+        }
+    }
+
+    /// A message came: poll without pause again.
+    pub fn reset(&mut self) {
+        self.since = std::time::Instant::now();
+        self.sleep = std::time::Duration::ZERO;
+    }
+
+    /// How long to wait before the next poll: `None` to poll at once.
+    pub fn next_pause(&mut self) -> Option<std::time::Duration> {
+        if self.since.elapsed() < Self::SPIN {
+            std::hint::spin_loop();
+            return None;
+        }
+        self.sleep = (self.sleep * 2).clamp(Self::FIRST_SLEEP, self.cap);
+        Some(self.sleep)
     }
 }
 
@@ -420,6 +475,21 @@ mod tests {
         let reply = decode_reply(1, run_call(msg)).unwrap();
         assert!(reply.output.unwrap_err().contains("authenticate"));
         assert!(decode_reply(1, vec![1, 2]).is_err());
+    }
+
+    #[test]
+    fn backoff_spins_then_sleeps_longer_up_to_its_cap() {
+        let cap = std::time::Duration::from_micros(100);
+        let mut b = Backoff::new(cap);
+        std::thread::sleep(Backoff::SPIN);
+        let pauses: Vec<_> = (0..5)
+            .map(|_| b.next_pause().unwrap().as_micros())
+            .collect();
+        assert_eq!(pauses, [20, 40, 80, 100, 100]);
+        b.reset();
+        assert_eq!(b.sleep, std::time::Duration::ZERO);
+        std::thread::sleep(Backoff::SPIN);
+        assert_eq!(b.next_pause().map(|d| d.as_micros()), Some(20));
     }
 
     #[test]
