@@ -33,10 +33,40 @@ fn cases() -> PathBuf {
     path
 }
 
+/// A session directory of its own for one `mpirun`: Open MPI's launchers
+/// race to create the shared `/tmp/ompi.HOST.UID` when several start at once
+/// ("mkdir: File exists", seen with these tests running in parallel).
+struct SessionDir(PathBuf);
+
+impl SessionDir {
+    fn new(test: &str) -> SessionDir {
+        let dir = std::env::temp_dir().join(format!("mp-mpi-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("session dir");
+        SessionDir(dir)
+    }
+
+    /// The `mpirun` arguments that put the session directory here.
+    fn args(&self) -> [&std::ffi::OsStr; 3] {
+        [
+            "--mca".as_ref(),
+            "orte_tmpdir_base".as_ref(),
+            self.0.as_os_str(),
+        ]
+    }
+}
+
+impl Drop for SessionDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// `mpirun -n 3` with the flags a root CI container on two cores needs.
-fn mpirun(args: &[&str]) -> Output {
+fn mpirun(test: &str, args: &[&str]) -> Output {
+    let session = SessionDir::new(test);
     let out = Command::new("mpirun")
         .args(["--allow-run-as-root", "--oversubscribe", "-n", "3"])
+        .args(session.args())
         .arg(cases())
         .args(args)
         .output();
@@ -66,7 +96,7 @@ const CASES: [&str; 11] = [
 
 #[test]
 fn every_call_runs_on_the_worker_ranks() {
-    let out = mpirun(&[]);
+    let out = mpirun("calls", &[]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{}\n{stdout}\n{stderr}", out.status);
     assert!(stdout.starts_with("mpi: true workers: 2\n"), "{stdout}");
@@ -95,7 +125,7 @@ fn the_same_program_runs_locally() {
 
 #[test]
 fn a_dying_rank_aborts_the_job_and_names_its_task() {
-    let out = mpirun(&["crash"]);
+    let out = mpirun("crash", &["crash"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(!out.status.success(), "{stdout}\n{stderr}");
     assert!(!stdout.contains("survived"), "{stdout}");
@@ -188,10 +218,12 @@ fn two_hosts_over_tcp() {
         format!("{} slots=1\n{} slots=2\n", hosts.addrs[0], hosts.addrs[1]),
     )
     .expect("hostfile");
+    let session = SessionDir::new("netns");
     let subnet = format!("{}.0/24", hosts.addrs[0].rsplit_once('.').expect("addr").0);
     let out = Command::new("ip")
         .args(["netns", "exec", &hosts.names[0], "mpirun"])
         .args(["--allow-run-as-root", "--oversubscribe", "-n", "3"])
+        .args(session.args())
         .arg("--hostfile")
         .arg(&hostfile)
         .args(["--mca", "plm_rsh_agent"])
