@@ -104,10 +104,19 @@ pub(crate) fn example(tally: &mut Tally, limit: Duration) {
         .join("target/release/examples")
         .join(EXAMPLE);
     let local = Spec::new(&exe, workspace_root());
+    // A session directory of its own: concurrent `mpirun`s race on the shared one.
+    let session = std::env::temp_dir().join(format!("xtask-mpi-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&session);
     let mut mpi_args: Vec<std::ffi::OsString> = MPIRUN_FLAGS.iter().map(Into::into).collect();
+    mpi_args.extend([
+        "--mca".into(),
+        "orte_tmpdir_base".into(),
+        session.clone().into(),
+    ]);
     mpi_args.extend(["-n".into(), "3".into(), exe.into_os_string()]);
     let mpi = Spec::new("mpirun", workspace_root()).args(mpi_args);
     let mut outputs = Vec::new();
+    let mut failure = None;
     for (what, spec) in [("local", &local), ("mpirun -n 3", &mpi)] {
         let spec = Spec {
             merged: false,
@@ -118,15 +127,19 @@ pub(crate) fn example(tally: &mut Tally, limit: Duration) {
             Ok(out) if out.status_problem().is_none() => outputs.push(out.stdout),
             Ok(out) => {
                 let why = format!("{what}: {}", out.status_problem().unwrap_or_default());
-                tally.check(false, &label, start.elapsed(), &why);
-                print_indented("stderr", &out.stderr, 40);
-                return;
+                failure = Some((why, out.stderr));
+                break;
             }
             Err(e) => {
-                let why = format!("{what}: {e:#}");
-                return tally.check(false, &label, start.elapsed(), &why);
+                failure = Some((format!("{what}: {e:#}"), String::new()));
+                break;
             }
         }
+    }
+    let _ = std::fs::remove_dir_all(&session);
+    if let Some((why, stderr)) = failure {
+        tally.check(false, &label, start.elapsed(), &why);
+        return print_indented("stderr", &stderr, 40);
     }
     let same = !outputs[0].is_empty() && outputs[0] == outputs[1];
     tally.check(same, &label, start.elapsed(), "the outputs differ");
