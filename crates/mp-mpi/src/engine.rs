@@ -3,13 +3,14 @@
 //! dispatch: a rank gets its next chunk when it is done with the last, so a
 //! slow rank takes fewer) and delivers each reply to its job's [`Sink`].
 //!
-//! One chunk per rank at a time, because sends are blocking: a large message
-//! (above the library's eager limit, a few KiB on shared memory) completes
-//! only once the receiver takes it, so rank 0 sending a second chunk to a
-//! rank still busy with the first, while that rank sends its large reply to
-//! rank 0, would deadlock both. A rank with no chunk is always waiting to
-//! receive, so a send to it completes. For the same reason `terminate`
-//! waits for the chunks already running before the next pool may start.
+//! At most [`World::depth`] chunks per rank at a time: two when the ranks
+//! receive on a thread of their own (so a rank takes its next chunk while it
+//! computes), else one, because sends are blocking: a large message (above
+//! the library's eager limit, a few KiB on shared memory) completes only
+//! once the receiver takes it, so rank 0 sending a second chunk to a rank
+//! that is not receiving, while that rank sends its large reply to rank 0,
+//! would deadlock both. For the same reason `terminate` waits for the
+//! chunks already running before the next pool may start.
 //!
 //! MPI has no way to wait for "a message or a submission" at once, so while
 //! calls are in flight the thread polls for replies ([`Backoff`]: without
@@ -29,9 +30,6 @@ use mp_sys::mpi_job::{Backoff, CallEntry, Reply, World};
 
 use crate::sinks::Sink;
 
-/// Chunks in flight per worker rank (see the module comment: more would
-/// deadlock on large messages).
-const DEPTH: u8 = 1;
 /// The longest sleep between two polls for replies.
 const MAX_PAUSE: Duration = Duration::from_micros(200);
 
@@ -215,7 +213,7 @@ struct Dispatcher {
 
 impl Dispatcher {
     fn new(world: World, workers: usize) -> Self {
-        let mut room = vec![DEPTH; workers + 1];
+        let mut room = vec![world.depth(); workers + 1];
         room[0] = 0;
         Dispatcher {
             world,

@@ -34,9 +34,11 @@
 //! is a local [`mp_pool::Pool`].
 //!
 //! On rank 0 one dispatcher thread owns MPI: it hands each chunk to an idle
-//! rank (one chunk per rank at a time: MPI's blocking sends of large
-//! messages would deadlock otherwise), reorders for `map`/`imap`, and runs
-//! the callbacks. One MPI pool at a time.
+//! rank (two chunks per rank at most, when the library grants
+//! `MPI_THREAD_MULTIPLE` and the ranks receive on a thread of their own;
+//! else one, as MPI's blocking sends of large messages would deadlock),
+//! reorders for `map`/`imap`, and runs the callbacks. One MPI pool at a
+//! time.
 //!
 //! # Failure
 //! MPI is fail-stop: a rank that dies (a task calls `exit`, aborts, is

@@ -61,6 +61,9 @@ const TAG_STOPPED: i32 = 4;
 static UNIVERSE: Mutex<Option<Universe>> = Mutex::new(None);
 /// Rank 0 of a job, with MPI up and not yet finalized.
 static ROOT: AtomicBool = AtomicBool::new(false);
+/// The library granted `MPI_THREAD_MULTIPLE`: worker ranks receive on a
+/// thread of their own while a call runs.
+static MULTIPLE: AtomicBool = AtomicBool::new(false);
 
 /// A reply from a worker rank.
 #[derive(Debug)]
@@ -118,6 +121,20 @@ impl World {
     /// How many worker ranks the job has (its size minus rank 0).
     pub fn workers(&self) -> usize {
         self.workers
+    }
+
+    /// How many calls one worker rank may be sent before it replies: 2 when
+    /// the ranks receive on a thread of their own (the library granted
+    /// `MPI_THREAD_MULTIPLE`), else 1. More is unsafe with blocking sends:
+    /// a large call to a rank that is busy and not receiving blocks rank 0
+    /// until the rank takes it, while the rank blocks sending its large
+    /// reply to rank 0.
+    pub fn depth(&self) -> u8 {
+        if MULTIPLE.load(Ordering::Acquire) {
+            2
+        } else {
+            1
+        }
     }
 
     /// Sends call `call` of `entry` with `input` to worker rank `worker`
@@ -200,13 +217,16 @@ pub(crate) fn on_load() {
     if launched_rank().is_none() || std::env::var(OPT_OUT_ENV).is_ok_and(|v| v == "0") {
         return;
     }
-    let Some((universe, threading)) = mpi::initialize_with_threading(Threading::Serialized) else {
+    let Some((universe, threading)) = mpi::initialize_with_threading(Threading::Multiple) else {
         eprintln!("multiprocess: MPI was already initialised before the start-up constructor");
         crate::process::exit_now(255);
     };
     if threading < Threading::Serialized {
         eprintln!("multiprocess: the MPI library grants {threading:?}; a pool needs Serialized");
     }
+    // Every rank runs this binary on this library, so every rank is granted
+    // the same level.
+    MULTIPLE.store(threading == Threading::Multiple, Ordering::Release);
     let world = universe.world();
     let rank = world.rank();
     // Rank 0's key (or all zeros and a flag if it has none), to every rank.
@@ -282,38 +302,85 @@ fn serve(world: &SimpleCommunicator, rank: i32) -> i32 {
         report_running(rank, "panicked");
         previous(info);
     }));
+    if MULTIPLE.load(Ordering::Acquire) {
+        return serve_with_receiver(rank);
+    }
+    loop {
+        let (tag, bytes) = next_message(world);
+        if let Some(code) = handle(world, rank, tag, bytes) {
+            return code;
+        }
+    }
+}
+
+/// Waits for the next message from rank 0; its tag and bytes.
+fn next_message(world: &SimpleCommunicator) -> (i32, Vec<u8>) {
     let root = world.process_at_rank(0);
     let mut backoff = Backoff::new(std::time::Duration::from_micros(500));
     loop {
         // Not MPI's blocking probe: Open MPI spins in it, and an idle rank
         // that spins takes the CPU from the ranks that work (oversubscribed
         // nodes, other jobs).
-        let Some(probed) = root.immediate_matched_probe() else {
-            if let Some(d) = backoff.next_pause() {
-                std::thread::sleep(d);
-            }
-            continue;
-        };
-        backoff.reset();
-        let (bytes, status) = probed.matched_receive_vec::<u8>();
-        match status.tag() {
-            TAG_STOP => {
-                root.send_with_tag(&[0u8][..], TAG_STOPPED);
-                return 0;
-            }
-            TAG_CALL => {
-                let reply = match std::panic::catch_unwind(|| run_call(bytes)) {
-                    Ok(reply) => reply,
-                    Err(_) => return 101,
-                };
-                root.send_with_tag(&reply[..], TAG_REPLY);
-            }
-            other => {
-                eprintln!("multiprocess: MPI worker rank {rank}: unexpected tag {other}");
-                return 255;
-            }
+        if let Some(probed) = root.immediate_matched_probe() {
+            let (bytes, status) = probed.matched_receive_vec::<u8>();
+            return (status.tag(), bytes);
+        }
+        if let Some(d) = backoff.next_pause() {
+            std::thread::sleep(d);
         }
     }
+}
+
+/// Handles one message; `Some(exit code)` when the rank must end.
+fn handle(world: &SimpleCommunicator, rank: i32, tag: i32, bytes: Vec<u8>) -> Option<i32> {
+    let root = world.process_at_rank(0);
+    match tag {
+        TAG_STOP => {
+            root.send_with_tag(&[0u8][..], TAG_STOPPED);
+            Some(0)
+        }
+        TAG_CALL => {
+            let reply = match std::panic::catch_unwind(|| run_call(bytes)) {
+                Ok(reply) => reply,
+                Err(_) => return Some(101),
+            };
+            root.send_with_tag(&reply[..], TAG_REPLY);
+            None
+        }
+        other => {
+            eprintln!("multiprocess: MPI worker rank {rank}: unexpected tag {other}");
+            Some(255)
+        }
+    }
+}
+
+/// [`serve`] with a thread that keeps receiving while calls run, so rank 0's
+/// send of a next call always completes (see [`World::depth`]).
+fn serve_with_receiver(rank: i32) -> i32 {
+    let (tx, rx) = std::sync::mpsc::channel::<(i32, Vec<u8>)>();
+    let receiver = std::thread::Builder::new()
+        .name("mpi-receiver".into())
+        .spawn(move || {
+            let world = SimpleCommunicator::world();
+            loop {
+                let (tag, bytes) = next_message(&world);
+                if tx.send((tag, bytes)).is_err() || tag != TAG_CALL {
+                    return;
+                }
+            }
+        });
+    let Ok(receiver) = receiver else {
+        eprintln!("multiprocess: MPI worker rank {rank}: cannot start its receiver thread");
+        return 255;
+    };
+    let world = SimpleCommunicator::world();
+    for (tag, bytes) in rx {
+        if let Some(code) = handle(&world, rank, tag, bytes) {
+            let _ = receiver.join();
+            return code;
+        }
+    }
+    255
 }
 
 /// How a rank waits for MPI messages without spinning for long: MPI has no
