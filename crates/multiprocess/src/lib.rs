@@ -45,7 +45,7 @@
 //! - The manager ([`Manager`], typed proxies in [`managers`]), local or
 //!   remote with an authkey; custom manager types with
 //!   [`#[managers::shared]`](managers::shared) — crate `mp-manager`.
-//! - The pool on MPI ranks ([`mpi::Pool`], feature `mpi`): the same pool
+//! - The pool on MPI ranks (`mpi::Pool`, feature `mpi`): the same pool
 //!   calls run by the ranks of `mpirun -n N ./prog` or `srun`, and as a
 //!   local pool when the program is started on its own — crate `mp-mpi`.
 //! - The wire layer ([`wire`]): how values and fds cross processes — crate `mp-wire`.
