@@ -6,7 +6,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use mp_mpi::{Callbacks, Pool, TaskError};
+use std::time::Duration;
+
+use mp_mpi::{Callbacks, Pool, PoolError, TaskError};
 
 static SEED: AtomicU64 = AtomicU64::new(0);
 
@@ -56,7 +58,12 @@ fn check(name: &str, ok: bool) {
     }
 }
 
-fn main() -> Result<(), mp_mpi::PoolError> {
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+fn main() -> Result<(), PoolError> {
     let pool = Pool::builder().initializer(init, (1000u64,)).build()?;
     println!("mpi: {} workers: {}", pool.is_mpi(), pool.processes());
     if std::env::args().nth(1).as_deref() == Some("crash") {
@@ -136,7 +143,37 @@ fn main() -> Result<(), mp_mpi::PoolError> {
         "mixed"
     };
     println!("worker network namespace: {place}");
+    let slow = pool.apply_async(nap, (300u64,))?;
+    let early = slow.get_timeout(Duration::from_millis(1));
+    check(
+        "get_timeout",
+        matches!(early, Err(PoolError::Timeout)) && slow.get()? == 300,
+    );
+    // The job's ranks serve one MPI pool at a time (a local pool has no such
+    // limit).
+    let second = Pool::with_processes(2);
+    check(
+        "one pool at a time",
+        pool.is_mpi() == matches!(second, Err(PoolError::Unsupported(_))),
+    );
+    drop(second);
     pool.close();
     pool.join()?;
+    // The ranks serve the next pool; a terminated call ends with
+    // `Terminated`, and the ranks are idle again for the pool after.
+    let again = Pool::with_processes(2)?;
+    check("next pool", again.map(square, 0..10u64)? == want[..10]);
+    let pending = again.map_async(nap, [200u64; 8], Some(1))?;
+    again.terminate();
+    check(
+        "terminate",
+        matches!(pending.get(), Err(PoolError::Terminated)),
+    );
+    drop(again);
+    let last = Pool::with_processes(2)?;
+    check(
+        "pool after terminate",
+        last.map(square, 0..10u64)? == want[..10],
+    );
     Ok(())
 }

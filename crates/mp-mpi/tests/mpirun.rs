@@ -80,7 +80,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-const CASES: [&str; 11] = [
+const CASES: [&str; 16] = [
     "map: ok",
     "map_chunked: ok",
     "big map: ok",
@@ -92,6 +92,11 @@ const CASES: [&str; 11] = [
     "task panic: ok",
     "imap panic: ok",
     "ranks: ",
+    "get_timeout: ok",
+    "one pool at a time: ok",
+    "next pool: ok",
+    "terminate: ok",
+    "pool after terminate: ok",
 ];
 
 #[test]
