@@ -157,7 +157,13 @@ fn main() -> Result<(), PoolError> {
         pool.is_mpi() == matches!(second, Err(PoolError::Unsupported(_))),
     );
     drop(second);
+    let busy = pool.apply_async(nap, (300u64,))?;
     pool.close();
+    let joined_early = pool.join_timeout(Duration::from_millis(1))?;
+    check(
+        "join_timeout",
+        !joined_early && busy.get()? == 300 && pool.join_timeout(Duration::from_secs(60))?,
+    );
     pool.join()?;
     // The ranks serve the next pool; a terminated call ends with
     // `Terminated`, and the ranks are idle again for the pool after.

@@ -59,6 +59,8 @@ enum Command {
 pub(crate) struct Engine {
     tx: Mutex<mpsc::Sender<Command>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Disconnects when the dispatcher thread ends (it holds the sender).
+    ended: Mutex<mpsc::Receiver<()>>,
 }
 
 impl Engine {
@@ -81,16 +83,19 @@ impl Engine {
             }
         }
         let (tx, rx) = mpsc::channel();
+        let (alive, ended) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("mp-mpi-dispatcher".into())
             .spawn(move || {
                 Dispatcher::new(world, workers).run(rx);
                 ACTIVE.store(false, Ordering::Release);
+                drop(alive);
             })
             .map_err(PoolError::Io)?;
         Ok(Engine {
             tx: Mutex::new(tx),
             thread: Mutex::new(Some(thread)),
+            ended: Mutex::new(ended),
         })
     }
 
@@ -123,6 +128,19 @@ impl Engine {
         let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(h) = handle {
             let _ = h.join();
+        }
+    }
+
+    /// [`join`](Self::join) waiting at most `timeout`; whether it ended.
+    pub(crate) fn join_timeout(&self, timeout: Duration) -> bool {
+        let ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        match ended.recv_timeout(timeout) {
+            Err(RecvTimeoutError::Timeout) => false,
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+                drop(ended);
+                self.join();
+                true
+            }
         }
     }
 }

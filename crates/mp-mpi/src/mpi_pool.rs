@@ -138,6 +138,13 @@ impl MpiPool {
         self.engine.join();
         Ok(())
     }
+
+    pub(crate) fn join_timeout(&self, timeout: std::time::Duration) -> Result<bool, PoolError> {
+        if *self.state.lock().unwrap_or_else(|e| e.into_inner()) == State::Run {
+            return Err(PoolError::StillRunning);
+        }
+        Ok(self.engine.join_timeout(timeout))
+    }
 }
 
 impl Drop for MpiPool {

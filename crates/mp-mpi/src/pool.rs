@@ -388,6 +388,16 @@ impl Pool {
             Backend::Mpi(p) => p.join(),
         }
     }
+
+    /// [`join`](Self::join) waiting at most `timeout`; returns whether the
+    /// pool has finished.
+    pub fn join_timeout(&self, timeout: std::time::Duration) -> Result<bool, PoolError> {
+        match &self.backend {
+            Backend::Local(p) => p.join_timeout(timeout),
+            #[cfg(feature = "mpi")]
+            Backend::Mpi(p) => p.join_timeout(timeout),
+        }
+    }
 }
 
 impl fmt::Debug for Pool {

@@ -80,7 +80,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-const CASES: [&str; 16] = [
+const CASES: [&str; 17] = [
     "map: ok",
     "map_chunked: ok",
     "big map: ok",
@@ -94,6 +94,7 @@ const CASES: [&str; 16] = [
     "ranks: ",
     "get_timeout: ok",
     "one pool at a time: ok",
+    "join_timeout: ok",
     "next pool: ok",
     "terminate: ok",
     "pool after terminate: ok",
