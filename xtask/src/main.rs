@@ -5,6 +5,7 @@
 //!   under every start method). Its last line is `N passed, N failed`; it exits 0 only when nothing failed.
 //! - `cargo xtask examples [--method M]... [-j N] [NAME...]`: build, run and check just the
 //!   seed examples (all of them, or the named ones).
+//! - `cargo xtask mpi`: test-all's MPI step alone (needs Open MPI).
 //! - `cargo xtask bench-compare [--quick]`: the side-by-side benchmark against CPython.
 //! - `cargo xtask stress [--trials N] [--only SCENARIO] [--seed S]`: the fault-injection soak run.
 #![forbid(unsafe_code)]
@@ -15,6 +16,7 @@ mod examples;
 mod features;
 mod loom;
 mod manifest;
+mod mpi;
 mod procfs;
 mod report;
 mod run;
@@ -39,6 +41,9 @@ commands:
       fmt, clippy, rustdoc, unit + doc tests, loom models, integration tests per start method,
       and every seed example per start method; ends with `N passed, N failed`;
       whatever cannot finish within the budget (default 25 minutes) fails as not run
+  mpi
+      test-all's MPI step alone: mp-mpi's tests under mpirun -n 3 (and across two network
+      namespaces as root), and the mpi_pool example locally and under mpirun
   examples [--method fork|spawn|forkserver]... [-j N] [NAME...]
       build, run and check the seed examples (all, or the named ones)
   examples --list
@@ -60,6 +65,7 @@ commands:
 
 enum Command {
     TestAll(steps::TestAll),
+    Mpi,
     Examples(Options),
     List,
     Help,
@@ -121,6 +127,7 @@ fn parse(args: &[String]) -> Result<Command> {
             names,
             deadline: None,
         }),
+        "mpi" => Command::Mpi,
         "help" | "-h" | "--help" => Command::Help,
         other => bail!("unknown command `{other}`"),
     })
@@ -169,6 +176,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::TestAll(opts)) => finish(&steps::test_all(&opts)),
+        Ok(Command::Mpi) => finish(&steps::mpi_only(std::time::Duration::from_secs(15 * 60))),
         Ok(Command::Examples(opts)) => {
             let mut tally = Tally::default();
             match run_examples(&opts, &mut tally) {

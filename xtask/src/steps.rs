@@ -1,6 +1,7 @@
 //! The steps of `cargo xtask test-all`: formatting, clippy, rustdoc, unit and doc tests,
-//! integration tests once per start method, and every seed example once per start method —
-//! all inside one time budget, so a hang fails checks instead of the CI job.
+//! integration tests once per start method, the MPI tests under `mpirun`, and every seed
+//! example once per start method — all inside one time budget, so a hang fails checks
+//! instead of the CI job.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,7 @@ use crate::examples::runner::{self, Options};
 use crate::examples::Method;
 use crate::features;
 use crate::loom;
+use crate::mpi;
 use crate::report::{print_indented, secs, Tally};
 use crate::run::Outcome;
 
@@ -103,6 +105,7 @@ pub(crate) fn test_all(opts: &TestAll) -> Tally {
         loom::models(|label, args, env| test_step(c, label, args, env));
     });
     step("integration tests", &mut ctx, &mut integration);
+    step("mpi", &mut ctx, &mut mpi_step);
     step("examples", &mut ctx, &mut |c| {
         let opts = Options {
             jobs: opts.jobs,
@@ -122,6 +125,29 @@ pub(crate) fn test_all(opts: &TestAll) -> Tally {
         println!("{name:>20}  {}", secs(*d));
     }
     println!("{:>20}  {}", "total", secs(start.elapsed()));
+    ctx.tally
+}
+
+/// The MPI step (see [`mpi`]): fails at once, saying what to install, without `mpirun`.
+fn mpi_step(c: &mut Ctx) {
+    match mpi::preflight() {
+        Ok(version) => {
+            println!("{version}");
+            mpi::tests(|label, args, env| test_step(c, label, args, env));
+            let limit = c.limit(BUILD_TIMEOUT);
+            mpi::example(&mut c.tally, limit);
+        }
+        Err(why) => c.tally.check(false, mpi::LABEL, Duration::ZERO, &why),
+    }
+}
+
+/// `cargo xtask mpi`: the MPI step of `test-all` alone, within `budget`.
+pub(crate) fn mpi_only(budget: Duration) -> Tally {
+    let mut ctx = Ctx {
+        tally: Tally::default(),
+        deadline: Instant::now() + budget,
+    };
+    mpi_step(&mut ctx);
     ctx.tally
 }
 

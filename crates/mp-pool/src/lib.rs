@@ -49,6 +49,8 @@
 //!   `shutdown(wait, cancel_futures)`, drop waits like `with`; a dead worker
 //!   heals the pool or breaks the executor ([`BrokenPolicy`],
 //!   [`TaskError::BrokenProcessPool`]).
+//! - [`remote`]: the chunk trampolines and result types for pool backends
+//!   outside this crate (the MPI pool of `mp-mpi`).
 //! - [`ThreadPool`] ([`ThreadPoolBuilder`]): Python's
 //!   `multiprocessing.pool.ThreadPool` — the same calls on threads of this
 //!   process, for closures that capture and values that are not serde.
@@ -89,6 +91,7 @@ mod pool_imap;
 mod pool_imap_buffered;
 mod pool_state;
 mod progress_hook;
+pub mod remote;
 mod result;
 mod sink;
 mod task_word;

@@ -90,6 +90,9 @@ extern "C" fn on_load(_argc: i32, _argv: *const *const u8, _envp: *const *const 
         .unwrap_or(255);
         exit_now(code);
     }
+    // An MPI rank other than 0 serves calls here and never returns.
+    #[cfg(feature = "mpi")]
+    crate::mpi_job::on_load();
 }
 
 /// True if the kernel started this process in secure-execution mode

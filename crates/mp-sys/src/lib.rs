@@ -29,6 +29,8 @@
 //! - [`fork_hooks`]: locks the crates above hold across this crate's forks.
 //! - [`futex`]: futex wait/wake on shared words.
 //! - [`memfd`]: sealed memfds and named `/dev/shm` files.
+//! - `mpi_job` (feature `mpi`): the ranks of an MPI job as one process
+//!   tree; worker ranks serve calls before `main`.
 //! - [`mmap`]: shared mappings with bounds-checked typed access.
 //! - [`process`]: fork (checked and unchecked), pidfds, waiting, signals to
 //!   children, `_exit`.
@@ -62,6 +64,8 @@ pub mod futex;
 pub mod futex_watch;
 pub mod memfd;
 pub mod mmap;
+#[cfg(feature = "mpi")]
+pub mod mpi_job;
 pub mod process;
 pub mod random;
 #[cfg(feature = "async")]

@@ -46,6 +46,9 @@
 //! - The manager ([`Manager`], typed proxies in [`managers`]), local or
 //!   remote with an authkey; custom manager types with
 //!   [`#[managers::shared]`](managers::shared) — crate `mp-manager`.
+//! - The pool on MPI ranks (`mpi::Pool`, feature `mpi`): the same pool
+//!   calls run by the ranks of `mpirun -n N ./prog` or `srun`, and as a
+//!   local pool when the program is started on its own — crate `mp-mpi`.
 //! - The wire layer ([`wire`]): how values and fds cross processes — crate `mp-wire`.
 //!
 //! # Feature flags
@@ -57,6 +60,8 @@
 //! - `manager` (default): the manager server and proxies (`mp-manager`).
 //! - `progress-bar`: a terminal progress bar for pool calls
 //!   (module `progress_bar`, on `indicatif`).
+//! - `mpi`: the pool on MPI ranks (`mp-mpi`); needs an MPI library and
+//!   libclang to build.
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "process")]
@@ -133,6 +138,15 @@ pub use mp_pool::{
     AsyncResult, Callbacks, IMapIterator, Pool, PoolBuilder, PoolError, TaskError, ThreadPool,
     ThreadPoolBuilder,
 };
+
+/// The process pool on MPI ranks: [`mpi::Pool`] has the calls of
+/// [`Pool`] and runs them on ranks 1.. of the job when the
+/// program was started by `mpirun`/`srun`, on local worker processes
+/// otherwise. See the guide's "Scaling out" chapter.
+#[cfg(feature = "mpi")]
+pub mod mpi {
+    pub use mp_mpi::{is_mpi_root, mpi_workers, Pool, PoolBuilder};
+}
 
 /// Python's `multiprocessing.dummy`: the same API on threads. Its `Pool` is
 /// [`ThreadPool`]; `Lock`, `Event` and `Queue` are thread versions with the

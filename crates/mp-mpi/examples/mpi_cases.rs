@@ -1,0 +1,185 @@
+//! The cases `tests/mpirun.rs` runs under `mpirun -n 3`: every pool call on
+//! MPI ranks, checked against the same calls computed here; `crash` makes a
+//! task exit its rank. Prints one line per case; exits non-zero on a
+//! mismatch.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use std::time::Duration;
+
+use mp_mpi::{Callbacks, Pool, PoolError, TaskError};
+
+static SEED: AtomicU64 = AtomicU64::new(0);
+
+fn init(seed: u64) {
+    SEED.store(seed, Ordering::SeqCst);
+}
+
+fn seeded(x: u64) -> u64 {
+    SEED.load(Ordering::SeqCst) + x
+}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn add(a: u64, b: u64) -> u64 {
+    a + b
+}
+
+fn rank(_: u32) -> String {
+    std::env::var("OMPI_COMM_WORLD_RANK").unwrap_or_else(|_| "local".into())
+}
+
+/// This process's network namespace (`net:[inode]`).
+fn netns(_: u32) -> String {
+    std::fs::read_link("/proc/self/ns/net")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+fn picky(x: u64) -> u64 {
+    assert!(x != 5, "five is not allowed");
+    x
+}
+
+fn exits_at_7(x: u64) -> u64 {
+    if x == 7 {
+        std::process::exit(3);
+    }
+    x
+}
+
+fn check(name: &str, ok: bool) {
+    println!("{name}: {}", if ok { "ok" } else { "MISMATCH" });
+    if !ok {
+        std::process::exit(1);
+    }
+}
+
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+fn main() -> Result<(), PoolError> {
+    let pool = Pool::builder().initializer(init, (1000u64,)).build()?;
+    println!("mpi: {} workers: {}", pool.is_mpi(), pool.processes());
+    if std::env::args().nth(1).as_deref() == Some("crash") {
+        let _ = pool.map_chunked(exits_at_7, 0..20u64, 1);
+        println!("crash: survived (wrong)");
+        std::process::exit(1);
+    }
+    let want: Vec<u64> = (0..200).map(square).collect();
+    check("map", pool.map(square, 0..200u64)? == want);
+    check(
+        "map_chunked",
+        pool.map_chunked(square, 0..200u64, 7)? == want,
+    );
+    // Chunks of 25 000 inputs: messages far above MPI's eager limit.
+    let big: Vec<u64> = (0..200_000).map(square).collect();
+    check("big map", pool.map(square, 0..200_000u64)? == big);
+    let ordered: Vec<u64> = pool.imap(square, 0..50u64)?.collect::<Result<_, _>>()?;
+    check("imap", ordered == want[..50]);
+    let mut any: Vec<u64> = pool
+        .imap_unordered_chunked(square, 0..50u64, 3)?
+        .collect::<Result<_, _>>()?;
+    any.sort_unstable();
+    check("imap_unordered", any == want[..50]);
+    let pairs: Vec<(u64, u64)> = (0..30).map(|i| (i, 2 * i)).collect();
+    check(
+        "starmap",
+        pool.starmap(add, pairs)? == (0..30).map(|i| 3 * i).collect::<Vec<_>>(),
+    );
+    check(
+        "initializer",
+        pool.map(seeded, 0..4u64)? == vec![1000, 1001, 1002, 1003],
+    );
+    let seen = Arc::new(Mutex::new(None));
+    let s = seen.clone();
+    let r = pool.apply_async_with(
+        add,
+        (20u64, 22u64),
+        Callbacks::new().callback(move |v| *s.lock().unwrap() = Some(*v)),
+    )?;
+    check(
+        "apply_async",
+        r.get()? == 42 && *seen.lock().unwrap() == Some(42),
+    );
+    let failed = Arc::new(Mutex::new(None));
+    let f = failed.clone();
+    let r = pool.map_async_with(
+        picky,
+        0..10u64,
+        Some(2),
+        Callbacks::new()
+            .error_callback(move |e: &TaskError| *f.lock().unwrap() = Some(e.to_string())),
+    )?;
+    let err = r.get().unwrap_err().to_string();
+    let told = failed.lock().unwrap().clone().unwrap_or_default();
+    check(
+        "task panic",
+        err.contains("five is not allowed") && told == err,
+    );
+    let results: Vec<_> = pool.imap(picky, 3..7u64)?.collect();
+    check(
+        "imap panic",
+        results.len() == 4 && results[2].is_err() && results[3].as_ref().ok() == Some(&6),
+    );
+    let mut ranks = pool.map_chunked(rank, 0..40u32, 1)?;
+    ranks.sort();
+    ranks.dedup();
+    println!("ranks: {}", ranks.join(","));
+    // Where the workers ran: this network namespace, or another "host".
+    let mut spaces = pool.map_chunked(netns, 0..40u32, 1)?;
+    spaces.dedup();
+    let here = netns(0);
+    let place = if spaces.iter().all(|s| *s == here) {
+        "same"
+    } else if spaces.iter().all(|s| *s != here) {
+        "other"
+    } else {
+        "mixed"
+    };
+    println!("worker network namespace: {place}");
+    let slow = pool.apply_async(nap, (300u64,))?;
+    let early = slow.get_timeout(Duration::from_millis(1));
+    check(
+        "get_timeout",
+        matches!(early, Err(PoolError::Timeout)) && slow.get()? == 300,
+    );
+    // The job's ranks serve one MPI pool at a time (a local pool has no such
+    // limit).
+    let second = Pool::with_processes(2);
+    check(
+        "one pool at a time",
+        pool.is_mpi() == matches!(second, Err(PoolError::Unsupported(_))),
+    );
+    drop(second);
+    let busy = pool.apply_async(nap, (300u64,))?;
+    pool.close();
+    let joined_early = pool.join_timeout(Duration::from_millis(1))?;
+    check(
+        "join_timeout",
+        !joined_early && busy.get()? == 300 && pool.join_timeout(Duration::from_secs(60))?,
+    );
+    pool.join()?;
+    // The ranks serve the next pool; a terminated call ends with
+    // `Terminated`, and the ranks are idle again for the pool after.
+    let again = Pool::with_processes(2)?;
+    check("next pool", again.map(square, 0..10u64)? == want[..10]);
+    let pending = again.map_async(nap, [200u64; 8], Some(1))?;
+    again.terminate();
+    check(
+        "terminate",
+        matches!(pending.get(), Err(PoolError::Terminated)),
+    );
+    drop(again);
+    let last = Pool::with_processes(2)?;
+    check(
+        "pool after terminate",
+        last.map(square, 0..10u64)? == want[..10],
+    );
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! `mp-mpi`: the process pool on MPI ranks — the same `map`, `imap`,
+//! `imap_unordered`, `starmap`, `apply_async`, callbacks, chunking and
+//! initializer as mp-pool's `Pool`, run by the ranks of an MPI job, with the
+//! same user code as a local pool.
+//!
+//! ```
+//! use mp_mpi::Pool;
+//!
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! // `./prog`: local worker processes. `mpirun -n 3 ./prog` (feature `mpi`):
+//! // rank 0 runs this, ranks 1 and 2 are the workers.
+//! let pool = Pool::with_processes(2)?;
+//! assert_eq!(pool.map(square, 0..5)?, vec![0, 1, 4, 9, 16]);
+//! pool.close();
+//! pool.join()?;
+//! # Ok::<(), mp_pool::PoolError>(())
+//! ```
+//!
+//! # How it runs
+//! With the `mpi` feature, a program started by `mpirun -n N`, `srun
+//! --mpi=pmix -n N` (or another launcher that sets `OMPI_COMM_WORLD_RANK`,
+//! `PMIX_RANK` or `PMI_RANK`) is taken over before `main` by mp-sys's
+//! start-up constructor, as spawn children are: every rank initialises MPI,
+//! rank 0 gives the others its process-tree key over the job's communicator,
+//! then rank 0 runs `main` and ranks 1..N serve calls until rank 0 exits.
+//! Every rank runs the same binary, so a task function crosses as an
+//! authenticated `EntryPoint` (never a bare code address; see
+//! `docs/function-identity.md`) and its data as serde values.
+//! [`Pool::builder`]`().build()` on rank 0 then drives the worker ranks; in a
+//! program not started by an MPI launcher (or built without the feature) it
+//! is a local [`mp_pool::Pool`].
+//!
+//! On rank 0 one dispatcher thread owns MPI: it hands each chunk to an idle
+//! rank (two chunks per rank at most, when the library grants
+//! `MPI_THREAD_MULTIPLE` and the ranks receive on a thread of their own;
+//! else one, as MPI's blocking sends of large messages would deadlock),
+//! reorders for `map`/`imap`, and runs the callbacks. One MPI pool at a
+//! time.
+//!
+//! # Failure
+//! MPI is fail-stop: a rank that dies (a task calls `exit`, aborts, is
+//! killed, or a panic escapes a task's guard, e.g. in an initializer) aborts
+//! the whole job, rank 0 included, so no error value reaches rank 0. Before
+//! it ends, a dying worker prints which call it was running (function,
+//! chunk, task range) on stderr. There are no retries: checkpoint long jobs.
+//! A task's panic is not a death: it is caught in the worker and returned as
+//! that task's [`TaskError::Panic`], and the rank carries on.
+#![forbid(unsafe_code)]
+
+mod builder;
+#[cfg(feature = "mpi")]
+mod calls;
+#[cfg(feature = "mpi")]
+mod engine;
+#[cfg(feature = "mpi")]
+mod mpi_pool;
+mod pool;
+#[cfg(feature = "mpi")]
+mod sinks;
+
+pub use builder::PoolBuilder;
+pub use mp_pool::{AsyncResult, Callbacks, IMapIterator, PoolError, TaskError};
+pub use pool::Pool;
+
+/// True if this process is rank 0 of an MPI job whose other ranks serve as
+/// pool workers (so [`Pool`] runs on them). Always false without the `mpi`
+/// feature.
+pub fn is_mpi_root() -> bool {
+    #[cfg(feature = "mpi")]
+    {
+        mp_sys::mpi_job::world().is_some()
+    }
+    #[cfg(not(feature = "mpi"))]
+    {
+        false
+    }
+}
+
+/// The number of worker ranks of the MPI job (its size minus one) if this
+/// process is its rank 0; `None` otherwise.
+pub fn mpi_workers() -> Option<usize> {
+    #[cfg(feature = "mpi")]
+    {
+        mp_sys::mpi_job::world().map(|w| w.workers())
+    }
+    #[cfg(not(feature = "mpi"))]
+    {
+        None
+    }
+}

@@ -1,0 +1,154 @@
+//! The MPI side of a [`Pool`](crate::Pool): encodes a call's chunks, submits
+//! them to the dispatcher ([`Engine`]) and returns mp-pool's own result
+//! types, filled by the [`sinks`](crate::sinks).
+
+use std::sync::Mutex;
+
+use mp_pool::{remote, AsyncResult, Callbacks, IMapIterator, PoolError};
+use mp_sys::mpi_job::CallEntry;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::engine::{Engine, Job};
+use crate::sinks::{CollectSink, ImapSink};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Run,
+    Close,
+    Terminate,
+}
+
+/// A pool whose workers are the ranks 1.. of the MPI job.
+pub(crate) struct MpiPool {
+    engine: Engine,
+    processes: usize,
+    state: Mutex<State>,
+}
+
+impl MpiPool {
+    pub(crate) fn new(engine: Engine, processes: usize) -> Self {
+        MpiPool {
+            engine,
+            processes,
+            state: Mutex::new(State::Run),
+        }
+    }
+
+    pub(crate) fn processes(&self) -> usize {
+        self.processes
+    }
+
+    fn running(&self) -> Result<(), PoolError> {
+        match *self.state.lock().unwrap_or_else(|e| e.into_inner()) {
+            State::Run => Ok(()),
+            _ => Err(PoolError::NotRunning),
+        }
+    }
+
+    /// Encodes `items` in chunks of `chunksize`.
+    fn encode<T: Serialize>(
+        items: &[T],
+        chunksize: usize,
+    ) -> Result<(Vec<usize>, Vec<Vec<u8>>), PoolError> {
+        let mut lens = Vec::new();
+        let mut chunks = Vec::new();
+        for chunk in items.chunks(chunksize.max(1)) {
+            chunks.push(remote::encode_chunk(chunk)?);
+            lens.push(chunk.len());
+        }
+        Ok((lens, chunks))
+    }
+
+    /// Runs `entry` over `items` and completes the result with
+    /// `finish(values in input order)`.
+    pub(crate) fn collect<T, R, Out>(
+        &self,
+        entry: CallEntry,
+        label: String,
+        items: &[T],
+        chunksize: usize,
+        finish: fn(Vec<R>) -> Option<Out>,
+        callbacks: Callbacks<Out>,
+    ) -> Result<AsyncResult<Out>, PoolError>
+    where
+        T: Serialize,
+        R: DeserializeOwned + Send + 'static,
+        Out: Send + 'static,
+    {
+        self.running()?;
+        let (lens, chunks) = Self::encode(items, chunksize)?;
+        let (result, done) = remote::async_result(callbacks);
+        let sink = CollectSink::new(lens.clone(), finish, done);
+        self.engine.submit(Job {
+            entry,
+            label,
+            chunks,
+            lens,
+            sink: Box::new(sink),
+        })?;
+        Ok(result)
+    }
+
+    /// Runs `entry` over `items`; results in input order (`ordered`) or in
+    /// completion order.
+    pub(crate) fn imap<T, R>(
+        &self,
+        entry: CallEntry,
+        label: String,
+        items: &[T],
+        chunksize: usize,
+        ordered: bool,
+    ) -> Result<IMapIterator<R>, PoolError>
+    where
+        T: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.running()?;
+        let (lens, chunks) = Self::encode(items, chunksize)?;
+        let (iter, feed) = remote::imap_iterator(ordered, chunks.len());
+        self.engine.submit(Job {
+            entry,
+            label,
+            chunks,
+            lens: lens.clone(),
+            sink: Box::new(ImapSink::new(lens, feed)),
+        })?;
+        Ok(iter)
+    }
+
+    pub(crate) fn close(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if *s == State::Run {
+            *s = State::Close;
+            self.engine.close();
+        }
+    }
+
+    pub(crate) fn terminate(&self) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = State::Terminate;
+        self.engine.terminate();
+        self.engine.join();
+    }
+
+    pub(crate) fn join(&self) -> Result<(), PoolError> {
+        if *self.state.lock().unwrap_or_else(|e| e.into_inner()) == State::Run {
+            return Err(PoolError::StillRunning);
+        }
+        self.engine.join();
+        Ok(())
+    }
+
+    pub(crate) fn join_timeout(&self, timeout: std::time::Duration) -> Result<bool, PoolError> {
+        if *self.state.lock().unwrap_or_else(|e| e.into_inner()) == State::Run {
+            return Err(PoolError::StillRunning);
+        }
+        Ok(self.engine.join_timeout(timeout))
+    }
+}
+
+impl Drop for MpiPool {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}

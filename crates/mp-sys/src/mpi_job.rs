@@ -1,0 +1,566 @@
+//! The ranks of one MPI job (`mpirun -n N ./prog`, `srun --mpi=pmix ./prog`)
+//! as one process tree: rank 0 runs `main`, every other rank is taken over
+//! before `main` and serves calls named by [`EntryPoint`]s (feature `mpi`).
+//!
+//! # Start-up
+//! The start-up constructor (see [`bootstrap`](crate::bootstrap)) calls this
+//! module after the spawn-child check. If the launcher marked the process as
+//! an MPI rank (`OMPI_COMM_WORLD_RANK`, `PMIX_RANK` or `PMI_RANK` is set) and
+//! [`OPT_OUT_ENV`] is not `0`, it initialises MPI, and rank 0 broadcasts its
+//! process-tree key to the others over the job's communicator. This is the
+//! MPI counterpart of the spawn child's bootstrap record: the job's
+//! communicator is trusted as the private launch channel (MPI authenticates
+//! nothing itself; a job's ranks trust their fabric, and so does this). Rank 0
+//! then runs `main`; the other ranks serve calls until rank 0 stops them, and
+//! end with `_exit(0)` without running `main`.
+//!
+//! # Wire
+//! A call: `call id (u64) | offset (i64) | tag (u64) | build-id (20) |
+//! label length (u32) | label | input`. A reply: `call id (u64) | status
+//! (u8: 0 output, 1 error text) | bytes`. Every integer little-endian. The
+//! callee resolves the entry point under the key it received; a call that
+//! does not resolve gets an error reply and runs nothing.
+//!
+//! # Failure
+//! MPI is fail-stop: a rank that ends without MPI's consent aborts the whole
+//! job, rank 0 included. A worker rank that is about to end that way while it
+//! runs a call (the task calls `exit`, or a panic escapes the call) first
+//! prints the call's label on stderr, so the log says which task killed it.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use mpi::environment::Universe;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use mpi::Threading;
+
+use crate::entry::EntryPoint;
+use crate::tree_key;
+
+/// Set to `0` to keep a program built with the `mpi` feature from taking
+/// part as a multiprocess job under an MPI launcher (for a program that uses
+/// MPI on its own).
+pub const OPT_OUT_ENV: &str = "MULTIPROCESS_MPI";
+
+/// The variables by which Open MPI, PMIx (Slurm's `srun --mpi=pmix`) and
+/// MPICH's Hydra tell a process its rank.
+const RANK_VARS: [&str; 3] = ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"];
+
+/// The entry point of a call: encoded input in, encoded output out.
+pub type CallEntry = EntryPoint<Vec<u8>, Vec<u8>>;
+
+const TAG_CALL: i32 = 1;
+const TAG_REPLY: i32 = 2;
+const TAG_STOP: i32 = 3;
+const TAG_STOPPED: i32 = 4;
+
+/// The MPI universe of rank 0 (finalized at exit), with the lock that keeps
+/// MPI calls of this process one at a time.
+static UNIVERSE: Mutex<Option<Universe>> = Mutex::new(None);
+/// Rank 0 of a job, with MPI up and not yet finalized.
+static ROOT: AtomicBool = AtomicBool::new(false);
+/// The library granted `MPI_THREAD_MULTIPLE`: worker ranks receive on a
+/// thread of their own while a call runs.
+static MULTIPLE: AtomicBool = AtomicBool::new(false);
+
+/// A reply from a worker rank.
+#[derive(Debug)]
+pub struct Reply {
+    /// The worker's rank (1 ..= [`World::workers`]).
+    pub worker: usize,
+    /// The call id given to [`World::call`].
+    pub call: u64,
+    /// The call's output, or why it could not run (its entry point did not
+    /// resolve in the worker).
+    pub output: Result<Vec<u8>, String>,
+}
+
+/// Rank 0's view of the job: how many worker ranks, and the calls to them.
+/// Obtained from [`world`]; every method takes this process's MPI lock.
+#[derive(Debug, Clone, Copy)]
+pub struct World {
+    workers: usize,
+}
+
+/// Rank 0's [`World`], if this process is rank 0 of an MPI job (and MPI has
+/// not been finalized); `None` for a process started without an MPI launcher.
+pub fn world() -> Option<World> {
+    if !ROOT.load(Ordering::Acquire) {
+        return None;
+    }
+    let guard = lock();
+    guard.as_ref()?;
+    Some(World {
+        workers: (SimpleCommunicator::world().size() as usize).saturating_sub(1),
+    })
+}
+
+/// True if the launcher started this process as an MPI rank (whether or not
+/// MPI took it over: see [`OPT_OUT_ENV`]).
+pub fn launched_by_mpi() -> bool {
+    launched_rank().is_some()
+}
+
+fn launched_rank() -> Option<u32> {
+    RANK_VARS
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.trim().parse().ok())
+}
+
+fn lock() -> MutexGuard<'static, Option<Universe>> {
+    UNIVERSE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "MPI has been finalized")
+}
+
+impl World {
+    /// How many worker ranks the job has (its size minus rank 0).
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// How many calls one worker rank may be sent before it replies: 2 when
+    /// the ranks receive on a thread of their own (the library granted
+    /// `MPI_THREAD_MULTIPLE`), else 1. More is unsafe with blocking sends:
+    /// a large call to a rank that is busy and not receiving blocks rank 0
+    /// until the rank takes it, while the rank blocks sending its large
+    /// reply to rank 0.
+    pub fn depth(&self) -> u8 {
+        if MULTIPLE.load(Ordering::Acquire) {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Sends call `call` of `entry` with `input` to worker rank `worker`
+    /// (1 ..= [`workers`](Self::workers)); `label` is what the worker prints
+    /// if the call kills it.
+    pub fn call(
+        &self,
+        worker: usize,
+        call: u64,
+        entry: &CallEntry,
+        label: &str,
+        input: &[u8],
+    ) -> io::Result<()> {
+        if worker == 0 || worker > self.workers {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("no worker rank {worker} (the job has {})", self.workers),
+            ));
+        }
+        let (offset, tag, binary) = entry.to_parts();
+        let mut msg = Vec::with_capacity(52 + label.len() + input.len());
+        msg.extend_from_slice(&call.to_le_bytes());
+        msg.extend_from_slice(&offset.to_le_bytes());
+        msg.extend_from_slice(&tag.to_le_bytes());
+        msg.extend_from_slice(&binary);
+        msg.extend_from_slice(&(label.len() as u32).to_le_bytes());
+        msg.extend_from_slice(label.as_bytes());
+        msg.extend_from_slice(input);
+        let guard = lock();
+        guard.as_ref().ok_or_else(closed)?;
+        SimpleCommunicator::world()
+            .process_at_rank(worker as i32)
+            .send_with_tag(&msg[..], TAG_CALL);
+        Ok(())
+    }
+
+    /// A reply that has arrived, without waiting; `Ok(None)` if none has.
+    /// A malformed reply is an `InvalidData` error.
+    pub fn try_reply(&self) -> io::Result<Option<Reply>> {
+        let guard = lock();
+        guard.as_ref().ok_or_else(closed)?;
+        let world = SimpleCommunicator::world();
+        let Some(probed) = world
+            .any_process()
+            .immediate_matched_probe_with_tag(TAG_REPLY)
+        else {
+            return Ok(None);
+        };
+        let (bytes, status) = probed.matched_receive_vec::<u8>();
+        drop(guard);
+        decode_reply(status.source_rank() as usize, bytes).map(Some)
+    }
+}
+
+fn decode_reply(worker: usize, bytes: Vec<u8>) -> io::Result<Reply> {
+    if bytes.len() < 9 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a reply of {} bytes from rank {worker}", bytes.len()),
+        ));
+    }
+    let call = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+    let status = bytes[8];
+    let body = bytes[9..].to_vec();
+    let output = match status {
+        0 => Ok(body),
+        _ => Err(String::from_utf8_lossy(&body).into_owned()),
+    };
+    Ok(Reply {
+        worker,
+        call,
+        output,
+    })
+}
+
+/// Called by the start-up constructor: takes part in the job if the process
+/// is an MPI rank. Returns only on rank 0 (and in a process that is not a
+/// rank); a worker rank serves and exits here.
+pub(crate) fn on_load() {
+    if launched_rank().is_none() || std::env::var(OPT_OUT_ENV).is_ok_and(|v| v == "0") {
+        return;
+    }
+    let Some((universe, threading)) = mpi::initialize_with_threading(Threading::Multiple) else {
+        eprintln!("multiprocess: MPI was already initialised before the start-up constructor");
+        crate::process::exit_now(255);
+    };
+    if threading < Threading::Serialized {
+        eprintln!("multiprocess: the MPI library grants {threading:?}; a pool needs Serialized");
+    }
+    // Every rank runs this binary on this library, so every rank is granted
+    // the same level.
+    MULTIPLE.store(threading == Threading::Multiple, Ordering::Release);
+    let world = universe.world();
+    let rank = world.rank();
+    // Rank 0's key (or all zeros and a flag if it has none), to every rank.
+    let mut record = [0u8; tree_key::KEY_LEN + 1];
+    if rank == 0 {
+        match tree_key::get() {
+            Ok(key) => {
+                record[..tree_key::KEY_LEN].copy_from_slice(key.bytes());
+                record[tree_key::KEY_LEN] = 1;
+            }
+            Err(e) => eprintln!("multiprocess: rank 0 has no process-tree key ({e})"),
+        }
+    }
+    world.process_at_rank(0).broadcast_into(&mut record[..]);
+    if record[tree_key::KEY_LEN] != 1 {
+        // Every rank saw the flag: no rank can resolve a call.
+        eprintln!("multiprocess: rank {rank}: no process-tree key; aborting the MPI job");
+        world.abort(255);
+    }
+    if rank == 0 {
+        *lock() = Some(universe);
+        ROOT.store(true, Ordering::Release);
+        // Registered after the finalizers' hook, so it runs before them
+        // (`atexit` runs in reverse order) and after every hook a pool
+        // registers later (a pool stops its own MPI use first).
+        let _ = crate::exit::at_exit(shutdown_at_exit);
+        return;
+    }
+    let mut key = [0u8; tree_key::KEY_LEN];
+    key.copy_from_slice(&record[..tree_key::KEY_LEN]);
+    if !tree_key::install(key) {
+        eprintln!("multiprocess: rank {rank} already has a process-tree key");
+        world.abort(255);
+    }
+    let code = serve(&world, rank);
+    drop(universe);
+    crate::process::exit_now(code);
+}
+
+/// The call a worker rank runs now (`u64::MAX`: none), and its label.
+static RUNNING: AtomicU64 = AtomicU64::new(u64::MAX);
+static RUNNING_LABEL: Mutex<String> = Mutex::new(String::new());
+
+/// Prints which call this worker was running, if any, when it is about to
+/// die outside MPI's control.
+fn report_running(rank: i32, how: &str) {
+    if RUNNING.load(Ordering::SeqCst) != u64::MAX {
+        let label = RUNNING_LABEL
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_else(|e| e.into_inner().clone());
+        eprintln!(
+            "multiprocess: MPI worker rank {rank} (pid {}) {how} while running {label}; \
+             MPI aborts the whole job (no retries)",
+            crate::process::getpid()
+        );
+    }
+}
+
+static WORKER_RANK: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn report_at_exit() {
+    report_running(WORKER_RANK.load(Ordering::SeqCst), "is exiting");
+}
+
+/// A worker rank's loop: runs calls from rank 0 until told to stop; returns
+/// the exit code.
+fn serve(world: &SimpleCommunicator, rank: i32) -> i32 {
+    WORKER_RANK.store(rank, Ordering::SeqCst);
+    let _ = crate::exit::at_exit(report_at_exit);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report_running(rank, "panicked");
+        previous(info);
+    }));
+    if MULTIPLE.load(Ordering::Acquire) {
+        return serve_with_receiver(rank);
+    }
+    loop {
+        let (tag, bytes) = next_message(world);
+        if let Some(code) = handle(world, rank, tag, bytes) {
+            return code;
+        }
+    }
+}
+
+/// Waits for the next message from rank 0; its tag and bytes.
+fn next_message(world: &SimpleCommunicator) -> (i32, Vec<u8>) {
+    let root = world.process_at_rank(0);
+    let mut backoff = Backoff::new(std::time::Duration::from_micros(500));
+    loop {
+        // Not MPI's blocking probe: Open MPI spins in it, and an idle rank
+        // that spins takes the CPU from the ranks that work (oversubscribed
+        // nodes, other jobs).
+        if let Some(probed) = root.immediate_matched_probe() {
+            let (bytes, status) = probed.matched_receive_vec::<u8>();
+            return (status.tag(), bytes);
+        }
+        if let Some(d) = backoff.next_pause() {
+            std::thread::sleep(d);
+        }
+    }
+}
+
+/// Handles one message; `Some(exit code)` when the rank must end.
+fn handle(world: &SimpleCommunicator, rank: i32, tag: i32, bytes: Vec<u8>) -> Option<i32> {
+    let root = world.process_at_rank(0);
+    match tag {
+        TAG_STOP => {
+            root.send_with_tag(&[0u8][..], TAG_STOPPED);
+            Some(0)
+        }
+        TAG_CALL => {
+            let reply = match std::panic::catch_unwind(|| run_call(bytes)) {
+                Ok(reply) => reply,
+                Err(_) => return Some(101),
+            };
+            root.send_with_tag(&reply[..], TAG_REPLY);
+            None
+        }
+        other => {
+            eprintln!("multiprocess: MPI worker rank {rank}: unexpected tag {other}");
+            Some(255)
+        }
+    }
+}
+
+/// [`serve`] with a thread that keeps receiving while calls run, so rank 0's
+/// send of a next call always completes (see [`World::depth`]).
+fn serve_with_receiver(rank: i32) -> i32 {
+    let (tx, rx) = std::sync::mpsc::channel::<(i32, Vec<u8>)>();
+    let receiver = std::thread::Builder::new()
+        .name("mpi-receiver".into())
+        .spawn(move || {
+            let world = SimpleCommunicator::world();
+            loop {
+                let (tag, bytes) = next_message(&world);
+                if tx.send((tag, bytes)).is_err() || tag != TAG_CALL {
+                    return;
+                }
+            }
+        });
+    let Ok(receiver) = receiver else {
+        eprintln!("multiprocess: MPI worker rank {rank}: cannot start its receiver thread");
+        return 255;
+    };
+    let world = SimpleCommunicator::world();
+    for (tag, bytes) in rx {
+        if let Some(code) = handle(&world, rank, tag, bytes) {
+            let _ = receiver.join();
+            return code;
+        }
+    }
+    255
+}
+
+/// How a rank waits for MPI messages without spinning for long: MPI has no
+/// blocking wait that sleeps (Open MPI's blocking calls spin, and yielding
+/// on a loaded machine hands the core to every other runnable process for a
+/// time slice), so a waiter polls without pause for [`Backoff::SPIN`] after
+/// the last message, then sleeps between polls for a doubling time, from
+/// 20 µs up to its cap.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    since: std::time::Instant,
+    sleep: std::time::Duration,
+    cap: std::time::Duration,
+}
+
+impl Backoff {
+    /// How long a waiter polls without pause after the last message.
+    pub const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+    const FIRST_SLEEP: std::time::Duration = std::time::Duration::from_micros(20);
+
+    /// A backoff whose sleeps grow to at most `cap`.
+    pub fn new(cap: std::time::Duration) -> Backoff {
+        Backoff {
+            since: std::time::Instant::now(),
+            sleep: std::time::Duration::ZERO,
+            cap,
+        }
+    }
+
+    /// A message came: poll without pause again.
+    pub fn reset(&mut self) {
+        self.since = std::time::Instant::now();
+        self.sleep = std::time::Duration::ZERO;
+    }
+
+    /// How long to wait before the next poll: `None` to poll at once.
+    pub fn next_pause(&mut self) -> Option<std::time::Duration> {
+        if self.since.elapsed() < Self::SPIN {
+            std::hint::spin_loop();
+            return None;
+        }
+        self.sleep = (self.sleep * 2).clamp(Self::FIRST_SLEEP, self.cap);
+        Some(self.sleep)
+    }
+}
+
+/// Decodes and runs one call; the encoded reply.
+fn run_call(bytes: Vec<u8>) -> Vec<u8> {
+    let call = bytes.get(..8).map_or(u64::MAX, |b| {
+        u64::from_le_bytes(b.try_into().expect("8 bytes"))
+    });
+    let mut reply = call.to_le_bytes().to_vec();
+    match decode_call(&bytes) {
+        Ok((entry, label, input)) => match entry.resolve() {
+            Ok(f) => {
+                *RUNNING_LABEL.lock().unwrap_or_else(|e| e.into_inner()) = label;
+                RUNNING.store(call, Ordering::SeqCst);
+                let out = f(input.to_vec());
+                RUNNING.store(u64::MAX, Ordering::SeqCst);
+                reply.push(0);
+                reply.extend_from_slice(&out);
+            }
+            Err(e) => {
+                reply.push(1);
+                reply.extend_from_slice(format!("the call's function: {e}").as_bytes());
+            }
+        },
+        Err(why) => {
+            reply.push(1);
+            reply.extend_from_slice(why.as_bytes());
+        }
+    }
+    reply
+}
+
+/// Splits a call into its entry point, label and input.
+fn decode_call(bytes: &[u8]) -> Result<(CallEntry, String, &[u8]), String> {
+    const HEAD: usize = 8 + 8 + 8 + 20 + 4;
+    if bytes.len() < HEAD {
+        return Err(format!("a call of {} bytes", bytes.len()));
+    }
+    let word = |at: usize| -> [u8; 8] { bytes[at..at + 8].try_into().expect("8 bytes") };
+    let offset = i64::from_le_bytes(word(8));
+    let tag = u64::from_le_bytes(word(16));
+    let binary: [u8; 20] = bytes[24..44].try_into().expect("20 bytes");
+    let label_len = u32::from_le_bytes(bytes[44..48].try_into().expect("4 bytes")) as usize;
+    let rest = &bytes[HEAD..];
+    if rest.len() < label_len {
+        return Err("a call whose label runs past its end".into());
+    }
+    let label = String::from_utf8_lossy(&rest[..label_len]).into_owned();
+    Ok((
+        EntryPoint::from_parts(offset, tag, binary),
+        label,
+        &rest[label_len..],
+    ))
+}
+
+/// Rank 0 at exit: stops every worker rank (taking in the replies of calls
+/// still under way, so none is left blocked in a send), then finalizes MPI.
+extern "C" fn shutdown_at_exit() {
+    shutdown();
+}
+
+/// Stops the worker ranks and finalizes MPI (once; rank 0 only). Waits for
+/// the calls still running in workers to end.
+fn shutdown() {
+    if !ROOT.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    let mut guard = lock();
+    let Some(universe) = guard.take() else {
+        return;
+    };
+    let world = universe.world();
+    let workers = world.size() - 1;
+    for r in 1..=workers {
+        world.process_at_rank(r).send_with_tag(&[0u8][..], TAG_STOP);
+    }
+    let mut stopped = 0;
+    while stopped < workers {
+        let (_, status) = world
+            .any_process()
+            .matched_probe()
+            .matched_receive_vec::<u8>();
+        if status.tag() == TAG_STOPPED {
+            stopped += 1;
+        }
+    }
+    drop(universe);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_and_replies_decode() {
+        let entry: CallEntry = EntryPoint::of(|v: Vec<u8>| v);
+        let (offset, tag, binary) = entry.to_parts();
+        let mut msg = 7u64.to_le_bytes().to_vec();
+        msg.extend_from_slice(&offset.to_le_bytes());
+        msg.extend_from_slice(&tag.to_le_bytes());
+        msg.extend_from_slice(&binary);
+        msg.extend_from_slice(&3u32.to_le_bytes());
+        msg.extend_from_slice(b"abcxyz");
+        let (e, label, input) = decode_call(&msg).unwrap();
+        assert_eq!((label.as_str(), input), ("abc", &b"xyz"[..]));
+        assert_eq!(e.to_parts(), entry.to_parts());
+        // Runs through the same path a worker takes.
+        let reply = decode_reply(1, run_call(msg.clone())).unwrap();
+        assert_eq!((reply.call, reply.output.unwrap()), (7, b"xyz".to_vec()));
+        // Truncated: an error reply, nothing run.
+        assert!(decode_call(&msg[..20]).is_err());
+        let reply = decode_reply(2, run_call(msg[..47].to_vec())).unwrap();
+        assert!(reply.output.is_err());
+        // A forged tag does not resolve.
+        msg[16] ^= 1;
+        let reply = decode_reply(1, run_call(msg)).unwrap();
+        assert!(reply.output.unwrap_err().contains("authenticate"));
+        assert!(decode_reply(1, vec![1, 2]).is_err());
+    }
+
+    #[test]
+    fn backoff_spins_then_sleeps_longer_up_to_its_cap() {
+        let cap = std::time::Duration::from_micros(100);
+        let mut b = Backoff::new(cap);
+        std::thread::sleep(Backoff::SPIN);
+        let pauses: Vec<_> = (0..5)
+            .map(|_| b.next_pause().unwrap().as_micros())
+            .collect();
+        assert_eq!(pauses, [20, 40, 80, 100, 100]);
+        b.reset();
+        assert_eq!(b.sleep, std::time::Duration::ZERO);
+        std::thread::sleep(Backoff::SPIN);
+        assert_eq!(b.next_pause().map(|d| d.as_micros()), Some(20));
+    }
+
+    #[test]
+    fn no_world_without_a_launcher() {
+        assert!(world().is_none());
+    }
+}

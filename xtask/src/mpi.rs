@@ -1,0 +1,150 @@
+//! The MPI step of `cargo xtask test-all`: mp-mpi's tests built with its `mpi` feature (unit
+//! tests; `examples/mpi_cases` under `mpirun -n 3 --allow-run-as-root --oversubscribe`, on its
+//! own, and with a task that kills its rank; as root, one run across two "hosts" made of
+//! network namespaces that the test creates and removes), then the facade example `mpi_pool`,
+//! whose output must be the same as a local pool and under `mpirun -n 3`.
+//!
+//! Needs Open MPI (`mpirun`, `mpicc`) and libclang, which `.ci/run` installs from Debian's
+//! packages when missing. Without `mpirun` the step fails and says what to install; it never
+//! passes silently. Measured on the shared 2-core machine: about 40 s with a cold build of the
+//! `mpi` feature, a few seconds warm.
+
+use std::time::{Duration, Instant};
+
+use crate::cargo::{cargo, workspace_root};
+use crate::report::{print_indented, Tally};
+use crate::run::{self, Spec};
+
+/// The label of the step's test counts in the report.
+pub(crate) const LABEL: &str = "mpi tests (mpirun -n 3)";
+
+/// What `mpirun` needs on a root CI container with fewer cores than ranks.
+const MPIRUN_FLAGS: [&str; 2] = ["--allow-run-as-root", "--oversubscribe"];
+
+/// The facade example that must print the same locally and under `mpirun`.
+const EXAMPLE: &str = "mpi_pool";
+
+/// `Ok(version line)` if `mpirun` runs, else why not (with what to install).
+pub(crate) fn preflight() -> Result<String, String> {
+    let spec = Spec {
+        timeout: Duration::from_secs(20),
+        ..Spec::new("mpirun", workspace_root()).args(["--version"])
+    };
+    match run::run(&spec) {
+        Ok(out) if out.status_problem().is_none() => {
+            Ok(out.stdout.lines().next().unwrap_or("").trim().to_owned())
+        }
+        Ok(out) => Err(format!(
+            "mpirun --version failed ({})",
+            out.status_problem().unwrap_or_default()
+        )),
+        Err(e) => Err(format!(
+            "mpirun not found ({e:#}): install Open MPI and libclang \
+             (apt-get install openmpi-bin libopenmpi-dev libclang-dev; .ci/run does)"
+        )),
+    }
+}
+
+/// Whether this process runs as root (the two-host test needs `ip netns`).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The mp-mpi tests, through `test` (the runner of every `cargo test` step).
+pub(crate) fn tests(test: impl FnOnce(&str, &[&str], &[(&str, &str)])) {
+    let args = [
+        "test",
+        "-p",
+        "mp-mpi",
+        "--features",
+        "mpi",
+        "--no-fail-fast",
+    ];
+    if is_root() {
+        test(LABEL, &args, &[("MP_MPI_NETNS_TEST", "1")]);
+    } else {
+        println!("SKIP  mpi two-host test: needs root for ip netns");
+        test(LABEL, &args, &[]);
+    }
+}
+
+/// Builds the `mpi_pool` example, runs it locally and under `mpirun -n 3`, and checks that
+/// both printed the same (non-empty) output.
+pub(crate) fn example(tally: &mut Tally, limit: Duration) {
+    let label = format!("mpi example {EXAMPLE}: the same output locally and under mpirun -n 3");
+    let start = Instant::now();
+    let build = [
+        "build",
+        "--release",
+        "-p",
+        "multiprocess-examples",
+        "--features",
+        "mpi",
+        "--example",
+        EXAMPLE,
+    ];
+    println!("==> cargo {}", build.join(" "));
+    match cargo(&build, &[], limit) {
+        Ok(out) if out.status_problem().is_none() && !out.timed_out => {}
+        Ok(out) => {
+            tally.check(false, &label, start.elapsed(), "the build failed");
+            print_indented("output", &out.stdout, 60);
+            return;
+        }
+        Err(e) => return tally.check(false, &label, start.elapsed(), &format!("{e:#}")),
+    }
+    let exe = workspace_root()
+        .join("target/release/examples")
+        .join(EXAMPLE);
+    let local = Spec::new(&exe, workspace_root());
+    // A session directory of its own: concurrent `mpirun`s race on the shared one.
+    let session = std::env::temp_dir().join(format!("xtask-mpi-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&session);
+    let mut mpi_args: Vec<std::ffi::OsString> = MPIRUN_FLAGS.iter().map(Into::into).collect();
+    mpi_args.extend([
+        "--mca".into(),
+        "orte_tmpdir_base".into(),
+        session.clone().into(),
+    ]);
+    mpi_args.extend(["-n".into(), "3".into(), exe.into_os_string()]);
+    let mpi = Spec::new("mpirun", workspace_root()).args(mpi_args);
+    let mut outputs = Vec::new();
+    let mut failure = None;
+    for (what, spec) in [("local", &local), ("mpirun -n 3", &mpi)] {
+        let spec = Spec {
+            merged: false,
+            timeout: Duration::from_secs(60),
+            ..spec.clone()
+        };
+        match run::run(&spec) {
+            Ok(out) if out.status_problem().is_none() => outputs.push(out.stdout),
+            Ok(out) => {
+                let why = format!("{what}: {}", out.status_problem().unwrap_or_default());
+                failure = Some((why, out.stderr));
+                break;
+            }
+            Err(e) => {
+                failure = Some((format!("{what}: {e:#}"), String::new()));
+                break;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&session);
+    if let Some((why, stderr)) = failure {
+        tally.check(false, &label, start.elapsed(), &why);
+        return print_indented("stderr", &stderr, 40);
+    }
+    let same = !outputs[0].is_empty() && outputs[0] == outputs[1];
+    tally.check(same, &label, start.elapsed(), "the outputs differ");
+    if !same {
+        print_indented("local", &outputs[0], 40);
+        print_indented("mpirun -n 3", &outputs[1], 40);
+    }
+}
