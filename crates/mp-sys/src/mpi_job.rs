@@ -36,7 +36,7 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use mpi::Threading;
 
-use crate::entry::EntryPoint;
+use crate::entry::{EntryParts, EntryPoint};
 use crate::tree_key;
 
 /// Set to `0` to keep a program built with the `mpi` feature from taking
@@ -50,6 +50,9 @@ const RANK_VARS: [&str; 3] = ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"];
 
 /// The entry point of a call: encoded input in, encoded output out.
 pub type CallEntry = EntryPoint<Vec<u8>, Vec<u8>>;
+
+/// A [`CallEntry`]'s parts as a worker rank receives them (checked when resolved).
+type CallParts = EntryParts<Vec<u8>, Vec<u8>>;
 
 const TAG_CALL: i32 = 1;
 const TAG_REPLY: i32 = 2;
@@ -457,7 +460,7 @@ fn run_call(bytes: Vec<u8>) -> Vec<u8> {
 }
 
 /// Splits a call into its entry point, label and input.
-fn decode_call(bytes: &[u8]) -> Result<(CallEntry, String, &[u8]), String> {
+fn decode_call(bytes: &[u8]) -> Result<(CallParts, String, &[u8]), String> {
     const HEAD: usize = 8 + 8 + 8 + 20 + 4;
     if bytes.len() < HEAD {
         return Err(format!("a call of {} bytes", bytes.len()));
@@ -473,7 +476,7 @@ fn decode_call(bytes: &[u8]) -> Result<(CallEntry, String, &[u8]), String> {
     }
     let label = String::from_utf8_lossy(&rest[..label_len]).into_owned();
     Ok((
-        EntryPoint::from_parts(offset, tag, binary),
+        EntryParts::new(offset, tag, binary),
         label,
         &rest[label_len..],
     ))
@@ -529,7 +532,7 @@ mod tests {
         msg.extend_from_slice(b"abcxyz");
         let (e, label, input) = decode_call(&msg).unwrap();
         assert_eq!((label.as_str(), input), ("abc", &b"xyz"[..]));
-        assert_eq!(e.to_parts(), entry.to_parts());
+        assert_eq!(e.get(), entry.to_parts());
         // Runs through the same path a worker takes.
         let reply = decode_reply(1, run_call(msg.clone())).unwrap();
         assert_eq!((reply.call, reply.output.unwrap()), (7, b"xyz".to_vec()));
