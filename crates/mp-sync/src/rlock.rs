@@ -105,7 +105,7 @@ impl RLock {
             self.count_word().fetch_add(1, Ordering::Relaxed);
             return Ok(Acquired::Clean);
         } else {
-            mutex.lock::<Futex>(me, deadline)?
+            mutex.lock_contended::<Futex>(me, deadline)?
         };
         self.thread_word().store(ident::thread(), Ordering::Relaxed);
         self.count_word().store(1, Ordering::Relaxed);

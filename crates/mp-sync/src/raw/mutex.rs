@@ -14,7 +14,7 @@
 //! | state   | lock                | unlock                                     | waiter (slow path) |
 //! |---------|---------------------|--------------------------------------------|--------------------|
 //! | `0`     | CAS → `me` (1 CAS)  | error `NotLocked`                          | CAS → `me` |
-//! | `owner` | slow path           | swap → `0`; wake 1 only if a waiter is registered (no syscall otherwise) | register, re-check, sleep (50 ms slices) |
+//! | `owner` | slow path           | swap → `0`; wake 1 only if a waiter is registered (no syscall otherwise) | spin (reads only), register, re-check, sleep (50 ms slices); spin again after each wake-up |
 //! | `dead`  | slow path           | (nobody: the owner is dead)                | after a slice: CAS → `me`, report `OwnerDied` |
 //!
 //! Every unlock that finds a registered waiter wakes one, so no sleeper is
@@ -72,6 +72,18 @@ impl RawMutex<'_> {
         Self::lock_slow::<P>(self.state, self.wake, me, deadline)
     }
 
+    /// [`lock`](Self::lock) for a caller whose own [`try_lock`](Self::try_lock)
+    /// just failed: straight to the spin-then-sleep path, without a second
+    /// CAS that would take the word's cache line from its holder.
+    #[inline]
+    pub(crate) fn lock_contended<P: Park>(
+        &self,
+        me: u64,
+        deadline: Deadline,
+    ) -> Result<Acquired, TimedOut> {
+        Self::lock_slow::<P>(self.state, self.wake, me, deadline)
+    }
+
     #[cold]
     fn lock_slow<P: Park>(
         state: &AtomicU64,
@@ -119,6 +131,12 @@ impl RawMutex<'_> {
                     return Ok(took);
                 }
             }
+            // Woken (or a slice passed): spin again before the next sleep,
+            // as after the first miss. The holder that woke us may have
+            // taken the lock back at once; its critical section is likely
+            // short, and sleeping again at the first sight of it makes
+            // every later unlock a wake-up system call (a convoy).
+            spins = SPINS;
         }
     }
 
@@ -146,6 +164,7 @@ impl RawMutex<'_> {
     }
 
     /// The current owner's identity bits, or 0 if unlocked.
+    #[inline]
     pub(crate) fn owner(&self) -> u64 {
         self.state.load(Ordering::Relaxed)
     }
