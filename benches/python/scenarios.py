@@ -313,7 +313,8 @@ def run_family(base, param, quick):
     if base == "RSS-idle-worker":
         return idle_worker(param, quick)
     if base.startswith("M1-") and base in SCENARIOS:
-        return with_parent_memory(parse_size(param), lambda: SCENARIOS[base](quick))
+        # Always M1's quick count, as in families.rs.
+        return with_parent_memory(parse_size(param), lambda: SCENARIOS[base](True))
     raise KeyError(base)
 
 

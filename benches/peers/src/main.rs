@@ -39,8 +39,9 @@ const FAMILIES: &[Family] = &[
     ("S-10us", "procspawn", |p, q| scaling(10, p, q)),
     ("S-100us", "procspawn", |p, q| scaling(100, p, q)),
     ("S-1ms", "procspawn", |p, q| scaling(1000, p, q)),
-    ("M1-spawn", "procspawn", |p, q| {
-        parent_memory(p, || m1_spawn(q))
+    // Always M1's quick count with a large parent, as in families.rs.
+    ("M1-spawn", "procspawn", |p, _| {
+        parent_memory(p, || m1_spawn(true))
     }),
 ];
 

@@ -514,8 +514,10 @@ fn family_section(family: &[Row]) -> String {
         "\n## Scaling and memory (generated)\n\n\
          The same run: `S-<task>@<N>w` is `Pool(N).map` of tasks that each burn that much \
          thread CPU time (so more workers than cores cannot finish tasks by waiting), one \
-         second of CPU work per row; `M1-<method>@<size>` is M1 after the parent has \
-         written that much fresh memory, its raw limit under the same ballast; \
+         second of CPU work per row; `M1-<method>@<size>` is M1 (its quick count of starts) \
+         after the parent has written that much fresh memory, fork and spawn beside their \
+         raw limit under the same ballast (the raw fork server would inherit it, so \
+         forkserver has none); \
          `RSS-idle-worker@<method>` is the Pss (`/proc/<pid>/smaps_rollup`) of the idle \
          worker of a `Pool(1)`. Ratios > 1 mean multiprocess is better (faster, or smaller); \
          no targets.\n\n{}",
