@@ -239,7 +239,7 @@ fn spin_all(tasks: Vec<u64>) -> Vec<u64> {
     tasks.into_iter().map(spin).collect()
 }
 
-/// S-*@<N>w: tasks of `task_us` CPU each on a procspawn pool of N, one
+/// `S-*@<N>w`: tasks of `task_us` CPU each on a procspawn pool of N, one
 /// second of work in all (a fifth in quick mode). procspawn has no `map`:
 /// the tasks are cut into the chunks CPython's default chunk size gives
 /// (`ceil(n / (4 N))`), one spawn per chunk.
