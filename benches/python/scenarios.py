@@ -1,10 +1,14 @@
 """The bench-compare scenarios in CPython's multiprocessing (stdlib only).
 
-Each scenario is measured the way benches/src/scenarios/ measures it in Rust.
+Each scenario is measured the way benches/src/scenarios/ measures it in Rust,
+including the parameterised scaling and memory rows (`<base>@<param>`,
+benches/src/scenarios/families.rs): `S-10us@2w`, `M1-fork@1GB`,
+`RSS-idle-worker@spawn`.
 Usage: python3 scenarios.py <id> [--quick]   prints `RESULT <id> <value> <unit>`
-       python3 scenarios.py --list
+       python3 scenarios.py --list             (families by their base id)
 """
 import multiprocessing as mp
+import os
 import sys
 import time
 from multiprocessing import shared_memory
@@ -243,6 +247,77 @@ def m8(quick):
     return (time.perf_counter() - t) * 1e6 / n, "us"
 
 
+def spin(us):
+    """Burns `us` microseconds of this thread's CPU time, returns `us`."""
+    end = time.thread_time_ns() + us * 1000
+    while time.thread_time_ns() < end:
+        pass
+    return us
+
+
+def pool_map(task_us, workers, quick):
+    """S-*: Pool(workers).map(spin, [task_us] * n), n tasks making one second
+    of CPU work (a fifth in quick mode), default chunk size."""
+    n = iters(quick, 1_000_000 // task_us)
+    with mp.Pool(workers) as pool:
+        assert len(pool.map(spin, [1] * (4 * workers))) == 4 * workers
+        t = time.perf_counter()
+        out = pool.map(spin, [task_us] * n)
+        took = time.perf_counter() - t
+        assert len(out) == n and all(us == task_us for us in out)
+        return n / took, "tasks/s"
+
+
+def parse_size(param):
+    """`100MB`, `1GB` (decimal) in bytes."""
+    for suffix, scale in (("MB", 10**6), ("GB", 10**9)):
+        if param.endswith(suffix):
+            return int(param[: -len(suffix)]) * scale
+    raise ValueError(f"bad parent size {param!r}")
+
+
+def with_parent_memory(nbytes, run):
+    """Runs `run()` after writing `nbytes` bytes of fresh memory, kept alive."""
+    ballast = bytearray(b"\x01") * nbytes
+    try:
+        return run()
+    finally:
+        del ballast
+
+
+def pss_mib(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    raise ValueError("no Pss line in smaps_rollup")
+
+
+def idle_worker(method, quick):
+    """RSS-idle-worker: the Pss of the one worker of a Pool(1), after a
+    warm-up map and 100 ms of idling."""
+    with mp.get_context(method).Pool(1) as pool:
+        assert pool.map(double, range(100))[99] == 198
+        pid = pool.apply(os.getpid)
+        assert pid != os.getpid()
+        time.sleep(0.1)
+        return pss_mib(pid), "MiB"
+
+
+SCALING = {"S-10us": 10, "S-100us": 100, "S-1ms": 1000}
+
+
+def run_family(base, param, quick):
+    if base in SCALING and param.endswith("w"):
+        return pool_map(SCALING[base], int(param[:-1]), quick)
+    if base == "RSS-idle-worker":
+        return idle_worker(param, quick)
+    if base.startswith("M1-") and base in SCENARIOS:
+        # Always M1's quick count, as in families.rs.
+        return with_parent_memory(parse_size(param), lambda: SCENARIOS[base](True))
+    raise KeyError(base)
+
+
 SCENARIOS = {
     "M1-fork": lambda q: m1("fork", q),
     "M1-spawn": lambda q: m1("spawn", q),
@@ -261,13 +336,20 @@ SCENARIOS = {
     "M8": m8,
 }
 
+FAMILIES = [*SCALING, "RSS-idle-worker"]
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args and args[0] == "--list":
-        print("\n".join(SCENARIOS))
+        print("\n".join([*SCENARIOS, *FAMILIES]))
         sys.exit(0)
-    if not args or args[0] not in SCENARIOS:
+    base, _, param = args[0].partition("@") if args else ("", "", "")
+    quick = "--quick" in args
+    if param and (base in FAMILIES or base.startswith("M1-")):
+        value, unit = run_family(base, param, quick)
+    elif not param and base in SCENARIOS:
+        value, unit = SCENARIOS[base](quick)
+    else:
         print("usage: scenarios.py <id> [--quick] | --list", file=sys.stderr)
         sys.exit(2)
-    value, unit = SCENARIOS[args[0]]("--quick" in args)
     print(f"RESULT {args[0]} {value} {unit}")

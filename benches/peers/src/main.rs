@@ -5,7 +5,10 @@
 //!
 //! Usage: `peer-scenarios <id> [--quick]` prints `RESULT <id> <value> <unit>`;
 //! `peer-scenarios --list` prints `id<TAB>crate` for each scenario. The ids,
-//! sizes and units are those of `mp-scenarios` (benches/src/scenarios).
+//! sizes and units are those of `mp-scenarios` (benches/src/scenarios); a
+//! listed base id stands for its parameterised rows too (`S-10us` for
+//! `S-10us@2w`, `M1-spawn` for `M1-spawn@1GB`, as in
+//! benches/src/scenarios/families.rs).
 
 use std::time::Instant;
 
@@ -21,6 +24,25 @@ const ALL: &[Entry] = &[
     ("M4a", "procspawn", m4a),
     ("M4b", "procspawn", m4b),
     ("M4c", "procspawn", m4c),
+    ("RSS-idle-worker@spawn", "procspawn", rss_idle_worker),
+];
+
+/// The parameterised rows: base id, crate, and the runner given the
+/// parameter (`2w`, `1GB`); `None` for a parameter it cannot take.
+type Family = (
+    &'static str,
+    &'static str,
+    fn(&str, bool) -> Option<(f64, &'static str)>,
+);
+
+const FAMILIES: &[Family] = &[
+    ("S-10us", "procspawn", |p, q| scaling(10, p, q)),
+    ("S-100us", "procspawn", |p, q| scaling(100, p, q)),
+    ("S-1ms", "procspawn", |p, q| scaling(1000, p, q)),
+    // Always M1's quick count with a large parent, as in families.rs.
+    ("M1-spawn", "procspawn", |p, _| {
+        parent_memory(p, || m1_spawn(true))
+    }),
 ];
 
 fn main() {
@@ -30,17 +52,24 @@ fn main() {
         for (id, krate, _) in ALL {
             println!("{id}\t{krate}");
         }
+        for (id, krate, _) in FAMILIES {
+            println!("{id}\t{krate}");
+        }
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    let Some((id, _, run)) = args
-        .first()
-        .and_then(|id| ALL.iter().find(|(name, ..)| name == id))
-    else {
+    let id = args.first().map_or("", String::as_str);
+    let measured = match ALL.iter().find(|(name, ..)| *name == id) {
+        Some((_, _, run)) => Some(run(quick)),
+        None => id.split_once('@').and_then(|(base, param)| {
+            let (_, _, run) = FAMILIES.iter().find(|(name, ..)| *name == base)?;
+            run(param, quick)
+        }),
+    };
+    let Some((value, unit)) = measured else {
         eprintln!("usage: peer-scenarios <id> [--quick] | --list");
         std::process::exit(2);
     };
-    let (value, unit) = run(quick);
     println!("RESULT {id} {value} {unit}");
 }
 
@@ -189,3 +218,96 @@ fn m4c(_quick: bool) -> (f64, &'static str) {
 
 /// How many M4c tasks are in flight at once on the procspawn pool.
 const M4C_WINDOW: usize = 256;
+
+/// The CPU time this thread has used, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// Burns `us` microseconds of this thread's CPU time (the task of the
+/// scaling rows, as in benches/src/scenarios/scaling.rs), returns `us`.
+fn spin(us: u64) -> u64 {
+    let end = thread_cpu_ns() + us * 1000;
+    while thread_cpu_ns() < end {
+        std::hint::spin_loop();
+    }
+    us
+}
+
+fn spin_all(tasks: Vec<u64>) -> Vec<u64> {
+    tasks.into_iter().map(spin).collect()
+}
+
+/// `S-*@<N>w`: tasks of `task_us` CPU each on a procspawn pool of N, one
+/// second of work in all (a fifth in quick mode). procspawn has no `map`:
+/// the tasks are cut into the chunks CPython's default chunk size gives
+/// (`ceil(n / (4 N))`), one spawn per chunk.
+fn scaling(task_us: u64, param: &str, quick: bool) -> Option<(f64, &'static str)> {
+    let workers: usize = param.strip_suffix('w')?.parse().ok().filter(|w| *w > 0)?;
+    let pool = procspawn::Pool::new(workers).expect("pool");
+    let warm: Vec<_> = (0..4 * workers)
+        .map(|_| pool.spawn(vec![1u64], spin_all))
+        .collect();
+    for h in warm {
+        h.join().expect("warm-up");
+    }
+    let n = iters(quick, 1_000_000 / task_us) as usize;
+    let chunk = n.div_ceil(4 * workers);
+    let t = Instant::now();
+    let tasks = vec![task_us; n];
+    let handles: Vec<_> = tasks
+        .chunks(chunk)
+        .map(|c| pool.spawn(c.to_vec(), spin_all))
+        .collect();
+    let mut done = 0;
+    for h in handles {
+        let out = h.join().expect("join");
+        assert!(out.iter().all(|&us| us == task_us));
+        done += out.len();
+    }
+    let took = t.elapsed();
+    assert_eq!(done, n);
+    Some((n as f64 / took.as_secs_f64(), "tasks/s"))
+}
+
+/// Runs `f` after writing the parent size `param` (`100MB`, `1GB`,
+/// decimal) of fresh memory, kept until `f` returns.
+fn parent_memory(
+    param: &str,
+    f: impl FnOnce() -> (f64, &'static str),
+) -> Option<(f64, &'static str)> {
+    let (digits, scale) = if let Some(d) = param.strip_suffix("MB") {
+        (d, 1_000_000)
+    } else {
+        (param.strip_suffix("GB")?, 1_000_000_000)
+    };
+    let bytes = digits.parse::<usize>().ok()?.checked_mul(scale)?;
+    let ballast = std::hint::black_box(vec![1u8; bytes]);
+    let out = f();
+    drop(std::hint::black_box(ballast));
+    Some(out)
+}
+
+/// RSS-idle-worker@spawn: the Pss (`/proc/<pid>/smaps_rollup`) of the
+/// worker of a procspawn pool of one (its workers are spawned: re-executed),
+/// after a warm-up and 100 ms of idling.
+fn rss_idle_worker(_quick: bool) -> (f64, &'static str) {
+    let pool = procspawn::Pool::new(1).expect("pool");
+    let r = pool
+        .spawn((0..100u64).collect(), double_all)
+        .join()
+        .expect("warm-up");
+    assert_eq!(r[99], 198);
+    let pid = pool.spawn((), |()| std::process::id()).join().expect("pid");
+    assert_ne!(pid, std::process::id());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let rollup =
+        std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("smaps_rollup");
+    let kib: u64 = rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("a Pss line");
+    (kib as f64 / 1024.0, "MiB")
+}

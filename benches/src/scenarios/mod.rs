@@ -1,9 +1,12 @@
 //! The scenario registry: ids, units, and which way is better.
 
 mod channel;
+pub mod families;
 mod manager;
+mod memory;
 mod pool;
 mod process;
+mod scaling;
 mod shm;
 mod sync;
 
@@ -166,12 +169,13 @@ pub const VARIANTS: &[Scenario] = &[
     },
 ];
 
-/// Runs scenario (or variant) `id` once; `None` for an unknown id.
+/// Runs scenario (or variant, or [`families`] row) `id` once; `None` for an
+/// unknown id.
 pub fn run(id: &str, quick: bool) -> Option<Measurement> {
-    ALL.iter()
-        .chain(VARIANTS)
-        .find(|s| s.id == id)
-        .map(|s| s.run(quick))
+    match ALL.iter().chain(VARIANTS).find(|s| s.id == id) {
+        Some(s) => Some(s.run(quick)),
+        None => families::run(id, quick),
+    }
 }
 
 /// Iterations: `full`, or a fifth of it in quick mode.

@@ -1,4 +1,5 @@
-//! `cargo xtask bench-compare [--quick] [--rounds N] [--only ID,...] [--against BIN]`: every
+//! `cargo xtask bench-compare [--quick] [--rounds N] [--only ID,...] [--workers N,...]
+//! [--parent-sizes SIZE,...] [--against BIN]`: every
 //! scenario of DESIGN.md §5 in this library and, in the same run, its raw
 //! limit (`mp-scenarios raw:<id>`, straight system calls), CPython's
 //! `multiprocessing` and (where they can express it) the Rust peers
@@ -7,6 +8,13 @@
 //! tables with medians, spreads, the speed-ups over CPython and the ratios
 //! to the raw limit against issue 13's targets, and writes
 //! `docs/performance.md` (the generated section) and `docs/perf-chart.svg`.
+//!
+//! The scaling and memory rows (issue 13, deliverable 3) are parameterised,
+//! `<base>@<param>` (benches/src/scenarios/families.rs): `S-10us@2w` for
+//! each worker count of `--workers` (default 1, 2, 4, … up to the core
+//! count), `M1-fork@1GB` for each parent size of `--parent-sizes` (default
+//! 100MB and 1GB; 100MB only with `--quick`), `RSS-idle-worker@<method>`.
+//! They run interleaved with the others and get their own table.
 
 mod ab;
 mod chart;
@@ -31,6 +39,24 @@ pub(crate) struct Scenario {
     pub(crate) what: String,
     /// What the raw version does, if the runner has one.
     pub(crate) raw_what: Option<String>,
+}
+
+impl Scenario {
+    /// Whether this is a parameterised scaling or memory row (`S-10us@2w`).
+    pub(crate) fn is_family(&self) -> bool {
+        self.id.contains('@')
+    }
+
+    /// The id without its parameter (`S-10us` for `S-10us@2w`).
+    pub(crate) fn base(&self) -> &str {
+        self.id.split_once('@').map_or(&self.id, |(base, _)| base)
+    }
+
+    /// Whether a runner that lists `listed` runs this row: by its id, or
+    /// (for a parameterised row) by its base id.
+    fn listed_as(&self, listed: &str) -> bool {
+        listed == self.id || (self.is_family() && listed == self.base())
+    }
 }
 
 /// The samples of one side.
@@ -123,6 +149,10 @@ struct Options {
     only: Vec<String>,
     /// A/B mode: another build of `mp-scenarios` to run against this tree's.
     against: Option<PathBuf>,
+    /// The scaling rows' worker counts, as given (`1,2,4`).
+    workers: Option<String>,
+    /// The memory rows' parent sizes, as given (`100MB,1GB`).
+    parent_sizes: Option<String>,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -131,6 +161,8 @@ fn parse(args: &[String]) -> Result<Options> {
         rounds: 0,
         only: Vec::new(),
         against: None,
+        workers: None,
+        parent_sizes: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -150,6 +182,23 @@ fn parse(args: &[String]) -> Result<Options> {
                     .split(',')
                     .map(str::to_owned)
                     .collect()
+            }
+            "--workers" => {
+                let list = it.next().context("--workers needs counts (1,2,4)")?;
+                if list
+                    .split(',')
+                    .any(|w| w.parse::<usize>().map_or(true, |w| w == 0))
+                {
+                    bail!("--workers {list}: positive counts, comma-separated");
+                }
+                o.workers = Some(list.clone());
+            }
+            "--parent-sizes" => {
+                o.parent_sizes = Some(
+                    it.next()
+                        .context("--parent-sizes needs sizes (100MB,1GB)")?
+                        .clone(),
+                )
             }
             "--against" => {
                 let bin = PathBuf::from(it.next().context("--against needs a path")?);
@@ -249,7 +298,24 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
         .map(|(id, krate)| (id.to_owned(), krate.to_owned()))
         .collect();
     let script = root.join("benches/python/scenarios.py");
-    let listing = Command::new(&rust_bin).arg("--list").output()?;
+    let mut list_args = vec!["--list".to_owned()];
+    if opts.quick {
+        list_args.push("--quick".into());
+    }
+    if let Some(w) = &opts.workers {
+        list_args.extend(["--workers".into(), w.clone()]);
+    }
+    if let Some(p) = &opts.parent_sizes {
+        list_args.extend(["--parent-sizes".into(), p.clone()]);
+    }
+    let listing = Command::new(&rust_bin).args(&list_args).output()?;
+    if !listing.status.success() {
+        bail!(
+            "mp-scenarios {}: {}",
+            list_args.join(" "),
+            String::from_utf8_lossy(&listing.stderr).trim()
+        );
+    }
     let mut scenarios: Vec<Scenario> = String::from_utf8_lossy(&listing.stdout)
         .lines()
         .filter_map(|l| {
@@ -264,7 +330,8 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
         })
         .collect();
     if !opts.only.is_empty() {
-        scenarios.retain(|s| opts.only.contains(&s.id));
+        // An id, or a base id for all its parameterised rows.
+        scenarios.retain(|s| opts.only.iter().any(|o| *o == s.id || *o == s.base()));
     }
     if let Some(old) = &opts.against {
         let rows = ab::run(&root, &scenarios, &rust_bin, old, opts.rounds, opts.quick)?;
@@ -294,7 +361,7 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
 
     let mut rows = Vec::new();
     for s in &scenarios {
-        let peer = peers.iter().find(|(id, _)| *id == s.id);
+        let peer = peers.iter().find(|(id, _)| s.listed_as(id));
         let mut row = Row {
             scenario: s.clone(),
             ours: Samples::default(),
@@ -302,7 +369,7 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
             raw: s.raw_what.as_ref().map(|_| Samples::default()),
             peer: peer.map(|(_, krate)| (krate.clone(), Samples::default())),
         };
-        let has_py = py_ids.lines().any(|l| l.trim() == s.id);
+        let has_py = py_ids.lines().any(|l| s.listed_as(l.trim()));
         let raw_id = format!("raw:{}", s.id);
         for round in 0..opts.rounds {
             // Rotate which side goes first, to cancel drift.
@@ -337,16 +404,30 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     }
     let default_rounds = if opts.quick { 3 } else { 7 };
     let command = format!(
-        "cargo xtask bench-compare{}{}",
+        "cargo xtask bench-compare{}{}{}{}",
         if opts.quick { " --quick" } else { "" },
         if opts.rounds != default_rounds {
             format!(" --rounds {}", opts.rounds)
         } else {
             String::new()
-        }
+        },
+        opts.workers
+            .as_ref()
+            .map_or(String::new(), |w| format!(" --workers {w}")),
+        opts.parent_sizes
+            .as_ref()
+            .map_or(String::new(), |p| format!(" --parent-sizes {p}")),
     );
+    let (family, core): (Vec<Row>, Vec<Row>) =
+        rows.into_iter().partition(|r| r.scenario.is_family());
     println!();
-    print!("{}", table::markdown(&rows));
+    if !core.is_empty() {
+        print!("{}", table::markdown(&core));
+    }
+    if !family.is_empty() {
+        println!();
+        print!("{}", table::family_markdown(&family));
+    }
     if !opts.only.is_empty() {
         println!(
             "\n(--only: docs/performance.md and docs/perf-chart.svg left as they are; {:.0} s)",
@@ -355,10 +436,11 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
         return Ok(());
     }
     let docs = root.join("docs");
-    chart::write_svg(&rows, &docs.join("perf-chart.svg"))?;
+    chart::write_svg(&core, &docs.join("perf-chart.svg"))?;
     write_performance_md(
         &docs.join("performance.md"),
-        &rows,
+        &core,
+        &family,
         &command,
         &python,
         opts.rounds,
@@ -379,6 +461,7 @@ const END: &str = "<!-- bench-compare:end -->";
 fn write_performance_md(
     path: &Path,
     rows: &[Row],
+    family: &[Row],
     command: &str,
     python: &str,
     rounds: usize,
@@ -400,12 +483,13 @@ fn write_performance_md(
          ## Side by side with the Rust peers (generated)\n\n\
          The same run, the same scenarios written with procspawn 1.0.2 and ipc-channel 0.22 \
          (`benches/peers/src/main.rs` says how each one is expressed), for the scenarios they \
-         can express.\n\n{}{END}\n",
+         can express.\n\n{}{}{END}\n",
         kernel.trim(),
         cpus.trim(),
         table::markdown(rows),
         table::raw_legend(rows),
-        table::peer_markdown(rows)
+        table::peer_markdown(rows),
+        family_section(family)
     );
     let new = match (old.find(BEGIN), old.find(END)) {
         (Some(b), Some(e)) if e > b => {
@@ -418,6 +502,27 @@ fn write_performance_md(
         _ => format!("{}\n{section}", old.trim_end()),
     };
     std::fs::write(path, new).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The scaling and memory rows' part of the generated section (nothing if
+/// the run had none).
+fn family_section(family: &[Row]) -> String {
+    if family.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n## Scaling and memory (generated)\n\n\
+         The same run: `S-<task>@<N>w` is `Pool(N).map` of tasks that each burn that much \
+         thread CPU time (so more workers than cores cannot finish tasks by waiting), one \
+         second of CPU work per row; `M1-<method>@<size>` is M1 (its quick count of starts) \
+         after the parent has written that much fresh memory, fork and spawn beside their \
+         raw limit under the same ballast (the raw fork server would inherit it, so \
+         forkserver has none); \
+         `RSS-idle-worker@<method>` is the Pss (`/proc/<pid>/smaps_rollup`) of the idle \
+         worker of a `Pool(1)`. Ratios > 1 mean multiprocess is better (faster, or smaller); \
+         no targets.\n\n{}",
+        table::family_markdown(family)
+    )
 }
 
 #[cfg(test)]
@@ -479,13 +584,51 @@ mod tests {
             values: vec![1.0],
             unit: "us".into(),
         });
-        write_performance_md(&path, &[r], "cargo xtask bench-compare", "Python 3", 7).unwrap();
+        let mut s = row(false, &[4.0], &[2.0]);
+        s.scenario.id = "S-1ms@2w".into();
+        write_performance_md(
+            &path,
+            &[r],
+            &[s],
+            "cargo xtask bench-compare",
+            "Python 3",
+            7,
+        )
+        .unwrap();
         let after = std::fs::read_to_string(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         assert!(after.starts_with("# P\n\nintro\n\n<!-- bench-compare:begin -->\n"));
         assert!(after.ends_with(&format!("{END}\n\n## Notes\n\ntail\n")));
         assert!(!after.contains("old table"));
         assert!(after.contains("| 2.00× | ≤ 1.3× | **missed** |"), "{after}");
+        let scaling = after.find("## Scaling and memory (generated)").unwrap();
+        assert!(scaling < after.find(END).unwrap());
+        assert!(after[scaling..].contains("| S-1ms@2w |"), "{after}");
+    }
+
+    #[test]
+    fn families_match_their_base_id() {
+        let mut r = row(false, &[1.0], &[1.0]);
+        r.scenario.id = "M1-spawn@1GB".into();
+        assert!(r.scenario.is_family());
+        assert_eq!(r.scenario.base(), "M1-spawn");
+        assert!(r.scenario.listed_as("M1-spawn"));
+        assert!(r.scenario.listed_as("M1-spawn@1GB"));
+        assert!(!r.scenario.listed_as("M1-fork"));
+        r.scenario.id = "M1-spawn".into();
+        assert!(!r.scenario.is_family());
+        assert!(!r.scenario.listed_as("M1-spawn@1GB"));
+    }
+
+    #[test]
+    fn parses_sweep_options() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let o = parse(&args(&["--workers", "1,2,4", "--parent-sizes", "1GB"])).unwrap();
+        assert_eq!(o.workers.as_deref(), Some("1,2,4"));
+        assert_eq!(o.parent_sizes.as_deref(), Some("1GB"));
+        assert!(parse(&args(&["--workers", "1,0"])).is_err());
+        assert!(parse(&args(&["--workers", "two"])).is_err());
+        assert!(parse(&args(&["--workers"])).is_err());
     }
 
     #[test]

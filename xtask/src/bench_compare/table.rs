@@ -1,6 +1,8 @@
 //! The comparison table, for the console and for Markdown: ours, CPython
 //! and the speed-up, then the raw limit, ours ÷ raw and issue 13's target
-//! with a met/missed mark.
+//! with a met/missed mark; and the scaling and memory rows' table (ours,
+//! CPython, the Rust peer and the ratios to both, the raw limit where the
+//! row has one, no targets).
 
 use super::Row;
 
@@ -147,6 +149,37 @@ pub(crate) fn peer_markdown(rows: &[Row]) -> String {
     out
 }
 
+/// `ratio` as a cell: `2.0×`, or `—`.
+fn ratio_cell(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "—".to_owned(), |x| format!("{x:.1}×"))
+}
+
+/// The scaling and memory rows as Markdown.
+pub(crate) fn family_markdown(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| id | scenario | multiprocess | CPython | vs CPython | Rust peer | vs peer | raw limit | ours ÷ raw |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let c = cells(r);
+        let peer = r.peer.as_ref().map_or_else(
+            || "—".to_owned(),
+            |(krate, samples)| format!("{krate} {}", sample_cell(samples)),
+        );
+        let [raw, raw_ratio, ..] = raw_cells(r);
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {peer} | {} | {raw} | {raw_ratio} |\n",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            ratio_cell(r.peer_speedup()),
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Row, Samples, Scenario};
@@ -213,6 +246,27 @@ mod tests {
         assert!(super::console_row(&rows[0]).contains("ours/raw 1.25× (target ≤ 1.3×: met)"));
         let missed = row("M2", true, &[2.0], Some(&[1.0]));
         assert!(super::console_row(&missed).contains("(target ≤ 1.3×: missed)"));
+    }
+
+    #[test]
+    fn family_rows_have_both_ratios() {
+        let mut r = row("S-1ms@2w", false, &[1800.0], None);
+        r.cpython = samples(&[600.0], "items/s");
+        r.peer = Some(("procspawn".into(), samples(&[900.0], "items/s")));
+        let md = super::family_markdown(&[r]);
+        assert_eq!(
+            md.lines().nth(2).unwrap(),
+            "| S-1ms@2w | w, higher is better | 1800 items/s ±0% | 600 items/s ±0% | 3.0× | procspawn 900 items/s ±0% | 2.0× | — | — |"
+        );
+        // A memory row: lower is better, so CPython's 8 MiB against our
+        // 2 MiB is 4×; its raw limit and ratio show where it has one.
+        let mut m = row("M1-fork@1GB", true, &[2.0], Some(&[1.0]));
+        m.cpython = samples(&[8.0], "us");
+        let line = super::family_markdown(&[m]);
+        assert!(
+            line.contains("| 4.0× | — | — | 1.00 us ±0% | 2.00× |"),
+            "{line}"
+        );
     }
 
     #[test]
