@@ -60,8 +60,11 @@ impl Lock {
     /// # Errors
     /// The OS error if shared memory cannot be allocated.
     pub fn new() -> io::Result<Lock> {
+        // A cache line of its own: two locks that different processes take
+        // at the same time (a queue's writer and reader locks) would
+        // otherwise share one, and every acquire would miss the cache.
         Ok(Lock {
-            slot: shared::alloc(SIZE)?,
+            slot: mp_shm::alloc(SIZE, 64)?,
         })
     }
 

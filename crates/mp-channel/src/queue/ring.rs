@@ -62,7 +62,11 @@
 //! mp-sync's [`EventCount`] (register, re-check the condition, sleep); the
 //! other side changes the condition with a `SeqCst` write, then notifies,
 //! which makes a system call only if someone is registered. mp-sync's loom
-//! models check this protocol, on a one-slot ring.
+//! models check this protocol, on a one-slot ring. A producer notifies
+//! consumers only when its record is the first one not taken
+//! ([`wake_consumer`](Ring::wake_consumer) says why that loses no
+//! wake-up): a consumer still waking up costs one system call, not one per
+//! record published meanwhile.
 //!
 //! [`OwnerDied`]: mp_sync::OwnerDied
 
@@ -298,7 +302,8 @@ impl Ring {
         if need > self.free_for(need) {
             return false;
         }
-        let mut tail = self.tail().load(SeqCst);
+        let start = self.tail().load(SeqCst);
+        let mut tail = start;
         let abort = self.abort_owed() == 1;
         if abort {
             self.write_header(tail, 0, ABORT);
@@ -321,8 +326,25 @@ impl Ring {
         if abort {
             self.abort().store(0, SeqCst);
         }
-        self.data().notify_all();
+        self.wake_consumer(start);
         true
+    }
+
+    /// Wakes the consumer waiting for data, if one sleeps and the records
+    /// just published from `start` on are the first it has not taken.
+    ///
+    /// Only the holder of the reader lock waits for data, and only once it
+    /// saw `head == tail`; `head` stays put while it waits. So if `head`,
+    /// read after publishing, is short of `start`, a record before ours was
+    /// not taken yet: the waiter, if any, saw the ring empty before that
+    /// record was published, and the notify of the producer that published
+    /// the record at `head` (which found `head` at its start) woke it. A
+    /// producer streaming into a ring whose consumer is waking up thus
+    /// makes one wake-up call, not one per record.
+    fn wake_consumer(&self, start: u64) {
+        if self.head().load(SeqCst) == start {
+            self.data().notify_all();
+        }
     }
 
     /// Holding the writer lock taken from a dead producer: completes a

@@ -20,7 +20,7 @@ use loom::thread;
 use mp_sys::time::Deadline;
 
 use super::loom_park::{die, LoomPark, DEAD};
-use crate::primitive::Ordering;
+use crate::primitive::{dekker_load, Ordering};
 use crate::raw::barrier::{Broken, RawBarrier, DRAINING, FILLING};
 use crate::raw::condvar::RawCondvar;
 use crate::raw::event::RawEvent;
@@ -608,6 +608,46 @@ fn loom_ring_producer_and_consumer_never_sleep_through_a_move() {
         assert_eq!(r.data.waiters.load(Ordering::SeqCst), 0);
         assert_eq!(r.space.waiters.load(Ordering::SeqCst), 0);
     });
+}
+
+/// The ring as mp-channel's `Ring::push` notifies: a producer wakes the
+/// consumer only if `head`, read after publishing, is at the start of its
+/// record (the first one not taken); the consumer sleeps only after seeing
+/// `head == tail`. With two and three items, and rings of one to three
+/// slots, some records are published behind an untaken one and skip their
+/// notify. Each side's read of the other's position after its own store is
+/// a Dekker pair, so it is a [`dekker_load`] (loom's `SeqCst` is weaker),
+/// and the positions move by RMWs (loom mixes those with plain stores of
+/// the same word badly).
+#[test]
+fn loom_ring_producer_notifies_only_the_first_untaken_record() {
+    for (items, slots) in [(2, 1), (2, 2), (3, 2), (3, 3)] {
+        loom::model(move || {
+            let r = Arc::new(RingWords::default());
+            let r2 = Arc::clone(&r);
+            let consumer = thread::spawn(move || {
+                for _ in 0..items {
+                    assert!(r2.data.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
+                        dekker_load(&r2.tail) != r2.head.load(Ordering::SeqCst)
+                    }));
+                    r2.head.fetch_add(1, Ordering::SeqCst);
+                    r2.space.raw().notify::<LoomPark>(u32::MAX);
+                }
+            });
+            for _ in 0..items {
+                assert!(r.space.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
+                    r.tail.load(Ordering::SeqCst) - dekker_load(&r.head) < slots
+                }));
+                let start = r.tail.fetch_add(1, Ordering::SeqCst);
+                if dekker_load(&r.head) == start {
+                    r.data.raw().notify::<LoomPark>(u32::MAX);
+                }
+            }
+            consumer.join().unwrap();
+            assert_eq!(r.head.load(Ordering::SeqCst), items);
+            assert_eq!(r.data.waiters.load(Ordering::SeqCst), 0);
+        });
+    }
 }
 
 #[test]
