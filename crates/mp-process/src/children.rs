@@ -5,9 +5,10 @@
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mp_sys::process::{send_signal, wait_pidfd};
+use mp_sys::time::Deadline;
 
 /// How the parent learns a child's exit status.
 #[derive(Debug)]
@@ -87,13 +88,17 @@ impl Child {
     }
 
     /// Waits up to `timeout` (forever if `None`) for the child to end.
+    ///
+    /// The pidfd turns readable once the child has ended, so the wait is one
+    /// `poll` and then the reap (a child already reaped answers from
+    /// `status` without a system call).
     pub(crate) fn wait(&self, timeout: Option<Duration>) -> io::Result<Option<i32>> {
-        if let Some(code) = self.poll()? {
+        if let Some(code) = *lock(&self.status) {
             return Ok(Some(code));
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = Deadline::after(timeout);
         loop {
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let left = deadline.remaining();
             if mp_sys::socket::poll_readable(&self.pidfd, left)? {
                 let mut status = lock(&self.status);
                 if status.is_none() {
@@ -101,7 +106,7 @@ impl Child {
                 }
                 return Ok(*status);
             }
-            if left == Some(Duration::ZERO) || deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.passed() || left == Some(Duration::ZERO) {
                 return Ok(None);
             }
         }
