@@ -25,6 +25,14 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
         listed!(multiprocess::connection: wait_async),
         #[cfg(not(feature = "async"))]
         ("multiprocess::connection", &["wait_async"][..]),
+        // Behind the `mpi` feature (off by default: it needs an MPI library).
+        #[cfg(feature = "mpi")]
+        listed!(multiprocess::mpi: is_mpi_root, mpi_workers, Pool, PoolBuilder),
+        #[cfg(not(feature = "mpi"))]
+        (
+            "multiprocess::mpi",
+            &["is_mpi_root", "mpi_workers", "Pool", "PoolBuilder"][..],
+        ),
     ];
     lists.extend(vec![
         listed!(multiprocess:
