@@ -10,16 +10,9 @@
 //! mutex that a dead owner's successor repairs, see `raw/semaphore.rs`.)
 
 /// `(scenario, why it is skipped)`.
-pub(crate) const KNOWN_BROKEN: &[(&str, &str)] = &[
-    (
-        "barrier_party_killed_in_wait",
-        "issue 11 #3: a lone party killed inside wait() is noticed only by a later waiter, which then \
+pub(crate) const KNOWN_BROKEN: &[(&str, &str)] = &[(
+    "barrier_party_killed_in_wait",
+    "issue 11 #3: a lone party killed inside wait() is noticed only by a later waiter, which then \
          gets BrokenBarrier (the barrier breaks as threading.Barrier does and needs reset()); \
          fresh parties that arrive before anyone called reset() fail (10/10)",
-    ),
-    (
-        "queue_unbounded_many_kills",
-        "issue 11 #1: with many producer kills, surviving producers of an unbounded Queue can hang \
-         flushing their feeder at exit (8-10/10)",
-    ),
-];
+)];

@@ -7,6 +7,15 @@
 //! unbounded queue, the items still in its own feeder buffer — never in the
 //! queue — are lost, as in Python); `qsize()` is 0 once drained; a
 //! `JoinableQueue` joins; and a fresh process fills and empties the queue.
+//!
+//! Producers stop first, and consumers keep taking items until every
+//! producer has exited; only then do they stop too. That is the queue's
+//! contract (CPython's "joining processes that use queues"): a process that
+//! put items does not exit until its feeder has moved them into the queue,
+//! which needs a consumer to make room. Stopping everyone at once hung
+//! surviving producers at exit whenever the backlog of several rounds
+//! (consumers killed, producers faster than consumers) had filled the ring:
+//! not a dead peer's doing, since no live process was reading either.
 
 use std::time::Instant;
 
@@ -15,7 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::crew::{
-    self, add, bounded, get, progressed, stopped, Crew, Tally, FIRST_FREE, POLL, WAIT,
+    self, add, bounded, get, progressed, set, stopped, Crew, Tally, FIRST_FREE, POLL, WAIT,
 };
 use crate::harness::{check, Outcome, Trial};
 
@@ -24,9 +33,12 @@ const PRODUCERS: usize = 2;
 /// Counters per producer: items put, items seen, highest number seen + 1.
 const PER_PRODUCER: usize = 3;
 
+/// Counter: set to 1 when producers must stop (consumers go on).
+const HALT: usize = FIRST_FREE;
+
 /// Counter `what` of producer `p`.
 fn slot(p: u64, what: usize) -> usize {
-    FIRST_FREE + p as usize * PER_PRODUCER + what
+    HALT + 1 + p as usize * PER_PRODUCER + what
 }
 const PUT: usize = 0;
 const SEEN: usize = 1;
@@ -137,7 +149,7 @@ impl Channel for SimpleQueue<u64> {
 fn producer<Q: Channel>(q: Q, t: Tally, p: u64) {
     let mut blocked_since = Instant::now();
     let mut n = 0;
-    while !stopped(&t) {
+    while !stopped(&t) && get(&t, HALT) == 0 {
         if q.put_for(item(p, n)) {
             add(&t, slot(p, PUT), 1);
             progressed(&t);
@@ -235,10 +247,11 @@ fn accounts(t: &Tally, p: u64, killed: bool, killed_consumers: u64) -> Outcome {
 /// per round; then the accounting, the drain and a fresh round.
 /// Returns the queue and how many consumers were killed.
 fn trial_on<Q: Channel>(trial: &mut Trial, q: Q, rounds: usize) -> Result<(Q, u64), String> {
-    let t = crew::tally(rounds * PRODUCERS * PER_PRODUCER);
+    let t = crew::tally(1 + rounds * PRODUCERS * PER_PRODUCER);
     let (mut killed, mut killed_consumers) = (Vec::new(), 0);
     for round in 0..rounds {
         crew::unstop(&t);
+        set(&t, HALT, 0);
         let first = (round * PRODUCERS) as u64;
         let procs = (0..4)
             .map(|i| {
@@ -257,6 +270,9 @@ fn trial_on<Q: Channel>(trial: &mut Trial, q: Q, rounds: usize) -> Result<(Q, u6
         } else {
             killed_consumers += 1;
         }
+        // Producers first, while consumers make room for their feeders.
+        set(&t, HALT, 1);
+        crew.await_exit(&[0, 1]);
         crew.stop_and_reap()?;
     }
     drain(&q, &t);
