@@ -314,28 +314,34 @@ fn barrier_wait_once(b: Barrier) {
     b.wait_timeout(DEADLINE).unwrap();
 }
 
-/// Issue 11 #3: when the generation fills although a party died inside it
-/// (the dead arrival counts), the survivors pass, and the dead party's
-/// leftover must not wedge the next generations.
+/// Issue 11 #3: the lone party inside a two-party barrier is killed
+/// there. The next arrival would complete the generation with the dead
+/// party: it gets `BrokenBarrier` at once instead (the outcome must not
+/// depend on whether someone noticed the death first), the barrier stays
+/// broken until `reset`, and then full generations pass again.
 #[test]
-fn barrier_generation_after_a_dead_arrival_is_not_wedged() {
+fn barrier_lone_party_killed_inside_wait_breaks_it_until_reset() {
     for m in METHODS {
         let b = Barrier::new(2).unwrap();
         kill_inside_wait(&b, m);
-        assert!(b.wait_timeout(DEADLINE).is_ok(), "{m:?}");
+        let start = Instant::now();
+        assert_eq!(b.wait_timeout(DEADLINE), Err(BrokenBarrierError), "{m:?}");
+        assert!(
+            start.elapsed() < DEADLINE / 4,
+            "{m:?}: {:?}",
+            start.elapsed()
+        );
+        assert!(b.broken(), "{m:?}");
+        assert_eq!(b.wait_timeout(DEADLINE), Err(BrokenBarrierError), "{m:?}");
+        b.reset();
         for round in 0..3 {
             let mut p = Process::new(barrier_wait_once, (b.clone(),)).start_method(m);
             p.start().unwrap();
-            let start = Instant::now();
             assert!(b.wait_timeout(DEADLINE).is_ok(), "{m:?} round {round}");
-            assert!(
-                start.elapsed() < DEADLINE / 4,
-                "{m:?}: {:?}",
-                start.elapsed()
-            );
             p.join_timeout(DEADLINE).unwrap();
             assert_eq!(p.exitcode(), Some(0), "{m:?} round {round}");
         }
+        assert_eq!(b.n_waiting(), 0, "{m:?}");
     }
 }
 

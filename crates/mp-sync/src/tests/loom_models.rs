@@ -533,6 +533,28 @@ fn loom_barrier_dead_party_breaks_the_generation() {
     });
 }
 
+/// Issue 11 #3: the lone party inside a two-party barrier died there
+/// (nobody saw it die). The next arrival would complete the generation: it
+/// learns `Broken` at once instead of passing with the dead party, and
+/// after `reset` two parties pass.
+#[test]
+fn loom_barrier_lone_dead_party_breaks_for_the_next_arrival() {
+    loom::model(|| {
+        let b = Arc::new(BarrierWords::new(2));
+        b.forge_dead_arrival(FILLING);
+        assert_eq!(b.wait(1), Err(Ok(Broken)));
+        assert!(b.raw().broken());
+        b.raw().reset::<LoomPark>(1);
+        b.assert_idle();
+        let b2 = Arc::clone(&b);
+        let other = thread::spawn(move || b2.wait(2));
+        let mut idx = [b.wait(1).unwrap(), other.join().unwrap().unwrap()];
+        idx.sort_unstable();
+        assert_eq!(idx, [0, 1]);
+        b.assert_idle();
+    });
+}
+
 /// Issue 11 #3: a party that passed died before leaving; the next
 /// generation still fills (its waiters reap the leftover instead of
 /// waiting for ever for the drain to finish).
