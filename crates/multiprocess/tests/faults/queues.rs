@@ -335,3 +335,52 @@ pub(crate) fn joinable_queue(trial: &mut Trial) -> Outcome {
         )
     })
 }
+
+/// Takes one item and holds its task (no `task_done`) until killed.
+fn hold_a_task(q: JoinableQueue<u64>, t: Tally) {
+    let start = Instant::now();
+    let got = q.get_timeout(true, Some(WAIT));
+    bounded("JoinableQueue::get_timeout", start, WAIT);
+    assert!(got.is_ok(), "hang: the queued item never arrived");
+    progressed(&t);
+    while !stopped(&t) {
+        std::thread::sleep(POLL);
+    }
+}
+
+/// A `JoinableQueue` consumer killed between `get` and `task_done`. As in
+/// CPython, nothing records who holds a task, so that task stays
+/// unfinished: `join()` waits for it (here: `join_timeout` says `false`)
+/// although the queue is empty, until someone calls `task_done` in the dead
+/// consumer's place; then `join` returns and the queue works as before.
+pub(crate) fn joinable_queue_task_holder_killed(_trial: &mut Trial) -> Outcome {
+    let q = JoinableQueue::<u64>::new().map_err(|e| e.to_string())?;
+    q.put(&7).map_err(|e| e.to_string())?;
+    let t = crew::tally(0);
+    let mut crew = Crew::start(vec![Process::new(hold_a_task, (q.clone(), t.clone()))], &t)?;
+    crew.await_progress(1)?;
+    crew.kill(0)?;
+    crew.reap()?;
+    check(q.qsize() == 0, || {
+        format!("qsize() is {} after the only item was taken", q.qsize())
+    })?;
+    check(!q.join_timeout(Some(POLL)), || {
+        "join() returned although the dead consumer's task was never done".to_owned()
+    })?;
+    q.task_done()
+        .map_err(|e| format!("task_done in the dead consumer's place: {e}"))?;
+    let start = Instant::now();
+    check(q.join_timeout(Some(WAIT)), || {
+        format!(
+            "join() did not return within {:?} once every task was done",
+            start.elapsed()
+        )
+    })?;
+    crew::fresh(Process::new(
+        fresh_round::<JoinableQueue<u64>>,
+        (q.clone(),),
+    ))?;
+    check(q.join_timeout(Some(WAIT)), || {
+        "join() did not return after the fresh round".to_owned()
+    })
+}
