@@ -311,6 +311,27 @@ fn semaphore_killed_inside_an_operation_loses_no_slot() {
     }
 }
 
+/// A setter killed between raising the flag and notifying: a waiter
+/// without a deadline must still see the flag (it used to sleep for ever,
+/// and later `set`s, finding the flag up, notified nobody).
+#[test]
+fn event_waiter_sees_a_flag_raised_without_a_notify() {
+    let ev = Event::new().unwrap();
+    let waiter = {
+        let ev = ev.clone();
+        thread::spawn(move || ev.wait(None))
+    };
+    let slot: mp_shm::Slot = mp_wire::decode(mp_wire::encode(&ev).unwrap()).unwrap();
+    // Registered: the eventcount's waiter count (@12) is up.
+    while slot.atomic_u32(12).unwrap().load(Ordering::SeqCst) == 0 {
+        thread::yield_now();
+    }
+    slot.atomic_u32(0).unwrap().store(1, Ordering::SeqCst); // the dead setter's CAS
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || tx.send(waiter.join().unwrap()));
+    assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(true));
+}
+
 #[test]
 fn condition_notify_counts_are_exact() {
     let cond = Condition::new().unwrap();
