@@ -7,7 +7,7 @@
 //! is not invalidated, and a warm `target/loom` rebuilds only what changed. Release mode,
 //! because loom explores thousands of interleavings per model. Measured on a busy shared 2-core
 //! machine: about 45 s with a cold `target/loom` (loom and its dependencies), under 10 s warm,
-//! of which the 16 models take about 6 s with three preemptions.
+//! of which the 19 models take about 6 s with three preemptions.
 
 /// The label of the step's test counts in the report.
 pub(crate) const LABEL: &str = "loom models";

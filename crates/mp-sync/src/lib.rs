@@ -44,8 +44,9 @@
 //! protected state may be inconsistent and must be acknowledged
 //! ([`OwnerDied::into_inner`] gives the guard). Semaphores attribute slots
 //! to the acquiring process and return the slots of dead processes the same
-//! way, however many die. A barrier records who is inside `wait`: a party
-//! killed there breaks it for the others ([`BrokenBarrierError`]) until
+//! way, however many die, and whatever instruction they die at. A barrier
+//! records who is inside `wait`: a party killed there breaks it, for the
+//! others and for every later arrival ([`BrokenBarrierError`]), until
 //! `reset`. A waiter killed in `Condition::wait` or `Event::wait` costs the
 //! others at most a spurious wake-up (`notify` never waits for the woken).
 //! Only process death counts (a thread that exits holding a `Lock` has not

@@ -3,9 +3,10 @@
 //! many.
 //!
 //! Layout: `count: u32` @0, eventcount @4 (8), `bound: u32` @12, `used:
-//! u32` @16, `scanned: u32` @20, the claim mutex @24 (16), then [`HOLDERS`] entries of `{ who:
-//! u64, held: u32 }` (16 bytes each) from @40. See `raw/semaphore.rs` for
-//! the states.
+//! u32` @16, `scanned: u32` @20, the state mutex @24 (16), `total: u32` @40,
+//! then [`HOLDERS`] entries of `{ who: u64, held: u32 }` (16 bytes each)
+//! from @48. See `raw/semaphore.rs` for the states and why no death at any
+//! instruction loses a slot.
 //!
 //! The table is sparse: a memfd of its own (one fd per semaphore, 64 MiB of
 //! address space), of which only the pages of entries in use are ever
@@ -39,7 +40,7 @@ mod async_forms;
 /// slot.
 const HOLDERS: usize = 1 << 22;
 /// Where the holder table starts.
-const TABLE: usize = 40;
+const TABLE: usize = 48;
 /// Bytes of shared memory per semaphore.
 pub(crate) const SIZE: usize = TABLE + HOLDERS * 16;
 
@@ -96,6 +97,7 @@ impl Semaphore {
             slot: shared::alloc(SIZE)?,
         };
         word!(sem.slot, u32, 12).store(bound, Ordering::Relaxed);
+        word!(sem.slot, u32, 40).store(value, Ordering::Relaxed);
         word!(sem.slot, u32, 0).store(value, Ordering::Release);
         Ok(sem)
     }
@@ -108,7 +110,8 @@ impl Semaphore {
             bound: word!(slot, u32, 12),
             used: word!(slot, u32, 16),
             scanned: word!(slot, u32, 20),
-            claim: shared::mutex_at(slot, 24),
+            lock: shared::mutex_at(slot, 24),
+            total: word!(slot, u32, 40),
             holders: move |i: usize| {
                 (i < HOLDERS).then(|| Holder {
                     who: word!(slot, u64, TABLE + 16 * i),

@@ -21,10 +21,15 @@ impl Semaphore {
     async fn acquire_until_async(&self, deadline: Deadline) -> Result<Acquired, TimedOut> {
         let raw = self.raw();
         let me = ident::process();
+        // Each look takes the semaphore's internal lock (held by a live
+        // process for a few instructions; taken over from a dead one after
+        // a slice) and does not wait for a slot.
         let attempt = |why| {
-            if raw.try_acquire::<Futex>(me) {
+            if raw.attempt::<Futex>(me, outcome::now()) == Ok(true) {
                 Some(Acquired::Clean)
-            } else if why == Attempt::AfterSlice && raw.reclaim::<Futex>(me) {
+            } else if why == Attempt::AfterSlice
+                && raw.reclaim::<Futex>(me, outcome::now()) == Ok(true)
+            {
                 Some(Acquired::OwnerDied)
             } else {
                 None

@@ -34,7 +34,8 @@ use mp_wire::Message;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::core::{Core, ReadError, PROBE};
+use super::core::{Core, ReadError};
+use super::ring::RECHECK;
 use super::{GetError, JoinableQueue, PutError, Queue, SimpleQueue};
 use crate::reader::{Deadline, LazyDeadline};
 
@@ -74,15 +75,17 @@ async fn read_async(core: &Core, deadline: Deadline) -> Result<Message, GetError
         // an empty ring until the writer lock's next holder completes the
         // commit.
         ring.spin_until(|| !ring.is_empty());
-        let data = ring.data().wait_for_async(deadline, Some(PROBE), |sliced| {
-            if !ring.is_empty() {
-                return Some(());
-            }
-            if sliced && ring.size() > 0 {
-                drop(core.try_lock_writer());
-            }
-            None
-        });
+        let data = ring
+            .data()
+            .wait_for_async(deadline, Some(RECHECK), |sliced| {
+                if !ring.is_empty() {
+                    return Some(());
+                }
+                if sliced && ring.size() > 0 {
+                    drop(core.try_lock_writer());
+                }
+                None
+            });
         data.await.ok_or(GetError::Empty)?;
         // Data is there: the read takes it without waiting (or, for the
         // rest of a chunked item, waits as the blocking read does).

@@ -18,7 +18,7 @@
 //! [`ring`](super::ring) for the counting). A producer killed between the
 //! chunks of a large message leaves a run without `LAST`: the consumer
 //! assembling it drops it at the [`ABORT`] record the next writer puts
-//! first, or — if no producer comes — notices, every [`PROBE`], that it can
+//! first, or — if no producer comes — notices, every [`RECHECK`], that it can
 //! take the writer lock (mp-sync hands a dead holder's lock over), repairs
 //! and drops the partial message; a new `FIRST` also discards it. A
 //! consumer killed mid-run leaves chunks without `FIRST`, which the next
@@ -35,12 +35,8 @@ use mp_sys::socket::{self, Blocking};
 use mp_wire::{Message, SharedFd};
 use serde::{Deserialize, Serialize};
 
-use super::ring::{Ring, ABORT, FDS, FIRST, LAST, RECORD_HEADER, SPIN_MAX_BYTES};
+use super::ring::{Ring, ABORT, FDS, FIRST, LAST, RECHECK, RECORD_HEADER, SPIN_MAX_BYTES};
 use crate::reader::{Deadline, LazyDeadline};
-
-/// How often a consumer in the middle of a chunked message checks that
-/// its producer is still alive.
-pub(crate) const PROBE: Duration = Duration::from_millis(100);
 
 /// Everything the processes sharing a queue share.
 #[derive(Debug, Serialize, Deserialize)]
@@ -283,7 +279,7 @@ impl Core {
     /// Waits for a message to start until `deadline`. A producer killed
     /// between counting an item and publishing it leaves `puts` ahead of
     /// an empty ring until the writer lock's next holder completes the
-    /// commit: so this consumer sleeps at most [`PROBE`] at a time and,
+    /// commit: so this consumer sleeps at most [`RECHECK`] at a time and,
     /// finding the ring like that, tries to be that holder.
     fn wait_for_first(&self, deadline: Deadline) -> Result<(), ReadError> {
         let ring = &self.ring;
@@ -292,7 +288,7 @@ impl Core {
             return Ok(());
         }
         loop {
-            let slice = deadline.remaining().unwrap_or(PROBE).min(PROBE);
+            let slice = deadline.remaining().unwrap_or(RECHECK).min(RECHECK);
             if ring.wait_until(true, false, Deadline::after(Some(slice)), data) {
                 return Ok(());
             }
@@ -305,7 +301,7 @@ impl Core {
         }
     }
 
-    /// Waits for data; in the middle of a message, checks every [`PROBE`]
+    /// Waits for data; in the middle of a message, checks every [`RECHECK`]
     /// whether its producer died (then drops the partial message).
     fn wait_for_data(
         &self,
@@ -318,14 +314,14 @@ impl Core {
             return self.wait_for_first(deadline.get());
         }
         // Mid-message, the producer may be copying a large chunk: no spin.
-        if ring.wait_until(true, false, Deadline::after(Some(PROBE)), || {
+        if ring.wait_until(true, false, Deadline::after(Some(RECHECK)), || {
             !ring.is_empty()
         }) {
             return Ok(());
         }
         // A live producer holds the writer lock from FIRST to LAST. If we
         // can take it, ours is gone (taking it repairs the ring).
-        let mut probe = LazyDeadline::fixed(Deadline::after(Some(PROBE)));
+        let mut probe = LazyDeadline::fixed(Deadline::after(Some(RECHECK)));
         if let Some(_guard) = self.lock_writer(&mut probe) {
             if ring.is_empty() {
                 *current = None;

@@ -30,6 +30,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::error::{PutError, TaskDoneError};
 use super::Queue;
+use crate::reader::Deadline;
 
 /// A [`Queue`] with `task_done` / `join`. Dereferences to the queue for
 /// `get`, `qsize`, `close`, ...; its own `put*` methods count tasks.
@@ -153,8 +154,7 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
             .handle
             .core
             .ring
-            .all_done()
-            .wait_until(timeout, || self.unfinished() == 0)
+            .wait_all_done(Deadline::after(timeout), || self.unfinished() == 0)
     }
 }
 

@@ -67,6 +67,11 @@
 //! ([`wake_consumer`](Ring::wake_consumer) says why that loses no
 //! wake-up): a consumer still waking up costs one system call, not one per
 //! record published meanwhile.
+//! A process killed between
+//! the write and the notify would leave sleepers unwoken although their
+//! condition holds, so every wait (for data, space, a slot, or all tasks
+//! done) looks at its condition again every [`RECHECK`], whatever its
+//! deadline.
 //!
 //! [`OwnerDied`]: mp_sync::OwnerDied
 
@@ -74,6 +79,7 @@ use std::io;
 use std::sync::atomic::AtomicU32;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Release, SeqCst};
+use std::time::Duration;
 
 use mp_shm::Region;
 use mp_sync::EventCount;
@@ -98,6 +104,11 @@ pub(crate) const SPIN_MAX_BYTES: u64 = 4096;
 /// Checks of a condition before a waiter sleeps (about 5 µs of spinning,
 /// the price of a sleep and a wake-up).
 const SPINS: u32 = 200;
+/// How long a waiter sleeps before it looks at its condition again, in
+/// case the process that made it true died before notifying; also how
+/// often a consumer in the middle of a chunked message checks that its
+/// producer is still alive.
+pub(crate) const RECHECK: Duration = Duration::from_millis(100);
 /// Offset of the data area.
 const DATA: usize = 384;
 
@@ -466,7 +477,28 @@ impl Ring {
             return true;
         }
         let ec = if consumer { self.data() } else { self.space() };
-        ec.wait_until(deadline.remaining(), ready)
+        Self::sliced(ec, deadline, ready)
+    }
+
+    /// Waits on the `all_done` eventcount until `ready()` (`true`: every
+    /// task is done) or the deadline passes (`false`): `JoinableQueue::join`.
+    pub(crate) fn wait_all_done(&self, deadline: Deadline, ready: impl Fn() -> bool) -> bool {
+        Self::sliced(self.all_done(), deadline, ready)
+    }
+
+    /// Sleeps on `ec` until `ready()` or the deadline, looking again every
+    /// [`RECHECK`]: a process killed between changing the condition and
+    /// notifying leaves the sleepers unwoken, and a wait without a
+    /// deadline would never end although the condition holds.
+    fn sliced(ec: EventCount<'_>, deadline: Deadline, ready: impl Fn() -> bool) -> bool {
+        loop {
+            if ec.wait_until(deadline.slice(Some(RECHECK)), &ready) {
+                return true;
+            }
+            if deadline.passed() {
+                return false;
+            }
+        }
     }
 }
 
@@ -558,6 +590,32 @@ mod tests {
         // A repair with nothing cut short changes nothing.
         ring.repair_reader();
         assert_eq!((ring.size(), ring.is_empty()), (0, true));
+    }
+
+    /// A consumer killed between freeing space and notifying: a producer
+    /// waiting for space without a deadline must still see the room (it
+    /// used to sleep until the next notify, for ever if none came).
+    #[test]
+    fn a_wait_without_deadline_sees_a_change_nobody_notified() {
+        let ring = Ring::new(4096).unwrap();
+        let before = ring.head().load(SeqCst);
+        let waiter = {
+            let ring = ring.clone();
+            std::thread::spawn(move || {
+                ring.wait_until(false, false, Deadline::NEVER, || {
+                    ring.head().load(SeqCst) != before
+                })
+            })
+        };
+        while ring.space().waiters() == 0 {
+            std::thread::yield_now();
+        }
+        // The dead consumer's store; its notify never came.
+        ring.head().store(before + 8, SeqCst);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(waiter.join().unwrap()));
+        let seen = rx.recv_timeout(std::time::Duration::from_secs(30));
+        assert_eq!(seen, Ok(true), "the waiter never looked again");
     }
 
     #[test]

@@ -44,16 +44,29 @@
 //! | `RESETTING` | as `DRAINING` |
 //! | `BROKEN`    | stays `BROKEN`; `count` is right again, so `reset()` can complete |
 //!
-//! Breaking, rather than discarding the dead party's arrival so that a
-//! later arrival could complete the generation, is the honest choice: the
-//! survivors wait for `parties` participants, and one they counted on is
-//! gone; they learn it instead of passing with a stranger. A party that
-//! dies after the last arrival released everyone has passed, so its
-//! death costs nothing. The last arrival does not check the others (that
-//! would cost a `/proc` read per party on every pass): a party that died
-//! after arriving still counts as arrived if the generation fills before
-//! a waiter's slice ends, and its leftover is reaped in `DRAINING`.
-//! `reset()` reaps too, so it completes however many parties died.
+//! The arrival that would complete a generation reaps first (without
+//! waiting for a slice), so a generation is never released with a party
+//! that died inside it: a death inside `wait` breaks the barrier whoever
+//! notices it — a party waiting with the dead one (within a slice), or the
+//! next arrival (at once if it completes the generation, within a slice
+//! otherwise), even when the dead party was alone inside. The outcome does
+//! not depend on timing: after such a death every `wait` gets
+//! `BrokenBarrier` until `reset()`. The price is one `/proc` read per
+//! other process inside, by the last arrival, on every pass.
+//!
+//! Why break rather than withdraw the dead party's arrival (what
+//! `threading.Barrier` does for a thread that raises out of `wait`: its
+//! `finally` lowers the count, and the others go on waiting for a
+//! replacement)? A barrier's parties are normally a fixed crew; a crew
+//! member that died will never arrive again, so withdrawing it would leave
+//! the survivors waiting until their timeouts, or for ever without one —
+//! a hang caused by a dead peer, which this crate never allows. Breaking
+//! turns the death into an error within a slice, as `threading.Barrier`
+//! does for a party lost to a timeout, and `reset()` restores the full
+//! capacity: no capacity is lost for good. A party that dies after the
+//! last arrival released everyone has passed, so its death costs nothing:
+//! its leftover arrival is reaped in `DRAINING`. `reset()` reaps too, so
+//! it completes however many parties died.
 //!
 //! A dead holder of the internal lock breaks the barrier (it may have died
 //! running the action, or between an entry and `count`); the next holder
@@ -206,15 +219,22 @@ impl<'a, A: Fn(usize) -> Option<&'a AtomicU64>> RawBarrier<'a, A> {
         self.count.store(index.saturating_add(1), Ordering::SeqCst);
         let parties = self.parties.load(Ordering::Relaxed);
         let result = if index.saturating_add(1) >= parties {
-            match action() {
-                Ok(()) => {
-                    self.phase.store(DRAINING, Ordering::SeqCst);
-                    self.notify_all::<P>();
-                    Ok(index as usize)
-                }
-                Err(e) => {
-                    self.break_locked::<P>();
-                    Err(Err(e))
+            // Never release a generation with a party that died inside:
+            // a death before this arrival breaks it, whoever noticed first.
+            self.reap::<P>();
+            if self.phase.load(Ordering::SeqCst) == BROKEN {
+                Err(Ok(Broken))
+            } else {
+                match action() {
+                    Ok(()) => {
+                        self.phase.store(DRAINING, Ordering::SeqCst);
+                        self.notify_all::<P>();
+                        Ok(index as usize)
+                    }
+                    Err(e) => {
+                        self.break_locked::<P>();
+                        Err(Err(e))
+                    }
                 }
             }
         } else {

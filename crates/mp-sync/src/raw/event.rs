@@ -16,10 +16,15 @@
 //! registered (a `set` followed quickly by `clear` still wakes everyone who
 //! was waiting, as `threading.Event` does): it stays registered for the
 //! whole wait, so every `set` in that time bumps the eventcount's `seq`.
+//!
+//! A setter killed between its CAS and its notify leaves the flag set and
+//! the sleepers unwoken (and later `set`s find the flag set: they notify
+//! nobody). So a waiter looks at the flag again after every [`SLICE`],
+//! whatever its deadline: such a death costs it at most a slice.
 
 use mp_sys::time::Deadline;
 
-use crate::park::Park;
+use crate::park::{Park, SLICE};
 use crate::primitive::{AtomicU32, Ordering};
 use crate::raw::eventcount::RawEventCount;
 
@@ -69,7 +74,7 @@ impl RawEvent<'_> {
             if deadline.passed() {
                 return false;
             }
-            waiter.wait::<P>(deadline.remaining());
+            waiter.wait::<P>(deadline.slice(Some(SLICE)));
         }
     }
 }

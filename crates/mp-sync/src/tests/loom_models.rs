@@ -132,7 +132,8 @@ struct SemWords {
     bound: AtomicU32,
     used: AtomicU32,
     scanned: AtomicU32,
-    claim: MutexWords,
+    lock: MutexWords,
+    total: AtomicU32,
     who: Vec<AtomicU64>,
     held: Vec<AtomicU32>,
 }
@@ -146,7 +147,8 @@ impl SemWords {
             bound: AtomicU32::new(bound),
             used: AtomicU32::new(0),
             scanned: AtomicU32::new(0),
-            claim: MutexWords::default(),
+            lock: MutexWords::default(),
+            total: AtomicU32::new(value),
             who: (0..holders).map(|_| AtomicU64::new(0)).collect(),
             held: (0..holders).map(|_| AtomicU32::new(0)).collect(),
         }
@@ -159,7 +161,8 @@ impl SemWords {
             bound: &self.bound,
             used: &self.used,
             scanned: &self.scanned,
-            claim: self.claim.raw(),
+            lock: self.lock.raw(),
+            total: &self.total,
             holders: move |i: usize| {
                 Some(Holder {
                     who: self.who.get(i)?,
@@ -167,6 +170,12 @@ impl SemWords {
                 })
             },
         }
+    }
+
+    /// One attempt to take a slot as `me`, without waiting for one.
+    fn try_acquire(&self, me: u64) -> bool {
+        let now = Deadline::after(Some(std::time::Duration::ZERO));
+        self.raw().acquire::<LoomPark>(me, now).is_ok()
     }
 
     /// Slots attributed to `who`.
@@ -213,7 +222,7 @@ fn loom_semaphore_bound_and_wakeups() {
 fn loom_semaphore_dead_holder_slot_returns() {
     loom::model(|| {
         let s = Arc::new(SemWords::new(1, 0, 2));
-        assert!(s.raw().try_acquire::<LoomPark>(DEAD));
+        assert!(s.try_acquire(DEAD));
         let s2 = Arc::clone(&s);
         let t = thread::spawn(move || s2.raw().acquire::<LoomPark>(1, Deadline::NEVER).unwrap());
         die();
@@ -221,6 +230,38 @@ fn loom_semaphore_dead_holder_slot_returns() {
         assert_eq!(s.count.load(Ordering::SeqCst), 0);
         assert_eq!(s.held_by(DEAD), 0);
         assert_eq!(s.held_by(1), 1);
+    });
+}
+
+/// Issue 11 (the take/record window): a process killed inside an
+/// acquire, after taking the slot off `count` and before recording itself
+/// as its holder, holding the state mutex. Two processes then take and
+/// give back the one slot: the first to take the mutex over repairs the
+/// count from `total` and the table, both get the slot (cleanly: the dead
+/// process never had it), and afterwards it is free.
+#[test]
+fn loom_semaphore_death_between_take_and_record_loses_nothing() {
+    loom::model(|| {
+        let s = Arc::new(SemWords::new(1, 1, 2));
+        assert!(s.lock.raw().try_lock(DEAD));
+        s.count.store(0, Ordering::SeqCst); // taken, not recorded
+        let ts: Vec<_> = (1..=2u64)
+            .map(|me| {
+                let s = Arc::clone(&s);
+                thread::spawn(move || {
+                    let r = s.raw().acquire::<LoomPark>(me, Deadline::NEVER);
+                    s.raw().release::<LoomPark>(me).unwrap();
+                    r
+                })
+            })
+            .collect();
+        die();
+        for t in ts {
+            assert_eq!(t.join().unwrap(), Ok(Acquired::Clean));
+        }
+        assert_eq!(s.count.load(Ordering::SeqCst), 1);
+        assert_eq!(s.total.load(Ordering::SeqCst), 1);
+        assert_eq!(s.held_by(1) + s.held_by(2) + s.held_by(DEAD), 0);
     });
 }
 
@@ -234,14 +275,14 @@ fn loom_semaphore_dead_holder_slot_returns() {
 fn loom_semaphore_dead_holders_entry_is_recycled() {
     loom::model(|| {
         let s = Arc::new(SemWords::new(4, 4, 2));
-        assert!(s.raw().try_acquire::<LoomPark>(DEAD));
-        assert!(s.raw().try_acquire::<LoomPark>(DEAD));
+        assert!(s.try_acquire(DEAD));
+        assert!(s.try_acquire(DEAD));
         let holding = Arc::new(AtomicUsize::new(0));
         let ts: Vec<_> = (1..=2u64)
             .map(|me| {
                 let (s, holding) = (Arc::clone(&s), Arc::clone(&holding));
                 thread::spawn(move || {
-                    assert!(s.raw().try_acquire::<LoomPark>(me));
+                    assert!(s.try_acquire(me));
                     assert_eq!(s.held_by(me), 1);
                     holding.fetch_add(1, Ordering::SeqCst);
                     while holding.load(Ordering::SeqCst) < 2 {
@@ -270,7 +311,7 @@ fn loom_semaphore_threads_of_one_process_share_an_entry() {
             .map(|_| {
                 let s = Arc::clone(&s);
                 thread::spawn(move || {
-                    assert!(s.raw().try_acquire::<LoomPark>(1));
+                    assert!(s.try_acquire(1));
                     s.raw().release::<LoomPark>(1).unwrap();
                 })
             })
@@ -488,6 +529,28 @@ fn loom_barrier_dead_party_breaks_the_generation() {
         assert!(b.raw().broken());
         b.raw().reset::<LoomPark>(2);
         assert_eq!(b.phase.load(Ordering::SeqCst), FILLING);
+        b.assert_idle();
+    });
+}
+
+/// Issue 11 #3: the lone party inside a two-party barrier died there
+/// (nobody saw it die). The next arrival would complete the generation: it
+/// learns `Broken` at once instead of passing with the dead party, and
+/// after `reset` two parties pass.
+#[test]
+fn loom_barrier_lone_dead_party_breaks_for_the_next_arrival() {
+    loom::model(|| {
+        let b = Arc::new(BarrierWords::new(2));
+        b.forge_dead_arrival(FILLING);
+        assert_eq!(b.wait(1), Err(Ok(Broken)));
+        assert!(b.raw().broken());
+        b.raw().reset::<LoomPark>(1);
+        b.assert_idle();
+        let b2 = Arc::clone(&b);
+        let other = thread::spawn(move || b2.wait(2));
+        let mut idx = [b.wait(1).unwrap(), other.join().unwrap().unwrap()];
+        idx.sort_unstable();
+        assert_eq!(idx, [0, 1]);
         b.assert_idle();
     });
 }

@@ -239,10 +239,10 @@ fn semaphore_slots_of_a_dead_holder_come_back() {
     let slot: mp_shm::Slot = mp_wire::decode(mp_wire::encode(&sem).unwrap()).unwrap();
     slot.atomic_u32(0).unwrap().store(0, Ordering::SeqCst);
     slot.atomic_u32(16).unwrap().store(6, Ordering::SeqCst); // entries used
-    slot.atomic_u64(40 + 16 * 5)
+    slot.atomic_u64(48 + 16 * 5)
         .unwrap()
         .store(dead, Ordering::SeqCst);
-    slot.atomic_u32(48 + 16 * 5)
+    slot.atomic_u32(56 + 16 * 5)
         .unwrap()
         .store(3, Ordering::SeqCst);
     let start = Instant::now();
@@ -255,6 +255,81 @@ fn semaphore_slots_of_a_dead_holder_come_back() {
     assert_eq!(sem.get_value(), 2);
     drop(p.into_inner());
     assert_eq!(sem.get_value(), 3);
+}
+
+/// Issue 11 (the take/record window): a holder killed between taking a
+/// slot and recording itself. Every state a process killed inside an
+/// acquire or a release can leave (the state mutex held by the dead
+/// process, any subset of the operation's writes made) is forged on a
+/// `BoundedSemaphore(2)`; afterwards both slots can be taken again,
+/// cleanly or with `OwnerDied`, and a third is refused.
+#[test]
+fn semaphore_killed_inside_an_operation_loses_no_slot() {
+    const COUNT: usize = 0;
+    const USED: usize = 16;
+    const LOCK: usize = 24;
+    const TOTAL: usize = 40;
+    const WHO: usize = 48;
+    const HELD: usize = 56;
+    let dead = dead_ident();
+    // (count, dead's held, total) left by each cut of each operation.
+    let cuts: &[(&str, u32, u32, u32)] = &[
+        ("acquire: nothing written", 2, 0, 2),
+        ("acquire: held written", 2, 1, 2),
+        ("acquire: count written", 1, 0, 2),
+        ("acquire: both written", 1, 1, 2),
+        ("release by the holder: held written", 1, 0, 2),
+        ("release by the holder: count written", 2, 1, 2),
+        ("release by a non-holder: total written", 1, 1, 3),
+        ("release by a non-holder: count written", 2, 1, 2),
+    ];
+    for &(cut, count, held, total) in cuts {
+        let sem = BoundedSemaphore::new(2).unwrap();
+        let slot: mp_shm::Slot = mp_wire::decode(mp_wire::encode(&sem).unwrap()).unwrap();
+        slot.atomic_u32(COUNT)
+            .unwrap()
+            .store(count, Ordering::SeqCst);
+        slot.atomic_u32(USED).unwrap().store(1, Ordering::SeqCst);
+        slot.atomic_u32(TOTAL)
+            .unwrap()
+            .store(total, Ordering::SeqCst);
+        slot.atomic_u64(WHO).unwrap().store(dead, Ordering::SeqCst);
+        slot.atomic_u32(HELD).unwrap().store(held, Ordering::SeqCst);
+        slot.atomic_u64(LOCK).unwrap().store(dead, Ordering::SeqCst);
+        let mut permits = Vec::new();
+        for _ in 0..2 {
+            match sem.permit_timeout(Duration::from_secs(5)) {
+                Ok(p) => permits.push(p),
+                Err(AcquireError::OwnerDied(p)) => permits.push(p.into_inner()),
+                Err(AcquireError::Timeout) => panic!("{cut}: a slot was lost"),
+            }
+        }
+        assert!(sem.try_permit().is_err(), "{cut}: a slot was doubled");
+        drop(permits);
+        assert_eq!(sem.get_value(), 2, "{cut}");
+        assert_eq!(sem.release(), Err(ReleaseError::TooManyReleases), "{cut}");
+    }
+}
+
+/// A setter killed between raising the flag and notifying: a waiter
+/// without a deadline must still see the flag (it used to sleep for ever,
+/// and later `set`s, finding the flag up, notified nobody).
+#[test]
+fn event_waiter_sees_a_flag_raised_without_a_notify() {
+    let ev = Event::new().unwrap();
+    let waiter = {
+        let ev = ev.clone();
+        thread::spawn(move || ev.wait(None))
+    };
+    let slot: mp_shm::Slot = mp_wire::decode(mp_wire::encode(&ev).unwrap()).unwrap();
+    // Registered: the eventcount's waiter count (@12) is up.
+    while slot.atomic_u32(12).unwrap().load(Ordering::SeqCst) == 0 {
+        thread::yield_now();
+    }
+    slot.atomic_u32(0).unwrap().store(1, Ordering::SeqCst); // the dead setter's CAS
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || tx.send(waiter.join().unwrap()));
+    assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(true));
 }
 
 #[test]

@@ -2,11 +2,12 @@
 //! Asserts: the survivors' waits end (pass or `BrokenBarrierError`) within
 //! their timeout, and afterwards — after a `reset()` if the death broke it —
 //! a full set of fresh parties passes. And issue 11 #3: a party killed
-//! *inside* `wait` must not leave its arrival behind.
+//! *inside* `wait`, even alone, breaks the barrier for whoever comes next
+//! (it is never passed with), and `reset()` restores it.
 
 use std::time::{Duration, Instant};
 
-use multiprocess::{Barrier, Process};
+use multiprocess::{Barrier, BrokenBarrierError, Process};
 
 use crate::crew::{self, bounded, progressed, stopped, Crew, Tally, WAIT};
 use crate::harness::{check, Outcome, Trial};
@@ -69,8 +70,11 @@ fn wait_long(b: Barrier) {
     let _ = b.wait_timeout(6 * WAIT);
 }
 
-/// Issue 11 #3: one party of two enters `wait` and is killed there; two
-/// fresh parties must then pass together.
+/// Issue 11 #3: one party of two enters `wait` and is killed there, alone.
+/// The next `wait` must not pass with the dead party: it gets
+/// `BrokenBarrierError` (within the liveness slice, not its timeout), the
+/// barrier stays broken, and after `reset()` two fresh parties pass twice
+/// (see docs/faults.md for why breaking is right).
 pub(crate) fn barrier_party_killed_in_wait(_trial: &mut Trial) -> Outcome {
     let b = Barrier::new(2).map_err(|e| e.to_string())?;
     let t = crew::tally(0);
@@ -84,5 +88,17 @@ pub(crate) fn barrier_party_killed_in_wait(_trial: &mut Trial) -> Outcome {
     })?;
     crew.kill(0)?;
     crew.reap()?;
+    let start = Instant::now();
+    let r = b.wait_timeout(WAIT);
+    let took = start.elapsed();
+    check(r == Err(BrokenBarrierError), || {
+        format!("the wait after a lone party died inside returned {r:?}, not BrokenBarrierError")
+    })?;
+    check(took < WAIT, || {
+        format!("the death was found by the timeout ({took:?}), not the liveness check")
+    })?;
+    check(b.broken(), || "not broken after the death".to_owned())?;
+    b.reset();
+    check(!b.broken(), || "still broken after reset()".to_owned())?;
     fresh_round(&b, 2)
 }

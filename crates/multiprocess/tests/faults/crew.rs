@@ -171,6 +171,15 @@ impl Crew {
         Ok(())
     }
 
+    /// Waits for participants `which` to exit (at most [`WAIT`] plus
+    /// [`OVERRUN`] each), leaving the verdict on how they ended to
+    /// [`reap`](Self::reap).
+    pub(crate) fn await_exit(&mut self, which: &[usize]) {
+        for &i in which {
+            let _ = self.procs[i].join_timeout(WAIT + OVERRUN);
+        }
+    }
+
     /// Tells the participants to stop and reaps them (see [`reap`](Self::reap)).
     pub(crate) fn stop_and_reap(&mut self) -> Outcome {
         self.stop();

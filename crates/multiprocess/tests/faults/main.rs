@@ -78,6 +78,7 @@ scenarios! {
     queues::queue_bounded,
     queues::queue_bounded_many_kills,
     queues::queue_unbounded_many_kills,
+    queues::joinable_queue_task_holder_killed,
     queues::simple_queue,
     queues::joinable_queue,
     pipe::pipe_dead_peer,

@@ -7,6 +7,15 @@
 //! unbounded queue, the items still in its own feeder buffer — never in the
 //! queue — are lost, as in Python); `qsize()` is 0 once drained; a
 //! `JoinableQueue` joins; and a fresh process fills and empties the queue.
+//!
+//! Producers stop first, and consumers keep taking items until every
+//! producer has exited; only then do they stop too. That is the queue's
+//! contract (CPython's "joining processes that use queues"): a process that
+//! put items does not exit until its feeder has moved them into the queue,
+//! which needs a consumer to make room. Stopping everyone at once hung
+//! surviving producers at exit whenever the backlog of several rounds
+//! (consumers killed, producers faster than consumers) had filled the ring:
+//! not a dead peer's doing, since no live process was reading either.
 
 use std::time::Instant;
 
@@ -15,7 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::crew::{
-    self, add, bounded, get, progressed, stopped, Crew, Tally, FIRST_FREE, POLL, WAIT,
+    self, add, bounded, get, progressed, set, stopped, Crew, Tally, FIRST_FREE, POLL, WAIT,
 };
 use crate::harness::{check, Outcome, Trial};
 
@@ -24,9 +33,12 @@ const PRODUCERS: usize = 2;
 /// Counters per producer: items put, items seen, highest number seen + 1.
 const PER_PRODUCER: usize = 3;
 
+/// Counter: set to 1 when producers must stop (consumers go on).
+const HALT: usize = FIRST_FREE;
+
 /// Counter `what` of producer `p`.
 fn slot(p: u64, what: usize) -> usize {
-    FIRST_FREE + p as usize * PER_PRODUCER + what
+    HALT + 1 + p as usize * PER_PRODUCER + what
 }
 const PUT: usize = 0;
 const SEEN: usize = 1;
@@ -137,7 +149,7 @@ impl Channel for SimpleQueue<u64> {
 fn producer<Q: Channel>(q: Q, t: Tally, p: u64) {
     let mut blocked_since = Instant::now();
     let mut n = 0;
-    while !stopped(&t) {
+    while !stopped(&t) && get(&t, HALT) == 0 {
         if q.put_for(item(p, n)) {
             add(&t, slot(p, PUT), 1);
             progressed(&t);
@@ -235,10 +247,11 @@ fn accounts(t: &Tally, p: u64, killed: bool, killed_consumers: u64) -> Outcome {
 /// per round; then the accounting, the drain and a fresh round.
 /// Returns the queue and how many consumers were killed.
 fn trial_on<Q: Channel>(trial: &mut Trial, q: Q, rounds: usize) -> Result<(Q, u64), String> {
-    let t = crew::tally(rounds * PRODUCERS * PER_PRODUCER);
+    let t = crew::tally(1 + rounds * PRODUCERS * PER_PRODUCER);
     let (mut killed, mut killed_consumers) = (Vec::new(), 0);
     for round in 0..rounds {
         crew::unstop(&t);
+        set(&t, HALT, 0);
         let first = (round * PRODUCERS) as u64;
         let procs = (0..4)
             .map(|i| {
@@ -257,6 +270,9 @@ fn trial_on<Q: Channel>(trial: &mut Trial, q: Q, rounds: usize) -> Result<(Q, u6
         } else {
             killed_consumers += 1;
         }
+        // Producers first, while consumers make room for their feeders.
+        set(&t, HALT, 1);
+        crew.await_exit(&[0, 1]);
         crew.stop_and_reap()?;
     }
     drain(&q, &t);
@@ -317,5 +333,54 @@ pub(crate) fn joinable_queue(trial: &mut Trial) -> Outcome {
             "join() did not return within {:?} of a full drain",
             start.elapsed()
         )
+    })
+}
+
+/// Takes one item and holds its task (no `task_done`) until killed.
+fn hold_a_task(q: JoinableQueue<u64>, t: Tally) {
+    let start = Instant::now();
+    let got = q.get_timeout(true, Some(WAIT));
+    bounded("JoinableQueue::get_timeout", start, WAIT);
+    assert!(got.is_ok(), "hang: the queued item never arrived");
+    progressed(&t);
+    while !stopped(&t) {
+        std::thread::sleep(POLL);
+    }
+}
+
+/// A `JoinableQueue` consumer killed between `get` and `task_done`. As in
+/// CPython, nothing records who holds a task, so that task stays
+/// unfinished: `join()` waits for it (here: `join_timeout` says `false`)
+/// although the queue is empty, until someone calls `task_done` in the dead
+/// consumer's place; then `join` returns and the queue works as before.
+pub(crate) fn joinable_queue_task_holder_killed(_trial: &mut Trial) -> Outcome {
+    let q = JoinableQueue::<u64>::new().map_err(|e| e.to_string())?;
+    q.put(&7).map_err(|e| e.to_string())?;
+    let t = crew::tally(0);
+    let mut crew = Crew::start(vec![Process::new(hold_a_task, (q.clone(), t.clone()))], &t)?;
+    crew.await_progress(1)?;
+    crew.kill(0)?;
+    crew.reap()?;
+    check(q.qsize() == 0, || {
+        format!("qsize() is {} after the only item was taken", q.qsize())
+    })?;
+    check(!q.join_timeout(Some(POLL)), || {
+        "join() returned although the dead consumer's task was never done".to_owned()
+    })?;
+    q.task_done()
+        .map_err(|e| format!("task_done in the dead consumer's place: {e}"))?;
+    let start = Instant::now();
+    check(q.join_timeout(Some(WAIT)), || {
+        format!(
+            "join() did not return within {:?} once every task was done",
+            start.elapsed()
+        )
+    })?;
+    crew::fresh(Process::new(
+        fresh_round::<JoinableQueue<u64>>,
+        (q.clone(),),
+    ))?;
+    check(q.join_timeout(Some(WAIT)), || {
+        "join() did not return after the fresh round".to_owned()
     })
 }
