@@ -54,17 +54,38 @@ impl Message {
 ///
 /// Nested calls (an `encode` inside a `Serialize` impl) are fine: each call
 /// has its own fd list.
+///
+/// A value whose `Serialize` impl fails with a custom message is encoded a
+/// second time through [`Nested`], which keeps that message (postcard's
+/// error drops it); values that encode pay nothing for it. The second pass
+/// runs the impl again, so an impl with side effects sees them twice on
+/// that error path only.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Message, EncodeError> {
+    let (result, fds, fd_error) =
+        with_encode_scope(|| postcard::serialize_with_flavor(value, ByteVec::default()));
+    match (result, fd_error) {
+        (Ok(bytes), _) => Ok(Message { bytes, fds }),
+        // A SharedFd failure is the most precise.
+        (Err(_), Some(fd_error)) => Err(fd_error),
+        (Err(postcard::Error::SerdeSerCustom), None) => Err(custom_text(value)),
+        (Err(e), None) => Err(EncodeError::Serialize(e)),
+    }
+}
+
+/// The error of a value whose `Serialize` impl failed with a custom
+/// message: encoded again through [`Nested`] to read that message.
+#[cold]
+fn custom_text<T: Serialize + ?Sized>(value: &T) -> EncodeError {
     let slot = Slot::default();
-    let (result, fds, fd_error) = with_encode_scope(|| {
+    let (result, _fds, fd_error) = with_encode_scope(|| {
         postcard::serialize_with_flavor(&Nested::new(value, &slot), ByteVec::default())
     });
     match result {
-        Ok(bytes) => Ok(Message { bytes, fds }),
-        // A SharedFd failure is the most precise; then the value's own text.
-        Err(e) => Err(fd_error
+        // Encoded the second time (an impl that fails only sometimes).
+        Ok(_) => EncodeError::Serialize(postcard::Error::SerdeSerCustom),
+        Err(e) => fd_error
             .or_else(|| slot.take().map(EncodeError::Custom))
-            .unwrap_or(EncodeError::Serialize(e))),
+            .unwrap_or(EncodeError::Serialize(e)),
     }
 }
 
