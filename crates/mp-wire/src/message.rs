@@ -56,7 +56,7 @@ impl Message {
 /// has its own fd list.
 ///
 /// A value whose `Serialize` impl fails with a custom message is encoded a
-/// second time through [`Nested`], which keeps that message (postcard's
+/// second time through a wrapper that keeps that message (postcard's
 /// error drops it); values that encode pay nothing for it. The second pass
 /// runs the impl again, so an impl with side effects sees them twice on
 /// that error path only.
