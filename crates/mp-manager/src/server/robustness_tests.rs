@@ -203,3 +203,62 @@ fn a_forged_pool_function_key_is_refused_and_nothing_runs() {
     manager.shutdown().unwrap();
     server.join().unwrap();
 }
+
+#[test]
+fn requests_move_to_pipes_and_a_stopping_server_hangs_them_up() {
+    let (address, server, mut manager) = start();
+    let socket = client::connect(&address, &AuthKey::from(KEY)).unwrap();
+    let answer = |s: &Connection| -> Result<Vec<u8>, ManagerError> {
+        let r: protocol::Reply = s.recv_timeout(Duration::from_secs(10)).unwrap();
+        Ok(r?.into_vec())
+    };
+    let link = crate::pipes::upgrade(socket, &address, answer).unwrap();
+    assert!(link.on_pipes());
+    let mut conn = link.conn.try_clone().unwrap();
+    let create = mp_wire::encode(&("list", ByteBuf::from(vec![0])))
+        .unwrap()
+        .bytes;
+    let id: u128 =
+        protocol::from_bytes(&raw(&mut conn, request(CONTROL, protocol::CREATE, &create)).unwrap())
+            .unwrap();
+    let n: u64 =
+        protocol::from_bytes(&raw(&mut conn, request(id, "__len__", &[])).unwrap()).unwrap();
+    assert_eq!(n, 0);
+    // Asking again on the pipes is an unknown control method.
+    assert_eq!(
+        kind(raw(&mut conn, request(CONTROL, protocol::PIPES, &[]))),
+        RemoteErrorKind::Protocol
+    );
+    manager.shutdown().unwrap();
+    server.join().unwrap();
+    // The thread serving the pipes was woken by the shutdown and hung up.
+    assert!(matches!(
+        conn.recv_bytes_timeout(None, Duration::from_secs(10)),
+        Err(RecvError::Eof)
+    ));
+}
+
+#[test]
+fn a_pipes_request_without_a_duplex_end_is_refused_and_the_socket_goes_on() {
+    let (address, server, mut manager) = start();
+    let mut s = client::connect(&address, &AuthKey::from(KEY)).unwrap();
+    // Something that is not a connection end.
+    s.send_bytes(&request(CONTROL, protocol::PIPES, &[]))
+        .unwrap();
+    assert_eq!(kind(raw(&mut s, vec![0xff; 3])), RemoteErrorKind::Protocol);
+    // A one-way end.
+    let (_rx, tx) = mp_channel::pipe(false).unwrap();
+    s.send_bytes(&request(CONTROL, protocol::PIPES, &[]))
+        .unwrap();
+    s.send(&tx).unwrap();
+    let r: protocol::Reply = s.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(r.unwrap_err().message.contains("not duplex"));
+    // The socket still serves.
+    let n: u64 = protocol::from_bytes(
+        &raw(&mut s, request(CONTROL, protocol::NUMBER_OF_OBJECTS, &[])).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(n, 0);
+    manager.shutdown().unwrap();
+    server.join().unwrap();
+}

@@ -1,0 +1,167 @@
+//! Moving a connection's requests off its Unix socket onto a pair of pipes,
+//! both sides of it: the client's [`Link`] and [`upgrade`], the server's
+//! [`take_pipes`] and [`Served`].
+//!
+//! A request/reply over a Unix stream socket costs about twice a pipe round
+//! trip, and each one wakes the waiting client once for nothing (the
+//! server's read frees the request's buffer, which wakes whoever sleeps on
+//! the client's socket, and a reader sleeping in `recvmsg` is woken by
+//! that). So right after the handshake a client on a Unix address makes a
+//! duplex `mp_channel::pipe`, sends the server its end (the [`PIPES`]
+//! control request, then the end as one message), and once the server
+//! said yes, sends every request on the pipes.
+//!
+//! Both keep the socket open beside the pipes: the server waits for a
+//! request on the pipes *or* the socket, so its `shutdown` of the socket
+//! (a server that stops hangs up every connection) ends the wait as it did
+//! before; a client that dies closes both. A server that says no (one that
+//! does not know the request) leaves the client on the socket.
+//!
+//! [`PIPES`]: crate::protocol::PIPES
+
+use std::time::Duration;
+
+use mp_channel::{Address, Connection, RecvError};
+
+use crate::client::gone;
+use crate::error::{ManagerError, RemoteError};
+use crate::protocol::{self, RequestRef};
+
+/// How long a server waits for the pipe end that must follow a [`PIPES`]
+/// request (it was sent right after it).
+///
+/// [`PIPES`]: crate::protocol::PIPES
+const END_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A client's connection to a server: what requests go through, and the
+/// socket kept open beside it once they go through pipes.
+#[derive(Debug)]
+pub(crate) struct Link {
+    /// Where requests are sent and replies read.
+    pub(crate) conn: Connection,
+    /// The authenticated socket, when `conn` is the pipe pair (the server
+    /// watches it: closing it hangs up).
+    _socket: Option<Connection>,
+}
+
+impl Link {
+    /// Whether requests go over pipes.
+    #[cfg(test)]
+    pub(crate) fn on_pipes(&self) -> bool {
+        self._socket.is_some()
+    }
+
+    /// A link that sends its requests on `socket` itself.
+    pub(crate) fn socket(socket: Connection) -> Link {
+        Link {
+            conn: socket,
+            _socket: None,
+        }
+    }
+}
+
+/// Moves the requests of `socket`, a new authenticated connection to
+/// `address`, onto pipes (on a Unix address; a TCP one stays as it is).
+/// `receive` reads the server's answer (the client's reply reader, with
+/// its timeout). A server that refuses leaves the link on the socket.
+pub(crate) fn upgrade(
+    socket: Connection,
+    address: &Address,
+    receive: impl FnOnce(&Connection) -> Result<Vec<u8>, ManagerError>,
+) -> Result<Link, ManagerError> {
+    if !matches!(address, Address::Unix(_)) {
+        return Ok(Link::socket(socket));
+    }
+    let (mine, theirs) = mp_channel::pipe(true).map_err(|e| gone(address, e))?;
+    let request = RequestRef {
+        object: protocol::CONTROL,
+        method: protocol::PIPES,
+        args: &[],
+    };
+    socket.send(&request).map_err(|e| gone(address, e))?;
+    socket.send(&theirs).map_err(|e| gone(address, e))?;
+    // The server has its own copies of the fds now.
+    drop(theirs);
+    match receive(&socket) {
+        Ok(_) => Ok(Link {
+            conn: mine,
+            _socket: Some(socket),
+        }),
+        Err(ManagerError::Remote(_)) => Ok(Link::socket(socket)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Server side of [`PIPES`](crate::protocol::PIPES): the pipe end that
+/// follows the request on `socket`. An end that is missing, late, or not a
+/// duplex connection is an error (the reply to the request).
+pub(crate) fn take_pipes(socket: &Connection) -> Result<Connection, RemoteError> {
+    let bad = |why: &dyn std::fmt::Display| {
+        RemoteError::protocol(format!("no pipes after '{}': {why}", protocol::PIPES))
+    };
+    let end = socket
+        .recv_timeout::<Connection>(END_TIMEOUT)
+        .map_err(|e| bad(&e))?;
+    if !(end.readable() && end.writable()) {
+        return Err(bad(&"the end is not duplex"));
+    }
+    Ok(end)
+}
+
+/// What a server's connection thread serves: the authenticated socket,
+/// and the pipes the client moved its requests to, once it did.
+pub(crate) struct Served {
+    socket: Connection,
+    pipes: Option<Connection>,
+}
+
+impl Served {
+    /// A connection served over `socket`.
+    pub(crate) fn new(socket: Connection) -> Served {
+        Served {
+            socket,
+            pipes: None,
+        }
+    }
+
+    /// The socket (where a [`PIPES`](crate::protocol::PIPES) request's end
+    /// arrives).
+    pub(crate) fn socket(&self) -> &Connection {
+        &self.socket
+    }
+
+    /// Whether requests come over pipes.
+    pub(crate) fn on_pipes(&self) -> bool {
+        self.pipes.is_some()
+    }
+
+    /// From now on, requests come over `pipes` (if there are any).
+    pub(crate) fn use_pipes(&mut self, pipes: Option<Connection>) {
+        self.pipes = pipes;
+    }
+
+    /// Where requests come from and replies go.
+    pub(crate) fn conn(&self) -> &Connection {
+        self.pipes.as_ref().unwrap_or(&self.socket)
+    }
+
+    /// Waits for the next request: `Ok(true)` when one can be read from
+    /// [`conn`](Self::conn) (or its end of stream), `Ok(false)` when the
+    /// socket beside the pipes became readable — hung up by the client or
+    /// by the server's shutdown, or written to against the protocol: either
+    /// way, serving ends. On the socket alone there is nothing to wait for.
+    pub(crate) fn wait(&self) -> Result<bool, RecvError> {
+        let Some(pipes) = &self.pipes else {
+            return Ok(true);
+        };
+        loop {
+            let ready = mp_channel::wait(&[pipes, &self.socket], None).map_err(RecvError::Io)?;
+            if ready.contains(&1) {
+                return Ok(false);
+            }
+            if ready.contains(&0) {
+                return Ok(true);
+            }
+        }
+    }
+}
