@@ -76,11 +76,12 @@ impl Pool {
 ///
 /// Empties the pool first if it was inherited through `fork` (the pid no
 /// longer matches): those connections belong to the parent, and dropping
-/// them closes only our copies.
+/// them closes only our copies. The pid is `mp_shm::ProcessIdent`'s, kept
+/// in a page the kernel wipes in a forked child: no system call per call.
 fn take_idle(address: &Address, key: &AuthKey) -> Option<(Link, Instant)> {
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
-        let pid = mp_sys::process::getpid();
+        let pid = mp_shm::ProcessIdent::current().pid();
         if pool.pid != pid {
             pool.pid = pid;
             pool.idle.clear();

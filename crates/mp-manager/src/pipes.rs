@@ -154,13 +154,17 @@ impl Served {
         let Some(pipes) = &self.pipes else {
             return Ok(true);
         };
+        // `mp_channel::wait` on two fixed fds, without its lists.
+        if pipes.has_buffered() {
+            return Ok(true);
+        }
+        let fds = [pipes.as_fd(), self.socket.as_fd()];
         loop {
-            let ready = mp_channel::wait(&[pipes, &self.socket], None).map_err(RecvError::Io)?;
-            if ready.contains(&1) {
-                return Ok(false);
-            }
-            if ready.contains(&0) {
-                return Ok(true);
+            match mp_sys::fd::poll_readable_any(&fds, None).map_err(RecvError::Io)?[..] {
+                [_, true] => return Ok(false),
+                [true, false] => return Ok(true),
+                // EINTR: nothing is ready yet.
+                _ => {}
             }
         }
     }
