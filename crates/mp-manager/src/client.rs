@@ -121,9 +121,7 @@ const CHECK_IDLE_AFTER: Duration = Duration::from_millis(20);
 /// to `address`: they all went to the server that is gone.
 fn idle_or_connect(address: &Address, key: &AuthKey) -> Result<(Link, bool), ManagerError> {
     while let Some((link, since)) = take_idle(address, key) {
-        if since.elapsed() < CHECK_IDLE_AFTER
-            || matches!(link.conn.poll(Some(Duration::ZERO)), Ok(false))
-        {
+        if since.elapsed() < CHECK_IDLE_AFTER || link.usable() {
             return Ok((link, false));
         }
         forget(address);

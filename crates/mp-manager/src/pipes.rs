@@ -11,11 +11,18 @@
 //! control request, then the end as one message), and once the server
 //! said yes, sends every request on the pipes.
 //!
-//! Both keep the socket open beside the pipes: the server waits for a
-//! request on the pipes *or* the socket, so its `shutdown` of the socket
-//! (a server that stops hangs up every connection) ends the wait as it did
-//! before; a client that dies closes both. A server that says no (one that
-//! does not know the request) leaves the client on the socket.
+//! Both keep the socket open beside the pipes. A client that dies closes
+//! both, which ends the server thread's wait on the pipes. A server that
+//! stops shuts every socket down; a client checking an idle link sees that
+//! (as it sees the pipes closed). Whether the server's threads see it
+//! depends on where the server runs: a server process ends when it stops,
+//! closing every pipe, so its threads just read the pipes (one system call
+//! per request); a server serving in a process that goes on
+//! (`serve_forever`) waits on the pipes *and* the socket, so the `shutdown`
+//! ends the wait as it did before. Either way a thread that reads a request
+//! after the stop hangs up without running it. A server that says no to
+//! the pipes (one that does not know the request) leaves the client on
+//! the socket.
 //!
 //! [`PIPES`]: crate::protocol::PIPES
 
@@ -49,6 +56,14 @@ impl Link {
     #[cfg(test)]
     pub(crate) fn on_pipes(&self) -> bool {
         self._socket.is_some()
+    }
+
+    /// Whether the link can take a request: nothing arrived unasked on the
+    /// connection or the socket beside it (a server says nothing unasked,
+    /// so readable means hung up).
+    pub(crate) fn usable(&self) -> bool {
+        let quiet = |c: &Connection| matches!(c.poll(Some(Duration::ZERO)), Ok(false));
+        quiet(&self.conn) && self._socket.as_ref().is_none_or(quiet)
     }
 
     /// A link that sends its requests on `socket` itself.
@@ -145,13 +160,15 @@ impl Served {
         self.pipes.as_ref().unwrap_or(&self.socket)
     }
 
-    /// Waits for the next request: `Ok(true)` when one can be read from
-    /// [`conn`](Self::conn) (or its end of stream), `Ok(false)` when the
-    /// socket beside the pipes became readable — hung up by the client or
-    /// by the server's shutdown, or written to against the protocol: either
-    /// way, serving ends. On the socket alone there is nothing to wait for.
-    pub(crate) fn wait(&self) -> Result<bool, RecvError> {
-        let Some(pipes) = &self.pipes else {
+    /// Waits for the next request, if `watch_socket` says so: `Ok(true)`
+    /// when one can be read from [`conn`](Self::conn) (or its end of
+    /// stream), `Ok(false)` when the socket beside the pipes became
+    /// readable — hung up by the client or by the server's shutdown, or
+    /// written to against the protocol: either way, serving ends. On the
+    /// socket alone, or without `watch_socket`, there is nothing to wait
+    /// for (the read waits).
+    pub(crate) fn wait(&self, watch_socket: bool) -> Result<bool, RecvError> {
+        let Some(pipes) = self.pipes.as_ref().filter(|_| watch_socket) else {
             return Ok(true);
         };
         // `mp_channel::wait` on two fixed fds, without its lists.

@@ -130,6 +130,10 @@ pub(crate) struct Server {
     shutdown_token: u128,
     /// The connections being served.
     open: OpenConnections,
+    /// Whether the process ends when this server stops (a server process),
+    /// closing every connection: then a thread serving pipes need not watch
+    /// the socket beside them (see `crate::pipes`).
+    exits_when_stopped: bool,
 }
 
 /// Who a server is and who may talk to it or stop it.
@@ -161,7 +165,14 @@ impl Server {
             stop,
             shutdown_token,
             open: OpenConnections::default(),
+            exits_when_stopped: false,
         }
+    }
+
+    /// This server runs in a process of its own, which ends when it stops.
+    pub(crate) fn exits_when_stopped(mut self) -> Self {
+        self.exits_when_stopped = true;
+        self
     }
 
     /// The object `id`: its typeid and referent.
@@ -315,7 +326,7 @@ impl Server {
         let _closed = Closed(self, id);
         let mut served = Served::new(socket);
         loop {
-            match served.wait() {
+            match served.wait(!self.exits_when_stopped) {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e) => {
@@ -334,6 +345,11 @@ impl Server {
                     return;
                 }
             };
+            // A server that stopped runs nothing more (a thread that was
+            // not woken by the hang-up, see `Served::wait`, gets here).
+            if self.open.closed() {
+                return;
+            }
             if let Ok(req) = &request {
                 if req.object == protocol::CONTROL
                     && req.method == protocol::PIPES
