@@ -204,15 +204,15 @@ fn a_forged_pool_function_key_is_refused_and_nothing_runs() {
     server.join().unwrap();
 }
 
-#[test]
-fn requests_move_to_pipes_and_a_stopping_server_hangs_them_up() {
-    let (address, server, mut manager) = start();
-    let socket = client::connect(&address, &AuthKey::from(KEY)).unwrap();
+/// A new connection to the server at `address`, moved onto pipes (and a
+/// handle to them), and a list created over them.
+fn list_over_pipes(address: &Address) -> (crate::pipes::Link, Connection, u128) {
+    let socket = client::connect(address, &AuthKey::from(KEY)).unwrap();
     let answer = |s: &Connection| -> Result<Vec<u8>, ManagerError> {
         let r: protocol::Reply = s.recv_timeout(Duration::from_secs(10)).unwrap();
         Ok(r?.into_vec())
     };
-    let link = crate::pipes::upgrade(socket, &address, answer).unwrap();
+    let link = crate::pipes::upgrade(socket, address, answer).unwrap();
     assert!(link.on_pipes());
     let mut conn = link.conn.try_clone().unwrap();
     let create = mp_wire::encode(&("list", ByteBuf::from(vec![0])))
@@ -221,6 +221,13 @@ fn requests_move_to_pipes_and_a_stopping_server_hangs_them_up() {
     let id: u128 =
         protocol::from_bytes(&raw(&mut conn, request(CONTROL, protocol::CREATE, &create)).unwrap())
             .unwrap();
+    (link, conn, id)
+}
+
+#[test]
+fn requests_move_to_pipes_and_a_stopping_server_hangs_them_up() {
+    let (address, server, mut manager) = start();
+    let (_link, mut conn, id) = list_over_pipes(&address);
     let n: u64 =
         protocol::from_bytes(&raw(&mut conn, request(id, "__len__", &[])).unwrap()).unwrap();
     assert_eq!(n, 0);
@@ -279,26 +286,13 @@ fn a_server_that_exits_when_stopped_runs_no_request_read_after_the_stop() {
     let actions = crate::registered::resolve_all(&[]).unwrap();
     let functions = crate::registered::resolve_all(&[]).unwrap();
     let server = Arc::new(
-        Server::new(identity, builtin_factories(), actions, functions, stop_w)
-            .exits_when_stopped(),
+        Server::new(identity, builtin_factories(), actions, functions, stop_w).exits_when_stopped(),
     );
     let serving = server.clone();
     let accept = std::thread::spawn(move || serve(serving, listener, stop_r, None));
 
-    let socket = client::connect(&address, &AuthKey::from(KEY)).unwrap();
-    let answer = |s: &Connection| -> Result<Vec<u8>, ManagerError> {
-        let r: protocol::Reply = s.recv_timeout(Duration::from_secs(10)).unwrap();
-        Ok(r?.into_vec())
-    };
-    let link = crate::pipes::upgrade(socket, &address, answer).unwrap();
-    assert!(link.on_pipes() && link.usable());
-    let mut conn = link.conn.try_clone().unwrap();
-    let create = mp_wire::encode(&("list", ByteBuf::from(vec![0])))
-        .unwrap()
-        .bytes;
-    let id: u128 =
-        protocol::from_bytes(&raw(&mut conn, request(CONTROL, protocol::CREATE, &create)).unwrap())
-            .unwrap();
+    let (link, conn, id) = list_over_pipes(&address);
+    assert!(link.usable());
 
     // Stop: the accept loop ends and hangs up. The thread reading the
     // pipes is not woken (its process would end now), but the client's
@@ -316,7 +310,11 @@ fn a_server_that_exits_when_stopped_runs_no_request_read_after_the_stop() {
     let (_, list) = server.object(id).unwrap();
     let (here, _peer) = mp_sys::socket::socketpair().unwrap();
     let len = list
-        .call("__len__", &[], &super::Cx::new(std::os::fd::AsFd::as_fd(&here)))
+        .call(
+            "__len__",
+            &[],
+            &super::Cx::new(std::os::fd::AsFd::as_fd(&here)),
+        )
         .unwrap();
     assert_eq!(protocol::from_bytes::<u64>(&len).unwrap(), 0);
 }
