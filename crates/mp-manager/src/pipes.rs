@@ -78,7 +78,8 @@ impl Link {
 /// Moves the requests of `socket`, a new authenticated connection to
 /// `address`, onto pipes (on a Unix address; a TCP one stays as it is).
 /// `receive` reads the server's answer (the client's reply reader, with
-/// its timeout). A server that refuses leaves the link on the socket.
+/// its timeout). A server that refuses, or pipes that cannot be made,
+/// leave the link on the socket.
 pub(crate) fn upgrade(
     socket: Connection,
     address: &Address,
@@ -87,7 +88,11 @@ pub(crate) fn upgrade(
     if !matches!(address, Address::Unix(_)) {
         return Ok(Link::socket(socket));
     }
-    let (mine, theirs) = mp_channel::pipe(true).map_err(|e| gone(address, e))?;
+    // Pipes cost fds (three per end, beside the socket): a process short
+    // of them stays on the socket.
+    let Ok((mine, theirs)) = mp_channel::pipe(true) else {
+        return Ok(Link::socket(socket));
+    };
     let request = RequestRef {
         object: protocol::CONTROL,
         method: protocol::PIPES,
