@@ -128,7 +128,10 @@ fn idle_or_connect(address: &Address, key: &AuthKey) -> Result<(Link, bool), Man
     }
     let socket = connect(address, key)?;
     let timeout = client_settings::get(address).call_timeout;
-    let link = pipes::upgrade(socket, address, |s| receive_reply(s, address, timeout))?;
+    let link = match pipes::upgrade(socket, address, |s| receive_reply(s, address, timeout))? {
+        Some(link) => link,
+        None => Link::socket(connect(address, key)?),
+    };
     Ok((link, true))
 }
 

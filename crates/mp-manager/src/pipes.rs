@@ -22,7 +22,7 @@
 //! ends the wait as it did before. Either way a thread that reads a request
 //! after the stop hangs up without running it. A server that says no to
 //! the pipes (one that does not know the request) leaves the client on
-//! the socket.
+//! a new socket.
 //!
 //! [`PIPES`]: crate::protocol::PIPES
 
@@ -76,22 +76,25 @@ impl Link {
 }
 
 /// Moves the requests of `socket`, a new authenticated connection to
-/// `address`, onto pipes (on a Unix address; a TCP one stays as it is).
-/// `receive` reads the server's answer (the client's reply reader, with
-/// its timeout). A server that refuses, or pipes that cannot be made,
-/// leave the link on the socket.
+/// `address`, onto pipes (on a Unix address; a TCP one stays as it is, and
+/// so does one for which pipes cannot be made). `receive` reads the
+/// server's answer (the client's reply reader, with its timeout).
+///
+/// `None`: the server refused. The socket is closed then, not used: a
+/// server that does not know the request also answers the message after
+/// it (as a malformed request), which would put the socket out of step.
 pub(crate) fn upgrade(
     socket: Connection,
     address: &Address,
     receive: impl FnOnce(&Connection) -> Result<Vec<u8>, ManagerError>,
-) -> Result<Link, ManagerError> {
+) -> Result<Option<Link>, ManagerError> {
     if !matches!(address, Address::Unix(_)) {
-        return Ok(Link::socket(socket));
+        return Ok(Some(Link::socket(socket)));
     }
     // Pipes cost fds (three per end, beside the socket): a process short
     // of them stays on the socket.
     let Ok((mine, theirs)) = mp_channel::pipe(true) else {
-        return Ok(Link::socket(socket));
+        return Ok(Some(Link::socket(socket)));
     };
     let request = RequestRef {
         object: protocol::CONTROL,
@@ -103,11 +106,11 @@ pub(crate) fn upgrade(
     // The server has its own copies of the fds now.
     drop(theirs);
     match receive(&socket) {
-        Ok(_) => Ok(Link {
+        Ok(_) => Ok(Some(Link {
             conn: mine,
             _socket: Some(socket),
-        }),
-        Err(ManagerError::Remote(_)) => Ok(Link::socket(socket)),
+        })),
+        Err(ManagerError::Remote(_)) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -189,5 +192,45 @@ impl Served {
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Reply, Request};
+
+    /// A server from before the `pipes` request answers it and the end
+    /// after it with an error each: the client leaves that socket.
+    #[test]
+    fn a_server_that_does_not_know_pipes_is_left_alone() {
+        let (a, b) = mp_sys::socket::socketpair().unwrap();
+        let (client, server) = (Connection::from_fd(a), Connection::from_fd(b));
+        let old = std::thread::spawn(move || {
+            let first: Request = server.recv().unwrap();
+            assert_eq!(first.method, protocol::PIPES);
+            let unknown: Reply = Err(RemoteError::protocol("unknown control method 'pipes'"));
+            server.send(&unknown).unwrap();
+            assert!(server.recv::<Request>().is_err());
+            let malformed: Reply = Err(RemoteError::protocol("malformed request"));
+            server.send(&malformed).unwrap();
+        });
+        let answer = |s: &Connection| -> Result<Vec<u8>, ManagerError> {
+            let r: Reply = s.recv_timeout(Duration::from_secs(10)).unwrap();
+            Ok(r?.into_vec())
+        };
+        let address = Address::Unix("/nonexistent/mp-manager-pipes-test".into());
+        assert!(upgrade(client, &address, answer).unwrap().is_none());
+        old.join().unwrap();
+    }
+
+    #[test]
+    fn a_tcp_address_stays_on_its_socket() {
+        let (a, _b) = mp_sys::socket::socketpair().unwrap();
+        let address = Address::tcp_loopback(1);
+        let link = upgrade(Connection::from_fd(a), &address, |_| unreachable!())
+            .unwrap()
+            .unwrap();
+        assert!(!link.on_pipes());
     }
 }

@@ -212,7 +212,9 @@ fn list_over_pipes(address: &Address) -> (crate::pipes::Link, Connection, u128) 
         let r: protocol::Reply = s.recv_timeout(Duration::from_secs(10)).unwrap();
         Ok(r?.into_vec())
     };
-    let link = crate::pipes::upgrade(socket, address, answer).unwrap();
+    let link = crate::pipes::upgrade(socket, address, answer)
+        .unwrap()
+        .unwrap();
     assert!(link.on_pipes());
     let mut conn = link.conn.try_clone().unwrap();
     let create = mp_wire::encode(&("list", ByteBuf::from(vec![0])))
