@@ -107,13 +107,10 @@ fn serve_main<R: Registry>(cfg: ServerConfig) -> ExitCode {
         id: cfg.server,
         shutdown_token: cfg.shutdown_token,
     };
-    let server = Arc::new(Server::new(
-        identity,
-        factories::<R>(),
-        actions,
-        pool_functions,
-        stop_w,
-    ));
+    let server = Arc::new(
+        Server::new(identity, factories::<R>(), actions, pool_functions, stop_w)
+            .exits_when_stopped(),
+    );
     report(&Ready::Listening(listener.address().clone()));
     drop(ready);
     let parent = mp_process::parent_process();

@@ -1,5 +1,6 @@
 //! The client side of the protocol: one pool of authenticated connections
-//! per process and server address, opened lazily and reused; the table of
+//! per process and server address, opened lazily (their requests moved onto
+//! pipes on a Unix address, see `crate::pipes`) and reused; the table of
 //! keys known for each address; and the decode context that keeps proxies
 //! nested in replies pointing at the server they came from.
 //!
@@ -22,6 +23,7 @@ use mp_sys::time::Deadline;
 
 use crate::client_settings;
 use crate::error::ManagerError;
+use crate::pipes::{self, Link};
 use crate::protocol::{Reply, RequestRef};
 
 #[cfg(feature = "async")]
@@ -45,7 +47,7 @@ struct Pool {
 struct Idle {
     address: Address,
     key: AuthKey,
-    connections: Vec<(Connection, Instant)>,
+    connections: Vec<(Link, Instant)>,
 }
 
 thread_local! {
@@ -74,11 +76,12 @@ impl Pool {
 ///
 /// Empties the pool first if it was inherited through `fork` (the pid no
 /// longer matches): those connections belong to the parent, and dropping
-/// them closes only our copies.
-fn take_idle(address: &Address, key: &AuthKey) -> Option<(Connection, Instant)> {
+/// them closes only our copies. The pid is `mp_shm::ProcessIdent`'s, kept
+/// in a page the kernel wipes in a forked child: no system call per call.
+fn take_idle(address: &Address, key: &AuthKey) -> Option<(Link, Instant)> {
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
-        let pid = mp_sys::process::getpid();
+        let pid = mp_shm::ProcessIdent::current().pid();
         if pool.pid != pid {
             pool.pid = pid;
             pool.idle.clear();
@@ -90,7 +93,7 @@ fn take_idle(address: &Address, key: &AuthKey) -> Option<(Connection, Instant)> 
 /// Puts back a connection taken by [`take_idle`] (or newly opened) after a
 /// request. No pid check: the same thread took it in this process (a fork
 /// by another thread leaves the child without this thread).
-fn put_idle(address: &Address, key: &AuthKey, connection: Connection) {
+fn put_idle(address: &Address, key: &AuthKey, connection: Link) {
     let entry = (connection, Instant::now());
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
@@ -112,19 +115,24 @@ fn put_idle(address: &Address, key: &AuthKey, connection: Connection) {
 /// restarted). Checking costs one `poll`; connections in steady use skip it.
 const CHECK_IDLE_AFTER: Duration = Duration::from_millis(20);
 
-/// An idle connection that is still usable, or a new one (`true`: new).
-/// Finding a dead one closes every idle connection to `address`: they all
-/// went to the server that is gone.
-fn idle_or_connect(address: &Address, key: &AuthKey) -> Result<(Connection, bool), ManagerError> {
-    while let Some((conn, since)) = take_idle(address, key) {
-        if since.elapsed() < CHECK_IDLE_AFTER
-            || matches!(conn.poll(Some(Duration::ZERO)), Ok(false))
-        {
-            return Ok((conn, false));
+/// An idle connection that is still usable, or a new one (`true`: new),
+/// whose requests go over pipes if the server is reached by a Unix socket
+/// (see `crate::pipes`). Finding a dead one closes every idle connection
+/// to `address`: they all went to the server that is gone.
+fn idle_or_connect(address: &Address, key: &AuthKey) -> Result<(Link, bool), ManagerError> {
+    while let Some((link, since)) = take_idle(address, key) {
+        if since.elapsed() < CHECK_IDLE_AFTER || link.usable() {
+            return Ok((link, false));
         }
         forget(address);
     }
-    Ok((connect(address, key)?, true))
+    let socket = connect(address, key)?;
+    let timeout = client_settings::get(address).call_timeout;
+    let link = match pipes::upgrade(socket, address, |s| receive_reply(s, address, timeout))? {
+        Some(link) => link,
+        None => Link::socket(connect(address, key)?),
+    };
+    Ok((link, true))
 }
 
 /// Closes this thread's idle connections to `address`.
@@ -180,7 +188,8 @@ pub(crate) fn key_for(address: &Address) -> AuthKey {
     lookup_key(address).unwrap_or_else(|| default_key().clone())
 }
 
-fn gone(address: &Address, reason: impl ToString) -> ManagerError {
+/// The error for a server at `address` that cannot be reached any more.
+pub(crate) fn gone(address: &Address, reason: impl ToString) -> ManagerError {
     ManagerError::ServerGone {
         address: address.to_string(),
         reason: reason.to_string(),
@@ -311,11 +320,11 @@ pub(crate) fn call(
     };
     let timeout = client_settings::get(address).call_timeout;
     loop {
-        let (conn, fresh) = idle_or_connect(address, key)?;
-        if let Err(e) = conn.send(&request) {
+        let (link, fresh) = idle_or_connect(address, key)?;
+        if let Err(e) = link.conn.send(&request) {
             return match e {
                 SendError::Encode(e) => {
-                    put_idle(address, key, conn);
+                    put_idle(address, key, link);
                     Err(ManagerError::Encode(e))
                 }
                 // Nothing of the request went out on a new connection
@@ -327,29 +336,24 @@ pub(crate) fn call(
                 }
             };
         }
-        let result = receive_reply(&conn, address, timeout);
-        checkin(address, key, conn, &result);
+        let result = receive_reply(&link.conn, address, timeout);
+        checkin(address, key, link, &result);
         return result;
     }
 }
 
 /// A live idle connection of this thread to `address`, or a new one.
 #[cfg_attr(not(feature = "async"), allow(dead_code))]
-fn checkout(address: &Address, key: &AuthKey) -> Result<Connection, ManagerError> {
-    idle_or_connect(address, key).map(|(conn, _)| conn)
+fn checkout(address: &Address, key: &AuthKey) -> Result<Link, ManagerError> {
+    idle_or_connect(address, key).map(|(link, _)| link)
 }
 
-/// Keeps `conn` for the next call if it is in step after `result` (a
+/// Keeps `link` for the next call if it is in step after `result` (a
 /// reply came, failed or not); else closes it, and after a server that went
 /// away, every idle connection to `address` with it.
-fn checkin<T>(
-    address: &Address,
-    key: &AuthKey,
-    conn: Connection,
-    result: &Result<T, ManagerError>,
-) {
+fn checkin<T>(address: &Address, key: &AuthKey, link: Link, result: &Result<T, ManagerError>) {
     match result {
-        Ok(_) | Err(ManagerError::Remote(_)) => put_idle(address, key, conn),
+        Ok(_) | Err(ManagerError::Remote(_)) => put_idle(address, key, link),
         Err(ManagerError::ServerGone { .. }) => forget(address),
         Err(_) => {}
     }

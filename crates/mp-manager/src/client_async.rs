@@ -29,9 +29,9 @@ pub(crate) async fn call_async(
         method,
         args,
     };
-    let conn = checkout(address, key)?;
-    let result = roundtrip_async(&conn, address, &request).await;
-    checkin(address, key, conn, &result);
+    let link = checkout(address, key)?;
+    let result = roundtrip_async(&link.conn, address, &request).await;
+    checkin(address, key, link, &result);
     result
 }
 

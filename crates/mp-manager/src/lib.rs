@@ -123,6 +123,7 @@ mod client_settings;
 mod error;
 mod initializer;
 mod manager;
+mod pipes;
 mod pool_function;
 mod protocol;
 mod proxy;

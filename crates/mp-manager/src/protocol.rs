@@ -48,6 +48,10 @@ pub(crate) const DEBUG_INFO: &str = "debug_info";
 pub(crate) const PUBLISH: &str = "publish";
 /// Control method: `name` → `(id, typeid)`.
 pub(crate) const LOOKUP: &str = "lookup";
+/// Control method: `()`, followed on the socket by one message holding a
+/// duplex pipe end (an `mp_channel::Connection`) → `()`, after which this
+/// connection's requests and replies go over the pipes (see `crate::pipes`).
+pub(crate) const PIPES: &str = "pipes";
 
 /// A request as the client sends it (borrowing its parts).
 #[derive(Debug, Serialize)]

@@ -5,8 +5,9 @@
 //! returns only connections that passed the handshake (running the
 //! handshakes side by side and bounding how many, so slow or silent
 //! clients cannot hold up the others; see [`listen`]). Each authenticated
-//! connection is served by its own thread, where
-//! every message is one request. A request that does not decode, names an unknown object or
+//! connection is served by its own thread, which reads a request, runs it
+//! and writes the reply itself; every message is one request. A client on a
+//! Unix socket first moves its requests onto pipes (`crate::pipes`). A request that does not decode, names an unknown object or
 //! method, or carries bad arguments gets an error reply and the connection
 //! goes on; a frame that breaks the framing closes that connection only. A
 //! panic in a method is caught and reported as an error. The server exits
@@ -45,6 +46,7 @@ use serde_bytes::ByteBuf;
 
 use crate::barrier_action::{ActionFn, Actions};
 use crate::error::RemoteError;
+use crate::pipes::{self, Served};
 use crate::pool_function::PoolFunctions;
 use crate::protocol::{self, args, ret, Reply, Request};
 use object_ids::IdMap;
@@ -128,6 +130,10 @@ pub(crate) struct Server {
     shutdown_token: u128,
     /// The connections being served.
     open: OpenConnections,
+    /// Whether the process ends when this server stops (a server process),
+    /// closing every connection: then a thread serving pipes need not watch
+    /// the socket beside them (see `crate::pipes`).
+    exits_when_stopped: bool,
 }
 
 /// Who a server is and who may talk to it or stop it.
@@ -159,7 +165,14 @@ impl Server {
             stop,
             shutdown_token,
             open: OpenConnections::default(),
+            exits_when_stopped: false,
         }
+    }
+
+    /// This server runs in a process of its own, which ends when it stops.
+    pub(crate) fn exits_when_stopped(mut self) -> Self {
+        self.exits_when_stopped = true;
+        self
     }
 
     /// The object `id`: its typeid and referent.
@@ -301,7 +314,7 @@ impl Server {
     }
 
     /// Serves authenticated connection `id` until it closes.
-    fn serve_connection(&self, conn: Connection, id: ConnId) {
+    fn serve_connection(&self, socket: Connection, id: ConnId) {
         /// Gives back what the connection held, however serving ends.
         struct Closed<'a>(&'a Server, ConnId);
         impl Drop for Closed<'_> {
@@ -311,7 +324,17 @@ impl Server {
             }
         }
         let _closed = Closed(self, id);
+        let mut served = Served::new(socket);
         loop {
+            match served.wait(!self.exits_when_stopped) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    log::debug!(target: mp_process::LOG_TARGET, "manager: dropping a connection: {e}");
+                    return;
+                }
+            }
+            let conn = served.conn();
             let request = match conn.recv::<Request>() {
                 Ok(r) => Ok(r),
                 // A whole message that is not a request: answer, go on.
@@ -322,7 +345,30 @@ impl Server {
                     return;
                 }
             };
-            let cx = Cx::new(conn.as_fd());
+            // A server that stopped runs nothing more (a thread that was
+            // not woken by the hang-up, see `Served::wait`, gets here).
+            if self.open.closed() {
+                return;
+            }
+            if let Ok(req) = &request {
+                if req.object == protocol::CONTROL
+                    && req.method == protocol::PIPES
+                    && !served.on_pipes()
+                {
+                    // The answer goes on the socket; requests after a yes
+                    // come on the pipes.
+                    let (reply, pipes): (Reply, _) = match pipes::take_pipes(served.socket()) {
+                        Ok(p) => (Ok(ByteBuf::new()), Some(p)),
+                        Err(e) => (Err(e), None),
+                    };
+                    if served.socket().send(&reply).is_err() {
+                        return;
+                    }
+                    served.use_pipes(pipes);
+                    continue;
+                }
+            }
+            let cx = Cx::beside(conn.as_fd(), served.socket().as_fd());
             let mut stopping = false;
             let reply: Reply = match request {
                 Err(e) => Err(RemoteError::protocol(format!("malformed request: {e}"))),

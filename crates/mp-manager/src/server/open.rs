@@ -1,10 +1,12 @@
 //! The connections a server is serving, each read by its own thread, kept
 //! so that a server that stops can hang them all up at once (a `shutdown`
-//! of a socket ends its thread's wait).
+//! of a socket ends its thread's wait), and whether it stopped (a thread
+//! that reads a request after that hangs up without running it).
 
 use std::collections::HashMap;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::refcount::ConnId;
@@ -13,6 +15,8 @@ use super::refcount::ConnId;
 #[derive(Default)]
 pub(crate) struct OpenConnections {
     sockets: Mutex<HashMap<ConnId, OwnedFd>>,
+    /// Set by [`close_all`](Self::close_all), before any hang-up.
+    closed: AtomicBool,
 }
 
 impl OpenConnections {
@@ -32,9 +36,15 @@ impl OpenConnections {
 
     /// Hangs up every connection being served.
     pub(crate) fn close_all(&self) {
+        self.closed.store(true, Ordering::SeqCst);
         for socket in self.sockets().values() {
             let _ = mp_sys::socket::shutdown(socket.as_fd(), Shutdown::Both);
         }
+    }
+
+    /// Whether [`close_all`](Self::close_all) was called.
+    pub(crate) fn closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// How many connections are being served.
@@ -60,7 +70,9 @@ mod tests {
         open.insert(3, c.try_clone().unwrap());
         open.remove(3);
         assert_eq!(open.len(), 2);
+        assert!(!open.closed());
         open.close_all();
+        assert!(open.closed());
         assert!(mp_sys::socket::poll_readable(&a_peer, Some(Duration::ZERO)).unwrap());
         assert!(mp_sys::socket::poll_readable(&b_peer, Some(Duration::ZERO)).unwrap());
         // A connection that closed before is not touched.

@@ -203,3 +203,120 @@ fn a_forged_pool_function_key_is_refused_and_nothing_runs() {
     manager.shutdown().unwrap();
     server.join().unwrap();
 }
+
+/// A new connection to the server at `address`, moved onto pipes (and a
+/// handle to them), and a list created over them.
+fn list_over_pipes(address: &Address) -> (crate::pipes::Link, Connection, u128) {
+    let socket = client::connect(address, &AuthKey::from(KEY)).unwrap();
+    let answer = |s: &Connection| -> Result<Vec<u8>, ManagerError> {
+        let r: protocol::Reply = s.recv_timeout(Duration::from_secs(10)).unwrap();
+        Ok(r?.into_vec())
+    };
+    let link = crate::pipes::upgrade(socket, address, answer)
+        .unwrap()
+        .unwrap();
+    assert!(link.on_pipes());
+    let mut conn = link.conn.try_clone().unwrap();
+    let create = mp_wire::encode(&("list", ByteBuf::from(vec![0])))
+        .unwrap()
+        .bytes;
+    let id: u128 =
+        protocol::from_bytes(&raw(&mut conn, request(CONTROL, protocol::CREATE, &create)).unwrap())
+            .unwrap();
+    (link, conn, id)
+}
+
+#[test]
+fn requests_move_to_pipes_and_a_stopping_server_hangs_them_up() {
+    let (address, server, mut manager) = start();
+    let (_link, mut conn, id) = list_over_pipes(&address);
+    let n: u64 =
+        protocol::from_bytes(&raw(&mut conn, request(id, "__len__", &[])).unwrap()).unwrap();
+    assert_eq!(n, 0);
+    // Asking again on the pipes is an unknown control method.
+    assert_eq!(
+        kind(raw(&mut conn, request(CONTROL, protocol::PIPES, &[]))),
+        RemoteErrorKind::Protocol
+    );
+    manager.shutdown().unwrap();
+    server.join().unwrap();
+    // The thread serving the pipes was woken by the shutdown and hung up.
+    assert!(matches!(
+        conn.recv_bytes_timeout(None, Duration::from_secs(10)),
+        Err(RecvError::Eof)
+    ));
+}
+
+#[test]
+fn a_pipes_request_without_a_duplex_end_is_refused_and_the_socket_goes_on() {
+    let (address, server, mut manager) = start();
+    let mut s = client::connect(&address, &AuthKey::from(KEY)).unwrap();
+    // Something that is not a connection end.
+    s.send_bytes(&request(CONTROL, protocol::PIPES, &[]))
+        .unwrap();
+    assert_eq!(kind(raw(&mut s, vec![0xff; 3])), RemoteErrorKind::Protocol);
+    // A one-way end.
+    let (_rx, tx) = mp_channel::pipe(false).unwrap();
+    s.send_bytes(&request(CONTROL, protocol::PIPES, &[]))
+        .unwrap();
+    s.send(&tx).unwrap();
+    let r: protocol::Reply = s.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(r.unwrap_err().message.contains("not duplex"));
+    // The socket still serves.
+    let n: u64 = protocol::from_bytes(
+        &raw(&mut s, request(CONTROL, protocol::NUMBER_OF_OBJECTS, &[])).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(n, 0);
+    manager.shutdown().unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn a_server_that_exits_when_stopped_runs_no_request_read_after_the_stop() {
+    use super::{builtin_factories, listen, serve, Identity, Server};
+    use std::sync::Arc;
+
+    let listener = listen(None, KEY, Duration::from_secs(10)).unwrap();
+    let address = listener.address().clone();
+    let (stop_r, stop_w) = mp_sys::fd::pipe().unwrap();
+    let stop = stop_w.try_clone().unwrap();
+    let identity = Identity {
+        id: 1,
+        shutdown_token: 2,
+    };
+    let actions = crate::registered::resolve_all(&[]).unwrap();
+    let functions = crate::registered::resolve_all(&[]).unwrap();
+    let server = Arc::new(
+        Server::new(identity, builtin_factories(), actions, functions, stop_w).exits_when_stopped(),
+    );
+    let serving = server.clone();
+    let accept = std::thread::spawn(move || serve(serving, listener, stop_r, None));
+
+    let (link, conn, id) = list_over_pipes(&address);
+    assert!(link.usable());
+
+    // Stop: the accept loop ends and hangs up. The thread reading the
+    // pipes is not woken (its process would end now), but the client's
+    // check of an idle link sees the socket shut down.
+    mp_sys::fd::write_all(&stop, b"x").unwrap();
+    accept.join().unwrap();
+    assert!(!link.usable());
+    // A request sent anyway is read, not run, and hung up on.
+    let append = mp_wire::encode(&5u32).unwrap().bytes;
+    conn.send_bytes(&request(id, "append", &append)).unwrap();
+    assert!(matches!(
+        conn.recv_bytes_timeout(None, Duration::from_secs(10)),
+        Err(RecvError::Eof)
+    ));
+    let (_, list) = server.object(id).unwrap();
+    let (here, _peer) = mp_sys::socket::socketpair().unwrap();
+    let len = list
+        .call(
+            "__len__",
+            &[],
+            &super::Cx::new(std::os::fd::AsFd::as_fd(&here)),
+        )
+        .unwrap();
+    assert_eq!(protocol::from_bytes::<u64>(&len).unwrap(), 0);
+}

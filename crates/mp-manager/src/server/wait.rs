@@ -15,21 +15,34 @@ const PEER_CHECK: Duration = Duration::from_millis(100);
 /// The connection a call arrived on.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cx<'a> {
-    conn: BorrowedFd<'a>,
+    /// Where the request came from, and the socket beside it (the same fd
+    /// unless the requests come over pipes; see `crate::pipes`).
+    fds: [BorrowedFd<'a>; 2],
 }
 
 impl<'a> Cx<'a> {
+    /// A call that came over `conn`.
+    #[cfg(test)]
     pub(crate) fn new(conn: BorrowedFd<'a>) -> Self {
-        Self { conn }
+        Self { fds: [conn, conn] }
     }
 
-    /// Whether the caller hung up. A caller waiting for its reply sends
-    /// nothing, so a readable connection means end of stream (or a peer
-    /// breaking the protocol, which is given up on as well).
+    /// A call that came over `conn`, served beside `socket` (which the
+    /// server shuts down when it stops).
+    pub(crate) fn beside(conn: BorrowedFd<'a>, socket: BorrowedFd<'a>) -> Self {
+        Self {
+            fds: [conn, socket],
+        }
+    }
+
+    /// Whether the caller hung up (or the server is stopping). A caller
+    /// waiting for its reply sends nothing, so a readable connection means
+    /// end of stream (or a peer breaking the protocol, which is given up
+    /// on as well).
     pub(crate) fn peer_gone(&self) -> bool {
         !matches!(
-            mp_sys::socket::poll_readable(self.conn, Some(Duration::ZERO)),
-            Ok(false)
+            mp_sys::fd::poll_readable_any(&self.fds, Some(Duration::ZERO)),
+            Ok(ready) if !ready.contains(&true)
         )
     }
 }
