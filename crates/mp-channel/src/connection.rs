@@ -505,6 +505,13 @@ impl Connection {
         socket::poll_readable(self.as_fd(), timeout).map_err(RecvError::Io)
     }
 
+    /// How many bytes this end can send before a send waits for the
+    /// reader: the buffer of the pipe it sends on (see [`pipe`]); `None`
+    /// for a socket or a receive-only end.
+    pub fn send_capacity(&self) -> Option<usize> {
+        self.shared.transport.send_capacity()
+    }
+
     /// Whether received bytes wait in this end's buffer (so the socket alone
     /// would not show it readable): an earlier receive took in more than
     /// the message it returned. No system call.
@@ -693,5 +700,20 @@ impl<'de> Deserialize<'de> for Connection {
 #[doc(alias = "Pipe")]
 pub fn pipe(duplex: bool) -> io::Result<(Connection, Connection)> {
     let (a, b) = Transport::pipe_pair(duplex)?;
+    Ok((Connection::new(a), Connection::new(b)))
+}
+
+/// [`pipe`], with pipes that buffer at least `capacity` bytes each where
+/// the system allows it (`fcntl(F_SETPIPE_SZ)`; above
+/// `/proc/sys/fs/pipe-max-size`, or past the user's pipe-page allowance,
+/// a pipe keeps its default). [`Connection::send_capacity`] tells what an
+/// end got.
+///
+/// # Errors
+/// As [`pipe`].
+pub fn pipe_with_capacity(duplex: bool, capacity: usize) -> io::Result<(Connection, Connection)> {
+    let (a, b) = Transport::pipe_pair(duplex)?;
+    // Each pipe has one end on either side: growing one side's grows all.
+    a.grow_pipes(capacity);
     Ok((Connection::new(a), Connection::new(b)))
 }

@@ -71,7 +71,7 @@ mod wait_async;
 
 pub use auth::{answer_challenge, deliver_challenge};
 
-pub use connection::{pipe, Connection};
+pub use connection::{pipe, pipe_with_capacity, Connection};
 pub use error::{AuthenticationError, ConnectError, RecvError, RecvIntoError, SendError};
 pub use listener::{
     client, client_with_timeout, Address, Listener, DEFAULT_HANDSHAKE_GRACE,

@@ -1,6 +1,6 @@
 //! The pool's engine in the parent: the task queue, the workers with their
-//! long-lived sockets and in-flight chunks, and the one thread that polls
-//! every worker's socket and sentinel at once — collecting results, handing
+//! long-lived links and in-flight chunks, and the one thread that polls
+//! every worker's link and sentinel at once — collecting results, handing
 //! out chunks, noticing deaths (failing or retrying the lost chunk, starting a
 //! replacement) and running completions (callbacks) outside the lock.
 
@@ -678,13 +678,11 @@ impl Help for Inner {
                 self.settle(s, None);
                 return false;
             };
-            // What has arrived already (no waiting needed). If that finished
-            // this worker's part of the job, there is nothing to wait for here.
-            if s.workers[i].read_first {
-                let before = s.workers[i].replied;
+            // What has arrived already (no waiting needed; the task word
+            // says whether anything has). If that finished this worker's
+            // part of the job, there is nothing to wait for here.
+            if s.workers[i].reply_waiting() {
                 s.read_replies(i);
-                let w = &mut s.workers[i];
-                w.read_first = w.replied != before;
             }
             let w = &s.workers[i];
             if w.eof || !w.inflight.iter().any(|c| c.job == job) {
@@ -706,8 +704,6 @@ impl Help for Inner {
         if let Some(i) = s.index_of(id) {
             s.workers[i].lent = false;
             s.read_replies(i);
-            let w = &mut s.workers[i];
-            w.read_first = w.read_first || w.conn.has_buffered();
             s.dispatch_and_deliver(&self.config, &mut completions);
         }
         // A dead worker is the engine's to reap (it polls every sentinel).

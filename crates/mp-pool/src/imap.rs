@@ -34,6 +34,10 @@ struct State<R> {
     cancelled: bool,
     /// Iterators waiting on the condvar (pushes notify only when some are).
     waiting: usize,
+    /// The condvar was notified and no thread began waiting since: those
+    /// waiting are already woken, so a push makes no second `futex` call
+    /// (std's `notify_all` makes one whether anyone sleeps or not).
+    notified: bool,
 }
 
 /// Shared by the pool (which pushes chunks) and the iterator.
@@ -69,6 +73,7 @@ impl<R> ImapShared<R> {
                 terminated: false,
                 cancelled: false,
                 waiting: 0,
+                notified: false,
             }),
             cv: Condvar::new(),
             #[cfg(feature = "async")]
@@ -100,7 +105,8 @@ impl<R> ImapShared<R> {
         } else {
             s.queue.extend(items);
         }
-        let wake = s.waiting > 0;
+        let wake = s.waiting > 0 && !s.notified;
+        s.notified |= wake;
         drop(s);
         self.wake(wake);
     }
@@ -110,7 +116,8 @@ impl<R> ImapShared<R> {
         let mut s = lock(&self.state);
         s.total_chunks += n;
         s.total_known |= last;
-        let wake = last && s.waiting > 0;
+        let wake = last && s.waiting > 0 && !s.notified;
+        s.notified |= wake;
         drop(s);
         self.wake(wake);
     }
@@ -335,6 +342,8 @@ impl<R> IMapIterator<R> {
                 Next::Wait => {}
             }
             s.waiting += 1;
+            // This thread sleeps from now on: the next push must notify.
+            s.notified = false;
             let waited;
             (s, waited) = wait_until(&self.shared.cv, s, deadline);
             s.waiting -= 1;

@@ -57,8 +57,8 @@
 //!
 //! # How it works
 //! Each worker has one long-lived connection to the parent (an mp-channel
-//! `Connection` over a socketpair). Inputs go in chunks (an encoded `Vec` of
-//! inputs plus the entry point of a trampoline that calls the task function
+//! `Connection` over a pipe each way, whose side socket carries only fds).
+//! Inputs go in chunks (an encoded `Vec` of inputs plus the entry point of a trampoline that calls the task function
 //! on each), several small ones per write; results come back per chunk, and
 //! one read takes in every reply that has arrived. One thread in the parent
 //! polls every worker's connection and its pidfd at once: it
@@ -69,7 +69,7 @@
 //! that never started are sent again and only those that may have run fail
 //! (or are retried). Submitting threads send straight to an
 //! idle worker, and a thread waiting on an `AsyncResult` reads its task's
-//! worker itself (the engine thread then leaves that socket alone), so a
+//! worker itself (the engine thread then leaves that link alone), so a
 //! reply wakes the waiter directly. A map's first chunks go out while the
 //! rest are still being encoded. No process or channel is created per task.
 #![forbid(unsafe_code)]

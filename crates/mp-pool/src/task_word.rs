@@ -5,6 +5,13 @@
 //! path stays fast. When the worker dies, the parent reads the word: the
 //! tasks of its chunks that provably never started are sent again, and only
 //! the ones that may have run fail (see [`TaskWord::began`]).
+//!
+//! Beside it, two counters of whole messages written on the link, each
+//! stored after the write that completed them: the worker's replies and
+//! the parent's run requests. A reader about to wait compares the other
+//! side's count with what it has read: more means a whole message is there
+//! (read it, no `poll`), equal means none is (wait, no read that finds
+//! nothing).
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -16,8 +23,13 @@ use mp_sys::mmap::Mapping;
 use crate::error::TaskError;
 use crate::lock::lock;
 
-/// The size of the shared word.
-const WORD: usize = 8;
+/// The size of the shared words: the task word, replies written, run
+/// requests written.
+const WORDS: usize = 24;
+/// Where the count of replies the worker wrote is.
+const REPLIES: usize = 8;
+/// Where the count of run requests the parent wrote is.
+const REQUESTS: usize = 16;
 
 /// One worker's task word, mapped in the parent or in the worker.
 pub(crate) struct TaskWord {
@@ -28,30 +40,46 @@ impl TaskWord {
     /// A fresh word (zero: no chunk begun) and the fd that gives the worker
     /// its mapping of it.
     pub(crate) fn create() -> io::Result<(TaskWord, OwnedFd)> {
-        let fd = mp_sys::memfd::create_sealed("mp-pool-task-word", WORD as u64)?;
-        let map = Mapping::map_shared(&fd, WORD)?;
+        let fd = mp_sys::memfd::create_sealed("mp-pool-task-word", WORDS as u64)?;
+        let map = Mapping::map_shared(&fd, WORDS)?;
         Ok((TaskWord { map }, fd))
     }
 
     /// Maps the word the parent created (in the worker). The memfd is sealed
     /// at its size; a different size is refused.
     pub(crate) fn attach(fd: &OwnedFd) -> io::Result<TaskWord> {
-        if mp_sys::memfd::size(fd)? != WORD as u64 {
+        if mp_sys::memfd::size(fd)? != WORDS as u64 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "the task word has the wrong size",
             ));
         }
         Ok(TaskWord {
-            map: Mapping::map_shared(fd, WORD)?,
+            map: Mapping::map_shared(fd, WORDS)?,
         })
     }
 
     fn word(&self) -> &AtomicU64 {
-        // The mapping is page-aligned and at least WORD long.
+        self.at(0)
+    }
+
+    fn at(&self, offset: usize) -> &AtomicU64 {
+        // The mapping is page-aligned and WORDS long; offsets are multiples of 8.
         self.map
-            .atomic_u64(0)
-            .expect("an 8-byte mapping holds an aligned u64 at 0")
+            .atomic_u64(offset)
+            .expect("a 24-byte mapping holds aligned u64s at 0, 8 and 16")
+    }
+
+    /// In the parent: how many replies the worker has written (each counted
+    /// once it is wholly in the link).
+    pub(crate) fn replies_written(&self) -> u64 {
+        self.at(REPLIES).load(Ordering::Acquire)
+    }
+
+    /// In the parent: `count` run requests are wholly written to the worker
+    /// (stored after the write).
+    pub(crate) fn set_requests_written(&self, count: u64) {
+        self.at(REQUESTS).store(count, Ordering::Release);
     }
 
     /// Where the worker was, read after it ended: given that `replied`
@@ -100,6 +128,20 @@ pub(crate) fn take_holes() -> Vec<(usize, TaskError)> {
         return Vec::new();
     }
     std::mem::take(&mut *lock(&HOLES))
+}
+
+/// In the worker: `count` replies are wholly written to the parent.
+pub(crate) fn set_replies_written(count: u64) {
+    if let Some(w) = MINE.get() {
+        w.at(REPLIES).store(count, Ordering::Release);
+    }
+}
+
+/// In the worker, having taken `taken` run requests: whether the parent has
+/// written more (one is waiting in the link). `true` without a word.
+pub(crate) fn requests_waiting(taken: u64) -> bool {
+    MINE.get()
+        .is_none_or(|w| w.at(REQUESTS).load(Ordering::Acquire) > taken)
 }
 
 /// In the worker: how many leading tasks of the current chunk to skip.
@@ -153,5 +195,18 @@ mod tests {
         // The count wraps with the word's 32 bits.
         worker.word().store(5, Ordering::Release);
         assert_eq!(parent.began(u64::from(u32::MAX)), Some(5));
+    }
+
+    #[test]
+    fn the_counters_cross_between_mappings() {
+        let (parent, fd) = TaskWord::create().unwrap();
+        let worker = TaskWord::attach(&fd).unwrap();
+        assert_eq!(parent.replies_written(), 0);
+        worker.at(REPLIES).store(3, Ordering::Release);
+        assert_eq!(parent.replies_written(), 3);
+        parent.set_requests_written(7);
+        assert_eq!(worker.at(REQUESTS).load(Ordering::Acquire), 7);
+        // The counters leave the task word alone.
+        assert_eq!(parent.began(0), None);
     }
 }

@@ -36,10 +36,19 @@ pub(crate) const LINK_GRACE: Duration = Duration::from_secs(2);
 /// How long a worker stopped in a task (timed out, cancelled with a kill)
 /// has after `SIGTERM` before `SIGKILL`.
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(1);
-/// At most this many bytes in flight per worker when prefetching: well
-/// under a Unix socket's buffer, so a prefetch send never blocks (a blocked
-/// send could deadlock with a worker blocked writing a large result).
+/// At most this many bytes in flight per worker when prefetching.
 const PREFETCH_MAX_INFLIGHT: usize = 64 * 1024;
+/// The buffer asked for each pipe of a worker's link: room for
+/// [`PREFETCH_MAX_INFLIGHT`] plus a page per frame at full prefetch depth.
+const LINK_CAPACITY: usize = 256 * 1024;
+/// The buffer a pipe has if the system refuses to grow it (Linux's default).
+const PIPE_DEFAULT: usize = 64 * 1024;
+/// A pipe buffer's unit: a write that does not fit in the last page's free
+/// room starts a new one, so each request may waste up to one.
+const PIPE_PAGE: usize = 4096;
+/// What a request adds to its chunk's bytes on the wire (frame header,
+/// entry point, lengths), rounded up.
+const REQUEST_OVERHEAD: usize = 128;
 
 /// One chunk of one job: encoded inputs plus the entry that runs them.
 pub(crate) struct Chunk {
@@ -75,9 +84,14 @@ pub(crate) struct Worker {
     pub(crate) id: u64,
     pub(crate) name: String,
     pub(crate) process: Process,
-    /// The connection to the worker (its socketpair); replies that one read
+    /// The connection to the worker (a pipe each way, see
+    /// [`mp_channel::pipe`]); replies that one read
     /// took in beyond the first wait in its buffer.
     pub(crate) conn: Arc<Connection>,
+    /// The bytes its request pipe buffers: prefetched requests must fit, so
+    /// that a prefetch send never blocks (a blocked send could deadlock with
+    /// a worker blocked writing a large result).
+    link_room: usize,
     pub(crate) sentinel: Arc<OwnedFd>,
     /// Which task it is on (read when it has died).
     pub(crate) task_word: TaskWord,
@@ -90,17 +104,13 @@ pub(crate) struct Worker {
     pub(crate) sent: u64,
     pub(crate) eof: bool,
     pub(crate) broken: bool,
-    /// A thread waiting for one of its results reads its socket (the engine
+    /// A thread waiting for one of its results reads its link (the engine
     /// thread does not poll it meanwhile).
     pub(crate) lent: bool,
     /// Its chunks come back within [`FAST_CHUNK`] (deeper prefetch).
     pub(crate) fast: bool,
-    /// Whether a thread about to wait for its replies reads first (replies
-    /// are usually there already: it runs ahead of the reader) or waits
-    /// first (the read would find nothing: one reply per round trip). Off
-    /// after a read found nothing, on again when a read after a wait took
-    /// in more than one reply.
-    pub(crate) read_first: bool,
+    /// Run requests wholly written to it (its count in the task word).
+    written: u64,
     /// When a reply from it was last read.
     pub(crate) last_reply: Instant,
     /// Its link failed, or it is being stopped: it is killed if it has not
@@ -140,12 +150,14 @@ impl Worker {
         } else {
             PREFETCH_DEPTH
         };
+        let bytes = self.inflight.iter().map(|c| c.bytes.len()).sum::<usize>() + chunk.bytes.len();
+        let frames = self.inflight.len() + 1;
         plenty
             && self.inflight.len() < depth
             && chunk.prefetchable()
             && self.inflight.iter().all(Chunk::prefetchable)
-            && self.inflight.iter().map(|c| c.bytes.len()).sum::<usize>() + chunk.bytes.len()
-                <= PREFETCH_MAX_INFLIGHT
+            && bytes <= PREFETCH_MAX_INFLIGHT
+            && bytes + frames * (REQUEST_OVERHEAD + PIPE_PAGE) <= self.link_room
     }
 }
 
@@ -163,7 +175,9 @@ impl Worker {
             let sent = self.flush().and_then(|()| {
                 self.conn
                     .send_message(&msg, None)
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string())?;
+                self.count_written(1);
+                Ok(())
             });
             if let Err(e) = sent {
                 let mut back = self.take_unsent(&e);
@@ -196,15 +210,28 @@ impl Worker {
         self.inflight.split_off(self.inflight.len() - n).into()
     }
 
-    /// Writes the queued requests together (one `sendmsg` unless the
-    /// socket takes them in parts).
+    /// Writes the queued requests together (one write).
     fn flush(&mut self) -> Result<(), String> {
         if self.outq.is_empty() {
             return Ok(());
         }
         self.conn.send_many(&self.outq).map_err(|e| e.to_string())?;
+        self.count_written(self.outq.len());
         self.outq.clear();
         Ok(())
+    }
+
+    /// `n` more run requests are wholly in the link: tell the worker
+    /// through the task word (so it reads them without polling first).
+    fn count_written(&mut self, n: usize) {
+        self.written += n as u64;
+        self.task_word.set_requests_written(self.written);
+    }
+
+    /// Whether a whole reply is there to read (written by the worker, or
+    /// already in the connection's buffer), without a system call.
+    pub(crate) fn reply_waiting(&self) -> bool {
+        self.task_word.replies_written() > self.replied || self.conn.has_buffered()
     }
 
     /// Stops the worker in task `task` of its first chunk in flight:
@@ -242,10 +269,10 @@ impl Worker {
     }
 }
 
-/// Starts one worker process with its socket.
+/// Starts one worker process with its link.
 pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
     let (task_word, word_fd) = TaskWord::create()?;
-    let (ours, theirs) = mp_sys::socket::socketpair()?;
+    let (ours, theirs) = mp_channel::pipe_with_capacity(true, LINK_CAPACITY)?;
     let init = cfg
         .init
         .as_ref()
@@ -257,7 +284,7 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         .map(|(entry, msg, _)| InitSpec::new(*entry, msg))
         .transpose()?;
     let wc = WorkerConfig {
-        conn: Connection::from_fd(theirs),
+        conn: theirs,
         init,
         maxtasks: cfg.maxtasks,
         task_word: SharedFd::from(word_fd),
@@ -291,7 +318,8 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         id,
         name: process.get_name().to_string(),
         process,
-        conn: Arc::new(Connection::from_fd(ours)),
+        link_room: ours.send_capacity().unwrap_or(PIPE_DEFAULT),
+        conn: Arc::new(ours),
         sentinel: Arc::new(sentinel),
         task_word,
         replied: 0,
@@ -302,7 +330,7 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         broken: false,
         lent: false,
         fast: false,
-        read_first: true,
+        written: 0,
         last_reply: Instant::now(),
         doomed: None,
         stopped: None,

@@ -106,21 +106,16 @@ pub(crate) enum RequestRef<'a> {
     Exit,
 }
 
-/// The next request: from the buffer if one is there, else after waiting
+/// The next request: from the buffer if one is there, else read at once
+/// when the parent has written more run requests than the `taken` ones
+/// (its count in the task word says so: no `poll`), else after waiting
 /// for the connection (or the parent's death: `None`, as at end of stream).
-///
-/// `speculate` says whether to try a read before waiting: right when the
-/// parent sends ahead of the worker (a map: the next request is usually
-/// there, one system call), wasted when it sends one task per round trip
-/// (`apply_async`: the read finds nothing and the wait follows anyway).
-/// It turns off after a read found nothing and back on when a read after
-/// a wait took in more than one request.
 fn next_request(
     conn: &Connection,
     parent_sentinel: Option<BorrowedFd<'_>>,
-    speculate: &mut bool,
+    taken: u64,
 ) -> Result<Option<Message>, String> {
-    // `syscall`: read the socket too, not only what is buffered.
+    // `syscall`: read the link too, not only what is buffered.
     let read = |syscall: bool| match if syscall {
         conn.try_recv_message()
     } else {
@@ -136,10 +131,10 @@ fn next_request(
         Ok(None) => {}
         Err(e) => return ended(e),
     }
-    if *speculate {
+    if task_word::requests_waiting(taken) {
         match read(true) {
             Ok(Some(m)) => return Ok(Some(m)),
-            Ok(None) => *speculate = false,
+            Ok(None) => {}
             Err(e) => return ended(e),
         }
     }
@@ -158,10 +153,7 @@ fn next_request(
             Err(e) => return Err(format!("cannot wait for a task: {e}")),
         }
         match read(true) {
-            Ok(Some(m)) => {
-                *speculate = conn.has_buffered();
-                return Ok(Some(m));
-            }
+            Ok(Some(m)) => return Ok(Some(m)),
             Ok(None) => {}
             Err(e) => return ended(e),
         }
@@ -226,9 +218,11 @@ worker state failed: {e}"
     // The number of run requests taken, as the task word counts them.
     let mut number: u32 = 0;
     let mut cached: Option<(EntryParts, ChunkFn)> = None;
-    let mut speculate = true;
+    // Run requests taken and replies written, as the task word counts them.
+    let mut taken: u64 = 0;
+    let mut replies: u64 = 0;
     loop {
-        let msg = match next_request(&conn, parent_sentinel, &mut speculate) {
+        let msg = match next_request(&conn, parent_sentinel, taken) {
             Ok(Some(m)) => m,
             Ok(None) => break, // end of stream, or the parent died
             Err(e) => {
@@ -245,6 +239,7 @@ worker state failed: {e}"
                 holes,
             }) => {
                 number = number.wrapping_add(1);
+                taken += 1;
                 task_word::chunk_begins(number, skip, holes);
                 (entry, payload, fds)
             }
@@ -272,6 +267,8 @@ worker state failed: {e}"
         if conn.send_message(&out, None).is_err() {
             break; // the parent is gone
         }
+        replies += 1;
+        task_word::set_replies_written(replies);
         done += 1;
         if cfg.maxtasks.is_some_and(|m| done >= m) {
             break;

@@ -36,6 +36,57 @@ pub fn read(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// Whether the kernel refused `preadv2(RWF_NOWAIT)` on an fd (Linux takes
+/// it on pipes from 6.4 on): from then on [`read_nowait`] polls first.
+static NOWAIT_REFUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// One read of what a blocking pipe (or other stream) holds, without
+/// waiting: `None` if nothing is there, `Some(0)` at end of file. One
+/// `preadv2(RWF_NOWAIT)` where the kernel takes it; else a `poll` with no
+/// timeout, then a `read` (retrying `EINTR`).
+pub fn read_nowait(fd: impl AsFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    use rustix::io::{Errno, ReadWriteFlags};
+    use std::sync::atomic::Ordering;
+    let fd = fd.as_fd();
+    if !NOWAIT_REFUSED.load(Ordering::Relaxed) {
+        loop {
+            let mut bufs = [io::IoSliceMut::new(&mut *buf)];
+            // `u64::MAX`: the current position (a pipe has none).
+            match rustix::io::preadv2(fd, &mut bufs, u64::MAX, ReadWriteFlags::NOWAIT) {
+                Ok(n) => return Ok(Some(n)),
+                Err(Errno::AGAIN) => return Ok(None),
+                Err(Errno::INTR) => continue,
+                Err(Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS) => {
+                    NOWAIT_REFUSED.store(true, Ordering::Relaxed);
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    if !crate::socket::poll_readable(fd, Some(Duration::ZERO))? {
+        return Ok(None);
+    }
+    match read(fd, buf) {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `fcntl(F_SETPIPE_SZ)`—Asks for a pipe buffer of at least `size` bytes;
+/// returns the size set (the kernel rounds up to a power-of-two number of
+/// pages). Refused (`EPERM`) above `/proc/sys/fs/pipe-max-size`, or while
+/// the user's pipes hold more than `pipe-user-pages-soft` pages.
+pub fn set_pipe_size(fd: impl AsFd, size: usize) -> io::Result<usize> {
+    Ok(rustix::pipe::fcntl_setpipe_size(fd, size)?)
+}
+
+/// `fcntl(F_GETPIPE_SZ)`—The bytes a pipe's buffer holds.
+pub fn pipe_size(fd: impl AsFd) -> io::Result<usize> {
+    Ok(rustix::pipe::fcntl_getpipe_size(fd)?)
+}
+
 /// One `write(fd, buf)`, retrying `EINTR`: the number of bytes written; a
 /// non-blocking fd with no room gives `WouldBlock`.
 pub fn write(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
@@ -99,6 +150,27 @@ pub fn poll_readable_any(
 #[cfg(test)]
 mod tests {
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn read_nowait_takes_what_is_there() {
+        let (r, w) = super::pipe().unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(super::read_nowait(&r, &mut buf).unwrap(), None);
+        super::write_all(&w, b"abc").unwrap();
+        assert_eq!(super::read_nowait(&r, &mut buf).unwrap(), Some(3));
+        assert_eq!(&buf[..3], b"abc");
+        assert_eq!(super::read_nowait(&r, &mut buf).unwrap(), None);
+        drop(w);
+        assert_eq!(super::read_nowait(&r, &mut buf).unwrap(), Some(0));
+    }
+
+    #[test]
+    fn a_pipe_grows() {
+        let (r, _w) = super::pipe().unwrap();
+        let got = super::set_pipe_size(&r, 128 * 1024).unwrap();
+        assert!(got >= 128 * 1024);
+        assert_eq!(super::pipe_size(&r).unwrap(), got);
+    }
 
     #[test]
     fn pipe_poll_write() {

@@ -94,6 +94,28 @@ impl Transport {
         ))
     }
 
+    /// Asks for pipe buffers of at least `capacity` bytes on the pipes this
+    /// end reads and writes (best effort: a refusal keeps the default);
+    /// nothing for a socket.
+    pub(crate) fn grow_pipes(&self, capacity: usize) {
+        if let Transport::Pipe { rx, tx, .. } = self {
+            for fd in rx.iter().chain(tx) {
+                // Refused: the pipe keeps its default size, which
+                // `send_capacity` reports.
+                let _ = mp_sys::fd::set_pipe_size(fd, capacity);
+            }
+        }
+    }
+
+    /// The bytes the pipe this end sends on buffers; `None` for a socket
+    /// (or a receive-only end).
+    pub(crate) fn send_capacity(&self) -> Option<usize> {
+        match self {
+            Transport::Pipe { tx: Some(tx), .. } => mp_sys::fd::pipe_size(tx).ok(),
+            _ => None,
+        }
+    }
+
     /// Whether this end can receive.
     pub(crate) fn readable(&self) -> bool {
         match self {

@@ -3,7 +3,6 @@
 
 use std::io::{self, IoSliceMut};
 use std::os::fd::{BorrowedFd, OwnedFd};
-use std::time::Duration;
 
 use mp_sys::socket::{self, Blocking, Received};
 
@@ -67,11 +66,11 @@ impl Source<'_> {
             }
             Source::Pipe { data, .. } => data,
         };
-        // Pipes stay blocking: look first.
-        if !socket::poll_readable(pipe, Some(Duration::ZERO)).map_err(RecvError::Io)? {
-            return Ok(None);
-        }
-        let bytes = read_pipe(pipe, buf, Deadline::NEVER)?;
+        // Pipes stay blocking: a read that does not wait.
+        let bytes = match mp_sys::fd::read_nowait(pipe, buf).map_err(RecvError::Io)? {
+            Some(bytes) => bytes,
+            None => return Ok(None),
+        };
         Ok(Some(Received {
             bytes,
             fds: Vec::new(),
