@@ -1,9 +1,12 @@
-//! [`AsyncResult`] as a future (the `async` feature): `result.await` waits
-//! for the pool's engine to deliver, woken by an `event-listener` event
-//! that the result cell fires beside its condvar. No thread waits, and the
-//! future does not read the worker's socket itself (the blocking `get` may:
-//! see `Help`): turning the handle into a future hands its worker back to
-//! the engine thread (`Help::stop_helping`), which delivers.
+//! [`AsyncResult`] as a future (the `async` feature): `result.await`
+//! reads the task's worker itself when it can, as the blocking `get` does
+//! (see `Help`): the worker is lent to the future (`Help::lend`), whose
+//! socket it awaits on the reactor through a registration kept with the
+//! worker, then reads (`Help::give_back`). So a reply wakes the awaiting
+//! task directly, not the engine thread first. When it cannot help (the
+//! chunk is queued, another waiter reads that worker), the future waits
+//! for the delivery like any other waiter: woken by an `event-listener`
+//! event that the result cell fires beside its condvar. No thread waits.
 //!
 //! Lives beside `result.rs` as its child module, so it uses the cell's
 //! private parts without widening them.
@@ -12,9 +15,13 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::sync::Arc;
+
 use event_listener::EventListener;
+use mp_sys::readiness::Registration;
 
 use super::{lock, AsyncResult, Slot};
+use crate::engine::Lend;
 use crate::error::PoolError;
 
 /// The future of an [`AsyncResult`] (from `IntoFuture`): resolves to what
@@ -33,6 +40,11 @@ pub struct ResultFuture<T> {
     /// Registered before the last look at the slot, so a delivery after
     /// that look wakes this future.
     listener: Option<EventListener>,
+    /// Whether to try reading the worker itself (off once that failed: the
+    /// engine, or another waiter, delivers).
+    help: bool,
+    /// The worker lent to this future, and its socket's registration.
+    lent: Option<(u64, Arc<Registration>)>,
 }
 
 impl<T> std::fmt::Debug for ResultFuture<T> {
@@ -61,15 +73,46 @@ impl<T> IntoFuture for AsyncResult<T> {
     type IntoFuture = ResultFuture<T>;
 
     fn into_future(self) -> ResultFuture<T> {
-        // `apply_async` left the worker to the blocking waiter, who reads it
-        // itself; this waiter won't: hand the worker back to the engine now
-        // (else the engine sees it only at its next tick).
-        if let Some(inner) = self.helper.as_ref().and_then(|h| h.inner.upgrade()) {
-            inner.stop_helping();
-        }
+        // `apply_async` left the worker to the waiter, and this one reads
+        // it from its first poll on (or hands it back to the engine then).
+        let help = self.helper.is_some();
         ResultFuture {
             result: self,
             listener: None,
+            help,
+            lent: None,
+        }
+    }
+}
+
+impl<T> ResultFuture<T> {
+    /// Gives the lent worker back (reading what it sent), if one is lent.
+    fn give_back(&mut self) {
+        if let Some((id, _)) = self.lent.take() {
+            if let Some(inner) = self.result.helper.as_ref().and_then(|h| h.inner.upgrade()) {
+                inner.give_back(id);
+            }
+        }
+    }
+
+    /// Tries to take the worker holding the task (`help`); on `No`, stops
+    /// trying and hands the worker to the engine.
+    fn lend(&mut self) {
+        let Some(h) = self.result.helper.as_ref() else {
+            self.help = false;
+            return;
+        };
+        let Some(inner) = h.inner.upgrade() else {
+            self.help = false;
+            return;
+        };
+        match inner.lend(h.job) {
+            Lend::Lent { id, source } => self.lent = Some((id, source)),
+            Lend::Progress => {}
+            Lend::No => {
+                self.help = false;
+                inner.stop_helping();
+            }
         }
     }
 }
@@ -80,13 +123,51 @@ impl<T> Future for ResultFuture<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // Every field is `Unpin`.
         let this = self.get_mut();
+        // Whether the worker was lent during this poll (else a poll that
+        // finds it lent was woken, or polled again, while it was).
+        let mut fresh = false;
         loop {
-            {
-                let mut slot = lock(&this.result.cell.slot);
-                if !matches!(*slot, Slot::Pending) {
-                    this.listener = None;
-                    return Poll::Ready(AsyncResult::take(&mut slot));
+            if !matches!(*lock(&this.result.cell.slot), Slot::Pending) {
+                this.give_back();
+                this.listener = None;
+                return Poll::Ready(AsyncResult::take(&mut lock(&this.result.cell.slot)));
+            }
+            if let Some((_, source)) = &this.lent {
+                match source.poll_readable(cx) {
+                    // Something came (or the worker hung up): read it.
+                    Poll::Ready(Ok(())) => {
+                        this.give_back();
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        log::warn!(target: "multiprocess", "pool: awaiting a worker failed: {e}");
+                        this.give_back();
+                        this.help = false;
+                        if let Some(inner) =
+                            this.result.helper.as_ref().and_then(|h| h.inner.upgrade())
+                        {
+                            inner.stop_helping();
+                        }
+                        continue;
+                    }
+                    // Polled again while lent: look whether something came.
+                    // The reactor may report an event a turn late (async-io
+                    // holds back one that may predate the registration), so,
+                    // as async-io's own reads do, a wake-up is a reason to
+                    // look; a look that finds nothing leaves the interest
+                    // armed (the `Pending` above re-armed it if it had fired).
+                    Poll::Pending if !fresh && source.readable_now().unwrap_or(true) => {
+                        this.give_back();
+                        continue;
+                    }
+                    // Also listen: a delivery by the engine (a terminate,
+                    // the worker's death seen on its sentinel) wakes too.
+                    Poll::Pending => {}
                 }
+            } else if this.help {
+                this.lend();
+                fresh = true;
+                continue;
             }
             match &mut this.listener {
                 // Listen, then look again: a result set in between is seen.
@@ -97,5 +178,13 @@ impl<T> Future for ResultFuture<T> {
                 },
             }
         }
+    }
+}
+
+impl<T> Drop for ResultFuture<T> {
+    /// A lent worker goes back to the engine (then the handle's own drop
+    /// tells the engine to read it, if the result is still pending).
+    fn drop(&mut self) {
+        self.give_back();
     }
 }

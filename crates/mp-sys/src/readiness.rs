@@ -14,7 +14,7 @@ use std::future::Future;
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_io::{Async, Timer};
@@ -44,6 +44,49 @@ pub async fn writable(fd: BorrowedFd<'_>) -> io::Result<()> {
         return Ok(());
     }
     registered(fd)?.writable().await
+}
+
+/// An fd kept registered with the reactor, for an owner that waits on it
+/// again and again (a pool worker's socket, awaited by one result future
+/// after another): one `dup` and registration for its life instead of one
+/// per wait, and a wait costs one `epoll_ctl` (re-arming the one-shot
+/// interest). The duplicate stays in its blocking mode, as for
+/// [`readable`]. One waiter at a time: a second poll with another task's
+/// waker replaces the first (async-io's `poll_readable`).
+#[derive(Debug)]
+pub struct Registration(Async<OwnedFd>);
+
+impl Registration {
+    /// Registers a duplicate of `fd`.
+    ///
+    /// # Errors
+    /// As [`readable`].
+    pub fn new(fd: BorrowedFd<'_>) -> io::Result<Registration> {
+        registered(fd).map(Registration)
+    }
+
+    /// `Ready` once the fd has been readable (or hung up, or failed) since
+    /// the last `Ready`; the first poll after a `Ready` always registers
+    /// the waker and returns `Pending`, so read (without blocking) before
+    /// polling.
+    ///
+    /// # Errors
+    /// The reactor failed.
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.poll_readable(cx)
+    }
+
+    /// Whether the fd is readable (or hung up) right now: one zero-timeout
+    /// `poll`, no reactor. For a poll that was woken, or repeated, while a
+    /// wait is registered: the reactor may report an event a turn late
+    /// (async-io holds back one that may predate the registration), so a
+    /// wake-up is a reason to look.
+    ///
+    /// # Errors
+    /// `poll(2)` failed.
+    pub fn readable_now(&self) -> io::Result<bool> {
+        crate::socket::poll_readable(self.0.get_ref(), Some(Duration::ZERO))
+    }
 }
 
 /// A duplicate of `fd` registered with the reactor, left in its blocking
