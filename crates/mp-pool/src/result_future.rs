@@ -15,10 +15,9 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use std::sync::Arc;
 
 use event_listener::EventListener;
-use mp_sys::readiness::Registration;
+use mp_sys::readiness::ReadableWait;
 
 use super::{lock, AsyncResult, Slot};
 use crate::engine::Lend;
@@ -43,8 +42,8 @@ pub struct ResultFuture<T> {
     /// Whether to try reading the worker itself (off once that failed: the
     /// engine, or another waiter, delivers).
     help: bool,
-    /// The worker lent to this future, and its socket's registration.
-    lent: Option<(u64, Arc<Registration>)>,
+    /// The worker lent to this future, and the wait for its socket.
+    lent: Option<(u64, ReadableWait)>,
 }
 
 impl<T> std::fmt::Debug for ResultFuture<T> {
@@ -107,7 +106,7 @@ impl<T> ResultFuture<T> {
             return;
         };
         match inner.lend(h.job) {
-            Lend::Lent { id, source } => self.lent = Some((id, source)),
+            Lend::Lent { id, source } => self.lent = Some((id, source.readable())),
             Lend::Progress => {}
             Lend::No => {
                 self.help = false;
@@ -132,8 +131,8 @@ impl<T> Future for ResultFuture<T> {
                 this.listener = None;
                 return Poll::Ready(AsyncResult::take(&mut lock(&this.result.cell.slot)));
             }
-            if let Some((_, source)) = &this.lent {
-                match source.poll_readable(cx) {
+            if let Some((_, wait)) = &mut this.lent {
+                match Pin::new(&mut *wait).poll(cx) {
                     // Something came (or the worker hung up): read it.
                     Poll::Ready(Ok(())) => {
                         this.give_back();
@@ -154,9 +153,8 @@ impl<T> Future for ResultFuture<T> {
                     // The reactor may report an event a turn late (async-io
                     // holds back one that may predate the registration), so,
                     // as async-io's own reads do, a wake-up is a reason to
-                    // look; a look that finds nothing leaves the interest
-                    // armed (the `Pending` above re-armed it if it had fired).
-                    Poll::Pending if !fresh && source.readable_now().unwrap_or(true) => {
+                    // look; a look that finds nothing leaves the wait armed.
+                    Poll::Pending if !fresh && wait.readable_now().unwrap_or(true) => {
                         this.give_back();
                         continue;
                     }
