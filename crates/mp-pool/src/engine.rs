@@ -30,7 +30,7 @@ use mp_sys::time::Deadline;
 #[path = "engine_async.rs"]
 mod async_help;
 #[cfg(feature = "async")]
-pub(crate) use async_help::Lend;
+pub(crate) use async_help::Watched;
 
 /// How often the engine wakes without an event (to retry starting workers).
 const TICK: Duration = Duration::from_millis(200);
@@ -727,13 +727,13 @@ impl Help for Inner {
     }
 
     #[cfg(feature = "async")]
-    fn lend(&self, job: u64) -> Lend {
-        Inner::lend(self, job)
+    fn watch(&self, job: u64) -> Watched {
+        Inner::watch(self, job)
     }
 
     #[cfg(feature = "async")]
-    fn give_back(&self, worker: u64) {
-        Inner::give_back(self, worker);
+    fn collect(&self, worker: u64) {
+        Inner::collect(self, worker);
     }
 
     fn running(&self, job: u64) -> bool {

@@ -1,11 +1,20 @@
 //! The async half of a waiter's help (the `async` feature): a result
 //! future reads its task's worker itself, as a blocking `get` does (see
 //! `Help::help`), but awaits the worker's socket on the reactor instead of
-//! blocking in `poll`. [`Inner::lend`] lends it the worker (the engine
-//! thread stops reading it), [`Inner::give_back`] reads what came and
-//! returns it. The reply thus wakes the awaiting task directly (under
-//! smol's `block_on`, the very thread that awaits), instead of waking the
-//! engine thread, which would then wake the task.
+//! blocking in `poll`. [`Inner::watch`] finds the worker and hands out the
+//! wait for its socket; [`Inner::collect`] reads what came. The reply thus
+//! wakes the awaiting task directly (under smol's `block_on`, the very
+//! thread that awaits), instead of waking the engine thread, which would
+//! then wake the task.
+//!
+//! Unlike a blocking helper, a future does not *borrow* the worker (`lent`
+//! stays false): it reads only under the pool's lock, inside a poll, so
+//! the engine or another waiter may read the same worker meanwhile (the
+//! future then finds its result delivered). A future that is kept but no
+//! longer polled therefore holds nothing up. It only spares the engine a
+//! wake-up: [`Inner::watch`] does not count its own worker as unwatched.
+//! A worker lent to a blocking helper is left to it (that helper sleeps in
+//! `poll` until the socket is readable, so it must be the one to read).
 //!
 //! A child module of `engine.rs`, so it uses the engine's private parts.
 
@@ -16,18 +25,18 @@ use mp_sys::readiness::Registration;
 use super::{run_all, Inner, RunState};
 use crate::lock::lock;
 
-/// What [`Inner::lend`] did.
-pub(crate) enum Lend {
+/// What [`Inner::watch`] found.
+pub(crate) enum Watched {
     /// Nobody can read for the job now (its chunk is queued, its worker is
-    /// lent to another waiter, the pool is ending): the engine, or that
+    /// lent to a blocking waiter, the pool is ending): the engine, or that
     /// waiter, delivers.
     No,
     /// Replies that had arrived were read and delivered, and the worker
     /// holds no more of the job: look at the result again.
     Progress,
-    /// Worker `id` is lent to the caller, who awaits `source` and then
-    /// calls [`Inner::give_back`].
-    Lent {
+    /// Worker `id` holds the job: await `source`, then call
+    /// [`Inner::collect`].
+    Worker {
         /// The worker's id.
         id: u64,
         /// Its socket's kept registration with the reactor.
@@ -36,10 +45,10 @@ pub(crate) enum Lend {
 }
 
 impl Inner {
-    /// Lends the caller the worker that holds job `job`, after reading what
-    /// it already sent; its socket's registration with the reactor is made
-    /// on the first lend and kept with the worker.
-    pub(crate) fn lend(&self, job: u64) -> Lend {
+    /// Finds the worker that holds job `job`, after reading what it already
+    /// sent; its socket's registration with the reactor is made on the first
+    /// watch and kept with the worker.
+    pub(crate) fn watch(&self, job: u64) -> Watched {
         let mut completions = Vec::new();
         let mut s = lock(&self.shared);
         let found = (s.state != RunState::Terminate)
@@ -51,7 +60,7 @@ impl Inner {
             .flatten();
         let Some(i) = found else {
             self.settle(s, None);
-            return Lend::No;
+            return Watched::No;
         };
         if s.workers[i].read_first {
             let before = s.workers[i].replied;
@@ -61,8 +70,8 @@ impl Inner {
         }
         s.dispatch_and_deliver(&self.config, &mut completions);
         let w = &mut s.workers[i];
-        let lend = if w.eof || !w.inflight.iter().any(|c| c.job == job) {
-            Lend::Progress
+        let watch = if w.eof || !w.inflight.iter().any(|c| c.job == job) {
+            Watched::Progress
         } else {
             let source = match &w.registration {
                 Some(r) => Ok(Arc::clone(r)),
@@ -71,27 +80,28 @@ impl Inner {
             match source {
                 Ok(source) => {
                     w.registration = Some(Arc::clone(&source));
-                    w.lent = true;
-                    Lend::Lent { id: w.id, source }
+                    Watched::Worker { id: w.id, source }
                 }
                 Err(e) => {
                     log::warn!(target: "multiprocess", "pool: cannot await {}: {e}", w.name);
-                    Lend::No
+                    Watched::No
                 }
             }
         };
-        self.settle(s, None);
+        // Its worker is watched by the caller: no reason to wake the engine
+        // for it (for another one, yes).
+        let except = matches!(watch, Watched::Worker { .. }).then_some(job);
+        self.settle(s, except);
         run_all(completions);
-        lend
+        watch
     }
 
-    /// Takes back worker `id` from the caller it was lent to: reads what it
-    /// sent (without waiting), delivers, and lets the engine read it again.
-    pub(crate) fn give_back(&self, id: u64) {
+    /// Reads what worker `id` sent (without waiting) and delivers it,
+    /// unless a blocking waiter has borrowed the worker meanwhile.
+    pub(crate) fn collect(&self, id: u64) {
         let mut completions = Vec::new();
         let mut s = lock(&self.shared);
-        if let Some(i) = s.index_of(id) {
-            s.workers[i].lent = false;
+        if let Some(i) = s.index_of(id).filter(|&i| !s.workers[i].lent) {
             s.read_replies(i);
             let w = &mut s.workers[i];
             w.read_first = w.read_first || w.conn.has_buffered();

@@ -45,17 +45,17 @@ pub(crate) trait Help: Send + Sync {
     /// (`concurrent.futures.Future.cancel`); `false` otherwise.
     fn cancel_pending(&self, job: u64) -> bool;
 
-    /// A result future's [`help`](Self::help): lends it the worker holding
-    /// job `job`, to await on the reactor (see `engine_async.rs`); `No`
-    /// where a waiter cannot help.
+    /// A result future's [`help`](Self::help): the worker holding job
+    /// `job`, to await on the reactor (see `engine_async.rs`); `No` where a
+    /// waiter cannot help.
     #[cfg(feature = "async")]
-    fn lend(&self, _job: u64) -> crate::engine::Lend {
-        crate::engine::Lend::No
+    fn watch(&self, _job: u64) -> crate::engine::Watched {
+        crate::engine::Watched::No
     }
 
-    /// Takes back a worker [`lend`](Self::lend) lent.
+    /// Reads what a worker from [`watch`](Self::watch) sent, and delivers.
     #[cfg(feature = "async")]
-    fn give_back(&self, _worker: u64) {}
+    fn collect(&self, _worker: u64) {}
 }
 
 /// Run once when a result becomes ready (posting to a [`Board`], a done

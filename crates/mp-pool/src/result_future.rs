@@ -1,12 +1,13 @@
 //! [`AsyncResult`] as a future (the `async` feature): `result.await`
 //! reads the task's worker itself when it can, as the blocking `get` does
-//! (see `Help`): the worker is lent to the future (`Help::lend`), whose
-//! socket it awaits on the reactor through a registration kept with the
-//! worker, then reads (`Help::give_back`). So a reply wakes the awaiting
-//! task directly, not the engine thread first. When it cannot help (the
-//! chunk is queued, another waiter reads that worker), the future waits
-//! for the delivery like any other waiter: woken by an `event-listener`
-//! event that the result cell fires beside its condvar. No thread waits.
+//! (see `Help`): `Help::watch` names the worker holding the task, the
+//! future awaits that worker's socket on the reactor through a
+//! registration kept with the worker, then reads (`Help::collect`). So a
+//! reply wakes the awaiting task directly, not the engine thread first.
+//! When it cannot help (the chunk is queued, a blocking waiter reads that
+//! worker), the future waits for the delivery like any other waiter: woken
+//! by an `event-listener` event that the result cell fires beside its
+//! condvar. No thread waits.
 //!
 //! Lives beside `result.rs` as its child module, so it uses the cell's
 //! private parts without widening them.
@@ -15,12 +16,11 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-
 use event_listener::EventListener;
 use mp_sys::readiness::ReadableWait;
 
 use super::{lock, AsyncResult, Slot};
-use crate::engine::Lend;
+use crate::engine::Watched;
 use crate::error::PoolError;
 
 /// The future of an [`AsyncResult`] (from `IntoFuture`): resolves to what
@@ -48,8 +48,8 @@ pub struct ResultFuture<T> {
     /// Whether to try reading the worker itself (off once that failed: the
     /// engine, or another waiter, delivers).
     help: bool,
-    /// The worker lent to this future, and the wait for its socket.
-    lent: Option<(u64, ReadableWait)>,
+    /// The worker this future reads, and the wait for its socket.
+    watching: Option<(u64, ReadableWait)>,
 }
 
 impl<T> std::fmt::Debug for ResultFuture<T> {
@@ -85,24 +85,24 @@ impl<T> IntoFuture for AsyncResult<T> {
             result: self,
             listener: None,
             help,
-            lent: None,
+            watching: None,
         }
     }
 }
 
 impl<T> ResultFuture<T> {
-    /// Gives the lent worker back (reading what it sent), if one is lent.
-    fn give_back(&mut self) {
-        if let Some((id, _)) = self.lent.take() {
+    /// Reads what the watched worker sent, and stops watching it.
+    fn collect(&mut self) {
+        if let Some((id, _)) = self.watching.take() {
             if let Some(inner) = self.result.helper.as_ref().and_then(|h| h.inner.upgrade()) {
-                inner.give_back(id);
+                inner.collect(id);
             }
         }
     }
 
-    /// Tries to take the worker holding the task (`help`); on `No`, stops
-    /// trying and hands the worker to the engine.
-    fn lend(&mut self) {
+    /// Looks for the worker holding the task (`help`); on `No`, stops
+    /// looking and hands the worker to the engine.
+    fn watch(&mut self) {
         let Some(h) = self.result.helper.as_ref() else {
             self.help = false;
             return;
@@ -111,13 +111,22 @@ impl<T> ResultFuture<T> {
             self.help = false;
             return;
         };
-        match inner.lend(h.job) {
-            Lend::Lent { id, source } => self.lent = Some((id, source.readable())),
-            Lend::Progress => {}
-            Lend::No => {
+        match inner.watch(h.job) {
+            Watched::Worker { id, source } => self.watching = Some((id, source.readable())),
+            Watched::Progress => {}
+            Watched::No => {
                 self.help = false;
                 inner.stop_helping();
             }
+        }
+    }
+
+    /// Stops reading the worker itself: the engine delivers from now on.
+    fn stop_helping(&mut self) {
+        self.watching = None;
+        self.help = false;
+        if let Some(inner) = self.result.helper.as_ref().and_then(|h| h.inner.upgrade()) {
+            inner.stop_helping();
         }
     }
 }
@@ -128,48 +137,43 @@ impl<T> Future for ResultFuture<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // Every field is `Unpin`.
         let this = self.get_mut();
-        // Whether the worker was lent during this poll (else a poll that
-        // finds it lent was woken, or polled again, while it was).
+        // Whether the worker was looked up during this poll (else a poll
+        // that finds it watched was woken, or polled again, meanwhile).
         let mut fresh = false;
         loop {
             if !matches!(*lock(&this.result.cell.slot), Slot::Pending) {
-                this.give_back();
+                this.watching = None;
                 this.listener = None;
                 return Poll::Ready(AsyncResult::take(&mut lock(&this.result.cell.slot)));
             }
-            if let Some((_, wait)) = &mut this.lent {
+            if let Some((_, wait)) = &mut this.watching {
                 match Pin::new(&mut *wait).poll(cx) {
                     // Something came (or the worker hung up): read it.
                     Poll::Ready(Ok(())) => {
-                        this.give_back();
+                        this.collect();
                         continue;
                     }
                     Poll::Ready(Err(e)) => {
                         log::warn!(target: "multiprocess", "pool: awaiting a worker failed: {e}");
-                        this.give_back();
-                        this.help = false;
-                        if let Some(inner) =
-                            this.result.helper.as_ref().and_then(|h| h.inner.upgrade())
-                        {
-                            inner.stop_helping();
-                        }
+                        this.stop_helping();
                         continue;
                     }
-                    // Polled again while lent: look whether something came.
-                    // The reactor may report an event a turn late (async-io
-                    // holds back one that may predate the registration), so,
-                    // as async-io's own reads do, a wake-up is a reason to
-                    // look; a look that finds nothing leaves the wait armed.
+                    // Polled again while watching: look whether something
+                    // came. The reactor may report an event a turn late
+                    // (async-io holds back one that may predate the
+                    // registration), so, as async-io's own reads do, a
+                    // wake-up is a reason to look; a look that finds nothing
+                    // leaves the wait armed.
                     Poll::Pending if !fresh && wait.readable_now().unwrap_or(true) => {
-                        this.give_back();
+                        this.collect();
                         continue;
                     }
-                    // Also listen: a delivery by the engine (a terminate,
-                    // the worker's death seen on its sentinel) wakes too.
+                    // Also listen: a delivery by someone else (the engine,
+                    // a blocking waiter, another future) wakes too.
                     Poll::Pending => {}
                 }
             } else if this.help {
-                this.lend();
+                this.watch();
                 fresh = true;
                 continue;
             }
@@ -182,13 +186,5 @@ impl<T> Future for ResultFuture<T> {
                 },
             }
         }
-    }
-}
-
-impl<T> Drop for ResultFuture<T> {
-    /// A lent worker goes back to the engine (then the handle's own drop
-    /// tells the engine to read it, if the result is still pending).
-    fn drop(&mut self) {
-        self.give_back();
     }
 }
