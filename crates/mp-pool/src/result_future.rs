@@ -26,14 +26,14 @@ use crate::error::PoolError;
 /// The future of an [`AsyncResult`] (from `IntoFuture`): resolves to what
 /// [`AsyncResult::get`] returns.
 ///
-/// While polled, it reads its task's worker itself (as
-/// [`AsyncResult::get`] does); the pool's engine thread does not read that
-/// worker meanwhile, so poll it promptly once created (`.await` does), or
-/// drop it.
+/// When polled, it reads its task's worker itself (as
+/// [`AsyncResult::get`] does) without taking it from anyone: the engine
+/// and other waiters may read the same worker meanwhile, so a future kept
+/// without being polled holds nothing up.
 ///
-/// Cancellation: dropping it gives the worker it was reading back to the
-/// engine and drops the `AsyncResult`, as dropping that handle does; the
-/// task still runs and the pool stays usable, only its value is not seen.
+/// Cancellation: dropping it drops the `AsyncResult`, as dropping that
+/// handle does (the engine reads the worker from then on); the task still
+/// runs and the pool stays usable, only its value is not seen.
 /// A dead worker is
 /// [`TaskError::WorkerDied`](crate::TaskError::WorkerDied), a terminated or
 /// dropped pool [`PoolError::Terminated`], never a hang. No timeout form:
