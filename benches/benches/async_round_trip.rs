@@ -4,7 +4,9 @@
 //! `Pool(2)` (`get()` vs `.await`); M7, an `Event` ping-pong with a child
 //! process (`wait` vs `wait_async`, a futex word awaited through the
 //! watcher thread); and a `Queue` echo through a child (`get` vs
-//! `get_async`). Then "10,000 pending async waits": 10,000 `Event` waits
+//! `get_async`; also with the three ways taking turns in batches, printed
+//! as medians, since its round trips are bimodal: see `queue_interleaved`).
+//! Then "10,000 pending async waits": 10,000 `Event` waits
 //! (on 100 and on 10,000 events) and 10,000 `Queue` gets are polled once,
 //! and the threads of the process are counted from `/proc/self/status`
 //! and printed. Each async form runs under smol's
@@ -179,8 +181,60 @@ fn queue(c: &mut Criterion) {
         b.iter(|| tokio.block_on(round_trip()))
     });
     g.finish();
+    queue_interleaved(&to, &from, &tokio);
     to.put(&u64::MAX).expect("put");
     peer.join().expect("join");
+}
+
+/// The `Queue` echo's three ways taking turns in batches (the order rotated
+/// every round), printed as each way's median batch and the ratios. Its
+/// round trips are bimodal: two sides that meet while both spin (no
+/// context switch, about a microsecond) or a side that sleeps (two or three
+/// switches, ten or more). Which one a run gets depends on the load at
+/// that moment, so criterion's rows, taken one way after the other, saw
+/// the async/blocking ratio swing from 0.5 to 6.8; taking turns, all three
+/// ways see the same load.
+fn queue_interleaved(to: &Queue<u64>, from: &Queue<u64>, tokio: &tokio::runtime::Runtime) {
+    const BATCH: u32 = 200;
+    const ROUNDS: usize = 60;
+    let round_trip = || async {
+        to.put_async(&42).await.expect("put");
+        assert_eq!(from.get_async().await.expect("get"), 42);
+    };
+    let batch = || async {
+        for _ in 0..BATCH {
+            round_trip().await;
+        }
+    };
+    let mut us: [Vec<f64>; 3] = Default::default();
+    for round in 0..ROUNDS {
+        for k in 0..3 {
+            let way = (k + round) % 3;
+            let start = std::time::Instant::now();
+            match way {
+                0 => {
+                    for _ in 0..BATCH {
+                        to.put(&42).expect("put");
+                        assert_eq!(from.get().expect("get"), 42);
+                    }
+                }
+                1 => smol::block_on(batch()),
+                _ => tokio.block_on(batch()),
+            }
+            us[way].push(start.elapsed().as_secs_f64() * 1e6 / f64::from(BATCH));
+        }
+    }
+    let [blocking, smol, tokio] = us.map(|mut v| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    });
+    println!(
+        "Queue_round_trip_interleaved: median of {ROUNDS} batches of {BATCH}, us per round trip: \
+         blocking {blocking:.2}, async smol {smol:.2} ({:.2}x), async tokio current-thread \
+         {tokio:.2} ({:.2}x)",
+        smol / blocking,
+        tokio / blocking
+    );
 }
 
 /// This process's thread count, from `/proc/self/status`.

@@ -26,6 +26,12 @@ use crate::worker_handle::{kill_all, start_worker, stop_gracefully, Chunk, Worke
 use crate::worker_main::RequestRef;
 use mp_sys::time::Deadline;
 
+#[cfg(feature = "async")]
+#[path = "engine_async.rs"]
+mod async_help;
+#[cfg(feature = "async")]
+pub(crate) use async_help::Watched;
+
 /// How often the engine wakes without an event (to retry starting workers).
 const TICK: Duration = Duration::from_millis(200);
 /// The engine looks at a timed task's task word at least this far apart.
@@ -714,6 +720,16 @@ impl Help for Inner {
 
     fn stop_helping(&self) {
         self.settle(lock(&self.shared), None);
+    }
+
+    #[cfg(feature = "async")]
+    fn watch(&self, job: u64) -> Watched {
+        Inner::watch(self, job)
+    }
+
+    #[cfg(feature = "async")]
+    fn collect(&self, worker: u64) {
+        Inner::collect(self, worker);
     }
 
     fn running(&self, job: u64) -> bool {

@@ -44,6 +44,18 @@ pub(crate) trait Help: Send + Sync {
     /// Cancels job `job` only if no worker holds any of its chunks yet
     /// (`concurrent.futures.Future.cancel`); `false` otherwise.
     fn cancel_pending(&self, job: u64) -> bool;
+
+    /// A result future's [`help`](Self::help): the worker holding job
+    /// `job`, to await on the reactor (see `engine_async.rs`); `No` where a
+    /// waiter cannot help.
+    #[cfg(feature = "async")]
+    fn watch(&self, _job: u64) -> crate::engine::Watched {
+        crate::engine::Watched::No
+    }
+
+    /// Reads what a worker from [`watch`](Self::watch) sent, and delivers.
+    #[cfg(feature = "async")]
+    fn collect(&self, _worker: u64) {}
 }
 
 /// Run once when a result becomes ready (posting to a [`Board`], a done

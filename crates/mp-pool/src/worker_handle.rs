@@ -121,6 +121,10 @@ pub(crate) struct Worker {
     /// The task of its first chunk in flight it was last seen running:
     /// (replies read then, task index in the chunk, first seen at).
     pub(crate) seen: Option<(u64, usize, Instant)>,
+    /// Its socket's registration with the async reactor, made when a result
+    /// future first awaits it (see `engine_async.rs`).
+    #[cfg(feature = "async")]
+    pub(crate) registration: Option<Arc<mp_sys::readiness::Registration>>,
 }
 
 /// Why the parent stopped a worker in a task.
@@ -335,6 +339,8 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         doomed: None,
         stopped: None,
         seen: None,
+        #[cfg(feature = "async")]
+        registration: None,
     })
 }
 

@@ -1,7 +1,8 @@
 //! `AsyncResult` as a future (the `async` feature) under tokio
 //! (multi-thread and current-thread) and smol, workers started with the
 //! method from `MULTIPROCESS_START_METHOD`: a value, a worker that dies is
-//! an error, a dropped future leaves the pool working, and 1,000 pending
+//! an error, a dropped future leaves the pool working (also one that was
+//! reading its worker, and one kept without being polled), and 1,000 pending
 //! results take no thread each.
 //!
 //! One test in its own binary, so the thread count sees no other test.
@@ -80,6 +81,44 @@ async fn scenario() {
     assert_eq!(released, [1, 2]);
     let got: Vec<u64> = all(waits).await.into_iter().map(Result::unwrap).collect();
     assert_eq!(got, (0..PENDING as u64).map(square).collect::<Vec<_>>());
+
+    // Dropped while it reads its worker (a `Pool(1)`, so the next task is
+    // on the same worker): the worker goes back to the engine, and the next
+    // result comes.
+    let one = Pool::with_processes(1).unwrap();
+    let (go, held) = pipe(true).unwrap();
+    {
+        let mut lent = std::pin::pin!(one.apply_async(wait_for_go, (held,)).unwrap().into_future());
+        assert!(all_pending(&mut [lent.as_mut()]).await);
+    }
+    go.send(&5u64).unwrap();
+    let next = one.apply_async(square, (4,)).unwrap().into_future();
+    let timeout = async {
+        smol::Timer::after(std::time::Duration::from_secs(30)).await;
+        panic!("the worker was not given back");
+    };
+    assert_eq!(smol::future::or(next, timeout).await.unwrap(), 16);
+
+    // Kept without being polled again after it began to wait: it holds
+    // nothing up, the next result on its worker comes (blocking and async).
+    let (go, held) = pipe(true).unwrap();
+    let mut kept = Box::pin(one.apply_async(wait_for_go, (held,)).unwrap().into_future());
+    assert!(all_pending(&mut [kept.as_mut()]).await);
+    go.send(&6u64).unwrap();
+    let blocking = one.apply_async(square, (5,)).unwrap();
+    assert_eq!(
+        blocking
+            .get_timeout(std::time::Duration::from_secs(30))
+            .unwrap(),
+        25
+    );
+    let next = one.apply_async(square, (6,)).unwrap().into_future();
+    let timeout = async {
+        smol::Timer::after(std::time::Duration::from_secs(30)).await;
+        panic!("a kept future held its worker");
+    };
+    assert_eq!(smol::future::or(next, timeout).await.unwrap(), 36);
+    assert_eq!(kept.await.unwrap(), 6);
 
     // A terminated pool: its pending results end with an error.
     let held = pipe(true).unwrap();

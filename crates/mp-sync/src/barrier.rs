@@ -19,6 +19,10 @@ use crate::primitive::{AtomicU64, Ordering};
 use crate::raw::barrier::{Broken, RawBarrier};
 use crate::shared::{self, word};
 
+#[cfg(feature = "async")]
+#[path = "barrier_async.rs"]
+mod async_forms;
+
 /// Layout: mutex @0 (16), phase @16, count @20, scanned @24, parties
 /// @28, default timeout in ns @32 (`u64::MAX` = none), eventcount @40 (8),
 /// then one `u64` arrival entry per party from @48.
@@ -138,18 +142,20 @@ impl Barrier {
     }
 
     fn wait_timeout_opt(&self, timeout: Option<Duration>) -> Result<usize, BrokenBarrierError> {
+        let run = self.action_runner();
+        outcome(
+            self.raw()
+                .wait::<Futex, _>(ident::process(), Deadline::after(timeout), run),
+        )
+    }
+
+    /// The action as the raw barrier runs it: a panic is caught (the
+    /// barrier breaks) and handed back to [`outcome`], which resumes it.
+    fn action_runner(&self) -> impl Fn() -> Result<(), Panic> + Copy {
         let action = self.action;
-        let run = || match action {
+        move || match action {
             None => Ok(()),
             Some(f) => std::panic::catch_unwind(f),
-        };
-        match self
-            .raw()
-            .wait::<Futex, _>(ident::process(), Deadline::after(timeout), run)
-        {
-            Ok(index) => Ok(index),
-            Err(Ok(Broken)) => Err(BrokenBarrierError),
-            Err(Err(panic)) => std::panic::resume_unwind(panic),
         }
     }
 
@@ -177,6 +183,18 @@ impl Barrier {
     /// Whether the barrier is broken.
     pub fn broken(&self) -> bool {
         self.raw().broken()
+    }
+}
+
+/// A panic caught from the action.
+type Panic = Box<dyn std::any::Any + Send>;
+
+/// The caller's result of a raw wait: the action's panic continues here.
+fn outcome(r: Result<usize, Result<Broken, Panic>>) -> Result<usize, BrokenBarrierError> {
+    match r {
+        Ok(index) => Ok(index),
+        Err(Ok(Broken)) => Err(BrokenBarrierError),
+        Err(Err(panic)) => std::panic::resume_unwind(panic),
     }
 }
 

@@ -13,7 +13,9 @@ use std::pin::pin;
 use std::time::Duration;
 
 use mp_process::Process;
-use mp_sync::{AcquireError, Condition, Event, Lock, RLock, Semaphore, SyncLock};
+use mp_sync::{
+    AcquireError, Barrier, BrokenBarrierError, Condition, Event, Lock, RLock, Semaphore, SyncLock,
+};
 
 #[path = "../../mp-process/tests/async_support/mod.rs"]
 mod async_support;
@@ -211,6 +213,140 @@ async fn rlock_and_condition() {
     assert!(!r.locked());
 }
 
+fn barrier_wait(barrier: Barrier, rounds: u32) {
+    for _ in 0..rounds {
+        barrier.wait_timeout(T).unwrap();
+    }
+}
+
+/// Arrives and stays inside until killed.
+fn barrier_wait_forever(barrier: Barrier) {
+    let _ = barrier.wait();
+}
+
+/// Sleeps without a runtime's timer (the scenarios stay runtime-agnostic).
+async fn nap() {
+    let never = Event::new().unwrap();
+    assert!(!never.wait_async(Some(Duration::from_millis(10))).await);
+}
+
+/// Awaits (without blocking the runtime) until `n` parties wait.
+async fn until_waiting(barrier: &Barrier, n: usize) {
+    for _ in 0..3000 {
+        if barrier.n_waiting() == n {
+            return;
+        }
+        nap().await;
+    }
+    panic!("{n} parties never waited: {barrier:?}");
+}
+
+fn sorted(mut v: Vec<usize>) -> Vec<usize> {
+    v.sort_unstable();
+    v
+}
+
+/// Two async parties and a blocking one in another process, for three
+/// generations: each index once per generation.
+async fn barrier_with_another_process() {
+    let barrier = Barrier::new(3).unwrap();
+    let mut p = Process::new(barrier_wait, (barrier.clone(), 3));
+    p.start().unwrap();
+    for _ in 0..3 {
+        let waits = vec![
+            Box::pin(barrier.wait_async()),
+            Box::pin(barrier.wait_async()),
+        ];
+        let got: Vec<usize> = all(waits).await.into_iter().map(Result::unwrap).collect();
+        assert!(got[0] != got[1] && got.iter().all(|&i| i < 3), "{got:?}");
+    }
+    assert_eq!(p.join_async().await.unwrap(), 0);
+    assert_eq!((barrier.n_waiting(), barrier.broken()), (0, false));
+}
+
+/// The timeout forms break the barrier for everyone, as in Python.
+async fn barrier_timeouts_break() {
+    let barrier = Barrier::new(3).unwrap();
+    let mut other = pin!(barrier.wait_async());
+    assert!(all_pending(&mut [other.as_mut()]).await);
+    assert_eq!(
+        barrier.wait_timeout_async(SHORT).await,
+        Err(BrokenBarrierError)
+    );
+    assert!(barrier.broken());
+    assert_eq!(other.await, Err(BrokenBarrierError), "the other party too");
+    assert_eq!(barrier.wait_async().await, Err(BrokenBarrierError));
+    barrier.reset();
+    // The default timeout given at creation applies to `wait_async`.
+    let barrier = Barrier::with_timeout(2, Some(SHORT)).unwrap();
+    assert_eq!(barrier.wait_async().await, Err(BrokenBarrierError));
+    assert!(barrier.broken());
+}
+
+/// A dropped wait withdraws its arrival: the barrier stays whole, and the
+/// withdrawn index goes to the next arrival.
+async fn barrier_dropped_wait_withdraws() {
+    let barrier = Barrier::new(3).unwrap();
+    let mut first = Box::pin(barrier.wait_async());
+    let mut second = Box::pin(barrier.wait_async());
+    assert!(all_pending(&mut [first.as_mut()]).await);
+    assert!(all_pending(&mut [second.as_mut()]).await);
+    assert_eq!(barrier.n_waiting(), 2);
+    drop(first);
+    assert_eq!((barrier.n_waiting(), barrier.broken()), (1, false));
+    let mut p = Process::new(barrier_wait, (barrier.clone(), 1));
+    p.start().unwrap();
+    until_waiting(&barrier, 2).await;
+    let third = barrier.wait_async().await.unwrap();
+    let second = second.await.unwrap();
+    assert_eq!(p.join_async().await.unwrap(), 0);
+    // The blocking party's index is its own; the two async ones differ
+    // from each other and are below `parties`.
+    assert!(second != third && second < 3 && third < 3);
+
+    // Dropped after its generation was released: it had passed; leaving
+    // lets the next generation fill.
+    let barrier = Barrier::new(2).unwrap();
+    let mut passed = Box::pin(barrier.wait_async());
+    assert!(all_pending(&mut [passed.as_mut()]).await);
+    let other = barrier.clone();
+    assert_eq!(
+        std::thread::spawn(move || other.wait()).join().unwrap(),
+        Ok(1)
+    );
+    drop(passed);
+    assert_eq!((barrier.n_waiting(), barrier.broken()), (0, false));
+    let other = barrier.clone();
+    let blocking = std::thread::spawn(move || other.wait_timeout(T));
+    let mine = barrier.wait_async().await.unwrap();
+    assert_eq!(
+        sorted(vec![mine, blocking.join().unwrap().unwrap()]),
+        [0, 1]
+    );
+}
+
+/// A party killed inside `wait` breaks the barrier for an async waiter
+/// (an error within a slice, never a hang); `reset` restores it.
+async fn barrier_dead_party_breaks() {
+    let barrier = Barrier::new(3).unwrap();
+    let mut p = Process::new(barrier_wait_forever, (barrier.clone(),));
+    p.start().unwrap();
+    until_waiting(&barrier, 1).await;
+    let mut waiting = pin!(barrier.wait_async());
+    assert!(all_pending(&mut [waiting.as_mut()]).await);
+    p.kill().unwrap();
+    assert_eq!(p.join_async().await.unwrap(), -9);
+    assert_eq!(waiting.await, Err(BrokenBarrierError));
+    barrier.reset();
+    let waits = vec![
+        Box::pin(barrier.wait_async()),
+        Box::pin(barrier.wait_async()),
+        Box::pin(barrier.wait_async()),
+    ];
+    let got: Vec<usize> = all(waits).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(sorted(got), [0, 1, 2]);
+}
+
 async fn many_pending() {
     const PENDING: usize = 10_000;
     let events: Vec<Event> = (0..100).map(|_| Event::new().unwrap()).collect();
@@ -288,9 +424,44 @@ fn spawned_on_tokio_multi_thread() {
     assert_eq!(sem.get_value(), 2);
 }
 
+/// Tasks on a tokio multi-thread runtime pass a `Barrier(4)` 100 times
+/// (the future is `Send`; wake-ups cross threads): each index once per
+/// generation.
+fn barrier_spawned_on_tokio_multi_thread() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let barrier = Barrier::new(4).unwrap();
+    let rounds: Vec<Vec<usize>> = rt.block_on(async {
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    for _ in 0..100 {
+                        got.push(barrier.wait_async().await.unwrap());
+                    }
+                    got
+                })
+            })
+            .collect();
+        let mut rounds = Vec::new();
+        for t in tasks {
+            rounds.push(t.await.unwrap());
+        }
+        rounds
+    });
+    for g in 0..100 {
+        assert_eq!(sorted(rounds.iter().map(|r| r[g]).collect()), [0, 1, 2, 3]);
+    }
+}
+
 #[test]
 fn sync_async_on_every_runtime() {
     spawned_on_tokio_multi_thread();
+    barrier_spawned_on_tokio_multi_thread();
     on_every_runtime(|| async {
         lock_released_by_another_process().await;
         a_child_awaits_too().await;
@@ -299,5 +470,9 @@ fn sync_async_on_every_runtime() {
         dropped_waits_hold_nothing().await;
         rlock_and_condition().await;
         many_pending().await;
+        barrier_with_another_process().await;
+        barrier_timeouts_break().await;
+        barrier_dropped_wait_withdraws().await;
+        barrier_dead_party_breaks().await;
     });
 }

@@ -14,10 +14,11 @@ use std::future::Future;
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::pin::Pin;
-use std::task::Poll;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_io::{Async, Timer};
+use async_io::{Async, ReadableOwned, Timer};
 
 /// Resolves once `fd` is readable, or has hung up or failed (as `poll(2)`'s
 /// `POLLIN`, `POLLHUP`, `POLLERR`).
@@ -44,6 +45,66 @@ pub async fn writable(fd: BorrowedFd<'_>) -> io::Result<()> {
         return Ok(());
     }
     registered(fd)?.writable().await
+}
+
+/// An fd kept registered with the reactor, for an owner that waits on it
+/// again and again (a pool worker's socket, awaited by one result future
+/// after another): one `dup` and registration for its life instead of one
+/// per wait, and a wait costs at most one `epoll_ctl` (re-arming the
+/// one-shot interest). The duplicate stays in its blocking mode, as for
+/// [`readable`].
+#[derive(Debug)]
+pub struct Registration(Arc<Async<OwnedFd>>);
+
+impl Registration {
+    /// Registers a duplicate of `fd`.
+    ///
+    /// # Errors
+    /// As [`readable`].
+    pub fn new(fd: BorrowedFd<'_>) -> io::Result<Registration> {
+        registered(fd).map(|a| Registration(Arc::new(a)))
+    }
+
+    /// A wait for the fd to be readable (or hung up, or failed); several
+    /// may be pending at once. Cancellation-safe as [`readable`].
+    pub fn readable(&self) -> ReadableWait {
+        ReadableWait {
+            ready: Arc::clone(&self.0).readable_owned(),
+            fd: Arc::clone(&self.0),
+        }
+    }
+}
+
+/// A pending [`Registration::readable`]: resolves once the fd has been
+/// readable since its first poll. Each poll keeps one waker (a repeated
+/// poll replaces it, never wakes the task itself).
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct ReadableWait {
+    ready: ReadableOwned<OwnedFd>,
+    fd: Arc<Async<OwnedFd>>,
+}
+
+impl ReadableWait {
+    /// Whether the fd is readable (or hung up) right now: one zero-timeout
+    /// `poll`, no reactor. For a poll that was woken, or repeated, while
+    /// this wait is pending: the reactor may report an event a turn late
+    /// (async-io holds back one that may predate the registration), so a
+    /// wake-up is a reason to look.
+    ///
+    /// # Errors
+    /// `poll(2)` failed.
+    pub fn readable_now(&self) -> io::Result<bool> {
+        crate::socket::poll_readable(self.fd.get_ref(), Some(Duration::ZERO))
+    }
+}
+
+impl Future for ReadableWait {
+    type Output = io::Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.ready).poll(cx)
+    }
 }
 
 /// A duplicate of `fd` registered with the reactor, left in its blocking

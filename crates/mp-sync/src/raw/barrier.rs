@@ -20,12 +20,29 @@
 //! | `RESETTING` | sleep until `FILLING`      | —                     | → `FILLING`, wake all |
 //! | `BROKEN`    | error at once              | —                     | stays `BROKEN` |
 //!
-//! An arrival stores its identity at `arrivals[index]` before it raises
-//! `count`; leaving clears it before it lowers `count`. So the entries
-//! name exactly the parties inside `wait` (`count` of them).
+//! An arrival stores its identity in a free entry before it raises
+//! `count`, and that entry's index is its arrival index; leaving clears
+//! it before it lowers `count`. So the entries name exactly the parties
+//! inside `wait` (`count` of them), and their indices differ. Without
+//! withdrawals the free entry is always `arrivals[count]`, so the index is
+//! the arrival order, as in Python.
 //!
 //! A waiter whose own timeout expires breaks the barrier (everyone gets
 //! the error), as in Python.
+//!
+//! # Steps (one protocol, blocking and async)
+//! `wait` is `arrive` (after waiting out a drain or reset), then `passed`
+//! until the generation ends, then `exit`, all under the lock, sleeping on
+//! `wake` between looks. The async form (`barrier_async.rs`) runs the same
+//! steps from polls: [`RawBarrier::try_arrive`] and [`RawBarrier::try_pass`]
+//! each take the lock, make one step or change nothing, and release it.
+//! A future dropped between them calls [`RawBarrier::give_up`], which
+//! *withdraws* its arrival if the generation still fills: `exit` while
+//! `FILLING` lowers `count` and frees the entry, as `threading.Barrier`'s
+//! `finally` does for a thread that raises out of `wait`, and as
+//! `asyncio.Barrier` does for a cancelled task. The freed entry (and its
+//! index) goes to the next arrival, which is why an arrival takes a free
+//! entry rather than `arrivals[count]`.
 //!
 //! # Dead parties
 //! A party killed inside `wait` never leaves: without more, its arrival
@@ -84,6 +101,24 @@ pub(crate) const FILLING: u32 = 0;
 pub(crate) const DRAINING: u32 = 1;
 pub(crate) const RESETTING: u32 = 2;
 pub(crate) const BROKEN: u32 = 3;
+
+/// One party inside `wait`: its arrival index and its entry in
+/// `arrivals` (`None` for a damaged slot's unrecorded arrival).
+#[derive(Debug)]
+pub(crate) struct Arrival<'a> {
+    index: u32,
+    entry: Option<&'a AtomicU64>,
+}
+
+/// What an arrival led to.
+#[derive(Debug)]
+pub(crate) enum Arrived<'a, E> {
+    /// Waiting for the generation to fill.
+    Inside(Arrival<'a>),
+    /// Over already (broken, or this arrival completed the generation):
+    /// the outcome, after leaving.
+    Done(Result<usize, Result<Broken, E>>),
+}
 
 /// The barrier is (or just became) broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,11 +218,100 @@ impl<'a, A: Fn(usize) -> Option<&'a AtomicU64>> RawBarrier<'a, A> {
         self.enter::<P>(me);
         if slept_a_slice {
             // No phase change for a whole slice: did a party die inside?
-            if scan_due::<P>(self.scanned) {
-                self.reap::<P>();
-            }
+            self.reap_after_slice::<P>();
         }
         Ok(())
+    }
+
+    /// A free entry for an arrival, searched from `count` (where it is
+    /// unless a party withdrew: then any hole will do); its index is the
+    /// arrival's index, so the parties inside hold distinct ones. `None`
+    /// only for a damaged slot (every entry taken while `count` says
+    /// otherwise): the arrival then goes unrecorded.
+    fn free_entry(&self, count: u32) -> Option<(u32, &'a AtomicU64)> {
+        let parties = self.parties.load(Ordering::Relaxed);
+        let from = count.min(parties);
+        (from..parties).chain(0..from).find_map(|i| {
+            let e = (self.arrivals)(i as usize)?;
+            (e.load(Ordering::Relaxed) == 0).then_some((i, e))
+        })
+    }
+
+    /// Arrives (lock held, phase `FILLING` or `BROKEN`): `Done` at once if
+    /// the barrier is broken, or if this arrival completes the generation
+    /// (after running `action` and leaving again); otherwise `Inside`,
+    /// to be settled by [`passed`](Self::passed) and [`exit`](Self::exit).
+    fn arrive<P: Park, E>(
+        &self,
+        me: u64,
+        action: impl FnOnce() -> Result<(), E>,
+    ) -> Arrived<'a, E> {
+        if self.phase.load(Ordering::SeqCst) == BROKEN {
+            return Arrived::Done(Err(Ok(Broken)));
+        }
+        let count = self.count.load(Ordering::SeqCst);
+        let (index, entry) = match self.free_entry(count) {
+            Some((i, e)) => (i, Some(e)),
+            None => (count, None),
+        };
+        if let Some(e) = entry {
+            e.store(me, Ordering::Relaxed);
+        }
+        // (Saturating: shared words a damaged peer wrote must not panic us.)
+        let count = count.saturating_add(1);
+        self.count.store(count, Ordering::SeqCst);
+        let arrival = Arrival { index, entry };
+        if count < self.parties.load(Ordering::Relaxed) {
+            return Arrived::Inside(arrival);
+        }
+        // Never release a generation with a party that died inside: a
+        // death before this arrival breaks it, whoever noticed first.
+        self.reap::<P>();
+        let result = if self.phase.load(Ordering::SeqCst) == BROKEN {
+            Err(Ok(Broken))
+        } else {
+            match action() {
+                Ok(()) => {
+                    self.phase.store(DRAINING, Ordering::SeqCst);
+                    self.notify_all::<P>();
+                    Ok(index as usize)
+                }
+                Err(e) => {
+                    self.break_locked::<P>();
+                    Err(Err(e))
+                }
+            }
+        };
+        self.exit::<P>(arrival);
+        Arrived::Done(result)
+    }
+
+    /// Whether `arrival`'s generation is over (lock held): `Some(Ok(index))`
+    /// once released, `Some(Err)` once broken or reset, `None` while it
+    /// fills.
+    fn passed(&self, arrival: &Arrival<'a>) -> Option<Result<usize, Broken>> {
+        match self.phase.load(Ordering::SeqCst) {
+            FILLING => None,
+            BROKEN | RESETTING => Some(Err(Broken)),
+            _ => Some(Ok(arrival.index as usize)),
+        }
+    }
+
+    /// `_exit` (lock held): the party leaves; the last to leave a drained
+    /// or reset generation lets the next one fill. While the generation
+    /// fills, this withdraws the arrival (`count` drops; a later arrival
+    /// takes its entry and index).
+    fn exit<P: Park>(&self, arrival: Arrival<'a>) {
+        if let Some(e) = arrival.entry {
+            e.store(0, Ordering::Relaxed);
+        }
+        // (Saturating: a damaged slot may have lost track of this caller.)
+        let left = self.count.load(Ordering::SeqCst).saturating_sub(1);
+        self.count.store(left, Ordering::SeqCst);
+        if left == 0 && matches!(self.phase.load(Ordering::SeqCst), DRAINING | RESETTING) {
+            self.phase.store(FILLING, Ordering::SeqCst);
+            self.notify_all::<P>();
+        }
     }
 
     /// `Barrier.wait`: returns the arrival index. `action` runs in the last
@@ -201,70 +325,42 @@ impl<'a, A: Fn(usize) -> Option<&'a AtomicU64>> RawBarrier<'a, A> {
     ) -> Result<usize, Result<Broken, E>> {
         self.enter::<P>(me);
         // _enter: wait while the previous generation drains or resets.
-        while matches!(self.phase.load(Ordering::SeqCst), DRAINING | RESETTING) {
+        while self.draining() {
             if self.cond_wait::<P>(me, deadline).is_err() {
                 self.break_locked::<P>();
             }
         }
-        if self.phase.load(Ordering::SeqCst) == BROKEN {
-            self.leave::<P>();
-            return Err(Ok(Broken));
-        }
-        let index = self.count.load(Ordering::SeqCst);
-        let entry = (self.arrivals)(index as usize);
-        if let Some(e) = entry {
-            e.store(me, Ordering::Relaxed);
-        }
-        // (Saturating: shared words a damaged peer wrote must not panic us.)
-        self.count.store(index.saturating_add(1), Ordering::SeqCst);
-        let parties = self.parties.load(Ordering::Relaxed);
-        let result = if index.saturating_add(1) >= parties {
-            // Never release a generation with a party that died inside:
-            // a death before this arrival breaks it, whoever noticed first.
-            self.reap::<P>();
-            if self.phase.load(Ordering::SeqCst) == BROKEN {
-                Err(Ok(Broken))
-            } else {
-                match action() {
-                    Ok(()) => {
-                        self.phase.store(DRAINING, Ordering::SeqCst);
-                        self.notify_all::<P>();
-                        Ok(index as usize)
-                    }
-                    Err(e) => {
-                        self.break_locked::<P>();
-                        Err(Err(e))
-                    }
-                }
+        let arrival = match self.arrive::<P, E>(me, action) {
+            Arrived::Done(result) => {
+                self.leave::<P>();
+                return result;
             }
-        } else {
-            loop {
-                let phase = self.phase.load(Ordering::SeqCst);
-                if phase == BROKEN || phase == RESETTING {
-                    break Err(Ok(Broken));
-                }
-                if phase != FILLING {
-                    break Ok(index as usize);
-                }
-                if self.cond_wait::<P>(me, deadline).is_err() {
-                    self.break_locked::<P>();
-                    break Err(Ok(Broken));
-                }
+            Arrived::Inside(arrival) => arrival,
+        };
+        let result = loop {
+            if let Some(result) = self.passed(&arrival) {
+                break result;
+            }
+            if self.cond_wait::<P>(me, deadline).is_err() {
+                self.break_locked::<P>();
+                break Err(Broken);
             }
         };
-        // _exit
-        if let Some(e) = entry {
-            e.store(0, Ordering::Relaxed);
-        }
-        // (Saturating: a damaged slot may have lost track of this caller.)
-        let left = self.count.load(Ordering::SeqCst).saturating_sub(1);
-        self.count.store(left, Ordering::SeqCst);
-        if left == 0 && matches!(self.phase.load(Ordering::SeqCst), DRAINING | RESETTING) {
-            self.phase.store(FILLING, Ordering::SeqCst);
-            self.notify_all::<P>();
-        }
+        self.exit::<P>(arrival);
         self.leave::<P>();
-        result
+        result.map_err(Ok)
+    }
+
+    fn draining(&self) -> bool {
+        matches!(self.phase.load(Ordering::SeqCst), DRAINING | RESETTING)
+    }
+
+    /// The reaping a blocking waiter does after a slice without a phase
+    /// change (lock held), for a poll that waited that long.
+    fn reap_after_slice<P: Park>(&self) {
+        if scan_due::<P>(self.scanned) {
+            self.reap::<P>();
+        }
     }
 
     /// `Barrier.reset`; reaps dead parties first, so it completes however
@@ -303,5 +399,77 @@ impl<'a, A: Fn(usize) -> Option<&'a AtomicU64>> RawBarrier<'a, A> {
     /// `Barrier.broken`.
     pub(crate) fn broken(&self) -> bool {
         self.phase.load(Ordering::SeqCst) == BROKEN
+    }
+}
+
+/// The poll steps of the async form (and of the loom models).
+#[cfg(any(feature = "async", loom))]
+impl<'a, A: Fn(usize) -> Option<&'a AtomicU64>> RawBarrier<'a, A> {
+    /// One non-blocking step of `wait`'s first half, for a poll: `None`
+    /// while the previous generation drains or resets (nothing changed),
+    /// else the arrival. Takes and releases the internal lock (held by
+    /// others for a few instructions, or for the action); `slept` says a
+    /// whole slice passed without a phase change, so dead parties are
+    /// looked for first, as in [`wait`](Self::wait).
+    pub(crate) fn try_arrive<P: Park, E>(
+        &self,
+        me: u64,
+        slept: bool,
+        action: impl FnOnce() -> Result<(), E>,
+    ) -> Option<Arrived<'a, E>> {
+        self.enter::<P>(me);
+        if slept {
+            self.reap_after_slice::<P>();
+        }
+        let arrived = (!self.draining()).then(|| self.arrive::<P, E>(me, action));
+        self.leave::<P>();
+        arrived
+    }
+
+    /// One non-blocking step of `wait`'s second half, for a poll: `None`
+    /// (nothing changed) while the generation fills, else the outcome,
+    /// after leaving (`arrival` is then taken). `slept` as for
+    /// [`try_arrive`](Self::try_arrive).
+    pub(crate) fn try_pass<P: Park>(
+        &self,
+        me: u64,
+        slept: bool,
+        arrival: &mut Option<Arrival<'a>>,
+    ) -> Option<Result<usize, Broken>> {
+        self.enter::<P>(me);
+        if slept {
+            self.reap_after_slice::<P>();
+        }
+        let result = arrival.as_ref().and_then(|a| self.passed(a));
+        if result.is_some() {
+            if let Some(a) = arrival.take() {
+                self.exit::<P>(a);
+            }
+        }
+        self.leave::<P>();
+        result
+    }
+
+    /// Ends an arrival whose caller stopped waiting before it passed:
+    /// its deadline came (`break_it`: the barrier breaks, as in
+    /// [`wait`](Self::wait)), or its future was dropped (the arrival is
+    /// withdrawn). If the generation ended first, that outcome stands
+    /// and is returned.
+    pub(crate) fn give_up<P: Park>(
+        &self,
+        me: u64,
+        arrival: Arrival<'a>,
+        break_it: bool,
+    ) -> Result<usize, Broken> {
+        self.enter::<P>(me);
+        let result = self.passed(&arrival).unwrap_or_else(|| {
+            if break_it {
+                self.break_locked::<P>();
+            }
+            Err(Broken)
+        });
+        self.exit::<P>(arrival);
+        self.leave::<P>();
+        result
     }
 }

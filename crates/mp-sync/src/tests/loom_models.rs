@@ -21,7 +21,7 @@ use mp_sys::time::Deadline;
 
 use super::loom_park::{die, LoomPark, DEAD};
 use crate::primitive::{dekker_load, Ordering};
-use crate::raw::barrier::{Broken, RawBarrier, DRAINING, FILLING};
+use crate::raw::barrier::{Arrived, Broken, RawBarrier, DRAINING, FILLING};
 use crate::raw::condvar::RawCondvar;
 use crate::raw::event::RawEvent;
 use crate::raw::eventcount::RawEventCount;
@@ -568,6 +568,37 @@ fn loom_barrier_dead_leftover_does_not_wedge_the_next_generation() {
         die();
         let mine = b.wait(2);
         let mut idx = [mine.unwrap(), other.join().unwrap().unwrap()];
+        idx.sort_unstable();
+        assert_eq!(idx, [0, 1]);
+        b.assert_idle();
+    });
+}
+
+/// Issue 15: an async waiter's arrival (the poll steps `try_arrive`,
+/// `give_up`) races a blocking party that completes the generation. Either
+/// the withdrawal came first (the barrier stays unbroken, and a second
+/// arrival releases the other party), or the generation completed first
+/// (the withdrawal finds it passed and keeps its index); the indices are
+/// distinct and the barrier ends idle either way.
+#[test]
+fn loom_barrier_withdrawn_arrival_races_completion() {
+    loom::model(|| {
+        let b = Arc::new(BarrierWords::new(2));
+        let b2 = Arc::clone(&b);
+        let other = thread::spawn(move || b2.wait(1));
+        let raw = b.raw();
+        let mine = match raw.try_arrive::<LoomPark, ()>(2, false, || Ok(())) {
+            None => panic!("no generation drains before two arrivals"),
+            Some(Arrived::Done(r)) => r.unwrap(),
+            Some(Arrived::Inside(arrival)) => match raw.give_up::<LoomPark>(2, arrival, false) {
+                Ok(index) => index,
+                Err(Broken) => {
+                    assert!(!raw.broken(), "a withdrawal breaks nothing");
+                    b.wait(2).unwrap()
+                }
+            },
+        };
+        let mut idx = [mine, other.join().unwrap().unwrap()];
         idx.sort_unstable();
         assert_eq!(idx, [0, 1]);
         b.assert_idle();
