@@ -4,7 +4,7 @@
 //! # Words
 //! | word      | type | meaning |
 //! |-----------|------|---------|
-//! | `state`   | u64  | `0` = unlocked; else the owner's `ProcessIdent` bits (62) |
+//! | `state`   | u64  | `0` = unlocked; else the owner's `ProcessIdent` bits (62): a process (`Lock`), or a thread's `(tid, start time)` in the same form (`RLock`) |
 //! | `wake`    | 2×u32 | a [`RawEventCount`]: waiters sleep on it, unlocks notify it |
 //!
 //! The owner is a 62-bit `(pid, start time)` identity, which does not fit a
@@ -31,8 +31,10 @@
 //! one they check the owner with `/proc/<pid>/stat` (pid gone, zombie, or a
 //! different start time = a reused pid = dead) and, if it is dead, CAS its
 //! identity out. Exactly one waiter wins that CAS and learns `OwnerDied`.
-//! Only a *process* death counts: Python lets any thread or process release
-//! a `Lock`, so a thread that exits holding it has not abandoned it.
+//! For a `Lock` only a *process* death counts: Python lets any thread or
+//! process release it, so a thread that exits holding it has not abandoned
+//! it. An `RLock` names its owner thread (`/proc/<tid>/stat` answers the
+//! same question for a thread), whose end does abandon it.
 
 use mp_sys::time::Deadline;
 
