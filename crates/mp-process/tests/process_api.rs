@@ -139,6 +139,9 @@ fn describe_self(out: SharedFd) {
     report(&out, &format!("parent={} {}", parent.name(), parent.pid()));
     report(&out, &format!("parent_alive={}", parent.is_alive()));
     report(&out, &format!("authkey={}", me.authkey().len()));
+    // Python gives every child /dev/null as standard input.
+    let stdin = std::fs::read_link("/proc/self/fd/0").map(|p| p.display().to_string());
+    report(&out, &format!("stdin={}", stdin.unwrap_or_else(|e| e.to_string())));
     let mut nested = Process::new(noop, ());
     report(&out, &format!("nested={}", nested.get_name()));
     nested.start().unwrap();
@@ -156,7 +159,7 @@ fn child_knows_itself_and_its_parent() {
     p.join().unwrap();
     assert_eq!(p.exitcode(), Some(0));
     drop(p);
-    let lines = reports.take(7);
+    let lines = reports.take(8);
     let me = current_process();
     assert_eq!(
         lines,
@@ -166,6 +169,7 @@ fn child_knows_itself_and_its_parent() {
             format!("parent={} {}", me.name(), me.pid()),
             "parent_alive=true".to_string(),
             "authkey=32".to_string(),
+            "stdin=/dev/null".to_string(),
             format!("nested=Process-{id}:1"),
             "nested_exit=Some(0)".to_string(),
         ]
