@@ -329,6 +329,8 @@ impl Process {
             daemon: self.is_daemon(),
             method,
             authkey,
+            // `check_creator` passed: the creator is this process.
+            parent_pid: self.creator,
         };
         match crate::start::start(spec, job) {
             Ok(child) => {

@@ -20,9 +20,9 @@ use crate::method::StartMethod;
 static SELF_PIDFD: Mutex<Option<(u32, OwnedFd)>> = Mutex::new(None);
 
 /// [`SELF_PIDFD`], locked and opened for this process if it is not yet
-/// (or was opened by the parent this process was forked from).
-fn own_pidfd() -> MutexGuard<'static, Option<(u32, OwnedFd)>> {
-    let pid = mp_sys::process::getpid();
+/// (or was opened by the parent this process was forked from); `pid` is
+/// this process's.
+fn own_pidfd(pid: u32) -> MutexGuard<'static, Option<(u32, OwnedFd)>> {
     let mut guard = SELF_PIDFD.lock().unwrap_or_else(|e| e.into_inner());
     if guard.as_ref().is_none_or(|(p, _)| *p != pid) {
         *guard = mp_sys::process::pidfd_open(pid).ok().map(|fd| (pid, fd));
@@ -33,8 +33,8 @@ fn own_pidfd() -> MutexGuard<'static, Option<(u32, OwnedFd)>> {
 /// A pidfd for this process to give a spawned or fork-server child, so it
 /// can tell when its parent dies (a forked child takes the parent's own
 /// copy instead: see [`start_fork`]).
-fn self_pidfd() -> Option<OwnedFd> {
-    own_pidfd()
+fn self_pidfd(pid: u32) -> Option<OwnedFd> {
+    own_pidfd(pid)
         .as_ref()
         .and_then(|(_, fd)| mp_sys::fd::dup_cloexec(fd).ok())
 }
@@ -91,13 +91,13 @@ fn build_launch(
         daemon: spec.daemon,
         parent: ParentInfo {
             name: current::name(),
-            pid: mp_sys::process::getpid(),
+            pid: spec.parent_pid,
         },
         // A forked child inherits the parent's own pidfd: no copy to make.
         parent_pidfd: if spec.method == StartMethod::Fork {
             None
         } else {
-            self_pidfd().map(SharedFd::from)
+            self_pidfd(spec.parent_pid).map(SharedFd::from)
         },
         method: spec.method,
         log: crate::log::for_child(),
@@ -145,7 +145,7 @@ fn start_fork(spec: &Spec, mut launch: Launch, closure: Option<Closure>) -> Resu
     let chosen = crate::method::hold_for_fork();
     // The child takes this process's own pidfd as its parent's (the fd is
     // inherited), so the parent makes no copy per start.
-    let mut own = own_pidfd();
+    let mut own = own_pidfd(spec.parent_pid);
     let forked = crate::unchecked_fork::fork_for_start_method();
     // Released in both processes; in the child this thread is the holder.
     drop(chosen);

@@ -141,7 +141,10 @@ fn describe_self(out: SharedFd) {
     report(&out, &format!("authkey={}", me.authkey().len()));
     // Python gives every child /dev/null as standard input.
     let stdin = std::fs::read_link("/proc/self/fd/0").map(|p| p.display().to_string());
-    report(&out, &format!("stdin={}", stdin.unwrap_or_else(|e| e.to_string())));
+    report(
+        &out,
+        &format!("stdin={}", stdin.unwrap_or_else(|e| e.to_string())),
+    );
     let mut nested = Process::new(noop, ());
     report(&out, &format!("nested={}", nested.get_name()));
     nested.start().unwrap();
