@@ -30,9 +30,9 @@ fn own_pidfd(pid: u32) -> MutexGuard<'static, Option<(u32, OwnedFd)>> {
     guard
 }
 
-/// A pidfd for this process to give a spawned or fork-server child, so it
-/// can tell when its parent dies (a forked child takes the parent's own
-/// copy instead: see [`start_fork`]).
+/// A pidfd for this process to give a spawned child, so it can tell when
+/// its parent dies (a forked child takes the parent's own copy instead: see
+/// [`start_fork`]; a fork-server child the server's pidfd of its client).
 fn self_pidfd(pid: u32) -> Option<OwnedFd> {
     own_pidfd(pid)
         .as_ref()
@@ -93,11 +93,13 @@ fn build_launch(
             name: current::name(),
             pid: spec.parent_pid,
         },
-        // A forked child inherits the parent's own pidfd: no copy to make.
-        parent_pidfd: if spec.method == StartMethod::Fork {
-            None
-        } else {
+        // A forked child inherits the parent's own pidfd, a fork server's
+        // child the pidfd the server holds for its client (this process):
+        // no copy to make and send per start.
+        parent_pidfd: if spec.method == StartMethod::Spawn {
             self_pidfd(spec.parent_pid).map(SharedFd::from)
+        } else {
+            None
         },
         method: spec.method,
         log: crate::log::for_child(),
