@@ -122,6 +122,11 @@ pub(crate) fn server_main(control: OwnedFd) -> i32 {
 /// reaps it, so no child is left that the client does not know of.
 fn fork_child(st: &mut ServerState, msg: Message) -> Result<Message, String> {
     let (status_r, status_w) = mp_sys::fd::pipe().map_err(|e| format!("pipe: {e}"))?;
+    // Decoded here, before the fork: its allocations land on the server's
+    // warm heap, not on the child's, where the first write to each page
+    // after `fork` is a copy-on-write fault. (A message that does not
+    // decode still gets its child, which reports it and exits 255.)
+    let launch = mp_wire::decode::<Launch>(msg);
     match fork() {
         Err(e) => Err(format!("fork: {e}")),
         Ok(Fork::Child) => {
@@ -132,7 +137,7 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Message, String> {
             drop(status_r);
             drop(status_w);
             let client = st.client.take();
-            let code = match mp_wire::decode::<Launch>(msg) {
+            let code = match launch {
                 Ok(mut l) => {
                     // The client's pidfd, inherited, is the child's parent's
                     // (the launch names the client as the parent).
@@ -153,7 +158,7 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Message, String> {
             exit_now(code)
         }
         Ok(Fork::Parent { pid, pidfd }) => {
-            drop(msg);
+            drop(launch);
             match started_reply(pid, &pidfd, status_r) {
                 Ok(reply) => {
                     st.kids.push(Kid {

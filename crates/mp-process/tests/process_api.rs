@@ -138,7 +138,10 @@ fn describe_self(out: SharedFd) {
     report(&out, &format!("pid={}", me.pid()));
     report(&out, &format!("parent={} {}", parent.name(), parent.pid()));
     report(&out, &format!("parent_alive={}", parent.is_alive()));
-    report(&out, &format!("parent_sentinel={}", parent.sentinel().is_some()));
+    report(
+        &out,
+        &format!("parent_sentinel={}", parent.sentinel().is_some()),
+    );
     report(&out, &format!("authkey={}", me.authkey().len()));
     // Python gives every child /dev/null as standard input.
     let stdin = std::fs::read_link("/proc/self/fd/0").map(|p| p.display().to_string());
