@@ -62,14 +62,13 @@ pub(crate) fn spawn_main(control: OwnedFd) -> i32 {
 }
 
 /// Becomes the child described by `launch`: identity, signals, logging,
-/// panic report. Returns the name, the entry point and its arguments.
-fn become_child(launch: Launch) -> (String, EntryParts<Message, i32>, Message) {
+/// panic report. Returns the entry point and its arguments.
+fn become_child(launch: Launch) -> (EntryParts<Message, i32>, Message) {
     let _ = mp_sys::signal::set_default(mp_sys::signal::SIGINT);
     let _ = mp_sys::signal::set_default(mp_sys::signal::SIGTERM);
     let _ = mp_sys::signal::ignore_sigpipe();
     crate::children::registry().clear();
     crate::method::force_in_child(launch.method);
-    let name = launch.name.clone();
     current::become_child(ChildIdentity {
         name: launch.name,
         identity: launch.identity,
@@ -90,17 +89,17 @@ fn become_child(launch: Launch) -> (String, EntryParts<Message, i32>, Message) {
             .map(SharedFd::into_inner)
             .collect(),
     };
-    (name, EntryParts::new(o, s, b), args)
+    (EntryParts::new(o, s, b), args)
 }
 
 /// Becomes the child described by `launch`, runs its target and shuts down.
 pub(crate) fn run_child(launch: Launch) -> i32 {
-    let (name, entry, args) = become_child(launch);
+    let (entry, args) = become_child(launch);
     log::info!(target: crate::log::TARGET, "child process calling self.run()");
     let code = match entry.resolve() {
         Ok(run) => run_guarded(|| run(args)),
         Err(e) => {
-            eprintln!("Process {name}:\n{e}");
+            eprintln!("Process {}:\n{e}", current::name());
             1
         }
     };

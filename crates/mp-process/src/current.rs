@@ -5,7 +5,7 @@
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,30 @@ pub(crate) struct ParentInfo {
     pub(crate) pid: u32,
 }
 
-#[derive(Debug, Clone)]
+/// The parent's pidfd as a child keeps it: as received until the first
+/// [`parent_process`] shares it (an `Arc`), so a child that never asks makes
+/// no allocation for it (a forked child's first allocation costs page
+/// faults on malloc's code and arena).
+#[derive(Debug)]
+enum ParentPidfd {
+    None,
+    Received(OwnedFd),
+    Shared(Arc<OwnedFd>),
+}
+
+impl ParentPidfd {
+    fn shared(&mut self) -> Option<Arc<OwnedFd>> {
+        let shared = match std::mem::replace(self, ParentPidfd::None) {
+            ParentPidfd::None => return None,
+            ParentPidfd::Received(fd) => Arc::new(fd),
+            ParentPidfd::Shared(fd) => fd,
+        };
+        *self = ParentPidfd::Shared(Arc::clone(&shared));
+        Some(shared)
+    }
+}
+
+#[derive(Debug)]
 pub(crate) struct State {
     name: String,
     identity: Vec<u32>,
@@ -28,7 +51,7 @@ pub(crate) struct State {
     pid: u32,
     /// `None` in the main process until the key is first needed.
     authkey: Option<AuthKey>,
-    parent: Option<(ParentInfo, Option<Arc<OwnedFd>>)>,
+    parent: Option<(ParentInfo, Mutex<ParentPidfd>)>,
 }
 
 static STATE: RwLock<Option<State>> = RwLock::new(None);
@@ -80,14 +103,24 @@ pub(crate) fn hold_for_fork() -> std::sync::RwLockWriteGuard<'static, Option<Sta
 /// Installs the child's identity and restarts its child counter at 1.
 pub(crate) fn become_child(c: ChildIdentity) {
     let mut guard = STATE.write().unwrap_or_else(|e| e.into_inner());
-    *guard = Some(State {
+    // The state this process had before (a forked child's copy of its
+    // parent's) is left unfreed: freeing writes to malloc's heap pages,
+    // each a copy-on-write fault right after `fork`.
+    let previous = guard.replace(State {
         name: c.name,
         identity: c.identity,
         daemon: c.daemon,
         pid: mp_sys::process::getpid(),
         authkey: Some(c.authkey),
-        parent: Some((c.parent, c.parent_pidfd.map(Arc::new))),
+        parent: Some((
+            c.parent,
+            Mutex::new(
+                c.parent_pidfd
+                    .map_or(ParentPidfd::None, ParentPidfd::Received),
+            ),
+        )),
     });
+    std::mem::forget(previous);
     COUNTER.store(1, Ordering::SeqCst);
 }
 
@@ -115,6 +148,12 @@ pub(crate) fn is_daemon() -> bool {
 
 pub(crate) fn name() -> String {
     with_state(|s| s.name.clone())
+}
+
+/// Calls `f` with this process's name, borrowed (no copy): the identity
+/// lock is held meanwhile, so `f` must not change the identity.
+pub(crate) fn with_name<T>(f: impl FnOnce(&str) -> T) -> T {
+    with_state(|s| f(&s.name))
 }
 
 /// This process's authkey, created (main process) the first time it is
@@ -280,7 +319,7 @@ pub fn parent_process() -> Option<ParentProcess> {
         s.parent.as_ref().map(|(info, fd)| ParentProcess {
             name: info.name.clone(),
             pid: info.pid,
-            pidfd: fd.clone(),
+            pidfd: fd.lock().unwrap_or_else(|e| e.into_inner()).shared(),
         })
     })
 }

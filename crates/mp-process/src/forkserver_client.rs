@@ -84,17 +84,14 @@ pub(crate) fn start_child(msg: &Message, spec: &Spec) -> Result<Arc<Child>> {
     for _attempt in 0..2 {
         if guard
             .as_ref()
-            .is_some_and(|s| s.owner == mp_sys::process::getpid() && s.has_exited())
+            .is_some_and(|s| s.owner == spec.parent_pid && s.has_exited())
         {
             log::debug!(target: crate::log::TARGET, "fork server died; restarting it");
             if let Some(old) = guard.take() {
                 stop(old);
             }
         }
-        if guard
-            .as_ref()
-            .is_none_or(|s| s.owner != mp_sys::process::getpid())
-        {
+        if guard.as_ref().is_none_or(|s| s.owner != spec.parent_pid) {
             *guard = Some(Server::start()?);
         }
         let server = guard

@@ -37,6 +37,20 @@ struct Kid {
 struct ServerState {
     control: Option<OwnedFd>,
     kids: Vec<Kid>,
+    /// The client (the server's parent): its pid and a pidfd opened once,
+    /// which each child inherits and keeps as its parent's (so the client
+    /// sends none with each request).
+    client: Option<(u32, OwnedFd)>,
+}
+
+/// A pidfd for this process's parent, the client that spawned it.
+fn open_client() -> Option<(u32, OwnedFd)> {
+    let pid = mp_sys::process::getppid();
+    let fd = mp_sys::process::pidfd_open(pid).ok()?;
+    // The parent may have died before the open (then `getppid` names the
+    // reaper that adopted this process): keep the fd only if it is still
+    // the parent now, so the fd names the process that spawned us.
+    (mp_sys::process::getppid() == pid).then_some((pid, fd))
 }
 
 /// The fork server's main loop; returns when the client goes away.
@@ -49,6 +63,7 @@ pub(crate) fn server_main(control: OwnedFd) -> i32 {
     let mut st = ServerState {
         control: Some(control),
         kids: Vec::new(),
+        client: open_client(),
     };
     loop {
         let Some(control) = st.control.as_ref() else {
@@ -107,6 +122,11 @@ pub(crate) fn server_main(control: OwnedFd) -> i32 {
 /// reaps it, so no child is left that the client does not know of.
 fn fork_child(st: &mut ServerState, msg: Message) -> Result<Message, String> {
     let (status_r, status_w) = mp_sys::fd::pipe().map_err(|e| format!("pipe: {e}"))?;
+    // Decoded here, before the fork: its allocations land on the server's
+    // warm heap, not on the child's, where the first write to each page
+    // after `fork` is a copy-on-write fault. (A message that does not
+    // decode still gets its child, which reports it and exits 255.)
+    let launch = mp_wire::decode::<Launch>(msg);
     match fork() {
         Err(e) => Err(format!("fork: {e}")),
         Ok(Fork::Child) => {
@@ -116,8 +136,18 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Message, String> {
             st.kids.clear();
             drop(status_r);
             drop(status_w);
-            let code = match mp_wire::decode::<Launch>(msg) {
-                Ok(l) => child_main::run_child(l),
+            let client = st.client.take();
+            let code = match launch {
+                Ok(mut l) => {
+                    // The client's pidfd, inherited, is the child's parent's
+                    // (the launch names the client as the parent).
+                    if l.parent_pidfd.is_none() {
+                        l.parent_pidfd = client
+                            .filter(|(pid, _)| *pid == l.parent.pid)
+                            .map(|(_, fd)| SharedFd::from(fd));
+                    }
+                    child_main::run_child(l)
+                }
                 Err(e) => {
                     eprintln!(
                         "multiprocess: fork server child cannot decode its launch message: {e}"
@@ -128,7 +158,7 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Message, String> {
             exit_now(code)
         }
         Ok(Fork::Parent { pid, pidfd }) => {
-            drop(msg);
+            drop(launch);
             match started_reply(pid, &pidfd, status_r) {
                 Ok(reply) => {
                     st.kids.push(Kid {

@@ -35,4 +35,6 @@ pub(crate) struct Spec {
     pub(crate) method: StartMethod,
     /// The key the child starts with.
     pub(crate) authkey: AuthKey,
+    /// The starting (this) process's pid, known from the creator check.
+    pub(crate) parent_pid: u32,
 }

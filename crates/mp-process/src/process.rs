@@ -62,8 +62,10 @@ where
     TargetEntry::of(move |msg: Message| -> i32 {
         match mp_wire::decode::<Args>(msg) {
             Ok(args) => {
-                let name = current::name();
-                target.call(args).exit_code(&name)
+                let ret = target.call(args);
+                // The name only after the target, borrowed: no allocation in a
+                // child whose target allocates nothing.
+                current::with_name(|name| ret.exit_code(name))
             }
             Err(e) => {
                 eprintln!(
@@ -327,6 +329,8 @@ impl Process {
             daemon: self.is_daemon(),
             method,
             authkey,
+            // `check_creator` passed: the creator is this process.
+            parent_pid: self.creator,
         };
         match crate::start::start(spec, job) {
             Ok(child) => {

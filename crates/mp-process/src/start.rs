@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use mp_sys::bootstrap::{spawn_self, ChildMain, Spawned};
 use mp_sys::process::{exit_now, Fork};
@@ -16,16 +16,25 @@ use crate::error::{ProcessError, Result};
 use crate::job::{Job, Spec, TargetEntry};
 use crate::method::StartMethod;
 
-/// A pidfd for this process, opened once per process and given to every child
-/// so it can tell when its parent dies.
-fn self_pidfd() -> Option<OwnedFd> {
-    static SELF: Mutex<Option<(u32, OwnedFd)>> = Mutex::new(None);
-    let pid = mp_sys::process::getpid();
-    let mut guard = SELF.lock().unwrap_or_else(|e| e.into_inner());
+/// This process's own pidfd, opened once per process: `(pid, fd)`.
+static SELF_PIDFD: Mutex<Option<(u32, OwnedFd)>> = Mutex::new(None);
+
+/// [`SELF_PIDFD`], locked and opened for this process if it is not yet
+/// (or was opened by the parent this process was forked from); `pid` is
+/// this process's.
+fn own_pidfd(pid: u32) -> MutexGuard<'static, Option<(u32, OwnedFd)>> {
+    let mut guard = SELF_PIDFD.lock().unwrap_or_else(|e| e.into_inner());
     if guard.as_ref().is_none_or(|(p, _)| *p != pid) {
         *guard = mp_sys::process::pidfd_open(pid).ok().map(|fd| (pid, fd));
     }
     guard
+}
+
+/// A pidfd for this process to give a spawned child, so it can tell when
+/// its parent dies (a forked child takes the parent's own copy instead: see
+/// [`start_fork`]; a fork-server child the server's pidfd of its client).
+fn self_pidfd(pid: u32) -> Option<OwnedFd> {
+    own_pidfd(pid)
         .as_ref()
         .and_then(|(_, fd)| mp_sys::fd::dup_cloexec(fd).ok())
 }
@@ -82,9 +91,16 @@ fn build_launch(
         daemon: spec.daemon,
         parent: ParentInfo {
             name: current::name(),
-            pid: mp_sys::process::getpid(),
+            pid: spec.parent_pid,
         },
-        parent_pidfd: self_pidfd().map(SharedFd::from),
+        // A forked child inherits the parent's own pidfd, a fork server's
+        // child the pidfd the server holds for its client (this process):
+        // no copy to make and send per start.
+        parent_pidfd: if spec.method == StartMethod::Spawn {
+            self_pidfd(spec.parent_pid).map(SharedFd::from)
+        } else {
+            None
+        },
         method: spec.method,
         log: crate::log::for_child(),
         authkey: spec.authkey.clone(),
@@ -109,7 +125,7 @@ pub(crate) fn start(spec: Spec, job: Job) -> std::result::Result<Arc<Child>, (Jo
     }
 }
 
-fn start_fork(spec: &Spec, launch: Launch, closure: Option<Closure>) -> Result<Arc<Child>> {
+fn start_fork(spec: &Spec, mut launch: Launch, closure: Option<Closure>) -> Result<Arc<Child>> {
     if let Ok(n) = mp_sys::thread::thread_count() {
         if n > 1 {
             log::warn!(
@@ -129,12 +145,17 @@ fn start_fork(spec: &Spec, launch: Launch, closure: Option<Closure>) -> Result<A
     let server = crate::forkserver_client::lock();
     let state = crate::current::hold_for_fork();
     let chosen = crate::method::hold_for_fork();
+    // The child takes this process's own pidfd as its parent's (the fd is
+    // inherited), so the parent makes no copy per start.
+    let mut own = own_pidfd(spec.parent_pid);
     let forked = crate::unchecked_fork::fork_for_start_method();
     // Released in both processes; in the child this thread is the holder.
     drop(chosen);
     drop(state);
     match forked? {
         Fork::Child => {
+            launch.parent_pidfd = own.take().map(|(_, fd)| SharedFd::from(fd));
+            drop(own);
             registry.clear();
             drop(registry);
             crate::forkserver_client::forget_locked(server);
@@ -147,13 +168,16 @@ fn start_fork(spec: &Spec, launch: Launch, closure: Option<Closure>) -> Result<A
             };
             exit_now(code)
         }
-        Fork::Parent { pid, pidfd } => Ok(Arc::new(Child::new(
-            pid,
-            pidfd,
-            spec.name.clone(),
-            spec.daemon,
-            Reaper::Direct,
-        ))),
+        Fork::Parent { pid, pidfd } => {
+            drop(own);
+            Ok(Arc::new(Child::new(
+                pid,
+                pidfd,
+                spec.name.clone(),
+                spec.daemon,
+                Reaper::Direct,
+            )))
+        }
     }
 }
 

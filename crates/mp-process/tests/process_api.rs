@@ -138,7 +138,17 @@ fn describe_self(out: SharedFd) {
     report(&out, &format!("pid={}", me.pid()));
     report(&out, &format!("parent={} {}", parent.name(), parent.pid()));
     report(&out, &format!("parent_alive={}", parent.is_alive()));
+    report(
+        &out,
+        &format!("parent_sentinel={}", parent.sentinel().is_some()),
+    );
     report(&out, &format!("authkey={}", me.authkey().len()));
+    // Python gives every child /dev/null as standard input.
+    let stdin = std::fs::read_link("/proc/self/fd/0").map(|p| p.display().to_string());
+    report(
+        &out,
+        &format!("stdin={}", stdin.unwrap_or_else(|e| e.to_string())),
+    );
     let mut nested = Process::new(noop, ());
     report(&out, &format!("nested={}", nested.get_name()));
     nested.start().unwrap();
@@ -156,7 +166,7 @@ fn child_knows_itself_and_its_parent() {
     p.join().unwrap();
     assert_eq!(p.exitcode(), Some(0));
     drop(p);
-    let lines = reports.take(7);
+    let lines = reports.take(9);
     let me = current_process();
     assert_eq!(
         lines,
@@ -165,7 +175,9 @@ fn child_knows_itself_and_its_parent() {
             format!("pid={pid}"),
             format!("parent={} {}", me.name(), me.pid()),
             "parent_alive=true".to_string(),
+            "parent_sentinel=true".to_string(),
             "authkey=32".to_string(),
+            "stdin=/dev/null".to_string(),
             format!("nested=Process-{id}:1"),
             "nested_exit=Some(0)".to_string(),
         ]

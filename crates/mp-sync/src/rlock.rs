@@ -4,13 +4,22 @@
 //! # Words (after the mutex's 16 bytes)
 //! | offset | word | meaning |
 //! |--------|------|---------|
-//! | 0..16  | mutex | `raw/mutex.rs`: owner process + waiters, `seq` |
-//! | 16     | `thread: u64` | owner thread token within the owner process; `0` while being handed over |
-//! | 24     | `count: u32`  | recursion depth |
+//! | 0..16  | mutex | `raw/mutex.rs`: the owner *thread*'s `(tid, start time)` ([`ident::thread`]) + waiters, `seq` |
+//! | 16     | `u64` | unused (kept so the layout and size stay as they were) |
+//! | 24     | `count: u32` | recursion depth if above 1; `0` or `1` = one level |
 //!
-//! Only the owner writes `thread` and `count`. The owner clears `thread`
-//! before unlocking the mutex, so a thread of the same process that checks
-//! "is it mine?" never sees its own stale token under a new owner.
+//! The mutex word names the owning thread itself: the tid is unique among
+//! the threads of all processes, so "is it mine?" is one load and one
+//! compare, an uncontended acquire is the mutex's one CAS and the last
+//! release its one swap, as a plain futex mutex's. The count is only
+//! written on recursion (and read on release): a lock taken and released
+//! one level deep leaves it at 0 or 1, which both mean one level, so the
+//! next owner starts right. Only the owner writes it.
+//!
+//! A dead owner is a dead *thread*: if the owning thread ends holding the
+//! lock — its process died, or the thread alone exited — the next waiter
+//! takes it over and learns `OwnerDied`, as a robust pthread mutex reports
+//! `EOWNERDEAD` (nobody else could ever release it).
 
 use std::fmt;
 use std::io;
@@ -25,7 +34,7 @@ use crate::error::{AcquireError, LockResult, OwnerDied, ReleaseError, TryAcquire
 use crate::ident;
 use crate::outcome;
 use crate::park::Futex;
-use crate::primitive::{AtomicU32, AtomicU64, Ordering};
+use crate::primitive::{AtomicU32, Ordering};
 use crate::raw::mutex::RawMutex;
 use crate::raw::{Acquired, TimedOut};
 use crate::shared::{self, word};
@@ -77,11 +86,6 @@ impl RLock {
     }
 
     #[inline]
-    fn thread_word(&self) -> &AtomicU64 {
-        word!(self.slot, u64, 16)
-    }
-
-    #[inline]
     fn count_word(&self) -> &AtomicU32 {
         word!(self.slot, u32, 24)
     }
@@ -89,26 +93,28 @@ impl RLock {
     /// Whether the calling thread owns the lock.
     #[inline]
     pub fn is_mine(&self) -> bool {
-        self.mutex().owner() == ident::process()
-            && self.thread_word().load(Ordering::Relaxed) == ident::thread()
+        self.mutex().owner() == ident::thread()
     }
 
     #[inline]
     pub(crate) fn acquire_until(&self, deadline: Deadline) -> Result<Acquired, TimedOut> {
         let mutex = self.mutex();
-        let me = ident::process();
+        let me = ident::thread();
         // Unlocked is the common case; the CAS fails if anyone holds it,
         // this thread included, so the ownership check can come after it.
-        let r = if mutex.try_lock(me) {
-            Acquired::Clean
-        } else if self.is_mine() {
-            self.count_word().fetch_add(1, Ordering::Relaxed);
+        if mutex.try_lock(me) {
             return Ok(Acquired::Clean);
-        } else {
-            mutex.lock_contended::<Futex>(me, deadline)?
-        };
-        self.thread_word().store(ident::thread(), Ordering::Relaxed);
-        self.count_word().store(1, Ordering::Relaxed);
+        }
+        if mutex.owner() == me {
+            let count = self.count_word();
+            count.store(count.load(Ordering::Relaxed).max(1) + 1, Ordering::Relaxed);
+            return Ok(Acquired::Clean);
+        }
+        let r = mutex.lock_contended::<Futex>(me, deadline)?;
+        if r == Acquired::OwnerDied {
+            // The dead owner may have died several levels deep.
+            self.count_word().store(0, Ordering::Relaxed);
+        }
         Ok(r)
     }
 
@@ -167,17 +173,17 @@ impl RLock {
     /// [`ReleaseError::NotOwner`] if the calling thread does not own it.
     #[inline]
     pub fn release(&self) -> Result<(), ReleaseError> {
-        if !self.is_mine() {
+        let mutex = self.mutex();
+        if mutex.owner() != ident::thread() {
             return Err(ReleaseError::NotOwner);
         }
-        let count = self.count_word().load(Ordering::Relaxed);
-        if count > 1 {
-            self.count_word().store(count - 1, Ordering::Relaxed);
+        let count = self.count_word();
+        let depth = count.load(Ordering::Relaxed);
+        if depth > 1 {
+            count.store(depth - 1, Ordering::Relaxed);
             return Ok(());
         }
-        self.count_word().store(0, Ordering::Relaxed);
-        self.thread_word().store(0, Ordering::Relaxed);
-        self.mutex()
+        mutex
             .unlock::<Futex>()
             .map(drop)
             .map_err(|_| ReleaseError::NotOwner)
@@ -188,12 +194,11 @@ impl RLock {
         if !self.is_mine() {
             return Err(ReleaseError::NotOwner);
         }
-        let count = self.count_word().swap(0, Ordering::Relaxed);
-        self.thread_word().store(0, Ordering::Relaxed);
+        let depth = self.count_word().swap(0, Ordering::Relaxed).max(1);
         self.mutex()
             .unlock::<Futex>()
             .map_err(|_| ReleaseError::NotOwner)?;
-        Ok(count)
+        Ok(depth)
     }
 
     /// Re-acquires `depth` levels (after [`release_all`](Self::release_all)).
@@ -207,7 +212,11 @@ impl RLock {
 
     /// The recursion depth (0 when unowned).
     pub fn count(&self) -> u32 {
-        self.count_word().load(Ordering::Relaxed)
+        if self.locked() {
+            self.count_word().load(Ordering::Relaxed).max(1)
+        } else {
+            0
+        }
     }
 
     /// Whether any thread of any process owns it.
@@ -215,10 +224,11 @@ impl RLock {
         self.mutex().owner() != 0
     }
 
-    /// The pid of the owning process, if any.
+    /// The pid of the owning thread's process, if any (read from `/proc`
+    /// unless the owner is the calling thread).
     pub fn owner_pid(&self) -> Option<u32> {
         let owner = self.mutex().owner();
-        (owner != 0).then(|| mp_shm::ProcessIdent::from_bits(owner).pid())
+        (owner != 0).then(|| ident::process_of_thread(owner))
     }
 }
 

@@ -9,7 +9,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 
 use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions};
 
@@ -310,16 +310,32 @@ pub fn exit_now(code: i32) -> ! {
 }
 
 /// Replaces this process's standard input with `/dev/null`, as Python does in
-/// every child.
+/// every child (`os.close(0)`, then `open(os.devnull)`, which gets fd 0).
+///
+/// System calls straight from rustix, not `std::fs::File::open`, libc's
+/// `dup2` and `close`: a forked child runs this right after `fork`, where
+/// every code page it touches for the first time is a page fault, and the
+/// first call of a libc function the parent never called is a symbol lookup
+/// plus a copy-on-write fault on the GOT. If the open fails, standard input
+/// stays closed (as in Python).
 pub fn stdin_to_devnull() -> io::Result<()> {
-    let null = std::fs::File::open("/dev/null")?;
-    let fd: OwnedFd = null.into();
-    // SAFETY: fd 0 is standard input, which this process owns; `dup2` only
-    // replaces what fd 0 refers to.
-    let r = unsafe { libc::dup2(fd.as_raw_fd(), 0) };
-    if r == -1 {
-        return Err(io::Error::last_os_error());
+    use rustix::fs::{Mode, OFlags};
+    // SAFETY: fd 0 is standard input, which this process owns. It is open
+    // again before this returns (the open below takes the lowest free
+    // number, checked; else `dup2` fills it), so whatever holds fd 0 (std's
+    // `Stdin` borrows it) still holds an open descriptor afterwards.
+    unsafe { rustix::io::close(0) };
+    let fd: OwnedFd = rustix::fs::open(c"/dev/null", OFlags::RDONLY, Mode::empty())?;
+    if fd.as_raw_fd() != 0 {
+        // Another thread took fd 0 between the close and the open.
+        // SAFETY: wrapped only as `dup2`'s target and never dropped (so
+        // never closed here), as `ManuallyDrop` guarantees.
+        let mut stdin = std::mem::ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(0) });
+        rustix::io::dup2(&fd, &mut stdin)?;
+        return Ok(());
     }
+    // fd 0 is now `/dev/null`, standard input for good: not closed here.
+    let _ = fd.into_raw_fd();
     Ok(())
 }
 

@@ -171,6 +171,58 @@ fn rlock_recursion_and_ownership() {
     assert!(!r.locked());
 }
 
+#[test]
+fn rlock_names_its_owner_thread() {
+    let r = RLock::new().unwrap();
+    let (held, release) = (
+        std::sync::mpsc::channel::<()>(),
+        std::sync::mpsc::channel::<()>(),
+    );
+    let (held_tx, held_rx) = held;
+    let (release_tx, release_rx) = release;
+    let other = remap(&r);
+    let t = thread::spawn(move || {
+        let _g = other.lock().unwrap();
+        held_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+    });
+    held_rx.recv().unwrap();
+    // Another thread of this process holds it: not mine, but this process's.
+    assert!(r.locked() && !r.is_mine());
+    assert_eq!(r.owner_pid(), Some(std::process::id()));
+    assert_eq!(r.release(), Err(ReleaseError::NotOwner));
+    assert_eq!(r.acquire(false, None), Ok(false));
+    release_tx.send(()).unwrap();
+    t.join().unwrap();
+    assert!(!r.locked() && r.count() == 0);
+}
+
+#[test]
+fn rlock_held_by_an_ended_thread_is_taken_over() {
+    let r = RLock::new().unwrap();
+    let other = remap(&r);
+    // The thread ends three levels deep, never releasing.
+    thread::spawn(move || {
+        for _ in 0..3 {
+            std::mem::forget(other.lock().unwrap());
+        }
+        assert_eq!(other.count(), 3);
+    })
+    .join()
+    .unwrap();
+    assert!(r.locked() && !r.is_mine());
+    let g = r.lock_timeout(Duration::from_secs(5));
+    let Err(AcquireError::OwnerDied(died)) = g else {
+        panic!("expected OwnerDied, got {g:?}");
+    };
+    // One level, this thread's: the dead thread's depth is gone.
+    assert!(r.is_mine());
+    assert_eq!(r.count(), 1);
+    drop(died.into_inner());
+    assert!(!r.locked() && r.count() == 0);
+    assert_eq!(r.release(), Err(ReleaseError::NotOwner));
+}
+
 /// Test access to an RLock's mutex word.
 struct RawMutexView<'a>(&'a RLock);
 impl RawMutexView<'_> {
