@@ -3,14 +3,16 @@
 //! dispatch: a rank gets its next chunk when it is done with the last, so a
 //! slow rank takes fewer) and delivers each reply to its job's [`Sink`].
 //!
-//! At most [`World::depth`] chunks per rank at a time: two when the ranks
-//! receive on a thread of their own (so a rank takes its next chunk while it
-//! computes), else one, because sends are blocking: a large message (above
-//! the library's eager limit, a few KiB on shared memory) completes only
-//! once the receiver takes it, so rank 0 sending a second chunk to a rank
-//! that is not receiving, while that rank sends its large reply to rank 0,
-//! would deadlock both. For the same reason `terminate` waits for the
-//! chunks already running before the next pool may start.
+//! How many chunks a rank holds at a time follows the local pool's
+//! prefetch: two (so a rank has its next chunk at hand when it finishes
+//! one, without a round trip through rank 0); while more chunks are queued
+//! than there are ranks, four, and thirty-two for a rank whose chunks take
+//! under [`FAST_CHUNK`] (tiny tasks: each poll of rank 0 then takes in many
+//! replies, and each rank always has work). Sends never wait for a busy
+//! rank ([`World::call`]), and a rank takes in calls while it sends a
+//! reply, so no depth can deadlock. A call cannot be taken back from a rank,
+//! so `terminate` waits for the chunks already sent before the next pool
+//! may start.
 //!
 //! MPI has no way to wait for "a message or a submission" at once, so while
 //! calls are in flight the thread polls for replies ([`Backoff`]: without
@@ -32,6 +34,15 @@ use crate::sinks::Sink;
 
 /// The longest sleep between two polls for replies.
 const MAX_PAUSE: Duration = Duration::from_micros(200);
+/// Chunks a rank may hold (sent, not answered) at any time.
+const DEPTH: usize = 2;
+/// ... while more chunks are queued than there are ranks.
+const DEPTH_PLENTY: usize = 4;
+/// ... and for a rank whose last chunk took under [`FAST_CHUNK`].
+const DEPTH_FAST: usize = 32;
+/// A rank that answers a chunk within this time is "fast" (as in the local
+/// pool).
+const FAST_CHUNK: Duration = Duration::from_micros(200);
 
 /// One pool at a time drives the job's worker ranks.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -165,6 +176,7 @@ fn initialize(
                 call,
                 output,
                 worker,
+                ..
             }) if (first..first + workers as u64).contains(&call) => {
                 left -= 1;
                 let why = match output {
@@ -217,10 +229,32 @@ struct Live {
     sink: Box<dyn Sink>,
 }
 
+/// A worker rank as the dispatcher sees it.
+#[derive(Default)]
+struct Rank {
+    /// Chunks sent to it and not answered yet.
+    held: usize,
+    /// Its last chunk ran under [`FAST_CHUNK`] (as the rank measured it).
+    fast: bool,
+}
+
+impl Rank {
+    /// Whether it may be sent one more chunk (`plenty`: more chunks are
+    /// queued than there are ranks).
+    fn can_take(&self, plenty: bool) -> bool {
+        let depth = match (plenty, self.fast) {
+            (false, _) => DEPTH,
+            (true, false) => DEPTH_PLENTY,
+            (true, true) => DEPTH_FAST,
+        };
+        self.held < depth
+    }
+}
+
 struct Dispatcher {
     world: World,
-    /// Free places per rank (index 0 unused).
-    room: Vec<u8>,
+    /// The worker ranks (index 0, rank 0 itself, unused).
+    ranks: Vec<Rank>,
     queue: VecDeque<(u64, usize)>,
     jobs: HashMap<u64, Live>,
     /// call id -> (job, chunk, rank)
@@ -231,11 +265,9 @@ struct Dispatcher {
 
 impl Dispatcher {
     fn new(world: World, workers: usize) -> Self {
-        let mut room = vec![world.depth(); workers + 1];
-        room[0] = 0;
         Dispatcher {
             world,
-            room,
+            ranks: (0..=workers).map(|_| Rank::default()).collect(),
             queue: VecDeque::new(),
             jobs: HashMap::new(),
             flight: HashMap::new(),
@@ -339,12 +371,14 @@ impl Dispatcher {
         }
     }
 
-    /// Sends queued chunks to the ranks with the most room.
+    /// Sends queued chunks to the ranks that can take them, the least
+    /// loaded first.
     fn dispatch(&mut self) {
         while let Some(&(job, chunk)) = self.queue.front() {
-            let Some(rank) = (1..self.room.len())
-                .filter(|&r| self.room[r] > 0)
-                .max_by_key(|&r| (self.room[r], std::cmp::Reverse(r)))
+            let plenty = self.queue.len() > self.ranks.len() - 1;
+            let Some(rank) = (1..self.ranks.len())
+                .filter(|&r| self.ranks[r].can_take(plenty))
+                .min_by_key(|&r| (self.ranks[r].held, r))
             else {
                 return;
             };
@@ -362,7 +396,7 @@ impl Dispatcher {
             let call = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
             match self.world.call(rank, call, &live.entry, &label, &input) {
                 Ok(()) => {
-                    self.room[rank] -= 1;
+                    self.ranks[rank].held += 1;
                     self.flight.insert(call, (job, chunk, rank));
                 }
                 Err(e) => self.finish_chunk(job, chunk, Err(TaskError::NoWorker(e.to_string()))),
@@ -374,7 +408,9 @@ impl Dispatcher {
         let Some((job, chunk, rank)) = self.flight.remove(&reply.call) else {
             return; // a late reply to an earlier pool
         };
-        self.room[rank] += 1;
+        let r = &mut self.ranks[rank];
+        r.held -= 1;
+        r.fast = reply.busy < FAST_CHUNK;
         self.finish_chunk(job, chunk, reply.output.map_err(TaskError::Function));
     }
 

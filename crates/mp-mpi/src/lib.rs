@@ -33,12 +33,13 @@
 //! program not started by an MPI launcher (or built without the feature) it
 //! is a local [`mp_pool::Pool`].
 //!
-//! On rank 0 one dispatcher thread owns MPI: it hands each chunk to an idle
-//! rank (two chunks per rank at most, when the library grants
-//! `MPI_THREAD_MULTIPLE` and the ranks receive on a thread of their own;
-//! else one, as MPI's blocking sends of large messages would deadlock),
-//! reorders for `map`/`imap`, and runs the callbacks. One MPI pool at a
-//! time.
+//! On rank 0 one dispatcher thread owns MPI (`MPI_THREAD_SERIALIZED` is
+//! enough): it hands each chunk to the least loaded rank, keeping a few
+//! queued on each as the local pool prefetches (more for tiny tasks), with
+//! buffered sends that never wait for a busy rank; it reorders for
+//! `map`/`imap` and runs the callbacks. A worker rank is one thread that
+//! takes in its next calls while its reply is on the way. One MPI pool at
+//! a time.
 //!
 //! # Failure
 //! MPI is fail-stop: a rank that dies (a task calls `exit`, aborts, is

@@ -80,10 +80,12 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-const CASES: [&str; 17] = [
+const CASES: [&str; 19] = [
     "map: ok",
     "map_chunked: ok",
     "big map: ok",
+    "large calls in flight: ok",
+    "a call above the send buffer: ok",
     "imap: ok",
     "imap_unordered: ok",
     "starmap: ok",

@@ -16,8 +16,9 @@
 //!
 //! # Wire
 //! A call: `call id (u64) | offset (i64) | tag (u64) | build-id (20) |
-//! label length (u32) | label | input`. A reply: `call id (u64) | status
-//! (u8: 0 output, 1 error text) | bytes`. Every integer little-endian. The
+//! label length (u32) | label | input`. A reply: `call id (u64) | busy
+//! (u32: microseconds the call ran) | status (u8: 0 output, 1 error text) |
+//! bytes`. Every integer little-endian. The
 //! callee resolves the entry point under the key it received; a call that
 //! does not resolve gets an error reply and runs nothing.
 //!
@@ -27,6 +28,7 @@
 //! runs a call (the task calls `exit`, or a panic escapes the call) first
 //! prints the call's label on stderr, so the log says which task killed it.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -59,14 +61,33 @@ const TAG_REPLY: i32 = 2;
 const TAG_STOP: i32 = 3;
 const TAG_STOPPED: i32 = 4;
 
-/// The MPI universe of rank 0 (finalized at exit), with the lock that keeps
-/// MPI calls of this process one at a time.
-static UNIVERSE: Mutex<Option<Universe>> = Mutex::new(None);
+/// Rank 0's MPI state (finalized at exit), with the lock that keeps MPI
+/// calls of this process one at a time.
+static UNIVERSE: Mutex<Option<RootState>> = Mutex::new(None);
+
+/// The size of rank 0's buffer for buffered sends of calls (attached at
+/// start-up; its pages are touched only as far as calls fill it).
+const SEND_BUFFER: usize = 64 << 20;
+/// How much of [`SEND_BUFFER`] calls in flight may take: half, as a margin,
+/// because the library frees a message's space when its transfer completes,
+/// which it may notice a little after the worker's reply has arrived.
+const SEND_BUDGET: usize = SEND_BUFFER / 2;
+/// The library's overhead per buffered message (`MPI_BSEND_OVERHEAD` is 128
+/// in Open MPI 4.1; with a margin for others).
+const SEND_OVERHEAD: usize = 1024;
+
+/// Rank 0's MPI universe, and the calls whose bytes sit in its send buffer.
+struct RootState {
+    universe: Universe,
+    /// call id -> bytes it takes in the send buffer, until its reply.
+    buffered: std::collections::HashMap<u64, usize>,
+    /// The sum of `buffered`.
+    used: usize,
+}
 /// Rank 0 of a job, with MPI up and not yet finalized.
 static ROOT: AtomicBool = AtomicBool::new(false);
-/// The library granted `MPI_THREAD_MULTIPLE`: worker ranks receive on a
-/// thread of their own while a call runs.
-static MULTIPLE: AtomicBool = AtomicBool::new(false);
+/// The longest sleep of an idle worker rank between two polls for calls.
+const WORKER_PAUSE: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// A reply from a worker rank.
 #[derive(Debug)]
@@ -78,7 +99,13 @@ pub struct Reply {
     /// The call's output, or why it could not run (its entry point did not
     /// resolve in the worker).
     pub output: Result<Vec<u8>, String>,
+    /// How long the call ran in the worker (not counting its trip there and
+    /// back, nor the time it waited behind other calls).
+    pub busy: std::time::Duration,
 }
+
+/// The bytes of a reply before its output.
+const REPLY_HEAD: usize = 8 + 4 + 1;
 
 /// Rank 0's view of the job: how many worker ranks, and the calls to them.
 /// Obtained from [`world`]; every method takes this process's MPI lock.
@@ -112,7 +139,7 @@ fn launched_rank() -> Option<u32> {
         .find_map(|v| std::env::var(v).ok()?.trim().parse().ok())
 }
 
-fn lock() -> MutexGuard<'static, Option<Universe>> {
+fn lock() -> MutexGuard<'static, Option<RootState>> {
     UNIVERSE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -126,23 +153,16 @@ impl World {
         self.workers
     }
 
-    /// How many calls one worker rank may be sent before it replies: 2 when
-    /// the ranks receive on a thread of their own (the library granted
-    /// `MPI_THREAD_MULTIPLE`), else 1. More is unsafe with blocking sends:
-    /// a large call to a rank that is busy and not receiving blocks rank 0
-    /// until the rank takes it, while the rank blocks sending its large
-    /// reply to rank 0.
-    pub fn depth(&self) -> u8 {
-        if MULTIPLE.load(Ordering::Acquire) {
-            2
-        } else {
-            1
-        }
-    }
-
     /// Sends call `call` of `entry` with `input` to worker rank `worker`
     /// (1 ..= [`workers`](Self::workers)); `label` is what the worker prints
     /// if the call kills it.
+    ///
+    /// A buffered send: it returns once the call is copied into rank 0's
+    /// send buffer, without waiting for the worker to take it (a busy
+    /// worker takes it when its current call is done), so rank 0 goes on
+    /// serving the other workers. A call too large for what is left of the
+    /// buffer is sent with a blocking send instead (workers always take in
+    /// calls while they send a reply, so it completes).
     pub fn call(
         &self,
         worker: usize,
@@ -166,19 +186,26 @@ impl World {
         msg.extend_from_slice(&(label.len() as u32).to_le_bytes());
         msg.extend_from_slice(label.as_bytes());
         msg.extend_from_slice(input);
-        let guard = lock();
-        guard.as_ref().ok_or_else(closed)?;
-        SimpleCommunicator::world()
-            .process_at_rank(worker as i32)
-            .send_with_tag(&msg[..], TAG_CALL);
+        let mut guard = lock();
+        let root = guard.as_mut().ok_or_else(closed)?;
+        let world = SimpleCommunicator::world();
+        let to = world.process_at_rank(worker as i32);
+        let need = msg.len() + SEND_OVERHEAD;
+        if root.used + need <= SEND_BUDGET {
+            to.buffered_send_with_tag(&msg[..], TAG_CALL);
+            root.used += need;
+            root.buffered.insert(call, need);
+        } else {
+            to.send_with_tag(&msg[..], TAG_CALL);
+        }
         Ok(())
     }
 
     /// A reply that has arrived, without waiting; `Ok(None)` if none has.
     /// A malformed reply is an `InvalidData` error.
     pub fn try_reply(&self) -> io::Result<Option<Reply>> {
-        let guard = lock();
-        guard.as_ref().ok_or_else(closed)?;
+        let mut guard = lock();
+        let root = guard.as_mut().ok_or_else(closed)?;
         let world = SimpleCommunicator::world();
         let Some(probed) = world
             .any_process()
@@ -187,29 +214,36 @@ impl World {
             return Ok(None);
         };
         let (bytes, status) = probed.matched_receive_vec::<u8>();
+        let reply = decode_reply(status.source_rank() as usize, bytes)?;
+        // The worker has taken the call: its buffer space is free again.
+        if let Some(n) = root.buffered.remove(&reply.call) {
+            root.used -= n;
+        }
         drop(guard);
-        decode_reply(status.source_rank() as usize, bytes).map(Some)
+        Ok(Some(reply))
     }
 }
 
-fn decode_reply(worker: usize, bytes: Vec<u8>) -> io::Result<Reply> {
-    if bytes.len() < 9 {
+fn decode_reply(worker: usize, mut bytes: Vec<u8>) -> io::Result<Reply> {
+    if bytes.len() < REPLY_HEAD {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("a reply of {} bytes from rank {worker}", bytes.len()),
         ));
     }
     let call = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-    let status = bytes[8];
-    let body = bytes[9..].to_vec();
+    let busy = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    let status = bytes[12];
+    bytes.drain(..REPLY_HEAD);
     let output = match status {
-        0 => Ok(body),
-        _ => Err(String::from_utf8_lossy(&body).into_owned()),
+        0 => Ok(bytes),
+        _ => Err(String::from_utf8_lossy(&bytes).into_owned()),
     };
     Ok(Reply {
         worker,
         call,
         output,
+        busy: std::time::Duration::from_micros(busy.into()),
     })
 }
 
@@ -220,16 +254,15 @@ pub(crate) fn on_load() {
     if launched_rank().is_none() || std::env::var(OPT_OUT_ENV).is_ok_and(|v| v == "0") {
         return;
     }
-    let Some((universe, threading)) = mpi::initialize_with_threading(Threading::Multiple) else {
+    // Serialized: rank 0's pool calls MPI from its dispatcher thread (and
+    // its exit hook from the main thread), one at a time under one lock.
+    let Some((universe, threading)) = mpi::initialize_with_threading(Threading::Serialized) else {
         eprintln!("multiprocess: MPI was already initialised before the start-up constructor");
         crate::process::exit_now(255);
     };
     if threading < Threading::Serialized {
         eprintln!("multiprocess: the MPI library grants {threading:?}; a pool needs Serialized");
     }
-    // Every rank runs this binary on this library, so every rank is granted
-    // the same level.
-    MULTIPLE.store(threading == Threading::Multiple, Ordering::Release);
     let world = universe.world();
     let rank = world.rank();
     // Rank 0's key (or all zeros and a flag if it has none), to every rank.
@@ -250,7 +283,13 @@ pub(crate) fn on_load() {
         world.abort(255);
     }
     if rank == 0 {
-        *lock() = Some(universe);
+        let mut universe = universe;
+        universe.set_buffer_size(SEND_BUFFER);
+        *lock() = Some(RootState {
+            universe,
+            buffered: std::collections::HashMap::new(),
+            used: 0,
+        });
         ROOT.store(true, Ordering::Release);
         // Registered after the finalizers' hook, so it runs before them
         // (`atexit` runs in reverse order) and after every hook a pool
@@ -297,6 +336,13 @@ extern "C" fn report_at_exit() {
 
 /// A worker rank's loop: runs calls from rank 0 until told to stop; returns
 /// the exit code.
+///
+/// One thread, and no blocking send of anything large: a reply goes out as
+/// a nonblocking send, and while it is under way the rank keeps taking in
+/// rank 0's next calls (into `inbox`, in arrival order). So rank 0's
+/// blocking send of a large call always completes, however many calls it
+/// keeps in flight here, and the two never wait on each
+/// other.
 fn serve(world: &SimpleCommunicator, rank: i32) -> i32 {
     WORKER_RANK.store(rank, Ordering::SeqCst);
     let _ = crate::exit::at_exit(report_at_exit);
@@ -305,28 +351,55 @@ fn serve(world: &SimpleCommunicator, rank: i32) -> i32 {
         report_running(rank, "panicked");
         previous(info);
     }));
-    if MULTIPLE.load(Ordering::Acquire) {
-        return serve_with_receiver(rank);
-    }
+    let root = world.process_at_rank(0);
+    let mut inbox = VecDeque::new();
     loop {
-        let (tag, bytes) = next_message(world);
-        if let Some(code) = handle(world, rank, tag, bytes) {
-            return code;
+        let (tag, bytes) = match inbox.pop_front() {
+            Some(message) => message,
+            None => next_message(world),
+        };
+        match tag {
+            TAG_STOP => {
+                root.send_with_tag(&[0u8][..], TAG_STOPPED);
+                return 0;
+            }
+            TAG_CALL => {
+                // Take in what has come, so a large call rank 0 is sending
+                // completes before this one runs.
+                while let Some(message) = try_message(world) {
+                    inbox.push_back(message);
+                }
+                let Ok(reply) = std::panic::catch_unwind(|| run_call(bytes)) else {
+                    return 101;
+                };
+                send_reply(world, &reply, &mut inbox);
+            }
+            other => {
+                eprintln!("multiprocess: MPI worker rank {rank}: unexpected tag {other}");
+                return 255;
+            }
         }
     }
 }
 
+/// A message from rank 0 that has arrived, without waiting: its tag and bytes.
+fn try_message(world: &SimpleCommunicator) -> Option<(i32, Vec<u8>)> {
+    let (bytes, status) = world
+        .process_at_rank(0)
+        .immediate_matched_probe()?
+        .matched_receive_vec::<u8>();
+    Some((status.tag(), bytes))
+}
+
 /// Waits for the next message from rank 0; its tag and bytes.
 fn next_message(world: &SimpleCommunicator) -> (i32, Vec<u8>) {
-    let root = world.process_at_rank(0);
-    let mut backoff = Backoff::new(std::time::Duration::from_micros(500));
+    let mut backoff = Backoff::new(WORKER_PAUSE);
     loop {
         // Not MPI's blocking probe: Open MPI spins in it, and an idle rank
         // that spins takes the CPU from the ranks that work (oversubscribed
         // nodes, other jobs).
-        if let Some(probed) = root.immediate_matched_probe() {
-            let (bytes, status) = probed.matched_receive_vec::<u8>();
-            return (status.tag(), bytes);
+        if let Some(message) = try_message(world) {
+            return message;
         }
         if let Some(d) = backoff.next_pause() {
             std::thread::sleep(d);
@@ -334,56 +407,26 @@ fn next_message(world: &SimpleCommunicator) -> (i32, Vec<u8>) {
     }
 }
 
-/// Handles one message; `Some(exit code)` when the rank must end.
-fn handle(world: &SimpleCommunicator, rank: i32, tag: i32, bytes: Vec<u8>) -> Option<i32> {
+/// Sends `reply` to rank 0 without blocking on it, taking rank 0's calls
+/// into `inbox` until the send has completed.
+fn send_reply(world: &SimpleCommunicator, reply: &[u8], inbox: &mut VecDeque<(i32, Vec<u8>)>) {
     let root = world.process_at_rank(0);
-    match tag {
-        TAG_STOP => {
-            root.send_with_tag(&[0u8][..], TAG_STOPPED);
-            Some(0)
-        }
-        TAG_CALL => {
-            let reply = match std::panic::catch_unwind(|| run_call(bytes)) {
-                Ok(reply) => reply,
-                Err(_) => return Some(101),
-            };
-            root.send_with_tag(&reply[..], TAG_REPLY);
-            None
-        }
-        other => {
-            eprintln!("multiprocess: MPI worker rank {rank}: unexpected tag {other}");
-            Some(255)
-        }
-    }
-}
-
-/// [`serve`] with a thread that keeps receiving while calls run, so rank 0's
-/// send of a next call always completes (see [`World::depth`]).
-fn serve_with_receiver(rank: i32) -> i32 {
-    let (tx, rx) = std::sync::mpsc::channel::<(i32, Vec<u8>)>();
-    let receiver = std::thread::Builder::new()
-        .name("mpi-receiver".into())
-        .spawn(move || {
-            let world = SimpleCommunicator::world();
-            loop {
-                let (tag, bytes) = next_message(&world);
-                if tx.send((tag, bytes)).is_err() || tag != TAG_CALL {
-                    return;
-                }
+    mpi::request::scope(|scope| {
+        let mut request = root.immediate_send_with_tag(scope, reply, TAG_REPLY);
+        let mut backoff = Backoff::new(WORKER_PAUSE);
+        loop {
+            match request.test() {
+                Ok(_) => return,
+                Err(pending) => request = pending,
             }
-        });
-    let Ok(receiver) = receiver else {
-        eprintln!("multiprocess: MPI worker rank {rank}: cannot start its receiver thread");
-        return 255;
-    };
-    let world = SimpleCommunicator::world();
-    for (tag, bytes) in rx {
-        if let Some(code) = handle(&world, rank, tag, bytes) {
-            let _ = receiver.join();
-            return code;
+            if let Some(message) = try_message(world) {
+                inbox.push_back(message);
+                backoff.reset();
+            } else if let Some(d) = backoff.next_pause() {
+                std::thread::sleep(d);
+            }
         }
-    }
-    255
+    });
 }
 
 /// How a rank waits for MPI messages without spinning for long: MPI has no
@@ -431,18 +474,23 @@ impl Backoff {
 }
 
 /// Decodes and runs one call; the encoded reply.
-fn run_call(bytes: Vec<u8>) -> Vec<u8> {
+fn run_call(mut bytes: Vec<u8>) -> Vec<u8> {
     let call = bytes.get(..8).map_or(u64::MAX, |b| {
         u64::from_le_bytes(b.try_into().expect("8 bytes"))
     });
     let mut reply = call.to_le_bytes().to_vec();
+    reply.extend_from_slice(&0u32.to_le_bytes());
     match decode_call(&bytes) {
-        Ok((entry, label, input)) => match entry.resolve() {
+        Ok((entry, label, input_at)) => match entry.resolve() {
             Ok(f) => {
                 *RUNNING_LABEL.lock().unwrap_or_else(|e| e.into_inner()) = label;
                 RUNNING.store(call, Ordering::SeqCst);
-                let out = f(input.to_vec());
+                let start = std::time::Instant::now();
+                bytes.drain(..input_at);
+                let out = f(bytes);
+                let busy = u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX);
                 RUNNING.store(u64::MAX, Ordering::SeqCst);
+                reply[8..12].copy_from_slice(&busy.to_le_bytes());
                 reply.push(0);
                 reply.extend_from_slice(&out);
             }
@@ -459,8 +507,8 @@ fn run_call(bytes: Vec<u8>) -> Vec<u8> {
     reply
 }
 
-/// Splits a call into its entry point, label and input.
-fn decode_call(bytes: &[u8]) -> Result<(CallParts, String, &[u8]), String> {
+/// Splits a call into its entry point, label and where its input starts.
+fn decode_call(bytes: &[u8]) -> Result<(CallParts, String, usize), String> {
     const HEAD: usize = 8 + 8 + 8 + 20 + 4;
     if bytes.len() < HEAD {
         return Err(format!("a call of {} bytes", bytes.len()));
@@ -478,7 +526,7 @@ fn decode_call(bytes: &[u8]) -> Result<(CallParts, String, &[u8]), String> {
     Ok((
         EntryParts::new(offset, tag, binary),
         label,
-        &rest[label_len..],
+        HEAD + label_len,
     ))
 }
 
@@ -495,7 +543,7 @@ fn shutdown() {
         return;
     }
     let mut guard = lock();
-    let Some(universe) = guard.take() else {
+    let Some(RootState { universe, .. }) = guard.take() else {
         return;
     };
     let world = universe.world();
@@ -530,8 +578,8 @@ mod tests {
         msg.extend_from_slice(&binary);
         msg.extend_from_slice(&3u32.to_le_bytes());
         msg.extend_from_slice(b"abcxyz");
-        let (e, label, input) = decode_call(&msg).unwrap();
-        assert_eq!((label.as_str(), input), ("abc", &b"xyz"[..]));
+        let (e, label, input_at) = decode_call(&msg).unwrap();
+        assert_eq!((label.as_str(), &msg[input_at..]), ("abc", &b"xyz"[..]));
         assert_eq!(e.get(), entry.to_parts());
         // Runs through the same path a worker takes.
         let reply = decode_reply(1, run_call(msg.clone())).unwrap();
