@@ -2,7 +2,9 @@
 //! tests; `examples/mpi_cases` under `mpirun -n 3 --allow-run-as-root --oversubscribe`, on its
 //! own, and with a task that kills its rank; as root, one run across two "hosts" made of
 //! network namespaces that the test creates and removes), then the facade example `mpi_pool`,
-//! whose output must be the same as a local pool and under `mpirun -n 3`.
+//! whose output must be the same as a local pool, under `mpirun -n 3`, and under
+//! `srun --mpi=pmix -n 3` on a one-node Slurm cluster made for the run ([`mpi_srun`]; skipped
+//! with the reason printed where Slurm is missing or its daemons cannot run).
 //!
 //! Needs Open MPI (`mpirun`, `mpicc`) and libclang, which `.ci/run` installs from Debian's
 //! packages when missing. Without `mpirun` the step fails and says what to install; it never
@@ -12,6 +14,7 @@
 use std::time::{Duration, Instant};
 
 use crate::cargo::{cargo, workspace_root};
+use crate::mpi_srun;
 use crate::report::{print_indented, Tally};
 use crate::run::{self, Spec};
 
@@ -113,7 +116,7 @@ pub(crate) fn example(tally: &mut Tally, limit: Duration) {
         "orte_tmpdir_base".into(),
         session.clone().into(),
     ]);
-    mpi_args.extend(["-n".into(), "3".into(), exe.into_os_string()]);
+    mpi_args.extend(["-n".into(), "3".into(), exe.clone().into_os_string()]);
     let mpi = Spec::new("mpirun", workspace_root()).args(mpi_args);
     let mut outputs = Vec::new();
     let mut failure = None;
@@ -147,4 +150,5 @@ pub(crate) fn example(tally: &mut Tally, limit: Duration) {
         print_indented("local", &outputs[0], 40);
         print_indented("mpirun -n 3", &outputs[1], 40);
     }
+    mpi_srun::check(tally, &exe, &outputs[0], is_root());
 }
