@@ -50,8 +50,9 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// recognised as stale by the next one).
 static NEXT_CALL: AtomicU64 = AtomicU64::new(0);
 
-/// A submitted call: its entry point, a label for diagnostics, its encoded
-/// chunks and their lengths, and where the replies go.
+/// A submitted call: its entry point, a label for diagnostics, its first
+/// encoded chunks (the others follow with [`Engine::more`]), the lengths of
+/// all its chunks, and where the replies go.
 pub(crate) struct Job {
     pub(crate) entry: CallEntry,
     pub(crate) label: String,
@@ -61,7 +62,14 @@ pub(crate) struct Job {
 }
 
 enum Command {
-    Submit(Job),
+    Submit(u64, Job),
+    /// Chunk `index` of a job, encoded (or why it could not be: then it and
+    /// every later chunk fail).
+    More {
+        job: u64,
+        index: usize,
+        chunk: Result<Vec<u8>, TaskError>,
+    },
     Close,
     Terminate,
 }
@@ -72,6 +80,8 @@ pub(crate) struct Engine {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// Disconnects when the dispatcher thread ends (it holds the sender).
     ended: Mutex<mpsc::Receiver<()>>,
+    /// The next job's id.
+    next_job: AtomicU64,
 }
 
 impl Engine {
@@ -107,6 +117,7 @@ impl Engine {
             tx: Mutex::new(tx),
             thread: Mutex::new(Some(thread)),
             ended: Mutex::new(ended),
+            next_job: AtomicU64::new(0),
         })
     }
 
@@ -118,12 +129,19 @@ impl Engine {
             .is_ok()
     }
 
-    pub(crate) fn submit(&self, job: Job) -> Result<(), PoolError> {
-        if self.send(Command::Submit(job)) {
-            Ok(())
+    /// Submits `job`; its id, for [`more`](Self::more).
+    pub(crate) fn submit(&self, job: Job) -> Result<u64, PoolError> {
+        let id = self.next_job.fetch_add(1, Ordering::Relaxed);
+        if self.send(Command::Submit(id, job)) {
+            Ok(id)
         } else {
             Err(PoolError::NotRunning)
         }
+    }
+
+    /// Adds chunk `index` of job `job` (or fails it and the chunks after it).
+    pub(crate) fn more(&self, job: u64, index: usize, chunk: Result<Vec<u8>, TaskError>) {
+        self.send(Command::More { job, index, chunk });
     }
 
     pub(crate) fn close(&self) {
@@ -259,7 +277,6 @@ struct Dispatcher {
     jobs: HashMap<u64, Live>,
     /// call id -> (job, chunk, rank)
     flight: HashMap<u64, (u64, usize, usize)>,
-    next_job: u64,
     closed: bool,
 }
 
@@ -271,7 +288,6 @@ impl Dispatcher {
             queue: VecDeque::new(),
             jobs: HashMap::new(),
             flight: HashMap::new(),
-            next_job: 0,
             closed: false,
         }
     }
@@ -332,32 +348,51 @@ impl Dispatcher {
     /// Handles a command; `false` to stop.
     fn command(&mut self, cmd: Command) -> bool {
         match cmd {
-            Command::Submit(job) => {
-                let id = self.next_job;
-                self.next_job += 1;
+            Command::Submit(id, job) => {
                 let mut starts = Vec::with_capacity(job.lens.len());
                 let mut at = 0;
                 for len in &job.lens {
                     starts.push(at);
                     at += len;
                 }
-                let n = job.chunks.len();
+                let n = job.lens.len();
                 if n == 0 {
                     return true;
                 }
-                self.queue.extend((0..n).map(|c| (id, c)));
+                self.queue.extend((0..job.chunks.len()).map(|c| (id, c)));
+                let mut chunks = job.chunks;
+                chunks.resize_with(n, Vec::new);
                 self.jobs.insert(
                     id,
                     Live {
                         entry: job.entry,
                         label: job.label,
-                        chunks: job.chunks,
+                        chunks,
                         starts,
                         lens: job.lens,
                         remaining: n,
                         sink: job.sink,
                     },
                 );
+                true
+            }
+            Command::More { job, index, chunk } => {
+                let Some(live) = self.jobs.get_mut(&job) else {
+                    return true; // terminated meanwhile
+                };
+                let total = live.lens.len();
+                match chunk {
+                    Ok(bytes) if index < total => {
+                        live.chunks[index] = bytes;
+                        self.queue.push_back((job, index));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        for i in index..total {
+                            self.finish_chunk(job, i, Err(e.clone()));
+                        }
+                    }
+                }
                 true
             }
             Command::Close => {

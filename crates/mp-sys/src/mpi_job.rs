@@ -28,6 +28,8 @@
 //! runs a call (the task calls `exit`, or a panic escapes the call) first
 //! prints the call's label on stderr, so the log says which task killed it.
 
+#![allow(unsafe_code)]
+
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -338,11 +340,12 @@ extern "C" fn report_at_exit() {
 /// the exit code.
 ///
 /// One thread, and no blocking send of anything large: a reply goes out as
-/// a nonblocking send, and while it is under way the rank keeps taking in
-/// rank 0's next calls (into `inbox`, in arrival order). So rank 0's
-/// blocking send of a large call always completes, however many calls it
-/// keeps in flight here, and the two never wait on each
-/// other.
+/// a nonblocking send ([`PendingSend`]) and the rank goes on with its next
+/// call while it is under way; whenever it polls, it takes in rank 0's
+/// next calls (into `inbox`, in arrival order) and completes the sends that
+/// are done. So rank 0's blocking send of a large call always completes,
+/// however many calls it keeps in flight here, and neither side ever waits
+/// on the other's progress.
 fn serve(world: &SimpleCommunicator, rank: i32) -> i32 {
     WORKER_RANK.store(rank, Ordering::SeqCst);
     let _ = crate::exit::at_exit(report_at_exit);
@@ -353,13 +356,19 @@ fn serve(world: &SimpleCommunicator, rank: i32) -> i32 {
     }));
     let root = world.process_at_rank(0);
     let mut inbox = VecDeque::new();
+    let mut outbox = VecDeque::new();
     loop {
+        complete_sends(&mut outbox);
         let (tag, bytes) = match inbox.pop_front() {
             Some(message) => message,
-            None => next_message(world),
+            None => next_message(world, &mut outbox),
         };
         match tag {
             TAG_STOP => {
+                while !outbox.is_empty() {
+                    complete_sends(&mut outbox);
+                    std::thread::yield_now();
+                }
                 root.send_with_tag(&[0u8][..], TAG_STOPPED);
                 return 0;
             }
@@ -372,7 +381,7 @@ fn serve(world: &SimpleCommunicator, rank: i32) -> i32 {
                 let Ok(reply) = std::panic::catch_unwind(|| run_call(bytes)) else {
                     return 101;
                 };
-                send_reply(world, &reply, &mut inbox);
+                outbox.push_back(PendingSend::start(&root, reply, TAG_REPLY));
             }
             other => {
                 eprintln!("multiprocess: MPI worker rank {rank}: unexpected tag {other}");
@@ -391,10 +400,12 @@ fn try_message(world: &SimpleCommunicator) -> Option<(i32, Vec<u8>)> {
     Some((status.tag(), bytes))
 }
 
-/// Waits for the next message from rank 0; its tag and bytes.
-fn next_message(world: &SimpleCommunicator) -> (i32, Vec<u8>) {
+/// Waits for the next message from rank 0 (completing the sends of
+/// `outbox` that are done meanwhile); its tag and bytes.
+fn next_message(world: &SimpleCommunicator, outbox: &mut VecDeque<PendingSend>) -> (i32, Vec<u8>) {
     let mut backoff = Backoff::new(WORKER_PAUSE);
     loop {
+        complete_sends(outbox);
         // Not MPI's blocking probe: Open MPI spins in it, and an idle rank
         // that spins takes the CPU from the ranks that work (oversubscribed
         // nodes, other jobs).
@@ -407,26 +418,57 @@ fn next_message(world: &SimpleCommunicator) -> (i32, Vec<u8>) {
     }
 }
 
-/// Sends `reply` to rank 0 without blocking on it, taking rank 0's calls
-/// into `inbox` until the send has completed.
-fn send_reply(world: &SimpleCommunicator, reply: &[u8], inbox: &mut VecDeque<(i32, Vec<u8>)>) {
-    let root = world.process_at_rank(0);
-    mpi::request::scope(|scope| {
-        let mut request = root.immediate_send_with_tag(scope, reply, TAG_REPLY);
-        let mut backoff = Backoff::new(WORKER_PAUSE);
-        loop {
-            match request.test() {
-                Ok(_) => return,
-                Err(pending) => request = pending,
-            }
-            if let Some(message) = try_message(world) {
-                inbox.push_back(message);
-                backoff.reset();
-            } else if let Some(d) = backoff.next_pause() {
-                std::thread::sleep(d);
-            }
+/// Completes the sends at the head of `outbox` that are done (in order: a
+/// later one is tested only once the ones before it are done).
+fn complete_sends(outbox: &mut VecDeque<PendingSend>) {
+    while let Some(send) = outbox.pop_front() {
+        if let Err(pending) = send.try_complete() {
+            outbox.push_front(pending);
+            return;
         }
-    });
+    }
+}
+
+/// A nonblocking send under way, owning its buffer until the send is done.
+///
+/// rsmpi lends a nonblocking send its buffer for the lifetime of a scope;
+/// a worker's replies must outlive any scope of the loop that makes them,
+/// so the buffer is leaked for the send and taken back once MPI reports
+/// the send complete.
+struct PendingSend {
+    request: mpi::request::Request<'static, [u8]>,
+    /// The leaked buffer the request reads.
+    buffer: *mut [u8],
+}
+
+impl PendingSend {
+    /// Starts sending `bytes` to `to` with `tag`.
+    fn start(to: &mpi::topology::Process<'_>, bytes: Vec<u8>, tag: i32) -> PendingSend {
+        let leaked: &'static mut [u8] = Box::leak(bytes.into_boxed_slice());
+        let buffer: *mut [u8] = leaked;
+        // SAFETY: `buffer` comes from `Box::leak` just above and stays valid
+        // until `try_complete` frees it, which it does only after MPI has
+        // reported the send complete (no further access to the buffer).
+        let data: &'static [u8] = unsafe { &*buffer };
+        let request = to.immediate_send_with_tag(mpi::request::StaticScope, data, tag);
+        PendingSend { request, buffer }
+    }
+
+    /// Frees the buffer if the send is done; else gives the send back.
+    fn try_complete(self) -> Result<(), PendingSend> {
+        let PendingSend { request, buffer } = self;
+        match request.test() {
+            Ok(_) => {
+                // SAFETY: `buffer` was made by `Box::leak` in `start` and is
+                // freed only here, once; the request that read it has
+                // completed and been consumed by `test`, so nothing refers to
+                // the buffer any more.
+                drop(unsafe { Box::from_raw(buffer) });
+                Ok(())
+            }
+            Err(request) => Err(PendingSend { request, buffer }),
+        }
+    }
 }
 
 /// How a rank waits for MPI messages without spinning for long: MPI has no
