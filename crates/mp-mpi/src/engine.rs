@@ -183,7 +183,13 @@ fn initialize(
 ) -> Result<(), PoolError> {
     let first = NEXT_CALL.fetch_add(workers as u64, Ordering::Relaxed);
     for w in 1..=workers {
-        world.call(w, first + w as u64 - 1, entry, "the pool initializer", args)?;
+        world.call(
+            w,
+            first + w as u64 - 1,
+            entry,
+            "the pool initializer",
+            args.to_vec(),
+        )?;
     }
     let mut left = workers;
     let mut failure = None;
@@ -429,7 +435,7 @@ impl Dispatcher {
                 start + len
             );
             let call = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
-            match self.world.call(rank, call, &live.entry, &label, &input) {
+            match self.world.call(rank, call, &live.entry, &label, input) {
                 Ok(()) => {
                     self.ranks[rank].held += 1;
                     self.flight.insert(call, (job, chunk, rank));

@@ -15,10 +15,11 @@
 //! end with `_exit(0)` without running `main`.
 //!
 //! # Wire
-//! A call: `call id (u64) | offset (i64) | tag (u64) | build-id (20) |
-//! label length (u32) | label | input`. A reply: `call id (u64) | busy
-//! (u32: microseconds the call ran) | status (u8: 0 output, 1 error text) |
-//! bytes`. Every integer little-endian. The
+//! A call: `input | label | label length (u32) | build-id (20) | tag (u64)
+//! | offset (i64) | call id (u64)`. A reply: `bytes | status (u8: 0 output,
+//! 1 error text) | busy (u32: microseconds the call ran) | call id (u64)`.
+//! Every integer little-endian. The fixed fields come last, so the body is
+//! taken by truncating the message, never by moving it. The
 //! callee resolves the entry point under the key it received; a call that
 //! does not resolve gets an error reply and runs nothing.
 //!
@@ -106,8 +107,10 @@ pub struct Reply {
     pub busy: std::time::Duration,
 }
 
-/// The bytes of a reply before its output.
-const REPLY_HEAD: usize = 8 + 4 + 1;
+/// The fixed bytes at the end of a reply, after its output.
+const REPLY_TRAILER: usize = 1 + 4 + 8;
+/// The fixed bytes at the end of a call, after its label.
+const CALL_TRAILER: usize = 4 + 20 + 8 + 8 + 8;
 
 /// Rank 0's view of the job: how many worker ranks, and the calls to them.
 /// Obtained from [`world`]; every method takes this process's MPI lock.
@@ -171,7 +174,7 @@ impl World {
         call: u64,
         entry: &CallEntry,
         label: &str,
-        input: &[u8],
+        input: Vec<u8>,
     ) -> io::Result<()> {
         if worker == 0 || worker > self.workers {
             return Err(io::Error::new(
@@ -179,15 +182,7 @@ impl World {
                 format!("no worker rank {worker} (the job has {})", self.workers),
             ));
         }
-        let (offset, tag, binary) = entry.to_parts();
-        let mut msg = Vec::with_capacity(52 + label.len() + input.len());
-        msg.extend_from_slice(&call.to_le_bytes());
-        msg.extend_from_slice(&offset.to_le_bytes());
-        msg.extend_from_slice(&tag.to_le_bytes());
-        msg.extend_from_slice(&binary);
-        msg.extend_from_slice(&(label.len() as u32).to_le_bytes());
-        msg.extend_from_slice(label.as_bytes());
-        msg.extend_from_slice(input);
+        let msg = encode_call(call, entry, label, input);
         let mut guard = lock();
         let root = guard.as_mut().ok_or_else(closed)?;
         let world = SimpleCommunicator::world();
@@ -226,17 +221,31 @@ impl World {
     }
 }
 
+/// A call's message: `input` with the label and the fixed fields appended.
+fn encode_call(call: u64, entry: &CallEntry, label: &str, mut input: Vec<u8>) -> Vec<u8> {
+    let (offset, tag, binary) = entry.to_parts();
+    input.reserve(label.len() + CALL_TRAILER);
+    input.extend_from_slice(label.as_bytes());
+    input.extend_from_slice(&(label.len() as u32).to_le_bytes());
+    input.extend_from_slice(&binary);
+    input.extend_from_slice(&tag.to_le_bytes());
+    input.extend_from_slice(&offset.to_le_bytes());
+    input.extend_from_slice(&call.to_le_bytes());
+    input
+}
+
 fn decode_reply(worker: usize, mut bytes: Vec<u8>) -> io::Result<Reply> {
-    if bytes.len() < REPLY_HEAD {
+    if bytes.len() < REPLY_TRAILER {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("a reply of {} bytes from rank {worker}", bytes.len()),
         ));
     }
-    let call = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-    let busy = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    let status = bytes[12];
-    bytes.drain(..REPLY_HEAD);
+    let t = bytes.len() - REPLY_TRAILER;
+    let status = bytes[t];
+    let busy = u32::from_le_bytes(bytes[t + 1..t + 5].try_into().expect("4 bytes"));
+    let call = u64::from_le_bytes(bytes[t + 5..].try_into().expect("8 bytes"));
+    bytes.truncate(t);
     let output = match status {
         0 => Ok(bytes),
         _ => Err(String::from_utf8_lossy(&bytes).into_owned()),
@@ -517,59 +526,49 @@ impl Backoff {
 
 /// Decodes and runs one call; the encoded reply.
 fn run_call(mut bytes: Vec<u8>) -> Vec<u8> {
-    let call = bytes.get(..8).map_or(u64::MAX, |b| {
-        u64::from_le_bytes(b.try_into().expect("8 bytes"))
+    let call = bytes.len().checked_sub(8).map_or(u64::MAX, |at| {
+        u64::from_le_bytes(bytes[at..].try_into().expect("8 bytes"))
     });
-    let mut reply = call.to_le_bytes().to_vec();
-    reply.extend_from_slice(&0u32.to_le_bytes());
-    match decode_call(&bytes) {
-        Ok((entry, label, input_at)) => match entry.resolve() {
+    let (mut reply, status, busy) = match decode_call(&bytes) {
+        Ok((entry, label, input_len)) => match entry.resolve() {
             Ok(f) => {
                 *RUNNING_LABEL.lock().unwrap_or_else(|e| e.into_inner()) = label;
                 RUNNING.store(call, Ordering::SeqCst);
                 let start = std::time::Instant::now();
-                bytes.drain(..input_at);
+                bytes.truncate(input_len);
                 let out = f(bytes);
                 let busy = u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX);
                 RUNNING.store(u64::MAX, Ordering::SeqCst);
-                reply[8..12].copy_from_slice(&busy.to_le_bytes());
-                reply.push(0);
-                reply.extend_from_slice(&out);
+                (out, 0, busy)
             }
-            Err(e) => {
-                reply.push(1);
-                reply.extend_from_slice(format!("the call's function: {e}").as_bytes());
-            }
+            Err(e) => (format!("the call's function: {e}").into_bytes(), 1, 0),
         },
-        Err(why) => {
-            reply.push(1);
-            reply.extend_from_slice(why.as_bytes());
-        }
-    }
+        Err(why) => (why.into_bytes(), 1, 0),
+    };
+    reply.reserve(REPLY_TRAILER);
+    reply.push(status);
+    reply.extend_from_slice(&busy.to_le_bytes());
+    reply.extend_from_slice(&call.to_le_bytes());
     reply
 }
 
-/// Splits a call into its entry point, label and where its input starts.
+/// Splits a call into its entry point, label and the length of its input
+/// (its first bytes).
 fn decode_call(bytes: &[u8]) -> Result<(CallParts, String, usize), String> {
-    const HEAD: usize = 8 + 8 + 8 + 20 + 4;
-    if bytes.len() < HEAD {
+    let Some(t) = bytes.len().checked_sub(CALL_TRAILER) else {
         return Err(format!("a call of {} bytes", bytes.len()));
-    }
-    let word = |at: usize| -> [u8; 8] { bytes[at..at + 8].try_into().expect("8 bytes") };
-    let offset = i64::from_le_bytes(word(8));
-    let tag = u64::from_le_bytes(word(16));
-    let binary: [u8; 20] = bytes[24..44].try_into().expect("20 bytes");
-    let label_len = u32::from_le_bytes(bytes[44..48].try_into().expect("4 bytes")) as usize;
-    let rest = &bytes[HEAD..];
-    if rest.len() < label_len {
-        return Err("a call whose label runs past its end".into());
-    }
-    let label = String::from_utf8_lossy(&rest[..label_len]).into_owned();
-    Ok((
-        EntryParts::new(offset, tag, binary),
-        label,
-        HEAD + label_len,
-    ))
+    };
+    let trailer = &bytes[t..];
+    let word = |at: usize| -> [u8; 8] { trailer[at..at + 8].try_into().expect("8 bytes") };
+    let label_len = u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes")) as usize;
+    let binary: [u8; 20] = trailer[4..24].try_into().expect("20 bytes");
+    let tag = u64::from_le_bytes(word(24));
+    let offset = i64::from_le_bytes(word(32));
+    let Some(input_len) = t.checked_sub(label_len) else {
+        return Err("a call whose label runs past its start".into());
+    };
+    let label = String::from_utf8_lossy(&bytes[input_len..t]).into_owned();
+    Ok((EntryParts::new(offset, tag, binary), label, input_len))
 }
 
 /// Rank 0 at exit: stops every worker rank (taking in the replies of calls
@@ -613,26 +612,30 @@ mod tests {
     #[test]
     fn calls_and_replies_decode() {
         let entry: CallEntry = EntryPoint::of(|v: Vec<u8>| v);
-        let (offset, tag, binary) = entry.to_parts();
-        let mut msg = 7u64.to_le_bytes().to_vec();
-        msg.extend_from_slice(&offset.to_le_bytes());
-        msg.extend_from_slice(&tag.to_le_bytes());
-        msg.extend_from_slice(&binary);
-        msg.extend_from_slice(&3u32.to_le_bytes());
-        msg.extend_from_slice(b"abcxyz");
-        let (e, label, input_at) = decode_call(&msg).unwrap();
-        assert_eq!((label.as_str(), &msg[input_at..]), ("abc", &b"xyz"[..]));
+        let msg = encode_call(7, &entry, "abc", b"xyz".to_vec());
+        let (e, label, input_len) = decode_call(&msg).unwrap();
+        assert_eq!((label.as_str(), &msg[..input_len]), ("abc", &b"xyz"[..]));
         assert_eq!(e.get(), entry.to_parts());
         // Runs through the same path a worker takes.
         let reply = decode_reply(1, run_call(msg.clone())).unwrap();
         assert_eq!((reply.call, reply.output.unwrap()), (7, b"xyz".to_vec()));
         // Truncated: an error reply, nothing run.
         assert!(decode_call(&msg[..20]).is_err());
-        let reply = decode_reply(2, run_call(msg[..47].to_vec())).unwrap();
+        let reply = decode_reply(2, run_call(msg[..msg.len() - 1].to_vec())).unwrap();
         assert!(reply.output.is_err());
+        // A label longer than what precedes it: an error, nothing run.
+        let mut bad = encode_call(8, &entry, "abc", Vec::new());
+        let at = bad.len() - CALL_TRAILER;
+        bad[at..at + 4].copy_from_slice(&9u32.to_le_bytes());
+        assert!(decode_call(&bad).is_err());
+        let reply = decode_reply(1, run_call(bad)).unwrap();
+        assert_eq!(reply.call, 8);
+        assert!(reply.output.unwrap_err().contains("label"));
         // A forged tag does not resolve.
-        msg[16] ^= 1;
-        let reply = decode_reply(1, run_call(msg)).unwrap();
+        let mut forged = msg;
+        let at = forged.len() - CALL_TRAILER + 24;
+        forged[at] ^= 1;
+        let reply = decode_reply(1, run_call(forged)).unwrap();
         assert!(reply.output.unwrap_err().contains("authenticate"));
         assert!(decode_reply(1, vec![1, 2]).is_err());
     }
