@@ -63,6 +63,7 @@ const TAG_CALL: i32 = 1;
 const TAG_REPLY: i32 = 2;
 const TAG_STOP: i32 = 3;
 const TAG_STOPPED: i32 = 4;
+const TAG_KEY: i32 = 5;
 
 /// Rank 0's MPI state (finalized at exit), with the lock that keeps MPI
 /// calls of this process one at a time.
@@ -79,9 +80,11 @@ const SEND_BUDGET: usize = SEND_BUFFER / 2;
 /// in Open MPI 4.1; with a margin for others).
 const SEND_OVERHEAD: usize = 1024;
 
-/// Rank 0's MPI universe, and the calls whose bytes sit in its send buffer.
+/// Rank 0's MPI universe, its worker ranks, and the calls whose bytes sit
+/// in its send buffer.
 struct RootState {
     universe: Universe,
+    peers: Peers,
     /// call id -> bytes it takes in the send buffer, until its reply.
     buffered: std::collections::HashMap<u64, usize>,
     /// The sum of `buffered`.
@@ -91,6 +94,43 @@ struct RootState {
 static ROOT: AtomicBool = AtomicBool::new(false);
 /// The longest sleep of an idle worker rank between two polls for calls.
 const WORKER_PAUSE: std::time::Duration = std::time::Duration::from_micros(500);
+
+/// The worker ranks rank 0 talks to.
+enum Peers {
+    /// Ranks 1.. of the job's communicator (started by a launcher).
+    Job,
+    /// The ranks this process spawned (singleton mode): worker `w` is rank
+    /// `w - 1` of the intercommunicator's remote group.
+    Spawned(Spawned),
+}
+
+/// The intercommunicator to spawned worker ranks.
+struct Spawned(mpi::topology::InterCommunicator);
+
+// SAFETY: the handle is an opaque MPI object that MPI lets any thread use
+// when the library grants MPI_THREAD_SERIALIZED (asked for at
+// initialisation), provided calls are never concurrent; it lives only
+// inside `UNIVERSE`, whose lock every MPI call of this process holds.
+unsafe impl Send for Spawned {}
+
+/// Runs `$body` with `$comm` bound to the communicator of `$peers` and
+/// `$first` to the rank of worker 1 in it.
+macro_rules! with_peers {
+    ($peers:expr, |$comm:ident, $first:ident| $body:expr) => {
+        match $peers {
+            Peers::Job => {
+                let $comm = SimpleCommunicator::world();
+                let $first: i32 = 1;
+                $body
+            }
+            Peers::Spawned(Spawned(inter)) => {
+                let $comm = inter;
+                let $first: i32 = 0;
+                $body
+            }
+        }
+    };
+}
 
 /// A reply from a worker rank.
 #[derive(Debug)]
@@ -126,10 +166,53 @@ pub fn world() -> Option<World> {
         return None;
     }
     let guard = lock();
-    guard.as_ref()?;
-    Some(World {
-        workers: (SimpleCommunicator::world().size() as usize).saturating_sub(1),
-    })
+    let root = guard.as_ref()?;
+    let workers = match &root.peers {
+        Peers::Job => (SimpleCommunicator::world().size() as usize).saturating_sub(1),
+        Peers::Spawned(Spawned(inter)) => inter.remote_size() as usize,
+    };
+    Some(World { workers })
+}
+
+/// Singleton mode: in a process not started by an MPI launcher, initialises
+/// MPI and spawns `workers` ranks running this program (`MPI_Comm_spawn`),
+/// which serve calls as a launcher's ranks do; then rank 0's [`World`] is
+/// theirs. An error if MPI cannot start or spawn, or if this process is
+/// already part of a job. Once per process.
+pub fn spawn_world(workers: usize) -> io::Result<World> {
+    static SPAWNED: AtomicBool = AtomicBool::new(false);
+    let refuse = |why: &str| io::Error::new(io::ErrorKind::Unsupported, why.to_owned());
+    if launched_rank().is_some() || ROOT.load(Ordering::Acquire) {
+        return Err(refuse("this process is already a rank of an MPI job"));
+    }
+    if workers == 0 || SPAWNED.swap(true, Ordering::AcqRel) {
+        return Err(refuse(
+            "MPI worker ranks are spawned once per process, at least one",
+        ));
+    }
+    let key = tree_key::get()?;
+    let exe = std::env::current_exe()?;
+    let Some((mut universe, _)) = mpi::initialize_with_threading(Threading::Serialized) else {
+        return Err(refuse("MPI is already initialised"));
+    };
+    let inter = universe
+        .world()
+        .process_at_rank(0)
+        .spawn(&std::process::Command::new(exe), workers as i32)
+        .map_err(|e| io::Error::other(format!("MPI_Comm_spawn: {e}")))?;
+    for r in 0..workers as i32 {
+        inter.process_at_rank(r).send_with_tag(key.bytes(), TAG_KEY);
+    }
+    universe.set_buffer_size(SEND_BUFFER);
+    *lock() = Some(RootState {
+        universe,
+        peers: Peers::Spawned(Spawned(inter)),
+        buffered: std::collections::HashMap::new(),
+        used: 0,
+    });
+    ROOT.store(true, Ordering::Release);
+    let _ = crate::exit::at_exit(shutdown_at_exit);
+    Ok(World { workers })
 }
 
 /// True if the launcher started this process as an MPI rank (whether or not
@@ -185,15 +268,19 @@ impl World {
         let msg = encode_call(call, entry, label, input);
         let mut guard = lock();
         let root = guard.as_mut().ok_or_else(closed)?;
-        let world = SimpleCommunicator::world();
-        let to = world.process_at_rank(worker as i32);
         let need = msg.len() + SEND_OVERHEAD;
-        if root.used + need <= SEND_BUDGET {
-            to.buffered_send_with_tag(&msg[..], TAG_CALL);
+        let buffered = root.used + need <= SEND_BUDGET;
+        with_peers!(&root.peers, |comm, first| {
+            let to = comm.process_at_rank(first + worker as i32 - 1);
+            if buffered {
+                to.buffered_send_with_tag(&msg[..], TAG_CALL);
+            } else {
+                to.send_with_tag(&msg[..], TAG_CALL);
+            }
+        });
+        if buffered {
             root.used += need;
             root.buffered.insert(call, need);
-        } else {
-            to.send_with_tag(&msg[..], TAG_CALL);
         }
         Ok(())
     }
@@ -203,15 +290,18 @@ impl World {
     pub fn try_reply(&self) -> io::Result<Option<Reply>> {
         let mut guard = lock();
         let root = guard.as_mut().ok_or_else(closed)?;
-        let world = SimpleCommunicator::world();
-        let Some(probed) = world
-            .any_process()
-            .immediate_matched_probe_with_tag(TAG_REPLY)
-        else {
+        let received = with_peers!(&root.peers, |comm, first| {
+            comm.any_process()
+                .immediate_matched_probe_with_tag(TAG_REPLY)
+                .map(|probed| {
+                    let (bytes, status) = probed.matched_receive_vec::<u8>();
+                    (bytes, (status.source_rank() - first + 1) as usize)
+                })
+        });
+        let Some((bytes, worker)) = received else {
             return Ok(None);
         };
-        let (bytes, status) = probed.matched_receive_vec::<u8>();
-        let reply = decode_reply(status.source_rank() as usize, bytes)?;
+        let reply = decode_reply(worker, bytes)?;
         // The worker has taken the call: its buffer space is free again.
         if let Some(n) = root.buffered.remove(&reply.call) {
             root.used -= n;
@@ -276,6 +366,9 @@ pub(crate) fn on_load() {
     }
     let world = universe.world();
     let rank = world.rank();
+    if let Some(parent) = world.parent() {
+        serve_parent(universe, &parent, rank);
+    }
     // Rank 0's key (or all zeros and a flag if it has none), to every rank.
     let mut record = [0u8; tree_key::KEY_LEN + 1];
     if rank == 0 {
@@ -298,6 +391,7 @@ pub(crate) fn on_load() {
         universe.set_buffer_size(SEND_BUFFER);
         *lock() = Some(RootState {
             universe,
+            peers: Peers::Job,
             buffered: std::collections::HashMap::new(),
             used: 0,
         });
@@ -315,6 +409,38 @@ pub(crate) fn on_load() {
         world.abort(255);
     }
     let code = serve(&world, rank);
+    drop(universe);
+    crate::process::exit_now(code);
+}
+
+/// A rank spawned by a singleton ([`spawn_world`]): takes the parent's key,
+/// serves it, disconnects from it (collective with the parent's disconnect
+/// in `shutdown`) and exits.
+fn serve_parent(universe: Universe, parent: &mpi::topology::InterCommunicator, rank: i32) -> ! {
+    let (bytes, _) = parent
+        .process_at_rank(0)
+        .receive_vec_with_tag::<u8>(TAG_KEY);
+    let Ok(key) = <[u8; tree_key::KEY_LEN]>::try_from(&bytes[..]) else {
+        eprintln!(
+            "multiprocess: spawned MPI rank {rank}: a key of {} bytes",
+            bytes.len()
+        );
+        crate::process::exit_now(255);
+    };
+    if !tree_key::install(key) {
+        eprintln!("multiprocess: spawned MPI rank {rank} already has a process-tree key");
+        crate::process::exit_now(255);
+    }
+    let code = serve(parent, rank + 1);
+    // Not rsmpi's `Universe::disconnect_parent`: with it, Open MPI 4.1.4
+    // crashed in ompi_dpm_disconnect (SIGSEGV at address 0x10); the plain
+    // call, as a C program makes it, completes.
+    let mut raw = parent.as_raw();
+    // SAFETY: `raw` is a copy of the live handle of the parent
+    // intercommunicator (MPI_Comm_get_parent's); MPI_Comm_disconnect takes a
+    // pointer to it and sets the copy to MPI_COMM_NULL. `parent`, whose drop
+    // does nothing for the parent communicator, is not used after this.
+    unsafe { mpi::ffi::MPI_Comm_disconnect(&mut raw) };
     drop(universe);
     crate::process::exit_now(code);
 }
@@ -355,7 +481,7 @@ extern "C" fn report_at_exit() {
 /// are done. So rank 0's blocking send of a large call always completes,
 /// however many calls it keeps in flight here, and neither side ever waits
 /// on the other's progress.
-fn serve(world: &SimpleCommunicator, rank: i32) -> i32 {
+fn serve<C: Communicator>(world: &C, rank: i32) -> i32 {
     WORKER_RANK.store(rank, Ordering::SeqCst);
     let _ = crate::exit::at_exit(report_at_exit);
     let previous = std::panic::take_hook();
@@ -401,7 +527,7 @@ fn serve(world: &SimpleCommunicator, rank: i32) -> i32 {
 }
 
 /// A message from rank 0 that has arrived, without waiting: its tag and bytes.
-fn try_message(world: &SimpleCommunicator) -> Option<(i32, Vec<u8>)> {
+fn try_message<C: Communicator>(world: &C) -> Option<(i32, Vec<u8>)> {
     let (bytes, status) = world
         .process_at_rank(0)
         .immediate_matched_probe()?
@@ -411,7 +537,7 @@ fn try_message(world: &SimpleCommunicator) -> Option<(i32, Vec<u8>)> {
 
 /// Waits for the next message from rank 0 (completing the sends of
 /// `outbox` that are done meanwhile); its tag and bytes.
-fn next_message(world: &SimpleCommunicator, outbox: &mut VecDeque<PendingSend>) -> (i32, Vec<u8>) {
+fn next_message<C: Communicator>(world: &C, outbox: &mut VecDeque<PendingSend>) -> (i32, Vec<u8>) {
     let mut backoff = Backoff::new(WORKER_PAUSE);
     loop {
         complete_sends(outbox);
@@ -584,24 +710,34 @@ fn shutdown() {
         return;
     }
     let mut guard = lock();
-    let Some(RootState { universe, .. }) = guard.take() else {
+    let Some(RootState {
+        universe, peers, ..
+    }) = guard.take()
+    else {
         return;
     };
-    let world = universe.world();
-    let workers = world.size() - 1;
-    for r in 1..=workers {
-        world.process_at_rank(r).send_with_tag(&[0u8][..], TAG_STOP);
-    }
-    let mut stopped = 0;
-    while stopped < workers {
-        let (_, status) = world
-            .any_process()
-            .matched_probe()
-            .matched_receive_vec::<u8>();
-        if status.tag() == TAG_STOPPED {
-            stopped += 1;
+    with_peers!(&peers, |comm, first| {
+        let workers = comm.target_size() - first;
+        for r in 0..workers {
+            comm.process_at_rank(first + r)
+                .send_with_tag(&[0u8][..], TAG_STOP);
         }
-    }
+        let mut stopped = 0;
+        while stopped < workers {
+            let (_, status) = comm
+                .any_process()
+                .matched_probe()
+                .matched_receive_vec::<u8>();
+            if status.tag() == TAG_STOPPED {
+                stopped += 1;
+            }
+        }
+    });
+    // Spawned ranks: dropping the intercommunicator disconnects from them
+    // (collective: they disconnect too, in `serve_parent`) before MPI is
+    // finalized. Without both disconnects, the spawned ranks' finalize
+    // fails once this process is gone ("Server not available").
+    drop(peers);
     drop(universe);
 }
 
