@@ -17,6 +17,7 @@ mod features;
 mod loom;
 mod manifest;
 mod mpi;
+mod mpi_srun;
 mod procfs;
 mod report;
 mod run;

@@ -2,7 +2,10 @@
 //! tests; `examples/mpi_cases` under `mpirun -n 3 --allow-run-as-root --oversubscribe`, on its
 //! own, and with a task that kills its rank; as root, one run across two "hosts" made of
 //! network namespaces that the test creates and removes), then the facade example `mpi_pool`,
-//! whose output must be the same as a local pool and under `mpirun -n 3`.
+//! whose output must be the same as a local pool, under `mpirun -n 3`, as a singleton that
+//! spawns its two worker ranks (`MULTIPROCESS_MPI_SPAWN=2`), and under
+//! `srun --mpi=pmix -n 3` on a one-node Slurm cluster made for the run ([`mpi_srun`]; skipped
+//! with the reason printed where Slurm is missing or its daemons cannot run).
 //!
 //! Needs Open MPI (`mpirun`, `mpicc`) and libclang, which `.ci/run` installs from Debian's
 //! packages when missing. Without `mpirun` the step fails and says what to install; it never
@@ -12,6 +15,7 @@
 use std::time::{Duration, Instant};
 
 use crate::cargo::{cargo, workspace_root};
+use crate::mpi_srun;
 use crate::report::{print_indented, Tally};
 use crate::run::{self, Spec};
 
@@ -78,7 +82,9 @@ pub(crate) fn tests(test: impl FnOnce(&str, &[&str], &[(&str, &str)])) {
 /// Builds the `mpi_pool` example, runs it locally and under `mpirun -n 3`, and checks that
 /// both printed the same (non-empty) output.
 pub(crate) fn example(tally: &mut Tally, limit: Duration) {
-    let label = format!("mpi example {EXAMPLE}: the same output locally and under mpirun -n 3");
+    let label = format!(
+        "mpi example {EXAMPLE}: the same output locally, under mpirun -n 3 and as a singleton"
+    );
     let start = Instant::now();
     let build = [
         "build",
@@ -113,11 +119,23 @@ pub(crate) fn example(tally: &mut Tally, limit: Duration) {
         "orte_tmpdir_base".into(),
         session.clone().into(),
     ]);
-    mpi_args.extend(["-n".into(), "3".into(), exe.into_os_string()]);
+    mpi_args.extend(["-n".into(), "3".into(), exe.clone().into_os_string()]);
     let mpi = Spec::new("mpirun", workspace_root()).args(mpi_args);
+    // Singleton mode: no launcher, the program spawns its two worker ranks.
+    let singleton = Spec::new(&exe, workspace_root())
+        .env("MULTIPROCESS_MPI_SPAWN", "2")
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .env("OMPI_MCA_orte_tmpdir_base", &session.to_string_lossy());
     let mut outputs = Vec::new();
     let mut failure = None;
-    for (what, spec) in [("local", &local), ("mpirun -n 3", &mpi)] {
+    let runs = [
+        ("local", &local),
+        ("mpirun -n 3", &mpi),
+        ("singleton, 2 spawned ranks", &singleton),
+    ];
+    for (what, spec) in runs {
         let spec = Spec {
             merged: false,
             timeout: Duration::from_secs(60),
@@ -141,10 +159,12 @@ pub(crate) fn example(tally: &mut Tally, limit: Duration) {
         tally.check(false, &label, start.elapsed(), &why);
         return print_indented("stderr", &stderr, 40);
     }
-    let same = !outputs[0].is_empty() && outputs[0] == outputs[1];
+    let same = !outputs[0].is_empty() && outputs[1..].iter().all(|o| *o == outputs[0]);
     tally.check(same, &label, start.elapsed(), "the outputs differ");
     if !same {
-        print_indented("local", &outputs[0], 40);
-        print_indented("mpirun -n 3", &outputs[1], 40);
+        for ((what, _), output) in runs.iter().zip(&outputs) {
+            print_indented(what, output, 40);
+        }
     }
+    mpi_srun::check(tally, &exe, &outputs[0], is_root());
 }

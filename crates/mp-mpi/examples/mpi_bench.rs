@@ -4,7 +4,8 @@
 //! default chunk size), M4c (`imap_unordered` over 20 000 integers, chunk
 //! size 1) and a CPU-bound farm (`map` of 400 tasks of 1 ms each, chunk
 //! size 1). Prints the median of `ROUNDS` rounds (argument 1, default 5)
-//! with the spread (min–max).
+//! with the spread (min–max). Argument 2, if given, names the scenarios to
+//! run (`m4a,m4c,farm`; default all), e.g. to profile one.
 //!
 //! ```text
 //! cargo build --release -p mp-mpi --features mpi --example mpi_bench
@@ -64,6 +65,10 @@ fn main() -> Result<(), PoolError> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(5);
+    let only = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "m4a,m4c,farm".into());
+    let run = |name: &str| only.split(',').any(|s| s == name);
     let pool = Pool::with_processes(2)?;
     let how = if pool.is_mpi() {
         "MPI ranks 1-2"
@@ -71,35 +76,41 @@ fn main() -> Result<(), PoolError> {
         "local Pool(2)"
     };
     println!("{how}, {rounds} rounds, median");
-    let inputs: Vec<u64> = (0..200_000).collect();
-    let m4a = rate(rounds, inputs.len(), || {
-        let out = pool.map(double, inputs.iter().copied())?;
-        assert_eq!(out.len(), inputs.len());
-        Ok(())
-    })?;
-    show(
-        "M4a map x*2, 200k ints, default chunksize",
-        "Mtasks/s",
-        1e6,
-        m4a,
-    );
-    let m4c = rate(rounds, 20_000, || {
-        let n = pool.imap_unordered(double, 0..20_000u64)?.count();
-        assert_eq!(n, 20_000);
-        Ok(())
-    })?;
-    show(
-        "M4c imap_unordered, 20k ints, chunksize 1",
-        "ktasks/s",
-        1e3,
-        m4c,
-    );
-    let farm = rate(rounds, 400, || {
-        let out = pool.map_chunked(busy_1ms, 0..400u64, 1)?;
-        assert_eq!(out.len(), 400);
-        Ok(())
-    })?;
-    show("farm: 400 tasks of 1 ms, chunksize 1", "tasks/s", 1.0, farm);
+    if run("m4a") {
+        let inputs: Vec<u64> = (0..200_000).collect();
+        let m4a = rate(rounds, inputs.len(), || {
+            let out = pool.map(double, inputs.iter().copied())?;
+            assert_eq!(out.len(), inputs.len());
+            Ok(())
+        })?;
+        show(
+            "M4a map x*2, 200k ints, default chunksize",
+            "Mtasks/s",
+            1e6,
+            m4a,
+        );
+    }
+    if run("m4c") {
+        let m4c = rate(rounds, 20_000, || {
+            let n = pool.imap_unordered(double, 0..20_000u64)?.count();
+            assert_eq!(n, 20_000);
+            Ok(())
+        })?;
+        show(
+            "M4c imap_unordered, 20k ints, chunksize 1",
+            "ktasks/s",
+            1e3,
+            m4c,
+        );
+    }
+    if run("farm") {
+        let farm = rate(rounds, 400, || {
+            let out = pool.map_chunked(busy_1ms, 0..400u64, 1)?;
+            assert_eq!(out.len(), 400);
+            Ok(())
+        })?;
+        show("farm: 400 tasks of 1 ms, chunksize 1", "tasks/s", 1.0, farm);
+    }
     pool.close();
     pool.join()
 }

@@ -24,6 +24,14 @@ fn square(x: u64) -> u64 {
     x * x
 }
 
+fn echo(bytes: Vec<u8>) -> Vec<u8> {
+    bytes
+}
+
+fn count(values: Vec<u64>) -> usize {
+    values.iter().filter(|&&v| v == u64::MAX).count()
+}
+
 fn add(a: u64, b: u64) -> u64 {
     a + b
 }
@@ -80,6 +88,21 @@ fn main() -> Result<(), PoolError> {
     // Chunks of 25 000 inputs: messages far above MPI's eager limit.
     let big: Vec<u64> = (0..200_000).map(square).collect();
     check("big map", pool.map(square, 0..200_000u64)? == big);
+    // Many large calls and replies in flight at once (each above the eager
+    // limit both ways), and one call larger than rank 0's send buffer
+    // budget (it goes by a blocking send).
+    let blobs: Vec<Vec<u8>> = (0..64u8).map(|i| vec![i; 100_000]).collect();
+    check(
+        "large calls in flight",
+        pool.map_chunked(echo, blobs.clone(), 1)? == blobs,
+    );
+    // 3.5 M integers of 10 bytes each (postcard's varint of u64::MAX): 35 MB.
+    // Only on ranks (a local pool has no such buffer; this takes seconds in
+    // a debug build).
+    check(
+        "a call above the send buffer",
+        !pool.is_mpi() || pool.apply(count, (vec![u64::MAX; 3_500_000],))? == 3_500_000,
+    );
     let ordered: Vec<u64> = pool.imap(square, 0..50u64)?.collect::<Result<_, _>>()?;
     check("imap", ordered == want[..50]);
     let mut any: Vec<u64> = pool

@@ -48,7 +48,9 @@ impl PoolBuilder {
     }
 
     /// Starts the pool: on the worker ranks of the MPI job if this process
-    /// is its rank 0, else local worker processes.
+    /// is its rank 0; else, if [`SPAWN_ENV`](crate::SPAWN_ENV) asks for it
+    /// (singleton mode), on that many ranks spawned with `MPI_Comm_spawn`;
+    /// else local worker processes.
     pub fn build(self) -> Result<Pool, PoolError> {
         if self.processes == Some(0) {
             return Err(PoolError::InvalidArgument(
@@ -56,7 +58,8 @@ impl PoolBuilder {
             ));
         }
         #[cfg(feature = "mpi")]
-        if let Some(world) = mp_sys::mpi_job::world() {
+        if let Some(world) = mp_sys::mpi_job::world().map(Ok).or_else(spawn_requested) {
+            let world = world?;
             let ranks = world.workers();
             if ranks == 0 {
                 return Err(PoolError::InvalidArgument(
@@ -74,4 +77,24 @@ impl PoolBuilder {
             backend: Backend::Local(self.local.build()?),
         })
     }
+}
+
+/// The worker ranks to spawn if [`SPAWN_ENV`](crate::SPAWN_ENV) asks for
+/// some: `None` if it does not; the spawned world, or why not.
+#[cfg(feature = "mpi")]
+fn spawn_requested() -> Option<Result<mp_sys::mpi_job::World, PoolError>> {
+    let value = std::env::var(crate::SPAWN_ENV).ok()?;
+    let n = match value.trim().parse::<usize>() {
+        Ok(n) if n > 0 => n,
+        _ => {
+            return Some(Err(PoolError::InvalidArgument(format!(
+                "{}={value:?}: give the number of worker ranks to spawn (1 or more)",
+                crate::SPAWN_ENV
+            ))))
+        }
+    };
+    Some(
+        mp_sys::mpi_job::spawn_world(n)
+            .map_err(|e| PoolError::Unsupported(format!("spawning {n} MPI worker ranks: {e}"))),
+    )
 }

@@ -3,14 +3,16 @@
 //! dispatch: a rank gets its next chunk when it is done with the last, so a
 //! slow rank takes fewer) and delivers each reply to its job's [`Sink`].
 //!
-//! At most [`World::depth`] chunks per rank at a time: two when the ranks
-//! receive on a thread of their own (so a rank takes its next chunk while it
-//! computes), else one, because sends are blocking: a large message (above
-//! the library's eager limit, a few KiB on shared memory) completes only
-//! once the receiver takes it, so rank 0 sending a second chunk to a rank
-//! that is not receiving, while that rank sends its large reply to rank 0,
-//! would deadlock both. For the same reason `terminate` waits for the
-//! chunks already running before the next pool may start.
+//! How many chunks a rank holds at a time follows the local pool's
+//! prefetch: two (so a rank has its next chunk at hand when it finishes
+//! one, without a round trip through rank 0); while more chunks are queued
+//! than there are ranks, four, and thirty-two for a rank whose chunks take
+//! under [`FAST_CHUNK`] (tiny tasks: each poll of rank 0 then takes in many
+//! replies, and each rank always has work). Sends never wait for a busy
+//! rank ([`World::call`]), and a rank takes in calls while it sends a
+//! reply, so no depth can deadlock. A call cannot be taken back from a rank,
+//! so `terminate` waits for the chunks already sent before the next pool
+//! may start.
 //!
 //! MPI has no way to wait for "a message or a submission" at once, so while
 //! calls are in flight the thread polls for replies ([`Backoff`]: without
@@ -32,6 +34,15 @@ use crate::sinks::Sink;
 
 /// The longest sleep between two polls for replies.
 const MAX_PAUSE: Duration = Duration::from_micros(200);
+/// Chunks a rank may hold (sent, not answered) at any time.
+const DEPTH: usize = 2;
+/// ... while more chunks are queued than there are ranks.
+const DEPTH_PLENTY: usize = 4;
+/// ... and for a rank whose last chunk took under [`FAST_CHUNK`].
+const DEPTH_FAST: usize = 32;
+/// A rank that answers a chunk within this time is "fast" (as in the local
+/// pool).
+const FAST_CHUNK: Duration = Duration::from_micros(200);
 
 /// One pool at a time drives the job's worker ranks.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -39,8 +50,9 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// recognised as stale by the next one).
 static NEXT_CALL: AtomicU64 = AtomicU64::new(0);
 
-/// A submitted call: its entry point, a label for diagnostics, its encoded
-/// chunks and their lengths, and where the replies go.
+/// A submitted call: its entry point, a label for diagnostics, its first
+/// encoded chunks (the others follow with [`Engine::more`]), the lengths of
+/// all its chunks, and where the replies go.
 pub(crate) struct Job {
     pub(crate) entry: CallEntry,
     pub(crate) label: String,
@@ -50,7 +62,14 @@ pub(crate) struct Job {
 }
 
 enum Command {
-    Submit(Job),
+    Submit(u64, Job),
+    /// Chunk `index` of a job, encoded (or why it could not be: then it and
+    /// every later chunk fail).
+    More {
+        job: u64,
+        index: usize,
+        chunk: Result<Vec<u8>, TaskError>,
+    },
     Close,
     Terminate,
 }
@@ -61,6 +80,8 @@ pub(crate) struct Engine {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// Disconnects when the dispatcher thread ends (it holds the sender).
     ended: Mutex<mpsc::Receiver<()>>,
+    /// The next job's id.
+    next_job: AtomicU64,
 }
 
 impl Engine {
@@ -96,6 +117,7 @@ impl Engine {
             tx: Mutex::new(tx),
             thread: Mutex::new(Some(thread)),
             ended: Mutex::new(ended),
+            next_job: AtomicU64::new(0),
         })
     }
 
@@ -107,12 +129,19 @@ impl Engine {
             .is_ok()
     }
 
-    pub(crate) fn submit(&self, job: Job) -> Result<(), PoolError> {
-        if self.send(Command::Submit(job)) {
-            Ok(())
+    /// Submits `job`; its id, for [`more`](Self::more).
+    pub(crate) fn submit(&self, job: Job) -> Result<u64, PoolError> {
+        let id = self.next_job.fetch_add(1, Ordering::Relaxed);
+        if self.send(Command::Submit(id, job)) {
+            Ok(id)
         } else {
             Err(PoolError::NotRunning)
         }
+    }
+
+    /// Adds chunk `index` of job `job` (or fails it and the chunks after it).
+    pub(crate) fn more(&self, job: u64, index: usize, chunk: Result<Vec<u8>, TaskError>) {
+        self.send(Command::More { job, index, chunk });
     }
 
     pub(crate) fn close(&self) {
@@ -154,7 +183,13 @@ fn initialize(
 ) -> Result<(), PoolError> {
     let first = NEXT_CALL.fetch_add(workers as u64, Ordering::Relaxed);
     for w in 1..=workers {
-        world.call(w, first + w as u64 - 1, entry, "the pool initializer", args)?;
+        world.call(
+            w,
+            first + w as u64 - 1,
+            entry,
+            "the pool initializer",
+            args.to_vec(),
+        )?;
     }
     let mut left = workers;
     let mut failure = None;
@@ -165,6 +200,7 @@ fn initialize(
                 call,
                 output,
                 worker,
+                ..
             }) if (first..first + workers as u64).contains(&call) => {
                 left -= 1;
                 let why = match output {
@@ -217,29 +253,47 @@ struct Live {
     sink: Box<dyn Sink>,
 }
 
+/// A worker rank as the dispatcher sees it.
+#[derive(Default)]
+struct Rank {
+    /// Chunks sent to it and not answered yet.
+    held: usize,
+    /// Its last chunk ran under [`FAST_CHUNK`] (as the rank measured it).
+    fast: bool,
+}
+
+impl Rank {
+    /// Whether it may be sent one more chunk (`plenty`: more chunks are
+    /// queued than there are ranks).
+    fn can_take(&self, plenty: bool) -> bool {
+        let depth = match (plenty, self.fast) {
+            (false, _) => DEPTH,
+            (true, false) => DEPTH_PLENTY,
+            (true, true) => DEPTH_FAST,
+        };
+        self.held < depth
+    }
+}
+
 struct Dispatcher {
     world: World,
-    /// Free places per rank (index 0 unused).
-    room: Vec<u8>,
+    /// The worker ranks (index 0, rank 0 itself, unused).
+    ranks: Vec<Rank>,
     queue: VecDeque<(u64, usize)>,
     jobs: HashMap<u64, Live>,
     /// call id -> (job, chunk, rank)
     flight: HashMap<u64, (u64, usize, usize)>,
-    next_job: u64,
     closed: bool,
 }
 
 impl Dispatcher {
     fn new(world: World, workers: usize) -> Self {
-        let mut room = vec![world.depth(); workers + 1];
-        room[0] = 0;
         Dispatcher {
             world,
-            room,
+            ranks: (0..=workers).map(|_| Rank::default()).collect(),
             queue: VecDeque::new(),
             jobs: HashMap::new(),
             flight: HashMap::new(),
-            next_job: 0,
             closed: false,
         }
     }
@@ -300,32 +354,51 @@ impl Dispatcher {
     /// Handles a command; `false` to stop.
     fn command(&mut self, cmd: Command) -> bool {
         match cmd {
-            Command::Submit(job) => {
-                let id = self.next_job;
-                self.next_job += 1;
+            Command::Submit(id, job) => {
                 let mut starts = Vec::with_capacity(job.lens.len());
                 let mut at = 0;
                 for len in &job.lens {
                     starts.push(at);
                     at += len;
                 }
-                let n = job.chunks.len();
+                let n = job.lens.len();
                 if n == 0 {
                     return true;
                 }
-                self.queue.extend((0..n).map(|c| (id, c)));
+                self.queue.extend((0..job.chunks.len()).map(|c| (id, c)));
+                let mut chunks = job.chunks;
+                chunks.resize_with(n, Vec::new);
                 self.jobs.insert(
                     id,
                     Live {
                         entry: job.entry,
                         label: job.label,
-                        chunks: job.chunks,
+                        chunks,
                         starts,
                         lens: job.lens,
                         remaining: n,
                         sink: job.sink,
                     },
                 );
+                true
+            }
+            Command::More { job, index, chunk } => {
+                let Some(live) = self.jobs.get_mut(&job) else {
+                    return true; // terminated meanwhile
+                };
+                let total = live.lens.len();
+                match chunk {
+                    Ok(bytes) if index < total => {
+                        live.chunks[index] = bytes;
+                        self.queue.push_back((job, index));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        for i in index..total {
+                            self.finish_chunk(job, i, Err(e.clone()));
+                        }
+                    }
+                }
                 true
             }
             Command::Close => {
@@ -339,12 +412,14 @@ impl Dispatcher {
         }
     }
 
-    /// Sends queued chunks to the ranks with the most room.
+    /// Sends queued chunks to the ranks that can take them, the least
+    /// loaded first.
     fn dispatch(&mut self) {
         while let Some(&(job, chunk)) = self.queue.front() {
-            let Some(rank) = (1..self.room.len())
-                .filter(|&r| self.room[r] > 0)
-                .max_by_key(|&r| (self.room[r], std::cmp::Reverse(r)))
+            let plenty = self.queue.len() > self.ranks.len() - 1;
+            let Some(rank) = (1..self.ranks.len())
+                .filter(|&r| self.ranks[r].can_take(plenty))
+                .min_by_key(|&r| (self.ranks[r].held, r))
             else {
                 return;
             };
@@ -360,9 +435,9 @@ impl Dispatcher {
                 start + len
             );
             let call = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
-            match self.world.call(rank, call, &live.entry, &label, &input) {
+            match self.world.call(rank, call, &live.entry, &label, input) {
                 Ok(()) => {
-                    self.room[rank] -= 1;
+                    self.ranks[rank].held += 1;
                     self.flight.insert(call, (job, chunk, rank));
                 }
                 Err(e) => self.finish_chunk(job, chunk, Err(TaskError::NoWorker(e.to_string()))),
@@ -374,7 +449,9 @@ impl Dispatcher {
         let Some((job, chunk, rank)) = self.flight.remove(&reply.call) else {
             return; // a late reply to an earlier pool
         };
-        self.room[rank] += 1;
+        let r = &mut self.ranks[rank];
+        r.held -= 1;
+        r.fast = reply.busy < FAST_CHUNK;
         self.finish_chunk(job, chunk, reply.output.map_err(TaskError::Function));
     }
 

@@ -33,12 +33,19 @@
 //! program not started by an MPI launcher (or built without the feature) it
 //! is a local [`mp_pool::Pool`].
 //!
-//! On rank 0 one dispatcher thread owns MPI: it hands each chunk to an idle
-//! rank (two chunks per rank at most, when the library grants
-//! `MPI_THREAD_MULTIPLE` and the ranks receive on a thread of their own;
-//! else one, as MPI's blocking sends of large messages would deadlock),
-//! reorders for `map`/`imap`, and runs the callbacks. One MPI pool at a
-//! time.
+//! Singleton mode: a program built with the feature but started without a
+//! launcher, with [`SPAWN_ENV`]`=N` in its environment, starts MPI itself
+//! when its first pool is built and spawns `N` worker ranks of the same
+//! binary with `MPI_Comm_spawn` (mpi4py.futures' model); they serve as a
+//! launcher's ranks do and end with the process.
+//!
+//! On rank 0 one dispatcher thread owns MPI (`MPI_THREAD_SERIALIZED` is
+//! enough): it hands each chunk to the least loaded rank, keeping a few
+//! queued on each as the local pool prefetches (more for tiny tasks), with
+//! buffered sends that never wait for a busy rank; it reorders for
+//! `map`/`imap` and runs the callbacks. A worker rank is one thread that
+//! takes in its next calls while its reply is on the way. One MPI pool at
+//! a time.
 //!
 //! # Failure
 //! MPI is fail-stop: a rank that dies (a task calls `exit`, aborts, is
@@ -62,6 +69,13 @@ mod pool;
 mod sinks;
 
 pub use builder::PoolBuilder;
+
+/// Singleton mode (feature `mpi`): in a program not started by an MPI
+/// launcher, `MULTIPROCESS_MPI_SPAWN=N ./prog` makes the first
+/// [`Pool`] spawn `N` worker ranks running this program with
+/// `MPI_Comm_spawn` (mpi4py.futures' model) instead of local processes.
+/// They serve every MPI pool of the process and end with it.
+pub const SPAWN_ENV: &str = "MULTIPROCESS_MPI_SPAWN";
 pub use mp_pool::{AsyncResult, Callbacks, IMapIterator, PoolError, TaskError};
 pub use pool::Pool;
 

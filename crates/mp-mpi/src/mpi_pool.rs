@@ -4,13 +4,13 @@
 
 use std::sync::Mutex;
 
-use mp_pool::{remote, AsyncResult, Callbacks, IMapIterator, PoolError};
+use mp_pool::{remote, AsyncResult, Callbacks, IMapIterator, PoolError, TaskError};
 use mp_sys::mpi_job::CallEntry;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::engine::{Engine, Job};
-use crate::sinks::{CollectSink, ImapSink};
+use crate::sinks::{CollectSink, ImapSink, Sink};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -46,18 +46,48 @@ impl MpiPool {
         }
     }
 
-    /// Encodes `items` in chunks of `chunksize`.
-    fn encode<T: Serialize>(
+    /// Submits `entry` over `items` in chunks of `chunksize` with `sink`:
+    /// as the local pool does, the first chunks (one per rank) go out as
+    /// soon as they are encoded, and the rest are encoded while those run.
+    /// A chunk that cannot be encoded fails it and every later chunk with
+    /// `TaskError::Encode`; an error in the first chunks fails the call.
+    fn submit<T: Serialize>(
+        &self,
+        entry: CallEntry,
+        label: String,
         items: &[T],
         chunksize: usize,
-    ) -> Result<(Vec<usize>, Vec<Vec<u8>>), PoolError> {
-        let mut lens = Vec::new();
+        sink: Box<dyn Sink>,
+    ) -> Result<(), PoolError> {
+        let chunksize = chunksize.max(1);
+        let head = self
+            .processes
+            .max(1)
+            .saturating_mul(chunksize)
+            .min(items.len());
+        let (head_items, rest) = items.split_at(head);
         let mut chunks = Vec::new();
-        for chunk in items.chunks(chunksize.max(1)) {
+        for chunk in head_items.chunks(chunksize) {
             chunks.push(remote::encode_chunk(chunk)?);
-            lens.push(chunk.len());
         }
-        Ok((lens, chunks))
+        let first_rest = chunks.len();
+        let job = self.engine.submit(Job {
+            entry,
+            label,
+            chunks,
+            lens: items.chunks(chunksize).map(<[T]>::len).collect(),
+            sink,
+        })?;
+        for (k, chunk) in rest.chunks(chunksize).enumerate() {
+            let encoded = remote::encode_chunk(chunk)
+                .map_err(|e| TaskError::Encode(format!("the task arguments: {e}")));
+            let failed = encoded.is_err();
+            self.engine.more(job, first_rest + k, encoded);
+            if failed {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Runs `entry` over `items` and completes the result with
@@ -77,16 +107,10 @@ impl MpiPool {
         Out: Send + 'static,
     {
         self.running()?;
-        let (lens, chunks) = Self::encode(items, chunksize)?;
+        let lens = items.chunks(chunksize.max(1)).map(<[T]>::len).collect();
         let (result, done) = remote::async_result(callbacks);
-        let sink = CollectSink::new(lens.clone(), finish, done);
-        self.engine.submit(Job {
-            entry,
-            label,
-            chunks,
-            lens,
-            sink: Box::new(sink),
-        })?;
+        let sink = CollectSink::new(lens, finish, done);
+        self.submit(entry, label, items, chunksize, Box::new(sink))?;
         Ok(result)
     }
 
@@ -105,15 +129,10 @@ impl MpiPool {
         R: DeserializeOwned + Send + 'static,
     {
         self.running()?;
-        let (lens, chunks) = Self::encode(items, chunksize)?;
-        let (iter, feed) = remote::imap_iterator(ordered, chunks.len());
-        self.engine.submit(Job {
-            entry,
-            label,
-            chunks,
-            lens: lens.clone(),
-            sink: Box::new(ImapSink::new(lens, feed)),
-        })?;
+        let lens: Vec<usize> = items.chunks(chunksize.max(1)).map(<[T]>::len).collect();
+        let (iter, feed) = remote::imap_iterator(ordered, lens.len());
+        let sink = ImapSink::new(lens, feed);
+        self.submit(entry, label, items, chunksize, Box::new(sink))?;
         Ok(iter)
     }
 

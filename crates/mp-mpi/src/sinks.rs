@@ -53,11 +53,11 @@ impl<R, T> CollectSink<R, T> {
         if let Some(e) = self.first_error.take() {
             return done.complete(Err(PoolError::Task(e)));
         }
-        let values: Vec<R> = self
-            .slots
-            .iter_mut()
-            .flat_map(|s| s.take().unwrap_or_default())
-            .collect();
+        // One allocation, and each chunk's values moved in as a block.
+        let mut values = Vec::with_capacity(self.lens.iter().sum());
+        for slot in &mut self.slots {
+            values.append(slot.get_or_insert_with(Vec::new));
+        }
         match (self.finish)(values) {
             Some(v) => done.complete(Ok(v)),
             None => done.complete(Err(PoolError::Task(TaskError::Decode(

@@ -1,5 +1,6 @@
 //! Runs `examples/mpi_cases.rs` under `mpirun -n 3` (rank 0 drives, ranks 1
-//! and 2 work) and as a plain local program, and checks what each printed;
+//! and 2 work), as a singleton that spawns its two worker ranks, and as a
+//! plain local program, and checks what each printed;
 //! then the crash case: a task that exits its rank aborts the job, and the
 //! rank names the task first.
 //!
@@ -80,10 +81,12 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-const CASES: [&str; 17] = [
+const CASES: [&str; 19] = [
     "map: ok",
     "map_chunked: ok",
     "big map: ok",
+    "large calls in flight: ok",
+    "a call above the send buffer: ok",
     "imap: ok",
     "imap_unordered: ok",
     "starmap: ok",
@@ -127,6 +130,34 @@ fn the_same_program_runs_locally() {
         assert!(stdout.contains(case), "no {case:?} in\n{stdout}");
     }
     assert!(stdout.contains("ranks: local\n"), "{stdout}");
+}
+
+#[test]
+fn a_singleton_spawns_its_worker_ranks() {
+    // No launcher: the program starts MPI itself and spawns two ranks of
+    // itself (MPI_Comm_spawn), as root and on two cores like CI.
+    let session = SessionDir::new("singleton");
+    let out = Command::new(cases())
+        .env(mp_mpi::SPAWN_ENV, "2")
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .env("OMPI_MCA_orte_tmpdir_base", &session.0)
+        .output()
+        .expect("run mpi_cases");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{}\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.starts_with("mpi: true workers: 2\n"), "{stdout}");
+    for case in CASES {
+        assert!(stdout.contains(case), "no {case:?} in\n{stdout}\n{stderr}");
+    }
+    // The spawned ranks are ranks 0 and 1 of their own job.
+    assert!(stdout.contains("ranks: 0,1\n"), "{stdout}");
+    // A clean ending on both sides (a one-sided or rsmpi-made disconnect
+    // fails here with these).
+    for bad in ["ORTE_ERROR", "Segmentation", "MPI_ERR"] {
+        assert!(!stderr.contains(bad), "{bad} in\n{stderr}");
+    }
 }
 
 #[test]

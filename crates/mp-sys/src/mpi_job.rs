@@ -15,9 +15,11 @@
 //! end with `_exit(0)` without running `main`.
 //!
 //! # Wire
-//! A call: `call id (u64) | offset (i64) | tag (u64) | build-id (20) |
-//! label length (u32) | label | input`. A reply: `call id (u64) | status
-//! (u8: 0 output, 1 error text) | bytes`. Every integer little-endian. The
+//! A call: `input | label | label length (u32) | build-id (20) | tag (u64)
+//! | offset (i64) | call id (u64)`. A reply: `bytes | status (u8: 0 output,
+//! 1 error text) | busy (u32: microseconds the call ran) | call id (u64)`.
+//! Every integer little-endian. The fixed fields come last, so the body is
+//! taken by truncating the message, never by moving it. The
 //! callee resolves the entry point under the key it received; a call that
 //! does not resolve gets an error reply and runs nothing.
 //!
@@ -27,6 +29,9 @@
 //! runs a call (the task calls `exit`, or a panic escapes the call) first
 //! prints the call's label on stderr, so the log says which task killed it.
 
+#![allow(unsafe_code)]
+
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -58,15 +63,74 @@ const TAG_CALL: i32 = 1;
 const TAG_REPLY: i32 = 2;
 const TAG_STOP: i32 = 3;
 const TAG_STOPPED: i32 = 4;
+const TAG_KEY: i32 = 5;
 
-/// The MPI universe of rank 0 (finalized at exit), with the lock that keeps
-/// MPI calls of this process one at a time.
-static UNIVERSE: Mutex<Option<Universe>> = Mutex::new(None);
+/// Rank 0's MPI state (finalized at exit), with the lock that keeps MPI
+/// calls of this process one at a time.
+static UNIVERSE: Mutex<Option<RootState>> = Mutex::new(None);
+
+/// The size of rank 0's buffer for buffered sends of calls (attached at
+/// start-up; its pages are touched only as far as calls fill it).
+const SEND_BUFFER: usize = 64 << 20;
+/// How much of [`SEND_BUFFER`] calls in flight may take: half, as a margin,
+/// because the library frees a message's space when its transfer completes,
+/// which it may notice a little after the worker's reply has arrived.
+const SEND_BUDGET: usize = SEND_BUFFER / 2;
+/// The library's overhead per buffered message (`MPI_BSEND_OVERHEAD` is 128
+/// in Open MPI 4.1; with a margin for others).
+const SEND_OVERHEAD: usize = 1024;
+
+/// Rank 0's MPI universe, its worker ranks, and the calls whose bytes sit
+/// in its send buffer.
+struct RootState {
+    universe: Universe,
+    peers: Peers,
+    /// call id -> bytes it takes in the send buffer, until its reply.
+    buffered: std::collections::HashMap<u64, usize>,
+    /// The sum of `buffered`.
+    used: usize,
+}
 /// Rank 0 of a job, with MPI up and not yet finalized.
 static ROOT: AtomicBool = AtomicBool::new(false);
-/// The library granted `MPI_THREAD_MULTIPLE`: worker ranks receive on a
-/// thread of their own while a call runs.
-static MULTIPLE: AtomicBool = AtomicBool::new(false);
+/// The longest sleep of an idle worker rank between two polls for calls.
+const WORKER_PAUSE: std::time::Duration = std::time::Duration::from_micros(500);
+
+/// The worker ranks rank 0 talks to.
+enum Peers {
+    /// Ranks 1.. of the job's communicator (started by a launcher).
+    Job,
+    /// The ranks this process spawned (singleton mode): worker `w` is rank
+    /// `w - 1` of the intercommunicator's remote group.
+    Spawned(Spawned),
+}
+
+/// The intercommunicator to spawned worker ranks.
+struct Spawned(mpi::topology::InterCommunicator);
+
+// SAFETY: the handle is an opaque MPI object that MPI lets any thread use
+// when the library grants MPI_THREAD_SERIALIZED (asked for at
+// initialisation), provided calls are never concurrent; it lives only
+// inside `UNIVERSE`, whose lock every MPI call of this process holds.
+unsafe impl Send for Spawned {}
+
+/// Runs `$body` with `$comm` bound to the communicator of `$peers` and
+/// `$first` to the rank of worker 1 in it.
+macro_rules! with_peers {
+    ($peers:expr, |$comm:ident, $first:ident| $body:expr) => {
+        match $peers {
+            Peers::Job => {
+                let $comm = SimpleCommunicator::world();
+                let $first: i32 = 1;
+                $body
+            }
+            Peers::Spawned(Spawned(inter)) => {
+                let $comm = inter;
+                let $first: i32 = 0;
+                $body
+            }
+        }
+    };
+}
 
 /// A reply from a worker rank.
 #[derive(Debug)]
@@ -78,7 +142,15 @@ pub struct Reply {
     /// The call's output, or why it could not run (its entry point did not
     /// resolve in the worker).
     pub output: Result<Vec<u8>, String>,
+    /// How long the call ran in the worker (not counting its trip there and
+    /// back, nor the time it waited behind other calls).
+    pub busy: std::time::Duration,
 }
+
+/// The fixed bytes at the end of a reply, after its output.
+const REPLY_TRAILER: usize = 1 + 4 + 8;
+/// The fixed bytes at the end of a call, after its label.
+const CALL_TRAILER: usize = 4 + 20 + 8 + 8 + 8;
 
 /// Rank 0's view of the job: how many worker ranks, and the calls to them.
 /// Obtained from [`world`]; every method takes this process's MPI lock.
@@ -94,10 +166,53 @@ pub fn world() -> Option<World> {
         return None;
     }
     let guard = lock();
-    guard.as_ref()?;
-    Some(World {
-        workers: (SimpleCommunicator::world().size() as usize).saturating_sub(1),
-    })
+    let root = guard.as_ref()?;
+    let workers = match &root.peers {
+        Peers::Job => (SimpleCommunicator::world().size() as usize).saturating_sub(1),
+        Peers::Spawned(Spawned(inter)) => inter.remote_size() as usize,
+    };
+    Some(World { workers })
+}
+
+/// Singleton mode: in a process not started by an MPI launcher, initialises
+/// MPI and spawns `workers` ranks running this program (`MPI_Comm_spawn`),
+/// which serve calls as a launcher's ranks do; then rank 0's [`World`] is
+/// theirs. An error if MPI cannot start or spawn, or if this process is
+/// already part of a job. Once per process.
+pub fn spawn_world(workers: usize) -> io::Result<World> {
+    static SPAWNED: AtomicBool = AtomicBool::new(false);
+    let refuse = |why: &str| io::Error::new(io::ErrorKind::Unsupported, why.to_owned());
+    if launched_rank().is_some() || ROOT.load(Ordering::Acquire) {
+        return Err(refuse("this process is already a rank of an MPI job"));
+    }
+    if workers == 0 || SPAWNED.swap(true, Ordering::AcqRel) {
+        return Err(refuse(
+            "MPI worker ranks are spawned once per process, at least one",
+        ));
+    }
+    let key = tree_key::get()?;
+    let exe = std::env::current_exe()?;
+    let Some((mut universe, _)) = mpi::initialize_with_threading(Threading::Serialized) else {
+        return Err(refuse("MPI is already initialised"));
+    };
+    let inter = universe
+        .world()
+        .process_at_rank(0)
+        .spawn(&std::process::Command::new(exe), workers as i32)
+        .map_err(|e| io::Error::other(format!("MPI_Comm_spawn: {e}")))?;
+    for r in 0..workers as i32 {
+        inter.process_at_rank(r).send_with_tag(key.bytes(), TAG_KEY);
+    }
+    universe.set_buffer_size(SEND_BUFFER);
+    *lock() = Some(RootState {
+        universe,
+        peers: Peers::Spawned(Spawned(inter)),
+        buffered: std::collections::HashMap::new(),
+        used: 0,
+    });
+    ROOT.store(true, Ordering::Release);
+    let _ = crate::exit::at_exit(shutdown_at_exit);
+    Ok(World { workers })
 }
 
 /// True if the launcher started this process as an MPI rank (whether or not
@@ -112,7 +227,7 @@ fn launched_rank() -> Option<u32> {
         .find_map(|v| std::env::var(v).ok()?.trim().parse().ok())
 }
 
-fn lock() -> MutexGuard<'static, Option<Universe>> {
+fn lock() -> MutexGuard<'static, Option<RootState>> {
     UNIVERSE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -126,30 +241,23 @@ impl World {
         self.workers
     }
 
-    /// How many calls one worker rank may be sent before it replies: 2 when
-    /// the ranks receive on a thread of their own (the library granted
-    /// `MPI_THREAD_MULTIPLE`), else 1. More is unsafe with blocking sends:
-    /// a large call to a rank that is busy and not receiving blocks rank 0
-    /// until the rank takes it, while the rank blocks sending its large
-    /// reply to rank 0.
-    pub fn depth(&self) -> u8 {
-        if MULTIPLE.load(Ordering::Acquire) {
-            2
-        } else {
-            1
-        }
-    }
-
     /// Sends call `call` of `entry` with `input` to worker rank `worker`
     /// (1 ..= [`workers`](Self::workers)); `label` is what the worker prints
     /// if the call kills it.
+    ///
+    /// A buffered send: it returns once the call is copied into rank 0's
+    /// send buffer, without waiting for the worker to take it (a busy
+    /// worker takes it when its current call is done), so rank 0 goes on
+    /// serving the other workers. A call too large for what is left of the
+    /// buffer is sent with a blocking send instead (workers always take in
+    /// calls while they send a reply, so it completes).
     pub fn call(
         &self,
         worker: usize,
         call: u64,
         entry: &CallEntry,
         label: &str,
-        input: &[u8],
+        input: Vec<u8>,
     ) -> io::Result<()> {
         if worker == 0 || worker > self.workers {
             return Err(io::Error::new(
@@ -157,59 +265,86 @@ impl World {
                 format!("no worker rank {worker} (the job has {})", self.workers),
             ));
         }
-        let (offset, tag, binary) = entry.to_parts();
-        let mut msg = Vec::with_capacity(52 + label.len() + input.len());
-        msg.extend_from_slice(&call.to_le_bytes());
-        msg.extend_from_slice(&offset.to_le_bytes());
-        msg.extend_from_slice(&tag.to_le_bytes());
-        msg.extend_from_slice(&binary);
-        msg.extend_from_slice(&(label.len() as u32).to_le_bytes());
-        msg.extend_from_slice(label.as_bytes());
-        msg.extend_from_slice(input);
-        let guard = lock();
-        guard.as_ref().ok_or_else(closed)?;
-        SimpleCommunicator::world()
-            .process_at_rank(worker as i32)
-            .send_with_tag(&msg[..], TAG_CALL);
+        let msg = encode_call(call, entry, label, input);
+        let mut guard = lock();
+        let root = guard.as_mut().ok_or_else(closed)?;
+        let need = msg.len() + SEND_OVERHEAD;
+        let buffered = root.used + need <= SEND_BUDGET;
+        with_peers!(&root.peers, |comm, first| {
+            let to = comm.process_at_rank(first + worker as i32 - 1);
+            if buffered {
+                to.buffered_send_with_tag(&msg[..], TAG_CALL);
+            } else {
+                to.send_with_tag(&msg[..], TAG_CALL);
+            }
+        });
+        if buffered {
+            root.used += need;
+            root.buffered.insert(call, need);
+        }
         Ok(())
     }
 
     /// A reply that has arrived, without waiting; `Ok(None)` if none has.
     /// A malformed reply is an `InvalidData` error.
     pub fn try_reply(&self) -> io::Result<Option<Reply>> {
-        let guard = lock();
-        guard.as_ref().ok_or_else(closed)?;
-        let world = SimpleCommunicator::world();
-        let Some(probed) = world
-            .any_process()
-            .immediate_matched_probe_with_tag(TAG_REPLY)
-        else {
+        let mut guard = lock();
+        let root = guard.as_mut().ok_or_else(closed)?;
+        let received = with_peers!(&root.peers, |comm, first| {
+            comm.any_process()
+                .immediate_matched_probe_with_tag(TAG_REPLY)
+                .map(|probed| {
+                    let (bytes, status) = probed.matched_receive_vec::<u8>();
+                    (bytes, (status.source_rank() - first + 1) as usize)
+                })
+        });
+        let Some((bytes, worker)) = received else {
             return Ok(None);
         };
-        let (bytes, status) = probed.matched_receive_vec::<u8>();
+        let reply = decode_reply(worker, bytes)?;
+        // The worker has taken the call: its buffer space is free again.
+        if let Some(n) = root.buffered.remove(&reply.call) {
+            root.used -= n;
+        }
         drop(guard);
-        decode_reply(status.source_rank() as usize, bytes).map(Some)
+        Ok(Some(reply))
     }
 }
 
-fn decode_reply(worker: usize, bytes: Vec<u8>) -> io::Result<Reply> {
-    if bytes.len() < 9 {
+/// A call's message: `input` with the label and the fixed fields appended.
+fn encode_call(call: u64, entry: &CallEntry, label: &str, mut input: Vec<u8>) -> Vec<u8> {
+    let (offset, tag, binary) = entry.to_parts();
+    input.reserve(label.len() + CALL_TRAILER);
+    input.extend_from_slice(label.as_bytes());
+    input.extend_from_slice(&(label.len() as u32).to_le_bytes());
+    input.extend_from_slice(&binary);
+    input.extend_from_slice(&tag.to_le_bytes());
+    input.extend_from_slice(&offset.to_le_bytes());
+    input.extend_from_slice(&call.to_le_bytes());
+    input
+}
+
+fn decode_reply(worker: usize, mut bytes: Vec<u8>) -> io::Result<Reply> {
+    if bytes.len() < REPLY_TRAILER {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("a reply of {} bytes from rank {worker}", bytes.len()),
         ));
     }
-    let call = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-    let status = bytes[8];
-    let body = bytes[9..].to_vec();
+    let t = bytes.len() - REPLY_TRAILER;
+    let status = bytes[t];
+    let busy = u32::from_le_bytes(bytes[t + 1..t + 5].try_into().expect("4 bytes"));
+    let call = u64::from_le_bytes(bytes[t + 5..].try_into().expect("8 bytes"));
+    bytes.truncate(t);
     let output = match status {
-        0 => Ok(body),
-        _ => Err(String::from_utf8_lossy(&body).into_owned()),
+        0 => Ok(bytes),
+        _ => Err(String::from_utf8_lossy(&bytes).into_owned()),
     };
     Ok(Reply {
         worker,
         call,
         output,
+        busy: std::time::Duration::from_micros(busy.into()),
     })
 }
 
@@ -220,18 +355,20 @@ pub(crate) fn on_load() {
     if launched_rank().is_none() || std::env::var(OPT_OUT_ENV).is_ok_and(|v| v == "0") {
         return;
     }
-    let Some((universe, threading)) = mpi::initialize_with_threading(Threading::Multiple) else {
+    // Serialized: rank 0's pool calls MPI from its dispatcher thread (and
+    // its exit hook from the main thread), one at a time under one lock.
+    let Some((universe, threading)) = mpi::initialize_with_threading(Threading::Serialized) else {
         eprintln!("multiprocess: MPI was already initialised before the start-up constructor");
         crate::process::exit_now(255);
     };
     if threading < Threading::Serialized {
         eprintln!("multiprocess: the MPI library grants {threading:?}; a pool needs Serialized");
     }
-    // Every rank runs this binary on this library, so every rank is granted
-    // the same level.
-    MULTIPLE.store(threading == Threading::Multiple, Ordering::Release);
     let world = universe.world();
     let rank = world.rank();
+    if let Some(parent) = world.parent() {
+        serve_parent(universe, &parent, rank);
+    }
     // Rank 0's key (or all zeros and a flag if it has none), to every rank.
     let mut record = [0u8; tree_key::KEY_LEN + 1];
     if rank == 0 {
@@ -250,7 +387,14 @@ pub(crate) fn on_load() {
         world.abort(255);
     }
     if rank == 0 {
-        *lock() = Some(universe);
+        let mut universe = universe;
+        universe.set_buffer_size(SEND_BUFFER);
+        *lock() = Some(RootState {
+            universe,
+            peers: Peers::Job,
+            buffered: std::collections::HashMap::new(),
+            used: 0,
+        });
         ROOT.store(true, Ordering::Release);
         // Registered after the finalizers' hook, so it runs before them
         // (`atexit` runs in reverse order) and after every hook a pool
@@ -265,6 +409,38 @@ pub(crate) fn on_load() {
         world.abort(255);
     }
     let code = serve(&world, rank);
+    drop(universe);
+    crate::process::exit_now(code);
+}
+
+/// A rank spawned by a singleton ([`spawn_world`]): takes the parent's key,
+/// serves it, disconnects from it (collective with the parent's disconnect
+/// in `shutdown`) and exits.
+fn serve_parent(universe: Universe, parent: &mpi::topology::InterCommunicator, rank: i32) -> ! {
+    let (bytes, _) = parent
+        .process_at_rank(0)
+        .receive_vec_with_tag::<u8>(TAG_KEY);
+    let Ok(key) = <[u8; tree_key::KEY_LEN]>::try_from(&bytes[..]) else {
+        eprintln!(
+            "multiprocess: spawned MPI rank {rank}: a key of {} bytes",
+            bytes.len()
+        );
+        crate::process::exit_now(255);
+    };
+    if !tree_key::install(key) {
+        eprintln!("multiprocess: spawned MPI rank {rank} already has a process-tree key");
+        crate::process::exit_now(255);
+    }
+    let code = serve(parent, rank + 1);
+    // Not rsmpi's `Universe::disconnect_parent`: with it, Open MPI 4.1.4
+    // crashed in ompi_dpm_disconnect (SIGSEGV at address 0x10); the plain
+    // call, as a C program makes it, completes.
+    let mut raw = parent.as_raw();
+    // SAFETY: `raw` is a copy of the live handle of the parent
+    // intercommunicator (MPI_Comm_get_parent's); MPI_Comm_disconnect takes a
+    // pointer to it and sets the copy to MPI_COMM_NULL. `parent`, whose drop
+    // does nothing for the parent communicator, is not used after this.
+    unsafe { mpi::ffi::MPI_Comm_disconnect(&mut raw) };
     drop(universe);
     crate::process::exit_now(code);
 }
@@ -297,7 +473,15 @@ extern "C" fn report_at_exit() {
 
 /// A worker rank's loop: runs calls from rank 0 until told to stop; returns
 /// the exit code.
-fn serve(world: &SimpleCommunicator, rank: i32) -> i32 {
+///
+/// One thread, and no blocking send of anything large: a reply goes out as
+/// a nonblocking send ([`PendingSend`]) and the rank goes on with its next
+/// call while it is under way; whenever it polls, it takes in rank 0's
+/// next calls (into `inbox`, in arrival order) and completes the sends that
+/// are done. So rank 0's blocking send of a large call always completes,
+/// however many calls it keeps in flight here, and neither side ever waits
+/// on the other's progress.
+fn serve<C: Communicator>(world: &C, rank: i32) -> i32 {
     WORKER_RANK.store(rank, Ordering::SeqCst);
     let _ = crate::exit::at_exit(report_at_exit);
     let previous = std::panic::take_hook();
@@ -305,28 +489,63 @@ fn serve(world: &SimpleCommunicator, rank: i32) -> i32 {
         report_running(rank, "panicked");
         previous(info);
     }));
-    if MULTIPLE.load(Ordering::Acquire) {
-        return serve_with_receiver(rank);
-    }
+    let root = world.process_at_rank(0);
+    let mut inbox = VecDeque::new();
+    let mut outbox = VecDeque::new();
     loop {
-        let (tag, bytes) = next_message(world);
-        if let Some(code) = handle(world, rank, tag, bytes) {
-            return code;
+        complete_sends(&mut outbox);
+        let (tag, bytes) = match inbox.pop_front() {
+            Some(message) => message,
+            None => next_message(world, &mut outbox),
+        };
+        match tag {
+            TAG_STOP => {
+                while !outbox.is_empty() {
+                    complete_sends(&mut outbox);
+                    std::thread::yield_now();
+                }
+                root.send_with_tag(&[0u8][..], TAG_STOPPED);
+                return 0;
+            }
+            TAG_CALL => {
+                // Take in what has come, so a large call rank 0 is sending
+                // completes before this one runs.
+                while let Some(message) = try_message(world) {
+                    inbox.push_back(message);
+                }
+                let Ok(reply) = std::panic::catch_unwind(|| run_call(bytes)) else {
+                    return 101;
+                };
+                outbox.push_back(PendingSend::start(&root, reply, TAG_REPLY));
+            }
+            other => {
+                eprintln!("multiprocess: MPI worker rank {rank}: unexpected tag {other}");
+                return 255;
+            }
         }
     }
 }
 
-/// Waits for the next message from rank 0; its tag and bytes.
-fn next_message(world: &SimpleCommunicator) -> (i32, Vec<u8>) {
-    let root = world.process_at_rank(0);
-    let mut backoff = Backoff::new(std::time::Duration::from_micros(500));
+/// A message from rank 0 that has arrived, without waiting: its tag and bytes.
+fn try_message<C: Communicator>(world: &C) -> Option<(i32, Vec<u8>)> {
+    let (bytes, status) = world
+        .process_at_rank(0)
+        .immediate_matched_probe()?
+        .matched_receive_vec::<u8>();
+    Some((status.tag(), bytes))
+}
+
+/// Waits for the next message from rank 0 (completing the sends of
+/// `outbox` that are done meanwhile); its tag and bytes.
+fn next_message<C: Communicator>(world: &C, outbox: &mut VecDeque<PendingSend>) -> (i32, Vec<u8>) {
+    let mut backoff = Backoff::new(WORKER_PAUSE);
     loop {
+        complete_sends(outbox);
         // Not MPI's blocking probe: Open MPI spins in it, and an idle rank
         // that spins takes the CPU from the ranks that work (oversubscribed
         // nodes, other jobs).
-        if let Some(probed) = root.immediate_matched_probe() {
-            let (bytes, status) = probed.matched_receive_vec::<u8>();
-            return (status.tag(), bytes);
+        if let Some(message) = try_message(world) {
+            return message;
         }
         if let Some(d) = backoff.next_pause() {
             std::thread::sleep(d);
@@ -334,56 +553,57 @@ fn next_message(world: &SimpleCommunicator) -> (i32, Vec<u8>) {
     }
 }
 
-/// Handles one message; `Some(exit code)` when the rank must end.
-fn handle(world: &SimpleCommunicator, rank: i32, tag: i32, bytes: Vec<u8>) -> Option<i32> {
-    let root = world.process_at_rank(0);
-    match tag {
-        TAG_STOP => {
-            root.send_with_tag(&[0u8][..], TAG_STOPPED);
-            Some(0)
-        }
-        TAG_CALL => {
-            let reply = match std::panic::catch_unwind(|| run_call(bytes)) {
-                Ok(reply) => reply,
-                Err(_) => return Some(101),
-            };
-            root.send_with_tag(&reply[..], TAG_REPLY);
-            None
-        }
-        other => {
-            eprintln!("multiprocess: MPI worker rank {rank}: unexpected tag {other}");
-            Some(255)
+/// Completes the sends at the head of `outbox` that are done (in order: a
+/// later one is tested only once the ones before it are done).
+fn complete_sends(outbox: &mut VecDeque<PendingSend>) {
+    while let Some(send) = outbox.pop_front() {
+        if let Err(pending) = send.try_complete() {
+            outbox.push_front(pending);
+            return;
         }
     }
 }
 
-/// [`serve`] with a thread that keeps receiving while calls run, so rank 0's
-/// send of a next call always completes (see [`World::depth`]).
-fn serve_with_receiver(rank: i32) -> i32 {
-    let (tx, rx) = std::sync::mpsc::channel::<(i32, Vec<u8>)>();
-    let receiver = std::thread::Builder::new()
-        .name("mpi-receiver".into())
-        .spawn(move || {
-            let world = SimpleCommunicator::world();
-            loop {
-                let (tag, bytes) = next_message(&world);
-                if tx.send((tag, bytes)).is_err() || tag != TAG_CALL {
-                    return;
-                }
+/// A nonblocking send under way, owning its buffer until the send is done.
+///
+/// rsmpi lends a nonblocking send its buffer for the lifetime of a scope;
+/// a worker's replies must outlive any scope of the loop that makes them,
+/// so the buffer is leaked for the send and taken back once MPI reports
+/// the send complete.
+struct PendingSend {
+    request: mpi::request::Request<'static, [u8]>,
+    /// The leaked buffer the request reads.
+    buffer: *mut [u8],
+}
+
+impl PendingSend {
+    /// Starts sending `bytes` to `to` with `tag`.
+    fn start(to: &mpi::topology::Process<'_>, bytes: Vec<u8>, tag: i32) -> PendingSend {
+        let leaked: &'static mut [u8] = Box::leak(bytes.into_boxed_slice());
+        let buffer: *mut [u8] = leaked;
+        // SAFETY: `buffer` comes from `Box::leak` just above and stays valid
+        // until `try_complete` frees it, which it does only after MPI has
+        // reported the send complete (no further access to the buffer).
+        let data: &'static [u8] = unsafe { &*buffer };
+        let request = to.immediate_send_with_tag(mpi::request::StaticScope, data, tag);
+        PendingSend { request, buffer }
+    }
+
+    /// Frees the buffer if the send is done; else gives the send back.
+    fn try_complete(self) -> Result<(), PendingSend> {
+        let PendingSend { request, buffer } = self;
+        match request.test() {
+            Ok(_) => {
+                // SAFETY: `buffer` was made by `Box::leak` in `start` and is
+                // freed only here, once; the request that read it has
+                // completed and been consumed by `test`, so nothing refers to
+                // the buffer any more.
+                drop(unsafe { Box::from_raw(buffer) });
+                Ok(())
             }
-        });
-    let Ok(receiver) = receiver else {
-        eprintln!("multiprocess: MPI worker rank {rank}: cannot start its receiver thread");
-        return 255;
-    };
-    let world = SimpleCommunicator::world();
-    for (tag, bytes) in rx {
-        if let Some(code) = handle(&world, rank, tag, bytes) {
-            let _ = receiver.join();
-            return code;
+            Err(request) => Err(PendingSend { request, buffer }),
         }
     }
-    255
 }
 
 /// How a rank waits for MPI messages without spinning for long: MPI has no
@@ -431,55 +651,50 @@ impl Backoff {
 }
 
 /// Decodes and runs one call; the encoded reply.
-fn run_call(bytes: Vec<u8>) -> Vec<u8> {
-    let call = bytes.get(..8).map_or(u64::MAX, |b| {
-        u64::from_le_bytes(b.try_into().expect("8 bytes"))
+fn run_call(mut bytes: Vec<u8>) -> Vec<u8> {
+    let call = bytes.len().checked_sub(8).map_or(u64::MAX, |at| {
+        u64::from_le_bytes(bytes[at..].try_into().expect("8 bytes"))
     });
-    let mut reply = call.to_le_bytes().to_vec();
-    match decode_call(&bytes) {
-        Ok((entry, label, input)) => match entry.resolve() {
+    let (mut reply, status, busy) = match decode_call(&bytes) {
+        Ok((entry, label, input_len)) => match entry.resolve() {
             Ok(f) => {
                 *RUNNING_LABEL.lock().unwrap_or_else(|e| e.into_inner()) = label;
                 RUNNING.store(call, Ordering::SeqCst);
-                let out = f(input.to_vec());
+                let start = std::time::Instant::now();
+                bytes.truncate(input_len);
+                let out = f(bytes);
+                let busy = u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX);
                 RUNNING.store(u64::MAX, Ordering::SeqCst);
-                reply.push(0);
-                reply.extend_from_slice(&out);
+                (out, 0, busy)
             }
-            Err(e) => {
-                reply.push(1);
-                reply.extend_from_slice(format!("the call's function: {e}").as_bytes());
-            }
+            Err(e) => (format!("the call's function: {e}").into_bytes(), 1, 0),
         },
-        Err(why) => {
-            reply.push(1);
-            reply.extend_from_slice(why.as_bytes());
-        }
-    }
+        Err(why) => (why.into_bytes(), 1, 0),
+    };
+    reply.reserve(REPLY_TRAILER);
+    reply.push(status);
+    reply.extend_from_slice(&busy.to_le_bytes());
+    reply.extend_from_slice(&call.to_le_bytes());
     reply
 }
 
-/// Splits a call into its entry point, label and input.
-fn decode_call(bytes: &[u8]) -> Result<(CallParts, String, &[u8]), String> {
-    const HEAD: usize = 8 + 8 + 8 + 20 + 4;
-    if bytes.len() < HEAD {
+/// Splits a call into its entry point, label and the length of its input
+/// (its first bytes).
+fn decode_call(bytes: &[u8]) -> Result<(CallParts, String, usize), String> {
+    let Some(t) = bytes.len().checked_sub(CALL_TRAILER) else {
         return Err(format!("a call of {} bytes", bytes.len()));
-    }
-    let word = |at: usize| -> [u8; 8] { bytes[at..at + 8].try_into().expect("8 bytes") };
-    let offset = i64::from_le_bytes(word(8));
-    let tag = u64::from_le_bytes(word(16));
-    let binary: [u8; 20] = bytes[24..44].try_into().expect("20 bytes");
-    let label_len = u32::from_le_bytes(bytes[44..48].try_into().expect("4 bytes")) as usize;
-    let rest = &bytes[HEAD..];
-    if rest.len() < label_len {
-        return Err("a call whose label runs past its end".into());
-    }
-    let label = String::from_utf8_lossy(&rest[..label_len]).into_owned();
-    Ok((
-        EntryParts::new(offset, tag, binary),
-        label,
-        &rest[label_len..],
-    ))
+    };
+    let trailer = &bytes[t..];
+    let word = |at: usize| -> [u8; 8] { trailer[at..at + 8].try_into().expect("8 bytes") };
+    let label_len = u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes")) as usize;
+    let binary: [u8; 20] = trailer[4..24].try_into().expect("20 bytes");
+    let tag = u64::from_le_bytes(word(24));
+    let offset = i64::from_le_bytes(word(32));
+    let Some(input_len) = t.checked_sub(label_len) else {
+        return Err("a call whose label runs past its start".into());
+    };
+    let label = String::from_utf8_lossy(&bytes[input_len..t]).into_owned();
+    Ok((EntryParts::new(offset, tag, binary), label, input_len))
 }
 
 /// Rank 0 at exit: stops every worker rank (taking in the replies of calls
@@ -495,24 +710,34 @@ fn shutdown() {
         return;
     }
     let mut guard = lock();
-    let Some(universe) = guard.take() else {
+    let Some(RootState {
+        universe, peers, ..
+    }) = guard.take()
+    else {
         return;
     };
-    let world = universe.world();
-    let workers = world.size() - 1;
-    for r in 1..=workers {
-        world.process_at_rank(r).send_with_tag(&[0u8][..], TAG_STOP);
-    }
-    let mut stopped = 0;
-    while stopped < workers {
-        let (_, status) = world
-            .any_process()
-            .matched_probe()
-            .matched_receive_vec::<u8>();
-        if status.tag() == TAG_STOPPED {
-            stopped += 1;
+    with_peers!(&peers, |comm, first| {
+        let workers = comm.target_size() - first;
+        for r in 0..workers {
+            comm.process_at_rank(first + r)
+                .send_with_tag(&[0u8][..], TAG_STOP);
         }
-    }
+        let mut stopped = 0;
+        while stopped < workers {
+            let (_, status) = comm
+                .any_process()
+                .matched_probe()
+                .matched_receive_vec::<u8>();
+            if status.tag() == TAG_STOPPED {
+                stopped += 1;
+            }
+        }
+    });
+    // Spawned ranks: dropping the intercommunicator disconnects from them
+    // (collective: they disconnect too, in `serve_parent`) before MPI is
+    // finalized. Without both disconnects, the spawned ranks' finalize
+    // fails once this process is gone ("Server not available").
+    drop(peers);
     drop(universe);
 }
 
@@ -523,26 +748,30 @@ mod tests {
     #[test]
     fn calls_and_replies_decode() {
         let entry: CallEntry = EntryPoint::of(|v: Vec<u8>| v);
-        let (offset, tag, binary) = entry.to_parts();
-        let mut msg = 7u64.to_le_bytes().to_vec();
-        msg.extend_from_slice(&offset.to_le_bytes());
-        msg.extend_from_slice(&tag.to_le_bytes());
-        msg.extend_from_slice(&binary);
-        msg.extend_from_slice(&3u32.to_le_bytes());
-        msg.extend_from_slice(b"abcxyz");
-        let (e, label, input) = decode_call(&msg).unwrap();
-        assert_eq!((label.as_str(), input), ("abc", &b"xyz"[..]));
+        let msg = encode_call(7, &entry, "abc", b"xyz".to_vec());
+        let (e, label, input_len) = decode_call(&msg).unwrap();
+        assert_eq!((label.as_str(), &msg[..input_len]), ("abc", &b"xyz"[..]));
         assert_eq!(e.get(), entry.to_parts());
         // Runs through the same path a worker takes.
         let reply = decode_reply(1, run_call(msg.clone())).unwrap();
         assert_eq!((reply.call, reply.output.unwrap()), (7, b"xyz".to_vec()));
         // Truncated: an error reply, nothing run.
         assert!(decode_call(&msg[..20]).is_err());
-        let reply = decode_reply(2, run_call(msg[..47].to_vec())).unwrap();
+        let reply = decode_reply(2, run_call(msg[..msg.len() - 1].to_vec())).unwrap();
         assert!(reply.output.is_err());
+        // A label longer than what precedes it: an error, nothing run.
+        let mut bad = encode_call(8, &entry, "abc", Vec::new());
+        let at = bad.len() - CALL_TRAILER;
+        bad[at..at + 4].copy_from_slice(&9u32.to_le_bytes());
+        assert!(decode_call(&bad).is_err());
+        let reply = decode_reply(1, run_call(bad)).unwrap();
+        assert_eq!(reply.call, 8);
+        assert!(reply.output.unwrap_err().contains("label"));
         // A forged tag does not resolve.
-        msg[16] ^= 1;
-        let reply = decode_reply(1, run_call(msg)).unwrap();
+        let mut forged = msg;
+        let at = forged.len() - CALL_TRAILER + 24;
+        forged[at] ^= 1;
+        let reply = decode_reply(1, run_call(forged)).unwrap();
         assert!(reply.output.unwrap_err().contains("authenticate"));
         assert!(decode_reply(1, vec![1, 2]).is_err());
     }

@@ -141,11 +141,12 @@ pub use mp_pool::{
 
 /// The process pool on MPI ranks: [`mpi::Pool`] has the calls of
 /// [`Pool`] and runs them on ranks 1.. of the job when the
-/// program was started by `mpirun`/`srun`, on local worker processes
+/// program was started by `mpirun`/`srun`, on ranks it spawns itself with
+/// [`mpi::SPAWN_ENV`] set (singleton mode), on local worker processes
 /// otherwise. See the guide's "Scaling out" chapter.
 #[cfg(feature = "mpi")]
 pub mod mpi {
-    pub use mp_mpi::{is_mpi_root, mpi_workers, Pool, PoolBuilder};
+    pub use mp_mpi::{is_mpi_root, mpi_workers, Pool, PoolBuilder, SPAWN_ENV};
 }
 
 /// Python's `multiprocessing.dummy`: the same API on threads. Its `Pool` is
