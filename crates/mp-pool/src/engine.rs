@@ -301,6 +301,31 @@ impl Shared {
         self.workers.iter().position(|w| w.id == id)
     }
 
+    /// The worker holding job `job` that a waiter may read for it (none while
+    /// the pool terminates, or when it is lent to another waiter or at its
+    /// end), after reading what it has sent already (no waiting: the task
+    /// word says whether anything has). Shared by a blocking waiter's help
+    /// and a future's watch.
+    fn holder_of(&mut self, job: u64) -> Option<usize> {
+        if self.state == RunState::Terminate {
+            return None;
+        }
+        let i = self
+            .workers
+            .iter()
+            .position(|w| !w.lent && !w.eof && w.inflight.iter().any(|c| c.job == job))?;
+        if self.workers[i].reply_waiting() {
+            self.read_replies(i);
+        }
+        Some(i)
+    }
+
+    /// Whether worker `idx` still owes part of job `job`.
+    fn still_holds(&self, idx: usize, job: u64) -> bool {
+        let w = &self.workers[idx];
+        !w.eof && w.inflight.iter().any(|c| c.job == job)
+    }
+
     /// Reads every reply worker `idx` has written so far (one non-blocking
     /// read takes in every frame that has arrived) into `arrived`; the caller
     /// hands them out with [`deliver_arrived`](Self::deliver_arrived) before
@@ -673,25 +698,13 @@ impl Help for Inner {
         let mut completions = Vec::new();
         let (id, conn, sentinel) = {
             let mut s = lock(&self.shared);
-            let found = (s.state != RunState::Terminate)
-                .then(|| {
-                    s.workers
-                        .iter()
-                        .position(|w| !w.lent && !w.eof && w.inflight.iter().any(|c| c.job == job))
-                })
-                .flatten();
-            let Some(i) = found else {
+            let Some(i) = s.holder_of(job) else {
                 self.settle(s, None);
                 return false;
             };
-            // What has arrived already (no waiting needed; the task word
-            // says whether anything has). If that finished this worker's
-            // part of the job, there is nothing to wait for here.
-            if s.workers[i].reply_waiting() {
-                s.read_replies(i);
-            }
-            let w = &s.workers[i];
-            if w.eof || !w.inflight.iter().any(|c| c.job == job) {
+            // If what had arrived finished this worker's part of the job,
+            // there is nothing to wait for here.
+            if !s.still_holds(i, job) {
                 s.dispatch_and_deliver(&self.config, &mut completions);
                 self.settle(s, None);
                 run_all(completions);

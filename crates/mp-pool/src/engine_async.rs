@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use mp_sys::readiness::Registration;
 
-use super::{run_all, Inner, RunState};
+use super::{run_all, Inner};
 use crate::lock::lock;
 
 /// What [`Inner::watch`] found.
@@ -51,26 +51,15 @@ impl Inner {
     pub(crate) fn watch(&self, job: u64) -> Watched {
         let mut completions = Vec::new();
         let mut s = lock(&self.shared);
-        let found = (s.state != RunState::Terminate)
-            .then(|| {
-                s.workers
-                    .iter()
-                    .position(|w| !w.lent && !w.eof && w.inflight.iter().any(|c| c.job == job))
-            })
-            .flatten();
-        let Some(i) = found else {
+        let Some(i) = s.holder_of(job) else {
             self.settle(s, None);
             return Watched::No;
         };
-        // What has arrived already (the task word says whether anything has).
-        if s.workers[i].reply_waiting() {
-            s.read_replies(i);
-        }
         s.dispatch_and_deliver(&self.config, &mut completions);
-        let w = &mut s.workers[i];
-        let watch = if w.eof || !w.inflight.iter().any(|c| c.job == job) {
+        let watch = if !s.still_holds(i, job) {
             Watched::Progress
         } else {
+            let w = &mut s.workers[i];
             let source = match &w.registration {
                 Some(r) => Ok(Arc::clone(r)),
                 None => Registration::new(w.conn.as_fd()).map(Arc::new),
