@@ -60,6 +60,7 @@ impl Message {
 /// error drops it); values that encode pay nothing for it. The second pass
 /// runs the impl again, so an impl with side effects sees them twice on
 /// that error path only.
+#[inline]
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Message, EncodeError> {
     encode_into(value, Vec::new())
 }
@@ -78,6 +79,7 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Message, EncodeError> 
 ///
 /// # Errors
 /// As [`encode`] (`buf` is dropped).
+#[inline]
 pub fn encode_into<T: Serialize + ?Sized>(
     value: &T,
     mut buf: Vec<u8>,

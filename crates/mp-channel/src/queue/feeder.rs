@@ -113,6 +113,7 @@ impl Feeder {
 
     /// Puts an encoded item (from `scratch::encode`, whose buffer it
     /// recycles); never blocks on the ring.
+    #[inline]
     pub(crate) fn put(self: &Arc<Self>, msg: Message) -> Result<(), PutError> {
         // Nothing of ours waits: straight in if the writer lock is free and
         // the ring has room, without the mutex.
@@ -121,6 +122,13 @@ impl Feeder {
             scratch::recycle(msg.bytes);
             return Ok(());
         }
+        self.buffer(msg, tried)
+    }
+
+    /// `put` under the mutex: writes `msg` straight in if `put` did not
+    /// try and may, else buffers it for the feeder thread (started here).
+    #[inline(never)]
+    fn buffer(self: &Arc<Self>, msg: Message, tried: bool) -> Result<(), PutError> {
         let mut st = self.state();
         if st.closed {
             return Err(PutError::Closed);
@@ -149,6 +157,7 @@ impl Feeder {
 
     /// Writes `msg` into the ring if the writer lock is free and the ring
     /// has room for it whole now; returns whether it did.
+    #[inline]
     fn write_now(&self, msg: &Message) -> io::Result<bool> {
         match self.core.try_lock_writer() {
             Some(_guard) => self.core.try_write(msg),

@@ -111,6 +111,8 @@ const SPINS: u32 = 200;
 pub(crate) const RECHECK: Duration = Duration::from_millis(100);
 /// Offset of the data area.
 const DATA: usize = 384;
+/// Offset of the `data` eventcount (`seq`, then `waiters`).
+const DATA_EVENTCOUNT: usize = 192;
 
 /// A ring in shared memory; cloning or sending it shares the same ring.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -194,7 +196,7 @@ impl Ring {
     }
     /// Consumers wait here for data.
     pub(crate) fn data(&self) -> EventCount<'_> {
-        self.eventcount_at(192)
+        self.eventcount_at(DATA_EVENTCOUNT)
     }
     /// Producers wait here for space or a slot.
     pub(crate) fn space(&self) -> EventCount<'_> {
@@ -352,8 +354,16 @@ impl Ring {
     /// the record at `head` (which found `head` at its start) woke it. A
     /// producer streaming into a ring whose consumer is waking up thus
     /// makes one wake-up call, not one per record.
+    ///
+    /// The waiter count is read first (`notify_all` reads it again): with
+    /// no waiter, `head` is not read, so the producer does not pull the
+    /// consumers' line, which they write for every record, into its cache
+    /// once per record (the consumer's next store to it would then miss).
     fn wake_consumer(&self, start: u64) {
-        if self.head().load(SeqCst) == start {
+        // The `data` eventcount's `waiters` word, read `SeqCst` after the
+        // `SeqCst` publication as `notify_all` reads it.
+        let waiters = self.u32_at(DATA_EVENTCOUNT + 4).load(SeqCst);
+        if waiters != 0 && self.head().load(SeqCst) == start {
             self.data().notify_all();
         }
     }

@@ -25,6 +25,7 @@ thread_local! {
 
 /// Encodes `item` into this thread's encode buffer; hand the bytes back
 /// with [`recycle`] once written.
+#[inline]
 pub(crate) fn encode<T: Serialize + ?Sized>(item: &T) -> Result<Message, EncodeError> {
     mp_wire::encode_into(item, ENCODE.take())
 }
@@ -32,18 +33,22 @@ pub(crate) fn encode<T: Serialize + ?Sized>(item: &T) -> Result<Message, EncodeE
 /// Keeps `bytes` (an encoded item that was written) as this thread's
 /// encode buffer, unless it is too large to keep or smaller than the one
 /// there.
+#[inline]
 pub(crate) fn recycle(bytes: Vec<u8>) {
     if worth_keeping(&bytes) {
-        let kept = ENCODE.take();
-        ENCODE.set(if kept.capacity() > bytes.capacity() {
-            kept
-        } else {
-            bytes
+        ENCODE.with(|slot| {
+            let kept = slot.take();
+            slot.set(if kept.capacity() > bytes.capacity() {
+                kept
+            } else {
+                bytes
+            });
         });
     }
 }
 
 /// Whether a used buffer is small enough to keep for the next item.
+#[inline]
 pub(crate) fn worth_keeping(buf: &Vec<u8>) -> bool {
     buf.capacity() <= KEEP
 }
