@@ -60,9 +60,33 @@ impl Message {
 /// error drops it); values that encode pay nothing for it. The second pass
 /// runs the impl again, so an impl with side effects sees them twice on
 /// that error path only.
+#[inline]
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Message, EncodeError> {
+    encode_into(value, Vec::new())
+}
+
+/// [`encode`] into `buf` (cleared first), so that a caller encoding many
+/// values can keep one allocation: the message's bytes are `buf`, which the
+/// caller takes back from [`Message::bytes`] when done with it.
+///
+/// ```
+/// let msg = mp_wire::encode_into(&7u32, Vec::with_capacity(64))?;
+/// assert_eq!(msg.bytes, [7]);
+/// let again = mp_wire::encode_into(&8u32, msg.bytes)?; // the same allocation
+/// assert_eq!(again.bytes, [8]);
+/// # Ok::<(), mp_wire::EncodeError>(())
+/// ```
+///
+/// # Errors
+/// As [`encode`] (`buf` is dropped).
+#[inline]
+pub fn encode_into<T: Serialize + ?Sized>(
+    value: &T,
+    mut buf: Vec<u8>,
+) -> Result<Message, EncodeError> {
+    buf.clear();
     let (result, fds, fd_error) =
-        with_encode_scope(|| postcard::serialize_with_flavor(value, ByteVec::default()));
+        with_encode_scope(|| postcard::serialize_with_flavor(value, ByteVec(buf)));
     match (result, fd_error) {
         (Ok(bytes), _) => Ok(Message { bytes, fds }),
         // A SharedFd failure is the most precise.
@@ -123,12 +147,40 @@ pub fn decode_with_limits<T: DeserializeOwned>(
     decode_depth(msg, limits.max_depth)
 }
 
+/// [`decode`] from borrowed bytes and their fds: a caller that reads
+/// messages into a buffer of its own decodes from it without moving the
+/// bytes into a [`Message`] first.
+///
+/// ```
+/// let mut buf = vec![0u8; 64];
+/// let msg = mp_wire::encode(&"hi")?;
+/// buf[..msg.bytes.len()].copy_from_slice(&msg.bytes);
+/// let s: String = mp_wire::decode_from(&buf[..msg.bytes.len()], Vec::new())?;
+/// assert_eq!(s, "hi");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_from<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, DecodeError> {
+    decode_slice(bytes, fds, Limits::DEFAULT_MAX_DEPTH)
+}
+
 /// Decodes with at most `max_depth` levels of nesting.
 fn decode_depth<T: DeserializeOwned>(msg: Message, max_depth: usize) -> Result<T, DecodeError> {
     let Message { bytes, fds } = msg;
+    decode_slice(&bytes, fds, max_depth)
+}
+
+/// Decodes `bytes` with `fds` and at most `max_depth` levels of nesting.
+fn decode_slice<T: DeserializeOwned>(
+    bytes: &[u8],
+    fds: Vec<OwnedFd>,
+    max_depth: usize,
+) -> Result<T, DecodeError> {
     let too_deep = Cell::new(false);
     let (result, fd_error) = with_decode_scope(fds, || {
-        let mut de = postcard::Deserializer::from_bytes(&bytes);
+        let mut de = postcard::Deserializer::from_bytes(bytes);
         let value = T::deserialize(Depth::new(&mut de, Budget::new(max_depth, &too_deep)))?;
         Ok((value, de.finalize()?))
     });

@@ -1,15 +1,22 @@
 //! [`SharedFd`]: an fd that can be a field of any serde type, and the
 //! thread-local side lists through which it travels out of band.
 //!
-//! [`encode`](crate::encode) installs an empty side list for the duration of
-//! the call; serializing a `SharedFd` pushes a duplicate of its fd there and
-//! writes only the index (a `u32`) into the bytes. [`decode`](crate::decode)
-//! installs the message's fds; deserializing a `SharedFd` reads the index and
-//! takes that fd out of the list (each index at most once). Scopes nest: an
+//! [`encode`](crate::encode) opens a scope for the duration of the call;
+//! serializing a `SharedFd` pushes a duplicate of its fd onto the innermost
+//! scope's side list and writes only the index (a `u32`) into the bytes.
+//! [`decode`](crate::decode) opens a scope holding the message's fds;
+//! deserializing a `SharedFd` reads the index and takes that fd out of the
+//! innermost scope's list (each index at most once). Scopes nest: an
 //! `encode` called from inside a `Serialize` impl gets its own list, and the
-//! outer one is restored afterwards, even if the inner call panics.
+//! outer one is the innermost again afterwards, even if the inner call
+//! panics.
+//!
+//! Most values carry no fd: a scope gets a list only when it has fds
+//! (decode) or a `SharedFd` is serialized in it (encode), so opening and
+//! closing one is two reads and two writes of a thread-local `Cell`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 use serde::de::Error as _;
@@ -89,11 +96,7 @@ const OUTSIDE_DECODE: &str = "SharedFd can only be deserialized by mp_wire::deco
 
 impl Serialize for SharedFd {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let index = ENCODING.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            let Some(scope) = slot.as_mut() else {
-                return Err(S::Error::custom(OUTSIDE_ENCODE));
-            };
+        let index = EncodeScope::with_innermost(|scope| {
             let fail = |scope: &mut EncodeScope, error: EncodeError| {
                 let text = error.to_string();
                 scope.error.get_or_insert(error);
@@ -109,19 +112,15 @@ impl Serialize for SharedFd {
                 }
                 Err(e) => fail(scope, EncodeError::DupFd(e)),
             }
-        })?;
-        serializer.serialize_u32(index)
+        });
+        serializer.serialize_u32(index.unwrap_or_else(|| Err(S::Error::custom(OUTSIDE_ENCODE)))?)
     }
 }
 
 impl<'de> Deserialize<'de> for SharedFd {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let index = u32::deserialize(deserializer)?;
-        DECODING.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            let Some(scope) = slot.as_mut() else {
-                return Err(D::Error::custom(OUTSIDE_DECODE));
-            };
+        let fd = DecodeScope::with_innermost(|scope| {
             let count = scope.fds.len();
             let taken = usize::try_from(index)
                 .ok()
@@ -135,11 +134,12 @@ impl<'de> Deserialize<'de> for SharedFd {
             let text = error.to_string();
             scope.error.get_or_insert(error);
             Err(D::Error::custom(text))
-        })
+        });
+        fd.unwrap_or_else(|| Err(D::Error::custom(OUTSIDE_DECODE)))
     }
 }
 
-/// The side list installed by [`with_encode_scope`].
+/// The side list of an encode scope in which a `SharedFd` was serialized.
 #[derive(Default)]
 struct EncodeScope {
     fds: Vec<OwnedFd>,
@@ -148,73 +148,165 @@ struct EncodeScope {
     error: Option<EncodeError>,
 }
 
-/// The side list installed by [`with_decode_scope`].
+/// The side list of a decode scope: the message's fds, or an empty list
+/// made when a `SharedFd` was deserialized in a scope without fds.
+#[derive(Default)]
 struct DecodeScope {
     fds: Vec<Option<OwnedFd>>,
     /// The first `SharedFd` failure (see [`EncodeScope::error`]).
     error: Option<DecodeError>,
 }
 
+/// How many scopes of one kind are open on this thread, and which of them
+/// has the innermost side list.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    /// Scopes open: the innermost one's depth (0: none).
+    depth: u32,
+    /// Depth of the innermost scope that has a side list (0: none).
+    listed: u32,
+}
+
 thread_local! {
-    static ENCODING: RefCell<Option<EncodeScope>> = const { RefCell::new(None) };
-    static DECODING: RefCell<Option<DecodeScope>> = const { RefCell::new(None) };
+    static ENCODE_OPEN: Cell<Open> = const { Cell::new(Open { depth: 0, listed: 0 }) };
+    static ENCODE_LISTS: RefCell<Vec<(u32, EncodeScope)>> = const { RefCell::new(Vec::new()) };
+    static DECODE_OPEN: Cell<Open> = const { Cell::new(Open { depth: 0, listed: 0 }) };
+    static DECODE_LISTS: RefCell<Vec<(u32, DecodeScope)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Restores the previous scope of a thread-local side list when dropped.
-struct Restore<T: 'static> {
-    key: &'static std::thread::LocalKey<RefCell<Option<T>>>,
-    previous: Option<Option<T>>,
-}
+/// A kind of scope (encode or decode) and where its thread-local state
+/// is: a count in a `Cell` (reached directly: no destructor to register)
+/// and the side lists, innermost last, each with its scope's depth.
+trait SideList: Default + Sized + 'static {
+    /// Runs `f` on this thread's count of open scopes.
+    fn open_count<R>(f: impl FnOnce(&Cell<Open>) -> R) -> R;
+    /// Runs `f` on this thread's side lists.
+    fn lists<R>(f: impl FnOnce(&mut Vec<(u32, Self)>) -> R) -> R;
 
-impl<T: 'static> Restore<T> {
-    /// Installs `scope`, remembering what was there before.
-    fn install(key: &'static std::thread::LocalKey<RefCell<Option<T>>>, scope: T) -> Self {
-        let previous = key.with(|cell| cell.replace(Some(scope)));
-        Self {
-            key,
-            previous: Some(previous),
+    /// Opens a scope, with `list` as its side list if given.
+    #[inline]
+    fn open(list: Option<Self>) -> Opened<Self> {
+        let mut open = Self::open_count(Cell::get);
+        open.depth += 1;
+        if let Some(list) = list {
+            Self::lists(|l| l.push((open.depth, list)));
+            open.listed = open.depth;
+        }
+        Self::open_count(|c| c.set(open));
+        Opened {
+            depth: open.depth,
+            closed: false,
+            kind: PhantomData,
         }
     }
 
-    /// Takes the installed scope out and puts the previous one back.
+    /// Closes the innermost scope, at `depth`; returns its side list.
+    #[inline]
+    fn close(depth: u32) -> Option<Self> {
+        let mut open = Self::open_count(Cell::get);
+        debug_assert_eq!(open.depth, depth, "scopes close innermost first");
+        open.depth = depth - 1;
+        let list = if open.listed == depth {
+            Self::lists(|l| {
+                let list = l.pop().map(|(_, list)| list);
+                open.listed = l.last().map_or(0, |&(d, _)| d);
+                list
+            })
+        } else {
+            None
+        };
+        Self::open_count(|c| c.set(open));
+        list
+    }
+
+    /// Runs `f` on the innermost scope's side list (an empty one is made
+    /// if it has none); `None` outside every scope.
+    fn with_innermost<R>(f: impl FnOnce(&mut Self) -> R) -> Option<R> {
+        let mut open = Self::open_count(Cell::get);
+        if open.depth == 0 {
+            return None;
+        }
+        Self::lists(|l| {
+            if open.listed != open.depth {
+                l.push((open.depth, Self::default()));
+                open.listed = open.depth;
+                Self::open_count(|c| c.set(open));
+            }
+            l.last_mut().map(|(_, list)| f(list))
+        })
+    }
+}
+
+impl SideList for EncodeScope {
+    #[inline]
+    fn open_count<R>(f: impl FnOnce(&Cell<Open>) -> R) -> R {
+        ENCODE_OPEN.with(f)
+    }
+    fn lists<R>(f: impl FnOnce(&mut Vec<(u32, Self)>) -> R) -> R {
+        ENCODE_LISTS.with_borrow_mut(f)
+    }
+}
+
+impl SideList for DecodeScope {
+    #[inline]
+    fn open_count<R>(f: impl FnOnce(&Cell<Open>) -> R) -> R {
+        DECODE_OPEN.with(f)
+    }
+    fn lists<R>(f: impl FnOnce(&mut Vec<(u32, Self)>) -> R) -> R {
+        DECODE_LISTS.with_borrow_mut(f)
+    }
+}
+
+/// An open scope; closes it when dropped (unwinding out of the scope's
+/// body drops its side list, closing its fds).
+struct Opened<T: SideList> {
+    depth: u32,
+    closed: bool,
+    kind: PhantomData<T>,
+}
+
+impl<T: SideList> Opened<T> {
+    /// Closes the scope; returns its side list, if it got one.
+    #[inline]
     fn finish(mut self) -> Option<T> {
-        let previous = self.previous.take().flatten();
-        self.key.with(|cell| cell.replace(previous))
+        self.closed = true;
+        T::close(self.depth)
     }
 }
 
-impl<T: 'static> Drop for Restore<T> {
+impl<T: SideList> Drop for Opened<T> {
+    #[inline]
     fn drop(&mut self) {
-        if let Some(previous) = self.previous.take() {
-            // Unwinding out of `f`: drop our scope (closing its fds), restore.
-            let _ours = self.key.with(|cell| cell.replace(previous));
+        if !self.closed {
+            drop(T::close(self.depth));
         }
     }
 }
 
-/// Runs `f` with a fresh encode side list; returns its result, the fds that
+/// Runs `f` in a fresh encode scope; returns its result, the fds that
 /// `SharedFd`s pushed, and the first `SharedFd` failure if any.
 pub(crate) fn with_encode_scope<R>(
     f: impl FnOnce() -> R,
 ) -> (R, Vec<OwnedFd>, Option<EncodeError>) {
-    let guard = Restore::install(&ENCODING, EncodeScope::default());
+    let scope = EncodeScope::open(None);
     let result = f();
-    let scope = guard.finish().unwrap_or_default();
-    (result, scope.fds, scope.error)
+    let list = scope.finish().unwrap_or_default();
+    (result, list.fds, list.error)
 }
 
-/// Runs `f` with `fds` as the decode side list; returns its result and the
-/// first `SharedFd` failure if any. Fds no `SharedFd` took are closed.
+/// Runs `f` in a decode scope whose side list is `fds`; returns its result
+/// and the first `SharedFd` failure if any. Fds no `SharedFd` took are
+/// closed.
 pub(crate) fn with_decode_scope<R>(
     fds: Vec<OwnedFd>,
     f: impl FnOnce() -> R,
 ) -> (R, Option<DecodeError>) {
-    let scope = DecodeScope {
+    let list = (!fds.is_empty()).then(|| DecodeScope {
         fds: fds.into_iter().map(Some).collect(),
         error: None,
-    };
-    let guard = Restore::install(&DECODING, scope);
+    });
+    let scope = DecodeScope::open(list);
     let result = f();
-    let error = guard.finish().and_then(|scope| scope.error);
+    let error = scope.finish().and_then(|list| list.error);
     (result, error)
 }

@@ -226,6 +226,31 @@ fn nested_encode_has_its_own_fd_list() {
     assert_eq!(inner_count, 1);
 }
 
+/// Deserializes itself by decoding, in a nested `decode` call, a message
+/// without fds whose bytes name fd 0; yields whether that failed.
+struct NestedDecode(bool);
+
+impl<'de> Deserialize<'de> for NestedDecode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let bytes = <Vec<u8>>::deserialize(deserializer)?;
+        let inner = decode::<SharedFd>(Message::from_bytes(bytes));
+        Ok(NestedDecode(matches!(
+            inner,
+            Err(DecodeError::FdOutOfRange { index: 0, count: 0 })
+        )))
+    }
+}
+
+#[test]
+fn nested_decode_without_fds_does_not_take_the_outer_ones() {
+    let (a, _b) = stream_pair();
+    let index_zero = vec![0u8]; // a SharedFd's index 0, as postcard writes it
+    let msg = encode(&(index_zero, SharedFd::from(OwnedFd::from(a)))).unwrap();
+    assert_eq!(msg.fds.len(), 1);
+    let (nested, _fd): (NestedDecode, SharedFd) = decode(msg).unwrap();
+    assert!(nested.0, "the inner decode saw no fd 0");
+}
+
 #[test]
 fn serialize_error_is_an_encode_error() {
     struct Fails;

@@ -36,7 +36,7 @@ use serde::Serialize;
 
 use super::core::{Core, ReadError};
 use super::ring::RECHECK;
-use super::{GetError, JoinableQueue, PutError, Queue, SimpleQueue};
+use super::{scratch, GetError, JoinableQueue, PutError, Queue, SimpleQueue};
 use crate::reader::{Deadline, LazyDeadline};
 
 /// Takes `lock` until `deadline` (`None` on timeout) without blocking a
@@ -58,15 +58,16 @@ async fn lock_async(lock: &mp_sync::Lock, deadline: Deadline) -> Option<(LockGua
     }
 }
 
-/// Takes the reader lock and one whole message before `deadline`; the
-/// async twin of `queue::read`.
-async fn read_async(core: &Core, deadline: Deadline) -> Result<Message, GetError> {
-    let (_guard, died) = lock_async(&core.reader, deadline)
+/// Takes the reader lock and one whole item before `deadline`, and
+/// decodes it; the async twin of `queue::read`.
+async fn read_async<T: DeserializeOwned>(core: &Core, deadline: Deadline) -> Result<T, GetError> {
+    let (guard, died) = lock_async(&core.reader, deadline)
         .await
         .ok_or(GetError::Empty)?;
     if died {
         core.ring.repair_reader();
     }
+    let mut reader = Some(guard);
     let ring = &core.ring;
     loop {
         // As `Core::wait_for_first`: a look for a few microseconds first
@@ -90,8 +91,8 @@ async fn read_async(core: &Core, deadline: Deadline) -> Result<Message, GetError
         // Data is there: the read takes it without waiting (or, for the
         // rest of a chunked item, waits as the blocking read does).
         let mut now = LazyDeadline::fixed(Deadline::after(Some(Duration::ZERO)));
-        match core.read(&mut now) {
-            Ok(msg) => return Ok(msg),
+        match core.read_item(&mut reader, &mut now) {
+            Ok(item) => return Ok(item?),
             // Only records of a message whose producer or consumer died.
             Err(ReadError::Timeout) => continue,
             Err(ReadError::Io(e)) => return Err(GetError::Io(e)),
@@ -178,8 +179,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.handle.feeder.is_closed() {
             return Err(GetError::Closed);
         }
-        let msg = read_async(self.core(), deadline).await?;
-        Ok(mp_wire::decode(msg)?)
+        read_async(self.core(), deadline).await
     }
 
     /// [`put`](Self::put) as a future. An unbounded queue never waits (the
@@ -209,12 +209,14 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.handle.feeder.is_closed() {
             return Err(PutError::Closed);
         }
-        let msg = mp_wire::encode(item)?;
+        let msg = scratch::encode(item)?;
         let core = self.core();
         if core.maxsize == 0 {
             return self.handle.feeder.put(msg);
         }
-        write_async(core, &msg, core.maxsize, deadline).await
+        let put = write_async(core, &msg, core.maxsize, deadline).await;
+        scratch::recycle(msg.bytes);
+        put
     }
 }
 
@@ -225,9 +227,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Errors
     /// As [`get`](Self::get).
     pub async fn get_async(&self) -> Result<T, GetError> {
-        Ok(mp_wire::decode(
-            read_async(&self.core, Deadline::NEVER).await?,
-        )?)
+        read_async(&self.core, Deadline::NEVER).await
     }
 
     /// [`get_timeout`](Self::get_timeout) as a future.
@@ -236,7 +236,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// [`GetError::Empty`] on timeout, and as `get`.
     pub async fn get_timeout_async(&self, timeout: Duration) -> Result<T, GetError> {
         let deadline = Deadline::after(Some(timeout));
-        Ok(mp_wire::decode(read_async(&self.core, deadline).await?)?)
+        read_async(&self.core, deadline).await
     }
 
     /// [`put`](Self::put) as a future: waits for room in the ring without
@@ -246,8 +246,10 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Errors
     /// As [`put`](Self::put).
     pub async fn put_async(&self, item: &T) -> Result<(), PutError> {
-        let msg = mp_wire::encode(item)?;
-        write_async(&self.core, &msg, 0, Deadline::NEVER).await
+        let msg = scratch::encode(item)?;
+        let put = write_async(&self.core, &msg, 0, Deadline::NEVER).await;
+        scratch::recycle(msg.bytes);
+        put
     }
 }
 

@@ -32,10 +32,12 @@ use std::time::Duration;
 
 use mp_sync::{AcquireError, Lock, LockGuard, TryAcquireError};
 use mp_sys::socket::{self, Blocking};
-use mp_wire::{Message, SharedFd};
+use mp_wire::{DecodeError, Message, SharedFd};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::ring::{Ring, ABORT, FDS, FIRST, LAST, RECHECK, RECORD_HEADER, SPIN_MAX_BYTES};
+use super::scratch;
 use crate::reader::{Deadline, LazyDeadline};
 
 /// Everything the processes sharing a queue share.
@@ -238,28 +240,51 @@ impl Core {
         Ok(())
     }
 
-    /// Holding the reader lock: reads one whole message, waiting until
-    /// `deadline` for its first record.
-    pub(crate) fn read(&self, deadline: &mut LazyDeadline) -> Result<Message, ReadError> {
-        let mut bytes = Vec::new();
+    /// Holding the reader lock (`reader`): reads one whole message into
+    /// this thread's read buffer, waiting until `deadline` for its first
+    /// record, releases the lock (sets `reader` to `None`; a slow decode
+    /// holds up no other consumer) and decodes the message.
+    pub(crate) fn read_item<T: DeserializeOwned>(
+        &self,
+        reader: &mut Option<LockGuard<'_>>,
+        deadline: &mut LazyDeadline,
+    ) -> Result<Result<T, DecodeError>, ReadError> {
+        scratch::with_read_buffer(|buf| {
+            let (len, fds) = self.read(deadline, buf)?;
+            *reader = None;
+            Ok(mp_wire::decode_from(&buf[..len], fds))
+        })
+    }
+
+    /// Holding the reader lock: reads one whole message into `buf[..len]`,
+    /// waiting until `deadline` for its first record; returns `len` and
+    /// the message's fds. `buf` is overwritten in place, grown if needed.
+    pub(crate) fn read(
+        &self,
+        deadline: &mut LazyDeadline,
+        buf: &mut Vec<u8>,
+    ) -> Result<(usize, Vec<OwnedFd>), ReadError> {
+        // Bytes of the message being assembled, at the start of `buf`.
+        let mut filled = 0;
         // Start position and fd flag of the message being assembled.
         let mut current: Option<(u64, bool)> = None;
         loop {
-            let mark = bytes.len();
-            let Some((flags, pos)) = self.ring.pop(&mut bytes) else {
-                self.wait_for_data(&mut current, &mut bytes, deadline)?;
+            let mark = filled;
+            let Some((flags, pos)) = self.ring.pop(buf, &mut filled) else {
+                self.wait_for_data(&mut current, &mut filled, deadline)?;
                 continue;
             };
             if flags & ABORT != 0 {
-                bytes.clear(); // the producer of the message died
+                filled = 0; // the producer of the message died
                 current = None;
                 continue;
             }
             if flags & FIRST != 0 {
-                bytes.drain(..mark);
+                buf.copy_within(mark..filled, 0);
+                filled -= mark;
                 current = Some((pos, flags & FDS != 0));
             } else if current.is_none() {
-                bytes.truncate(mark); // the rest of a message whose reader died
+                filled = mark; // the rest of a message whose reader died
                 continue;
             }
             if flags & LAST != 0 {
@@ -271,7 +296,7 @@ impl Core {
                 } else {
                     Vec::new()
                 };
-                return Ok(Message { bytes, fds });
+                return Ok((filled, fds));
             }
         }
     }
@@ -306,7 +331,7 @@ impl Core {
     fn wait_for_data(
         &self,
         current: &mut Option<(u64, bool)>,
-        bytes: &mut Vec<u8>,
+        filled: &mut usize,
         deadline: &mut LazyDeadline,
     ) -> Result<(), ReadError> {
         let ring = &self.ring;
@@ -325,7 +350,7 @@ impl Core {
         if let Some(_guard) = self.lock_writer(&mut probe) {
             if ring.is_empty() {
                 *current = None;
-                bytes.clear();
+                *filled = 0;
             }
         }
         Ok(())
@@ -384,7 +409,10 @@ mod tests {
 
     fn read_now(core: &Core) -> Message {
         let mut deadline = LazyDeadline::after(Some(Duration::from_secs(10)));
-        core.read(&mut deadline).expect("a message")
+        let mut buf = Vec::new();
+        let (len, fds) = core.read(&mut deadline, &mut buf).expect("a message");
+        buf.truncate(len);
+        Message { bytes: buf, fds }
     }
 
     #[test]

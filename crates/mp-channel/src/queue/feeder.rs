@@ -5,14 +5,17 @@
 //! `put` writes straight into the ring when this process has nothing
 //! buffered and the ring has room; otherwise it appends to the buffer and
 //! wakes the feeder (started on first use, named `QueueFeederThread` as in
-//! Python). Items of one process thus reach the ring in `put` order. When
+//! Python). Items of one process thus reach the ring in `put` order. The
+//! straight write takes no mutex: `put` reads the count of this process's
+//! unwritten items ([`Feeder::queued`]) and writes only if it is 0. When
 //! the last handle in a process is dropped, the buffer is flushed and the
 //! thread joined, unless [`cancel_join_thread`](Feeder::cancel_join_thread)
 //! was called — a process does not exit until what it put is in the queue.
 
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicU32;
-use std::sync::atomic::Ordering::Relaxed;
+use std::io;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
@@ -20,6 +23,7 @@ use mp_wire::Message;
 
 use super::core::Core;
 use super::error::{PutError, QueueStateError};
+use super::scratch;
 use crate::reader::{Deadline, LazyDeadline};
 
 /// The calling process's pid, cached (`getpid` is a system call; the
@@ -34,14 +38,14 @@ struct State {
     /// The process this state belongs to (a forked child starts afresh).
     pid: u32,
     buf: VecDeque<Message>,
-    /// The feeder is writing an item taken from `buf` (until it comes
-    /// back for the next one): `put` must not overtake it.
-    in_flight: bool,
-    /// That item is not published yet: it still counts as buffered.
-    unpublished: bool,
     closed: bool,
     cancel_join: bool,
     thread: Option<JoinHandle<()>>,
+    /// The bytes of an item the feeder wrote, for the next `put` that
+    /// buffers one to encode into: items that keep going through the
+    /// buffer (large ones) reuse two allocations instead of faulting a
+    /// fresh one in each.
+    spare: Vec<u8>,
 }
 
 /// See the module docs.
@@ -53,6 +57,13 @@ pub(crate) struct Feeder {
     /// The pid of the process that closed its half (0: none), readable
     /// without the mutex; a forked child is not the closer.
     closed_by: AtomicU32,
+    /// Items this process put that are not in the ring yet: those in the
+    /// buffer, plus the one the feeder took and has not published. Changed
+    /// under the mutex (the feeder lowers it as it publishes, `Release`);
+    /// `put` reads it without: at 0, every item put before (in this
+    /// process, as far as happens-before orders them) is in the ring, so
+    /// writing straight in keeps the order.
+    queued: AtomicU64,
 }
 
 impl Feeder {
@@ -62,14 +73,14 @@ impl Feeder {
             state: Mutex::new(State {
                 pid: my_pid(),
                 buf: VecDeque::new(),
-                in_flight: false,
-                unpublished: false,
                 closed: false,
                 cancel_join: false,
                 thread: None,
+                spare: Vec::new(),
             }),
             cv: Condvar::new(),
             closed_by: AtomicU32::new(0),
+            queued: AtomicU64::new(0),
         })
     }
 
@@ -82,33 +93,55 @@ impl Feeder {
             // without joining: the thread does not exist here.
             st.pid = pid;
             st.buf.clear();
-            st.in_flight = false;
-            st.unpublished = false;
             st.closed = false;
             st.cancel_join = false;
             st.thread = None;
+            self.queued.store(0, Relaxed);
         }
         st
+    }
+
+    /// Lowers [`queued`](Self::queued) by one item: holding the mutex.
+    fn unqueue(&self, _st: &mut State) {
+        let n = self.queued.load(Relaxed);
+        self.queued.store(n.saturating_sub(1), Release);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed_by.load(Relaxed) == my_pid()
     }
 
-    /// Puts an encoded item; never blocks on the ring.
+    /// Puts an encoded item (from `scratch::encode`, whose buffer it
+    /// recycles); never blocks on the ring.
+    #[inline]
     pub(crate) fn put(self: &Arc<Self>, msg: Message) -> Result<(), PutError> {
+        // Nothing of ours waits: straight in if the writer lock is free and
+        // the ring has room, without the mutex.
+        let tried = self.queued.load(Acquire) == 0;
+        if tried && self.write_now(&msg)? {
+            scratch::recycle(msg.bytes);
+            return Ok(());
+        }
+        self.buffer(msg, tried)
+    }
+
+    /// `put` under the mutex: writes `msg` straight in if `put` did not
+    /// try and may, else buffers it for the feeder thread (started here).
+    #[inline(never)]
+    fn buffer(self: &Arc<Self>, msg: Message, tried: bool) -> Result<(), PutError> {
         let mut st = self.state();
         if st.closed {
             return Err(PutError::Closed);
         }
-        if st.buf.is_empty() && !st.in_flight && self.core.fits_one_record(&msg) {
-            if let Some(_guard) = self.core.try_lock_writer() {
-                if self.core.try_write(&msg)? {
-                    return Ok(());
-                }
-            }
+        // (A forked child's first put finds its parent's count reset here.)
+        if !tried && self.queued.load(Relaxed) == 0 && self.write_now(&msg)? {
+            drop(st);
+            scratch::recycle(msg.bytes);
+            return Ok(());
         }
         st.buf.push_back(msg);
+        self.queued.store(self.queued.load(Relaxed) + 1, Relaxed);
+        scratch::recycle(std::mem::take(&mut st.spare));
         if st.thread.is_none() {
             let me = Arc::clone(self);
             st.thread = Some(
@@ -122,16 +155,30 @@ impl Feeder {
         Ok(())
     }
 
+    /// Writes `msg` into the ring if the writer lock is free and the ring
+    /// has room for it whole now; returns whether it did.
+    #[inline]
+    fn write_now(&self, msg: &Message) -> io::Result<bool> {
+        match self.core.try_lock_writer() {
+            Some(_guard) => self.core.try_write(msg),
+            None => Ok(false),
+        }
+    }
+
     /// The feeder thread's body.
     fn run(&self) {
+        let mut written: Option<Vec<u8>> = None;
         loop {
             let msg = {
                 let mut st = self.state();
-                st.in_flight = false;
+                if let Some(bytes) = written.take() {
+                    if scratch::worth_keeping(&bytes) && bytes.capacity() > st.spare.capacity() {
+                        st.spare = bytes;
+                    }
+                }
                 loop {
+                    // It stays counted in `queued` until published.
                     if let Some(m) = st.buf.pop_front() {
-                        st.in_flight = true;
-                        st.unpublished = true;
                         break m;
                     }
                     if st.closed {
@@ -140,19 +187,23 @@ impl Feeder {
                     st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
                 }
             };
-            let _guard = self.core.lock_writer(&mut LazyDeadline::after(None));
+            let guard = self.core.lock_writer(&mut LazyDeadline::after(None));
             // The item leaves the buffer's count as the ring's counts it.
-            let written = self.core.write_then(&msg, Deadline::NEVER, |publish| {
+            let result = self.core.write_then(&msg, Deadline::NEVER, |publish| {
                 let mut st = self.state();
                 publish();
-                st.unpublished = false;
+                self.unqueue(&mut st);
             });
-            if let Err(e) = written {
+            drop(guard);
+            if let Err(e) = result {
                 // Python prints the error and drops the item.
                 eprintln!("multiprocess: queue feeder thread could not write an item: {e}");
-                self.state().unpublished = false;
+                let mut st = self.state();
+                self.unqueue(&mut st);
+                drop(st);
                 self.core.ring.all_done().notify_all();
             }
+            written = Some(msg.bytes);
         }
     }
 
@@ -160,8 +211,8 @@ impl Feeder {
     /// that are not in the ring yet, read together: the feeder moves an
     /// item from one count to the other under the same mutex.
     pub(crate) fn count_with(&self, shared: impl FnOnce() -> u64) -> u64 {
-        let st = self.state();
-        shared() + st.buf.len() as u64 + u64::from(st.unpublished)
+        let _st = self.state();
+        shared() + self.queued.load(Relaxed)
     }
 
     /// No more puts from this process; the feeder flushes and exits.

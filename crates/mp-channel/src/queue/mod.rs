@@ -14,6 +14,7 @@ mod error;
 mod feeder;
 mod joinable;
 mod ring;
+mod scratch;
 mod simple;
 
 use std::fmt;
@@ -182,12 +183,14 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.handle.feeder.is_closed() {
             return Err(PutError::Closed);
         }
-        let msg = mp_wire::encode(item)?;
+        let msg = scratch::encode(item)?;
         if self.core().maxsize == 0 {
             return self.handle.feeder.put(msg);
         }
         let timeout = if block { timeout } else { Some(Duration::ZERO) };
-        self.put_bounded(&msg, block, timeout)
+        let put = self.put_bounded(&msg, block, timeout);
+        scratch::recycle(msg.bytes);
+        put
     }
 
     /// A bounded queue's put: waits for a slot, then writes the item into
@@ -252,8 +255,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             return Err(GetError::Closed);
         }
         let timeout = if block { timeout } else { Some(Duration::ZERO) };
-        let msg = read(self.core(), timeout)?;
-        Ok(mp_wire::decode(msg)?)
+        read(self.core(), timeout)
     }
 
     /// Items in the queue: published and not yet got, plus those still in
@@ -303,15 +305,19 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 }
 
-/// Takes the reader lock and reads one message before `deadline` (the
-/// ring counts it as got).
-pub(crate) fn read(core: &Core, timeout: Option<Duration>) -> Result<mp_wire::Message, GetError> {
+/// Takes the reader lock and one item before `deadline` (the ring counts
+/// it as got), and decodes it.
+pub(crate) fn read<T: DeserializeOwned>(
+    core: &Core,
+    timeout: Option<Duration>,
+) -> Result<T, GetError> {
     let mut deadline = LazyDeadline::after(timeout);
-    let _guard = core.lock_reader(&mut deadline).ok_or(GetError::Empty)?;
-    core.read(&mut deadline).map_err(|e| match e {
-        ReadError::Timeout => GetError::Empty,
-        ReadError::Io(e) => GetError::Io(e),
-    })
+    let mut reader = Some(core.lock_reader(&mut deadline).ok_or(GetError::Empty)?);
+    match core.read_item(&mut reader, &mut deadline) {
+        Ok(item) => Ok(item?),
+        Err(ReadError::Timeout) => Err(GetError::Empty),
+        Err(ReadError::Io(e)) => Err(GetError::Io(e)),
+    }
 }
 
 impl<T> Serialize for Queue<T> {

@@ -111,6 +111,8 @@ const SPINS: u32 = 200;
 pub(crate) const RECHECK: Duration = Duration::from_millis(100);
 /// Offset of the data area.
 const DATA: usize = 384;
+/// Offset of the `data` eventcount (`seq`, then `waiters`).
+const DATA_EVENTCOUNT: usize = 192;
 
 /// A ring in shared memory; cloning or sending it shares the same ring.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -194,7 +196,7 @@ impl Ring {
     }
     /// Consumers wait here for data.
     pub(crate) fn data(&self) -> EventCount<'_> {
-        self.eventcount_at(192)
+        self.eventcount_at(DATA_EVENTCOUNT)
     }
     /// Producers wait here for space or a slot.
     pub(crate) fn space(&self) -> EventCount<'_> {
@@ -352,8 +354,16 @@ impl Ring {
     /// the record at `head` (which found `head` at its start) woke it. A
     /// producer streaming into a ring whose consumer is waking up thus
     /// makes one wake-up call, not one per record.
+    ///
+    /// The waiter count is read first (`notify_all` reads it again): with
+    /// no waiter, `head` is not read, so the producer does not pull the
+    /// consumers' line, which they write for every record, into its cache
+    /// once per record (the consumer's next store to it would then miss).
     fn wake_consumer(&self, start: u64) {
-        if self.head().load(SeqCst) == start {
+        // The `data` eventcount's `waiters` word, read `SeqCst` after the
+        // `SeqCst` publication as `notify_all` reads it.
+        let waiters = self.u32_at(DATA_EVENTCOUNT + 4).load(SeqCst);
+        if waiters != 0 && self.head().load(SeqCst) == start {
             self.data().notify_all();
         }
     }
@@ -388,14 +398,16 @@ impl Ring {
     }
 
     /// Consumer, holding the reader lock: takes the record at `head`,
-    /// appending its payload to `out`, and counts the message if it is the
-    /// `LAST` record; returns its flags and start position.
+    /// copying its payload to `out[*filled..]` (growing `out` if it is too
+    /// short; what lies beyond is left as it was) and advancing `filled`
+    /// past it, and counts the message if it is the `LAST` record; returns
+    /// its flags and start position.
     ///
     /// A header that cannot be right (length beyond the published bytes)
     /// means the ring is corrupt: everything published is dropped (and
     /// counted as taken) and the record is reported with flags 0, so
     /// callers skip it.
-    pub(crate) fn pop(&self, out: &mut Vec<u8>) -> Option<(u32, u64)> {
+    pub(crate) fn pop(&self, out: &mut Vec<u8>, filled: &mut usize) -> Option<(u32, u64)> {
         let head = self.head().load(SeqCst);
         let mut tail = self.seen_tail().load(SeqCst);
         if tail.wrapping_sub(head) as i64 <= 0 {
@@ -416,9 +428,12 @@ impl Ring {
             self.commit_get(tail, self.puts().load(SeqCst));
             return Some((0, head));
         }
-        let start = out.len();
-        out.resize(start + len as usize, 0);
-        self.read_at(head + RECORD_HEADER, &mut out[start..]);
+        let (start, end) = (*filled, *filled + len as usize);
+        if out.len() < end {
+            out.resize(end, 0);
+        }
+        self.read_at(head + RECORD_HEADER, &mut out[start..end]);
+        *filled = end;
         if flags & LAST != 0 {
             self.commit_get(head + need, self.gets().load(SeqCst).wrapping_add(1));
         } else {
@@ -509,6 +524,14 @@ mod tests {
     //! the integration tests to reach them reliably).
     use super::*;
 
+    /// Takes the record at `head`, appending its payload to `out`.
+    fn pop(ring: &Ring, out: &mut Vec<u8>) -> Option<(u32, u64)> {
+        let mut filled = out.len();
+        let popped = ring.pop(out, &mut filled);
+        out.truncate(filled);
+        popped
+    }
+
     /// Writes a whole `FIRST | LAST` record at `tail` without publishing
     /// it; returns where it ends.
     fn write_unpublished(ring: &Ring, payload: &[u8]) -> u64 {
@@ -533,9 +556,9 @@ mod tests {
             ring.repair_writer();
             assert_eq!(ring.size(), 2);
             let mut out = Vec::new();
-            assert_eq!(ring.pop(&mut out).map(|p| p.0), Some(FIRST | LAST));
+            assert_eq!(pop(&ring, &mut out).map(|p| p.0), Some(FIRST | LAST));
             out.clear();
-            assert_eq!(ring.pop(&mut out).map(|p| p.0), Some(FIRST | LAST));
+            assert_eq!(pop(&ring, &mut out).map(|p| p.0), Some(FIRST | LAST));
             assert_eq!(out, b"two");
             assert_eq!((ring.size(), ring.is_empty()), (0, true));
         }
@@ -550,8 +573,8 @@ mod tests {
         ring.repair_writer();
         assert_eq!(ring.size(), 1);
         let mut out = Vec::new();
-        assert!(ring.pop(&mut out).is_some());
-        assert!(ring.pop(&mut out).is_none());
+        assert!(pop(&ring, &mut out).is_some());
+        assert!(pop(&ring, &mut out).is_none());
         assert_eq!(ring.size(), 0);
     }
 
@@ -564,12 +587,12 @@ mod tests {
         assert_eq!(at, ring.tail().load(SeqCst) + RECORD_HEADER);
         assert!(ring.push(b"whole", FIRST | LAST));
         let mut out = Vec::new();
-        let flags: Vec<u32> = std::iter::from_fn(|| ring.pop(&mut out).map(|p| p.0)).collect();
+        let flags: Vec<u32> = std::iter::from_fn(|| pop(&ring, &mut out).map(|p| p.0)).collect();
         assert_eq!(flags, [FIRST, ABORT, FIRST | LAST]);
         assert_eq!(ring.size(), 0);
         // The ABORT is owed once.
         assert!(ring.push(b"x", FIRST | LAST));
-        assert_eq!(ring.pop(&mut out).map(|p| p.0), Some(FIRST | LAST));
+        assert_eq!(pop(&ring, &mut out).map(|p| p.0), Some(FIRST | LAST));
     }
 
     #[test]
@@ -584,7 +607,7 @@ mod tests {
         ring.repair_reader();
         assert_eq!(ring.size(), 1);
         let mut out = Vec::new();
-        assert!(ring.pop(&mut out).is_some());
+        assert!(pop(&ring, &mut out).is_some());
         assert_eq!(out, b"two");
         assert_eq!(ring.size(), 0);
         // A repair with nothing cut short changes nothing.

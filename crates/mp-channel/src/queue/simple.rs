@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::core::Core;
 use super::error::{GetError, PutError};
-use super::{read, DEFAULT_RING_BYTES};
+use super::{read, scratch, DEFAULT_RING_BYTES};
 use crate::reader::{Deadline, LazyDeadline};
 
 /// A process-shared FIFO queue without a feeder thread.
@@ -63,9 +63,12 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Errors
     /// [`PutError::Encode`] (nothing put), OS errors.
     pub fn put(&self, item: &T) -> Result<(), PutError> {
-        let msg = mp_wire::encode(item)?;
-        let _guard = self.core.lock_writer(&mut LazyDeadline::after(None));
-        self.core.write(&msg, Deadline::NEVER)?;
+        let msg = scratch::encode(item)?;
+        let guard = self.core.lock_writer(&mut LazyDeadline::after(None));
+        let written = self.core.write(&msg, Deadline::NEVER);
+        drop(guard);
+        scratch::recycle(msg.bytes);
+        written?;
         Ok(())
     }
 
@@ -74,7 +77,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Errors
     /// [`GetError::Decode`] (the item is gone), OS errors.
     pub fn get(&self) -> Result<T, GetError> {
-        Ok(mp_wire::decode(read(&self.core, None)?)?)
+        read(&self.core, None)
     }
 
     /// Like [`get`](Self::get) but waiting at most `timeout`
@@ -83,7 +86,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Errors
     /// [`GetError::Empty`] on timeout, and as `get`.
     pub fn get_timeout(&self, timeout: std::time::Duration) -> Result<T, GetError> {
-        Ok(mp_wire::decode(read(&self.core, Some(timeout))?)?)
+        read(&self.core, Some(timeout))
     }
 
     /// Whether no item is in the queue now.
