@@ -141,7 +141,10 @@ fn run_method(o: &Options, method: Method, tally: &mut Tally) -> Result<()> {
             }) => {
                 seen += 1;
                 failed_here += u64::from(failed > 0);
-                let why = format!("{failed} of {trials} trials failed; seeds: {seeds}");
+                let why = format!(
+                    "{failed} of {trials} trials failed; seeds: {seeds}{}",
+                    failure_reasons(&format!("{}\n{}", out.stderr, out.stdout), seeds)
+                );
                 tally.check(failed == 0, &label(name), Duration::ZERO, &why);
                 if failed == 0 {
                     println!("      {trials} trials");
@@ -203,6 +206,24 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     }
 }
 
+/// The suite's reason for each failed seed in `seeds` (`seed 5, seed 9`):
+/// its assertion lists every failure as `  seed <n>: <why>` (on stderr,
+/// since the suite runs with `--nocapture`).
+fn failure_reasons(output: &str, seeds: &str) -> String {
+    seeds
+        .split(", ")
+        .filter(|s| !s.is_empty())
+        .filter_map(|seed| {
+            let prefix = format!("{seed}: ");
+            output
+                .lines()
+                .map(str::trim_start)
+                .find(|l| l.starts_with(&prefix))
+        })
+        .map(|l| format!("\n        {l}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +278,17 @@ mod tests {
             })
         );
         assert_eq!(parse_line("test result: ok"), None);
+    }
+
+    #[test]
+    fn finds_the_reason_of_each_failed_seed() {
+        let stderr = "thread 'x' panicked at harness.rs:\n2 of 10 trials of q failed:\n  \
+                      seed 5: item 3 lost\n  seed 9: hang\nreplay one with ...\n";
+        assert_eq!(
+            failure_reasons(stderr, "seed 5, seed 9"),
+            "\n        seed 5: item 3 lost\n        seed 9: hang"
+        );
+        assert_eq!(failure_reasons(stderr, "seed 7"), "");
+        assert_eq!(failure_reasons(stderr, ""), "");
     }
 }
