@@ -86,6 +86,7 @@ mod imap;
 mod lifecycle;
 mod lock;
 mod options;
+mod parent_watch;
 mod pool;
 mod pool_imap;
 mod pool_imap_buffered;

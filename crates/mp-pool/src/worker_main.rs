@@ -1,8 +1,10 @@
 //! The worker process: run the initializer once and make the worker state,
 //! then read chunks from the
-//! long-lived socket, run them, write each output back; retire after
+//! long-lived link, run them, write each output back; retire after
 //! `maxtasksperchild` chunks or past `max_memory_per_child`, on an `Exit`
-//! request, at end of stream, or when the parent dies.
+//! request, at end of stream, or when the parent dies (which a watch thread
+//! notices, see [`parent_watch`](crate::parent_watch), so the wait for a
+//! request is one blocking read).
 
 use std::os::fd::BorrowedFd;
 
@@ -12,6 +14,7 @@ use mp_wire::{Message, SharedFd};
 use serde::{Deserialize, Serialize};
 
 use crate::func::{self, EntryParts};
+use crate::parent_watch;
 use crate::task_word::{self, TaskWord};
 use crate::worker_state::{self, StateParts};
 use crate::TaskError;
@@ -106,13 +109,56 @@ pub(crate) enum RequestRef<'a> {
     Exit,
 }
 
-/// The next request: from the buffer if one is there, else read at once
-/// when the parent has written more run requests than the `taken` ones
-/// (its count in the task word says so: no `poll`), else after waiting
-/// for the connection (or the parent's death: `None`, as at end of stream).
+/// How the worker learns of its parent's death while it waits for a
+/// request.
+#[derive(Clone, Copy)]
+enum Orphaning<'a> {
+    /// The parent watch ends the worker (see [`parent_watch`]): wait in a
+    /// blocking read.
+    Watched,
+    /// Poll the parent's sentinel beside the link (no watch thread).
+    Polled(BorrowedFd<'a>),
+    /// No parent to watch.
+    Unwatched,
+}
+
+/// The next request (from the buffer if one is there), or `None` at end of
+/// stream or once the parent died. With the parent watched or unwatched the
+/// wait is one blocking read; with it polled, see [`poll_request`].
 fn next_request(
     conn: &Connection,
-    parent_sentinel: Option<BorrowedFd<'_>>,
+    orphaning: Orphaning<'_>,
+    taken: u64,
+) -> Result<Option<Message>, String> {
+    let got = match orphaning {
+        Orphaning::Polled(sentinel) => return poll_request(conn, sentinel, taken),
+        Orphaning::Watched => match parent_watch::waiting(|| conn.recv_message(None)) {
+            Some(got) => got,
+            // The parent died: what it wrote before is still run, as when
+            // the worker polled the link beside the sentinel.
+            None => match conn.try_recv_message() {
+                Ok(Some(m)) => Ok(m),
+                Ok(None) => return Ok(None),
+                Err(e) => Err(e),
+            },
+        },
+        Orphaning::Unwatched => conn.recv_message(None),
+    };
+    match got {
+        Ok(m) => Ok(Some(m)),
+        Err(RecvError::Eof) => Ok(None),
+        Err(e) => Err(format!("cannot read a task: {e}")),
+    }
+}
+
+/// The next request when the worker polls its parent's sentinel itself:
+/// from the buffer if one is there, else read at once when the parent has
+/// written more run requests than the `taken` ones (its count in the task
+/// word says so: no `poll`), else after polling the link and the sentinel
+/// (the parent's death: `None`).
+fn poll_request(
+    conn: &Connection,
+    parent_sentinel: BorrowedFd<'_>,
     taken: u64,
 ) -> Result<Option<Message>, String> {
     // `syscall`: read the link too, not only what is buffered.
@@ -138,17 +184,10 @@ fn next_request(
             Err(e) => return ended(e),
         }
     }
-    let mut fds = [conn.as_fd(), conn.as_fd()];
-    let fds = match parent_sentinel {
-        Some(s) => {
-            fds[1] = s;
-            &fds[..]
-        }
-        None => &fds[..1],
-    };
+    let fds = [conn.as_fd(), parent_sentinel];
     loop {
-        match mp_sys::fd::poll_readable_any(fds, None) {
-            Ok(ready) if !ready[0] && ready.get(1) == Some(&true) => return Ok(None),
+        match mp_sys::fd::poll_readable_any(&fds, None) {
+            Ok(ready) if !ready[0] && ready[1] => return Ok(None),
             Ok(_) => {} // readable, or EINTR: read again
             Err(e) => return Err(format!("cannot wait for a task: {e}")),
         }
@@ -213,7 +252,12 @@ worker state failed: {e}"
         }
     }
     let parent = mp_process::parent_process();
-    let parent_sentinel = parent.as_ref().and_then(|p| p.sentinel());
+    let watched = parent.clone().is_some_and(parent_watch::start);
+    let orphaning = match parent.as_ref().and_then(|p| p.sentinel()) {
+        Some(_) if watched => Orphaning::Watched,
+        Some(s) => Orphaning::Polled(s),
+        None => Orphaning::Unwatched,
+    };
     let mut done: u64 = 0;
     // The number of run requests taken, as the task word counts them.
     let mut number: u32 = 0;
@@ -222,7 +266,7 @@ worker state failed: {e}"
     let mut taken: u64 = 0;
     let mut replies: u64 = 0;
     loop {
-        let msg = match next_request(&conn, parent_sentinel, taken) {
+        let msg = match next_request(&conn, orphaning, taken) {
             Ok(Some(m)) => m,
             Ok(None) => break, // end of stream, or the parent died
             Err(e) => {

@@ -84,4 +84,4 @@ pub use method::{
 };
 pub use panic_text::panic_message;
 pub use process::Process;
-pub use target::{exit, CodeOnly, ExitCode, Run, Target, TargetReturn, TupleFn};
+pub use target::{exit, exit_process, CodeOnly, ExitCode, Run, Target, TargetReturn, TupleFn};

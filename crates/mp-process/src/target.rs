@@ -235,6 +235,22 @@ pub fn exit(code: i32) -> ! {
     std::process::exit(code)
 }
 
+/// Ends this process now from any of its threads. Inside a child target it
+/// is what the target returning `code` would do (the usual shutdown:
+/// logging, terminating daemonic children and joining the others, the exit
+/// finalizers, flushing; then `_exit`), without waiting for the target's
+/// thread, which stops wherever it is: for a helper thread that must end
+/// the child while its target sleeps where nothing can wake it. Outside a
+/// child target it is `std::process::exit`.
+pub fn exit_process(code: i32) -> ! {
+    if crate::current::in_child_target() {
+        crate::current::set_in_child_target(false);
+        let code = crate::child_main::finish(code & 0xff);
+        mp_sys::process::exit_now(code)
+    }
+    std::process::exit(code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
