@@ -27,11 +27,17 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
         ("multiprocess::connection", &["wait_async"][..]),
         // Behind the `mpi` feature (off by default: it needs an MPI library).
         #[cfg(feature = "mpi")]
-        listed!(multiprocess::mpi: is_mpi_root, mpi_workers, Pool, PoolBuilder),
+        listed!(multiprocess::mpi: is_mpi_root, mpi_workers, Pool, PoolBuilder, SPAWN_ENV),
         #[cfg(not(feature = "mpi"))]
         (
             "multiprocess::mpi",
-            &["is_mpi_root", "mpi_workers", "Pool", "PoolBuilder"][..],
+            &[
+                "is_mpi_root",
+                "mpi_workers",
+                "Pool",
+                "PoolBuilder",
+                "SPAWN_ENV",
+            ][..],
         ),
     ];
     lists.extend(vec![
