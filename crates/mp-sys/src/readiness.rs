@@ -290,3 +290,69 @@ pub async fn readable_any(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> 
     })
     .await
 }
+
+#[cfg(all(test, feature = "tokio"))]
+mod tokio_tests {
+    use std::future::Future;
+    use std::os::fd::AsFd;
+    use std::pin::pin;
+    use std::task::Poll;
+
+    use super::{readable, Registration};
+
+    fn current_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap()
+    }
+
+    /// Polls once with the caller's waker; true if still pending.
+    async fn pending<F: Future>(f: std::pin::Pin<&mut F>) -> bool {
+        let mut f = f;
+        std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx).is_pending())).await
+    }
+
+    #[test]
+    fn inside_tokio_a_stale_readiness_is_not_reported() {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let reg = Registration::new(r.as_fd()).unwrap();
+        current_thread().block_on(async {
+            rustix::io::write(&w, b"x").unwrap();
+            reg.readable().await.unwrap();
+            // Registered with tokio's reactor, not async-io's.
+            assert!(reg.0.async_io.get().is_none());
+            assert!(matches!(*reg.0.tokio.lock().unwrap(), Some((_, Some(_)))));
+            // Read by someone else: tokio still holds the readiness; the
+            // next wait must clear it and wait, not report it.
+            rustix::io::read(&r, &mut [0u8; 1]).unwrap();
+            let mut wait = pin!(reg.readable());
+            assert!(pending(wait.as_mut()).await);
+            rustix::io::write(&w, b"y").unwrap();
+            wait.await.unwrap();
+            readable(r.as_fd()).await.unwrap();
+        });
+    }
+
+    #[test]
+    fn a_registration_follows_the_runtime_it_is_awaited_in() {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        rustix::io::write(&w, b"x").unwrap();
+        let reg = Registration::new(r.as_fd()).unwrap();
+        let runtime_of = |reg: &Registration| reg.0.tokio.lock().unwrap().as_ref().map(|k| k.0);
+        let first = current_thread();
+        first.block_on(reg.readable()).unwrap();
+        let first_id = runtime_of(&reg).unwrap();
+        // Outside tokio: async-io, the tokio registration left alone.
+        async_io::block_on(reg.readable()).unwrap();
+        assert!(reg.0.async_io.get().is_some());
+        assert_eq!(runtime_of(&reg), Some(first_id));
+        // Another runtime, the first one gone: a registration of its own.
+        drop(first);
+        let second = current_thread();
+        second.block_on(reg.readable()).unwrap();
+        let second_id = runtime_of(&reg).unwrap();
+        assert_ne!(second_id, first_id);
+        assert_eq!(second_id, second.handle().id());
+    }
+}
