@@ -3,12 +3,14 @@
 //! its analysis and the other groups' setup): `blocking` (`get()`), `smol`
 //! and `tokio` (one current-thread runtime, one `block_on` around the loop,
 //! `.await` on each result), `smol-each` and `tokio-each` (one `block_on`
-//! per round trip, as `benches/async_round_trip.rs` does). Prints the wall
+//! per round trip, as `benches/async_round_trip.rs` does), `tokio-multi`
+//! (the loop as a task spawned on a multi-thread runtime). Prints the wall
 //! time per round trip to stderr. `queue-blocking`, `queue-smol` and
 //! `queue-tokio` run the `Queue` echo through a child instead.
 //!
 //! `cargo build --release -p multiprocess-benches --example m4b_async_probe`,
-//! then `perf stat -e task-clock,context-switches target/release/examples/m4b_async_probe tokio 10000`.
+//! then `perf stat -e task-clock,context-switches target/release/examples/m4b_async_probe tokio 10000`
+//! (add `--features multiprocess/tokio` for tokio's own reactor).
 
 use multiprocess::{Pool, Process, Queue};
 
@@ -71,12 +73,13 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let how = args
         .next()
-        .expect("blocking|smol|tokio|smol-each|tokio-each");
+        .expect("blocking|smol|tokio|tokio-multi|smol-each|tokio-each");
     let n: u64 = args.next().map_or(10_000, |a| a.parse().expect("a count"));
     if how.starts_with("queue-") {
         return queue(&how, n);
     }
-    let pool = Pool::with_processes(2).expect("pool");
+    // Shared, for the task `tokio-multi` spawns.
+    let pool = std::sync::Arc::new(Pool::with_processes(2).expect("pool"));
     assert_eq!(
         pool.map_chunked(double, 0..64u64, 1)
             .expect("warm-up")
@@ -114,6 +117,20 @@ fn main() {
                 round_trip(i).await;
             }
         }),
+        "tokio-multi" => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            let pool = std::sync::Arc::clone(&pool);
+            rt.block_on(rt.spawn(async move {
+                for i in 0..n {
+                    let r = pool.apply_async(double, (i,)).expect("submit");
+                    assert_eq!(r.await.expect("await"), 2 * i);
+                }
+            }))
+            .expect("task");
+        }
         "smol-each" => (0..n).for_each(|i| smol::block_on(round_trip(i))),
         "tokio-each" => {
             let rt = tokio();

@@ -70,6 +70,8 @@ pub mod process;
 pub mod random;
 #[cfg(feature = "async")]
 pub mod readiness;
+#[cfg(feature = "tokio")]
+mod readiness_tokio;
 pub mod signal;
 pub mod socket;
 pub mod thread;
