@@ -105,6 +105,7 @@ pub(crate) fn test_all(opts: &TestAll) -> Tally {
         loom::models(|label, args, env| test_step(c, label, args, env));
     });
     step("integration tests", &mut ctx, &mut integration);
+    step("tokio reactor", &mut ctx, &mut tokio_reactor);
     step("mpi", &mut ctx, &mut mpi_step);
     step("examples", &mut ctx, &mut |c| {
         let opts = Options {
@@ -325,6 +326,51 @@ fn integration(c: &mut Ctx) {
         );
     }
 }
+
+/// The async tests again with mp-sys's `tokio` feature, so waits inside a
+/// tokio runtime go through tokio's reactor (`readiness_tokio.rs`) instead
+/// of async-io's, which the integration step covers: mp-sys's unit tests,
+/// then every crate's async test binaries under each start method.
+fn tokio_reactor(c: &mut Ctx) {
+    let unit = ["test", "-p", "mp-sys", "--features", "tokio", "--lib"];
+    test_step(c, "tokio reactor: mp-sys unit tests", &unit, &[]);
+    let mut args = vec!["test", "--features", "mp-sys/tokio", "--no-fail-fast"];
+    for (krate, tests) in ASYNC_TESTS {
+        args.extend(["-p", krate]);
+        for t in *tests {
+            args.extend(["--test", t]);
+        }
+    }
+    for m in Method::ALL {
+        let label = format!("tokio reactor: async tests [{}]", m.as_str());
+        test_step(
+            c,
+            &label,
+            &args,
+            &[("MULTIPROCESS_START_METHOD", m.as_str())],
+        );
+    }
+}
+
+/// Each crate's test binaries that await: what the `tokio reactor` step runs.
+const ASYNC_TESTS: &[(&str, &[&str])] = &[
+    ("mp-sync", &["sync_async"]),
+    (
+        "mp-channel",
+        &["connection_async", "listener_async", "queue_async"],
+    ),
+    ("mp-process", &["join_async"]),
+    (
+        "mp-pool",
+        &[
+            "result_future",
+            "result_future_runtimes",
+            "imap_stream",
+            "futures",
+        ],
+    ),
+    ("mp-manager", &["pool_async", "proxy_async"]),
+];
 
 #[cfg(test)]
 mod tests {
