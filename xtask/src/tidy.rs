@@ -311,6 +311,52 @@ fn unsafe_stays_in_mp_sys() {
     assert!(bad.is_empty(), "ARCHITECTURE.md:\n{}", bad.join("\n"));
 }
 
+/// Process-local state a forked child may touch is never behind a blocking lazy cell
+/// (`Once`, `OnceLock`, `LazyLock`): a fork while another thread runs the initialiser
+/// leaves the child waiting for ever on its first use. Use `once_cell::race::OnceBox`,
+/// an atomic flag or `mp_sys::fork_hooks::register_once` (ARCHITECTURE.md, "Fork
+/// safety"). The listed statics are set before any fork can happen, or only by a
+/// process's one thread, or never again in a child (each says why beside it).
+#[test]
+fn lazy_statics_cannot_wedge_a_forked_child() {
+    let allowed = [
+        // Set by the start-up constructor, before any thread exists.
+        ("crates/mp-sys/src/exe.rs", "SELF_EXE"),
+        // Write-once slots, each set only by the thread that claimed its index; a child
+        // claims fresh indices, so it never sets (or waits for) an inherited slot.
+        ("crates/mp-manager/src/client.rs", "KEYS"),
+        ("crates/mp-manager/src/client_settings.rs", "TABLE"),
+        ("crates/mp-manager/src/refs.rs", "TABLE"),
+        // Set by a pool worker's main thread when it starts, before its task threads.
+        ("crates/mp-pool/src/task_word.rs", "MINE"),
+        // Panic hooks: `std::panic::set_hook`'s own lock has the same hazard; installed
+        // by every `Process::new`/pool construction before any fork from it.
+        ("crates/mp-pool/src/func.rs", "OVER_REPORT"),
+        ("crates/mp-pool/src/func.rs", "FOR_THREADS"),
+        ("crates/mp-process/src/child_main.rs", "INSTALLED"),
+    ];
+    let lazy =
+        Regex::new(r"static ([A-Z_]+)\s*:\s*(?:std::sync::)?(?:\[)?(OnceLock|LazyLock|Once)\b")
+            .expect("regex");
+    let mut bad = Vec::new();
+    for (rel, text) in crate_sources() {
+        if !rel.contains("/src/") || rel.contains("/src/tests/") {
+            continue;
+        }
+        for c in lazy.captures_iter(&code_lines(&text)) {
+            let name = &c[1];
+            if !allowed.contains(&(rel.as_str(), name)) {
+                bad.push(format!("{rel}: static {name} is a blocking {}", &c[2]));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "ARCHITECTURE.md (Fork safety):\n{}",
+        bad.join("\n")
+    );
+}
+
 /// Every file says what it holds in a `//!` comment on its first line.
 #[test]
 fn every_file_starts_with_a_module_comment() {

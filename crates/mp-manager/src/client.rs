@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use mp_channel::{Address, AuthenticationError, ConnectError, Connection, RecvError, SendError};
 use mp_process::AuthKey;
 use mp_sys::time::Deadline;
+use once_cell::race::OnceBox;
 
 use crate::client_settings;
 use crate::error::ManagerError;
@@ -178,9 +179,13 @@ fn lookup_key(address: &Address) -> Option<AuthKey> {
 /// `mp-process`'s state lock: a `fork` while another thread holds that lock
 /// leaves the child unable to start (see the report on `become_child`).
 /// Children inherit the authkey, so a forked copy of the cache is right.
+///
+/// A racing cell rather than a `OnceLock`: a fork while another thread
+/// fills a `OnceLock` would leave the child waiting for ever on its first
+/// proxy (see `mp_sys::fork_hooks`).
 pub(crate) fn default_key() -> &'static AuthKey {
-    static KEY: OnceLock<AuthKey> = OnceLock::new();
-    KEY.get_or_init(|| AuthKey::from(mp_process::current_process().authkey()))
+    static KEY: OnceBox<AuthKey> = OnceBox::new();
+    KEY.get_or_init(|| Box::new(AuthKey::from(mp_process::current_process().authkey())))
 }
 
 /// The key for `address`: the recorded one, else this process's authkey.

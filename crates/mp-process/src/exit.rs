@@ -5,21 +5,23 @@
 //! Registered with `atexit` in the main process; called directly at the end
 //! of a child.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::children;
 use crate::log::TARGET;
 
-static ARMED: Once = Once::new();
+/// Whether the exit hook is registered: a flag, not a `Once`, which a fork
+/// from another thread during the registration would leave "running" for
+/// ever in the child (see `mp_sys::fork_hooks`).
+static ARMED: AtomicBool = AtomicBool::new(false);
 /// The pid of the process that already ran its clean-up (once per process).
 static DONE_IN: AtomicU32 = AtomicU32::new(0);
 
 /// Registers the exit hook once (inherited by forked children).
 pub(crate) fn arm() {
-    ARMED.call_once(|| {
+    if !ARMED.swap(true, Ordering::AcqRel) {
         let _ = mp_sys::exit::at_exit(on_exit);
-    });
+    }
 }
 
 extern "C" fn on_exit() {

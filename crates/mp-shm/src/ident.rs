@@ -9,14 +9,16 @@
 //!
 //! [`ProcessIdent::current`] is cached in a `MADV_WIPEONFORK` page, so it
 //! costs two loads after the first call and is recomputed automatically in a
-//! child created by any flavour of `fork`.
+//! child created by any flavour of `fork`. The page itself is made without
+//! blocking (a racing cell): a `OnceLock` there left every child forked
+//! while another thread made the page waiting for ever on its first lock.
 
 use std::fs;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
 
 use mp_sys::mmap::Mapping;
+use once_cell::race::OnceBox;
 
 /// Bits of the packed form that hold the pid (`PID_MAX_LIMIT` is 2^22).
 const PID_BITS: u32 = 22;
@@ -81,16 +83,15 @@ impl ProcessIdent {
     /// The calling process's identity (cached; correct after `fork`).
     #[inline]
     pub fn current() -> ProcessIdent {
-        // The page lives for the whole process: leaked once, so the word is
-        // a plain `&'static` after the first call.
-        static WORD: OnceLock<Option<&'static AtomicU64>> = OnceLock::new();
+        // The page lives for the whole process. Threads that race to make
+        // it each map one; one wins and the others' are unmapped. Never a
+        // `OnceLock`: a fork while another thread initialises one leaves
+        // the child waiting for ever on its first call (see
+        // `mp_sys::fork_hooks`).
+        static PAGE: OnceBox<Option<Mapping>> = OnceBox::new();
         static FALLBACK: AtomicU64 = AtomicU64::new(0);
-        let word = *WORD.get_or_init(|| {
-            let page: &'static Mapping =
-                Box::leak(Box::new(Mapping::private_wipe_on_fork(64).ok()?));
-            page.atomic_u64(0).ok()
-        });
-        if let Some(word) = word {
+        let page = PAGE.get_or_init(|| Box::new(Mapping::private_wipe_on_fork(64).ok()));
+        if let Some(word) = page.as_ref().and_then(|p| p.atomic_u64(0).ok()) {
             let bits = word.load(Ordering::Relaxed);
             if bits != 0 {
                 return ProcessIdent::from_bits(bits);

@@ -40,7 +40,7 @@ const SHUT: usize = 0;
 const NEXT: usize = 8;
 
 /// Registries made by this process, shut down by the exit hook.
-static OWNED: ExitList<Region> = ExitList::new();
+pub(crate) static OWNED: ExitList<Region> = ExitList::new();
 
 fn shutdown_owned_at_exit() {
     OWNED.for_each_mine_at_exit(|registry| {

@@ -75,8 +75,10 @@ pub fn with_fresh_mappings<R>(f: impl FnOnce() -> R) -> R {
 }
 
 fn cache() -> &'static Cache {
-    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+    // A racing cell, not a `OnceLock`: a fork while another thread makes
+    // the map must not leave the child waiting for that thread.
+    static CACHE: once_cell::race::OnceBox<Cache> = once_cell::race::OnceBox::new();
+    CACHE.get_or_init(|| Box::new(Mutex::new(HashMap::new())))
 }
 
 /// Locks the mapping cache (ignoring poisoning: entries are weak pointers).

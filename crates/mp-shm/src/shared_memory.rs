@@ -51,7 +51,7 @@ use crate::resource_tracker;
 
 /// Names created by this process and not yet unlinked or disowned, with
 /// their resource tracker slots.
-static OWNED: ExitList<(String, Option<u32>)> = ExitList::new();
+pub(crate) static OWNED: ExitList<(String, Option<u32>)> = ExitList::new();
 
 /// Unlinks the names this process still owns (an exit finalizer). If
 /// another thread holds the list while the process exits, the names are

@@ -70,3 +70,64 @@ fn children_forked_while_threads_hammer_the_locks_do_not_hang() {
         h.join().unwrap();
     }
 }
+
+/// Grandchild: everything mp-shm initialises lazily on first use, and a
+/// named block (the resource tracker's state and the exit lists).
+fn first_use_everything() {
+    let _ = mp_shm::ProcessIdent::current();
+    mp_shm::alloc(8, 8).unwrap();
+    drop(mp_shm::Region::create("first-use", 4096).unwrap());
+    let name = format!("mp-first-use-{}", std::process::id());
+    let block = mp_shm::SharedMemory::create_named(&name, 64).unwrap();
+    block.unlink().unwrap();
+}
+
+/// One trial in a fresh (spawned) process, where nothing is initialised
+/// yet: a thread makes its first use of mp-shm `delay_us` microseconds
+/// after the main thread starts forking a child that uses everything. A
+/// child forked while the thread ran a blocking lazy initialiser (a
+/// `OnceLock`, a `Once`) would wait for ever for a thread it does not have.
+fn fork_during_first_use(delay_us: u64) {
+    let go = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let first_use = {
+        let go = go.clone();
+        std::thread::spawn(move || {
+            while !go.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+            let until = std::time::Instant::now() + Duration::from_micros(delay_us);
+            while std::time::Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            first_use_everything();
+        })
+    };
+    let ctx = get_context(Some("fork")).unwrap();
+    let mut p = ctx.process(first_use_everything, ());
+    go.store(true, Ordering::Release);
+    p.start().unwrap();
+    p.join_timeout(Duration::from_secs(20)).unwrap();
+    let code = p.exitcode();
+    if code.is_none() {
+        let _ = p.kill();
+    }
+    first_use.join().unwrap();
+    assert_eq!(code, Some(0), "a child forked during a first use hung");
+}
+
+#[test]
+fn children_forked_during_a_threads_first_use_do_not_hang() {
+    let ctx = get_context(Some("spawn")).unwrap();
+    // Sweeps the thread's start across the parent's fork path, a few
+    // microseconds apart, each time in a fresh process.
+    for delay_us in (0..240).step_by(3) {
+        let mut p = ctx.process(fork_during_first_use, (delay_us,));
+        p.start().unwrap();
+        p.join_timeout(Duration::from_secs(60)).unwrap();
+        let code = p.exitcode();
+        if code.is_none() {
+            let _ = p.kill();
+        }
+        assert_eq!(code, Some(0), "trial with the first use {delay_us} µs in");
+    }
+}

@@ -20,14 +20,18 @@ fn run_all(mut procs: Vec<Process>) {
     for p in &mut procs {
         p.start().unwrap();
     }
-    for p in &mut procs {
-        p.join_timeout(DEADLINE).unwrap();
-        if p.exitcode().is_none() {
-            let _ = p.kill();
-            let _ = p.join();
-            panic!("child did not finish within {DEADLINE:?}");
+    for i in 0..procs.len() {
+        procs[i].join_timeout(DEADLINE).unwrap();
+        if procs[i].exitcode().is_none() {
+            // Kill every child still running, so a failure leaves no orphan
+            // holding the test run's output open.
+            for p in &mut procs {
+                let _ = p.kill();
+                let _ = p.join();
+            }
+            panic!("child {i} did not finish within {DEADLINE:?}");
         }
-        assert_eq!(p.exitcode(), Some(0), "child failed");
+        assert_eq!(procs[i].exitcode(), Some(0), "child {i} failed");
     }
 }
 

@@ -6,8 +6,14 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 
+use once_cell::race::OnceBox;
+
+/// Set by the start-up constructor, before any other thread exists, so the
+/// `OnceLock` is never seen mid-initialisation by a fork (see `fork_hooks`).
 static SELF_EXE: OnceLock<Result<OwnedFd, i32>> = OnceLock::new();
-static BINARY_ID: OnceLock<BinaryId> = OnceLock::new();
+/// Computed lazily, possibly while another thread forks: a racing cell,
+/// which never leaves a forked child waiting (see `fork_hooks`).
+static BINARY_ID: OnceBox<BinaryId> = OnceBox::new();
 
 /// Opens `/proc/self/exe` once; called from the start-up constructor so that
 /// the fd refers to the file this process was started from.
@@ -60,15 +66,17 @@ impl BinaryId {
 /// This process's [`BinaryId`], computed once.
 pub fn binary_id() -> BinaryId {
     *BINARY_ID.get_or_init(|| {
-        self_exe()
-            .ok()
-            .and_then(|fd| {
-                gnu_build_id(fd)
-                    .ok()
-                    .flatten()
-                    .or_else(|| file_identity(fd).ok())
-            })
-            .unwrap_or(BinaryId([0; 20]))
+        Box::new(
+            self_exe()
+                .ok()
+                .and_then(|fd| {
+                    gnu_build_id(fd)
+                        .ok()
+                        .flatten()
+                        .or_else(|| file_identity(fd).ok())
+                })
+                .unwrap_or(BinaryId([0; 20])),
+        )
     })
 }
 

@@ -14,7 +14,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 static FINALIZERS: Mutex<Vec<fn()>> = Mutex::new(Vec::new());
 /// The pid of the process that last ran the finalizers (once per process; a
@@ -40,6 +40,12 @@ pub fn register_finalizer(f: fn()) {
     if !list.contains(&f) {
         list.push(f);
     }
+}
+
+/// The finalizer list, held by a forking thread across the fork (see
+/// `fork_hooks`), so a child never finds it locked by a thread it lacks.
+pub(crate) fn hold_for_fork() -> MutexGuard<'static, Vec<fn()>> {
+    FINALIZERS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Runs the registered finalizers now, once per process.

@@ -10,10 +10,22 @@
 //! instant; `parent` and `child` release them on each side (and `child` may
 //! also reset state that must not be shared with the parent). Hooks run in
 //! reverse order of registration before the fork and in order after it.
+//! This crate's own exit finalizer list is held the same way.
+//!
+//! # Lazy initialisation and `fork`
+//! `std::sync::Once`, `OnceLock` and `LazyLock` are locks too: a fork while
+//! another thread runs an initialiser copies the "running" state into the
+//! child, whose first use then waits for ever for a thread it does not
+//! have. Process-local state that a forked child may touch is therefore
+//! initialised without blocking: `once_cell::race::OnceBox` (concurrent
+//! initialisers race, one wins, the others' values are dropped), an atomic
+//! flag, or [`register_once`] for hooks. The rule covers every crate of the
+//! workspace.
 //!
 //! [`fork_unchecked`]: crate::process::fork_unchecked
 //! [`fork`]: crate::process::fork
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Three functions run around a fork, in the forking thread.
@@ -42,12 +54,32 @@ pub fn register(hook: ForkHook) {
     hooks().push(hook);
 }
 
+/// Registers `hook` unless `done` says it already was, and sets `done`: a
+/// once-per-process registration that never blocks on another thread's
+/// unfinished one (as `Once::call_once` would, for ever in a child forked
+/// meanwhile). The flag is tested and set under the registry's lock, so
+/// two racing callers register the hook once; a forked child inherits
+/// both the flag and the registration.
+pub fn register_once(done: &'static AtomicBool, hook: ForkHook) {
+    if done.load(Ordering::Acquire) {
+        return;
+    }
+    let mut list = hooks();
+    if !done.load(Ordering::Relaxed) {
+        list.push(hook);
+        done.store(true, Ordering::Release);
+    }
+}
+
 /// Runs `fork` between the hooks; `in_child` says which side a result is.
 ///
 /// The registry itself is held across the fork, so a registration racing
 /// with the fork can never leave it locked in the child.
 pub(crate) fn around<T>(fork: impl FnOnce() -> T, in_child: impl Fn(&T) -> bool) -> T {
     let list = hooks();
+    // Taken after the registry (whose holders never take it) and before
+    // every hook's locks (none of which is held while registering one).
+    let finalizers = crate::exit::hold_for_fork();
     for h in list.iter().rev() {
         (h.prepare)();
     }
@@ -60,6 +92,7 @@ pub(crate) fn around<T>(fork: impl FnOnce() -> T, in_child: impl Fn(&T) -> bool)
             (h.parent)();
         }
     }
+    drop(finalizers);
     drop(list);
     result
 }
@@ -90,5 +123,34 @@ mod tests {
         assert_eq!(LOG.load(Ordering::SeqCst), before + 11);
         around(|| (), |_| true);
         assert_eq!(LOG.load(Ordering::SeqCst), before + 11 + 101);
+    }
+
+    static ONCE_LOG: AtomicU32 = AtomicU32::new(0);
+
+    fn count_prepare() {
+        ONCE_LOG.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn register_once_registers_once_under_racing_callers() {
+        static DONE: AtomicBool = AtomicBool::new(false);
+        let hook = ForkHook {
+            prepare: count_prepare,
+            parent: || {},
+            child: || {},
+        };
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| register_once(&DONE, hook));
+            }
+        });
+        register_once(&DONE, hook);
+        assert!(DONE.load(Ordering::SeqCst));
+        around(|| (), |_| false);
+        assert_eq!(
+            ONCE_LOG.load(Ordering::SeqCst),
+            1,
+            "one registration, one prepare"
+        );
     }
 }

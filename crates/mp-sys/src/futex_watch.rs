@@ -46,8 +46,8 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Once};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -286,14 +286,15 @@ fn state() -> MutexGuard<'static, State> {
 /// slot (and, when every watcher is full, a watcher) if needed. `None` if
 /// a watcher was needed and no thread could be started.
 fn register(word: &AtomicU32, expected: u32, waker: &Waker) -> Option<Registration> {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        fork_hooks::register(ForkHook {
+    static HOOK: AtomicBool = AtomicBool::new(false);
+    fork_hooks::register_once(
+        &HOOK,
+        ForkHook {
             prepare: hold_for_fork,
             parent: release_after_fork,
             child: reset_after_fork,
-        });
-    });
+        },
+    );
     let addr = word as *const AtomicU32 as usize;
     let mut state = state();
     state.next_id += 1;

@@ -12,8 +12,8 @@
 use std::fmt;
 use std::hash::Hasher;
 use std::io;
-use std::sync::OnceLock;
 
+use once_cell::race::OnceBox;
 use siphasher::sip::SipHasher24;
 
 /// Length of the key in bytes (SipHash-2-4's 128-bit key).
@@ -43,17 +43,22 @@ impl TreeKey {
     }
 }
 
-/// The key, or the OS error (`errno`) met when creating it; set once.
-static KEY: OnceLock<Result<TreeKey, i32>> = OnceLock::new();
+/// The key, or the OS error (`errno`) met when creating it; set once. A
+/// racing cell: threads creating it at once each draw a key and one wins
+/// (every caller gets the winner's), and a fork meanwhile cannot leave the
+/// child waiting for an initialiser it does not have (see `fork_hooks`).
+static KEY: OnceBox<Result<TreeKey, i32>> = OnceBox::new();
 
 /// This process tree's key, creating it (root process) on first use.
 /// A failure to get entropy is returned, and remembered: the process then
 /// has no key, and neither have its forked children.
 pub(crate) fn get() -> io::Result<&'static TreeKey> {
     match KEY.get_or_init(|| {
-        crate::random::bytes::<KEY_LEN>()
-            .map(TreeKey)
-            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+        Box::new(
+            crate::random::bytes::<KEY_LEN>()
+                .map(TreeKey)
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO)),
+        )
     }) {
         Ok(k) => Ok(k),
         Err(errno) => Err(io::Error::from_raw_os_error(*errno)),
@@ -69,5 +74,5 @@ pub(crate) fn settle() {
 /// Installs the key a spawned child received from its parent. Returns false
 /// if this process already had a key (then nothing is changed).
 pub(crate) fn install(bytes: [u8; KEY_LEN]) -> bool {
-    KEY.set(Ok(TreeKey(bytes))).is_ok()
+    KEY.set(Box::new(Ok(TreeKey(bytes)))).is_ok()
 }

@@ -54,7 +54,7 @@ mod table;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use mp_sys::bootstrap::ChildMain;
@@ -65,7 +65,7 @@ use crate::ident::ProcessIdent;
 use message::encode_watch;
 use table::Table;
 
-enum State {
+pub(crate) enum State {
     /// No tracker started yet by this process or its fork ancestors.
     Idle,
     /// A thread of process `by` is starting one, without holding the lock
@@ -86,6 +86,18 @@ enum State {
 }
 
 static STATE: Mutex<State> = Mutex::new(State::Idle);
+
+/// The state, locked (and mp-shm's fork hooks registered, which take it
+/// across every fork: see `fork_safety`).
+fn state() -> MutexGuard<'static, State> {
+    crate::fork_safety::ensure_registered();
+    STATE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The state, locked by a forking thread across the fork (`fork_safety`).
+pub(crate) fn hold_for_fork() -> MutexGuard<'static, State> {
+    STATE.lock().unwrap_or_else(|e| e.into_inner())
+}
 /// The pid of the process that last told the tracker to watch it (a fork
 /// child has another pid, so it announces itself too).
 static ANNOUNCED: AtomicU32 = AtomicU32::new(0);
@@ -137,7 +149,7 @@ fn start() -> State {
 pub(crate) fn ensure_started() {
     let me = std::process::id();
     {
-        let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = state();
         match *state {
             State::Idle => {}
             // A fork child of a starting process: that start is not ours.
@@ -147,7 +159,7 @@ pub(crate) fn ensure_started() {
         *state = State::Starting { by: me };
     }
     let started = start();
-    *STATE.lock().unwrap_or_else(|e| e.into_inner()) = started;
+    *state() = started;
 }
 
 /// Tells the tracker to watch this process, once per process. A tracker
@@ -190,7 +202,7 @@ fn announce(state: &mut State) {
 /// Registers `name`, just created by this process, if a tracker is running
 /// (see [`ensure_started`]); returns its slot for [`unregister`].
 pub(crate) fn register(name: &str) -> Option<u32> {
-    let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut state = state();
     announce(&mut state);
     match &*state {
         State::Running { table, .. } => table.register(ProcessIdent::current().to_bits(), name),
@@ -208,7 +220,7 @@ pub(crate) fn unregister(name: &str, slot: Option<u32>, at_exit: bool) {
         };
         state
     } else {
-        STATE.lock().unwrap_or_else(|e| e.into_inner())
+        state()
     };
     if let State::Running { table, .. } = &*state {
         match slot {
@@ -224,7 +236,7 @@ pub(crate) fn unregister(name: &str, slot: Option<u32>, at_exit: bool) {
 /// started (by this process or, under fork, by an ancestor) and not found
 /// dead; see the [module docs](crate::resource_tracker).
 pub fn resource_tracker_pid() -> Option<u32> {
-    match &*STATE.lock().unwrap_or_else(|e| e.into_inner()) {
+    match &*state() {
         State::Running { pid, .. } => Some(*pid),
         _ => None,
     }
