@@ -142,6 +142,35 @@ pub(crate) fn finish(code: i32) -> i32 {
     code
 }
 
+/// How long [`backtraces_answer`] waits for its probe.
+const BACKTRACE_PROBE: Duration = Duration::from_secs(2);
+
+/// What a report says instead of the backtrace when the probe got no answer.
+const BACKTRACE_SKIPPED: &str = "(backtrace skipped: std's backtrace machinery did not answer \
+within 2 s; a thread of the parent may have held its lock when this child was forked)\n";
+
+/// Whether std's backtrace capture can be used in this process: a probe
+/// thread captures one (and reads `RUST_BACKTRACE`) and must answer within
+/// [`BACKTRACE_PROBE`].
+///
+/// Both take process-wide locks (std's backtrace lock, the environment
+/// lock). A forked child inherits them as the parent's threads held them at
+/// the fork: held by a thread that was printing a panic or a backtrace,
+/// they stay held for ever in the child, and a capture on the panicking
+/// thread would never return. A lock this process's own threads hold is
+/// released in time; one held at the fork never is, and then the probe
+/// thread stays blocked while the report goes on without a backtrace.
+fn backtraces_answer() -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let probe = std::thread::Builder::new()
+        .name("backtrace-probe".into())
+        .spawn(move || {
+            let _ = std::backtrace::Backtrace::capture();
+            let _ = tx.send(());
+        });
+    probe.is_ok() && rx.recv_timeout(BACKTRACE_PROBE).is_ok()
+}
+
 /// Installs, once per process image, the panic hook that prints
 /// `Process NAME:` and the panic message and location on stderr (the
 /// counterpart of Python's traceback report) for panics inside a child's
@@ -152,10 +181,9 @@ pub(crate) fn finish(code: i32) -> i32 {
 /// `std::panic::set_hook` — whose lock may have been held at fork time by a
 /// parent thread that was panicking. Spawned and fork-server children are
 /// single-threaded when they install it. The report is written to fd 2
-/// directly, not through `std::io::stderr()`'s lock. One fork hazard is
-/// left: with `RUST_BACKTRACE` set, capturing the backtrace takes std's
-/// global backtrace lock, which a parent thread printing its own panic at
-/// fork time holds.
+/// directly, not through `std::io::stderr()`'s lock, and the backtrace
+/// (with `RUST_BACKTRACE` set) only after [`backtraces_answer`] showed that
+/// std's backtrace lock was not left held by the fork.
 pub(crate) fn install_panic_report() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
@@ -173,13 +201,17 @@ pub(crate) fn install_panic_report() {
                 .location()
                 .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
                 .unwrap_or_else(|| "<unknown>".to_string());
-            let backtrace = std::backtrace::Backtrace::capture();
             let mut report = format!(
                 "Process {}:\npanicked at {location}:\n{msg}\n",
                 current::name()
             );
-            if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
-                report.push_str(&format!("{backtrace}\n"));
+            if backtraces_answer() {
+                let backtrace = std::backtrace::Backtrace::capture();
+                if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+                    report.push_str(&format!("{backtrace}\n"));
+                }
+            } else {
+                report.push_str(BACKTRACE_SKIPPED);
             }
             // Straight to fd 2: `std::io::stderr()`'s lock may have been held
             // by another parent thread when this (forked) child was made.
