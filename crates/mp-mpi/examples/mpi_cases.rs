@@ -1,6 +1,7 @@
 //! The cases `tests/mpirun.rs` runs under `mpirun -n 3`: every pool call on
 //! MPI ranks, checked against the same calls computed here; `crash` makes a
-//! task exit its rank. Prints one line per case; exits non-zero on a
+//! task exit its rank, `crash-late` a task that runs in a batch of many
+//! tiny ones. Prints one line per case; exits non-zero on a
 //! mismatch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +60,13 @@ fn exits_at_7(x: u64) -> u64 {
     x
 }
 
+fn exits_at_3000(x: u64) -> u64 {
+    if x == 3000 {
+        std::process::exit(3);
+    }
+    x
+}
+
 fn check(name: &str, ok: bool) {
     println!("{name}: {}", if ok { "ok" } else { "MISMATCH" });
     if !ok {
@@ -74,8 +82,14 @@ fn nap(ms: u64) -> u64 {
 fn main() -> Result<(), PoolError> {
     let pool = Pool::builder().initializer(init, (1000u64,)).build()?;
     println!("mpi: {} workers: {}", pool.is_mpi(), pool.processes());
-    if std::env::args().nth(1).as_deref() == Some("crash") {
+    let crash = std::env::args().nth(1);
+    if crash.as_deref() == Some("crash") {
         let _ = pool.map_chunked(exits_at_7, 0..20u64, 1);
+        println!("crash: survived (wrong)");
+        std::process::exit(1);
+    }
+    if crash.as_deref() == Some("crash-late") {
+        let _ = pool.imap_unordered(exits_at_3000, 0..6000u64)?.count();
         println!("crash: survived (wrong)");
         std::process::exit(1);
     }

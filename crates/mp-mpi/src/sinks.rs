@@ -2,7 +2,7 @@
 //! `AsyncResult` once every chunk is back (`map`, `starmap`, `apply`), and an
 //! iterator sink that hands each chunk to an `IMapIterator` as it comes.
 
-use mp_pool::remote::{self, Completion, ImapFeed};
+use mp_pool::remote::{self, ChunkResults, Completion, ImapFeed};
 use mp_pool::{PoolError, TaskError};
 use serde::de::DeserializeOwned;
 
@@ -75,9 +75,11 @@ impl<R: DeserializeOwned + Send, T: Send> Sink for CollectSink<R, T> {
         if self.slots[index].is_some() {
             return;
         }
-        let mut values = Vec::with_capacity(len);
-        match remote::decode_chunk_output::<R>(reply, len) {
-            Ok(results) => {
+        let values = match remote::decode_chunk_output::<R>(reply, len) {
+            // The common case: the decoded values are the slot, as they are.
+            Ok(ChunkResults::Values(values)) => values,
+            Ok(ChunkResults::Each(results)) => {
+                let mut values = Vec::with_capacity(len);
                 for r in results {
                     match r {
                         Ok(v) => values.push(v),
@@ -86,11 +88,13 @@ impl<R: DeserializeOwned + Send, T: Send> Sink for CollectSink<R, T> {
                         }
                     }
                 }
+                values
             }
             Err(e) => {
                 self.first_error.get_or_insert(e);
+                Vec::new()
             }
-        }
+        };
         self.slots[index] = Some(values);
         self.remaining -= 1;
         if self.remaining == 0 {
@@ -121,7 +125,8 @@ impl<R: DeserializeOwned + Send> Sink for ImapSink<R> {
     fn deliver(&mut self, index: usize, reply: Result<Vec<u8>, TaskError>) {
         let len = self.lens.get(index).copied().unwrap_or(0);
         let items = match remote::decode_chunk_output::<R>(reply, len) {
-            Ok(results) => results
+            Ok(ChunkResults::Values(values)) => values.into_iter().map(Ok).collect(),
+            Ok(ChunkResults::Each(results)) => results
                 .into_iter()
                 .map(|r| r.map_err(PoolError::Task))
                 .collect(),
