@@ -282,7 +282,7 @@ struct Rank {
 
 impl Rank {
     /// How many more chunks it may be sent (`plenty`: more chunks are
-    /// queued than there are ranks).
+    /// queued or still to come than there are ranks).
     fn room(&self, plenty: bool) -> usize {
         let depth = match (plenty, self.fast) {
             (false, _) => DEPTH,
@@ -321,6 +321,8 @@ struct Dispatcher {
     /// The worker ranks (index 0, rank 0 itself, unused).
     ranks: Vec<Rank>,
     queue: VecDeque<(u64, usize)>,
+    /// The sum of the jobs' [`Live::unsent`].
+    unsent: usize,
     jobs: HashMap<u64, Live>,
     /// call id -> what it carries
     flight: HashMap<u64, Flight>,
@@ -333,6 +335,7 @@ impl Dispatcher {
             world,
             ranks: (0..=workers).map(|_| Rank::default()).collect(),
             queue: VecDeque::new(),
+            unsent: 0,
             jobs: HashMap::new(),
             flight: HashMap::new(),
             closed: false,
@@ -408,6 +411,7 @@ impl Dispatcher {
                 }
                 self.queue.extend((0..job.chunks.len()).map(|c| (id, c)));
                 let unsent = n - job.chunks.len();
+                self.unsent += unsent;
                 let mut chunks = job.chunks;
                 chunks.resize_with(n, Vec::new);
                 self.jobs.insert(
@@ -433,12 +437,15 @@ impl Dispatcher {
                 match chunk {
                     Ok(bytes) if index < total => {
                         live.chunks[index] = bytes;
-                        live.unsent = live.unsent.saturating_sub(1);
+                        if live.unsent > 0 {
+                            live.unsent -= 1;
+                            self.unsent -= 1;
+                        }
                         self.queue.push_back((job, index));
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        live.unsent = 0;
+                        self.unsent -= std::mem::take(&mut live.unsent);
                         for i in index..total {
                             self.finish_chunk(job, i, Err(e.clone()));
                         }
@@ -462,7 +469,8 @@ impl Dispatcher {
     fn dispatch(&mut self) {
         let workers = self.ranks.len() - 1;
         while let Some(&(job, _)) = self.queue.front() {
-            let plenty = self.queue.len() > workers;
+            // (Chunks still being encoded count: they come in a moment.)
+            let plenty = self.queue.len() + self.unsent > workers;
             let Some((rank, room)) = (1..self.ranks.len())
                 .map(|r| (r, self.ranks[r].room(plenty)))
                 .filter(|&(_, room)| room > 0)
@@ -564,6 +572,7 @@ impl Dispatcher {
             live.sink.terminate();
         }
         self.queue.clear();
+        self.unsent = 0;
         let mut backoff = Backoff::new(MAX_PAUSE);
         while !self.flight.is_empty() {
             match self.world.try_reply() {
