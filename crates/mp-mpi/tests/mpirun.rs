@@ -81,7 +81,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-const CASES: [&str; 19] = [
+const CASES: [&str; 20] = [
     "map: ok",
     "map_chunked: ok",
     "big map: ok",
@@ -94,6 +94,7 @@ const CASES: [&str; 19] = [
     "apply_async: ok",
     "task panic: ok",
     "imap panic: ok",
+    "encode error after the first chunks: ok",
     "ranks: ",
     "get_timeout: ok",
     "one pool at a time: ok",
