@@ -2,7 +2,7 @@
 //! closures around mp-pool's chunk trampolines, so only code crosses (the
 //! worker resolves the entry point under the key rank 0 gave it; see
 //! `docs/function-identity.md`). A map or starmap call takes a
-//! [`batch`](crate::batch) of chunks.
+//! [`batch`] of chunks.
 
 use crate::batch;
 use mp_pool::remote;

@@ -6,17 +6,19 @@
 //! How many chunks a rank holds at a time follows the local pool's
 //! prefetch: two (so a rank has its next chunk at hand when it finishes
 //! one, without a round trip through rank 0); while more chunks are queued
-//! than there are ranks, four, and thirty-two for a rank whose chunks take
-//! under [`FAST_CHUNK`] (tiny tasks: each poll of rank 0 then takes in many
-//! replies, and each rank always has work). A fast rank gets its chunks in
-//! [`batch`](crate::batch)es of up to [`MAX_BATCH`] (about [`FAST_CHUNK`]
-//! of its work, and no more than its share of the queue), so a message
-//! carries many tiny tasks; any other rank one chunk per message, so slow
-//! tasks still go to whichever rank is idle. Sends never wait for a busy
-//! rank ([`World::call`]), and a rank takes in calls while it sends a
-//! reply, so no depth can deadlock. A call cannot be taken back from a rank,
-//! so `terminate` waits for the chunks already sent before the next pool
-//! may start.
+//! (or still being encoded) than there are ranks, four; and for a rank
+//! whose last chunks of the same job took under [`FAST_CHUNK`] each (tiny
+//! tasks), at least thirty-two, as many as make [`HELD_TIME`] of its work.
+//! Such a fast rank gets its chunks in [`batch`]es of about
+//! [`FAST_CHUNK`] of its work (at most [`MAX_BATCH`], at most its share of
+//! the queue; while the job's chunks still stream in, the dispatcher waits
+//! for a full batch unless the rank is running low), so one message carries
+//! many tiny tasks each way; any other rank gets one chunk per message, so
+//! slow tasks still go to whichever rank is idle. Sends never wait for a
+//! busy rank ([`World::call`]), and a rank takes in calls while it sends a
+//! reply, so no depth can deadlock. A call cannot be taken back from a
+//! rank, so `terminate` waits for the chunks already sent before the next
+//! pool may start.
 //!
 //! MPI has no way to wait for "a message or a submission" at once, so while
 //! calls are in flight the thread polls for replies ([`Backoff`]: without
@@ -276,15 +278,23 @@ struct Rank {
     held: usize,
     /// How long each chunk of its last call ran (as the rank measured it).
     per_chunk: Duration,
-    /// That was under [`FAST_CHUNK`].
-    fast: bool,
+    /// The job of that call: its time says nothing about another job's
+    /// tasks (after a job of tiny tasks, a job of slow ones starts with one
+    /// chunk per message again).
+    timed_job: Option<u64>,
 }
 
 impl Rank {
-    /// How many more chunks it may be sent (`plenty`: more chunks are
-    /// queued or still to come than there are ranks).
-    fn room(&self, plenty: bool) -> usize {
-        let depth = match (plenty, self.fast) {
+    /// Whether its chunks of `job` run under [`FAST_CHUNK`] (as far as it
+    /// has run any).
+    fn fast(&self, job: u64) -> bool {
+        self.timed_job == Some(job) && self.per_chunk < FAST_CHUNK
+    }
+
+    /// How many more chunks of `job` it may be sent (`plenty`: more chunks
+    /// are queued or still to come than there are ranks).
+    fn room(&self, job: u64, plenty: bool) -> usize {
+        let depth = match (plenty, self.fast(job)) {
             (false, _) => DEPTH,
             (true, false) => DEPTH_PLENTY,
             (true, true) => self.chunks_in(HELD_TIME).clamp(DEPTH_FAST, MAX_HELD),
@@ -298,11 +308,11 @@ impl Rank {
         usize::try_from(time.as_nanos() / per).unwrap_or(usize::MAX)
     }
 
-    /// How many chunks its next message should carry, given its `room`:
-    /// one unless it is fast, else about [`FAST_CHUNK`] of its work, at most
-    /// [`MAX_BATCH`].
-    fn batch(&self, room: usize) -> usize {
-        if !self.fast {
+    /// How many chunks of `job` its next message should carry, given its
+    /// `room`: one unless it is fast, else about [`FAST_CHUNK`] of its
+    /// work, at most [`MAX_BATCH`].
+    fn batch(&self, job: u64, room: usize) -> usize {
+        if !self.fast(job) {
             return 1;
         }
         self.chunks_in(FAST_CHUNK).min(MAX_BATCH).min(room).max(1)
@@ -472,14 +482,14 @@ impl Dispatcher {
             // (Chunks still being encoded count: they come in a moment.)
             let plenty = self.queue.len() + self.unsent > workers;
             let Some((rank, room)) = (1..self.ranks.len())
-                .map(|r| (r, self.ranks[r].room(plenty)))
+                .map(|r| (r, self.ranks[r].room(job, plenty)))
                 .filter(|&(_, room)| room > 0)
                 .min_by_key(|&(r, _)| (self.ranks[r].held, r))
             else {
                 return;
             };
             // A full batch, or this rank's share of what is queued.
-            let want = self.ranks[rank].batch(room);
+            let want = self.ranks[rank].batch(job, room);
             let most = want.min(self.queue.len().div_ceil(workers));
             let Some(live) = self.jobs.get_mut(&job) else {
                 self.queue.pop_front();
@@ -533,7 +543,7 @@ impl Dispatcher {
         let r = &mut self.ranks[rank];
         r.held -= chunks.len();
         r.per_chunk = reply.busy / chunks.len().max(1) as u32;
-        r.fast = r.per_chunk < FAST_CHUNK;
+        r.timed_job = Some(job);
         let outputs = reply
             .output
             .map_err(TaskError::Function)
@@ -586,5 +596,35 @@ impl Dispatcher {
             }
         }
         self.flight.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rank_batches_only_the_job_it_has_timed() {
+        let tiny = Rank {
+            held: 0,
+            per_chunk: Duration::from_micros(1),
+            timed_job: Some(3),
+        };
+        // About FAST_CHUNK of work per message, HELD_TIME held.
+        assert_eq!(tiny.batch(3, MAX_HELD), 200);
+        assert_eq!(tiny.room(3, true), MAX_HELD);
+        assert_eq!(tiny.batch(3, 7), 7);
+        // Another job's tasks may be slow: one chunk, the usual depth.
+        assert_eq!(tiny.batch(4, MAX_HELD), 1);
+        assert_eq!(tiny.room(4, true), DEPTH_PLENTY);
+        assert_eq!(tiny.room(3, false), DEPTH);
+        let slow = Rank {
+            per_chunk: Duration::from_millis(1),
+            ..tiny
+        };
+        assert_eq!(slow.batch(3, MAX_HELD), 1);
+        assert_eq!(slow.room(3, true), DEPTH_PLENTY);
+        let busy = Rank { held: 40, ..tiny };
+        assert_eq!(busy.room(3, true), MAX_HELD - 40);
     }
 }
