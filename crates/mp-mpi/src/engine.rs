@@ -10,10 +10,11 @@
 //! whose last chunks of the same job took under [`FAST_CHUNK`] each (tiny
 //! tasks), at least thirty-two, as many as make [`HELD_TIME`] of its work.
 //! Such a fast rank gets its chunks in [`batch`]es of about
-//! [`FAST_CHUNK`] of its work (at most [`MAX_BATCH`], at most its share of
-//! the queue; while the job's chunks still stream in, the dispatcher waits
-//! for a full batch unless the rank is running low), so one message carries
-//! many tiny tasks each way; any other rank gets one chunk per message, so
+//! [`FAST_CHUNK`] of its work (at most [`MAX_BATCH`] chunks or
+//! [`MAX_BATCH_BYTES`] of input, at most its share of the queue; while the
+//! job's chunks still stream in, the dispatcher waits for a full batch
+//! unless the rank is running low), so one message carries many tiny tasks
+//! each way; any other rank gets one chunk per message, so
 //! slow tasks still go to whichever rank is idle. Sends never wait for a
 //! busy rank ([`World::call`]), and a rank takes in calls while it sends a
 //! reply, so no depth can deadlock. A call cannot be taken back from a
@@ -59,6 +60,10 @@ const MAX_BATCH: usize = 256;
 const HELD_TIME: Duration = Duration::from_millis(2);
 /// ... but never more chunks than this.
 const MAX_HELD: usize = 4 * MAX_BATCH;
+/// A batch takes no more chunks once its inputs reach this size (large
+/// chunks go one or a few per message: nothing to save on them, and a
+/// message stays far below rank 0's send buffer).
+const MAX_BATCH_BYTES: usize = 1 << 20;
 
 /// One pool at a time drives the job's worker ranks.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -503,11 +508,14 @@ impl Dispatcher {
             }
             let mut parts = Vec::with_capacity(most);
             let mut inputs = Vec::with_capacity(most);
-            while parts.len() < most {
+            let mut bytes = 0;
+            while parts.len() < most && bytes < MAX_BATCH_BYTES {
                 match self.queue.front() {
                     Some(&(j, chunk)) if j == job => {
                         self.queue.pop_front();
-                        inputs.push(std::mem::take(&mut live.chunks[chunk]));
+                        let input = std::mem::take(&mut live.chunks[chunk]);
+                        bytes += input.len();
+                        inputs.push(input);
                         parts.push(Part {
                             chunk,
                             first: live.starts[chunk],
