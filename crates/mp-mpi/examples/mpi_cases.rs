@@ -1,6 +1,7 @@
 //! The cases `tests/mpirun.rs` runs under `mpirun -n 3`: every pool call on
 //! MPI ranks, checked against the same calls computed here; `crash` makes a
-//! task exit its rank. Prints one line per case; exits non-zero on a
+//! task exit its rank, `crash-late` a task that runs in a batch of many
+//! tiny ones. Prints one line per case; exits non-zero on a
 //! mismatch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +60,37 @@ fn exits_at_7(x: u64) -> u64 {
     x
 }
 
+fn exits_at_3000(x: u64) -> u64 {
+    if x == 3000 {
+        std::process::exit(3);
+    }
+    x
+}
+
+/// An argument that will not encode when it is 150 (the failure comes
+/// after the call's first chunks went out).
+#[derive(Debug, Clone, Copy)]
+struct Picky(u64);
+
+impl serde::Serialize for Picky {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == 150 {
+            return Err(serde::ser::Error::custom("150 does not encode"));
+        }
+        s.serialize_u64(self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Picky {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        u64::deserialize(d).map(Picky)
+    }
+}
+
+fn unpick(p: Picky) -> u64 {
+    p.0
+}
+
 fn check(name: &str, ok: bool) {
     println!("{name}: {}", if ok { "ok" } else { "MISMATCH" });
     if !ok {
@@ -74,8 +106,14 @@ fn nap(ms: u64) -> u64 {
 fn main() -> Result<(), PoolError> {
     let pool = Pool::builder().initializer(init, (1000u64,)).build()?;
     println!("mpi: {} workers: {}", pool.is_mpi(), pool.processes());
-    if std::env::args().nth(1).as_deref() == Some("crash") {
+    let crash = std::env::args().nth(1);
+    if crash.as_deref() == Some("crash") {
         let _ = pool.map_chunked(exits_at_7, 0..20u64, 1);
+        println!("crash: survived (wrong)");
+        std::process::exit(1);
+    }
+    if crash.as_deref() == Some("crash-late") {
+        let _ = pool.imap_unordered(exits_at_3000, 0..6000u64)?.count();
         println!("crash: survived (wrong)");
         std::process::exit(1);
     }
@@ -149,6 +187,19 @@ fn main() -> Result<(), PoolError> {
     check(
         "imap panic",
         results.len() == 4 && results[2].is_err() && results[3].as_ref().ok() == Some(&6),
+    );
+    // An argument that fails to encode after the first chunks were sent:
+    // `map` fails with the encoding error as a task error; `imap` (which
+    // encodes every chunk first) fails the call; the pool goes on.
+    let picky_args = (0..200).map(Picky);
+    let map_err = pool.map_chunked(unpick, picky_args.clone(), 10);
+    let imap_err = pool.imap_chunked(unpick, picky_args, 10).map(|_| ());
+    check(
+        "encode error after the first chunks",
+        matches!(&map_err, Err(PoolError::Task(TaskError::Encode(e)))
+            if e == "cannot encode the task arguments: cannot encode value: 150 does not encode")
+            && matches!(imap_err, Err(PoolError::Encode(_)))
+            && pool.map(square, 0..10u64)? == want[..10],
     );
     let mut ranks = pool.map_chunked(rank, 0..40u32, 1)?;
     ranks.sort();

@@ -6,13 +6,20 @@
 //! How many chunks a rank holds at a time follows the local pool's
 //! prefetch: two (so a rank has its next chunk at hand when it finishes
 //! one, without a round trip through rank 0); while more chunks are queued
-//! than there are ranks, four, and thirty-two for a rank whose chunks take
-//! under [`FAST_CHUNK`] (tiny tasks: each poll of rank 0 then takes in many
-//! replies, and each rank always has work). Sends never wait for a busy
-//! rank ([`World::call`]), and a rank takes in calls while it sends a
-//! reply, so no depth can deadlock. A call cannot be taken back from a rank,
-//! so `terminate` waits for the chunks already sent before the next pool
-//! may start.
+//! (or still being encoded) than there are ranks, four; and for a rank
+//! whose last chunks of the same job took under [`FAST_CHUNK`] each (tiny
+//! tasks), at least thirty-two, as many as make [`HELD_TIME`] of its work.
+//! Such a fast rank gets its chunks in [`batch`]es of about
+//! [`FAST_CHUNK`] of its work (at most [`MAX_BATCH`] chunks or
+//! [`MAX_BATCH_BYTES`] of input, at most its share of the queue; while the
+//! job's chunks still stream in, the dispatcher waits for a full batch
+//! unless the rank is running low), so one message carries many tiny tasks
+//! each way; any other rank gets one chunk per message, so
+//! slow tasks still go to whichever rank is idle. Sends never wait for a
+//! busy rank ([`World::call`]), and a rank takes in calls while it sends a
+//! reply, so no depth can deadlock. A call cannot be taken back from a
+//! rank, so `terminate` waits for the chunks already sent before the next
+//! pool may start.
 //!
 //! MPI has no way to wait for "a message or a submission" at once, so while
 //! calls are in flight the thread polls for replies ([`Backoff`]: without
@@ -30,6 +37,7 @@ use std::time::Duration;
 use mp_pool::{PoolError, TaskError};
 use mp_sys::mpi_job::{Backoff, CallEntry, Reply, World};
 
+use crate::batch::{self, Part};
 use crate::sinks::Sink;
 
 /// The longest sleep between two polls for replies.
@@ -43,6 +51,19 @@ const DEPTH_FAST: usize = 32;
 /// A rank that answers a chunk within this time is "fast" (as in the local
 /// pool).
 const FAST_CHUNK: Duration = Duration::from_micros(200);
+/// The most chunks in one message to a fast rank.
+const MAX_BATCH: usize = 256;
+/// A fast rank may hold this much work (by its last chunks' times) when
+/// that is more than [`DEPTH_FAST`] chunks: several times the longest
+/// sleep of rank 0's poll ([`MAX_PAUSE`]) and of an idle worker's, so a
+/// rank does not run dry while rank 0 sleeps.
+const HELD_TIME: Duration = Duration::from_millis(2);
+/// ... but never more chunks than this.
+const MAX_HELD: usize = 4 * MAX_BATCH;
+/// A batch takes no more chunks once its inputs reach this size (large
+/// chunks go one or a few per message: nothing to save on them, and a
+/// message stays far below rank 0's send buffer).
+const MAX_BATCH_BYTES: usize = 1 << 20;
 
 /// One pool at a time drives the job's worker ranks.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -250,6 +271,8 @@ struct Live {
     starts: Vec<usize>,
     lens: Vec<usize>,
     remaining: usize,
+    /// Chunks the caller has not handed over yet (still being encoded).
+    unsent: usize,
     sink: Box<dyn Sink>,
 }
 
@@ -258,21 +281,54 @@ struct Live {
 struct Rank {
     /// Chunks sent to it and not answered yet.
     held: usize,
-    /// Its last chunk ran under [`FAST_CHUNK`] (as the rank measured it).
-    fast: bool,
+    /// How long each chunk of its last call ran (as the rank measured it).
+    per_chunk: Duration,
+    /// The job of that call: its time says nothing about another job's
+    /// tasks (after a job of tiny tasks, a job of slow ones starts with one
+    /// chunk per message again).
+    timed_job: Option<u64>,
 }
 
 impl Rank {
-    /// Whether it may be sent one more chunk (`plenty`: more chunks are
-    /// queued than there are ranks).
-    fn can_take(&self, plenty: bool) -> bool {
-        let depth = match (plenty, self.fast) {
+    /// Whether its chunks of `job` run under [`FAST_CHUNK`] (as far as it
+    /// has run any).
+    fn fast(&self, job: u64) -> bool {
+        self.timed_job == Some(job) && self.per_chunk < FAST_CHUNK
+    }
+
+    /// How many more chunks of `job` it may be sent (`plenty`: more chunks
+    /// are queued or still to come than there are ranks).
+    fn room(&self, job: u64, plenty: bool) -> usize {
+        let depth = match (plenty, self.fast(job)) {
             (false, _) => DEPTH,
             (true, false) => DEPTH_PLENTY,
-            (true, true) => DEPTH_FAST,
+            (true, true) => self.chunks_in(HELD_TIME).clamp(DEPTH_FAST, MAX_HELD),
         };
-        self.held < depth
+        depth.saturating_sub(self.held)
     }
+
+    /// How many of its chunks run in `time` (by its last call).
+    fn chunks_in(&self, time: Duration) -> usize {
+        let per = self.per_chunk.as_nanos().max(1);
+        usize::try_from(time.as_nanos() / per).unwrap_or(usize::MAX)
+    }
+
+    /// How many chunks of `job` its next message should carry, given its
+    /// `room`: one unless it is fast, else about [`FAST_CHUNK`] of its
+    /// work, at most [`MAX_BATCH`].
+    fn batch(&self, job: u64, room: usize) -> usize {
+        if !self.fast(job) {
+            return 1;
+        }
+        self.chunks_in(FAST_CHUNK).min(MAX_BATCH).min(room).max(1)
+    }
+}
+
+/// A call in flight: its job, the chunks it carries, and its rank.
+struct Flight {
+    job: u64,
+    chunks: Vec<usize>,
+    rank: usize,
 }
 
 struct Dispatcher {
@@ -280,9 +336,11 @@ struct Dispatcher {
     /// The worker ranks (index 0, rank 0 itself, unused).
     ranks: Vec<Rank>,
     queue: VecDeque<(u64, usize)>,
+    /// The sum of the jobs' [`Live::unsent`].
+    unsent: usize,
     jobs: HashMap<u64, Live>,
-    /// call id -> (job, chunk, rank)
-    flight: HashMap<u64, (u64, usize, usize)>,
+    /// call id -> what it carries
+    flight: HashMap<u64, Flight>,
     closed: bool,
 }
 
@@ -292,6 +350,7 @@ impl Dispatcher {
             world,
             ranks: (0..=workers).map(|_| Rank::default()).collect(),
             queue: VecDeque::new(),
+            unsent: 0,
             jobs: HashMap::new(),
             flight: HashMap::new(),
             closed: false,
@@ -366,6 +425,8 @@ impl Dispatcher {
                     return true;
                 }
                 self.queue.extend((0..job.chunks.len()).map(|c| (id, c)));
+                let unsent = n - job.chunks.len();
+                self.unsent += unsent;
                 let mut chunks = job.chunks;
                 chunks.resize_with(n, Vec::new);
                 self.jobs.insert(
@@ -375,6 +436,7 @@ impl Dispatcher {
                         label: job.label,
                         chunks,
                         starts,
+                        unsent,
                         lens: job.lens,
                         remaining: n,
                         sink: job.sink,
@@ -390,10 +452,15 @@ impl Dispatcher {
                 match chunk {
                     Ok(bytes) if index < total => {
                         live.chunks[index] = bytes;
+                        if live.unsent > 0 {
+                            live.unsent -= 1;
+                            self.unsent -= 1;
+                        }
                         self.queue.push_back((job, index));
                     }
                     Ok(_) => {}
                     Err(e) => {
+                        self.unsent -= std::mem::take(&mut live.unsent);
                         for i in index..total {
                             self.finish_chunk(job, i, Err(e.clone()));
                         }
@@ -413,46 +480,94 @@ impl Dispatcher {
     }
 
     /// Sends queued chunks to the ranks that can take them, the least
-    /// loaded first.
+    /// loaded first (to a fast rank, several chunks of a job at once).
     fn dispatch(&mut self) {
-        while let Some(&(job, chunk)) = self.queue.front() {
-            let plenty = self.queue.len() > self.ranks.len() - 1;
-            let Some(rank) = (1..self.ranks.len())
-                .filter(|&r| self.ranks[r].can_take(plenty))
-                .min_by_key(|&r| (self.ranks[r].held, r))
+        let workers = self.ranks.len() - 1;
+        while let Some(&(job, _)) = self.queue.front() {
+            // (Chunks still being encoded count: they come in a moment.)
+            let plenty = self.queue.len() + self.unsent > workers;
+            let Some((rank, room)) = (1..self.ranks.len())
+                .map(|r| (r, self.ranks[r].room(job, plenty)))
+                .filter(|&(_, room)| room > 0)
+                .min_by_key(|&(r, _)| (self.ranks[r].held, r))
             else {
                 return;
             };
-            self.queue.pop_front();
+            // A full batch, or this rank's share of what is queued.
+            let want = self.ranks[rank].batch(job, room);
+            let most = want.min(self.queue.len().div_ceil(workers));
             let Some(live) = self.jobs.get_mut(&job) else {
+                self.queue.pop_front();
                 continue;
             };
-            let input = std::mem::take(&mut live.chunks[chunk]);
-            let (start, len) = (live.starts[chunk], live.lens[chunk]);
-            let label = format!(
-                "{}, chunk {chunk} (tasks {start}..{})",
-                live.label,
-                start + len
-            );
+            if most < want && live.unsent > 0 && self.ranks[rank].held >= want {
+                // The job's chunks are still coming in and the least loaded
+                // rank has a batch's worth of work: wait for a full batch
+                // rather than send a few chunks per message.
+                return;
+            }
+            let mut parts = Vec::with_capacity(most);
+            let mut inputs = Vec::with_capacity(most);
+            let mut bytes = 0;
+            while parts.len() < most && bytes < MAX_BATCH_BYTES {
+                match self.queue.front() {
+                    Some(&(j, chunk)) if j == job => {
+                        self.queue.pop_front();
+                        let input = std::mem::take(&mut live.chunks[chunk]);
+                        bytes += input.len();
+                        inputs.push(input);
+                        parts.push(Part {
+                            chunk,
+                            first: live.starts[chunk],
+                            tasks: live.lens[chunk],
+                        });
+                    }
+                    _ => break,
+                }
+            }
+            let label = batch::batch_label(&live.label, &parts);
+            let input = batch::encode(&live.label, &parts, inputs);
             let call = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
+            let chunks: Vec<usize> = parts.iter().map(|p| p.chunk).collect();
             match self.world.call(rank, call, &live.entry, &label, input) {
                 Ok(()) => {
-                    self.ranks[rank].held += 1;
-                    self.flight.insert(call, (job, chunk, rank));
+                    self.ranks[rank].held += chunks.len();
+                    self.flight.insert(call, Flight { job, chunks, rank });
                 }
-                Err(e) => self.finish_chunk(job, chunk, Err(TaskError::NoWorker(e.to_string()))),
+                Err(e) => {
+                    let e = TaskError::NoWorker(e.to_string());
+                    for chunk in chunks {
+                        self.finish_chunk(job, chunk, Err(e.clone()));
+                    }
+                }
             }
         }
     }
 
     fn reply(&mut self, reply: Reply) {
-        let Some((job, chunk, rank)) = self.flight.remove(&reply.call) else {
+        let Some(Flight { job, chunks, rank }) = self.flight.remove(&reply.call) else {
             return; // a late reply to an earlier pool
         };
         let r = &mut self.ranks[rank];
-        r.held -= 1;
-        r.fast = reply.busy < FAST_CHUNK;
-        self.finish_chunk(job, chunk, reply.output.map_err(TaskError::Function));
+        r.held -= chunks.len();
+        r.per_chunk = reply.busy / chunks.len().max(1) as u32;
+        r.timed_job = Some(job);
+        let outputs = reply
+            .output
+            .map_err(TaskError::Function)
+            .and_then(|out| batch::decode_reply(out, chunks.len()));
+        match outputs {
+            Ok(outputs) => {
+                for (chunk, out) in chunks.into_iter().zip(outputs) {
+                    self.finish_chunk(job, chunk, Ok(out));
+                }
+            }
+            Err(e) => {
+                for chunk in chunks {
+                    self.finish_chunk(job, chunk, Err(e.clone()));
+                }
+            }
+        }
     }
 
     fn finish_chunk(&mut self, job: u64, chunk: usize, out: Result<Vec<u8>, TaskError>) {
@@ -475,6 +590,7 @@ impl Dispatcher {
             live.sink.terminate();
         }
         self.queue.clear();
+        self.unsent = 0;
         let mut backoff = Backoff::new(MAX_PAUSE);
         while !self.flight.is_empty() {
             match self.world.try_reply() {
@@ -488,5 +604,35 @@ impl Dispatcher {
             }
         }
         self.flight.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rank_batches_only_the_job_it_has_timed() {
+        let tiny = Rank {
+            held: 0,
+            per_chunk: Duration::from_micros(1),
+            timed_job: Some(3),
+        };
+        // About FAST_CHUNK of work per message, HELD_TIME held.
+        assert_eq!(tiny.batch(3, MAX_HELD), 200);
+        assert_eq!(tiny.room(3, true), MAX_HELD);
+        assert_eq!(tiny.batch(3, 7), 7);
+        // Another job's tasks may be slow: one chunk, the usual depth.
+        assert_eq!(tiny.batch(4, MAX_HELD), 1);
+        assert_eq!(tiny.room(4, true), DEPTH_PLENTY);
+        assert_eq!(tiny.room(3, false), DEPTH);
+        let slow = Rank {
+            per_chunk: Duration::from_millis(1),
+            ..tiny
+        };
+        assert_eq!(slow.batch(3, MAX_HELD), 1);
+        assert_eq!(slow.room(3, true), DEPTH_PLENTY);
+        let busy = Rank { held: 40, ..tiny };
+        assert_eq!(busy.room(3, true), MAX_HELD - 40);
     }
 }

@@ -57,6 +57,8 @@
 //! that task's [`TaskError::Panic`], and the rank carries on.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "mpi")]
+mod batch;
 mod builder;
 #[cfg(feature = "mpi")]
 mod calls;

@@ -46,25 +46,28 @@ impl MpiPool {
         }
     }
 
-    /// Submits `entry` over `items` in chunks of `chunksize` with `sink`:
-    /// as the local pool does, the first chunks (one per rank) go out as
-    /// soon as they are encoded, and the rest are encoded while those run.
-    /// A chunk that cannot be encoded fails it and every later chunk with
-    /// `TaskError::Encode`; an error in the first chunks fails the call.
+    /// Submits `entry` over `items` in chunks of `chunksize` with `sink`,
+    /// as the local pool does: with `stream` (a map), the first chunks (one
+    /// per rank) go out as soon as they are encoded and the rest are encoded
+    /// while those run; a later chunk that cannot be encoded fails it and
+    /// every chunk after it with `TaskError::Encode`. Without (`imap`),
+    /// every chunk is encoded first. An error in the chunks encoded first
+    /// fails the call.
     fn submit<T: Serialize>(
         &self,
         entry: CallEntry,
         label: String,
         items: &[T],
-        chunksize: usize,
+        (chunksize, stream): (usize, bool),
         sink: Box<dyn Sink>,
     ) -> Result<(), PoolError> {
         let chunksize = chunksize.max(1);
-        let head = self
-            .processes
-            .max(1)
-            .saturating_mul(chunksize)
-            .min(items.len());
+        let head = if stream {
+            self.processes.max(1).saturating_mul(chunksize)
+        } else {
+            items.len()
+        };
+        let head = head.min(items.len());
         let (head_items, rest) = items.split_at(head);
         let mut chunks = Vec::new();
         for chunk in head_items.chunks(chunksize) {
@@ -79,8 +82,7 @@ impl MpiPool {
             sink,
         })?;
         for (k, chunk) in rest.chunks(chunksize).enumerate() {
-            let encoded = remote::encode_chunk(chunk)
-                .map_err(|e| TaskError::Encode(format!("the task arguments: {e}")));
+            let encoded = remote::encode_chunk(chunk).map_err(|e| TaskError::Encode(e.to_string()));
             let failed = encoded.is_err();
             self.engine.more(job, first_rest + k, encoded);
             if failed {
@@ -110,7 +112,7 @@ impl MpiPool {
         let lens = items.chunks(chunksize.max(1)).map(<[T]>::len).collect();
         let (result, done) = remote::async_result(callbacks);
         let sink = CollectSink::new(lens, finish, done);
-        self.submit(entry, label, items, chunksize, Box::new(sink))?;
+        self.submit(entry, label, items, (chunksize, true), Box::new(sink))?;
         Ok(result)
     }
 
@@ -132,7 +134,7 @@ impl MpiPool {
         let lens: Vec<usize> = items.chunks(chunksize.max(1)).map(<[T]>::len).collect();
         let (iter, feed) = remote::imap_iterator(ordered, lens.len());
         let sink = ImapSink::new(lens, feed);
-        self.submit(entry, label, items, chunksize, Box::new(sink))?;
+        self.submit(entry, label, items, (chunksize, false), Box::new(sink))?;
         Ok(iter)
     }
 

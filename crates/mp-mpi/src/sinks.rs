@@ -2,7 +2,7 @@
 //! `AsyncResult` once every chunk is back (`map`, `starmap`, `apply`), and an
 //! iterator sink that hands each chunk to an `IMapIterator` as it comes.
 
-use mp_pool::remote::{self, Completion, ImapFeed};
+use mp_pool::remote::{self, ChunkResults, Completion, ImapFeed};
 use mp_pool::{PoolError, TaskError};
 use serde::de::DeserializeOwned;
 
@@ -16,9 +16,19 @@ pub(crate) trait Sink: Send {
 
 /// Collects every chunk in order, then completes the result with
 /// `finish(values)`, or with the first failure received.
+///
+/// The values are assembled as the chunks come: each chunk whose
+/// predecessors are all in is moved onto the result at once, so when the
+/// last reply arrives only its own values are left to move (not the whole
+/// result, while the caller waits).
 pub(crate) struct CollectSink<R, T> {
     lens: Vec<usize>,
+    /// Chunks that came before one of their predecessors (`Some`: arrived;
+    /// an arrived chunk moved onto `values` leaves an empty `Vec`).
     slots: Vec<Option<Vec<R>>>,
+    /// The values of chunks `0..next`, in order.
+    values: Vec<R>,
+    next: usize,
     remaining: usize,
     first_error: Option<TaskError>,
     finish: fn(Vec<R>) -> Option<T>,
@@ -34,6 +44,8 @@ impl<R, T> CollectSink<R, T> {
         let n = lens.len();
         let mut sink = CollectSink {
             slots: (0..n).map(|_| None).collect(),
+            values: Vec::new(),
+            next: 0,
             lens,
             remaining: n,
             first_error: None,
@@ -53,16 +65,30 @@ impl<R, T> CollectSink<R, T> {
         if let Some(e) = self.first_error.take() {
             return done.complete(Err(PoolError::Task(e)));
         }
-        // One allocation, and each chunk's values moved in as a block.
-        let mut values = Vec::with_capacity(self.lens.iter().sum());
-        for slot in &mut self.slots {
-            values.append(slot.get_or_insert_with(Vec::new));
-        }
-        match (self.finish)(values) {
+        match (self.finish)(std::mem::take(&mut self.values)) {
             Some(v) => done.complete(Ok(v)),
             None => done.complete(Err(PoolError::Task(TaskError::Decode(
                 "a call returned no result".into(),
             )))),
+        }
+    }
+}
+
+impl<R, T> CollectSink<R, T> {
+    /// Moves the chunks that now follow `values` onto it, each as a block
+    /// (the first chunk's own buffer becomes the result's, grown to the
+    /// whole size once).
+    fn take_in_order(&mut self) {
+        while let Some(Some(chunk)) = self.slots.get_mut(self.next) {
+            if self.values.capacity() == 0 {
+                self.values = std::mem::take(chunk);
+                let total: usize = self.lens.iter().sum();
+                self.values
+                    .reserve_exact(total.saturating_sub(self.values.len()));
+            } else {
+                self.values.append(chunk);
+            }
+            self.next += 1;
         }
     }
 }
@@ -75,9 +101,11 @@ impl<R: DeserializeOwned + Send, T: Send> Sink for CollectSink<R, T> {
         if self.slots[index].is_some() {
             return;
         }
-        let mut values = Vec::with_capacity(len);
-        match remote::decode_chunk_output::<R>(reply, len) {
-            Ok(results) => {
+        let values = match remote::decode_chunk_output::<R>(reply, len) {
+            // The common case: the decoded values are the slot, as they are.
+            Ok(ChunkResults::Values(values)) => values,
+            Ok(ChunkResults::Each(results)) => {
+                let mut values = Vec::with_capacity(len);
                 for r in results {
                     match r {
                         Ok(v) => values.push(v),
@@ -86,12 +114,15 @@ impl<R: DeserializeOwned + Send, T: Send> Sink for CollectSink<R, T> {
                         }
                     }
                 }
+                values
             }
             Err(e) => {
                 self.first_error.get_or_insert(e);
+                Vec::new()
             }
-        }
+        };
         self.slots[index] = Some(values);
+        self.take_in_order();
         self.remaining -= 1;
         if self.remaining == 0 {
             self.complete();
@@ -121,7 +152,8 @@ impl<R: DeserializeOwned + Send> Sink for ImapSink<R> {
     fn deliver(&mut self, index: usize, reply: Result<Vec<u8>, TaskError>) {
         let len = self.lens.get(index).copied().unwrap_or(0);
         let items = match remote::decode_chunk_output::<R>(reply, len) {
-            Ok(results) => results
+            Ok(ChunkResults::Values(values)) => values.into_iter().map(Ok).collect(),
+            Ok(ChunkResults::Each(results)) => results
                 .into_iter()
                 .map(|r| r.map_err(PoolError::Task))
                 .collect(),

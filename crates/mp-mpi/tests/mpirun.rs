@@ -1,8 +1,8 @@
 //! Runs `examples/mpi_cases.rs` under `mpirun -n 3` (rank 0 drives, ranks 1
 //! and 2 work), as a singleton that spawns its two worker ranks, and as a
 //! plain local program, and checks what each printed;
-//! then the crash case: a task that exits its rank aborts the job, and the
-//! rank names the task first.
+//! then the crash cases: a task that exits its rank aborts the job, and the
+//! rank names the task first (also when it ran in a batch of chunks).
 //!
 //! With [`NETNS_ENV`]`=1` (as `cargo xtask test-all` sets it; needs root and
 //! `ip`), one more run spans two "hosts": two network namespaces joined by a
@@ -81,7 +81,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-const CASES: [&str; 19] = [
+const CASES: [&str; 20] = [
     "map: ok",
     "map_chunked: ok",
     "big map: ok",
@@ -94,6 +94,7 @@ const CASES: [&str; 19] = [
     "apply_async: ok",
     "task panic: ok",
     "imap panic: ok",
+    "encode error after the first chunks: ok",
     "ranks: ",
     "get_timeout: ok",
     "one pool at a time: ok",
@@ -160,17 +161,35 @@ fn a_singleton_spawns_its_worker_ranks() {
     }
 }
 
-#[test]
-fn a_dying_rank_aborts_the_job_and_names_its_task() {
-    let out = mpirun("crash", &["crash"]);
+/// Runs the crash case `case` under `mpirun -n 3`: the job must fail, rank 0
+/// must not go on, and a worker rank must have said it was exiting while
+/// running `task`.
+fn dies_naming(case: &str, task: &str) {
+    let out = mpirun(case, &[case]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(!out.status.success(), "{stdout}\n{stderr}");
     assert!(!stdout.contains("survived"), "{stdout}");
     assert!(
-        stderr.contains(
-            "is exiting while running map of mpi_cases::exits_at_7, chunk 7 (tasks 7..8)"
-        ),
+        stderr.contains(&format!("is exiting while running {task};")),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_dying_rank_aborts_the_job_and_names_its_task() {
+    dies_naming(
+        "crash",
+        "map of mpi_cases::exits_at_7, chunk 7 (tasks 7..8)",
+    );
+}
+
+#[test]
+fn a_rank_dying_in_a_batch_names_its_own_task() {
+    // Tiny tasks go to a rank many chunks per message; the rank names the
+    // chunk it was running, not the whole batch.
+    dies_naming(
+        "crash-late",
+        "imap_unordered of mpi_cases::exits_at_3000, chunk 3000 (tasks 3000..3001)",
     );
 }
 

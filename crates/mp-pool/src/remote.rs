@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{PoolError, TaskError};
-use crate::func::{self, StarFn};
+use crate::func::{self, ChunkOutput, StarFn};
 use crate::imap::{IMapIterator, ImapShared};
 use crate::result::{AsyncResult, Callbacks, ResultCell};
 use crate::sink::decode_chunk;
@@ -71,14 +71,28 @@ where
     Ok(())
 }
 
-/// In the parent: a chunk's reply as one result per input (`expected` of
+/// A chunk's decoded results.
+#[derive(Debug, PartialEq)]
+pub enum ChunkResults<R> {
+    /// Every task succeeded: their values in input order, as the worker
+    /// sent them (the common case: nothing wrapped per task).
+    Values(Vec<R>),
+    /// Some task failed: one result per input.
+    Each(Vec<Result<R, TaskError>>),
+}
+
+/// In the parent: a chunk's reply as its [`ChunkResults`] (`expected` of
 /// them), or one error for the whole chunk (undecodable, wrong length, or a
 /// failure that hit the whole chunk).
 pub fn decode_chunk_output<R: DeserializeOwned>(
     reply: Result<Vec<u8>, TaskError>,
     expected: usize,
-) -> Result<Vec<Result<R, TaskError>>, TaskError> {
-    decode_chunk::<R>(reply.map(Message::from_bytes), expected).map(|out| out.into_results())
+) -> Result<ChunkResults<R>, TaskError> {
+    match decode_chunk::<R>(reply.map(Message::from_bytes), expected)? {
+        ChunkOutput::Done(values) => Ok(ChunkResults::Values(values)),
+        ChunkOutput::Mixed(each) => Ok(ChunkResults::Each(each)),
+        ChunkOutput::Failed(e) => Err(e),
+    }
 }
 
 /// The completing side of an [`AsyncResult`] made by [`async_result`].
@@ -152,15 +166,15 @@ mod tests {
     fn a_chunk_round_trips() {
         let input = encode_chunk(&[1u32, 2, 3]).unwrap();
         let out = run_map_chunk(square, input);
-        let results: Vec<Result<u32, TaskError>> = decode_chunk_output(Ok(out), 3).unwrap();
-        assert_eq!(results, vec![Ok(1), Ok(4), Ok(9)]);
+        let results = decode_chunk_output::<u32>(Ok(out), 3).unwrap();
+        assert_eq!(results, ChunkResults::Values(vec![1, 4, 9]));
         let out = run_star_chunk(
             |a: u32, b: u32| a + b,
             encode_chunk(&[(1u32, 2u32)]).unwrap(),
         );
         assert_eq!(
             decode_chunk_output::<u32>(Ok(out.clone()), 1).unwrap(),
-            vec![Ok(3)]
+            ChunkResults::Values(vec![3])
         );
         assert!(matches!(
             decode_chunk_output::<u32>(Ok(out), 2),
@@ -170,7 +184,9 @@ mod tests {
             |x: u32| assert!(x > 1, "small {x}"),
             encode_chunk(&[1u32, 2]).unwrap(),
         );
-        let r = decode_chunk_output::<()>(Ok(out), 2).unwrap();
+        let ChunkResults::Each(r) = decode_chunk_output::<()>(Ok(out), 2).unwrap() else {
+            panic!("a chunk with a panic decodes as one result per task");
+        };
         assert!(matches!(&r[0], Err(TaskError::Panic { message, .. }) if message == "small 1"));
         assert_eq!(r[1], Ok(()));
         assert!(run_initializer(|_: u8| (), Vec::new()).is_err());

@@ -449,6 +449,12 @@ fn serve_parent(universe: Universe, parent: &mpi::topology::InterCommunicator, r
 static RUNNING: AtomicU64 = AtomicU64::new(u64::MAX);
 static RUNNING_LABEL: Mutex<String> = Mutex::new(String::new());
 
+/// In a worker rank's call that runs several tasks one after the other:
+/// names the one it starts now (the message printed if the rank dies).
+pub fn running(label: String) {
+    *RUNNING_LABEL.lock().unwrap_or_else(|e| e.into_inner()) = label;
+}
+
 /// Prints which call this worker was running, if any, when it is about to
 /// die outside MPI's control.
 fn report_running(rank: i32, how: &str) {
