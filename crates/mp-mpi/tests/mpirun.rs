@@ -2,7 +2,8 @@
 //! and 2 work), as a singleton that spawns its two worker ranks, and as a
 //! plain local program, and checks what each printed;
 //! then the crash cases: a task that exits its rank aborts the job, and the
-//! rank names the task first (also when it ran in a batch of chunks).
+//! rank names the task first (also when it ran in a batch of chunks), under
+//! `mpirun` and as a singleton.
 //!
 //! With [`NETNS_ENV`]`=1` (as `cargo xtask test-all` sets it; needs root and
 //! `ip`), one more run spans two "hosts": two network namespaces joined by a
@@ -137,15 +138,7 @@ fn the_same_program_runs_locally() {
 fn a_singleton_spawns_its_worker_ranks() {
     // No launcher: the program starts MPI itself and spawns two ranks of
     // itself (MPI_Comm_spawn), as root and on two cores like CI.
-    let session = SessionDir::new("singleton");
-    let out = Command::new(cases())
-        .env(mp_mpi::SPAWN_ENV, "2")
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
-        .env("OMPI_MCA_orte_tmpdir_base", &session.0)
-        .output()
-        .expect("run mpi_cases");
+    let out = singleton("singleton", &[]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{}\n{stdout}\n{stderr}", out.status);
     assert!(stdout.starts_with("mpi: true workers: 2\n"), "{stdout}");
@@ -158,6 +151,60 @@ fn a_singleton_spawns_its_worker_ranks() {
     // fails here with these).
     for bad in ["ORTE_ERROR", "Segmentation", "MPI_ERR"] {
         assert!(!stderr.contains(bad), "{bad} in\n{stderr}");
+    }
+}
+
+/// `mpi_cases ARGS` as a singleton that spawns two worker ranks, as root
+/// and on two cores like CI; killed (and reported as such) after 120 s.
+fn singleton(test: &str, args: &[&str]) -> Output {
+    let session = SessionDir::new(test);
+    Command::new("timeout")
+        .args(["--signal=KILL", "120"])
+        .arg(cases())
+        .args(args)
+        .env(mp_mpi::SPAWN_ENV, "2")
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .env("OMPI_MCA_orte_tmpdir_base", &session.0)
+        .output()
+        .expect("run mpi_cases")
+}
+
+/// The crash cases in singleton mode: the spawned ranks are another MPI
+/// job, whose death Open MPI does not report to rank 0, which polled (or
+/// sat in a send) for ever. Rank 0 must end too, saying which rank died,
+/// after the rank named its task.
+#[test]
+fn a_dying_spawned_rank_ends_the_singleton_too() {
+    for (case, task) in [
+        (
+            "crash",
+            "map of mpi_cases::exits_at_7, chunk 7 (tasks 7..8)",
+        ),
+        (
+            "crash-late",
+            "imap_unordered of mpi_cases::exits_at_3000, chunk 3000 (tasks 3000..3001)",
+        ),
+    ] {
+        let out = singleton(case, &[case]);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        // `timeout` exits with 137 when it had to kill rank 0.
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{case}: {}\n{stdout}\n{stderr}",
+            out.status
+        );
+        assert!(!stdout.contains("survived"), "{stdout}");
+        assert!(
+            stderr.contains(&format!("is exiting while running {task};")),
+            "{case}: {stderr}"
+        );
+        assert!(
+            stderr.contains("ended during the job; MPI's rule: the whole job aborts"),
+            "{case}: {stderr}"
+        );
     }
 }
 

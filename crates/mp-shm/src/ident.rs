@@ -13,7 +13,6 @@
 //! blocking (a racing cell): a `OnceLock` there left every child forked
 //! while another thread made the page waiting for ever on its first lock.
 
-use std::fs;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -39,33 +38,6 @@ pub struct ProcessIdent {
     start: u64,
 }
 
-/// What `/proc/<pid>/stat` says about a process.
-struct Stat {
-    start: u64,
-    zombie: bool,
-}
-
-fn read_stat(pid: u32) -> io::Result<Stat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name (field 2) is in parentheses and may contain anything,
-    // so fields are counted from the last ')'.
-    let rest = text
-        .rfind(')')
-        .map(|i| &text[i + 1..])
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc stat"))?;
-    let mut fields = rest.split_ascii_whitespace();
-    let state = fields.next().unwrap_or("?");
-    // Field 3 is the state; field 22 (starttime) is 19 fields later.
-    let start = fields
-        .nth(18)
-        .and_then(|f| f.parse::<u64>().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc stat"))?;
-    Ok(Stat {
-        start,
-        zombie: matches!(state, "Z" | "X" | "x"),
-    })
-}
-
 impl ProcessIdent {
     /// The identity of process `pid` as the kernel reports it now.
     ///
@@ -73,10 +45,10 @@ impl ProcessIdent {
     /// `NotFound` if no such process exists; `InvalidData` if `/proc` could
     /// not be parsed.
     pub fn of(pid: u32) -> io::Result<ProcessIdent> {
-        let stat = read_stat(pid)?;
+        let stat = mp_sys::process::stat(pid)?;
         Ok(ProcessIdent {
             pid,
-            start: stat.start & START_MASK,
+            start: stat.start_time & START_MASK,
         })
     }
 
@@ -114,7 +86,9 @@ impl ProcessIdent {
         let pid = std::process::id();
         // /proc/self is always readable by the process itself; if /proc is
         // not mounted the start time is unknown and 0 stands for it.
-        let start = read_stat(pid).map(|s| s.start & START_MASK).unwrap_or(0);
+        let start = mp_sys::process::stat(pid)
+            .map(|s| s.start_time & START_MASK)
+            .unwrap_or(0);
         ProcessIdent { pid, start }
     }
 
@@ -147,8 +121,8 @@ impl ProcessIdent {
     /// belongs to a process started at the same time (so a reused pid
     /// counts as dead). A `/proc` that cannot be read counts as alive.
     pub fn is_alive(&self) -> bool {
-        match read_stat(self.pid) {
-            Ok(stat) => !stat.zombie && (stat.start & START_MASK) == self.start,
+        match mp_sys::process::stat(self.pid) {
+            Ok(stat) => !stat.zombie && (stat.start_time & START_MASK) == self.start,
             Err(e) => e.kind() != io::ErrorKind::NotFound,
         }
     }

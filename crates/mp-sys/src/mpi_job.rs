@@ -33,6 +33,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -64,6 +65,7 @@ const TAG_REPLY: i32 = 2;
 const TAG_STOP: i32 = 3;
 const TAG_STOPPED: i32 = 4;
 const TAG_KEY: i32 = 5;
+const TAG_WHO: i32 = 6;
 
 /// Rank 0's MPI state (finalized at exit), with the lock that keeps MPI
 /// calls of this process one at a time.
@@ -89,7 +91,141 @@ struct RootState {
     buffered: std::collections::HashMap<u64, usize>,
     /// The sum of `buffered`.
     used: usize,
+    /// Singleton mode: the watch on the spawned ranks.
+    watchdog: Option<Watchdog>,
 }
+
+/// How long rank 0 waits, once, for its spawned ranks' introductions.
+const INTRO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Singleton mode's dead-worker watch. A launcher (`mpirun`, `srun`) ends
+/// the whole job when a rank dies; ranks spawned with `MPI_Comm_spawn` are
+/// another job, whose death Open MPI does not report to the spawning
+/// process: it would poll for their replies for ever, or block for ever in
+/// a send to one (seen in `MPI_Bsend`). So each spawned rank introduces
+/// itself (pid, start time, and where its pids mean something:
+/// [`crate::process::pid_space`]), and a thread of rank 0 waits on the
+/// pidfd of every one that runs in rank 0's pid space. A worker that ends
+/// before it has answered `shutdown`'s stop ends rank 0 too, as a launcher
+/// would (MPI's fail-stop rule), from that thread: MPI itself cannot be
+/// called there, since the thread that serves the pool may be inside a
+/// blocking MPI call. A spawned rank on another machine is not watched.
+struct Watchdog {
+    /// Per worker (index `worker - 1`): it has answered the stop, so its
+    /// end is expected.
+    stopped: std::sync::Arc<[AtomicBool]>,
+}
+
+/// A spawned rank's introduction: its pid, start time and pid space.
+fn introduction() -> Vec<u8> {
+    let pid = crate::process::getpid();
+    let start = crate::process::stat(pid).map_or(0, |s| s.start_time);
+    let space = crate::process::pid_space().unwrap_or_default();
+    let mut bytes = Vec::with_capacity(12 + space.len());
+    bytes.extend_from_slice(&pid.to_le_bytes());
+    bytes.extend_from_slice(&start.to_le_bytes());
+    bytes.extend_from_slice(space.as_bytes());
+    bytes
+}
+
+/// What rank 0 learns from an introduction: a pidfd for the worker if it
+/// runs in this process's pid space (`Ok(None)` if it does not), or
+/// `Err(pid)` if it has already ended.
+fn watch_introduced(bytes: &[u8]) -> Result<Option<(u32, OwnedFd)>, u32> {
+    if bytes.len() < 12 {
+        return Ok(None);
+    }
+    let pid = u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default());
+    let start = u64::from_le_bytes(bytes[4..12].try_into().unwrap_or_default());
+    let ours = crate::process::pid_space().ok();
+    if ours.as_deref().map(str::as_bytes) != Some(&bytes[12..]) {
+        return Ok(None); // another machine or pid namespace: not ours to watch
+    }
+    let pidfd = crate::process::pidfd_open(pid).map_err(|_| pid)?;
+    // Opened after the introduction: the pid may have been reused since.
+    match crate::process::stat(pid) {
+        Ok(st) if st.start_time == start && !st.zombie => Ok(Some((pid, pidfd))),
+        _ => Err(pid),
+    }
+}
+
+/// Says which spawned worker died and ends this process (MPI's fail-stop
+/// rule, as a launcher applies it to a job).
+fn end_for_dead(worker: usize, pid: u32) -> ! {
+    eprintln!(
+        "multiprocess: spawned MPI worker rank {worker} (pid {pid}) ended during the job; \
+         MPI's rule: the whole job aborts (no retries)"
+    );
+    crate::process::exit_now(1)
+}
+
+impl Watchdog {
+    /// Takes the introductions of the `workers` ranks spawned on `inter`
+    /// (waiting at most [`INTRO_TIMEOUT`]) and starts the thread that
+    /// watches those in this pid space. Ends this process if one has
+    /// already died.
+    fn start(inter: &mpi::topology::InterCommunicator, workers: usize) -> Watchdog {
+        let stopped: std::sync::Arc<[AtomicBool]> =
+            (0..workers).map(|_| AtomicBool::new(false)).collect();
+        let mut watched = Vec::new();
+        let deadline = std::time::Instant::now() + INTRO_TIMEOUT;
+        let mut heard = 0;
+        let mut backoff = Backoff::new(WORKER_PAUSE);
+        while heard < workers && std::time::Instant::now() < deadline {
+            let Some(probed) = inter
+                .any_process()
+                .immediate_matched_probe_with_tag(TAG_WHO)
+            else {
+                if let Some(d) = backoff.next_pause() {
+                    std::thread::sleep(d);
+                }
+                continue;
+            };
+            let (bytes, status) = probed.matched_receive_vec::<u8>();
+            let worker = status.source_rank() as usize + 1;
+            heard += 1;
+            match watch_introduced(&bytes) {
+                Ok(Some((pid, pidfd))) => watched.push((worker, pid, pidfd)),
+                Ok(None) => {}
+                Err(pid) => end_for_dead(worker, pid),
+            }
+        }
+        if heard < workers {
+            eprintln!(
+                "multiprocess: {} of {workers} spawned MPI ranks did not introduce themselves \
+                 within {INTRO_TIMEOUT:?}; their death will not be noticed",
+                workers - heard
+            );
+        }
+        let flags = std::sync::Arc::clone(&stopped);
+        let thread = std::thread::Builder::new()
+            .name("mp-mpi-watchdog".into())
+            .spawn(move || loop {
+                if watched.is_empty() {
+                    return;
+                }
+                let fds: Vec<_> = watched.iter().map(|(_, _, fd)| fd.as_fd()).collect();
+                let Ok(ready) = crate::fd::poll_readable_any(&fds, None) else {
+                    return;
+                };
+                drop(fds);
+                let mut i = 0;
+                watched.retain(|(worker, pid, _)| {
+                    let ended = ready[i];
+                    i += 1;
+                    if ended && !flags[worker - 1].load(Ordering::SeqCst) {
+                        end_for_dead(*worker, *pid);
+                    }
+                    !ended
+                });
+            });
+        if let Err(e) = thread {
+            eprintln!("multiprocess: no thread to watch the spawned MPI ranks ({e})");
+        }
+        Watchdog { stopped }
+    }
+}
+
 /// Rank 0 of a job, with MPI up and not yet finalized.
 static ROOT: AtomicBool = AtomicBool::new(false);
 /// The longest sleep of an idle worker rank between two polls for calls.
@@ -203,12 +339,14 @@ pub fn spawn_world(workers: usize) -> io::Result<World> {
     for r in 0..workers as i32 {
         inter.process_at_rank(r).send_with_tag(key.bytes(), TAG_KEY);
     }
+    let watchdog = Watchdog::start(&inter, workers);
     universe.set_buffer_size(SEND_BUFFER);
     *lock() = Some(RootState {
         universe,
         peers: Peers::Spawned(Spawned(inter)),
         buffered: std::collections::HashMap::new(),
         used: 0,
+        watchdog: Some(watchdog),
     });
     ROOT.store(true, Ordering::Release);
     let _ = crate::exit::at_exit(shutdown_at_exit);
@@ -394,6 +532,7 @@ pub(crate) fn on_load() {
             peers: Peers::Job,
             buffered: std::collections::HashMap::new(),
             used: 0,
+            watchdog: None,
         });
         ROOT.store(true, Ordering::Release);
         // Registered after the finalizers' hook, so it runs before them
@@ -431,6 +570,10 @@ fn serve_parent(universe: Universe, parent: &mpi::topology::InterCommunicator, r
         eprintln!("multiprocess: spawned MPI rank {rank} already has a process-tree key");
         crate::process::exit_now(255);
     }
+    // So that rank 0 can tell if this rank dies (see `Watch`).
+    parent
+        .process_at_rank(0)
+        .send_with_tag(&introduction()[..], TAG_WHO);
     let code = serve(parent, rank + 1);
     // Not rsmpi's `Universe::disconnect_parent`: with it, Open MPI 4.1.4
     // crashed in ompi_dpm_disconnect (SIGSEGV at address 0x10); the plain
@@ -717,7 +860,10 @@ fn shutdown() {
     }
     let mut guard = lock();
     let Some(RootState {
-        universe, peers, ..
+        universe,
+        peers,
+        watchdog,
+        ..
     }) = guard.take()
     else {
         return;
@@ -728,6 +874,8 @@ fn shutdown() {
             comm.process_at_rank(first + r)
                 .send_with_tag(&[0u8][..], TAG_STOP);
         }
+        // A spawned worker that dies before it answers ends this process
+        // (see `Watchdog`); one that answered may end.
         let mut stopped = 0;
         while stopped < workers {
             let (_, status) = comm
@@ -736,6 +884,12 @@ fn shutdown() {
                 .matched_receive_vec::<u8>();
             if status.tag() == TAG_STOPPED {
                 stopped += 1;
+                if let Some(w) = &watchdog {
+                    let worker = (status.source_rank() - first) as usize;
+                    if let Some(flag) = w.stopped.get(worker) {
+                        flag.store(true, Ordering::SeqCst);
+                    }
+                }
             }
         }
     });

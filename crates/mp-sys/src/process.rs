@@ -283,6 +283,56 @@ pub fn gettid() -> u32 {
     rustix::thread::gettid().as_raw_nonzero().get() as u32
 }
 
+/// What `/proc/<pid>/stat` says about a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// Its start time in clock ticks since boot (field 22): with the pid,
+    /// a name for the process that a reused pid does not share.
+    pub start_time: u64,
+    /// Whether it has ended and waits to be reaped (state `Z`, `X` or `x`).
+    pub zombie: bool,
+}
+
+/// Reads `/proc/<pid>/stat`.
+///
+/// # Errors
+/// `NotFound` if no such process exists; `InvalidData` if the file is not
+/// as `proc(5)` documents it.
+pub fn stat(pid: u32) -> io::Result<ProcStat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat"))?)
+}
+
+fn parse_stat(text: &str) -> io::Result<ProcStat> {
+    let malformed = || io::Error::new(io::ErrorKind::InvalidData, "malformed /proc stat");
+    // The command name (field 2) is in parentheses and may contain anything,
+    // so fields are counted from the last ')'.
+    let rest = text
+        .rfind(')')
+        .map(|i| &text[i + 1..])
+        .ok_or_else(malformed)?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next().ok_or_else(malformed)?;
+    // Field 3 is the state; field 22 (starttime) is 19 fields later.
+    let start_time = fields
+        .nth(18)
+        .and_then(|f| f.parse::<u64>().ok())
+        .ok_or_else(malformed)?;
+    Ok(ProcStat {
+        start_time,
+        zombie: matches!(state, "Z" | "X" | "x"),
+    })
+}
+
+/// Where this process's pids mean something: the machine's boot id
+/// (`/proc/sys/kernel/random/boot_id`) and the pid namespace's inode
+/// (`/proc/self/ns/pid`). Two processes whose `pid_space` is equal name
+/// each other's processes by the same pids.
+pub fn pid_space() -> io::Result<String> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")?;
+    let ns = std::fs::read_link("/proc/self/ns/pid")?;
+    Ok(format!("{} {}", boot.trim(), ns.display()))
+}
+
 /// This process's resident memory in bytes (the second field of
 /// `/proc/self/statm`, in pages, times the page size). Fails if procfs is
 /// not mounted or the file is not as documented in `proc(5)`.
@@ -374,6 +424,22 @@ mod tests {
         let after = resident_memory().unwrap();
         assert!(after >= before + (48 << 20), "{before} -> {after}");
         drop(block);
+    }
+
+    #[test]
+    fn stat_parses_odd_names_and_states() {
+        let line = "42 (a (b) c) Z 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 12345 20";
+        assert_eq!(
+            parse_stat(line).unwrap(),
+            ProcStat {
+                start_time: 12345,
+                zombie: true
+            }
+        );
+        assert!(parse_stat("42 (x) S 1").is_err());
+        let me = stat(getpid()).unwrap();
+        assert!(!me.zombie && me.start_time > 0);
+        assert!(pid_space().unwrap().contains("pid:["));
     }
 
     #[test]
