@@ -19,11 +19,17 @@ pub(crate) struct ProcInfo {
     pub(crate) state: char,
     /// Its command line, arguments joined by spaces (or the `comm` name if that is empty).
     pub(crate) cmdline: String,
+    /// The kernel function it sleeps in (`/proc/PID/wchan`; empty if running or unknown).
+    pub(crate) wchan: String,
 }
 
 impl std::fmt::Display for ProcInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "pid {} [{}] {}", self.pid, self.state, self.cmdline)
+        write!(f, "pid {} [{}", self.pid, self.state)?;
+        if !self.wchan.is_empty() && self.wchan != "0" {
+            write!(f, " in {}", self.wchan)?;
+        }
+        write!(f, "] {}", self.cmdline)
     }
 }
 
@@ -64,11 +70,13 @@ fn info(pid: i32) -> Option<ProcInfo> {
             .map(|(c, _)| format!("[{c}]"))
             .unwrap_or_default();
     }
+    let wchan = fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
     Some(ProcInfo {
         pid,
         pgrp,
         state,
         cmdline,
+        wchan,
     })
 }
 

@@ -105,6 +105,9 @@ pub(crate) struct Outcome {
     pub(crate) leftovers: Vec<ProcInfo>,
     /// The pid of the main process.
     pub(crate) pid: u32,
+    /// On timeout: the processes of the run that were alive at the deadline (before the
+    /// kill), so a report can say which one hung.
+    pub(crate) at_timeout: Vec<ProcInfo>,
 }
 
 impl Outcome {
@@ -244,6 +247,11 @@ pub(crate) fn run(spec: &Spec) -> anyhow::Result<Outcome> {
         Vec::new()
     };
 
+    let at_timeout = if timed_out {
+        procfs::members(pgrp, &marker_entry)
+    } else {
+        Vec::new()
+    };
     if timed_out {
         if let Some(g) = pgrp.and_then(Pid::from_raw) {
             let _ = kill_process_group(g, Signal::KILL);
@@ -284,6 +292,7 @@ pub(crate) fn run(spec: &Spec) -> anyhow::Result<Outcome> {
         wall,
         leftovers,
         pid: child.id(),
+        at_timeout,
     })
 }
 
@@ -324,6 +333,17 @@ mod tests {
         assert!(!o.stdout.contains("never"));
         assert!(o.wall < Duration::from_secs(5), "{:?}", o.wall);
         assert!(o.leftovers.is_empty(), "{:?}", o.leftovers);
+        // What was running at the deadline is reported: both sleeps, in the kernel's sleep.
+        let sleeps: Vec<_> = o
+            .at_timeout
+            .iter()
+            .filter(|p| p.cmdline == "sleep 30")
+            .collect();
+        assert_eq!(sleeps.len(), 2, "{:?}", o.at_timeout);
+        assert!(
+            sleeps.iter().all(|p| p.state == 'S' && !p.wchan.is_empty()),
+            "{sleeps:?}"
+        );
     }
 
     #[test]

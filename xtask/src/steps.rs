@@ -181,11 +181,20 @@ fn check_step(
                 out.status_problem().unwrap_or_default()
             };
             c.tally.check(false, label, start.elapsed(), &why);
+            print_hung(&out);
             print_indented("output", &show(&out.stdout), 100);
         }
         Err(e) => c
             .tally
             .check(false, label, start.elapsed(), &format!("{e:#}")),
+    }
+}
+
+/// On a timeout, which processes were still running (a hung test binary, and what it waits in).
+fn print_hung(out: &Outcome) {
+    if out.timed_out && !out.at_timeout.is_empty() {
+        let list: Vec<String> = out.at_timeout.iter().map(ToString::to_string).collect();
+        print_indented("running at the timeout (killed)", &list.join("\n"), 40);
     }
 }
 
@@ -282,6 +291,7 @@ fn test_step(c: &mut Ctx, label: &str, args: &[&str], env: &[(&str, &str)]) {
         if !names.is_empty() {
             println!("      failed tests: {}", names.join(", "));
         }
+        print_hung(&out);
         print_indented("output", &excerpt(&out.stdout, 120), 120);
     }
 }
