@@ -183,9 +183,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.handle.feeder.is_closed() {
             return Err(PutError::Closed);
         }
-        let msg = scratch::encode(item)?;
+        let mut msg = mp_wire::Message::default();
+        scratch::encode(item, &mut msg)?;
         if self.core().maxsize == 0 {
-            return self.handle.feeder.put(msg);
+            return self.handle.feeder.put(&mut msg);
         }
         let timeout = if block { timeout } else { Some(Duration::ZERO) };
         let put = self.put_bounded(&msg, block, timeout);
