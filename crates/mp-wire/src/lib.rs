@@ -36,7 +36,7 @@
 //!   and `Deserialize` and still arrive working in another process.
 //!   [`decode`] refuses trailing bytes, never panics on bad input, and
 //!   stops a value nesting deeper than [`Limits::max_depth`] before it
-//!   overflows the stack. [`encode_into`] reuses a caller's buffer and
+//!   overflows the stack. [`encode_into`] and [`encode_to`] reuse a caller's buffer and
 //!   [`decode_from`] reads borrowed bytes, for callers that move many
 //!   values through buffers of their own (mp-channel's queues).
 //! - **Framing** ([`send`], [`recv`], [`send_value`], [`recv_value`]): one
@@ -88,6 +88,8 @@ pub use encoder::FrameEncoder;
 pub use error::{DecodeError, EncodeError, WireError};
 pub use frame::{recv, recv_value, send, send_timeout, send_value};
 pub use limits::{Limits, MAX_FDS_PER_FRAME};
-pub use message::{decode, decode_from, decode_with_limits, encode, encode_into, Message};
+pub use message::{
+    decode, decode_from, decode_with_limits, encode, encode_into, encode_to, Message,
+};
 pub use serde_bytes;
 pub use shared_fd::SharedFd;

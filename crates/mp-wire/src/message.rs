@@ -80,19 +80,60 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Message, EncodeError> 
 /// # Errors
 /// As [`encode`] (`buf` is dropped).
 #[inline]
-pub fn encode_into<T: Serialize + ?Sized>(
-    value: &T,
-    mut buf: Vec<u8>,
-) -> Result<Message, EncodeError> {
-    buf.clear();
+pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: Vec<u8>) -> Result<Message, EncodeError> {
+    let mut msg = Message {
+        bytes: buf,
+        fds: Vec::new(),
+    };
+    encode_to(value, &mut msg)?;
+    Ok(msg)
+}
+
+/// [`encode`] into `msg`, in place: its bytes are cleared and then hold the
+/// encoding (the allocation is kept), its fds are replaced by the value's.
+/// Nothing is moved in or out, which a caller encoding small values at a
+/// high rate notices (a queue's `put`).
+///
+/// ```
+/// let mut msg = mp_wire::Message::from_bytes(Vec::with_capacity(64));
+/// mp_wire::encode_to(&7u32, &mut msg)?;
+/// assert_eq!(msg.bytes, [7]);
+/// mp_wire::encode_to(&8u32, &mut msg)?; // the same allocation
+/// assert_eq!(msg.bytes, [8]);
+/// # Ok::<(), mp_wire::EncodeError>(())
+/// ```
+///
+/// # Errors
+/// As [`encode`]; `msg` then holds no fds and bytes of no use.
+#[inline]
+pub fn encode_to<T: Serialize + ?Sized>(value: &T, msg: &mut Message) -> Result<(), EncodeError> {
+    msg.bytes.clear();
+    let bytes = &mut msg.bytes;
     let (result, fds, fd_error) =
-        with_encode_scope(|| postcard::serialize_with_flavor(value, ByteVec(buf)));
+        with_encode_scope(|| postcard::serialize_with_flavor(value, ByteVec(bytes)));
+    msg.fds = fds;
     match (result, fd_error) {
-        (Ok(bytes), _) => Ok(Message { bytes, fds }),
+        (Ok(()), _) => Ok(()),
+        (Err(e), fd_error) => {
+            msg.fds.clear();
+            Err(encode_error(value, e, fd_error))
+        }
+    }
+}
+
+/// The error of an encoding that failed with `e` (and `fd_error`, the
+/// first `SharedFd` failure, if any).
+#[cold]
+fn encode_error<T: Serialize + ?Sized>(
+    value: &T,
+    e: postcard::Error,
+    fd_error: Option<EncodeError>,
+) -> EncodeError {
+    match (e, fd_error) {
         // A SharedFd failure is the most precise.
-        (Err(_), Some(fd_error)) => Err(fd_error),
-        (Err(postcard::Error::SerdeSerCustom), None) => Err(custom_text(value)),
-        (Err(e), None) => Err(EncodeError::Serialize(e)),
+        (_, Some(fd_error)) => fd_error,
+        (postcard::Error::SerdeSerCustom, None) => custom_text(value),
+        (e, None) => EncodeError::Serialize(e),
     }
 }
 
@@ -101,8 +142,9 @@ pub fn encode_into<T: Serialize + ?Sized>(
 #[cold]
 fn custom_text<T: Serialize + ?Sized>(value: &T) -> EncodeError {
     let slot = Slot::default();
+    let mut bytes = Vec::new();
     let (result, _fds, fd_error) = with_encode_scope(|| {
-        postcard::serialize_with_flavor(&Nested::new(value, &slot), ByteVec::default())
+        postcard::serialize_with_flavor(&Nested::new(value, &slot), ByteVec(&mut bytes))
     });
     match result {
         // Encoded the second time (an impl that fails only sometimes).

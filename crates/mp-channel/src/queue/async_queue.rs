@@ -22,8 +22,8 @@
 //! chunk is taken (or, putting, once it starts to be written), the rest is
 //! copied by the same poll, blocking the polling thread until the other
 //! side has moved the rest — as `Connection::send_async` does for a frame
-//! larger than the pipe. With the default 1 MiB ring that is an item over
-//! 512 KiB; give such a queue a larger ring (`Queue::with_ring`) or run the
+//! larger than the pipe. With the default 4 MiB ring that is an item over
+//! 2 MiB; give such a queue a larger ring (`Queue::with_ring`) or run the
 //! other side elsewhere than on this thread.
 
 use std::ops::Deref;
@@ -209,10 +209,11 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.handle.feeder.is_closed() {
             return Err(PutError::Closed);
         }
-        let msg = scratch::encode(item)?;
+        let mut msg = Message::default();
+        scratch::encode(item, &mut msg)?;
         let core = self.core();
         if core.maxsize == 0 {
-            return self.handle.feeder.put(msg);
+            return self.handle.feeder.put(&mut msg);
         }
         let put = write_async(core, &msg, core.maxsize, deadline).await;
         scratch::recycle(msg.bytes);
@@ -246,7 +247,8 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Errors
     /// As [`put`](Self::put).
     pub async fn put_async(&self, item: &T) -> Result<(), PutError> {
-        let msg = scratch::encode(item)?;
+        let mut msg = Message::default();
+        scratch::encode(item, &mut msg)?;
         let put = write_async(&self.core, &msg, 0, Deadline::NEVER).await;
         scratch::recycle(msg.bytes);
         put

@@ -112,17 +112,17 @@ impl Feeder {
     }
 
     /// Puts an encoded item (from `scratch::encode`, whose buffer it
-    /// recycles); never blocks on the ring.
+    /// recycles; `msg` is left empty); never blocks on the ring.
     #[inline]
-    pub(crate) fn put(self: &Arc<Self>, msg: Message) -> Result<(), PutError> {
+    pub(crate) fn put(self: &Arc<Self>, msg: &mut Message) -> Result<(), PutError> {
         // Nothing of ours waits: straight in if the writer lock is free and
         // the ring has room, without the mutex.
         let tried = self.queued.load(Acquire) == 0;
-        if tried && self.write_now(&msg)? {
-            scratch::recycle(msg.bytes);
+        if tried && self.write_now(msg)? {
+            scratch::recycle(std::mem::take(&mut msg.bytes));
             return Ok(());
         }
-        self.buffer(msg, tried)
+        self.buffer(std::mem::take(msg), tried)
     }
 
     /// `put` under the mutex: writes `msg` straight in if `put` did not

@@ -34,9 +34,11 @@ pub use error::{GetError, PutError, QueueStateError, TaskDoneError};
 pub use joinable::JoinableQueue;
 pub use simple::SimpleQueue;
 
-/// Bytes of shared ring a queue gets by default (1 MiB). Larger items are
-/// streamed through it in chunks.
-pub const DEFAULT_RING_BYTES: usize = 1 << 20;
+/// Bytes of shared ring a queue gets by default (4 MiB; its pages are
+/// touched as traffic goes round it). An item of up to half of it (2 MiB)
+/// is one record, which an unbounded `put` writes itself when there is
+/// room; larger items are streamed through it in chunks by the feeder.
+pub const DEFAULT_RING_BYTES: usize = 4 << 20;
 
 /// How long a non-blocking put on a bounded queue waits for another
 /// producer to finish writing before it reports [`PutError::Full`].
@@ -183,9 +185,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.handle.feeder.is_closed() {
             return Err(PutError::Closed);
         }
-        let msg = scratch::encode(item)?;
+        let mut msg = mp_wire::Message::default();
+        scratch::encode(item, &mut msg)?;
         if self.core().maxsize == 0 {
-            return self.handle.feeder.put(msg);
+            return self.handle.feeder.put(&mut msg);
         }
         let timeout = if block { timeout } else { Some(Duration::ZERO) };
         let put = self.put_bounded(&msg, block, timeout);

@@ -109,6 +109,9 @@ const SPINS: u32 = 200;
 /// often a consumer in the middle of a chunked message checks that its
 /// producer is still alive.
 pub(crate) const RECHECK: Duration = Duration::from_millis(100);
+/// Records up to this many bytes (header included) are assembled on the
+/// stack and copied in at once.
+const SMALL_RECORD: usize = 64;
 /// Offset of the data area.
 const DATA: usize = 384;
 /// Offset of the `data` eventcount (`seq`, then `waiters`).
@@ -123,6 +126,14 @@ pub(crate) struct Ring {
 /// Rounds `n` up to a multiple of 8.
 pub(crate) fn pad(n: u64) -> u64 {
     (n + 7) & !7
+}
+
+/// A record header: payload length and flags, little-endian.
+fn header(len: u64, flags: u32) -> [u8; 8] {
+    let mut header = [0u8; 8];
+    header[..4].copy_from_slice(&(len as u32).to_le_bytes());
+    header[4..].copy_from_slice(&flags.to_le_bytes());
+    header
 }
 
 /// Whether position or count `a` is past `b` (both only grow).
@@ -246,7 +257,12 @@ impl Ring {
     /// Bytes free for a producer (holding the writer lock) — at least
     /// `need` if that many are free.
     pub(crate) fn free_for(&self, need: u64) -> u64 {
-        let tail = self.tail().load(SeqCst);
+        self.free_after(self.tail().load(SeqCst), need)
+    }
+
+    /// [`free_for`](Self::free_for) with `tail` already read.
+    #[inline]
+    fn free_after(&self, tail: u64, need: u64) -> u64 {
         let free = |head: u64| self.cap().saturating_sub(tail.wrapping_sub(head));
         let seen = self.seen_head().load(SeqCst);
         if free(seen) >= need {
@@ -280,50 +296,74 @@ impl Ring {
     }
 
     /// Copies `bytes` into the data area at ring position `pos`, wrapping.
+    #[inline]
     fn write_at(&self, pos: u64, bytes: &[u8]) {
         let cap = self.cap();
         let off = (pos % cap) as usize;
         let first = bytes.len().min(cap as usize - off);
-        let ok = self.region.write(DATA + off, &bytes[..first]).is_ok()
-            && self.region.write(DATA, &bytes[first..]).is_ok();
+        let ok = if first == bytes.len() {
+            self.region.write(DATA + off, bytes).is_ok()
+        } else {
+            self.region.write(DATA + off, &bytes[..first]).is_ok()
+                && self.region.write(DATA, &bytes[first..]).is_ok()
+        };
         debug_assert!(ok, "ring writes stay inside the data area");
     }
 
     /// Copies from ring position `pos` into `buf`, wrapping.
+    #[inline]
     fn read_at(&self, pos: u64, buf: &mut [u8]) {
         let cap = self.cap();
         let off = (pos % cap) as usize;
         let first = buf.len().min(cap as usize - off);
-        let (a, b) = buf.split_at_mut(first);
-        let ok = self.region.read(DATA + off, a).is_ok() && self.region.read(DATA, b).is_ok();
+        let ok = if first == buf.len() {
+            self.region.read(DATA + off, buf).is_ok()
+        } else {
+            let (a, b) = buf.split_at_mut(first);
+            self.region.read(DATA + off, a).is_ok() && self.region.read(DATA, b).is_ok()
+        };
         debug_assert!(ok, "ring reads stay inside the data area");
     }
 
     /// Writes a record header at `pos`.
     fn write_header(&self, pos: u64, len: u64, flags: u32) {
-        let mut header = [0u8; 8];
-        header[..4].copy_from_slice(&(len as u32).to_le_bytes());
-        header[4..].copy_from_slice(&flags.to_le_bytes());
-        self.write_at(pos, &header);
+        self.write_at(pos, &header(len, flags));
+    }
+
+    /// Writes a record (header and payload) at `pos`: a small one with a
+    /// single copy from a stack buffer (one bounds check, one `memcpy`).
+    #[inline]
+    fn write_record(&self, pos: u64, payload: &[u8], flags: u32) {
+        let len = payload.len();
+        if len <= SMALL_RECORD - RECORD_HEADER as usize {
+            let mut record = [0u8; SMALL_RECORD];
+            record[..8].copy_from_slice(&header(len as u64, flags));
+            record[8..8 + len].copy_from_slice(payload);
+            self.write_at(pos, &record[..8 + len]);
+        } else {
+            self.write_header(pos, len as u64, flags);
+            self.write_at(pos + RECORD_HEADER, payload);
+        }
     }
 
     /// Producer, holding the writer lock: writes one record at `tail` if it
     /// fits (after an owed [`ABORT`]) and publishes it, counting the
     /// message if it is the `LAST` record. Returns whether it was written.
+    #[inline]
     pub(crate) fn push(&self, payload: &[u8], flags: u32) -> bool {
-        let need = self.need(payload.len() as u64);
-        if need > self.free_for(need) {
+        let owed = self.abort_owed();
+        let need = RECORD_HEADER + pad(payload.len() as u64) + owed * RECORD_HEADER;
+        let start = self.tail().load(SeqCst);
+        if need > self.free_after(start, need) {
             return false;
         }
-        let start = self.tail().load(SeqCst);
         let mut tail = start;
-        let abort = self.abort_owed() == 1;
+        let abort = owed == 1;
         if abort {
             self.write_header(tail, 0, ABORT);
             tail += RECORD_HEADER;
         }
-        self.write_header(tail, payload.len() as u64, flags);
-        self.write_at(tail + RECORD_HEADER, payload);
+        self.write_record(tail, payload, flags);
         let end = tail + RECORD_HEADER + pad(payload.len() as u64);
         if flags & LAST != 0 {
             // Journal, then commit, the position last (see the module

@@ -23,11 +23,17 @@ thread_local! {
     static READ: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-/// Encodes `item` into this thread's encode buffer; hand the bytes back
-/// with [`recycle`] once written.
+/// Encodes `item` into `msg` (the caller's, empty), whose bytes become
+/// this thread's encode buffer; hand them back with [`recycle`] once
+/// written. In place: a `Message` returned by value cost a small item's
+/// `put` store-forwarding stalls at every layer it was moved through.
 #[inline]
-pub(crate) fn encode<T: Serialize + ?Sized>(item: &T) -> Result<Message, EncodeError> {
-    mp_wire::encode_into(item, ENCODE.take())
+pub(crate) fn encode<T: Serialize + ?Sized>(
+    item: &T,
+    msg: &mut Message,
+) -> Result<(), EncodeError> {
+    msg.bytes = ENCODE.take();
+    mp_wire::encode_to(item, msg)
 }
 
 /// Keeps `bytes` (an encoded item that was written) as this thread's
@@ -55,7 +61,9 @@ pub(crate) fn worth_keeping(buf: &Vec<u8>) -> bool {
 
 /// Runs `f` with this thread's read buffer. Its length is the largest it
 /// has been (never less than its contents need): readers overwrite it in
-/// place, and only growth pays for zeroing.
+/// place, and only growth pays for zeroing. Inlined, so that `f`'s result
+/// is not returned through memory (a stall per small item).
+#[inline]
 pub(crate) fn with_read_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     let mut buf = READ.take();
     let result = f(&mut buf);

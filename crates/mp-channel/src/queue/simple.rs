@@ -7,6 +7,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use mp_wire::Message;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -63,9 +64,14 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Errors
     /// [`PutError::Encode`] (nothing put), OS errors.
     pub fn put(&self, item: &T) -> Result<(), PutError> {
-        let msg = scratch::encode(item)?;
+        let mut msg = Message::default();
+        scratch::encode(item, &mut msg)?;
         let guard = self.core.lock_writer(&mut LazyDeadline::after(None));
-        let written = self.core.write(&msg, Deadline::NEVER);
+        // Room now (the usual case for a small item): no waiting layers.
+        let written = match self.core.try_write(&msg) {
+            Ok(false) => self.core.write(&msg, Deadline::NEVER),
+            done => done,
+        };
         drop(guard);
         scratch::recycle(msg.bytes);
         written?;
