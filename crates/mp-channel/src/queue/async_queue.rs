@@ -22,8 +22,8 @@
 //! chunk is taken (or, putting, once it starts to be written), the rest is
 //! copied by the same poll, blocking the polling thread until the other
 //! side has moved the rest — as `Connection::send_async` does for a frame
-//! larger than the pipe. With the default 4 MiB ring that is an item over
-//! 2 MiB; give such a queue a larger ring (`Queue::with_ring`) or run the
+//! larger than the pipe. With the default 1 MiB ring that is an item over
+//! 512 KiB; give such a queue a larger ring (`Queue::with_ring`) or run the
 //! other side elsewhere than on this thread.
 
 use std::ops::Deref;

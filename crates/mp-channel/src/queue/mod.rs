@@ -34,11 +34,9 @@ pub use error::{GetError, PutError, QueueStateError, TaskDoneError};
 pub use joinable::JoinableQueue;
 pub use simple::SimpleQueue;
 
-/// Bytes of shared ring a queue gets by default (4 MiB; its pages are
-/// touched as traffic goes round it). An item of up to half of it (2 MiB)
-/// is one record, which an unbounded `put` writes itself when there is
-/// room; larger items are streamed through it in chunks by the feeder.
-pub const DEFAULT_RING_BYTES: usize = 4 << 20;
+/// Bytes of shared ring a queue gets by default (1 MiB). Larger items are
+/// streamed through it in chunks.
+pub const DEFAULT_RING_BYTES: usize = 1 << 20;
 
 /// How long a non-blocking put on a bounded queue waits for another
 /// producer to finish writing before it reports [`PutError::Full`].
