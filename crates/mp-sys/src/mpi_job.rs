@@ -760,7 +760,11 @@ impl PendingSend {
 /// on a loaded machine hands the core to every other runnable process for a
 /// time slice), so a waiter polls without pause for [`Backoff::SPIN`] after
 /// the last message, then sleeps between polls for a doubling time, from
-/// 20 µs up to its cap.
+/// 20 µs up to its cap — but no longer than [`Backoff::WARM_CAP`] while
+/// the last message is under [`Backoff::WARM`] old: work tends to come in
+/// runs (the next `map` of a loop), and a rank asleep for the full cap when
+/// it comes starts that much late, while a rank idle for long polls as
+/// seldom as before.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     since: std::time::Instant,
@@ -772,6 +776,10 @@ impl Backoff {
     /// How long a waiter polls without pause after the last message.
     pub const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
     const FIRST_SLEEP: std::time::Duration = std::time::Duration::from_micros(20);
+    /// How long after the last message sleeps stay short.
+    pub const WARM: std::time::Duration = std::time::Duration::from_millis(10);
+    /// The longest sleep while the last message is under [`WARM`](Self::WARM) old.
+    pub const WARM_CAP: std::time::Duration = std::time::Duration::from_micros(50);
 
     /// A backoff whose sleeps grow to at most `cap`.
     pub fn new(cap: std::time::Duration) -> Backoff {
@@ -790,11 +798,17 @@ impl Backoff {
 
     /// How long to wait before the next poll: `None` to poll at once.
     pub fn next_pause(&mut self) -> Option<std::time::Duration> {
-        if self.since.elapsed() < Self::SPIN {
+        let idle = self.since.elapsed();
+        if idle < Self::SPIN {
             std::hint::spin_loop();
             return None;
         }
-        self.sleep = (self.sleep * 2).clamp(Self::FIRST_SLEEP, self.cap);
+        let cap = if idle < Self::WARM {
+            self.cap.min(Self::WARM_CAP)
+        } else {
+            self.cap
+        };
+        self.sleep = (self.sleep * 2).clamp(Self::FIRST_SLEEP.min(cap), cap);
         Some(self.sleep)
     }
 }
@@ -941,10 +955,16 @@ mod tests {
         let cap = std::time::Duration::from_micros(100);
         let mut b = Backoff::new(cap);
         std::thread::sleep(Backoff::SPIN);
-        let pauses: Vec<_> = (0..5)
+        let pauses: Vec<_> = (0..4)
             .map(|_| b.next_pause().unwrap().as_micros())
             .collect();
-        assert_eq!(pauses, [20, 40, 80, 100, 100]);
+        // Under WARM since the last message: no sleep above WARM_CAP.
+        assert_eq!(pauses, [20, 40, 50, 50]);
+        std::thread::sleep(Backoff::WARM);
+        let pauses: Vec<_> = (0..3)
+            .map(|_| b.next_pause().unwrap().as_micros())
+            .collect();
+        assert_eq!(pauses, [100, 100, 100]);
         b.reset();
         assert_eq!(b.sleep, std::time::Duration::ZERO);
         std::thread::sleep(Backoff::SPIN);
