@@ -187,7 +187,8 @@ fn a_dying_spawned_rank_ends_the_singleton_too() {
             "imap_unordered of mpi_cases::exits_at_3000, chunk 3000 (tasks 3000..3001)",
         ),
     ] {
-        let out = singleton(case, &[case]);
+        // A session directory apart from the mpirun crash tests' (same case names).
+        let out = singleton(&format!("singleton-{case}"), &[case]);
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
         // `timeout` exits with 137 when it had to kill rank 0.
         assert_eq!(
