@@ -49,12 +49,8 @@ fn hooks() -> MutexGuard<'static, Vec<ForkHook>> {
     HOOKS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Registers `hook` to run around every later fork made through this crate.
-pub fn register(hook: ForkHook) {
-    hooks().push(hook);
-}
-
-/// Registers `hook` unless `done` says it already was, and sets `done`: a
+/// Registers `hook` to run around every later fork made through this
+/// crate, unless `done` says it already was, and sets `done`: a
 /// once-per-process registration that never blocks on another thread's
 /// unfinished one (as `Once::call_once` would, for ever in a child forked
 /// meanwhile). The flag is tested and set under the registry's lock, so
@@ -106,17 +102,21 @@ mod tests {
 
     #[test]
     fn hooks_run_around_the_call_in_order() {
-        register(ForkHook {
-            prepare: || {
-                LOG.fetch_add(1, Ordering::SeqCst);
+        static DONE: AtomicBool = AtomicBool::new(false);
+        register_once(
+            &DONE,
+            ForkHook {
+                prepare: || {
+                    LOG.fetch_add(1, Ordering::SeqCst);
+                },
+                parent: || {
+                    LOG.fetch_add(10, Ordering::SeqCst);
+                },
+                child: || {
+                    LOG.fetch_add(100, Ordering::SeqCst);
+                },
             },
-            parent: || {
-                LOG.fetch_add(10, Ordering::SeqCst);
-            },
-            child: || {
-                LOG.fetch_add(100, Ordering::SeqCst);
-            },
-        });
+        );
         let before = LOG.load(Ordering::SeqCst);
         let r = around(|| LOG.load(Ordering::SeqCst), |_| false);
         assert_eq!(r, before + 1, "prepare ran before the call");

@@ -167,62 +167,75 @@ impl Watchdog {
     fn start(inter: &mpi::topology::InterCommunicator, workers: usize) -> Watchdog {
         let stopped: std::sync::Arc<[AtomicBool]> =
             (0..workers).map(|_| AtomicBool::new(false)).collect();
-        let mut watched = Vec::new();
-        let deadline = std::time::Instant::now() + INTRO_TIMEOUT;
-        let mut heard = 0;
-        let mut backoff = Backoff::new(WORKER_PAUSE);
-        while heard < workers && std::time::Instant::now() < deadline {
-            let Some(probed) = inter
-                .any_process()
-                .immediate_matched_probe_with_tag(TAG_WHO)
-            else {
-                if let Some(d) = backoff.next_pause() {
-                    std::thread::sleep(d);
-                }
-                continue;
-            };
-            let (bytes, status) = probed.matched_receive_vec::<u8>();
-            let worker = status.source_rank() as usize + 1;
-            heard += 1;
-            match watch_introduced(&bytes) {
-                Ok(Some((pid, pidfd))) => watched.push((worker, pid, pidfd)),
-                Ok(None) => {}
-                Err(pid) => end_for_dead(worker, pid),
-            }
-        }
-        if heard < workers {
-            eprintln!(
-                "multiprocess: {} of {workers} spawned MPI ranks did not introduce themselves \
-                 within {INTRO_TIMEOUT:?}; their death will not be noticed",
-                workers - heard
-            );
-        }
+        let watched = take_introductions(inter, workers);
         let flags = std::sync::Arc::clone(&stopped);
         let thread = std::thread::Builder::new()
             .name("mp-mpi-watchdog".into())
-            .spawn(move || loop {
-                if watched.is_empty() {
-                    return;
-                }
-                let fds: Vec<_> = watched.iter().map(|(_, _, fd)| fd.as_fd()).collect();
-                let Ok(ready) = crate::fd::poll_readable_any(&fds, None) else {
-                    return;
-                };
-                drop(fds);
-                let mut i = 0;
-                watched.retain(|(worker, pid, _)| {
-                    let ended = ready[i];
-                    i += 1;
-                    if ended && !flags[worker - 1].load(Ordering::SeqCst) {
-                        end_for_dead(*worker, *pid);
-                    }
-                    !ended
-                });
-            });
+            .spawn(move || watch(watched, &flags));
         if let Err(e) = thread {
             eprintln!("multiprocess: no thread to watch the spawned MPI ranks ({e})");
         }
         Watchdog { stopped }
+    }
+}
+
+/// Receives the `workers` spawned ranks' introductions (waiting at most
+/// [`INTRO_TIMEOUT`]): `(worker, pid, pidfd)` of those to watch. Ends this
+/// process if one has already died.
+fn take_introductions(
+    inter: &mpi::topology::InterCommunicator,
+    workers: usize,
+) -> Vec<(usize, u32, OwnedFd)> {
+    let mut watched = Vec::new();
+    let deadline = std::time::Instant::now() + INTRO_TIMEOUT;
+    let mut heard = 0;
+    let mut backoff = Backoff::new(WORKER_PAUSE);
+    while heard < workers && std::time::Instant::now() < deadline {
+        let Some(probed) = inter
+            .any_process()
+            .immediate_matched_probe_with_tag(TAG_WHO)
+        else {
+            if let Some(d) = backoff.next_pause() {
+                std::thread::sleep(d);
+            }
+            continue;
+        };
+        let (bytes, status) = probed.matched_receive_vec::<u8>();
+        let worker = status.source_rank() as usize + 1;
+        heard += 1;
+        match watch_introduced(&bytes) {
+            Ok(Some((pid, pidfd))) => watched.push((worker, pid, pidfd)),
+            Ok(None) => {}
+            Err(pid) => end_for_dead(worker, pid),
+        }
+    }
+    if heard < workers {
+        eprintln!(
+            "multiprocess: {} of {workers} spawned MPI ranks did not introduce themselves \
+             within {INTRO_TIMEOUT:?}; their death will not be noticed",
+            workers - heard
+        );
+    }
+    watched
+}
+
+/// The watchdog thread: waits on the pidfds of `watched` and ends this
+/// process when one ends before its worker's `stopped` flag is set.
+fn watch(mut watched: Vec<(usize, u32, OwnedFd)>, stopped: &[AtomicBool]) {
+    while !watched.is_empty() {
+        let fds: Vec<_> = watched.iter().map(|(_, _, fd)| fd.as_fd()).collect();
+        let Ok(ready) = crate::fd::poll_readable_any(&fds, None) else {
+            return;
+        };
+        drop(fds);
+        let mut ended = ready.into_iter();
+        watched.retain(|(worker, pid, _)| {
+            let ended = ended.next().unwrap_or(false);
+            if ended && !stopped[worker - 1].load(Ordering::SeqCst) {
+                end_for_dead(*worker, *pid);
+            }
+            !ended
+        });
     }
 }
 
@@ -570,7 +583,7 @@ fn serve_parent(universe: Universe, parent: &mpi::topology::InterCommunicator, r
         eprintln!("multiprocess: spawned MPI rank {rank} already has a process-tree key");
         crate::process::exit_now(255);
     }
-    // So that rank 0 can tell if this rank dies (see `Watch`).
+    // So that rank 0 can tell if this rank dies (see `Watchdog`).
     parent
         .process_at_rank(0)
         .send_with_tag(&introduction()[..], TAG_WHO);
