@@ -212,8 +212,11 @@ mod tests {
             let unknown: Reply = Err(RemoteError::protocol("unknown control method 'pipes'"));
             server.send(&unknown).unwrap();
             assert!(server.recv::<Request>().is_err());
+            // As an old server answers the end it could not read. The client
+            // may have left already (it gave up at the first error), so this
+            // send may find the socket closed.
             let malformed: Reply = Err(RemoteError::protocol("malformed request"));
-            server.send(&malformed).unwrap();
+            let _ = server.send(&malformed);
         });
         let answer = |s: &Connection| -> Result<Vec<u8>, ManagerError> {
             let r: Reply = s.recv_timeout(Duration::from_secs(10)).unwrap();
