@@ -11,8 +11,13 @@ use crate::header::{check_header, HEADER_LEN};
 use crate::limits::Limits;
 use crate::message::Message;
 
-/// Size of the read buffer; frames larger than this get their own allocation.
+/// Largest size of the read buffer; frames larger than this get their own
+/// allocation.
 const BUF_LEN: usize = 64 * 1024;
+
+/// Size of the read buffer at first: it doubles (up to [`BUF_LEN`]) each
+/// time a read fills it, so a quiet stream keeps one page resident.
+const START_LEN: usize = 4 * 1024;
 
 /// A large payload's allocation starts at most this big and doubles as data
 /// arrives.
@@ -62,9 +67,12 @@ struct Large {
 /// ```
 ///
 /// # Buffering
-/// [`spare`](FrameDecoder::spare) offers the free part of a 64 KiB buffer,
-/// so one read takes in as many frames as have arrived and a small message
-/// usually costs one system call, header and payload together.
+/// [`spare`](FrameDecoder::spare) offers the free part of a buffer that
+/// starts at 4 KiB and doubles, up to 64 KiB, each time a read fills it: one
+/// read takes in as many frames as have arrived and a small message usually
+/// costs one system call, header and payload together, while a quiet
+/// stream (an idle worker's task pipe, a manager client) keeps one page
+/// resident rather than sixteen.
 /// [`spare_exact`](FrameDecoder::spare_exact) offers only the bytes the
 /// current frame still lacks, so the reader never takes bytes of the next
 /// frame and several readers may share a stream by taking turns (what
@@ -95,6 +103,10 @@ struct Large {
 pub struct FrameDecoder {
     /// The read buffer (allocated on first use).
     buf: Vec<u8>,
+    /// The size [`spare`](Self::spare) grows the buffer to: 0 until a read
+    /// first fills it (meaning [`START_LEN`]), then doubling up to
+    /// [`BUF_LEN`].
+    grow_to: usize,
     start: usize,
     end: usize,
     /// Stream offset of `buf[start]` (of the next byte, while a large
@@ -157,7 +169,7 @@ impl FrameDecoder {
             return self.large_rest();
         }
         let need = self.need();
-        self.make_room(need, BUF_LEN);
+        self.make_room(need, self.grow_to.max(START_LEN));
         &mut self.buf[self.end..]
     }
 
@@ -221,6 +233,11 @@ impl FrameDecoder {
         let n = n.min(self.buf.len() - self.end);
         let from = self.pos + (self.end - self.start) as u64;
         self.end += n;
+        if self.end == self.buf.len() {
+            // The read took all it was offered: more may be waiting, so the
+            // next one is offered twice as much.
+            self.grow_to = (self.buf.len() * 2).clamp(START_LEN, BUF_LEN);
+        }
         if fds_truncated || !fds.is_empty() {
             self.batches.push_back(FdBatch {
                 from,

@@ -325,3 +325,53 @@ fn more_fds_than_a_frame_declares_is_malformed() {
         Err(WireError::Malformed(_))
     ));
 }
+
+#[test]
+fn the_read_buffer_starts_at_a_page_and_doubles_when_reads_fill_it() {
+    let mut d = FrameDecoder::new();
+    assert_eq!(d.spare().len(), 4096);
+    // Whole frames of 100 bytes' payload, as many as each read is offered.
+    let mut enc = FrameEncoder::new();
+    for _ in 0..2000 {
+        enc.push(&Message::from_bytes(vec![9; 100])).unwrap();
+    }
+    let stream = enc.as_bytes().to_vec();
+    let mut at = 0;
+    let mut offered = Vec::new();
+    let mut frames = 0;
+    while at < stream.len() {
+        while d.next_frame(&Limits::default()).unwrap().is_some() {
+            frames += 1;
+        }
+        let room = d.spare();
+        offered.push(room.len());
+        let n = room.len().min(stream.len() - at);
+        room[..n].copy_from_slice(&stream[at..at + n]);
+        at += n;
+        d.filled(n, Vec::new(), false).unwrap();
+    }
+    while d.next_frame(&Limits::default()).unwrap().is_some() {
+        frames += 1;
+    }
+    assert_eq!(frames, 2000);
+    // Each full read doubled the offer until it reached 64 KiB (the part of
+    // a frame left over from the previous read takes a little of it).
+    assert!(offered[1] > 4096 && offered[1] <= 8192, "{offered:?}");
+    assert!(offered.iter().all(|&n| n <= 64 * 1024), "{offered:?}");
+    assert!(offered.iter().any(|&n| n > 60 * 1024), "{offered:?}");
+}
+
+#[test]
+fn a_stream_of_small_reads_keeps_the_buffer_at_a_page() {
+    let mut d = FrameDecoder::new();
+    let mut enc = FrameEncoder::new();
+    enc.push(&Message::from_bytes(vec![1; 50])).unwrap();
+    let frame = enc.as_bytes().to_vec();
+    for _ in 0..100 {
+        let room = d.spare();
+        assert_eq!(room.len(), 4096);
+        room[..frame.len()].copy_from_slice(&frame);
+        d.filled(frame.len(), Vec::new(), false).unwrap();
+        assert!(d.next_frame(&Limits::default()).unwrap().is_some());
+    }
+}
