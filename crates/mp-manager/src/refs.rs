@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use mp_channel::{Address, Connection};
@@ -39,10 +39,21 @@ use crate::client;
 use crate::error::{ManagerError, Result};
 use crate::protocol::{self, RequestRef, CONTROL};
 
-/// A process's holder connection to each server (by address and key);
-/// `None` once that server went away (so dropping the proxies of a dead
-/// server does not try to reach it again, one connect per proxy).
-type HolderConns = HashMap<(Address, AuthKey), Option<Connection>>;
+/// A process's holder connection to one server.
+enum Holder {
+    /// Not connected yet.
+    Unopened,
+    /// Connected.
+    Open(Connection),
+    /// The server went away (so dropping the proxies of a dead server does
+    /// not try to reach it again, one connect per proxy).
+    Gone,
+}
+
+/// A process's holder for each server (by address and key), each behind a
+/// lock of its own: a call waiting on one server's reply delays no call to
+/// another server.
+type HolderConns = HashMap<(Address, AuthKey), Arc<Mutex<Holder>>>;
 
 /// The holders of one process.
 struct Holders {
@@ -106,30 +117,33 @@ fn holder_call(
     let holders = TABLE[slot]
         .get()
         .ok_or_else(|| ManagerError::State("no reference holder".into()))?;
-    let mut conns = holders.conns.lock().unwrap_or_else(|e| e.into_inner());
-    let entry = (address.clone(), key.clone());
+    let holder = holders
+        .conns
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry((address.clone(), key.clone()))
+        .or_insert_with(|| Arc::new(Mutex::new(Holder::Unopened)))
+        .clone();
+    let mut holder = holder.lock().unwrap_or_else(|e| e.into_inner());
     // A holder hears nothing unasked: one that reads as ready was closed by
     // its server (gone, or restarted), and a new server is tried instead.
-    let dead = matches!(conns.get(&entry), Some(Some(c)) if !matches!(c.poll(Some(Duration::ZERO)), Ok(false)));
-    if dead {
-        conns.insert(entry.clone(), None);
+    if matches!(&*holder, Holder::Open(c) if !matches!(c.poll(Some(Duration::ZERO)), Ok(false))) {
+        *holder = Holder::Gone;
     }
-    match conns.get(&entry) {
-        Some(Some(_)) => {}
-        Some(None) if method == protocol::DECREF => return Ok(Vec::new()),
-        _ => match client::connect(address, key) {
-            Ok(conn) => {
-                conns.insert(entry.clone(), Some(conn));
-            }
+    match &*holder {
+        Holder::Open(_) => {}
+        Holder::Gone if method == protocol::DECREF => return Ok(Vec::new()),
+        Holder::Gone | Holder::Unopened => match client::connect(address, key) {
+            Ok(conn) => *holder = Holder::Open(conn),
             Err(e) => {
                 if e.is_server_gone() {
-                    conns.insert(entry.clone(), None);
+                    *holder = Holder::Gone;
                 }
                 return Err(e);
             }
         },
     }
-    let Some(Some(conn)) = conns.get(&entry) else {
+    let Holder::Open(conn) = &*holder else {
         return Err(ManagerError::State("no reference holder".into()));
     };
     let request = RequestRef {
@@ -139,7 +153,7 @@ fn holder_call(
     };
     let result = client::roundtrip(conn, address, &request, None);
     if result.as_ref().is_err_and(ManagerError::is_server_gone) {
-        conns.insert(entry, None);
+        *holder = Holder::Gone;
     }
     result
 }
