@@ -295,6 +295,9 @@ fn a_server_that_exits_when_stopped_runs_no_request_read_after_the_stop() {
 
     let (link, conn, id) = list_over_pipes(&address);
     assert!(link.usable());
+    // The list itself, held here: the connection's references go when the
+    // server hangs up on it below, and the object with them.
+    let (_, list) = server.object(id).unwrap();
 
     // Stop: the accept loop ends and hangs up. The thread reading the
     // pipes is not woken (its process would end now), but the client's
@@ -309,7 +312,6 @@ fn a_server_that_exits_when_stopped_runs_no_request_read_after_the_stop() {
         conn.recv_bytes_timeout(None, Duration::from_secs(10)),
         Err(RecvError::Eof)
     ));
-    let (_, list) = server.object(id).unwrap();
     let (here, _peer) = mp_sys::socket::socketpair().unwrap();
     let len = list
         .call(
