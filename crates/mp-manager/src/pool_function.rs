@@ -11,7 +11,7 @@ use std::any::type_name;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp_pool::{IMapIterator, Pool, PoolBuilder, PoolError, StarFn, TaskError};
+use mp_pool::{AsyncResult, IMapIterator, Pool, PoolBuilder, PoolError, StarFn, TaskError};
 use mp_sys::entry::EntryPoint;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -52,6 +52,19 @@ pub(crate) enum PoolCall {
         /// Tasks per worker before it is replaced.
         maxtasksperchild: Option<u64>,
     },
+    /// `apply_async(f, args)`: [`Apply`](PoolCall::Apply) submitted to the
+    /// server's pool before the reply, so a `close` sent after it cannot
+    /// overtake the task (as in Python, where `apply_async` has queued the
+    /// task when it returns); the outcome is a [`ResultStream`] of one item,
+    /// the encoded `Result<R, TaskError>`.
+    ApplyAsync,
+    /// `starmap_async(f, items)`: [`Starmap`](PoolCall::Starmap) submitted
+    /// before the reply, as [`ApplyAsync`](PoolCall::ApplyAsync); the one
+    /// item is the encoded `Result<Vec<R>, TaskError>`.
+    StarmapAsync {
+        /// Items per chunk (`None`: Python's default).
+        chunksize: Option<u64>,
+    },
 }
 
 /// The request of the pool's `run` method: key, call, encoded arguments.
@@ -74,6 +87,36 @@ pub(crate) struct PoolJob {
 pub(crate) trait ResultStream: Send {
     /// The next result, waiting at most `timeout`.
     fn next_encoded(&mut self, timeout: Duration) -> Option<Result<Vec<u8>, PoolError>>;
+}
+
+/// The one result of an `apply_async` or `starmap_async` submitted to the
+/// server's pool, handed out as a [`ResultStream`] of one item.
+struct Submitted<T>(Option<AsyncResult<T>>);
+
+impl<T: Serialize + Send> ResultStream for Submitted<T> {
+    fn next_encoded(&mut self, timeout: Duration) -> Option<Result<Vec<u8>, PoolError>> {
+        let item = match self.0.as_ref()?.get_timeout(timeout) {
+            Err(PoolError::Timeout) => return Some(Err(PoolError::Timeout)),
+            Ok(r) => Ok(r),
+            Err(PoolError::Task(t)) => Err(t),
+            Err(e) => {
+                self.0 = None;
+                return Some(Err(e));
+            }
+        };
+        self.0 = None;
+        Some(
+            ret(&item)
+                .map_err(|e| PoolError::InvalidArgument(format!("cannot encode a result: {e}"))),
+        )
+    }
+}
+
+/// The outcome of a call submitted without waiting: its result to come, or
+/// the pool's refusal (closed, ...) as the call's error.
+fn submitted<T: Serialize + Send + 'static>(r: Result<AsyncResult<T>, PoolError>) -> PoolOutput {
+    r.map(|r| PoolOutcome::Stream(Box::new(Submitted(Some(r)))))
+        .map_err(RemoteError::from_pool)
 }
 
 impl<R: Serialize + Send> ResultStream for IMapIterator<R> {
@@ -197,6 +240,14 @@ where
             };
             it.map(|it| PoolOutcome::Stream(Box::new(it)))
                 .map_err(RemoteError::from_pool)
+        }
+        PoolCall::ApplyAsync => {
+            let a: Args = args(&job.args, "apply_async")?;
+            submitted(pool.apply_async(f, a))
+        }
+        PoolCall::StarmapAsync { chunksize } => {
+            let items: Vec<Args> = args(&job.args, "starmap_async")?;
+            submitted(pool.starmap_async(f, items, chunksize.map(size)))
         }
         PoolCall::Build { .. } => Err(RemoteError::protocol("a pool is already built")),
     }

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::run;
-use mp_manager::{Manager, ManagerBuilder, ManagerError, PoolProxy};
+use mp_manager::{Manager, ManagerBuilder, ManagerError, PoolProxy, RemoteErrorKind};
 use mp_pool::{PoolError, TaskError};
 use mp_process::Process;
 
@@ -98,10 +98,9 @@ fn async_forms_return_handles() {
         other => panic!("unexpected {other:?}"),
     }
     assert!(!bad.successful().unwrap());
-    // An unregistered function runs nothing.
-    let refused = pool.apply_async(must_not_run, (1,)).unwrap();
+    // An unregistered function runs nothing: the submission fails.
     assert!(matches!(
-        refused.get(Some(LONG)),
+        pool.apply_async(must_not_run, (1,)),
         Err(ManagerError::NotRegistered { .. })
     ));
     run(Process::new(async_from_child, (pool.clone(),)));
@@ -199,4 +198,26 @@ fn the_initializer_runs_in_every_worker() {
         .unwrap_err();
     assert!(matches!(e, ManagerError::NotRegistered { .. }), "{e}");
     assert_eq!(manager.number_of_objects().unwrap(), before);
+}
+
+#[test]
+fn join_timeout_waits_at_most_that_long_for_the_workers() {
+    let manager = registered().start().unwrap();
+    let pool = manager.pool(Some(1)).unwrap();
+    // Before close: Python's `ValueError`, as `join` gives.
+    let e = pool.join_timeout(Duration::from_millis(10)).unwrap_err();
+    assert!(
+        matches!(&e, ManagerError::Remote(r) if r.kind == RemoteErrorKind::Value),
+        "{e:?}"
+    );
+    // A task that outlives the wait: submitted before the close (which
+    // does not stop it), so the closed pool's workers are not done.
+    let slow = pool.apply_async(sleepy, (60_000,)).unwrap();
+    pool.close().unwrap();
+    assert!(!pool.join_timeout(Duration::from_millis(50)).unwrap());
+    assert!(!slow.ready());
+    // Terminated, they finish within the wait.
+    pool.terminate().unwrap();
+    assert!(pool.join_timeout(LONG).unwrap());
+    pool.join().unwrap();
 }

@@ -7,6 +7,7 @@
 
 use std::any::type_name;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use mp_pool::{StarFn, TaskError};
 use mp_process::CodeOnly;
@@ -194,6 +195,14 @@ impl PoolProxy {
     /// Waits for the workers to finish, after `close` or `terminate`.
     pub fn join(&self) -> Result<()> {
         self.base.call("join", &())
+    }
+
+    /// [`join`](Self::join) waiting at most `timeout` (the server waits,
+    /// then answers); returns whether the workers have finished. Before
+    /// `close` or `terminate` it fails as `join` does (a `Value` error,
+    /// Python's `ValueError`).
+    pub fn join_timeout(&self, timeout: Duration) -> Result<bool> {
+        self.base.call("join_timeout", &timeout)
     }
 }
 

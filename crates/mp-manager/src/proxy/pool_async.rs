@@ -1,8 +1,8 @@
 //! The managed Pool's async forms (Python's `apply_async`, `map_async`,
-//! `starmap_async` on a managed pool): the call waits for the server in a
-//! thread of this process, and [`AsyncResult`] is the handle to its
-//! outcome. The work itself runs in the server's pool at once, beside
-//! other calls.
+//! `starmap_async` on a managed pool): the call is submitted to the
+//! server's pool before it returns (so a `close` after it cannot overtake
+//! it), the server keeps its result under a handle, and [`AsyncResult`] is
+//! the handle to that outcome, taken by a thread of this process.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -13,8 +13,10 @@ use mp_process::CodeOnly;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::pool_imap::ManagedIMap;
 use super::PoolProxy;
 use crate::error::{ManagerError, Result};
+use crate::pool_function::PoolCall;
 
 /// Where a call's outcome lands.
 enum Slot<T> {
@@ -133,21 +135,25 @@ impl<T> AsyncResult<T> {
 
 impl PoolProxy {
     /// [`apply`](Self::apply) without waiting (Python's `apply_async`): the
-    /// handle's [`get`](AsyncResult::get) gives the result.
-    pub fn apply_async<F, Args>(&self, f: F, args: Args) -> Result<AsyncResult<F::Output>>
+    /// task is in the server's pool when this returns (a `close` after it
+    /// does not stop it), and the handle's [`get`](AsyncResult::get) gives
+    /// the result. A pool that refuses the task (closed, or `f` not
+    /// registered) is this call's error.
+    pub fn apply_async<F, Args>(&self, _f: F, args: Args) -> Result<AsyncResult<F::Output>>
     where
         F: StarFn<Args>,
         Args: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
-        let pool = self.clone();
-        AsyncResult::spawn(move || pool.apply(f, args))
+        let handle: u64 = self.run_call::<F, Args, _>(PoolCall::ApplyAsync, &args)?;
+        AsyncResult::spawn(self.one_result(handle))
     }
 
-    /// [`map`](Self::map) without waiting (Python's `map_async`).
+    /// [`map`](Self::map) without waiting (Python's `map_async`), submitted
+    /// as [`apply_async`](Self::apply_async) is.
     pub fn map_async<F, T, R>(
         &self,
-        f: F,
+        _f: F,
         iterable: impl IntoIterator<Item = T>,
     ) -> Result<AsyncResult<Vec<R>>>
     where
@@ -155,15 +161,18 @@ impl PoolProxy {
         T: Serialize + DeserializeOwned + Send + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        let pool = self.clone();
-        let items: Vec<T> = iterable.into_iter().collect();
-        AsyncResult::spawn(move || pool.map(f, items))
+        // A `starmap` of one-element tuples, as `map`.
+        let items: Vec<(T,)> = iterable.into_iter().map(|x| (x,)).collect();
+        let call = PoolCall::StarmapAsync { chunksize: None };
+        let handle: u64 = self.run_call::<F, (T,), _>(call, &items)?;
+        AsyncResult::spawn(self.one_result(handle))
     }
 
-    /// [`starmap`](Self::starmap) without waiting (Python's `starmap_async`).
+    /// [`starmap`](Self::starmap) without waiting (Python's
+    /// `starmap_async`), submitted as [`apply_async`](Self::apply_async) is.
     pub fn starmap_async<F, Args>(
         &self,
-        f: F,
+        _f: F,
         iterable: impl IntoIterator<Item = Args>,
     ) -> Result<AsyncResult<Vec<F::Output>>>
     where
@@ -171,8 +180,22 @@ impl PoolProxy {
         Args: Serialize + DeserializeOwned + Send + 'static,
         F::Output: Serialize + DeserializeOwned + Send + 'static,
     {
-        let pool = self.clone();
         let items: Vec<Args> = iterable.into_iter().collect();
-        AsyncResult::spawn(move || pool.starmap(f, items))
+        let call = PoolCall::StarmapAsync { chunksize: None };
+        let handle: u64 = self.run_call::<F, Args, _>(call, &items)?;
+        AsyncResult::spawn(self.one_result(handle))
+    }
+
+    /// Takes the one result the server keeps under `handle` (a submitted
+    /// call's), waiting for it.
+    fn one_result<R: DeserializeOwned>(&self, handle: u64) -> impl FnOnce() -> Result<R> {
+        let mut results = ManagedIMap::<R>::new(self.clone(), handle);
+        move || {
+            results.next().unwrap_or_else(|| {
+                Err(ManagerError::State(
+                    "the server ended a submitted call without its result".into(),
+                ))
+            })
+        }
     }
 }

@@ -37,6 +37,18 @@ impl<R> std::fmt::Debug for ManagedIMap<R> {
     }
 }
 
+impl<R> ManagedIMap<R> {
+    /// The results the server keeps under `handle`.
+    pub(super) fn new(pool: PoolProxy, handle: u64) -> ManagedIMap<R> {
+        ManagedIMap {
+            pool,
+            handle,
+            done: false,
+            _types: PhantomData,
+        }
+    }
+}
+
 impl<R: DeserializeOwned> ManagedIMap<R> {
     /// The next result, waiting at most `timeout` (`None`: until it comes):
     /// `Some(Err(ManagerError::Pool(PoolError::Timeout)))` if none came in
@@ -151,11 +163,6 @@ impl PoolProxy {
         let handle: u64 = self
             .run_call::<F, (T,), _>(call, &items)
             .map_err(not_registered::<F>)?;
-        Ok(ManagedIMap {
-            pool: self.clone(),
-            handle,
-            done: false,
-            _types: PhantomData,
-        })
+        Ok(ManagedIMap::new(self.clone(), handle))
     }
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mp_pool::{Pool, PoolError};
+use mp_sys::time::Deadline;
 use serde_bytes::ByteBuf;
 
 use super::wait::caller_gone;
@@ -24,8 +25,8 @@ use crate::pool_function::{
 };
 use crate::protocol::{args, ret};
 
-/// How long one wait for an `imap` result lasts before checking that the
-/// caller is still there.
+/// How long one wait for an `imap` result (or for `join_timeout`) lasts
+/// before checking that the caller is still there.
 const SLICE: Duration = Duration::from_millis(100);
 
 type Stream = Arc<Mutex<Box<dyn ResultStream>>>;
@@ -146,6 +147,28 @@ impl ManagedPool {
             }
         }
     }
+
+    /// `join` for at most `timeout`, in slices so that a caller that hangs
+    /// up does not keep this thread waiting: whether the pool finished.
+    fn join_for(&self, timeout: Duration, cx: &Cx<'_>) -> Result<bool, RemoteError> {
+        let deadline = Deadline::after(Some(timeout));
+        loop {
+            let slice = deadline.slice(Some(SLICE)).unwrap_or(SLICE);
+            if self
+                .pool
+                .join_timeout(slice)
+                .map_err(RemoteError::from_pool)?
+            {
+                return Ok(true);
+            }
+            if deadline.passed() {
+                return Ok(false);
+            }
+            if cx.peer_gone() {
+                return Err(caller_gone());
+            }
+        }
+    }
 }
 
 impl Referent for ManagedPool {
@@ -197,6 +220,10 @@ impl Referent for ManagedPool {
             "join" => {
                 pool.join().map_err(RemoteError::from_pool)?;
                 ret(&())
+            }
+            "join_timeout" => {
+                let timeout: Duration = args(a, method)?;
+                ret(&self.join_for(timeout, cx)?)
             }
             other => Err(no_method("Pool", other)),
         }
