@@ -329,10 +329,9 @@ fn lazy_statics_cannot_wedge_a_forked_child() {
         ("crates/mp-manager/src/refs.rs", "TABLE"),
         // Set by a pool worker's main thread when it starts, before its task threads.
         ("crates/mp-pool/src/task_word.rs", "MINE"),
-        // Panic hooks: `std::panic::set_hook`'s own lock has the same hazard; installed
-        // by every `Process::new`/pool construction before any fork from it.
-        ("crates/mp-pool/src/func.rs", "OVER_REPORT"),
-        ("crates/mp-pool/src/func.rs", "FOR_THREADS"),
+        // The one panic hook: `std::panic::set_hook`'s own lock has the same hazard;
+        // installed by every `Process` construction before any fork from it (and a
+        // forked child inherits it installed).
         ("crates/mp-process/src/child_main.rs", "INSTALLED"),
     ];
     let lazy =
@@ -348,6 +347,36 @@ fn lazy_statics_cannot_wedge_a_forked_child() {
             if !allowed.contains(&(rel.as_str(), name)) {
                 bad.push(format!("{rel}: static {name} is a blocking {}", &c[2]));
             }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "ARCHITECTURE.md (Fork safety):\n{}",
+        bad.join("\n")
+    );
+}
+
+/// Only two places install a panic hook: mp-process's child report hook (from every
+/// `Process` construction, before any fork; it also records the panics caught by
+/// `mp_process::catch_quietly`) and an MPI worker rank's (a process `mpirun` or
+/// `MPI_Comm_spawn` started, single-threaded then). Anywhere else, a forked child could
+/// wait for ever on std's hook lock, left held by a parent thread that was panicking
+/// (ARCHITECTURE.md, "Fork safety").
+#[test]
+fn only_the_report_hooks_touch_the_panic_hook() {
+    let allowed = [
+        "crates/mp-process/src/child_main.rs",
+        "crates/mp-sys/src/mpi_job.rs",
+    ];
+    let hook = Regex::new(r"\b(set_hook|take_hook|update_hook)\s*\(").expect("regex");
+    let mut bad = Vec::new();
+    for (rel, text) in crate_sources() {
+        if !rel.contains("/src/") || rel.contains("/src/tests/") || allowed.contains(&rel.as_str())
+        {
+            continue;
+        }
+        if let Some(m) = hook.find(&code_lines(&text)) {
+            bad.push(format!("{rel}: calls {}", m.as_str()));
         }
     }
     assert!(

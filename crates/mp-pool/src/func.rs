@@ -2,11 +2,9 @@
 //! trampoline named by an [`EntryPoint`] that decodes a chunk of inputs, calls
 //! the function on each (catching panics one by one) and encodes the outputs.
 
-use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Once;
 
-use mp_process::{CodeOnly, TupleFn};
+use mp_process::{CaughtPanic, CodeOnly, PanicReport, TupleFn};
 use mp_sys::entry::EntryPoint;
 use mp_wire::Message;
 use serde::de::DeserializeOwned;
@@ -253,37 +251,28 @@ pub(crate) fn chunk_error(e: TaskError) -> Message {
     mp_wire::encode(&out).unwrap_or_default()
 }
 
-thread_local! {
-    static IN_TASK: Cell<bool> = const { Cell::new(false) };
-    static LAST_PANIC: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
-}
-
 /// Runs one task, turning a panic into [`TaskError::Panic`] with message and
-/// location. An unwind that is not a panic (`mp_process::exit` in a task)
-/// continues, so the worker ends as asked and the parent reports the task's
-/// worker as dead with that exit code.
+/// location (recorded quietly by mp-process's panic hook, see
+/// [`mp_process::catch_quietly`]). An unwind that is not a panic
+/// (`mp_process::exit` in a task) continues, so the worker ends as asked and
+/// the parent reports the task's worker as dead with that exit code.
 pub(crate) fn catch_task<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
-    LAST_PANIC.with(|p| p.borrow_mut().take());
-    IN_TASK.with(|t| t.set(true));
-    let r = panic::catch_unwind(AssertUnwindSafe(f));
-    IN_TASK.with(|t| t.set(false));
-    match r {
+    match mp_process::catch_quietly(f) {
         Ok(v) => Ok(v),
-        Err(payload) => match LAST_PANIC.with(|p| p.borrow_mut().take()) {
-            Some((message, location)) => Err(TaskError::Panic { message, location }),
-            None => panic::resume_unwind(payload),
-        },
+        Err(CaughtPanic {
+            report: Some(PanicReport { message, location }),
+            ..
+        }) => Err(TaskError::Panic { message, location }),
+        Err(CaughtPanic { payload, .. }) => panic::resume_unwind(payload),
     }
 }
 
 /// Runs `f` in this process, turning a panic into [`TaskError::Panic`].
 ///
-/// The task panic hook ([`install_local_panic_hook`]) records the message and
-/// location quietly. If another hook replaced it since (the program's own
-/// `panic::set_hook`), the panic is printed by that hook and the location is
-/// `<unknown>`.
+/// mp-process's panic hook records the message and location quietly. If
+/// the program replaced that hook since (its own `panic::set_hook`), the
+/// panic is printed by that hook and the location is `<unknown>`.
 pub(crate) fn catch_local<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
-    install_local_panic_hook();
     match panic::catch_unwind(AssertUnwindSafe(|| catch_task(f))) {
         Ok(r) => r,
         Err(payload) => Err(TaskError::Panic {
@@ -292,67 +281,6 @@ pub(crate) fn catch_local<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
             location: "<unknown>".to_string(),
         }),
     }
-}
-
-/// Installs (once per process) the task panic hook over mp-process's child
-/// report hook, for the process pool.
-///
-/// The pool calls it in the parent before starting each worker (after the
-/// worker's `Process` exists, so this hook wraps mp-process's report hook and
-/// a worker's task panic is recorded quietly instead of reported), so a
-/// forked worker inherits a completed `Once` and the call at worker start
-/// does nothing; a spawned worker is single-threaded when it installs the
-/// hook.
-pub(crate) fn install_panic_hook() {
-    OVER_REPORT.call_once(install_task_hook);
-}
-
-/// Installs the task panic hook for panics caught in this process (a thread
-/// pool's tasks, an `imap` input iterator), unless the process pool already
-/// did: so such a panic carries its location whether or not a process pool
-/// was started first.
-///
-/// A hook installed here may end up under mp-process's report hook (a
-/// `Process` made later installs that one on top); a process pool started
-/// later then installs the task hook once more, outermost
-/// ([`install_panic_hook`]). Under mp-process's hook, a thread-pool task
-/// panic in the parent still reaches this one (that hook passes on every
-/// panic outside a child's target). Not covered: a thread pool inside a
-/// forked child's target, when the parent installed this hook before it
-/// made its first `Process` and never started a process pool. The child
-/// inherits the completed `Once` with mp-process's hook on top, which
-/// reports the panic as the child's own; the task still fails with
-/// [`TaskError::Panic`], its location `<unknown>`. (Installing again in a
-/// forked child could deadlock on the hook lock, see mp-process's
-/// `install_panic_report`.)
-pub(crate) fn install_local_panic_hook() {
-    if !OVER_REPORT.is_completed() {
-        FOR_THREADS.call_once(install_task_hook);
-    }
-}
-
-/// The task hook installed over mp-process's report hook (process pool).
-static OVER_REPORT: Once = Once::new();
-/// The task hook installed for panics caught in this process, before any
-/// process pool.
-static FOR_THREADS: Once = Once::new();
-
-/// Installs a panic hook that records a task's panic quietly and leaves
-/// every other panic to the previous hook.
-fn install_task_hook() {
-    let previous = panic::take_hook();
-    panic::set_hook(Box::new(move |info| {
-        if !IN_TASK.with(Cell::get) {
-            return previous(info);
-        }
-        let message =
-            mp_process::panic_message(info.payload()).unwrap_or_else(|| "Box<dyn Any>".to_string());
-        let location = info
-            .location()
-            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
-            .unwrap_or_else(|| "<unknown>".to_string());
-        LAST_PANIC.with(|p| *p.borrow_mut() = Some((message, location)));
-    }));
 }
 
 #[cfg(test)]
@@ -389,7 +317,6 @@ mod tests {
 
     #[test]
     fn panics_become_errors_with_location() {
-        install_panic_hook();
         let r: Result<(), TaskError> = catch_task(|| panic!("boom {}", 7));
         match r {
             Err(TaskError::Panic { message, location }) => {

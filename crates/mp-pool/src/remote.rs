@@ -43,7 +43,6 @@ where
     T: DeserializeOwned + 'static,
     R: Serialize + 'static,
 {
-    func::install_panic_hook();
     func::run_chunk::<T, R>(Message::from_bytes(input), f).bytes
 }
 
@@ -55,7 +54,6 @@ where
     Args: DeserializeOwned + 'static,
     F::Output: Serialize + 'static,
 {
-    func::install_panic_hook();
     func::run_chunk::<Args, F::Output>(Message::from_bytes(input), |a| f.call(a)).bytes
 }
 

@@ -73,9 +73,10 @@ use engine::{Engine, RunState};
 ///
 /// # Failures
 /// A panic in a task is that task's `Err` ([`TaskError::Panic`](crate::TaskError::Panic)
-/// with its message and location, recorded quietly by the pool's panic hook;
-/// if the program replaced that hook with its own `panic::set_hook` since,
-/// the panic is printed by that hook and the location is `<unknown>`).
+/// with its message and location, recorded quietly by mp-process's panic
+/// hook; if the program replaced that hook with its own `panic::set_hook`
+/// since, the panic is printed by that hook and the location is
+/// `<unknown>`).
 /// Waiting from a task for another call of the same pool can deadlock when
 /// every thread waits, as in Python.
 ///

@@ -298,12 +298,6 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
     let class = format!("{}PoolWorker", cfg.method.class_prefix());
     let mut process =
         Process::with_class(&class, Some(cfg.method), worker_main, (wc,)).daemon(true);
-    // Constructing the Process installed mp-process's child panic report;
-    // install the task hook over it now, in the parent, before the fork: a
-    // forked worker then never calls `panic::set_hook` (whose lock another
-    // parent thread may hold at fork time), and the task hook is outermost,
-    // so a task's panic is recorded quietly instead of reported.
-    crate::func::install_panic_hook();
     process.start()?;
     let sentinel = match process
         .sentinel()

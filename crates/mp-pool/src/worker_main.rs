@@ -213,7 +213,6 @@ fn over_memory(limit: u64) -> bool {
 
 /// The body of every pool worker.
 pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
-    func::install_panic_hook();
     let name = mp_process::current_process().name().to_string();
     let conn = cfg.conn;
     match TaskWord::attach(&cfg.task_word.into_inner()) {

@@ -174,7 +174,9 @@ fn backtraces_answer() -> bool {
 /// Installs, once per process image, the panic hook that prints
 /// `Process NAME:` and the panic message and location on stderr (the
 /// counterpart of Python's traceback report) for panics inside a child's
-/// target; other panics go to the previous hook.
+/// target, and records quietly those under
+/// [`catch_quietly`](crate::catch_quietly); other panics go to the previous
+/// hook. It is the only hook the workspace installs.
 ///
 /// It is installed in the parent before any fork (from `Process`
 /// construction), so a forked child inherits it and never calls
@@ -189,6 +191,9 @@ pub(crate) fn install_panic_report() {
     INSTALLED.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
+            if crate::panic_capture::record(info) {
+                return;
+            }
             if !current::in_child_target() {
                 return previous(info);
             }

@@ -62,6 +62,7 @@ mod job;
 mod join_async;
 mod log;
 mod method;
+mod panic_capture;
 mod panic_text;
 mod process;
 mod start;
@@ -82,6 +83,7 @@ pub use method::{
     get_all_start_methods, get_start_method, set_start_method, StartMethod, DEFAULT_START_METHOD,
     START_METHOD_ENV,
 };
+pub use panic_capture::{catch_quietly, CaughtPanic, PanicReport};
 pub use panic_text::panic_message;
 pub use process::Process;
 pub use target::{exit, exit_process, CodeOnly, ExitCode, Run, Target, TargetReturn, TupleFn};

@@ -129,8 +129,6 @@ impl ThreadPoolBuilder {
                 "number of processes must be at least 1".to_string(),
             ));
         }
-        // A task's panic is recorded with its location by the task hook.
-        crate::func::install_local_panic_hook();
         let (state, state_type) = self.state.unzip();
         let engine = Engine::new(threads, state_type);
         let mut handles = Vec::with_capacity(threads);
