@@ -1,7 +1,8 @@
 //! The cases `tests/mpirun.rs` runs under `mpirun -n 3`: every pool call on
 //! MPI ranks, checked against the same calls computed here; `crash` makes a
 //! task exit its rank, `crash-late` a task that runs in a batch of many
-//! tiny ones. Prints one line per case; exits non-zero on a
+//! tiny ones; `killed-idle` SIGKILLs an idle worker rank, then makes a
+//! call and shuts the pool down. Prints one line per case; exits non-zero on a
 //! mismatch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +47,10 @@ fn netns(_: u32) -> String {
     std::fs::read_link("/proc/self/ns/net")
         .map(|p| p.display().to_string())
         .unwrap_or_default()
+}
+
+fn pid_of(_: u32) -> u32 {
+    std::process::id()
 }
 
 fn picky(x: u64) -> u64 {
@@ -114,6 +119,27 @@ fn main() -> Result<(), PoolError> {
     }
     if crash.as_deref() == Some("crash-late") {
         let _ = pool.imap_unordered(exits_at_3000, 0..6000u64)?.count();
+        println!("crash: survived (wrong)");
+        std::process::exit(1);
+    }
+    if crash.as_deref() == Some("killed-idle") {
+        // A worker rank SIGKILLed from outside while it waits for a call:
+        // the next call (or, if it got through, the shutdown) must end rank
+        // 0 as well, not wait for the dead rank.
+        let mut pids = pool.map_chunked(pid_of, 0..40u32, 1)?;
+        pids.sort_unstable();
+        pids.dedup();
+        let victim = pids.first().copied().unwrap_or_default();
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &victim.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        check("worker rank killed", killed && victim != std::process::id());
+        let _ = pool.map_chunked(square, 0..40u64, 1);
+        pool.close();
+        let _ = pool.join();
+        drop(pool);
+        std::thread::sleep(Duration::from_secs(10));
         println!("crash: survived (wrong)");
         std::process::exit(1);
     }

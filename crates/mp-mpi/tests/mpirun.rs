@@ -209,6 +209,43 @@ fn a_dying_spawned_rank_ends_the_singleton_too() {
     }
 }
 
+/// A worker rank killed from outside while idle, in singleton mode: rank 0
+/// ends with exit code 1 and a line naming the rank (whether its next call
+/// or the watchdog notices first), instead of waiting for the dead rank.
+#[test]
+fn a_spawned_rank_killed_while_idle_ends_the_singleton() {
+    let out = singleton("singleton-killed-idle", &["killed-idle"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        stdout.contains("worker rank killed: ok"),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(!stdout.contains("survived"), "{stdout}");
+    assert!(
+        stderr.contains("ended during the job; MPI's rule: the whole job aborts"),
+        "{stderr}"
+    );
+}
+
+/// The same under `mpirun -n 3`: the job fails, rank 0 does not go on.
+#[test]
+fn a_rank_killed_while_idle_fails_the_job() {
+    let out = mpirun("killed-idle", &["killed-idle"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        stdout.contains("worker rank killed: ok"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("survived"), "{stdout}");
+}
+
 /// Runs the crash case `case` under `mpirun -n 3`: the job must fail, rank 0
 /// must not go on, and a worker rank must have said it was exiting while
 /// running `task`.
