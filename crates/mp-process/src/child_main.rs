@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::current::{self, ChildIdentity, ParentInfo};
 use crate::method::StartMethod;
+use crate::panic_capture::PanicReport;
 use crate::target::ExitRequest;
 
 /// Everything a child needs, sent over its control channel.
@@ -200,14 +201,9 @@ pub(crate) fn install_panic_report() {
             if info.payload().is::<ExitRequest>() {
                 return;
             }
-            let msg =
-                crate::panic_message(info.payload()).unwrap_or_else(|| "Box<dyn Any>".to_string());
-            let location = info
-                .location()
-                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
-                .unwrap_or_else(|| "<unknown>".to_string());
+            let PanicReport { message, location } = PanicReport::of(info);
             let mut report = format!(
-                "Process {}:\npanicked at {location}:\n{msg}\n",
+                "Process {}:\npanicked at {location}:\n{message}\n",
                 current::name()
             );
             if backtraces_answer() {

@@ -31,6 +31,20 @@ pub struct PanicReport {
     pub location: String,
 }
 
+impl PanicReport {
+    /// The report of the panic the hook is called for.
+    pub(crate) fn of(info: &PanicHookInfo<'_>) -> PanicReport {
+        PanicReport {
+            message: crate::panic_message(info.payload())
+                .unwrap_or_else(|| "Box<dyn Any>".to_string()),
+            location: info
+                .location()
+                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+                .unwrap_or_else(|| "<unknown>".to_string()),
+        }
+    }
+}
+
 /// A panic caught by [`catch_quietly`].
 #[derive(Debug)]
 pub struct CaughtPanic {
@@ -71,13 +85,7 @@ pub(crate) fn record(info: &PanicHookInfo<'_>) -> bool {
         return false;
     }
     if !info.payload().is::<ExitRequest>() {
-        let message =
-            crate::panic_message(info.payload()).unwrap_or_else(|| "Box<dyn Any>".to_string());
-        let location = info
-            .location()
-            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
-            .unwrap_or_else(|| "<unknown>".to_string());
-        CAUGHT.with(|c| *c.borrow_mut() = Some(PanicReport { message, location }));
+        CAUGHT.with(|c| *c.borrow_mut() = Some(PanicReport::of(info)));
     }
     true
 }
