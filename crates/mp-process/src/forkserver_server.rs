@@ -4,6 +4,7 @@
 //! child's pid, a pidfd and a pipe on which it writes the exit code once it
 //! has reaped the child. It exits when the client closes its socket.
 
+use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
@@ -67,6 +68,15 @@ pub(crate) fn server_main(control: OwnedFd) -> i32 {
     // CPython's does (each child restores the default in `become_child`).
     let _ = mp_sys::signal::ignore_sigpipe();
     let _ = mp_sys::signal::ignore(mp_sys::signal::SIGINT);
+    // What each child would otherwise set up for itself after the fork, done
+    // once here and inherited: the panic report hook, the exit hook (the
+    // server itself leaves with `_exit`, so its exit hook never runs) and
+    // std's stdout with its buffer (each child flushes it at the end). In
+    // the child these are then reads of a flag, not allocations, locks and
+    // the copy-on-write faults they cost.
+    crate::child_main::install_panic_report();
+    crate::exit::arm();
+    let _ = std::io::stdout().flush();
     let mut st = ServerState {
         control: Some(control),
         kids: Vec::new(),
