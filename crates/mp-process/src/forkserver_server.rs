@@ -165,7 +165,11 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Forked, String> {
     // warm heap, not on the child's, where the first write to each page
     // after `fork` is a copy-on-write fault. (A message that does not
     // decode still gets its child, which reports it and exits 255.)
-    let launch = mp_wire::decode::<Launch>(msg);
+    // Its entry point is checked here too, once, rather than in the child.
+    let launch = mp_wire::decode::<Launch>(msg).map(|l| {
+        let target = child_main::resolve(&l);
+        (l, target)
+    });
     match fork() {
         Err(e) => Err(format!("fork: {e}")),
         Ok(Fork::Child) => {
@@ -177,7 +181,7 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Forked, String> {
             drop(status_w);
             let client = st.client.take();
             let code = match launch {
-                Ok(mut l) => {
+                Ok((mut l, target)) => {
                     // The client's pidfd, inherited, is the child's parent's
                     // (the launch names the client as the parent).
                     if l.parent_pidfd.is_none() {
@@ -185,7 +189,7 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Forked, String> {
                             .filter(|(pid, _)| *pid == l.parent.pid)
                             .map(|(_, fd)| SharedFd::from(fd));
                     }
-                    child_main::run_child(l)
+                    child_main::run_child(l, target)
                 }
                 Err(e) => {
                     eprintln!(

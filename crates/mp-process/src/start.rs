@@ -135,6 +135,8 @@ fn start_fork(spec: &Spec, mut launch: Launch, closure: Option<Closure>) -> Resu
             );
         }
     }
+    // Checked here, before the fork, once (see `child_main::resolve`).
+    let target = child_main::resolve(&launch);
     // Hold every lock the child will touch, so none is held by a thread that
     // does not exist in the child; flush so no buffered line is printed twice.
     let mut out = std::io::stdout().lock();
@@ -164,7 +166,7 @@ fn start_fork(spec: &Spec, mut launch: Launch, closure: Option<Closure>) -> Resu
             let _ = mp_sys::process::stdin_to_devnull();
             let code = match closure {
                 Some(f) => child_main::run_closure(launch, f),
-                None => child_main::run_child(launch),
+                None => child_main::run_child(launch, target),
             };
             exit_now(code)
         }
