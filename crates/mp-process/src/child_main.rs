@@ -84,7 +84,10 @@ fn become_child(launch: Launch) -> Message {
     let _ = mp_sys::signal::set_default(mp_sys::signal::SIGINT);
     let _ = mp_sys::signal::set_default(mp_sys::signal::SIGTERM);
     let _ = mp_sys::signal::ignore_sigpipe();
-    crate::children::registry().clear();
+    // The child registry needs no clearing here: a spawned child and the
+    // fork server never had children, and the fork start's child cleared its
+    // copy of the parent's under the lock held across the fork. (Locking it
+    // again would cost a fork-server child a copy-on-write fault.)
     crate::method::force_in_child(launch.method);
     current::become_child(ChildIdentity {
         name: launch.name,
