@@ -126,7 +126,10 @@ pub(crate) fn start(spec: Spec, job: Job) -> std::result::Result<Arc<Child>, (Jo
 }
 
 fn start_fork(spec: &Spec, mut launch: Launch, closure: Option<Closure>) -> Result<Arc<Child>> {
-    if let Ok(n) = mp_sys::thread::thread_count() {
+    // Counting threads is a `statx` of `/proc/self/task` (a path walk in
+    // procfs, about 2 µs): done only when the warning would go somewhere.
+    let warn = log::log_enabled!(target: crate::log::TARGET, log::Level::Warn);
+    if let Some(n) = warn.then(mp_sys::thread::thread_count).and_then(|n| n.ok()) {
         if n > 1 {
             log::warn!(
                 target: crate::log::TARGET,
