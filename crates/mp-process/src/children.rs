@@ -17,10 +17,11 @@ pub(crate) enum Reaper {
     Direct,
     /// The fork server is the real parent; it writes the exit code (an `i32`,
     /// little-endian) to this pipe once it has reaped the child, and the
-    /// pipe reads end of file once the server is gone. Kept open for the
-    /// child's life, so a waiter polls it without a lock; the code is read
-    /// once, with `status` locked.
-    Server(OwnedFd),
+    /// pipe reads end of file once the server is gone. A waiter polls its
+    /// own reference to the pipe, taken under the lock and held without it;
+    /// the code is read once, with `status` locked, and the pipe is then
+    /// let go (it closes when the last waiter is done with it).
+    Server(Mutex<Option<Arc<OwnedFd>>>),
 }
 
 /// A started child process.
@@ -76,7 +77,16 @@ impl Child {
     fn try_reap(&self, block: bool) -> io::Result<Option<i32>> {
         match &self.reaper {
             Reaper::Direct => Ok(wait_pidfd(&self.pidfd, block)?.map(|s| s.code())),
-            Reaper::Server(pipe) => self.server_report(pipe),
+            Reaper::Server(pipe) => {
+                let Some(fd) = lock(pipe).clone() else {
+                    return Ok(Some(UNKNOWN_STATUS));
+                };
+                let code = self.server_report(&fd)?;
+                if code.is_some() {
+                    lock(pipe).take();
+                }
+                Ok(code)
+            }
         }
     }
 
@@ -125,9 +135,13 @@ impl Child {
         let deadline = Deadline::after(timeout);
         let mut server_gone = false;
         loop {
-            let (fd, cap) = match &self.reaper {
-                Reaper::Server(pipe) if !server_gone => (pipe.as_fd(), Some(REPORT_GRACE)),
-                _ => (self.pidfd.as_fd(), None),
+            let pipe = match &self.reaper {
+                Reaper::Server(pipe) if !server_gone => lock(pipe).clone(),
+                _ => None,
+            };
+            let (fd, cap) = match &pipe {
+                Some(pipe) => (pipe.as_fd(), Some(REPORT_GRACE)),
+                None => (self.pidfd.as_fd(), None),
             };
             let left = deadline.remaining();
             let wait = match (left, cap) {
@@ -167,14 +181,18 @@ impl Child {
             if let Some(code) = self.poll()? {
                 return Ok(code);
             }
-            match &self.reaper {
-                Reaper::Server(pipe) if !server_gone => {
+            let pipe = match &self.reaper {
+                Reaper::Server(pipe) if !server_gone => lock(pipe).clone(),
+                _ => None,
+            };
+            match pipe {
+                Some(pipe) => {
                     readable(pipe.as_fd()).await?;
                     // The next `poll` reads the code; if it finds none, the
                     // pipe is at end of file and the pidfd is waited on.
                     server_gone = true;
                 }
-                _ => readable(self.pidfd.as_fd()).await?,
+                None => readable(self.pidfd.as_fd()).await?,
             }
         }
     }

@@ -90,7 +90,7 @@ fn started_child(pid: u32, fds: Vec<OwnedFd>, spec: &Spec) -> Result<Arc<Child>>
         pidfd,
         spec.name.clone(),
         spec.daemon,
-        Reaper::Server(status),
+        Reaper::Server(Mutex::new(Some(Arc::new(status)))),
     )))
 }
 
