@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
-use mp_sys::entry::EntryParts;
+use mp_sys::entry::{EntryError, EntryFn, EntryParts};
 use mp_wire::{Message, SharedFd};
 use serde::{Deserialize, Serialize};
 
@@ -54,7 +54,10 @@ pub(crate) fn spawn_main(control: OwnedFd) -> i32 {
     };
     drop(control);
     match mp_wire::decode::<Launch>(msg) {
-        Ok(launch) => run_child(launch),
+        Ok(launch) => {
+            let target = resolve(&launch);
+            run_child(launch, target)
+        }
         Err(e) => {
             eprintln!("multiprocess: child could not decode its bootstrap message: {e}");
             255
@@ -62,13 +65,30 @@ pub(crate) fn spawn_main(control: OwnedFd) -> i32 {
     }
 }
 
+/// A launch's target, checked: the function its entry point names, or why
+/// it names none.
+pub(crate) type Target = Result<EntryFn<Message, i32>, EntryError>;
+
+/// Checks `launch`'s entry point (see `EntryParts::verify`). The forking
+/// process (the parent under `fork`, the fork server) does it before the
+/// fork, where its answer is the child's (the child is a copy): each child
+/// then skips a keyed hash and the first touches of the code and data
+/// pages the check reads, which after a fork are page faults.
+pub(crate) fn resolve(launch: &Launch) -> Target {
+    let (offset, tag, binary) = launch.entry;
+    EntryParts::new(offset, tag, binary).resolve()
+}
+
 /// Becomes the child described by `launch`: identity, signals, logging,
-/// panic report. Returns the entry point and its arguments.
-fn become_child(launch: Launch) -> (EntryParts<Message, i32>, Message) {
+/// panic report. Returns the target's arguments.
+fn become_child(launch: Launch) -> Message {
     let _ = mp_sys::signal::set_default(mp_sys::signal::SIGINT);
     let _ = mp_sys::signal::set_default(mp_sys::signal::SIGTERM);
     let _ = mp_sys::signal::ignore_sigpipe();
-    crate::children::registry().clear();
+    // The child registry needs no clearing here: a spawned child and the
+    // fork server never had children, and the fork start's child cleared its
+    // copy of the parent's under the lock held across the fork. (Locking it
+    // again would cost a fork-server child a copy-on-write fault.)
     crate::method::force_in_child(launch.method);
     current::become_child(ChildIdentity {
         name: launch.name,
@@ -81,23 +101,22 @@ fn become_child(launch: Launch) -> (EntryParts<Message, i32>, Message) {
     crate::log::inherit(launch.log);
     install_panic_report();
     crate::exit::arm();
-    let (o, s, b) = launch.entry;
-    let args = Message {
+    Message {
         bytes: launch.args,
         fds: launch
             .args_fds
             .into_iter()
             .map(SharedFd::into_inner)
             .collect(),
-    };
-    (EntryParts::new(o, s, b), args)
+    }
 }
 
-/// Becomes the child described by `launch`, runs its target and shuts down.
-pub(crate) fn run_child(launch: Launch) -> i32 {
-    let (entry, args) = become_child(launch);
+/// Becomes the child described by `launch`, runs its target (checked by
+/// [`resolve`]) and shuts down.
+pub(crate) fn run_child(launch: Launch, target: Target) -> i32 {
+    let args = become_child(launch);
     log::info!(target: crate::log::TARGET, "child process calling self.run()");
-    let code = match entry.resolve() {
+    let code = match target {
         Ok(run) => run_guarded(|| run(args)),
         Err(e) => {
             eprintln!("Process {}:\n{e}", current::name());

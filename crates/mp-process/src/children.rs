@@ -2,7 +2,7 @@
 //! status — and the registry of live children behind `active_children()`
 //! and the exit-time clean-up.
 
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -16,8 +16,12 @@ pub(crate) enum Reaper {
     /// The child is ours: `waitid` on its pidfd.
     Direct,
     /// The fork server is the real parent; it writes the exit code (an `i32`,
-    /// little-endian) to this pipe once it has reaped the child.
-    Server(Mutex<Option<OwnedFd>>),
+    /// little-endian) to this pipe once it has reaped the child, and the
+    /// pipe reads end of file once the server is gone. A waiter polls its
+    /// own reference to the pipe, taken under the lock and held without it;
+    /// the code is read once, with `status` locked, and the pipe is then
+    /// let go (it closes when the last waiter is done with it).
+    Server(Mutex<Option<Arc<OwnedFd>>>),
 }
 
 /// A started child process.
@@ -34,6 +38,11 @@ pub(crate) struct Child {
 /// Python's exit code for a forkserver child whose status cannot be read
 /// (the fork server died).
 const UNKNOWN_STATUS: i32 = 255;
+
+/// How long after a fork-server child's end its status is waited for
+/// before the server is taken for broken (the child then reports
+/// [`UNKNOWN_STATUS`]).
+const REPORT_GRACE: Duration = Duration::from_secs(5);
 
 impl Child {
     pub(crate) fn new(
@@ -62,49 +71,94 @@ impl Child {
         Ok(*status)
     }
 
+    /// The exit code if the child has ended; with `block`, a direct child
+    /// known to have ended is reaped with a blocking `waitid`. Called with
+    /// `status` locked.
     fn try_reap(&self, block: bool) -> io::Result<Option<i32>> {
         match &self.reaper {
             Reaper::Direct => Ok(wait_pidfd(&self.pidfd, block)?.map(|s| s.code())),
-            Reaper::Server(fd) => {
-                // The pidfd turns readable when the child exits; the server
-                // reports the status right after it reaps.
-                if !block && !mp_sys::socket::poll_readable(&self.pidfd, Some(Duration::ZERO))? {
-                    return Ok(None);
-                }
-                let mut guard = lock(fd);
-                let Some(pipe) = guard.take() else {
+            Reaper::Server(pipe) => {
+                let Some(fd) = lock(pipe).clone() else {
                     return Ok(Some(UNKNOWN_STATUS));
                 };
-                let ready = mp_sys::socket::poll_readable(&pipe, Some(Duration::from_secs(5)))?;
-                let mut buf = [0u8; 4];
-                let mut file = std::fs::File::from(pipe);
-                if ready && file.read_exact(&mut buf).is_ok() {
-                    Ok(Some(i32::from_le_bytes(buf)))
-                } else {
-                    Ok(Some(UNKNOWN_STATUS))
+                let code = self.server_report(&fd)?;
+                if code.is_some() {
+                    lock(pipe).take();
                 }
+                Ok(code)
             }
         }
     }
 
+    /// A fork-server child's exit code if it has ended: what the server
+    /// wrote on `pipe` once it reaped it, or [`UNKNOWN_STATUS`] if the
+    /// server is gone, or silent for [`REPORT_GRACE`] after the child's
+    /// end. Called with `status` locked, so nobody else reads the report.
+    fn server_report(&self, pipe: &OwnedFd) -> io::Result<Option<i32>> {
+        let ended = |wait| mp_sys::socket::poll_readable(&self.pidfd, Some(wait));
+        let mut code = [0u8; 4];
+        match mp_sys::fd::read_nowait(pipe, &mut code)? {
+            // One write of four bytes to a pipe arrives whole.
+            Some(4) => return Ok(Some(i32::from_le_bytes(code))),
+            // End of file: the server is gone (the child may still run).
+            Some(_) => return Ok(ended(Duration::ZERO)?.then_some(UNKNOWN_STATUS)),
+            None => {}
+        }
+        // No report yet: the child runs, or has just ended and the server
+        // is about to report.
+        if !ended(Duration::ZERO)? {
+            return Ok(None);
+        }
+        if !mp_sys::socket::poll_readable(pipe, Some(REPORT_GRACE))? {
+            return Ok(Some(UNKNOWN_STATUS));
+        }
+        Ok(Some(match mp_sys::fd::read(pipe, &mut code)? {
+            4 => i32::from_le_bytes(code),
+            _ => UNKNOWN_STATUS,
+        }))
+    }
+
     /// Waits up to `timeout` (forever if `None`) for the child to end.
     ///
-    /// The pidfd turns readable once the child has ended, so the wait is one
-    /// `poll` and then the reap (a child already reaped answers from
-    /// `status` without a system call).
+    /// A direct child's pidfd turns readable once it has ended, so the wait
+    /// is one `poll` and then the reap (a child already reaped answers from
+    /// `status` without a system call). A fork-server child's wait is on
+    /// its status pipe, which the server writes right after it reaps: one
+    /// wake-up, where waiting for the end and then for the report would
+    /// take two. The pipe is looked at again every [`REPORT_GRACE`], so a
+    /// server that stops reporting is noticed; once the pipe is at end of
+    /// file (the server is gone) the wait is on the pidfd.
     pub(crate) fn wait(&self, timeout: Option<Duration>) -> io::Result<Option<i32>> {
         if let Some(code) = *lock(&self.status) {
             return Ok(Some(code));
         }
         let deadline = Deadline::after(timeout);
+        let mut server_gone = false;
         loop {
+            let pipe = match &self.reaper {
+                Reaper::Server(pipe) if !server_gone => lock(pipe).clone(),
+                _ => None,
+            };
+            let (fd, cap) = match &pipe {
+                Some(pipe) => (pipe.as_fd(), Some(REPORT_GRACE)),
+                None => (self.pidfd.as_fd(), None),
+            };
             let left = deadline.remaining();
-            if mp_sys::socket::poll_readable(&self.pidfd, left)? {
+            let wait = match (left, cap) {
+                (Some(left), Some(cap)) => Some(left.min(cap)),
+                (left, cap) => left.or(cap),
+            };
+            let ready = mp_sys::socket::poll_readable(fd, wait)?;
+            if ready || cap.is_some() {
                 let mut status = lock(&self.status);
                 if status.is_none() {
                     *status = self.try_reap(true)?;
                 }
-                return Ok(*status);
+                if let Some(code) = *status {
+                    return Ok(Some(code));
+                }
+                // The status pipe was readable without a code: end of file.
+                server_gone |= ready && cap.is_some();
             }
             if deadline.passed() || left == Some(Duration::ZERO) {
                 return Ok(None);
@@ -113,7 +167,8 @@ impl Child {
     }
 
     /// Waits for the child to end without blocking a thread: the pidfd's
-    /// readiness (and, for a fork-server child, the status pipe's) on the
+    /// readiness or, for a fork-server child, the status pipe's (and the
+    /// pidfd's once the pipe is at end of file: the server is gone) on the
     /// async reactor. Returns the exit code.
     ///
     /// Cancellation-safe: nothing is consumed before the code is read, and
@@ -121,19 +176,23 @@ impl Child {
     #[cfg(feature = "async")]
     pub(crate) async fn wait_async(&self) -> io::Result<i32> {
         use mp_sys::readiness::readable;
+        let mut server_gone = false;
         loop {
             if let Some(code) = self.poll()? {
                 return Ok(code);
             }
-            readable(self.pidfd.as_fd()).await?;
-            // A fork-server child: the server writes the status right after
-            // it reaps (or the pipe reads end of file if the server died);
-            // wait for that too rather than block in `poll`.
-            if let Reaper::Server(pipe) = &self.reaper {
-                let pipe = lock(pipe).as_ref().map(OwnedFd::try_clone).transpose()?;
-                if let Some(pipe) = pipe {
+            let pipe = match &self.reaper {
+                Reaper::Server(pipe) if !server_gone => lock(pipe).clone(),
+                _ => None,
+            };
+            match pipe {
+                Some(pipe) => {
                     readable(pipe.as_fd()).await?;
+                    // The next `poll` reads the code; if it finds none, the
+                    // pipe is at end of file and the pidfd is waited on.
+                    server_gone = true;
                 }
+                None => readable(self.pidfd.as_fd()).await?,
             }
         }
     }

@@ -19,7 +19,9 @@ static DONE_IN: AtomicU32 = AtomicU32::new(0);
 
 /// Registers the exit hook once (inherited by forked children).
 pub(crate) fn arm() {
-    if !ARMED.swap(true, Ordering::AcqRel) {
+    // Looked at before it is written: in a child that inherited it armed,
+    // a write would cost a copy-on-write fault.
+    if !ARMED.load(Ordering::Acquire) && !ARMED.swap(true, Ordering::AcqRel) {
         let _ = mp_sys::exit::at_exit(on_exit);
     }
 }

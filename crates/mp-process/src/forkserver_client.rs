@@ -63,11 +63,35 @@ impl Server {
         mp_sys::socket::poll_readable(&self.pidfd, Some(Duration::ZERO)).unwrap_or(true)
     }
 
-    /// Waits for the server's answer to the request just sent.
-    fn reply(&self) -> Result<Reply> {
-        let reply = mp_wire::recv(self.sock.as_fd(), &Limits::default(), Some(REPLY_TIMEOUT))?;
-        Ok(mp_wire::decode(reply).map_err(WireError::from)?)
+    /// Waits for the server's answer to the request just sent: the
+    /// reply, and the fds that came with it.
+    fn reply(&self) -> Result<(Reply, Vec<OwnedFd>)> {
+        // The answer takes a fork: wait for it before reading, rather than
+        // try a read that finds nothing first.
+        if !mp_sys::socket::poll_readable(&self.sock, Some(REPLY_TIMEOUT))? {
+            return Err(WireError::Timeout.into());
+        }
+        let mut reply = mp_wire::recv(self.sock.as_fd(), &Limits::default(), Some(REPLY_TIMEOUT))?;
+        let fds = std::mem::take(&mut reply.fds);
+        Ok((mp_wire::decode(reply).map_err(WireError::from)?, fds))
     }
+}
+
+/// The child a `Started` reply announces, with the reply's fds: its pidfd
+/// and the read end of its status pipe (see [`Reply::Started`]).
+fn started_child(pid: u32, fds: Vec<OwnedFd>, spec: &Spec) -> Result<Arc<Child>> {
+    let Ok([pidfd, status]) = <[OwnedFd; 2]>::try_from(fds) else {
+        return Err(ProcessError::ForkServer(
+            "a Started reply without its two fds".into(),
+        ));
+    };
+    Ok(Arc::new(Child::new(
+        pid,
+        pidfd,
+        spec.name.clone(),
+        spec.daemon,
+        Reaper::Server(Mutex::new(Some(Arc::new(status)))),
+    )))
 }
 
 /// Asks the fork server (starting it if needed) to start the child described
@@ -106,17 +130,8 @@ pub(crate) fn start_child(msg: &Message, spec: &Spec) -> Result<Arc<Child>> {
             continue;
         }
         return match server.reply() {
-            Ok(Reply::Started { pid, pidfd, status }) => {
-                let reaper = Reaper::Server(Mutex::new(Some(status.into_inner())));
-                Ok(Arc::new(Child::new(
-                    pid,
-                    pidfd.into_inner(),
-                    spec.name.clone(),
-                    spec.daemon,
-                    reaper,
-                )))
-            }
-            Ok(Reply::Failed(e)) => Err(ProcessError::ForkServer(e)),
+            Ok((Reply::Started { pid }, fds)) => started_child(pid, fds, spec),
+            Ok((Reply::Failed(e), _)) => Err(ProcessError::ForkServer(e)),
             Err(e) => {
                 // The server broke mid-request: replace it at the next start.
                 log::debug!(target: crate::log::TARGET, "fork server failed ({e}); stopping it");

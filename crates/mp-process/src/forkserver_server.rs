@@ -4,6 +4,7 @@
 //! child's pid, a pidfd and a pipe on which it writes the exit code once it
 //! has reaped the child. It exits when the client closes its socket.
 
+use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
@@ -19,14 +20,21 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The server's answer to one request.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Reply {
-    /// The child was forked.
-    Started {
-        pid: u32,
-        pidfd: SharedFd,
-        status: SharedFd,
-    },
+    /// The child was forked. The frame carries two fds, in this order: a
+    /// pidfd of the child and the read end of its status pipe. They are
+    /// the frame's own (not `SharedFd` fields, which `encode` would
+    /// duplicate): the server sends its pidfd and keeps it.
+    Started { pid: u32 },
     /// Forking failed; the reason.
     Failed(String),
+}
+
+/// A child just forked, before the client knows of it.
+struct Forked {
+    pid: u32,
+    pidfd: OwnedFd,
+    status_r: OwnedFd,
+    status_w: OwnedFd,
 }
 
 struct Kid {
@@ -60,6 +68,15 @@ pub(crate) fn server_main(control: OwnedFd) -> i32 {
     // CPython's does (each child restores the default in `become_child`).
     let _ = mp_sys::signal::ignore_sigpipe();
     let _ = mp_sys::signal::ignore(mp_sys::signal::SIGINT);
+    // What each child would otherwise set up for itself after the fork, done
+    // once here and inherited: the panic report hook, the exit hook (the
+    // server itself leaves with `_exit`, so its exit hook never runs) and
+    // std's stdout with its buffer (each child flushes it at the end). In
+    // the child these are then reads of a flag, not allocations, locks and
+    // the copy-on-write faults they cost.
+    crate::child_main::install_panic_report();
+    crate::exit::arm();
+    let _ = std::io::stdout().flush();
     let mut st = ServerState {
         control: Some(control),
         kids: Vec::new(),
@@ -93,40 +110,66 @@ pub(crate) fn server_main(control: OwnedFd) -> i32 {
                     Ok(m) => m,
                     Err(_) => return 0, // the client closed the connection (or broke it)
                 };
-            let reply = fork_child(&mut st, msg);
-            let started = reply.is_ok();
+            let forked = fork_child(&mut st, msg);
             let Some(control) = st.control.as_ref() else {
                 return 0;
             };
-            let sent = reply
-                .or_else(|why| mp_wire::encode(&Reply::Failed(why)))
-                .map_err(WireError::from)
-                .and_then(|m| mp_wire::send(control.as_fd(), &m));
-            if sent.is_err() {
-                // The client is gone and never learns of the child just
-                // started (the last one pushed): end it rather than leave it
-                // running unsupervised, then leave.
-                if started {
-                    if let Some(kid) = st.kids.pop() {
-                        kill_and_reap(&kid.pidfd);
-                    }
-                }
+            if !answer(control, forked, &mut st.kids) {
                 return 0;
             }
         }
     }
 }
 
-/// Forks the child `msg` describes and returns the encoded `Started` reply,
-/// or why it could not. Once the child exists, every failure kills and
-/// reaps it, so no child is left that the client does not know of.
-fn fork_child(st: &mut ServerState, msg: Message) -> Result<Message, String> {
+/// Tells the client about the child just forked (or why there is none)
+/// and, once it knows, supervises the child. Returns false if the client
+/// is gone: then the child, which nobody would ever learn of, was killed
+/// and reaped rather than left running unsupervised.
+fn answer(control: &OwnedFd, forked: Result<Forked, String>, kids: &mut Vec<Kid>) -> bool {
+    let forked = forked.and_then(|f| match mp_wire::encode(&Reply::Started { pid: f.pid }) {
+        Ok(msg) => Ok((f, msg)),
+        Err(e) => {
+            kill_and_reap(&f.pidfd);
+            Err(format!("reply: {e}"))
+        }
+    });
+    let (forked, mut msg) = match forked {
+        Ok(ready) => ready,
+        Err(why) => {
+            return mp_wire::encode(&Reply::Failed(why))
+                .map_err(WireError::from)
+                .and_then(|m| mp_wire::send(control.as_fd(), &m))
+                .is_ok()
+        }
+    };
+    // The pidfd travels in the frame and comes back; the read end of the
+    // status pipe is the client's, and closes here once sent.
+    msg.fds = vec![forked.pidfd, forked.status_r];
+    let sent = mp_wire::send(control.as_fd(), &msg);
+    let pidfd = msg.fds.swap_remove(0);
+    if sent.is_err() {
+        kill_and_reap(&pidfd);
+        return false;
+    }
+    kids.push(Kid {
+        pidfd,
+        status: forked.status_w,
+    });
+    true
+}
+
+/// Forks the child `msg` describes, or says why it could not.
+fn fork_child(st: &mut ServerState, msg: Message) -> Result<Forked, String> {
     let (status_r, status_w) = mp_sys::fd::pipe().map_err(|e| format!("pipe: {e}"))?;
     // Decoded here, before the fork: its allocations land on the server's
     // warm heap, not on the child's, where the first write to each page
     // after `fork` is a copy-on-write fault. (A message that does not
     // decode still gets its child, which reports it and exits 255.)
-    let launch = mp_wire::decode::<Launch>(msg);
+    // Its entry point is checked here too, once, rather than in the child.
+    let launch = mp_wire::decode::<Launch>(msg).map(|l| {
+        let target = child_main::resolve(&l);
+        (l, target)
+    });
     match fork() {
         Err(e) => Err(format!("fork: {e}")),
         Ok(Fork::Child) => {
@@ -138,7 +181,7 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Message, String> {
             drop(status_w);
             let client = st.client.take();
             let code = match launch {
-                Ok(mut l) => {
+                Ok((mut l, target)) => {
                     // The client's pidfd, inherited, is the child's parent's
                     // (the launch names the client as the parent).
                     if l.parent_pidfd.is_none() {
@@ -146,7 +189,7 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Message, String> {
                             .filter(|(pid, _)| *pid == l.parent.pid)
                             .map(|(_, fd)| SharedFd::from(fd));
                     }
-                    child_main::run_child(l)
+                    child_main::run_child(l, target)
                 }
                 Err(e) => {
                     eprintln!(
@@ -159,33 +202,14 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Message, String> {
         }
         Ok(Fork::Parent { pid, pidfd }) => {
             drop(launch);
-            match started_reply(pid, &pidfd, status_r) {
-                Ok(reply) => {
-                    st.kids.push(Kid {
-                        pidfd,
-                        status: status_w,
-                    });
-                    Ok(reply)
-                }
-                Err(why) => {
-                    kill_and_reap(&pidfd);
-                    Err(why)
-                }
-            }
+            Ok(Forked {
+                pid,
+                pidfd,
+                status_r,
+                status_w,
+            })
         }
     }
-}
-
-/// The encoded reply announcing a new child: its pid, a pidfd of its own
-/// for the client and the read end of its status pipe.
-fn started_reply(pid: u32, pidfd: &OwnedFd, status: OwnedFd) -> Result<Message, String> {
-    let pidfd = mp_sys::fd::dup_cloexec(pidfd).map_err(|e| format!("dup: {e}"))?;
-    mp_wire::encode(&Reply::Started {
-        pid,
-        pidfd: SharedFd::from(pidfd),
-        status: SharedFd::from(status),
-    })
-    .map_err(|e| format!("reply: {e}"))
 }
 
 /// Ends a child the client cannot be told about and reaps it.

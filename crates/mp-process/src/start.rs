@@ -126,7 +126,10 @@ pub(crate) fn start(spec: Spec, job: Job) -> std::result::Result<Arc<Child>, (Jo
 }
 
 fn start_fork(spec: &Spec, mut launch: Launch, closure: Option<Closure>) -> Result<Arc<Child>> {
-    if let Ok(n) = mp_sys::thread::thread_count() {
+    // Counting threads is a `statx` of `/proc/self/task` (a path walk in
+    // procfs, about 2 µs): done only when the warning would go somewhere.
+    let warn = log::log_enabled!(target: crate::log::TARGET, log::Level::Warn);
+    if let Some(n) = warn.then(mp_sys::thread::thread_count).and_then(|n| n.ok()) {
         if n > 1 {
             log::warn!(
                 target: crate::log::TARGET,
@@ -135,6 +138,8 @@ fn start_fork(spec: &Spec, mut launch: Launch, closure: Option<Closure>) -> Resu
             );
         }
     }
+    // Checked here, before the fork, once (see `child_main::resolve`).
+    let target = child_main::resolve(&launch);
     // Hold every lock the child will touch, so none is held by a thread that
     // does not exist in the child; flush so no buffered line is printed twice.
     let mut out = std::io::stdout().lock();
@@ -164,7 +169,7 @@ fn start_fork(spec: &Spec, mut launch: Launch, closure: Option<Closure>) -> Resu
             let _ = mp_sys::process::stdin_to_devnull();
             let code = match closure {
                 Some(f) => child_main::run_closure(launch, f),
-                None => child_main::run_child(launch),
+                None => child_main::run_child(launch, target),
             };
             exit_now(code)
         }

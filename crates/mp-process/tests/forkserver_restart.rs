@@ -37,6 +37,14 @@ fn dead_server_is_replaced_and_its_children_report_255() {
     }
     assert_eq!(common::stat_field(server, 3).as_deref(), Some("Z"));
 
+    // The child outlives its server: its status pipe is at end of file,
+    // yet it is still running, and a join waits for its end.
+    orphan
+        .join_timeout(std::time::Duration::from_millis(200))
+        .unwrap();
+    assert_eq!(orphan.exitcode(), None, "still running without its server");
+    assert!(orphan.is_alive());
+
     let mut next = ctx.process(noop, ());
     next.start().unwrap();
     next.join().unwrap();

@@ -60,4 +60,18 @@ fn thousand_lifecycles_leak_nothing() {
     }
     assert_eq!(open_fds(), before, "fds leaked");
     assert_eq!(zombie_children(), Vec::<u32>::new(), "zombies left");
+
+    // A joined process that is kept holds one fd, its pidfd (the sentinel):
+    // a fork-server child's status pipe is closed once its code is read.
+    let kept: Vec<Process> = (0..20)
+        .map(|_| {
+            let mut p = Process::new(noop, ());
+            p.start().unwrap();
+            p.join().unwrap();
+            p
+        })
+        .collect();
+    assert_eq!(open_fds(), before + kept.len(), "one fd per joined process");
+    drop(kept);
+    assert_eq!(open_fds(), before, "fds leaked by joined processes");
 }
