@@ -160,7 +160,7 @@ impl Feeder {
     #[inline]
     fn write_now(&self, msg: &Message) -> io::Result<bool> {
         match self.core.try_lock_writer() {
-            Some(_guard) => self.core.try_write(msg),
+            Some(writer) => writer.try_write(msg),
             None => Ok(false),
         }
     }
@@ -187,14 +187,17 @@ impl Feeder {
                     st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
                 }
             };
-            let guard = self.core.lock_writer(&mut LazyDeadline::after(None));
+            let writer = self
+                .core
+                .lock_writer(&mut LazyDeadline::after(None))
+                .expect("a wait without a deadline ends with the lock");
             // The item leaves the buffer's count as the ring's counts it.
-            let result = self.core.write_then(&msg, Deadline::NEVER, |publish| {
+            let result = writer.write_then(&msg, Deadline::NEVER, |publish| {
                 let mut st = self.state();
                 publish();
                 self.unqueue(&mut st);
             });
-            drop(guard);
+            drop(writer);
             if let Err(e) = result {
                 // Python prints the error and drops the item.
                 eprintln!("multiprocess: queue feeder thread could not write an item: {e}");

@@ -210,7 +210,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let mut deadline = LazyDeadline::after(timeout);
         loop {
             if ring.size() >= max
-                && !ring.wait_until(false, true, deadline.get(), || ring.size() < max)
+                && !core.wait_until(false, true, deadline.get(), || ring.size() < max)
             {
                 return Err(PutError::Full);
             }
@@ -219,11 +219,11 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             } else {
                 core.lock_writer(&mut LazyDeadline::after(Some(NOWAIT_LOCK_GRACE)))
             };
-            let Some(_guard) = guard else {
+            let Some(writer) = guard else {
                 return Err(PutError::Full);
             };
             if ring.size() < max {
-                return match core.write(msg, deadline.get())? {
+                return match writer.write(msg, deadline.get())? {
                     true => Ok(()),
                     false => Err(PutError::Full),
                 };

@@ -44,7 +44,11 @@
 //! process killed anywhere else holds nothing. Inside a lock, the commit
 //! of a `LAST` record moves two words (`puts` and `tail`, or `gets` and
 //! `head`); it first writes both new values to the side's journal words,
-//! then stores them, the position last. The next holder of the lock is
+//! then stores them, the position last, each a `Release` store (a `mov`
+//! on x86): a process killed between two of them has made visible exactly
+//! those before the kill, in program order, whatever their ordering; the
+//! `Release` keeps that order for the other processes' loads that run
+//! meanwhile. The next holder of the lock is
 //! told by mp-sync that the previous one died ([`OwnerDied`]), and calls
 //! [`repair_writer`](Ring::repair_writer) or
 //! [`repair_reader`](Ring::repair_reader): a journal ahead of its position
@@ -57,14 +61,35 @@
 //! consumer skips (counting their `LAST`).
 //!
 //! # Publication and wake-ups
-//! A producer copies a record in, then publishes it with one `SeqCst` store
-//! of `tail`: a record is never visible half-written. Sleepers use
-//! mp-sync's [`EventCount`] (register, re-check the condition, sleep); the
-//! other side changes the condition with a `SeqCst` write, then notifies,
-//! which makes a system call only if someone is registered. mp-sync's loom
-//! models check this protocol, on a one-slot ring. A producer notifies
-//! consumers only when its record is the first one not taken
-//! ([`wake_consumer`](Ring::wake_consumer) says why that loses no
+//! A producer copies a record in, then publishes it with one store of
+//! `tail`: a record is never visible half-written. Sleepers use mp-sync's
+//! [`EventCount`] (register, re-check the condition, sleep); the other
+//! side changes the condition, then notifies, which makes a system call
+//! only if someone is registered.
+//!
+//! A whole message (its `LAST` record) is published with a `Release` store
+//! of `tail` (and taken with one of `head`); the publishing side looks for
+//! sleepers on the other side only after releasing its lock
+//! ([`wake_consumer`](Ring::wake_consumer), [`wake_producers`](Ring::wake_producers)).
+//! A side about to sleep registers, then makes a no-op read-modify-write
+//! of the other side's lock word ([`Lock::order_with_unlock`], passed to
+//! [`wait_until`](Ring::wait_until)), then looks at its condition. Every
+//! change of a lock word is a read-modify-write, so either that one
+//! follows the release in the word's order and synchronizes with it (the
+//! look sees the new position), or it precedes the release and
+//! synchronizes with it the other way (the publisher's look at the waiter
+//! count sees the registration and wakes). So no wake-up is lost, in the
+//! language's memory model, and a side pays one locked instruction per
+//! message (the unlock's swap) beside its lock's CAS, instead of a `SeqCst`
+//! store (`xchg`) more. A chunk before the `LAST` one, taken or published
+//! while the lock is still held (the other side may wait for it
+//! meanwhile), keeps a `SeqCst` store followed at once by the look at the
+//! waiters: the eventcount's own Dekker pair. mp-sync's loom models check
+//! both protocols, on rings of one to three slots (and that the first
+//! loses a wake-up without the read-modify-write).
+//!
+//! A producer notifies consumers only when the consumer has reached its
+//! record ([`wake_consumer`](Ring::wake_consumer) says why that loses no
 //! wake-up): a consumer still waking up costs one system call, not one per
 //! record published meanwhile.
 //! A process killed between
@@ -78,11 +103,11 @@
 use std::io;
 use std::sync::atomic::AtomicU32;
 use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering::{Release, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::time::Duration;
 
 use mp_shm::Region;
-use mp_sync::EventCount;
+use mp_sync::{EventCount, Lock};
 use serde::{Deserialize, Serialize};
 
 use crate::reader::Deadline;
@@ -264,12 +289,14 @@ impl Ring {
     #[inline]
     fn free_after(&self, tail: u64, need: u64) -> u64 {
         let free = |head: u64| self.cap().saturating_sub(tail.wrapping_sub(head));
-        let seen = self.seen_head().load(SeqCst);
+        // `seen_head` is only touched under the writer lock, which orders
+        // it between holders: no fence (a `SeqCst` store is an `xchg`).
+        let seen = self.seen_head().load(Relaxed);
         if free(seen) >= need {
             return free(seen);
         }
-        let head = self.head().load(SeqCst);
-        self.seen_head().store(head, SeqCst);
+        let head = self.head().load(Acquire);
+        self.seen_head().store(head, Relaxed);
         free(head)
     }
 
@@ -348,14 +375,22 @@ impl Ring {
 
     /// Producer, holding the writer lock: writes one record at `tail` if it
     /// fits (after an owed [`ABORT`]) and publishes it, counting the
-    /// message if it is the `LAST` record. Returns whether it was written.
+    /// message if it is the `LAST` record. Returns where it starts (the
+    /// `tail` before it), or `None` if it did not fit.
+    ///
+    /// A chunk before the `LAST` one is published with a `SeqCst` store
+    /// and the consumer woken at once (it may be waiting for it while this
+    /// producer still holds the lock). A `LAST` record is published with a
+    /// `Release` store only: the caller wakes the consumer with
+    /// [`wake_consumer`](Self::wake_consumer) after releasing the writer
+    /// lock (see the module docs).
     #[inline]
-    pub(crate) fn push(&self, payload: &[u8], flags: u32) -> bool {
+    pub(crate) fn push(&self, payload: &[u8], flags: u32) -> Option<u64> {
         let owed = self.abort_owed();
         let need = RECORD_HEADER + pad(payload.len() as u64) + owed * RECORD_HEADER;
-        let start = self.tail().load(SeqCst);
+        let start = self.tail().load(Relaxed);
         if need > self.free_after(start, need) {
-            return false;
+            return None;
         }
         let mut tail = start;
         let abort = owed == 1;
@@ -370,40 +405,45 @@ impl Ring {
             // docs). A process killed stops between two of these stores in
             // program order whatever the ordering; `Release` keeps `puts`
             // ahead of `tail` for readers.
-            let puts = self.puts().load(SeqCst).wrapping_add(1);
+            let puts = self.puts().load(Relaxed).wrapping_add(1);
             self.next_puts().store(puts, Release);
             self.next_tail().store(end, Release);
             self.puts().store(puts, Release);
+            self.tail().store(end, Release);
+        } else {
+            self.tail().store(end, SeqCst);
         }
-        self.tail().store(end, SeqCst);
         if abort {
-            self.abort().store(0, SeqCst);
+            self.abort().store(0, Release);
         }
-        self.wake_consumer(start);
-        true
+        if flags & LAST == 0 {
+            self.wake_consumer(start);
+        }
+        Some(start)
     }
 
-    /// Wakes the consumer waiting for data, if one sleeps and the records
-    /// just published from `start` on are the first it has not taken.
+    /// Wakes the consumer waiting for data, if one sleeps and has taken
+    /// every record before `start`, where the records just published begin
+    /// (for a `LAST` record: called after releasing the writer lock).
     ///
     /// Only the holder of the reader lock waits for data, and only once it
     /// saw `head == tail`; `head` stays put while it waits. So if `head`,
     /// read after publishing, is short of `start`, a record before ours was
     /// not taken yet: the waiter, if any, saw the ring empty before that
     /// record was published, and the notify of the producer that published
-    /// the record at `head` (which found `head` at its start) woke it. A
-    /// producer streaming into a ring whose consumer is waking up thus
-    /// makes one wake-up call, not one per record.
+    /// the record at `head` (which found `head` at or past its start) woke
+    /// it. A producer streaming into a ring whose consumer is waking up
+    /// thus makes one wake-up call, not one per record.
     ///
     /// The waiter count is read first (`notify_all` reads it again): with
     /// no waiter, `head` is not read, so the producer does not pull the
     /// consumers' line, which they write for every record, into its cache
     /// once per record (the consumer's next store to it would then miss).
-    fn wake_consumer(&self, start: u64) {
+    pub(crate) fn wake_consumer(&self, start: u64) {
         // The `data` eventcount's `waiters` word, read `SeqCst` after the
         // `SeqCst` publication as `notify_all` reads it.
         let waiters = self.u32_at(DATA_EVENTCOUNT + 4).load(SeqCst);
-        if waiters != 0 && self.head().load(SeqCst) == start {
+        if waiters != 0 && !ahead(start, self.head().load(SeqCst)) {
             self.data().notify_all();
         }
     }
@@ -443,19 +483,29 @@ impl Ring {
     /// past it, and counts the message if it is the `LAST` record; returns
     /// its flags and start position.
     ///
+    /// A chunk before the `LAST` one frees its space with a `SeqCst` store
+    /// and wakes producers at once (one may be waiting for the room while
+    /// the consumer still holds the lock); taking a `LAST` record frees it
+    /// with a `Release` store only, and the caller wakes producers after
+    /// releasing the reader lock ([`wake_producers`](Self::wake_producers),
+    /// or [`wake_producers_now`](Self::wake_producers_now) if it goes on
+    /// waiting for data under the lock).
+    ///
     /// A header that cannot be right (length beyond the published bytes)
     /// means the ring is corrupt: everything published is dropped (and
     /// counted as taken) and the record is reported with flags 0, so
     /// callers skip it.
     pub(crate) fn pop(&self, out: &mut Vec<u8>, filled: &mut usize) -> Option<(u32, u64)> {
-        let head = self.head().load(SeqCst);
-        let mut tail = self.seen_tail().load(SeqCst);
+        // `head` and `seen_tail` change only under the reader lock, which
+        // orders them between holders.
+        let head = self.head().load(Relaxed);
+        let mut tail = self.seen_tail().load(Relaxed);
         if tail.wrapping_sub(head) as i64 <= 0 {
-            tail = self.tail().load(SeqCst);
+            tail = self.tail().load(Acquire);
             if head == tail {
                 return None;
             }
-            self.seen_tail().store(tail, SeqCst);
+            self.seen_tail().store(tail, Relaxed);
         }
         let mut header = [0u8; 8];
         self.read_at(head, &mut header);
@@ -483,12 +533,12 @@ impl Ring {
     }
 
     /// Moves `head` to `to` and `gets` to `gets`, journalled first (see
-    /// the module docs).
+    /// the module docs); the caller wakes producers.
     fn commit_get(&self, to: u64, gets: u64) {
         self.next_gets().store(gets, Release);
         self.next_head().store(to, Release);
         self.gets().store(gets, Release);
-        self.advance(to);
+        self.head().store(to, Release);
     }
 
     /// Moves `head` to `to` and wakes producers waiting for space.
@@ -497,8 +547,19 @@ impl Ring {
         self.wake_producers();
     }
 
-    /// Wakes producers waiting for space or a slot, if any sleep.
+    /// Wakes producers waiting for space or a slot, if any sleep: after
+    /// releasing the reader lock (see the module docs).
     pub(crate) fn wake_producers(&self) {
+        self.space().notify_all();
+    }
+
+    /// [`wake_producers`](Self::wake_producers) for a consumer still
+    /// holding the reader lock after taking a `LAST` record (it skipped
+    /// the record and waits for more): a `SeqCst` fence orders the
+    /// `Release` publication before the look at the waiter count, as a
+    /// `SeqCst` store would have (a rare path).
+    pub(crate) fn wake_producers_now(&self) {
+        std::sync::atomic::fence(SeqCst);
         self.space().notify_all();
     }
 
@@ -517,7 +578,10 @@ impl Ring {
 
     /// Waits until `ready()` holds (`true`) or the deadline passes
     /// (`false`), sleeping on the `data` (consumers) or `space` (producers)
-    /// eventcount.
+    /// eventcount. `other` is the other side's lock (the writer lock for a
+    /// consumer): each look after registering as a sleeper is preceded by
+    /// its [`order_with_unlock`](Lock::order_with_unlock) (see the module
+    /// docs).
     /// With `spin`, looks again for a few microseconds first: worth it when
     /// the other side is about to publish a small record, harmful (it takes
     /// a CPU from the other side's copy) when that is a large one.
@@ -526,13 +590,17 @@ impl Ring {
         consumer: bool,
         spin: bool,
         deadline: Deadline,
+        other: &Lock,
         ready: impl Fn() -> bool,
     ) -> bool {
         if spin && self.spin_until(&ready) {
             return true;
         }
         let ec = if consumer { self.data() } else { self.space() };
-        Self::sliced(ec, deadline, ready)
+        Self::sliced(ec, deadline, || {
+            other.order_with_unlock();
+            ready()
+        })
     }
 
     /// Waits on the `all_done` eventcount until `ready()` (`true`: every
@@ -586,7 +654,7 @@ mod tests {
         // Killed after the journal, before and after storing `puts`.
         for store_puts in [false, true] {
             let ring = Ring::new(4096).unwrap();
-            assert!(ring.push(b"one", FIRST | LAST));
+            assert!(ring.push(b"one", FIRST | LAST).is_some());
             let end = write_unpublished(&ring, b"two");
             ring.next_puts().store(2, SeqCst);
             ring.next_tail().store(end, SeqCst);
@@ -607,7 +675,7 @@ mod tests {
     #[test]
     fn a_record_written_before_the_journal_stays_unpublished() {
         let ring = Ring::new(4096).unwrap();
-        assert!(ring.push(b"one", FIRST | LAST));
+        assert!(ring.push(b"one", FIRST | LAST).is_some());
         write_unpublished(&ring, b"two");
         ring.next_puts().store(2, SeqCst); // the first journal store only
         ring.repair_writer();
@@ -621,25 +689,25 @@ mod tests {
     #[test]
     fn after_a_writer_repair_the_next_record_is_preceded_by_an_abort() {
         let ring = Ring::new(4096).unwrap();
-        assert!(ring.push(b"half", FIRST));
+        assert!(ring.push(b"half", FIRST).is_some());
         ring.repair_writer();
         let at = ring.next_record();
         assert_eq!(at, ring.tail().load(SeqCst) + RECORD_HEADER);
-        assert!(ring.push(b"whole", FIRST | LAST));
+        assert!(ring.push(b"whole", FIRST | LAST).is_some());
         let mut out = Vec::new();
         let flags: Vec<u32> = std::iter::from_fn(|| pop(&ring, &mut out).map(|p| p.0)).collect();
         assert_eq!(flags, [FIRST, ABORT, FIRST | LAST]);
         assert_eq!(ring.size(), 0);
         // The ABORT is owed once.
-        assert!(ring.push(b"x", FIRST | LAST));
+        assert!(ring.push(b"x", FIRST | LAST).is_some());
         assert_eq!(pop(&ring, &mut out).map(|p| p.0), Some(FIRST | LAST));
     }
 
     #[test]
     fn a_get_cut_short_after_the_journal_is_completed() {
         let ring = Ring::new(4096).unwrap();
-        assert!(ring.push(b"one", FIRST | LAST));
-        assert!(ring.push(b"two", FIRST | LAST));
+        assert!(ring.push(b"one", FIRST | LAST).is_some());
+        assert!(ring.push(b"two", FIRST | LAST).is_some());
         // A consumer read "one" and was killed after its journal.
         let head = ring.head().load(SeqCst);
         ring.next_gets().store(1, SeqCst);
@@ -664,8 +732,9 @@ mod tests {
         let before = ring.head().load(SeqCst);
         let waiter = {
             let ring = ring.clone();
+            let reader = Lock::new().unwrap();
             std::thread::spawn(move || {
-                ring.wait_until(false, false, Deadline::NEVER, || {
+                ring.wait_until(false, false, Deadline::NEVER, &reader, || {
                     ring.head().load(SeqCst) != before
                 })
             })
@@ -685,9 +754,9 @@ mod tests {
     fn tasks_are_done_at_most_once_per_published_item() {
         let ring = Ring::new(4096).unwrap();
         assert!(!ring.count_done());
-        assert!(ring.push(b"a", FIRST));
+        assert!(ring.push(b"a", FIRST).is_some());
         assert_eq!(ring.unfinished(), 0, "a message counts once whole");
-        assert!(ring.push(b"b", LAST));
+        assert!(ring.push(b"b", LAST).is_some());
         assert_eq!(ring.unfinished(), 1);
         assert!(ring.count_done());
         assert!(!ring.count_done());

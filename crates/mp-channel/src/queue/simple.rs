@@ -66,13 +66,16 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     pub fn put(&self, item: &T) -> Result<(), PutError> {
         let mut msg = Message::default();
         scratch::encode(item, &mut msg)?;
-        let guard = self.core.lock_writer(&mut LazyDeadline::after(None));
+        let writer = self
+            .core
+            .lock_writer(&mut LazyDeadline::after(None))
+            .expect("a wait without a deadline ends with the lock");
         // Room now (the usual case for a small item): no waiting layers.
-        let written = match self.core.try_write(&msg) {
-            Ok(false) => self.core.write(&msg, Deadline::NEVER),
+        let written = match writer.try_write(&msg) {
+            Ok(false) => writer.write(&msg, Deadline::NEVER),
             done => done,
         };
-        drop(guard);
+        drop(writer);
         scratch::recycle(msg.bytes);
         written?;
         Ok(())
