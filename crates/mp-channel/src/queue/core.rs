@@ -37,7 +37,7 @@ use mp_wire::{DecodeError, Message, SharedFd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::ring::{Ring, ABORT, FDS, FIRST, LAST, RECHECK, RECORD_HEADER, SPIN_MAX_BYTES};
+use super::ring::{Ring, ABORT, FDS, FIRST, LARGE, LAST, RECHECK, RECORD_HEADER, SPIN_MAX_BYTES};
 use super::scratch;
 use crate::reader::{Deadline, LazyDeadline};
 
@@ -53,6 +53,37 @@ pub(crate) struct Core {
     side_rx: SharedFd,
     /// `maxsize`; 0 = unbounded.
     pub(crate) maxsize: u64,
+}
+
+/// Flags of a message that is one record without fds.
+const FIRST_LAST: u32 = FIRST | LAST;
+
+/// Where [`Core::read`] left a message.
+#[derive(Debug)]
+pub(crate) enum Read {
+    /// In the caller's buffer: `buf[..len]`.
+    Copied(usize),
+    /// Still in the ring, untaken: the record at `at` of `len` payload
+    /// bytes (see [`Ring::take_in_place`]).
+    InPlace { at: u64, len: u64 },
+}
+
+/// A record in the ring, as a source of bytes to decode.
+struct InRing<'a> {
+    ring: &'a Ring,
+    at: u64,
+    len: u64,
+}
+
+impl mp_wire::CopySource for InRing<'_> {
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    fn copy_to(&self, offset: usize, buf: &mut [u8]) {
+        debug_assert!(offset + buf.len() <= self.len as usize);
+        self.ring.read_payload(self.at, offset as u64, buf);
+    }
 }
 
 /// Why a message could not be read.
@@ -234,6 +265,13 @@ impl Core {
     /// this thread's read buffer, waiting until `deadline` for its first
     /// record, releases the lock (sets `reader` to `None`; a slow decode
     /// holds up no other consumer) and decodes the message.
+    ///
+    /// A message of one record of at least [`LARGE`] bytes without
+    /// fds is decoded from the ring instead ([`mp_wire::decode_copied`]):
+    /// an item that is a byte string or text (`ByteBuf`, `String`) is
+    /// copied once, into its own buffer, not into the read buffer and then
+    /// again. The record is taken and the lock released as soon as its
+    /// bytes are copied out, before any of the item's code runs.
     #[inline]
     pub(crate) fn read_item<T: DeserializeOwned>(
         &self,
@@ -242,9 +280,23 @@ impl Core {
     ) -> Result<Result<T, DecodeError>, ReadError> {
         scratch::with_read_buffer(|buf| {
             let mut fds = Vec::new();
-            let len = self.read(deadline, buf, &mut fds)?;
-            *reader = None;
-            Ok(mp_wire::decode_from(&buf[..len], fds))
+            match self.read(deadline, buf, &mut fds, true)? {
+                Read::Copied(len) => {
+                    *reader = None;
+                    Ok(mp_wire::decode_from(&buf[..len], fds))
+                }
+                Read::InPlace { at, len } => {
+                    let record = InRing {
+                        ring: &self.ring,
+                        at,
+                        len,
+                    };
+                    Ok(mp_wire::decode_copied(&record, buf, || {
+                        self.ring.take_in_place(at, len);
+                        *reader = None;
+                    }))
+                }
+            }
         })
     }
 
@@ -253,12 +305,16 @@ impl Core {
     /// puts the message's fds in `fds`. `buf` is overwritten in place,
     /// grown if needed. (The fds go out through a parameter: a returned
     /// `(usize, Vec)` cost a small item's `get` store-forwarding stalls.)
+    /// With `in_place`, a message of one record of at least
+    /// [`LARGE`] bytes without fds is left in the ring, untaken,
+    /// and reported as [`Read::InPlace`].
     pub(crate) fn read(
         &self,
         deadline: &mut LazyDeadline,
         buf: &mut Vec<u8>,
         fds: &mut Vec<OwnedFd>,
-    ) -> Result<usize, ReadError> {
+        in_place: bool,
+    ) -> Result<Read, ReadError> {
         // Bytes of the message being assembled, at the start of `buf`.
         let mut filled = 0;
         // Start position and fd flag of the message being assembled.
@@ -268,6 +324,13 @@ impl Core {
         // the space may not be woken yet.
         let mut freed = false;
         loop {
+            if in_place && current.is_none() {
+                if let Some((FIRST_LAST, len, at)) = self.ring.peek() {
+                    if len >= LARGE {
+                        return Ok(Read::InPlace { at, len });
+                    }
+                }
+            }
             let mark = filled;
             let Some((flags, pos)) = self.ring.pop(buf, &mut filled) else {
                 if std::mem::take(&mut freed) {
@@ -297,7 +360,7 @@ impl Core {
                 if has_fds {
                     *fds = self.recv_fds(start).map_err(ReadError::Io)?;
                 }
-                return Ok(filled);
+                return Ok(Read::Copied(filled));
             }
         }
     }
@@ -409,6 +472,22 @@ impl Writer<'_> {
             self.wake_from.set(Some(start));
         }
         true
+    }
+
+    /// The ring, to write a record in place ([`Ring::in_place_room`],
+    /// [`Ring::write_payload`]); publish it with
+    /// [`publish_in_place`](Self::publish_in_place).
+    pub(crate) fn ring(&self) -> &Ring {
+        &self.core.ring
+    }
+
+    /// Publishes the whole message written in place at `at` ([`Ring::publish_in_place`]);
+    /// its consumer is woken on drop.
+    pub(crate) fn publish_in_place(&self, at: u64, len: u64) {
+        self.core.ring.publish_in_place(at, len);
+        if self.wake_from.get().is_none() {
+            self.wake_from.set(Some(at));
+        }
     }
 
     /// Writes `msg` only if it fits whole right now, without waiting for
@@ -534,9 +613,10 @@ mod tests {
     fn read_now(core: &Core) -> Message {
         let mut deadline = LazyDeadline::after(Some(Duration::from_secs(10)));
         let (mut buf, mut fds) = (Vec::new(), Vec::new());
-        let len = core
-            .read(&mut deadline, &mut buf, &mut fds)
-            .expect("a message");
+        let read = core.read(&mut deadline, &mut buf, &mut fds, false);
+        let Ok(Read::Copied(len)) = read else {
+            panic!("a message: {read:?}");
+        };
         buf.truncate(len);
         Message { bytes: buf, fds }
     }

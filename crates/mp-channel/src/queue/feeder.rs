@@ -22,6 +22,7 @@ use std::thread::JoinHandle;
 use mp_wire::Message;
 
 use super::core::Core;
+use super::direct::Direct;
 use super::error::{PutError, QueueStateError};
 use super::scratch;
 use crate::reader::{Deadline, LazyDeadline};
@@ -109,6 +110,25 @@ impl Feeder {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed_by.load(Relaxed) == my_pid()
+    }
+
+    /// Encodes and puts `item` (a large one straight into the ring if it
+    /// may, see `direct`); never blocks on the ring.
+    ///
+    /// # Errors
+    /// [`PutError::Encode`] (nothing put), and as [`put`](Self::put).
+    #[inline]
+    pub(crate) fn put_item<T: serde::Serialize + ?Sized>(
+        self: &Arc<Self>,
+        item: &T,
+    ) -> Result<(), PutError> {
+        let mut sink = Direct::new(&self.core, self.queued.load(Acquire) == 0);
+        let fds = mp_wire::encode_to_sink(item, &mut sink)?;
+        if sink.finish(fds, || self.queued.load(Acquire) == 0) {
+            scratch::recycle(std::mem::take(&mut sink.msg.bytes));
+            return Ok(());
+        }
+        self.put(&mut sink.msg)
     }
 
     /// Puts an encoded item (from `scratch::encode`, whose buffer it

@@ -121,6 +121,12 @@ pub(crate) const FDS: u32 = 4;
 /// An empty record: the producer of the message being assembled died; drop it.
 pub(crate) const ABORT: u32 = 8;
 
+/// Items whose encoding is at least this large are copied straight between
+/// the ring and their own buffers (`direct`, [`Core::read_item`](super::core::Core::read_item)):
+/// below it, a copy through the thread's buffer costs less than the extra
+/// steps.
+pub(crate) const LARGE: u64 = 16 << 10;
+
 /// Bytes of a record header.
 pub(crate) const RECORD_HEADER: u64 = 8;
 /// Records up to this many bytes are quick enough to copy that waiting for
@@ -400,6 +406,19 @@ impl Ring {
         }
         self.write_record(tail, payload, flags);
         let end = tail + RECORD_HEADER + pad(payload.len() as u64);
+        self.publish(start, end, flags);
+        if abort {
+            self.abort().store(0, Release);
+        }
+        Some(start)
+    }
+
+    /// Producer, holding the writer lock: publishes the records written
+    /// from `start` (the `tail`) to `end`, the last flagged `flags`,
+    /// counting the message if that is a `LAST` record (see
+    /// [`push`](Self::push) for who wakes the consumer).
+    #[inline]
+    fn publish(&self, start: u64, end: u64, flags: u32) {
         if flags & LAST != 0 {
             // Journal, then commit, the position last (see the module
             // docs). A process killed stops between two of these stores in
@@ -412,14 +431,39 @@ impl Ring {
             self.tail().store(end, Release);
         } else {
             self.tail().store(end, SeqCst);
-        }
-        if abort {
-            self.abort().store(0, Release);
-        }
-        if flags & LAST == 0 {
             self.wake_consumer(start);
         }
-        Some(start)
+    }
+
+    /// Producer, holding the writer lock: where a record written in place
+    /// (its payload with [`write_payload`](Self::write_payload), then
+    /// [`publish_in_place`](Self::publish_in_place)) starts, and the most
+    /// payload bytes it can hold now; `None` if an [`ABORT`] is owed first
+    /// (then [`push`](Self::push) writes it).
+    pub(crate) fn in_place_room(&self) -> Option<(u64, u64)> {
+        if self.abort_owed() != 0 {
+            return None;
+        }
+        let tail = self.tail().load(Relaxed);
+        let free = self.free_after(tail, self.cap());
+        let room = free.saturating_sub(RECORD_HEADER) & !7;
+        Some((tail, room.min(self.cap() / 2 - RECORD_HEADER)))
+    }
+
+    /// Producer, holding the writer lock: copies `bytes` into the payload
+    /// of the record begun at `at`, from `offset` on (the caller keeps it
+    /// within the room [`in_place_room`](Self::in_place_room) gave).
+    #[inline]
+    pub(crate) fn write_payload(&self, at: u64, offset: u64, bytes: &[u8]) {
+        self.write_at(at + RECORD_HEADER + offset, bytes);
+    }
+
+    /// Producer, holding the writer lock: publishes the record begun at
+    /// `at` (the `tail`) whose `len` payload bytes are written, as a whole
+    /// message; the caller wakes the consumer after releasing the lock.
+    pub(crate) fn publish_in_place(&self, at: u64, len: u64) {
+        self.write_header(at, len, FIRST | LAST);
+        self.publish(at, at + RECORD_HEADER + pad(len), FIRST | LAST);
     }
 
     /// Wakes the consumer waiting for data, if one sleeps and has taken
@@ -496,23 +540,7 @@ impl Ring {
     /// counted as taken) and the record is reported with flags 0, so
     /// callers skip it.
     pub(crate) fn pop(&self, out: &mut Vec<u8>, filled: &mut usize) -> Option<(u32, u64)> {
-        // `head` and `seen_tail` change only under the reader lock, which
-        // orders them between holders.
-        let head = self.head().load(Relaxed);
-        let mut tail = self.seen_tail().load(Relaxed);
-        if tail.wrapping_sub(head) as i64 <= 0 {
-            tail = self.tail().load(Acquire);
-            if head == tail {
-                return None;
-            }
-            self.seen_tail().store(tail, Relaxed);
-        }
-        let mut header = [0u8; 8];
-        self.read_at(head, &mut header);
-        let len = u64::from(u32::from_le_bytes([
-            header[0], header[1], header[2], header[3],
-        ]));
-        let flags = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let (flags, len, head, tail) = self.front()?;
         let need = RECORD_HEADER + pad(len);
         if need > tail.wrapping_sub(head) {
             self.commit_get(tail, self.puts().load(SeqCst));
@@ -530,6 +558,55 @@ impl Ring {
             self.advance(head + need);
         }
         Some((flags, head))
+    }
+
+    /// Consumer, holding the reader lock: the record at `head` if one is
+    /// published whole — its flags, payload length and start — without
+    /// taking it. A header that cannot be right is not reported (`pop`
+    /// handles it).
+    pub(crate) fn peek(&self) -> Option<(u32, u64, u64)> {
+        let (flags, len, head, tail) = self.front()?;
+        (RECORD_HEADER + pad(len) <= tail.wrapping_sub(head)).then_some((flags, len, head))
+    }
+
+    /// Consumer, holding the reader lock: the header at `head` if a record
+    /// is published there — its flags and payload length — with `head`
+    /// and the `tail` seen.
+    #[inline]
+    fn front(&self) -> Option<(u32, u64, u64, u64)> {
+        // `head` and `seen_tail` change only under the reader lock, which
+        // orders them between holders.
+        let head = self.head().load(Relaxed);
+        let mut tail = self.seen_tail().load(Relaxed);
+        if tail.wrapping_sub(head) as i64 <= 0 {
+            tail = self.tail().load(Acquire);
+            if head == tail {
+                return None;
+            }
+            self.seen_tail().store(tail, Relaxed);
+        }
+        let mut header = [0u8; 8];
+        self.read_at(head, &mut header);
+        let len = u64::from(u32::from_le_bytes([
+            header[0], header[1], header[2], header[3],
+        ]));
+        let flags = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        Some((flags, len, head, tail))
+    }
+
+    /// Consumer, holding the reader lock: copies payload bytes of the
+    /// record starting at `at`, from `offset` on, into `buf`.
+    pub(crate) fn read_payload(&self, at: u64, offset: u64, buf: &mut [u8]) {
+        self.read_at(at + RECORD_HEADER + offset, buf);
+    }
+
+    /// Consumer, holding the reader lock: takes the `LAST` record of
+    /// `len` payload bytes at `head` (found by [`peek`](Self::peek),
+    /// its payload copied out) and counts its message; the caller wakes
+    /// producers after releasing the lock.
+    pub(crate) fn take_in_place(&self, head: u64, len: u64) {
+        let gets = self.gets().load(Relaxed).wrapping_add(1);
+        self.commit_get(head + RECORD_HEADER + pad(len), gets);
     }
 
     /// Moves `head` to `to` and `gets` to `gets`, journalled first (see
