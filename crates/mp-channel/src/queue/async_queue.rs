@@ -114,6 +114,7 @@ async fn write_async(
     // Each look of a wait, ordered with the reader lock's release as a
     // blocking wait's is (`ring`'s module docs).
     let slot_free_now = || {
+        ring.want_space(1);
         core.reader.order_with_unlock();
         slot_free()
     };
@@ -134,6 +135,7 @@ async fn write_async(
         if core.fits_one_record(msg) {
             let need = ring.need(msg.bytes.len() as u64);
             let room = ring.space().wait_for_async(deadline, None, |_| {
+                ring.want_space(need + ring.hysteresis());
                 core.reader.order_with_unlock();
                 (ring.free_for(need) >= need).then_some(())
             });

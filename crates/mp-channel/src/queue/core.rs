@@ -37,7 +37,9 @@ use mp_wire::{DecodeError, Message, SharedFd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::ring::{Ring, ABORT, FDS, FIRST, LARGE, LAST, RECHECK, RECORD_HEADER, SPIN_MAX_BYTES};
+use super::ring::{
+    Ring, Wait, ABORT, FDS, FIRST, LARGE, LAST, RECHECK, RECORD_HEADER, SPIN_MAX_BYTES,
+};
 use super::scratch;
 use crate::reader::{Deadline, LazyDeadline};
 
@@ -242,13 +244,16 @@ impl Core {
     /// ordered with the other side's lock).
     pub(crate) fn wait_until(
         &self,
-        consumer: bool,
+        wait: Wait,
         spin: bool,
         deadline: Deadline,
         ready: impl Fn() -> bool,
     ) -> bool {
-        let other = if consumer { &self.writer } else { &self.reader };
-        self.ring.wait_until(consumer, spin, deadline, other, ready)
+        let other = match wait {
+            Wait::Data => &self.writer,
+            Wait::Space(_) => &self.reader,
+        };
+        self.ring.wait_until(wait, spin, deadline, other, ready)
     }
 
     /// The largest payload of one record.
@@ -378,7 +383,7 @@ impl Core {
         }
         loop {
             let slice = deadline.remaining().unwrap_or(RECHECK).min(RECHECK);
-            if self.wait_until(true, false, Deadline::after(Some(slice)), data) {
+            if self.wait_until(Wait::Data, false, Deadline::after(Some(slice)), data) {
                 return Ok(());
             }
             if deadline.passed() {
@@ -403,7 +408,7 @@ impl Core {
             return self.wait_for_first(deadline.get());
         }
         // Mid-message, the producer may be copying a large chunk: no spin.
-        if self.wait_until(true, false, Deadline::after(Some(RECHECK)), || {
+        if self.wait_until(Wait::Data, false, Deadline::after(Some(RECHECK)), || {
             !ring.is_empty()
         }) {
             return Ok(());
@@ -549,7 +554,8 @@ impl Writer<'_> {
             let need = ring.need(n as u64);
             let spin = need <= SPIN_MAX_BYTES;
             let room = || ring.free_for(need) >= need;
-            if !core.wait_until(false, spin, deadline, room) {
+            let want = Wait::Space(need + ring.hysteresis());
+            if !core.wait_until(want, spin, deadline, room) {
                 if flags & FIRST == 0 {
                     ring.abandon();
                 }

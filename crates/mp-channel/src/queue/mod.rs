@@ -32,6 +32,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use self::core::{Core, ReadError};
 use self::feeder::Feeder;
+use self::ring::Wait;
 use crate::reader::LazyDeadline;
 
 pub use error::{GetError, PutError, QueueStateError, TaskDoneError};
@@ -219,7 +220,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let mut deadline = LazyDeadline::after(timeout);
         loop {
             if ring.size() >= max
-                && !core.wait_until(false, true, deadline.get(), || ring.size() < max)
+                && !core.wait_until(Wait::Space(1), true, deadline.get(), || ring.size() < max)
             {
                 return Err(PutError::Full);
             }

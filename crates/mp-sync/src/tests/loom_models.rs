@@ -752,20 +752,27 @@ fn loom_ring_producer_notifies_only_the_first_untaken_record() {
 /// a no-op read-modify-write ([`RawMutex::touch`], `Lock::order_with_unlock`),
 /// and only then looks at the condition. The wakers read the waiter count
 /// with a plain load, as `Ring::wake_consumer` and the `SeqCst` load of
-/// `EventCount::notify` do in production.
+/// `EventCount::notify` do in production. A producer about to sleep for
+/// space first asks for `want` free slots (`space_wanted`, the most any
+/// sleeper asked for); the consumer wakes producers only once that many
+/// are free, and resets the word as it does (`Ring::wake_producers`).
 #[derive(Default)]
 struct LockedRingWords {
     ring: RingWords,
     writer: MutexWords,
     reader: MutexWords,
+    space_wanted: AtomicU32,
 }
 
-/// Moves `items` items through a ring of `slots` slots; `touch: false` is
+/// Moves `items` items through a ring of `slots` slots, a sleeping producer
+/// asking for `want` free slots (`1..=slots`); `touch: false` is
 /// the protocol without the no-op read-modify-write, which loses a
-/// wake-up: loom reports a deadlock with `(2, 1, false)` (checked by hand;
+/// wake-up: loom reports a deadlock with `(2, 1, 1, false)`, and so it
+/// does when the consumer resets `space_wanted` before comparing the free
+/// slots with it (checked by hand;
 /// loom aborts the test binary on it, so it cannot be a `should_panic`
 /// test).
-fn ring_with_locks(items: u32, slots: u32, touch: bool) {
+fn ring_with_locks(items: u32, slots: u32, want: u32, touch: bool) {
     loom::model(move || {
         let r = Arc::new(LockedRingWords::default());
         let r2 = Arc::clone(&r);
@@ -785,7 +792,15 @@ fn ring_with_locks(items: u32, slots: u32, touch: bool) {
                 ring.head.fetch_add(1, Ordering::Release);
                 reader.unlock::<LoomPark>().unwrap();
                 if ring.space.waiters.load(Ordering::SeqCst) != 0 {
-                    ring.space.raw().notify::<LoomPark>(u32::MAX);
+                    let wanted = r2.space_wanted.load(Ordering::SeqCst);
+                    let used =
+                        ring.tail.load(Ordering::Acquire) - ring.head.load(Ordering::Relaxed);
+                    if wanted != 0
+                        && slots - used >= wanted
+                        && r2.space_wanted.swap(0, Ordering::SeqCst) != 0
+                    {
+                        ring.space.raw().notify::<LoomPark>(u32::MAX);
+                    }
                 }
             }
         });
@@ -799,6 +814,7 @@ fn ring_with_locks(items: u32, slots: u32, touch: bool) {
                 .space
                 .raw()
                 .wait_until::<LoomPark>(Deadline::NEVER, || {
+                    r.space_wanted.fetch_max(want, Ordering::SeqCst);
                     if touch {
                         r.reader.raw().touch();
                     }
@@ -823,8 +839,8 @@ fn ring_with_locks(items: u32, slots: u32, touch: bool) {
 
 #[test]
 fn loom_ring_release_publication_and_wake_after_unlock_lose_no_wakeup() {
-    for (items, slots) in [(2, 1), (2, 2), (3, 2)] {
-        ring_with_locks(items, slots, true);
+    for (items, slots, want) in [(2, 1, 1), (2, 2, 1), (2, 2, 2), (3, 2, 2)] {
+        ring_with_locks(items, slots, want, true);
     }
 }
 
