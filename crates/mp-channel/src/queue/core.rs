@@ -195,6 +195,7 @@ impl Core {
 
     /// Takes the writer lock until `deadline` (`None` on timeout),
     /// repairing the ring if its holder died.
+    #[inline]
     pub(crate) fn lock_writer(&self, deadline: &mut LazyDeadline) -> Option<Writer<'_>> {
         acquire(&self.writer, deadline).map(|t| self.writer_taken(t))
     }
@@ -222,6 +223,7 @@ impl Core {
 
     /// Takes the reader lock until `deadline` (`None` on timeout),
     /// repairing the ring if its holder died.
+    #[inline]
     pub(crate) fn lock_reader(&self, deadline: &mut LazyDeadline) -> Option<Reader<'_>> {
         acquire(&self.reader, deadline).map(|t| self.reader_taken(t))
     }

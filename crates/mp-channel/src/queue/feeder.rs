@@ -179,8 +179,10 @@ impl Feeder {
     /// has room for it whole now; returns whether it did.
     #[inline]
     fn write_now(&self, msg: &Message) -> io::Result<bool> {
+        // By reference: the writer is dropped where it lies (a move of it
+        // cost a store-forwarding stall).
         match self.core.try_lock_writer() {
-            Some(writer) => writer.try_write(msg),
+            Some(ref writer) => writer.try_write(msg),
             None => Ok(false),
         }
     }

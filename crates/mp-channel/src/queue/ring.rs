@@ -171,6 +171,7 @@ pub(crate) fn pad(n: u64) -> u64 {
 }
 
 /// A record header: payload length and flags, little-endian.
+#[inline]
 fn header(len: u64, flags: u32) -> [u8; 8] {
     let mut header = [0u8; 8];
     header[..4].copy_from_slice(&(len as u32).to_le_bytes());
@@ -193,52 +194,66 @@ impl Ring {
     }
 
     /// Bytes in the data area.
+    #[inline]
     pub(crate) fn cap(&self) -> u64 {
         (self.region.len() - DATA) as u64
     }
 
+    #[inline]
     fn u64_at(&self, off: usize) -> &AtomicU64 {
         self.region
             .atomic_u64(off)
             .expect("header words are in bounds")
     }
 
+    #[inline]
     fn u32_at(&self, off: usize) -> &AtomicU32 {
         self.region
             .atomic_u32(off)
             .expect("header words are in bounds")
     }
 
+    #[inline]
     fn head(&self) -> &AtomicU64 {
         self.u64_at(0)
     }
+    #[inline]
     fn seen_tail(&self) -> &AtomicU64 {
         self.u64_at(8)
     }
+    #[inline]
     fn gets(&self) -> &AtomicU64 {
         self.u64_at(16)
     }
+    #[inline]
     fn next_head(&self) -> &AtomicU64 {
         self.u64_at(24)
     }
+    #[inline]
     fn next_gets(&self) -> &AtomicU64 {
         self.u64_at(32)
     }
+    #[inline]
     fn tail(&self) -> &AtomicU64 {
         self.u64_at(64)
     }
+    #[inline]
     fn seen_head(&self) -> &AtomicU64 {
         self.u64_at(72)
     }
+    #[inline]
     fn next_tail(&self) -> &AtomicU64 {
         self.u64_at(80)
     }
+    #[inline]
     fn next_puts(&self) -> &AtomicU64 {
         self.u64_at(88)
     }
+    #[inline]
     fn abort(&self) -> &AtomicU64 {
         self.u64_at(96)
     }
+    #[inline]
     fn puts(&self) -> &AtomicU64 {
         self.u64_at(128)
     }
@@ -256,6 +271,7 @@ impl Ring {
         self.eventcount_at(256)
     }
     /// Free bytes a sleeping producer waits for (see [`wake_producers`](Self::wake_producers)).
+    #[inline]
     fn space_wanted(&self) -> &AtomicU64 {
         self.u64_at(264)
     }
@@ -328,6 +344,7 @@ impl Ring {
     }
 
     /// 1 if the next record must be preceded by an [`ABORT`], else 0.
+    #[inline]
     fn abort_owed(&self) -> u64 {
         self.abort().load(SeqCst).min(1)
     }
@@ -374,6 +391,7 @@ impl Ring {
     }
 
     /// Writes a record header at `pos`.
+    #[inline]
     fn write_header(&self, pos: u64, len: u64, flags: u32) {
         self.write_at(pos, &header(len, flags));
     }
