@@ -135,7 +135,7 @@ async fn write_async(
         if core.fits_one_record(msg) {
             let need = ring.need(msg.bytes.len() as u64);
             let room = ring.space().wait_for_async(deadline, None, |_| {
-                ring.want_space(need + ring.hysteresis());
+                ring.want_space(ring.space_to_want(need));
                 core.reader.order_with_unlock();
                 (ring.free_for(need) >= need).then_some(())
             });

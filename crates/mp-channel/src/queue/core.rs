@@ -556,7 +556,7 @@ impl Writer<'_> {
             let need = ring.need(n as u64);
             let spin = need <= SPIN_MAX_BYTES;
             let room = || ring.free_for(need) >= need;
-            let want = Wait::Space(need + ring.hysteresis());
+            let want = Wait::Space(ring.space_to_want(need));
             if !core.wait_until(want, spin, deadline, room) {
                 if flags & FIRST == 0 {
                     ring.abandon();

@@ -661,15 +661,15 @@ impl Ring {
     /// free space reaches what they asked for (`space_wanted`, which this
     /// resets): after releasing the reader lock (see the module docs).
     ///
-    /// A producer that sleeps for space asks for its record plus
-    /// [`hysteresis`](Self::hysteresis) bytes; one waiting for a slot asks
-    /// for a byte. So a consumer taking items from a full ring wakes its
+    /// A producer that sleeps for space asks for room for its record and at
+    /// least a sixteenth of the ring ([`space_to_want`](Self::space_to_want));
+    /// one waiting for a slot asks for a byte. So a consumer taking items from a full ring wakes its
     /// producer once per sixteenth of the ring, not once per item: woken
     /// per item, the producer went back to sleep after each one and both
     /// sides paid a system call per item (measured: M3c at 2 M items/s
     /// instead of 8-12 whenever the ring filled up once). A producer asking
     /// for more than the ring will free is still woken: the ring, emptied,
-    /// has room for any record plus the hysteresis. Its own looks (every
+    /// has room for any record and a sixteenth more. Its own looks (every
     /// [`RECHECK`] at the latest) take the record as soon as it fits.
     pub(crate) fn wake_producers(&self) {
         let space = self.space();
@@ -689,10 +689,12 @@ impl Ring {
         }
     }
 
-    /// Free bytes beyond its record that a producer sleeping for space asks
-    /// for before it is woken (a sixteenth of the ring).
-    pub(crate) fn hysteresis(&self) -> u64 {
-        self.cap() / 16
+    /// The free bytes a producer sleeping for room for a record of `need`
+    /// bytes asks for: the record, and at least a sixteenth of the ring (a
+    /// large record's own wake-up is worth its system call; a small one
+    /// waits for room for many).
+    pub(crate) fn space_to_want(&self, need: u64) -> u64 {
+        need.max(self.cap() / 16)
     }
 
     /// A producer about to look at its condition a last time before
