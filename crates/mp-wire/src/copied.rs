@@ -35,6 +35,16 @@ pub trait CopySource {
     /// Copies the message's bytes from `offset` on into `buf`; callers keep
     /// `offset + buf.len() <= self.len()`.
     fn copy_to(&self, offset: usize, buf: &mut [u8]);
+
+    /// Appends a copy of `len` bytes from `offset` on to `buf` (callers
+    /// keep `offset + len <= self.len()`). The default zeroes the room
+    /// first and [`copy_to`](Self::copy_to)s into it; a source that can
+    /// copy into uninitialized capacity saves that pass.
+    fn append_to(&self, offset: usize, len: usize, buf: &mut Vec<u8>) {
+        let at = buf.len();
+        buf.resize(at + len, 0);
+        self.copy_to(offset, &mut buf[at..]);
+    }
 }
 
 /// Decodes a `T` from `source`, as [`decode_from`](crate::decode_from)
@@ -146,8 +156,8 @@ impl<'de, S: CopySource + ?Sized, F: FnOnce()> TopLevel<'_, 'de, S, F> {
             self.release();
             return Err(postcard::Error::DeserializeUnexpectedEnd);
         };
-        let mut bytes = vec![0u8; len];
-        self.source.copy_to(start, &mut bytes);
+        let mut bytes = Vec::new();
+        self.source.append_to(start, len, &mut bytes);
         self.release();
         self.seen.trailing.set(left - len);
         Ok(bytes)

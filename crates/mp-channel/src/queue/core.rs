@@ -86,6 +86,12 @@ impl mp_wire::CopySource for InRing<'_> {
         debug_assert!(offset + buf.len() <= self.len as usize);
         self.ring.read_payload(self.at, offset as u64, buf);
     }
+
+    fn append_to(&self, offset: usize, len: usize, buf: &mut Vec<u8>) {
+        debug_assert!(offset + len <= self.len as usize);
+        self.ring
+            .append_payload(self.at, offset as u64, len as u64, buf);
+    }
 }
 
 /// Why a message could not be read.

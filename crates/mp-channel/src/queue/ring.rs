@@ -627,6 +627,22 @@ impl Ring {
         Some((flags, len, head, tail))
     }
 
+    /// Consumer, holding the reader lock: appends a copy of `len` payload
+    /// bytes of the record starting at `at`, from `offset` on, to `buf`
+    /// (into its spare capacity: no zeroing first).
+    pub(crate) fn append_payload(&self, at: u64, offset: u64, len: u64, buf: &mut Vec<u8>) {
+        let cap = self.cap();
+        let off = ((at + RECORD_HEADER + offset) % cap) as usize;
+        let first = (len as usize).min(cap as usize - off);
+        buf.reserve(len as usize);
+        let ok = self.region.read_append(DATA + off, first, buf).is_ok()
+            && self
+                .region
+                .read_append(DATA, len as usize - first, buf)
+                .is_ok();
+        debug_assert!(ok, "ring reads stay inside the data area");
+    }
+
     /// Consumer, holding the reader lock: copies payload bytes of the
     /// record starting at `at`, from `offset` on, into `buf`.
     pub(crate) fn read_payload(&self, at: u64, offset: u64, buf: &mut [u8]) {
