@@ -38,7 +38,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::ring::{
-    Ring, Wait, ABORT, FDS, FIRST, LARGE, LAST, RECHECK, RECORD_HEADER, SPIN_MAX_BYTES,
+    Ring, Wait, ABORT, FDS, FIRST, LARGE, LAST, LEFT, RECHECK, RECORD_HEADER, SPIN_MAX_BYTES,
 };
 use super::scratch;
 use crate::reader::{Deadline, LazyDeadline};
@@ -326,7 +326,7 @@ impl Core {
         deadline: &mut LazyDeadline,
         buf: &mut Vec<u8>,
         fds: &mut Vec<OwnedFd>,
-        in_place: bool,
+        mut in_place: bool,
     ) -> Result<Read, ReadError> {
         // Bytes of the message being assembled, at the start of `buf`.
         let mut filled = 0;
@@ -337,21 +337,28 @@ impl Core {
         // the space may not be woken yet.
         let mut freed = false;
         loop {
-            if in_place && current.is_none() {
-                if let Some((FIRST_LAST, len, at)) = self.ring.peek() {
-                    if len >= LARGE {
-                        return Ok(Read::InPlace { at, len });
-                    }
-                }
-            }
             let mark = filled;
-            let Some((flags, pos)) = self.ring.pop(buf, &mut filled) else {
+            let leave = if in_place && current.is_none() {
+                LARGE
+            } else {
+                u64::MAX
+            };
+            let Some((flags, pos)) = self.ring.pop(buf, &mut filled, leave) else {
                 if std::mem::take(&mut freed) {
                     self.ring.wake_producers_now();
                 }
                 self.wait_for_data(&mut current, &mut filled, deadline)?;
                 continue;
             };
+            if flags == LEFT {
+                if let Some((FIRST_LAST, len, at)) = self.ring.peek() {
+                    return Ok(Read::InPlace { at, len });
+                }
+                // A header whose flags are `LEFT`'s bits (garbage): taken
+                // as any other record.
+                in_place = false;
+                continue;
+            }
             freed |= flags & LAST != 0 || flags == 0;
             if flags & ABORT != 0 {
                 filled = 0; // the producer of the message died

@@ -128,6 +128,9 @@ pub(crate) const ABORT: u32 = 8;
 /// steps.
 pub(crate) const LARGE: u64 = 16 << 10;
 
+/// Not a record's flag: [`Ring::pop`] left a message in place.
+pub(crate) const LEFT: u32 = 1 << 31;
+
 /// Bytes of a record header.
 pub(crate) const RECORD_HEADER: u64 = 8;
 /// Records up to this many bytes are quick enough to copy that waiting for
@@ -568,16 +571,29 @@ impl Ring {
     /// or [`wake_producers_now`](Self::wake_producers_now) if it goes on
     /// waiting for data under the lock).
     ///
+    /// A message of one record (`FIRST | LAST`) of at least `leave`
+    /// payload bytes is not taken: it is reported with the flags [`LEFT`]
+    /// and `out` is untouched ([`peek`](Self::peek) tells its length).
+    ///
     /// A header that cannot be right (length beyond the published bytes)
     /// means the ring is corrupt: everything published is dropped (and
     /// counted as taken) and the record is reported with flags 0, so
     /// callers skip it.
-    pub(crate) fn pop(&self, out: &mut Vec<u8>, filled: &mut usize) -> Option<(u32, u64)> {
+    #[inline]
+    pub(crate) fn pop(
+        &self,
+        out: &mut Vec<u8>,
+        filled: &mut usize,
+        leave: u64,
+    ) -> Option<(u32, u64)> {
         let (flags, len, head, tail) = self.front()?;
         let need = RECORD_HEADER + pad(len);
         if need > tail.wrapping_sub(head) {
             self.commit_get(tail, self.puts().load(SeqCst));
             return Some((0, head));
+        }
+        if len >= leave && flags == FIRST | LAST {
+            return Some((LEFT, head));
         }
         let (start, end) = (*filled, *filled + len as usize);
         if out.len() < end {
@@ -808,7 +824,7 @@ mod tests {
     /// Takes the record at `head`, appending its payload to `out`.
     fn pop(ring: &Ring, out: &mut Vec<u8>) -> Option<(u32, u64)> {
         let mut filled = out.len();
-        let popped = ring.pop(out, &mut filled);
+        let popped = ring.pop(out, &mut filled, u64::MAX);
         out.truncate(filled);
         popped
     }
