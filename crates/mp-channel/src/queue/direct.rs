@@ -79,15 +79,19 @@ impl<'a> Direct<'a> {
         fds: Vec<std::os::fd::OwnedFd>,
         still_may_write: impl FnOnce() -> bool,
     ) -> bool {
-        if self.open.is_some() {
+        if let Some(open) = self.open.take() {
             if fds.is_empty() && still_may_write() {
-                let open = self.open.take().expect("a record is open");
                 open.writer.publish_in_place(open.at, open.len);
                 return true;
             }
+            self.open = Some(open);
             self.take_back();
         }
-        self.msg.fds = fds;
+        // Moved only if there are some: the move of an empty `Vec` just
+        // returned through memory was a store-forwarding stall per item.
+        if !fds.is_empty() {
+            self.msg.fds = fds;
+        }
         false
     }
 
