@@ -132,8 +132,9 @@ impl<'a> Direct<'a> {
         };
         let bytes = &mut self.msg.bytes;
         bytes.clear();
-        bytes.resize(open.len as usize, 0);
-        open.writer.ring().read_payload(open.at, 0, bytes);
+        open.writer
+            .ring()
+            .append_payload(open.at, 0, open.len, bytes);
         self.may_write = false;
     }
 
