@@ -152,6 +152,8 @@ const SMALL_RECORD: usize = 64;
 const DATA: usize = 384;
 /// Offset of the `data` eventcount (`seq`, then `waiters`).
 const DATA_EVENTCOUNT: usize = 192;
+/// Offset of the `space` eventcount (`seq`, then `waiters`).
+const SPACE_EVENTCOUNT: usize = 256;
 
 /// What a [`Ring::wait_until`] waits for.
 #[derive(Debug, Clone, Copy)]
@@ -272,7 +274,7 @@ impl Ring {
     }
     /// Producers wait here for space or a slot.
     pub(crate) fn space(&self) -> EventCount<'_> {
-        self.eventcount_at(256)
+        self.eventcount_at(SPACE_EVENTCOUNT)
     }
     /// Free bytes a sleeping producer waits for (see [`wake_producers`](Self::wake_producers)).
     #[inline]
@@ -705,8 +707,10 @@ impl Ring {
     /// has room for any record and a sixteenth more. Its own looks (every
     /// [`RECHECK`] at the latest) take the record as soon as it fits.
     pub(crate) fn wake_producers(&self) {
-        let space = self.space();
-        if space.waiters() == 0 {
+        // The `space` eventcount's `waiters` word, read `SeqCst` as
+        // `notify_all` reads it: after a chunk's `SeqCst` store of `head`
+        // this is the second half of a Dekker pair.
+        if self.u32_at(SPACE_EVENTCOUNT + 4).load(SeqCst) == 0 {
             return;
         }
         let wanted = self.space_wanted().load(SeqCst);
@@ -718,7 +722,7 @@ impl Ring {
             .load(Acquire)
             .wrapping_sub(self.head().load(Relaxed));
         if self.cap().saturating_sub(used) >= wanted && self.space_wanted().swap(0, SeqCst) != 0 {
-            space.notify_all();
+            self.space().notify_all();
         }
     }
 
