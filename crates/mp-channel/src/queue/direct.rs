@@ -28,7 +28,8 @@
 //! leaves it as a dead writer's bytes beyond `tail`, which nobody reads
 //! (see `ring`). Other producers of the queue wait for the lock meanwhile
 //! (another process's unbounded `put` buffers instead), as they wait for
-//! any large item's copy.
+//! any large item's copy; so a `Serialize` that waits for another
+//! producer's item on this queue (a `get` inside it) would wait for ever.
 
 use mp_wire::{Message, Sink};
 

@@ -63,9 +63,11 @@ const NOWAIT_LOCK_GRACE: Duration = Duration::from_millis(10);
 /// producers interleave. An unbounded queue's `put` encodes an item whose
 /// encoding passes 16 KiB straight into the shared ring when it can, so the
 /// rest of that item's `Serialize` runs holding the queue's writer lock
-/// (other producers' writes wait for it, as for any large item's copy); a
-/// `Serialize` that puts on the same queue is fine (its item goes first, as
-/// it would otherwise), and one that fails or panics puts nothing. A process killed in the middle of a `put` or a
+/// (other producers' writes wait for it, as for any large item's copy, so
+/// a `Serialize` that waits for another producer's item on the same queue
+/// waits for ever); a `Serialize` that puts on the same queue is fine (its
+/// item goes first, as it would otherwise), and one that fails or panics
+/// puts nothing. A process killed in the middle of a `put` or a
 /// `get` loses at most that item and leaves the queue consistent: no slot
 /// or count leaks (see the crate docs, "Dead peers").
 ///
