@@ -79,7 +79,7 @@ pub const ALL: &[Scenario] = &[
     },
     Scenario {
         id: "M3b",
-        what: "Queue throughput, 1 MiB payloads",
+        what: "Queue throughput, 1 MiB payloads, 4 MiB ring",
         lower_is_better: false,
         pinned: false,
         run: channel::m3b,

@@ -148,6 +148,27 @@ impl Lock {
             .map_err(|NotLocked| ReleaseError::NotLocked)
     }
 
+    /// Orders the caller with the lock's last release, without taking it:
+    /// a read-modify-write of the lock's word that changes nothing.
+    ///
+    /// For a party about to sleep until holders of this lock change a
+    /// condition, where a holder publishes the change with a `Release`
+    /// store, releases the lock, and only then looks whether anyone waits
+    /// (so the release's read-modify-write, not a `SeqCst` store, orders
+    /// its publication before that look). The sleeper registers as a
+    /// waiter, calls this, then looks at the condition. Either this comes
+    /// after the holder's release in the order of the lock's word: it
+    /// synchronizes with the release, so the look sees the change. Or it
+    /// comes before: it synchronizes with the release (whose swap of the
+    /// word reads it, or a change after it), so the holder's look sees the
+    /// registration and wakes the sleeper. No wake-up is lost
+    /// either way, on any CPU (the argument is the language's memory model,
+    /// not a CPU's barriers).
+    #[inline]
+    pub fn order_with_unlock(&self) {
+        self.raw().touch();
+    }
+
     /// Whether anyone holds the lock (Python 3.14's `locked()`).
     pub fn locked(&self) -> bool {
         self.raw().owner() != 0

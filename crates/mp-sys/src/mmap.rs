@@ -8,7 +8,8 @@
 //! `&mut [u8]` over it. Access goes through:
 //! - [`Mapping::atomic_u32`] / [`Mapping::atomic_u64`]: `&AtomicU32`/`&AtomicU64`
 //!   views, which are designed for concurrent access (futex words, counters);
-//! - [`Mapping::read`] / [`Mapping::write`]: copy-in/copy-out through raw
+//! - [`Mapping::read`] / [`Mapping::write`] (and [`Mapping::read_append`],
+//!   into a vector's spare capacity): copy-in/copy-out through raw
 //!   pointers, never a reference. Unsynchronised concurrent copies may tear
 //!   (see a mix of old and new bytes), as in C; callers that need whole
 //!   values synchronise with a lock or use atomics;
@@ -257,6 +258,23 @@ impl Mapping {
         access::write(self, offset, buf)
     }
 
+    /// Appends a copy of the `len` bytes at `offset` to `buf`: [`read`](Self::read)
+    /// into the vector's spare capacity, which need not be zeroed first (a
+    /// pass over the memory less, for a large buffer copied out once).
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the range is outside the mapping (`buf` is left as
+    /// it was).
+    #[inline]
+    pub fn read_append(
+        &self,
+        offset: usize,
+        len: usize,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), OutOfBounds> {
+        access::read_append(self, offset, len, buf)
+    }
+
     /// Sets `len` bytes starting at `offset` to `byte`.
     ///
     /// # Errors
@@ -460,6 +478,27 @@ mod access {
     }
 
     #[inline]
+    pub(super) fn read_append<M: Checked>(
+        m: &M,
+        offset: usize,
+        len: usize,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), OutOfBounds> {
+        let p = m.check(offset, len, 1)?;
+        buf.reserve(len);
+        let spare = &mut buf.spare_capacity_mut()[..len];
+        // SAFETY: the source range is valid for reads (`Checked`); the
+        // destination is `len` bytes of the vector's own spare capacity
+        // (reserved above), a distinct allocation; after the copy those
+        // bytes are initialized, so the length may cover them.
+        unsafe {
+            ptr::copy_nonoverlapping(p.cast_const(), spare.as_mut_ptr().cast::<u8>(), len);
+            buf.set_len(buf.len() + len);
+        }
+        Ok(())
+    }
+
+    #[inline]
     pub(super) fn write<M: Checked>(m: &M, offset: usize, buf: &[u8]) -> Result<(), OutOfBounds> {
         let p = m.check(offset, buf.len(), 1)?;
         // SAFETY: the destination range is valid for writes (`Checked`) and is
@@ -493,6 +532,18 @@ unsafe impl access::Checked for Span {
 mod tests {
     use super::*;
     use std::sync::atomic::Ordering;
+
+    #[test]
+    fn read_append_copies_after_what_is_there() {
+        let fd = crate::memfd::create_sealed("t", 64).unwrap();
+        let m = Mapping::map_shared(&fd, 64).unwrap();
+        m.write(10, b"hello").unwrap();
+        let mut buf = b"say ".to_vec();
+        m.read_append(10, 5, &mut buf).unwrap();
+        assert_eq!(buf, b"say hello");
+        assert!(m.read_append(60, 5, &mut buf).is_err());
+        assert_eq!(buf, b"say hello", "left as it was");
+    }
 
     #[test]
     fn bounds_and_alignment_are_checked() {

@@ -1,33 +1,37 @@
-//! The buffer postcard encodes into: a `Vec<u8>` whose small appends (every
-//! varint is one) are a few byte pushes instead of a call to `memcpy`, which
-//! is what dominated encoding long sequences of integers with postcard's own
-//! `Vec` flavor (measured: about a quarter of a pool worker's time on
-//! `Pool::map` over 200k `u64`). It borrows the caller's `Vec`, so encoding
-//! moves no buffer in or out (a queue's `put` of a small item paid for those
-//! moves in store-forwarding stalls).
+//! Where postcard encodes into: a [`Sink`] of the caller's, usually a
+//! `Vec<u8>` whose small appends (every varint is one) are a few byte pushes
+//! instead of a call to `memcpy`, which is what dominated encoding long
+//! sequences of integers with postcard's own `Vec` flavor (measured: about a
+//! quarter of a pool worker's time on `Pool::map` over 200k `u64`). The
+//! flavor borrows the caller's sink, so encoding moves no buffer in or out
+//! (a queue's `put` of a small item paid for those moves in
+//! store-forwarding stalls).
 
 use postcard::ser_flavors::Flavor;
 
-/// Appends above this size go through `extend_from_slice` (one `memcpy`).
-const SMALL: usize = 16;
+/// A destination of encoded bytes chosen by the caller
+/// ([`encode_to_sink`](crate::encode_to_sink)): every append is taken
+/// (a sink that runs out of room of its own keeps the rest elsewhere).
+pub trait Sink {
+    /// Appends `bytes`.
+    fn append(&mut self, bytes: &[u8]);
 
-/// A growable output buffer for postcard: appends to the borrowed `Vec`.
-#[derive(Debug)]
-pub(crate) struct ByteVec<'a>(pub(crate) &'a mut Vec<u8>);
+    /// Appends one byte (every varint of one byte is one).
+    #[inline]
+    fn push(&mut self, byte: u8) {
+        self.append(&[byte]);
+    }
+}
 
-impl Flavor for ByteVec<'_> {
+/// postcard's output on a [`Sink`].
+pub(crate) struct SinkFlavor<'a, S>(pub(crate) &'a mut S);
+
+impl<S: Sink> Flavor for SinkFlavor<'_, S> {
     type Output = ();
 
     #[inline]
     fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        if data.len() <= SMALL {
-            self.0.reserve(data.len());
-            for &b in data {
-                self.0.push(b);
-            }
-        } else {
-            self.0.extend_from_slice(data);
-        }
+        self.0.append(data);
         Ok(())
     }
 
@@ -39,6 +43,29 @@ impl Flavor for ByteVec<'_> {
 
     fn finalize(self) -> postcard::Result<()> {
         Ok(())
+    }
+}
+
+/// Appends above this size go through `extend_from_slice` (one `memcpy`).
+const SMALL: usize = 16;
+
+/// A `Vec` takes appends at its end.
+impl Sink for Vec<u8> {
+    #[inline]
+    fn append(&mut self, bytes: &[u8]) {
+        if bytes.len() <= SMALL {
+            self.reserve(bytes.len());
+            for &b in bytes {
+                Vec::push(self, b);
+            }
+        } else {
+            self.extend_from_slice(bytes);
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, byte: u8) {
+        Vec::push(self, byte);
     }
 }
 
@@ -54,7 +81,7 @@ mod tests {
             -5i32,
         );
         let mut ours = vec![9];
-        postcard::serialize_with_flavor(&value, ByteVec(&mut ours)).unwrap();
+        postcard::serialize_with_flavor(&value, SinkFlavor(&mut ours)).unwrap();
         assert_eq!(ours[0], 9, "appends to what is there");
         assert_eq!(ours[1..], postcard::to_stdvec(&value).unwrap());
     }

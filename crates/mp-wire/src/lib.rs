@@ -38,7 +38,11 @@
 //!   stops a value nesting deeper than [`Limits::max_depth`] before it
 //!   overflows the stack. [`encode_into`] and [`encode_to`] reuse a caller's buffer and
 //!   [`decode_from`] reads borrowed bytes, for callers that move many
-//!   values through buffers of their own (mp-channel's queues).
+//!   values through buffers of their own (mp-channel's queues);
+//!   [`encode_to_sink`] hands the bytes to a [`Sink`] of the caller's and
+//!   [`decode_copied`] decodes bytes that can only be copied out (a queue's
+//!   shared ring, a large item straight in, and a top-level byte string
+//!   or text out in one copy).
 //! - **Framing** ([`send`], [`recv`], [`send_value`], [`recv_value`]): one
 //!   message per frame on a Unix stream socket, fds attached with
 //!   `SCM_RIGHTS`; see the [`frame`] module for the layout. Receiving checks
@@ -70,6 +74,7 @@
 #![forbid(unsafe_code)]
 
 mod authkey;
+mod copied;
 mod decoder;
 mod depth;
 mod encoder;
@@ -83,13 +88,16 @@ mod message;
 mod shared_fd;
 
 pub use authkey::AuthKey;
+pub use copied::{decode_copied, CopySource};
 pub use decoder::FrameDecoder;
 pub use encoder::FrameEncoder;
 pub use error::{DecodeError, EncodeError, WireError};
+pub use flavor::Sink;
 pub use frame::{recv, recv_value, send, send_timeout, send_value};
 pub use limits::{Limits, MAX_FDS_PER_FRAME};
 pub use message::{
-    decode, decode_from, decode_with_limits, encode, encode_into, encode_to, Message,
+    decode, decode_from, decode_with_limits, encode, encode_into, encode_to, encode_to_sink,
+    Message,
 };
 pub use serde_bytes;
 pub use shared_fd::SharedFd;

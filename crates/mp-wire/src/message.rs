@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::depth::{Budget, Depth};
 use crate::error::{DecodeError, EncodeError};
-use crate::flavor::ByteVec;
+use crate::flavor::{Sink, SinkFlavor};
 use crate::keep_text::{Nested, Slot};
 use crate::limits::Limits;
 use crate::shared_fd::{with_decode_scope, with_encode_scope};
@@ -110,7 +110,7 @@ pub fn encode_to<T: Serialize + ?Sized>(value: &T, msg: &mut Message) -> Result<
     msg.bytes.clear();
     let bytes = &mut msg.bytes;
     let (result, fds, fd_error) =
-        with_encode_scope(|| postcard::serialize_with_flavor(value, ByteVec(bytes)));
+        with_encode_scope(|| postcard::serialize_with_flavor(value, SinkFlavor(bytes)));
     msg.fds = fds;
     match (result, fd_error) {
         (Ok(()), _) => Ok(()),
@@ -118,6 +118,37 @@ pub fn encode_to<T: Serialize + ?Sized>(value: &T, msg: &mut Message) -> Result<
             msg.fds.clear();
             Err(encode_error(value, e, fd_error))
         }
+    }
+}
+
+/// [`encode`] into a destination of the caller's ([`Sink`]), which gets the
+/// bytes as postcard produces them; returns the value's fds. For a caller
+/// that keeps the bytes somewhere a `Vec` cannot be (mp-channel's queues
+/// write a large item straight into their shared ring).
+///
+/// ```
+/// struct Count(usize);
+/// impl mp_wire::Sink for Count {
+///     fn append(&mut self, bytes: &[u8]) { self.0 += bytes.len(); }
+/// }
+/// let mut count = Count(0);
+/// let fds = mp_wire::encode_to_sink(&(1u8, "abc"), &mut count)?;
+/// assert_eq!((count.0, fds.len()), (5, 0));
+/// # Ok::<(), mp_wire::EncodeError>(())
+/// ```
+///
+/// # Errors
+/// As [`encode`]; the sink then holds bytes of no use.
+#[inline]
+pub fn encode_to_sink<T: Serialize + ?Sized, S: Sink>(
+    value: &T,
+    sink: &mut S,
+) -> Result<Vec<OwnedFd>, EncodeError> {
+    let (result, fds, fd_error) =
+        with_encode_scope(|| postcard::serialize_with_flavor(value, SinkFlavor(sink)));
+    match (result, fd_error) {
+        (Ok(()), _) => Ok(fds),
+        (Err(e), fd_error) => Err(encode_error(value, e, fd_error)),
     }
 }
 
@@ -144,7 +175,7 @@ fn custom_text<T: Serialize + ?Sized>(value: &T) -> EncodeError {
     let slot = Slot::default();
     let mut bytes = Vec::new();
     let (result, _fds, fd_error) = with_encode_scope(|| {
-        postcard::serialize_with_flavor(&Nested::new(value, &slot), ByteVec(&mut bytes))
+        postcard::serialize_with_flavor(&Nested::new(value, &slot), SinkFlavor(&mut bytes))
     });
     match result {
         // Encoded the second time (an impl that fails only sometimes).

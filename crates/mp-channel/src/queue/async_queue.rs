@@ -61,13 +61,10 @@ async fn lock_async(lock: &mp_sync::Lock, deadline: Deadline) -> Option<(LockGua
 /// Takes the reader lock and one whole item before `deadline`, and
 /// decodes it; the async twin of `queue::read`.
 async fn read_async<T: DeserializeOwned>(core: &Core, deadline: Deadline) -> Result<T, GetError> {
-    let (guard, died) = lock_async(&core.reader, deadline)
+    let taken = lock_async(&core.reader, deadline)
         .await
         .ok_or(GetError::Empty)?;
-    if died {
-        core.ring.repair_reader();
-    }
-    let mut reader = Some(guard);
+    let mut reader = Some(core.reader_taken(taken));
     let ring = &core.ring;
     loop {
         // As `Core::wait_for_first`: a look for a few microseconds first
@@ -79,6 +76,9 @@ async fn read_async<T: DeserializeOwned>(core: &Core, deadline: Deadline) -> Res
         let data = ring
             .data()
             .wait_for_async(deadline, Some(RECHECK), |sliced| {
+                // Ordered with the writer lock's release, as a blocking
+                // wait is (`ring`'s module docs).
+                core.writer.order_with_unlock();
                 if !ring.is_empty() {
                     return Some(());
                 }
@@ -111,30 +111,37 @@ async fn write_async(
 ) -> Result<(), PutError> {
     let ring = &core.ring;
     let slot_free = || maxsize == 0 || ring.size() < maxsize;
+    // Each look of a wait, ordered with the reader lock's release as a
+    // blocking wait's is (`ring`'s module docs).
+    let slot_free_now = || {
+        ring.want_space(1);
+        core.reader.order_with_unlock();
+        slot_free()
+    };
     loop {
         // As `put_bounded`: a look for a few microseconds first.
         ring.spin_until(slot_free);
         let slot = ring
             .space()
-            .wait_for_async(deadline, None, |_| slot_free().then_some(()));
+            .wait_for_async(deadline, None, |_| slot_free_now().then_some(()));
         slot.await.ok_or(PutError::Full)?;
-        let (_guard, died) = lock_async(&core.writer, deadline)
+        let taken = lock_async(&core.writer, deadline)
             .await
             .ok_or(PutError::Full)?;
-        if died {
-            core.ring.repair_writer();
-        }
+        let writer = core.writer_taken(taken);
         if !slot_free() {
             continue; // another producer took the slot
         }
         if core.fits_one_record(msg) {
             let need = ring.need(msg.bytes.len() as u64);
             let room = ring.space().wait_for_async(deadline, None, |_| {
+                ring.want_space(ring.space_to_want(need));
+                core.reader.order_with_unlock();
                 (ring.free_for(need) >= need).then_some(())
             });
             room.await.ok_or(PutError::Full)?;
         }
-        return match core.write(msg, deadline)? {
+        return match writer.write(msg, deadline)? {
             true => Ok(()),
             false => Err(PutError::Full),
         };

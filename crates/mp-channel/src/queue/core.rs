@@ -26,6 +26,7 @@
 //! position no later record starts at (the `ABORT` takes it), so consumers
 //! drop them.
 
+use std::cell::Cell;
 use std::io::{self, IoSliceMut};
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
@@ -36,7 +37,9 @@ use mp_wire::{DecodeError, Message, SharedFd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::ring::{Ring, ABORT, FDS, FIRST, LAST, RECHECK, RECORD_HEADER, SPIN_MAX_BYTES};
+use super::ring::{
+    Ring, Wait, ABORT, FDS, FIRST, LARGE, LAST, LEFT, RECHECK, RECORD_HEADER, SPIN_MAX_BYTES,
+};
 use super::scratch;
 use crate::reader::{Deadline, LazyDeadline};
 
@@ -54,6 +57,43 @@ pub(crate) struct Core {
     pub(crate) maxsize: u64,
 }
 
+/// Flags of a message that is one record without fds.
+const FIRST_LAST: u32 = FIRST | LAST;
+
+/// Where [`Core::read`] left a message.
+#[derive(Debug)]
+pub(crate) enum Read {
+    /// In the caller's buffer: `buf[..len]`.
+    Copied(usize),
+    /// Still in the ring, untaken: the record at `at` of `len` payload
+    /// bytes (see [`Ring::take_in_place`]).
+    InPlace { at: u64, len: u64 },
+}
+
+/// A record in the ring, as a source of bytes to decode.
+struct InRing<'a> {
+    ring: &'a Ring,
+    at: u64,
+    len: u64,
+}
+
+impl mp_wire::CopySource for InRing<'_> {
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    fn copy_to(&self, offset: usize, buf: &mut [u8]) {
+        debug_assert!(offset + buf.len() <= self.len as usize);
+        self.ring.read_payload(self.at, offset as u64, buf);
+    }
+
+    fn append_to(&self, offset: usize, len: usize, buf: &mut Vec<u8>) {
+        debug_assert!(offset + len <= self.len as usize);
+        self.ring
+            .append_payload(self.at, offset as u64, len as u64, buf);
+    }
+}
+
 /// Why a message could not be read.
 #[derive(Debug)]
 pub(crate) enum ReadError {
@@ -63,6 +103,44 @@ pub(crate) enum ReadError {
 
 /// A lock taken, and whether it was taken from a dead holder.
 type Taken<'a> = (LockGuard<'a>, bool);
+
+/// The writer lock, held: the only way to write into the ring. Dropping
+/// it releases the lock, then wakes the consumer if a whole message was
+/// published meanwhile (see `ring`'s module docs, "Publication and
+/// wake-ups").
+#[derive(Debug)]
+pub(crate) struct Writer<'a> {
+    core: &'a Core,
+    guard: Option<LockGuard<'a>>,
+    /// Where the first `LAST` record published under this hold starts.
+    wake_from: Cell<Option<u64>>,
+}
+
+impl Drop for Writer<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        if let Some(start) = self.wake_from.get() {
+            self.core.ring.wake_consumer(start);
+        }
+    }
+}
+
+/// The reader lock, held; dropping it releases the lock, then wakes
+/// producers waiting for space or a slot (see `ring`'s module docs).
+#[derive(Debug)]
+pub(crate) struct Reader<'a> {
+    ring: &'a Ring,
+    guard: Option<LockGuard<'a>>,
+}
+
+impl Drop for Reader<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        self.ring.wake_producers();
+    }
+}
 
 /// Takes `lock` until `deadline` (`None` on timeout), reading the clock
 /// only if the lock is busy; a dead holder's lock is taken over.
@@ -123,31 +201,67 @@ impl Core {
 
     /// Takes the writer lock until `deadline` (`None` on timeout),
     /// repairing the ring if its holder died.
-    pub(crate) fn lock_writer(&self, deadline: &mut LazyDeadline) -> Option<LockGuard<'_>> {
-        acquire(&self.writer, deadline).map(|t| self.repaired_writer(t))
+    #[inline]
+    pub(crate) fn lock_writer(&self, deadline: &mut LazyDeadline) -> Option<Writer<'_>> {
+        acquire(&self.writer, deadline).map(|t| self.writer_taken(t))
     }
 
     /// Takes the writer lock if that is possible without waiting,
     /// repairing the ring if its holder died.
-    pub(crate) fn try_lock_writer(&self) -> Option<LockGuard<'_>> {
-        try_acquire(&self.writer).map(|t| self.repaired_writer(t))
+    #[inline]
+    pub(crate) fn try_lock_writer(&self) -> Option<Writer<'_>> {
+        try_acquire(&self.writer).map(|t| self.writer_taken(t))
     }
 
-    fn repaired_writer<'a>(&self, (guard, died): Taken<'a>) -> LockGuard<'a> {
+    /// The writer lock, just taken (`died`: from a dead holder; the ring
+    /// is repaired first).
+    #[inline]
+    pub(crate) fn writer_taken<'a>(&'a self, (guard, died): Taken<'a>) -> Writer<'a> {
         if died {
             self.ring.repair_writer();
         }
-        guard
+        Writer {
+            core: self,
+            guard: Some(guard),
+            wake_from: Cell::new(None),
+        }
     }
 
     /// Takes the reader lock until `deadline` (`None` on timeout),
     /// repairing the ring if its holder died.
-    pub(crate) fn lock_reader(&self, deadline: &mut LazyDeadline) -> Option<LockGuard<'_>> {
-        let (guard, died) = acquire(&self.reader, deadline)?;
+    #[inline]
+    pub(crate) fn lock_reader(&self, deadline: &mut LazyDeadline) -> Option<Reader<'_>> {
+        acquire(&self.reader, deadline).map(|t| self.reader_taken(t))
+    }
+
+    /// The reader lock, just taken (`died`: from a dead holder; the ring
+    /// is repaired first).
+    #[inline]
+    pub(crate) fn reader_taken<'a>(&'a self, (guard, died): Taken<'a>) -> Reader<'a> {
         if died {
             self.ring.repair_reader();
         }
-        Some(guard)
+        Reader {
+            ring: &self.ring,
+            guard: Some(guard),
+        }
+    }
+
+    /// Waits until `ready()` (`true`) or `deadline` (`false`): a consumer
+    /// for data, a producer for space or a slot ([`Ring::wait_until`],
+    /// ordered with the other side's lock).
+    pub(crate) fn wait_until(
+        &self,
+        wait: Wait,
+        spin: bool,
+        deadline: Deadline,
+        ready: impl Fn() -> bool,
+    ) -> bool {
+        let other = match wait {
+            Wait::Data => &self.writer,
+            Wait::Space(_) => &self.reader,
+        };
+        self.ring.wait_until(wait, spin, deadline, other, ready)
     }
 
     /// The largest payload of one record.
@@ -160,121 +274,42 @@ impl Core {
         msg.bytes.len() as u64 <= self.max_chunk()
     }
 
-    /// Holding the writer lock: writes `msg` only if it fits whole right
-    /// now, without waiting for anything. Returns whether it was written.
-    #[inline]
-    pub(crate) fn try_write(&self, msg: &Message) -> io::Result<bool> {
-        if !self.fits_one_record(msg) {
-            return Ok(false);
-        }
-        if msg.fds.is_empty() {
-            // `push` checks the room itself.
-            return Ok(self.ring.push(&msg.bytes, FIRST | LAST));
-        }
-        self.try_write_with_fds(msg)
-    }
-
-    /// [`try_write`](Self::try_write) of a message with fds: they go out
-    /// only once the record is sure to fit.
-    #[inline(never)]
-    fn try_write_with_fds(&self, msg: &Message) -> io::Result<bool> {
-        let need = self.ring.need(msg.bytes.len() as u64);
-        if need > self.ring.free_for(need) {
-            return Ok(false);
-        }
-        match self.send_fds(msg, Blocking::DontWait) {
-            Ok(()) => Ok(self.ring.push(&msg.bytes, FIRST | LAST | FDS)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Holding the writer lock: writes `msg`, in chunks if needed, waiting
-    /// for room until `deadline`. `Ok(false)` if the deadline passed: then
-    /// nothing was published, or the chunks that were are abandoned as a
-    /// dead producer's are (consumers drop them at the [`ABORT`] the next
-    /// writer owes).
-    pub(crate) fn write(&self, msg: &Message, deadline: Deadline) -> io::Result<bool> {
-        self.write_then(msg, deadline, |publish| publish())
-    }
-
-    /// [`write`](Self::write), publishing the last record inside
-    /// `publish_last` (which must call the function it is given): the
-    /// feeder counts the item out of its buffer there, atomically for its
-    /// own process.
-    pub(crate) fn write_then(
-        &self,
-        msg: &Message,
-        deadline: Deadline,
-        publish_last: impl FnOnce(&mut dyn FnMut()),
-    ) -> io::Result<bool> {
-        let max = self.max_chunk() as usize;
-        let mut flags = FIRST;
-        let mut rest = &msg.bytes[..];
-        loop {
-            let n = rest.len().min(max);
-            let last = n == rest.len();
-            let need = self.ring.need(n as u64);
-            let spin = need <= SPIN_MAX_BYTES;
-            let room = || self.ring.free_for(need) >= need;
-            if !self.ring.wait_until(false, spin, deadline, room) {
-                if flags & FIRST == 0 {
-                    self.ring.abandon();
-                }
-                return Ok(false);
-            }
-            if flags & FIRST != 0 && !msg.fds.is_empty() {
-                self.send_fds(msg, Blocking::Wait)?;
-                flags |= FDS;
-            }
-            let mut pushed = false;
-            if last {
-                publish_last(&mut || pushed = self.ring.push(rest, flags | LAST));
-                debug_assert!(pushed, "space was waited for under the writer lock");
-                return Ok(true);
-            }
-            pushed = self.ring.push(&rest[..n], flags);
-            debug_assert!(pushed, "space was waited for under the writer lock");
-            rest = &rest[n..];
-            flags = 0;
-        }
-    }
-
-    /// Sends `msg`'s fds on the side socket, tagged with the position its
-    /// record will start at.
-    fn send_fds(&self, msg: &Message, blocking: Blocking) -> io::Result<()> {
-        let tag = self.ring.next_record();
-        let fds: Vec<_> = msg.fds.iter().map(AsFd::as_fd).collect();
-        let bytes = tag.to_le_bytes();
-        let mut sent = 0;
-        while sent < bytes.len() {
-            let attach = if sent == 0 { &fds[..] } else { &[] };
-            let b = if sent == 0 { blocking } else { Blocking::Wait };
-            sent += socket::send_vectored_with_fds(
-                &self.side_tx,
-                &[io::IoSlice::new(&bytes[sent..])],
-                attach,
-                b,
-            )?;
-        }
-        Ok(())
-    }
-
     /// Holding the reader lock (`reader`): reads one whole message into
     /// this thread's read buffer, waiting until `deadline` for its first
     /// record, releases the lock (sets `reader` to `None`; a slow decode
     /// holds up no other consumer) and decodes the message.
+    ///
+    /// A message of one record of at least [`LARGE`] bytes without
+    /// fds is decoded from the ring instead ([`mp_wire::decode_copied`]):
+    /// an item that is a byte string or text (`ByteBuf`, `String`) is
+    /// copied once, into its own buffer, not into the read buffer and then
+    /// again. The record is taken and the lock released as soon as its
+    /// bytes are copied out, before any of the item's code runs.
     #[inline]
     pub(crate) fn read_item<T: DeserializeOwned>(
         &self,
-        reader: &mut Option<LockGuard<'_>>,
+        reader: &mut Option<Reader<'_>>,
         deadline: &mut LazyDeadline,
     ) -> Result<Result<T, DecodeError>, ReadError> {
         scratch::with_read_buffer(|buf| {
             let mut fds = Vec::new();
-            let len = self.read(deadline, buf, &mut fds)?;
-            *reader = None;
-            Ok(mp_wire::decode_from(&buf[..len], fds))
+            match self.read(deadline, buf, &mut fds, true)? {
+                Read::Copied(len) => {
+                    *reader = None;
+                    Ok(mp_wire::decode_from(&buf[..len], fds))
+                }
+                Read::InPlace { at, len } => {
+                    let record = InRing {
+                        ring: &self.ring,
+                        at,
+                        len,
+                    };
+                    Ok(mp_wire::decode_copied(&record, buf, || {
+                        self.ring.take_in_place(at, len);
+                        *reader = None;
+                    }))
+                }
+            }
         })
     }
 
@@ -283,22 +318,48 @@ impl Core {
     /// puts the message's fds in `fds`. `buf` is overwritten in place,
     /// grown if needed. (The fds go out through a parameter: a returned
     /// `(usize, Vec)` cost a small item's `get` store-forwarding stalls.)
+    /// With `in_place`, a message of one record of at least
+    /// [`LARGE`] bytes without fds is left in the ring, untaken,
+    /// and reported as [`Read::InPlace`].
     pub(crate) fn read(
         &self,
         deadline: &mut LazyDeadline,
         buf: &mut Vec<u8>,
         fds: &mut Vec<OwnedFd>,
-    ) -> Result<usize, ReadError> {
+        mut in_place: bool,
+    ) -> Result<Read, ReadError> {
         // Bytes of the message being assembled, at the start of `buf`.
         let mut filled = 0;
         // Start position and fd flag of the message being assembled.
         let mut current: Option<(u64, bool)> = None;
+        // Whether a `LAST` record was taken (and skipped) under this hold,
+        // or a corrupt ring emptied (flags 0), and producers waiting for
+        // the space may not be woken yet.
+        let mut freed = false;
         loop {
             let mark = filled;
-            let Some((flags, pos)) = self.ring.pop(buf, &mut filled) else {
+            let leave = if in_place && current.is_none() {
+                LARGE
+            } else {
+                u64::MAX
+            };
+            let Some((flags, pos)) = self.ring.pop(buf, &mut filled, leave) else {
+                if std::mem::take(&mut freed) {
+                    self.ring.wake_producers_now();
+                }
                 self.wait_for_data(&mut current, &mut filled, deadline)?;
                 continue;
             };
+            if flags == LEFT {
+                if let Some((FIRST_LAST, len, at)) = self.ring.peek() {
+                    return Ok(Read::InPlace { at, len });
+                }
+                // A header whose flags are `LEFT`'s bits (garbage): taken
+                // as any other record.
+                in_place = false;
+                continue;
+            }
+            freed |= flags & LAST != 0 || flags == 0;
             if flags & ABORT != 0 {
                 filled = 0; // the producer of the message died
                 current = None;
@@ -319,7 +380,7 @@ impl Core {
                 if has_fds {
                     *fds = self.recv_fds(start).map_err(ReadError::Io)?;
                 }
-                return Ok(filled);
+                return Ok(Read::Copied(filled));
             }
         }
     }
@@ -337,7 +398,7 @@ impl Core {
         }
         loop {
             let slice = deadline.remaining().unwrap_or(RECHECK).min(RECHECK);
-            if ring.wait_until(true, false, Deadline::after(Some(slice)), data) {
+            if self.wait_until(Wait::Data, false, Deadline::after(Some(slice)), data) {
                 return Ok(());
             }
             if deadline.passed() {
@@ -362,7 +423,7 @@ impl Core {
             return self.wait_for_first(deadline.get());
         }
         // Mid-message, the producer may be copying a large chunk: no spin.
-        if ring.wait_until(true, false, Deadline::after(Some(RECHECK)), || {
+        if self.wait_until(Wait::Data, false, Deadline::after(Some(RECHECK)), || {
             !ring.is_empty()
         }) {
             return Ok(());
@@ -419,6 +480,140 @@ impl Core {
     }
 }
 
+impl Writer<'_> {
+    /// Writes one record and publishes it ([`Ring::push`]); returns
+    /// whether it fit. A `LAST` record's consumer is woken on drop.
+    #[inline]
+    fn push(&self, payload: &[u8], flags: u32) -> bool {
+        let Some(start) = self.core.ring.push(payload, flags) else {
+            return false;
+        };
+        if flags & LAST != 0 && self.wake_from.get().is_none() {
+            self.wake_from.set(Some(start));
+        }
+        true
+    }
+
+    /// The ring, to write a record in place ([`Ring::in_place_room`],
+    /// [`Ring::write_payload`]); publish it with
+    /// [`publish_in_place`](Self::publish_in_place).
+    pub(crate) fn ring(&self) -> &Ring {
+        &self.core.ring
+    }
+
+    /// Publishes the whole message written in place at `at` ([`Ring::publish_in_place`]);
+    /// its consumer is woken on drop.
+    pub(crate) fn publish_in_place(&self, at: u64, len: u64) {
+        self.core.ring.publish_in_place(at, len);
+        if self.wake_from.get().is_none() {
+            self.wake_from.set(Some(at));
+        }
+    }
+
+    /// Writes `msg` only if it fits whole right now, without waiting for
+    /// anything. Returns whether it was written.
+    #[inline]
+    pub(crate) fn try_write(&self, msg: &Message) -> io::Result<bool> {
+        if !self.core.fits_one_record(msg) {
+            return Ok(false);
+        }
+        if msg.fds.is_empty() {
+            // `push` checks the room itself.
+            return Ok(self.push(&msg.bytes, FIRST | LAST));
+        }
+        self.try_write_with_fds(msg)
+    }
+
+    /// [`try_write`](Self::try_write) of a message with fds: they go out
+    /// only once the record is sure to fit.
+    #[inline(never)]
+    fn try_write_with_fds(&self, msg: &Message) -> io::Result<bool> {
+        let ring = &self.core.ring;
+        let need = ring.need(msg.bytes.len() as u64);
+        if need > ring.free_for(need) {
+            return Ok(false);
+        }
+        match self.send_fds(msg, Blocking::DontWait) {
+            Ok(()) => Ok(self.push(&msg.bytes, FIRST | LAST | FDS)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes `msg`, in chunks if needed, waiting
+    /// for room until `deadline`. `Ok(false)` if the deadline passed: then
+    /// nothing was published, or the chunks that were are abandoned as a
+    /// dead producer's are (consumers drop them at the [`ABORT`] the next
+    /// writer owes).
+    pub(crate) fn write(&self, msg: &Message, deadline: Deadline) -> io::Result<bool> {
+        self.write_then(msg, deadline, |publish| publish())
+    }
+
+    /// [`write`](Self::write), publishing the last record inside
+    /// `publish_last` (which must call the function it is given): the
+    /// feeder counts the item out of its buffer there, atomically for its
+    /// own process.
+    pub(crate) fn write_then(
+        &self,
+        msg: &Message,
+        deadline: Deadline,
+        publish_last: impl FnOnce(&mut dyn FnMut()),
+    ) -> io::Result<bool> {
+        let (core, ring) = (self.core, &self.core.ring);
+        let max = core.max_chunk() as usize;
+        let mut flags = FIRST;
+        let mut rest = &msg.bytes[..];
+        loop {
+            let n = rest.len().min(max);
+            let last = n == rest.len();
+            let need = ring.need(n as u64);
+            let spin = need <= SPIN_MAX_BYTES;
+            let room = || ring.free_for(need) >= need;
+            let want = Wait::Space(ring.space_to_want(need));
+            if !core.wait_until(want, spin, deadline, room) {
+                if flags & FIRST == 0 {
+                    ring.abandon();
+                }
+                return Ok(false);
+            }
+            if flags & FIRST != 0 && !msg.fds.is_empty() {
+                self.send_fds(msg, Blocking::Wait)?;
+                flags |= FDS;
+            }
+            let mut pushed = false;
+            if last {
+                publish_last(&mut || pushed = self.push(rest, flags | LAST));
+                debug_assert!(pushed, "space was waited for under the writer lock");
+                return Ok(true);
+            }
+            pushed = self.push(&rest[..n], flags);
+            debug_assert!(pushed, "space was waited for under the writer lock");
+            rest = &rest[n..];
+            flags = 0;
+        }
+    }
+
+    /// Sends `msg`'s fds on the side socket, tagged with the position its
+    /// record will start at.
+    fn send_fds(&self, msg: &Message, blocking: Blocking) -> io::Result<()> {
+        let tag = self.core.ring.next_record();
+        let fds: Vec<_> = msg.fds.iter().map(AsFd::as_fd).collect();
+        let bytes = tag.to_le_bytes();
+        let mut sent = 0;
+        while sent < bytes.len() {
+            let attach = if sent == 0 { &fds[..] } else { &[] };
+            let b = if sent == 0 { blocking } else { Blocking::Wait };
+            sent += socket::send_vectored_with_fds(
+                &self.core.side_tx,
+                &[io::IoSlice::new(&bytes[sent..])],
+                attach,
+                b,
+            )?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,12 +625,19 @@ mod tests {
         }
     }
 
+    /// Writes `msg` under the writer lock until `deadline`.
+    fn write(core: &Core, msg: &Message, deadline: Deadline) -> bool {
+        let writer = core.try_lock_writer().expect("the writer lock is free");
+        writer.write(msg, deadline).unwrap()
+    }
+
     fn read_now(core: &Core) -> Message {
         let mut deadline = LazyDeadline::after(Some(Duration::from_secs(10)));
         let (mut buf, mut fds) = (Vec::new(), Vec::new());
-        let len = core
-            .read(&mut deadline, &mut buf, &mut fds)
-            .expect("a message");
+        let read = core.read(&mut deadline, &mut buf, &mut fds, false);
+        let Ok(Read::Copied(len)) = read else {
+            panic!("a message: {read:?}");
+        };
         buf.truncate(len);
         Message { bytes: buf, fds }
     }
@@ -446,12 +648,12 @@ mod tests {
         // the first chunk fits, the second waits for room until the
         // deadline (nobody consumes).
         let core = Core::new(4096, 0).unwrap();
-        assert!(core.write(&message(1500, 1), Deadline::NEVER).unwrap());
+        assert!(write(&core, &message(1500, 1), Deadline::NEVER));
         let deadline = Deadline::after(Some(Duration::from_millis(30)));
-        assert!(!core.write(&message(5000, 2), deadline).unwrap());
+        assert!(!write(&core, &message(5000, 2), deadline));
         assert_eq!(core.ring.size(), 1, "the abandoned message is not counted");
         assert_eq!(read_now(&core).bytes, vec![1; 1500]);
-        assert!(core.write(&message(10, 3), Deadline::NEVER).unwrap());
+        assert!(write(&core, &message(10, 3), Deadline::NEVER));
         // The consumer drops the first chunk at the ABORT before "3".
         assert_eq!(read_now(&core).bytes, vec![3; 10]);
         assert!(core.ring.is_empty());
@@ -461,10 +663,10 @@ mod tests {
     #[test]
     fn no_room_by_the_deadline_writes_nothing() {
         let core = Core::new(4096, 0).unwrap();
-        assert!(core.write(&message(1500, 1), Deadline::NEVER).unwrap());
-        assert!(core.write(&message(1500, 2), Deadline::NEVER).unwrap());
+        assert!(write(&core, &message(1500, 1), Deadline::NEVER));
+        assert!(write(&core, &message(1500, 2), Deadline::NEVER));
         let soon = Deadline::after(Some(Duration::from_millis(10)));
-        assert!(!core.write(&message(1500, 3), soon).unwrap());
+        assert!(!write(&core, &message(1500, 3), soon));
         assert_eq!(read_now(&core).bytes, vec![1; 1500]);
         assert_eq!(read_now(&core).bytes, vec![2; 1500]);
         assert!(core.ring.is_empty());

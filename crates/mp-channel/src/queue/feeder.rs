@@ -22,6 +22,7 @@ use std::thread::JoinHandle;
 use mp_wire::Message;
 
 use super::core::Core;
+use super::direct::Direct;
 use super::error::{PutError, QueueStateError};
 use super::scratch;
 use crate::reader::{Deadline, LazyDeadline};
@@ -111,6 +112,25 @@ impl Feeder {
         self.closed_by.load(Relaxed) == my_pid()
     }
 
+    /// Encodes and puts `item` (a large one straight into the ring if it
+    /// may, see `direct`); never blocks on the ring.
+    ///
+    /// # Errors
+    /// [`PutError::Encode`] (nothing put), and as [`put`](Self::put).
+    #[inline]
+    pub(crate) fn put_item<T: serde::Serialize + ?Sized>(
+        self: &Arc<Self>,
+        item: &T,
+    ) -> Result<(), PutError> {
+        let mut sink = Direct::new(&self.core, self.queued.load(Acquire) == 0);
+        let fds = mp_wire::encode_to_sink(item, &mut sink)?;
+        if sink.finish(fds, || self.queued.load(Acquire) == 0) {
+            scratch::recycle(std::mem::take(&mut sink.msg.bytes));
+            return Ok(());
+        }
+        self.put(&mut sink.msg)
+    }
+
     /// Puts an encoded item (from `scratch::encode`, whose buffer it
     /// recycles; `msg` is left empty); never blocks on the ring.
     #[inline]
@@ -159,8 +179,10 @@ impl Feeder {
     /// has room for it whole now; returns whether it did.
     #[inline]
     fn write_now(&self, msg: &Message) -> io::Result<bool> {
+        // By reference: the writer is dropped where it lies (a move of it
+        // cost a store-forwarding stall).
         match self.core.try_lock_writer() {
-            Some(_guard) => self.core.try_write(msg),
+            Some(ref writer) => writer.try_write(msg),
             None => Ok(false),
         }
     }
@@ -187,14 +209,17 @@ impl Feeder {
                     st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
                 }
             };
-            let guard = self.core.lock_writer(&mut LazyDeadline::after(None));
+            let writer = self
+                .core
+                .lock_writer(&mut LazyDeadline::after(None))
+                .expect("a wait without a deadline ends with the lock");
             // The item leaves the buffer's count as the ring's counts it.
-            let result = self.core.write_then(&msg, Deadline::NEVER, |publish| {
+            let result = writer.write_then(&msg, Deadline::NEVER, |publish| {
                 let mut st = self.state();
                 publish();
                 self.unqueue(&mut st);
             });
-            drop(guard);
+            drop(writer);
             if let Err(e) = result {
                 // Python prints the error and drops the item.
                 eprintln!("multiprocess: queue feeder thread could not write an item: {e}");

@@ -3,13 +3,17 @@
 //!
 //! Items are encoded (postcard, fds beside them) by the caller and copied
 //! into a ring in a memfd that every handle maps; consumers copy them out.
-//! Sleeping and waking are futex calls made only when someone sleeps. See
-//! `ring` for the layout and how counts survive a death, `core` for fds and
-//! dead processes.
+//! A large item (from 16 KiB of encoding) is encoded straight into the ring
+//! by an unbounded queue's `put` (`direct`), and decoded straight out of it
+//! by `get` (a top-level byte string or text in one copy, see
+//! `core::Core::read_item`). Sleeping and waking are futex calls made only
+//! when someone sleeps. See `ring` for the layout, how counts survive a
+//! death and how wake-ups are ordered, `core` for fds and dead processes.
 
 #[cfg(feature = "async")]
 mod async_queue;
 mod core;
+mod direct;
 mod error;
 mod feeder;
 mod joinable;
@@ -28,6 +32,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use self::core::{Core, ReadError};
 use self::feeder::Feeder;
+use self::ring::Wait;
 use crate::reader::LazyDeadline;
 
 pub use error::{GetError, PutError, QueueStateError, TaskDoneError};
@@ -55,7 +60,14 @@ const NOWAIT_LOCK_GRACE: Duration = Duration::from_millis(10);
 /// themselves carry fds (connections, shared memory, other queues).
 ///
 /// Items from one producer arrive in the order put; items from several
-/// producers interleave. A process killed in the middle of a `put` or a
+/// producers interleave. An unbounded queue's `put` encodes an item whose
+/// encoding passes 16 KiB straight into the shared ring when it can, so the
+/// rest of that item's `Serialize` runs holding the queue's writer lock
+/// (other producers' writes wait for it, as for any large item's copy, so
+/// a `Serialize` that waits for another producer's item on the same queue
+/// waits for ever); a `Serialize` that puts on the same queue is fine (its
+/// item goes first, as it would otherwise), and one that fails or panics
+/// puts nothing. A process killed in the middle of a `put` or a
 /// `get` loses at most that item and leaves the queue consistent: no slot
 /// or count leaks (see the crate docs, "Dead peers").
 ///
@@ -183,11 +195,11 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.handle.feeder.is_closed() {
             return Err(PutError::Closed);
         }
+        if self.core().maxsize == 0 {
+            return self.handle.feeder.put_item(item);
+        }
         let mut msg = mp_wire::Message::default();
         scratch::encode(item, &mut msg)?;
-        if self.core().maxsize == 0 {
-            return self.handle.feeder.put(&mut msg);
-        }
         let timeout = if block { timeout } else { Some(Duration::ZERO) };
         let put = self.put_bounded(&msg, block, timeout);
         scratch::recycle(msg.bytes);
@@ -210,7 +222,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let mut deadline = LazyDeadline::after(timeout);
         loop {
             if ring.size() >= max
-                && !ring.wait_until(false, true, deadline.get(), || ring.size() < max)
+                && !core.wait_until(Wait::Space(1), true, deadline.get(), || ring.size() < max)
             {
                 return Err(PutError::Full);
             }
@@ -219,11 +231,11 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             } else {
                 core.lock_writer(&mut LazyDeadline::after(Some(NOWAIT_LOCK_GRACE)))
             };
-            let Some(_guard) = guard else {
+            let Some(writer) = guard else {
                 return Err(PutError::Full);
             };
             if ring.size() < max {
-                return match core.write(msg, deadline.get())? {
+                return match writer.write(msg, deadline.get())? {
                     true => Ok(()),
                     false => Err(PutError::Full),
                 };

@@ -36,6 +36,14 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
     mp_wire::encode_to(item, msg)
 }
 
+/// This thread's encode buffer (empty; hand it back with [`recycle`]).
+#[inline]
+pub(crate) fn encode_buffer() -> Vec<u8> {
+    let mut buf = ENCODE.take();
+    buf.clear();
+    buf
+}
+
 /// Keeps `bytes` (an encoded item that was written) as this thread's
 /// encode buffer, unless it is too large to keep or smaller than the one
 /// there.

@@ -66,16 +66,20 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     pub fn put(&self, item: &T) -> Result<(), PutError> {
         let mut msg = Message::default();
         scratch::encode(item, &mut msg)?;
-        let guard = self.core.lock_writer(&mut LazyDeadline::after(None));
-        // Room now (the usual case for a small item): no waiting layers.
-        let written = match self.core.try_write(&msg) {
-            Ok(false) => self.core.write(&msg, Deadline::NEVER),
-            done => done,
+        // Matched into an `io::Result<()>` (one word), the writer dropped
+        // where it lies: moving the `io::Result<bool>` or the writer cost a
+        // store-forwarding stall per item each.
+        let written = match self.core.lock_writer(&mut LazyDeadline::after(None)) {
+            // Room now (the usual case for a small item): no waiting layers.
+            Some(ref writer) => match writer.try_write(&msg) {
+                Ok(true) => Ok(()),
+                Ok(false) => writer.write(&msg, Deadline::NEVER).map(drop),
+                Err(e) => Err(e),
+            },
+            None => unreachable!("a wait without a deadline ends with the lock"),
         };
-        drop(guard);
         scratch::recycle(msg.bytes);
-        written?;
-        Ok(())
+        Ok(written?)
     }
 
     /// Removes and returns the next item, waiting as long as it takes.

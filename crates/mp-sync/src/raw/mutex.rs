@@ -182,6 +182,18 @@ impl RawMutex<'_> {
         Ok(s)
     }
 
+    /// A read-modify-write of the word that changes nothing
+    /// ([`Lock::order_with_unlock`](crate::Lock::order_with_unlock) says
+    /// what it is for). Every change of the word is a read-modify-write, so
+    /// this one either reads the last unlock (or a later change) and
+    /// synchronizes with it, or comes before that unlock in the word's
+    /// order and synchronizes with it (the unlock's swap reads this one, or
+    /// a change after it, all read-modify-writes).
+    #[inline]
+    pub(crate) fn touch(&self) {
+        self.state.fetch_add(0, Ordering::SeqCst);
+    }
+
     /// The current owner's identity bits, or 0 if unlocked.
     #[inline]
     pub(crate) fn owner(&self) -> u64 {

@@ -744,6 +744,106 @@ fn loom_ring_producer_notifies_only_the_first_untaken_record() {
     }
 }
 
+/// The ring with its writer and reader locks, as mp-channel's queues
+/// publish a whole message: under its lock a side moves its position with
+/// a `Release` write only, releases the lock, and then looks whether the
+/// other side sleeps (the release's swap, not a `SeqCst` store, orders the
+/// two). A side about to sleep registers, makes the other side's lock word
+/// a no-op read-modify-write ([`RawMutex::touch`], `Lock::order_with_unlock`),
+/// and only then looks at the condition. The wakers read the waiter count
+/// with a plain load, as `Ring::wake_consumer` and the `SeqCst` load of
+/// `EventCount::notify` do in production. A producer about to sleep for
+/// space first asks for `want` free slots (`space_wanted`, the most any
+/// sleeper asked for); the consumer wakes producers only once that many
+/// are free, and resets the word as it does (`Ring::wake_producers`).
+#[derive(Default)]
+struct LockedRingWords {
+    ring: RingWords,
+    writer: MutexWords,
+    reader: MutexWords,
+    space_wanted: AtomicU32,
+}
+
+/// Moves `items` items through a ring of `slots` slots, a sleeping producer
+/// asking for `want` free slots (`1..=slots`); `touch: false` is
+/// the protocol without the no-op read-modify-write, which loses a
+/// wake-up: loom reports a deadlock with `(2, 1, 1, false)`, and so it
+/// does when the consumer resets `space_wanted` before comparing the free
+/// slots with it (checked by hand;
+/// loom aborts the test binary on it, so it cannot be a `should_panic`
+/// test).
+fn ring_with_locks(items: u32, slots: u32, want: u32, touch: bool) {
+    loom::model(move || {
+        let r = Arc::new(LockedRingWords::default());
+        let r2 = Arc::clone(&r);
+        let consumer = thread::spawn(move || {
+            let (ring, reader) = (&r2.ring, r2.reader.raw());
+            for _ in 0..items {
+                assert_eq!(
+                    reader.lock::<LoomPark>(2, Deadline::NEVER),
+                    Ok(Acquired::Clean)
+                );
+                assert!(ring.data.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
+                    if touch {
+                        r2.writer.raw().touch();
+                    }
+                    ring.tail.load(Ordering::Acquire) != ring.head.load(Ordering::Relaxed)
+                }));
+                ring.head.fetch_add(1, Ordering::Release);
+                reader.unlock::<LoomPark>().unwrap();
+                if ring.space.waiters.load(Ordering::SeqCst) != 0 {
+                    let wanted = r2.space_wanted.load(Ordering::SeqCst);
+                    let used =
+                        ring.tail.load(Ordering::Acquire) - ring.head.load(Ordering::Relaxed);
+                    if wanted != 0
+                        && slots - used >= wanted
+                        && r2.space_wanted.swap(0, Ordering::SeqCst) != 0
+                    {
+                        ring.space.raw().notify::<LoomPark>(u32::MAX);
+                    }
+                }
+            }
+        });
+        let (ring, writer) = (&r.ring, r.writer.raw());
+        for _ in 0..items {
+            assert_eq!(
+                writer.lock::<LoomPark>(1, Deadline::NEVER),
+                Ok(Acquired::Clean)
+            );
+            assert!(ring
+                .space
+                .raw()
+                .wait_until::<LoomPark>(Deadline::NEVER, || {
+                    r.space_wanted.fetch_max(want, Ordering::SeqCst);
+                    if touch {
+                        r.reader.raw().touch();
+                    }
+                    ring.tail.load(Ordering::Relaxed) - ring.head.load(Ordering::Acquire) < slots
+                }));
+            let start = ring.tail.fetch_add(1, Ordering::Release);
+            writer.unlock::<LoomPark>().unwrap();
+            // `Ring::wake_consumer`: only if the consumer has reached the
+            // record (an earlier one's publisher wakes it otherwise).
+            if ring.data.waiters.load(Ordering::SeqCst) != 0
+                && ring.head.load(Ordering::SeqCst) >= start
+            {
+                ring.data.raw().notify::<LoomPark>(u32::MAX);
+            }
+        }
+        consumer.join().unwrap();
+        assert_eq!(ring.head.load(Ordering::SeqCst), items);
+        assert_eq!(ring.data.waiters.load(Ordering::SeqCst), 0);
+        assert_eq!(ring.space.waiters.load(Ordering::SeqCst), 0);
+    });
+}
+
+#[test]
+fn loom_ring_release_publication_and_wake_after_unlock_lose_no_wakeup() {
+    for (items, slots, want) in [(2, 1, 1), (2, 2, 1), (2, 2, 2), (3, 2, 2)] {
+        ring_with_locks(items, slots, want, true);
+    }
+}
+
 #[test]
 fn loom_joinable_join_wakes_when_the_last_task_is_done() {
     loom::model(|| {
