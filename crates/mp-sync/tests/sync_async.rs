@@ -19,7 +19,7 @@ use mp_sync::{
 
 #[path = "../../mp-process/tests/async_support/mod.rs"]
 mod async_support;
-use async_support::{all, all_pending, on_every_runtime, threads};
+use async_support::{all, all_pending, block_on_without_reactor, on_every_runtime, threads};
 
 const T: Duration = Duration::from_secs(30);
 const SHORT: Duration = Duration::from_millis(30);
@@ -43,10 +43,33 @@ fn set_after(event: Event, delay_ms: u64) {
 }
 
 /// Awaits `go` in the child (after a fork, with the parent's watcher
-/// threads gone), then sets `done`.
+/// threads gone), then sets `done`. Not under smol: a forked child must not
+/// drive async-io's reactor, which it shares with the parent (see
+/// `block_on_without_reactor`).
 fn await_in_child(go: Event, done: Event) {
-    assert!(smol::block_on(go.wait_async(Some(T))));
+    assert!(block_on_without_reactor(go.wait_async(Some(T))));
     done.set();
+}
+
+/// A wait that times out in the child: its deadline needs no reactor
+/// (async-io's driver thread, which a forked child does not have).
+fn time_out_in_child(never: Event) -> mp_process::ExitCode {
+    let timed_out = !block_on_without_reactor(never.wait_async(Some(SHORT)));
+    mp_process::ExitCode(if timed_out { 0 } else { 3 })
+}
+
+async fn a_child_times_out_too() {
+    // The parent's async-io reactor is running (this scenario runs after
+    // others on smol and tokio), so a forked child inherits it started.
+    smol::Timer::after(Duration::from_millis(1)).await;
+    let never = Event::new().unwrap();
+    let mut p = Process::new(time_out_in_child, (never.clone(),));
+    p.start().unwrap();
+    p.join_timeout(T).unwrap();
+    if p.exitcode().is_none() {
+        let _ = p.kill();
+    }
+    assert_eq!(p.exitcode(), Some(0), "the child's wait did not time out");
 }
 
 async fn a_child_awaits_too() {
@@ -465,6 +488,7 @@ fn sync_async_on_every_runtime() {
     on_every_runtime(|| async {
         lock_released_by_another_process().await;
         a_child_awaits_too().await;
+        a_child_times_out_too().await;
         dead_holders_are_errors().await;
         event_from_another_process().await;
         dropped_waits_hold_nothing().await;

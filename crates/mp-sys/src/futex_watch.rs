@@ -38,6 +38,12 @@
 //! few microseconds between the deregistration and the watcher's next
 //! rebuild, which deregistration asks for at once.
 //!
+//! # Timeouts
+//! A wait's deadline is kept beside its waker, and its watcher sleeps no
+//! later than the earliest deadline of its slots, then wakes the tasks
+//! whose time is up. So a timeout needs no timer of an executor's reactor:
+//! it fires under any executor, in a forked child too.
+//!
 //! # Fork
 //! The watchers are threads, which a forked child does not have: a fork
 //! hook empties the registry in the child (its pending futures then
@@ -49,9 +55,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use async_io::Timer;
 use rustix::io::Errno;
 use rustix::thread::futex::{self, Wait, WaitFlags, WaitPtr, WaitvFlags};
 use rustix::time::ClockId;
@@ -84,7 +89,7 @@ pub fn changed(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> Wo
         word,
         expected,
         registration: None,
-        timer: timeout.map(Timer::after),
+        deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
     }
 }
 
@@ -95,7 +100,8 @@ pub struct WordChanged<'a> {
     word: &'a AtomicU32,
     expected: u32,
     registration: Option<Registration>,
-    timer: Option<Timer>,
+    /// `None`: no limit (or one too far to represent).
+    deadline: Option<Instant>,
 }
 
 impl Future for WordChanged<'_> {
@@ -107,11 +113,9 @@ impl Future for WordChanged<'_> {
             this.registration = None;
             return Poll::Ready(Changed::Woken);
         }
-        if let Some(timer) = &mut this.timer {
-            if Pin::new(timer).poll(cx).is_ready() {
-                this.registration = None;
-                return Poll::Ready(Changed::TimedOut);
-            }
+        if this.deadline.is_some_and(|d| Instant::now() >= d) {
+            this.registration = None;
+            return Poll::Ready(Changed::TimedOut);
         }
         if this.registration.is_none() && spin_until_changed(this.word, this.expected) {
             return Poll::Ready(Changed::Woken);
@@ -123,7 +127,7 @@ impl Future for WordChanged<'_> {
         if !current {
             // Not registered yet, or the watcher fired (spuriously: the
             // word still holds `expected`) and dropped the slot.
-            this.registration = register(this.word, this.expected, cx.waker());
+            this.registration = register(this.word, this.expected, cx.waker(), this.deadline);
             if this.registration.is_none() {
                 // No watcher thread could be started: poll again soon (a
                 // busy wait, never a lost wake-up).
@@ -180,9 +184,9 @@ impl Registration {
         let Some(slot) = state.watchers[self.watcher].find(self.addr, self.expected) else {
             return false;
         };
-        match slot.wakers.iter_mut().find(|(id, _)| *id == self.id) {
-            Some((_, w)) => {
-                w.clone_from(waker);
+        match slot.wakers.iter_mut().find(|t| t.id == self.id) {
+            Some(t) => {
+                t.waker.clone_from(waker);
                 true
             }
             None => false,
@@ -201,7 +205,7 @@ impl Drop for Registration {
             return;
         };
         let slot = &mut watcher.slots[i];
-        slot.wakers.retain(|(id, _)| *id != self.id);
+        slot.wakers.retain(|t| t.id != self.id);
         if slot.wakers.is_empty() {
             watcher.slots.swap_remove(i);
             // Have the watcher stop sleeping on the word (see the module
@@ -245,7 +249,23 @@ const IDLE: Duration = if cfg!(test) {
 struct Slot {
     addr: usize,
     expected: u32,
-    wakers: Vec<(u64, Waker)>,
+    wakers: Vec<Task>,
+}
+
+/// One task waiting on a slot's word.
+#[derive(Debug)]
+struct Task {
+    id: u64,
+    waker: Waker,
+    /// When its wait times out (its watcher wakes it then).
+    deadline: Option<Instant>,
+}
+
+impl Slot {
+    /// The earliest deadline of its tasks.
+    fn deadline(&self) -> Option<Instant> {
+        self.wakers.iter().filter_map(|t| t.deadline).min()
+    }
 }
 
 /// A watcher's control word: bumped and woken to make it rebuild its list.
@@ -282,10 +302,16 @@ fn state() -> MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Adds the task of `waker` to the slot of (`word`, `expected`), making a
-/// slot (and, when every watcher is full, a watcher) if needed. `None` if
-/// a watcher was needed and no thread could be started.
-fn register(word: &AtomicU32, expected: u32, waker: &Waker) -> Option<Registration> {
+/// Adds the task of `waker` (timing out at `deadline`) to the slot of
+/// (`word`, `expected`), making a slot (and, when every watcher is full, a
+/// watcher) if needed. `None` if a watcher was needed and no thread could
+/// be started.
+fn register(
+    word: &AtomicU32,
+    expected: u32,
+    waker: &Waker,
+    deadline: Option<Instant>,
+) -> Option<Registration> {
     static HOOK: AtomicBool = AtomicBool::new(false);
     fork_hooks::register_once(
         &HOOK,
@@ -300,14 +326,24 @@ fn register(word: &AtomicU32, expected: u32, waker: &Waker) -> Option<Registrati
     state.next_id += 1;
     let id = state.next_id;
     let generation = state.generation;
-    let entry = (id, waker.clone());
+    let entry = Task {
+        id,
+        waker: waker.clone(),
+        deadline,
+    };
     if let Some(w) = state
         .watchers
         .iter()
         .position(|w| w.position(addr, expected).is_some())
     {
-        let slot = state.watchers[w].find(addr, expected);
-        slot.expect("just found").wakers.push(entry);
+        let watcher = &mut state.watchers[w];
+        let slot = watcher.find(addr, expected).expect("just found");
+        let sooner = deadline.is_some_and(|d| slot.deadline().is_none_or(|s| d < s));
+        slot.wakers.push(entry);
+        if sooner {
+            // Its watcher may sleep past this deadline: have it look again.
+            watcher.control.poke();
+        }
         return Some(Registration {
             generation,
             watcher: w,
@@ -371,38 +407,31 @@ fn spawn_watcher(index: usize, generation: u64, control: Arc<Control>) -> io::Re
 fn watch(index: usize, generation: u64, control: &Control) {
     let mut list: Vec<(usize, u32)> = Vec::new();
     loop {
-        let seen = {
+        let (seen, deadline) = {
             let state = state();
             if state.generation != generation {
                 return; // a fork's child: this thread is not there anyway
             }
+            let slots = &state.watchers[index].slots;
             list.clear();
-            list.extend(
-                state.watchers[index]
-                    .slots
-                    .iter()
-                    .map(|s| (s.addr, s.expected)),
-            );
-            control.0.load(Ordering::SeqCst)
+            list.extend(slots.iter().map(|s| (s.addr, s.expected)));
+            let deadline = slots.iter().filter_map(Slot::deadline).min();
+            (control.0.load(Ordering::SeqCst), deadline)
         };
         let mut waits = Vec::with_capacity(list.len() + 1);
         waits.push(wait_entry(&control.0 as *const AtomicU32 as usize, seen));
         waits.extend(list.iter().map(|&(a, e)| wait_entry(a, e)));
-        // Without slots, sleep at most `IDLE` (an absolute time for
-        // `futex_waitv`), then leave if still idle.
-        let idle_until = list.is_empty().then(|| {
-            let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-            let now = Duration::new(now.tv_sec.max(0) as u64, now.tv_nsec as u32);
-            let until = now.saturating_add(IDLE);
-            futex::Timespec {
-                tv_sec: until.as_secs() as i64,
-                tv_nsec: i64::from(until.subsec_nanos()),
-            }
-        });
+        // Sleep until the earliest deadline of a task here; without slots,
+        // at most `IDLE`, then leave if still idle.
+        let wake_at = match deadline {
+            Some(d) => Some(monotonic_at(d)),
+            None if list.is_empty() => Some(monotonic_at(Instant::now() + IDLE)),
+            None => None,
+        };
         match futex::waitv(
             &waits,
             WaitvFlags::empty(),
-            idle_until.as_ref(),
+            wake_at.as_ref(),
             ClockId::Monotonic,
         ) {
             Err(Errno::TIMEDOUT) => {
@@ -415,6 +444,8 @@ fn watch(index: usize, generation: u64, control: &Control) {
                     watcher.retired = true;
                     return;
                 }
+                drop(state);
+                time_out(index, generation);
             }
             Ok(0) => {}
             Ok(i) => fire(index, generation, &list[i - 1..i]),
@@ -433,6 +464,44 @@ fn watch(index: usize, generation: u64, control: &Control) {
                 fire(index, generation, &stale);
             }
         }
+    }
+}
+
+/// `at` as an absolute `CLOCK_MONOTONIC` time for `futex_waitv` (std's
+/// `Instant` is that clock, but does not show its value).
+fn monotonic_at(at: Instant) -> futex::Timespec {
+    let left = at.saturating_duration_since(Instant::now());
+    let now = rustix::time::clock_gettime(ClockId::Monotonic);
+    let now = Duration::new(now.tv_sec.max(0) as u64, now.tv_nsec as u32);
+    let until = now.saturating_add(left);
+    futex::Timespec {
+        tv_sec: i64::try_from(until.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(until.subsec_nanos()),
+    }
+}
+
+/// Wakes (and removes) the tasks of watcher `index` whose deadline has
+/// passed; their futures then report [`Changed::TimedOut`].
+fn time_out(index: usize, generation: u64) {
+    let now = Instant::now();
+    let mut woken = Vec::new();
+    {
+        let mut state = state();
+        if state.generation != generation {
+            return;
+        }
+        let slots = &mut state.watchers[index].slots;
+        for slot in slots.iter_mut() {
+            let (due, kept): (Vec<Task>, Vec<Task>) = std::mem::take(&mut slot.wakers)
+                .into_iter()
+                .partition(|t| t.deadline.is_some_and(|d| d <= now));
+            slot.wakers = kept;
+            woken.extend(due);
+        }
+        slots.retain(|s| !s.wakers.is_empty());
+    }
+    for t in woken {
+        t.waker.wake();
     }
 }
 
@@ -479,8 +548,8 @@ fn fire(index: usize, generation: u64, which: &[(usize, u32)]) {
             }
         }
     }
-    for (_, w) in woken {
-        w.wake();
+    for t in woken {
+        t.waker.wake();
     }
 }
 
@@ -546,6 +615,47 @@ mod tests {
         assert_eq!(how, Changed::TimedOut);
         let how = async_io::block_on(changed(&word, 4, Some(Duration::from_secs(60))));
         assert_eq!(how, Changed::Woken);
+    }
+
+    /// Runs `f` on this thread with an unparking waker and no reactor.
+    fn park_on<F: Future>(f: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut f = std::pin::pin!(f);
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+
+    #[test]
+    fn timeouts_fire_without_a_reactor_each_at_its_own_deadline() {
+        let word = Arc::new(AtomicU32::new(5));
+        // A wait with a far deadline on the same word, from another thread:
+        // it must not delay the near one, and stays pending.
+        let far_word = Arc::clone(&word);
+        let far = std::thread::spawn(move || {
+            park_on(changed(&far_word, 5, Some(Duration::from_secs(60))))
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        let start = Instant::now();
+        assert_eq!(
+            park_on(changed(&word, 5, Some(Duration::from_millis(30)))),
+            Changed::TimedOut
+        );
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        assert!(!far.is_finished());
+        word.store(6, Ordering::SeqCst);
+        crate::futex::wake(&word, u32::MAX);
+        assert_eq!(far.join().unwrap(), Changed::Woken);
     }
 
     #[test]

@@ -27,6 +27,29 @@ pub(crate) fn on_every_runtime<Fut: Future<Output = ()>>(scenario: impl Fn() -> 
     smol::block_on(scenario());
 }
 
+/// Runs `f` to completion on this thread with a waker that unparks it, and
+/// nothing else: no reactor. The executor for a forked child, where
+/// async-io's reactor is the parent's (the same epoll instance and
+/// notifier: a child driving it could take the parent's events, and the
+/// parent the child's), and its driver thread is gone.
+pub(crate) fn block_on_without_reactor<F: Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
 /// Polls each future once (with the caller's waker); true if all were
 /// still pending.
 pub(crate) async fn all_pending<F: Future + ?Sized>(futs: &mut [Pin<&mut F>]) -> bool {
