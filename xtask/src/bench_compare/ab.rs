@@ -5,13 +5,33 @@
 //! main comparison, and the table gives medians, spreads and new ÷ old in
 //! the direction of "better" (> 1: the change is an improvement). Nothing
 //! is written to docs: the table is printed for docs/performance.md.
+//!
+//! Both builds run from fresh copies whose pages were written out and
+//! dropped from the page cache ([`on_equal_footing`]): the same binary
+//! starts processes 10-15 % slower from the file the linker wrote than from
+//! a `cp` of it (h-start's section of docs/performance.md), which would
+//! bias a tree's build against a copied base by about as much as a change
+//! gains.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::{measure, Row, Samples, Scenario};
+
+/// A copy of `bin` at `dir/name`, written out to disk and dropped from the
+/// page cache, so that it is loaded the way an `exec` of a file at rest
+/// loads it, whatever state the original's pages are in.
+pub(super) fn on_equal_footing(bin: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let copy = dir.join(name);
+    std::fs::copy(bin, &copy).with_context(|| format!("copying {}", bin.display()))?;
+    let file = std::fs::File::open(&copy)?;
+    file.sync_all()?;
+    rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed)?;
+    Ok(copy)
+}
 
 /// Runs every scenario in `scenarios` with `new_bin` and `old_bin`,
 /// `rounds` times each, alternating which goes first; returns rows whose

@@ -334,7 +334,17 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
         scenarios.retain(|s| opts.only.iter().any(|o| *o == s.id || *o == s.base()));
     }
     if let Some(old) = &opts.against {
-        let rows = ab::run(&root, &scenarios, &rust_bin, old, opts.rounds, opts.quick)?;
+        let dir = target.join("bench-ab");
+        let new_copy = ab::on_equal_footing(&rust_bin, &dir, "new")?;
+        let old_copy = ab::on_equal_footing(old, &dir, "old")?;
+        let rows = ab::run(
+            &root,
+            &scenarios,
+            &new_copy,
+            &old_copy,
+            opts.rounds,
+            opts.quick,
+        )?;
         let command = format!(
             "cargo xtask bench-compare{} --against {}{}{}",
             if opts.quick { " --quick" } else { "" },
