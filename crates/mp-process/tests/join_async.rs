@@ -56,3 +56,37 @@ fn join_async_errors_before_start() {
     let err = smol::block_on(p.join_async()).unwrap_err();
     assert!(matches!(err, mp_process::ProcessError::NotStarted("join")));
 }
+
+/// A grandchild's exit code, awaited in a child with an executor that
+/// drives no reactor: under fork the child's copy of async-io's reactor is
+/// the parent's, with no thread turning it (the join has a thread of its own
+/// there); under spawn and forkserver the child starts fresh.
+fn join_a_grandchild() -> ExitCode {
+    let mut g = Process::new(exit_three, ());
+    if g.start().is_err() {
+        return ExitCode(10);
+    }
+    match async_support::block_on_without_reactor(g.join_async()) {
+        Ok(3) => ExitCode(0),
+        _ => ExitCode(11),
+    }
+}
+
+#[test]
+fn a_child_awaits_a_join_after_its_parent_used_the_reactor() {
+    // This process waits on an fd through async-io first.
+    let mut p = Process::new(exit_three, ());
+    p.start().unwrap();
+    assert_eq!(smol::block_on(p.join_async()).unwrap(), 3);
+    let mut c = Process::new(join_a_grandchild, ());
+    c.start().unwrap();
+    c.join_timeout(Duration::from_secs(30)).unwrap();
+    if c.exitcode().is_none() {
+        let _ = c.kill();
+    }
+    assert_eq!(
+        c.exitcode(),
+        Some(0),
+        "the child's join_async did not complete"
+    );
+}

@@ -70,6 +70,8 @@ pub mod process;
 pub mod random;
 #[cfg(feature = "async")]
 pub mod readiness;
+#[cfg(feature = "async")]
+mod readiness_thread;
 #[cfg(feature = "tokio")]
 mod readiness_tokio;
 pub mod signal;

@@ -15,6 +15,11 @@
 //! async-io's thread. Such a wait must then be driven by that runtime, and
 //! the runtime must have IO enabled (`enable_io`/`enable_all`, as
 //! `#[tokio::main]` does), as for tokio's own IO types.
+//!
+//! In a forked child of a process that used async-io's reactor here, that
+//! reactor is the parent's (the same `epoll` instance), with no thread to
+//! turn it: a wait there outside tokio has a thread of its own instead
+//! (`readiness_thread`).
 
 use std::future::Future;
 use std::io;
@@ -27,6 +32,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_io::{Async, ReadableOwned, Timer};
+use rustix::event::PollFlags;
+
+use crate::readiness_thread::{self, ThreadWait};
 
 #[cfg(feature = "tokio")]
 use crate::readiness_tokio::{current_runtime, TokioFd};
@@ -75,6 +83,8 @@ enum Source {
     AsyncIo(Async<OwnedFd>),
     #[cfg(feature = "tokio")]
     Tokio(TokioFd),
+    /// A forked child's wait, off the inherited reactor.
+    Thread(ThreadWait),
 }
 
 impl Source {
@@ -89,8 +99,13 @@ impl Source {
                 return Ok(Source::Tokio(t));
             }
         }
-        #[cfg(not(feature = "tokio"))]
-        let _ = interest;
+        if readiness_thread::reactor_inherited() {
+            let events = match interest {
+                Interest::Readable => PollFlags::IN,
+                Interest::Writable => PollFlags::OUT,
+            };
+            return ThreadWait::start(&[fd], events, None).map(Source::Thread);
+        }
         registered(fd).map(Source::AsyncIo)
     }
 
@@ -99,6 +114,7 @@ impl Source {
             Source::AsyncIo(a) => a.poll_readable(cx),
             #[cfg(feature = "tokio")]
             Source::Tokio(t) => t.poll_readable(cx),
+            Source::Thread(t) => t.poll(cx).map_ok(drop),
         }
     }
 
@@ -107,6 +123,7 @@ impl Source {
             Source::AsyncIo(a) => a.poll_writable(cx),
             #[cfg(feature = "tokio")]
             Source::Tokio(t) => t.poll_writable(cx),
+            Source::Thread(t) => t.poll(cx).map_ok(drop),
         }
     }
 }
@@ -169,6 +186,9 @@ impl Kept {
         if let Some(t) = self.tokio() {
             return Ok(Wait::Tokio(t));
         }
+        if readiness_thread::reactor_inherited() {
+            return ThreadWait::start(&[self.fd.as_fd()], PollFlags::IN, None).map(Wait::Thread);
+        }
         Ok(Wait::AsyncIo(self.async_io()?.readable_owned()))
     }
 
@@ -220,6 +240,8 @@ enum Wait {
     AsyncIo(ReadableOwned<OwnedFd>),
     #[cfg(feature = "tokio")]
     Tokio(Arc<TokioFd>),
+    /// A forked child's wait, off the inherited reactor.
+    Thread(ThreadWait),
 }
 
 impl ReadableWait {
@@ -251,6 +273,7 @@ impl Future for ReadableWait {
                 Wait::AsyncIo(ready) => return Pin::new(ready).poll(cx),
                 #[cfg(feature = "tokio")]
                 Wait::Tokio(t) => return t.poll_readable(cx),
+                Wait::Thread(t) => return t.poll(cx).map_ok(drop),
             }
         }
     }
@@ -259,6 +282,7 @@ impl Future for ReadableWait {
 /// A duplicate of `fd` registered with the reactor, left in its blocking
 /// mode (the caller only waits on it, never reads or writes through it).
 fn registered(fd: BorrowedFd<'_>) -> io::Result<Async<OwnedFd>> {
+    readiness_thread::using_async_io();
     Async::new_nonblocking(fd.try_clone_to_owned()?)
 }
 
@@ -272,6 +296,15 @@ fn registered(fd: BorrowedFd<'_>) -> io::Result<Async<OwnedFd>> {
 /// # Errors
 /// As [`readable`].
 pub async fn readable_any(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<bool> {
+    #[cfg(feature = "tokio")]
+    let in_tokio = current_runtime().is_some();
+    #[cfg(not(feature = "tokio"))]
+    let in_tokio = false;
+    if !in_tokio && readiness_thread::reactor_inherited() {
+        // No async-io timer either: the thread's `poll` keeps the timeout.
+        let wait = ThreadWait::start(fds, PollFlags::IN, timeout)?;
+        return std::future::poll_fn(|cx| wait.poll(cx)).await;
+    }
     let sources = fds
         .iter()
         .map(|fd| Source::new(*fd, Interest::Readable))
