@@ -12,29 +12,42 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
 
-/// The process that first registered an fd with async-io's reactor
-/// through this crate (0: none yet).
-static ASYNC_IO_USER: AtomicU32 = AtomicU32::new(0);
+use crate::fork_hooks::{self, ForkHook};
 
-/// Records that this process uses async-io's reactor.
+/// This process registered an fd with async-io's reactor through this
+/// crate (and so armed [`INHERITED`] for its forked children).
+static USED: AtomicBool = AtomicBool::new(false);
+
+/// This process is a forked child (or grandchild, ...) of one that had:
+/// set by a fork hook in the child, read without a system call.
+static INHERITED: AtomicBool = AtomicBool::new(false);
+
+/// Records that this process uses async-io's reactor: its children made by
+/// [`fork_unchecked`](crate::process::fork_unchecked) from now on inherit
+/// it.
 pub(crate) fn using_async_io() {
-    let me = crate::process::getpid();
-    let _ = ASYNC_IO_USER.compare_exchange(0, me, Ordering::Relaxed, Ordering::Relaxed);
+    fork_hooks::register_once(
+        &USED,
+        ForkHook {
+            prepare: || {},
+            parent: || {},
+            child: || INHERITED.store(true, Ordering::Relaxed),
+        },
+    );
 }
 
 /// Whether async-io's reactor here was inherited through a fork from a
 /// process that used it (this crate's waits there): then this process must
 /// not use it.
 pub(crate) fn reactor_inherited() -> bool {
-    let user = ASYNC_IO_USER.load(Ordering::Relaxed);
-    user != 0 && user != crate::process::getpid()
+    INHERITED.load(Ordering::Relaxed)
 }
 
 /// What a thread wait's thread found.
