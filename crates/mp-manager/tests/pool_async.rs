@@ -221,3 +221,29 @@ fn join_timeout_waits_at_most_that_long_for_the_workers() {
     assert!(pool.join_timeout(LONG).unwrap());
     pool.join().unwrap();
 }
+
+/// Submits a slow task and dies at once (SIGKILL: no goodbye, its result
+/// never taken).
+fn submit_and_die(pool: PoolProxy) {
+    let _pending = pool.apply_async(sleepy, (200,)).unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &std::process::id().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn a_client_killed_after_submitting_wedges_nothing() {
+    let manager = registered().start().unwrap();
+    let pool = manager.pool(Some(1)).unwrap();
+    let mut p = Process::new(submit_and_die, (pool.clone(),));
+    p.start().unwrap();
+    p.join_timeout(LONG).unwrap();
+    assert_eq!(p.exitcode(), Some(-9));
+    // The pool still serves, and closes and joins with the dead client's
+    // task run to its end (its result, never taken, stays in the server
+    // until the pool goes).
+    assert_eq!(pool.apply(add, (1, 2)).unwrap(), 3);
+    pool.close().unwrap();
+    assert!(pool.join_timeout(LONG).unwrap());
+}
