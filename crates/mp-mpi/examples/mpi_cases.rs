@@ -130,6 +130,8 @@ fn main() -> Result<(), PoolError> {
         pids.sort_unstable();
         pids.dedup();
         let victim = pids.first().copied().unwrap_or_default();
+        // Said before the kill: rank 0 may be ended before it can say more.
+        println!("killing worker rank pid {victim}");
         let killed = std::process::Command::new("kill")
             .args(["-KILL", &victim.to_string()])
             .status()

@@ -216,8 +216,9 @@ fn a_dying_spawned_rank_ends_the_singleton_too() {
 fn a_spawned_rank_killed_while_idle_ends_the_singleton() {
     let out = singleton("singleton-killed-idle", &["killed-idle"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    // Rank 0 may be ended (rightly) before it prints the kill's result.
     assert!(
-        stdout.contains("worker rank killed: ok"),
+        stdout.contains("killing worker rank pid") && !stdout.contains("MISMATCH"),
         "{stdout}\n{stderr}"
     );
     assert_eq!(
@@ -238,8 +239,9 @@ fn a_spawned_rank_killed_while_idle_ends_the_singleton() {
 fn a_rank_killed_while_idle_fails_the_job() {
     let out = mpirun("killed-idle", &["killed-idle"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    // Rank 0 may be ended (rightly) before it prints the kill's result.
     assert!(
-        stdout.contains("worker rank killed: ok"),
+        stdout.contains("killing worker rank pid") && !stdout.contains("MISMATCH"),
         "{stdout}\n{stderr}"
     );
     assert!(!out.status.success(), "{stdout}\n{stderr}");
