@@ -299,3 +299,49 @@ fn a_task_whose_workers_all_die_before_it_starts_fails() {
         );
     });
 }
+
+/// Starts a process that outlives the worker holding a write end of every
+/// pipe the worker has (its link's reply pipe among them, as a child forked
+/// by the worker would), then kills the worker.
+fn die_leaving_a_child() -> u64 {
+    let mut held = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        // Opening a pipe's `/proc` entry opens the same pipe; sockets and
+        // the directory itself refuse, which is fine.
+        let path = entry.unwrap().path();
+        if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&path) {
+            rustix::io::fcntl_setfd(&f, rustix::io::FdFlags::empty()).unwrap();
+            held.push(f);
+        }
+    }
+    assert!(!held.is_empty(), "the worker has pipes");
+    std::process::Command::new("sleep")
+        .arg("20")
+        .spawn()
+        .unwrap();
+    let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+    unreachable!("the worker was killed")
+}
+
+/// A thread waiting in `get` reads its worker's link with a blocking read;
+/// the worker's death must wake it although a child of the worker still
+/// holds the link's write end (so the link never reads as ended by itself).
+#[test]
+fn a_waiter_wakes_when_its_worker_dies_leaving_a_child_with_its_link() {
+    deadline(60, "get after a death with the link held", || {
+        let pool = Pool::with_processes(1).unwrap();
+        for trial in 0..3 {
+            let err = pool
+                .apply_async(die_leaving_a_child, ())
+                .unwrap()
+                .get()
+                .unwrap_err();
+            assert!(
+                matches!(&err, PoolError::Task(TaskError::WorkerDied { .. })),
+                "trial {trial}: {err:?}"
+            );
+            // The pool goes on with a new worker.
+            assert_eq!(pool.apply(double, (21,)).unwrap(), 42);
+        }
+    });
+}
