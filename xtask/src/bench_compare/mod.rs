@@ -119,7 +119,35 @@ impl Row {
 
     /// Ours ÷ the raw limit: the raw cost we pay for a latency, the share
     /// of the raw rate we reach for a rate (see [`targets`]).
+    ///
+    /// Paired by round: the median of ours ÷ raw within each round, where
+    /// the two ran back to back. This machine switches, for minutes at a
+    /// time, between states in which the same work takes up to three times
+    /// the CPU time (for raw and ours alike; docs/performance.md, h-m3b's
+    /// M3b section), so the two sides' medians can come from different
+    /// states, while a round's two runs share one. The ratio of the two
+    /// medians is [`raw_ratio_of_medians`](Self::raw_ratio_of_medians).
     pub(crate) fn raw_ratio(&self) -> Option<f64> {
+        let raw = self.raw.as_ref()?;
+        if raw.values.len() != self.ours.values.len() {
+            return self.raw_ratio_of_medians();
+        }
+        let paired = Samples {
+            values: self
+                .ours
+                .values
+                .iter()
+                .zip(&raw.values)
+                .filter(|(o, r)| **o > 0.0 && **r > 0.0)
+                .map(|(o, r)| o / r)
+                .collect(),
+            unit: String::new(),
+        };
+        paired.median()
+    }
+
+    /// The median of ours ÷ the median of raw (unpaired).
+    pub(crate) fn raw_ratio_of_medians(&self) -> Option<f64> {
         let (o, r) = (self.ours.median()?, self.raw.as_ref()?.median()?);
         (o > 0.0 && r > 0.0).then(|| o / r)
     }
@@ -488,7 +516,8 @@ fn write_performance_md(
          CPython. The raw limit is the same measurement written straight on system calls \
          (`mp-scenarios raw:<id>`, `benches/src/raw/`), described per row below; ours ÷ raw is \
          the raw cost we pay for a latency (target a ceiling) and the share of the raw rate we \
-         reach for a rate (target a floor); the targets are issue 13's.\n\n{}\n{}\n\
+         reach for a rate (target a floor), taken within each round (the two sides run back to \
+         back) and given as the median over the rounds; the targets are issue 13's.\n\n{}\n{}\n\
          ![speed-up over CPython](perf-chart.svg)\n\n\
          ## Side by side with the Rust peers (generated)\n\n\
          The same run, the same scenarios written with procspawn 1.0.2 and ipc-channel 0.22 \
