@@ -13,11 +13,11 @@
 //! was called — a process does not exit until what it put is in the queue.
 //!
 //! # The producer helps
-//! A `put` that finds items buffered first writes, under the mutex, as many
-//! of them as the ring has room for now (taking the writer lock only if it
-//! is free: it waits for neither the lock nor the consumer, and copies at
-//! most the ring's free space of bytes already encoded), then the new item
-//! straight in if the buffer emptied. So once the consumer catches up, the
+//! A `put` that finds items buffered first writes as many of them as the
+//! ring has room for now, from the front (taking the writer lock only if
+//! it is free: it waits for neither the lock nor the consumer, and copies
+//! at most the ring's free space of bytes already encoded), then the new
+//! item straight in if the buffer emptied. So once the consumer catches up, the
 //! producer is back on the one-copy path (`direct`) instead of encoding
 //! into the buffer for the feeder to copy again for the rest of the run.
 //! For that the feeder waits for room without holding an item: it takes
@@ -27,9 +27,10 @@
 //! flight* and writes waiting for room under the writer lock, as before;
 //! no `put` writes while one is in flight, so nothing passes it.
 //!
-//! Lock order: the writer lock, then the mutex. `put` holds the mutex and
-//! only *tries* the writer lock; the feeder waits for the writer lock
-//! without the mutex.
+//! Lock order: the writer lock, then the mutex. A thread holding the
+//! mutex never waits for the writer lock (`put` only tries it); the feeder
+//! waits for it holding nothing, and both may then wait for the mutex. A
+//! buffered item is copied into the ring under the mutex, one per hold.
 
 use std::collections::VecDeque;
 use std::io;
@@ -188,23 +189,21 @@ impl Feeder {
     /// feeder thread (started here).
     #[inline(never)]
     fn buffer(self: &Arc<Self>, msg: Message, tried: bool) -> Result<(), PutError> {
+        let mut writer = None;
+        let mut helped = false;
+        if self.queued.load(Acquire) > 0 && !self.is_closed() {
+            // The producer helps (module docs). An error writing a
+            // buffered item is the feeder's to report (it drops the item).
+            writer = self.core.try_lock_writer();
+            if let Some(w) = &writer {
+                helped = self.drain(w).unwrap_or(0) > 0;
+            }
+        }
         let mut st = self.state();
         if st.closed {
             return Err(PutError::Closed);
         }
         // (A forked child's first put finds its parent's count reset here.)
-        let mut writer = None;
-        let mut helped = false;
-        if self.queued.load(Relaxed) > 0 && !st.in_flight {
-            // The producer helps (module docs). An error writing a
-            // buffered item is the feeder's to report (it drops the item).
-            writer = self.core.try_lock_writer();
-            if let Some(w) = &writer {
-                let before = st.buf.len();
-                let _ = self.drain(w, &mut st);
-                helped = st.buf.len() < before;
-            }
-        }
         if (!tried || helped) && self.queued.load(Relaxed) == 0 {
             let written = match &writer {
                 Some(w) => w.try_write(&msg)?,
@@ -252,21 +251,31 @@ impl Feeder {
         }
     }
 
-    /// Holding the writer lock and the mutex, nothing in flight: writes
-    /// buffered items from the front while each fits whole now, each
-    /// counted out of [`queued`](Self::queued) as it is published. An
-    /// error leaves the item that met it at the front.
-    fn drain(&self, writer: &Writer<'_>, st: &mut State) -> io::Result<()> {
-        debug_assert!(!st.in_flight, "nothing may pass an item in flight");
-        while let Some(front) = st.buf.front() {
+    /// Holding the writer lock: writes buffered items from the front while
+    /// each fits whole now, each counted out of [`queued`](Self::queued)
+    /// as it is published; stops at an item in flight (nothing may pass
+    /// it). Takes the mutex for each item: one copy per hold, as a
+    /// publication from the buffer always was (a thread that forks
+    /// meanwhile leaves its child this mutex locked). Returns how many it
+    /// wrote; an error leaves the item that met it at the front.
+    fn drain(&self, writer: &Writer<'_>) -> io::Result<usize> {
+        let mut written = 0;
+        loop {
+            let mut st = self.state();
+            if st.in_flight {
+                return Ok(written);
+            }
+            let Some(front) = st.buf.front() else {
+                return Ok(written);
+            };
             if !writer.try_write(front)? {
-                break;
+                return Ok(written);
             }
             let msg = st.buf.pop_front().expect("the front item is there");
-            self.unqueue(st);
+            self.unqueue(&mut st);
             st.keep_spare(msg.bytes);
+            written += 1;
         }
-        Ok(())
     }
 
     /// The free bytes the feeder waits for before it writes `msg` under
@@ -304,12 +313,13 @@ impl Feeder {
                 .core
                 .lock_writer(&mut LazyDeadline::after(None))
                 .expect("a wait without a deadline ends with the lock");
-            let mut st = self.state();
-            if let Err(e) = self.drain(&writer, &mut st) {
+            if let Err(e) = self.drain(&writer) {
+                let mut st = self.state();
                 st.buf.pop_front();
                 self.dropped(st, &e);
                 continue;
             }
+            let mut st = self.state();
             let Some(front) = st.buf.front() else {
                 continue;
             };
