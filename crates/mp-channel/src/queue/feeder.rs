@@ -183,9 +183,10 @@ impl Feeder {
         self.buffer(std::mem::take(msg), tried)
     }
 
-    /// `put` under the mutex: writes the buffered items that fit now, then
-    /// `msg` straight in if nothing of ours is left before it and `put`
-    /// did not just try (or room was found), else buffers it for the
+    /// `put` when it could not write straight in: writes the buffered
+    /// items that fit now (if the writer lock is free), then, under the
+    /// mutex, `msg` straight in if nothing of ours is left before it and
+    /// `put` did not just try (or room was found), else buffers it for the
     /// feeder thread (started here).
     #[inline(never)]
     fn buffer(self: &Arc<Self>, msg: Message, tried: bool) -> Result<(), PutError> {
