@@ -11,6 +11,26 @@
 //! the last handle in a process is dropped, the buffer is flushed and the
 //! thread joined, unless [`cancel_join_thread`](Feeder::cancel_join_thread)
 //! was called — a process does not exit until what it put is in the queue.
+//!
+//! # The producer helps
+//! A `put` that finds items buffered first writes as many of them as the
+//! ring has room for now, from the front (taking the writer lock only if
+//! it is free: it waits for neither the lock nor the consumer, and copies
+//! at most the ring's free space of bytes already encoded), then the new
+//! item straight in if the buffer emptied. So once the consumer catches up, the
+//! producer is back on the one-copy path (`direct`) instead of encoding
+//! into the buffer for the feeder to copy again for the rest of the run.
+//! For that the feeder waits for room without holding an item: it takes
+//! the front item only under the writer lock and the mutex, once it fits
+//! (items that fit one record and carry no fds). An item that needs more —
+//! chunks, or fds the side socket cannot take now — it takes out *in
+//! flight* and writes waiting for room under the writer lock, as before;
+//! no `put` writes while one is in flight, so nothing passes it.
+//!
+//! Lock order: the writer lock, then the mutex. A thread holding the
+//! mutex never waits for the writer lock (`put` only tries it); the feeder
+//! waits for it holding nothing, and both may then wait for the mutex. A
+//! buffered item is copied into the ring under the mutex, one per hold.
 
 use std::collections::VecDeque;
 use std::io;
@@ -21,11 +41,17 @@ use std::thread::JoinHandle;
 
 use mp_wire::Message;
 
-use super::core::Core;
+use super::core::{Core, Writer};
 use super::direct::Direct;
 use super::error::{PutError, QueueStateError};
+use super::ring::{Wait, SPIN_MAX_BYTES};
 use super::scratch;
 use crate::reader::{Deadline, LazyDeadline};
+
+/// Written items' buffers kept for the next ones to encode into (items
+/// that keep going through the buffer, large ones, then reuse a few
+/// allocations instead of faulting a fresh one in each).
+const SPARES: usize = 4;
 
 /// The calling process's pid, cached (`getpid` is a system call; the
 /// cached identity is wiped on `fork`).
@@ -39,14 +65,25 @@ struct State {
     /// The process this state belongs to (a forked child starts afresh).
     pid: u32,
     buf: VecDeque<Message>,
+    /// The feeder holds an item it took from `buf` and has not published
+    /// or dropped yet: no `put` writes into the ring until it has (it
+    /// would pass that item). So with none in flight, `queued == buf.len()`.
+    in_flight: bool,
     closed: bool,
     cancel_join: bool,
     thread: Option<JoinHandle<()>>,
-    /// The bytes of an item the feeder wrote, for the next `put` that
-    /// buffers one to encode into: items that keep going through the
-    /// buffer (large ones) reuse two allocations instead of faulting a
-    /// fresh one in each.
-    spare: Vec<u8>,
+    /// The bytes of written items, for the next `put`s that buffer one to
+    /// encode into (at most [`SPARES`]).
+    spares: Vec<Vec<u8>>,
+}
+
+impl State {
+    /// Keeps the bytes of a written item for a later one.
+    fn keep_spare(&mut self, bytes: Vec<u8>) {
+        if self.spares.len() < SPARES && bytes.capacity() > 0 && scratch::worth_keeping(&bytes) {
+            self.spares.push(bytes);
+        }
+    }
 }
 
 /// See the module docs.
@@ -59,11 +96,10 @@ pub(crate) struct Feeder {
     /// without the mutex; a forked child is not the closer.
     closed_by: AtomicU32,
     /// Items this process put that are not in the ring yet: those in the
-    /// buffer, plus the one the feeder took and has not published. Changed
-    /// under the mutex (the feeder lowers it as it publishes, `Release`);
-    /// `put` reads it without: at 0, every item put before (in this
-    /// process, as far as happens-before orders them) is in the ring, so
-    /// writing straight in keeps the order.
+    /// buffer, plus the one in flight. Changed under the mutex (lowered,
+    /// `Release`, as each is published); `put` reads it without: at 0,
+    /// every item put before (in this process, as far as happens-before
+    /// orders them) is in the ring, so writing straight in keeps the order.
     queued: AtomicU64,
 }
 
@@ -74,10 +110,11 @@ impl Feeder {
             state: Mutex::new(State {
                 pid: my_pid(),
                 buf: VecDeque::new(),
+                in_flight: false,
                 closed: false,
                 cancel_join: false,
                 thread: None,
-                spare: Vec::new(),
+                spares: Vec::new(),
             }),
             cv: Condvar::new(),
             closed_by: AtomicU32::new(0),
@@ -94,6 +131,7 @@ impl Feeder {
             // without joining: the thread does not exist here.
             st.pid = pid;
             st.buf.clear();
+            st.in_flight = false;
             st.closed = false;
             st.cancel_join = false;
             st.thread = None;
@@ -145,23 +183,50 @@ impl Feeder {
         self.buffer(std::mem::take(msg), tried)
     }
 
-    /// `put` under the mutex: writes `msg` straight in if `put` did not
-    /// try and may, else buffers it for the feeder thread (started here).
+    /// `put` when it could not write straight in: writes the buffered
+    /// items that fit now (if the writer lock is free), then, under the
+    /// mutex, `msg` straight in if nothing of ours is left before it and
+    /// `put` did not just try (or room was found), else buffers it for the
+    /// feeder thread (started here).
     #[inline(never)]
     fn buffer(self: &Arc<Self>, msg: Message, tried: bool) -> Result<(), PutError> {
+        let mut writer = None;
+        let mut helped = false;
+        if self.queued.load(Acquire) > 0 && !self.is_closed() {
+            // The producer helps (module docs). An error writing a
+            // buffered item is the feeder's to report (it drops the item).
+            writer = self.core.try_lock_writer();
+            if let Some(w) = &writer {
+                helped = self.drain(w).unwrap_or(0) > 0;
+            }
+        }
         let mut st = self.state();
         if st.closed {
             return Err(PutError::Closed);
         }
         // (A forked child's first put finds its parent's count reset here.)
-        if !tried && self.queued.load(Relaxed) == 0 && self.write_now(&msg)? {
-            drop(st);
-            scratch::recycle(msg.bytes);
-            return Ok(());
+        if (!tried || helped) && self.queued.load(Relaxed) == 0 {
+            let written = match &writer {
+                Some(w) => w.try_write(&msg)?,
+                None => self.write_now(&msg)?,
+            };
+            if written {
+                drop(writer);
+                let spare = st.spares.pop();
+                drop(st);
+                scratch::recycle(msg.bytes);
+                if let Some(spare) = spare {
+                    scratch::recycle(spare);
+                }
+                return Ok(());
+            }
         }
+        drop(writer);
         st.buf.push_back(msg);
         self.queued.store(self.queued.load(Relaxed) + 1, Relaxed);
-        scratch::recycle(std::mem::take(&mut st.spare));
+        if let Some(spare) = st.spares.pop() {
+            scratch::recycle(spare);
+        }
         if st.thread.is_none() {
             let me = Arc::clone(self);
             st.thread = Some(
@@ -187,21 +252,49 @@ impl Feeder {
         }
     }
 
+    /// Holding the writer lock: writes buffered items from the front while
+    /// each fits whole now, each counted out of [`queued`](Self::queued)
+    /// as it is published; stops at an item in flight (nothing may pass
+    /// it). Takes the mutex for each item: one copy per hold, as a
+    /// publication from the buffer always was (a thread that forks
+    /// meanwhile leaves its child this mutex locked). Returns how many it
+    /// wrote; an error leaves the item that met it at the front.
+    fn drain(&self, writer: &Writer<'_>) -> io::Result<usize> {
+        let mut written = 0;
+        loop {
+            let mut st = self.state();
+            if st.in_flight {
+                return Ok(written);
+            }
+            let Some(front) = st.buf.front() else {
+                return Ok(written);
+            };
+            if !writer.try_write(front)? {
+                return Ok(written);
+            }
+            let msg = st.buf.pop_front().expect("the front item is there");
+            self.unqueue(&mut st);
+            st.keep_spare(msg.bytes);
+            written += 1;
+        }
+    }
+
+    /// The free bytes the feeder waits for before it writes `msg` under
+    /// the mutex, or `None` if it writes `msg` in flight (chunks or fds).
+    fn room_to_wait_for(&self, msg: &Message) -> Option<u64> {
+        (msg.fds.is_empty() && self.core.fits_one_record(msg))
+            .then(|| self.core.ring.need(msg.bytes.len() as u64))
+    }
+
     /// The feeder thread's body.
     fn run(&self) {
-        let mut written: Option<Vec<u8>> = None;
+        let ring = &self.core.ring;
         loop {
-            let msg = {
+            let need = {
                 let mut st = self.state();
-                if let Some(bytes) = written.take() {
-                    if scratch::worth_keeping(&bytes) && bytes.capacity() > st.spare.capacity() {
-                        st.spare = bytes;
-                    }
-                }
                 loop {
-                    // It stays counted in `queued` until published.
-                    if let Some(m) = st.buf.pop_front() {
-                        break m;
+                    if let Some(front) = st.buf.front() {
+                        break self.room_to_wait_for(front);
                     }
                     if st.closed {
                         return;
@@ -209,32 +302,65 @@ impl Feeder {
                     st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
                 }
             };
+            if let Some(need) = need {
+                // Holding neither the item nor the lock: a `put` meanwhile
+                // may write it itself (then `queued` may reach 0).
+                let ready = || ring.has_room(need) || self.queued.load(Acquire) == 0;
+                let want = Wait::Space(ring.space_to_want(need));
+                self.core
+                    .wait_until(want, need <= SPIN_MAX_BYTES, Deadline::NEVER, ready);
+            }
             let writer = self
                 .core
                 .lock_writer(&mut LazyDeadline::after(None))
                 .expect("a wait without a deadline ends with the lock");
+            if let Err(e) = self.drain(&writer) {
+                let mut st = self.state();
+                st.buf.pop_front();
+                self.dropped(st, &e);
+                continue;
+            }
+            let mut st = self.state();
+            let Some(front) = st.buf.front() else {
+                continue;
+            };
+            if self.room_to_wait_for(front).is_some() {
+                continue; // someone took the room meanwhile: wait again
+            }
+            let msg = st.buf.pop_front().expect("the front item is there");
+            st.in_flight = true;
+            drop(st);
             // The item leaves the buffer's count as the ring's counts it.
             let result = writer.write_then(&msg, Deadline::NEVER, |publish| {
                 let mut st = self.state();
                 publish();
                 self.unqueue(&mut st);
+                st.in_flight = false;
             });
             drop(writer);
-            if let Err(e) = result {
-                // Python prints the error and drops the item.
-                eprintln!("multiprocess: queue feeder thread could not write an item: {e}");
-                let mut st = self.state();
-                self.unqueue(&mut st);
-                drop(st);
-                self.core.ring.all_done().notify_all();
+            match result {
+                Err(e) => {
+                    let mut st = self.state();
+                    st.in_flight = false;
+                    self.dropped(st, &e);
+                }
+                Ok(_) => self.state().keep_spare(msg.bytes),
             }
-            written = Some(msg.bytes);
         }
     }
 
+    /// The item the feeder took could not be written: Python prints the
+    /// error and drops the item.
+    fn dropped(&self, mut st: MutexGuard<'_, State>, e: &io::Error) {
+        eprintln!("multiprocess: queue feeder thread could not write an item: {e}");
+        self.unqueue(&mut st);
+        drop(st);
+        self.core.ring.all_done().notify_all();
+    }
+
     /// `shared()` (a count of the ring's) plus the items this process put
-    /// that are not in the ring yet, read together: the feeder moves an
-    /// item from one count to the other under the same mutex.
+    /// that are not in the ring yet, read together: an item moves from one
+    /// count to the other under the same mutex.
     pub(crate) fn count_with(&self, shared: impl FnOnce() -> u64) -> u64 {
         let _st = self.state();
         shared() + self.queued.load(Relaxed)
@@ -247,6 +373,9 @@ impl Feeder {
         self.closed_by.store(st.pid, Relaxed);
         drop(st);
         self.cv.notify_all();
+        // A feeder waiting for room for an item a `put` wrote meanwhile
+        // sees so now rather than at its next periodic look.
+        self.core.ring.space().notify_all();
     }
 
     /// Waits for the feeder to flush and exit (after [`close`](Self::close)).
@@ -283,5 +412,113 @@ impl Feeder {
         if let Some(h) = handle {
             let _ = h.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The producer's help, step by step: without a feeder thread (a
+    //! finished one stands in for it), so that only `put` moves buffered
+    //! items and every step's outcome is known.
+    use std::time::Duration;
+
+    use super::*;
+    use crate::queue::core::Read;
+
+    const ITEM: usize = 1000;
+
+    /// A queue of 4 KiB: four 1000-byte records fit.
+    fn feeder() -> Arc<Feeder> {
+        let feeder = Feeder::new(Arc::new(Core::new(4096, 0).unwrap()));
+        feeder.state().thread = Some(std::thread::spawn(|| {}));
+        feeder
+    }
+
+    fn put(feeder: &Arc<Feeder>, n: u8) {
+        let mut msg = Message::from_bytes(vec![n; ITEM]);
+        feeder.put(&mut msg).unwrap();
+    }
+
+    fn get(feeder: &Feeder) -> u8 {
+        let mut deadline = LazyDeadline::after(Some(Duration::from_secs(10)));
+        let (mut buf, mut fds) = (Vec::new(), Vec::new());
+        let _reader = feeder.core.lock_reader(&mut deadline).unwrap();
+        let read = feeder.core.read(&mut deadline, &mut buf, &mut fds, false);
+        let Ok(Read::Copied(len)) = read else {
+            panic!("a message: {read:?}");
+        };
+        assert_eq!(len, ITEM);
+        assert!(buf[..len].iter().all(|&b| b == buf[0]));
+        buf[0]
+    }
+
+    fn queued(feeder: &Feeder) -> u64 {
+        feeder.queued.load(Relaxed)
+    }
+
+    /// `qsize`'s count: in the ring plus buffered.
+    fn count(feeder: &Feeder) -> u64 {
+        feeder.count_with(|| feeder.core.ring.size())
+    }
+
+    #[test]
+    fn put_writes_buffered_items_first_then_goes_straight_in_again() {
+        let f = feeder();
+        for n in 0..4 {
+            put(&f, n);
+        }
+        assert_eq!(queued(&f), 0, "four fit");
+        for n in 4..7 {
+            put(&f, n);
+        }
+        assert_eq!(queued(&f), 3, "the ring is full: buffered");
+        assert_eq!((get(&f), get(&f)), (0, 1));
+        put(&f, 7);
+        assert_eq!(queued(&f), 2, "4 and 5 written by this put; 6 and 7 wait");
+        assert_eq!(count(&f), 6);
+        assert_eq!((get(&f), get(&f), get(&f)), (2, 3, 4));
+        put(&f, 8);
+        assert_eq!(queued(&f), 0, "6 and 7 written, then 8 straight in");
+        assert_eq!(count(&f), 4);
+        assert_eq!(get(&f), 5);
+        put(&f, 9);
+        assert_eq!(queued(&f), 0, "straight in: nothing buffered");
+        for n in 6..10 {
+            assert_eq!(get(&f), n);
+        }
+        assert_eq!(count(&f), 0);
+    }
+
+    #[test]
+    fn nothing_passes_an_item_in_flight() {
+        let f = feeder();
+        for n in 0..5 {
+            put(&f, n);
+        }
+        assert_eq!(queued(&f), 1);
+        // As if the feeder had taken a second item out to write it.
+        f.state().in_flight = true;
+        f.queued.fetch_add(1, Relaxed);
+        assert_eq!((get(&f), get(&f)), (0, 1));
+        put(&f, 5);
+        assert_eq!(queued(&f), 3, "room, but the item in flight goes first");
+        f.state().in_flight = false;
+        f.queued.fetch_sub(1, Relaxed);
+        put(&f, 6);
+        assert_eq!(queued(&f), 1, "4 and 5 written; 6 waits for room");
+        assert_eq!((get(&f), get(&f), get(&f), get(&f)), (2, 3, 4, 5));
+        put(&f, 7);
+        assert_eq!(queued(&f), 0);
+        assert_eq!((get(&f), get(&f)), (6, 7));
+    }
+
+    #[test]
+    fn a_forked_child_starts_with_nothing_in_flight() {
+        let f = feeder();
+        let mut st = f.state();
+        st.in_flight = true;
+        st.pid = 1; // not this process: reset at the next look
+        drop(st);
+        assert!(!f.state().in_flight);
     }
 }

@@ -343,6 +343,21 @@ impl Ring {
         free(head)
     }
 
+    /// Whether `need` bytes look free, to a producer that does not hold
+    /// the writer lock: a hint to wait on (the feeder thread's wait for
+    /// room), to be checked again under the lock. Unlike
+    /// [`free_for`](Self::free_for) it stores nothing (`seen_head` is the
+    /// lock holder's).
+    pub(crate) fn has_room(&self, need: u64) -> bool {
+        // As `wake_producers`: a `head` read after `tail` may have passed
+        // it (then the room looks like none, and is looked at again).
+        let used = self
+            .tail()
+            .load(Acquire)
+            .wrapping_sub(self.head().load(Acquire));
+        self.cap().saturating_sub(used) >= need
+    }
+
     /// Bytes a producer (holding the writer lock) needs free to write a
     /// record of `len` payload bytes next, counting an owed [`ABORT`].
     pub(crate) fn need(&self, len: u64) -> u64 {
