@@ -183,7 +183,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     async fn get_until_async(&self, deadline: Deadline) -> Result<T, GetError> {
-        if self.handle.feeder.is_closed() {
+        if self.handle.feeder().is_closed() {
             return Err(GetError::Closed);
         }
         read_async(self.core(), deadline).await
@@ -213,14 +213,14 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     async fn put_until_async(&self, item: &T, deadline: Deadline) -> Result<(), PutError> {
-        if self.handle.feeder.is_closed() {
+        if self.handle.feeder().is_closed() {
             return Err(PutError::Closed);
         }
         let mut msg = Message::default();
         scratch::encode(item, &mut msg)?;
         let core = self.core();
         if core.maxsize == 0 {
-            return self.handle.feeder.put(&mut msg);
+            return self.handle.feeder().put(&mut msg);
         }
         let put = write_async(core, &msg, core.maxsize, deadline).await;
         scratch::recycle(msg.bytes);
@@ -281,7 +281,7 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
         let queue: &Queue<T> = self.deref();
         let handle = &queue.handle;
         let ring = &handle.core.ring;
-        let done = || handle.feeder.count_with(|| ring.unfinished()) == 0;
+        let done = || handle.feeder().count_with(|| ring.unfinished()) == 0;
         ring.all_done()
             .wait_for_async(deadline, None, |_| done().then_some(()))
             .await

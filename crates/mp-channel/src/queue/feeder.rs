@@ -27,19 +27,34 @@
 //! flight* and writes waiting for room under the writer lock, as before;
 //! no `put` writes while one is in flight, so nothing passes it.
 //!
+//! # Forked copies
+//! A feeder serves the process that made it. A process forked from it
+//! holds copies of the parent's handles, and of its feeder: a copy whose
+//! mutex another thread of the parent may have held at the fork (locked
+//! for ever in the child), whose buffer and thread are the parent's, and
+//! whose handles' count never reaches zero in the child (the parent's own
+//! handles are copied with it), so no `Drop` would flush what the child
+//! put. So every use goes through [`Feeder::local`]: in a forked child it
+//! makes (lock-free, once) a feeder of the child's own, chained to the copy
+//! it came from, and registers it to be flushed when the child ends (an
+//! exit finalizer: the child ends only once what it put is in the queue,
+//! as Python's feeder is joined at exit).
+//!
 //! Lock order: the writer lock, then the mutex. A thread holding the
 //! mutex never waits for the writer lock (`put` only tries it); the feeder
 //! waits for it holding nothing, and both may then wait for the mutex. A
 //! buffered item is copied into the ring under the mutex, one per hold.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicU32, AtomicU64};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 
 use mp_wire::Message;
+use once_cell::race::OnceBox;
 
 use super::core::{Core, Writer};
 use super::direct::Direct;
@@ -62,8 +77,6 @@ fn my_pid() -> u32 {
 /// Buffer and thread state of one process.
 #[derive(Debug)]
 struct State {
-    /// The process this state belongs to (a forked child starts afresh).
-    pid: u32,
     buf: VecDeque<Message>,
     /// The feeder holds an item it took from `buf` and has not published
     /// or dropped yet: no `put` writes into the ring until it has (it
@@ -92,9 +105,13 @@ pub(crate) struct Feeder {
     core: Arc<Core>,
     state: Mutex<State>,
     cv: Condvar,
-    /// The pid of the process that closed its half (0: none), readable
-    /// without the mutex; a forked child is not the closer.
-    closed_by: AtomicU32,
+    /// The process this feeder serves (see [`local`](Self::local)).
+    pid: u32,
+    /// This process closed its half (readable without the mutex).
+    closed: AtomicBool,
+    /// The feeder of a process forked from this feeder's (in that
+    /// process's memory; see [`local`](Self::local)).
+    forked: OnceBox<Arc<Feeder>>,
     /// Items this process put that are not in the ring yet: those in the
     /// buffer, plus the one in flight. Changed under the mutex (lowered,
     /// `Release`, as each is published); `put` reads it without: at 0,
@@ -104,11 +121,16 @@ pub(crate) struct Feeder {
 }
 
 impl Feeder {
+    /// The feeder of the calling process.
     pub(crate) fn new(core: Arc<Core>) -> Arc<Feeder> {
-        Arc::new(Feeder {
+        Arc::new(Feeder::for_process(core, my_pid()))
+    }
+
+    fn for_process(core: Arc<Core>, pid: u32) -> Feeder {
+        Feeder {
             core,
+            pid,
             state: Mutex::new(State {
-                pid: my_pid(),
                 buf: VecDeque::new(),
                 in_flight: false,
                 closed: false,
@@ -117,27 +139,33 @@ impl Feeder {
                 spares: Vec::new(),
             }),
             cv: Condvar::new(),
-            closed_by: AtomicU32::new(0),
+            closed: AtomicBool::new(false),
+            forked: OnceBox::new(),
             queued: AtomicU64::new(0),
-        })
+        }
     }
 
-    /// The state, reset if this is a forked copy of another process's.
-    fn state(&self) -> MutexGuard<'_, State> {
-        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+    /// The calling process's feeder: this one, or in a process forked from
+    /// its (after any number of forks) one of that process's own, made on
+    /// its first use there without taking any lock and registered to be
+    /// flushed when the process ends (see the module docs). A copy's state
+    /// is never touched.
+    #[inline]
+    pub(crate) fn local(self: &Arc<Feeder>) -> &Arc<Feeder> {
         let pid = my_pid();
-        if st.pid != pid {
-            // The parent's buffer and thread are not ours. Forget the handle
-            // without joining: the thread does not exist here.
-            st.pid = pid;
-            st.buf.clear();
-            st.in_flight = false;
-            st.closed = false;
-            st.cancel_join = false;
-            st.thread = None;
-            self.queued.store(0, Relaxed);
+        let mut f = self;
+        while f.pid != pid {
+            f = f.forked.get_or_init(|| {
+                let mine = Arc::new(Feeder::for_process(Arc::clone(&f.core), pid));
+                flush_at_exit(&mine);
+                Box::new(mine)
+            });
         }
-        st
+        f
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Lowers [`queued`](Self::queued) by one item: holding the mutex.
@@ -147,7 +175,7 @@ impl Feeder {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed_by.load(Relaxed) == my_pid()
+        self.closed.load(Relaxed)
     }
 
     /// Encodes and puts `item` (a large one straight into the ring if it
@@ -370,7 +398,7 @@ impl Feeder {
     pub(crate) fn close(&self) {
         let mut st = self.state();
         st.closed = true;
-        self.closed_by.store(st.pid, Relaxed);
+        self.closed.store(true, Relaxed);
         drop(st);
         self.cv.notify_all();
         // A feeder waiting for room for an item a `put` wrote meanwhile
@@ -412,6 +440,57 @@ impl Feeder {
         if let Some(h) = handle {
             let _ = h.join();
         }
+    }
+}
+
+/// Feeders made for forked copies ([`Feeder::local`]), flushed when the
+/// process ends ([`flush_forked`]); their handles are copies whose count
+/// never reaches zero here.
+static FORKED: Mutex<Vec<Weak<Feeder>>> = Mutex::new(Vec::new());
+
+fn forked() -> MutexGuard<'static, Vec<Weak<Feeder>>> {
+    FORKED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+thread_local! {
+    /// [`FORKED`]'s lock, held by the forking thread across a fork.
+    static HELD: RefCell<Option<MutexGuard<'static, Vec<Weak<Feeder>>>>> =
+        const { RefCell::new(None) };
+}
+
+/// Registers `f` to be flushed when this process ends; the first one also
+/// registers the exit finalizer and the fork hook that holds [`FORKED`]
+/// across later forks (a child forked while another thread held it would
+/// wait for it for ever) and clears it in the child (its feeders are the
+/// parent's).
+fn flush_at_exit(f: &Arc<Feeder>) {
+    static HOOKED: AtomicBool = AtomicBool::new(false);
+    mp_sys::fork_hooks::register_once(
+        &HOOKED,
+        mp_sys::fork_hooks::ForkHook {
+            prepare: || HELD.with(|h| *h.borrow_mut() = Some(forked())),
+            parent: || HELD.with(|h| drop(h.borrow_mut().take())),
+            child: || {
+                HELD.with(|h| {
+                    if let Some(mut list) = h.borrow_mut().take() {
+                        list.clear();
+                    }
+                })
+            },
+        },
+    );
+    mp_sys::exit::register_finalizer(flush_forked);
+    let mut list = forked();
+    list.retain(|w| w.strong_count() > 0);
+    list.push(Arc::downgrade(f));
+}
+
+/// Closes and flushes (unless cancelled) the feeders made for forked
+/// copies: an exit finalizer.
+fn flush_forked() {
+    let list = std::mem::take(&mut *forked());
+    for f in list.iter().filter_map(Weak::upgrade) {
+        f.finish();
     }
 }
 
@@ -513,12 +592,22 @@ mod tests {
     }
 
     #[test]
-    fn a_forked_child_starts_with_nothing_in_flight() {
+    fn a_forked_copy_is_served_by_a_feeder_of_its_own() {
         let f = feeder();
-        let mut st = f.state();
-        st.in_flight = true;
-        st.pid = 1; // not this process: reset at the next look
-        drop(st);
-        assert!(!f.state().in_flight);
+        assert!(Arc::ptr_eq(f.local(), &f), "the maker's own");
+        // A copy as a forked child finds it: another pid, a mutex held for
+        // ever, items and an item in flight that are not the child's.
+        let copy = Arc::new(Feeder::for_process(Arc::clone(&f.core), my_pid() + 1));
+        copy.queued.store(2, Relaxed);
+        let held = copy.state();
+        let mine = copy.local();
+        assert!(!Arc::ptr_eq(mine, &copy));
+        assert_eq!(mine.pid, my_pid());
+        assert_eq!(mine.queued.load(Relaxed), 0);
+        assert!(!mine.state().in_flight && !mine.is_closed());
+        assert!(Arc::ptr_eq(copy.local(), mine), "made once");
+        put(mine, 1);
+        assert_eq!(get(&f), 1);
+        drop(held);
     }
 }

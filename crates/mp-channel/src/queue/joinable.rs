@@ -96,7 +96,7 @@ impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// and not yet marked done.
     fn unfinished(&self) -> u64 {
         let ring = &self.queue.handle.core.ring;
-        self.queue.handle.feeder.count_with(|| ring.unfinished())
+        self.queue.handle.feeder().count_with(|| ring.unfinished())
     }
 
     /// [`Queue::put`], counting one more unfinished task.

@@ -93,9 +93,17 @@ struct Handle {
     feeder: Arc<Feeder>,
 }
 
+impl Handle {
+    /// This process's feeder (a forked child's own: see `feeder`).
+    #[inline]
+    fn feeder(&self) -> &Arc<Feeder> {
+        self.feeder.local()
+    }
+}
+
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.feeder.finish();
+        self.feeder().finish();
     }
 }
 
@@ -192,11 +200,11 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         block: bool,
         timeout: Option<Duration>,
     ) -> Result<(), PutError> {
-        if self.handle.feeder.is_closed() {
+        if self.handle.feeder().is_closed() {
             return Err(PutError::Closed);
         }
         if self.core().maxsize == 0 {
-            return self.handle.feeder.put_item(item);
+            return self.handle.feeder().put_item(item);
         }
         let mut msg = mp_wire::Message::default();
         scratch::encode(item, &mut msg)?;
@@ -264,7 +272,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`GetError::Empty`] when nothing arrived in time, and as [`get`](Self::get).
     pub fn get_timeout(&self, block: bool, timeout: Option<Duration>) -> Result<T, GetError> {
-        if self.handle.feeder.is_closed() {
+        if self.handle.feeder().is_closed() {
             return Err(GetError::Closed);
         }
         let timeout = if block { timeout } else { Some(Duration::ZERO) };
@@ -276,7 +284,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// seen). Approximate while others are putting or getting.
     pub fn qsize(&self) -> usize {
         let ring = &self.core().ring;
-        self.handle.feeder.count_with(|| ring.size()) as usize
+        self.handle.feeder().count_with(|| ring.size()) as usize
     }
 
     /// Whether no item is in the shared ring now (items still in a
@@ -299,7 +307,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// This process will put and get no more; its feeder flushes what is
     /// buffered and exits. Other processes are not affected.
     pub fn close(&self) {
-        self.handle.feeder.close();
+        self.handle.feeder().close();
     }
 
     /// Waits until this process's feeder has flushed everything (after
@@ -308,13 +316,13 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// # Errors
     /// [`QueueStateError::NotClosed`] before `close`.
     pub fn join_thread(&self) -> Result<(), QueueStateError> {
-        self.handle.feeder.join_thread()
+        self.handle.feeder().join_thread()
     }
 
     /// Lets this process exit (drop its last handle) without waiting for
     /// its feeder to flush; buffered items may be lost.
     pub fn cancel_join_thread(&self) {
-        self.handle.feeder.cancel_join_thread();
+        self.handle.feeder().cancel_join_thread();
     }
 }
 
