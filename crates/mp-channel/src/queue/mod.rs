@@ -200,11 +200,12 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         block: bool,
         timeout: Option<Duration>,
     ) -> Result<(), PutError> {
-        if self.handle.feeder().is_closed() {
+        let feeder = self.handle.feeder();
+        if feeder.is_closed() {
             return Err(PutError::Closed);
         }
         if self.core().maxsize == 0 {
-            return self.handle.feeder().put_item(item);
+            return feeder.put_item(item);
         }
         let mut msg = mp_wire::Message::default();
         scratch::encode(item, &mut msg)?;
