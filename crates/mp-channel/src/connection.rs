@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use mp_sys::socket;
 use mp_wire::{FrameEncoder, Limits, Message, SharedFd, MAX_FDS_PER_FRAME};
+use once_cell::race::OnceBox;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -60,11 +61,53 @@ pub struct Connection {
 #[derive(Debug)]
 struct Shared {
     transport: Transport,
-    reader: Mutex<Reader>,
-    writer: Mutex<Writer>,
+    /// The receiving and sending state of the process that made the end;
+    /// a forked child that reaches it through copies of the parent's
+    /// handles has its own ([`Ends::local`]).
+    ends: Ends,
     /// Set once a receive error left the stream out of step (the reader
     /// knows why; this is readable without its lock).
     recv_broken: AtomicBool,
+}
+
+/// One process's receiving and sending state of an end.
+///
+/// A process forked from the maker copies it: locks that another thread
+/// of the parent may have held at the fork (a thread waiting in `recv`
+/// holds the reader's), locked for ever in the child, and bytes the
+/// parent's reader had taken in, which are the parent's. So a forked
+/// child uses an `Ends` of its own, made without a lock on its first use
+/// and chained to the copy (as a queue's feeder, see `queue::feeder`).
+#[derive(Debug)]
+struct Ends {
+    /// The process this state belongs to.
+    pid: u32,
+    reader: Mutex<Reader>,
+    writer: Mutex<Writer>,
+    /// The state of a process forked from this one's.
+    forked: OnceBox<Ends>,
+}
+
+impl Ends {
+    fn for_process(pid: u32) -> Ends {
+        Ends {
+            pid,
+            reader: Mutex::new(Reader::new()),
+            writer: Mutex::new(Writer::default()),
+            forked: OnceBox::new(),
+        }
+    }
+
+    /// The calling process's state (see [`Ends`]).
+    #[inline]
+    fn local(&self) -> &Ends {
+        let pid = mp_shm::ProcessIdent::current().pid();
+        let mut ends = self;
+        while ends.pid != pid {
+            ends = ends.forked.get_or_init(|| Box::new(Ends::for_process(pid)));
+        }
+        ends
+    }
 }
 
 /// The sending half's state.
@@ -110,8 +153,7 @@ impl Connection {
         Connection {
             shared: Arc::new(Shared {
                 transport,
-                reader: Mutex::new(Reader::new()),
-                writer: Mutex::new(Writer::default()),
+                ends: Ends::for_process(mp_shm::ProcessIdent::current().pid()),
                 recv_broken: AtomicBool::new(false),
             }),
             limits: Limits::default(),
@@ -424,7 +466,7 @@ impl Connection {
         for msg in msgs {
             check_fds(msg.fds.len())?;
         }
-        let mut writer = lock(&self.shared.writer);
+        let mut writer = lock(&self.shared.ends.local().writer);
         let Writer { broken, frames } = &mut *writer;
         if *broken {
             return Err(SendError::Unusable);
@@ -516,7 +558,7 @@ impl Connection {
     /// would not show it readable): an earlier receive took in more than
     /// the message it returned. No system call.
     pub fn has_buffered(&self) -> bool {
-        lock(&self.shared.reader).has_buffered()
+        lock(&self.shared.ends.local().reader).has_buffered()
     }
 
     /// Writes `head` then `body` as they are, outside the frame layout (a
@@ -530,7 +572,7 @@ impl Connection {
         if !self.writable() {
             return Err(SendError::NotWritable);
         }
-        let mut writer = lock(&self.shared.writer);
+        let mut writer = lock(&self.shared.ends.local().writer);
         if writer.broken {
             return Err(SendError::Unusable);
         }
@@ -555,7 +597,7 @@ impl Connection {
         let Some(src) = self.shared.transport.source() else {
             return Err(RecvError::NotReadable);
         };
-        let reader = lock(&self.shared.reader);
+        let reader = lock(&self.shared.ends.local().reader);
         if reader.has_buffered() {
             return Err(RecvError::Malformed(
                 "handshake bytes after frame data was received".into(),
@@ -590,7 +632,7 @@ impl Connection {
         let Some(src) = self.shared.transport.source() else {
             return Err(RecvError::NotReadable);
         };
-        let result = lock(&self.shared.reader).recv(src, &self.limits, max, wait);
+        let result = lock(&self.shared.ends.local().reader).recv(src, &self.limits, max, wait);
         if let Err(e) = &result {
             if e.is_fatal() {
                 self.shared.recv_broken.store(true, Ordering::Relaxed);
@@ -609,7 +651,7 @@ impl Connection {
             return Err(SendError::NotWritable);
         }
         check_fds(fds.len())?;
-        let mut writer = lock(&self.shared.writer);
+        let mut writer = lock(&self.shared.ends.local().writer);
         let Writer { broken, frames } = &mut *writer;
         if *broken {
             return Err(SendError::Unusable);
