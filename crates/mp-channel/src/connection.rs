@@ -99,7 +99,7 @@ impl Ends {
     }
 
     /// The calling process's state (see [`Ends`]).
-    #[inline]
+    #[inline(always)]
     fn local(&self) -> &Ends {
         let pid = mp_shm::ProcessIdent::current().pid();
         let mut ends = self;

@@ -61,9 +61,15 @@ impl ProcessIdent {
         // the child waiting for ever on its first call (see
         // `mp_sys::fork_hooks`).
         static PAGE: OnceBox<Option<Mapping>> = OnceBox::new();
+        // The page's word, found once: a call is then two loads and a
+        // test (queues and connections ask per operation).
+        static WORD: OnceBox<Option<&'static AtomicU64>> = OnceBox::new();
         static FALLBACK: AtomicU64 = AtomicU64::new(0);
-        let page = PAGE.get_or_init(|| Box::new(Mapping::private_wipe_on_fork(64).ok()));
-        if let Some(word) = page.as_ref().and_then(|p| p.atomic_u64(0).ok()) {
+        let word = WORD.get_or_init(|| {
+            let page = PAGE.get_or_init(|| Box::new(Mapping::private_wipe_on_fork(64).ok()));
+            Box::new(page.as_ref().and_then(|p| p.atomic_u64(0).ok()))
+        });
+        if let Some(word) = *word {
             let bits = word.load(Ordering::Relaxed);
             if bits != 0 {
                 return ProcessIdent::from_bits(bits);
