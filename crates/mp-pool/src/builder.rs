@@ -208,6 +208,7 @@ impl PoolBuilder {
             }
         }
         let inner = Arc::new(Inner {
+            owner: mp_shm::ProcessIdent::current().pid(),
             shared: Mutex::new(Shared::new(workers)),
             config,
             wake_tx,

@@ -633,6 +633,10 @@ fn deliver(
 
 /// The state shared by the [`Pool`](crate::Pool) handle and its engine thread.
 pub(crate) struct Inner {
+    /// The process that made the pool: the only one that may use it (a
+    /// forked child's copy has no engine thread, and its locks may be
+    /// held for ever by threads it does not have).
+    pub(crate) owner: u32,
     pub(crate) shared: Mutex<Shared>,
     pub(crate) config: Config,
     pub(crate) wake_tx: UnixStream,

@@ -154,6 +154,13 @@ pub enum PoolError {
     /// Work was submitted after `close()` or `terminate()`.
     #[error("pool not running")]
     NotRunning,
+    /// The pool was used by a process other than the one that made it (a
+    /// child forked with a copy of it): only its maker may use a pool.
+    #[error("this pool belongs to process {owner}; only the process that made a pool may use it")]
+    NotOwner {
+        /// The pid of the process that made the pool.
+        owner: u32,
+    },
     /// `join()` before `close()` or `terminate()`.
     #[error("pool is still running")]
     StillRunning,

@@ -9,8 +9,12 @@ use crate::pool::Pool;
 
 impl Pool {
     /// Stops accepting work; the workers exit once every submitted task is
-    /// done (Python's `close()`). Idempotent.
+    /// done (Python's `close()`). Idempotent. Does nothing in a process
+    /// other than the pool's maker (see [`PoolError::NotOwner`]).
     pub fn close(&self) {
+        if !self.is_owner() {
+            return;
+        }
         let mut s = lock(&self.inner.shared);
         if s.state == RunState::Run {
             s.state = RunState::Close;
@@ -22,8 +26,15 @@ impl Pool {
     /// Stops the workers now (`SIGTERM`, then `SIGKILL` after 2 s); every
     /// unfinished result becomes [`PoolError::Terminated`] (Python's
     /// `terminate()`; there they never become ready). Waits until the workers
-    /// are gone, except when called from a callback.
+    /// are gone, except when called from a callback. Does nothing in a
+    /// process other than the pool's maker: dropping a forked child's copy
+    /// of a pool leaves its parent's workers alone.
     pub fn terminate(&self) {
+        if !self.is_owner() {
+            // A forked child's copy (dropped there, say): the workers are
+            // its parent's.
+            return;
+        }
         lock(&self.inner.shared).state = RunState::Terminate;
         self.inner.wake();
         if self.on_engine_thread() {
@@ -47,6 +58,7 @@ impl Pool {
     }
 
     fn join_inner(&self, timeout: Option<Duration>) -> Result<bool, PoolError> {
+        self.check_owner()?;
         if self.state() == RunState::Run {
             return Err(PoolError::StillRunning);
         }
@@ -73,8 +85,11 @@ impl Pool {
     }
 
     /// Number of live worker processes right now (a dead one is replaced
-    /// within moments).
+    /// within moments); 0 in a process other than the pool's maker.
     pub fn live_workers(&self) -> usize {
+        if !self.is_owner() {
+            return 0;
+        }
         lock(&self.inner.shared).worker_count()
     }
 }

@@ -98,10 +98,35 @@ impl Pool {
     }
 
     pub(crate) fn state(&self) -> RunState {
+        if !self.is_owner() {
+            // Not ours to look at (its lock may be held for ever here).
+            return RunState::Terminate;
+        }
         lock(&self.inner.shared).state
     }
 
+    /// Whether the calling process made this pool (a forked child's copy
+    /// must not touch it: no engine thread runs there, its locks may be
+    /// held for ever by threads the child does not have, and its workers
+    /// are the parent's).
+    #[inline]
+    pub(crate) fn is_owner(&self) -> bool {
+        self.inner.owner == mp_shm::ProcessIdent::current().pid()
+    }
+
+    /// [`PoolError::NotOwner`] unless the calling process made this pool.
+    pub(crate) fn check_owner(&self) -> Result<(), PoolError> {
+        if self.is_owner() {
+            Ok(())
+        } else {
+            Err(PoolError::NotOwner {
+                owner: self.inner.owner,
+            })
+        }
+    }
+
     pub(crate) fn check_running(&self) -> Result<(), PoolError> {
+        self.check_owner()?;
         match self.state() {
             RunState::Run => Ok(()),
             _ => Err(PoolError::NotRunning),
@@ -121,6 +146,7 @@ impl Pool {
         deferred: bool,
         limit: Option<Duration>,
     ) -> Result<u64, PoolError> {
+        self.check_owner()?;
         let mut completions = Vec::new();
         let job = {
             let mut s = lock(&self.inner.shared);

@@ -1,0 +1,51 @@
+//! A pool reached by a forked child through a copy (a closure's capture,
+//! under fork, which the tests pin): only the process that made a pool may
+//! use it. The child's calls fail with `NotOwner` — they neither wait for
+//! the parent's engine nor talk to the parent's workers — and dropping
+//! the child's copy leaves the parent's workers alone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mp_pool::{Pool, PoolError};
+use mp_process::{Process, StartMethod};
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn run_forked(f: impl FnOnce() + Send + 'static) -> Option<i32> {
+    let mut p = Process::from_closure(f).start_method(StartMethod::Fork);
+    p.start().unwrap();
+    p.join_timeout(Duration::from_secs(30)).unwrap();
+    let code = p.exitcode();
+    if code.is_none() {
+        let _ = p.kill();
+        let _ = p.join();
+    }
+    code
+}
+
+#[test]
+fn a_forked_copy_of_a_pool_refuses_work_and_leaves_the_workers_alone() {
+    let pool = Arc::new(Pool::with_processes(2).unwrap());
+    let me = std::process::id();
+    let copy = Arc::clone(&pool);
+    let code = run_forked(move || {
+        let got = copy.apply(square, (3,));
+        assert!(
+            matches!(got, Err(PoolError::NotOwner { owner }) if owner == me),
+            "{got:?}"
+        );
+        assert!(matches!(copy.join(), Err(PoolError::NotOwner { .. })));
+        assert_eq!(copy.live_workers(), 0);
+        copy.close();
+        copy.terminate();
+        drop(copy);
+    });
+    assert_eq!(code, Some(0), "the child's checks held and it ended");
+    // The parent's pool still runs on its own workers.
+    assert_eq!(pool.live_workers(), 2);
+    assert_eq!(pool.map(square, 0..10u64).unwrap()[9], 81);
+    assert_eq!(pool.apply(square, (4,)).unwrap(), 16);
+}
