@@ -1,9 +1,16 @@
-//! A queue used by a forked child through the parent's own handles (a
-//! closure's capture, under fork): the child has a feeder of its own — it
-//! neither waits for the parent's feeder mutex (held by a parent thread at
-//! the fork, it stays locked for ever in the child) nor loses what it put
-//! when it ends (its handles are copies whose count never reaches zero, so
-//! no `Drop` flushes them).
+//! Queues and connection ends used by a forked child through the parent's
+//! own handles (a closure's capture, under fork).
+//!
+//! A queue: the child has a feeder of its own — it neither waits for the
+//! parent's feeder mutex (held by a parent thread at the fork, it stays
+//! locked for ever in the child) nor loses what it put when it ends (its
+//! handles are copies whose count never reaches zero, so no `Drop` flushes
+//! them).
+//!
+//! A connection end: the child has receiving and sending state of its own,
+//! so a parent thread waiting in `recv` at the moment of the fork (holding
+//! the end's reader lock) does not stop the child, and bytes the parent had
+//! taken in are not received twice.
 //!
 //! These children are closures, which only the fork start method runs; the
 //! tests pin it.
@@ -12,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp_channel::Queue;
+use mp_channel::{pipe, Queue};
 use mp_process::{Process, StartMethod};
 
 const T: Duration = Duration::from_secs(30);
@@ -90,4 +97,45 @@ fn a_forked_child_puts_although_the_parents_feeder_was_busy_at_the_fork() {
     stop.store(true, Ordering::Relaxed);
     producer.join().unwrap();
     assert_eq!(consumer.join().unwrap(), 40, "every child's item arrived");
+}
+
+#[test]
+fn a_forked_child_uses_an_end_a_parent_thread_is_reading() {
+    let (ours, theirs) = pipe(true).unwrap();
+    let reading = ours.try_clone().unwrap();
+    let reader = std::thread::spawn(move || reading.recv::<u32>());
+    // Let the thread take the reader lock and sleep in `read`.
+    std::thread::sleep(Duration::from_millis(100));
+    let child_end = ours.try_clone().unwrap();
+    let p = forked(move || {
+        // Both halves of the end: a look at what is buffered (the reader
+        // lock) and a send (the writer lock).
+        assert!(!child_end.poll(Some(Duration::from_millis(10))).unwrap());
+        child_end.send(&7u32).unwrap();
+    });
+    finish(p);
+    assert_eq!(theirs.recv::<u32>().unwrap(), 7);
+    theirs.send(&1u32).unwrap();
+    assert_eq!(reader.join().unwrap().unwrap(), 1);
+}
+
+#[test]
+fn a_forked_child_does_not_receive_what_its_parent_took_in() {
+    let (ours, theirs) = pipe(true).unwrap();
+    // One read takes in both messages; the parent has received the first,
+    // the second waits in its end's buffer.
+    theirs.send(&1u32).unwrap();
+    theirs.send(&2u32).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(ours.recv::<u32>().unwrap(), 1);
+    assert!(ours.has_buffered());
+    let child_end = ours.try_clone().unwrap();
+    let p = forked(move || {
+        // The child's reads start at the pipe: the next message there.
+        assert!(!child_end.has_buffered());
+        assert_eq!(child_end.recv::<u32>().unwrap(), 3);
+    });
+    theirs.send(&3u32).unwrap();
+    finish(p);
+    assert_eq!(ours.recv::<u32>().unwrap(), 2);
 }
