@@ -185,6 +185,15 @@ impl<T> ResultCell<T> {
 pub struct AsyncResult<T> {
     cell: Arc<ResultCell<T>>,
     helper: Option<Helper>,
+    /// The process that submitted the call: the only one whose pool
+    /// delivers the result (a forked child's copy would wait for ever, or
+    /// read its parent's workers).
+    pub(crate) owner: u32,
+}
+
+/// The calling process's pid (cached).
+fn my_pid() -> u32 {
+    mp_shm::ProcessIdent::current().pid()
 }
 
 /// What a waiter needs to read its task's worker itself.
@@ -195,7 +204,26 @@ struct Helper {
 
 impl<T> AsyncResult<T> {
     pub(crate) fn new(cell: Arc<ResultCell<T>>) -> Self {
-        AsyncResult { cell, helper: None }
+        AsyncResult {
+            cell,
+            helper: None,
+            owner: my_pid(),
+        }
+    }
+
+    /// Whether the calling process submitted the call (see
+    /// [`PoolError::NotOwner`]).
+    pub(crate) fn is_owner(&self) -> bool {
+        self.owner == my_pid()
+    }
+
+    /// [`PoolError::NotOwner`] unless the calling process submitted the call.
+    fn check_owner(&self) -> Result<(), PoolError> {
+        if self.is_owner() {
+            Ok(())
+        } else {
+            Err(PoolError::NotOwner { owner: self.owner })
+        }
     }
 
     /// A handle whose waiting may read the replies of job `job` of the pool
@@ -209,11 +237,16 @@ impl<T> AsyncResult<T> {
         AsyncResult {
             cell,
             helper: Some(Helper { inner, job }),
+            owner: my_pid(),
         }
     }
 
     /// Waits for the result and returns it (Python's `get()`).
+    /// [`PoolError::NotOwner`] in a process other than the one that
+    /// submitted the call (a forked child's copy), where nothing would
+    /// deliver it; so for every method that waits or looks.
     pub fn get(self) -> Result<T, PoolError> {
+        self.check_owner()?;
         Self::take(&mut self.cell.wait_until(Deadline::NEVER, self.helper.as_ref()))
     }
 
@@ -221,6 +254,7 @@ impl<T> AsyncResult<T> {
     /// ready by then (the handle stays usable), else the result. The value
     /// moves out: a later `get` gives [`PoolError::Taken`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, PoolError> {
+        self.check_owner()?;
         let mut slot = self
             .cell
             .wait_until(Deadline::after(Some(timeout)), self.helper.as_ref());
@@ -247,14 +281,21 @@ impl<T> AsyncResult<T> {
         }
     }
 
-    /// Waits until the result is ready (Python's `wait()`).
+    /// Waits until the result is ready (Python's `wait()`); returns at
+    /// once in a process other than the submitter (see [`get`](Self::get)).
     pub fn wait(&self) {
+        if !self.is_owner() {
+            return;
+        }
         drop(self.cell.wait_until(Deadline::NEVER, self.helper.as_ref()));
     }
 
     /// Waits at most `timeout`; returns whether the result is ready (Python's
     /// `wait(timeout)` returns `None`; check [`ready`](Self::ready) there).
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        if !self.is_owner() {
+            return false;
+        }
         !matches!(
             *self
                 .cell
@@ -266,6 +307,9 @@ impl<T> AsyncResult<T> {
     /// Whether the call has completed, successfully or not (takes in a
     /// reply that has arrived, without waiting).
     pub fn ready(&self) -> bool {
+        if !self.is_owner() {
+            return false;
+        }
         !matches!(
             *self
                 .cell
@@ -302,6 +346,9 @@ impl<T> AsyncResult<T> {
     }
 
     fn cancel_with(&self, kill: bool) -> bool {
+        if !self.is_owner() {
+            return false;
+        }
         match self
             .helper
             .as_ref()
@@ -341,6 +388,7 @@ impl<T> AsyncResult<T> {
                 inner: h.inner.clone(),
                 job: h.job,
             }),
+            owner: self.owner,
         }
     }
 
@@ -376,6 +424,7 @@ impl<T> AsyncResult<T> {
     /// Whether the call completed without error; [`PoolError::NotReady`]
     /// before it completed (Python's `ValueError`).
     pub fn successful(&self) -> Result<bool, PoolError> {
+        self.check_owner()?;
         match &*lock(&self.cell.slot) {
             Slot::Pending => Err(PoolError::NotReady),
             Slot::Ready(r) => Ok(r.is_ok()),
@@ -388,6 +437,9 @@ impl<T> Drop for AsyncResult<T> {
     /// A pending result nobody will wait for any more: the engine thread
     /// must read its worker (it may not know the worker is busy).
     fn drop(&mut self) {
+        if !self.is_owner() {
+            return;
+        }
         if let Some(inner) = self.helper.as_ref().and_then(|h| h.inner.upgrade()) {
             if matches!(*lock(&self.cell.slot), Slot::Pending) {
                 inner.stop_helping();

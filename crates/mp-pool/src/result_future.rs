@@ -137,6 +137,11 @@ impl<T> Future for ResultFuture<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // Every field is `Unpin`.
         let this = self.get_mut();
+        if !this.result.is_owner() {
+            return Poll::Ready(Err(PoolError::NotOwner {
+                owner: this.result.owner,
+            }));
+        }
         // Whether the worker was looked up during this poll (else a poll
         // that finds it watched was woken, or polled again, meanwhile).
         let mut fresh = false;

@@ -1,8 +1,10 @@
-//! A pool reached by a forked child through a copy (a closure's capture,
-//! under fork, which the tests pin): only the process that made a pool may
-//! use it. The child's calls fail with `NotOwner` — they neither wait for
-//! the parent's engine nor talk to the parent's workers — and dropping
-//! the child's copy leaves the parent's workers alone.
+//! A pool, or a pending result of one, reached by a forked child through a
+//! copy (a closure's capture, under fork, which the tests pin): only the
+//! process that made a pool (submitted a call) may use it. The child's
+//! calls fail with `NotOwner` — they neither wait for the parent's engine
+//! (which does not run there, and whose locks may be held for ever there)
+//! nor talk to the parent's workers — and dropping the child's copy leaves
+//! the parent's workers alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,4 +50,33 @@ fn a_forked_copy_of_a_pool_refuses_work_and_leaves_the_workers_alone() {
     assert_eq!(pool.live_workers(), 2);
     assert_eq!(pool.map(square, 0..10u64).unwrap()[9], 81);
     assert_eq!(pool.apply(square, (4,)).unwrap(), 16);
+}
+
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+#[test]
+fn a_forked_copy_of_a_pending_result_does_not_wait_for_it() {
+    let pool = Pool::with_processes(1).unwrap();
+    let me = std::process::id();
+    let pending = Arc::new(pool.apply_async(nap, (300,)).unwrap());
+    let copy = Arc::clone(&pending);
+    let code = run_forked(move || {
+        assert!(!copy.ready());
+        assert!(!copy.wait_timeout(Duration::from_secs(60)));
+        copy.wait();
+        let got = copy.get_timeout(Duration::from_secs(60));
+        assert!(
+            matches!(got, Err(PoolError::NotOwner { owner }) if owner == me),
+            "{got:?}"
+        );
+        assert!(matches!(copy.successful(), Err(PoolError::NotOwner { .. })));
+        assert!(!copy.cancel());
+    });
+    assert_eq!(code, Some(0), "the child's checks held and it ended");
+    // The parent's result is untouched.
+    let pending = Arc::try_unwrap(pending).expect("the only handle");
+    assert_eq!(pending.get().unwrap(), 300);
 }
