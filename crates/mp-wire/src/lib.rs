@@ -85,6 +85,7 @@ mod header;
 mod keep_text;
 mod limits;
 mod message;
+mod seed;
 mod shared_fd;
 
 pub use authkey::AuthKey;
@@ -96,8 +97,9 @@ pub use flavor::Sink;
 pub use frame::{recv, recv_value, send, send_timeout, send_value};
 pub use limits::{Limits, MAX_FDS_PER_FRAME};
 pub use message::{
-    decode, decode_from, decode_with_limits, encode, encode_into, encode_to, encode_to_sink,
-    Message,
+    decode, decode_from, decode_seed, decode_with_limits, encode, encode_into, encode_to,
+    encode_to_sink, Message,
 };
+pub use seed::AppendTo;
 pub use serde_bytes;
 pub use shared_fd::SharedFd;

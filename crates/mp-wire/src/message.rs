@@ -2,9 +2,10 @@
 //! [`decode`] it back.
 
 use std::cell::Cell;
+use std::marker::PhantomData;
 use std::os::fd::OwnedFd;
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed};
 use serde::Serialize;
 
 use crate::depth::{Budget, Depth};
@@ -251,10 +252,44 @@ fn decode_slice<T: DeserializeOwned>(
     fds: Vec<OwnedFd>,
     max_depth: usize,
 ) -> Result<T, DecodeError> {
+    decode_slice_seed(bytes, fds, max_depth, PhantomData::<T>)
+}
+
+/// [`decode_from`] through a serde `DeserializeSeed`: the value `seed`
+/// makes of the message, which may be state the caller keeps (decoding a
+/// sequence into a vector of the caller's, [`AppendTo`](crate::AppendTo),
+/// allocates nothing when the vector has room).
+///
+/// ```
+/// let mut kept: Vec<u64> = Vec::with_capacity(8);
+/// let msg = mp_wire::encode(&[1u64, 2, 3][..])?;
+/// mp_wire::decode_seed(&msg.bytes, Vec::new(), mp_wire::AppendTo(&mut kept))?;
+/// assert_eq!(kept, [1, 2, 3]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_seed<'de, S: DeserializeSeed<'de>>(
+    bytes: &'de [u8],
+    fds: Vec<OwnedFd>,
+    seed: S,
+) -> Result<S::Value, DecodeError> {
+    decode_slice_seed(bytes, fds, Limits::DEFAULT_MAX_DEPTH, seed)
+}
+
+/// Decodes `bytes` with `fds` and at most `max_depth` levels of nesting
+/// into what `seed` makes.
+fn decode_slice_seed<'de, S: DeserializeSeed<'de>>(
+    bytes: &'de [u8],
+    fds: Vec<OwnedFd>,
+    max_depth: usize,
+    seed: S,
+) -> Result<S::Value, DecodeError> {
     let too_deep = Cell::new(false);
     let (result, fd_error) = with_decode_scope(fds, || {
         let mut de = postcard::Deserializer::from_bytes(bytes);
-        let value = T::deserialize(Depth::new(&mut de, Budget::new(max_depth, &too_deep)))?;
+        let value = seed.deserialize(Depth::new(&mut de, Budget::new(max_depth, &too_deep)))?;
         Ok((value, de.finalize()?))
     });
     match result {
