@@ -1,10 +1,11 @@
 //! Splitting a job's inputs into chunks: reading them, Python's default
 //! chunk size and the encoding of each chunk.
 
-use mp_wire::SharedFd;
+use mp_wire::{EncodeError, Message, SharedFd};
 use serde::Serialize;
 
 use crate::error::{PoolError, TaskError};
+use crate::packed;
 
 /// Reads up to `limit` items of `input`. A panic while reading ends the
 /// input (Python: the iterable raised): the items read before it are
@@ -64,9 +65,19 @@ pub(crate) struct Payload {
     pub(crate) len: usize,
 }
 
-/// Encodes one chunk of items.
-pub(crate) fn encode_chunk<T: Serialize>(chunk: &[T]) -> Result<Payload, PoolError> {
-    let msg = mp_wire::encode(chunk)?;
+/// Encodes one chunk of items as a worker's trampoline decodes it: packed
+/// if they are numbers ([`packed`]), else as postcard's `Vec<T>`.
+pub(crate) fn encode_items<T: Serialize + 'static>(chunk: &[T]) -> Result<Message, EncodeError> {
+    let mut bytes = Vec::new();
+    if packed::pack(chunk, &mut bytes) {
+        return Ok(Message::from_bytes(bytes));
+    }
+    mp_wire::encode_into(chunk, bytes)
+}
+
+/// Encodes one chunk of items ([`encode_items`]).
+pub(crate) fn encode_chunk<T: Serialize + 'static>(chunk: &[T]) -> Result<Payload, PoolError> {
+    let msg = encode_items(chunk)?;
     Ok(Payload {
         bytes: msg.bytes,
         fds: msg.fds.into_iter().map(SharedFd::from).collect(),
@@ -76,7 +87,7 @@ pub(crate) fn encode_chunk<T: Serialize>(chunk: &[T]) -> Result<Payload, PoolErr
 
 /// Encodes `items` in chunks of `chunksize`; returns each chunk's length and
 /// encoding.
-pub(crate) fn encode_chunks<T: Serialize>(
+pub(crate) fn encode_chunks<T: Serialize + 'static>(
     items: &[T],
     chunksize: usize,
 ) -> Result<(Vec<usize>, Vec<Payload>), PoolError> {
@@ -117,8 +128,15 @@ mod tests {
         let (lens, payloads) = encode_chunks(&items, 3).unwrap();
         assert_eq!(lens, vec![3, 3, 3, 1]);
         assert_eq!(payloads.len(), 4);
-        let last: Vec<u32> =
-            mp_wire::decode(mp_wire::Message::from_bytes(payloads[3].bytes.clone())).unwrap();
-        assert_eq!(last, vec![9]);
+        assert_eq!(
+            payloads[3].bytes,
+            9u32.to_le_bytes(),
+            "numbers travel packed"
+        );
+        let words = ["a", "b", "c"].map(String::from);
+        let (_, payloads) = encode_chunks(&words, 2).unwrap();
+        let last: Vec<String> =
+            mp_wire::decode(mp_wire::Message::from_bytes(payloads[1].bytes.clone())).unwrap();
+        assert_eq!(last, ["c"]);
     }
 }

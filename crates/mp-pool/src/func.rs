@@ -2,16 +2,17 @@
 //! trampoline named by an [`EntryPoint`] that decodes a chunk of inputs, calls
 //! the function on each (catching panics one by one) and encodes the outputs.
 
+use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
 
 use mp_process::{CaughtPanic, CodeOnly, PanicReport, TupleFn};
 use mp_sys::entry::EntryPoint;
-use mp_wire::Message;
+use mp_wire::{AppendTo, Message};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TaskError;
-use crate::task_word;
+use crate::{packed, spare, task_word};
 
 /// An [`EntryPoint`] in serializable form: offset, signature hash, build-id.
 pub(crate) type EntryParts = (i64, u64, [u8; 20]);
@@ -57,7 +58,32 @@ pub(crate) mod entry_parts_bytes {
 
 /// What runs a chunk in a worker: encoded `Vec<T>` in, encoded
 /// [`ChunkOutput`] out.
-pub(crate) type ChunkEntry = EntryPoint<Message, Message>;
+pub(crate) type ChunkEntry = EntryPoint<ChunkInput, Message>;
+
+/// A chunk's encoded inputs as a worker's trampoline takes them: the bytes
+/// of the request they came in and where in them they are (so that the
+/// worker does not copy them out), and their fds. The outputs are encoded
+/// into `bytes`' allocation once the inputs are decoded.
+#[derive(Debug)]
+pub(crate) struct ChunkInput {
+    /// The request's bytes.
+    pub(crate) bytes: Vec<u8>,
+    /// Where in `bytes` the inputs are.
+    pub(crate) inputs: Range<usize>,
+    /// The fds the inputs' `SharedFd`s refer to.
+    pub(crate) fds: Vec<std::os::fd::OwnedFd>,
+}
+
+/// A message holding only a chunk's inputs.
+impl From<Message> for ChunkInput {
+    fn from(msg: Message) -> ChunkInput {
+        ChunkInput {
+            inputs: 0..msg.bytes.len(),
+            bytes: msg.bytes,
+            fds: msg.fds,
+        }
+    }
+}
 
 /// What runs the initializer in a worker.
 pub(crate) type InitEntry = EntryPoint<Message, Result<(), String>>;
@@ -122,7 +148,7 @@ where
     T: DeserializeOwned + 'static,
     R: Serialize + 'static,
 {
-    EntryPoint::of(move |msg: Message| run_chunk::<T, R>(msg, f))
+    EntryPoint::of(move |input: ChunkInput| run_chunk::<T, R>(input, f))
 }
 
 /// The chunk entry for `apply`/`starmap`-style calls: `f(*args)` for each
@@ -133,7 +159,7 @@ where
     Args: DeserializeOwned + 'static,
     F::Output: Serialize + 'static,
 {
-    EntryPoint::of(move |msg: Message| run_chunk::<Args, F::Output>(msg, |a| f.call(a)))
+    EntryPoint::of(move |input: ChunkInput| run_chunk::<Args, F::Output>(input, |a| f.call(a)))
 }
 
 /// The initializer entry: decode the arguments, call `f(*initargs)`.
@@ -152,35 +178,58 @@ where
 }
 
 /// Decodes a chunk, runs `call` on each item, encodes the outputs.
-pub(crate) fn run_chunk<T: DeserializeOwned, R: Serialize>(
-    msg: Message,
-    call: impl FnMut(T) -> R,
-) -> Message {
-    let out: ChunkOutput<R> = match mp_wire::decode::<Vec<T>>(msg) {
-        Ok(mut items) => {
+///
+/// The inputs are decoded into, and the outputs collected in, vectors the
+/// thread keeps between chunks ([`spare`]), and the outputs are encoded
+/// into the chunk's own bytes: a chunk in its steady state asks the
+/// allocator for nothing of its size.
+pub(crate) fn run_chunk<T, R>(input: impl Into<ChunkInput>, call: impl FnMut(T) -> R) -> Message
+where
+    T: DeserializeOwned + 'static,
+    R: Serialize + 'static,
+{
+    let ChunkInput { bytes, inputs, fds } = input.into();
+    let encoded = bytes.get(inputs).unwrap_or_default();
+    let mut items = spare::take::<T>();
+    let decoded = match packed::unpack(encoded, &mut items) {
+        Some(unpacked) => unpacked,
+        None => mp_wire::decode_seed(encoded, fds, AppendTo(&mut items)).map_err(|e| e.to_string()),
+    };
+    let out: ChunkOutput<R> = match decoded {
+        Ok(()) => {
             // Tasks settled before (their worker died in this chunk).
             let skip = task_word::skip().min(items.len());
             items.drain(..skip);
             let holes = task_word::take_holes();
             if holes.is_empty() {
-                run_items(items, skip, call)
+                run_items(items.drain(..), skip, call)
             } else {
-                run_around(items, skip, &holes, call)
+                run_around(items.drain(..), skip, &holes, call)
             }
         }
         Err(e) => ChunkOutput::Failed(TaskError::Decode(format!("the task arguments: {e}"))),
     };
-    encode_output(&out)
+    spare::give_back(items);
+    let msg = encode_output(&out, bytes);
+    if let ChunkOutput::Done(done) = out {
+        spare::give_back(done);
+    }
+    msg
 }
 
 /// Calls `call` on every item, one panic guard for the whole run: after a
 /// panic, the item that panicked gets its error and the run resumes with the
 /// next item (so the common case pays nothing per item, and sends the bare
 /// results). Before each task, the task word gets its index in the
-/// chunk (`first` is the index of `items[0]`).
-fn run_items<T, R>(items: Vec<T>, first: usize, mut call: impl FnMut(T) -> R) -> ChunkOutput<R> {
-    let mut done = Vec::with_capacity(items.len());
-    let mut rest = items.into_iter().enumerate();
+/// chunk (`first` is the index of the first item).
+fn run_items<T, R: 'static>(
+    items: impl ExactSizeIterator<Item = T>,
+    first: usize,
+    mut call: impl FnMut(T) -> R,
+) -> ChunkOutput<R> {
+    let mut done = spare::take::<R>();
+    done.reserve(items.len());
+    let mut rest = items.enumerate();
     let tracker = task_word::tracker();
     let mut call = |(i, item): (usize, T)| {
         tracker.task_begins(first + i);
@@ -212,14 +261,13 @@ fn run_items<T, R>(items: Vec<T>, first: usize, mut call: impl FnMut(T) -> R) ->
 /// [`run_items`] for a chunk some of whose tasks must not run (`holes`:
 /// their indices in the chunk, with the error each reports instead).
 fn run_around<T, R>(
-    items: Vec<T>,
+    items: impl Iterator<Item = T>,
     first: usize,
     holes: &[(usize, TaskError)],
     mut call: impl FnMut(T) -> R,
 ) -> ChunkOutput<R> {
     let tracker = task_word::tracker();
     let out = items
-        .into_iter()
         .enumerate()
         .map(
             |(i, item)| match holes.iter().find(|(h, _)| *h == first + i) {
@@ -234,10 +282,19 @@ fn run_around<T, R>(
     ChunkOutput::Mixed(out)
 }
 
-/// Encodes a chunk's outputs; if the results cannot be encoded, the whole
+/// Encodes a chunk's outputs into `buf`'s allocation (cleared first):
+/// results that are all there and are numbers packed ([`packed`]), the rest
+/// as postcard's `ChunkOutput`; if the results cannot be encoded, the whole
 /// chunk becomes a [`TaskError::Encode`].
-pub(crate) fn encode_output<R: Serialize>(out: &ChunkOutput<R>) -> Message {
-    match mp_wire::encode(out) {
+fn encode_output<R: Serialize + 'static>(out: &ChunkOutput<R>, mut buf: Vec<u8>) -> Message {
+    if let ChunkOutput::Done(values) = out {
+        buf.clear();
+        buf.push(packed::PACKED_DONE);
+        if packed::pack(values, &mut buf) {
+            return Message::from_bytes(buf);
+        }
+    }
+    match mp_wire::encode_into(out, buf) {
         Ok(m) => m,
         Err(e) => chunk_error(TaskError::Encode(e.to_string())),
     }
@@ -299,20 +356,90 @@ mod tests {
         mp_wire::decode(m).unwrap()
     }
 
+    /// A chunk of `items` as the parent sends it.
+    fn chunk<T: Serialize + 'static>(items: &[T]) -> ChunkInput {
+        crate::chunk::encode_items(items).unwrap().into()
+    }
+
+    /// A chunk's outputs as the parent reads them (`n` of them).
+    fn outputs<R: serde::de::DeserializeOwned + 'static>(m: Message, n: usize) -> ChunkOutput<R> {
+        crate::sink::decode_chunk(Ok(m), n).unwrap()
+    }
+
     #[test]
     fn chunks_run_through_entries() {
         let run = map_entry(double).resolve().unwrap();
-        let out: ChunkOutput<u32> = decode_out(run(mp_wire::encode(&[1u32, 2, 3][..]).unwrap()));
+        let out: ChunkOutput<u32> = outputs(run(chunk(&[1u32, 2, 3])), 3);
         assert_eq!(out, ChunkOutput::Done(vec![2, 4, 6]));
         let run = star_entry(add).resolve().unwrap();
-        let out: ChunkOutput<u32> = decode_out(run(mp_wire::encode(&[(1u32, 2u32)][..]).unwrap()));
+        let out: ChunkOutput<u32> = outputs(run(chunk(&[(1u32, 2u32)])), 1);
         assert_eq!(out, ChunkOutput::Done(vec![3]));
         // Wrong input type: one error for the chunk.
-        let out: ChunkOutput<u32> = decode_out(run(mp_wire::encode(&"x").unwrap()));
+        let out: ChunkOutput<u32> = decode_out(run(mp_wire::encode(&"x").unwrap().into()));
         assert!(
             matches!(out, ChunkOutput::Failed(TaskError::Decode(_))),
             "{out:?}"
         );
+    }
+
+    #[test]
+    fn chunks_of_numbers_travel_packed_and_are_checked() {
+        let input = chunk(&[1u32, 2, 3]);
+        assert_eq!(input.bytes, [1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]);
+        let run = map_entry(double).resolve().unwrap();
+        let out = run(input);
+        assert_eq!(
+            out.bytes,
+            [packed::PACKED_DONE, 2, 0, 0, 0, 4, 0, 0, 0, 6, 0, 0, 0]
+        );
+        // A reply cut short, or one for more tasks than sent: the chunk's error.
+        let cut = Message::from_bytes(out.bytes[..out.bytes.len() - 1].to_vec());
+        let e = crate::sink::decode_chunk::<u32>(Ok(cut), 3).unwrap_err();
+        assert!(
+            matches!(&e, TaskError::Decode(m) if m.contains("whole number")),
+            "{e:?}"
+        );
+        let more = Message::from_bytes(out.bytes.clone());
+        let e = crate::sink::decode_chunk::<u32>(Ok(more), 2).unwrap_err();
+        assert!(
+            matches!(&e, TaskError::Decode(m) if m.contains("returned 3")),
+            "{e:?}"
+        );
+        // Packed for a type that is not packed: an error, not a misreading.
+        let e = crate::sink::decode_chunk::<String>(Ok(out), 3).unwrap_err();
+        assert!(
+            matches!(&e, TaskError::Decode(m) if m.contains("packed")),
+            "{e:?}"
+        );
+        // Inputs that are not a whole number of items: the chunk's error.
+        let ragged = ChunkInput::from(Message::from_bytes(vec![1, 0, 0]));
+        let out: ChunkOutput<u32> = decode_out(run(ragged));
+        assert!(
+            matches!(&out, ChunkOutput::Failed(TaskError::Decode(m)) if m.contains("whole number")),
+            "{out:?}"
+        );
+        // Inputs in the middle of a request's bytes.
+        let input = ChunkInput {
+            bytes: vec![9, 9, 5, 0, 0, 0, 9],
+            inputs: 2..6,
+            fds: Vec::new(),
+        };
+        assert_eq!(outputs::<u32>(run(input), 1), ChunkOutput::Done(vec![10]));
+    }
+
+    #[test]
+    fn failed_tasks_keep_the_postcard_form() {
+        fn odd(x: u64) -> u64 {
+            assert!(x % 2 == 1, "even {x}");
+            x
+        }
+        let run = map_entry(odd).resolve().unwrap();
+        let out = run(chunk(&[1u64, 2]));
+        assert_ne!(out.bytes[0], packed::PACKED_DONE);
+        let out: ChunkOutput<u64> = outputs(out, 2);
+        let out = out.into_results();
+        assert_eq!(out[0], Ok(1));
+        assert!(matches!(&out[1], Err(TaskError::Panic { message, .. }) if message == "even 2"));
     }
 
     #[test]
@@ -326,7 +453,7 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(catch_task(|| 5), Ok(5));
-        let out = run_items(vec![1, 2, 3, 4], 0, |x: u32| {
+        let out = run_items(vec![1, 2, 3, 4].into_iter(), 0, |x: u32| {
             assert!(x % 2 == 1, "even {x}");
             x
         });
@@ -338,7 +465,7 @@ mod tests {
         let e: ChunkOutput<String> = decode_out(chunk_error(TaskError::Encode("x".into())));
         assert_eq!(e, ChunkOutput::Failed(TaskError::Encode("x".into())));
         assert_eq!(
-            run_items(vec![1u32, 3], 0, |x| x),
+            run_items(vec![1u32, 3].into_iter(), 0, |x| x),
             ChunkOutput::Done(vec![1, 3])
         );
     }

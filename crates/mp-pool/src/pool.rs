@@ -227,7 +227,7 @@ impl Pool {
         call: CallSettings,
     ) -> Result<AsyncResult<O>, PoolError>
     where
-        T: Serialize,
+        T: Serialize + 'static,
         R: DeserializeOwned + Send + 'static,
         O: Send + 'static,
     {

@@ -24,7 +24,7 @@ impl Pool {
         call: CallSettings,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        T: Serialize,
+        T: Serialize + 'static,
         R: DeserializeOwned + Send + 'static,
     {
         self.check_running()?;

@@ -35,7 +35,7 @@ struct Feeder<I> {
 impl<I, T> Feed for Feeder<I>
 where
     I: Iterator<Item = T> + Send,
-    T: Serialize,
+    T: Serialize + 'static,
 {
     /// A panic while reading the input ends it: the items read before it
     /// are submitted, then one more chunk of one task that fails with

@@ -24,8 +24,8 @@ use crate::sink::decode_chunk;
 
 /// Encodes one chunk of inputs as a worker's trampoline decodes it. Values
 /// that carry fds (`SharedFd`) cannot leave this machine: an error.
-pub fn encode_chunk<T: Serialize>(items: &[T]) -> Result<Vec<u8>, PoolError> {
-    let msg = mp_wire::encode(items)?;
+pub fn encode_chunk<T: Serialize + 'static>(items: &[T]) -> Result<Vec<u8>, PoolError> {
+    let msg = crate::chunk::encode_items(items)?;
     if !msg.fds.is_empty() {
         return Err(PoolError::Unsupported(
             "task arguments that carry file descriptors cannot cross machines".into(),
@@ -82,7 +82,7 @@ pub enum ChunkResults<R> {
 /// In the parent: a chunk's reply as its [`ChunkResults`] (`expected` of
 /// them), or one error for the whole chunk (undecodable, wrong length, or a
 /// failure that hit the whole chunk).
-pub fn decode_chunk_output<R: DeserializeOwned>(
+pub fn decode_chunk_output<R: DeserializeOwned + 'static>(
     reply: Result<Vec<u8>, TaskError>,
     expected: usize,
 ) -> Result<ChunkResults<R>, TaskError> {

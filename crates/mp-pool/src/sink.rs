@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{PoolError, TaskError};
 use crate::func::ChunkOutput;
 use crate::imap::ImapShared;
+use crate::packed;
 use crate::progress_hook::Reporter;
 use crate::result::{Callbacks, ResultCell};
 
@@ -64,12 +65,26 @@ pub(crate) trait Sink: Send {
 
 /// Decodes a chunk's output, checking it has `expected` items; a failure
 /// becomes one error for the chunk (`Err`, never [`ChunkOutput::Failed`]).
-pub(crate) fn decode_chunk<R: DeserializeOwned>(
+pub(crate) fn decode_chunk<R: DeserializeOwned + 'static>(
     out: Result<Message, TaskError>,
     expected: usize,
 ) -> Result<ChunkOutput<R>, TaskError> {
-    let decoded: ChunkOutput<R> =
-        mp_wire::decode(out?).map_err(|e| TaskError::Decode(format!("a task result: {e}")))?;
+    let out = out?;
+    let decoded: ChunkOutput<R> = match out.bytes.split_first() {
+        Some((&packed::PACKED_DONE, rest)) => {
+            let mut values = Vec::new();
+            match packed::unpack(rest, &mut values) {
+                Some(Ok(())) => ChunkOutput::Done(values),
+                Some(Err(e)) => return Err(TaskError::Decode(format!("a task result: {e}"))),
+                None => {
+                    return Err(TaskError::Decode(
+                        "a task result: packed, but its type does not travel packed".into(),
+                    ))
+                }
+            }
+        }
+        _ => mp_wire::decode(out).map_err(|e| TaskError::Decode(format!("a task result: {e}")))?,
+    };
     if let ChunkOutput::Failed(e) = decoded {
         return Err(e);
     }

@@ -6,6 +6,7 @@
 //! notices, see [`parent_watch`](crate::parent_watch), so the wait for a
 //! request is one blocking read).
 
+use std::marker::PhantomData;
 use std::os::fd::BorrowedFd;
 
 use mp_channel::{Connection, RecvError};
@@ -13,14 +14,14 @@ use mp_process::ExitCode;
 use mp_wire::{Message, SharedFd};
 use serde::{Deserialize, Serialize};
 
-use crate::func::{self, EntryParts};
+use crate::func::{self, ChunkInput, EntryParts};
 use crate::parent_watch;
 use crate::task_word::{self, TaskWord};
 use crate::worker_state::{self, StateParts};
 use crate::TaskError;
 
 /// A resolved chunk entry.
-type ChunkFn = fn(Message) -> Message;
+type ChunkFn = fn(ChunkInput) -> Message;
 
 /// What a worker is started with (its process argument).
 #[derive(Serialize, Deserialize)]
@@ -71,17 +72,18 @@ impl InitSpec {
     }
 }
 
-/// A request from the parent, as the worker decodes it.
+/// A request from the parent, as the worker decodes it (borrowing the
+/// chunk's inputs from the request's bytes).
 #[derive(Deserialize)]
-enum Request {
+enum Request<'a> {
     /// Run a chunk: the chunk entry and its encoded inputs, from task
     /// `skip` on (the ones before it were settled when an earlier worker
     /// died running this chunk).
     Run {
         #[serde(with = "func::entry_parts_bytes")]
         entry: EntryParts,
-        #[serde(with = "mp_wire::serde_bytes")]
-        payload: Vec<u8>,
+        #[serde(borrow, with = "mp_wire::serde_bytes")]
+        payload: &'a [u8],
         fds: Vec<SharedFd>,
         skip: usize,
         /// Tasks not to run, with the error each reports instead (they
@@ -273,7 +275,9 @@ worker state failed: {e}"
                 return ExitCode(1);
             }
         };
-        let (entry, payload, fds) = match mp_wire::decode::<Request>(msg) {
+        let Message { bytes, fds } = msg;
+        let request = mp_wire::decode_seed(&bytes, fds, PhantomData::<Request<'_>>);
+        let (entry, inputs, fds) = match request {
             Ok(Request::Run {
                 entry,
                 payload,
@@ -284,7 +288,9 @@ worker state failed: {e}"
                 number = number.wrapping_add(1);
                 taken += 1;
                 task_word::chunk_begins(number, skip, holes);
-                (entry, payload, fds)
+                // `payload` is borrowed from `bytes`: where it starts in them.
+                let start = (payload.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
+                (entry, start..start + payload.len(), fds)
             }
             Ok(Request::Exit) => break,
             Err(e) => {
@@ -294,14 +300,15 @@ worker state failed: {e}"
         };
         let run = match cached {
             Some((parts, run)) if parts == entry => Ok(run),
-            _ => mp_sys::entry::EntryParts::<Message, Message>::new(entry.0, entry.1, entry.2)
+            _ => mp_sys::entry::EntryParts::<ChunkInput, Message>::new(entry.0, entry.1, entry.2)
                 .resolve(),
         };
         let out = match run {
             Ok(run) => {
                 cached = Some((entry, run));
-                run(Message {
-                    bytes: payload,
+                run(ChunkInput {
+                    bytes,
+                    inputs,
                     fds: fds.into_iter().map(SharedFd::into_inner).collect(),
                 })
             }

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{PoolError, TaskError};
-use crate::func::{self, ChunkEntry, StarFn};
+use crate::func::{self, ChunkEntry, ChunkInput, StarFn};
 
 /// What makes a worker's state: encoded arguments in, the state out.
 pub(crate) type StateEntry = EntryPoint<Message, Result<Box<dyn Any>, String>>;
@@ -99,12 +99,12 @@ where
     T: DeserializeOwned + 'static,
     R: Serialize + 'static,
 {
-    EntryPoint::of(move |msg: Message| {
+    EntryPoint::of(move |input: ChunkInput| {
         let Some(mut state) = STATE.with(|s| s.borrow_mut().take()) else {
             return func::chunk_error(missing::<S>());
         };
         let out = match state.downcast_mut::<S>() {
-            Some(s) => func::run_chunk::<T, R>(msg, |item| f(s, item)),
+            Some(s) => func::run_chunk::<T, R>(input, |item| f(s, item)),
             None => func::chunk_error(missing::<S>()),
         };
         install(state);
@@ -122,6 +122,11 @@ mod tests {
         seen.len()
     }
 
+    /// A chunk of `items` as the parent sends it.
+    fn chunk(items: &[u32]) -> ChunkInput {
+        crate::chunk::encode_items(items).unwrap().into()
+    }
+
     fn make(first: u32) -> Vec<u32> {
         vec![first]
     }
@@ -133,17 +138,16 @@ mod tests {
         install(state);
         let run = state_map_entry(count).resolve().unwrap();
         let out: ChunkOutput<usize> =
-            mp_wire::decode(run(mp_wire::encode(&[1u32, 2][..]).unwrap())).unwrap();
+            crate::sink::decode_chunk(Ok(run(chunk(&[1u32, 2]))), 2).unwrap();
         assert_eq!(out, ChunkOutput::Done(vec![2, 3]));
         let out: ChunkOutput<usize> =
-            mp_wire::decode(run(mp_wire::encode(&[3u32][..]).unwrap())).unwrap();
+            crate::sink::decode_chunk(Ok(run(chunk(&[3u32]))), 1).unwrap();
         assert_eq!(out, ChunkOutput::Done(vec![4]));
         // Tasks that take another type find no state.
         let other = state_map_entry(|s: &mut String, x: u32| s.len() + x as usize)
             .resolve()
             .unwrap();
-        let out: ChunkOutput<usize> =
-            mp_wire::decode(other(mp_wire::encode(&[1u32][..]).unwrap())).unwrap();
+        let out: ChunkOutput<usize> = mp_wire::decode(other(chunk(&[1u32]))).unwrap();
         assert!(
             matches!(out, ChunkOutput::Failed(TaskError::Function(_))),
             "{out:?}"
