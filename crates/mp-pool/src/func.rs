@@ -74,6 +74,18 @@ pub(crate) struct ChunkInput {
     pub(crate) fds: Vec<std::os::fd::OwnedFd>,
 }
 
+/// Where `part`, a slice borrowed from `whole` (a request's payload, which
+/// postcard hands out of the bytes it decodes), lies in it; an empty range
+/// past the end if it does not (so the chunk reads as no inputs, which its
+/// sink reports as the wrong number of results).
+pub(crate) fn range_within(whole: &[u8], part: &[u8]) -> Range<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize);
+    match start.and_then(|s| Some(s..s.checked_add(part.len())?)) {
+        Some(range) if range.end <= whole.len() => range,
+        _ => whole.len()..whole.len(),
+    }
+}
+
 /// A message holding only a chunk's inputs.
 impl From<Message> for ChunkInput {
     fn from(msg: Message) -> ChunkInput {
@@ -425,6 +437,20 @@ mod tests {
             fds: Vec::new(),
         };
         assert_eq!(outputs::<u32>(run(input), 1), ChunkOutput::Done(vec![10]));
+    }
+
+    #[test]
+    fn a_part_is_found_within_its_whole() {
+        let whole = [1u8, 2, 3, 4, 5];
+        assert_eq!(range_within(&whole, &whole[1..3]), 1..3);
+        assert_eq!(range_within(&whole, &whole[5..]), 5..5);
+        assert_eq!(range_within(&whole, &whole), 0..5);
+        let elsewhere = [1u8, 2];
+        let r = range_within(&whole, &elsewhere);
+        assert!(
+            r.is_empty() && whole.get(r).is_some(),
+            "an empty range inside"
+        );
     }
 
     #[test]

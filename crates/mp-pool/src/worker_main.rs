@@ -288,9 +288,7 @@ worker state failed: {e}"
                 number = number.wrapping_add(1);
                 taken += 1;
                 task_word::chunk_begins(number, skip, holes);
-                // `payload` is borrowed from `bytes`: where it starts in them.
-                let start = (payload.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
-                (entry, start..start + payload.len(), fds)
+                (entry, func::range_within(&bytes, payload), fds)
             }
             Ok(Request::Exit) => break,
             Err(e) => {
