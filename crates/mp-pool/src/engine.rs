@@ -285,7 +285,8 @@ impl Shared {
 
     /// Hands every reply read so far to its job (decoding it).
     pub(crate) fn deliver_arrived(&mut self, completions: &mut Vec<Completion>) {
-        for (job, index, items, msg) in std::mem::take(&mut self.arrived) {
+        // (Drained, not taken: the vector keeps its room for the next replies.)
+        for (job, index, items, msg) in self.arrived.drain(..) {
             deliver(&mut self.jobs, job, index, items, Ok(msg), completions);
         }
     }

@@ -205,8 +205,12 @@ where
         let result = match self.first_error.take() {
             Some(e) => Err(PoolError::Task(e)),
             None => {
-                let mut all: Vec<R> = Vec::with_capacity(self.lens.iter().sum());
-                for (values, _) in self.slots.drain(..) {
+                // The first chunk's values, grown to hold the others'
+                // (a lone chunk's, as they came: `apply`).
+                let mut slots = self.slots.drain(..).map(|(values, _)| values);
+                let mut all: Vec<R> = slots.next().unwrap_or_default();
+                all.reserve(self.lens.iter().sum::<usize>().saturating_sub(all.len()));
+                for values in slots {
                     all.extend(values);
                 }
                 (self.finish)(all).ok_or_else(|| {
