@@ -12,6 +12,9 @@
 //! the end's reader lock) does not stop the child, and bytes the parent had
 //! taken in are not received twice.
 //!
+//! A `PyConnection`: the child has its own reader (the lock a parent thread
+//! waiting in `recv_bytes` holds, and the message it is in the middle of).
+//!
 //! These children are closures, which only the fork start method runs; the
 //! tests pin it.
 
@@ -19,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp_channel::{pipe, Queue};
+use mp_channel::{pipe, PyConnection, Queue, RecvError};
 use mp_process::{Process, StartMethod};
 
 const T: Duration = Duration::from_secs(30);
@@ -138,4 +141,25 @@ fn a_forked_child_does_not_receive_what_its_parent_took_in() {
     theirs.send(&3u32).unwrap();
     finish(p);
     assert_eq!(ours.recv::<u32>().unwrap(), 2);
+}
+
+#[test]
+fn a_forked_child_uses_a_py_connection_a_parent_thread_is_reading() {
+    let (ours, theirs) = pipe(true).unwrap();
+    let ours = Arc::new(PyConnection::from(ours));
+    let theirs = PyConnection::from(theirs);
+    let reading = Arc::clone(&ours);
+    let reader = std::thread::spawn(move || reading.recv_bytes(None));
+    // Let the thread take the reader lock and sleep in `read`.
+    std::thread::sleep(Duration::from_millis(100));
+    let child_end = Arc::clone(&ours);
+    let p = forked(move || {
+        let got = child_end.recv_bytes_timeout(None, Duration::from_millis(10));
+        assert!(matches!(got, Err(RecvError::Timeout)), "{got:?}");
+        child_end.send_bytes(b"from the child").unwrap();
+    });
+    finish(p);
+    assert_eq!(theirs.recv_bytes(None).unwrap(), b"from the child");
+    theirs.send_bytes(b"to the thread").unwrap();
+    assert_eq!(reader.join().unwrap().unwrap(), b"to the thread");
 }
