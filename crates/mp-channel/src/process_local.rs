@@ -53,4 +53,11 @@ impl<T: Default> ProcessLocal<T> {
         }
         &state.value
     }
+
+    /// Whether the calling process made this state (no forked child's
+    /// state is made).
+    #[inline]
+    pub(crate) fn is_maker(&self) -> bool {
+        self.pid == mp_shm::ProcessIdent::current().pid()
+    }
 }
