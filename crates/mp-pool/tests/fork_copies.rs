@@ -6,10 +6,10 @@
 //! nor talk to the parent's workers — and dropping the child's copy leaves
 //! the parent's workers alone.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mp_pool::{Pool, PoolError};
+use mp_pool::{Pool, PoolError, ThreadPool};
 use mp_process::{Process, StartMethod};
 
 fn square(x: u64) -> u64 {
@@ -79,4 +79,39 @@ fn a_forked_copy_of_a_pending_result_does_not_wait_for_it() {
     // The parent's result is untouched.
     let pending = Arc::try_unwrap(pending).expect("the only handle");
     assert_eq!(pending.get().unwrap(), 300);
+}
+
+#[test]
+fn a_forked_copy_of_a_thread_pool_refuses_work_and_leaves_the_threads_alone() {
+    let pool = Arc::new(ThreadPool::with_threads(2).unwrap());
+    let me = std::process::id();
+    let copy = Arc::clone(&pool);
+    // A copy the child owns outright (taken out of the slot), so that its
+    // drop runs there.
+    let owned = Arc::new(Mutex::new(Some(ThreadPool::with_threads(1).unwrap())));
+    let owned_copy = Arc::clone(&owned);
+    let code = run_forked(move || {
+        // No thread of the pool runs in the child: this waited for ever.
+        let got = copy.apply(|x: u64| x * x, (3,));
+        assert!(
+            matches!(got, Err(PoolError::NotOwner { owner }) if owner == me),
+            "{got:?}"
+        );
+        let got = copy.map(|x: u64| x + 1, 0..4);
+        assert!(matches!(got, Err(PoolError::NotOwner { .. })), "{got:?}");
+        assert!(matches!(
+            copy.imap(|x: u64| x, 0..4),
+            Err(PoolError::NotOwner { .. })
+        ));
+        copy.close();
+        assert!(matches!(copy.join(), Err(PoolError::NotOwner { .. })));
+        copy.terminate();
+        // Dropping a copy terminates and waits for nothing.
+        drop(owned_copy.lock().unwrap().take());
+    });
+    assert_eq!(code, Some(0), "the child's checks held and it ended");
+    // The parent's pools still run on their own threads.
+    assert_eq!(pool.map(|x: u64| x * 2, 0..10u64).unwrap()[9], 18);
+    let owned = owned.lock().unwrap().take().unwrap();
+    assert_eq!(owned.apply(|x: u64| x + 1, (1,)).unwrap(), 2);
 }
