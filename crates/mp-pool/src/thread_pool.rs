@@ -138,6 +138,12 @@ impl ThreadPool {
         self.engine.threads
     }
 
+    /// Whether the calling process made this pool (see
+    /// [`PoolError::NotOwner`]).
+    pub(crate) fn is_owner(&self) -> bool {
+        self.engine.is_owner()
+    }
+
     fn state(&self) -> RunState {
         if !self.engine.is_owner() {
             // Not ours to look at (its lock may be held for ever here).

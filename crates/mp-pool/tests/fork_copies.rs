@@ -1,15 +1,19 @@
-//! A pool, or a pending result of one, reached by a forked child through a
-//! copy (a closure's capture, under fork, which the tests pin): only the
-//! process that made a pool (submitted a call) may use it. The child's
-//! calls fail with `NotOwner` — they neither wait for the parent's engine
-//! (which does not run there, and whose locks may be held for ever there)
-//! nor talk to the parent's workers — and dropping the child's copy leaves
-//! the parent's workers alone.
+//! A pool (of processes or threads), an executor, or a pending result or
+//! future of one, reached by a forked child through a copy (a closure's
+//! capture, under fork, which the tests pin): only the process that made a
+//! pool (submitted a call) may use it. The child's calls fail with
+//! `NotOwner` — they neither wait for the parent's engine or threads
+//! (which do not run there, and whose locks may be held for ever there)
+//! nor talk to the parent's workers — and dropping or shutting down the
+//! child's copy leaves the parent's workers alone.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mp_pool::{Pool, PoolError, ThreadPool};
+use mp_pool::{
+    Executor, ExecutorPool, Future, Pool, PoolError, ProcessPoolExecutor, ThreadPool,
+    ThreadPoolExecutor,
+};
 use mp_process::{Process, StartMethod};
 
 fn square(x: u64) -> u64 {
@@ -114,4 +118,74 @@ fn a_forked_copy_of_a_thread_pool_refuses_work_and_leaves_the_threads_alone() {
     assert_eq!(pool.map(|x: u64| x * 2, 0..10u64).unwrap()[9], 18);
     let owned = owned.lock().unwrap().take().unwrap();
     assert_eq!(owned.apply(|x: u64| x + 1, (1,)).unwrap(), 2);
+}
+
+/// What a forked child sees of an executor and of its futures (the parent
+/// has `running` in a worker and, on one thread, `queued` behind it): the
+/// executor refuses work and its shutdown waits for nothing; the futures
+/// neither wait nor report or cancel the parent's calls.
+fn check_executor_copy<P: ExecutorPool + Send + Sync + 'static>(
+    executor: Executor<P>,
+    submit: fn(&Executor<P>, u64) -> Result<Future<u64>, PoolError>,
+) {
+    let executor = Arc::new(executor);
+    let me = std::process::id();
+    let running = Arc::new(submit(&executor, 300).unwrap());
+    let queued = Arc::new(submit(&executor, 1).unwrap());
+    // Let the first task reach its worker.
+    while !running.running() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (copy, running_copy, queued_copy) = (
+        Arc::clone(&executor),
+        Arc::clone(&running),
+        Arc::clone(&queued),
+    );
+    let code = run_forked(move || {
+        let got = submit(&copy, 2);
+        assert!(
+            matches!(&got, Err(PoolError::NotOwner { owner }) if *owner == me),
+            "{:?}",
+            got.map(|_| ())
+        );
+        for f in [&running_copy, &queued_copy] {
+            assert!(!f.running());
+            assert!(!f.done());
+            assert!(!f.cancelled());
+            // Nothing runs the parent's calls here, so nothing cancels them.
+            assert!(!f.cancel());
+            let got = f.exception(None);
+            assert!(matches!(got, Err(PoolError::NotOwner { .. })), "{got:?}");
+            let got = f.result_timeout(Duration::from_secs(60));
+            assert!(matches!(got, Err(PoolError::NotOwner { .. })), "{got:?}");
+            f.add_done_callback(|_| panic!("nothing completes a copy"));
+        }
+        // Cancels nothing of the parent's and waits for nothing.
+        copy.shutdown(true, true);
+    });
+    assert_eq!(code, Some(0), "the child's checks held and it ended");
+    // The parent's calls are untouched and its executor still runs.
+    let (running, queued) = (
+        Arc::try_unwrap(running).ok().unwrap(),
+        Arc::try_unwrap(queued).ok().unwrap(),
+    );
+    assert_eq!(running.result().unwrap(), 300);
+    assert_eq!(queued.result().unwrap(), 1);
+    assert_eq!(submit(&executor, 4).unwrap().result().unwrap(), 4);
+}
+
+#[test]
+fn a_forked_copy_of_a_process_pool_executor_and_its_futures_do_not_wait() {
+    check_executor_copy(
+        ProcessPoolExecutor::with_max_workers(1).unwrap(),
+        |ex, ms| ex.submit(nap, (ms,)),
+    );
+}
+
+#[test]
+fn a_forked_copy_of_a_thread_pool_executor_and_its_futures_do_not_wait() {
+    check_executor_copy(
+        ThreadPoolExecutor::with_max_workers(1).unwrap(),
+        |ex, ms| ex.submit(nap, (ms,)),
+    );
 }
