@@ -1,8 +1,8 @@
-//! A pool (of processes or threads), an executor, or a pending result or
-//! future of one, reached by a forked child through a copy (a closure's
-//! capture, under fork, which the tests pin): only the process that made a
-//! pool (submitted a call) may use it. The child's calls fail with
-//! `NotOwner` — they neither wait for the parent's engine or threads
+//! A pool (of processes or threads), an executor, or a pending result,
+//! iterator or future of one, reached by a forked child through a copy (a
+//! closure's capture, under fork, which the tests pin): only the process
+//! that made a pool (submitted a call) may use it. The child's calls fail
+//! with `NotOwner` — they neither wait for the parent's engine or threads
 //! (which do not run there, and whose locks may be held for ever there)
 //! nor talk to the parent's workers — and dropping or shutting down the
 //! child's copy leaves the parent's workers alone.
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mp_pool::{
-    Executor, ExecutorPool, Future, Pool, PoolError, ProcessPoolExecutor, ThreadPool,
+    Executor, ExecutorPool, Future, IMapIterator, Pool, PoolError, ProcessPoolExecutor, ThreadPool,
     ThreadPoolExecutor,
 };
 use mp_process::{Process, StartMethod};
@@ -188,4 +188,39 @@ fn a_forked_copy_of_a_thread_pool_executor_and_its_futures_do_not_wait() {
         ThreadPoolExecutor::with_max_workers(1).unwrap(),
         |ex, ms| ex.submit(nap, (ms,)),
     );
+}
+
+/// A child owns a copy of the parent's pending iterator outright (taken out
+/// of a slot): it neither waits for results nothing delivers there nor
+/// reads more input into, or cancels, its parent's call; the parent's
+/// iterator yields everything.
+fn check_iterator_copy(it: IMapIterator<u64>, expected: &[u64]) {
+    let slot = Arc::new(Mutex::new(Some(it)));
+    let copy = Arc::clone(&slot);
+    let me = std::process::id();
+    let code = run_forked(move || {
+        let mut it = copy.lock().unwrap().take().expect("the copy");
+        let got = it.next();
+        assert!(
+            matches!(got, Some(Err(PoolError::NotOwner { owner })) if owner == me),
+            "{got:?}"
+        );
+        assert!(it.next().is_none(), "then it ends");
+        assert!(!it.cancel());
+        drop(it);
+    });
+    assert_eq!(code, Some(0), "the child's checks held and it ended");
+    let it = slot.lock().unwrap().take().unwrap();
+    let got: Vec<u64> = it.map(Result::unwrap).collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn a_forked_copy_of_a_pending_iterator_does_not_wait_for_it() {
+    let input = [300, 1, 2, 3];
+    let pool = Pool::with_processes(1).unwrap();
+    check_iterator_copy(pool.imap(nap, input).unwrap(), &input);
+    check_iterator_copy(pool.imap_buffered(nap, input, 1, 1).unwrap(), &input);
+    let threads = ThreadPool::with_threads(1).unwrap();
+    check_iterator_copy(threads.imap(nap, input).unwrap(), &input);
 }
