@@ -15,13 +15,19 @@ use once_cell::race::OnceBox;
 
 /// One process's `T`, and the chain to the `T`s of processes forked from
 /// it (see the module docs).
+///
+/// `repr(C)`, `pid` first: the look at `pid` that every operation makes
+/// then reads the struct's first bytes. Rust's own layout put `pid` past
+/// a connection's reader and writer, and a send and a receive through a
+/// pipe cost about 1.5 % more (pinned, interleaved A/B).
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct ProcessLocal<T> {
     /// The process `value` belongs to.
     pid: u32,
-    value: T,
     /// The state of a process forked from `pid` (made on its first use).
     forked: OnceBox<ProcessLocal<T>>,
+    value: T,
 }
 
 impl<T: Default> ProcessLocal<T> {
