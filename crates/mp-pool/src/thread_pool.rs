@@ -145,7 +145,7 @@ impl ThreadPool {
     }
 
     fn state(&self) -> RunState {
-        if !self.engine.is_owner() {
+        if !self.is_owner() {
             // Not ours to look at (its lock may be held for ever here).
             return RunState::Terminate;
         }
@@ -156,7 +156,7 @@ impl ThreadPool {
     /// done (Python's `close()`). Idempotent. Does nothing in a process
     /// other than the pool's maker (see [`PoolError::NotOwner`]).
     pub fn close(&self) {
-        if self.engine.is_owner() {
+        if self.is_owner() {
             self.engine.close();
         }
     }
@@ -169,7 +169,7 @@ impl ThreadPool {
     /// Does nothing in a process other than the pool's maker: dropping a
     /// forked child's copy leaves the parent's pool alone.
     pub fn terminate(&self) {
-        if !self.engine.is_owner() {
+        if !self.is_owner() {
             return;
         }
         self.engine.terminate();
