@@ -133,7 +133,9 @@ fn check_executor_copy<P: ExecutorPool + Send + Sync + 'static>(
     let running = Arc::new(submit(&executor, 300).unwrap());
     let queued = Arc::new(submit(&executor, 1).unwrap());
     // Let the first task reach its worker.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !running.running() {
+        assert!(std::time::Instant::now() < deadline, "the task starts");
         std::thread::sleep(Duration::from_millis(5));
     }
     let (copy, running_copy, queued_copy) = (
