@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use mp_sys::socket;
 use mp_wire::{FrameEncoder, Limits, Message, SharedFd, MAX_FDS_PER_FRAME};
-use once_cell::race::OnceBox;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::deadline::Deadline;
 use crate::error::{RecvError, RecvIntoError, SendError};
+use crate::process_local::ProcessLocal;
 use crate::reader::{Reader, Wait};
 use crate::transport::{Transport, Wire};
 
@@ -63,8 +63,8 @@ struct Shared {
     transport: Transport,
     /// The receiving and sending state of the process that made the end;
     /// a forked child that reaches it through copies of the parent's
-    /// handles has its own ([`Ends::local`]).
-    ends: Ends,
+    /// handles has its own ([`ProcessLocal::local`]).
+    ends: ProcessLocal<Ends>,
     /// Set once a receive error left the stream out of step (the reader
     /// knows why; this is readable without its lock).
     recv_broken: AtomicBool,
@@ -77,37 +77,12 @@ struct Shared {
 /// holds the reader's), locked for ever in the child, and bytes the
 /// parent's reader had taken in, which are the parent's. So a forked
 /// child uses an `Ends` of its own, made without a lock on its first use
-/// and chained to the copy (as a queue's feeder, see `queue::feeder`).
-#[derive(Debug)]
+/// and chained to the copy ([`ProcessLocal`]; a queue's feeder does the
+/// same, see `queue::feeder`).
+#[derive(Debug, Default)]
 struct Ends {
-    /// The process this state belongs to.
-    pid: u32,
     reader: Mutex<Reader>,
     writer: Mutex<Writer>,
-    /// The state of a process forked from this one's.
-    forked: OnceBox<Ends>,
-}
-
-impl Ends {
-    fn for_process(pid: u32) -> Ends {
-        Ends {
-            pid,
-            reader: Mutex::new(Reader::new()),
-            writer: Mutex::new(Writer::default()),
-            forked: OnceBox::new(),
-        }
-    }
-
-    /// The calling process's state (see [`Ends`]).
-    #[inline(always)]
-    fn local(&self) -> &Ends {
-        let pid = mp_shm::ProcessIdent::current().pid();
-        let mut ends = self;
-        while ends.pid != pid {
-            ends = ends.forked.get_or_init(|| Box::new(Ends::for_process(pid)));
-        }
-        ends
-    }
 }
 
 /// The sending half's state.
@@ -153,7 +128,7 @@ impl Connection {
         Connection {
             shared: Arc::new(Shared {
                 transport,
-                ends: Ends::for_process(mp_shm::ProcessIdent::current().pid()),
+                ends: ProcessLocal::new(Ends::default()),
                 recv_broken: AtomicBool::new(false),
             }),
             limits: Limits::default(),

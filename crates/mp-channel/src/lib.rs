@@ -60,6 +60,7 @@ mod connection_async;
 mod deadline;
 mod error;
 mod listener;
+mod process_local;
 mod py_connection;
 mod py_frame;
 mod queue;

@@ -22,6 +22,7 @@ use crate::auth::{answer_challenge, deliver_challenge, ServerHandshake};
 use crate::connection::Connection;
 use crate::deadline::Deadline;
 use crate::error::{AuthenticationError, ConnectError, RecvError};
+use crate::process_local::ProcessLocal;
 
 #[cfg(feature = "async")]
 #[path = "listener_async.rs"]
@@ -187,6 +188,16 @@ impl FromStr for Address {
 /// sees its connection closed during the handshake and may connect again
 /// (the manager's client does).
 ///
+/// # Forked copies
+/// A child forked with a copy of a listener (a closure's capture) accepts
+/// on the same socket with handshakes of its own, as a pre-forked server's
+/// children do: it never waits for the lock of a parent thread that was in
+/// `accept` at the fork, nor drives the handshakes its parent has under way
+/// (their bytes are the parent's), and [`last_accepted`](Self::last_accepted)
+/// is its own. Only the process that bound the listener removes its socket
+/// file: dropping a forked child's copy leaves it (as Python's finalizer,
+/// which runs only in the process that made it).
+///
 /// ```
 /// use mp_channel::{client, Address, Listener};
 /// let listener = Listener::bind(Some(Address::tcp_loopback(0)), Some(b"secret"))?;
@@ -207,14 +218,23 @@ pub struct Listener {
     handshake_timeout: Option<Duration>,
     max_pending: usize,
     grace: Duration,
+    /// The accepting state of each process that uses the listener: its
+    /// maker's, and any forked child's (see "Forked copies").
+    accepting: ProcessLocal<Accepting>,
+    /// The socket file we created (path, inode) and our private directory;
+    /// removed by the maker's drop only.
+    cleanup: Option<(PathBuf, u64, Option<PathBuf>)>,
+}
+
+/// One process's accepting state.
+#[derive(Debug, Default)]
+struct Accepting {
     /// Handshakes in progress (only with an authkey), oldest first; locked
     /// by the `accept` call driving them.
     pending: Mutex<Vec<Pending>>,
     /// `pending.len()`, readable while an `accept` holds the lock.
     pending_count: AtomicUsize,
     last_accepted: Mutex<Option<Address>>,
-    /// The socket file we created (path, inode) and our private directory.
-    cleanup: Option<(PathBuf, u64, Option<PathBuf>)>,
 }
 
 /// A connection taken in whose handshake is running.
@@ -306,9 +326,7 @@ impl Listener {
             handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
             max_pending: DEFAULT_MAX_PENDING_HANDSHAKES,
             grace: DEFAULT_HANDSHAKE_GRACE,
-            pending: Mutex::new(Vec::new()),
-            pending_count: AtomicUsize::new(0),
-            last_accepted: Mutex::new(None),
+            accepting: ProcessLocal::new(Accepting::default()),
             cleanup,
         })
     }
@@ -361,7 +379,7 @@ impl Listener {
     /// How many connections are in the middle of their handshake now
     /// (never waits, even while another thread is in `accept`).
     pub fn pending_handshakes(&self) -> usize {
-        self.pending_count.load(Ordering::Relaxed)
+        self.accepting.local().pending_count.load(Ordering::Relaxed)
     }
 
     /// The bound address (with the real port if port 0 was asked for).
@@ -372,7 +390,7 @@ impl Listener {
     /// The peer address of the last accepted connection (TCP only; Unix
     /// clients are unnamed).
     pub fn last_accepted(&self) -> Option<Address> {
-        lock(&self.last_accepted).clone()
+        lock(&self.accepting.local().last_accepted).clone()
     }
 
     /// Accepts one connection, authenticating it if there is an authkey:
@@ -437,9 +455,10 @@ impl Listener {
                 }
             }
         };
-        let mut pending = lock(&self.pending);
+        let accepting = self.accepting.local();
+        let mut pending = lock(&accepting.pending);
         loop {
-            if let Some(done) = self.drive(&mut pending, key.as_bytes())? {
+            if let Some(done) = self.drive(accepting, &mut pending, key.as_bytes())? {
                 return Ok(Some(done));
             }
             // A waiting connection may be taken in if a slot is free, or if
@@ -472,7 +491,9 @@ impl Listener {
                     if full {
                         // The oldest, past its grace: closed by the drop.
                         pending.remove(0);
-                        self.pending_count.store(pending.len(), Ordering::Relaxed);
+                        accepting
+                            .pending_count
+                            .store(pending.len(), Ordering::Relaxed);
                     }
                     let handshake_deadline = Deadline::after(self.handshake_timeout);
                     let handshake = ServerHandshake::start(&conn, handshake_deadline)?;
@@ -482,7 +503,9 @@ impl Listener {
                         peer,
                         grace_ends: Deadline::after(Some(self.grace)),
                     });
-                    self.pending_count.store(pending.len(), Ordering::Relaxed);
+                    accepting
+                        .pending_count
+                        .store(pending.len(), Ordering::Relaxed);
                 }
             }
             if deadline.passed() {
@@ -495,6 +518,7 @@ impl Listener {
     /// first that completed, or the first failure (removing it), or `None`.
     fn drive(
         &self,
+        accepting: &Accepting,
         pending: &mut Vec<Pending>,
         key: &[u8],
     ) -> Result<Option<Connection>, ConnectError> {
@@ -510,13 +534,17 @@ impl Listener {
                 Ok(false) => continue,
                 Ok(true) => {
                     let done = pending.remove(i);
-                    self.pending_count.store(pending.len(), Ordering::Relaxed);
+                    accepting
+                        .pending_count
+                        .store(pending.len(), Ordering::Relaxed);
                     self.set_last_accepted(done.peer);
                     return Ok(Some(done.conn));
                 }
                 Err(e) => {
                     pending.remove(i);
-                    self.pending_count.store(pending.len(), Ordering::Relaxed);
+                    accepting
+                        .pending_count
+                        .store(pending.len(), Ordering::Relaxed);
                     return Err(e.into());
                 }
             }
@@ -545,7 +573,7 @@ impl Listener {
 
     /// Records the peer of the connection `accept` returns.
     fn set_last_accepted(&self, peer: Option<Address>) {
-        *lock(&self.last_accepted) = peer;
+        *lock(&self.accepting.local().last_accepted) = peer;
     }
 
     /// Closes the listener and removes its socket file (dropping does the same).
@@ -563,6 +591,10 @@ impl AsFd for Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
+        if !self.accepting.is_maker() {
+            // A forked child's copy: the file is its parent's.
+            return;
+        }
         if let Some((path, ino, dir)) = self.cleanup.take() {
             // Only remove the file if it is still ours (not replaced since).
             if fs::symlink_metadata(&path).is_ok_and(|m| m.ino() == ino) {

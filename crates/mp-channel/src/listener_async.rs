@@ -78,7 +78,7 @@ impl Listener {
     /// every connection in its handshake; the lock on them is not held
     /// across the await), and when it must look again at the latest.
     fn watch_list(&self, deadline: Deadline) -> std::io::Result<(Vec<OwnedFd>, Deadline)> {
-        let pending = lock(&self.pending);
+        let pending = lock(&self.accepting.local().pending);
         let mut fds = vec![self.as_fd().try_clone_to_owned()?];
         let mut wake = deadline;
         for p in pending.iter() {

@@ -13,6 +13,7 @@ use mp_sys::socket;
 use crate::connection::Connection;
 use crate::deadline::Deadline;
 use crate::error::{RecvError, SendError};
+use crate::process_local::ProcessLocal;
 use crate::py_frame::{self, PyFrameReader};
 
 /// A connection that frames its messages as CPython's `Connection` does (a
@@ -41,9 +42,16 @@ use crate::py_frame::{self, PyFrameReader};
 /// are serialized by a lock, and a message longer than `recv_bytes`'
 /// maximum leaves the connection unusable for receiving and
 /// [`readable`](Self::readable) `false`, as in Python.
+///
+/// A child forked with a copy of a `PyConnection` (a closure's capture)
+/// receives with a reader of its own: it never waits for the lock of a
+/// parent thread that was in `recv_bytes` at the fork, nor goes on with a
+/// message the parent had begun to read.
 pub struct PyConnection {
     conn: Connection,
-    reader: Mutex<PyFrameReader>,
+    /// The receiving state (lock and message begun) of each process that
+    /// uses the connection: its maker's, and any forked child's.
+    reader: ProcessLocal<Mutex<PyFrameReader>>,
     /// Set once a receive error left the stream out of step.
     broken: AtomicBool,
 }
@@ -60,7 +68,7 @@ impl From<Connection> for PyConnection {
     fn from(conn: Connection) -> PyConnection {
         PyConnection {
             conn,
-            reader: Mutex::new(PyFrameReader::new()),
+            reader: ProcessLocal::new(Mutex::new(PyFrameReader::new())),
             broken: AtomicBool::new(false),
         }
     }
@@ -142,7 +150,11 @@ impl PyConnection {
                 "an earlier receive left the stream out of step".into(),
             ));
         }
-        let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut reader = self
+            .reader
+            .local()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         match reader.read(&self.conn, max.unwrap_or(usize::MAX), Some(deadline)) {
             Ok(Some(message)) => Ok(message),
             // Only a read without a deadline stops short of a message.

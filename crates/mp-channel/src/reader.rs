@@ -36,11 +36,6 @@ pub(crate) enum Wait {
 }
 
 impl Reader {
-    /// An empty reader.
-    pub(crate) fn new() -> Reader {
-        Reader::default()
-    }
-
     /// Whether bytes (or fds) that arrived are waiting here, unread.
     pub(crate) fn has_buffered(&self) -> bool {
         self.decoder.has_buffered()

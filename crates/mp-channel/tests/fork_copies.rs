@@ -12,6 +12,14 @@
 //! the end's reader lock) does not stop the child, and bytes the parent had
 //! taken in are not received twice.
 //!
+//! A `PyConnection`: the child has its own reader (the lock a parent thread
+//! waiting in `recv_bytes` holds, and the message it is in the middle of).
+//!
+//! A listener: the child accepts with handshakes of its own (it neither
+//! waits for the lock of a parent thread in `accept` nor drives, and so
+//! steals, the handshakes its parent has under way), and dropping its copy
+//! leaves the parent's socket file in place.
+//!
 //! These children are closures, which only the fork start method runs; the
 //! tests pin it.
 
@@ -19,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp_channel::{pipe, Queue};
+use mp_channel::{client, pipe, Address, ConnectError, Listener, PyConnection, Queue, RecvError};
 use mp_process::{Process, StartMethod};
 
 const T: Duration = Duration::from_secs(30);
@@ -138,4 +146,110 @@ fn a_forked_child_does_not_receive_what_its_parent_took_in() {
     theirs.send(&3u32).unwrap();
     finish(p);
     assert_eq!(ours.recv::<u32>().unwrap(), 2);
+}
+
+#[test]
+fn a_forked_child_uses_a_py_connection_a_parent_thread_is_reading() {
+    let (ours, theirs) = pipe(true).unwrap();
+    let ours = Arc::new(PyConnection::from(ours));
+    let theirs = PyConnection::from(theirs);
+    let reading = Arc::clone(&ours);
+    let reader = std::thread::spawn(move || reading.recv_bytes(None));
+    // Let the thread take the reader lock and sleep in `read`.
+    std::thread::sleep(Duration::from_millis(100));
+    let child_end = Arc::clone(&ours);
+    let p = forked(move || {
+        let got = child_end.recv_bytes_timeout(None, Duration::from_millis(10));
+        assert!(matches!(got, Err(RecvError::Timeout)), "{got:?}");
+        child_end.send_bytes(b"from the child").unwrap();
+    });
+    finish(p);
+    assert_eq!(theirs.recv_bytes(None).unwrap(), b"from the child");
+    theirs.send_bytes(b"to the thread").unwrap();
+    assert_eq!(reader.join().unwrap().unwrap(), b"to the thread");
+}
+
+const KEY: &[u8] = b"fork copies";
+
+#[test]
+fn a_forked_child_accepts_although_a_parent_thread_was_accepting() {
+    let listener = Arc::new(Listener::bind(None, Some(KEY)).unwrap());
+    let (stop_rx, stop_tx) = pipe(false).unwrap();
+    let accepting = Arc::clone(&listener);
+    let acceptor = std::thread::spawn(move || {
+        accepting
+            .accept_unless(&[stop_rx.as_fd()])
+            .map(|c| c.is_some())
+    });
+    // Let the thread take the handshake lock and sleep in `poll`.
+    std::thread::sleep(Duration::from_millis(100));
+    let copy = Arc::clone(&listener);
+    let p = forked(move || {
+        assert_eq!(copy.pending_handshakes(), 0);
+        assert_eq!(copy.last_accepted(), None);
+        let got = copy.accept_timeout(Duration::from_millis(10));
+        assert!(matches!(got, Err(ConnectError::Timeout)), "{got:?}");
+    });
+    finish(p);
+    stop_tx.send(&()).unwrap();
+    assert!(!acceptor.join().unwrap().unwrap(), "the thread was stopped");
+}
+
+#[test]
+fn a_forked_child_leaves_its_parents_handshakes_alone() {
+    let listener = Arc::new(Listener::bind(Some(Address::tcp_loopback(0)), Some(KEY)).unwrap());
+    let address = listener.address().clone();
+    let connecting = std::thread::spawn(move || client(&address, Some(KEY)).map(|_| ()));
+    // Take the client in and start its handshake, without waiting for it.
+    let deadline = std::time::Instant::now() + T;
+    while listener.pending_handshakes() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the client connects");
+        assert!(matches!(
+            listener.accept_timeout(Duration::ZERO),
+            Err(ConnectError::Timeout)
+        ));
+    }
+    // The client's answer to the challenge arrives, unread.
+    std::thread::sleep(Duration::from_millis(100));
+    let copy = Arc::clone(&listener);
+    let p = forked(move || {
+        assert_eq!(
+            copy.pending_handshakes(),
+            0,
+            "the parent's are not the child's"
+        );
+        let got = copy.accept_timeout(Duration::from_millis(100));
+        assert!(matches!(got, Err(ConnectError::Timeout)), "{got:?}");
+    });
+    finish(p);
+    // The parent finishes the handshake it began.
+    assert_eq!(listener.pending_handshakes(), 1);
+    listener.accept_timeout(T).unwrap();
+    connecting.join().unwrap().unwrap();
+}
+
+/// A child closes its copy of the parent's listener (as a pre-forked
+/// worker that must not accept does in Python): the socket file stays, the
+/// parent goes on accepting there.
+#[test]
+fn a_forked_child_closing_its_copy_leaves_the_socket_file() {
+    let listener = Listener::bind(None, None).unwrap();
+    let address = listener.address().clone();
+    let Address::Unix(path) = address.clone() else {
+        panic!("a default address is a Unix socket path");
+    };
+    let slot = Arc::new(std::sync::Mutex::new(Some(listener)));
+    let copy = Arc::clone(&slot);
+    let p = forked(move || {
+        let mine = copy.lock().unwrap().take().expect("the copy");
+        mine.close();
+    });
+    finish(p);
+    assert!(path.exists(), "the child removed its parent's socket file");
+    let listener = slot.lock().unwrap().take().unwrap();
+    let connecting = std::thread::spawn(move || client(&address, None).map(|_| ()));
+    listener.accept_timeout(T).unwrap();
+    connecting.join().unwrap().unwrap();
+    drop(listener);
+    assert!(!path.exists(), "the parent's drop removes it");
 }

@@ -119,6 +119,9 @@ pub trait ExecutorPool {
     fn close(&self);
     /// Waits until the workers have exited (the pool's `join`).
     fn join(&self) -> Result<(), PoolError>;
+    /// Whether the calling process made the pool: only its maker may use
+    /// it (see [`PoolError::NotOwner`]).
+    fn is_owner(&self) -> bool;
 }
 
 impl ExecutorPool for Pool {
@@ -129,6 +132,10 @@ impl ExecutorPool for Pool {
     fn join(&self) -> Result<(), PoolError> {
         Pool::join(self)
     }
+
+    fn is_owner(&self) -> bool {
+        Pool::is_owner(self)
+    }
 }
 
 impl ExecutorPool for ThreadPool {
@@ -138,6 +145,10 @@ impl ExecutorPool for ThreadPool {
 
     fn join(&self) -> Result<(), PoolError> {
         ThreadPool::join(self)
+    }
+
+    fn is_owner(&self) -> bool {
+        ThreadPool::is_owner(self)
     }
 }
 
@@ -242,7 +253,15 @@ impl<P: ExecutorPool> Executor<P> {
     /// with `wait`, returns once every other task has finished and the
     /// workers have exited. Idempotent. The executor's drop waits even after
     /// `shutdown(false, _)`.
+    ///
+    /// Does nothing in a process other than the pool's maker (a child
+    /// forked with a copy of the executor, whose calls fail with
+    /// [`PoolError::NotOwner`]): the futures and workers are its parent's,
+    /// and so, maybe held for ever there, are the locks.
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        if !self.pool.is_owner() {
+            return;
+        }
         if cancel_futures {
             let calls = std::mem::take(&mut lock(&self.pending).calls);
             for call in &calls {

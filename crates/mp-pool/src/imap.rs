@@ -209,8 +209,17 @@ struct Buffered {
 /// Dropping it cancels its call (beyond Python, where the tasks run on):
 /// the tasks that have not started never run; see
 /// [`cancel`](Self::cancel).
+///
+/// A child forked with a copy of it (a closure's capture) cannot use it:
+/// nothing delivers the results there. It yields one
+/// [`PoolError::NotOwner`] and ends, without waiting, reading more input
+/// or cancelling anything; the parent's iterator is untouched.
 pub struct IMapIterator<R> {
     shared: Arc<ImapShared<R>>,
+    /// The process that submitted the call: the only one its pool delivers
+    /// to; a forked child's copy is refused (once: `refused`).
+    owner: u32,
+    refused: bool,
     /// Buffered forms: reads more input as results are taken.
     buffered: Option<Buffered>,
     /// The pool's engine and the call's job, to cancel it.
@@ -224,6 +233,8 @@ impl<R> IMapIterator<R> {
     pub(crate) fn new(shared: Arc<ImapShared<R>>) -> Self {
         IMapIterator {
             shared,
+            owner: mp_shm::ProcessIdent::current().pid(),
+            refused: false,
             buffered: None,
             job: None,
             #[cfg(feature = "async")]
@@ -255,6 +266,9 @@ impl<R> IMapIterator<R> {
     }
 
     fn cancel_with(&mut self, kill: bool) -> bool {
+        if !self.is_owner() {
+            return false;
+        }
         if let Some(mut b) = self.buffered.take() {
             b.feed.get_mut().unwrap_or_else(|e| e.into_inner()).close();
         }
@@ -274,6 +288,8 @@ impl<R> IMapIterator<R> {
     pub(crate) fn buffered(shared: Arc<ImapShared<R>>, feed: Box<dyn Feed>, limit: usize) -> Self {
         IMapIterator {
             shared,
+            owner: mp_shm::ProcessIdent::current().pid(),
+            refused: false,
             buffered: Some(Buffered {
                 feed: Mutex::new(feed),
                 in_flight: 0,
@@ -319,7 +335,26 @@ impl<R> IMapIterator<R> {
         self.next_until(Deadline::after(Some(timeout)))
     }
 
+    /// Whether the calling process submitted the call.
+    fn is_owner(&self) -> bool {
+        self.owner == mp_shm::ProcessIdent::current().pid()
+    }
+
+    /// In a process other than the submitter (a forked child's copy), what
+    /// it yields instead of looking: one [`PoolError::NotOwner`], then the
+    /// end.
+    fn refusal(&mut self) -> Option<Option<Result<R, PoolError>>> {
+        if self.is_owner() {
+            return None;
+        }
+        let first = !std::mem::replace(&mut self.refused, true);
+        Some(first.then_some(Err(PoolError::NotOwner { owner: self.owner })))
+    }
+
     fn next_until(&mut self, deadline: Deadline) -> Option<Result<R, PoolError>> {
+        if let Some(refused) = self.refusal() {
+            return refused;
+        }
         let item = self.take_until(deadline);
         self.settle(&item);
         item
@@ -371,6 +406,13 @@ impl<R> Iterator for IMapIterator<R> {
 
 impl<R> fmt::Debug for IMapIterator<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.is_owner() {
+            // A forked child's copy: its lock may be held for ever here.
+            return f
+                .debug_struct("IMapIterator")
+                .field("owner", &self.owner)
+                .finish_non_exhaustive();
+        }
         let s = lock(&self.shared.state);
         f.debug_struct("IMapIterator")
             .field("ordered", &s.ordered)

@@ -46,6 +46,9 @@ impl<R> IMapIterator<R> {
     }
 
     fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<R, PoolError>>> {
+        if let Some(refused) = self.refusal() {
+            return Poll::Ready(refused);
+        }
         loop {
             let taken = lock(&self.shared.state).take();
             let item = match taken {

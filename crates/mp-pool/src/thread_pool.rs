@@ -96,6 +96,13 @@ use engine::{Engine, RunState};
 /// thread in the middle of a task when the pool terminates finishes that
 /// task in the background (its result is discarded) and then exits;
 /// `terminate` and `join` do not wait for it (CPython's `join` does).
+///
+/// # Forked copies
+/// Only the process that made a pool may use it. A child forked with a
+/// copy of it (a closure's capture) has none of its threads: its calls
+/// fail with [`PoolError::NotOwner`] before taking any lock (the pool's may
+/// be held for ever there by a thread it does not have), `close` and
+/// `terminate` do nothing there, and dropping the copy waits for nothing.
 pub struct ThreadPool {
     engine: Arc<Engine>,
     handles: Mutex<Vec<JoinHandle<()>>>,
@@ -131,14 +138,27 @@ impl ThreadPool {
         self.engine.threads
     }
 
+    /// Whether the calling process made this pool (see
+    /// [`PoolError::NotOwner`]).
+    pub(crate) fn is_owner(&self) -> bool {
+        self.engine.is_owner()
+    }
+
     fn state(&self) -> RunState {
+        if !self.is_owner() {
+            // Not ours to look at (its lock may be held for ever here).
+            return RunState::Terminate;
+        }
         self.engine.state().run
     }
 
     /// Stops accepting work; the threads exit once every submitted task is
-    /// done (Python's `close()`). Idempotent.
+    /// done (Python's `close()`). Idempotent. Does nothing in a process
+    /// other than the pool's maker (see [`PoolError::NotOwner`]).
     pub fn close(&self) {
-        self.engine.close();
+        if self.is_owner() {
+            self.engine.close();
+        }
     }
 
     /// Stops the pool now (Python's `terminate()`): queued tasks are dropped
@@ -146,7 +166,12 @@ impl ThreadPool {
     /// Python they never become ready). Waits until the idle threads have
     /// exited, not for threads in the middle of a task (see the type's
     /// docs), and not at all when called from one of the pool's threads.
+    /// Does nothing in a process other than the pool's maker: dropping a
+    /// forked child's copy leaves the parent's pool alone.
     pub fn terminate(&self) {
+        if !self.is_owner() {
+            return;
+        }
         self.engine.terminate();
         if !self.engine.on_pool_thread() {
             if let Some(all_exited) = self.engine.wait_threads(Deadline::NEVER) {
@@ -159,7 +184,8 @@ impl ThreadPool {
     /// [`close`](Self::close) or [`terminate`](Self::terminate) first, else
     /// [`PoolError::StillRunning`]. After `terminate`, threads in the middle
     /// of a task are not waited for. Called from one of the pool's own
-    /// threads, it returns at once.
+    /// threads, it returns at once. [`PoolError::NotOwner`] in a process
+    /// other than the pool's maker.
     pub fn join(&self) -> Result<(), PoolError> {
         self.join_inner(Deadline::NEVER).map(|_| ())
     }
@@ -171,6 +197,7 @@ impl ThreadPool {
     }
 
     fn join_inner(&self, deadline: Deadline) -> Result<bool, PoolError> {
+        self.engine.check_owner()?;
         if self.state() == RunState::Run {
             return Err(PoolError::StillRunning);
         }

@@ -22,6 +22,12 @@ use super::broken::Breaker;
 /// futures as they take [`AsyncResult`]s. The value moves out: the first
 /// [`result`](Self::result) or [`result_timeout`](Self::result_timeout) that
 /// finds it takes it, a later one gives [`PoolError::Taken`].
+///
+/// A child forked with a copy of a future (a closure's capture) cannot
+/// use it: nothing runs or completes the task there. Its waits fail with
+/// [`PoolError::NotOwner`] at once, it is neither done, running nor
+/// cancelled there, `cancel` cancels nothing, and a done callback added
+/// there never runs; the parent's future is untouched.
 pub struct Future<T> {
     result: AsyncResult<T>,
     breaker: Arc<Breaker>,
@@ -53,8 +59,14 @@ impl<T> Future<T> {
     /// `Ok(None)` if it succeeded, `Ok(Some(e))` if it failed;
     /// [`PoolError::Timeout`] if it has not finished in time, and, as
     /// Python raises `CancelledError`, `Err` of [`TaskError::Cancelled`] if
-    /// it was cancelled.
+    /// it was cancelled; [`PoolError::NotOwner`] at once in a forked
+    /// child's copy.
     pub fn exception(&self, timeout: Option<Duration>) -> Result<Option<TaskError>, PoolError> {
+        if !self.result.is_owner() {
+            return Err(PoolError::NotOwner {
+                owner: self.result.owner,
+            });
+        }
         let ready = match timeout {
             None => {
                 self.result.wait();
@@ -90,13 +102,17 @@ impl<T> Future<T> {
     /// `running()`: the task has left the queue, so
     /// [`cancel`](Self::cancel) can no longer stop it).
     pub fn running(&self) -> bool {
-        self.result.running()
+        self.result.is_owner() && self.result.running()
     }
 
     /// Whether the task was cancelled (Python's `cancelled()`).
     pub fn cancelled(&self) -> bool {
-        self.result
-            .peek(|p| matches!(p, Peek::Ready(Err(PoolError::Task(TaskError::Cancelled)))))
+        // A copy's cell may be locked for ever (by a parent thread at the
+        // fork): not looked at.
+        self.result.is_owner()
+            && self
+                .result
+                .peek(|p| matches!(p, Peek::Ready(Err(PoolError::Task(TaskError::Cancelled)))))
     }
 
     /// Cancels the task if no worker holds it yet (Python's `cancel()`): it
@@ -104,7 +120,7 @@ impl<T> Future<T> {
     /// `false` if it is running or finished (nothing changes then), `true`
     /// if it is cancelled now or was already.
     pub fn cancel(&self) -> bool {
-        self.cancelled() || self.result.cancel_pending()
+        self.result.is_owner() && (self.cancelled() || self.result.cancel_pending())
     }
 
     /// Beyond Python (pebble's `future.cancel()`): cancels the task even if
@@ -121,11 +137,15 @@ impl<T> Future<T> {
     /// another of its results) — Python's `add_done_callback`. Several
     /// callbacks run in the order they were added. A callback that panics
     /// is reported on stderr and the rest carry on; a callback should be
-    /// short (it holds up the results behind it).
+    /// short (it holds up the results behind it). In a forked child's copy
+    /// it never runs (nothing completes the future there).
     pub fn add_done_callback(&self, f: impl FnOnce(&Future<T>) + Send + 'static)
     where
         T: Send + 'static,
     {
+        if !self.result.is_owner() {
+            return;
+        }
         let me = Future {
             result: self.result.share(),
             breaker: self.breaker.clone(),

@@ -73,6 +73,10 @@ pub(crate) struct State {
 pub(crate) struct Engine {
     /// Tells this pool's threads apart from every other thread.
     pub(crate) id: u64,
+    /// The process that made the pool: the only one that may use it (a
+    /// forked child's copy has none of its threads, and its lock may be
+    /// held for ever there by a thread the child does not have).
+    owner: u32,
     pub(crate) threads: usize,
     /// The type of the threads' worker state, if they have one.
     pub(crate) state_type: Option<WorkerStateType>,
@@ -97,6 +101,7 @@ impl Engine {
     pub(crate) fn new(threads: usize, state_type: Option<WorkerStateType>) -> Arc<Engine> {
         Arc::new(Engine {
             id: NEXT_POOL.fetch_add(1, Ordering::Relaxed),
+            owner: mp_shm::ProcessIdent::current().pid(),
             threads,
             state_type,
             state: Mutex::new(State {
@@ -115,6 +120,21 @@ impl Engine {
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
+    }
+
+    /// Whether the calling process made this pool (see `owner`).
+    #[inline]
+    pub(crate) fn is_owner(&self) -> bool {
+        self.owner == mp_shm::ProcessIdent::current().pid()
+    }
+
+    /// [`PoolError::NotOwner`] unless the calling process made this pool.
+    pub(crate) fn check_owner(&self) -> Result<(), PoolError> {
+        if self.is_owner() {
+            Ok(())
+        } else {
+            Err(PoolError::NotOwner { owner: self.owner })
+        }
     }
 
     /// Whether the calling thread is one of this pool's threads.
@@ -323,7 +343,9 @@ pub(crate) fn describe(run: RunState) -> &'static str {
 
 /// What a [`ThreadPool`](super::ThreadPool)'s results and iterators ask of
 /// it: cancelling a call and whether it runs. A waiting thread cannot take
-/// over a thread's work, so it never helps.
+/// over a thread's work, so it never helps. In a process other than the
+/// pool's maker (a forked child's copy of a result or an iterator) nothing
+/// runs and nothing is cancelled.
 impl Help for Engine {
     fn help(&self, _job: u64, _deadline: Deadline) -> bool {
         false
@@ -333,15 +355,18 @@ impl Help for Engine {
 
     /// A thread cannot be killed: `kill` cancels as without it.
     fn cancel(&self, job: u64, _kill: bool) -> bool {
-        self.cancel_job(job, false)
+        self.is_owner() && self.cancel_job(job, false)
     }
 
     fn running(&self, job: u64) -> bool {
+        if !self.is_owner() {
+            return false;
+        }
         let s = self.state();
         s.jobs.contains_key(&job) && s.running.contains_key(&job)
     }
 
     fn cancel_pending(&self, job: u64) -> bool {
-        self.cancel_job(job, true)
+        self.is_owner() && self.cancel_job(job, true)
     }
 }

@@ -30,6 +30,7 @@ fn all<R>(v: Vec<R>) -> Option<Vec<R>> {
 
 impl ThreadPool {
     fn check_running(&self) -> Result<(), PoolError> {
+        self.engine.check_owner()?;
         match self.engine.state().run {
             RunState::Run => Ok(()),
             _ => Err(PoolError::NotRunning),
