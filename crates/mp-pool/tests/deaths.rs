@@ -220,6 +220,75 @@ fn a_death_in_a_map_chunk_fails_only_the_task_that_was_running() {
     });
 }
 
+/// A worker's state for the deaths of chunks of plain numbers (which
+/// travel packed, so the task's other arguments live in the worker): where
+/// tasks report, and the marker of [`kill_at`].
+struct Reporter {
+    out: SharedFd,
+    marker: Option<String>,
+}
+
+fn make_reporter(out: SharedFd, marker: Option<String>) -> Reporter {
+    Reporter { out, marker }
+}
+
+/// [`kill_at`] of task 13, on a chunk of `u64`s.
+fn kill_at_13(r: &mut Reporter, x: u64) -> u64 {
+    kill_at(x, 13, r.out.try_clone().unwrap(), r.marker.clone())
+}
+
+#[test]
+fn a_death_in_a_chunk_of_numbers_fails_only_the_task_that_was_running() {
+    // The same as `a_death_in_a_map_chunk_fails_only_the_task_that_was_running`,
+    // the chunks packed (`u64` in and out): the rest of the chunk is re-sent
+    // from task 14 on, and the worker that takes it skips the tasks before.
+    deadline(120, "packed map death", || {
+        let (read, write) = report_pipe();
+        let pool = Pool::builder()
+            .processes(2)
+            .worker_state(make_reporter, (write, None::<String>))
+            .build()
+            .unwrap();
+        let err = pool.map_with_state(kill_at_13, 0..40u64).unwrap_err();
+        let PoolError::Task(TaskError::WorkerDied { exitcode, task, .. }) = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!((*exitcode, *task), (-9, Some(13)), "{err}");
+        pool.close();
+        pool.join().unwrap();
+        drop(pool); // (it keeps the state's arguments, the pipe among them)
+        assert_eq!(runs(&read, 40), vec![1; 40]);
+    });
+}
+
+#[test]
+fn with_retries_a_death_in_a_chunk_of_numbers_costs_nothing() {
+    deadline(120, "packed map death, retries", || {
+        let marker = std::env::temp_dir().join(format!("mp-pool-packed-{}", std::process::id()));
+        let _ = std::fs::remove_file(&marker);
+        let (read, write) = report_pipe();
+        let pool = Pool::builder()
+            .processes(2)
+            .retries(1)
+            .worker_state(
+                make_reporter,
+                (write, Some(marker.to_string_lossy().into_owned())),
+            )
+            .build()
+            .unwrap();
+        let got = pool.map_with_state(kill_at_13, 0..40u64).unwrap();
+        assert_eq!(got, (0..40).map(|x| x * 2).collect::<Vec<_>>());
+        pool.close();
+        pool.join().unwrap();
+        drop(pool);
+        let want: Vec<usize> = (0..40)
+            .map(|x| if (10..=13).contains(&x) { 2 } else { 1 })
+            .collect();
+        assert_eq!(runs(&read, 40), want);
+        let _ = std::fs::remove_file(marker);
+    });
+}
+
 #[test]
 fn with_retries_a_death_in_a_map_chunk_costs_nothing() {
     deadline(120, "map death, retries", || {
