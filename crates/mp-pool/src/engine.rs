@@ -647,6 +647,12 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Whether the calling process made the pool (see `owner`).
+    #[inline]
+    pub(crate) fn is_owner(&self) -> bool {
+        self.owner == mp_shm::ProcessIdent::current().pid()
+    }
+
     /// Makes the engine thread look at the state now.
     pub(crate) fn wake(&self) {
         let _ = std::io::Write::write(&mut &self.wake_tx, &[1]);
@@ -692,6 +698,11 @@ impl Inner {
     }
 }
 
+/// What the pool's results and iterators ask of its engine. In a process
+/// other than the pool's maker (a forked child's copy of a result or an
+/// iterator) each answers before it takes any lock: nobody helps, nothing
+/// runs, nothing is cancelled (the callers check first too; this closes
+/// any path that does not).
 impl Help for Inner {
     /// A thread waiting (until `deadline`) for job `job` reads the socket of
     /// the worker holding it itself, so the reply wakes the waiter directly
@@ -700,6 +711,9 @@ impl Help for Inner {
     /// already being read): the engine delivers it then. Replies of other
     /// jobs read on the way are delivered too (their callbacks run here).
     fn help(&self, job: u64, deadline: Deadline) -> bool {
+        if !self.is_owner() {
+            return false;
+        }
         let mut completions = Vec::new();
         let (id, conn, sentinel) = {
             let mut s = lock(&self.shared);
@@ -737,20 +751,30 @@ impl Help for Inner {
     }
 
     fn stop_helping(&self) {
-        self.settle(lock(&self.shared), None);
+        if self.is_owner() {
+            self.settle(lock(&self.shared), None);
+        }
     }
 
     #[cfg(feature = "async")]
     fn watch(&self, job: u64) -> Watched {
+        if !self.is_owner() {
+            return Watched::No;
+        }
         Inner::watch(self, job)
     }
 
     #[cfg(feature = "async")]
     fn collect(&self, worker: u64) {
-        Inner::collect(self, worker);
+        if self.is_owner() {
+            Inner::collect(self, worker);
+        }
     }
 
     fn running(&self, job: u64) -> bool {
+        if !self.is_owner() {
+            return false;
+        }
         let s = lock(&self.shared);
         s.jobs.contains_key(&job)
             && s.workers
@@ -759,6 +783,9 @@ impl Help for Inner {
     }
 
     fn cancel_pending(&self, job: u64) -> bool {
+        if !self.is_owner() {
+            return false;
+        }
         self.update(|s, _, completions| {
             !s.workers
                 .iter()
@@ -768,6 +795,9 @@ impl Help for Inner {
     }
 
     fn cancel(&self, job: u64, kill: bool) -> bool {
+        if !self.is_owner() {
+            return false;
+        }
         let cancelled = self.update(|s, _, completions| s.cancel(job, kill, completions));
         if cancelled && kill {
             // The engine must watch the stopped workers' grace.
@@ -884,4 +914,45 @@ pub(crate) fn run(inner: Arc<Inner>) {
     }
     *lock(&inner.finished) = true;
     inner.finished_cv.notify_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Pool;
+    use mp_process::{Process, StartMethod};
+
+    /// A forked child's copy of a pool's engine answers what its results and
+    /// iterators ask before it takes the engine's lock. Here the lock is
+    /// held at the fork (by the forking thread, as any parent thread may
+    /// hold it): the child waited for ever on its first lock.
+    #[test]
+    fn a_forked_copy_answers_before_taking_the_lock() {
+        let pool = Pool::with_processes(1).unwrap();
+        let copy = Arc::clone(&pool.inner);
+        let held = lock(&pool.inner.shared);
+        let mut p = Process::from_closure(move || {
+            let engine: &dyn Help = &*copy;
+            assert!(!engine.help(0, Deadline::after(Some(Duration::from_secs(60)))));
+            engine.stop_helping();
+            assert!(!engine.running(0));
+            assert!(!engine.cancel_pending(0));
+            assert!(!engine.cancel(0, true));
+            #[cfg(feature = "async")]
+            {
+                assert!(matches!(engine.watch(0), Watched::No));
+                engine.collect(0);
+            }
+        })
+        .start_method(StartMethod::Fork);
+        p.start().unwrap();
+        drop(held);
+        p.join_timeout(Duration::from_secs(30)).unwrap();
+        let code = p.exitcode();
+        if code.is_none() {
+            let _ = p.kill();
+            let _ = p.join();
+        }
+        assert_eq!(code, Some(0), "the child's copy answered and it ended");
+    }
 }

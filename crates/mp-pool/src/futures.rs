@@ -68,13 +68,22 @@ impl<T> ResultHandle for AsyncResult<T> {
     }
 }
 
-/// Watches `results` on a fresh board.
-fn watch<R: ResultHandle>(results: &[R]) -> Arc<Board> {
-    let board = Board::new();
+/// Whether `r` is a forked child's copy of a result its parent submitted
+/// (see [`PoolError::NotOwner`]): nothing completes it in this process.
+fn is_copy<R: ResultHandle>(r: &R) -> bool {
+    !r.async_result().is_owner()
+}
+
+/// Has each of `results` that this process submitted post its index on
+/// `board` when it is ready. A copy is left alone: its cell and its pool's
+/// engine are its parent's (their locks maybe held for ever here by a
+/// thread this process does not have), and nothing would post for it.
+fn watch<R: ResultHandle>(board: &Arc<Board>, results: &[R]) {
     for (i, r) in results.iter().enumerate() {
-        r.async_result().observe(&board, i);
+        if !is_copy(r) {
+            r.async_result().observe(board, i);
+        }
     }
-    board
 }
 
 /// The iterator of [`as_completed`]: yields the handles it was given
@@ -102,9 +111,20 @@ pub struct AsCompleted<R> {
 /// }
 /// # Ok::<(), mp_pool::PoolError>(())
 /// ```
+///
+/// A forked child's copy of a result its parent submitted (a closure's
+/// capture; see [`PoolError::NotOwner`]) is not waited for, as its
+/// [`AsyncResult::wait`] returns at once there: nothing completes it in
+/// the child. It is yielded at once, before any other, in the order given;
+/// it is not done ([`AsyncResult::ready`] is `false` there) and its
+/// [`get`](AsyncResult::get) answers [`PoolError::NotOwner`].
 pub fn as_completed<R: ResultHandle>(results: impl IntoIterator<Item = R>) -> AsCompleted<R> {
     let results: Vec<R> = results.into_iter().collect();
-    let board = watch(&results);
+    let board = Board::new();
+    for (i, _) in results.iter().enumerate().filter(|(_, r)| is_copy(*r)) {
+        board.post(i);
+    }
+    watch(&board, &results);
     AsCompleted {
         left: results.len(),
         results: results.into_iter().map(Some).collect(),
@@ -183,12 +203,21 @@ pub struct Waited {
 /// limit) — Python's `concurrent.futures.wait`; returns which are ready. The
 /// results stay where they are: take the values with
 /// [`get`](AsyncResult::get) afterwards.
+///
+/// A forked child's copy of a result its parent submitted (a closure's
+/// capture; see [`PoolError::NotOwner`]) is not waited for, as its
+/// [`AsyncResult::wait`] returns at once there: nothing completes it in
+/// the child. It counts as not done, as its [`AsyncResult::ready`] says
+/// there. So `wait` waits as if the copies were not given (for nothing if
+/// every result is one) and puts them in [`Waited::not_done`].
 pub fn wait<R: ResultHandle>(results: &[R], when: ReturnWhen, timeout: Option<Duration>) -> Waited {
     let deadline = Deadline::after(timeout);
-    let board = watch(results);
+    let board = Board::new();
+    watch(&board, results);
+    let watched = results.iter().filter(|r| !is_copy(*r)).count();
     let mut ready = vec![false; results.len()];
     let mut count = 0;
-    while count < results.len() {
+    while count < watched {
         let Some(i) = board.next_until(deadline) else {
             break;
         };
@@ -205,8 +234,9 @@ pub fn wait<R: ResultHandle>(results: &[R], when: ReturnWhen, timeout: Option<Du
             break;
         }
     }
-    // Results that became ready meanwhile count too.
-    let (done, not_done) =
-        (0..results.len()).partition(|&i| ready[i] || results[i].async_result().is_done());
+    // Results that became ready meanwhile count too (a copy's cell is not
+    // looked at).
+    let (done, not_done) = (0..results.len())
+        .partition(|&i| ready[i] || (!is_copy(&results[i]) && results[i].async_result().is_done()));
     Waited { done, not_done }
 }

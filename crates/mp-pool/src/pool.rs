@@ -111,7 +111,7 @@ impl Pool {
     /// are the parent's).
     #[inline]
     pub(crate) fn is_owner(&self) -> bool {
-        self.inner.owner == mp_shm::ProcessIdent::current().pid()
+        self.inner.is_owner()
     }
 
     /// [`PoolError::NotOwner`] unless the calling process made this pool.

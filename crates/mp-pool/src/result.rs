@@ -366,8 +366,14 @@ impl<T> AsyncResult<T> {
     }
 
     /// Runs `hook` when the result is ready (at once if it is); nobody
-    /// waiting reads the worker for it, so the engine must.
+    /// waiting reads the worker for it, so the engine must. Never in a
+    /// process other than the submitter (a forked child's copy): nothing
+    /// completes the result there, and the cell and the engine are left
+    /// alone (their locks may be held for ever there).
     pub(crate) fn on_ready(&self, hook: ReadyHook) {
+        if !self.is_owner() {
+            return;
+        }
         if let Some(inner) = self.helper.as_ref().and_then(|h| h.inner.upgrade()) {
             inner.stop_helping();
         }

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mp_pool::{
-    Executor, ExecutorPool, Future, IMapIterator, Pool, PoolError, ProcessPoolExecutor, ThreadPool,
-    ThreadPoolExecutor,
+    as_completed, wait, AsyncResult, Executor, ExecutorPool, Future, IMapIterator, Pool, PoolError,
+    ProcessPoolExecutor, ReturnWhen, ThreadPool, ThreadPoolExecutor, Waited,
 };
 use mp_process::{Process, StartMethod};
 
@@ -161,6 +161,9 @@ fn check_executor_copy<P: ExecutorPool + Send + Sync + 'static>(
             let got = f.result_timeout(Duration::from_secs(60));
             assert!(matches!(got, Err(PoolError::NotOwner { .. })), "{got:?}");
             f.add_done_callback(|_| panic!("nothing completes a copy"));
+            // `wait` waits for no copy, and counts none done.
+            let got = wait(std::slice::from_ref(&**f), ReturnWhen::AllCompleted, None);
+            assert_eq!(got.not_done, [0]);
         }
         // Cancels nothing of the parent's and waits for nothing.
         copy.shutdown(true, true);
@@ -190,6 +193,67 @@ fn a_forked_copy_of_a_thread_pool_executor_and_its_futures_do_not_wait() {
         ThreadPoolExecutor::with_max_workers(1).unwrap(),
         |ex, ms| ex.submit(nap, (ms,)),
     );
+}
+
+/// A forked child's `wait` and `as_completed` over copies of its parent's
+/// pending results (and one result of its own): they wait for no copy —
+/// nothing completes one there — and count none done (as its `ready` says);
+/// `as_completed` yields the copies at once, first, and their `get`
+/// answers `NotOwner`. The parent's results are untouched.
+#[test]
+fn a_forked_child_waits_for_no_copy_in_wait_or_as_completed() {
+    let pool = Pool::with_processes(1).unwrap();
+    let me = std::process::id();
+    let pending = vec![
+        pool.apply_async(nap, (1000,)).unwrap(),
+        pool.apply_async(nap, (1,)).unwrap(),
+    ];
+    let slot = Arc::new(Mutex::new(Some(pending)));
+    let copy = Arc::clone(&slot);
+    let code = run_forked(move || {
+        let copies = copy.lock().unwrap().take().expect("the copies");
+        for when in [
+            ReturnWhen::FirstCompleted,
+            ReturnWhen::FirstError,
+            ReturnWhen::AllCompleted,
+        ] {
+            let got = wait(&copies, when, None);
+            assert_eq!(
+                got,
+                Waited {
+                    done: vec![],
+                    not_done: vec![0, 1]
+                }
+            );
+        }
+        // Beside a result of the child's own pool, which is waited for.
+        let threads = ThreadPool::with_threads(1).unwrap();
+        let own: AsyncResult<u64> = threads.apply_async(|x: u64| x + 1, (1,)).unwrap();
+        let mut mixed = copies;
+        mixed.push(own);
+        let got = wait(&mixed, ReturnWhen::AllCompleted, None);
+        assert_eq!(
+            got,
+            Waited {
+                done: vec![2],
+                not_done: vec![0, 1]
+            }
+        );
+        let mut it = as_completed(mixed);
+        for _ in 0..2 {
+            let got = it.next().expect("a copy").get();
+            assert!(
+                matches!(got, Err(PoolError::NotOwner { owner }) if owner == me),
+                "{got:?}"
+            );
+        }
+        assert_eq!(it.next().expect("the child's own").get().unwrap(), 2);
+        assert!(it.next().is_none());
+    });
+    assert_eq!(code, Some(0), "the child's waits held and it ended");
+    let pending = slot.lock().unwrap().take().unwrap();
+    let got: Vec<u64> = pending.into_iter().map(|r| r.get().unwrap()).collect();
+    assert_eq!(got, [1000, 1]);
 }
 
 /// A child owns a copy of the parent's pending iterator outright (taken out
