@@ -53,7 +53,7 @@ impl MpiPool {
     /// every chunk after it with `TaskError::Encode`. Without (`imap`),
     /// every chunk is encoded first. An error in the chunks encoded first
     /// fails the call.
-    fn submit<T: Serialize>(
+    fn submit<T: Serialize + 'static>(
         &self,
         entry: CallEntry,
         label: String,
@@ -104,7 +104,7 @@ impl MpiPool {
         callbacks: Callbacks<Out>,
     ) -> Result<AsyncResult<Out>, PoolError>
     where
-        T: Serialize,
+        T: Serialize + 'static,
         R: DeserializeOwned + Send + 'static,
         Out: Send + 'static,
     {
@@ -127,7 +127,7 @@ impl MpiPool {
         ordered: bool,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        T: Serialize,
+        T: Serialize + 'static,
         R: DeserializeOwned + Send + 'static,
     {
         self.running()?;
