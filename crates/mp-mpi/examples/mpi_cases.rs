@@ -2,8 +2,9 @@
 //! MPI ranks, checked against the same calls computed here; `crash` makes a
 //! task exit its rank, `crash-late` a task that runs in a batch of many
 //! tiny ones; `killed-idle` SIGKILLs an idle worker rank, then makes a
-//! call and shuts the pool down. Prints one line per case; exits non-zero on a
-//! mismatch.
+//! call and shuts the pool down; `fork-copy` hands the pool to a forked
+//! child, which must be refused and leave the pool alone. Prints one line
+//! per case; exits non-zero on a mismatch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mp_mpi::{Callbacks, Pool, PoolError, TaskError};
+use mp_process::{Process, StartMethod};
 
 static SEED: AtomicU64 = AtomicU64::new(0);
 
@@ -108,10 +110,65 @@ fn nap(ms: u64) -> u64 {
     ms
 }
 
+/// A forked child reaching `pool` through its parent's handles (a closure's
+/// capture) is refused at once, and its `close`, `terminate`, `join` and
+/// drop leave the parent's pool alone: it has no dispatcher thread, so
+/// before the owner check its calls waited for ever for replies nothing
+/// delivered, and its `join` or drop for a thread it does not have. The
+/// child must end within 30 s; then the parent's pool still runs on its
+/// ranks.
+fn fork_copy(pool: Pool) -> Result<(), PoolError> {
+    let me = std::process::id();
+    let slot = Arc::new(Mutex::new(Some(pool)));
+    let copy = Arc::clone(&slot);
+    let mut child = Process::from_closure(move || {
+        // Taken out of the slot: the child owns this copy, so it drops it.
+        let pool = copy.lock().unwrap().take().expect("the pool");
+        let got = pool.apply(square, (3u64,));
+        assert!(
+            matches!(got, Err(PoolError::NotOwner { owner }) if owner == me),
+            "{got:?}"
+        );
+        let got = pool.map(square, 0..10u64);
+        assert!(matches!(got, Err(PoolError::NotOwner { .. })), "{got:?}");
+        assert!(matches!(
+            pool.imap_unordered(square, 0..10u64),
+            Err(PoolError::NotOwner { .. })
+        ));
+        pool.close();
+        assert!(matches!(pool.join(), Err(PoolError::NotOwner { .. })));
+        assert!(matches!(
+            pool.join_timeout(Duration::from_secs(60)),
+            Err(PoolError::NotOwner { .. })
+        ));
+        pool.terminate();
+        drop(pool);
+    })
+    .start_method(StartMethod::Fork);
+    child.start()?;
+    child.join_timeout(Duration::from_secs(30))?;
+    let code = child.exitcode();
+    if code.is_none() {
+        let _ = child.kill();
+        let _ = child.join();
+    }
+    check("forked copy refused", code == Some(0));
+    let pool = slot.lock().unwrap().take().expect("the pool");
+    check(
+        "pool after the forked copy",
+        pool.map(square, 0..10u64)? == (0..10).map(square).collect::<Vec<_>>(),
+    );
+    pool.close();
+    pool.join()
+}
+
 fn main() -> Result<(), PoolError> {
     let pool = Pool::builder().initializer(init, (1000u64,)).build()?;
     println!("mpi: {} workers: {}", pool.is_mpi(), pool.processes());
     let crash = std::env::args().nth(1);
+    if crash.as_deref() == Some("fork-copy") {
+        return fork_copy(pool);
+    }
     if crash.as_deref() == Some("crash") {
         let _ = pool.map_chunked(exits_at_7, 0..20u64, 1);
         println!("crash: survived (wrong)");

@@ -21,6 +21,11 @@ enum State {
 
 /// A pool whose workers are the ranks 1.. of the MPI job.
 pub(crate) struct MpiPool {
+    /// The process that made the pool: the only one that may use it (a
+    /// forked child's copy has no dispatcher thread, its locks may be held
+    /// for ever there by threads it does not have, and the ranks are its
+    /// parent's).
+    owner: u32,
     engine: Engine,
     processes: usize,
     state: Mutex<State>,
@@ -29,6 +34,7 @@ pub(crate) struct MpiPool {
 impl MpiPool {
     pub(crate) fn new(engine: Engine, processes: usize) -> Self {
         MpiPool {
+            owner: mp_shm::ProcessIdent::current().pid(),
             engine,
             processes,
             state: Mutex::new(State::Run),
@@ -39,7 +45,23 @@ impl MpiPool {
         self.processes
     }
 
+    /// Whether the calling process made this pool (see `owner`).
+    #[inline]
+    fn is_owner(&self) -> bool {
+        self.owner == mp_shm::ProcessIdent::current().pid()
+    }
+
+    /// [`PoolError::NotOwner`] unless the calling process made this pool.
+    fn check_owner(&self) -> Result<(), PoolError> {
+        if self.is_owner() {
+            Ok(())
+        } else {
+            Err(PoolError::NotOwner { owner: self.owner })
+        }
+    }
+
     fn running(&self) -> Result<(), PoolError> {
+        self.check_owner()?;
         match *self.state.lock().unwrap_or_else(|e| e.into_inner()) {
             State::Run => Ok(()),
             _ => Err(PoolError::NotRunning),
@@ -53,7 +75,7 @@ impl MpiPool {
     /// every chunk after it with `TaskError::Encode`. Without (`imap`),
     /// every chunk is encoded first. An error in the chunks encoded first
     /// fails the call.
-    fn submit<T: Serialize>(
+    fn submit<T: Serialize + 'static>(
         &self,
         entry: CallEntry,
         label: String,
@@ -104,7 +126,7 @@ impl MpiPool {
         callbacks: Callbacks<Out>,
     ) -> Result<AsyncResult<Out>, PoolError>
     where
-        T: Serialize,
+        T: Serialize + 'static,
         R: DeserializeOwned + Send + 'static,
         Out: Send + 'static,
     {
@@ -127,7 +149,7 @@ impl MpiPool {
         ordered: bool,
     ) -> Result<IMapIterator<R>, PoolError>
     where
-        T: Serialize,
+        T: Serialize + 'static,
         R: DeserializeOwned + Send + 'static,
     {
         self.running()?;
@@ -138,7 +160,11 @@ impl MpiPool {
         Ok(iter)
     }
 
+    /// Does nothing in a process other than the pool's maker.
     pub(crate) fn close(&self) {
+        if !self.is_owner() {
+            return;
+        }
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if *s == State::Run {
             *s = State::Close;
@@ -146,13 +172,19 @@ impl MpiPool {
         }
     }
 
+    /// Does nothing in a process other than the pool's maker: dropping a
+    /// forked child's copy waits for no dispatcher (the child has none).
     pub(crate) fn terminate(&self) {
+        if !self.is_owner() {
+            return;
+        }
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = State::Terminate;
         self.engine.terminate();
         self.engine.join();
     }
 
     pub(crate) fn join(&self) -> Result<(), PoolError> {
+        self.check_owner()?;
         if *self.state.lock().unwrap_or_else(|e| e.into_inner()) == State::Run {
             return Err(PoolError::StillRunning);
         }
@@ -161,6 +193,7 @@ impl MpiPool {
     }
 
     pub(crate) fn join_timeout(&self, timeout: std::time::Duration) -> Result<bool, PoolError> {
+        self.check_owner()?;
         if *self.state.lock().unwrap_or_else(|e| e.into_inner()) == State::Run {
             return Err(PoolError::StillRunning);
         }

@@ -30,6 +30,14 @@ pub(crate) enum Backend {
 /// task's panic is that task's [`TaskError::Panic`](mp_pool::TaskError);
 /// callbacks run on rank 0. A rank that dies aborts the whole job (MPI is
 /// fail-stop): no `WorkerDied` error, no retries.
+///
+/// # Forked copies
+/// Only the process that made a pool may use it, as with mp-pool's pools.
+/// A child forked with a copy of it (a closure's capture) has no
+/// dispatcher thread: its calls fail with [`PoolError::NotOwner`] before
+/// taking any lock (the pool's may be held for ever there by a thread it
+/// does not have), `close` and `terminate` do nothing there, and dropping
+/// the copy waits for nothing.
 pub struct Pool {
     pub(crate) backend: Backend,
 }
@@ -380,7 +388,8 @@ impl Pool {
     }
 
     /// Waits for the workers to finish, after [`close`](Self::close) or
-    /// [`terminate`](Self::terminate).
+    /// [`terminate`](Self::terminate). [`PoolError::NotOwner`] in a process
+    /// other than the pool's maker.
     pub fn join(&self) -> Result<(), PoolError> {
         match &self.backend {
             Backend::Local(p) => p.join(),

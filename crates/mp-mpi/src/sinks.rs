@@ -93,7 +93,7 @@ impl<R, T> CollectSink<R, T> {
     }
 }
 
-impl<R: DeserializeOwned + Send, T: Send> Sink for CollectSink<R, T> {
+impl<R: DeserializeOwned + Send + 'static, T: Send> Sink for CollectSink<R, T> {
     fn deliver(&mut self, index: usize, reply: Result<Vec<u8>, TaskError>) {
         let Some(len) = self.lens.get(index).copied() else {
             return;
@@ -148,7 +148,7 @@ impl<R> ImapSink<R> {
     }
 }
 
-impl<R: DeserializeOwned + Send> Sink for ImapSink<R> {
+impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
     fn deliver(&mut self, index: usize, reply: Result<Vec<u8>, TaskError>) {
         let len = self.lens.get(index).copied().unwrap_or(0);
         let items = match remote::decode_chunk_output::<R>(reply, len) {

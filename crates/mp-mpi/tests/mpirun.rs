@@ -1,9 +1,9 @@
 //! Runs `examples/mpi_cases.rs` under `mpirun -n 3` (rank 0 drives, ranks 1
 //! and 2 work), as a singleton that spawns its two worker ranks, and as a
-//! plain local program, and checks what each printed;
-//! then the crash cases: a task that exits its rank aborts the job, and the
-//! rank names the task first (also when it ran in a batch of chunks), under
-//! `mpirun` and as a singleton.
+//! plain local program, and checks what each printed; a forked child's
+//! copy of the pool (all three ways); then the crash cases: a task that
+//! exits its rank aborts the job, and the rank names the task first (also
+//! when it ran in a batch of chunks), under `mpirun` and as a singleton.
 //!
 //! With [`NETNS_ENV`]`=1` (as `cargo xtask test-all` sets it; needs root and
 //! `ip`), one more run spans two "hosts": two network namespaces joined by a
@@ -152,6 +152,41 @@ fn a_singleton_spawns_its_worker_ranks() {
     for bad in ["ORTE_ERROR", "Segmentation", "MPI_ERR"] {
         assert!(!stderr.contains(bad), "{bad} in\n{stderr}");
     }
+}
+
+/// `mpi_cases fork-copy` printed that its forked child was refused at
+/// once (not left waiting for ever on a dispatcher it does not have) and
+/// that the pool then ran on as before (on MPI ranks if `mpi`).
+fn refuses_the_forked_copy(out: &Output, mpi: bool) {
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{}\n{stdout}\n{stderr}", out.status);
+    assert!(
+        stdout.starts_with(&format!("mpi: {mpi} workers: ")),
+        "{stdout}"
+    );
+    for case in ["forked copy refused: ok", "pool after the forked copy: ok"] {
+        assert!(stdout.contains(case), "no {case:?} in\n{stdout}\n{stderr}");
+    }
+}
+
+#[test]
+fn a_forked_copy_of_the_pool_is_refused_under_mpirun() {
+    refuses_the_forked_copy(&mpirun("fork-copy", &["fork-copy"]), true);
+}
+
+#[test]
+fn a_forked_copy_of_the_pool_is_refused_in_a_singleton() {
+    let out = singleton("singleton-fork-copy", &["fork-copy"]);
+    refuses_the_forked_copy(&out, true);
+}
+
+#[test]
+fn a_forked_copy_of_the_local_pool_is_refused() {
+    let out = Command::new(cases())
+        .arg("fork-copy")
+        .output()
+        .expect("run mpi_cases");
+    refuses_the_forked_copy(&out, false);
 }
 
 /// `mpi_cases ARGS` as a singleton that spawns two worker ranks, as root
