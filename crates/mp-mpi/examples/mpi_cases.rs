@@ -3,7 +3,8 @@
 //! task exit its rank, `crash-late` a task that runs in a batch of many
 //! tiny ones; `killed-idle` SIGKILLs an idle worker rank, then makes a
 //! call and shuts the pool down; `fork-copy` hands the pool to a forked
-//! child, which must be refused and leave the pool alone. Prints one line
+//! child, which must be refused, see no MPI world of its own and leave the
+//! pool alone, even when it ends through the exit handlers. Prints one line
 //! per case; exits non-zero on a mismatch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -143,6 +144,12 @@ fn fork_copy(pool: Pool) -> Result<(), PoolError> {
         ));
         pool.terminate();
         drop(pool);
+        // MPI stays the parent's: the child sees no world of its own, and
+        // its exit (the exit handlers run, unlike a child's usual `_exit`)
+        // must not shut the parent's ranks down.
+        assert!(!mp_mpi::is_mpi_root());
+        assert_eq!(mp_mpi::mpi_workers(), None);
+        std::process::exit(0);
     })
     .start_method(StartMethod::Fork);
     child.start()?;

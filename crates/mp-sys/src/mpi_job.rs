@@ -34,7 +34,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use mpi::environment::Universe;
@@ -239,8 +239,31 @@ fn watch(mut watched: Vec<(usize, u32, OwnedFd)>, stopped: &[AtomicBool]) {
     }
 }
 
-/// Rank 0 of a job, with MPI up and not yet finalized.
-static ROOT: AtomicBool = AtomicBool::new(false);
+/// The id of the process that is rank 0 of a job, with MPI up and not yet
+/// finalized (0: none). A process forked from rank 0 is not rank 0: MPI,
+/// its lock and its ranks stay the parent's (a parent thread may hold the
+/// lock at the fork, and a child's calls or exit-time shutdown would drive
+/// the parent's ranks), so it sees no world and shuts nothing down.
+static ROOT: AtomicU32 = AtomicU32::new(0);
+
+/// Whether this process is rank 0 with MPI up (see [`ROOT`]).
+fn is_root() -> bool {
+    let root = ROOT.load(Ordering::Acquire);
+    root != 0 && root == crate::process::getpid()
+}
+
+/// Why this process may not make MPI calls as rank 0: MPI was finalized,
+/// or this process was forked from rank 0.
+fn not_root() -> io::Error {
+    if ROOT.load(Ordering::Acquire) == 0 {
+        closed()
+    } else {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "MPI belongs to rank 0's own process; this one was forked from it",
+        )
+    }
+}
 /// The longest sleep of an idle worker rank between two polls for calls.
 const WORKER_PAUSE: std::time::Duration = std::time::Duration::from_micros(500);
 
@@ -311,7 +334,7 @@ pub struct World {
 /// Rank 0's [`World`], if this process is rank 0 of an MPI job (and MPI has
 /// not been finalized); `None` for a process started without an MPI launcher.
 pub fn world() -> Option<World> {
-    if !ROOT.load(Ordering::Acquire) {
+    if !is_root() {
         return None;
     }
     let guard = lock();
@@ -331,8 +354,10 @@ pub fn world() -> Option<World> {
 pub fn spawn_world(workers: usize) -> io::Result<World> {
     static SPAWNED: AtomicBool = AtomicBool::new(false);
     let refuse = |why: &str| io::Error::new(io::ErrorKind::Unsupported, why.to_owned());
-    if launched_rank().is_some() || ROOT.load(Ordering::Acquire) {
-        return Err(refuse("this process is already a rank of an MPI job"));
+    if launched_rank().is_some() || ROOT.load(Ordering::Acquire) != 0 {
+        return Err(refuse(
+            "this process is already a rank of an MPI job, or was forked from one",
+        ));
     }
     if workers == 0 || SPAWNED.swap(true, Ordering::AcqRel) {
         return Err(refuse(
@@ -361,7 +386,7 @@ pub fn spawn_world(workers: usize) -> io::Result<World> {
         used: 0,
         watchdog: Some(watchdog),
     });
-    ROOT.store(true, Ordering::Release);
+    ROOT.store(crate::process::getpid(), Ordering::Release);
     let _ = crate::exit::at_exit(shutdown_at_exit);
     Ok(World { workers })
 }
@@ -416,6 +441,9 @@ impl World {
                 format!("no worker rank {worker} (the job has {})", self.workers),
             ));
         }
+        if !is_root() {
+            return Err(not_root());
+        }
         let msg = encode_call(call, entry, label, input);
         let mut guard = lock();
         let root = guard.as_mut().ok_or_else(closed)?;
@@ -439,6 +467,9 @@ impl World {
     /// A reply that has arrived, without waiting; `Ok(None)` if none has.
     /// A malformed reply is an `InvalidData` error.
     pub fn try_reply(&self) -> io::Result<Option<Reply>> {
+        if !is_root() {
+            return Err(not_root());
+        }
         let mut guard = lock();
         let root = guard.as_mut().ok_or_else(closed)?;
         let received = with_peers!(&root.peers, |comm, first| {
@@ -547,7 +578,7 @@ pub(crate) fn on_load() {
             used: 0,
             watchdog: None,
         });
-        ROOT.store(true, Ordering::Release);
+        ROOT.store(crate::process::getpid(), Ordering::Release);
         // Registered after the finalizers' hook, so it runs before them
         // (`atexit` runs in reverse order) and after every hook a pool
         // registers later (a pool stops its own MPI use first).
@@ -882,8 +913,12 @@ extern "C" fn shutdown_at_exit() {
 /// Stops the worker ranks and finalizes MPI (once; rank 0 only). Waits for
 /// the calls still running in workers to end.
 fn shutdown() {
-    if !ROOT.swap(false, Ordering::AcqRel) {
-        return;
+    let me = crate::process::getpid();
+    if ROOT
+        .compare_exchange(me, 0, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return; // not rank 0 (finalized, never up, or a forked child)
     }
     let mut guard = lock();
     let Some(RootState {
