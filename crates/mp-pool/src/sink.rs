@@ -317,7 +317,6 @@ impl<R: DeserializeOwned + Send + 'static> Sink for ImapSink<R> {
             return Progress::Pending;
         };
         let got: Vec<Result<R, PoolError>> = match decode_chunk::<R>(out, n) {
-            Ok(ChunkOutput::Done(values)) => values.into_iter().map(Ok).collect(),
             Ok(got) => {
                 // Only a chunk with failures needs its offset (a sum over
                 // the chunks before it).
