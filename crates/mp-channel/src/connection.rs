@@ -77,8 +77,8 @@ struct Shared {
 /// holds the reader's), locked for ever in the child, and bytes the
 /// parent's reader had taken in, which are the parent's. So a forked
 /// child uses an `Ends` of its own, made without a lock on its first use
-/// and chained to the copy ([`ProcessLocal`]; a queue's feeder does the
-/// same, see `queue::feeder`).
+/// and chained to the copy ([`ProcessLocal`], as a queue's feeder is, see
+/// `queue::feeder`).
 #[derive(Debug, Default)]
 struct Ends {
     reader: Mutex<Reader>,

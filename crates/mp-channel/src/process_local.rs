@@ -30,13 +30,15 @@ pub(crate) struct ProcessLocal<T> {
     value: T,
 }
 
-impl<T: Default> ProcessLocal<T> {
+impl<T> ProcessLocal<T> {
     /// `value`, the calling process's state.
     pub(crate) fn new(value: T) -> ProcessLocal<T> {
         ProcessLocal::for_process(mp_shm::ProcessIdent::current().pid(), value)
     }
 
-    fn for_process(pid: u32, value: T) -> ProcessLocal<T> {
+    /// `value`, the state of process `pid` (a test's stand-in for a copy
+    /// inherited from another process).
+    pub(crate) fn for_process(pid: u32, value: T) -> ProcessLocal<T> {
         ProcessLocal {
             pid,
             value,
@@ -45,17 +47,19 @@ impl<T: Default> ProcessLocal<T> {
     }
 
     /// The calling process's state: the maker's own, or in a process forked
-    /// from it (after any number of forks) a `T::default()` of its own,
-    /// made lock-free on its first use there. Two loads and a test in the
-    /// maker.
+    /// from it (after any number of forks) one of its own, `make` of the
+    /// state of the process it was forked from (which it may read, not
+    /// lock: it is a copy), made lock-free on its first use there. Two
+    /// loads and a test in the maker.
     #[inline(always)]
-    pub(crate) fn local(&self) -> &T {
+    pub(crate) fn local_or(&self, make: impl Fn(&T) -> T) -> &T {
         let pid = mp_shm::ProcessIdent::current().pid();
         let mut state = self;
         while state.pid != pid {
+            let from = &state.value;
             state = state
                 .forked
-                .get_or_init(|| Box::new(ProcessLocal::for_process(pid, T::default())));
+                .get_or_init(|| Box::new(ProcessLocal::for_process(pid, make(from))));
         }
         &state.value
     }
@@ -65,5 +69,14 @@ impl<T: Default> ProcessLocal<T> {
     #[inline]
     pub(crate) fn is_maker(&self) -> bool {
         self.pid == mp_shm::ProcessIdent::current().pid()
+    }
+}
+
+impl<T: Default> ProcessLocal<T> {
+    /// [`local_or`](Self::local_or) with a `T::default()` for a forked
+    /// process.
+    #[inline(always)]
+    pub(crate) fn local(&self) -> &T {
+        self.local_or(|_| T::default())
     }
 }

@@ -34,11 +34,13 @@
 //! for ever in the child), whose buffer and thread are the parent's, and
 //! whose handles' count never reaches zero in the child (the parent's own
 //! handles are copied with it), so no `Drop` would flush what the child
-//! put. So every use goes through [`Feeder::local`]: in a forked child it
-//! makes (lock-free, once) a feeder of the child's own, chained to the copy
-//! it came from, and registers it to be flushed when the child ends (an
-//! exit finalizer: the child ends only once what it put is in the queue,
-//! as Python's feeder is joined at exit).
+//! put. So a queue handle holds its feeder in a
+//! [`ProcessLocal`](crate::process_local::ProcessLocal), and every use
+//! goes through it: in a forked child it makes (lock-free, once) a feeder
+//! of the child's own ([`Feeder::forked_from`]), chained to the copy it
+//! came from, and registered to be flushed when the child ends (an exit
+//! finalizer: the child ends only once what it put is in the queue, as
+//! Python's feeder is joined at exit).
 //!
 //! Lock order: the writer lock, then the mutex. A thread holding the
 //! mutex never waits for the writer lock (`put` only tries it); the feeder
@@ -54,7 +56,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 
 use mp_wire::Message;
-use once_cell::race::OnceBox;
 
 use super::core::{Core, Writer};
 use super::direct::Direct;
@@ -67,12 +68,6 @@ use crate::reader::{Deadline, LazyDeadline};
 /// that keep going through the buffer, large ones, then reuse a few
 /// allocations instead of faulting a fresh one in each).
 const SPARES: usize = 4;
-
-/// The calling process's pid, cached (`getpid` is a system call; the
-/// cached identity is wiped on `fork`).
-fn my_pid() -> u32 {
-    mp_shm::ProcessIdent::current().pid()
-}
 
 /// Buffer and thread state of one process.
 #[derive(Debug)]
@@ -105,13 +100,8 @@ pub(crate) struct Feeder {
     core: Arc<Core>,
     state: Mutex<State>,
     cv: Condvar,
-    /// The process this feeder serves (see [`local`](Self::local)).
-    pid: u32,
     /// This process closed its half (readable without the mutex).
     closed: AtomicBool,
-    /// The feeder of a process forked from this feeder's (in that
-    /// process's memory; see [`local`](Self::local)).
-    forked: OnceBox<Arc<Feeder>>,
     /// Items this process put that are not in the ring yet: those in the
     /// buffer, plus the one in flight. Changed under the mutex (lowered,
     /// `Release`, as each is published); `put` reads it without: at 0,
@@ -123,13 +113,8 @@ pub(crate) struct Feeder {
 impl Feeder {
     /// The feeder of the calling process.
     pub(crate) fn new(core: Arc<Core>) -> Arc<Feeder> {
-        Arc::new(Feeder::for_process(core, my_pid()))
-    }
-
-    fn for_process(core: Arc<Core>, pid: u32) -> Feeder {
-        Feeder {
+        Arc::new(Feeder {
             core,
-            pid,
             state: Mutex::new(State {
                 buf: VecDeque::new(),
                 in_flight: false,
@@ -140,28 +125,18 @@ impl Feeder {
             }),
             cv: Condvar::new(),
             closed: AtomicBool::new(false),
-            forked: OnceBox::new(),
             queued: AtomicU64::new(0),
-        }
+        })
     }
 
-    /// The calling process's feeder: this one, or in a process forked from
-    /// its (after any number of forks) one of that process's own, made on
-    /// its first use there without taking any lock and registered to be
-    /// flushed when the process ends (see the module docs). A copy's state
-    /// is never touched.
-    #[inline]
-    pub(crate) fn local(self: &Arc<Feeder>) -> &Arc<Feeder> {
-        let pid = my_pid();
-        let mut f = self;
-        while f.pid != pid {
-            f = f.forked.get_or_init(|| {
-                let mine = Arc::new(Feeder::for_process(Arc::clone(&f.core), pid));
-                flush_at_exit(&mine);
-                Box::new(mine)
-            });
-        }
-        f
+    /// The feeder of a process forked from the one `parent` serves (a
+    /// copy, read for its queue only), registered to be flushed when the
+    /// process ends (see the module docs): what a queue handle's
+    /// [`ProcessLocal`](crate::process_local::ProcessLocal) makes there.
+    pub(crate) fn forked_from(parent: &Arc<Feeder>) -> Arc<Feeder> {
+        let mine = Feeder::new(Arc::clone(&parent.core));
+        flush_at_exit(&mine);
+        mine
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -443,7 +418,7 @@ impl Feeder {
     }
 }
 
-/// Feeders made for forked copies ([`Feeder::local`]), flushed when the
+/// Feeders made for forked copies ([`Feeder::forked_from`]), flushed when the
 /// process ends ([`flush_forked`]); their handles are copies whose count
 /// never reaches zero here.
 static FORKED: Mutex<Vec<Weak<Feeder>>> = Mutex::new(Vec::new());
@@ -502,6 +477,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::process_local::ProcessLocal;
     use crate::queue::core::Read;
 
     const ITEM: usize = 1000;
@@ -594,18 +570,24 @@ mod tests {
     #[test]
     fn a_forked_copy_is_served_by_a_feeder_of_its_own() {
         let f = feeder();
-        assert!(Arc::ptr_eq(f.local(), &f), "the maker's own");
+        let own = ProcessLocal::new(Arc::clone(&f));
+        let local = own.local_or(Feeder::forked_from);
+        assert!(Arc::ptr_eq(local, &f), "the maker's own");
         // A copy as a forked child finds it: another pid, a mutex held for
         // ever, items and an item in flight that are not the child's.
-        let copy = Arc::new(Feeder::for_process(Arc::clone(&f.core), my_pid() + 1));
-        copy.queued.store(2, Relaxed);
-        let held = copy.state();
-        let mine = copy.local();
-        assert!(!Arc::ptr_eq(mine, &copy));
-        assert_eq!(mine.pid, my_pid());
+        let pid = mp_shm::ProcessIdent::current().pid();
+        let inherited = Feeder::new(Arc::clone(&f.core));
+        let copy = ProcessLocal::for_process(pid + 1, Arc::clone(&inherited));
+        inherited.queued.store(2, Relaxed);
+        let held = inherited.state();
+        let mine = copy.local_or(Feeder::forked_from);
+        assert!(!Arc::ptr_eq(mine, &inherited));
         assert_eq!(mine.queued.load(Relaxed), 0);
         assert!(!mine.state().in_flight && !mine.is_closed());
-        assert!(Arc::ptr_eq(copy.local(), mine), "made once");
+        assert!(
+            Arc::ptr_eq(copy.local_or(Feeder::forked_from), mine),
+            "made once"
+        );
         put(mine, 1);
         assert_eq!(get(&f), 1);
         drop(held);

@@ -33,6 +33,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use self::core::{Core, ReadError};
 use self::feeder::Feeder;
 use self::ring::Wait;
+use crate::process_local::ProcessLocal;
 use crate::reader::LazyDeadline;
 
 pub use error::{GetError, PutError, QueueStateError, TaskDoneError};
@@ -90,14 +91,14 @@ pub struct Queue<T> {
 #[derive(Debug)]
 struct Handle {
     core: Arc<Core>,
-    feeder: Arc<Feeder>,
+    feeder: ProcessLocal<Arc<Feeder>>,
 }
 
 impl Handle {
     /// This process's feeder (a forked child's own: see `feeder`).
     #[inline]
     fn feeder(&self) -> &Arc<Feeder> {
-        self.feeder.local()
+        self.feeder.local_or(Feeder::forked_from)
     }
 }
 
@@ -156,7 +157,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let core = Arc::new(core);
         Queue {
             handle: Arc::new(Handle {
-                feeder: Feeder::new(Arc::clone(&core)),
+                feeder: ProcessLocal::new(Feeder::new(Arc::clone(&core))),
                 core,
             }),
             _items: PhantomData,
