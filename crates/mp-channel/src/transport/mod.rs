@@ -14,7 +14,7 @@
 //! first, so by the time a reader sees the header on the pipe, the batch is
 //! already queued on its side socket: the reader takes it without waiting
 //! (`MSG_DONTWAIT`), and a header whose batch is missing, or whose batch has
-//! the wrong number of fds, is a typed [`RecvError::Malformed`].
+//! the wrong number of fds, is a typed [`RecvError::Malformed`](crate::RecvError::Malformed).
 //!
 //! As in Python, two *processes* writing the same end at the same time are
 //! not supported: their large messages may interleave, and fd-carrying
