@@ -96,6 +96,38 @@ mod tests {
     }
 
     #[test]
+    fn fds_travel_with_the_items() {
+        use std::io::{Read, Write};
+
+        use crate::SharedFd;
+
+        let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+        let items = vec![SharedFd::from(std::os::fd::OwnedFd::from(w))];
+        let msg = encode(&items).unwrap();
+        assert_eq!(msg.fds.len(), 1);
+        let mut kept: Vec<SharedFd> = Vec::new();
+        decode_seed(&msg.bytes, msg.fds, AppendTo(&mut kept)).unwrap();
+        drop(items);
+        // The decoded fd is a working end of the pair.
+        let mut w = std::os::unix::net::UnixStream::from(kept.pop().unwrap().into_inner());
+        w.write_all(b"x").unwrap();
+        let mut got = [0u8];
+        (&r).read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"x");
+        // An index past the fds sent is an error, not a misread.
+        let bytes = encode(&items_of_one_index()).unwrap().bytes;
+        let mut none: Vec<SharedFd> = Vec::new();
+        assert!(decode_seed(&bytes, Vec::new(), AppendTo(&mut none)).is_err());
+        assert!(none.is_empty());
+    }
+
+    /// The encoding of a one-`SharedFd` sequence, without its fd.
+    fn items_of_one_index() -> Vec<crate::SharedFd> {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        vec![crate::SharedFd::from(std::os::fd::OwnedFd::from(a))]
+    }
+
+    #[test]
     fn not_a_sequence_is_an_error() {
         let msg = encode(&"text").unwrap();
         let mut kept: Vec<String> = Vec::new();
