@@ -1,6 +1,6 @@
-//! The readiness waits of a forked child whose parent used async-io's
-//! reactor: a thread of the wait's own sleeps in `poll(2)` on the fds and
-//! wakes the task.
+//! The readiness waits of a forked child (whose copy of async-io's reactor
+//! may be its parent's): a thread of the wait's own sleeps in `poll(2)` on
+//! the fds and wakes the task.
 //!
 //! After a fork, the child's copy of async-io's reactor is the parent's
 //! `epoll` instance and notifier (one kernel object for both processes, so
@@ -21,17 +21,23 @@ use rustix::event::{PollFd, PollFlags};
 
 use crate::fork_hooks::{self, ForkHook};
 
-/// This process registered an fd with async-io's reactor through this
-/// crate (and so armed [`INHERITED`] for its forked children).
+/// This process armed [`INHERITED`] for its forked children: on its
+/// first fork, or when it registered an fd with async-io's reactor.
 static USED: AtomicBool = AtomicBool::new(false);
 
-/// This process is a forked child (or grandchild, ...) of one that had:
-/// set by a fork hook in the child, read without a system call.
+/// This process is a forked child (or grandchild, ...): set by a fork hook
+/// in the child, read without a system call. Its copy of async-io's
+/// reactor may be the parent's, whenever anything in the parent started it
+/// — this crate's waits, or an `async_io`/`smol` `block_on` of the user's
+/// that this crate cannot see (a forked child whose parent had only run
+/// `smol::block_on` on a join that was already done waited for ever on the
+/// copy: test `a_child_awaits_a_join_after_its_parent_used_the_reactor`,
+/// about one run in a hundred) — so a forked child never uses it.
 static INHERITED: AtomicBool = AtomicBool::new(false);
 
-/// Records that this process uses async-io's reactor: its children made by
-/// [`fork_unchecked`](crate::process::fork_unchecked) from now on inherit
-/// it.
+/// Arms [`INHERITED`] for the children this process makes by
+/// [`fork_unchecked`](crate::process::fork_unchecked) from now on (called
+/// before every such fork, and when an fd is registered with async-io).
 pub(crate) fn using_async_io() {
     fork_hooks::register_once(
         &USED,
@@ -43,9 +49,8 @@ pub(crate) fn using_async_io() {
     );
 }
 
-/// Whether async-io's reactor here was inherited through a fork from a
-/// process that used it (this crate's waits there): then this process must
-/// not use it.
+/// Whether this process was forked (see [`INHERITED`]): then it must not
+/// use async-io's reactor.
 pub(crate) fn reactor_inherited() -> bool {
     INHERITED.load(Ordering::Relaxed)
 }
