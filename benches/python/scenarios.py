@@ -324,8 +324,11 @@ SCENARIOS = {
     "M1-forkserver": lambda q: m1("forkserver", q),
     "M2": m2,
     "M3a": m3a,
+    "M3a-1cpu": m3a,
     "M3b": m3b,
     "M3c": m3c,
+    # CPython's Queue has no ring: every put goes through its feeder thread.
+    "M3d": m3a,
     "M4a": m4a,
     "M4b": m4b,
     "M4c": m4c,

@@ -74,6 +74,11 @@ pub const ALL: &[Raw] = &[
         run: ring::small,
     },
     Raw {
+        id: "M3a-1cpu",
+        what: "SPSC ring of 8-byte items in a memfd, spin-then-futex waits, on one CPU",
+        run: ring::small,
+    },
+    Raw {
         id: "M3b",
         what: "4 MiB ring in a memfd, 1 MiB items copied in and out",
         run: ring::big,

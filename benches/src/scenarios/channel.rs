@@ -1,4 +1,4 @@
-//! M2 (Pipe round trip) and M3a/b/c (queue throughput).
+//! M2 (Pipe round trip) and M3a/b/c/d (queue throughput).
 
 use std::time::{Duration, Instant};
 
@@ -44,8 +44,21 @@ fn produce(q: Queue<u64>, n: u64) {
 }
 
 pub(super) fn m3a(quick: bool) -> Measurement {
+    small_items(quick, Queue::new().expect("queue"))
+}
+
+/// M3d's ring: 4 KiB, the smallest, which the producer fills at once; from
+/// then on most `put`s buffer their item for the feeder thread (what every
+/// `put` of a queue whose consumer falls behind does).
+const M3D_RING_BYTES: usize = 4 << 10;
+
+pub(super) fn m3d(quick: bool) -> Measurement {
+    small_items(quick, Queue::with_ring(0, M3D_RING_BYTES).expect("queue"))
+}
+
+/// A child puts 500k `u64`s into `q`; the rate at which this process gets them.
+fn small_items(quick: bool, q: Queue<u64>) -> Measurement {
     let n = iters(quick, 500_000);
-    let q: Queue<u64> = Queue::new().expect("queue");
     let mut p = Process::new(produce, (q.clone(), n));
     let t = Instant::now();
     p.start().expect("start");

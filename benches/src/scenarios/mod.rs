@@ -78,6 +78,13 @@ pub const ALL: &[Scenario] = &[
         run: channel::m3a,
     },
     Scenario {
+        id: "M3a-1cpu",
+        what: "M3a with producer and consumer on one CPU (the CPU time per item)",
+        lower_is_better: false,
+        pinned: true,
+        run: channel::m3a,
+    },
+    Scenario {
         id: "M3b",
         what: "Queue throughput, 1 MiB payloads, 4 MiB ring",
         lower_is_better: false,
@@ -90,6 +97,14 @@ pub const ALL: &[Scenario] = &[
         lower_is_better: false,
         pinned: false,
         run: channel::m3c,
+    },
+    Scenario {
+        id: "M3d",
+        what:
+            "Queue throughput, small items, a 4 KiB ring the producer outpaces (its feeder thread)",
+        lower_is_better: false,
+        pinned: false,
+        run: channel::m3d,
     },
     Scenario {
         id: "M4a",
