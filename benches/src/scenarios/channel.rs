@@ -47,9 +47,10 @@ pub(super) fn m3a(quick: bool) -> Measurement {
     small_items(quick, Queue::new().expect("queue"))
 }
 
-/// M3d's ring: 4 KiB, the smallest, which the producer fills at once; from
-/// then on most `put`s buffer their item for the feeder thread (what every
-/// `put` of a queue whose consumer falls behind does).
+/// M3d's ring: 4 KiB, the smallest. Pinned to one CPU, the producer fills
+/// it in a fraction of its time slice and buffers most of its items for
+/// the feeder thread: the path of every `put` to a queue whose consumer
+/// falls behind. (On two CPUs the consumer keeps up and M3d is M3a.)
 const M3D_RING_BYTES: usize = 4 << 10;
 
 pub(super) fn m3d(quick: bool) -> Measurement {

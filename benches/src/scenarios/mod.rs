@@ -100,10 +100,9 @@ pub const ALL: &[Scenario] = &[
     },
     Scenario {
         id: "M3d",
-        what:
-            "Queue throughput, small items, a 4 KiB ring the producer outpaces (its feeder thread)",
+        what: "Queue throughput, small items, a 4 KiB ring on one CPU (the producer outpaces it: its feeder thread)",
         lower_is_better: false,
-        pinned: false,
+        pinned: true,
         run: channel::m3d,
     },
     Scenario {
