@@ -3,9 +3,9 @@
 //! could not (ring full, or the writer lock busy), so `put` never blocks.
 //!
 //! `put` writes straight into the ring when this process has nothing
-//! buffered and the ring has room; otherwise it appends to the buffer and
-//! wakes the feeder (started on first use, named `QueueFeederThread` as in
-//! Python). Items of one process thus reach the ring in `put` order. The
+//! buffered and the ring has room; otherwise it appends to the buffer and,
+//! if the buffer was empty (the feeder sleeps only then), wakes the feeder
+//! (started on first use, named `QueueFeederThread` as in Python). Items of one process thus reach the ring in `put` order. The
 //! straight write takes no mutex: `put` reads the count of this process's
 //! unwritten items ([`Feeder::queued`]) and writes only if it is 0. When
 //! the last handle in a process is dropped, the buffer is flushed and the
@@ -226,6 +226,11 @@ impl Feeder {
         }
         drop(writer);
         st.buf.push_back(msg);
+        // The feeder thread sleeps on `cv` only once it found the buffer
+        // empty under the mutex, so only the item that ends that wakes it:
+        // std's `notify_one` makes a system call whether or not anyone
+        // waits, once per buffered item before.
+        let wake = st.buf.len() == 1;
         self.queued.store(self.queued.load(Relaxed) + 1, Relaxed);
         if let Some(spare) = st.spares.pop() {
             scratch::recycle(spare);
@@ -239,7 +244,9 @@ impl Feeder {
             );
         }
         drop(st);
-        self.cv.notify_one();
+        if wake {
+            self.cv.notify_one();
+        }
         Ok(())
     }
 
@@ -473,7 +480,8 @@ fn flush_forked() {
 mod tests {
     //! The producer's help, step by step: without a feeder thread (a
     //! finished one stands in for it), so that only `put` moves buffered
-    //! items and every step's outcome is known.
+    //! items and every step's outcome is known; and the feeder thread's
+    //! wake-up, with a real one.
     use std::time::Duration;
 
     use super::*;
@@ -591,5 +599,46 @@ mod tests {
         put(mine, 1);
         assert_eq!(get(&f), 1);
         drop(held);
+    }
+
+    /// Waits up to 10 s for every item `f` buffered to reach the ring.
+    fn flushed(f: &Feeder) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while queued(f) > 0 {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    /// The feeder thread is woken only by the item that ends its sleep on
+    /// the condition variable (an empty buffer): here a lone item buffered
+    /// after it flushed everything and went back to sleep, with no `put`
+    /// after it to help.
+    #[test]
+    fn the_feeder_thread_wakes_for_an_item_buffered_after_it_slept() {
+        let f = Feeder::new(Arc::new(Core::new(4096, 0).unwrap()));
+        for n in 0..5 {
+            put(&f, n);
+        }
+        assert_eq!(
+            queued(&f),
+            1,
+            "the ring is full: buffered, a thread started"
+        );
+        assert_eq!(get(&f), 0);
+        assert!(flushed(&f), "the feeder wrote item 4 once there was room");
+        // Let it find the buffer empty and sleep on the condition variable.
+        std::thread::sleep(Duration::from_millis(50));
+        put(&f, 5);
+        assert_eq!(queued(&f), 1, "the ring is full again: buffered");
+        assert_eq!(get(&f), 1);
+        assert!(flushed(&f), "the lone buffered item woke the feeder");
+        for n in 2..6 {
+            assert_eq!(get(&f), n);
+        }
+        f.finish();
     }
 }
