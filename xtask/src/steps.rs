@@ -81,6 +81,25 @@ pub(crate) fn test_all(opts: &TestAll) -> Tally {
             let env = [("RUSTDOCFLAGS", "-D warnings")];
             check_step(c, "rustdoc", &args, &env, BUILD_TIMEOUT, |o| excerpt(o, 80));
         });
+        // The docs a contributor reads: every module's and private item's
+        // links resolve too.
+        step("rustdoc (private items)", &mut ctx, &mut |c| {
+            let args = [
+                "doc",
+                "--workspace",
+                "--no-deps",
+                "--document-private-items",
+            ];
+            let env = [("RUSTDOCFLAGS", "-D warnings")];
+            check_step(
+                c,
+                "rustdoc (private items)",
+                &args,
+                &env,
+                BUILD_TIMEOUT,
+                |o| excerpt(o, 80),
+            );
+        });
     }
     step("features", &mut ctx, &mut |c| match features::checks() {
         Ok(checks) => {

@@ -17,7 +17,7 @@
 //! without sending it.
 //!
 //! Each message travels in CPython's framing (a 4-byte big-endian length,
-//! see [`py_frame`](crate::py_frame)) on the raw stream, before the
+//! see [`py_frame`]) on the raw stream, before the
 //! connection's first `mp_wire` frame; at most 256 bytes are accepted, and
 //! nothing but handshake messages is read before both directions succeed.
 //!

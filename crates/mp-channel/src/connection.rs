@@ -182,7 +182,7 @@ impl Connection {
     }
 
     /// The fd that shows whether a message is waiting (Python's
-    /// `fileno()`), e.g. for [`wait`](crate::wait) or `poll(2)`: the
+    /// `fileno()`), e.g. for [`wait`](crate::wait()) or `poll(2)`: the
     /// socket, or for an end made by [`pipe`] the pipe it receives on (the
     /// one it sends on if it only sends). Only poll it; reading or writing
     /// it directly would put the stream out of step.

@@ -1,5 +1,5 @@
 //! `mp-channel`: Python's `multiprocessing` channels — [`pipe`] and
-//! [`Connection`], [`wait`], [`Listener`] / [`client`] with an authkey, and
+//! [`Connection`], [`wait()`], [`Listener`] / [`client`] with an authkey, and
 //! the queues [`Queue`], [`SimpleQueue`], [`JoinableQueue`].
 //!
 //! ```
@@ -29,7 +29,7 @@
 //!   without a system call.
 //! - With the `async` feature, `Connection::recv_async` /
 //!   `Connection::send_async`: the same as futures, on any runtime.
-//! - [`wait`]: readiness of connections, process sentinels, any fd.
+//! - [`wait()`]: readiness of connections, process sentinels, any fd.
 //! - [`Listener`] / [`client`]: Unix-socket or TCP connections between
 //!   unrelated processes; a mutual HMAC-SHA256 challenge when an authkey is
 //!   given ([`deliver_challenge`], [`answer_challenge`]), CPython 3.12's

@@ -232,7 +232,8 @@ fn unreachable(e: &ConnectError) -> bool {
 }
 
 /// The first and the longest pause between connection attempts while a
-/// server cannot be reached ([`ClientSettings::reconnect`]).
+/// server cannot be reached
+/// ([`ClientSettings::reconnect`](crate::client_settings::ClientSettings::reconnect)).
 const RECONNECT_FIRST_PAUSE: Duration = Duration::from_millis(10);
 const RECONNECT_MAX_PAUSE: Duration = Duration::from_millis(500);
 

@@ -41,7 +41,7 @@
 //!   is what [`Manager::condition_with`] accepts; barrier actions are
 //!   registered with [`ManagerBuilder::barrier_action`], the functions a
 //!   managed pool may run with [`ManagerBuilder::pool_function`].
-//! - Custom types: put [`#[mp_manager::shared]`](shared) on a type's
+//! - Custom types: put [`#[mp_manager::shared]`](macro@shared) on a type's
 //!   `impl` block (or implement [`Shared`] and a [`Proxy`] by hand),
 //!   register with [`ManagerBuilder::register`], create with
 //!   [`Manager::create`]:

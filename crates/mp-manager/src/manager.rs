@@ -1,6 +1,6 @@
 //! [`Manager`]: a started manager (or a connection to one) — create shared
 //! objects in its server, look them up by name, shut it down (Python's
-//! `BaseManager`/`SyncManager`; [`ManagerBuilder`](crate::ManagerBuilder) makes one).
+//! `BaseManager`/`SyncManager`; [`ManagerBuilder`] makes one).
 
 use std::marker::PhantomData;
 use std::time::Duration;

@@ -176,8 +176,9 @@ impl Pool {
         Ok(job)
     }
 
-    /// Queues chunks `first..` of a submitted job (see [`Shared::extend`]),
-    /// or fails them with `err` when their inputs could not be encoded.
+    /// Queues chunks `first..` of a submitted job (see
+    /// [`Shared::extend`](crate::engine::Shared::extend)), or fails them
+    /// with `err` when their inputs could not be encoded.
     fn submit_more(
         &self,
         job: u64,

@@ -147,7 +147,7 @@ impl Pool {
     /// every worker stays busy. The input may be endless; it is read on the
     /// thread that iterates. If reading it panics, the results of the items
     /// read before are yielded, then
-    /// [`TaskError::InputPanic`](crate::TaskError::InputPanic), and the
+    /// [`TaskError::InputPanic`], and the
     /// iterator ends. A job still reading its input keeps
     /// [`join`](Self::join) waiting, as in Python.
     ///

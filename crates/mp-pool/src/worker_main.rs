@@ -3,7 +3,7 @@
 //! long-lived link, run them, write each output back; retire after
 //! `maxtasksperchild` chunks or past `max_memory_per_child`, on an `Exit`
 //! request, at end of stream, or when the parent dies (which a watch thread
-//! notices, see [`parent_watch`](crate::parent_watch), so the wait for a
+//! notices, see [`parent_watch`], so the wait for a
 //! request is one blocking read).
 
 use std::marker::PhantomData;

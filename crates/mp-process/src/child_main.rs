@@ -138,7 +138,7 @@ pub(crate) fn run_closure(launch: Launch, f: Box<dyn FnOnce() + Send>) -> i32 {
 }
 
 /// Runs a target, turning a panic into exit code 1 (the panic hook already
-/// printed the report) and [`crate::exit`] into its code.
+/// printed the report) and [`crate::exit()`] into its code.
 pub(crate) fn run_guarded(f: impl FnOnce() -> i32) -> i32 {
     current::set_in_child_target(true);
     let r = panic::catch_unwind(AssertUnwindSafe(f));

@@ -26,7 +26,7 @@
 //! - Start methods: [`StartMethod`], [`set_start_method`], [`get_start_method`],
 //!   [`get_all_start_methods`], [`get_context`] / [`Context`].
 //! - [`log_to_stderr`] / [`get_logger`]: `[LEVEL/ProcessName] message` on stderr.
-//! - [`exit`]: Python's `sys.exit(n)` inside a child.
+//! - [`exit()`]: Python's `sys.exit(n)` inside a child.
 //! - [`Function`]: a function as serde data (Python's picklable function),
 //!   called in any process of the tree; a forged handle is a [`FunctionError`].
 //! - [`AuthKey`]: a key's bytes behind a `Debug` that never prints them;

@@ -51,7 +51,7 @@ pub struct CaughtPanic {
     /// The payload, for [`std::panic::resume_unwind`].
     pub payload: Box<dyn Any + Send>,
     /// Message and location; `None` when the unwind was no panic (an
-    /// [`exit`](crate::exit) inside the closure) or when the hook did not
+    /// [`exit`](crate::exit()) inside the closure) or when the hook did not
     /// see it (the program replaced it with its own `set_hook`).
     pub report: Option<PanicReport>,
 }

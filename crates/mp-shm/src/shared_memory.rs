@@ -12,7 +12,7 @@
 //!
 //! A process killed by `SIGKILL` (or any fatal signal, or `abort`, or
 //! `_exit`) runs no hook. Its names are then unlinked by the
-//! [`resource_tracker`](crate::resource_tracker), a small process started
+//! [`resource_tracker`], a small process started
 //! by the first `create` that watches the creators, as CPython's does (with
 //! CPython's warning about leaked objects). Should the tracker itself be
 //! gone, every generated name has the form `mp-<pid>-<start time>-<random>`,

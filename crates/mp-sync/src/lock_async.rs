@@ -1,6 +1,6 @@
 //! [`Lock`]'s async forms (the `async` feature): `lock_async` and
 //! `lock_timeout_async`, the same mutex awaited through
-//! [`wait_for`](crate::async_wait::wait_for). A child module of `lock.rs`,
+//! [`wait_for`]. A child module of `lock.rs`,
 //! so it builds guards as that file does.
 
 use std::time::Duration;

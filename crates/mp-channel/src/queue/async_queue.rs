@@ -5,8 +5,9 @@
 //! They are the blocking algorithm with each sleep replaced by an await:
 //! the reader and writer locks through mp-sync's `lock_async`, the ring's
 //! `data`, `space` and `all_done` eventcounts through
-//! [`EventCount::wait_for_async`] (a watcher thread per 127 futex words
-//! serves every pending wait of the process; see `mp_sys::futex_watch`).
+//! [`EventCount::wait_for_async`](mp_sync::EventCount::wait_for_async) (a
+//! watcher thread per 127 futex words serves every pending wait of the
+//! process; see `mp_sys::futex_watch`).
 //! The producers' and consumers' notifies are the blocking ones, so a
 //! blocking `put` wakes an async `get` and the other way round, in any
 //! process.
