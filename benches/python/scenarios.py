@@ -334,6 +334,7 @@ SCENARIOS = {
     "M4c": m4c,
     "M5a": m5a,
     "M5b": m5b,
+    "M5b-1cpu": m5b,
     "M6": m6,
     "M7": m7,
     "M8": m8,

@@ -114,6 +114,11 @@ pub const ALL: &[Raw] = &[
         run: sync::m5b,
     },
     Raw {
+        id: "M5b-1cpu",
+        what: "two processes incrementing a shared counter under a futex mutex, on one CPU",
+        run: sync::m5b,
+    },
+    Raw {
         id: "M6",
         what: "two pipe round trips of 8 bytes with an echo child",
         run: pipes::m6,

@@ -141,6 +141,13 @@ pub const ALL: &[Scenario] = &[
         run: sync::m5b,
     },
     Scenario {
+        id: "M5b-1cpu",
+        what: "M5b with both processes on one CPU (the lock's cost without moves of its line)",
+        lower_is_better: false,
+        pinned: true,
+        run: sync::m5b,
+    },
+    Scenario {
         id: "M6",
         what: "Manager dict set + get from a child process",
         lower_is_better: true,
