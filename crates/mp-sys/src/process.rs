@@ -131,7 +131,7 @@ pub unsafe fn fork_unchecked() -> io::Result<Fork> {
     // anything here (this crate, or a `smol::block_on` it cannot see) has
     // started it: the child waits off it (see `readiness_thread`).
     #[cfg(feature = "async")]
-    crate::readiness_thread::using_async_io();
+    crate::readiness_thread::arm_forked_children();
     // Locks registered by the crates above are taken just before the fork
     // and released on both sides (see `fork_hooks`).
     let pid = crate::fork_hooks::around(

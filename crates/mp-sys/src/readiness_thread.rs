@@ -23,7 +23,7 @@ use crate::fork_hooks::{self, ForkHook};
 
 /// This process armed [`INHERITED`] for its forked children: on its
 /// first fork, or when it registered an fd with async-io's reactor.
-static USED: AtomicBool = AtomicBool::new(false);
+static ARMED: AtomicBool = AtomicBool::new(false);
 
 /// This process is a forked child (or grandchild, ...): set by a fork hook
 /// in the child, read without a system call. Its copy of async-io's
@@ -38,9 +38,9 @@ static INHERITED: AtomicBool = AtomicBool::new(false);
 /// Arms [`INHERITED`] for the children this process makes by
 /// [`fork_unchecked`](crate::process::fork_unchecked) from now on (called
 /// before every such fork, and when an fd is registered with async-io).
-pub(crate) fn using_async_io() {
+pub(crate) fn arm_forked_children() {
     fork_hooks::register_once(
-        &USED,
+        &ARMED,
         ForkHook {
             prepare: || {},
             parent: || {},
