@@ -26,10 +26,50 @@ fn run_forked(f: impl FnOnce() + Send + 'static) -> Option<i32> {
     p.join_timeout(Duration::from_secs(30)).unwrap();
     let code = p.exitcode();
     if code.is_none() {
+        if let Some(pid) = p.pid() {
+            eprintln!(
+                "the forked child {pid} did not end within 30 s:\n{}",
+                describe_hang(pid)
+            );
+        }
         let _ = p.kill();
         let _ = p.join();
     }
     code
+}
+
+/// What each thread of the hung process `pid` waits in (its kernel wait
+/// channel and system call), and their backtraces if `gdb` is installed:
+/// a hang seen once in a CI log can then be read (this file's waits hung
+/// once in about a thousand runs, in CI only).
+fn describe_hang(pid: u32) -> String {
+    let mut out = String::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let tid = task.file_name().to_string_lossy().into_owned();
+            let read = |file: &str| {
+                std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/{file}"))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            };
+            out += &format!(
+                "thread {tid} ({}): wchan {}, syscall {}\n",
+                read("comm"),
+                read("wchan"),
+                read("syscall")
+            );
+        }
+    }
+    let gdb = std::process::Command::new("timeout")
+        .args(["30", "gdb", "-nx", "-batch", "-p", &pid.to_string()])
+        .args(["-ex", "thread apply all bt"])
+        .output();
+    match gdb {
+        Ok(o) => out += &String::from_utf8_lossy(&o.stdout),
+        Err(e) => out += &format!("(no backtraces: gdb could not run: {e})\n"),
+    }
+    out
 }
 
 #[test]
