@@ -27,11 +27,11 @@
 //! doubling interval, at most [`MAX_PAUSE`]); with nothing in flight it
 //! sleeps on the channel.
 
+use mp_sys::thread_spawn::JoinHandle;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::Mutex;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mp_pool::{PoolError, TaskError};
@@ -126,8 +126,7 @@ impl Engine {
         }
         let (tx, rx) = mpsc::channel();
         let (alive, ended) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("mp-mpi-dispatcher".into())
+        let thread = mp_sys::thread_spawn::Builder::new("mp-mpi-dispatcher")
             .spawn(move || {
                 Dispatcher::new(world, workers).run(rx);
                 ACTIVE.store(false, Ordering::Release);

@@ -217,9 +217,8 @@ impl PoolBuilder {
             finished_cv: Condvar::new(),
         });
         let engine = inner.clone();
-        let thread = std::thread::Builder::new()
-            .name("mp-pool".to_string())
-            .spawn(move || engine::run(engine));
+        let thread =
+            mp_sys::thread_spawn::Builder::new("mp-pool").spawn(move || engine::run(engine));
         match thread {
             Ok(handle) => Ok(Pool::from_parts(inner, handle)),
             Err(e) => {

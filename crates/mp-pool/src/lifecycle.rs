@@ -73,9 +73,7 @@ impl Pool {
     }
 
     fn on_engine_thread(&self) -> bool {
-        lock(&self.thread)
-            .as_ref()
-            .is_some_and(|t| t.thread().id() == std::thread::current().id())
+        lock(&self.thread).as_ref().is_some_and(|t| t.is_current())
     }
 
     fn join_thread(&self) {

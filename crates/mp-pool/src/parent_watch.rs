@@ -39,8 +39,7 @@ pub(crate) fn start(parent: ParentProcess) -> bool {
     if parent.sentinel().is_none() {
         return false;
     }
-    let spawned = std::thread::Builder::new()
-        .name("mp-pool-parent-watch".into())
+    let spawned = mp_sys::thread_spawn::Builder::new("mp-pool-parent-watch")
         .stack_size(STACK)
         .spawn(move || watch(&parent));
     match spawned {

@@ -1,9 +1,9 @@
 //! [`Pool`]: Python's `multiprocessing.Pool` — submission methods and the
 //! lifecycle (`close`, `terminate`, `join`, drop).
 
+use mp_sys::thread_spawn::JoinHandle;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mp_process::{CodeOnly, StartMethod};

@@ -9,9 +9,9 @@ mod jobs;
 mod submit;
 mod with_state;
 
+use mp_sys::thread_spawn::JoinHandle;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::error::PoolError;

@@ -182,12 +182,10 @@ within 2 s; a thread of the parent may have held its lock when this child was fo
 /// thread stays blocked while the report goes on without a backtrace.
 fn backtraces_answer() -> bool {
     let (tx, rx) = std::sync::mpsc::channel();
-    let probe = std::thread::Builder::new()
-        .name("backtrace-probe".into())
-        .spawn(move || {
-            let _ = std::backtrace::Backtrace::capture();
-            let _ = tx.send(());
-        });
+    let probe = mp_sys::thread_spawn::Builder::new("backtrace-probe").spawn(move || {
+        let _ = std::backtrace::Backtrace::capture();
+        let _ = tx.send(());
+    });
     probe.is_ok() && rx.recv_timeout(BACKTRACE_PROBE).is_ok()
 }
 

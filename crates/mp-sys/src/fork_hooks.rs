@@ -45,6 +45,25 @@ pub struct ForkHook {
 
 static HOOKS: Mutex<Vec<ForkHook>> = Mutex::new(Vec::new());
 
+/// This process was made by a fork through this crate (or descends from
+/// one that was): set in the child by
+/// [`fork_unchecked`](crate::process::fork_unchecked), read without a
+/// system call.
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// Records that this process is the child of a fork (see [`forked`]).
+pub(crate) fn mark_forked() {
+    FORKED.store(true, Ordering::Relaxed);
+}
+
+/// Whether this process was made by a fork through this crate, or
+/// descends from one: then its parent's threads may have left locks of
+/// std's held for ever here (see `thread_spawn`), and its copy of
+/// async-io's reactor may be the parent's (see `readiness_thread`).
+pub fn forked() -> bool {
+    FORKED.load(Ordering::Relaxed)
+}
+
 fn hooks() -> MutexGuard<'static, Vec<ForkHook>> {
     HOOKS.lock().unwrap_or_else(|e| e.into_inner())
 }

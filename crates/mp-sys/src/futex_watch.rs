@@ -395,8 +395,7 @@ fn register(
 
 /// Starts the thread of watcher `index`.
 fn spawn_watcher(index: usize, generation: u64, control: Arc<Control>) -> io::Result<()> {
-    std::thread::Builder::new()
-        .name("mp-futex-watch".into())
+    crate::thread_spawn::Builder::new("mp-futex-watch")
         .spawn(move || watch(index, generation, &control))
         .map(drop)
 }

@@ -26,7 +26,8 @@
 //! - [`exe`]: this program's executable (fd opened at start-up) and build-id.
 //! - [`exit`]: `atexit` and the exit finalizers crates register.
 //! - [`fd`]: small fd helpers (dup, pipe, read, write_all, poll).
-//! - [`fork_hooks`]: locks the crates above hold across this crate's forks.
+//! - [`fork_hooks`]: locks the crates above hold across this crate's forks,
+//!   and whether this process was made by one.
 //! - [`futex`]: futex wait/wake on shared words.
 //! - [`memfd`]: sealed memfds and named `/dev/shm` files.
 //! - `mpi_job` (feature `mpi`): the ranks of an MPI job as one process
@@ -38,6 +39,8 @@
 //! - [`signal`]: signal names and dispositions.
 //! - [`socket`]: Unix socket pairs and `SCM_RIGHTS` send/receive.
 //! - [`thread`]: thread and CPU counts.
+//! - [`thread_spawn`]: starting a thread, as a bare POSIX thread in a forked
+//!   child (where std's thread start may wait for ever on a lock of std's).
 //! - [`time`]: the one `Deadline` type.
 //!
 //! # Platform
@@ -77,5 +80,6 @@ mod readiness_tokio;
 pub mod signal;
 pub mod socket;
 pub mod thread;
+pub mod thread_spawn;
 pub mod time;
 mod tree_key;

@@ -169,8 +169,7 @@ impl Watchdog {
             (0..workers).map(|_| AtomicBool::new(false)).collect();
         let watched = take_introductions(inter, workers);
         let flags = std::sync::Arc::clone(&stopped);
-        let thread = std::thread::Builder::new()
-            .name("mp-mpi-watchdog".into())
+        let thread = crate::thread_spawn::Builder::new("mp-mpi-watchdog")
             .spawn(move || watch(watched, &flags));
         if let Err(e) = thread {
             eprintln!("multiprocess: no thread to watch the spawned MPI ranks ({e})");

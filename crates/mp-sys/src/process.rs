@@ -127,11 +127,6 @@ pub fn fork() -> Result<Fork, ForkError> {
 pub unsafe fn fork_unchecked() -> io::Result<Fork> {
     // Parent and child must agree on the process-tree key.
     crate::tree_key::settle();
-    // The child's copy of async-io's reactor is this process's whenever
-    // anything here (this crate, or a `smol::block_on` it cannot see) has
-    // started it: the child waits off it (see `readiness_thread`).
-    #[cfg(feature = "async")]
-    crate::readiness_thread::arm_forked_children();
     // Locks registered by the crates above are taken just before the fork
     // and released on both sides (see `fork_hooks`).
     let pid = crate::fork_hooks::around(
@@ -142,7 +137,10 @@ pub unsafe fn fork_unchecked() -> io::Result<Fork> {
     );
     match pid {
         -1 => Err(io::Error::last_os_error()),
-        0 => Ok(Fork::Child),
+        0 => {
+            crate::fork_hooks::mark_forked();
+            Ok(Fork::Child)
+        }
         pid => {
             let pidfd = pidfd_or_reap(pid as u32)?;
             Ok(Fork::Parent {

@@ -282,7 +282,6 @@ impl Future for ReadableWait {
 /// A duplicate of `fd` registered with the reactor, left in its blocking
 /// mode (the caller only waits on it, never reads or writes through it).
 fn registered(fd: BorrowedFd<'_>) -> io::Result<Async<OwnedFd>> {
-    readiness_thread::arm_forked_children();
     Async::new_nonblocking(fd.try_clone_to_owned()?)
 }
 

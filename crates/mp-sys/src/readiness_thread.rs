@@ -12,47 +12,25 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
 
-use crate::fork_hooks::{self, ForkHook};
+use crate::fork_hooks;
+use crate::thread_spawn;
 
-/// This process armed [`INHERITED`] for its forked children: on its
-/// first fork, or when it registered an fd with async-io's reactor.
-static ARMED: AtomicBool = AtomicBool::new(false);
-
-/// This process is a forked child (or grandchild, ...): set by a fork hook
-/// in the child, read without a system call. Its copy of async-io's
-/// reactor may be the parent's, whenever anything in the parent started it
-/// — this crate's waits, or an `async_io`/`smol` `block_on` of the user's
-/// that this crate cannot see (a forked child whose parent had only run
-/// `smol::block_on` on a join that was already done waited for ever on the
-/// copy: test `a_child_awaits_a_join_after_its_parent_used_the_reactor`,
-/// about one run in a hundred) — so a forked child never uses it.
-static INHERITED: AtomicBool = AtomicBool::new(false);
-
-/// Arms [`INHERITED`] for the children this process makes by
-/// [`fork_unchecked`](crate::process::fork_unchecked) from now on (called
-/// before every such fork, and when an fd is registered with async-io).
-pub(crate) fn arm_forked_children() {
-    fork_hooks::register_once(
-        &ARMED,
-        ForkHook {
-            prepare: || {},
-            parent: || {},
-            child: || INHERITED.store(true, Ordering::Relaxed),
-        },
-    );
-}
-
-/// Whether this process was forked (see [`INHERITED`]): then it must not
-/// use async-io's reactor.
+/// Whether this process was forked ([`fork_hooks::forked`]): then it
+/// must not use async-io's reactor. Its copy of the reactor may be the
+/// parent's, whenever anything in the parent started it — this crate's
+/// waits, or an `async_io`/`smol` `block_on` of the user's that this crate
+/// cannot see (a forked child whose parent had only run `smol::block_on` on
+/// a join that was already done waited for ever on the copy: test
+/// `a_child_awaits_a_join_after_its_parent_used_the_reactor`, about one
+/// run in a hundred) — so a forked child never uses it.
 pub(crate) fn reactor_inherited() -> bool {
-    INHERITED.load(Ordering::Relaxed)
+    fork_hooks::forked()
 }
 
 /// What a thread wait's thread found.
@@ -90,21 +68,19 @@ impl ThreadWait {
         let (cancel_r, cancel_w) = crate::fd::pipe()?;
         let outcome = Arc::new(Mutex::new(Outcome::default()));
         let filled = Arc::clone(&outcome);
-        std::thread::Builder::new()
-            .name("mp-readiness".into())
-            .spawn(move || {
-                let ready = wait(&fds, events, cancel_r.as_fd(), timeout);
-                if let Some(ready) = ready {
-                    let waker = {
-                        let mut o = filled.lock().unwrap_or_else(PoisonError::into_inner);
-                        o.ready = Some(ready);
-                        o.waker.take()
-                    };
-                    if let Some(w) = waker {
-                        w.wake();
-                    }
+        thread_spawn::Builder::new("mp-readiness").spawn(move || {
+            let ready = wait(&fds, events, cancel_r.as_fd(), timeout);
+            if let Some(ready) = ready {
+                let waker = {
+                    let mut o = filled.lock().unwrap_or_else(PoisonError::into_inner);
+                    o.ready = Some(ready);
+                    o.waker.take()
+                };
+                if let Some(w) = waker {
+                    w.wake();
                 }
-            })?;
+            }
+        })?;
         Ok(ThreadWait {
             outcome,
             _cancel: cancel_w,

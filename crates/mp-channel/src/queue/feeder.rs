@@ -5,8 +5,9 @@
 //! `put` writes straight into the ring when this process has nothing
 //! buffered and the ring has room; otherwise it appends to the buffer and,
 //! if the buffer was empty (the feeder sleeps only then), wakes the feeder
-//! (started on first use, named `QueueFeederThread` as in Python). Items of one process thus reach the ring in `put` order. The
-//! straight write takes no mutex: `put` reads the count of this process's
+//! (started on first use, named `QueueFeederThread` as in Python). Items
+//! of one process thus reach the ring in `put` order. The straight write
+//! takes no mutex: `put` reads the count of this process's
 //! unwritten items ([`Feeder::queued`]) and writes only if it is 0. When
 //! the last handle in a process is dropped, the buffer is flushed and the
 //! thread joined, unless [`cancel_join_thread`](Feeder::cancel_join_thread)
@@ -47,13 +48,13 @@
 //! waits for it holding nothing, and both may then wait for the mutex. A
 //! buffered item is copied into the ring under the mutex, one per hold.
 
+use mp_sys::thread_spawn::JoinHandle;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
-use std::thread::JoinHandle;
 
 use mp_wire::Message;
 
@@ -238,9 +239,7 @@ impl Feeder {
         if st.thread.is_none() {
             let me = Arc::clone(self);
             st.thread = Some(
-                std::thread::Builder::new()
-                    .name("QueueFeederThread".into())
-                    .spawn(move || me.run())?,
+                mp_sys::thread_spawn::Builder::new("QueueFeederThread").spawn(move || me.run())?,
             );
         }
         drop(st);
@@ -493,7 +492,8 @@ mod tests {
     /// A queue of 4 KiB: four 1000-byte records fit.
     fn feeder() -> Arc<Feeder> {
         let feeder = Feeder::new(Arc::new(Core::new(4096, 0).unwrap()));
-        feeder.state().thread = Some(std::thread::spawn(|| {}));
+        let done = mp_sys::thread_spawn::Builder::new("test").spawn(|| {});
+        feeder.state().thread = Some(done.unwrap());
         feeder
     }
 

@@ -80,13 +80,11 @@ impl<T: Send + 'static> AsyncResult<T> {
             ready: Condvar::new(),
         });
         let filled = cell.clone();
-        std::thread::Builder::new()
-            .name("manager-pool-async".into())
-            .spawn(move || {
-                let outcome = call();
-                *filled.lock() = Slot::Ready(outcome);
-                filled.ready.notify_all();
-            })?;
+        mp_sys::thread_spawn::Builder::new("manager-pool-async").spawn(move || {
+            let outcome = call();
+            *filled.lock() = Slot::Ready(outcome);
+            filled.ready.notify_all();
+        })?;
         Ok(AsyncResult { cell })
     }
 }

@@ -467,8 +467,7 @@ fn accept_until_stopped(
         let id = server.next_conn.fetch_add(1, Ordering::Relaxed);
         server.open.insert(id, socket);
         let serving = server.clone();
-        let spawned = std::thread::Builder::new()
-            .name("manager-conn".into())
+        let spawned = mp_sys::thread_spawn::Builder::new("manager-conn")
             .spawn(move || serving.serve_connection(conn, id));
         if let Err(e) = spawned {
             server.open.remove(id);

@@ -134,8 +134,7 @@ impl ThreadPoolBuilder {
         let mut handles = Vec::with_capacity(threads);
         for n in 1..=threads {
             let (e, init, state) = (engine.clone(), self.init.clone(), state.clone());
-            let spawned = std::thread::Builder::new()
-                .name(format!("ThreadPoolWorker-{n}"))
+            let spawned = mp_sys::thread_spawn::Builder::new(format!("ThreadPoolWorker-{n}"))
                 .spawn(move || engine::worker(e, init, state));
             match spawned {
                 Ok(h) => handles.push(h),
