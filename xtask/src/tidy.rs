@@ -386,6 +386,35 @@ fn only_the_report_hooks_touch_the_panic_hook() {
     );
 }
 
+/// Every thread of the workspace starts through `mp_sys::thread_spawn`,
+/// which starts a bare POSIX thread in a forked child (std's thread start
+/// may wait there for ever on a lock of std's: ARCHITECTURE.md, Fork
+/// safety). Test modules may start std threads.
+#[test]
+fn threads_start_through_thread_spawn() {
+    let spawn = Regex::new(r"\bthread::(spawn|scope|Builder::new)\s*\(").expect("regex");
+    let mut bad = Vec::new();
+    for (rel, text) in crate_sources() {
+        if !rel.contains("/src/")
+            || rel.contains("/src/tests/")
+            || rel.ends_with("tests.rs")
+            || rel.ends_with("mp-sys/src/thread_spawn.rs")
+        {
+            continue;
+        }
+        let code = code_lines(&text);
+        let outside_tests = code.split("#[cfg(test)]").next().unwrap_or_default();
+        if let Some(m) = spawn.find(outside_tests) {
+            bad.push(format!("{rel}: {}", m.as_str()));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "start threads with mp_sys::thread_spawn::Builder (ARCHITECTURE.md, Fork safety):\n{}",
+        bad.join("\n")
+    );
+}
+
 /// Every file says what it holds in a `//!` comment on its first line.
 #[test]
 fn every_file_starts_with_a_module_comment() {

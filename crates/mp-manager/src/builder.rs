@@ -460,16 +460,21 @@ impl<R: Registry> ManagerBuilder<R> {
             shutdown_token: Some(shutdown_token),
             _registry: PhantomData,
         };
-        std::thread::scope(|scope| {
-            scope.spawn(|| server::serve(server, listener, stop_r, None));
-            let ready =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_ready(manager)));
-            if let Err(payload) = ready {
-                // Stop the accept loop, or the scope would wait for it for ever.
-                let _ = mp_sys::fd::write_all(&stop, b"x");
-                std::panic::resume_unwind(payload);
-            }
-        });
+        // A thread of `mp_sys::thread_spawn`, not a scoped one of std's: a
+        // forked child may serve too (ARCHITECTURE.md, Fork safety).
+        let serving = mp_sys::thread_spawn::Builder::new("manager-serve")
+            .spawn(move || server::serve(server, listener, stop_r, None))?;
+        let ready = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_ready(manager)));
+        if let Err(payload) = ready {
+            // Stop the accept loop, or the join would wait for it for ever.
+            let _ = mp_sys::fd::write_all(&stop, b"x");
+            let _ = serving.join();
+            std::panic::resume_unwind(payload);
+        }
+        // As a scope would: a panic of the server goes on here.
+        if let Err(payload) = serving.join() {
+            std::panic::resume_unwind(payload);
+        }
         Ok(())
     }
 }
