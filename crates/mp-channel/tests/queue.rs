@@ -131,6 +131,59 @@ fn connections_travel_through_a_queue() {
     assert_eq!(d2.recv_timeout::<String>(T).unwrap(), "to d");
 }
 
+/// An item whose encoding is `len + 2` bytes (or about 2 more with a
+/// connection), and its connection's other end if it carries one.
+type Sized = (Vec<u8>, Option<Connection>);
+
+fn sized(len: usize) -> (Sized, Option<Connection>) {
+    let bytes = (0..len).map(|i| (i * 7 + len) as u8).collect();
+    if len % 7 == 3 {
+        let (a, b) = pipe(true).unwrap();
+        ((bytes, Some(b)), Some(a))
+    } else {
+        ((bytes, None), None)
+    }
+}
+
+fn check_sized(len: usize, (bytes, conn): Sized, other_end: Option<Connection>) {
+    let want: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+    assert_eq!(bytes, want, "item of {len} bytes");
+    match (conn, other_end) {
+        (Some(conn), Some(other)) => {
+            other.send(&(len as u64)).unwrap();
+            assert_eq!(conn.recv_timeout::<u64>(T).unwrap(), len as u64);
+        }
+        (None, None) => {}
+        _ => panic!("item of {len} bytes lost or gained a connection"),
+    }
+}
+
+/// Encodings from 2 bytes to well past the 56 that a `put` keeps on the
+/// stack and a `get` takes onto it, some with an fd beside them (a small
+/// item with fds goes the general way): every item arrives whole, in
+/// order, through `Queue` and `SimpleQueue`.
+#[test]
+fn items_on_both_sides_of_the_stack_limit_arrive_whole_and_in_order() {
+    const LENS: std::ops::Range<usize> = 0..130;
+    let q = Queue::<Sized>::new().unwrap();
+    let sq = SimpleQueue::<Sized>::new().unwrap();
+    let mut ends = Vec::new();
+    for len in LENS {
+        let (item, end) = sized(len);
+        q.put(&item).unwrap();
+        sq.put(&item).unwrap();
+        ends.push(end);
+    }
+    for (len, end) in LENS.zip(ends) {
+        // Both queues' copies of a connection are the same socket end.
+        let twin = end.as_ref().map(|e| e.try_clone().unwrap());
+        check_sized(len, q.get_timeout(true, Some(T)).unwrap(), twin);
+        check_sized(len, sq.get_timeout(T).unwrap(), end);
+    }
+    assert!(matches!(q.get_nowait(), Err(GetError::Empty)));
+    assert!(sq.empty());
+}
+
 #[test]
 fn shared_memory_travels_through_a_queue() {
     let q = Queue::<mp_shm::SharedMemory>::new().unwrap();

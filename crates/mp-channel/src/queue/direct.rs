@@ -1,9 +1,17 @@
-//! [`Direct`]: where an unbounded [`Queue`](crate::Queue)'s `put` encodes
-//! an item — this thread's encode buffer, and for a large item (from
-//! [`LARGE`] bytes of encoding on) straight into the ring, so that its
-//! bytes are copied once instead of into the buffer and then again.
+//! [`Direct`]: where an unbounded [`Queue`](crate::Queue)'s `put` (and a
+//! [`SimpleQueue`](crate::SimpleQueue)'s) encodes an item — the stack
+//! for a small one, this thread's encode buffer, and for a large item
+//! (from [`LARGE`] bytes of encoding on) straight into the ring, so that
+//! its bytes are copied once instead of into the buffer and then again.
 //!
-//! The encoding goes into the buffer first. When it is about to pass
+//! A small encoding (at most [`SMALL_ITEM`] bytes) stays on the stack:
+//! the buffer is taken only when the encoding outgrows that, so a small
+//! item's `put` touches no thread-local and writes its record straight
+//! from the stack ([`Direct::small`]; it goes to the buffer after all if
+//! it carries fds or cannot be written now).
+//!
+//! The encoding goes into the buffer next. For a `Queue`'s `put` only
+//! (`SimpleQueue`'s passes `may_write = false`): when it is about to pass
 //! [`LARGE`] bytes, and the straight write is allowed (nothing this
 //! process put waits in its feeder), the writer lock is free, and the ring
 //! has room, the sink takes the writer lock, copies what it has into a
@@ -37,6 +45,14 @@ use super::core::{Core, Writer};
 use super::ring::LARGE;
 use super::scratch;
 
+/// The largest encoding kept on the stack (a record of at most 64 bytes
+/// with its header), on `put` and on `get` (`Core::read_item`).
+pub(crate) const SMALL_ITEM: usize = 56;
+
+/// `small_len` once the encoding has moved to the buffer (far above
+/// [`SMALL_ITEM`], and no append's length can wrap it below).
+const SPILLED: usize = usize::MAX / 2;
+
 /// A record open in the ring: the lock, where it starts, payload bytes
 /// written, and payload bytes it can hold.
 struct Open<'a> {
@@ -49,7 +65,12 @@ struct Open<'a> {
 /// See the module docs.
 pub(crate) struct Direct<'a> {
     core: &'a Core,
-    /// The encoding while it is not in the ring (and the fds, at the end).
+    /// The encoding while it is small: `small[..small_len]`, or
+    /// `small_len == SPILLED` once it is in `msg`.
+    small: [u8; SMALL_ITEM],
+    small_len: usize,
+    /// The encoding once spilled, while it is not in the ring (and the
+    /// fds, at the end).
     pub(crate) msg: Message,
     open: Option<Open<'a>>,
     /// Whether the item may go into the ring now.
@@ -57,23 +78,45 @@ pub(crate) struct Direct<'a> {
 }
 
 impl<'a> Direct<'a> {
-    /// A sink on this thread's encode buffer; `may_write`: whether the item
-    /// may be written straight into the ring (nothing of this process
-    /// waits in its feeder).
+    /// A sink on the stack, then on this thread's encode buffer;
+    /// `may_write`: whether the item may be written straight into the ring
+    /// (nothing of this process waits in its feeder).
     #[inline]
     pub(crate) fn new(core: &'a Core, may_write: bool) -> Direct<'a> {
         Direct {
             core,
-            msg: Message::from_bytes(scratch::encode_buffer()),
+            small: [0; SMALL_ITEM],
+            small_len: 0,
+            msg: Message::default(),
             open: None,
             may_write,
+        }
+    }
+
+    /// The whole encoding, if it stayed on the stack (after
+    /// [`finish`](Self::finish): then it carries no fds).
+    #[inline]
+    pub(crate) fn small(&self) -> Option<&[u8]> {
+        self.small.get(..self.small_len)
+    }
+
+    /// Moves the encoding from the stack into this thread's encode
+    /// buffer ([`msg`](Self::msg)).
+    #[inline(never)]
+    pub(crate) fn spill(&mut self) {
+        if let Some(small) = self.small.get(..self.small_len) {
+            let mut bytes = scratch::encode_buffer();
+            bytes.extend_from_slice(small);
+            self.msg.bytes = bytes;
+            self.small_len = SPILLED;
         }
     }
 
     /// After the encoding: publishes the record written in place if it may
     /// (`fds` is empty and `still_may_write()` says nothing of this process
     /// was buffered meanwhile) and returns `true`; otherwise leaves the
-    /// whole encoding, with `fds`, in [`msg`](Self::msg).
+    /// whole encoding on the stack ([`small`](Self::small), if it is small
+    /// and `fds` is empty) or, with `fds`, in [`msg`](Self::msg).
     #[inline]
     pub(crate) fn finish(
         &mut self,
@@ -91,6 +134,7 @@ impl<'a> Direct<'a> {
         // Moved only if there are some: the move of an empty `Vec` just
         // returned through memory was a store-forwarding stall per item.
         if !fds.is_empty() {
+            self.spill();
             self.msg.fds = fds;
         }
         false
@@ -164,9 +208,42 @@ impl<'a> Direct<'a> {
     }
 }
 
+/// Copies `src` into `dst` (of the same length) without a `memcpy` call
+/// for up to 16 bytes (a varint is at most 10): overlapping word copies,
+/// as `memcpy` itself does them, whose call cost a small item's `put`
+/// more than the copy (a loop of bytes is turned into the call).
+#[inline]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    match n {
+        8..=16 => {
+            dst[..8].copy_from_slice(&src[..8]);
+            dst[n - 8..].copy_from_slice(&src[n - 8..]);
+        }
+        4..=7 => {
+            dst[..4].copy_from_slice(&src[..4]);
+            dst[n - 4..].copy_from_slice(&src[n - 4..]);
+        }
+        1..=3 => {
+            dst[0] = src[0];
+            dst[n / 2] = src[n / 2];
+            dst[n - 1] = src[n - 1];
+        }
+        0 => {}
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 impl Sink for Direct<'_> {
     #[inline]
     fn append(&mut self, bytes: &[u8]) {
+        let end = self.small_len.wrapping_add(bytes.len());
+        if end <= SMALL_ITEM {
+            copy_short(&mut self.small[self.small_len..end], bytes);
+            self.small_len = end;
+            return;
+        }
+        self.spill();
         if self.open.is_some() {
             if self.append_in_ring(bytes) {
                 return;
@@ -184,10 +261,56 @@ impl Sink for Direct<'_> {
 
     #[inline]
     fn push(&mut self, byte: u8) {
+        if let Some(slot) = self.small.get_mut(self.small_len) {
+            *slot = byte;
+            self.small_len += 1;
+            return;
+        }
+        self.spill();
         if self.open.is_none() && self.msg.bytes.len() + 1 < LARGE as usize {
             self.msg.bytes.push(byte);
         } else {
             self.append(&[byte]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_short_copies_every_length() {
+        for n in 0..=40 {
+            let src: Vec<u8> = (0..n as u8).map(|i| i ^ 0x5a).collect();
+            let mut dst = vec![0u8; n];
+            copy_short(&mut dst, &src);
+            assert_eq!(dst, src, "{n} bytes");
+        }
+    }
+
+    #[test]
+    fn a_small_encoding_stays_on_the_stack_until_it_outgrows_it() {
+        let core = Core::new(4096, 0).unwrap();
+        let mut sink = Direct::new(&core, false);
+        let fds = mp_wire::encode_to_sink(&[7u8; 55][..], &mut sink).unwrap();
+        assert!(!sink.finish(fds, || false));
+        assert_eq!(sink.small().map(<[u8]>::len), Some(SMALL_ITEM));
+        assert!(sink.msg.bytes.is_empty());
+        let mut sink = Direct::new(&core, false);
+        let fds = mp_wire::encode_to_sink(&[7u8; 56][..], &mut sink).unwrap();
+        assert!(!sink.finish(fds, || false));
+        assert_eq!(sink.small(), None);
+        assert_eq!(
+            sink.msg.bytes,
+            mp_wire::encode(&[7u8; 56][..]).unwrap().bytes
+        );
+        // Spilled on the stack's last byte too: pushes, not appends.
+        let mut sink = Direct::new(&core, false);
+        for b in 0..57u8 {
+            Sink::push(&mut sink, b);
+        }
+        assert_eq!(sink.small(), None);
+        assert_eq!(sink.msg.bytes, (0..57u8).collect::<Vec<_>>());
     }
 }

@@ -150,6 +150,7 @@ impl Feeder {
         self.queued.store(n.saturating_sub(1), Release);
     }
 
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Relaxed)
     }
@@ -169,6 +170,15 @@ impl Feeder {
         if sink.finish(fds, || self.queued.load(Acquire) == 0) {
             scratch::recycle(std::mem::take(&mut sink.msg.bytes));
             return Ok(());
+        }
+        if let Some(small) = sink.small() {
+            // As `put`, the straight write from the stack.
+            let tried = self.queued.load(Acquire) == 0;
+            if tried && self.write_small_now(small) {
+                return Ok(());
+            }
+            sink.spill();
+            return self.buffer(std::mem::take(&mut sink.msg), tried);
         }
         self.put(&mut sink.msg)
     }
@@ -258,6 +268,15 @@ impl Feeder {
         match self.core.try_lock_writer() {
             Some(ref writer) => writer.try_write(msg),
             None => Ok(false),
+        }
+    }
+
+    /// [`write_now`](Self::write_now) of a small encoding without fds.
+    #[inline]
+    fn write_small_now(&self, bytes: &[u8]) -> bool {
+        match self.core.try_lock_writer() {
+            Some(ref writer) => writer.try_write_small(bytes),
+            None => false,
         }
     }
 

@@ -1,6 +1,6 @@
-//! Per-thread buffers that every queue's `put` encodes into and every `get`
-//! reads into, so that moving an item allocates nothing once the buffers
-//! have grown (a fresh allocation per item cost small items a `malloc` and
+//! Per-thread buffers that a queue's `put` encodes into and its `get` reads
+//! into (unless the item is small: see `direct` and `Core::read_item`),
+//! so that moving an item allocates nothing once the buffers have grown (a fresh allocation per item cost small items a `malloc` and
 //! a `free` each, and large ones a page fault per 4 KiB on both sides).
 //!
 //! A buffer is taken out of its thread-local slot for the duration of a
@@ -49,7 +49,9 @@ pub(crate) fn encode_buffer() -> Vec<u8> {
 /// there.
 #[inline]
 pub(crate) fn recycle(bytes: Vec<u8>) {
-    if worth_keeping(&bytes) {
+    // An empty `Vec` (a small item's encoding stayed on the stack) is
+    // nothing to keep: no thread-local touched.
+    if bytes.capacity() > 0 && worth_keeping(&bytes) {
         ENCODE.with(|slot| {
             let kept = slot.take();
             slot.set(if kept.capacity() > bytes.capacity() {

@@ -7,11 +7,11 @@ use std::io;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use mp_wire::Message;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::core::Core;
+use super::direct::Direct;
 use super::error::{GetError, PutError};
 use super::{read, scratch, DEFAULT_RING_BYTES};
 use crate::reader::{Deadline, LazyDeadline};
@@ -64,21 +64,35 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Errors
     /// [`PutError::Encode`] (nothing put), OS errors.
     pub fn put(&self, item: &T) -> Result<(), PutError> {
-        let mut msg = Message::default();
-        scratch::encode(item, &mut msg)?;
+        // A small encoding stays on the stack (`Direct`, never in the ring
+        // before it is whole: `may_write` is false).
+        let mut sink = Direct::new(&self.core, false);
+        let fds = mp_wire::encode_to_sink(item, &mut sink)?;
+        sink.finish(fds, || false);
         // Matched into an `io::Result<()>` (one word), the writer dropped
         // where it lies: moving the `io::Result<bool>` or the writer cost a
         // store-forwarding stall per item each.
         let written = match self.core.lock_writer(&mut LazyDeadline::after(None)) {
             // Room now (the usual case for a small item): no waiting layers.
-            Some(ref writer) => match writer.try_write(&msg) {
-                Ok(true) => Ok(()),
-                Ok(false) => writer.write(&msg, Deadline::NEVER).map(drop),
-                Err(e) => Err(e),
-            },
+            Some(ref writer) => {
+                if sink
+                    .small()
+                    .is_some_and(|bytes| writer.try_write_small(bytes))
+                {
+                    Ok(())
+                } else {
+                    sink.spill();
+                    let msg = &sink.msg;
+                    match writer.try_write(msg) {
+                        Ok(true) => Ok(()),
+                        Ok(false) => writer.write(msg, Deadline::NEVER).map(drop),
+                        Err(e) => Err(e),
+                    }
+                }
+            }
             None => unreachable!("a wait without a deadline ends with the lock"),
         };
-        scratch::recycle(msg.bytes);
+        scratch::recycle(std::mem::take(&mut sink.msg.bytes));
         Ok(written?)
     }
 
