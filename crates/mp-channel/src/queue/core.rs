@@ -481,12 +481,20 @@ impl Core {
     fn wait_for_first(&self, deadline: Deadline) -> Result<(), ReadError> {
         let ring = &self.ring;
         let data = || !ring.is_empty();
-        let first_look = self.pace.first_look();
-        let spun = ring.spin_until_after(first_look, data);
-        self.pace
-            .waited(first_look, spun, || ring.holds_several_records());
-        if spun.is_some() {
-            return Ok(());
+        if deadline.passed() {
+            // `get_nowait` (and a timeout already over): one look, as
+            // Python's answers at once; no spin of a few microseconds.
+            if data() {
+                return Ok(());
+            }
+        } else {
+            let first_look = self.pace.first_look();
+            let spun = ring.spin_until_after(first_look, data);
+            self.pace
+                .waited(first_look, spun, || ring.holds_several_records());
+            if spun.is_some() {
+                return Ok(());
+            }
         }
         loop {
             let slice = deadline.remaining().unwrap_or(RECHECK).min(RECHECK);
