@@ -59,15 +59,30 @@ def m2(quick):
     return took * 1e6 / rounds, "us"
 
 
-def produce(q, n):
+def pin_to(cpu):
+    """The -2cpu rows: this process on CPU `cpu` (as benches/src/placement.rs)."""
+    try:
+        os.sched_setaffinity(0, {cpu})
+    except OSError as e:
+        print(f"could not pin process {os.getpid()} to CPU {cpu}: {e}", file=sys.stderr)
+
+
+def produce(q, n, cpu=None):
+    if cpu is not None:
+        pin_to(cpu)
     for i in range(n):
         q.put(i)
 
 
-def m3a(quick):
+def m3a_2cpu(quick):
+    pin_to(0)
+    return m3a(quick, producer_cpu=1)
+
+
+def m3a(quick, producer_cpu=None):
     n = iters(quick, 100_000)
     q = mp.Queue()
-    p = mp.Process(target=produce, args=(q, n))
+    p = mp.Process(target=produce, args=(q, n, producer_cpu))
     t = time.perf_counter()
     p.start()
     for i in range(n):
@@ -161,18 +176,24 @@ def m5a(quick):
     return (time.perf_counter() - t) * 1e9 / n, "ns"
 
 
-def increment(counter, go, n):
+def increment(counter, go, n, cpu=None):
+    if cpu is not None:
+        pin_to(cpu)
     go.wait(30)
     for _ in range(n):
         with counter.get_lock():
             counter.value += 1
 
 
-def m5b(quick):
+def m5b_2cpu(quick):
+    return m5b(quick, cpus=(0, 1))
+
+
+def m5b(quick, cpus=(None, None)):
     n = iters(quick, 200_000)
     counter = mp.Value("Q", 0)
     go = mp.Event()
-    ps = [mp.Process(target=increment, args=(counter, go, n)) for _ in range(2)]
+    ps = [mp.Process(target=increment, args=(counter, go, n, cpu)) for cpu in cpus]
     for p in ps:
         p.start()
     time.sleep(0.05)
@@ -325,6 +346,7 @@ SCENARIOS = {
     "M2": m2,
     "M3a": m3a,
     "M3a-1cpu": m3a,
+    "M3a-2cpu": m3a_2cpu,
     "M3b": m3b,
     "M3c": m3c,
     # CPython's Queue has no ring: every put goes through its feeder thread.
@@ -335,6 +357,7 @@ SCENARIOS = {
     "M5a": m5a,
     "M5b": m5b,
     "M5b-1cpu": m5b,
+    "M5b-2cpu": m5b_2cpu,
     "M6": m6,
     "M7": m7,
     "M8": m8,

@@ -8,5 +8,6 @@
 //! println!("{} {}", m.value, m.unit);
 //! ```
 
+pub mod placement;
 pub mod raw;
 pub mod scenarios;

@@ -79,6 +79,11 @@ pub const ALL: &[Raw] = &[
         run: ring::small,
     },
     Raw {
+        id: "M3a-2cpu",
+        what: "SPSC ring of 8-byte items in a memfd, spin-then-futex waits, a CPU each",
+        run: ring::small_2cpu,
+    },
+    Raw {
         id: "M3b",
         what: "4 MiB ring in a memfd, 1 MiB items copied in and out",
         run: ring::big,
@@ -117,6 +122,11 @@ pub const ALL: &[Raw] = &[
         id: "M5b-1cpu",
         what: "two processes incrementing a shared counter under a futex mutex, on one CPU",
         run: sync::m5b,
+    },
+    Raw {
+        id: "M5b-2cpu",
+        what: "two processes incrementing a shared counter under a futex mutex, a CPU each",
+        run: sync::m5b_2cpu,
     },
     Raw {
         id: "M6",

@@ -99,12 +99,20 @@ impl Ring {
 /// Times a forked producer pushing `n` items of `slot` bytes (the first
 /// eight the index) through a ring of `slots` slots to this process.
 fn transfer(n: u64, slot: usize, slots: u64) -> f64 {
+    transfer_on(n, slot, slots, None)
+}
+
+/// [`transfer`] with the producer pinned to CPU `cpu`, if given.
+fn transfer_on(n: u64, slot: usize, slots: u64, cpu: Option<usize>) -> f64 {
     let ring = Ring::new(slot, slots);
     let t = Instant::now();
     // SAFETY: a raw scenario's process is single-threaded (`Raw::run`
     // checked; none starts a thread).
     let producer = unsafe {
         child::start(|| {
+            if let Some(cpu) = cpu {
+                crate::placement::pin_to(cpu);
+            }
             let mut item = vec![7u8; slot];
             for i in 0..n {
                 item[..8].copy_from_slice(&i.to_le_bytes());
@@ -126,6 +134,17 @@ pub(super) fn small(quick: bool) -> Measurement {
     let n = iters(quick, 500_000);
     Measurement {
         value: n as f64 / transfer(n, 8, 4096),
+        unit: "items/s",
+    }
+}
+
+/// [`small`] with the consumer (this process) on CPU 0 and the producer
+/// on CPU 1.
+pub(super) fn small_2cpu(quick: bool) -> Measurement {
+    let n = iters(quick, 500_000);
+    crate::placement::pin_to(0);
+    Measurement {
+        value: n as f64 / transfer_on(n, 8, 4096, Some(1)),
         unit: "items/s",
     }
 }

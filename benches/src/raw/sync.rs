@@ -58,12 +58,26 @@ pub(super) fn m5a(quick: bool) -> Measurement {
 }
 
 pub(super) fn m5b(quick: bool) -> Measurement {
+    two_incrementers(quick, [None, None])
+}
+
+/// [`m5b`] with one process on CPU 0 and the other on CPU 1.
+pub(super) fn m5b_2cpu(quick: bool) -> Measurement {
+    two_incrementers(quick, [Some(0), Some(1)])
+}
+
+/// Two processes (each pinned to its CPU, if given) add `n` each to a
+/// counter under a futex mutex.
+fn two_incrementers(quick: bool, cpus: [Option<usize>; 2]) -> Measurement {
     let n = iters(quick, 200_000);
     let page = shared_page();
     // Lines: mutex 0, counter 1, ready 2, go 3.
     let (mutex, ready, go) = (FutexMutex(word(&page, 0)), word(&page, 2), word(&page, 3));
     let counter: &AtomicU64 = page.atomic_u64(64).expect("counter");
-    let worker = || {
+    let worker = |cpu: Option<usize>| {
+        if let Some(cpu) = cpu {
+            crate::placement::pin_to(cpu);
+        }
         bump(ready);
         wait_at_least(go, 1);
         for _ in 0..n {
@@ -74,10 +88,10 @@ pub(super) fn m5b(quick: bool) -> Measurement {
     };
     // SAFETY: a raw scenario's process is single-threaded (`Raw::run`
     // checked; none starts a thread).
-    let a = unsafe { child::start(worker) };
+    let a = unsafe { child::start(|| worker(cpus[0])) };
     // SAFETY: a raw scenario's process is single-threaded (`Raw::run`
     // checked; none starts a thread).
-    let b = unsafe { child::start(worker) };
+    let b = unsafe { child::start(|| worker(cpus[1])) };
     wait_at_least(ready, 2);
     // As the scenario: time the increments and the two exits.
     let t = Instant::now();

@@ -37,14 +37,23 @@ pub(super) fn m2(quick: bool) -> Measurement {
     }
 }
 
-fn produce(q: Queue<u64>, n: u64) {
+fn produce(q: Queue<u64>, n: u64, cpu: Option<usize>) {
+    if let Some(cpu) = cpu {
+        crate::placement::pin_to(cpu);
+    }
     for i in 0..n {
         q.put(&i).expect("put");
     }
 }
 
 pub(super) fn m3a(quick: bool) -> Measurement {
-    small_items(quick, Queue::new().expect("queue"))
+    small_items(quick, Queue::new().expect("queue"), None)
+}
+
+/// M3a with the consumer (this process) on CPU 0 and the producer on CPU 1.
+pub(super) fn m3a_2cpu(quick: bool) -> Measurement {
+    crate::placement::pin_to(0);
+    small_items(quick, Queue::new().expect("queue"), Some(1))
 }
 
 /// M3d's ring: 4 KiB, the smallest. Pinned to one CPU, the producer fills
@@ -54,13 +63,18 @@ pub(super) fn m3a(quick: bool) -> Measurement {
 const M3D_RING_BYTES: usize = 4 << 10;
 
 pub(super) fn m3d(quick: bool) -> Measurement {
-    small_items(quick, Queue::with_ring(0, M3D_RING_BYTES).expect("queue"))
+    small_items(
+        quick,
+        Queue::with_ring(0, M3D_RING_BYTES).expect("queue"),
+        None,
+    )
 }
 
-/// A child puts 500k `u64`s into `q`; the rate at which this process gets them.
-fn small_items(quick: bool, q: Queue<u64>) -> Measurement {
+/// A child (pinned to `cpu`, if given) puts 500k `u64`s into `q`; the rate
+/// at which this process gets them.
+fn small_items(quick: bool, q: Queue<u64>, cpu: Option<usize>) -> Measurement {
     let n = iters(quick, 500_000);
-    let mut p = Process::new(produce, (q.clone(), n));
+    let mut p = Process::new(produce, (q.clone(), n, cpu));
     let t = Instant::now();
     p.start().expect("start");
     for i in 0..n {

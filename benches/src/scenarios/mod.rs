@@ -85,6 +85,13 @@ pub const ALL: &[Scenario] = &[
         run: channel::m3a,
     },
     Scenario {
+        id: "M3a-2cpu",
+        what: "M3a with producer and consumer each pinned to a CPU of its own",
+        lower_is_better: false,
+        pinned: false,
+        run: channel::m3a_2cpu,
+    },
+    Scenario {
         id: "M3b",
         what: "Queue throughput, 1 MiB payloads, 4 MiB ring",
         lower_is_better: false,
@@ -146,6 +153,13 @@ pub const ALL: &[Scenario] = &[
         lower_is_better: false,
         pinned: true,
         run: sync::m5b,
+    },
+    Scenario {
+        id: "M5b-2cpu",
+        what: "M5b with the two processes each pinned to a CPU of its own",
+        lower_is_better: false,
+        pinned: false,
+        run: sync::m5b_2cpu,
     },
     Scenario {
         id: "M6",

@@ -24,7 +24,10 @@ pub(super) fn m5a(quick: bool) -> Measurement {
     }
 }
 
-fn increment(counter: Value<u64>, go: Event, n: u64) {
+fn increment(counter: Value<u64>, go: Event, n: u64, cpu: Option<usize>) {
+    if let Some(cpu) = cpu {
+        crate::placement::pin_to(cpu);
+    }
     go.wait(Some(Duration::from_secs(30)));
     for _ in 0..n {
         let g = match counter.lock() {
@@ -37,11 +40,22 @@ fn increment(counter: Value<u64>, go: Event, n: u64) {
 }
 
 pub(super) fn m5b(quick: bool) -> Measurement {
+    two_incrementers(quick, [None, None])
+}
+
+/// M5b with one process on CPU 0 and the other on CPU 1.
+pub(super) fn m5b_2cpu(quick: bool) -> Measurement {
+    two_incrementers(quick, [Some(0), Some(1)])
+}
+
+/// Two processes (each pinned to its CPU, if given) add 200k each to a
+/// shared counter under its lock; the rate of increments.
+fn two_incrementers(quick: bool, cpus: [Option<usize>; 2]) -> Measurement {
     let n = iters(quick, 200_000);
     let counter = Value::new(0u64).expect("value");
     let go = Event::new().expect("event");
-    let mut a = Process::new(increment, (counter.clone(), go.clone(), n));
-    let mut b = Process::new(increment, (counter.clone(), go.clone(), n));
+    let mut a = Process::new(increment, (counter.clone(), go.clone(), n, cpus[0]));
+    let mut b = Process::new(increment, (counter.clone(), go.clone(), n, cpus[1]));
     a.start().expect("start");
     b.start().expect("start");
     // Both are started and waiting at the gate: time only the increments
