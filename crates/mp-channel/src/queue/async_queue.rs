@@ -69,10 +69,9 @@ async fn read_async<T: DeserializeOwned>(core: &Core, deadline: Deadline) -> Res
     let ring = &core.ring;
     loop {
         // As `Core::wait_for_first`: a look for a few microseconds first
-        // (the producer is usually about to publish); a producer killed
-        // between counting an item and publishing it leaves `puts` ahead of
-        // an empty ring until the writer lock's next holder completes the
-        // commit.
+        // (the producer is usually about to publish); a producer killed in
+        // the middle of a commit leaves its item unpublished until the
+        // writer lock's next holder completes the commit.
         ring.spin_until(|| !ring.is_empty());
         let data = ring
             .data()
@@ -83,8 +82,8 @@ async fn read_async<T: DeserializeOwned>(core: &Core, deadline: Deadline) -> Res
                 if !ring.is_empty() {
                     return Some(());
                 }
-                if sliced && ring.size() > 0 {
-                    drop(core.try_lock_writer());
+                if sliced {
+                    core.complete_a_dead_commit();
                 }
                 None
             });

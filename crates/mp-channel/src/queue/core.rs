@@ -460,10 +460,13 @@ impl Core {
     }
 
     /// Waits for a message to start until `deadline`. A producer killed
-    /// between counting an item and publishing it leaves `puts` ahead of
-    /// an empty ring until the writer lock's next holder completes the
-    /// commit: so this consumer sleeps at most [`RECHECK`] at a time and,
-    /// finding the ring like that, tries to be that holder.
+    /// in the middle of a commit — after its journal, or between counting
+    /// an item and publishing it — leaves a whole item unpublished (the
+    /// journal ahead of `tail`, or `puts` ahead of an empty ring) until the
+    /// writer lock's next holder completes the commit: so this consumer
+    /// sleeps at most [`RECHECK`] at a time and, finding the ring like
+    /// that, tries to be that holder (the lock is taken only from a dead
+    /// holder, never from a producer still committing).
     ///
     /// A consumer that keeps finding the ring empty just before the next
     /// item arrives (within [`AT_HEELS`] pauses) is caught up with a
@@ -504,9 +507,18 @@ impl Core {
             if deadline.passed() {
                 return Err(ReadError::Timeout);
             }
-            if ring.is_empty() && ring.size() > 0 {
-                drop(self.try_lock_writer());
-            }
+            self.complete_a_dead_commit();
+        }
+    }
+
+    /// For a consumer that found the ring empty for a while: if a commit
+    /// looks cut short (`puts` ahead of an empty ring, or a journal ahead
+    /// of `tail`), tries the writer lock, which is taken only from a dead
+    /// holder and whose taking completes the commit (see `ring`).
+    pub(crate) fn complete_a_dead_commit(&self) {
+        let ring = &self.ring;
+        if ring.is_empty() && (ring.size() > 0 || ring.commit_cut_short()) {
+            drop(self.try_lock_writer());
         }
     }
 
@@ -749,6 +761,36 @@ mod tests {
         };
         buf.truncate(len);
         Message { bytes: buf, fds }
+    }
+
+    /// The writer lock taken, a record and its commit's journal written,
+    /// then the process ends holding the lock: a producer killed between
+    /// journalling and committing.
+    fn die_between_journal_and_commit(core: Core) {
+        let writer = core.try_lock_writer().expect("the writer lock is free");
+        core.ring.write_journal_only(b"orphan");
+        std::mem::forget(writer);
+    }
+
+    /// A consumer waiting for data completes a dead producer's commit cut
+    /// short after its journal (it used to wait until the next producer
+    /// took the writer lock: the item then appeared after the queue had
+    /// looked drained, and a fresh round found one item too many).
+    #[test]
+    fn a_consumer_completes_a_dead_producers_commit() {
+        let core = Core::new(4096, 0).unwrap();
+        let copy: Core = mp_wire::decode(mp_wire::encode(&core).unwrap()).unwrap();
+        let mut p = mp_process::Process::new(die_between_journal_and_commit, (copy,));
+        p.start().unwrap();
+        p.join_timeout(Duration::from_secs(30)).unwrap();
+        assert_eq!(p.exitcode(), Some(0));
+        assert!(core.ring.commit_cut_short() && core.ring.is_empty());
+        assert_eq!(core.ring.size(), 0);
+        let reader = core.lock_reader(&mut LazyDeadline::after(Some(Duration::from_secs(10))));
+        assert_eq!(read_now(&core).bytes, b"orphan");
+        drop(reader);
+        assert_eq!(core.ring.size(), 0);
+        assert!(!core.ring.commit_cut_short());
     }
 
     #[test]

@@ -376,6 +376,26 @@ impl Ring {
         self.tail().load(SeqCst) + self.abort_owed() * RECORD_HEADER
     }
 
+    /// Whether a commit was journalled and not completed (see the module
+    /// docs): a producer between the two, or killed there, holding the
+    /// writer lock (whose next holder completes it).
+    pub(crate) fn commit_cut_short(&self) -> bool {
+        ahead(self.next_tail().load(SeqCst), self.tail().load(SeqCst))
+    }
+
+    /// Test only: writes a whole `FIRST | LAST` record at `tail` and the
+    /// journal of its commit, and stops there, as a producer killed
+    /// between the two does.
+    #[cfg(test)]
+    pub(crate) fn write_journal_only(&self, payload: &[u8]) {
+        let tail = self.tail().load(SeqCst);
+        self.write_record(tail, payload, FIRST | LAST);
+        let end = tail + RECORD_HEADER + pad(payload.len() as u64);
+        self.next_puts()
+            .store(self.puts().load(SeqCst).wrapping_add(1), SeqCst);
+        self.next_tail().store(end, SeqCst);
+    }
+
     /// Whether no record is published.
     pub(crate) fn is_empty(&self) -> bool {
         self.tail().load(SeqCst) == self.head().load(SeqCst)
