@@ -75,6 +75,28 @@ fn unbounded_put_never_blocks_when_the_ring_is_full() {
     assert_eq!(q.qsize(), 0);
 }
 
+/// Small items that find a 4 KiB ring full wait in the feeder's buffer
+/// (inline, see `feeder`); the feeder thread writes them in order as the
+/// consumer makes room, and `close` with `join_thread` flushes the rest.
+#[test]
+fn small_items_through_a_full_ring_arrive_in_order() {
+    const N: u32 = 20_000;
+    let q = Queue::<u32>::with_ring(0, 4096).unwrap();
+    let reader: Queue<u32> = mp_wire::decode(mp_wire::encode(&q).unwrap()).unwrap();
+    let consumer =
+        thread::spawn(move || (0..N).find(|&i| reader.get_timeout(true, Some(T)).unwrap() != i));
+    for i in 0..N {
+        q.put(&i).unwrap();
+    }
+    q.close();
+    q.join_thread().unwrap();
+    assert_eq!(
+        consumer.join().unwrap(),
+        None,
+        "the first item out of order"
+    );
+}
+
 #[test]
 fn close_and_join_thread() {
     let q = Queue::<u8>::with_ring(0, 4096).unwrap();

@@ -3,7 +3,9 @@
 //! could not (ring full, or the writer lock busy), so `put` never blocks.
 //!
 //! `put` writes straight into the ring when this process has nothing
-//! buffered and the ring has room; otherwise it appends to the buffer and,
+//! buffered and the ring has room; otherwise it appends to the buffer (a
+//! small encoding without fds inline, [`Buffered::Small`]; any other as
+//! the message it is) and,
 //! if the buffer was empty (the feeder sleeps only then), wakes the feeder
 //! (started on first use, named `QueueFeederThread` as in Python). Items
 //! of one process thus reach the ring in `put` order. The straight write
@@ -59,7 +61,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use mp_wire::Message;
 
 use super::core::{Core, Writer};
-use super::direct::Direct;
+use super::direct::{Direct, SMALL_ITEM};
 use super::error::{PutError, QueueStateError};
 use super::ring::{Wait, SPIN_MAX_BYTES};
 use super::scratch;
@@ -70,10 +72,47 @@ use crate::reader::{Deadline, LazyDeadline};
 /// allocations instead of faulting a fresh one in each).
 const SPARES: usize = 4;
 
+/// An item in the buffer: a small encoding without fds, inline (buffering
+/// it allocates nothing: a `malloc` in `put` and a `free` in the feeder
+/// thread were a sixth of M3d's time), or any other message.
+#[derive(Debug)]
+enum Buffered {
+    Small { len: u8, bytes: [u8; SMALL_ITEM] },
+    Message(Message),
+}
+
+impl Buffered {
+    /// `bytes` (at most [`SMALL_ITEM`] of them), inline.
+    fn small(bytes: &[u8]) -> Buffered {
+        let mut inline = [0; SMALL_ITEM];
+        inline[..bytes.len()].copy_from_slice(bytes);
+        Buffered::Small {
+            len: bytes.len() as u8,
+            bytes: inline,
+        }
+    }
+
+    /// Holding the writer lock: writes the item if it fits whole now.
+    fn try_write(&self, writer: &Writer<'_>) -> io::Result<bool> {
+        match self {
+            Buffered::Small { len, bytes } => Ok(writer.try_write_small(&bytes[..*len as usize])),
+            Buffered::Message(msg) => writer.try_write(msg),
+        }
+    }
+
+    /// What a written item leaves to reuse: a message's buffer.
+    fn into_bytes(self) -> Option<Vec<u8>> {
+        match self {
+            Buffered::Small { .. } => None,
+            Buffered::Message(msg) => Some(msg.bytes),
+        }
+    }
+}
+
 /// Buffer and thread state of one process.
 #[derive(Debug)]
 struct State {
-    buf: VecDeque<Message>,
+    buf: VecDeque<Buffered>,
     /// The feeder holds an item it took from `buf` and has not published
     /// or dropped yet: no `put` writes into the ring until it has (it
     /// would pass that item). So with none in flight, `queued == buf.len()`.
@@ -88,7 +127,10 @@ struct State {
 
 impl State {
     /// Keeps the bytes of a written item for a later one.
-    fn keep_spare(&mut self, bytes: Vec<u8>) {
+    fn keep_spare(&mut self, bytes: Option<Vec<u8>>) {
+        let Some(bytes) = bytes else {
+            return;
+        };
         if self.spares.len() < SPARES && bytes.capacity() > 0 && scratch::worth_keeping(&bytes) {
             self.spares.push(bytes);
         }
@@ -177,8 +219,7 @@ impl Feeder {
             if tried && self.write_small_now(small) {
                 return Ok(());
             }
-            sink.spill();
-            return self.buffer(std::mem::take(&mut sink.msg), tried);
+            return self.buffer(Buffered::small(small), tried);
         }
         self.put(&mut sink.msg)
     }
@@ -194,16 +235,16 @@ impl Feeder {
             scratch::recycle(std::mem::take(&mut msg.bytes));
             return Ok(());
         }
-        self.buffer(std::mem::take(msg), tried)
+        self.buffer(Buffered::Message(std::mem::take(msg)), tried)
     }
 
     /// `put` when it could not write straight in: writes the buffered
     /// items that fit now (if the writer lock is free), then, under the
-    /// mutex, `msg` straight in if nothing of ours is left before it and
+    /// mutex, `item` straight in if nothing of ours is left before it and
     /// `put` did not just try (or room was found), else buffers it for the
     /// feeder thread (started here).
     #[inline(never)]
-    fn buffer(self: &Arc<Self>, msg: Message, tried: bool) -> Result<(), PutError> {
+    fn buffer(self: &Arc<Self>, item: Buffered, tried: bool) -> Result<(), PutError> {
         let mut writer = None;
         let mut helped = false;
         if self.queued.load(Acquire) > 0 && !self.is_closed() {
@@ -221,14 +262,16 @@ impl Feeder {
         // (A forked child's first put finds its parent's count reset here.)
         if (!tried || helped) && self.queued.load(Relaxed) == 0 {
             let written = match &writer {
-                Some(w) => w.try_write(&msg)?,
-                None => self.write_now(&msg)?,
+                Some(w) => item.try_write(w)?,
+                None => self.with_free_writer(|w| item.try_write(w))?,
             };
             if written {
                 drop(writer);
                 let spare = st.spares.pop();
                 drop(st);
-                scratch::recycle(msg.bytes);
+                if let Some(bytes) = item.into_bytes() {
+                    scratch::recycle(bytes);
+                }
                 if let Some(spare) = spare {
                     scratch::recycle(spare);
                 }
@@ -236,15 +279,20 @@ impl Feeder {
             }
         }
         drop(writer);
-        st.buf.push_back(msg);
+        let took_a_buffer = matches!(item, Buffered::Message(_));
+        st.buf.push_back(item);
         // The feeder thread sleeps on `cv` only once it found the buffer
         // empty under the mutex, so only the item that ends that wakes it:
         // std's `notify_one` makes a system call whether or not anyone
         // waits, once per buffered item before.
         let wake = st.buf.len() == 1;
         self.queued.store(self.queued.load(Relaxed) + 1, Relaxed);
-        if let Some(spare) = st.spares.pop() {
-            scratch::recycle(spare);
+        // The item took this thread's encode buffer with it: a spare
+        // takes its place.
+        if took_a_buffer {
+            if let Some(spare) = st.spares.pop() {
+                scratch::recycle(spare);
+            }
         }
         if st.thread.is_none() {
             let me = Arc::clone(self);
@@ -263,20 +311,27 @@ impl Feeder {
     /// has room for it whole now; returns whether it did.
     #[inline]
     fn write_now(&self, msg: &Message) -> io::Result<bool> {
-        // By reference: the writer is dropped where it lies (a move of it
-        // cost a store-forwarding stall).
-        match self.core.try_lock_writer() {
-            Some(ref writer) => writer.try_write(msg),
-            None => Ok(false),
-        }
+        self.with_free_writer(|writer| writer.try_write(msg))
     }
 
     /// [`write_now`](Self::write_now) of a small encoding without fds.
     #[inline]
     fn write_small_now(&self, bytes: &[u8]) -> bool {
+        self.with_free_writer(|writer| Ok(writer.try_write_small(bytes)))
+            .unwrap_or(false)
+    }
+
+    /// `write(writer)` if the writer lock is free now; else `Ok(false)`.
+    #[inline]
+    fn with_free_writer(
+        &self,
+        write: impl FnOnce(&Writer<'_>) -> io::Result<bool>,
+    ) -> io::Result<bool> {
+        // By reference: the writer is dropped where it lies (a move of it
+        // cost a store-forwarding stall).
         match self.core.try_lock_writer() {
-            Some(ref writer) => writer.try_write_small(bytes),
-            None => false,
+            Some(ref writer) => write(writer),
+            None => Ok(false),
         }
     }
 
@@ -297,21 +352,24 @@ impl Feeder {
             let Some(front) = st.buf.front() else {
                 return Ok(written);
             };
-            if !writer.try_write(front)? {
+            if !front.try_write(writer)? {
                 return Ok(written);
             }
-            let msg = st.buf.pop_front().expect("the front item is there");
+            let item = st.buf.pop_front().expect("the front item is there");
             self.unqueue(&mut st);
-            st.keep_spare(msg.bytes);
+            st.keep_spare(item.into_bytes());
             written += 1;
         }
     }
 
-    /// The free bytes the feeder waits for before it writes `msg` under
-    /// the mutex, or `None` if it writes `msg` in flight (chunks or fds).
-    fn room_to_wait_for(&self, msg: &Message) -> Option<u64> {
-        (msg.fds.is_empty() && self.core.fits_one_record(msg))
-            .then(|| self.core.ring.need(msg.bytes.len() as u64))
+    /// The free bytes the feeder waits for before it writes `item` under
+    /// the mutex, or `None` if it writes `item` in flight (chunks or fds).
+    fn room_to_wait_for(&self, item: &Buffered) -> Option<u64> {
+        match item {
+            Buffered::Small { len, .. } => Some(self.core.ring.need(u64::from(*len))),
+            Buffered::Message(msg) => (msg.fds.is_empty() && self.core.fits_one_record(msg))
+                .then(|| self.core.ring.need(msg.bytes.len() as u64)),
+        }
     }
 
     /// The feeder thread's body.
@@ -352,10 +410,15 @@ impl Feeder {
             let Some(front) = st.buf.front() else {
                 continue;
             };
-            if self.room_to_wait_for(front).is_some() {
-                continue; // someone took the room meanwhile: wait again
+            // Someone took the room meanwhile: wait again. (Only a message
+            // is ever written in flight: a small item always waits above.)
+            if self.room_to_wait_for(front).is_some() || !matches!(front, Buffered::Message(_)) {
+                continue;
             }
-            let msg = st.buf.pop_front().expect("the front item is there");
+            // Under the same hold of the mutex: the front just looked at.
+            let Some(Buffered::Message(msg)) = st.buf.pop_front() else {
+                continue;
+            };
             st.in_flight = true;
             drop(st);
             // The item leaves the buffer's count as the ring's counts it.
@@ -372,7 +435,7 @@ impl Feeder {
                     st.in_flight = false;
                     self.dropped(st, &e);
                 }
-                Ok(_) => self.state().keep_spare(msg.bytes),
+                Ok(_) => self.state().keep_spare(Some(msg.bytes)),
             }
         }
     }
@@ -521,7 +584,16 @@ mod tests {
         feeder.put(&mut msg).unwrap();
     }
 
+    /// The next message, one of `put`'s: its byte.
     fn get(feeder: &Feeder) -> u8 {
+        let buf = get_bytes(feeder);
+        assert_eq!(buf.len(), ITEM);
+        assert!(buf.iter().all(|&b| b == buf[0]));
+        buf[0]
+    }
+
+    /// The next message's bytes, whatever their length.
+    fn get_bytes(feeder: &Feeder) -> Vec<u8> {
         let mut deadline = LazyDeadline::after(Some(Duration::from_secs(10)));
         let (mut buf, mut fds) = (Vec::new(), Vec::new());
         let _reader = feeder.core.lock_reader(&mut deadline).unwrap();
@@ -529,9 +601,8 @@ mod tests {
         let Ok(Read::Copied(len)) = read else {
             panic!("a message: {read:?}");
         };
-        assert_eq!(len, ITEM);
-        assert!(buf[..len].iter().all(|&b| b == buf[0]));
-        buf[0]
+        buf.truncate(len);
+        buf
     }
 
     fn queued(feeder: &Feeder) -> u64 {
@@ -568,6 +639,40 @@ mod tests {
         for n in 6..10 {
             assert_eq!(get(&f), n);
         }
+        assert_eq!(count(&f), 0);
+    }
+
+    /// A small item buffered inline keeps its place among the others and
+    /// goes out with them when a later `put` helps.
+    #[test]
+    fn small_items_buffered_inline_keep_their_place() {
+        let f = feeder();
+        for n in 0..4 {
+            put(&f, n); // 4 × 1008 bytes of the 4096
+        }
+        for n in 10..14u8 {
+            f.put_item(&n).unwrap(); // 4 × 16: the ring is full
+        }
+        assert_eq!(queued(&f), 0);
+        f.put_item(&20u8).unwrap();
+        assert!(matches!(
+            f.state().buf.front(),
+            Some(Buffered::Small { len: 1, .. })
+        ));
+        put(&f, 21);
+        f.put_item(&22u8).unwrap();
+        assert_eq!((queued(&f), count(&f)), (3, 11));
+        assert_eq!((get(&f), get(&f)), (0, 1));
+        // 2016 bytes free: this put writes 20, 21 and 22, then itself.
+        f.put_item(&23u8).unwrap();
+        assert_eq!((queued(&f), count(&f)), (0, 10));
+        assert_eq!((get(&f), get(&f)), (2, 3));
+        for n in 10..14u8 {
+            assert_eq!(get_bytes(&f), [n]);
+        }
+        assert_eq!(get_bytes(&f), [20]);
+        assert_eq!(get(&f), 21);
+        assert_eq!((get_bytes(&f), get_bytes(&f)), (vec![22], vec![23]));
         assert_eq!(count(&f), 0);
     }
 
