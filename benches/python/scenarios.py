@@ -112,15 +112,22 @@ def m3b(quick):
     return n * 1.048576 / took, "MB/s"
 
 
-def produce_simple(q, n):
+def produce_simple(q, n, cpu=None):
+    if cpu is not None:
+        pin_to(cpu)
     for i in range(n):
         q.put(i)
 
 
-def m3c(quick):
+def m3c_2cpu(quick):
+    pin_to(0)
+    return m3c(quick, producer_cpu=1)
+
+
+def m3c(quick, producer_cpu=None):
     n = iters(quick, 100_000)
     q = mp.SimpleQueue()
-    p = mp.Process(target=produce_simple, args=(q, n))
+    p = mp.Process(target=produce_simple, args=(q, n, producer_cpu))
     t = time.perf_counter()
     p.start()
     for i in range(n):
@@ -349,6 +356,8 @@ SCENARIOS = {
     "M3a-2cpu": m3a_2cpu,
     "M3b": m3b,
     "M3c": m3c,
+    "M3c-1cpu": m3c,
+    "M3c-2cpu": m3c_2cpu,
     # CPython's Queue has no ring: every put goes through its feeder thread.
     "M3d": m3a,
     "M4a": m4a,

@@ -2,7 +2,7 @@
 //! each to a CPU of its own, so that the row measures the state in which
 //! the two run side by side, never the one the scheduler sometimes picks
 //! instead (both on one CPU; the `-1cpu` rows measure that one, pinned by
-//! `bench-compare` with `taskset -c 0`). Unpinned, M3a and M5b land in
+//! `bench-compare` with `taskset -c 0`). Unpinned, M3a, M3c and M5b land in
 //! either state from one run to the next, on every side (ours, raw,
 //! CPython), and a ratio of two runs in different states says nothing.
 

@@ -94,6 +94,16 @@ pub const ALL: &[Raw] = &[
         run: ring::small,
     },
     Raw {
+        id: "M3c-1cpu",
+        what: "SPSC ring of 8-byte items in a memfd, spin-then-futex waits, on one CPU",
+        run: ring::small,
+    },
+    Raw {
+        id: "M3c-2cpu",
+        what: "SPSC ring of 8-byte items in a memfd, spin-then-futex waits, a CPU each",
+        run: ring::small_2cpu,
+    },
+    Raw {
         id: "M4a",
         what: "two forked workers fed over pipes, CPython's default chunking (8 chunks)",
         run: pool::m4a,

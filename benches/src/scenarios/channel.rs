@@ -124,16 +124,31 @@ pub(super) fn m3b(quick: bool) -> Measurement {
     }
 }
 
-fn produce_simple(q: SimpleQueue<u64>, n: u64) {
+fn produce_simple(q: SimpleQueue<u64>, n: u64, cpu: Option<usize>) {
+    if let Some(cpu) = cpu {
+        crate::placement::pin_to(cpu);
+    }
     for i in 0..n {
         q.put(&i).expect("put");
     }
 }
 
 pub(super) fn m3c(quick: bool) -> Measurement {
+    simple_items(quick, None)
+}
+
+/// M3c with the consumer (this process) on CPU 0 and the producer on CPU 1.
+pub(super) fn m3c_2cpu(quick: bool) -> Measurement {
+    crate::placement::pin_to(0);
+    simple_items(quick, Some(1))
+}
+
+/// A child (pinned to `cpu`, if given) puts 500k `u64`s into a
+/// `SimpleQueue`; the rate at which this process gets them.
+fn simple_items(quick: bool, cpu: Option<usize>) -> Measurement {
     let n = iters(quick, 500_000);
     let q: SimpleQueue<u64> = SimpleQueue::new().expect("queue");
-    let mut p = Process::new(produce_simple, (q.clone(), n));
+    let mut p = Process::new(produce_simple, (q.clone(), n, cpu));
     let t = Instant::now();
     p.start().expect("start");
     for i in 0..n {

@@ -106,6 +106,20 @@ pub const ALL: &[Scenario] = &[
         run: channel::m3c,
     },
     Scenario {
+        id: "M3c-1cpu",
+        what: "M3c with producer and consumer on one CPU (the CPU time per item)",
+        lower_is_better: false,
+        pinned: true,
+        run: channel::m3c,
+    },
+    Scenario {
+        id: "M3c-2cpu",
+        what: "M3c with producer and consumer each pinned to a CPU of its own",
+        lower_is_better: false,
+        pinned: false,
+        run: channel::m3c_2cpu,
+    },
+    Scenario {
         id: "M3d",
         what: "Queue throughput, small items, a 4 KiB ring on one CPU (the producer outpaces it: its feeder thread)",
         lower_is_better: false,
