@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use mp_sys::socket;
-use mp_wire::{FrameEncoder, Limits, Message, SharedFd, MAX_FDS_PER_FRAME};
+use mp_wire::{Frame, FrameEncoder, Limits, Message, SharedFd, MAX_FDS_PER_FRAME};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -19,6 +19,7 @@ use crate::deadline::Deadline;
 use crate::error::{RecvError, RecvIntoError, SendError};
 use crate::process_local::ProcessLocal;
 use crate::reader::{Reader, Wait};
+use crate::scratch;
 use crate::transport::{Transport, Wire};
 
 /// One end of a message channel — over pipes (ends made by [`pipe`]) or a
@@ -226,7 +227,7 @@ impl Connection {
     /// [`SendError::Encode`] (nothing sent), [`SendError::Disconnected`] if
     /// the peer closed its end, [`SendError::NotWritable`], OS errors.
     pub fn send<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), SendError> {
-        self.send_message(&mp_wire::encode(value)?, None)
+        self.send_encoded(value, None)
     }
 
     /// Like [`send`](Self::send), giving up after `timeout`.
@@ -239,7 +240,17 @@ impl Connection {
         value: &T,
         timeout: Duration,
     ) -> Result<(), SendError> {
-        self.send_message(&mp_wire::encode(value)?, Some(timeout))
+        self.send_encoded(value, Some(timeout))
+    }
+
+    /// Encodes `value` into this thread's encode buffer (no allocation once
+    /// it has grown) and sends it as one frame.
+    fn send_encoded<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        timeout: Option<Duration>,
+    ) -> Result<(), SendError> {
+        with_encoded(value, |msg| self.send_message(msg, timeout))
     }
 
     /// Sends an encoded message (bytes and fds) as one frame.
@@ -296,7 +307,9 @@ impl Connection {
     }
 
     /// Receives one message and decodes it as a `T`, blocking until one
-    /// arrives or the peer closes its end.
+    /// arrives or the peer closes its end. The message is decoded where it
+    /// was read, before this end takes the next receive (another thread's
+    /// waits meanwhile).
     ///
     /// # Errors
     /// [`RecvError::Eof`] once the peer closed and nothing is left;
@@ -305,8 +318,7 @@ impl Connection {
     /// [`RecvError::Truncated`], [`RecvError::Malformed`],
     /// [`RecvError::TooLarge`] for a broken stream; OS errors.
     pub fn recv<T: DeserializeOwned>(&self) -> Result<T, RecvError> {
-        let msg = self.recv_message(None)?;
-        Ok(mp_wire::decode_with_limits(msg, &self.limits)?)
+        self.recv_decoded(Deadline::after(None))
     }
 
     /// Like [`recv`](Self::recv), giving up after `timeout` with
@@ -315,8 +327,29 @@ impl Connection {
     /// # Errors
     /// As `recv`, plus `Timeout`.
     pub fn recv_timeout<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T, RecvError> {
-        let msg = self.recv_message(Some(timeout))?;
-        Ok(mp_wire::decode_with_limits(msg, &self.limits)?)
+        self.recv_decoded(Deadline::after(Some(timeout)))
+    }
+
+    /// Receives one message by `deadline` and decodes it.
+    fn recv_decoded<T: DeserializeOwned>(&self, deadline: Deadline) -> Result<T, RecvError> {
+        self.read_decoded(Wait::Until(deadline))?
+            .ok_or(RecvError::Timeout)
+    }
+
+    /// Receives one message, waiting as `wait` says, and decodes it where
+    /// it lies in the read buffer (no copy into a [`Message`] of its own
+    /// first); `None` if none came. The value is decoded with this end's
+    /// reader lock held: a `Deserialize` impl that received on the same
+    /// connection would wait for itself (none in the workspace does).
+    pub(crate) fn read_decoded<T: DeserializeOwned>(
+        &self,
+        wait: Wait,
+    ) -> Result<Option<T>, RecvError> {
+        let limits = &self.limits;
+        let decoded = self.read_map(usize::MAX, wait, |frame| {
+            mp_wire::decode_from_with_limits(&frame.bytes, frame.fds, limits)
+        })?;
+        Ok(decoded.transpose()?)
     }
 
     /// Receives one message undecoded (bytes plus fds).
@@ -590,11 +623,11 @@ impl Connection {
         }
     }
 
-    /// What carries this end's bytes, and the limits its decoding uses (for
-    /// the async forms in `connection_async`).
+    /// What carries this end's bytes (for the async forms in
+    /// `connection_async`).
     #[cfg(feature = "async")]
-    pub(crate) fn parts(&self) -> (&Transport, &Limits) {
-        (&self.shared.transport, &self.limits)
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.shared.transport
     }
 
     fn recv_frame(&self, max: usize, deadline: Deadline) -> Result<Message, RecvError> {
@@ -604,10 +637,21 @@ impl Connection {
 
     /// Receives with the reader lock held, waiting as `wait` says.
     fn read(&self, max: usize, wait: Wait) -> Result<Option<Message>, RecvError> {
+        self.read_map(max, wait, |f| f.into_message())
+    }
+
+    /// [`read`](Self::read), handing the frame to `map` under the reader
+    /// lock (see [`Reader::recv`](crate::reader::Reader::recv)).
+    fn read_map<R>(
+        &self,
+        max: usize,
+        wait: Wait,
+        map: impl FnMut(Frame<'_>) -> R,
+    ) -> Result<Option<R>, RecvError> {
         let Some(src) = self.shared.transport.source() else {
             return Err(RecvError::NotReadable);
         };
-        let result = lock(&self.shared.ends.local().reader).recv(src, &self.limits, max, wait);
+        let result = lock(&self.shared.ends.local().reader).recv(src, &self.limits, max, wait, map);
         if let Err(e) = &result {
             if e.is_fatal() {
                 self.shared.recv_broken.store(true, Ordering::Relaxed);
@@ -639,6 +683,21 @@ impl Connection {
             .transport
             .write_frame(frames.as_bytes(), payload, fds, deadline, broken)
     }
+}
+
+/// Runs `send` with `value` encoded in this thread's encode buffer (see
+/// `scratch`), which it then gets back.
+fn with_encoded<T: Serialize + ?Sized, R>(
+    value: &T,
+    send: impl FnOnce(&Message) -> Result<R, SendError>,
+) -> Result<R, SendError> {
+    let mut msg = Message::default();
+    let sent = match scratch::encode(value, &mut msg) {
+        Ok(()) => send(&msg),
+        Err(e) => Err(e.into()),
+    };
+    scratch::recycle(msg.bytes);
+    sent
 }
 
 /// Refuses more fds than one frame can carry.

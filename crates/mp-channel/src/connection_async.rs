@@ -28,6 +28,7 @@ use serde::Serialize;
 
 use crate::connection::Connection;
 use crate::error::{RecvError, SendError};
+use crate::reader::Wait;
 use crate::transport::Transport;
 
 impl Connection {
@@ -60,8 +61,13 @@ impl Connection {
     /// # Errors
     /// As [`recv`](Self::recv), without `Timeout`.
     pub async fn recv_async<T: DeserializeOwned>(&self) -> Result<T, RecvError> {
-        let msg = self.recv_message_async().await?;
-        Ok(mp_wire::decode_with_limits(msg, self.parts().1)?)
+        loop {
+            if let Some(value) = self.read_decoded(Wait::No)? {
+                return Ok(value);
+            }
+            // As in `recv_message_async`.
+            readable(self.as_fd()).await.map_err(RecvError::Io)?;
+        }
     }
 
     /// [`recv_message`](Self::recv_message) as a future: one message
@@ -106,7 +112,7 @@ impl Connection {
     /// # Errors
     /// As [`send`](Self::send).
     pub async fn send_message_async(&self, msg: &Message) -> Result<(), SendError> {
-        let Some(fd) = send_fd(self.parts().0) else {
+        let Some(fd) = send_fd(self.transport()) else {
             return Err(SendError::NotWritable);
         };
         // Writable also when the peer is gone: the write then fails with

@@ -65,6 +65,7 @@ mod py_connection;
 mod py_frame;
 mod queue;
 mod reader;
+mod scratch;
 mod transport;
 mod wait;
 #[cfg(feature = "async")]

@@ -7,7 +7,7 @@
 //! State survives a timeout: bytes already read stay in the decoder, so the
 //! next call finishes the message.
 
-use mp_wire::{FrameDecoder, Limits, Message, WireError, MAX_FDS_PER_FRAME};
+use mp_wire::{Frame, FrameDecoder, Limits, WireError, MAX_FDS_PER_FRAME};
 
 use crate::error::RecvError;
 use crate::transport::{take_side_fds, Source};
@@ -41,16 +41,19 @@ impl Reader {
         self.decoder.has_buffered()
     }
 
-    /// Receives one whole frame (`None` only when `wait` says not to wait
-    /// and none is complete). Payloads longer than `max` fail with
-    /// [`RecvError::TooLarge`] before being read.
-    pub(crate) fn recv(
+    /// Receives one whole frame and returns what `map` makes of it (`None`
+    /// only when `wait` says not to wait and none is complete): a frame
+    /// that lies whole in the read buffer is lent from there (see
+    /// [`FrameDecoder::next_frame_map`]). Payloads longer than `max` fail
+    /// with [`RecvError::TooLarge`] before being read.
+    pub(crate) fn recv<R>(
         &mut self,
         src: Source<'_>,
         limits: &Limits,
         max: usize,
         wait: Wait,
-    ) -> Result<Option<Message>, RecvError> {
+        map: impl FnMut(Frame<'_>) -> R,
+    ) -> Result<Option<R>, RecvError> {
         if let Some(why) = &self.broken {
             return Err(RecvError::Unusable(why.clone()));
         }
@@ -58,7 +61,7 @@ impl Reader {
             max_frame: max.min(limits.max_frame),
             ..*limits
         };
-        let result = self.recv_inner(src, &limits, wait);
+        let result = self.recv_inner(src, &limits, wait, map);
         if let Err(e) = &result {
             if e.is_fatal() {
                 self.broken = Some(e.to_string());
@@ -67,18 +70,21 @@ impl Reader {
         result
     }
 
-    fn recv_inner(
+    fn recv_inner<R>(
         &mut self,
         src: Source<'_>,
         limits: &Limits,
         wait: Wait,
-    ) -> Result<Option<Message>, RecvError> {
+        mut map: impl FnMut(Frame<'_>) -> R,
+    ) -> Result<Option<R>, RecvError> {
         loop {
             let next = match src {
-                Source::Socket(_) => self.decoder.next_frame(limits),
-                Source::Pipe { side, .. } => self
-                    .decoder
-                    .next_frame_with(limits, &mut |n| take_side_fds(side, n)),
+                Source::Socket(_) => self.decoder.next_frame_map(limits, None, &mut map),
+                Source::Pipe { side, .. } => self.decoder.next_frame_map(
+                    limits,
+                    Some(&mut |n| take_side_fds(side, n)),
+                    &mut map,
+                ),
             };
             if let Some(msg) = next.map_err(recv_error)? {
                 return Ok(Some(msg));

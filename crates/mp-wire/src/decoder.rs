@@ -2,6 +2,7 @@
 //!
 //! Buffer discipline, fd-ownership rule and limits are documented on the type.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -22,6 +23,39 @@ const START_LEN: usize = 4 * 1024;
 /// A large payload's allocation starts at most this big and doubles as data
 /// arrives.
 const FIRST_CHUNK: usize = 256 * 1024;
+
+/// The fds of a stream whose fds travel apart: a header declaring `n > 0`
+/// fds gets them from this (see [`FrameDecoder::next_frame_with`]).
+pub type TakeFds<'a> = dyn FnMut(usize) -> Result<Vec<OwnedFd>, WireError> + 'a;
+
+/// A whole frame, as [`FrameDecoder::next_frame_map`] hands it over: its
+/// payload borrowed from the read buffer where it lies there (a small
+/// frame: no copy, no allocation), or the large payload's own allocation;
+/// and its fds.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    /// The payload.
+    pub bytes: Cow<'a, [u8]>,
+    /// The fds its header declared.
+    pub fds: Vec<OwnedFd>,
+}
+
+impl Frame<'_> {
+    /// The frame as an owned [`Message`] (copying a borrowed payload).
+    pub fn into_message(self) -> Message {
+        Message {
+            bytes: self.bytes.into_owned(),
+            fds: self.fds,
+        }
+    }
+}
+
+/// Where a whole frame's payload is: in the read buffer from `at`, `len`
+/// bytes long, or in its own allocation.
+enum Payload {
+    Buffered { at: usize, len: usize },
+    Own(Vec<u8>),
+}
 
 /// Fds received with one read, and the stream range `[from, to)` it covered.
 #[derive(Debug)]
@@ -142,7 +176,7 @@ impl FrameDecoder {
     /// [`WireError::TooLarge`], [`WireError::TooManyFds`], or an
     /// out-of-memory [`WireError::Io`] for a large payload.
     pub fn next_frame(&mut self, limits: &Limits) -> Result<Option<Message>, WireError> {
-        self.next(limits, None)
+        self.next(limits, None, |f| f.into_message())
     }
 
     /// Like [`next_frame`](Self::next_frame), for a stream whose fds travel
@@ -155,9 +189,43 @@ impl FrameDecoder {
     pub fn next_frame_with(
         &mut self,
         limits: &Limits,
-        take_fds: &mut dyn FnMut(usize) -> Result<Vec<OwnedFd>, WireError>,
+        take_fds: &mut TakeFds<'_>,
     ) -> Result<Option<Message>, WireError> {
-        self.next(limits, Some(take_fds))
+        self.next(limits, Some(take_fds), |f| f.into_message())
+    }
+
+    /// The next complete frame, if one is here, handed to `map` (whose
+    /// result this returns): [`next_frame`](Self::next_frame) (`take_fds`
+    /// `None`) or [`next_frame_with`](Self::next_frame_with) without the
+    /// [`Message`] — a frame lying whole in the read buffer is lent from
+    /// there, so a reader that decodes it at once copies and allocates
+    /// nothing for it. The frame has left the decoder when `map` sees it.
+    ///
+    /// ```
+    /// use mp_wire::{FrameDecoder, FrameEncoder, Limits};
+    ///
+    /// let mut batch = FrameEncoder::new();
+    /// batch.push(&mp_wire::encode(&7u64)?)?;
+    /// let mut decoder = FrameDecoder::new();
+    /// decoder.spare()[..batch.len()].copy_from_slice(batch.as_bytes());
+    /// decoder.filled(batch.len(), Vec::new(), false)?;
+    /// let limits = Limits::default();
+    /// let seven = decoder.next_frame_map(&limits, None, |frame| {
+    ///     mp_wire::decode_from_with_limits::<u64>(&frame.bytes, frame.fds, &limits)
+    /// })?;
+    /// assert_eq!(seven.transpose()?, Some(7));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`next_frame_with`](Self::next_frame_with); `map` is not called.
+    pub fn next_frame_map<R>(
+        &mut self,
+        limits: &Limits,
+        take_fds: Option<&mut TakeFds<'_>>,
+        map: impl FnOnce(Frame<'_>) -> R,
+    ) -> Result<Option<R>, WireError> {
+        self.next(limits, take_fds, map)
     }
 
     /// Space to read into: the free part of the buffer, or the rest of a
@@ -305,33 +373,35 @@ impl FrameDecoder {
         }
     }
 
-    fn next(
+    fn next<R>(
         &mut self,
         limits: &Limits,
-        take_fds: Option<&mut dyn FnMut(usize) -> Result<Vec<OwnedFd>, WireError>>,
-    ) -> Result<Option<Message>, WireError> {
+        take_fds: Option<&mut TakeFds<'_>>,
+        map: impl FnOnce(Frame<'_>) -> R,
+    ) -> Result<Option<R>, WireError> {
         if self.current.is_none() && !self.accept_header(limits, take_fds)? {
             return Ok(None);
         }
         let Some(cur) = &mut self.current else {
             return Ok(None);
         };
-        let bytes = match &mut cur.large {
+        let payload = match &mut cur.large {
             Some(l) if l.got < cur.len => return Ok(None),
             Some(l) => {
                 let mut bytes = std::mem::take(&mut l.bytes);
                 bytes.truncate(cur.len);
-                bytes
+                Payload::Own(bytes)
             }
             None => {
                 let len = cur.len;
                 if self.end - self.start < HEADER_LEN + len {
                     return Ok(None);
                 }
-                let body = self.start + HEADER_LEN;
-                let bytes = self.buf[body..body + len].to_vec();
+                let at = self.start + HEADER_LEN;
+                // The bytes stay where they are until the next read:
+                // `consume` moves only the indices.
                 self.consume(HEADER_LEN + len);
-                bytes
+                Payload::Buffered { at, len }
             }
         };
         let fds = self.current.take().map(|c| c.fds).unwrap_or_default();
@@ -339,7 +409,11 @@ impl FrameDecoder {
         if let Some(stray) = self.batches.front().filter(|b| b.to <= self.pos) {
             return Err(stray_fds(stray));
         }
-        Ok(Some(Message { bytes, fds }))
+        let bytes = match payload {
+            Payload::Buffered { at, len } => Cow::Borrowed(&self.buf[at..at + len]),
+            Payload::Own(bytes) => Cow::Owned(bytes),
+        };
+        Ok(Some(map(Frame { bytes, fds })))
     }
 
     /// Checks the header at `start` if it is complete, claims its fds and
@@ -348,7 +422,7 @@ impl FrameDecoder {
     fn accept_header(
         &mut self,
         limits: &Limits,
-        take_fds: Option<&mut dyn FnMut(usize) -> Result<Vec<OwnedFd>, WireError>>,
+        take_fds: Option<&mut TakeFds<'_>>,
     ) -> Result<bool, WireError> {
         if self.end - self.start < HEADER_LEN {
             return Ok(false);
@@ -415,7 +489,7 @@ impl FrameDecoder {
     fn take_apart(
         &mut self,
         count: usize,
-        take: &mut dyn FnMut(usize) -> Result<Vec<OwnedFd>, WireError>,
+        take: &mut TakeFds<'_>,
     ) -> Result<Vec<OwnedFd>, WireError> {
         if let Some(stray) = self.batches.front() {
             return Err(stray_fds(stray));

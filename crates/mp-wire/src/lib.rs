@@ -52,6 +52,9 @@
 //!   limits, the rule that gives received fds to frames — for readers that
 //!   own their socket and their waiting (mp-channel's `Connection`, and
 //!   through it the pool); and frames laid out for one batched write.
+//!   [`FrameDecoder::next_frame_map`] lends a frame from the read buffer
+//!   ([`Frame`]), so that a reader decoding it at once with
+//!   [`decode_from_with_limits`] copies and allocates nothing for it.
 //!
 //! # Secrets
 //! [`AuthKey`] holds an authentication key's bytes behind a `Debug` that
@@ -90,15 +93,15 @@ mod shared_fd;
 
 pub use authkey::AuthKey;
 pub use copied::{decode_copied, CopySource};
-pub use decoder::FrameDecoder;
+pub use decoder::{Frame, FrameDecoder, TakeFds};
 pub use encoder::FrameEncoder;
 pub use error::{DecodeError, EncodeError, WireError};
 pub use flavor::Sink;
 pub use frame::{recv, recv_value, send, send_timeout, send_value};
 pub use limits::{Limits, MAX_FDS_PER_FRAME};
 pub use message::{
-    decode, decode_from, decode_seed, decode_with_limits, encode, encode_into, encode_to,
-    encode_to_sink, Message,
+    decode, decode_from, decode_from_with_limits, decode_seed, decode_with_limits, encode,
+    encode_into, encode_to, encode_to_sink, Message,
 };
 pub use seed::AppendTo;
 pub use serde_bytes;

@@ -240,6 +240,20 @@ pub fn decode_from<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Resu
     decode_slice(bytes, fds, Limits::DEFAULT_MAX_DEPTH)
 }
 
+/// [`decode_from`] with `limits`' nesting depth: [`decode_with_limits`]
+/// from borrowed bytes (a frame lent by
+/// [`FrameDecoder::next_frame_map`](crate::FrameDecoder::next_frame_map)).
+///
+/// # Errors
+/// As [`decode_with_limits`].
+pub fn decode_from_with_limits<T: DeserializeOwned>(
+    bytes: &[u8],
+    fds: Vec<OwnedFd>,
+    limits: &Limits,
+) -> Result<T, DecodeError> {
+    decode_slice(bytes, fds, limits.max_depth)
+}
+
 /// Decodes with at most `max_depth` levels of nesting.
 fn decode_depth<T: DeserializeOwned>(msg: Message, max_depth: usize) -> Result<T, DecodeError> {
     let Message { bytes, fds } = msg;

@@ -3,6 +3,7 @@
 //! garbage and lying headers, and fd batches in the right and wrong places,
 //! in both reading modes (`spare` and `spare_exact`).
 
+use std::borrow::Cow;
 use std::os::fd::OwnedFd;
 
 use mp_wire::{FrameDecoder, FrameEncoder, Limits, Message, WireError};
@@ -302,6 +303,81 @@ fn spare_exact_never_offers_the_next_frame() {
         [1; 10]
     );
     assert!(!d.has_buffered());
+}
+
+/// Feeds all of `bytes` (with `fds` on the first read) to `d`, taking
+/// frames with `next_frame_map` as they complete: for each, whether it was
+/// lent from the read buffer, its payload and its fd count.
+fn lend_all(
+    d: &mut FrameDecoder,
+    bytes: &[u8],
+    mut fds: Vec<OwnedFd>,
+) -> Vec<(bool, Vec<u8>, usize)> {
+    let limits = Limits {
+        max_frame: 1 << 20,
+        max_fds: 8,
+        ..Limits::default()
+    };
+    let mut got = Vec::new();
+    let mut at = 0;
+    loop {
+        while let Some(frame) = d
+            .next_frame_map(&limits, None, |f| {
+                (
+                    matches!(f.bytes, Cow::Borrowed(_)),
+                    f.bytes.to_vec(),
+                    f.fds.len(),
+                )
+            })
+            .unwrap()
+        {
+            got.push(frame);
+        }
+        if at == bytes.len() {
+            return got;
+        }
+        let room = d.spare();
+        let n = room.len().min(bytes.len() - at);
+        room[..n].copy_from_slice(&bytes[at..at + n]);
+        d.filled(n, std::mem::take(&mut fds), false).unwrap();
+        at += n;
+    }
+}
+
+#[test]
+fn a_frame_in_the_read_buffer_is_lent_and_a_large_one_handed_over() {
+    let small = vec![3u8; 100];
+    let large = vec![9u8; 200_000];
+    let mut enc = FrameEncoder::new();
+    let mut with_fds = Message::from_bytes(small.clone());
+    with_fds.fds = null_fds(2);
+    enc.push(&with_fds).unwrap();
+    enc.push(&Message::from_bytes(large.clone())).unwrap();
+    enc.push(&Message::from_bytes(small.clone())).unwrap();
+    let mut d = FrameDecoder::new();
+    let got = lend_all(&mut d, enc.as_bytes(), null_fds(2));
+    assert_eq!(
+        got,
+        [
+            (true, small.clone(), 2),
+            (false, large, 0),
+            (true, small, 0)
+        ]
+    );
+    assert!(!d.has_buffered());
+}
+
+#[test]
+fn a_bad_header_is_an_error_and_nothing_is_lent() {
+    let mut bytes = vec![0xAB; HEADER_LEN + 4];
+    bytes[HEADER_LEN..].copy_from_slice(b"junk");
+    let mut d = FrameDecoder::new();
+    d.spare()[..bytes.len()].copy_from_slice(&bytes);
+    d.filled(bytes.len(), Vec::new(), false).unwrap();
+    let mut called = false;
+    let r = d.next_frame_map(&Limits::default(), None, |_| called = true);
+    assert!(matches!(r, Err(WireError::Malformed(_))), "{r:?}");
+    assert!(!called);
 }
 
 #[test]

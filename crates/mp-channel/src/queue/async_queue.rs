@@ -37,8 +37,9 @@ use serde::Serialize;
 
 use super::core::{Core, ReadError};
 use super::ring::RECHECK;
-use super::{scratch, GetError, JoinableQueue, PutError, Queue, SimpleQueue};
+use super::{GetError, JoinableQueue, PutError, Queue, SimpleQueue};
 use crate::reader::{Deadline, LazyDeadline};
+use crate::scratch;
 
 /// Takes `lock` until `deadline` (`None` on timeout) without blocking a
 /// thread; says whether it came from a dead holder.

@@ -43,8 +43,8 @@ use super::direct::SMALL_ITEM;
 use super::ring::{
     Ring, Wait, ABORT, FDS, FIRST, LARGE, LAST, LEFT, RECHECK, RECORD_HEADER, SPIN_MAX_BYTES,
 };
-use super::scratch;
 use crate::reader::{Deadline, LazyDeadline};
+use crate::scratch;
 
 /// Everything the processes sharing a queue share.
 #[derive(Debug, Serialize, Deserialize)]

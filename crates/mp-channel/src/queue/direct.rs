@@ -43,7 +43,7 @@ use mp_wire::{Message, Sink};
 
 use super::core::{Core, Writer};
 use super::ring::LARGE;
-use super::scratch;
+use crate::scratch;
 
 /// The largest encoding kept on the stack (a record of at most 64 bytes
 /// with its header), on `put` and on `get` (`Core::read_item`).

@@ -64,8 +64,8 @@ use super::core::{Core, Writer};
 use super::direct::{Direct, SMALL_ITEM};
 use super::error::{PutError, QueueStateError};
 use super::ring::{Wait, SPIN_MAX_BYTES};
-use super::scratch;
 use crate::reader::{Deadline, LazyDeadline};
+use crate::scratch;
 
 /// Written items' buffers kept for the next ones to encode into (items
 /// that keep going through the buffer, large ones, then reuse a few

@@ -18,7 +18,6 @@ mod error;
 mod feeder;
 mod joinable;
 mod ring;
-mod scratch;
 mod simple;
 
 use std::fmt;
@@ -35,6 +34,7 @@ use self::feeder::Feeder;
 use self::ring::Wait;
 use crate::process_local::ProcessLocal;
 use crate::reader::LazyDeadline;
+use crate::scratch;
 
 pub use error::{GetError, PutError, QueueStateError, TaskDoneError};
 pub use joinable::JoinableQueue;

@@ -13,8 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::core::Core;
 use super::direct::Direct;
 use super::error::{GetError, PutError};
-use super::{read, scratch, DEFAULT_RING_BYTES};
+use super::{read, DEFAULT_RING_BYTES};
 use crate::reader::{Deadline, LazyDeadline};
+use crate::scratch;
 
 /// A process-shared FIFO queue without a feeder thread.
 ///

@@ -1,7 +1,9 @@
-//! Per-thread buffers that a queue's `put` encodes into and its `get` reads
-//! into (unless the item is small: see `direct` and `Core::read_item`),
-//! so that moving an item allocates nothing once the buffers have grown (a fresh allocation per item cost small items a `malloc` and
-//! a `free` each, and large ones a page fault per 4 KiB on both sides).
+//! Per-thread buffers that a queue's `put` and a connection's `send`
+//! encode into and a queue's `get` reads into (unless the item is small:
+//! see `queue::direct` and `Core::read_item`), so that moving an item
+//! allocates nothing once the buffers have grown (a fresh allocation per
+//! item cost small items a `malloc` and a `free` each, and large ones a
+//! page fault per 4 KiB on both sides).
 //!
 //! A buffer is taken out of its thread-local slot for the duration of a
 //! call and put back after, so a `Serialize` or `Deserialize` impl that
