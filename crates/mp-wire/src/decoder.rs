@@ -379,6 +379,13 @@ impl FrameDecoder {
         take_fds: Option<&mut TakeFds<'_>>,
         map: impl FnOnce(Frame<'_>) -> R,
     ) -> Result<Option<R>, WireError> {
+        if let Some(whole) = self.whole_without_fds(limits)? {
+            let (at, len) = whole;
+            return Ok(Some(map(Frame {
+                bytes: Cow::Borrowed(&self.buf[at..at + len]),
+                fds: Vec::new(),
+            })));
+        }
         if self.current.is_none() && !self.accept_header(limits, take_fds)? {
             return Ok(None);
         }
@@ -414,6 +421,29 @@ impl FrameDecoder {
             Payload::Own(bytes) => Cow::Owned(bytes),
         };
         Ok(Some(map(Frame { bytes, fds })))
+    }
+
+    /// The common case, without the bookkeeping of a frame in progress: no
+    /// frame begun, no fds waiting, and at `start` a whole frame whose
+    /// header declares none. Checks its header, consumes it and returns
+    /// where its payload lies (`None` if that is not the case: the general
+    /// path takes it from there, checking the header the same way).
+    #[inline]
+    fn whole_without_fds(&mut self, limits: &Limits) -> Result<Option<(usize, usize)>, WireError> {
+        let have = self.end - self.start;
+        if self.current.is_some() || !self.batches.is_empty() || have < HEADER_LEN {
+            return Ok(None);
+        }
+        let mut header = [0u8; HEADER_LEN];
+        header.copy_from_slice(&self.buf[self.start..self.start + HEADER_LEN]);
+        let (len, count) = check_header(&header, limits)?;
+        if count != 0 || have - HEADER_LEN < len {
+            return Ok(None);
+        }
+        let at = self.start + HEADER_LEN;
+        // The bytes stay where they are until the next read.
+        self.consume(HEADER_LEN + len);
+        Ok(Some((at, len)))
     }
 
     /// Checks the header at `start` if it is complete, claims its fds and
