@@ -247,13 +247,14 @@ impl Shared {
             let Some(chunk) = self.queue.pop_front() else {
                 break;
             };
-            let msg = match mp_wire::encode(&RequestRef::Run {
+            let request = RequestRef::Run {
                 entry: chunk.entry,
                 payload: &chunk.bytes,
                 fds: &chunk.fds,
                 skip: chunk.skip,
                 holes: &chunk.holes,
-            }) {
+            };
+            let msg = match mp_wire::encode_into(&request, self.workers[i].request_buffer()) {
                 Ok(m) => m,
                 Err(e) => {
                     let err = TaskError::Encode(format!("the task arguments: {e}"));
@@ -737,7 +738,11 @@ impl Help for Inner {
         // Other jobs' results read on the way are not held up by our wait.
         run_all(std::mem::take(&mut completions));
         let timeout = deadline.remaining();
-        let _ = mp_sys::fd::poll_readable_any(&[conn.as_fd(), sentinel.as_fd()], timeout);
+        let _ = mp_sys::fd::poll_readable_into(
+            &[conn.as_fd(), sentinel.as_fd()],
+            timeout,
+            &mut [false; 2],
+        );
         let mut s = lock(&self.shared);
         if let Some(i) = s.index_of(id) {
             s.workers[i].lent = false;

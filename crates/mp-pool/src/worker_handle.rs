@@ -101,6 +101,10 @@ pub(crate) struct Worker {
     /// Small requests (without fds) waiting to go out in one write; they
     /// hold the last chunks of `inflight`.
     outq: Vec<Message>,
+    /// Buffers of requests written, for the next ones to be encoded into
+    /// ([`request_buffer`](Self::request_buffer)): a request encoded into a
+    /// fresh `Vec` cost a small task four allocations as it grew.
+    spare_requests: Vec<Vec<u8>>,
     pub(crate) sent: u64,
     pub(crate) eof: bool,
     pub(crate) broken: bool,
@@ -166,6 +170,24 @@ impl Worker {
 }
 
 impl Worker {
+    /// An empty buffer to encode this worker's next request into (one a
+    /// written request left, if any), for [`send`](Self::send).
+    pub(crate) fn request_buffer(&mut self) -> Vec<u8> {
+        self.spare_requests.pop().unwrap_or_default()
+    }
+
+    /// Keeps a written request's buffer for [`request_buffer`](Self::request_buffer)
+    /// (at most as many as a full prefetch holds, none larger than a
+    /// prefetched request may be).
+    fn keep_request_buffer(&mut self, mut bytes: Vec<u8>) {
+        if self.spare_requests.len() < PREFETCH_DEPTH_FAST
+            && bytes.capacity() <= PREFETCH_MAX_BYTES + REQUEST_OVERHEAD
+        {
+            bytes.clear();
+            self.spare_requests.push(bytes);
+        }
+    }
+
     /// Queues an encoded request for `chunk` (sent by
     /// [`flush_or_return`](Self::flush_or_return) or before the next request
     /// that must go alone) and counts it in flight. If a write fails, the
@@ -183,6 +205,7 @@ impl Worker {
                 self.count_written(1);
                 Ok(())
             });
+            self.keep_request_buffer(msg.bytes);
             if let Err(e) = sent {
                 let mut back = self.take_unsent(&e);
                 back.push(chunk);
@@ -221,7 +244,12 @@ impl Worker {
         }
         self.conn.send_many(&self.outq).map_err(|e| e.to_string())?;
         self.count_written(self.outq.len());
-        self.outq.clear();
+        let mut written = std::mem::take(&mut self.outq);
+        for msg in written.drain(..) {
+            self.keep_request_buffer(msg.bytes);
+        }
+        // The queue keeps its allocation too.
+        self.outq = written;
         Ok(())
     }
 
@@ -323,6 +351,7 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         replied: 0,
         inflight: VecDeque::new(),
         outq: Vec::new(),
+        spare_requests: Vec::new(),
         sent: 0,
         eof: false,
         broken: false,

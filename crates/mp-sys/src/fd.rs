@@ -131,21 +131,59 @@ pub fn poll_readable_any(
     fds: &[BorrowedFd<'_>],
     timeout: Option<Duration>,
 ) -> io::Result<Vec<bool>> {
+    let mut ready = vec![false; fds.len()];
+    poll_readable_into(fds, timeout, &mut ready)?;
+    Ok(ready)
+}
+
+/// [`poll_readable_any`] without allocating (for up to
+/// [`POLL_ON_STACK`] fds): sets `ready[i]` (as long as `fds`) to whether
+/// `fds[i]` is readable or hung up; returns how many are. `EINTR` is
+/// reported as none ready.
+///
+/// # Panics
+/// If `ready` is not as long as `fds`.
+pub fn poll_readable_into(
+    fds: &[BorrowedFd<'_>],
+    timeout: Option<Duration>,
+    ready: &mut [bool],
+) -> io::Result<usize> {
     use rustix::event::{PollFd, PollFlags, Timespec};
-    let mut pfds: Vec<PollFd<'_>> = fds
-        .iter()
-        .map(|fd| PollFd::new(fd, PollFlags::IN))
-        .collect();
+    assert_eq!(fds.len(), ready.len(), "one readiness flag per fd");
     let ts = timeout.map(|t| Timespec {
         tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
         tv_nsec: i64::from(t.subsec_nanos()),
     });
-    match rustix::event::poll(&mut pfds, ts.as_ref()) {
-        Ok(_) => Ok(pfds.iter().map(|p| !p.revents().is_empty()).collect()),
-        Err(rustix::io::Errno::INTR) => Ok(vec![false; fds.len()]),
-        Err(e) => Err(e.into()),
+    let poll = |pfds: &mut [PollFd<'_>], ready: &mut [bool]| {
+        let n = match rustix::event::poll(pfds, ts.as_ref()) {
+            Ok(n) => n,
+            Err(rustix::io::Errno::INTR) => 0,
+            Err(e) => return Err(io::Error::from(e)),
+        };
+        for (r, p) in ready.iter_mut().zip(pfds.iter()) {
+            *r = n > 0 && !p.revents().is_empty();
+        }
+        Ok(n)
+    };
+    match fds.first() {
+        // Unused slots repeat the first fd and are left out of the call.
+        Some(first) if fds.len() <= POLL_ON_STACK => {
+            let mut pfds: [PollFd<'_>; POLL_ON_STACK] =
+                std::array::from_fn(|i| PollFd::new(fds.get(i).unwrap_or(first), PollFlags::IN));
+            poll(&mut pfds[..fds.len()], ready)
+        }
+        _ => {
+            let mut pfds: Vec<PollFd<'_>> = fds
+                .iter()
+                .map(|fd| PollFd::new(fd, PollFlags::IN))
+                .collect();
+            poll(&mut pfds, ready)
+        }
     }
 }
+
+/// How many fds [`poll_readable_into`] polls without allocating.
+pub const POLL_ON_STACK: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -183,6 +221,25 @@ mod tests {
         );
         super::write_all(&w, b"abc").unwrap();
         assert_eq!(super::poll_readable_any(&fds, None).unwrap(), vec![true]);
+    }
+
+    #[test]
+    fn poll_marks_exactly_the_readable_fds_on_the_stack_and_beyond() {
+        use std::os::fd::AsFd;
+        for count in [1, super::POLL_ON_STACK, super::POLL_ON_STACK + 3] {
+            let pipes: Vec<_> = (0..count).map(|_| super::pipe().unwrap()).collect();
+            for (i, (_, w)) in pipes.iter().enumerate() {
+                if i % 3 == 1 {
+                    super::write_all(w, b"x").unwrap();
+                }
+            }
+            let fds: Vec<_> = pipes.iter().map(|(r, _)| r.as_fd()).collect();
+            let mut ready = vec![true; count];
+            let n = super::poll_readable_into(&fds, Some(std::time::Duration::ZERO), &mut ready)
+                .unwrap();
+            let want: Vec<bool> = (0..count).map(|i| i % 3 == 1).collect();
+            assert_eq!((n, ready), (want.iter().filter(|r| **r).count(), want));
+        }
     }
 
     #[test]
