@@ -352,6 +352,44 @@ impl Connection {
         Ok(decoded.transpose()?)
     }
 
+    /// Receives one message (waiting at most `timeout`; `None`: for ever)
+    /// and returns what `f` makes of its bytes and fds, lent where they
+    /// lie in this end's read buffer: for decoding into a type that
+    /// borrows from the bytes, or with a format of the caller's, without
+    /// copying the message out first (a message larger than the buffer is
+    /// lent from its own allocation). `f` runs while this end's receiving
+    /// is held: other threads receiving on it wait for `f`, and `f` must
+    /// not receive on it itself.
+    ///
+    /// ```
+    /// let (a, b) = mp_channel::pipe(true)?;
+    /// a.send(&("job", 7u32))?;
+    /// // Borrow the text instead of allocating a `String` for it.
+    /// let n = b.recv_with(None, |bytes, fds| {
+    ///     let seed = std::marker::PhantomData::<(&str, u32)>;
+    ///     let (name, n) = mp_wire::decode_seed(bytes, fds, seed)?;
+    ///     assert_eq!(name, "job");
+    ///     Ok::<u32, mp_wire::DecodeError>(n)
+    /// })??;
+    /// assert_eq!(n, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`recv_message`](Self::recv_message).
+    pub fn recv_with<R>(
+        &self,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&[u8], Vec<OwnedFd>) -> R,
+    ) -> Result<R, RecvError> {
+        let mut f = Some(f);
+        // `read_map` hands over at most one frame.
+        let made = self.read_map(usize::MAX, Wait::Until(Deadline::after(timeout)), |frame| {
+            f.take().map(|f| f(&frame.bytes, frame.fds))
+        })?;
+        made.flatten().ok_or(RecvError::Timeout)
+    }
+
     /// Receives one message undecoded (bytes plus fds).
     ///
     /// # Errors

@@ -191,6 +191,46 @@ fn decode_errors_keep_the_connection_usable() {
     assert_eq!(b.recv::<u16>().unwrap(), 3);
 }
 
+#[test]
+fn recv_with_lends_small_and_large_messages_and_their_fds() {
+    for duplex in [true, false] {
+        let (a, b) = pipe(duplex).unwrap();
+        let (a, b) = if duplex { (a, b) } else { (b, a) };
+        let big = vec![5u8; 300_000];
+        let sender = std::thread::spawn(move || {
+            a.send_bytes(b"small").unwrap();
+            a.send_bytes(&big).unwrap();
+            a.send(&marked_fd(9)).unwrap();
+            a
+        });
+        let got = b
+            .recv_with(Some(T), |bytes, fds| (bytes.to_vec(), fds.len()))
+            .unwrap();
+        assert_eq!(got, (b"small".to_vec(), 0));
+        let got = b.recv_with(Some(T), |bytes, _| {
+            (bytes.len(), bytes.iter().all(|&x| x == 5))
+        });
+        assert_eq!(got.unwrap(), (300_000, true));
+        let fd: SharedFd = b
+            .recv_with(None, |bytes, fds| mp_wire::decode_from(bytes, fds))
+            .unwrap()
+            .unwrap();
+        let mut marker = [0u8; 1];
+        mp_sys::fd::read(fd.as_fd(), &mut marker).unwrap();
+        assert_eq!(marker, [9]);
+        let a = sender.join().unwrap();
+        let started = Instant::now();
+        let r = b.recv_with(Some(Duration::from_millis(50)), |_, _| ());
+        assert!(matches!(r, Err(RecvError::Timeout)), "{r:?}");
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        drop(a);
+        assert!(matches!(
+            b.recv_with(Some(T), |_, _| ()),
+            Err(RecvError::Eof)
+        ));
+    }
+}
+
 /// A pipe end carrying a marker byte, for checking which fd arrived where.
 fn marked_fd(marker: u8) -> SharedFd {
     let (r, w) = mp_sys::fd::pipe().unwrap();

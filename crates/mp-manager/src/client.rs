@@ -13,6 +13,7 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ use once_cell::race::OnceBox;
 use crate::client_settings;
 use crate::error::ManagerError;
 use crate::pipes::{self, Link};
-use crate::protocol::{Reply, RequestRef};
+use crate::protocol::{ReplyRef, RequestRef};
 
 #[cfg(feature = "async")]
 #[path = "client_async.rs"]
@@ -319,6 +320,20 @@ pub(crate) fn call(
     method: &str,
     args: &[u8],
 ) -> Result<Vec<u8>, ManagerError> {
+    call_then(address, key, object, method, args, |out| Ok(out.to_vec()))
+}
+
+/// [`call`], handing the result's bytes to `then` where they lie in the
+/// connection's read buffer (a proxy decodes its result there, without
+/// copying the reply out first).
+pub(crate) fn call_then<R>(
+    address: &Address,
+    key: &AuthKey,
+    object: u128,
+    method: &str,
+    args: &[u8],
+    then: impl FnOnce(&[u8]) -> Result<R, ManagerError>,
+) -> Result<R, ManagerError> {
     let request = RequestRef {
         object,
         method,
@@ -342,7 +357,7 @@ pub(crate) fn call(
                 }
             };
         }
-        let result = receive_reply(&link.conn, address, timeout);
+        let result = receive_reply_then(&link.conn, address, timeout, then);
         checkin(address, key, link, &result);
         return result;
     }
@@ -371,19 +386,30 @@ fn receive_reply(
     address: &Address,
     timeout: Option<Duration>,
 ) -> Result<Vec<u8>, ManagerError> {
-    let reply = match timeout {
-        None => conn.recv::<Reply>(),
-        Some(t) => conn.recv_timeout::<Reply>(t),
-    };
-    let reply = reply.map_err(|e| match e {
-        RecvError::Decode(e) => ManagerError::Decode(e),
-        RecvError::Timeout => ManagerError::Timeout {
+    receive_reply_then(conn, address, timeout, |out| Ok(out.to_vec()))
+}
+
+/// The reply to a request sent on `conn`, its result's bytes handed to
+/// `then` where they lie in the connection's read buffer.
+fn receive_reply_then<R>(
+    conn: &Connection,
+    address: &Address,
+    timeout: Option<Duration>,
+    then: impl FnOnce(&[u8]) -> Result<R, ManagerError>,
+) -> Result<R, ManagerError> {
+    let got = conn.recv_with(timeout, |bytes, fds| {
+        let reply = mp_wire::decode_seed(bytes, fds, PhantomData::<ReplyRef<'_>>)?;
+        Ok(reply.map_err(ManagerError::from).and_then(then))
+    });
+    match got {
+        Ok(Ok(made)) => made,
+        Ok(Err(e)) | Err(RecvError::Decode(e)) => Err(ManagerError::Decode(e)),
+        Err(RecvError::Timeout) => Err(ManagerError::Timeout {
             address: address.to_string(),
             after: timeout.unwrap_or_default(),
-        },
-        other => gone(address, other),
-    })?;
-    Ok(reply.map_err(ManagerError::from)?.into_vec())
+        }),
+        Err(other) => Err(gone(address, other)),
+    }
 }
 
 /// Where a reply being decoded came from: the server run, its address and

@@ -184,8 +184,10 @@ impl Served {
             return Ok(true);
         }
         let fds = [pipes.as_fd(), self.socket.as_fd()];
+        let mut ready = [false; 2];
         loop {
-            match mp_sys::fd::poll_readable_any(&fds, None).map_err(RecvError::Io)?[..] {
+            mp_sys::fd::poll_readable_into(&fds, None, &mut ready).map_err(RecvError::Io)?;
+            match ready {
                 [_, true] => return Ok(false),
                 [true, false] => return Ok(true),
                 // EINTR: nothing is ready yet.

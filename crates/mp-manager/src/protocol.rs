@@ -53,8 +53,9 @@ pub(crate) const LOOKUP: &str = "lookup";
 /// connection's requests and replies go over the pipes (see `crate::pipes`).
 pub(crate) const PIPES: &str = "pipes";
 
-/// A request as the client sends it (borrowing its parts).
-#[derive(Debug, Serialize)]
+/// A request as the client sends it and the server reads it, borrowing
+/// its parts (the server's from where the request was read).
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct RequestRef<'a> {
     pub(crate) object: u128,
     pub(crate) method: &'a str,
@@ -62,16 +63,33 @@ pub(crate) struct RequestRef<'a> {
     pub(crate) args: &'a [u8],
 }
 
-/// A request as the server receives it (same layout as [`RequestRef`]).
-#[derive(Debug, Deserialize)]
+/// A request as the server keeps it while it runs it (same layout as
+/// [`RequestRef`]); a connection's thread refills one for each request
+/// ([`fill`](Self::fill)), so that its parts are allocated once.
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct Request {
     pub(crate) object: u128,
     pub(crate) method: String,
     pub(crate) args: ByteBuf,
 }
 
+impl Request {
+    /// Makes this the request `r`, keeping its allocations.
+    pub(crate) fn fill(&mut self, r: &RequestRef<'_>) {
+        self.object = r.object;
+        self.method.clear();
+        self.method.push_str(r.method);
+        self.args.clear();
+        self.args.extend_from_slice(r.args);
+    }
+}
+
 /// The reply to one request.
 pub(crate) type Reply = Result<ByteBuf, RemoteError>;
+
+/// A [`Reply`] as a client decodes it, the result's bytes borrowed from
+/// where the reply was read.
+pub(crate) type ReplyRef<'a> = Result<&'a [u8], RemoteError>;
 
 /// Where a proxy being serialized on this thread goes, which decides the
 /// reference it takes (see `crate::refs`).
@@ -113,11 +131,17 @@ pub(crate) fn for_display<T>(f: impl FnOnce() -> T) -> T {
     serializing_to(Destination::Display, f)
 }
 
+/// The capacity [`to_bytes`] starts with.
+const ARGS_START: usize = 64;
+
 /// Encodes a value to the bytes the server stores. Values that carry file
 /// descriptors (shared memory, sync handles) cannot be stored: the server
 /// keeps bytes only.
 pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> Result<ByteBuf, ManagerError> {
-    let msg = serializing_to(Destination::Server, || mp_wire::encode(value))?;
+    // Sized for the common small arguments at once, rather than grown
+    // from empty through several reallocations.
+    let buf = Vec::with_capacity(ARGS_START);
+    let msg = serializing_to(Destination::Server, || mp_wire::encode_into(value, buf))?;
     if !msg.fds.is_empty() {
         return Err(ManagerError::HoldsFds);
     }

@@ -187,9 +187,10 @@ fn poll_request(
         }
     }
     let fds = [conn.as_fd(), parent_sentinel];
+    let mut ready = [false; 2];
     loop {
-        match mp_sys::fd::poll_readable_any(&fds, None) {
-            Ok(ready) if !ready[0] && ready[1] => return Ok(None),
+        match mp_sys::fd::poll_readable_into(&fds, None, &mut ready) {
+            Ok(_) if !ready[0] && ready[1] => return Ok(None),
             Ok(_) => {} // readable, or EINTR: read again
             Err(e) => return Err(format!("cannot wait for a task: {e}")),
         }

@@ -139,8 +139,14 @@ impl BaseProxy {
     /// Calls `method` with `args` (a tuple) and decodes the result as `R`.
     pub fn call<A: Serialize, R: DeserializeOwned>(&self, method: &str, args: &A) -> Result<R> {
         let args = protocol::to_bytes(args)?;
-        let out = self.call_raw(method, &args)?;
-        self.decode(&out)
+        client::call_then(
+            &self.origin.address,
+            &self.origin.key,
+            self.id,
+            method,
+            &args,
+            |out| self.decode(out),
+        )
     }
 
     /// Decodes bytes that came from this proxy's server; proxies inside

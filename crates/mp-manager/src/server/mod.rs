@@ -48,7 +48,7 @@ use crate::barrier_action::{ActionFn, Actions};
 use crate::error::RemoteError;
 use crate::pipes::{self, Served};
 use crate::pool_function::PoolFunctions;
-use crate::protocol::{self, args, ret, Reply, Request};
+use crate::protocol::{self, args, ret, Reply, Request, RequestRef};
 use object_ids::IdMap;
 use open::OpenConnections;
 use refcount::{ConnId, RefTable};
@@ -325,6 +325,7 @@ impl Server {
         }
         let _closed = Closed(self, id);
         let mut served = Served::new(socket);
+        let mut kept = Request::default();
         loop {
             match served.wait(!self.exits_when_stopped) {
                 Ok(true) => {}
@@ -335,10 +336,17 @@ impl Server {
                 }
             }
             let conn = served.conn();
-            let request = match conn.recv::<Request>() {
-                Ok(r) => Ok(r),
+            // Read where it lies, into the parts kept from the last request.
+            let read = conn.recv_with(None, |bytes, fds| {
+                let r =
+                    mp_wire::decode_seed(bytes, fds, std::marker::PhantomData::<RequestRef<'_>>)?;
+                kept.fill(&r);
+                Ok(())
+            });
+            let request = match read {
+                Ok(Ok(())) => Ok(&kept),
                 // A whole message that is not a request: answer, go on.
-                Err(RecvError::Decode(e)) => Err(e),
+                Ok(Err(e)) | Err(RecvError::Decode(e)) => Err(e),
                 Err(RecvError::Eof) => return,
                 Err(e) => {
                     log::debug!(target: mp_process::LOG_TARGET, "manager: dropping a connection: {e}");
@@ -375,15 +383,15 @@ impl Server {
                 Ok(req) => {
                     let shutdown =
                         req.object == protocol::CONTROL && req.method == protocol::SHUTDOWN;
-                    let reply = match panic::catch_unwind(AssertUnwindSafe(|| {
-                        self.dispatch(&req, &cx, id)
-                    })) {
-                        Ok(r) => r.map(ByteBuf::from),
-                        Err(_) => Err(RemoteError::protocol(format!(
-                            "method '{}' panicked in the server",
-                            req.method
-                        ))),
-                    };
+                    let reply =
+                        match panic::catch_unwind(AssertUnwindSafe(|| self.dispatch(req, &cx, id)))
+                        {
+                            Ok(r) => r.map(ByteBuf::from),
+                            Err(_) => Err(RemoteError::protocol(format!(
+                                "method '{}' panicked in the server",
+                                req.method
+                            ))),
+                        };
                     stopping = shutdown && reply.is_ok();
                     reply
                 }
