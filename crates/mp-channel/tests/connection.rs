@@ -211,10 +211,7 @@ fn recv_with_lends_small_and_large_messages_and_their_fds() {
             (bytes.len(), bytes.iter().all(|&x| x == 5))
         });
         assert_eq!(got.unwrap(), (300_000, true));
-        let fd: SharedFd = b
-            .recv_with(None, |bytes, fds| mp_wire::decode_from(bytes, fds))
-            .unwrap()
-            .unwrap();
+        let fd: SharedFd = b.recv_with(None, mp_wire::decode_from).unwrap().unwrap();
         let mut marker = [0u8; 1];
         mp_sys::fd::read(fd.as_fd(), &mut marker).unwrap();
         assert_eq!(marker, [9]);
