@@ -358,8 +358,9 @@ pub(crate) fn call_then<R>(
             };
         }
         let result = receive_reply_then(&link.conn, address, timeout, then);
+        // A reply read whole leaves the link in step, whatever it said.
         checkin(address, key, link, &result);
-        return result;
+        return result.and_then(|outcome| outcome);
     }
 }
 
@@ -386,23 +387,25 @@ fn receive_reply(
     address: &Address,
     timeout: Option<Duration>,
 ) -> Result<Vec<u8>, ManagerError> {
-    receive_reply_then(conn, address, timeout, |out| Ok(out.to_vec()))
+    receive_reply_then(conn, address, timeout, |out| Ok(out.to_vec())).and_then(|outcome| outcome)
 }
 
 /// The reply to a request sent on `conn`, its result's bytes handed to
-/// `then` where they lie in the connection's read buffer.
+/// `then` where they lie in the connection's read buffer. The outer error
+/// is the link's (no reply, or not one); the inner result is the call's:
+/// what `then` made, the server's error, or `then`'s.
 fn receive_reply_then<R>(
     conn: &Connection,
     address: &Address,
     timeout: Option<Duration>,
     then: impl FnOnce(&[u8]) -> Result<R, ManagerError>,
-) -> Result<R, ManagerError> {
+) -> Result<Result<R, ManagerError>, ManagerError> {
     let got = conn.recv_with(timeout, |bytes, fds| {
         let reply = mp_wire::decode_seed(bytes, fds, PhantomData::<ReplyRef<'_>>)?;
         Ok(reply.map_err(ManagerError::from).and_then(then))
     });
     match got {
-        Ok(Ok(made)) => made,
+        Ok(Ok(outcome)) => Ok(outcome),
         Ok(Err(e)) | Err(RecvError::Decode(e)) => Err(ManagerError::Decode(e)),
         Err(RecvError::Timeout) => Err(ManagerError::Timeout {
             address: address.to_string(),
