@@ -451,13 +451,24 @@ impl Connection {
                 len: buf.len(),
             });
         }
-        let msg = self.recv_frame(usize::MAX, Deadline::after(None))?;
         let room = &mut buf[offset..];
-        if msg.bytes.len() > room.len() {
-            return Err(RecvIntoError::BufferTooShort(msg.bytes));
+        // Copied straight from where it was read (no `Message` first).
+        let mut room = Some(room);
+        let copied = self.read_map(usize::MAX, Wait::Until(Deadline::after(None)), |frame| {
+            let room = room.take().unwrap_or_default();
+            match room.get_mut(..frame.bytes.len()) {
+                Some(into) => {
+                    into.copy_from_slice(&frame.bytes);
+                    Ok(frame.bytes.len())
+                }
+                None => Err(frame.bytes.into_owned()),
+            }
+        })?;
+        match copied {
+            Some(Ok(len)) => Ok(len),
+            Some(Err(message)) => Err(RecvIntoError::BufferTooShort(message)),
+            None => Err(RecvError::Timeout.into()),
         }
-        room[..msg.bytes.len()].copy_from_slice(&msg.bytes);
-        Ok(msg.bytes.len())
     }
 
     /// Receives one message into the bytes of a slice of plain values

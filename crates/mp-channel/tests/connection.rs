@@ -160,6 +160,30 @@ fn recv_bytes_into_with_offset_and_buffer_too_short() {
 }
 
 #[test]
+fn recv_bytes_into_takes_a_message_larger_than_the_read_buffer() {
+    let (a, b) = pipe(true).unwrap();
+    let big: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+    let sent = big.clone();
+    let sender = std::thread::spawn(move || {
+        a.send_bytes(&sent).unwrap();
+        a.send_bytes(&sent).unwrap();
+        a
+    });
+    let mut buf = vec![0u8; 200_010];
+    assert_eq!(b.recv_bytes_into(&mut buf, 10).unwrap(), 200_000);
+    assert_eq!((&buf[..10], &buf[10..]), (&[0u8; 10][..], &big[..]));
+    match b.recv_bytes_into(&mut buf, 11) {
+        Err(RecvIntoError::BufferTooShort(m)) => assert!(m == big, "the whole message"),
+        other => panic!("{other:?}"),
+    }
+    drop(sender.join().unwrap());
+    assert!(matches!(
+        b.recv_bytes_into(&mut buf, 0),
+        Err(RecvIntoError::Recv(RecvError::Eof))
+    ));
+}
+
+#[test]
 fn timeouts_leave_the_connection_usable_even_mid_message() {
     let (raw, theirs) = UnixStream::pair().unwrap();
     let b = Connection::from_fd(OwnedFd::from(theirs));
