@@ -263,8 +263,11 @@ impl Shared {
                     continue;
                 }
             };
-            let now = *now.get_or_insert_with(Instant::now);
-            let back = self.workers[i].send(chunk, msg, now);
+            // Only a map's chunks are timed (how fast a worker turns them
+            // round decides how deep it is prefetched): a clock read costs
+            // about as much as the rest of an `apply`'s dispatch.
+            let sent_at = chunk.bulk.then(|| *now.get_or_insert_with(Instant::now));
+            let back = self.workers[i].send(chunk, msg, sent_at);
             self.requeue_front(back);
         }
         for i in 0..self.workers.len() {
@@ -340,7 +343,6 @@ impl Shared {
         if w.eof {
             return;
         }
-        let now = Instant::now();
         let mut first = true;
         loop {
             let msg = match w.conn.try_recv_message() {
@@ -358,13 +360,15 @@ impl Shared {
                 let _ = w.process.kill();
                 return;
             };
-            if first {
-                // How long the worker took for this chunk, at most.
+            if first && chunk.bulk {
+                // How long the worker took for this map chunk, at most (it
+                // began when it was sent, or after the last reply read).
+                let now = Instant::now();
                 let began = chunk.sent_at.map_or(w.last_reply, |t| t.max(w.last_reply));
                 w.fast = now.saturating_duration_since(began) < FAST_CHUNK;
                 w.last_reply = now;
-                first = false;
             }
+            first = false;
             w.replied += 1;
             arrived.push((chunk.job, chunk.index, chunk.skip..chunk.len, msg));
             if w.inflight.is_empty() && !w.conn.has_buffered() {

@@ -67,7 +67,7 @@ pub(crate) struct Chunk {
     pub(crate) attempts: u32,
     /// How many workers died holding it before any of its tasks started.
     pub(crate) unstarted_losses: u32,
-    /// When it was last sent to a worker.
+    /// When it was last sent to a worker (a map's chunks only).
     pub(crate) sent_at: Option<Instant>,
     /// Tasks not to run (they timed out), with the error each reports.
     pub(crate) holes: Vec<(usize, TaskError)>,
@@ -115,7 +115,7 @@ pub(crate) struct Worker {
     pub(crate) fast: bool,
     /// Run requests wholly written to it (its count in the task word).
     written: u64,
-    /// When a reply from it was last read.
+    /// When a reply to a map chunk was last read from it.
     pub(crate) last_reply: Instant,
     /// Its link failed, or it is being stopped: it is killed if it has not
     /// ended by this time.
@@ -193,8 +193,13 @@ impl Worker {
     /// that must go alone) and counts it in flight. If a write fails, the
     /// worker is broken and every chunk not yet sent comes back, in order,
     /// to be queued again.
-    pub(crate) fn send(&mut self, mut chunk: Chunk, msg: Message, now: Instant) -> Vec<Chunk> {
-        chunk.sent_at = Some(now);
+    pub(crate) fn send(
+        &mut self,
+        mut chunk: Chunk,
+        msg: Message,
+        sent_at: Option<Instant>,
+    ) -> Vec<Chunk> {
+        chunk.sent_at = sent_at;
         if msg.fds.is_empty() && msg.bytes.len() <= PREFETCH_MAX_BYTES {
             self.outq.push(msg);
         } else {
