@@ -93,6 +93,11 @@ pub(crate) struct ResultCell<T> {
     /// Wakes the futures waiting for the result (`async` feature).
     #[cfg(feature = "async")]
     ready_async: event_listener::Event,
+    /// Some future listens on `ready_async` (set under `slot`'s lock before
+    /// it listens, read under it by `set`). A notification allocates the
+    /// event's state on its first use, so a result nobody awaits skips it.
+    #[cfg(feature = "async")]
+    awaited: AtomicBool,
 }
 
 impl<T> ResultCell<T> {
@@ -105,28 +110,55 @@ impl<T> ResultCell<T> {
             observers: Mutex::new(Vec::new()),
             #[cfg(feature = "async")]
             ready_async: event_listener::Event::new(),
+            #[cfg(feature = "async")]
+            awaited: AtomicBool::new(false),
         })
     }
 
     /// Stores the result (once) and wakes every waiter.
     pub(crate) fn set(&self, r: Result<T, PoolError>) {
+        for hook in self.store(r) {
+            hook();
+        }
+    }
+
+    /// Stores the result (once) and wakes the threads and futures waiting
+    /// for it; returns the hooks waiting for it, for the caller to run (a
+    /// caller holding the pool's lock runs them after letting go of it).
+    pub(crate) fn store(&self, r: Result<T, PoolError>) -> Vec<ReadyHook> {
         let mut slot = lock(&self.slot);
         if matches!(*slot, Slot::Pending) {
             *slot = Slot::Ready(r);
         }
         let observed = self.observed.load(Ordering::Relaxed);
         let sleepers = self.sleepers.load(Ordering::Relaxed);
+        #[cfg(feature = "async")]
+        let awaited = self.awaited.load(Ordering::Relaxed);
         drop(slot);
         if sleepers > 0 {
             self.ready.notify_all();
         }
-        if observed {
-            for hook in std::mem::take(&mut *lock(&self.observers)) {
-                hook();
-            }
-        }
         #[cfg(feature = "async")]
-        self.ready_async.notify(usize::MAX);
+        if awaited {
+            self.ready_async.notify(usize::MAX);
+        }
+        if observed {
+            std::mem::take(&mut *lock(&self.observers))
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// A listener for the result's readiness, for a future; it then looks at
+    /// the slot again (a result stored before the listener existed is seen
+    /// there, one stored after notifies it).
+    #[cfg(feature = "async")]
+    fn listen(&self) -> event_listener::EventListener {
+        {
+            let _slot = lock(&self.slot);
+            self.awaited.store(true, Ordering::Relaxed);
+        }
+        self.ready_async.listen()
     }
 
     /// Runs `hook` when the result is ready (at once if it is), on the
@@ -148,7 +180,12 @@ impl<T> ResultCell<T> {
     fn wait_until(&self, deadline: Deadline, helper: Option<&Helper>) -> MutexGuard<'_, Slot<T>> {
         if let Some(h) = helper {
             // A deadline already passed still allows one look without waiting.
-            while matches!(*lock(&self.slot), Slot::Pending) {
+            loop {
+                let slot = lock(&self.slot);
+                if !matches!(*slot, Slot::Pending) {
+                    return slot;
+                }
+                drop(slot);
                 let Some(inner) = h.inner.upgrade() else {
                     break;
                 };

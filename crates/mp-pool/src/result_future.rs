@@ -184,7 +184,7 @@ impl<T> Future for ResultFuture<T> {
             }
             match &mut this.listener {
                 // Listen, then look again: a result set in between is seen.
-                None => this.listener = Some(this.result.cell.ready_async.listen()),
+                None => this.listener = Some(this.result.cell.listen()),
                 Some(listener) => match Pin::new(listener).poll(cx) {
                     Poll::Ready(()) => this.listener = None,
                     Poll::Pending => return Poll::Pending,
