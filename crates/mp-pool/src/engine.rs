@@ -110,7 +110,7 @@ impl Shared {
         cfg: &Config,
         sink: Box<dyn Sink>,
         entry: EntryParts,
-        payloads: Vec<Payload>,
+        payloads: impl IntoIterator<Item = Payload>,
         bulk: bool,
         limit: Option<Duration>,
         completions: &mut Vec<Completion>,
@@ -135,7 +135,7 @@ impl Shared {
         job: u64,
         first: usize,
         entry: EntryParts,
-        payloads: Vec<Payload>,
+        payloads: impl IntoIterator<Item = Payload>,
         bulk: bool,
         completions: &mut Vec<Completion>,
     ) {

@@ -74,6 +74,7 @@
 //! rest are still being encoded. No process or channel is created per task.
 #![forbid(unsafe_code)]
 
+mod apply_sink;
 mod builder;
 mod chunk;
 mod config;

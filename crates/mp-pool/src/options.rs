@@ -135,6 +135,9 @@ impl Pool {
     {
         let call = opts.settings(self.default_limit())?;
         let entry = func::star_entry::<F, Args>(f);
+        if call.progress.is_none() {
+            return self.apply_one(entry, &args, callbacks, call.limit);
+        }
         let args = std::slice::from_ref(&args);
         self.collect(entry, args, 1, false, single, callbacks, call)
     }

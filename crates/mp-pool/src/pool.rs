@@ -19,6 +19,7 @@ use crate::lock::lock;
 use crate::options::{CallSettings, TaskOptions};
 use crate::progress_hook::Reporter;
 use crate::result::{AsyncResult, Callbacks, ResultCell};
+use crate::apply_sink::ApplySink;
 use crate::sink::{CollectSink, Sink};
 
 /// A pool of worker processes (Python's `multiprocessing.Pool`).
@@ -141,7 +142,7 @@ impl Pool {
         &self,
         sink: Box<dyn Sink>,
         entry: ChunkEntry,
-        payloads: Vec<Payload>,
+        payloads: impl IntoIterator<Item = Payload>,
         bulk: bool,
         deferred: bool,
         limit: Option<Duration>,
@@ -211,6 +212,34 @@ impl Pool {
             limit: self.default_limit(),
             progress: None,
         }
+    }
+
+    /// Submits one task, `entry` called on `item` and limited to `limit`
+    /// (`apply_async`): one chunk, whose result goes straight into the
+    /// returned handle. Without callbacks, the engine leaves it to the
+    /// handle's waiter to read the worker (see [`submit`](Self::submit)).
+    pub(crate) fn apply_one<T, R>(
+        &self,
+        entry: ChunkEntry,
+        item: &T,
+        callbacks: Callbacks<R>,
+        limit: Option<Duration>,
+    ) -> Result<AsyncResult<R>, PoolError>
+    where
+        T: Serialize + 'static,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.check_running()?;
+        let payload = chunk::encode_chunk(std::slice::from_ref(item))?;
+        let cell = ResultCell::new();
+        let deferred = callbacks.is_empty();
+        let sink = ApplySink::new(callbacks, cell.clone());
+        let job = self.submit(Box::new(sink), entry, [payload], false, deferred, limit)?;
+        Ok(AsyncResult::with_helper(
+            cell,
+            Arc::downgrade(&self.inner),
+            job,
+        ))
     }
 
     /// Submits `items` in chunks of `chunksize`, each task limited to
