@@ -4,7 +4,7 @@
 //! out chunks, noticing deaths (failing or retrying the lost chunk, starting a
 //! replacement) and running completions (callbacks) outside the lock.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Read;
 use std::ops::Range;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use mp_channel::{Connection, RecvError};
+use rustc_hash::FxHashMap;
 use mp_wire::Message;
 
 use crate::chunk::Payload;
@@ -60,9 +61,12 @@ pub(crate) struct Shared {
     pub(crate) state: RunState,
     queue: VecDeque<Chunk>,
     workers: Vec<Worker>,
-    jobs: HashMap<u64, Box<dyn Sink>>,
+    /// Each job's sink by id (`FxHashMap`: an id is a counter, hashed with
+    /// one multiplication instead of SipHash's rounds; nothing outside the
+    /// pool chooses it).
+    jobs: FxHashMap<u64, Box<dyn Sink>>,
     /// The per-task timeout of each job that has one.
-    limits: HashMap<u64, Duration>,
+    limits: FxHashMap<u64, Duration>,
     next_job: u64,
     next_worker: u64,
     /// The workers whose sockets the engine thread is polling right now.
@@ -82,8 +86,8 @@ impl Shared {
             state: RunState::Run,
             queue: VecDeque::new(),
             workers,
-            jobs: HashMap::new(),
-            limits: HashMap::new(),
+            jobs: FxHashMap::default(),
+            limits: FxHashMap::default(),
             next_job: 0,
             next_worker,
             engine_watch: Vec::new(),
@@ -620,7 +624,7 @@ fn run_all(completions: Vec<Completion>) {
 /// Hands chunk `index` of `job` its output; a job that is now complete
 /// leaves `jobs` and its completion joins `completions`.
 fn deliver(
-    jobs: &mut HashMap<u64, Box<dyn Sink>>,
+    jobs: &mut FxHashMap<u64, Box<dyn Sink>>,
     job: u64,
     index: usize,
     items: Range<usize>,
