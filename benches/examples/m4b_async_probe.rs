@@ -5,7 +5,8 @@
 //! `.await` on each result), `smol-each` and `tokio-each` (one `block_on`
 //! per round trip, as `benches/async_round_trip.rs` does), `tokio-multi`
 //! (the loop as a task spawned on a multi-thread runtime). Prints the wall
-//! time per round trip to stderr. `queue-blocking`, `queue-smol` and
+//! time per round trip to stderr; `split` times the submission and the
+//! wait apart. `queue-blocking`, `queue-smol` and
 //! `queue-tokio` run the `Queue` echo through a child instead.
 //!
 //! `cargo build --release -p multiprocess-benches --example m4b_async_probe`,
@@ -106,6 +107,24 @@ fn main() {
                 let r = pool.apply_async(double, (i,)).expect("submit");
                 assert_eq!(r.get().expect("get"), 2 * i);
             }
+        }
+        "split" => {
+            // The submission and the wait timed apart (two clock reads per
+            // round trip more than `blocking`).
+            let (mut submit, mut wait) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+            for i in 0..n {
+                let a = std::time::Instant::now();
+                let r = pool.apply_async(double, (i,)).expect("submit");
+                let b = std::time::Instant::now();
+                assert_eq!(r.get().expect("get"), 2 * i);
+                submit += b - a;
+                wait += b.elapsed();
+            }
+            eprintln!(
+                "split: submit {:.3} us, get {:.3} us",
+                submit.as_secs_f64() * 1e6 / n as f64,
+                wait.as_secs_f64() * 1e6 / n as f64
+            );
         }
         "smol" => smol::block_on(async {
             for i in 0..n {
