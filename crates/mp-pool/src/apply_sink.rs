@@ -15,6 +15,7 @@ use crate::error::{PoolError, TaskError};
 use crate::func::ChunkOutput;
 use crate::result::{Callbacks, ResultCell};
 use crate::sink::{decode_chunk, Completion, Progress, Sink};
+use crate::spare;
 
 /// Receives the one chunk, of one task, of an `apply_async` call.
 pub(crate) struct ApplySink<R> {
@@ -32,7 +33,11 @@ impl<R> ApplySink<R> {
 /// The task's result from its chunk's output.
 fn outcome<R: DeserializeOwned + 'static>(out: Result<Message, TaskError>) -> Result<R, PoolError> {
     let one = match decode_chunk::<R>(out, 1).map_err(PoolError::Task)? {
-        ChunkOutput::Done(mut v) => v.pop().map(Ok),
+        ChunkOutput::Done(mut v) => {
+            let one = v.pop().map(Ok);
+            spare::give_back(v);
+            one
+        }
         ChunkOutput::Mixed(mut v) => v.pop(),
         ChunkOutput::Failed(e) => Some(Err(e)),
     };

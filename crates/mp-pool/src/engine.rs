@@ -13,8 +13,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use mp_channel::{Connection, RecvError};
-use rustc_hash::FxHashMap;
 use mp_wire::Message;
+use rustc_hash::FxHashMap;
 
 use crate::chunk::Payload;
 use crate::config::Config;

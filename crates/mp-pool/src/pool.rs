@@ -10,6 +10,7 @@ use mp_process::{CodeOnly, StartMethod};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::apply_sink::ApplySink;
 use crate::builder::PoolBuilder;
 use crate::chunk::{self, Payload};
 use crate::engine::{Inner, RunState};
@@ -19,7 +20,6 @@ use crate::lock::lock;
 use crate::options::{CallSettings, TaskOptions};
 use crate::progress_hook::Reporter;
 use crate::result::{AsyncResult, Callbacks, ResultCell};
-use crate::apply_sink::ApplySink;
 use crate::sink::{CollectSink, Sink};
 
 /// A pool of worker processes (Python's `multiprocessing.Pool`).
@@ -229,8 +229,17 @@ impl Pool {
         T: Serialize + 'static,
         R: DeserializeOwned + Send + 'static,
     {
-        self.check_running()?;
-        let payload = chunk::encode_chunk(std::slice::from_ref(item))?;
+        // The pool's state is checked by `submit`, under the lock it takes
+        // anyway; an input that cannot be encoded reports `NotRunning`
+        // first all the same, as every other call does.
+        self.check_owner()?;
+        let payload = match chunk::encode_chunk(std::slice::from_ref(item)) {
+            Ok(p) => p,
+            Err(e) => {
+                self.check_running()?;
+                return Err(e);
+            }
+        };
         let cell = ResultCell::new();
         let deferred = callbacks.is_empty();
         let sink = ApplySink::new(callbacks, cell.clone());

@@ -80,6 +80,9 @@ pub(crate) enum Peek<'a, T> {
 /// Where a result lands; shared by the pool and the [`AsyncResult`].
 pub(crate) struct ResultCell<T> {
     slot: Mutex<Slot<T>>,
+    /// `slot` is no longer `Pending` (set under its lock after the result is
+    /// stored, never cleared): a waiter looks here before locking it.
+    stored: AtomicBool,
     ready: Condvar,
     /// How many threads wait on `ready` (changed under `slot`'s lock, so
     /// `set`, which reads it under that lock, never misses one). std's
@@ -104,6 +107,7 @@ impl<T> ResultCell<T> {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(ResultCell {
             slot: Mutex::new(Slot::Pending),
+            stored: AtomicBool::new(false),
             ready: Condvar::new(),
             sleepers: AtomicUsize::new(0),
             observed: AtomicBool::new(false),
@@ -130,6 +134,7 @@ impl<T> ResultCell<T> {
         if matches!(*slot, Slot::Pending) {
             *slot = Slot::Ready(r);
         }
+        self.stored.store(true, Ordering::Release);
         let observed = self.observed.load(Ordering::Relaxed);
         let sleepers = self.sleepers.load(Ordering::Relaxed);
         #[cfg(feature = "async")]
@@ -180,12 +185,7 @@ impl<T> ResultCell<T> {
     fn wait_until(&self, deadline: Deadline, helper: Option<&Helper>) -> MutexGuard<'_, Slot<T>> {
         if let Some(h) = helper {
             // A deadline already passed still allows one look without waiting.
-            loop {
-                let slot = lock(&self.slot);
-                if !matches!(*slot, Slot::Pending) {
-                    return slot;
-                }
-                drop(slot);
+            while !self.stored.load(Ordering::Acquire) {
                 let Some(inner) = h.inner.upgrade() else {
                     break;
                 };

@@ -114,6 +114,30 @@ fn imap_unordered_gives_completion_order() {
     });
 }
 
+/// An argument whose encoding fails.
+#[derive(serde::Deserialize)]
+struct Refused;
+
+impl serde::Serialize for Refused {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("refused"))
+    }
+}
+
+fn take_refused(_: Refused) -> u64 {
+    0
+}
+
+#[test]
+fn an_argument_that_cannot_be_encoded_fails_the_call() {
+    deadline(60, "encode", || {
+        let pool = Pool::with_processes(1).unwrap();
+        let e = pool.apply_async(take_refused, (Refused,)).err();
+        assert!(matches!(e, Some(PoolError::Encode(_))), "{e:?}");
+        assert_eq!(pool.apply(double, (4,)).unwrap(), 8, "the pool carries on");
+    });
+}
+
 #[test]
 fn arguments_and_states_are_checked() {
     deadline(60, "checks", || {
@@ -145,6 +169,11 @@ fn arguments_and_states_are_checked() {
         ));
         assert!(matches!(
             pool.apply_async(double, (1,)),
+            Err(PoolError::NotRunning)
+        ));
+        // Not running comes first, before the arguments are looked at.
+        assert!(matches!(
+            pool.apply_async(take_refused, (Refused,)),
             Err(PoolError::NotRunning)
         ));
         assert!(pool
