@@ -246,7 +246,7 @@ impl Pool {
         let job = self.submit(Box::new(sink), entry, [payload], false, deferred, limit)?;
         Ok(AsyncResult::with_helper(
             cell,
-            Arc::downgrade(&self.inner),
+            Arc::clone(&self.inner),
             job,
         ))
     }
@@ -315,7 +315,7 @@ impl Pool {
         }
         Ok(AsyncResult::with_helper(
             cell,
-            Arc::downgrade(&self.inner),
+            Arc::clone(&self.inner),
             job,
         ))
     }

@@ -94,8 +94,8 @@ impl<T> ResultFuture<T> {
     /// Reads what the watched worker sent, and stops watching it.
     fn collect(&mut self) {
         if let Some((id, _)) = self.watching.take() {
-            if let Some(inner) = self.result.helper.as_ref().and_then(|h| h.inner.upgrade()) {
-                inner.collect(id);
+            if let Some(h) = &self.result.helper {
+                h.inner.collect(id);
             }
         }
     }
@@ -107,10 +107,7 @@ impl<T> ResultFuture<T> {
             self.help = false;
             return;
         };
-        let Some(inner) = h.inner.upgrade() else {
-            self.help = false;
-            return;
-        };
+        let inner = &h.inner;
         match inner.watch(h.job) {
             Watched::Worker { id, source } => self.watching = Some((id, source.readable())),
             Watched::Progress => {}
@@ -125,8 +122,8 @@ impl<T> ResultFuture<T> {
     fn stop_helping(&mut self) {
         self.watching = None;
         self.help = false;
-        if let Some(inner) = self.result.helper.as_ref().and_then(|h| h.inner.upgrade()) {
-            inner.stop_helping();
+        if let Some(h) = &self.result.helper {
+            h.inner.stop_helping();
         }
     }
 }

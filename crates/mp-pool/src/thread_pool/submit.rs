@@ -139,7 +139,7 @@ impl ThreadPool {
         let id = self.run_chunks(Arc::new(run), chunks, sink, call.progress)?;
         Ok(AsyncResult::with_helper(
             cell,
-            Arc::downgrade(&self.engine),
+            Arc::clone(&self.engine),
             id,
         ))
     }
