@@ -16,11 +16,11 @@ use std::io;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mp_channel::{Address, AuthenticationError, ConnectError, Connection, RecvError, SendError};
 use mp_process::AuthKey;
-use mp_sys::time::Deadline;
+use mp_sys::time::{CoarseInstant, Deadline};
 use once_cell::race::OnceBox;
 
 use crate::client_settings;
@@ -49,7 +49,7 @@ struct Pool {
 struct Idle {
     address: Address,
     key: AuthKey,
-    connections: Vec<(Link, Instant)>,
+    connections: Vec<(Link, CoarseInstant)>,
 }
 
 thread_local! {
@@ -80,7 +80,7 @@ impl Pool {
 /// longer matches): those connections belong to the parent, and dropping
 /// them closes only our copies. The pid is `mp_shm::ProcessIdent`'s, kept
 /// in a page the kernel wipes in a forked child: no system call per call.
-fn take_idle(address: &Address, key: &AuthKey) -> Option<(Link, Instant)> {
+fn take_idle(address: &Address, key: &AuthKey) -> Option<(Link, CoarseInstant)> {
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
         let pid = mp_shm::ProcessIdent::current().pid();
@@ -96,7 +96,7 @@ fn take_idle(address: &Address, key: &AuthKey) -> Option<(Link, Instant)> {
 /// request. No pid check: the same thread took it in this process (a fork
 /// by another thread leaves the child without this thread).
 fn put_idle(address: &Address, key: &AuthKey, connection: Link) {
-    let entry = (connection, Instant::now());
+    let entry = (connection, CoarseInstant::now());
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
         match pool.entry(address, key) {
@@ -115,6 +115,8 @@ fn put_idle(address: &Address, key: &AuthKey, connection: Link) {
 /// before reuse: a server says nothing unasked, so an idle connection that
 /// reads as ready was closed by its peer (a server that died or was
 /// restarted). Checking costs one `poll`; connections in steady use skip it.
+/// Stamps are [`CoarseInstant`]s (a tick's resolution, far below this; two
+/// precise clock reads per call cost about 1 % of a manager round trip).
 const CHECK_IDLE_AFTER: Duration = Duration::from_millis(20);
 
 /// An idle connection that is still usable, or a new one (`true`: new),

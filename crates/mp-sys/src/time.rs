@@ -6,6 +6,9 @@
 //! after a spurious wake-up, a handshake of several messages) never waits
 //! longer than the caller asked in total. Time is `Instant`, i.e.
 //! `CLOCK_MONOTONIC`: wall-clock changes do not move a deadline.
+//!
+//! [`CoarseInstant`] is the same clock read at tick resolution, for stamps
+//! that are only compared with spans many ticks long.
 
 use std::time::{Duration, Instant};
 
@@ -71,6 +74,30 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(60 * 60 * 24 * 365 * 30)
 }
 
+/// A reading of the monotonic clock at the scheduler tick's resolution
+/// (`CLOCK_MONOTONIC_COARSE`, a few milliseconds), for stamps that are only
+/// compared with spans many ticks long (how long a connection sat idle):
+/// about a quarter of what [`Instant::now`] costs (5.4 against 21.6 ns on
+/// the VM of the benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CoarseInstant(Duration);
+
+impl CoarseInstant {
+    /// Now, to within a tick.
+    pub fn now() -> CoarseInstant {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+        CoarseInstant(Duration::new(
+            u64::try_from(t.tv_sec).unwrap_or(0),
+            u32::try_from(t.tv_nsec).unwrap_or(0),
+        ))
+    }
+
+    /// The time since this reading, to within a tick (never negative).
+    pub fn elapsed(&self) -> Duration {
+        CoarseInstant::now().0.saturating_sub(self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +143,23 @@ mod tests {
         assert_eq!(soon.min(late), soon);
         assert_eq!(Deadline::NEVER.min(late), late);
         assert_eq!(late.min(Deadline::NEVER), late);
+    }
+
+    #[test]
+    fn a_coarse_reading_follows_the_clock_within_a_tick() {
+        let (fine, coarse) = (Instant::now(), CoarseInstant::now());
+        std::thread::sleep(Duration::from_millis(60));
+        let (fine, coarse) = (fine.elapsed(), coarse.elapsed());
+        // A tick is at most 10 ms (HZ >= 100); allow two.
+        assert!(
+            coarse + Duration::from_millis(20) >= fine,
+            "{coarse:?} {fine:?}"
+        );
+        assert!(
+            coarse <= fine + Duration::from_millis(20),
+            "{coarse:?} {fine:?}"
+        );
+        let (a, b) = (CoarseInstant::now(), CoarseInstant::now());
+        assert!(b >= a, "monotonic");
     }
 }
