@@ -244,11 +244,7 @@ impl Pool {
         let deferred = callbacks.is_empty();
         let sink = ApplySink::new(callbacks, cell.clone());
         let job = self.submit(Box::new(sink), entry, [payload], false, deferred, limit)?;
-        Ok(AsyncResult::with_helper(
-            cell,
-            Arc::clone(&self.inner),
-            job,
-        ))
+        Ok(AsyncResult::with_helper(cell, Arc::clone(&self.inner), job))
     }
 
     /// Submits `items` in chunks of `chunksize`, each task limited to
@@ -313,11 +309,7 @@ impl Pool {
                 }
             }
         }
-        Ok(AsyncResult::with_helper(
-            cell,
-            Arc::clone(&self.inner),
-            job,
-        ))
+        Ok(AsyncResult::with_helper(cell, Arc::clone(&self.inner), job))
     }
 
     /// Runs `f(*args)` in a worker and waits for the result (Python's `apply`).

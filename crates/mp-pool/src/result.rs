@@ -387,11 +387,7 @@ impl<T> AsyncResult<T> {
         if !self.is_owner() {
             return false;
         }
-        match self
-            .helper
-            .as_ref()
-            .map(|h| (&h.inner, h.job))
-        {
+        match self.helper.as_ref().map(|h| (&h.inner, h.job)) {
             Some((inner, job)) => inner.cancel(job, kill),
             None => false,
         }

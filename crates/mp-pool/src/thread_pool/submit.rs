@@ -137,11 +137,7 @@ impl ThreadPool {
         let chunks = split(items, chunksize);
         let sink = Arc::new(Collect::new(chunks.len(), finish, callbacks, cell.clone()));
         let id = self.run_chunks(Arc::new(run), chunks, sink, call.progress)?;
-        Ok(AsyncResult::with_helper(
-            cell,
-            Arc::clone(&self.engine),
-            id,
-        ))
+        Ok(AsyncResult::with_helper(cell, Arc::clone(&self.engine), id))
     }
 
     pub(super) fn imap_inner<T, R, G>(
