@@ -2,8 +2,8 @@
 //! straight into its [`ResultCell`]. A `CollectSink` would do, but for a lone
 //! task it keeps per-chunk vectors and hands back a boxed completion even
 //! when there is nothing to run outside the pool's lock; this one stores the
-//! result where it is decoded and hands back work only for callbacks and
-//! readiness hooks.
+//! result where it is decoded and hands back work only for callbacks,
+//! readiness hooks and futures awaiting it.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -65,17 +65,14 @@ where
         }
         let result = outcome::<R>(out);
         if self.callbacks.is_empty() {
-            // Stored here, under the pool's lock: only the hooks waiting for
-            // it run outside.
-            let hooks = self.cell.store(result);
-            if hooks.is_empty() {
+            // Stored here, under the pool's lock: only what waits for it
+            // (hooks, futures' wakers) runs outside.
+            let after = self.cell.store(result);
+            if after.is_empty() {
                 return Progress::Done(None);
             }
-            return Progress::Done(Some(Box::new(move || {
-                for hook in hooks {
-                    hook();
-                }
-            })));
+            let cell = self.cell.clone();
+            return Progress::Done(Some(Box::new(move || cell.finish(after))));
         }
         let callbacks = std::mem::take(&mut self.callbacks);
         let cell = self.cell.clone();

@@ -77,6 +77,25 @@ pub(crate) enum Peek<'a, T> {
     Taken(bool),
 }
 
+/// What is left to run once a result is stored (see [`ResultCell::store`]).
+pub(crate) struct AfterStore {
+    hooks: Vec<ReadyHook>,
+    /// Futures await the result.
+    #[cfg(feature = "async")]
+    notify: bool,
+}
+
+impl AfterStore {
+    /// Whether nothing is left to run.
+    pub(crate) fn is_empty(&self) -> bool {
+        #[cfg(feature = "async")]
+        if self.notify {
+            return false;
+        }
+        self.hooks.is_empty()
+    }
+}
+
 /// Where a result lands; shared by the pool and the [`AsyncResult`].
 pub(crate) struct ResultCell<T> {
     slot: Mutex<Slot<T>>,
@@ -121,15 +140,16 @@ impl<T> ResultCell<T> {
 
     /// Stores the result (once) and wakes every waiter.
     pub(crate) fn set(&self, r: Result<T, PoolError>) {
-        for hook in self.store(r) {
-            hook();
-        }
+        let after = self.store(r);
+        self.finish(after);
     }
 
-    /// Stores the result (once) and wakes the threads and futures waiting
-    /// for it; returns the hooks waiting for it, for the caller to run (a
-    /// caller holding the pool's lock runs them after letting go of it).
-    pub(crate) fn store(&self, r: Result<T, PoolError>) -> Vec<ReadyHook> {
+    /// Stores the result (once) and wakes the threads waiting for it;
+    /// returns what is left to run: the hooks waiting for it and (`async`)
+    /// the futures' notification, whose wakers may run any code. A caller
+    /// holding the pool's lock hands them to [`finish`](Self::finish) after
+    /// letting go of it.
+    pub(crate) fn store(&self, r: Result<T, PoolError>) -> AfterStore {
         let mut slot = lock(&self.slot);
         if matches!(*slot, Slot::Pending) {
             *slot = Slot::Ready(r);
@@ -143,14 +163,25 @@ impl<T> ResultCell<T> {
         if sleepers > 0 {
             self.ready.notify_all();
         }
+        AfterStore {
+            hooks: if observed {
+                std::mem::take(&mut *lock(&self.observers))
+            } else {
+                Vec::new()
+            },
+            #[cfg(feature = "async")]
+            notify: awaited,
+        }
+    }
+
+    /// Runs what [`store`](Self::store) left.
+    pub(crate) fn finish(&self, after: AfterStore) {
         #[cfg(feature = "async")]
-        if awaited {
+        if after.notify {
             self.ready_async.notify(usize::MAX);
         }
-        if observed {
-            std::mem::take(&mut *lock(&self.observers))
-        } else {
-            Vec::new()
+        for hook in after.hooks {
+            hook();
         }
     }
 
