@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{PoolError, TaskError};
 use crate::func::ChunkOutput;
 use crate::result::{Callbacks, ResultCell};
-use crate::sink::{decode_chunk, Completion, Progress, Sink};
+use crate::sink::{cancelled, decode_chunk, terminated, Completion, Progress, Sink};
 use crate::spare;
 
 /// Receives the one chunk, of one task, of an `apply_async` call.
@@ -80,13 +80,11 @@ where
     }
 
     fn abandon(self: Box<Self>) -> Option<Completion> {
-        let cell = self.cell;
-        Some(Box::new(move || cell.set(Err(PoolError::Terminated))))
+        Some(terminated(self.cell))
     }
 
     fn cancel(self: Box<Self>) -> Option<Completion> {
         let ApplySink { callbacks, cell } = *self;
-        let err = PoolError::Task(TaskError::Cancelled);
-        Some(Box::new(move || callbacks.complete(&cell, Err(err))))
+        Some(cancelled(callbacks, cell))
     }
 }

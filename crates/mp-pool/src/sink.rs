@@ -237,17 +237,31 @@ where
     }
 
     fn abandon(self: Box<Self>) -> Option<Completion> {
-        let cell = self.cell;
-        Some(Box::new(move || cell.set(Err(PoolError::Terminated))))
+        Some(terminated(self.cell))
     }
 
     fn cancel(self: Box<Self>) -> Option<Completion> {
         let CollectSink {
             callbacks, cell, ..
         } = *self;
-        let err = PoolError::Task(TaskError::Cancelled);
-        Some(Box::new(move || callbacks.complete(&cell, Err(err))))
+        Some(cancelled(callbacks, cell))
     }
+}
+
+/// What completes a job whose pool was terminated: its result reports
+/// [`PoolError::Terminated`] (no callback runs, as in Python).
+pub(crate) fn terminated<T: Send + 'static>(cell: Arc<ResultCell<T>>) -> Completion {
+    Box::new(move || cell.set(Err(PoolError::Terminated)))
+}
+
+/// What completes a cancelled job: its error callback runs with
+/// [`TaskError::Cancelled`], which its result then reports.
+pub(crate) fn cancelled<T: Send + 'static>(
+    callbacks: Callbacks<T>,
+    cell: Arc<ResultCell<T>>,
+) -> Completion {
+    let err = PoolError::Task(TaskError::Cancelled);
+    Box::new(move || callbacks.complete(&cell, Err(err)))
 }
 
 /// Feeds an imap iterator: each chunk's items are pushed as they arrive.
