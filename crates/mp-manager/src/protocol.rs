@@ -9,7 +9,6 @@
 //! the proxy's type parameters say how to decode them.
 
 use mp_wire::DecodeError;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
@@ -150,7 +149,7 @@ pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> Result<ByteBuf, Mana
 
 /// Decodes the whole of `bytes` as a `T` (no trailing bytes allowed), with
 /// `mp_wire::decode`'s errors.
-pub(crate) fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+pub(crate) fn from_bytes<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeError> {
     match postcard::take_from_bytes::<T>(bytes) {
         Ok((v, [])) => Ok(v),
         Ok((_, rest)) => Err(DecodeError::TrailingBytes { count: rest.len() }),
@@ -158,8 +157,10 @@ pub(crate) fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeE
     }
 }
 
-/// Server side: decodes a method's arguments, or a protocol error.
-pub(crate) fn args<T: DeserializeOwned>(bytes: &[u8], method: &str) -> Result<T, RemoteError> {
+/// Server side: decodes a method's arguments, or a protocol error. They
+/// may borrow from `bytes` (a key looked up as `&serde_bytes::Bytes` costs
+/// no copy).
+pub(crate) fn args<'a, T: Deserialize<'a>>(bytes: &'a [u8], method: &str) -> Result<T, RemoteError> {
     from_bytes(bytes)
         .map_err(|e| RemoteError::protocol(format!("bad arguments for '{method}': {e}")))
 }

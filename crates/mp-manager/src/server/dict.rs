@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde_bytes::ByteBuf;
+use serde_bytes::{ByteBuf, Bytes};
 
 use super::{no_method, Cx, Referent};
 use crate::error::{RemoteError, RemoteErrorKind};
@@ -41,6 +41,17 @@ impl OrderedMap {
         self.entries.push(Some((k, v)));
         self.version += 1;
         None
+    }
+
+    /// [`insert`](Self::insert) of a borrowed key, copied only if it is new.
+    pub(crate) fn set(&mut self, k: &[u8], v: ByteBuf) {
+        if let Some(&i) = self.index.get(k) {
+            if let Some((_, old)) = self.entries[i].as_mut() {
+                *old = v;
+                return;
+            }
+        }
+        self.insert(ByteBuf::from(k.to_vec()), v);
     }
 
     pub(crate) fn remove(&mut self, k: &[u8]) -> Option<ByteBuf> {
@@ -118,26 +129,26 @@ impl Referent for Dict {
     fn call(&self, method: &str, a: &[u8], _cx: &Cx<'_>) -> Result<Vec<u8>, RemoteError> {
         let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
         match method {
-            "get" => ret(&m.get(&args::<ByteBuf>(a, method)?)),
-            "__getitem__" => match m.get(&args::<ByteBuf>(a, method)?) {
+            "get" => ret(&m.get(args::<&Bytes>(a, method)?)),
+            "__getitem__" => match m.get(args::<&Bytes>(a, method)?) {
                 Some(v) => ret(v),
                 None => Err(key_error()),
             },
             "__setitem__" => {
-                let (k, v): (ByteBuf, ByteBuf) = args(a, method)?;
-                m.insert(k, v);
+                let (k, v): (&Bytes, ByteBuf) = args(a, method)?;
+                m.set(k, v);
                 ret(&())
             }
-            "__delitem__" => match m.remove(&args::<ByteBuf>(a, method)?) {
+            "__delitem__" => match m.remove(args::<&Bytes>(a, method)?) {
                 Some(_) => ret(&()),
                 None => Err(key_error()),
             },
-            "pop" => ret(&m.remove(&args::<ByteBuf>(a, method)?)),
+            "pop" => ret(&m.remove(args::<&Bytes>(a, method)?)),
             "insert" => {
                 let (k, v): (ByteBuf, ByteBuf) = args(a, method)?;
                 ret(&m.insert(k, v))
             }
-            "__contains__" => ret(&m.get(&args::<ByteBuf>(a, method)?).is_some()),
+            "__contains__" => ret(&m.get(args::<&Bytes>(a, method)?).is_some()),
             "__len__" => ret(&(m.len() as u64)),
             "keys" => ret(&m.iter().map(|(k, _)| k).collect::<Vec<_>>()),
             "values" => ret(&m.iter().map(|(_, v)| v).collect::<Vec<_>>()),
@@ -215,5 +226,19 @@ mod tests {
         assert_eq!(m.get(&[3]), Some(&b(&[9])));
         assert_eq!(m.len(), 34);
         assert_eq!(m.remove(&[1]), None);
+    }
+
+    #[test]
+    fn set_replaces_in_place_and_appends_a_new_key() {
+        let mut m = OrderedMap::default();
+        m.set(&[1], b(&[10]));
+        m.set(&[2], b(&[20]));
+        let version = m.version;
+        m.set(&[1], b(&[11]));
+        assert_eq!(m.version, version, "a replaced value moves nothing");
+        m.set(&[3], b(&[30]));
+        let all: Vec<(u8, u8)> = m.iter().map(|(k, v)| (k[0], v[0])).collect();
+        assert_eq!(all, [(1, 11), (2, 20), (3, 30)]);
+        assert_eq!(m.len(), 3);
     }
 }
