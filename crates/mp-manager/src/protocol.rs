@@ -160,7 +160,10 @@ pub(crate) fn from_bytes<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, D
 /// Server side: decodes a method's arguments, or a protocol error. They
 /// may borrow from `bytes` (a key looked up as `&serde_bytes::Bytes` costs
 /// no copy).
-pub(crate) fn args<'a, T: Deserialize<'a>>(bytes: &'a [u8], method: &str) -> Result<T, RemoteError> {
+pub(crate) fn args<'a, T: Deserialize<'a>>(
+    bytes: &'a [u8],
+    method: &str,
+) -> Result<T, RemoteError> {
     from_bytes(bytes)
         .map_err(|e| RemoteError::protocol(format!("bad arguments for '{method}': {e}")))
 }
