@@ -139,12 +139,60 @@ const ARGS_START: usize = 64;
 pub(crate) fn to_bytes<T: Serialize + ?Sized>(value: &T) -> Result<ByteBuf, ManagerError> {
     // Sized for the common small arguments at once, rather than grown
     // from empty through several reallocations.
-    let buf = Vec::with_capacity(ARGS_START);
+    encode_checked(value, Vec::with_capacity(ARGS_START)).map(ByteBuf::from)
+}
+
+/// [`to_bytes`] into `buf` (cleared first), keeping its allocation.
+pub(crate) fn encode_in<T: Serialize + ?Sized>(
+    value: &T,
+    buf: &mut Vec<u8>,
+) -> Result<(), ManagerError> {
+    *buf = encode_checked(value, std::mem::take(buf))?;
+    Ok(())
+}
+
+/// `value` encoded into `buf` for the server (see [`to_bytes`]).
+fn encode_checked<T: Serialize + ?Sized>(value: &T, buf: Vec<u8>) -> Result<Vec<u8>, ManagerError> {
     let msg = serializing_to(Destination::Server, || mp_wire::encode_into(value, buf))?;
     if !msg.fds.is_empty() {
         return Err(ManagerError::HoldsFds);
     }
-    Ok(ByteBuf::from(msg.bytes))
+    Ok(msg.bytes)
+}
+
+/// Buffers a proxy call encodes its arguments into: a managed dict's key
+/// and value, then the arguments around them.
+#[derive(Default)]
+pub(crate) struct CallBuffers {
+    pub(crate) key: Vec<u8>,
+    pub(crate) value: Vec<u8>,
+    pub(crate) args: Vec<u8>,
+}
+
+/// The largest buffer kept for the next call (one large value does not
+/// pin its size for the life of the thread).
+const CALL_BUFFER_KEEP: usize = 64 << 10;
+
+thread_local! {
+    static CALL_BUFFERS: std::cell::Cell<Option<Box<CallBuffers>>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with this thread's call buffers, taken out for the call and
+/// put back after: a call allocates nothing for its arguments once they
+/// have grown (three allocations per `DictProxy::set` before). A call made
+/// while they are out (from inside a `Serialize` impl) gets new ones.
+pub(crate) fn with_call_buffers<R>(f: impl FnOnce(&mut CallBuffers) -> R) -> R {
+    let mut buffers = CALL_BUFFERS.take().unwrap_or_default();
+    let out = f(&mut buffers);
+    let b = &*buffers;
+    if [&b.key, &b.value, &b.args]
+        .iter()
+        .all(|v| v.capacity() <= CALL_BUFFER_KEEP)
+    {
+        CALL_BUFFERS.set(Some(buffers));
+    }
+    out
 }
 
 /// Decodes the whole of `bytes` as a `T` (no trailing bytes allowed), with
@@ -239,5 +287,25 @@ mod tests {
         let fd = mp_wire::SharedFd::from(mp_sys::fd::devnull().unwrap());
         assert!(matches!(to_bytes(&fd), Err(ManagerError::HoldsFds)));
         assert_eq!(&to_bytes(&5u8).unwrap()[..], &[5]);
+        let mut buf = Vec::new();
+        assert!(matches!(
+            encode_in(&fd, &mut buf),
+            Err(ManagerError::HoldsFds)
+        ));
+    }
+
+    #[test]
+    fn call_buffers_are_kept_and_a_nested_call_gets_its_own() {
+        let at = with_call_buffers(|b| {
+            encode_in(&(1u32, "key"), &mut b.key).unwrap();
+            assert_eq!(b.key, to_bytes(&(1u32, "key")).unwrap().into_vec());
+            with_call_buffers(|nested| assert!(nested.key.is_empty(), "not the outer's"));
+            b.key.as_ptr()
+        });
+        with_call_buffers(|b| {
+            encode_in(&2u8, &mut b.key).unwrap();
+            assert_eq!(b.key, [2]);
+            assert_eq!(b.key.as_ptr(), at, "the same allocation");
+        });
     }
 }

@@ -139,13 +139,24 @@ impl BaseProxy {
     /// Calls `method` with `args` (a tuple) and decodes the result as `R`.
     pub fn call<A: Serialize, R: DeserializeOwned>(&self, method: &str, args: &A) -> Result<R> {
         let args = protocol::to_bytes(args)?;
+        self.call_encoded(method, &args, |out| self.decode(out))
+    }
+
+    /// Calls `method` with arguments already encoded, handing the result's
+    /// bytes to `then` where they lie in the reply.
+    pub(crate) fn call_encoded<R>(
+        &self,
+        method: &str,
+        args: &[u8],
+        then: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
         client::call_then(
             &self.origin.address,
             &self.origin.key,
             self.id,
             method,
-            &args,
-            |out| self.decode(out),
+            args,
+            then,
         )
     }
 

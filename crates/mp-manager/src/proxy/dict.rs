@@ -6,12 +6,12 @@ use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_bytes::ByteBuf;
+use serde_bytes::{ByteBuf, Bytes};
 
 use super::{typed_proxy, BaseProxy};
 use crate::error::{RemoteError, RemoteErrorKind, Result};
 use crate::manager::Manager;
-use crate::protocol::to_bytes;
+use crate::protocol::{self, to_bytes};
 use crate::shared::Registry;
 
 /// A proxy to a `dict` in a manager server (Python's `DictProxy`), with
@@ -48,8 +48,15 @@ where
         K: Borrow<Q>,
         Q: Serialize + ?Sized,
     {
-        let v: Option<ByteBuf> = self.base.call("get", &to_bytes(key)?)?;
-        v.map(|v| self.base.decode_value(v)).transpose()
+        protocol::with_call_buffers(|b| {
+            protocol::encode_in(key, &mut b.key)?;
+            protocol::encode_in(Bytes::new(&b.key), &mut b.args)?;
+            self.base.call_encoded("get", &b.args, |out| {
+                // The value decoded where it lies in the reply.
+                let v: Option<&Bytes> = protocol::from_bytes(out)?;
+                v.map(|v| self.base.decode(v)).transpose()
+            })
+        })
     }
 
     /// The value for `key`, or a `Key` error (Python's `d[key]`).
@@ -64,8 +71,14 @@ where
 
     /// Sets `key` to `value` (Python's `d[key] = value`).
     pub fn set(&self, key: K, value: V) -> Result<()> {
-        self.base
-            .call("__setitem__", &(to_bytes(&key)?, to_bytes(&value)?))
+        protocol::with_call_buffers(|b| {
+            protocol::encode_in(&key, &mut b.key)?;
+            protocol::encode_in(&value, &mut b.value)?;
+            let args = (Bytes::new(&b.key), Bytes::new(&b.value));
+            protocol::encode_in(&args, &mut b.args)?;
+            self.base
+                .call_encoded("__setitem__", &b.args, |out| self.base.decode(out))
+        })
     }
 
     /// Sets `key` to `value`, returning the old value (`HashMap::insert`).
