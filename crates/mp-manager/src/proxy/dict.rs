@@ -37,6 +37,65 @@ fn key_error() -> crate::ManagerError {
     RemoteError::new(RemoteErrorKind::Key, "key not found").into()
 }
 
+/// How a call on one key (and a value) is made: the key, the value and
+/// the arguments are encoded into this thread's call buffers
+/// ([`protocol::with_call_buffers`]), and a value in the reply is decoded
+/// where it lies: no allocation per call but the decoded value's own.
+impl<K, V> DictProxy<K, V>
+where
+    V: DeserializeOwned,
+{
+    /// Calls `method` with the encoding of `key` as its argument.
+    fn call_key<Q, R>(
+        &self,
+        method: &str,
+        key: &Q,
+        then: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R>
+    where
+        Q: Serialize + ?Sized,
+    {
+        protocol::with_call_buffers(|b| {
+            protocol::encode_in(key, &mut b.key)?;
+            protocol::encode_in(Bytes::new(&b.key), &mut b.args)?;
+            self.base.call_encoded(method, &b.args, then)
+        })
+    }
+
+    /// Calls `method` with the encodings of `key` and `value`.
+    fn call_pair<Q, W, R>(
+        &self,
+        method: &str,
+        key: &Q,
+        value: &W,
+        then: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R>
+    where
+        Q: Serialize + ?Sized,
+        W: Serialize + ?Sized,
+    {
+        protocol::with_call_buffers(|b| {
+            protocol::encode_in(key, &mut b.key)?;
+            protocol::encode_in(value, &mut b.value)?;
+            let args = (Bytes::new(&b.key), Bytes::new(&b.value));
+            protocol::encode_in(&args, &mut b.args)?;
+            self.base.call_encoded(method, &b.args, then)
+        })
+    }
+
+    /// A stored value, from a reply that is its encoding as bytes.
+    fn value(&self, out: &[u8]) -> Result<V> {
+        let v: &Bytes = protocol::from_bytes(out)?;
+        self.base.decode(v)
+    }
+
+    /// An optional stored value, from a reply of `Option` of its bytes.
+    fn maybe_value(&self, out: &[u8]) -> Result<Option<V>> {
+        let v: Option<&Bytes> = protocol::from_bytes(out)?;
+        v.map(|v| self.base.decode(v)).transpose()
+    }
+}
+
 impl<K, V> DictProxy<K, V>
 where
     K: Serialize + DeserializeOwned,
@@ -48,15 +107,7 @@ where
         K: Borrow<Q>,
         Q: Serialize + ?Sized,
     {
-        protocol::with_call_buffers(|b| {
-            protocol::encode_in(key, &mut b.key)?;
-            protocol::encode_in(Bytes::new(&b.key), &mut b.args)?;
-            self.base.call_encoded("get", &b.args, |out| {
-                // The value decoded where it lies in the reply.
-                let v: Option<&Bytes> = protocol::from_bytes(out)?;
-                v.map(|v| self.base.decode(v)).transpose()
-            })
-        })
+        self.call_key("get", key, |out| self.maybe_value(out))
     }
 
     /// The value for `key`, or a `Key` error (Python's `d[key]`).
@@ -65,28 +116,17 @@ where
         K: Borrow<Q>,
         Q: Serialize + ?Sized,
     {
-        let v: ByteBuf = self.base.call("__getitem__", &to_bytes(key)?)?;
-        self.base.decode_value(v)
+        self.call_key("__getitem__", key, |out| self.value(out))
     }
 
     /// Sets `key` to `value` (Python's `d[key] = value`).
     pub fn set(&self, key: K, value: V) -> Result<()> {
-        protocol::with_call_buffers(|b| {
-            protocol::encode_in(&key, &mut b.key)?;
-            protocol::encode_in(&value, &mut b.value)?;
-            let args = (Bytes::new(&b.key), Bytes::new(&b.value));
-            protocol::encode_in(&args, &mut b.args)?;
-            self.base
-                .call_encoded("__setitem__", &b.args, |out| self.base.decode(out))
-        })
+        self.call_pair("__setitem__", &key, &value, |out| self.base.decode(out))
     }
 
     /// Sets `key` to `value`, returning the old value (`HashMap::insert`).
     pub fn insert(&self, key: K, value: V) -> Result<Option<V>> {
-        let old: Option<ByteBuf> = self
-            .base
-            .call("insert", &(to_bytes(&key)?, to_bytes(&value)?))?;
-        old.map(|v| self.base.decode_value(v)).transpose()
+        self.call_pair("insert", &key, &value, |out| self.maybe_value(out))
     }
 
     /// Removes `key`, returning its value if it was there (`HashMap::remove`).
@@ -95,8 +135,7 @@ where
         K: Borrow<Q>,
         Q: Serialize + ?Sized,
     {
-        let v: Option<ByteBuf> = self.base.call("pop", &to_bytes(key)?)?;
-        v.map(|v| self.base.decode_value(v)).transpose()
+        self.call_key("pop", key, |out| self.maybe_value(out))
     }
 
     /// Removes `key` and returns its value, or a `Key` error (Python's
@@ -125,7 +164,7 @@ where
         K: Borrow<Q>,
         Q: Serialize + ?Sized,
     {
-        self.base.call("__contains__", &to_bytes(key)?)
+        self.call_key("__contains__", key, |out| self.base.decode(out))
     }
 
     /// The number of pairs (Python's `len(d)`).
@@ -213,10 +252,7 @@ where
     /// The value for `key`, inserting `default` first if it is missing
     /// (Python's `setdefault`).
     pub fn setdefault(&self, key: K, default: V) -> Result<V> {
-        let v: ByteBuf = self
-            .base
-            .call("setdefault", &(to_bytes(&key)?, to_bytes(&default)?))?;
-        self.base.decode_value(v)
+        self.call_pair("setdefault", &key, &default, |out| self.value(out))
     }
 
     /// Removes every pair.
