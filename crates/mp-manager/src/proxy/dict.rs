@@ -39,7 +39,7 @@ fn key_error() -> crate::ManagerError {
 
 /// How a call on one key (and a value) is made: the key, the value and
 /// the arguments are encoded into this thread's call buffers
-/// ([`protocol::with_call_buffers`]), and a value in the reply is decoded
+/// (`protocol::with_call_buffers`), and a value in the reply is decoded
 /// where it lies: no allocation per call but the decoded value's own.
 impl<K, V> DictProxy<K, V>
 where
