@@ -1,9 +1,12 @@
-//! The [`Sink`] of an `apply_async` call: one task, whose result goes
-//! straight into its [`ResultCell`]. A `CollectSink` would do, but for a lone
-//! task it keeps per-chunk vectors and hands back a boxed completion even
-//! when there is nothing to run outside the pool's lock; this one stores the
-//! result where it is decoded and hands back work only for callbacks,
-//! readiness hooks and futures awaiting it.
+//! The sink of an `apply_async` call: one task, whose result goes straight
+//! into its [`ResultCell`]. A `CollectSink` would do, but for a lone task it
+//! keeps per-chunk vectors and hands back a boxed completion even when there
+//! is nothing to run outside the pool's lock; this one stores the result
+//! where it is decoded and hands back work only for callbacks, readiness
+//! hooks and futures awaiting it. Without callbacks the cell is the sink
+//! itself ([`CellSink`], held by the job table as a
+//! [`JobSink::Cell`](crate::job_sink::JobSink::Cell)); with them,
+//! [`ApplySink`] runs them first.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -13,11 +16,13 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{PoolError, TaskError};
 use crate::func::ChunkOutput;
-use crate::result::{Callbacks, ResultCell};
+use crate::job_sink::CellSink;
+use crate::packed;
+use crate::result::{AfterStore, Callbacks, ResultCell};
 use crate::sink::{cancelled, decode_chunk, terminated, Completion, Progress, Sink};
-use crate::spare;
 
-/// Receives the one chunk, of one task, of an `apply_async` call.
+/// Receives the one chunk, of one task, of an `apply_async` call with
+/// callbacks.
 pub(crate) struct ApplySink<R> {
     callbacks: Callbacks<R>,
     cell: Arc<ResultCell<R>>,
@@ -30,14 +35,19 @@ impl<R> ApplySink<R> {
     }
 }
 
-/// The task's result from its chunk's output.
+/// The task's result from its chunk's output. A packed number (a worker
+/// sends a lone number so) is read straight out of the reply, without the
+/// vector a chunk's outputs go into.
 fn outcome<R: DeserializeOwned + 'static>(out: Result<Message, TaskError>) -> Result<R, PoolError> {
-    let one = match decode_chunk::<R>(out, 1).map_err(PoolError::Task)? {
-        ChunkOutput::Done(mut v) => {
-            let one = v.pop().map(Ok);
-            spare::give_back(v);
-            one
+    if let Ok(msg) = &out {
+        if let Some((&packed::PACKED_DONE, rest)) = msg.bytes.split_first() {
+            if let Some(one) = packed::unpack_one::<R>(rest) {
+                return Ok(one);
+            }
         }
+    }
+    let one = match decode_chunk::<R>(out, 1).map_err(PoolError::Task)? {
+        ChunkOutput::Done(mut v) => v.pop().map(Ok),
         ChunkOutput::Mixed(mut v) => v.pop(),
         ChunkOutput::Failed(e) => Some(Err(e)),
     };
@@ -64,16 +74,6 @@ where
             return Progress::Pending;
         }
         let result = outcome::<R>(out);
-        if self.callbacks.is_empty() {
-            // Stored here, under the pool's lock: only what waits for it
-            // (hooks, futures' wakers) runs outside.
-            let after = self.cell.store(result);
-            if after.is_empty() {
-                return Progress::Done(None);
-            }
-            let cell = self.cell.clone();
-            return Progress::Done(Some(Box::new(move || cell.finish(after))));
-        }
         let callbacks = std::mem::take(&mut self.callbacks);
         let cell = self.cell.clone();
         Progress::Done(Some(Box::new(move || callbacks.complete(&cell, result))))
@@ -86,5 +86,29 @@ where
     fn cancel(self: Box<Self>) -> Option<Completion> {
         let ApplySink { callbacks, cell } = *self;
         Some(cancelled(callbacks, cell))
+    }
+}
+
+/// An `apply_async` without callbacks: its result is stored here, under the
+/// pool's lock, where it is decoded; only what waits for it (hooks,
+/// futures' wakers) runs outside.
+impl<R> CellSink for ResultCell<R>
+where
+    R: DeserializeOwned + Send + 'static,
+{
+    fn store_output(&self, out: Result<Message, TaskError>) -> AfterStore {
+        self.store(outcome::<R>(out))
+    }
+
+    fn finish(&self, after: AfterStore) {
+        ResultCell::finish(self, after);
+    }
+
+    fn abandon(self: Arc<Self>) -> Completion {
+        terminated(self)
+    }
+
+    fn cancel(self: Arc<Self>) -> Completion {
+        cancelled(Callbacks::new(), self)
     }
 }

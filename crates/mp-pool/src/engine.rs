@@ -20,9 +20,10 @@ use crate::chunk::Payload;
 use crate::config::Config;
 use crate::error::TaskError;
 use crate::func::EntryParts;
+use crate::job_sink::JobSink;
 use crate::lock::{lock, wait_until};
 use crate::result::Help;
-use crate::sink::{Completion, Progress, Sink};
+use crate::sink::{Completion, Progress};
 use crate::worker_handle::{kill_all, start_worker, stop_gracefully, Chunk, Worker, FAST_CHUNK};
 use crate::worker_main::RequestRef;
 use mp_sys::time::Deadline;
@@ -64,7 +65,7 @@ pub(crate) struct Shared {
     /// Each job's sink by id (`FxHashMap`: an id is a counter, hashed with
     /// one multiplication instead of SipHash's rounds; nothing outside the
     /// pool chooses it).
-    jobs: FxHashMap<u64, Box<dyn Sink>>,
+    jobs: FxHashMap<u64, JobSink>,
     /// The per-task timeout of each job that has one.
     limits: FxHashMap<u64, Duration>,
     next_job: u64,
@@ -112,7 +113,7 @@ impl Shared {
     pub(crate) fn submit(
         &mut self,
         cfg: &Config,
-        sink: Box<dyn Sink>,
+        sink: JobSink,
         entry: EntryParts,
         payloads: impl IntoIterator<Item = Payload>,
         bulk: bool,
@@ -624,7 +625,7 @@ fn run_all(completions: Vec<Completion>) {
 /// Hands chunk `index` of `job` its output; a job that is now complete
 /// leaves `jobs` and its completion joins `completions`.
 fn deliver(
-    jobs: &mut FxHashMap<u64, Box<dyn Sink>>,
+    jobs: &mut FxHashMap<u64, JobSink>,
     job: u64,
     index: usize,
     items: Range<usize>,

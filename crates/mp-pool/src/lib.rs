@@ -84,6 +84,7 @@ mod executor;
 mod func;
 mod futures;
 mod imap;
+mod job_sink;
 mod lifecycle;
 mod lock;
 mod options;

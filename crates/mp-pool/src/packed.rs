@@ -85,6 +85,26 @@ pub(crate) fn unpack<T: 'static>(bytes: &[u8], out: &mut Vec<T>) -> Option<Resul
     dispatch!(T, unpack_as(bytes, out))
 }
 
+/// The one item `bytes` holds packed (an `apply`'s result, without a
+/// vector to put it in); `None` if `T` does not travel packed or `bytes` is
+/// not exactly one item (then [`unpack`] says what is wrong).
+pub(crate) fn unpack_one<T: 'static>(bytes: &[u8]) -> Option<T> {
+    dispatch!(T, unpack_one_as(bytes)).flatten()
+}
+
+/// [`unpack_one`] for `T`, which is `N`.
+fn unpack_one_as<T: 'static, N: Number>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() != N::SIZE {
+        return None;
+    }
+    // `T` is `N` (the caller compared their type ids), so the cast always
+    // succeeds; it compiles to nothing.
+    let mut item = Some(N::get(bytes));
+    (&mut item as &mut dyn Any)
+        .downcast_mut::<Option<T>>()
+        .and_then(Option::take)
+}
+
 /// [`pack`] for `T`, which is `N`.
 fn pack_as<T: 'static, N: Number>(items: &[T], out: &mut Vec<u8>) {
     let start = out.len();
@@ -138,6 +158,19 @@ mod tests {
         round_trip(&[u128::MAX, 3]);
         round_trip(&[usize::MAX, 0]);
         round_trip::<u8>(&[]);
+    }
+
+    #[test]
+    fn one_item_unpacks_without_a_vector() {
+        let mut bytes = Vec::new();
+        assert!(pack(&[-7i64], &mut bytes));
+        assert_eq!(unpack_one::<i64>(&bytes), Some(-7));
+        assert_eq!(unpack_one::<f32>(&1.5f32.to_le_bytes()), Some(1.5));
+        // Not exactly one item, or not a packed type: the caller decodes
+        // the general way (which reports what is wrong).
+        assert_eq!(unpack_one::<i64>(&bytes[..7]), None);
+        assert_eq!(unpack_one::<u32>(&[0; 8]), None);
+        assert_eq!(unpack_one::<String>(&[0; 8]), None);
     }
 
     #[test]

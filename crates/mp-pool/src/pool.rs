@@ -16,11 +16,12 @@ use crate::chunk::{self, Payload};
 use crate::engine::{Inner, RunState};
 use crate::error::{PoolError, TaskError};
 use crate::func::{self, ChunkEntry, StarFn};
+use crate::job_sink::JobSink;
 use crate::lock::lock;
 use crate::options::{CallSettings, TaskOptions};
 use crate::progress_hook::Reporter;
 use crate::result::{AsyncResult, Callbacks, ResultCell};
-use crate::sink::{CollectSink, Sink};
+use crate::sink::CollectSink;
 
 /// A pool of worker processes (Python's `multiprocessing.Pool`).
 ///
@@ -140,7 +141,7 @@ impl Pool {
     /// waiting reads that worker itself (or wakes the engine when dropped).
     pub(crate) fn submit(
         &self,
-        sink: Box<dyn Sink>,
+        sink: JobSink,
         entry: ChunkEntry,
         payloads: impl IntoIterator<Item = Payload>,
         bulk: bool,
@@ -242,8 +243,12 @@ impl Pool {
         };
         let cell = ResultCell::new();
         let deferred = callbacks.is_empty();
-        let sink = ApplySink::new(callbacks, cell.clone());
-        let job = self.submit(Box::new(sink), entry, [payload], false, deferred, limit)?;
+        let sink = if deferred {
+            JobSink::Cell(cell.clone())
+        } else {
+            JobSink::Boxed(Box::new(ApplySink::new(callbacks, cell.clone())))
+        };
+        let job = self.submit(sink, entry, [payload], false, deferred, limit)?;
         Ok(AsyncResult::with_helper(cell, Arc::clone(&self.inner), job))
     }
 
@@ -296,7 +301,14 @@ impl Pool {
         let lens_len = lens.len();
         let progress = call.progress.map(|h| Reporter::new(h, &lens, true));
         let sink = CollectSink::new(lens, finish, callbacks, cell.clone()).with_progress(progress);
-        let job = self.submit(Box::new(sink), entry, payloads, bulk, deferred, call.limit)?;
+        let job = self.submit(
+            Box::new(sink).into(),
+            entry,
+            payloads,
+            bulk,
+            deferred,
+            call.limit,
+        )?;
         let total = lens_len;
         for (k, c) in rest.chunks(chunksize).enumerate() {
             let index = first_rest + k;

@@ -38,7 +38,14 @@ impl Pool {
         if !lens.is_empty() {
             let progress = call.progress.map(|h| Reporter::new(h, &lens, true));
             let sink = ImapSink::new(lens, shared.clone()).with_progress(progress);
-            let job = self.submit(Box::new(sink), entry, payloads, true, false, call.limit)?;
+            let job = self.submit(
+                Box::new(sink).into(),
+                entry,
+                payloads,
+                true,
+                false,
+                call.limit,
+            )?;
             it = it.of_job(std::sync::Arc::downgrade(&self.inner), job);
         }
         if let Some(e) = failure {

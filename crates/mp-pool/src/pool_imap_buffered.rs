@@ -124,7 +124,14 @@ impl Pool {
         let shared = ImapShared::open(ordered);
         let progress = call.progress.map(|h| Reporter::new(h, &[], false));
         let sink = ImapSink::open(shared.clone()).with_progress(progress);
-        let job = self.submit(Box::new(sink), entry, Vec::new(), true, false, call.limit)?;
+        let job = self.submit(
+            Box::new(sink).into(),
+            entry,
+            Vec::new(),
+            true,
+            false,
+            call.limit,
+        )?;
         let feeder = Feeder {
             inner: Arc::downgrade(&self.inner),
             job,

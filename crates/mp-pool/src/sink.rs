@@ -16,7 +16,6 @@ use crate::imap::ImapShared;
 use crate::packed;
 use crate::progress_hook::Reporter;
 use crate::result::{Callbacks, ResultCell};
-use crate::spare;
 
 /// Work to run outside the pool's lock once a job is complete.
 pub(crate) type Completion = Box<dyn FnOnce() + Send>;
@@ -73,9 +72,7 @@ pub(crate) fn decode_chunk<R: DeserializeOwned + 'static>(
     let out = out?;
     let decoded: ChunkOutput<R> = match out.bytes.split_first() {
         Some((&packed::PACKED_DONE, rest)) => {
-            // A kept vector if this thread gave one back (an `apply`'s sink
-            // does, after taking its one value out).
-            let mut values = spare::take();
+            let mut values = Vec::new();
             match packed::unpack(rest, &mut values) {
                 Some(Ok(())) => ChunkOutput::Done(values),
                 Some(Err(e)) => return Err(TaskError::Decode(format!("a task result: {e}"))),

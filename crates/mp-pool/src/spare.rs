@@ -6,8 +6,7 @@
 //! measured, 7.8 k page faults per run of M4a, `Pool(2).map`, against 2.4 k
 //! with the buffers kept). Up to [`SLOTS`] vectors are kept per thread
 //! (a chunk's inputs and outputs are often of one type), each of up to
-//! [`KEEP_MAX`] bytes. In the parent, a thread decoding an `apply`'s
-//! packed result takes its vector from here and gives it back.
+//! [`KEEP_MAX`] bytes.
 
 use std::any::Any;
 use std::cell::RefCell;
