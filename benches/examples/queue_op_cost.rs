@@ -4,6 +4,11 @@
 //! (so that no `put` waits). Prints nanoseconds per `put` and per `get`
 //! for each round; the later rounds are the steady state.
 //!
+//! `queue_op_cost ring` does it through the default ring (1 MiB) instead,
+//! in batches of 32 Ki `put`s then 32 Ki `get`s (which stay in the ring,
+//! and in the CPU's cache, as M3a-1cpu's do): the CPU cost of M3a-1cpu's
+//! items without a scheduler between the two sides.
+//!
 //! `cargo build --release -p multiprocess-benches --example queue_op_cost`,
 //! then `taskset -c 0 target/release/examples/queue_op_cost` (or under
 //! `perf record`). docs/performance.md ("Small items on the stack")
@@ -15,7 +20,14 @@ use multiprocess::Queue;
 
 const ITEMS: u64 = 2_000_000;
 
+/// Items per batch in `ring` mode: 32 Ki records of 16 bytes, half the
+/// default ring.
+const BATCH: u64 = 32 << 10;
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("ring") {
+        return through_the_ring();
+    }
     let q: Queue<u64> = Queue::with_ring(0, 64 << 20).expect("queue");
     for _ in 0..5 {
         let t = Instant::now();
@@ -33,5 +45,27 @@ fn main() {
             put.as_nanos() as f64 / ITEMS as f64,
             get.as_nanos() as f64 / ITEMS as f64
         );
+    }
+}
+
+/// The `ring` mode (see the module docs).
+fn through_the_ring() {
+    let q: Queue<u64> = Queue::new().expect("queue");
+    for _ in 0..5 {
+        let (mut put, mut get) = (0u128, 0u128);
+        for b in 0..ITEMS / BATCH {
+            let t = Instant::now();
+            for i in 0..BATCH {
+                q.put(&(b * BATCH + i)).expect("put");
+            }
+            put += t.elapsed().as_nanos();
+            let t = Instant::now();
+            for i in 0..BATCH {
+                assert_eq!(q.get().expect("get"), b * BATCH + i);
+            }
+            get += t.elapsed().as_nanos();
+        }
+        let n = (ITEMS / BATCH * BATCH) as f64;
+        println!("put {:.1} ns, get {:.1} ns", put as f64 / n, get as f64 / n);
     }
 }
