@@ -159,14 +159,18 @@ impl ShareableList {
         let mut raw = vec![0u8; 8 * (n + 1)];
         shm.read(8, &mut raw)
             .map_err(|_| bad("the block is too short for its offsets"))?;
-        let mut offsets = Vec::with_capacity(n + 1);
+        let mut offsets: Vec<usize> = Vec::with_capacity(n + 1);
         for chunk in raw.chunks_exact(8) {
             let mut b = [0u8; 8];
             b.copy_from_slice(chunk);
             let off = usize::try_from(u64::from_le_bytes(b)).map_err(|_| bad("bad offset"))?;
-            if offsets.last().is_some_and(|prev| off < prev + ALIGN)
-                || (offsets.is_empty() && off != 0)
-            {
+            // (Checked: an offset near `usize::MAX` must not wrap the
+            // next one's lower bound round to a small number.)
+            let increasing = match offsets.last() {
+                None => off == 0,
+                Some(&prev) => prev.checked_add(ALIGN).is_some_and(|min| off >= min),
+            };
+            if !increasing {
                 return Err(bad("the slot offsets are not increasing from 0"));
             }
             offsets.push(off);
@@ -239,13 +243,26 @@ impl ShareableList {
     /// Stores `value` at `index` (Python's `sl[index] = value`).
     ///
     /// # Errors
-    /// [`ShmError::IndexOutOfRange`], [`ShmError::Closed`], or
-    /// [`ShmError::ItemTooLarge`] for a `str`/`bytes` longer than the slot.
+    /// [`ShmError::IndexOutOfRange`], [`ShmError::Closed`],
+    /// [`ShmError::ItemTooLarge`] for a `str`/`bytes` longer than the slot,
+    /// or [`ShmError::BadList`] for a `str`/`bytes` into a slot of another
+    /// process's block larger than a format can name (9,999,992 bytes).
     pub fn set(&self, index: usize, value: impl Into<Item>) -> Result<(), ShmError> {
         self.check(index)?;
         let value = value.into();
         let capacity = self.offsets[index + 1] - self.offsets[index];
         if let Some(text) = value.text() {
+            // A slot this list did not make (another process's block) may
+            // be larger than any `Ns` format of 8 characters can name.
+            if capacity > MAX_TEXT_SLOT {
+                return Err(ShmError::BadList {
+                    name: self.shm.name().to_owned(),
+                    why: format!(
+                        "slot {index} holds {capacity} bytes, more than a text format \
+                         can name ({MAX_TEXT_SLOT}): it takes no str or bytes"
+                    ),
+                });
+            }
             if text.len() > capacity {
                 return Err(ShmError::ItemTooLarge {
                     index,

@@ -80,6 +80,9 @@ fn hostile_blocks_are_errors() {
         (words(&[1, 8, 16]), "offsets"),
         (words(&[1, 0, 4]), "offsets"),
         (words(&[1, 0, 800]), "fit"),
+        // An offset whose successor's lower bound would wrap round (it
+        // overflowed, and let offsets that go back down through).
+        (words(&[2, 0, u64::MAX - 3, 5]), "offsets"),
     ] {
         let shm = write(&bytes);
         let err = ShareableList::attach(shm.name()).unwrap_err();
@@ -96,6 +99,33 @@ fn hostile_blocks_are_errors() {
     assert!(matches!(l.get(0), Err(ShmError::BadList { .. })));
     l.shm().write(codes, &[9]).unwrap();
     assert!(matches!(l.get(0), Err(ShmError::BadList { .. })));
+}
+
+#[test]
+fn a_slot_too_large_for_a_text_format_takes_no_text() {
+    // One slot of 10,000,000 bytes (a sparse block): its text format would
+    // be "10000000s", 9 characters where the layout has room for 8.
+    let slot = 10_000_000;
+    let (data_start, formats, codes, size) = parts(1, slot).unwrap();
+    let shm = SharedMemory::create(size).unwrap();
+    for (at, word) in [(0, 1u64), (8, 0), (16, slot as u64)] {
+        shm.write(at, &word.to_le_bytes()).unwrap();
+    }
+    shm.write(formats, b"q").unwrap();
+    shm.write(codes, &[0]).unwrap();
+    shm.write(data_start, &7i64.to_le_bytes()).unwrap();
+    let l = ShareableList::attach(shm.name()).unwrap();
+    assert_eq!(l.get(0).unwrap(), Item::Int(7));
+    // Before, this panicked writing the format.
+    assert!(matches!(l.set(0, "x"), Err(ShmError::BadList { .. })));
+    assert!(matches!(
+        l.set(0, b"y".as_slice()),
+        Err(ShmError::BadList { .. })
+    ));
+    assert_eq!(l.get(0).unwrap(), Item::Int(7), "nothing written");
+    // Fixed-width items still fit it.
+    l.set(0, 2.5).unwrap();
+    assert_eq!(l.get(0).unwrap(), Item::Float(2.5));
 }
 
 /// Runs `python3 -c script args...` and returns its stdout.
