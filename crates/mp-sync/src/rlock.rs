@@ -107,7 +107,10 @@ impl RLock {
         }
         if mutex.owner() == me {
             let count = self.count_word();
-            count.store(count.load(Ordering::Relaxed).max(1) + 1, Ordering::Relaxed);
+            // (Saturating: another process may have written the shared
+            // word; a damaged depth must not panic us.)
+            let depth = count.load(Ordering::Relaxed).max(1).saturating_add(1);
+            count.store(depth, Ordering::Relaxed);
             return Ok(Acquired::Clean);
         }
         let r = mutex.lock_contended::<Futex>(me, deadline)?;

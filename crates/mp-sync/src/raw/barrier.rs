@@ -231,10 +231,15 @@ impl<'a, A: Fn(usize) -> Option<&'a AtomicU64>> RawBarrier<'a, A> {
     fn free_entry(&self, count: u32) -> Option<(u32, &'a AtomicU64)> {
         let parties = self.parties.load(Ordering::Relaxed);
         let from = count.min(parties);
-        (from..parties).chain(0..from).find_map(|i| {
-            let e = (self.arrivals)(i as usize)?;
-            (e.load(Ordering::Relaxed) == 0).then_some((i, e))
-        })
+        // Each run stops at the table's end: `parties` and `count` are
+        // shared words another process may have damaged, and up to 2^32
+        // indices past the table would each be looked up in vain.
+        let entries = |range: std::ops::Range<u32>| {
+            range.map_while(|i| Some((i, (self.arrivals)(i as usize)?)))
+        };
+        entries(from..parties)
+            .chain(entries(0..from))
+            .find(|(_, e)| e.load(Ordering::Relaxed) == 0)
     }
 
     /// Arrives (lock held, phase `FILLING` or `BROKEN`): `Done` at once if

@@ -666,3 +666,46 @@ fn forged_handles_are_rejected() {
     slot.atomic_u32(28).unwrap().store(1000, Ordering::SeqCst);
     assert!(mp_wire::decode::<Barrier>(mp_wire::encode(&b).unwrap()).is_err());
 }
+
+/// The shared slot of `h`, as another process holding it could write it.
+fn slot_of<T: Serialize>(h: &T) -> mp_shm::Slot {
+    mp_wire::decode(mp_wire::encode(h).unwrap()).unwrap()
+}
+
+#[test]
+fn a_damaged_rlock_depth_does_not_panic_the_owner() {
+    let r = RLock::new().unwrap();
+    let outer = r.lock().unwrap();
+    // Another process writes the depth word (@24) while we own the lock.
+    slot_of(&r)
+        .atomic_u32(24)
+        .unwrap()
+        .store(u32::MAX, Ordering::SeqCst);
+    // Before, one more level overflowed the depth (a panic in debug builds).
+    let inner = r.lock().unwrap();
+    assert_eq!(r.count(), u32::MAX);
+    drop((inner, outer));
+    assert!(r.is_mine(), "still owned: the depth is what the word says");
+}
+
+#[test]
+fn a_damaged_barrier_is_not_scanned_past_its_arrival_table() {
+    let b = Barrier::new(2).unwrap();
+    // Another process writes `parties` (@28) and `count` (@20): an arrival
+    // looks for a free entry from `count` to `parties`, and before, looked
+    // up each of the 2^32 indices past the 2-entry table in vain (minutes
+    // in a debug build, holding the barrier's lock).
+    let slot = slot_of(&b);
+    slot.atomic_u32(28)
+        .unwrap()
+        .store(u32::MAX, Ordering::SeqCst);
+    slot.atomic_u32(20).unwrap().store(2, Ordering::SeqCst);
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(b.wait_timeout(Duration::from_millis(10)));
+    });
+    let waited = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the wait ends with its timeout");
+    assert_eq!(waited, Err(BrokenBarrierError));
+}
