@@ -560,16 +560,19 @@ impl Core {
             let mut got = 0;
             let mut fds = Vec::new();
             while got < 8 {
-                let r = socket::recv_vectored_with_fds(
+                if got > 0 {
+                    self.wait_for_rest_of_tag()?;
+                }
+                let r = match socket::recv_vectored_with_fds(
                     &self.side_rx,
                     &mut [IoSliceMut::new(&mut buf[got..])],
                     mp_wire::MAX_FDS_PER_FRAME,
-                    if got == 0 {
-                        Blocking::DontWait
-                    } else {
-                        Blocking::Wait
-                    },
-                )?;
+                    Blocking::DontWait,
+                ) {
+                    // (Readable a moment ago: look again.)
+                    Err(e) if got > 0 && e.kind() == io::ErrorKind::WouldBlock => continue,
+                    r => r?,
+                };
                 if r.bytes == 0 {
                     return Err(io::ErrorKind::UnexpectedEof.into());
                 }
@@ -587,6 +590,34 @@ impl Core {
                         "fds for a message are missing from the queue's side socket",
                     ))
                 }
+            }
+        }
+    }
+
+    /// Waits until the side socket has more of a tag whose first bytes
+    /// were read. A producer sends a tag under the writer lock, whole
+    /// unless the socket is nearly full (then the rest follows as soon as
+    /// a consumer reads), so it comes at once; unless its producer died
+    /// between two parts of it, or another process wrote stray bytes.
+    /// So after each [`RECHECK`] without it, a writer lock that can be
+    /// taken (free, or a dead holder's) says nobody is sending it: an
+    /// error then, where a blocking read waited for ever holding the
+    /// reader lock.
+    fn wait_for_rest_of_tag(&self) -> io::Result<()> {
+        loop {
+            if socket::poll_readable(&self.side_rx, Some(RECHECK))? {
+                return Ok(());
+            }
+            if let Some(_writer) = self.try_lock_writer() {
+                // What a sender sent holding the lock is there by now.
+                if socket::poll_readable(&self.side_rx, Some(Duration::ZERO))? {
+                    return Ok(());
+                }
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the queue's side socket holds part of an fd tag that no \
+                     producer is sending",
+                ));
             }
         }
     }
@@ -673,7 +704,8 @@ impl Writer<'_> {
     /// [`write`](Self::write), publishing the last record inside
     /// `publish_last` (which must call the function it is given): the
     /// feeder counts the item out of its buffer there, atomically for its
-    /// own process.
+    /// own process. An error after `publish_last` ran means that record
+    /// could not be published (see [`room_lost`](Self::room_lost)).
     pub(crate) fn write_then(
         &self,
         msg: &Message,
@@ -704,14 +736,34 @@ impl Writer<'_> {
             let mut pushed = false;
             if last {
                 publish_last(&mut || pushed = self.push(rest, flags | LAST));
-                debug_assert!(pushed, "space was waited for under the writer lock");
-                return Ok(true);
+                return if pushed {
+                    Ok(true)
+                } else {
+                    Err(self.room_lost())
+                };
             }
-            pushed = self.push(&rest[..n], flags);
-            debug_assert!(pushed, "space was waited for under the writer lock");
+            if !self.push(&rest[..n], flags) {
+                return Err(self.room_lost());
+            }
             rest = &rest[n..];
             flags = 0;
         }
+    }
+
+    /// A record did not fit although its room was waited for under the
+    /// writer lock: only another process writing the ring's shared words
+    /// (`head`, `abort`) does that. The message is given up as a dead
+    /// producer's is (consumers drop what was published of it at the
+    /// [`ABORT`] the next writer owes, and any fds sent for it as older
+    /// than the next record), and this is the error.
+    #[cold]
+    fn room_lost(&self) -> io::Error {
+        self.core.ring.abandon();
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the queue's ring lost the room waited for under its writer lock \
+             (another process wrote its shared words): the item was dropped",
+        )
     }
 
     /// Sends `msg`'s fds on the side socket, tagged with the position its
@@ -809,6 +861,78 @@ mod tests {
         assert_eq!(read_now(&core).bytes, vec![3; 10]);
         assert!(core.ring.is_empty());
         assert_eq!(core.ring.size(), 0);
+    }
+
+    /// A record whose room was waited for under the writer lock, and that
+    /// then does not fit: another process wrote the ring's words between
+    /// the wait and the push (here the `abort` word, which makes the push
+    /// need 8 bytes more). Before, a `debug_assert!` panicked (in release
+    /// the item was silently counted as written).
+    #[test]
+    fn room_lost_under_the_writer_lock_is_an_error_not_a_panic() {
+        // 4 KiB ring: a 2040-byte record takes half; a second fits exactly.
+        let core = Core::new(4096, 0).unwrap();
+        assert!(write(&core, &message(2040, 1), Deadline::NEVER));
+        let writer = core.try_lock_writer().expect("the writer lock is free");
+        let err = writer
+            .write_then(&message(2040, 2), Deadline::NEVER, |publish| {
+                core.ring.abandon(); // as another process's store
+                publish();
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        drop(writer);
+        assert_eq!(core.ring.size(), 1, "the lost item is not counted");
+        assert_eq!(read_now(&core).bytes, vec![1; 2040]);
+        assert!(write(&core, &message(10, 3), Deadline::NEVER));
+        assert_eq!(read_now(&core).bytes, vec![3; 10]);
+        assert!(core.ring.is_empty());
+    }
+
+    /// Part of a tag on the side socket, and nobody holding the writer
+    /// lock to send the rest (its producer died between two parts, or
+    /// another process wrote stray bytes): an error within a few
+    /// [`RECHECK`]s. Before, the blocking read for the rest waited for
+    /// ever, holding the reader lock.
+    #[test]
+    fn a_partial_fd_tag_nobody_sends_is_an_error_not_a_hang() {
+        let core = std::sync::Arc::new(Core::new(4096, 0).unwrap());
+        let sent = socket::send_vectored_with_fds(
+            &core.side_tx,
+            &[io::IoSlice::new(&[1, 2, 3])],
+            &[],
+            Blocking::Wait,
+        );
+        assert_eq!(sent.unwrap(), 3);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let consumer = std::sync::Arc::clone(&core);
+        std::thread::spawn(move || {
+            let _ = tx.send(consumer.recv_fds(0).map(|fds| fds.len()));
+        });
+        let got = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the consumer gives up on the tag");
+        assert_eq!(got.unwrap_err().kind(), io::ErrorKind::InvalidData);
+        // A whole tag sent in two parts by a producer holding the writer
+        // lock is still read whole.
+        let writer = core.try_lock_writer().expect("the writer lock is free");
+        let tag = 8u64.to_le_bytes();
+        let part = |bytes: &[u8]| {
+            socket::send_vectored_with_fds(
+                &core.side_tx,
+                &[io::IoSlice::new(bytes)],
+                &[],
+                Blocking::Wait,
+            )
+            .unwrap()
+        };
+        assert_eq!(part(&tag[..5]), 5);
+        let consumer = std::sync::Arc::clone(&core);
+        let reading = std::thread::spawn(move || consumer.recv_fds(8).map(|fds| fds.len()));
+        std::thread::sleep(RECHECK * 3);
+        assert_eq!(part(&tag[5..]), 3);
+        drop(writer);
+        assert_eq!(reading.join().unwrap().unwrap(), 0);
     }
 
     #[test]

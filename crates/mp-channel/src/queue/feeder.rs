@@ -137,6 +137,12 @@ impl State {
     }
 }
 
+/// Says on stderr that the feeder dropped an item it could not write
+/// (as Python's feeder prints the error).
+fn report_dropped(e: &io::Error) {
+    eprintln!("multiprocess: queue feeder thread could not write an item: {e}");
+}
+
 /// See the module docs.
 #[derive(Debug)]
 pub(crate) struct Feeder {
@@ -432,8 +438,17 @@ impl Feeder {
             match result {
                 Err(e) => {
                     let mut st = self.state();
-                    st.in_flight = false;
-                    self.dropped(st, &e);
+                    // Still in flight: the error came before `publish_last`.
+                    if std::mem::take(&mut st.in_flight) {
+                        self.dropped(st, &e);
+                    } else {
+                        // Counted out by `publish_last` already, whose
+                        // record then could not be published (`write_then`):
+                        // the item is lost all the same.
+                        drop(st);
+                        report_dropped(&e);
+                        self.core.ring.all_done().notify_all();
+                    }
                 }
                 Ok(_) => self.state().keep_spare(Some(msg.bytes)),
             }
@@ -443,7 +458,7 @@ impl Feeder {
     /// The item the feeder took could not be written: Python prints the
     /// error and drops the item.
     fn dropped(&self, mut st: MutexGuard<'_, State>, e: &io::Error) {
-        eprintln!("multiprocess: queue feeder thread could not write an item: {e}");
+        report_dropped(e);
         self.unqueue(&mut st);
         drop(st);
         self.core.ring.all_done().notify_all();
@@ -451,10 +466,11 @@ impl Feeder {
 
     /// `shared()` (a count of the ring's) plus the items this process put
     /// that are not in the ring yet, read together: an item moves from one
-    /// count to the other under the same mutex.
+    /// count to the other under the same mutex. (Saturating: the ring's
+    /// counts are shared words another process may have damaged.)
     pub(crate) fn count_with(&self, shared: impl FnOnce() -> u64) -> u64 {
         let _st = self.state();
-        shared() + self.queued.load(Relaxed)
+        shared().saturating_add(self.queued.load(Relaxed))
     }
 
     /// No more puts from this process; the feeder flushes and exits.
@@ -612,6 +628,24 @@ mod tests {
     /// `qsize`'s count: in the ring plus buffered.
     fn count(feeder: &Feeder) -> u64 {
         feeder.count_with(|| feeder.core.ring.size())
+    }
+
+    #[test]
+    fn a_damaged_message_count_does_not_overflow_the_count() {
+        let f = feeder();
+        for n in 0..5 {
+            put(&f, n);
+        }
+        assert_eq!(queued(&f), 1, "the ring is full: one buffered");
+        // Another process writes the ring's `puts` word (@128): before,
+        // adding the buffered item overflowed (a panic in debug builds).
+        let region: mp_shm::Region =
+            mp_wire::decode(mp_wire::encode(&f.core.ring).unwrap()).unwrap();
+        region
+            .atomic_u64(128)
+            .unwrap()
+            .store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(count(&f), u64::MAX);
     }
 
     #[test]
