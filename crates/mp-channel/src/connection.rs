@@ -54,21 +54,21 @@ use crate::transport::{Transport, Wire};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Connection {
-    shared: Arc<Shared>,
-    limits: Limits,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) limits: Limits,
 }
 
 /// What every handle of one end ([`Connection::try_clone`]) shares.
 #[derive(Debug)]
-struct Shared {
-    transport: Transport,
+pub(crate) struct Shared {
+    pub(crate) transport: Transport,
     /// The receiving and sending state of the process that made the end;
     /// a forked child that reaches it through copies of the parent's
     /// handles has its own ([`ProcessLocal::local`]).
-    ends: ProcessLocal<Ends>,
+    pub(crate) ends: ProcessLocal<Ends>,
     /// Set once a receive error left the stream out of step (the reader
     /// knows why; this is readable without its lock).
-    recv_broken: AtomicBool,
+    pub(crate) recv_broken: AtomicBool,
 }
 
 /// One process's receiving and sending state of an end.
@@ -81,14 +81,15 @@ struct Shared {
 /// and chained to the copy ([`ProcessLocal`], as a queue's feeder is, see
 /// `queue::feeder`).
 #[derive(Debug, Default)]
-struct Ends {
-    reader: Mutex<Reader>,
-    writer: Mutex<Writer>,
+pub(crate) struct Ends {
+    pub(crate) reader: Mutex<Reader>,
+    pub(crate) writer: Mutex<Writer>,
 }
 
-/// The sending half's state.
+/// The sending half's state: what [`Connection`] keeps under its writer
+/// lock and an [`ExclusiveConnection`](crate::ExclusiveConnection) owns.
 #[derive(Debug, Default)]
-struct Writer {
+pub(crate) struct Writer {
     /// `true` once a send stopped mid-message.
     broken: bool,
     /// Headers (and, for a batch, whole frames) of the write in progress;
@@ -520,49 +521,7 @@ impl Connection {
         if !self.writable() {
             return Err(SendError::NotWritable);
         }
-        for msg in msgs {
-            check_fds(msg.fds.len())?;
-        }
-        let mut writer = lock(&self.shared.ends.local().writer);
-        let Writer { broken, frames } = &mut *writer;
-        if *broken {
-            return Err(SendError::Unusable);
-        }
-        let mut rest = msgs;
-        while let Some((first, tail)) = rest.split_first() {
-            let fds: Vec<BorrowedFd<'_>> = first.fds.iter().map(AsFd::as_fd).collect();
-            frames.clear();
-            if first.bytes.len() > BATCH_COPY_MAX {
-                frames
-                    .push_header(first.bytes.len(), fds.len())
-                    .map_err(|_| too_many_fds(fds.len()))?;
-                self.shared.transport.write_frame(
-                    frames.as_bytes(),
-                    &first.bytes,
-                    &fds,
-                    Deadline::NEVER,
-                    broken,
-                )?;
-                rest = tail;
-                continue;
-            }
-            let run = tail
-                .iter()
-                .take_while(|m| m.fds.is_empty() && m.bytes.len() <= BATCH_COPY_MAX)
-                .count();
-            for m in std::iter::once(first).chain(&tail[..run]) {
-                frames.push(m).map_err(|_| too_many_fds(m.fds.len()))?;
-            }
-            self.shared.transport.write_frame(
-                frames.as_bytes(),
-                &[],
-                &fds,
-                Deadline::NEVER,
-                broken,
-            )?;
-            rest = &tail[run..];
-        }
-        Ok(())
+        lock(&self.shared.ends.local().writer).send_many(&self.shared.transport, msgs)
     }
 
     /// The next message if one has already been read into this end's
@@ -719,8 +678,26 @@ impl Connection {
             return Err(SendError::NotWritable);
         }
         check_fds(fds.len())?;
-        let mut writer = lock(&self.shared.ends.local().writer);
-        let Writer { broken, frames } = &mut *writer;
+        lock(&self.shared.ends.local().writer).send_frame(
+            &self.shared.transport,
+            payload,
+            fds,
+            deadline,
+        )
+    }
+}
+
+impl Writer {
+    /// Writes one frame, `payload` with `fds` (at most [`MAX_FDS_PER_FRAME`]),
+    /// on `transport`, which can send.
+    pub(crate) fn send_frame(
+        &mut self,
+        transport: &Transport,
+        payload: &[u8],
+        fds: &[BorrowedFd<'_>],
+        deadline: Deadline,
+    ) -> Result<(), SendError> {
+        let Writer { broken, frames } = self;
         if *broken {
             return Err(SendError::Unusable);
         }
@@ -728,15 +705,57 @@ impl Connection {
         frames
             .push_header(payload.len(), fds.len())
             .map_err(|_| too_many_fds(fds.len()))?;
-        self.shared
-            .transport
-            .write_frame(frames.as_bytes(), payload, fds, deadline, broken)
+        transport.write_frame(frames.as_bytes(), payload, fds, deadline, broken)
+    }
+
+    /// [`Connection::send_many`] on `transport`, which can send.
+    pub(crate) fn send_many(
+        &mut self,
+        transport: &Transport,
+        msgs: &[Message],
+    ) -> Result<(), SendError> {
+        for msg in msgs {
+            check_fds(msg.fds.len())?;
+        }
+        let Writer { broken, frames } = self;
+        if *broken {
+            return Err(SendError::Unusable);
+        }
+        let mut rest = msgs;
+        while let Some((first, tail)) = rest.split_first() {
+            let fds: Vec<BorrowedFd<'_>> = first.fds.iter().map(AsFd::as_fd).collect();
+            frames.clear();
+            if first.bytes.len() > BATCH_COPY_MAX {
+                frames
+                    .push_header(first.bytes.len(), fds.len())
+                    .map_err(|_| too_many_fds(fds.len()))?;
+                transport.write_frame(
+                    frames.as_bytes(),
+                    &first.bytes,
+                    &fds,
+                    Deadline::NEVER,
+                    broken,
+                )?;
+                rest = tail;
+                continue;
+            }
+            let run = tail
+                .iter()
+                .take_while(|m| m.fds.is_empty() && m.bytes.len() <= BATCH_COPY_MAX)
+                .count();
+            for m in std::iter::once(first).chain(&tail[..run]) {
+                frames.push(m).map_err(|_| too_many_fds(m.fds.len()))?;
+            }
+            transport.write_frame(frames.as_bytes(), &[], &fds, Deadline::NEVER, broken)?;
+            rest = &tail[run..];
+        }
+        Ok(())
     }
 }
 
 /// Runs `send` with `value` encoded in this thread's encode buffer (see
 /// `scratch`), which it then gets back.
-fn with_encoded<T: Serialize + ?Sized, R>(
+pub(crate) fn with_encoded<T: Serialize + ?Sized, R>(
     value: &T,
     send: impl FnOnce(&Message) -> Result<R, SendError>,
 ) -> Result<R, SendError> {
@@ -750,7 +769,7 @@ fn with_encoded<T: Serialize + ?Sized, R>(
 }
 
 /// Refuses more fds than one frame can carry.
-fn check_fds(count: usize) -> Result<(), SendError> {
+pub(crate) fn check_fds(count: usize) -> Result<(), SendError> {
     if count > MAX_FDS_PER_FRAME {
         return Err(too_many_fds(count));
     }

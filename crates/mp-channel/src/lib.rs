@@ -26,7 +26,9 @@
 //!   [`Connection::send_many`] batches messages into few writes,
 //!   [`Connection::try_recv_message`] takes what has arrived without
 //!   waiting, [`Connection::try_recv_buffered`] what is already buffered
-//!   without a system call.
+//!   without a system call; [`ExclusiveConnection`] is an end that one owner
+//!   drives through `&mut self`, without the locks that let threads share
+//!   a `Connection`.
 //! - With the `async` feature, `Connection::recv_async` /
 //!   `Connection::send_async`: the same as futures, on any runtime.
 //! - [`wait()`]: readiness of connections, process sentinels, any fd.
@@ -59,6 +61,7 @@ mod connection;
 mod connection_async;
 mod deadline;
 mod error;
+mod exclusive;
 mod listener;
 mod process_local;
 mod py_connection;
@@ -75,6 +78,7 @@ pub use auth::{answer_challenge, deliver_challenge};
 
 pub use connection::{pipe, pipe_with_capacity, Connection};
 pub use error::{AuthenticationError, ConnectError, RecvError, RecvIntoError, SendError};
+pub use exclusive::ExclusiveConnection;
 pub use listener::{
     client, client_with_timeout, Address, Listener, DEFAULT_HANDSHAKE_GRACE,
     DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,

@@ -73,6 +73,26 @@ impl<T> ProcessLocal<T> {
 }
 
 impl<T: Default> ProcessLocal<T> {
+    /// The calling process's state, taken out: the maker's own value, or
+    /// in a process forked from the maker that has not used it yet, a
+    /// `T::default()` (as [`local`](Self::local) would make). `Err(self)`
+    /// in a forked process that made its state already (it lies in the
+    /// chain, where it cannot be moved from).
+    pub(crate) fn into_local(self) -> Result<T, Self> {
+        let pid = mp_shm::ProcessIdent::current().pid();
+        if self.pid == pid {
+            return Ok(self.value);
+        }
+        let mut state = &self;
+        while state.pid != pid {
+            match state.forked.get() {
+                Some(forked) => state = forked,
+                None => return Ok(T::default()),
+            }
+        }
+        Err(self)
+    }
+
     /// [`local_or`](Self::local_or) with a `T::default()` for a forked
     /// process.
     #[inline(always)]

@@ -36,6 +36,11 @@ pub(crate) enum Wait {
 }
 
 impl Reader {
+    /// Whether an error left the stream out of step (receiving fails).
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
     /// Whether bytes (or fds) that arrived are waiting here, unread.
     pub(crate) fn has_buffered(&self) -> bool {
         self.decoder.has_buffered()
