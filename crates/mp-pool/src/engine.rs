@@ -12,7 +12,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use mp_channel::{Connection, RecvError};
+use mp_channel::RecvError;
 use mp_wire::Message;
 use rustc_hash::FxHashMap;
 
@@ -742,7 +742,7 @@ impl Help for Inner {
             s.dispatch_and_deliver(&self.config, &mut completions);
             let w = &mut s.workers[i];
             w.lent = true;
-            (w.id, w.conn.clone(), w.sentinel.clone())
+            (w.id, w.reply_fd.clone(), w.sentinel.clone())
         };
         // Other jobs' results read on the way are not held up by our wait.
         run_all(std::mem::take(&mut completions));
@@ -823,7 +823,7 @@ impl Help for Inner {
 
 /// A worker as the engine polls it: id, its connection (when the engine
 /// reads it), its sentinel.
-type Watch = (u64, Option<Arc<Connection>>, Arc<OwnedFd>);
+type Watch = (u64, Option<Arc<OwnedFd>>, Arc<OwnedFd>);
 
 /// The engine thread's body.
 pub(crate) fn run(inner: Arc<Inner>) {
@@ -850,7 +850,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
                 .iter()
                 .map(|w| {
                     let read = !w.eof && !w.lent && !w.inflight.is_empty();
-                    (w.id, read.then(|| w.conn.clone()), w.sentinel.clone())
+                    (w.id, read.then(|| w.reply_fd.clone()), w.sentinel.clone())
                 })
                 .collect();
             s.engine_watch = watch

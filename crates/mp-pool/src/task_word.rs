@@ -124,7 +124,9 @@ pub(crate) fn chunk_begins(number: u32, skip: usize, holes: Vec<(usize, TaskErro
 /// In the worker: the tasks of the current chunk not to run (taken: asked
 /// once per chunk).
 pub(crate) fn take_holes() -> Vec<(usize, TaskError)> {
-    if !HAS_HOLES.swap(false, Ordering::Relaxed) {
+    // A load first: the swap is a locked instruction, and most chunks have
+    // no holes (only this thread writes the flag, so the two cannot race).
+    if !HAS_HOLES.load(Ordering::Relaxed) || !HAS_HOLES.swap(false, Ordering::Relaxed) {
         return Vec::new();
     }
     std::mem::take(&mut *lock(&HOLES))

@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mp_channel::{Connection, RecvError};
+use mp_channel::{ExclusiveConnection, RecvError};
 use mp_process::Process;
 use mp_wire::{Message, SharedFd};
 
@@ -86,8 +86,14 @@ pub(crate) struct Worker {
     pub(crate) process: Process,
     /// The connection to the worker (a pipe each way, see
     /// [`mp_channel::pipe`]); replies that one read
-    /// took in beyond the first wait in its buffer.
-    pub(crate) conn: Arc<Connection>,
+    /// took in beyond the first wait in its buffer. Exclusive: it is used
+    /// only under the pool's lock, which makes the connection's own locks
+    /// (two locked instructions per send and per receive) redundant.
+    pub(crate) conn: ExclusiveConnection,
+    /// A duplicate of the fd that shows replies arriving on `conn`, for
+    /// threads that poll it without the pool's lock (it stays open while
+    /// they do, even if the worker is reaped meanwhile).
+    pub(crate) reply_fd: Arc<OwnedFd>,
     /// The bytes its request pipe buffers: prefetched requests must fit, so
     /// that a prefetch send never blocks (a blocked send could deadlock with
     /// a worker blocked writing a large result).
@@ -345,12 +351,28 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
             return Err(e);
         }
     };
+    let link_room = ours.send_capacity().unwrap_or(PIPE_DEFAULT);
+    let link = match mp_sys::fd::dup_cloexec(ours.as_fd()).map(|fd| (ours.into_exclusive(), fd)) {
+        Ok((Ok(conn), fd)) => (conn, Arc::new(fd)),
+        Ok((Err(_), _)) => {
+            // Not expected: the end was made above and never cloned.
+            abandon(process);
+            return Err(PoolError::Io(std::io::Error::other(
+                "the worker's link is shared",
+            )));
+        }
+        Err(e) => {
+            abandon(process);
+            return Err(e.into());
+        }
+    };
     Ok(Worker {
         id,
         name: process.get_name().to_string(),
         process,
-        link_room: ours.send_capacity().unwrap_or(PIPE_DEFAULT),
-        conn: Arc::new(ours),
+        link_room,
+        conn: link.0,
+        reply_fd: link.1,
         sentinel: Arc::new(sentinel),
         task_word,
         replied: 0,
@@ -374,8 +396,8 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
 
 /// Asks every worker to exit after its current work, then waits (bounded)
 /// and kills any that does not.
-pub(crate) fn stop_gracefully(workers: Vec<Worker>) {
-    for w in &workers {
+pub(crate) fn stop_gracefully(mut workers: Vec<Worker>) {
+    for w in &mut workers {
         let _ = w
             .conn
             .send_timeout(&RequestRef::Exit, Duration::from_secs(1));

@@ -9,7 +9,7 @@
 use std::marker::PhantomData;
 use std::os::fd::BorrowedFd;
 
-use mp_channel::{Connection, RecvError};
+use mp_channel::{Connection, ExclusiveConnection, RecvError};
 use mp_process::ExitCode;
 use mp_wire::{Message, SharedFd};
 use serde::{Deserialize, Serialize};
@@ -128,7 +128,7 @@ enum Orphaning<'a> {
 /// stream or once the parent died. With the parent watched or unwatched the
 /// wait is one blocking read; with it polled, see [`poll_request`].
 fn next_request(
-    conn: &Connection,
+    conn: &mut ExclusiveConnection,
     orphaning: Orphaning<'_>,
     taken: u64,
 ) -> Result<Option<Message>, String> {
@@ -159,12 +159,12 @@ fn next_request(
 /// word says so: no `poll`), else after polling the link and the sentinel
 /// (the parent's death: `None`).
 fn poll_request(
-    conn: &Connection,
+    conn: &mut ExclusiveConnection,
     parent_sentinel: BorrowedFd<'_>,
     taken: u64,
 ) -> Result<Option<Message>, String> {
     // `syscall`: read the link too, not only what is buffered.
-    let read = |syscall: bool| match if syscall {
+    let read = |conn: &mut ExclusiveConnection, syscall: bool| match if syscall {
         conn.try_recv_message()
     } else {
         conn.try_recv_buffered()
@@ -174,27 +174,27 @@ fn poll_request(
         Err(e) => Err(Some(format!("cannot read a task: {e}"))),
     };
     let ended = |e: Option<String>| e.map_or(Ok(None), Err);
-    match read(false) {
+    match read(conn, false) {
         Ok(Some(m)) => return Ok(Some(m)),
         Ok(None) => {}
         Err(e) => return ended(e),
     }
     if task_word::requests_waiting(taken) {
-        match read(true) {
+        match read(conn, true) {
             Ok(Some(m)) => return Ok(Some(m)),
             Ok(None) => {}
             Err(e) => return ended(e),
         }
     }
-    let fds = [conn.as_fd(), parent_sentinel];
     let mut ready = [false; 2];
     loop {
+        let fds = [conn.as_fd(), parent_sentinel];
         match mp_sys::fd::poll_readable_into(&fds, None, &mut ready) {
             Ok(_) if !ready[0] && ready[1] => return Ok(None),
             Ok(_) => {} // readable, or EINTR: read again
             Err(e) => return Err(format!("cannot wait for a task: {e}")),
         }
-        match read(true) {
+        match read(conn, true) {
             Ok(Some(m)) => return Ok(Some(m)),
             Ok(None) => {}
             Err(e) => return ended(e),
@@ -217,7 +217,16 @@ fn over_memory(limit: u64) -> bool {
 /// The body of every pool worker.
 pub(crate) fn worker_main(cfg: WorkerConfig) -> ExitCode {
     let name = mp_process::current_process().name().to_string();
-    let conn = cfg.conn;
+    // Exclusive: this thread alone reads and writes the link, so the
+    // connection's own locks would only cost two locked instructions per
+    // request and per reply.
+    let mut conn = match cfg.conn.into_exclusive() {
+        Ok(conn) => conn,
+        Err(_) => {
+            eprintln!("Process {name}:\nthe link to the parent is shared");
+            return ExitCode(1);
+        }
+    };
     match TaskWord::attach(&cfg.task_word.into_inner()) {
         Ok(word) => task_word::install(word),
         Err(e) => {
@@ -268,7 +277,7 @@ worker state failed: {e}"
     let mut taken: u64 = 0;
     let mut replies: u64 = 0;
     loop {
-        let msg = match next_request(&conn, orphaning, taken) {
+        let msg = match next_request(&mut conn, orphaning, taken) {
             Ok(Some(m)) => m,
             Ok(None) => break, // end of stream, or the parent died
             Err(e) => {
