@@ -670,8 +670,9 @@ impl Ring {
     /// payload bytes is not taken: it is reported with the flags [`LEFT`]
     /// and `out` is untouched ([`peek`](Self::peek) tells its length).
     ///
-    /// A header that cannot be right (length beyond the published bytes)
-    /// means the ring is corrupt: everything published is dropped (and
+    /// A header that cannot be right (length beyond the published bytes,
+    /// or beyond the ring's capacity: only another process writing the
+    /// shared words at random makes one) means the ring is corrupt: everything published is dropped (and
     /// counted as taken) and the record is reported with flags 0, so
     /// callers skip it.
     #[inline]
@@ -683,7 +684,7 @@ impl Ring {
     ) -> Option<(u32, u64)> {
         let (flags, len, head, tail) = self.front()?;
         let need = RECORD_HEADER + pad(len);
-        if need > tail.wrapping_sub(head) {
+        if need > tail.wrapping_sub(head) || need > self.cap() {
             self.commit_get(tail, self.puts().load(SeqCst));
             return Some((0, head));
         }
@@ -761,7 +762,8 @@ impl Ring {
     /// handles it).
     pub(crate) fn peek(&self) -> Option<(u32, u64, u64)> {
         let (flags, len, head, tail) = self.front()?;
-        (RECORD_HEADER + pad(len) <= tail.wrapping_sub(head)).then_some((flags, len, head))
+        let need = RECORD_HEADER + pad(len);
+        (need <= tail.wrapping_sub(head) && need <= self.cap()).then_some((flags, len, head))
     }
 
     /// Consumer, holding the reader lock: the header at `head` if a record
@@ -990,6 +992,23 @@ mod tests {
     //! (random kills land in these few-nanosecond windows too rarely for
     //! the integration tests to reach them reliably).
     use super::*;
+
+    #[test]
+    fn a_record_longer_than_the_ring_is_corruption() {
+        let ring = Ring::new(4096).unwrap();
+        // Another process's writes: a header claiming 1 GiB, and `tail` as
+        // far ahead, so that the record looks published whole.
+        ring.write_header(0, 1 << 30, FIRST | LAST);
+        ring.tail().store(RECORD_HEADER + (1 << 30), SeqCst);
+        ring.puts().store(1, SeqCst);
+        assert!(ring.peek().is_none());
+        let (mut out, mut filled) = (Vec::new(), 0);
+        // Dropped as corrupt, nothing read or allocated (it read 1 GiB out
+        // of a 4 KiB ring, wrapping, and failed a debug assertion).
+        assert_eq!(ring.pop(&mut out, &mut filled, u64::MAX), Some((0, 0)));
+        assert!(out.is_empty());
+        assert!(ring.is_empty());
+    }
 
     #[test]
     fn a_region_not_shaped_as_a_ring_is_refused() {
