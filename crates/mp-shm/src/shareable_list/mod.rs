@@ -156,10 +156,16 @@ impl ShareableList {
         if n > shm.size() / 25 {
             return Err(bad("the length does not fit the block"));
         }
-        let mut raw = vec![0u8; 8 * (n + 1)];
+        // The block's size is the sender's to choose (a sparse memfd costs
+        // nothing): what it implies is allocated fallibly, an error rather
+        // than the abort of a failed allocation.
+        let mut raw = zeroed(8 * (n + 1)).ok_or_else(|| bad("the offsets do not fit in memory"))?;
         shm.read(8, &mut raw)
             .map_err(|_| bad("the block is too short for its offsets"))?;
-        let mut offsets: Vec<usize> = Vec::with_capacity(n + 1);
+        let mut offsets: Vec<usize> = Vec::new();
+        offsets
+            .try_reserve_exact(n + 1)
+            .map_err(|_| bad("the offsets do not fit in memory"))?;
         for chunk in raw.chunks_exact(8) {
             let mut b = [0u8; 8];
             b.copy_from_slice(chunk);
@@ -232,7 +238,10 @@ impl ShareableList {
         let mut code = [0u8; 1];
         self.shm.read(codes + index, &mut code)?;
         let start = data_start + self.offsets[index];
-        let mut data = vec![0u8; formats - start];
+        let mut data = zeroed(formats - start).ok_or_else(|| ShmError::BadList {
+            name: self.shm.name().to_owned(),
+            why: format!("item {index}: its slot does not fit in memory"),
+        })?;
         self.shm.read(start, &mut data)?;
         Item::decode(&format, code[0] as i8, &data).map_err(|why| ShmError::BadList {
             name: self.shm.name().to_owned(),
@@ -361,3 +370,12 @@ impl<'de> Deserialize<'de> for ShareableList {
 
 #[cfg(test)]
 mod tests;
+
+/// `len` zero bytes, or `None` if they cannot be allocated (sizes that
+/// come from a block another process made).
+fn zeroed(len: usize) -> Option<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).ok()?;
+    v.resize(len, 0);
+    Some(v)
+}

@@ -198,3 +198,22 @@ fn a_list_made_by_python_reads_here() {
     l.set(6, "and back").unwrap();
     assert_eq!(l.get(6).unwrap(), Item::from("and back"));
 }
+
+#[test]
+fn a_block_too_large_to_read_is_an_error_not_an_abort() {
+    // A sparse block of 1 TiB (no memory until written) whose header claims
+    // as many items as that allows: the offsets alone would take 320 GiB.
+    // Allocated fallibly, that is an error; before, the failed allocation
+    // aborted the process.
+    let size = 1usize << 40;
+    let Ok(shm) = SharedMemory::create(size) else {
+        return; // (a system that refuses such a sparse block)
+    };
+    let n = (size / 25) as u64;
+    shm.write(0, &n.to_le_bytes()).unwrap();
+    let err = ShareableList::attach(shm.name()).unwrap_err();
+    assert!(
+        matches!(&err, ShmError::BadList { why, .. } if why.contains("memory")),
+        "{err}"
+    );
+}
