@@ -59,6 +59,12 @@ fn outcome<R: DeserializeOwned + 'static>(out: Result<Message, TaskError>) -> Re
     }
 }
 
+/// Whether tasks `items` of chunk `index` are an `apply`'s one chunk's one
+/// task (anything else is a stale delivery).
+pub(crate) fn is_the_task(index: usize, items: &Range<usize>) -> bool {
+    index == 0 && items.start == 0 && items.end > 0
+}
+
 impl<R> Sink for ApplySink<R>
 where
     R: DeserializeOwned + Send + 'static,
@@ -69,8 +75,7 @@ where
         items: Range<usize>,
         out: Result<Message, TaskError>,
     ) -> Progress {
-        // The one chunk's one task (anything else is a stale delivery).
-        if index != 0 || items.start != 0 || items.end == 0 {
+        if !is_the_task(index, &items) {
             return Progress::Pending;
         }
         let result = outcome::<R>(out);

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use mp_wire::Message;
 
+use crate::apply_sink::is_the_task;
 use crate::error::TaskError;
 use crate::result::AfterStore;
 use crate::sink::{Completion, Progress, Sink};
@@ -50,7 +51,7 @@ impl JobSink {
         match self {
             JobSink::Boxed(sink) => sink.chunk_done(index, items, out),
             JobSink::Cell(cell) => {
-                if index != 0 || items.start != 0 || items.end == 0 {
+                if !is_the_task(index, &items) {
                     return Progress::Pending;
                 }
                 let after = cell.store_output(out);
