@@ -821,8 +821,8 @@ impl Help for Inner {
     }
 }
 
-/// A worker as the engine polls it: id, its connection (when the engine
-/// reads it), its sentinel.
+/// A worker as the engine polls it: id, the fd its replies arrive on (a
+/// duplicate, when the engine reads it), its sentinel.
 type Watch = (u64, Option<Arc<OwnedFd>>, Arc<OwnedFd>);
 
 /// The engine thread's body.
