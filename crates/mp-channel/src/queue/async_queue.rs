@@ -62,7 +62,11 @@ async fn lock_async(lock: &mp_sync::Lock, deadline: Deadline) -> Option<(LockGua
 
 /// Takes the reader lock and one whole item before `deadline`, and
 /// decodes it; the async twin of `queue::read`.
-async fn read_async<T: DeserializeOwned>(core: &Core, deadline: Deadline) -> Result<T, GetError> {
+async fn read_async<T: DeserializeOwned>(
+    core: &Core,
+    deadline: Deadline,
+    max: usize,
+) -> Result<T, GetError> {
     let taken = lock_async(&core.reader, deadline)
         .await
         .ok_or(GetError::Empty)?;
@@ -92,11 +96,12 @@ async fn read_async<T: DeserializeOwned>(core: &Core, deadline: Deadline) -> Res
         // Data is there: the read takes it without waiting (or, for the
         // rest of a chunked item, waits as the blocking read does).
         let mut now = LazyDeadline::fixed(Deadline::after(Some(Duration::ZERO)));
-        match core.read_item(&mut reader, &mut now) {
+        match core.read_item(&mut reader, &mut now, max) {
             Ok(item) => return Ok(item?),
             // Only records of a message whose producer or consumer died.
             Err(ReadError::Timeout) => continue,
             Err(ReadError::Io(e)) => return Err(GetError::Io(e)),
+            Err(ReadError::TooLarge { len, max }) => return Err(GetError::TooLarge { len, max }),
         }
     }
 }
@@ -187,7 +192,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.handle.feeder().is_closed() {
             return Err(GetError::Closed);
         }
-        read_async(self.core(), deadline).await
+        read_async(self.core(), deadline, self.max_message).await
     }
 
     /// [`put`](Self::put) as a future. An unbounded queue never waits (the
@@ -236,7 +241,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Errors
     /// As [`get`](Self::get).
     pub async fn get_async(&self) -> Result<T, GetError> {
-        read_async(&self.core, Deadline::NEVER).await
+        read_async(&self.core, Deadline::NEVER, self.max_message).await
     }
 
     /// [`get_timeout`](Self::get_timeout) as a future.
@@ -245,7 +250,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// [`GetError::Empty`] on timeout, and as `get`.
     pub async fn get_timeout_async(&self, timeout: Duration) -> Result<T, GetError> {
         let deadline = Deadline::after(Some(timeout));
-        read_async(&self.core, deadline).await
+        read_async(&self.core, deadline, self.max_message).await
     }
 
     /// [`put`](Self::put) as a future: waits for room in the ring without

@@ -163,6 +163,18 @@ impl mp_wire::CopySource for InRing<'_> {
 pub(crate) enum ReadError {
     Timeout,
     Io(io::Error),
+    /// The message was longer than the reader's limit: taken and dropped
+    /// (`len` bytes, or at least that many if it was dropped as it came).
+    TooLarge {
+        len: u64,
+        max: usize,
+    },
+}
+
+/// [`ReadError::TooLarge`] (off the hot path).
+#[cold]
+fn too_large(len: u64, max: usize) -> ReadError {
+    ReadError::TooLarge { len, max }
 }
 
 /// A lock taken, and whether it was taken from a dead holder.
@@ -359,18 +371,27 @@ impl Core {
         &self,
         reader: &mut Option<Reader<'_>>,
         deadline: &mut LazyDeadline,
+        max: usize,
     ) -> Result<Result<T, DecodeError>, ReadError> {
         let mut small = [0u8; SMALL_ITEM];
         if let Some(len) = self.ring.pop_small(&mut small) {
             *reader = None;
+            if len > max {
+                return Err(too_large(len as u64, max));
+            }
             return Ok(mp_wire::decode_from(&small[..len], Vec::new()));
         }
         scratch::with_read_buffer(|buf| {
             let mut fds = Vec::new();
-            match self.read(deadline, buf, &mut fds, true)? {
+            match self.read(deadline, buf, &mut fds, true, max)? {
                 Read::Copied(len) => {
                     *reader = None;
                     Ok(mp_wire::decode_from(&buf[..len], fds))
+                }
+                Read::InPlace { at, len } if len > max as u64 => {
+                    self.ring.take_in_place(at, len);
+                    *reader = None;
+                    Err(too_large(len, max))
                 }
                 Read::InPlace { at, len } => {
                     let record = InRing {
@@ -394,18 +415,28 @@ impl Core {
     /// `(usize, Vec)` cost a small item's `get` store-forwarding stalls.)
     /// With `in_place`, a message of one record of at least
     /// [`LARGE`] bytes without fds is left in the ring, untaken,
-    /// and reported as [`Read::InPlace`].
+    /// and reported as [`Read::InPlace`] (whatever `max`: the caller checks
+    /// its length).
+    ///
+    /// A message of more than `max` bytes is taken all the same, its
+    /// chunks dropped as they come once it passes `max` (so `buf` holds at
+    /// most `max` bytes and a chunk), its fds closed, and reported as
+    /// [`ReadError::TooLarge`]: a peer cannot make this process assemble a
+    /// message without end.
     pub(crate) fn read(
         &self,
         deadline: &mut LazyDeadline,
         buf: &mut Vec<u8>,
         fds: &mut Vec<OwnedFd>,
         mut in_place: bool,
+        max: usize,
     ) -> Result<Read, ReadError> {
         // Bytes of the message being assembled, at the start of `buf`.
         let mut filled = 0;
         // Start position and fd flag of the message being assembled.
         let mut current: Option<(u64, bool)> = None;
+        // The bytes of the message being taken, once it passed `max`.
+        let mut over: Option<u64> = None;
         // Whether a `LAST` record was taken (and skipped) under this hold,
         // or a corrupt ring emptied (flags 0), and producers waiting for
         // the space may not be woken yet.
@@ -437,15 +468,24 @@ impl Core {
             if flags & ABORT != 0 {
                 filled = 0; // the producer of the message died
                 current = None;
+                over = None;
                 continue;
             }
             if flags & FIRST != 0 {
                 buf.copy_within(mark..filled, 0);
                 filled -= mark;
                 current = Some((pos, flags & FDS != 0));
+                over = None;
             } else if current.is_none() {
                 filled = mark; // the rest of a message whose reader died
                 continue;
+            }
+            if let Some(bytes) = &mut over {
+                *bytes += (filled - mark) as u64;
+                filled = 0;
+            } else if filled > max {
+                over = Some(filled as u64);
+                filled = 0;
             }
             if flags & LAST != 0 {
                 let Some((start, has_fds)) = current else {
@@ -453,6 +493,10 @@ impl Core {
                 };
                 if has_fds {
                     *fds = self.recv_fds(start).map_err(ReadError::Io)?;
+                }
+                if let Some(len) = over {
+                    fds.clear();
+                    return Err(too_large(len, max));
                 }
                 return Ok(Read::Copied(filled));
             }
@@ -807,7 +851,7 @@ mod tests {
     fn read_now(core: &Core) -> Message {
         let mut deadline = LazyDeadline::after(Some(Duration::from_secs(10)));
         let (mut buf, mut fds) = (Vec::new(), Vec::new());
-        let read = core.read(&mut deadline, &mut buf, &mut fds, false);
+        let read = core.read(&mut deadline, &mut buf, &mut fds, false, usize::MAX);
         let Ok(Read::Copied(len)) = read else {
             panic!("a message: {read:?}");
         };

@@ -35,6 +35,18 @@ pub enum GetError {
     /// An item arrived (and was removed) but is not a valid `T`.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// An item longer than this handle's limit arrived: it was removed and
+    /// dropped, undecoded (see [`Queue::set_max_message`](crate::Queue::set_max_message)).
+    #[error(
+        "a queue item of {len} bytes or more exceeds the limit of {max} bytes; it was dropped"
+    )]
+    TooLarge {
+        /// Its length in bytes (at least this many, if it was dropped as
+        /// it came).
+        len: u64,
+        /// The limit.
+        max: usize,
+    },
     /// The operating system reported an error.
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),

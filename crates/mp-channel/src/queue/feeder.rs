@@ -613,7 +613,9 @@ mod tests {
         let mut deadline = LazyDeadline::after(Some(Duration::from_secs(10)));
         let (mut buf, mut fds) = (Vec::new(), Vec::new());
         let _reader = feeder.core.lock_reader(&mut deadline).unwrap();
-        let read = feeder.core.read(&mut deadline, &mut buf, &mut fds, false);
+        let read = feeder
+            .core
+            .read(&mut deadline, &mut buf, &mut fds, false, usize::MAX);
         let Ok(Read::Copied(len)) = read else {
             panic!("a message: {read:?}");
         };

@@ -71,6 +71,14 @@ impl<T> Deref for JoinableQueue<T> {
     }
 }
 
+impl<T> JoinableQueue<T> {
+    /// As [`Queue::set_max_message`] (the rest of the queue's methods come
+    /// through `Deref`).
+    pub fn set_max_message(&mut self, max: usize) {
+        self.queue.set_max_message(max);
+    }
+}
+
 impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// An unbounded joinable queue.
     ///

@@ -83,8 +83,14 @@ const NOWAIT_LOCK_GRACE: Duration = Duration::from_millis(10);
 /// ```
 pub struct Queue<T> {
     handle: Arc<Handle>,
+    /// This handle's limit on an item's encoded length ([`set_max_message`](Self::set_max_message)).
+    max_message: usize,
     _items: PhantomData<fn(T) -> T>,
 }
+
+/// The default limit on an item's encoded length: a
+/// [`Connection`](crate::Connection)'s, 1 GiB.
+pub(crate) const DEFAULT_MAX_MESSAGE: usize = mp_wire::Limits::DEFAULT_MAX_FRAME;
 
 /// The shared core plus this process's feeder; dropping the last one in a
 /// process flushes the feeder.
@@ -112,6 +118,7 @@ impl<T> Clone for Queue<T> {
     fn clone(&self) -> Self {
         Queue {
             handle: Arc::clone(&self.handle),
+            max_message: self.max_message,
             _items: PhantomData,
         }
     }
@@ -123,6 +130,25 @@ impl<T> fmt::Debug for Queue<T> {
             .field("maxsize", &self.handle.core.maxsize)
             .field("qsize", &self.handle.core.ring.size())
             .finish()
+    }
+}
+
+impl<T> Queue<T> {
+    /// The longest item, in encoded bytes, this handle's `get`s accept
+    /// (default 1 GiB, as a [`Connection`](crate::Connection)'s messages).
+    pub fn max_message(&self) -> usize {
+        self.max_message
+    }
+
+    /// Sets the longest item, in encoded bytes, this handle's `get`s
+    /// accept. A longer item is removed and dropped, undecoded, and the
+    /// `get` fails with [`GetError::TooLarge`]; the queue goes on with the
+    /// next item. So a process sharing the queue cannot make a consumer
+    /// assemble an item of any size. Each handle has its own limit: a
+    /// clone copies it, a handle that arrives from another process has the
+    /// default.
+    pub fn set_max_message(&mut self, max: usize) {
+        self.max_message = max;
     }
 }
 
@@ -160,6 +186,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 feeder: ProcessLocal::new(Feeder::new(Arc::clone(&core))),
                 core,
             }),
+            max_message: DEFAULT_MAX_MESSAGE,
             _items: PhantomData,
         }
     }
@@ -278,7 +305,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             return Err(GetError::Closed);
         }
         let timeout = if block { timeout } else { Some(Duration::ZERO) };
-        read(self.core(), timeout)
+        read(self.core(), timeout, self.max_message)
     }
 
     /// Items in the queue: published and not yet got, plus those still in
@@ -333,13 +360,15 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 pub(crate) fn read<T: DeserializeOwned>(
     core: &Core,
     timeout: Option<Duration>,
+    max: usize,
 ) -> Result<T, GetError> {
     let mut deadline = LazyDeadline::after(timeout);
     let mut reader = Some(core.lock_reader(&mut deadline).ok_or(GetError::Empty)?);
-    match core.read_item(&mut reader, &mut deadline) {
+    match core.read_item(&mut reader, &mut deadline, max) {
         Ok(item) => Ok(item?),
         Err(ReadError::Timeout) => Err(GetError::Empty),
         Err(ReadError::Io(e)) => Err(GetError::Io(e)),
+        Err(ReadError::TooLarge { len, max }) => Err(GetError::TooLarge { len, max }),
     }
 }
 

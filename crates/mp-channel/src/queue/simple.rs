@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::core::Core;
 use super::direct::Direct;
 use super::error::{GetError, PutError};
-use super::{read, DEFAULT_RING_BYTES};
+use super::{read, DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES};
 use crate::reader::{Deadline, LazyDeadline};
 use crate::scratch;
 
@@ -29,6 +29,8 @@ use crate::scratch;
 /// ```
 pub struct SimpleQueue<T> {
     pub(super) core: Arc<Core>,
+    /// This handle's limit on an item's encoded length.
+    pub(super) max_message: usize,
     _items: PhantomData<fn(T) -> T>,
 }
 
@@ -36,6 +38,7 @@ impl<T> Clone for SimpleQueue<T> {
     fn clone(&self) -> Self {
         SimpleQueue {
             core: Arc::clone(&self.core),
+            max_message: self.max_message,
             _items: PhantomData,
         }
     }
@@ -55,6 +58,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     pub fn new() -> io::Result<SimpleQueue<T>> {
         Ok(SimpleQueue {
             core: Arc::new(Core::new(DEFAULT_RING_BYTES, 0)?),
+            max_message: DEFAULT_MAX_MESSAGE,
             _items: PhantomData,
         })
     }
@@ -102,7 +106,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Errors
     /// [`GetError::Decode`] (the item is gone), OS errors.
     pub fn get(&self) -> Result<T, GetError> {
-        read(&self.core, None)
+        read(&self.core, None, self.max_message)
     }
 
     /// Like [`get`](Self::get) but waiting at most `timeout`
@@ -111,7 +115,17 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
     /// # Errors
     /// [`GetError::Empty`] on timeout, and as `get`.
     pub fn get_timeout(&self, timeout: std::time::Duration) -> Result<T, GetError> {
-        read(&self.core, Some(timeout))
+        read(&self.core, Some(timeout), self.max_message)
+    }
+
+    /// As [`Queue::max_message`].
+    pub fn max_message(&self) -> usize {
+        self.max_message
+    }
+
+    /// As [`Queue::set_max_message`].
+    pub fn set_max_message(&mut self, max: usize) {
+        self.max_message = max;
     }
 
     /// Whether no item is in the queue now.
@@ -133,6 +147,7 @@ impl<'de, T> Deserialize<'de> for SimpleQueue<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(SimpleQueue {
             core: Arc::new(Core::deserialize(d)?),
+            max_message: DEFAULT_MAX_MESSAGE,
             _items: PhantomData,
         })
     }
