@@ -118,12 +118,12 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
         read(&self.core, Some(timeout), self.max_message)
     }
 
-    /// As [`Queue::max_message`].
+    /// As [`Queue::max_message`](crate::Queue::max_message).
     pub fn max_message(&self) -> usize {
         self.max_message
     }
 
-    /// As [`Queue::set_max_message`].
+    /// As [`Queue::set_max_message`](crate::Queue::set_max_message).
     pub fn set_max_message(&mut self, max: usize) {
         self.max_message = max;
     }
