@@ -128,8 +128,8 @@ pub mod connection {
     pub use mp_channel::wait_async;
     pub use mp_channel::{
         answer_challenge, client, client_with_timeout, deliver_challenge, pipe, wait, Address,
-        AuthenticationError, ConnectError, Connection, Listener, PyConnection, Waitable,
-        DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,
+        AuthenticationError, ConnectError, Connection, ExclusiveConnection, Listener, PyConnection,
+        Waitable, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,
     };
 }
 
