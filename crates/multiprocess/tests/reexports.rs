@@ -77,8 +77,8 @@ fn expected() -> Vec<(&'static str, &'static [&'static str])> {
             ShmError),
         listed!(multiprocess::connection:
             answer_challenge, client, client_with_timeout, deliver_challenge, pipe, wait,
-            Address, AuthenticationError, ConnectError, Connection, Listener, PyConnection,
-            Waitable, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,
+            Address, AuthenticationError, ConnectError, Connection, ExclusiveConnection, Listener,
+            PyConnection, Waitable, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES,
         ),
         listed!(multiprocess::dummy: Event, Lock, LockGuard, Pool, PoolBuilder, Queue),
         listed!(multiprocess::flavor: EventLike, FlavorError, LockLike, PoolLike, QueueLike),
