@@ -34,9 +34,10 @@
 //! `wait` is `arrive` (after waiting out a drain or reset), then `passed`
 //! until the generation ends, then `exit`, all under the lock, sleeping on
 //! `wake` between looks. The async form (`barrier_async.rs`) runs the same
-//! steps from polls: [`RawBarrier::try_arrive`] and [`RawBarrier::try_pass`]
+//! steps from polls: `RawBarrier::try_arrive` and `RawBarrier::try_pass`
+//! (with the `async` feature; not links, so that the docs build without it)
 //! each take the lock, make one step or change nothing, and release it.
-//! A future dropped between them calls [`RawBarrier::give_up`], which
+//! A future dropped between them calls `RawBarrier::give_up`, which
 //! *withdraws* its arrival if the generation still fills: `exit` while
 //! `FILLING` lowers `count` and frees the entry, as `threading.Barrier`'s
 //! `finally` does for a thread that raises out of `wait`, and as
