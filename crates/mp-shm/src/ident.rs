@@ -31,6 +31,17 @@ const START_MASK: u64 = (1 << START_BITS) - 1;
 /// the two bits above are free for callers' flags.
 pub const IDENT_BITS: u32 = PID_BITS + START_BITS;
 
+// The cache of `ProcessIdent::current`. The page lives for the whole
+// process. Threads that race to make it each map one; one wins and the
+// others' are unmapped. Never a `OnceLock`: a fork while another thread
+// initialises one leaves the child waiting for ever on its first call (see
+// `mp_sys::fork_hooks`).
+static CURRENT_PAGE: OnceBox<Option<Mapping>> = OnceBox::new();
+/// The page's word, found once (`None`: no `MADV_WIPEONFORK`).
+static CURRENT_WORD: OnceBox<Option<&'static AtomicU64>> = OnceBox::new();
+/// The cache without `MADV_WIPEONFORK`, checked against the pid each call.
+static CURRENT_FALLBACK: AtomicU64 = AtomicU64::new(0);
+
 /// One process, named by its pid and its start time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProcessIdent {
@@ -55,36 +66,50 @@ impl ProcessIdent {
     /// The calling process's identity (cached; correct after `fork`).
     #[inline]
     pub fn current() -> ProcessIdent {
-        // The page lives for the whole process. Threads that race to make
-        // it each map one; one wins and the others' are unmapped. Never a
-        // `OnceLock`: a fork while another thread initialises one leaves
-        // the child waiting for ever on its first call (see
-        // `mp_sys::fork_hooks`).
-        static PAGE: OnceBox<Option<Mapping>> = OnceBox::new();
-        // The page's word, found once: a call is then two loads and a
-        // test (queues and connections ask per operation).
-        static WORD: OnceBox<Option<&'static AtomicU64>> = OnceBox::new();
-        static FALLBACK: AtomicU64 = AtomicU64::new(0);
-        let word = WORD.get_or_init(|| {
-            let page = PAGE.get_or_init(|| Box::new(Mapping::private_wipe_on_fork(64).ok()));
+        ProcessIdent::from_bits(Self::current_bits())
+    }
+
+    /// [`current`](Self::current) packed as [`to_bits`](Self::to_bits)
+    /// packs it: two loads and two tests once the page exists (queues and
+    /// connections ask per operation; locks store it as their owner).
+    #[inline]
+    pub fn current_bits() -> u64 {
+        if let Some(Some(word)) = CURRENT_WORD.get() {
+            let bits = word.load(Ordering::Relaxed);
+            if bits != 0 {
+                return bits;
+            }
+        }
+        Self::current_bits_slow()
+    }
+
+    /// [`current_bits`](Self::current_bits) the first time in a process
+    /// (or in a forked child, whose page was wiped), or without
+    /// `MADV_WIPEONFORK`: out of line, so the callers' fast path stays small.
+    #[cold]
+    #[inline(never)]
+    fn current_bits_slow() -> u64 {
+        let word = CURRENT_WORD.get_or_init(|| {
+            let page =
+                CURRENT_PAGE.get_or_init(|| Box::new(Mapping::private_wipe_on_fork(64).ok()));
             Box::new(page.as_ref().and_then(|p| p.atomic_u64(0).ok()))
         });
         if let Some(word) = *word {
             let bits = word.load(Ordering::Relaxed);
             if bits != 0 {
-                return ProcessIdent::from_bits(bits);
+                return bits;
             }
-            let me = Self::compute_current();
-            word.store(me.to_bits(), Ordering::Relaxed);
+            let me = Self::compute_current().to_bits();
+            word.store(me, Ordering::Relaxed);
             return me;
         }
         // Without MADV_WIPEONFORK (Linux < 4.14) the pid is checked each call.
-        let bits = FALLBACK.load(Ordering::Relaxed);
+        let bits = CURRENT_FALLBACK.load(Ordering::Relaxed);
         if bits != 0 && (bits & PID_MASK) as u32 == std::process::id() {
-            return ProcessIdent::from_bits(bits);
+            return bits;
         }
-        let me = Self::compute_current();
-        FALLBACK.store(me.to_bits(), Ordering::Relaxed);
+        let me = Self::compute_current().to_bits();
+        CURRENT_FALLBACK.store(me, Ordering::Relaxed);
         me
     }
 

@@ -16,7 +16,7 @@ use mp_shm::ProcessIdent;
 /// This process's `ProcessIdent` bits (cached; right after `fork`).
 #[inline]
 pub(crate) fn process() -> u64 {
-    ProcessIdent::current().to_bits()
+    ProcessIdent::current_bits()
 }
 
 /// The calling thread's `(tid, start time)` in `ProcessIdent` bits: unique

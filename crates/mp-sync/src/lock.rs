@@ -99,10 +99,20 @@ impl Lock {
     /// [`TryAcquireError::WouldBlock`], or `OwnerDied` (holding the guard).
     #[inline]
     pub fn try_lock(&self) -> Result<LockGuard<'_>, TryAcquireError<LockGuard<'_>>> {
-        // Uncontended: one CAS, no clock read.
+        // Uncontended: one CAS, no clock read, inlined into the caller
+        // (with the rest in line, a queue's `put` or `get` paid a call's
+        // register saves and restores around it).
         if self.raw().try_lock(ident::process()) {
             return Ok(LockGuard { lock: self });
         }
+        self.try_lock_held()
+    }
+
+    /// [`try_lock`](Self::try_lock) once its CAS failed: the lock is held,
+    /// perhaps by a dead holder.
+    #[cold]
+    #[inline(never)]
+    fn try_lock_held(&self) -> Result<LockGuard<'_>, TryAcquireError<LockGuard<'_>>> {
         outcome::tried(self.lock_until(outcome::now()), || LockGuard { lock: self })
     }
 
