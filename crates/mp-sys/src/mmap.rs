@@ -240,6 +240,35 @@ impl Mapping {
         access::atomic_u64(self, offset)
     }
 
+    /// Atomic views of the `N` consecutive 8-byte words at `offset` (which
+    /// must be 8-aligned), checked once: for a structure that touches
+    /// several words per operation (after an atomic store the compiler
+    /// reloads the mapping's bounds, so a check per word costs a few
+    /// instructions each time).
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the words are outside the mapping or misaligned.
+    #[inline]
+    pub fn atomic_u64s<const N: usize>(
+        &self,
+        offset: usize,
+    ) -> Result<&[AtomicU64; N], OutOfBounds> {
+        access::atomic_u64s(self, offset)
+    }
+
+    /// As [`atomic_u64s`](Self::atomic_u64s), for `N` 4-byte words at a
+    /// 4-aligned `offset`.
+    ///
+    /// # Errors
+    /// [`OutOfBounds`] if the words are outside the mapping or misaligned.
+    #[inline]
+    pub fn atomic_u32s<const N: usize>(
+        &self,
+        offset: usize,
+    ) -> Result<&[AtomicU32; N], OutOfBounds> {
+        access::atomic_u32s(self, offset)
+    }
+
     /// Copies `buf.len()` bytes starting at `offset` out of the mapping.
     ///
     /// # Errors
@@ -465,6 +494,30 @@ mod access {
     }
 
     #[inline]
+    pub(super) fn atomic_u64s<M: Checked, const N: usize>(
+        m: &M,
+        offset: usize,
+    ) -> Result<&[AtomicU64; N], OutOfBounds> {
+        let p = m.check(offset, std::mem::size_of::<[AtomicU64; N]>(), 8)?;
+        // SAFETY: by `Checked`'s contract `p` is 8-aligned and valid for
+        // reads and writes of the whole array while `m` is borrowed; an
+        // array of AtomicU64 has the size and alignment of the same array
+        // of u64, each element tolerates concurrent access, and every bit
+        // pattern is valid.
+        Ok(unsafe { &*p.cast::<[AtomicU64; N]>() })
+    }
+
+    #[inline]
+    pub(super) fn atomic_u32s<M: Checked, const N: usize>(
+        m: &M,
+        offset: usize,
+    ) -> Result<&[AtomicU32; N], OutOfBounds> {
+        let p = m.check(offset, std::mem::size_of::<[AtomicU32; N]>(), 4)?;
+        // SAFETY: as for `atomic_u64s`, with 4-byte elements and alignment.
+        Ok(unsafe { &*p.cast::<[AtomicU32; N]>() })
+    }
+
+    #[inline]
     pub(super) fn read<M: Checked>(
         m: &M,
         offset: usize,
@@ -556,6 +609,32 @@ mod tests {
         assert!(m.read(60, &mut [0u8; 5]).is_err());
         assert!(m.write(usize::MAX, &[1]).is_err());
         assert!(Mapping::map_shared(&fd, 0).is_err());
+    }
+
+    #[test]
+    fn word_arrays_are_checked_once_as_a_whole() {
+        let fd = crate::memfd::create_sealed("t", 64).unwrap();
+        let m = Mapping::map_shared(&fd, 64).unwrap();
+        let words = m.atomic_u64s::<8>(0).unwrap();
+        words[7].store(0x0102_0304_0506_0708, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(
+            m.atomic_u64(56)
+                .unwrap()
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0x0102_0304_0506_0708,
+            "the array views the same bytes"
+        );
+        let halves = m.atomic_u32s::<16>(0).unwrap();
+        assert_eq!(
+            halves[14].load(std::sync::atomic::Ordering::Relaxed),
+            0x0506_0708,
+            "the low half of the last word (little-endian)"
+        );
+        assert!(m.atomic_u64s::<8>(8).is_err(), "one word past the end");
+        assert!(m.atomic_u64s::<2>(4).is_err(), "misaligned");
+        assert!(m.atomic_u32s::<16>(4).is_err(), "one word past the end");
+        assert!(m.atomic_u32s::<1>(2).is_err(), "misaligned");
+        assert!(m.atomic_u64s::<1>(usize::MAX - 3).is_err(), "overflowing");
     }
 
     #[test]
