@@ -42,7 +42,7 @@
 use mp_wire::{Message, Sink};
 
 use super::core::{Core, Writer};
-use super::ring::LARGE;
+use super::ring::{copy_short, LARGE};
 use crate::scratch;
 
 /// The largest encoding kept on the stack (a record of at most 64 bytes
@@ -205,32 +205,6 @@ impl<'a> Direct<'a> {
         open.writer.ring().write_payload(open.at, open.len, bytes);
         open.len += n;
         true
-    }
-}
-
-/// Copies `src` into `dst` (of the same length) without a `memcpy` call
-/// for up to 16 bytes (a varint is at most 10): overlapping word copies,
-/// as `memcpy` itself does them, whose call cost a small item's `put`
-/// more than the copy (a loop of bytes is turned into the call).
-#[inline]
-fn copy_short(dst: &mut [u8], src: &[u8]) {
-    let n = src.len();
-    match n {
-        8..=16 => {
-            dst[..8].copy_from_slice(&src[..8]);
-            dst[n - 8..].copy_from_slice(&src[n - 8..]);
-        }
-        4..=7 => {
-            dst[..4].copy_from_slice(&src[..4]);
-            dst[n - 4..].copy_from_slice(&src[n - 4..]);
-        }
-        1..=3 => {
-            dst[0] = src[0];
-            dst[n / 2] = src[n / 2];
-            dst[n - 1] = src[n - 1];
-        }
-        0 => {}
-        _ => dst.copy_from_slice(src),
     }
 }
 

@@ -180,9 +180,143 @@ impl<'de> Deserialize<'de> for Ring {
     }
 }
 
+/// Words of the header, as 8-byte words.
+const HEADER_WORDS: usize = DATA / 8;
+
+/// The words of a ring's header (see the module docs for their offsets),
+/// bounds-checked once ([`Ring::header`]).
+#[derive(Clone, Copy)]
+struct Header<'a> {
+    /// The header as 8-byte words.
+    words: &'a [AtomicU64; HEADER_WORDS],
+    /// The same bytes as 4-byte words, for the eventcounts (no word is
+    /// reached both ways).
+    halves: &'a [AtomicU32; 2 * HEADER_WORDS],
+}
+
+impl<'a> Header<'a> {
+    #[inline]
+    fn u64_at(self, off: usize) -> &'a AtomicU64 {
+        &self.words[off / 8]
+    }
+    #[inline]
+    fn u32_at(self, off: usize) -> &'a AtomicU32 {
+        &self.halves[off / 4]
+    }
+    #[inline]
+    fn head(self) -> &'a AtomicU64 {
+        self.u64_at(0)
+    }
+    #[inline]
+    fn seen_tail(self) -> &'a AtomicU64 {
+        self.u64_at(8)
+    }
+    #[inline]
+    fn gets(self) -> &'a AtomicU64 {
+        self.u64_at(16)
+    }
+    #[inline]
+    fn next_head(self) -> &'a AtomicU64 {
+        self.u64_at(24)
+    }
+    #[inline]
+    fn next_gets(self) -> &'a AtomicU64 {
+        self.u64_at(32)
+    }
+    #[inline]
+    fn tail(self) -> &'a AtomicU64 {
+        self.u64_at(64)
+    }
+    #[inline]
+    fn seen_head(self) -> &'a AtomicU64 {
+        self.u64_at(72)
+    }
+    #[inline]
+    fn next_tail(self) -> &'a AtomicU64 {
+        self.u64_at(80)
+    }
+    #[inline]
+    fn next_puts(self) -> &'a AtomicU64 {
+        self.u64_at(88)
+    }
+    #[inline]
+    fn abort(self) -> &'a AtomicU64 {
+        self.u64_at(96)
+    }
+    #[inline]
+    fn puts(self) -> &'a AtomicU64 {
+        self.u64_at(128)
+    }
+    #[inline]
+    fn eventcount_at(self, off: usize) -> EventCount<'a> {
+        EventCount::new(self.u32_at(off), self.u32_at(off + 4))
+    }
+    /// Consumers wait here for data.
+    #[inline]
+    fn data(self) -> EventCount<'a> {
+        self.eventcount_at(DATA_EVENTCOUNT)
+    }
+    /// The `data` eventcount's `waiters` word.
+    #[inline]
+    fn data_waiters(self) -> &'a AtomicU32 {
+        self.u32_at(DATA_EVENTCOUNT + 4)
+    }
+    /// Producers wait here for space or a slot.
+    #[inline]
+    fn space(self) -> EventCount<'a> {
+        self.eventcount_at(SPACE_EVENTCOUNT)
+    }
+    /// The `space` eventcount's `waiters` word.
+    #[inline]
+    fn space_waiters(self) -> &'a AtomicU32 {
+        self.u32_at(SPACE_EVENTCOUNT + 4)
+    }
+    /// Free bytes a sleeping producer waits for (see [`Ring::wake_producers`]).
+    #[inline]
+    fn space_wanted(self) -> &'a AtomicU64 {
+        self.u64_at(264)
+    }
+    /// `JoinableQueue`'s count of tasks marked done.
+    #[inline]
+    fn done(self) -> &'a AtomicU64 {
+        self.u64_at(320)
+    }
+    /// `JoinableQueue::join` waits here for every task to be done.
+    #[inline]
+    fn all_done(self) -> EventCount<'a> {
+        self.eventcount_at(328)
+    }
+}
+
 /// Rounds `n` up to a multiple of 8.
 pub(crate) fn pad(n: u64) -> u64 {
     (n + 7) & !7
+}
+
+/// Copies `src` into `dst` (of the same length) without a `memcpy` call
+/// for up to 16 bytes (a varint is at most 10): overlapping word copies,
+/// as `memcpy` itself does them, whose call cost a small item's `put`
+/// more than the copy (a loop of bytes is turned into the call).
+#[inline]
+pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    match n {
+        8..=16 => {
+            dst[..8].copy_from_slice(&src[..8]);
+            dst[n - 8..].copy_from_slice(&src[n - 8..]);
+        }
+        4..=7 => {
+            dst[..4].copy_from_slice(&src[..4]);
+            dst[n - 4..].copy_from_slice(&src[n - 4..]);
+        }
+        1..=3 => {
+            dst[0] = src[0];
+            dst[n / 2] = src[n / 2];
+            dst[n - 1] = src[n - 1];
+        }
+        0 => {}
+        _ => dst.copy_from_slice(src),
+    }
 }
 
 /// A record header: payload length and flags, little-endian.
@@ -237,119 +371,69 @@ impl Ring {
         (pos & (self.cap() - 1)) as usize
     }
 
+    /// The header's words, checked against the mapping once: an operation
+    /// takes this first and reaches every word through it. (A check per
+    /// word made the compiler reload the mapping's bounds after each
+    /// atomic store: about a hundred instructions per small item's `put`
+    /// and `get`.)
     #[inline]
-    fn u64_at(&self, off: usize) -> &AtomicU64 {
-        self.region
-            .atomic_u64(off)
-            .expect("header words are in bounds")
+    fn header(&self) -> Header<'_> {
+        Header {
+            words: self
+                .region
+                .atomic_u64s(0)
+                .expect("the header is in bounds (`from_region`)"),
+            halves: self
+                .region
+                .atomic_u32s(0)
+                .expect("the header is in bounds (`from_region`)"),
+        }
     }
 
-    #[inline]
-    fn u32_at(&self, off: usize) -> &AtomicU32 {
-        self.region
-            .atomic_u32(off)
-            .expect("header words are in bounds")
-    }
-
-    #[inline]
-    fn head(&self) -> &AtomicU64 {
-        self.u64_at(0)
-    }
-    #[inline]
-    fn seen_tail(&self) -> &AtomicU64 {
-        self.u64_at(8)
-    }
-    #[inline]
-    fn gets(&self) -> &AtomicU64 {
-        self.u64_at(16)
-    }
-    #[inline]
-    fn next_head(&self) -> &AtomicU64 {
-        self.u64_at(24)
-    }
-    #[inline]
-    fn next_gets(&self) -> &AtomicU64 {
-        self.u64_at(32)
-    }
-    #[inline]
-    fn tail(&self) -> &AtomicU64 {
-        self.u64_at(64)
-    }
-    #[inline]
-    fn seen_head(&self) -> &AtomicU64 {
-        self.u64_at(72)
-    }
-    #[inline]
-    fn next_tail(&self) -> &AtomicU64 {
-        self.u64_at(80)
-    }
-    #[inline]
-    fn next_puts(&self) -> &AtomicU64 {
-        self.u64_at(88)
-    }
-    #[inline]
-    fn abort(&self) -> &AtomicU64 {
-        self.u64_at(96)
-    }
-    #[inline]
-    fn puts(&self) -> &AtomicU64 {
-        self.u64_at(128)
-    }
-    fn eventcount_at(&self, off: usize) -> EventCount<'_> {
-        // The last word first: its bounds check implies the other's.
-        let waiters = self.u32_at(off + 4);
-        EventCount::new(self.u32_at(off), waiters)
-    }
     /// Consumers wait here for data.
     pub(crate) fn data(&self) -> EventCount<'_> {
-        self.eventcount_at(DATA_EVENTCOUNT)
+        self.header().data()
     }
     /// Producers wait here for space or a slot.
     pub(crate) fn space(&self) -> EventCount<'_> {
-        self.eventcount_at(SPACE_EVENTCOUNT)
-    }
-    /// Free bytes a sleeping producer waits for (see [`wake_producers`](Self::wake_producers)).
-    #[inline]
-    fn space_wanted(&self) -> &AtomicU64 {
-        self.u64_at(264)
-    }
-    /// `JoinableQueue`'s count of tasks marked done.
-    fn done(&self) -> &AtomicU64 {
-        self.u64_at(320)
+        self.header().space()
     }
     /// `JoinableQueue::join` waits here for every task to be done.
     pub(crate) fn all_done(&self) -> EventCount<'_> {
-        self.eventcount_at(328)
+        self.header().all_done()
     }
 
     /// Messages published and not yet taken: `qsize()` (without items
     /// still in a producer's feeder buffer).
     pub(crate) fn size(&self) -> u64 {
+        let h = self.header();
         // `gets` first: it never passes the `puts` read after it.
-        let gets = self.gets().load(SeqCst);
-        let puts = self.puts().load(SeqCst);
+        let gets = h.gets().load(SeqCst);
+        let puts = h.puts().load(SeqCst);
         puts.saturating_sub(gets)
     }
 
     /// Messages published and not yet marked done (`JoinableQueue`).
     pub(crate) fn unfinished(&self) -> u64 {
+        let h = self.header();
         // `done` first: it never passes the `puts` read after it.
-        let done = self.done().load(SeqCst);
-        let puts = self.puts().load(SeqCst);
+        let done = h.done().load(SeqCst);
+        let puts = h.puts().load(SeqCst);
         puts.saturating_sub(done)
     }
 
     /// Counts one task done, unless every published message already is;
     /// wakes joiners. Returns whether it was counted.
     pub(crate) fn count_done(&self) -> bool {
-        let counted = self
+        let h = self.header();
+        let counted = h
             .done()
             .fetch_update(SeqCst, SeqCst, |d| {
-                ahead(self.puts().load(SeqCst), d).then_some(d.wrapping_add(1))
+                ahead(h.puts().load(SeqCst), d).then_some(d.wrapping_add(1))
             })
             .is_ok();
         if counted {
-            self.all_done().notify_all();
+            h.all_done().notify_all();
         }
         counted
     }
@@ -357,21 +441,23 @@ impl Ring {
     /// Bytes free for a producer (holding the writer lock) — at least
     /// `need` if that many are free.
     pub(crate) fn free_for(&self, need: u64) -> u64 {
-        self.free_after(self.tail().load(SeqCst), need)
+        let h = self.header();
+        self.free_after(h.tail().load(SeqCst), need)
     }
 
     /// [`free_for`](Self::free_for) with `tail` already read.
     #[inline]
     fn free_after(&self, tail: u64, need: u64) -> u64 {
+        let h = self.header();
         let free = |head: u64| self.cap().saturating_sub(tail.wrapping_sub(head));
         // `seen_head` is only touched under the writer lock, which orders
         // it between holders: no fence (a `SeqCst` store is an `xchg`).
-        let seen = self.seen_head().load(Relaxed);
+        let seen = h.seen_head().load(Relaxed);
         if free(seen) >= need {
             return free(seen);
         }
-        let head = self.head().load(Acquire);
-        self.seen_head().store(head, Relaxed);
+        let head = h.head().load(Acquire);
+        h.seen_head().store(head, Relaxed);
         free(head)
     }
 
@@ -381,12 +467,10 @@ impl Ring {
     /// [`free_for`](Self::free_for) it stores nothing (`seen_head` is the
     /// lock holder's).
     pub(crate) fn has_room(&self, need: u64) -> bool {
+        let h = self.header();
         // As `wake_producers`: a `head` read after `tail` may have passed
         // it (then the room looks like none, and is looked at again).
-        let used = self
-            .tail()
-            .load(Acquire)
-            .wrapping_sub(self.head().load(Acquire));
+        let used = h.tail().load(Acquire).wrapping_sub(h.head().load(Acquire));
         self.cap().saturating_sub(used) >= need
     }
 
@@ -399,20 +483,23 @@ impl Ring {
     /// 1 if the next record must be preceded by an [`ABORT`], else 0.
     #[inline]
     fn abort_owed(&self) -> u64 {
-        self.abort().load(SeqCst).min(1)
+        let h = self.header();
+        h.abort().load(SeqCst).min(1)
     }
 
     /// Where the next record a producer (holding the writer lock) writes
     /// starts: the tag of its fds.
     pub(crate) fn next_record(&self) -> u64 {
-        self.tail().load(SeqCst) + self.abort_owed() * RECORD_HEADER
+        let h = self.header();
+        h.tail().load(SeqCst) + self.abort_owed() * RECORD_HEADER
     }
 
     /// Whether a commit was journalled and not completed (see the module
     /// docs): a producer between the two, or killed there, holding the
     /// writer lock (whose next holder completes it).
     pub(crate) fn commit_cut_short(&self) -> bool {
-        ahead(self.next_tail().load(SeqCst), self.tail().load(SeqCst))
+        let h = self.header();
+        ahead(h.next_tail().load(SeqCst), h.tail().load(SeqCst))
     }
 
     /// Test only: writes a whole `FIRST | LAST` record at `tail` and the
@@ -420,17 +507,19 @@ impl Ring {
     /// between the two does.
     #[cfg(test)]
     pub(crate) fn write_journal_only(&self, payload: &[u8]) {
-        let tail = self.tail().load(SeqCst);
+        let h = self.header();
+        let tail = h.tail().load(SeqCst);
         self.write_record(tail, payload, FIRST | LAST);
         let end = tail + RECORD_HEADER + pad(payload.len() as u64);
-        self.next_puts()
-            .store(self.puts().load(SeqCst).wrapping_add(1), SeqCst);
-        self.next_tail().store(end, SeqCst);
+        h.next_puts()
+            .store(h.puts().load(SeqCst).wrapping_add(1), SeqCst);
+        h.next_tail().store(end, SeqCst);
     }
 
     /// Whether no record is published.
     pub(crate) fn is_empty(&self) -> bool {
-        self.tail().load(SeqCst) == self.head().load(SeqCst)
+        let h = self.header();
+        h.tail().load(SeqCst) == h.head().load(SeqCst)
     }
 
     /// Copies `bytes` into the data area at ring position `pos`, wrapping.
@@ -469,15 +558,16 @@ impl Ring {
         self.write_at(pos, &header(len, flags));
     }
 
-    /// Writes a record (header and payload) at `pos`: a small one with a
-    /// single copy from a stack buffer (one bounds check, one `memcpy`).
+    /// Writes a record (header and payload) at `pos`: a small one
+    /// assembled in a stack buffer without a `memcpy` call, then copied in
+    /// at once (one bounds check).
     #[inline]
     fn write_record(&self, pos: u64, payload: &[u8], flags: u32) {
         let len = payload.len();
         if len <= SMALL_RECORD - RECORD_HEADER as usize {
             let mut record = [0u8; SMALL_RECORD];
             record[..8].copy_from_slice(&header(len as u64, flags));
-            record[8..8 + len].copy_from_slice(payload);
+            copy_short(&mut record[8..8 + len], payload);
             self.write_small_record(pos, &record, 8 + pad(len as u64) as usize);
         } else {
             self.write_header(pos, len as u64, flags);
@@ -523,9 +613,10 @@ impl Ring {
     /// lock (see the module docs).
     #[inline]
     pub(crate) fn push(&self, payload: &[u8], flags: u32) -> Option<u64> {
+        let h = self.header();
         let owed = self.abort_owed();
         let need = RECORD_HEADER + pad(payload.len() as u64) + owed * RECORD_HEADER;
-        let start = self.tail().load(Relaxed);
+        let start = h.tail().load(Relaxed);
         if need > self.free_after(start, need) {
             return None;
         }
@@ -539,7 +630,7 @@ impl Ring {
         let end = tail + RECORD_HEADER + pad(payload.len() as u64);
         self.publish(start, end, flags);
         if abort {
-            self.abort().store(0, Release);
+            h.abort().store(0, Release);
         }
         Some(start)
     }
@@ -550,18 +641,19 @@ impl Ring {
     /// [`push`](Self::push) for who wakes the consumer).
     #[inline]
     fn publish(&self, start: u64, end: u64, flags: u32) {
+        let h = self.header();
         if flags & LAST != 0 {
             // Journal, then commit, the position last (see the module
             // docs). A process killed stops between two of these stores in
             // program order whatever the ordering; `Release` keeps `puts`
             // ahead of `tail` for readers.
-            let puts = self.puts().load(Relaxed).wrapping_add(1);
-            self.next_puts().store(puts, Release);
-            self.next_tail().store(end, Release);
-            self.puts().store(puts, Release);
-            self.tail().store(end, Release);
+            let puts = h.puts().load(Relaxed).wrapping_add(1);
+            h.next_puts().store(puts, Release);
+            h.next_tail().store(end, Release);
+            h.puts().store(puts, Release);
+            h.tail().store(end, Release);
         } else {
-            self.tail().store(end, SeqCst);
+            h.tail().store(end, SeqCst);
             self.wake_consumer(start);
         }
     }
@@ -572,10 +664,11 @@ impl Ring {
     /// payload bytes it can hold now; `None` if an [`ABORT`] is owed first
     /// (then [`push`](Self::push) writes it).
     pub(crate) fn in_place_room(&self) -> Option<(u64, u64)> {
+        let h = self.header();
         if self.abort_owed() != 0 {
             return None;
         }
-        let tail = self.tail().load(Relaxed);
+        let tail = h.tail().load(Relaxed);
         let free = self.free_after(tail, self.cap());
         let room = free.saturating_sub(RECORD_HEADER) & !7;
         Some((tail, room.min(self.cap() / 2 - RECORD_HEADER)))
@@ -615,11 +708,12 @@ impl Ring {
     /// consumers' line, which they write for every record, into its cache
     /// once per record (the consumer's next store to it would then miss).
     pub(crate) fn wake_consumer(&self, start: u64) {
+        let h = self.header();
         // The `data` eventcount's `waiters` word, read `SeqCst` after the
         // `SeqCst` publication as `notify_all` reads it.
-        let waiters = self.u32_at(DATA_EVENTCOUNT + 4).load(SeqCst);
-        if waiters != 0 && !ahead(start, self.head().load(SeqCst)) {
-            self.data().notify_all();
+        let waiters = h.data_waiters().load(SeqCst);
+        if waiters != 0 && !ahead(start, h.head().load(SeqCst)) {
+            h.data().notify_all();
         }
     }
 
@@ -627,11 +721,12 @@ impl Ring {
     /// commit it cut short, and owes consumers an [`ABORT`] (it may have
     /// been in the middle of a message).
     pub(crate) fn repair_writer(&self) {
-        let next = self.next_tail().load(SeqCst);
-        if ahead(next, self.tail().load(SeqCst)) {
-            self.puts().store(self.next_puts().load(SeqCst), SeqCst);
-            self.tail().store(next, SeqCst);
-            self.data().notify_all();
+        let h = self.header();
+        let next = h.next_tail().load(SeqCst);
+        if ahead(next, h.tail().load(SeqCst)) {
+            h.puts().store(h.next_puts().load(SeqCst), SeqCst);
+            h.tail().store(next, SeqCst);
+            h.data().notify_all();
         }
         self.abandon();
     }
@@ -639,15 +734,17 @@ impl Ring {
     /// Holding the writer lock, giving up a message begun: consumers are
     /// owed an [`ABORT`], as after a death.
     pub(crate) fn abandon(&self) {
-        self.abort().store(1, SeqCst);
+        let h = self.header();
+        h.abort().store(1, SeqCst);
     }
 
     /// Holding the reader lock taken from a dead consumer: completes a
     /// commit it cut short.
     pub(crate) fn repair_reader(&self) {
-        let next = self.next_head().load(SeqCst);
-        if ahead(next, self.head().load(SeqCst)) {
-            self.gets().store(self.next_gets().load(SeqCst), SeqCst);
+        let h = self.header();
+        let next = h.next_head().load(SeqCst);
+        if ahead(next, h.head().load(SeqCst)) {
+            h.gets().store(h.next_gets().load(SeqCst), SeqCst);
             self.advance(next);
         }
     }
@@ -682,10 +779,11 @@ impl Ring {
         filled: &mut usize,
         leave: u64,
     ) -> Option<(u32, u64)> {
+        let h = self.header();
         let (flags, len, head, tail) = self.front()?;
         let need = RECORD_HEADER + pad(len);
         if need > tail.wrapping_sub(head) || need > self.cap() {
-            self.commit_get(tail, self.puts().load(SeqCst));
+            self.commit_get(tail, h.puts().load(SeqCst));
             return Some((0, head));
         }
         if len >= leave && flags == FIRST | LAST {
@@ -698,7 +796,7 @@ impl Ring {
         self.read_at(head + RECORD_HEADER, &mut out[start..end]);
         *filled = end;
         if flags & LAST != 0 {
-            self.commit_get(head + need, self.gets().load(SeqCst).wrapping_add(1));
+            self.commit_get(head + need, h.gets().load(SeqCst).wrapping_add(1));
         } else {
             self.advance(head + need);
         }
@@ -739,13 +837,14 @@ impl Ring {
     /// caller wakes producers after releasing the lock.
     #[inline]
     pub(crate) fn pop_small(&self, out: &mut [u8]) -> Option<usize> {
+        let h = self.header();
         let (flags, len, head, tail) = self.front()?;
         let need = RECORD_HEADER + pad(len);
         if flags != FIRST | LAST || len > out.len() as u64 || need > tail.wrapping_sub(head) {
             return None;
         }
         self.read_small_payload(head + RECORD_HEADER, out, pad(len) as usize);
-        self.commit_get(head + need, self.gets().load(Relaxed).wrapping_add(1));
+        self.commit_get(head + need, h.gets().load(Relaxed).wrapping_add(1));
         Some(len as usize)
     }
 
@@ -771,16 +870,17 @@ impl Ring {
     /// and the `tail` seen.
     #[inline]
     fn front(&self) -> Option<(u32, u64, u64, u64)> {
+        let h = self.header();
         // `head` and `seen_tail` change only under the reader lock, which
         // orders them between holders.
-        let head = self.head().load(Relaxed);
-        let mut tail = self.seen_tail().load(Relaxed);
+        let head = h.head().load(Relaxed);
+        let mut tail = h.seen_tail().load(Relaxed);
         if tail.wrapping_sub(head) as i64 <= 0 {
-            tail = self.tail().load(Acquire);
+            tail = h.tail().load(Acquire);
             if head == tail {
                 return None;
             }
-            self.seen_tail().store(tail, Relaxed);
+            h.seen_tail().store(tail, Relaxed);
         }
         let mut header = [0u8; 8];
         self.read_at(head, &mut header);
@@ -818,22 +918,25 @@ impl Ring {
     /// its payload copied out) and counts its message; the caller wakes
     /// producers after releasing the lock.
     pub(crate) fn take_in_place(&self, head: u64, len: u64) {
-        let gets = self.gets().load(Relaxed).wrapping_add(1);
+        let h = self.header();
+        let gets = h.gets().load(Relaxed).wrapping_add(1);
         self.commit_get(head + RECORD_HEADER + pad(len), gets);
     }
 
     /// Moves `head` to `to` and `gets` to `gets`, journalled first (see
     /// the module docs); the caller wakes producers.
     fn commit_get(&self, to: u64, gets: u64) {
-        self.next_gets().store(gets, Release);
-        self.next_head().store(to, Release);
-        self.gets().store(gets, Release);
-        self.head().store(to, Release);
+        let h = self.header();
+        h.next_gets().store(gets, Release);
+        h.next_head().store(to, Release);
+        h.gets().store(gets, Release);
+        h.head().store(to, Release);
     }
 
     /// Moves `head` to `to` and wakes producers waiting for space.
     fn advance(&self, to: u64) {
-        self.head().store(to, SeqCst);
+        let h = self.header();
+        h.head().store(to, SeqCst);
         self.wake_producers();
     }
 
@@ -852,22 +955,20 @@ impl Ring {
     /// has room for any record and a sixteenth more. Its own looks (every
     /// [`RECHECK`] at the latest) take the record as soon as it fits.
     pub(crate) fn wake_producers(&self) {
+        let h = self.header();
         // The `space` eventcount's `waiters` word, read `SeqCst` as
         // `notify_all` reads it: after a chunk's `SeqCst` store of `head`
         // this is the second half of a Dekker pair.
-        if self.u32_at(SPACE_EVENTCOUNT + 4).load(SeqCst) == 0 {
+        if h.space_waiters().load(SeqCst) == 0 {
             return;
         }
-        let wanted = self.space_wanted().load(SeqCst);
+        let wanted = h.space_wanted().load(SeqCst);
         if wanted == 0 {
             return;
         }
-        let used = self
-            .tail()
-            .load(Acquire)
-            .wrapping_sub(self.head().load(Relaxed));
-        if self.cap().saturating_sub(used) >= wanted && self.space_wanted().swap(0, SeqCst) != 0 {
-            self.space().notify_all();
+        let used = h.tail().load(Acquire).wrapping_sub(h.head().load(Relaxed));
+        if self.cap().saturating_sub(used) >= wanted && h.space_wanted().swap(0, SeqCst) != 0 {
+            h.space().notify_all();
         }
     }
 
@@ -882,7 +983,8 @@ impl Ring {
     /// A producer about to look at its condition a last time before
     /// sleeping on `space` asks to be woken once `bytes` are free.
     pub(crate) fn want_space(&self, bytes: u64) {
-        self.space_wanted().fetch_max(bytes, SeqCst);
+        let h = self.header();
+        h.space_wanted().fetch_max(bytes, SeqCst);
     }
 
     /// [`wake_producers`](Self::wake_producers) for a consumer still
@@ -999,8 +1101,10 @@ mod tests {
         // Another process's writes: a header claiming 1 GiB, and `tail` as
         // far ahead, so that the record looks published whole.
         ring.write_header(0, 1 << 30, FIRST | LAST);
-        ring.tail().store(RECORD_HEADER + (1 << 30), SeqCst);
-        ring.puts().store(1, SeqCst);
+        ring.header()
+            .tail()
+            .store(RECORD_HEADER + (1 << 30), SeqCst);
+        ring.header().puts().store(1, SeqCst);
         assert!(ring.peek().is_none());
         let (mut out, mut filled) = (Vec::new(), 0);
         // Dropped as corrupt, nothing read or allocated (it read 1 GiB out
@@ -1035,7 +1139,7 @@ mod tests {
     /// Writes a whole `FIRST | LAST` record at `tail` without publishing
     /// it; returns where it ends.
     fn write_unpublished(ring: &Ring, payload: &[u8]) -> u64 {
-        let tail = ring.tail().load(SeqCst);
+        let tail = ring.header().tail().load(SeqCst);
         ring.write_header(tail, payload.len() as u64, FIRST | LAST);
         ring.write_at(tail + RECORD_HEADER, payload);
         tail + RECORD_HEADER + pad(payload.len() as u64)
@@ -1048,10 +1152,10 @@ mod tests {
             let ring = Ring::new(4096).unwrap();
             assert!(ring.push(b"one", FIRST | LAST).is_some());
             let end = write_unpublished(&ring, b"two");
-            ring.next_puts().store(2, SeqCst);
-            ring.next_tail().store(end, SeqCst);
+            ring.header().next_puts().store(2, SeqCst);
+            ring.header().next_tail().store(end, SeqCst);
             if store_puts {
-                ring.puts().store(2, SeqCst);
+                ring.header().puts().store(2, SeqCst);
             }
             ring.repair_writer();
             assert_eq!(ring.size(), 2);
@@ -1069,7 +1173,7 @@ mod tests {
         let ring = Ring::new(4096).unwrap();
         assert!(ring.push(b"one", FIRST | LAST).is_some());
         write_unpublished(&ring, b"two");
-        ring.next_puts().store(2, SeqCst); // the first journal store only
+        ring.header().next_puts().store(2, SeqCst); // the first journal store only
         ring.repair_writer();
         assert_eq!(ring.size(), 1);
         let mut out = Vec::new();
@@ -1084,7 +1188,7 @@ mod tests {
         assert!(ring.push(b"half", FIRST).is_some());
         ring.repair_writer();
         let at = ring.next_record();
-        assert_eq!(at, ring.tail().load(SeqCst) + RECORD_HEADER);
+        assert_eq!(at, ring.header().tail().load(SeqCst) + RECORD_HEADER);
         assert!(ring.push(b"whole", FIRST | LAST).is_some());
         let mut out = Vec::new();
         let flags: Vec<u32> = std::iter::from_fn(|| pop(&ring, &mut out).map(|p| p.0)).collect();
@@ -1101,9 +1205,11 @@ mod tests {
         assert!(ring.push(b"one", FIRST | LAST).is_some());
         assert!(ring.push(b"two", FIRST | LAST).is_some());
         // A consumer read "one" and was killed after its journal.
-        let head = ring.head().load(SeqCst);
-        ring.next_gets().store(1, SeqCst);
-        ring.next_head().store(head + RECORD_HEADER + 8, SeqCst);
+        let head = ring.header().head().load(SeqCst);
+        ring.header().next_gets().store(1, SeqCst);
+        ring.header()
+            .next_head()
+            .store(head + RECORD_HEADER + 8, SeqCst);
         ring.repair_reader();
         assert_eq!(ring.size(), 1);
         let mut out = Vec::new();
@@ -1121,13 +1227,13 @@ mod tests {
     #[test]
     fn a_wait_without_deadline_sees_a_change_nobody_notified() {
         let ring = Ring::new(4096).unwrap();
-        let before = ring.head().load(SeqCst);
+        let before = ring.header().head().load(SeqCst);
         let waiter = {
             let ring = ring.clone();
             let reader = Lock::new().unwrap();
             std::thread::spawn(move || {
                 ring.wait_until(Wait::Space(1), false, Deadline::NEVER, &reader, || {
-                    ring.head().load(SeqCst) != before
+                    ring.header().head().load(SeqCst) != before
                 })
             })
         };
@@ -1135,7 +1241,7 @@ mod tests {
             std::thread::yield_now();
         }
         // The dead consumer's store; its notify never came.
-        ring.head().store(before + 8, SeqCst);
+        ring.header().head().store(before + 8, SeqCst);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || tx.send(waiter.join().unwrap()));
         let seen = rx.recv_timeout(std::time::Duration::from_secs(30));
@@ -1146,7 +1252,7 @@ mod tests {
     fn pop_small_takes_only_a_whole_small_message_without_fds() {
         let ring = Ring::new(4096).unwrap();
         let mut out = [0u8; 56];
-        let state = |ring: &Ring| (ring.head().load(SeqCst), ring.size());
+        let state = |ring: &Ring| (ring.header().head().load(SeqCst), ring.size());
         // Not taken, and nothing moved: a chunk, fds, a larger record,
         // an ABORT owed by a dead writer, and nothing at all.
         assert_eq!(ring.pop_small(&mut out), None);
