@@ -155,10 +155,37 @@ pub unsafe fn fork_unchecked() -> io::Result<Fork> {
 ///
 /// It becomes readable when the process exits, and can be used with
 /// [`send_signal`] without any risk of hitting a recycled pid.
+///
+/// # Errors
+/// The OS error; where the call itself is refused (`ENOSYS`: a kernel
+/// older than 5.3, or a tool or sandbox that does not know the call, such
+/// as valgrind 3.19; `EPERM`, which the call never returns of itself: a
+/// seccomp filter), an [`Unsupported`](io::ErrorKind::Unsupported) error
+/// that says so.
 pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     let pid =
         Pid::from_raw(pid as i32).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-    Ok(rustix::process::pidfd_open(pid, PidfdFlags::empty())?)
+    rustix::process::pidfd_open(pid, PidfdFlags::empty()).map_err(pidfd_refused)
+}
+
+/// `pidfd_open`'s error as the caller reports it: the bare `ENOSYS`
+/// ("Function not implemented") of a process start told users nothing
+/// about what is missing.
+#[cold]
+fn pidfd_refused(e: rustix::io::Errno) -> io::Error {
+    match e {
+        rustix::io::Errno::NOSYS | rustix::io::Errno::PERM => io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "pidfd_open is refused here ({}): multiprocess watches its processes \
+                 through pidfds and needs Linux 5.4 or later, without a seccomp \
+                 filter or tool (valgrind 3.19, for one) that refuses the \
+                 pidfd calls",
+                io::Error::from(e)
+            ),
+        ),
+        other => other.into(),
+    }
 }
 
 /// [`pidfd_open`] for a child just created; if that fails (out of file
@@ -456,6 +483,23 @@ mod tests {
         }
         drop(tx);
         let _ = other.join();
+    }
+
+    #[test]
+    fn a_refused_pidfd_open_says_what_is_missing() {
+        for refused in [rustix::io::Errno::NOSYS, rustix::io::Errno::PERM] {
+            let e = super::pidfd_refused(refused);
+            assert_eq!(e.kind(), std::io::ErrorKind::Unsupported);
+            let text = e.to_string();
+            assert!(text.contains("Linux 5.4"), "{text}");
+            assert!(text.contains("seccomp"), "{text}");
+        }
+        let other = super::pidfd_refused(rustix::io::Errno::SRCH);
+        assert_eq!(
+            other.raw_os_error(),
+            Some(libc::ESRCH),
+            "other errors pass as they are"
+        );
     }
 
     #[test]
