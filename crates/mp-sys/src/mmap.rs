@@ -499,11 +499,11 @@ mod access {
         offset: usize,
     ) -> Result<&[AtomicU64; N], OutOfBounds> {
         let p = m.check(offset, std::mem::size_of::<[AtomicU64; N]>(), 8)?;
-        // SAFETY: by `Checked`'s contract `p` is 8-aligned and valid for
-        // reads and writes of the whole array while `m` is borrowed; an
-        // array of AtomicU64 has the size and alignment of the same array
-        // of u64, each element tolerates concurrent access, and every bit
-        // pattern is valid.
+        // An array of AtomicU64 has the size and alignment of the same
+        // array of u64; each element tolerates concurrent access, and every
+        // bit pattern is valid.
+        // SAFETY: `p` is 8-aligned and valid for reads and writes of the
+        // whole array while `m` is borrowed (`Checked`'s contract).
         Ok(unsafe { &*p.cast::<[AtomicU64; N]>() })
     }
 
