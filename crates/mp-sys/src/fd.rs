@@ -154,32 +154,48 @@ pub fn poll_readable_into(
         tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
         tv_nsec: i64::from(t.subsec_nanos()),
     });
-    let poll = |pfds: &mut [PollFd<'_>], ready: &mut [bool]| {
-        let n = match rustix::event::poll(pfds, ts.as_ref()) {
-            Ok(n) => n,
-            Err(rustix::io::Errno::INTR) => 0,
-            Err(e) => return Err(io::Error::from(e)),
-        };
-        for (r, p) in ready.iter_mut().zip(pfds.iter()) {
-            *r = n > 0 && !p.revents().is_empty();
-        }
-        Ok(n)
-    };
-    match fds.first() {
+    let ts = ts.as_ref();
+    match fds {
+        // The common waits (a link and a sentinel) fill no more slots than
+        // they use.
+        [a, b] => poll_set(
+            &mut [PollFd::new(a, PollFlags::IN), PollFd::new(b, PollFlags::IN)],
+            ts,
+            ready,
+        ),
+        [a] => poll_set(&mut [PollFd::new(a, PollFlags::IN)], ts, ready),
         // Unused slots repeat the first fd and are left out of the call.
-        Some(first) if fds.len() <= POLL_ON_STACK => {
+        [first, ..] if fds.len() <= POLL_ON_STACK => {
             let mut pfds: [PollFd<'_>; POLL_ON_STACK] =
                 std::array::from_fn(|i| PollFd::new(fds.get(i).unwrap_or(first), PollFlags::IN));
-            poll(&mut pfds[..fds.len()], ready)
+            poll_set(&mut pfds[..fds.len()], ts, ready)
         }
         _ => {
             let mut pfds: Vec<PollFd<'_>> = fds
                 .iter()
                 .map(|fd| PollFd::new(fd, PollFlags::IN))
                 .collect();
-            poll(&mut pfds, ready)
+            poll_set(&mut pfds, ts, ready)
         }
     }
+}
+
+/// Polls `pfds` and sets `ready` from their results (see
+/// [`poll_readable_into`]).
+fn poll_set(
+    pfds: &mut [rustix::event::PollFd<'_>],
+    ts: Option<&rustix::event::Timespec>,
+    ready: &mut [bool],
+) -> io::Result<usize> {
+    let n = match rustix::event::poll(pfds, ts) {
+        Ok(n) => n,
+        Err(rustix::io::Errno::INTR) => 0,
+        Err(e) => return Err(io::Error::from(e)),
+    };
+    for (r, p) in ready.iter_mut().zip(pfds.iter()) {
+        *r = n > 0 && !p.revents().is_empty();
+    }
+    Ok(n)
 }
 
 /// How many fds [`poll_readable_into`] polls without allocating.
