@@ -191,6 +191,33 @@ impl ExclusiveConnection {
             .ok_or(RecvError::Timeout)
     }
 
+    /// [`recv_message`](Self::recv_message) into `buf`: a payload that lies
+    /// in the read buffer is copied into `buf`'s allocation, which becomes
+    /// the message's bytes (see
+    /// [`Frame::into_message_in`](mp_wire::Frame::into_message_in)); so a
+    /// loop that hands each message's bytes back receives without
+    /// allocating. `buf` is left alone when no message is returned.
+    ///
+    /// # Errors
+    /// As [`Connection::recv_message`].
+    pub fn recv_message_in(
+        &mut self,
+        buf: &mut Vec<u8>,
+        timeout: Option<Duration>,
+    ) -> Result<Message, RecvError> {
+        self.read_in(buf, Wait::Until(Deadline::after(timeout)))?
+            .ok_or(RecvError::Timeout)
+    }
+
+    /// [`try_recv_message`](Self::try_recv_message) into `buf`, as
+    /// [`recv_message_in`](Self::recv_message_in).
+    ///
+    /// # Errors
+    /// As [`Connection::try_recv_message`].
+    pub fn try_recv_message_in(&mut self, buf: &mut Vec<u8>) -> Result<Option<Message>, RecvError> {
+        self.read_in(buf, Wait::No)
+    }
+
     /// As [`Connection::try_recv_message`].
     ///
     /// # Errors
@@ -224,6 +251,16 @@ impl ExclusiveConnection {
             return Ok(true);
         }
         mp_sys::socket::poll_readable(self.as_fd(), timeout).map_err(RecvError::Io)
+    }
+
+    /// One message into `buf`'s allocation, waiting as `wait` says.
+    fn read_in(&mut self, buf: &mut Vec<u8>, wait: Wait) -> Result<Option<Message>, RecvError> {
+        let Some(src) = self.transport.source() else {
+            return Err(RecvError::NotReadable);
+        };
+        self.reader.recv(src, &self.limits, usize::MAX, wait, |f| {
+            f.into_message_in(buf)
+        })
     }
 
     /// One message, waiting as `wait` says.

@@ -48,6 +48,44 @@ impl Frame<'_> {
             fds: self.fds,
         }
     }
+
+    /// [`into_message`](Self::into_message), copying a borrowed payload
+    /// into `buf`'s allocation (cleared first) instead of a new one: the
+    /// message's bytes are that allocation, and `buf` is left empty. A
+    /// payload in its own allocation is moved, and `buf` left alone.
+    ///
+    /// ```
+    /// use mp_wire::{FrameDecoder, FrameEncoder, Limits, Message};
+    /// let mut enc = FrameEncoder::new();
+    /// enc.push(&Message::from_bytes(b"hi".to_vec()))?;
+    /// let mut dec = FrameDecoder::new();
+    /// let wire = enc.as_bytes();
+    /// dec.spare()[..wire.len()].copy_from_slice(wire);
+    /// dec.filled(wire.len(), Vec::new(), false)?;
+    /// let mut buf = Vec::with_capacity(64);
+    /// let at = buf.as_ptr();
+    /// let msg = dec
+    ///     .next_frame_map(&Limits::default(), None, |f| f.into_message_in(&mut buf))?
+    ///     .expect("a whole frame");
+    /// assert_eq!(msg.bytes, b"hi");
+    /// assert_eq!(msg.bytes.as_ptr(), at, "the buffer given");
+    /// assert_eq!(buf.capacity(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_message_in(self, buf: &mut Vec<u8>) -> Message {
+        let bytes = match self.bytes {
+            Cow::Borrowed(b) => {
+                buf.clear();
+                buf.extend_from_slice(b);
+                std::mem::take(buf)
+            }
+            Cow::Owned(v) => v,
+        };
+        Message {
+            bytes,
+            fds: self.fds,
+        }
+    }
 }
 
 /// Where a whole frame's payload is: in the read buffer from `at`, `len`
@@ -379,6 +417,11 @@ impl FrameDecoder {
         take_fds: Option<&mut TakeFds<'_>>,
         map: impl FnOnce(Frame<'_>) -> R,
     ) -> Result<Option<R>, WireError> {
+        if !self.has_buffered() {
+            // The look before each read: with nothing here there is no
+            // header to check and no batch of fds to match.
+            return Ok(None);
+        }
         if let Some(whole) = self.whole_without_fds(limits)? {
             let (at, len) = whole;
             return Ok(Some(map(Frame {
