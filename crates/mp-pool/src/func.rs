@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TaskError;
-use crate::{packed, spare, task_word};
+use crate::{lone_task, packed, spare, task_word};
 
 /// An [`EntryPoint`] in serializable form: offset, signature hash, build-id.
 pub(crate) type EntryParts = (i64, u64, [u8; 20]);
@@ -200,7 +200,17 @@ where
     T: DeserializeOwned + 'static,
     R: Serialize + 'static,
 {
-    let ChunkInput { bytes, inputs, fds } = input.into();
+    let ChunkInput {
+        bytes,
+        inputs,
+        mut fds,
+    } = input.into();
+    let mut call = call;
+    // An `apply`'s chunk runs alone.
+    let bytes = match lone_task::run_lone(bytes, inputs.clone(), &mut fds, &mut call) {
+        Ok(reply) => return reply,
+        Err(bytes) => bytes,
+    };
     let encoded = bytes.get(inputs).unwrap_or_default();
     let mut items = spare::take::<T>();
     let decoded = match packed::unpack(encoded, &mut items) {

@@ -87,6 +87,7 @@ mod imap;
 mod job_sink;
 mod lifecycle;
 mod lock;
+mod lone_task;
 mod options;
 mod packed;
 mod parent_watch;

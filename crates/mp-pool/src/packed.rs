@@ -72,6 +72,14 @@ macro_rules! dispatch {
     }};
 }
 
+/// Whether `T` travels packed (a chunk of it is its items' bytes).
+pub(crate) fn travels_packed<T: 'static>() -> bool {
+    dispatch!(T, packs_as()).is_some()
+}
+
+/// [`travels_packed`]'s probe: `T` is `N`.
+fn packs_as<T: 'static, N: Number>() {}
+
 /// Appends the packed form of `items` to `out`; `false` (nothing appended)
 /// if `T` does not travel packed.
 pub(crate) fn pack<T: 'static>(items: &[T], out: &mut Vec<u8>) -> bool {

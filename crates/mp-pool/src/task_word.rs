@@ -146,6 +146,12 @@ pub(crate) fn requests_waiting(taken: u64) -> bool {
         .is_none_or(|w| w.at(REQUESTS).load(Ordering::Acquire) > taken)
 }
 
+/// In the worker: whether every task of the current chunk is to run (none
+/// to skip, no holes).
+pub(crate) fn runs_whole() -> bool {
+    SKIP.load(Ordering::Relaxed) == 0 && !HAS_HOLES.load(Ordering::Relaxed)
+}
+
 /// In the worker: how many leading tasks of the current chunk to skip.
 pub(crate) fn skip() -> usize {
     SKIP.load(Ordering::Relaxed)
