@@ -17,9 +17,9 @@ use serde::de::DeserializeOwned;
 use crate::error::{PoolError, TaskError};
 use crate::func::ChunkOutput;
 use crate::job_sink::CellSink;
-use crate::packed;
 use crate::result::{AfterStore, Callbacks, ResultCell};
 use crate::sink::{cancelled, decode_chunk, terminated, Completion, Progress, Sink};
+use crate::{packed, spare};
 
 /// Receives the one chunk, of one task, of an `apply_async` call with
 /// callbacks.
@@ -42,6 +42,11 @@ fn outcome<R: DeserializeOwned + 'static>(out: Result<Message, TaskError>) -> Re
     if let Ok(msg) = &out {
         if let Some((&packed::PACKED_DONE, rest)) = msg.bytes.split_first() {
             if let Some(one) = packed::unpack_one::<R>(rest) {
+                // The reply was read into the call's inputs' buffer: the
+                // next call's inputs are encoded into it.
+                if let Ok(msg) = out {
+                    spare::give_back_bytes(msg.bytes);
+                }
                 return Ok(one);
             }
         }

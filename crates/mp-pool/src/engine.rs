@@ -24,7 +24,9 @@ use crate::job_sink::JobSink;
 use crate::lock::{lock, wait_until};
 use crate::result::Help;
 use crate::sink::{Completion, Progress};
-use crate::worker_handle::{kill_all, start_worker, stop_gracefully, Chunk, Worker, FAST_CHUNK};
+use crate::worker_handle::{
+    kill_all, start_worker, stop_gracefully, Chunk, ChunkRare, Worker, FAST_CHUNK,
+};
 use crate::worker_main::RequestRef;
 use mp_sys::time::Deadline;
 
@@ -148,19 +150,22 @@ impl Shared {
             return;
         }
         for (k, p) in payloads.into_iter().enumerate() {
+            let rare = (!p.fds.is_empty()).then(|| {
+                Box::new(ChunkRare {
+                    fds: p.fds,
+                    ..ChunkRare::default()
+                })
+            });
             self.queue.push_back(Chunk {
                 job,
                 index: first + k,
                 entry,
                 bytes: p.bytes,
-                fds: p.fds,
                 len: p.len,
                 skip: 0,
                 bulk,
-                attempts: 0,
-                unstarted_losses: 0,
                 sent_at: None,
-                holes: Vec::new(),
+                rare,
             });
         }
         self.dispatch(cfg, completions);
@@ -236,6 +241,12 @@ impl Shared {
     /// then (while plenty of work is queued) small map chunks behind small map
     /// chunks, so a worker finds its next chunk waiting in its socket.
     pub(crate) fn dispatch(&mut self, cfg: &Config, completions: &mut Vec<Completion>) {
+        if self.queue.is_empty() {
+            // Nothing to hand out, and nothing unsent: each dispatch ends
+            // with every worker's requests written (or taken back).
+            debug_assert!(self.workers.iter().all(|w| !w.has_unsent()));
+            return;
+        }
         let mut now = None;
         while let Some(chunk) = self.queue.front() {
             let plenty = self.queue.len() > self.workers.len();
@@ -255,9 +266,8 @@ impl Shared {
             let request = RequestRef::Run {
                 entry: chunk.entry,
                 payload: &chunk.bytes,
-                fds: &chunk.fds,
                 skip: chunk.skip,
-                holes: &chunk.holes,
+                rare: chunk.request_rare(),
             };
             let msg = match mp_wire::encode_into(&request, self.workers[i].request_buffer()) {
                 Ok(m) => m,
@@ -276,6 +286,9 @@ impl Shared {
             self.requeue_front(back);
         }
         for i in 0..self.workers.len() {
+            if !self.workers[i].has_unsent() {
+                continue;
+            }
             let back = self.workers[i].flush_or_return();
             if !back.is_empty() {
                 self.requeue_front(back);
@@ -294,6 +307,9 @@ impl Shared {
 
     /// Hands every reply read so far to its job (decoding it).
     pub(crate) fn deliver_arrived(&mut self, completions: &mut Vec<Completion>) {
+        if self.arrived.is_empty() {
+            return;
+        }
         // (Drained, not taken: the vector keeps its room for the next replies.)
         for (job, index, items, msg) in self.arrived.drain(..) {
             deliver(&mut self.jobs, job, index, items, Ok(msg), completions);
@@ -350,7 +366,12 @@ impl Shared {
         }
         let mut first = true;
         loop {
-            let msg = match w.conn.try_recv_message() {
+            // A reply answers the first chunk in flight (replies come in
+            // order), whose inputs are then no longer needed: it is read
+            // into their allocation. Without a reply the chunk keeps them.
+            let mut spare = Vec::new();
+            let buf = w.inflight.front_mut().map_or(&mut spare, |c| &mut c.bytes);
+            let msg = match w.conn.try_recv_message_in(buf) {
                 Ok(Some(msg)) => msg,
                 Ok(None) => return,
                 Err(RecvError::Eof) => {
@@ -424,7 +445,7 @@ impl Shared {
                     }
                 }
                 (Some(task), Some(err)) if task == stop.task => {
-                    lost.holes.push((task, err));
+                    lost.rare_mut().holes.push((task, err));
                     requeue.push(lost);
                 }
                 _ => requeue.push(lost),
@@ -437,16 +458,18 @@ impl Shared {
                 // No task of it started (the worker was killed before it
                 // read the chunk, or while idle): it goes out again, as long
                 // as it is not what kills its workers before any task runs.
-                None if lost.unstarted_losses < MAX_UNSTARTED_LOSSES => {
-                    lost.unstarted_losses += 1;
+                None if lost.rare.as_ref().map_or(0, |r| r.unstarted_losses)
+                    < MAX_UNSTARTED_LOSSES =>
+                {
+                    lost.rare_mut().unstarted_losses += 1;
                     requeue.push(lost);
                 }
                 None => {
                     let items = lost.skip..lost.len;
                     self.deliver(lost.job, lost.index, items, Err(died(None)), completions);
                 }
-                Some(_) if lost.attempts < cfg.retries => {
-                    lost.attempts += 1;
+                Some(_) if lost.rare.as_ref().map_or(0, |r| r.attempts) < cfg.retries => {
+                    lost.rare_mut().attempts += 1;
                     requeue.push(lost);
                 }
                 // Tasks up to `task` may have run (those before it did, but
@@ -616,7 +639,18 @@ impl Shared {
 }
 
 /// Runs completions (callbacks, result delivery), outside the lock.
-fn run_all(completions: Vec<Completion>) {
+#[inline]
+pub(crate) fn run_all(completions: Vec<Completion>) {
+    // Most calls have none: a look, not a call (an empty vector's iterator
+    // still costs a call to its drop).
+    if !completions.is_empty() {
+        run_each(completions);
+    }
+}
+
+/// [`run_all`]'s loop.
+#[inline(never)]
+fn run_each(completions: Vec<Completion>) {
     for c in completions {
         c();
     }

@@ -172,9 +172,7 @@ impl Pool {
             // The engine watches the new job's deadlines from now on.
             self.inner.wake();
         }
-        for c in completions {
-            c();
-        }
+        crate::engine::run_all(completions);
         Ok(job)
     }
 

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::error::{PoolError, TaskError};
 use crate::func::EntryParts;
 use crate::task_word::TaskWord;
-use crate::worker_main::{worker_main, InitSpec, RequestRef, WorkerConfig};
+use crate::worker_main::{worker_main, InitSpec, RequestRef, RunRareRef, WorkerConfig};
 
 /// A chunk this small may be queued behind other small chunks on a busy
 /// worker (prefetch).
@@ -56,7 +56,6 @@ pub(crate) struct Chunk {
     pub(crate) index: usize,
     pub(crate) entry: EntryParts,
     pub(crate) bytes: Vec<u8>,
-    pub(crate) fds: Vec<SharedFd>,
     /// How many tasks it holds.
     pub(crate) len: usize,
     /// The tasks before this index are settled (a worker died running the
@@ -64,18 +63,44 @@ pub(crate) struct Chunk {
     pub(crate) skip: usize,
     /// Part of a map-style job (may be prefetched), not an `apply`.
     pub(crate) bulk: bool,
+    /// When it was last sent to a worker (a map's chunks only).
+    pub(crate) sent_at: Option<Instant>,
+    /// What few chunks have (boxed: a chunk is moved from the queue to its
+    /// worker's flight and out again, and without these it is small enough
+    /// to be moved without a call to `memcpy`).
+    pub(crate) rare: Option<Box<ChunkRare>>,
+}
+
+/// The parts of a [`Chunk`] most chunks do not have.
+#[derive(Default)]
+pub(crate) struct ChunkRare {
+    pub(crate) fds: Vec<SharedFd>,
+    /// Tasks not to run (they timed out), with the error each reports.
+    pub(crate) holes: Vec<(usize, TaskError)>,
+    /// How many workers died holding it after one of its tasks started.
     pub(crate) attempts: u32,
     /// How many workers died holding it before any of its tasks started.
     pub(crate) unstarted_losses: u32,
-    /// When it was last sent to a worker (a map's chunks only).
-    pub(crate) sent_at: Option<Instant>,
-    /// Tasks not to run (they timed out), with the error each reports.
-    pub(crate) holes: Vec<(usize, TaskError)>,
 }
 
 impl Chunk {
     fn prefetchable(&self) -> bool {
         self.bulk && self.bytes.len() <= PREFETCH_MAX_BYTES
+    }
+
+    /// Its rare parts, made on first use.
+    pub(crate) fn rare_mut(&mut self) -> &mut ChunkRare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// What its request carries beyond the inputs' bytes (`None`: no fds,
+    /// no holes).
+    pub(crate) fn request_rare(&self) -> Option<RunRareRef<'_>> {
+        let rare = self.rare.as_deref()?;
+        (!rare.fds.is_empty() || !rare.holes.is_empty()).then_some(RunRareRef {
+            fds: &rare.fds,
+            holes: &rare.holes,
+        })
     }
 }
 
@@ -226,6 +251,11 @@ impl Worker {
         self.inflight.push_back(chunk);
         self.sent += 1;
         Vec::new()
+    }
+
+    /// Whether requests wait in this worker's queue for [`flush_or_return`](Self::flush_or_return).
+    pub(crate) fn has_unsent(&self) -> bool {
+        !self.outq.is_empty()
     }
 
     /// Writes the queued requests; if that fails the worker is broken and

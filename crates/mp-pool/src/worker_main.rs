@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::func::{self, ChunkInput, EntryParts};
 use crate::parent_watch;
+use crate::spare;
 use crate::task_word::{self, TaskWord};
 use crate::worker_state::{self, StateParts};
 use crate::TaskError;
@@ -84,14 +85,24 @@ enum Request<'a> {
         entry: EntryParts,
         #[serde(borrow, with = "mp_wire::serde_bytes")]
         payload: &'a [u8],
-        fds: Vec<SharedFd>,
         skip: usize,
-        /// Tasks not to run, with the error each reports instead (they
-        /// timed out on an earlier worker).
-        holes: Vec<(usize, TaskError)>,
+        /// The fds the inputs carry and the tasks not to run, if any (one
+        /// byte on the wire when there are neither, as for most chunks,
+        /// where two empty sequences cost each request and each decode the
+        /// encoder's sequence handling twice).
+        rare: Option<RunRare>,
     },
     /// Finish and exit with code 0.
     Exit,
+}
+
+/// What a [`Request::Run`] carries beyond the inputs' bytes.
+#[derive(Deserialize)]
+struct RunRare {
+    fds: Vec<SharedFd>,
+    /// Tasks not to run, with the error each reports instead (they timed
+    /// out on an earlier worker).
+    holes: Vec<(usize, TaskError)>,
 }
 
 /// A request as the parent encodes it (borrowing the chunk).
@@ -103,12 +114,18 @@ pub(crate) enum RequestRef<'a> {
         entry: EntryParts,
         #[serde(with = "mp_wire::serde_bytes")]
         payload: &'a [u8],
-        fds: &'a [SharedFd],
         skip: usize,
-        holes: &'a [(usize, TaskError)],
+        rare: Option<RunRareRef<'a>>,
     },
     /// See [`Request::Exit`].
     Exit,
+}
+
+/// See [`RunRare`].
+#[derive(Serialize)]
+pub(crate) struct RunRareRef<'a> {
+    pub(crate) fds: &'a [SharedFd],
+    pub(crate) holes: &'a [(usize, TaskError)],
 }
 
 /// How the worker learns of its parent's death while it waits for a
@@ -131,10 +148,11 @@ fn next_request(
     conn: &mut ExclusiveConnection,
     orphaning: Orphaning<'_>,
     taken: u64,
+    buf: &mut Vec<u8>,
 ) -> Result<Option<Message>, String> {
     let got = match orphaning {
         Orphaning::Polled(sentinel) => return poll_request(conn, sentinel, taken),
-        Orphaning::Watched => match parent_watch::waiting(|| conn.recv_message(None)) {
+        Orphaning::Watched => match parent_watch::waiting(|| conn.recv_message_in(buf, None)) {
             Some(got) => got,
             // The parent died: what it wrote before is still run, as when
             // the worker polled the link beside the sentinel.
@@ -144,7 +162,7 @@ fn next_request(
                 Err(e) => Err(e),
             },
         },
-        Orphaning::Unwatched => conn.recv_message(None),
+        Orphaning::Unwatched => conn.recv_message_in(buf, None),
     };
     match got {
         Ok(m) => Ok(Some(m)),
@@ -276,8 +294,12 @@ worker state failed: {e}"
     // Run requests taken and replies written, as the task word counts them.
     let mut taken: u64 = 0;
     let mut replies: u64 = 0;
+    // The last reply's bytes, which the next request is read into (a
+    // request read into a fresh allocation cost each task an allocation
+    // and a free).
+    let mut spare: Vec<u8> = Vec::new();
     loop {
-        let msg = match next_request(&mut conn, orphaning, taken) {
+        let msg = match next_request(&mut conn, orphaning, taken, &mut spare) {
             Ok(Some(m)) => m,
             Ok(None) => break, // end of stream, or the parent died
             Err(e) => {
@@ -291,12 +313,12 @@ worker state failed: {e}"
             Ok(Request::Run {
                 entry,
                 payload,
-                fds,
                 skip,
-                holes,
+                rare,
             }) => {
                 number = number.wrapping_add(1);
                 taken += 1;
+                let (fds, holes) = rare.map_or_else(Default::default, |r| (r.fds, r.holes));
                 task_word::chunk_begins(number, skip, holes);
                 (entry, func::range_within(&bytes, payload), fds)
             }
@@ -324,6 +346,9 @@ worker state failed: {e}"
         };
         if conn.send_message(&out, None).is_err() {
             break; // the parent is gone
+        }
+        if out.bytes.capacity() <= spare::KEEP_MAX {
+            spare = out.bytes;
         }
         replies += 1;
         task_word::set_replies_written(replies);
