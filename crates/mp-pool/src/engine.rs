@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::io::Read;
 use std::ops::Range;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -25,7 +25,7 @@ use crate::lock::{lock, wait_until};
 use crate::result::Help;
 use crate::sink::{Completion, Progress};
 use crate::worker_handle::{
-    kill_all, start_worker, stop_gracefully, Chunk, ChunkRare, Worker, FAST_CHUNK,
+    kill_all, start_worker, stop_gracefully, Chunk, ChunkRare, Worker, WorkerFds, FAST_CHUNK,
 };
 use crate::worker_main::RequestRef;
 use mp_sys::time::Deadline;
@@ -759,7 +759,7 @@ impl Help for Inner {
             return false;
         }
         let mut completions = Vec::new();
-        let (id, conn, sentinel) = {
+        let (id, fds) = {
             let mut s = lock(&self.shared);
             let Some(i) = s.holder_of(job) else {
                 self.settle(s, None);
@@ -776,13 +776,13 @@ impl Help for Inner {
             s.dispatch_and_deliver(&self.config, &mut completions);
             let w = &mut s.workers[i];
             w.lent = true;
-            (w.id, w.reply_fd.clone(), w.sentinel.clone())
+            (w.id, Arc::clone(&w.fds))
         };
         // Other jobs' results read on the way are not held up by our wait.
         run_all(std::mem::take(&mut completions));
         let timeout = deadline.remaining();
         let _ = mp_sys::fd::poll_readable_into(
-            &[conn.as_fd(), sentinel.as_fd()],
+            &[fds.reply.as_fd(), fds.sentinel.as_fd()],
             timeout,
             &mut [false; 2],
         );
@@ -855,9 +855,9 @@ impl Help for Inner {
     }
 }
 
-/// A worker as the engine polls it: id, the fd its replies arrive on (a
-/// duplicate, when the engine reads it), its sentinel.
-type Watch = (u64, Option<Arc<OwnedFd>>, Arc<OwnedFd>);
+/// A worker as the engine polls it: id, whether the engine reads its replies
+/// (else it polls only the sentinel), its fds.
+type Watch = (u64, bool, Arc<WorkerFds>);
 
 /// The engine thread's body.
 pub(crate) fn run(inner: Arc<Inner>) {
@@ -884,23 +884,24 @@ pub(crate) fn run(inner: Arc<Inner>) {
                 .iter()
                 .map(|w| {
                     let read = !w.eof && !w.lent && !w.inflight.is_empty();
-                    (w.id, read.then(|| w.reply_fd.clone()), w.sentinel.clone())
+                    (w.id, read, Arc::clone(&w.fds))
                 })
                 .collect();
             s.engine_watch = watch
                 .iter()
-                .filter(|(_, sock, _)| sock.is_some())
+                .filter(|(_, read, _)| *read)
                 .map(|(id, ..)| *id)
                 .collect();
             watch
         };
         let mut fds: Vec<BorrowedFd<'_>> = vec![inner.wake_rx.as_fd()];
-        for (_, sock, sentinel) in &watch {
-            fds.push(match sock {
-                Some(conn) => conn.as_fd(),
-                None => sentinel.as_fd(),
+        for (_, read, w) in &watch {
+            fds.push(if *read {
+                w.reply.as_fd()
+            } else {
+                w.sentinel.as_fd()
             });
-            fds.push(sentinel.as_fd());
+            fds.push(w.sentinel.as_fd());
         }
         let ready = match mp_sys::fd::poll_readable_any(&fds, Some(timeout)) {
             Ok(r) => r,
@@ -915,8 +916,8 @@ pub(crate) fn run(inner: Arc<Inner>) {
         }
         let mut completions: Vec<Completion> = Vec::new();
         let mut s = lock(&inner.shared);
-        for (k, (id, sock, _)) in watch.iter().enumerate() {
-            if ready[1 + 2 * k] && sock.is_some() {
+        for (k, (id, read, _)) in watch.iter().enumerate() {
+            if ready[1 + 2 * k] && *read {
                 // Not if a waiting thread has borrowed it since: that thread
                 // sleeps until the socket is readable, so it must do the read.
                 if let Some(i) = s.index_of(*id).filter(|&i| !s.workers[i].lent) {

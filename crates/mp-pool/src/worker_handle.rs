@@ -104,6 +104,15 @@ impl Chunk {
     }
 }
 
+/// A worker's fds that are polled without the pool's lock (one shared
+/// allocation: a waiter takes both with one reference-count change).
+pub(crate) struct WorkerFds {
+    /// A duplicate of the fd that shows replies arriving on its link.
+    pub(crate) reply: OwnedFd,
+    /// Readable once the worker has ended.
+    pub(crate) sentinel: OwnedFd,
+}
+
 /// A live worker as the parent sees it.
 pub(crate) struct Worker {
     pub(crate) id: u64,
@@ -115,15 +124,13 @@ pub(crate) struct Worker {
     /// only under the pool's lock, which makes the connection's own locks
     /// (two locked instructions per send and per receive) redundant.
     pub(crate) conn: ExclusiveConnection,
-    /// A duplicate of the fd that shows replies arriving on `conn`, for
-    /// threads that poll it without the pool's lock (it stays open while
-    /// they do, even if the worker is reaped meanwhile).
-    pub(crate) reply_fd: Arc<OwnedFd>,
+    /// Its fds for threads that poll them without the pool's lock (they
+    /// stay open while they do, even if the worker is reaped meanwhile).
+    pub(crate) fds: Arc<WorkerFds>,
     /// The bytes its request pipe buffers: prefetched requests must fit, so
     /// that a prefetch send never blocks (a blocked send could deadlock with
     /// a worker blocked writing a large result).
     link_room: usize,
-    pub(crate) sentinel: Arc<OwnedFd>,
     /// Which task it is on (read when it has died).
     pub(crate) task_word: TaskWord,
     /// How many replies were read from it.
@@ -383,7 +390,7 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
     };
     let link_room = ours.send_capacity().unwrap_or(PIPE_DEFAULT);
     let link = match mp_sys::fd::dup_cloexec(ours.as_fd()).map(|fd| (ours.into_exclusive(), fd)) {
-        Ok((Ok(conn), fd)) => (conn, Arc::new(fd)),
+        Ok((Ok(conn), fd)) => (conn, fd),
         Ok((Err(_), _)) => {
             // Not expected: the end was made above and never cloned.
             abandon(process);
@@ -402,8 +409,10 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         process,
         link_room,
         conn: link.0,
-        reply_fd: link.1,
-        sentinel: Arc::new(sentinel),
+        fds: Arc::new(WorkerFds {
+            reply: link.1,
+            sentinel,
+        }),
         task_word,
         replied: 0,
         inflight: VecDeque::new(),
