@@ -14,6 +14,8 @@ use std::time::Instant;
 
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 
+mod rss;
+
 /// Scenario id, the crate that runs it, and the runner.
 type Entry = (&'static str, &'static str, fn(bool) -> (f64, &'static str));
 
@@ -24,7 +26,7 @@ const ALL: &[Entry] = &[
     ("M4a", "procspawn", m4a),
     ("M4b", "procspawn", m4b),
     ("M4c", "procspawn", m4c),
-    ("RSS-idle-worker@spawn", "procspawn", rss_idle_worker),
+    ("RSS-idle-worker@spawn", "procspawn", rss::idle_worker),
 ];
 
 /// The parameterised rows: base id, crate, and the runner given the
@@ -287,27 +289,4 @@ fn parent_memory(
     let out = f();
     drop(std::hint::black_box(ballast));
     Some(out)
-}
-
-/// RSS-idle-worker@spawn: the Pss (`/proc/<pid>/smaps_rollup`) of the
-/// worker of a procspawn pool of one (its workers are spawned: re-executed),
-/// after a warm-up and 100 ms of idling.
-fn rss_idle_worker(_quick: bool) -> (f64, &'static str) {
-    let pool = procspawn::Pool::new(1).expect("pool");
-    let r = pool
-        .spawn((0..100u64).collect(), double_all)
-        .join()
-        .expect("warm-up");
-    assert_eq!(r[99], 198);
-    let pid = pool.spawn((), |()| std::process::id()).join().expect("pid");
-    assert_ne!(pid, std::process::id());
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    let rollup =
-        std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("smaps_rollup");
-    let kib: u64 = rollup
-        .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("a Pss line");
-    (kib as f64 / 1024.0, "MiB")
 }

@@ -144,8 +144,7 @@ pub fn run(id: &str, quick: bool) -> Option<Measurement> {
         return Some(scaling::pool_map(*us, workers, quick));
     }
     if base == RSS {
-        let method: StartMethod = param.parse().ok()?;
-        return Some(memory::idle_worker(method));
+        return run_idle_worker(id);
     }
     if M1.contains(&base) {
         let bytes = memory::parse_size(param)?;
@@ -153,6 +152,14 @@ pub fn run(id: &str, quick: bool) -> Option<Measurement> {
         return memory::with_parent_memory(bytes, || super::run(base, true));
     }
     None
+}
+
+/// Runs the memory row `id` (`RSS-idle-worker@<method>`) once; `None` if
+/// `id` is not one. Apart from [`run`], so that a program of its own
+/// (`mp-rss`) can measure it without the code of every other scenario.
+pub fn run_idle_worker(id: &str) -> Option<Measurement> {
+    let method: StartMethod = id.strip_prefix(RSS)?.strip_prefix('@')?.parse().ok()?;
+    Some(memory::idle_worker(method))
 }
 
 /// Runs the raw limit of family row `id` once (M1 fork and spawn under

@@ -52,6 +52,13 @@ impl Scenario {
         self.id.split_once('@').map_or(&self.id, |(base, _)| base)
     }
 
+    /// Whether the row runs in programs of its own (`mp-rss`, `peer-rss`):
+    /// an idle spawned worker's memory grows with the size of the program
+    /// it re-executes, so both sides run it in programs holding only it.
+    pub(crate) fn own_program(&self) -> bool {
+        self.base() == "RSS-idle-worker"
+    }
+
     /// Whether a runner that lists `listed` runs this row: by its id, or
     /// (for a parameterised row) by its base id.
     fn listed_as(&self, listed: &str) -> bool {
@@ -302,10 +309,14 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
         "multiprocess-benches",
         "--bin",
         "mp-scenarios",
+        "--bin",
+        "mp-rss",
         "-p",
         "multiprocess-peer-benches",
         "--bin",
         "peer-scenarios",
+        "--bin",
+        "peer-rss",
     ];
     println!("==> cargo {}", build.join(" "));
     let st = Command::new("cargo")
@@ -319,6 +330,8 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
     let target: PathBuf = crate::cargo::metadata()?.target_dir;
     let rust_bin = target.join("release").join("mp-scenarios");
     let peer_bin = target.join("release").join("peer-scenarios");
+    let rust_rss = target.join("release").join("mp-rss");
+    let peer_rss = target.join("release").join("peer-rss");
     let peer_list = Command::new(&peer_bin).arg("--list").output()?;
     let peers: Vec<(String, String)> = String::from_utf8_lossy(&peer_list.stdout)
         .lines()
@@ -418,8 +431,13 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
                     args.push("--quick".into());
                 }
                 let mut id = s.id.as_str();
+                let (ours_bin, theirs_bin) = if s.own_program() {
+                    (&rust_rss, &peer_rss)
+                } else {
+                    (&rust_bin, &peer_bin)
+                };
                 let (samples, program) = match (side, row.raw.as_mut(), row.peer.as_mut()) {
-                    (0, _, _) => (&mut row.ours, rust_bin.clone().into_os_string()),
+                    (0, _, _) => (&mut row.ours, ours_bin.clone().into_os_string()),
                     (1, Some(raw), _) => {
                         args[0] = raw_id.clone().into();
                         id = &raw_id;
@@ -429,7 +447,7 @@ pub(crate) fn main(args: &[String]) -> Result<()> {
                         args.insert(0, script.clone().into());
                         (&mut row.cpython, OsString::from("python3"))
                     }
-                    (3, _, Some((_, peer))) => (peer, peer_bin.clone().into_os_string()),
+                    (3, _, Some((_, peer))) => (peer, theirs_bin.clone().into_os_string()),
                     _ => continue,
                 };
                 let (v, u) = measure(&root, program, args, id, s.pinned)?;
@@ -558,7 +576,9 @@ fn family_section(family: &[Row]) -> String {
          raw limit under the same ballast (the raw fork server would inherit it, so \
          forkserver has none); \
          `RSS-idle-worker@<method>` is the Pss (`/proc/<pid>/smaps_rollup`) of the idle \
-         worker of a `Pool(1)`. Ratios > 1 mean multiprocess is better (faster, or smaller); \
+         worker of a `Pool(1)`, each side in a program that holds only that row (`mp-rss`, \
+         `peer-rss`: a spawned worker re-executes its program, and its code's Pss grows with \
+         the program's size). Ratios > 1 mean multiprocess is better (faster, or smaller); \
          no targets.\n\n{}",
         table::family_markdown(family)
     )
@@ -643,6 +663,20 @@ mod tests {
         let scaling = after.find("## Scaling and memory (generated)").unwrap();
         assert!(scaling < after.find(END).unwrap());
         assert!(after[scaling..].contains("| S-1ms@2w |"), "{after}");
+    }
+
+    #[test]
+    fn only_the_idle_worker_rows_run_in_programs_of_their_own() {
+        let mut r = row(false, &[1.0], &[1.0]);
+        for (id, own) in [
+            ("RSS-idle-worker@spawn", true),
+            ("RSS-idle-worker@fork", true),
+            ("M1-spawn@1GB", false),
+            ("M4b", false),
+        ] {
+            r.scenario.id = id.into();
+            assert_eq!(r.scenario.own_program(), own, "{id}");
+        }
     }
 
     #[test]
