@@ -51,13 +51,38 @@ pub const DEFAULT_HANDSHAKE_GRACE: Duration = Duration::from_secs(1);
 ///
 /// An address is a serde value, so it can be a `Process` argument or
 /// travel through a queue, as Python passes `listener.address` to children.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Address {
     /// A Unix-domain socket at this path (Python's `'AF_UNIX'`), or in the
     /// abstract namespace if the path starts with a NUL byte.
     Unix(PathBuf),
     /// A TCP address (Python's `'AF_INET'`); port 0 picks a free port.
     Tcp(SocketAddr),
+}
+
+/// Equal as `Path`s are (component by component, so `a//b` is `a/b`), with
+/// identical bytes taken as equal first: a manager's client looks its
+/// server's address up on every call, and comparing components cost it
+/// about a hundred instructions a time.
+impl PartialEq for Address {
+    fn eq(&self, other: &Address) -> bool {
+        match (self, other) {
+            (Address::Unix(a), Address::Unix(b)) => a.as_os_str() == b.as_os_str() || a == b,
+            (Address::Tcp(a), Address::Tcp(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// As `==` compares (a path hashes by its components).
+impl std::hash::Hash for Address {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Address::Unix(p) => p.hash(state),
+            Address::Tcp(a) => a.hash(state),
+        }
+    }
 }
 
 impl Address {
@@ -711,5 +736,29 @@ mod tests {
             let back: Address = mp_wire::decode(mp_wire::encode(&a).unwrap()).unwrap();
             assert_eq!(back, a);
         }
+    }
+
+    #[test]
+    fn addresses_compare_as_paths_do() {
+        let unix = |p: &str| Address::Unix(PathBuf::from(p));
+        assert_eq!(unix("/tmp/a/s"), unix("/tmp/a/s"));
+        assert_eq!(
+            unix("/tmp//a/s"),
+            unix("/tmp/a/s"),
+            "component by component"
+        );
+        assert_ne!(unix("/tmp/a/s"), unix("/tmp/a/t"));
+        assert_ne!(unix("/tmp/a/s"), Address::tcp_loopback(1));
+        assert_eq!(Address::tcp_loopback(7), Address::tcp_loopback(7));
+        assert_ne!(Address::tcp_loopback(7), Address::tcp_loopback(8));
+        assert_eq!(Address::unix_abstract("x"), Address::unix_abstract("x"));
+        assert_ne!(Address::unix_abstract("x"), Address::unix_abstract("y"));
+        let state = std::hash::RandomState::new();
+        let h = |a: &Address| std::hash::BuildHasher::hash_one(&state, a);
+        assert_eq!(
+            h(&unix("/tmp//a/s")),
+            h(&unix("/tmp/a/s")),
+            "hashes as it compares"
+        );
     }
 }
