@@ -458,9 +458,7 @@ impl Shared {
                 // No task of it started (the worker was killed before it
                 // read the chunk, or while idle): it goes out again, as long
                 // as it is not what kills its workers before any task runs.
-                None if lost.rare.as_ref().map_or(0, |r| r.unstarted_losses)
-                    < MAX_UNSTARTED_LOSSES =>
-                {
+                None if lost.unstarted_losses() < MAX_UNSTARTED_LOSSES => {
                     lost.rare_mut().unstarted_losses += 1;
                     requeue.push(lost);
                 }
@@ -468,7 +466,7 @@ impl Shared {
                     let items = lost.skip..lost.len;
                     self.deliver(lost.job, lost.index, items, Err(died(None)), completions);
                 }
-                Some(_) if lost.rare.as_ref().map_or(0, |r| r.attempts) < cfg.retries => {
+                Some(_) if lost.attempts() < cfg.retries => {
                     lost.rare_mut().attempts += 1;
                     requeue.push(lost);
                 }

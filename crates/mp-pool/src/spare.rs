@@ -27,8 +27,11 @@ thread_local! {
     static KEPT: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The largest byte buffer [`give_back_bytes`] keeps.
-const BYTES_KEEP_MAX: usize = 64 << 10;
+/// The largest byte buffer [`give_back_bytes`] keeps (and a worker keeps
+/// to read its next request into): small calls are the ones whose
+/// allocation shows, and a larger buffer kept would stay resident in an
+/// idle process.
+pub(crate) const BYTES_KEEP_MAX: usize = 64 << 10;
 
 thread_local! {
     /// One byte buffer, apart from the vectors above (taking one of those

@@ -88,6 +88,16 @@ impl Chunk {
         self.bulk && self.bytes.len() <= PREFETCH_MAX_BYTES
     }
 
+    /// How many workers died holding it before any of its tasks started.
+    pub(crate) fn unstarted_losses(&self) -> u32 {
+        self.rare.as_ref().map_or(0, |r| r.unstarted_losses)
+    }
+
+    /// How many workers died holding it after one of its tasks started.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.rare.as_ref().map_or(0, |r| r.attempts)
+    }
+
     /// Its rare parts, made on first use.
     pub(crate) fn rare_mut(&mut self) -> &mut ChunkRare {
         self.rare.get_or_insert_with(Box::default)

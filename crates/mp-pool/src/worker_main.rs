@@ -296,7 +296,8 @@ worker state failed: {e}"
     let mut replies: u64 = 0;
     // The last reply's bytes, which the next request is read into (a
     // request read into a fresh allocation cost each task an allocation
-    // and a free).
+    // and a free); not kept past 64 KiB, which would stay resident in an
+    // idle worker.
     let mut spare: Vec<u8> = Vec::new();
     loop {
         let msg = match next_request(&mut conn, orphaning, taken, &mut spare) {
@@ -347,7 +348,7 @@ worker state failed: {e}"
         if conn.send_message(&out, None).is_err() {
             break; // the parent is gone
         }
-        if out.bytes.capacity() <= spare::KEEP_MAX {
+        if out.bytes.capacity() <= spare::BYTES_KEEP_MAX {
             spare = out.bytes;
         }
         replies += 1;
