@@ -6,7 +6,9 @@
 //!
 //! Pools are per thread (as Python's connections are): a connection is
 //! taken for one request/reply and put back after it, so a call that blocks
-//! in the server (a lock, a queue `get`) holds only its own. After a `fork`
+//! in the server (a lock, a queue `get`) holds only its own. A proxy's
+//! call looks first at the connection this thread put back last (`HOT`),
+//! found by the proxy's origin without a search. After a `fork`
 //! the pool is emptied in the child (the pid no longer matches): the
 //! parent's connections are never used by two processes. Nothing here takes
 //! a lock that a `fork` by another thread could leave held in the child.
@@ -66,6 +68,85 @@ thread_local! {
 /// Idle connections kept per address and thread; more are closed when put back.
 const MAX_IDLE: usize = 4;
 
+/// The connection this thread put back last, and the origin of the proxy
+/// whose call put it back: a thread calling one server again and again
+/// takes and returns this one, found by comparing one pointer, where the
+/// pool compares addresses and keys (its two lookups per call cost about a
+/// tenth of a manager round trip's instructions). The `Arc` keeps the
+/// origin alive, so the same pointer is the same origin. Kept besides the
+/// pool's [`MAX_IDLE`].
+struct Hot {
+    origin: Arc<Origin>,
+    /// The process that put it back: a forked child finds another pid and
+    /// drops it (its copies of the parent's fds), as the pool does.
+    pid: u32,
+    /// The connection and when it was taken for its last call, while no
+    /// call has it out.
+    idle: Option<(Link, CoarseInstant)>,
+}
+
+thread_local! {
+    static HOT: RefCell<Option<Hot>> = const { RefCell::new(None) };
+}
+
+/// Takes this thread's hot connection if this process put it back and it
+/// goes to `address` with `key`: found by pointer if a call through
+/// `origin` put it back, else by comparing them (a call of another proxy,
+/// or the manager's own).
+fn take_hot(
+    address: &Address,
+    key: &AuthKey,
+    origin: Option<&Arc<Origin>>,
+) -> Option<(Link, CoarseInstant)> {
+    HOT.with(|h| {
+        let mut h = h.borrow_mut();
+        let hot = h.as_mut()?;
+        if hot.pid != mp_shm::ProcessIdent::current().pid() {
+            *h = None;
+            return None;
+        }
+        let same = origin.is_some_and(|o| Arc::ptr_eq(&hot.origin, o))
+            || (hot.origin.address == *address && hot.origin.key.as_bytes() == key.as_bytes());
+        if same {
+            hot.idle.take()
+        } else {
+            None
+        }
+    })
+}
+
+/// Puts back the connection of a call through `origin` taken at `since`,
+/// as the hot one; to the pool if the hot one is idle and the same
+/// origin's. A hot connection of another origin moves to the pool.
+fn put_hot(origin: &Arc<Origin>, link: Link, since: CoarseInstant) {
+    let pid = mp_shm::ProcessIdent::current().pid();
+    let to_pool = HOT.with(|h| {
+        let mut h = h.borrow_mut();
+        match h.as_mut() {
+            Some(hot) if hot.pid == pid && Arc::ptr_eq(&hot.origin, origin) => match hot.idle {
+                None => {
+                    hot.idle = Some((link, since));
+                    None
+                }
+                Some(_) => Some((Arc::clone(origin), (link, since))),
+            },
+            _ => {
+                let fresh = Hot {
+                    origin: Arc::clone(origin),
+                    pid,
+                    idle: Some((link, since)),
+                };
+                let old = h.replace(fresh).filter(|old| old.pid == pid)?;
+                Some((old.origin, old.idle?))
+            }
+        }
+    });
+    // Outside the borrow (the pool has its own).
+    if let Some((origin, (link, since))) = to_pool {
+        put_idle(&origin.address, &origin.key, link, since);
+    }
+}
+
 impl Pool {
     fn entry(&mut self, address: &Address, key: &AuthKey) -> Option<&mut Idle> {
         // The keys compared here are both this process's own (no peer's
@@ -79,10 +160,11 @@ impl Pool {
 
 /// Takes an idle connection of this thread to `address`, if there is one.
 ///
-/// Empties the pool first if it was inherited through `fork` (the pid no
-/// longer matches): those connections belong to the parent, and dropping
-/// them closes only our copies. The pid is `mp_shm::ProcessIdent`'s, kept
-/// in a page the kernel wipes in a forked child: no system call per call.
+/// Empties the pool (and drops the hot connection) first if it was
+/// inherited through `fork` (the pid no longer matches): those connections
+/// belong to the parent, and dropping them closes only our copies. The
+/// pid is `mp_shm::ProcessIdent`'s, kept in a page the kernel wipes in a
+/// forked child: no system call per call.
 fn take_idle(address: &Address, key: &AuthKey) -> Option<(Link, CoarseInstant)> {
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
@@ -90,16 +172,18 @@ fn take_idle(address: &Address, key: &AuthKey) -> Option<(Link, CoarseInstant)> 
         if pool.pid != pid {
             pool.pid = pid;
             pool.idle.clear();
+            // And the hot one, for a child whose calls are not a proxy's.
+            HOT.with(|h| h.borrow_mut().take());
         }
         pool.entry(address, key).and_then(|i| i.connections.pop())
     })
 }
 
-/// Puts back a connection taken by [`take_idle`] (or newly opened) after a
-/// request. No pid check: the same thread took it in this process (a fork
-/// by another thread leaves the child without this thread).
-fn put_idle(address: &Address, key: &AuthKey, connection: Link) {
-    let entry = (connection, CoarseInstant::now());
+/// Puts back a connection taken by [`take_idle`] (or newly opened) at
+/// `since` after a request. No pid check: the same thread took it in this
+/// process (a fork by another thread leaves the child without this thread).
+fn put_idle(address: &Address, key: &AuthKey, connection: Link, since: CoarseInstant) {
+    let entry = (connection, since);
     POOL.with(|p| {
         let mut pool = p.borrow_mut();
         match pool.entry(address, key) {
@@ -122,14 +206,36 @@ fn put_idle(address: &Address, key: &AuthKey, connection: Link) {
 /// precise clock reads per call cost about 1 % of a manager round trip).
 const CHECK_IDLE_AFTER: Duration = Duration::from_millis(20);
 
-/// An idle connection that is still usable, or a new one (`true`: new),
-/// whose requests go over pipes if the server is reached by a Unix socket
-/// (see `crate::pipes`). Finding a dead one closes every idle connection
-/// to `address`: they all went to the server that is gone.
-fn idle_or_connect(address: &Address, key: &AuthKey) -> Result<(Link, bool), ManagerError> {
-    while let Some((link, since)) = take_idle(address, key) {
-        if since.elapsed() < CHECK_IDLE_AFTER || link.usable() {
-            return Ok((link, false));
+/// A connection taken for a call at `now`: what [`checkin`] puts back.
+pub(crate) struct Taken {
+    link: Link,
+    /// Newly opened (nothing was sent on it before).
+    fresh: bool,
+    /// When it was taken; it counts as idle since then once put back (a
+    /// moment a call's length early: a connection is looked at sooner,
+    /// never later, and a call reads the clock once).
+    now: CoarseInstant,
+}
+
+/// An idle connection that is still usable, or a new one, whose requests
+/// go over pipes if the server is reached by a Unix socket (see
+/// `crate::pipes`); a proxy's call (`hot`: its origin) looks at the hot
+/// connection first. Finding a dead one closes every idle connection to
+/// `address`: they all went to the server that is gone.
+fn idle_or_connect(
+    address: &Address,
+    key: &AuthKey,
+    hot: Option<&Arc<Origin>>,
+) -> Result<Taken, ManagerError> {
+    let now = CoarseInstant::now();
+    while let Some((link, since)) = take_hot(address, key, hot).or_else(|| take_idle(address, key))
+    {
+        if now.duration_since(since) < CHECK_IDLE_AFTER || link.usable() {
+            return Ok(Taken {
+                link,
+                fresh: false,
+                now,
+            });
         }
         forget(address);
     }
@@ -139,12 +245,25 @@ fn idle_or_connect(address: &Address, key: &AuthKey) -> Result<(Link, bool), Man
         Some(link) => link,
         None => Link::socket(connect(address, key)?),
     };
-    Ok((link, true))
+    Ok(Taken {
+        link,
+        fresh: true,
+        now,
+    })
 }
 
 /// Closes this thread's idle connections to `address`.
 pub(crate) fn forget(address: &Address) {
     POOL.with(|p| p.borrow_mut().idle.retain(|i| i.address != *address));
+    // Taken out of the cell first: dropping a link makes system calls.
+    let hot = HOT.with(|h| {
+        let mut h = h.borrow_mut();
+        match h.as_ref() {
+            Some(hot) if hot.origin.address == *address => h.take(),
+            _ => None,
+        }
+    });
+    drop(hot);
 }
 
 /// Keys of the servers this process started or connected to: an
@@ -339,6 +458,39 @@ pub(crate) fn call_then<R>(
     args: &[u8],
     then: impl FnOnce(&[u8]) -> Result<R, ManagerError>,
 ) -> Result<R, ManagerError> {
+    call_on(address, key, None, object, method, args, then)
+}
+
+/// [`call_then`] from a proxy whose server is `origin`: this thread's hot
+/// connection is looked at first, and the connection is put back as it.
+pub(crate) fn call_from<R>(
+    origin: &Arc<Origin>,
+    object: u128,
+    method: &str,
+    args: &[u8],
+    then: impl FnOnce(&[u8]) -> Result<R, ManagerError>,
+) -> Result<R, ManagerError> {
+    call_on(
+        &origin.address,
+        &origin.key,
+        Some(origin),
+        object,
+        method,
+        args,
+        then,
+    )
+}
+
+/// [`call_then`], through the hot connection if `hot` is given.
+fn call_on<R>(
+    address: &Address,
+    key: &AuthKey,
+    hot: Option<&Arc<Origin>>,
+    object: u128,
+    method: &str,
+    args: &[u8],
+    then: impl FnOnce(&[u8]) -> Result<R, ManagerError>,
+) -> Result<R, ManagerError> {
     let request = RequestRef {
         object,
         method,
@@ -346,43 +498,55 @@ pub(crate) fn call_then<R>(
     };
     let timeout = client_settings::get(address).call_timeout;
     loop {
-        let (link, fresh) = idle_or_connect(address, key)?;
-        if let Err(e) = link.conn.send(&request) {
+        let taken = idle_or_connect(address, key, hot)?;
+        if let Err(e) = taken.link.conn.send(&request) {
             return match e {
                 SendError::Encode(e) => {
-                    put_idle(address, key, link);
+                    checkin(address, key, hot, taken, &Ok(()));
                     Err(ManagerError::Encode(e))
                 }
                 // Nothing of the request went out on a new connection
                 // either: the server is gone, not merely restarted.
-                other if fresh => Err(gone(address, other)),
+                other if taken.fresh => Err(gone(address, other)),
                 _ => {
                     forget(address);
                     continue;
                 }
             };
         }
-        let result = receive_reply_then(&link.conn, address, timeout, then);
+        let result = receive_reply_then(&taken.link.conn, address, timeout, then);
         // A reply read whole leaves the link in step, whatever it said.
-        checkin(address, key, link, &result);
+        checkin(address, key, hot, taken, &result);
         return result.and_then(|outcome| outcome);
     }
 }
 
 /// A live idle connection of this thread to `address`, or a new one.
 #[cfg_attr(not(feature = "async"), allow(dead_code))]
-fn checkout(address: &Address, key: &AuthKey) -> Result<Link, ManagerError> {
-    idle_or_connect(address, key).map(|(link, _)| link)
+fn checkout(address: &Address, key: &AuthKey) -> Result<Taken, ManagerError> {
+    idle_or_connect(address, key, None)
 }
 
-/// Keeps `link` for the next call if it is in step after `result` (a
-/// reply came, failed or not); else closes it, and after a server that went
-/// away, every idle connection to `address` with it.
-fn checkin<T>(address: &Address, key: &AuthKey, link: Link, result: &Result<T, ManagerError>) {
-    match result {
-        Ok(_) | Err(ManagerError::Remote(_)) => put_idle(address, key, link),
-        Err(ManagerError::ServerGone { .. }) => forget(address),
-        Err(_) => {}
+/// Keeps the connection taken for the next call if it is in step after
+/// `result` (a reply came, failed or not): as the hot one if `hot` is the
+/// caller's origin, else in the pool. Otherwise closes it, and after a
+/// server that went away, every idle connection to `address` with it.
+fn checkin<T>(
+    address: &Address,
+    key: &AuthKey,
+    hot: Option<&Arc<Origin>>,
+    taken: Taken,
+    result: &Result<T, ManagerError>,
+) {
+    match (result, hot) {
+        (Ok(_) | Err(ManagerError::Remote(_)), Some(origin)) => {
+            put_hot(origin, taken.link, taken.now)
+        }
+        (Ok(_) | Err(ManagerError::Remote(_)), None) => {
+            put_idle(address, key, taken.link, taken.now)
+        }
+        (Err(ManagerError::ServerGone { .. }), _) => forget(address),
+        (Err(_), _) => {}
     }
 }
 
@@ -449,4 +613,119 @@ pub(crate) fn with_origin<T>(origin: &Arc<Origin>, f: impl FnOnce() -> T) -> T {
 /// The innermost decode context's origin, if it is server `server`.
 pub(crate) fn origin_of(server: u128) -> Option<Arc<Origin>> {
     ORIGIN.with(|o| o.borrow().last().filter(|o| o.server == server).cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::{DictProxy, Manager, ManagerBuilder};
+
+    /// A server serving in a thread of this process (whatever the start
+    /// method), and the manager that serves it.
+    fn serve() -> Manager {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            ManagerBuilder::default()
+                .authkey(b"hot-connection".to_vec())
+                .serve_forever(|m| tx.send(m).unwrap())
+                .unwrap();
+        });
+        rx.recv_timeout(Duration::from_secs(10)).unwrap()
+    }
+
+    /// Names a connection by its fd's inode: a connection closed and
+    /// another opened would have another (an fd number may be reused).
+    fn inode(link: &Link) -> u64 {
+        let fd = link.conn.as_fd().try_clone_to_owned().unwrap();
+        std::fs::File::from(fd).metadata().unwrap().ino()
+    }
+
+    /// This thread's hot connection, if one is idle.
+    fn hot() -> Option<u64> {
+        HOT.with(|h| {
+            let h = h.borrow();
+            h.as_ref()?.idle.as_ref().map(|(link, _)| inode(link))
+        })
+    }
+
+    /// This thread's pooled connections to `address`.
+    fn pooled(address: &Address) -> Vec<u64> {
+        POOL.with(|p| {
+            p.borrow()
+                .idle
+                .iter()
+                .filter(|i| i.address == *address)
+                .flat_map(|i| i.connections.iter().map(|(link, _)| inode(link)))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_proxy_takes_back_the_connection_it_put_back() {
+        let manager = serve();
+        let d: DictProxy<u32, u32> = manager.dict().unwrap();
+        d.set(1, 2).unwrap();
+        let first = hot().expect("put back as the hot connection");
+        assert_eq!(d.get(&1).unwrap(), Some(2));
+        assert_eq!(hot(), Some(first), "the same connection, not a new one");
+        assert!(pooled(manager.address()).is_empty());
+    }
+
+    #[test]
+    fn proxies_and_the_manager_share_the_hot_connection() {
+        let manager = serve();
+        let d: DictProxy<u32, u32> = manager.dict().unwrap();
+        let e: DictProxy<u32, u32> = manager.dict().unwrap();
+        d.set(0, 0).unwrap();
+        let first = hot().unwrap();
+        for i in 0..5 {
+            d.set(i, i).unwrap();
+            e.set(i, i).unwrap();
+            let _: DictProxy<u32, u32> = manager.dict().unwrap();
+            assert_eq!(hot(), Some(first), "one connection for all, round {i}");
+        }
+        assert!(pooled(manager.address()).is_empty());
+        assert_eq!(e.len().unwrap(), 5);
+    }
+
+    #[test]
+    fn a_call_while_the_hot_connection_is_out_gets_another_and_both_are_kept() {
+        let manager = serve();
+        let d: DictProxy<u32, u32> = manager.dict().unwrap();
+        d.set(1, 1).unwrap();
+        let (address, key) = (manager.address().clone(), default_key().clone());
+        let key = lookup_key(&address).unwrap_or(key);
+        // As a call in progress holds it (a nested call is made while an
+        // argument is encoded, with the connection already taken).
+        let outer = idle_or_connect(&address, &key, None).unwrap();
+        assert!(!outer.fresh);
+        assert_eq!(hot(), None, "taken out");
+        d.set(2, 2).unwrap();
+        let inner = hot().expect("the nested call's connection is hot");
+        assert_ne!(inner, inode(&outer.link));
+        let outer_inode = inode(&outer.link);
+        checkin(&address, &key, None, outer, &Ok(()));
+        assert_eq!(hot(), Some(inner));
+        assert_eq!(pooled(&address), [outer_inode], "the outer one is pooled");
+        // The next calls take one of the two, and open none.
+        d.set(3, 3).unwrap();
+        assert_eq!(hot(), Some(inner));
+        assert_eq!(pooled(&address), [outer_inode]);
+    }
+
+    #[test]
+    fn forget_closes_the_hot_connection() {
+        let manager = serve();
+        let d: DictProxy<u32, u32> = manager.dict().unwrap();
+        d.set(1, 1).unwrap();
+        let first = hot().unwrap();
+        forget(manager.address());
+        assert_eq!(hot(), None);
+        d.set(1, 2).unwrap();
+        assert_ne!(hot(), Some(first), "a new connection");
+        assert_eq!(d.get(&1).unwrap(), Some(2));
+    }
 }

@@ -29,9 +29,9 @@ pub(crate) async fn call_async(
         method,
         args,
     };
-    let link = checkout(address, key)?;
-    let result = roundtrip_async(&link.conn, address, &request).await;
-    checkin(address, key, link, &result);
+    let taken = checkout(address, key)?;
+    let result = roundtrip_async(&taken.link.conn, address, &request).await;
+    checkin(address, key, None, taken, &result);
     result
 }
 

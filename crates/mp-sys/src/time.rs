@@ -96,6 +96,11 @@ impl CoarseInstant {
     pub fn elapsed(&self) -> Duration {
         CoarseInstant::now().0.saturating_sub(self.0)
     }
+
+    /// The time from `earlier` to this reading (zero if `earlier` is later).
+    pub fn duration_since(&self, earlier: CoarseInstant) -> Duration {
+        self.0.saturating_sub(earlier.0)
+    }
 }
 
 #[cfg(test)]
@@ -161,5 +166,13 @@ mod tests {
         );
         let (a, b) = (CoarseInstant::now(), CoarseInstant::now());
         assert!(b >= a, "monotonic");
+    }
+
+    #[test]
+    fn duration_since_is_the_difference_and_never_negative() {
+        let a = CoarseInstant(Duration::from_millis(5));
+        let b = CoarseInstant(Duration::from_millis(12));
+        assert_eq!(b.duration_since(a), Duration::from_millis(7));
+        assert_eq!(a.duration_since(b), Duration::ZERO);
     }
 }

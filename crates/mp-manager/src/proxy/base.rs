@@ -127,13 +127,7 @@ impl BaseProxy {
     /// Calls `method` with postcard-encoded `args` and returns the raw
     /// result bytes (Python's `_callmethod`).
     pub fn call_raw(&self, method: &str, args: &[u8]) -> Result<Vec<u8>> {
-        client::call(
-            &self.origin.address,
-            &self.origin.key,
-            self.id,
-            method,
-            args,
-        )
+        client::call_from(&self.origin, self.id, method, args, |out| Ok(out.to_vec()))
     }
 
     /// Calls `method` with `args` (a tuple) and decodes the result as `R`.
@@ -150,14 +144,7 @@ impl BaseProxy {
         args: &[u8],
         then: impl FnOnce(&[u8]) -> Result<R>,
     ) -> Result<R> {
-        client::call_then(
-            &self.origin.address,
-            &self.origin.key,
-            self.id,
-            method,
-            args,
-            then,
-        )
+        client::call_from(&self.origin, self.id, method, args, then)
     }
 
     /// Decodes bytes that came from this proxy's server; proxies inside
