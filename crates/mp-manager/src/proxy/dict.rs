@@ -37,10 +37,11 @@ fn key_error() -> crate::ManagerError {
     RemoteError::new(RemoteErrorKind::Key, "key not found").into()
 }
 
-/// How a call on one key (and a value) is made: the key, the value and
-/// the arguments are encoded into this thread's call buffers
-/// (`protocol::with_call_buffers`), and a value in the reply is decoded
-/// where it lies: no allocation per call but the decoded value's own.
+/// How a call on one key (and a value) is made: the key and the value are
+/// encoded, each as a byte string, into this thread's arguments buffer
+/// (`protocol::with_args_buffer`, `protocol::append_as_bytes`), and a value
+/// in the reply is decoded where it lies: no allocation per call but the
+/// decoded value's own.
 impl<K, V> DictProxy<K, V>
 where
     V: DeserializeOwned,
@@ -55,10 +56,9 @@ where
     where
         Q: Serialize + ?Sized,
     {
-        protocol::with_call_buffers(|b| {
-            protocol::encode_in(key, &mut b.key)?;
-            protocol::encode_in(Bytes::new(&b.key), &mut b.args)?;
-            self.base.call_encoded(method, &b.args, then)
+        protocol::with_args_buffer(|args| {
+            protocol::append_as_bytes(key, args)?;
+            self.base.call_encoded(method, args, then)
         })
     }
 
@@ -74,12 +74,10 @@ where
         Q: Serialize + ?Sized,
         W: Serialize + ?Sized,
     {
-        protocol::with_call_buffers(|b| {
-            protocol::encode_in(key, &mut b.key)?;
-            protocol::encode_in(value, &mut b.value)?;
-            let args = (Bytes::new(&b.key), Bytes::new(&b.value));
-            protocol::encode_in(&args, &mut b.args)?;
-            self.base.call_encoded(method, &b.args, then)
+        protocol::with_args_buffer(|args| {
+            protocol::append_as_bytes(key, args)?;
+            protocol::append_as_bytes(value, args)?;
+            self.base.call_encoded(method, args, then)
         })
     }
 
@@ -121,7 +119,10 @@ where
 
     /// Sets `key` to `value` (Python's `d[key] = value`).
     pub fn set(&self, key: K, value: V) -> Result<()> {
-        self.call_pair("__setitem__", &key, &value, |out| self.base.decode(out))
+        // `()` holds no proxy: decoded without the proxy's decode context.
+        self.call_pair("__setitem__", &key, &value, |out| {
+            Ok(protocol::from_bytes::<()>(out)?)
+        })
     }
 
     /// Sets `key` to `value`, returning the old value (`HashMap::insert`).

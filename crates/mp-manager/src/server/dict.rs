@@ -43,15 +43,24 @@ impl OrderedMap {
         None
     }
 
-    /// [`insert`](Self::insert) of a borrowed key, copied only if it is new.
-    pub(crate) fn set(&mut self, k: &[u8], v: ByteBuf) {
+    /// [`insert`](Self::insert) of a borrowed key and value, copied only
+    /// where they are new: a value replacing one of about its size is
+    /// copied into the old one's allocation (a `set` then allocates and
+    /// frees nothing), a much smaller one gets its own (a value that
+    /// shrank does not keep the old one's memory).
+    pub(crate) fn set(&mut self, k: &[u8], v: &[u8]) {
         if let Some(&i) = self.index.get(k) {
             if let Some((_, old)) = self.entries[i].as_mut() {
-                *old = v;
+                if old.capacity() >= v.len() && old.capacity() <= (2 * v.len()).max(64) {
+                    old.clear();
+                    old.extend_from_slice(v);
+                } else {
+                    *old = ByteBuf::from(v.to_vec());
+                }
                 return;
             }
         }
-        self.insert(ByteBuf::from(k.to_vec()), v);
+        self.insert(ByteBuf::from(k.to_vec()), ByteBuf::from(v.to_vec()));
     }
 
     pub(crate) fn remove(&mut self, k: &[u8]) -> Option<ByteBuf> {
@@ -135,7 +144,7 @@ impl Referent for Dict {
                 None => Err(key_error()),
             },
             "__setitem__" => {
-                let (k, v): (&Bytes, ByteBuf) = args(a, method)?;
+                let (k, v): (&Bytes, &Bytes) = args(a, method)?;
                 m.set(k, v);
                 ret(&())
             }
@@ -231,14 +240,33 @@ mod tests {
     #[test]
     fn set_replaces_in_place_and_appends_a_new_key() {
         let mut m = OrderedMap::default();
-        m.set(&[1], b(&[10]));
-        m.set(&[2], b(&[20]));
+        m.set(&[1], &[10]);
+        m.set(&[2], &[20]);
         let version = m.version;
-        m.set(&[1], b(&[11]));
+        m.set(&[1], &[11]);
         assert_eq!(m.version, version, "a replaced value moves nothing");
-        m.set(&[3], b(&[30]));
+        m.set(&[3], &[30]);
         let all: Vec<(u8, u8)> = m.iter().map(|(k, v)| (k[0], v[0])).collect();
         assert_eq!(all, [(1, 11), (2, 20), (3, 30)]);
         assert_eq!(m.len(), 3);
+    }
+
+    #[test]
+    fn a_replaced_value_reuses_its_allocation_only_at_about_its_size() {
+        let mut m = OrderedMap::default();
+        m.set(&[1], &[7; 40]);
+        let at = m.get(&[1]).unwrap().as_ptr();
+        m.set(&[1], &[8; 30]);
+        let v = m.get(&[1]).unwrap();
+        assert_eq!((v.as_ptr(), &v[..]), (at, &[8; 30][..]), "copied in place");
+        m.set(&[1], &[9; 100_000]);
+        assert_eq!(m.get(&[1]).unwrap()[..], [9; 100_000]);
+        m.set(&[1], &[5; 3]);
+        let v = m.get(&[1]).unwrap();
+        assert_eq!(&v[..], &[5; 3]);
+        assert!(
+            v.capacity() < 1000,
+            "a shrunk value lets go of the large one"
+        );
     }
 }

@@ -397,6 +397,9 @@ impl Server {
                 }
             };
             let sent = conn.send(&reply);
+            if let Ok(bytes) = reply {
+                protocol::recycle_result(bytes.into_vec());
+            }
             if stopping {
                 let _ = mp_sys::fd::write_all(&self.stop, b"x");
             }
