@@ -64,20 +64,15 @@ impl mp_wire::Sink for Small {
     }
 }
 
-/// One lane: a single producer (this thread), consumers claiming by CAS.
-struct Lane {
+/// A ring's shared words and data area, in a `Region` as the queue's.
+struct Words {
     region: Region,
-    /// The producer's own: the `head` it last saw, its next sequence number.
-    seen_head: u64,
-    seq: u32,
 }
 
-impl Lane {
-    fn new() -> Lane {
-        Lane {
-            region: Region::create("lane-cost", DATA + CAP).expect("region"),
-            seen_head: 0,
-            seq: 0,
+impl Words {
+    fn new(name: &str) -> Words {
+        Words {
+            region: Region::create(name, DATA + CAP).expect("region"),
         }
     }
 
@@ -89,8 +84,34 @@ impl Lane {
         &self.region.atomic_u64s::<1>(64).expect("header")[0]
     }
 
+    /// Sleeping consumers, then sleeping producers.
     fn waiters(&self) -> &[AtomicU32; 2] {
         self.region.atomic_u32s::<2>(72).expect("header")
+    }
+}
+
+/// One lane: a single producer (this thread), consumers claiming by CAS.
+struct Lane {
+    words: Words,
+    /// The producer's own: the `head` it last saw, its next sequence number.
+    seen_head: u64,
+    seq: u32,
+}
+
+impl std::ops::Deref for Lane {
+    type Target = Words;
+    fn deref(&self) -> &Words {
+        &self.words
+    }
+}
+
+impl Lane {
+    fn new() -> Lane {
+        Lane {
+            words: Words::new("lane-cost"),
+            seen_head: 0,
+            seq: 0,
+        }
     }
 
     /// The producer's `put` of a small item: encode on the stack, check the
@@ -188,26 +209,21 @@ impl Lane {
 
 /// The raw limit's ring: 8-byte slots, one `SeqCst` store per side.
 struct Raw {
-    region: Region,
+    words: Words,
+}
+
+impl std::ops::Deref for Raw {
+    type Target = Words;
+    fn deref(&self) -> &Words {
+        &self.words
+    }
 }
 
 impl Raw {
     fn new() -> Raw {
         Raw {
-            region: Region::create("raw-cost", DATA + CAP).expect("region"),
+            words: Words::new("raw-cost"),
         }
-    }
-
-    fn head(&self) -> &AtomicU64 {
-        &self.region.atomic_u64s::<1>(0).expect("header")[0]
-    }
-
-    fn tail(&self) -> &AtomicU64 {
-        &self.region.atomic_u64s::<1>(64).expect("header")[0]
-    }
-
-    fn waiters(&self) -> &[AtomicU32; 2] {
-        self.region.atomic_u32s::<2>(72).expect("header")
     }
 
     fn slots(&self) -> &[AtomicU64; CAP / 8] {
