@@ -100,7 +100,8 @@ fn unpick(p: Picky) -> u64 {
 }
 
 /// Prints, for each thread of process `pid`, its name, the kernel function
-/// it waits in and its system call (`/proc/<pid>/task/*/{comm,wchan,syscall}`).
+/// it waits in and its system call (`/proc/<pid>/task/*/{comm,wchan,syscall}`),
+/// then, if `gdb` is installed, the backtrace of its (only) thread.
 fn describe_stuck(pid: u32) {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         println!("forked copy {pid}: no /proc entry");
@@ -121,6 +122,17 @@ fn describe_stuck(pid: u32) {
             read("syscall")
         );
     }
+    // Where in the program, if gdb is there to say (CI runs as root).
+    if let Ok(out) = std::process::Command::new("gdb")
+        .args(["-p", &pid.to_string(), "-batch", "-ex", "bt"])
+        .stdin(std::process::Stdio::null())
+        .output()
+    {
+        let text = String::from_utf8_lossy(&out.stdout);
+        for line in text.lines().filter(|l| l.starts_with('#')) {
+            println!("forked copy {pid} backtrace: {line}");
+        }
+    }
 }
 
 fn check(name: &str, ok: bool) {
@@ -135,14 +147,20 @@ fn nap(ms: u64) -> u64 {
     ms
 }
 
+/// How many pools `fork-copy` makes, forking a child with a copy of each
+/// just after it starts: the instant its dispatcher thread registers to
+/// wait for commands, under its channel's lock (a copy whose drop then
+/// took that lock hung: once in about 30 CI runs with one pool).
+const FORK_COPY_ROUNDS: usize = 20;
+
 /// A forked child reaching `pool` through its parent's handles (a closure's
 /// capture) is refused at once, and its `close`, `terminate`, `join` and
 /// drop leave the parent's pool alone: it has no dispatcher thread, so
 /// before the owner check its calls waited for ever for replies nothing
 /// delivered, and its `join` or drop for a thread it does not have. The
 /// child must end within 30 s; then the parent's pool still runs on its
-/// ranks.
-fn fork_copy(pool: Pool) -> Result<(), PoolError> {
+/// ranks. `Ok(false)` after printing why, if the child did not end well.
+fn fork_copy(pool: Pool) -> Result<bool, PoolError> {
     let me = std::process::id();
     let slot = Arc::new(Mutex::new(Some(pool)));
     let copy = Arc::clone(&slot);
@@ -180,8 +198,8 @@ fn fork_copy(pool: Pool) -> Result<(), PoolError> {
     child.join_timeout(Duration::from_secs(30))?;
     let code = child.exitcode();
     if code.is_none() {
-        // Still running after 30 s (seen once in CI, not reproduced):
-        // where each of its threads waits, for whoever reads the failure.
+        // Still running after 30 s: where each of its threads waits, for
+        // whoever reads the failure.
         if let Some(pid) = child.pid() {
             describe_stuck(pid);
         }
@@ -191,14 +209,28 @@ fn fork_copy(pool: Pool) -> Result<(), PoolError> {
     if code != Some(0) {
         println!("forked copy ended with {code:?} (None: still running after 30 s)");
     }
-    check("forked copy refused", code == Some(0));
     let pool = slot.lock().unwrap().take().expect("the pool");
     check(
         "pool after the forked copy",
         pool.map(square, 0..10u64)? == (0..10).map(square).collect::<Vec<_>>(),
     );
     pool.close();
-    pool.join()
+    pool.join()?;
+    Ok(code == Some(0))
+}
+
+/// [`fork_copy`] with `first`, then with [`FORK_COPY_ROUNDS`]` - 1` more
+/// pools, each forked from as soon as it is built.
+fn fork_copies(first: Pool) -> Result<(), PoolError> {
+    let mut refused = fork_copy(first)?;
+    for _ in 1..FORK_COPY_ROUNDS {
+        if !refused {
+            break;
+        }
+        refused = fork_copy(Pool::builder().initializer(init, (1000u64,)).build()?)?;
+    }
+    check("forked copy refused", refused);
+    Ok(())
 }
 
 fn main() -> Result<(), PoolError> {
@@ -206,7 +238,7 @@ fn main() -> Result<(), PoolError> {
     println!("mpi: {} workers: {}", pool.is_mpi(), pool.processes());
     let crash = std::env::args().nth(1);
     if crash.as_deref() == Some("fork-copy") {
-        return fork_copy(pool);
+        return fork_copies(pool);
     }
     if crash.as_deref() == Some("crash") {
         let _ = pool.map_chunked(exits_at_7, 0..20u64, 1);

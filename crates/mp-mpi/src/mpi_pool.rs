@@ -5,6 +5,7 @@
 use std::sync::Mutex;
 
 use mp_pool::{remote, AsyncResult, Callbacks, IMapIterator, PoolError, TaskError};
+use mp_sys::dropped_by_maker::DroppedByMaker;
 use mp_sys::mpi_job::CallEntry;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -26,7 +27,10 @@ pub(crate) struct MpiPool {
     /// for ever there by threads it does not have, and the ranks are its
     /// parent's).
     owner: u32,
-    engine: Engine,
+    /// Not dropped in a forked child: dropping its channel's sender takes
+    /// the channel's lock, which the parent's dispatcher thread may have
+    /// held at the fork (it does while it registers to wait).
+    engine: DroppedByMaker<Engine>,
     processes: usize,
     state: Mutex<State>,
 }
@@ -35,7 +39,7 @@ impl MpiPool {
     pub(crate) fn new(engine: Engine, processes: usize) -> Self {
         MpiPool {
             owner: mp_shm::ProcessIdent::current().pid(),
-            engine,
+            engine: DroppedByMaker::new(engine),
             processes,
             state: Mutex::new(State::Run),
         }

@@ -21,6 +21,8 @@
 //! # Modules
 //! - [`bootstrap`]: the start-up constructor that takes over spawned
 //!   children, and `spawn_self`.
+//! - [`dropped_by_maker`]: a value only the process that made it drops (a
+//!   forked child's copy may need locks its parent's threads hold).
 //! - [`entry`]: naming a function for another process of the process tree
 //!   (offset + MAC tag).
 //! - [`exe`]: this program's executable (fd opened at start-up) and build-id.
@@ -57,6 +59,7 @@
 compile_error!("multiprocess currently supports Linux only (pidfd, memfd, futex)");
 
 pub mod bootstrap;
+pub mod dropped_by_maker;
 pub mod entry;
 pub mod exe;
 pub mod exit;
