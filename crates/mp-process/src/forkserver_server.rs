@@ -9,10 +9,13 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
 use mp_sys::process::{exit_now, fork, wait_pidfd, Fork};
-use mp_wire::{Limits, Message, SharedFd, WireError};
+use mp_wire::{DecodeError, Limits, Message, SharedFd, WireError};
 use serde::{Deserialize, Serialize};
 
 use crate::child_main::{self, Launch};
+
+/// Bytes kept for a start's answer: a `Reply::Started` takes at most 6.
+const REPLY_CAPACITY: usize = 16;
 
 /// How long the server waits for the rest of a request that has begun.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,7 +52,16 @@ struct ServerState {
     /// which each child inherits and keeps as its parent's (so the client
     /// sends none with each request).
     client: Option<(u32, OwnedFd)>,
+    /// The last request, decoded, freed only once its answer is sent: each
+    /// heap page written after a fork (and `free` writes some) is a
+    /// copy-on-write fault, which before the answer the client waits for.
+    spent: Option<Launched>,
+    /// The answer to a start, encoded in place (see [`answer`]).
+    reply: Message,
 }
+
+/// A request decoded, with its target checked (or why either failed).
+type Launched = Result<(Launch, child_main::Target), DecodeError>;
 
 /// A pidfd for this process's parent, the client that spawned it.
 fn open_client() -> Option<(u32, OwnedFd)> {
@@ -81,6 +93,11 @@ pub(crate) fn server_main(control: OwnedFd) -> i32 {
         control: Some(control),
         kids: Vec::new(),
         client: open_client(),
+        spent: None,
+        reply: Message {
+            bytes: Vec::with_capacity(REPLY_CAPACITY),
+            fds: Vec::with_capacity(2),
+        },
     };
     loop {
         let Some(control) = st.control.as_ref() else {
@@ -114,9 +131,10 @@ pub(crate) fn server_main(control: OwnedFd) -> i32 {
             let Some(control) = st.control.as_ref() else {
                 return 0;
             };
-            if !answer(control, forked, &mut st.kids) {
+            if !answer(control, forked, &mut st.kids, &mut st.reply) {
                 return 0;
             }
+            drop(st.spent.take());
         }
     }
 }
@@ -125,16 +143,34 @@ pub(crate) fn server_main(control: OwnedFd) -> i32 {
 /// and, once it knows, supervises the child. Returns false if the client
 /// is gone: then the child, which nobody would ever learn of, was killed
 /// and reaped rather than left running unsupervised.
-fn answer(control: &OwnedFd, forked: Result<Forked, String>, kids: &mut Vec<Kid>) -> bool {
-    let forked = forked.and_then(|f| match mp_wire::encode(&Reply::Started { pid: f.pid }) {
-        Ok(msg) => Ok((f, msg)),
-        Err(e) => {
-            kill_and_reap(&f.pidfd);
-            Err(format!("reply: {e}"))
-        }
-    });
-    let (forked, mut msg) = match forked {
-        Ok(ready) => ready,
+///
+/// A start's answer is encoded into `reply`, the server's one reply
+/// message, whose allocations are made before any fork and kept: an
+/// allocation between the fork and the answer writes the allocator's pages,
+/// copy-on-write faults the client waits for.
+fn answer(
+    control: &OwnedFd,
+    forked: Result<Forked, String>,
+    kids: &mut Vec<Kid>,
+    reply: &mut Message,
+) -> bool {
+    reply.bytes.clear();
+    let started = Reply::Started {
+        pid: forked.as_ref().map_or(0, |f| f.pid),
+    };
+    // A `Reply` carries no fds: the empty list `encode_to_sink` returns
+    // allocates nothing.
+    let forked = forked.and_then(
+        |f| match mp_wire::encode_to_sink(&started, &mut reply.bytes) {
+            Ok(_) => Ok(f),
+            Err(e) => {
+                kill_and_reap(&f.pidfd);
+                Err(format!("reply: {e}"))
+            }
+        },
+    );
+    let forked = match forked {
+        Ok(forked) => forked,
         Err(why) => {
             return mp_wire::encode(&Reply::Failed(why))
                 .map_err(WireError::from)
@@ -144,9 +180,11 @@ fn answer(control: &OwnedFd, forked: Result<Forked, String>, kids: &mut Vec<Kid>
     };
     // The pidfd travels in the frame and comes back; the read end of the
     // status pipe is the client's, and closes here once sent.
-    msg.fds = vec![forked.pidfd, forked.status_r];
-    let sent = mp_wire::send(control.as_fd(), &msg);
-    let pidfd = msg.fds.swap_remove(0);
+    reply.fds.push(forked.pidfd);
+    reply.fds.push(forked.status_r);
+    let sent = mp_wire::send(control.as_fd(), reply);
+    let pidfd = reply.fds.swap_remove(0);
+    reply.fds.clear();
     if sent.is_err() {
         kill_and_reap(&pidfd);
         return false;
@@ -166,7 +204,7 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Forked, String> {
     // after `fork` is a copy-on-write fault. (A message that does not
     // decode still gets its child, which reports it and exits 255.)
     // Its entry point is checked here too, once, rather than in the child.
-    let launch = mp_wire::decode::<Launch>(msg).map(|l| {
+    let launch: Launched = mp_wire::decode::<Launch>(msg).map(|l| {
         let target = child_main::resolve(&l);
         (l, target)
     });
@@ -201,7 +239,7 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Forked, String> {
             exit_now(code)
         }
         Ok(Fork::Parent { pid, pidfd }) => {
-            drop(launch);
+            st.spent = Some(launch);
             Ok(Forked {
                 pid,
                 pidfd,

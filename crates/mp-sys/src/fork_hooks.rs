@@ -44,6 +44,8 @@ pub struct ForkHook {
 }
 
 static HOOKS: Mutex<Vec<ForkHook>> = Mutex::new(Vec::new());
+/// Whether `HOOKS` holds any hook (set under its lock, never cleared).
+static ANY_HOOK: AtomicBool = AtomicBool::new(false);
 
 /// This process was made by a fork through this crate (or descends from
 /// one that was): set in the child by
@@ -82,6 +84,7 @@ pub fn register_once(done: &'static AtomicBool, hook: ForkHook) {
     let mut list = hooks();
     if !done.load(Ordering::Relaxed) {
         list.push(hook);
+        ANY_HOOK.store(true, Ordering::Release);
         done.store(true, Ordering::Release);
     }
 }
@@ -89,8 +92,20 @@ pub fn register_once(done: &'static AtomicBool, hook: ForkHook) {
 /// Runs `fork` between the hooks; `in_child` says which side a result is.
 ///
 /// The registry itself is held across the fork, so a registration racing
-/// with the fork can never leave it locked in the child.
-pub(crate) fn around<T>(fork: impl FnOnce() -> T, in_child: impl Fn(&T) -> bool) -> T {
+/// with the fork can never leave it locked in the child. A caller that is
+/// the process's only thread (`one_thread`) in a process that registered no
+/// hook just forks: no other thread can hold a lock or be registering, and
+/// releasing the registry and the exit finalizer list after the fork would
+/// write their page, a copy-on-write fault on each side (the fork server's
+/// case: one per start in the server and one in the child).
+pub(crate) fn around<T>(
+    fork: impl FnOnce() -> T,
+    in_child: impl Fn(&T) -> bool,
+    one_thread: bool,
+) -> T {
+    if one_thread && !ANY_HOOK.load(Ordering::Acquire) {
+        return fork();
+    }
     let list = hooks();
     // Taken after the registry (whose holders never take it) and before
     // every hook's locks (none of which is held while registering one).
@@ -137,11 +152,15 @@ mod tests {
             },
         );
         let before = LOG.load(Ordering::SeqCst);
-        let r = around(|| LOG.load(Ordering::SeqCst), |_| false);
+        let r = around(|| LOG.load(Ordering::SeqCst), |_| false, false);
         assert_eq!(r, before + 1, "prepare ran before the call");
         assert_eq!(LOG.load(Ordering::SeqCst), before + 11);
-        around(|| (), |_| true);
+        around(|| (), |_| true, false);
         assert_eq!(LOG.load(Ordering::SeqCst), before + 11 + 101);
+        // A process's only thread skips the hooks only where none was
+        // registered: here one was, so they run.
+        around(|| (), |_| false, true);
+        assert_eq!(LOG.load(Ordering::SeqCst), before + 11 + 101 + 11);
     }
 
     static ONCE_LOG: AtomicU32 = AtomicU32::new(0);
@@ -165,7 +184,7 @@ mod tests {
         });
         register_once(&DONE, hook);
         assert!(DONE.load(Ordering::SeqCst));
-        around(|| (), |_| false);
+        around(|| (), |_| false, false);
         assert_eq!(
             ONCE_LOG.load(Ordering::SeqCst),
             1,

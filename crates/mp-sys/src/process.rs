@@ -95,7 +95,7 @@ pub fn fork() -> Result<Fork, ForkError> {
     // SAFETY: the process has one thread (checked just above, and only this
     // thread could have started another since), which is the case in which
     // `fork_unchecked`'s contract holds unconditionally.
-    unsafe { fork_unchecked() }.map_err(ForkError::Os)
+    unsafe { fork_with_hooks(true) }.map_err(ForkError::Os)
 }
 
 /// `fork()` without the single-thread check: creates a child process that
@@ -125,6 +125,18 @@ pub fn fork() -> Result<Fork, ForkError> {
 /// With one thread in the process the contract holds trivially; [`fork`]
 /// checks that case.
 pub unsafe fn fork_unchecked() -> io::Result<Fork> {
+    // SAFETY: the caller keeps this function's contract, which is
+    // `fork_with_hooks`'s.
+    unsafe { fork_with_hooks(false) }
+}
+
+/// [`fork_unchecked`], told whether the caller knows it is the process's
+/// only thread (`one_thread`, see `fork_hooks::around`).
+///
+/// # Safety
+/// [`fork_unchecked`]'s contract; and `one_thread` only if the process has
+/// one thread.
+unsafe fn fork_with_hooks(one_thread: bool) -> io::Result<Fork> {
     // Parent and child must agree on the process-tree key.
     crate::tree_key::settle();
     // Locks registered by the crates above are taken just before the fork
@@ -134,6 +146,7 @@ pub unsafe fn fork_unchecked() -> io::Result<Fork> {
         // may then do is the caller's contract above.
         || unsafe { libc::fork() },
         |pid| *pid == 0,
+        one_thread,
     );
     match pid {
         -1 => Err(io::Error::last_os_error()),
