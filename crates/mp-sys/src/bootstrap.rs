@@ -250,7 +250,9 @@ pub struct Spawned {
 /// Uses `posix_spawn` (a vfork-style clone, then exec: no copy of the
 /// parent's page tables). The child keeps its end of the socket at the same
 /// fd number (a same-fd `dup2` file action clears its close-on-exec flag in
-/// the child only, glibc ≥ 2.29), its standard input is `/dev/null`, its
+/// the child only, glibc ≥ 2.29), its standard input is `/dev/null`, it
+/// inherits no other descriptor of this process but standard output and
+/// error (Python's `close_fds`; see [`crate::fd::inheritable_fds`]), its
 /// environment is this process's plus [`BOOTSTRAP_ENV`], and its `argv` is
 /// this process's. The bootstrap record (the process-tree key and `entry`)
 /// is written on the socket before this returns.
@@ -309,6 +311,7 @@ fn spawn_exe(control: std::os::fd::BorrowedFd<'_>) -> io::Result<(u32, OwnedFd)>
         format!("{BOOTSTRAP_ENV}={}", format_env(raw)).into_bytes(),
     )?);
     let devnull = cstring(b"/dev/null".to_vec())?;
+    let inherited = crate::fd::inheritable_fds()?;
     let argv_ptrs = null_terminated(&argv);
     let envp_ptrs = null_terminated(&envp);
 
@@ -330,6 +333,20 @@ fn spawn_exe(control: std::os::fd::BorrowedFd<'_>) -> io::Result<(u32, OwnedFd)>
         })?;
         // SAFETY: `actions` is initialised; `raw` is an open fd of ours.
         check(unsafe { libc::posix_spawn_file_actions_adddup2(actions.as_mut_ptr(), raw, raw) })?;
+        // As Python's spawn (`close_fds`), the child gets standard input,
+        // output and error and its control socket, nothing else: every other
+        // descriptor this process would pass on through the exec (one
+        // inherited from its own parent, a library's opened without
+        // close-on-exec) is closed in the child first. Kept open there, a
+        // pipe's write end would hold off its reader's end of file for as
+        // long as the child (or the fork server, and so every child forked
+        // from it) lives. One closed meanwhile is no error (glibc ignores a
+        // close action's `EBADF`).
+        for fd in inherited.iter().copied().filter(|&fd| fd != raw) {
+            // SAFETY: `actions` is initialised; a close action takes a plain
+            // number.
+            check(unsafe { libc::posix_spawn_file_actions_addclose(actions.as_mut_ptr(), fd) })?;
+        }
         let mut pid: libc::pid_t = 0;
         // [1] `path`, `argv_ptrs` and `envp_ptrs` are valid NUL-terminated C
         // strings / null-terminated pointer arrays that live until the call

@@ -1,4 +1,9 @@
-//! Small fd helpers: duplicating with close-on-exec, and `/dev/null`.
+//! Small fd helpers: duplicating with close-on-exec, which descriptors an
+//! `exec` would pass on, and `/dev/null`.
+//!
+//! # Safety
+//! One `fcntl(F_GETFD)` through `libc` on a descriptor number; its block
+//! says why it holds.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -8,6 +13,56 @@ use std::time::Duration;
 /// closed on `exec`.
 pub fn dup_cloexec(fd: impl AsFd) -> io::Result<OwnedFd> {
     Ok(rustix::io::fcntl_dupfd_cloexec(fd, 0)?)
+}
+
+/// `fcntl(fd, F_SETFD)`—Whether `fd` is closed on `exec` (`cloexec`), or
+/// inherited by the programs this process executes.
+pub fn set_cloexec(fd: impl AsFd, cloexec: bool) -> io::Result<()> {
+    let flags = if cloexec {
+        rustix::io::FdFlags::CLOEXEC
+    } else {
+        rustix::io::FdFlags::empty()
+    };
+    Ok(rustix::io::fcntl_setfd(fd, flags)?)
+}
+
+/// The descriptors above standard error that a program this process
+/// executes would inherit: those open now without close-on-exec, ascending
+/// (read from `/proc/self/fd`). Another thread may open or close one at any
+/// time, so the list is a snapshot.
+pub fn inheritable_fds() -> io::Result<Vec<i32>> {
+    let mut fds = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        let Some(fd) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if fd <= 2 {
+            continue;
+        }
+        // One closed meanwhile (the listing's own, or another thread's)
+        // fails with `EBADF` and is left out.
+        if fd_flags(fd).is_some_and(|flags| flags & libc::FD_CLOEXEC == 0) {
+            fds.push(fd);
+        }
+    }
+    fds.sort_unstable();
+    Ok(fds)
+}
+
+/// `fcntl(fd, F_GETFD)` of a descriptor number that may not be open
+/// (`None` then).
+#[allow(unsafe_code)]
+fn fd_flags(fd: i32) -> Option<i32> {
+    // SAFETY: `F_GETFD` takes no argument and reads nothing of ours; any
+    // integer is a valid first argument (a number that names no open file
+    // fails with `EBADF`). A number another thread reuses meanwhile is only
+    // queried, never used.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    (flags >= 0).then_some(flags)
 }
 
 /// Opens `/dev/null` for reading and writing.
