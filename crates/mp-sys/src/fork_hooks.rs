@@ -130,9 +130,23 @@ pub(crate) fn around<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::cell::Cell;
 
-    static LOG: AtomicU32 = AtomicU32::new(0);
+    // Counted per thread: the hooks registered here stay registered, and
+    // run around every fork the other tests of this binary make on their
+    // own threads meanwhile (which a process-wide count would see).
+    thread_local! {
+        static LOG: Cell<u32> = const { Cell::new(0) };
+        static ONCE_LOG: Cell<u32> = const { Cell::new(0) };
+    }
+
+    fn add(log: &'static std::thread::LocalKey<Cell<u32>>, n: u32) {
+        log.with(|l| l.set(l.get() + n));
+    }
+
+    fn read(log: &'static std::thread::LocalKey<Cell<u32>>) -> u32 {
+        log.with(Cell::get)
+    }
 
     #[test]
     fn hooks_run_around_the_call_in_order() {
@@ -140,40 +154,28 @@ mod tests {
         register_once(
             &DONE,
             ForkHook {
-                prepare: || {
-                    LOG.fetch_add(1, Ordering::SeqCst);
-                },
-                parent: || {
-                    LOG.fetch_add(10, Ordering::SeqCst);
-                },
-                child: || {
-                    LOG.fetch_add(100, Ordering::SeqCst);
-                },
+                prepare: || add(&LOG, 1),
+                parent: || add(&LOG, 10),
+                child: || add(&LOG, 100),
             },
         );
-        let before = LOG.load(Ordering::SeqCst);
-        let r = around(|| LOG.load(Ordering::SeqCst), |_| false, false);
+        let before = read(&LOG);
+        let r = around(|| read(&LOG), |_| false, false);
         assert_eq!(r, before + 1, "prepare ran before the call");
-        assert_eq!(LOG.load(Ordering::SeqCst), before + 11);
+        assert_eq!(read(&LOG), before + 11);
         around(|| (), |_| true, false);
-        assert_eq!(LOG.load(Ordering::SeqCst), before + 11 + 101);
+        assert_eq!(read(&LOG), before + 11 + 101);
         // A process's only thread skips the hooks only where none was
         // registered: here one was, so they run.
         around(|| (), |_| false, true);
-        assert_eq!(LOG.load(Ordering::SeqCst), before + 11 + 101 + 11);
-    }
-
-    static ONCE_LOG: AtomicU32 = AtomicU32::new(0);
-
-    fn count_prepare() {
-        ONCE_LOG.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(read(&LOG), before + 11 + 101 + 11);
     }
 
     #[test]
     fn register_once_registers_once_under_racing_callers() {
         static DONE: AtomicBool = AtomicBool::new(false);
         let hook = ForkHook {
-            prepare: count_prepare,
+            prepare: || add(&ONCE_LOG, 1),
             parent: || {},
             child: || {},
         };
@@ -185,10 +187,6 @@ mod tests {
         register_once(&DONE, hook);
         assert!(DONE.load(Ordering::SeqCst));
         around(|| (), |_| false, false);
-        assert_eq!(
-            ONCE_LOG.load(Ordering::SeqCst),
-            1,
-            "one registration, one prepare"
-        );
+        assert_eq!(read(&ONCE_LOG), 1, "one registration, one prepare");
     }
 }
