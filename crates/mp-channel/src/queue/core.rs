@@ -41,7 +41,8 @@ use serde::{Deserialize, Serialize};
 
 use super::direct::SMALL_ITEM;
 use super::ring::{
-    Ring, Wait, ABORT, FDS, FIRST, LARGE, LAST, LEFT, RECHECK, RECORD_HEADER, SPIN_MAX_BYTES,
+    Ring, Wait, ABORT, FDS, FIRST, LARGE, LAST, LEFT, RECHECK, RECORD_HEADER, SMALL_RECORD,
+    SPIN_MAX_BYTES,
 };
 use crate::reader::{Deadline, LazyDeadline};
 use crate::scratch;
@@ -709,6 +710,23 @@ impl Writer<'_> {
             return Ok(self.push(&msg.bytes, FIRST | LAST));
         }
         self.try_write_with_fds(msg)
+    }
+
+    /// [`try_write_small`](Self::try_write_small) of a message that lies
+    /// in `record` after room for its header ([`Ring::push_small`]).
+    #[inline]
+    pub(crate) fn try_write_small_record(
+        &self,
+        record: &mut [u8; SMALL_RECORD],
+        len: usize,
+    ) -> bool {
+        let Some(start) = self.core.ring.push_small(record, len) else {
+            return false;
+        };
+        if self.wake_from.get().is_none() {
+            self.wake_from.set(Some(start));
+        }
+        true
     }
 
     /// [`try_write`](Self::try_write) of a message of `bytes` without fds

@@ -7,8 +7,10 @@
 //! A small encoding (at most [`SMALL_ITEM`] bytes) stays on the stack:
 //! the buffer is taken only when the encoding outgrows that, so a small
 //! item's `put` touches no thread-local and writes its record straight
-//! from the stack ([`Direct::small`]; it goes to the buffer after all if
-//! it carries fds or cannot be written now).
+//! from the stack ([`Direct::small_record`]: the encoding lies after room
+//! for the record's header, so the record is copied into the ring once;
+//! it goes to the buffer after all if it carries fds or cannot be
+//! written now).
 //!
 //! The encoding goes into the buffer next. For a `Queue`'s `put` only
 //! (`SimpleQueue`'s passes `may_write = false`): when it is about to pass
@@ -42,12 +44,15 @@
 use mp_wire::{Message, Sink};
 
 use super::core::{Core, Writer};
-use super::ring::{copy_short, LARGE};
+use super::ring::{copy_short, LARGE, RECORD_HEADER, SMALL_RECORD};
 use crate::scratch;
 
 /// The largest encoding kept on the stack (a record of at most 64 bytes
 /// with its header), on `put` and on `get` (`Core::read_item`).
-pub(crate) const SMALL_ITEM: usize = 56;
+pub(crate) const SMALL_ITEM: usize = SMALL_RECORD - HEADER;
+
+/// Where the encoding starts in [`Direct`]'s stack record.
+const HEADER: usize = RECORD_HEADER as usize;
 
 /// `small_len` once the encoding has moved to the buffer (far above
 /// [`SMALL_ITEM`], and no append's length can wrap it below).
@@ -65,9 +70,10 @@ struct Open<'a> {
 /// See the module docs.
 pub(crate) struct Direct<'a> {
     core: &'a Core,
-    /// The encoding while it is small: `small[..small_len]`, or
+    /// The encoding while it is small: `small[HEADER..][..small_len]`
+    /// (a record once its header is written in front), or
     /// `small_len == SPILLED` once it is in `msg`.
-    small: [u8; SMALL_ITEM],
+    small: [u8; SMALL_RECORD],
     small_len: usize,
     /// The encoding once spilled, while it is not in the ring (and the
     /// fds, at the end).
@@ -85,7 +91,7 @@ impl<'a> Direct<'a> {
     pub(crate) fn new(core: &'a Core, may_write: bool) -> Direct<'a> {
         Direct {
             core,
-            small: [0; SMALL_ITEM],
+            small: [0; SMALL_RECORD],
             small_len: 0,
             msg: Message::default(),
             open: None,
@@ -94,17 +100,20 @@ impl<'a> Direct<'a> {
     }
 
     /// The whole encoding, if it stayed on the stack (after
-    /// [`finish`](Self::finish): then it carries no fds).
+    /// [`finish`](Self::finish): then it carries no fds), as a record to
+    /// write ([`Ring::push_small`](super::ring::Ring::push_small)): the
+    /// stack record, whose encoding starts after room for its header, and
+    /// the encoding's length.
     #[inline]
-    pub(crate) fn small(&self) -> Option<&[u8]> {
-        self.small.get(..self.small_len)
+    pub(crate) fn small_record(&mut self) -> Option<(&mut [u8; SMALL_RECORD], usize)> {
+        (self.small_len <= SMALL_ITEM).then_some((&mut self.small, self.small_len))
     }
 
     /// Moves the encoding from the stack into this thread's encode
     /// buffer ([`msg`](Self::msg)).
     #[inline(never)]
     pub(crate) fn spill(&mut self) {
-        if let Some(small) = self.small.get(..self.small_len) {
+        if let Some(small) = self.small[HEADER..].get(..self.small_len) {
             let mut bytes = scratch::encode_buffer();
             bytes.extend_from_slice(small);
             self.msg.bytes = bytes;
@@ -213,7 +222,10 @@ impl Sink for Direct<'_> {
     fn append(&mut self, bytes: &[u8]) {
         let end = self.small_len.wrapping_add(bytes.len());
         if end <= SMALL_ITEM {
-            copy_short(&mut self.small[self.small_len..end], bytes);
+            copy_short(
+                &mut self.small[HEADER + self.small_len..HEADER + end],
+                bytes,
+            );
             self.small_len = end;
             return;
         }
@@ -235,7 +247,7 @@ impl Sink for Direct<'_> {
 
     #[inline]
     fn push(&mut self, byte: u8) {
-        if let Some(slot) = self.small.get_mut(self.small_len) {
+        if let Some(slot) = self.small[HEADER..].get_mut(self.small_len) {
             *slot = byte;
             self.small_len += 1;
             return;
@@ -269,12 +281,19 @@ mod tests {
         let mut sink = Direct::new(&core, false);
         let fds = mp_wire::encode_to_sink(&[7u8; 55][..], &mut sink).unwrap();
         assert!(!sink.finish(fds, || false));
-        assert_eq!(sink.small().map(<[u8]>::len), Some(SMALL_ITEM));
+        let (record, len) = sink.small_record().expect("on the stack");
+        assert_eq!(len, SMALL_ITEM);
+        // The encoding after room for the record's header, left unwritten.
+        assert_eq!(record[..HEADER], [0; HEADER]);
+        assert_eq!(
+            record[HEADER..],
+            mp_wire::encode(&[7u8; 55][..]).unwrap().bytes[..]
+        );
         assert!(sink.msg.bytes.is_empty());
         let mut sink = Direct::new(&core, false);
         let fds = mp_wire::encode_to_sink(&[7u8; 56][..], &mut sink).unwrap();
         assert!(!sink.finish(fds, || false));
-        assert_eq!(sink.small(), None);
+        assert!(sink.small_record().is_none());
         assert_eq!(
             sink.msg.bytes,
             mp_wire::encode(&[7u8; 56][..]).unwrap().bytes
@@ -284,7 +303,7 @@ mod tests {
         for b in 0..57u8 {
             Sink::push(&mut sink, b);
         }
-        assert_eq!(sink.small(), None);
+        assert!(sink.small_record().is_none());
         assert_eq!(sink.msg.bytes, (0..57u8).collect::<Vec<_>>());
     }
 }

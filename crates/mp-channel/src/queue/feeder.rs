@@ -63,7 +63,7 @@ use mp_wire::Message;
 use super::core::{Core, Writer};
 use super::direct::{Direct, SMALL_ITEM};
 use super::error::{PutError, QueueStateError};
-use super::ring::{Wait, SPIN_MAX_BYTES};
+use super::ring::{Wait, RECORD_HEADER, SMALL_RECORD, SPIN_MAX_BYTES};
 use crate::reader::{Deadline, LazyDeadline};
 use crate::scratch;
 
@@ -219,13 +219,16 @@ impl Feeder {
             scratch::recycle(std::mem::take(&mut sink.msg.bytes));
             return Ok(());
         }
-        if let Some(small) = sink.small() {
+        if let Some((record, len)) = sink.small_record() {
             // As `put`, the straight write from the stack.
             let tried = self.queued.load(Acquire) == 0;
-            if tried && self.write_small_now(small) {
+            if tried && self.write_small_now(record, len) {
                 return Ok(());
             }
-            return self.buffer(Buffered::small(small), tried);
+            return self.buffer(
+                Buffered::small(&record[RECORD_HEADER as usize..][..len]),
+                tried,
+            );
         }
         self.put(&mut sink.msg)
     }
@@ -322,8 +325,8 @@ impl Feeder {
 
     /// [`write_now`](Self::write_now) of a small encoding without fds.
     #[inline]
-    fn write_small_now(&self, bytes: &[u8]) -> bool {
-        self.with_free_writer(|writer| Ok(writer.try_write_small(bytes)))
+    fn write_small_now(&self, record: &mut [u8; SMALL_RECORD], len: usize) -> bool {
+        self.with_free_writer(|writer| Ok(writer.try_write_small_record(record, len)))
             .unwrap_or(false)
     }
 

@@ -147,7 +147,7 @@ const SPINS: u32 = 200;
 pub(crate) const RECHECK: Duration = Duration::from_millis(100);
 /// Records up to this many bytes (header included) are assembled on the
 /// stack and copied in at once.
-const SMALL_RECORD: usize = 64;
+pub(crate) const SMALL_RECORD: usize = 64;
 /// Offset of the data area.
 const DATA: usize = 384;
 /// Offset of the `data` eventcount (`seq`, then `waiters`).
@@ -632,6 +632,34 @@ impl Ring {
         if abort {
             h.abort().store(0, Release);
         }
+        Some(start)
+    }
+
+    /// Producer, holding the writer lock: [`push`](Self::push) of a whole
+    /// message of `len` payload bytes that lies in `record` after room for
+    /// the record's header (zero past them: `put` encodes a small item
+    /// there, [`Direct`](super::direct::Direct)). The header is written
+    /// into that room and the record copied in at once, where `push`
+    /// copied the payload into a record of its own first.
+    #[inline]
+    pub(crate) fn push_small(&self, record: &mut [u8; SMALL_RECORD], len: usize) -> Option<u64> {
+        let payload_max = SMALL_RECORD - RECORD_HEADER as usize;
+        debug_assert!(len <= payload_max);
+        if self.abort_owed() != 0 {
+            return self.push(
+                &record[RECORD_HEADER as usize..][..len.min(payload_max)],
+                FIRST | LAST,
+            );
+        }
+        let h = self.header();
+        let n = RECORD_HEADER + pad(len as u64);
+        let start = h.tail().load(Relaxed);
+        if n > self.free_after(start, n) {
+            return None;
+        }
+        record[..8].copy_from_slice(&header(len as u64, FIRST | LAST));
+        self.write_small_record(start, record, n as usize);
+        self.publish(start, start + n, FIRST | LAST);
         Some(start)
     }
 
@@ -1283,6 +1311,49 @@ mod tests {
             assert_eq!(out[..len], payload[..]);
         }
         assert_eq!((ring.size(), ring.is_empty()), (0, true));
+    }
+
+    /// A record `put` assembled on the stack ([`Ring::push_small`]) reads
+    /// back as the same message [`Ring::push`] writes: every small length,
+    /// across the ring's end, after an `ABORT` owed, and not at all when
+    /// the ring has no room.
+    #[test]
+    fn push_small_publishes_what_push_does() {
+        let ring = Ring::new(4096).unwrap();
+        let record_of = |payload: &[u8]| {
+            let mut record = [0u8; SMALL_RECORD];
+            record[RECORD_HEADER as usize..][..payload.len()].copy_from_slice(payload);
+            record
+        };
+        let mut out = Vec::new();
+        for len in (0..=56).chain([56; 200]) {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 3 + len) as u8).collect();
+            let at = ring.header().tail().load(SeqCst);
+            assert_eq!(ring.push_small(&mut record_of(&payload), len), Some(at));
+            assert_eq!(ring.size(), 1);
+            out.clear();
+            let (flags, _) = pop(&ring, &mut out).expect("the record");
+            assert_eq!(
+                (flags, &out[..]),
+                (FIRST | LAST, &payload[..]),
+                "{len} bytes"
+            );
+        }
+        // A dead writer's ABORT goes first, once.
+        assert!(ring.push(b"half", FIRST).is_some());
+        ring.repair_writer();
+        assert!(ring.push_small(&mut record_of(b"whole"), 5).is_some());
+        assert!(ring.push_small(&mut record_of(b"next"), 4).is_some());
+        let flags: Vec<u32> = std::iter::from_fn(|| pop(&ring, &mut out).map(|p| p.0)).collect();
+        assert_eq!(flags, [FIRST, ABORT, FIRST | LAST, FIRST | LAST]);
+        // No room: nothing written, nothing counted.
+        while ring.push(&[1; 1000], FIRST | LAST).is_some() {}
+        let (tail, size) = (ring.header().tail().load(SeqCst), ring.size());
+        while ring.push_small(&mut record_of(&[2; 56]), 56).is_some() {}
+        let tail_full = ring.header().tail().load(SeqCst);
+        assert!(ring.push_small(&mut record_of(&[2; 56]), 56).is_none());
+        assert_eq!(ring.header().tail().load(SeqCst), tail_full);
+        assert!(tail_full - tail < 1000 && ring.size() >= size);
     }
 
     #[test]

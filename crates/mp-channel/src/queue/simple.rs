@@ -81,8 +81,8 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
             // Room now (the usual case for a small item): no waiting layers.
             Some(ref writer) => {
                 if sink
-                    .small()
-                    .is_some_and(|bytes| writer.try_write_small(bytes))
+                    .small_record()
+                    .is_some_and(|(record, len)| writer.try_write_small_record(record, len))
                 {
                     Ok(())
                 } else {
