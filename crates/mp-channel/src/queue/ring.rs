@@ -1367,6 +1367,43 @@ mod tests {
         assert!(tail_full - tail < 1000 && ring.size() >= size);
     }
 
+    /// [`Ring::push_small`] copies its whole stack record only into free
+    /// space: with less than a stack record free, the records not yet
+    /// taken (just past the free space) come out whole.
+    #[test]
+    fn push_small_leaves_untaken_records_alone() {
+        for free_left in (16..=64).step_by(8) {
+            let ring = Ring::new(4096).unwrap();
+            let mut record = [0u8; SMALL_RECORD];
+            let mut put = Vec::new();
+            let mut i = 0u8;
+            while ring.cap()
+                - (ring.header().tail().load(SeqCst) - ring.header().head().load(SeqCst))
+                > free_left
+            {
+                i = i.wrapping_add(1);
+                record[RECORD_HEADER as usize..][..8].copy_from_slice(&[i; 8]);
+                assert!(ring.push_small(&mut record, 8).is_some());
+                put.push(i);
+            }
+            // Taken from the front, so the free space lies before `head`.
+            let mut out = Vec::new();
+            for _ in 0..3 {
+                assert!(pop(&ring, &mut out).is_some());
+            }
+            let taken = put.drain(..3).collect::<Vec<_>>();
+            assert_eq!(out, taken.iter().flat_map(|&b| [b; 8]).collect::<Vec<_>>());
+            while ring.push_small(&mut record, 1).is_some() {
+                put.push(record[RECORD_HEADER as usize]);
+            }
+            for b in put {
+                out.clear();
+                assert!(pop(&ring, &mut out).is_some());
+                assert_eq!(out[0], b, "{free_left} bytes left free");
+            }
+        }
+    }
+
     #[test]
     fn tasks_are_done_at_most_once_per_published_item() {
         let ring = Ring::new(4096).unwrap();
