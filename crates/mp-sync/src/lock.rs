@@ -180,6 +180,7 @@ impl Lock {
     }
 
     /// Whether anyone holds the lock (Python 3.14's `locked()`).
+    #[inline]
     pub fn locked(&self) -> bool {
         self.raw().owner() != 0
     }

@@ -13,9 +13,10 @@
 //!
 //! # Dead processes
 //! The writer and reader locks are mp-sync locks: the next party that
-//! takes one from a dead holder is told so, and repairs the ring before
-//! anything else ([`Ring::repair_writer`], [`Ring::repair_reader`]; see
-//! [`ring`](super::ring) for the counting). A producer killed between the
+//! takes one from a dead holder is told so; a producer repairs the ring
+//! before anything else ([`Ring::repair_writer`]; see [`ring`](super::ring)
+//! for the counting), a consumer has nothing to repair (each of its
+//! claims is one compare-and-swap). A producer killed between the
 //! chunks of a large message leaves a run without `LAST`: the consumer
 //! assembling it drops it at the [`ABORT`] record the next writer puts
 //! first, or — if no producer comes — notices, every [`RECHECK`], that it can
@@ -305,29 +306,43 @@ impl Core {
         }
     }
 
-    /// Takes the reader lock until `deadline` (`None` on timeout),
-    /// repairing the ring if its holder died.
+    /// Takes the reader lock until `deadline` (`None` on timeout), also
+    /// from a dead holder.
     #[inline]
     pub(crate) fn lock_reader(&self, deadline: &mut LazyDeadline) -> Option<Reader<'_>> {
         acquire(&self.reader, deadline).map(|t| self.reader_taken(t))
     }
 
-    /// The reader lock, just taken (`died`: from a dead holder; the ring
-    /// is repaired first).
+    /// The reader lock, just taken. A dead holder leaves nothing to
+    /// repair: each of its claims of a record was one compare-and-swap,
+    /// and the chunks of a message it was reading are skipped by
+    /// [`read`](Self::read) (they lack a `FIRST` record).
     #[inline]
-    pub(crate) fn reader_taken<'a>(&'a self, (guard, died): Taken<'a>) -> Reader<'a> {
-        if died {
-            self.ring.repair_reader();
-        }
+    pub(crate) fn reader_taken<'a>(&'a self, (guard, _died): Taken<'a>) -> Reader<'a> {
         Reader {
             ring: &self.ring,
             guard: Some(guard),
         }
     }
 
+    /// Takes a whole small message without fds into `out` if one is at
+    /// `head` and no consumer holds the reader lock (one waiting there for
+    /// data came first and is not passed), without that lock: one
+    /// compare-and-swap ([`Ring::pop_small`]). Returns its length, having
+    /// woken producers waiting for the space.
+    #[inline]
+    pub(crate) fn take_small(&self, out: &mut [u8; SMALL_ITEM]) -> Option<usize> {
+        if self.reader.locked() {
+            return None;
+        }
+        let len = self.ring.pop_small(out)?;
+        self.ring.wake_producers();
+        Some(len)
+    }
+
     /// Waits until `ready()` (`true`) or `deadline` (`false`): a consumer
     /// for data, a producer for space or a slot ([`Ring::wait_until`],
-    /// ordered with the other side's lock).
+    /// ordered with the producers' unlocks or the consumers' claims).
     pub(crate) fn wait_until(
         &self,
         wait: Wait,
@@ -335,11 +350,8 @@ impl Core {
         deadline: Deadline,
         ready: impl Fn() -> bool,
     ) -> bool {
-        let other = match wait {
-            Wait::Data => &self.writer,
-            Wait::Space(_) => &self.reader,
-        };
-        self.ring.wait_until(wait, spin, deadline, other, ready)
+        self.ring
+            .wait_until(wait, spin, deadline, &self.writer, ready)
     }
 
     /// The largest payload of one record.
@@ -507,7 +519,7 @@ impl Core {
     /// Waits for a message to start until `deadline`. A producer killed
     /// in the middle of a commit — after its journal, or between counting
     /// an item and publishing it — leaves a whole item unpublished (the
-    /// journal ahead of `tail`, or `puts` ahead of an empty ring) until the
+    /// journal ahead of `tail`, written before the count) until the
     /// writer lock's next holder completes the commit: so this consumer
     /// sleeps at most [`RECHECK`] at a time and, finding the ring like
     /// that, tries to be that holder (the lock is taken only from a dead
@@ -557,12 +569,13 @@ impl Core {
     }
 
     /// For a consumer that found the ring empty for a while: if a commit
-    /// looks cut short (`puts` ahead of an empty ring, or a journal ahead
-    /// of `tail`), tries the writer lock, which is taken only from a dead
-    /// holder and whose taking completes the commit (see `ring`).
+    /// looks cut short (a journal ahead of `tail`, which covers a count of
+    /// `puts` ahead of it too), tries the writer lock, which is taken only
+    /// from a dead holder and whose taking completes the commit (see
+    /// `ring`).
     pub(crate) fn complete_a_dead_commit(&self) {
         let ring = &self.ring;
-        if ring.is_empty() && (ring.size() > 0 || ring.commit_cut_short()) {
+        if ring.is_empty() && ring.commit_cut_short() {
             drop(self.try_lock_writer());
         }
     }

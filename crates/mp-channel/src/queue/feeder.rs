@@ -644,13 +644,14 @@ mod tests {
         assert_eq!(queued(&f), 1, "the ring is full: one buffered");
         // Another process writes the ring's `puts` word (@128): before,
         // adding the buffered item overflowed (a panic in debug builds).
+        // The ring's count is at most the records it can hold.
         let region: mp_shm::Region =
             mp_wire::decode(mp_wire::encode(&f.core.ring).unwrap()).unwrap();
         region
             .atomic_u64(128)
             .unwrap()
             .store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
-        assert_eq!(count(&f), u64::MAX);
+        assert_eq!(count(&f), f.core.ring.cap() / 8 + 1);
     }
 
     #[test]

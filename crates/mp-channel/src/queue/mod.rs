@@ -30,6 +30,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use self::core::{Core, ReadError};
+use self::direct::SMALL_ITEM;
 use self::feeder::Feeder;
 use self::ring::Wait;
 use crate::process_local::ProcessLocal;
@@ -171,10 +172,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// A queue with `maxsize` (0 = unbounded) and a ring of `ring_bytes`
-    /// (rounded up to a power of two, at least 4 KiB).
+    /// (rounded up to a power of two, at least 4 KiB, at most 1 GiB).
     ///
     /// # Errors
-    /// As [`new`](Self::new).
+    /// `InvalidInput` for more than 1 GiB; as [`new`](Self::new).
     pub fn with_ring(maxsize: usize, ring_bytes: usize) -> io::Result<Queue<T>> {
         Ok(Queue::from_core(Core::new(ring_bytes, maxsize)?))
     }
@@ -355,13 +356,25 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 }
 
-/// Takes the reader lock and one item before `deadline` (the ring counts
-/// it as got), and decodes it.
+/// Takes one item before `deadline` (the ring counts it as got), and
+/// decodes it: a whole small message at once without the reader lock, if
+/// no other consumer holds that lock (one waiting there for data was first
+/// and is not passed); anything else under the lock.
 pub(crate) fn read<T: DeserializeOwned>(
     core: &Core,
     timeout: Option<Duration>,
     max: usize,
 ) -> Result<T, GetError> {
+    let mut small = [0u8; SMALL_ITEM];
+    if let Some(len) = core.take_small(&mut small) {
+        if len > max {
+            return Err(GetError::TooLarge {
+                len: len as u64,
+                max,
+            });
+        }
+        return Ok(mp_wire::decode_from(&small[..len], Vec::new())?);
+    }
     let mut deadline = LazyDeadline::after(timeout);
     let mut reader = Some(core.lock_reader(&mut deadline).ok_or(GetError::Empty)?);
     match core.read_item(&mut reader, &mut deadline, max) {

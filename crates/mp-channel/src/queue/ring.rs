@@ -7,17 +7,14 @@
 //!
 //! | offset | word | type | meaning |
 //! |--------|------|------|---------|
-//! | 0   | `head` | u64 | bytes consumed since creation (consumers, under the reader lock) |
-//! | 8   | `seen_tail` | u64 | a `tail` the consumers saw, `<= tail` (under the reader lock) |
-//! | 16  | `gets` | u64 | messages taken since creation (under the reader lock) |
-//! | 24  | `next_head` | u64 | journal: the `head` a consumer is committing |
-//! | 32  | `next_gets` | u64 | journal: the `gets` that goes with it |
+//! | 0   | `head` | u64 | bytes consumed since creation (consumers, each change a compare-and-swap, [`claim`](Ring::claim)) |
+//! | 8   | `seen_tail` | u64 | a `tail` a consumer saw, `<= tail` |
 //! | 64  | `tail` | u64 | bytes published since creation (producers, under the writer lock) |
 //! | 72  | `seen_head` | u64 | a `head` the producers saw, `<= head` (under the writer lock) |
 //! | 80  | `next_tail` | u64 | journal: the `tail` a producer is committing |
 //! | 88  | `next_puts` | u64 | journal: the `puts` that goes with it |
 //! | 96  | `abort` | u64 | 1: a producer died holding the writer lock; the next record written is [`ABORT`] |
-//! | 128 | `puts` | u64 | messages published since creation (under the writer lock); `qsize() = puts - gets` |
+//! | 128 | `puts` | u64 | messages published since creation (under the writer lock) |
 //! | 192 | `data` | 2×u32 | eventcount (`seq`, `waiters`): consumers wait on it for data |
 //! | 256 | `space` | 2×u32 | eventcount: producers wait on it for space or a slot |
 //! | 264 | `space_wanted` | u64 | free bytes a sleeping producer waits for (the most any wants; 0: none asked since the last wake-up) |
@@ -30,36 +27,57 @@
 //! under-estimates the free space or the data, and is refreshed then.
 //!
 //! # Records
-//! An 8-byte header — payload length (`u32` LE) and flags (`u32` LE:
-//! [`FIRST`], [`LAST`], [`FDS`], [`ABORT`]) — then the payload, padded to 8
-//! bytes. A message is one record flagged `FIRST | LAST`, or, if larger
+//! An 8-byte header — payload length (`u32` LE) and a flags word (`u32`
+//! LE: the flags [`FIRST`], [`LAST`], [`FDS`], [`ABORT`] in its low 4 bits,
+//! above them the record's *message number*, see "Counting") — then the
+//! payload, padded to 8 bytes. A message is one record flagged `FIRST | LAST`, or, if larger
 //! than the ring has room for, a run of chunks from `FIRST` to `LAST`
 //! written under the writer lock, so runs never interleave. A record may
 //! wrap around the end of the data area.
 //!
 //! # Counting: nothing leaks when a process dies
 //! A message is counted where it becomes visible and where it is removed,
-//! never before: the producer that publishes a `LAST` record raises `puts`,
-//! the consumer that removes one (delivered or skipped) raises `gets`, each
-//! under its lock. There is no reservation held outside a lock, so a
-//! process killed anywhere else holds nothing. Inside a lock, the commit
-//! of a `LAST` record moves two words (`puts` and `tail`, or `gets` and
-//! `head`); it first writes both new values to the side's journal words,
-//! then stores them, the position last, each a `Release` store (a `mov`
-//! on x86): a process killed between two of them has made visible exactly
-//! those before the kill, in program order, whatever their ordering; the
-//! `Release` keeps that order for the other processes' loads that run
-//! meanwhile. The next holder of the lock is
-//! told by mp-sync that the previous one died ([`OwnerDied`]), and calls
-//! [`repair_writer`](Ring::repair_writer) or
-//! [`repair_reader`](Ring::repair_reader): a journal ahead of its position
-//! is a commit cut short, which is completed (the record was written
-//! whole before the journal). Any other record the dead producer left
+//! never before: the producer that publishes a `LAST` record raises
+//! `puts`, under the writer lock, and every record a producer writes
+//! carries the number of its message: `puts` before that message is
+//! counted (modulo 2^28; a ring holds at most [`MAX_CAP`] bytes, so fewer
+//! records). A consumer removes a record with one compare-and-swap of
+//! `head` ([`claim`](Ring::claim)), and that is all it changes: `qsize()`
+//! is `puts` less the number of the message at `head` (0 if nothing is
+//! published), so a message counts until its `LAST` record is taken, or
+//! skipped ([`size`](Ring::size)). There is no reservation held outside a
+//! lock or a single atomic change, so a process killed anywhere holds
+//! nothing.
+//!
+//! Under the writer lock, the commit of a `LAST` record moves two words
+//! (`puts` and `tail`); it first writes both new values to the journal
+//! words, then stores them, the position last, each a `Release` store (a
+//! `mov` on x86): a process killed between two of them has made visible
+//! exactly those before the kill, in program order, whatever their
+//! ordering; the `Release` keeps that order for the other processes'
+//! loads that run meanwhile. The next holder of the lock is told by
+//! mp-sync that the previous one died ([`OwnerDied`]), and calls
+//! [`repair_writer`](Ring::repair_writer): a journal ahead of `tail` is a
+//! commit cut short, which is completed (the record was written whole
+//! before the journal). Any other record the dead producer left
 //! unpublished is ignored, as it lies beyond `tail`; the chunks of a
 //! message it had begun are dropped by consumers when they reach the
-//! [`ABORT`] record the next writer puts first. A consumer killed in the
-//! middle of a message leaves chunks without `FIRST`, which the next
-//! consumer skips (counting their `LAST`).
+//! [`ABORT`] record the next writer puts first.
+//!
+//! # Consumers
+//! A whole message of one small record without fds is taken without the
+//! reader lock, by whichever consumer claims it first: it copies the
+//! record out, then claims it; a claim that fails (another consumer took
+//! it, and the producer may have reused its bytes) takes nothing, and the
+//! copy is dropped unread ([`pop_small`](Ring::pop_small)). Everything
+//! else — chunks, fds, larger records, `ABORT`s, waiting for data — is
+//! read under the reader lock, still claimed record by record: the lock
+//! keeps a chunked message's reader alone with it, and a consumer that
+//! holds it while it waits for data is not passed by one without it
+//! ([`Core::take_small`](super::core::Core::take_small) looks at the lock
+//! first). A consumer killed in the middle of a message leaves chunks
+//! without `FIRST`, which the next consumer skips; there is nothing to
+//! repair.
 //!
 //! # Publication and wake-ups
 //! A producer copies a record in, then publishes it with one store of
@@ -69,25 +87,30 @@
 //! only if someone is registered.
 //!
 //! A whole message (its `LAST` record) is published with a `Release` store
-//! of `tail` (and taken with one of `head`); the publishing side looks for
-//! sleepers on the other side only after releasing its lock
-//! ([`wake_consumer`](Ring::wake_consumer), [`wake_producers`](Ring::wake_producers)).
-//! A side about to sleep registers, then makes a no-op read-modify-write
-//! of the other side's lock word ([`Lock::order_with_unlock`], passed to
+//! of `tail`; the producer looks for sleeping consumers only after
+//! releasing the writer lock ([`wake_consumer`](Ring::wake_consumer)). A
+//! consumer about to sleep registers, then makes a no-op read-modify-write
+//! of the writer lock's word ([`Lock::order_with_unlock`], passed to
 //! [`wait_until`](Ring::wait_until)), then looks at its condition. Every
 //! change of a lock word is a read-modify-write, so either that one
 //! follows the release in the word's order and synchronizes with it (the
 //! look sees the new position), or it precedes the release and
 //! synchronizes with it the other way (the publisher's look at the waiter
-//! count sees the registration and wakes). So no wake-up is lost, in the
-//! language's memory model, and a side pays one locked instruction per
-//! message (the unlock's swap) beside its lock's CAS, instead of a `SeqCst`
-//! store (`xchg`) more. A chunk before the `LAST` one, taken or published
-//! while the lock is still held (the other side may wait for it
-//! meanwhile), keeps a `SeqCst` store followed at once by the look at the
-//! waiters: the eventcount's own Dekker pair. mp-sync's loom models check
-//! both protocols, on rings of one to three slots (and that the first
-//! loses a wake-up without the read-modify-write).
+//! count sees the registration and wakes). The other way round, a
+//! consumer's claim is itself a read-modify-write of `head`, after which it
+//! looks for sleeping producers ([`wake_producers`](Ring::wake_producers));
+//! a producer about to sleep registers, makes a no-op read-modify-write of
+//! `head` ([`order_with_claims`](Ring::order_with_claims)) and then looks
+//! at the free space, the same argument. So no wake-up is lost, in the
+//! language's memory model, and a producer pays one locked instruction per
+//! message beside its lock's CAS (the unlock's swap), a consumer of a
+//! small message one in all (its claim). A chunk before the `LAST` one,
+//! published while the writer lock is still held (the consumer may wait
+//! for it meanwhile), keeps a `SeqCst` store followed at once by the look
+//! at the waiters: the eventcount's own Dekker pair. mp-sync's loom models
+//! check these protocols, on rings of one to three slots, with a consumer
+//! claiming without the reader lock beside one sleeping under it (and
+//! that a wake-up is lost without the no-op read-modify-writes).
 //!
 //! A producer notifies consumers only when the consumer has reached its
 //! record ([`wake_consumer`](Ring::wake_consumer) says why that loses no
@@ -121,6 +144,19 @@ pub(crate) const LAST: u32 = 2;
 pub(crate) const FDS: u32 = 4;
 /// An empty record: the producer of the message being assembled died; drop it.
 pub(crate) const ABORT: u32 = 8;
+/// The bits of a header's flags word that are flags; above them, the
+/// record's message number (see the module docs, "Counting").
+const KIND: u32 = 0xf;
+/// Where a record's message number starts in its flags word.
+const NUMBER_SHIFT: u32 = 4;
+/// Message numbers are counted modulo this (`qsize()` is exact while
+/// fewer messages are in the ring: a ring of at most [`MAX_CAP`] bytes
+/// holds fewer, each record taking at least 8).
+const NUMBERS: u64 = 1 << (32 - NUMBER_SHIFT);
+/// The largest data area a ring may have.
+pub(crate) const MAX_CAP: usize = 1 << 30;
+// Its records (8 bytes at least) are fewer than the message numbers.
+const _: () = assert!((MAX_CAP / 8) as u64 <= NUMBERS);
 
 /// Items whose encoding is at least this large are copied straight between
 /// the ring and their own buffers (`direct`, [`Core::read_item`](super::core::Core::read_item)).
@@ -210,18 +246,6 @@ impl<'a> Header<'a> {
     #[inline]
     fn seen_tail(self) -> &'a AtomicU64 {
         self.u64_at(8)
-    }
-    #[inline]
-    fn gets(self) -> &'a AtomicU64 {
-        self.u64_at(16)
-    }
-    #[inline]
-    fn next_head(self) -> &'a AtomicU64 {
-        self.u64_at(24)
-    }
-    #[inline]
-    fn next_gets(self) -> &'a AtomicU64 {
-        self.u64_at(32)
     }
     #[inline]
     fn tail(self) -> &'a AtomicU64 {
@@ -336,23 +360,32 @@ fn ahead(a: u64, b: u64) -> bool {
 impl Ring {
     /// A new empty ring whose data area is `cap` bytes (rounded up to a
     /// power of two, at least 4 KiB).
+    /// More than [`MAX_CAP`] bytes is refused (`InvalidInput`).
     pub(crate) fn new(cap: usize) -> io::Result<Ring> {
+        if cap > MAX_CAP {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a queue's ring holds at most {MAX_CAP} bytes, not {cap}"),
+            ));
+        }
         let cap = cap.max(4096).next_power_of_two();
         let region = Region::create("mp-queue", DATA + cap)?;
         Ok(Ring { region })
     }
 
     /// The ring in `region`, which another process sent: its header, then
-    /// a data area of a power of two of at least 4 KiB (as [`new`](Self::new)
+    /// a data area of a power of two from 4 KiB to [`MAX_CAP`] (as [`new`](Self::new)
     /// makes it; positions are taken modulo it with a mask, and the header's
     /// words must lie inside).
     fn from_region(region: Region) -> Result<Ring, String> {
         let len = region.len();
         match len.checked_sub(DATA) {
-            Some(cap) if cap >= 4096 && cap.is_power_of_two() => Ok(Ring { region }),
+            Some(cap) if (4096..=MAX_CAP).contains(&cap) && cap.is_power_of_two() => {
+                Ok(Ring { region })
+            }
             _ => Err(format!(
                 "a shared region of {len} bytes is not a queue's ring \
-                 ({DATA} bytes of header, then a power of two of at least 4096)"
+                 ({DATA} bytes of header, then a power of two from 4096 to {MAX_CAP})"
             )),
         }
     }
@@ -405,12 +438,34 @@ impl Ring {
 
     /// Messages published and not yet taken: `qsize()` (without items
     /// still in a producer's feeder buffer).
+    ///
+    /// `puts` less the number of the message at `head` (see the module
+    /// docs, "Counting"); 0 if nothing is published. The record at `head`
+    /// is read without the reader lock: it counts only if `head` has not
+    /// moved meanwhile (a consumer may have taken it, and the producer
+    /// reused its bytes); after a few tries the count is an
+    /// over-estimate at most the ring's records. Holding the writer lock
+    /// (a bounded queue's check for a slot), no record is reused while it
+    /// is read, and a record taken meanwhile only over-estimates.
     pub(crate) fn size(&self) -> u64 {
         let h = self.header();
-        // `gets` first: it never passes the `puts` read after it.
-        let gets = h.gets().load(SeqCst);
-        let puts = h.puts().load(SeqCst);
-        puts.saturating_sub(gets)
+        let mut tries = 0;
+        loop {
+            let head = h.head().load(Acquire);
+            let tail = h.tail().load(Acquire);
+            if head == tail {
+                return 0;
+            }
+            // `puts` after `tail`: at least the count that goes with it.
+            let puts = h.puts().load(Acquire);
+            let (word, _) = self.header_at(head);
+            tries += 1;
+            if h.head().load(Acquire) == head || tries == 8 {
+                let number = u64::from(word >> NUMBER_SHIFT);
+                let size = puts.wrapping_sub(number) & (NUMBERS - 1);
+                return size.min(self.cap() / RECORD_HEADER);
+            }
+        }
     }
 
     /// Messages published and not yet marked done (`JoinableQueue`).
@@ -555,7 +610,17 @@ impl Ring {
     /// Writes a record header at `pos`.
     #[inline]
     fn write_header(&self, pos: u64, len: u64, flags: u32) {
-        self.write_at(pos, &header(len, flags));
+        self.write_at(pos, &self.record_header(len, flags));
+    }
+
+    /// Producer, holding the writer lock: the header of a record of `len`
+    /// payload bytes flagged `flags`, numbered with the message it belongs
+    /// to (`puts` before that message is counted; see the module docs,
+    /// "Counting").
+    #[inline]
+    fn record_header(&self, len: u64, flags: u32) -> [u8; 8] {
+        let number = self.header().puts().load(Relaxed) & (NUMBERS - 1);
+        header(len, flags | (number as u32) << NUMBER_SHIFT)
     }
 
     /// Writes a record (header and payload) at `pos`: a small one
@@ -566,7 +631,7 @@ impl Ring {
         let len = payload.len();
         if len <= SMALL_RECORD - RECORD_HEADER as usize {
             let mut record = [0u8; SMALL_RECORD];
-            record[..8].copy_from_slice(&header(len as u64, flags));
+            record[..8].copy_from_slice(&self.record_header(len as u64, flags));
             copy_short(&mut record[8..8 + len], payload);
             self.write_small_record(pos, &record, 8 + pad(len as u64) as usize);
         } else {
@@ -658,7 +723,7 @@ impl Ring {
         if n > free {
             return None;
         }
-        record[..8].copy_from_slice(&header(len as u64, FIRST | LAST));
+        record[..8].copy_from_slice(&self.record_header(len as u64, FIRST | LAST));
         let off = self.offset(start);
         if free >= SMALL_RECORD as u64 && off + SMALL_RECORD <= self.cap() as usize {
             // All of `record`, past the record's end too when the ring has
@@ -777,29 +842,18 @@ impl Ring {
         h.abort().store(1, SeqCst);
     }
 
-    /// Holding the reader lock taken from a dead consumer: completes a
-    /// commit it cut short.
-    pub(crate) fn repair_reader(&self) {
-        let h = self.header();
-        let next = h.next_head().load(SeqCst);
-        if ahead(next, h.head().load(SeqCst)) {
-            h.gets().store(h.next_gets().load(SeqCst), SeqCst);
-            self.advance(next);
-        }
-    }
-
     /// Consumer, holding the reader lock: takes the record at `head`,
     /// copying its payload to `out[*filled..]` (growing `out` if it is too
     /// short; what lies beyond is left as it was) and advancing `filled`
-    /// past it, and counts the message if it is the `LAST` record; returns
-    /// its flags and start position.
+    /// past it, then claiming it ([`claim`](Self::claim); if a consumer
+    /// without the lock claimed a small message there first, the next
+    /// record is taken instead); returns its flags and start position.
     ///
-    /// A chunk before the `LAST` one frees its space with a `SeqCst` store
-    /// and wakes producers at once (one may be waiting for the room while
-    /// the consumer still holds the lock); taking a `LAST` record frees it
-    /// with a `Release` store only, and the caller wakes producers after
-    /// releasing the reader lock ([`wake_producers`](Self::wake_producers),
-    /// or [`wake_producers_now`](Self::wake_producers_now) if it goes on
+    /// Taking a chunk before the `LAST` one wakes producers at once (one may
+    /// be waiting for the room while the consumer still holds the lock);
+    /// after a `LAST` record the caller wakes them after releasing the
+    /// reader lock ([`wake_producers`](Self::wake_producers), or
+    /// [`wake_producers_now`](Self::wake_producers_now) if it goes on
     /// waiting for data under the lock).
     ///
     /// A message of one record (`FIRST | LAST`) of at least `leave`
@@ -808,9 +862,10 @@ impl Ring {
     ///
     /// A header that cannot be right (length beyond the published bytes,
     /// or beyond the ring's capacity: only another process writing the
-    /// shared words at random makes one) means the ring is corrupt: everything published is dropped (and
-    /// counted as taken) and the record is reported with flags 0, so
-    /// callers skip it.
+    /// shared words at random makes one) means the ring is corrupt, if
+    /// `head` has not moved meanwhile: everything published is dropped
+    /// (and so counted as taken) and the record is reported with flags 0,
+    /// so callers skip it.
     #[inline]
     pub(crate) fn pop(
         &self,
@@ -819,27 +874,39 @@ impl Ring {
         leave: u64,
     ) -> Option<(u32, u64)> {
         let h = self.header();
-        let (flags, len, head, tail) = self.front()?;
-        let need = RECORD_HEADER + pad(len);
-        if need > tail.wrapping_sub(head) || need > self.cap() {
-            self.commit_get(tail, h.puts().load(SeqCst));
-            return Some((0, head));
+        loop {
+            let (flags, len, head, tail) = self.front()?;
+            let need = RECORD_HEADER + pad(len);
+            if need > tail.wrapping_sub(head) || need > self.cap() {
+                // Corrupt only if nobody took the record meanwhile (its
+                // bytes may then have been reused).
+                if h.head().load(Acquire) != head {
+                    continue;
+                }
+                if !self.claim(head, tail) {
+                    continue;
+                }
+                return Some((0, head));
+            }
+            if len >= leave && flags == FIRST | LAST {
+                return Some((LEFT, head));
+            }
+            let (start, end) = (*filled, *filled + len as usize);
+            if out.len() < end {
+                out.resize(end, 0);
+            }
+            self.read_at(head + RECORD_HEADER, &mut out[start..end]);
+            if !self.claim(head, head + need) {
+                // A whole small message, taken by a consumer without the
+                // reader lock ([`pop_small`](Self::pop_small)).
+                continue;
+            }
+            *filled = end;
+            if flags & LAST == 0 {
+                self.wake_producers();
+            }
+            return Some((flags, head));
         }
-        if len >= leave && flags == FIRST | LAST {
-            return Some((LEFT, head));
-        }
-        let (start, end) = (*filled, *filled + len as usize);
-        if out.len() < end {
-            out.resize(end, 0);
-        }
-        self.read_at(head + RECORD_HEADER, &mut out[start..end]);
-        *filled = end;
-        if flags & LAST != 0 {
-            self.commit_get(head + need, h.gets().load(SeqCst).wrapping_add(1));
-        } else {
-            self.advance(head + need);
-        }
-        Some((flags, head))
     }
 
     /// Copies `n` bytes (a multiple of 8, at most `out.len()` and
@@ -868,23 +935,27 @@ impl Ring {
         debug_assert!(ok, "ring reads stay inside the data area");
     }
 
-    /// Consumer, holding the reader lock: takes the record at `head` if
-    /// it is a whole message without fds (`FIRST | LAST`) of at most
-    /// `out.len()` payload bytes, copying its payload to `out`; returns its
-    /// length. Anything else (no record, a chunk, fds, an `ABORT`, a
-    /// larger or corrupt record) is left for [`pop`](Self::pop). The
-    /// caller wakes producers after releasing the lock.
+    /// Consumer, with or without the reader lock: takes the record at
+    /// `head` if it is a whole message without fds (`FIRST | LAST`) of at
+    /// most `out.len()` payload bytes, copying its payload to `out`, then
+    /// claiming it (again at the next record if another consumer claimed
+    /// it first); returns its length. Anything else (no record, a chunk,
+    /// fds, an `ABORT`, a larger or corrupt record) is left for
+    /// [`pop`](Self::pop). The caller wakes producers (after releasing the
+    /// lock, if it holds it).
     #[inline]
     pub(crate) fn pop_small(&self, out: &mut [u8]) -> Option<usize> {
-        let h = self.header();
-        let (flags, len, head, tail) = self.front()?;
-        let need = RECORD_HEADER + pad(len);
-        if flags != FIRST | LAST || len > out.len() as u64 || need > tail.wrapping_sub(head) {
-            return None;
+        loop {
+            let (flags, len, head, tail) = self.front()?;
+            let need = RECORD_HEADER + pad(len);
+            if flags != FIRST | LAST || len > out.len() as u64 || need > tail.wrapping_sub(head) {
+                return None;
+            }
+            self.read_small_payload(head + RECORD_HEADER, out, pad(len) as usize);
+            if self.claim(head, head + need) {
+                return Some(len as usize);
+            }
         }
-        self.read_small_payload(head + RECORD_HEADER, out, pad(len) as usize);
-        self.commit_get(head + need, h.gets().load(Relaxed).wrapping_add(1));
-        Some(len as usize)
     }
 
     /// Consumer, holding the reader lock: whether more is published than
@@ -907,27 +978,63 @@ impl Ring {
     /// Consumer, holding the reader lock: the header at `head` if a record
     /// is published there — its flags and payload length — with `head`
     /// and the `tail` seen.
+    ///
+    /// Consumers need not hold the reader lock: the record read may be
+    /// taken by another consumer meanwhile (then the claim of it fails,
+    /// [`claim`](Self::claim)), and its bytes reused by the producer
+    /// (then they are garbage, which is not used: the claim fails).
+    /// `seen_tail` is any consumer's: a `tail` read at some time, so never
+    /// past the present one; stored `Release` and read `Acquire`, it
+    /// passes on the producer's publication of the records before it.
     #[inline]
     fn front(&self) -> Option<(u32, u64, u64, u64)> {
         let h = self.header();
-        // `head` and `seen_tail` change only under the reader lock, which
-        // orders them between holders.
-        let head = h.head().load(Relaxed);
-        let mut tail = h.seen_tail().load(Relaxed);
+        let head = h.head().load(Acquire);
+        let mut tail = h.seen_tail().load(Acquire);
         if tail.wrapping_sub(head) as i64 <= 0 {
             tail = h.tail().load(Acquire);
             if head == tail {
                 return None;
             }
-            h.seen_tail().store(tail, Relaxed);
+            h.seen_tail().store(tail, Release);
         }
+        let (word, len) = self.header_at(head);
+        Some((word & KIND, len, head, tail))
+    }
+
+    /// The record header at `pos`: its flags word (flags and message
+    /// number) and payload length.
+    #[inline]
+    fn header_at(&self, pos: u64) -> (u32, u64) {
         let mut header = [0u8; 8];
-        self.read_at(head, &mut header);
+        self.read_at(pos, &mut header);
         let len = u64::from(u32::from_le_bytes([
             header[0], header[1], header[2], header[3],
         ]));
-        let flags = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        Some((flags, len, head, tail))
+        let word = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        (word, len)
+    }
+
+    /// Consumer: takes what lies from `head` to `to` (a record, or all
+    /// that is published), if `head` is still there — another consumer
+    /// may have taken it since it was read. The one read-modify-write of a
+    /// consumer's commit: `head` is the whole of the consumers' state, and
+    /// every change of it is a compare-and-swap (see the module docs,
+    /// "Publication and wake-ups").
+    #[inline]
+    fn claim(&self, head: u64, to: u64) -> bool {
+        self.header()
+            .head()
+            .compare_exchange(head, to, SeqCst, Relaxed)
+            .is_ok()
+    }
+
+    /// A producer about to sleep for space: a read-modify-write of `head`
+    /// that changes nothing, ordering this look with the consumers'
+    /// claims (see the module docs, "Publication and wake-ups").
+    #[inline]
+    fn order_with_claims(&self) {
+        self.header().head().fetch_add(0, SeqCst);
     }
 
     /// Consumer, holding the reader lock: appends a copy of `len` payload
@@ -957,26 +1064,9 @@ impl Ring {
     /// its payload copied out) and counts its message; the caller wakes
     /// producers after releasing the lock.
     pub(crate) fn take_in_place(&self, head: u64, len: u64) {
-        let h = self.header();
-        let gets = h.gets().load(Relaxed).wrapping_add(1);
-        self.commit_get(head + RECORD_HEADER + pad(len), gets);
-    }
-
-    /// Moves `head` to `to` and `gets` to `gets`, journalled first (see
-    /// the module docs); the caller wakes producers.
-    fn commit_get(&self, to: u64, gets: u64) {
-        let h = self.header();
-        h.next_gets().store(gets, Release);
-        h.next_head().store(to, Release);
-        h.gets().store(gets, Release);
-        h.head().store(to, Release);
-    }
-
-    /// Moves `head` to `to` and wakes producers waiting for space.
-    fn advance(&self, to: u64) {
-        let h = self.header();
-        h.head().store(to, SeqCst);
-        self.wake_producers();
+        // Only a holder of the reader lock takes a record this large.
+        let taken = self.claim(head, head + RECORD_HEADER + pad(len));
+        debug_assert!(taken, "a large record is the reader lock holder's");
     }
 
     /// Wakes producers waiting for space or a slot, if any sleep and the
@@ -1073,11 +1163,11 @@ impl Ring {
 
     /// Waits until `ready()` holds (`true`) or the deadline passes
     /// (`false`), sleeping on the `data` (consumers) or `space` (producers)
-    /// eventcount, as `wait` says. `other` is the other side's lock (the
-    /// writer lock for a consumer): each look after registering as a
-    /// sleeper is preceded by the producer's [`want_space`](Self::want_space)
-    /// and by the lock's [`order_with_unlock`](Lock::order_with_unlock) (see
-    /// the module docs).
+    /// eventcount, as `wait` says. Each look after registering as a
+    /// sleeper is preceded, for a consumer, by the writer lock's
+    /// [`order_with_unlock`](Lock::order_with_unlock) (`writer`), for a
+    /// producer, by its [`want_space`](Self::want_space) and
+    /// [`order_with_claims`](Self::order_with_claims) (see the module docs).
     /// With `spin`, looks again for a few microseconds first: worth it when
     /// the other side is about to publish a small record, harmful (it takes
     /// a CPU from the other side's copy) when that is a large one.
@@ -1086,7 +1176,7 @@ impl Ring {
         wait: Wait,
         spin: bool,
         deadline: Deadline,
-        other: &Lock,
+        writer: &Lock,
         ready: impl Fn() -> bool,
     ) -> bool {
         if spin && self.spin_until(&ready) {
@@ -1099,8 +1189,10 @@ impl Ring {
         Self::sliced(ec, deadline, || {
             if want != 0 {
                 self.want_space(want);
+                self.order_with_claims();
+            } else {
+                writer.order_with_unlock();
             }
-            other.order_with_unlock();
             ready()
         })
     }
@@ -1238,26 +1330,72 @@ mod tests {
         assert_eq!(pop(&ring, &mut out).map(|p| p.0), Some(FIRST | LAST));
     }
 
+    /// A ring of more than [`MAX_CAP`] bytes could hold more messages
+    /// than its message numbers tell apart: refused.
     #[test]
-    fn a_get_cut_short_after_the_journal_is_completed() {
+    fn a_ring_larger_than_max_cap_is_refused() {
+        let err = Ring::new(MAX_CAP + 1).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    /// A claim is one compare-and-swap of `head`: a consumer that read the
+    /// record at `head` and lost it to another takes nothing, and a
+    /// consumer killed anywhere leaves `head` either before the record or
+    /// past it, with the count right either way.
+    #[test]
+    fn a_record_is_claimed_once() {
         let ring = Ring::new(4096).unwrap();
         assert!(ring.push(b"one", FIRST | LAST).is_some());
         assert!(ring.push(b"two", FIRST | LAST).is_some());
-        // A consumer read "one" and was killed after its journal.
-        let head = ring.header().head().load(SeqCst);
-        ring.header().next_gets().store(1, SeqCst);
-        ring.header()
-            .next_head()
-            .store(head + RECORD_HEADER + 8, SeqCst);
-        ring.repair_reader();
+        let (_, len, head, _) = ring.front().expect("a record");
+        let end = head + RECORD_HEADER + pad(len);
+        assert_eq!(ring.size(), 2);
+        // Another consumer took "one" first.
+        let mut out = [0u8; 56];
+        assert_eq!(ring.pop_small(&mut out), Some(3));
+        assert_eq!(&out[..3], b"one");
+        assert!(!ring.claim(head, end), "taken twice");
         assert_eq!(ring.size(), 1);
-        let mut out = Vec::new();
-        assert!(pop(&ring, &mut out).is_some());
-        assert_eq!(out, b"two");
-        assert_eq!(ring.size(), 0);
-        // A repair with nothing cut short changes nothing.
-        ring.repair_reader();
+        let mut all = Vec::new();
+        assert!(pop(&ring, &mut all).is_some());
+        assert_eq!(all, b"two");
         assert_eq!((ring.size(), ring.is_empty()), (0, true));
+    }
+
+    /// `qsize()` is `puts` less the number of the message at `head`: a
+    /// message counts from its `LAST` record's publication until that
+    /// record is taken, whatever chunks and `ABORT`s lie before it.
+    #[test]
+    fn the_count_follows_the_message_at_head() {
+        let ring = Ring::new(4096).unwrap();
+        let mut out = Vec::new();
+        // A chunked message: not counted before its LAST record.
+        assert!(ring.push(b"a1", FIRST).is_some());
+        assert_eq!(ring.size(), 0);
+        assert!(ring.push(b"a2", LAST).is_some());
+        assert!(ring.push(b"b", FIRST | LAST).is_some());
+        assert_eq!(ring.size(), 2);
+        // Taking the first chunk leaves its message counted.
+        assert_eq!(pop(&ring, &mut out).map(|p| p.0), Some(FIRST));
+        assert_eq!(ring.size(), 2);
+        assert_eq!(pop(&ring, &mut out).map(|p| p.0), Some(LAST));
+        assert_eq!(ring.size(), 1);
+        // A dead writer's chunk and the ABORT owed after it count nothing.
+        assert!(ring.push(b"c1", FIRST).is_some());
+        ring.repair_writer();
+        assert!(ring.push(b"d", FIRST | LAST).is_some());
+        assert_eq!(ring.size(), 2);
+        let flags: Vec<u32> = std::iter::from_fn(|| pop(&ring, &mut out).map(|p| p.0)).collect();
+        assert_eq!(flags, [FIRST | LAST, FIRST, ABORT, FIRST | LAST]);
+        assert_eq!(ring.size(), 0);
+        // Counted modulo `NUMBERS`: still exact across the wrap.
+        ring.header().puts().store(NUMBERS - 1, SeqCst);
+        for _ in 0..3 {
+            assert!(ring.push(b"w", FIRST | LAST).is_some());
+        }
+        assert_eq!(ring.size(), 3);
+        assert!(pop(&ring, &mut out).is_some());
+        assert_eq!(ring.size(), 2);
     }
 
     /// A consumer killed between freeing space and notifying: a producer
@@ -1269,9 +1407,9 @@ mod tests {
         let before = ring.header().head().load(SeqCst);
         let waiter = {
             let ring = ring.clone();
-            let reader = Lock::new().unwrap();
+            let writer = Lock::new().unwrap();
             std::thread::spawn(move || {
-                ring.wait_until(Wait::Space(1), false, Deadline::NEVER, &reader, || {
+                ring.wait_until(Wait::Space(1), false, Deadline::NEVER, &writer, || {
                     ring.header().head().load(SeqCst) != before
                 })
             })

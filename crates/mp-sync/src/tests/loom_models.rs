@@ -745,12 +745,17 @@ fn loom_ring_producer_notifies_only_the_first_untaken_record() {
 }
 
 /// The ring with its writer and reader locks, as mp-channel's queues
-/// publish a whole message: under its lock a side moves its position with
-/// a `Release` write only, releases the lock, and then looks whether the
-/// other side sleeps (the release's swap, not a `SeqCst` store, orders the
-/// two). A side about to sleep registers, makes the other side's lock word
-/// a no-op read-modify-write ([`RawMutex::touch`], `Lock::order_with_unlock`),
-/// and only then looks at the condition. The wakers read the waiter count
+/// publish and take a whole message. The producer, under the writer lock,
+/// moves `tail` with a `Release` write only, releases the lock, and then
+/// looks whether the consumer sleeps (the release's swap, not a `SeqCst`
+/// store, orders the two); a consumer about to sleep registers, makes the
+/// writer lock's word a no-op read-modify-write ([`RawMutex::touch`],
+/// `Lock::order_with_unlock`), and only then looks at `tail`. A consumer
+/// takes a record with a compare-and-swap of `head` (`Ring::claim`: the
+/// reader lock orders consumers only among themselves), and then looks
+/// whether a producer sleeps; a producer about to sleep registers, makes
+/// `head` a no-op read-modify-write (`Ring::order_with_claims`), and only
+/// then looks at `head`. The wakers read the waiter count
 /// with a plain load, as `Ring::wake_consumer` and the `SeqCst` load of
 /// `EventCount::notify` do in production. A producer about to sleep for
 /// space first asks for `want` free slots (`space_wanted`, the most any
@@ -789,48 +794,18 @@ fn ring_with_locks(items: u32, slots: u32, want: u32, touch: bool) {
                     }
                     ring.tail.load(Ordering::Acquire) != ring.head.load(Ordering::Relaxed)
                 }));
-                ring.head.fetch_add(1, Ordering::Release);
+                let head = ring.head.load(Ordering::Relaxed);
+                assert!(ring
+                    .head
+                    .compare_exchange(head, head + 1, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok());
                 reader.unlock::<LoomPark>().unwrap();
-                if ring.space.waiters.load(Ordering::SeqCst) != 0 {
-                    let wanted = r2.space_wanted.load(Ordering::SeqCst);
-                    let used =
-                        ring.tail.load(Ordering::Acquire) - ring.head.load(Ordering::Relaxed);
-                    if wanted != 0
-                        && slots - used >= wanted
-                        && r2.space_wanted.swap(0, Ordering::SeqCst) != 0
-                    {
-                        ring.space.raw().notify::<LoomPark>(u32::MAX);
-                    }
-                }
+                wake_producers(&r2, slots);
             }
         });
-        let (ring, writer) = (&r.ring, r.writer.raw());
-        for _ in 0..items {
-            assert_eq!(
-                writer.lock::<LoomPark>(1, Deadline::NEVER),
-                Ok(Acquired::Clean)
-            );
-            assert!(ring
-                .space
-                .raw()
-                .wait_until::<LoomPark>(Deadline::NEVER, || {
-                    r.space_wanted.fetch_max(want, Ordering::SeqCst);
-                    if touch {
-                        r.reader.raw().touch();
-                    }
-                    ring.tail.load(Ordering::Relaxed) - ring.head.load(Ordering::Acquire) < slots
-                }));
-            let start = ring.tail.fetch_add(1, Ordering::Release);
-            writer.unlock::<LoomPark>().unwrap();
-            // `Ring::wake_consumer`: only if the consumer has reached the
-            // record (an earlier one's publisher wakes it otherwise).
-            if ring.data.waiters.load(Ordering::SeqCst) != 0
-                && ring.head.load(Ordering::SeqCst) >= start
-            {
-                ring.data.raw().notify::<LoomPark>(u32::MAX);
-            }
-        }
+        produce(&r, items, slots, want, touch);
         consumer.join().unwrap();
+        let ring = &r.ring;
         assert_eq!(ring.head.load(Ordering::SeqCst), items);
         assert_eq!(ring.data.waiters.load(Ordering::SeqCst), 0);
         assert_eq!(ring.space.waiters.load(Ordering::SeqCst), 0);
@@ -841,6 +816,141 @@ fn ring_with_locks(items: u32, slots: u32, want: u32, touch: bool) {
 fn loom_ring_release_publication_and_wake_after_unlock_lose_no_wakeup() {
     for (items, slots, want) in [(2, 1, 1), (2, 2, 1), (2, 2, 2), (3, 2, 2)] {
         ring_with_locks(items, slots, want, true);
+    }
+}
+
+/// Preemptions explored by [`ring_with_a_claim_beside`], which has three
+/// threads: at `LOOM_MAX_PREEMPTIONS=3` (the other models' bound) it takes
+/// minutes per case (two items, a ring of one slot: 148 s), at 2 seconds.
+const PREEMPTIONS: usize = 2;
+
+/// The producer of [`ring_with_locks`]: `items` records, each under the
+/// writer lock, sleeping for `want` free slots when the ring is full
+/// (with `touch`, ordered with the consumers' claims by a no-op
+/// read-modify-write of `head`, `Ring::order_with_claims`).
+fn produce(r: &LockedRingWords, items: u32, slots: u32, want: u32, touch: bool) {
+    let (ring, writer) = (&r.ring, r.writer.raw());
+    for _ in 0..items {
+        assert_eq!(
+            writer.lock::<LoomPark>(1, Deadline::NEVER),
+            Ok(Acquired::Clean)
+        );
+        assert!(ring
+            .space
+            .raw()
+            .wait_until::<LoomPark>(Deadline::NEVER, || {
+                r.space_wanted.fetch_max(want, Ordering::SeqCst);
+                if touch {
+                    ring.head.fetch_add(0, Ordering::SeqCst);
+                }
+                ring.tail.load(Ordering::Relaxed) - ring.head.load(Ordering::Acquire) < slots
+            }));
+        let start = ring.tail.fetch_add(1, Ordering::Release);
+        writer.unlock::<LoomPark>().unwrap();
+        // `Ring::wake_consumer`: only if the consumer has reached the
+        // record (an earlier one's publisher wakes it otherwise).
+        if ring.data.waiters.load(Ordering::SeqCst) != 0
+            && ring.head.load(Ordering::SeqCst) >= start
+        {
+            ring.data.raw().notify::<LoomPark>(u32::MAX);
+        }
+    }
+}
+
+/// `Ring::wake_producers` as a consumer runs it after a claim.
+fn wake_producers(r: &LockedRingWords, slots: u32) {
+    let ring = &r.ring;
+    if ring.space.waiters.load(Ordering::SeqCst) != 0 {
+        let wanted = r.space_wanted.load(Ordering::SeqCst);
+        let used = ring.tail.load(Ordering::Acquire) - ring.head.load(Ordering::Relaxed);
+        if wanted != 0 && slots - used >= wanted && r.space_wanted.swap(0, Ordering::SeqCst) != 0 {
+            ring.space.raw().notify::<LoomPark>(u32::MAX);
+        }
+    }
+}
+
+/// A consumer without the reader lock beside one holding it
+/// (`Core::take_small`): it claims a record with one compare-and-swap if
+/// one is there, and never sleeps; the holder of the reader lock sleeps
+/// for data as in [`ring_with_locks`]. Each record is taken once (a claim
+/// that lost to the other consumer takes nothing), the producer sleeping
+/// for space is woken by whichever consumer frees it, and the sleeping
+/// consumer is never left asleep while a record waits. (The test ends the
+/// sleeper's loop once the other consumer is done and every record is
+/// taken; the other consumer's notify for that is the test's, not the
+/// queue's, where a consumer waits for the next record.)
+fn ring_with_a_claim_beside(items: u32, slots: u32) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(PREEMPTIONS);
+    builder.check(move || {
+        let r = Arc::new(LockedRingWords::default());
+        let other = Arc::new(AtomicU32::new(0)); // 1: done; 2: done, took one
+        let (r2, other2) = (Arc::clone(&r), Arc::clone(&other));
+        let sleeper = thread::spawn(move || {
+            let (ring, reader) = (&r2.ring, r2.reader.raw());
+            assert_eq!(
+                reader.lock::<LoomPark>(2, Deadline::NEVER),
+                Ok(Acquired::Clean)
+            );
+            let mut mine = 0;
+            let finished = |mine: u32| {
+                let o = dekker_load(&other2);
+                o != 0 && mine + (o - 1) == items
+            };
+            while !finished(mine) {
+                assert!(ring.data.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
+                    r2.writer.raw().touch();
+                    ring.tail.load(Ordering::Acquire) != ring.head.load(Ordering::Acquire)
+                        || finished(mine)
+                }));
+                let head = ring.head.load(Ordering::Acquire);
+                if ring.tail.load(Ordering::Acquire) != head
+                    && ring
+                        .head
+                        .compare_exchange(head, head + 1, Ordering::SeqCst, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    mine += 1;
+                    wake_producers(&r2, slots);
+                }
+            }
+            reader.unlock::<LoomPark>().unwrap();
+            mine
+        });
+        let (r3, other3) = (Arc::clone(&r), Arc::clone(&other));
+        let claimer = thread::spawn(move || {
+            let ring = &r3.ring;
+            let head = ring.head.load(Ordering::Acquire);
+            let took = ring.tail.load(Ordering::Acquire) != head
+                && ring
+                    .head
+                    .compare_exchange(head, head + 1, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok();
+            if took {
+                wake_producers(&r3, slots);
+            }
+            // A read-modify-write, as the sleeper's look at it is
+            // (`dekker_load`): loom's `SeqCst` store and load are no Dekker
+            // pair.
+            other3.swap(1 + u32::from(took), Ordering::SeqCst);
+            ring.data.raw().notify::<LoomPark>(u32::MAX);
+        });
+        produce(&r, items, slots, 1, true);
+        let ring = &r.ring;
+        claimer.join().unwrap();
+        let mine = sleeper.join().unwrap();
+        let theirs = other.load(Ordering::SeqCst) - 1;
+        assert_eq!(mine + theirs, items, "every record taken once");
+        assert_eq!(ring.head.load(Ordering::SeqCst), items);
+        assert_eq!(ring.data.waiters.load(Ordering::SeqCst), 0);
+        assert_eq!(ring.space.waiters.load(Ordering::SeqCst), 0);
+    });
+}
+
+#[test]
+fn loom_ring_a_claim_without_the_reader_lock_loses_nothing() {
+    for (items, slots) in [(1, 1), (2, 1), (2, 2)] {
+        ring_with_a_claim_beside(items, slots);
     }
 }
 
