@@ -40,7 +40,6 @@ use mp_wire::{DecodeError, Message, SharedFd};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::direct::SMALL_ITEM;
 use super::ring::{
     Ring, Wait, ABORT, FDS, FIRST, LARGE, LAST, LEFT, RECHECK, RECORD_HEADER, SMALL_RECORD,
     SPIN_MAX_BYTES,
@@ -171,6 +170,16 @@ pub(crate) enum ReadError {
         len: u64,
         max: usize,
     },
+}
+
+/// Decodes the item of `len` bytes that [`Ring::pop_small`] took into
+/// `record`.
+#[inline]
+pub(crate) fn small_item<T: DeserializeOwned>(
+    record: &[u8; SMALL_RECORD],
+    len: usize,
+) -> Result<T, DecodeError> {
+    mp_wire::decode_from(&record[RECORD_HEADER as usize..][..len], Vec::new())
 }
 
 /// [`ReadError::TooLarge`] (off the hot path).
@@ -325,13 +334,14 @@ impl Core {
         }
     }
 
-    /// Takes a whole small message without fds into `out` if one is at
+    /// Takes a whole small message without fds into `out` (as
+    /// [`Ring::pop_small`] does) if one is at
     /// `head` and no consumer holds the reader lock (one waiting there for
     /// data came first and is not passed), without that lock: one
     /// compare-and-swap ([`Ring::pop_small`]). Returns its length, having
     /// woken producers waiting for the space.
     #[inline]
-    pub(crate) fn take_small(&self, out: &mut [u8; SMALL_ITEM]) -> Option<usize> {
+    pub(crate) fn take_small(&self, out: &mut [u8; SMALL_RECORD]) -> Option<usize> {
         if self.reader.locked() {
             return None;
         }
@@ -386,13 +396,13 @@ impl Core {
         deadline: &mut LazyDeadline,
         max: usize,
     ) -> Result<Result<T, DecodeError>, ReadError> {
-        let mut small = [0u8; SMALL_ITEM];
+        let mut small = [0u8; SMALL_RECORD];
         if let Some(len) = self.ring.pop_small(&mut small) {
             *reader = None;
             if len > max {
                 return Err(too_large(len as u64, max));
             }
-            return Ok(mp_wire::decode_from(&small[..len], Vec::new()));
+            return Ok(small_item(&small, len));
         }
         scratch::with_read_buffer(|buf| {
             let mut fds = Vec::new();
@@ -743,7 +753,7 @@ impl Writer<'_> {
     }
 
     /// [`try_write`](Self::try_write) of a message of `bytes` without fds
-    /// that surely fits one record (at most [`SMALL_ITEM`]
+    /// that surely fits one record (at most [`SMALL_ITEM`](super::direct::SMALL_ITEM)
     /// bytes): whether it was written.
     #[inline]
     pub(crate) fn try_write_small(&self, bytes: &[u8]) -> bool {

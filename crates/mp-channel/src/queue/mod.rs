@@ -29,10 +29,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use self::core::{Core, ReadError};
-use self::direct::SMALL_ITEM;
+use self::core::{small_item, Core, ReadError};
 use self::feeder::Feeder;
-use self::ring::Wait;
+use self::ring::{Wait, SMALL_RECORD};
 use crate::process_local::ProcessLocal;
 use crate::reader::LazyDeadline;
 use crate::scratch;
@@ -365,7 +364,7 @@ pub(crate) fn read<T: DeserializeOwned>(
     timeout: Option<Duration>,
     max: usize,
 ) -> Result<T, GetError> {
-    let mut small = [0u8; SMALL_ITEM];
+    let mut small = [0u8; SMALL_RECORD];
     if let Some(len) = core.take_small(&mut small) {
         if len > max {
             return Err(GetError::TooLarge {
@@ -373,7 +372,7 @@ pub(crate) fn read<T: DeserializeOwned>(
                 max,
             });
         }
-        return Ok(mp_wire::decode_from(&small[..len], Vec::new())?);
+        return Ok(small_item(&small, len)?);
     }
     let mut deadline = LazyDeadline::after(timeout);
     let mut reader = Some(core.lock_reader(&mut deadline).ok_or(GetError::Empty)?);

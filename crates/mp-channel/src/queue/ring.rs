@@ -909,49 +909,41 @@ impl Ring {
         }
     }
 
-    /// Copies `n` bytes (a multiple of 8, at most `out.len()` and
-    /// [`SMALL_RECORD`]) from ring position `pos` to `out`: as
-    /// [`write_small_record`](Self::write_small_record), a copy of a size
-    /// known at compile time per case.
-    #[inline]
-    fn read_small_payload(&self, pos: u64, out: &mut [u8], n: usize) {
-        let off = self.offset(pos);
-        if off + n > self.cap() as usize || n > out.len() {
-            let n = n.min(out.len());
-            return self.read_at(pos, &mut out[..n]);
-        }
-        let at = DATA + off;
-        let ok = match n {
-            8 => self.region.read(at, &mut out[..8]),
-            16 => self.region.read(at, &mut out[..16]),
-            24 => self.region.read(at, &mut out[..24]),
-            32 => self.region.read(at, &mut out[..32]),
-            40 => self.region.read(at, &mut out[..40]),
-            48 => self.region.read(at, &mut out[..48]),
-            56 => self.region.read(at, &mut out[..56]),
-            _ => self.region.read(at, &mut out[..n]),
-        }
-        .is_ok();
-        debug_assert!(ok, "ring reads stay inside the data area");
-    }
-
     /// Consumer, with or without the reader lock: takes the record at
     /// `head` if it is a whole message without fds (`FIRST | LAST`) of at
-    /// most `out.len()` payload bytes, copying its payload to `out`, then
-    /// claiming it (again at the next record if another consumer claimed
-    /// it first); returns its length. Anything else (no record, a chunk,
-    /// fds, an `ABORT`, a larger or corrupt record) is left for
-    /// [`pop`](Self::pop). The caller wakes producers (after releasing the
-    /// lock, if it holds it).
+    /// most [`SMALL_RECORD`] bytes with its header, copied into `record`
+    /// (the payload after the header), then claimed (again at the next
+    /// record if another consumer claimed it first); returns its payload's
+    /// length. Anything else (no record, a chunk, fds, an `ABORT`, a
+    /// larger or corrupt record) is left for [`pop`](Self::pop). The
+    /// caller wakes producers (after releasing the lock, if it holds it).
+    ///
+    /// The copy is of all of `record`, past the record's end too (one copy
+    /// of a size known at compile time, as [`push_small`](Self::push_small)
+    /// writes): bytes that may be a record still being written, or free
+    /// space, which are not used.
     #[inline]
-    pub(crate) fn pop_small(&self, out: &mut [u8]) -> Option<usize> {
+    pub(crate) fn pop_small(&self, record: &mut [u8; SMALL_RECORD]) -> Option<usize> {
         loop {
-            let (flags, len, head, tail) = self.front()?;
+            let (head, tail) = self.published()?;
+            let off = self.offset(head);
+            if off + SMALL_RECORD <= self.cap() as usize {
+                let ok = self.region.read(DATA + off, record).is_ok();
+                debug_assert!(ok, "ring reads stay inside the data area");
+            } else {
+                self.read_at(head, record);
+            }
+            let len = u64::from(u32::from_le_bytes([
+                record[0], record[1], record[2], record[3],
+            ]));
+            let word = u32::from_le_bytes([record[4], record[5], record[6], record[7]]);
             let need = RECORD_HEADER + pad(len);
-            if flags != FIRST | LAST || len > out.len() as u64 || need > tail.wrapping_sub(head) {
+            if word & KIND != FIRST | LAST
+                || need > SMALL_RECORD as u64
+                || need > tail.wrapping_sub(head)
+            {
                 return None;
             }
-            self.read_small_payload(head + RECORD_HEADER, out, pad(len) as usize);
             if self.claim(head, head + need) {
                 return Some(len as usize);
             }
@@ -988,6 +980,15 @@ impl Ring {
     /// passes on the producer's publication of the records before it.
     #[inline]
     fn front(&self) -> Option<(u32, u64, u64, u64)> {
+        let (head, tail) = self.published()?;
+        let (word, len) = self.header_at(head);
+        Some((word & KIND, len, head, tail))
+    }
+
+    /// `head`, and a `tail` past it if records are published (see
+    /// [`front`](Self::front) on `seen_tail`).
+    #[inline]
+    fn published(&self) -> Option<(u64, u64)> {
         let h = self.header();
         let head = h.head().load(Acquire);
         let mut tail = h.seen_tail().load(Acquire);
@@ -998,8 +999,7 @@ impl Ring {
             }
             h.seen_tail().store(tail, Release);
         }
-        let (word, len) = self.header_at(head);
-        Some((word & KIND, len, head, tail))
+        Some((head, tail))
     }
 
     /// The record header at `pos`: its flags word (flags and message
@@ -1351,9 +1351,9 @@ mod tests {
         let end = head + RECORD_HEADER + pad(len);
         assert_eq!(ring.size(), 2);
         // Another consumer took "one" first.
-        let mut out = [0u8; 56];
+        let mut out = [0u8; SMALL_RECORD];
         assert_eq!(ring.pop_small(&mut out), Some(3));
-        assert_eq!(&out[..3], b"one");
+        assert_eq!(&out[8..11], b"one");
         assert!(!ring.claim(head, end), "taken twice");
         assert_eq!(ring.size(), 1);
         let mut all = Vec::new();
@@ -1428,7 +1428,7 @@ mod tests {
     #[test]
     fn pop_small_takes_only_a_whole_small_message_without_fds() {
         let ring = Ring::new(4096).unwrap();
-        let mut out = [0u8; 56];
+        let mut out = [0u8; SMALL_RECORD];
         let state = |ring: &Ring| (ring.header().head().load(SeqCst), ring.size());
         // Not taken, and nothing moved: a chunk, fds, a larger record,
         // an ABORT owed by a dead writer, and nothing at all.
@@ -1451,13 +1451,13 @@ mod tests {
         assert_eq!(pop(&ring, &mut all).map(|p| p.0), Some(ABORT));
         // Taken whole and counted: up to 56 bytes, at the ring's end too.
         assert_eq!(ring.pop_small(&mut out), Some(5));
-        assert_eq!(&out[..5], b"after");
+        assert_eq!(&out[8..13], b"after");
         assert_eq!(ring.size(), 0);
         for len in (0..=56).chain([56; 200]) {
             let payload: Vec<u8> = (0..len).map(|i| (i + len) as u8).collect();
             assert!(ring.push(&payload, FIRST | LAST).is_some());
             assert_eq!(ring.pop_small(&mut out), Some(len));
-            assert_eq!(out[..len], payload[..]);
+            assert_eq!(out[8..8 + len], payload[..]);
         }
         assert_eq!((ring.size(), ring.is_empty()), (0, true));
     }
