@@ -334,12 +334,11 @@ impl Core {
         }
     }
 
-    /// Takes a whole small message without fds into `out` (as
-    /// [`Ring::pop_small`] does) if one is at
-    /// `head` and no consumer holds the reader lock (one waiting there for
-    /// data came first and is not passed), without that lock: one
-    /// compare-and-swap ([`Ring::pop_small`]). Returns its length, having
-    /// woken producers waiting for the space.
+    /// Takes a whole small message without fds into `out` without the
+    /// reader lock, with one compare-and-swap ([`Ring::pop_small`]), if
+    /// one is at `head` and no consumer holds that lock (one waiting
+    /// there for data came first and is not passed). Returns its length,
+    /// having woken producers waiting for the space.
     #[inline]
     pub(crate) fn take_small(&self, out: &mut [u8; SMALL_RECORD]) -> Option<usize> {
         if self.reader.locked() {
@@ -699,10 +698,19 @@ impl Writer<'_> {
         let Some(start) = self.core.ring.push(payload, flags) else {
             return false;
         };
-        if flags & LAST != 0 && self.wake_from.get().is_none() {
-            self.wake_from.set(Some(start));
+        if flags & LAST != 0 {
+            self.published_at(start);
         }
         true
+    }
+
+    /// A whole message was published at `start`: the consumer is woken
+    /// on drop from the first such record of this hold.
+    #[inline]
+    fn published_at(&self, start: u64) {
+        if self.wake_from.get().is_none() {
+            self.wake_from.set(Some(start));
+        }
     }
 
     /// The ring, to write a record in place ([`Ring::in_place_room`],
@@ -716,9 +724,7 @@ impl Writer<'_> {
     /// its consumer is woken on drop.
     pub(crate) fn publish_in_place(&self, at: u64, len: u64) {
         self.core.ring.publish_in_place(at, len);
-        if self.wake_from.get().is_none() {
-            self.wake_from.set(Some(at));
-        }
+        self.published_at(at);
     }
 
     /// Writes `msg` only if it fits whole right now, without waiting for
@@ -746,9 +752,7 @@ impl Writer<'_> {
         let Some(start) = self.core.ring.push_small(record, len) else {
             return false;
         };
-        if self.wake_from.get().is_none() {
-            self.wake_from.set(Some(start));
-        }
+        self.published_at(start);
         true
     }
 
