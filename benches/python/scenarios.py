@@ -79,9 +79,13 @@ def m3a_2cpu(quick):
     return m3a(quick, producer_cpu=1)
 
 
-def m3a(quick, producer_cpu=None):
+def m3e(quick):
+    return m3a(quick, maxsize=4096)
+
+
+def m3a(quick, producer_cpu=None, maxsize=0):
     n = iters(quick, 100_000)
-    q = mp.Queue()
+    q = mp.Queue(maxsize)
     p = mp.Process(target=produce, args=(q, n, producer_cpu))
     t = time.perf_counter()
     p.start()
@@ -360,6 +364,7 @@ SCENARIOS = {
     "M3c-2cpu": m3c_2cpu,
     # CPython's Queue has no ring: every put goes through its feeder thread.
     "M3d": m3a,
+    "M3e": m3e,
     "M4a": m4a,
     "M4b": m4b,
     "M4c": m4c,

@@ -104,6 +104,11 @@ pub const ALL: &[Raw] = &[
         run: ring::small_2cpu,
     },
     Raw {
+        id: "M3e",
+        what: "SPSC ring of 4096 8-byte items in a memfd, spin-then-futex waits, on one CPU",
+        run: ring::small,
+    },
+    Raw {
         id: "M4a",
         what: "two forked workers fed over pipes, CPython's default chunking (8 chunks)",
         run: pool::m4a,

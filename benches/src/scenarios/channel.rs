@@ -70,6 +70,14 @@ pub(super) fn m3d(quick: bool) -> Measurement {
     )
 }
 
+/// M3e's bound: the raw limit's ring holds 4096 items, and its producer
+/// sleeps when they are all there, as a bounded queue's does.
+const M3E_MAXSIZE: usize = 4096;
+
+pub(super) fn m3e(quick: bool) -> Measurement {
+    small_items(quick, Queue::bounded(M3E_MAXSIZE).expect("queue"), None)
+}
+
 /// A child (pinned to `cpu`, if given) puts 500k `u64`s into `q`; the rate
 /// at which this process gets them.
 fn small_items(quick: bool, q: Queue<u64>, cpu: Option<usize>) -> Measurement {

@@ -127,6 +127,13 @@ pub const ALL: &[Scenario] = &[
         run: channel::m3d,
     },
     Scenario {
+        id: "M3e",
+        what: "bounded Queue(4096) throughput, small items, on one CPU (the producer sleeps while it is full, as the raw ring's does)",
+        lower_is_better: false,
+        pinned: true,
+        run: channel::m3e,
+    },
+    Scenario {
         id: "M4a",
         what: "Pool(2).map of x*2 over 200k ints, default chunksize",
         lower_is_better: false,
