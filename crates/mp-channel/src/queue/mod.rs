@@ -235,8 +235,36 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.core().maxsize == 0 {
             return feeder.put_item(item);
         }
+        self.put_bounded_item(item, block, timeout)
+    }
+
+    /// [`put_timeout`](Self::put_timeout) into a bounded queue: straight
+    /// in if the writer lock is free, a slot is free and the ring has room
+    /// for the item whole now (the slot checked without reading the
+    /// consumers' side while the last count allows, [`Ring::has_slot`]);
+    /// else [`put_bounded`](Self::put_bounded), which waits. Out of line,
+    /// and without the unbounded `put`'s stack encoding: a second user of
+    /// that code made the compiler stop inlining it there.
+    ///
+    /// [`Ring::has_slot`]: self::ring::Ring::has_slot
+    #[inline(never)]
+    fn put_bounded_item(
+        &self,
+        item: &T,
+        block: bool,
+        timeout: Option<Duration>,
+    ) -> Result<(), PutError> {
+        let core = self.core();
         let mut msg = mp_wire::Message::default();
         scratch::encode(item, &mut msg)?;
+        if core.fits_one_record(&msg) {
+            if let Some(ref writer) = core.try_lock_writer() {
+                if core.ring.has_slot(core.maxsize) && writer.try_write(&msg)? {
+                    scratch::recycle(msg.bytes);
+                    return Ok(());
+                }
+            }
+        }
         let timeout = if block { timeout } else { Some(Duration::ZERO) };
         let put = self.put_bounded(&msg, block, timeout);
         scratch::recycle(msg.bytes);
@@ -271,7 +299,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             let Some(writer) = guard else {
                 return Err(PutError::Full);
             };
-            if ring.size() < max {
+            if ring.has_slot(max) {
                 return match writer.write(msg, deadline.get())? {
                     true => Ok(()),
                     false => Err(PutError::Full),

@@ -14,6 +14,7 @@
 //! | 80  | `next_tail` | u64 | journal: the `tail` a producer is committing |
 //! | 88  | `next_puts` | u64 | journal: the `puts` that goes with it |
 //! | 96  | `abort` | u64 | 1: a producer died holding the writer lock; the next record written is [`ABORT`] |
+//! | 104 | `seen_first` | u64 | `puts` less the count a producer last saw: never past the number of the message at `head` (under the writer lock; a bounded queue's slot check, [`has_slot`](Ring::has_slot)) |
 //! | 128 | `puts` | u64 | messages published since creation (under the writer lock) |
 //! | 192 | `data` | 2×u32 | eventcount (`seq`, `waiters`): consumers wait on it for data |
 //! | 256 | `space` | 2×u32 | eventcount: producers wait on it for space or a slot |
@@ -268,6 +269,10 @@ impl<'a> Header<'a> {
         self.u64_at(96)
     }
     #[inline]
+    fn seen_first(self) -> &'a AtomicU64 {
+        self.u64_at(104)
+    }
+    #[inline]
     fn puts(self) -> &'a AtomicU64 {
         self.u64_at(128)
     }
@@ -466,6 +471,36 @@ impl Ring {
                 return size.min(self.cap() / RECORD_HEADER);
             }
         }
+    }
+
+    /// Producer, holding the writer lock: whether the queue holds fewer
+    /// than `max` messages, as [`size`](Self::size)` < max` says, without
+    /// reading the consumers' side while the count a producer last saw
+    /// there, plus the messages published since, leaves a slot free.
+    ///
+    /// `seen_first` is `puts` less that count: the number of a message at
+    /// `head` then, and `head` only moves on, so `puts - seen_first` never
+    /// falls below the count now. A producer killed anywhere here leaves
+    /// at most an older value, which only sends the next check to `size`.
+    #[inline]
+    pub(crate) fn has_slot(&self, max: u64) -> bool {
+        let h = self.header();
+        let puts = h.puts().load(Relaxed);
+        if puts.wrapping_sub(h.seen_first().load(Relaxed)) < max {
+            return true;
+        }
+        self.has_slot_now(max, puts)
+    }
+
+    /// [`has_slot`](Self::has_slot) once the count last seen says the
+    /// queue may be full: counts again, and keeps what it saw.
+    #[inline(never)]
+    fn has_slot_now(&self, max: u64, puts: u64) -> bool {
+        let size = self.size();
+        self.header()
+            .seen_first()
+            .store(puts.wrapping_sub(size), Relaxed);
+        size < max
     }
 
     /// Messages published and not yet marked done (`JoinableQueue`).
@@ -1503,6 +1538,42 @@ mod tests {
         assert!(ring.push_small(&mut record_of(&[2; 56]), 56).is_none());
         assert_eq!(ring.header().tail().load(SeqCst), tail_full);
         assert!(tail_full - tail < 1000 && ring.size() >= size);
+    }
+
+    /// [`Ring::has_slot`] agrees with `size() < max` at every step, though
+    /// it reads the consumers' side only when its last count says the
+    /// queue may be full.
+    #[test]
+    fn has_slot_is_size_below_max_counted_lazily() {
+        let ring = Ring::new(4096).unwrap();
+        let mut out = Vec::new();
+        let max = 3;
+        let mut taken = 0;
+        for step in 0..40u32 {
+            // Two puts, then a take, then a put: the count climbs to `max`
+            // and stays around it.
+            if step % 4 == 2 {
+                if pop(&ring, &mut out).is_some() {
+                    taken += 1;
+                }
+            } else if ring.has_slot(max) {
+                assert!(ring.push(&step.to_le_bytes(), FIRST | LAST).is_some());
+            }
+            assert_eq!(ring.has_slot(max), ring.size() < max, "step {step}");
+            assert!(ring.size() <= max, "never past maxsize");
+        }
+        assert!(taken > 5);
+        // What a dead producer can leave (`seen_first` behind): only a
+        // recount, never a wrong answer.
+        ring.header().seen_first().store(0, SeqCst);
+        assert_eq!(ring.has_slot(max), ring.size() < max);
+        // Counted without the consumers' side while the count allows.
+        while pop(&ring, &mut out).is_some() {}
+        assert!(ring.has_slot(max));
+        let head = ring.header().head().load(SeqCst);
+        ring.header().head().store(head + (1 << 40), SeqCst); // a garbage `head`
+        assert!(ring.has_slot(max), "not read: the last count leaves slots");
+        ring.header().head().store(head, SeqCst);
     }
 
     /// [`Ring::push_small`] copies its whole stack record only into free
