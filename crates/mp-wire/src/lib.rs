@@ -82,21 +82,21 @@ mod decoder;
 mod depth;
 mod encoder;
 mod error;
-mod flavor;
 pub mod frame;
 mod header;
 mod keep_text;
 mod limits;
 mod message;
 mod seed;
+mod serializer;
 mod shared_fd;
+mod sink;
 
 pub use authkey::AuthKey;
 pub use copied::{decode_copied, CopySource};
 pub use decoder::{Frame, FrameDecoder, TakeFds};
 pub use encoder::FrameEncoder;
 pub use error::{DecodeError, EncodeError, WireError};
-pub use flavor::Sink;
 pub use frame::{recv, recv_value, send, send_timeout, send_value};
 pub use limits::{Limits, MAX_FDS_PER_FRAME};
 pub use message::{
@@ -106,3 +106,4 @@ pub use message::{
 pub use seed::AppendTo;
 pub use serde_bytes;
 pub use shared_fd::SharedFd;
+pub use sink::Sink;

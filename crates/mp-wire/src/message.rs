@@ -10,10 +10,11 @@ use serde::Serialize;
 
 use crate::depth::{Budget, Depth};
 use crate::error::{DecodeError, EncodeError};
-use crate::flavor::{Sink, SinkFlavor};
 use crate::keep_text::{Nested, Slot};
 use crate::limits::Limits;
+use crate::serializer::serialize;
 use crate::shared_fd::{with_decode_scope, with_encode_scope};
+use crate::sink::Sink;
 
 /// An encoded value: bytes plus the fds that travel beside them (out of band).
 ///
@@ -110,8 +111,7 @@ pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: Vec<u8>) -> Result<Mes
 pub fn encode_to<T: Serialize + ?Sized>(value: &T, msg: &mut Message) -> Result<(), EncodeError> {
     msg.bytes.clear();
     let bytes = &mut msg.bytes;
-    let (result, fds, fd_error) =
-        with_encode_scope(|| postcard::serialize_with_flavor(value, SinkFlavor(bytes)));
+    let (result, fds, fd_error) = with_encode_scope(|| serialize(value, bytes));
     msg.fds = fds;
     match (result, fd_error) {
         (Ok(()), _) => Ok(()),
@@ -145,8 +145,7 @@ pub fn encode_to_sink<T: Serialize + ?Sized, S: Sink>(
     value: &T,
     sink: &mut S,
 ) -> Result<Vec<OwnedFd>, EncodeError> {
-    let (result, fds, fd_error) =
-        with_encode_scope(|| postcard::serialize_with_flavor(value, SinkFlavor(sink)));
+    let (result, fds, fd_error) = with_encode_scope(|| serialize(value, sink));
     match (result, fd_error) {
         (Ok(()), _) => Ok(fds),
         (Err(e), fd_error) => Err(encode_error(value, e, fd_error)),
@@ -175,9 +174,8 @@ fn encode_error<T: Serialize + ?Sized>(
 fn custom_text<T: Serialize + ?Sized>(value: &T) -> EncodeError {
     let slot = Slot::default();
     let mut bytes = Vec::new();
-    let (result, _fds, fd_error) = with_encode_scope(|| {
-        postcard::serialize_with_flavor(&Nested::new(value, &slot), SinkFlavor(&mut bytes))
-    });
+    let (result, _fds, fd_error) =
+        with_encode_scope(|| serialize(&Nested::new(value, &slot), &mut bytes));
     match result {
         // Encoded the second time (an impl that fails only sometimes).
         Ok(_) => EncodeError::Serialize(postcard::Error::SerdeSerCustom),

@@ -245,6 +245,20 @@ impl Sink for Direct<'_> {
         Sink::append(&mut self.msg.bytes, bytes);
     }
 
+    /// On the stack while eight bytes fit there: one store of the whole
+    /// word, `len` of its bytes counted (the rest are overwritten by the
+    /// next append, or lie past the encoding in the record's padding).
+    #[inline]
+    fn append_le(&mut self, word: u64, len: usize) {
+        let at = HEADER + self.small_len;
+        if let Some(slot) = self.small.get_mut(at..at.wrapping_add(8)) {
+            slot.copy_from_slice(&word.to_le_bytes());
+            self.small_len += len.min(8);
+            return;
+        }
+        self.append(&word.to_le_bytes()[..len.min(8)]);
+    }
+
     #[inline]
     fn push(&mut self, byte: u8) {
         if let Some(slot) = self.small[HEADER..].get_mut(self.small_len) {
@@ -305,5 +319,28 @@ mod tests {
         }
         assert!(sink.small_record().is_none());
         assert_eq!(sink.msg.bytes, (0..57u8).collect::<Vec<_>>());
+    }
+
+    /// A varint stored as a whole word on the stack, or appended byte by
+    /// byte once eight bytes no longer fit there: the same encoding either
+    /// way, on the stack or spilled, at every distance from the stack's end.
+    #[test]
+    fn word_appends_at_every_distance_from_the_stacks_end() {
+        let core = Core::new(4096, 0).unwrap();
+        for lead in 0..=SMALL_ITEM {
+            for tail in [0u64, 1 << 20, 1 << 55, u64::MAX] {
+                let value = (vec![3u8; lead], tail);
+                let mut sink = Direct::new(&core, false);
+                let fds = mp_wire::encode_to_sink(&value, &mut sink).unwrap();
+                assert!(!sink.finish(fds, || false));
+                let want = mp_wire::encode(&value).unwrap().bytes;
+                match sink.small_record() {
+                    Some((record, len)) => {
+                        assert_eq!(record[HEADER..][..len], want[..], "{lead} {tail}")
+                    }
+                    None => assert_eq!(sink.msg.bytes, want, "{lead} {tail}"),
+                }
+            }
+        }
     }
 }
