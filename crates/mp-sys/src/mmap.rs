@@ -106,6 +106,93 @@ impl fmt::Debug for Mapping {
     }
 }
 
+/// The bounds-checked accessors of [`Mapping`] and [`Span`], written once
+/// over the [`access`] functions; `$what` names the receiver in the docs.
+macro_rules! accessors {
+    ($what:literal) => {
+        #[doc = concat!("An atomic view of the 4 bytes at `offset` (which must be 4-aligned) of the ", $what, ".")]
+        ///
+        /// # Errors
+        #[doc = concat!("[`OutOfBounds`] if the word is outside the ", $what, " or misaligned.")]
+        #[inline]
+        pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32, OutOfBounds> {
+            access::atomic_u32(self, offset)
+        }
+
+        #[doc = concat!("An atomic view of the 8 bytes at `offset` (which must be 8-aligned) of the ", $what, ".")]
+        ///
+        /// # Errors
+        #[doc = concat!("[`OutOfBounds`] if the word is outside the ", $what, " or misaligned.")]
+        #[inline]
+        pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64, OutOfBounds> {
+            access::atomic_u64(self, offset)
+        }
+
+        /// Atomic views of the `N` consecutive 8-byte words at `offset` (which
+        /// must be 8-aligned), checked once: for a structure that touches
+        /// several words per operation (after an atomic store the compiler
+        /// reloads the bounds, so a check per word costs a few instructions
+        /// each time).
+        ///
+        /// # Errors
+        #[doc = concat!("[`OutOfBounds`] if the words are outside the ", $what, " or misaligned.")]
+        #[inline]
+        pub fn atomic_u64s<const N: usize>(
+            &self,
+            offset: usize,
+        ) -> Result<&[AtomicU64; N], OutOfBounds> {
+            access::atomic_u64s(self, offset)
+        }
+
+        /// As [`atomic_u64s`](Self::atomic_u64s), for `N` 4-byte words at a
+        /// 4-aligned `offset`.
+        ///
+        /// # Errors
+        #[doc = concat!("[`OutOfBounds`] if the words are outside the ", $what, " or misaligned.")]
+        #[inline]
+        pub fn atomic_u32s<const N: usize>(
+            &self,
+            offset: usize,
+        ) -> Result<&[AtomicU32; N], OutOfBounds> {
+            access::atomic_u32s(self, offset)
+        }
+
+        #[doc = concat!("Copies `buf.len()` bytes starting at `offset` out of the ", $what, ".")]
+        ///
+        /// # Errors
+        #[doc = concat!("[`OutOfBounds`] if the range is outside the ", $what, ".")]
+        #[inline]
+        pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
+            access::read(self, offset, buf)
+        }
+
+        #[doc = concat!("Copies `buf` into the ", $what, " starting at `offset`.")]
+        ///
+        /// # Errors
+        #[doc = concat!("[`OutOfBounds`] if the range is outside the ", $what, ".")]
+        #[inline]
+        pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), OutOfBounds> {
+            access::write(self, offset, buf)
+        }
+
+        /// Appends a copy of the `len` bytes at `offset` to `buf`: [`read`](Self::read)
+        /// into the vector's spare capacity, which need not be zeroed first (a
+        /// pass over the memory less, for a large buffer copied out once).
+        ///
+        /// # Errors
+        #[doc = concat!("[`OutOfBounds`] if the range is outside the ", $what, " (`buf` is left as it was).")]
+        #[inline]
+        pub fn read_append(
+            &self,
+            offset: usize,
+            len: usize,
+            buf: &mut Vec<u8>,
+        ) -> Result<(), OutOfBounds> {
+            access::read_append(self, offset, len, buf)
+        }
+    };
+}
+
 impl Mapping {
     /// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)`—maps the
     /// first `len` bytes of `fd`, shared with every other mapping of the file.
@@ -222,87 +309,7 @@ impl Mapping {
         Ok(self.ptr.as_ptr().wrapping_add(offset))
     }
 
-    /// An atomic view of the 4 bytes at `offset` (which must be 4-aligned).
-    ///
-    /// # Errors
-    /// [`OutOfBounds`] if the word is outside the mapping or misaligned.
-    #[inline]
-    pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32, OutOfBounds> {
-        access::atomic_u32(self, offset)
-    }
-
-    /// An atomic view of the 8 bytes at `offset` (which must be 8-aligned).
-    ///
-    /// # Errors
-    /// [`OutOfBounds`] if the word is outside the mapping or misaligned.
-    #[inline]
-    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64, OutOfBounds> {
-        access::atomic_u64(self, offset)
-    }
-
-    /// Atomic views of the `N` consecutive 8-byte words at `offset` (which
-    /// must be 8-aligned), checked once: for a structure that touches
-    /// several words per operation (after an atomic store the compiler
-    /// reloads the mapping's bounds, so a check per word costs a few
-    /// instructions each time).
-    ///
-    /// # Errors
-    /// [`OutOfBounds`] if the words are outside the mapping or misaligned.
-    #[inline]
-    pub fn atomic_u64s<const N: usize>(
-        &self,
-        offset: usize,
-    ) -> Result<&[AtomicU64; N], OutOfBounds> {
-        access::atomic_u64s(self, offset)
-    }
-
-    /// As [`atomic_u64s`](Self::atomic_u64s), for `N` 4-byte words at a
-    /// 4-aligned `offset`.
-    ///
-    /// # Errors
-    /// [`OutOfBounds`] if the words are outside the mapping or misaligned.
-    #[inline]
-    pub fn atomic_u32s<const N: usize>(
-        &self,
-        offset: usize,
-    ) -> Result<&[AtomicU32; N], OutOfBounds> {
-        access::atomic_u32s(self, offset)
-    }
-
-    /// Copies `buf.len()` bytes starting at `offset` out of the mapping.
-    ///
-    /// # Errors
-    /// [`OutOfBounds`] if the range is outside the mapping.
-    #[inline]
-    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
-        access::read(self, offset, buf)
-    }
-
-    /// Copies `buf` into the mapping starting at `offset`.
-    ///
-    /// # Errors
-    /// [`OutOfBounds`] if the range is outside the mapping.
-    #[inline]
-    pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), OutOfBounds> {
-        access::write(self, offset, buf)
-    }
-
-    /// Appends a copy of the `len` bytes at `offset` to `buf`: [`read`](Self::read)
-    /// into the vector's spare capacity, which need not be zeroed first (a
-    /// pass over the memory less, for a large buffer copied out once).
-    ///
-    /// # Errors
-    /// [`OutOfBounds`] if the range is outside the mapping (`buf` is left as
-    /// it was).
-    #[inline]
-    pub fn read_append(
-        &self,
-        offset: usize,
-        len: usize,
-        buf: &mut Vec<u8>,
-    ) -> Result<(), OutOfBounds> {
-        access::read_append(self, offset, len, buf)
-    }
+    accessors!("mapping");
 
     /// Sets `len` bytes starting at `offset` to `byte`.
     ///
@@ -413,41 +420,7 @@ impl Span {
         }
     }
 
-    /// An atomic view of the 4-aligned word at `offset` within the span.
-    ///
-    /// # Errors
-    /// [`OutOfBounds`] if the word is outside the span or misaligned.
-    #[inline]
-    pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32, OutOfBounds> {
-        access::atomic_u32(self, offset)
-    }
-
-    /// An atomic view of the 8-aligned word at `offset` within the span.
-    ///
-    /// # Errors
-    /// [`OutOfBounds`] if the word is outside the span or misaligned.
-    #[inline]
-    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64, OutOfBounds> {
-        access::atomic_u64(self, offset)
-    }
-
-    /// Copies `buf.len()` bytes at `offset` within the span into `buf`.
-    ///
-    /// # Errors
-    /// [`OutOfBounds`] if the range leaves the span.
-    #[inline]
-    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), OutOfBounds> {
-        access::read(self, offset, buf)
-    }
-
-    /// Copies `buf` into the span at `offset`.
-    ///
-    /// # Errors
-    /// [`OutOfBounds`] if the range leaves the span.
-    #[inline]
-    pub fn write(&self, offset: usize, buf: &[u8]) -> Result<(), OutOfBounds> {
-        access::write(self, offset, buf)
-    }
+    accessors!("span");
 }
 
 impl Drop for Mapping {
@@ -651,6 +624,17 @@ mod tests {
         let mut buf = [0u8; 3];
         m.read(24, &mut buf).unwrap();
         assert_eq!(&buf, b"abc");
+        // Arrays of words, and appends, checked against the span too.
+        assert!(s.atomic_u64s::<2>(0).is_ok() && s.atomic_u64s::<3>(0).is_err());
+        assert!(s.atomic_u64s::<1>(4).is_err(), "misaligned");
+        assert!(s.atomic_u32s::<4>(0).is_ok() && s.atomic_u32s::<2>(12).is_err());
+        s.atomic_u64s::<2>(0).unwrap()[1].store(7, Ordering::Relaxed);
+        assert_eq!(m.atomic_u64(24).unwrap().load(Ordering::Relaxed), 7);
+        let mut v = vec![9u8];
+        s.read_append(8, 8, &mut v).unwrap();
+        assert_eq!(v, [9, 7, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(s.read_append(9, 8, &mut v).is_err());
+        assert_eq!(v.len(), 9, "left as it was");
     }
 
     #[test]
