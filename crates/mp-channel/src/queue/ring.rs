@@ -133,6 +133,7 @@ use std::time::Duration;
 
 use mp_shm::Region;
 use mp_sync::{EventCount, Lock};
+use mp_sys::mmap::Span;
 use serde::{Deserialize, Serialize};
 
 use crate::reader::Deadline;
@@ -208,6 +209,12 @@ pub(crate) enum Wait {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Ring {
     region: Region,
+    /// All of `region`'s bytes, reached through this: its start and length
+    /// lie in the ring itself, where the region's are two pointers away
+    /// (which the compiler loaded again after every atomic operation: three
+    /// dependent loads before each access to the header or the data).
+    #[serde(skip)]
+    span: Span,
 }
 
 impl<'de> Deserialize<'de> for Ring {
@@ -375,7 +382,7 @@ impl Ring {
         }
         let cap = cap.max(4096).next_power_of_two();
         let region = Region::create("mp-queue", DATA + cap)?;
-        Ok(Ring { region })
+        Ring::with_span(region).map_err(io::Error::other)
     }
 
     /// The ring in `region`, which another process sent: its header, then
@@ -386,7 +393,7 @@ impl Ring {
         let len = region.len();
         match len.checked_sub(DATA) {
             Some(cap) if (4096..=MAX_CAP).contains(&cap) && cap.is_power_of_two() => {
-                Ok(Ring { region })
+                Ring::with_span(region).map_err(|e| e.to_string())
             }
             _ => Err(format!(
                 "a shared region of {len} bytes is not a queue's ring \
@@ -395,10 +402,16 @@ impl Ring {
         }
     }
 
+    /// The ring of `region`, whose shape the caller checked.
+    fn with_span(region: Region) -> Result<Ring, mp_sys::mmap::OutOfBounds> {
+        let span = region.span(0, region.len())?;
+        Ok(Ring { region, span })
+    }
+
     /// Bytes in the data area.
     #[inline]
     pub(crate) fn cap(&self) -> u64 {
-        (self.region.len() - DATA) as u64
+        (self.span.len() - DATA) as u64
     }
 
     /// The offset in the data area of ring position `pos` (`pos` modulo the
@@ -418,11 +431,11 @@ impl Ring {
     fn header(&self) -> Header<'_> {
         Header {
             words: self
-                .region
+                .span
                 .atomic_u64s(0)
                 .expect("the header is in bounds (`from_region`)"),
             halves: self
-                .region
+                .span
                 .atomic_u32s(0)
                 .expect("the header is in bounds (`from_region`)"),
         }
@@ -619,10 +632,10 @@ impl Ring {
         let off = self.offset(pos);
         let first = bytes.len().min(cap as usize - off);
         let ok = if first == bytes.len() {
-            self.region.write(DATA + off, bytes).is_ok()
+            self.span.write(DATA + off, bytes).is_ok()
         } else {
-            self.region.write(DATA + off, &bytes[..first]).is_ok()
-                && self.region.write(DATA, &bytes[first..]).is_ok()
+            self.span.write(DATA + off, &bytes[..first]).is_ok()
+                && self.span.write(DATA, &bytes[first..]).is_ok()
         };
         debug_assert!(ok, "ring writes stay inside the data area");
     }
@@ -634,10 +647,10 @@ impl Ring {
         let off = self.offset(pos);
         let first = buf.len().min(cap as usize - off);
         let ok = if first == buf.len() {
-            self.region.read(DATA + off, buf).is_ok()
+            self.span.read(DATA + off, buf).is_ok()
         } else {
             let (a, b) = buf.split_at_mut(first);
-            self.region.read(DATA + off, a).is_ok() && self.region.read(DATA, b).is_ok()
+            self.span.read(DATA + off, a).is_ok() && self.span.read(DATA, b).is_ok()
         };
         debug_assert!(ok, "ring reads stay inside the data area");
     }
@@ -687,14 +700,14 @@ impl Ring {
         }
         let at = DATA + off;
         let ok = match n {
-            8 => self.region.write(at, &record[..8]),
-            16 => self.region.write(at, &record[..16]),
-            24 => self.region.write(at, &record[..24]),
-            32 => self.region.write(at, &record[..32]),
-            40 => self.region.write(at, &record[..40]),
-            48 => self.region.write(at, &record[..48]),
-            56 => self.region.write(at, &record[..56]),
-            _ => self.region.write(at, &record[..n]),
+            8 => self.span.write(at, &record[..8]),
+            16 => self.span.write(at, &record[..16]),
+            24 => self.span.write(at, &record[..24]),
+            32 => self.span.write(at, &record[..32]),
+            40 => self.span.write(at, &record[..40]),
+            48 => self.span.write(at, &record[..48]),
+            56 => self.span.write(at, &record[..56]),
+            _ => self.span.write(at, &record[..n]),
         }
         .is_ok();
         debug_assert!(ok, "ring writes stay inside the data area");
@@ -767,10 +780,10 @@ impl Ring {
             // forward and waits out (a store-forwarding stall per `put`:
             // `queue_op_cost ring`, `put` 19.3 -> 16.4 ns).
             let at = DATA + off;
-            let mut ok = self.region.write(at, &header).is_ok();
+            let mut ok = self.span.write(at, &header).is_ok();
             for word in 1..n as usize / 8 {
                 let bytes = &record[8 * word..][..8];
-                ok &= self.region.write(at + 8 * word, bytes).is_ok();
+                ok &= self.span.write(at + 8 * word, bytes).is_ok();
             }
             debug_assert!(ok, "ring writes stay inside the data area");
         } else {
@@ -971,7 +984,7 @@ impl Ring {
             let (head, tail) = self.published()?;
             let off = self.offset(head);
             if off + SMALL_RECORD <= self.cap() as usize {
-                let ok = self.region.read(DATA + off, record).is_ok();
+                let ok = self.span.read(DATA + off, record).is_ok();
                 debug_assert!(ok, "ring reads stay inside the data area");
             } else {
                 self.read_at(head, record);
@@ -1088,9 +1101,9 @@ impl Ring {
         let off = self.offset(at + RECORD_HEADER + offset);
         let first = (len as usize).min(cap as usize - off);
         buf.reserve(len as usize);
-        let ok = self.region.read_append(DATA + off, first, buf).is_ok()
+        let ok = self.span.read_append(DATA + off, first, buf).is_ok()
             && self
-                .region
+                .span
                 .read_append(DATA, len as usize - first, buf)
                 .is_ok();
         debug_assert!(ok, "ring reads stay inside the data area");
