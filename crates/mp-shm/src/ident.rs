@@ -17,7 +17,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use mp_sys::mmap::Mapping;
-use once_cell::race::OnceBox;
+use once_cell::race::{OnceBox, OnceRef};
 
 /// Bits of the packed form that hold the pid (`PID_MAX_LIMIT` is 2^22).
 const PID_BITS: u32 = 22;
@@ -37,8 +37,15 @@ pub const IDENT_BITS: u32 = PID_BITS + START_BITS;
 // initialises one leaves the child waiting for ever on its first call (see
 // `mp_sys::fork_hooks`).
 static CURRENT_PAGE: OnceBox<Option<Mapping>> = OnceBox::new();
-/// The page's word, found once (`None`: no `MADV_WIPEONFORK`).
-static CURRENT_WORD: OnceBox<Option<&'static AtomicU64>> = OnceBox::new();
+/// The page's word, found once ([`NO_PAGE`] without `MADV_WIPEONFORK`).
+/// A reference in the static itself: the fast path loads the static and
+/// the word (a boxed `Option` was one more load, dependent, at the start of
+/// every queue operation).
+static CURRENT_WORD: OnceRef<'static, AtomicU64> = OnceRef::new();
+/// [`CURRENT_WORD`] when there is no wipe-on-fork page: always 0, so the
+/// fast path falls through to the pid-checked [`CURRENT_FALLBACK`]; never
+/// stored to.
+static NO_PAGE: AtomicU64 = AtomicU64::new(0);
 /// The cache without `MADV_WIPEONFORK`, checked against the pid each call.
 static CURRENT_FALLBACK: AtomicU64 = AtomicU64::new(0);
 
@@ -74,7 +81,7 @@ impl ProcessIdent {
     /// connections ask per operation; locks store it as their owner).
     #[inline]
     pub fn current_bits() -> u64 {
-        if let Some(Some(word)) = CURRENT_WORD.get() {
+        if let Some(word) = CURRENT_WORD.get() {
             let bits = word.load(Ordering::Relaxed);
             if bits != 0 {
                 return bits;
@@ -92,9 +99,11 @@ impl ProcessIdent {
         let word = CURRENT_WORD.get_or_init(|| {
             let page =
                 CURRENT_PAGE.get_or_init(|| Box::new(Mapping::private_wipe_on_fork(64).ok()));
-            Box::new(page.as_ref().and_then(|p| p.atomic_u64(0).ok()))
+            page.as_ref()
+                .and_then(|p| p.atomic_u64(0).ok())
+                .unwrap_or(&NO_PAGE)
         });
-        if let Some(word) = *word {
+        if !std::ptr::eq(word, &NO_PAGE) {
             let bits = word.load(Ordering::Relaxed);
             if bits != 0 {
                 return bits;
