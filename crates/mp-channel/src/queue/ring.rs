@@ -750,8 +750,9 @@ impl Ring {
 
     /// Producer, holding the writer lock: [`push`](Self::push) of a whole
     /// message of `len` payload bytes that lies in `record` after room for
-    /// the record's header (zero past them: `put` encodes a small item
-    /// there, [`Direct`](super::direct::Direct)). The record goes into the
+    /// the record's header (`put` encodes a small item there,
+    /// [`Direct`](super::direct::Direct); the bytes past them, which become
+    /// the record's padding, are never read). The record goes into the
     /// ring from there, the header from a register, where `push` copied
     /// the payload into a record of its own first.
     #[inline]
