@@ -976,9 +976,9 @@ impl Ring {
     /// caller wakes producers (after releasing the lock, if it holds it).
     ///
     /// The copy is of all of `record`, past the record's end too (one copy
-    /// of a size known at compile time, as [`push_small`](Self::push_small)
-    /// writes): bytes that may be a record still being written, or free
-    /// space, which are not used.
+    /// of a size known at compile time; copying the header first and then
+    /// only the record's bytes measured level): bytes that may be a record
+    /// still being written, or free space, which are not used.
     #[inline]
     pub(crate) fn pop_small(&self, record: &mut [u8; SMALL_RECORD]) -> Option<usize> {
         loop {
