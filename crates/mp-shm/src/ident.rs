@@ -124,11 +124,13 @@ impl ProcessIdent {
 
     fn compute_current() -> ProcessIdent {
         let pid = std::process::id();
-        // /proc/self is always readable by the process itself; if /proc is
-        // not mounted the start time is unknown and 0 stands for it.
-        let start = mp_sys::process::stat(pid)
-            .map(|s| s.start_time & START_MASK)
-            .unwrap_or(0);
+        // A child of this library's fork knows its start time from the fork
+        // itself (mostly; see `mp_sys::fork_start_time`). Otherwise: /proc/self
+        // is always readable by the process itself; if /proc is not mounted
+        // the start time is unknown and 0 stands for it.
+        let start = mp_sys::fork_start_time::own_start_time(pid)
+            .or_else(|| mp_sys::process::stat(pid).ok().map(|s| s.start_time))
+            .map_or(0, |t| t & START_MASK);
         ProcessIdent { pid, start }
     }
 

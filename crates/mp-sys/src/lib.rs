@@ -30,6 +30,8 @@
 //! - [`fd`]: small fd helpers (dup, pipe, read, write_all, poll).
 //! - [`fork_hooks`]: locks the crates above hold across this crate's forks,
 //!   and whether this process was made by one.
+//! - [`fork_start_time`]: a forked child's own start time, known at the fork
+//!   instead of read from `/proc`.
 //! - [`futex`]: futex wait/wake on shared words.
 //! - [`memfd`]: sealed memfds and named `/dev/shm` files.
 //! - `mpi_job` (feature `mpi`): the ranks of an MPI job as one process
@@ -65,6 +67,7 @@ pub mod exe;
 pub mod exit;
 pub mod fd;
 pub mod fork_hooks;
+pub mod fork_start_time;
 pub mod futex;
 #[cfg(feature = "async")]
 pub mod futex_watch;

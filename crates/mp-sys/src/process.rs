@@ -139,6 +139,9 @@ pub unsafe fn fork_unchecked() -> io::Result<Fork> {
 unsafe fn fork_with_hooks(one_thread: bool) -> io::Result<Fork> {
     // Parent and child must agree on the process-tree key.
     crate::tree_key::settle();
+    // The child's start time lies between this reading and the child's
+    // first (see `fork_start_time`).
+    let before = crate::fork_start_time::boottime_ns();
     // Locks registered by the crates above are taken just before the fork
     // and released on both sides (see `fork_hooks`).
     let pid = crate::fork_hooks::around(
@@ -151,6 +154,7 @@ unsafe fn fork_with_hooks(one_thread: bool) -> io::Result<Fork> {
     match pid {
         -1 => Err(io::Error::last_os_error()),
         0 => {
+            crate::fork_start_time::record_in_child(before);
             crate::fork_hooks::mark_forked();
             Ok(Fork::Child)
         }
@@ -541,6 +545,68 @@ mod tests {
                 assert_eq!(st, ExitStatus::Signaled(libc::SIGKILL));
                 assert_eq!(st.code(), -9);
             }
+        }
+    }
+
+    /// What a forked child compares: 0 its record matches `/proc`, 1 no
+    /// record, 2 they differ, 3 `/proc` unreadable.
+    fn start_time_check() -> i32 {
+        let pid = getpid();
+        match (crate::fork_start_time::own_start_time(pid), stat(pid)) {
+            (_, Err(_)) => 3,
+            (None, _) => 1,
+            (Some(t), Ok(s)) if t == s.start_time => 0,
+            (Some(_), Ok(_)) => 2,
+        }
+    }
+
+    #[test]
+    fn a_forked_child_knows_its_start_time_as_proc_shows_it() {
+        let mut recorded = 0;
+        for _ in 0..100 {
+            // SAFETY: the child reads `/proc` (glibc's malloc is repaired
+            // by its own fork handlers) and calls `_exit`: nothing that
+            // another thread of the harness may hold.
+            match unsafe { fork_unchecked() }.unwrap() {
+                Fork::Child => exit_now(start_time_check()),
+                Fork::Parent { pidfd, .. } => match wait_pidfd(&pidfd, true).unwrap() {
+                    Some(ExitStatus::Exited(0)) => recorded += 1,
+                    // A fork across a tick's edge: no record, /proc read.
+                    Some(ExitStatus::Exited(1)) => {}
+                    other => panic!("child's start time check: {other:?}"),
+                },
+            }
+        }
+        // About one fork in a hundred straddles a tick.
+        assert!(recorded >= 50, "only {recorded} of 100 children knew");
+    }
+
+    #[test]
+    fn a_record_is_not_inherited_by_a_fork_made_elsewhere() {
+        // SAFETY: as above; the grandchild is forked by libc directly and
+        // only reads `/proc` and calls `_exit`.
+        match unsafe { fork_unchecked() }.unwrap() {
+            Fork::Child => {
+                // SAFETY: the child has one thread, this one.
+                let grandchild = unsafe { libc::fork() };
+                if grandchild == 0 {
+                    exit_now(start_time_check());
+                }
+                let mut status = 0;
+                // SAFETY: `status` is a valid place for the status word.
+                let reaped = unsafe { libc::waitpid(grandchild, &mut status, 0) };
+                let code = if reaped == grandchild && libc::WIFEXITED(status) {
+                    libc::WEXITSTATUS(status)
+                } else {
+                    4
+                };
+                exit_now(code)
+            }
+            Fork::Parent { pidfd, .. } => assert_eq!(
+                wait_pidfd(&pidfd, true).unwrap(),
+                Some(ExitStatus::Exited(1)),
+                "the grandchild must find no record of its own and read /proc"
+            ),
         }
     }
 
