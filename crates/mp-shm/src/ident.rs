@@ -7,17 +7,18 @@
 //! start)` names one process for the lifetime of the machine. [`ProcessIdent`]
 //! packs both into 62 bits so a lock can store its owner in one atomic word.
 //!
-//! [`ProcessIdent::current`] is cached in a `MADV_WIPEONFORK` page, so it
-//! costs two loads after the first call and is recomputed automatically in a
-//! child created by any flavour of `fork`. The page itself is made without
-//! blocking (a racing cell): a `OnceLock` there left every child forked
-//! while another thread made the page waiting for ever on its first lock.
+//! [`ProcessIdent::current`] is cached in a word of the process's
+//! `MADV_WIPEONFORK` page ([`mp_sys::wipe_on_fork`]), so it costs two loads
+//! after the first call and is recomputed automatically in a child created
+//! by any flavour of `fork`. The page is made without blocking (a racing
+//! cell: a `OnceLock` there left every child forked while another thread
+//! made the page waiting for ever on its first lock), and mp-sys's fork makes
+//! it before forking, so a child finds it in place.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use mp_sys::mmap::Mapping;
-use once_cell::race::{OnceBox, OnceRef};
+use once_cell::race::OnceRef;
 
 /// Bits of the packed form that hold the pid (`PID_MAX_LIMIT` is 2^22).
 const PID_BITS: u32 = 22;
@@ -31,14 +32,8 @@ const START_MASK: u64 = (1 << START_BITS) - 1;
 /// the two bits above are free for callers' flags.
 pub const IDENT_BITS: u32 = PID_BITS + START_BITS;
 
-// The cache of `ProcessIdent::current`. The page lives for the whole
-// process. Threads that race to make it each map one; one wins and the
-// others' are unmapped. Never a `OnceLock`: a fork while another thread
-// initialises one leaves the child waiting for ever on its first call (see
-// `mp_sys::fork_hooks`).
-static CURRENT_PAGE: OnceBox<Option<Mapping>> = OnceBox::new();
-/// The page's word, found once ([`NO_PAGE`] without `MADV_WIPEONFORK`).
-/// A reference in the static itself: the fast path loads the static and
+/// The cache of `ProcessIdent::current`: the wipe-on-fork page's word,
+/// found once ([`NO_PAGE`] without `MADV_WIPEONFORK`). A reference in the static itself: the fast path loads the static and
 /// the word (a boxed `Option` was one more load, dependent, at the start of
 /// every queue operation).
 static CURRENT_WORD: OnceRef<'static, AtomicU64> = OnceRef::new();
@@ -96,13 +91,8 @@ impl ProcessIdent {
     #[cold]
     #[inline(never)]
     fn current_bits_slow() -> u64 {
-        let word = CURRENT_WORD.get_or_init(|| {
-            let page =
-                CURRENT_PAGE.get_or_init(|| Box::new(Mapping::private_wipe_on_fork(64).ok()));
-            page.as_ref()
-                .and_then(|p| p.atomic_u64(0).ok())
-                .unwrap_or(&NO_PAGE)
-        });
+        let word =
+            CURRENT_WORD.get_or_init(|| mp_sys::wipe_on_fork::identity_word().unwrap_or(&NO_PAGE));
         if !std::ptr::eq(word, &NO_PAGE) {
             let bits = word.load(Ordering::Relaxed);
             if bits != 0 {

@@ -46,6 +46,8 @@
 //! - [`thread_spawn`]: starting a thread, as a bare POSIX thread in a forked
 //!   child (where std's thread start may wait for ever on a lock of std's).
 //! - [`time`]: the one `Deadline` type.
+//! - [`wipe_on_fork`]: the process's `MADV_WIPEONFORK` page, made before
+//!   each fork, for caches of per-process facts.
 //!
 //! # Platform
 //! Linux only. This root is the one platform seam of the workspace: every
@@ -89,3 +91,4 @@ pub mod thread;
 pub mod thread_spawn;
 pub mod time;
 mod tree_key;
+pub mod wipe_on_fork;

@@ -142,6 +142,9 @@ unsafe fn fork_with_hooks(one_thread: bool) -> io::Result<Fork> {
     // The child's start time lies between this reading and the child's
     // first (see `fork_start_time`).
     let before = crate::fork_start_time::boottime_ns();
+    // The child inherits the wipe-on-fork page zeroed instead of mapping
+    // one on its first lock (see `wipe_on_fork`).
+    crate::wipe_on_fork::ensure();
     // Locks registered by the crates above are taken just before the fork
     // and released on both sides (see `fork_hooks`).
     let pid = crate::fork_hooks::around(
