@@ -135,6 +135,19 @@ impl RLock {
     /// [`OwnerDied`] (holding the guard) if taken from a dead holder.
     #[inline]
     pub fn lock(&self) -> LockResult<RLockGuard<'_>> {
+        // Unowned: the identity and one CAS, small enough to go in line in
+        // the caller (see `SyncLock::lock`); recursion, the wait and a dead
+        // holder's recovery out of line.
+        if self.mutex().try_lock(ident::thread()) {
+            return Ok(self.guard());
+        }
+        self.lock_held_or_wait()
+    }
+
+    /// [`lock`](Self::lock) when the first CAS failed: one more level if
+    /// the caller owns it, else the wait.
+    #[inline(never)]
+    fn lock_held_or_wait(&self) -> LockResult<RLockGuard<'_>> {
         let r = self
             .acquire_until(Deadline::NEVER)
             .expect("an unbounded wait cannot time out");
