@@ -9,6 +9,9 @@
 //! and in the CPU's cache, as M3a-1cpu's do): the CPU cost of M3a-1cpu's
 //! items without a scheduler between the two sides.
 //!
+//! `queue_op_cost simple` is the `ring` mode for a `SimpleQueue` (M3c's
+//! items).
+//!
 //! `queue_op_cost handoff` makes the `put`s in a child process: batches of
 //! 32 Ki (`HBATCH`) through a 1 MiB ring (`HRING`, in bytes), each handed
 //! over by an event, so on one CPU the two processes take turns as
@@ -22,7 +25,7 @@
 
 use std::time::{Duration, Instant};
 
-use multiprocess::{Event, Process, Queue};
+use multiprocess::{Event, Process, Queue, SimpleQueue};
 
 const ITEMS: u64 = 2_000_000;
 
@@ -36,6 +39,9 @@ fn main() {
     }
     if std::env::args().nth(1).as_deref() == Some("handoff") {
         return handed_off();
+    }
+    if std::env::args().nth(1).as_deref() == Some("simple") {
+        return through_a_simple_queue();
     }
     let q: Queue<u64> = Queue::with_ring(0, 64 << 20).expect("queue");
     for _ in 0..5 {
@@ -54,6 +60,28 @@ fn main() {
             put.as_nanos() as f64 / ITEMS as f64,
             get.as_nanos() as f64 / ITEMS as f64
         );
+    }
+}
+
+/// The `simple` mode: the `ring` mode's batches through a `SimpleQueue`.
+fn through_a_simple_queue() {
+    let q: SimpleQueue<u64> = SimpleQueue::new().expect("queue");
+    for _ in 0..5 {
+        let (mut put, mut get) = (0u128, 0u128);
+        for b in 0..ITEMS / BATCH {
+            let t = Instant::now();
+            for i in 0..BATCH {
+                q.put(&(b * BATCH + i)).expect("put");
+            }
+            put += t.elapsed().as_nanos();
+            let t = Instant::now();
+            for i in 0..BATCH {
+                assert_eq!(q.get().expect("get"), b * BATCH + i);
+            }
+            get += t.elapsed().as_nanos();
+        }
+        let n = (ITEMS / BATCH * BATCH) as f64;
+        println!("put {:.1} ns, get {:.1} ns", put as f64 / n, get as f64 / n);
     }
 }
 

@@ -79,13 +79,24 @@ fn varint_word(mut v: u64) -> (u64, usize) {
 /// Appends `v` as a varint.
 #[inline]
 fn varint_u64<S: Sink>(sink: &mut S, v: u64) {
-    if v < 0x80 {
-        sink.push(v as u8);
-    } else if v < 1 << WORD_BITS {
-        let (word, len) = varint_word(v);
-        sink.append_le(word, len);
+    if v < 1 << WORD_BITS {
+        varint_short(sink, v);
     } else {
         varint_long(sink, u128::from(v));
+    }
+}
+
+/// Appends `v`, below 2^56, as a varint of at most eight bytes. (Not
+/// [`varint_u64`] again at the end of [`varint_long`]: that recursion made
+/// the compiler keep `varint_u64` out of line in some callers, a call per
+/// integer with the sink's state passed through memory.)
+#[inline(always)]
+fn varint_short<S: Sink>(sink: &mut S, v: u64) {
+    if v < 0x80 {
+        sink.push(v as u8);
+    } else {
+        let (word, len) = varint_word(v);
+        sink.append_le(word, len);
     }
 }
 
@@ -101,7 +112,7 @@ fn varint_long<S: Sink>(sink: &mut S, mut v: u128) {
         sink.append_le(low | 0x8080_8080_8080_8080, 8);
         v >>= WORD_BITS;
     }
-    varint_u64(sink, v as u64);
+    varint_short(sink, v as u64);
 }
 
 /// Zigzag: small magnitudes of either sign become small unsigned numbers.
