@@ -66,44 +66,38 @@ fn main() {
 /// The `simple` mode: the `ring` mode's batches through a `SimpleQueue`.
 fn through_a_simple_queue() {
     let q: SimpleQueue<u64> = SimpleQueue::new().expect("queue");
-    for _ in 0..5 {
-        let (mut put, mut get) = (0u128, 0u128);
-        for b in 0..ITEMS / BATCH {
-            let t = Instant::now();
-            for i in 0..BATCH {
-                q.put(&(b * BATCH + i)).expect("put");
-            }
-            put += t.elapsed().as_nanos();
-            let t = Instant::now();
-            for i in 0..BATCH {
-                assert_eq!(q.get().expect("get"), b * BATCH + i);
-            }
-            get += t.elapsed().as_nanos();
-        }
-        let n = (ITEMS / BATCH * BATCH) as f64;
-        println!("put {:.1} ns, get {:.1} ns", put as f64 / n, get as f64 / n);
-    }
+    in_batches(|v| q.put(&v).expect("put"), || q.get().expect("get"));
 }
 
 /// The `ring` mode (see the module docs).
 fn through_the_ring() {
     let q: Queue<u64> = Queue::new().expect("queue");
+    in_batches(|v| q.put(&v).expect("put"), || q.get().expect("get"));
+}
+
+/// Five rounds of [`BATCH`] `put`s then as many `get`s, `ITEMS` in all;
+/// prints nanoseconds per `put` and per `get` for each round.
+fn in_batches(put: impl Fn(u64), get: impl Fn() -> u64) {
     for _ in 0..5 {
-        let (mut put, mut get) = (0u128, 0u128);
+        let (mut put_ns, mut get_ns) = (0u128, 0u128);
         for b in 0..ITEMS / BATCH {
             let t = Instant::now();
             for i in 0..BATCH {
-                q.put(&(b * BATCH + i)).expect("put");
+                put(b * BATCH + i);
             }
-            put += t.elapsed().as_nanos();
+            put_ns += t.elapsed().as_nanos();
             let t = Instant::now();
             for i in 0..BATCH {
-                assert_eq!(q.get().expect("get"), b * BATCH + i);
+                assert_eq!(get(), b * BATCH + i);
             }
-            get += t.elapsed().as_nanos();
+            get_ns += t.elapsed().as_nanos();
         }
         let n = (ITEMS / BATCH * BATCH) as f64;
-        println!("put {:.1} ns, get {:.1} ns", put as f64 / n, get as f64 / n);
+        println!(
+            "put {:.1} ns, get {:.1} ns",
+            put_ns as f64 / n,
+            get_ns as f64 / n
+        );
     }
 }
 
