@@ -33,9 +33,10 @@ const START_MASK: u64 = (1 << START_BITS) - 1;
 pub const IDENT_BITS: u32 = PID_BITS + START_BITS;
 
 /// The cache of `ProcessIdent::current`: the wipe-on-fork page's word,
-/// found once ([`NO_PAGE`] without `MADV_WIPEONFORK`). A reference in the static itself: the fast path loads the static and
-/// the word (a boxed `Option` was one more load, dependent, at the start of
-/// every queue operation).
+/// found once ([`NO_PAGE`] without `MADV_WIPEONFORK`). A reference in the
+/// static itself: the fast path loads the static and the word (a boxed
+/// `Option` was one more load, dependent, at the start of every queue
+/// operation).
 static CURRENT_WORD: OnceRef<'static, AtomicU64> = OnceRef::new();
 /// [`CURRENT_WORD`] when there is no wipe-on-fork page: always 0, so the
 /// fast path falls through to the pid-checked [`CURRENT_FALLBACK`]; never

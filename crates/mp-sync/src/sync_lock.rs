@@ -70,7 +70,7 @@ impl SyncLock {
     // Always in line: as a call (which the compiler chose in M5b's loop) it
     // returned the guard through memory, and the release's first loads
     // waited on those stores; in line, the guard stays in registers (M5b
-    // on one CPU: 0.47 -> 0.59 of raw, docs/performance.md).
+    // on one CPU: 0.585 -> 0.759 of raw, docs/performance.md).
     #[inline(always)]
     pub fn lock(&self) -> LockResult<SyncLockGuard<'_>> {
         match self {
