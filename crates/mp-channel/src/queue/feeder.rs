@@ -30,6 +30,20 @@
 //! flight* and writes waiting for room under the writer lock, as before;
 //! no `put` writes while one is in flight, so nothing passes it.
 //!
+//! # A full ring
+//! A `put` that finds the ring full with nothing of this process buffered
+//! offers its CPU once (`sched_yield`) before it buffers, then looks
+//! again. When a consumer shares the CPU (more processes than CPUs, or
+//! both pinned to one), the consumer runs now and empties the ring, and
+//! the producer goes on writing straight in: without the yield it ran its
+//! whole time slice, buffering every item past the ring's capacity
+//! (memory faulted in for the buffer, a mutex per item, a second copy
+//! by the feeder), while the consumer could not run. With nothing else
+//! to run on this CPU the yield returns at once (a system call per
+//! buffering episode, not per item: a `put` that finds items of its own
+//! buffered does not yield), and the item is buffered as before, so `put`
+//! still never waits for a consumer.
+//!
 //! # Forked copies
 //! A feeder serves the process that made it. A process forked from it
 //! holds copies of the parent's handles, and of its feeder: a copy whose
@@ -135,6 +149,18 @@ impl State {
             self.spares.push(bytes);
         }
     }
+}
+
+/// Offers this CPU to whatever else may run on it (`sched_yield`): a
+/// consumer that shares it empties the ring meanwhile.
+fn offer_cpu() {
+    #[cfg(test)]
+    tests::AT_OFFER.with(|at| {
+        if let Some(consumer) = at.borrow_mut().as_mut() {
+            consumer();
+        }
+    });
+    std::thread::yield_now();
 }
 
 /// Says on stderr that the feeder dropped an item it could not write
@@ -247,13 +273,20 @@ impl Feeder {
         self.buffer(Buffered::Message(std::mem::take(msg)), tried)
     }
 
-    /// `put` when it could not write straight in: writes the buffered
-    /// items that fit now (if the writer lock is free), then, under the
-    /// mutex, `item` straight in if nothing of ours is left before it and
-    /// `put` did not just try (or room was found), else buffers it for the
-    /// feeder thread (started here).
+    /// `put` when it could not write straight in: if it just tried and the
+    /// ring was full, offers the CPU once and looks again; writes the
+    /// buffered items that fit now (if the writer lock is free), then,
+    /// under the mutex, `item` straight in if nothing of ours is left
+    /// before it and `put` did not just try (or room was found), else
+    /// buffers it for the feeder thread (started here).
     #[inline(never)]
-    fn buffer(self: &Arc<Self>, item: Buffered, tried: bool) -> Result<(), PutError> {
+    fn buffer(self: &Arc<Self>, item: Buffered, mut tried: bool) -> Result<(), PutError> {
+        if tried && self.ring_is_full_for(&item) {
+            // The CPU is offered once, then the ring looked at again (module
+            // docs, "A full ring").
+            offer_cpu();
+            tried = false;
+        }
         let mut writer = None;
         let mut helped = false;
         if self.queued.load(Acquire) > 0 && !self.is_closed() {
@@ -314,6 +347,13 @@ impl Feeder {
             self.cv.notify_one();
         }
         Ok(())
+    }
+
+    /// Whether the ring has no room for `item` now (items written in
+    /// flight, chunks or fds, never count as full).
+    fn ring_is_full_for(&self, item: &Buffered) -> bool {
+        self.room_to_wait_for(item)
+            .is_some_and(|need| !self.core.ring.has_room(need))
     }
 
     /// Writes `msg` into the ring if the writer lock is free and the ring
@@ -590,6 +630,12 @@ mod tests {
 
     const ITEM: usize = 1000;
 
+    thread_local! {
+        /// What runs where `put` offers the CPU (a consumer that shares
+        /// it, in the tests that set one).
+        pub(super) static AT_OFFER: RefCell<Option<Box<dyn FnMut()>>> = RefCell::new(None);
+    }
+
     /// A queue of 4 KiB: four 1000-byte records fit.
     fn feeder() -> Arc<Feeder> {
         let feeder = Feeder::new(Arc::new(Core::new(4096, 0).unwrap()));
@@ -680,6 +726,46 @@ mod tests {
             assert_eq!(get(&f), n);
         }
         assert_eq!(count(&f), 0);
+    }
+
+    /// A `put` that finds the ring full with nothing of its own buffered
+    /// offers the CPU once, then writes straight in if a consumer made room
+    /// meanwhile; if none did it buffers, and a `put` behind a buffered
+    /// item does not offer the CPU again.
+    #[test]
+    fn a_put_offers_the_cpu_once_when_the_ring_is_full() {
+        let f = feeder();
+        for n in 0..4 {
+            put(&f, n);
+        }
+        let offers = Arc::new(AtomicU64::new(0));
+        let (consumer, counted) = (Arc::clone(&f), Arc::clone(&offers));
+        AT_OFFER.with(|at| {
+            *at.borrow_mut() = Some(Box::new(move || {
+                // The first offer finds a consumer that takes two items;
+                // later ones, none.
+                if counted.fetch_add(1, Relaxed) == 0 {
+                    assert_eq!((get(&consumer), get(&consumer)), (0, 1));
+                }
+            }))
+        });
+        put(&f, 4);
+        assert_eq!(offers.load(Relaxed), 1, "the ring was full: one offer");
+        assert_eq!(queued(&f), 0, "room made meanwhile: straight in");
+        put(&f, 5);
+        assert_eq!(offers.load(Relaxed), 1, "room for it: no offer");
+        put(&f, 6);
+        assert_eq!(offers.load(Relaxed), 2, "full again: an offer");
+        assert_eq!(queued(&f), 1, "no room made: buffered");
+        put(&f, 7);
+        assert_eq!(offers.load(Relaxed), 2, "behind a buffered item: none");
+        assert_eq!(queued(&f), 2);
+        AT_OFFER.with(|at| at.borrow_mut().take());
+        for n in 2..8 {
+            assert_eq!(get(&f), n);
+            put(&f, 100);
+        }
+        assert_eq!(offers.load(Relaxed), 2, "the buffered items went first");
     }
 
     /// A small item buffered inline keeps its place among the others and

@@ -52,6 +52,9 @@ const NOWAIT_LOCK_GRACE: Duration = Duration::from_millis(10);
 ///
 /// Unbounded by default: [`put`](Self::put) never blocks — when the ring is
 /// full, items wait in a per-process buffer that a feeder thread drains.
+/// (A `put` that finds the ring full first offers its CPU once, with
+/// `sched_yield`, to a consumer that may share it; with nothing else to
+/// run, that returns at once.)
 /// [`Queue::bounded`] limits the number of items (`maxsize`); then `put`
 /// waits for a free slot and writes the item into the shared ring itself
 /// (no feeder), so a bounded queue never holds more than `maxsize` items
