@@ -79,9 +79,11 @@ pub(super) fn m3e(quick: bool) -> Measurement {
 }
 
 /// A child (pinned to `cpu`, if given) puts 500k `u64`s into `q`; the rate
-/// at which this process gets them.
+/// at which this process gets them, from the child's start (the start
+/// method warmed up first, as for every M3 row).
 fn small_items(quick: bool, q: Queue<u64>, cpu: Option<usize>) -> Measurement {
     let n = iters(quick, 500_000);
+    super::process::warm_up(None);
     let mut p = Process::new(produce, (q.clone(), n, cpu));
     let t = Instant::now();
     p.start().expect("start");
@@ -114,6 +116,7 @@ const M3B_RING_BYTES: usize = 4 << 20;
 pub(super) fn m3b(quick: bool) -> Measurement {
     let n = iters(quick, 500);
     let q: Queue<ByteBuf> = Queue::with_ring(0, M3B_RING_BYTES).expect("queue");
+    super::process::warm_up(None);
     let mut p = Process::new(produce_big, (q.clone(), n));
     let t = Instant::now();
     p.start().expect("start");
@@ -156,6 +159,7 @@ pub(super) fn m3c_2cpu(quick: bool) -> Measurement {
 fn simple_items(quick: bool, cpu: Option<usize>) -> Measurement {
     let n = iters(quick, 500_000);
     let q: SimpleQueue<u64> = SimpleQueue::new().expect("queue");
+    super::process::warm_up(None);
     let mut p = Process::new(produce_simple, (q.clone(), n, cpu));
     let t = Instant::now();
     p.start().expect("start");
