@@ -33,6 +33,26 @@ fn edges() -> Vec<u128> {
     v
 }
 
+/// Every bit length a varint word holds (up to 56 bits, eight bytes), with
+/// every group's bits set, with one bit set, and with alternate bits set:
+/// each group lands in its byte, and the continuation bits stop at the
+/// last byte the number needs.
+#[test]
+fn varints_of_every_bit_length() {
+    for bits in 0..=57u32 {
+        let top = 1u64 << bits.min(63);
+        let all = top.wrapping_sub(1);
+        for v in [
+            all,
+            top,
+            all & 0x5555_5555_5555_5555,
+            all & 0xAAAA_AAAA_AAAA_AAAA,
+        ] {
+            same(&v);
+        }
+    }
+}
+
 #[test]
 fn integers_at_every_varint_edge() {
     for e in edges() {
