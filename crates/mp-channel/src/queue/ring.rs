@@ -868,12 +868,24 @@ impl Ring {
     /// no waiter, `head` is not read, so the producer does not pull the
     /// consumers' line, which they write for every record, into its cache
     /// once per record (the consumer's next store to it would then miss).
+    ///
+    /// The look at the waiter count is inlined into every `put`; the rest,
+    /// with a sleeper, is a call of its own.
+    #[inline]
     pub(crate) fn wake_consumer(&self, start: u64) {
         let h = self.header();
         // The `data` eventcount's `waiters` word, read `SeqCst` after the
         // `SeqCst` publication as `notify_all` reads it.
-        let waiters = h.data_waiters().load(SeqCst);
-        if waiters != 0 && !ahead(start, h.head().load(SeqCst)) {
+        if h.data_waiters().load(SeqCst) != 0 {
+            self.wake_sleeping_consumer(start);
+        }
+    }
+
+    /// [`wake_consumer`](Self::wake_consumer) once a consumer sleeps.
+    #[inline(never)]
+    fn wake_sleeping_consumer(&self, start: u64) {
+        let h = self.header();
+        if !ahead(start, h.head().load(SeqCst)) {
             h.data().notify_all();
         }
     }
@@ -1140,14 +1152,24 @@ impl Ring {
     /// for more than the ring will free is still woken: the ring, emptied,
     /// has room for any record and a sixteenth more. Its own looks (every
     /// [`RECHECK`] at the latest) take the record as soon as it fits.
+    ///
+    /// The look at the waiter count is inlined into every `get`; the rest,
+    /// with a sleeper, is a call of its own.
+    #[inline]
     pub(crate) fn wake_producers(&self) {
         let h = self.header();
         // The `space` eventcount's `waiters` word, read `SeqCst` as
         // `notify_all` reads it: after a chunk's `SeqCst` store of `head`
         // this is the second half of a Dekker pair.
-        if h.space_waiters().load(SeqCst) == 0 {
-            return;
+        if h.space_waiters().load(SeqCst) != 0 {
+            self.wake_sleeping_producers();
         }
+    }
+
+    /// [`wake_producers`](Self::wake_producers) once a producer sleeps.
+    #[inline(never)]
+    fn wake_sleeping_producers(&self) {
+        let h = self.header();
         let wanted = h.space_wanted().load(SeqCst);
         if wanted == 0 {
             return;
