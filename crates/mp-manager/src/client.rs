@@ -624,16 +624,57 @@ mod tests {
     use crate::{DictProxy, Manager, ManagerBuilder};
 
     /// A server serving in a thread of this process (whatever the start
-    /// method), and the manager that serves it.
-    fn serve() -> Manager {
+    /// method), and the manager that serves it: shut down and joined when
+    /// dropped, so that its socket and private directory go with it (a
+    /// test process that exits with the server still serving left them in
+    /// the temporary directory, one pair per test).
+    struct Served {
+        manager: Manager,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl std::ops::Deref for Served {
+        type Target = Manager;
+        fn deref(&self) -> &Manager {
+            &self.manager
+        }
+    }
+
+    impl Drop for Served {
+        fn drop(&mut self) {
+            self.manager.shutdown().unwrap();
+            if let Some(thread) = self.thread.take() {
+                thread.join().unwrap();
+            }
+        }
+    }
+
+    fn serve() -> Served {
         let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
+        let thread = std::thread::spawn(move || {
             ManagerBuilder::default()
                 .authkey(b"hot-connection".to_vec())
                 .serve_forever(|m| tx.send(m).unwrap())
                 .unwrap();
         });
-        rx.recv_timeout(Duration::from_secs(10)).unwrap()
+        Served {
+            manager: rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+            thread: Some(thread),
+        }
+    }
+
+    /// A served manager's socket and private directory are gone once it is
+    /// shut down.
+    #[test]
+    fn a_served_manager_leaves_no_socket_behind() {
+        let served = serve();
+        let Address::Unix(path) = served.address().clone() else {
+            panic!("a Unix socket by default");
+        };
+        assert!(path.exists());
+        drop(served);
+        assert!(!path.exists(), "{path:?} removed");
+        assert!(!path.parent().unwrap().exists(), "its directory removed");
     }
 
     /// Names a connection by its fd's inode: a connection closed and
