@@ -25,7 +25,7 @@ use crate::lock::{lock, wait_until};
 use crate::result::Help;
 use crate::sink::{Completion, Progress};
 use crate::worker_handle::{
-    kill_all, start_worker, stop_gracefully, Chunk, ChunkRare, Worker, WorkerFds, FAST_CHUNK,
+    kill_all, start_worker, stop_gracefully, Chunk, ChunkRare, Worker, WorkerSignals, FAST_CHUNK,
 };
 use crate::worker_main::RequestRef;
 use mp_sys::time::Deadline;
@@ -433,6 +433,7 @@ impl Shared {
             // worker had moved on to another task meanwhile, that one runs
             // again too.
             let began = w
+                .signals
                 .task_word
                 .began(w.replied)
                 .filter(|_| stop.replied == w.replied);
@@ -451,7 +452,7 @@ impl Shared {
                 _ => requeue.push(lost),
             }
         } else if let Some(mut lost) = w.inflight.pop_front() {
-            match w.task_word.began(w.replied) {
+            match w.signals.task_word.began(w.replied) {
                 // The worker retired by itself (exit code 0: past its
                 // memory limit) with this chunk queued: no fault of the chunk.
                 None if exitcode == 0 => requeue.push(lost),
@@ -541,7 +542,7 @@ impl Shared {
                 continue;
             };
             let look = (limit / 16).max(LOOK_MIN);
-            let Some(task) = w.task_word.began(w.replied) else {
+            let Some(task) = w.signals.task_word.began(w.replied) else {
                 w.seen = None;
                 soon(look);
                 continue;
@@ -598,7 +599,7 @@ impl Shared {
             // begun it: stopped, it never runs it.
             for w in &mut self.workers {
                 if let Some(head) = w.inflight.front().filter(|c| c.job == job) {
-                    let task = w.task_word.began(w.replied).unwrap_or(head.skip);
+                    let task = w.signals.task_word.began(w.replied).unwrap_or(head.skip);
                     w.stop_in(task, None, now);
                 }
             }
@@ -752,12 +753,18 @@ impl Help for Inner {
     /// `false` when it cannot help (the chunk is queued, or its worker is
     /// already being read): the engine delivers it then. Replies of other
     /// jobs read on the way are delivered too (their callbacks run here).
+    ///
+    /// Before it sleeps, a waiter whose reply has not come offers its CPU
+    /// once ([`offer_cpu`]): a worker that shares the CPU, woken by the
+    /// request, runs its task then, and if it has replied when the offer
+    /// returns, the waiter reads the reply without sleeping (no `poll`,
+    /// no wake-up). With nothing else to run, the offer returns at once.
     fn help(&self, job: u64, deadline: Deadline) -> bool {
         if !self.is_owner() {
             return false;
         }
         let mut completions = Vec::new();
-        let (id, fds) = {
+        let (id, signals, replied) = {
             let mut s = lock(&self.shared);
             let Some(i) = s.holder_of(job) else {
                 self.settle(s, None);
@@ -774,16 +781,17 @@ impl Help for Inner {
             s.dispatch_and_deliver(&self.config, &mut completions);
             let w = &mut s.workers[i];
             w.lent = true;
-            (w.id, Arc::clone(&w.fds))
+            (w.id, Arc::clone(&w.signals), w.replied)
         };
         // Other jobs' results read on the way are not held up by our wait.
         run_all(std::mem::take(&mut completions));
         let timeout = deadline.remaining();
-        let _ = mp_sys::fd::poll_readable_into(
-            &[fds.reply.as_fd(), fds.sentinel.as_fd()],
-            timeout,
-            &mut [false; 2],
-        );
+        if !signals.replied_beyond(replied) && timeout != Some(Duration::ZERO) {
+            offer_cpu(&signals);
+        }
+        if !signals.replied_beyond(replied) {
+            wait_for_reply(&signals, timeout);
+        }
         let mut s = lock(&self.shared);
         if let Some(i) = s.index_of(id) {
             s.workers[i].lent = false;
@@ -853,9 +861,36 @@ impl Help for Inner {
     }
 }
 
+/// Offers this CPU to whatever else may run on it (`sched_yield`): above
+/// all the worker a waiter just sent its task to, which the request woke
+/// and which may share the CPU.
+fn offer_cpu(signals: &WorkerSignals) {
+    #[cfg(test)]
+    tests::AT_OFFER.with(|at| {
+        if let Some(worker) = at.borrow_mut().as_mut() {
+            worker(signals);
+        }
+    });
+    #[cfg(not(test))]
+    let _ = signals;
+    std::thread::yield_now();
+}
+
+/// Sleeps until the worker's link has bytes to read or it has ended, at
+/// most `timeout`.
+fn wait_for_reply(signals: &WorkerSignals, timeout: Option<Duration>) {
+    #[cfg(test)]
+    tests::WAITS.with(|n| n.set(n.get() + 1));
+    let _ = mp_sys::fd::poll_readable_into(
+        &[signals.reply.as_fd(), signals.sentinel.as_fd()],
+        timeout,
+        &mut [false; 2],
+    );
+}
+
 /// A worker as the engine polls it: id, whether the engine reads its replies
 /// (else it polls only the sentinel), its fds.
-type Watch = (u64, bool, Arc<WorkerFds>);
+type Watch = (u64, bool, Arc<WorkerSignals>);
 
 /// The engine thread's body.
 pub(crate) fn run(inner: Arc<Inner>) {
@@ -882,7 +917,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
                 .iter()
                 .map(|w| {
                     let read = !w.eof && !w.lent && !w.inflight.is_empty();
-                    (w.id, read, Arc::clone(&w.fds))
+                    (w.id, read, Arc::clone(&w.signals))
                 })
                 .collect();
             s.engine_watch = watch
@@ -968,6 +1003,118 @@ mod tests {
     use super::*;
     use crate::Pool;
     use mp_process::{Process, StartMethod};
+    use std::cell::{Cell, RefCell};
+    use std::path::{Path, PathBuf};
+    use std::rc::Rc;
+
+    /// What runs in this thread's offer of its CPU, instead of (or before)
+    /// a worker that shares the CPU.
+    type Offer = Box<dyn FnMut(&WorkerSignals)>;
+
+    thread_local! {
+        /// Run at each offer of the CPU (see [`offer_cpu`]).
+        pub(super) static AT_OFFER: RefCell<Option<Offer>> = RefCell::new(None);
+        /// How many times this thread waited for a reply in `poll`.
+        pub(super) static WAITS: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// A task that returns 7 once `path` exists (at most 60 s from now):
+    /// the test decides when the worker replies.
+    fn seven_once_there(path: String) -> u32 {
+        let until = Instant::now() + Duration::from_secs(60);
+        while !Path::new(&path).exists() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        7
+    }
+
+    /// A path for one test's go-ahead file (not created).
+    fn go_path(test: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("mp-pool-{test}-{}", std::process::id()))
+    }
+
+    /// Sets what the offer runs, counting the offers; returns the count.
+    fn on_offer(mut then: impl FnMut(&WorkerSignals) + 'static) -> Rc<Cell<u32>> {
+        let offers = Rc::new(Cell::new(0));
+        let counted = Rc::clone(&offers);
+        AT_OFFER.with(|at| {
+            *at.borrow_mut() = Some(Box::new(move |signals: &WorkerSignals| {
+                counted.set(counted.get() + 1);
+                then(signals);
+            }));
+        });
+        WAITS.with(|n| n.set(0));
+        offers
+    }
+
+    fn clear_offer() {
+        AT_OFFER.with(|at| at.borrow_mut().take());
+    }
+
+    /// A worker that replies while its waiter offers the CPU (as one that
+    /// shares the CPU does) is read at once: the waiter never sleeps.
+    #[test]
+    fn a_reply_made_during_the_offer_is_read_without_sleeping() {
+        let pool = Pool::with_processes(1).unwrap();
+        let go = go_path("offer-replied");
+        let created = go.clone();
+        let offers = on_offer(move |signals| {
+            std::fs::write(&created, b"").unwrap();
+            // The worker runs its task to the end meanwhile (its first
+            // reply, counted once it is wholly written).
+            let until = Instant::now() + Duration::from_secs(60);
+            while !signals.replied_beyond(0) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let path = go.to_string_lossy().into_owned();
+        let got = pool.apply_async(seven_once_there, (path,)).unwrap().get();
+        clear_offer();
+        let _ = std::fs::remove_file(&go);
+        assert_eq!(got.unwrap(), 7);
+        assert_eq!(offers.get(), 1, "one offer of the CPU");
+        assert_eq!(WAITS.with(Cell::get), 0, "no sleep once the reply is there");
+    }
+
+    /// A waiter whose worker does not reply during the offer sleeps until
+    /// it does, after one offer.
+    #[test]
+    fn a_waiter_offers_once_then_sleeps() {
+        let pool = Pool::with_processes(1).unwrap();
+        let go = go_path("offer-then-sleep");
+        let offers = on_offer(|_| {});
+        let created = go.clone();
+        let maker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            std::fs::write(&created, b"").unwrap();
+        });
+        let path = go.to_string_lossy().into_owned();
+        let got = pool.apply_async(seven_once_there, (path,)).unwrap().get();
+        clear_offer();
+        maker.join().unwrap();
+        let _ = std::fs::remove_file(&go);
+        assert_eq!(got.unwrap(), 7);
+        assert_eq!(offers.get(), 1, "one offer of the CPU");
+        assert!(WAITS.with(Cell::get) >= 1, "it slept until the reply came");
+    }
+
+    /// A look that may not wait (a timeout of zero) offers nothing.
+    #[test]
+    fn a_look_without_waiting_offers_nothing() {
+        let pool = Pool::with_processes(1).unwrap();
+        let go = go_path("offer-no-wait");
+        let offers = on_offer(|_| {});
+        let path = go.to_string_lossy().into_owned();
+        let result = pool.apply_async(seven_once_there, (path,)).unwrap();
+        let early = result.get_timeout(Duration::ZERO);
+        assert_eq!(offers.get(), 0, "no offer for a look");
+        clear_offer();
+        std::fs::write(&go, b"").unwrap();
+        let got = result.get();
+        let _ = std::fs::remove_file(&go);
+        assert!(matches!(early, Err(crate::PoolError::Timeout)), "{early:?}");
+        assert_eq!(got.unwrap(), 7);
+    }
 
     /// A forked child's copy of a pool's engine answers what its results and
     /// iterators ask before it takes the engine's lock. Here the lock is

@@ -114,13 +114,25 @@ impl Chunk {
     }
 }
 
-/// A worker's fds that are polled without the pool's lock (one shared
-/// allocation: a waiter takes both with one reference-count change).
-pub(crate) struct WorkerFds {
+/// What a worker's progress shows in, for threads that watch it without
+/// the pool's lock (one shared allocation: a waiter takes it all with one
+/// reference-count change; it stays valid while they do, even if the
+/// worker is reaped meanwhile).
+pub(crate) struct WorkerSignals {
     /// A duplicate of the fd that shows replies arriving on its link.
     pub(crate) reply: OwnedFd,
     /// Readable once the worker has ended.
     pub(crate) sentinel: OwnedFd,
+    /// Which task it is on, and the counts of messages written each way.
+    pub(crate) task_word: TaskWord,
+}
+
+impl WorkerSignals {
+    /// Whether the worker has written a whole reply beyond the first
+    /// `replied` (no system call: the task word's count).
+    pub(crate) fn replied_beyond(&self, replied: u64) -> bool {
+        self.task_word.replies_written() > replied
+    }
 }
 
 /// A live worker as the parent sees it.
@@ -134,15 +146,13 @@ pub(crate) struct Worker {
     /// only under the pool's lock, which makes the connection's own locks
     /// (two locked instructions per send and per receive) redundant.
     pub(crate) conn: ExclusiveConnection,
-    /// Its fds for threads that poll them without the pool's lock (they
-    /// stay open while they do, even if the worker is reaped meanwhile).
-    pub(crate) fds: Arc<WorkerFds>,
+    /// Its reply fd, sentinel and task word, for threads that watch it
+    /// without the pool's lock.
+    pub(crate) signals: Arc<WorkerSignals>,
     /// The bytes its request pipe buffers: prefetched requests must fit, so
     /// that a prefetch send never blocks (a blocked send could deadlock with
     /// a worker blocked writing a large result).
     link_room: usize,
-    /// Which task it is on (read when it has died).
-    pub(crate) task_word: TaskWord,
     /// How many replies were read from it.
     pub(crate) replied: u64,
     pub(crate) inflight: VecDeque<Chunk>,
@@ -315,13 +325,13 @@ impl Worker {
     /// through the task word (so it reads them without polling first).
     fn count_written(&mut self, n: usize) {
         self.written += n as u64;
-        self.task_word.set_requests_written(self.written);
+        self.signals.task_word.set_requests_written(self.written);
     }
 
     /// Whether a whole reply is there to read (written by the worker, or
     /// already in the connection's buffer), without a system call.
     pub(crate) fn reply_waiting(&self) -> bool {
-        self.task_word.replies_written() > self.replied || self.conn.has_buffered()
+        self.signals.replied_beyond(self.replied) || self.conn.has_buffered()
     }
 
     /// Stops the worker in task `task` of its first chunk in flight:
@@ -419,11 +429,11 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         process,
         link_room,
         conn: link.0,
-        fds: Arc::new(WorkerFds {
+        signals: Arc::new(WorkerSignals {
             reply: link.1,
             sentinel,
+            task_word,
         }),
-        task_word,
         replied: 0,
         inflight: VecDeque::new(),
         outq: Vec::new(),
