@@ -364,7 +364,7 @@ impl Core {
     }
 
     /// The largest payload of one record.
-    fn max_chunk(&self) -> u64 {
+    pub(crate) fn max_chunk(&self) -> u64 {
         self.ring.cap() / 2 - RECORD_HEADER
     }
 

@@ -18,7 +18,11 @@
 //! process put waits in its feeder), the writer lock is free, and the ring
 //! has room, the sink takes the writer lock, copies what it has into a
 //! record begun at `tail`, and writes the rest there as the item's
-//! `Serialize` produces it. At the end the record is published as a whole
+//! `Serialize` produces it. A ring without room for the bytes known at
+//! that point is waited for, holding nothing, about as long as copying
+//! them aside would take ([`Direct::room_in_time`]): a consumer that keeps
+//! up frees it sooner than the copy aside and the feeder's second copy
+//! would move the item. At the end the record is published as a whole
 //! message, unless one of these says otherwise, in which case the bytes
 //! are copied back out into the buffer (the lock released unpublished) and
 //! `put` goes on as for any encoded item (buffered for the feeder):
@@ -41,11 +45,23 @@
 //! any large item's copy; so a `Serialize` that waits for another
 //! producer's item on this queue (a `get` inside it) would wait for ever.
 
+use std::time::Duration;
+
 use mp_wire::{Message, Sink};
 
 use super::core::{Core, Writer};
-use super::ring::{copy_short, LARGE, RECORD_HEADER, SMALL_RECORD};
+use super::ring::{copy_short, Wait, LARGE, RECORD_HEADER, SMALL_RECORD};
+use crate::deadline::Deadline;
 use crate::scratch;
+
+/// The copy rate a full ring's wait for room is measured against: a large
+/// item waits for room about as long as copying its bytes aside would
+/// take at this rate (8 KiB a microsecond: 128 µs for 1 MiB).
+const COPY_BYTES_PER_US: u64 = 8 << 10;
+
+/// A wait for room shorter than this is not made: a sleep and a wake-up
+/// cost about as much.
+const MIN_ROOM_WAIT: Duration = Duration::from_micros(10);
 
 /// The largest encoding kept on the stack (a record of at most 64 bytes
 /// with its header), on `put` and on `get` (`Core::read_item`).
@@ -155,6 +171,9 @@ impl<'a> Direct<'a> {
     #[cold]
     fn open(&mut self, more: usize) -> bool {
         self.may_write = false;
+        if !self.room_in_time(self.msg.bytes.len() as u64 + more as u64) {
+            return false;
+        }
         let Some(writer) = self.core.try_lock_writer() else {
             return false;
         };
@@ -175,6 +194,38 @@ impl<'a> Direct<'a> {
             room,
         });
         true
+    }
+
+    /// Whether the ring has room for a record of `payload` bytes written
+    /// in place: now, or after a wait of about as long as copying them
+    /// aside would take ([`COPY_BYTES_PER_US`]), holding nothing, on the
+    /// ring's `space` eventcount (as a bounded `put` waits). The copy aside
+    /// is what a full ring costs an unbounded `put` otherwise: the item is
+    /// encoded into the buffer, and copied again into the ring by the next
+    /// `put` or the feeder thread, so a consumer that frees the room within
+    /// that time takes the item sooner and with one copy. A ring that stays
+    /// full (a consumer that is slow or gone) costs the wait once per
+    /// buffering episode: later `put`s find this one's item buffered and
+    /// never get here.
+    fn room_in_time(&self, payload: u64) -> bool {
+        if payload > self.core.max_chunk() {
+            // Never in place (see `Ring::in_place_room`).
+            return false;
+        }
+        let ring = &self.core.ring;
+        let need = ring.need(payload);
+        if ring.has_room(need) {
+            return true;
+        }
+        let wait = room_wait(payload);
+        if wait < MIN_ROOM_WAIT {
+            return false;
+        }
+        let want = Wait::Space(ring.space_to_want(need));
+        self.core
+            .wait_until(want, false, Deadline::after(Some(wait)), || {
+                ring.has_room(need)
+            })
     }
 
     /// Copies the open record's bytes back into the buffer and releases the
@@ -215,6 +266,24 @@ impl<'a> Direct<'a> {
         open.len += n;
         true
     }
+}
+
+/// How long a `put` waits for room for `payload` bytes (see
+/// [`Direct::room_in_time`]).
+fn room_wait(payload: u64) -> Duration {
+    #[cfg(test)]
+    if let Some(wait) = ROOM_WAIT.with(std::cell::Cell::get) {
+        return wait;
+    }
+    Duration::from_micros(payload / COPY_BYTES_PER_US)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: the wait for room this thread's `put`s make instead of
+    /// [`room_wait`]'s.
+    pub(super) static ROOM_WAIT: std::cell::Cell<Option<Duration>> =
+        const { std::cell::Cell::new(None) };
 }
 
 impl Sink for Direct<'_> {
