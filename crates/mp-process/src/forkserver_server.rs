@@ -8,7 +8,8 @@ use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
-use mp_sys::process::{exit_now, fork, wait_pidfd, Fork};
+use mp_sys::process::{exit_now, fork, fork_counted, wait_pidfd, Fork};
+use mp_sys::thread::ThreadCounter;
 use mp_wire::{DecodeError, Limits, Message, SharedFd, WireError};
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +59,10 @@ struct ServerState {
     spent: Option<Launched>,
     /// The answer to a start, encoded in place (see [`answer`]).
     reply: Message,
+    /// Counts the server's threads before each fork (it forks only with
+    /// one) through a handle kept open, not a walk of `/proc/self/task`
+    /// per fork; `None` if it could not be opened (then `fork` walks).
+    threads: Option<ThreadCounter>,
 }
 
 /// A request decoded, with its target checked (or why either failed).
@@ -98,6 +103,7 @@ pub(crate) fn server_main(control: OwnedFd) -> i32 {
             bytes: Vec::with_capacity(REPLY_CAPACITY),
             fds: Vec::with_capacity(2),
         },
+        threads: ThreadCounter::new().ok(),
     };
     loop {
         let Some(control) = st.control.as_ref() else {
@@ -208,13 +214,19 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Forked, String> {
         let target = child_main::resolve(&l);
         (l, target)
     });
-    match fork() {
+    let forked = match &st.threads {
+        Some(threads) => fork_counted(threads),
+        None => fork(),
+    };
+    match forked {
         Err(e) => Err(format!("fork: {e}")),
         Ok(Fork::Child) => {
             // Close the server's descriptors so nothing in the child keeps
-            // the client's socket or a sibling's status pipe open.
+            // the client's socket, a sibling's status pipe or the server's
+            // task directory open.
             st.control.take();
             st.kids.clear();
+            st.threads.take();
             drop(status_r);
             drop(status_w);
             let client = st.client.take();

@@ -88,13 +88,25 @@ impl From<ForkError> for io::Error {
 /// # References
 /// - [fork(2)](https://man7.org/linux/man-pages/man2/fork.2.html)
 pub fn fork() -> Result<Fork, ForkError> {
-    let threads = crate::thread::thread_count().map_err(ForkError::Os)?;
+    fork_if_alone(crate::thread::thread_count())
+}
+
+/// [`fork`], counting the threads with `threads` (a handle on this
+/// process's task directory kept open, for a process that forks often: a
+/// fork server) instead of a walk of `/proc/self/task`.
+pub fn fork_counted(threads: &crate::thread::ThreadCounter) -> Result<Fork, ForkError> {
+    fork_if_alone(threads.count())
+}
+
+/// Forks if `threads`, this process's thread count just read, is 1.
+fn fork_if_alone(threads: io::Result<usize>) -> Result<Fork, ForkError> {
+    let threads = threads.map_err(ForkError::Os)?;
     if threads != 1 {
         return Err(ForkError::MultiThreaded { threads });
     }
-    // SAFETY: the process has one thread (checked just above, and only this
-    // thread could have started another since), which is the case in which
-    // `fork_unchecked`'s contract holds unconditionally.
+    // SAFETY: the process has one thread (counted just before the call, and
+    // only this thread could have started another since), which is the
+    // case in which `fork_unchecked`'s contract holds unconditionally.
     unsafe { fork_with_hooks(true) }.map_err(ForkError::Os)
 }
 
@@ -497,6 +509,20 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let other = std::thread::spawn(move || rx.recv());
         match fork() {
+            Err(ForkError::MultiThreaded { threads }) => assert!(threads > 1),
+            Ok(Fork::Child) => exit_now(0),
+            other => panic!("fork in a multi-threaded process: {other:?}"),
+        }
+        drop(tx);
+        let _ = other.join();
+    }
+
+    #[test]
+    fn fork_counted_refuses_a_multi_threaded_process() {
+        let counter = crate::thread::ThreadCounter::new().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || rx.recv());
+        match fork_counted(&counter) {
             Err(ForkError::MultiThreaded { threads }) => assert!(threads > 1),
             Ok(Fork::Child) => exit_now(0),
             other => panic!("fork in a multi-threaded process: {other:?}"),

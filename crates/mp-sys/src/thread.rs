@@ -20,6 +20,43 @@ pub fn thread_count() -> io::Result<usize> {
     }
 }
 
+/// Counts this process's threads through a handle on its own
+/// `/proc/<pid>/task` directory, opened once: an `fstat` of the handle
+/// (procfs computes the link count at each call) instead of
+/// [`thread_count`]'s walk of the path through procfs, which took 2–6 µs
+/// on every fork of a fork server (about 3 % of a start).
+///
+/// It counts the threads of the process that made it. In a process forked
+/// from that one, [`count`](Self::count) finds the pid changed and counts
+/// that process's own threads the slow way ([`thread_count`]): the handle
+/// names the parent's directory.
+#[derive(Debug)]
+pub struct ThreadCounter {
+    dir: std::fs::File,
+    pid: u32,
+}
+
+impl ThreadCounter {
+    /// Opens the calling process's task directory.
+    pub fn new() -> io::Result<ThreadCounter> {
+        let pid = crate::process::getpid();
+        let dir = std::fs::File::open(format!("/proc/{pid}/task"))?;
+        Ok(ThreadCounter { dir, pid })
+    }
+
+    /// How many threads the calling process has.
+    pub fn count(&self) -> io::Result<usize> {
+        if crate::process::getpid() != self.pid {
+            return thread_count();
+        }
+        use std::os::unix::fs::MetadataExt;
+        match usize::try_from(self.dir.metadata()?.nlink()) {
+            Ok(n) if n >= 3 => Ok(n - 2),
+            _ => thread_count_from_stat(),
+        }
+    }
+}
+
 /// [`thread_count`] the slow way: field 20 of `/proc/self/stat`.
 fn thread_count_from_stat() -> io::Result<usize> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
@@ -96,6 +133,59 @@ mod tests {
             "statx of /proc/self/task disagrees with /proc/self/stat"
         );
         assert!(thread_count().unwrap() >= 2);
+        drop(tx);
+        h.join().unwrap();
+    }
+
+    /// The kept handle's count follows threads as they start and end, as
+    /// the path walk's does.
+    #[test]
+    fn a_thread_counter_follows_threads() {
+        let counter = ThreadCounter::new().unwrap();
+        let agree = |extra: usize| {
+            (0..1000).any(|_| {
+                let (a, kept, b) = (
+                    thread_count().unwrap(),
+                    counter.count().unwrap(),
+                    thread_count().unwrap(),
+                );
+                a == b && a == kept && kept > extra
+            })
+        };
+        assert!(agree(0), "the kept handle disagrees with /proc/self/task");
+        let stops: Vec<_> = (0..3)
+            .map(|_| {
+                let (tx, rx) = std::sync::mpsc::channel::<()>();
+                (tx, std::thread::spawn(move || rx.recv().ok()))
+            })
+            .collect();
+        assert!(agree(3), "three more threads are counted");
+        for (tx, h) in stops {
+            drop(tx);
+            h.join().unwrap();
+        }
+        assert!(agree(0));
+    }
+
+    /// A counter another process made (a forked copy: its pid is not this
+    /// process's) counts this process's threads, not through its handle.
+    #[test]
+    fn a_copied_counter_counts_its_own_process() {
+        let mut counter = ThreadCounter::new().unwrap();
+        // Another process's directory and pid, as a forked child sees them.
+        counter.dir = std::fs::File::open("/proc/1/task").unwrap();
+        counter.pid = 1;
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let h = std::thread::spawn(move || rx.recv().ok());
+        let agree = (0..1000).any(|_| {
+            let (a, copied, b) = (
+                thread_count().unwrap(),
+                counter.count().unwrap(),
+                thread_count().unwrap(),
+            );
+            a == b && a == copied
+        });
+        assert!(agree, "the copy counted another process's threads");
         drop(tx);
         h.join().unwrap();
     }
