@@ -24,7 +24,7 @@ pub fn thread_count() -> io::Result<usize> {
 /// `/proc/<pid>/task` directory, opened once: an `fstat` of the handle
 /// (procfs computes the link count at each call) instead of
 /// [`thread_count`]'s walk of the path through procfs, which took 2–6 µs
-/// on every fork of a fork server (about 3 % of a start).
+/// on every fork of a fork server (1–3 % of a start).
 ///
 /// It counts the threads of the process that made it. In a process forked
 /// from that one, [`count`](Self::count) finds the pid changed and counts
