@@ -737,7 +737,8 @@ mod tests {
     }
 
     /// A large item that finds the ring full waits for the room a consumer
-    /// frees, and goes in place (it was encoded aside and buffered).
+    /// frees, and goes in place (before, it was encoded aside and
+    /// buffered at once).
     #[test]
     fn a_large_put_waits_for_room_a_consumer_frees() {
         let f = big_feeder();
@@ -769,8 +770,8 @@ mod tests {
         crate::queue::direct::ROOM_WAIT.with(|w| w.set(Some(Duration::from_millis(20))));
         put_big(&f, 3);
         assert_eq!(queued(&f), 1, "no room came: buffered");
-        // Behind a buffered item: no wait at all (a wait for ever would
-        // hang here, and the order rule forbids writing past item 3).
+        // Behind a buffered item: no wait at all (the hour set here would
+        // hang the test, and the order rule forbids writing past item 3).
         crate::queue::direct::ROOM_WAIT.with(|w| w.set(Some(Duration::from_secs(3600))));
         put_big(&f, 4);
         crate::queue::direct::ROOM_WAIT.with(|w| w.set(None));
