@@ -346,3 +346,60 @@ fn joinable_queue_join_returns_after_producer_kills() {
     assert_eq!(jq.qsize(), 0);
     assert!(jq.task_done().is_err(), "nothing is left to be done");
 }
+
+/// The ring of the wait-for-room test: two [`WAITING_ITEM`]s fit in it.
+const BIG_RING: usize = 32 << 20;
+/// An item large enough that an unbounded `put` that finds the ring full
+/// waits for room about 2 ms before it buffers the item (128 µs a MiB).
+const WAITING_ITEM: usize = 15 << 20;
+
+fn big(seq: u32) -> ByteBuf {
+    ByteBuf::from(vec![(seq % 251) as u8 + 1; WAITING_ITEM])
+}
+
+/// Puts `n` [`WAITING_ITEM`]s, then waits at exit until its buffer is
+/// written (with no consumer: until killed).
+fn produce_big(q: Queue<(u32, ByteBuf)>, n: u32) {
+    for seq in 0..n {
+        q.put(&(seq, big(seq))).unwrap();
+    }
+    q.close();
+    q.join_thread().unwrap();
+}
+
+/// A producer killed while its large `put` waits for room (two items
+/// fill the ring; the third waits for about 2 ms, then goes to the
+/// buffer): the items it put before arrive whole and in order, nothing
+/// else does, the count returns to 0, and a fresh producer's items go
+/// through (the dead waiter's registration for room blocks nobody).
+#[test]
+fn a_producer_killed_while_it_waits_for_room_loses_only_that_item() {
+    let _serial = serial();
+    let q = Queue::<(u32, ByteBuf)>::with_ring(0, BIG_RING).unwrap();
+    let mut p = Process::new(produce_big, (q.clone(), 3));
+    p.start().unwrap();
+    let p = wait_for(p, "two items in the ring", || q.qsize() >= 2);
+    kill(p);
+    for seq in 0..2 {
+        let (s, bytes) = q.get_timeout(true, Some(T)).unwrap();
+        assert_eq!(s, seq, "in order");
+        assert!(bytes == big(seq), "item {seq} whole");
+    }
+    assert!(
+        matches!(
+            q.get_timeout(true, Some(Duration::from_millis(500))),
+            Err(GetError::Empty)
+        ),
+        "nothing of the item in flight arrives"
+    );
+    assert_eq!(q.qsize(), 0);
+    let mut p = Process::new(produce_big, (q.clone(), 3));
+    p.start().unwrap();
+    for seq in 0..3 {
+        let (s, bytes) = q.get_timeout(true, Some(T)).unwrap();
+        assert_eq!(s, seq, "in order");
+        assert!(bytes == big(seq), "item {seq} whole");
+    }
+    finish(p);
+    assert_eq!(q.qsize(), 0);
+}
