@@ -20,6 +20,7 @@
 //! flag that [`decode`](crate::decode) turns into
 //! [`DecodeError::TooDeep`](crate::DecodeError::TooDeep).
 
+use crate::shared_fd::SHARED_FD;
 use std::cell::Cell;
 use std::fmt;
 
@@ -127,11 +128,34 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Depth<'_, D> {
         deserialize_seq(),
         deserialize_map(),
         deserialize_tuple(len: usize),
-        deserialize_newtype_struct(name: &'static str),
         deserialize_tuple_struct(name: &'static str, len: usize),
         deserialize_struct(name: &'static str, fields: &'static [&'static str]),
         deserialize_enum(name: &'static str, variants: &'static [&'static str]),
     );
+
+    /// One level down, as the other compounds; but a [`SharedFd`]'s
+    /// index, read as a newtype so that the top of a decode knows it, is
+    /// not a level (it was read as a bare `u32` before).
+    ///
+    /// [`SharedFd`]: crate::SharedFd
+    #[inline(always)]
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        if name == SHARED_FD {
+            return self.inner.deserialize_newtype_struct(name, visitor);
+        }
+        let budget = self.budget.enter()?;
+        self.inner.deserialize_newtype_struct(
+            name,
+            Wrap {
+                inner: visitor,
+                budget,
+            },
+        )
+    }
 
     #[inline(always)]
     fn deserialize_unit_struct<V: Visitor<'de>>(

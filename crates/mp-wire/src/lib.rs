@@ -91,6 +91,7 @@ mod seed;
 mod serializer;
 mod shared_fd;
 mod sink;
+mod top;
 
 pub use authkey::AuthKey;
 pub use copied::{decode_copied, CopySource};

@@ -1,20 +1,19 @@
 //! [`Message`] and the codec: [`encode`] a serde value into bytes plus fds,
 //! [`decode`] it back.
 
-use std::cell::Cell;
 use std::marker::PhantomData;
 use std::os::fd::OwnedFd;
 
 use serde::de::{DeserializeOwned, DeserializeSeed};
 use serde::Serialize;
 
-use crate::depth::{Budget, Depth};
 use crate::error::{DecodeError, EncodeError};
 use crate::keep_text::{Nested, Slot};
 use crate::limits::Limits;
 use crate::serializer::serialize;
-use crate::shared_fd::{with_decode_scope, with_encode_scope};
+use crate::shared_fd::with_encode_scope;
 use crate::sink::Sink;
+use crate::top::{decode_full, Ending, Top};
 
 /// An encoded value: bytes plus the fds that travel beside them (out of band).
 ///
@@ -292,24 +291,30 @@ pub fn decode_seed<'de, S: DeserializeSeed<'de>>(
 
 /// Decodes `bytes` with `fds` and at most `max_depth` levels of nesting
 /// into what `seed` makes.
+#[inline]
 fn decode_slice_seed<'de, S: DeserializeSeed<'de>>(
     bytes: &'de [u8],
     fds: Vec<OwnedFd>,
     max_depth: usize,
     seed: S,
 ) -> Result<S::Value, DecodeError> {
-    let too_deep = Cell::new(false);
-    let (result, fd_error) = with_decode_scope(fds, || {
-        let mut de = postcard::Deserializer::from_bytes(bytes);
-        let value = seed.deserialize(Depth::new(&mut de, Budget::new(max_depth, &too_deep)))?;
-        Ok((value, de.finalize()?))
-    });
+    let mut ending = Ending::new();
+    // Without fds, a scalar value is decoded at once (see `top`).
+    let result = if fds.is_empty() {
+        seed.deserialize(Top::new(bytes, max_depth, &mut ending))
+    } else {
+        decode_full(bytes, fds, max_depth, &mut ending, |de| {
+            seed.deserialize(de)
+        })
+    };
     match result {
-        Ok((value, [])) => Ok(value),
-        Ok((_, rest)) => Err(DecodeError::TrailingBytes { count: rest.len() }),
-        Err(_) if too_deep.get() => Err(DecodeError::TooDeep { limit: max_depth }),
+        Ok(value) if ending.rest.is_empty() => Ok(value),
+        Ok(_) => Err(DecodeError::TrailingBytes {
+            count: ending.rest.len(),
+        }),
+        Err(_) if ending.too_deep.get() => Err(DecodeError::TooDeep { limit: max_depth }),
         Err(e @ postcard::Error::SerdeDeCustom) => {
-            Err(fd_error.unwrap_or(DecodeError::Deserialize(e)))
+            Err(ending.fd_error.unwrap_or(DecodeError::Deserialize(e)))
         }
         Err(e) => Err(DecodeError::Deserialize(e)),
     }

@@ -19,7 +19,6 @@ use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
-use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -117,9 +116,23 @@ impl Serialize for SharedFd {
     }
 }
 
-impl<'de> Deserialize<'de> for SharedFd {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let index = u32::deserialize(deserializer)?;
+/// The name a [`SharedFd`] is read under: a newtype around its index, which
+/// postcard reads as the bare index (the bytes `serialize_u32` wrote). The
+/// name tells the decoders that it takes an fd from the decode scope: the
+/// top of a decode (`top`) sends it down the path that opens one, and the
+/// depth limit (`depth`) does not count it as a level. (A derived type's
+/// name has no `::`; only a hand-written `Deserialize` could ask for it.)
+pub(crate) const SHARED_FD: &str = "mp_wire::SharedFd";
+
+/// Reads a [`SharedFd`]: its index, then the fd of that index in the
+/// innermost decode scope, while the decoder that opened the scope is
+/// still reading (the top of a decode opens one only for the value it
+/// reads through the full path, so the fd must be taken in there).
+struct FdVisitor;
+
+impl FdVisitor {
+    /// The fd of `index` in the innermost decode scope.
+    fn take<E: serde::de::Error>(index: u32) -> Result<SharedFd, E> {
         let fd = DecodeScope::with_innermost(|scope| {
             let count = scope.fds.len();
             let taken = usize::try_from(index)
@@ -133,9 +146,37 @@ impl<'de> Deserialize<'de> for SharedFd {
             };
             let text = error.to_string();
             scope.error.get_or_insert(error);
-            Err(D::Error::custom(text))
+            Err(E::custom(text))
         });
-        fd.unwrap_or_else(|| Err(D::Error::custom(OUTSIDE_DECODE)))
+        fd.unwrap_or_else(|| Err(E::custom(OUTSIDE_DECODE)))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FdVisitor {
+    type Value = SharedFd;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the index of an fd")
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<SharedFd, D::Error> {
+        Self::take(u32::deserialize(d)?)
+    }
+
+    // A self-describing format may hand the index over bare.
+    fn visit_u32<E: serde::de::Error>(self, index: u32) -> Result<SharedFd, E> {
+        Self::take(index)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, index: u64) -> Result<SharedFd, E> {
+        let index = u32::try_from(index).map_err(|_| E::custom("an fd index past u32"))?;
+        Self::take(index)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedFd {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_newtype_struct(SHARED_FD, FdVisitor)
     }
 }
 

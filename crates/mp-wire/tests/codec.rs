@@ -430,3 +430,24 @@ fn depth_counting_keeps_borrowed_and_custom_decoding_intact() {
         decode(encode(&value).unwrap()).unwrap();
     assert_eq!(back, value);
 }
+
+/// A `SharedFd` is an index, not a level of nesting: a tuple holding one
+/// decodes within a depth of 1 (it is read as a newtype so that the top of
+/// a decode knows it takes an fd; the depth limit does not count that).
+#[test]
+fn a_shared_fd_is_not_a_level_of_nesting() {
+    let (a, _b) = stream_pair();
+    let msg = encode(&(SharedFd::from(OwnedFd::from(a)),)).unwrap();
+    let shallow = mp_wire::Limits {
+        max_depth: 1,
+        ..mp_wire::Limits::default()
+    };
+    let (fd,): (SharedFd,) = mp_wire::decode_with_limits(msg, &shallow).unwrap();
+    drop(fd);
+    // A newtype of the user's still is a level.
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Wrapped(u32);
+    let msg = encode(&(Wrapped(7),)).unwrap();
+    let err = mp_wire::decode_with_limits::<(Wrapped,)>(msg, &shallow).unwrap_err();
+    assert!(matches!(err, DecodeError::TooDeep { limit: 1 }), "{err:?}");
+}

@@ -180,3 +180,90 @@ proptest! {
         }
     }
 }
+
+/// What postcard alone makes of `bytes` as a `T`, as `mp_wire` reports it:
+/// the value if it uses every byte, else trailing bytes or postcard's error.
+fn postcard_alone<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((v, [])) => Ok(v),
+        Ok((_, rest)) => Err(format!("{} trailing", rest.len())),
+        Err(e) => Err(format!("{e:?}")),
+    }
+}
+
+/// What `mp_wire::decode_from` makes of `bytes`, in the same terms.
+fn ours<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    match mp_wire::decode_from::<T>(bytes, Vec::new()) {
+        Ok(v) => Ok(v),
+        Err(mp_wire::DecodeError::TrailingBytes { count }) => Err(format!("{count} trailing")),
+        Err(mp_wire::DecodeError::Deserialize(e)) => Err(format!("{e:?}")),
+        Err(e) => Err(format!("unexpected: {e:?}")),
+    }
+}
+
+/// A scalar at the top of a message is decoded without postcard's
+/// deserializer (`top`): every value and every error must be postcard's.
+fn same_as_postcard(bytes: &[u8]) {
+    fn check<T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(bytes: &[u8]) {
+        assert_eq!(
+            ours::<T>(bytes),
+            postcard_alone::<T>(bytes),
+            "{} from {bytes:?}",
+            std::any::type_name::<T>()
+        );
+    }
+    check::<bool>(bytes);
+    check::<u8>(bytes);
+    check::<i8>(bytes);
+    check::<u16>(bytes);
+    check::<i16>(bytes);
+    check::<u32>(bytes);
+    check::<i32>(bytes);
+    check::<u64>(bytes);
+    check::<i64>(bytes);
+    check::<usize>(bytes);
+    check::<isize>(bytes);
+    check::<char>(bytes);
+    // Floats by their bits (NaN is not equal to itself).
+    assert_eq!(
+        ours::<f32>(bytes).map(f32::to_bits),
+        postcard_alone::<f32>(bytes).map(f32::to_bits)
+    );
+    assert_eq!(
+        ours::<f64>(bytes).map(f64::to_bits),
+        postcard_alone::<f64>(bytes).map(f64::to_bits)
+    );
+}
+
+#[test]
+fn scalars_at_the_top_decode_as_postcard_does_at_every_edge() {
+    // Every varint length, with and without the continuation bit on its
+    // last byte, the largest last bytes each width allows and one more.
+    for len in 0..=11 {
+        for last in [0x00u8, 0x01, 0x02, 0x03, 0x04, 0x0F, 0x10, 0x7F, 0x80, 0xFF] {
+            for fill in [0x80u8, 0xFF] {
+                let mut bytes = vec![fill; len];
+                bytes.push(last);
+                same_as_postcard(&bytes);
+                bytes.push(0);
+                same_as_postcard(&bytes);
+            }
+        }
+    }
+    same_as_postcard(&[]);
+    for v in [0u64, 1, 127, 128, 16383, 16384, u32::MAX.into(), u64::MAX] {
+        same_as_postcard(&postcard::to_stdvec(&v).unwrap());
+    }
+    for v in [0i64, -1, 1, i64::MIN, i64::MAX] {
+        same_as_postcard(&postcard::to_stdvec(&v).unwrap());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    #[test]
+    fn scalars_at_the_top_decode_as_postcard_does(bytes in proptest::collection::vec(any::<u8>(), 0..12)) {
+        same_as_postcard(&bytes);
+    }
+}
