@@ -89,14 +89,14 @@ impl<'de, 'e> Top<'de, 'e> {
         decode_full(self.bytes, Vec::new(), self.max_depth, self.ending, visit)
     }
 
-    /// The next `n` bytes (postcard's `try_take_n`).
-    fn take(&mut self, n: usize) -> Result<&'de [u8], Error> {
-        if self.bytes.len() < n {
-            return Err(Error::DeserializeUnexpectedEnd);
-        }
-        let (taken, rest) = self.bytes.split_at(n);
+    /// The next `N` bytes (postcard's `try_take_n`).
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
+        let (taken, rest) = self
+            .bytes
+            .split_first_chunk::<N>()
+            .ok_or(Error::DeserializeUnexpectedEnd)?;
         self.bytes = rest;
-        Ok(taken)
+        Ok(*taken)
     }
 
     /// The next byte (postcard's `pop`).
@@ -213,24 +213,12 @@ impl<'de> Deserializer<'de> for Top<'de, '_> {
     }
 
     fn deserialize_f32<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Error> {
-        let bytes = self.take(4)?;
-        let bits = u32::from_le_bytes(
-            bytes
-                .try_into()
-                .map_err(|_| Error::DeserializeUnexpectedEnd)?,
-        );
-        let v = visitor.visit_f32(f32::from_bits(bits))?;
+        let v = visitor.visit_f32(f32::from_le_bytes(self.array()?))?;
         Ok(self.done(v))
     }
 
     fn deserialize_f64<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Error> {
-        let bytes = self.take(8)?;
-        let bits = u64::from_le_bytes(
-            bytes
-                .try_into()
-                .map_err(|_| Error::DeserializeUnexpectedEnd)?,
-        );
-        let v = visitor.visit_f64(f64::from_bits(bits))?;
+        let v = visitor.visit_f64(f64::from_le_bytes(self.array()?))?;
         Ok(self.done(v))
     }
 

@@ -226,12 +226,15 @@ fn same_as_postcard(bytes: &[u8]) {
     check::<char>(bytes);
     // Floats by their bits (NaN is not equal to itself).
     assert_eq!(
-        ours::<f32>(bytes).map(f32::to_bits),
-        postcard_alone::<f32>(bytes).map(f32::to_bits)
-    );
-    assert_eq!(
-        ours::<f64>(bytes).map(f64::to_bits),
-        postcard_alone::<f64>(bytes).map(f64::to_bits)
+        (
+            ours::<f32>(bytes).map(f32::to_bits),
+            ours::<f64>(bytes).map(f64::to_bits)
+        ),
+        (
+            postcard_alone::<f32>(bytes).map(f32::to_bits),
+            postcard_alone::<f64>(bytes).map(f64::to_bits)
+        ),
+        "floats from {bytes:?}"
     );
 }
 
