@@ -162,6 +162,7 @@ macro_rules! full {
 impl<'de> Deserializer<'de> for Top<'de, '_> {
     type Error = Error;
 
+    #[inline]
     fn deserialize_bool<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Error> {
         let v = match self.byte()? {
             0 => false,
@@ -172,51 +173,61 @@ impl<'de> Deserializer<'de> for Top<'de, '_> {
         Ok(self.done(v))
     }
 
+    #[inline]
     fn deserialize_u8<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Error> {
         let v = visitor.visit_u8(self.byte()?)?;
         Ok(self.done(v))
     }
 
+    #[inline]
     fn deserialize_i8<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Error> {
         let v = visitor.visit_i8(self.byte()? as i8)?;
         Ok(self.done(v))
     }
 
+    #[inline]
     fn deserialize_u16<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Error> {
         let v = visitor.visit_u16(self.varint::<16>()? as u16)?;
         Ok(self.done(v))
     }
 
+    #[inline]
     fn deserialize_u32<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Error> {
         let v = visitor.visit_u32(self.varint::<32>()? as u32)?;
         Ok(self.done(v))
     }
 
+    #[inline]
     fn deserialize_u64<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Error> {
         let v = visitor.visit_u64(self.varint::<64>()?)?;
         Ok(self.done(v))
     }
 
+    #[inline]
     fn deserialize_i16<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Error> {
         let v = visitor.visit_i16(unzigzag(self.varint::<16>()?) as i16)?;
         Ok(self.done(v))
     }
 
+    #[inline]
     fn deserialize_i32<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Error> {
         let v = visitor.visit_i32(unzigzag(self.varint::<32>()?) as i32)?;
         Ok(self.done(v))
     }
 
+    #[inline]
     fn deserialize_i64<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Error> {
         let v = visitor.visit_i64(unzigzag(self.varint::<64>()?))?;
         Ok(self.done(v))
     }
 
+    #[inline]
     fn deserialize_f32<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Error> {
         let v = visitor.visit_f32(f32::from_le_bytes(self.array()?))?;
         Ok(self.done(v))
     }
 
+    #[inline]
     fn deserialize_f64<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, Error> {
         let v = visitor.visit_f64(f64::from_le_bytes(self.array()?))?;
         Ok(self.done(v))

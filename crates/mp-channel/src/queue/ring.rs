@@ -1000,7 +1000,7 @@ impl Ring {
                 let ok = self.span.read(DATA + off, record).is_ok();
                 debug_assert!(ok, "ring reads stay inside the data area");
             } else {
-                self.read_at(head, record);
+                self.read_across_the_end(head, record);
             }
             let len = u64::from(u32::from_le_bytes([
                 record[0], record[1], record[2], record[3],
@@ -1017,6 +1017,15 @@ impl Ring {
                 return Some(len as usize);
             }
         }
+    }
+
+    /// [`pop_small`](Self::pop_small)'s copy of a record that may run
+    /// across the ring's end: out of line, so that the usual copy's path
+    /// saves no registers for the two copies of this one.
+    #[cold]
+    #[inline(never)]
+    fn read_across_the_end(&self, head: u64, record: &mut [u8; SMALL_RECORD]) {
+        self.read_at(head, record);
     }
 
     /// Consumer, holding the reader lock: whether more is published than
