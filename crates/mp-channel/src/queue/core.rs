@@ -198,16 +198,25 @@ type Taken<'a> = (LockGuard<'a>, bool);
 #[derive(Debug)]
 pub(crate) struct Writer<'a> {
     core: &'a Core,
-    guard: Option<LockGuard<'a>>,
-    /// Where the first `LAST` record published under this hold starts.
-    wake_from: Cell<Option<u64>>,
+    /// Where the first `LAST` record published under this hold starts, or
+    /// [`NO_WAKE`].
+    wake_from: Cell<u64>,
 }
+
+/// [`Writer::wake_from`] before a whole message is published: odd, so no
+/// record starts there (every record starts 8-aligned).
+const NO_WAKE: u64 = u64::MAX;
 
 impl Drop for Writer<'_> {
     #[inline]
     fn drop(&mut self) {
-        drop(self.guard.take());
-        if let Some(start) = self.wake_from.get() {
+        // The writer holds the lock in place of its guard, given up when
+        // the lock was taken ([`Core::writer_taken`]): two plain words, where
+        // an `Option` guard and an `Option` start cost a small item's `put`
+        // about 14 instructions and 0.7 ns (`queue_op_cost ring`).
+        let _ = self.core.writer.release();
+        let start = self.wake_from.get();
+        if start != NO_WAKE {
             self.core.ring.wake_consumer(start);
         }
     }
@@ -308,10 +317,11 @@ impl Core {
         if died {
             self.ring.repair_writer();
         }
+        // Released by the writer's drop instead (see there).
+        std::mem::forget(guard);
         Writer {
             core: self,
-            guard: Some(guard),
-            wake_from: Cell::new(None),
+            wake_from: Cell::new(NO_WAKE),
         }
     }
 
@@ -708,8 +718,8 @@ impl Writer<'_> {
     /// on drop from the first such record of this hold.
     #[inline]
     fn published_at(&self, start: u64) {
-        if self.wake_from.get().is_none() {
-            self.wake_from.set(Some(start));
+        if self.wake_from.get() == NO_WAKE {
+            self.wake_from.set(start);
         }
     }
 
