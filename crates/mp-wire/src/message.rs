@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::error::{DecodeError, EncodeError};
 use crate::keep_text::{Nested, Slot};
 use crate::limits::Limits;
-use crate::serializer::serialize;
+use crate::serializer::{serialize, serialize_message};
 use crate::shared_fd::with_encode_scope;
 use crate::sink::Sink;
 use crate::top::{decode_full, Ending, Top};
@@ -110,7 +110,7 @@ pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: Vec<u8>) -> Result<Mes
 pub fn encode_to<T: Serialize + ?Sized>(value: &T, msg: &mut Message) -> Result<(), EncodeError> {
     msg.bytes.clear();
     let bytes = &mut msg.bytes;
-    let (result, fds, fd_error) = with_encode_scope(|| serialize(value, bytes));
+    let (result, fds, fd_error) = serialize_message(value, bytes);
     msg.fds = fds;
     match (result, fd_error) {
         (Ok(()), _) => Ok(()),
@@ -144,7 +144,7 @@ pub fn encode_to_sink<T: Serialize + ?Sized, S: Sink>(
     value: &T,
     sink: &mut S,
 ) -> Result<Vec<OwnedFd>, EncodeError> {
-    let (result, fds, fd_error) = with_encode_scope(|| serialize(value, sink));
+    let (result, fds, fd_error) = serialize_message(value, sink);
     match (result, fd_error) {
         (Ok(()), _) => Ok(fds),
         (Err(e), fd_error) => Err(encode_error(value, e, fd_error)),

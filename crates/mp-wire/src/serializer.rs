@@ -30,11 +30,16 @@
 //! error type for both directions.
 
 use std::fmt::{self, Display, Write as _};
+use std::os::fd::OwnedFd;
 
 use postcard::Error;
 use serde::ser::{self, Serialize};
 
+use crate::error::EncodeError;
+use crate::shared_fd::LazyEncodeScope;
 use crate::sink::Sink;
+
+mod top;
 
 /// Encodes `value` into `sink` in postcard's format.
 ///
@@ -48,6 +53,21 @@ pub(crate) fn serialize<T: Serialize + ?Sized, S: Sink>(
     sink: &mut S,
 ) -> postcard::Result<()> {
     value.serialize(&mut Serializer { sink })
+}
+
+/// [`serialize`] of a message's value, with the fd scope a `SharedFd` in
+/// it needs: opened only once the value turns out to have parts (see
+/// [`top`]). Returns the result, the fds `SharedFd`s pushed, and the first
+/// `SharedFd` failure, if any.
+#[inline]
+pub(crate) fn serialize_message<T: Serialize + ?Sized, S: Sink>(
+    value: &T,
+    sink: &mut S,
+) -> (postcard::Result<()>, Vec<OwnedFd>, Option<EncodeError>) {
+    let mut scope = LazyEncodeScope::new();
+    let result = value.serialize(top::Top::new(&mut Serializer { sink }, &mut scope));
+    let (fds, error) = scope.finish();
+    (result, fds, error)
 }
 
 /// A serde serializer writing postcard's format into a [`Sink`].

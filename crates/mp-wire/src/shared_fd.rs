@@ -93,7 +93,21 @@ const OUTSIDE_ENCODE: &str = "SharedFd can only be serialized by mp_wire::encode
 /// Error message for a `SharedFd` deserialized outside [`crate::decode`].
 const OUTSIDE_DECODE: &str = "SharedFd can only be deserialized by mp_wire::decode";
 
+// As a newtype (named `SHARED_FD`) around its index, which postcard writes
+// as the bare index: the fd is pushed onto the encode scope's list inside
+// the newtype, so that the top of an encode (`serializer::top`) has opened
+// the scope for it first.
 impl Serialize for SharedFd {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_newtype_struct(SHARED_FD, &FdIndex(self))
+    }
+}
+
+/// A [`SharedFd`]'s index in the innermost encode scope, its fd pushed
+/// there as the index is serialized.
+struct FdIndex<'a>(&'a SharedFd);
+
+impl Serialize for FdIndex<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let index = EncodeScope::with_innermost(|scope| {
             let fail = |scope: &mut EncodeScope, error: EncodeError| {
@@ -104,7 +118,7 @@ impl Serialize for SharedFd {
             let Ok(index) = u32::try_from(scope.fds.len()) else {
                 return fail(scope, EncodeError::TooManyFds);
             };
-            match self.0.try_clone() {
+            match self.0 .0.try_clone() {
                 Ok(dup) => {
                     scope.fds.push(dup);
                     Ok(index)
@@ -322,6 +336,49 @@ impl<T: SideList> Drop for Opened<T> {
             drop(T::close(self.depth));
         }
     }
+}
+
+/// An encode scope opened when the value turns out to have parts (see
+/// `serializer::top`), or never; closed by [`finish`](Self::finish), or
+/// by its drop if the encode unwinds.
+pub(crate) struct LazyEncodeScope(Option<Opened<EncodeScope>>);
+
+impl LazyEncodeScope {
+    /// No scope yet.
+    #[inline]
+    pub(crate) fn new() -> Self {
+        LazyEncodeScope(None)
+    }
+
+    /// Opens the scope if it is not open yet.
+    #[inline]
+    pub(crate) fn open(&mut self) {
+        if self.0.is_none() {
+            #[cfg(test)]
+            SCOPES_OPENED.with(|n| n.set(n.get() + 1));
+            self.0 = Some(EncodeScope::open(None));
+        }
+    }
+
+    /// Closes the scope, if it was opened: the fds that `SharedFd`s pushed
+    /// and the first `SharedFd` failure, if any.
+    #[inline]
+    pub(crate) fn finish(self) -> (Vec<OwnedFd>, Option<EncodeError>) {
+        match self.0 {
+            None => (Vec::new(), None),
+            Some(scope) => {
+                let list = scope.finish().unwrap_or_default();
+                (list.fds, list.error)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: how many scopes [`LazyEncodeScope::open`] opened on this
+    /// thread.
+    pub(crate) static SCOPES_OPENED: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Runs `f` in a fresh encode scope; returns its result, the fds that

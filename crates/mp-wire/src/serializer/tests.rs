@@ -8,15 +8,21 @@ use proptest::prelude::*;
 use serde::ser::{Error as _, SerializeSeq};
 use serde::Serialize;
 
-use super::serialize;
+use super::{serialize, serialize_message};
 
-/// Ours (appended after a byte already there) against postcard's bytes.
+/// Ours (appended after a byte already there) against postcard's bytes,
+/// through the serializer and through the top of a message's encode.
 fn same<T: Serialize + ?Sized + fmt::Debug>(value: &T) {
     let mut ours = vec![0xee];
     serialize(value, &mut ours).expect("ours encodes");
     assert_eq!(ours[0], 0xee, "appends after what is there");
     let theirs = postcard::to_stdvec(value).expect("postcard encodes");
     assert_eq!(ours[1..], theirs[..], "{value:?}");
+    let mut top = Vec::new();
+    let (result, fds, error) = serialize_message(value, &mut top);
+    result.expect("the top encodes");
+    assert!(fds.is_empty() && error.is_none());
+    assert_eq!(top, theirs, "{value:?} from the top");
 }
 
 /// Numbers around every varint length's edges, and the extremes.
