@@ -4,10 +4,10 @@
 //! state that the encode must open before the value and close after it.
 //! A value that cannot hold one (a scalar, a string, bytes, a unit, a
 //! `None`, a unit variant) is written here at once, without the scope: in
-//! a queue's `put` of a `u64` the scope took about 19 of 485 instructions
-//! an item and 0.7 ns of 27 (`valgrind --tool=callgrind
-//! target/release/examples/queue_op_cost ring`, and the queue loop of
-//! `mp-scenarios`). A value with parts (`Some`, a newtype, a variant with
+//! a queue's `put` and `get` of a `u64` the scope took 18 of 485
+//! instructions an item (`valgrind --tool=callgrind
+//! target/release/examples/queue_op_cost ring`) and about 1 ns of 27 (the
+//! same loop in `mp-scenarios`). A value with parts (`Some`, a newtype, a variant with
 //! contents, a sequence, a tuple, a map, a struct) opens the scope as it
 //! begins, before any part is serialized; the caller
 //! ([`serialize_message`](super::serialize_message)) closes it after the
