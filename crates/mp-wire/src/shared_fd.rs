@@ -99,13 +99,13 @@ const OUTSIDE_DECODE: &str = "SharedFd can only be deserialized by mp_wire::deco
 // the scope for it first.
 impl Serialize for SharedFd {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_newtype_struct(SHARED_FD, &FdIndex(self))
+        serializer.serialize_newtype_struct(SHARED_FD, &FdIndex(&self.0))
     }
 }
 
 /// A [`SharedFd`]'s index in the innermost encode scope, its fd pushed
 /// there as the index is serialized.
-struct FdIndex<'a>(&'a SharedFd);
+struct FdIndex<'a>(&'a OwnedFd);
 
 impl Serialize for FdIndex<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -118,7 +118,7 @@ impl Serialize for FdIndex<'_> {
             let Ok(index) = u32::try_from(scope.fds.len()) else {
                 return fail(scope, EncodeError::TooManyFds);
             };
-            match self.0 .0.try_clone() {
+            match self.0.try_clone() {
                 Ok(dup) => {
                     scope.fds.push(dup);
                     Ok(index)
@@ -130,8 +130,8 @@ impl Serialize for FdIndex<'_> {
     }
 }
 
-/// The name a [`SharedFd`] is read under: a newtype around its index, which
-/// postcard reads as the bare index (the bytes `serialize_u32` wrote). The
+/// The name a [`SharedFd`] is written and read under: a newtype around its
+/// index, which postcard writes and reads as the bare index. The
 /// name tells the decoders that it takes an fd from the decode scope: the
 /// top of a decode (`top`) sends it down the path that opens one, and the
 /// depth limit (`depth`) does not count it as a level. (A derived type's
@@ -390,10 +390,11 @@ thread_local! {
 pub(crate) fn with_encode_scope<R>(
     f: impl FnOnce() -> R,
 ) -> (R, Vec<OwnedFd>, Option<EncodeError>) {
-    let scope = EncodeScope::open(None);
+    let mut scope = LazyEncodeScope::new();
+    scope.open();
     let result = f();
-    let list = scope.finish().unwrap_or_default();
-    (result, list.fds, list.error)
+    let (fds, error) = scope.finish();
+    (result, fds, error)
 }
 
 /// Runs `f` in a decode scope whose side list is `fds`; returns its result
