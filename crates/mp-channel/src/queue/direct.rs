@@ -20,7 +20,7 @@
 //! record begun at `tail`, and writes the rest there as the item's
 //! `Serialize` produces it. A ring without room for the bytes known at
 //! that point is waited for, holding nothing, about as long as copying
-//! them aside would take ([`Direct::room_in_time`]): a consumer that keeps
+//! them aside would take ([`room_in_time`]): a consumer that keeps
 //! up frees it sooner than the copy aside and the feeder's second copy
 //! would move the item. At the end the record is published as a whole
 //! message, unless one of these says otherwise, in which case the bytes
@@ -74,6 +74,14 @@ const HEADER: usize = RECORD_HEADER as usize;
 /// [`SMALL_ITEM`], and no append's length can wrap it below).
 const SPILLED: usize = usize::MAX / 2;
 
+/// What an encoding that outgrew the stack has: the buffer (and the fds,
+/// at the end), and the record open in the ring, if any.
+#[derive(Default)]
+struct Spilled<'a> {
+    msg: Message,
+    open: Option<Open<'a>>,
+}
+
 /// A record open in the ring: the lock, where it starts, payload bytes
 /// written, and payload bytes it can hold.
 struct Open<'a> {
@@ -88,13 +96,13 @@ pub(crate) struct Direct<'a> {
     core: &'a Core,
     /// The encoding while it is small: `small[HEADER..][..small_len]`
     /// (a record once its header is written in front), or
-    /// `small_len == SPILLED` once it is in `msg`.
+    /// `small_len == SPILLED` once it is in `spilled`.
     small: [u8; SMALL_RECORD],
     small_len: usize,
-    /// The encoding once spilled, while it is not in the ring (and the
-    /// fds, at the end).
-    pub(crate) msg: Message,
-    open: Option<Open<'a>>,
+    /// The encoding once spilled (`Some` exactly when `small_len ==
+    /// SPILLED`), while it is not in the ring. Made by the first spill, so
+    /// a small item's `put` neither builds nor drops a buffer or a record.
+    spilled: Option<Spilled<'a>>,
     /// Whether the item may go into the ring now.
     may_write: bool,
 }
@@ -109,8 +117,7 @@ impl<'a> Direct<'a> {
             core,
             small: [0; SMALL_RECORD],
             small_len: 0,
-            msg: Message::default(),
-            open: None,
+            spilled: None,
             may_write,
         }
     }
@@ -132,9 +139,42 @@ impl<'a> Direct<'a> {
         if let Some(small) = self.small[HEADER..].get(..self.small_len) {
             let mut bytes = scratch::encode_buffer();
             bytes.extend_from_slice(small);
-            self.msg.bytes = bytes;
+            self.spilled = Some(Spilled {
+                msg: Message {
+                    bytes,
+                    fds: Vec::new(),
+                },
+                open: None,
+            });
             self.small_len = SPILLED;
         }
+    }
+
+    /// The encoding (spilled first if it is on the stack) and its fds, as
+    /// a message.
+    pub(crate) fn msg(&mut self) -> &mut Message {
+        &mut self.spilled_mut().msg
+    }
+
+    /// The spilled encoding's state (spilling it first).
+    fn spilled_mut(&mut self) -> &mut Spilled<'a> {
+        self.spill();
+        self.spilled.get_or_insert_with(Spilled::default)
+    }
+
+    /// Gives a spilled encoding's buffer back to this thread (see
+    /// `scratch`); an encoding that stayed on the stack took none.
+    #[inline]
+    pub(crate) fn recycle(&mut self) {
+        if let Some(spilled) = self.spilled.take() {
+            scratch::recycle(spilled.msg.bytes);
+        }
+    }
+
+    /// The record open in the ring, if any.
+    #[inline]
+    fn open_record(&mut self) -> Option<&mut Open<'a>> {
+        self.spilled.as_mut()?.open.as_mut()
     }
 
     /// After the encoding: publishes the record written in place if it may
@@ -148,19 +188,20 @@ impl<'a> Direct<'a> {
         fds: Vec<std::os::fd::OwnedFd>,
         still_may_write: impl FnOnce() -> bool,
     ) -> bool {
-        if let Some(open) = self.open.take() {
-            if fds.is_empty() && still_may_write() {
-                open.writer.publish_in_place(open.at, open.len);
-                return true;
+        if let Some(spilled) = &mut self.spilled {
+            if let Some(open) = spilled.open.take() {
+                if fds.is_empty() && still_may_write() {
+                    open.writer.publish_in_place(open.at, open.len);
+                    return true;
+                }
+                spilled.open = Some(open);
+                self.take_back();
             }
-            self.open = Some(open);
-            self.take_back();
         }
         // Moved only if there are some: the move of an empty `Vec` just
         // returned through memory was a store-forwarding stall per item.
         if !fds.is_empty() {
-            self.spill();
-            self.msg.fds = fds;
+            self.msg().fds = fds;
         }
         false
     }
@@ -171,23 +212,25 @@ impl<'a> Direct<'a> {
     #[cold]
     fn open(&mut self, more: usize) -> bool {
         self.may_write = false;
-        if !self.room_in_time(self.msg.bytes.len() as u64 + more as u64) {
+        let core = self.core;
+        let spilled = self.spilled_mut();
+        if !room_in_time(core, spilled.msg.bytes.len() as u64 + more as u64) {
             return false;
         }
-        let Some(writer) = self.core.try_lock_writer() else {
+        let Some(writer) = core.try_lock_writer() else {
             return false;
         };
         let ring = writer.ring();
         let Some((at, room)) = ring.in_place_room() else {
             return false;
         };
-        let len = self.msg.bytes.len() as u64;
+        let len = spilled.msg.bytes.len() as u64;
         if len + more as u64 > room {
             return false;
         }
-        ring.write_payload(at, 0, &self.msg.bytes);
-        self.msg.bytes.clear();
-        self.open = Some(Open {
+        ring.write_payload(at, 0, &spilled.msg.bytes);
+        spilled.msg.bytes.clear();
+        spilled.open = Some(Open {
             writer,
             at,
             len,
@@ -196,46 +239,17 @@ impl<'a> Direct<'a> {
         true
     }
 
-    /// Whether the ring has room for a record of `payload` bytes written
-    /// in place: now, or after a wait of about as long as copying them
-    /// aside would take ([`COPY_BYTES_PER_US`]), holding nothing, on the
-    /// ring's `space` eventcount (as a bounded `put` waits). The copy aside
-    /// is what a full ring costs an unbounded `put` otherwise: the item is
-    /// encoded into the buffer, and copied again into the ring by the next
-    /// `put` or the feeder thread, so a consumer that frees the room within
-    /// that time takes the item sooner and with one copy. A ring that stays
-    /// full (a consumer that is slow or gone) costs the wait once per
-    /// buffering episode: later `put`s find this one's item buffered and
-    /// never get here.
-    fn room_in_time(&self, payload: u64) -> bool {
-        if payload > self.core.max_chunk() {
-            // Never in place (see `Ring::in_place_room`).
-            return false;
-        }
-        let ring = &self.core.ring;
-        let need = ring.need(payload);
-        if ring.has_room(need) {
-            return true;
-        }
-        let wait = room_wait(payload);
-        if wait < MIN_ROOM_WAIT {
-            return false;
-        }
-        let want = Wait::Space(ring.space_to_want(need));
-        self.core
-            .wait_until(want, false, Deadline::after(Some(wait)), || {
-                ring.has_room(need)
-            })
-    }
-
     /// Copies the open record's bytes back into the buffer and releases the
     /// writer lock without publishing them.
     #[cold]
     fn take_back(&mut self) {
-        let Some(open) = self.open.take() else {
+        let Some(Spilled { msg, open }) = &mut self.spilled else {
             return;
         };
-        let bytes = &mut self.msg.bytes;
+        let Some(open) = open.take() else {
+            return;
+        };
+        let bytes = &mut msg.bytes;
         bytes.clear();
         open.writer
             .ring()
@@ -247,7 +261,7 @@ impl<'a> Direct<'a> {
     /// free space again first if not); returns whether it did.
     #[inline]
     fn append_in_ring(&mut self, bytes: &[u8]) -> bool {
-        let Some(open) = &mut self.open else {
+        let Some(open) = self.open_record() else {
             return false;
         };
         let n = bytes.len() as u64;
@@ -268,8 +282,39 @@ impl<'a> Direct<'a> {
     }
 }
 
+/// Whether the ring has room for a record of `payload` bytes written
+/// in place: now, or after a wait of about as long as copying them
+/// aside would take ([`COPY_BYTES_PER_US`]), holding nothing, on the
+/// ring's `space` eventcount (as a bounded `put` waits). The copy aside
+/// is what a full ring costs an unbounded `put` otherwise: the item is
+/// encoded into the buffer, and copied again into the ring by the next
+/// `put` or the feeder thread, so a consumer that frees the room within
+/// that time takes the item sooner and with one copy. A ring that stays
+/// full (a consumer that is slow or gone) costs the wait once per
+/// buffering episode: later `put`s find this one's item buffered and
+/// never get here.
+fn room_in_time(core: &Core, payload: u64) -> bool {
+    if payload > core.max_chunk() {
+        // Never in place (see `Ring::in_place_room`).
+        return false;
+    }
+    let ring = &core.ring;
+    let need = ring.need(payload);
+    if ring.has_room(need) {
+        return true;
+    }
+    let wait = room_wait(payload);
+    if wait < MIN_ROOM_WAIT {
+        return false;
+    }
+    let want = Wait::Space(ring.space_to_want(need));
+    core.wait_until(want, false, Deadline::after(Some(wait)), || {
+        ring.has_room(need)
+    })
+}
+
 /// How long a `put` waits for room for `payload` bytes (see
-/// [`Direct::room_in_time`]).
+/// [`room_in_time`]).
 fn room_wait(payload: u64) -> Duration {
     #[cfg(test)]
     if let Some(wait) = ROOM_WAIT.with(std::cell::Cell::get) {
@@ -298,20 +343,19 @@ impl Sink for Direct<'_> {
             self.small_len = end;
             return;
         }
-        self.spill();
-        if self.open.is_some() {
+        if self.open_record().is_some() {
             if self.append_in_ring(bytes) {
                 return;
             }
             self.take_back();
         } else if self.may_write
-            && (self.msg.bytes.len() + bytes.len()) as u64 >= LARGE
+            && (self.msg().bytes.len() + bytes.len()) as u64 >= LARGE
             && self.open(bytes.len())
         {
             self.append_in_ring(bytes);
             return;
         }
-        Sink::append(&mut self.msg.bytes, bytes);
+        Sink::append(&mut self.msg().bytes, bytes);
     }
 
     /// On the stack while eight bytes fit there: one store of the whole
@@ -335,9 +379,9 @@ impl Sink for Direct<'_> {
             self.small_len += 1;
             return;
         }
-        self.spill();
-        if self.open.is_none() && self.msg.bytes.len() + 1 < LARGE as usize {
-            self.msg.bytes.push(byte);
+        let spilled = self.spilled_mut();
+        if spilled.open.is_none() && spilled.msg.bytes.len() + 1 < LARGE as usize {
+            spilled.msg.bytes.push(byte);
         } else {
             self.append(&[byte]);
         }
@@ -372,13 +416,13 @@ mod tests {
             record[HEADER..],
             mp_wire::encode(&[7u8; 55][..]).unwrap().bytes[..]
         );
-        assert!(sink.msg.bytes.is_empty());
+        assert!(sink.spilled.is_none());
         let mut sink = Direct::new(&core, false);
         let fds = mp_wire::encode_to_sink(&[7u8; 56][..], &mut sink).unwrap();
         assert!(!sink.finish(fds, || false));
         assert!(sink.small_record().is_none());
         assert_eq!(
-            sink.msg.bytes,
+            sink.msg().bytes,
             mp_wire::encode(&[7u8; 56][..]).unwrap().bytes
         );
         // Spilled on the stack's last byte too: pushes, not appends.
@@ -387,7 +431,7 @@ mod tests {
             Sink::push(&mut sink, b);
         }
         assert!(sink.small_record().is_none());
-        assert_eq!(sink.msg.bytes, (0..57u8).collect::<Vec<_>>());
+        assert_eq!(sink.msg().bytes, (0..57u8).collect::<Vec<_>>());
     }
 
     /// A varint stored as a whole word on the stack, or appended byte by
@@ -407,7 +451,7 @@ mod tests {
                     Some((record, len)) => {
                         assert_eq!(record[HEADER..][..len], want[..], "{lead} {tail}")
                     }
-                    None => assert_eq!(sink.msg.bytes, want, "{lead} {tail}"),
+                    None => assert_eq!(sink.msg().bytes, want, "{lead} {tail}"),
                 }
             }
         }

@@ -253,7 +253,7 @@ impl Feeder {
         let mut sink = Direct::new(&self.core, self.queued.load(Acquire) == 0);
         let fds = mp_wire::encode_to_sink(item, &mut sink)?;
         if sink.finish(fds, || self.queued.load(Acquire) == 0) {
-            scratch::recycle(std::mem::take(&mut sink.msg.bytes));
+            sink.recycle();
             return Ok(());
         }
         if let Some((record, len)) = sink.small_record() {
@@ -267,7 +267,7 @@ impl Feeder {
                 tried,
             );
         }
-        self.put(&mut sink.msg)
+        self.put(sink.msg())
     }
 
     /// Puts an encoded item (from `scratch::encode`, whose buffer it

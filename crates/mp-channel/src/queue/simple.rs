@@ -15,7 +15,6 @@ use super::direct::Direct;
 use super::error::{GetError, PutError};
 use super::{read, DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES};
 use crate::reader::{Deadline, LazyDeadline};
-use crate::scratch;
 
 /// A process-shared FIFO queue without a feeder thread.
 ///
@@ -86,8 +85,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
                 {
                     Ok(())
                 } else {
-                    sink.spill();
-                    let msg = &sink.msg;
+                    let msg = sink.msg();
                     match writer.try_write(msg) {
                         Ok(true) => Ok(()),
                         Ok(false) => writer.write(msg, Deadline::NEVER).map(drop),
@@ -97,7 +95,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
             }
             None => unreachable!("a wait without a deadline ends with the lock"),
         };
-        scratch::recycle(std::mem::take(&mut sink.msg.bytes));
+        sink.recycle();
         Ok(written?)
     }
 
