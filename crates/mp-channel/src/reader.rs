@@ -83,16 +83,20 @@ impl Reader {
         mut map: impl FnMut(Frame<'_>) -> R,
     ) -> Result<Option<R>, RecvError> {
         loop {
-            let next = match src {
-                Source::Socket(_) => self.decoder.next_frame_map(limits, None, &mut map),
-                Source::Pipe { side, .. } => self.decoder.next_frame_map(
-                    limits,
-                    Some(&mut |n| take_side_fds(side, n)),
-                    &mut map,
-                ),
-            };
-            if let Some(msg) = next.map_err(recv_error)? {
-                return Ok(Some(msg));
+            // With nothing buffered there is no frame to look for (the
+            // usual case before a read): no call into the decoder.
+            if self.decoder.has_buffered() {
+                let next = match src {
+                    Source::Socket(_) => self.decoder.next_frame_map(limits, None, &mut map),
+                    Source::Pipe { side, .. } => self.decoder.next_frame_map(
+                        limits,
+                        Some(&mut |n| take_side_fds(side, n)),
+                        &mut map,
+                    ),
+                };
+                if let Some(msg) = next.map_err(recv_error)? {
+                    return Ok(Some(msg));
+                }
             }
             let received = match wait {
                 Wait::Buffered => return Ok(None),

@@ -196,11 +196,13 @@ impl FrameDecoder {
 
     /// Whether anything that arrived is waiting here: bytes, fds, or part of
     /// a frame (so the stream alone would not show it readable).
+    #[inline]
     pub fn has_buffered(&self) -> bool {
         self.has_partial() || !self.batches.is_empty()
     }
 
     /// Whether part of a frame is here (so end of stream now would cut it).
+    #[inline]
     pub fn has_partial(&self) -> bool {
         self.start < self.end || self.current.is_some()
     }
