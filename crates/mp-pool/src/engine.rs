@@ -132,9 +132,16 @@ impl Shared {
         job
     }
 
+    /// Whether job `job` is in the table (not finished, cancelled or
+    /// terminated).
+    pub(crate) fn has_job(&self, job: u64) -> bool {
+        self.jobs.contains_key(&job)
+    }
+
     /// Queues more chunks of a submitted job, numbered from `first`, then
     /// hands out what it can (a job's later chunks may be encoded while its
-    /// first ones run). Nothing happens if the job is gone (terminated).
+    /// first ones run). The job is in the table: the caller has just put it
+    /// there, or looked ([`has_job`](Self::has_job)), under the same lock.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn extend(
         &mut self,
@@ -146,9 +153,7 @@ impl Shared {
         bulk: bool,
         completions: &mut Vec<Completion>,
     ) {
-        if !self.jobs.contains_key(&job) {
-            return;
-        }
+        debug_assert!(self.has_job(job));
         for (k, p) in payloads.into_iter().enumerate() {
             let rare = (!p.fds.is_empty()).then(|| {
                 Box::new(ChunkRare {
@@ -191,10 +196,12 @@ impl Shared {
             return false;
         };
         if let Progress::Done(c) = sink.grow(lens, last) {
+            // Done by this growth: nothing more of it is queued.
             self.jobs.remove(&job);
             completions.extend(c);
+        } else {
+            self.extend(cfg, job, first, entry, payloads, true, completions);
         }
-        self.extend(cfg, job, first, entry, payloads, true, completions);
         true
     }
 
@@ -283,7 +290,9 @@ impl Shared {
             // about as much as the rest of an `apply`'s dispatch.
             let sent_at = chunk.bulk.then(|| *now.get_or_insert_with(Instant::now));
             let back = self.workers[i].send(chunk, msg, sent_at);
-            self.requeue_front(back);
+            if !back.is_empty() {
+                self.requeue_front(back);
+            }
         }
         for i in 0..self.workers.len() {
             if !self.workers[i].has_unsent() {

@@ -139,6 +139,9 @@ impl Pool {
     /// `deferred`, the engine thread is not woken for the worker that took
     /// the job: the caller promises to wait through [`AsyncResult`], whose
     /// waiting reads that worker itself (or wakes the engine when dropped).
+    /// Every caller has checked that this process owns the pool
+    /// ([`check_owner`](Self::check_owner) or
+    /// [`check_running`](Self::check_running)).
     pub(crate) fn submit(
         &self,
         sink: JobSink,
@@ -148,7 +151,7 @@ impl Pool {
         deferred: bool,
         limit: Option<Duration>,
     ) -> Result<u64, PoolError> {
-        self.check_owner()?;
+        debug_assert!(self.is_owner());
         let mut completions = Vec::new();
         let job = {
             let mut s = lock(&self.inner.shared);
@@ -187,6 +190,8 @@ impl Pool {
         more: Result<Vec<Payload>, (usize, TaskError)>,
     ) {
         self.inner.update(|s, cfg, completions| match more {
+            // A job that is gone (terminated) takes no more chunks.
+            Ok(_) if !s.has_job(job) => {}
             Ok(payloads) => s.extend(
                 cfg,
                 job,
@@ -247,7 +252,12 @@ impl Pool {
             JobSink::Boxed(Box::new(ApplySink::new(callbacks, cell.clone())))
         };
         let job = self.submit(sink, entry, [payload], false, deferred, limit)?;
-        Ok(AsyncResult::with_helper(cell, Arc::clone(&self.inner), job))
+        Ok(AsyncResult::with_helper(
+            cell,
+            Arc::clone(&self.inner),
+            job,
+            self.inner.owner,
+        ))
     }
 
     /// Submits `items` in chunks of `chunksize`, each task limited to
@@ -319,7 +329,12 @@ impl Pool {
                 }
             }
         }
-        Ok(AsyncResult::with_helper(cell, Arc::clone(&self.inner), job))
+        Ok(AsyncResult::with_helper(
+            cell,
+            Arc::clone(&self.inner),
+            job,
+            self.inner.owner,
+        ))
     }
 
     /// Runs `f(*args)` in a worker and waits for the result (Python's `apply`).

@@ -296,17 +296,20 @@ impl<T> AsyncResult<T> {
     }
 
     /// A handle whose waiting may read the replies of job `job` of the pool
-    /// `inner` itself.
+    /// `inner` itself, submitted by `owner` (the calling process, which
+    /// the pool has just checked is its owner).
     pub(crate) fn with_helper<H: Help + 'static>(
         cell: Arc<ResultCell<T>>,
         inner: Arc<H>,
         job: u64,
+        owner: u32,
     ) -> Self {
+        debug_assert_eq!(owner, my_pid());
         let inner: Arc<dyn Help> = inner;
         AsyncResult {
             cell,
             helper: Some(Helper { inner, job }),
-            owner: my_pid(),
+            owner,
         }
     }
 

@@ -122,6 +122,11 @@ impl Engine {
         lock(&self.state)
     }
 
+    /// The process that made this pool.
+    pub(crate) fn owner(&self) -> u32 {
+        self.owner
+    }
+
     /// Whether the calling process made this pool (see `owner`).
     #[inline]
     pub(crate) fn is_owner(&self) -> bool {

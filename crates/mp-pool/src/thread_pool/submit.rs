@@ -137,7 +137,14 @@ impl ThreadPool {
         let chunks = split(items, chunksize);
         let sink = Arc::new(Collect::new(chunks.len(), finish, callbacks, cell.clone()));
         let id = self.run_chunks(Arc::new(run), chunks, sink, call.progress)?;
-        Ok(AsyncResult::with_helper(cell, Arc::clone(&self.engine), id))
+        // `check_running` checked that this process made the pool.
+        let owner = self.engine.owner();
+        Ok(AsyncResult::with_helper(
+            cell,
+            Arc::clone(&self.engine),
+            id,
+            owner,
+        ))
     }
 
     pub(super) fn imap_inner<T, R, G>(
