@@ -22,12 +22,12 @@ use crate::error::TaskError;
 use crate::func::EntryParts;
 use crate::job_sink::JobSink;
 use crate::lock::{lock, wait_until};
+use crate::request;
 use crate::result::Help;
 use crate::sink::{Completion, Progress};
 use crate::worker_handle::{
     kill_all, start_worker, stop_gracefully, Chunk, ChunkRare, Worker, WorkerSignals, FAST_CHUNK,
 };
-use crate::worker_main::RequestRef;
 use mp_sys::time::Deadline;
 
 #[cfg(feature = "async")]
@@ -270,13 +270,13 @@ impl Shared {
             let Some(chunk) = self.queue.pop_front() else {
                 break;
             };
-            let request = RequestRef::Run {
-                entry: chunk.entry,
-                payload: &chunk.bytes,
-                skip: chunk.skip,
-                rare: chunk.request_rare(),
-            };
-            let msg = match mp_wire::encode_into(&request, self.workers[i].request_buffer()) {
+            let msg = match request::encode_run(
+                self.workers[i].request_buffer(),
+                &chunk.entry,
+                chunk.skip,
+                chunk.request_rare(),
+                &chunk.bytes,
+            ) {
                 Ok(m) => m,
                 Err(e) => {
                     let err = TaskError::Encode(format!("the task arguments: {e}"));

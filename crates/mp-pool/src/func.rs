@@ -17,45 +17,6 @@ use crate::{lone_task, packed, spare, task_word};
 /// An [`EntryPoint`] in serializable form: offset, signature hash, build-id.
 pub(crate) type EntryParts = (i64, u64, [u8; 20]);
 
-/// The wire form of [`EntryParts`] in a task request: one 36-byte block
-/// (offset and tag little-endian, then the build-id), written and read with
-/// one copy, where serde's tuple form costs a varint per build-id byte (it
-/// travels with every chunk). Use as `#[serde(with = "func::entry_parts_bytes")]`.
-pub(crate) mod entry_parts_bytes {
-    use mp_wire::serde_bytes::ByteArray;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use super::EntryParts;
-
-    const LEN: usize = 8 + 8 + 20;
-
-    pub(crate) fn serialize<S: Serializer>(parts: &EntryParts, s: S) -> Result<S::Ok, S::Error> {
-        let mut block = [0u8; LEN];
-        block[..8].copy_from_slice(&parts.0.to_le_bytes());
-        block[8..16].copy_from_slice(&parts.1.to_le_bytes());
-        block[16..].copy_from_slice(&parts.2);
-        s.serialize_bytes(&block)
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<EntryParts, D::Error> {
-        // A block of another length is refused by `ByteArray`.
-        let block = ByteArray::<LEN>::deserialize(d)?;
-        let block = block.into_array();
-        let word = |at: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&block[at..at + 8]);
-            w
-        };
-        let mut binary = [0u8; 20];
-        binary.copy_from_slice(&block[16..]);
-        Ok((
-            i64::from_le_bytes(word(0)),
-            u64::from_le_bytes(word(8)),
-            binary,
-        ))
-    }
-}
-
 /// What runs a chunk in a worker: encoded `Vec<T>` in, encoded
 /// [`ChunkOutput`] out.
 pub(crate) type ChunkEntry = EntryPoint<ChunkInput, Message>;
@@ -72,18 +33,6 @@ pub(crate) struct ChunkInput {
     pub(crate) inputs: Range<usize>,
     /// The fds the inputs' `SharedFd`s refer to.
     pub(crate) fds: Vec<std::os::fd::OwnedFd>,
-}
-
-/// Where `part`, a slice borrowed from `whole` (a request's payload, which
-/// postcard hands out of the bytes it decodes), lies in it; an empty range
-/// past the end if it does not (so the chunk reads as no inputs, which its
-/// sink reports as the wrong number of results).
-pub(crate) fn range_within(whole: &[u8], part: &[u8]) -> Range<usize> {
-    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize);
-    match start.and_then(|s| Some(s..s.checked_add(part.len())?)) {
-        Some(range) if range.end <= whole.len() => range,
-        _ => whole.len()..whole.len(),
-    }
 }
 
 /// A message holding only a chunk's inputs.
@@ -447,20 +396,6 @@ mod tests {
             fds: Vec::new(),
         };
         assert_eq!(outputs::<u32>(run(input), 1), ChunkOutput::Done(vec![10]));
-    }
-
-    #[test]
-    fn a_part_is_found_within_its_whole() {
-        let whole = [1u8, 2, 3, 4, 5];
-        assert_eq!(range_within(&whole, &whole[1..3]), 1..3);
-        assert_eq!(range_within(&whole, &whole[5..]), 5..5);
-        assert_eq!(range_within(&whole, &whole), 0..5);
-        let elsewhere = [1u8, 2];
-        let r = range_within(&whole, &elsewhere);
-        assert!(
-            r.is_empty() && whole.get(r).is_some(),
-            "an empty range inside"
-        );
     }
 
     #[test]

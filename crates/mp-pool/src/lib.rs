@@ -97,6 +97,7 @@ mod pool_imap_buffered;
 mod pool_state;
 mod progress_hook;
 pub mod remote;
+mod request;
 mod result;
 mod sink;
 mod spare;

@@ -14,8 +14,9 @@ use mp_wire::{Message, SharedFd};
 use crate::config::Config;
 use crate::error::{PoolError, TaskError};
 use crate::func::EntryParts;
+use crate::request::{self, RunRareRef};
 use crate::task_word::TaskWord;
-use crate::worker_main::{worker_main, InitSpec, RequestRef, RunRareRef, WorkerConfig};
+use crate::worker_main::{worker_main, InitSpec, WorkerConfig};
 
 /// A chunk this small may be queued behind other small chunks on a busy
 /// worker (prefetch).
@@ -459,7 +460,7 @@ pub(crate) fn stop_gracefully(mut workers: Vec<Worker>) {
     for w in &mut workers {
         let _ = w
             .conn
-            .send_timeout(&RequestRef::Exit, Duration::from_secs(1));
+            .send_message(&request::exit(), Some(Duration::from_secs(1)));
     }
     reap_all(workers, Duration::from_secs(10));
 }

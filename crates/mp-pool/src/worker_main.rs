@@ -6,7 +6,6 @@
 //! notices, see [`parent_watch`], so the wait for a
 //! request is one blocking read).
 
-use std::marker::PhantomData;
 use std::os::fd::BorrowedFd;
 
 use mp_channel::{Connection, ExclusiveConnection, RecvError};
@@ -16,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::func::{self, ChunkInput, EntryParts};
 use crate::parent_watch;
+use crate::request::{self, Request};
 use crate::spare;
 use crate::task_word::{self, TaskWord};
 use crate::worker_state::{self, StateParts};
@@ -71,61 +71,6 @@ impl InitSpec {
         };
         (self.entry, msg)
     }
-}
-
-/// A request from the parent, as the worker decodes it (borrowing the
-/// chunk's inputs from the request's bytes).
-#[derive(Deserialize)]
-enum Request<'a> {
-    /// Run a chunk: the chunk entry and its encoded inputs, from task
-    /// `skip` on (the ones before it were settled when an earlier worker
-    /// died running this chunk).
-    Run {
-        #[serde(with = "func::entry_parts_bytes")]
-        entry: EntryParts,
-        #[serde(borrow, with = "mp_wire::serde_bytes")]
-        payload: &'a [u8],
-        skip: usize,
-        /// The fds the inputs carry and the tasks not to run, if any (one
-        /// byte on the wire when there are neither, as for most chunks,
-        /// where two empty sequences cost each request and each decode the
-        /// encoder's sequence handling twice).
-        rare: Option<RunRare>,
-    },
-    /// Finish and exit with code 0.
-    Exit,
-}
-
-/// What a [`Request::Run`] carries beyond the inputs' bytes.
-#[derive(Deserialize)]
-struct RunRare {
-    fds: Vec<SharedFd>,
-    /// Tasks not to run, with the error each reports instead (they timed
-    /// out on an earlier worker).
-    holes: Vec<(usize, TaskError)>,
-}
-
-/// A request as the parent encodes it (borrowing the chunk).
-#[derive(Serialize)]
-pub(crate) enum RequestRef<'a> {
-    /// See [`Request::Run`].
-    Run {
-        #[serde(with = "func::entry_parts_bytes")]
-        entry: EntryParts,
-        #[serde(with = "mp_wire::serde_bytes")]
-        payload: &'a [u8],
-        skip: usize,
-        rare: Option<RunRareRef<'a>>,
-    },
-    /// See [`Request::Exit`].
-    Exit,
-}
-
-/// See [`RunRare`].
-#[derive(Serialize)]
-pub(crate) struct RunRareRef<'a> {
-    pub(crate) fds: &'a [SharedFd],
-    pub(crate) holes: &'a [(usize, TaskError)],
 }
 
 /// How the worker learns of its parent's death while it waits for a
@@ -309,11 +254,10 @@ worker state failed: {e}"
             }
         };
         let Message { bytes, fds } = msg;
-        let request = mp_wire::decode_seed(&bytes, fds, PhantomData::<Request<'_>>);
-        let (entry, inputs, fds) = match request {
+        let (entry, inputs, fds) = match request::decode(&bytes, fds) {
             Ok(Request::Run {
                 entry,
-                payload,
+                inputs,
                 skip,
                 rare,
             }) => {
@@ -321,7 +265,7 @@ worker state failed: {e}"
                 taken += 1;
                 let (fds, holes) = rare.map_or_else(Default::default, |r| (r.fds, r.holes));
                 task_word::chunk_begins(number, skip, holes);
-                (entry, func::range_within(&bytes, payload), fds)
+                (entry, inputs, fds)
             }
             Ok(Request::Exit) => break,
             Err(e) => {
