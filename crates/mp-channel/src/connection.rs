@@ -98,7 +98,8 @@ pub(crate) struct Writer {
 }
 
 /// Frames up to this size are copied into one buffer by
-/// [`Connection::send_many`]; larger ones are written from where they are.
+/// [`Connection::send_many`] when more than one go together; larger ones,
+/// and one that goes alone, are written from where they are.
 const BATCH_COPY_MAX: usize = 16 * 1024;
 
 impl fmt::Debug for Connection {
@@ -725,7 +726,15 @@ impl Writer {
         while let Some((first, tail)) = rest.split_first() {
             let fds: Vec<BorrowedFd<'_>> = first.fds.iter().map(AsFd::as_fd).collect();
             frames.clear();
-            if first.bytes.len() > BATCH_COPY_MAX {
+            let run = if first.bytes.len() > BATCH_COPY_MAX {
+                0
+            } else {
+                tail.iter()
+                    .take_while(|m| m.fds.is_empty() && m.bytes.len() <= BATCH_COPY_MAX)
+                    .count()
+            };
+            if run == 0 {
+                // A frame that goes alone is written from where it is.
                 frames
                     .push_header(first.bytes.len(), fds.len())
                     .map_err(|_| too_many_fds(fds.len()))?;
@@ -739,10 +748,6 @@ impl Writer {
                 rest = tail;
                 continue;
             }
-            let run = tail
-                .iter()
-                .take_while(|m| m.fds.is_empty() && m.bytes.len() <= BATCH_COPY_MAX)
-                .count();
             for m in std::iter::once(first).chain(&tail[..run]) {
                 frames.push(m).map_err(|_| too_many_fds(m.fds.len()))?;
             }
