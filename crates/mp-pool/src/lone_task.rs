@@ -1,7 +1,8 @@
 //! An `apply`'s chunk in the worker: one task, run without the vectors a
 //! chunk's inputs and outputs go through. A chunk of one postcard-encoded
-//! input is the byte 1 (the sequence's length) followed by the input; its
-//! reply is the bytes `ChunkOutput::Done(vec![r])` encodes to. Taking the
+//! input is the byte 1 (the sequence's length) followed by the input, a
+//! chunk of one packed input (a number, or a one-tuple of one) the input's
+//! bytes; its reply is the bytes `ChunkOutput::Done(vec![r])` is sent as. Taking the
 //! vectors from the worker's spares, filling and giving them back cost an
 //! `apply` about a tenth of the worker's instructions per task (measured
 //! with callgrind, M4b).
@@ -18,11 +19,10 @@ use crate::func::{catch_task, chunk_error, ChunkOutput};
 use crate::{packed, task_word};
 
 /// Runs the chunk whose inputs are `bytes[inputs]` if it holds exactly one
-/// input in postcard's form and no task of it was settled before (by a
-/// worker that died in it); the reply is encoded into `bytes` (as the
-/// general path does, once the input is decoded). `Err(bytes)` hands the
-/// request back to the general path: numbers travel packed, not as a
-/// sequence.
+/// input (packed, or in postcard's form) and no task of it was settled
+/// before (by a worker that died in it); the reply is encoded into `bytes`
+/// (as the general path does, once the input is decoded). `Err(bytes)`
+/// hands the request back to the general path.
 pub(crate) fn run_lone<T, R>(
     bytes: Vec<u8>,
     inputs: Range<usize>,
@@ -33,17 +33,27 @@ where
     T: DeserializeOwned + 'static,
     R: Serialize + 'static,
 {
-    if packed::travels_packed::<T>() || !task_word::runs_whole() {
+    if !task_word::runs_whole() {
         return Err(bytes);
     }
-    let Some((&1, input)) = bytes.get(inputs).and_then(<[u8]>::split_first) else {
-        return Err(bytes);
-    };
-    let item: T = match mp_wire::decode_seed(input, std::mem::take(fds), std::marker::PhantomData) {
-        Ok(item) => item,
-        Err(e) => {
-            let e = TaskError::Decode(format!("the task arguments: {e}"));
-            return Ok(chunk_error(e));
+    let item: T = if packed::travels_packed::<T>() {
+        // Exactly one item's bytes, and no fds; else the general path says
+        // what is wrong.
+        let one = bytes.get(inputs).and_then(packed::unpack_one::<T>);
+        match one {
+            Some(item) if fds.is_empty() => item,
+            _ => return Err(bytes),
+        }
+    } else {
+        let Some((&1, input)) = bytes.get(inputs).and_then(<[u8]>::split_first) else {
+            return Err(bytes);
+        };
+        match mp_wire::decode_seed(input, std::mem::take(fds), std::marker::PhantomData) {
+            Ok(item) => item,
+            Err(e) => {
+                let e = TaskError::Decode(format!("the task arguments: {e}"));
+                return Ok(chunk_error(e));
+            }
         }
     };
     task_word::tracker().task_begins(0);
@@ -114,7 +124,20 @@ mod tests {
         let back =
             run_lone::<(u32, String), u32>(two.bytes.clone(), 0..len, &mut Vec::new(), |(n, _)| n);
         assert_eq!(back.err(), Some(two.bytes), "two inputs: the general path");
-        let back = run_lone::<u8, u8>(vec![1], 0..1, &mut Vec::new(), |n| n);
-        assert_eq!(back.err(), Some(vec![1]), "numbers travel packed");
+        let packed_one = run_lone::<(u16,), u16>(vec![9, 0, 1], 1..3, &mut Vec::new(), |(n,)| n);
+        let reply = packed_one.expect("one packed input runs alone");
+        assert_eq!(reply.bytes, [packed::PACKED_DONE, 0, 1]);
+        let back = run_lone::<u8, u8>(vec![1, 2], 0..2, &mut Vec::new(), |n| n);
+        assert_eq!(
+            back.err(),
+            Some(vec![1, 2]),
+            "two packed inputs: the general path"
+        );
+        let back = run_lone::<u32, u32>(vec![1, 2], 0..2, &mut Vec::new(), |n| n);
+        assert_eq!(
+            back.err(),
+            Some(vec![1, 2]),
+            "a ragged packed input: the general path"
+        );
     }
 }
