@@ -13,12 +13,15 @@
 # valgrind; libc's wrappers add about 250 instructions per round trip in the
 # parent and 100 in a worker). Runs `examples/m4b_count` for N = 2,000 and
 # 12,000 under the fork start method and prints, per process (the parent,
-# then its workers), (Ir at 12,000 - Ir at 2,000) / 10,000 in all and for
-# the TOP (default 25) functions that grew most. Under valgrind a worker
-# never answers within the parent's offer of its CPU, so the parent's count
-# includes the wait (`sched_yield`, `ppoll`, a second look under the lock,
-# about 300 instructions) that a pinned run mostly skips (the worker,
-# woken by the request, replies before the parent looks). Nothing of the change
+# then its workers), (Ir at 12,000 - Ir at 2,000) / 10,000 in all, the code
+# lines (64 bytes) holding the instructions run in each round trip (what a
+# round trip brings into the instruction cache after the other process
+# ran), and (Ir at 12,000 - Ir at 2,000) / 10,000 for
+# the TOP (default 25) functions that grew most. The run is pinned to CPU 0,
+# as M4b is: the worker, woken by the request, replies before the parent
+# looks, and the parent takes the path it takes in the row (unpinned under
+# valgrind it waits every time: `sched_yield`, `ppoll` and a second look
+# under the lock, about 350 more instructions). Nothing of the change
 # reaches the checkout; the worktree and its target directory
 # ($COUNT_TARGET, default /work/.count-pool-target) are kept for the next
 # run (remove them with `git worktree remove --force` and `rm -rf`).
@@ -58,7 +61,8 @@ PY
 )
 for n in 2000 12000; do
   mkdir -p "$out/$n"
-  MULTIPROCESS_START_METHOD=fork valgrind -q --tool=callgrind \
+  MULTIPROCESS_START_METHOD=fork taskset -c 0 valgrind -q --tool=callgrind \
+    --dump-instr=yes --compress-pos=no --compress-strings=no \
     --callgrind-out-file="$out/$n/cg.%p" "$target/release/examples/m4b_count" "$n" 2>/dev/null
 done
 python3 - "$out" "$top" <<'PY'
@@ -81,8 +85,36 @@ def load(d):
     return procs
 small, large = load(os.path.join(out, '2000')), load(os.path.join(out, '12000'))
 names = ['parent'] + [f'worker {i}' for i in range(1, len(large))]
-for name, (a, _), (b, _) in zip(names, small, large):
-    print(f'{name}: {(b - a) / 10000:.1f} instructions per round trip')
+def lines_run(path_small, path_large):
+    # Each instruction's executions (its Ir) in the two runs: the ones run
+    # in nearly every round trip, and the 64-byte code lines they lie on.
+    def per_instr(path):
+        counts, last, skip = {}, 0, False
+        for line in open(path):
+            head = line[:1]
+            if line.startswith('calls='):
+                skip = True
+            elif head.isdigit() or head in '+-*':
+                pos, *rest = line.split()
+                if pos.startswith('0x'):
+                    last = int(pos, 16)
+                elif pos[0] in '+-':
+                    last += int(pos)
+                elif pos != '*':
+                    last = int(pos)
+                if skip:
+                    skip = False  # a call's inclusive cost, not its instruction's
+                elif len(rest) > 1:
+                    counts[last] = counts.get(last, 0) + int(rest[1])
+        return counts
+    a, b = per_instr(path_small), per_instr(path_large)
+    hot = [i for i, n in b.items() if n - a.get(i, 0) >= 9000]
+    return len(hot), len({i >> 6 for i in hot})
+files = lambda n: sorted(os.listdir(os.path.join(out, n)), key=lambda f: int(f.split('.')[1]))
+for name, (a, _), (b, _), fa, fb in zip(names, small, large, files('2000'), files('12000')):
+    hot, lines = lines_run(os.path.join(out, '2000', fa), os.path.join(out, '12000', fb))
+    print(f'{name}: {(b - a) / 10000:.1f} instructions per round trip; '
+          f'{hot} instructions on {lines} code lines ({lines * 64 / 1024:.1f} KiB) run in each')
 for name, (_, a), (_, b) in zip(names, small, large):
     grew = {k: (b.get(k, 0) - a.get(k, 0)) / 10000 for k in set(a) | set(b)}
     rows = [(v, k) for k, v in grew.items() if v >= 1]
