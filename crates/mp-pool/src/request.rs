@@ -311,6 +311,33 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_bytes_decode_or_are_refused_and_name_inputs_within_them() {
+        // A fixed xorshift: the same 20,000 byte strings each run, biased
+        // toward the kinds that exist so the decoder gets past the first
+        // byte.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut runs = 0;
+        for _ in 0..20_000 {
+            let len = (next() % 80) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if let Some(kind) = bytes.first_mut() {
+                *kind %= 4;
+            }
+            if let Ok(Request::Run { inputs, .. }) = decode(&bytes, Vec::new()) {
+                assert!(bytes.get(inputs).is_some(), "inputs outside {bytes:?}");
+                runs += 1;
+            }
+        }
+        assert!(runs > 1000, "only {runs} strings decoded as runs");
+    }
+
+    #[test]
     fn odd_requests_are_refused_with_what_is_wrong() {
         assert!(matches!(decode(&[9], Vec::new()), Err(BadRequest::Kind(9))));
         let msg = encode_run(Vec::new(), &ENTRY, 0, None, b"").unwrap();
