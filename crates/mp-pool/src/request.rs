@@ -248,16 +248,21 @@ mod tests {
         assert!(rare.is_none());
     }
 
-    #[test]
-    fn a_run_with_holes_and_fds_round_trips() {
+    /// A run request with one fd (of `/dev/null`) and one hole, at `hole`.
+    fn with_rare(hole: usize, skip: usize, inputs: &[u8]) -> Message {
         let file = std::fs::File::open("/dev/null").unwrap();
         let fds = [SharedFd::from(OwnedFd::from(file))];
-        let holes = [(1, TaskError::Cancelled)];
+        let holes = [(hole, TaskError::Cancelled)];
         let rare = RunRareRef {
             fds: &fds,
             holes: &holes,
         };
-        let msg = encode_run(Vec::new(), &ENTRY, 0, Some(rare), b"xyz").unwrap();
+        encode_run(Vec::new(), &ENTRY, skip, Some(rare), inputs).unwrap()
+    }
+
+    #[test]
+    fn a_run_with_holes_and_fds_round_trips() {
+        let msg = with_rare(1, 0, b"xyz");
         assert_eq!(msg.bytes[0], RUN_RARE);
         assert_eq!(msg.fds.len(), 1);
         let (entry, inputs, skip, rare) = run_parts(decode(&msg.bytes, msg.fds).unwrap());
@@ -276,15 +281,8 @@ mod tests {
 
     #[test]
     fn every_cut_of_a_request_is_refused_or_keeps_its_fixed_part() {
-        let file = std::fs::File::open("/dev/null").unwrap();
-        let fds = [SharedFd::from(OwnedFd::from(file))];
-        let holes = [(4, TaskError::Cancelled)];
-        let rare = RunRareRef {
-            fds: &fds,
-            holes: &holes,
-        };
         let plain = encode_run(Vec::new(), &ENTRY, 1, None, b"ab").unwrap();
-        let with_rare = encode_run(Vec::new(), &ENTRY, 1, Some(rare), b"ab").unwrap();
+        let rare = with_rare(4, 1, b"ab");
         for cut in 0..AFTER_HEADER {
             assert!(matches!(
                 decode(&plain.bytes[..cut], Vec::new()),
@@ -296,15 +294,11 @@ mod tests {
         let (_, inputs, _, _) =
             run_parts(decode(&plain.bytes[..AFTER_HEADER + 1], Vec::new()).unwrap());
         assert_eq!(inputs.len(), 1);
-        let rare_end = with_rare.bytes.len() - 2;
+        let rare_end = rare.bytes.len() - 2;
         for cut in 0..rare_end {
-            let fds = with_rare
-                .fds
-                .iter()
-                .map(|fd| fd.try_clone().unwrap())
-                .collect();
+            let fds = rare.fds.iter().map(|fd| fd.try_clone().unwrap()).collect();
             assert!(
-                decode(&with_rare.bytes[..cut], fds).is_err(),
+                decode(&rare.bytes[..cut], fds).is_err(),
                 "a cut at {cut} of {rare_end} decoded"
             );
         }
