@@ -52,6 +52,32 @@ fn starmap_and_apply() {
     });
 }
 
+/// One-tuples of numbers (an `apply`'s usual arguments) travel as their
+/// numbers' bytes: every width and sign, floats, results that are
+/// one-tuples, and chunks of several (a `starmap`).
+#[test]
+fn one_tuples_of_numbers_round_trip() {
+    deadline(60, "one-tuples", || {
+        let pool = Pool::with_processes(2).unwrap();
+        assert_eq!(pool.apply(|x: u8| x ^ 0xFF, (0x0Fu8,)).unwrap(), 0xF0);
+        assert_eq!(pool.apply(|x: i16| -x, (i16::MAX,)).unwrap(), -i16::MAX);
+        assert_eq!(
+            pool.apply(|x: i128| x / 2, (i128::MIN,)).unwrap(),
+            i128::MIN / 2
+        );
+        assert_eq!(pool.apply(|x: usize| x, (usize::MAX,)).unwrap(), usize::MAX);
+        let f = pool.apply(|x: f32| x * 2.0, (-1.25f32,)).unwrap();
+        assert_eq!(f.to_bits(), (-2.5f32).to_bits());
+        let nan = pool.apply(|x: f64| x, (f64::NAN,)).unwrap();
+        assert_eq!(nan.to_bits(), f64::NAN.to_bits());
+        let r = pool.apply_async(|x: u32| (x + 1,), (41u32,)).unwrap();
+        assert_eq!(r.get().unwrap(), (42,));
+        let args: Vec<(i64,)> = (-500..500).map(|i| (i * 3,)).collect();
+        let out = pool.starmap(|x: i64| x - 1, args).unwrap();
+        assert_eq!(out, (-500..500).map(|i| i * 3 - 1).collect::<Vec<i64>>());
+    });
+}
+
 #[test]
 fn imap_yields_in_order_and_unordered_yields_everything() {
     deadline(60, "imap", || {
