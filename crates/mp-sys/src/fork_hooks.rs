@@ -54,6 +54,7 @@ static ANY_HOOK: AtomicBool = AtomicBool::new(false);
 static FORKED: AtomicBool = AtomicBool::new(false);
 
 /// Records that this process is the child of a fork (see [`forked`]).
+#[inline]
 pub(crate) fn mark_forked() {
     FORKED.store(true, Ordering::Relaxed);
 }

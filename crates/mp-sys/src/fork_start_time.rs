@@ -36,6 +36,7 @@ static START_PID: AtomicU32 = AtomicU32::new(0);
 static START_TICKS: AtomicU64 = AtomicU64::new(0);
 
 /// `CLOCK_BOOTTIME` now, in nanoseconds: taken just before a fork.
+#[inline]
 pub(crate) fn boottime_ns() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
     // The clock counts from boot: never negative.
@@ -44,12 +45,14 @@ pub(crate) fn boottime_ns() -> u64 {
 
 /// Nanoseconds per clock tick, if a tick is a whole number of them (so
 /// that `/proc`'s conversion is a floor division).
+#[inline]
 fn tick_ns() -> Option<u64> {
     let hz = rustix::param::clock_ticks_per_second();
     (hz > 0 && 1_000_000_000 % hz == 0).then(|| 1_000_000_000 / hz)
 }
 
 /// The tick both readings fall into, if they fall into the same one.
+#[inline]
 fn same_tick(before_ns: u64, after_ns: u64, tick_ns: u64) -> Option<u64> {
     let tick = before_ns / tick_ns;
     (after_ns >= before_ns && after_ns / tick_ns == tick).then_some(tick)
@@ -57,6 +60,10 @@ fn same_tick(before_ns: u64, after_ns: u64, tick_ns: u64) -> Option<u64> {
 
 /// In a child just forked, given [`boottime_ns`] read before the fork:
 /// records the child's start time if the fork stayed within one tick.
+/// Inline, into the fork's own code: as a function elsewhere in the
+/// program it cost every forked child a page fault of its own
+/// (docs/performance.md, "A forked child's first touches").
+#[inline]
 pub(crate) fn record_in_child(before_ns: u64) {
     let after_ns = boottime_ns();
     if let Some(ticks) = tick_ns().and_then(|t| same_tick(before_ns, after_ns, t)) {
