@@ -154,11 +154,15 @@ pub(crate) fn run_guarded(f: impl FnOnce() -> i32) -> i32 {
 
 /// Python's child shutdown: log, clean up this process's own children,
 /// flush, return the code.
+///
+/// Only stdout is flushed: std's stderr is unbuffered, so its `flush` only
+/// takes and releases its lock, whose first write in a forked child is a
+/// copy-on-write fault (docs/performance.md, "A forked child's first
+/// touches").
 pub(crate) fn finish(code: i32) -> i32 {
     crate::exit::run_exit_cleanup();
     log::info!(target: crate::log::TARGET, "process exiting with exitcode {code}");
     let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
     code
 }
 

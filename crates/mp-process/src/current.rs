@@ -5,7 +5,7 @@
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -64,23 +64,39 @@ fn new_authkey() -> std::io::Result<AuthKey> {
     AuthKey::random(32)
 }
 
+/// Calls `f` with this process's state, made first if there is none yet.
+/// Inline: each caller's copy lies in the caller's own code, so a freshly
+/// forked child asking for its name at exit takes no page fault to run it
+/// (docs/performance.md, "A forked child's first touches").
+#[inline]
 fn with_state<T>(f: impl FnOnce(&State) -> T) -> T {
-    {
-        let guard = STATE.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = guard.as_ref() {
-            return f(s);
-        }
-    }
-    let mut guard = STATE.write().unwrap_or_else(|e| e.into_inner());
-    let s = guard.get_or_insert_with(|| State {
-        name: "MainProcess".to_string(),
-        identity: Vec::new(),
-        daemon: false,
-        pid: mp_sys::process::getpid(),
-        authkey: None,
-        parent: None,
-    });
-    f(s)
+    let guard = STATE.read().unwrap_or_else(|e| e.into_inner());
+    let guard = if guard.is_some() {
+        guard
+    } else {
+        drop(guard);
+        make_state()
+    };
+    // Nothing sets the state back to `None` once it is made.
+    f(guard.as_ref().expect("the state was made just above"))
+}
+
+/// Makes the main process's state if there is none yet (out of line: each
+/// process does it at most once), and reads it.
+#[cold]
+fn make_state() -> RwLockReadGuard<'static, Option<State>> {
+    STATE
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(|| State {
+            name: "MainProcess".to_string(),
+            identity: Vec::new(),
+            daemon: false,
+            pid: mp_sys::process::getpid(),
+            authkey: None,
+            parent: None,
+        });
+    STATE.read().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Everything a child needs to become "itself", set at bootstrap.
@@ -152,6 +168,7 @@ pub(crate) fn name() -> String {
 
 /// Calls `f` with this process's name, borrowed (no copy): the identity
 /// lock is held meanwhile, so `f` must not change the identity.
+#[inline]
 pub(crate) fn with_name<T>(f: impl FnOnce(&str) -> T) -> T {
     with_state(|s| f(&s.name))
 }
