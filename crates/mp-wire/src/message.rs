@@ -193,6 +193,7 @@ fn custom_text<T: Serialize + ?Sized>(value: &T) -> EncodeError {
 /// disagree on the type. Fds that no `SharedFd` claimed are closed. Any input
 /// yields a value or an error, never a panic, and a recursive type nested
 /// too deeply is [`DecodeError::TooDeep`], never a stack overflow.
+#[inline]
 pub fn decode<T: DeserializeOwned>(msg: Message) -> Result<T, DecodeError> {
     decode_depth(msg, Limits::DEFAULT_MAX_DEPTH)
 }
@@ -251,13 +252,19 @@ pub fn decode_from_with_limits<T: DeserializeOwned>(
     decode_slice(bytes, fds, limits.max_depth)
 }
 
-/// Decodes with at most `max_depth` levels of nesting.
+/// Decodes with at most `max_depth` levels of nesting. Inline, as
+/// [`decode_slice_seed`] is: the decode lands in its caller's code, not in
+/// code of its own elsewhere in the program, which a freshly forked child
+/// decoding its target's arguments would take a page fault to run
+/// (docs/performance.md, "A forked child's first touches").
+#[inline]
 fn decode_depth<T: DeserializeOwned>(msg: Message, max_depth: usize) -> Result<T, DecodeError> {
     let Message { bytes, fds } = msg;
     decode_slice(&bytes, fds, max_depth)
 }
 
 /// Decodes `bytes` with `fds` and at most `max_depth` levels of nesting.
+#[inline]
 fn decode_slice<T: DeserializeOwned>(
     bytes: &[u8],
     fds: Vec<OwnedFd>,

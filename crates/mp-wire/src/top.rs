@@ -6,9 +6,13 @@
 //! state opened and closed around every decode) and the depth budget that
 //! a value with parts needs: in a queue's `put` + `get` of a `u64` those
 //! took about 105 of 575 instructions an item (`valgrind --tool=callgrind
-//! target/release/examples/queue_op_cost ring`). Any other value, and any
-//! message with fds, takes the full path ([`decode_full`]) from its first
-//! byte, so what it accepts and refuses is unchanged.
+//! target/release/examples/queue_op_cost ring`). So is a unit (`()`, a
+//! unit struct: no bytes), the arguments of a process target that takes
+//! none, whose full path a freshly forked child would otherwise run from
+//! code pages of their own, each a page fault (docs/performance.md, "A
+//! forked child's first touches"). Any other value, and any message with
+//! fds, takes the full path ([`decode_full`]) from its first byte, so what
+//! it accepts and refuses is unchanged.
 
 use std::cell::Cell;
 use std::os::fd::OwnedFd;
@@ -233,6 +237,23 @@ impl<'de> Deserializer<'de> for Top<'de, '_> {
         Ok(self.done(v))
     }
 
+    /// Postcard's unit: no bytes.
+    #[inline]
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        let v = visitor.visit_unit()?;
+        Ok(self.done(v))
+    }
+
+    /// Postcard's unit struct: no bytes, as a unit.
+    #[inline]
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.deserialize_unit(visitor)
+    }
+
     full!(
         deserialize_any(),
         deserialize_i128(),
@@ -243,8 +264,6 @@ impl<'de> Deserializer<'de> for Top<'de, '_> {
         deserialize_bytes(),
         deserialize_byte_buf(),
         deserialize_option(),
-        deserialize_unit(),
-        deserialize_unit_struct(name: &'static str),
         deserialize_newtype_struct(name: &'static str),
         deserialize_seq(),
         deserialize_tuple(len: usize),

@@ -201,7 +201,11 @@ fn ours<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     }
 }
 
-/// A scalar at the top of a message is decoded without postcard's
+/// A unit struct, which `top` decodes as a unit.
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct Unit;
+
+/// A scalar or a unit at the top of a message is decoded without postcard's
 /// deserializer (`top`): every value and every error must be postcard's.
 fn same_as_postcard(bytes: &[u8]) {
     fn check<T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(bytes: &[u8]) {
@@ -224,6 +228,8 @@ fn same_as_postcard(bytes: &[u8]) {
     check::<usize>(bytes);
     check::<isize>(bytes);
     check::<char>(bytes);
+    check::<()>(bytes);
+    check::<Unit>(bytes);
     // Floats by their bits (NaN is not equal to itself).
     assert_eq!(
         (
