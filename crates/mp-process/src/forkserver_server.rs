@@ -223,12 +223,21 @@ fn fork_child(st: &mut ServerState, msg: Message) -> Result<Forked, String> {
         Ok(Fork::Child) => {
             // Close the server's descriptors so nothing in the child keeps
             // the client's socket, a sibling's status pipe or the server's
-            // task directory open.
-            st.control.take();
-            st.kids.clear();
-            st.threads.take();
-            drop(status_r);
-            drop(status_w);
+            // task directory open. Closed in place (`fd::close`), not
+            // dropped: a drop's `close` is libc's, code the child would take
+            // a page fault to run.
+            if let Some(control) = st.control.take() {
+                mp_sys::fd::close(control);
+            }
+            for kid in st.kids.drain(..) {
+                mp_sys::fd::close(kid.pidfd);
+                mp_sys::fd::close(kid.status);
+            }
+            if let Some(threads) = st.threads.take() {
+                threads.close();
+            }
+            mp_sys::fd::close(status_r);
+            mp_sys::fd::close(status_w);
             let client = st.client.take();
             let code = match launch {
                 Ok((mut l, target)) => {

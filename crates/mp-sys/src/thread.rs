@@ -44,6 +44,13 @@ impl ThreadCounter {
         Ok(ThreadCounter { dir, pid })
     }
 
+    /// Closes the handle with [`crate::fd::close`] (a fork server's child
+    /// does, in place of dropping it).
+    #[inline]
+    pub fn close(self) {
+        crate::fd::close(self.dir);
+    }
+
     /// How many threads the calling process has.
     pub fn count(&self) -> io::Result<usize> {
         if crate::process::getpid() != self.pid {
