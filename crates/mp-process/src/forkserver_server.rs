@@ -5,7 +5,7 @@
 //! has reaped the child. It exits when the client closes its socket.
 
 use std::io::Write;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
 use mp_sys::process::{exit_now, fork, fork_counted, wait_pidfd, Fork};
@@ -63,10 +63,6 @@ struct ServerState {
     /// one) through a handle kept open, not a walk of `/proc/self/task`
     /// per fork; `None` if it could not be opened (then `fork` walks).
     threads: Option<ThreadCounter>,
-    /// Which of the control socket and the children's pidfds the last wait
-    /// found readable (see [`wait_ready`]), kept so the loop allocates
-    /// nothing.
-    ready: Vec<bool>,
 }
 
 /// A request decoded, with its target checked (or why either failed).
@@ -108,19 +104,23 @@ pub(crate) fn server_main(control: OwnedFd) -> i32 {
             fds: Vec::with_capacity(2),
         },
         threads: ThreadCounter::new().ok(),
-        ready: Vec::with_capacity(mp_sys::fd::POLL_ON_STACK),
     };
     loop {
         let Some(control) = st.control.as_ref() else {
             return 0;
         };
-        if wait_ready(control.as_fd(), &st.kids, &mut st.ready).is_err() {
-            return 1;
-        }
-        let control_ready = st.ready[0];
+        let (control_ready, ready_kids) = {
+            let mut fds = Vec::with_capacity(st.kids.len() + 1);
+            fds.push(control.as_fd());
+            fds.extend(st.kids.iter().map(|k| k.pidfd.as_fd()));
+            match mp_sys::fd::poll_readable_any(&fds, None) {
+                Ok(ready) => (ready[0], ready[1..].to_vec()),
+                Err(_) => return 1,
+            }
+        };
         // Report and forget finished children (highest index first).
-        for i in (0..st.kids.len()).rev() {
-            if st.ready[i + 1] {
+        for i in (0..ready_kids.len()).rev() {
+            if ready_kids[i] {
                 if let Ok(Some(status)) = wait_pidfd(&st.kids[i].pidfd, false) {
                     let kid = st.kids.swap_remove(i);
                     let _ = mp_sys::fd::write_all(&kid.status, &status.code().to_le_bytes());
@@ -143,35 +143,6 @@ pub(crate) fn server_main(control: OwnedFd) -> i32 {
             drop(st.spent.take());
         }
     }
-}
-
-/// Waits until the control socket or a child's pidfd is readable and sets
-/// `ready` (made as long as `kids` plus one) to which are: `ready[0]` the
-/// socket, `ready[i + 1]` `kids[i]`.
-///
-/// With up to [`POLL_ON_STACK`](mp_sys::fd::POLL_ON_STACK) fds in all it
-/// allocates nothing (and `ready`, kept by the caller, grows only past its
-/// largest length yet): right after a fork, the first `malloc` writes
-/// the allocator's state and a heap page, each a copy-on-write fault that
-/// the client, waiting for the next start, pays for (docs/performance.md,
-/// "A forked child's first touches").
-fn wait_ready(control: BorrowedFd<'_>, kids: &[Kid], ready: &mut Vec<bool>) -> std::io::Result<()> {
-    use mp_sys::fd::{poll_readable_into, POLL_ON_STACK};
-    let n = kids.len() + 1;
-    ready.clear();
-    ready.resize(n, false);
-    let fd = |i: usize| match i {
-        0 => control,
-        i => kids.get(i - 1).map_or(control, |k| k.pidfd.as_fd()),
-    };
-    if n <= POLL_ON_STACK {
-        let fds: [BorrowedFd<'_>; POLL_ON_STACK] = std::array::from_fn(fd);
-        poll_readable_into(&fds[..n], None, ready)?;
-    } else {
-        let fds: Vec<BorrowedFd<'_>> = (0..n).map(fd).collect();
-        poll_readable_into(&fds, None, ready)?;
-    }
-    Ok(())
 }
 
 /// Tells the client about the child just forked (or why there is none)
