@@ -7,17 +7,10 @@
 
 mod common;
 
-use std::io::Read;
 use std::os::fd::AsRawFd;
 
 use mp_process::get_context;
 use mp_wire::SharedFd;
-
-/// Waits until the test writes a byte or closes the pipe.
-fn wait_for_go(go: SharedFd) {
-    let mut byte = [0u8; 1];
-    let _ = std::fs::File::from(go.into_inner()).read(&mut byte);
-}
 
 /// Reports, in one line, each descriptor from 3 up but `report` itself, as
 /// `FD LINK` entries joined by `;`.
@@ -52,7 +45,7 @@ fn a_fork_server_child_holds_none_of_the_servers_descriptors() {
     // A sibling that runs meanwhile: the server holds its pidfd and the
     // write end of its status pipe when it forks the next child.
     let (go_r, go_w) = mp_sys::fd::pipe().unwrap();
-    let mut sibling = ctx.process(wait_for_go, (SharedFd::from(go_r),));
+    let mut sibling = ctx.process(common::wait_for_go, (SharedFd::from(go_r),));
     sibling.start().unwrap();
 
     let (reports, w) = common::reports();

@@ -7,17 +7,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::process::Command;
 
 use mp_process::{get_context, ProcessError};
 use mp_wire::SharedFd;
-
-/// Waits until the test writes a byte or closes the pipe.
-fn wait_for_go(go: SharedFd) {
-    let mut byte = [0u8; 1];
-    let _ = std::fs::File::from(go.into_inner()).read(&mut byte);
-}
 
 fn noop() {}
 
@@ -70,7 +63,7 @@ fn set_soft_nofile(pid: u32, soft: &str) {
 fn child_is_reaped_when_its_start_fails_after_the_fork() {
     let ctx = get_context(Some("forkserver")).unwrap();
     let (go_r, go_w) = mp_sys::fd::pipe().unwrap();
-    let mut running = ctx.process(wait_for_go, (SharedFd::from(go_r),));
+    let mut running = ctx.process(common::wait_for_go, (SharedFd::from(go_r),));
     running.start().unwrap();
     let running_pid = running.pid().unwrap();
     let server = common::parent_pid(running_pid);

@@ -5,17 +5,9 @@
 
 mod common;
 
-use std::io::Read;
-
 use mp_process::get_context;
 use mp_sys::signal::SIGKILL;
 use mp_wire::SharedFd;
-
-/// Waits until the test writes a byte or closes the pipe.
-fn wait_for_go(go: SharedFd) {
-    let mut byte = [0u8; 1];
-    let _ = std::fs::File::from(go.into_inner()).read(&mut byte);
-}
 
 fn noop() {}
 
@@ -23,7 +15,7 @@ fn noop() {}
 fn dead_server_is_replaced_and_its_children_report_255() {
     let ctx = get_context(Some("forkserver")).unwrap();
     let (go_r, go_w) = mp_sys::fd::pipe().unwrap();
-    let mut orphan = ctx.process(wait_for_go, (SharedFd::from(go_r),));
+    let mut orphan = ctx.process(common::wait_for_go, (SharedFd::from(go_r),));
     orphan.start().unwrap();
     let server = common::parent_pid(orphan.pid().unwrap());
 

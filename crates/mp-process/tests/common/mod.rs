@@ -20,6 +20,13 @@ pub(crate) fn reports() -> (Reports, SharedFd) {
     (Reports { read: r }, SharedFd::from(w))
 }
 
+/// A child's target: waits until the test writes a byte to the other end
+/// of `go` or closes it.
+pub(crate) fn wait_for_go(go: SharedFd) {
+    let mut byte = [0u8; 1];
+    let _ = std::fs::File::from(go.into_inner()).read(&mut byte);
+}
+
 /// Writes one line to a report pipe (in a child).
 pub(crate) fn report(fd: &SharedFd, line: &str) {
     mp_sys::fd::write_all(fd, format!("{line}\n").as_bytes()).unwrap();
