@@ -1222,15 +1222,17 @@ impl Ring {
     /// (M3a pinned to one CPU: 13.2 → 14.9 M items/s); with nothing else
     /// to run, the yield returns at once and the spin goes on.
     pub(crate) fn spin_until(&self, ready: impl Fn() -> bool) -> bool {
-        self.spin_until_after(0, ready).is_some()
+        self.spin_until_after(0, true, ready).is_some()
     }
 
     /// [`spin_until`](Self::spin_until), looking first after `first_look`
-    /// pauses (of the same budget); returns after how many pauses
-    /// `ready()` held, `None` if it did not.
+    /// pauses (of the same budget), and yielding halfway only if
+    /// `may_yield`; returns after how many pauses `ready()` held, `None` if
+    /// it did not.
     pub(crate) fn spin_until_after(
         &self,
         first_look: u32,
+        may_yield: bool,
         ready: impl Fn() -> bool,
     ) -> Option<u32> {
         for _ in 0..first_look {
@@ -1240,7 +1242,7 @@ impl Ring {
             if ready() {
                 return Some(i);
             }
-            if i == SPINS / 2 {
+            if may_yield && i == SPINS / 2 {
                 std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
