@@ -44,9 +44,7 @@ fn a_fork_server_child_holds_none_of_the_servers_descriptors() {
     let ctx = get_context(Some("forkserver")).unwrap();
     // A sibling that runs meanwhile: the server holds its pidfd and the
     // write end of its status pipe when it forks the next child.
-    let (go_r, go_w) = mp_sys::fd::pipe().unwrap();
-    let mut sibling = ctx.process(common::wait_for_go, (SharedFd::from(go_r),));
-    sibling.start().unwrap();
+    let (mut sibling, go_w) = common::start_waiting(&ctx);
 
     let (reports, w) = common::reports();
     let mut lister = ctx.process(list_fds, (w,));

@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use mp_process::{get_context, ProcessError};
-use mp_wire::SharedFd;
 
 fn noop() {}
 
@@ -62,9 +61,7 @@ fn set_soft_nofile(pid: u32, soft: &str) {
 #[test]
 fn child_is_reaped_when_its_start_fails_after_the_fork() {
     let ctx = get_context(Some("forkserver")).unwrap();
-    let (go_r, go_w) = mp_sys::fd::pipe().unwrap();
-    let mut running = ctx.process(common::wait_for_go, (SharedFd::from(go_r),));
-    running.start().unwrap();
+    let (mut running, go_w) = common::start_waiting(&ctx);
     let running_pid = running.pid().unwrap();
     let server = common::parent_pid(running_pid);
     assert_eq!(children_of(server), BTreeSet::from([running_pid]));

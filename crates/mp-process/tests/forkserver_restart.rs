@@ -7,16 +7,13 @@ mod common;
 
 use mp_process::get_context;
 use mp_sys::signal::SIGKILL;
-use mp_wire::SharedFd;
 
 fn noop() {}
 
 #[test]
 fn dead_server_is_replaced_and_its_children_report_255() {
     let ctx = get_context(Some("forkserver")).unwrap();
-    let (go_r, go_w) = mp_sys::fd::pipe().unwrap();
-    let mut orphan = ctx.process(common::wait_for_go, (SharedFd::from(go_r),));
-    orphan.start().unwrap();
+    let (mut orphan, go_w) = common::start_waiting(&ctx);
     let server = common::parent_pid(orphan.pid().unwrap());
 
     mp_sys::process::kill(server, SIGKILL).unwrap();

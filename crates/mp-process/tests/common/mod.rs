@@ -27,6 +27,15 @@ pub(crate) fn wait_for_go(go: SharedFd) {
     let _ = std::fs::File::from(go.into_inner()).read(&mut byte);
 }
 
+/// Starts a child of `ctx` running [`wait_for_go`]; returns it and the
+/// write end of its `go` pipe (write a byte or drop it to let it end).
+pub(crate) fn start_waiting(ctx: &mp_process::Context) -> (mp_process::Process, OwnedFd) {
+    let (go_r, go_w) = mp_sys::fd::pipe().unwrap();
+    let mut child = ctx.process(wait_for_go, (SharedFd::from(go_r),));
+    child.start().unwrap();
+    (child, go_w)
+}
+
 /// Writes one line to a report pipe (in a child).
 pub(crate) fn report(fd: &SharedFd, line: &str) {
     mp_sys::fd::write_all(fd, format!("{line}\n").as_bytes()).unwrap();
