@@ -2,7 +2,6 @@
 //! initargs, maxtasksperchild, context)`, plus retries, a task timeout,
 //! worker state and a memory limit per worker.
 
-use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use crate::error::PoolError;
 use crate::func::{self, EntryParts, StarFn};
 use crate::lock::lock;
 use crate::pool::Pool;
+use crate::wake_fd::WakeFd;
 use crate::worker_handle;
 use crate::worker_state::{self, WorkerStateType};
 
@@ -194,9 +194,7 @@ impl PoolBuilder {
             state: self.state.transpose()?,
             max_memory: self.max_memory,
         };
-        let (wake_tx, wake_rx) = UnixStream::pair()?;
-        wake_tx.set_nonblocking(true)?;
-        wake_rx.set_nonblocking(true)?;
+        let wake = WakeFd::new()?;
         let mut workers = Vec::with_capacity(processes);
         for id in 0..processes {
             match worker_handle::start_worker(&config, id as u64) {
@@ -211,8 +209,7 @@ impl PoolBuilder {
             owner: mp_shm::ProcessIdent::current().pid(),
             shared: Mutex::new(Shared::new(workers)),
             config,
-            wake_tx,
-            wake_rx,
+            wake,
             finished: Mutex::new(false),
             finished_cv: Condvar::new(),
         });

@@ -5,10 +5,8 @@
 //! replacement) and running completions (callbacks) outside the lock.
 
 use std::collections::VecDeque;
-use std::io::Read;
 use std::ops::Range;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,6 +23,7 @@ use crate::lock::{lock, wait_until};
 use crate::request;
 use crate::result::Help;
 use crate::sink::{Completion, Progress};
+use crate::wake_fd::WakeFd;
 use crate::worker_handle::{
     kill_all, start_worker, stop_gracefully, Chunk, ChunkRare, Worker, WorkerSignals, FAST_CHUNK,
 };
@@ -692,8 +691,8 @@ pub(crate) struct Inner {
     pub(crate) owner: u32,
     pub(crate) shared: Mutex<Shared>,
     pub(crate) config: Config,
-    pub(crate) wake_tx: UnixStream,
-    pub(crate) wake_rx: UnixStream,
+    /// Wakes the engine thread (see [`wake`](Self::wake)).
+    pub(crate) wake: WakeFd,
     pub(crate) finished: Mutex<bool>,
     pub(crate) finished_cv: Condvar,
 }
@@ -707,7 +706,7 @@ impl Inner {
 
     /// Makes the engine thread look at the state now.
     pub(crate) fn wake(&self) {
-        let _ = std::io::Write::write(&mut &self.wake_tx, &[1]);
+        self.wake.wake();
     }
 
     /// Releases the lock, waking the engine thread if it must poll a worker
@@ -904,7 +903,6 @@ type Watch = (u64, bool, Arc<WorkerSignals>);
 /// The engine thread's body.
 pub(crate) fn run(inner: Arc<Inner>) {
     let cfg = &inner.config;
-    let mut buf = [0u8; 64];
     loop {
         let mut timeout = TICK;
         let watch: Vec<Watch> = {
@@ -936,7 +934,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
                 .collect();
             watch
         };
-        let mut fds: Vec<BorrowedFd<'_>> = vec![inner.wake_rx.as_fd()];
+        let mut fds: Vec<BorrowedFd<'_>> = vec![inner.wake.fd()];
         for (_, read, w) in &watch {
             fds.push(if *read {
                 w.reply.as_fd()
@@ -954,7 +952,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
             }
         };
         if ready[0] {
-            while matches!((&inner.wake_rx).read(&mut buf), Ok(n) if n > 0) {}
+            inner.wake.drain();
         }
         let mut completions: Vec<Completion> = Vec::new();
         let mut s = lock(&inner.shared);

@@ -103,6 +103,7 @@ mod sink;
 mod spare;
 mod task_word;
 mod thread_pool;
+mod wake_fd;
 mod worker_handle;
 mod worker_main;
 mod worker_state;
