@@ -18,6 +18,7 @@ use crate::chunk::Payload;
 use crate::config::Config;
 use crate::error::TaskError;
 use crate::func::EntryParts;
+use crate::imap::Arrivals;
 use crate::job_sink::JobSink;
 use crate::lock::{lock, wait_until};
 use crate::request;
@@ -25,13 +26,16 @@ use crate::result::Help;
 use crate::sink::{Completion, Progress};
 use crate::wake_fd::WakeFd;
 use crate::worker_handle::{
-    kill_all, start_worker, stop_gracefully, Chunk, ChunkRare, Worker, WorkerSignals, FAST_CHUNK,
+    kill_all, start_worker, stop_gracefully, Chunk, ChunkRare, Lent, Worker, WorkerSignals,
+    FAST_CHUNK,
 };
 use mp_sys::time::Deadline;
 
 #[cfg(feature = "async")]
 #[path = "engine_async.rs"]
 mod async_help;
+#[path = "engine_imap.rs"]
+mod imap_help;
 #[cfg(feature = "async")]
 pub(crate) use async_help::Watched;
 
@@ -73,6 +77,10 @@ pub(crate) struct Shared {
     next_worker: u64,
     /// The workers whose sockets the engine thread is polling right now.
     engine_watch: Vec<u64>,
+    /// When that poll times out at the latest.
+    engine_wakes_at: Instant,
+    /// A thread woke the engine since it last built its poll set.
+    engine_woken: bool,
     /// Replies read but not yet handed to their jobs (job, chunk, the tasks
     /// of the chunk it answers): they are decoded only after the workers
     /// that sent them have been given their next chunks.
@@ -93,6 +101,8 @@ impl Shared {
             next_job: 0,
             next_worker,
             engine_watch: Vec::new(),
+            engine_wakes_at: Instant::now(),
+            engine_woken: false,
             arrived: Vec::new(),
             on_death: None,
         }
@@ -219,12 +229,18 @@ impl Shared {
     }
 
     /// Whether some worker has work in flight that nobody is reading: not
-    /// lent to a waiting thread and not in the engine thread's poll set (the
-    /// engine must be woken to rebuild it). A worker holding a chunk of
+    /// in the engine thread's poll set (the engine must be woken to rebuild
+    /// it), and neither held by a waiting thread nor leased to an iterator
+    /// until a time the engine wakes by anyway. A worker holding a chunk of
     /// `except` does not count (its waiter will read it).
     pub(crate) fn engine_stale(&self, except: Option<u64>) -> bool {
         self.workers.iter().any(|w| {
-            !w.lent
+            let unread = match w.lent {
+                Lent::No => true,
+                Lent::Held | Lent::Polled(_) => false,
+                Lent::Until(end) => self.engine_wakes_at > end,
+            };
+            unread
                 && !w.eof
                 && !w.inflight.is_empty()
                 && !self.engine_watch.contains(&w.id)
@@ -347,7 +363,7 @@ impl Shared {
         let i = self
             .workers
             .iter()
-            .position(|w| !w.lent && !w.eof && w.inflight.iter().any(|c| c.job == job))?;
+            .position(|w| !w.held() && !w.eof && w.inflight.iter().any(|c| c.job == job))?;
         if self.workers[i].reply_waiting() {
             self.read_replies(i);
         }
@@ -524,6 +540,29 @@ impl Shared {
         next
     }
 
+    /// Gives the engine back the workers whose lease to an iterator has
+    /// ended; returns how long until the engine should look again: when the
+    /// next lease ends, or, for a worker an iterator sleeps on (which it
+    /// leases when it wakes, without waking the engine if the engine looks
+    /// by the lease's end), after a lease's time or as long again as the
+    /// sleep has lasted.
+    fn end_leases(&mut self, now: Instant) -> Option<Duration> {
+        let mut next: Option<Duration> = None;
+        for w in &mut self.workers {
+            let left = match w.lent {
+                Lent::Until(end) if end <= now => {
+                    w.lent = Lent::No;
+                    continue;
+                }
+                Lent::Until(end) => end - now,
+                Lent::Polled(since) => now.saturating_duration_since(since).max(imap_help::LEASE),
+                Lent::No | Lent::Held => continue,
+            };
+            next = Some(next.map_or(left, |n| n.min(left)));
+        }
+        next
+    }
+
     /// Watches the running tasks that have a timeout: a worker whose first
     /// chunk in flight has run the same task for its job's limit is stopped
     /// in it. Returns how long until the next look is due: the nearest
@@ -569,7 +608,7 @@ impl Shared {
             }
             // Its reply may be waiting unread (the word still names its last
             // task): read before deciding.
-            if !w.lent {
+            if !w.held() {
                 let before = w.replied;
                 self.read_replies(i);
                 if self.workers[i].replied != before {
@@ -711,8 +750,11 @@ impl Inner {
 
     /// Releases the lock, waking the engine thread if it must poll a worker
     /// it does not know is busy (`except`: see [`Shared::engine_stale`]).
-    pub(crate) fn settle(&self, s: std::sync::MutexGuard<'_, Shared>, except: Option<u64>) {
-        let stale = s.engine_stale(except);
+    pub(crate) fn settle(&self, mut s: std::sync::MutexGuard<'_, Shared>, except: Option<u64>) {
+        // Once woken, the engine rebuilds its poll set from the state as it
+        // will then be: one wake is enough until it does.
+        let stale = !s.engine_woken && s.engine_stale(except);
+        s.engine_woken |= stale;
         drop(s);
         if stale {
             self.wake();
@@ -788,7 +830,7 @@ impl Help for Inner {
             }
             s.dispatch_and_deliver(&self.config, &mut completions);
             let w = &mut s.workers[i];
-            w.lent = true;
+            w.lent = Lent::Held;
             (w.id, Arc::clone(&w.signals), w.replied)
         };
         // Other jobs' results read on the way are not held up by our wait.
@@ -802,7 +844,7 @@ impl Help for Inner {
         }
         let mut s = lock(&self.shared);
         if let Some(i) = s.index_of(id) {
-            s.workers[i].lent = false;
+            s.workers[i].lent = Lent::No;
             s.read_replies(i);
             s.dispatch_and_deliver(&self.config, &mut completions);
         }
@@ -810,6 +852,10 @@ impl Help for Inner {
         self.settle(s, None);
         run_all(completions);
         true
+    }
+
+    fn help_iter(&self, job: u64, deadline: Deadline, arrivals: &dyn Arrivals) -> bool {
+        self.is_owner() && Inner::help_iter(self, job, deadline, arrivals)
     }
 
     fn stop_helping(&self) {
@@ -917,13 +963,18 @@ pub(crate) fn run(inner: Arc<Inner>) {
             if let Some(left) = s.kill_doomed(now) {
                 timeout = timeout.min(left);
             }
+            if let Some(left) = s.end_leases(now) {
+                timeout = timeout.min(left);
+            }
+            s.engine_wakes_at = now + timeout;
+            s.engine_woken = false;
             // A socket is polled only while it has work in flight and no
-            // waiting thread is reading it (see `Inner`'s `Help::help`).
+            // waiting thread or iterator reads it (see `Inner`'s `Help`).
             let watch: Vec<Watch> = s
                 .workers
                 .iter()
                 .map(|w| {
-                    let read = !w.eof && !w.lent && !w.inflight.is_empty();
+                    let read = !w.eof && w.lent == Lent::No && !w.inflight.is_empty();
                     (w.id, read, Arc::clone(&w.signals))
                 })
                 .collect();
@@ -960,7 +1011,7 @@ pub(crate) fn run(inner: Arc<Inner>) {
             if ready[1 + 2 * k] && *read {
                 // Not if a waiting thread has borrowed it since: that thread
                 // sleeps until the socket is readable, so it must do the read.
-                if let Some(i) = s.index_of(*id).filter(|&i| !s.workers[i].lent) {
+                if let Some(i) = s.index_of(*id).filter(|&i| !s.workers[i].held()) {
                     s.read_replies(i);
                 }
             }
@@ -1134,7 +1185,10 @@ mod tests {
         let held = lock(&pool.inner.shared);
         let mut p = Process::from_closure(move || {
             let engine: &dyn Help = &*copy;
-            assert!(!engine.help(0, Deadline::after(Some(Duration::from_secs(60)))));
+            let in_a_minute = Deadline::after(Some(Duration::from_secs(60)));
+            assert!(!engine.help(0, in_a_minute));
+            let arrivals = crate::imap::ImapShared::<u32>::new(false, 1);
+            assert!(!engine.help_iter(0, in_a_minute, &*arrivals));
             engine.stop_helping();
             assert!(!engine.running(0));
             assert!(!engine.cancel_pending(0));

@@ -8,7 +8,7 @@
 //! then wake the task.
 //!
 //! Unlike a blocking helper, a future does not *borrow* the worker (`lent`
-//! stays false): it reads only under the pool's lock, inside a poll, so
+//! stays `No`): it reads only under the pool's lock, inside a poll, so
 //! the engine or another waiter may read the same worker meanwhile (the
 //! future then finds its result delivered). A future that is kept but no
 //! longer polled therefore holds nothing up. It only spares the engine a
@@ -88,7 +88,7 @@ impl Inner {
     pub(crate) fn collect(&self, id: u64) {
         let mut completions = Vec::new();
         let mut s = lock(&self.shared);
-        if let Some(i) = s.index_of(id).filter(|&i| !s.workers[i].lent) {
+        if let Some(i) = s.index_of(id).filter(|&i| !s.workers[i].held()) {
             s.read_replies(i);
             s.dispatch_and_deliver(&self.config, &mut completions);
         }

@@ -5,12 +5,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::os::fd::BorrowedFd;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use crate::error::{PoolError, TaskError};
 use crate::lock::{lock, wait_until};
 use crate::result::Help;
+use crate::wake_fd::WakeFd;
 use mp_sys::time::Deadline;
 
 #[cfg(feature = "async")]
@@ -38,12 +40,22 @@ struct State<R> {
     /// waiting are already woken, so a push makes no second `futex` call
     /// (std's `notify_all` makes one whether anyone sleeps or not).
     notified: bool,
+    /// The iterator's thread sleeps reading the pool's workers (see
+    /// [`Arrivals`]): the next change wakes it through the wake fd.
+    polling: bool,
+    /// A stream has listened for changes (`async` feature): changes notify
+    /// its event from then on (a notification costs a lock and a fence
+    /// even with nobody listening).
+    streams: bool,
 }
 
 /// Shared by the pool (which pushes chunks) and the iterator.
 pub(crate) struct ImapShared<R> {
     state: Mutex<State<R>>,
     cv: Condvar,
+    /// Wakes the iterator's thread sleeping on the pool's workers; made
+    /// when it first does.
+    wake_fd: OnceLock<WakeFd>,
     /// Wakes the streams waiting for an item (`async` feature).
     #[cfg(feature = "async")]
     changed: event_listener::Event,
@@ -74,21 +86,30 @@ impl<R> ImapShared<R> {
                 cancelled: false,
                 waiting: 0,
                 notified: false,
+                polling: false,
+                streams: false,
             }),
             cv: Condvar::new(),
+            wake_fd: OnceLock::new(),
             #[cfg(feature = "async")]
             changed: event_listener::Event::new(),
         })
     }
 
-    /// Wakes every waiter: the threads on the condvar (if `threads`) and
-    /// the streams.
-    fn wake(&self, threads: bool) {
-        if threads {
+    /// Wakes the waiters `wakes` names.
+    fn wake(&self, wakes: Wakes) {
+        if wakes.threads {
             self.cv.notify_all();
         }
+        if wakes.poller {
+            if let Some(fd) = self.wake_fd.get() {
+                fd.wake();
+            }
+        }
         #[cfg(feature = "async")]
-        self.changed.notify(usize::MAX);
+        if wakes.streams {
+            self.changed.notify(usize::MAX);
+        }
     }
 
     /// Chunk `index` arrived with these items (dropped if the call was
@@ -105,10 +126,9 @@ impl<R> ImapShared<R> {
         } else {
             s.queue.extend(items);
         }
-        let wake = s.waiting > 0 && !s.notified;
-        s.notified |= wake;
+        let wakes = s.wakes(false);
         drop(s);
-        self.wake(wake);
+        self.wake(wakes);
     }
 
     /// `n` more chunks were submitted; with `last`, no more will be.
@@ -116,23 +136,95 @@ impl<R> ImapShared<R> {
         let mut s = lock(&self.state);
         s.total_chunks += n;
         s.total_known |= last;
-        let wake = last && s.waiting > 0 && !s.notified;
-        s.notified |= wake;
-        drop(s);
-        self.wake(wake);
+        if last {
+            let wakes = s.wakes(false);
+            drop(s);
+            self.wake(wakes);
+        }
     }
 
     /// The pool was terminated: no more chunks will come.
     pub(crate) fn terminate(&self) {
-        lock(&self.state).terminated = true;
-        self.wake(true);
+        let mut s = lock(&self.state);
+        s.terminated = true;
+        let wakes = s.wakes(true);
+        drop(s);
+        self.wake(wakes);
     }
 
     /// The job was cancelled: no more chunks will come.
     pub(crate) fn cancel(&self) {
-        lock(&self.state).cancelled = true;
-        self.wake(true);
+        let mut s = lock(&self.state);
+        s.cancelled = true;
+        let wakes = s.wakes(true);
+        drop(s);
+        self.wake(wakes);
     }
+}
+
+/// What [`Arrivals::arm`] found.
+pub(crate) enum Arm<'a> {
+    /// Something can be taken (or the end is known): do not sleep.
+    Ready,
+    /// Nothing yet: sleep polling this fd too, which a change from another
+    /// thread makes readable.
+    Sleep(BorrowedFd<'a>),
+    /// No wake fd could be made: the caller must not sleep on the workers.
+    Cannot,
+}
+
+/// An iterator's side of [`Help::help_iter`]: the pool's engine, about to
+/// sleep on the workers for the iterator's thread, arms the iterator's
+/// state so that a change made by another thread (a push of results the
+/// engine read, a termination) wakes it.
+pub(crate) trait Arrivals {
+    /// Looks whether anything can be taken; if not, makes the next change
+    /// wake the returned fd, until [`disarm`](Self::disarm).
+    fn arm(&self) -> Arm<'_>;
+    /// The sleep ended: changes no longer wake the fd (and it is drained if
+    /// one did).
+    fn disarm(&self);
+}
+
+impl<R> Arrivals for ImapShared<R> {
+    fn arm(&self) -> Arm<'_> {
+        let mut s = lock(&self.state);
+        if !s.waits() {
+            return Arm::Ready;
+        }
+        let fd = match self.wake_fd.get() {
+            Some(fd) => fd,
+            None => match WakeFd::new() {
+                Ok(fd) => self.wake_fd.get_or_init(|| fd),
+                Err(e) => {
+                    log::warn!(target: "multiprocess", "pool: cannot make an iterator's wake fd: {e}");
+                    return Arm::Cannot;
+                }
+            },
+        };
+        s.polling = true;
+        Arm::Sleep(fd.fd())
+    }
+
+    fn disarm(&self) {
+        let woken = !std::mem::replace(&mut lock(&self.state).polling, false);
+        if woken {
+            if let Some(fd) = self.wake_fd.get() {
+                fd.drain();
+            }
+        }
+    }
+}
+
+/// Whom a change to the state wakes.
+struct Wakes {
+    /// The threads sleeping on the condvar.
+    threads: bool,
+    /// The iterator's thread sleeping on the workers (through the wake fd).
+    poller: bool,
+    /// The streams (their event).
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    streams: bool,
 }
 
 /// What one attempt to take the next item found.
@@ -143,6 +235,35 @@ enum Next<R> {
 }
 
 impl<R> State<R> {
+    /// Whom a change wakes: the threads on the condvar (all of them, or
+    /// only if some sleep and were not notified since they began), the
+    /// polling thread (once: it disarms when it wakes), the streams (if any
+    /// listened).
+    fn wakes(&mut self, all: bool) -> Wakes {
+        let threads = all || (self.waiting > 0 && !self.notified);
+        self.notified |= threads && self.waiting > 0;
+        Wakes {
+            threads,
+            poller: std::mem::replace(&mut self.polling, false),
+            streams: self.streams,
+        }
+    }
+
+    /// Whether [`take`](Self::take) would find nothing to return yet.
+    fn waits(&self) -> bool {
+        let something = if self.ordered {
+            // As `take` looks: past the chunks used up.
+            let mut next = self.next_chunk;
+            while self.chunks.get(&next).is_some_and(VecDeque::is_empty) {
+                next += 1;
+            }
+            self.chunks.contains_key(&next) || (self.total_known && next >= self.total_chunks)
+        } else {
+            !self.queue.is_empty() || (self.total_known && self.arrived >= self.total_chunks)
+        };
+        !(something || self.terminated || self.cancelled)
+    }
+
     fn take(&mut self) -> Next<R> {
         if self.ordered {
             while let Some(chunk) = self.chunks.get_mut(&self.next_chunk) {
@@ -369,6 +490,33 @@ impl<R> IMapIterator<R> {
     }
 
     fn take_until(&self, deadline: Deadline) -> Option<Result<R, PoolError>> {
+        // While there is nothing to take, this thread reads the workers
+        // holding the call's tasks itself (see `Help::help_iter`).
+        let mut helper = None;
+        let mut helped = false;
+        loop {
+            match lock(&self.shared.state).take() {
+                Next::Item(item) => return Some(item),
+                Next::End => return None,
+                Next::Wait => {}
+            }
+            // A deadline already passed still allows one look.
+            if helped && deadline.passed() {
+                return Some(Err(PoolError::Timeout));
+            }
+            if helper.is_none() {
+                helper = self
+                    .job
+                    .as_ref()
+                    .and_then(|(w, job)| Some((w.upgrade()?, *job)));
+            }
+            match &helper {
+                Some((inner, job)) if inner.help_iter(*job, deadline, &*self.shared) => {
+                    helped = true;
+                }
+                _ => break,
+            }
+        }
         let mut s = lock(&self.shared.state);
         loop {
             match s.take() {
@@ -439,6 +587,60 @@ mod tests {
         shared.push(0, vec![Ok(1), Ok(2)]);
         let got: Vec<u32> = it.map(Result::unwrap).collect();
         assert_eq!(got, vec![1, 2, 3]);
+    }
+
+    fn readable(fd: BorrowedFd<'_>) -> bool {
+        mp_sys::fd::poll_readable_any(&[fd], Some(Duration::ZERO)).unwrap()[0]
+    }
+
+    #[test]
+    fn an_armed_sleeper_is_woken_by_the_next_push_only() {
+        let shared = ImapShared::<u32>::new(true, 3);
+        let Arm::Sleep(fd) = shared.arm() else {
+            panic!("nothing to take yet");
+        };
+        assert!(!readable(fd));
+        // Chunk 1 cannot be taken before chunk 0, but it is a change.
+        shared.push(1, vec![Ok(2)]);
+        assert!(readable(fd));
+        shared.disarm();
+        assert!(!readable(fd), "drained when disarmed");
+        shared.push(0, vec![Ok(1)]);
+        assert!(!readable(fd), "no longer armed");
+        assert!(matches!(shared.arm(), Arm::Ready));
+        let mut it = IMapIterator::new(shared.clone());
+        assert_eq!(it.next().unwrap().unwrap(), 1);
+        assert_eq!(it.next().unwrap().unwrap(), 2);
+        let Arm::Sleep(fd) = shared.arm() else {
+            panic!("chunk 2 has not come");
+        };
+        shared.terminate();
+        assert!(readable(fd), "a termination wakes it too");
+        shared.disarm();
+        assert!(matches!(shared.arm(), Arm::Ready));
+    }
+
+    #[test]
+    fn waits_agrees_with_take() {
+        for ordered in [true, false] {
+            let shared = ImapShared::<u32>::new(ordered, 2);
+            let waits = || lock(&shared.state).waits();
+            let take = || lock(&shared.state).take();
+            assert!(waits() && matches!(take(), Next::Wait));
+            shared.push(1, vec![Ok(2)]);
+            assert_eq!(waits(), ordered);
+            if !ordered {
+                assert!(matches!(take(), Next::Item(Ok(2))));
+                assert!(waits());
+            }
+            shared.push(0, vec![Ok(1)]);
+            while !waits() {
+                if matches!(take(), Next::End) {
+                    break;
+                }
+            }
+            assert!(matches!(take(), Next::End), "ordered: {ordered}");
+        }
     }
 
     #[test]

@@ -50,7 +50,16 @@ impl<R> IMapIterator<R> {
             return Poll::Ready(refused);
         }
         loop {
-            let taken = lock(&self.shared.state).take();
+            let taken = {
+                let mut s = lock(&self.shared.state);
+                let taken = s.take();
+                if matches!(taken, Next::Wait) && self.listener.is_none() {
+                    // Changes notify the event from now on (before the
+                    // listener is made: none is missed).
+                    s.streams = true;
+                }
+                taken
+            };
             let item = match taken {
                 Next::Item(item) => Some(item),
                 Next::End => None,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{PoolError, TaskError};
 use crate::futures::Board;
+use crate::imap::Arrivals;
 // Re-exported for the modules that still take it from here (`thread_pool`).
 use crate::lock::{lock, wait_until};
 use mp_sys::time::Deadline;
@@ -28,6 +29,15 @@ pub(crate) trait Help: Send + Sync {
     /// help (the job's chunk is queued, or its worker is already being read):
     /// the engine delivers the result then.
     fn help(&self, job: u64, deadline: Deadline) -> bool;
+
+    /// An iterator's [`help`](Self::help): reads (or waits until `deadline`
+    /// for) every worker holding part of job `job`, delivering what
+    /// arrives; a push from another thread meanwhile ends the wait
+    /// (`arrivals`). `false` when it cannot help (nothing it may read holds
+    /// the job): the engine delivers then.
+    fn help_iter(&self, _job: u64, _deadline: Deadline, _arrivals: &dyn Arrivals) -> bool {
+        false
+    }
 
     /// A waiter gave up on a result still pending: the engine must read its
     /// worker from now on.

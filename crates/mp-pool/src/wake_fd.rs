@@ -1,5 +1,6 @@
 //! [`WakeFd`]: a wake-up that a thread sleeping in `poll` watches beside
-//! its other fds (the engine thread beside its workers' links).
+//! its other fds (the engine thread beside its workers' links, an iterator
+//! helping its job beside the workers it reads).
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};

@@ -167,9 +167,8 @@ pub(crate) struct Worker {
     pub(crate) sent: u64,
     pub(crate) eof: bool,
     pub(crate) broken: bool,
-    /// A thread waiting for one of its results reads its link (the engine
-    /// thread does not poll it meanwhile).
-    pub(crate) lent: bool,
+    /// Who reads its replies besides the engine thread.
+    pub(crate) lent: Lent,
     /// Its chunks come back within [`FAST_CHUNK`] (deeper prefetch).
     pub(crate) fast: bool,
     /// Run requests wholly written to it (its count in the task word).
@@ -188,6 +187,27 @@ pub(crate) struct Worker {
     /// future first awaits it (see `engine_async.rs`).
     #[cfg(feature = "async")]
     pub(crate) registration: Option<Arc<mp_sys::readiness::Registration>>,
+}
+
+/// Who reads a worker's replies besides the engine thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lent {
+    /// Nobody: the engine thread polls its link while it has work in flight.
+    No,
+    /// A waiting thread that sleeps on its link (and reads it when it
+    /// wakes): the engine thread does not poll the link meanwhile.
+    Held,
+    /// As `Held`, by the iterator of the only job it has work of, since this
+    /// time: the iterator leases the worker when it wakes (`Until`), so the
+    /// engine thread looks again after a lease's time (or, the longer the
+    /// sleep lasts, after as long again as it has lasted).
+    Polled(Instant),
+    /// The iterator of the only job it has work of, which read it last and
+    /// is likely back for the next replies before this time: until then the
+    /// engine thread does not poll the link (the pool thread and the
+    /// iterator's thread would both wake for every reply); after it, the
+    /// engine reads it again. Anyone may read it meanwhile.
+    Until(Instant),
 }
 
 /// Why the parent stopped a worker in a task.
@@ -329,6 +349,12 @@ impl Worker {
         self.signals.task_word.set_requests_written(self.written);
     }
 
+    /// Whether a waiting thread sleeps on its link (only that thread may
+    /// read it).
+    pub(crate) fn held(&self) -> bool {
+        matches!(self.lent, Lent::Held | Lent::Polled(_))
+    }
+
     /// Whether a whole reply is there to read (written by the worker, or
     /// already in the connection's buffer), without a system call.
     pub(crate) fn reply_waiting(&self) -> bool {
@@ -442,7 +468,7 @@ pub(crate) fn start_worker(cfg: &Config, id: u64) -> Result<Worker, PoolError> {
         sent: 0,
         eof: false,
         broken: false,
-        lent: false,
+        lent: Lent::No,
         fast: false,
         written: 0,
         last_reply: Instant::now(),
