@@ -331,6 +331,14 @@ struct Buffered {
 /// the tasks that have not started never run; see
 /// [`cancel`](Self::cancel).
 ///
+/// When no result is there to take, the thread calling `next` reads the
+/// workers that run the call's tasks itself (other calls' results it reads
+/// on the way are delivered, and their callbacks run, on it), and keeps
+/// them for about a millisecond after it returns: a caller that takes the
+/// results as they come is woken by the workers directly. If it does not
+/// come back in time, the pool's own thread reads those workers again, so
+/// a caller busy with its results holds the tasks up by at most that long.
+///
 /// A child forked with a copy of it (a closure's capture) cannot use it:
 /// nothing delivers the results there. It yields one
 /// [`PoolError::NotOwner`] and ends, without waiting, reading more input

@@ -546,8 +546,8 @@ type OnError = Box<dyn FnOnce(&TaskError) + Send>;
 /// Python's `callback` and `error_callback`: closures run in the parent when
 /// the call completes — exactly one of them, before the result becomes ready —
 /// on the pool's result thread, or on a thread that was waiting on another
-/// [`AsyncResult`] and read the reply (waiters read their worker's replies
-/// themselves). A callback that panics is reported on stderr and does not
+/// [`AsyncResult`] or taking from an `imap` iterator and read the reply
+/// (waiters read their workers' replies themselves). A callback that panics is reported on stderr and does not
 /// wedge the pool (CPython's pool hangs then).
 ///
 /// ```
