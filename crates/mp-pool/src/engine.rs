@@ -1174,6 +1174,48 @@ mod tests {
         assert_eq!(got.unwrap(), 7);
     }
 
+    /// A worker leased to an iterator counts as unread only if the engine
+    /// sleeps past the lease's end (whoever leases it must then wake the
+    /// engine); an ended lease goes back to the engine; for a worker an
+    /// iterator sleeps on, the engine looks again after a lease, then after
+    /// as long again as the sleep has lasted.
+    #[test]
+    fn a_lease_wakes_the_engine_only_if_it_would_sleep_past_its_end() {
+        let pool = Pool::with_processes(1).unwrap();
+        let go = go_path("leases");
+        let path = go.to_string_lossy().into_owned();
+        // The worker holds a task until the file exists.
+        let result = pool.apply_async(seven_once_there, (path,)).unwrap();
+        {
+            let mut s = lock(&pool.inner.shared);
+            assert!(!s.workers[0].inflight.is_empty());
+            let now = Instant::now();
+            let end = now + imap_help::LEASE;
+            s.workers[0].lent = Lent::Until(end);
+            s.engine_watch.clear();
+            s.engine_wakes_at = now + TICK;
+            assert!(s.engine_stale(None), "the engine sleeps past the lease");
+            s.engine_wakes_at = end;
+            assert!(!s.engine_stale(None), "the engine looks by the lease's end");
+            assert_eq!(s.end_leases(now), Some(imap_help::LEASE));
+            assert_eq!(s.workers[0].lent, Lent::Until(end));
+            assert_eq!(s.end_leases(end), None);
+            assert_eq!(s.workers[0].lent, Lent::No, "an ended lease goes back");
+            s.workers[0].lent = Lent::Polled(now);
+            assert!(!s.engine_stale(None), "an iterator reads it");
+            assert_eq!(s.end_leases(now), Some(imap_help::LEASE));
+            let long = Duration::from_millis(30);
+            assert_eq!(s.end_leases(now + long), Some(long));
+            // Back as it was; the engine rebuilds its poll set when woken.
+            s.workers[0].lent = Lent::No;
+        }
+        pool.inner.wake();
+        std::fs::write(&go, b"").unwrap();
+        let got = result.get();
+        let _ = std::fs::remove_file(&go);
+        assert_eq!(got.unwrap(), 7);
+    }
+
     /// A forked child's copy of a pool's engine answers what its results and
     /// iterators ask before it takes the engine's lock. Here the lock is
     /// held at the fork (by the forking thread, as any parent thread may
