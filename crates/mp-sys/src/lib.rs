@@ -34,6 +34,7 @@
 //!   instead of read from `/proc`.
 //! - [`futex`]: futex wait/wake on shared words.
 //! - [`memfd`]: sealed memfds and named `/dev/shm` files.
+//! - [`membarrier`]: asymmetric fences between processes (`membarrier`).
 //! - `mpi_job` (feature `mpi`): the ranks of an MPI job as one process
 //!   tree; worker ranks serve calls before `main`.
 //! - [`mmap`]: shared mappings with bounds-checked typed access.
@@ -73,6 +74,7 @@ pub mod fork_start_time;
 pub mod futex;
 #[cfg(feature = "async")]
 pub mod futex_watch;
+pub mod membarrier;
 pub mod memfd;
 pub mod mmap;
 #[cfg(feature = "mpi")]
