@@ -23,6 +23,13 @@ mod async_forms;
 /// Bytes of shared memory per lock: one mutex (see `raw/mutex.rs`).
 pub(crate) const SIZE: usize = shared::MUTEX;
 
+/// Bytes of an asymmetric lock ([`Lock::new_asymmetric`]): the mutex, then
+/// a word that says so ([`ASYMMETRIC`]).
+const ASYMMETRIC_SIZE: usize = SIZE + 8;
+
+/// The value of an asymmetric lock's word after its mutex.
+const ASYMMETRIC: u64 = 0x6173_796d_6d65_7472; // "asymmetr"
+
 /// A process-shared, non-recursive lock.
 ///
 /// Any thread or process may release it (as in Python). A waiter learns
@@ -46,6 +53,8 @@ pub(crate) const SIZE: usize = shared::MUTEX;
 #[derive(Clone)]
 pub struct Lock {
     slot: Slot,
+    /// Made by [`new_asymmetric`](Lock::new_asymmetric) (its slot says so).
+    asymmetric: bool,
 }
 
 /// Holds a [`Lock`]; releases it on drop.
@@ -65,7 +74,41 @@ impl Lock {
         // otherwise share one, and every acquire would miss the cache.
         Ok(Lock {
             slot: mp_shm::alloc(SIZE, 64)?,
+            asymmetric: false,
         })
+    }
+
+    /// A new unlocked lock whose holder may release it with
+    /// [`release_asymmetric`](Self::release_asymmetric): a plain store,
+    /// without the locked instruction of [`release`](Self::release), paid
+    /// for by its waiters, who each make a `membarrier` system call before
+    /// they sleep (and so does [`order_with_unlock`](Self::order_with_unlock)).
+    /// For a lock released far more often than anyone sleeps on it (a
+    /// queue's writer lock: one `put` in, one release). Every copy of it,
+    /// in any process, is asymmetric too; otherwise it is a [`Lock`].
+    ///
+    /// # Errors
+    /// The OS error if shared memory cannot be allocated.
+    pub fn new_asymmetric() -> io::Result<Lock> {
+        let slot = mp_shm::alloc(ASYMMETRIC_SIZE, 64)?;
+        shared::word!(slot, u64, SIZE).store(ASYMMETRIC, std::sync::atomic::Ordering::Relaxed);
+        Ok(Lock {
+            slot,
+            asymmetric: true,
+        })
+    }
+
+    /// Whether the lock was made by [`new_asymmetric`](Self::new_asymmetric)
+    /// (this copy of it, or the one it was sent from).
+    pub fn is_asymmetric(&self) -> bool {
+        self.asymmetric
+    }
+
+    /// Whether `slot` is an asymmetric lock's (its word after the mutex
+    /// says so).
+    fn slot_is_asymmetric(slot: &Slot) -> bool {
+        slot.atomic_u64(SIZE)
+            .is_ok_and(|w| w.load(std::sync::atomic::Ordering::Relaxed) == ASYMMETRIC)
     }
 
     #[inline]
@@ -78,6 +121,11 @@ impl Lock {
         &self,
         deadline: Deadline,
     ) -> Result<crate::raw::Acquired, crate::raw::TimedOut> {
+        if self.asymmetric {
+            return self
+                .raw()
+                .lock_asymmetric::<Futex>(ident::process(), deadline);
+        }
         self.raw().lock::<Futex>(ident::process(), deadline)
     }
 
@@ -158,6 +206,31 @@ impl Lock {
             .map_err(|NotLocked| ReleaseError::NotLocked)
     }
 
+    /// [`release`](Self::release) without a locked instruction, for the
+    /// holder of a lock made by [`new_asymmetric`](Self::new_asymmetric):
+    /// a plain store of the lock's word, then the look for waiters. Its
+    /// waiters and [`order_with_unlock`](Self::order_with_unlock) make the
+    /// other side of the fence (`mp_sys::membarrier`). A plain
+    /// [`release`](Self::release) where the lock is not asymmetric or this
+    /// process cannot take part (the kernel refused its registration).
+    ///
+    /// Only the holder may call it: two releases at once could both
+    /// succeed, where with [`release`](Self::release) one fails.
+    ///
+    /// # Errors
+    /// [`ReleaseError::NotLocked`] if the lock is not held.
+    #[inline]
+    pub fn release_asymmetric(&self) -> Result<(), ReleaseError> {
+        if self.asymmetric && fences::registered() {
+            return self
+                .raw()
+                .unlock_light::<Futex>()
+                .map(drop)
+                .map_err(|NotLocked| ReleaseError::NotLocked);
+        }
+        self.release()
+    }
+
     /// Orders the caller with the lock's last release, without taking it:
     /// a read-modify-write of the lock's word that changes nothing.
     ///
@@ -174,9 +247,20 @@ impl Lock {
     /// registration and wakes the sleeper. No wake-up is lost
     /// either way, on any CPU (the argument is the language's memory model,
     /// not a CPU's barriers).
+    ///
+    /// An asymmetric lock ([`new_asymmetric`](Self::new_asymmetric)) may be
+    /// released with a plain store, which a read-modify-write does not
+    /// order with: there this also makes the heavy side of the
+    /// asymmetric fence (`mp_sys::membarrier::heavy`), after which either
+    /// the release's store is visible to the look, or the releaser's look
+    /// at the waiters comes after the barrier and sees the registration
+    /// (an argument from the kernel's barrier, not the language's model).
     #[inline]
     pub fn order_with_unlock(&self) {
         self.raw().touch();
+        if self.asymmetric {
+            let _ = mp_sys::membarrier::heavy();
+        }
     }
 
     /// Whether anyone holds the lock (Python 3.14's `locked()`).
@@ -231,8 +315,39 @@ impl Serialize for Lock {
 
 impl<'de> Deserialize<'de> for Lock {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Lock {
-            slot: shared::slot_of(d, SIZE, "Lock")?,
-        })
+        let slot = shared::slot_of(d, SIZE, "Lock")?;
+        let asymmetric = Lock::slot_is_asymmetric(&slot);
+        Ok(Lock { slot, asymmetric })
+    }
+}
+
+/// Whether this process takes part in asymmetric fences: registered with
+/// the kernel once per process (a forked child registers again).
+mod fences {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    use crate::ident;
+
+    /// The identity of the process that registered (0: none).
+    static REGISTERED: AtomicU64 = AtomicU64::new(0);
+    /// The identity of the process whose registration was refused.
+    static REFUSED: AtomicU64 = AtomicU64::new(0);
+
+    /// Whether this process is registered (registering it the first time).
+    #[inline]
+    pub(super) fn registered() -> bool {
+        let me = ident::process();
+        REGISTERED.load(Relaxed) == me || register(me)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn register(me: u64) -> bool {
+        if REFUSED.load(Relaxed) == me {
+            return false;
+        }
+        let ok = mp_sys::membarrier::register().is_ok();
+        if ok { &REGISTERED } else { &REFUSED }.store(me, Relaxed);
+        ok
     }
 }

@@ -22,8 +22,18 @@ impl Lock {
     pub(crate) async fn lock_until_async(&self, deadline: Deadline) -> Result<Acquired, TimedOut> {
         let raw = self.raw();
         let me = ident::process();
+        let mut looks = 0u32;
         let attempt = |why| match why {
-            Attempt::Look => raw.try_lock(me).then_some(Acquired::Clean),
+            Attempt::Look => {
+                // Every look after the first follows a registration: an
+                // asymmetric lock's waiter makes the heavy fence first (see
+                // `RawMutex::lock_asymmetric`).
+                looks += 1;
+                if self.asymmetric && looks > 1 {
+                    let _ = mp_sys::membarrier::heavy();
+                }
+                raw.try_lock(me).then_some(Acquired::Clean)
+            }
             Attempt::AfterSlice => self.lock_until(outcome::now()).ok(),
         };
         wait_for(raw.wake, deadline, Some(SLICE), attempt)

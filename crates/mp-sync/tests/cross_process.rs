@@ -478,3 +478,44 @@ fn shared_memory_by_name_and_owner_cleanup() {
         );
     }
 }
+
+/// Pauses an [`asymmetric_increment`] holds the lock for.
+const HOLD_SPINS: u32 = 2_000;
+
+/// Increments a counter under an asymmetric lock, released without a fence.
+fn asymmetric_increment(lock: Lock, counter: Slot, n: u32) {
+    assert!(lock.is_asymmetric(), "a copy of an asymmetric lock is one");
+    let word = counter.atomic_u64(0).unwrap();
+    for _ in 0..n {
+        std::mem::forget(lock.lock().unwrap());
+        word.store(word.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        // Long enough that the others stop spinning and sleep.
+        (0..HOLD_SPINS).for_each(|_| std::hint::spin_loop());
+        lock.release_asymmetric().unwrap();
+    }
+}
+
+/// Four processes share an asymmetric lock, holding it long enough that
+/// the others sleep: every increment counts (the plain-store release still
+/// hands the lock and what was written under it over), every copy is
+/// asymmetric, and each release wakes a sleeper (none is left until the
+/// end: the run finishes). That no wake-up is lost between a release and a
+/// registration is the fence's, tested in `mp_sys::membarrier`.
+#[test]
+fn an_asymmetric_lock_hands_over_between_processes() {
+    for (m, n) in METHODS.into_iter().zip([5_000, 2_000, 2_000]) {
+        let lock = Lock::new_asymmetric().unwrap();
+        let counter = mp_shm::alloc(8, 8).unwrap();
+        run_all(
+            (0..4)
+                .map(|_| {
+                    Process::new(asymmetric_increment, (lock.clone(), counter.clone(), n))
+                        .start_method(m)
+                })
+                .collect(),
+        );
+        let word = counter.atomic_u64(0).unwrap();
+        assert_eq!(word.load(Ordering::Relaxed), 4 * u64::from(n), "{m:?}");
+        assert!(!lock.locked());
+    }
+}

@@ -17,6 +17,13 @@
 //! | `owner` | slow path           | swap → `0`; wake 1 only if a waiter is registered (no syscall otherwise) | spin (reads only, [`MAX_GAP`]-bounded backoff), register, re-check, sleep (50 ms slices); spin again after each wake-up |
 //! | `dead`  | slow path           | (nobody: the owner is dead)                | after a slice: CAS → `me`, report `OwnerDied` |
 //!
+//! An *asymmetric* mutex (a `Lock::new_asymmetric`) may also be unlocked
+//! by its holder with a plain store ([`RawMutex::unlock_light`]), its look
+//! at the waiters ordered after it for the compiler only; its waiters then
+//! make `membarrier`'s heavy fence after they register and before they
+//! look at the word ([`RawMutex::lock_asymmetric`]), which orders the two
+//! sides in their place (see [`mp_sys::membarrier`]).
+//!
 //! Every unlock that finds a registered waiter wakes one, so no sleeper is
 //! forgotten while others take the lock (the waiter count plays the part
 //! of Drepper's "contended" state in "Futexes are tricky", mutex 2). A
@@ -84,7 +91,24 @@ impl RawMutex<'_> {
         }
         // The words go by value, in registers: a `&self` would make the
         // fast path above build a `RawMutex` in memory first.
-        Self::lock_slow::<P>(self.state, self.wake, me, deadline)
+        Self::lock_slow::<P>(self.state, self.wake, me, deadline, false)
+    }
+
+    /// [`lock`](Self::lock) of a mutex released with
+    /// [`unlock_light`](Self::unlock_light): a waiter about to sleep makes
+    /// the heavy side of the asymmetric fence after it registers and before
+    /// it looks at the word again, so that either the look sees the release
+    /// or the releaser's look at the waiters sees the registration.
+    #[inline]
+    pub(crate) fn lock_asymmetric<P: Park>(
+        &self,
+        me: u64,
+        deadline: Deadline,
+    ) -> Result<Acquired, TimedOut> {
+        if self.try_lock(me) {
+            return Ok(Acquired::Clean);
+        }
+        Self::lock_slow::<P>(self.state, self.wake, me, deadline, true)
     }
 
     /// [`lock`](Self::lock) for a caller whose own [`try_lock`](Self::try_lock)
@@ -96,21 +120,29 @@ impl RawMutex<'_> {
         me: u64,
         deadline: Deadline,
     ) -> Result<Acquired, TimedOut> {
-        Self::lock_slow::<P>(self.state, self.wake, me, deadline)
+        Self::lock_slow::<P>(self.state, self.wake, me, deadline, false)
     }
 
+    /// `heavy`: the mutex is released with [`unlock_light`](Self::unlock_light)
+    /// (see [`lock_asymmetric`](Self::lock_asymmetric)).
     #[cold]
     fn lock_slow<P: Park>(
         state: &AtomicU64,
         wake: RawEventCount<'_>,
         me: u64,
         deadline: Deadline,
+        heavy: bool,
     ) -> Result<Acquired, TimedOut> {
         let this = RawMutex { state, wake };
-        this.lock_slow_loop::<P>(me, deadline)
+        this.lock_slow_loop::<P>(me, deadline, heavy)
     }
 
-    fn lock_slow_loop<P: Park>(&self, me: u64, deadline: Deadline) -> Result<Acquired, TimedOut> {
+    fn lock_slow_loop<P: Park>(
+        &self,
+        me: u64,
+        deadline: Deadline,
+        heavy: bool,
+    ) -> Result<Acquired, TimedOut> {
         let mut spins = SPINS; // pauses left to spin
         let mut gap = 1; // pauses between two looks at the word
         let mut slept = false;
@@ -139,6 +171,14 @@ impl RawMutex<'_> {
                 continue;
             }
             let waiter = self.wake.prepare();
+            if heavy {
+                // A release without a fence may have looked at the waiters
+                // before its store left its CPU; after this barrier either
+                // that store is visible to the look below, or the look at
+                // the waiters comes after it and sees the registration. If
+                // the kernel refuses, a lost wake-up costs one slice.
+                let _ = mp_sys::membarrier::heavy();
+            }
             if self.state.load(Ordering::SeqCst) == 0 {
                 continue;
             }
@@ -178,6 +218,28 @@ impl RawMutex<'_> {
         if s == 0 {
             return Err(NotLocked);
         }
+        self.wake.notify::<P>(1);
+        Ok(s)
+    }
+
+    /// Unlocks with a plain store, without a locked instruction; returns
+    /// the previous owner. Only for the holder (two releases at once could
+    /// both succeed), of a mutex whose every waiter makes the heavy side of
+    /// an asymmetric fence after registering and before it looks at the
+    /// word ([`lock_asymmetric`](Self::lock_asymmetric), and the
+    /// `order_with_unlock` of a party sleeping until a holder changes a
+    /// condition), in a process registered for those fences
+    /// ([`mp_sys::membarrier`]). The store and the look at the waiters that
+    /// follows it are ordered for the compiler only; the CPU may make the
+    /// look first, which the waiters' barrier covers.
+    #[inline]
+    pub(crate) fn unlock_light<P: Park>(&self) -> Result<u64, NotLocked> {
+        let s = self.state.load(Ordering::Relaxed);
+        if s == 0 {
+            return Err(NotLocked);
+        }
+        self.state.store(0, Ordering::Release);
+        mp_sys::membarrier::light();
         self.wake.notify::<P>(1);
         Ok(s)
     }
