@@ -90,28 +90,48 @@
 //! A whole message (its `LAST` record) is published with a `Release` store
 //! of `tail`; the producer looks for sleeping consumers only after
 //! releasing the writer lock ([`wake_consumer`](Ring::wake_consumer)). A
-//! consumer about to sleep registers, then makes a no-op read-modify-write
-//! of the writer lock's word ([`Lock::order_with_unlock`], passed to
-//! [`wait_until`](Ring::wait_until)), then looks at its condition. Every
-//! change of a lock word is a read-modify-write, so either that one
-//! follows the release in the word's order and synchronizes with it (the
-//! look sees the new position), or it precedes the release and
-//! synchronizes with it the other way (the publisher's look at the waiter
-//! count sees the registration and wakes). The other way round, a
-//! consumer's claim is itself a read-modify-write of `head`, after which it
-//! looks for sleeping producers ([`wake_producers`](Ring::wake_producers));
-//! a producer about to sleep registers, makes a no-op read-modify-write of
-//! `head` ([`order_with_claims`](Ring::order_with_claims)) and then looks
-//! at the free space, the same argument. So no wake-up is lost, in the
-//! language's memory model, and a producer pays one locked instruction per
-//! message beside its lock's CAS (the unlock's swap), a consumer of a
-//! small message one in all (its claim). A chunk before the `LAST` one,
-//! published while the writer lock is still held (the consumer may wait
-//! for it meanwhile), keeps a `SeqCst` store followed at once by the look
-//! at the waiters: the eventcount's own Dekker pair. mp-sync's loom models
-//! check these protocols, on rings of one to three slots, with a consumer
-//! claiming without the reader lock beside one sleeping under it (and
-//! that a wake-up is lost without the no-op read-modify-writes).
+//! consumer about to sleep registers, then orders itself with the writer
+//! lock's release ([`Lock::order_with_unlock`], passed to
+//! [`wait_until`](Ring::wait_until)), then looks at its condition.
+//!
+//! The writer lock is asymmetric ([`Lock::new_asymmetric`]): in a process
+//! the kernel lets take part, a producer releases it with a plain store
+//! (`Lock::release_asymmetric`), and its look at the waiters that follows
+//! is ordered with that store (and with `tail`'s before it) for the
+//! compiler only. The consumer's `order_with_unlock` makes the heavy side
+//! of the fence, `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)`
+//! ([`mp_sys::membarrier`]): every running thread of the producers'
+//! processes passes a full barrier before it returns, so either the
+//! producer's stores reached memory first and the consumer's look sees
+//! `tail`, or the producer's look at the waiters comes after the barrier,
+//! after the registration, and wakes it. A producer in a process that
+//! could not register releases with a swap, a read-modify-write, and
+//! `order_with_unlock` makes one too (a no-op on the lock word), so
+//! there either that one follows the release in the word's order and
+//! synchronizes with it, or precedes it and synchronizes the other way:
+//! the language's memory model, not the kernel's barrier. Producers
+//! sleeping for the writer lock itself make the same heavy fence after they
+//! register (mp-sync). The swap the plain store replaces was a sixth of a
+//! small item's time on one CPU, more across two.
+//!
+//! The other way round, a consumer's claim is itself a read-modify-write
+//! of `head`, after which it looks for sleeping producers
+//! ([`wake_producers`](Ring::wake_producers)); a producer about to sleep
+//! registers, makes a no-op read-modify-write of `head`
+//! ([`order_with_claims`](Ring::order_with_claims)) and then looks at the
+//! free space, the same argument in the language's model. So no wake-up is
+//! lost, and a producer pays one locked instruction per message (its
+//! lock's CAS), a consumer of a small message one (its claim).
+//!
+//! A chunk before the `LAST` one, published while the writer lock is
+//! still held (the consumer may wait for it meanwhile), keeps a `SeqCst`
+//! store followed at once by the look at the waiters: the eventcount's own
+//! Dekker pair. mp-sync's loom models check these protocols with the
+//! swap release, on rings of one to three slots, with a consumer claiming
+//! without the reader lock beside one sleeping under it (and that a
+//! wake-up is lost without the no-op read-modify-writes). Loom cannot model
+//! the kernel's barrier; `mp_sys::membarrier`'s store-buffering test checks
+//! that fence itself.
 //!
 //! A producer notifies consumers only when the consumer has reached its
 //! record ([`wake_consumer`](Ring::wake_consumer) says why that loses no
