@@ -48,6 +48,21 @@ pub(crate) async fn wait_for<T>(
     ec: RawEventCount<'_>,
     deadline: Deadline,
     slice: Option<Duration>,
+    attempt: impl FnMut(Attempt) -> Option<T>,
+) -> Option<T> {
+    wait_for_settling(ec, deadline, slice, None, attempt).await
+}
+
+/// [`wait_for`] where the first await of each registration lasts at most
+/// `settle` (`None`: no bound), after which `attempt` looks again under
+/// the same registration before the rest of the slice: the blocking
+/// `wait_until_settling`'s bound, for a condition published by a party
+/// whose look at the waiters has no full fence before it (`park::SETTLE`).
+pub(crate) async fn wait_for_settling<T>(
+    ec: RawEventCount<'_>,
+    deadline: Deadline,
+    slice: Option<Duration>,
+    settle: Option<Duration>,
     mut attempt: impl FnMut(Attempt) -> Option<T>,
 ) -> Option<T> {
     let mut why = Attempt::Look;
@@ -65,7 +80,21 @@ pub(crate) async fn wait_for<T>(
             return None; // `waiter` passes on a notify it may have taken
         }
         let key = waiter.prepared.as_ref().map_or(0, Prepared::key);
-        let outcome = changed(ec.seq, key, deadline.slice(slice)).await;
+        let first = settle.filter(|s| slice.is_none_or(|slice| slice > *s));
+        let outcome = match first {
+            None => changed(ec.seq, key, deadline.slice(slice)).await,
+            Some(s) => match changed(ec.seq, key, deadline.slice(Some(s))).await {
+                Changed::Woken => Changed::Woken,
+                Changed::TimedOut => {
+                    if let Some(t) = attempt(Attempt::Look) {
+                        waiter.disarm();
+                        return Some(t);
+                    }
+                    let rest = slice.map(|slice| slice - s);
+                    changed(ec.seq, key, deadline.slice(rest)).await
+                }
+            },
+        };
         waiter.disarm();
         why = match outcome {
             Changed::Woken => Attempt::Look,
@@ -147,7 +176,7 @@ impl<'a> EventCount<'a> {
         slice: Option<Duration>,
         mut attempt: impl FnMut(bool) -> Option<T>,
     ) -> Option<T> {
-        wait_for(self.raw(), deadline, slice, |why| {
+        wait_for_settling(self.raw(), deadline, slice, self.settle(), |why| {
             attempt(why == Attempt::AfterSlice)
         })
         .await

@@ -40,7 +40,12 @@ use crate::raw::eventcount::{Prepared, RawEventCount};
 /// assert_eq!(ec.waiters(), 0);
 /// ```
 #[derive(Debug, Clone, Copy)]
-pub struct EventCount<'a>(RawEventCount<'a>);
+pub struct EventCount<'a> {
+    raw: RawEventCount<'a>,
+    /// The bound of the first sleep of each registration
+    /// ([`settling`](EventCount::settling)).
+    settle: Option<Duration>,
+}
 
 /// A waiter registered with an [`EventCount`] by
 /// [`prepare_wait`](EventCount::prepare_wait); dropping it unregisters.
@@ -52,7 +57,29 @@ impl<'a> EventCount<'a> {
     /// The eventcount made of these two words (zero-initialized when the
     /// memory was created; never written by anything else).
     pub fn new(seq: &'a AtomicU32, waiters: &'a AtomicU32) -> EventCount<'a> {
-        EventCount(RawEventCount { seq, waiters })
+        EventCount {
+            raw: RawEventCount { seq, waiters },
+            settle: None,
+        }
+    }
+
+    /// This eventcount, with the first sleep after each registration of
+    /// its waits bounded by `settle` (`None`: no bound, as
+    /// [`new`](Self::new) makes it), after which the condition is looked
+    /// at again under the same registration. [`wait_until`](Self::wait_until)
+    /// and [`wait_for_async`](Self::wait_for_async) honour it.
+    ///
+    /// For a condition published under a lock released with
+    /// [`Lock::release_asymmetric`](crate::Lock::release_asymmetric), whose
+    /// waiters order their look with
+    /// [`Lock::order_with_unlock`](crate::Lock::order_with_unlock): pass that
+    /// lock's [`settle`](crate::Lock::settle). The kernel's fence behind it
+    /// can miss the publisher's CPU, and then a publication racing the
+    /// registration neither shows in the look after it nor wakes; it shows
+    /// in the second look. A later publication sees the registration and
+    /// wakes, so only the first sleep needs the bound.
+    pub fn settling(self, settle: Option<Duration>) -> EventCount<'a> {
+        EventCount { settle, ..self }
     }
 
     /// Registers the caller as a waiter. Re-check the condition next, and
@@ -60,7 +87,7 @@ impl<'a> EventCount<'a> {
     /// after this call is not missed.
     #[inline]
     pub fn prepare_wait(&self) -> EventCountWaiter<'a> {
-        EventCountWaiter(self.0.prepare())
+        EventCountWaiter(self.raw.prepare())
     }
 
     /// Wakes up to `n` waiters, after the caller made their condition true
@@ -68,32 +95,43 @@ impl<'a> EventCount<'a> {
     /// registered; returns whether one was.
     #[inline]
     pub fn notify(&self, n: u32) -> bool {
-        self.0.notify::<Futex>(n)
+        self.raw.notify::<Futex>(n)
     }
 
     /// Wakes every waiter (see [`notify`](Self::notify)).
     #[inline]
     pub fn notify_all(&self) -> bool {
-        self.0.notify::<Futex>(u32::MAX)
+        self.raw.notify::<Futex>(u32::MAX)
     }
 
     /// The words, for the async forms (`async_wait`).
     #[cfg(feature = "async")]
     pub(crate) fn raw(&self) -> RawEventCount<'a> {
-        self.0
+        self.raw
+    }
+
+    /// The bound of the first sleep ([`settling`](Self::settling)), for the
+    /// async forms.
+    #[cfg(feature = "async")]
+    pub(crate) fn settle(&self) -> Option<Duration> {
+        self.settle
     }
 
     /// Waiters registered now (including any that a dead process left).
     pub fn waiters(&self) -> u32 {
-        self.0.waiters()
+        self.raw.waiters()
     }
 
     /// Sleeps until `ready()` holds (`true`) or `timeout` elapses (`false`;
     /// `None` waits for ever). `ready` reads the condition with `SeqCst`
-    /// loads; it is called again after every wake-up.
+    /// loads; it is called again after every wake-up, and after the first
+    /// sleep of a [`settling`](Self::settling) eventcount.
     pub fn wait_until(&self, timeout: Option<Duration>, mut ready: impl FnMut() -> bool) -> bool {
         // Ready already: no registration, no clock read.
-        ready() || self.0.wait_until::<Futex>(Deadline::after(timeout), ready)
+        ready()
+            || self
+                .raw
+                .wait_until::<Futex>(Deadline::after(timeout), self.settle, ready)
     }
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::{AcquireError, LockResult, OwnerDied, ReleaseError, TryAcquireError};
 use crate::ident;
 use crate::outcome;
-use crate::park::Futex;
+use crate::park::{Futex, SETTLE};
 use crate::raw::mutex::{NotLocked, RawMutex};
 use crate::shared;
 
@@ -86,6 +86,11 @@ impl Lock {
     /// For a lock released far more often than anyone sleeps on it (a
     /// queue's writer lock: one `put` in, one release). Every copy of it,
     /// in any process, is asymmetric too; otherwise it is a [`Lock`].
+    ///
+    /// The kernel's fence can miss a releaser for a while after its
+    /// process registered ([`settle`](Self::settle) says when): a release
+    /// racing a waiter's registration then costs that waiter up to 1 ms,
+    /// the bound of its first sleep, instead of nothing.
     ///
     /// # Errors
     /// The OS error if shared memory cannot be allocated.
@@ -255,12 +260,32 @@ impl Lock {
     /// the release's store is visible to the look, or the releaser's look
     /// at the waiters comes after the barrier and sees the registration
     /// (an argument from the kernel's barrier, not the language's model).
+    /// The kernel can miss the releaser's CPU, so the sleeper's first sleep
+    /// should be bounded by [`settle`](Self::settle).
     #[inline]
     pub fn order_with_unlock(&self) {
         self.raw().touch();
         if self.asymmetric {
             let _ = mp_sys::membarrier::heavy();
         }
+    }
+
+    /// How long a party sleeping until a holder of this lock changes a
+    /// condition should sleep first, before it looks at the condition
+    /// again under the same registration (see
+    /// [`EventCount::settling`](crate::EventCount::settling)): 1 ms for an
+    /// asymmetric lock, `None` (no bound) for any other.
+    ///
+    /// The kernel's heavy fence that [`order_with_unlock`](Self::order_with_unlock)
+    /// makes reaches every CPU running a registered process, except, until
+    /// it next runs another process, a CPU that held the releasing
+    /// process's address space idle when that process registered (Linux
+    /// 6.18 skips it; `mp_sys::membarrier` shows it). A release racing the
+    /// registration on such a CPU may neither show in the look after the
+    /// fence nor wake: the second look sees it. The lock's own waiters
+    /// bound their first sleep the same way.
+    pub fn settle(&self) -> Option<Duration> {
+        self.asymmetric.then_some(SETTLE)
     }
 
     /// Whether anyone holds the lock (Python 3.14's `locked()`).

@@ -1,6 +1,6 @@
 //! [`Lock`]'s async forms (the `async` feature): `lock_async` and
 //! `lock_timeout_async`, the same mutex awaited through
-//! [`wait_for`]. A child module of `lock.rs`,
+//! [`wait_for_settling`]. A child module of `lock.rs`,
 //! so it builds guards as that file does.
 
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use mp_sys::time::Deadline;
 
 use super::{Lock, LockGuard};
-use crate::async_wait::{wait_for, Attempt};
+use crate::async_wait::{wait_for_settling, Attempt};
 use crate::error::{AcquireError, LockResult};
 use crate::ident;
 use crate::outcome;
@@ -18,7 +18,9 @@ use crate::raw::{Acquired, TimedOut};
 impl Lock {
     /// Takes the lock until `deadline` without blocking a thread: one CAS
     /// per look, and after every [`SLICE`] without a release the blocking
-    /// path's own check for a dead holder.
+    /// path's own check for a dead holder. An asymmetric lock's waiter
+    /// looks again after its first [`settle`](Lock::settle), as the
+    /// blocking one does.
     pub(crate) async fn lock_until_async(&self, deadline: Deadline) -> Result<Acquired, TimedOut> {
         let raw = self.raw();
         let me = ident::process();
@@ -36,7 +38,7 @@ impl Lock {
             }
             Attempt::AfterSlice => self.lock_until(outcome::now()).ok(),
         };
-        wait_for(raw.wake, deadline, Some(SLICE), attempt)
+        wait_for_settling(raw.wake, deadline, Some(SLICE), self.settle(), attempt)
             .await
             .ok_or(TimedOut)
     }

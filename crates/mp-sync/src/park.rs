@@ -13,6 +13,15 @@ use crate::primitive::AtomicU32;
 /// for is still alive. Bounds dead-owner detection to about this much.
 pub(crate) const SLICE: Duration = Duration::from_millis(50);
 
+/// The longest first sleep of a waiter on an asymmetric lock
+/// (`Lock::new_asymmetric`), or on a condition published under one, before
+/// it looks again under the same registration. The kernel's heavy fence
+/// can miss a releaser's CPU (`mp_sys::membarrier` says when), and then a
+/// release racing the registration is not seen and does not wake: this
+/// bounds what that costs. A release that comes later sees the
+/// registration and wakes, so only the first sleep needs the bound.
+pub(crate) const SETTLE: Duration = Duration::from_millis(1);
+
 /// Blocking and liveness, as the state machines need them.
 pub(crate) trait Park {
     /// Sleeps while `*word == expected`, at most `timeout`. Returns `true`

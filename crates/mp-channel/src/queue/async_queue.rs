@@ -78,20 +78,19 @@ async fn read_async<T: DeserializeOwned>(
         // the middle of a commit leaves its item unpublished until the
         // writer lock's next holder completes the commit.
         ring.spin_until(|| !ring.is_empty());
-        let data = ring
-            .data()
-            .wait_for_async(deadline, Some(RECHECK), |sliced| {
-                // Ordered with the writer lock's release, as a blocking
-                // wait is (`ring`'s module docs).
-                core.writer.order_with_unlock();
-                if !ring.is_empty() {
-                    return Some(());
-                }
-                if sliced {
-                    core.complete_a_dead_commit();
-                }
-                None
-            });
+        // Ordered with the writer lock's release, as a blocking wait is,
+        // with its first sleep as short (`ring`'s module docs).
+        let data = ring.data().settling(core.writer.settle());
+        let data = data.wait_for_async(deadline, Some(RECHECK), |sliced| {
+            core.writer.order_with_unlock();
+            if !ring.is_empty() {
+                return Some(());
+            }
+            if sliced {
+                core.complete_a_dead_commit();
+            }
+            None
+        });
         data.await.ok_or(GetError::Empty)?;
         // Data is there: the read takes it without waiting (or, for the
         // rest of a chunked item, waits as the blocking read does).

@@ -104,7 +104,12 @@
 //! processes passes a full barrier before it returns, so either the
 //! producer's stores reached memory first and the consumer's look sees
 //! `tail`, or the producer's look at the waiters comes after the barrier,
-//! after the registration, and wakes it. A producer in a process that
+//! after the registration, and wakes it. The kernel's barrier can miss a
+//! producer's CPU for a while after the producer's process registered
+//! (`mp_sys::membarrier` says when); a publication racing the
+//! registration then neither shows nor wakes, so the consumer's first
+//! sleep is at most the lock's [`settle`](Lock::settle) (1 ms) and it looks
+//! again under the same registration, where the publication shows. A producer in a process that
 //! could not register releases with a swap, a read-modify-write, and
 //! `order_with_unlock` makes one too (a no-op on the lock word), so
 //! there either that one follows the release in the word's order and
@@ -1293,7 +1298,9 @@ impl Ring {
             return true;
         }
         let (ec, want) = match wait {
-            Wait::Data => (self.data(), 0),
+            // A release of the writer lock without a fence may race the
+            // registration unseen: the first sleep is short (`Lock::settle`).
+            Wait::Data => (self.data().settling(writer.settle()), 0),
             Wait::Space(bytes) => (self.space(), bytes.max(1)),
         };
         Self::sliced(ec, deadline, || {

@@ -98,9 +98,18 @@ impl<'a> RawEventCount<'a> {
     /// `ready` reads the condition with `SeqCst` loads; it is checked after
     /// registering (the caller has usually just seen it fail) and again
     /// after every wake-up.
+    ///
+    /// The first sleep of each registration lasts at most `settle` (`None`:
+    /// no bound); then `ready()` is looked at once more under the same
+    /// registration before the rest of the wait. For a condition whose
+    /// publisher looks at the waiters without a full fence after publishing
+    /// (`park::SETTLE`): a publication racing the registration may be
+    /// missed by the look after it and not wake the waiter, but is visible
+    /// by the second look; every later one sees the registration and wakes.
     pub(crate) fn wait_until<P: Park>(
         &self,
         deadline: Deadline,
+        settle: Option<Duration>,
         mut ready: impl FnMut() -> bool,
     ) -> bool {
         loop {
@@ -108,11 +117,27 @@ impl<'a> RawEventCount<'a> {
             if ready() {
                 return true;
             }
-            let left = deadline.remaining();
-            if left == Some(Duration::ZERO) {
-                return false;
+            let mut first = settle;
+            loop {
+                let left = deadline.remaining();
+                if left == Some(Duration::ZERO) {
+                    return false;
+                }
+                match first.take() {
+                    Some(s) if left.is_none_or(|l| l > s) => {
+                        if waiter.wait::<P>(Some(s)) && !waiter.notified() {
+                            if ready() {
+                                return true;
+                            }
+                            continue; // the rest, on the same registration
+                        }
+                    }
+                    _ => {
+                        waiter.wait::<P>(left);
+                    }
+                }
+                break;
             }
-            waiter.wait::<P>(left);
             drop(waiter);
             if ready() {
                 return true;

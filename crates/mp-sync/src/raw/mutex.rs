@@ -22,7 +22,12 @@
 //! at the waiters ordered after it for the compiler only; its waiters then
 //! make `membarrier`'s heavy fence after they register and before they
 //! look at the word ([`RawMutex::lock_asymmetric`]), which orders the two
-//! sides in their place (see [`mp_sys::membarrier`]).
+//! sides in their place (see [`mp_sys::membarrier`]). The kernel's fence
+//! can miss the releaser's CPU for a while after the releaser's process
+//! registered (`mp_sys::membarrier` says when); a release racing a
+//! registration then neither shows in the waiter's look nor wakes it, so
+//! such a waiter sleeps at most [`SETTLE`] first and looks again under the
+//! same registration (later releases see the registration and wake it).
 //!
 //! Every unlock that finds a registered waiter wakes one, so no sleeper is
 //! forgotten while others take the lock (the waiter count plays the part
@@ -52,7 +57,7 @@
 
 use mp_sys::time::Deadline;
 
-use crate::park::{Park, SLICE};
+use crate::park::{Park, SETTLE, SLICE};
 use crate::primitive::{spin_hint, AtomicU64, Ordering, SPINS};
 use crate::raw::eventcount::RawEventCount;
 use crate::raw::{Acquired, TimedOut};
@@ -175,16 +180,30 @@ impl RawMutex<'_> {
                 // A release without a fence may have looked at the waiters
                 // before its store left its CPU; after this barrier either
                 // that store is visible to the look below, or the look at
-                // the waiters comes after it and sees the registration. If
-                // the kernel refuses, a lost wake-up costs one slice.
+                // the waiters comes after it and sees the registration.
+                // Where the kernel refuses or misses the releaser's CPU,
+                // the short first sleep below bounds what a release racing
+                // the registration costs.
                 let _ = mp_sys::membarrier::heavy();
             }
             if self.state.load(Ordering::SeqCst) == 0 {
                 continue;
             }
             slept = true;
+            // `heavy`: first at most `SETTLE`, then a look at the word
+            // under the same registration, then the rest of the slice.
+            let rest = if !heavy {
+                Some(SLICE)
+            } else if waiter.wait::<P>(deadline.slice(Some(SETTLE))) && !waiter.notified() {
+                if self.state.load(Ordering::SeqCst) == 0 {
+                    continue;
+                }
+                Some(SLICE - SETTLE)
+            } else {
+                None // woken
+            };
             // After a whole slice without an unlock: is the owner still there?
-            if waiter.wait::<P>(deadline.slice(Some(SLICE))) {
+            if rest.is_some_and(|rest| waiter.wait::<P>(deadline.slice(Some(rest)))) {
                 if let Some(took) = self.recover::<P>(me) {
                     return Ok(took);
                 }

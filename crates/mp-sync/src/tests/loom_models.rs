@@ -614,7 +614,7 @@ fn loom_eventcount_notify_after_the_recheck_is_never_missed() {
             .map(|_| {
                 let (ec, flag) = (Arc::clone(&ec), Arc::clone(&flag));
                 thread::spawn(move || {
-                    ec.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
+                    ec.raw().wait_until::<LoomPark>(Deadline::NEVER, None, || {
                         flag.load(Ordering::SeqCst) == 1
                     })
                 })
@@ -646,7 +646,7 @@ fn loom_eventcount_counted_notifies_reach_every_waiter() {
                 let (ec, tokens) = (Arc::clone(&ec), Arc::clone(&tokens));
                 thread::spawn(move || {
                     ec.raw()
-                        .wait_until::<LoomPark>(Deadline::NEVER, || take(&tokens))
+                        .wait_until::<LoomPark>(Deadline::NEVER, None, || take(&tokens))
                 })
             })
             .collect();
@@ -681,18 +681,24 @@ fn loom_ring_producer_and_consumer_never_sleep_through_a_move() {
         let r2 = Arc::clone(&r);
         let consumer = thread::spawn(move || {
             for _ in 0..ITEMS {
-                assert!(r2.data.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
-                    r2.tail.load(Ordering::SeqCst) != r2.head.load(Ordering::SeqCst)
-                }));
+                assert!(r2
+                    .data
+                    .raw()
+                    .wait_until::<LoomPark>(Deadline::NEVER, None, || {
+                        r2.tail.load(Ordering::SeqCst) != r2.head.load(Ordering::SeqCst)
+                    }));
                 let head = r2.head.load(Ordering::SeqCst);
                 r2.head.store(head + 1, Ordering::SeqCst);
                 r2.space.raw().notify::<LoomPark>(u32::MAX);
             }
         });
         for _ in 0..ITEMS {
-            assert!(r.space.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
-                r.tail.load(Ordering::SeqCst) == r.head.load(Ordering::SeqCst)
-            }));
+            assert!(r
+                .space
+                .raw()
+                .wait_until::<LoomPark>(Deadline::NEVER, None, || {
+                    r.tail.load(Ordering::SeqCst) == r.head.load(Ordering::SeqCst)
+                }));
             let tail = r.tail.load(Ordering::SeqCst);
             r.tail.store(tail + 1, Ordering::SeqCst);
             r.data.raw().notify::<LoomPark>(u32::MAX);
@@ -721,17 +727,23 @@ fn loom_ring_producer_notifies_only_the_first_untaken_record() {
             let r2 = Arc::clone(&r);
             let consumer = thread::spawn(move || {
                 for _ in 0..items {
-                    assert!(r2.data.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
-                        dekker_load(&r2.tail) != r2.head.load(Ordering::SeqCst)
-                    }));
+                    assert!(r2
+                        .data
+                        .raw()
+                        .wait_until::<LoomPark>(Deadline::NEVER, None, || {
+                            dekker_load(&r2.tail) != r2.head.load(Ordering::SeqCst)
+                        }));
                     r2.head.fetch_add(1, Ordering::SeqCst);
                     r2.space.raw().notify::<LoomPark>(u32::MAX);
                 }
             });
             for _ in 0..items {
-                assert!(r.space.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
-                    r.tail.load(Ordering::SeqCst) - dekker_load(&r.head) < slots
-                }));
+                assert!(r
+                    .space
+                    .raw()
+                    .wait_until::<LoomPark>(Deadline::NEVER, None, || {
+                        r.tail.load(Ordering::SeqCst) - dekker_load(&r.head) < slots
+                    }));
                 let start = r.tail.fetch_add(1, Ordering::SeqCst);
                 if dekker_load(&r.head) == start {
                     r.data.raw().notify::<LoomPark>(u32::MAX);
@@ -788,12 +800,15 @@ fn ring_with_locks(items: u32, slots: u32, want: u32, touch: bool) {
                     reader.lock::<LoomPark>(2, Deadline::NEVER),
                     Ok(Acquired::Clean)
                 );
-                assert!(ring.data.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
-                    if touch {
-                        r2.writer.raw().touch();
-                    }
-                    ring.tail.load(Ordering::Acquire) != ring.head.load(Ordering::Relaxed)
-                }));
+                assert!(ring
+                    .data
+                    .raw()
+                    .wait_until::<LoomPark>(Deadline::NEVER, None, || {
+                        if touch {
+                            r2.writer.raw().touch();
+                        }
+                        ring.tail.load(Ordering::Acquire) != ring.head.load(Ordering::Relaxed)
+                    }));
                 let head = ring.head.load(Ordering::Relaxed);
                 assert!(ring
                     .head
@@ -838,7 +853,7 @@ fn produce(r: &LockedRingWords, items: u32, slots: u32, want: u32, touch: bool) 
         assert!(ring
             .space
             .raw()
-            .wait_until::<LoomPark>(Deadline::NEVER, || {
+            .wait_until::<LoomPark>(Deadline::NEVER, None, || {
                 r.space_wanted.fetch_max(want, Ordering::SeqCst);
                 if touch {
                     ring.head.fetch_add(0, Ordering::SeqCst);
@@ -898,11 +913,14 @@ fn ring_with_a_claim_beside(items: u32, slots: u32) {
                 o != 0 && mine + (o - 1) == items
             };
             while !finished(mine) {
-                assert!(ring.data.raw().wait_until::<LoomPark>(Deadline::NEVER, || {
-                    r2.writer.raw().touch();
-                    ring.tail.load(Ordering::Acquire) != ring.head.load(Ordering::Acquire)
-                        || finished(mine)
-                }));
+                assert!(ring
+                    .data
+                    .raw()
+                    .wait_until::<LoomPark>(Deadline::NEVER, None, || {
+                        r2.writer.raw().touch();
+                        ring.tail.load(Ordering::Acquire) != ring.head.load(Ordering::Acquire)
+                            || finished(mine)
+                    }));
                 let head = ring.head.load(Ordering::Acquire);
                 if ring.tail.load(Ordering::Acquire) != head
                     && ring
@@ -962,7 +980,7 @@ fn loom_joinable_join_wakes_when_the_last_task_is_done() {
         let (u2, j2) = (Arc::clone(&unfinished), Arc::clone(&joined));
         let joiner = thread::spawn(move || {
             j2.raw()
-                .wait_until::<LoomPark>(Deadline::NEVER, || u2.load(Ordering::SeqCst) == 0)
+                .wait_until::<LoomPark>(Deadline::NEVER, None, || u2.load(Ordering::SeqCst) == 0)
         });
         // task_done, twice: the one that reaches zero notifies.
         for _ in 0..2 {
