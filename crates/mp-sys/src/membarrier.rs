@@ -162,10 +162,9 @@ mod tests {
             })
             .collect();
         let mut visitor = std::process::Command::new("true");
-        // SAFETY: the closure runs in the forked child before its exec and
-        // only makes `sched_setaffinity` system calls on sets built before
-        // the fork: no allocation, no lock, nothing another thread of the
-        // parent could have held at the fork.
+        // SAFETY: in the forked child before its exec, the closure only makes
+        // `sched_setaffinity` calls on sets built before the fork: no
+        // allocation and no lock that another thread could have held.
         unsafe {
             visitor.pre_exec(move || {
                 for one in &cpus {
