@@ -3,7 +3,7 @@
 Each scenario is measured the way benches/src/scenarios/ measures it in Rust,
 including the parameterised scaling and memory rows (`<base>@<param>`,
 benches/src/scenarios/families.rs): `S-10us@2w`, `M1-fork@1GB`,
-`RSS-idle-worker@spawn`.
+`RSS-idle-worker@spawn`, `USS-idle-worker@spawn`.
 Usage: python3 scenarios.py <id> [--quick]   prints `RESULT <id> <value> <unit>`
        python3 scenarios.py --list             (families by their base id)
 """
@@ -317,23 +317,35 @@ def with_parent_memory(nbytes, run):
         del ballast
 
 
-def pss_mib(pid):
+# The smaps_rollup lines each idle-worker row adds up: its Pss, or its USS
+# (the memory no other process maps).
+IDLE_WORKER = {
+    "RSS-idle-worker": ("Pss:",),
+    "USS-idle-worker": ("Private_Clean:", "Private_Dirty:"),
+}
+
+
+def rollup_mib(pid, keys):
     with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    raise ValueError("no Pss line in smaps_rollup")
+        lines = f.read().splitlines()
+    kib = 0
+    for key in keys:
+        found = [int(l.split()[1]) for l in lines if l.startswith(key)]
+        if not found:
+            raise ValueError(f"no {key} line in smaps_rollup")
+        kib += found[0]
+    return kib / 1024
 
 
-def idle_worker(method, quick):
-    """RSS-idle-worker: the Pss of the one worker of a Pool(1), after a
-    warm-up map and 100 ms of idling."""
+def idle_worker(base, method, quick):
+    """RSS-idle-worker (USS-idle-worker): the Pss (USS) of the one worker of
+    a Pool(1), after a warm-up map and 100 ms of idling."""
     with mp.get_context(method).Pool(1) as pool:
         assert pool.map(double, range(100))[99] == 198
         pid = pool.apply(os.getpid)
         assert pid != os.getpid()
         time.sleep(0.1)
-        return pss_mib(pid), "MiB"
+        return rollup_mib(pid, IDLE_WORKER[base]), "MiB"
 
 
 SCALING = {"S-10us": 10, "S-100us": 100, "S-1ms": 1000}
@@ -342,8 +354,8 @@ SCALING = {"S-10us": 10, "S-100us": 100, "S-1ms": 1000}
 def run_family(base, param, quick):
     if base in SCALING and param.endswith("w"):
         return pool_map(SCALING[base], int(param[:-1]), quick)
-    if base == "RSS-idle-worker":
-        return idle_worker(param, quick)
+    if base in IDLE_WORKER:
+        return idle_worker(base, param, quick)
     if base.startswith("M1-") and base in SCENARIOS:
         # Always M1's quick count, as in families.rs.
         return with_parent_memory(parse_size(param), lambda: SCENARIOS[base](True))
@@ -377,7 +389,7 @@ SCENARIOS = {
     "M8": m8,
 }
 
-FAMILIES = [*SCALING, "RSS-idle-worker"]
+FAMILIES = [*SCALING, *IDLE_WORKER]
 
 if __name__ == "__main__":
     args = sys.argv[1:]

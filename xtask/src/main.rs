@@ -57,7 +57,7 @@ commands:
       --only is given, writes docs/performance.md and docs/perf-chart.svg; the
       scaling and memory rows too (S-10us@<N>w per --workers count, default 1, 2, 4, ...
       up to the cores; M1-<method>@<size> per --parent-sizes, default 100MB,1GB, 100MB
-      with --quick; RSS-idle-worker@<method>); --only takes ids or base ids (S-10us)
+      with --quick; RSS- and USS-idle-worker@<method>); --only takes ids or base ids (S-10us)
   bench-compare --against OLD_MP_SCENARIOS [--rounds N] [--only ID,...]
       interleaved A/B of this tree against another build of mp-scenarios (a copy of
       target/release/mp-scenarios from before a change); prints the table only

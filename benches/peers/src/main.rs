@@ -26,7 +26,8 @@ const ALL: &[Entry] = &[
     ("M4a", "procspawn", m4a),
     ("M4b", "procspawn", m4b),
     ("M4c", "procspawn", m4c),
-    ("RSS-idle-worker@spawn", "procspawn", rss::idle_worker),
+    ("RSS-idle-worker@spawn", "procspawn", rss::idle_worker_pss),
+    ("USS-idle-worker@spawn", "procspawn", rss::idle_worker_uss),
 ];
 
 /// The parameterised rows: base id, crate, and the runner given the

@@ -11,14 +11,15 @@
 //!   for a server that is exec'd fresh, as ours and CPython's are, so the
 //!   forkserver rows have none;
 //! - `RSS-idle-worker@fork`, `@spawn`, `@forkserver`: the Pss of one idle
-//!   pool worker.
+//!   pool worker; `USS-idle-worker@…`: its USS, the memory only it maps.
 //!
 //! [`list`] expands the families for a [`Sweep`]; every runner (this one,
 //! `benches/python/scenarios.py`, `peer-scenarios`) accepts any such id.
 
 use multiprocess::StartMethod;
 
-use super::{memory, scaling, Measurement};
+use super::memory::{self, Share};
+use super::{scaling, Measurement};
 
 pub use super::memory::parse_size;
 
@@ -31,8 +32,16 @@ const M1: &[&str] = &["M1-fork", "M1-spawn", "M1-forkserver"];
 /// The M1 rows whose raw limit means the same with a large parent.
 const M1_RAW: &[&str] = &["M1-fork", "M1-spawn"];
 
-/// The base id of the idle worker memory rows.
-const RSS: &str = "RSS-idle-worker";
+/// The base ids of the idle worker memory rows, the share of memory each
+/// reports, and how its rows describe it.
+const IDLE_WORKER: &[(&str, Share, &str)] = &[
+    ("RSS-idle-worker", Share::Pss, "Pss"),
+    (
+        "USS-idle-worker",
+        Share::Uss,
+        "USS (memory no other process maps)",
+    ),
+];
 
 /// The worker counts and parent sizes the families are expanded for.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,13 +126,15 @@ pub fn list(sweep: &Sweep) -> Vec<Listed> {
             });
         }
     }
-    for method in ["fork", "spawn", "forkserver"] {
-        out.push(Listed {
-            id: format!("{RSS}@{method}"),
-            what: format!("Pss of the idle worker of a Pool(1), {method}"),
-            lower_is_better: true,
-            raw_what: None,
-        });
+    for (base, _, share) in IDLE_WORKER {
+        for method in ["fork", "spawn", "forkserver"] {
+            out.push(Listed {
+                id: format!("{base}@{method}"),
+                what: format!("{share} of the idle worker of a Pool(1), {method}"),
+                lower_is_better: true,
+                raw_what: None,
+            });
+        }
     }
     out
 }
@@ -143,7 +154,7 @@ pub fn run(id: &str, quick: bool) -> Option<Measurement> {
         let workers: usize = param.strip_suffix('w')?.parse().ok().filter(|w| *w > 0)?;
         return Some(scaling::pool_map(*us, workers, quick));
     }
-    if base == RSS {
+    if IDLE_WORKER.iter().any(|(b, ..)| *b == base) {
         return run_idle_worker(id);
     }
     if M1.contains(&base) {
@@ -154,12 +165,15 @@ pub fn run(id: &str, quick: bool) -> Option<Measurement> {
     None
 }
 
-/// Runs the memory row `id` (`RSS-idle-worker@<method>`) once; `None` if
-/// `id` is not one. Apart from [`run`], so that a program of its own
-/// (`mp-rss`) can measure it without the code of every other scenario.
+/// Runs the memory row `id` (`RSS-idle-worker@<method>` or
+/// `USS-idle-worker@<method>`) once; `None` if `id` is not one. Apart from
+/// [`run`], so that a program of its own (`mp-rss`) can measure it without
+/// the code of every other scenario.
 pub fn run_idle_worker(id: &str) -> Option<Measurement> {
-    let method: StartMethod = id.strip_prefix(RSS)?.strip_prefix('@')?.parse().ok()?;
-    Some(memory::idle_worker(method))
+    let (base, method) = id.split_once('@')?;
+    let (_, share, _) = IDLE_WORKER.iter().find(|(b, ..)| *b == base)?;
+    let method: StartMethod = method.parse().ok()?;
+    Some(memory::idle_worker(method, *share))
 }
 
 /// Runs the raw limit of family row `id` once (M1 fork and spawn under
@@ -212,6 +226,9 @@ mod tests {
                 "RSS-idle-worker@fork",
                 "RSS-idle-worker@spawn",
                 "RSS-idle-worker@forkserver",
+                "USS-idle-worker@fork",
+                "USS-idle-worker@spawn",
+                "USS-idle-worker@forkserver",
             ]
         );
     }
@@ -221,6 +238,8 @@ mod tests {
         assert!(run("S-10us@0w", true).is_none());
         assert!(run("S-10us@x", true).is_none());
         assert!(run("RSS-idle-worker@vfork", true).is_none());
+        assert!(run("USS-idle-worker@vfork", true).is_none());
+        assert!(run_idle_worker("PSS-idle-worker@spawn").is_none());
         assert!(run("M1-fork@1TB", true).is_none());
         assert!(run("M2@1GB", true).is_none());
         assert!(run_raw("S-10us@1w", true).is_none());

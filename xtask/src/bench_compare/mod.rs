@@ -13,7 +13,8 @@
 //! `<base>@<param>` (benches/src/scenarios/families.rs): `S-10us@2w` for
 //! each worker count of `--workers` (default 1, 2, 4, … up to the core
 //! count), `M1-fork@1GB` for each parent size of `--parent-sizes` (default
-//! 100MB and 1GB; 100MB only with `--quick`), `RSS-idle-worker@<method>`.
+//! 100MB and 1GB; 100MB only with `--quick`), `RSS-idle-worker@<method>` and
+//! `USS-idle-worker@<method>`.
 //! They run interleaved with the others and get their own table.
 
 mod ab;
@@ -56,7 +57,7 @@ impl Scenario {
     /// an idle spawned worker's memory grows with the size of the program
     /// it re-executes, so both sides run it in programs holding only it.
     pub(crate) fn own_program(&self) -> bool {
-        self.base() == "RSS-idle-worker"
+        matches!(self.base(), "RSS-idle-worker" | "USS-idle-worker")
     }
 
     /// Whether a runner that lists `listed` runs this row: by its id, or
@@ -578,8 +579,10 @@ fn family_section(family: &[Row]) -> String {
          `RSS-idle-worker@<method>` is the Pss (`/proc/<pid>/smaps_rollup`) of the idle \
          worker of a `Pool(1)`, each side in a program that holds only that row (`mp-rss`, \
          `peer-rss`: a spawned worker re-executes its program, and its code's Pss grows with \
-         the program's size). Ratios > 1 mean multiprocess is better (faster, or smaller); \
-         no targets.\n\n{}",
+         the program's size), and `USS-idle-worker@<method>` the same worker's USS \
+         (`Private_Clean` + `Private_Dirty`: the pages no other process maps, which the \
+         machine gets back when the worker ends). Ratios > 1 mean multiprocess is better \
+         (faster, or smaller); no targets.\n\n{}",
         table::family_markdown(family)
     )
 }
@@ -671,6 +674,7 @@ mod tests {
         for (id, own) in [
             ("RSS-idle-worker@spawn", true),
             ("RSS-idle-worker@fork", true),
+            ("USS-idle-worker@spawn", true),
             ("M1-spawn@1GB", false),
             ("M4b", false),
         ] {
